@@ -1,0 +1,35 @@
+import type { Preprocessing } from './preprocessing.js';
+
+/** File formats a backbone can arrive in (issue 3 adds Keras .h5 and TF.js graph models). */
+export type BackboneFormat = 'onnx' | 'tfjs-layers';
+
+/** What identifies a backbone and how to feed it. Recorded in every model manifest. */
+export interface BackboneInfo {
+  /** Catalogue name (`mobilenet_v2`) or the file/folder basename. */
+  readonly name: string;
+  /** Path or URL as the user gave it, resolved to an absolute path for local files. */
+  readonly source: string;
+  readonly format: BackboneFormat;
+  /** sha256 of the model's bytes (ONNX file, or model.json + weight files): the model id in cache keys. */
+  readonly sha256: string;
+  readonly preprocessing: Preprocessing;
+  /** Length of one feature vector. */
+  readonly featureDim: number;
+  /** Graph tensor (ONNX) or layer (TF.js) whose output is the feature vector. */
+  readonly featureOutput: string;
+}
+
+/**
+ * A frozen backbone ready to run: maps a batch of preprocessed images to feature vectors.
+ * Implementations: `OrtBackbone` (onnxruntime-node, the fast path) and `TfjsBackbone` (tfjs-wasm).
+ */
+export interface Backbone {
+  readonly info: BackboneInfo;
+  /**
+   * Runs the backbone on `count` images packed in the model's layout
+   * (`count * 3 * size * size` floats, already scaled). Returns `count * featureDim` floats.
+   */
+  embed(input: Float32Array, count: number): Promise<Float32Array>;
+  /** Releases the session or tensors. Safe to call twice. */
+  dispose(): Promise<void>;
+}
