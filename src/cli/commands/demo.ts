@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { writeSyntheticDataset } from '../../data/synthetic.js';
+import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
+import { CATALOGUE } from '../../hub/catalogue.js';
+import { train } from '../../learn/train.js';
+import { formatReport } from '../../metrics/format-report.js';
+import { evaluateModel } from '../../model/evaluate-model.js';
+import { GraftModel } from '../../model/graft-model.js';
+import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
+
+/**
+ * Picks the best backbone available without the network: `mobilenet_v2` when the cache or GRAFT_MODELS_DIR has
+ * it, else the MobileNetV2 bundled in the nsfwjs package (always installed, weaker general features).
+ */
+export async function bestOfflineBackbone(cacheDir: string): Promise<{ name: string; note: string }> {
+  try {
+    await resolveBackbone('mobilenet_v2', { cacheDir, modelDirs: modelDirsFromEnv(), offline: true });
+    return { name: 'mobilenet_v2', note: CATALOGUE.mobilenet_v2.description };
+  } catch {
+    return {
+      name: 'nsfwjs_mobilenet_v2',
+      note: `${CATALOGUE.nsfwjs_mobilenet_v2.description}. Hub backbones are better: run \`graft train --backbone mobilenet_v2\` with network, or set GRAFT_MODELS_DIR to a folder holding ${CATALOGUE.mobilenet_v2.fileName}.`,
+    };
+  }
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('the whole workflow offline on images Graft draws itself: train, evaluate, export, predict')
+    .option('--dir <dir>', 'where to put the demo data, model and report', 'graft-demo')
+    .option('--cache-dir <dir>', 'feature and model cache')
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (flags: { dir: string; cacheDir?: string; json: boolean }) => {
+      const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+      let model: GraftModel | undefined;
+      try {
+        const root = resolve(flags.dir);
+        const cacheDir = flags.cacheDir ?? defaultCacheDir();
+        const dataDir = join(root, 'data');
+        if (!existsSync(join(dataDir, 'train'))) {
+          progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
+          await writeSyntheticDataset(dataDir, { perClass: 30, seed: 1 });
+        }
+        const backbone = await bestOfflineBackbone(cacheDir);
+        progress({ type: 'info', message: `backbone: ${backbone.name}: ${backbone.note}` });
+        const result = await train({ train: dataDir, backbone: backbone.name, out: join(root, 'model'), cacheDir, offline: true, onProgress: progress });
+        model = await GraftModel.load(result.model);
+        const evaluation = await evaluateModel(model, join(dataDir, 'val'));
+        const reportPath = join(root, 'report.txt');
+        await writeFile(reportPath, `${formatReport(evaluation)}\n`);
+        await writeFile(join(root, 'eval.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
+        const samples = evaluation.misclassified.length ? [evaluation.misclassified[0]!.file!] : [];
+        const { results } = await model.predict([...samples, join(dataDir, 'val', 'circles', 'circles_029.png')].filter((f) => existsSync(f)), { topK: 3 });
+        progress.stop();
+        const summary = {
+          backbone: backbone.name,
+          backboneNote: backbone.note,
+          model: result.model,
+          report: reportPath,
+          data: dataDir,
+          val: result.val,
+          eval: { accuracy: evaluation.accuracy, count: evaluation.count },
+          predictions: results,
+          timings: result.timings,
+        };
+        const rel = (p: string): string => relative(process.cwd(), p) || '.';
+        printResult(flags.json, summary, () =>
+          [
+            '',
+            `backbone   ${backbone.name}`,
+            `           ${backbone.note}`,
+            `model      ${rel(result.model)} (graft.json, head.bin, model.onnx)`,
+            `accuracy   ${evaluation.accuracy.toFixed(3)} on ${evaluation.count} held-out images`,
+            `report     ${rel(reportPath)}`,
+            '',
+            formatReport(evaluation),
+            '',
+            ...results.map((r) => `predict ${rel(r.file)}: ${r.predictions.map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`),
+            '',
+            'next:',
+            `  graft predict ${rel(result.model)} <image...>`,
+            `  graft eval ${rel(result.model)} ${rel(join(dataDir, 'val'))}`,
+            '  graft train <your-images> --backbone mobilenet_v2 --out my-model',
+          ].join('\n'),
+        );
+      } catch (error) {
+        progress.stop();
+        reportFailure(error, flags.json);
+      } finally {
+        await model?.dispose();
+      }
+    });
+}

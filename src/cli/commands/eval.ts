@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { formatReport } from '../../metrics/format-report.js';
+import { evaluateModel } from '../../model/evaluate-model.js';
+import { GraftModel } from '../../model/graft-model.js';
+import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, mistakes')
+    .argument('<model-dir>', 'a directory written by graft train')
+    .argument('<dir>', 'labelled images: class sub-folders (or train/ + val/, scored on val/) or a CSV')
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (modelDir: string, dir: string, flags: { json: boolean }) => {
+      const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+      let model: GraftModel | undefined;
+      try {
+        model = await GraftModel.load(modelDir);
+        const report = await evaluateModel(model, dir, { onProgress: progress });
+        progress.stop();
+        printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
+          [`${report.dataset}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${s.file}: ${s.reason}`)].join('\n'),
+        );
+      } catch (error) {
+        progress.stop();
+        reportFailure(error, flags.json);
+      } finally {
+        await model?.dispose();
+      }
+    });
+}

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { inspectDataset, type DatasetSummary } from '../../data/inspect.js';
+import { printResult, reportFailure } from '../output.js';
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason')
+    .argument('<dir>', 'class sub-folders, a folder with train/ and val/, or a CSV')
+    .option('--no-decode', 'skip the decode check (faster; only extensions are checked)')
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (dir: string, flags: { decode: boolean; json: boolean }) => {
+      try {
+        const summary = await inspectDataset(dir, { checkDecode: flags.decode });
+        printResult(flags.json, summary, () => formatSummary(summary));
+      } catch (error) {
+        reportFailure(error, flags.json);
+      }
+    });
+}
+
+function formatSummary(s: DatasetSummary): string {
+  const lines = [`${s.path} (${s.layout})`];
+  for (const part of s.parts) {
+    lines.push(`  ${part.name}: ${part.imageCount} images in ${part.labels.length} classes (${part.root})`);
+    for (const c of part.classes) lines.push(`    ${c.label.padEnd(24)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
+    for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
+  }
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { GraftModel } from '../../model/graft-model.js';
+import { parseInteger } from '../options.js';
+import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('classify images with a trained model directory')
+    .argument('<model-dir>', 'a directory written by graft train')
+    .argument('<image...>', 'image files')
+    .option('--top <k>', 'how many classes to show per image', parseInteger, 5)
+    .option('--json', 'print one JSON array on stdout', false)
+    .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
+      const progress = renderProgress({ quiet: true });
+      let model: GraftModel | undefined;
+      try {
+        model = await GraftModel.load(modelDir);
+        const { results, skipped } = await model.predict(images, { topK: flags.top, onProgress: progress });
+        printResult(flags.json, results, () =>
+          results
+            .map((r) => [r.file, ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
+            .join('\n'),
+        );
+        if (skipped.length && results.length === 0) process.exitCode = 2;
+      } catch (error) {
+        reportFailure(error, flags.json);
+      } finally {
+        await model?.dispose();
+      }
+    });
+}

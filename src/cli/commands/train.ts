@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { GraftError } from '../../errors.js';
+import { describeHead } from '../../learn/head-config.js';
+import { train, type TrainResult } from '../../learn/train.js';
+import type { TrainConfig } from '../../learn/train-config.js';
+import { addBackboneOptions, backboneOptionsFrom, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
+import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
+
+interface TrainFlags extends BackboneFlags {
+  val?: string;
+  valSplit?: number;
+  out: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  hidden?: number[];
+  dropout?: number;
+  patience?: number;
+  weightDecay?: number;
+  labelSmoothing?: number;
+  seed?: number;
+  config?: string;
+}
+
+export function registerTrain(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)')
+    .argument('<train-dir>', 'training images: class sub-folders, a folder with train/ and val/, or a CSV')
+    .option('--val <dir>', 'validation folder or CSV (default: the dataset\'s val/ folder, else --val-split)')
+    .option('--val-split <fraction>', 'hold out this stratified, seeded fraction for validation (default 0.2)', parseNumber)
+    .requiredOption('--out <model-dir>', 'where to write the model directory')
+    .option('--epochs <n>', 'maximum epochs (default 60; early stopping ends sooner)', parseInteger)
+    .option('--batch-size <n>', 'batch size (default 32)', parseInteger)
+    .option('--lr <rate>', 'Adam learning rate (default 0.001)', parseNumber)
+    .option('--hidden <units>', 'hidden Dense(relu) sizes, e.g. 1024 or 512,256; 0 = linear head (default 0)', parseHidden)
+    .option('--dropout <rate>', 'dropout rate (default 0.2)', parseNumber)
+    .option('--patience <epochs>', 'early-stopping patience on val_loss (default 8)', parseInteger)
+    .option('--weight-decay <l2>', 'L2 penalty on weights (default 0.0001)', parseNumber)
+    .option('--label-smoothing <eps>', 'label smoothing (default 0)', parseNumber)
+    .option('--seed <n>', 'seed for the split, initial weights, dropout and batch order (default 42)', parseInteger)
+    .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win');
+  addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
+    const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+    try {
+      const fromFile = flags.config ? readConfig(flags.config) : {};
+      const result = await train({
+        ...backboneOptionsFrom(flags, progress),
+        train: dir,
+        val: flags.val,
+        valSplit: flags.valSplit,
+        out: flags.out,
+        config: {
+          ...fromFile,
+          epochs: flags.epochs ?? fromFile.epochs,
+          batchSize: flags.batchSize ?? fromFile.batchSize,
+          learningRate: flags.lr ?? fromFile.learningRate,
+          patience: flags.patience ?? fromFile.patience,
+          weightDecay: flags.weightDecay ?? fromFile.weightDecay,
+          labelSmoothing: flags.labelSmoothing ?? fromFile.labelSmoothing,
+          seed: flags.seed ?? fromFile.seed,
+          head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
+        },
+      });
+      progress.stop();
+      printResult(flags.json, result, () => formatTrainResult(result));
+    } catch (error) {
+      progress.stop();
+      reportFailure(error, flags.json);
+    }
+  });
+}
+
+/** Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one. */
+function readConfig(file: string): Partial<TrainConfig> {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new GraftError('INVALID_CONFIG', `Cannot read training config ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown>;
+  const keys = ['head', 'epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed'];
+  const picked = Object.fromEntries(Object.entries(config).filter(([k]) => keys.includes(k))) as Partial<TrainConfig> & { head?: Record<string, unknown> };
+  if (picked.head) picked.head = { hidden: picked.head.hidden, dropout: picked.head.dropout } as never;
+  return picked;
+}
+
+export function formatTrainResult(r: TrainResult): string {
+  const lines = [
+    '',
+    `model written to ${r.model}`,
+    `  backbone   ${r.backbone.name} (${r.backbone.featureDim}-d features, ${r.backbone.preprocessing.inputSize}px, scale ${r.backbone.preprocessing.scale})`,
+    `  head       ${describeHead(r.head)}; best epoch ${r.bestEpoch} of ${r.history.length}`,
+    `  images     ${r.images.train} train, ${r.images.val} val, ${r.images.skipped.length} skipped`,
+    `  features   ${r.features.computed} computed, ${r.features.cached} from cache`,
+    `  time       extract ${r.timings.extract_s.toFixed(1)} s, train ${r.timings.train_s.toFixed(1)} s, total ${r.timings.total_s.toFixed(1)} s`,
+  ];
+  if (r.val) {
+    lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images)`);
+  } else lines.push('  val        none (no validation data: --val-split 0)');
+  for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
+  lines.push('', `next: graft eval ${r.model} <test-dir>   |   graft predict ${r.model} <image...>`);
+  return lines.join('\n');
+}

@@ -1,0 +1,34 @@
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerEmbed } from './commands/embed.js';
+import { registerEval } from './commands/eval.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerPredict } from './commands/predict.js';
+import { registerTrain } from './commands/train.js';
+import { reportFailure } from './output.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** Builds the `graft` command line. Each command turns flags into the library's options and renders its events. */
+export function buildProgram(): Command {
+  const program = new Command('graft')
+    .description('Transfer learning on images: pretrained backbone + new head, trained on your labelled photos')
+    .version(version)
+    .showHelpAfterError();
+  registerDemo(program);
+  registerTrain(program);
+  registerEmbed(program);
+  registerEval(program);
+  registerPredict(program);
+  registerInspect(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    reportFailure(error, argv.includes('--json'));
+  }
+}

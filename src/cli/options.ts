@@ -1,0 +1,66 @@
+import { Option, type Command } from 'commander';
+import { LAYOUTS, SCALES, type Layout, type ResizeMode, type Scale } from '../engine/preprocessing.js';
+import type { BackboneOptions, PreprocessingOverrides } from '../engine/open-backbone.js';
+import { defaultCacheDir } from '../features/default-cache-dir.js';
+import { GraftError } from '../errors.js';
+import type { ProgressListener } from '../progress.js';
+
+/** Flags shared by every command that runs a backbone. */
+export function addBackboneOptions(command: Command): Command {
+  return command
+    .option('--backbone <name|path|url>', 'pretrained model: catalogue name, .onnx file, TF.js model folder or URL', 'mobilenet_v2')
+    .option('--input-size <pixels>', 'input side for a backbone the catalogue does not know', parseInteger)
+    .addOption(new Option('--scale <scale>', 'pixel scaling for an unknown backbone').choices(SCALES as string[]))
+    .addOption(new Option('--layout <layout>', 'tensor layout for an unknown backbone').choices(LAYOUTS as string[]))
+    .addOption(new Option('--resize <mode>', 'how images become square').choices(['center-crop', 'stretch']))
+    .option('--feature-output <name>', 'ONNX tensor or TF.js layer to take features from (default: found automatically)')
+    .option('--cache-dir <dir>', 'feature and model cache (default: $GRAFT_CACHE_DIR or the user cache folder)')
+    .option('--offline', 'never use the network', false)
+    .option('--json', 'print one JSON object on stdout', false);
+}
+
+export interface BackboneFlags {
+  backbone: string;
+  inputSize?: number;
+  scale?: Scale;
+  layout?: Layout;
+  resize?: ResizeMode;
+  featureOutput?: string;
+  cacheDir?: string;
+  offline: boolean;
+  json: boolean;
+}
+
+export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressListener): BackboneOptions {
+  const overrides: PreprocessingOverrides = { inputSize: flags.inputSize, scale: flags.scale, layout: flags.layout, resize: flags.resize };
+  return {
+    backbone: flags.backbone,
+    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    offline: flags.offline,
+    overrides: Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    featureOutput: flags.featureOutput,
+    onProgress,
+  };
+}
+
+export function parseInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new GraftError('INVALID_CONFIG', `Expected an integer. Received: ${value}`);
+  return n;
+}
+
+export function parseNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new GraftError('INVALID_CONFIG', `Expected a number. Received: ${value}`);
+  return n;
+}
+
+/** `--hidden 1024` or `--hidden 512,256`; `--hidden 0` is a linear head. */
+export function parseHidden(value: string): number[] {
+  if (value.trim() === '0') return [];
+  const units = value.split(',').map((s) => Number(s.trim()));
+  if (units.some((u) => !Number.isInteger(u) || u < 1)) {
+    throw new GraftError('INVALID_CONFIG', `--hidden takes positive integers separated by commas, or 0. Received: ${value}`);
+  }
+  return units;
+}

@@ -1,0 +1,91 @@
+import cliProgress from 'cli-progress';
+import type { ProgressEvent, ProgressListener } from '../progress.js';
+
+export interface RenderOptions {
+  /** Where progress goes; stderr so that stdout holds only results (and exactly one JSON object with --json). */
+  readonly stream?: NodeJS.WriteStream;
+  /** Draw bars (TTY) or print lines (pipes, CI logs). Defaults to the stream's isTTY. */
+  readonly isTTY?: boolean;
+  /** Print nothing but warnings (skipped files). */
+  readonly quiet?: boolean;
+}
+
+/**
+ * Turns library progress events into terminal output: a bar with rate and ETA on a TTY, one line per epoch
+ * (and a few lines per extraction) when piped.
+ */
+export function renderProgress(options: RenderOptions = {}): ProgressListener & { stop(): void } {
+  const stream = options.stream ?? process.stderr;
+  const isTTY = options.isTTY ?? Boolean(stream.isTTY);
+  const quiet = options.quiet ?? false;
+  let bar: cliProgress.SingleBar | undefined;
+  let lastLineAt = 0;
+  const line = (text: string): void => {
+    if (bar) bar.stop();
+    bar = undefined;
+    stream.write(`${text}\n`);
+  };
+  const startBar = (total: number, unit: string): void => {
+    bar?.stop();
+    bar = new cliProgress.SingleBar(
+      { stream, format: `  {bar} {value}/{total} ${unit} | {rate} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { rate: '' });
+  };
+
+  const listener = (event: ProgressEvent): void => {
+    if (quiet && event.type !== 'skip') return;
+    switch (event.type) {
+      case 'download':
+        if (isTTY && event.total) {
+          if (!bar) startBar(event.total, 'bytes');
+          bar!.update(event.loaded);
+        }
+        return;
+      case 'backbone':
+        line(`backbone: ${event.name} (${event.engine}) ${event.message}`);
+        return;
+      case 'extract-start':
+        line(`features: ${event.total} images`);
+        if (isTTY) startBar(event.total, 'img');
+        return;
+      case 'extract': {
+        if (isTTY) {
+          bar?.update(event.done, { rate: `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached` });
+        } else if (Date.now() - lastLineAt > 5000 || event.done === event.total) {
+          lastLineAt = Date.now();
+          line(`  features ${event.done}/${event.total}: ${event.computed} computed (${event.imgPerSec.toFixed(0)} img/s), ${event.cached} cached`);
+        }
+        return;
+      }
+      case 'skip':
+        line(`skipped ${event.file}: ${event.reason}`);
+        return;
+      case 'train-start':
+        bar?.stop();
+        bar = undefined;
+        line(`training: ${event.trainCount} train / ${event.valCount} val images, up to ${event.epochs} epochs`);
+        return;
+      case 'batch-end':
+        if (isTTY) {
+          if (event.batch === 1) startBar(event.batches, `batches (epoch ${event.epoch})`);
+          bar?.update(event.batch);
+        }
+        return;
+      case 'epoch-end': {
+        const l = event.logs;
+        const val = l.val_loss === undefined ? '' : ` val_loss ${l.val_loss.toFixed(4)} val_acc ${l.val_acc!.toFixed(4)}`;
+        line(`epoch ${event.epoch}/${event.epochs} loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)}${val} (${event.seconds.toFixed(2)} s)`);
+        return;
+      }
+      case 'early-stop':
+        line(`early stop at epoch ${event.epoch}: val_loss has not improved since epoch ${event.bestEpoch}; keeping epoch ${event.bestEpoch}'s weights`);
+        return;
+      case 'info':
+        line(event.message);
+        return;
+    }
+  };
+  return Object.assign(listener, { stop: () => bar?.stop() });
+}

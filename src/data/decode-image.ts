@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
+import { GraftError } from '../errors.js';
+import { channelAffine, type Preprocessing } from '../engine/preprocessing.js';
+
+/** Options for {@link decodeImage}; all optional. */
+export interface DecodeOptions {
+  /**
+   * Largest accepted width x height, checked from the header before decoding so one huge file cannot
+   * exhaust memory. Defaults to 100 megapixels (a 12000 x 8000 photo passes).
+   */
+  readonly limitInputPixels?: number;
+  /**
+   * How strict the decoder is (sharp's `failOn`). Defaults to 'error': truncated files and decoder errors
+   * are reported as unreadable, while libjpeg *warnings* (e.g. "extraneous bytes before marker", common
+   * in web-scraped photos that display fine) are accepted. This matches PIL, which torchvision-trained
+   * baselines use. 'warning' also rejects those; 'truncated' rejects only truncated files.
+   */
+  readonly failOn?: 'truncated' | 'error' | 'warning';
+}
+
+export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
+
+/** A file that could not be decoded; `reason` is a plain sentence such as 'zero-byte file'. */
+export class UnreadableImageError extends GraftError {
+  readonly file: string;
+  readonly reason: string;
+
+  constructor(file: string, reason: string, cause?: unknown) {
+    super('UNREADABLE_IMAGE', `Cannot read image ${file}: ${reason}`, {
+      hint: 'replace or delete the file; `graft inspect <dataset>` lists every unreadable file',
+      cause,
+    });
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Decodes one image into the tensor layout the model expects, using the model's preprocessing.
+ *
+ * Returns a Float32Array of 3 x S x S ('nchw') or S x S x 3 ('nhwc') with S = `pre.inputSize`, each value
+ * `v * mul[c] + add[c]` from {@link channelAffine}. What it does to the pixels, in order:
+ * - orientation from EXIF is applied (phone photos are stored sideways);
+ * - only the first frame of an animated GIF/WebP is used;
+ * - CMYK, grayscale and 16-bit inputs become 8-bit sRGB;
+ * - an alpha channel is dropped keeping the stored RGB values, which is what PIL's `convert('RGB')`
+ *   does (it neither flattens onto white nor onto black), so models trained in PyTorch see the same pixels;
+ * - 'center-crop' scales the short side to S and crops the centre; 'stretch' resizes both sides to S.
+ *
+ * JPEGs take a single sharp pipeline so libjpeg's shrink-on-load (decoding at 1/2, 1/4, 1/8 scale)
+ * applies; that is the main decode speed lever (DESIGN.md).
+ *
+ * @param file a path, or the file's bytes (then errors name it '<buffer>'; use {@link decodeImageBytes} to name it).
+ * @throws UnreadableImageError when the file is missing, empty, not an image, corrupt or too large.
+ * @example
+ * const x = await decodeImage('cat.jpg', makePreprocessing({ inputSize: 224, scale: 'imagenet', layout: 'nchw' }));
+ * x.length; // 150528
+ */
+export async function decodeImage(
+  file: string | Buffer,
+  pre: Preprocessing,
+  options: DecodeOptions = {},
+): Promise<Float32Array> {
+  if (typeof file !== 'string') return decodeImageBytes(file, pre, { ...options, name: '<buffer>' });
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UnreadableImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, error);
+  }
+  return decodeImageBytes(bytes, pre, { ...options, name: file });
+}
+
+/**
+ * {@link decodeImage} for bytes already in memory: the streaming reader reads each file once, hashes it
+ * for the feature-cache key, and decodes the same buffer.
+ * @param options.name what errors call the image (its path). Defaults to '<buffer>'.
+ */
+export async function decodeImageBytes(
+  bytes: Buffer,
+  pre: Preprocessing,
+  options: DecodeOptions & { name?: string } = {},
+): Promise<Float32Array> {
+  const rgb = await decodeToRgb(bytes, pre.inputSize, pre.resize, options);
+  return rgbToTensor(rgb, pre);
+}
+
+/**
+ * Decodes and resizes to S x S x 3 bytes of sRGB (interleaved), before scaling. Exported for callers
+ * that augment pixels before {@link rgbToTensor}.
+ */
+export async function decodeToRgb(
+  bytes: Buffer,
+  size: number,
+  resize: Preprocessing['resize'],
+  options: DecodeOptions & { name?: string } = {},
+): Promise<Uint8Array> {
+  const name = options.name ?? '<buffer>';
+  if (bytes.length === 0) throw new UnreadableImageError(name, 'zero-byte file');
+  const inputOptions: SharpOptions = {
+    failOn: options.failOn ?? 'error',
+    limitInputPixels: options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS,
+    // The constructor option orients by EXIF without an angle, so it keeps shrink-on-load (an explicit
+    // rotation or an extract before resize would force a full-size decode).
+    autoOrient: true,
+  };
+  const resizeOptions: ResizeOptions =
+    resize === 'stretch' ? { fit: 'fill' } : { fit: 'cover', position: 'centre' };
+  try {
+    let source: Sharp;
+    // JPEG has no alpha: skip the header probe. For other formats, an alpha channel must be dropped
+    // *before* resizing: sharp resizes premultiplied and removes alpha afterwards, which would blacken
+    // transparent pixels instead of keeping their RGB values (PIL's convert('RGB')).
+    if (!isJpeg(bytes) && (await sharp(bytes, inputOptions).metadata()).hasAlpha) {
+      const flat = await sharp(bytes, inputOptions)
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      source = sharp(flat.data, { raw: { width: flat.info.width, height: flat.info.height, channels: flat.info.channels } });
+    } else {
+      source = sharp(bytes, inputOptions);
+    }
+    const { data, info } = await source
+      .resize(size, size, resizeOptions)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== size || info.height !== size) {
+      throw new GraftError('INTERNAL', `Decoder returned ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3 for ${name}`);
+    }
+    return data;
+  } catch (error) {
+    if (error instanceof GraftError) throw error;
+    throw new UnreadableImageError(name, await describeFailure(bytes, error, inputOptions), error);
+  }
+}
+
+/**
+ * Interleaved RGB bytes (S x S x 3) to the model's layout and scale in one pass.
+ * @param out optional destination (e.g. a slice of a batch tensor) of length 3 x S x S.
+ */
+export function rgbToTensor(rgb: Uint8Array, pre: Preprocessing, out?: Float32Array): Float32Array {
+  const pixels = pre.inputSize * pre.inputSize;
+  if (rgb.length !== pixels * 3) {
+    throw new RangeError(`rgb must hold ${pixels * 3} bytes for input size ${pre.inputSize}. Received: ${rgb.length}`);
+  }
+  const result = out ?? new Float32Array(pixels * 3);
+  const { mul, add } = channelAffine(pre);
+  const [m0, m1, m2] = mul;
+  const [a0, a1, a2] = add;
+  if (pre.layout === 'nchw') {
+    for (let p = 0, i = 0; p < pixels; p++, i += 3) {
+      result[p] = rgb[i]! * m0 + a0;
+      result[pixels + p] = rgb[i + 1]! * m1 + a1;
+      result[2 * pixels + p] = rgb[i + 2]! * m2 + a2;
+    }
+  } else {
+    for (let i = 0; i < pixels * 3; i += 3) {
+      result[i] = rgb[i]! * m0 + a0;
+      result[i + 1] = rgb[i + 1]! * m1 + a1;
+      result[i + 2] = rgb[i + 2]! * m2 + a2;
+    }
+  }
+  return result;
+}
+
+function isJpeg(bytes: Buffer): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+/** Turns sharp's failure into a sentence a user can act on. */
+async function describeFailure(bytes: Buffer, error: unknown, inputOptions: SharpOptions): Promise<string> {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  if (/exceeds pixel limit/i.test(message)) {
+    try {
+      const { width, height } = await sharp(bytes, { ...inputOptions, limitInputPixels: false }).metadata();
+      return `image too large: ${width} x ${height} pixels > limit of ${inputOptions.limitInputPixels} pixels`;
+    } catch {
+      return `image too large: more than ${inputOptions.limitInputPixels} pixels`;
+    }
+  }
+  if (isJpeg(bytes)) return `corrupt or truncated JPEG: ${message}`;
+  if (looksLikeText(bytes)) return 'not an image (content is text)';
+  if (/unsupported image format/i.test(message)) return 'not an image (unrecognised format)';
+  return `corrupt or unsupported image: ${message}`;
+}
+
+/** Heuristic on the first 512 bytes: no NUL and almost all printable ASCII, whitespace or UTF-8. */
+function looksLikeText(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, 512);
+  let printable = 0;
+  for (const b of head) {
+    if (b === 0) return false;
+    if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128) printable++;
+  }
+  return printable / head.length > 0.95;
+}

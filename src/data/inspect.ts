@@ -1,0 +1,119 @@
+import { makePreprocessing } from '../engine/preprocessing.js';
+import type { LabelledDataset, SkippedFile } from './dataset.js';
+import { readAndDecode } from './decode-stream.js';
+import { findSplitFolders } from './find-split-folders.js';
+import { scanDataset } from './scan-dataset.js';
+
+/** Options for {@link inspectDataset}. */
+export interface InspectOptions {
+  /** Decode every file (at a small size) to find unreadable ones. Defaults to true. */
+  readonly checkDecode?: boolean;
+  /** Files decoded at once. Defaults to 4. */
+  readonly concurrency?: number;
+  /** Called after each file is checked, for a progress bar. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Per-class counts. `readable` is undefined when decoding was not checked. */
+export interface ClassSummary {
+  readonly label: string;
+  readonly count: number;
+  readonly readable: number | undefined;
+}
+
+/** One scanned part of a dataset: the whole of it, or its train or val folder. */
+export interface PartSummary {
+  readonly name: 'all' | 'train' | 'val';
+  readonly root: string;
+  readonly labels: string[];
+  readonly classes: ClassSummary[];
+  /** Image files listed (before decoding). */
+  readonly imageCount: number;
+  /** Files not listed as images by the scan (wrong extension, outside class folders, missing). */
+  readonly skipped: SkippedFile[];
+  /** Listed images that failed to decode, with the reason. */
+  readonly unreadable: SkippedFile[];
+}
+
+/** What `graft inspect` prints. */
+export interface DatasetSummary {
+  readonly path: string;
+  readonly layout: 'class-folders' | 'train-val-folders' | 'csv';
+  readonly parts: PartSummary[];
+  /** Problems worth fixing that do not stop training (e.g. a tiny class). */
+  readonly warnings: string[];
+}
+
+/** Classes smaller than this get a warning: a validation split of them is mostly noise. */
+const SMALL_CLASS = 5;
+
+/**
+ * Summarises a dataset before training: classes and counts, every skipped file with its reason, and
+ * (unless `checkDecode` is false) every file that does not decode. Works on a class-per-folder
+ * directory, a `train/` + `val/` (or `test/`) directory, or a `path,label` CSV.
+ *
+ * Decoding runs at 32 x 32: libjpeg's shrink-on-load makes that several times faster than the model's
+ * size while still reading the whole file, so truncation and corruption are still found.
+ *
+ * @throws GraftError `INVALID_DATASET` for the same problems as {@link scanDataset}.
+ */
+export async function inspectDataset(path: string, options: InspectOptions = {}): Promise<DatasetSummary> {
+  const split = path.toLowerCase().endsWith('.csv') ? undefined : await findSplitFolders(path);
+  const scans: { name: PartSummary['name']; dataset: LabelledDataset }[] = [];
+  if (split) {
+    scans.push({ name: 'train', dataset: await scanDataset(split.train) });
+    if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val) });
+  } else {
+    scans.push({ name: 'all', dataset: await scanDataset(path) });
+  }
+  const checkDecode = options.checkDecode ?? true;
+  const total = scans.reduce((n, s) => n + s.dataset.items.length, 0);
+  let done = 0;
+  const parts: PartSummary[] = [];
+  const warnings: string[] = [];
+  for (const { name, dataset } of scans) {
+    const unreadable: SkippedFile[] = [];
+    if (checkDecode) {
+      const files = dataset.items.map((item) => item.file);
+      const pre = makePreprocessing({ inputSize: 32, scale: '0..1', layout: 'nhwc' });
+      const decoding = readAndDecode(files, pre, {
+        concurrency: options.concurrency ?? 4,
+        onSkip: ({ file, reason }) => {
+          unreadable.push({ file, reason });
+          options.onProgress?.(++done, total);
+        },
+      });
+      for await (const item of decoding) {
+        void item;
+        options.onProgress?.(++done, total);
+      }
+    }
+    const bad = new Set(unreadable.map((u) => u.file));
+    const classes = dataset.labels.map((label) => {
+      const files = dataset.items.filter((item) => item.label === label);
+      const readable = checkDecode ? files.filter((item) => !bad.has(item.file)).length : undefined;
+      const usable = readable ?? files.length;
+      if (usable < SMALL_CLASS) warnings.push(`${name === 'all' ? '' : `${name}: `}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`);
+      return { label, count: files.length, readable };
+    });
+    parts.push({
+      name,
+      root: dataset.root,
+      labels: dataset.labels,
+      classes,
+      imageCount: dataset.items.length,
+      skipped: dataset.skipped,
+      unreadable,
+    });
+  }
+  const train = parts.find((p) => p.name === 'train');
+  const val = parts.find((p) => p.name === 'val');
+  if (train && val) {
+    const extra = val.labels.filter((label) => !train.labels.includes(label));
+    if (extra.length > 0) warnings.push(`val has classes that train does not: ${extra.join(', ')} (training will refuse this)`);
+    const missing = train.labels.filter((label) => !val.labels.includes(label));
+    if (missing.length > 0) warnings.push(`val has no images of: ${missing.join(', ')}`);
+  }
+  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : 'class-folders';
+  return { path, layout, parts, warnings };
+}

@@ -1,0 +1,81 @@
+import { GraftError } from '../errors.js';
+import type { LabelledDataset, LabelledItem } from './dataset.js';
+import { deriveSeed, mulberry32, shuffleInPlace } from './random.js';
+
+/** Options for {@link stratifiedSplit}. */
+export interface SplitOptions {
+  /** Fraction of each class held out for validation, in (0, 1). Defaults to 0.2. */
+  readonly valFraction?: number;
+  /** Seed for the per-class shuffles. Defaults to 0. */
+  readonly seed?: number;
+}
+
+/**
+ * Splits labelled items into train and validation, class by class, so each class keeps its share.
+ *
+ * Each class is sorted by path and then shuffled with its own seeded stream (derived from `seed` and the
+ * class name), so the split depends only on the set of files and the seed: not on the order the
+ * filesystem listed them, and adding a class leaves the other classes' splits unchanged. A class with at
+ * least two items gets at least one validation item and keeps at least one training item; a class with
+ * one item goes to train. Both outputs are sorted by label, then path.
+ *
+ * @throws RangeError when valFraction is not in (0, 1).
+ * @example
+ * const { train, val } = stratifiedSplit(ds.items, { valFraction: 0.2, seed: 42 });
+ */
+export function stratifiedSplit(
+  items: readonly LabelledItem[],
+  options: SplitOptions = {},
+): { train: LabelledItem[]; val: LabelledItem[] } {
+  const valFraction = options.valFraction ?? 0.2;
+  const seed = options.seed ?? 0;
+  if (!(valFraction > 0 && valFraction < 1)) {
+    throw new RangeError(`valFraction must be in (0, 1). Received: ${valFraction}`);
+  }
+  const byLabel = new Map<string, LabelledItem[]>();
+  for (const item of items) {
+    const list = byLabel.get(item.label);
+    if (list) list.push(item);
+    else byLabel.set(item.label, [item]);
+  }
+  const train: LabelledItem[] = [];
+  const val: LabelledItem[] = [];
+  for (const label of [...byLabel.keys()].sort()) {
+    const list = byLabel.get(label)!.slice().sort((a, b) => compare(a.file, b.file));
+    shuffleInPlace(list, mulberry32(deriveSeed(seed, label)));
+    const n = list.length;
+    const nVal = n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.round(n * valFraction)));
+    val.push(...list.slice(0, nVal).sort((a, b) => compare(a.file, b.file)));
+    train.push(...list.slice(nVal).sort((a, b) => compare(a.file, b.file)));
+  }
+  return { train, val };
+}
+
+/**
+ * Makes a separately scanned validation set use the training set's label list (class ids must agree).
+ * Validation may lack a class (it then just has no examples of it); it may not add one, because the
+ * model could never predict it.
+ *
+ * @throws GraftError `INVALID_DATASET` naming the validation classes that training does not have.
+ */
+export function alignLabels(
+  train: LabelledDataset,
+  val: LabelledDataset,
+): { train: LabelledDataset; val: LabelledDataset } {
+  const known = new Set(train.labels);
+  const extra = val.labels.filter((label) => !known.has(label));
+  if (extra.length > 0) {
+    const names = extra.map((l) => `"${l}"`).join(', ');
+    throw new GraftError(
+      'INVALID_DATASET',
+      `Validation set ${val.root} has class${extra.length > 1 ? 'es' : ''} ${names} that the training set ${train.root} does not have. Training classes: ${train.labels.join(', ')}`,
+      { hint: `add ${names} to the training set, or remove ${extra.length > 1 ? 'them' : 'it'} from the validation set (check spelling)` },
+    );
+  }
+  return { train, val: { ...val, labels: train.labels.slice() } };
+}
+
+/** Code-unit order, independent of locale, so splits are the same on every machine. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,156 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { GraftError } from '../errors.js';
+import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../formats/tfjs-layers.js';
+import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
+import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
+import { writeFileAtomic } from '../model/atomic-write.js';
+import type { ProgressListener } from '../progress.js';
+import type { Backbone, BackboneInfo } from './backbone.js';
+import { OrtBackbone } from './ort-backbone.js';
+import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from './preprocessing.js';
+import { ensureTfjsBackend } from './tfjs-backend.js';
+
+/** Preprocessing choices for a backbone the catalogue does not know (the CLI's --input-size/--scale/--layout). */
+export interface PreprocessingOverrides {
+  readonly inputSize?: number;
+  readonly scale?: Scale;
+  readonly layout?: Layout;
+  readonly resize?: ResizeMode;
+}
+
+/**
+ * A backbone found and described, not yet loaded: its ONNX form (with the `graft_features` output) is built on
+ * first use, so a run whose features are all cached never starts an inference session.
+ */
+export interface BackboneHandle {
+  readonly info: BackboneInfo;
+  /** ONNX bytes with input [N, ...] and output `graft_features` [N, featureDim]; cached for TF.js sources. */
+  onnxBytes(): Promise<Uint8Array>;
+  /** Loads the backbone into onnxruntime (the fast path; TF.js models run from their cached ONNX export). */
+  load(): Promise<Backbone>;
+}
+
+export interface OpenBackboneOptions {
+  readonly cacheDir: string;
+  readonly overrides?: PreprocessingOverrides;
+  /** Tensor (ONNX) or layer (TF.js) to take features from, instead of the automatic choice. */
+  readonly featureOutput?: string;
+  readonly onProgress?: ProgressListener;
+}
+
+/** Describes a resolved backbone: preprocessing from the catalogue entry or the overrides, feature output and size. */
+export async function openBackbone(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
+  if (resolved.format === 'onnx') return openOnnx(resolved, options);
+  return openLayers(resolved, options);
+}
+
+async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
+  if (resolved.location.kind !== 'onnx') throw new GraftError('INTERNAL', `ONNX backbone without a file: ${resolved.source}`);
+  const path = resolved.location.path;
+  const exposed = await exposeFeatures(decodeOnnxModel(await readFile(path), path), { output: options.featureOutput, source: path });
+  const [, c1, h, w] = exposed.inputShape;
+  // A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell.
+  const inferred: PreprocessingOverrides =
+    c1 === 3 && typeof h === 'number' ? { layout: 'nchw', inputSize: h } : w === 3 && typeof c1 === 'number' ? { layout: 'nhwc', inputSize: c1 } : {};
+  const preprocessing = preprocessingFor(resolved, { ...inferred, ...options.overrides });
+  const bytes = encodeOnnxModel(exposed.model);
+  const info = describe(resolved, preprocessing, exposed.featureDim, exposed.featureOutput);
+  return {
+    info,
+    onnxBytes: async () => bytes,
+    load: () => OrtBackbone.create(bytes, info),
+  };
+}
+
+async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
+  await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
+  let model: tf.LayersModel =
+    resolved.location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
+  const featureLayer = options.featureOutput ?? resolved.entry?.featureLayer;
+  if (featureLayer) model = truncateAt(model, featureLayer);
+  const outShape = model.outputs[0]?.shape ?? [];
+  const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+  if (!Number.isFinite(featureDim)) {
+    throw new GraftError('UNSUPPORTED_MODEL', `${resolved.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
+      hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
+    });
+  }
+  const [, h] = model.inputs[0]?.shape ?? [];
+  const preprocessing = preprocessingFor(resolved, { layout: 'nhwc', ...(typeof h === 'number' ? { inputSize: h } : {}), ...options.overrides });
+  const info = describe(resolved, preprocessing, featureDim, featureLayer ?? model.outputs[0]?.name ?? 'output');
+  // The export is keyed by the source's hash and the feature layer, so it is made once per model.
+  const exportPath = join(options.cacheDir, 'exports', `${resolved.sha256.replace(/[^a-z0-9]/gi, '_')}-${featureLayer ?? 'out'}.onnx`);
+  let bytes: Uint8Array | undefined;
+  const onnxBytes = async (): Promise<Uint8Array> => {
+    if (bytes) return bytes;
+    if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
+    else {
+      bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+      await mkdir(join(options.cacheDir, 'exports'), { recursive: true });
+      await writeFileAtomic(exportPath, bytes);
+    }
+    return bytes;
+  };
+  return {
+    info,
+    onnxBytes,
+    load: async () => {
+      options.onProgress?.({ type: 'backbone', name: info.name, engine: 'onnxruntime', message: 'TF.js model exported to ONNX for speed' });
+      return OrtBackbone.create(await onnxBytes(), { ...info, featureOutput: FEATURE_OUTPUT });
+    },
+  };
+}
+
+function requireDir(resolved: ResolvedBackbone): string {
+  if (resolved.location.kind !== 'tfjs-layers') throw new GraftError('INTERNAL', `TF.js backbone without a folder: ${resolved.source}`);
+  return resolved.location.dir;
+}
+
+/**
+ * The catalogue entry's preprocessing, else what the model and the user's flags say. The scale cannot be read
+ * off a model file, so an unknown backbone without --scale is an error, never a guess.
+ */
+export function preprocessingFor(resolved: ResolvedBackbone, overrides: PreprocessingOverrides): Preprocessing {
+  const entry = resolved.entry;
+  const inputSize = overrides.inputSize ?? entry?.inputSize;
+  const scale = overrides.scale ?? entry?.scale;
+  const layout = overrides.layout ?? entry?.layout;
+  const missing = [inputSize === undefined && '--input-size', scale === undefined && '--scale', layout === undefined && '--layout'].filter(Boolean);
+  if (inputSize === undefined || scale === undefined || layout === undefined) {
+    throw new GraftError('UNKNOWN_PREPROCESSING', `Graft does not know how to preprocess images for ${resolved.source} (sha256 ${resolved.sha256.slice(0, 12)}…)`, {
+      hint: `pass ${missing.join(', ')} (scale: imagenet | -1..1 | 0..1; layout: nchw | nhwc), e.g. --input-size 224 --scale imagenet --layout nchw`,
+    });
+  }
+  return makePreprocessing({ inputSize, scale, layout, resize: overrides.resize ?? entry?.resize });
+}
+
+function describe(resolved: ResolvedBackbone, preprocessing: Preprocessing, featureDim: number, featureOutput: string): BackboneInfo {
+  return { name: resolved.name, source: resolved.source, format: resolved.format, sha256: resolved.sha256, preprocessing, featureDim, featureOutput };
+}
+
+/** Options shared by every command that takes `--backbone`. */
+export interface BackboneOptions {
+  /** Catalogue name, URL or local path. */
+  readonly backbone: string;
+  readonly cacheDir: string;
+  readonly offline?: boolean;
+  readonly overrides?: PreprocessingOverrides;
+  readonly featureOutput?: string;
+  readonly onProgress?: ProgressListener;
+}
+
+/** resolveBackbone + openBackbone: from what the user typed to a handle that knows its preprocessing. */
+export async function backboneFromOptions(options: BackboneOptions): Promise<BackboneHandle> {
+  const resolved = await resolveBackbone(options.backbone, {
+    cacheDir: options.cacheDir,
+    modelDirs: modelDirsFromEnv(),
+    offline: options.offline,
+    onProgress: options.onProgress,
+  });
+  return openBackbone(resolved, options);
+}

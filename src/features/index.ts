@@ -1,0 +1,3 @@
+export * from './cache-key.js';
+export * from './default-cache-dir.js';
+export * from './feature-store.js';

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { readFile, rename } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+import { GraftError } from '../errors.js';
+import type { BackboneFormat } from '../engine/backbone.js';
+import type { ProgressListener } from '../progress.js';
+import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type CatalogueEntry } from './catalogue.js';
+import { downloadFile } from './download.js';
+import { layersModelDirSha256 } from '../formats/tfjs-layers.js';
+import { sha256File } from './model-hash.js';
+
+/** Where the backbone's files are, once found. */
+export type BackboneLocation =
+  | { readonly kind: 'onnx'; readonly path: string }
+  | { readonly kind: 'tfjs-layers'; readonly dir: string }
+  | { readonly kind: 'bundled'; readonly bundle: 'nsfwjs' };
+
+export interface ResolvedBackbone {
+  readonly name: string;
+  /** What the user passed, with local paths made absolute. */
+  readonly source: string;
+  readonly format: BackboneFormat;
+  readonly location: BackboneLocation;
+  /** Model id: sha256 of the ONNX file, or of model.json plus weights (TF.js). */
+  readonly sha256: string;
+  /** The catalogue entry this backbone is (by name or by hash), which supplies its preprocessing. */
+  readonly entry: CatalogueEntry | undefined;
+}
+
+export interface ResolveOptions {
+  /** Root of Graft's cache; models live under `<cacheDir>/models`. */
+  readonly cacheDir: string;
+  /** Extra folders searched for catalogue files by name, e.g. GRAFT_MODELS_DIR. */
+  readonly modelDirs?: readonly string[];
+  /** Never touch the network. Defaults to false. */
+  readonly offline?: boolean;
+  readonly onProgress?: ProgressListener;
+}
+
+/** Folders from GRAFT_MODELS_DIR (path-list separated), which the resolver searches before downloading. */
+export function modelDirsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.GRAFT_MODELS_DIR ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean);
+}
+
+/**
+ * Finds a backbone given a catalogue name, a URL or a local path; tries bundled -> model dirs -> cache -> network,
+ * in that order, and verifies catalogue files by sha256.
+ * @throws GraftError MODEL_NOT_FOUND / OFFLINE with the places searched and what to do.
+ */
+export async function resolveBackbone(spec: string, options: ResolveOptions): Promise<ResolvedBackbone> {
+  if (isCatalogueName(spec)) return resolveCatalogueName(spec, options);
+  if (/^https?:\/\//i.test(spec)) return resolveUrl(spec, options);
+  if (spec.includes('/') || spec.includes('\\') || spec.startsWith('.') || existsSync(spec)) return resolveLocalPath(resolve(spec), spec);
+  throw new GraftError('MODEL_NOT_FOUND', `Unknown backbone "${spec}": not a catalogue name, a URL or an existing path`, {
+    hint: `use one of: ${CATALOGUE_NAMES.join(', ')}; or a local .onnx file / TF.js model folder; or an http(s) URL`,
+  });
+}
+
+async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: ResolveOptions): Promise<ResolvedBackbone> {
+  const entry: CatalogueEntry = CATALOGUE[name];
+  if (entry.bundled) {
+    return { name, source: `npm:${entry.bundled}`, format: entry.format, location: { kind: 'bundled', bundle: entry.bundled }, sha256: await bundledSha256(), entry };
+  }
+  const searched: string[] = [];
+  for (const root of options.modelDirs ?? []) {
+    for (const candidate of findByFileName(root, entry.fileName, 3)) {
+      searched.push(candidate);
+      const found = await resolveLocalPath(entry.format === 'onnx' ? candidate : dirname(candidate), candidate);
+      if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, entry };
+    }
+    if (!searched.length) searched.push(`${root} (no ${entry.fileName})`);
+  }
+  const cached = join(options.cacheDir, 'models', name, entry.fileName);
+  searched.push(cached);
+  if (existsSync(cached)) {
+    const found = await resolveLocalPath(entry.format === 'onnx' ? cached : dirname(cached), name);
+    return { ...found, name, source: entry.url ?? name, entry };
+  }
+  if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
+  if (options.offline) {
+    throw new GraftError('OFFLINE', `Backbone ${name} is not available offline. Searched: ${searched.join(', ')}`, {
+      hint: `download ${entry.url} and pass --backbone <path>, set GRAFT_MODELS_DIR to a folder that holds ${entry.fileName}, or run once with network`,
+    });
+  }
+  await downloadModel(entry.url, cached, entry.format, entry.sha256[0], options);
+  const found = await resolveLocalPath(entry.format === 'onnx' ? cached : dirname(cached), name);
+  return { ...found, name, source: entry.url, entry };
+}
+
+async function resolveUrl(url: string, options: ResolveOptions): Promise<ResolvedBackbone> {
+  const fileName = basename(new URL(url).pathname) || 'model.onnx';
+  const format: BackboneFormat = fileName.endsWith('.json') ? 'tfjs-layers' : 'onnx';
+  const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
+  const dest = join(folder, format === 'onnx' ? fileName : 'model.json');
+  if (!existsSync(dest)) {
+    if (options.offline) {
+      throw new GraftError('OFFLINE', `${url} is not in the cache (${dest}) and offline mode is on`, {
+        hint: 'run once with network, or download it yourself and pass --backbone <path>',
+      });
+    }
+    await downloadModel(url, dest, format, undefined, options);
+  }
+  const found = await resolveLocalPath(format === 'onnx' ? dest : folder, url);
+  return { ...found, source: url };
+}
+
+/** Downloads an ONNX file, or a TF.js model.json plus the weight shards it lists. */
+async function downloadModel(url: string, dest: string, format: BackboneFormat, sha256: string | undefined, options: ResolveOptions): Promise<void> {
+  if (format === 'onnx') {
+    await downloadFile(url, dest, { sha256, onProgress: options.onProgress });
+    return;
+  }
+  // Shards first, model.json last: model.json present means the download completed.
+  const tmpJson = `${dest}.manifest-${process.pid}`;
+  await downloadFile(url, tmpJson, { onProgress: options.onProgress });
+  const manifest = JSON.parse(await readFile(tmpJson, 'utf8')) as { weightsManifest?: { paths: string[] }[] };
+  for (const group of manifest.weightsManifest ?? []) {
+    for (const path of group.paths) {
+      const target = resolve(dirname(dest), path);
+      if (!target.startsWith(resolve(dirname(dest)) + '/')) {
+        throw new GraftError('UNSUPPORTED_MODEL', `model.json at ${url} lists a weight path outside its folder: ${path}`);
+      }
+      await downloadFile(new URL(path, url).toString(), target, { onProgress: options.onProgress });
+    }
+  }
+  await rename(tmpJson, dest);
+}
+
+/** A local .onnx file, a model.json, or a folder holding one of them. */
+export async function resolveLocalPath(path: string, source: string): Promise<ResolvedBackbone> {
+  if (!existsSync(path)) {
+    throw new GraftError('MODEL_NOT_FOUND', `Backbone path not found: ${path}`, {
+      hint: `pass an existing .onnx file or TF.js model folder, or a catalogue name (${CATALOGUE_NAMES.join(', ')})`,
+    });
+  }
+  let target = path;
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'model.json'))) target = join(path, 'model.json');
+    else {
+      const onnx = readdirSync(path).filter((f) => f.endsWith('.onnx'));
+      if (onnx.length !== 1) {
+        throw new GraftError('UNSUPPORTED_MODEL', `${path} holds neither model.json nor exactly one .onnx file (found ${onnx.length})`, {
+          hint: 'point --backbone at the .onnx file or the TF.js model folder itself',
+        });
+      }
+      target = join(path, onnx[0]!);
+    }
+  }
+  if (target.endsWith('.onnx')) {
+    const sha256 = await sha256File(target);
+    const entry = findEntryBySha256(sha256);
+    return { name: entry?.name ?? basename(target, '.onnx'), source: resolve(source), format: 'onnx', location: { kind: 'onnx', path: target }, sha256, entry };
+  }
+  if (basename(target) === 'model.json') {
+    const dir = dirname(target);
+    const sha256 = await layersModelDirSha256(dir);
+    const entry = findEntryBySha256(sha256);
+    return { name: entry?.name ?? basename(dir), source: resolve(source), format: 'tfjs-layers', location: { kind: 'tfjs-layers', dir }, sha256, entry };
+  }
+  throw new GraftError('UNSUPPORTED_MODEL', `Cannot tell the format of ${target}`, {
+    hint: 'Graft reads ONNX files (.onnx) and TF.js layers models (a folder with model.json); Keras .h5 and TF.js graph models come in a later version',
+  });
+}
+
+/** Model id of the MobileNetV2 bundled in nsfwjs: sha256 of its model and weight files as installed. */
+async function bundledSha256(): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const hash = createHash('sha256');
+  // nsfwjs's `exports` map hides dist/models, so go from its main entry (dist/cjs/index.js).
+  const modelDir = join(dirname(require.resolve('nsfwjs')), '..', 'models', 'mobilenet_v2');
+  for (const file of ['model.min.js', 'group1-shard1of1.min.js']) hash.update(await readFile(join(modelDir, file)));
+  return hash.digest('hex');
+}
+
+/** Files named `fileName` under `root`, at most `depth` folders deep, sorted for determinism. */
+function findByFileName(root: string, fileName: string, depth: number): string[] {
+  if (!existsSync(root) || depth < 0) return [];
+  const found: string[] = [];
+  for (const item of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (item.isFile() && item.name === fileName) found.push(join(root, item.name));
+    else if (item.isDirectory() && !item.name.startsWith('.')) found.push(...findByFileName(join(root, item.name), fileName, depth - 1));
+  }
+  return found;
+}

@@ -1,0 +1,53 @@
+import type { LabelledDataset, LabelledItem, SkippedFile } from '../data/dataset.js';
+import { findSplitFolders } from '../data/find-split-folders.js';
+import { scanDataset } from '../data/scan-dataset.js';
+import { alignLabels, stratifiedSplit } from '../data/split.js';
+import { GraftError } from '../errors.js';
+
+export interface DataSplit {
+  readonly labels: string[];
+  readonly train: LabelledItem[];
+  readonly val: LabelledItem[];
+  readonly skipped: SkippedFile[];
+  /** Where each part came from, for the manifest. */
+  readonly source: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
+}
+
+/**
+ * Train and validation items from what the user gave: an explicit `--val` folder wins; else a dataset with
+ * `train/` and `val/` (or valid/validation/test) folders uses them; else a seeded stratified `valSplit`
+ * (default 0.2) of the one folder. `valSplit: 0` trains without validation (no early stopping).
+ */
+export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number }): Promise<DataSplit> {
+  if (options.val !== undefined && options.valSplit !== undefined) {
+    throw new GraftError('INVALID_CONFIG', 'Pass either --val <dir> or --val-split <fraction>, not both');
+  }
+  let trainPath = options.train;
+  let valPath = options.val;
+  if (valPath === undefined && options.valSplit === undefined) {
+    const split = await findSplitFolders(trainPath);
+    if (split) {
+      trainPath = split.train;
+      valPath = split.val;
+    }
+  }
+  const train = await scanDataset(trainPath);
+  if (valPath !== undefined) {
+    const aligned = alignLabels(train, await scanDataset(valPath));
+    return {
+      labels: aligned.train.labels,
+      train: aligned.train.items,
+      val: aligned.val.items,
+      skipped: [...train.skipped, ...aligned.val.skipped],
+      source: { train: train.root, val: aligned.val.root, valSplit: null },
+    };
+  }
+  const valSplit = options.valSplit ?? 0.2;
+  if (!(valSplit >= 0 && valSplit < 1)) {
+    throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
+  }
+  const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed });
+  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit } };
+}
+
+export type { LabelledDataset };

@@ -1,0 +1,237 @@
+import * as tf from '@tensorflow/tfjs';
+import { mulberry32, shuffleInPlace, type Random } from '../data/random.js';
+import { ensureTfjsBackend } from '../engine/tfjs-backend.js';
+import { GraftError } from '../errors.js';
+import type { EpochLogs, ProgressListener } from '../progress.js';
+import type { DenseLayerWeights, FeatureNormalization } from './dense-layer.js';
+import type { TrainConfig } from './train-config.js';
+
+/** Feature vectors, row-major: `count` rows of `dim` floats. */
+export interface FeatureMatrix {
+  readonly data: Float32Array;
+  readonly count: number;
+  readonly dim: number;
+}
+
+export interface LabelledFeatures {
+  readonly features: FeatureMatrix;
+  /** Class index of each row. */
+  readonly labels: Int32Array;
+}
+
+export interface TrainedHead {
+  readonly config: TrainConfig;
+  readonly numClasses: number;
+  readonly normalization: FeatureNormalization;
+  /** The head's layers on standardised features (fold with `foldNormalization` for raw features). */
+  readonly layers: DenseLayerWeights[];
+  readonly history: EpochLogs[];
+  /** 1-based epoch whose weights were kept (lowest val_loss, or the last epoch without validation). */
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly backend: string;
+}
+
+interface HeadVariables {
+  readonly weights: tf.Variable[];
+  readonly biases: tf.Variable[];
+}
+
+/**
+ * Trains a Dense head on cached features with Adam and categorical cross-entropy, early stopping on val_loss
+ * and keeping the best weights (Keras `EarlyStopping(restore_best_weights=True)`).
+ *
+ * Written as an explicit loop over tf.Variables rather than `model.fit` so that every random choice
+ * (initial weights, dropout masks, batch order) comes from one seeded generator: the same seed gives the same
+ * weights, bit for bit, on the same backend.
+ */
+export async function trainHead(
+  train: LabelledFeatures,
+  val: LabelledFeatures | undefined,
+  numClasses: number,
+  config: TrainConfig,
+  onProgress?: ProgressListener,
+): Promise<TrainedHead> {
+  if (numClasses < 2) throw new GraftError('INVALID_DATASET', `Training needs at least 2 classes. Received: ${numClasses}`);
+  if (train.features.count === 0) throw new GraftError('INVALID_DATASET', 'No training images left after skipping unreadable files');
+  const backend = await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
+  const random = mulberry32(config.seed);
+  const { dim } = train.features;
+  const normalization = computeNormalization(train.features);
+  const xTrain = standardize(train.features, normalization);
+  const xVal = val && val.features.count > 0 ? standardize(val.features, normalization) : undefined;
+
+  const sizes = [dim, ...config.head.hidden, numClasses];
+  const vars = initVariables(sizes, random);
+  const optimizer = tf.train.adam(config.learningRate);
+  const history: EpochLogs[] = [];
+  let best = { loss: Infinity, epoch: 0, weights: snapshot(vars) };
+  let stoppedEarly = false;
+  onProgress?.({ type: 'train-start', epochs: config.epochs, trainCount: train.features.count, valCount: val?.features.count ?? 0 });
+
+  const order = Array.from({ length: train.features.count }, (_, i) => i);
+  const batches = Math.ceil(order.length / config.batchSize);
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    const started = performance.now();
+    shuffleInPlace(order, random);
+    let lossSum = 0;
+    let correct = 0;
+    for (let b = 0; b < batches; b++) {
+      const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+      const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, sizes, config.head.dropout, random) : undefined;
+      const { loss, hits } = trainStep(optimizer, vars, xTrain, train.labels, rows, numClasses, config, masks);
+      lossSum += loss * rows.length;
+      correct += hits;
+      onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
+    }
+    const logs: EpochLogs = { loss: lossSum / order.length, acc: correct / order.length };
+    if (xVal && val) Object.assign(logs, evaluate(vars, xVal, val.labels, numClasses));
+    history.push(logs);
+    const monitored = logs.val_loss ?? logs.loss;
+    if (monitored < best.loss - 1e-6) {
+      disposeSnapshot(best.weights);
+      best = { loss: monitored, epoch, weights: snapshot(vars) };
+    }
+    onProgress?.({ type: 'epoch-end', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
+    if (xVal && epoch - best.epoch >= config.patience && config.patience > 0) {
+      stoppedEarly = epoch < config.epochs;
+      if (stoppedEarly) onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
+      break;
+    }
+  }
+  const layers = toDenseLayers(best.weights, sizes);
+  disposeSnapshot(best.weights);
+  vars.weights.forEach((v) => v.dispose());
+  vars.biases.forEach((v) => v.dispose());
+  optimizer.dispose();
+  xTrain.dispose();
+  xVal?.dispose();
+  return { config, numClasses, normalization, layers, history, bestEpoch: best.epoch, stoppedEarly, backend };
+}
+
+function computeNormalization(features: FeatureMatrix): FeatureNormalization {
+  const { data, count, dim } = features;
+  const mean = new Float32Array(dim);
+  const std = new Float32Array(dim);
+  const sum = new Float64Array(dim);
+  const sumSq = new Float64Array(dim);
+  for (let r = 0; r < count; r++) {
+    for (let d = 0; d < dim; d++) {
+      const v = data[r * dim + d]!;
+      sum[d] = sum[d]! + v;
+      sumSq[d] = sumSq[d]! + v * v;
+    }
+  }
+  for (let d = 0; d < dim; d++) {
+    const m = sum[d]! / count;
+    mean[d] = m;
+    // A floor keeps constant (e.g. always-zero ReLU) dimensions from blowing up.
+    std[d] = Math.sqrt(Math.max(sumSq[d]! / count - m * m, 0)) + 1e-3;
+  }
+  return { mean, std };
+}
+
+function standardize(features: FeatureMatrix, norm: FeatureNormalization): tf.Tensor2D {
+  return tf.tidy(() =>
+    tf.tensor2d(features.data, [features.count, features.dim]).sub(tf.tensor1d(norm.mean)).div(tf.tensor1d(norm.std)),
+  );
+}
+
+/** Glorot-uniform weights and zero biases, drawn from the seeded generator (not tf's own RNG). */
+function initVariables(sizes: readonly number[], random: Random): HeadVariables {
+  const weights: tf.Variable[] = [];
+  const biases: tf.Variable[] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const fanIn = sizes[l]!;
+    const fanOut = sizes[l + 1]!;
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    const w = new Float32Array(fanIn * fanOut);
+    for (let i = 0; i < w.length; i++) w[i] = (random() * 2 - 1) * limit;
+    weights.push(tf.variable(tf.tensor2d(w, [fanIn, fanOut])));
+    biases.push(tf.variable(tf.zeros([fanOut])));
+  }
+  return { weights, biases };
+}
+
+/** Inverted-dropout masks (kept units scaled by 1/(1-rate)) for the input of every layer, from the seeded generator. */
+function dropoutMasks(rows: number, sizes: readonly number[], rate: number, random: Random): Float32Array[] {
+  const masks: Float32Array[] = [];
+  // Dropout on the features only for linear heads (the Keras tutorial's head); after each hidden layer otherwise.
+  const firstMasked = sizes.length > 2 ? 1 : 0;
+  for (let l = firstMasked; l + 1 < sizes.length; l++) {
+    const mask = new Float32Array(rows * sizes[l]!);
+    const keep = 1 / (1 - rate);
+    for (let i = 0; i < mask.length; i++) mask[i] = random() >= rate ? keep : 0;
+    masks[l] = mask;
+  }
+  return masks;
+}
+
+function forward(vars: HeadVariables, x: tf.Tensor2D, masks?: Float32Array[]): tf.Tensor2D {
+  let h = x;
+  const layers = vars.weights.length;
+  for (let l = 0; l < layers; l++) {
+    const mask = masks?.[l];
+    if (mask) h = h.mul(tf.tensor2d(mask, h.shape));
+    h = h.matMul(vars.weights[l]!).add(vars.biases[l]!);
+    if (l < layers - 1) h = h.relu();
+  }
+  return h; // logits
+}
+
+function trainStep(
+  optimizer: tf.Optimizer,
+  vars: HeadVariables,
+  x: tf.Tensor2D,
+  labels: Int32Array,
+  rows: number[],
+  numClasses: number,
+  config: TrainConfig,
+  masks: Float32Array[] | undefined,
+): { loss: number; hits: number } {
+  return tf.tidy(() => {
+    const idx = tf.tensor1d(rows, 'int32');
+    const xb = x.gather(idx) as tf.Tensor2D;
+    const yb = tf.oneHot(tf.tensor1d(rows.map((r) => labels[r]!), 'int32'), numClasses);
+    let logitsOut: tf.Tensor2D | undefined;
+    const cost = optimizer.minimize(() => {
+      const logits = forward(vars, xb, masks);
+      logitsOut = tf.keep(logits);
+      const ce = tf.losses.softmaxCrossEntropy(yb, logits, undefined, config.labelSmoothing);
+      const l2 = vars.weights.reduce((acc: tf.Scalar, w) => acc.add(w.square().sum()), tf.scalar(0));
+      return ce.add(l2.mul(config.weightDecay / 2)) as tf.Scalar;
+    }, true, [...vars.weights, ...vars.biases]);
+    const hits = logitsOut!.argMax(1).equal(yb.argMax(1)).sum().dataSync()[0]!;
+    logitsOut!.dispose();
+    return { loss: cost!.dataSync()[0]!, hits };
+  });
+}
+
+function evaluate(vars: HeadVariables, x: tf.Tensor2D, labels: Int32Array, numClasses: number): { val_loss: number; val_acc: number } {
+  return tf.tidy(() => {
+    const logits = forward(vars, x);
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses);
+    const loss = tf.losses.softmaxCrossEntropy(y, logits).dataSync()[0]!;
+    const acc = logits.argMax(1).equal(y.argMax(1)).mean().dataSync()[0]!;
+    return { val_loss: loss, val_acc: acc };
+  });
+}
+
+function snapshot(vars: HeadVariables): tf.Tensor[] {
+  return [...vars.weights, ...vars.biases].map((v) => tf.keep(v.clone()));
+}
+
+function disposeSnapshot(tensors: tf.Tensor[]): void {
+  tensors.forEach((t) => t.dispose());
+}
+
+function toDenseLayers(weights: tf.Tensor[], sizes: readonly number[]): DenseLayerWeights[] {
+  const n = sizes.length - 1;
+  return Array.from({ length: n }, (_, l) => ({
+    inputDim: sizes[l]!,
+    outputDim: sizes[l + 1]!,
+    weight: new Float32Array(weights[l]!.dataSync()),
+    bias: new Float32Array(weights[n + l]!.dataSync()),
+    activation: l === n - 1 ? ('softmax' as const) : ('relu' as const),
+  }));
+}

@@ -1,0 +1,94 @@
+import type { EvaluationReport } from './classification.js';
+
+/** Options of {@link formatReport}. */
+export interface FormatReportOptions {
+  /** How many misclassified samples to list (most confident first). Defaults to 10. */
+  readonly maxMisclassified?: number;
+}
+
+const LABEL_WIDTH = 10;
+
+/**
+ * Renders an evaluation report as a plain-text table for terminals: the summary lines, a per-class table,
+ * the confusion matrix (labels cut to 10 characters) and the most confident mistakes. Pure: returns the text,
+ * prints nothing.
+ *
+ * @example
+ * ```ts
+ * console.log(formatReport(evaluatePredictions({ labels, trueIndex, probabilities, files })));
+ * // Accuracy  0.6667  (2 of 3)
+ * // Macro F1  0.6667
+ * //
+ * // class  precision  recall      f1  support
+ * // ants       0.5000  1.0000  0.6667        1
+ * // ...
+ * ```
+ */
+export function formatReport(report: EvaluationReport, options: FormatReportOptions = {}): string {
+  const maxMisclassified = options.maxMisclassified ?? 10;
+  const lines: string[] = [];
+  const correct = report.count - report.misclassified.length;
+  lines.push(`Accuracy  ${fixed(report.accuracy)}  (${correct} of ${report.count})`);
+  if (report.top5 !== undefined) lines.push(`Top-5     ${fixed(report.top5)}`);
+  lines.push(`Macro F1  ${fixed(report.macroF1)}`);
+
+  lines.push('');
+  const labels = report.confusion.labels;
+  lines.push(
+    ...table(
+      ['class', 'precision', 'recall', 'f1', 'support'],
+      labels.map((label) => {
+        const s = report.perClass[label];
+        return s ? [label, fixed(s.precision), fixed(s.recall), fixed(s.f1), String(s.support)] : [label, '', '', '', ''];
+      }),
+    ),
+  );
+
+  lines.push('', 'Confusion matrix (rows = true class, columns = predicted)');
+  const short = labels.map(truncate);
+  lines.push(...table(['true \\ pred', ...short], report.confusion.matrix.map((row, t) => [short[t]!, ...row.map(String)])));
+
+  const wrong = report.misclassified;
+  if (wrong.length > 0) {
+    const shown = wrong.slice(0, Math.max(0, maxMisclassified));
+    const heading =
+      shown.length < wrong.length
+        ? `Misclassified: ${wrong.length}, the ${shown.length} most confident`
+        : `Misclassified: ${wrong.length}, most confident first`;
+    lines.push('', heading);
+    if (shown.length > 0) {
+      lines.push(
+        ...table(
+          ['confidence', 'true', 'predicted', 'file'],
+          shown.map((m) => [fixed(m.confidence), m.true, m.predicted, m.file ?? `#${m.index}`]),
+          [1, 2, 3],
+        ).map((line) => `  ${line}`),
+      );
+    }
+  } else {
+    lines.push('', 'Misclassified: none');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Pads cells into aligned columns two spaces apart. Text columns (`textColumns`, default only the first) are
+ * left-aligned, number columns right-aligned.
+ */
+function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns: readonly number[] = [0]): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, c) => (textColumns.includes(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [render(header), ...rows.map(render)];
+}
+
+function truncate(label: string): string {
+  return label.length <= LABEL_WIDTH ? label : `${label.slice(0, LABEL_WIDTH - 1)}~`;
+}
+
+function fixed(value: number): string {
+  return value.toFixed(4);
+}

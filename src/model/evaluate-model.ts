@@ -1,0 +1,42 @@
+import type { SkippedFile } from '../data/dataset.js';
+import { findSplitFolders } from '../data/find-split-folders.js';
+import { scanDataset } from '../data/scan-dataset.js';
+import { GraftError } from '../errors.js';
+import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
+import type { ProgressListener } from '../progress.js';
+import type { GraftModel } from './graft-model.js';
+
+export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string };
+
+/**
+ * Scores a model directory on a labelled dataset (class sub-folders or CSV). A dataset with train/ and val/
+ * folders is scored on val/. Every class of the dataset must be one of the model's labels.
+ */
+export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener } = {}): Promise<ModelEvaluation> {
+  const split = await findSplitFolders(datasetPath);
+  const dataset = await scanDataset(split?.val ?? datasetPath);
+  const labels = model.labels;
+  const unknown = dataset.labels.filter((l) => !labels.includes(l));
+  if (unknown.length) {
+    throw new GraftError('INVALID_DATASET', `${dataset.root} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
+      hint: 'evaluate on data with the same class folders the model was trained on',
+    });
+  }
+  const files = dataset.items.map((i) => i.file);
+  const run = await model.probabilities(files, { onProgress: options.onProgress });
+  const k = labels.length;
+  const kept: number[] = [];
+  files.forEach((_, i) => {
+    if (!Number.isNaN(run.probabilities[i * k])) kept.push(i);
+  });
+  if (!kept.length) throw new GraftError('INVALID_DATASET', `No readable images in ${dataset.root}`);
+  const probabilities = new Float32Array(kept.length * k);
+  kept.forEach((i, row) => probabilities.set(run.probabilities.subarray(i * k, (i + 1) * k), row * k));
+  const report = evaluatePredictions({
+    labels: [...labels],
+    trueIndex: kept.map((i) => labels.indexOf(dataset.items[i]!.label)),
+    probabilities,
+    files: kept.map((i) => files[i]!),
+  });
+  return { ...report, skipped: [...dataset.skipped, ...run.skipped], dataset: dataset.root };
+}

@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readAndDecode } from '../data/decode-stream.js';
+import { decodeImageBytes } from '../data/decode-image.js';
+import type { SkippedFile } from '../data/dataset.js';
+import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
+import { GraftError } from '../errors.js';
+import type { ProgressListener } from '../progress.js';
+import { MANIFEST_FILE, parseManifest, type ModelManifest } from './manifest.js';
+
+/** One class and its probability. */
+export interface LabelProbability {
+  readonly label: string;
+  readonly probability: number;
+}
+
+/** `graft predict --json` prints an array of these. */
+export interface FilePrediction {
+  readonly file: string;
+  readonly predictions: LabelProbability[];
+}
+
+export interface ProbabilityRun {
+  /** Row-major `files.length x labels.length`; rows of skipped files are NaN. */
+  readonly probabilities: Float32Array;
+  readonly skipped: SkippedFile[];
+}
+
+/**
+ * A trained model directory, loaded: the manifest plus an onnxruntime session over model.onnx (backbone + head).
+ * Needs nothing but the directory; preprocessing comes from the manifest.
+ *
+ * @example
+ * const model = await GraftModel.load('./bees-model');
+ * const [result] = await model.predict(['photo.jpg'], { topK: 3 });
+ * await model.dispose();
+ */
+export class GraftModel {
+  readonly dir: string;
+  readonly manifest: ModelManifest;
+  private session: OrtSession | undefined;
+
+  private constructor(dir: string, manifest: ModelManifest, session: OrtSession) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.session = session;
+  }
+
+  /** @throws GraftError INVALID_MODEL_DIR naming the directory and the missing or damaged file. */
+  static async load(dir: string): Promise<GraftModel> {
+    const root = resolve(dir);
+    const manifestPath = join(root, MANIFEST_FILE);
+    if (!existsSync(manifestPath)) {
+      throw new GraftError('INVALID_MODEL_DIR', `${root} is not a Graft model directory: ${MANIFEST_FILE} is missing`, {
+        hint: 'pass the folder given to `graft train --out`',
+      });
+    }
+    const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
+    const onnxPath = join(root, manifest.files.onnx);
+    if (!existsSync(onnxPath)) {
+      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
+    }
+    return new GraftModel(root, manifest, await createSession(onnxPath));
+  }
+
+  get labels(): readonly string[] {
+    return this.manifest.labels;
+  }
+
+  /**
+   * Class probabilities for each file, in batches, decoding several files while the model runs.
+   * Unreadable files are skipped and reported, never thrown.
+   */
+  async probabilities(files: readonly string[], options: { batchSize?: number; onProgress?: ProgressListener } = {}): Promise<ProbabilityRun> {
+    const session = this.requireSession();
+    const pre = this.manifest.preprocessing;
+    const k = this.labels.length;
+    const batchSize = options.batchSize ?? 16;
+    const out = new Float32Array(files.length * k).fill(Number.NaN);
+    const skipped: SkippedFile[] = [];
+    const imageSize = pre.inputSize ** 2 * 3;
+    let batch: { index: number; data: Float32Array }[] = [];
+    let done = 0;
+    const started = performance.now();
+    const flush = async (): Promise<void> => {
+      if (!batch.length) return;
+      const input = new Float32Array(batch.length * imageSize);
+      batch.forEach((b, i) => input.set(b.data, i * imageSize));
+      const probs = await runProbabilities(session, input, batch.length, pre);
+      batch.forEach((b, i) => out.set(probs.subarray(i * k, (i + 1) * k), b.index * k));
+      done += batch.length;
+      batch = [];
+      options.onProgress?.({ type: 'extract', done, total: files.length, cached: 0, computed: done, imgPerSec: done / ((performance.now() - started) / 1000) });
+    };
+    const stream = readAndDecode(files, pre, {
+      onSkip: ({ file, reason }) => {
+        skipped.push({ file, reason });
+        options.onProgress?.({ type: 'skip', file, reason });
+      },
+    });
+    for await (const item of stream) {
+      batch.push({ index: item.index, data: item.data! });
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+    return { probabilities: out, skipped };
+  }
+
+  /** Top-k labels per file (files that cannot be read are reported in `skipped`). */
+  async predict(files: readonly string[], options: { topK?: number; onProgress?: ProgressListener } = {}): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
+    const { probabilities, skipped } = await this.probabilities(files, options);
+    const k = this.labels.length;
+    const results: FilePrediction[] = [];
+    files.forEach((file, i) => {
+      const row = probabilities.subarray(i * k, (i + 1) * k);
+      if (Number.isNaN(row[0])) return;
+      results.push({ file, predictions: topLabels(row, this.labels, options.topK ?? 5) });
+    });
+    return { results, skipped };
+  }
+
+  /** Top-k labels for one image held in memory (the server's path). */
+  async predictBytes(bytes: Buffer, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
+    const pre = this.manifest.preprocessing;
+    const data = await decodeImageBytes(bytes, pre, { name: options.name ?? '<upload>' });
+    const probs = await runProbabilities(this.requireSession(), data, 1, pre);
+    return topLabels(probs, this.labels, options.topK ?? 5);
+  }
+
+  async dispose(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
+  }
+
+  private requireSession(): OrtSession {
+    if (!this.session) throw new GraftError('INTERNAL', `The model at ${this.dir} was disposed`);
+    return this.session;
+  }
+}
+
+/** The `topK` most probable labels, most probable first (ties: lower index first). */
+export function topLabels(row: ArrayLike<number>, labels: readonly string[], topK: number): LabelProbability[] {
+  return Array.from(labels, (label, i) => ({ label, probability: row[i]!, i }))
+    .sort((a, b) => b.probability - a.probability || a.i - b.i)
+    .slice(0, Math.max(1, Math.min(topK, labels.length)))
+    .map(({ label, probability }) => ({ label, probability }));
+}

@@ -1,0 +1,82 @@
+import type { BackboneFormat } from '../engine/backbone.js';
+import type { Preprocessing } from '../engine/preprocessing.js';
+import { GraftError } from '../errors.js';
+import type { HeadConfig } from '../learn/head-config.js';
+import type { TrainConfig } from '../learn/train-config.js';
+import type { EpochLogs } from '../progress.js';
+
+export const MANIFEST_FILE = 'graft.json';
+export const ONNX_FILE = 'model.onnx';
+export const HEAD_WEIGHTS_FILE = 'head.bin';
+
+/** Shape and byte offset of one tensor in head.bin (float32, little endian). */
+export interface StoredTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * `graft.json`: everything needed to use a trained model without the data or the backbone's source.
+ * The model carries its preprocessing (STYLE.md): predict, eval, serve and export read it from here.
+ */
+export interface ModelManifest {
+  readonly format: 'graft-model';
+  readonly version: 1;
+  readonly labels: readonly string[];
+  readonly preprocessing: Preprocessing;
+  readonly backbone: {
+    readonly name: string;
+    readonly source: string;
+    readonly format: BackboneFormat;
+    readonly sha256: string;
+    readonly featureDim: number;
+    readonly featureOutput: string;
+  };
+  readonly head: HeadConfig & {
+    /** Tensors in head.bin: per layer `dense_<i>/kernel` [in, out] and `dense_<i>/bias`, standardisation folded in. */
+    readonly tensors: readonly StoredTensor[];
+    readonly activations: readonly ('relu' | 'softmax' | 'linear')[];
+  };
+  readonly training: TrainConfig & {
+    readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
+    readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
+    readonly bestEpoch: number;
+    readonly stoppedEarly: boolean;
+    readonly backend: string;
+  };
+  readonly metrics: {
+    readonly val: { readonly accuracy: number; readonly loss: number; readonly top5?: number } | null;
+    readonly history: readonly EpochLogs[];
+  };
+  readonly files: { readonly onnx: string; readonly headWeights: string };
+  /** ONNX graph I/O: input name and layout, output names. */
+  readonly onnx: { readonly input: string; readonly probabilities: string; readonly features: string };
+  readonly created: string;
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+/** Parses and checks a manifest read from disk; names the file and the problem when it is not one. */
+export function parseManifest(text: string, file: string): ModelManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} is not valid JSON`, { cause, hint: 'the model directory is damaged; train again' });
+  }
+  const m = value as Partial<ModelManifest>;
+  if (m.format !== 'graft-model') {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} is not a Graft model manifest (format is ${JSON.stringify(m.format)})`, {
+      hint: 'pass a directory written by `graft train --out <dir>`',
+    });
+  }
+  if (m.version !== 1) {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} has manifest version ${String(m.version)}; this Graft reads version 1`, {
+      hint: 'upgrade Graft, or retrain with this version',
+    });
+  }
+  if (!Array.isArray(m.labels) || m.labels.length < 2 || !m.preprocessing || !m.files?.onnx || !m.onnx) {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} lacks labels, preprocessing or the ONNX file entry`, { hint: 'train again' });
+  }
+  return m as ModelManifest;
+}

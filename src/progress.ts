@@ -1,0 +1,26 @@
+/**
+ * Everything long-running work reports, as one typed union. Library code never writes to stdout: the CLI
+ * draws these events (a bar on a TTY, a line per epoch when piped), the server streams them.
+ */
+export type ProgressEvent =
+  | { type: 'download'; file: string; loaded: number; total: number | undefined }
+  | { type: 'backbone'; name: string; engine: 'onnxruntime' | 'tfjs'; message: string }
+  | { type: 'extract-start'; total: number }
+  /** `done` counts every file handled (cached, computed or skipped); `imgPerSec` counts backbone work only. */
+  | { type: 'extract'; done: number; total: number; cached: number; computed: number; imgPerSec: number }
+  | { type: 'skip'; file: string; reason: string }
+  | { type: 'train-start'; epochs: number; trainCount: number; valCount: number }
+  | { type: 'batch-end'; epoch: number; batch: number; batches: number }
+  | { type: 'epoch-end'; epoch: number; epochs: number; logs: EpochLogs; seconds: number }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  | { type: 'info'; message: string };
+
+/** Metrics after one epoch; validation keys are prefixed `val_` as in Keras. */
+export interface EpochLogs {
+  loss: number;
+  acc: number;
+  val_loss?: number;
+  val_acc?: number;
+}
+
+export type ProgressListener = (event: ProgressEvent) => void;
