@@ -3,6 +3,13 @@
 //   workers: 2 worker_threads, each with its own session (intraOpNumThreads 1), one batch each in flight.
 // Run: node bench/ort-threads.mjs [model.onnx] [seconds per case, 2] [rounds, 3]
 // Defaults to the int8 MobileNetV2 in ../shared/models (GRAFT_SHARED_DIR overrides ../shared).
+//
+// Measured on the 2-core dev VM (int8 MobileNetV2, 5 rounds x 1 s, other jobs running; best / median img/s):
+//   batch  8: intra spin 154 / 114, intra no-spin 214 / 187, workers 216 / 188
+//   batch 16: intra spin 158 /  96, intra no-spin 257 / 164, workers 258 / 168
+//   batch 32: intra spin 205 / 160, intra no-spin 291 / 270, workers 291 / 278
+// In the one quiet window seen: intra spin 551 (b8) / 519 (b32), workers 601 (b8). Workers never beat
+// non-spinning intra-op threads by more than ~3%, so OrtBackbone uses one session, 2 threads, no spinning.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
@@ -52,7 +59,7 @@ if (!isMainThread) {
 } else {
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
-  const modelPath = process.argv[2] ?? join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx');
+  const modelPath = process.argv[2] || join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx');
   const seconds = Number(process.argv[3] ?? 2);
   const rounds = Number(process.argv[4] ?? 3);
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

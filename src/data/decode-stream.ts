@@ -41,7 +41,7 @@ export interface ReadAndDecodeOptions extends DecodeOptions {
    * Whether to decode a file, given its content hash. Pass a cache lookup (`(sha) => !store.has(sha)`) so
    * a warm-cache run reads and hashes but never decodes. Defaults to true.
    */
-  readonly decode?: boolean | ((sha256: string, file: string) => boolean);
+  readonly decode?: boolean | ((sha256: string, file: string, index: number) => boolean);
   /** Called, in input order, for each file that cannot be read or decoded. The stream continues. */
   readonly onSkip?: (skip: SkipEvent) => void;
 }
@@ -92,7 +92,7 @@ export async function* readAndDecode(
         throw new UnreadableImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, error);
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const shouldDecode = typeof decodeOption === 'function' ? decodeOption(sha256, file) : decodeOption;
+      const shouldDecode = typeof decodeOption === 'function' ? decodeOption(sha256, file, index) : decodeOption;
       if (!shouldDecode) return { kind: 'item', item: { index, file, bytes, sha256 } };
       const data = await decodeImageBytes(bytes, pre, { ...decodeOptions, name: file });
       return { kind: 'item', item: { index, file, bytes, sha256, data } };

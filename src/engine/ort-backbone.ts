@@ -5,9 +5,11 @@ import { createSession, runOutput, type OrtSession } from './ort-session.js';
 export interface OrtBackboneOptions {
   /**
    * Intra-op threads of the session. Defaults to 2. One session with 2 intra-op threads was chosen
-   * over 2 worker_threads x 1 thread: see bench/ort-threads.mjs and the numbers in DESIGN.md.
+   * over 2 worker_threads x 1 thread: they measured within ~3% of each other (bench/ort-threads.mjs).
    */
   readonly intraOpNumThreads?: number;
+  /** Let onnxruntime's idle threads spin. Defaults to false; see `OrtSessionOptions.allowSpinning`. */
+  readonly allowSpinning?: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export class OrtBackbone implements Backbone {
     const session = await createSession(model, {
       source: typeof model === 'string' ? model : info.source,
       ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+      ...(options.allowSpinning === undefined ? {} : { allowSpinning: options.allowSpinning }),
     });
     if (!session.outputNames.includes(info.featureOutput)) {
       const outputs = session.outputNames.join(', ');

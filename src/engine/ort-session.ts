@@ -5,10 +5,18 @@ import type { Layout } from './preprocessing.js';
 /** Options Graft exposes for onnxruntime sessions; everything else is fixed to the measured best. */
 export interface OrtSessionOptions {
   /**
-   * Intra-op threads. Defaults to 2: on the 2-core target, 2 intra-op threads measured within a few
-   * percent of 2 workers x 1 thread (bench/ort-threads.mjs), with one session instead of two.
+   * Intra-op threads. Defaults to 2. On the 2-core target, one session with 2 non-spinning intra-op
+   * threads measured within ~3% of 2 worker_threads x 1 thread (bench/ort-threads.mjs), with one
+   * session's memory and no worker plumbing, so Graft uses the simpler path.
    */
   readonly intraOpNumThreads?: number;
+  /**
+   * Let idle pool threads spin waiting for work (onnxruntime's default). Defaults to false: spinning
+   * threads steal the cores that sharp decodes on, and under load (decoding, other processes) a
+   * spinning 2-thread session measured 1.4-1.7x slower than a non-spinning one (bench/ort-threads.mjs).
+   * Set true only on an otherwise idle machine.
+   */
+  readonly allowSpinning?: boolean;
   /** Shown in errors instead of "the ONNX model" when bytes are passed. */
   readonly source?: string;
 }
@@ -38,6 +46,7 @@ export async function createSession(model: Uint8Array | string, options: OrtSess
     executionMode: 'sequential',
     intraOpNumThreads,
     interOpNumThreads: 1,
+    ...(options.allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   };
   const source = typeof model === 'string' ? model : (options.source ?? 'the ONNX model');
   try {

@@ -82,11 +82,12 @@ export async function extractFeatures(
   try {
     const stream = readAndDecode(files, info.preprocessing, {
       concurrency: options.concurrency,
-      decode: (sha256, file) => {
-        const index = files.indexOf(file);
+      decode: (sha256, _file, index) => {
         const key = featureKey({ imageSha256: sha256, modelSha256: info.sha256, preprocessingHash: preHash });
         keys.set(index, key);
-        return !store.getMany([key]).has(key);
+        const hit = store.getMany([key]).get(key);
+        if (hit) vectors[index] = hit;
+        return !hit;
       },
       onSkip: ({ file, reason }) => {
         skipped.push({ file, reason });
@@ -98,8 +99,6 @@ export async function extractFeatures(
         batch.push({ index: item.index, data: item.data });
         if (batch.length >= batchSize) await flush();
       } else {
-        const key = keys.get(item.index)!;
-        vectors[item.index] = store.getMany([key]).get(key);
         cached++;
         if (cached % 64 === 0) report();
       }

@@ -1,0 +1,16 @@
+/**
+ * Listing, splitting and decoding image datasets: scan -> split -> decode, with `inspectDataset` as the
+ * dry run (`graft inspect`).
+ * @packageDocumentation
+ */
+export * from './dataset.js';
+export * from './random.js';
+export * from './scan-folder.js';
+export * from './scan-csv.js';
+export * from './scan-dataset.js';
+export * from './find-split-folders.js';
+export * from './split.js';
+export * from './decode-image.js';
+export * from './decode-stream.js';
+export * from './synthetic.js';
+export * from './inspect.js';

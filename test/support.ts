@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Shared test helpers: where the real models and datasets are, temp folders, and running the built CLI. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const sharedDir = resolve(process.env.GRAFT_SHARED_DIR ?? join(repoRoot, '../shared'));
+export const int8Model = join(sharedDir, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx');
+export const int8FeatModel = join(sharedDir, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx');
+export const hymenoptera = join(sharedDir, 'datasets/hymenoptera');
+export const hasShared = existsSync(int8Model) && existsSync(join(hymenoptera, 'train'));
+
+/** Logs once why a suite is skipped, so a run without ../shared says so instead of passing silently. */
+export function skipReason(what: string): string {
+  const reason = `skipping ${what}: ${sharedDir} has no models/datasets (set GRAFT_SHARED_DIR)`;
+  if (!hasShared) console.warn(reason);
+  return reason;
+}
+
+export async function tempDir(prefix = 'graft-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Copies the first `perClass` files of each class of `src` (sorted) into `dest`, plus any extra files given. */
+export async function copySubset(src: string, dest: string, perClass: number): Promise<string> {
+  for (const label of (await readdir(src)).sort()) {
+    const files = (await readdir(join(src, label))).filter((f) => f.endsWith('.jpg')).sort().slice(0, perClass);
+    await mkdir(join(dest, label), { recursive: true });
+    for (const f of files) await cp(join(src, label, f), join(dest, label, f));
+  }
+  return dest;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (dist/, made by `npm test`'s build step) as a user would, with its own cache folder. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolvePromise) => {
+    execFile(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses stdout as the single JSON value --json promises (fails the test if there is anything else). */
+export function parseJsonOutput<T>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON value (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
