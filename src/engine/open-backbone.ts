@@ -123,7 +123,7 @@ export function preprocessingFor(resolved: ResolvedBackbone, overrides: Preproce
   const missing = [inputSize === undefined && '--input-size', scale === undefined && '--scale', layout === undefined && '--layout'].filter(Boolean);
   if (inputSize === undefined || scale === undefined || layout === undefined) {
     throw new GraftError('UNKNOWN_PREPROCESSING', `Graft does not know how to preprocess images for ${resolved.source} (sha256 ${resolved.sha256.slice(0, 12)}…)`, {
-      hint: `pass ${missing.join(', ')} (scale: imagenet | -1..1 | 0..1; layout: nchw | nhwc), e.g. --input-size 224 --scale imagenet --layout nchw`,
+      hint: `pass ${missing.join(', ')} (${[scale === undefined && 'scale: imagenet | -1..1 | 0..1', layout === undefined && 'layout: nchw | nhwc', inputSize === undefined && 'input size: e.g. 224'].filter(Boolean).join('; ')}), as the model's documentation states`,
     });
   }
   return makePreprocessing({ inputSize, scale, layout, resize: overrides.resize ?? entry?.resize });
