@@ -1,0 +1,8 @@
+/** Running backbones: onnxruntime for frozen passes, tfjs (wasm) for what trains. @packageDocumentation */
+export * from './backbone.js';
+export * from './preprocessing.js';
+export * from './open-backbone.js';
+export * from './ort-session.js';
+export * from './ort-backbone.js';
+export * from './tfjs-backend.js';
+export * from './tfjs-backbone.js';

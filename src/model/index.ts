@@ -1,0 +1,5 @@
+/** Trained model directories: manifest, save, load, predict, evaluate. @packageDocumentation */
+export * from './manifest.js';
+export * from './save-model.js';
+export * from './graft-model.js';
+export * from './evaluate-model.js';
