@@ -63,14 +63,17 @@ export async function decodeImage(
   options: DecodeOptions = {},
 ): Promise<Float32Array> {
   if (typeof file !== 'string') return decodeImageBytes(file, pre, { ...options, name: '<buffer>' });
-  let bytes: Buffer;
+  return decodeImageBytes(await readImageFile(file), pre, { ...options, name: file });
+}
+
+/** Reads an image file's bytes; a missing or unreadable file is an {@link UnreadableImageError}, not a crash. */
+export async function readImageFile(file: string): Promise<Buffer> {
   try {
-    bytes = await readFile(file);
+    return await readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UnreadableImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, error);
   }
-  return decodeImageBytes(bytes, pre, { ...options, name: file });
 }
 
 /**

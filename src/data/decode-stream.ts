@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Preprocessing } from '../engine/preprocessing.js';
-import { decodeImageBytes, UnreadableImageError, type DecodeOptions } from './decode-image.js';
+import { decodeImageBytes, readImageFile, UnreadableImageError, type DecodeOptions } from './decode-image.js';
 
 /** A file that was read (and, unless the cache already has it, decoded). */
 export interface ReadItem {
@@ -84,13 +84,7 @@ export async function* readAndDecode(
   const work = async (index: number): Promise<Outcome> => {
     const file = files[index]!;
     try {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new UnreadableImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, error);
-      }
+      const bytes = await readImageFile(file);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const shouldDecode = typeof decodeOption === 'function' ? decodeOption(sha256, file, index) : decodeOption;
       if (!shouldDecode) return { kind: 'item', item: { index, file, bytes, sha256 } };

@@ -17,15 +17,9 @@ import {
   type ModelProto,
 } from './onnx-model.js';
 
-/** One trained dense layer, as the head trainer (tfjs) exports it. */
-export interface DenseLayerWeights {
-  readonly inputDim: number;
-  readonly outputDim: number;
-  /** Row-major [inputDim, outputDim], as tfjs Dense kernels are (and as ONNX MatMul expects). */
-  readonly weight: Float32Array;
-  readonly bias: Float32Array | null;
-  readonly activation: 'relu' | 'softmax' | 'linear';
-}
+import type { DenseLayerWeights } from '../../learn/dense-layer.js';
+
+export type { DenseLayerWeights };
 
 export interface AppendDenseHeadOptions {
   /** Name of the class-probability output. Defaults to `probabilities`. */
