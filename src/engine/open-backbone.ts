@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
@@ -49,21 +49,41 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
   return openLayers(resolved, options);
 }
 
+/** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
+interface OnnxDescription {
+  readonly featureDim: number;
+  readonly featureOutput: string;
+  readonly inputShape: readonly (number | null)[];
+}
+
 async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
   if (resolved.location.kind !== 'onnx') throw new GraftError('INTERNAL', `ONNX backbone without a file: ${resolved.source}`);
   const path = resolved.location.path;
-  const exposed = await exposeFeatures(decodeOnnxModel(await readFile(path), path), { output: options.featureOutput, source: path });
-  const [, c1, h, w] = exposed.inputShape;
+  const descPath = join(options.cacheDir, 'backbones', `${resolved.sha256}-${options.featureOutput ?? 'auto'}.json`);
+  let bytes: Uint8Array | undefined;
+  const onnxBytes = async (): Promise<Uint8Array> => {
+    if (bytes) return bytes;
+    const exposed = await exposeFeatures(decodeOnnxModel(await readFile(path), path), { output: options.featureOutput, source: path });
+    bytes = encodeOnnxModel(exposed.model);
+    description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
+    await mkdir(dirname(descPath), { recursive: true });
+    await writeFileAtomic(descPath, JSON.stringify(description));
+    return bytes;
+  };
+  // Parsing a large model and finding its features takes a while; a warm run reads the description instead.
+  let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
+  if (!description) await onnxBytes();
+  const { featureDim, featureOutput, inputShape } = description!;
+  const [, c1, h, w] = inputShape;
   // A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell.
   const inferred: PreprocessingOverrides =
     c1 === 3 && typeof h === 'number' ? { layout: 'nchw', inputSize: h } : w === 3 && typeof c1 === 'number' ? { layout: 'nhwc', inputSize: c1 } : {};
   const preprocessing = preprocessingFor(resolved, { ...inferred, ...options.overrides });
-  const bytes = encodeOnnxModel(exposed.model);
-  const info = describe(resolved, preprocessing, exposed.featureDim, exposed.featureOutput);
+  const info = describe(resolved, preprocessing, featureDim, featureOutput);
   return {
     info,
-    onnxBytes: async () => bytes,
-    load: () => OrtBackbone.create(bytes, info),
+    onnxBytes,
+    load: async () => OrtBackbone.create(await onnxBytes(), info),
   };
 }
 

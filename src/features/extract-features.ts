@@ -6,12 +6,15 @@ import type { SkippedFile } from '../data/dataset.js';
 import type { ProgressListener } from '../progress.js';
 import { featureKey } from './cache-key.js';
 import type { FeatureStore } from './feature-store.js';
+import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
 export interface ExtractOptions {
   /** Images per backbone call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, DESIGN.md). */
   readonly batchSize?: number;
   /** Images read and decoded at once while the backbone runs. Defaults to 4. */
   readonly concurrency?: number;
+  /** Known file hashes: with it, unchanged files with cached features are not even read. */
+  readonly fileIndex?: FileHashIndex;
   readonly onProgress?: ProgressListener;
 }
 
@@ -30,8 +33,11 @@ export interface ExtractionResult {
 
 /**
  * Feature vectors for `files` under a backbone: from the store where present, otherwise read, decoded (several
- * in flight, overlapping the backbone) and embedded in batches, then stored. A cached file is read and hashed but
- * never decoded, and the backbone is not even loaded when everything is cached.
+ * in flight, overlapping the backbone) and embedded in batches, then stored.
+ *
+ * Three levels of work, cheapest first: a file whose stamp is in the file index and whose vector is stored is not
+ * read at all; a file read and hashed whose vector is stored is not decoded; only the rest are decoded and run
+ * through the backbone, which is not even loaded when nothing needs it.
  * Unreadable files are reported (onProgress `skip`) and returned in `skipped`, never thrown.
  */
 export async function extractFeatures(
@@ -43,22 +49,42 @@ export async function extractFeatures(
   const started = performance.now();
   const batchSize = options.batchSize ?? 16;
   const { info } = handle;
-  const preHash = preprocessingHash(info.preprocessing);
+  const keyOf = (imageSha256: string): string => featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preprocessingHash(info.preprocessing) });
   const vectors: (Float32Array | undefined)[] = new Array(files.length).fill(undefined);
   const skipped: SkippedFile[] = [];
-  const keys = new Map<number, string>();
   let cached = 0;
   let computed = 0;
   let backboneSeconds = 0;
-  let backbone: Backbone | undefined;
-  const imageSize = info.preprocessing.inputSize ** 2 * 3;
-  let batch: { index: number; data: Float32Array }[] = [];
   options.onProgress?.({ type: 'extract-start', total: files.length });
-
   const report = (): void => {
     const elapsed = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'extract', done: cached + computed + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
   };
+
+  // 1. Unchanged files whose vectors are stored: no reading at all.
+  const stamps: (FileStamp | undefined)[] = options.fileIndex ? await FileHashIndex.stamp(files) : [];
+  const known = new Map<number, string>();
+  stamps.forEach((stamp, i) => {
+    const sha = stamp && options.fileIndex!.lookup(stamp);
+    if (sha) known.set(i, keyOf(sha));
+  });
+  const hits = store.getMany([...known.values()]);
+  for (const [i, key] of known) {
+    const v = hits.get(key);
+    if (v) {
+      vectors[i] = v;
+      cached++;
+    }
+  }
+  report();
+
+  // 2. Everything else: read and hash; decode and embed only what the store lacks.
+  const pending = files.map((_, i) => i).filter((i) => !vectors[i]);
+  const keys = new Map<number, string>();
+  const hashed: { stamp: FileStamp; sha256: string }[] = [];
+  const imageSize = info.preprocessing.inputSize ** 2 * 3;
+  let batch: { index: number; data: Float32Array }[] = [];
+  let backbone: Backbone | undefined;
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
     backbone ??= await handle.load();
@@ -68,35 +94,43 @@ export async function extractFeatures(
     const out = await backbone.embed(input, batch.length);
     backboneSeconds += (performance.now() - t0) / 1000;
     const dim = info.featureDim;
-    const entries = batch.map((item, i) => {
-      const vector = out.slice(i * dim, (i + 1) * dim);
-      vectors[item.index] = vector;
-      return { key: keys.get(item.index)!, model: info.sha256, data: vector };
-    });
-    store.putMany(entries);
+    store.putMany(
+      batch.map((item, i) => {
+        const vector = out.slice(i * dim, (i + 1) * dim);
+        vectors[item.index] = vector;
+        return { key: keys.get(item.index)!, model: info.sha256, data: vector };
+      }),
+    );
     computed += batch.length;
     batch = [];
     report();
   };
 
   try {
-    const stream = readAndDecode(files, info.preprocessing, {
-      concurrency: options.concurrency,
-      decode: (sha256, _file, index) => {
-        const key = featureKey({ imageSha256: sha256, modelSha256: info.sha256, preprocessingHash: preHash });
-        keys.set(index, key);
-        const hit = store.getMany([key]).get(key);
-        if (hit) vectors[index] = hit;
-        return !hit;
+    const stream = readAndDecode(
+      pending.map((i) => files[i]!),
+      info.preprocessing,
+      {
+        concurrency: options.concurrency,
+        decode: (sha256, _file, sub) => {
+          const index = pending[sub]!;
+          const key = keyOf(sha256);
+          keys.set(index, key);
+          const stamp = stamps[index];
+          if (stamp) hashed.push({ stamp, sha256 });
+          const hit = store.getMany([key]).get(key);
+          if (hit) vectors[index] = hit;
+          return !hit;
+        },
+        onSkip: ({ file, reason }) => {
+          skipped.push({ file, reason });
+          options.onProgress?.({ type: 'skip', file, reason });
+        },
       },
-      onSkip: ({ file, reason }) => {
-        skipped.push({ file, reason });
-        options.onProgress?.({ type: 'skip', file, reason });
-      },
-    });
+    );
     for await (const item of stream) {
       if (item.data) {
-        batch.push({ index: item.index, data: item.data });
+        batch.push({ index: pending[item.index]!, data: item.data });
         if (batch.length >= batchSize) await flush();
       } else {
         cached++;
@@ -104,6 +138,7 @@ export async function extractFeatures(
       }
     }
     await flush();
+    options.fileIndex?.record(hashed);
     report();
   } finally {
     await backbone?.dispose();

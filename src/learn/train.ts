@@ -5,6 +5,7 @@ import { backboneFromOptions, type PreprocessingOverrides } from '../engine/open
 import { extractFeatures } from '../features/extract-features.js';
 import { defaultCacheDir } from '../features/default-cache-dir.js';
 import { FeatureStore } from '../features/feature-store.js';
+import { FileHashIndex } from '../features/file-hash-index.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
 import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
 import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
@@ -71,12 +72,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}` });
 
   const store = FeatureStore.open(cacheDir);
+  const fileIndex = FileHashIndex.open(cacheDir);
   let extraction;
   try {
     const files = [...data.train, ...data.val].map((item) => item.file);
-    extraction = await extractFeatures(files, handle, store, { onProgress: options.onProgress });
+    extraction = await extractFeatures(files, handle, store, { fileIndex, onProgress: options.onProgress });
   } finally {
     store.close();
+    fileIndex.close();
   }
   const extractSeconds = (performance.now() - started) / 1000;
   const toMatrix = (items: LabelledItem[], offset: number): LabelledFeatures & { files: string[] } => {

@@ -3,6 +3,7 @@ import { scanDataset } from '../../data/scan-dataset.js';
 import { backboneFromOptions } from '../../engine/open-backbone.js';
 import { extractFeatures } from '../../features/extract-features.js';
 import { FeatureStore } from '../../features/feature-store.js';
+import { FileHashIndex } from '../../features/file-hash-index.js';
 import { addBackboneOptions, backboneOptionsFrom, parseInteger, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
@@ -33,8 +34,9 @@ export function registerEmbed(program: Command): void {
       const dataset = await scanDataset(dir);
       const handle = await backboneFromOptions(options);
       const store = FeatureStore.open(options.cacheDir);
+      const fileIndex = FileHashIndex.open(options.cacheDir);
       try {
-        const r = await extractFeatures(dataset.items.map((i) => i.file), handle, store, { onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency });
+        const r = await extractFeatures(dataset.items.map((i) => i.file), handle, store, { fileIndex, onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency });
         const skipped = [...dataset.skipped, ...r.skipped];
         const result: EmbedResult = {
           images: dataset.items.length,
@@ -56,6 +58,7 @@ export function registerEmbed(program: Command): void {
         );
       } finally {
         store.close();
+        fileIndex.close();
       }
     } catch (error) {
       progress.stop();

@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { GraftError } from '../errors.js';
+import { applyFeatureStorePragmas } from './feature-store.js';
+
+export const FILE_INDEX_FILE = 'files-v1.sqlite';
+
+/** What identifies one version of a file without reading it: path, size, and modification and change times. */
+export interface FileStamp {
+  readonly file: string;
+  readonly size: number;
+  /** mtime and ctime in nanoseconds; ctime cannot be set by tools that restore mtimes, so both are checked. */
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+}
+
+/**
+ * Remembers each image file's sha256 by its stamp, so that a warm run finds cached features without reading
+ * the images (like git's index). The content hash stays the cache key: a file whose stamp changed is read and
+ * hashed again, so an edited image is never served stale features.
+ */
+export class FileHashIndex {
+  private readonly db: Database.Database;
+  private readonly select: Database.Statement<[string, number, string, string], { sha256: string }>;
+  private readonly insert: Database.Statement<[string, number, string, string, string]>;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.select = db.prepare('SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ?');
+    this.insert = db.prepare('INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, sha256) VALUES (?, ?, ?, ?, ?)');
+  }
+
+  static open(cacheDir: string): FileHashIndex {
+    const path = join(resolve(cacheDir), FILE_INDEX_FILE);
+    try {
+      mkdirSync(resolve(cacheDir), { recursive: true });
+      const db = new Database(path);
+      applyFeatureStorePragmas(db);
+      db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, sha256 TEXT NOT NULL)');
+      return new FileHashIndex(db);
+    } catch (cause) {
+      throw new GraftError('CACHE_ERROR', `Cannot open the file index ${path}: ${(cause as Error).message}`, {
+        hint: 'set GRAFT_CACHE_DIR to a folder you can write to',
+        cause,
+      });
+    }
+  }
+
+  /** Stamps of the files (undefined where a file cannot be stat'ed: the reader will report it). */
+  static async stamp(files: readonly string[]): Promise<(FileStamp | undefined)[]> {
+    return Promise.all(
+      files.map(async (file) => {
+        try {
+          const s = await stat(file, { bigint: true });
+          return { file: resolve(file), size: Number(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs) };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+  }
+
+  /** The recorded sha256 for a stamp, if the file has not changed since it was hashed. */
+  lookup(stamp: FileStamp): string | undefined {
+    return this.select.get(stamp.file, stamp.size, stamp.mtimeNs, stamp.ctimeNs)?.sha256;
+  }
+
+  /** Records hashes; the stamps must be taken before the files were read, so a file edited meanwhile is re-read next time. */
+  record(entries: readonly { stamp: FileStamp; sha256: string }[]): void {
+    if (!entries.length) return;
+    this.db.transaction(() => {
+      for (const { stamp, sha256 } of entries) this.insert.run(stamp.file, stamp.size, stamp.mtimeNs, stamp.ctimeNs, sha256);
+    }).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
