@@ -45,7 +45,7 @@ export function registerDemo(program: Command): void {
         const dataDir = join(root, 'data');
         if (!existsSync(join(dataDir, 'train'))) {
           progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
-          await writeSyntheticDataset(dataDir, { perClass: 30, seed: 1 });
+          await writeSyntheticDataset(dataDir, { perClass: 60, seed: 1 });
         }
         const backbone = await bestOfflineBackbone(cacheDir);
         progress({ type: 'info', message: `backbone: ${backbone.name}: ${backbone.note}` });
@@ -56,7 +56,7 @@ export function registerDemo(program: Command): void {
         await writeFile(reportPath, `${formatReport(evaluation)}\n`);
         await writeFile(join(root, 'eval.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
         const samples = evaluation.misclassified.length ? [evaluation.misclassified[0]!.file!] : [];
-        const { results } = await model.predict([...samples, join(dataDir, 'val', 'circles', 'circles_029.png')].filter((f) => existsSync(f)), { topK: 3 });
+        const { results } = await model.predict([...samples, join(dataDir, 'val', 'circles', 'circles_059.png')].filter((f) => existsSync(f)), { topK: 3 });
         progress.stop();
         const summary = {
           backbone: backbone.name,
