@@ -7,13 +7,12 @@
 //   5. `graft train` cold and then warm (same data, other head): extraction time of each.
 // Usage: npm run build && node bench/extract.mjs [dataset-dir] [--model file.onnx] [--skip-torch]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scanDataset } from '../dist/data/scan-dataset.js';
 import { decodeAll } from '../dist/data/decode-stream.js';
-import { OrtBackbone } from '../dist/engine/ort-backbone.js';
 import { openBackbone } from '../dist/engine/open-backbone.js';
 import { resolveBackbone } from '../dist/hub/resolve-backbone.js';
 
@@ -22,7 +21,9 @@ const shared = resolve(process.env.GRAFT_SHARED_DIR ?? join(repo, '../shared'));
 const args = process.argv.slice(2);
 const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const dataset = resolve(args.find((a) => !a.startsWith('--') && a !== flag('--model')) ?? join(shared, 'datasets/hymenoptera/train'));
-const modelPath = resolve(flag('--model') ?? join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'));
+// --model takes a path or a catalogue name (e.g. nsfwjs_mobilenet_v2: a float MobileNetV2 1.0, exported to ONNX by Graft).
+const modelFlag = flag('--model') ?? join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx');
+const modelPath = existsSync(modelFlag) ? resolve(modelFlag) : modelFlag;
 const graft = join(repo, 'bin/graft.js');
 const results = { dataset, model: modelPath };
 const round = (x) => Math.round(x * 10) / 10;
@@ -48,7 +49,7 @@ let t = performance.now();
 const tensors = [];
 for await (const item of decodeAll(files, pre, { concurrency: 4 })) tensors.push(item.data);
 results.decode_img_s = round(tensors.length / ((performance.now() - t) / 1000));
-const backbone = await OrtBackbone.create(await handle.onnxBytes(), handle.info);
+const backbone = await handle.load();
 const size = pre.inputSize ** 2 * 3;
 const batch = 16;
 const runAll = async () => {

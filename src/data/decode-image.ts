@@ -86,7 +86,7 @@ export async function decodeImageBytes(
   pre: Preprocessing,
   options: DecodeOptions & { name?: string } = {},
 ): Promise<Float32Array> {
-  const rgb = await decodeToRgb(bytes, pre.inputSize, pre.resize, options);
+  const rgb = await decodeToRgb(bytes, pre.inputSize, pre.resize, { ...options, interpolation: pre.interpolation });
   return rgbToTensor(rgb, pre);
 }
 
@@ -98,7 +98,7 @@ export async function decodeToRgb(
   bytes: Buffer,
   size: number,
   resize: Preprocessing['resize'],
-  options: DecodeOptions & { name?: string } = {},
+  options: DecodeOptions & { name?: string; interpolation?: Preprocessing['interpolation'] } = {},
 ): Promise<Uint8Array> {
   const name = options.name ?? '<buffer>';
   if (bytes.length === 0) throw new UnreadableImageError(name, 'zero-byte file');
@@ -109,8 +109,9 @@ export async function decodeToRgb(
     // rotation or an extract before resize would force a full-size decode).
     autoOrient: true,
   };
+  const kernel = options.interpolation === 'lanczos3' ? 'lanczos3' : 'linear';
   const resizeOptions: ResizeOptions =
-    resize === 'stretch' ? { fit: 'fill' } : { fit: 'cover', position: 'centre' };
+    resize === 'stretch' ? { fit: 'fill', kernel } : { fit: 'cover', position: 'centre', kernel };
   try {
     let source: Sharp;
     // JPEG has no alpha: skip the header probe. For other formats, an alpha channel must be dropped

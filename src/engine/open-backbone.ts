@@ -29,8 +29,10 @@ export interface PreprocessingOverrides {
  */
 export interface BackboneHandle {
   readonly info: BackboneInfo;
-  /** ONNX bytes with input [N, ...] and output `graft_features` [N, featureDim]; cached for TF.js sources. */
+  /** ONNX bytes with input [N, ...] and the feature output [N, featureDim]; cached for TF.js sources. */
   onnxBytes(): Promise<Uint8Array>;
+  /** Name of the feature output in `onnxBytes()` (`graft_features`, or a backbone-only model's own output). */
+  readonly onnxFeatureOutput: string;
   /** Loads the backbone into onnxruntime (the fast path; TF.js models run from their cached ONNX export). */
   load(): Promise<Backbone>;
 }
@@ -83,6 +85,7 @@ async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions
   return {
     info,
     onnxBytes,
+    onnxFeatureOutput: featureOutput,
     load: async () => OrtBackbone.create(await onnxBytes(), info),
   };
 }
@@ -119,6 +122,7 @@ async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptio
   return {
     info,
     onnxBytes,
+    onnxFeatureOutput: FEATURE_OUTPUT,
     load: async () => {
       options.onProgress?.({ type: 'backbone', name: info.name, engine: 'onnxruntime', message: 'TF.js model exported to ONNX for speed' });
       return OrtBackbone.create(await onnxBytes(), { ...info, featureOutput: FEATURE_OUTPUT });

@@ -7,7 +7,6 @@ import { defaultCacheDir } from '../features/default-cache-dir.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
-import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
 import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
@@ -108,9 +107,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const val = valSet.features.count ? scoreHead(layers, valSet, data.labels) : null;
 
   const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
-  const onnxBytes = appendDenseHead(backboneOnnx, FEATURE_OUTPUT, layers, {});
+  const onnxBytes = appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {});
   const packed = packHeadWeights(layers);
-  const manifest = buildManifest({ data, handleInfo: handle.info, config, head, packed, val, extractionSkipped: extraction.skipped.length, trainCount: trainSet.features.count, valCount: valSet.features.count });
+  const manifest = buildManifest({ data, handleInfo: handle.info, config, head, packed, val, extractionSkipped: extraction.skipped.length, trainCount: trainSet.features.count, valCount: valSet.features.count, onnxIO: { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities', features: handle.onnxFeatureOutput } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   return {
     model: modelDir,
@@ -151,6 +150,7 @@ function buildManifest(parts: {
   extractionSkipped: number;
   trainCount: number;
   valCount: number;
+  onnxIO: ModelManifest['onnx'];
 }): ModelManifest {
   const { data, handleInfo: info, config, head, packed, val } = parts;
   return {
@@ -170,7 +170,7 @@ function buildManifest(parts: {
     },
     metrics: { val: val ? { accuracy: val.accuracy, loss: val.loss, ...(val.top5 === undefined ? {} : { top5: val.top5 }) } : null, history: head.history },
     files: { onnx: ONNX_FILE, headWeights: HEAD_WEIGHTS_FILE },
-    onnx: { input: 'input', probabilities: 'probabilities', features: FEATURE_OUTPUT },
+    onnx: parts.onnxIO,
     created: new Date().toISOString(),
     versions: versions(),
   };
