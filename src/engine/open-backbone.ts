@@ -91,31 +91,40 @@ async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions
 }
 
 async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
-  await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
-  let model: tf.LayersModel =
-    resolved.location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
   const featureLayer = options.featureOutput ?? resolved.entry?.featureLayer;
-  if (featureLayer) model = truncateAt(model, featureLayer);
-  const outShape = model.outputs[0]?.shape ?? [];
-  const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
-  if (!Number.isFinite(featureDim)) {
-    throw new GraftError('UNSUPPORTED_MODEL', `${resolved.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
-      hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
-    });
+  const stem = join(options.cacheDir, 'exports', `${resolved.sha256}-${featureLayer ?? 'out'}`);
+  // The export and its description are keyed by the source's hash and the feature layer: made once per model,
+  // so a warm run neither builds the tfjs model nor exports it.
+  const exportPath = `${stem}.onnx`;
+  const descPath = `${stem}.json`;
+  let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
+  let model: tf.LayersModel | undefined;
+  if (!description) {
+    await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
+    model = resolved.location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
+    if (featureLayer) model = truncateAt(model, featureLayer);
+    const outShape = model.outputs[0]?.shape ?? [];
+    const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+    if (!Number.isFinite(featureDim)) {
+      throw new GraftError('UNSUPPORTED_MODEL', `${resolved.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
+        hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
+      });
+    }
+    const [, h] = model.inputs[0]?.shape ?? [];
+    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null };
   }
-  const [, h] = model.inputs[0]?.shape ?? [];
-  const preprocessing = preprocessingFor(resolved, { layout: 'nhwc', ...(typeof h === 'number' ? { inputSize: h } : {}), ...options.overrides });
-  const info = describe(resolved, preprocessing, featureDim, featureLayer ?? model.outputs[0]?.name ?? 'output');
-  // The export is keyed by the source's hash and the feature layer, so it is made once per model.
-  const exportPath = join(options.cacheDir, 'exports', `${resolved.sha256.replace(/[^a-z0-9]/gi, '_')}-${featureLayer ?? 'out'}.onnx`);
+  const { featureDim, featureOutput, inputSize } = description;
+  const preprocessing = preprocessingFor(resolved, { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }), ...options.overrides });
+  const info = describe(resolved, preprocessing, featureDim, featureOutput);
   let bytes: Uint8Array | undefined;
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;
     if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
     else {
-      bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
-      await mkdir(join(options.cacheDir, 'exports'), { recursive: true });
+      bytes = exportLayersModelToOnnx(model!, { featureOutputName: FEATURE_OUTPUT });
+      await mkdir(dirname(exportPath), { recursive: true });
       await writeFileAtomic(exportPath, bytes);
+      await writeFileAtomic(descPath, JSON.stringify(description));
     }
     return bytes;
   };
@@ -128,6 +137,13 @@ async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptio
       return OrtBackbone.create(await onnxBytes(), { ...info, featureOutput: FEATURE_OUTPUT });
     },
   };
+}
+
+/** What building a TF.js backbone found; cached beside its ONNX export. */
+interface LayersDescription {
+  readonly featureDim: number;
+  readonly featureOutput: string;
+  readonly inputSize: number | null;
 }
 
 function requireDir(resolved: ResolvedBackbone): string {
