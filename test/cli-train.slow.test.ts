@@ -117,6 +117,14 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(existsSync(join(root, 'empty-cache', 'features-v1.sqlite'))).toBe(false);
   });
 
+  it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {
+    const val = await copySubset(join(hymenoptera, 'val'), join(root, 'val-small'), 12);
+    const trained = parseJsonOutput<TrainJson>(await runCli(['train', data, '--val', val, '--backbone', int8Model, '--out', join(root, 'model-val'), '--json'], env));
+    const evaluated = parseJsonOutput<EvalJson>(await runCli(['eval', join(root, 'model-val'), val, '--json'], env));
+    expect(trained.images.val).toBe(24);
+    expect(evaluated.accuracy).toBeCloseTo(trained.val!.accuracy, 10);
+  });
+
   it('the same seed gives the same weights; another seed does not', async () => {
     const args = (out: string, seed: string): string[] => ['train', data, '--val-split', '0.25', '--backbone', int8Model, '--hidden', '32', '--epochs', '6', '--seed', seed, '--out', join(root, out), '--json'];
     for (const [out, seed] of [['s1a', '1'], ['s1b', '1'], ['s2', '2']] as const) expect((await runCli(args(out, seed), env)).code).toBe(0);
