@@ -131,6 +131,10 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const [a, b, c] = await Promise.all(['s1a', 's1b', 's2'].map((d) => readFile(join(root, d, 'head.bin'))));
     expect(a!.equals(b!)).toBe(true);
     expect(a!.equals(c!)).toBe(false);
+    // --config replays a model's recorded training config: same data + same config = same weights.
+    const replay = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--config', join(root, 's1a', 'graft.json'), '--out', join(root, 's1c'), '--json'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((await readFile(join(root, 's1c', 'head.bin'))).equals(a!)).toBe(true);
   });
 
   it('fails clearly, with exit code 2 and nothing written, on a missing folder, one class, and an unknown backbone without --scale', async () => {

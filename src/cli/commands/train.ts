@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GraftError } from '../../errors.js';
-import { describeHead } from '../../learn/head-config.js';
-import { train, type TrainResult } from '../../learn/train.js';
+import { describeHead, type HeadConfig } from '../../learn/head-config.js';
+import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { addBackboneOptions, backboneOptionsFrom, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -73,19 +73,19 @@ export function registerTrain(program: Command): void {
   });
 }
 
-/** Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one. */
-function readConfig(file: string): Partial<TrainConfig> {
+/** Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one. Values are validated by trainConfigFrom. */
+function readConfig(file: string): NonNullable<TrainOptions['config']> {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (cause) {
     throw new GraftError('INVALID_CONFIG', `Cannot read training config ${file}: ${(cause as Error).message}`, { cause });
   }
-  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown>;
-  const keys = ['head', 'epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed'];
-  const picked = Object.fromEntries(Object.entries(config).filter(([k]) => keys.includes(k))) as Partial<TrainConfig> & { head?: Record<string, unknown> };
-  if (picked.head) picked.head = { hidden: picked.head.hidden, dropout: picked.head.dropout } as never;
-  return picked;
+  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig> };
+  // A manifest's training section also records data, counts and outcomes: keep only what decides a run.
+  const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed'];
+  const picked = Object.fromEntries(keys.filter((k) => config[k] !== undefined).map((k) => [k, config[k]]));
+  return { ...picked, ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) };
 }
 
 export function formatTrainResult(r: TrainResult): string {
