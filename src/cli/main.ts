@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerEval } from './commands/eval.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerInspect(program);
+  registerConvert(program);
   return program;
 }
 
