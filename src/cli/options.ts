@@ -14,6 +14,7 @@ export function addBackboneOptions(command: Command): Command {
     .addOption(new Option('--layout <layout>', 'tensor layout for an unknown backbone').choices(LAYOUTS as string[]))
     .addOption(new Option('--resize <mode>', 'how images become square').choices(['center-crop', 'stretch']))
     .option('--feature-output <name>', 'ONNX tensor or TF.js layer to take features from (default: found automatically)')
+    .addOption(new Option('--engine <engine>', 'where a TF.js backbone runs (default onnxruntime, via its cached ONNX export)').choices(['onnxruntime', 'tfjs']))
     .option('--cache-dir <dir>', 'feature and model cache (default: $GRAFT_CACHE_DIR or the user cache folder)')
     .option('--offline', 'never use the network', false)
     .option('--json', 'print one JSON object on stdout', false);
@@ -26,6 +27,7 @@ export interface BackboneFlags {
   layout?: Layout;
   resize?: ResizeMode;
   featureOutput?: string;
+  engine?: 'onnxruntime' | 'tfjs';
   cacheDir?: string;
   offline: boolean;
   json: boolean;
@@ -39,6 +41,7 @@ export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressLi
     offline: flags.offline,
     overrides: Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
     featureOutput: flags.featureOutput,
+    engine: flags.engine,
     onProgress,
   };
 }
