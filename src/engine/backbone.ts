@@ -1,7 +1,10 @@
 import type { Preprocessing } from './preprocessing.js';
 
-/** File formats a backbone can arrive in (issue 3 adds Keras .h5 and TF.js graph models). */
-export type BackboneFormat = 'onnx' | 'tfjs-layers';
+/**
+ * File formats a backbone can arrive in. `tfjs-graph` (TF Hub's TF.js models) and `keras-h5` (Keras applications
+ * weights, Teachable Machine exports) are fetched and cached by the hub; their loaders live in `formats/`.
+ */
+export type BackboneFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'keras-h5';
 
 /** What identifies a backbone and how to feed it. Recorded in every model manifest. */
 export interface BackboneInfo {

@@ -25,11 +25,34 @@ export interface CatalogueEntry {
   readonly probeAccuracy?: { readonly hymenoptera?: number; readonly flowers12?: number };
   /** Shipped inside an npm dependency: available offline on every install. */
   readonly bundled?: 'nsfwjs';
+  /**
+   * Whether `sha256` was checked against the real file. `'unverified'`: the URL is the published one but nobody has
+   * hashed its bytes here, so `sha256` is empty and a download is accepted as served (it is still hashed and that
+   * hash becomes the model id). Absent means verified.
+   */
+  readonly checksum?: 'verified' | 'unverified';
+  /** Model card or documentation page (TF Hub/Kaggle, ONNX Model Zoo, Keras), for `graft models info`. */
+  readonly homepage?: string;
+  /**
+   * A Keras weights-only .h5 (no model_config): the Keras application whose architecture the weights fit,
+   * e.g. `EfficientNetB0` built with `include_top=False`.
+   */
+  readonly kerasApplication?: string;
+  /** What else to know: where pooling happens, which tensor is the feature vector, why it is not the default. */
+  readonly notes?: string;
 }
+
+/** The backbone used when none is named: measured best on this project's machine (DESIGN.md). */
+export const DEFAULT_BACKBONE = 'mobilenet_v2';
 
 /**
  * Named backbones. Like transformers.js's SUPPORTED_TASKS: one frozen table, the only place a name maps to
- * files and preprocessing. Issue 3 grows it (MobileNetV3, EfficientNet, ResNet50, InceptionV3).
+ * files and preprocessing.
+ *
+ * Sources: TF Hub TF.js models (tfhub.dev now redirects to Kaggle; `?tfjs-format=file` makes it serve the files),
+ * the ONNX Model Zoo (github.com/onnx/models, validated/), and the Keras applications weights. TF Hub image models
+ * take RGB in [0, 1]; Keras applications .h5 files are weights only, for the architecture in `kerasApplication`.
+ * Entries marked `checksum: 'unverified'` have published URLs but no hash checked here.
  */
 export const CATALOGUE = {
   mobilenet_v2: {
@@ -80,6 +103,176 @@ export const CATALOGUE = {
     probeAccuracy: { hymenoptera: 0.78 },
     bundled: 'nsfwjs',
   },
+  mobilenet_v2_100_tfhub: {
+    name: 'mobilenet_v2_100_tfhub',
+    description: 'ImageNet MobileNetV2 1.0, 224 px, TF Hub feature vector (TF.js graph model, float)',
+    format: 'tfjs-graph',
+    url: 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v2_100_224/feature_vector/3/default/1/model.json?tfjs-format=file',
+    fileName: 'model.json',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 1280,
+    license: 'Apache-2.0 (TF Hub, Google)',
+    homepage: 'https://www.kaggle.com/models/google/mobilenet-v2/tfJs/100-224-feature-vector',
+  },
+  mobilenet_v2_130_tfhub: {
+    name: 'mobilenet_v2_130_tfhub',
+    description: 'ImageNet MobileNetV2 1.3, 224 px, TF Hub feature vector (TF.js graph model, float)',
+    format: 'tfjs-graph',
+    url: 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v2_130_224/feature_vector/3/default/1/model.json?tfjs-format=file',
+    fileName: 'model.json',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    // Width multipliers above 1 widen the last 1x1 conv too: 1280 * 1.3.
+    featureDim: 1664,
+    license: 'Apache-2.0 (TF Hub, Google)',
+    homepage: 'https://www.kaggle.com/models/google/mobilenet-v2/tfJs/130-224-feature-vector',
+  },
+  mobilenet_v3_small_100: {
+    name: 'mobilenet_v3_small_100',
+    description: 'ImageNet MobileNetV3-Small 1.0, 224 px, TF Hub feature vector (TF.js graph model, float); fastest',
+    format: 'tfjs-graph',
+    url: 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1/model.json?tfjs-format=file',
+    fileName: 'model.json',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 1024,
+    license: 'Apache-2.0 (TF Hub, Google)',
+    homepage: 'https://www.kaggle.com/models/google/mobilenet-v3/tfJs/small-100-224-feature-vector',
+  },
+  mobilenet_v3_large_100: {
+    name: 'mobilenet_v3_large_100',
+    description: 'ImageNet MobileNetV3-Large 1.0, 224 px, TF Hub feature vector (TF.js graph model, float)',
+    format: 'tfjs-graph',
+    url: 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v3_large_100_224/feature_vector/5/default/1/model.json?tfjs-format=file',
+    fileName: 'model.json',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 1280,
+    license: 'Apache-2.0 (TF Hub, Google)',
+    homepage: 'https://www.kaggle.com/models/google/mobilenet-v3/tfJs/large-100-224-feature-vector',
+  },
+  efficientnet_lite4: {
+    name: 'efficientnet_lite4',
+    description: 'ImageNet EfficientNet-Lite4, 224 px, float (ONNX Model Zoo); the mobile-friendly EfficientNet (no swish, no SE)',
+    format: 'onnx',
+    url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/efficientnet-lite4/model/efficientnet-lite4-11.onnx',
+    fileName: 'efficientnet-lite4-11.onnx',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    // The model card scales (x - 127) / 128, which is [-1, 1] to within 1/256.
+    scale: '-1..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 1280,
+    license: 'Apache-2.0 (ONNX Model Zoo; TensorFlow TPU EfficientNet-Lite weights)',
+    homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/efficientnet-lite4',
+    notes: 'input "images:0" [N,224,224,3]; the pooled 1280-vector feeds the final MatMul',
+  },
+  efficientnet_b0: {
+    name: 'efficientnet_b0',
+    description: 'ImageNet EfficientNet-B0, 224 px: Keras applications weights (include_top=False), as in the Keras tutorials',
+    format: 'keras-h5',
+    url: 'https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5',
+    fileName: 'efficientnetb0_notop.h5',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    // Keras's EfficientNet rescales and normalises inside the model (Rescaling + Normalization layers) and expects
+    // [0, 255]; fed from Graft's [0, 1] the graph loader must put the 255 back. Recorded as 0..1 with this note.
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 1280,
+    license: 'Apache-2.0 (Keras applications)',
+    homepage: 'https://keras.io/api/applications/efficientnet/',
+    kerasApplication: 'EfficientNetB0',
+    notes: 'weights only: needs the EfficientNetB0 architecture; the model takes pixels in [0, 255] (it normalises itself)',
+  },
+  resnet50_v1: {
+    name: 'resnet50_v1',
+    description: 'ImageNet ResNet50 v1, 224 px, float (ONNX Model Zoo resnet50-v1-12, MXNet GluonCV weights); ~98 MB',
+    format: 'onnx',
+    url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/resnet/model/resnet50-v1-12.onnx',
+    fileName: 'resnet50-v1-12.onnx',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: 'imagenet',
+    layout: 'nchw',
+    resize: 'center-crop',
+    featureDim: 2048,
+    license: 'Apache-2.0 (ONNX Model Zoo)',
+    homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/resnet',
+    notes: 'input "data" [N,3,224,224]; the pooled 2048-vector feeds resnetv17_dense0_fwd',
+  },
+  resnet50_v2: {
+    name: 'resnet50_v2',
+    description: 'ImageNet ResNet50 v2 (pre-activation), 224 px, float (ONNX Model Zoo resnet50-v2-7); ~98 MB',
+    format: 'onnx',
+    url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/resnet/model/resnet50-v2-7.onnx',
+    fileName: 'resnet50-v2-7.onnx',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 224,
+    scale: 'imagenet',
+    layout: 'nchw',
+    resize: 'center-crop',
+    featureDim: 2048,
+    license: 'Apache-2.0 (ONNX Model Zoo)',
+    homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/resnet',
+  },
+  inception_v3: {
+    name: 'inception_v3',
+    description: 'ImageNet InceptionV3, 299 px, TF Hub feature vector (TF.js graph model), as in the TF Hub transfer-learning tutorials',
+    format: 'tfjs-graph',
+    url: 'https://tfhub.dev/google/tfjs-model/imagenet/inception_v3/feature_vector/3/default/1/model.json?tfjs-format=file',
+    fileName: 'model.json',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 299,
+    scale: '0..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 2048,
+    license: 'Apache-2.0 (TF Hub, Google)',
+    homepage: 'https://www.kaggle.com/models/google/inception-v3/tfJs/feature-vector',
+  },
+  inception_v3_keras: {
+    name: 'inception_v3_keras',
+    description: 'ImageNet InceptionV3, 299 px: Keras applications weights (include_top=False), as in the Keras/Coursera tutorials',
+    format: 'keras-h5',
+    url: 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    fileName: 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    sha256: [],
+    checksum: 'unverified',
+    inputSize: 299,
+    scale: '-1..1',
+    layout: 'nhwc',
+    resize: 'center-crop',
+    featureDim: 2048,
+    license: 'Apache-2.0 (Keras applications)',
+    homepage: 'https://keras.io/api/applications/inceptionv3/',
+    kerasApplication: 'InceptionV3',
+    notes: 'weights only (~88 MB): needs the InceptionV3 architecture; features are the global average pool of mixed10',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type CatalogueName = keyof typeof CATALOGUE;
@@ -93,3 +286,4 @@ export function isCatalogueName(name: string): name is CatalogueName {
 export function findEntryBySha256(sha256: string): CatalogueEntry | undefined {
   return Object.values(CATALOGUE).find((entry: CatalogueEntry) => entry.sha256.includes(sha256));
 }
+

@@ -1,64 +1,201 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GraftError } from '../errors.js';
 import type { ProgressEvent } from '../progress.js';
+import { sha256File } from './model-hash.js';
 
 export interface DownloadOptions {
-  /** Expected sha256; a mismatch deletes the file and throws. */
+  /** Expected sha256; a mismatch deletes the partial file and throws. */
   readonly sha256?: string;
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Abort after this long without finishing. Defaults to 10 minutes. */
   readonly timeoutMs?: number;
+  /** A `<dest>.lock` older than this is taken to belong to a dead process and is removed. Defaults to 10 minutes. */
+  readonly lockStaleMs?: number;
 }
 
+/** How often a live download refreshes its lock's mtime, so that a long transfer is never taken for a stale one. */
+const LOCK_REFRESH_MS = 30_000;
+const LOCK_POLL_MS = 100;
+
 /**
- * Downloads `url` to `dest` atomically: the bytes go to `dest.partial-<pid>` and are renamed into place only
- * after the transfer finished and the hash matched, so a killed download never leaves a file that looks complete.
- * Redirects are followed (fetch's default). Returns the sha256 of the bytes.
+ * Downloads `url` to `dest`, resumably and atomically.
+ *
+ * The bytes go to `<dest>.partial`, a stable name: an interrupted run leaves it behind and the next run asks for the
+ * rest with `Range: bytes=<size>-`. A 206 reply is appended; a 200 (the server ignores ranges) starts again from
+ * zero. The sha256 covers the whole file (the bytes already on disk are hashed first) and the file is renamed into
+ * place only when it matches, so `dest` existing always means a complete, verified download. `<dest>.lock`, created
+ * exclusively, keeps two processes from writing the same partial file; the second waits and then finds `dest` done.
+ * Redirects are followed (fetch's default).
+ *
+ * @returns the sha256 of the file.
+ * @throws GraftError OFFLINE when the network fails or the transfer breaks off (the partial file is kept; run again
+ *   to resume), MODEL_NOT_FOUND for an HTTP error or a wrong sha256 (the partial file is deleted).
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
-  const partial = `${dest}.partial-${process.pid}`;
-  let response: Response;
+  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000);
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 600_000) });
-  } catch (cause) {
-    throw new GraftError('OFFLINE', `Could not download ${url}: ${(cause as Error).message}`, {
-      cause,
-      hint: 'check the network, or download the file yourself and pass its local path with --backbone <path>',
-    });
+    // Another process may have finished it while this one waited for the lock.
+    if (existsSync(dest)) {
+      const sha256 = await sha256File(dest);
+      if (!options.sha256 || sha256 === options.sha256) return sha256;
+    }
+    return await transfer(url, dest, options, release.touch);
+  } finally {
+    await release.release();
+  }
+}
+
+async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
+  const partial = `${dest}.partial`;
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 600_000);
+  let offset = existsSync(partial) ? (await stat(partial)).size : 0;
+  let response = await request(url, offset, signal);
+  let start = offset > 0 ? rangeStart(response) : 0;
+  if (offset > 0 && (response.status === 416 || (response.status === 206 && start !== offset))) {
+    // The partial file is not a prefix the server agrees with (it changed, or the partial is already too long).
+    await response.body?.cancel();
+    offset = 0;
+    response = await request(url, 0, signal);
+    start = 0;
   }
   if (!response.ok || !response.body) {
     throw new GraftError('MODEL_NOT_FOUND', `Download of ${url} failed: HTTP ${response.status} ${response.statusText}`, {
-      hint: 'check the URL, or pass a local file with --backbone <path>',
+      hint: 'check the URL (or the mirror that serves it), or pass a local file with --backbone <path>',
     });
   }
-  const total = Number(response.headers.get('content-length') ?? 0) || undefined;
+  const isResumed = offset > 0 && response.status === 206;
   const hash = createHash('sha256');
-  let loaded = 0;
+  if (isResumed) await hashFileInto(partial, hash);
+  else offset = 0;
+  const total = totalSize(response, offset);
+  let loaded = offset;
+  let lastTouch = Date.now();
   const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   body.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     loaded += chunk.length;
     options.onProgress?.({ type: 'download', file: url, loaded, total });
+    if (Date.now() - lastTouch > LOCK_REFRESH_MS) {
+      lastTouch = Date.now();
+      touchLock();
+    }
   });
   try {
-    await pipeline(body, createWriteStream(partial));
+    await pipeline(body, createWriteStream(partial, { flags: isResumed ? 'a' : 'w' }));
   } catch (cause) {
-    await rm(partial, { force: true });
-    throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes`, { cause, hint: 'run the command again' });
+    throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
+      cause,
+      hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
+    });
+  }
+  if (total !== undefined && loaded !== total) {
+    throw new GraftError('OFFLINE', `Download of ${url} ended after ${loaded} of ${total} bytes`, {
+      hint: `run the command again: it resumes from the bytes kept in ${partial}`,
+    });
   }
   const sha256 = hash.digest('hex');
   if (options.sha256 && sha256 !== options.sha256) {
     await rm(partial, { force: true });
     throw new GraftError('MODEL_NOT_FOUND', `Downloaded ${url} but its sha256 is ${sha256}, expected ${options.sha256}`, {
-      hint: 'the file changed upstream or the transfer was corrupted; nothing was kept. Try again or use a local copy.',
+      hint: 'the file changed upstream, the mirror serves another file, or the transfer was corrupted; nothing was kept. Try again or use a local copy with --backbone <path>.',
     });
   }
   await rename(partial, dest);
   return sha256;
+}
+
+/** GET `url`, asking for the bytes from `offset` on when there are some already. */
+async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+  try {
+    return await fetch(url, { signal, headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+  } catch (cause) {
+    throw new GraftError('OFFLINE', `Could not download ${url}: ${(cause as Error).message}`, {
+      cause,
+      hint: 'check the network (or set GRAFT_HUB_MIRROR), or download the file yourself and pass its local path with --backbone <path>',
+    });
+  }
+}
+
+/** First byte of a 206 reply, from `Content-Range: bytes <start>-<end>/<total>`; -1 when absent or unreadable. */
+function rangeStart(response: Response): number {
+  if (response.status !== 206) return -1;
+  const match = /^bytes\s+(\d+)-/i.exec(response.headers.get('content-range') ?? '');
+  return match ? Number(match[1]) : -1;
+}
+
+/** Size of the whole file: Content-Range's total for a 206, offset + Content-Length otherwise. */
+function totalSize(response: Response, offset: number): number | undefined {
+  const match = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '');
+  if (response.status === 206 && match) return Number(match[1]);
+  const length = Number(response.headers.get('content-length') ?? Number.NaN);
+  // A compressed reply's Content-Length counts encoded bytes, not the file's; fetch hands over decoded ones.
+  if (!Number.isFinite(length) || response.headers.get('content-encoding')) return undefined;
+  return offset + length;
+}
+
+async function hashFileInto(file: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+}
+
+/**
+ * Copies a local file (a directory mirror's copy) to `dest` the same way a download lands: through `<dest>.partial`,
+ * verified, renamed into place.
+ * @throws GraftError MODEL_NOT_FOUND when `source` is missing or its sha256 is wrong (nothing is kept).
+ */
+export async function copyFileVerified(source: string, dest: string, options: Pick<DownloadOptions, 'sha256' | 'onProgress'> & { readonly url?: string } = {}): Promise<string> {
+  const what = options.url ? `${source} (mirror of ${options.url})` : source;
+  if (!existsSync(source)) {
+    throw new GraftError('MODEL_NOT_FOUND', `The mirror has no ${what}`, {
+      hint: 'put the file there, fix GRAFT_HUB_MIRROR or the mirrors in the config file, or pass --backbone <local path>',
+    });
+  }
+  const sha256 = await sha256File(source);
+  if (options.sha256 && sha256 !== options.sha256) {
+    throw new GraftError('MODEL_NOT_FOUND', `${what} has sha256 ${sha256}, expected ${options.sha256}`, {
+      hint: 'the mirror holds another version of the file; nothing was copied',
+    });
+  }
+  await mkdir(dirname(dest), { recursive: true });
+  const partial = `${dest}.partial-copy-${process.pid}`;
+  await copyFile(source, partial);
+  await rename(partial, dest);
+  const size = (await stat(dest)).size;
+  options.onProgress?.({ type: 'download', file: options.url ?? source, loaded: size, total: size });
+  return sha256;
+}
+
+interface Lock {
+  release(): Promise<void>;
+  /** Marks the lock as alive (its mtime is what staleness is judged by). */
+  touch(): void;
+}
+
+/** Creates `path` exclusively, waiting while another live process holds it and removing it once stale. */
+async function acquireLock(path: string, staleMs: number): Promise<Lock> {
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.write(`${process.pid}\n`);
+      await handle.close();
+      return {
+        release: () => rm(path, { force: true }),
+        touch: () => {
+          const now = new Date();
+          utimes(path, now, now).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const held = await stat(path).catch(() => undefined);
+    if (held && Date.now() - held.mtimeMs > staleMs) await rm(path, { force: true });
+    else await sleep(LOCK_POLL_MS);
+  }
 }

@@ -1,20 +1,23 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync, readdirSync } from 'node:fs';
-import { readFile, rename } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
 import type { BackboneFormat } from '../engine/backbone.js';
 import type { ProgressListener } from '../progress.js';
 import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type CatalogueEntry } from './catalogue.js';
-import { downloadFile } from './download.js';
+import { copyFileVerified, downloadFile } from './download.js';
 import { layersModelDirSha256 } from '../formats/tfjs-layers.js';
-import { sha256File } from './model-hash.js';
+import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from './mirror.js';
+import { sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
 
 /** Where the backbone's files are, once found. */
 export type BackboneLocation =
   | { readonly kind: 'onnx'; readonly path: string }
   | { readonly kind: 'tfjs-layers'; readonly dir: string }
+  | { readonly kind: 'tfjs-graph'; readonly dir: string }
+  | { readonly kind: 'keras-h5'; readonly path: string }
   | { readonly kind: 'bundled'; readonly bundle: 'nsfwjs' };
 
 export interface ResolvedBackbone {
@@ -37,6 +40,21 @@ export interface ResolveOptions {
   /** Never touch the network. Defaults to false. */
   readonly offline?: boolean;
   readonly onProgress?: ProgressListener;
+  /**
+   * Hub mirrors: URL prefixes mapped to another base URL or a local directory. Defaults to
+   * `mirrorsFromEnvironment()` (GRAFT_HUB_MIRROR, then the config file); pass `[]` for none.
+   */
+  readonly mirrors?: readonly MirrorRule[];
+}
+
+/** Where a catalogue model lives in the cache once fetched (for TF.js models, the model.json in its folder). */
+export function catalogueCachePath(entry: CatalogueEntry, cacheDir: string): string {
+  return join(cacheDir, 'models', entry.name, entry.fileName);
+}
+
+/** ONNX and .h5 backbones are one file; TF.js models are a folder of model.json plus weight shards. */
+function isSingleFile(format: BackboneFormat): boolean {
+  return format === 'onnx' || format === 'keras-h5';
 }
 
 /** Folders from GRAFT_MODELS_DIR (path-list separated), which the resolver searches before downloading. */
@@ -67,33 +85,41 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   for (const root of options.modelDirs ?? []) {
     for (const candidate of findByFileName(root, entry.fileName, 3)) {
       searched.push(candidate);
-      const found = await resolveLocalPath(entry.format === 'onnx' ? candidate : dirname(candidate), candidate);
+      const found = await resolveLocalPath(isSingleFile(entry.format) ? candidate : dirname(candidate), candidate);
       if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, entry };
     }
     if (!searched.length) searched.push(`${root} (no ${entry.fileName})`);
   }
-  const cached = join(options.cacheDir, 'models', name, entry.fileName);
+  const cached = catalogueCachePath(entry, options.cacheDir);
   searched.push(cached);
   if (existsSync(cached)) {
-    const found = await resolveLocalPath(entry.format === 'onnx' ? cached : dirname(cached), name);
+    const found = await resolveLocalPath(isSingleFile(entry.format) ? cached : dirname(cached), name);
     return { ...found, name, source: entry.url ?? name, entry };
   }
   if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
   if (options.offline) {
     throw new GraftError('OFFLINE', `Backbone ${name} is not available offline. Searched: ${searched.join(', ')}`, {
-      hint: `download ${entry.url} and pass --backbone <path>, set GRAFT_MODELS_DIR to a folder that holds ${entry.fileName}, or run once with network`,
+      hint: `download ${entry.url} and pass --backbone <path>, set GRAFT_MODELS_DIR to a folder that holds ${entry.fileName}, point GRAFT_HUB_MIRROR at a mirror, or run once with network`,
     });
   }
-  await downloadModel(entry.url, cached, entry.format, entry.sha256[0], options);
-  const found = await resolveLocalPath(entry.format === 'onnx' ? cached : dirname(cached), name);
+  // A single-file model has one id; a TF.js model's id covers model.json plus shards and is checked below.
+  await downloadModel(entry.url, cached, entry.format, isSingleFile(entry.format) ? entry.sha256[0] : undefined, options);
+  const found = await resolveLocalPath(isSingleFile(entry.format) ? cached : dirname(cached), name);
+  if (!isSingleFile(entry.format) && entry.sha256.length > 0 && !entry.sha256.includes(found.sha256)) {
+    await rm(dirname(cached), { recursive: true, force: true });
+    throw new GraftError('MODEL_NOT_FOUND', `Downloaded ${entry.url} but its model id (sha256) is ${found.sha256}, expected ${entry.sha256.join(' or ')}`, {
+      hint: 'the model changed upstream or the mirror serves another one; nothing was kept. Use a local copy with --backbone <path>.',
+    });
+  }
   return { ...found, name, source: entry.url, entry };
 }
 
 async function resolveUrl(url: string, options: ResolveOptions): Promise<ResolvedBackbone> {
   const fileName = basename(new URL(url).pathname) || 'model.onnx';
-  const format: BackboneFormat = fileName.endsWith('.json') ? 'tfjs-layers' : 'onnx';
+  // TF.js graph or layers is told apart after the download, from model.json itself.
+  const format: BackboneFormat = fileName.endsWith('.json') ? 'tfjs-layers' : fileName.endsWith('.h5') ? 'keras-h5' : 'onnx';
   const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
-  const dest = join(folder, format === 'onnx' ? fileName : 'model.json');
+  const dest = join(folder, isSingleFile(format) ? fileName : 'model.json');
   if (!existsSync(dest)) {
     if (options.offline) {
       throw new GraftError('OFFLINE', `${url} is not in the cache (${dest}) and offline mode is on`, {
@@ -102,30 +128,49 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
     }
     await downloadModel(url, dest, format, undefined, options);
   }
-  const found = await resolveLocalPath(format === 'onnx' ? dest : folder, url);
+  const found = await resolveLocalPath(isSingleFile(format) ? dest : folder, url);
   return { ...found, source: url };
 }
 
-/** Downloads an ONNX file, or a TF.js model.json plus the weight shards it lists. */
-async function downloadModel(url: string, dest: string, format: BackboneFormat, sha256: string | undefined, options: ResolveOptions): Promise<void> {
-  if (format === 'onnx') {
-    await downloadFile(url, dest, { sha256, onProgress: options.onProgress });
+/**
+ * Downloads a single-file model (ONNX, .h5), or a TF.js model.json plus the weight shards it lists, through the
+ * mirrors. Exported for `graft models pull`.
+ */
+export async function downloadModel(url: string, dest: string, format: BackboneFormat, sha256: string | undefined, options: ResolveOptions): Promise<void> {
+  const mirrors = options.mirrors ?? mirrorsFromEnvironment();
+  if (isSingleFile(format)) {
+    await fetchFile(url, dest, sha256, mirrors, options);
     return;
   }
   // Shards first, model.json last: model.json present means the download completed.
-  const tmpJson = `${dest}.manifest-${process.pid}`;
-  await downloadFile(url, tmpJson, { onProgress: options.onProgress });
-  const manifest = JSON.parse(await readFile(tmpJson, 'utf8')) as { weightsManifest?: { paths: string[] }[] };
-  for (const group of manifest.weightsManifest ?? []) {
-    for (const path of group.paths) {
-      const target = resolve(dirname(dest), path);
-      if (!target.startsWith(resolve(dirname(dest)) + '/')) {
-        throw new GraftError('UNSUPPORTED_MODEL', `model.json at ${url} lists a weight path outside its folder: ${path}`);
-      }
-      await downloadFile(new URL(path, url).toString(), target, { onProgress: options.onProgress });
+  const manifestFile = `${dest}.download`;
+  await fetchFile(url, manifestFile, undefined, mirrors, options);
+  const folder = resolve(dirname(dest));
+  // TF Hub serves files only with `?tfjs-format=file`; tfjs's loader adds model.json's query to every shard too.
+  const query = new URL(url).search;
+  for (const path of weightPaths(await readFile(manifestFile), url)) {
+    const target = resolve(folder, path);
+    if (!target.startsWith(folder + '/') || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
+      await rm(manifestFile, { force: true });
+      throw new GraftError('UNSUPPORTED_MODEL', `model.json at ${url} lists a weight path outside its folder: ${path}`, {
+        hint: 'the model.json is damaged or hostile; nothing from it was downloaded',
+      });
     }
+    const shardUrl = new URL(path, url);
+    if (!shardUrl.search) shardUrl.search = query;
+    if (!existsSync(target)) await fetchFile(shardUrl.toString(), target, undefined, mirrors, options);
   }
-  await rename(tmpJson, dest);
+  // Another process may have completed the same folder meanwhile; its model.json is as good as this one.
+  await rename(manifestFile, dest).catch(async (error: unknown) => {
+    if (!existsSync(dest)) throw error;
+  });
+}
+
+/** One file from `url`, or from where a mirror maps it (another URL, or a local file that is copied). */
+async function fetchFile(url: string, dest: string, sha256: string | undefined, mirrors: readonly MirrorRule[], options: ResolveOptions): Promise<string> {
+  const target = applyMirror(url, mirrors);
+  if ('path' in target) return copyFileVerified(target.path, dest, { sha256, onProgress: options.onProgress, url });
+  return downloadFile(target.url, dest, { sha256, onProgress: options.onProgress });
 }
 
 /** A local .onnx file, a model.json, or a folder holding one of them. */
@@ -153,15 +198,39 @@ export async function resolveLocalPath(path: string, source: string): Promise<Re
     const entry = findEntryBySha256(sha256);
     return { name: entry?.name ?? basename(target, '.onnx'), source: resolve(source), format: 'onnx', location: { kind: 'onnx', path: target }, sha256, entry };
   }
+  if (target.endsWith('.h5')) {
+    const sha256 = await sha256File(target);
+    const entry = findEntryBySha256(sha256);
+    return { name: entry?.name ?? basename(target, '.h5'), source: resolve(source), format: 'keras-h5', location: { kind: 'keras-h5', path: target }, sha256, entry };
+  }
   if (basename(target) === 'model.json') {
     const dir = dirname(target);
+    if (await isGraphModelJson(target)) {
+      const sha256 = await tfjsModelDirSha256(dir);
+      const entry = findEntryBySha256(sha256);
+      return { name: entry?.name ?? basename(dir), source: resolve(source), format: 'tfjs-graph', location: { kind: 'tfjs-graph', dir }, sha256, entry };
+    }
     const sha256 = await layersModelDirSha256(dir);
     const entry = findEntryBySha256(sha256);
     return { name: entry?.name ?? basename(dir), source: resolve(source), format: 'tfjs-layers', location: { kind: 'tfjs-layers', dir }, sha256, entry };
   }
   throw new GraftError('UNSUPPORTED_MODEL', `Cannot tell the format of ${target}`, {
-    hint: 'Graft reads ONNX files (.onnx) and TF.js layers models (a folder with model.json); Keras .h5 and TF.js graph models come in a later version',
+    hint: 'Graft reads ONNX files (.onnx), TF.js models (a folder with model.json) and Keras .h5 files',
   });
+}
+
+/**
+ * A TF.js graph model's model.json says `"format": "graph-model"`; older converters (TF Hub's 2019 exports) wrote
+ * no format, but their `modelTopology` is a GraphDef with a `node` list, where a layers model has `model_config`.
+ */
+async function isGraphModelJson(file: string): Promise<boolean> {
+  let parsed: { format?: unknown; modelTopology?: { node?: unknown } };
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8')) as typeof parsed;
+  } catch {
+    return false; // the layers reader reports the damage with its own message
+  }
+  return parsed.format === 'graph-model' || Array.isArray(parsed.modelTopology?.node);
 }
 
 /** Model id of the MobileNetV2 bundled in nsfwjs: sha256 of its model and weight files as installed. */
