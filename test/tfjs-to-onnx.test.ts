@@ -124,7 +124,7 @@ describe('exportLayersModelToOnnx: synthetic model', () => {
   });
 
   it('names the layer class and layer for an unsupported layer', () => {
-    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 3, name: 'c' }), tf.layers.upSampling2d({ name: 'up' })] });
+    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 3, name: 'c' }), tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, name: 'up' })] });
     const error = (() => {
       try {
         exportLayersModelToOnnx(model);
@@ -134,7 +134,67 @@ describe('exportLayersModelToOnnx: synthetic model', () => {
     })();
     expect(error).toBeInstanceOf(GraftError);
     expect((error as GraftError).code).toBe('UNSUPPORTED_MODEL');
-    expect((error as GraftError).message).toMatch(/UpSampling2D layer "up"/);
+    expect((error as GraftError).message).toMatch(/Conv2DTranspose layer "up"/);
+    model.dispose();
+  });
+});
+
+/** Keras' hard_swish, x * relu6(x + 3) / 6, which tfjs lacks: registered so an Activation layer can name it. */
+class HardSwish extends tf.serialization.Serializable {
+  static readonly className = 'hard_swish';
+  override getClassName(): string {
+    return HardSwish.className;
+  }
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.mul(x, tf.div(tf.clipByValue(tf.add(x, 3), 0, 6), 6)));
+  }
+  getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+tf.serialization.registerClass(HardSwish);
+
+describe('exportLayersModelToOnnx: the layers Keras applications add', () => {
+  const conv = (filters: number, name: string) => tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name });
+
+  it('matches tfjs for swish, hard_sigmoid, hard_swish, elu/selu/softplus/softsign, LeakyReLU, ELU', async () => {
+    const input = tf.input({ shape: [6, 5, 3] });
+    let x = conv(4, 'c0').apply(input) as tf.SymbolicTensor;
+    for (const activation of ['swish', 'hardSigmoid', 'hard_swish', 'elu', 'selu', 'softplus', 'softsign']) {
+      x = tf.layers.activation({ activation: activation as 'swish', name: `act_${activation}` }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.dense({ units: 4, name: `mix_${activation}` }).apply(x) as tf.SymbolicTensor; // keeps values spread
+    }
+    x = tf.layers.leakyReLU({ alpha: 0.2, name: 'leaky' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.elu({ name: 'elu_layer' }).apply(x) as tf.SymbolicTensor; // tfjs only implements alpha 1
+    const model = tf.model({ inputs: input, outputs: x });
+    const { maxAbsDiff } = await compare(model, tf.randomUniform([2, 6, 5, 3], -4, 4, 'float32', 21).dataSync() as Float32Array, 2);
+    console.log(`activations: max abs diff ${maxAbsDiff.toExponential(2)}`);
+    expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
+    model.dispose();
+  });
+
+  it('matches tfjs for Multiply, Maximum, Concatenate (channel, H and 2-D), SeparableConv2D, Rescaling, Permute, UpSampling2D', async () => {
+    const input = tf.input({ shape: [8, 7, 3] });
+    const scaled = tf.layers.rescaling({ scale: 1 / 127.5, offset: -1, name: 'rescale' }).apply(input) as tf.SymbolicTensor;
+    const a = conv(4, 'a').apply(scaled) as tf.SymbolicTensor;
+    const gate = tf.layers.conv2d({ filters: 4, kernelSize: 1, activation: 'sigmoid', name: 'gate' }).apply(scaled) as tf.SymbolicTensor;
+    const mul = tf.layers.multiply({ name: 'mul' }).apply([a, gate]) as tf.SymbolicTensor; // squeeze-excite style
+    const max = tf.layers.maximum({ name: 'max' }).apply([mul, a]) as tf.SymbolicTensor;
+    const catC = tf.layers.concatenate({ name: 'cat_c' }).apply([max, scaled]) as tf.SymbolicTensor; // 7 channels
+    const sep = tf.layers.separableConv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu', name: 'sep' }).apply(catC) as tf.SymbolicTensor; // 4x4x5
+    const sepValid = tf.layers.separableConv2d({ filters: 5, kernelSize: 3, padding: 'valid', useBias: false, name: 'sep_valid' }).apply(catC) as tf.SymbolicTensor; // 6x5x5
+    const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(sep) as tf.SymbolicTensor; // 8x8x5
+    const upBilinear = tf.layers.upSampling2d({ size: [2, 3], interpolation: 'bilinear', name: 'up_bilinear' }).apply(sepValid) as tf.SymbolicTensor; // 12x15x5
+    const transposed = tf.layers.permute({ dims: [2, 1, 3], name: 'perm' }).apply(up) as tf.SymbolicTensor; // H and W swapped
+    const catH = tf.layers.concatenate({ axis: 1, name: 'cat_h' }).apply([transposed, up]) as tf.SymbolicTensor; // 16x8x5
+    const pooled = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(catH) as tf.SymbolicTensor;
+    const pooled2 = tf.layers.globalMaxPooling2d({ name: 'gmp' }).apply(upBilinear) as tf.SymbolicTensor;
+    const cat2d = tf.layers.concatenate({ name: 'cat_2d' }).apply([pooled, pooled2]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: cat2d });
+    const { maxAbsDiff, dim } = await compare(model, tf.randomUniform([2, 8, 7, 3], 0, 255, 'float32', 22).dataSync() as Float32Array, 2);
+    console.log(`merge/separable/rescaling/permute/upsampling: max abs diff ${maxAbsDiff.toExponential(2)}`);
+    expect(dim).toBe(10);
+    expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
     model.dispose();
   });
 });

@@ -34,6 +34,22 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
   }),
   Reshape: emitReshape,
   Dense: emitDense,
+  LeakyReLU: (b, layer, inputs) => {
+    const x = single(inputs);
+    return { ...x, name: b.node('LeakyRelu', [x.name], layer.name, { alpha: { float: Number(layer.getConfig()['alpha'] ?? 0.3) } }) };
+  },
+  ELU: (b, layer, inputs) => {
+    const x = single(inputs);
+    return { ...x, name: b.node('Elu', [x.name], layer.name, { alpha: { float: Number(layer.getConfig()['alpha'] ?? 1) } }) };
+  },
+  Multiply: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Mul'),
+  Maximum: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Max'),
+  Minimum: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Min'),
+  Concatenate: emitConcatenate,
+  SeparableConv2D: emitSeparableConv,
+  Rescaling: emitRescaling,
+  Permute: emitPermute,
+  UpSampling2D: emitUpSampling,
 };
 
 /** Names of the Keras layer classes the exporter supports (for messages and docs). */
@@ -158,13 +174,35 @@ function emitActivation(b: OnnxGraphBuilder, layer: tf.layers.Layer, x: OnnxValu
       const op = { relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' }[activation];
       return { ...x, name: b.node(op, [x.name], base) };
     }
+    case 'elu':
+    case 'selu':
+    case 'softplus':
+    case 'softsign': {
+      const op = { elu: 'Elu', selu: 'Selu', softplus: 'Softplus', softsign: 'Softsign' }[activation];
+      return { ...x, name: b.node(op, [x.name], base) };
+    }
+    case 'swish': {
+      // x * sigmoid(x), as tfjs and Keras define it (ONNX opset 13 has no Swish/SiLU op).
+      const sigmoid = b.node('Sigmoid', [x.name], `${base}/sigmoid`);
+      return { ...x, name: b.node('Mul', [x.name, sigmoid], base) };
+    }
+    case 'hardSigmoid':
+    case 'hard_sigmoid':
+      // tfjs (and Keras 2): clip(0.2 * x + 0.5, 0, 1). Keras 3 changed it to relu6(x + 3) / 6; tfjs has only the old one.
+      return { ...x, name: b.node('HardSigmoid', [x.name], base, { alpha: { float: 0.2 }, beta: { float: 0.5 } }) };
+    case 'hardSwish':
+    case 'hard_swish': {
+      // Keras: x * relu6(x + 3) / 6 = x * HardSigmoid(alpha 1/6, beta 0.5); HardSwish itself needs opset 14.
+      const gate = b.node('HardSigmoid', [x.name], `${base}/gate`, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } });
+      return { ...x, name: b.node('Mul', [x.name, gate], base) };
+    }
     case 'softmax': {
       // Keras' softmax is over the last (channel) axis, which is axis 1 while the value is NCHW.
       const axis = x.isNchw ? 1 : -1;
       return { ...x, name: b.node('Softmax', [x.name], base, { axis: { int: axis } }) };
     }
     default:
-      throw unsupported(layer, `activation "${activation}" is not supported (only linear, relu, relu6, sigmoid, tanh, softmax)`);
+      throw unsupported(layer, `activation "${activation}" is not supported (only linear, relu, relu6, sigmoid, tanh, elu, selu, softplus, softsign, swish, hardSigmoid, hard_swish, softmax)`);
   }
 }
 
@@ -176,14 +214,100 @@ function clip(b: OnnxGraphBuilder, base: string, x: OnnxValue, min: number, max:
 }
 
 function emitAdd(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
-  if (inputs.length < 2) throw unsupported(layer, `Add needs at least 2 inputs, got ${inputs.length}`);
+  return emitElementwise(b, layer, inputs, outShape, 'Add');
+}
+
+/** Add / Multiply / Maximum / Minimum of same-shaped inputs (Keras merge layers do not broadcast). */
+function emitElementwise(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape, op: 'Add' | 'Mul' | 'Max' | 'Min'): OnnxValue {
+  if (inputs.length < 2) throw unsupported(layer, `${layer.getClassName()} needs at least 2 inputs, got ${inputs.length}`);
   // Operands must share a layout: rank-4 ones go NCHW, the rest are already in Keras order.
   const aligned = inputs.map((v) => (v.shape.length === 4 ? b.toNchw(v) : b.toKeras(v)));
   let acc = aligned[0]!;
   for (let i = 1; i < aligned.length; i++) {
-    acc = { name: b.node('Add', [acc.name, aligned[i]!.name], layer.name), shape: outShape, isNchw: acc.isNchw };
+    acc = { name: b.node(op, [acc.name, aligned[i]!.name], layer.name), shape: outShape, isNchw: acc.isNchw };
   }
   return acc;
+}
+
+/** Concatenate along a Keras (NHWC) axis; on NCHW values the channel axis -1/3 becomes 1, H 2, W 3. */
+function emitConcatenate(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  if (inputs.length < 2) throw unsupported(layer, `Concatenate needs at least 2 inputs, got ${inputs.length}`);
+  const rank = outShape.length;
+  const configured = Number(layer.getConfig()['axis'] ?? -1);
+  const axis = configured < 0 ? rank + configured : configured;
+  if (!Number.isInteger(axis) || axis < 1 || axis >= rank) throw unsupported(layer, `Concatenate axis ${configured} of a rank-${rank} tensor is not supported`);
+  const isNchw = rank === 4;
+  const aligned = inputs.map((v) => (isNchw ? b.toNchw(v) : b.toKeras(v)));
+  const onnxAxis = isNchw ? [0, 2, 3, 1][axis]! : axis;
+  return { name: b.node('Concat', aligned.map((v) => v.name), layer.name, { axis: { int: onnxAxis } }), shape: outShape, isNchw };
+}
+
+/** SeparableConv2D = depthwise conv (strides, padding, dilation, depth multiplier) then a 1x1 pointwise conv with the bias. */
+function emitSeparableConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  requireChannelsLast(layer);
+  const x = b.toNchw(single(inputs));
+  const depthwise = weight(layer, 'depthwise_kernel');
+  const pointwise = weight(layer, 'pointwise_kernel');
+  const [kh, kw, inChannels, multiplier] = depthwise.shape as [number, number, number, number];
+  const [, , midChannels, filters] = pointwise.shape as [number, number, number, number];
+  const dilations = pair(layer, 'dilationRate');
+  const strides = pair(layer, 'strides');
+  const depthwiseName = b.node(
+    'Conv',
+    [x.name, b.floatConst(`${layer.name}/depthwise_kernel`, [inChannels * multiplier, 1, kh, kw], tf.tidy(() => tf.transpose(depthwise, [2, 3, 0, 1]).dataSync() as Float32Array))],
+    `${layer.name}/depthwise`,
+    {
+      kernel_shape: { ints: [kh, kw] },
+      strides: { ints: strides },
+      dilations: { ints: dilations },
+      pads: { ints: explicitPads(layer, x.shape, [kh, kw], strides, dilations) },
+      group: { int: inChannels },
+    },
+  );
+  const pointwiseInputs = [depthwiseName, b.floatConst(`${layer.name}/pointwise_kernel`, [filters, midChannels, 1, 1], tf.tidy(() => tf.transpose(pointwise, [3, 2, 0, 1]).dataSync() as Float32Array))];
+  if (layer.getConfig()['useBias'] === true) pointwiseInputs.push(b.floatConst(`${layer.name}/bias`, [filters], weightData(layer, 'bias')));
+  const name = b.node('Conv', pointwiseInputs, layer.name, { kernel_shape: { ints: [1, 1] } });
+  return emitActivation(b, layer, { name, shape: outShape, isNchw: true }, str(layer, 'activation'));
+}
+
+/** Rescaling: x * scale + offset (scalars in tfjs, so the layout does not matter). */
+function emitRescaling(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  const x = single(inputs);
+  const config = layer.getConfig();
+  const scale = config['scale'];
+  const offset = config['offset'] ?? 0;
+  if (typeof scale !== 'number' || typeof offset !== 'number') throw unsupported(layer, `Rescaling scale ${JSON.stringify(scale)} / offset ${JSON.stringify(offset)} must be numbers`);
+  const scaled = b.node('Mul', [x.name, b.floatConst(`${layer.name}/scale`, [], Float32Array.of(scale))], `${layer.name}/mul`);
+  const name = b.node('Add', [scaled, b.floatConst(`${layer.name}/offset`, [], Float32Array.of(offset))], layer.name);
+  return { name, shape: outShape, isNchw: x.isNchw };
+}
+
+/** Permute(dims) is a Transpose in Keras order; `dims` is 1-based and excludes the batch axis. */
+function emitPermute(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  const x = b.toKeras(single(inputs));
+  const dims = layer.getConfig()['dims'];
+  if (!Array.isArray(dims) || dims.length !== x.shape.length - 1) throw unsupported(layer, `Permute dims ${JSON.stringify(dims)} do not fit a rank-${x.shape.length} input`);
+  return { name: b.node('Transpose', [x.name], layer.name, { perm: { ints: [0, ...dims.map(Number)] } }), shape: outShape, isNchw: false };
+}
+
+/**
+ * UpSampling2D by an integer factor: ONNX Resize with 'asymmetric' coordinates, which is what tfjs's
+ * resizeNearestNeighbor / resizeBilinear do without alignCorners or halfPixelCenters.
+ */
+function emitUpSampling(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  requireChannelsLast(layer);
+  const x = b.toNchw(single(inputs));
+  const [sh, sw] = pair(layer, 'size');
+  const interpolation = str(layer, 'interpolation');
+  if (interpolation !== 'nearest' && interpolation !== 'bilinear') throw unsupported(layer, `interpolation "${interpolation}" is not supported (only nearest and bilinear)`);
+  const scales = b.floatConst(`${layer.name}/scales`, [4], Float32Array.of(1, 1, sh!, sw!));
+  const attributes = {
+    mode: { string: interpolation === 'nearest' ? 'nearest' : 'linear' },
+    coordinate_transformation_mode: { string: 'asymmetric' },
+    ...(interpolation === 'nearest' ? { nearest_mode: { string: 'floor' } } : {}),
+  };
+  // Opset 13 Resize: inputs X, roi (unused, empty name), scales.
+  return { name: b.node('Resize', [x.name, '', scales], layer.name, attributes), shape: outShape, isNchw: true };
 }
 
 function emitZeroPadding(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {

@@ -102,9 +102,11 @@ interface GraphNode {
  * becomes explicit pads computed from the static shapes, BatchNormalization uses the layer's epsilon,
  * Flatten/Reshape see NHWC order. Nested Sequential/Functional models are inlined.
  *
- * Supported layers: InputLayer, Conv2D, DepthwiseConv2D, BatchNormalization, ReLU, Activation, Add,
- * ZeroPadding2D, AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
- * Dense, Dropout, Reshape.
+ * Supported layers: InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, ReLU,
+ * LeakyReLU, ELU, Activation (linear, relu, relu6, sigmoid, tanh, elu, selu, softplus, softsign, swish,
+ * hardSigmoid, hard_swish, softmax), Add, Multiply, Maximum, Minimum, Concatenate, ZeroPadding2D,
+ * AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, UpSampling2D (nearest,
+ * bilinear), Rescaling, Flatten, Reshape, Permute, Dense, Dropout (see SUPPORTED_LAYER_CLASSES).
  *
  * @throws GraftError `UNSUPPORTED_MODEL` naming the layer class and name for anything else, and for
  *   models with several inputs/outputs or without a static input height/width.

@@ -1,0 +1,4 @@
+/** Keras .h5 import: read a full Keras 2/3 HDF5 model into a TF.js layers model. @packageDocumentation */
+export * from './load-keras-h5.js';
+export * from './keras-config.js';
+export * from './keras-weights.js';
