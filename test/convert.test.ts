@@ -79,4 +79,26 @@ describe('graft convert', () => {
     expect(error.code).toBe('UNSUPPORTED_MODEL');
     expect(existsSync(join(root, 'x'))).toBe(false);
   });
+
+  it.skipIf(!hasShared)('Keras .h5 (Teachable Machine export) -> ONNX and TF.js, and as a backbone whose features are its 1280-d base', async () => {
+    const h5 = join(sharedDir, 'models/tm-keras-h5/renoirtan-bbc2021/keras_model.h5');
+    const onnx = await convertModel(h5, { to: 'onnx', out: join(root, 'tm-h5.onnx') });
+    expect(onnx.read).toMatchObject({ format: 'keras-h5', outputShape: [2] });
+    expect(onnx.check.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    const tfjs = await convertModel(h5, { to: 'tfjs', out: join(root, 'tm-h5-tfjs') });
+    expect(tfjs.check.maxAbsDiff).toBe(0);
+    const run = await runCli(['embed', join(sharedDir, 'datasets/hymenoptera/val/bees'), '--backbone', h5, '--scale=-1..1', '--json'], { GRAFT_CACHE_DIR: join(root, 'h5-cache') });
+    // A folder of one class is not a dataset for training, but embed only needs images: it says so clearly.
+    expect(run.code).toBe(2);
+    const classes = join(root, 'h5-data');
+    await mkdir(join(classes, 'bees'), { recursive: true });
+    await mkdir(join(classes, 'ants'), { recursive: true });
+    const { cp } = await import('node:fs/promises');
+    for (const [cls, file] of [['bees', '10870992_eebeeb3a12.jpg'], ['ants', '10308379_1b6c72e180.jpg']] as const) {
+      await cp(join(sharedDir, 'datasets/hymenoptera/val', cls, file), join(classes, cls, file));
+    }
+    const ok = await runCli(['embed', classes, '--backbone', h5, '--scale=-1..1', '--json'], { GRAFT_CACHE_DIR: join(root, 'h5-cache') });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(parseJsonOutput<{ computed: number }>(ok).computed).toBe(2);
+  });
 });

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { loadKerasH5 } from '../formats/keras-h5/load-keras-h5.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
 import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
@@ -107,7 +108,14 @@ async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptio
   let model: tf.LayersModel | undefined;
   const buildModel = async (): Promise<tf.LayersModel> => {
     await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
-    const full = resolved.location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
+    const location = resolved.location;
+    if (location.kind === 'keras-h5') {
+      // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last
+      // top-level layer (Teachable Machine: the backbone Sequential's 1280-d output; a plain CNN: its penultimate layer).
+      const full = (await loadKerasH5(location.path)).model;
+      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(full, location.path);
+    }
+    const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
     return featureLayer ? truncateAt(full, featureLayer) : full;
   };
   if (!description) {
@@ -158,6 +166,19 @@ interface LayersDescription {
   readonly featureDim: number;
   readonly featureOutput: string;
   readonly inputSize: number | null;
+}
+
+/**
+ * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
+ * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
+ */
+function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
+  const last = model.layers.at(-1);
+  if (!last || model.layers.length < 2) {
+    throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
+  }
+  const output = last.getInputAt(last.inboundNodes.length - 1) as tf.SymbolicTensor;
+  return tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
 }
 
 function requireDir(resolved: ResolvedBackbone): string {

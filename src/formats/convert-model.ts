@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../model/atomic-write.js';
 import { detectFormat, type ModelFormat } from './detect-format.js';
 import { FEATURE_OUTPUT } from './onnx/feature-output.js';
 import { saveLayersModelToDir } from './save-layers-model.js';
+import { loadKerasH5 } from './keras-h5/load-keras-h5.js';
 import { loadLayersModelFromDir } from './tfjs-layers.js';
 import { exportLayersModelToOnnx } from './tfjs-to-onnx.js';
 
@@ -41,6 +42,7 @@ interface LoadedSource {
 /** Loaders by format. Formats not listed cannot be converted yet; the error says which ones can. */
 const LOADERS: Partial<Record<ModelFormat, (path: string) => Promise<tf.LayersModel>>> = {
   'tfjs-layers': (path) => loadLayersModelFromDir(dirname(path)),
+  'keras-h5': async (path) => (await loadKerasH5(path)).model,
 };
 
 /**
