@@ -101,4 +101,22 @@ describe('graft convert', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(parseJsonOutput<{ computed: number }>(ok).computed).toBe(2);
   });
+
+  it.skipIf(!hasShared)('a TF.js graph model (old TF Hub format) -> ONNX, and as a backbone through its cached ONNX export', async () => {
+    const graph = join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph');
+    const report = await convertModel(graph, { to: 'onnx', out: join(root, 'v1.onnx') });
+    expect(report.read).toMatchObject({ format: 'tfjs-graph', inputShape: [224, 224, 3], outputShape: [1001] });
+    expect(report.check.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    const data = join(root, 'graph-data');
+    const { cp } = await import('node:fs/promises');
+    for (const [cls, file] of [['bees', '10870992_eebeeb3a12.jpg'], ['ants', '10308379_1b6c72e180.jpg']] as const) {
+      await mkdir(join(data, cls), { recursive: true });
+      await cp(join(sharedDir, 'datasets/hymenoptera/val', cls, file), join(data, cls, file));
+    }
+    const env = { GRAFT_CACHE_DIR: join(root, 'graph-cache') };
+    const first = await runCli(['embed', data, '--backbone', graph, '--scale', '0..1', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseJsonOutput<{ computed: number }>(first).computed).toBe(2);
+    expect(readdirSync(join(root, 'graph-cache', 'exports')).some((f) => f.endsWith('.onnx'))).toBe(true);
+  });
 });

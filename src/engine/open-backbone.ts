@@ -12,6 +12,7 @@ import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub
 import { writeFileAtomic } from '../model/atomic-write.js';
 import type { ProgressListener } from '../progress.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
+import { openGraphBackbone } from './open-graph-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
 import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from './preprocessing.js';
 import { ensureTfjsBackend } from './tfjs-backend.js';
@@ -55,6 +56,7 @@ export interface OpenBackboneOptions {
 /** Describes a resolved backbone: preprocessing from the catalogue entry or the overrides, feature output and size. */
 export async function openBackbone(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
   if (resolved.format === 'onnx') return openOnnx(resolved, options);
+  if (resolved.format === 'tfjs-graph') return openGraphBackbone(resolved, options, preprocessingFor);
   return openLayers(resolved, options);
 }
 

@@ -11,6 +11,9 @@ import { detectFormat, type ModelFormat } from './detect-format.js';
 import { FEATURE_OUTPUT } from './onnx/feature-output.js';
 import { saveLayersModelToDir } from './save-layers-model.js';
 import { loadKerasH5 } from './keras-h5/load-keras-h5.js';
+import { attrShape, dataInputs } from './tfjs-graph/graph-model-json.js';
+import { exportGraphModelToOnnx } from './tfjs-graph/graph-to-onnx.js';
+import { loadGraphModelFromArtifacts, readGraphModelDir } from './tfjs-graph/load-graph-model.js';
 import { loadLayersModelFromDir } from './tfjs-layers.js';
 import { exportLayersModelToOnnx } from './tfjs-to-onnx.js';
 
@@ -55,6 +58,7 @@ const LOADERS: Partial<Record<ModelFormat, (path: string) => Promise<tf.LayersMo
 export async function convertModel(input: string, options: ConvertOptions): Promise<ConversionReport> {
   const started = performance.now();
   const detected = await detectFormat(resolve(input));
+  if (detected.format === 'tfjs-graph') return convertGraph(detected.path, options, started);
   const load = LOADERS[detected.format];
   if (!load) {
     throw new GraftError('UNSUPPORTED_MODEL', `Converting ${detected.format} models (${detected.path}) is not supported yet`, {
@@ -96,6 +100,48 @@ export async function convertModel(input: string, options: ConvertOptions): Prom
   } finally {
     source.model.dispose();
   }
+}
+
+/** TF.js graph model -> ONNX: the graph's final output, checked against tfjs's own execution of the graph. */
+async function convertGraph(path: string, options: ConvertOptions, started: number): Promise<ConversionReport> {
+  if (options.to !== 'onnx') {
+    throw new GraftError('UNSUPPORTED_MODEL', `A TF.js graph model (${path}) converts to ONNX only`, { hint: 'use --to onnx' });
+  }
+  await ensureTfjsBackend();
+  const { modelJson, weightBytes } = await readGraphModelDir(dirname(path));
+  const nodes = modelJson.modelTopology.node;
+  const consumed = new Set(nodes.flatMap((n) => dataInputs(n).map((i) => i.node)));
+  const output = [...nodes].reverse().find((n) => !consumed.has(n.name) && n.op !== 'Const' && n.op !== 'Placeholder');
+  const placeholder = nodes.find((n) => n.op === 'Placeholder');
+  const declared = placeholder ? attrShape(placeholder, 'shape') : undefined;
+  const side = declared?.[1] && declared[1] > 0 ? declared[1] : 224;
+  if (!output) throw new GraftError('UNSUPPORTED_MODEL', `${path} has no output node`);
+  const inputShape = [side, side, declared?.[3] && declared[3] > 0 ? declared[3] : 3];
+  const onnx = exportGraphModelToOnnx(modelJson, weightBytes, { outputNode: output.name, inputShape: inputShape as [number, number, number] });
+  const samples = 2;
+  const x = randomInput([samples, ...inputShape], 7);
+  const model = await loadGraphModelFromArtifacts(modelJson, weightBytes, path);
+  let expected: Float32Array;
+  let outputShape: number[];
+  try {
+    const y = tf.tidy(() => model.execute(tf.tensor(x, [samples, ...inputShape]), output.name) as tf.Tensor);
+    expected = y.dataSync().slice() as Float32Array;
+    outputShape = y.shape.slice(1);
+    y.dispose();
+  } finally {
+    model.dispose();
+  }
+  const tolerance = options.tolerance ?? 1e-4;
+  const maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, [samples, ...inputShape]));
+  assertWithin(maxAbsDiff, tolerance, path);
+  const out = resolve(options.out ?? defaultOut(path, 'onnx'));
+  await writeFileAtomic(out, onnx);
+  return {
+    read: { path, format: 'tfjs-graph', inputShape, outputShape },
+    wrote: { path: out, format: 'onnx', bytes: onnx.byteLength },
+    check: { inputs: `${samples} seeded uniform random inputs in [-1, 1]`, samples, maxAbsDiff, tolerance },
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function defaultOut(path: string, to: ConvertTarget): string {

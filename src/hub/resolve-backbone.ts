@@ -208,11 +208,11 @@ export async function resolveLocalPath(path: string, source: string): Promise<Re
     if (await isGraphModelJson(target)) {
       const sha256 = await tfjsModelDirSha256(dir);
       const entry = findEntryBySha256(sha256);
-      return { name: entry?.name ?? basename(dir), source: resolve(source), format: 'tfjs-graph', location: { kind: 'tfjs-graph', dir }, sha256, entry };
+      return { name: entry?.name ?? folderName(dir), source: resolve(source), format: 'tfjs-graph', location: { kind: 'tfjs-graph', dir }, sha256, entry };
     }
     const sha256 = await layersModelDirSha256(dir);
     const entry = findEntryBySha256(sha256);
-    return { name: entry?.name ?? basename(dir), source: resolve(source), format: 'tfjs-layers', location: { kind: 'tfjs-layers', dir }, sha256, entry };
+    return { name: entry?.name ?? folderName(dir), source: resolve(source), format: 'tfjs-layers', location: { kind: 'tfjs-layers', dir }, sha256, entry };
   }
   throw new GraftError('UNSUPPORTED_MODEL', `Cannot tell the format of ${target}`, {
     hint: 'Graft reads ONNX files (.onnx), TF.js models (a folder with model.json) and Keras .h5 files',
@@ -252,4 +252,10 @@ function findByFileName(root: string, fileName: string, depth: number): string[]
     else if (item.isDirectory() && !item.name.startsWith('.')) found.push(...findByFileName(join(root, item.name), fileName, depth - 1));
   }
   return found;
+}
+
+/** A model folder's display name; generic names (`graph/`, `base/`, `model/`...) get their parent's as well. */
+function folderName(dir: string): string {
+  const name = basename(dir);
+  return ['graph', 'layers', 'base', 'model', 'models', 'tfjs', 'original', 'web_model'].includes(name) ? `${basename(dirname(dir))}/${name}` : name;
 }
