@@ -1,6 +1,11 @@
-/** Model formats: ONNX graph surgery and TF.js layers (load, export to ONNX). @packageDocumentation */
+/** Model formats: ONNX graph surgery, TF.js layers and graph models, Keras .h5, detection and conversion. @packageDocumentation */
 export * from './onnx/onnx-model.js';
 export * from './onnx/feature-output.js';
 export * from './onnx/append-head.js';
 export * from './tfjs-layers.js';
 export * from './tfjs-to-onnx.js';
+export * from './save-layers-model.js';
+export * from './detect-format.js';
+export * from './convert-model.js';
+export * as kerasH5 from './keras-h5/index.js';
+export * as tfjsGraph from './tfjs-graph/index.js';
