@@ -9,3 +9,4 @@ export * from './detect-format.js';
 export * from './convert-model.js';
 export * as kerasH5 from './keras-h5/index.js';
 export * as tfjsGraph from './tfjs-graph/index.js';
+export * as onnxToTfjs from './onnx-to-tfjs/index.js';
