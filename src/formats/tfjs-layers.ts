@@ -215,7 +215,8 @@ function validateModelJson(parsed: unknown, where: string): LayersModelJson {
   return parsed as unknown as LayersModelJson;
 }
 
-function groupByteLength(group: WeightsManifestGroup, where: string): number {
+/** Bytes one weights group's shards must hold, from its manifest (quantized weights count their stored dtype). */
+export function groupByteLength(group: WeightsManifestGroup, where: string): number {
   let total = 0;
   for (const w of group.weights) {
     const dtype = w.quantization?.dtype ?? w.dtype;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { floatAttr, intAttr, intsAttr, stringAttr } from './attributes.js';
 import { tfPadding, windowPads } from './conv.js';
-import type { ImportContext, Kernel, OpImporter } from './import-context.js';
+import type { ImportContext, OpImporter } from './import-context.js';
 import { hostBinary, hostConcat } from './ops-shape.js';
 import {
   asNhwc,

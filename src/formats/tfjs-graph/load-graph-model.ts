@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
-import { readLayersModelDir } from '../tfjs-layers.js';
+import { groupByteLength, readLayersModelDir } from '../tfjs-layers.js';
 import { validateGraphModelJson, type GraphModelJson } from './graph-model-json.js';
 
 /** A graph model with the files it was built from (the ONNX exporter and model hashes need the raw parts). */
@@ -12,9 +12,6 @@ export interface LoadedGraphModel {
   /** Every weight group's shards concatenated in manifest order. */
   readonly weightBytes: Uint8Array;
 }
-
-/** Stored sizes of weight dtypes; quantized weights are stored as their quantization dtype. */
-const BYTES_PER_DTYPE: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
 /**
  * Loads a TF.js graph model (model.json + weight shards, new `graph-model` format or the old TF Hub
@@ -130,16 +127,5 @@ export async function loadNsfwjsMobileNetV2Mid(): Promise<LoadedGraphModel> {
 
 /** Bytes the manifest describes, over all groups. */
 export function manifestByteLength(modelJson: GraphModelJson, where: string): number {
-  let total = 0;
-  for (const group of modelJson.weightsManifest) {
-    for (const w of group.weights) {
-      const dtype = w.quantization?.dtype ?? w.dtype;
-      const bytes = BYTES_PER_DTYPE[dtype];
-      if (bytes === undefined || !Array.isArray(w.shape)) {
-        throw new GraftError('UNSUPPORTED_MODEL', `Weight "${w.name}" in ${where} has dtype "${dtype}", which Graft cannot read. Received shape: ${JSON.stringify(w.shape)}`);
-      }
-      total += bytes * w.shape.reduce((a, b) => a * b, 1);
-    }
-  }
-  return total;
+  return modelJson.weightsManifest.reduce((sum, group) => sum + groupByteLength(group, where), 0);
 }
