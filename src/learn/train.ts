@@ -34,6 +34,8 @@ export interface TrainOptions {
   readonly offline?: boolean;
   readonly overrides?: PreprocessingOverrides;
   readonly featureOutput?: string;
+  /** Where a TF.js backbone runs (see OpenBackboneOptions.engine). Defaults to onnxruntime. */
+  readonly engine?: 'onnxruntime' | 'tfjs';
   /** Training hyper-parameters; anything left out takes the measured default (DEFAULT_TRAIN). */
   readonly config?: Partial<Omit<TrainConfig, 'head' | 'version'>> & { head?: Partial<HeadConfig> };
   readonly onProgress?: ProgressListener;
@@ -68,7 +70,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const handle = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
-  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}` });
+  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}` });
 
   const store = FeatureStore.open(cacheDir);
   const fileIndex = FileHashIndex.open(cacheDir);
