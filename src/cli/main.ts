@@ -7,6 +7,7 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerModels } from './commands/models.js';
 import { registerPredict } from './commands/predict.js';
+import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 import { reportFailure } from './output.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerModels(program);
   registerConvert(program);
+  registerServe(program);
   return program;
 }
 

@@ -1,0 +1,91 @@
+import type { Command } from 'commander';
+import { GraftError } from '../../errors.js';
+import { startServer, type GraftServer } from '../../serve/start-server.js';
+import { parseInteger, parseNumber } from '../options.js';
+import { printResult, reportFailure } from '../output.js';
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  name: string[];
+  maxUploadMb: number;
+  maxPixels: number;
+  timeoutMs: number;
+  maxBatch: number;
+  batchWindowMs: number;
+  web?: string;
+  watch: boolean;
+  json: boolean;
+}
+
+/** `graft serve <model-dir...>`: the HTTP API (and the web page with --web) until SIGINT/SIGTERM. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics')
+    .argument('<model-dir...>', 'directories written by graft train (served under their basename, or --name)')
+    .option('--port <port>', 'TCP port (0: any free port)', parseInteger, 8080)
+    .option('--host <host>', 'interface to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--name <name>', 'a model name, once per model directory, in order', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--max-upload-mb <mb>', 'largest request body in MB', parseNumber, 10)
+    .option('--max-pixels <pixels>', 'largest width x height of an image, checked before decoding', parseInteger, 40_000_000)
+    .option('--timeout-ms <ms>', 'answer 503 when a prediction takes longer', parseInteger, 30_000)
+    .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parseInteger, 32)
+    .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNumber, 3)
+    .option('--web <dir>', 'also serve this folder at / (the web page)')
+    .option('--no-watch', 'do not reload a model when its files change')
+    .option('--json', 'print one JSON object (url and models) on stdout', false)
+    .action(async (modelDirs: string[], flags: ServeFlags) => {
+      try {
+        if (flags.name.length > modelDirs.length) {
+          throw new GraftError('INVALID_CONFIG', `${flags.name.length} --name values for ${modelDirs.length} model directories.`, {
+            hint: 'give at most one --name per directory, in the same order',
+          });
+        }
+        const names = Object.fromEntries(flags.name.map((name, i) => [modelDirs[i]!, name]));
+        const server = await startServer({
+          models: modelDirs,
+          names,
+          port: flags.port,
+          host: flags.host,
+          maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024),
+          maxPixels: flags.maxPixels,
+          requestTimeoutMs: flags.timeoutMs,
+          maxBatch: flags.maxBatch,
+          batchWindowMs: flags.batchWindowMs,
+          webRoot: flags.web,
+          watch: flags.watch,
+          onEvent: (event) =>
+            process.stderr.write(
+              event.type === 'reload'
+                ? `reloaded ${event.model}: ${event.labels.length} labels\n`
+                : `reload of ${event.model} failed (still serving the previous version): ${event.message}\n`,
+            ),
+        });
+        const models = server.models.map((name) => ({ name, predict: `${server.url}/v1/models/${name}/predict` }));
+        printResult(flags.json, { url: server.url, models }, () =>
+          [`Serving on ${server.url}`, ...models.map((m) => `  ${m.name}: POST ${m.predict}`), 'Ctrl+C to stop.'].join('\n'),
+        );
+        await untilSignal(server);
+      } catch (error) {
+        reportFailure(error, flags.json);
+      }
+    });
+}
+
+/** Resolves after SIGINT or SIGTERM once the server has closed (in-flight requests finish first). */
+function untilSignal(server: GraftServer): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stderr.write(`${signal}: shutting down\n`);
+      void server.close().then(resolve, (error: unknown) => {
+        reportFailure(error, false);
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
+import type { ModelManifest } from '../model/manifest.js';
+import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
+import { readImageInputs } from './image-input.js';
+import type { ModelRegistry } from './model-registry.js';
+import type { ModelVersion } from './model-version.js';
+import { predictImages } from './predict-images.js';
+import { ServeError } from './serve-error.js';
+import type { ServerMetrics } from './server-metrics.js';
+
+/** What the routes need from the server; all limits already resolved to numbers. */
+export interface ApiContext {
+  readonly registry: ModelRegistry;
+  readonly metrics: ServerMetrics;
+  readonly maxUploadBytes: number;
+  readonly maxPixels: number;
+  readonly maxImagesPerRequest: number;
+  readonly requestTimeoutMs: number;
+  readonly defaultTopK: number;
+  readonly decodeLimiter: ConcurrencyLimiter;
+}
+
+/** Registers the JSON API. Routes stay thin: parse, call the library, shape the reply. */
+export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: healthSchema }, async (_request, reply) => {
+    const isReady = ctx.registry.isReady;
+    return reply.code(isReady ? 200 : 503).send({ status: isReady ? 'ready' : 'not ready', models: ctx.registry.names });
+  });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render(ctx.registry.size)),
+  );
+
+  app.get('/v1/models', { schema: listModelsSchema }, async () => ({
+    models: ctx.registry.names.map((name) => modelSummary(name, ctx.registry.describe(name).version)),
+  }));
+
+  app.get<{ Params: { name: string } }>('/v1/models/:name', { schema: getModelSchema }, async (request) =>
+    modelSummary(request.params.name, ctx.registry.describe(request.params.name).version),
+  );
+
+  app.post<{ Params: { name: string }; Querystring: { top_k?: number } }>(
+    '/v1/models/:name/predict',
+    { schema: predictSchema },
+    async (request) => {
+      // Resolve the model before reading the body, so an unknown name is a 404 whatever was uploaded.
+      const version = ctx.registry.acquire(request.params.name);
+      try {
+        return await withDeadline(ctx.requestTimeoutMs, async () => {
+          const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
+          const topK = inputs.topK ?? request.query.top_k ?? ctx.defaultTopK;
+          const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter });
+          return inputs.isBatch ? { model: request.params.name, results } : { model: request.params.name, ...results[0]! };
+        });
+      } finally {
+        version.release();
+      }
+    },
+  );
+}
+
+function modelSummary(name: string, version: ModelVersion): Record<string, unknown> {
+  const m: ModelManifest = version.manifest;
+  return {
+    name,
+    labels: m.labels,
+    preprocessing: m.preprocessing,
+    backbone: { name: m.backbone.name, source: m.backbone.source, format: m.backbone.format, sha256: m.backbone.sha256 },
+    metrics: m.metrics,
+    images: m.training?.images ? { train: m.training.images.train, val: m.training.images.val, skipped: m.training.images.skipped } : undefined,
+    created: m.created,
+    loaded_at: version.loadedAt.toISOString(),
+  };
+}
+
+/**
+ * Runs `work` but answers 503 TIMEOUT after `timeoutMs`. A raw or JSON body has been received by then
+ * (bounded by the server's requestTimeout); a multipart body is read inside `work`, so it counts.
+ */
+async function withDeadline<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ServeError('TIMEOUT', `The request took longer than ${timeoutMs} ms.`, { hint: 'retry later; the server is busy or the image is very large' })),
+      timeoutMs,
+    );
+  });
+  const running = work();
+  // The work may still fail after the deadline answered; that failure has nobody to report to.
+  running.catch(() => undefined);
+  try {
+    return await Promise.race([running, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+

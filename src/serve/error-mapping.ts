@@ -1,0 +1,86 @@
+import { UnreadableImageError } from '../data/decode-image.js';
+import { GraftError, type GraftErrorCode } from '../errors.js';
+import { ServeError, type ServeErrorCode } from './serve-error.js';
+
+/** What every error reply looks like: `{ error: { code, message, hint? } }`. */
+export interface ErrorBody {
+  readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly hint?: string };
+}
+
+export type ApiErrorCode = GraftErrorCode | ServeErrorCode;
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: ErrorBody;
+}
+
+/** The one table from an error code to an HTTP status. */
+const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
+  NOT_FOUND: 404,
+  MODEL_NOT_FOUND: 404,
+  BAD_REQUEST: 400,
+  INVALID_CONFIG: 400,
+  INVALID_DATASET: 400,
+  UNKNOWN_PREPROCESSING: 400,
+  UNREADABLE_IMAGE: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  IMAGE_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_AN_IMAGE: 415,
+  TIMEOUT: 503,
+  NOT_READY: 503,
+  OFFLINE: 503,
+  UNSUPPORTED_MODEL: 500,
+  INVALID_MODEL_DIR: 500,
+  CACHE_ERROR: 500,
+  INTERNAL: 500,
+};
+
+/** Fastify's own 4xx errors (body limits, parsers, validation) by their status. */
+const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  408: 'TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * Turns anything thrown while handling a request into a status and a JSON body, like hono's
+ * `HTTPException.getResponse`. Unknown errors become 500 INTERNAL without their stack.
+ */
+export function httpErrorFor(error: unknown): HttpError {
+  if (error instanceof UnreadableImageError) {
+    // The decoder checks width x height from the header before it decodes (sharp's limitInputPixels), so a
+    // decompression bomb arrives here as "image too large" without its pixels ever being allocated.
+    const code: ApiErrorCode = /^image too large/.test(error.reason)
+      ? 'IMAGE_TOO_LARGE'
+      : /^(not an image|zero-byte)/.test(error.reason)
+        ? 'NOT_AN_IMAGE'
+        : 'UNREADABLE_IMAGE';
+    return reply(code, error.message, error.hint);
+  }
+  if (error instanceof GraftError || error instanceof ServeError) return reply(error.code, error.message, error.hint);
+  const status = frameworkStatus(error);
+  if (status !== undefined && status >= 400 && status < 500) {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = CODE_BY_FRAMEWORK_STATUS[status] ?? 'BAD_REQUEST';
+    return { status: STATUS_BY_CODE[code] === status ? status : STATUS_BY_CODE[code], body: { error: { code, message } } };
+  }
+  return reply('INTERNAL', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** The HTTP status for a code (exported for tests and docs). */
+export function statusForCode(code: ApiErrorCode): number {
+  return STATUS_BY_CODE[code];
+}
+
+function reply(code: ApiErrorCode, message: string, hint?: string): HttpError {
+  return { status: STATUS_BY_CODE[code], body: { error: { code, message, ...(hint ? { hint } : {}) } } };
+}
+
+function frameworkStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}

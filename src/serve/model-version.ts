@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
+import { GraftError } from '../errors.js';
+import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
+import { DynamicBatcher } from './dynamic-batcher.js';
+
+export interface ModelVersionOptions {
+  readonly maxBatch?: number;
+  readonly batchWindowMs?: number;
+  readonly onBatch?: (size: number, seconds: number) => void;
+}
+
+/**
+ * One loaded copy of a model directory: its manifest, an onnxruntime session and the batcher in front of
+ * it. A hot reload makes a new version; the old one is disposed once its last in-flight request releases it.
+ */
+export class ModelVersion {
+  readonly manifest: ModelManifest;
+  readonly batcher: DynamicBatcher;
+  readonly loadedAt: Date;
+  private inFlight = 0;
+  private isRetired = false;
+  private disposed: Promise<void> | undefined;
+
+  private constructor(
+    manifest: ModelManifest,
+    private readonly session: OrtSession,
+    options: ModelVersionOptions,
+  ) {
+    this.manifest = manifest;
+    this.loadedAt = new Date();
+    const pre = manifest.preprocessing;
+    this.batcher = new DynamicBatcher((input, count) => runProbabilities(session, input, count, pre), {
+      itemSize: pre.inputSize * pre.inputSize * 3,
+      outputSize: manifest.labels.length,
+      maxBatch: options.maxBatch,
+      windowMs: options.batchWindowMs,
+      onBatch: options.onBatch,
+    });
+  }
+
+  /**
+   * Reads graft.json and model.onnx, and runs one blank image through the model to check that it answers
+   * with one probability per label (this also catches a directory caught half-copied during a reload).
+   *
+   * @throws GraftError INVALID_MODEL_DIR naming the directory and what is wrong.
+   */
+  static async load(dir: string, options: ModelVersionOptions = {}): Promise<ModelVersion> {
+    const manifestPath = join(dir, MANIFEST_FILE);
+    if (!existsSync(manifestPath)) {
+      throw new GraftError('INVALID_MODEL_DIR', `${dir} is not a Graft model directory: ${MANIFEST_FILE} is missing`, {
+        hint: 'pass the folder given to `graft train --out`',
+      });
+    }
+    const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
+    const onnxPath = join(dir, manifest.files.onnx);
+    if (!existsSync(onnxPath)) {
+      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
+    }
+    const session = await createSession(onnxPath);
+    const pre = manifest.preprocessing;
+    try {
+      const probe = await runProbabilities(session, new Float32Array(pre.inputSize * pre.inputSize * 3), 1, pre);
+      if (probe.length !== manifest.labels.length) {
+        throw new GraftError(
+          'INVALID_MODEL_DIR',
+          `${onnxPath} outputs ${probe.length} probabilities but ${manifestPath} lists ${manifest.labels.length} labels`,
+          { hint: 'graft.json and model.onnx come from different trainings; copy the whole model directory again' },
+        );
+      }
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+    return new ModelVersion(manifest, session, options);
+  }
+
+  get labels(): readonly string[] {
+    return this.manifest.labels;
+  }
+
+  /** Marks a request as using this version; pair with {@link release}. */
+  acquire(): this {
+    this.inFlight++;
+    return this;
+  }
+
+  release(): void {
+    this.inFlight--;
+    if (this.isRetired && this.inFlight === 0) void this.dispose();
+  }
+
+  /** No new requests will come; dispose when the last in-flight one releases. */
+  retire(): void {
+    this.isRetired = true;
+    if (this.inFlight === 0) void this.dispose();
+  }
+
+  dispose(): Promise<void> {
+    this.disposed ??= this.batcher.whenIdle().then(() => this.session.release());
+    return this.disposed;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Codes for failures that only exist at the HTTP boundary. Library failures keep their GraftError code;
+ * error-mapping.ts turns either kind into a status and a JSON body.
+ */
+export type ServeErrorCode =
+  | 'NOT_FOUND'
+  | 'BAD_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'IMAGE_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_AN_IMAGE'
+  | 'TIMEOUT'
+  | 'NOT_READY';
+
+/** A request the server refuses; `code` is part of the API (clients switch on it), the status comes from error-mapping.ts. */
+export class ServeError extends Error {
+  readonly code: ServeErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ServeErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ServeError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}

@@ -1,0 +1,150 @@
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerApiRoutes } from './api-routes.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { httpErrorFor } from './error-mapping.js';
+import { RAW_IMAGE_TYPES } from './image-input.js';
+import { ModelRegistry, type ModelRegistryEvent } from './model-registry.js';
+import { ServerMetrics } from './server-metrics.js';
+import { registerStaticFiles } from './static-files.js';
+
+/** Options for {@link startServer}; only `models` is required. */
+export interface ServeOptions {
+  /** Model directories written by `graft train --out`. */
+  readonly models: readonly string[];
+  /** A name per directory (key: the directory as given, or resolved). Defaults to the directory's basename. */
+  readonly names?: Readonly<Record<string, string>>;
+  /** TCP port; 0 picks a free one. Defaults to 8080. */
+  readonly port?: number;
+  /** Interface to listen on. Defaults to 127.0.0.1 (loopback only); use 0.0.0.0 to expose it. */
+  readonly host?: string;
+  /** Largest request body in bytes (all images of one request). Defaults to 10 MB. */
+  readonly maxUploadBytes?: number;
+  /** Largest width x height of an image, checked from its header before decoding. Defaults to 40 megapixels. */
+  readonly maxPixels?: number;
+  /** A predict request that takes longer is answered 503 TIMEOUT. Defaults to 30 000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Most images in one onnxruntime run (dynamic batching). Defaults to 32. */
+  readonly maxBatch?: number;
+  /** How long an idle model waits for more images before running. Defaults to 3 ms. */
+  readonly batchWindowMs?: number;
+  /** Most images in one request. Defaults to 64. */
+  readonly maxImagesPerRequest?: number;
+  /**
+   * Images decoded at once, across all requests. Defaults to 4: on 2 cores, sharp's throughput is ~285 img/s
+   * at 4 in flight and barely more beyond (DESIGN.md), while more only steal cores from onnxruntime.
+   */
+  readonly maxConcurrentDecodes?: number;
+  /** Serve the files of this folder at / (the web page). */
+  readonly webRoot?: string;
+  /** Reload a model when its graft.json or model.onnx changes. Defaults to true. */
+  readonly watch?: boolean;
+  /** How often model files are polled for changes. Defaults to 1000 ms. */
+  readonly reloadPollMs?: number;
+  /** Reloads and failed reloads (the CLI prints them). */
+  readonly onEvent?: (event: ModelRegistryEvent) => void;
+}
+
+/** A running server. */
+export interface GraftServer {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** The served model names. */
+  readonly models: readonly string[];
+  readonly app: FastifyInstance;
+  /** Stops listening, lets in-flight requests finish, then releases the models. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Loads the models and serves them over HTTP: `POST /v1/models/:name/predict`, `GET /v1/models[/:name]`,
+ * `/healthz`, `/readyz`, `/metrics`, and the web page when `webRoot` is given.
+ *
+ * @throws GraftError INVALID_CONFIG / INVALID_MODEL_DIR before listening when a directory or name is bad.
+ * @example
+ * const server = await startServer({ models: ['./bees-model'], port: 0 });
+ * await fetch(`${server.url}/v1/models/bees-model/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg });
+ * await server.close();
+ */
+export async function startServer(options: ServeOptions): Promise<GraftServer> {
+  const maxUploadBytes = positive('maxUploadBytes', options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES);
+  const maxPixels = positive('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const maxImagesPerRequest = positive('maxImagesPerRequest', options.maxImagesPerRequest ?? 64);
+  const metrics = new ServerMetrics();
+  const registry = await ModelRegistry.open({
+    models: options.models,
+    names: options.names,
+    maxBatch: options.maxBatch,
+    batchWindowMs: options.batchWindowMs,
+    watch: options.watch,
+    reloadPollMs: options.reloadPollMs,
+    onEvent: options.onEvent,
+    onBatch: (model, size, seconds) => metrics.observeBatch(model, size, seconds),
+    onReload: (model, isOk) => metrics.observeReload(model, isOk),
+  });
+  const app = Fastify({
+    // base64 in JSON is 4/3 of the bytes.
+    bodyLimit: Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024,
+    // Time to receive a whole request (slow uploads); the handler has its own deadline.
+    requestTimeout: requestTimeoutMs,
+    logger: false,
+  });
+  try {
+    await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: maxImagesPerRequest, fields: 8, parts: maxImagesPerRequest + 8 } });
+    // Only images, JSON and multipart are bodies here: text is refused as 415 rather than read and ignored.
+    app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
+
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.observeRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.setErrorHandler(async (error, _request, reply) => {
+      const { status, body } = httpErrorFor(error);
+      return reply.code(status).type('application/json; charset=utf-8').send(body);
+    });
+    app.setNotFoundHandler(async (request, reply) =>
+      reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}.`, hint: 'the API is under /v1/models' } }),
+    );
+
+    registerApiRoutes(app, {
+      registry,
+      metrics,
+      maxUploadBytes,
+      maxPixels,
+      maxImagesPerRequest,
+      requestTimeoutMs,
+      defaultTopK: 5,
+      decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4)),
+    });
+    if (options.webRoot) registerStaticFiles(app, options.webRoot);
+
+    const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+    let closing: Promise<void> | undefined;
+    return {
+      url: normaliseUrl(url),
+      models: registry.names,
+      app,
+      close: () => (closing ??= app.close().then(() => registry.close())),
+    };
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await registry.close();
+    throw error;
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`${name} must be a positive number. Received: ${value}`);
+  return value;
+}
+
+/** fastify reports "http://[::1]:port" style addresses; keep 127.0.0.1 readable and IPv6 bracketed. */
+function normaliseUrl(url: string): string {
+  return url.replace(/\/$/, '');
+}

@@ -1,0 +1,51 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ServeError } from './serve-error.js';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.onnx': 'application/octet-stream',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/**
+ * Serves the files under `root` at `/` (a folder's index.html for a folder). GET only; paths that leave
+ * the root are 404. The API routes are registered as static paths, which fastify matches before this wildcard.
+ */
+export function registerStaticFiles(app: FastifyInstance, root: string): void {
+  const base = resolve(root);
+  app.get('/*', async (request, reply) => {
+    const wildcard = (request.params as { '*': string })['*'] ?? '';
+    let file = resolve(join(base, decodeURIComponent(wildcard)));
+    if (file !== base && !file.startsWith(base + sep)) throw notFound(wildcard);
+    let info = await stat(file).catch(() => undefined);
+    if (info?.isDirectory()) {
+      file = join(file, 'index.html');
+      info = await stat(file).catch(() => undefined);
+    }
+    if (!info?.isFile()) throw notFound(wildcard);
+    return reply
+      .type(CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream')
+      .header('content-length', info.size)
+      .header('cache-control', 'no-cache')
+      .send(createReadStream(file));
+  });
+}
+
+function notFound(path: string): ServeError {
+  return new ServeError('NOT_FOUND', `No file /${path} here.`);
+}
