@@ -6,7 +6,9 @@ import { registerEmbed } from './commands/embed.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerModels } from './commands/models.js';
+import { registerExport } from './commands/export.js';
 import { registerPredict } from './commands/predict.js';
+import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 import { reportFailure } from './output.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerModels(program);
   registerConvert(program);
   registerServe(program);
+  registerReport(program);
+  registerExport(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../errors.js';
 import { startServer, type GraftServer } from '../../serve/start-server.js';
 import { parseInteger, parseNumber } from '../options.js';
@@ -32,7 +33,7 @@ export function registerServe(program: Command): void {
     .option('--timeout-ms <ms>', 'answer 503 when a prediction takes longer', parseInteger, 30_000)
     .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parseInteger, 32)
     .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNumber, 3)
-    .option('--web <dir>', 'also serve this folder at / (the web page)')
+    .option('--web <dir>', 'serve this folder at / instead of the built-in upload page')
     .option('--no-watch', 'do not reload a model when its files change')
     .option('--json', 'print one JSON object (url and models) on stdout', false)
     .action(async (modelDirs: string[], flags: ServeFlags) => {
@@ -53,7 +54,8 @@ export function registerServe(program: Command): void {
           requestTimeoutMs: flags.timeoutMs,
           maxBatch: flags.maxBatch,
           batchWindowMs: flags.batchWindowMs,
-          webRoot: flags.web,
+          // The upload page built by `npm run build` is served at / unless another folder is given.
+          webRoot: flags.web ?? webAppRoot(),
           watch: flags.watch,
           onEvent: (event) =>
             process.stderr.write(

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { GraftError } from '../../errors.js';
+import { exportWeb } from '../../web/export-web.js';
+import { printResult, reportFailure } from '../output.js';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web)')
+    .argument('<model-dir>', 'a directory written by graft train')
+    .requiredOption('--target <target>', 'what to export for: web')
+    .option('--out <dir>', 'output folder (default: <model-dir>-web)')
+    .option('--overwrite', 'replace the output folder if it exists', false)
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (modelDir: string, flags: { target: string; out?: string; overwrite: boolean; json: boolean }) => {
+      try {
+        if (flags.target !== 'web') {
+          throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.target}". Must be one of: web`, {
+            hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
+          });
+        }
+        const result = await exportWeb(modelDir, { out: flags.out, overwrite: flags.overwrite });
+        const total = result.files.reduce((a, f) => a + f.bytes, 0);
+        printResult(flags.json, { out: result.out, files: result.files, bytes: total, labels: result.model.labels }, () =>
+          [
+            `wrote ${result.out} (${(total / 1e6).toFixed(1)} MB):`,
+            ...result.files.map((f) => `  ${f.name.padEnd(30)} ${(f.bytes / 1024).toFixed(0).padStart(7)} kB`),
+            'serve it with any static server, e.g. `npx vite preview --outDir <dir>` or `python3 -m http.server -d <dir>`, and open index.html',
+            '(browsers do not load the wasm runtime from file://)',
+          ].join('\n'),
+        );
+      } catch (error) {
+        reportFailure(error, flags.json);
+      }
+    });
+}
+

@@ -1,0 +1,37 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../../model/atomic-write.js';
+import { buildReport } from '../../report/build-report.js';
+import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails')
+    .argument('<model-dir>', 'a directory written by graft train')
+    .option('--data <dir>', "labelled images to evaluate on (default: the model's recorded validation folder, if it still exists)")
+    .option('--out <file>', 'where the HTML file goes', 'report.html')
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (modelDir: string, flags: { data?: string; out: string; json: boolean }) => {
+      const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+      try {
+        const report = await buildReport(modelDir, { data: flags.data, onProgress: progress });
+        progress.stop();
+        const out = resolve(flags.out);
+        await mkdir(dirname(out), { recursive: true });
+        await writeFileAtomic(out, report.html);
+        const bytes = Buffer.byteLength(report.html);
+        printResult(flags.json, { report: out, bytes, dataset: report.dataset, accuracy: report.accuracy, misclassified: report.misclassified }, () =>
+          [
+            `wrote ${out} (${(bytes / 1024).toFixed(0)} kB)`,
+            report.dataset ? `evaluated on ${report.dataset}: accuracy ${((report.accuracy ?? 0) * 100).toFixed(1)}%, ${report.misclassified} misclassified` : 'no labelled data: pass --data <dir> for the confusion matrix and mistakes',
+          ].join('\n'),
+        );
+      } catch (error) {
+        progress.stop();
+        reportFailure(error, flags.json);
+      }
+    });
+}

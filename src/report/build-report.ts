@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { evaluateModel } from '../model/evaluate-model.js';
+import { GraftModel } from '../model/graft-model.js';
+import type { ProgressListener } from '../progress.js';
+import { renderReport, type ReportEvaluation } from './render-report.js';
+import { thumbnailDataUri } from './thumbnail.js';
+
+/** Options of {@link buildReport}; all optional. */
+export interface BuildReportOptions {
+  /**
+   * Labelled images to evaluate on (class folders, train/+val/ or CSV). Default: the validation folder recorded
+   * in the manifest, when it still exists; otherwise the report has no evaluation sections.
+   */
+  readonly data?: string;
+  /** At most this many misclassified images get thumbnails (most confident first). Defaults to 60. */
+  readonly maxMistakes?: number;
+  /** Thumbnail side in pixels. Defaults to 128. */
+  readonly thumbnailPx?: number;
+  readonly onProgress?: ProgressListener;
+}
+
+/** What {@link buildReport} made. */
+export interface BuiltReport {
+  readonly html: string;
+  /** The dataset scored, or null when there was none. */
+  readonly dataset: string | null;
+  readonly accuracy: number | null;
+  readonly misclassified: number;
+}
+
+/**
+ * Loads a model directory, evaluates it on labelled data, makes thumbnails of the mistakes and renders the
+ * self-contained HTML report ({@link renderReport}). `graft report` is this plus writing the file.
+ *
+ * @throws GraftError INVALID_MODEL_DIR or INVALID_DATASET as `GraftModel.load` and `evaluateModel` do.
+ */
+export async function buildReport(modelDir: string, options: BuildReportOptions = {}): Promise<BuiltReport> {
+  const model = await GraftModel.load(modelDir);
+  try {
+    const manifest = model.manifest;
+    const recordedVal = manifest.training?.data?.val ?? null;
+    const dataset = options.data ?? (recordedVal && existsSync(recordedVal) ? recordedVal : null);
+    let evaluation: ReportEvaluation | null = null;
+    if (dataset) {
+      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress });
+      const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
+      const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
+      evaluation = {
+        dataset: report.dataset,
+        count: report.count,
+        accuracy: report.accuracy,
+        top5: report.top5,
+        perClass: report.perClass,
+        macroF1: report.macroF1,
+        confusion: report.confusion,
+        misclassifiedTotal: report.misclassified.length,
+        skipped: report.skipped.length,
+        misclassified: mistakes.map((m, i) => ({
+          file: m.file ?? `#${m.index}`,
+          true: m.true,
+          predicted: m.predicted,
+          confidence: m.confidence,
+          ...(thumbnails[i] ? { thumbnail: thumbnails[i] } : {}),
+        })),
+      };
+    }
+    const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, generatedAt: new Date().toISOString() });
+    return { html, dataset: evaluation?.dataset ?? null, accuracy: evaluation?.accuracy ?? null, misclassified: evaluation?.misclassifiedTotal ?? 0 };
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Maps with at most `limit` calls in flight (sharp uses both cores with 2-4 images in flight, DESIGN.md). */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,169 @@
+import type { EvaluationReport } from '../metrics/classification.js';
+import type { ModelManifest } from '../model/manifest.js';
+import { escapeHtml } from './escape-html.js';
+import { lineChartSvg } from './line-chart.js';
+import { REPORT_CSS } from './report-css.js';
+
+/** One wrong prediction shown in the report, with its thumbnail as a `data:image/jpeg;base64,...` URI. */
+export interface ReportMistake {
+  readonly file: string;
+  readonly true: string;
+  readonly predicted: string;
+  readonly confidence: number;
+  /** A small JPEG data URI; absent when the file could not be read again. */
+  readonly thumbnail?: string;
+}
+
+/** The evaluation part of a report: what `evaluateModel` returns, with thumbnails for the mistakes shown. */
+export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accuracy' | 'top5' | 'perClass' | 'macroF1' | 'confusion'> {
+  /** The folder or CSV that was scored. */
+  readonly dataset: string;
+  /** The mistakes shown (may be fewer than all; see `misclassifiedTotal`). */
+  readonly misclassified: readonly ReportMistake[];
+  readonly misclassifiedTotal: number;
+  readonly skipped: number;
+}
+
+/** Input of {@link renderReport}: plain data, no paths are read. */
+export interface ReportData {
+  readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
+    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize'>>;
+  };
+  /** The model's name as shown in the title (its directory's basename). */
+  readonly modelName: string;
+  /** Null when no labelled data was available: the report then shows training curves and recorded metrics only. */
+  readonly evaluation: ReportEvaluation | null;
+  /** When the report was made (ISO 8601); shown in the footer. */
+  readonly generatedAt: string;
+}
+
+/**
+ * Renders a model report as ONE self-contained HTML document: inline CSS and SVG, images as data URIs, no
+ * scripts and no external requests, so it opens from disk, in a mail attachment or in a CI artifact.
+ * Pure: data in, string out.
+ *
+ * @example
+ * const html = renderReport({ manifest, modelName: 'bees', evaluation: null, generatedAt: new Date().toISOString() });
+ */
+export function renderReport(data: ReportData): string {
+  const { manifest, evaluation } = data;
+  const title = `Graft report: ${data.modelName}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${REPORT_CSS}</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(title)}</h1>
+${summaryList(data)}
+</header>
+<main>
+${curvesSection(manifest.metrics.history)}
+${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
+</main>
+<footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
+</body>
+</html>
+`;
+}
+
+function summaryList(data: ReportData): string {
+  const { manifest, evaluation } = data;
+  const pre = manifest.preprocessing;
+  const items: [string, string][] = [
+    ['Classes', `${manifest.labels.length}: ${manifest.labels.join(', ')}`],
+    ['Backbone', `${manifest.backbone.name} (${manifest.backbone.format}, ${manifest.backbone.featureDim}-d features)`],
+    ['Preprocessing', `${pre.inputSize}px, ${pre.resize}, ${pre.interpolation}, scale ${pre.scale}, ${pre.layout.toUpperCase()}`],
+  ];
+  if (manifest.metrics.val) items.push(['Recorded validation', `accuracy ${percent(manifest.metrics.val.accuracy)}, loss ${manifest.metrics.val.loss.toFixed(3)}`]);
+  const t = manifest.training;
+  if (t?.images) items.push(['Training images', `${t.images.train} train, ${t.images.val} validation, ${t.images.skipped} skipped`]);
+  if (t?.bestEpoch !== undefined) items.push(['Best epoch', `${t.bestEpoch + 1} of ${manifest.metrics.history.length}${t.stoppedEarly ? ' (stopped early)' : ''}`]);
+  if (evaluation) {
+    items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);
+    items.push(['Accuracy', `${percent(evaluation.accuracy)}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
+  }
+  return `<dl class="summary">${items.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`;
+}
+
+function curvesSection(history: ReportData['manifest']['metrics']['history']): string {
+  if (!history.length) return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><p class="note">The manifest records no training history.</p></section>`;
+  const loss = lineChartSvg({
+    title: 'Loss',
+    series: [
+      { name: 'train loss', values: history.map((h) => h.loss), color: '#2563eb' },
+      { name: 'val loss', values: history.map((h) => h.val_loss), color: '#dc2626', isDashed: true },
+    ],
+  });
+  const acc = lineChartSvg({
+    title: 'Accuracy',
+    yMin: 0,
+    yMax: 1,
+    series: [
+      { name: 'train acc', values: history.map((h) => h.acc), color: '#2563eb' },
+      { name: 'val acc', values: history.map((h) => h.val_acc), color: '#dc2626', isDashed: true },
+    ],
+  });
+  return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><div class="charts"><figure>${loss}<figcaption>Loss per epoch</figcaption></figure><figure>${acc}<figcaption>Accuracy per epoch</figcaption></figure></div></section>`;
+}
+
+function evaluationSections(e: ReportEvaluation): string {
+  return [confusionSection(e), perClassSection(e), mistakesSection(e)].join('\n');
+}
+
+/** The confusion matrix as a table whose cells are shaded by their share of the row (recall per true class). */
+function confusionSection(e: ReportEvaluation): string {
+  const { labels, matrix } = e.confusion;
+  const head = `<tr><th scope="col" class="corner">true \\ predicted</th>${labels.map((l) => `<th scope="col"><span>${escapeHtml(l)}</span></th>`).join('')}</tr>`;
+  const rows = labels.map((label, t) => {
+    const row = matrix[t] ?? [];
+    const total = row.reduce((a, b) => a + b, 0);
+    const cells = labels.map((_, p) => {
+      const count = row[p] ?? 0;
+      const share = total ? count / total : 0;
+      const hue = t === p ? 145 : 0;
+      const lightness = Math.round(97 - share * 55);
+      const text = lightness < 60 ? '#fff' : '#111';
+      return `<td style="background:hsl(${hue} 65% ${lightness}%);color:${text}" title="${escapeHtml(`${label} predicted as ${labels[p]}: ${count} of ${total}`)}">${count}</td>`;
+    });
+    return `<tr><th scope="row">${escapeHtml(label)}</th>${cells.join('')}</tr>`;
+  });
+  return `<section aria-labelledby="cm-h"><h2 id="cm-h">Confusion matrix</h2>
+<p class="note">Rows are the true class, columns the predicted class. Shade is the share of the row: green on the diagonal (right), red off it (wrong).</p>
+<div class="scroll" tabindex="0" role="region" aria-label="Confusion matrix, scrollable"><table class="confusion">${head}${rows.join('')}</table></div></section>`;
+}
+
+function perClassSection(e: ReportEvaluation): string {
+  const rows = e.confusion.labels.map((label) => {
+    const s = e.perClass[label];
+    if (!s) return '';
+    return `<tr><th scope="row">${escapeHtml(label)}</th><td>${s.precision.toFixed(3)}</td><td>${s.recall.toFixed(3)}</td><td>${s.f1.toFixed(3)}</td><td>${s.support}</td></tr>`;
+  });
+  return `<section aria-labelledby="pc-h"><h2 id="pc-h">Per-class scores</h2><div class="scroll" tabindex="0" role="region" aria-label="Per-class scores, scrollable"><table class="per-class"><thead><tr><th scope="col">class</th><th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th><th scope="col">support</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+}
+
+function mistakesSection(e: ReportEvaluation): string {
+  if (!e.misclassifiedTotal) return `<section aria-labelledby="mis-h"><h2 id="mis-h">Misclassified images</h2><p class="note">None: every image was classified correctly.</p></section>`;
+  const shown = e.misclassified.length < e.misclassifiedTotal ? ` (the ${e.misclassified.length} most confident of ${e.misclassifiedTotal})` : ` (${e.misclassifiedTotal})`;
+  const items = e.misclassified.map((m) => {
+    const image = m.thumbnail
+      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.true}, predicted ${m.predicted}`)}" decoding="async">`
+      : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
+    return `<li><figure>${image}<figcaption><span class="true">true: <b>${escapeHtml(m.true)}</b></span><span class="pred">predicted: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
+  });
+  return `<section aria-labelledby="mis-h"><h2 id="mis-h">Misclassified images${shown}</h2>
+<p class="note">Most confident mistakes first: these are the likeliest mislabelled files.</p>
+<ul class="mistakes">${items.join('')}</ul></section>`;
+}
+
+function percent(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+function baseName(file: string): string {
+  return file.split(/[\\/]/).pop() ?? file;
+}

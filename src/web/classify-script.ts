@@ -1,0 +1,137 @@
+/**
+ * `classify.js` of a web export: plain browser JavaScript (no build step, no dependencies besides the global
+ * `ort` from ort.wasm.min.js) that preprocesses an image as the server does and runs model.onnx.
+ *
+ * Preprocessing, step by step, against the server's (src/data/decode-image.ts, sharp):
+ * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does;
+ * - resize: 'stretch' draws the whole image into S x S; 'center-crop' draws the centred square of side
+ *   min(w, h) into S x S, which is sharp's fit 'cover' (scale the short side to S, crop the centre);
+ * - interpolation: the canvas's own smoothing (imageSmoothingQuality 'medium': mipmapped bilinear in Chromium)
+ *   instead of sharp's antialiased linear kernel, and no JPEG shrink-on-load. Measured (test/export-web.test.ts,
+ *   Chromium 'medium'; 'low' and 'high' were further off): downscaling a 640x400 JPEG to 224 differs by a mean
+ *   0.5-0.7 levels of 255; upscaling a noisy 160 px image to 224 by 4.8 levels, because sharp's 'linear' upscale
+ *   is not textbook bilinear: a plain bilinear reference in JS is as far from it (4.7-4.8 levels, with either
+ *   pixel-centre convention). Top-1 agreed on every test image; probabilities moved by up to 0.12 on a tiny,
+ *   overconfident test model;
+ * - alpha: the canvas composites transparent pixels (premultiplied), the server keeps their stored RGB values
+ *   (PIL's convert('RGB')); images with transparency may differ more;
+ * - colour: the canvas works in sRGB; images with another embedded ICC profile are converted by the browser
+ *   and by sharp, each with its own colour engine;
+ * - then scale/mean/std/layout exactly as the manifest says (channelAffine in src/engine/preprocessing.ts).
+ */
+export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.json, inference with onnxruntime-web (wasm). */
+(function (global) {
+  'use strict';
+
+  /** Per-channel v * mul + add, as Graft's channelAffine. Unknown scales are an error, never a guess. */
+  function channelAffine(pre) {
+    if (pre.scale === 'imagenet') {
+      return {
+        mul: [0, 1, 2].map(function (c) { return 1 / (255 * pre.std[c]); }),
+        add: [0, 1, 2].map(function (c) { return -pre.mean[c] / pre.std[c]; }),
+      };
+    }
+    if (pre.scale === '-1..1') return { mul: [1 / 127.5, 1 / 127.5, 1 / 127.5], add: [-1, -1, -1] };
+    if (pre.scale === '0..1') return { mul: [1 / 255, 1 / 255, 1 / 255], add: [0, 0, 0] };
+    throw new Error('Unknown preprocessing scale "' + pre.scale + '" in model.json');
+  }
+
+  /** Any image-like input to an ImageBitmap, EXIF orientation applied. */
+  async function toBitmap(source) {
+    if (typeof source === 'string') {
+      var response = await fetch(source);
+      if (!response.ok) throw new Error('Cannot fetch ' + source + ': HTTP ' + response.status);
+      source = await response.blob();
+    }
+    if (source instanceof HTMLImageElement && !source.complete) await source.decode();
+    return createImageBitmap(source, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+  }
+
+  /** RGBA bytes of the S x S image the model sees (center-crop or stretch, as the manifest says). */
+  function resizeToSquare(bitmap, pre) {
+    var size = pre.inputSize;
+    var canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(size, size) : Object.assign(document.createElement('canvas'), { width: size, height: size });
+    var ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'medium';
+    var w = bitmap.width, h = bitmap.height;
+    if (pre.resize === 'stretch') {
+      ctx.drawImage(bitmap, 0, 0, w, h, 0, 0, size, size);
+    } else if (pre.resize === 'center-crop') {
+      var side = Math.min(w, h);
+      ctx.drawImage(bitmap, (w - side) / 2, (h - side) / 2, side, side, 0, 0, size, size);
+    } else {
+      throw new Error('Unknown resize mode "' + pre.resize + '" in model.json');
+    }
+    return ctx.getImageData(0, 0, size, size).data;
+  }
+
+  /** Float32 input tensor data (NCHW or NHWC) from RGBA bytes. */
+  function toTensorData(rgba, pre) {
+    var size = pre.inputSize, n = size * size;
+    var affine = channelAffine(pre);
+    var out = new Float32Array(n * 3);
+    var nchw = pre.layout === 'nchw';
+    if (!nchw && pre.layout !== 'nhwc') throw new Error('Unknown layout "' + pre.layout + '" in model.json');
+    for (var i = 0; i < n; i++) {
+      for (var c = 0; c < 3; c++) {
+        var v = rgba[i * 4 + c] * affine.mul[c] + affine.add[c];
+        out[nchw ? c * n + i : i * 3 + c] = v;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Loads model.json and model.onnx from baseUrl (default: this page's folder).
+   * Resolves to { info, classify(source, { topK }) -> [{ label, probability }], preprocess(source), dispose() }.
+   */
+  async function load(baseUrl) {
+    var base = new URL(baseUrl || './', document.baseURI);
+    var response = await fetch(new URL('model.json', base));
+    if (!response.ok) throw new Error('Cannot load model.json: HTTP ' + response.status);
+    var info = await response.json();
+    if (info.format !== 'graft-web-model') throw new Error('model.json is not a Graft web model');
+    if (typeof ort === 'undefined') throw new Error('onnxruntime-web is not loaded: include ort.wasm.min.js before classify.js');
+    ort.env.wasm.wasmPaths = base.href;
+    // Threads need cross-origin isolation (COOP/COEP headers); without it onnxruntime-web runs one thread.
+    ort.env.wasm.numThreads = global.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    var session = await ort.InferenceSession.create(new URL(info.onnx.file, base).href, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    var pre = info.preprocessing;
+    var shape = pre.layout === 'nchw' ? [1, 3, pre.inputSize, pre.inputSize] : [1, pre.inputSize, pre.inputSize, 3];
+
+    async function preprocess(source) {
+      var bitmap = await toBitmap(source);
+      try {
+        return toTensorData(resizeToSquare(bitmap, pre), pre);
+      } finally {
+        bitmap.close();
+      }
+    }
+
+    async function probabilities(source) {
+      var data = await preprocess(source);
+      var feeds = {};
+      feeds[info.onnx.input] = new ort.Tensor('float32', data, shape);
+      var results = await session.run(feeds, [info.onnx.probabilities]);
+      return Array.from(results[info.onnx.probabilities].data);
+    }
+
+    async function classify(source, options) {
+      var topK = Math.max(1, Math.min((options && options.topK) || 5, info.labels.length));
+      var started = performance.now();
+      var probs = await probabilities(source);
+      var ranked = info.labels
+        .map(function (label, i) { return { label: label, probability: probs[i], i: i }; })
+        .sort(function (a, b) { return b.probability - a.probability || a.i - b.i; })
+        .slice(0, topK)
+        .map(function (p) { return { label: p.label, probability: p.probability }; });
+      return { predictions: ranked, probabilities: probs, timing_ms: performance.now() - started };
+    }
+
+    return { info: info, classify: classify, preprocess: preprocess, dispose: function () { return session.release(); } };
+  }
+
+  global.GraftWeb = { load: load, channelAffine: channelAffine };
+})(globalThis);
+`;

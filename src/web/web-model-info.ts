@@ -1,0 +1,33 @@
+import type { Preprocessing } from '../engine/preprocessing.js';
+import type { ModelManifest } from '../model/manifest.js';
+
+/**
+ * `model.json` of a web export: what the browser needs to preprocess and run `model.onnx`, taken from the
+ * manifest (the model carries its preprocessing; the page has no constants).
+ */
+export interface WebModelInfo {
+  readonly format: 'graft-web-model';
+  readonly version: 1;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly preprocessing: Preprocessing;
+  /** ONNX input and probability output names. */
+  readonly onnx: { readonly file: 'model.onnx'; readonly input: string; readonly probabilities: string };
+  readonly metrics: { readonly val: ModelManifest['metrics']['val'] };
+  readonly backbone: string;
+  readonly created: string;
+}
+
+export function webModelInfo(manifest: ModelManifest, name: string): WebModelInfo {
+  return {
+    format: 'graft-web-model',
+    version: 1,
+    name,
+    labels: manifest.labels,
+    preprocessing: manifest.preprocessing,
+    onnx: { file: 'model.onnx', input: manifest.onnx.input, probabilities: manifest.onnx.probabilities },
+    metrics: { val: manifest.metrics.val },
+    backbone: manifest.backbone.name,
+    created: manifest.created,
+  };
+}
