@@ -119,7 +119,10 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
 
   it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {
     const val = await copySubset(join(hymenoptera, 'val'), join(root, 'val-small'), 12);
-    const trained = parseJsonOutput<TrainJson>(await runCli(['train', data, '--val', val, '--backbone', int8Model, '--out', join(root, 'model-val'), '--json'], env));
+    const trained = parseJsonOutput<TrainJson & { report: string }>(await runCli(['train', data, '--val', val, '--backbone', int8Model, '--out', join(root, 'model-val'), '--report', '--json'], env));
+    // --report writes the HTML report beside the model, scored on the validation folder.
+    expect(trained.report).toBe(join(root, 'model-val', 'report.html'));
+    expect(await readFile(trained.report, 'utf8')).toMatch(/<svg/);
     const evaluated = parseJsonOutput<EvalJson>(await runCli(['eval', join(root, 'model-val'), val, '--json'], env));
     expect(trained.images.val).toBe(24);
     expect(evaluated.accuracy).toBeCloseTo(trained.val!.accuracy, 10);

@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../model/atomic-write.js';
+import { buildReport } from '../../report/build-report.js';
 import type { Command } from 'commander';
 import { GraftError } from '../../errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
@@ -22,6 +25,7 @@ interface TrainFlags extends BackboneFlags {
   labelSmoothing?: number;
   seed?: number;
   config?: string;
+  report: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -41,7 +45,8 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <l2>', 'L2 penalty on weights (default 0.0001)', parseNumber)
     .option('--label-smoothing <eps>', 'label smoothing (default 0)', parseNumber)
     .option('--seed <n>', 'seed for the split, initial weights, dropout and batch order (default 42)', parseInteger)
-    .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win');
+    .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win')
+    .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false);
   addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     try {
@@ -64,8 +69,13 @@ export function registerTrain(program: Command): void {
           head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
         },
       });
+      let reportPath: string | undefined;
+      if (flags.report) {
+        reportPath = join(result.model, 'report.html');
+        await writeFileAtomic(reportPath, (await buildReport(result.model, { onProgress: progress })).html);
+      }
       progress.stop();
-      printResult(flags.json, result, () => formatTrainResult(result));
+      printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
       reportFailure(error, flags.json);
