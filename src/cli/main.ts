@@ -11,6 +11,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
+import { registerUi } from './commands/ui.js';
 import { reportFailure } from './output.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerConvert(program);
   registerServe(program);
+  registerUi(program);
   registerReport(program);
   registerExport(program);
   return program;

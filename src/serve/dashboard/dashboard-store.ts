@@ -1,0 +1,187 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { EpochLogs } from '../../progress.js';
+
+/** A run's life: queued -> running -> finished | failed; a run that was running when the server stopped is `interrupted`. */
+export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'interrupted';
+
+export interface ProjectRecord {
+  readonly id: number;
+  readonly name: string;
+  /** Absolute folder of class sub-folders (or train/ + val/). */
+  readonly dataDir: string;
+  readonly created: string;
+}
+
+/** What a user asked for when starting a run (the options of `train`, as JSON). */
+export interface RunOptions {
+  readonly epochs: number;
+  /** Units of the head's one hidden layer; 0 is a linear head. */
+  readonly hidden: number;
+  readonly backbone: string;
+}
+
+export interface RunRecord {
+  readonly id: number;
+  readonly projectId: number;
+  readonly status: RunStatus;
+  readonly options: RunOptions;
+  readonly modelDir: string;
+  /** Validation metrics and timings when finished (TrainResult's summary). */
+  readonly metrics: Record<string, unknown> | null;
+  readonly error: string | null;
+  readonly started: string | null;
+  readonly ended: string | null;
+  readonly created: string;
+}
+
+export interface EpochRecord extends EpochLogs {
+  readonly epoch: number;
+}
+
+interface RunRow {
+  id: number;
+  project_id: number;
+  status: RunStatus;
+  options: string;
+  model_dir: string;
+  metrics: string | null;
+  error: string | null;
+  started: string | null;
+  ended: string | null;
+  created: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+/**
+ * The dashboard's projects, runs and per-epoch metrics in one SQLite file (`<dataDir>/dashboard.sqlite`).
+ * Opening the store marks runs left `running` or `queued` by a previous process as `interrupted`: nothing is
+ * training them any more, and the page must not say otherwise.
+ */
+export class DashboardStore {
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  static open(dataDir: string): DashboardStore {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, 'dashboard.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL, data_dir TEXT NOT NULL, created TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id), status TEXT NOT NULL,
+        options TEXT NOT NULL, model_dir TEXT NOT NULL, metrics TEXT, evaluation TEXT, error TEXT,
+        started TEXT, ended TEXT, created TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS epochs (
+        run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL, loss REAL NOT NULL, acc REAL NOT NULL,
+        val_loss REAL, val_acc REAL, PRIMARY KEY (run_id, epoch));
+    `);
+    db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
+    const now = new Date().toISOString();
+    db.prepare(`UPDATE runs SET status = 'interrupted', ended = ?, error = COALESCE(error, 'the server stopped before this run ended') WHERE status IN ('running', 'queued')`).run(now);
+    return new DashboardStore(db);
+  }
+
+  createProject(name: string, dataDir: string): ProjectRecord {
+    const created = new Date().toISOString();
+    const info = this.db.prepare('INSERT INTO projects (name, data_dir, created) VALUES (?, ?, ?)').run(name, dataDir, created);
+    return { id: Number(info.lastInsertRowid), name, dataDir, created };
+  }
+
+  /** Points a project at its data folder (an upload project's folder is only known once its id is). */
+  setProjectDataDir(id: number, dataDir: string): void {
+    this.db.prepare('UPDATE projects SET data_dir = ? WHERE id = ?').run(dataDir, id);
+  }
+
+  projects(): ProjectRecord[] {
+    const rows = this.db.prepare('SELECT id, name, data_dir, created FROM projects ORDER BY id DESC').all() as { id: number; name: string; data_dir: string; created: string }[];
+    return rows.map((r) => ({ id: r.id, name: r.name, dataDir: r.data_dir, created: r.created }));
+  }
+
+  project(id: number): ProjectRecord | undefined {
+    return this.projects().find((p) => p.id === id);
+  }
+
+  createRun(projectId: number, options: RunOptions, modelDirFor: (id: number) => string): RunRecord {
+    const created = new Date().toISOString();
+    const insert = this.db.transaction(() => {
+      const info = this.db.prepare(`INSERT INTO runs (project_id, status, options, model_dir, created) VALUES (?, 'queued', ?, '', ?)`).run(projectId, JSON.stringify(options), created);
+      const id = Number(info.lastInsertRowid);
+      this.db.prepare('UPDATE runs SET model_dir = ? WHERE id = ?').run(modelDirFor(id), id);
+      return id;
+    });
+    return this.run(insert())!;
+  }
+
+  run(id: number): RunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row && toRun(row);
+  }
+
+  runs(projectId?: number): RunRecord[] {
+    const rows = (projectId === undefined
+      ? this.db.prepare('SELECT * FROM runs ORDER BY id DESC').all()
+      : this.db.prepare('SELECT * FROM runs WHERE project_id = ? ORDER BY id DESC').all(projectId)) as RunRow[];
+    return rows.map(toRun);
+  }
+
+  markRunning(id: number): void {
+    this.db.prepare(`UPDATE runs SET status = 'running', started = ? WHERE id = ?`).run(new Date().toISOString(), id);
+  }
+
+  markFinished(id: number, metrics: Record<string, unknown>): void {
+    this.db.prepare(`UPDATE runs SET status = 'finished', metrics = ?, ended = ? WHERE id = ?`).run(JSON.stringify(metrics), new Date().toISOString(), id);
+  }
+
+  markFailed(id: number, error: string): void {
+    this.db.prepare(`UPDATE runs SET status = 'failed', error = ?, ended = ? WHERE id = ?`).run(error, new Date().toISOString(), id);
+  }
+
+  addEpoch(runId: number, epoch: number, logs: EpochLogs): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, val_loss, val_acc) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(runId, epoch, logs.loss, logs.acc, logs.val_loss ?? null, logs.val_acc ?? null);
+  }
+
+  epochs(runId: number): EpochRecord[] {
+    const rows = this.db.prepare('SELECT epoch, loss, acc, val_loss, val_acc FROM epochs WHERE run_id = ? ORDER BY epoch').all(runId) as {
+      epoch: number; loss: number; acc: number; val_loss: number | null; val_acc: number | null;
+    }[];
+    return rows.map((r) => ({ epoch: r.epoch, loss: r.loss, acc: r.acc, ...(r.val_loss === null ? {} : { val_loss: r.val_loss }), ...(r.val_acc === null ? {} : { val_acc: r.val_acc }) }));
+  }
+
+  /** The stored evaluation (JSON), so thumbnail indexes stay stable across requests and restarts. */
+  evaluation(runId: number): unknown {
+    const row = this.db.prepare('SELECT evaluation FROM runs WHERE id = ?').get(runId) as { evaluation: string | null } | undefined;
+    return row?.evaluation ? JSON.parse(row.evaluation) : undefined;
+  }
+
+  saveEvaluation(runId: number, evaluation: unknown): void {
+    this.db.prepare('UPDATE runs SET evaluation = ? WHERE id = ?').run(JSON.stringify(evaluation), runId);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    status: row.status,
+    options: JSON.parse(row.options) as RunOptions,
+    modelDir: row.model_dir,
+    metrics: row.metrics ? (JSON.parse(row.metrics) as Record<string, unknown>) : null,
+    error: row.error,
+    started: row.started,
+    ended: row.ended,
+    created: row.created,
+  };
+}

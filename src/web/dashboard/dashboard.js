@@ -1,0 +1,274 @@
+// @ts-check
+/**
+ * The training dashboard page: talks only to the JSON API under /v1 (see src/serve/dashboard/dashboard-routes.ts).
+ * Plain JS with JSDoc types, checked by `tsc -p src/web/dashboard/tsconfig.json`; served as is, no build step.
+ */
+
+/** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
+/** @typedef {EpochLogs & { epoch: number }} EpochRow */
+/** @typedef {{ id: number, projectId: number, status: string, options: { epochs: number, hidden: number, backbone: string }, metrics: { val?: { accuracy: number } | null } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
+/** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
+/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[] }} Evaluation */
+
+/** @param {string} id @returns {HTMLElement} */
+function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`#${id} is missing from the page`);
+  return node;
+}
+
+/** @param {string} id @returns {SVGSVGElement} */
+function svgById(id) {
+  return /** @type {SVGSVGElement} */ (/** @type {unknown} */ (byId(id)));
+}
+
+/**
+ * @param {string} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {(Node | string)[]} children
+ */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+/** @param {string} url @param {RequestInit} [init] */
+async function api(url, init) {
+  const response = await fetch(url, init);
+  const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
+  if (!response.ok) throw new Error(body?.error ? `${body.error.message}${body.error.hint ? ` (${body.error.hint})` : ''}` : `HTTP ${response.status}`);
+  return body;
+}
+
+/** @param {unknown} value @param {number} [digits] */
+const pct = (value, digits = 1) => (typeof value === 'number' ? `${(value * 100).toFixed(digits)}%` : '—');
+
+const projectSelect = /** @type {HTMLSelectElement} */ (byId('project-select'));
+const projectMessage = byId('project-message');
+/** @type {number | undefined} */ let currentRunId;
+/** @type {EventSource | undefined} */ let stream;
+
+/** @param {HTMLElement} target @param {string} text @param {boolean} [isError] */
+function say(target, text, isError = false) {
+  target.textContent = text;
+  target.classList.toggle('error', isError);
+}
+
+async function loadProjects(selectId = Number(projectSelect.value) || undefined) {
+  /** @type {{ projects: { id: number, name: string, runs: number }[] }} */
+  const { projects } = await api('/v1/projects');
+  projectSelect.replaceChildren(...projects.map((p) => el('option', { value: String(p.id) }, `${p.name} (#${p.id})`)));
+  if (!projects.length) projectSelect.append(el('option', { value: '' }, 'No projects yet'));
+  if (selectId !== undefined) projectSelect.value = String(selectId);
+  await showProject();
+}
+
+async function showProject() {
+  const id = Number(projectSelect.value);
+  const upload = /** @type {HTMLFormElement} */ (byId('upload-form'));
+  if (!id) {
+    upload.hidden = true;
+    return;
+  }
+  /** @type {Project} */
+  const project = await api(`/v1/projects/${id}`);
+  const total = project.classes.reduce((n, c) => n + c.count, 0);
+  say(byId('project-summary'), `${total} images in ${project.classes.length} classes, from ${project.dataDir}${project.skipped ? `; ${project.skipped} files cannot be used` : ''}`);
+  byId('class-list').replaceChildren(...project.classes.map((c) => el('li', {}, `${c.label}: ${c.count}`)));
+  upload.hidden = !project.acceptsUploads;
+  const rows = project.runs.map((run) => {
+    const open = el('button', { type: 'button', class: 'link' }, 'Open');
+    open.addEventListener('click', () => void openRun(run.id));
+    return el('tr', { 'data-run': String(run.id) },
+      el('td', {}, `#${run.id}`),
+      el('td', {}, el('span', { class: `status status-${run.status}` }, run.status)),
+      el('td', {}, `${run.epochs.length} / ${run.options.epochs}`),
+      el('td', {}, pct(run.metrics?.val?.accuracy)),
+      el('td', {}, open));
+  });
+  byId('runs-table').querySelector('tbody')?.replaceChildren(...rows);
+}
+
+/** Draws train (solid) and validation (dashed) series of one metric. @param {SVGSVGElement} svg @param {EpochRow[]} epochs @param {'loss' | 'acc'} key */
+function drawChart(svg, epochs, key) {
+  const W = 320, H = 180, L = 34, R = 8, T = 8, B = 22;
+  const train = epochs.map((e) => e[key]);
+  const val = epochs.map((e) => e[key === 'loss' ? 'val_loss' : 'val_acc']).filter((v) => typeof v === 'number');
+  const all = [...train, .../** @type {number[]} */ (val)];
+  const max = key === 'acc' ? 1 : Math.max(1e-6, ...all);
+  const n = Math.max(epochs.length, 2);
+  /** @param {number} i */ const x = (i) => L + ((W - L - R) * i) / (n - 1);
+  /** @param {number} v */ const y = (v) => T + (H - T - B) * (1 - v / max);
+  /** @param {(number | undefined)[]} values */
+  const path = (values) => values.map((v, i) => (typeof v === 'number' ? `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}` : '')).join('');
+  const ns = 'http://www.w3.org/2000/svg';
+  /** @param {string} tag @param {Record<string, string>} attrs @param {string} [text] */
+  const node = (tag, attrs, text) => {
+    const n2 = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n2.setAttribute(k, v);
+    if (text) n2.textContent = text;
+    return n2;
+  };
+  svg.replaceChildren(
+    node('line', { class: 'axis', x1: String(L), y1: String(H - B), x2: String(W - R), y2: String(H - B) }),
+    node('line', { class: 'axis', x1: String(L), y1: String(T), x2: String(L), y2: String(H - B) }),
+    node('text', { x: '2', y: String(T + 8) }, key === 'acc' ? '100%' : max.toFixed(2)),
+    node('text', { x: '2', y: String(H - B) }, '0'),
+    node('text', { x: String(W - R - 60), y: String(H - 6) }, `epoch ${epochs.length}`),
+    node('path', { class: 'train', d: path(train), 'data-points': String(train.length) }),
+    node('path', { class: 'val', d: path(epochs.map((e) => e[key === 'loss' ? 'val_loss' : 'val_acc'])) }),
+  );
+  const last = epochs.at(-1);
+  svg.setAttribute('aria-label', `${key === 'acc' ? 'Accuracy' : 'Loss'} per epoch, ${epochs.length} epochs${last ? `, last ${key === 'acc' ? pct(last.acc) : last.loss.toFixed(3)}` : ''}`);
+}
+
+/** @param {number} runId */
+async function openRun(runId) {
+  stream?.close();
+  currentRunId = runId;
+  /** @type {Run} */
+  const run = await api(`/v1/runs/${runId}`);
+  byId('run-section').hidden = false;
+  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${run.options.epochs} epochs max)`;
+  byId('evaluation').hidden = true;
+  /** @type {EpochRow[]} */
+  const epochs = [];
+  const redraw = () => {
+    drawChart(svgById('loss-chart'), epochs, 'loss');
+    drawChart(svgById('acc-chart'), epochs, 'acc');
+  };
+  redraw();
+  const status = byId('run-status');
+  say(status, `Status: ${run.status}`);
+  const source = new EventSource(`/v1/runs/${runId}/events`);
+  stream = source;
+  source.addEventListener('epoch-end', (message) => {
+    const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
+    epochs.push({ epoch: event.epoch, ...event.logs });
+    redraw();
+    say(status, `Status: running, epoch ${event.epoch}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`);
+  });
+  source.addEventListener('progress', (message) => say(status, `Status: running, ${JSON.parse(/** @type {MessageEvent} */ (message).data).message}`));
+  source.addEventListener('status', (message) => {
+    const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
+    const isEnd = ['finished', 'failed', 'interrupted'].includes(event.status);
+    say(status, `Status: ${event.status}${event.error ? `: ${event.error}` : ''}`, event.status === 'failed');
+    byId('run-section').dataset.status = event.status;
+    if (!isEnd) return;
+    source.close();
+    void showProject();
+    if (event.status === 'finished' && currentRunId === runId) void showEvaluation(runId);
+  });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) return;
+    source.close();
+  };
+}
+
+/** @param {number} runId */
+async function showEvaluation(runId) {
+  /** @type {Evaluation} */
+  const ev = await api(`/v1/runs/${runId}/evaluation`);
+  if (currentRunId !== runId) return;
+  byId('evaluation').hidden = false;
+  say(byId('evaluation-summary'), `Accuracy ${pct(ev.accuracy)} on ${ev.count} images. Rows: true class; columns: predicted class.`);
+  const max = Math.max(1, ...ev.confusion.flat());
+  byId('confusion').replaceChildren(
+    el('caption', { class: 'visually-hidden' }, 'Confusion matrix: rows are true classes, columns predicted classes'),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'true \\ predicted'), ...ev.labels.map((l) => el('th', { scope: 'col' }, l)))),
+    el('tbody', {}, ...ev.confusion.map((row, t) => el('tr', {}, el('th', { scope: 'row' }, ev.labels[t] ?? ''), ...row.map((count, p) => {
+      const share = count / max;
+      const hue = t === p ? 140 : 0;
+      return el('td', { style: `background: hsla(${hue}, 70%, 45%, ${(0.08 + 0.8 * share).toFixed(2)}); color: ${share > 0.55 ? '#fff' : 'inherit'}`, title: `${ev.labels[t]} predicted as ${ev.labels[p]}: ${count}` }, String(count));
+    })))),
+  );
+  byId('per-class').replaceChildren(
+    el('thead', {}, el('tr', {}, ...['Class', 'Precision', 'Recall', 'F1', 'Images'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...Object.entries(ev.perClass).map(([label, s]) => el('tr', {}, el('th', { scope: 'row' }, label), el('td', {}, pct(s.precision)), el('td', {}, pct(s.recall)), el('td', {}, pct(s.f1)), el('td', {}, String(s.support))))),
+  );
+  const list = byId('misclassified');
+  if (!ev.misclassified.length) {
+    list.replaceChildren(el('li', {}, 'No mistakes on these images.'));
+    return;
+  }
+  list.replaceChildren(...ev.misclassified.map((m) => {
+    const caption = `${m.file}: true ${m.true}, predicted ${m.predicted} (${pct(m.confidence, 0)})`;
+    const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
+      el('img', { src: m.thumbnail, alt: `${m.file}, a ${m.true} image predicted as ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
+      el('span', {}, `true: ${m.true}`), el('span', {}, `predicted: ${m.predicted} (${pct(m.confidence, 0)})`));
+    button.addEventListener('click', () => openImage(m));
+    return el('li', {}, button);
+  }));
+}
+
+/** @param {Mistake} m */
+function openImage(m) {
+  const dialog = /** @type {HTMLDialogElement} */ (byId('image-dialog'));
+  byId('image-dialog-title').textContent = m.file;
+  const img = /** @type {HTMLImageElement} */ (byId('image-dialog-img'));
+  img.src = `${m.thumbnail}?size=320`;
+  img.alt = `${m.file}, labelled ${m.true}`;
+  byId('image-dialog-text').textContent = `Labelled ${m.true}; the model says ${m.predicted} with ${pct(m.confidence)} confidence. If the label is wrong, fix the file's folder and train again.`;
+  dialog.showModal();
+}
+
+/** @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler */
+function onSubmit(id, handler) {
+  const form = /** @type {HTMLFormElement} */ (byId(id));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button');
+    if (button) button.disabled = true;
+    handler(form)
+      .catch((error) => say(projectMessage, error instanceof Error ? error.message : String(error), true))
+      .finally(() => {
+        if (button) button.disabled = false;
+      });
+  });
+}
+
+/** @param {HTMLFormElement} form @param {string} name */
+const field = (form, name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+
+onSubmit('folder-form', async (form) => {
+  const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value, folder: field(form, 'folder').value }) });
+  say(projectMessage, `Created project ${project.name} with ${project.classes.length} classes.`);
+  form.reset();
+  await loadProjects(project.id);
+});
+
+onSubmit('upload-project-form', async (form) => {
+  const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value }) });
+  say(projectMessage, `Created project ${project.name}. Now upload images for each class below.`);
+  form.reset();
+  await loadProjects(project.id);
+});
+
+onSubmit('upload-form', async (form) => {
+  const files = field(form, 'files').files ?? [];
+  const label = field(form, 'label').value.trim();
+  // Batches keep each request under the server's file-count limit.
+  for (let i = 0; i < files.length; i += 32) {
+    const body = new FormData();
+    body.append('label', label);
+    for (const file of Array.from(files).slice(i, i + 32)) body.append('files', file, file.name);
+    await api(`/v1/projects/${projectSelect.value}/images`, { method: 'POST', body });
+  }
+  say(projectMessage, `Uploaded ${files.length} images of ${label}.`);
+  form.reset();
+  await showProject();
+});
+
+onSubmit('run-form', async (form) => {
+  const backbone = field(form, 'backbone').value.trim();
+  const body = { epochs: Number(field(form, 'epochs').value), hidden: Number(field(form, 'hidden').value), ...(backbone ? { backbone } : {}) };
+  const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await showProject();
+  await openRun(run.id);
+});
+
+projectSelect.addEventListener('change', () => void showProject().catch((error) => say(projectMessage, String(error), true)));
+void loadProjects().catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));

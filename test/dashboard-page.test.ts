@@ -1,0 +1,111 @@
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticDataset, type SyntheticDataset } from '../src/data/synthetic.js';
+import { DashboardStore } from '../src/serve/dashboard/dashboard-store.js';
+import { startDashboardServer } from '../src/serve/dashboard/start-dashboard-server.js';
+import { tempDir } from './support.js';
+import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from './web-support.js';
+
+if (!hasChromium) chromiumSkipReason('training dashboard browser test');
+
+describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in headless Chromium', () => {
+  let root: string;
+  let data: SyntheticDataset;
+  let server: Awaited<ReturnType<typeof startDashboardServer>>;
+  beforeAll(async () => {
+    root = await tempDir('graft-dashboard-page-');
+    data = await writeSyntheticDataset(join(root, 'shapes'), { perClass: 8 });
+    // A circle filed under squares: the page must show it among the misclassified images.
+    await copyFile(data.files.find((f) => f.includes('/val/circles/'))!, join(data.valDir, 'squares', 'planted-circle.jpg'));
+    const cacheDir = join(tmpdir(), 'graft-web-tests-cache');
+    await mkdir(cacheDir, { recursive: true });
+    await mkdir(artifactsDir, { recursive: true });
+    // A run a previous server left running: after this "restart" the page must call it interrupted.
+    const before = DashboardStore.open(join(root, 'ui'));
+    const old = before.createProject('before restart', data.root);
+    before.markRunning(before.createRun(old.id, { epochs: 5, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id))).id);
+    before.close();
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates a project, trains, updates the curves live, and opens the confusion matrix and a misclassified image', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard`);
+      await page.waitForSelector('#runs-table tbody tr');
+      expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
+
+      await page.getByLabel('Name', { exact: true }).fill('shapes');
+      await page.getByLabel(/Folder on the server/).fill(data.root);
+      await page.getByRole('button', { name: 'Create from folder' }).click();
+      await page.waitForFunction("document.getElementById('project-message').textContent.startsWith('Created project shapes')");
+      expect((await page.locator('#class-list li').allTextContents()).map((t) => t.split(':')[0])).toEqual(['circles', 'squares', 'triangles']);
+
+      // A project from uploads: one class at a time through the file input.
+      await page.getByLabel('Name for an upload project').fill('uploaded');
+      await page.getByRole('button', { name: 'Create empty project for uploads' }).click();
+      await page.waitForSelector('#upload-form:not([hidden])');
+      for (const label of ['circles', 'squares']) {
+        await page.getByLabel('Class', { exact: true }).fill(label);
+        await page.getByLabel('Images of this class').setInputFiles(data.files.filter((f) => f.includes(`/train/${label}/`)).slice(0, 3));
+        await page.getByRole('button', { name: 'Upload', exact: true }).click();
+        await page.waitForFunction(`document.getElementById('project-message').textContent === 'Uploaded 3 images of ${label}.'`);
+      }
+      await page.waitForFunction("document.querySelectorAll('#class-list li').length === 2");
+      expect(await page.locator('#class-list li').allTextContents()).toEqual(['circles: 3', 'squares: 3']);
+
+      // Back to the folder project for the training run.
+      const shapesId = await page.evaluate<string>("[...document.querySelectorAll('#project-select option')].find((o) => o.textContent.startsWith('shapes')).value");
+      await page.selectOption('#project-select', shapesId);
+      await page.waitForSelector('#upload-form[hidden]', { state: 'attached' });
+
+      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams.
+      await page.evaluate(`(() => {
+        window.__points = [];
+        new MutationObserver(() => {
+          const path = document.querySelector('#loss-chart path.train');
+          if (path) window.__points.push(Number(path.getAttribute('data-points')));
+        }).observe(document.getElementById('loss-chart'), { childList: true });
+      })()`);
+      await page.getByLabel('Epochs').fill('8');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'", undefined, { timeout: 60_000 });
+      const points = await page.evaluate<number[]>('window.__points');
+      expect(new Set(points.filter((n) => n > 0)).size, `the loss curve redrew per epoch: ${points.join(',')}`).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...points)).toBeGreaterThanOrEqual(2);
+
+      await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
+      expect(await page.locator('#confusion tbody tr').count()).toBe(3);
+      expect(await page.locator('#per-class tbody tr').count()).toBe(3);
+      expect(await page.locator('#runs-table tbody .status').allTextContents()).toEqual(['finished']);
+
+      const planted = page.getByRole('button', { name: /planted-circle\.jpg: true squares, predicted circles/ });
+      await planted.scrollIntoViewIfNeeded();
+      await page.waitForFunction("[...document.querySelectorAll('#misclassified img')].every((img) => img.complete && img.naturalWidth > 0)");
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-1280.png'), fullPage: true });
+      await planted.click();
+      await page.waitForFunction("document.getElementById('image-dialog').open && document.getElementById('image-dialog-img').naturalWidth > 0");
+      expect(await page.locator('#image-dialog-text').textContent()).toContain('Labelled squares; the model says circles');
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-dialog-1280.png') });
+      await page.getByRole('button', { name: 'Close' }).click();
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-390.png'), fullPage: true });
+      const overflow = await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth');
+      expect(overflow, 'horizontal overflow at 390px').toBe(false);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
