@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../errors.js';
-import { startServer, type GraftServer } from '../../serve/start-server.js';
+import { startServer } from '../../serve/start-server.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { untilSignal } from '../until-signal.js';
 
 interface ServeFlags {
   port: number;
@@ -73,21 +74,4 @@ export function registerServe(program: Command): void {
         reportFailure(error, flags.json);
       }
     });
-}
-
-/** Resolves after SIGINT or SIGTERM once the server has closed (in-flight requests finish first). */
-function untilSignal(server: GraftServer): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.stderr.write(`${signal}: shutting down\n`);
-      void server.close().then(resolve, (error: unknown) => {
-        reportFailure(error, false);
-        resolve();
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startDashboardServer } from '../../serve/dashboard/start-dashboard-server.js';
 import { parseInteger } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { untilSignal } from '../until-signal.js';
 
 interface UiFlags {
   port: number;
@@ -29,19 +30,7 @@ export function registerUi(program: Command): void {
         printResult(flags.json, { url: server.url, dashboard, dataDir: flags.dataDir }, () =>
           [`Training dashboard on ${dashboard}`, `  data: ${flags.dataDir}`, 'Ctrl+C stops after the run in progress; press it twice to stop now (that run is then shown as interrupted).'].join('\n'),
         );
-        await new Promise<void>((resolve) => {
-          const stop = (signal: NodeJS.Signals): void => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            process.stderr.write(`${signal}: shutting down\n`);
-            void server.close().then(resolve, (error: unknown) => {
-              reportFailure(error, false);
-              resolve();
-            });
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
+        await untilSignal(server);
       } catch (error) {
         reportFailure(error, flags.json);
       }
