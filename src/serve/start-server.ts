@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerApiRoutes } from './api-routes.js';
+import { registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { httpErrorFor } from './error-mapping.js';
 import { RAW_IMAGE_TYPES } from './image-input.js';
@@ -37,6 +38,8 @@ export interface ServeOptions {
   readonly maxConcurrentDecodes?: number;
   /** Serve the files of this folder at / (the web page). */
   readonly webRoot?: string;
+  /** Also serve the training dashboard (`graft serve --train`) at /dashboard/, with its data in this folder. */
+  readonly dashboard?: DashboardOptions;
   /** Reload a model when its graft.json or model.onnx changes. Defaults to true. */
   readonly watch?: boolean;
   /** How often model files are polled for changes. Defaults to 1000 ms. */
@@ -122,6 +125,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       defaultTopK: 5,
       decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4)),
     });
+    if (options.dashboard) registerDashboardRoutes(app, options.dashboard);
     if (options.webRoot) registerStaticFiles(app, options.webRoot);
 
     const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });

@@ -16,6 +16,7 @@ interface ServeFlags {
   maxBatch: number;
   batchWindowMs: number;
   web?: string;
+  train?: string | boolean;
   watch: boolean;
   json: boolean;
 }
@@ -35,6 +36,7 @@ export function registerServe(program: Command): void {
     .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parseInteger, 32)
     .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNumber, 3)
     .option('--web <dir>', 'serve this folder at / instead of the built-in upload page')
+    .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/ (projects and runs kept in data-dir, default ./graft-ui)')
     .option('--no-watch', 'do not reload a model when its files change')
     .option('--json', 'print one JSON object (url and models) on stdout', false)
     .action(async (modelDirs: string[], flags: ServeFlags) => {
@@ -57,6 +59,7 @@ export function registerServe(program: Command): void {
           batchWindowMs: flags.batchWindowMs,
           // The upload page built by `npm run build` is served at / unless another folder is given.
           webRoot: flags.web ?? webAppRoot(),
+          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui' } } : {}),
           watch: flags.watch,
           onEvent: (event) =>
             process.stderr.write(
