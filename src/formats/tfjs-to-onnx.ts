@@ -38,6 +38,29 @@ export class OnnxGraphBuilder {
   private readonly usedNames = new Set<string>();
   private readonly layoutCache = new Map<string, OnnxValue>();
 
+  /**
+   * Ends the graph: flattens `output` (back in Keras/TF NHWC order) to [N, D] as `outputName` and encodes the
+   * model at opset 13. Both exporters (layers and graph models) finish this way.
+   */
+  encode(output: OnnxValue, io: { graphName: string; inputName: string; inputDims: readonly (number | null)[]; outputName: string }): Uint8Array {
+    const keras = this.toKeras(output);
+    this.nodes.push(makeNode('Flatten', [keras.name], [io.outputName], { attributes: { axis: { int: 1 } } }));
+    const featureDim = keras.shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+    return encodeOnnxModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      producerName: 'graft',
+      producerVersion: '0.1.0',
+      graph: {
+        name: io.graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: [makeFloatValueInfo(io.inputName, io.inputDims)],
+        output: [makeFloatValueInfo(io.outputName, [null, Number.isFinite(featureDim) ? featureDim : null])],
+      },
+    });
+  }
+
   /** `base`, or `base_1`, `base_2`... so two layers or two calls of one model never collide. */
   uniqueName(base: string): string {
     let name = base;
@@ -133,23 +156,7 @@ export function exportLayersModelToOnnx(model: tf.LayersModel, options: ExportLa
   const input: OnnxValue = { name: inputName, shape: inputShape, isNchw: false };
   // Convert up front so the one NHWC->NCHW Transpose sits at the top of the graph.
   const [output] = emitContainer(builder, model, [inputShape.length === 4 ? builder.toNchw(input) : input]);
-  const keras = builder.toKeras(output!);
-  builder.nodes.push(makeNode('Flatten', [keras.name], [outputName], { attributes: { axis: { int: 1 } } }));
-  const featureDim = keras.shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
-
-  return encodeOnnxModel({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'graft',
-    producerVersion: '0.1.0',
-    graph: {
-      name: model.name,
-      node: builder.nodes,
-      initializer: builder.initializers,
-      input: [makeFloatValueInfo(inputName, inputShape.map((d, i) => (i === 0 ? null : d)))],
-      output: [makeFloatValueInfo(outputName, [null, Number.isFinite(featureDim) ? featureDim : null])],
-    },
-  });
+  return builder.encode(output!, { graphName: model.name, inputName, inputDims: inputShape.map((d, i) => (i === 0 ? null : d)), outputName });
 }
 
 /**

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
-import { encodeOnnxModel, makeFloatValueInfo, makeNode } from '../onnx/onnx-model.js';
 import { OnnxGraphBuilder, type OnnxValue } from '../tfjs-to-onnx.js';
 import { attrShape, dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from './graph-model-json.js';
 import { emitGraphOp } from './graph-ops-to-onnx.js';
@@ -100,22 +99,7 @@ export function exportGraphModelToOnnx(modelJson: GraphModelJson, weights: Uint8
   const output = resolveNode(outputNode);
   if (output.kind !== 'value') throw unsupported(nodes.get(outputNode)!, 'it is a constant, not computed from the input');
   if (placeholder === undefined) throw unsupported(nodes.get(outputNode)!, 'it does not depend on the graph input');
-  const keras = builder.toKeras(output.value);
-  builder.nodes.push(makeNode('Flatten', [keras.name], [outputName], { attributes: { axis: { int: 1 } } }));
-  const featureDim = keras.shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
-  return encodeOnnxModel({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'graft',
-    producerVersion: '0.1.0',
-    graph: {
-      name: 'tfjs_graph_model',
-      node: builder.nodes,
-      initializer: builder.initializers,
-      input: [makeFloatValueInfo(inputName, [null, ...options.inputShape])],
-      output: [makeFloatValueInfo(outputName, [null, Number.isFinite(featureDim) ? featureDim : null])],
-    },
-  });
+  return builder.encode(output.value, { graphName: 'tfjs_graph_model', inputName, inputDims: [null, ...options.inputShape], outputName });
 }
 
 /** Every weight as float32/int32 data, dequantized by tfjs itself so values match what tfjs runs. */
