@@ -67,3 +67,12 @@ export function convGeometry(
     padRight: info.padInfo.right,
   };
 }
+
+/** The attributes tfjs passes to every conv backprop kernel; each kernel adds the shape it must produce. */
+export interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: ConvPad;
+  dilations?: number | [number, number];
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}

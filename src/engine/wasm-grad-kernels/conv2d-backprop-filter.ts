@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
 import { extractPatchesChannelMajor, extractTaps } from './extract-patches.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
-interface Conv2DBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: ConvPad;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Conv2DBackpropFilterAttrs extends ConvBackpropAttrs {
   filterShape: [number, number, number, number];
 }
 

@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
 import { upsampleForInputGradient } from './transposed-conv-input.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
-interface Conv2DBackpropInputAttrs {
-  strides: number | [number, number];
-  pad: ConvPad;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Conv2DBackpropInputAttrs extends ConvBackpropAttrs {
   inputShape: [number, number, number, number];
 }
 

@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
 import { concatChannels, extractTaps } from './extract-patches.js';
 import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wasm-kernel-scope.js';
 
-interface DepthwiseBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: ConvPad;
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface DepthwiseBackpropFilterAttrs extends ConvBackpropAttrs {
   filterShape: [number, number, number, number];
 }
 

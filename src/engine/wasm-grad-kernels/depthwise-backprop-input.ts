@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
 import { upsampleForInputGradient } from './transposed-conv-input.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
-interface DepthwiseBackpropInputAttrs {
-  strides: number | [number, number];
-  pad: ConvPad;
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface DepthwiseBackpropInputAttrs extends ConvBackpropAttrs {
   inputShape: [number, number, number, number];
 }
 
