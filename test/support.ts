@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { channelAffine, makePreprocessing, type Scale } from '../src/engine/preprocessing.js';
 
 /** Shared test helpers: where the real models and datasets are, temp folders, and running the built CLI. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,4 +59,34 @@ export function parseJsonOutput<T>(run: CliRun): T {
   } catch {
     throw new Error(`stdout is not one JSON value (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
   }
+}
+
+/**
+ * `count` real hymenoptera val photos, evenly spread over the sorted list, resized to `size` and scaled as NHWC
+ * floats; seeded noise in the same range when ../shared is absent, so exporter tests always run.
+ */
+export async function loadImageBatch(scale: Scale, options: { size?: number; count?: number; fit?: 'cover' | 'fill' } = {}): Promise<Float32Array> {
+  const { size = 224, count = 4, fit = 'cover' } = options;
+  const imageDir = join(hymenoptera, 'val');
+  const out = new Float32Array(count * size * size * 3);
+  const { mul, add } = channelAffine(makePreprocessing({ inputSize: size, scale, layout: 'nhwc' }));
+  if (!existsSync(imageDir)) {
+    let seed = 1;
+    for (let i = 0; i < out.length; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      out[i] = (seed % 256) * mul[i % 3]! + add[i % 3]!;
+    }
+    return out;
+  }
+  const files = readdirSync(imageDir)
+    .flatMap((cls) => readdirSync(join(imageDir, cls)).map((f) => join(imageDir, cls, f)))
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .filter((_f, i, all) => i % Math.floor(all.length / count) === 0)
+    .slice(0, count);
+  for (const [n, file] of files.entries()) {
+    const rgb = await sharp(file).resize(size, size, { fit }).removeAlpha().raw().toBuffer();
+    for (let i = 0; i < rgb.length; i++) out[n * rgb.length + i] = rgb[i]! * mul[i % 3]! + add[i % 3]!;
+  }
+  return out;
 }

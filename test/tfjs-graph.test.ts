@@ -1,11 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelAffine, makePreprocessing, type Scale } from '../src/engine/preprocessing.js';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
 import { GraftError } from '../src/errors.js';
 import {
@@ -19,38 +17,13 @@ import {
   readGraphModelDir,
   type GraphModelJson,
 } from '../src/formats/tfjs-graph/index.js';
-import { sharedDir, tempDir } from './support.js';
+import { loadImageBatch, sharedDir, tempDir } from './support.js';
 
-const imageDir = join(sharedDir, 'datasets/hymenoptera/val');
 const v1GraphDir = join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph');
 const hasV1 = existsSync(join(v1GraphDir, 'model.json'));
 if (!hasV1) console.warn(`skipping the MobileNet v1 graph-model test: ${v1GraphDir} not found (set GRAFT_SHARED_DIR)`);
 const TOLERANCE = 1e-4;
 
-/** Four real photos (stretched to 224) as NHWC floats, or seeded noise in the same range when ../shared is absent. */
-async function loadBatch(scale: Scale, size = 224, count = 4): Promise<Float32Array> {
-  const out = new Float32Array(count * size * size * 3);
-  const { mul, add } = channelAffine(makePreprocessing({ inputSize: size, scale, layout: 'nhwc' }));
-  if (!existsSync(imageDir)) {
-    let seed = 1;
-    for (let i = 0; i < out.length; i++) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      out[i] = (seed % 256) * mul[i % 3]! + add[i % 3]!;
-    }
-    return out;
-  }
-  const files = readdirSync(imageDir)
-    .flatMap((cls) => readdirSync(join(imageDir, cls)).map((f) => join(imageDir, cls, f)))
-    .filter((f) => /\.jpe?g$/i.test(f))
-    .sort()
-    .filter((_f, i, all) => i % Math.floor(all.length / count) === 0)
-    .slice(0, count);
-  for (const [n, file] of files.entries()) {
-    const rgb = await sharp(file).resize(size, size, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-    for (let i = 0; i < rgb.length; i++) out[n * rgb.length + i] = rgb[i]! * mul[i % 3]! + add[i % 3]!;
-  }
-  return out;
-}
 
 /** tfjs `execute` up to `node` vs ORT on the exported graph, on the same NHWC batch. */
 async function compare(model: tf.GraphModel, modelJson: GraphModelJson, weights: Uint8Array, node: string, input: Float32Array, count: number) {
@@ -110,7 +83,7 @@ describe('TF.js graph model: nsfwjs MobileNetV2 (mid)', () => {
     const node = graphFeatureNode(loaded.modelJson);
     expect(node).toMatch(/feature_vector\/SpatialSqueeze$/);
     expect(graphFeatureNode(loaded.model)).toBe(node);
-    const { maxAbsDiff, maxAbs, dim } = await compare(loaded.model, loaded.modelJson, loaded.weightBytes, node, await loadBatch('0..1'), 4);
+    const { maxAbsDiff, maxAbs, dim } = await compare(loaded.model, loaded.modelJson, loaded.weightBytes, node, await loadImageBatch('0..1', { fit: 'fill' }), 4);
     console.log(`nsfwjs mobilenet_v2_mid ${node}: dim ${dim}, max abs diff ${maxAbsDiff.toExponential(2)} (max |feature| ${maxAbs.toFixed(2)})`);
     expect(dim).toBe(1792); // MobileNetV2 at width 1.4: 1280 x 1.4
     expect(maxAbs).toBeGreaterThan(0.1);
@@ -118,7 +91,7 @@ describe('TF.js graph model: nsfwjs MobileNetV2 (mid)', () => {
   });
 
   it('exports the whole classifier (MatMul + Softmax) too', async () => {
-    const { maxAbsDiff, dim } = await compare(loaded.model, loaded.modelJson, loaded.weightBytes, 'Identity', await loadBatch('0..1', 224, 2), 2);
+    const { maxAbsDiff, dim } = await compare(loaded.model, loaded.modelJson, loaded.weightBytes, 'Identity', await loadImageBatch('0..1', { count: 2, fit: 'fill' }), 2);
     expect(dim).toBe(5);
     expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
   });
@@ -147,7 +120,7 @@ describe.skipIf(!hasV1)('TF.js graph model: MobileNet v1 0.25 (old format, ../sh
       expect(isGraphModelJson({ modelTopology: { class_name: 'Model' }, weightsManifest: [] })).toBe(false);
       const node = graphFeatureNode(modelJson);
       expect(node).toBe('module_apply_default/MobilenetV1/Logits/global_pool');
-      const input = await loadBatch('0..1');
+      const input = await loadImageBatch('0..1', { fit: 'fill' });
       const features = await compare(model, modelJson, weightBytes, node, input, 4);
       console.log(`mobilenet v1 0.25 global_pool: dim ${features.dim}, max abs diff ${features.maxAbsDiff.toExponential(2)} (max |feature| ${features.maxAbs.toFixed(2)})`);
       expect(features.dim).toBe(256);

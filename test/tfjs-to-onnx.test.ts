@@ -1,48 +1,20 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelAffine, makePreprocessing, type Scale } from '../src/engine/preprocessing.js';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
 import { GraftError } from '../src/errors.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { loadImageBatch } from './support.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const sharedDir = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
-const imageDir = join(sharedDir, 'datasets/hymenoptera/val');
 const tmBaseDir = join(sharedDir, 'models/tm-mobilenetv2-035/base');
 const TOLERANCE = 1e-4;
 
-/** Four real photos as NHWC floats, or seeded noise in [lo, hi] when ../shared is absent. */
-async function loadBatch(scale: Scale, size = 224): Promise<Float32Array> {
-  const count = 4;
-  const out = new Float32Array(count * size * size * 3);
-  if (!existsSync(imageDir)) {
-    let seed = 1;
-    const { mul, add } = channelAffine(makePreprocessing({ inputSize: size, scale, layout: 'nhwc' }));
-    for (let i = 0; i < out.length; i++) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      out[i] = (seed % 256) * mul[i % 3]! + add[i % 3]!;
-    }
-    return out;
-  }
-  const files = readdirSync(imageDir)
-    .flatMap((cls) => readdirSync(join(imageDir, cls)).map((f) => join(imageDir, cls, f)))
-    .filter((f) => /\.jpe?g$/i.test(f))
-    .sort()
-    .filter((_f, i, all) => i % Math.floor(all.length / count) === 0)
-    .slice(0, count);
-  const { mul, add } = channelAffine(makePreprocessing({ inputSize: size, scale, layout: 'nhwc' }));
-  for (const [n, file] of files.entries()) {
-    const rgb = await sharp(file).resize(size, size, { fit: 'cover' }).removeAlpha().raw().toBuffer();
-    for (let i = 0; i < rgb.length; i++) out[n * rgb.length + i] = rgb[i]! * mul[i % 3]! + add[i % 3]!;
-  }
-  return out;
-}
 
 /** tfjs output and ORT output of the exported graph on the same NHWC batch. */
 async function compare(model: tf.LayersModel, input: Float32Array, count: number): Promise<{ maxAbsDiff: number; dim: number; maxAbs: number }> {
@@ -206,7 +178,7 @@ describe('exportLayersModelToOnnx: nsfwjs MobileNetV2 truncated at flatten_1', (
   it('matches tfjs-wasm within 1e-4 on 4 images', async () => {
     model = (await loadNsfwjsMobileNetV2()).model;
     const features = truncateAt(model, 'flatten_1');
-    const { maxAbsDiff, dim, maxAbs } = await compare(features, await loadBatch('0..1'), 4);
+    const { maxAbsDiff, dim, maxAbs } = await compare(features, await loadImageBatch('0..1'), 4);
     console.log(`nsfwjs flatten_1: max abs diff ${maxAbsDiff.toExponential(2)} (max |feature| ${maxAbs.toFixed(2)})`);
     expect(dim).toBe(1280);
     expect(maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);
@@ -219,7 +191,7 @@ describe.skipIf(!existsSync(tmBaseDir))('exportLayersModelToOnnx: Teachable Mach
     try {
       // A Sequential wrapping a Functional model: layers inside the inner model can be cut at too.
       expect(truncateAt(model, 'out_relu').outputs[0]!.shape).toEqual([null, 7, 7, 1280]);
-      const { maxAbsDiff, dim, maxAbs } = await compare(model, await loadBatch('-1..1'), 4);
+      const { maxAbsDiff, dim, maxAbs } = await compare(model, await loadImageBatch('-1..1'), 4);
       console.log(`tm-mobilenetv2-035 base: max abs diff ${maxAbsDiff.toExponential(2)} (max |feature| ${maxAbs.toFixed(2)})`);
       expect(dim).toBe(1280);
       expect(maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);

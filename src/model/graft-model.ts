@@ -1,13 +1,10 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { readAndDecode } from '../data/decode-stream.js';
 import { decodeImageBytes } from '../data/decode-image.js';
 import type { SkippedFile } from '../data/dataset.js';
 import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
 import { GraftError } from '../errors.js';
 import type { ProgressListener } from '../progress.js';
-import { MANIFEST_FILE, parseManifest, type ModelManifest } from './manifest.js';
+import { readModelDir, type ModelManifest } from './manifest.js';
 
 /** One class and its probability. */
 export interface LabelProbability {
@@ -49,18 +46,7 @@ export class GraftModel {
 
   /** @throws GraftError INVALID_MODEL_DIR naming the directory and the missing or damaged file. */
   static async load(dir: string): Promise<GraftModel> {
-    const root = resolve(dir);
-    const manifestPath = join(root, MANIFEST_FILE);
-    if (!existsSync(manifestPath)) {
-      throw new GraftError('INVALID_MODEL_DIR', `${root} is not a Graft model directory: ${MANIFEST_FILE} is missing`, {
-        hint: 'pass the folder given to `graft train --out`',
-      });
-    }
-    const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
-    const onnxPath = join(root, manifest.files.onnx);
-    if (!existsSync(onnxPath)) {
-      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
-    }
+    const { root, manifest, onnxPath } = await readModelDir(dir);
     return new GraftModel(root, manifest, await createSession(onnxPath));
   }
 

@@ -1,5 +1,8 @@
 import type { BackboneFormat } from '../engine/backbone.js';
 import type { Preprocessing } from '../engine/preprocessing.js';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainConfig } from '../learn/train-config.js';
@@ -79,4 +82,25 @@ export function parseManifest(text: string, file: string): ModelManifest {
     throw new GraftError('INVALID_MODEL_DIR', `${file} lacks labels, preprocessing or the ONNX file entry`, { hint: 'train again' });
   }
   return m as ModelManifest;
+}
+
+/**
+ * Reads and checks a model directory's manifest and locates its ONNX file: what every loader (prediction,
+ * serving) does first.
+ * @throws GraftError INVALID_MODEL_DIR naming the directory and the missing or damaged file.
+ */
+export async function readModelDir(dir: string): Promise<{ root: string; manifest: ModelManifest; manifestPath: string; onnxPath: string }> {
+  const root = resolve(dir);
+  const manifestPath = join(root, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) {
+    throw new GraftError('INVALID_MODEL_DIR', `${root} is not a Graft model directory: ${MANIFEST_FILE} is missing`, {
+      hint: 'pass the folder given to `graft train --out`',
+    });
+  }
+  const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
+  const onnxPath = join(root, manifest.files.onnx);
+  if (!existsSync(onnxPath)) {
+    throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
+  }
+  return { root, manifest, manifestPath, onnxPath };
 }

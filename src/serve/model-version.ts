@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
 import { GraftError } from '../errors.js';
-import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
+import { readModelDir, type ModelManifest } from '../model/manifest.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 
 export interface ModelVersionOptions {
@@ -48,17 +45,7 @@ export class ModelVersion {
    * @throws GraftError INVALID_MODEL_DIR naming the directory and what is wrong.
    */
   static async load(dir: string, options: ModelVersionOptions = {}): Promise<ModelVersion> {
-    const manifestPath = join(dir, MANIFEST_FILE);
-    if (!existsSync(manifestPath)) {
-      throw new GraftError('INVALID_MODEL_DIR', `${dir} is not a Graft model directory: ${MANIFEST_FILE} is missing`, {
-        hint: 'pass the folder given to `graft train --out`',
-      });
-    }
-    const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
-    const onnxPath = join(dir, manifest.files.onnx);
-    if (!existsSync(onnxPath)) {
-      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
-    }
+    const { manifest, manifestPath, onnxPath } = await readModelDir(dir);
     const session = await createSession(onnxPath);
     const pre = manifest.preprocessing;
     try {
