@@ -25,6 +25,12 @@ export interface ImportOnnxOptions {
    */
   readonly outputs?: readonly string[];
   /**
+   * Starts the graph at this tensor instead of the graph input (fine-tuning's cut point): the imported graph
+   * takes the tensor's real values (float, dequantized if the ONNX tensor is quantized) in ONNX layout, and
+   * nothing before it is imported. Defaults to the graph's input.
+   */
+  readonly input?: string;
+  /**
    * What quantized activations (outputs of QuantizeLinear and QLinear* ops) become:
    * - `'float'` (default): real values clamped to the quantized type's range, not rounded. Plain float
    *   ops; the clamp keeps the Relu/Relu6 that quantizers fold into the range.
@@ -117,6 +123,10 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
     throw new GraftError('UNSUPPORTED_MODEL', `"${source}" takes input "${inputName}" of ONNX type ${elemType}; the tfjs import needs a float (1) input.`);
   }
   const nodes = nodesOf(graph);
+  const startName = options.input ?? inputName;
+  if (options.input !== undefined && !nodes.some((n) => (n.output ?? []).includes(options.input!)) && options.input !== inputName) {
+    throw new GraftError('INVALID_CONFIG', `"${source}" has no tensor named "${options.input}" to start from.`, { hint: 'name a node output of the graph' });
+  }
   const outputNames = [...(options.outputs ?? (graph.output ?? []).map((o) => o.name ?? ''))];
   const known = new Set([inputName, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...nodes.flatMap((n) => n.output ?? [])]);
   const unknown = outputNames.filter((name) => !known.has(name));
@@ -127,7 +137,7 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
   }
 
   const state = new ImportState(options.quantizedActivations === 'round', graph.initializer ?? [], `onnx${++importCount}`);
-  const needed = neededNodes(nodes, outputNames, state.needed);
+  const needed = neededNodes(nodes, outputNames, state.needed, startName);
   const steps: Step[] = [];
   try {
     for (const node of needed) {
@@ -138,16 +148,18 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
     for (const variable of state.variables.values()) variable.dispose();
     throw error;
   }
-  return new ImportedGraph(inputName, valueShape(input) ?? [], outputNames, steps, state);
+  const startShape = startName === inputName ? valueShape(input) ?? [] : [];
+  return new ImportedGraph(startName, startShape, outputNames, steps, state);
 }
 
 /** Nodes the requested outputs depend on, in graph order; fills `tensors` with every tensor they read. */
-function neededNodes(nodes: readonly NodeProto[], outputs: readonly string[], tensors: Set<string>): NodeProto[] {
+function neededNodes(nodes: readonly NodeProto[], outputs: readonly string[], tensors: Set<string>, start: string): NodeProto[] {
   for (const name of outputs) tensors.add(name);
   const kept: NodeProto[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
-    if (!(node.output ?? []).some((name) => tensors.has(name))) continue;
+    // The start tensor is fed from outside: its producer (and what only it needs) is not imported.
+    if (!(node.output ?? []).some((name) => name !== start && tensors.has(name))) continue;
     kept.push(node);
     for (const name of node.input ?? []) if (name) tensors.add(name);
   }
