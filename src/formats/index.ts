@@ -10,3 +10,6 @@ export * from './convert-model.js';
 export * as kerasH5 from './keras-h5/index.js';
 export * as tfjsGraph from './tfjs-graph/index.js';
 export * as onnxToTfjs from './onnx-to-tfjs/index.js';
+export * from './onnx/cut-points.js';
+export * from './onnx/prefix-model.js';
+export * from './onnx/export-fine-tuned.js';
