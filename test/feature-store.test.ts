@@ -9,7 +9,13 @@ import { makePreprocessing, preprocessingHash } from '../src/engine/preprocessin
 import { GraftError } from '../src/errors.js';
 import { featureKey } from '../src/features/cache-key.js';
 import { defaultCacheDir } from '../src/features/default-cache-dir.js';
-import { FEATURE_STORE_FILE, FeatureStore } from '../src/features/feature-store.js';
+import {
+  FEATURE_STORE_FILE,
+  FeatureStore,
+  float16BitsToNumber,
+  float32BitsToFloat16Bits,
+  storedValues,
+} from '../src/features/feature-store.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/feature-writer.mjs', import.meta.url));
 const SHA_A = 'a'.repeat(64);
@@ -75,6 +81,28 @@ describe('featureKey', () => {
       featureKey({ ...parts, imageSha256: SHA_B, modelSha256: SHA_A }),
     ];
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
+  });
+
+  it('keeps every key made without a variant unchanged (pinned), and separates variants', () => {
+    // Computed by the key scheme as it was before `variant` existed; a change here would orphan every cached vector.
+    const pinned = { imageSha256: SHA_A, modelSha256: SHA_B, preprocessingHash: 'ad56f72faf84afb8' };
+    expect(PRE).toBe('ad56f72faf84afb8');
+    expect(featureKey(pinned)).toBe('0eff0e7e9786c1caaa298448c4a6a52c70c947cf2e08ad7b1c785ca244fb412d');
+    expect(featureKey({ ...pinned, view: 3 })).toBe('10091ad32f8b7da6ef3b6b3cfde5f417b37547216c3f866d6e9b4f1ff8ec9f2a');
+    expect(featureKey({ ...pinned, view: 3, variant: undefined })).toBe(featureKey({ ...pinned, view: 3 }));
+    const keys = [
+      featureKey({ ...pinned, view: 3 }),
+      featureKey({ ...pinned, view: 3, variant: '0123456789ab-42' }),
+      featureKey({ ...pinned, view: 3, variant: '0123456789ab-43' }),
+      featureKey({ ...pinned, view: 3, variant: 'ffffffffffff-42' }),
+      featureKey({ ...pinned, view: 2, variant: '0123456789ab-42' }),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(featureKey({ ...pinned, view: 3, variant: '0123456789ab-42' })).toBe(keys[1]);
+    expect(() => featureKey({ ...pinned, variant: '' })).toThrow(TypeError);
+    expect(() => featureKey({ ...pinned, variant: 'a\nb' })).toThrow(/variant/);
+    expect(() => featureKey({ ...pinned, variant: 'x'.repeat(257) })).toThrow(TypeError);
+    expect(() => featureKey({ ...pinned, variant: 42 as unknown as string })).toThrow(TypeError);
   });
 
   it('rejects malformed parts', () => {
@@ -185,19 +213,144 @@ describe('FeatureStore', () => {
     insert.run('too-long', SHA_A, 4, 'f32', Buffer.alloc(20));
     insert.run('zero-dim', SHA_A, 0, 'f32', Buffer.alloc(0));
     insert.run('not-a-blob', SHA_A, 1, 'f32', 'abcd');
-    insert.run('future-f16', SHA_A, 2, 'f16', Buffer.alloc(4));
+    insert.run('future-q8', SHA_A, 2, 'q8', Buffer.alloc(2)); // a dtype only a newer Graft knows
     insert.run('good', SHA_A, 1, 'f32', Buffer.from(new Float32Array([0.5]).buffer));
     db.close();
 
     const store = FeatureStore.open(dir);
     try {
-      const got = store.getMany(['truncated', 'too-long', 'zero-dim', 'not-a-blob', 'future-f16', 'good']);
+      const got = store.getMany(['truncated', 'too-long', 'zero-dim', 'not-a-blob', 'future-q8', 'good']);
       expect([...got.keys()]).toEqual(['good']);
-      // damaged rows are gone; the f16 row (a newer writer's format) is left alone
+      // damaged rows are gone; the q8 row (a newer writer's format) is left alone
       expect(store.count()).toBe(2);
     } finally {
       store.close();
     }
+  });
+
+  it('stores f16 at half the size, within 1e-3 relative error, and reads Float32Array', () => {
+    const store = FeatureStore.open(dir);
+    try {
+      // Activation-like values: ReLU6 outputs, signed pre-activations, and a few tiny ones.
+      const dim = 7 * 7 * 160;
+      const relu6 = randomVector(dim, 3).map((x) => Math.min(6, Math.abs(x) * 3));
+      const signed = randomVector(dim, 4).map((x) => Math.sign(x) * Math.min(Math.abs(x) * 40, 60000)); // 1e-6..6e4
+      store.putMany([
+        { key: 'h-relu6', model: SHA_A, data: relu6, dtype: 'f16' },
+        { key: 'h-signed', model: SHA_A, data: signed, dtype: 'f16' },
+        { key: 'h-f32', model: SHA_A, data: signed, dtype: 'f32' },
+      ]);
+      const got = store.getMany(['h-relu6', 'h-signed', 'h-f32']);
+      let worst = 0;
+      for (const [key, data] of [
+        ['h-relu6', relu6],
+        ['h-signed', signed],
+      ] as const) {
+        const read = got.get(key)!;
+        expect(read).toBeInstanceOf(Float32Array);
+        expect(read.length).toBe(dim);
+        expect(Buffer.from(read.buffer).equals(Buffer.from(storedValues(data, 'f16').buffer))).toBe(true);
+        for (let i = 0; i < dim; i++) {
+          const error = Math.abs(read[i]! - data[i]!);
+          // relative 2^-11 in the normal range; below 2^-14 half floats are subnormal, with absolute error <= 2^-25
+          if (Math.abs(data[i]!) >= 2 ** -14) worst = Math.max(worst, error / Math.abs(data[i]!));
+          else expect(error).toBeLessThanOrEqual(2 ** -25);
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(2 ** -11);
+      expect(worst).toBeLessThan(1e-3);
+      expect(got.get('h-f32')).toEqual(signed);
+      expect(store.stats().dataBytes).toBe(dim * 2 + dim * 2 + dim * 4);
+      expect(storedValues(signed, 'f32')).toBe(signed);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('f16 keeps special values, and stores an entry beyond half range as f32 rather than as Infinity', () => {
+    const store = FeatureStore.open(dir);
+    try {
+      const special = new Float32Array([0, -0, Infinity, -Infinity, Number.NaN, 65504, -65504, 2 ** -24, 1e-45, 1]);
+      const huge = new Float32Array([1, 70000, -3]);
+      store.putMany([
+        { key: 'special', model: SHA_A, data: special, dtype: 'f16' },
+        { key: 'huge', model: SHA_A, data: huge, dtype: 'f16' },
+      ]);
+      const got = store.getMany(['special', 'huge']);
+      expect([...got.get('special')!]).toEqual([0, -0, Infinity, -Infinity, Number.NaN, 65504, -65504, 2 ** -24, 0, 1]);
+      expect(Object.is(got.get('special')![1], -0)).toBe(true);
+      expect([...got.get('huge')!]).toEqual([1, 70000, -3]);
+      expect([...storedValues(huge, 'f16')]).toEqual([1, 70000, -3]);
+      expect(store.stats().dataBytes).toBe(special.length * 2 + huge.length * 4);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('reports a damaged f16 row as a miss and removes it; rejects an unknown dtype on write', () => {
+    FeatureStore.open(dir).close();
+    const db = rawDb();
+    const insert = db.prepare('INSERT INTO features (key, model, dim, dtype, data, created) VALUES (?, ?, ?, ?, ?, 0)');
+    insert.run('f16-short', SHA_A, 4, 'f16', Buffer.alloc(7));
+    insert.run('f16-good', SHA_A, 2, 'f16', Buffer.from([0x00, 0x3c, 0x00, 0xc0])); // 1, -2
+    db.close();
+    const store = FeatureStore.open(dir);
+    try {
+      const got = store.getMany(['f16-short', 'f16-good']);
+      expect([...got.keys()]).toEqual(['f16-good']);
+      expect([...got.get('f16-good')!]).toEqual([1, -2]);
+      expect(store.count()).toBe(1);
+      expect(() => store.putMany([{ key: 'k', model: SHA_A, data: new Float32Array([1]), dtype: 'f8' as 'f16' }])).toThrow(/dtype/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('converts float32 <-> float16 exactly: every half round-trips, and ties round to even', () => {
+    const f32 = new Float32Array(1);
+    const u32 = new Uint32Array(f32.buffer);
+    const toHalf = (x: number): number => {
+      f32[0] = x;
+      return float32BitsToFloat16Bits(u32[0]!);
+    };
+    for (let h = 0; h < 0x10000; h++) {
+      const value = float16BitsToNumber(h);
+      if (Number.isNaN(value)) {
+        expect(Number.isNaN(float16BitsToNumber(toHalf(value)))).toBe(true);
+        continue;
+      }
+      if (toHalf(value) !== h) throw new Error(`half ${h.toString(16)} (${value}) came back as ${toHalf(value).toString(16)}`);
+    }
+    // Between each pair of neighbouring positive halves (subnormals included): the midpoint goes to the even one,
+    // and one float32 ulp either side of it goes to the nearer one. The midpoint is exact in float32.
+    const below = (x: number): number => {
+      f32[0] = x;
+      u32[0] = u32[0]! - 1;
+      return f32[0]!;
+    };
+    const above = (x: number): number => {
+      f32[0] = x;
+      u32[0] = u32[0]! + 1;
+      return f32[0]!;
+    };
+    for (let h = 0; h < 0x7c00; h++) {
+      const mid = (float16BitsToNumber(h) + float16BitsToNumber(h + 1)) / 2; // h + 1 = 0x7c00 is Infinity: skipped below
+      if (!Number.isFinite(mid)) continue;
+      const even = h % 2 === 0 ? h : h + 1;
+      if (toHalf(mid) !== even || toHalf(below(mid)) !== h || toHalf(above(mid)) !== h + 1) {
+        throw new Error(`rounding near half ${h.toString(16)}: ${toHalf(below(mid))}, ${toHalf(mid)}, ${toHalf(above(mid))}`);
+      }
+      if (toHalf(-mid) !== (even | 0x8000)) throw new Error(`negative midpoint near ${h.toString(16)}`);
+    }
+    expect(toHalf(65504)).toBe(0x7bff);
+    expect(toHalf(65519.99)).toBe(0x7bff);
+    expect(toHalf(65520)).toBe(0x7c00); // the tie above the largest half goes to the even neighbour: Infinity
+    expect(toHalf(2 ** -25)).toBe(0); // the tie below the smallest subnormal goes to zero
+    expect(toHalf(above(2 ** -25))).toBe(1);
+    expect(toHalf(-0)).toBe(0x8000);
+    expect(toHalf(1e-45)).toBe(0);
+    expect(toHalf(Infinity)).toBe(0x7c00);
+    expect(toHalf(-Infinity)).toBe(0xfc00);
   });
 
   it('rejects bad entries before writing anything', () => {

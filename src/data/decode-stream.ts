@@ -44,6 +44,12 @@ export interface ReadAndDecodeOptions extends DecodeOptions {
   readonly decode?: boolean | ((sha256: string, file: string, index: number) => boolean);
   /** Called, in input order, for each file that cannot be read or decoded. The stream continues. */
   readonly onSkip?: (skip: SkipEvent) => void;
+  /**
+   * Decodes a file's bytes instead of `decodeImageBytes(bytes, pre)`, e.g. into several augmented views laid end to
+   * end. Runs with the same concurrency; throwing an {@link UnreadableImageError} skips the file. Called only when
+   * `decode` said yes, after it (so `decode` can leave notes for it).
+   */
+  readonly decodeBytes?: (bytes: Buffer, item: { readonly file: string; readonly index: number; readonly sha256: string }) => Promise<Float32Array>;
 }
 
 /**
@@ -88,7 +94,9 @@ export async function* readAndDecode(
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const shouldDecode = typeof decodeOption === 'function' ? decodeOption(sha256, file, index) : decodeOption;
       if (!shouldDecode) return { kind: 'item', item: { index, file, bytes, sha256 } };
-      const data = await decodeImageBytes(bytes, pre, { ...decodeOptions, name: file });
+      const data = options.decodeBytes
+        ? await options.decodeBytes(bytes, { file, index, sha256 })
+        : await decodeImageBytes(bytes, pre, { ...decodeOptions, name: file });
       return { kind: 'item', item: { index, file, bytes, sha256, data } };
     } catch (error) {
       if (error instanceof UnreadableImageError) return { kind: 'skip', skip: { index, file, reason: error.reason } };

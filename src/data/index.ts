@@ -14,3 +14,4 @@ export * from './decode-image.js';
 export * from './decode-stream.js';
 export * from './synthetic.js';
 export * from './inspect.js';
+export * from './augment.js';

@@ -10,12 +10,19 @@ export interface FeatureKeyParts {
   readonly preprocessingHash: string;
   /** Which view of the image: 0 is the plain image, 1..K are augmented views. Defaults to 0. */
   readonly view?: number;
+  /**
+   * Anything else the vector depends on, e.g. `${augmentHash(config)}-${seed}` for augmented views (view 3 under one
+   * augmentation config and seed is another image than view 3 under another). Only a key with a variant includes
+   * it, so every key made without one is unchanged. A non-empty string without control characters, at most 256 long.
+   */
+  readonly variant?: string;
 }
 
 /** Bumped if the key derivation below ever changes, so old and new keys can never collide. */
 const KEY_SCHEME = 'graft-feature-key-v1';
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 const SHORT_HEX = /^[0-9a-f]{8,64}$/i;
+const VARIANT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
 /**
  * Makes the feature-cache key for one view of one image under one backbone and preprocessing.
@@ -25,9 +32,10 @@ const SHORT_HEX = /^[0-9a-f]{8,64}$/i;
  * case-insensitively. The key is the sha256 (hex, 64 chars) of a canonical encoding of the parts, so keys have
  * a fixed size in the store whatever the parts look like.
  *
- * @param parts - see {@link FeatureKeyParts}; `view` defaults to 0.
+ * @param parts - see {@link FeatureKeyParts}; `view` defaults to 0; `variant` is optional.
  * @returns a 64-character lowercase hex string.
- * @throws TypeError when a digest is not hex of the expected length; RangeError when `view` is not an integer >= 0.
+ * @throws TypeError when a digest is not hex of the expected length or `variant` is not a valid string; RangeError
+ *   when `view` is not an integer >= 0.
  * @example
  * ```ts
  * const key = featureKey({ imageSha256: sha256OfFile, modelSha256: backbone.sha256, preprocessingHash: preprocessingHash(pre) });
@@ -44,8 +52,15 @@ export function featureKey(parts: FeatureKeyParts): string {
   if (!Number.isSafeInteger(view) || view < 0) {
     throw new RangeError(`featureKey: 'view' must be an integer >= 0 (0 = the plain image). Received: ${String(view)}`);
   }
-  // Fixed-width hex fields separated by a character hex never contains: the encoding is injective.
-  const canonical = [KEY_SCHEME, imageSha256.toLowerCase(), modelSha256.toLowerCase(), preprocessingHash.toLowerCase(), view].join('|');
+  const { variant } = parts;
+  if (variant !== undefined && (typeof variant !== 'string' || !VARIANT.test(variant))) {
+    throw new TypeError(`featureKey: 'variant' must be a non-empty string of at most 256 printable characters. Received: ${JSON.stringify(variant)}`);
+  }
+  // Fixed-width hex fields and an integer, separated by a character none of them contains, then the variant (if any)
+  // as the last field: the encoding is injective, and a key without a variant is what it was before variants existed.
+  const fields: (string | number)[] = [KEY_SCHEME, imageSha256.toLowerCase(), modelSha256.toLowerCase(), preprocessingHash.toLowerCase(), view];
+  if (variant !== undefined) fields.push(variant);
+  const canonical = fields.join('|');
   return createHash('sha256').update(canonical).digest('hex');
 }
 

@@ -15,14 +15,24 @@ export const FEATURE_STORE_BUSY_TIMEOUT_MS = 10_000;
 /** SQLite's default limit on bound parameters is 32766 here, but a few hundred keeps each statement cheap. */
 const MAX_KEYS_PER_QUERY = 500;
 
-/** Element type of a stored vector. Only `f32` is written today; `f16` is reserved for a later, smaller cache. */
+/**
+ * Element type of a stored vector: `f32` (exact), or `f16` (IEEE half floats, round to nearest even: half the size,
+ * ~3 significant digits, for the large activation maps fine-tuning caches). Reads always return Float32Array.
+ */
 export type FeatureDtype = 'f32' | 'f16';
+export const FEATURE_DTYPES: readonly FeatureDtype[] = ['f32', 'f16'];
 
 /** One vector to store. `key` comes from `featureKey()`; `model` is the backbone's weights sha256 (for `count`/`deleteModel`). */
 export interface FeatureEntry {
   readonly key: string;
   readonly model: string;
   readonly data: Float32Array;
+  /**
+   * How to store it. Defaults to 'f32'. With 'f16', an entry holding a finite value beyond half precision's range
+   * (|x| > 65504) is stored as 'f32' instead, so storage never turns a value into Infinity; {@link storedValues}
+   * says what a read will return.
+   */
+  readonly dtype?: FeatureDtype;
 }
 
 /** What `stats()` reports. */
@@ -102,7 +112,8 @@ export class FeatureStore {
     );
     // Re-checks the damage in SQL, so a row another process rewrote since our read is left alone.
     this.deleteDamaged = db.prepare(
-      "DELETE FROM features WHERE key = ? AND dtype = 'f32' AND (typeof(data) != 'blob' OR dim <= 0 OR length(data) != dim * 4)",
+      "DELETE FROM features WHERE key = ? AND dtype IN ('f32', 'f16') AND (typeof(data) != 'blob' OR dim <= 0 OR " +
+        "length(data) != dim * (CASE dtype WHEN 'f16' THEN 2 ELSE 4 END))",
     );
   }
 
@@ -174,7 +185,8 @@ export class FeatureStore {
    * Stores many vectors in ONE transaction: after a crash or kill, either all of them are present or none.
    * An existing entry with the same key is replaced.
    *
-   * @throws TypeError for an entry without a string key/model or with an empty or non-Float32Array `data`.
+   * @throws TypeError for an entry without a string key/model, with an empty or non-Float32Array `data`, or with an
+   *   unknown `dtype`.
    * @throws GraftError `CACHE_ERROR` when the write fails (disk full, another process held the lock for > 10 s).
    */
   putMany(entries: readonly FeatureEntry[]): void {
@@ -185,7 +197,9 @@ export class FeatureStore {
     // failing on a read-to-write lock upgrade (which SQLite reports as SQLITE_BUSY without waiting).
     const write = this.db.transaction(() => {
       for (const entry of entries) {
-        this.insert.run(entry.key, entry.model, entry.data.length, 'f32', encodeF32(entry.data), created);
+        const half = entry.dtype === 'f16' ? encodeF16(entry.data) : undefined;
+        if (half) this.insert.run(entry.key, entry.model, entry.data.length, 'f16', half, created);
+        else this.insert.run(entry.key, entry.model, entry.data.length, 'f32', encodeF32(entry.data), created);
       }
     });
     this.guard('write to', () => write.immediate());
@@ -286,11 +300,13 @@ function migrate(db: Database.Database, filePath: string): void {
 
 /** A stored row's vector, or why it cannot be used. */
 function decodeRow(row: StoredRow): Float32Array | 'damaged' | 'unknown-dtype' {
-  if (row.dtype !== 'f32') return 'unknown-dtype';
+  if (row.dtype !== 'f32' && row.dtype !== 'f16') return 'unknown-dtype';
   const dim = row.dim;
-  if (!Number.isSafeInteger(dim) || dim <= 0 || !Buffer.isBuffer(row.data) || row.data.length !== dim * 4) {
+  const bytesPerValue = row.dtype === 'f16' ? 2 : 4;
+  if (!Number.isSafeInteger(dim) || dim <= 0 || !Buffer.isBuffer(row.data) || row.data.length !== dim * bytesPerValue) {
     return 'damaged';
   }
+  if (row.dtype === 'f16') return decodeF16(row.data, dim);
   const vector = new Float32Array(dim);
   if (IS_LITTLE_ENDIAN) {
     // The blob's bytes may sit at any offset; copying bytes into the new array's buffer aligns them.
@@ -309,6 +325,87 @@ function encodeF32(data: Float32Array): Buffer {
   return out;
 }
 
+/**
+ * The values a read returns for `data` stored as `dtype`: `data` itself for 'f32', rounded through half precision
+ * for 'f16' (unless a value is out of half range, then stored as f32, see {@link FeatureEntry.dtype}). A caller
+ * that computed `data` can return this instead, so a first (computing) run and a later (cached) run agree exactly.
+ */
+export function storedValues(data: Float32Array, dtype: FeatureDtype = 'f32'): Float32Array {
+  if (dtype === 'f32') return data;
+  const half = encodeF16(data);
+  return half ? decodeF16(half, data.length) : data;
+}
+
+/** Little-endian half floats of `data`, or undefined when a finite value is beyond half range (it would become Infinity). */
+function encodeF16(data: Float32Array): Buffer | undefined {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = Buffer.allocUnsafe(data.length * 2);
+  for (let i = 0; i < data.length; i++) {
+    const x = bits[i]!;
+    const h = float32BitsToFloat16Bits(x);
+    if ((h & 0x7fff) === 0x7c00 && (x & 0x7f800000) !== 0x7f800000) return undefined;
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+function decodeF16(bytes: Buffer, dim: number): Float32Array {
+  const table = halfTable();
+  const vector = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) vector[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  return vector;
+}
+
+/**
+ * IEEE 754 binary16 bits of the float32 with bits `x`: round to nearest, ties to even; overflow gives Infinity, tiny
+ * values become half subnormals or signed zero, NaN stays NaN (quiet). Exported for tests.
+ * @internal
+ */
+export function float32BitsToFloat16Bits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // rebias: float32's 127 to half's 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Half subnormal (or zero): the 24-bit significand with its implicit 1, shifted down to units of 2^-24.
+    if (e < -10) return sign;
+    const significand = mant | 0x800000;
+    const shift = 14 - e;
+    let h = significand >>> shift;
+    const rest = significand & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (h & 1) !== 0)) h++;
+    return sign | h; // a carry into bit 10 is exactly the smallest normal
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) !== 0)) h++; // a carry may reach the exponent, up to Infinity: right
+  return sign | h;
+}
+
+/** The number with half-float bits `h`. Exported for tests. @internal */
+export function float16BitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant !== 0 ? Number.NaN : sign * Infinity;
+  return sign * (0x400 + mant) * 2 ** (exp - 25);
+}
+
+let HALF_TABLE: Float32Array | undefined;
+/** All 65536 half values as float32 (256 KiB, built on first use): decoding is one lookup a value. */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(0x10000);
+    for (let h = 0; h < 0x10000; h++) HALF_TABLE[h] = float16BitsToNumber(h);
+  }
+  return HALF_TABLE;
+}
+
 function checkEntry(entry: FeatureEntry, index: number): void {
   if (typeof entry.key !== 'string' || entry.key.length === 0) {
     throw new TypeError(`putMany: entries[${index}].key must be a non-empty string (from featureKey()). Received: ${JSON.stringify(entry.key)}`);
@@ -319,6 +416,9 @@ function checkEntry(entry: FeatureEntry, index: number): void {
   if (!(entry.data instanceof Float32Array) || entry.data.length === 0) {
     const received = entry.data instanceof Float32Array ? 'an empty Float32Array' : Object.prototype.toString.call(entry.data);
     throw new TypeError(`putMany: entries[${index}].data must be a non-empty Float32Array. Received: ${received}`);
+  }
+  if (entry.dtype !== undefined && !FEATURE_DTYPES.includes(entry.dtype)) {
+    throw new TypeError(`putMany: entries[${index}].dtype must be one of ${FEATURE_DTYPES.join(', ')}. Received: ${JSON.stringify(entry.dtype)}`);
   }
 }
 
