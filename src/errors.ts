@@ -10,6 +10,8 @@ export type GraftErrorCode =
   | 'UNSUPPORTED_MODEL'
   | 'UNKNOWN_PREPROCESSING'
   | 'INVALID_MODEL_DIR'
+  | 'INVALID_CHECKPOINT'
+  | 'CANCELLED'
   | 'CACHE_ERROR'
   | 'OFFLINE'
   | 'INTERNAL';
@@ -39,12 +41,15 @@ export function exitCodeFor(error: unknown): number {
     case 'INVALID_DATASET':
     case 'UNREADABLE_IMAGE':
     case 'UNKNOWN_PREPROCESSING':
+    case 'INVALID_CHECKPOINT':
       return 2;
     case 'MODEL_NOT_FOUND':
     case 'UNSUPPORTED_MODEL':
     case 'INVALID_MODEL_DIR':
     case 'OFFLINE':
       return 3;
+    case 'CANCELLED':
+      return 130;
     default:
       return 4;
   }

@@ -9,11 +9,14 @@ export type ProgressEvent =
   /** `done` counts every file handled (cached, computed or skipped); `imgPerSec` counts backbone work only. */
   | { type: 'extract'; done: number; total: number; cached: number; computed: number; imgPerSec: number }
   | { type: 'skip'; file: string; reason: string }
-  | { type: 'train-start'; epochs: number; trainCount: number; valCount: number }
+  /** `phase` is 'head' (training on frozen features, the default) or 'fine-tune' (backbone layers unfrozen). */
+  | { type: 'train-start'; phase?: TrainPhase; epochs: number; trainCount: number; valCount: number }
   | { type: 'batch-end'; epoch: number; batch: number; batches: number }
-  | { type: 'epoch-end'; epoch: number; epochs: number; logs: EpochLogs; seconds: number }
+  | { type: 'epoch-end'; phase?: TrainPhase; epoch: number; epochs: number; logs: EpochLogs; seconds: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
   | { type: 'info'; message: string };
+
+export type TrainPhase = 'head' | 'fine-tune';
 
 /** Metrics after one epoch; validation keys are prefixed `val_` as in Keras. */
 export interface EpochLogs {

@@ -65,7 +65,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'train-start':
         bar?.stop();
         bar = undefined;
-        line(`training: ${event.trainCount} train / ${event.valCount} val images, up to ${event.epochs} epochs`);
+        line(`${event.phase === 'fine-tune' ? 'fine-tuning' : 'training'}: ${event.trainCount} train / ${event.valCount} val images, up to ${event.epochs} epochs`);
         return;
       case 'batch-end':
         if (isTTY) {
@@ -76,7 +76,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'epoch-end': {
         const l = event.logs;
         const val = l.val_loss === undefined ? '' : ` val_loss ${l.val_loss.toFixed(4)} val_acc ${l.val_acc!.toFixed(4)}`;
-        line(`epoch ${event.epoch}/${event.epochs} loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)}${val} (${event.seconds.toFixed(2)} s)`);
+        line(`${event.phase === 'fine-tune' ? 'fine-tune ' : ''}epoch ${event.epoch}/${event.epochs} loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)}${val} (${event.seconds.toFixed(2)} s)`);
         return;
       }
       case 'early-stop':

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainConfig } from '../learn/train-config.js';
+import type { FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { EpochLogs } from '../progress.js';
 
 export const MANIFEST_FILE = 'graft.json';
@@ -47,6 +48,15 @@ export interface ModelManifest {
     readonly bestEpoch: number;
     readonly stoppedEarly: boolean;
     readonly backend: string;
+    /** Present when the backbone was fine-tuned after the head phase. */
+    readonly fineTune?: FineTuneConfig & {
+      readonly cut: { readonly tensor: string; readonly description: string };
+      /** 1-based index in `metrics.history` of the first fine-tuning epoch (earlier epochs trained the head alone). */
+      readonly firstEpoch: number;
+      readonly bestEpoch: number;
+      readonly stoppedEarly: boolean;
+      readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
+    };
   };
   readonly metrics: {
     readonly val: { readonly accuracy: number; readonly loss: number; readonly top5?: number } | null;

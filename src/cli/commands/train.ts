@@ -7,6 +7,7 @@ import { GraftError } from '../../errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
+import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { addBackboneOptions, backboneOptionsFrom, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
@@ -26,6 +27,16 @@ interface TrainFlags extends BackboneFlags {
   seed?: number;
   config?: string;
   report: boolean;
+  fineTune?: boolean;
+  unfreeze?: string;
+  fineTuneEpochs?: number;
+  fineTuneLr?: number;
+  bodyLrRatio?: number;
+  schedule?: FineTuneConfig['schedule'];
+  views?: number;
+  classWeights?: FineTuneConfig['classWeights'];
+  checkpoint?: string;
+  resume?: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -46,11 +57,23 @@ export function registerTrain(program: Command): void {
     .option('--label-smoothing <eps>', 'label smoothing (default 0)', parseNumber)
     .option('--seed <n>', 'seed for the split, initial weights, dropout and batch order (default 42)', parseInteger)
     .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win')
-    .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false);
+    .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false)
+    .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates')
+    .option('--unfreeze <what>', 'what --fine-tune trains: last:<N blocks>, from:<tensor or node>, or all (default last:3)')
+    .option('--fine-tune-epochs <n>', 'fine-tuning epochs (default 6)', parseInteger)
+    .option('--fine-tune-lr <rate>', 'peak learning rate of the head while fine-tuning (default 0.001)', parseNumber)
+    .option('--body-lr-ratio <r>', 'unfrozen backbone layers train at lr x r (default 0.1)', parseNumber)
+    .option('--schedule <kind>', 'fine-tuning schedule: one-cycle, cosine or constant (default one-cycle)')
+    .option('--views <k>', 'augmented views per training image, computed once and cached (default 2; 0 = none)', parseInteger)
+    .option('--class-weights <mode>', "'balanced' weighs rare classes up while fine-tuning (default none)")
+    .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
+    .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
   addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     try {
       const fromFile = flags.config ? readConfig(flags.config) : {};
+      const fineFromFile = flags.config ? readFineTuneConfig(flags.config) : undefined;
+      const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
       const result = await train({
         ...backboneOptionsFrom(flags, progress),
         train: dir,
@@ -68,6 +91,26 @@ export function registerTrain(program: Command): void {
           seed: flags.seed ?? fromFile.seed,
           head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
         },
+        ...(fineTuning
+          ? {
+              fineTune: {
+                ...fineFromFile,
+                ...defined({
+                  unfreeze: flags.unfreeze,
+                  epochs: flags.fineTuneEpochs,
+                  learningRate: flags.fineTuneLr,
+                  bodyLrRatio: flags.bodyLrRatio,
+                  schedule: flags.schedule,
+                  views: flags.views,
+                  classWeights: flags.classWeights,
+                  labelSmoothing: flags.labelSmoothing,
+                  batchSize: flags.batchSize,
+                }),
+              },
+            }
+          : {}),
+        checkpoint: flags.checkpoint,
+        resume: flags.resume,
       });
       let reportPath: string | undefined;
       if (flags.report) {
@@ -98,6 +141,19 @@ function readConfig(file: string): NonNullable<TrainOptions['config']> {
   return { ...picked, ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) };
 }
 
+/** The `training.fineTune` section of a manifest given to --config, if it has one. */
+function readFineTuneConfig(file: string): Partial<FineTuneConfig> | undefined {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as { fineTune?: Record<string, unknown> } | undefined;
+  if (!config?.fineTune) return undefined;
+  const keys = Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[];
+  return Object.fromEntries(keys.filter((k) => config.fineTune![k] !== undefined).map((k) => [k, config.fineTune![k]])) as Partial<FineTuneConfig>;
+}
+
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export function formatTrainResult(r: TrainResult): string {
   const lines = [
     '',
@@ -108,6 +164,14 @@ export function formatTrainResult(r: TrainResult): string {
     `  features   ${r.features.computed} computed, ${r.features.cached} from cache`,
     `  time       extract ${r.timings.extract_s.toFixed(1)} s, train ${r.timings.train_s.toFixed(1)} s, total ${r.timings.total_s.toFixed(1)} s`,
   ];
+  if (r.fineTune) {
+    const f = r.fineTune;
+    lines.push(
+      `  fine-tune  ${f.cut.description}; best epoch ${f.bestEpoch} of ${f.history.length}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
+      `             ${f.config.views} augmented view${f.config.views === 1 ? '' : 's'} per image, activations ${f.activations.computed} computed / ${f.activations.cached} cached in ${f.timings.activations_s.toFixed(1)} s, training ${f.timings.train_s.toFixed(1)} s (${f.trainImgPerSec} img/s)`,
+      `             export checked on ${f.exportCheck.images} images: max |diff| ${f.exportCheck.maxAbsDiff.toExponential(1)}`,
+    );
+  }
   if (r.val) {
     lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images)`);
   } else lines.push('  val        none (no validation data: --val-split 0)');

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import type { SkippedFile } from '../data/dataset.js';
+import { decodeImage } from '../data/decode-image.js';
+import type { BackboneHandle } from '../engine/open-backbone.js';
+import { createSession } from '../engine/ort-session.js';
+import { ensureTfjsBackend } from '../engine/tfjs-backend.js';
+import { registerWasmGradKernels } from '../engine/wasm-grad-kernels/index.js';
+import { GraftError } from '../errors.js';
+import { extractViews } from '../features/extract-views.js';
+import { FeatureStore } from '../features/feature-store.js';
+import { FileHashIndex } from '../features/file-hash-index.js';
+import { parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../formats/onnx/cut-points.js';
+import { exportFineTunedOnnx } from '../formats/onnx/export-fine-tuned.js';
+import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
+import { buildPrefixModel } from '../formats/onnx/prefix-model.js';
+import { importOnnxToTfjs } from '../formats/onnx-to-tfjs/index.js';
+import type { EpochLogs, ProgressListener } from '../progress.js';
+import type { DenseLayerWeights } from './dense-layer.js';
+import type { FineTuneConfig } from './fine-tune-config.js';
+import { fineTuneLoop, predictCut, type CutActivations } from './fine-tune-loop.js';
+
+/** What the fine-tuning phase reports (also stored in the manifest's `training.fineTune`). */
+export interface FineTuneSummary {
+  readonly config: FineTuneConfig;
+  /** The cut: the tensor where the frozen prefix ends and training starts, and what that means in blocks. */
+  readonly cut: { readonly tensor: string; readonly description: string };
+  readonly history: EpochLogs[];
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly resumedAfter: number;
+  readonly timings: { readonly activations_s: number; readonly train_s: number; readonly export_s: number };
+  readonly activations: { readonly computed: number; readonly cached: number; readonly shape: readonly number[] };
+  readonly trainImgPerSec: number;
+  /** Max abs difference of class probabilities between the exported ONNX (onnxruntime) and training's graph (tfjs) on sample images. */
+  readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
+  /** Validation scores of the head phase alone (frozen backbone), for comparison; set by `train`. */
+  readonly headOnly?: { readonly accuracy: number; readonly loss: number } | null;
+}
+
+export interface FineTunePhaseInput {
+  readonly handle: BackboneHandle;
+  readonly cacheDir: string;
+  /** Training then validation files, with their class indices. */
+  readonly train: { readonly files: readonly string[]; readonly labels: Int32Array };
+  readonly val: { readonly files: readonly string[]; readonly labels: Int32Array };
+  readonly numClasses: number;
+  readonly head: readonly DenseLayerWeights[];
+  readonly headDropout: number;
+  readonly config: FineTuneConfig;
+  readonly seed: number;
+  readonly checkpoint: { readonly path: string; readonly fingerprint: string; readonly resume: boolean; readonly extra: Record<string, unknown> };
+  readonly onProgress?: ProgressListener;
+}
+
+export interface FineTunePhaseResult {
+  readonly summary: FineTuneSummary;
+  readonly head: DenseLayerWeights[];
+  /** The whole fine-tuned classifier as one ONNX file: frozen prefix, trained suffix, head. */
+  readonly onnxBytes: Uint8Array;
+  /** Validation probabilities of the kept weights (row per val file that was readable) and the files they belong to. */
+  readonly val: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
+  readonly skipped: SkippedFile[];
+}
+
+/**
+ * Fine-tuning after the head phase (DESIGN.md: split at the freeze point). The backbone's ONNX graph is cut
+ * where `--unfreeze` says; the frozen prefix runs once per image (and per augmented view) in onnxruntime and
+ * its activations are cached; the suffix is imported into tfjs and trained with the head on those activations
+ * every epoch; the result is exported as one ONNX file and checked against the training graph.
+ */
+export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
+  const { handle, config, onProgress } = input;
+  // Convolution gradients the wasm backend lacks (DESIGN.md); registered before the first backward pass.
+  registerWasmGradKernels();
+  await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
+  const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+  const featureOutput = handle.onnxFeatureOutput;
+  const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));
+  onProgress?.({ type: 'info', message: `fine-tuning ${cut.description}` });
+
+  const started = performance.now();
+  const { train, val, skipped, shape, computed, cached, prefix } = await cutActivations(input, model, cut);
+  const activationsSeconds = (performance.now() - started) / 1000;
+
+  const suffix = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
+  try {
+    const trainStarted = performance.now();
+    const loop = await fineTuneLoop({
+      suffix,
+      head: input.head,
+      headDropout: input.headDropout,
+      train,
+      val: val.labels.length ? val : undefined,
+      numClasses: input.numClasses,
+      config,
+      seed: input.seed,
+      onProgress,
+      checkpoint: input.checkpoint,
+    });
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+
+    const exportStarted = performance.now();
+    const onnxBytes = exportFineTunedOnnx({ model, cut, featureOutput, variables: suffix.variables, head: loop.head });
+    const checkSet = val.labels.length ? { files: val.files, set: val } : { files: train.files, set: train };
+    const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, checkSet);
+    const exportSeconds = (performance.now() - exportStarted) / 1000;
+    const valProbabilities = val.labels.length ? predictCut(suffix, loop.head, val) : undefined;
+    return {
+      summary: {
+        config,
+        cut: { tensor: cut.tensor, description: cut.description },
+        history: loop.history,
+        bestEpoch: loop.bestEpoch,
+        stoppedEarly: loop.stoppedEarly,
+        resumedAfter: loop.resumedAfter,
+        timings: { activations_s: round(activationsSeconds), train_s: round(trainSeconds), export_s: round(exportSeconds) },
+        activations: { computed, cached, shape },
+        trainImgPerSec: Math.round(loop.trainImgPerSec * 10) / 10,
+        exportCheck,
+      },
+      head: loop.head,
+      onnxBytes,
+      val: valProbabilities ? { probabilities: valProbabilities, labels: val.labels, files: [...val.files] } : null,
+      skipped,
+    };
+  } finally {
+    suffix.dispose();
+  }
+}
+
+type CutSet = CutActivations & { readonly files: string[] };
+
+/** Runs (or reads from the cache) the frozen prefix for every training view and every validation image. */
+async function cutActivations(
+  input: FineTunePhaseInput,
+  model: ModelProto,
+  cut: ResolvedCut,
+): Promise<{ train: CutSet; val: CutSet; skipped: SkippedFile[]; shape: number[]; computed: number; cached: number; prefix: { bytes: Uint8Array; output: string } }> {
+  const prefix = buildPrefixModel(model, cut);
+  const sha256 = createHash('sha256').update(prefix.bytes).digest('hex');
+  const files = [...input.train.files, ...input.val.files];
+  const trainCount = input.train.files.length;
+  const store = FeatureStore.open(input.cacheDir);
+  const fileIndex = FileHashIndex.open(input.cacheDir);
+  let result;
+  try {
+    result = await extractViews(files, { bytes: prefix.bytes, output: prefix.output, sha256 }, input.handle.info.preprocessing, store, {
+      views: input.config.views,
+      seed: input.seed,
+      fileIndex,
+      onProgress: input.onProgress,
+      viewsFor: (i: number) => (i < trainCount ? input.config.views + 1 : 1),
+    });
+  } finally {
+    store.close();
+    fileIndex.close();
+  }
+  const pick = (from: number, to: number, labels: Int32Array): CutSet => {
+    const views: Float32Array[][] = [];
+    const kept: number[] = [];
+    const keptFiles: string[] = [];
+    for (let i = from; i < to; i++) {
+      const v = result.activations[i];
+      if (!v) continue;
+      views.push(v);
+      kept.push(labels[i - from]!);
+      keptFiles.push(files[i]!);
+    }
+    return { shape: result.shape, views, labels: Int32Array.from(kept), files: keptFiles };
+  };
+  return {
+    train: pick(0, trainCount, input.train.labels),
+    val: pick(trainCount, files.length, input.val.labels),
+    skipped: result.skipped,
+    shape: result.shape,
+    computed: result.computed,
+    cached: result.cached,
+    prefix,
+  };
+}
+
+const CHECK_IMAGES = 8;
+/** Largest probability difference accepted between the exported ONNX and the graph that was trained. */
+const EXPORT_TOLERANCE = 1e-4;
+
+/**
+ * Runs the exported ONNX on a few real images in onnxruntime and compares its probabilities with the trained
+ * tfjs graph's on the same images (prefix in onnxruntime at float32, suffix and head in tfjs): an export that
+ * disagrees is never written. The cached activations are not used here: they are float16.
+ */
+async function checkExport(
+  onnxBytes: Uint8Array,
+  prefix: { bytes: Uint8Array; output: string },
+  handle: BackboneHandle,
+  suffix: Parameters<typeof predictCut>[0],
+  head: readonly DenseLayerWeights[],
+  check: { files: readonly string[]; set: CutSet },
+): Promise<{ images: number; maxAbsDiff: number }> {
+  const n = Math.min(CHECK_IMAGES, check.set.labels.length);
+  if (n === 0) return { images: 0, maxAbsDiff: 0 };
+  const pre = handle.info.preprocessing;
+  const size = pre.inputSize;
+  const pixels = new Float32Array(n * 3 * size * size);
+  for (let i = 0; i < n; i++) pixels.set(await decodeImage(check.set.files[i]!, pre), i * 3 * size * size);
+  const dims = pre.layout === 'nchw' ? [n, 3, size, size] : [n, size, size, 3];
+  const run = async (bytes: Uint8Array, output: string): Promise<Float32Array> => {
+    const session = await createSession(bytes);
+    try {
+      const outputs = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', pixels, dims) });
+      const data = outputs[output]?.data;
+      if (!(data instanceof Float32Array)) throw new GraftError('INTERNAL', `The fine-tuning check found no float output "${output}"`);
+      return data;
+    } finally {
+      await session.release();
+    }
+  };
+  const exported = await run(onnxBytes, 'probabilities');
+  const cutValues = await run(prefix.bytes, prefix.output);
+  const per = check.set.shape.reduce((a, b) => a * b, 1);
+  const views = Array.from({ length: n }, (_, i) => [cutValues.subarray(i * per, (i + 1) * per)]);
+  const expected = predictCut(suffix, head, { shape: check.set.shape, views, labels: check.set.labels.slice(0, n) });
+  let maxAbsDiff = 0;
+  for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(expected[i]! - exported[i]!));
+  if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
+    throw new GraftError('INTERNAL', `The exported fine-tuned ONNX disagrees with the trained graph by ${maxAbsDiff.toExponential(2)} (tolerance ${EXPORT_TOLERANCE}); nothing was written`, {
+      hint: 'please report this with the backbone name; --unfreeze with another cut may avoid it',
+    });
+  }
+  return { images: n, maxAbsDiff };
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/learn/checkpoint.js';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from './support.js';
+
+interface FineTuneJson {
+  model: string;
+  val: { accuracy: number; loss: number; count: number } | null;
+  images: { train: number; val: number };
+  history: { loss: number }[];
+  fineTune: {
+    cut: { tensor: string; description: string };
+    history: { loss: number; acc: number; val_loss?: number; val_acc?: number }[];
+    bestEpoch: number;
+    resumedAfter: number;
+    activations: { computed: number; cached: number; shape: number[] };
+    exportCheck: { images: number; maxAbsDiff: number };
+  };
+}
+
+skipReason('fine-tuning tests');
+describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8 MobileNetV2', () => {
+  let root: string;
+  let data: string;
+  let env: Record<string, string>;
+  // Small and short: 2 x 14 photos, the last inverted-residual block, 3 epochs.
+  const base = (out: string): string[] => ['train', data, '--val-split', '0.3', '--backbone', int8Model, '--out', out, '--fine-tune', '--unfreeze', 'last:1', '--fine-tune-epochs', '3', '--views', '1', '--batch-size', '8', '--json'];
+
+  beforeAll(async () => {
+    root = await tempDir();
+    data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 14);
+    env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+  });
+
+  let uninterrupted: FineTuneJson;
+  it('fine-tunes, exports one ONNX that matches the trained graph, and graft eval reproduces its val accuracy', async () => {
+    const run = await runCli(base(join(root, 'model')), env);
+    expect(run.code, run.stderr).toBe(0);
+    uninterrupted = parseJsonOutput<FineTuneJson>(run);
+    const f = uninterrupted.fineTune;
+    expect(f.history).toHaveLength(3);
+    const { train, val } = uninterrupted.images;
+    expect(train + val).toBe(28);
+    expect(f.activations.computed).toBe(train * 2 + val); // train images x (plain + 1 augmented view), val images x plain
+    expect(f.exportCheck.images).toBeGreaterThan(0);
+    expect(f.exportCheck.maxAbsDiff).toBeLessThan(1e-4);
+    expect(existsSync(join(root, 'model.checkpoint'))).toBe(false); // removed once the model is written
+    const manifest = JSON.parse(await readFile(join(root, 'model/graft.json'), 'utf8')) as { training: { fineTune: { cut: { tensor: string }; firstEpoch: number } }; metrics: { history: unknown[] } };
+    expect(manifest.training.fineTune.cut.tensor).toBe(f.cut.tensor);
+    expect(manifest.metrics.history).toHaveLength(manifest.training.fineTune.firstEpoch - 1 + 3);
+
+    // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training said.
+    const split = await runCli(['eval', join(root, 'model'), data, '--json'], env);
+    expect(split.code, split.stderr).toBe(0);
+    expect(parseJsonOutput<{ accuracy: number }>(split).accuracy).toBeGreaterThan(0.6);
+  });
+
+  it('a second run reuses the cached cut activations', async () => {
+    const run = await runCli(base(join(root, 'model-again')), env);
+    expect(run.code, run.stderr).toBe(0);
+    const again = parseJsonOutput<FineTuneJson>(run);
+    expect(again.fineTune.activations.computed).toBe(0);
+    expect(again.fineTune.activations.cached).toBe(again.images.train * 2 + again.images.val);
+    // Same seed, same data, same steps: the same training curve.
+    again.fineTune.history.forEach((h, i) => expect(h.loss).toBeCloseTo(uninterrupted.fineTune.history[i]!.loss, 5));
+  });
+
+  it('--resume after kill -9 mid-run continues from the last checkpoint and ends where an uninterrupted run ends', async () => {
+    const out = join(root, 'model-killed');
+    const checkpoint = `${out}.checkpoint`;
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...base(out)], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // Kill as soon as the first fine-tuning epoch is checkpointed (epoch >= 1), i.e. mid-run.
+    const deadline = Date.now() + 90_000;
+    let killedAt = -1;
+    while (Date.now() < deadline && child.exitCode === null) {
+      const saved = existsSync(checkpoint) ? await loadCheckpoint(checkpoint).catch(() => undefined) : undefined;
+      if (saved && saved.epoch >= 1) {
+        child.kill('SIGKILL');
+        killedAt = saved.epoch;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await exited;
+    expect(killedAt, 'the run ended before a checkpoint could be caught').toBeGreaterThanOrEqual(1);
+    expect(existsSync(join(out, 'graft.json'))).toBe(false);
+
+    const resumed = await runCli([...base(out), '--resume'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const r = parseJsonOutput<FineTuneJson>(resumed);
+    expect(r.fineTune.resumedAfter).toBeGreaterThanOrEqual(1);
+    expect(r.fineTune.history).toHaveLength(3);
+    r.fineTune.history.forEach((h, i) => expect(h.loss).toBeCloseTo(uninterrupted.fineTune.history[i]!.loss, 5));
+    expect(r.val!.accuracy).toBeCloseTo(uninterrupted.val!.accuracy, 6);
+    expect(existsSync(checkpoint)).toBe(false);
+  });
+
+  it('refuses to resume a checkpoint of a different run, naming the file', async () => {
+    const out = join(root, 'model-other');
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...base(out)], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    while (child.exitCode === null && !existsSync(`${out}.checkpoint`)) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await exited;
+    // The checkpoint is first written right after the head phase (epoch 0), long before the run can end.
+    expect(existsSync(`${out}.checkpoint`)).toBe(true);
+    // Another epoch count: a different run, whose checkpoint must not be continued.
+    const run = await runCli([...base(out).map((a, i, all) => (all[i - 1] === '--fine-tune-epochs' ? '4' : a)), '--resume'], env);
+    expect(run.code).toBe(2);
+    expect(run.stdout + run.stderr).toContain(`${out}.checkpoint`);
+  });
+});
