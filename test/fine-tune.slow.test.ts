@@ -37,7 +37,7 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
 
   let uninterrupted: FineTuneJson;
   it('fine-tunes, exports one ONNX that matches the trained graph, and graft eval reproduces its val accuracy', async () => {
-    const run = await runCli(base(join(root, 'model')), env);
+    const run = await runCli([...base(join(root, 'model')), '--report'], env);
     expect(run.code, run.stderr).toBe(0);
     uninterrupted = parseJsonOutput<FineTuneJson>(run);
     const f = uninterrupted.fineTune;
@@ -51,6 +51,10 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     const manifest = JSON.parse(await readFile(join(root, 'model/graft.json'), 'utf8')) as { training: { fineTune: { cut: { tensor: string }; firstEpoch: number } }; metrics: { history: unknown[] } };
     expect(manifest.training.fineTune.cut.tensor).toBe(f.cut.tensor);
     expect(manifest.metrics.history).toHaveLength(manifest.training.fineTune.firstEpoch - 1 + 3);
+    // The report marks where fine-tuning starts on its curves and says what was unfrozen.
+    const html = await readFile(join(root, 'model/report.html'), 'utf8');
+    expect(html).toContain(`fine-tuning at epoch ${manifest.training.fineTune.firstEpoch}`);
+    expect(html).toContain(f.cut.description);
 
     // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training said.
     const split = await runCli(['eval', join(root, 'model'), data, '--json'], env);

@@ -16,6 +16,8 @@ export interface LineChartOptions {
   /** Fixed y range; default: 0 to the largest value (at least 1e-9). */
   readonly yMin?: number;
   readonly yMax?: number;
+  /** A labelled vertical line before epoch `epoch` (1-based), e.g. where fine-tuning starts. */
+  readonly marker?: { readonly epoch: number; readonly label: string };
 }
 
 const WIDTH = 480;
@@ -48,6 +50,12 @@ export function lineChartSvg(options: LineChartOptions): string {
     parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - PAD.bottom + 16}" class="tick" text-anchor="middle">${i + 1}</text>`);
   }
   parts.push(`<text x="${WIDTH - PAD.right}" y="${HEIGHT - 4}" class="tick" text-anchor="end">epoch</text>`);
+  if (options.marker && n > 1) {
+    // Between the last epoch before the marker and the marked one.
+    const mx = x(Math.max(0, options.marker.epoch - 1.5)).toFixed(1);
+    parts.push(`<line x1="${mx}" x2="${mx}" y1="${PAD.top}" y2="${HEIGHT - PAD.bottom}" stroke="#6b7280" stroke-width="1.5" stroke-dasharray="2 3"/>`);
+    parts.push(`<text x="${mx}" y="${PAD.top + 10}" class="tick" dx="4">${escapeHtml(options.marker.label)}</text>`);
+  }
   options.series.forEach((s, k) => {
     const segments: string[][] = [[]];
     s.values.forEach((v, i) => {
@@ -71,8 +79,9 @@ export function lineChartSvg(options: LineChartOptions): string {
       return `${s.name}: last ${last === undefined ? 'n/a' : formatTick(last)}`;
     })
     .join('; ');
+  const marked = options.marker ? ` ${options.marker.label} at epoch ${options.marker.epoch}.` : '';
   return (
-    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(`${options.title} over ${n} epochs. ${summary}`)}" preserveAspectRatio="xMidYMid meet">` +
+    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(`${options.title} over ${n} epochs.${marked} ${summary}`)}" preserveAspectRatio="xMidYMid meet">` +
     `<title>${escapeHtml(options.title)}</title>${parts.join('')}</svg>`
   );
 }

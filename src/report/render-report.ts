@@ -27,7 +27,7 @@ export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accu
 /** Input of {@link renderReport}: plain data, no paths are read. */
 export interface ReportData {
   readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
-    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize'>>;
+    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize' | 'fineTune'>>;
   };
   /** The model's name as shown in the title (its directory's basename). */
   readonly modelName: string;
@@ -62,7 +62,7 @@ export function renderReport(data: ReportData): string {
 ${summaryList(data)}
 </header>
 <main>
-${curvesSection(manifest.metrics.history)}
+${curvesSection(manifest.metrics.history, manifest.training?.fineTune?.firstEpoch)}
 ${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
@@ -82,7 +82,12 @@ function summaryList(data: ReportData): string {
   if (manifest.metrics.val) items.push(['Recorded validation', `accuracy ${percent(manifest.metrics.val.accuracy)}, loss ${manifest.metrics.val.loss.toFixed(3)}`]);
   const t = manifest.training;
   if (t?.images) items.push(['Training images', `${t.images.train} train, ${t.images.val} validation, ${t.images.skipped} skipped`]);
-  if (t?.bestEpoch !== undefined) items.push(['Best epoch', `${t.bestEpoch + 1} of ${manifest.metrics.history.length}${t.stoppedEarly ? ' (stopped early)' : ''}`]);
+  const headEpochs = t?.fineTune ? t.fineTune.firstEpoch - 1 : manifest.metrics.history.length;
+  if (t?.bestEpoch !== undefined) items.push(['Best epoch', `${t.bestEpoch} of ${headEpochs}${t.stoppedEarly ? ' (stopped early)' : ''}${t.fineTune ? ' (head on frozen features)' : ''}`]);
+  if (t?.fineTune) {
+    const f = t.fineTune;
+    items.push(['Fine-tuning', `${f.cut.description}; best epoch ${f.bestEpoch} of ${manifest.metrics.history.length - headEpochs}, ${f.views} augmented views, ${f.schedule} schedule`]);
+  }
   if (evaluation) {
     items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);
     items.push(['Accuracy', `${percent(evaluation.accuracy)}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
@@ -90,10 +95,12 @@ function summaryList(data: ReportData): string {
   return `<dl class="summary">${items.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`;
 }
 
-function curvesSection(history: ReportData['manifest']['metrics']['history']): string {
+function curvesSection(history: ReportData['manifest']['metrics']['history'], fineTuneFrom: number | undefined): string {
+  const marker = fineTuneFrom === undefined ? undefined : { epoch: fineTuneFrom, label: 'fine-tuning' };
   if (!history.length) return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><p class="note">The manifest records no training history.</p></section>`;
   const loss = lineChartSvg({
     title: 'Loss',
+    marker,
     series: [
       { name: 'train loss', values: history.map((h) => h.loss), color: '#2563eb' },
       { name: 'val loss', values: history.map((h) => h.val_loss), color: '#dc2626', isDashed: true },
@@ -101,6 +108,7 @@ function curvesSection(history: ReportData['manifest']['metrics']['history']): s
   });
   const acc = lineChartSvg({
     title: 'Accuracy',
+    marker,
     yMin: 0,
     yMax: 1,
     series: [
