@@ -77,7 +77,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
           if (path) window.__points.push(Number(path.getAttribute('data-points')));
         }).observe(document.getElementById('loss-chart'), { childList: true });
       })()`);
-      await page.getByLabel('Epochs').fill('8');
+      await page.getByLabel('Epochs', { exact: true }).fill('8');
       await page.getByRole('button', { name: 'Start training' }).click();
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'", undefined, { timeout: 60_000 });
       const points = await page.evaluate<number[]>('window.__points');
@@ -104,6 +104,102 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const overflow = await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth');
       expect(overflow, 'horizontal overflow at 390px').toBe(false);
       expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it('reveals the fine-tuning options with their checkbox, and cancels a running run from the keyboard', async () => {
+    // Images no earlier run has seen (a fresh seed): the run spends seconds extracting their features, so it is still
+    // running when the page cancels it (training stops at the next batch, so the unused images cost nothing).
+    const fresh = await writeSyntheticDataset(join(root, 'fresh'), { perClass: 40, size: 96, seed: Date.now() % 1_000_000 });
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'to cancel', folder: fresh.root }) })).json()) as { id: number };
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/`);
+      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.waitForFunction("document.getElementById('class-list').children.length === 3");
+
+      const options = page.locator('#fine-tune-options');
+      expect(await options.isVisible()).toBe(false);
+      const box = page.getByLabel('Fine-tune the backbone');
+      await box.focus();
+      await page.keyboard.press('Space');
+      expect(await box.isChecked()).toBe(true);
+      expect(await options.isVisible()).toBe(true);
+      expect(await page.getByLabel('Unfreeze').inputValue()).toBe('last:3');
+      expect(await page.getByLabel('Unfreeze').locator('option').evaluateAll((os) => os.map((o) => o.getAttribute("value")))).toEqual(['last:1', 'last:3', 'last:6', 'all']);
+      expect(await page.getByLabel('Fine-tuning epochs').inputValue()).toBe('6');
+      expect(await page.getByLabel('Augmented views').inputValue()).toBe('2');
+      expect(await page.getByLabel('Class weights').inputValue()).toBe('none');
+      await page.getByLabel('Unfreeze').selectOption('last:1');
+      await page.getByLabel('Class weights').selectOption('balanced');
+      await page.getByLabel('Epochs', { exact: true }).fill('500');
+
+      await page.getByRole('button', { name: 'Start training' }).click();
+      const cancel = page.locator('#run-section').getByRole('button', { name: /^Cancel run #\d+$/ });
+      await cancel.waitFor();
+      // The run view says what was asked for.
+      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights balanced', '2 augmented views']));
+      expect(await page.locator('#fine-tune-legend').isVisible()).toBe(true);
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-1280.png'), fullPage: true });
+      await cancel.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction("['finished', 'failed', 'cancelled', 'interrupted'].includes(document.getElementById('run-section').dataset.status)", undefined, { timeout: 30_000 });
+      expect(await page.locator('#run-section').getAttribute('data-status'), (await page.locator('#run-status').textContent()) ?? '').toBe('cancelled');
+      expect(await page.locator('#run-status').textContent()).toMatch(/^Status: cancelled \(.*no model was written\)$/);
+      expect(await cancel.isVisible()).toBe(false);
+      await page.waitForFunction("document.querySelector('#runs-table tbody .status')?.textContent === 'cancelled'");
+      expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('fine-tune');
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-cancelled-1280.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-cancelled-390.png'), fullPage: true });
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth'), 'horizontal overflow at 390px').toBe(false);
+
+      // After a restart the run is still shown as cancelled (not interrupted).
+      const runs = server.dashboard.store.runs(project.id);
+      expect(runs.map((r) => r.status)).toEqual(['cancelled']);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it('draws the fine-tuning epochs after a "fine-tuning starts" marker', async () => {
+    // A stored run with both phases (the curves come from the store; no training needed).
+    const { store } = server.dashboard;
+    const project = store.createProject('phases', data.root);
+    const run = store.createRun(project.id, { epochs: 4, hidden: 0, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
+    store.markRunning(run.id);
+    for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 });
+    for (let e = 1; e <= 3; e++) store.addEpoch(run.id, 'fine-tune', e, { loss: 0.5 - e * 0.08, acc: 0.78 + e * 0.05, val_loss: 0.62 - e * 0.06, val_acc: 0.7 + e * 0.06 });
+    store.markFinished(run.id, { val: { accuracy: 0.88, loss: 0.44, count: 9 } });
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/`);
+      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.getByRole('button', { name: `Open run #${run.id}` }).click();
+      await page.waitForFunction("document.getElementById('loss-chart').dataset.epochs === '7'");
+      for (const chart of ['#loss-chart', '#acc-chart']) {
+        expect(await page.locator(`${chart} .ft-marker`).count()).toBe(1);
+        expect(await page.locator(`${chart} text.ft-label`).textContent()).toBe('fine-tuning starts');
+        expect(await page.locator(`${chart} path.train.ft`).getAttribute('data-points')).toBe('3');
+        expect(await page.locator(`${chart} path.train:not(.ft)`).getAttribute('data-points')).toBe('4');
+        expect(await page.locator(chart).getAttribute('aria-label')).toContain('fine-tuning from epoch 5');
+      }
+      expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('7 / 7');
+      expect(await page.locator('#fine-tune-legend').textContent()).toContain('fine-tuning starts');
+      await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-1280.png') });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-390.png') });
     } finally {
       await chromium.close();
     }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GraftError } from '../errors.js';
 import { writeFileAtomic } from '../model/atomic-write.js';
@@ -30,6 +30,7 @@ const MAGIC = 'GRAFTCK1';
  * file and renamed, so a process killed mid-write (kill -9) leaves the previous checkpoint intact.
  */
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   await removeStaleTemporaries(path);
   let offset = 0;
   const entries = [...checkpoint.tensors].map(([name, t]) => {

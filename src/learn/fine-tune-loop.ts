@@ -140,6 +140,8 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
       lossSum += result.loss * rows.length;
       hits += result.hits;
       onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
+      // A step takes a fraction of a second; yielding after each lets a server cancel or stream mid-epoch.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     const logs: EpochLogs = { loss: lossSum / train.labels.length, acc: hits / train.labels.length };
     if (val) Object.assign(logs, evaluate(suffix, head, val, numClasses));

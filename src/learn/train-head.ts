@@ -93,6 +93,8 @@ export async function trainHead(
       best = { loss: monitored, epoch, weights: snapshot(vars) };
     }
     onProgress?.({ type: 'epoch-end', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
+    // Let the event loop run once per epoch (a server's cancel request, its event streams).
+    await new Promise((resolve) => setImmediate(resolve));
     if (xVal && epoch - best.epoch >= config.patience && config.patience > 0) {
       stoppedEarly = epoch < config.epochs;
       if (stoppedEarly) onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });

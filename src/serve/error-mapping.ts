@@ -17,6 +17,7 @@ export interface HttpError {
 /** The one table from an error code to an HTTP status. */
 const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   NOT_FOUND: 404,
+  CONFLICT: 409,
   MODEL_NOT_FOUND: 404,
   BAD_REQUEST: 400,
   INVALID_CONFIG: 400,

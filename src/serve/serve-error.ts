@@ -4,6 +4,7 @@
  */
 export type ServeErrorCode =
   | 'NOT_FOUND'
+  | 'CONFLICT'
   | 'BAD_REQUEST'
   | 'PAYLOAD_TOO_LARGE'
   | 'IMAGE_TOO_LARGE'

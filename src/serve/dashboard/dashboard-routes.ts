@@ -12,9 +12,9 @@ import { defaultCacheDir } from '../../features/default-cache-dir.js';
 import { CATALOGUE_NAMES, isCatalogueName } from '../../hub/catalogue.js';
 import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
 import { ServeError } from '../serve-error.js';
-import { DashboardStore, type ProjectRecord, type RunRecord } from './dashboard-store.js';
+import { DashboardStore, isTerminalStatus, type ProjectRecord, type RunFineTuneOptions, type RunRecord } from './dashboard-store.js';
 import { registerDashboardPage } from './dashboard-page.js';
-import { RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
+import { epochEvent, maxEpochs, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
@@ -36,6 +36,9 @@ export interface DashboardHandle {
 
 const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,63}$/u;
 const EPOCHS_MAX = 500;
+const FINE_TUNE_EPOCHS_MAX = 100;
+/** The dashboard's fine-tuning defaults: DEFAULT_FINE_TUNE's values for the options it offers. */
+const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'none' };
 
 /**
  * The training dashboard's JSON API and page: projects (from a folder or uploads), runs trained in-process one
@@ -157,12 +160,23 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
           epochs: { type: 'integer', minimum: 1, maximum: EPOCHS_MAX },
           hidden: { type: 'integer', minimum: 0, maximum: 4096 },
           backbone: { type: 'string', minLength: 1 },
+          // Present = fine-tune the backbone's top after the head phase; each option left out takes its default.
+          fineTune: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              unfreeze: { type: 'string', pattern: '^(all|last:[1-9][0-9]?)$' },
+              epochs: { type: 'integer', minimum: 1, maximum: FINE_TUNE_EPOCHS_MAX },
+              views: { type: 'integer', minimum: 0, maximum: 16 },
+              classWeights: { type: 'string', enum: ['none', 'balanced'] },
+            },
+          },
         },
       },
     },
   }, async (request, reply) => {
     const project = projectOr404((request.params as { id: string }).id);
-    const body = (request.body ?? {}) as { epochs?: number; hidden?: number; backbone?: string };
+    const body = (request.body ?? {}) as { epochs?: number; hidden?: number; backbone?: string; fineTune?: Partial<RunFineTuneOptions> };
     if (body.backbone !== undefined && !isCatalogueName(body.backbone)) {
       throw new GraftError('INVALID_CONFIG', `Unknown backbone. Received: backbone=${JSON.stringify(body.backbone)}`, { hint: `one of ${CATALOGUE_NAMES.join(', ')}` });
     }
@@ -173,12 +187,31 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       });
     }
     const backbone = body.backbone ?? (await defaultBackbone(cacheDir));
-    const run = store.createRun(project.id, { epochs: body.epochs ?? 30, hidden: body.hidden ?? 256, backbone }, (id) => join(dataDir, 'runs', String(id), 'model'));
+    const fineTune = body.fineTune && { ...FINE_TUNE_DEFAULTS, ...definedOnly(body.fineTune) };
+    const run = store.createRun(project.id, { epochs: body.epochs ?? 30, hidden: body.hidden ?? 256, backbone, ...(fineTune ? { fineTune } : {}) }, (id) => join(dataDir, 'runs', String(id), 'model'));
     queue.enqueue(run.id);
     return reply.code(201).send(describeRun(run, store));
   });
 
   app.get('/v1/runs/:id', async (request) => describeRun(runOr404((request.params as { id: string }).id), store));
+
+  /**
+   * Cancels a queued run (it never starts) or a running one (training stops at the next batch; no model is kept).
+   * 200 with the run once it is `cancelled`; 202 when a running run was told to stop but has not yet (its events
+   * stream says when it has); 409 when the run already ended.
+   */
+  app.post('/v1/runs/:id/cancel', async (request, reply) => {
+    const run = runOr404((request.params as { id: string }).id);
+    if (isTerminalStatus(run.status)) {
+      throw new ServeError('CONFLICT', `Run ${run.id} is already ${run.status}; only a queued or running run can be cancelled.`, { hint: 'start a new run instead' });
+    }
+    const outcome = await queue.cancel(run.id);
+    if (outcome === 'not-active') {
+      // Stored as queued or running, yet not in the queue (it was closing): nothing trains it, so say so.
+      store.markCancelled(run.id, 'it never started');
+    }
+    return reply.code(outcome === 'stopping' ? 202 : 200).send(describeRun(store.run(run.id)!, store));
+  });
 
   app.get('/v1/runs/:id/events', async (request, reply) => {
     const run = runOr404((request.params as { id: string }).id);
@@ -190,9 +223,9 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     };
     // Replay and subscribe in one synchronous step (the store is synchronous), so no event falls in between.
     const current = store.run(run.id)!;
-    for (const e of store.epochs(run.id)) send({ type: 'epoch-end', epoch: e.epoch, epochs: current.options.epochs, logs: { loss: e.loss, acc: e.acc, val_loss: e.val_loss, val_acc: e.val_acc } });
+    for (const e of store.epochs(run.id)) send(epochEvent(current, e));
     send({ type: 'status', status: current.status, error: current.error });
-    if (isTerminal(current.status)) {
+    if (isTerminalStatus(current.status)) {
       raw.end();
       return;
     }
@@ -205,7 +238,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     };
     const unsubscribe = queue.listen(run.id, (event) => {
       send(event);
-      if (event.type === 'status' && isTerminal(event.status)) {
+      if (event.type === 'status' && isTerminalStatus(event.status)) {
         stop();
         raw.end();
       }
@@ -258,8 +291,9 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   return { store, queue };
 }
 
-function isTerminal(status: string): boolean {
-  return status === 'finished' || status === 'failed' || status === 'interrupted';
+/** The keys of `value` whose value is not undefined. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Images per class of a folder: train/ and val/ (or the like) are added up when the folder is split. */
@@ -278,7 +312,7 @@ async function classCounts(folder: string): Promise<{ classes: { label: string; 
 }
 
 function describeRun(run: RunRecord, store: DashboardStore): Record<string, unknown> {
-  return { ...run, epochs: store.epochs(run.id) };
+  return { ...run, maxEpochs: maxEpochs(run), epochs: store.epochs(run.id) };
 }
 
 /** `mobilenet_v2` when it is cached or in GRAFT_MODELS_DIR, else the backbone bundled in nsfwjs (always offline). */

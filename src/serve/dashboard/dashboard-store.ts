@@ -1,10 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EpochLogs } from '../../progress.js';
+import type { EpochLogs, TrainPhase } from '../../progress.js';
 
-/** A run's life: queued -> running -> finished | failed; a run that was running when the server stopped is `interrupted`. */
-export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'interrupted';
+/**
+ * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
+ * a run that was queued or running when the server stopped is `interrupted`.
+ */
+export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
+
+/** Statuses a run never leaves. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['finished', 'failed', 'cancelled', 'interrupted'];
+
+export function isTerminalStatus(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
 
 export interface ProjectRecord {
   readonly id: number;
@@ -20,6 +30,18 @@ export interface RunOptions {
   /** Units of the head's one hidden layer; 0 is a linear head. */
   readonly hidden: number;
   readonly backbone: string;
+  /** Fine-tune the backbone's top after the head phase; absent (runs stored before it existed too) = head only. */
+  readonly fineTune?: RunFineTuneOptions;
+}
+
+/** The fine-tuning options the dashboard offers (the rest of FineTuneConfig keeps its defaults). */
+export interface RunFineTuneOptions {
+  /** `last:<N>` blocks or `all`. */
+  readonly unfreeze: string;
+  readonly epochs: number;
+  /** Augmented views per training image (0 = none). */
+  readonly views: number;
+  readonly classWeights: 'none' | 'balanced';
 }
 
 export interface RunRecord {
@@ -36,8 +58,14 @@ export interface RunRecord {
   readonly created: string;
 }
 
+/**
+ * One epoch of a run. `epoch` counts on across both phases (1, 2, ... head epochs, then fine-tuning's), so it is
+ * the index in the model's metrics.history; `phaseEpoch` is the epoch within its phase (fine-tuning restarts at 1).
+ */
 export interface EpochRecord extends EpochLogs {
   readonly epoch: number;
+  readonly phase: TrainPhase;
+  readonly phaseEpoch: number;
 }
 
 interface RunRow {
@@ -53,7 +81,8 @@ interface RunRow {
   created: string;
 }
 
-const SCHEMA_VERSION = 1;
+/** 1: first version. 2: epochs gain `phase` and `phase_epoch` (runs of version 1 were head-only); status `cancelled`. */
+const SCHEMA_VERSION = 2;
 
 /**
  * The dashboard's projects, runs and per-epoch metrics in one SQLite file (`<dataDir>/dashboard.sqlite`).
@@ -80,9 +109,13 @@ export class DashboardStore {
         started TEXT, ended TEXT, created TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS epochs (
         run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL, loss REAL NOT NULL, acc REAL NOT NULL,
-        val_loss REAL, val_acc REAL, PRIMARY KEY (run_id, epoch));
+        val_loss REAL, val_acc REAL, phase TEXT NOT NULL DEFAULT 'head', phase_epoch INTEGER, PRIMARY KEY (run_id, epoch));
     `);
-    db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
+    // A version-1 file: add the phase columns; its epochs were all head epochs, numbered within the one phase.
+    const epochColumns = (db.prepare('PRAGMA table_info(epochs)').all() as { name: string }[]).map((c) => c.name);
+    if (!epochColumns.includes('phase')) db.exec(`ALTER TABLE epochs ADD COLUMN phase TEXT NOT NULL DEFAULT 'head'`);
+    if (!epochColumns.includes('phase_epoch')) db.exec('ALTER TABLE epochs ADD COLUMN phase_epoch INTEGER');
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run('schema', String(SCHEMA_VERSION));
     const now = new Date().toISOString();
     db.prepare(`UPDATE runs SET status = 'interrupted', ended = ?, error = COALESCE(error, 'the server stopped before this run ended') WHERE status IN ('running', 'queued')`).run(now);
     return new DashboardStore(db);
@@ -143,17 +176,28 @@ export class DashboardStore {
     this.db.prepare(`UPDATE runs SET status = 'failed', error = ?, ended = ? WHERE id = ?`).run(error, new Date().toISOString(), id);
   }
 
-  addEpoch(runId: number, epoch: number, logs: EpochLogs): void {
+  /** A user cancelled the run (queued or running); `note` says what became of it. */
+  markCancelled(id: number, note: string): void {
+    this.db.prepare(`UPDATE runs SET status = 'cancelled', error = ?, ended = ? WHERE id = ?`).run(note, new Date().toISOString(), id);
+  }
+
+  /**
+   * Stores one epoch of a phase and returns its record. Head epochs keep their number; a fine-tuning epoch comes
+   * after every epoch already stored for the run (its number restarts at 1 in the phase, not in the store).
+   */
+  addEpoch(runId: number, phase: TrainPhase, phaseEpoch: number, logs: EpochLogs): EpochRecord {
+    const epoch = phase === 'head'
+      ? phaseEpoch
+      : ((this.db.prepare(`SELECT MAX(epoch) AS last FROM epochs WHERE run_id = ? AND phase = 'head'`).get(runId) as { last: number | null }).last ?? 0) + phaseEpoch;
     this.db
-      .prepare('INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, val_loss, val_acc) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(runId, epoch, logs.loss, logs.acc, logs.val_loss ?? null, logs.val_acc ?? null);
+      .prepare('INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, val_loss, val_acc, phase, phase_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(runId, epoch, logs.loss, logs.acc, logs.val_loss ?? null, logs.val_acc ?? null, phase, phaseEpoch);
+    return toEpoch({ epoch, phase, phase_epoch: phaseEpoch, loss: logs.loss, acc: logs.acc, val_loss: logs.val_loss ?? null, val_acc: logs.val_acc ?? null });
   }
 
   epochs(runId: number): EpochRecord[] {
-    const rows = this.db.prepare('SELECT epoch, loss, acc, val_loss, val_acc FROM epochs WHERE run_id = ? ORDER BY epoch').all(runId) as {
-      epoch: number; loss: number; acc: number; val_loss: number | null; val_acc: number | null;
-    }[];
-    return rows.map((r) => ({ epoch: r.epoch, loss: r.loss, acc: r.acc, ...(r.val_loss === null ? {} : { val_loss: r.val_loss }), ...(r.val_acc === null ? {} : { val_acc: r.val_acc }) }));
+    const rows = this.db.prepare('SELECT epoch, phase, phase_epoch, loss, acc, val_loss, val_acc FROM epochs WHERE run_id = ? ORDER BY epoch').all(runId) as EpochRow[];
+    return rows.map(toEpoch);
   }
 
   /** The stored evaluation (JSON), so thumbnail indexes stay stable across requests and restarts. */
@@ -169,6 +213,28 @@ export class DashboardStore {
   close(): void {
     this.db.close();
   }
+}
+
+interface EpochRow {
+  epoch: number;
+  phase: string;
+  phase_epoch: number | null;
+  loss: number;
+  acc: number;
+  val_loss: number | null;
+  val_acc: number | null;
+}
+
+function toEpoch(r: EpochRow): EpochRecord {
+  return {
+    epoch: r.epoch,
+    phase: r.phase === 'fine-tune' ? 'fine-tune' : 'head',
+    phaseEpoch: r.phase_epoch ?? r.epoch,
+    loss: r.loss,
+    acc: r.acc,
+    ...(r.val_loss === null ? {} : { val_loss: r.val_loss }),
+    ...(r.val_acc === null ? {} : { val_acc: r.val_acc }),
+  };
 }
 
 function toRun(row: RunRow): RunRecord {

@@ -1,14 +1,58 @@
+import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { GraftError } from '../../errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../learn/train.js';
-import type { ProgressEvent } from '../../progress.js';
-import type { DashboardStore, RunRecord, RunStatus } from './dashboard-store.js';
+import type { ProgressEvent, TrainPhase } from '../../progress.js';
+import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
-/** What the events stream of a run carries (besides the stored epochs it replays first). */
+/**
+ * What the events stream of a run carries (besides the stored epochs it replays first). An epoch's `epoch` counts
+ * on across both phases (the index in the model's history); `phase` and `phaseEpoch` say which phase and which
+ * epoch of it (fine-tuning restarts at 1). `epochs` is the most the run can take (head epochs + fine-tuning epochs;
+ * early stopping may end a phase sooner).
+ */
 export type RunEvent =
   | { type: 'status'; status: RunStatus; error?: string | null }
-  | { type: 'epoch-end'; epoch: number; epochs: number; logs: { loss: number; acc: number; val_loss?: number; val_acc?: number } }
+  | {
+      type: 'epoch-end';
+      epoch: number;
+      epochs: number;
+      phase: TrainPhase;
+      phaseEpoch: number;
+      logs: { loss: number; acc: number; val_loss?: number; val_acc?: number };
+    }
+  | { type: 'phase'; phase: TrainPhase; epochs: number }
   | { type: 'progress'; message: string };
+
+/** The most epochs a run can take: the head phase's, plus fine-tuning's when it fine-tunes. */
+export function maxEpochs(run: RunRecord): number {
+  return run.options.epochs + (run.options.fineTune?.epochs ?? 0);
+}
+
+/** A stored epoch as the stream's event. */
+export function epochEvent(run: RunRecord, e: EpochRecord): RunEvent {
+  return {
+    type: 'epoch-end',
+    epoch: e.epoch,
+    epochs: maxEpochs(run),
+    phase: e.phase,
+    phaseEpoch: e.phaseEpoch,
+    logs: { loss: e.loss, acc: e.acc, ...(e.val_loss === undefined ? {} : { val_loss: e.val_loss }), ...(e.val_acc === undefined ? {} : { val_acc: e.val_acc }) },
+  };
+}
+
+/** What {@link RunQueue.cancel} did. */
+export type CancelOutcome =
+  /** The run was waiting in the queue; it was removed and is `cancelled`. */
+  | 'dequeued'
+  /** The run was training; it stopped (within the wait) and is `cancelled`. */
+  | 'stopped'
+  /** The run was told to stop but had not yet when the wait ran out; it becomes `cancelled` when it does. */
+  | 'stopping'
+  /** The run is not queued or running (finished, failed, cancelled, interrupted, or unknown). */
+  | 'not-active';
 
 export type RunListener = (event: RunEvent) => void;
 
@@ -48,6 +92,8 @@ export class RunQueue {
   private readonly pending: number[] = [];
   private readonly listeners = new Map<number, Set<RunListener>>();
   private active: Promise<void> | undefined;
+  /** The run training now, its abort switch, and the promise that settles when it has stopped. */
+  private current: { readonly id: number; readonly controller: AbortController; done: Promise<void> } | undefined;
   private isClosed = false;
 
   constructor(options: RunQueueOptions) {
@@ -70,6 +116,30 @@ export class RunQueue {
     };
   }
 
+  /**
+   * Cancels a queued run (taken out of the queue) or the running one (its training is aborted at the next batch;
+   * nothing is written, and what it had written is removed). Waits up to `waitMs` for a running run to stop.
+   */
+  async cancel(runId: number, waitMs = 10_000): Promise<CancelOutcome> {
+    const queued = this.pending.indexOf(runId);
+    if (queued >= 0) {
+      this.pending.splice(queued, 1);
+      this.options.store.markCancelled(runId, 'it never started');
+      this.emit(runId, { type: 'status', status: 'cancelled', error: 'it never started' });
+      return 'dequeued';
+    }
+    const current = this.current;
+    if (current?.id !== runId) return 'not-active';
+    current.controller.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      current.done.then(() => true),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), waitMs))),
+    ]);
+    clearTimeout(timer);
+    return stopped ? 'stopped' : 'stopping';
+  }
+
   /** Stops taking queued runs and waits for the current one (its status is then stored truthfully). */
   async close(): Promise<void> {
     this.isClosed = true;
@@ -84,21 +154,31 @@ export class RunQueue {
   private async drain(): Promise<void> {
     try {
       for (let id = this.pending.shift(); id !== undefined && !this.isClosed; id = this.pending.shift()) {
-        await this.execute(id);
+        const current: { id: number; controller: AbortController; done: Promise<void> } = { id, controller: new AbortController(), done: Promise.resolve() };
+        this.current = current;
+        current.done = this.execute(id, current.controller.signal);
+        try {
+          await current.done;
+        } finally {
+          this.current = undefined;
+        }
       }
     } finally {
       this.active = undefined;
     }
   }
 
-  private async execute(runId: number): Promise<void> {
+  private async execute(runId: number, signal: AbortSignal): Promise<void> {
     const { store } = this.options;
     const run = store.run(runId);
     const project = run && store.project(run.projectId);
-    if (!run || !project) return;
+    if (!run || !project || run.status !== 'queued') return;
     store.markRunning(runId);
     this.emit(runId, { type: 'status', status: 'running' });
+    const fineTune = run.options.fineTune;
     try {
+      // The run's folder holds the model and, while fine-tuning, its checkpoint (`model.checkpoint`, written beside it).
+      await mkdir(dirname(run.modelDir), { recursive: true });
       const result = await train({
         train: project.dataDir,
         backbone: run.options.backbone,
@@ -106,10 +186,16 @@ export class RunQueue {
         cacheDir: this.options.cacheDir,
         offline: this.options.offline ?? true,
         config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
+        ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
         onProgress: (event) => this.onProgress(run, event),
+        signal,
       });
+      if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
       this.emit(runId, { type: 'progress', message: 'evaluating' });
-      store.saveEvaluation(runId, await evaluateRun(run.modelDir, project.dataDir));
+      const evaluation = await evaluateRun(run.modelDir, project.dataDir);
+      // Cancelled while evaluating: the user asked for no model, so the one just written goes too.
+      if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
+      store.saveEvaluation(runId, evaluation);
       store.markFinished(runId, {
         labels: result.labels,
         val: result.val && { accuracy: result.val.accuracy, loss: result.val.loss, count: result.val.count },
@@ -117,9 +203,31 @@ export class RunQueue {
         timings: result.timings,
         bestEpoch: result.bestEpoch,
         backbone: result.backbone.name,
+        ...(result.fineTune
+          ? {
+              fineTune: {
+                cut: result.fineTune.cut,
+                firstEpoch: result.history.length + 1,
+                bestEpoch: result.fineTune.bestEpoch,
+                stoppedEarly: result.fineTune.stoppedEarly,
+                headOnly: result.fineTune.headOnly ?? null,
+              },
+            }
+          : {}),
       });
       this.emit(runId, { type: 'status', status: 'finished' });
     } catch (error) {
+      if (signal.aborted || (error instanceof GraftError && error.code === 'CANCELLED')) {
+        // Nothing of a cancelled run stays on disk: no model, no fine-tuning checkpoint (the dashboard never resumes).
+        await rm(run.modelDir, { recursive: true, force: true }).catch(() => undefined);
+        await rm(`${run.modelDir}.checkpoint`, { recursive: true, force: true }).catch(() => undefined);
+        await rmdir(dirname(run.modelDir)).catch(() => undefined); // the run's folder, when nothing else is in it
+        const done = store.epochs(runId).length;
+        const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;
+        store.markCancelled(runId, note);
+        this.emit(runId, { type: 'status', status: 'cancelled', error: note });
+        return;
+      }
       const message = error instanceof Error ? error.message : String(error);
       store.markFailed(runId, message);
       this.emit(runId, { type: 'status', status: 'failed', error: message });
@@ -128,12 +236,16 @@ export class RunQueue {
 
   private onProgress(run: RunRecord, event: ProgressEvent): void {
     if (event.type === 'epoch-end') {
-      this.options.store.addEpoch(run.id, event.epoch, event.logs);
-      this.emit(run.id, { type: 'epoch-end', epoch: event.epoch, epochs: event.epochs, logs: event.logs });
+      const stored = this.options.store.addEpoch(run.id, event.phase ?? 'head', event.epoch, event.logs);
+      this.emit(run.id, epochEvent(run, stored));
+    } else if (event.type === 'train-start' && event.phase === 'fine-tune') {
+      this.emit(run.id, { type: 'phase', phase: 'fine-tune', epochs: event.epochs });
     } else if (event.type === 'extract' && (event.done === event.total || event.done % 16 === 0)) {
       this.emit(run.id, { type: 'progress', message: `features ${event.done}/${event.total}` });
     } else if (event.type === 'early-stop') {
       this.emit(run.id, { type: 'progress', message: `stopped early at epoch ${event.epoch}; best epoch ${event.bestEpoch}` });
+    } else if (event.type === 'info' && run.options.fineTune) {
+      this.emit(run.id, { type: 'progress', message: event.message });
     }
   }
 }

@@ -5,8 +5,10 @@
  */
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
-/** @typedef {EpochLogs & { epoch: number }} EpochRow */
-/** @typedef {{ id: number, projectId: number, status: string, options: { epochs: number, hidden: number, backbone: string }, metrics: { val?: { accuracy: number } | null } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
+/** @typedef {{ unfreeze: string, epochs: number, views: number, classWeights: string }} FineTuneOptions */
+/** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
+/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
 /** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[] }} Evaluation */
@@ -46,6 +48,22 @@ async function api(url, init) {
 /** @param {unknown} value @param {number} [digits] */
 const pct = (value, digits = 1) => (typeof value === 'number' ? `${(value * 100).toFixed(digits)}%` : '—');
 
+/** Statuses a run never leaves. */
+const TERMINAL = ['finished', 'failed', 'cancelled', 'interrupted'];
+/** @param {string} status */
+const isActive = (status) => status === 'queued' || status === 'running';
+
+/** A run's status line: a failure's reason after a colon, any other note in parentheses. @param {string} status @param {string | null | undefined} note */
+const statusText = (status, note) => `Status: ${status}${note ? (status === 'failed' ? `: ${note}` : ` (${note})`) : ''}`;
+
+/** @param {RunOptions} o @returns {string[]} */
+function describeOptions(o) {
+  const head = [`head: at most ${o.epochs} epochs`, o.hidden > 0 ? `${o.hidden} hidden units` : 'linear head', `backbone ${o.backbone}`];
+  const ft = o.fineTune;
+  if (!ft) return [...head, 'no fine-tuning'];
+  return [...head, `fine-tune: unfreeze ${ft.unfreeze}`, `at most ${ft.epochs} fine-tuning epochs`, `${ft.views} augmented views`, `class weights ${ft.classWeights}`];
+}
+
 const projectSelect = /** @type {HTMLSelectElement} */ (byId('project-select'));
 const projectMessage = byId('project-message');
 /** @type {number | undefined} */ let currentRunId;
@@ -80,30 +98,51 @@ async function showProject() {
   byId('class-list').replaceChildren(...project.classes.map((c) => el('li', {}, `${c.label}: ${c.count}`)));
   upload.hidden = !project.acceptsUploads;
   const rows = project.runs.map((run) => {
-    const open = el('button', { type: 'button', class: 'link' }, 'Open');
+    const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
     open.addEventListener('click', () => void openRun(run.id));
+    const actions = el('td', { class: 'actions' }, open);
+    if (isActive(run.status)) {
+      const cancel = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'link danger-link', 'aria-label': `Cancel run #${run.id}` }, 'Cancel'));
+      cancel.addEventListener('click', () => void cancelRun(run.id, cancel));
+      actions.append(cancel);
+    }
     return el('tr', { 'data-run': String(run.id) },
-      el('td', {}, `#${run.id}`),
+      el('td', {}, `#${run.id}`, ...(run.options.fineTune ? [' ', el('span', { class: 'tag', title: `fine-tunes ${run.options.fineTune.unfreeze}` }, 'fine-tune')] : [])),
       el('td', {}, el('span', { class: `status status-${run.status}` }, run.status)),
-      el('td', {}, `${run.epochs.length} / ${run.options.epochs}`),
+      el('td', {}, `${run.epochs.length} / ${run.maxEpochs ?? run.options.epochs}`),
       el('td', {}, pct(run.metrics?.val?.accuracy)),
-      el('td', {}, open));
+      actions);
   });
   byId('runs-table').querySelector('tbody')?.replaceChildren(...rows);
 }
 
-/** Draws train (solid) and validation (dashed) series of one metric. @param {SVGSVGElement} svg @param {EpochRow[]} epochs @param {'loss' | 'acc'} key */
-function drawChart(svg, epochs, key) {
+/**
+ * Draws train (solid) and validation (dashed) series of one metric over every epoch of both phases. When the run
+ * fine-tunes, a vertical marker says "fine-tuning starts", the fine-tuning epochs lie on a shaded band and their
+ * lines are drawn thicker (classes `ft`). `fineTuneStarted` draws the marker before the first fine-tuning epoch ends.
+ * @param {SVGSVGElement} svg @param {EpochRow[]} epochs @param {'loss' | 'acc'} key @param {boolean} [fineTuneStarted]
+ */
+function drawChart(svg, epochs, key, fineTuneStarted = false) {
   const W = 320, H = 180, L = 34, R = 8, T = 8, B = 22;
+  const valKey = key === 'loss' ? 'val_loss' : 'val_acc';
   const train = epochs.map((e) => e[key]);
-  const val = epochs.map((e) => e[key === 'loss' ? 'val_loss' : 'val_acc']).filter((v) => typeof v === 'number');
-  const all = [...train, .../** @type {number[]} */ (val)];
+  const val = epochs.map((e) => e[valKey]);
+  const all = [...train, .../** @type {number[]} */ (val.filter((v) => typeof v === 'number'))];
   const max = key === 'acc' ? 1 : Math.max(1e-6, ...all);
-  const n = Math.max(epochs.length, 2);
+  let ftStart = epochs.findIndex((e) => e.phase === 'fine-tune');
+  if (ftStart < 0 && fineTuneStarted) ftStart = epochs.length;
+  const n = Math.max(epochs.length + (ftStart === epochs.length ? 1 : 0), 2);
   /** @param {number} i */ const x = (i) => L + ((W - L - R) * i) / (n - 1);
   /** @param {number} v */ const y = (v) => T + (H - T - B) * (1 - v / max);
-  /** @param {(number | undefined)[]} values */
-  const path = (values) => values.map((v, i) => (typeof v === 'number' ? `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}` : '')).join('');
+  /** Path of values[from..to) at their epoch positions. @param {(number | undefined)[]} values @param {number} from @param {number} to */
+  const path = (values, from, to) => {
+    let d = '';
+    for (let i = Math.max(from, 0); i < Math.min(to, values.length); i++) {
+      const v = values[i];
+      if (typeof v === 'number') d += `${d ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+    }
+    return d;
+  };
   const ns = 'http://www.w3.org/2000/svg';
   /** @param {string} tag @param {Record<string, string>} attrs @param {string} [text] */
   const node = (tag, attrs, text) => {
@@ -112,18 +151,50 @@ function drawChart(svg, epochs, key) {
     if (text) n2.textContent = text;
     return n2;
   };
+  const headEnd = ftStart < 0 ? epochs.length : ftStart;
+  /** @type {Element[]} */
+  const fineTune = [];
+  if (ftStart >= 0) {
+    // The marker sits between the last head epoch and the first fine-tuning epoch.
+    const mx = ftStart === 0 ? L : (x(ftStart - 1) + x(Math.min(ftStart, n - 1))) / 2;
+    const right = mx > W / 2;
+    fineTune.push(
+      node('rect', { class: 'ft-band', x: mx.toFixed(1), y: String(T), width: Math.max(0, W - R - mx).toFixed(1), height: String(H - T - B) }),
+      node('line', { class: 'ft-marker', x1: mx.toFixed(1), y1: String(T), x2: mx.toFixed(1), y2: String(H - B) }),
+      node('text', { class: 'ft-label', x: (right ? mx - 3 : mx + 3).toFixed(1), y: String(T + 20), 'text-anchor': right ? 'end' : 'start' }, 'fine-tuning starts'),
+      // From the last head point on, so the curve stays one line.
+      node('path', { class: 'train ft', d: path(train, ftStart - 1, epochs.length), 'data-points': String(Math.max(0, epochs.length - ftStart)) }),
+      node('path', { class: 'val ft', d: path(val, ftStart - 1, epochs.length) }),
+    );
+  }
   svg.replaceChildren(
+    ...fineTune.slice(0, 1),
     node('line', { class: 'axis', x1: String(L), y1: String(H - B), x2: String(W - R), y2: String(H - B) }),
     node('line', { class: 'axis', x1: String(L), y1: String(T), x2: String(L), y2: String(H - B) }),
     node('text', { x: '2', y: String(T + 8) }, key === 'acc' ? '100%' : max.toFixed(2)),
     node('text', { x: '2', y: String(H - B) }, '0'),
     node('text', { x: String(W - R - 60), y: String(H - 6) }, `epoch ${epochs.length}`),
-    node('path', { class: 'train', d: path(train), 'data-points': String(train.length) }),
-    node('path', { class: 'val', d: path(epochs.map((e) => e[key === 'loss' ? 'val_loss' : 'val_acc'])) }),
+    node('path', { class: 'train', d: path(train, 0, headEnd), 'data-points': String(headEnd) }),
+    node('path', { class: 'val', d: path(val, 0, headEnd) }),
+    ...fineTune.slice(1),
   );
+  svg.dataset.epochs = String(epochs.length);
+  svg.dataset.fineTuneFrom = ftStart >= 0 ? String(ftStart + 1) : '';
   const last = epochs.at(-1);
-  svg.setAttribute('aria-label', `${key === 'acc' ? 'Accuracy' : 'Loss'} per epoch, ${epochs.length} epochs${last ? `, last ${key === 'acc' ? pct(last.acc) : last.loss.toFixed(3)}` : ''}`);
+  const phases = ftStart >= 0 ? ` (fine-tuning from epoch ${ftStart + 1})` : '';
+  svg.setAttribute('aria-label', `${key === 'acc' ? 'Accuracy' : 'Loss'} per epoch, ${epochs.length} epochs${phases}${last ? `, last ${key === 'acc' ? pct(last.acc) : last.loss.toFixed(3)}` : ''}`);
 }
+
+const cancelButton = /** @type {HTMLButtonElement} */ (byId('cancel-run'));
+/** Shows or hides the run view's Cancel button for a status. @param {number} runId @param {string} status */
+function showCancel(runId, status) {
+  cancelButton.hidden = !isActive(status);
+  cancelButton.disabled = false;
+  cancelButton.setAttribute('aria-label', `Cancel run #${runId}`);
+}
+
+/** Applies a run's new status to the run view (if it shows that run) and the runs table. @type {((runId: number, status: string, note: string | null | undefined) => void) | undefined} */
+let onRunStatus;
 
 /** @param {number} runId */
 async function openRun(runId) {
@@ -132,41 +203,93 @@ async function openRun(runId) {
   /** @type {Run} */
   const run = await api(`/v1/runs/${runId}`);
   byId('run-section').hidden = false;
-  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${run.options.epochs} epochs max)`;
+  const ft = run.options.fineTune;
+  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${run.options.epochs} epochs max${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
+  byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
   /** @type {EpochRow[]} */
   const epochs = [];
+  let fineTuneStarted = false;
   const redraw = () => {
-    drawChart(svgById('loss-chart'), epochs, 'loss');
-    drawChart(svgById('acc-chart'), epochs, 'acc');
+    drawChart(svgById('loss-chart'), epochs, 'loss', fineTuneStarted);
+    drawChart(svgById('acc-chart'), epochs, 'acc', fineTuneStarted);
   };
   redraw();
   const status = byId('run-status');
-  say(status, `Status: ${run.status}`);
+  say(status, statusText(run.status, run.error), run.status === 'failed');
+  byId('run-section').dataset.status = run.status;
+  showCancel(run.id, run.status);
   const source = new EventSource(`/v1/runs/${runId}/events`);
   stream = source;
+  let ended = false;
+  /** @param {string} newStatus @param {string | null | undefined} note */
+  const applyStatus = (newStatus, note) => {
+    if (ended || currentRunId !== runId) return;
+    say(status, statusText(newStatus, note), newStatus === 'failed');
+    byId('run-section').dataset.status = newStatus;
+    showCancel(runId, newStatus);
+    if (!TERMINAL.includes(newStatus)) return;
+    ended = true;
+    source.close();
+    void showProject();
+    if (newStatus === 'finished') void showEvaluation(runId);
+  };
+  onRunStatus = (id, newStatus, note) => {
+    if (id === runId) applyStatus(newStatus, note);
+  };
   source.addEventListener('epoch-end', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
-    epochs.push({ epoch: event.epoch, ...event.logs });
+    epochs.push({ epoch: event.epoch, phase: event.phase, phaseEpoch: event.phaseEpoch, ...event.logs });
+    if (event.phase === 'fine-tune') fineTuneStarted = true;
     redraw();
-    say(status, `Status: running, epoch ${event.epoch}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`);
+    byId('run-section').dataset.epochs = String(epochs.length);
+    const where = event.phase === 'fine-tune' ? `epoch ${event.epoch} (fine-tuning ${event.phaseEpoch}/${ft?.epochs ?? '?'})` : `epoch ${event.epoch}`;
+    say(status, `Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`);
+  });
+  source.addEventListener('phase', (message) => {
+    const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
+    if (event.phase !== 'fine-tune') return;
+    fineTuneStarted = true;
+    redraw();
+    say(status, `Status: running, fine-tuning the backbone (${ft?.unfreeze ?? ''}, ${event.epochs} epochs at most)`);
   });
   source.addEventListener('progress', (message) => say(status, `Status: running, ${JSON.parse(/** @type {MessageEvent} */ (message).data).message}`));
   source.addEventListener('status', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
-    const isEnd = ['finished', 'failed', 'interrupted'].includes(event.status);
-    say(status, `Status: ${event.status}${event.error ? `: ${event.error}` : ''}`, event.status === 'failed');
-    byId('run-section').dataset.status = event.status;
-    if (!isEnd) return;
-    source.close();
-    void showProject();
-    if (event.status === 'finished' && currentRunId === runId) void showEvaluation(runId);
+    applyStatus(event.status, event.error);
   });
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) return;
     source.close();
   };
 }
+
+/**
+ * Asks the server to cancel a queued or running run; the events stream then reports `cancelled` (a running run
+ * stops at its next batch). @param {number} runId @param {HTMLButtonElement} button
+ */
+async function cancelRun(runId, button) {
+  button.disabled = true;
+  try {
+    const response = await fetch(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
+    if (response.status === 202) {
+      if (currentRunId === runId) say(byId('run-status'), 'Status: stopping at the next batch…');
+    } else {
+      onRunStatus?.(runId, body.status, body.error);
+    }
+    await showProject();
+  } catch (error) {
+    button.disabled = false;
+    say(currentRunId === runId ? byId('run-status') : projectMessage, `Cannot cancel run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+  }
+}
+
+cancelButton.addEventListener('click', () => {
+  if (currentRunId !== undefined) void cancelRun(currentRunId, cancelButton);
+});
 
 /** @param {number} runId */
 async function showEvaluation(runId) {
@@ -262,9 +385,24 @@ onSubmit('upload-form', async (form) => {
   await showProject();
 });
 
+const fineTuneBox = field(/** @type {HTMLFormElement} */ (byId('run-form')), 'fineTune');
+const syncFineTune = () => {
+  byId('fine-tune-options').hidden = !fineTuneBox.checked;
+};
+fineTuneBox.addEventListener('change', syncFineTune);
+syncFineTune();
+
 onSubmit('run-form', async (form) => {
   const backbone = field(form, 'backbone').value.trim();
-  const body = { epochs: Number(field(form, 'epochs').value), hidden: Number(field(form, 'hidden').value), ...(backbone ? { backbone } : {}) };
+  const fineTune = field(form, 'fineTune').checked
+    ? {
+        unfreeze: field(form, 'unfreeze').value,
+        epochs: Number(field(form, 'fineTuneEpochs').value),
+        views: Number(field(form, 'views').value),
+        classWeights: field(form, 'classWeights').value,
+      }
+    : undefined;
+  const body = { epochs: Number(field(form, 'epochs').value), hidden: Number(field(form, 'hidden').value), ...(backbone ? { backbone } : {}), ...(fineTune ? { fineTune } : {}) };
   const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await showProject();
   await openRun(run.id);
