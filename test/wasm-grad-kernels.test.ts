@@ -5,7 +5,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { sharedDir } from './support.js';
-import { registerWasmGradKernels, wasmGradKernelNames } from '../src/engine/wasm-grad-kernels/index.js';
+import {
+  isNativeGemmAvailable,
+  registerWasmGradKernels,
+  setWasmGradOverrides,
+  setWasmSimdLoops,
+  wasmGradKernelNames,
+} from '../src/engine/wasm-grad-kernels/index.js';
+import { readOnnxModel } from '../src/formats/onnx/onnx-model.js';
+import { importOnnxToTfjs } from '../src/formats/onnx-to-tfjs/index.js';
+import { int8Model } from './support.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -34,6 +43,9 @@ const cases: ConvCase[] = [
   { name: 'depthwise 3x3 stride 1 valid', kind: 'depthwise', x: [1, 6, 6, 4], w: [3, 3, 4, 1], stride: 1, pad: 'valid' },
   { name: 'depthwise 5x5 explicit pads', kind: 'depthwise', x: [1, 8, 8, 4], w: [5, 5, 4, 1], stride: 1, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
   { name: 'depthwise 3x3 multiplier 2', kind: 'depthwise', x: [2, 6, 6, 3], w: [3, 3, 3, 2], stride: 2, pad: 'same' },
+  { name: 'depthwise 3x3 stride 2 same, 6 channels (no SIMD loop)', kind: 'depthwise', x: [2, 9, 9, 6], w: [3, 3, 6, 1], stride: 2, pad: 'same' },
+  { name: 'depthwise 3x3 stride 2 explicit pads', kind: 'depthwise', x: [1, 10, 9, 8], w: [3, 3, 8, 1], stride: 2, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+  { name: 'conv 3x3 stride 2 same, 3 -> 32 (first-conv shape)', kind: 'conv', x: [1, 16, 16, 3], w: [3, 3, 3, 32], stride: 2, pad: 'same' },
 ];
 
 function randomArray(size: number, seed: number): Float32Array {
@@ -64,6 +76,16 @@ function convGradients(c: ConvCase, seed: number): { dx: Float32Array; dw: Float
   });
 }
 
+/** Runs `body` with Graft's SIMD loops switched on or off (the XNNPACK compositions), then back on. */
+function withSimdLoops<T>(on: boolean, body: () => T): T {
+  setWasmSimdLoops(on);
+  try {
+    return body();
+  } finally {
+    setWasmSimdLoops(true);
+  }
+}
+
 function relativeError(actual: Float32Array, expected: Float32Array): number {
   expect(actual.length).toBe(expected.length);
   let maxDiff = 0;
@@ -90,14 +112,14 @@ describe('wasm gradient kernels', () => {
     expect(second).toEqual(first);
   });
 
-  it.each(cases)('$name: wasm gradients equal the cpu backend\'s', async (c) => {
+  it.each(cases.flatMap((c) => [{ ...c, simd: true }, { ...c, simd: false }]))('$name (SIMD loops $simd): wasm gradients equal the cpu backend\'s', async (c) => {
     registerWasmGradKernels();
     await tf.setBackend('cpu');
     const expected = convGradients(c, 7);
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
     const dataIdsBefore = tf.backend().numDataIds();
-    const actual = convGradients(c, 7);
+    const actual = withSimdLoops(c.simd, () => convGradients(c, 7));
     // Both the engine's tensors and the backend's buffers: the kernels free their intermediates.
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.backend().numDataIds()).toBe(dataIdsBefore);
@@ -201,5 +223,142 @@ describe('wasm gradient kernels', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.8);
     tf.dispose([xs, shifted, ys]);
     model.dispose();
+  });
+});
+
+/**
+ * Runs `compute` on the cpu backend, then on wasm checking that wasm's kernels freed what they made (the
+ * second wasm run: the first moves variables read on cpu back to wasm).
+ */
+async function onCpuAndWasm(compute: () => Float32Array[]): Promise<{ expected: Float32Array[]; actual: Float32Array[] }> {
+  await tf.setBackend('cpu');
+  const expected = compute();
+  await tf.setBackend('wasm');
+  compute();
+  const tensorsBefore = tf.memory().numTensors;
+  const dataIdsBefore = tf.backend().numDataIds();
+  const actual = compute();
+  expect(tf.memory().numTensors).toBe(tensorsBefore);
+  expect(tf.backend().numDataIds()).toBe(dataIdsBefore);
+  return { expected, actual };
+}
+
+const nativeModes = isNativeGemmAvailable() ? [false, true] : [false];
+
+describe('wasm kernels for imported graphs', () => {
+  beforeAll(async () => {
+    expect(await ensureTfjsBackend()).toBe('wasm');
+    registerWasmGradKernels();
+  });
+
+  // [m, k, n] of op(A)·op(B): generic, tall-skinny (Graft's streaming A^T·B loop; rows not a multiple of 4),
+  // n not a multiple of 4, a wide A (A^T·B as (B^T·A)^T), and one big enough for the native GEMM.
+  const products: [number, number, number][] = [[13, 24, 20], [6, 1030, 12], [7, 515, 10], [40, 64, 3], [64, 48, 1100]];
+  const matMulCases = products.flatMap(([m, k, n]) => [false, true].flatMap((ta) => [false, true].flatMap((tb) =>
+    nativeModes.map((native) => ({ m, k, n, ta, tb, native })))));
+  it.each(matMulCases)('matMul [$m,$k]x[$k,$n] transposeA=$ta transposeB=$tb nativeGemm=$native equals the cpu backend', async ({ m, k, n, ta, tb, native }) => {
+    const a = randomArray(m * k, 51);
+    const b = randomArray(k * n, 52);
+    registerWasmGradKernels({ nativeGemm: native });
+    try {
+      const { expected, actual } = await onCpuAndWasm(() => tf.tidy(() => [
+        tf.matMul(tf.tensor2d(a, ta ? [k, m] : [m, k]), tf.tensor2d(b, tb ? [n, k] : [k, n]), ta, tb).dataSync() as Float32Array,
+      ]));
+      expect(relativeError(actual[0]!, expected[0]!)).toBeLessThanOrEqual(1e-5);
+    } finally {
+      registerWasmGradKernels({ nativeGemm: false });
+    }
+  });
+
+  it('batched matMul with transposes (wasm\'s own kernel) equals the cpu backend', async () => {
+    const a = randomArray(2 * 6 * 5, 53);
+    const b = randomArray(2 * 7 * 6, 54);
+    const { expected, actual } = await onCpuAndWasm(() => tf.tidy(() => [
+      tf.matMul(tf.tensor3d(a, [2, 6, 5]), tf.tensor3d(b, [2, 7, 6]), true, true).dataSync() as Float32Array,
+    ]));
+    expect(relativeError(actual[0]!, expected[0]!)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it.each([
+    { name: 'leading axes of NHWC (a bias gradient)', shape: [3, 5, 7, 8], axes: [0, 1, 2], keepDims: false },
+    { name: 'leading axes, keepDims', shape: [3, 5, 7, 8], axes: [0, 1, 2], keepDims: true },
+    { name: 'negative leading axes', shape: [3, 5, 12], axes: [-3, -2], keepDims: false },
+    { name: 'axis 0 of a tall matrix', shape: [1030, 12], axes: [0], keepDims: false },
+    { name: 'leading axes, inner size not a multiple of 4 (wasm\'s kernel)', shape: [2, 3, 5], axes: [0, 1], keepDims: false },
+    { name: 'inner axes (wasm\'s kernel)', shape: [3, 5, 7, 8], axes: [1, 2], keepDims: true },
+  ])('Sum over $name equals the cpu backend', async ({ shape, axes, keepDims }) => {
+    const values = randomArray(sizeOf(shape), 61);
+    const { expected, actual } = await onCpuAndWasm(() => tf.tidy(() => {
+      const s = tf.sum(tf.tensor(values, shape), axes, keepDims);
+      return [s.dataSync() as Float32Array, new Float32Array(s.shape)];
+    }));
+    expect(Array.from(actual[1]!)).toEqual(Array.from(expected[1]!));
+    expect(relativeError(actual[0]!, expected[0]!)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('Identity and same-dtype Cast share data; the buffer is freed with the last tensor', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.backend().numDataIds();
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const copy = tf.clone(x);
+    const same = tf.cast(x, 'float32');
+    const ints = tf.cast(x, 'int32');
+    expect(tf.backend().numDataIds()).toBe(before + 2); // x's buffer (shared 3 ways) and the int32 one
+    expect(Array.from(copy.dataSync())).toEqual([1.5, -2, 3]);
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2, 3]);
+    expect(Array.from(ints.dataSync())).toEqual([1, -2, 3]);
+    x.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1.5, -2, 3]);
+    copy.dispose();
+    same.dispose();
+    ints.dispose();
+    expect(tf.backend().numDataIds()).toBe(before);
+  });
+
+  // Values on the clamp boundaries are included: tfjs's gradients pass dy at x == min and x == max for
+  // ClipByValue, at x == 6 but not at x == 0 for Relu6, and not at 0 for Relu.
+  const boundaries = [-1, 0.5, 0, 6, 1, -3];
+  it.each([
+    { op: 'clipByValue(-1, 0.5)', f: (x: tf.Tensor) => tf.clipByValue(x, -1, 0.5) },
+    { op: 'relu6', f: (x: tf.Tensor) => tf.relu6(x) },
+    { op: 'relu', f: (x: tf.Tensor) => tf.relu(x) },
+  ].flatMap((c) => [true, false].map((overrides) => ({ ...c, overrides }))))('$op gradient (overrides $overrides) equals the cpu backend\'s', async ({ f, overrides }) => {
+    const shape = [2, 5, 3, 7]; // 210 values: the SIMD loop and its scalar tail
+    const values = randomArray(sizeOf(shape), 71).map((v) => v * 8);
+    values.set(boundaries, 100);
+    const upstream = randomArray(sizeOf(shape), 72);
+    setWasmGradOverrides(overrides);
+    try {
+      const { expected, actual } = await onCpuAndWasm(() => tf.tidy(() => {
+        const u = tf.tensor(upstream, shape);
+        return [tf.grad((x: tf.Tensor) => f(x).mul(u).sum())(tf.tensor(values, shape)).dataSync() as Float32Array];
+      }));
+      // Exactly equal (masked entries are +0 here where tfjs's dy * 0 may give -0).
+      expect(relativeError(actual[0]!, expected[0]!)).toBe(0);
+    } finally {
+      setWasmGradOverrides(true);
+    }
+  });
+
+  it.skipIf(!existsSync(int8Model)).each(nativeModes)('real weights: int8 MobileNetV2 1.0 imported, blocks 14-16 + last conv (nativeGemm=%s), gradients equal the cpu backend\'s', async (native) => {
+    await tf.setBackend('wasm');
+    // Block 13's output (7x7x160) is the cut; the pooled 1280-d features are the output.
+    const graph = importOnnxToTfjs(await readOnnxModel(int8Model), { input: '597_quantized', outputs: ['464_quantized'] });
+    const xValues = randomArray(2 * 160 * 7 * 7, 81).map((v) => v * 3);
+    const upstream = randomArray(2 * 1280, 82);
+    registerWasmGradKernels({ nativeGemm: native });
+    try {
+      const { expected, actual } = await onCpuAndWasm(() => tf.tidy(() => {
+        const x = tf.tensor4d(xValues, [2, 160, 7, 7]);
+        const u = tf.tensor4d(upstream, [2, 1280, 1, 1]);
+        const { grads } = tf.variableGrads(() => graph.predict(x, { training: true }).mul(u).sum() as tf.Scalar, graph.trainableVariables());
+        return graph.trainableVariables().map((v) => grads[v.name]!.dataSync() as Float32Array);
+      }));
+      expect(actual.length).toBe(graph.trainableVariables().length);
+      actual.forEach((a, i) => expect(relativeError(a, expected[i]!)).toBeLessThanOrEqual(1e-4));
+    } finally {
+      registerWasmGradKernels({ nativeGemm: false });
+      graph.dispose();
+    }
   });
 });

@@ -71,8 +71,9 @@ export interface FineTunePhaseResult {
  */
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
   const { handle, config, onProgress } = input;
-  // Convolution gradients the wasm backend lacks (DESIGN.md); registered before the first backward pass.
-  registerWasmGradKernels();
+  // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
+  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); GRAFT_NATIVE_GEMM=0 keeps every product in wasm.
+  registerWasmGradKernels({ nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0' });
   await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
   const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
   const featureOutput = handle.onnxFeatureOutput;

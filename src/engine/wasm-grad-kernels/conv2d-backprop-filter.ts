@@ -31,17 +31,10 @@ export const conv2DBackpropFilterKernel: tf.KernelFunc = ({ inputs, backend, att
     const patches = isPointwise ? extractTaps(scope, x, g)[0]! : extractPatchesChannelMajor(scope, x, g);
     const patches2d = scope.reshape(patches, [rows, k]);
     const dy2d = scope.reshape(dy, [rows, co]);
-    // wasm's BatchMatMul with transposeA/transposeB leaves XNNPACK for a scalar loop (~15-20x slower,
-    // measured: 79 ms vs 4.2 ms for [392,112]^T·[392,1280]); an explicit Transpose of the smaller operand is cheap.
-    let product: TensorInfo; // [Ci*T, Co], rows channel-major for kxk
-    if (k <= co) {
-      const patchesT = scope.run('Transpose', { x: patches2d }, { perm: [1, 0] });
-      product = scope.run('BatchMatMul', { a: patchesT, b: dy2d }, { transposeA: false, transposeB: false });
-    } else {
-      const dyT = scope.run('Transpose', { x: dy2d }, { perm: [1, 0] });
-      const productT = scope.run('BatchMatMul', { a: dyT, b: patches2d }, { transposeA: false, transposeB: false });
-      product = scope.run('Transpose', { x: scope.reshape(productT, [co, k]) }, { perm: [1, 0] });
-    }
+    // patches^T · dy through BatchMatMul with transposeA: Graft's BatchMatMul (registered with this kernel) picks
+    // the route, an explicit transpose + XNNPACK GEMM, the streaming SIMD loop for small [Ci*T, Co] results (MobileNetV2's
+    // first conv: [100352,27]^T·[100352,32]), or the native GEMM when enabled.
+    const product = scope.run('BatchMatMul', { a: patches2d, b: dy2d }, { transposeA: true, transposeB: false }); // [Ci*T, Co]
     if (isPointwise) return scope.reshape(product, [kh, kw, ci, co]);
     // Channel-major [Ci, T, Co] to the filter's tap-major [T, Ci, Co] = [kh, kw, Ci, Co].
     const reordered = scope.run('Transpose', { x: scope.reshape(product, [ci, taps, co]) }, { perm: [1, 0, 2] });
