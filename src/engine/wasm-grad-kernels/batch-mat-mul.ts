@@ -50,10 +50,10 @@ export function makeBatchMatMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
 
     const threads = nativeGemmThreads();
     const gemm = threads > 0 && m * n * k >= NATIVE_MIN_MACS ? nativeGemm(threads) : undefined;
-    const heap = gemm === undefined ? undefined : wasmHeap(bk);
-    if (gemm !== undefined && heap !== undefined) {
+    if (gemm !== undefined && wasmHeap(bk) !== undefined) {
       const out = makeOutput();
-      gemm.run(heap, heapOffset(bk, a), heapOffset(bk, b), heapOffset(bk, out), m, k, n, transposeA, transposeB);
+      // Read the heap after allocating the output: an allocation can grow wasm memory, which detaches the old buffer.
+      gemm.run(wasmHeap(bk)!, heapOffset(bk, a), heapOffset(bk, b), heapOffset(bk, out), m, k, n, transposeA, transposeB);
       return out;
     }
     if (!transposeA && !transposeB) return fallback(args);
