@@ -3,7 +3,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { readdir } from 'node:fs/promises';
+import { decodeImage } from '../src/data/decode-image.js';
+import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import type { Preprocessing } from '../src/engine/preprocessing.js';
+import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { loadCheckpoint } from '../src/learn/checkpoint.js';
+import { GraftModel } from '../src/model/graft-model.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from './support.js';
 
 interface FineTuneJson {
@@ -60,6 +67,33 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     const split = await runCli(['eval', join(root, 'model'), data, '--json'], env);
     expect(split.code, split.stderr).toBe(0);
     expect(parseJsonOutput<{ accuracy: number }>(split).accuracy).toBeGreaterThan(0.6);
+  });
+
+  it('graft export --target tfjs writes the fine-tuned classifier as a TF.js layers model that agrees with its ONNX', async () => {
+    const run = await runCli(['export', join(root, 'model'), '--target', 'tfjs', '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const out = parseJsonOutput<{ out: string; labels: string[]; check: { maxAbsDiff: number } }>(run);
+    expect(out.labels).toEqual(['ants', 'bees']);
+    const metadata = JSON.parse(await readFile(join(out.out, 'graft-model.json'), 'utf8')) as { preprocessing: Preprocessing; source: { fineTuned: boolean } };
+    expect(metadata.source.fineTuned).toBe(true);
+    await ensureTfjsBackend();
+    const layers = await loadLayersModelFromDir(out.out);
+    const model = await GraftModel.load(join(root, 'model'));
+    try {
+      const file = join(data, 'bees', (await readdir(join(data, 'bees'))).sort()[0]!);
+      const onnx = (await model.predict([file], { topK: 2 })).results[0]!.predictions;
+      const pixels = await decodeImage(file, metadata.preprocessing);
+      const probabilities = tf.tidy(() => {
+        const outputs = layers.predict(tf.tensor(pixels, [1, 224, 224, 3]));
+        return (Array.isArray(outputs) ? outputs[0]! : outputs).dataSync(); // outputs[0]: probabilities, [1]: features
+      });
+      // The int8 prefix runs as float layers in TF.js (bench/RESULTS.md: the int8 import), so close, not equal.
+      expect(out.labels[probabilities[0]! > probabilities[1]! ? 0 : 1]).toBe(onnx[0]!.label);
+      for (const p of onnx) expect(Math.abs(probabilities[out.labels.indexOf(p.label)]! - p.probability)).toBeLessThan(0.02);
+    } finally {
+      await model.dispose();
+      layers.dispose();
+    }
   });
 
   it('a second run reuses the cached cut activations', async () => {

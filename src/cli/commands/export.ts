@@ -1,21 +1,35 @@
 import type { Command } from 'commander';
 import { GraftError } from '../../errors.js';
 import { exportWeb } from '../../web/export-web.js';
+import { exportTfjs } from '../../model/export-tfjs.js';
 import { printResult, reportFailure } from '../output.js';
 
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web)')
+    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web); --target tfjs writes a TF.js layers model with its labels and preprocessing')
     .argument('<model-dir>', 'a directory written by graft train')
-    .requiredOption('--target <target>', 'what to export for: web')
-    .option('--out <dir>', 'output folder (default: <model-dir>-web)')
+    .requiredOption('--target <target>', 'what to export for: web or tfjs')
+    .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
     .option('--overwrite', 'replace the output folder if it exists', false)
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (modelDir: string, flags: { target: string; out?: string; overwrite: boolean; json: boolean }) => {
       try {
+        if (flags.target === 'tfjs') {
+          const result = await exportTfjs(modelDir, { out: flags.out });
+          const c = result.conversion;
+          printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, check: c.check, notes: c.notes ?? [] }, () =>
+            [
+              `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json)`,
+              `check  max abs diff ${c.check.maxAbsDiff.toExponential(2)} against the model's ONNX (tolerance ${c.check.tolerance})`,
+              ...(c.notes ?? []).map((n) => `note   ${n}`),
+              'load it with tf.loadLayersModel(\'<url>/model.json\'); it takes NHWC images',
+            ].join('\n'),
+          );
+          return;
+        }
         if (flags.target !== 'web') {
-          throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.target}". Must be one of: web`, {
+          throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.target}". Must be one of: web, tfjs`, {
             hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
           });
         }

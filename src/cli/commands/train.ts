@@ -167,7 +167,7 @@ export function formatTrainResult(r: TrainResult): string {
   if (r.fineTune) {
     const f = r.fineTune;
     lines.push(
-      `  fine-tune  ${f.cut.description}; best epoch ${f.bestEpoch} of ${f.history.length}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
+      `  fine-tune  ${f.cut.description}; ${f.bestEpoch === 0 ? `no epoch of ${f.history.length} beat the head alone on val_loss, so the head-phase weights were kept` : `best epoch ${f.bestEpoch} of ${f.history.length}`}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
       `             ${f.config.views} augmented view${f.config.views === 1 ? '' : 's'} per image, activations ${f.activations.computed} computed / ${f.activations.cached} cached in ${f.timings.activations_s.toFixed(1)} s, training ${f.timings.train_s.toFixed(1)} s (${f.trainImgPerSec} img/s)`,
       `             export checked on ${f.exportCheck.images} images: max |diff| ${f.exportCheck.maxAbsDiff.toExponential(1)}`,
     );
