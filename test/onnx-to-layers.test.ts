@@ -12,11 +12,9 @@ import {
   encodeOnnxModel,
   makeFloatInitializer,
   makeFloatValueInfo,
-  makeInt64Initializer,
   makeNode,
   readOnnxModel,
   type NodeProto,
-  type TensorProto,
 } from '../src/formats/onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../src/formats/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../src/formats/onnx-to-tfjs/index.js';
@@ -24,6 +22,7 @@ import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, loadImageBatch, sharedDir, skipReason, tempDir } from './support.js';
+import { initializers } from './onnx-fixtures.js';
 
 const tmBaseDir = join(sharedDir, 'models/tm-mobilenetv2-035/base');
 const hasInt8 = existsSync(int8Model) && existsSync(int8FeatModel) && existsSync(join(hymenoptera, 'val'));
@@ -243,16 +242,6 @@ async function imageBatch(pre: Preprocessing, count: number): Promise<Float32Arr
 }
 
 /** Seeded values in [-scale, scale] + offset (a tiny LCG: the graph is the same on every run). */
-function seeded(count: number, seed: number, scale = 0.5, offset = 0): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    out[i] = offset + ((state / 2 ** 31) * 2 - 1) * scale;
-  }
-  return out;
-}
-
 /**
  * A small NCHW CNN with every operator the layers conversion maps, in the awkward forms: a Conv with
  * asymmetric pads (ZeroPadding2D), a depthwise Conv with SAME_UPPER and stride 2 ('same'), BatchNormalization,
@@ -263,19 +252,7 @@ function seeded(count: number, seed: number, scale = 0.5, offset = 0): Float32Ar
  * spatial tensor, Gemm with transB/alpha/beta, MatMul + Add, Dropout, Identity and Softmax.
  */
 function buildOpsModel(): { bytes: Uint8Array; inputDims: number[] } {
-  const inits: TensorProto[] = [];
-  const f = (name: string, dims: number[], seed: number, scale = 0.5, offset = 0) => {
-    inits.push(makeFloatInitializer(name, dims, seeded(dims.reduce((a, b) => a * b, 1), seed, scale, offset)));
-    return name;
-  };
-  const i64 = (name: string, values: number[], dims = [values.length]) => {
-    inits.push(makeInt64Initializer(name, dims, values));
-    return name;
-  };
-  const scalar = (name: string, value: number) => {
-    inits.push(makeFloatInitializer(name, [], Float32Array.of(value)));
-    return name;
-  };
+  const { inits, f, i64, scalar } = initializers();
   const n: NodeProto[] = [
     makeNode('Conv', ['x', f('w_a', [6, 4, 3, 3], 1), f('b_a', [6], 2)], ['c1'], { attributes: { pads: { ints: [1, 0, 2, 1] }, strides: { ints: [2, 1] } } }), // [2, 6, 6, 9]
     makeNode('BatchNormalization', ['c1', f('bn_scale', [6], 3, 0.5, 1), f('bn_bias', [6], 4), f('bn_mean', [6], 5, 0.1), f('bn_var', [6], 6, 0.2, 0.5)], ['bn'], {
@@ -346,19 +323,7 @@ function buildOpsModel(): { bytes: Uint8Array; inputDims: number[] } {
  * with a scalar bias, an unfused MatMul and Softmax (opset < 13: axis 1); `z` is an NHWC-stored rank-4 output.
  */
 function buildLayoutModel(): { bytes: Uint8Array; inputDims: number[] } {
-  const inits: TensorProto[] = [];
-  const f = (name: string, dims: number[], seed: number, scale = 0.5, offset = 0) => {
-    inits.push(makeFloatInitializer(name, dims, seeded(dims.reduce((a, b) => a * b, 1), seed, scale, offset)));
-    return name;
-  };
-  const i64 = (name: string, values: number[], dims = [values.length]) => {
-    inits.push(makeInt64Initializer(name, dims, values));
-    return name;
-  };
-  const scalar = (name: string, value: number) => {
-    inits.push(makeFloatInitializer(name, [], Float32Array.of(value)));
-    return name;
-  };
+  const { inits, f, i64, scalar } = initializers();
   const n: NodeProto[] = [
     makeNode('Transpose', ['x'], ['hw'], { attributes: { perm: { ints: [0, 1, 3, 2] } } }), // [2, 3, 9, 9], W and H swapped
     makeNode('Conv', ['hw', f('w1', [4, 3, 2, 3], 1)], ['c1'], { attributes: { pads: { ints: [0, 1, 0, 1] } } }), // [2, 4, 8, 9]

@@ -12,16 +12,15 @@ import {
   encodeOnnxModel,
   makeFloatInitializer,
   makeFloatValueInfo,
-  makeInt64Initializer,
   makeNode,
   readOnnxModel,
   type NodeProto,
-  type TensorProto,
 } from '../src/formats/onnx/onnx-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, sharedDir, skipReason } from './support.js';
+import { initializers } from './onnx-fixtures.js';
 
 const TOLERANCE = 1e-4;
 const tmBaseDir = join(sharedDir, 'models/tm-mobilenetv2-035/base');
@@ -256,16 +255,6 @@ describe.skipIf(!hasInt8)('importOnnxToTfjs: int8 MobileNetV2 (QLinear ops)', ()
 });
 
 /** Seeded values in [-scale, scale] (a tiny LCG: the graph must be the same on every run). */
-function seeded(count: number, seed: number, scale = 0.5, offset = 0): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    out[i] = offset + ((state / 2 ** 31) * 2 - 1) * scale;
-  }
-  return out;
-}
-
 /**
  * A small NCHW graph that uses every float operator the importer has, with the awkward attributes:
  * grouped and dilated Conv with asymmetric pads, depthwise Conv with auto_pad SAME_UPPER and stride 2,
@@ -275,19 +264,7 @@ function seeded(count: number, seed: number, scale = 0.5, offset = 0): Float32Ar
  * transB/alpha/beta, MatMul, Dropout, Identity, Softmax.
  */
 function buildOpsModel(): { bytes: Uint8Array; inputDims: number[] } {
-  const inits: TensorProto[] = [];
-  const f = (name: string, dims: number[], seed: number, scale = 0.5, offset = 0) => {
-    inits.push(makeFloatInitializer(name, dims, seeded(dims.reduce((a, b) => a * b, 1), seed, scale, offset)));
-    return name;
-  };
-  const i64 = (name: string, values: number[], dims = [values.length]) => {
-    inits.push(makeInt64Initializer(name, dims, values));
-    return name;
-  };
-  const scalar = (name: string, value: number) => {
-    inits.push(makeFloatInitializer(name, [], Float32Array.of(value)));
-    return name;
-  };
+  const { inits, f, i64, scalar } = initializers();
   const n: NodeProto[] = [
     makeNode('Conv', ['x', f('w_group', [6, 2, 3, 3], 1), f('b_group', [6], 2)], ['c1'], {
       attributes: { group: { int: 2 }, pads: { ints: [1, 0, 2, 1] }, strides: { ints: [2, 1] }, dilations: { ints: [1, 2] } },

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
 import {
-  graphInputs,
+  singleFloatInput,
   graphOf,
   nodesOf,
-  ONNX_FLOAT,
   opsetVersion,
-  valueElemType,
   valueShape,
   type ModelProto,
   type NodeProto,
@@ -134,16 +132,8 @@ let conversionCount = 0;
 export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayersOptions = {}): OnnxLayersModel {
   const source = options.source ?? 'the ONNX model';
   const graph = graphOf(onnxModel);
-  const inputs = graphInputs(graph);
-  if (inputs.length !== 1) {
-    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); a TF.js layers model converted from ONNX takes one image input.`);
-  }
-  const input = inputs[0]!;
+  const input = singleFloatInput(graph, source, 'the conversion to TF.js layers');
   const inputName = input.name ?? '';
-  const elemType = valueElemType(input);
-  if (elemType !== undefined && elemType !== ONNX_FLOAT) {
-    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" takes input "${inputName}" of ONNX type ${elemType}; the conversion needs a float (1) input.`);
-  }
   const onnxInputShape = inputDims(valueShape(input), options.inputShape, source, inputName);
   const nodes = nodesOf(graph);
   const outputNames = [...(options.outputs ?? (graph.output ?? []).map((o) => o.name ?? ''))];

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
 import {
-  graphInputs,
+  singleFloatInput,
   graphOf,
   nodesOf,
-  ONNX_FLOAT,
   opsetVersion,
-  valueElemType,
   valueShape,
   type ModelProto,
   type NodeProto,
@@ -112,16 +110,8 @@ let importCount = 0;
 export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions = {}): OnnxTfjsGraph {
   const source = options.source ?? 'the ONNX model';
   const graph = graphOf(model);
-  const inputs = graphInputs(graph);
-  if (inputs.length !== 1) {
-    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); the tfjs import supports one image input.`);
-  }
-  const input = inputs[0]!;
+  const input = singleFloatInput(graph, source, 'the tfjs import');
   const inputName = input.name ?? '';
-  const elemType = valueElemType(input);
-  if (elemType !== undefined && elemType !== ONNX_FLOAT) {
-    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" takes input "${inputName}" of ONNX type ${elemType}; the tfjs import needs a float (1) input.`);
-  }
   const nodes = nodesOf(graph);
   const startName = options.input ?? inputName;
   if (options.input !== undefined && !nodes.some((n) => (n.output ?? []).includes(options.input!)) && options.input !== inputName) {

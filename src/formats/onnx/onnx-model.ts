@@ -347,3 +347,21 @@ function describeSource(source: string): string {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * The one float input of an image model, as the tfjs import and the layers conversion need it.
+ * @param purpose what needs it, for the message, e.g. 'the tfjs import'.
+ * @throws GraftError UNSUPPORTED_MODEL for several inputs or a non-float input, naming them.
+ */
+export function singleFloatInput(graph: GraphProto, source: string, purpose: string): ValueInfoProto {
+  const inputs = graphInputs(graph);
+  if (inputs.length !== 1) {
+    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); ${purpose} supports one image input.`);
+  }
+  const input = inputs[0]!;
+  const elemType = valueElemType(input);
+  if (elemType !== undefined && elemType !== ONNX_FLOAT) {
+    throw new GraftError('UNSUPPORTED_MODEL', `"${source}" takes input "${input.name ?? ''}" of ONNX type ${elemType}; ${purpose} needs a float (1) input.`);
+  }
+  return input;
+}
