@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerExport } from '../src/cli/commands/export.js';
 import { decodeImage } from '../src/data/decode-image.js';
 import { GraftModel } from '../src/model/graft-model.js';
-import { exportWeb, ORT_WEB_FILES } from '../src/web/export-web.js';
+import { exportWeb, ORT_WEB_FILES, TFJS_WEB_FILES } from '../src/web/export-web.js';
 import type { WebModelInfo } from '../src/web/web-model-info.js';
 import { repoRoot } from './support.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, serveStatic, trainTinyModel, type TinyModel } from './web-support.js';
@@ -56,19 +56,36 @@ describe('graft export --target web', () => {
     expect(result.files.length).toBe(4 + ORT_WEB_FILES.length);
     await expect(exportWeb(model.dir, { out })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
     await exportWeb(model.dir, { out, overwrite: true });
+    // The tiny model is float (nsfwjs backbone): auto picks onnxruntime-web.
+    expect(result.engine).toBe('onnxruntime-web');
+    expect(result.engineReason).toContain('float');
+  });
+
+  it('engine tfjs writes the TF.js model under tfjs/, the TF.js runtime and an NHWC model.json', async () => {
+    const out = join(model.root, 'web-tfjs-files');
+    const result = await exportWeb(model.dir, { out, engine: 'tfjs' });
+    expect(result.engine).toBe('tfjs');
+    for (const name of ['index.html', 'classify.js', 'model.json', 'tfjs/model.json', 'tfjs/graft-model.json', ...TFJS_WEB_FILES]) expect(existsSync(join(out, name)), name).toBe(true);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(false);
+    const info = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    expect(info).toMatchObject({ format: 'graft-web-model', engine: 'tfjs', tfjs: { file: 'tfjs/model.json' } });
+    expect(info.preprocessing.layout).toBe('nhwc');
+    const html = await readFile(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('<script src="tf-backend-wasm.min.js"></script>');
+    expect(html).not.toContain('ort.wasm.min.js');
   });
 
   it('refuses a folder that is not a model directory', async () => {
     await expect(exportWeb(model.data.root, { out: join(model.root, 'web-x') })).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR' });
   });
 
-  it('`graft export --target tfjs` is refused with the known targets', async () => {
+  it('`graft export --target coreml` is refused with the known targets', async () => {
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
       const program = new Command('graft').exitOverride();
       registerExport(program);
-      await program.parseAsync(['node', 'graft', 'export', model.dir, '--target', 'tfjs', '--json']);
+      await program.parseAsync(['node', 'graft', 'export', model.dir, '--target', 'coreml', '--json']);
       expect(String(out.mock.calls[0]?.[0])).toContain('Must be one of: web');
       expect(process.exitCode).toBe(2);
     } finally {
@@ -152,6 +169,70 @@ describe('graft export --target web', () => {
         }
       }
     } finally {
+      await chromium.close();
+    }
+  });
+});
+
+describe('graft export --target web, engine tfjs, in Chromium', () => {
+  let model: TinyModel;
+  beforeAll(async () => {
+    model = await trainTinyModel();
+  });
+  afterAll(() => removeTinyModel(model));
+
+  it.skipIf(!hasChromium)('the TF.js folder classifies with the same top-1 as GraftModel.predict and the server', async () => {
+    const images = model.data.files.filter((f) => f.includes('/val/'));
+    const out = join(model.root, 'web-tfjs');
+    await exportWeb(model.dir, { out, engine: 'tfjs' });
+    const node = await GraftModel.load(model.dir);
+    const expected = (await node.predict(images, { topK: 3 })).results;
+    const labels = node.labels;
+    await node.dispose();
+    const chromium = await launchChromium();
+    const server = await serveStatic({ '/': out, '/images/': model.data.root });
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.url}/index.html`);
+      await page.waitForFunction('window.graftClassifier', undefined, { timeout: 30_000 });
+      const rel = images.map((f) => f.slice(model.data.root.length + 1));
+      const browser = await page.evaluate<{ label: string; probs: number[]; ms: number; backend: string }[]>(
+        `(async (names) => { const c = await window.graftClassifier; const out = [];
+          for (const n of names) { const r = await c.classify('/images/' + n); out.push({ label: r.predictions[0].label, probs: r.probabilities, ms: r.timing_ms, backend: tf.getBackend() }); }
+          return out; })(${JSON.stringify(rel)})`,
+      );
+      expect(errors).toEqual([]);
+      expect(browser[0]?.backend).toBe('wasm');
+      const diffs = browser.map((b, i) => {
+        const e = expected[i]!;
+        expect(b.label, rel[i]).toBe(e.predictions[0]!.label);
+        return Math.max(...e.predictions.map((p) => Math.abs(p.probability - b.probs[labels.indexOf(p.label)]!)));
+      });
+      const ms = browser.map((b) => b.ms).sort((a, b) => a - b);
+      console.log(`export-web tfjs: ${images.length}/${images.length} same top-1, max |p_browser - p_node| = ${Math.max(...diffs).toFixed(4)}, median classify ${ms[ms.length >> 1]!.toFixed(0)} ms (tfjs-wasm)`);
+      expect(Math.max(...diffs)).toBeLessThan(0.25);
+      if (existsSync(startServerFile)) {
+        const { startServer } = (await import(startServerFile)) as typeof import('../src/serve/start-server.js');
+        const api = await startServer({ models: [model.dir], port: 0, watch: false });
+        try {
+          for (const [i, file] of images.entries()) {
+            const response = await fetch(`${api.url}/v1/models/${basename(model.dir)}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await readFile(file)) });
+            const reply = (await response.json()) as { predictions: { label: string }[] };
+            expect(reply.predictions[0]?.label, `server vs browser, ${rel[i]}`).toBe(browser[i]!.label);
+          }
+        } finally {
+          await api.close();
+        }
+      }
+      await page.setInputFiles('#files', images.slice(-1));
+      await page.waitForSelector('#results li[data-top]');
+      expect(await page.textContent('#about')).toContain('TensorFlow.js');
+      await page.screenshot({ path: join(artifactsDir, 'export-web-tfjs-1280.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await server.close();
       await chromium.close();
     }
   });

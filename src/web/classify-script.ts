@@ -1,6 +1,8 @@
 /**
- * `classify.js` of a web export: plain browser JavaScript (no build step, no dependencies besides the global
- * `ort` from ort.wasm.min.js) that preprocesses an image as the server does and runs model.onnx.
+ * `classify.js` of a web export: plain browser JavaScript (no build step, no dependencies besides the engine's global:
+ * `ort` from ort.wasm.min.js, or `tf` from tf.min.js + tf-backend-wasm.min.js) that preprocesses an image as the
+ * server does and runs the model: {@link CLASSIFY_JS} runs model.onnx in onnxruntime-web, {@link CLASSIFY_TFJS_JS}
+ * the TF.js layers model (tfjs/model.json) in TensorFlow.js's wasm backend. Both share the preprocessing below.
  *
  * Preprocessing, step by step, against the server's (src/data/decode-image.ts, sharp):
  * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does;
@@ -19,11 +21,7 @@
  *   and by sharp, each with its own colour engine;
  * - then scale/mean/std/layout exactly as the manifest says (channelAffine in src/engine/preprocessing.ts).
  */
-export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.json, inference with onnxruntime-web (wasm). */
-(function (global) {
-  'use strict';
-
-  /** Per-channel v * mul + add, as Graft's channelAffine. Unknown scales are an error, never a guess. */
+const PREPROCESS_JS = `  /** Per-channel v * mul + add, as Graft's channelAffine. Unknown scales are an error, never a guess. */
   function channelAffine(pre) {
     if (pre.scale === 'imagenet') {
       return {
@@ -81,9 +79,64 @@ export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.js
     }
     return out;
   }
+`;
 
+/** Opens model.onnx in onnxruntime-web (wasm): `run(Float32Array) -> probabilities`. */
+const ORT_ENGINE_JS = `
+  async function openEngine(info, base, pre) {
+    if (typeof ort === 'undefined') throw new Error('onnxruntime-web is not loaded: include ort.wasm.min.js before classify.js');
+    ort.env.wasm.wasmPaths = base.href;
+    // Threads need cross-origin isolation (COOP/COEP headers); without it onnxruntime-web runs one thread.
+    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    var session = await ort.InferenceSession.create(new URL(info.onnx.file, base).href, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    var shape = pre.layout === 'nchw' ? [1, 3, pre.inputSize, pre.inputSize] : [1, pre.inputSize, pre.inputSize, 3];
+    return {
+      run: async function (data) {
+        var feeds = {};
+        feeds[info.onnx.input] = new ort.Tensor('float32', data, shape);
+        var results = await session.run(feeds, [info.onnx.probabilities]);
+        return Array.from(results[info.onnx.probabilities].data);
+      },
+      dispose: function () { return session.release(); },
+    };
+  }
+`;
+
+/** Opens the TF.js layers model in TensorFlow.js's wasm backend: `run(Float32Array) -> probabilities`. */
+const TFJS_ENGINE_JS = `
+  async function openEngine(info, base, pre) {
+    if (typeof tf === 'undefined' || !tf.wasm) throw new Error('TensorFlow.js is not loaded: include tf.min.js and tf-backend-wasm.min.js before classify.js');
+    if (pre.layout !== 'nhwc') throw new Error('The TF.js model takes NHWC input; model.json says ' + pre.layout);
+    // The backend picks its build itself: SIMD, and threaded SIMD when the page is cross-origin isolated.
+    tf.wasm.setWasmPaths(base.href);
+    if (!(await tf.setBackend('wasm'))) throw new Error('TensorFlow.js could not start its wasm backend');
+    var model = await tf.loadLayersModel(new URL(info.tfjs.file, base).href);
+    var shape = [1, pre.inputSize, pre.inputSize, 3];
+    return {
+      run: async function (data) {
+        var x = tf.tensor(data, shape, 'float32');
+        var y = model.predict(x);
+        // The first output holds the probabilities; a second, when present, the backbone features.
+        var ys = Array.isArray(y) ? y : [y];
+        try {
+          return Array.from(await ys[0].data());
+        } finally {
+          tf.dispose([x].concat(ys));
+        }
+      },
+      dispose: function () { model.dispose(); },
+    };
+  }
+`;
+
+function classifyScript(engineName: string, openEngine: string): string {
+  return `/* Graft web classifier: preprocessing from model.json, inference with ${engineName} (wasm). */
+(function (global) {
+  'use strict';
+
+${PREPROCESS_JS}${openEngine}
   /**
-   * Loads model.json and model.onnx from baseUrl (default: this page's folder).
+   * Loads model.json and the model it names from baseUrl (default: this page's folder).
    * Resolves to { info, classify(source, { topK }) -> [{ label, probability }], preprocess(source), dispose() }.
    */
   async function load(baseUrl) {
@@ -92,13 +145,8 @@ export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.js
     if (!response.ok) throw new Error('Cannot load model.json: HTTP ' + response.status);
     var info = await response.json();
     if (info.format !== 'graft-web-model') throw new Error('model.json is not a Graft web model');
-    if (typeof ort === 'undefined') throw new Error('onnxruntime-web is not loaded: include ort.wasm.min.js before classify.js');
-    ort.env.wasm.wasmPaths = base.href;
-    // Threads need cross-origin isolation (COOP/COEP headers); without it onnxruntime-web runs one thread.
-    ort.env.wasm.numThreads = global.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    var session = await ort.InferenceSession.create(new URL(info.onnx.file, base).href, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     var pre = info.preprocessing;
-    var shape = pre.layout === 'nchw' ? [1, 3, pre.inputSize, pre.inputSize] : [1, pre.inputSize, pre.inputSize, 3];
+    var engine = await openEngine(info, base, pre);
 
     async function preprocess(source) {
       var bitmap = await toBitmap(source);
@@ -109,18 +157,10 @@ export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.js
       }
     }
 
-    async function probabilities(source) {
-      var data = await preprocess(source);
-      var feeds = {};
-      feeds[info.onnx.input] = new ort.Tensor('float32', data, shape);
-      var results = await session.run(feeds, [info.onnx.probabilities]);
-      return Array.from(results[info.onnx.probabilities].data);
-    }
-
     async function classify(source, options) {
       var topK = Math.max(1, Math.min((options && options.topK) || 5, info.labels.length));
       var started = performance.now();
-      var probs = await probabilities(source);
+      var probs = await engine.run(await preprocess(source));
       var ranked = info.labels
         .map(function (label, i) { return { label: label, probability: probs[i], i: i }; })
         .sort(function (a, b) { return b.probability - a.probability || a.i - b.i; })
@@ -129,9 +169,16 @@ export const CLASSIFY_JS = `/* Graft web classifier: preprocessing from model.js
       return { predictions: ranked, probabilities: probs, timing_ms: performance.now() - started };
     }
 
-    return { info: info, classify: classify, preprocess: preprocess, dispose: function () { return session.release(); } };
+    return { info: info, classify: classify, preprocess: preprocess, dispose: engine.dispose };
   }
 
   global.GraftWeb = { load: load, channelAffine: channelAffine };
 })(globalThis);
 `;
+}
+
+/** classify.js for the onnxruntime-web export (ort.wasm.min.js loaded first). */
+export const CLASSIFY_JS = classifyScript('onnxruntime-web', ORT_ENGINE_JS);
+
+/** classify.js for the TF.js export (tf.min.js and tf-backend-wasm.min.js loaded first). */
+export const CLASSIFY_TFJS_JS = classifyScript('TensorFlow.js', TFJS_ENGINE_JS);

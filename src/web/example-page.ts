@@ -5,7 +5,9 @@ import { escapeHtml } from '../report/escape-html.js';
  * metrics come from model.json through classify.js; the page holds no model constants.
  * `window.graftClassifier` (a promise) lets other scripts, and the tests, reuse the loaded model.
  */
-export function exampleIndexHtml(modelName: string): string {
+export function exampleIndexHtml(modelName: string, engine: 'onnxruntime-web' | 'tfjs' = 'onnxruntime-web'): string {
+  const runtime = engine === 'tfjs' ? 'TensorFlow.js' : 'onnxruntime-web';
+  const scripts = engine === 'tfjs' ? '<script src="tf.min.js"></script>\n<script src="tf-backend-wasm.min.js"></script>' : '<script src="ort.wasm.min.js"></script>';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -30,13 +32,13 @@ li img{width:100%;max-height:220px;object-fit:contain;background:#f3f4f6;border-
 </head>
 <body>
 <h1>${escapeHtml(modelName)}</h1>
-<p id="about">Everything runs in this page with onnxruntime-web; no image leaves your computer.</p>
+<p id="about">Everything runs in this page with ${runtime}; no image leaves your computer.</p>
 <label class="drop" id="drop">Choose or drop images
   <input type="file" id="files" accept="image/*" multiple>
 </label>
 <p id="status" role="status" aria-live="polite">Loading the model...</p>
 <ul id="results" aria-label="Results"></ul>
-<script src="ort.wasm.min.js"></script>
+${scripts}
 <script src="classify.js"></script>
 <script>
 (function () {
@@ -46,7 +48,7 @@ li img{width:100%;max-height:220px;object-fit:contain;background:#f3f4f6;border-
   window.graftClassifier = ready;
   ready.then(function (c) {
     var val = c.info.metrics.val;
-    document.getElementById('about').textContent = 'Classes: ' + c.info.labels.join(', ') + (val ? '. Validation accuracy ' + (val.accuracy * 100).toFixed(1) + '%.' : '.') + ' Runs in this page with onnxruntime-web.';
+    document.getElementById('about').textContent = 'Classes: ' + c.info.labels.join(', ') + (val ? '. Validation accuracy ' + (val.accuracy * 100).toFixed(1) + '%.' : '.') + ' Runs in this page with ${runtime}.';
     status.textContent = 'Model loaded. Choose images.';
   }, function (e) { status.textContent = 'Could not load the model: ' + e.message; });
 

@@ -3,8 +3,11 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
+import type { Preprocessing } from '../engine/preprocessing.js';
+import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
 import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
-import { CLASSIFY_JS } from './classify-script.js';
+import { CLASSIFY_JS, CLASSIFY_TFJS_JS } from './classify-script.js';
 import { exampleIndexHtml } from './example-page.js';
 import { webModelInfo, type WebModelInfo } from './web-model-info.js';
 
@@ -15,8 +18,38 @@ import { webModelInfo, type WebModelInfo } from './web-model-info.js';
  */
 export const ORT_WEB_FILES = ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] as const;
 
+/**
+ * TensorFlow.js files of a `tfjs` export: the union bundle (defines the global `tf`), the wasm backend (`tf.wasm`)
+ * and its three builds (plain, SIMD, threaded SIMD; the backend picks one by what the browser allows).
+ */
+export const TFJS_WEB_FILES = ['tf.min.js', 'tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
+
+/** Folder of a `tfjs` export that holds the TF.js layers model (its own model.json, shards, graft-model.json). */
+export const TFJS_MODEL_DIR = 'tfjs';
+
+/**
+ * Which browser runtime runs the model. `auto` (the default) picks by the measurement in bench/web-engines.mjs
+ * (headless Chromium 156, 2-core VM, batch 1, median ms per image, inference only; bench/out/web-engines.txt):
+ *
+ * | model (tiny head on the synthetic shapes)  | onnxruntime-web 1.30 (wasm) | tfjs 4.22 (wasm, SIMD) |
+ * | ------------------------------------------- | --------------------------- | ---------------------- |
+ * | int8 MobileNetV2 1.0 (mobilenet_v2, default) | 58.5-58.8                   | 40.6-41.6              |
+ * | float MobileNetV2 0.35 (Teachable Machine)  | 9.1-9.6                     | 18.4-20.8              |
+ *
+ * (one thread, no COOP/COEP headers: what a plain static server gives; three runs. Served cross-origin isolated,
+ * onnxruntime-web's 2 threads were erratic on the busy 2-core VM: int8 48-100 ms, float 8.3-20 ms; tfjs-wasm stays
+ * at one thread on 2 cores, 39.4-41.0 and 19.1-20.2 ms. The one-thread winner per model never changed.)
+ * onnxruntime-web's wasm int8 kernels (QLinearConv...) are slower than tfjs running the dequantized float graph,
+ * while on a float graph onnxruntime-web is ~2x faster. So `auto` exports TF.js when model.onnx holds quantized
+ * operators and onnxruntime-web otherwise (also when the TF.js conversion fails). The TF.js form of an int8 model is
+ * ~2.8x bigger (float weights: 10.2 MB against 3.7 MB for mobilenet_v2) but loads and warms up faster (0.5-0.65 s against 1.2-1.9 s).
+ */
+export type WebEngine = 'onnxruntime-web' | 'tfjs';
+
 /** Options of {@link exportWeb}. */
 export interface ExportWebOptions {
+  /** Browser runtime; `auto` (default): TF.js for quantized models, onnxruntime-web otherwise (see {@link WebEngine}). */
+  readonly engine?: WebEngine | 'auto';
   /** Output folder. Defaults to `<model-dir>-web` next to the model directory. */
   readonly out?: string;
   /** Replace an existing, non-empty output folder. Defaults to false (an error names the folder). */
@@ -27,17 +60,25 @@ export interface ExportWebOptions {
 export interface ExportWebResult {
   readonly out: string;
   readonly files: readonly { readonly name: string; readonly bytes: number }[];
-  readonly model: WebModelInfo;
+  readonly model: WebExportInfo;
+  readonly engine: WebEngine;
+  /** Why `auto` chose the engine, or why it fell back to onnxruntime-web. */
+  readonly engineReason: string;
 }
 
+/** `model.json` of a web export: {@link WebModelInfo} plus the engine; a TF.js export names its model instead of the ONNX. */
+export type WebExportInfo =
+  | (WebModelInfo & { readonly engine: 'onnxruntime-web' })
+  | (Omit<WebModelInfo, 'onnx'> & { readonly engine: 'tfjs'; readonly tfjs: { readonly file: string } });
+
 /**
- * Writes a static folder that classifies images entirely in the browser with onnxruntime-web (wasm):
- * `model.onnx` (backbone + head, the same file Node runs), `model.json` (labels, preprocessing, I/O names),
- * the onnxruntime-web runtime, `classify.js` (preprocessing + inference, no dependencies) and an example
+ * Writes a static folder that classifies images entirely in the browser: `model.json` (labels, preprocessing, engine),
+ * the model, its runtime, `classify.js` (preprocessing + inference, no other dependencies) and an example
  * `index.html`. Serve it with any static server (browsers do not load wasm modules from file://).
- *
- * ONNX + onnxruntime-web is the only target: it runs the very file the server runs, so predictions agree
- * (tested in headless Chromium), and TF.js would need the model converted back.
+ * - `onnxruntime-web`: `model.onnx` (backbone + head, the very file Node runs) and the onnxruntime-web wasm runtime;
+ * - `tfjs`: `tfjs/model.json` + shards (the same classifier converted by exportTfjs, checked numerically against
+ *   model.onnx, NHWC) and TensorFlow.js with its wasm backend.
+ * Either way the browser's top-1 matches the server's on the test images (test/export-web.test.ts, headless Chromium).
  *
  * @throws GraftError INVALID_MODEL_DIR when the directory is not a model; INVALID_CONFIG when `out` exists
  *   and is not empty without `overwrite`; INTERNAL when onnxruntime-web is not installed.
@@ -65,16 +106,86 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   }
   await mkdir(out, { recursive: true });
 
-  const ortDir = onnxruntimeWebDist();
-  const model = webModelInfo(manifest, basename(root));
-  await copyFile(onnxPath, join(out, 'model.onnx'));
-  for (const file of ORT_WEB_FILES) await copyFile(join(ortDir, file), join(out, file));
+  const info = webModelInfo(manifest, basename(root));
+  let engine: WebEngine;
+  let engineReason: string;
+  if (options.engine === undefined || options.engine === 'auto') {
+    const quantized = quantizedOps(await readFile(onnxPath), onnxPath);
+    engine = quantized.length ? 'tfjs' : 'onnxruntime-web';
+    engineReason = quantized.length
+      ? `auto: model.onnx is quantized (${quantized.slice(0, 3).join(', ')}); TF.js runs it as float faster than onnxruntime-web's int8 kernels`
+      : 'auto: model.onnx is float; onnxruntime-web runs float graphs faster than TF.js';
+  } else {
+    engine = options.engine;
+    engineReason = 'chosen';
+  }
+  if (engine !== 'onnxruntime-web' && engine !== 'tfjs') {
+    throw new GraftError('INVALID_CONFIG', `Unknown web engine "${String(engine)}". Must be one of: auto, onnxruntime-web, tfjs`);
+  }
+
+  let names: string[];
+  let model: WebExportInfo;
+  if (engine === 'tfjs') {
+    const tfjsDir = join(out, TFJS_MODEL_DIR);
+    try {
+      await exportTfjs(root, { out: tfjsDir });
+    } catch (cause) {
+      if (options.engine === 'tfjs') throw cause;
+      // auto: a model the converter cannot take still gets a working page.
+      await rm(tfjsDir, { recursive: true, force: true });
+      return exportWeb(root, { ...options, out, overwrite: true, engine: 'onnxruntime-web' }).then((r) => ({
+        ...r,
+        engineReason: `auto: TF.js conversion failed (${(cause as Error).message.split('\n')[0]}); onnxruntime-web instead`,
+      }));
+    }
+    const metadata = JSON.parse(await readFile(join(tfjsDir, TFJS_METADATA_FILE), 'utf8')) as { preprocessing: Preprocessing };
+    const { onnx: _onnx, ...rest } = info;
+    model = { ...rest, preprocessing: metadata.preprocessing, engine: 'tfjs', tfjs: { file: `${TFJS_MODEL_DIR}/model.json` } };
+    const tfjsDist = tensorflowJsDist();
+    for (const file of TFJS_WEB_FILES) await copyFile(join(tfjsDist[file], file), join(out, file));
+    await writeFile(join(out, 'classify.js'), CLASSIFY_TFJS_JS);
+    await writeFile(join(out, 'index.html'), exampleIndexHtml(model.name, 'tfjs'));
+    names = [...TFJS_WEB_FILES, ...(await readdir(tfjsDir)).sort().map((n) => `${TFJS_MODEL_DIR}/${n}`)];
+  } else {
+    const ortDir = onnxruntimeWebDist();
+    model = { ...info, engine };
+    await copyFile(onnxPath, join(out, 'model.onnx'));
+    for (const file of ORT_WEB_FILES) await copyFile(join(ortDir, file), join(out, file));
+    await writeFile(join(out, 'classify.js'), CLASSIFY_JS);
+    await writeFile(join(out, 'index.html'), exampleIndexHtml(model.name));
+    names = ['model.onnx', ...ORT_WEB_FILES];
+  }
   await writeFile(join(out, 'model.json'), `${JSON.stringify(model, null, 2)}\n`);
-  await writeFile(join(out, 'classify.js'), CLASSIFY_JS);
-  await writeFile(join(out, 'index.html'), exampleIndexHtml(model.name));
-  const names = ['index.html', 'classify.js', 'model.json', 'model.onnx', ...ORT_WEB_FILES];
+  names = ['index.html', 'classify.js', 'model.json', ...names];
   const files = await Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(out, name))).size })));
-  return { out, files, model };
+  return { out, files, model, engine, engineReason };
+}
+
+/** Operator types of model.onnx that run quantized (QLinearConv, DequantizeLinear, MatMulInteger, ...). */
+function quantizedOps(bytes: Uint8Array, source: string): string[] {
+  const ops = new Set<string>();
+  for (const node of decodeOnnxModel(bytes, source).graph?.node ?? []) {
+    const op = node.opType ?? '';
+    if (/^QLinear|QuantizeLinear$|Integer$/.test(op)) ops.add(op);
+  }
+  return [...ops].sort();
+}
+
+/** Where each of {@link TFJS_WEB_FILES} is installed. */
+function tensorflowJsDist(): Record<(typeof TFJS_WEB_FILES)[number], string> {
+  try {
+    const require = createRequire(import.meta.url);
+    const tf = dirname(require.resolve('@tensorflow/tfjs/dist/tf.min.js'));
+    const wasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..', 'dist');
+    const dirs = { 'tf.min.js': tf, 'tf-backend-wasm.min.js': wasm, 'tfjs-backend-wasm.wasm': wasm, 'tfjs-backend-wasm-simd.wasm': wasm, 'tfjs-backend-wasm-threaded-simd.wasm': wasm };
+    for (const [file, dir] of Object.entries(dirs)) if (!existsSync(join(dir, file))) throw new Error(`${join(dir, file)} is missing`);
+    return dirs;
+  } catch (cause) {
+    throw new GraftError('INTERNAL', `TensorFlow.js is not installed correctly: ${(cause as Error).message}`, {
+      cause,
+      hint: 'run `npm install` (@tensorflow/tfjs and @tensorflow/tfjs-backend-wasm are dependencies of graft)',
+    });
+  }
 }
 
 /** The folder holding onnxruntime-web's built files. */

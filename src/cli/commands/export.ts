@@ -11,9 +11,10 @@ export function registerExport(program: Command): void {
     .argument('<model-dir>', 'a directory written by graft train')
     .requiredOption('--target <target>', 'what to export for: web or tfjs')
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
+    .option('--engine <engine>', 'web: the browser runtime, auto (measured: TF.js for int8 models, onnxruntime-web for float ones), onnxruntime-web or tfjs', 'auto')
     .option('--overwrite', 'replace the output folder if it exists', false)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, flags: { target: string; out?: string; overwrite: boolean; json: boolean }) => {
+    .action(async (modelDir: string, flags: { target: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
       try {
         if (flags.target === 'tfjs') {
           const result = await exportTfjs(modelDir, { out: flags.out });
@@ -33,11 +34,11 @@ export function registerExport(program: Command): void {
             hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
           });
         }
-        const result = await exportWeb(modelDir, { out: flags.out, overwrite: flags.overwrite });
+        const result = await exportWeb(modelDir, { out: flags.out, overwrite: flags.overwrite, engine: flags.engine as NonNullable<Parameters<typeof exportWeb>[1]>['engine'] });
         const total = result.files.reduce((a, f) => a + f.bytes, 0);
-        printResult(flags.json, { out: result.out, files: result.files, bytes: total, labels: result.model.labels }, () =>
+        printResult(flags.json, { out: result.out, engine: result.engine, engineReason: result.engineReason, files: result.files, bytes: total, labels: result.model.labels }, () =>
           [
-            `wrote ${result.out} (${(total / 1e6).toFixed(1)} MB):`,
+            `wrote ${result.out} (${(total / 1e6).toFixed(1)} MB, runs with ${result.engine}: ${result.engineReason}):`,
             ...result.files.map((f) => `  ${f.name.padEnd(30)} ${(f.bytes / 1024).toFixed(0).padStart(7)} kB`),
             'serve it with any static server, e.g. `npx vite preview --outDir <dir>` or `python3 -m http.server -d <dir>`, and open index.html',
             '(browsers do not load the wasm runtime from file://)',
