@@ -474,6 +474,30 @@ describe.skipIf(!hasTm)('fine-tuning split: TM MobileNetV2 0.35 (float, exported
     }
   });
 
+  it('training-mode BatchNorm uses batch statistics, updates the running ones, and exports them (last:3)', async () => {
+    const cut = resolveUnfreeze(model, FEATURE_OUTPUT, { kind: 'last', blocks: 3 });
+    const cutValues = await prefixActivations(model, cut, input, dims);
+    const suffix = importOnnxToTfjs(model, { input: cut.tensor, outputs: [FEATURE_OUTPUT] });
+    try {
+      const stats = [...suffix.variables.values()].filter((v) => !v.trainable);
+      expect(stats.length).toBeGreaterThan(10);
+      const before = stats.map((v) => v.dataSync().slice());
+      const inference = tf.tidy(() => suffix.predict(cutValues, { training: true }).dataSync()); // no momentum: frozen BatchNorm
+      // Momentum 0: the running statistics become this batch's, so inference afterwards reproduces the training pass exactly.
+      const training = tf.tidy(() => suffix.predict(cutValues, { training: true, batchNormMomentum: 0 }).dataSync());
+      expect(maxAbsDiff(training, inference)).toBeGreaterThan(1e-2);
+      expect(stats.every((v, i) => maxAbsDiff(v.dataSync(), before[i]!) > 0)).toBe(true);
+      const after = tf.tidy(() => suffix.predict(cutValues).dataSync());
+      expect(maxAbsDiff(after, training)).toBeLessThanOrEqual(TOLERANCE);
+      // The exported ONNX carries the updated statistics.
+      const result = await checkExport({ model, cut, suffix, input, dims, cutValues, head: randomHead(1280, 3, 5) });
+      expect(result.featureDiff).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      suffix.dispose();
+      cutValues.dispose();
+    }
+  });
+
   it('exports all (nothing frozen) after training', async () => {
     const cut = resolveUnfreeze(model, FEATURE_OUTPUT, { kind: 'all' });
     const graph = importOnnxToTfjs(model, { input: cut.tensor, outputs: [FEATURE_OUTPUT] });

@@ -26,6 +26,11 @@ export interface FineTuneConfig {
   readonly labelSmoothing: number;
   /** L2 penalty on the head's kernels. */
   readonly weightDecay: number;
+  /**
+   * 'frozen' (default, the Keras guide's advice): BatchNorm keeps its statistics, only its scale and shift train.
+   * 'train': BatchNorm normalizes with batch statistics while training and updates its running ones.
+   */
+  readonly batchNorm: 'frozen' | 'train';
 }
 
 /**
@@ -44,6 +49,7 @@ export const DEFAULT_FINE_TUNE: FineTuneConfig = {
   classWeights: 'none',
   labelSmoothing: 0,
   weightDecay: 1e-4,
+  batchNorm: 'frozen',
 };
 
 /** Merges user options over the defaults and validates every value, rejecting unknown keys. */
@@ -66,6 +72,7 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
   check(Number.isInteger(c.patience) && c.patience >= 0, 'patience must be a non-negative integer', c.patience, 'e.g. --patience 3');
   check(c.classWeights === 'none' || c.classWeights === 'balanced', "class weights must be 'none' or 'balanced'", c.classWeights, 'e.g. --class-weights balanced');
   check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, 'label smoothing must be in [0, 1)', c.labelSmoothing, 'e.g. --label-smoothing 0.1');
+  check(c.batchNorm === 'frozen' || c.batchNorm === 'train', "batchNorm must be 'frozen' or 'train'", c.batchNorm, 'e.g. --train-batchnorm');
   check(c.weightDecay >= 0, 'weight decay must be >= 0', c.weightDecay, 'e.g. --weight-decay 0.0001');
   return c;
 }

@@ -9,10 +9,18 @@ import { learningRateAt } from './lr-schedule.js';
 
 /** The trainable part of the backbone (cut tensor in, features out), e.g. an imported ONNX suffix. */
 export interface TrainableSuffix {
-  /** Runs on a batch of cut activations; `training` only switches Dropout (BatchNorm keeps its statistics). */
-  predict(input: tf.Tensor, options?: { training?: boolean }): tf.Tensor;
+  /**
+   * Runs on a batch of cut activations; `training` switches Dropout, and with `batchNormMomentum` BatchNorm
+   * normalizes with batch statistics and updates its running ones (otherwise it keeps its stored statistics).
+   */
+  predict(input: tf.Tensor, options?: { training?: boolean; batchNormMomentum?: number }): tf.Tensor;
   trainableVariables(): tf.Variable[];
+  /** Weights that change without gradients (BatchNorm's running statistics), saved with checkpoints. */
+  stateVariables?(): tf.Variable[];
 }
+
+/** Keras's BatchNormalization default. */
+const BATCH_NORM_MOMENTUM = 0.99;
 
 /** Cached activations at the cut for a set of images: per image, view 0 (the plain image) then augmented views. */
 export interface CutActivations {
@@ -74,7 +82,10 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
   const head = headVariables(options.head);
   const bodyVars = suffix.trainableVariables();
   const headVars = [...head.kernels, ...head.biases];
-  const allVars = [...bodyVars, ...headVars];
+  // What a checkpoint and the best-epoch snapshot keep: the trained weights, plus BatchNorm's running statistics
+  // when they move (training-mode BatchNorm).
+  const momentum = config.batchNorm === 'train' ? BATCH_NORM_MOMENTUM : undefined;
+  const allVars = [...bodyVars, ...headVars, ...(momentum === undefined ? [] : (suffix.stateVariables?.() ?? []))];
   const bodyOptimizer = tf.train.adam(config.learningRate * config.bodyLrRatio);
   const headOptimizer = tf.train.adam(config.learningRate);
   const classWeights = classWeightsFor(train.labels, numClasses, config.classWeights);
@@ -134,7 +145,7 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
       setLearningRate(bodyOptimizer, learningRateAt(step, { kind: config.schedule, maxLr: config.learningRate * config.bodyLrRatio, totalSteps }));
       const viewOf = rows.map((r) => randomInt(random, train.views[r]!.length));
       const stepStarted = performance.now();
-      const result = trainStep({ suffix, head, bodyVars, headVars, bodyOptimizer, headOptimizer, config, numClasses, classWeights, dropout: options.headDropout, dropoutSeed: Math.floor(random() * 2 ** 31) }, batchOf(train, rows, viewOf));
+      const result = trainStep({ suffix, head, bodyVars, headVars, bodyOptimizer, headOptimizer, config, numClasses, classWeights, dropout: options.headDropout, dropoutSeed: Math.floor(random() * 2 ** 31), batchNormMomentum: momentum }, batchOf(train, rows, viewOf));
       stepSeconds += (performance.now() - stepStarted) / 1000;
       steps += rows.length;
       lossSum += result.loss * rows.length;
@@ -201,6 +212,7 @@ interface StepContext {
   readonly classWeights: Float32Array;
   readonly dropout: number;
   readonly dropoutSeed: number;
+  readonly batchNormMomentum: number | undefined;
 }
 
 function trainStep(ctx: StepContext, batch: { x: tf.Tensor; labels: Int32Array }): { loss: number; hits: number } {
@@ -211,7 +223,7 @@ function trainStep(ctx: StepContext, batch: { x: tf.Tensor; labels: Int32Array }
       const weights = tf.tensor1d(Array.from(labels, (l) => ctx.classWeights[l]!));
       let logitsOut: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const logits = logitsOf(ctx.suffix, ctx.head, x, true, ctx.dropout, ctx.dropoutSeed);
+        const logits = logitsOf(ctx.suffix, ctx.head, x, true, ctx.dropout, ctx.dropoutSeed, ctx.batchNormMomentum);
         logitsOut = tf.keep(logits);
         // Weighted mean over the batch: class weights rescale each example's term (Keras's class_weight).
         const ce = tf.losses.softmaxCrossEntropy(y, logits, weights, ctx.config.labelSmoothing, tf.Reduction.SUM).div(weights.sum());
@@ -229,8 +241,8 @@ function trainStep(ctx: StepContext, batch: { x: tf.Tensor; labels: Int32Array }
   }
 }
 
-function logitsOf(suffix: TrainableSuffix, head: HeadVars, x: tf.Tensor, training: boolean, dropout = 0, seed = 0): tf.Tensor2D {
-  const features = suffix.predict(x, { training });
+function logitsOf(suffix: TrainableSuffix, head: HeadVars, x: tf.Tensor, training: boolean, dropout = 0, seed = 0, batchNormMomentum?: number): tf.Tensor2D {
+  const features = suffix.predict(x, { training, ...(batchNormMomentum === undefined ? {} : { batchNormMomentum }) });
   let h = features.reshape([features.shape[0]!, -1]) as tf.Tensor2D;
   const layers = head.kernels.length;
   for (let l = 0; l < layers; l++) {

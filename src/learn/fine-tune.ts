@@ -14,11 +14,11 @@ import { parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../formats/onn
 import { exportFineTunedOnnx } from '../formats/onnx/export-fine-tuned.js';
 import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
 import { buildPrefixModel } from '../formats/onnx/prefix-model.js';
-import { importOnnxToTfjs } from '../formats/onnx-to-tfjs/index.js';
+import { importOnnxToTfjs, type OnnxTfjsGraph } from '../formats/onnx-to-tfjs/index.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
 import type { DenseLayerWeights } from './dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
-import { fineTuneLoop, predictCut, type CutActivations } from './fine-tune-loop.js';
+import { fineTuneLoop, predictCut, type CutActivations, type TrainableSuffix } from './fine-tune-loop.js';
 
 /** What the fine-tuning phase reports (also stored in the manifest's `training.fineTune`). */
 export interface FineTuneSummary {
@@ -84,7 +84,11 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
   const { train, val, skipped, shape, computed, cached, prefix } = await cutActivations(input, model, cut);
   const activationsSeconds = (performance.now() - started) / 1000;
 
-  const suffix = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
+  const graph = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
+  const suffix = { ...bind(graph), stateVariables: () => [...graph.variables.values()].filter((v) => !v.trainable) };
+  if (config.batchNorm === 'train' && !model.graph?.node?.some((n, i) => n.opType === 'BatchNormalization' && i > cut.nodeIndex)) {
+    onProgress?.({ type: 'info', message: 'no BatchNormalization after the cut (an int8 model folds it into its convolutions): --train-batchnorm changes nothing' });
+  }
   try {
     const trainStarted = performance.now();
     const loop = await fineTuneLoop({
@@ -102,7 +106,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
     const trainSeconds = (performance.now() - trainStarted) / 1000;
 
     const exportStarted = performance.now();
-    const onnxBytes = exportFineTunedOnnx({ model, cut, featureOutput, variables: suffix.variables, head: loop.head });
+    const onnxBytes = exportFineTunedOnnx({ model, cut, featureOutput, variables: graph.variables, head: loop.head });
     const checkSet = val.labels.length ? { files: val.files, set: val } : { files: train.files, set: train };
     const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, checkSet);
     const exportSeconds = (performance.now() - exportStarted) / 1000;
@@ -126,8 +130,13 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
       skipped,
     };
   } finally {
-    suffix.dispose();
+    graph.dispose();
   }
+}
+
+/** The graph's methods as a TrainableSuffix (bound, so they can be spread into another object). */
+function bind(graph: OnnxTfjsGraph): TrainableSuffix {
+  return { predict: (x, options) => graph.predict(x, options), trainableVariables: () => graph.trainableVariables() };
 }
 
 type CutSet = CutActivations & { readonly files: string[] };

@@ -37,6 +37,8 @@ interface TrainFlags extends BackboneFlags {
   classWeights?: FineTuneConfig['classWeights'];
   checkpoint?: string;
   resume?: boolean;
+  trainBatchnorm?: boolean;
+  fineTunePatience?: number;
 }
 
 export function registerTrain(program: Command): void {
@@ -66,6 +68,8 @@ export function registerTrain(program: Command): void {
     .option('--schedule <kind>', 'fine-tuning schedule: one-cycle, cosine or constant (default one-cycle)')
     .option('--views <k>', 'augmented views per training image, computed once and cached (default 2; 0 = none)', parseInteger)
     .option('--class-weights <mode>', "'balanced' weighs rare classes up while fine-tuning (default none)")
+    .option('--train-batchnorm', 'fine-tune BatchNorm in training mode (batch statistics; running ones updated) instead of frozen')
+    .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a val_loss improvement (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
     .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
   addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
@@ -103,6 +107,8 @@ export function registerTrain(program: Command): void {
                   schedule: flags.schedule,
                   views: flags.views,
                   classWeights: flags.classWeights,
+                  batchNorm: flags.trainBatchnorm ? ('train' as const) : undefined,
+                  patience: flags.fineTunePatience,
                   labelSmoothing: flags.labelSmoothing,
                   batchSize: flags.batchSize,
                 }),

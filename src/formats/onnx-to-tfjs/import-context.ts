@@ -7,6 +7,8 @@ import { hostFromInitializer, type HostValue, type Value } from './values.js';
 export interface RunContext {
   /** `predict(x, { training: true })`: Dropout drops. BatchNormalization always uses its stored statistics. */
   readonly isTraining: boolean;
+  /** Set while training with BatchNormalization in training mode (see PredictOptions.batchNormMomentum). */
+  readonly batchNormMomentum?: number;
 }
 
 /** One node's computation, prepared at import: ONNX input values in, ONNX output values out. */

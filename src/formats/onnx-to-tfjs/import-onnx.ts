@@ -42,6 +42,12 @@ export interface ImportOnnxOptions {
 export interface PredictOptions {
   /** Training-mode forward pass: Dropout drops. BatchNormalization keeps its stored statistics. Defaults to false. */
   readonly training?: boolean;
+  /**
+   * With `training`: BatchNormalization normalizes with the batch's own statistics and moves its running
+   * mean and variance towards them by this momentum (Keras's `BatchNormalization(momentum=0.99)` in training
+   * mode). Undefined (the default) keeps BatchNormalization in inference mode, as the Keras fine-tuning guide advises.
+   */
+  readonly batchNormMomentum?: number;
 }
 
 /**
@@ -206,7 +212,7 @@ class ImportedGraph implements OnnxTfjsGraph {
 
   predictAll(input: tf.Tensor, options: PredictOptions = {}): Record<string, tf.Tensor> {
     this.checkInput(input);
-    const run: RunContext = { isTraining: options.training ?? false };
+    const run: RunContext = { isTraining: options.training ?? false, ...(options.training && options.batchNormMomentum !== undefined ? { batchNormMomentum: options.batchNormMomentum } : {}) };
     return tf.tidy(() => {
       const values = new Map<string, Value>([[this.inputName, device(input)]]);
       const lookup = (name: string, label: string): Value | undefined => {

@@ -107,12 +107,24 @@ export const importBatchNormalization: OpImporter = (ctx) => {
     const b = tf.sub(bias, tf.mul(mean, a));
     return tf.add(tf.mul(t, a), b);
   };
-  return (inputs) => {
+  // Training mode: normalize with the batch's statistics and move the running ones towards them (the update is a
+  // variable write, outside the gradient).
+  const batchStatistics = (t: tf.Tensor, momentum: number): tf.Tensor => {
+    const axes = t.rank === 4 ? [0, 1, 2] : [0];
+    const { mean: batchMean, variance: batchVariance } = tf.moments(t, axes);
+    tf.tidy(() => {
+      mean.assign(tf.add(tf.mul(mean, momentum), tf.mul(batchMean, 1 - momentum)));
+      variance.assign(tf.add(tf.mul(variance, momentum), tf.mul(batchVariance, 1 - momentum)));
+    });
+    return tf.add(tf.mul(tf.mul(tf.sub(t, batchMean), tf.rsqrt(tf.add(batchVariance, epsilon))), scale), bias);
+  };
+  return (inputs, run) => {
     const x = input(inputs, 0, ctx);
     const rank = rankOf(x);
+    const normalize = (t: tf.Tensor): tf.Tensor => (run.isTraining && run.batchNormMomentum !== undefined ? batchStatistics(t, run.batchNormMomentum) : affine(t));
     // Channels are the last stored axis for NHWC images and for [N, C]; other ranks would need reshaping.
-    if (rank === 4) return [device(affine(asNhwc(x, ctx.label)), true)];
-    if (rank === 2) return [device(affine(asOnnx(x)))];
+    if (rank === 4) return [device(normalize(asNhwc(x, ctx.label)), true)];
+    if (rank === 2) return [device(normalize(asOnnx(x)))];
     return ctx.fail(`rank-${rank} inputs are not supported`);
   };
 };
