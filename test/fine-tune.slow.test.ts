@@ -42,6 +42,16 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     env = { GRAFT_CACHE_DIR: join(root, 'cache') };
   });
 
+  it('graft models cuts lists where a backbone can be split, and which --unfreeze picks each cut', async () => {
+    const run = await runCli(['models', 'cuts', int8Model, '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const { cuts } = parseJsonOutput<{ cuts: { tensor: string; shape: string; quantized: boolean; spatialConvsAfter: number }[] }>(run);
+    expect(cuts[0]).toMatchObject({ tensor: 'input', shape: '224x224x3', quantized: false });
+    expect(cuts).toContainEqual({ tensor: '597_quantized', shape: '7x7x160', quantized: true, spatialConvsAfter: 3 });
+    const text = await runCli(['models', 'cuts', int8Model], env);
+    expect(text.stdout).toMatch(/597_quantized\s+7x7x160\s+int8\s+3\s+last:3/);
+  });
+
   let uninterrupted: FineTuneJson;
   it('fine-tunes, exports one ONNX that matches the trained graph, and graft eval reproduces its val accuracy', async () => {
     const run = await runCli([...base(join(root, 'model')), '--report'], env);

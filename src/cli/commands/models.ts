@@ -1,5 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { backboneFromOptions } from '../../engine/open-backbone.js';
+import { describeCutPoints, findCutPoints, formatShape } from '../../formats/onnx/cut-points.js';
+import { decodeOnnxModel } from '../../formats/onnx/onnx-model.js';
+import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../options.js';
 import { GraftError } from '../../errors.js';
 import { defaultCacheDir } from '../../features/default-cache-dir.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName, type CatalogueEntry } from '../../hub/catalogue.js';
@@ -133,6 +137,27 @@ export function registerModels(program: Command): void {
         reportFailure(error, flags.json);
       }
     });
+
+  addBackboneOptions(
+    models
+      .command('cuts')
+      .description('where a backbone can be split for --fine-tune: every cut point, its shape, and which --unfreeze picks it')
+      .argument('[backbone]', 'catalogue name, path or URL (default: the --backbone option, mobilenet_v2)'),
+  ).action(async (positional: string | undefined, flags: BackboneFlags) => {
+    const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+    try {
+      const handle = await backboneFromOptions(backboneOptionsFrom({ ...flags, backbone: positional ?? flags.backbone }, progress));
+      const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+      const points = findCutPoints(model, handle.onnxFeatureOutput).map((p) => ({ tensor: p.tensor, shape: formatShape(p) ?? null, quantized: p.isQuantized, spatialConvsAfter: p.spatialConvsAfter }));
+      progress.stop();
+      printResult(flags.json, { backbone: handle.info.name, featureOutput: handle.onnxFeatureOutput, cuts: points }, () =>
+        [`${handle.info.name}: cut points before its features "${handle.onnxFeatureOutput}"`, describeCutPoints(model, handle.onnxFeatureOutput), '', 'use: graft train <data> --fine-tune --unfreeze last:<N> | from:<tensor> | all'].join('\n'),
+      );
+    } catch (error) {
+      progress.stop();
+      reportFailure(error, flags.json);
+    }
+  });
 
   models
     .command('pull')
