@@ -5,3 +5,8 @@ export * from './train-config.js';
 export * from './train-head.js';
 export * from './prepare-data.js';
 export * from './train.js';
+export * from './fine-tune-config.js';
+export * from './fine-tune-loop.js';
+export * from './fine-tune.js';
+export * from './lr-schedule.js';
+export * from './checkpoint.js';

@@ -3,3 +3,4 @@ export * from './manifest.js';
 export * from './save-model.js';
 export * from './graft-model.js';
 export * from './evaluate-model.js';
+export * from './export-tfjs.js';
