@@ -11,6 +11,8 @@ import type { Preprocessing } from '../src/engine/preprocessing.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { loadCheckpoint } from '../src/learn/checkpoint.js';
 import { GraftModel } from '../src/model/graft-model.js';
+import { GraftError } from '../src/errors.js';
+import { train } from '../src/learn/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from './support.js';
 
 interface FineTuneJson {
@@ -145,6 +147,32 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     r.fineTune.history.forEach((h, i) => expect(h.loss).toBeCloseTo(uninterrupted.fineTune.history[i]!.loss, 5));
     expect(r.val!.accuracy).toBeCloseTo(uninterrupted.val!.accuracy, 6);
     expect(existsSync(checkpoint)).toBe(false);
+  });
+
+  it('an aborted run stops within a batch of fine-tuning, writes no model and frees every tensor it made', async () => {
+    await ensureTfjsBackend();
+    const before = tf.memory().numTensors;
+    const controller = new AbortController();
+    let fineTuning = false;
+    const out = join(root, 'model-aborted');
+    const error = await train({
+      train: data,
+      valSplit: 0.3,
+      backbone: int8Model,
+      out,
+      cacheDir: env.GRAFT_CACHE_DIR,
+      config: { batchSize: 8 },
+      fineTune: { unfreeze: 'last:1', epochs: 3, views: 1 },
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.type === 'train-start' && event.phase === 'fine-tune') fineTuning = true;
+        if (event.type === 'batch-end' && fineTuning && event.batch === 1) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraftError);
+    expect((error as GraftError).code).toBe('CANCELLED');
+    expect(existsSync(join(out, 'graft.json'))).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses to resume a checkpoint of a different run, naming the file', async () => {

@@ -94,89 +94,93 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
 
   let history: EpochLogs[] = [];
   let best = { loss: Infinity, epoch: 0, weights: snapshot(allVars) };
-  let startEpoch = 1;
-  const saved = options.checkpoint?.resume ? await loadCheckpoint(options.checkpoint.path) : undefined;
-  if (saved && options.checkpoint) {
-    if (saved.fingerprint !== options.checkpoint.fingerprint) {
-      throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${options.checkpoint.path} belongs to a different run (other data, backbone or options)`, {
-        hint: 'run without --resume to start over, or with the options of the interrupted run',
-      });
-    }
-    restore(allVars, saved.tensors, 'current');
-    disposeAll(best.weights);
-    best = { loss: saved.bestLoss, epoch: saved.bestEpoch, weights: tensorsFrom(saved.tensors, 'best', allVars) };
-    await bodyOptimizer.setWeights(optimizerState(saved.tensors, 'opt-body'));
-    await headOptimizer.setWeights(optimizerState(saved.tensors, 'opt-head'));
-    history = [...saved.history];
-    startEpoch = saved.epoch + 1;
-    onProgress?.({ type: 'info', message: `resuming fine-tuning after epoch ${saved.epoch} from ${options.checkpoint.path}` });
-  }
-  if (startEpoch === 1 && val) best = { ...best, loss: evaluate(suffix, head, val, numClasses).val_loss };
-
-  const save = async (epoch: number): Promise<void> => {
-    if (!options.checkpoint) return;
-    await saveCheckpoint(options.checkpoint.path, {
-      fingerprint: options.checkpoint.fingerprint,
-      epoch,
-      history,
-      bestEpoch: best.epoch,
-      bestLoss: best.loss,
-      tensors: await checkpointTensors(allVars, best.weights, bodyOptimizer, headOptimizer),
-      extra: options.checkpoint.extra ?? {},
-    });
-  };
-  // Epoch 0: the head phase is done; an interruption from here on does not redo it.
-  if (startEpoch === 1) await save(0);
-  onProgress?.({ type: 'train-start', phase: 'fine-tune', epochs: config.epochs, trainCount: train.labels.length, valCount: val?.labels.length ?? 0 });
-  let stoppedEarly = false;
-  let steps = 0;
-  let stepSeconds = 0;
-  for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
-    if (val && config.patience > 0 && epoch - 1 - best.epoch >= config.patience) break;
-    const started = performance.now();
-    const random = mulberry32(deriveSeed(options.seed, `fine-tune-epoch-${epoch}`));
-    const order = shuffleInPlace(Array.from({ length: train.labels.length }, (_, i) => i), random);
-    let lossSum = 0;
-    let hits = 0;
-    for (let b = 0; b < batches; b++) {
-      const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-      const step = (epoch - 1) * batches + b;
-      setLearningRate(headOptimizer, learningRateAt(step, { kind: config.schedule, maxLr: config.learningRate, totalSteps }));
-      setLearningRate(bodyOptimizer, learningRateAt(step, { kind: config.schedule, maxLr: config.learningRate * config.bodyLrRatio, totalSteps }));
-      const viewOf = rows.map((r) => randomInt(random, train.views[r]!.length));
-      const stepStarted = performance.now();
-      const result = trainStep({ suffix, head, bodyVars, headVars, bodyOptimizer, headOptimizer, config, numClasses, classWeights, dropout: options.headDropout, dropoutSeed: Math.floor(random() * 2 ** 31), batchNormMomentum: momentum }, batchOf(train, rows, viewOf));
-      stepSeconds += (performance.now() - stepStarted) / 1000;
-      steps += rows.length;
-      lossSum += result.loss * rows.length;
-      hits += result.hits;
-      onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
-      // A step takes a fraction of a second; yielding after each lets a server cancel or stream mid-epoch.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const logs: EpochLogs = { loss: lossSum / train.labels.length, acc: hits / train.labels.length };
-    if (val) Object.assign(logs, evaluate(suffix, head, val, numClasses));
-    history.push(logs);
-    const monitored = logs.val_loss ?? logs.loss;
-    if (monitored < best.loss - 1e-6 || (!val && epoch === config.epochs)) {
+  // Everything made here is freed however the run ends (a cancelled run throws from a progress listener).
+  try {
+    let startEpoch = 1;
+    const saved = options.checkpoint?.resume ? await loadCheckpoint(options.checkpoint.path) : undefined;
+    if (saved && options.checkpoint) {
+      if (saved.fingerprint !== options.checkpoint.fingerprint) {
+        throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${options.checkpoint.path} belongs to a different run (other data, backbone or options)`, {
+          hint: 'run without --resume to start over, or with the options of the interrupted run',
+        });
+      }
+      restore(allVars, saved.tensors, 'current');
       disposeAll(best.weights);
-      best = { loss: monitored, epoch, weights: snapshot(allVars) };
+      best = { loss: saved.bestLoss, epoch: saved.bestEpoch, weights: tensorsFrom(saved.tensors, 'best', allVars) };
+      await bodyOptimizer.setWeights(optimizerState(saved.tensors, 'opt-body'));
+      await headOptimizer.setWeights(optimizerState(saved.tensors, 'opt-head'));
+      history = [...saved.history];
+      startEpoch = saved.epoch + 1;
+      onProgress?.({ type: 'info', message: `resuming fine-tuning after epoch ${saved.epoch} from ${options.checkpoint.path}` });
     }
-    await save(epoch);
-    onProgress?.({ type: 'epoch-end', phase: 'fine-tune', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
-    if (val && config.patience > 0 && epoch - best.epoch >= config.patience && epoch < config.epochs) {
-      stoppedEarly = true;
-      onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
-      break;
+    if (startEpoch === 1 && val) best = { ...best, loss: evaluate(suffix, head, val, numClasses).val_loss };
+
+    const save = async (epoch: number): Promise<void> => {
+      if (!options.checkpoint) return;
+      await saveCheckpoint(options.checkpoint.path, {
+        fingerprint: options.checkpoint.fingerprint,
+        epoch,
+        history,
+        bestEpoch: best.epoch,
+        bestLoss: best.loss,
+        tensors: await checkpointTensors(allVars, best.weights, bodyOptimizer, headOptimizer),
+        extra: options.checkpoint.extra ?? {},
+      });
+    };
+    // Epoch 0: the head phase is done; an interruption from here on does not redo it.
+    if (startEpoch === 1) await save(0);
+    onProgress?.({ type: 'train-start', phase: 'fine-tune', epochs: config.epochs, trainCount: train.labels.length, valCount: val?.labels.length ?? 0 });
+    let stoppedEarly = false;
+    let steps = 0;
+    let stepSeconds = 0;
+    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+      if (val && config.patience > 0 && epoch - 1 - best.epoch >= config.patience) break;
+      const started = performance.now();
+      const random = mulberry32(deriveSeed(options.seed, `fine-tune-epoch-${epoch}`));
+      const order = shuffleInPlace(Array.from({ length: train.labels.length }, (_, i) => i), random);
+      let lossSum = 0;
+      let hits = 0;
+      for (let b = 0; b < batches; b++) {
+        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const step = (epoch - 1) * batches + b;
+        setLearningRate(headOptimizer, learningRateAt(step, { kind: config.schedule, maxLr: config.learningRate, totalSteps }));
+        setLearningRate(bodyOptimizer, learningRateAt(step, { kind: config.schedule, maxLr: config.learningRate * config.bodyLrRatio, totalSteps }));
+        const viewOf = rows.map((r) => randomInt(random, train.views[r]!.length));
+        const stepStarted = performance.now();
+        const result = trainStep({ suffix, head, bodyVars, headVars, bodyOptimizer, headOptimizer, config, numClasses, classWeights, dropout: options.headDropout, dropoutSeed: Math.floor(random() * 2 ** 31), batchNormMomentum: momentum }, batchOf(train, rows, viewOf));
+        stepSeconds += (performance.now() - stepStarted) / 1000;
+        steps += rows.length;
+        lossSum += result.loss * rows.length;
+        hits += result.hits;
+        onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
+        // A step takes a fraction of a second; yielding after each lets a server cancel or stream mid-epoch.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const logs: EpochLogs = { loss: lossSum / train.labels.length, acc: hits / train.labels.length };
+      if (val) Object.assign(logs, evaluate(suffix, head, val, numClasses));
+      history.push(logs);
+      const monitored = logs.val_loss ?? logs.loss;
+      if (monitored < best.loss - 1e-6 || (!val && epoch === config.epochs)) {
+        disposeAll(best.weights);
+        best = { loss: monitored, epoch, weights: snapshot(allVars) };
+      }
+      await save(epoch);
+      onProgress?.({ type: 'epoch-end', phase: 'fine-tune', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
+      if (val && config.patience > 0 && epoch - best.epoch >= config.patience && epoch < config.epochs) {
+        stoppedEarly = true;
+        onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
+        break;
+      }
     }
+    allVars.forEach((v, i) => v.assign(best.weights[i]!));
+    const trained = toDenseLayers(head, options.head);
+    return { head: trained, history, bestEpoch: best.epoch, stoppedEarly, resumedAfter: startEpoch - 1, trainImgPerSec: stepSeconds > 0 ? steps / stepSeconds : 0 };
+  } finally {
+    disposeAll(best.weights);
+    headVars.forEach((v) => v.dispose());
+    bodyOptimizer.dispose();
+    headOptimizer.dispose();
   }
-  allVars.forEach((v, i) => v.assign(best.weights[i]!));
-  const trained = toDenseLayers(head, options.head);
-  disposeAll(best.weights);
-  headVars.forEach((v) => v.dispose());
-  bodyOptimizer.dispose();
-  headOptimizer.dispose();
-  return { head: trained, history, bestEpoch: best.epoch, stoppedEarly, resumedAfter: startEpoch - 1, trainImgPerSec: stepSeconds > 0 ? steps / stepSeconds : 0 };
 }
 
 /**
@@ -284,8 +288,9 @@ function batchOf(set: CutActivations, rows: readonly number[], viewOf: readonly 
 function headVariables(layers: readonly DenseLayerWeights[]): HeadVars {
   const id = ++headCount;
   return {
-    kernels: layers.map((l, i) => tf.variable(tf.tensor2d(l.weight, [l.inputDim, l.outputDim]), true, `graft-head-${id}/dense_${i}/kernel`)),
-    biases: layers.map((l, i) => tf.variable(l.bias ? tf.tensor1d(l.bias) : tf.zeros([l.outputDim]), true, `graft-head-${id}/dense_${i}/bias`)),
+    // tidy frees each initial tensor (a variable keeps its own reference to the data).
+    kernels: layers.map((l, i) => tf.tidy(() => tf.variable(tf.tensor2d(l.weight, [l.inputDim, l.outputDim]), true, `graft-head-${id}/dense_${i}/kernel`))),
+    biases: layers.map((l, i) => tf.tidy(() => tf.variable(l.bias ? tf.tensor1d(l.bias) : tf.zeros([l.outputDim]), true, `graft-head-${id}/dense_${i}/bias`))),
   };
 }
 
@@ -314,7 +319,11 @@ async function checkpointTensors(vars: readonly tf.Variable[], best: readonly tf
   vars.forEach((v, i) => put(`current/${i}`, v));
   best.forEach((t, i) => put(`best/${i}`, t));
   for (const [prefix, optimizer] of [['opt-body', body], ['opt-head', head]] as const) {
-    (await optimizer.getWeights()).forEach((w, i) => put(`${prefix}/${i}`, w.tensor));
+    (await optimizer.getWeights()).forEach((w, i) => {
+      put(`${prefix}/${i}`, w.tensor);
+      // The first entry (the step count) is a new scalar; the others are the optimizer's own moment variables.
+      if (w.name === 'iter') w.tensor.dispose();
+    });
   }
   return table;
 }

@@ -66,49 +66,53 @@ export async function trainHead(
   const optimizer = tf.train.adam(config.learningRate);
   const history: EpochLogs[] = [];
   let best = { loss: Infinity, epoch: 0, weights: snapshot(vars) };
-  let stoppedEarly = false;
-  onProgress?.({ type: 'train-start', epochs: config.epochs, trainCount: train.features.count, valCount: val?.features.count ?? 0 });
+  // Everything made here is freed however the run ends (a cancelled run throws from a progress listener).
+  try {
+    let stoppedEarly = false;
+    onProgress?.({ type: 'train-start', epochs: config.epochs, trainCount: train.features.count, valCount: val?.features.count ?? 0 });
 
-  const order = Array.from({ length: train.features.count }, (_, i) => i);
-  const batches = Math.ceil(order.length / config.batchSize);
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    const started = performance.now();
-    shuffleInPlace(order, random);
-    let lossSum = 0;
-    let correct = 0;
-    for (let b = 0; b < batches; b++) {
-      const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-      const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, sizes, config.head.dropout, random) : undefined;
-      const { loss, hits } = trainStep(optimizer, vars, xTrain, train.labels, rows, numClasses, config, masks);
-      lossSum += loss * rows.length;
-      correct += hits;
-      onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
+    const order = Array.from({ length: train.features.count }, (_, i) => i);
+    const batches = Math.ceil(order.length / config.batchSize);
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const started = performance.now();
+      shuffleInPlace(order, random);
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, sizes, config.head.dropout, random) : undefined;
+        const { loss, hits } = trainStep(optimizer, vars, xTrain, train.labels, rows, numClasses, config, masks);
+        lossSum += loss * rows.length;
+        correct += hits;
+        onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
+      }
+      const logs: EpochLogs = { loss: lossSum / order.length, acc: correct / order.length };
+      if (xVal && val) Object.assign(logs, evaluate(vars, xVal, val.labels, numClasses));
+      history.push(logs);
+      const monitored = logs.val_loss ?? logs.loss;
+      if (monitored < best.loss - 1e-6) {
+        disposeSnapshot(best.weights);
+        best = { loss: monitored, epoch, weights: snapshot(vars) };
+      }
+      onProgress?.({ type: 'epoch-end', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
+      // Let the event loop run once per epoch (a server's cancel request, its event streams).
+      await new Promise((resolve) => setImmediate(resolve));
+      if (xVal && epoch - best.epoch >= config.patience && config.patience > 0) {
+        stoppedEarly = epoch < config.epochs;
+        if (stoppedEarly) onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
+        break;
+      }
     }
-    const logs: EpochLogs = { loss: lossSum / order.length, acc: correct / order.length };
-    if (xVal && val) Object.assign(logs, evaluate(vars, xVal, val.labels, numClasses));
-    history.push(logs);
-    const monitored = logs.val_loss ?? logs.loss;
-    if (monitored < best.loss - 1e-6) {
-      disposeSnapshot(best.weights);
-      best = { loss: monitored, epoch, weights: snapshot(vars) };
-    }
-    onProgress?.({ type: 'epoch-end', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
-    // Let the event loop run once per epoch (a server's cancel request, its event streams).
-    await new Promise((resolve) => setImmediate(resolve));
-    if (xVal && epoch - best.epoch >= config.patience && config.patience > 0) {
-      stoppedEarly = epoch < config.epochs;
-      if (stoppedEarly) onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
-      break;
-    }
+    const layers = toDenseLayers(best.weights, sizes);
+    return { config, numClasses, normalization, layers, history, bestEpoch: best.epoch, stoppedEarly, backend };
+  } finally {
+    disposeSnapshot(best.weights);
+    vars.weights.forEach((v) => v.dispose());
+    vars.biases.forEach((v) => v.dispose());
+    optimizer.dispose();
+    xTrain.dispose();
+    xVal?.dispose();
   }
-  const layers = toDenseLayers(best.weights, sizes);
-  disposeSnapshot(best.weights);
-  vars.weights.forEach((v) => v.dispose());
-  vars.biases.forEach((v) => v.dispose());
-  optimizer.dispose();
-  xTrain.dispose();
-  xVal?.dispose();
-  return { config, numClasses, normalization, layers, history, bestEpoch: best.epoch, stoppedEarly, backend };
 }
 
 function computeNormalization(features: FeatureMatrix): FeatureNormalization {
@@ -149,8 +153,9 @@ function initVariables(sizes: readonly number[], random: Random): HeadVariables 
     const limit = Math.sqrt(6 / (fanIn + fanOut));
     const w = new Float32Array(fanIn * fanOut);
     for (let i = 0; i < w.length; i++) w[i] = (random() * 2 - 1) * limit;
-    weights.push(tf.variable(tf.tensor2d(w, [fanIn, fanOut])));
-    biases.push(tf.variable(tf.zeros([fanOut])));
+    // tidy frees each initial tensor (a variable keeps its own reference to the data).
+    weights.push(tf.tidy(() => tf.variable(tf.tensor2d(w, [fanIn, fanOut]))));
+    biases.push(tf.tidy(() => tf.variable(tf.zeros([fanOut]))));
   }
   return { weights, biases };
 }
