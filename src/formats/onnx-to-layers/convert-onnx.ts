@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
 import {
+  requestedOutputs,
   singleFloatInput,
   graphOf,
   nodesOf,
@@ -136,14 +137,7 @@ export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayers
   const inputName = input.name ?? '';
   const onnxInputShape = inputDims(valueShape(input), options.inputShape, source, inputName);
   const nodes = nodesOf(graph);
-  const outputNames = [...(options.outputs ?? (graph.output ?? []).map((o) => o.name ?? ''))];
-  const known = new Set([inputName, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...nodes.flatMap((n) => n.output ?? [])]);
-  const unknown = outputNames.filter((name) => !known.has(name));
-  if (unknown.length > 0 || outputNames.length === 0) {
-    throw new GraftError('INVALID_CONFIG', `"${source}" has no tensor named ${unknown.map((n) => `"${n}"`).join(', ') || '(no outputs requested)'}.`, {
-      hint: `request graph outputs (${(graph.output ?? []).map((o) => o.name).join(', ')}) or the name of a node output`,
-    });
-  }
+  const outputNames = requestedOutputs(graph, options.outputs, source);
 
   const state = new ImportState(false, graph.initializer ?? [], `onnx-layers${++conversionCount}`);
   const needed = neededNodes(nodes, outputNames, state.needed, inputName);

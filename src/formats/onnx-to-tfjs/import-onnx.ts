@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../errors.js';
 import {
+  requestedOutputs,
   singleFloatInput,
   graphOf,
   nodesOf,
@@ -123,14 +124,7 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
   if (options.input !== undefined && !nodes.some((n) => (n.output ?? []).includes(options.input!)) && options.input !== inputName) {
     throw new GraftError('INVALID_CONFIG', `"${source}" has no tensor named "${options.input}" to start from.`, { hint: 'name a node output of the graph' });
   }
-  const outputNames = [...(options.outputs ?? (graph.output ?? []).map((o) => o.name ?? ''))];
-  const known = new Set([inputName, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...nodes.flatMap((n) => n.output ?? [])]);
-  const unknown = outputNames.filter((name) => !known.has(name));
-  if (unknown.length > 0 || outputNames.length === 0) {
-    throw new GraftError('INVALID_CONFIG', `"${source}" has no tensor named ${unknown.map((n) => `"${n}"`).join(', ') || '(no outputs requested)'}.`, {
-      hint: `request graph outputs (${(graph.output ?? []).map((o) => o.name).join(', ')}) or the name of a node output`,
-    });
-  }
+  const outputNames = requestedOutputs(graph, options.outputs, source);
 
   const state = new ImportState(options.quantizedActivations === 'round', graph.initializer ?? [], `onnx${++importCount}`);
   const needed = neededNodes(nodes, outputNames, state.needed, startName);

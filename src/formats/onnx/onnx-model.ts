@@ -365,3 +365,20 @@ export function singleFloatInput(graph: GraphProto, source: string, purpose: str
   }
   return input;
 }
+
+/**
+ * The tensors a caller asked for (default: the graph's outputs), checked to exist: the graph input, an
+ * initializer or a node output.
+ * @throws GraftError INVALID_CONFIG naming the missing tensors and listing the graph's outputs.
+ */
+export function requestedOutputs(graph: GraphProto, outputs: readonly string[] | undefined, source: string): string[] {
+  const names = [...(outputs ?? (graph.output ?? []).map((o) => o.name ?? ''))];
+  const known = new Set([...graphInputs(graph).map((i) => i.name ?? ''), ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...nodesOf(graph).flatMap((n) => n.output ?? [])]);
+  const unknown = names.filter((name) => !known.has(name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new GraftError('INVALID_CONFIG', `"${source}" has no tensor named ${unknown.map((n) => `"${n}"`).join(', ') || '(no outputs requested)'}.`, {
+      hint: `request graph outputs (${(graph.output ?? []).map((o) => o.name).join(', ')}) or the name of a node output`,
+    });
+  }
+  return names;
+}
