@@ -4,6 +4,7 @@ import type { BackboneOptions, PreprocessingOverrides } from '../engine/open-bac
 import { defaultCacheDir } from '../features/default-cache-dir.js';
 import { GraftError } from '../errors.js';
 import type { ProgressListener } from '../progress.js';
+import { definedOnly } from '../defined-only.js';
 
 /** Flags shared by every command that runs a backbone. */
 export function addBackboneOptions(command: Command): Command {
@@ -39,7 +40,7 @@ export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressLi
     backbone: flags.backbone,
     cacheDir: flags.cacheDir ?? defaultCacheDir(),
     offline: flags.offline,
-    overrides: Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    overrides: definedOnly(overrides),
     featureOutput: flags.featureOutput,
     engine: flags.engine,
     onProgress,

@@ -1,5 +1,6 @@
 import { GraftError } from '../errors.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from './lr-schedule.js';
+import { definedOnly } from '../defined-only.js';
 
 /**
  * Everything that decides the fine-tuning phase (after the head has been trained on frozen features).
@@ -57,8 +58,7 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
   const known = Object.keys(DEFAULT_FINE_TUNE);
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length) throw new GraftError('INVALID_CONFIG', `Unknown fine-tuning options: ${unknown.join(', ')}. Known: ${known.join(', ')}`);
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<FineTuneConfig>;
-  const c: FineTuneConfig = { ...DEFAULT_FINE_TUNE, ...defined };
+  const c: FineTuneConfig = { ...DEFAULT_FINE_TUNE, ...definedOnly(options) };
   const check = (ok: boolean, what: string, value: unknown, hint: string): void => {
     if (!ok) throw new GraftError('INVALID_CONFIG', `${what}. Received: ${String(value)}`, { hint });
   };

@@ -12,7 +12,7 @@ import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
 import { parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../formats/onnx/cut-points.js';
 import { exportFineTunedOnnx } from '../formats/onnx/export-fine-tuned.js';
-import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
+import type { ModelProto } from '../formats/onnx/onnx-model.js';
 import { buildPrefixModel } from '../formats/onnx/prefix-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../formats/onnx-to-tfjs/index.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
@@ -40,6 +40,8 @@ export interface FineTuneSummary {
 
 export interface FineTunePhaseInput {
   readonly handle: BackboneHandle;
+  /** The backbone's ONNX graph (`handle.onnxBytes()`, decoded): it is cut, imported and exported, never modified. */
+  readonly model: ModelProto;
   readonly cacheDir: string;
   /** Training then validation files, with their class indices. */
   readonly train: { readonly files: readonly string[]; readonly labels: Int32Array };
@@ -70,12 +72,11 @@ export interface FineTunePhaseResult {
  * every epoch; the result is exported as one ONNX file and checked against the training graph.
  */
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
-  const { handle, config, onProgress } = input;
+  const { handle, model, config, onProgress } = input;
   // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
   // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); GRAFT_NATIVE_GEMM=0 keeps every product in wasm.
   registerWasmGradKernels({ nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0' });
   await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
-  const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
   const featureOutput = handle.onnxFeatureOutput;
   const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));
   onProgress?.({ type: 'info', message: `fine-tuning ${cut.description}` });

@@ -1,5 +1,6 @@
 import { GraftError } from '../errors.js';
 import { DEFAULT_HEAD, headFromConfig, type HeadConfig } from './head-config.js';
+import { definedOnly } from '../defined-only.js';
 
 /** Everything that decides a head-training run; stored in the manifest so `--config` can replay it. */
 export interface TrainConfig {
@@ -37,7 +38,7 @@ export function trainConfigFrom(options: Partial<Omit<TrainConfig, 'head'>> & { 
   const known = Object.keys(DEFAULT_TRAIN);
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length) throw new GraftError('INVALID_CONFIG', `Unknown training options: ${unknown.join(', ')}. Known: ${known.join(', ')}`);
-  const merged = { ...DEFAULT_TRAIN, ...stripUndefined(options), head: headFromConfig({ ...DEFAULT_TRAIN.head, ...stripUndefined(options.head ?? {}) }) };
+  const merged = { ...DEFAULT_TRAIN, ...definedOnly(options), head: headFromConfig({ ...DEFAULT_TRAIN.head, ...definedOnly(options.head ?? {}) }) };
   const check = (ok: boolean, what: string, value: unknown, hint: string): void => {
     if (!ok) throw new GraftError('INVALID_CONFIG', `${what}. Received: ${String(value)}`, { hint });
   };
@@ -49,8 +50,4 @@ export function trainConfigFrom(options: Partial<Omit<TrainConfig, 'head'>> & { 
   check(merged.labelSmoothing >= 0 && merged.labelSmoothing < 1, 'label smoothing must be in [0, 1)', merged.labelSmoothing, 'e.g. --label-smoothing 0.1');
   check(Number.isInteger(merged.seed), 'seed must be an integer', merged.seed, 'e.g. --seed 1');
   return merged;
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -132,6 +132,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     const index = (items: LabelledItem[]) => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
     const phase = await fineTunePhase({
       handle,
+      model: backboneOnnx,
       cacheDir,
       train: index(data.train),
       val: index(data.val),

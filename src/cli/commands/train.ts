@@ -8,6 +8,7 @@ import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
+import { definedOnly } from '../../defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
@@ -75,8 +76,7 @@ export function registerTrain(program: Command): void {
   addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     try {
-      const fromFile = flags.config ? readConfig(flags.config) : {};
-      const fineFromFile = flags.config ? readFineTuneConfig(flags.config) : undefined;
+      const { config: fromFile, fineTune: fineFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
       const result = await train({
         ...backboneOptionsFrom(flags, progress),
@@ -99,7 +99,7 @@ export function registerTrain(program: Command): void {
           ? {
               fineTune: {
                 ...fineFromFile,
-                ...defined({
+                ...definedOnly({
                   unfreeze: flags.unfreeze,
                   epochs: flags.fineTuneEpochs,
                   learningRate: flags.fineTuneLr,
@@ -132,32 +132,25 @@ export function registerTrain(program: Command): void {
   });
 }
 
-/** Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one. Values are validated by trainConfigFrom. */
-function readConfig(file: string): NonNullable<TrainOptions['config']> {
+/**
+ * Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one (with its
+ * `fineTune` section when the model was fine-tuned). Values are validated by trainConfigFrom / fineTuneConfigFrom.
+ */
+function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined } {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (cause) {
     throw new GraftError('INVALID_CONFIG', `Cannot read training config ${file}: ${(cause as Error).message}`, { cause });
   }
-  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig> };
+  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
   // A manifest's training section also records data, counts and outcomes: keep only what decides a run.
+  const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
   const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed'];
-  const picked = Object.fromEntries(keys.filter((k) => config[k] !== undefined).map((k) => [k, config[k]]));
-  return { ...picked, ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) };
-}
-
-/** The `training.fineTune` section of a manifest given to --config, if it has one. */
-function readFineTuneConfig(file: string): Partial<FineTuneConfig> | undefined {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as { fineTune?: Record<string, unknown> } | undefined;
-  if (!config?.fineTune) return undefined;
-  const keys = Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[];
-  return Object.fromEntries(keys.filter((k) => config.fineTune![k] !== undefined).map((k) => [k, config.fineTune![k]])) as Partial<FineTuneConfig>;
-}
-
-function defined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
+    fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
+  };
 }
 
 export function formatTrainResult(r: TrainResult): string {

@@ -76,3 +76,8 @@ export interface ConvBackpropAttrs {
   dataFormat?: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
+
+/** Attributes of the filter-gradient kernels (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter). */
+export interface FilterGradAttrs extends ConvBackpropAttrs {
+  filterShape: [number, number, number, number];
+}

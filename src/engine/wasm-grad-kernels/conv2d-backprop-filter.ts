@@ -1,11 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
+import { convGeometry, type FilterGradAttrs } from './conv-geometry.js';
 import { extractPatchesChannelMajor, extractTaps } from './extract-patches.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
-
-interface Conv2DBackpropFilterAttrs extends ConvBackpropAttrs {
-  filterShape: [number, number, number, number];
-}
 
 /**
  * Conv2DBackpropFilter for wasm as im2col plus one matMul: dW[kh,kw,Ci,Co] = patches^T · dy.
@@ -17,7 +13,7 @@ interface Conv2DBackpropFilterAttrs extends ConvBackpropAttrs {
  */
 export const conv2DBackpropFilterKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+  const a = attrs as unknown as FilterGradAttrs;
   const g = convGeometry('Conv2DBackpropFilter', x.shape, a.filterShape, a.strides, a.pad, {
     dimRoundingMode: a.dimRoundingMode, depthwise: false, dataFormat: a.dataFormat,
   });

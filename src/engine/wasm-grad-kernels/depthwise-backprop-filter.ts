@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, type ConvGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
+import { convGeometry, type ConvGeometry, type FilterGradAttrs } from './conv-geometry.js';
 import { concatChannels, extractTaps } from './extract-patches.js';
 import { heapOffset, simdKernels } from './simd-module.js';
 import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wasm-kernel-scope.js';
-
-interface DepthwiseBackpropFilterAttrs extends ConvBackpropAttrs {
-  filterShape: [number, number, number, number];
-}
 
 /**
  * DepthwiseConv2dNativeBackpropFilter for wasm: dW[i,j,c,q] = sum over (n,h,w) of tap(i,j)[n,h,w,c] * dy[n,h,w,c*m+q].
@@ -25,7 +21,7 @@ interface DepthwiseBackpropFilterAttrs extends ConvBackpropAttrs {
  */
 export const depthwiseBackpropFilterKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a = attrs as unknown as DepthwiseBackpropFilterAttrs;
+  const a = attrs as unknown as FilterGradAttrs;
   const g = convGeometry('DepthwiseConv2dNativeBackpropFilter', x.shape, a.filterShape, a.strides, a.pad, {
     dilations: a.dilations, dimRoundingMode: a.dimRoundingMode, depthwise: true,
   });

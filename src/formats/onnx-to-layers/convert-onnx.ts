@@ -5,7 +5,7 @@ import {
   singleFloatInput,
   graphOf,
   nodesOf,
-  opsetVersion,
+  nodeOpset,
   valueShape,
   type ModelProto,
   type NodeProto,
@@ -170,8 +170,7 @@ export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayers
       }
       const inputValues = (node.input ?? []).map((name) => (name === '' ? undefined : lookup(name, node)));
       const domain = node.domain ?? '';
-      const opset = opsetVersion(onnxModel, domain === 'ai.onnx' ? '' : domain) ?? opsetVersion(onnxModel) ?? 13;
-      const ctx = new ImportContext(node, opset, state);
+      const ctx = new ImportContext(node, nodeOpset(onnxModel, node), state);
       let results: LayerValue[];
       if (inputValues.every((v) => v === undefined || v.kind === 'host')) {
         results = fold(node, ctx, inputValues as (LayerValue | undefined)[], source);

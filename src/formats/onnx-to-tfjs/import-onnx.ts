@@ -5,7 +5,7 @@ import {
   singleFloatInput,
   graphOf,
   nodesOf,
-  opsetVersion,
+  nodeOpset,
   valueShape,
   type ModelProto,
   type NodeProto,
@@ -168,8 +168,7 @@ function importNode(model: ModelProto, node: NodeProto, state: ImportState, sour
       hint: `supported: ${[...Object.keys(ONNX_OPERATORS), ...Object.keys(MICROSOFT_OPERATORS)].join(', ')}; run the model with onnxruntime instead`,
     });
   }
-  const opset = opsetVersion(model, domain === 'ai.onnx' ? '' : domain) ?? opsetVersion(model) ?? 13;
-  const kernel = importer(new ImportContext(node, opset, state));
+  const kernel = importer(new ImportContext(node, nodeOpset(model, node), state));
   const inputNames = node.input ?? [];
   const outputs = node.output ?? [];
   // Fold nodes whose inputs are all known now (Constant, shape arithmetic on constants, weight dequantization).

@@ -382,3 +382,9 @@ export function requestedOutputs(graph: GraphProto, outputs: readonly string[] |
   }
   return names;
 }
+
+/** The opset a node's operator is read under: its domain's import, else the default domain's, else 13. */
+export function nodeOpset(model: ModelProto, node: NodeProto): number {
+  const domain = node.domain ?? '';
+  return opsetVersion(model, domain === 'ai.onnx' ? '' : domain) ?? opsetVersion(model) ?? 13;
+}

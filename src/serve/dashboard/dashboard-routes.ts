@@ -15,6 +15,7 @@ import { ServeError } from '../serve-error.js';
 import { DashboardStore, isTerminalStatus, type ProjectRecord, type RunFineTuneOptions, type RunRecord } from './dashboard-store.js';
 import { registerDashboardPage } from './dashboard-page.js';
 import { epochEvent, maxEpochs, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
+import { definedOnly } from '../../defined-only.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
@@ -291,10 +292,6 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   return { store, queue };
 }
 
-/** The keys of `value` whose value is not undefined. */
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 /** Images per class of a folder: train/ and val/ (or the like) are added up when the folder is split. */
 async function classCounts(folder: string): Promise<{ classes: { label: string; count: number }[]; skipped: number }> {
