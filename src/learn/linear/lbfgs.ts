@@ -1,0 +1,230 @@
+/**
+ * Limited-memory BFGS as an ask/tell state machine: the caller asks for the next point, evaluates the objective
+ * and its gradient there, and tells the result. Written this way so that many independent problems (the folds and
+ * candidates of a cross-validation) can be evaluated together, in one pass over the data, while each keeps its own
+ * iterations, line search and convergence test.
+ *
+ * Line search: backtracking from the L-BFGS step (length 1, or 1/|g| on the first iteration) with a quadratic
+ * interpolation safeguarded to [0.1, 0.5] of the last step, until the Armijo condition holds. The inverse-Hessian
+ * update is skipped when the curvature s'y is not positive, so the direction stays a descent direction. For the
+ * smooth, strictly convex objectives Graft solves (L2-regularised softmax regression), this converges to the
+ * unique minimum.
+ */
+
+/** Why a run ended. */
+export type LbfgsStatus = 'running' | 'converged' | 'max-iterations' | 'no-progress';
+
+export interface LbfgsOptions {
+  /** Converged when the largest gradient component is at most this. Defaults to 1e-5. */
+  readonly gradientTolerance?: number;
+  /**
+   * Also converged when the largest gradient component has fallen to this fraction of the starting point's. Along a
+   * warm-started regularisation path the start is already close, so an absolute tolerance alone can accept it
+   * unmoved; a relative one makes every step of the path do its share of work. Defaults to 0 (off).
+   */
+  readonly relativeGradientTolerance?: number;
+  /** Converged when an iteration lowers f by less than this times max(|f|, 1). Defaults to 1e-10. */
+  readonly relativeDecrease?: number;
+  /** Accepted iterations at most. Defaults to 500. */
+  readonly maxIterations?: number;
+  /** Correction pairs kept. Defaults to 10. */
+  readonly memory?: number;
+}
+
+const ARMIJO = 1e-4;
+const MAX_BACKTRACKS = 30;
+
+export class Lbfgs {
+  readonly #gtol: number;
+  readonly #rtol: number;
+  #gtolEffective: number;
+  readonly #ftol: number;
+  readonly #maxIterations: number;
+  readonly #memory: number;
+  readonly #s: Float64Array[] = [];
+  readonly #y: Float64Array[] = [];
+  readonly #rho: number[] = [];
+  /** The accepted point, its value and gradient. */
+  #x: Float64Array;
+  #f = Number.NaN;
+  #g: Float64Array | undefined;
+  /** The point asked for and not yet told. */
+  #trial: Float64Array;
+  #direction: Float64Array | undefined;
+  #step = 0;
+  #slope = 0;
+  #backtracks = 0;
+  #iterations = 0;
+  #evaluations = 0;
+  #status: LbfgsStatus = 'running';
+
+  /** Starts at `x0` (copied); the first point asked for is x0 itself. */
+  constructor(x0: Float64Array, options: LbfgsOptions = {}) {
+    this.#gtol = options.gradientTolerance ?? 1e-5;
+    this.#rtol = options.relativeGradientTolerance ?? 0;
+    this.#gtolEffective = this.#gtol;
+    this.#ftol = options.relativeDecrease ?? 1e-10;
+    this.#maxIterations = options.maxIterations ?? 500;
+    this.#memory = options.memory ?? 10;
+    if (!(this.#gtol >= 0) || !(this.#ftol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}`);
+    if (!Number.isInteger(this.#maxIterations) || this.#maxIterations < 0) throw new RangeError(`maxIterations must be an integer >= 0. Received: ${this.#maxIterations}`);
+    if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);
+    this.#x = Float64Array.from(x0);
+    this.#trial = this.#x;
+  }
+
+  /** The point to evaluate next, or undefined once the run has ended. */
+  ask(): Float64Array | undefined {
+    return this.#status === 'running' ? this.#trial : undefined;
+  }
+
+  /** The objective's value and gradient at the point from `ask()` (the gradient is copied). */
+  tell(f: number, g: Float64Array): void {
+    if (this.#status !== 'running') throw new Error('Lbfgs.tell after the run ended');
+    this.#evaluations++;
+    if (!this.#g) {
+      // The starting point.
+      let gmax = 0;
+      for (const v of g) gmax = Math.max(gmax, Math.abs(v));
+      this.#gtolEffective = Math.max(this.#gtol, this.#rtol * gmax);
+      if (this.#rtol > 0 && gmax > this.#gtol) {
+        // A relative goal is met by a move, not by the start: check it from the first iteration on.
+        this.#x = this.#trial;
+        this.#f = f;
+        this.#g = Float64Array.from(g);
+        this.#beginIteration(this.#g);
+        return;
+      }
+      this.#accept(this.#trial, f, Float64Array.from(g));
+      return;
+    }
+    if (Number.isFinite(f) && f <= this.#f + ARMIJO * this.#step * this.#slope) {
+      const previousF = this.#f;
+      const s = new Float64Array(this.#x.length);
+      const y = new Float64Array(this.#x.length);
+      let sy = 0;
+      for (let i = 0; i < s.length; i++) {
+        s[i] = this.#trial[i]! - this.#x[i]!;
+        y[i] = g[i]! - this.#g[i]!;
+        sy += s[i]! * y[i]!;
+      }
+      if (sy > 1e-12) {
+        if (this.#s.length === this.#memory) {
+          this.#s.shift();
+          this.#y.shift();
+          this.#rho.shift();
+        }
+        this.#s.push(s);
+        this.#y.push(y);
+        this.#rho.push(1 / sy);
+      }
+      this.#iterations++;
+      this.#accept(this.#trial, f, Float64Array.from(g));
+      if (this.#status === 'running' && previousF - f <= this.#ftol * Math.max(Math.abs(f), 1)) this.#status = 'converged';
+      return;
+    }
+    // Armijo failed: shrink the step (minimum of the quadratic through f(0), f'(0) and f(step), safeguarded).
+    if (++this.#backtracks > MAX_BACKTRACKS) {
+      this.#status = 'no-progress';
+      return;
+    }
+    const quadratic = Number.isFinite(f) ? (-this.#slope * this.#step * this.#step) / (2 * (f - this.#f - this.#slope * this.#step)) : 0;
+    this.#step = Math.min(Math.max(quadratic, 0.1 * this.#step), 0.5 * this.#step);
+    this.#trial = this.#pointAlong(this.#step);
+  }
+
+  /** Where the run stands: 'running' until converged, out of iterations, or unable to decrease f. */
+  get status(): LbfgsStatus {
+    return this.#status;
+  }
+
+  /** The best point found (the last accepted one). */
+  get x(): Float64Array {
+    return this.#x;
+  }
+
+  get f(): number {
+    return this.#f;
+  }
+
+  get gradient(): Float64Array | undefined {
+    return this.#g;
+  }
+
+  get iterations(): number {
+    return this.#iterations;
+  }
+
+  get evaluations(): number {
+    return this.#evaluations;
+  }
+
+  #accept(x: Float64Array, f: number, g: Float64Array): void {
+    this.#x = x;
+    this.#f = f;
+    this.#g = g;
+    let gmax = 0;
+    for (const v of g) gmax = Math.max(gmax, Math.abs(v));
+    if (!Number.isFinite(f)) this.#status = 'no-progress';
+    else if (gmax <= this.#gtolEffective) this.#status = 'converged';
+    else if (this.#iterations >= this.#maxIterations) this.#status = 'max-iterations';
+    if (this.#status !== 'running') return;
+    this.#beginIteration(g);
+  }
+
+  /** Sets up the line search from the accepted point along the L-BFGS direction. */
+  #beginIteration(g: Float64Array): void {
+    const direction = this.#twoLoop(g);
+    let slope = 0;
+    for (let i = 0; i < g.length; i++) slope += g[i]! * direction[i]!;
+    if (!(slope < 0)) {
+      // Not a descent direction (can only follow numerical trouble): restart from steepest descent.
+      this.#s.length = this.#y.length = this.#rho.length = 0;
+      for (let i = 0; i < g.length; i++) direction[i] = -g[i]!;
+      slope = -g.reduce((sum, v) => sum + v * v, 0);
+    }
+    this.#direction = direction;
+    this.#slope = slope;
+    this.#backtracks = 0;
+    this.#step = this.#s.length === 0 ? Math.min(1, 1 / Math.sqrt(-slope)) : 1;
+    this.#trial = this.#pointAlong(this.#step);
+  }
+
+  #pointAlong(step: number): Float64Array {
+    const point = new Float64Array(this.#x.length);
+    for (let i = 0; i < point.length; i++) point[i] = this.#x[i]! + step * this.#direction![i]!;
+    return point;
+  }
+
+  /** -H g by the two-loop recursion, H scaled by s'y / y'y of the newest pair. */
+  #twoLoop(g: Float64Array): Float64Array {
+    const q = Float64Array.from(g);
+    const m = this.#s.length;
+    const alpha = new Float64Array(m);
+    for (let j = m - 1; j >= 0; j--) {
+      alpha[j] = this.#rho[j]! * dot(this.#s[j]!, q);
+      axpy(-alpha[j]!, this.#y[j]!, q);
+    }
+    if (m > 0) {
+      const y = this.#y[m - 1]!;
+      const gamma = 1 / (this.#rho[m - 1]! * dot(y, y));
+      for (let i = 0; i < q.length; i++) q[i] = q[i]! * gamma;
+    }
+    for (let j = 0; j < m; j++) {
+      const beta = this.#rho[j]! * dot(this.#y[j]!, q);
+      axpy(alpha[j]! - beta, this.#s[j]!, q);
+    }
+    for (let i = 0; i < q.length; i++) q[i] = -q[i]!;
+    return q;
+  }
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}
+
+function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
+  for (let i = 0; i < y.length; i++) y[i] = y[i]! + alpha * x[i]!;
+}

@@ -1,0 +1,38 @@
+import { GraftError } from '../../errors.js';
+import { Lbfgs, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
+import type { SoftmaxObjective } from './softmax-objective.js';
+
+/** Where one problem's minimisation ended. */
+export interface Minimum {
+  readonly x: Float64Array;
+  readonly f: number;
+  readonly iterations: number;
+  readonly status: LbfgsStatus;
+}
+
+export interface MinimizeOptions extends LbfgsOptions {
+  /** Checked between passes: aborting stops with GraftError CANCELLED. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Minimises problems `which` of `objective` from `starts` (warm starts along a regularisation path, or zeros), each
+ * with its own L-BFGS run, evaluating all runs still going in one pass over the rows.
+ */
+export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
+  const runs = starts.map((x0) => new Lbfgs(x0, options));
+  for (;;) {
+    if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
+    const active = runs.flatMap((run, j) => {
+      const point = run.ask();
+      return point ? [{ j, point }] : [];
+    });
+    if (active.length === 0) break;
+    const results = await objective.evaluate(
+      active.map((a) => which[a.j]!),
+      active.map((a) => a.point),
+    );
+    active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
+  }
+  return runs.map((run) => ({ x: run.x, f: run.f, iterations: run.iterations, status: run.status }));
+}

@@ -1,0 +1,284 @@
+import * as ort from 'onnxruntime-node';
+import { createSession, type OrtSession } from '../../engine/ort-session.js';
+import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, onnx } from '../../formats/onnx/onnx-model.js';
+import type { FeatureMatrix } from '../train-head.js';
+
+/**
+ * One L2-regularised softmax regression over (a weighted subset of) the rows: a fold of a cross-validation, a
+ * candidate, or the final fit. Its parameters are W [dim, K] (row-major, Dense-kernel layout) then b [K], acting on
+ * standardised features (x - mean) / std.
+ *
+ * Objective (sklearn's LogisticRegression, divided by C times the weight sum S):
+ *   f = (1/S) sum_i w_i CE_i + 1 / (2 C S) |W|^2      (b is not penalised)
+ */
+export interface SoftmaxProblem {
+  /** Weight of each row; 0 leaves a row out (a held-out fold, a view this candidate does not train on). */
+  readonly rowWeights: Float32Array;
+  /** Per-dimension standardisation of this problem's training rows. */
+  readonly mean: Float32Array;
+  readonly std: Float32Array;
+  /** Inverse regularisation strength, as sklearn's `C`. */
+  readonly c: number;
+}
+
+/** Value and gradient of each problem asked for. */
+export interface Evaluation {
+  readonly f: number;
+  readonly gradient: Float64Array;
+}
+
+export interface SoftmaxObjectiveOptions {
+  /** onnxruntime intra-op threads. Defaults to 2. */
+  readonly threads?: number;
+  /** Rows per onnxruntime call; bounds the memory of one call (rows x (dim + 3 x problems x K) floats). Defaults to 4096. */
+  readonly blockRows?: number;
+}
+
+/**
+ * Evaluates many softmax-regression problems over the same rows in one pass: the parameters of every problem asked
+ * for sit side by side in one matrix, so each block of rows takes one matrix product for all logits and one for
+ * all gradients, both in onnxruntime's native GEMM (MLAS). Standardisation is folded into the parameters
+ * (W / std, b - mean . W / std), so rows are read raw and never copied per problem.
+ */
+export class SoftmaxObjective {
+  readonly rows: FeatureMatrix;
+  readonly labels: Int32Array;
+  readonly numClasses: number;
+  readonly #problems: SoftmaxProblem[] = [];
+  readonly #weightSums: number[] = [];
+  readonly #threads: number;
+  readonly #blockRows: number;
+  readonly #sessions = new Map<string, Promise<OrtSession>>();
+  readonly #labels64: BigInt64Array;
+  /** Matrix products run, for the benchmark's accounting. */
+  passes = 0;
+
+  constructor(rows: FeatureMatrix, labels: Int32Array, numClasses: number, options: SoftmaxObjectiveOptions = {}) {
+    if (labels.length !== rows.count) throw new RangeError(`labels (${labels.length}) and rows (${rows.count}) differ in length`);
+    if (labels.some((l) => !(l >= 0 && l < numClasses))) throw new RangeError(`labels must be in [0, ${numClasses})`);
+    this.rows = rows;
+    this.labels = labels;
+    this.numClasses = numClasses;
+    this.#threads = options.threads ?? 2;
+    this.#blockRows = options.blockRows ?? 4096;
+    this.#labels64 = BigInt64Array.from(labels, (l) => BigInt(l));
+  }
+
+  /** Registers a problem over these rows; returns its index for evaluate and predict. */
+  addProblem(problem: SoftmaxProblem): number {
+    const { count, dim } = this.rows;
+    if (problem.rowWeights.length !== count) throw new RangeError(`rowWeights has ${problem.rowWeights.length} entries for ${count} rows`);
+    if (problem.mean.length !== dim || problem.std.length !== dim) throw new RangeError(`mean and std must have ${dim} entries`);
+    if (!(problem.c > 0 && problem.c < Infinity)) throw new RangeError(`C must be a positive number. Received: ${problem.c}`);
+    const weightSum = problem.rowWeights.reduce((s, w) => s + w, 0);
+    if (!(weightSum > 0)) throw new RangeError('a problem needs at least one row with a positive weight');
+    this.#problems.push(problem);
+    this.#weightSums.push(weightSum);
+    return this.#problems.length - 1;
+  }
+
+  /** Number of parameters of one problem: dim x K + K. */
+  get size(): number {
+    return this.rows.dim * this.numClasses + this.numClasses;
+  }
+
+  /** Value and gradient of problem `which[j]` at `points[j]`, all in one pass over the rows. */
+  async evaluate(which: readonly number[], points: readonly Float64Array[]): Promise<Evaluation[]> {
+    const { dim } = this.rows;
+    const k = this.numClasses;
+    const m = which.length * k;
+    const folded = this.#fold(which, points);
+    const q = new Float64Array(dim * m);
+    const r = new Float64Array(m);
+    const nll = new Float64Array(m);
+    await this.#forEachBlock(which, 'gradient', folded, (outputs) => {
+      addInto(q, outputs.q!.data as Float32Array);
+      addInto(r, outputs.r!.data as Float32Array);
+      addInto(nll, outputs.nll!.data as Float32Array);
+    });
+    return which.map((problemIndex, j) => {
+      const problem = this.#problems[problemIndex]!;
+      const point = points[j]!;
+      const s = this.#weightSums[problemIndex]!;
+      const lambda = 1 / (problem.c * s);
+      const gradient = new Float64Array(this.size);
+      let f = 0;
+      let penalty = 0;
+      for (let c = 0; c < k; c++) {
+        f -= nll[j * k + c]!;
+        gradient[dim * k + c] = r[j * k + c]! / s;
+      }
+      for (let i = 0; i < dim; i++) {
+        const mean = problem.mean[i]!;
+        const inv = 1 / problem.std[i]!;
+        for (let c = 0; c < k; c++) {
+          const w = point[i * k + c]!;
+          penalty += w * w;
+          // d/dW of the folded weights W/std and bias b - mean . W/std.
+          gradient[i * k + c] = ((q[i * m + j * k + c]! - mean * r[j * k + c]!) * inv) / s + lambda * w;
+        }
+      }
+      return { f: f / s + 0.5 * lambda * penalty, gradient };
+    });
+  }
+
+  /**
+   * Class probabilities of every row under problem `which[j]`'s parameters `points[j]`:
+   * `visit(rowStart, rowCount, probabilities)` gets [rowCount, which.length, K] floats per block.
+   */
+  async predict(which: readonly number[], points: readonly Float64Array[], visit: (rowStart: number, rowCount: number, probabilities: Float32Array) => void): Promise<void> {
+    const folded = this.#fold(which, points);
+    await this.#forEachBlock(which, 'predict', folded, (outputs, start, count) => visit(start, count, outputs.probabilities!.data as Float32Array));
+  }
+
+  /** Releases the onnxruntime sessions. */
+  async dispose(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map(async (s) => (await s).release()));
+  }
+
+  /** Each problem's W / std and b - mean . (W / std), side by side: [dim, P x K] and [P x K], float32. */
+  #fold(which: readonly number[], points: readonly Float64Array[]): { weight: Float32Array; bias: Float32Array } {
+    const { dim } = this.rows;
+    const k = this.numClasses;
+    const m = which.length * k;
+    const weight = new Float32Array(dim * m);
+    const bias = new Float32Array(m);
+    which.forEach((problemIndex, j) => {
+      const problem = this.#problems[problemIndex]!;
+      const point = points[j]!;
+      if (point.length !== this.size) throw new RangeError(`a point needs ${this.size} parameters. Received: ${point.length}`);
+      const b = new Float64Array(k);
+      for (let c = 0; c < k; c++) b[c] = point[dim * k + c]!;
+      for (let i = 0; i < dim; i++) {
+        const inv = 1 / problem.std[i]!;
+        const mean = problem.mean[i]!;
+        for (let c = 0; c < k; c++) {
+          const w = point[i * k + c]! * inv;
+          weight[i * m + j * k + c] = w;
+          b[c] = b[c]! - mean * w;
+        }
+      }
+      for (let c = 0; c < k; c++) bias[j * k + c] = b[c]!;
+    });
+    return { weight, bias };
+  }
+
+  async #forEachBlock(
+    which: readonly number[],
+    kind: 'gradient' | 'predict',
+    folded: { weight: Float32Array; bias: Float32Array },
+    visit: (outputs: ort.InferenceSession.OnnxValueMapType, start: number, count: number) => void,
+  ): Promise<void> {
+    const { dim, data, count } = this.rows;
+    const p = which.length;
+    const m = p * this.numClasses;
+    const session = await this.#session(kind, p);
+    const w = new ort.Tensor('float32', folded.weight, [dim, m]);
+    const b = new ort.Tensor('float32', folded.bias, [m]);
+    for (let start = 0; start < count; start += this.#blockRows) {
+      const rows = Math.min(this.#blockRows, count - start);
+      const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', data.subarray(start * dim, (start + rows) * dim), [rows, dim]), w, b };
+      if (kind === 'gradient') {
+        const weights = new Float32Array(rows * p);
+        which.forEach((problemIndex, j) => {
+          const rw = this.#problems[problemIndex]!.rowWeights;
+          for (let i = 0; i < rows; i++) weights[i * p + j] = rw[start + i]!;
+        });
+        feeds.labels = new ort.Tensor('int64', this.#labels64.subarray(start, start + rows), [rows]);
+        feeds.weights = new ort.Tensor('float32', weights, [rows, p]);
+      }
+      const outputs = await session.run(feeds);
+      this.passes++;
+      visit(outputs, start, rows);
+      for (const value of Object.values(outputs)) value.dispose();
+    }
+  }
+
+  #session(kind: 'gradient' | 'predict', problems: number): Promise<OrtSession> {
+    const key = `${kind}:${problems}`;
+    let session = this.#sessions.get(key);
+    if (!session) {
+      const bytes = kind === 'gradient' ? gradientGraph(this.rows.dim, problems, this.numClasses) : predictGraph(this.rows.dim, problems, this.numClasses);
+      session = createSession(bytes, { intraOpNumThreads: this.#threads, source: `graft softmax ${kind} graph` });
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+}
+
+function addInto(target: Float64Array, source: Float32Array): void {
+  for (let i = 0; i < target.length; i++) target[i] = target[i]! + source[i]!;
+}
+
+const OPSET = 13;
+
+/**
+ * x [n, dim], w [dim, P*K], b [P*K], labels int64 [n], weights [n, P] ->
+ *   q = x' G [dim, P*K], r = colsum G [P*K], nll = sum_i w_i log p_i(label) per column [P*K],
+ * with G = w_i (softmax(z) - onehot(label)) and z = x w + b, softmax over each problem's K logits.
+ */
+function gradientGraph(dim: number, problems: number, classes: number): Uint8Array {
+  const m = problems * classes;
+  const nodes = [
+    ...logitNodes(),
+    makeNode('LogSoftmax', ['z3'], ['logp3'], { attributes: { axis: { int: 2 } } }),
+    makeNode('Exp', ['logp3'], ['p3']),
+    makeNode('OneHot', ['labels', 'depth', 'onoff'], ['onehot'], { attributes: { axis: { int: -1 } } }),
+    makeNode('Unsqueeze', ['onehot', 'axis1'], ['onehot3']),
+    makeNode('Unsqueeze', ['weights', 'axis2'], ['weights3']),
+    makeNode('Mul', ['onehot3', 'weights3'], ['target3']),
+    makeNode('Mul', ['p3', 'weights3'], ['pw3']),
+    makeNode('Sub', ['pw3', 'target3'], ['g3']),
+    makeNode('Reshape', ['g3', 'shape2'], ['g']),
+    makeNode('Gemm', ['x', 'g'], ['q'], { attributes: { transA: { int: 1 } } }),
+    makeNode('ReduceSum', ['g', 'axis0'], ['r'], { attributes: { keepdims: { int: 0 } } }),
+    makeNode('Mul', ['target3', 'logp3'], ['tl3']),
+    makeNode('Reshape', ['tl3', 'shape2'], ['tl']),
+    makeNode('ReduceSum', ['tl', 'axis0'], ['nll'], { attributes: { keepdims: { int: 0 } } }),
+  ];
+  const graph = onnx.GraphProto.create({
+    name: 'graft_softmax_gradient',
+    node: nodes,
+    initializer: [
+      ...shapeInitializers(problems, classes),
+      makeInt64Initializer('depth', [], [classes]),
+      onnx.TensorProto.create({ name: 'onoff', dims: [2], dataType: 1, floatData: [0, 1] }),
+      makeInt64Initializer('axis0', [1], [0]),
+      makeInt64Initializer('axis1', [1], [1]),
+      makeInt64Initializer('axis2', [1], [2]),
+    ],
+    input: [
+      makeFloatValueInfo('x', [null, dim]),
+      makeFloatValueInfo('w', [dim, m]),
+      makeFloatValueInfo('b', [m]),
+      onnx.ValueInfoProto.create({ name: 'labels', type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: 'N' }] } } } }),
+      makeFloatValueInfo('weights', [null, problems]),
+    ],
+    output: [makeFloatValueInfo('q', [dim, m]), makeFloatValueInfo('r', [m]), makeFloatValueInfo('nll', [m])],
+  });
+  return encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: OPSET }], graph }));
+}
+
+/** x [n, dim], w [dim, P*K], b [P*K] -> probabilities [n, P, K]. */
+function predictGraph(dim: number, problems: number, classes: number): Uint8Array {
+  const m = problems * classes;
+  const graph = onnx.GraphProto.create({
+    name: 'graft_softmax_predict',
+    node: [...logitNodes(), makeNode('Softmax', ['z3'], ['probabilities'], { attributes: { axis: { int: 2 } } })],
+    initializer: [shapeInitializers(problems, classes)[0]!],
+    input: [makeFloatValueInfo('x', [null, dim]), makeFloatValueInfo('w', [dim, m]), makeFloatValueInfo('b', [m])],
+    output: [makeFloatValueInfo('probabilities', [null, problems, classes])],
+  });
+  return encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: OPSET }], graph }));
+}
+
+/** z3 = reshape(x w + b, [n, P, K]). */
+function logitNodes() {
+  return [makeNode('MatMul', ['x', 'w'], ['xw']), makeNode('Add', ['xw', 'b'], ['z']), makeNode('Reshape', ['z', 'shape3'], ['z3'])];
+}
+
+function shapeInitializers(problems: number, classes: number) {
+  return [makeInt64Initializer('shape3', [3], [-1, problems, classes]), makeInt64Initializer('shape2', [2], [-1, problems * classes])];
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/data/random.js';
+import { Lbfgs } from '../../src/learn/linear/lbfgs.js';
+import { minimizeSoftmax } from '../../src/learn/linear/minimize.js';
+import { SoftmaxObjective } from '../../src/learn/linear/softmax-objective.js';
+import { columnStats } from '../../src/learn/select/column-stats.js';
+import type { FeatureMatrix } from '../../src/learn/train-head.js';
+import { clusters } from './clusters.js';
+
+/**
+ * The objective in float64 JS, written independently of the onnxruntime graph: standardise, softmax, weighted mean
+ * cross-entropy plus 1/(2 C S) |W|^2, and its gradient.
+ */
+function reference(rows: FeatureMatrix, labels: Int32Array, k: number, weights: Float32Array, stats: { mean: Float32Array; std: Float32Array }, c: number, point: Float64Array) {
+  const { count, dim, data } = rows;
+  const s = weights.reduce((a, b) => a + b, 0);
+  const grad = new Float64Array(point.length);
+  let f = 0;
+  for (let i = 0; i < count; i++) {
+    const w = weights[i]!;
+    if (w === 0) continue;
+    const x = Array.from({ length: dim }, (_, d) => (data[i * dim + d]! - stats.mean[d]!) / stats.std[d]!);
+    const z = Array.from({ length: k }, (_, j) => x.reduce((acc, xd, d) => acc + xd * point[d * k + j]!, point[dim * k + j]!));
+    const max = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - max));
+    const total = e.reduce((a, b) => a + b, 0);
+    f -= (w * Math.log(e[labels[i]!]! / total)) / s;
+    for (let j = 0; j < k; j++) {
+      const g = (w * (e[j]! / total - (j === labels[i] ? 1 : 0))) / s;
+      for (let d = 0; d < dim; d++) grad[d * k + j]! += g * x[d]!;
+      grad[dim * k + j]! += g;
+    }
+  }
+  for (let p = 0; p < dim * k; p++) {
+    f += (point[p]! * point[p]!) / (2 * c * s);
+    grad[p]! += point[p]! / (c * s);
+  }
+  return { f, grad };
+}
+
+describe('SoftmaxObjective', () => {
+  it('gives the value and gradient of an independent float64 implementation, for several problems in one pass', async () => {
+    const { rows, labels } = clusters(90, 12, 3, 1, 3);
+    const random = mulberry32(5);
+    const objective = new SoftmaxObjective(rows, labels, 3);
+    try {
+      const setups = [0, 1].map((fold) => {
+        const weights = Float32Array.from({ length: rows.count }, (_, i) => (i % 3 === fold ? 0 : 1 + (i % 2)));
+        const stats = columnStats(rows, weights);
+        return { weights, stats, c: fold === 0 ? 0.1 : 3, index: objective.addProblem({ rowWeights: weights, ...stats, c: fold === 0 ? 0.1 : 3 }) };
+      });
+      const points = setups.map(() => Float64Array.from({ length: objective.size }, () => (random() - 0.5) * 0.4));
+      const results = await objective.evaluate(
+        setups.map((s) => s.index),
+        points,
+      );
+      setups.forEach((setup, j) => {
+        const expected = reference(rows, labels, 3, setup.weights, setup.stats, setup.c, points[j]!);
+        expect(results[j]!.f).toBeCloseTo(expected.f, 5);
+        for (let p = 0; p < expected.grad.length; p++) expect(Math.abs(results[j]!.gradient[p]! - expected.grad[p]!)).toBeLessThan(1e-5);
+      });
+    } finally {
+      await objective.dispose();
+    }
+  });
+});
+
+describe('minimizeSoftmax', () => {
+  for (const [name, spread] of [
+    ['separable', 0.3],
+    ['overlapping', 6],
+  ] as const) {
+    it(`reaches the optimality conditions on ${name} data (gradient ~0 in an independent implementation)`, async () => {
+      const { rows, labels } = clusters(120, 10, 4, 2, spread);
+      const weights = new Float32Array(rows.count).fill(1);
+      const stats = columnStats(rows, weights);
+      const objective = new SoftmaxObjective(rows, labels, 4);
+      try {
+        const problem = objective.addProblem({ rowWeights: weights, ...stats, c: 1 });
+        const [minimum] = await minimizeSoftmax(objective, [problem], [new Float64Array(objective.size)], { gradientTolerance: 1e-7, maxIterations: 2000 });
+        expect(minimum!.status).toBe('converged');
+        const { grad } = reference(rows, labels, 4, weights, stats, 1, minimum!.x);
+        expect(Math.max(...grad.map(Math.abs))).toBeLessThan(1e-5);
+        // A small step in any direction does not lower the objective (the minimum of a convex function).
+        const random = mulberry32(3);
+        const base = reference(rows, labels, 4, weights, stats, 1, minimum!.x).f;
+        for (let t = 0; t < 5; t++) {
+          const moved = minimum!.x.map((v) => v + (random() - 0.5) * 1e-3);
+          expect(reference(rows, labels, 4, weights, stats, 1, moved).f).toBeGreaterThanOrEqual(base - 1e-12);
+        }
+        if (name === 'separable') {
+          const probabilities: number[] = [];
+          await objective.predict([problem], [minimum!.x], (_s, _c, p) => probabilities.push(...p));
+          const correct = labels.filter((l, i) => probabilities.slice(i * 4, i * 4 + 4).indexOf(Math.max(...probabilities.slice(i * 4, i * 4 + 4))) === l).length;
+          expect(correct).toBe(rows.count);
+        }
+      } finally {
+        await objective.dispose();
+      }
+    });
+  }
+
+  it('is deterministic: the same problem gives the same weights bit for bit', async () => {
+    const run = async (): Promise<Float64Array> => {
+      const { rows, labels } = clusters(200, 16, 5, 4, 4);
+      const weights = new Float32Array(rows.count).fill(1);
+      const objective = new SoftmaxObjective(rows, labels, 5);
+      try {
+        const problem = objective.addProblem({ rowWeights: weights, ...columnStats(rows, weights), c: 0.5 });
+        return (await minimizeSoftmax(objective, [problem], [new Float64Array(objective.size)]))[0]!.x;
+      } finally {
+        await objective.dispose();
+      }
+    };
+    expect(Array.from(await run())).toEqual(Array.from(await run()));
+  });
+});
+
+describe('Lbfgs', () => {
+  it('minimises the Rosenbrock function from the textbook start', () => {
+    const solver = new Lbfgs(Float64Array.from([-1.2, 1]), { gradientTolerance: 1e-9, maxIterations: 1000 });
+    for (let x = solver.ask(); x; x = solver.ask()) {
+      const [a, b] = [x[0]!, x[1]!];
+      const f = 100 * (b - a * a) ** 2 + (1 - a) ** 2;
+      solver.tell(f, Float64Array.from([-400 * a * (b - a * a) - 2 * (1 - a), 200 * (b - a * a)]));
+    }
+    expect(solver.status).toBe('converged');
+    expect(solver.x[0]).toBeCloseTo(1, 6);
+    expect(solver.x[1]).toBeCloseTo(1, 6);
+  });
+
+  it('with a relative tolerance, stops once the gradient has fallen to that share of the start, never at the start', () => {
+    const rosenbrock = (solver: Lbfgs): Lbfgs => {
+      for (let x = solver.ask(); x; x = solver.ask()) {
+        const [a, b] = [x[0]!, x[1]!];
+        solver.tell(100 * (b - a * a) ** 2 + (1 - a) ** 2, Float64Array.from([-400 * a * (b - a * a) - 2 * (1 - a), 200 * (b - a * a)]));
+      }
+      return solver;
+    };
+    const exact = rosenbrock(new Lbfgs(Float64Array.from([-1.2, 1]), { gradientTolerance: 1e-9, maxIterations: 1000 }));
+    const loose = rosenbrock(new Lbfgs(Float64Array.from([-1.2, 1]), { gradientTolerance: 1e-9, relativeGradientTolerance: 1e-2, maxIterations: 1000 }));
+    // The start's largest gradient component is 215.6: done once it is at most 2.156.
+    expect(Math.max(...loose.gradient!.map(Math.abs))).toBeLessThanOrEqual(2.156);
+    expect(loose.iterations).toBeGreaterThan(0);
+    expect(loose.iterations).toBeLessThan(exact.iterations);
+  });
+
+  it('rejects bad options with the value received', () => {
+    expect(() => new Lbfgs(new Float64Array(1), { memory: 0 })).toThrow(/memory must be a positive integer. Received: 0/);
+  });
+});
