@@ -1,0 +1,264 @@
+import type { ProgressListener } from '../../progress.js';
+import { minimizeSoftmax } from '../linear/minimize.js';
+import { SoftmaxObjective } from '../linear/softmax-objective.js';
+import type { FeatureMatrix } from '../train-head.js';
+import { assignFolds } from './folds.js';
+import { columnStats } from './column-stats.js';
+
+/** Which rows a candidate trains on: the plain view of each image, or that and its mirror image. */
+export type TrainViews = 'plain' | 'plain+flip';
+
+/** One head the selection can choose. */
+export interface HeadCandidate {
+  readonly head: 'linear';
+  readonly trainViews: TrainViews;
+  /** Average the probabilities of the image and its mirror image at prediction (test-time augmentation). */
+  readonly tta: boolean;
+  /** Inverse L2 strength, as sklearn's C. */
+  readonly c: number;
+}
+
+/** A candidate's cross-validated score: every training image predicted by the fold that did not train on it. */
+export interface CvScore extends HeadCandidate {
+  readonly accuracy: number;
+  readonly logLoss: number;
+}
+
+/** How the best candidate is picked from the CV table. */
+export type SelectionCriterion = 'log-loss' | 'accuracy';
+
+/** The C grid: the reference probe's 11 values, 1e-4 to 10 in half decades. */
+export const DEFAULT_C_GRID: readonly number[] = Array.from({ length: 11 }, (_, i) => 10 ** (-4 + i / 2));
+
+export interface CrossValidateOptions {
+  /** Class of each image. */
+  readonly labels: Int32Array;
+  readonly classNames: readonly string[];
+  /** Group key of each image (see groupKeys); images of a group share a fold. */
+  readonly groups?: readonly string[];
+  readonly seed: number;
+  /** Candidate C values, tried from the strongest regularisation up (warm starts). Defaults to DEFAULT_C_GRID. */
+  readonly cGrid?: readonly number[];
+  /** Which row sets to try; 'plain+flip' needs `flipped`. Defaults to both when `flipped` is given. */
+  readonly trainViews?: readonly TrainViews[];
+  /** Test-time augmentation settings to try; true needs `flipped`. Defaults to both when `flipped` is given. */
+  readonly tta?: readonly boolean[];
+  /** Row weights by class: 'balanced' weighs each class by n / (K n_c). Defaults to 'none'. */
+  readonly classWeights?: 'none' | 'balanced';
+  /** Defaults to 'log-loss' (smooth, so less noisy than accuracy on small sets). */
+  readonly criterion?: SelectionCriterion;
+  /** L-BFGS gradient tolerance inside the CV. Defaults to DEFAULT_CV_TOLERANCE. */
+  readonly cvTolerance?: number;
+  /** Most folds. Defaults to {@link defaultFolds} (fewer when a class has fewer groups). */
+  readonly maxFolds?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+}
+
+export interface CrossValidation {
+  /** Every candidate scored, in the order tried. */
+  readonly table: CvScore[];
+  readonly chosen: CvScore;
+  /** Folds used and the fold of each image. */
+  readonly k: number;
+  readonly fold: Int32Array;
+  /** Out-of-fold class probabilities of the chosen candidate, [images, K]. */
+  readonly outOfFold: Float32Array;
+  /** Mean of the chosen candidate's fold solutions: a warm start for the final fit. */
+  readonly warmStart: Float64Array;
+}
+
+/**
+ * Scores linear heads by stratified (grouped) k-fold cross-validation on the training images alone, along a
+ * regularisation path, and picks the best. Every fold is one problem of a shared SoftmaxObjective, so each L-BFGS
+ * step of all of them takes one pass over the rows. Along the path each problem starts from its solution at the
+ * previous C, and the path stops two steps after no candidate improves. The path runs with the richest row set;
+ * the other row sets are scored at its best C.
+ *
+ * @param plain features of each image's plain view, [images, dim].
+ * @param flipped features of each image's mirror image, same order; enables 'plain+flip' rows and test-time
+ *   augmentation candidates.
+ */
+export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureMatrix | undefined, options: CrossValidateOptions): Promise<CrossValidation> {
+  const n = plain.count;
+  const k = options.classNames.length;
+  const { dim } = plain;
+  if (flipped && (flipped.count !== n || flipped.dim !== dim)) throw new RangeError('flipped must have the same shape as plain');
+  const grid = [...(options.cGrid ?? DEFAULT_C_GRID)].sort((a, b) => a - b);
+  const variants = options.trainViews ?? (flipped ? (['plain', 'plain+flip'] as const) : (['plain'] as const));
+  const ttas = options.tta ?? (flipped ? [false, true] : [false]);
+  if ((variants.includes('plain+flip') || ttas.includes(true)) && !flipped) throw new RangeError("'plain+flip' rows and test-time augmentation need the flipped features");
+  const criterion = options.criterion ?? 'log-loss';
+  const folds = assignFolds(options.labels, options.classNames, options.groups, options.seed, options.maxFolds ?? defaultFolds(n));
+  const usesFlipped = variants.includes('plain+flip') || ttas.includes(true);
+  const rows = usesFlipped ? stack(plain, flipped!) : plain;
+  const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
+  const classWeight = classWeights(options.labels, k, options.classWeights ?? 'none');
+  const objective = new SoftmaxObjective(rows, rowLabels, k);
+  try {
+    // One problem setting (fold, row set); C is set per path step.
+    const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
+    for (let f = 0; f < folds.k; f++) {
+      for (const trainViews of variants) {
+        const weights = new Float32Array(rows.count);
+        for (let i = 0; i < n; i++) {
+          if (folds.fold[i] === f) continue;
+          weights[i] = classWeight[options.labels[i]!]!;
+          if (trainViews === 'plain+flip') weights[n + i] = weights[i]!;
+        }
+        settings.push({ fold: f, trainViews, weights, ...columnStats(rows, weights) });
+      }
+    }
+    const candidates = variants.flatMap((trainViews) => ttas.map((tta) => ({ trainViews, tta })));
+    const table: CvScore[] = [];
+    const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array }>();
+    const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings): Promise<void> =>
+      scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k }).then((scores) => {
+        for (const { candidate, outOfFold, scores: s2 } of scores) {
+          const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
+          table.push(score);
+          const key = `${candidate.trainViews}/${candidate.tta}`;
+          const previous = best.get(key);
+          if (!previous || isBetter(score, previous.score, criterion)) {
+            best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)) });
+          }
+        }
+      });
+    // The path runs on the richest row set only (the last variant); the others are scored at its best C, warm-started
+    // from its solutions there: a pass over the rows costs in proportion to the problems in it.
+    const pathVariant = variants.at(-1)!;
+    const onPath = settings.filter((s) => s.trainViews === pathVariant);
+    let points: Float64Array[] = onPath.map(() => new Float64Array(objective.size));
+    let bestPathPoints = points;
+    let bestPathLoss = Infinity;
+    let bestPathC = grid[0]!;
+    for (const [step, c] of grid.entries()) {
+      const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
+      points = (await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal })).map((m) => m.x);
+      await record(step, c, which, points, onPath);
+      const pathBest = [...best.entries()].filter(([key]) => key.startsWith(`${pathVariant}/`)).map(([, b]) => b);
+      const stepBest = Math.min(...pathBest.filter((b) => b.step === step).map((b) => b.score.logLoss));
+      if (stepBest < bestPathLoss) {
+        bestPathLoss = stepBest;
+        bestPathPoints = points;
+        bestPathC = c;
+      }
+      options.onProgress?.({ type: 'select', step: step + 1, steps: grid.length, c, best: bestOf([...best.values()].map((b) => b.score), criterion) });
+      // The path has passed every candidate's optimum.
+      if (pathBest.every((b) => step - b.step >= 2)) break;
+    }
+    for (const variant of variants.filter((v) => v !== pathVariant)) {
+      const group = settings.filter((s) => s.trainViews === variant);
+      const which = group.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c: bestPathC }));
+      const starts = group.map((s) => bestPathPoints[onPath.findIndex((p) => p.fold === s.fold)]!);
+      const solved = (await minimizeSoftmax(objective, which, starts, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal })).map((m) => m.x);
+      await record(grid.indexOf(bestPathC), bestPathC, which, solved, group);
+    }
+    const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart };
+  } finally {
+    await objective.dispose();
+  }
+}
+
+/** Out-of-fold probabilities and scores of each candidate trained by the given problems (one per fold). */
+async function scoreStep(parts: {
+  objective: SoftmaxObjective;
+  which: number[];
+  points: Float64Array[];
+  settings: readonly { fold: number; trainViews: TrainViews }[];
+  candidates: readonly { trainViews: TrainViews; tta: boolean }[];
+  fold: Int32Array;
+  labels: Int32Array;
+  k: number;
+}): Promise<{ candidate: { trainViews: TrainViews; tta: boolean }; outOfFold: Float32Array; scores: { accuracy: number; logLoss: number } }[]> {
+  const { settings, candidates, fold, k } = parts;
+  const n = parts.labels.length;
+  const outOfFold = candidates.map(() => new Float32Array(n * k));
+  await parts.objective.predict(parts.which, parts.points, (start, count, probabilities) => {
+    for (let r = start; r < start + count; r++) {
+      const image = r % n;
+      const isFlip = r >= n;
+      settings.forEach((s, j) => {
+        if (fold[image] !== s.fold) return;
+        candidates.forEach((cand, ci) => {
+          if (cand.trainViews !== s.trainViews || (isFlip && !cand.tta)) return;
+          const share = cand.tta ? 0.5 : 1;
+          const target = outOfFold[ci]!;
+          const from = ((r - start) * settings.length + j) * k;
+          for (let c = 0; c < k; c++) target[image * k + c] = target[image * k + c]! + share * probabilities[from + c]!;
+        });
+      });
+    }
+  });
+  return candidates.map((candidate, ci) => ({ candidate, outOfFold: outOfFold[ci]!, scores: scoreProbabilities(outOfFold[ci]!, parts.labels, k) }));
+}
+
+/**
+ * Folds by data size: 5 (the reference probe's) below 2000 images; 3 from there, where each fold's estimate is
+ * already steady and every fold costs a fit.
+ */
+export function defaultFolds(images: number): number {
+  return images < 2000 ? 5 : 3;
+}
+
+/**
+ * L-BFGS tolerances inside the cross-validation: done when the largest gradient component is below the absolute
+ * one, or has fallen to the relative share of where the warm start left it. Choices between candidates need no
+ * more (measured in bench/RESULTS.md); the final fit goes to 1e-6.
+ */
+export const DEFAULT_CV_TOLERANCE = 3e-4;
+const CV_RELATIVE_TOLERANCE = 0.2;
+
+function isBetter(a: CvScore, b: CvScore, criterion: SelectionCriterion): boolean {
+  if (criterion === 'accuracy' && a.accuracy !== b.accuracy) return a.accuracy > b.accuracy;
+  return a.logLoss < b.logLoss;
+}
+
+function bestOf(scores: CvScore[], criterion: SelectionCriterion): CvScore {
+  return scores.reduce((a, b) => (isBetter(b, a, criterion) ? b : a));
+}
+
+/** Accuracy and mean log-loss of probabilities [n, K] against labels. */
+export function scoreProbabilities(probabilities: Float32Array, labels: Int32Array, k: number): { accuracy: number; logLoss: number } {
+  let correct = 0;
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let argmax = 0;
+    for (let c = 1; c < k; c++) if (probabilities[i * k + c]! > probabilities[i * k + argmax]!) argmax = c;
+    if (argmax === labels[i]) correct++;
+    loss -= Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-15));
+  }
+  return { accuracy: correct / labels.length, logLoss: loss / labels.length };
+}
+
+/** Row weights per class: 1, or n / (K n_c) for 'balanced' (sklearn's class_weight='balanced'). */
+export function classWeights(labels: Int32Array, k: number, mode: 'none' | 'balanced'): Float32Array {
+  const weights = new Float32Array(k).fill(1);
+  if (mode === 'none') return weights;
+  const counts = new Array<number>(k).fill(0);
+  for (const l of labels) counts[l]!++;
+  for (let c = 0; c < k; c++) weights[c] = counts[c]! > 0 ? labels.length / (k * counts[c]!) : 0;
+  return weights;
+}
+
+function stack(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
+  const data = new Float32Array((a.count + b.count) * a.dim);
+  data.set(a.data.subarray(0, a.count * a.dim));
+  data.set(b.data.subarray(0, b.count * b.dim), a.count * a.dim);
+  return { data, count: a.count + b.count, dim: a.dim };
+}
+
+function concatLabels(labels: Int32Array): Int32Array {
+  const out = new Int32Array(labels.length * 2);
+  out.set(labels);
+  out.set(labels, labels.length);
+  return out;
+}
+
+function meanOf(points: Float64Array[]): Float64Array {
+  const mean = new Float64Array(points[0]!.length);
+  for (const p of points) for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + p[i]! / points.length;
+  return mean;
+}
+

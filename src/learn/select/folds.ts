@@ -1,0 +1,105 @@
+import { GraftError } from '../../errors.js';
+import { mulberry32, shuffleInPlace } from '../../data/random.js';
+
+/** Folds for cross-validation, one per image. */
+export interface FoldAssignment {
+  /** Fold of each image, 0..k-1. */
+  readonly fold: Int32Array;
+  readonly k: number;
+}
+
+/** The most folds Graft uses (the reference probe's 5). */
+export const MAX_FOLDS = 5;
+
+/**
+ * Stratified, grouped k-fold assignment, seeded: images of one group (frames of one physical object, shots of one
+ * plant) always share a fold, so no group is on both sides of a split; each class is spread over the folds as evenly
+ * as its groups allow. Groups are placed largest first (ties in seeded random order), each into the fold that holds
+ * the least of its classes relative to their totals, then the fewest images.
+ *
+ * k is `MAX_FOLDS`, lowered to the number of groups of the smallest class so that every class is in every fold's
+ * training part.
+ *
+ * @param labels class index of each image.
+ * @param groups group key of each image; undefined puts every image in a group of its own.
+ * @throws GraftError `INVALID_DATASET` naming the classes with fewer than 2 groups (cross-validation cannot judge them).
+ */
+export function assignFolds(labels: Int32Array, classNames: readonly string[], groups: readonly string[] | undefined, seed: number, maxFolds = MAX_FOLDS): FoldAssignment {
+  const numClasses = classNames.length;
+  if (groups && groups.length !== labels.length) throw new RangeError(`groups (${groups.length}) and labels (${labels.length}) differ in length`);
+  const members = new Map<string, number[]>();
+  labels.forEach((_, i) => {
+    const key = groups ? groups[i]! : String(i);
+    const list = members.get(key);
+    if (list) list.push(i);
+    else members.set(key, [i]);
+  });
+  const groupsPerClass = new Array<number>(numClasses).fill(0);
+  const imagesPerClass = new Array<number>(numClasses).fill(0);
+  for (const images of members.values()) {
+    const classes = new Set(images.map((i) => labels[i]!));
+    for (const c of classes) groupsPerClass[c]!++;
+    for (const i of images) imagesPerClass[labels[i]!]!++;
+  }
+  const tooSmall = classNames.filter((_, c) => groupsPerClass[c]! < 2);
+  if (tooSmall.length > 0) {
+    const unit = groups ? 'group' : 'image';
+    throw new GraftError(
+      'INVALID_DATASET',
+      `Cross-validation needs at least 2 ${unit}s in every class; ${tooSmall.map((c) => `"${c}" has ${groupsPerClass[classNames.indexOf(c)]}`).join(', ')}`,
+      { hint: `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation` },
+    );
+  }
+  const k = Math.max(2, Math.min(maxFolds, ...groupsPerClass));
+  const order = [...members.values()];
+  shuffleInPlace(order, mulberry32(seed));
+  // Stable sort keeps the seeded order among groups of equal size.
+  order.sort((a, b) => b.length - a.length);
+  const fold = new Int32Array(labels.length);
+  const foldClassCounts = Array.from({ length: k }, () => new Float64Array(numClasses));
+  const foldSizes = new Array<number>(k).fill(0);
+  for (const images of order) {
+    let best = 0;
+    let bestCost = Infinity;
+    for (let f = 0; f < k; f++) {
+      let cost = 0;
+      for (const i of images) cost += foldClassCounts[f]![labels[i]!]! / imagesPerClass[labels[i]!]!;
+      if (cost < bestCost - 1e-12 || (Math.abs(cost - bestCost) <= 1e-12 && foldSizes[f]! < foldSizes[best]!)) {
+        best = f;
+        bestCost = cost;
+      }
+    }
+    for (const i of images) {
+      fold[i] = best;
+      foldClassCounts[best]![labels[i]!]!++;
+    }
+    foldSizes[best]! += images.length;
+  }
+  return { fold, k };
+}
+
+/**
+ * Group keys from file names and a `--group-by` pattern: the first capture group of the regular expression where
+ * it has one, else the whole match, applied to each file's base name. A file the pattern does not match is its own
+ * group.
+ *
+ * @example
+ * groupKeys(['00000_00012_00003.png'], '^(\\d+_\\d+)_') // ['00000_00012'] (GTSRB: class and track)
+ * @throws GraftError `INVALID_CONFIG` for a pattern that is not a valid regular expression.
+ */
+export function groupKeys(files: readonly string[], pattern: string): string[] {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(pattern);
+  } catch (cause) {
+    throw new GraftError('INVALID_CONFIG', `--group-by is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, {
+      hint: "e.g. --group-by '^(\\d+_\\d+)_' groups GTSRB frames by class and track",
+      cause,
+    });
+  }
+  return files.map((file) => {
+    const base = file.split(/[\\/]/).at(-1)!;
+    const match = regex.exec(base);
+    return match ? `g:${match[1] ?? match[0]}` : `f:${file}`;
+  });
+}

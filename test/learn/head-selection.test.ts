@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/data/random.js';
+import { GraftError } from '../../src/errors.js';
+import { crossValidateHeads } from '../../src/learn/select/cross-validate.js';
+import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
+import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
+import { findLabelIssues } from '../../src/learn/select/label-issues.js';
+import { denseForward } from '../../src/learn/dense-layer.js';
+import { clusters } from './clusters.js';
+
+const names = (k: number): string[] => Array.from({ length: k }, (_, i) => `class${i}`);
+
+describe('assignFolds', () => {
+  it('spreads every class evenly over 5 folds, the same way for the same seed', () => {
+    const labels = Int32Array.from({ length: 100 }, (_, i) => i % 4);
+    const { fold, k } = assignFolds(labels, names(4), undefined, 7);
+    expect(k).toBe(5);
+    for (let c = 0; c < 4; c++) {
+      const perFold = Array.from({ length: 5 }, (_, f) => labels.filter((l, i) => l === c && fold[i] === f).length);
+      expect(perFold).toEqual([5, 5, 5, 5, 5]);
+    }
+    expect(Array.from(assignFolds(labels, names(4), undefined, 7).fold)).toEqual(Array.from(fold));
+    expect(Array.from(assignFolds(labels, names(4), undefined, 8).fold)).not.toEqual(Array.from(fold));
+  });
+
+  it('keeps a group on one side of every split, and lowers k for a class with few groups', () => {
+    // 3 classes; class 2 has only 3 groups (tracks) of 4 frames each.
+    const labels = Int32Array.from([...Array(20).fill(0), ...Array(20).fill(1), ...Array(12).fill(2)]);
+    const groups = labels.length ? Array.from(labels, (l, i) => (l === 2 ? `track${Math.floor((i - 40) / 4)}` : `img${i}`)) : [];
+    const { fold, k } = assignFolds(labels, names(3), groups, 1);
+    expect(k).toBe(3);
+    for (const track of ['track0', 'track1', 'track2']) {
+      const folds = new Set(groups.flatMap((g, i) => (g === track ? [fold[i]] : [])));
+      expect(folds.size).toBe(1);
+    }
+  });
+
+  it('names the classes too small to cross-validate and says what to do', () => {
+    const labels = Int32Array.from([0, 0, 0, 1]);
+    const error = (() => {
+      try {
+        assignFolds(labels, ['cats', 'dogs'], undefined, 1);
+      } catch (e) {
+        return e as GraftError;
+      }
+    })();
+    expect(error?.code).toBe('INVALID_DATASET');
+    expect(error?.message).toContain('"dogs" has 1');
+    expect(error?.hint).toContain('--c');
+  });
+});
+
+describe('groupKeys', () => {
+  it("takes the first capture group of a file's base name, or the file itself when the pattern does not match", () => {
+    const keys = groupKeys(['/d/00/00000_00012_00003.png', '/d/00/00000_00012_00007.png', '/d/00/00000_00013_00001.png', '/d/00/odd.png'], '^(\\d+_\\d+)_');
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[0]).not.toBe(keys[2]);
+    expect(keys[3]).toBe('f:/d/00/odd.png');
+    expect(() => groupKeys(['a'], '(')).toThrow(/--group-by is not a valid regular expression/);
+  });
+});
+
+describe('findLabelIssues', () => {
+  it('lists the images whose out-of-fold prediction confidently contradicts the given label', () => {
+    // 3 classes, 10 images each, predicted right with p=0.9; images 3 and 17 are confidently another class.
+    const labels = Int32Array.from({ length: 30 }, (_, i) => Math.floor(i / 10));
+    const p = new Float32Array(30 * 3);
+    labels.forEach((l, i) => {
+      for (let c = 0; c < 3; c++) p[i * 3 + c] = c === l ? 0.9 : 0.05;
+    });
+    p.set([0.02, 0.96, 0.02], 3 * 3);
+    p.set([0.85, 0.1, 0.05], 17 * 3);
+    // Uncertain, not confident: stays off the list.
+    p.set([0.3, 0.35, 0.35], 25 * 3);
+    const issues = findLabelIssues(p, labels, ['a', 'b', 'c'], labels.length ? Array.from(labels, (_, i) => `f${i}.jpg`) : []);
+    expect(issues.map((i) => [i.file, i.given, i.predicted])).toEqual([
+      ['f3.jpg', 'a', 'b'],
+      ['f17.jpg', 'b', 'a'],
+    ]);
+    expect(issues[0]!.confidence).toBeCloseTo(0.96, 5);
+  });
+});
+
+describe('crossValidateHeads and fitLinearHead', () => {
+  it('scores candidates out of fold and picks by log-loss; the final head predicts the training clusters', async () => {
+    const { rows, labels } = clusters(150, 8, 3, 11, 1.5);
+    const mirrored = { ...rows, data: rows.data.map((v, i) => v + ((i * 7919) % 13) * 0.01) };
+    const cv = await crossValidateHeads(rows, mirrored, { labels, classNames: names(3), seed: 1, cGrid: [0.01, 0.1, 1] });
+    expect(cv.table.length).toBeGreaterThanOrEqual(4);
+    const best = cv.table.reduce((a, b) => (b.logLoss < a.logLoss ? b : a));
+    expect(cv.chosen.logLoss).toBe(best.logLoss);
+    // Out-of-fold probabilities: one distribution per image.
+    for (let i = 0; i < 5; i++) expect(cv.outOfFold[i * 3]! + cv.outOfFold[i * 3 + 1]! + cv.outOfFold[i * 3 + 2]!).toBeCloseTo(1, 5);
+    const head = await fitLinearHead(
+      { plain: rows, mirrored, labels, classNames: names(3), files: Array.from(labels, (_, i) => `f${i}`) },
+      { c: 'auto', trainViews: 'auto', tta: 'auto', classWeights: 'none', maxFolds: 'auto', seed: 1 },
+    );
+    expect(head.selection?.folds).toBe(5);
+    const correct = Array.from(labels).filter((l, i) => {
+      const p = denseForward(head.layers, rows.data.subarray(i * 8, (i + 1) * 8));
+      return p.indexOf(Math.max(...p)) === l;
+    }).length;
+    expect(correct / labels.length).toBeGreaterThan(0.9);
+  });
+
+  it('fits a fixed head without cross-validation when a class is too small for it', async () => {
+    const random = mulberry32(1);
+    const rows = { data: Float32Array.from({ length: 7 * 4 }, () => random()), count: 7, dim: 4 };
+    const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 1]);
+    const base = { plain: rows, labels, classNames: names(2), files: Array.from(labels, (_, i) => `f${i}`) };
+    const head = await fitLinearHead(base, { c: 1, trainViews: 'plain', tta: false, classWeights: 'none', maxFolds: 'auto', seed: 1 });
+    expect(head.selection).toBeNull();
+    expect(head.layers[0]!.outputDim).toBe(2);
+    await expect(fitLinearHead(base, { c: 'auto', trainViews: 'plain', tta: false, classWeights: 'none', maxFolds: 'auto', seed: 1 })).rejects.toThrow(/at least 2 images in every class/);
+  });
+});
