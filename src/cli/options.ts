@@ -14,6 +14,7 @@ export function addBackboneOptions(command: Command): Command {
     .addOption(new Option('--scale <scale>', 'pixel scaling for an unknown backbone').choices(SCALES as string[]))
     .addOption(new Option('--layout <layout>', 'tensor layout for an unknown backbone').choices(LAYOUTS as string[]))
     .addOption(new Option('--resize <mode>', 'how images become square').choices(['center-crop', 'stretch']))
+    .option('--crop-fraction <f>', 'share of the short side a centre crop keeps (catalogue: 0.875, ImageNet evaluation; unknown backbones: 1)', parseNumber)
     .option('--feature-output <name>', 'ONNX tensor or TF.js layer to take features from (default: found automatically)')
     .addOption(new Option('--engine <engine>', 'where a TF.js backbone runs (default onnxruntime, via its cached ONNX export)').choices(['onnxruntime', 'tfjs']))
     .option('--cache-dir <dir>', 'feature and model cache (default: $GRAFT_CACHE_DIR or the user cache folder)')
@@ -27,6 +28,7 @@ export interface BackboneFlags {
   scale?: Scale;
   layout?: Layout;
   resize?: ResizeMode;
+  cropFraction?: number;
   featureOutput?: string;
   engine?: 'onnxruntime' | 'tfjs';
   cacheDir?: string;
@@ -35,7 +37,7 @@ export interface BackboneFlags {
 }
 
 export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressListener): BackboneOptions {
-  const overrides: PreprocessingOverrides = { inputSize: flags.inputSize, scale: flags.scale, layout: flags.layout, resize: flags.resize };
+  const overrides: PreprocessingOverrides = { inputSize: flags.inputSize, scale: flags.scale, layout: flags.layout, resize: flags.resize, cropFraction: flags.cropFraction };
   return {
     backbone: flags.backbone,
     cacheDir: flags.cacheDir ?? defaultCacheDir(),
@@ -45,6 +47,11 @@ export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressLi
     engine: flags.engine,
     onProgress,
   };
+}
+
+/** A number, or the word auto (a choice left to cross-validation). */
+export function parseAutoNumber(value: string): number | 'auto' {
+  return value === 'auto' ? 'auto' : parseNumber(value);
 }
 
 export function parseInteger(value: string): number {

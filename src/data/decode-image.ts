@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { GraftError } from '../errors.js';
-import { channelAffine, type Preprocessing } from '../engine/preprocessing.js';
+import { channelAffine, cropFractionOf, type Preprocessing } from '../engine/preprocessing.js';
 
 /** Options for {@link decodeImage}; all optional. */
 export interface DecodeOptions {
@@ -86,7 +86,7 @@ export async function decodeImageBytes(
   pre: Preprocessing,
   options: DecodeOptions & { name?: string } = {},
 ): Promise<Float32Array> {
-  const rgb = await decodeToRgb(bytes, pre.inputSize, pre.resize, { ...options, interpolation: pre.interpolation });
+  const rgb = await decodeToRgb(bytes, pre.inputSize, pre.resize, { ...options, interpolation: pre.interpolation, cropFraction: cropFractionOf(pre) });
   return rgbToTensor(rgb, pre);
 }
 
@@ -98,7 +98,7 @@ export async function decodeToRgb(
   bytes: Buffer,
   size: number,
   resize: Preprocessing['resize'],
-  options: DecodeOptions & { name?: string; interpolation?: Preprocessing['interpolation'] } = {},
+  options: DecodeOptions & { name?: string; interpolation?: Preprocessing['interpolation']; cropFraction?: number } = {},
 ): Promise<Uint8Array> {
   const name = options.name ?? '<buffer>';
   if (bytes.length === 0) throw new UnreadableImageError(name, 'zero-byte file');
@@ -112,6 +112,10 @@ export async function decodeToRgb(
   const kernel = options.interpolation === 'lanczos3' ? 'lanczos3' : 'linear';
   const resizeOptions: ResizeOptions =
     resize === 'stretch' ? { fit: 'fill', kernel } : { fit: 'cover', position: 'centre', kernel };
+  // Centre crop of a fraction of the short side: scale the short side to size / fraction, then cut the centre.
+  const fraction = resize === 'center-crop' ? (options.cropFraction ?? 1) : 1;
+  const scaled = fraction === 1 ? size : Math.round(size / fraction);
+  const margin = Math.floor((scaled - size) / 2);
   try {
     let source: Sharp;
     // JPEG has no alpha: skip the header probe. For other formats, an alpha channel must be dropped
@@ -127,8 +131,8 @@ export async function decodeToRgb(
     } else {
       source = sharp(bytes, inputOptions);
     }
-    const { data, info } = await source
-      .resize(size, size, resizeOptions)
+    const resized = source.resize(scaled, scaled, resizeOptions);
+    const { data, info } = await (scaled === size ? resized : resized.extract({ left: margin, top: margin, width: size, height: size }))
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

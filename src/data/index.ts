@@ -15,3 +15,4 @@ export * from './decode-stream.js';
 export * from './synthetic.js';
 export * from './inspect.js';
 export * from './augment.js';
+export * from './mirror-tensor.js';

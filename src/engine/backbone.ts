@@ -20,6 +20,11 @@ export interface BackboneInfo {
   readonly featureDim: number;
   /** Graph tensor (ONNX) or layer (TF.js) whose output is the feature vector. */
   readonly featureOutput: string;
+  /**
+   * Multi-scale features (multiScaleBackbone): the crop of each scale as a share of the input square, in feature
+   * order, e.g. [0.875, 1]; the vector is their features side by side. Absent: one scale.
+   */
+  readonly scales?: readonly number[];
 }
 
 /**

@@ -24,6 +24,8 @@ export interface PreprocessingOverrides {
   readonly scale?: Scale;
   readonly layout?: Layout;
   readonly resize?: ResizeMode;
+  /** Share of the short side a centre crop keeps (see Preprocessing.cropFraction). */
+  readonly cropFraction?: number;
 }
 
 /**
@@ -203,7 +205,7 @@ export function preprocessingFor(resolved: ResolvedBackbone, overrides: Preproce
       hint: `pass ${missing.join(', ')} (${[scale === undefined && 'scale: imagenet | -1..1 | 0..1', layout === undefined && 'layout: nchw | nhwc', inputSize === undefined && 'input size: e.g. 224'].filter(Boolean).join('; ')}), as the model's documentation states`,
     });
   }
-  return makePreprocessing({ inputSize, scale, layout, resize: overrides.resize ?? entry?.resize });
+  return makePreprocessing({ inputSize, scale, layout, resize: overrides.resize ?? entry?.resize, cropFraction: overrides.cropFraction ?? entry?.cropFraction });
 }
 
 function describe(resolved: ResolvedBackbone, preprocessing: Preprocessing, featureDim: number, featureOutput: string): BackboneInfo {

@@ -41,6 +41,13 @@ export interface Preprocessing {
   readonly layout: Layout;
   /** Channel order; every model Graft knows is RGB. */
   readonly channels: 'rgb';
+  /**
+   * With `center-crop`: the share of the short side the centre crop keeps. 0.875 is ImageNet's evaluation protocol
+   * (resize to 256, crop 224) that most backbones were evaluated with: objects then appear at the scale the network
+   * saw in training, and its features are better (bench/RESULTS.md, "Heads"). Absent means 1 (scale the short side
+   * to `inputSize`, crop only the long side), as manifests written before it existed.
+   */
+  readonly cropFraction?: number;
 }
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -53,8 +60,13 @@ export function makePreprocessing(options: {
   layout: Layout;
   resize?: ResizeMode;
   interpolation?: Interpolation;
+  cropFraction?: number;
 }): Preprocessing {
   const { inputSize, scale, layout } = options;
+  const cropFraction = options.cropFraction ?? 1;
+  if (!(cropFraction > 0.25 && cropFraction <= 1)) {
+    throw new GraftError('INVALID_CONFIG', `Crop fraction must be in (0.25, 1]. Received: ${cropFraction}`, { hint: 'e.g. --crop-fraction 0.875 (ImageNet evaluation), or 1 to keep the whole short side' });
+  }
   if (!Number.isInteger(inputSize) || inputSize < 16 || inputSize > 2048) {
     throw new GraftError('INVALID_CONFIG', `Input size must be an integer between 16 and 2048. Received: ${inputSize}`, {
       hint: 'pass --input-size with the side length the model was trained on, e.g. 224',
@@ -76,7 +88,13 @@ export function makePreprocessing(options: {
     std: isImagenet ? IMAGENET_STD : [1, 1, 1],
     layout,
     channels: 'rgb',
+    ...(cropFraction !== 1 && (options.resize ?? 'center-crop') === 'center-crop' ? { cropFraction } : {}),
   };
+}
+
+/** The crop fraction in effect (1 when the manifest predates it or the resize is a stretch). */
+export function cropFractionOf(pre: Preprocessing): number {
+  return pre.resize === 'center-crop' ? (pre.cropFraction ?? 1) : 1;
 }
 
 /**
@@ -99,6 +117,8 @@ export function channelAffine(pre: Preprocessing): { mul: [number, number, numbe
 
 /** Stable short hash of a preprocessing: part of every feature-cache key. */
 export function preprocessingHash(pre: Preprocessing): string {
-  const canonical = JSON.stringify([pre.inputSize, pre.resize, pre.interpolation, pre.scale, pre.mean, pre.std, pre.layout, pre.channels]);
+  const fraction = cropFractionOf(pre);
+  // A crop fraction of 1 leaves the hash as it was before the field existed, so cached features stay valid.
+  const canonical = JSON.stringify([pre.inputSize, pre.resize, pre.interpolation, pre.scale, pre.mean, pre.std, pre.layout, pre.channels, ...(fraction === 1 ? [] : [fraction])]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -2,6 +2,8 @@ import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../engine/preprocessing.js';
 import { readAndDecode } from '../data/decode-stream.js';
+import { mirrorTensor } from '../data/mirror-tensor.js';
+import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
 import type { ProgressListener } from '../progress.js';
 import { featureKey } from './cache-key.js';
@@ -15,16 +17,24 @@ export interface ExtractOptions {
   readonly concurrency?: number;
   /** Known file hashes: with it, unchanged files with cached features are not even read. */
   readonly fileIndex?: FileHashIndex;
+  /**
+   * Also compute the features of each image's mirror image (left-right flip of the preprocessed input), cached
+   * under view 1, variant 'mirror': extra training rows for the head and the other half of test-time augmentation.
+   * Defaults to false.
+   */
+  readonly mirror?: boolean;
   readonly onProgress?: ProgressListener;
 }
 
 export interface ExtractionResult {
   /** One vector per input file, in input order; undefined where the file was skipped. */
   readonly vectors: (Float32Array | undefined)[];
+  /** With `mirror`, the features of each file's mirror image (same order); otherwise empty. */
+  readonly mirrored: (Float32Array | undefined)[];
   readonly skipped: SkippedFile[];
-  /** Vectors computed by the backbone in this run. */
+  /** Vectors computed by the backbone in this run (mirror images included). */
   readonly computed: number;
-  /** Vectors served from the feature store. */
+  /** Vectors served from the feature store (mirror images included). */
   readonly cached: number;
   readonly seconds: number;
   /** Seconds spent in backbone calls (0 on a fully cached run). */
@@ -49,41 +59,54 @@ export async function extractFeatures(
   const started = performance.now();
   const batchSize = options.batchSize ?? 16;
   const { info } = handle;
-  const keyOf = (imageSha256: string): string => featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preprocessingHash(info.preprocessing) });
-  const vectors: (Float32Array | undefined)[] = new Array(files.length).fill(undefined);
+  const preHash = preprocessingHash(info.preprocessing);
+  const kinds: readonly Kind[] = options.mirror ? ['plain', 'mirror'] : ['plain'];
+  const variants = (kind: Kind): string | undefined => [scalesVariant(info), kind === 'mirror' ? 'mirror' : undefined].filter(Boolean).join('|') || undefined;
+  const keyOf = (imageSha256: string, kind: Kind): string =>
+    featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preHash, view: kind === 'mirror' ? 1 : 0, variant: variants(kind) });
+  const results: Record<Kind, (Float32Array | undefined)[]> = {
+    plain: new Array(files.length).fill(undefined),
+    mirror: options.mirror ? new Array(files.length).fill(undefined) : [],
+  };
+  const isDone = (i: number): boolean => kinds.every((kind) => results[kind][i] !== undefined);
   const skipped: SkippedFile[] = [];
   let cached = 0;
   let computed = 0;
+  let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
   const report = (): void => {
     const elapsed = (performance.now() - started) / 1000;
-    options.onProgress?.({ type: 'extract', done: cached + computed + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
+    options.onProgress?.({ type: 'extract', done: filesDone + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
+  };
+  /** Fills what the store has for file i; returns whether anything is still missing. */
+  const lookup = (i: number, sha256: string): boolean => {
+    const keys = kinds.map((kind) => keyOf(sha256, kind));
+    const hits = store.getMany(keys);
+    kinds.forEach((kind, j) => {
+      const v = hits.get(keys[j]!);
+      if (v && !results[kind][i]) {
+        results[kind][i] = v;
+        cached++;
+      }
+    });
+    return !isDone(i);
   };
 
   // 1. Unchanged files whose vectors are stored: no reading at all.
   const stamps: (FileStamp | undefined)[] = options.fileIndex ? await FileHashIndex.stamp(files) : [];
-  const known = new Map<number, string>();
   stamps.forEach((stamp, i) => {
     const sha = stamp && options.fileIndex!.lookup(stamp);
-    if (sha) known.set(i, keyOf(sha));
+    if (sha && !lookup(i, sha)) filesDone++;
   });
-  const hits = store.getMany([...known.values()]);
-  for (const [i, key] of known) {
-    const v = hits.get(key);
-    if (v) {
-      vectors[i] = v;
-      cached++;
-    }
-  }
   report();
 
   // 2. Everything else: read and hash; decode and embed only what the store lacks.
-  const pending = files.map((_, i) => i).filter((i) => !vectors[i]);
-  const keys = new Map<number, string>();
+  const pending = files.map((_, i) => i).filter((i) => !isDone(i));
+  const shas = new Map<number, string>();
   const hashed: { stamp: FileStamp; sha256: string }[] = [];
   const imageSize = info.preprocessing.inputSize ** 2 * 3;
-  let batch: { index: number; data: Float32Array }[] = [];
+  let batch: { index: number; kind: Kind; data: Float32Array }[] = [];
   let backbone: Backbone | undefined;
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
@@ -97,8 +120,8 @@ export async function extractFeatures(
     store.putMany(
       batch.map((item, i) => {
         const vector = out.slice(i * dim, (i + 1) * dim);
-        vectors[item.index] = vector;
-        return { key: keys.get(item.index)!, model: info.sha256, data: vector };
+        results[item.kind][item.index] = vector;
+        return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
       }),
     );
     computed += batch.length;
@@ -114,13 +137,10 @@ export async function extractFeatures(
         concurrency: options.concurrency,
         decode: (sha256, _file, sub) => {
           const index = pending[sub]!;
-          const key = keyOf(sha256);
-          keys.set(index, key);
+          shas.set(index, sha256);
           const stamp = stamps[index];
           if (stamp) hashed.push({ stamp, sha256 });
-          const hit = store.getMany([key]).get(key);
-          if (hit) vectors[index] = hit;
-          return !hit;
+          return lookup(index, sha256);
         },
         onSkip: ({ file, reason }) => {
           skipped.push({ file, reason });
@@ -129,13 +149,13 @@ export async function extractFeatures(
       },
     );
     for await (const item of stream) {
+      const index = pending[item.index]!;
+      filesDone++;
       if (item.data) {
-        batch.push({ index: pending[item.index]!, data: item.data });
+        if (!results.plain[index]) batch.push({ index, kind: 'plain', data: item.data });
+        if (options.mirror && !results.mirror[index]) batch.push({ index, kind: 'mirror', data: mirrorTensor(item.data, info.preprocessing) });
         if (batch.length >= batchSize) await flush();
-      } else {
-        cached++;
-        if (cached % 64 === 0) report();
-      }
+      } else if (filesDone % 64 === 0) report();
     }
     await flush();
     options.fileIndex?.record(hashed);
@@ -143,5 +163,7 @@ export async function extractFeatures(
   } finally {
     await backbone?.dispose();
   }
-  return { vectors, skipped, computed, cached, seconds: (performance.now() - started) / 1000, backboneSeconds };
+  return { vectors: results.plain, mirrored: results.mirror, skipped, computed, cached, seconds: (performance.now() - started) / 1000, backboneSeconds };
 }
+
+type Kind = 'plain' | 'mirror';

@@ -16,6 +16,11 @@ export interface CatalogueEntry {
   readonly scale: Scale;
   readonly layout: Layout;
   readonly resize: ResizeMode;
+  /**
+   * Share of the short side the centre crop keeps: 0.875 for networks evaluated with ImageNet's resize-256-crop-224
+   * protocol (all of them here but nsfwjs). Absent: 1.
+   */
+  readonly cropFraction?: number;
   readonly featureDim: number;
   /** Layer (TF.js) whose output is the feature vector, when it is not the model's output. */
   readonly featureLayer?: string;
@@ -66,6 +71,7 @@ export const CATALOGUE = {
     scale: 'imagenet',
     layout: 'nchw',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1280,
     license: 'Apache-2.0 (ONNX Model Zoo); torchvision weights BSD-3-Clause',
     probeAccuracy: { hymenoptera: 0.941, flowers12: 0.967 },
@@ -82,6 +88,7 @@ export const CATALOGUE = {
     scale: '-1..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1280,
     license: 'Apache-2.0 (Keras applications weights)',
     probeAccuracy: { hymenoptera: 0.905, flowers12: 0.929 },
@@ -115,6 +122,7 @@ export const CATALOGUE = {
     scale: '0..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1280,
     license: 'Apache-2.0 (TF Hub, Google)',
     homepage: 'https://www.kaggle.com/models/google/mobilenet-v2/tfJs/100-224-feature-vector',
@@ -131,6 +139,7 @@ export const CATALOGUE = {
     scale: '0..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     // Width multipliers above 1 widen the last 1x1 conv too: 1280 * 1.3.
     featureDim: 1664,
     license: 'Apache-2.0 (TF Hub, Google)',
@@ -148,6 +157,7 @@ export const CATALOGUE = {
     scale: '0..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1024,
     license: 'Apache-2.0 (TF Hub, Google)',
     homepage: 'https://www.kaggle.com/models/google/mobilenet-v3/tfJs/small-100-224-feature-vector',
@@ -164,6 +174,7 @@ export const CATALOGUE = {
     scale: '0..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1280,
     license: 'Apache-2.0 (TF Hub, Google)',
     homepage: 'https://www.kaggle.com/models/google/mobilenet-v3/tfJs/large-100-224-feature-vector',
@@ -181,6 +192,7 @@ export const CATALOGUE = {
     scale: '-1..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 1280,
     license: 'Apache-2.0 (ONNX Model Zoo; TensorFlow TPU EfficientNet-Lite weights)',
     homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/efficientnet-lite4',
@@ -198,6 +210,7 @@ export const CATALOGUE = {
     scale: 'imagenet',
     layout: 'nchw',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 2048,
     license: 'Apache-2.0 (ONNX Model Zoo)',
     homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/resnet',
@@ -215,6 +228,7 @@ export const CATALOGUE = {
     scale: 'imagenet',
     layout: 'nchw',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 2048,
     license: 'Apache-2.0 (ONNX Model Zoo)',
     homepage: 'https://github.com/onnx/models/tree/main/validated/vision/classification/resnet',
@@ -231,6 +245,7 @@ export const CATALOGUE = {
     scale: '0..1',
     layout: 'nhwc',
     resize: 'center-crop',
+    cropFraction: 0.875,
     featureDim: 2048,
     license: 'Apache-2.0 (TF Hub, Google)',
     homepage: 'https://www.kaggle.com/models/google/inception-v3/tfJs/feature-vector',

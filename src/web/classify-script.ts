@@ -7,7 +7,8 @@
  * Preprocessing, step by step, against the server's (src/data/decode-image.ts, sharp):
  * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does;
  * - resize: 'stretch' draws the whole image into S x S; 'center-crop' draws the centred square of side
- *   min(w, h) into S x S, which is sharp's fit 'cover' (scale the short side to S, crop the centre);
+ *   min(w, h) x cropFraction into S x S, which is sharp's fit 'cover' (scale the short side to S / cropFraction,
+ *   crop the centre);
  * - interpolation: the canvas's own smoothing (imageSmoothingQuality 'medium': mipmapped bilinear in Chromium)
  *   instead of sharp's antialiased linear kernel, and no JPEG shrink-on-load. Measured (test/export-web.test.ts,
  *   Chromium 'medium'; 'low' and 'high' were further off): downscaling a 640x400 JPEG to 224 differs by a mean
@@ -56,7 +57,8 @@ const PREPROCESS_JS = `  /** Per-channel v * mul + add, as Graft's channelAffine
     if (pre.resize === 'stretch') {
       ctx.drawImage(bitmap, 0, 0, w, h, 0, 0, size, size);
     } else if (pre.resize === 'center-crop') {
-      var side = Math.min(w, h);
+      // cropFraction (absent: 1) keeps that share of the short side, as the Node decoder does.
+      var side = Math.min(w, h) * (pre.cropFraction || 1);
       ctx.drawImage(bitmap, (w - side) / 2, (h - side) / 2, side, side, 0, 0, size, size);
     } else {
       throw new Error('Unknown resize mode "' + pre.resize + '" in model.json');

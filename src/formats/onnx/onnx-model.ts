@@ -294,6 +294,14 @@ export function opsetVersion(model: ModelProto, domain = ''): number | undefined
   return entry ? int64ToNumber(entry.version) : undefined;
 }
 
+/** Renames a tensor in every node's inputs and outputs (graph inputs and outputs are left to the caller). */
+export function renameTensor(graph: GraphProto, from: string, to: string): void {
+  for (const node of nodesOf(graph)) {
+    node.input = (node.input ?? []).map((name) => (name === from ? to : name));
+    node.output = (node.output ?? []).map((name) => (name === from ? to : name));
+  }
+}
+
 /**
  * Removes nodes whose outputs no graph output needs, then initializers, value_info entries and
  * initializer-inputs nothing reads any more.

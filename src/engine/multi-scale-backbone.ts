@@ -1,0 +1,50 @@
+import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
+import { multiScaleInputSize, wrapMultiScale } from '../formats/onnx/multi-scale.js';
+import type { BackboneInfo } from './backbone.js';
+import type { BackboneHandle } from './open-backbone.js';
+import { OrtBackbone } from './ort-backbone.js';
+import { cropFractionOf } from './preprocessing.js';
+
+/** The crop of the first scale when the backbone's preprocessing keeps the whole short side: ImageNet's evaluation crop. */
+export const DEFAULT_SCALE_CROP = 0.875;
+
+/**
+ * The backbone seen at two scales (see wrapMultiScale): features are [centre crop | whole square], 2D wide, from a
+ * model whose input is the image's centred square at S / crop. Only for centre-crop preprocessing; anything else is
+ * returned as it is (`scales` unset). Its features are cached apart from single-scale ones (`info.scales`).
+ */
+export function multiScaleBackbone(handle: BackboneHandle): BackboneHandle {
+  const pre = handle.info.preprocessing;
+  if (pre.resize !== 'center-crop' || handle.info.scales) return handle;
+  const crop = cropFractionOf(pre) < 1 ? cropFractionOf(pre) : DEFAULT_SCALE_CROP;
+  const { cropFraction: _dropped, ...rest } = pre;
+  const info: BackboneInfo = {
+    ...handle.info,
+    preprocessing: { ...rest, inputSize: multiScaleInputSize(pre.inputSize, crop) },
+    featureDim: 2 * handle.info.featureDim,
+    featureOutput: FEATURE_OUTPUT,
+    scales: [crop, 1],
+  };
+  let bytes: Uint8Array | undefined;
+  const onnxBytes = async (): Promise<Uint8Array> => {
+    if (bytes) return bytes;
+    const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+    bytes = wrapMultiScale(model, {
+      input: model.graph?.input?.[0]?.name ?? 'input',
+      features: handle.onnxFeatureOutput,
+      featureDim: handle.info.featureDim,
+      inputSize: pre.inputSize,
+      cropFraction: crop,
+      layout: pre.layout,
+      output: FEATURE_OUTPUT,
+    });
+    return bytes;
+  };
+  return { info, onnxBytes, onnxFeatureOutput: FEATURE_OUTPUT, load: async () => OrtBackbone.create(await onnxBytes(), info) };
+}
+
+/** A short id of a multi-scale setting, for cache keys (undefined for a single scale). */
+export function scalesVariant(info: Pick<BackboneInfo, 'scales'>): string | undefined {
+  return info.scales ? `scales=${info.scales.join(',')}` : undefined;
+}
