@@ -14,6 +14,8 @@ export type ProgressEvent =
   | { type: 'batch-end'; epoch: number; batch: number; batches: number }
   | { type: 'epoch-end'; phase?: TrainPhase; epoch: number; epochs: number; logs: EpochLogs; seconds: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  /** One step of the head selection's regularisation path: every candidate at `c` scored by cross-validation. */
+  | { type: 'select'; step: number; steps: number; c: number; best: { readonly trainViews: string; readonly tta: boolean; readonly c: number; readonly accuracy: number; readonly logLoss: number } }
   | { type: 'info'; message: string };
 
 export type TrainPhase = 'head' | 'fine-tune';

@@ -39,11 +39,16 @@ describe('graft report on a trained model', () => {
   });
   afterAll(() => removeTinyModel(model));
 
-  it('is one self-contained HTML file with curves, confusion matrix, per-class table and mistakes', () => {
+  it('is one self-contained HTML file with the cross-validation plots, confusion matrix, per-class table and mistakes', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     // Nothing external: no scripts, stylesheets or images fetched from anywhere.
     expect(html).not.toMatch(/<script|<link |src="(?!data:)|url\(/i);
+    // The linear head has no epochs: its two charts are CV accuracy and log-loss against C, the chosen one marked.
     expect(html.match(/<svg class="chart"/g)).toHaveLength(2);
+    expect(html).toContain('How the head was chosen');
+    expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);
+    expect(html).toContain('>chosen</text>');
+    expect(html).toContain('Labels to check');
     expect(html).toContain('<table class="confusion">');
     for (const label of ['circles', 'squares', 'triangles']) expect(html).toContain(`<th scope="row">${label}</th>`);
     expect(html).toContain('<table class="per-class">');

@@ -79,6 +79,13 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         line(`${event.phase === 'fine-tune' ? 'fine-tune ' : ''}epoch ${event.epoch}/${event.epochs} loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)}${val} (${event.seconds.toFixed(2)} s)`);
         return;
       }
+      case 'select': {
+        bar?.stop();
+        bar = undefined;
+        const b = event.best;
+        line(`select: C=${event.c.toPrecision(2)} (${event.step}/${event.steps}) best so far: ${b.trainViews}${b.tta ? ' + TTA' : ''}, C=${b.c.toPrecision(2)}, CV acc ${b.accuracy.toFixed(4)}, log-loss ${b.logLoss.toFixed(4)}`);
+        return;
+      }
       case 'early-stop':
         line(`early stop at epoch ${event.epoch}: val_loss has not improved since epoch ${event.bestEpoch}; keeping epoch ${event.bestEpoch}'s weights`);
         return;

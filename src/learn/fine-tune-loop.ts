@@ -37,7 +37,13 @@ export interface FineTuneLoopOptions {
   /** Dropout rate before each hidden layer's output, as in the head phase. */
   readonly headDropout: number;
   readonly train: CutActivations;
+  /**
+   * Held-out training images that choose the epoch (val_loss): the lowest wins, epoch 0 (the head alone) included.
+   * Without it, the last epoch run is kept.
+   */
   readonly val?: CutActivations;
+  /** Stop after this epoch, with the schedule still laid out over `config.epochs` (a refit to a chosen epoch). */
+  readonly stopAfterEpoch?: number;
   readonly numClasses: number;
   readonly config: FineTuneConfig;
   readonly seed: number;
@@ -133,7 +139,8 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
     let stoppedEarly = false;
     let steps = 0;
     let stepSeconds = 0;
-    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+    const lastEpoch = Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs);
+    for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
       if (val && config.patience > 0 && epoch - 1 - best.epoch >= config.patience) break;
       const started = performance.now();
       const random = mulberry32(deriveSeed(options.seed, `fine-tune-epoch-${epoch}`));
@@ -160,13 +167,13 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
       if (val) Object.assign(logs, evaluate(suffix, head, val, numClasses));
       history.push(logs);
       const monitored = logs.val_loss ?? logs.loss;
-      if (monitored < best.loss - 1e-6 || (!val && epoch === config.epochs)) {
+      if (monitored < best.loss - 1e-6 || (!val && epoch === lastEpoch)) {
         disposeAll(best.weights);
         best = { loss: monitored, epoch, weights: snapshot(allVars) };
       }
       await save(epoch);
       onProgress?.({ type: 'epoch-end', phase: 'fine-tune', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
-      if (val && config.patience > 0 && epoch - best.epoch >= config.patience && epoch < config.epochs) {
+      if (val && config.patience > 0 && epoch - best.epoch >= config.patience && epoch < lastEpoch) {
         stoppedEarly = true;
         onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
         break;

@@ -36,6 +36,11 @@ export interface FineTuneSummary {
   readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
   /** Validation scores of the head phase alone (frozen backbone), for comparison; set by `train`. */
   readonly headOnly?: { readonly accuracy: number; readonly loss: number } | null;
+  /**
+   * What the model holds, as `train` decided on held-out training images: the fine-tuned network, or the head alone
+   * when no fine-tuning epoch beat it there.
+   */
+  readonly kept?: 'fine-tuned' | 'head';
 }
 
 export interface FineTunePhaseInput {
@@ -43,9 +48,14 @@ export interface FineTunePhaseInput {
   /** The backbone's ONNX graph (`handle.onnxBytes()`, decoded): it is cut, imported and exported, never modified. */
   readonly model: ModelProto;
   readonly cacheDir: string;
-  /** Training then validation files, with their class indices. */
-  readonly train: { readonly files: readonly string[]; readonly labels: Int32Array };
-  readonly val: { readonly files: readonly string[]; readonly labels: Int32Array };
+  /** Training files, with their class indices. */
+  readonly train: ImageSet;
+  /** Held-out training images that choose the epoch (epoch 0, the head alone, included); empty: keep the last epoch. */
+  readonly holdout: ImageSet;
+  /** Validation images: scored with the kept weights, never used to choose. */
+  readonly val: ImageSet;
+  /** Stop after this epoch of the `config.epochs` schedule (refitting to an epoch chosen on a holdout). */
+  readonly stopAfterEpoch?: number;
   readonly numClasses: number;
   readonly head: readonly DenseLayerWeights[];
   readonly headDropout: number;
@@ -53,6 +63,12 @@ export interface FineTunePhaseInput {
   readonly seed: number;
   readonly checkpoint: { readonly path: string; readonly fingerprint: string; readonly resume: boolean; readonly extra: Record<string, unknown> };
   readonly onProgress?: ProgressListener;
+}
+
+/** Files and their class indices. */
+export interface ImageSet {
+  readonly files: readonly string[];
+  readonly labels: Int32Array;
 }
 
 export interface FineTunePhaseResult {
@@ -82,7 +98,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
   onProgress?.({ type: 'info', message: `fine-tuning ${cut.description}` });
 
   const started = performance.now();
-  const { train, val, skipped, shape, computed, cached, prefix } = await cutActivations(input, model, cut);
+  const { train, holdout, val, skipped, shape, computed, cached, prefix } = await cutActivations(input, model, cut);
   const activationsSeconds = (performance.now() - started) / 1000;
 
   const graph = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
@@ -97,7 +113,8 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
       head: input.head,
       headDropout: input.headDropout,
       train,
-      val: val.labels.length ? val : undefined,
+      val: holdout.labels.length ? holdout : undefined,
+      stopAfterEpoch: input.stopAfterEpoch,
       numClasses: input.numClasses,
       config,
       seed: input.seed,
@@ -108,8 +125,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
 
     const exportStarted = performance.now();
     const onnxBytes = exportFineTunedOnnx({ model, cut, featureOutput, variables: graph.variables, head: loop.head });
-    const checkSet = val.labels.length ? { files: val.files, set: val } : { files: train.files, set: train };
-    const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, checkSet);
+    const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, { files: train.files, set: train });
     const exportSeconds = (performance.now() - exportStarted) / 1000;
     const valProbabilities = val.labels.length ? predictCut(suffix, loop.head, val) : undefined;
     return {
@@ -142,16 +158,17 @@ function bind(graph: OnnxTfjsGraph): TrainableSuffix {
 
 type CutSet = CutActivations & { readonly files: string[] };
 
-/** Runs (or reads from the cache) the frozen prefix for every training view and every validation image. */
+/** Runs (or reads from the cache) the frozen prefix for every training view and every holdout and validation image. */
 async function cutActivations(
   input: FineTunePhaseInput,
   model: ModelProto,
   cut: ResolvedCut,
-): Promise<{ train: CutSet; val: CutSet; skipped: SkippedFile[]; shape: number[]; computed: number; cached: number; prefix: { bytes: Uint8Array; output: string } }> {
+): Promise<{ train: CutSet; holdout: CutSet; val: CutSet; skipped: SkippedFile[]; shape: number[]; computed: number; cached: number; prefix: { bytes: Uint8Array; output: string } }> {
   const prefix = buildPrefixModel(model, cut);
   const sha256 = createHash('sha256').update(prefix.bytes).digest('hex');
-  const files = [...input.train.files, ...input.val.files];
+  const files = [...input.train.files, ...input.holdout.files, ...input.val.files];
   const trainCount = input.train.files.length;
+  const holdoutEnd = trainCount + input.holdout.files.length;
   const store = FeatureStore.open(input.cacheDir);
   const fileIndex = FileHashIndex.open(input.cacheDir);
   let result;
@@ -182,7 +199,8 @@ async function cutActivations(
   };
   return {
     train: pick(0, trainCount, input.train.labels),
-    val: pick(trainCount, files.length, input.val.labels),
+    holdout: pick(trainCount, holdoutEnd, input.holdout.labels),
+    val: pick(holdoutEnd, files.length, input.val.labels),
     skipped: result.skipped,
     shape: result.shape,
     computed: result.computed,

@@ -1,20 +1,21 @@
 import { GraftError } from '../errors.js';
 
 /**
- * The classifier grafted onto the backbone's features: optional hidden Dense+ReLU layers, dropout after each,
- * then Dense(classes, softmax). `hidden: []` is a linear (softmax-regression) head; the seed article's head is
- * `hidden: [1024]`. Features are standardised (per-dimension mean/std from the training set) before the first
- * layer; the standardisation is folded into the first layer's weights on export.
+ * The classifier grafted onto the backbone's features. `hidden: []` (the default) is a linear head: multinomial
+ * logistic regression with L2, solved exactly, its strength chosen by cross-validation (`fitLinearHead`). With
+ * hidden sizes it is an MLP: Dense+ReLU layers with dropout after each, then Dense(classes, softmax), trained by
+ * Adam (the seed article's head is `hidden: [1024]`). Features are standardised (per-dimension mean/std from the
+ * training set) before the first layer; the standardisation is folded into the first layer's weights on export.
  */
 export interface HeadConfig {
   readonly version: 1;
-  /** Units of each hidden Dense(relu) layer, e.g. [1024]; [] is a linear head. Defaults to [256] (measured, bench/RESULTS.md). */
+  /** Units of each hidden Dense(relu) layer, e.g. [1024] (an MLP); [] is the linear head. Defaults to [] (measured, bench/RESULTS.md). */
   readonly hidden: readonly number[];
-  /** Dropout rate after each hidden layer (on the features when the head is linear). Defaults to 0.5. */
+  /** Dropout rate after each hidden layer of an MLP (and on the features while fine-tuning a linear head). Defaults to 0.5. */
   readonly dropout: number;
 }
 
-export const DEFAULT_HEAD: HeadConfig = { version: 1, hidden: [256], dropout: 0.5 };
+export const DEFAULT_HEAD: HeadConfig = { version: 1, hidden: [], dropout: 0.5 };
 
 /** Validates a head config from JSON (a manifest, a --config file) and rejects unknown keys. */
 export function headFromConfig(config: unknown): HeadConfig {
@@ -38,8 +39,13 @@ export function headToConfig(head: HeadConfig): HeadConfig {
   return { version: 1, hidden: [...head.hidden], dropout: head.dropout };
 }
 
-/** "linear" or "1024-relu" style summary for logs and reports. */
+/** Whether the head is the linear one (softmax regression by the exact solver) rather than an MLP. */
+export function isLinearHead(head: Pick<HeadConfig, 'hidden'>): boolean {
+  return head.hidden.length === 0;
+}
+
+/** "Dense(1024, relu) -> Dense(N, softmax)" style summary for logs and reports. */
 export function describeHead(head: HeadConfig): string {
-  const body = head.hidden.length ? head.hidden.map((u) => `Dense(${u}, relu)`).join(' -> ') + ' -> ' : '';
-  return `${body}Dense(N, softmax), dropout ${head.dropout}`;
+  if (isLinearHead(head)) return 'linear: Dense(N, softmax), L2-regularised logistic regression';
+  return `MLP: ${head.hidden.map((u) => `Dense(${u}, relu)`).join(' -> ')} -> Dense(N, softmax), dropout ${head.dropout}`;
 }

@@ -15,8 +15,9 @@ export interface DataSplit {
 
 /**
  * Train and validation items from what the user gave: an explicit `--val` folder wins; else a dataset with
- * `train/` and `val/` (or valid/validation/test) folders uses them; else a seeded stratified `valSplit`
- * (default 0.2) of the one folder. `valSplit: 0` trains without validation (no early stopping).
+ * `train/` and `val/` (or valid/validation/test) folders uses them; else a seeded stratified `valSplit` of the one
+ * folder (default 0: every image trains, and cross-validation on them estimates accuracy). Validation images are
+ * only scored: nothing is chosen on them.
  */
 export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number }): Promise<DataSplit> {
   if (options.val !== undefined && options.valSplit !== undefined) {
@@ -42,7 +43,7 @@ export async function prepareData(options: { train: string; val?: string; valSpl
       source: { train: train.root, val: aligned.val.root, valSplit: null },
     };
   }
-  const valSplit = options.valSplit ?? 0.2;
+  const valSplit = options.valSplit ?? 0;
   if (!(valSplit >= 0 && valSplit < 1)) {
     throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
   }

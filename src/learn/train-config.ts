@@ -2,28 +2,58 @@ import { GraftError } from '../errors.js';
 import { DEFAULT_HEAD, headFromConfig, type HeadConfig } from './head-config.js';
 import { definedOnly } from '../defined-only.js';
 
-/** Everything that decides a head-training run; stored in the manifest so `--config` can replay it. */
+/** A choice left to cross-validation on the training images ('auto'), or fixed. */
+export type AutoOr<T> = T | 'auto';
+
+/** Everything that decides a training run; stored in the manifest so `--config` can replay it. */
 export interface TrainConfig {
-  readonly version: 1;
+  readonly version: 2;
   readonly head: HeadConfig;
-  /** Maximum epochs; early stopping usually ends sooner. */
+  /**
+   * See each image at two scales, the backbone's evaluation crop and the whole centred square, and concatenate the
+   * features (multiScaleBackbone): costs a second backbone pass per image. Fine-tuning uses one scale.
+   */
+  readonly multiScale: boolean;
+  /** Linear head: sklearn's C (inverse L2 strength); 'auto' picks it by cross-validation from 1e-4..10. */
+  readonly c: AutoOr<number>;
+  /** Linear head: also train on each image's mirror image ('on'), or not ('off'); 'auto' lets cross-validation decide. */
+  readonly mirror: AutoOr<'on' | 'off'>;
+  /** Test-time augmentation: average the image's and its mirror image's probabilities, inside model.onnx. */
+  readonly tta: AutoOr<'on' | 'off'>;
+  /** Most cross-validation folds (fewer when a class has fewer images or groups); 'auto': 5, or 3 from 2000 images. */
+  readonly folds: AutoOr<number>;
+  /**
+   * Regular expression on file names whose first capture group (else whole match) names a group of images that must
+   * stay on one side of every internal split (frames of one object, shots of one plant). Null: every image alone.
+   */
+  readonly groupBy: string | null;
+  /** Row weights by class: 'balanced' weighs rare classes up (n / (K n_c)). */
+  readonly classWeights: 'none' | 'balanced';
+  /** MLP head: maximum epochs; early stopping on a held-out fifth of the training images usually ends sooner. */
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
-  /** Epochs without a val_loss improvement before stopping; the best epoch's weights are kept. */
+  /** MLP head: epochs without a holdout loss improvement before stopping; the best epoch's weights are kept. */
   readonly patience: number;
-  /** L2 penalty on the head's weights (not biases). */
+  /** MLP head: L2 penalty on the weights (not biases). */
   readonly weightDecay: number;
-  /** Label smoothing for the cross-entropy, 0 = none. */
+  /** MLP head and fine-tuning: label smoothing for the cross-entropy, 0 = none. */
   readonly labelSmoothing: number;
-  /** Seeds the initial weights, dropout masks, batch order and the val split. */
+  /** Seeds the folds, the splits, initial weights, dropout masks and batch order. */
   readonly seed: number;
 }
 
-/** Defaults chosen by measurement on hymenoptera and flowers12 (bench/RESULTS.md, "Choosing the head defaults"). */
+/** Defaults chosen by measurement on the five datasets in ../shared/datasets (bench/RESULTS.md, "Heads"). */
 export const DEFAULT_TRAIN: TrainConfig = {
-  version: 1,
+  version: 2,
   head: DEFAULT_HEAD,
+  multiScale: true,
+  c: 'auto',
+  mirror: 'auto',
+  tta: 'auto',
+  folds: 'auto',
+  groupBy: null,
+  classWeights: 'none',
   epochs: 60,
   batchSize: 32,
   learningRate: 1e-3,
@@ -33,15 +63,31 @@ export const DEFAULT_TRAIN: TrainConfig = {
   seed: 42,
 };
 
-/** Merges user options over the defaults and validates every value, rejecting unknown keys. */
-export function trainConfigFrom(options: Partial<Omit<TrainConfig, 'head'>> & { head?: Partial<HeadConfig> } = {}): TrainConfig {
+/** What a caller may pass: any subset, the head partially. */
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'head' | 'version'>> & { head?: Partial<HeadConfig>; version?: number };
+
+/** Merges user options over the defaults and validates every value, rejecting unknown keys. Version 1 configs replay. */
+export function trainConfigFrom(options: TrainConfigInput = {}): TrainConfig {
   const known = Object.keys(DEFAULT_TRAIN);
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length) throw new GraftError('INVALID_CONFIG', `Unknown training options: ${unknown.join(', ')}. Known: ${known.join(', ')}`);
-  const merged = { ...DEFAULT_TRAIN, ...definedOnly(options), head: headFromConfig({ ...DEFAULT_TRAIN.head, ...definedOnly(options.head ?? {}) }) };
+  const merged: TrainConfig = {
+    ...DEFAULT_TRAIN,
+    ...(definedOnly(options) as Partial<TrainConfig>),
+    version: 2,
+    head: headFromConfig({ ...DEFAULT_TRAIN.head, ...definedOnly(options.head ?? {}) }),
+  };
   const check = (ok: boolean, what: string, value: unknown, hint: string): void => {
     if (!ok) throw new GraftError('INVALID_CONFIG', `${what}. Received: ${String(value)}`, { hint });
   };
+  const isAutoOr = (value: unknown, allowed: readonly unknown[]): boolean => value === 'auto' || allowed.includes(value);
+  check(typeof merged.multiScale === 'boolean', 'multiScale must be true or false', merged.multiScale, 'e.g. --no-multi-scale');
+  check(merged.c === 'auto' || (typeof merged.c === 'number' && merged.c > 0 && Number.isFinite(merged.c)), 'C must be a positive number or auto', merged.c, 'e.g. --c 0.1, or --c auto');
+  check(isAutoOr(merged.mirror, ['on', 'off']), 'mirror must be on, off or auto', merged.mirror, 'e.g. --mirror off for images whose meaning changes when mirrored (text, signs)');
+  check(isAutoOr(merged.tta, ['on', 'off']), 'tta must be on, off or auto', merged.tta, 'e.g. --tta off');
+  check(merged.folds === 'auto' || (Number.isInteger(merged.folds) && merged.folds >= 2 && merged.folds <= 20), 'folds must be auto or an integer from 2 to 20', merged.folds, 'e.g. --folds 5');
+  check(merged.groupBy === null || (typeof merged.groupBy === 'string' && merged.groupBy.length > 0), 'group-by must be a regular expression', merged.groupBy, "e.g. --group-by '^(\\d+_\\d+)_'");
+  check(['none', 'balanced'].includes(merged.classWeights), 'class weights must be none or balanced', merged.classWeights, 'e.g. --class-weights balanced');
   check(Number.isInteger(merged.epochs) && merged.epochs >= 1, 'epochs must be a positive integer', merged.epochs, 'e.g. --epochs 30');
   check(Number.isInteger(merged.batchSize) && merged.batchSize >= 1, 'batch size must be a positive integer', merged.batchSize, 'e.g. --batch-size 32');
   check(merged.learningRate > 0 && merged.learningRate < 10, 'learning rate must be in (0, 10)', merged.learningRate, 'e.g. --lr 0.001');

@@ -1,37 +1,37 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import type { SkippedFile } from '../data/dataset.js';
+import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
+import { multiScaleBackbone } from '../engine/multi-scale-backbone.js';
 import { backboneFromOptions, type BackboneHandle, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { preprocessingHash } from '../engine/preprocessing.js';
 import { GraftError } from '../errors.js';
-import { extractFeatures } from '../features/extract-features.js';
 import { defaultCacheDir } from '../features/default-cache-dir.js';
-import { FeatureStore } from '../features/feature-store.js';
-import { FileHashIndex } from '../features/file-hash-index.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
-import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
-import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
+import { wrapMirrorTta } from '../formats/onnx/mirror-tta.js';
+import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
-import { denseForward, foldNormalization, type DenseLayerWeights } from './dense-layer.js';
+import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
+import type { DenseLayerWeights } from './dense-layer.js';
+import { fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
+import { fineTunePhase, type FineTuneSummary, type ImageSet } from './fine-tune.js';
+import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from './head-phase.js';
 import type { HeadConfig } from './head-config.js';
 import { prepareData, type DataSplit } from './prepare-data.js';
-import { trainConfigFrom, type TrainConfig } from './train-config.js';
-import { trainHead, type LabelledFeatures } from './train-head.js';
-import type { LabelledItem } from '../data/dataset.js';
-import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
-import { fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
-import { fineTunePhase, type FineTuneSummary } from './fine-tune.js';
-import { preprocessingHash } from '../engine/preprocessing.js';
+import { assignFolds, groupKeys } from './select/folds.js';
+import type { SelectionReport } from './select/fit-linear-head.js';
+import type { LabelIssue } from './select/label-issues.js';
+import type { TrainViews } from './select/cross-validate.js';
+import { buildManifest } from './train-manifest.js';
+import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from './train-config.js';
 
 export interface TrainOptions {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
   readonly train: string;
-  /** Validation folder or CSV. Default: the dataset's own val/ folder, else a stratified 20% split. */
+  /** Validation folder or CSV, scored and reported, never used to choose. Default: the dataset's own val/ folder, else none. */
   readonly val?: string;
-  /** Fraction of the training data held out when there is no validation folder; 0 = none. */
+  /** Fraction of the training data held out (stratified, seeded) to score when there is no validation folder; default 0. */
   readonly valSplit?: number;
   /** Catalogue name, URL or path. Defaults to `mobilenet_v2`. */
   readonly backbone?: string;
@@ -43,8 +43,8 @@ export interface TrainOptions {
   readonly featureOutput?: string;
   /** Where a TF.js backbone runs (see OpenBackboneOptions.engine). Defaults to onnxruntime. */
   readonly engine?: 'onnxruntime' | 'tfjs';
-  /** Training hyper-parameters; anything left out takes the measured default (DEFAULT_TRAIN). */
-  readonly config?: Partial<Omit<TrainConfig, 'head' | 'version'>> & { head?: Partial<HeadConfig> };
+  /** Training settings; anything left out takes the measured default (DEFAULT_TRAIN). */
+  readonly config?: TrainConfigInput;
   /**
    * Fine-tune after the head phase: unfreeze the top of the backbone (`unfreeze`, default `last:3`) and train on
    * at lower rates. Anything left out takes DEFAULT_FINE_TUNE. Omit for feature extraction only.
@@ -59,44 +59,47 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
 }
 
+/** The head as trained: its config plus what was chosen for it. */
+export type TrainedHeadSummary = HeadConfig & {
+  /** 'linear' (softmax regression by the exact solver) or 'mlp'. */
+  readonly kind: 'linear' | 'mlp';
+  /** Linear head: C and training rows as chosen (or fixed). */
+  readonly c?: number;
+  readonly trainViews?: TrainViews;
+  /** Test-time augmentation (image + mirror image, averaged) inside model.onnx. */
+  readonly tta: boolean;
+};
+
 /** What `graft train --json` prints (snake_case keys are part of the JSON contract). */
 export interface TrainResult {
   readonly model: string;
   readonly labels: string[];
-  readonly val: (Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number }) | null;
+  /** Scores on the validation images: reported only, never used to choose anything. */
+  readonly val: ValScores | null;
   readonly timings: { extract_s: number; train_s: number; total_s: number };
   readonly images: { train: number; val: number; skipped: SkippedFile[] };
   readonly features: { computed: number; cached: number; backbone_s: number };
   readonly backbone: BackboneInfo;
-  readonly head: HeadConfig;
+  readonly head: TrainedHeadSummary;
+  /** How the head was chosen: the cross-validation table on the training images (null when nothing was chosen). */
+  readonly selection: SelectionReport | null;
+  /** Training images whose label the cross-validated head confidently contradicts (most suspicious first). */
+  readonly labelIssues: LabelIssue[];
+  /** MLP only: the epoch kept (on a held-out fifth of the training images), and the epochs run. */
   readonly bestEpoch: number;
   readonly history: EpochLogs[];
-  /** Present when the run fine-tuned the backbone; `val` above then scores the fine-tuned model. */
+  /** Present when the run fine-tuned the backbone; `val` above then scores the final model. */
   readonly fineTune?: FineTuneSummary;
 }
 
-/** The head phase's outcome, kept in a fine-tuning checkpoint so a resumed run need not redo it. */
-interface HeadPhase {
-  readonly layers: DenseLayerWeights[];
-  readonly history: EpochLogs[];
-  readonly bestEpoch: number;
-  readonly stoppedEarly: boolean;
-  readonly backend: string;
-  readonly val: TrainResult['val'];
-  readonly features: TrainResult['features'];
-  readonly skipped: SkippedFile[];
-  readonly counts: { readonly train: number; readonly val: number };
-  readonly extractSeconds: number;
-  readonly trainSeconds: number;
-}
-
 /**
- * The whole feature-extraction path in one call: scan and split the data, extract (or fetch cached) features,
- * train the head, score it on validation, and write a model directory with one ONNX file (backbone + head).
+ * The whole path in one call: scan the data, extract (or fetch cached) features, choose and fit the head on the
+ * training images alone, score it on validation images if there are any, optionally fine-tune, and write a model
+ * directory with one ONNX file (backbone + head).
  *
  * @example
  * const result = await train({ train: './photos', out: './model' });
- * result.val?.accuracy; // e.g. 0.95
+ * result.selection?.chosen.accuracy; // cross-validated accuracy on the training images, e.g. 0.95
  */
 export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
@@ -106,10 +109,11 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: config.seed });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const handle = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
-  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}` });
-
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
+  const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
+  const handle = featureBackbone(backbone, { config, fineTuning: fine !== undefined, engine: options.engine, onProgress: options.onProgress });
+  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
+
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
   const fingerprint = fine ? runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing) }) : '';
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
@@ -119,44 +123,35 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     });
   }
   if (fine && options.resume && !saved) options.onProgress?.({ type: 'info', message: `no checkpoint at ${checkpointPath}: starting from the beginning` });
-  const headPhase = saved ? (saved.extra.headPhase as HeadPhase) : await trainHeadPhase(options, config, data, handle, cacheDir);
-  const headLayers = saved ? headPhase.layers.map((l) => ({ ...l, weight: new Float32Array(l.inputDim * l.outputDim), bias: new Float32Array(l.outputDim) })) : headPhase.layers;
+  const headPhase = saved ? headPhaseFromCheckpoint(saved.extra.headPhase) : await runHeadPhase({ config, data, handle, cacheDir, signal: options.signal, onProgress: options.onProgress });
 
   let val = headPhase.val;
-  let layers = headLayers;
+  let layers = headPhase.layers;
   let onnxBytes: Uint8Array;
   let fineTune: FineTuneSummary | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
   const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+  const io = { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: handle.onnxFeatureOutput };
+  const finish = (bytes: Uint8Array): Uint8Array =>
+    headPhase.tta ? wrapMirrorTta(decodeOnnxModel(bytes, 'the model'), { ...io, classes: data.labels.length, featureDim: handle.info.featureDim }, handle.info.preprocessing.layout) : bytes;
   if (fine) {
-    const index = (items: LabelledItem[]) => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
-    const phase = await fineTunePhase({
-      handle,
-      model: backboneOnnx,
-      cacheDir,
-      train: index(data.train),
-      val: index(data.val),
-      numClasses: data.labels.length,
-      head: headLayers,
-      headDropout: config.head.dropout,
-      config: fine,
-      seed: config.seed,
-      checkpoint: { path: checkpointPath, fingerprint, resume: options.resume ?? false, extra: { headPhase: { ...headPhase, layers: headPhase.layers.map(shapeOnly) } } },
-      onProgress: options.onProgress,
-    });
-    fineTune = { ...phase.summary, headOnly: headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null };
-    layers = phase.head;
-    onnxBytes = phase.onnxBytes;
-    for (const s of phase.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
-    val = phase.val ? scoreProbabilities(phase.val, data.labels) : null;
+    const tuned = await fineTuneWithHoldout({ options, config, fine, data, handle, backboneOnnx, cacheDir, headPhase, checkpointPath, fingerprint });
+    fineTune = tuned.summary;
+    for (const s of tuned.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
+    if (tuned.model) {
+      layers = tuned.model.head;
+      onnxBytes = finish(tuned.model.onnxBytes);
+      val = tuned.model.val;
+    } else onnxBytes = finish(appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {}));
   } else {
-    onnxBytes = appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {});
+    onnxBytes = finish(appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {}));
   }
 
   const packed = packHeadWeights(layers);
-  const manifest = buildManifest({ data, handleInfo: handle.info, config, headPhase, fineTune, packed, val, onnxIO: { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities', features: handle.onnxFeatureOutput } });
+  const head = headSummary(config, headPhase);
+  const manifest = buildManifest({ data, info: handle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
-  if (fine) await removeCheckpoint(checkpointPath);
+  if (fine) await Promise.all([removeCheckpoint(checkpointPath), removeCheckpoint(refitCheckpoint(checkpointPath))]);
   const trainSeconds = headPhase.trainSeconds + (fineTune ? fineTune.timings.activations_s + fineTune.timings.train_s + fineTune.timings.export_s : 0);
   return {
     model: modelDir,
@@ -166,62 +161,147 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
     features: headPhase.features,
     backbone: handle.info,
-    head: config.head,
+    head,
+    selection: headPhase.selection,
+    labelIssues: headPhase.labelIssues,
     bestEpoch: headPhase.bestEpoch,
     history: headPhase.history,
     ...(fineTune ? { fineTune } : {}),
   };
 }
 
-/** Extracts (or reads cached) features and trains the head on them: the feature-extraction path, and fine-tuning's first phase. */
-async function trainHeadPhase(options: TrainOptions, config: TrainConfig, data: DataSplit, handle: BackboneHandle, cacheDir: string): Promise<HeadPhase> {
-  const started = performance.now();
-  const store = FeatureStore.open(cacheDir);
-  const fileIndex = FileHashIndex.open(cacheDir);
-  let extraction;
-  try {
-    const files = [...data.train, ...data.val].map((item) => item.file);
-    extraction = await extractFeatures(files, handle, store, { fileIndex, onProgress: options.onProgress });
-  } finally {
-    store.close();
-    fileIndex.close();
+/**
+ * The backbone as the head sees it: at two scales by default (multiScaleBackbone), at one when asked, when
+ * fine-tuning (the trained suffix is one network pass), or when the backbone runs in tfjs.
+ */
+function featureBackbone(handle: BackboneHandle, context: { config: TrainConfig; fineTuning: boolean; engine?: 'onnxruntime' | 'tfjs'; onProgress?: ProgressListener }): BackboneHandle {
+  if (!context.config.multiScale) return handle;
+  const why = context.fineTuning ? 'fine-tuning trains one pass of the network' : context.engine === 'tfjs' ? 'the backbone runs in tfjs (--engine tfjs)' : handle.info.preprocessing.resize !== 'center-crop' ? `its preprocessing is ${handle.info.preprocessing.resize}, not center-crop` : undefined;
+  if (why) {
+    context.onProgress?.({ type: 'info', message: `one scale: ${why}` });
+    return handle;
   }
-  const extractSeconds = (performance.now() - started) / 1000;
-  const toMatrix = (items: LabelledItem[], offset: number): LabelledFeatures & { files: string[] } => {
-    const rows: Float32Array[] = [];
-    const labels: number[] = [];
-    const files: string[] = [];
-    items.forEach((item, i) => {
-      const v = extraction.vectors[offset + i];
-      if (!v) return;
-      rows.push(v);
-      labels.push(data.labels.indexOf(item.label));
-      files.push(item.file);
-    });
-    const dim = handle.info.featureDim;
-    const matrix = new Float32Array(rows.length * dim);
-    rows.forEach((r, i) => matrix.set(r, i * dim));
-    return { features: { data: matrix, count: rows.length, dim }, labels: Int32Array.from(labels), files };
-  };
-  const trainSet = toMatrix(data.train, 0);
-  const valSet = toMatrix(data.val, data.train.length);
+  return multiScaleBackbone(handle);
+}
 
-  const trainStarted = performance.now();
-  const head = await trainHead(trainSet, valSet.features.count ? valSet : undefined, data.labels.length, config, options.onProgress);
-  const layers = foldNormalization(head.layers, head.normalization);
+function headSummary(config: TrainConfig, phase: HeadPhase): TrainedHeadSummary {
   return {
-    layers,
-    history: head.history,
-    bestEpoch: head.bestEpoch,
-    stoppedEarly: head.stoppedEarly,
-    backend: head.backend,
-    val: valSet.features.count ? scoreHead(layers, valSet, data.labels) : null,
-    features: { computed: extraction.computed, cached: extraction.cached, backbone_s: round(extraction.backboneSeconds) },
-    skipped: extraction.skipped,
-    counts: { train: trainSet.features.count, val: valSet.features.count },
-    extractSeconds,
-    trainSeconds: (performance.now() - trainStarted) / 1000,
+    ...config.head,
+    kind: phase.linear ? 'linear' : 'mlp',
+    ...(phase.linear ? { c: phase.linear.c, trainViews: phase.linear.trainViews } : {}),
+    tta: phase.tta,
   };
+}
+
+interface FineTuneInput {
+  readonly options: TrainOptions;
+  readonly config: TrainConfig;
+  readonly fine: FineTuneConfig;
+  readonly data: DataSplit;
+  readonly handle: BackboneHandle;
+  readonly backboneOnnx: ModelProto;
+  readonly cacheDir: string;
+  readonly headPhase: HeadPhase;
+  readonly checkpointPath: string;
+  readonly fingerprint: string;
+}
+
+/**
+ * Fine-tuning whose every choice is made on training images (DESIGN.md decision 9). A fifth of the training images
+ * (grouped and stratified) is held out; the head, refitted on the rest, is fine-tuned on the rest, and the holdout
+ * picks the epoch, epoch 0 (the head alone) included. If no epoch beats the head, the head-phase model (fitted on
+ * every training image) is kept as it is; otherwise the backbone is fine-tuned again on every training image,
+ * starting from that head, for the chosen number of epochs of the same schedule.
+ */
+async function fineTuneWithHoldout(input: FineTuneInput): Promise<{
+  summary: FineTuneSummary;
+  model: { head: DenseLayerWeights[]; onnxBytes: Uint8Array; val: ValScores | null } | null;
+  skipped: SkippedFile[];
+}> {
+  const { options, config, fine, data, handle, headPhase } = input;
+  const index = (items: readonly LabelledItem[]): ImageSet => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
+  const all = index(data.train);
+  const groups = config.groupBy ? groupKeys(all.files, config.groupBy) : undefined;
+  const { fold } = assignFolds(all.labels, data.labels, groups, config.seed, 5);
+  const part = (inHoldout: boolean): ImageSet => {
+    const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
+    return { files: rows.map((r) => all.files[r]!), labels: Int32Array.from(rows, (r) => all.labels[r]!) };
+  };
+  const [rest, holdout] = [part(false), part(true)];
+  const common = { handle, model: input.backboneOnnx, cacheDir: input.cacheDir, numClasses: data.labels.length, headDropout: config.head.dropout, config: fine, seed: config.seed, onProgress: options.onProgress };
+  const extra = { headPhase: headPhaseToCheckpoint(headPhase) };
+  options.onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch (epoch 0 = the head alone)` });
+  const trial = await fineTunePhase({
+    ...common,
+    train: rest,
+    holdout,
+    val: { files: [], labels: new Int32Array(0) },
+    head: await headForTrial(input, rest),
+    checkpoint: { path: input.checkpointPath, fingerprint: input.fingerprint, resume: options.resume ?? false, extra },
+  });
+  const headOnly = headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null;
+  if (trial.summary.bestEpoch === 0) {
+    options.onProgress?.({ type: 'info', message: 'no fine-tuning epoch beat the head alone on the held-out training images: keeping the head' });
+    return { summary: { ...trial.summary, headOnly, kept: 'head' }, model: null, skipped: trial.skipped };
+  }
+  options.onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${trial.summary.bestEpoch} epoch(s)` });
+  const refit = await fineTunePhase({
+    ...common,
+    train: all,
+    holdout: { files: [], labels: new Int32Array(0) },
+    val: index(data.val),
+    head: headPhase.layers,
+    stopAfterEpoch: trial.summary.bestEpoch,
+    checkpoint: { path: refitCheckpoint(input.checkpointPath), fingerprint: input.fingerprint, resume: options.resume ?? false, extra },
+  });
+  const summary: FineTuneSummary = {
+    ...refit.summary,
+    history: trial.summary.history,
+    bestEpoch: trial.summary.bestEpoch,
+    stoppedEarly: trial.summary.stoppedEarly,
+    timings: {
+      activations_s: round(trial.summary.timings.activations_s + refit.summary.timings.activations_s),
+      train_s: round(trial.summary.timings.train_s + refit.summary.timings.train_s),
+      export_s: round(trial.summary.timings.export_s + refit.summary.timings.export_s),
+    },
+    headOnly,
+    kept: 'fine-tuned',
+  };
+  const val = refit.val ? scoreProbabilities(refit.val, data.labels) : null;
+  return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: [...trial.skipped, ...refit.skipped] };
+}
+
+/** The head the holdout trial starts from: the chosen head refitted on the images that train in the trial. */
+async function headForTrial(input: FineTuneInput, rest: ImageSet): Promise<DenseLayerWeights[]> {
+  const phase = await runHeadPhase({
+    config: fixedChoices(input.config, input.headPhase),
+    data: { ...input.data, train: rest.files.map((file, i) => ({ file, label: input.data.labels[rest.labels[i]!]! })), val: [] },
+    handle: input.handle,
+    cacheDir: input.cacheDir,
+    signal: input.options.signal,
+    crossValidate: false,
+  });
+  return phase.layers;
+}
+
+/** The config with the head phase's choices fixed, so a refit repeats them instead of choosing again. */
+function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {
+  if (!phase.linear) return config;
+  return { ...config, c: phase.linear.c, mirror: phase.linear.trainViews === 'plain+flip' ? 'on' : 'off', tta: 'off' };
+}
+
+function refitCheckpoint(path: string): string {
+  return `${path}.refit`;
+}
+
+/** The head phase as a checkpoint keeps it (JSON: weights as plain arrays). */
+function headPhaseToCheckpoint(phase: HeadPhase): unknown {
+  return { ...phase, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
+}
+
+function headPhaseFromCheckpoint(value: unknown): HeadPhase {
+  const phase = value as HeadPhase & { layers: (Omit<DenseLayerWeights, 'weight' | 'bias'> & { weight: number[]; bias: number[] | null })[] };
+  return { ...phase, layers: phase.layers.map((l) => ({ ...l, weight: Float32Array.from(l.weight), bias: l.bias ? Float32Array.from(l.bias) : null })) };
 }
 
 /**
@@ -236,101 +316,12 @@ function abortable(listener: ProgressListener | undefined, signal: AbortSignal |
   };
 }
 
-/** A layer's shape without its weights (the checkpoint holds the weights themselves). */
-function shapeOnly(layer: DenseLayerWeights): DenseLayerWeights {
-  return { ...layer, weight: new Float32Array(0), bias: null };
-}
-
 /** Hash of everything that decides a fine-tuning run: a checkpoint resumes only a run with the same fingerprint. */
 function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data: DataSplit; backbone: string; preprocessing: string }): string {
   const { config, fine, data } = parts;
   const files = (items: LabelledItem[]) => items.map((i) => `${i.label}\t${i.file}`);
   const json = JSON.stringify({ config, fine, labels: data.labels, train: files(data.train), val: files(data.val), backbone: parts.backbone, preprocessing: parts.preprocessing });
   return createHash('sha256').update(json).digest('hex');
-}
-
-/** Validation metrics from class probabilities (row per image). */
-function scoreProbabilities(set: { probabilities: Float32Array; labels: Int32Array; files: string[] }, labels: string[]): NonNullable<TrainResult['val']> {
-  const k = labels.length;
-  let loss = 0;
-  for (let i = 0; i < set.labels.length; i++) loss -= Math.log(Math.max(set.probabilities[i * k + set.labels[i]!]!, 1e-12));
-  const report = evaluatePredictions({ labels, trueIndex: set.labels, probabilities: set.probabilities, files: set.files });
-  return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / Math.max(set.labels.length, 1), count: set.labels.length };
-}
-
-/** Validation metrics of the folded head on cached features (the same numbers the ONNX model gives, to ~1e-6). */
-function scoreHead(layers: ReturnType<typeof foldNormalization>, set: LabelledFeatures & { files: string[] }, labels: string[]): NonNullable<TrainResult['val']> {
-  const { count, dim, data } = set.features;
-  const k = labels.length;
-  const probabilities = new Float32Array(count * k);
-  let loss = 0;
-  for (let i = 0; i < count; i++) {
-    const p = denseForward(layers, data.subarray(i * dim, (i + 1) * dim));
-    probabilities.set(p, i * k);
-    loss -= Math.log(Math.max(p[set.labels[i]!]!, 1e-12));
-  }
-  const report = evaluatePredictions({ labels, trueIndex: set.labels, probabilities, files: set.files });
-  return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / count, count };
-}
-
-function buildManifest(parts: {
-  data: DataSplit;
-  handleInfo: BackboneInfo;
-  config: TrainConfig;
-  headPhase: HeadPhase;
-  fineTune: FineTuneSummary | undefined;
-  packed: ReturnType<typeof packHeadWeights>;
-  val: TrainResult['val'];
-  onnxIO: ModelManifest['onnx'];
-}): ModelManifest {
-  const { data, handleInfo: info, config, headPhase, fineTune, packed, val } = parts;
-  const history = [...headPhase.history, ...(fineTune?.history ?? [])];
-  return {
-    format: 'graft-model',
-    version: 1,
-    labels: data.labels,
-    preprocessing: info.preprocessing,
-    backbone: { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput },
-    head: { ...config.head, tensors: packed.tensors, activations: headPhase.layers.map((l) => l.activation) },
-    training: {
-      ...config,
-      data: data.source,
-      images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
-      bestEpoch: headPhase.bestEpoch,
-      stoppedEarly: headPhase.stoppedEarly,
-      backend: headPhase.backend,
-      ...(fineTune
-        ? {
-            fineTune: {
-              ...fineTune.config,
-              cut: fineTune.cut,
-              firstEpoch: headPhase.history.length + 1,
-              bestEpoch: fineTune.bestEpoch,
-              stoppedEarly: fineTune.stoppedEarly,
-              exportCheck: fineTune.exportCheck,
-            },
-          }
-        : {}),
-    },
-    metrics: { val: val ? { accuracy: val.accuracy, loss: val.loss, ...(val.top5 === undefined ? {} : { top5: val.top5 }) } : null, history },
-    files: { onnx: ONNX_FILE, headWeights: HEAD_WEIGHTS_FILE },
-    onnx: parts.onnxIO,
-    created: new Date().toISOString(),
-    versions: versions(),
-  };
-}
-
-const require = createRequire(import.meta.url);
-/** Versions of Graft and the engines that made a model, for the manifest. */
-export function versions(): Record<string, string> {
-  const v = (name: string): string => {
-    try {
-      return (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      return 'unknown';
-    }
-  };
-  return { graft: (require('../../package.json') as { version: string }).version, node: process.versions.node, 'onnxruntime-node': v('onnxruntime-node'), '@tensorflow/tfjs': v('@tensorflow/tfjs'), sharp: v('sharp') };
 }
 
 function round(seconds: number): number {

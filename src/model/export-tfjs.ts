@@ -1,8 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../formats/convert-model.js';
 import type { Preprocessing } from '../engine/preprocessing.js';
-import { readModelDir } from './manifest.js';
+import { readModelDir, type ModelManifest } from './manifest.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { unwrapMirrorTta } from '../formats/onnx/mirror-tta.js';
 
 /** Written beside model.json: what a TF.js user needs to feed the model and read its output. */
 export const TFJS_METADATA_FILE = 'graft-model.json';
@@ -21,7 +24,16 @@ export interface TfjsExport {
 export async function exportTfjs(modelDir: string, options: { out?: string } = {}): Promise<TfjsExport> {
   const { root, manifest, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tfjs`);
-  const conversion = await convertModel(onnxPath, { to: 'tfjs', out });
+  const tta = manifest.onnx.tta === 'mirror';
+  // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
+  // to average the image and its mirror image (the web page's script does).
+  const source = tta ? await withoutTta(onnxPath, manifest.onnx) : { path: onnxPath, cleanup: async () => undefined };
+  let conversion: ConversionReport;
+  try {
+    conversion = await convertModel(source.path, { to: 'tfjs', out });
+  } finally {
+    await source.cleanup();
+  }
   const pre: Preprocessing = { ...manifest.preprocessing, layout: 'nhwc' };
   const metadata = {
     format: 'graft-tfjs-model',
@@ -29,8 +41,17 @@ export async function exportTfjs(modelDir: string, options: { out?: string } = {
     preprocessing: pre,
     input: { layout: 'nhwc', shape: [null, pre.inputSize, pre.inputSize, 3] },
     output: 'the first output holds the class probabilities, in the order of `labels`; a second, when present, the backbone features',
+    ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
     source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training.fineTune !== undefined },
   };
   await writeFile(join(out, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
   return { out, labels: manifest.labels, conversion };
+}
+
+/** model.onnx without its mirror TTA, in a temporary file removed by `cleanup`. */
+async function withoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'graft-tfjs-export-'));
+  const path = join(dir, 'model.onnx');
+  await writeFile(path, encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(onnxPath), onnxPath), io)));
+  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -7,6 +7,8 @@ import { GraftError } from '../errors.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainConfig } from '../learn/train-config.js';
 import type { FineTuneConfig } from '../learn/fine-tune-config.js';
+import type { SelectionReport } from '../learn/select/fit-linear-head.js';
+import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { EpochLogs } from '../progress.js';
 
 export const MANIFEST_FILE = 'graft.json';
@@ -36,8 +38,17 @@ export interface ModelManifest {
     readonly sha256: string;
     readonly featureDim: number;
     readonly featureOutput: string;
+    /** Multi-scale features: each scale's crop of the input square, e.g. [0.875, 1]. Absent: one scale. */
+    readonly scales?: readonly number[];
   };
   readonly head: HeadConfig & {
+    /** 'linear' (softmax regression, the default) or 'mlp'; absent in manifests older than the linear default (read: from `hidden`). */
+    readonly kind?: 'linear' | 'mlp';
+    /** Linear head: inverse L2 strength (sklearn's C) and training rows, as chosen by cross-validation or fixed. */
+    readonly c?: number;
+    readonly trainViews?: 'plain' | 'plain+flip';
+    /** Test-time augmentation inside model.onnx (image and mirror image, averaged). Absent: none. */
+    readonly tta?: boolean;
     /** Tensors in head.bin: per layer `dense_<i>/kernel` [in, out] and `dense_<i>/bias`, standardisation folded in. */
     readonly tensors: readonly StoredTensor[];
     readonly activations: readonly ('relu' | 'softmax' | 'linear')[];
@@ -48,6 +59,10 @@ export interface ModelManifest {
     readonly bestEpoch: number;
     readonly stoppedEarly: boolean;
     readonly backend: string;
+    /** The cross-validation on the training images that chose the head (candidates, CV accuracy and log-loss). */
+    readonly selection?: SelectionReport | null;
+    /** Training images whose label the out-of-fold prediction confidently contradicts. */
+    readonly labelIssues?: readonly LabelIssue[];
     /** Present when the backbone was fine-tuned after the head phase. */
     readonly fineTune?: FineTuneConfig & {
       readonly cut: { readonly tensor: string; readonly description: string };
@@ -56,6 +71,8 @@ export interface ModelManifest {
       readonly bestEpoch: number;
       readonly stoppedEarly: boolean;
       readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
+      /** Chosen on held-out training images: the fine-tuned network, or the head alone. Absent in older manifests. */
+      readonly kept?: 'fine-tuned' | 'head';
     };
   };
   readonly metrics: {
@@ -63,8 +80,8 @@ export interface ModelManifest {
     readonly history: readonly EpochLogs[];
   };
   readonly files: { readonly onnx: string; readonly headWeights: string };
-  /** ONNX graph I/O: input name and layout, output names. */
-  readonly onnx: { readonly input: string; readonly probabilities: string; readonly features: string };
+  /** ONNX graph I/O: input name and layout, output names, and test-time augmentation built into the graph. */
+  readonly onnx: { readonly input: string; readonly probabilities: string; readonly features: string; readonly tta?: 'mirror' };
   readonly created: string;
   readonly versions: Readonly<Record<string, string>>;
 }

@@ -65,7 +65,10 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
         })),
       };
     }
-    const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, generatedAt: new Date().toISOString() });
+    const issues = (manifest.training?.labelIssues ?? []).slice(0, options.maxMistakes ?? 60);
+    const issueThumbnails = await mapLimit(issues, 4, (m) => (existsSync(m.file) ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
+    const labelIssues = manifest.training?.labelIssues ? issues.map((m, i) => ({ ...m, ...(issueThumbnails[i] ? { thumbnail: issueThumbnails[i] } : {}) })) : undefined;
+    const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, labelIssues, generatedAt: new Date().toISOString() });
     return { html, dataset: evaluation?.dataset ?? null, accuracy: evaluation?.accuracy ?? null, misclassified: evaluation?.misclassifiedTotal ?? 0 };
   } finally {
     await model.dispose();

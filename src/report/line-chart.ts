@@ -18,6 +18,11 @@ export interface LineChartOptions {
   readonly yMax?: number;
   /** A labelled vertical line before epoch `epoch` (1-based), e.g. where fine-tuning starts. */
   readonly marker?: { readonly epoch: number; readonly label: string };
+  /** Labels of the x positions (default 1..n) and the axis title (default 'epoch'), e.g. C values for a CV plot. */
+  readonly xLabels?: readonly string[];
+  readonly xTitle?: string;
+  /** A dot on series `series` at x position `index` (0-based), e.g. the chosen candidate. */
+  readonly highlight?: { readonly series: number; readonly index: number; readonly label: string };
 }
 
 const WIDTH = 480;
@@ -47,9 +52,10 @@ export function lineChartSvg(options: LineChartOptions): string {
   }
   const xTicks = n <= 1 ? [0] : [...new Set([0, Math.floor((n - 1) / 2), n - 1])];
   for (const i of xTicks) {
-    parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - PAD.bottom + 16}" class="tick" text-anchor="middle">${i + 1}</text>`);
+    parts.push(`<text x="${x(i).toFixed(1)}" y="${HEIGHT - PAD.bottom + 16}" class="tick" text-anchor="middle">${escapeHtml(options.xLabels?.[i] ?? String(i + 1))}</text>`);
   }
-  parts.push(`<text x="${WIDTH - PAD.right}" y="${HEIGHT - 4}" class="tick" text-anchor="end">epoch</text>`);
+  const xTitle = options.xTitle ?? 'epoch';
+  parts.push(`<text x="${WIDTH - PAD.right}" y="${HEIGHT - 4}" class="tick" text-anchor="end">${escapeHtml(xTitle)}</text>`);
   if (options.marker && n > 1) {
     // Between the last epoch before the marker and the marked one.
     const mx = x(Math.max(0, options.marker.epoch - 1.5)).toFixed(1);
@@ -73,6 +79,12 @@ export function lineChartSvg(options: LineChartOptions): string {
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="12" y2="12" stroke="${escapeHtml(s.color)}" stroke-width="2"${dash}/>`);
     parts.push(`<text x="${lx + 22}" y="12" class="legend" dominant-baseline="middle">${escapeHtml(s.name)}</text>`);
   });
+  const h = options.highlight;
+  const hv = h ? options.series[h.series]?.values[h.index] : undefined;
+  if (h && typeof hv === 'number' && Number.isFinite(hv)) {
+    parts.push(`<circle cx="${x(h.index).toFixed(1)}" cy="${y(hv).toFixed(1)}" r="5" fill="none" stroke="#111" stroke-width="2"/>`);
+    parts.push(`<text x="${x(h.index).toFixed(1)}" y="${(y(hv) - 9).toFixed(1)}" class="tick" text-anchor="middle">${escapeHtml(h.label)}</text>`);
+  }
   const summary = options.series
     .map((s) => {
       const last = [...s.values].reverse().find((v) => typeof v === 'number' && Number.isFinite(v));
@@ -81,7 +93,7 @@ export function lineChartSvg(options: LineChartOptions): string {
     .join('; ');
   const marked = options.marker ? ` ${options.marker.label} at epoch ${options.marker.epoch}.` : '';
   return (
-    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(`${options.title} over ${n} epochs.${marked} ${summary}`)}" preserveAspectRatio="xMidYMid meet">` +
+    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(`${options.title} over ${n} ${xTitle === 'epoch' ? 'epochs' : `values of ${xTitle}`}.${marked} ${summary}`)}" preserveAspectRatio="xMidYMid meet">` +
     `<title>${escapeHtml(options.title)}</title>${parts.join('')}</svg>`
   );
 }

@@ -1,4 +1,5 @@
 import type { EvaluationReport } from '../metrics/classification.js';
+import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
 import { lineChartSvg } from './line-chart.js';
@@ -27,8 +28,10 @@ export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accu
 /** Input of {@link renderReport}: plain data, no paths are read. */
 export interface ReportData {
   readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
-    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize' | 'fineTune'>>;
+    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize' | 'fineTune' | 'selection'>>;
   };
+  /** Training images whose labels look wrong (from the manifest), with thumbnails where the files could be read. */
+  readonly labelIssues?: readonly (LabelIssue & { readonly thumbnail?: string })[];
   /** The model's name as shown in the title (its directory's basename). */
   readonly modelName: string;
   /** Null when no labelled data was available: the report then shows training curves and recorded metrics only. */
@@ -62,7 +65,9 @@ export function renderReport(data: ReportData): string {
 ${summaryList(data)}
 </header>
 <main>
-${curvesSection(manifest.metrics.history, manifest.training?.fineTune?.firstEpoch)}
+${manifest.training?.selection ? selectionSection(manifest.training.selection) : ''}
+${manifest.metrics.history.length || !manifest.training?.selection ? curvesSection(manifest.metrics.history, manifest.training?.fineTune?.firstEpoch) : ''}
+${data.labelIssues ? labelIssuesSection(data.labelIssues) : ''}
 ${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
@@ -93,6 +98,43 @@ function summaryList(data: ReportData): string {
     items.push(['Accuracy', `${percent(evaluation.accuracy)}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
   }
   return `<dl class="summary">${items.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`;
+}
+
+/** The cross-validation that chose the head: CV accuracy and log-loss against C, one line per candidate. */
+function selectionSection(selection: NonNullable<ReportData['manifest']['training']>['selection'] & object): string {
+  const cs = [...new Set(selection.table.map((r) => r.c))].sort((a, b) => a - b);
+  const kinds = [...new Set(selection.table.map((r) => `${r.trainViews}${r.tta ? ' + TTA' : ''}`))];
+  const colors = ['#2563eb', '#dc2626', '#059669', '#d97706'];
+  const kindOf = (r: (typeof selection.table)[number]): string => `${r.trainViews}${r.tta ? ' + TTA' : ''}`;
+  const series = (metric: 'accuracy' | 'logLoss') =>
+    kinds.map((kind, i) => ({
+      name: kind,
+      color: colors[i % colors.length]!,
+      isDashed: kind.endsWith('TTA'),
+      values: cs.map((c) => selection.table.find((r) => r.c === c && kindOf(r) === kind)?.[metric]),
+    }));
+  const chosen = selection.chosen;
+  const highlight = { series: kinds.indexOf(kindOf(chosen)), index: cs.indexOf(chosen.c), label: 'chosen' };
+  const xLabels = cs.map((c) => (c >= 1 ? String(Number(c.toPrecision(1))) : c.toExponential(0)));
+  const accuracy = lineChartSvg({ title: 'Cross-validated accuracy', series: series('accuracy'), xLabels, xTitle: 'C', highlight });
+  const logLoss = lineChartSvg({ title: 'Cross-validated log-loss', series: series('logLoss'), xLabels, xTitle: 'C', highlight });
+  return `<section aria-labelledby="cv-h"><h2 id="cv-h">How the head was chosen</h2>
+<p class="note">${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only; the lowest ${selection.criterion} won: ${escapeHtml(kindOf(chosen))}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}. Validation and test images were never used to choose.</p>
+<div class="charts"><figure>${accuracy}<figcaption>CV accuracy by C</figcaption></figure><figure>${logLoss}<figcaption>CV log-loss by C</figcaption></figure></div></section>`;
+}
+
+/** Training images whose given label the cross-validated head confidently contradicts. */
+function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>): string {
+  if (!issues.length) return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">None: no training image's label was confidently contradicted by cross-validation.</p></section>`;
+  const items = issues.map((m) => {
+    const image = m.thumbnail
+      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.given}, looks like ${m.predicted}`)}" decoding="async">`
+      : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
+    return `<li><figure>${image}<figcaption><span class="true">given: <b>${escapeHtml(m.given)}</b></span><span class="pred">looks like: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
+  });
+  return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check (${issues.length})</h2>
+<p class="note">Training images whose given label the head, trained without them, confidently contradicts (confident learning). Most suspicious first: check these files' labels.</p>
+<ul class="mistakes">${items.join('')}</ul></section>`;
 }
 
 function curvesSection(history: ReportData['manifest']['metrics']['history'], fineTuneFrom: number | undefined): string {

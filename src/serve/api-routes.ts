@@ -70,6 +70,9 @@ function modelSummary(name: string, version: ModelVersion): Record<string, unkno
     preprocessing: m.preprocessing,
     backbone: { name: m.backbone.name, source: m.backbone.source, format: m.backbone.format, sha256: m.backbone.sha256 },
     metrics: m.metrics,
+    // The estimate made on the training images alone (cross-validation), when the head was chosen that way.
+    cv: m.training?.selection ? { accuracy: m.training.selection.chosen.accuracy, logLoss: m.training.selection.chosen.logLoss, folds: m.training.selection.folds } : undefined,
+    testTimeAugmentation: m.onnx.tta ?? null,
     images: m.training?.images ? { train: m.training.images.train, val: m.training.images.val, skipped: m.training.images.skipped } : undefined,
     created: m.created,
     loaded_at: version.loadedAt.toISOString(),

@@ -62,6 +62,8 @@ const modelSummary = {
         history: { type: 'array', items: epochLogs },
       },
     },
+    cv: { type: 'object', properties: { accuracy: { type: 'number' }, logLoss: { type: 'number' }, folds: { type: 'integer' } } },
+    testTimeAugmentation: { type: ['string', 'null'] },
     images: { type: 'object', properties: { train: { type: 'integer' }, val: { type: 'integer' }, skipped: { type: 'integer' } } },
     created: { type: 'string' },
     loaded_at: { type: 'string' },

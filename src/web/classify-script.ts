@@ -116,14 +116,19 @@ const TFJS_ENGINE_JS = `
     var shape = [1, pre.inputSize, pre.inputSize, 3];
     return {
       run: async function (data) {
-        var x = tf.tensor(data, shape, 'float32');
-        var y = model.predict(x);
-        // The first output holds the probabilities; a second, when present, the backbone features.
-        var ys = Array.isArray(y) ? y : [y];
+        // Test-time augmentation (model.onnx does it in its graph; layers cannot): the image and its mirror, averaged.
+        var mirror = info.testTimeAugmentation === 'mirror';
+        var p = tf.tidy(function () {
+          var x = tf.tensor(data, shape, 'float32');
+          var y = model.predict(mirror ? tf.concat([x, tf.reverse(x, 2)], 0) : x);
+          // The first output holds the probabilities; a second, when present, the backbone features.
+          var probs = Array.isArray(y) ? y[0] : y;
+          return mirror ? probs.mean(0, true) : probs;
+        });
         try {
-          return Array.from(await ys[0].data());
+          return Array.from(await p.data());
         } finally {
-          tf.dispose([x].concat(ys));
+          p.dispose();
         }
       },
       dispose: function () { model.dispose(); },

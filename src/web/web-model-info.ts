@@ -13,6 +13,8 @@ export interface WebModelInfo {
   readonly preprocessing: Preprocessing;
   /** ONNX input and probability output names. */
   readonly onnx: { readonly file: 'model.onnx'; readonly input: string; readonly probabilities: string };
+  /** Test-time augmentation the model was trained to use: inside model.onnx; applied by classify.js for a TF.js model. */
+  readonly testTimeAugmentation?: 'mirror';
   readonly metrics: { readonly val: ModelManifest['metrics']['val'] };
   readonly backbone: string;
   readonly created: string;
@@ -26,6 +28,8 @@ export function webModelInfo(manifest: ModelManifest, name: string): WebModelInf
     labels: manifest.labels,
     preprocessing: manifest.preprocessing,
     onnx: { file: 'model.onnx', input: manifest.onnx.input, probabilities: manifest.onnx.probabilities },
+    // Inside model.onnx already; a TF.js model has it applied by classify.js.
+    ...(manifest.onnx.tta ? { testTimeAugmentation: manifest.onnx.tta } : {}),
     metrics: { val: manifest.metrics.val },
     backbone: manifest.backbone.name,
     created: manifest.created,

@@ -2,18 +2,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../model/atomic-write.js';
 import { buildReport } from '../../report/build-report.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { GraftError } from '../../errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../defined-only.js';
-import { addBackboneOptions, backboneOptionsFrom, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
+import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
 interface TrainFlags extends BackboneFlags {
+  c?: number | 'auto';
+  mirror?: 'on' | 'off' | 'auto';
+  tta?: 'on' | 'off' | 'auto';
+  folds?: number | 'auto';
+  groupBy?: string;
+  multiScale?: boolean;
   val?: string;
   valSplit?: number;
   out: string;
@@ -47,18 +53,24 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)')
     .argument('<train-dir>', 'training images: class sub-folders, a folder with train/ and val/, or a CSV')
-    .option('--val <dir>', 'validation folder or CSV (default: the dataset\'s val/ folder, else --val-split)')
-    .option('--val-split <fraction>', 'hold out this stratified, seeded fraction for validation (default 0.2)', parseNumber)
+    .option('--val <dir>', "validation folder or CSV, scored only, never used to choose (default: the dataset's val/ folder, else none)")
+    .option('--val-split <fraction>', 'hold out this stratified, seeded fraction of the training images to score (default 0)', parseNumber)
     .requiredOption('--out <model-dir>', 'where to write the model directory')
-    .option('--epochs <n>', 'maximum epochs (default 60; early stopping ends sooner)', parseInteger)
-    .option('--batch-size <n>', 'batch size (default 32)', parseInteger)
-    .option('--lr <rate>', 'Adam learning rate (default 0.001)', parseNumber)
-    .option('--hidden <units>', 'hidden Dense(relu) sizes, e.g. 1024 or 512,256; 0 = linear head (default 256)', parseHidden)
-    .option('--dropout <rate>', 'dropout rate (default 0.5)', parseNumber)
-    .option('--patience <epochs>', 'early-stopping patience on val_loss (default 8)', parseInteger)
-    .option('--weight-decay <l2>', 'L2 penalty on weights (default 0.0001)', parseNumber)
-    .option('--label-smoothing <eps>', 'label smoothing (default 0)', parseNumber)
-    .option('--seed <n>', 'seed for the split, initial weights, dropout and batch order (default 42)', parseInteger)
+    .option('--c <C|auto>', 'linear head: inverse L2 strength (sklearn C); auto = chosen by cross-validation (default)', parseAutoNumber)
+    .addOption(new Option('--mirror <on|off|auto>', "linear head: also train on each image's mirror image (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
+    .addOption(new Option('--tta <on|off|auto>', 'average each image with its mirror image at prediction, inside model.onnx (default auto: cross-validation decides)').choices(['on', 'off', 'auto']))
+    .option('--no-multi-scale', 'one scale instead of two (the backbone\'s evaluation crop and the whole image, concatenated)')
+    .option('--folds <k|auto>', 'most cross-validation folds (default auto: 5, or 3 from 2000 images)', parseAutoNumber)
+    .option('--group-by <regex>', "images whose file names give the same group (first capture group) stay on one side of every internal split, e.g. '^(\\d+_\\d+)_'")
+    .option('--hidden <units>', 'an MLP head with these hidden Dense(relu) sizes, e.g. 1024 or 512,256; 0 = the linear head (default)', parseHidden)
+    .option('--epochs <n>', 'MLP head: maximum epochs (default 60; early stopping on held-out training images ends sooner)', parseInteger)
+    .option('--batch-size <n>', 'MLP head and fine-tuning: batch size (default 32)', parseInteger)
+    .option('--lr <rate>', 'MLP head: Adam learning rate (default 0.001)', parseNumber)
+    .option('--dropout <rate>', 'MLP head: dropout rate (default 0.5)', parseNumber)
+    .option('--patience <epochs>', 'MLP head: early-stopping patience (default 8)', parseInteger)
+    .option('--weight-decay <l2>', 'MLP head: L2 penalty on weights (default 0.0001)', parseNumber)
+    .option('--label-smoothing <eps>', 'MLP head and fine-tuning: label smoothing (default 0)', parseNumber)
+    .option('--seed <n>', 'seed for the folds, splits, initial weights, dropout and batch order (default 42)', parseInteger)
     .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win')
     .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false)
     .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates')
@@ -68,7 +80,7 @@ export function registerTrain(program: Command): void {
     .option('--body-lr-ratio <r>', 'unfrozen backbone layers train at lr x r (default 0.1)', parseNumber)
     .option('--schedule <kind>', 'fine-tuning schedule: one-cycle, cosine or constant (default one-cycle)')
     .option('--views <k>', 'augmented views per training image, computed once and cached (default 2; 0 = none)', parseInteger)
-    .option('--class-weights <mode>', "'balanced' weighs rare classes up while fine-tuning (default none)")
+    .option('--class-weights <mode>', "'balanced' weighs rare classes up, in the head and while fine-tuning (default none)")
     .option('--train-batchnorm', 'fine-tune BatchNorm in training mode (batch statistics; running ones updated) instead of frozen')
     .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a val_loss improvement (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
@@ -93,6 +105,13 @@ export function registerTrain(program: Command): void {
           weightDecay: flags.weightDecay ?? fromFile.weightDecay,
           labelSmoothing: flags.labelSmoothing ?? fromFile.labelSmoothing,
           seed: flags.seed ?? fromFile.seed,
+          c: flags.c ?? fromFile.c,
+          mirror: flags.mirror ?? fromFile.mirror,
+          tta: flags.tta ?? fromFile.tta,
+          folds: flags.folds ?? fromFile.folds,
+          groupBy: flags.groupBy ?? fromFile.groupBy,
+          multiScale: flags.multiScale === false ? false : fromFile.multiScale,
+          classWeights: (flags.classWeights as TrainConfig['classWeights'] | undefined) ?? fromFile.classWeights,
           head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
         },
         ...(fineTuning
@@ -146,7 +165,7 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
   // A manifest's training section also records data, counts and outcomes: keep only what decides a run.
   const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
-  const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed'];
+  const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed', 'c', 'mirror', 'tta', 'folds', 'groupBy', 'multiScale', 'classWeights'];
   return {
     config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
     fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
@@ -154,27 +173,52 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
 }
 
 export function formatTrainResult(r: TrainResult): string {
+  const scales = r.backbone.scales ? `, ${r.backbone.scales.length} scales` : '';
   const lines = [
     '',
     `model written to ${r.model}`,
-    `  backbone   ${r.backbone.name} (${r.backbone.featureDim}-d features, ${r.backbone.preprocessing.inputSize}px, scale ${r.backbone.preprocessing.scale})`,
-    `  head       ${describeHead(r.head)}; best epoch ${r.bestEpoch} of ${r.history.length}`,
+    `  backbone   ${r.backbone.name} (${r.backbone.featureDim}-d features${scales}, ${r.backbone.preprocessing.inputSize}px, scale ${r.backbone.preprocessing.scale})`,
+    `  head       ${describeTrainedHead(r)}`,
+  ];
+  if (r.selection) {
+    const s = r.selection;
+    lines.push(
+      `  chosen by  ${s.folds}-fold cross-validation${s.grouped ? ' (grouped)' : ''} on the training images (${s.table.length} candidates, lowest ${s.criterion}, ${s.seconds.toFixed(1)} s)`,
+      `  CV         accuracy ${s.chosen.accuracy.toFixed(4)}, log-loss ${s.chosen.logLoss.toFixed(4)}`,
+    );
+  }
+  lines.push(
     `  images     ${r.images.train} train, ${r.images.val} val, ${r.images.skipped.length} skipped`,
     `  features   ${r.features.computed} computed, ${r.features.cached} from cache`,
     `  time       extract ${r.timings.extract_s.toFixed(1)} s, train ${r.timings.train_s.toFixed(1)} s, total ${r.timings.total_s.toFixed(1)} s`,
-  ];
+  );
   if (r.fineTune) {
     const f = r.fineTune;
+    const outcome =
+      f.kept === 'head'
+        ? `no epoch of ${f.history.length} beat the head alone on held-out training images, so the model is the head`
+        : `best epoch ${f.bestEpoch} of ${f.history.length} on held-out training images, then refitted on all of them`;
     lines.push(
-      `  fine-tune  ${f.cut.description}; ${f.bestEpoch === 0 ? `no epoch of ${f.history.length} beat the head alone on val_loss, so the head-phase weights were kept` : `best epoch ${f.bestEpoch} of ${f.history.length}`}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
+      `  fine-tune  ${f.cut.description}; ${outcome}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
       `             ${f.config.views} augmented view${f.config.views === 1 ? '' : 's'} per image, activations ${f.activations.computed} computed / ${f.activations.cached} cached in ${f.timings.activations_s.toFixed(1)} s, training ${f.timings.train_s.toFixed(1)} s (${f.trainImgPerSec} img/s)`,
       `             export checked on ${f.exportCheck.images} images: max |diff| ${f.exportCheck.maxAbsDiff.toExponential(1)}`,
     );
   }
   if (r.val) {
-    lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images)`);
-  } else lines.push('  val        none (no validation data: --val-split 0)');
+    lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images; scored only, never used to choose)`);
+  } else lines.push('  val        none (every training image trained; the CV accuracy above is the estimate)');
+  if (r.labelIssues.length) {
+    lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json and the report):`);
+    for (const issue of r.labelIssues.slice(0, 5)) lines.push(`             ${issue.file}: labelled ${issue.given}, looks like ${issue.predicted} (${(issue.confidence * 100).toFixed(0)}%)`);
+  }
   for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
-  lines.push('', `next: graft eval ${r.model} <test-dir>   |   graft predict ${r.model} <image...>`);
+  lines.push('', `next: graft eval ${r.model} <test-dir>   |   graft predict ${r.model} <image...>   |   graft report ${r.model}`);
   return lines.join('\n');
+}
+
+function describeTrainedHead(r: TrainResult): string {
+  const h = r.head;
+  const tta = h.tta ? '; test-time augmentation: image + mirror image averaged (2 backbone passes per scale)' : '';
+  if (h.kind === 'linear') return `linear (L2 logistic regression), C = ${h.c?.toPrecision(2)}, trained on ${h.trainViews === 'plain+flip' ? 'images and their mirror images' : 'the images'}${tta}`;
+  return `${describeHead(h)}; best epoch ${r.bestEpoch} of ${r.history.length} (on a held-out fifth of the training images)${tta}`;
 }

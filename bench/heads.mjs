@@ -1,0 +1,74 @@
+// Heads on data Graft was never tuned on: `graft train <train> --out m` then `graft eval m <test>` with the defaults,
+// for every dataset in ../shared/datasets, both reference backbones and seeds 1-3, next to the reference linear probe
+// (../shared/reference: dump_features.mjs + linear_probe.py) run on the same images in the same session.
+// Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm] [--seeds 1,2,3] [--probe] [--fine-tune]
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { train } from '../dist/learn/train.js';
+import { GraftModel } from '../dist/model/graft-model.js';
+import { evaluateModel } from '../dist/model/evaluate-model.js';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
+const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
+const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
+const backbones = {
+  int8: { path: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx') },
+  tm: { path: join(shared, 'models/tm-mobilenetv2-035/base/model.json') },
+};
+const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',');
+const chosenBackbones = opt('backbones', 'int8,tm').split(',');
+const seeds = opt('seeds', '1,2,3').split(',').map(Number);
+const fineTune = args.includes('--fine-tune');
+const outFile = opt('out', join('bench/out', fineTune ? 'heads-fine-tune.jsonl' : 'heads.jsonl'));
+mkdirSync('bench/out', { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'graft-heads-'));
+
+function splits(name) {
+  const root = join(shared, 'datasets', name);
+  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+  return { train: join(root, 'train'), test };
+}
+/** GTSRB's frames come in tracks of one physical sign: keep a track on one side of every internal split. */
+const groupBy = { gtsrb43: '^(\\d+_\\d+)_' };
+
+for (const name of datasets) {
+  for (const bb of chosenBackbones) {
+    const { train: trainDir, test } = splits(name);
+    const accs = [];
+    for (const seed of seeds) {
+      const out = join(work, `${name}-${bb}-${seed}`);
+      const started = performance.now();
+      // No --val: the test folder is never seen by training. train/ is passed alone.
+      const r = await train({
+        train: trainDir,
+        backbone: backbones[bb].path,
+        out,
+        cacheDir,
+        config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
+        ...(fineTune ? { fineTune: {} } : {}),
+      });
+      const trainSeconds = (performance.now() - started) / 1000;
+      const model = await GraftModel.load(r.model);
+      const evalStarted = performance.now();
+      const report = await evaluateModel(model, test);
+      const evalSeconds = (performance.now() - evalStarted) / 1000;
+      await model.dispose();
+      accs.push(report.accuracy);
+      const row = {
+        dataset: name, backbone: bb, seed, test: Number(report.accuracy.toFixed(4)), testImages: report.total ?? undefined,
+        cv: r.selection ? Number(r.selection.chosen.accuracy.toFixed(4)) : null, head: r.head, scales: r.backbone.scales ?? null,
+        fineTune: r.fineTune ? { kept: r.fineTune.kept, bestEpoch: r.fineTune.bestEpoch } : undefined,
+        labelIssues: r.labelIssues.length, trainSeconds: Number(trainSeconds.toFixed(1)), timings: r.timings, features: r.features, evalSeconds: Number(evalSeconds.toFixed(1)),
+      };
+      console.log(JSON.stringify(row));
+      appendFileSync(outFile, `${JSON.stringify(row)}\n`);
+    }
+    const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+    const summary = { dataset: name, backbone: bb, mean: Number(mean.toFixed(4)), seeds: accs.map((a) => Number(a.toFixed(4))) };
+    console.log(JSON.stringify(summary));
+    appendFileSync(outFile, `${JSON.stringify(summary)}\n`);
+  }
+}

@@ -1,0 +1,202 @@
+import type { LabelledItem, SkippedFile } from '../data/dataset.js';
+import type { BackboneHandle } from '../engine/open-backbone.js';
+import { extractFeatures } from '../features/extract-features.js';
+import { FeatureStore } from '../features/feature-store.js';
+import { FileHashIndex } from '../features/file-hash-index.js';
+import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
+import type { EpochLogs, ProgressListener } from '../progress.js';
+import { denseForward, foldNormalization, type DenseLayerWeights } from './dense-layer.js';
+import { isLinearHead } from './head-config.js';
+import type { DataSplit } from './prepare-data.js';
+import { assignFolds, groupKeys } from './select/folds.js';
+import { fitLinearHead, type SelectionReport } from './select/fit-linear-head.js';
+import type { LabelIssue } from './select/label-issues.js';
+import type { TrainViews } from './select/cross-validate.js';
+import type { TrainConfig } from './train-config.js';
+import { trainHead, type FeatureMatrix } from './train-head.js';
+
+/** Scores on a validation set: reported, never used to choose anything. */
+export type ValScores = Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number };
+
+/** The head phase's outcome (kept in a fine-tuning checkpoint so a resumed run need not redo it). */
+export interface HeadPhase {
+  /** The head on raw features (standardisation folded in). */
+  readonly layers: DenseLayerWeights[];
+  /** Whether the model averages each image with its mirror image (test-time augmentation). */
+  readonly tta: boolean;
+  /** The linear head's C and training rows; null for an MLP. */
+  readonly linear: { readonly c: number; readonly trainViews: TrainViews } | null;
+  readonly selection: SelectionReport | null;
+  readonly labelIssues: LabelIssue[];
+  /** MLP epochs (empty for the linear head, which has no epochs). */
+  readonly history: EpochLogs[];
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly backend: string;
+  readonly val: ValScores | null;
+  readonly features: { readonly computed: number; readonly cached: number; readonly backbone_s: number };
+  readonly skipped: SkippedFile[];
+  readonly counts: { readonly train: number; readonly val: number };
+  readonly extractSeconds: number;
+  readonly trainSeconds: number;
+}
+
+export interface HeadPhaseInput {
+  readonly config: TrainConfig;
+  readonly data: DataSplit;
+  readonly handle: BackboneHandle;
+  readonly cacheDir: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+  /** Cross-validate (choices, CV scores, label issues); false fits the config's fixed choices directly. Defaults to true. */
+  readonly crossValidate?: boolean;
+}
+
+/** Features of a set of images: plain view, optional mirror images, labels and files (unreadable files dropped). */
+export interface FeatureSet {
+  readonly plain: FeatureMatrix;
+  readonly mirrored: FeatureMatrix | undefined;
+  readonly labels: Int32Array;
+  readonly files: string[];
+}
+
+/**
+ * Extracts (or reads cached) features and fits the head on them: the feature-extraction path, and fine-tuning's first
+ * phase. Every choice is made on the training images (cross-validation for the linear head, a held-out fifth for
+ * the MLP's epochs); the validation set is only scored.
+ */
+export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
+  const { config, data, handle, onProgress } = input;
+  const started = performance.now();
+  const linear = isLinearHead(config.head);
+  // Mirror images: extra training rows and the other half of test-time augmentation, when either may be used.
+  const mirror = linear ? config.mirror !== 'off' || config.tta !== 'off' : config.tta === 'on';
+  const store = FeatureStore.open(input.cacheDir);
+  const fileIndex = FileHashIndex.open(input.cacheDir);
+  let extraction;
+  try {
+    const files = [...data.train, ...data.val].map((item) => item.file);
+    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, onProgress });
+  } finally {
+    store.close();
+    fileIndex.close();
+  }
+  const extractSeconds = (performance.now() - started) / 1000;
+  const dim = handle.info.featureDim;
+  const setOf = (items: LabelledItem[], offset: number): FeatureSet => {
+    const kept = items.flatMap((item, i) => (extraction.vectors[offset + i] ? [{ item, i: offset + i }] : []));
+    const matrix = (source: (Float32Array | undefined)[]): FeatureMatrix => {
+      const out = new Float32Array(kept.length * dim);
+      kept.forEach(({ i }, r) => out.set(source[i]!, r * dim));
+      return { data: out, count: kept.length, dim };
+    };
+    return {
+      plain: matrix(extraction.vectors),
+      mirrored: mirror ? matrix(extraction.mirrored) : undefined,
+      labels: Int32Array.from(kept, ({ item }) => data.labels.indexOf(item.label)),
+      files: kept.map(({ item }) => item.file),
+    };
+  };
+  const trainSet = setOf(data.train, 0);
+  const valSet = setOf(data.val, data.train.length);
+  const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy) : undefined;
+
+  const trainStarted = performance.now();
+  const fitted = linear ? await fitLinear(trainSet, groups, input) : await fitMlp(trainSet, groups, input);
+  return {
+    ...fitted,
+    val: valSet.plain.count ? scoreHead(fitted.layers, valSet, fitted.tta, data.labels) : null,
+    features: { computed: extraction.computed, cached: extraction.cached, backbone_s: round(extraction.backboneSeconds) },
+    skipped: extraction.skipped,
+    counts: { train: trainSet.plain.count, val: valSet.plain.count },
+    extractSeconds,
+    trainSeconds: (performance.now() - trainStarted) / 1000,
+  };
+}
+
+type Fitted = Pick<HeadPhase, 'layers' | 'tta' | 'linear' | 'selection' | 'labelIssues' | 'history' | 'bestEpoch' | 'stoppedEarly' | 'backend'>;
+
+async function fitLinear(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
+  const { config } = input;
+  const head = await fitLinearHead(
+    { ...set, mirrored: set.mirrored, classNames: input.data.labels, groups },
+    {
+      c: config.c,
+      trainViews: config.mirror === 'auto' ? 'auto' : config.mirror === 'on' ? 'plain+flip' : 'plain',
+      tta: config.tta === 'auto' ? 'auto' : config.tta === 'on',
+      classWeights: config.classWeights,
+      maxFolds: config.folds,
+      crossValidate: input.crossValidate ?? true,
+      seed: config.seed,
+      signal: input.signal,
+      onProgress: input.onProgress,
+    },
+  );
+  return {
+    layers: head.layers,
+    tta: head.tta,
+    linear: { c: head.c, trainViews: head.trainViews },
+    selection: head.selection,
+    labelIssues: head.labelIssues,
+    history: [],
+    bestEpoch: 0,
+    stoppedEarly: false,
+    backend: 'onnxruntime',
+  };
+}
+
+/**
+ * The MLP head (`--hidden N`): Adam with early stopping on a held-out fifth of the training images (grouped and
+ * stratified like a cross-validation fold), never on the validation set.
+ */
+async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
+  const { config, data } = input;
+  const { fold } = assignFolds(set.labels, data.labels, groups, config.seed, 5);
+  const part = (inHoldout: boolean) => {
+    const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
+    const out = new Float32Array(rows.length * set.plain.dim);
+    rows.forEach((r, j) => out.set(set.plain.data.subarray(r * set.plain.dim, (r + 1) * set.plain.dim), j * set.plain.dim));
+    return { features: { data: out, count: rows.length, dim: set.plain.dim }, labels: Int32Array.from(rows, (r) => set.labels[r]!) };
+  };
+  const head = await trainHead(part(false), part(true), data.labels.length, config, input.onProgress);
+  return {
+    layers: foldNormalization(head.layers, head.normalization),
+    tta: config.tta === 'on',
+    linear: null,
+    selection: null,
+    labelIssues: [],
+    history: head.history,
+    bestEpoch: head.bestEpoch,
+    stoppedEarly: head.stoppedEarly,
+    backend: head.backend,
+  };
+}
+
+/** Validation metrics of the folded head on cached features (what the ONNX model gives, to ~1e-6), with its TTA. */
+export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, labels: readonly string[]): ValScores {
+  const { count, dim, data } = set.plain;
+  const k = labels.length;
+  const probabilities = new Float32Array(count * k);
+  for (let i = 0; i < count; i++) {
+    const p = denseForward(layers, data.subarray(i * dim, (i + 1) * dim));
+    if (tta && set.mirrored) {
+      const q = denseForward(layers, set.mirrored.data.subarray(i * dim, (i + 1) * dim));
+      for (let c = 0; c < k; c++) p[c] = (p[c]! + q[c]!) / 2;
+    }
+    probabilities.set(p, i * k);
+  }
+  return scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels);
+}
+
+/** Validation metrics from class probabilities (row per image). */
+export function scoreProbabilities(set: { probabilities: Float32Array; labels: Int32Array; files: string[] }, labels: readonly string[]): ValScores {
+  const k = labels.length;
+  let loss = 0;
+  for (let i = 0; i < set.labels.length; i++) loss -= Math.log(Math.max(set.probabilities[i * k + set.labels[i]!]!, 1e-12));
+  const report = evaluatePredictions({ labels: [...labels], trueIndex: set.labels, probabilities: set.probabilities, files: set.files });
+  return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / Math.max(set.labels.length, 1), count: set.labels.length };
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}

@@ -1,0 +1,74 @@
+import { createRequire } from 'node:module';
+import type { BackboneInfo } from '../engine/backbone.js';
+import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
+import type { packHeadWeights } from '../model/save-model.js';
+import type { FineTuneSummary } from './fine-tune.js';
+import type { HeadPhase, ValScores } from './head-phase.js';
+import type { DataSplit } from './prepare-data.js';
+import type { TrainConfig } from './train-config.js';
+import type { TrainedHeadSummary } from './train.js';
+
+/** graft.json for a trained model: what made it, what was chosen on the training images, and how it scored. */
+export function buildManifest(parts: {
+  data: DataSplit;
+  info: BackboneInfo;
+  config: TrainConfig;
+  head: TrainedHeadSummary;
+  headPhase: HeadPhase;
+  fineTune: FineTuneSummary | undefined;
+  packed: ReturnType<typeof packHeadWeights>;
+  val: ValScores | null;
+  onnxIO: ModelManifest['onnx'];
+}): ModelManifest {
+  const { data, info, config, headPhase, fineTune, packed, val } = parts;
+  const history = [...headPhase.history, ...(fineTune?.history ?? [])];
+  return {
+    format: 'graft-model',
+    version: 1,
+    labels: data.labels,
+    preprocessing: info.preprocessing,
+    backbone: { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) },
+    head: { ...parts.head, tensors: packed.tensors, activations: headPhase.layers.map((l) => l.activation) },
+    training: {
+      ...config,
+      data: data.source,
+      images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
+      bestEpoch: headPhase.bestEpoch,
+      stoppedEarly: headPhase.stoppedEarly,
+      backend: headPhase.backend,
+      selection: headPhase.selection,
+      labelIssues: headPhase.labelIssues,
+      ...(fineTune
+        ? {
+            fineTune: {
+              ...fineTune.config,
+              cut: fineTune.cut,
+              firstEpoch: headPhase.history.length + 1,
+              bestEpoch: fineTune.bestEpoch,
+              stoppedEarly: fineTune.stoppedEarly,
+              exportCheck: fineTune.exportCheck,
+              kept: fineTune.kept ?? 'fine-tuned',
+            },
+          }
+        : {}),
+    },
+    metrics: { val: val ? { accuracy: val.accuracy, loss: val.loss, ...(val.top5 === undefined ? {} : { top5: val.top5 }) } : null, history },
+    files: { onnx: ONNX_FILE, headWeights: HEAD_WEIGHTS_FILE },
+    onnx: parts.onnxIO,
+    created: new Date().toISOString(),
+    versions: versions(),
+  };
+}
+
+const require = createRequire(import.meta.url);
+/** Versions of Graft and the engines that made a model, for the manifest. */
+export function versions(): Record<string, string> {
+  const v = (name: string): string => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  return { graft: (require('../../package.json') as { version: string }).version, node: process.versions.node, 'onnxruntime-node': v('onnxruntime-node'), '@tensorflow/tfjs': v('@tensorflow/tfjs'), sharp: v('sharp') };
+}
