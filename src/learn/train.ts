@@ -11,6 +11,7 @@ import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
 import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { requireDynamicBatch } from '../formats/onnx/batch-dim.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
@@ -119,6 +120,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     });
   }
   if (fine && options.resume && !saved) options.onProgress?.({ type: 'info', message: `no checkpoint at ${checkpointPath}: starting from the beginning` });
+  const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+  if (fine) requireDynamicBatch(backboneOnnx, handle.info.name);
   const headPhase = saved ? (saved.extra.headPhase as HeadPhase) : await trainHeadPhase(options, config, data, handle, cacheDir);
   const headLayers = saved ? headPhase.layers.map((l) => ({ ...l, weight: new Float32Array(l.inputDim * l.outputDim), bias: new Float32Array(l.outputDim) })) : headPhase.layers;
 
@@ -127,7 +130,6 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   let onnxBytes: Uint8Array;
   let fineTune: FineTuneSummary | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
-  const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
   if (fine) {
     const index = (items: LabelledItem[]) => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
     const phase = await fineTunePhase({
