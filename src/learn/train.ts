@@ -19,6 +19,7 @@ import type { EpochLogs, ProgressListener } from '../progress.js';
 import { denseForward, foldNormalization, type DenseLayerWeights } from './dense-layer.js';
 import type { HeadConfig } from './head-config.js';
 import { prepareData, type DataSplit } from './prepare-data.js';
+import { checkDuplicates } from './check-duplicates.js';
 import { trainConfigFrom, type TrainConfig } from './train-config.js';
 import { trainHead, type LabelledFeatures } from './train-head.js';
 import type { LabelledItem } from '../data/dataset.js';
@@ -107,6 +108,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: config.seed });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  await checkDuplicates(data, cacheDir, options.onProgress);
   const handle = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}` });
 
