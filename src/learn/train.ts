@@ -161,14 +161,17 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const manifest = buildManifest({ data, handleInfo: handle.info, config, headPhase, fineTune, packed, val, onnxIO: { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities', features: handle.onnxFeatureOutput } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   if (fine) await removeCheckpoint(checkpointPath);
-  const trainSeconds = headPhase.trainSeconds + (fineTune ? fineTune.timings.activations_s + fineTune.timings.train_s + fineTune.timings.export_s : 0);
+  // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
+  // feature counts and seconds (another process's) are not this run's.
+  const headWork = saved ? { features: { computed: 0, cached: 0, backbone_s: 0 }, extractSeconds: 0, trainSeconds: 0 } : headPhase;
+  const trainSeconds = headWork.trainSeconds + (fineTune ? fineTune.timings.activations_s + fineTune.timings.train_s + fineTune.timings.export_s : 0);
   return {
     model: modelDir,
     labels: data.labels,
     val,
-    timings: { extract_s: round(headPhase.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
+    timings: { extract_s: round(headWork.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
-    features: headPhase.features,
+    features: headWork.features,
     backbone: handle.info,
     head: config.head,
     bestEpoch: headPhase.bestEpoch,
