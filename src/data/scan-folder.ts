@@ -12,6 +12,15 @@ export const EXPECTED_FOLDER_LAYOUT = [
 
 const NOT_AN_IMAGE = 'not an image file extension';
 
+/** Options of {@link scanImageFolder}. */
+export interface ScanFolderOptions {
+  /**
+   * List what is there without requiring a trainable dataset: empty class folders and a single class are not
+   * errors (a dashboard project being filled class by class). Defaults to false.
+   */
+  readonly isLenient?: boolean;
+}
+
 /**
  * Lists a dataset laid out as one subfolder per class (the torchvision `ImageFolder` layout).
  *
@@ -36,7 +45,7 @@ const NOT_AN_IMAGE = 'not an image file extension';
  * const ds = await scanImageFolder('./photos');
  * ds.labels; // ['cats', 'dogs']
  */
-export async function scanImageFolder(dir: string): Promise<LabelledDataset> {
+export async function scanImageFolder(dir: string, options: ScanFolderOptions = {}): Promise<LabelledDataset> {
   const root = resolve(dir);
   await requireFolder(root);
   const entries = (await readdir(root, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
@@ -70,14 +79,14 @@ export async function scanImageFolder(dir: string): Promise<LabelledDataset> {
         skipped.push({ file, reason: NOT_AN_IMAGE });
       }
     }
-    if (count === 0) {
+    if (count === 0 && !options.isLenient) {
       throw new GraftError('INVALID_DATASET', `Class folder "${label}" has no images: ${join(root, label)}`, {
         hint: `add images (.jpg, .png, .webp, ...) to ${join(root, label)} or remove that folder`,
       });
     }
   }
   const labels = classDirs.map((c) => c.label);
-  requireTwoClasses(root, labels);
+  if (!options.isLenient) requireTwoClasses(root, labels);
   return { root, labels, items, skipped };
 }
 

@@ -1,5 +1,5 @@
 import { findSplitFolders } from '../../data/find-split-folders.js';
-import { scanDataset } from '../../data/scan-dataset.js';
+import { scanImageFolder } from '../../data/scan-folder.js';
 
 /** Images per class of a project folder, and how many files it cannot use. */
 export interface ClassCounts {
@@ -14,7 +14,8 @@ export async function classCounts(folder: string): Promise<ClassCounts> {
   const counts = new Map<string, number>();
   let skipped = 0;
   for (const root of roots) {
-    const dataset = await scanDataset(root).catch(() => undefined);
+    // Lenient: a project being filled shows its first class before there is a second.
+    const dataset = await scanImageFolder(root, { isLenient: true }).catch(() => undefined);
     if (!dataset) continue;
     skipped += dataset.skipped.length;
     for (const item of dataset.items) counts.set(item.label, (counts.get(item.label) ?? 0) + 1);
