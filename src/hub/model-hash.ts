@@ -56,10 +56,11 @@ export function weightPaths(modelJson: Uint8Array | string, where: string): stri
   } catch (cause) {
     throw new GraftError('INVALID_MODEL_DIR', `${where} is not valid JSON`, { cause, hint: 'the download was damaged or it is not a TF.js model.json' });
   }
-  const manifest = (parsed as { weightsManifest?: unknown }).weightsManifest;
+  // Any JSON parses (null, a string, a list of anything): only objects are read, the rest lists no file.
+  const manifest = parsed !== null && typeof parsed === 'object' ? (parsed as { weightsManifest?: unknown }).weightsManifest : undefined;
   if (!Array.isArray(manifest)) return [];
   return manifest.flatMap((group: unknown) => {
-    const paths = (group as { paths?: unknown }).paths;
+    const paths = group !== null && typeof group === 'object' ? (group as { paths?: unknown }).paths : undefined;
     return Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
   });
 }
