@@ -77,6 +77,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
+  // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
+  // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
+  let isClosing = false;
+  app.addHook('preClose', async () => {
+    isClosing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (isClosing) reply.header('connection', 'close');
+  });
   app.setErrorHandler(async (error, _request, reply) => sendError(reply, httpErrorFor(error)));
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } satisfies ErrorBody),

@@ -66,8 +66,11 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? true });
   const ctx = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();
-  app.addHook('onClose', async () => {
+  // Event streams never end by themselves: they are ended before the server waits for its connections to close.
+  app.addHook('preClose', async () => {
     for (const reply of streams) reply.raw.end();
+  });
+  app.addHook('onClose', async () => {
     await queue.close();
     store.close();
   });
