@@ -87,6 +87,8 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
       expect(await page.locator('#confusion tbody tr').count()).toBe(3);
       expect(await page.locator('#per-class tbody tr').count()).toBe(3);
+      // The runs table is reloaded after the status event; on a busy machine that lands after the evaluation.
+      await page.waitForFunction("document.querySelector('#runs-table tbody .status')?.textContent === 'finished'");
       expect(await page.locator('#runs-table tbody .status').allTextContents()).toEqual(['finished']);
 
       const planted = page.getByRole('button', { name: /planted-circle\.jpg: true squares, predicted circles/ });

@@ -157,5 +157,6 @@ describe('the prediction API: open by default, a token and CORS when asked for',
       await server.close();
     }
     await expect(startServer({ models: [model.dir], port: 0, watch: false, token: 'short' })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(startServer({ models: [model.dir], port: 0, watch: false, corsOrigins: ['https://app.example.com/'] })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,14 +102,26 @@ describe('graft serve under load and at shutdown', () => {
 
   it('SIGTERM with requests in flight: every one is answered, then the process exits 0', async () => {
     // A long batching window keeps the requests waiting inside the server when the signal arrives.
-    const serve = await startServe(model.dir, ['--batch-window-ms', '400']);
+    const serve = await startServe(model.dir, ['--batch-window-ms', '1500']);
     const name = (await (await fetch(`${serve.url}/v1/models`)).json()) as { models: { name: string }[] };
     const predict = `${serve.url}/v1/models/${name.models[0]!.name}/predict`;
-    const inFlight = Array.from({ length: 16 }, () => fetch(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg }).then((r) => r.status, (e: unknown) => String(e)));
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight = sent whole before the signal (a request that reaches a closing server is refused, rightly).
+    const sent: Promise<void>[] = [];
+    const statuses = Array.from({ length: 16 }, () =>
+      new Promise<number | string>((resolveStatus) => {
+        const req = httpRequest(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': jpeg.length } }, (res) => {
+          res.resume();
+          res.on('end', () => resolveStatus(res.statusCode ?? 0));
+        });
+        req.on('error', (e) => resolveStatus(String(e)));
+        sent.push(new Promise((resolveSent) => req.on('finish', () => resolveSent())));
+        req.end(jpeg);
+      }),
+    );
+    await Promise.all(sent);
+    await new Promise((r) => setTimeout(r, 300)); // parsed and waiting in the batcher (its window is 1.5 s)
     serve.child.kill('SIGTERM');
-    const statuses = await Promise.all(inFlight);
-    expect(statuses).toEqual(Array.from({ length: 16 }, () => 200));
+    expect(await Promise.all(statuses)).toEqual(Array.from({ length: 16 }, () => 200));
     expect(await serve.exited).toBe(0);
     expect(serve.stderr()).toMatch(/SIGTERM: shutting down/);
     await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();

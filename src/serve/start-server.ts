@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { GraftError } from '../errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
 import { createApp } from './create-app.js';
@@ -93,6 +94,12 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
   // The dashboard hands out the server's files and trains on them: it never runs without a token.
   const tokenValue = options.token !== undefined ? checkToken(options.token, 'the token option') : options.dashboard ? generateToken() : undefined;
   const isOpenApi = options.token === undefined;
+  for (const origin of options.corsOrigins ?? []) {
+    // Browsers send Origin as scheme://host[:port], nothing more: anything else would never match.
+    if (!/^https?:\/\/[^/\s?#]+$/.test(origin)) {
+      throw new GraftError('INVALID_CONFIG', `A CORS origin is scheme://host[:port], without a path or a trailing slash. Received: ${JSON.stringify(origin)}`, { hint: 'e.g. --cors https://app.example.com' });
+    }
+  }
   const metrics = new ServerMetrics();
   const registry = await ModelRegistry.open({
     models: options.models,
