@@ -33,9 +33,12 @@ export class GraftError extends Error {
   }
 }
 
-/** Exit codes by error code: 2 for usage and input problems, 3 for models, 4 for internal failures. */
+/**
+ * Exit codes by error code: 2 for usage and input problems, 3 for models, 4 for internal failures, which
+ * includes every error that is not a GraftError (the README's contract: never 1).
+ */
 export function exitCodeFor(error: unknown): number {
-  if (!(error instanceof GraftError)) return 1;
+  if (!(error instanceof GraftError)) return 4;
   switch (error.code) {
     case 'INVALID_CONFIG':
     case 'INVALID_DATASET':

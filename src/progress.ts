@@ -1,3 +1,5 @@
+import type { DuplicateGroup } from './data/find-duplicates.js';
+
 /**
  * Everything long-running work reports, as one typed union. Library code never writes to stdout: the CLI
  * draws these events (a bar on a TTY, a line per epoch when piped), the server streams them.
@@ -9,6 +11,8 @@ export type ProgressEvent =
   /** `done` counts every file handled (cached, computed or skipped); `imgPerSec` counts backbone work only. */
   | { type: 'extract'; done: number; total: number; cached: number; computed: number; imgPerSec: number }
   | { type: 'skip'; file: string; reason: string }
+  /** Images whose bytes appear more than once in the data (training goes on; val accuracy is inflated while they stay). */
+  | { type: 'duplicates'; groups: readonly DuplicateGroup[] }
   /** `phase` is 'head' (training on frozen features, the default) or 'fine-tune' (backbone layers unfrozen). */
   | { type: 'train-start'; phase?: TrainPhase; epochs: number; trainCount: number; valCount: number }
   | { type: 'batch-end'; epoch: number; batch: number; batches: number }

@@ -49,6 +49,11 @@ async function followEvents(url: string, onEvent: (event: { event: string; data:
   }
 }
 
+/** The dashboard needs its token on every call: these tests call it as a script would, with the Authorization header. */
+let token = '';
+const fetch = (url: string, init: RequestInit = {}): Promise<Response> =>
+  globalThis.fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
+
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 interface RunJson {
@@ -74,7 +79,8 @@ describe('training dashboard API', () => {
     const circle = data.files.find((f) => f.includes('/val/circles/'))!;
     await copyFile(circle, join(data.valDir, 'squares', 'planted-circle.jpg'));
     await mkdir(cacheDir, { recursive: true });
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0 });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root] });
+    token = server.token;
   });
   afterAll(async () => {
     await server?.close();
@@ -331,7 +337,8 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
     // mobilenet_v2 is the int8 MobileNetV2 in the shared models folder (found offline through GRAFT_MODELS_DIR).
     process.env.GRAFT_MODELS_DIR = join(int8Model, '..');
     await copySubset(join(hymenoptera, 'train'), join(root, 'photos'), 6);
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir: join(root, 'cache'), port: 0 });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir: join(root, 'cache'), port: 0, dataRoots: [root] });
+    token = server.token;
   });
   afterAll(async () => {
     await server?.close();

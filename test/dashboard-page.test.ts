@@ -27,7 +27,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     const old = before.createProject('before restart', data.root);
     before.markRunning(before.createRun(old.id, { epochs: 5, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id))).id);
     before.close();
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0 });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root] });
   });
   afterAll(async () => {
     await server?.close();
@@ -41,7 +41,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard`);
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
       await page.waitForSelector('#runs-table tbody tr');
       expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
 
@@ -87,6 +87,8 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
       expect(await page.locator('#confusion tbody tr').count()).toBe(3);
       expect(await page.locator('#per-class tbody tr').count()).toBe(3);
+      // The runs table is reloaded after the status event; on a busy machine that lands after the evaluation.
+      await page.waitForFunction("document.querySelector('#runs-table tbody .status')?.textContent === 'finished'");
       expect(await page.locator('#runs-table tbody .status').allTextContents()).toEqual(['finished']);
 
       const planted = page.getByRole('button', { name: /planted-circle\.jpg: true squares, predicted circles/ });
@@ -113,14 +115,14 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     // Images no earlier run has seen (a fresh seed): the run spends seconds extracting their features, so it is still
     // running when the page cancels it (training stops at the next batch, so the unused images cost nothing).
     const fresh = await writeSyntheticDataset(join(root, 'fresh'), { perClass: 40, size: 96, seed: Date.now() % 1_000_000 });
-    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'to cancel', folder: fresh.root }) })).json()) as { id: number };
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` }, body: JSON.stringify({ name: 'to cancel', folder: fresh.root }) })).json()) as { id: number };
     const chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard/`);
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
       await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
       await page.selectOption('#project-select', String(project.id));
       await page.waitForFunction("document.getElementById('class-list').children.length === 3");
@@ -183,7 +185,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     try {
       const page = await chromium.browser.newPage();
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard/`);
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
       await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
       await page.selectOption('#project-select', String(project.id));
       await page.getByRole('button', { name: `Open run #${run.id}` }).click();

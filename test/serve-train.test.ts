@@ -21,10 +21,15 @@ describe('startServer with the dashboard', () => {
 
   it('serves predictions, the dashboard page and its API side by side', async () => {
     const url = server!.url;
-    const projects = await fetch(`${url}/v1/projects`);
+    // The dashboard needs the token the server generated; the prediction API (no --token) stays open.
+    const auth = { authorization: `Bearer ${server!.token}` };
+    expect(server!.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await fetch(`${url}/v1/projects`)).status).toBe(401);
+    expect((await fetch(`${url}/dashboard/`)).status).toBe(401);
+    const projects = await fetch(`${url}/v1/projects`, { headers: auth });
     expect(projects.status).toBe(200);
     expect(await projects.json()).toEqual({ projects: [] });
-    const page = await fetch(`${url}/dashboard/`);
+    const page = await fetch(`${url}/dashboard/`, { headers: auth });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
     const name = server!.models[0]!;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEmbed } from './commands/embed.js';
@@ -12,7 +12,7 @@ import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 import { registerUi } from './commands/ui.js';
-import { reportFailure } from './output.js';
+import { reportFailure, setVerbose } from './output.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -21,7 +21,11 @@ export function buildProgram(): Command {
   const program = new Command('graft')
     .description('Transfer learning on images: pretrained backbone + new head, trained on your labelled photos')
     .version(version)
-    .showHelpAfterError();
+    .option('--verbose', 'print the details (stack) of an internal error')
+    .showHelpAfterError()
+    // Usage errors (unknown option, missing argument) exit 2 as the README promises, not commander's 1.
+    .exitOverride();
+  program.hook('preAction', (command) => setVerbose(Boolean(command.optsWithGlobals().verbose)));
   registerDemo(program);
   registerTrain(program);
   registerEmbed(program);
@@ -41,6 +45,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed the message (and the help); --help and --version end here too, with 0.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    setVerbose(argv.includes('--verbose'));
     reportFailure(error, argv.includes('--json'));
   }
 }

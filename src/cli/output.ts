@@ -5,16 +5,31 @@ export function printResult(isJson: boolean, value: unknown, text: () => string)
   process.stdout.write(isJson ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/** Set by `--verbose` (see main.ts): internal errors then print their whole message and stack. */
+let isVerbose = Boolean(process.env.GRAFT_DEBUG);
+
+export function setVerbose(value: boolean): void {
+  isVerbose = value || Boolean(process.env.GRAFT_DEBUG);
+}
+
 /**
  * Reports a failure and sets the exit code from the error's code. With --json the error is the one JSON object
- * on stdout, so scripts always get parseable output.
+ * on stdout, so scripts always get parseable output. An error that is not a GraftError is a bug or an
+ * unexpected failure below Graft: exit code 4 and one line (its first), the rest with --verbose.
  */
 export function reportFailure(error: unknown, isJson: boolean): void {
-  const code = error instanceof GraftError ? error.code : 'INTERNAL';
-  const message = error instanceof Error ? error.message : String(error);
-  const hint = error instanceof GraftError ? error.hint : undefined;
+  const isGraft = error instanceof GraftError;
+  const code = isGraft ? error.code : 'INTERNAL';
+  const full = error instanceof Error ? error.message : String(error);
+  const message = isGraft || isVerbose ? full : `${firstLine(full)} (internal error; run with --verbose for details)`;
+  const hint = isGraft ? error.hint : undefined;
   if (isJson) process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
   process.stderr.write(`error: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
-  if (!(error instanceof GraftError) && error instanceof Error && error.stack && process.env.GRAFT_DEBUG) process.stderr.write(`${error.stack}\n`);
+  if (!isGraft && error instanceof Error && error.stack && isVerbose) process.stderr.write(`${error.stack}\n`);
   process.exitCode = exitCodeFor(error);
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line.trim();
 }

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { describeDuplicates } from '../data/find-duplicates.js';
 import type { ProgressEvent, ProgressListener } from '../progress.js';
 
 export interface RenderOptions {
@@ -35,7 +36,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   };
 
   const listener = (event: ProgressEvent): void => {
-    if (quiet && event.type !== 'skip') return;
+    if (quiet && event.type !== 'skip' && event.type !== 'duplicates') return;
     switch (event.type) {
       case 'download':
         if (isTTY && event.total) {
@@ -62,6 +63,13 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'skip':
         line(`skipped ${event.file}: ${event.reason}`);
         return;
+      case 'duplicates': {
+        const [first, ...rest] = describeDuplicates(event.groups);
+        line(`warning: ${first}${rest.length ? `;\n  ${rest.join(';\n  ')}` : ''}`);
+        for (const g of event.groups.slice(0, 10)) line(`  same image: ${g.files.map((f) => `${f.file} (${f.part === 'all' ? '' : `${f.part}, `}${f.label})`).join(', ')}`);
+        if (event.groups.length > 10) line(`  ... and ${event.groups.length - 10} more (graft inspect lists them all)`);
+        return;
+      }
       case 'train-start':
         bar?.stop();
         bar = undefined;

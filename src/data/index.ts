@@ -14,5 +14,7 @@ export * from './decode-image.js';
 export * from './decode-stream.js';
 export * from './synthetic.js';
 export * from './inspect.js';
+export * from './find-duplicates.js';
+export * from './sniff-image-format.js';
 export * from './augment.js';
 export * from './mirror-tensor.js';

@@ -1,6 +1,7 @@
 import { makePreprocessing } from '../engine/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
+import { describeDuplicates, findDuplicates, hashFiles, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
 import { findSplitFolders } from './find-split-folders.js';
 import { scanDataset } from './scan-dataset.js';
 
@@ -40,8 +41,10 @@ export interface DatasetSummary {
   readonly path: string;
   readonly layout: 'class-folders' | 'train-val-folders' | 'csv';
   readonly parts: PartSummary[];
-  /** Problems worth fixing that do not stop training (e.g. a tiny class). */
+  /** Problems worth fixing that do not stop training (e.g. a tiny class, duplicate images). */
   readonly warnings: string[];
+  /** Images whose bytes appear more than once: across train and val first, then under different labels. */
+  readonly duplicates: DuplicateGroup[];
 }
 
 /** Classes smaller than this get a warning: a validation split of them is mostly noise. */
@@ -71,10 +74,13 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   let done = 0;
   const parts: PartSummary[] = [];
   const warnings: string[] = [];
+  const hashed: HashedItem[] = [];
   for (const { name, dataset } of scans) {
     const unreadable: SkippedFile[] = [];
+    const files = dataset.items.map((item) => item.file);
+    // The decode check reads every file anyway, so the content hashes for finding duplicates come free with it.
+    const hashes: (string | undefined)[] = checkDecode ? new Array(files.length) : await hashFiles(files, options.concurrency ?? 4);
     if (checkDecode) {
-      const files = dataset.items.map((item) => item.file);
       const pre = makePreprocessing({ inputSize: 32, scale: '0..1', layout: 'nhwc' });
       const decoding = readAndDecode(files, pre, {
         concurrency: options.concurrency ?? 4,
@@ -84,10 +90,11 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
         },
       });
       for await (const item of decoding) {
-        void item;
+        hashes[item.index] = item.sha256;
         options.onProgress?.(++done, total);
       }
     }
+    dataset.items.forEach((item, i) => hashed.push({ file: item.file, label: item.label, part: name, sha256: hashes[i] }));
     const bad = new Set(unreadable.map((u) => u.file));
     const classes = dataset.labels.map((label) => {
       const files = dataset.items.filter((item) => item.label === label);
@@ -114,6 +121,8 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     const missing = train.labels.filter((label) => !val.labels.includes(label));
     if (missing.length > 0) warnings.push(`val has no images of: ${missing.join(', ')}`);
   }
+  const duplicates = findDuplicates(hashed);
+  if (duplicates.length) warnings.push(...describeDuplicates(duplicates));
   const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : 'class-folders';
-  return { path, layout, parts, warnings };
+  return { path, layout, parts, warnings, duplicates };
 }

@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 
@@ -12,6 +12,15 @@ export const EXPECTED_FOLDER_LAYOUT = [
 
 const NOT_AN_IMAGE = 'not an image file extension';
 
+/** Options of {@link scanImageFolder}. */
+export interface ScanFolderOptions {
+  /**
+   * List what is there without requiring a trainable dataset: empty class folders and a single class are not
+   * errors (a dashboard project being filled class by class). Defaults to false.
+   */
+  readonly isLenient?: boolean;
+}
+
 /**
  * Lists a dataset laid out as one subfolder per class (the torchvision `ImageFolder` layout).
  *
@@ -22,36 +31,44 @@ const NOT_AN_IMAGE = 'not an image file extension';
  * belong to no class. Files are not opened here; {@link inspectDataset} or the decoder reports
  * unreadable ones.
  *
+ * Symbolic links: a class folder may itself be a link (into another disk, say), and a link to a file is
+ * followed (the file is labelled by the folder the link is in). A link to a folder is followed only when its
+ * real path lies inside the class folder and has not been listed yet; any other (a loop such as `a/up -> ..`,
+ * a link into another class, or out of the dataset) is skipped with the reason, so no image is reached twice or
+ * labelled by a path outside its class folder. Two class folders that are, or contain, the same real folder
+ * are refused.
+ *
  * @param dir the dataset folder.
  * @throws GraftError `INVALID_DATASET` when the folder is missing or not a folder, has no class
- *   subfolders, has a class folder with no images, or has only one class.
+ *   subfolders, has a class folder with no images, has two class folders that overlap, or has only one class.
  * @example
  * const ds = await scanImageFolder('./photos');
  * ds.labels; // ['cats', 'dogs']
  */
-export async function scanImageFolder(dir: string): Promise<LabelledDataset> {
+export async function scanImageFolder(dir: string, options: ScanFolderOptions = {}): Promise<LabelledDataset> {
   const root = resolve(dir);
   await requireFolder(root);
   const entries = (await readdir(root, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
   const skipped: SkippedFile[] = [];
-  const classDirs: string[] = [];
+  const classDirs: { label: string; real: string }[] = [];
   for (const entry of entries) {
     const full = join(root, entry.name);
     // Follow symlinks: a class folder may be a link into another disk.
-    const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await isFolder(full)));
-    if (isDir) classDirs.push(entry.name);
-    else skipped.push({ file: full, reason: 'not inside a class folder' });
+    const real = entry.isDirectory() || entry.isSymbolicLink() ? await realFolder(full) : undefined;
+    if (real) classDirs.push({ label: entry.name, real });
+    else skipped.push({ file: full, reason: entry.isSymbolicLink() && !(await exists(full)) ? 'broken symbolic link' : 'not inside a class folder' });
   }
-  classDirs.sort();
+  classDirs.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   if (classDirs.length === 0) {
     throw new GraftError('INVALID_DATASET', `No class subfolders found in ${root}`, {
       hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}`,
     });
   }
+  requireSeparateClasses(root, classDirs);
   const items: LabelledItem[] = [];
-  for (const label of classDirs) {
+  for (const { label, real } of classDirs) {
     const files: string[] = [];
-    await listFiles(join(root, label), files);
+    await listFiles(join(root, label), { classReal: real, visited: new Set([real]), files, skipped });
     files.sort();
     let count = 0;
     for (const file of files) {
@@ -62,14 +79,28 @@ export async function scanImageFolder(dir: string): Promise<LabelledDataset> {
         skipped.push({ file, reason: NOT_AN_IMAGE });
       }
     }
-    if (count === 0) {
+    if (count === 0 && !options.isLenient) {
       throw new GraftError('INVALID_DATASET', `Class folder "${label}" has no images: ${join(root, label)}`, {
         hint: `add images (.jpg, .png, .webp, ...) to ${join(root, label)} or remove that folder`,
       });
     }
   }
-  requireTwoClasses(root, classDirs);
-  return { root, labels: classDirs, items, skipped };
+  const labels = classDirs.map((c) => c.label);
+  if (!options.isLenient) requireTwoClasses(root, labels);
+  return { root, labels, items, skipped };
+}
+
+/** Two class folders that are the same folder, or one inside the other, would give the same images two labels. */
+function requireSeparateClasses(root: string, classes: readonly { label: string; real: string }[]): void {
+  for (const a of classes) {
+    for (const b of classes) {
+      if (a !== b && isInside(b.real, a.real)) {
+        throw new GraftError('INVALID_DATASET', `Class folders "${a.label}" and "${b.label}" in ${root} are ${a.real === b.real ? 'the same folder' : `nested ("${b.label}" is inside "${a.label}")`} through a symbolic link, so their images would get both labels.`, {
+          hint: 'give each class its own folder of images (copy, or link the image files instead of the folder)',
+        });
+      }
+    }
+  }
 }
 
 /** @throws GraftError `INVALID_DATASET` when fewer than two classes were found. */
@@ -100,19 +131,56 @@ async function requireFolder(root: string): Promise<void> {
   }
 }
 
-async function isFolder(path: string): Promise<boolean> {
+/** The real path of a folder (links resolved), or undefined when `path` is not one. */
+async function realFolder(path: string): Promise<string | undefined> {
   try {
-    return (await stat(path)).isDirectory();
+    const real = await realpath(path);
+    return (await stat(real)).isDirectory() ? real : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-async function listFiles(dir: string, out: string[]): Promise<void> {
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+interface Listing {
+  /** Real path of the class folder: nothing outside it is listed. */
+  readonly classReal: string;
+  /** Real paths of the folders listed so far: none is listed twice (this is what stops a loop). */
+  readonly visited: Set<string>;
+  readonly files: string[];
+  readonly skipped: SkippedFile[];
+}
+
+async function listFiles(dir: string, listing: Listing): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.')) continue;
     const full = join(dir, entry.name);
-    if (entry.isDirectory() || (entry.isSymbolicLink() && (await isFolder(full)))) await listFiles(full, out);
-    else out.push(full);
+    if (entry.isFile()) {
+      listing.files.push(full);
+      continue;
+    }
+    if (!entry.isDirectory() && !entry.isSymbolicLink()) {
+      listing.skipped.push({ file: full, reason: 'not a regular file' });
+      continue;
+    }
+    const real = await realpath(full).catch(() => undefined);
+    const info = real === undefined ? undefined : await stat(real).catch(() => undefined);
+    if (!real || !info) listing.skipped.push({ file: full, reason: 'broken symbolic link' });
+    else if (info.isFile()) listing.files.push(full);
+    else if (!info.isDirectory()) listing.skipped.push({ file: full, reason: 'not a regular file' });
+    else if (!isInside(real, listing.classReal)) listing.skipped.push({ file: full, reason: `symbolic link to a folder outside its class folder (${real}); not followed` });
+    else if (listing.visited.has(real)) listing.skipped.push({ file: full, reason: 'symbolic link to a folder already listed (a loop or a second path); not followed' });
+    else {
+      listing.visited.add(real);
+      await listFiles(full, listing);
+    }
   }
 }

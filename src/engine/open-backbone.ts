@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../errors.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
-import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { encodeOnnxModel, readOnnxModel } from '../formats/onnx/onnx-model.js';
 import { loadKerasH5 } from '../formats/keras-h5/load-keras-h5.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
@@ -76,7 +76,7 @@ async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions
   let bytes: Uint8Array | undefined;
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;
-    const exposed = await exposeFeatures(decodeOnnxModel(await readFile(path), path), { output: options.featureOutput, source: path });
+    const exposed = await exposeFeatures(await readOnnxModel(path), { output: options.featureOutput, source: path });
     bytes = encodeOnnxModel(exposed.model);
     description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
     await mkdir(dirname(descPath), { recursive: true });

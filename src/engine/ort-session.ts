@@ -93,8 +93,16 @@ export function batchDims(session: OrtSession, input: Float32Array, count: numbe
   return dims;
 }
 
+/** The batch size the model's first input declares: a number when fixed, undefined when symbolic or unknown. */
+export function declaredBatch(session: OrtSession): number | undefined {
+  const meta = session.inputMetadata[0];
+  const first = meta && meta.isTensor ? meta.shape[0] : undefined;
+  return typeof first === 'number' && first > 0 ? first : undefined;
+}
+
 /**
- * Runs one batch and copies one output out of onnxruntime's memory.
+ * Runs one batch and copies one output out of onnxruntime's memory. A model whose batch is fixed at 1 is run
+ * once per image.
  *
  * @returns `count * (values per image)` floats, row-major.
  */
@@ -113,6 +121,22 @@ export async function runOutput(
     );
   }
   const dims = batchDims(session, input, count, geometry);
+  const fixedBatch = declaredBatch(session);
+  if (fixedBatch !== undefined && fixedBatch !== 1 && fixedBatch !== count) {
+    throw new GraftError('UNSUPPORTED_MODEL', `The model's input "${session.inputNames[0]}" has its batch fixed at ${fixedBatch}; Graft runs batches of any size. Received: ${count} image(s).`, {
+      hint: 'export the model with a dynamic batch dimension (or with batch 1, which Graft runs one image at a time)',
+    });
+  }
+  if (count > 1 && fixedBatch === 1) {
+    // A model exported with its batch fixed at 1 (often with Reshape nodes that hard-code it, so the input's
+    // shape cannot just be relaxed) runs one image at a time; the rows are the same as a batch would give.
+    const perImage = input.length / count;
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < count; i++) rows.push(await runOutput(session, input.subarray(i * perImage, (i + 1) * perImage), 1, outputName, geometry));
+    const out = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+    rows.reduce((offset, r) => (out.set(r, offset), offset + r.length), 0);
+    return out;
+  }
   const feed = new ort.Tensor('float32', input, dims);
   const results = await session.run({ [session.inputNames[0]!]: feed }, [outputName]);
   const tensor = results[outputName];

@@ -14,7 +14,7 @@ import { modelDirsFromEnv, resolveBackbone } from '../hub/resolve-backbone.js';
 import { replaceDirectory, writeFileAtomic } from '../model/atomic-write.js';
 import { detectFormat, type ModelFormat } from './detect-format.js';
 import { FEATURE_OUTPUT } from './onnx/feature-output.js';
-import { decodeOnnxModel } from './onnx/onnx-model.js';
+import { encodeOnnxModel, readOnnxModel } from './onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from './onnx-to-layers/index.js';
 import { importOnnxToTfjs } from './onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from './save-layers-model.js';
@@ -232,13 +232,9 @@ async function convertOnnx(path: string, options: ConvertOptions, started: numbe
     throw new GraftError('UNSUPPORTED_MODEL', `${path} is already an ONNX model`, { hint: 'use --to tfjs to convert it to a TF.js layers model' });
   }
   await ensureTfjsBackend();
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new GraftError('MODEL_NOT_FOUND', `Cannot read ONNX model ${path}`, { cause, hint: 'check the path' });
-  }
-  const proto = decodeOnnxModel(bytes, path);
+  // External data is read from beside the model into it, so the conversion and onnxruntime's check see every weight.
+  const proto = await readOnnxModel(path);
+  const bytes = encodeOnnxModel(proto);
   const out = resolve(options.out ?? defaultOut(path, 'tfjs'));
   checkOutFolder(out);
   const conversion = convertOnnxToLayers(proto, { source: path });

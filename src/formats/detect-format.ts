@@ -47,7 +47,10 @@ export async function detectFormat(path: string): Promise<DetectedFormat> {
     } catch (cause) {
       throw new GraftError('UNSUPPORTED_MODEL', `${target} is not valid JSON`, { cause, hint: 'the file is damaged or not a TF.js model.json' });
     }
-    const topology = json.modelTopology ?? {};
+    // Any JSON parses here (a string, a list, null): only an object with an object topology can be a model.
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(json)) json = {};
+    const topology = isObject(json.modelTopology) ? json.modelTopology : {};
     if (json.format === 'graph-model' || 'node' in topology) return { format: 'tfjs-graph', path: target };
     if (json.format === 'layers-model' || 'model_config' in topology || 'class_name' in topology) return { format: 'tfjs-layers', path: target };
     declined.push('tfjs: model.json has neither a Keras model_config nor a GraphDef (node list)');

@@ -207,8 +207,10 @@ function validateModelJson(parsed: unknown, where: string): LayersModelJson {
     });
   }
   const manifest = parsed.weightsManifest;
-  if (!Array.isArray(manifest) || !manifest.every((g) => isObject(g) && Array.isArray(g.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights))) {
-    throw new GraftError('INVALID_MODEL_DIR', `${where} has no valid "weightsManifest" (a list of { paths, weights } groups).`, {
+  const isWeightSpec = (w: unknown): boolean =>
+    isObject(w) && typeof w.name === 'string' && typeof w.dtype === 'string' && Array.isArray(w.shape) && w.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0);
+  if (!Array.isArray(manifest) || !manifest.every((g) => isObject(g) && Array.isArray(g.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights) && g.weights.every(isWeightSpec))) {
+    throw new GraftError('INVALID_MODEL_DIR', `${where} has no valid "weightsManifest" (a list of { paths, weights: [{ name, dtype, shape }] } groups).`, {
       hint: 'the file is damaged or not a TF.js layers model.json',
     });
   }

@@ -3,11 +3,29 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraftError } from '../errors.js';
+import { externalDataFiles } from '../formats/onnx/external-data.js';
+import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
 
 /** sha256 of a file, streamed (model files can be hundreds of MB). */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Model id of an ONNX file: its sha256, or, when its weights are stored as external data, the sha256 of the file
+ * followed by each data file (in the order the model names them), so a changed weights file is a different model
+ * and never a stale cache hit.
+ */
+export async function onnxModelSha256(file: string): Promise<string> {
+  const bytes = await readFile(file);
+  // Every external tensor names its file under the key "location"; a model without that string has none, which
+  // spares decoding the common self-contained model.
+  const dataFiles = bytes.includes('location') ? await externalDataFiles(decodeOnnxModel(bytes, file), file) : [];
+  const hash = createHash('sha256').update(bytes);
+  if (!dataFiles.length) return hash.digest('hex');
+  for (const data of dataFiles) for await (const chunk of createReadStream(data)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -38,10 +56,11 @@ export function weightPaths(modelJson: Uint8Array | string, where: string): stri
   } catch (cause) {
     throw new GraftError('INVALID_MODEL_DIR', `${where} is not valid JSON`, { cause, hint: 'the download was damaged or it is not a TF.js model.json' });
   }
-  const manifest = (parsed as { weightsManifest?: unknown }).weightsManifest;
+  // Any JSON parses (null, a string, a list of anything): only objects are read, the rest lists no file.
+  const manifest = parsed !== null && typeof parsed === 'object' ? (parsed as { weightsManifest?: unknown }).weightsManifest : undefined;
   if (!Array.isArray(manifest)) return [];
   return manifest.flatMap((group: unknown) => {
-    const paths = (group as { paths?: unknown }).paths;
+    const paths = group !== null && typeof group === 'object' ? (group as { paths?: unknown }).paths : undefined;
     return Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
   });
 }

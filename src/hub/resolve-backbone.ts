@@ -10,7 +10,7 @@ import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type Ca
 import { copyFileVerified, downloadFile } from './download.js';
 import { layersModelDirSha256 } from '../formats/tfjs-layers.js';
 import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from './mirror.js';
-import { sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
+import { onnxModelSha256, sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
 
 /** Where the backbone's files are, once found. */
 export type BackboneLocation =
@@ -194,7 +194,7 @@ export async function resolveLocalPath(path: string, source: string): Promise<Re
     }
   }
   if (target.endsWith('.onnx')) {
-    const sha256 = await sha256File(target);
+    const sha256 = await onnxModelSha256(target);
     const entry = findEntryBySha256(sha256);
     return { name: entry?.name ?? basename(target, '.onnx'), source: resolve(source), format: 'onnx', location: { kind: 'onnx', path: target }, sha256, entry };
   }

@@ -9,7 +9,8 @@ import { GraftError } from '../errors.js';
 import { defaultCacheDir } from '../features/default-cache-dir.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
 import { wrapMirrorTta } from '../formats/onnx/mirror-tta.js';
-import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
+import { decodeOnnxModel, opsetVersion, type ModelProto } from '../formats/onnx/onnx-model.js';
+import { fixedInputBatch, requireDynamicBatch } from '../formats/onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
 import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
@@ -25,6 +26,7 @@ import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import { buildManifest } from './train-manifest.js';
 import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from './train-config.js';
+import { checkDuplicates } from './check-duplicates.js';
 
 export interface TrainOptions {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
@@ -105,12 +107,16 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
-  const config = trainConfigFrom(options.config ?? {});
-  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: config.seed });
+  const requested = trainConfigFrom(options.config ?? {});
+  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  await checkDuplicates(data, cacheDir, options.onProgress);
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
   const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
+  const backboneModel = decodeOnnxModel(await backbone.onnxBytes(), backbone.info.source);
+  if (fine) requireDynamicBatch(backboneModel, backbone.info.name);
+  const config = withinModelLimits(requested, backboneModel, options.onProgress);
   const handle = featureBackbone(backbone, { config, fineTuning: fine !== undefined, engine: options.engine, onProgress: options.onProgress });
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
@@ -130,7 +136,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   let onnxBytes: Uint8Array;
   let fineTune: FineTuneSummary | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
-  const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+  const backboneOnnx = handle === backbone ? backboneModel : decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
   const io = { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: handle.onnxFeatureOutput };
   const finish = (bytes: Uint8Array): Uint8Array =>
     headPhase.tta ? wrapMirrorTta(decodeOnnxModel(bytes, 'the model'), { ...io, classes: data.labels.length, featureDim: handle.info.featureDim }, handle.info.preprocessing.layout) : bytes;
@@ -152,14 +158,17 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const manifest = buildManifest({ data, info: handle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   if (fine) await Promise.all([removeCheckpoint(checkpointPath), removeCheckpoint(refitCheckpoint(checkpointPath))]);
-  const trainSeconds = headPhase.trainSeconds + (fineTune ? fineTune.timings.activations_s + fineTune.timings.train_s + fineTune.timings.export_s : 0);
+  // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
+  // feature counts and seconds (another process's) are not this run's.
+  const headWork = saved ? { features: { computed: 0, cached: 0, backbone_s: 0 }, extractSeconds: 0, trainSeconds: 0 } : headPhase;
+  const trainSeconds = headWork.trainSeconds + (fineTune ? fineTune.timings.activations_s + fineTune.timings.train_s + fineTune.timings.export_s : 0);
   return {
     model: modelDir,
     labels: data.labels,
     val,
-    timings: { extract_s: round(headPhase.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
+    timings: { extract_s: round(headWork.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
-    features: headPhase.features,
+    features: headWork.features,
     backbone: handle.info,
     head,
     selection: headPhase.selection,
@@ -168,6 +177,28 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     history: headPhase.history,
     ...(fineTune ? { fineTune } : {}),
   };
+}
+
+/**
+ * The settings a backbone can run: test-time augmentation and multi-scale features run two images per input image
+ * (so the batch must be free; ONNX opset 10 and 11 for their Slice and Resize). What it cannot run is turned off,
+ * saying why.
+ */
+function withinModelLimits(config: TrainConfig, model: ModelProto, onProgress: ProgressListener | undefined): TrainConfig {
+  const batch = fixedInputBatch(model);
+  const opset = opsetVersion(model) ?? 0;
+  const noTta = batch !== undefined ? `the backbone's batch is fixed at ${batch}` : opset < 10 ? `the backbone uses ONNX opset ${opset} (< 10)` : undefined;
+  const noScales = batch !== undefined ? `the backbone's batch is fixed at ${batch}` : opset < 11 ? `the backbone uses ONNX opset ${opset} (< 11)` : undefined;
+  let limited = config;
+  if (noTta && config.tta !== 'off') {
+    onProgress?.({ type: 'info', message: `no test-time augmentation: ${noTta}` });
+    limited = { ...limited, tta: 'off' };
+  }
+  if (noScales && config.multiScale) {
+    onProgress?.({ type: 'info', message: `one scale: ${noScales}` });
+    limited = { ...limited, multiScale: false };
+  }
+  return limited;
 }
 
 /**

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
+import { manifestProblem } from './manifest-schema.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainConfig } from '../learn/train-config.js';
 import type { FineTuneConfig } from '../learn/fine-tune-config.js';
@@ -94,7 +95,7 @@ export function parseManifest(text: string, file: string): ModelManifest {
   } catch (cause) {
     throw new GraftError('INVALID_MODEL_DIR', `${file} is not valid JSON`, { cause, hint: 'the model directory is damaged; train again' });
   }
-  const m = value as Partial<ModelManifest>;
+  const m = (value ?? {}) as Partial<ModelManifest>;
   if (m.format !== 'graft-model') {
     throw new GraftError('INVALID_MODEL_DIR', `${file} is not a Graft model manifest (format is ${JSON.stringify(m.format)})`, {
       hint: 'pass a directory written by `graft train --out <dir>`',
@@ -105,8 +106,9 @@ export function parseManifest(text: string, file: string): ModelManifest {
       hint: 'upgrade Graft, or retrain with this version',
     });
   }
-  if (!Array.isArray(m.labels) || m.labels.length < 2 || !m.preprocessing || !m.files?.onnx || !m.onnx) {
-    throw new GraftError('INVALID_MODEL_DIR', `${file} lacks labels, preprocessing or the ONNX file entry`, { hint: 'train again' });
+  const problem = manifestProblem(value);
+  if (problem !== undefined) {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} is damaged: ${problem}`, { hint: 'the model directory was edited or damaged; restore it or train again' });
   }
   return m as ModelManifest;
 }

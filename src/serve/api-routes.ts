@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -68,7 +69,7 @@ function modelSummary(name: string, version: ModelVersion): Record<string, unkno
     name,
     labels: m.labels,
     preprocessing: m.preprocessing,
-    backbone: { name: m.backbone.name, source: m.backbone.source, format: m.backbone.format, sha256: m.backbone.sha256 },
+    backbone: { name: m.backbone.name, source: publicSource(m.backbone.source), format: m.backbone.format, sha256: m.backbone.sha256 },
     metrics: m.metrics,
     // The estimate made on the training images alone (cross-validation), when the head was chosen that way.
     cv: m.training?.selection ? { accuracy: m.training.selection.chosen.accuracy, logLoss: m.training.selection.chosen.logLoss, folds: m.training.selection.folds } : undefined,
@@ -77,6 +78,23 @@ function modelSummary(name: string, version: ModelVersion): Record<string, unkno
     created: m.created,
     loaded_at: version.loadedAt.toISOString(),
   };
+}
+
+/**
+ * Where the backbone came from, as far as a client needs to know: a catalogue or npm id or a URL (without
+ * credentials or query) as recorded, but only the file name of a path on the machine that trained the model.
+ */
+export function publicSource(source: string): string {
+  if (/^npm:|^[a-z0-9_]+$/i.test(source)) return source;
+  if (/^https?:\/\//i.test(source)) {
+    try {
+      const url = new URL(source);
+      return `${url.origin}${url.pathname}`;
+    } catch {
+      return basename(source);
+    }
+  }
+  return basename(source.replace(/\\/g, '/'));
 }
 
 /**

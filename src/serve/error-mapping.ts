@@ -18,6 +18,11 @@ export interface HttpError {
 const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  REQUEST_TIMEOUT: 408,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   MODEL_NOT_FOUND: 404,
   BAD_REQUEST: 400,
   INVALID_CONFIG: 400,
@@ -42,11 +47,24 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
 /** Fastify's own 4xx errors (body limits, parsers, validation) by their status. */
 const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
   400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
-  408: 'TIMEOUT',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
 };
+
+/**
+ * busboy's messages for a multipart body it cannot parse (no boundary, an empty or over-long one, a part cut off). They
+ * arrive as plain Errors without a status; they are the client's fault, so 400.
+ */
+const MALFORMED_MULTIPART = /^(Multipart: Boundary not found|Unexpected end of multipart data|\w+ terminated early due to unexpected end of multipart data|The needle cannot (be an empty|have a length bigger))/;
+
+/** A hint that names a CLI command or flag helps a terminal user, not an HTTP client: such hints are not sent. */
+const CLI_HINT = /`graft |(^|\s)--[a-z]/;
 
 /**
  * Turns anything thrown while handling a request into a status and a JSON body, like hono's
@@ -61,9 +79,14 @@ export function httpErrorFor(error: unknown): HttpError {
       : /^(not an image|zero-byte)/.test(error.reason)
         ? 'NOT_AN_IMAGE'
         : 'UNREADABLE_IMAGE';
-    return reply(code, error.message, error.hint);
+    // `file` is what the server called the image ("the uploaded image", "image 2 of 3"), never a server path.
+    return reply(code, `Cannot read ${error.file}: ${error.reason}.`, code === 'IMAGE_TOO_LARGE' ? 'send a smaller image' : 'send a complete JPEG, PNG, WebP or GIF file');
   }
-  if (error instanceof GraftError || error instanceof ServeError) return reply(error.code, error.message, error.hint);
+  if (error instanceof ServeError) return reply(error.code, error.message, error.hint);
+  if (error instanceof GraftError) return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);
+  if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
+    return reply('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, 'send multipart/form-data with a boundary parameter and complete parts (FormData does this)');
+  }
   const status = frameworkStatus(error);
   if (status !== undefined && status >= 400 && status < 500) {
     const message = error instanceof Error ? error.message : String(error);

@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ServeError } from './serve-error.js';
 
-/** Raster formats the server decodes; SVG and anything else are refused before the decoder sees them. */
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
+export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.js';
 
 /** Content types accepted as a raw image body. */
 export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|gif|webp|tiff|avif|heic|heif)|application\/octet-stream)$/i;
@@ -59,18 +58,6 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
   });
 }
 
-/** The format from the first bytes, or undefined when they are not one the server decodes. */
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  const ascii = (from: number, to: number): string => String.fromCharCode(...bytes.subarray(from, to));
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes[0] === 0x89 && ascii(1, 4) === 'PNG') return 'png';
-  if (ascii(0, 4) === 'GIF8') return 'gif';
-  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
-  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'tiff';
-  if (ascii(4, 8) === 'ftyp' && /^(avif|avis|heic|heix|mif1|msf1)$/.test(ascii(8, 12))) return 'avif';
-  return undefined;
-}
-
 async function readMultipart(request: FastifyRequest, options: ReadImageOptions): Promise<ImageInputs> {
   const images: Buffer[] = [];
   let topK: number | undefined;
@@ -99,7 +86,8 @@ async function readMultipart(request: FastifyRequest, options: ReadImageOptions)
 }
 
 function decodeBase64(text: string, where: string): Buffer {
-  if (typeof text !== 'string') throw new ServeError('BAD_REQUEST', `${where} must be a base64 string.`);
+  // fastify's schema coercion turns a JSON null into "": either way there is no image here.
+  if (typeof text !== 'string' || text === '') throw new ServeError('BAD_REQUEST', `${where} must be a non-empty base64 string.`);
   const payload = text.startsWith('data:') ? text.slice(text.indexOf(',') + 1) : text;
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(payload.replace(/\s/g, ''))) {
     throw new ServeError('BAD_REQUEST', `${where} is not base64 (received ${payload.length} characters starting "${payload.slice(0, 16)}").`);

@@ -1,6 +1,6 @@
 import { decodeImageBytes } from '../data/decode-image.js';
 import { topLabels, type LabelProbability } from '../model/graft-model.js';
-import { sniffImageFormat } from './image-input.js';
+import { sniffImageFormat } from '../data/sniff-image-format.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { ModelVersion } from './model-version.js';
 import { ServeError } from './serve-error.js';

@@ -1,9 +1,10 @@
-import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { GraftError } from '../errors.js';
+import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
-import { registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
+import { createApp } from './create-app.js';
+import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
-import { httpErrorFor } from './error-mapping.js';
 import { RAW_IMAGE_TYPES } from './image-input.js';
 import { ModelRegistry, type ModelRegistryEvent } from './model-registry.js';
 import { ServerMetrics } from './server-metrics.js';
@@ -19,6 +20,16 @@ export interface ServeOptions {
   readonly port?: number;
   /** Interface to listen on. Defaults to 127.0.0.1 (loopback only); use 0.0.0.0 to expose it. */
   readonly host?: string;
+  /**
+   * Require this token (`Authorization: Bearer <token>`, or the page's cookie) on every path but /healthz and
+   * /readyz. Without it the prediction API is open, as a model server usually is; the dashboard (`dashboard`)
+   * always needs a token, generated when none is given. See SECURITY.md.
+   */
+  readonly token?: string;
+  /** Host names the server answers to besides localhost and IP addresses (DNS-rebinding defence). */
+  readonly allowedHosts?: readonly string[];
+  /** Origins whose pages may call the prediction API from the browser (CORS). None by default. */
+  readonly corsOrigins?: readonly string[];
   /** Largest request body in bytes (all images of one request). Defaults to 10 MB. */
   readonly maxUploadBytes?: number;
   /** Largest width x height of an image, checked from its header before decoding. Defaults to 40 megapixels. */
@@ -55,6 +66,8 @@ export interface GraftServer {
   /** The served model names. */
   readonly models: readonly string[];
   readonly app: FastifyInstance;
+  /** The token requests need (the one given, or the dashboard's generated one); undefined when none does. */
+  readonly token: string | undefined;
   /** Stops listening, lets in-flight requests finish, then releases the models. */
   close(): Promise<void>;
 }
@@ -78,6 +91,15 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
   const maxPixels = positive('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS);
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   const maxImagesPerRequest = positive('maxImagesPerRequest', options.maxImagesPerRequest ?? 64);
+  // The dashboard hands out the server's files and trains on them: it never runs without a token.
+  const tokenValue = options.token !== undefined ? checkToken(options.token, 'the token option') : options.dashboard ? generateToken() : undefined;
+  const isOpenApi = options.token === undefined;
+  for (const origin of options.corsOrigins ?? []) {
+    // Browsers send Origin as scheme://host[:port], nothing more: anything else would never match.
+    if (!/^https?:\/\/[^/\s?#]+$/.test(origin)) {
+      throw new GraftError('INVALID_CONFIG', `A CORS origin is scheme://host[:port], without a path or a trailing slash. Received: ${JSON.stringify(origin)}`, { hint: 'e.g. --cors https://app.example.com' });
+    }
+  }
   const metrics = new ServerMetrics();
   const registry = await ModelRegistry.open({
     models: options.models,
@@ -90,30 +112,24 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     onBatch: (model, size, seconds) => metrics.observeBatch(model, size, seconds),
     onReload: (model, isOk) => metrics.observeReload(model, isOk),
   });
-  const app = Fastify({
-    // base64 in JSON is 4/3 of the bytes.
-    bodyLimit: Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024,
-    // Time to receive a whole request (slow uploads); the handler has its own deadline.
-    requestTimeout: requestTimeoutMs,
-    logger: false,
-  });
+  let app: FastifyInstance | undefined;
   try {
-    await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: maxImagesPerRequest, fields: 8, parts: maxImagesPerRequest + 8 } });
-    // Only images, JSON and multipart are bodies here: text is refused as 415 rather than read and ignored.
-    app.removeContentTypeParser('text/plain');
+    app = await createApp({
+      // base64 in JSON is 4/3 of the bytes.
+      bodyLimit: Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024,
+      // Time to receive a whole request (slow uploads); the handler has its own deadline.
+      requestTimeoutMs,
+      multipartLimits: { fileSize: maxUploadBytes, files: maxImagesPerRequest, fields: 8, parts: maxImagesPerRequest + 8 },
+      metrics,
+      access: {
+        ...(tokenValue === undefined ? {} : { token: new AccessToken(tokenValue) }),
+        isProtected: (path) => (isOpenApi ? isDashboardPath(path) : path !== '/healthz' && path !== '/readyz'),
+        allowedHosts: options.allowedHosts ?? [],
+      },
+      corsOrigins: options.corsOrigins ?? [],
+      isCorsPath: (path) => path.startsWith('/v1/models'),
+    });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
-
-    app.addHook('onResponse', async (request, reply) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      metrics.observeRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
-    });
-    app.setErrorHandler(async (error, _request, reply) => {
-      const { status, body } = httpErrorFor(error);
-      return reply.code(status).type('application/json; charset=utf-8').send(body);
-    });
-    app.setNotFoundHandler(async (request, reply) =>
-      reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}.`, hint: 'the API is under /v1/models' } }),
-    );
 
     registerApiRoutes(app, {
       registry,
@@ -130,14 +146,16 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
 
     const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
     let closing: Promise<void> | undefined;
+    const started = app;
     return {
       url: normaliseUrl(url),
       models: registry.names,
       app,
-      close: () => (closing ??= app.close().then(() => registry.close())),
+      token: tokenValue,
+      close: () => (closing ??= started.close().then(() => registry.close())),
     };
   } catch (error) {
-    await app.close().catch(() => undefined);
+    await app?.close().catch(() => undefined);
     await registry.close();
     throw error;
   }

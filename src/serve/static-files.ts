@@ -29,8 +29,10 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 export function registerStaticFiles(app: FastifyInstance, root: string): void {
   const base = resolve(root);
   app.get('/*', async (request, reply) => {
+    // fastify has already percent-decoded the wildcard; decoding it again would turn /%25 into an error (500)
+    // and /%252e%252e into "..".
     const wildcard = (request.params as { '*': string })['*'] ?? '';
-    let file = resolve(join(base, decodeURIComponent(wildcard)));
+    let file = resolve(join(base, wildcard));
     if (file !== base && !file.startsWith(base + sep)) throw notFound(wildcard);
     let info = await stat(file).catch(() => undefined);
     if (info?.isDirectory()) {

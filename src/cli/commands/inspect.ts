@@ -27,5 +27,9 @@ function formatSummary(s: DatasetSummary): string {
     for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  for (const g of s.duplicates) {
+    const tags = [g.isAcrossSplits ? 'train and val' : '', g.hasConflictingLabels ? 'different labels' : ''].filter(Boolean).join(', ');
+    lines.push(`    same image${tags ? ` (${tags})` : ''}: ${g.files.map((f) => `${f.file} [${f.part === 'all' ? '' : `${f.part}/`}${f.label}]`).join(', ')}`);
+  }
   return lines.join('\n');
 }

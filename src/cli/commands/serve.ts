@@ -4,12 +4,13 @@ import { GraftError } from '../../errors.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { untilSignal } from '../until-signal.js';
 
-interface ServeFlags {
+interface ServeFlags extends AccessFlags {
   port: number;
-  host: string;
   name: string[];
+  cors: string[];
   maxUploadMb: number;
   maxPixels: number;
   timeoutMs: number;
@@ -23,7 +24,7 @@ interface ServeFlags {
 
 /** `graft serve <model-dir...>`: the HTTP API (and the web page with --web) until SIGINT/SIGTERM. */
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics')
     .argument('<model-dir...>', 'directories written by graft train (served under their basename, or --name)')
@@ -36,9 +37,11 @@ export function registerServe(program: Command): void {
     .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parseInteger, 32)
     .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNumber, 3)
     .option('--web <dir>', 'serve this folder at / instead of the built-in upload page')
-    .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/ (projects and runs kept in data-dir, default ./graft-ui)')
+    .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/, which needs a token (projects and runs kept in data-dir, default ./graft-ui)')
+    .option('--cors <origin>', 'let pages of this origin call the prediction API, e.g. https://app.example.com (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--no-watch', 'do not reload a model when its files change')
-    .option('--json', 'print one JSON object (url and models) on stdout', false)
+    .option('--json', 'print one JSON object (url and models) on stdout', false);
+  addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       try {
         if (flags.name.length > modelDirs.length) {
@@ -47,11 +50,15 @@ export function registerServe(program: Command): void {
           });
         }
         const names = Object.fromEntries(flags.name.map((name, i) => [modelDirs[i]!, name]));
+        const token = tokenFrom(flags);
         const server = await startServer({
           models: modelDirs,
           names,
           port: flags.port,
           host: flags.host,
+          ...(token === undefined ? {} : { token }),
+          allowedHosts: flags.allowedHost,
+          corsOrigins: flags.cors,
           maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024),
           maxPixels: flags.maxPixels,
           requestTimeoutMs: flags.timeoutMs,
@@ -59,7 +66,7 @@ export function registerServe(program: Command): void {
           batchWindowMs: flags.batchWindowMs,
           // The upload page built by `npm run build` is served at / unless another folder is given.
           webRoot: flags.web ?? webAppRoot(),
-          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui' } } : {}),
+          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot } } : {}),
           watch: flags.watch,
           onEvent: (event) =>
             process.stderr.write(
@@ -69,8 +76,15 @@ export function registerServe(program: Command): void {
             ),
         });
         const models = server.models.map((name) => ({ name, predict: `${server.url}/v1/models/${name}/predict` }));
-        printResult(flags.json, { url: server.url, models }, () =>
-          [`Serving on ${server.url}`, ...models.map((m) => `  ${m.name}: POST ${m.predict}`), 'Ctrl+C to stop.'].join('\n'),
+        const dashboard = flags.train && server.token ? dashboardLink(server.url, server.token) : undefined;
+        for (const warning of exposureWarnings(flags.host, { hasDashboard: Boolean(flags.train), isApiOpen: token === undefined })) process.stderr.write(`${warning}\n`);
+        printResult(flags.json, { url: server.url, models, ...(dashboard ? { dashboard } : {}), tokenRequired: token !== undefined }, () =>
+          [
+            `Serving on ${server.url}${token === undefined ? '' : ' (the API needs the token: Authorization: Bearer <token>)'}`,
+            ...models.map((m) => `  ${m.name}: POST ${m.predict}`),
+            ...(dashboard ? [`Training dashboard: ${dashboard}`] : []),
+            'Ctrl+C to stop.',
+          ].join('\n'),
         );
         await untilSignal(server);
       } catch (error) {

@@ -189,7 +189,7 @@ export function formatTrainResult(r: TrainResult): string {
   }
   lines.push(
     `  images     ${r.images.train} train, ${r.images.val} val, ${r.images.skipped.length} skipped`,
-    `  features   ${r.features.computed} computed, ${r.features.cached} from cache`,
+    r.fineTune?.resumedAfter ? '  features   head phase restored from the checkpoint (no features read)' : `  features   ${r.features.computed} computed, ${r.features.cached} from cache`,
     `  time       extract ${r.timings.extract_s.toFixed(1)} s, train ${r.timings.train_s.toFixed(1)} s, total ${r.timings.total_s.toFixed(1)} s`,
   );
   if (r.fineTune) {

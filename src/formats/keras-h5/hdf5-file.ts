@@ -33,17 +33,28 @@ export async function openHdf5(path: string): Promise<Hdf5File> {
   await checkSuperblock(absolute, size);
   // Loaded on first use: the wasm module is 4 MB and only .h5 users need it.
   const h5wasm = await import('h5wasm/node');
-  await h5wasm.ready;
+  const module = await h5wasm.ready;
+  // libhdf5 prints its error stack (dozens of HDF5-DIAG lines) to stderr and h5wasm then returns an invalid
+  // handle; the throwing handler puts that stack into an exception instead, which becomes one GraftError.
+  module.activate_throwing_error_handler();
   let file: H5File;
   try {
     file = new h5wasm.File(absolute, 'r');
+    if (file.file_id < 0n) throw new Error('invalid file handle');
   } catch (error) {
-    throw new GraftError('INVALID_MODEL_DIR', `libhdf5 could not open ${absolute}: ${error instanceof Error ? error.message : String(error)}`, {
+    throw new GraftError('INVALID_MODEL_DIR', `libhdf5 could not open ${absolute}: ${hdf5Reason(error)}`, {
       cause: error,
       hint: 'the file is damaged; save or download the model again',
     });
   }
   return { path: absolute, root: file, close: () => file.close() };
+}
+
+/** The first line of libhdf5's error stack that says what failed (e.g. "H5Fopen(): unable to ... open file"). */
+function hdf5Reason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const frame = /in (H5\w+\(\)): ([^\n]+)/.exec(text);
+  return frame ? `${frame[1]}: ${frame[2]!.trim()}` : text.split('\n')[0]!.trim();
 }
 
 async function fileSize(path: string): Promise<number> {

@@ -55,7 +55,7 @@ export function multiScaleInputSize(inputSize: number, cropFraction: number): nu
 export function wrapMultiScale(model: ModelProto, options: MultiScaleOptions): Uint8Array {
   const opset = opsetVersion(model) ?? 0;
   if (opset < 11) {
-    throw new GraftError('UNSUPPORTED_MODEL', `Multi-scale features need ONNX opset 11 or newer (Resize with sizes); this model uses ${opset}.`, { hint: 'train with --scales 1' });
+    throw new GraftError('UNSUPPORTED_MODEL', `Multi-scale features need ONNX opset 11 or newer (Resize with sizes); this model uses ${opset}.`, { hint: "train with --no-multi-scale" });
   }
   const wrapped = cloneOnnxModel(model);
   const graph = graphOf(wrapped);
@@ -64,7 +64,7 @@ export function wrapMultiScale(model: ModelProto, options: MultiScaleOptions): U
   const dims = input.type?.tensorType?.shape?.dim ?? [];
   if (dims[0]?.dimValue !== undefined && dims[0]?.dimValue !== null && Number(dims[0].dimValue) > 0) {
     throw new GraftError('UNSUPPORTED_MODEL', `Multi-scale features run two images per input image, but input "${options.input}" has a fixed batch size.`, {
-      hint: 'train with --scales 1',
+      hint: "train with --no-multi-scale",
     });
   }
   const { inputSize: s, layout } = options;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { GraftError } from '../../errors.js';
+import { inlineExternalData } from './external-data.js';
 
 /**
  * Reading, writing and small typed edits of ONNX `ModelProto`s.
@@ -72,9 +73,11 @@ export function decodeOnnxModel(bytes: Uint8Array, source: string): ModelProto {
 }
 
 /**
- * Reads and decodes an ONNX file.
+ * Reads and decodes an ONNX file. Tensors stored as external data are read from files next to the model
+ * (resolved against the model's folder, never the working directory) into the returned model.
  *
- * @throws GraftError `MODEL_NOT_FOUND` when the file cannot be read, `UNSUPPORTED_MODEL` as in {@link decodeOnnxModel}.
+ * @throws GraftError `MODEL_NOT_FOUND` when the file cannot be read, `UNSUPPORTED_MODEL` as in {@link decodeOnnxModel}
+ *   and {@link inlineExternalData}.
  */
 export async function readOnnxModel(path: string): Promise<ModelProto> {
   let bytes: Uint8Array;
@@ -86,7 +89,7 @@ export async function readOnnxModel(path: string): Promise<ModelProto> {
       cause,
     });
   }
-  return decodeOnnxModel(bytes, path);
+  return inlineExternalData(decodeOnnxModel(bytes, path), path);
 }
 
 /** Serialises a model to bytes (for a file or for `InferenceSession.create`). */

@@ -1,20 +1,20 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import sharp from 'sharp';
-import { hasImageExtension } from '../../data/dataset.js';
-import { findSplitFolders } from '../../data/find-split-folders.js';
-import { scanDataset } from '../../data/scan-dataset.js';
 import { GraftError } from '../../errors.js';
 import { defaultCacheDir } from '../../features/default-cache-dir.js';
 import { CATALOGUE_NAMES, isCatalogueName } from '../../hub/catalogue.js';
 import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
+import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
-import { DashboardStore, isTerminalStatus, type ProjectRecord, type RunFineTuneOptions, type RunRecord } from './dashboard-store.js';
+import { classCounts } from './class-counts.js';
+import { DashboardContext } from './dashboard-context.js';
+import { DashboardStore, isTerminalStatus, type RunFineTuneOptions } from './dashboard-store.js';
 import { registerDashboardPage } from './dashboard-page.js';
-import { epochEvent, maxEpochs, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
+import { DataRoots } from './data-roots.js';
+import { notReadable, registerProjectRoutes } from './project-routes.js';
+import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../defined-only.js';
 
 /** Options of {@link registerDashboardRoutes}. */
@@ -27,6 +27,16 @@ export interface DashboardOptions {
   readonly offline?: boolean;
   /** Folder of the page's files. Defaults to the package's src/web/dashboard (see dashboardWebRoot). */
   readonly webRoot?: string;
+  /**
+   * Folders on the server that projects may be created from (`--data-root`). A client can name a folder inside
+   * one of them and nothing else. None by default: projects then come from uploads only.
+   */
+  readonly dataRoots?: readonly string[];
+}
+
+/** The dashboard's paths: its page and its API. They always need the server's token (see SECURITY.md). */
+export function isDashboardPath(path: string): boolean {
+  return /^\/(dashboard(\/|$)|v1\/(projects|runs|data-roots)(\/|$))/.test(path);
 }
 
 /** What registration hands back: the store (for tests and the CLI) and a close that waits for the current run. */
@@ -35,7 +45,6 @@ export interface DashboardHandle {
   readonly queue: RunQueue;
 }
 
-const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,63}$/u;
 const EPOCHS_MAX = 500;
 const FINE_TUNE_EPOCHS_MAX = 100;
 /** The dashboard's fine-tuning defaults: DEFAULT_FINE_TUNE's values for the options it offers. */
@@ -49,108 +58,25 @@ const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, 
  */
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const dataDir = resolve(options.dataDir);
+  const dataRoots = new DataRoots(options.dataRoots ?? []);
   const store = DashboardStore.open(dataDir);
+  // Files of uploads cut off by a crash or a kill: never part of any project.
+  rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? true });
+  const ctx = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();
-  app.addHook('onClose', async () => {
+  // Event streams never end by themselves: they are ended before the server waits for its connections to close.
+  app.addHook('preClose', async () => {
     for (const reply of streams) reply.raw.end();
+  });
+  app.addHook('onClose', async () => {
     await queue.close();
     store.close();
   });
   registerDashboardPage(app, options.webRoot);
-
-  const projectOr404 = (id: string): ProjectRecord => {
-    const project = store.project(Number(id));
-    if (!project) throw new ServeError('NOT_FOUND', `No project ${id}.`, { hint: 'GET /v1/projects lists them' });
-    return project;
-  };
-  const runOr404 = (id: string): RunRecord => {
-    const run = store.run(Number(id));
-    if (!run) throw new ServeError('NOT_FOUND', `No run ${id}.`, { hint: 'GET /v1/projects/:id lists its runs' });
-    return run;
-  };
-  const uploadDir = (id: number): string => join(dataDir, 'projects', String(id));
-  const describeProject = async (project: ProjectRecord): Promise<Record<string, unknown>> => ({
-    ...project,
-    acceptsUploads: resolve(project.dataDir) === uploadDir(project.id),
-    ...(await classCounts(project.dataDir)),
-    runs: store.runs(project.id).map((r) => describeRun(r, store)),
-  });
-
-  app.post('/v1/projects', {
-    schema: {
-      body: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, folder: { type: 'string', minLength: 1 } },
-      },
-    },
-  }, async (request, reply) => {
-    const body = request.body as { name: string; folder?: string };
-    if (body.folder === undefined) {
-      const project = store.createProject(body.name, '');
-      const dir = uploadDir(project.id);
-      await mkdir(dir, { recursive: true });
-      store.setProjectDataDir(project.id, dir);
-      return reply.code(201).send(await describeProject({ ...project, dataDir: dir }));
-    }
-    const folder = resolve(body.folder);
-    const info = await stat(folder).catch(() => undefined);
-    if (!info?.isDirectory()) {
-      throw new GraftError('INVALID_DATASET', `${folder} is not a folder. Received: folder=${JSON.stringify(body.folder)}`, {
-        hint: 'give a folder on the server holding one sub-folder per class (or train/ and val/)',
-      });
-    }
-    const counts = await classCounts(folder);
-    if (counts.classes.length < 2) {
-      throw new GraftError('INVALID_DATASET', `${folder} has ${counts.classes.length} class folder(s) with images; training needs at least 2.`, {
-        hint: 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
-      });
-    }
-    return reply.code(201).send(await describeProject(store.createProject(body.name, folder)));
-  });
-
-  app.get('/v1/projects', async () => ({ projects: store.projects().map((p) => ({ ...p, runs: store.runs(p.id).length })) }));
-
-  app.get('/v1/projects/:id', async (request) => describeProject(projectOr404((request.params as { id: string }).id)));
-
-  app.post('/v1/projects/:id/images', async (request, reply) => {
-    const project = projectOr404((request.params as { id: string }).id);
-    if (resolve(project.dataDir) !== uploadDir(project.id)) {
-      throw new ServeError('BAD_REQUEST', `Project ${project.id} reads the folder ${project.dataDir}; the dashboard does not write into your folders.`, {
-        hint: 'create a project without a folder to upload images',
-      });
-    }
-    if (!request.isMultipart()) throw new ServeError('UNSUPPORTED_MEDIA_TYPE', 'Send multipart/form-data: a `label` field, then image files.');
-    let label: string | undefined;
-    const saved: string[] = [];
-    for await (const part of request.parts()) {
-      if (part.type === 'field') {
-        if (part.fieldname !== 'label') continue;
-        label = String(part.value).trim();
-        if (!LABEL_PATTERN.test(label)) {
-          throw new ServeError('BAD_REQUEST', `A class label is letters, digits, space, _ . - (at most 64). Received: label=${JSON.stringify(label)}`);
-        }
-        continue;
-      }
-      if (label === undefined) throw new ServeError('BAD_REQUEST', 'The `label` field must come before the files.', { hint: "append 'label' to the FormData first" });
-      const name = safeFileName(part.filename, saved.length);
-      if (!hasImageExtension(name)) {
-        part.file.resume();
-        throw new ServeError('NOT_AN_IMAGE', `${part.filename} does not have an image extension.`, { hint: 'upload .jpg, .png, .webp or .gif files' });
-      }
-      const dir = join(project.dataDir, label);
-      await mkdir(dir, { recursive: true });
-      const target = join(dir, name);
-      await pipeline(part.file, createWriteStream(target));
-      if (part.file.truncated) throw new ServeError('PAYLOAD_TOO_LARGE', `${part.filename} is larger than the upload limit.`);
-      saved.push(basename(target));
-    }
-    if (label === undefined) throw new ServeError('BAD_REQUEST', 'No `label` field.', { hint: 'send label=<class> and the files of that class' });
-    return reply.code(201).send({ label, saved: saved.length, project: await describeProject(project) });
-  });
+  registerProjectRoutes(app, ctx);
+  const runOr404 = (id: string) => ctx.runOr404(id);
 
   app.post('/v1/projects/:id/runs', {
     schema: {
@@ -176,7 +102,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       },
     },
   }, async (request, reply) => {
-    const project = projectOr404((request.params as { id: string }).id);
+    const project = ctx.projectOr404((request.params as { id: string }).id);
+    if (!(await ctx.mayRead(project))) throw notReadable(project);
     const body = (request.body ?? {}) as { epochs?: number; hidden?: number; backbone?: string; fineTune?: Partial<RunFineTuneOptions> };
     if (body.backbone !== undefined && !isCatalogueName(body.backbone)) {
       throw new GraftError('INVALID_CONFIG', `Unknown backbone. Received: backbone=${JSON.stringify(body.backbone)}`, { hint: `one of ${CATALOGUE_NAMES.join(', ')}` });
@@ -191,10 +118,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const fineTune = body.fineTune && { ...FINE_TUNE_DEFAULTS, ...definedOnly(body.fineTune) };
     const run = store.createRun(project.id, { epochs: body.epochs ?? 30, hidden: body.hidden ?? 256, backbone, ...(fineTune ? { fineTune } : {}) }, (id) => join(dataDir, 'runs', String(id), 'model'));
     queue.enqueue(run.id);
-    return reply.code(201).send(describeRun(run, store));
+    return reply.code(201).send(ctx.describeRun(run));
   });
 
-  app.get('/v1/runs/:id', async (request) => describeRun(runOr404((request.params as { id: string }).id), store));
+  app.get('/v1/runs/:id', async (request) => ctx.describeRun(runOr404((request.params as { id: string }).id)));
 
   /**
    * Cancels a queued run (it never starts) or a running one (training stops at the next batch; no model is kept).
@@ -211,7 +138,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       // Stored as queued or running, yet not in the queue (it was closing): nothing trains it, so say so.
       store.markCancelled(run.id, 'it never started');
     }
-    return reply.code(outcome === 'stopping' ? 202 : 200).send(describeRun(store.run(run.id)!, store));
+    return reply.code(outcome === 'stopping' ? 202 : 200).send(ctx.describeRun(store.run(run.id)!));
   });
 
   app.get('/v1/runs/:id/events', async (request, reply) => {
@@ -278,13 +205,13 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
     const item = evaluation?.misclassified[Number(params.index)];
     if (!item || !/^\d+$/.test(params.index)) throw new ServeError('NOT_FOUND', `Run ${run.id} has no misclassified image ${params.index}.`);
-    const jpeg = await sharp(item.file, { failOn: 'error', limitInputPixels: 100_000_000, autoOrient: true })
-      .resize(sizePx, sizePx, { fit: 'cover' })
-      .flatten({ background: '#ffffff' })
-      .jpeg({ quality: 78 })
-      .toBuffer()
+    const project = store.project(run.projectId);
+    if (!project || !(await ctx.mayReadFile(project, item.file))) throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} is not in a folder this server may read.`);
+    // From the file's bytes, raster formats only (as the report does): an SVG named .png is never rendered.
+    const jpeg = await readFile(item.file)
+      .then((bytes) => thumbnailJpeg(bytes, sizePx, 78))
       .catch((cause: unknown) => {
-        throw new ServeError('NOT_FOUND', `${item.file} can no longer be read.`, { cause, hint: 'the image was moved or deleted since evaluation' });
+        throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} (${basename(item.file)}) can no longer be read as an image.`, { cause, hint: 'the image was moved, deleted or replaced since evaluation' });
       });
     return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg);
   });
@@ -292,25 +219,6 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   return { store, queue };
 }
 
-
-/** Images per class of a folder: train/ and val/ (or the like) are added up when the folder is split. */
-async function classCounts(folder: string): Promise<{ classes: { label: string; count: number }[]; skipped: number }> {
-  const split = await findSplitFolders(folder).catch(() => undefined);
-  const roots = split ? [split.train, ...(split.val ? [split.val] : [])] : [folder];
-  const counts = new Map<string, number>();
-  let skipped = 0;
-  for (const root of roots) {
-    const dataset = await scanDataset(root).catch(() => undefined);
-    if (!dataset) continue;
-    skipped += dataset.skipped.length;
-    for (const item of dataset.items) counts.set(item.label, (counts.get(item.label) ?? 0) + 1);
-  }
-  return { classes: [...counts].sort((a, b) => a[0].localeCompare(b[0])).map(([label, count]) => ({ label, count })), skipped };
-}
-
-function describeRun(run: RunRecord, store: DashboardStore): Record<string, unknown> {
-  return { ...run, maxEpochs: maxEpochs(run), epochs: store.epochs(run.id) };
-}
 
 /** `mobilenet_v2` when it is cached or in GRAFT_MODELS_DIR, else the backbone bundled in nsfwjs (always offline). */
 async function defaultBackbone(cacheDir: string): Promise<string> {
@@ -320,11 +228,4 @@ async function defaultBackbone(cacheDir: string): Promise<string> {
   } catch {
     return 'nsfwjs_mobilenet_v2';
   }
-}
-
-/** A file name safe to write: the upload's base name without odd characters, or a numbered one. */
-function safeFileName(name: string, index: number): string {
-  const base = basename(name).replace(/[^\w.-]+/g, '_').replace(/^\.+/, '');
-  const ext = extname(base).toLowerCase();
-  return base && ext ? base : `upload-${Date.now()}-${index}${ext || '.jpg'}`;
 }

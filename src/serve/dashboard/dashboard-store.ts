@@ -200,6 +200,17 @@ export class DashboardStore {
     return rows.map(toEpoch);
   }
 
+  /** Removes a project with its runs and their epochs, in one transaction; returns the runs removed (their folders are the caller's). */
+  deleteProject(id: number): RunRecord[] {
+    return this.db.transaction(() => {
+      const runs = this.runs(id);
+      this.db.prepare('DELETE FROM epochs WHERE run_id IN (SELECT id FROM runs WHERE project_id = ?)').run(id);
+      this.db.prepare('DELETE FROM runs WHERE project_id = ?').run(id);
+      this.db.prepare('DELETE FROM projects WHERE id = ?').run(id);
+      return runs;
+    })();
+  }
+
   /** The stored evaluation (JSON), so thumbnail indexes stay stable across requests and restarts. */
   evaluation(runId: number): unknown {
     const row = this.db.prepare('SELECT evaluation FROM runs WHERE id = ?').get(runId) as { evaluation: string | null } | undefined;

@@ -1,5 +1,6 @@
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { describeDuplicates } from '../../data/find-duplicates.js';
 import { GraftError } from '../../errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
@@ -242,6 +243,8 @@ export class RunQueue {
       this.emit(run.id, { type: 'phase', phase: 'fine-tune', epochs: event.epochs });
     } else if (event.type === 'extract' && (event.done === event.total || event.done % 16 === 0)) {
       this.emit(run.id, { type: 'progress', message: `features ${event.done}/${event.total}` });
+    } else if (event.type === 'duplicates') {
+      this.emit(run.id, { type: 'progress', message: `warning: ${describeDuplicates(event.groups).join('; ')}` });
     } else if (event.type === 'early-stop') {
       this.emit(run.id, { type: 'progress', message: `stopped early at epoch ${event.epoch}; best epoch ${event.bestEpoch}` });
     } else if (event.type === 'info' && run.options.fineTune) {

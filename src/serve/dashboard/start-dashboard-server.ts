@@ -1,6 +1,6 @@
-import multipart from '@fastify/multipart';
-import Fastify from 'fastify';
-import { httpErrorFor } from '../error-mapping.js';
+import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
+import { createApp } from '../create-app.js';
+import { ServerMetrics } from '../server-metrics.js';
 import type { GraftServer } from '../start-server.js';
 import { registerDashboardRoutes, type DashboardHandle, type DashboardOptions } from './dashboard-routes.js';
 
@@ -12,30 +12,41 @@ export interface DashboardServerOptions extends DashboardOptions {
   readonly host?: string;
   /** Largest uploaded image in bytes. Defaults to 20 MB. */
   readonly maxUploadBytes?: number;
+  /**
+   * The token every request but /healthz needs (`Authorization: Bearer <token>`, or the cookie the page gets from
+   * `/dashboard/?token=<token>`). Generated (256 random bits) when not given; see SECURITY.md.
+   */
+  readonly token?: string;
+  /** Host names the server answers to besides localhost and IP addresses (DNS-rebinding defence). */
+  readonly allowedHosts?: readonly string[];
 }
 
 /**
- * The training dashboard on its own (`graft ui`): no trained models needed. The page is at `<url>/dashboard/`.
+ * The training dashboard on its own (`graft ui`): no trained models needed. The page is at `<url>/dashboard/`;
+ * open it once as `<url>/dashboard/?token=<server.token>`.
  *
  * @example
- * const server = await startDashboardServer({ dataDir: './graft-ui', port: 0 });
- * console.log(`${server.url}/dashboard/`);
+ * const server = await startDashboardServer({ dataDir: './graft-ui', dataRoots: ['./datasets'], port: 0 });
+ * console.log(`${server.url}/dashboard/?token=${server.token}`);
  * await server.close();
  */
-export async function startDashboardServer(options: DashboardServerOptions): Promise<GraftServer & { readonly dashboard: DashboardHandle }> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+export async function startDashboardServer(options: DashboardServerOptions): Promise<GraftServer & { readonly dashboard: DashboardHandle; readonly token: string }> {
+  const token = options.token !== undefined ? checkToken(options.token, 'the token option') : generateToken();
+  const metrics = new ServerMetrics();
+  const app = await createApp({
+    bodyLimit: 1024 * 1024,
+    multipartLimits: { fileSize: options.maxUploadBytes ?? 20 * 1024 * 1024, files: 256, fields: 8, parts: 264 },
+    metrics,
+    access: { token: new AccessToken(token), allowedHosts: options.allowedHosts ?? [] },
+  });
   try {
-    await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 20 * 1024 * 1024, files: 256, fields: 8 } });
-    app.setErrorHandler(async (error, _request, reply) => {
-      const { status, body } = httpErrorFor(error);
-      return reply.code(status).type('application/json; charset=utf-8').send(body);
-    });
     app.get('/', async (_request, reply) => reply.redirect('/dashboard/'));
     app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
     const dashboard = registerDashboardRoutes(app, options);
     const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
     let closing: Promise<void> | undefined;
-    return { url: url.replace(/\/$/, ''), models: [], app, dashboard, close: () => (closing ??= app.close()) };
+    return { url: url.replace(/\/$/, ''), models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
   } catch (error) {
     await app.close().catch(() => undefined);
     throw error;

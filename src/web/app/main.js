@@ -66,8 +66,12 @@ let stream;
  * @param {RequestInit} [init]
  * @returns {Promise<T>}
  */
-async function api(path, init) {
-  const response = await fetch(new URL(path, apiBase), init);
+async function api(path, init = {}) {
+  // With `graft serve --token` the page is authenticated by a cookie; a POST must then also carry this header,
+  // which a cross-site form cannot send.
+  const headers = new Headers(init.headers);
+  if (init.method && init.method !== 'GET') headers.set('x-graft-request', '1');
+  const response = await fetch(new URL(path, apiBase), { ...init, headers });
   /** @type {T & ErrorReply} */
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {

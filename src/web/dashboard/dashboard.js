@@ -37,9 +37,18 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** @param {string} url @param {RequestInit} [init] */
-async function api(url, init) {
-  const response = await fetch(url, init);
+/**
+ * Every request to the API. The page is authenticated by its cookie (set when the token link was opened); a
+ * request that changes something also carries X-Graft-Request, which the server requires with the cookie
+ * because a cross-site form cannot send it.
+ * @param {string} url @param {RequestInit} [init]
+ */
+async function api(url, init = {}) {
+  const method = (init.method ?? 'GET').toUpperCase();
+  const headers = new Headers(init.headers);
+  if (method !== 'GET' && method !== 'HEAD') headers.set('x-graft-request', '1');
+  const response = await fetch(url, { ...init, headers, credentials: 'same-origin' });
+  if (response.status === 204) return undefined;
   const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
   if (!response.ok) throw new Error(body?.error ? `${body.error.message}${body.error.hint ? ` (${body.error.hint})` : ''}` : `HTTP ${response.status}`);
   return body;
@@ -272,7 +281,7 @@ async function openRun(runId) {
 async function cancelRun(runId, button) {
   button.disabled = true;
   try {
-    const response = await fetch(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+    const response = await fetch(`/v1/runs/${runId}/cancel`, { method: 'POST', headers: { 'x-graft-request': '1' }, credentials: 'same-origin' });
     const body = await response.json();
     if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     if (response.status === 202) {
@@ -374,13 +383,16 @@ onSubmit('upload-form', async (form) => {
   const files = field(form, 'files').files ?? [];
   const label = field(form, 'label').value.trim();
   // Batches keep each request under the server's file-count limit.
+  let duplicates = 0;
   for (let i = 0; i < files.length; i += 32) {
     const body = new FormData();
     body.append('label', label);
     for (const file of Array.from(files).slice(i, i + 32)) body.append('files', file, file.name);
-    await api(`/v1/projects/${projectSelect.value}/images`, { method: 'POST', body });
+    /** @type {{ duplicates: number }} */
+    const result = await api(`/v1/projects/${projectSelect.value}/images`, { method: 'POST', body });
+    duplicates += result.duplicates;
   }
-  say(projectMessage, `Uploaded ${files.length} images of ${label}.`);
+  say(projectMessage, `Uploaded ${files.length} images of ${label}${duplicates ? ` (${duplicates} already in the class, kept once)` : ''}.`);
   form.reset();
   await showProject();
 });
@@ -408,5 +420,18 @@ onSubmit('run-form', async (form) => {
   await openRun(run.id);
 });
 
+/** The folders projects may come from (`--data-root`), offered as choices; without any, only uploads. */
+async function loadDataRoots() {
+  /** @type {{ roots: { root: string, folders: string[] }[] }} */
+  const { roots } = await api('/v1/data-roots');
+  const folderForm = /** @type {HTMLFormElement} */ (byId('folder-form'));
+  byId('folder-choices').replaceChildren(...roots.flatMap((r) => [r.root, ...r.folders]).map((f) => el('option', { value: f })));
+  folderForm.hidden = roots.length === 0;
+  say(byId('data-roots-note'), roots.length
+    ? `Folders under ${roots.map((r) => r.root).join(', ')} can become projects.`
+    : 'This server takes no folders from its disk (it was started without --data-root): upload the images instead.');
+}
+
 projectSelect.addEventListener('change', () => void showProject().catch((error) => say(projectMessage, String(error), true)));
 void loadProjects().catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));
+void loadDataRoots().catch((error) => say(projectMessage, String(error), true));

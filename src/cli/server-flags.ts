@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { TOKEN_ENV } from '../serve/access/access-token.js';
+import { isLoopbackAddress } from '../serve/access/host-check.js';
+
+/** Flags `graft serve` and `graft ui` share about who may use the server. */
+export interface AccessFlags {
+  host: string;
+  token?: string;
+  allowedHost: string[];
+  dataRoot: string[];
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Adds --token, --allowed-host and --data-root (see SECURITY.md). */
+export function addAccessOptions(command: Command, what: { dashboard: 'always' | 'with --train' }): Command {
+  return command
+    .option('--token <token>', `require this token (default: $${TOKEN_ENV}; the dashboard generates one when neither is set). Prefer the variable: arguments show in ps`)
+    .option('--allowed-host <name>', 'a host name the server answers to besides localhost and IP addresses (repeat for several)', collect, [] as string[])
+    .option('--data-root <dir>', `a folder the dashboard may create projects from${what.dashboard === 'always' ? '' : ' (with --train)'}; repeat for several. Without it, projects come from uploads only`, collect, [] as string[]);
+}
+
+/** The token from --token, else from the environment, else undefined. */
+export function tokenFrom(flags: AccessFlags): string | undefined {
+  return flags.token ?? (process.env[TOKEN_ENV] || undefined);
+}
+
+/** The dashboard's link with its token: opening it sets the page's cookie (the token then leaves the URL). */
+export function dashboardLink(url: string, token: string): string {
+  return `${url}/dashboard/?token=${encodeURIComponent(token)}`;
+}
+
+/** What to tell the user before a server is reachable from other machines. */
+export function exposureWarnings(host: string, parts: { hasDashboard: boolean; isApiOpen: boolean; corsOrigins?: readonly string[] }): string[] {
+  if (isLoopbackAddress(host)) return [];
+  const warnings: string[] = [];
+  if (parts.hasDashboard) {
+    warnings.push(`warning: the dashboard listens on ${host}, reachable from other machines. Anyone with its token can read the folders under --data-root and train on this machine, and plain HTTP lets the network see the token: put it behind HTTPS (SECURITY.md).`);
+  }
+  if (parts.isApiOpen) {
+    warnings.push(`warning: the prediction API on ${host} is open to anyone who can reach this machine; set --token or $${TOKEN_ENV} to require a token.`);
+  }
+  return warnings;
+}

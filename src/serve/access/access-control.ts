@@ -1,0 +1,100 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ServeError } from '../serve-error.js';
+import type { AccessToken } from './access-token.js';
+import { isAllowedHost } from './host-check.js';
+
+/** Who may use a server, and from where (see SECURITY.md). */
+export interface AccessOptions {
+  /** The token requests to protected paths must carry. Undefined: no path needs one. */
+  readonly token?: AccessToken;
+  /** Which paths need the token. Defaults to every path but /healthz and /readyz. */
+  readonly isProtected?: (path: string) => boolean;
+  /** Host names accepted besides localhost, *.localhost and IP literals (`--allowed-host`). */
+  readonly allowedHosts?: readonly string[];
+  /** Other origins allowed to send state-changing requests (`--cors`); the server's own is always allowed. */
+  readonly corsOrigins?: readonly string[];
+}
+
+/** Header a page sends with every state-changing request; a cross-site form or "simple" request cannot set it. */
+export const REQUEST_HEADER = 'x-graft-request';
+
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Checks every request, before routing work, in this order:
+ * 1. Host: a name a DNS-rebinding page cannot send (see isAllowedHost); else 403.
+ * 2. A page link's `?token=`: a right one sets an HttpOnly, SameSite=Strict cookie and redirects to the same
+ *    URL without it (so the token leaves the address bar and history); a wrong one is 401.
+ * 3. The token, on protected paths: `Authorization: Bearer <token>` or the cookie; else 401.
+ * 4. For state-changing methods: an `Origin` (or `Sec-Fetch-Site`) of another site is 403 unless allowed with
+ *    --cors; a request authenticated by the cookie must also carry the `X-Graft-Request` header.
+ * Every response also gets headers that keep the pages out of frames and the token out of Referer.
+ */
+export function registerAccessControl(app: FastifyInstance, options: AccessOptions): void {
+  const allowedHosts = options.allowedHosts ?? [];
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+  const isProtected = options.isProtected ?? ((path: string) => !PUBLIC_PATHS.has(path));
+  const token = options.token;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const host = request.headers.host;
+    if (!isAllowedHost(host, allowedHosts)) {
+      throw new ServeError('FORBIDDEN', `This server does not answer to the host name ${JSON.stringify(host ?? '')}.`, {
+        hint: 'open it as localhost or by its IP address, or start it with --allowed-host <name>',
+      });
+    }
+    if (request.method === 'OPTIONS') return; // a CORS preflight carries no credentials; @fastify/cors answers it
+    const url = new URL(request.url, 'http://server');
+    const isSafe = SAFE_METHODS.has(request.method);
+    let authenticatedBy: 'header' | 'cookie' | undefined;
+    if (token) {
+      const linkToken = url.searchParams.get('token');
+      if (linkToken !== null && isSafe) {
+        if (!token.matches(linkToken)) {
+          throw new ServeError('UNAUTHORIZED', 'The token in this link is not the server\'s.', { hint: 'open the URL the server printed when it started' });
+        }
+        url.searchParams.delete('token');
+        reply.setCookie(cookieName(request), token.cookieValue, { httpOnly: true, sameSite: 'strict', path: '/' });
+        return reply.redirect(`${url.pathname}${url.search}`, 303);
+      }
+      authenticatedBy = token.matches(bearer(request)) ? 'header' : token.matchesCookie(request.cookies[cookieName(request)]) ? 'cookie' : undefined;
+      if (!authenticatedBy && isProtected(url.pathname)) {
+        throw new ServeError('UNAUTHORIZED', 'This server needs its access token.', {
+          hint: 'open the URL with ?token=... that the server printed, or send the header "Authorization: Bearer <token>"',
+        });
+      }
+    }
+    if (isSafe) return;
+    const origin = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
+    const isOwnOrigin = origin === undefined || origin === `http://${host}` || origin === `https://${host}`;
+    if ((!isOwnOrigin || site === 'cross-site' || site === 'same-site') && !(origin && corsOrigins.has(origin))) {
+      throw new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
+        hint: 'call the API from the server\'s own pages, from a script without a browser, or allow the site with --cors <origin>',
+      });
+    }
+    if (authenticatedBy === 'cookie' && request.headers[REQUEST_HEADER] === undefined) {
+      throw new ServeError('FORBIDDEN', `A ${request.method} request authenticated by the page's cookie must carry the header X-Graft-Request.`, {
+        hint: 'scripts send "Authorization: Bearer <token>" instead; the dashboard page sends the header itself',
+      });
+    }
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+}
+
+/** Cookies are not separated by port, so two servers on one host each get their own name. */
+function cookieName(request: FastifyRequest): string {
+  return `graft-token-${request.socket.localPort ?? 0}`;
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match?.[1];
+}

@@ -1,0 +1,108 @@
+import type { Socket } from 'node:net';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { registerAccessControl, type AccessOptions } from './access/access-control.js';
+import { httpErrorFor, type ApiErrorCode, type ErrorBody } from './error-mapping.js';
+import type { ServerMetrics } from './server-metrics.js';
+
+/** What both servers (`graft serve`, `graft ui`) share: limits, error format, metrics and access control. */
+export interface AppOptions {
+  /** Largest JSON or raw body in bytes. */
+  readonly bodyLimit: number;
+  /** Limits of a multipart body (busboy's names). */
+  readonly multipartLimits: { readonly fileSize: number; readonly files: number; readonly fields: number; readonly parts: number };
+  /** Time to receive a whole request; slower clients get 408. Defaults to node's 300 s. */
+  readonly requestTimeoutMs?: number;
+  readonly metrics: ServerMetrics;
+  readonly access: AccessOptions;
+  /** Origins whose pages may call the routes `isCorsPath` accepts (`--cors`). None by default. */
+  readonly corsOrigins?: readonly string[];
+  readonly isCorsPath?: (path: string) => boolean;
+}
+
+/**
+ * A fastify instance where every client error, the framework's own included (a bad URL, an over-long URL or
+ * header, a malformed body), is answered in Graft's JSON format (`{ error: { code, message, hint? } }`) with a
+ * 4xx status, and counted in /metrics. Routes are added by the caller.
+ */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const { metrics } = options;
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
+    logger: false,
+    // Errors found before routing (an undecodable URL such as /%, a path parameter past maxParamLength).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const code: ApiErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_REQUEST';
+      const message = code === 'URI_TOO_LONG' ? 'A part of the URL is too long.' : `The URL cannot be decoded: ${error.message}.`;
+      void sendError(reply, httpErrorFor(new FrameworkError(code === 'URI_TOO_LONG' ? 414 : 400, message)));
+      metrics.observeRequest('unmatched', request.method, reply.statusCode, 0);
+    },
+    // Errors node's HTTP parser finds before fastify sees a request (a request line or headers over 16 KB, bytes
+    // that are not HTTP, a body that never finishes); fastify's default answers in its own format.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message]: [number, ApiErrorCode, string] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'HEADERS_TOO_LARGE', 'The request line (URL) or headers are larger than 16 KB.']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
+            : [400, 'BAD_REQUEST', 'The request is not valid HTTP.'];
+      metrics.observeRequest('unparsed', 'unknown', status, 0);
+      if (socket.writable) {
+        const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+        socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+      socket.destroy(error);
+    },
+  });
+  await app.register(multipart, { limits: options.multipartLimits });
+  await app.register(cookie);
+  // Bodies are JSON, multipart or images: text is refused as 415 rather than read and ignored, so no state-changing
+  // request can come as a cross-site "simple" text/plain POST.
+  app.removeContentTypeParser('text/plain');
+  if (options.corsOrigins?.length) {
+    const allowed = new Set(options.corsOrigins);
+    const isCorsPath = options.isCorsPath ?? (() => true);
+    await app.register(cors, {
+      delegator: (request, callback) => {
+        const path = request.url.split('?')[0] ?? '';
+        callback(null, isCorsPath(path) ? { origin: [...allowed], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization', 'x-graft-request'], maxAge: 600 } : { origin: false });
+      },
+    });
+  }
+  registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
+  // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
+  let isClosing = false;
+  app.addHook('preClose', async () => {
+    isClosing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (isClosing) reply.header('connection', 'close');
+  });
+  app.setErrorHandler(async (error, _request, reply) => sendError(reply, httpErrorFor(error)));
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } satisfies ErrorBody),
+  );
+  return app;
+}
+
+function sendError(reply: FastifyReply, error: { status: number; body: ErrorBody }): FastifyReply {
+  return reply.code(error.status).type('application/json; charset=utf-8').send(error.body);
+}
+
+/** A framework-level client error with its status, mapped like fastify's own (see error-mapping.ts). */
+class FrameworkError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,24 @@
+import { findSplitFolders } from '../../data/find-split-folders.js';
+import { scanImageFolder } from '../../data/scan-folder.js';
+
+/** Images per class of a project folder, and how many files it cannot use. */
+export interface ClassCounts {
+  readonly classes: { label: string; count: number }[];
+  readonly skipped: number;
+}
+
+/** Images per class of a folder: train/ and val/ (or the like) are added up when the folder is split. */
+export async function classCounts(folder: string): Promise<ClassCounts> {
+  const split = await findSplitFolders(folder).catch(() => undefined);
+  const roots = split ? [split.train, ...(split.val ? [split.val] : [])] : [folder];
+  const counts = new Map<string, number>();
+  let skipped = 0;
+  for (const root of roots) {
+    // Lenient: a project being filled shows its first class before there is a second.
+    const dataset = await scanImageFolder(root, { isLenient: true }).catch(() => undefined);
+    if (!dataset) continue;
+    skipped += dataset.skipped.length;
+    for (const item of dataset.items) counts.set(item.label, (counts.get(item.label) ?? 0) + 1);
+  }
+  return { classes: [...counts].sort((a, b) => a[0].localeCompare(b[0])).map(([label, count]) => ({ label, count })), skipped };
+}

@@ -1,0 +1,86 @@
+import { realpathSync } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { GraftError } from '../../errors.js';
+import { ServeError } from '../serve-error.js';
+
+/** One folder a project may come from, as the API shows it: the root's name and its sub-folders. */
+export interface DataRootListing {
+  readonly root: string;
+  readonly folders: readonly string[];
+}
+
+/** Most sub-folders listed per root (the page offers them as choices). */
+const MAX_LISTED = 500;
+
+/**
+ * The folders on the server that dashboard projects may read (`--data-root`, given when the server starts).
+ * A client names a folder inside one of them; nothing outside is ever opened, and the refusal for a folder
+ * outside reads the same whether or not it exists, so the API cannot be used to probe the server's disk.
+ */
+export class DataRoots {
+  /** Real paths (symbolic links resolved) of the roots. */
+  readonly roots: readonly string[];
+
+  /** @throws GraftError `INVALID_CONFIG` when a root is not an existing folder (checked at start, not per request). */
+  constructor(roots: readonly string[]) {
+    this.roots = roots.map((root) => {
+      try {
+        return realpathSync(resolve(root));
+      } catch (cause) {
+        throw new GraftError('INVALID_CONFIG', `--data-root ${root} is not an existing folder.`, { cause, hint: 'give folders that hold your datasets' });
+      }
+    });
+  }
+
+  get isEmpty(): boolean {
+    return this.roots.length === 0;
+  }
+
+  /** Whether `path` (absolute) is one of the roots or inside one, after resolving symbolic links. */
+  async contains(path: string): Promise<boolean> {
+    const real = await realpath(path).catch(() => undefined);
+    return real !== undefined && this.roots.some((root) => isInside(real, root));
+  }
+
+  /**
+   * The folder a client asked for: an absolute path inside a root, or a path relative to the first root.
+   * @throws ServeError `FORBIDDEN` when there are no roots or the folder is outside them (same message whether it
+   *   exists or not); GraftError `INVALID_DATASET` when, inside a root, there is no such folder.
+   */
+  async resolveFolder(requested: string): Promise<string> {
+    if (this.isEmpty) {
+      throw new ServeError('FORBIDDEN', 'This server takes projects from uploads only: it was started without --data-root.', {
+        hint: 'create the project without a folder and upload images, or restart the server with --data-root <dir>',
+      });
+    }
+    const outside = new ServeError('FORBIDDEN', `The folder ${JSON.stringify(requested)} is not inside a data root of this server.`, {
+      hint: 'GET /v1/data-roots lists the folders projects may come from',
+    });
+    const candidate = isAbsolute(requested) ? resolve(requested) : resolve(this.roots[0]!, requested);
+    // The path as written must lie in a root before the disk is touched at all; then its real path must too.
+    if (!this.roots.some((root) => isInside(candidate, root))) throw outside;
+    const real = await realpath(candidate).catch(() => undefined);
+    if (real === undefined || !(await stat(real)).isDirectory()) {
+      throw new GraftError('INVALID_DATASET', `There is no folder ${JSON.stringify(requested)} in the data roots.`, { hint: 'GET /v1/data-roots lists them' });
+    }
+    if (!this.roots.some((root) => isInside(real, root))) throw outside;
+    return real;
+  }
+
+  /** Each root with its (non-hidden) sub-folders, for the page to offer. */
+  async list(): Promise<DataRootListing[]> {
+    return Promise.all(
+      this.roots.map(async (root) => {
+        const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+        const folders = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink())).map((e) => join(root, e.name));
+        return { root, folders: folders.sort().slice(0, MAX_LISTED) };
+      }),
+    );
+  }
+}
+
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}

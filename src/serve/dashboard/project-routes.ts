@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraftError } from '../../errors.js';
+import { hasImageExtension } from '../../data/dataset.js';
+import { ServeError } from '../serve-error.js';
+import { classCounts } from './class-counts.js';
+import type { DashboardContext } from './dashboard-context.js';
+import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
+import { receiveUpload } from './receive-upload.js';
+
+/** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
+const SEGMENT = /^(?!\.)[^/\\\0]{1,255}$/;
+
+/**
+ * Projects: create (from a folder inside a data root, or empty for uploads), list, show, upload images into a
+ * class, list a class, and delete an image, a class or a whole project. Upload projects live in the dashboard's
+ * own folder; a project on a server folder is only ever read.
+ */
+export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+  const { store } = ctx;
+
+  app.get('/v1/data-roots', async () => ({ roots: await ctx.dataRoots.list() }));
+
+  app.post('/v1/projects', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, folder: { type: 'string', minLength: 1, maxLength: 4096 } },
+      },
+    },
+  }, async (request, reply) => {
+    const body = request.body as { name: string; folder?: string };
+    if (body.folder === undefined) {
+      const project = store.createProject(body.name, '');
+      const dir = ctx.uploadDir(project.id);
+      await mkdir(dir, { recursive: true });
+      store.setProjectDataDir(project.id, dir);
+      return reply.code(201).send(await ctx.describeProject({ ...project, dataDir: dir }));
+    }
+    const folder = await ctx.dataRoots.resolveFolder(body.folder);
+    const counts = await classCounts(folder);
+    if (counts.classes.length < 2) {
+      throw new GraftError('INVALID_DATASET', `The folder ${JSON.stringify(body.folder)} has ${counts.classes.length} class folder(s) with images; training needs at least 2.`, {
+        hint: 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
+      });
+    }
+    return reply.code(201).send(await ctx.describeProject(store.createProject(body.name, folder)));
+  });
+
+  app.get('/v1/projects', async () => ({ projects: store.projects().map((p) => ({ ...p, runs: store.runs(p.id).length })) }));
+
+  app.get('/v1/projects/:id', async (request) => ctx.describeProject(ctx.projectOr404(param(request, 'id'))));
+
+  app.post('/v1/projects/:id/images', async (request, reply) => {
+    const project = uploadProject(ctx, param(request, 'id'));
+    const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir });
+    const saved = upload.files.filter((f) => !f.isDuplicate).length;
+    return reply.code(201).send({ label: upload.label, saved, duplicates: upload.files.length - saved, files: upload.files, project: await ctx.describeProject(project) });
+  });
+
+  app.get('/v1/projects/:id/classes/:label', async (request) => {
+    const project = ctx.projectOr404(param(request, 'id'));
+    if (!(await ctx.mayRead(project))) throw notReadable(project);
+    const dir = classDir(project, param(request, 'label'));
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (!entries) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(param(request, 'label'))}.`);
+    const images = await Promise.all(
+      entries.filter((e) => e.isFile() && hasImageExtension(e.name) && !e.name.startsWith('.')).map(async (e) => ({ name: e.name, bytes: (await stat(join(dir, e.name))).size })),
+    );
+    return { label: param(request, 'label'), images: images.sort((a, b) => a.name.localeCompare(b.name)) };
+  });
+
+  app.delete('/v1/projects/:id/classes/:label/images/:file', async (request, reply) => {
+    const project = uploadProject(ctx, param(request, 'id'));
+    const file = join(classDir(project, param(request, 'label')), segment(param(request, 'file'), 'file'));
+    if (!(await stat(file).catch(() => undefined))?.isFile()) throw new ServeError('NOT_FOUND', `No image ${JSON.stringify(param(request, 'file'))} in class ${JSON.stringify(param(request, 'label'))}.`);
+    await rm(file);
+    return reply.code(204).send();
+  });
+
+  // Any existing class folder can go, reserved names included: that is how a project broken before names were
+  // checked (a class called `train`) is repaired.
+  app.delete('/v1/projects/:id/classes/:label', async (request, reply) => {
+    const project = uploadProject(ctx, param(request, 'id'));
+    const dir = classDir(project, param(request, 'label'));
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(param(request, 'label'))}.`);
+    await removeFolder(ctx, dir);
+    return reply.code(204).send();
+  });
+
+  app.delete('/v1/projects/:id', async (request, reply) => {
+    const project = ctx.projectOr404(param(request, 'id'));
+    const active = store.runs(project.id).filter((r) => !isTerminalStatus(r.status));
+    if (active.length) {
+      throw new ServeError('CONFLICT', `Project ${project.id} has ${active.length} queued or running run(s) (#${active.map((r) => r.id).join(', #')}).`, { hint: 'cancel them first' });
+    }
+    const runs = store.deleteProject(project.id);
+    // The record goes first (one transaction), then the files it owned: the dashboard's run folders and, for an
+    // upload project, its images. A project on a server folder never has that folder touched.
+    for (const run of runs) await removeFolder(ctx, dirname(run.modelDir));
+    if (ctx.isUploadProject(project)) await removeFolder(ctx, project.dataDir);
+    return reply.code(204).send();
+  });
+}
+
+function param(request: FastifyRequest, name: string): string {
+  return String((request.params as Record<string, unknown>)[name] ?? '');
+}
+
+function segment(value: string, what: string): string {
+  if (!SEGMENT.test(value)) throw new ServeError('BAD_REQUEST', `Not a valid ${what} name. Received: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
+}
+
+function classDir(project: ProjectRecord, label: string): string {
+  return join(project.dataDir, segment(label, 'class'));
+}
+
+/** The project, when it is an upload project (the dashboard writes only into its own folders). */
+function uploadProject(ctx: DashboardContext, id: string): ProjectRecord {
+  const project = ctx.projectOr404(id);
+  if (!ctx.isUploadProject(project)) {
+    throw new ServeError('BAD_REQUEST', `Project ${project.id} reads a folder on the server; the dashboard does not write into your folders.`, {
+      hint: 'create a project without a folder to upload images',
+    });
+  }
+  return project;
+}
+
+/** The refusal for a project whose server folder is no longer inside a data root. */
+export function notReadable(project: ProjectRecord): ServeError {
+  return new ServeError('FORBIDDEN', `Project ${project.id}'s folder is not inside a data root of this server any more.`, { hint: 'restart the server with the --data-root that holds it' });
+}
+
+/** Moves a folder aside (one rename, so it vanishes at once) and then deletes it. */
+async function removeFolder(ctx: DashboardContext, dir: string): Promise<void> {
+  const trash = join(ctx.stagingDir, `deleted-${randomUUID()}`);
+  await mkdir(ctx.stagingDir, { recursive: true });
+  const moved = await rename(dir, trash).then(() => true, () => false);
+  await rm(moved ? trash : dir, { recursive: true, force: true });
+}
+
