@@ -79,7 +79,7 @@ describe('training dashboard API', () => {
     const circle = data.files.find((f) => f.includes('/val/circles/'))!;
     await copyFile(circle, join(data.valDir, 'squares', 'planted-circle.jpg'));
     await mkdir(cacheDir, { recursive: true });
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root] });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root], offline: true });
     token = server.token;
   });
   afterAll(async () => {
@@ -87,36 +87,41 @@ describe('training dashboard API', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('creates a project from a folder, trains, streams epochs and evaluates with thumbnails', async () => {
+  it('creates a project from a folder, chooses a linear head by cross-validation, and evaluates with thumbnails', async () => {
     const created = await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'shapes', folder: data.root }) });
     expect(created.status).toBe(201);
     const project = (await created.json()) as { id: number; classes: { label: string; count: number }[] };
     expect(project.classes.map((c) => c.label)).toEqual(['circles', 'squares', 'triangles']);
     expect(project.classes.reduce((n, c) => n + c.count, 0)).toBe(data.files.length + 1);
 
-    const started = await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 6, hidden: 0 }) });
+    const started = await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ backbone: 'nsfwjs_mobilenet_v2' }) });
     expect(started.status).toBe(201);
-    const run = (await started.json()) as { id: number; status: string; options: { backbone: string } };
+    const run = (await started.json()) as { id: number; status: string; options: { backbone: string; hidden: number } };
     expect(['queued', 'running']).toContain(run.status);
+    expect(run.options.hidden).toBe(0);
 
+    // The linear head has no epochs: the stream says how the choice goes, then the status.
     const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
-    const epochs = events.filter((e) => e.event === 'epoch-end');
-    expect(epochs.length).toBeGreaterThanOrEqual(1);
-    expect(epochs[0]!.data).toMatchObject({ epoch: expect.any(Number), logs: { loss: expect.any(Number), acc: expect.any(Number) } });
+    expect(events.filter((e) => e.event === 'epoch-end')).toHaveLength(0);
+    expect(events.some((e) => e.event === 'progress' && String(e.data.message).startsWith('choosing the head: C'))).toBe(true);
     expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
-
-    // A finished run's stream replays the stored epochs, then its final status, and ends.
     const replay = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
-    expect(replay.filter((e) => e.event === 'epoch-end')).toHaveLength(epochs.length);
     expect(replay.at(-1)!.data.status).toBe('finished');
 
-    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { status: string; epochs: unknown[]; metrics: { labels: string[] } };
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as {
+      status: string; epochs: unknown[]; metrics: { labels: string[]; selection: { folds: number; chosen: { accuracy: number; c: number }; table: unknown[] }; warnings?: string[] };
+    };
     expect(detail.status).toBe('finished');
-    expect(detail.epochs).toHaveLength(epochs.length);
+    expect(detail.epochs).toHaveLength(0);
     expect(detail.metrics.labels).toEqual(['circles', 'squares', 'triangles']);
+    expect(detail.metrics.selection.folds).toBeGreaterThanOrEqual(2);
+    expect(detail.metrics.selection.chosen.accuracy).toBeGreaterThan(0);
+    expect(detail.metrics.selection.table.length).toBeGreaterThan(1);
+    expect(detail.metrics.warnings).toBeUndefined();
 
     const evaluation = (await (await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).json()) as {
       labels: string[]; confusion: number[][]; perClass: Record<string, { recall: number }>; misclassified: { file: string; true: string; predicted: string; thumbnail: string }[];
+      labelIssues: { file: string; given: string; predicted: string; thumbnail: string }[];
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
     expect(evaluation.confusion).toHaveLength(3);
@@ -124,12 +129,42 @@ describe('training dashboard API', () => {
     expect(Object.keys(evaluation.perClass)).toEqual(['circles', 'squares', 'triangles']);
     const planted = evaluation.misclassified.find((m) => m.file === 'planted-circle.jpg');
     expect(planted).toMatchObject({ true: 'squares', predicted: 'circles' });
+    expect(Array.isArray(evaluation.labelIssues)).toBe(true);
+    for (const issue of evaluation.labelIssues) expect((await fetch(`${server.url}${issue.thumbnail}`)).status).toBe(200);
 
     const thumbnail = await fetch(`${server.url}${planted!.thumbnail}`);
     expect(thumbnail.status).toBe(200);
     expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await thumbnail.arrayBuffer()).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     expect((await fetch(`${server.url}/v1/runs/${run.id}/thumbnails/999`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${run.id}/label-issues/999/thumbnail`)).status).toBe(404);
+  });
+
+  it('streams and replays the epochs of an MLP head', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'mlp', folder: data.root }) })).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 4, hidden: 16, backbone: 'nsfwjs_mobilenet_v2' }) })).json()) as { id: number };
+    const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
+    const epochs = events.filter((e) => e.event === 'epoch-end');
+    expect(epochs.length).toBeGreaterThanOrEqual(1);
+    expect(epochs[0]!.data).toMatchObject({ epoch: expect.any(Number), logs: { loss: expect.any(Number), acc: expect.any(Number) } });
+    expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
+    // A finished run's stream replays the stored epochs, then its final status, and ends.
+    const replay = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
+    expect(replay.filter((e) => e.event === 'epoch-end')).toHaveLength(epochs.length);
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { epochs: unknown[] };
+    expect(detail.epochs).toHaveLength(epochs.length);
+  });
+
+  it('trains with the bundled backbone when the default cannot be had offline, and says so on the run', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'default', folder: data.root }) })).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({}) })).json()) as { id: number; options: { backbone: string } };
+    expect(run.options.backbone).toBe('mobilenet_v2');
+    const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
+    expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
+    expect(events.some((e) => e.event === 'progress' && String(e.data.message).startsWith('warning: mobilenet_v2 could not be had'))).toBe(true);
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { metrics: { backbone: string; warnings: string[] } };
+    expect(detail.metrics.backbone).toBe('nsfwjs_mobilenet_v2');
+    expect(detail.metrics.warnings[0]).toMatch(/mobilenet_v2 could not be had .*trained with nsfwjs_mobilenet_v2 instead/);
   });
 
   it('creates a project from uploads per class and refuses bad input', async () => {
@@ -158,7 +193,9 @@ describe('training dashboard API', () => {
     const badBackbone = await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ backbone: 'nope' }) });
     expect(badBackbone.status).toBe(400);
     const list = (await (await fetch(`${server.url}/v1/projects`)).json()) as { projects: { name: string }[] };
-    expect(list.projects.map((p) => p.name).slice(-2)).toEqual(['uploaded', 'shapes']);
+    // Newest first.
+    expect(list.projects[0]!.name).toBe('uploaded');
+    expect(list.projects.map((p) => p.name).at(-1)).toBe('shapes');
   });
 
   it('shows a run whose backbone is not available offline as failed, with the reason', async () => {
@@ -357,17 +394,17 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
     expect(events.some((e) => e.event === 'phase' && e.data.phase === 'fine-tune')).toBe(true);
 
     const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
+    // The linear head has no epochs; fine-tuning's (chosen on held-out training images) follow from epoch 1.
     const head = detail.epochs.filter((e) => e.phase === 'head');
     const fine = detail.epochs.filter((e) => e.phase === 'fine-tune');
-    expect(head.length).toBeGreaterThanOrEqual(1);
+    expect(head).toHaveLength(0);
     expect(fine.map((e) => e.phaseEpoch)).toEqual([1, 2]);
     expect(detail.epochs.map((e) => e.epoch)).toEqual(detail.epochs.map((_, i) => i + 1));
-    expect(fine[0]!.epoch).toBe(head.length + 1);
-    expect(detail.metrics!.fineTune!.firstEpoch).toBe(head.length + 1);
+    expect(detail.metrics!.fineTune!.firstEpoch).toBe(1);
     const streamed = events.filter((e) => e.event === 'epoch-end').map((e) => [e.data.epoch, e.data.phase, e.data.phaseEpoch]);
     expect(streamed).toEqual(detail.epochs.map((e) => [e.epoch, e.phase, e.phaseEpoch]));
     const manifest = JSON.parse(await readFile(join(detail.modelDir, 'graft.json'), 'utf8')) as { training: { fineTune: { firstEpoch: number } }; metrics: { history: unknown[] } };
-    expect(manifest.training.fineTune.firstEpoch).toBe(head.length + 1);
+    expect(manifest.training.fineTune.firstEpoch).toBe(1);
     expect(manifest.metrics.history).toHaveLength(detail.epochs.length);
     expect(existsSync(`${detail.modelDir}.checkpoint`)).toBe(false);
   });

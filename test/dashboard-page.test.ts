@@ -27,7 +27,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     const old = before.createProject('before restart', data.root);
     before.markRunning(before.createRun(old.id, { epochs: 5, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id))).id);
     before.close();
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root] });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root], offline: true });
   });
   afterAll(async () => {
     await server?.close();
@@ -77,7 +77,10 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
           if (path) window.__points.push(Number(path.getAttribute('data-points')));
         }).observe(document.getElementById('loss-chart'), { childList: true });
       })()`);
+      // An MLP head (the linear default has no epochs to draw).
       await page.getByLabel('Epochs', { exact: true }).fill('8');
+      await page.getByLabel('Hidden units', { exact: true }).fill('256');
+      await page.getByLabel('Backbone', { exact: true }).fill('nsfwjs_mobilenet_v2');
       await page.getByRole('button', { name: 'Start training' }).click();
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'", undefined, { timeout: 60_000 });
       const points = await page.evaluate<number[]>('window.__points');
@@ -100,6 +103,18 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.locator('#image-dialog-text').textContent()).toContain('Labelled squares; the model says circles');
       await page.screenshot({ path: join(artifactsDir, 'dashboard-dialog-1280.png') });
       await page.getByRole('button', { name: 'Close' }).click();
+
+      // The default run: the linear head, its cross-validation table instead of curves, and (offline, the default
+      // backbone not cached) a visible warning that the bundled backbone was used.
+      await page.getByLabel('Hidden units', { exact: true }).fill('0');
+      await page.getByLabel('Backbone', { exact: true }).fill('');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished' && !document.getElementById('selection').hidden", undefined, { timeout: 60_000 });
+      expect(await page.locator('#selection-table tbody tr').count()).toBeGreaterThan(1);
+      expect(await page.locator('#selection-summary').textContent()).toMatch(/fold cross-validation on the training images only/);
+      expect(await page.locator('#run-charts').isHidden()).toBe(true);
+      expect(await page.getByRole('alert').textContent()).toMatch(/mobilenet_v2 could not be had/);
+      await page.waitForSelector('#evaluation:not([hidden]) #label-issues li');
 
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(artifactsDir, 'dashboard-390.png'), fullPage: true });

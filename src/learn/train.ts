@@ -276,8 +276,15 @@ async function fineTuneWithHoldout(input: FineTuneInput): Promise<{
     return { summary: { ...trial.summary, headOnly, kept: 'head' }, model: null, skipped: trial.skipped };
   }
   options.onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${trial.summary.bestEpoch} epoch(s)` });
+  // The refit repeats the chosen epochs on all images: reported as messages, so the epoch history stays the trial's.
+  const onProgress = options.onProgress;
+  const refitProgress: ProgressListener | undefined = onProgress && ((event) => {
+    if (event.type === 'epoch-end') onProgress({ type: 'info', message: `refit epoch ${event.epoch}/${trial.summary.bestEpoch}: loss ${event.logs.loss.toFixed(4)}, acc ${event.logs.acc.toFixed(4)}` });
+    else if (event.type !== 'train-start') onProgress(event);
+  });
   const refit = await fineTunePhase({
     ...common,
+    onProgress: refitProgress,
     train: all,
     holdout: { files: [], labels: new Int32Array(0) },
     val: index(data.val),

@@ -21,7 +21,7 @@ export function registerUi(program: Command): void {
     .option('--port <port>', 'TCP port (0: any free port)', parseInteger, 8080)
     .option('--host <host>', 'interface to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--data-dir <dir>', 'where projects, runs and trained models are kept (SQLite + files)', join(process.cwd(), 'graft-ui'))
-    .option('--no-offline', 'allow downloading a backbone a run asks for')
+    .option('--offline', 'never download a backbone: a run whose default backbone is not cached trains with the bundled one, and says so', false)
     .option('--json', 'print one JSON object (url, dashboard) on stdout', false);
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {

@@ -4,8 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GraftError } from '../../errors.js';
 import { defaultCacheDir } from '../../features/default-cache-dir.js';
-import { CATALOGUE_NAMES, isCatalogueName } from '../../hub/catalogue.js';
-import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
+import { CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName } from '../../hub/catalogue.js';
 import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
@@ -23,7 +22,7 @@ export interface DashboardOptions {
   readonly dataDir: string;
   /** Feature and backbone cache for training. Defaults to the user's Graft cache (`GRAFT_CACHE_DIR`, ~/.cache/graft). */
   readonly cacheDir?: string;
-  /** Never download a backbone. Defaults to true (the dashboard trains with what is installed or cached). */
+  /** Never download a backbone. Defaults to false: runs get the default backbone as `graft train` does (downloaded once, cached). */
   readonly offline?: boolean;
   /** Folder of the page's files. Defaults to the package's src/web/dashboard (see dashboardWebRoot). */
   readonly webRoot?: string;
@@ -63,7 +62,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? true });
+  const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? false });
   const ctx = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();
   // Event streams never end by themselves: they are ended before the server waits for its connections to close.
@@ -114,9 +113,14 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         hint: 'upload images for at least two classes',
       });
     }
-    const backbone = body.backbone ?? (await defaultBackbone(cacheDir));
+    // The CLI's default backbone, downloaded if need be; the bundled one only when it cannot be had (the run says so).
+    const backbone = body.backbone ?? DEFAULT_BACKBONE;
     const fineTune = body.fineTune && { ...FINE_TUNE_DEFAULTS, ...definedOnly(body.fineTune) };
-    const run = store.createRun(project.id, { epochs: body.epochs ?? 30, hidden: body.hidden ?? 256, backbone, ...(fineTune ? { fineTune } : {}) }, (id) => join(dataDir, 'runs', String(id), 'model'));
+    const run = store.createRun(
+      project.id,
+      { epochs: body.epochs ?? 30, hidden: body.hidden ?? 0, backbone, ...(body.backbone === undefined ? { fallbackBackbone: BUNDLED_BACKBONE } : {}), ...(fineTune ? { fineTune } : {}) },
+      (id) => join(dataDir, 'runs', String(id), 'model'),
+    );
     queue.enqueue(run.id);
     return reply.code(201).send(ctx.describeRun(run));
   });
@@ -193,18 +197,27 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         confidence: m.confidence,
         thumbnail: `/v1/runs/${run.id}/thumbnails/${i}`,
       })),
+      // Found by cross-validation on the training images: each judged by a head that never saw it.
+      labelIssues: (evaluation.labelIssues ?? []).map((m, i) => ({
+        file: basename(m.file),
+        given: m.given,
+        predicted: m.predicted,
+        confidence: m.confidence,
+        thumbnail: `/v1/runs/${run.id}/label-issues/${i}/thumbnail`,
+      })),
     };
   });
 
   /** `?size=` (32-512 px, default 160) picks the side of the square JPEG. */
-  app.get('/v1/runs/:id/thumbnails/:index', async (request, reply) => {
+  const sendThumbnail = async (request: { params: unknown; query: unknown }, reply: FastifyReply, list: 'misclassified' | 'labelIssues'): Promise<FastifyReply> => {
     const params = request.params as { id: string; index: string };
     const sizePx = Number((request.query as { size?: string }).size ?? 160);
     if (!Number.isInteger(sizePx) || sizePx < 32 || sizePx > 512) throw new ServeError('BAD_REQUEST', `size is a whole number of pixels from 32 to 512. Received: size=${sizePx}`);
     const run = runOr404(params.id);
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
-    const item = evaluation?.misclassified[Number(params.index)];
-    if (!item || !/^\d+$/.test(params.index)) throw new ServeError('NOT_FOUND', `Run ${run.id} has no misclassified image ${params.index}.`);
+    const what = list === 'misclassified' ? 'misclassified image' : 'image with a label to check';
+    const item = /^\d+$/.test(params.index) ? evaluation?.[list]?.[Number(params.index)] : undefined;
+    if (!item) throw new ServeError('NOT_FOUND', `Run ${run.id} has no ${what} ${params.index}.`);
     const project = store.project(run.projectId);
     if (!project || !(await ctx.mayReadFile(project, item.file))) throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} is not in a folder this server may read.`);
     // From the file's bytes, raster formats only (as the report does): an SVG named .png is never rendered.
@@ -214,18 +227,12 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} (${basename(item.file)}) can no longer be read as an image.`, { cause, hint: 'the image was moved, deleted or replaced since evaluation' });
       });
     return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg);
-  });
+  };
+  app.get('/v1/runs/:id/thumbnails/:index', (request, reply) => sendThumbnail(request, reply, 'misclassified'));
+  app.get('/v1/runs/:id/label-issues/:index/thumbnail', (request, reply) => sendThumbnail(request, reply, 'labelIssues'));
 
   return { store, queue };
 }
 
-
-/** `mobilenet_v2` when it is cached or in GRAFT_MODELS_DIR, else the backbone bundled in nsfwjs (always offline). */
-async function defaultBackbone(cacheDir: string): Promise<string> {
-  try {
-    await resolveBackbone('mobilenet_v2', { cacheDir, modelDirs: modelDirsFromEnv(), offline: true });
-    return 'mobilenet_v2';
-  } catch {
-    return 'nsfwjs_mobilenet_v2';
-  }
-}
+/** Always available offline: the backbone inside the nsfwjs package. */
+const BUNDLED_BACKBONE = 'nsfwjs_mobilenet_v2';

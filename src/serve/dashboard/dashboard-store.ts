@@ -27,9 +27,11 @@ export interface ProjectRecord {
 /** What a user asked for when starting a run (the options of `train`, as JSON). */
 export interface RunOptions {
   readonly epochs: number;
-  /** Units of the head's one hidden layer; 0 is a linear head. */
+  /** Units of the head's one hidden layer; 0 is the linear head, chosen by cross-validation (the default). */
   readonly hidden: number;
   readonly backbone: string;
+  /** Used instead when `backbone` (the default, not asked for) cannot be had: the run then records a warning. */
+  readonly fallbackBackbone?: string;
   /** Fine-tune the backbone's top after the head phase; absent (runs stored before it existed too) = head only. */
   readonly fineTune?: RunFineTuneOptions;
 }

@@ -74,13 +74,15 @@ export interface StoredEvaluation {
   readonly confusion: number[][];
   readonly perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   readonly misclassified: readonly StoredMisclassification[];
+  /** Training images whose label the cross-validated head contradicts (absent in runs stored before it existed). */
+  readonly labelIssues?: readonly { readonly file: string; readonly given: string; readonly predicted: string; readonly confidence: number }[];
 }
 
 export interface RunQueueOptions {
   readonly store: DashboardStore;
   /** Feature cache shared by every run (a re-run on the same images costs no backbone time). */
   readonly cacheDir: string;
-  /** Never download a backbone. Defaults to true. */
+  /** Never download a backbone. Defaults to false: a backbone not cached is downloaded, as `graft train` does. */
   readonly offline?: boolean;
 }
 
@@ -180,20 +182,34 @@ export class RunQueue {
     try {
       // The run's folder holds the model and, while fine-tuning, its checkpoint (`model.checkpoint`, written beside it).
       await mkdir(dirname(run.modelDir), { recursive: true });
-      const result = await train({
-        train: project.dataDir,
-        backbone: run.options.backbone,
-        out: run.modelDir,
-        cacheDir: this.options.cacheDir,
-        offline: this.options.offline ?? true,
-        config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
-        ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
-        onProgress: (event) => this.onProgress(run, event),
-        signal,
-      });
+      const warnings: string[] = [];
+      const trainWith = (backbone: string) =>
+        train({
+          train: project.dataDir,
+          backbone,
+          out: run.modelDir,
+          cacheDir: this.options.cacheDir,
+          offline: this.options.offline ?? false,
+          config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
+          ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
+          onProgress: (event) => this.onProgress(run, event),
+          signal,
+        });
+      let result;
+      try {
+        result = await trainWith(run.options.backbone);
+      } catch (error) {
+        // The default backbone, when it cannot be had (offline, no cached copy): the bundled one, and the page says so.
+        const fallback = run.options.fallbackBackbone;
+        if (!fallback || !(error instanceof GraftError) || !UNAVAILABLE.includes(error.code)) throw error;
+        const warning = `${run.options.backbone} could not be had (${error.message.split('\n')[0]}); trained with ${fallback} instead, whose features are much weaker. Allow downloads (graft ui without --offline) or put ${run.options.backbone} in the cache, then run again.`;
+        warnings.push(warning);
+        this.emit(runId, { type: 'progress', message: `warning: ${warning}` });
+        result = await trainWith(fallback);
+      }
       if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
       this.emit(runId, { type: 'progress', message: 'evaluating' });
-      const evaluation = await evaluateRun(run.modelDir, project.dataDir);
+      const evaluation = { ...(await evaluateRun(run.modelDir, project.dataDir)), labelIssues: result.labelIssues.slice(0, 200).map((i) => ({ file: i.file, given: i.given, predicted: i.predicted, confidence: i.confidence })) };
       // Cancelled while evaluating: the user asked for no model, so the one just written goes too.
       if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
       store.saveEvaluation(runId, evaluation);
@@ -204,6 +220,10 @@ export class RunQueue {
         timings: result.timings,
         bestEpoch: result.bestEpoch,
         backbone: result.backbone.name,
+        head: result.head,
+        selection: result.selection && { folds: result.selection.folds, criterion: result.selection.criterion, chosen: result.selection.chosen, table: result.selection.table },
+        labelIssues: result.labelIssues.length,
+        ...(warnings.length ? { warnings } : {}),
         ...(result.fineTune
           ? {
               fineTune: {
@@ -245,6 +265,11 @@ export class RunQueue {
       this.emit(run.id, { type: 'progress', message: `features ${event.done}/${event.total}` });
     } else if (event.type === 'duplicates') {
       this.emit(run.id, { type: 'progress', message: `warning: ${describeDuplicates(event.groups).join('; ')}` });
+    } else if (event.type === 'select') {
+      const b = event.best;
+      this.emit(run.id, { type: 'progress', message: `choosing the head: C ${event.c.toPrecision(2)} (${event.step}/${event.steps}), best cross-validated accuracy so far ${(b.accuracy * 100).toFixed(1)}%` });
+    } else if (event.type === 'download') {
+      if (event.total) this.emit(run.id, { type: 'progress', message: `downloading ${event.file}: ${Math.round((100 * event.loaded) / event.total)}%` });
     } else if (event.type === 'early-stop') {
       this.emit(run.id, { type: 'progress', message: `stopped early at epoch ${event.epoch}; best epoch ${event.bestEpoch}` });
     } else if (event.type === 'info' && run.options.fineTune) {
@@ -252,6 +277,9 @@ export class RunQueue {
     }
   }
 }
+
+/** Errors that mean a backbone cannot be had here and now (rather than a broken model). */
+const UNAVAILABLE: readonly string[] = ['OFFLINE', 'MODEL_NOT_FOUND'];
 
 /**
  * Scores the trained model on the project's data: its val/ folder when it has one, else every image (training

@@ -8,10 +8,13 @@
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
 /** @typedef {{ unfreeze: string, epochs: number, views: number, classWeights: string }} FineTuneOptions */
 /** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
-/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
+/** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[] }} HeadSelection */
+/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[] }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[] }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -217,6 +220,11 @@ async function openRun(runId) {
   byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
+  // The linear head has no epochs: its choice is shown as a cross-validation table instead of curves.
+  const hasEpochs = run.options.hidden > 0 || Boolean(ft);
+  byId('run-charts').hidden = !hasEpochs;
+  byId('run-legend').hidden = !hasEpochs;
+  showRunResult(run);
   /** @type {EpochRow[]} */
   const epochs = [];
   let fineTuneStarted = false;
@@ -242,7 +250,10 @@ async function openRun(runId) {
     ended = true;
     source.close();
     void showProject();
-    if (newStatus === 'finished') void showEvaluation(runId);
+    if (newStatus === 'finished') {
+      void showEvaluation(runId);
+      void api(`/v1/runs/${runId}`).then((finished) => currentRunId === runId && showRunResult(finished));
+    }
   };
   onRunStatus = (id, newStatus, note) => {
     if (id === runId) applyStatus(newStatus, note);
@@ -300,6 +311,30 @@ cancelButton.addEventListener('click', () => {
   if (currentRunId !== undefined) void cancelRun(currentRunId, cancelButton);
 });
 
+/**
+ * What a finished run recorded beyond its curves: warnings (e.g. the default backbone could not be had) and the
+ * cross-validation table that chose the head. @param {Run} run
+ */
+function showRunResult(run) {
+  const warnings = run.metrics?.warnings ?? [];
+  const warning = byId('run-warning');
+  warning.hidden = !warnings.length;
+  warning.textContent = warnings.join(' ');
+  const selection = run.metrics?.selection;
+  byId('selection').hidden = !selection;
+  if (!selection) return;
+  const c = selection.chosen;
+  const kind = (/** @type {CvScore} */ s) => `${s.trainViews === 'plain+flip' ? 'images + mirror images' : 'images'}${s.tta ? ', test-time mirror' : ''}`;
+  say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}. Validation images were never used to choose.`);
+  const rows = [...selection.table].sort((a, b) => a.logLoss - b.logLoss).slice(0, 12);
+  byId('selection-table').replaceChildren(
+    el('caption', { class: 'visually-hidden' }, 'Candidates scored by cross-validation, best first'),
+    el('thead', {}, el('tr', {}, ...['Candidate', 'C', 'CV accuracy', 'CV log-loss'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((r) => el('tr', r === c || (r.c === c.c && r.trainViews === c.trainViews && r.tta === c.tta) ? { class: 'chosen' } : {},
+      el('th', { scope: 'row' }, kind(r)), el('td', {}, r.c.toPrecision(2)), el('td', {}, pct(r.accuracy)), el('td', {}, r.logLoss.toFixed(3))))),
+  );
+}
+
 /** @param {number} runId */
 async function showEvaluation(runId) {
   /** @type {Evaluation} */
@@ -321,6 +356,16 @@ async function showEvaluation(runId) {
     el('thead', {}, el('tr', {}, ...['Class', 'Precision', 'Recall', 'F1', 'Images'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...Object.entries(ev.perClass).map(([label, s]) => el('tr', {}, el('th', { scope: 'row' }, label), el('td', {}, pct(s.precision)), el('td', {}, pct(s.recall)), el('td', {}, pct(s.f1)), el('td', {}, String(s.support))))),
   );
+  const issues = byId('label-issues');
+  const labelIssues = ev.labelIssues ?? [];
+  issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m) => {
+    const caption = `${m.file}: labelled ${m.given}, looks like ${m.predicted} (${pct(m.confidence, 0)})`;
+    const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
+      el('img', { src: m.thumbnail, alt: `${m.file}, labelled ${m.given}, looks like ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
+      el('span', {}, `labelled: ${m.given}`), el('span', {}, `looks like: ${m.predicted} (${pct(m.confidence, 0)})`));
+    button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }));
+    return el('li', {}, button);
+  }) : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
   const list = byId('misclassified');
   if (!ev.misclassified.length) {
     list.replaceChildren(el('li', {}, 'No mistakes on these images.'));
