@@ -76,7 +76,7 @@ export interface TrainResult {
 }
 
 /** The head phase's outcome, kept in a fine-tuning checkpoint so a resumed run need not redo it. */
-interface HeadPhase {
+export interface HeadPhase {
   readonly layers: DenseLayerWeights[];
   readonly history: EpochLogs[];
   readonly bestEpoch: number;
@@ -273,7 +273,8 @@ function scoreHead(layers: ReturnType<typeof foldNormalization>, set: LabelledFe
   return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / count, count };
 }
 
-function buildManifest(parts: {
+/** The model manifest of a finished run (also used by trainFromFeatures, which trains from shard stores). */
+export function buildManifest(parts: {
   data: DataSplit;
   handleInfo: BackboneInfo;
   config: TrainConfig;
