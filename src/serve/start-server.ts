@@ -55,8 +55,13 @@ export interface GraftServer {
   /** The served model names. */
   readonly models: readonly string[];
   readonly app: FastifyInstance;
-  /** Stops listening, lets in-flight requests finish, then releases the models. */
-  close(): Promise<void>;
+  /**
+   * Shuts down for a rolling update or scale-in: /readyz answers 503 at once (so a load balancer stops sending
+   * traffic), requests keep being served for `readinessDelayMs`, then the server stops taking connections, lets the
+   * requests in flight finish, and releases the models.
+   * @param options.readinessDelayMs - how long to keep serving after /readyz turns 503. Defaults to 0.
+   */
+  close(options?: { readonly readinessDelayMs?: number }): Promise<void>;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -103,6 +108,13 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     app.removeContentTypeParser('text/plain');
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
 
+    // Shutting down: readiness fails first, while everything else is still served (see GraftServer.close).
+    let isDraining = false;
+    app.addHook('onRequest', async (request, reply) => {
+      if (isDraining && request.url.split('?')[0] === '/readyz') {
+        return reply.code(503).send({ status: 'shutting down', models: registry.names });
+      }
+    });
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
       metrics.observeRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -134,7 +146,14 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       url: normaliseUrl(url),
       models: registry.names,
       app,
-      close: () => (closing ??= app.close().then(() => registry.close())),
+      close: (closeOptions = {}) =>
+        (closing ??= (async () => {
+          isDraining = true;
+          const delayMs = closeOptions.readinessDelayMs ?? 0;
+          if (delayMs > 0) await new Promise((resolveDelay) => setTimeout(resolveDelay, delayMs));
+          await app.close();
+          await registry.close();
+        })()),
     };
   } catch (error) {
     await app.close().catch(() => undefined);

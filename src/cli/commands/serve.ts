@@ -18,6 +18,7 @@ interface ServeFlags {
   web?: string;
   train?: string | boolean;
   watch: boolean;
+  shutdownDelayMs: number;
   json: boolean;
 }
 
@@ -38,6 +39,7 @@ export function registerServe(program: Command): void {
     .option('--web <dir>', 'serve this folder at / instead of the built-in upload page')
     .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/ (projects and runs kept in data-dir, default ./graft-ui)')
     .option('--no-watch', 'do not reload a model when its files change')
+    .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseInteger, 0)
     .option('--json', 'print one JSON object (url and models) on stdout', false)
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       try {
@@ -72,7 +74,7 @@ export function registerServe(program: Command): void {
         printResult(flags.json, { url: server.url, models }, () =>
           [`Serving on ${server.url}`, ...models.map((m) => `  ${m.name}: POST ${m.predict}`), 'Ctrl+C to stop.'].join('\n'),
         );
-        await untilSignal(server);
+        await untilSignal(server, { readinessDelayMs: flags.shutdownDelayMs });
       } catch (error) {
         reportFailure(error, flags.json);
       }
