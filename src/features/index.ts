@@ -9,3 +9,6 @@ export * from './shard-set.js';
 export * from './shard-rows.js';
 export * from './embed-shard.js';
 export * from './synthetic-shards.js';
+export * from './export-parquet.js';
+export * from './import-parquet.js';
+export * from './publish-file.js';

@@ -19,6 +19,13 @@ export interface RowFile {
   readonly path: string;
   /** sha256 of the image file's bytes. */
   readonly sha256: string;
+  /** 0: train (or the whole of a store without a val part); 1: the dataset's val folder. */
+  readonly part: ShardPart;
+}
+
+/** A block with the identity of each row, from {@link ShardRows.blocksWithFiles}. */
+export interface FeatureBlockWithFiles extends FeatureBlock {
+  readonly files: readonly RowFile[];
 }
 
 interface StoredRow {
@@ -67,11 +74,7 @@ export class ShardRows implements FeatureRows {
       n = 0;
     };
     this.forEachStored((row) => {
-      if (row.vector.length !== this.dim * 4) {
-        throw new GraftError('INVALID_DATASET', `The vector of ${row.path} in ${this.set.dir} has ${row.vector.length / 4} floats, not ${this.dim}.`, {
-          hint: 'the shard is damaged: delete it and run its graft embed --shard again',
-        });
-      }
+      this.checkWidth(row);
       decodeF32Into(row.vector, data, n * this.dim);
       labels[n] = this.labelIds.get(row.label)!;
       n++;
@@ -83,7 +86,41 @@ export class ShardRows implements FeatureRows {
   /** Visits each row's file identity, in the same order as {@link forEachBlock}'s rows. */
   forEachFile(visit: (file: RowFile, row: number) => void): void {
     let row = 0;
-    this.forEachStored((stored) => visit({ path: stored.path, sha256: stored.sha256 }, row++));
+    this.forEachStored((stored) => visit({ path: stored.path, sha256: stored.sha256, part: stored.part as ShardPart }, row++));
+  }
+
+  /**
+   * The same blocks as {@link forEachBlock}, with each row's file, pulled one at a time (for writers that are streams).
+   * Each block is a fresh copy the caller may keep. Stopping early (`return()`, or `break` in for..of) closes the cursors.
+   */
+  *blocksWithFiles(rowsPerBlock: number = DEFAULT_ROWS_PER_BLOCK): Generator<FeatureBlockWithFiles, void, undefined> {
+    checkBlockSize(rowsPerBlock);
+    let start = 0;
+    let data = new Float32Array(rowsPerBlock * this.dim);
+    let labels = new Int32Array(rowsPerBlock);
+    let files: RowFile[] = [];
+    for (const row of this.storedRows()) {
+      this.checkWidth(row);
+      decodeF32Into(row.vector, data, files.length * this.dim);
+      labels[files.length] = this.labelIds.get(row.label)!;
+      files.push({ path: row.path, sha256: row.sha256, part: row.part as ShardPart });
+      if (files.length === rowsPerBlock) {
+        yield { data, labels, start, count: files.length, files };
+        start += files.length;
+        data = new Float32Array(rowsPerBlock * this.dim);
+        labels = new Int32Array(rowsPerBlock);
+        files = [];
+      }
+    }
+    if (files.length > 0) yield { data: data.slice(0, files.length * this.dim), labels: labels.slice(0, files.length), start, count: files.length, files };
+  }
+
+  private checkWidth(row: StoredRow): void {
+    if (row.vector.length !== this.dim * 4) {
+      throw new GraftError('INVALID_DATASET', `The vector of ${row.path} in ${this.set.dir} has ${row.vector.length / 4} floats, not ${this.dim}.`, {
+        hint: 'the shard is damaged: delete it and run its graft embed --shard again',
+      });
+    }
   }
 
   private countSelected(): number {
@@ -94,13 +131,16 @@ export class ShardRows implements FeatureRows {
     return n;
   }
 
-  /** The k-way merge: every shard's cursor in order, the smallest head first. */
   private forEachStored(visit: (row: StoredRow) => void): void {
+    for (const row of this.storedRows()) visit(row);
+  }
+
+  /** The k-way merge: every shard's cursor in order, the smallest head first; closing the generator closes the cursors. */
+  private *storedRows(): Generator<StoredRow, void, undefined> {
     const { part, exclude, only } = this.selection;
     const cursors = this.set.stores.map((store) => store.iterateOrdered(part));
     try {
       const heads: (StoredRow | undefined)[] = cursors.map((c) => next(c));
-      const isUnlabelled = (row: StoredRow): boolean => !this.labelIds.has(row.label);
       for (;;) {
         let best = -1;
         for (let i = 0; i < heads.length; i++) {
@@ -111,12 +151,12 @@ export class ShardRows implements FeatureRows {
         const row = heads[best]!;
         heads[best] = next(cursors[best]!);
         if (exclude?.has(row.path) || (only && !only.has(row.path))) continue;
-        if (isUnlabelled(row)) {
+        if (!this.labelIds.has(row.label)) {
           throw new GraftError('INVALID_DATASET', `Row ${row.path} in ${this.set.dir} has label "${row.label}", which is not one of the store's classes.`, {
             hint: 'the store is inconsistent: rerun its shards',
           });
         }
-        visit(row);
+        yield row;
       }
     } finally {
       for (const cursor of cursors) cursor.return?.();
