@@ -32,7 +32,7 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
   try {
     if (!(await stat(file)).isFile()) throw new Error('not a file');
   } catch (cause) {
-    throw new GraftError('INVALID_DATASET', `Manifest not found: ${file}`, {
+    throw new GraftError('INVALID_DATASET', `${file.toLowerCase().endsWith('.csv') ? 'CSV file' : 'Manifest'} not found: ${file}`, {
       hint: 'check the path; a manifest is a .csv of path,label lines or a .jsonl of {"path","label"} objects',
       cause,
     });
