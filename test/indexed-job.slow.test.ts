@@ -116,8 +116,11 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
       whole.close();
     }
 
-    // graft train over the store dir equals a single-process graft train on the folder, weight for weight.
-    const fromShards = await runCli(['train', store, '--out', join(root, 'model-shards'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
+    // graft train over the store dir (the command of k8s/train-job.yaml) equals a single-process graft train on the
+    // folder, weight for weight.
+    const trainContainer = findKind(readManifest('train-job.yaml'), 'Job').spec.template.spec.containers[0] as Container;
+    const trainArgs = expandArgs(trainContainer, { GRAFT_STORE: store, GRAFT_MODEL: join(root, 'model-shards') });
+    const fromShards = await runCli(trainArgs, { GRAFT_CACHE_DIR: cacheDir });
     expect(fromShards.code, fromShards.stderr).toBe(0);
     const fromFolder = await runCli(['train', flowers, '--backbone', int8Model, '--out', join(root, 'model-folder'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
     expect(fromFolder.code, fromFolder.stderr).toBe(0);
