@@ -145,4 +145,22 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
     expect(error.message).toMatch(/shard 3 of 4 is not complete/);
     expect(error.hint).toContain(`--store ${store} --shard 3/4`);
   }, 600_000);
+
+  it('a dataset without a val folder: shards split at training time exactly as graft train splits the folder', async () => {
+    const root = await tempDir('graft-job-split-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = join(sharedDir, 'datasets/hymenoptera/train');
+    const store = join(root, 'features');
+    for (const shard of ['0/3', '1/3', '2/3']) {
+      const run = await runCli(['embed', data, '--store', store, '--shard', shard, '--backbone', int8Model, '--json'], env);
+      expect(run.code, run.stderr).toBe(0);
+    }
+    const a = await runCli(['train', '--features', store, '--out', join(root, 'a'), '--seed', '7', '--json'], env);
+    const b = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'b'), '--seed', '7', '--json'], env);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(parseJsonOutput<{ images: { val: number } }>(a).images.val).toBe(parseJsonOutput<{ images: { val: number } }>(b).images.val);
+    const [w1, w2] = await Promise.all([readFile(join(root, 'a/head.bin')), readFile(join(root, 'b/head.bin'))]);
+    expect(w1.equals(w2)).toBe(true);
+  }, 300_000);
 });

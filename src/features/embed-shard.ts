@@ -264,7 +264,6 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
       onProgress?.({ type: 'info', message: `shard ${spec.index}/${spec.count}: ${finalFile} is up to date` });
     }
     await rm(partialFile, { force: true });
-    report();
     const skipped = unreadable(local, listing.root);
     return {
       shard: spec,
