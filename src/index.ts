@@ -13,6 +13,7 @@
  * @packageDocumentation
  */
 export { train, type TrainOptions, type TrainResult } from './learn/train.js';
+export { trainFromFeatures, type TrainFromFeaturesOptions } from './learn/train-from-features.js';
 export { DEFAULT_FINE_TUNE, type FineTuneConfig } from './learn/fine-tune-config.js';
 export { GraftModel, type FilePrediction, type LabelProbability } from './model/graft-model.js';
 export { evaluateModel, type ModelEvaluation } from './model/evaluate-model.js';

@@ -7,6 +7,7 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerModels } from './commands/models.js';
 import { registerExport } from './commands/export.js';
+import { registerFeatures } from './commands/features.js';
 import { registerPredict } from './commands/predict.js';
 import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerTrain(program);
   registerEmbed(program);
+  registerFeatures(program);
   registerEval(program);
   registerPredict(program);
   registerInspect(program);

@@ -7,6 +7,8 @@ export * from './dataset.js';
 export * from './random.js';
 export * from './scan-folder.js';
 export * from './scan-csv.js';
+export * from './manifest.js';
+export * from './dataset-listing.js';
 export * from './scan-dataset.js';
 export * from './find-split-folders.js';
 export * from './split.js';

@@ -4,6 +4,9 @@ import { readAndDecode } from './decode-stream.js';
 import { describeDuplicates, findDuplicates, hashFiles, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
 import { findSplitFolders } from './find-split-folders.js';
 import { scanDataset } from './scan-dataset.js';
+import { inspectManifest } from './inspect-manifest.js';
+import { isManifestPath } from './manifest.js';
+import { requireTwoClasses } from './scan-folder.js';
 
 /** Options for {@link inspectDataset}. */
 export interface InspectOptions {
@@ -34,6 +37,9 @@ export interface PartSummary {
   readonly skipped: SkippedFile[];
   /** Listed images that failed to decode, with the reason. */
   readonly unreadable: SkippedFile[];
+  /** How many files were skipped and unreadable: for a manifest, `skipped` and `unreadable` keep only the first 100. */
+  readonly skippedCount: number;
+  readonly unreadableCount: number;
 }
 
 /** What `graft inspect` prints. */
@@ -61,7 +67,17 @@ const SMALL_CLASS = 5;
  * @throws GraftError `INVALID_DATASET` for the same problems as {@link scanDataset}.
  */
 export async function inspectDataset(path: string, options: InspectOptions = {}): Promise<DatasetSummary> {
-  const split = path.toLowerCase().endsWith('.csv') ? undefined : await findSplitFolders(path);
+  if (isManifestPath(path)) {
+    // Streamed: a manifest may list millions of files (see inspectManifest).
+    const part = await inspectManifest(path, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
+    requireTwoClasses(part.root, part.labels);
+    const warnings = part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`);
+    if (part.skippedCount > part.skipped.length) warnings.push(`${part.skippedCount} listed files do not exist; the first ${part.skipped.length} are shown`);
+    if (part.unreadableCount > part.unreadable.length) warnings.push(`${part.unreadableCount} files do not decode; the first ${part.unreadable.length} are shown`);
+    // Duplicates need every file hashed; a streamed manifest of millions is not (folders are).
+    return { path, layout: 'csv', parts: [part], warnings, duplicates: [] };
+  }
+  const split = await findSplitFolders(path);
   const scans: { name: PartSummary['name']; dataset: LabelledDataset }[] = [];
   if (split) {
     scans.push({ name: 'train', dataset: await scanDataset(split.train) });
@@ -111,6 +127,8 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
       imageCount: dataset.items.length,
       skipped: dataset.skipped,
       unreadable,
+      skippedCount: dataset.skipped.length,
+      unreadableCount: unreadable.length,
     });
   }
   const train = parts.find((p) => p.name === 'train');

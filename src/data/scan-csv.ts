@@ -1,66 +1,48 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { GraftError } from '../errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
+import { streamManifest } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
 
 /**
- * Lists a dataset described by a CSV file of `path,label` lines.
+ * Lists a dataset described by a manifest: a CSV of `path,label` lines or JSON Lines of `{"path","label"}` (see
+ * {@link streamManifest}), read as a stream rather than whole.
  *
- * An optional header row `path,label` is recognised. Paths are relative to the CSV file's folder
- * (absolute paths are kept). Fields may be double-quoted, so paths and labels may contain commas
- * (`"a, b.jpg",cat`; a doubled quote inside quotes is a quote). Blank lines are ignored. A listed file
- * that does not exist is put in `skipped` with reason 'file not found' rather than failing the run.
- * Extensions are not filtered: the CSV names its files on purpose, and the decoder reports any that
- * are not images.
+ * Paths are relative to the manifest's folder (absolute paths are kept). A listed file that does not exist is put in
+ * `skipped` with reason 'file not found' rather than failing the run. Extensions are not filtered: the manifest names
+ * its files on purpose, and the decoder reports any that are not images.
  *
- * @throws GraftError `INVALID_DATASET` when the CSV is missing, a line does not have exactly two fields
+ * @throws GraftError `INVALID_DATASET` when the manifest is missing, a line does not have exactly two fields
  *   or has an empty label, no rows are listed, or there is only one class.
  */
 export async function scanCsv(csvPath: string): Promise<LabelledDataset> {
   const root = resolve(csvPath);
-  let text: string;
-  try {
-    text = await readFile(root, 'utf8');
-  } catch (error) {
-    throw new GraftError('INVALID_DATASET', `CSV file not found: ${root}`, {
-      hint: 'check the path; the CSV should have lines of path,label',
-      cause: error,
-    });
-  }
   const base = dirname(root);
-  const rows = parseCsv(text.replace(/^\uFEFF/, ''));
   const items: LabelledItem[] = [];
   const skipped: SkippedFile[] = [];
   const labels = new Set<string>();
-  for (const [index, row] of rows.entries()) {
-    const { line, fields } = row;
-    if (index === 0 && fields.length === 2 && fields[0]!.trim().toLowerCase() === 'path' && fields[1]!.trim().toLowerCase() === 'label') {
-      continue;
-    }
-    if (fields.length !== 2 || fields[0]!.trim() === '' || fields[1]!.trim() === '') {
-      throw new GraftError('INVALID_DATASET', `Line ${line} of ${root} is not "path,label". Received: ${JSON.stringify(fields)}`, {
-        hint: 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
-      });
-    }
-    const file = resolve(base, fields[0]!.trim());
-    const label = fields[1]!.trim();
+  for await (const entry of streamManifest(root)) {
+    const file = resolve(base, entry.path);
     if (!(await isFile(file))) {
       skipped.push({ file, reason: 'file not found' });
       continue;
     }
-    items.push({ file, label });
-    labels.add(label);
+    items.push({ file, label: entry.label });
+    labels.add(entry.label);
   }
   if (items.length === 0) {
     throw new GraftError('INVALID_DATASET', `No usable rows in ${root} (${skipped.length} listed files not found)`, {
-      hint: 'write one line per image: path,label (paths relative to the CSV file)',
+      hint: 'write one line per image: path,label (paths relative to the manifest file)',
     });
   }
   const sorted = [...labels].sort();
   requireTwoClasses(root, sorted);
   return { root, labels: sorted, items, skipped };
 }
+
+/** {@link scanCsv} under the name that says it also reads JSON Lines. */
+export const scanManifest = scanCsv;
 
 async function isFile(path: string): Promise<boolean> {
   try {

@@ -10,3 +10,4 @@ export * from './fine-tune-loop.js';
 export * from './fine-tune.js';
 export * from './lr-schedule.js';
 export * from './checkpoint.js';
+export * from './train-from-features.js';

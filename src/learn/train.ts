@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
-import { multiScaleBackbone } from '../engine/multi-scale-backbone.js';
+import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
 import { backboneFromOptions, type BackboneHandle, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../engine/preprocessing.js';
 import { GraftError } from '../errors.js';
 import { defaultCacheDir } from '../features/default-cache-dir.js';
 import { appendDenseHead } from '../formats/onnx/append-head.js';
 import { wrapMirrorTta } from '../formats/onnx/mirror-tta.js';
-import { decodeOnnxModel, opsetVersion, type ModelProto } from '../formats/onnx/onnx-model.js';
-import { fixedInputBatch, requireDynamicBatch } from '../formats/onnx/batch-dim.js';
+import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
+import { requireDynamicBatch } from '../formats/onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
 import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
@@ -117,7 +117,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const backboneModel = decodeOnnxModel(await backbone.onnxBytes(), backbone.info.source);
   if (fine) requireDynamicBatch(backboneModel, backbone.info.name);
   const config = withinModelLimits(requested, backboneModel, options.onProgress);
-  const handle = featureBackbone(backbone, { config, fineTuning: fine !== undefined, engine: options.engine, onProgress: options.onProgress });
+  const handle = featureBackbone(backbone, backboneModel, { multiScale: config.multiScale, isFineTuning: fine !== undefined, engine: options.engine, onProgress: options.onProgress });
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
@@ -179,40 +179,12 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   };
 }
 
-/**
- * The settings a backbone can run: test-time augmentation and multi-scale features run two images per input image
- * (so the batch must be free; ONNX opset 10 and 11 for their Slice and Resize). What it cannot run is turned off,
- * saying why.
- */
+/** The config with test-time augmentation turned off when the backbone cannot run it, saying why. */
 function withinModelLimits(config: TrainConfig, model: ModelProto, onProgress: ProgressListener | undefined): TrainConfig {
-  const batch = fixedInputBatch(model);
-  const opset = opsetVersion(model) ?? 0;
-  const noTta = batch !== undefined ? `the backbone's batch is fixed at ${batch}` : opset < 10 ? `the backbone uses ONNX opset ${opset} (< 10)` : undefined;
-  const noScales = batch !== undefined ? `the backbone's batch is fixed at ${batch}` : opset < 11 ? `the backbone uses ONNX opset ${opset} (< 11)` : undefined;
-  let limited = config;
-  if (noTta && config.tta !== 'off') {
-    onProgress?.({ type: 'info', message: `no test-time augmentation: ${noTta}` });
-    limited = { ...limited, tta: 'off' };
-  }
-  if (noScales && config.multiScale) {
-    onProgress?.({ type: 'info', message: `one scale: ${noScales}` });
-    limited = { ...limited, multiScale: false };
-  }
-  return limited;
-}
-
-/**
- * The backbone as the head sees it: at two scales by default (multiScaleBackbone), at one when asked, when
- * fine-tuning (the trained suffix is one network pass), or when the backbone runs in tfjs.
- */
-function featureBackbone(handle: BackboneHandle, context: { config: TrainConfig; fineTuning: boolean; engine?: 'onnxruntime' | 'tfjs'; onProgress?: ProgressListener }): BackboneHandle {
-  if (!context.config.multiScale) return handle;
-  const why = context.fineTuning ? 'fine-tuning trains one pass of the network' : context.engine === 'tfjs' ? 'the backbone runs in tfjs (--engine tfjs)' : handle.info.preprocessing.resize !== 'center-crop' ? `its preprocessing is ${handle.info.preprocessing.resize}, not center-crop` : undefined;
-  if (why) {
-    context.onProgress?.({ type: 'info', message: `one scale: ${why}` });
-    return handle;
-  }
-  return multiScaleBackbone(handle);
+  const { noTta } = viewLimits(model);
+  if (!noTta || config.tta === 'off') return config;
+  onProgress?.({ type: 'info', message: `no test-time augmentation: ${noTta}` });
+  return { ...config, tta: 'off' };
 }
 
 function headSummary(config: TrainConfig, phase: HeadPhase): TrainedHeadSummary {

@@ -68,8 +68,13 @@ export interface GraftServer {
   readonly app: FastifyInstance;
   /** The token requests need (the one given, or the dashboard's generated one); undefined when none does. */
   readonly token: string | undefined;
-  /** Stops listening, lets in-flight requests finish, then releases the models. */
-  close(): Promise<void>;
+  /**
+   * Shuts down for a rolling update or scale-in: /readyz answers 503 at once (so a load balancer stops sending
+   * traffic), requests keep being served for `readinessDelayMs`, then the server stops taking connections, lets the
+   * requests in flight finish, and releases the models.
+   * @param options.readinessDelayMs - how long to keep serving after /readyz turns 503. Defaults to 0.
+   */
+  close(options?: { readonly readinessDelayMs?: number }): Promise<void>;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -131,6 +136,14 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
 
+    // Shutting down: readiness fails first, while everything else is still served (see GraftServer.close).
+    let isDraining = false;
+    app.addHook('onRequest', async (request, reply) => {
+      if (isDraining && request.url.split('?')[0] === '/readyz') {
+        return reply.code(503).send({ status: 'shutting down', models: registry.names });
+      }
+    });
+
     registerApiRoutes(app, {
       registry,
       metrics,
@@ -152,7 +165,14 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       models: registry.names,
       app,
       token: tokenValue,
-      close: () => (closing ??= started.close().then(() => registry.close())),
+      close: (closeOptions = {}) =>
+        (closing ??= (async () => {
+          isDraining = true;
+          const delayMs = closeOptions.readinessDelayMs ?? 0;
+          if (delayMs > 0) await new Promise((resolveDelay) => setTimeout(resolveDelay, delayMs));
+          await started.close();
+          await registry.close();
+        })()),
     };
   } catch (error) {
     await app?.close().catch(() => undefined);

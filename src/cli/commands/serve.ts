@@ -19,6 +19,7 @@ interface ServeFlags extends AccessFlags {
   web?: string;
   train?: string | boolean;
   watch: boolean;
+  shutdownDelayMs: number;
   json: boolean;
 }
 
@@ -40,6 +41,7 @@ export function registerServe(program: Command): void {
     .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/, which needs a token (projects and runs kept in data-dir, default ./graft-ui)')
     .option('--cors <origin>', 'let pages of this origin call the prediction API, e.g. https://app.example.com (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--no-watch', 'do not reload a model when its files change')
+    .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseInteger, 0)
     .option('--json', 'print one JSON object (url and models) on stdout', false);
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
@@ -86,7 +88,7 @@ export function registerServe(program: Command): void {
             'Ctrl+C to stop.',
           ].join('\n'),
         );
-        await untilSignal(server);
+        await untilSignal(server, { readinessDelayMs: flags.shutdownDelayMs });
       } catch (error) {
         reportFailure(error, flags.json);
       }

@@ -12,6 +12,8 @@ import { definedOnly } from '../../defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { trainFromFeatures } from '../../learn/train-from-features.js';
+import { isFeatureStore } from '../../features/shard-set.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -20,6 +22,7 @@ interface TrainFlags extends BackboneFlags {
   folds?: number | 'auto';
   groupBy?: string;
   multiScale?: boolean;
+  features?: string;
   val?: string;
   valSplit?: number;
   out: string;
@@ -52,7 +55,8 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description('train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)')
-    .argument('<train-dir>', 'training images: class sub-folders, a folder with train/ and val/, or a CSV')
+    .argument('[train-dir]', 'training images: class sub-folders, a folder with train/ and val/, a manifest (.csv, .jsonl), or a feature store folder')
+    .option('--features <store-dir>', 'train from the feature shards graft embed --store wrote (no images read; the backbone defaults to theirs)')
     .option('--val <dir>', "validation folder or CSV, scored only, never used to choose (default: the dataset's val/ folder, else none)")
     .option('--val-split <fraction>', 'hold out this stratified, seeded fraction of the training images to score (default 0)', parseNumber)
     .requiredOption('--out <model-dir>', 'where to write the model directory')
@@ -85,35 +89,48 @@ export function registerTrain(program: Command): void {
     .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a val_loss improvement (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
     .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
-  addBackboneOptions(command).action(async (dir: string, flags: TrainFlags) => {
+  addBackboneOptions(command).action(async (dir: string | undefined, flags: TrainFlags, cmd: Command) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     try {
       const { config: fromFile, fineTune: fineFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
-      const result = await train({
+      const config = {
+        ...fromFile,
+        epochs: flags.epochs ?? fromFile.epochs,
+        batchSize: flags.batchSize ?? fromFile.batchSize,
+        learningRate: flags.lr ?? fromFile.learningRate,
+        patience: flags.patience ?? fromFile.patience,
+        weightDecay: flags.weightDecay ?? fromFile.weightDecay,
+        labelSmoothing: flags.labelSmoothing ?? fromFile.labelSmoothing,
+        seed: flags.seed ?? fromFile.seed,
+        c: flags.c ?? fromFile.c,
+        mirror: flags.mirror ?? fromFile.mirror,
+        tta: flags.tta ?? fromFile.tta,
+        folds: flags.folds ?? fromFile.folds,
+        groupBy: flags.groupBy ?? fromFile.groupBy,
+        multiScale: flags.multiScale === false ? false : fromFile.multiScale,
+        classWeights: (flags.classWeights as TrainConfig['classWeights'] | undefined) ?? fromFile.classWeights,
+        head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
+      };
+      const store = featureStoreFrom(dir, flags.features);
+      if (store && (fineTuning || flags.val !== undefined)) refuseWithFeatures(fineTuning ? '--fine-tune' : '--val');
+      const result = store
+        ? await trainFromFeatures({
+            ...backboneOptionsFrom(flags, progress),
+            // Without --backbone, the model the shards were made with (recorded in them).
+            backbone: cmd.getOptionValueSource('backbone') === 'default' ? undefined : flags.backbone,
+            features: store,
+            valSplit: flags.valSplit,
+            out: flags.out,
+            config,
+          })
+        : await train({
         ...backboneOptionsFrom(flags, progress),
-        train: dir,
+        train: requireData(dir),
         val: flags.val,
         valSplit: flags.valSplit,
         out: flags.out,
-        config: {
-          ...fromFile,
-          epochs: flags.epochs ?? fromFile.epochs,
-          batchSize: flags.batchSize ?? fromFile.batchSize,
-          learningRate: flags.lr ?? fromFile.learningRate,
-          patience: flags.patience ?? fromFile.patience,
-          weightDecay: flags.weightDecay ?? fromFile.weightDecay,
-          labelSmoothing: flags.labelSmoothing ?? fromFile.labelSmoothing,
-          seed: flags.seed ?? fromFile.seed,
-          c: flags.c ?? fromFile.c,
-          mirror: flags.mirror ?? fromFile.mirror,
-          tta: flags.tta ?? fromFile.tta,
-          folds: flags.folds ?? fromFile.folds,
-          groupBy: flags.groupBy ?? fromFile.groupBy,
-          multiScale: flags.multiScale === false ? false : fromFile.multiScale,
-          classWeights: (flags.classWeights as TrainConfig['classWeights'] | undefined) ?? fromFile.classWeights,
-          head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
-        },
+        config,
         ...(fineTuning
           ? {
               fineTune: {
@@ -148,6 +165,30 @@ export function registerTrain(program: Command): void {
       progress.stop();
       reportFailure(error, flags.json);
     }
+  });
+}
+
+/** The store folder to train from: --features, or a data argument that is a store (it holds shard files). */
+function featureStoreFrom(dir: string | undefined, features: string | undefined): string | undefined {
+  if (features !== undefined) {
+    if (dir !== undefined) throw new GraftError('INVALID_CONFIG', `Pass either a data folder or --features <store-dir>, not both. Received: ${dir} and --features ${features}`);
+    return features;
+  }
+  return dir !== undefined && isFeatureStore(dir) ? dir : undefined;
+}
+
+function requireData(dir: string | undefined): string {
+  if (dir === undefined) {
+    throw new GraftError('INVALID_CONFIG', 'graft train needs the training data: a folder, a manifest, or --features <store-dir>.', {
+      hint: 'e.g. graft train photos/ --out model, or graft train --features features/ --out model',
+    });
+  }
+  return dir;
+}
+
+function refuseWithFeatures(flag: string): never {
+  throw new GraftError('INVALID_CONFIG', `${flag} cannot be used when training from a feature store: the store holds features, not images.`, {
+    hint: flag === '--val' ? 'the store\'s own val part, or --val-split, chooses validation rows' : 'fine-tune from the image folder instead',
   });
 }
 

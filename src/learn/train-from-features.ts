@@ -1,0 +1,274 @@
+import { resolve } from 'node:path';
+import type { LabelledItem, SkippedFile } from '../data/dataset.js';
+import { stratifiedSplit } from '../data/split.js';
+import { backboneFromOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { preprocessingHash } from '../engine/preprocessing.js';
+import { GraftError } from '../errors.js';
+import { defaultCacheDir } from '../features/default-cache-dir.js';
+import { materialiseRows, type FeatureRows } from '../features/feature-rows.js';
+import { ShardRows, type ShardRowSelection } from '../features/shard-rows.js';
+import { openShardSet, type ShardSet } from '../features/shard-set.js';
+import { appendDenseHead } from '../formats/onnx/append-head.js';
+import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { evaluatePredictions } from '../metrics/classification.js';
+import { packHeadWeights, saveModelDir } from '../model/save-model.js';
+import type { EpochLogs, ProgressListener } from '../progress.js';
+import { denseForward, foldNormalization, type DenseLayerWeights } from './dense-layer.js';
+import { trainConfigFrom, type TrainConfig } from './train-config.js';
+import { trainHead } from './train-head.js';
+import { groupKeys } from './select/folds.js';
+import type { TrainOptions, TrainResult } from './train.js';
+import type { HeadPhase } from './head-phase.js';
+import { buildManifest } from './train-manifest.js';
+import { isLinearHead } from './head-config.js';
+import { fitLinearHead } from './select/fit-linear-head.js';
+import { featureBackbone } from '../engine/feature-backbone.js';
+
+/** Options for {@link trainFromFeatures}. */
+export interface TrainFromFeaturesOptions {
+  /** A store folder written by `graft embed --store` (every shard complete). */
+  readonly features: string;
+  /** Where the model directory is written. */
+  readonly out: string;
+  /**
+   * The backbone the features were made with (catalogue name, path or URL), needed to write the model's ONNX file.
+   * Defaults to the source the shards recorded; another model is refused.
+   */
+  readonly backbone?: string;
+  readonly cacheDir?: string;
+  readonly offline?: boolean;
+  readonly overrides?: PreprocessingOverrides;
+  readonly featureOutput?: string;
+  readonly engine?: 'onnxruntime' | 'tfjs';
+  /**
+   * Held-out fraction for a store of a dataset without its own val folder (stratified, seeded by config.seed, as
+   * `graft train` splits a folder). Defaults to 0.2; 0 trains without validation. Refused for a store that has a val part.
+   */
+  readonly valSplit?: number;
+  readonly config?: TrainOptions['config'];
+  readonly onProgress?: ProgressListener;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Trains a head on the features of a shard store (written by `graft embed --store --shard i/n` on one machine or many)
+ * and writes a model directory, as {@link train} does from images. No image is read and the backbone never runs; it is
+ * only loaded to build the model's ONNX file.
+ *
+ * Rows are read in the order `train` reads a class-folder dataset and split the same way, so with the same options the
+ * head's weights equal those of a single-process `graft train` on that folder.
+ *
+ * @throws GraftError `INVALID_DATASET` when the store is incomplete or inconsistent (see openShardSet);
+ *   `INVALID_CONFIG` when --backbone is not the model the features were made with, or for a bad --val-split.
+ * @example
+ * const result = await trainFromFeatures({ features: '/mnt/features', out: './model' });
+ */
+export async function trainFromFeatures(options: TrainFromFeaturesOptions): Promise<TrainResult> {
+  const started = performance.now();
+  const onProgress = abortable(options.onProgress, options.signal);
+  const config = trainConfigFrom(options.config ?? {});
+  const set = openShardSet(options.features);
+  try {
+    const { meta } = set;
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const source = await backboneFromOptions({
+      backbone: options.backbone ?? meta.model.source,
+      cacheDir,
+      offline: options.offline,
+      overrides: options.overrides,
+      featureOutput: options.featureOutput,
+      engine: options.engine,
+      onProgress,
+    });
+    // The view of the backbone `graft embed` stored (two scales by default), so the identity check below compares like with like.
+    const handle = featureBackbone(source, decodeOnnxModel(await source.onnxBytes(), source.info.source), { multiScale: config.multiScale, engine: options.engine, onProgress });
+    if (handle.info.sha256 !== meta.model.sha256 || preprocessingHash(handle.info.preprocessing) !== meta.model.preprocessingHash) {
+      throw new GraftError(
+        'INVALID_CONFIG',
+        `The backbone ${handle.info.source} (sha256 ${handle.info.sha256.slice(0, 12)}...) is not the one the features in ${set.dir} were made with: ` +
+          `${meta.model.source} (sha256 ${meta.model.sha256.slice(0, 12)}..., preprocessing ${meta.model.preprocessingHash}).`,
+        { hint: `pass --backbone with that model (the same file, catalogue name or URL), or embed the data again with this one into another --store` },
+      );
+    }
+    const split = selections(set, options.valSplit, config.seed);
+    const trainRows = new ShardRows(set, split.train);
+    const valRows = split.val ? new ShardRows(set, split.val) : undefined;
+    if (trainRows.count === 0) throw new GraftError('INVALID_DATASET', `No training rows in ${set.dir}: every image was unreadable or held out`);
+    onProgress?.({ type: 'info', message: `${set.dir}: ${set.stores.length} shard${set.stores.length === 1 ? '' : 's'}, ${trainRows.count} train and ${valRows?.count ?? 0} val rows of ${trainRows.dim} floats` });
+
+    const fitted = await fitHead(trainRows, valRows && valRows.count > 0 ? valRows : undefined, config, onProgress);
+    const val = valRows && valRows.count > 0 ? scoreRows(fitted.layers, valRows) : null;
+    const skipped = unreadableRows(set);
+    const headPhase: HeadPhase = {
+      ...fitted,
+      tta: false,
+      val,
+      features: { computed: 0, cached: trainRows.count + (valRows?.count ?? 0), backbone_s: 0 },
+      skipped,
+      counts: { train: trainRows.count, val: valRows?.count ?? 0 },
+      extractSeconds: fitted.readSeconds,
+      trainSeconds: fitted.trainSeconds,
+    };
+    const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+    const onnxBytes = appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, fitted.layers, {});
+    const packed = packHeadWeights(fitted.layers);
+    const head = { ...config.head, kind: fitted.linear ? ('linear' as const) : ('mlp' as const), ...(fitted.linear ?? {}), tta: false };
+    const manifest = buildManifest({
+      data: { labels: [...meta.dataset.labels], train: [], val: [], skipped: [], source: { train: set.dir, val: split.valSource, valSplit: split.valSplit } },
+      info: handle.info,
+      config,
+      head,
+      headPhase,
+      fineTune: undefined,
+      packed,
+      val,
+      onnxIO: { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities', features: handle.onnxFeatureOutput },
+    });
+    const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
+    return {
+      model: modelDir,
+      labels: [...meta.dataset.labels],
+      val,
+      timings: { extract_s: round(fitted.readSeconds), train_s: round(fitted.trainSeconds), total_s: round((performance.now() - started) / 1000) },
+      images: { train: trainRows.count, val: valRows?.count ?? 0, skipped },
+      features: headPhase.features,
+      backbone: handle.info,
+      head,
+      selection: fitted.selection,
+      labelIssues: fitted.labelIssues,
+      bestEpoch: fitted.bestEpoch,
+      history: fitted.history,
+    };
+  } finally {
+    set.close();
+  }
+}
+
+interface FittedHead extends Pick<HeadPhase, 'linear' | 'selection' | 'labelIssues'> {
+  /** Layers on raw features (normalisation folded in). */
+  readonly layers: DenseLayerWeights[];
+  readonly history: EpochLogs[];
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly backend: string;
+  /** Seconds spent reading rows from the store, and fitting. */
+  readonly readSeconds: number;
+  readonly trainSeconds: number;
+}
+
+/**
+ * The head fit on the store's rows: the linear head (cross-validated, as `graft train` fits it; a store holds one view
+ * per image, so no mirror rows or test-time augmentation) or the MLP. The rows are read into memory once: the solver's
+ * passes then cost no store reads (count x dim floats; ~5 GB for a million 1280-d rows, see bench/RESULTS.md).
+ */
+async function fitHead(train: ShardRows, val: FeatureRows | undefined, config: TrainConfig, onProgress: ProgressListener | undefined): Promise<FittedHead> {
+  const readStarted = performance.now();
+  const trainMatrix = materialiseRows(train);
+  const readSeconds = (performance.now() - readStarted) / 1000;
+  const trainStarted = performance.now();
+  const plain = { data: trainMatrix.data, count: train.count, dim: train.dim };
+  if (isLinearHead(config.head)) {
+    const files: string[] = [];
+    train.forEachFile((file) => files.push(file.path));
+    const head = await fitLinearHead(
+      { plain, labels: trainMatrix.labels, classNames: train.labels, files, ...(config.groupBy ? { groups: groupKeys(files, config.groupBy) } : {}) },
+      { c: config.c, trainViews: 'plain', tta: false, classWeights: config.classWeights, maxFolds: config.folds, seed: config.seed, onProgress },
+    );
+    return {
+      layers: head.layers,
+      linear: { c: head.c, trainViews: head.trainViews },
+      selection: head.selection,
+      labelIssues: head.labelIssues,
+      history: [],
+      bestEpoch: 0,
+      stoppedEarly: false,
+      backend: 'onnxruntime',
+      readSeconds,
+      trainSeconds: (performance.now() - trainStarted) / 1000,
+    };
+  }
+  const valMatrix = val ? materialiseRows(val) : undefined;
+  const head = await trainHead(
+    { features: plain, labels: trainMatrix.labels },
+    val && valMatrix ? { features: { data: valMatrix.data, count: val.count, dim: val.dim }, labels: valMatrix.labels } : undefined,
+    train.labels.length,
+    config,
+    onProgress,
+  );
+  return {
+    layers: foldNormalization(head.layers, head.normalization),
+    linear: null,
+    selection: null,
+    labelIssues: [],
+    history: head.history,
+    bestEpoch: head.bestEpoch,
+    stoppedEarly: head.stoppedEarly,
+    backend: head.backend,
+    readSeconds,
+    trainSeconds: (performance.now() - trainStarted) / 1000,
+  };
+}
+
+/** Which rows train and which validate: the store's own val part, or a stratified split made here as `train` makes it. */
+function selections(set: ShardSet, valSplit: number | undefined, seed: number): { train: ShardRowSelection; val: ShardRowSelection | undefined; valSource: string | null; valSplit: number | null } {
+  if (set.meta.dataset.layout === 'split') {
+    if (valSplit !== undefined) {
+      throw new GraftError('INVALID_CONFIG', `The store ${set.dir} has the dataset's own validation part (its val/ folder); --val-split applies only to stores of datasets without one. Received: ${valSplit}`, {
+        hint: 'drop --val-split',
+      });
+    }
+    return { train: { part: 0 }, val: { part: 1 }, valSource: `${set.dir} (val part)`, valSplit: null };
+  }
+  const fraction = valSplit ?? 0;
+  if (!(fraction >= 0 && fraction < 1)) throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${fraction}`, { hint: 'e.g. --val-split 0.2' });
+  if (fraction === 0) return { train: {}, val: undefined, valSource: null, valSplit: 0 };
+  // The split is made over every listed image, unreadable ones included, as `train` splits before it decodes; paths
+  // are relative to one root, so sorting them sorts the absolute paths `train` sorts. Files a manifest lists but that do
+  // not exist are left out, as scanning a manifest leaves them out.
+  const items: LabelledItem[] = [];
+  for (const store of set.stores) {
+    for (const row of store.iterateListing()) if (row.reason !== 'file not found') items.push({ file: row.path, label: row.label });
+  }
+  const held = new Set(stratifiedSplit(items, { valFraction: fraction, seed }).val.map((item) => item.file));
+  return { train: { exclude: held }, val: { only: held }, valSource: null, valSplit: fraction };
+}
+
+/** Validation metrics of the folded head, streamed block by block (memory: the probabilities, n x classes). */
+function scoreRows(layers: DenseLayerWeights[], rows: ShardRows): NonNullable<TrainResult['val']> {
+  const k = rows.labels.length;
+  const probabilities = new Float32Array(rows.count * k);
+  const trueIndex = new Int32Array(rows.count);
+  let loss = 0;
+  rows.forEachBlock(({ data, labels, start, count }) => {
+    for (let i = 0; i < count; i++) {
+      const p = denseForward(layers, data.subarray(i * rows.dim, (i + 1) * rows.dim));
+      probabilities.set(p, (start + i) * k);
+      trueIndex[start + i] = labels[i]!;
+      loss -= Math.log(Math.max(p[labels[i]!]!, 1e-12));
+    }
+  });
+  const files: string[] = [];
+  rows.forEachFile((file) => files.push(file.path));
+  const report = evaluatePredictions({ labels: [...rows.labels], trueIndex, probabilities, files });
+  return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / rows.count, count: rows.count };
+}
+
+function unreadableRows(set: ShardSet): SkippedFile[] {
+  const out: SkippedFile[] = [];
+  for (const store of set.stores) {
+    for (const row of store.iterateListing()) if (row.reason !== null) out.push({ file: resolve(set.meta.dataset.root, row.path), reason: row.reason });
+  }
+  return out;
+}
+
+function abortable(listener: ProgressListener | undefined, signal: AbortSignal | undefined): ProgressListener | undefined {
+  if (!signal) return listener;
+  return (event) => {
+    if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
+    listener?.(event);
+  };
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
