@@ -18,7 +18,7 @@ const scale = Float32Array.from({ length: dim }, () => 0.2 + random());
 const centres = Array.from({ length: classes }, () => Float32Array.from({ length: dim }, (_, d) => (random() < 0.3 ? random() * 2 * scale[d] : 0)));
 const make = () => {
   const data = new Float32Array(images * dim);
-  for (let i = 0; i < images; i++) for (let d = 0; d < dim; d++) data[i * dim + d] = Math.max(0, centres[i % classes][d] + 0.6 * scale[d] * gauss());
+  for (let i = 0; i < images; i++) for (let d = 0; d < dim; d++) data[i * dim + d] = Math.max(0, centres[i % classes][d] + 1.5 * scale[d] * gauss());
   return { data, count: images, dim };
 };
 const plain = make();

@@ -114,6 +114,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array }>();
     const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings): Promise<void> =>
       scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k }).then((scores) => {
+        objective.forget(which);
         for (const { candidate, outOfFold, scores: s2 } of scores) {
           const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
           table.push(score);
