@@ -72,11 +72,12 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
     checkpoint: input.checkpoint,
   });
   const headOnly = headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null;
+  const judged = (best: number | undefined) => ({ images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: best ?? null });
   const bestLoss = trial.summary.bestEpoch > 0 ? trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss : undefined;
   const beatsHead = bestLoss !== undefined && baseline.val !== null && bestLoss < baseline.val.loss;
   if (!beatsHead) {
     onProgress?.({ type: 'info', message: `no fine-tuning epoch beat the head alone on the held-out training images${bestLoss === undefined ? '' : ` (best ${bestLoss.toFixed(4)} against ${baseline.val?.loss.toFixed(4)})`}: keeping the head` });
-    return { summary: { ...trial.summary, headOnly, kept: 'head' }, model: null, skipped: trial.skipped };
+    return { summary: { ...trial.summary, headOnly, kept: 'head', holdout: judged(bestLoss) }, model: null, skipped: trial.skipped };
   }
   const epochs = trial.summary.bestEpoch;
   onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${epochs} epoch${epochs === 1 ? '' : 's'}` });
@@ -106,8 +107,15 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
       train_s: round(trial.summary.timings.train_s + refit.summary.timings.train_s),
       export_s: round(trial.summary.timings.export_s + refit.summary.timings.export_s),
     },
+    // Both runs' prefix work: each view's activations are computed once and cached for the other.
+    activations: {
+      computed: trial.summary.activations.computed + refit.summary.activations.computed,
+      cached: trial.summary.activations.cached + refit.summary.activations.cached,
+      shape: refit.summary.activations.shape,
+    },
     headOnly,
     kept: 'fine-tuned',
+    holdout: judged(bestLoss),
   };
   const val = refit.val ? scoreProbabilities(refit.val, data.labels) : null;
   return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: [...trial.skipped, ...refit.skipped] };
