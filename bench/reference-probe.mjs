@@ -2,7 +2,7 @@
 // both reference backbones, next to a warm `graft train` on the same images in the same session: accuracy floor and
 // wall-time ratio. Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm]
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -26,6 +26,11 @@ const backbones = {
 };
 const groupBy = { gtsrb43: ['--group-by', '^(\\d+_\\d+)_'] };
 const seconds = (since) => Number(((performance.now() - since) / 1000).toFixed(2));
+// The reference imports onnxruntime-node and sharp, which resolve from the script's folder: run a copy from inside
+// this package's node_modules (a cache folder), unchanged.
+const dumpScript = join('node_modules', '.cache', 'graft-bench', 'dump_features.mjs');
+mkdirSync(join('node_modules', '.cache', 'graft-bench'), { recursive: true });
+copyFileSync(join(shared, 'reference/dump_features.mjs'), dumpScript);
 
 for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',')) {
   const root = join(shared, 'datasets', name);
@@ -34,8 +39,8 @@ for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12
     const b = backbones[bb];
     const prefix = join(work, `${name}-${bb}`);
     let t = performance.now();
-    execFileSync(process.execPath, [join(shared, 'reference/dump_features.mjs'), b.dump, join(root, 'train'), `${prefix}-train`, ...b.flags], { stdio: 'ignore' });
-    execFileSync(process.execPath, [join(shared, 'reference/dump_features.mjs'), b.dump, test, `${prefix}-test`, ...b.flags], { stdio: 'ignore' });
+    execFileSync(process.execPath, [dumpScript, b.dump, join(root, 'train'), `${prefix}-train`, ...b.flags], { stdio: 'ignore' });
+    execFileSync(process.execPath, [dumpScript, b.dump, test, `${prefix}-test`, ...b.flags], { stdio: 'ignore' });
     const dumpSeconds = seconds(t);
     t = performance.now();
     const probe = JSON.parse(execFileSync(python, [join(shared, 'reference/linear_probe.py'), `${prefix}-train.json`, `${prefix}-test.json`]).toString());

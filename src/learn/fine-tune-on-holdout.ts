@@ -9,6 +9,7 @@ import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from
 import type { DataSplit } from './prepare-data.js';
 import { assignFolds, groupKeys } from './select/folds.js';
 import type { TrainConfig } from './train-config.js';
+import { refitCheckpointPath } from './checkpoint.js';
 
 export interface FineTuneOnHoldoutInput {
   readonly config: TrainConfig;
@@ -121,10 +122,6 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
   return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: [...trial.skipped, ...refit.skipped] };
 }
 
-/** Where the refit on all images checkpoints (beside the trial's checkpoint). */
-export function refitCheckpointPath(path: string): string {
-  return `${path}.refit`;
-}
 
 /** The config with the head phase's choices fixed, so a refit repeats them instead of choosing again (and no TTA). */
 function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {

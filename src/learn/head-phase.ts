@@ -13,7 +13,7 @@ import { fitLinearHead, type SelectionReport } from './select/fit-linear-head.js
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import type { TrainConfig } from './train-config.js';
-import { trainHead, type FeatureMatrix } from './train-head.js';
+import type { FeatureMatrix } from './train-head.js';
 
 /** Scores on a validation set: reported, never used to choose anything. */
 export type ValScores = Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number };
@@ -158,6 +158,8 @@ async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: Head
     rows.forEach((r, j) => out.set(set.plain.data.subarray(r * set.plain.dim, (r + 1) * set.plain.dim), j * set.plain.dim));
     return { features: { data: out, count: rows.length, dim: set.plain.dim }, labels: Int32Array.from(rows, (r) => set.labels[r]!) };
   };
+  // tfjs loads only for an MLP (~0.6 s of start-up the linear head does not pay).
+  const { trainHead } = await import('./train-head.js');
   const head = await trainHead(part(false), part(true), data.labels.length, config, input.onProgress);
   return {
     layers: foldNormalization(head.layers, head.normalization),

@@ -13,11 +13,10 @@ import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js'
 import { requireDynamicBatch } from '../formats/onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../progress.js';
-import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, refitCheckpointPath, removeCheckpoint } from './checkpoint.js';
 import type { DenseLayerWeights } from './dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
 import type { FineTuneSummary } from './fine-tune.js';
-import { fineTuneOnHoldout, refitCheckpointPath } from './fine-tune-on-holdout.js';
 import { runHeadPhase, type HeadPhase, type ValScores } from './head-phase.js';
 import type { HeadConfig } from './head-config.js';
 import { prepareData, type DataSplit } from './prepare-data.js';
@@ -139,6 +138,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   let tuned: Uint8Array | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
   if (fine) {
+    // tfjs and the ONNX importer load only when fine-tuning.
+    const { fineTuneOnHoldout } = await import('./fine-tune-on-holdout.js');
     const result = await fineTuneOnHoldout({
       config,
       fine,
