@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../../engine/ort-session.js';
 import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, onnx } from '../../formats/onnx/onnx-model.js';
 import type { FeatureMatrix } from '../train-head.js';
+import type { LbfgsHistory } from './lbfgs.js';
 
 /**
  * One L2-regularised softmax regression over (a weighted subset of) the rows: a fold of a cross-validation, a
@@ -55,6 +56,7 @@ export class SoftmaxObjective {
    * evaluated, so scoring it afterwards (predict) is served from here without another pass over the rows.
    */
   readonly #last = new Map<number, { point: Float64Array; probabilities: Float32Array }>();
+  readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
   passes = 0;
 
@@ -93,9 +95,8 @@ export class SoftmaxObjective {
     const k = this.numClasses;
     const m = which.length * k;
     const folded = this.#fold(which, points);
-    const q = new Float64Array(dim * m);
-    const r = new Float64Array(m);
-    const nll = new Float64Array(m);
+    // Accumulators reused across calls with the same width (a solver makes hundreds of calls).
+    const { q, r, nll } = this.#accumulators(dim * m, m);
     const last = which.map((problemIndex, j) => {
       const kept = this.#last.get(problemIndex)?.probabilities ?? new Float32Array(this.rows.count * k);
       this.#last.set(problemIndex, { point: points[j]!, probabilities: kept });
@@ -160,6 +161,26 @@ export class SoftmaxObjective {
     await this.#forEachBlock(which, 'predict', folded, (outputs, start, count) => visit(start, count, outputs.probabilities!.data as Float32Array));
   }
 
+  /**
+   * Correction pairs of problem `from` made valid for problem `to` (same rows and standardisation, another C): the
+   * objectives differ only by the L2 term on W, so every gradient change gains (lambda_to - lambda_from) s on W's
+   * entries. Warm-starting the curvature along a regularisation path saves the short first steps of a cold L-BFGS.
+   */
+  carryHistory(history: LbfgsHistory, from: number, to: number): LbfgsHistory {
+    const lambda = (p: number): number => 1 / (this.#problems[p]!.c * this.#weightSums[p]!);
+    const delta = lambda(to) - lambda(from);
+    const weights = this.rows.dim * this.numClasses;
+    return {
+      s: history.s.map((s) => Float64Array.from(s)),
+      y: history.y.map((y, i) => {
+        const out = Float64Array.from(y);
+        const s = history.s[i]!;
+        for (let j = 0; j < weights; j++) out[j] = out[j]! + delta * s[j]!;
+        return out;
+      }),
+    };
+  }
+
   /** Forgets what is kept for these problems (their last probabilities): call once they are scored. */
   forget(problems: readonly number[]): void {
     for (const problem of problems) this.#last.delete(problem);
@@ -172,13 +193,27 @@ export class SoftmaxObjective {
     await Promise.all(sessions.map(async (s) => (await s).release()));
   }
 
-  /** Each problem's W / std and b - mean . (W / std), side by side: [dim, P x K] and [P x K], float32. */
+  #accumulators(size: number, m: number): { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array } {
+    let buffers = this.#buffers.get(m);
+    if (!buffers) {
+      buffers = { q: new Float64Array(size), r: new Float64Array(m), nll: new Float64Array(m), weight: new Float32Array(size), bias: new Float32Array(m) };
+      this.#buffers.set(m, buffers);
+    }
+    buffers.q.fill(0);
+    buffers.r.fill(0);
+    buffers.nll.fill(0);
+    return buffers;
+  }
+
+  /**
+   * Each problem's W / std and b - mean . (W / std), side by side: [dim, P x K] and [P x K], float32, in buffers
+   * reused across calls (onnxruntime has consumed them when the call returns).
+   */
   #fold(which: readonly number[], points: readonly Float64Array[]): { weight: Float32Array; bias: Float32Array } {
     const { dim } = this.rows;
     const k = this.numClasses;
     const m = which.length * k;
-    const weight = new Float32Array(dim * m);
-    const bias = new Float32Array(m);
+    const { weight, bias } = this.#buffers.get(m) ?? this.#accumulators(dim * m, m);
     which.forEach((problemIndex, j) => {
       const problem = this.#problems[problemIndex]!;
       const point = points[j]!;

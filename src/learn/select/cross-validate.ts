@@ -1,5 +1,6 @@
 import type { ProgressListener } from '../../progress.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
+import type { LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
@@ -130,12 +131,17 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const pathVariant = variants.at(-1)!;
     const onPath = settings.filter((s) => s.trainViews === pathVariant);
     let points: Float64Array[] = onPath.map(() => new Float64Array(objective.size));
+    let previous: { which: number[]; histories: LbfgsHistory[] } | undefined;
     let bestPathPoints = points;
     let bestPathLoss = Infinity;
     let bestPathC = grid[0]!;
     for (const [step, c] of grid.entries()) {
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
-      points = (await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal })).map((m) => m.x);
+      // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
+      const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem));
+      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal });
+      points = minima.map((m) => m.x);
+      previous = { which, histories: minima.map((m) => m.history) };
       await record(step, c, which, points, onPath);
       const pathBest = [...best.entries()].filter(([key]) => key.startsWith(`${pathVariant}/`)).map(([, b]) => b);
       const stepBest = Math.min(...pathBest.filter((b) => b.step === step).map((b) => b.score.logLoss));
