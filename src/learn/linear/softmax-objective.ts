@@ -165,10 +165,11 @@ export class SoftmaxObjective {
    * Correction pairs of problem `from` made valid for problem `to` (same rows and standardisation, another C): the
    * objectives differ only by the L2 term on W, so every gradient change gains (lambda_to - lambda_from) s on W's
    * entries. Warm-starting the curvature along a regularisation path saves the short first steps of a cold L-BFGS.
+   * `from` may also be a problem of another objective, given by its lambda: its pairs are then an approximation of
+   * this problem's curvature (rows differ), which L-BFGS refines as it goes.
    */
-  carryHistory(history: LbfgsHistory, from: number, to: number): LbfgsHistory {
-    const lambda = (p: number): number => 1 / (this.#problems[p]!.c * this.#weightSums[p]!);
-    const delta = lambda(to) - lambda(from);
+  carryHistory(history: LbfgsHistory, from: number | { lambda: number }, to: number): LbfgsHistory {
+    const delta = this.lambda(to) - (typeof from === 'number' ? this.lambda(from) : from.lambda);
     const weights = this.rows.dim * this.numClasses;
     return {
       s: history.s.map((s) => Float64Array.from(s)),
@@ -179,6 +180,11 @@ export class SoftmaxObjective {
         return out;
       }),
     };
+  }
+
+  /** The L2 weight of problem `p` in the objective as evaluated: 1 / (C S), S its rows' weight sum. */
+  lambda(p: number): number {
+    return 1 / (this.#problems[p]!.c * this.#weightSums[p]!);
   }
 
   /** Forgets what is kept for these problems (their last probabilities): call once they are scored. */
