@@ -148,7 +148,9 @@ async function fitFinal(
     const history = cv?.warmHistory && objective.carryHistory(cv.warmHistory.history, { lambda: cv.warmHistory.lambda }, problem);
     const [minimum] = await minimizeSoftmax(objective, [problem], [cv?.warmStart ?? new Float64Array(objective.size)], {
       histories: [history],
-      gradientTolerance: 1e-6,
+      // sklearn's default tolerance (1e-4 on the gradient of the mean loss): on plantseedlings12 the test predictions
+      // equal those of a 1e-6 solve, at 119 iterations from a cold start instead of 186 (bench/RESULTS.md).
+      gradientTolerance: 1e-4,
       maxIterations: 1000,
       signal: options.signal,
     });
