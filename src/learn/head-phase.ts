@@ -102,7 +102,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy) : undefined;
 
   const trainStarted = performance.now();
-  const fitted = linear ? await fitLinear(trainSet, groups, input) : await fitMlp(trainSet, groups, input);
+  const fitted = await fitHeadOn(trainSet, groups, { ...input, classNames: data.labels });
   return {
     ...fitted,
     val: valSet.plain.count ? scoreHead(fitted.layers, valSet, fitted.tta, data.labels) : null,
@@ -114,12 +114,31 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   };
 }
 
-type Fitted = Pick<HeadPhase, 'layers' | 'tta' | 'linear' | 'selection' | 'labelIssues' | 'history' | 'bestEpoch' | 'stoppedEarly' | 'backend'>;
+/** A fitted head and what was chosen for it. */
+export type FittedHead = Pick<HeadPhase, 'layers' | 'tta' | 'linear' | 'selection' | 'labelIssues' | 'history' | 'bestEpoch' | 'stoppedEarly' | 'backend'>;
 
-async function fitLinear(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
+/** What a head fit needs besides the features. */
+export interface FitHeadContext {
+  readonly config: TrainConfig;
+  readonly classNames: readonly string[];
+  /** See HeadPhaseInput.crossValidate. */
+  readonly crossValidate?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+}
+
+/**
+ * The head the config asks for, on features already in memory: the linear head (cross-validated) or the MLP. Every
+ * choice is made on these training rows alone. Used by the head phase and by training from feature stores.
+ */
+export async function fitHeadOn(set: FeatureSet, groups: readonly string[] | undefined, context: FitHeadContext): Promise<FittedHead> {
+  return isLinearHead(context.config.head) ? fitLinear(set, groups, context) : fitMlp(set, groups, context);
+}
+
+async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
   const { config } = input;
   const head = await fitLinearHead(
-    { ...set, mirrored: set.mirrored, classNames: input.data.labels, groups },
+    { ...set, mirrored: set.mirrored, classNames: input.classNames, ...(groups ? { groups } : {}) },
     {
       c: config.c,
       trainViews: config.mirror === 'auto' ? 'auto' : config.mirror === 'on' ? 'plain+flip' : 'plain',
@@ -149,9 +168,9 @@ async function fitLinear(set: FeatureSet, groups: string[] | undefined, input: H
  * The MLP head (`--hidden N`): Adam with early stopping on a held-out fifth of the training images (grouped and
  * stratified like a cross-validation fold), never on the validation set.
  */
-async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
-  const { config, data } = input;
-  const { fold } = assignFolds(set.labels, data.labels, groups, config.seed, 5);
+async function fitMlp(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
+  const { config, classNames } = input;
+  const { fold } = assignFolds(set.labels, classNames, groups, config.seed, 5);
   const part = (inHoldout: boolean) => {
     const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
     const out = new Float32Array(rows.length * set.plain.dim);
@@ -160,7 +179,7 @@ async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: Head
   };
   // tfjs loads only for an MLP (~0.6 s of start-up the linear head does not pay).
   const { trainHead } = await import('./train-head.js');
-  const head = await trainHead(part(false), part(true), data.labels.length, config, input.onProgress);
+  const head = await trainHead(part(false), part(true), classNames.length, config, input.onProgress);
   return {
     layers: foldNormalization(head.layers, head.normalization),
     tta: config.tta === 'on',
