@@ -83,6 +83,8 @@ export interface FineTunePhaseResult {
   readonly onnxBytes: Uint8Array;
   /** Validation probabilities of the kept weights (row per val file that was readable) and the files they belong to. */
   readonly val: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
+  /** The same for the held-out images that chose the epoch (null without a holdout). */
+  readonly holdout: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
   readonly skipped: SkippedFile[];
 }
 
@@ -133,6 +135,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
     const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, { files: train.files, set: train });
     const exportSeconds = (performance.now() - exportStarted) / 1000;
     const valProbabilities = val.labels.length ? predictCut(suffix, loop.head, val) : undefined;
+    const holdoutProbabilities = holdout.labels.length ? predictCut(suffix, loop.head, holdout) : undefined;
     return {
       summary: {
         config,
@@ -149,6 +152,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
       head: loop.head,
       onnxBytes,
       val: valProbabilities ? { probabilities: valProbabilities, labels: val.labels, files: [...val.files] } : null,
+      holdout: holdoutProbabilities ? { probabilities: holdoutProbabilities, labels: holdout.labels, files: [...holdout.files] } : null,
       skipped,
     };
   } finally {

@@ -39,6 +39,8 @@ export interface HeadPhase {
   readonly counts: { readonly train: number; readonly val: number };
   readonly extractSeconds: number;
   readonly trainSeconds: number;
+  /** Log-loss of each validation image by file (not serialised: for comparing heads image by image). */
+  readonly valLosses?: ReadonlyMap<string, number>;
 }
 
 export interface HeadPhaseInput {
@@ -105,7 +107,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const fitted = await fitHeadOn(trainSet, groups, { ...input, classNames: data.labels });
   return {
     ...fitted,
-    val: valSet.plain.count ? scoreHead(fitted.layers, valSet, fitted.tta, data.labels) : null,
+    ...scoreVal(fitted, valSet, data.labels),
     features: { computed: extraction.computed, cached: extraction.cached, backbone_s: round(extraction.backboneSeconds) },
     skipped: extraction.skipped,
     counts: { train: trainSet.plain.count, val: valSet.plain.count },
@@ -193,10 +195,22 @@ async function fitMlp(set: FeatureSet, groups: readonly string[] | undefined, in
   };
 }
 
+function scoreVal(fitted: FittedHead, set: FeatureSet, labels: readonly string[]): Pick<HeadPhase, 'val' | 'valLosses'> {
+  if (!set.plain.count) return { val: null };
+  const probabilities = headProbabilities(fitted.layers, set, fitted.tta, labels.length);
+  const k = labels.length;
+  const valLosses = new Map(set.files.map((file, i) => [file, -Math.log(Math.max(probabilities[i * k + set.labels[i]!]!, 1e-12))]));
+  return { val: scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels), valLosses };
+}
+
 /** Validation metrics of the folded head on cached features (what the ONNX model gives, to ~1e-6), with its TTA. */
 export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, labels: readonly string[]): ValScores {
+  return scoreProbabilities({ probabilities: headProbabilities(layers, set, tta, labels.length), labels: set.labels, files: set.files }, labels);
+}
+
+/** Class probabilities of the folded head on each image, [count, K], averaged with the mirror image under TTA. */
+function headProbabilities(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, k: number): Float32Array {
   const { count, dim, data } = set.plain;
-  const k = labels.length;
   const probabilities = new Float32Array(count * k);
   for (let i = 0; i < count; i++) {
     const p = denseForward(layers, data.subarray(i * dim, (i + 1) * dim));
@@ -206,7 +220,7 @@ export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet,
     }
     probabilities.set(p, i * k);
   }
-  return scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels);
+  return probabilities;
 }
 
 /** Validation metrics from class probabilities (row per image). */

@@ -212,7 +212,8 @@ function headSummary(config: TrainConfig, phase: HeadPhase): TrainedHeadSummary 
 
 /** The head phase as a checkpoint keeps it (JSON: weights as plain arrays). */
 function headPhaseToCheckpoint(phase: HeadPhase): unknown {
-  return { ...phase, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
+  const { valLosses: _notKept, ...rest } = phase;
+  return { ...rest, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
 }
 
 function headPhaseFromCheckpoint(value: unknown): HeadPhase {
