@@ -108,7 +108,8 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
       const onnx = (await model.predict([file], { topK: 2 })).results[0]!.predictions;
       const pixels = await decodeImage(file, metadata.preprocessing);
       const probabilities = tf.tidy(() => {
-        const outputs = layers.predict(tf.tensor(pixels, [1, 224, 224, 3]));
+        const side = metadata.preprocessing.inputSize; // 256 when the head reads two scales
+        const outputs = layers.predict(tf.tensor(pixels, [1, side, side, 3]));
         return (Array.isArray(outputs) ? outputs[0]! : outputs).dataSync(); // outputs[0]: probabilities, [1]: features
       });
       // The int8 prefix runs as float layers in TF.js (bench/RESULTS.md: the int8 import), so close, not equal.

@@ -10,6 +10,8 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/onnx-model.js';
+import { splitMultiScale } from '../onnx/multi-scale.js';
+import { composeMultiScaleLayers } from './multi-scale-layers.js';
 import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
 import { findOperator } from '../onnx-to-tfjs/operators.js';
 import * as ops from './layer-ops.js';
@@ -131,6 +133,9 @@ let conversionCount = 0;
  * // inputShape [null, 224, 224, 3]; await saveLayersModelToDir(model, 'mobilenetv2-tfjs');
  */
 export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayersOptions = {}): OnnxLayersModel {
+  // Graft's two-scale features batch two views of each image together, which Keras layers cannot: see composeMultiScaleLayers.
+  const parts = options.inputShape ? undefined : splitMultiScale(onnxModel);
+  if (parts) return composeMultiScaleLayers(parts, options, convertOnnxToLayers);
   const source = options.source ?? 'the ONNX model';
   const graph = graphOf(onnxModel);
   const input = singleFloatInput(graph, source, 'the conversion to TF.js layers');
