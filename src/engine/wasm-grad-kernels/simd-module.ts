@@ -60,37 +60,19 @@ interface WasmBackendInternals {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
 }
 
-const instances = new WeakMap<object, SimdKernels | null>();
-let isEnabled = true;
-
 /**
- * Switches Graft's SIMD loops off (every kernel then takes its XNNPACK composition, as without WebAssembly
- * SIMD access) or back on: for benchmarks comparing both in one process. On by default.
+ * The SIMD functions bound to `backend`'s memory (a fresh instance: callers keep it, see WasmGradKernels.simd).
+ * @throws Error saying why they cannot run there: no WebAssembly, a tfjs-wasm build that does not expose its
+ *   memory (or another backend), or an engine without WebAssembly SIMD (the module fails to compile).
  */
-export function setWasmSimdLoops(on: boolean): void {
-  isEnabled = on;
-}
-
-/**
- * The SIMD functions bound to `backend`'s memory, or undefined when they cannot run there (no
- * WebAssembly SIMD, or a tfjs-wasm build that does not expose its memory): callers then use tfjs's kernels.
- */
-export function simdKernels(backend: tf.KernelBackend): SimdKernels | undefined {
-  if (!isEnabled) return undefined;
-  const known = instances.get(backend);
-  if (known !== undefined) return known ?? undefined;
-  let kernels: SimdKernels | null = null;
-  try {
-    const memory = (backend as unknown as WasmBackendInternals).wasm?.asm?.memory;
-    if (webAssembly !== undefined && memory instanceof webAssembly.Memory) {
-      const instance = new webAssembly.Instance(new webAssembly.Module(simdModuleBytes()), { env: { memory } });
-      kernels = instance.exports as unknown as SimdKernels;
-    }
-  } catch {
-    kernels = null;
+export function instantiateSimdKernels(backend: tf.KernelBackend): SimdKernels {
+  if (webAssembly === undefined) throw new Error('this JavaScript engine has no WebAssembly');
+  const memory = (backend as unknown as WasmBackendInternals).wasm?.asm?.memory;
+  if (!(memory instanceof webAssembly.Memory)) {
+    throw new Error(`the tfjs backend does not expose a WebAssembly memory (backend: ${backend.constructor.name}; Graft's loops need tfjs-backend-wasm 4.x)`);
   }
-  instances.set(backend, kernels);
-  return kernels ?? undefined;
+  const instance = new webAssembly.Instance(new webAssembly.Module(simdModuleBytes()), { env: { memory } });
+  return instance.exports as unknown as SimdKernels;
 }
 
 /** The heap byte offset of a tensor's data on the wasm backend. */
