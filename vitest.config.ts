@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Assembles the WAT kernels into src/**/*.generated.ts (gitignored), so
+    // Assembles the WAT kernels and bundles the browser's classify.js into src/**/*.generated.ts (gitignored), so
     // a run from the sources never sees stale or missing generated modules.
     globalSetup: ['scripts/generate.mjs'],
     testTimeout: 120_000,
