@@ -103,6 +103,8 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
     const next = collect();
     kernels.configure({ onProgress: next.listener });
     expect(next.events).toEqual(events);
+    kernels.configure({ onProgress: next.listener, nativeGemm: 1 }); // the same run registering again: told once
+    expect(next.events).toHaveLength(1);
     expect(kernels.warnings).toEqual(events);
   });
 
