@@ -9,9 +9,9 @@ import {
   registerWasmGradKernels,
   setWasmGradOverrides,
   setWasmSimdLoops,
-  WasmGradKernels,
   type WasmGradKernelWarning,
 } from '../src/engine/wasm-grad-kernels/index.js';
+import { WasmGradKernelsImpl } from '../src/engine/wasm-grad-kernels/wasm-grad-kernels-impl.js';
 import { loadNativeGemm } from '../src/engine/wasm-grad-kernels/native-gemm.js';
 import { heapOffset, instantiateSimdKernels, simdModuleBytes } from '../src/engine/wasm-grad-kernels/simd-module.js';
 import type { ProgressEvent } from '../src/progress.js';
@@ -25,6 +25,13 @@ const wasmApi = (globalThis as unknown as {
     Module: { new (bytes: Uint8Array): object; exports(m: object): { name: string; kind: string }[]; imports(m: object): { module: string; name: string; kind: string }[] };
   };
 }).WebAssembly;
+
+/** The registration's handle with the methods the kernels use (the public type hides them). */
+function registered(): WasmGradKernelsImpl {
+  const kernels = registerWasmGradKernels();
+  expect(kernels).toBeInstanceOf(WasmGradKernelsImpl);
+  return kernels as WasmGradKernelsImpl;
+}
 
 function collect(): { events: ProgressEvent[]; listener: (e: ProgressEvent) => void } {
   const events: ProgressEvent[] = [];
@@ -54,7 +61,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
   });
 
   it('loads the SIMD loops on the wasm backend: no warning, so the gradient tests really run them', () => {
-    const kernels = registerWasmGradKernels();
+    const kernels = registered();
     expect(kernels.simd(tf.findBackend('wasm')!)).toBeDefined();
     expect(kernels.warnings).toEqual([]);
     // And they compute: a column sum of a [3, 4] tensor, in place on the tfjs heap.
@@ -69,7 +76,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
 
   it('a backend where SIMD cannot load gives a SIMD_UNAVAILABLE warning with the reason, once', () => {
     const { events, listener } = collect();
-    const kernels = new WasmGradKernels({ onProgress: listener });
+    const kernels = new WasmGradKernelsImpl({ onProgress: listener });
     const cpu = tf.findBackend('cpu')!;
     expect(kernels.simd(cpu)).toBeUndefined();
     expect(kernels.simd(cpu)).toBeUndefined();
@@ -77,7 +84,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
     expect(events[0]).toMatchObject({ type: 'warning', code: 'SIMD_UNAVAILABLE' });
     expect((events[0] as WasmGradKernelWarning).message).toMatch(/does not expose a WebAssembly memory.*slower kernel compositions/);
     // Switched off on purpose is not a failure.
-    const off = new WasmGradKernels({ simdLoops: false, onProgress: listener });
+    const off = new WasmGradKernelsImpl({ simdLoops: false, onProgress: listener });
     expect(off.simd(tf.findBackend('wasm')!)).toBeUndefined();
     expect(events).toHaveLength(1);
   });
@@ -90,7 +97,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
         throw new Error('libonnxruntime.so.1: cannot open shared object file');
       },
     };
-    const kernels = new WasmGradKernels({ nativeGemm: true, onProgress: listener }, failing);
+    const kernels = new WasmGradKernelsImpl({ nativeGemm: true, onProgress: listener }, failing);
     expect(events).toEqual([{
       type: 'warning',
       code: 'NATIVE_GEMM_UNAVAILABLE',
@@ -110,7 +117,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
 
   it.skipIf(!isNativeGemmAvailable())('the real native GEMM loads without a warning and multiplies', () => {
     const { events, listener } = collect();
-    const kernels = new WasmGradKernels({ nativeGemm: 2, onProgress: listener });
+    const kernels = new WasmGradKernelsImpl({ nativeGemm: 2, onProgress: listener });
     expect(kernels.nativeGemm()).toBeDefined();
     expect(events).toEqual([]);
     const gemm = loadNativeGemm(1);
@@ -122,7 +129,7 @@ describe('WasmGradKernels: options owned by the caller, fallbacks as warning eve
   });
 
   it('registration returns one handle per process; options apply to it and are validated', () => {
-    const kernels = registerWasmGradKernels();
+    const kernels = registered();
     expect(registerWasmGradKernels({ nativeGemm: false })).toBe(kernels);
     expect(() => registerWasmGradKernels({ nativeGemm: -1 })).toThrow(RangeError);
     expect(() => registerWasmGradKernels({ nativeGemm: 1.5 })).toThrow(/Received: 1.5/);

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { wasmHeap } from './native-gemm.js';
 import { heapOffset } from './simd-module.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
 interface BatchMatMulAttrs {
@@ -30,7 +30,7 @@ const NATIVE_MIN_MACS = 1 << 20;
  *   onnxruntime's native GEMM (native-gemm.ts), transposes included.
  * Batched (rank > 2 with a batch > 1) products go to `fallback` unchanged.
  */
-export function makeBatchMatMulKernel(owner: WasmGradKernels, fallback: tf.KernelFunc): tf.KernelFunc {
+export function makeBatchMatMulKernel(owner: WasmGradKernelsImpl, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { heapOffset } from './simd-module.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import type { TensorInfo } from './wasm-kernel-scope.js';
 
 /**
@@ -10,7 +10,7 @@ import type { TensorInfo } from './wasm-kernel-scope.js';
  * Measured over [0,1,2] (min of 7): 29.5 -> 1.6 ms at [8,112,112,96], 0.9 -> 0.05 ms at [8,7,7,960]. Other
  * reductions go to `fallback`.
  */
-export function makeSumKernel(owner: WasmGradKernels, fallback: tf.KernelFunc): tf.KernelFunc {
+export function makeSumKernel(owner: WasmGradKernelsImpl, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs as { x: TensorInfo };

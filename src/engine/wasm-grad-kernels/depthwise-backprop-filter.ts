@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry, type FilterGradAttrs } from './conv-geometry.js';
 import { concatChannels, extractTaps } from './extract-patches.js';
 import { heapOffset } from './simd-module.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wasm-kernel-scope.js';
 
 /**
@@ -20,7 +20,7 @@ import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wa
  * [8,112,112,16]; XNNPACK is slow with such large filters (~0.4 GMAC/s at 112x112), so the high-resolution
  * layers remain the expensive ones.
  */
-export function makeDepthwiseBackpropFilterKernel(owner: WasmGradKernels): tf.KernelFunc {
+export function makeDepthwiseBackpropFilterKernel(owner: WasmGradKernelsImpl): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const a = attrs as unknown as FilterGradAttrs;

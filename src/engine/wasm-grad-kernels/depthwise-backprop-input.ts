@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvBackpropAttrs } from './conv-geometry.js';
 import { heapOffset } from './simd-module.js';
 import { upsampleForInputGradient } from './transposed-conv-input.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
 interface DepthwiseBackpropInputAttrs extends ConvBackpropAttrs {
@@ -19,7 +19,7 @@ interface DepthwiseBackpropInputAttrs extends ConvBackpropAttrs {
  * See {@link upsampleForInputGradient} for the upsampling and padding.
  * A channel multiplier m is handled as a depthwise conv over C*m channels followed by a sum over m.
  */
-export function makeDepthwiseBackpropInputKernel(owner: WasmGradKernels): tf.KernelFunc {
+export function makeDepthwiseBackpropInputKernel(owner: WasmGradKernelsImpl): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as DepthwiseBackpropInputAttrs;

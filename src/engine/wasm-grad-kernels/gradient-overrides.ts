@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RANGE_GRAD, type RangeGradAttrs } from './range-grad.js';
 import { OWNER, ownerOf, type Owned } from './kernel-owner.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 
 /**
  * Gradients that {@link registerWasmGradKernels} replaces so that they run as one Graft kernel on wasm.
@@ -10,12 +10,12 @@ import type { WasmGradKernels } from './wasm-grad-kernels.js';
  * unavailable or switched off, or the overrides are switched off (`gradientOverrides: false`, for benchmarks
  * comparing both in one process).
  */
-function canUse(owner: WasmGradKernels, kernelName: string): boolean {
+function canUse(owner: WasmGradKernelsImpl, kernelName: string): boolean {
   return owner.areGradientOverridesEnabled && tf.getBackend() === 'wasm' && tf.getKernel(kernelName, 'wasm') !== undefined && owner.simd(tf.backend()) !== undefined;
 }
 
 /** The gradient of a clamp-like unary op: dy masked to where x is in the range `rangeOf` gives. */
-function overrideRangeGradient(owner: WasmGradKernels, kernelName: string, rangeOf: (attrs: tf.NamedAttrMap) => RangeGradAttrs): void {
+function overrideRangeGradient(owner: WasmGradKernelsImpl, kernelName: string, rangeOf: (attrs: tf.NamedAttrMap) => RangeGradAttrs): void {
   const original = tf.getGradient(kernelName);
   if (original === undefined || ownerOf(original) !== undefined) return;
   const config: Owned<tf.GradConfig> = {
@@ -34,7 +34,7 @@ function overrideRangeGradient(owner: WasmGradKernels, kernelName: string, range
 }
 
 /** Registers the overrides, reading `owner`'s settings (idempotent: a gradient Graft registered stays). */
-export function registerGradientOverrides(owner: WasmGradKernels): void {
+export function registerGradientOverrides(owner: WasmGradKernelsImpl): void {
   // tfjs: where(x >= min && x <= max, dy, 0).
   overrideRangeGradient(owner, 'ClipByValue', (attrs) => ({ lo: attrs['clipValueMin'] as number, hi: attrs['clipValueMax'] as number, strictLo: false }));
   // tfjs: dy * (x <= 6) * step(x), step(x) = x > 0.

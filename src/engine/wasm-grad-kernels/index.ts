@@ -10,11 +10,12 @@ import { makeCastKernel, makeIdentityKernel } from './identity.js';
 import { OWNER, ownerOf, type Owned } from './kernel-owner.js';
 import { makeRangeGradKernel, RANGE_GRAD } from './range-grad.js';
 import { makeTileKernel } from './tile.js';
-import { WasmGradKernels, type WasmGradKernelOptions } from './wasm-grad-kernels.js';
+import type { WasmGradKernelOptions, WasmGradKernels } from './wasm-grad-kernels.js';
+import { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 
 export { WasmKernelScope, withWasmKernelScope } from './wasm-kernel-scope.js';
 export { isNativeGemmAvailable } from './native-gemm.js';
-export { WasmGradKernels, type WasmGradKernelOptions, type WasmGradKernelWarning, type WasmGradKernelWarningCode } from './wasm-grad-kernels.js';
+export type { WasmGradKernelOptions, WasmGradKernels, WasmGradKernelWarning, WasmGradKernelWarningCode } from './wasm-grad-kernels.js';
 
 /** The kernels {@link registerWasmGradKernels} adds or wraps on the 'wasm' backend. */
 export const wasmGradKernelNames = [
@@ -60,7 +61,7 @@ export const wasmGradKernelNames = [
  */
 export function registerWasmGradKernels(options: WasmGradKernelOptions = {}): WasmGradKernels {
   const existing = wasmGradKernelNames.map((name) => ownerOf(tf.getKernel(name, 'wasm')?.kernelFunc)).find((o) => o !== undefined);
-  const owner = existing?.configure(options) ?? new WasmGradKernels(options);
+  const owner = existing?.configure(options) ?? new WasmGradKernelsImpl(options);
   const register = (kernelName: string, kernelFunc: tf.KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void => {
     const current = tf.getKernel(kernelName, 'wasm');
     if (current !== undefined) {

@@ -1,13 +1,17 @@
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 
-/** Marks a GradConfig (or kernelFunc) as registered by Graft, and which {@link WasmGradKernels} it reads. */
-// Symbol.for: a second copy of Graft in the process (src and dist, two installs) finds the first one's registration.
-export const OWNER: unique symbol = Symbol.for('graft.wasmGradKernels') as never;
+/**
+ * Marks a kernelFunc or GradConfig as registered by this copy of Graft, and which WasmGradKernelsImpl it reads.
+ * A plain Symbol, not Symbol.for: another copy of Graft in the process (another version, or vitest's fresh module
+ * graph per test file sharing one tfjs) does not take this one's registration for its own; it registers on top,
+ * its kernels falling back to these.
+ */
+export const OWNER: unique symbol = Symbol('graft.wasmGradKernels');
 
 /** A tfjs registration made by Graft: the owner found again from tfjs's registry, with no module state. */
-export type Owned<T> = T & { readonly [OWNER]: WasmGradKernels };
+export type Owned<T> = T & { readonly [OWNER]: WasmGradKernelsImpl };
 
-/** The WasmGradKernels that registered `item`, if Graft did. */
-export function ownerOf(item: object | undefined): WasmGradKernels | undefined {
+/** The WasmGradKernelsImpl that registered `item`, if Graft did. */
+export function ownerOf(item: object | undefined): WasmGradKernelsImpl | undefined {
   return item === undefined ? undefined : (item as Partial<Owned<object>>)[OWNER];
 }

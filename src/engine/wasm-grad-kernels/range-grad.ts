@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset } from './simd-module.js';
-import type { WasmGradKernels } from './wasm-grad-kernels.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import type { TensorInfo } from './wasm-kernel-scope.js';
 
 /** Name of the kernel that {@link registerWasmGradKernels} adds: the gradient of a clamp in one pass. */
@@ -20,7 +20,7 @@ export interface RangeGradAttrs {
  * clamp of every quantized activation made them ~15% of an imported int8 MobileNetV2's training step.
  * Measured (clipByValue forward + gradient, min of 7): 238 -> 93 ms at [8,112,112,96], 7.9 -> 1.8 ms at [8,7,7,960].
  */
-export function makeRangeGradKernel(owner: WasmGradKernels): tf.KernelFunc {
+export function makeRangeGradKernel(owner: WasmGradKernelsImpl): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const { lo, hi, strictLo } = attrs as unknown as RangeGradAttrs;
