@@ -20,7 +20,12 @@ export type ProgressEvent =
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
   /** One step of the head selection's regularisation path: every candidate at `c` scored by cross-validation. */
   | { type: 'select'; step: number; steps: number; c: number; best: { readonly trainViews: string; readonly tta: boolean; readonly c: number; readonly accuracy: number; readonly logLoss: number } }
-  | { type: 'info'; message: string };
+  | { type: 'info'; message: string }
+  /**
+   * Something fell back to a slower or different path, with the reason: `code` says what (e.g. SIMD_UNAVAILABLE,
+   * NATIVE_GEMM_UNAVAILABLE from the wasm training kernels), `message` why and what it costs. Work goes on.
+   */
+  | { type: 'warning'; code: string; message: string };
 
 export type TrainPhase = 'head' | 'fine-tune';
 

@@ -36,7 +36,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   };
 
   const listener = (event: ProgressEvent): void => {
-    if (quiet && event.type !== 'skip' && event.type !== 'duplicates') return;
+    if (quiet && event.type !== 'skip' && event.type !== 'duplicates' && event.type !== 'warning') return;
     switch (event.type) {
       case 'download':
         if (isTTY && event.total) {
@@ -99,6 +99,9 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'info':
         line(event.message);
+        return;
+      case 'warning':
+        line(`warning: ${event.message}`);
         return;
     }
   };

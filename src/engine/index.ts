@@ -6,4 +6,4 @@ export * from './ort-session.js';
 export * from './ort-backbone.js';
 export * from './tfjs-backend.js';
 export * from './tfjs-backbone.js';
-export { registerWasmGradKernels, type WasmGradKernelOptions } from './wasm-grad-kernels/index.js';
+export { registerWasmGradKernels, type WasmGradKernels, type WasmGradKernelOptions } from './wasm-grad-kernels/index.js';

@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
 import { GraftError } from '../errors.js';
+import { cropFractionOf } from './pixel-tensor.js';
+
+// The arithmetic Node and the browser share lives in pixel-tensor.ts (no Node API there); re-exported here as before.
+export { channelAffine, cropFractionOf } from './pixel-tensor.js';
 
 /**
  * How pixel values are scaled before the model sees them.
@@ -90,29 +94,6 @@ export function makePreprocessing(options: {
     channels: 'rgb',
     ...(cropFraction !== 1 && (options.resize ?? 'center-crop') === 'center-crop' ? { cropFraction } : {}),
   };
-}
-
-/** The crop fraction in effect (1 when the manifest predates it or the resize is a stretch). */
-export function cropFractionOf(pre: Preprocessing): number {
-  return pre.resize === 'center-crop' ? (pre.cropFraction ?? 1) : 1;
-}
-
-/**
- * Per-channel affine map from a byte value v (0..255) to the model's input: v * mul[c] + add[c].
- * Folding scale, mean and std into one multiply-add keeps the decode loop to one pass.
- */
-export function channelAffine(pre: Preprocessing): { mul: [number, number, number]; add: [number, number, number] } {
-  switch (pre.scale) {
-    case 'imagenet':
-      return {
-        mul: [0, 1, 2].map((c) => 1 / (255 * pre.std[c]!)) as [number, number, number],
-        add: [0, 1, 2].map((c) => -pre.mean[c]! / pre.std[c]!) as [number, number, number],
-      };
-    case '-1..1':
-      return { mul: [1 / 127.5, 1 / 127.5, 1 / 127.5], add: [-1, -1, -1] };
-    case '0..1':
-      return { mul: [1 / 255, 1 / 255, 1 / 255], add: [0, 0, 0] };
-  }
 }
 
 /** Stable short hash of a preprocessing: part of every feature-cache key. */

@@ -67,6 +67,8 @@ export interface FineTunePhaseInput {
   readonly config: FineTuneConfig;
   readonly seed: number;
   readonly checkpoint: { readonly path: string; readonly fingerprint: string; readonly resume: boolean; readonly extra: Record<string, unknown> };
+  /** Large matrix products in onnxruntime's native GEMM (registerWasmGradKernels' `nativeGemm`). Default true. */
+  readonly nativeGemm?: boolean;
   readonly onProgress?: ProgressListener;
 }
 
@@ -97,8 +99,8 @@ export interface FineTunePhaseResult {
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
   const { handle, model, config, onProgress } = input;
   // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
-  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); GRAFT_NATIVE_GEMM=0 keeps every product in wasm.
-  registerWasmGradKernels({ nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0' });
+  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
+  registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(onProgress === undefined ? {} : { onProgress }) });
   await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
   const featureOutput = handle.onnxFeatureOutput;
   const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));

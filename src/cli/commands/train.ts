@@ -157,6 +157,8 @@ export function registerTrain(program: Command): void {
           : {}),
         checkpoint: flags.checkpoint,
         resume: flags.resume,
+        // GRAFT_NATIVE_GEMM=0 keeps fine-tuning's matrix products in tfjs-wasm (README); the library reads no env vars.
+        nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0',
       });
       let reportPath: string | undefined;
       if (flags.report) {
