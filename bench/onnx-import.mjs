@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { decodeImage } from '../dist/data/decode-image.js';
-import { makePreprocessing } from '../dist/engine/preprocessing.js';
+import { makePreprocessing } from '../dist/core/preprocessing.js';
 import { ensureTfjsBackend } from '../dist/engine/tfjs-backend.js';
 import { readOnnxModel } from '../dist/formats/onnx/onnx-model.js';
 import { importOnnxToTfjs } from '../dist/formats/onnx-to-tfjs/index.js';

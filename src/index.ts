@@ -17,8 +17,8 @@ export { trainFromFeatures, type TrainFromFeaturesOptions } from './learn/train-
 export { DEFAULT_FINE_TUNE, type FineTuneConfig } from './learn/fine-tune-config.js';
 export { GraftModel, type FilePrediction, type LabelProbability } from './model/graft-model.js';
 export { evaluateModel, type ModelEvaluation } from './model/evaluate-model.js';
-export { GraftError, type GraftErrorCode } from './errors.js';
-export type { ProgressEvent, ProgressListener, EpochLogs } from './progress.js';
+export { GraftError, type GraftErrorCode } from './core/errors.js';
+export type { ProgressEvent, ProgressListener, EpochLogs } from './core/progress.js';
 export * as hub from './hub/index.js';
 export * as formats from './formats/index.js';
 export * as engine from './engine/index.js';

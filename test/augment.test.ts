@@ -17,8 +17,8 @@ import {
   type ViewParams,
 } from '../src/data/augment.js';
 import { decodeImageBytes, UnreadableImageError } from '../src/data/decode-image.js';
-import { channelAffine, makePreprocessing, type Preprocessing } from '../src/engine/preprocessing.js';
-import { GraftError } from '../src/errors.js';
+import { channelAffine, makePreprocessing, type Preprocessing } from '../src/core/preprocessing.js';
+import { GraftError } from '../src/core/errors.js';
 import { hymenoptera } from './support.js';
 
 const hasImages = existsSync(join(hymenoptera, 'train/ants'));

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { convertModel } from '../src/formats/convert-model.js';
 import { detectFormat } from '../src/formats/detect-format.js';
 import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';

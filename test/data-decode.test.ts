@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { channelAffine, makePreprocessing, type Preprocessing } from '../src/engine/preprocessing.js';
+import { channelAffine, makePreprocessing, type Preprocessing } from '../src/core/preprocessing.js';
 import { decodeImage, decodeImageBytes, UnreadableImageError } from '../src/data/decode-image.js';
 import { decodeAll, readAndDecode, sha256File, type SkipEvent } from '../src/data/decode-stream.js';
 import { inspectDataset } from '../src/data/inspect.js';

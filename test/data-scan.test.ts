@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { scanCsv } from '../src/data/scan-csv.js';
 import { scanDataset } from '../src/data/scan-dataset.js';
 import { scanImageFolder } from '../src/data/scan-folder.js';

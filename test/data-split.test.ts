@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import type { LabelledDataset, LabelledItem } from '../src/data/dataset.js';
-import { deriveSeed, mulberry32, shuffleInPlace } from '../src/data/random.js';
+import { deriveSeed, mulberry32, shuffleInPlace } from '../src/core/random.js';
 import { alignLabels, stratifiedSplit } from '../src/data/split.js';
 
 function items(counts: Record<string, number>): LabelledItem[] {

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_AUGMENT } from '../src/data/augment.js';
 import { decodeImageBytes } from '../src/data/decode-image.js';
 import { createSession, runOutput } from '../src/engine/ort-session.js';
-import { makePreprocessing } from '../src/engine/preprocessing.js';
+import { makePreprocessing } from '../src/core/preprocessing.js';
 import { extractViews, type CutPrefix, type ExtractViewsOptions } from '../src/features/extract-views.js';
 import { FeatureStore } from '../src/features/feature-store.js';
 import { FileHashIndex } from '../src/features/file-hash-index.js';
-import type { ProgressEvent } from '../src/progress.js';
+import type { ProgressEvent } from '../src/core/progress.js';
 import { copySubset, hymenoptera, int8FeatModel, tempDir } from './support.js';
 
 // Counts image reads: a warm run must read no image at all.

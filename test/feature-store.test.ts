@@ -5,10 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makePreprocessing, preprocessingHash } from '../src/engine/preprocessing.js';
-import { GraftError } from '../src/errors.js';
+import { makePreprocessing, preprocessingHash } from '../src/core/preprocessing.js';
+import { GraftError } from '../src/core/errors.js';
 import { featureKey } from '../src/features/cache-key.js';
-import { defaultCacheDir } from '../src/features/default-cache-dir.js';
+import { defaultCacheDir } from '../src/core/cache-dir.js';
 import {
   FEATURE_STORE_FILE,
   FeatureStore,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/learn/checkpoint.js';
 import { classWeightsFor, fineTuneConfigFrom } from '../src/learn/fine-tune-config.js';
 import { learningRateAt } from '../src/learn/lr-schedule.js';

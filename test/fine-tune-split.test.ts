@@ -5,10 +5,10 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/data/decode-image.js';
 import { createSession, type OrtSession } from '../src/engine/ort-session.js';
-import { makePreprocessing } from '../src/engine/preprocessing.js';
+import { makePreprocessing } from '../src/core/preprocessing.js';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
 import { registerWasmGradKernels } from '../src/engine/wasm-grad-kernels/index.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { describeCutPoints, findCutPoints, formatUnfreeze, parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../src/formats/onnx/cut-points.js';
 import { exportFineTunedOnnx } from '../src/formats/onnx/export-fine-tuned.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../src/formats/onnx/feature-output.js';
@@ -30,7 +30,7 @@ import { buildPrefixModel, CUT_OUTPUT } from '../src/formats/onnx/prefix-model.j
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
-import type { DenseLayerWeights } from '../src/learn/dense-layer.js';
+import type { DenseLayerWeights } from '../src/core/dense-layer.js';
 import { hymenoptera, int8Model, loadImageBatch, sharedDir, skipReason } from './support.js';
 
 /*

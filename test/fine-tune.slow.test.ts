@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { readdir } from 'node:fs/promises';
 import { decodeImage } from '../src/data/decode-image.js';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
-import type { Preprocessing } from '../src/engine/preprocessing.js';
+import type { Preprocessing } from '../src/core/preprocessing.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { loadCheckpoint } from '../src/learn/checkpoint.js';
 import { GraftModel } from '../src/model/graft-model.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { train } from '../src/learn/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from './support.js';
 

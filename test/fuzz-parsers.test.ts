@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanCsv } from '../src/data/scan-csv.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { appendDenseHead } from '../src/formats/onnx/append-head.js';
 import { findCutPoints } from '../src/formats/onnx/cut-points.js';
 import { exposeFeatures } from '../src/formats/onnx/feature-output.js';

@@ -6,7 +6,7 @@ import { inspectDataset } from '../src/data/inspect.js';
 import { scanImageFolder } from '../src/data/scan-folder.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../src/data/synthetic.js';
 import { train } from '../src/learn/train.js';
-import type { ProgressEvent } from '../src/progress.js';
+import type { ProgressEvent } from '../src/core/progress.js';
 import { parseJsonOutput, runCli, tempDir } from './support.js';
 
 // Issue 9, problem 3: a symlink loop inflated eight images to 3,608, labelled files through the loop with the

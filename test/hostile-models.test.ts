@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { decodeOnnxModel, encodeOnnxModel, onnx, readOnnxModel, type ModelProto } from '../src/formats/onnx/onnx-model.js';
 import { resolveBackbone } from '../src/hub/resolve-backbone.js';
 import { train } from '../src/learn/train.js';

@@ -7,7 +7,7 @@ import { join, normalize } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerModels, type ModelInfo, type ModelListItem, type PullResult } from '../src/cli/commands/models.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { CATALOGUE } from '../src/hub/catalogue.js';
 import { downloadFile } from '../src/hub/download.js';
 import { resolveBackbone } from '../src/hub/resolve-backbone.js';

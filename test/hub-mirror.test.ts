@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, type CatalogueEntry } from '../src/hub/catalogue.js';
 import { applyMirror, configFilePath, mirrorsFromEnvironment, parseMirrorSpec, readMirrorConfig } from '../src/hub/mirror.js';
 import { tempDir } from './support.js';

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { CATALOGUE, findEntryBySha256 } from '../src/hub/catalogue.js';
 import { downloadFile } from '../src/hub/download.js';
 import { resolveBackbone } from '../src/hub/resolve-backbone.js';

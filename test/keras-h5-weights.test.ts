@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { convertModel, loadArchitecture } from '../src/formats/convert-model.js';
 import { isKerasWeightsOnly, keras3LayerKeys, loadKerasH5, loadKerasWeightsOnly } from '../src/formats/keras-h5/index.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2 } from '../src/formats/tfjs-layers.js';

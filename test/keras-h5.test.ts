@@ -7,7 +7,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { loadKerasH5, parseLabelsText } from '../src/formats/keras-h5/index.js';
 import { toTfjsModelConfig } from '../src/formats/keras-h5/keras-config.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { listDataset } from '../src/data/dataset-listing.js';
 import { parseCsv } from '../src/data/scan-csv.js';
 import { streamManifest } from '../src/data/manifest.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { tempDir } from './support.js';
 
 async function entries(file: string): Promise<[string, string, number][]> {

@@ -3,7 +3,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, it, expect } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { appendDenseHead, type DenseLayerWeights } from '../src/formats/onnx/append-head.js';
 import { exposeFeatures } from '../src/formats/onnx/feature-output.js';
 import { decodeOnnxModel, makeFloatInitializer, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/formats/onnx/onnx-model.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { describe, it, expect } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../src/formats/onnx/feature-output.js';
 import {
   decodeOnnxModel,

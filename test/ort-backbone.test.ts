@@ -4,10 +4,10 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, it, expect } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import type { BackboneInfo } from '../src/engine/backbone.js';
 import { OrtBackbone } from '../src/engine/ort-backbone.js';
-import { makePreprocessing, type Layout } from '../src/engine/preprocessing.js';
+import { makePreprocessing, type Layout } from '../src/core/preprocessing.js';
 import { exposeFeatures } from '../src/formats/onnx/feature-output.js';
 import { encodeOnnxModel, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/formats/onnx/onnx-model.js';
 

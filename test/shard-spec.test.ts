@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { parseShardFileName, parseShardSpec, shardFileName, shardOf } from '../src/features/shard-spec.js';
 
 describe('shard specs and assignment', () => {

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackboneInfo } from '../src/engine/backbone.js';
-import { makePreprocessing } from '../src/engine/preprocessing.js';
+import { makePreprocessing } from '../src/core/preprocessing.js';
 import { TfjsBackbone } from '../src/engine/tfjs-backbone.js';
 import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 
 const info: BackboneInfo = {
   name: 'tiny',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../src/data/random.js';
-import { GraftError } from '../src/errors.js';
-import { denseForward, foldNormalization } from '../src/learn/dense-layer.js';
+import { mulberry32 } from '../src/core/random.js';
+import { GraftError } from '../src/core/errors.js';
+import { denseForward, foldNormalization } from '../src/core/dense-layer.js';
 import { headFromConfig, headToConfig } from '../src/learn/head-config.js';
 import { trainConfigFrom } from '../src/learn/train-config.js';
 import { trainHead, type LabelledFeatures } from '../src/learn/train-head.js';

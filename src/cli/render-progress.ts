@@ -1,13 +1,13 @@
 import cliProgress from 'cli-progress';
 import { describeDuplicates } from '../data/find-duplicates.js';
-import type { ProgressEvent, ProgressListener } from '../progress.js';
+import type { ProgressEvent, ProgressListener } from '../core/progress.js';
 
 export interface RenderOptions {
   /** Where progress goes; stderr so that stdout holds only results (and exactly one JSON object with --json). */
   readonly stream?: NodeJS.WriteStream;
   /** Draw bars (TTY) or print lines (pipes, CI logs). Defaults to the stream's isTTY. */
   readonly isTTY?: boolean;
-  /** Print nothing but warnings (skipped files). */
+  /** Print nothing but warnings (skipped files, duplicates, fallbacks). */
   readonly quiet?: boolean;
 }
 
@@ -36,7 +36,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   };
 
   const listener = (event: ProgressEvent): void => {
-    if (quiet && event.type !== 'skip' && event.type !== 'duplicates') return;
+    if (quiet && event.type !== 'skip' && event.type !== 'duplicates' && event.type !== 'warning') return;
     switch (event.type) {
       case 'download':
         if (isTTY && event.total) {
@@ -99,6 +99,9 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'info':
         line(event.message);
+        return;
+      case 'warning':
+        line(`warning: ${event.message}`);
         return;
     }
   };

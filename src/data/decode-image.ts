@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
-import { GraftError } from '../errors.js';
-import { channelAffine, cropFractionOf, type Preprocessing } from '../engine/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import { channelAffine, cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
 
 /** Options for {@link decodeImage}; all optional. */
 export interface DecodeOptions {

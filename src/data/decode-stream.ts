@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, readImageFile, UnreadableImageError, type DecodeOptions } from './decode-image.js';
 
 /** A file that was read (and, unless the cache already has it, decoded). */

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export * from './dataset.js';
-export * from './random.js';
+export * from '../core/random.js';
 export * from './scan-folder.js';
 export * from './scan-csv.js';
 export * from './manifest.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { makePreprocessing } from '../engine/preprocessing.js';
+import { makePreprocessing } from '../core/preprocessing.js';
 import type { SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
 import type { ClassSummary, PartSummary } from './inspect.js';

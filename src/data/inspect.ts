@@ -1,4 +1,4 @@
-import { makePreprocessing } from '../engine/preprocessing.js';
+import { makePreprocessing } from '../core/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
 import { describeDuplicates, findDuplicates, hashFiles, type DuplicateGroup, type HashedItem } from './find-duplicates.js';

@@ -1,6 +1,6 @@
 /** Running backbones: onnxruntime for frozen passes, tfjs (wasm) for what trains. @packageDocumentation */
 export * from './backbone.js';
-export * from './preprocessing.js';
+export * from '../core/preprocessing.js';
 export * from './open-backbone.js';
 export * from './ort-session.js';
 export * from './ort-backbone.js';

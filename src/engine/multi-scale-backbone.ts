@@ -4,7 +4,7 @@ import { multiScaleInputSize, wrapMultiScale } from '../formats/onnx/multi-scale
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { cropFractionOf } from './preprocessing.js';
+import { cropFractionOf } from '../core/preprocessing.js';
 
 /** The crop of the first scale when the backbone's preprocessing keeps the whole short side: ImageNet's evaluation crop. */
 export const DEFAULT_SCALE_CROP = 0.875;

@@ -2,19 +2,20 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
+import type { RuntimeName } from '../core/model-format.js';
+import { GraftError } from '../core/errors.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
 import { encodeOnnxModel, readOnnxModel } from '../formats/onnx/onnx-model.js';
 import { loadKerasH5 } from '../formats/keras-h5/load-keras-h5.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
 import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
-import { writeFileAtomic } from '../model/atomic-write.js';
-import type { ProgressListener } from '../progress.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import type { ProgressListener } from '../core/progress.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
 import { openGraphBackbone } from './open-graph-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from './preprocessing.js';
+import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from '../core/preprocessing.js';
 import { ensureTfjsBackend } from './tfjs-backend.js';
 import { TfjsBackbone } from './tfjs-backbone.js';
 
@@ -51,7 +52,7 @@ export interface OpenBackboneOptions {
    * Where a TF.js backbone runs: 'onnxruntime' (default: its cached ONNX export, 11-16x faster here) or 'tfjs'
    * (tfjs-wasm, for comparison or if an export ever disagrees). ONNX backbones always run in onnxruntime.
    */
-  readonly engine?: 'onnxruntime' | 'tfjs';
+  readonly engine?: RuntimeName;
   readonly onProgress?: ProgressListener;
 }
 

@@ -2,20 +2,20 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
 import { attrShape } from '../formats/tfjs-graph/graph-model-json.js';
 import { graphFeatureNode } from '../formats/tfjs-graph/graph-features.js';
 import { exportGraphModelToOnnx } from '../formats/tfjs-graph/graph-to-onnx.js';
 import { readGraphModelDir } from '../formats/tfjs-graph/load-graph-model.js';
 import type { ResolvedBackbone } from '../hub/resolve-backbone.js';
-import { writeFileAtomic } from '../model/atomic-write.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle, OpenBackboneOptions, PreprocessingOverrides } from './open-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
 import { createSession } from './ort-session.js';
 import { ensureTfjsBackend } from './tfjs-backend.js';
-import type { Preprocessing } from './preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 
 interface GraphDescription {
   readonly featureDim: number;

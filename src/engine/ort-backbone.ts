@@ -1,4 +1,4 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
 import { createSession, runOutput, type OrtSession } from './ort-session.js';
 

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { GraftError } from '../errors.js';
-import type { Layout } from './preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { Layout } from '../core/preprocessing.js';
 
 /** Options Graft exposes for onnxruntime sessions; everything else is fixed to the measured best. */
 export interface OrtSessionOptions {

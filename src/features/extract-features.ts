@@ -1,11 +1,11 @@
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
-import { preprocessingHash } from '../engine/preprocessing.js';
+import { preprocessingHash } from '../core/preprocessing.js';
 import { readAndDecode } from '../data/decode-stream.js';
 import { mirrorTensor } from '../data/mirror-tensor.js';
 import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
 import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';

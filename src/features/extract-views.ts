@@ -3,9 +3,9 @@ import { augmentHash, decodeViews, DEFAULT_AUGMENT, viewParams, type AugmentConf
 import type { SkippedFile } from '../data/dataset.js';
 import { readAndDecode } from '../data/decode-stream.js';
 import { batchDims, createSession, type OrtSession } from '../engine/ort-session.js';
-import { preprocessingHash, type Preprocessing } from '../engine/preprocessing.js';
-import { GraftError } from '../errors.js';
-import type { ProgressListener } from '../progress.js';
+import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
 import { storedValues, type FeatureDtype, type FeatureEntry, type FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';

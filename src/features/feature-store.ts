@@ -1,10 +1,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { GraftError } from '../errors.js';
-import { defaultCacheDir } from './default-cache-dir.js';
+import { GraftError } from '../core/errors.js';
+import { defaultCacheDir } from '../core/cache-dir.js';
 
-export { defaultCacheDir } from './default-cache-dir.js';
+export { defaultCacheDir } from '../core/cache-dir.js';
 
 /** File name of the store inside the cache folder. */
 export const FEATURE_STORE_FILE = 'features-v1.sqlite';

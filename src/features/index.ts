@@ -1,5 +1,5 @@
 export * from './cache-key.js';
-export * from './default-cache-dir.js';
+export * from '../core/cache-dir.js';
 export * from './feature-store.js';
 export * from './extract-views.js';
 export * from './feature-rows.js';

@@ -1,10 +1,11 @@
 import { existsSync, openSync, readSync, closeSync, statSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
-/** Every model format Graft reads. */
-export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'keras-h5';
+import type { ModelFormat } from '../core/model-format.js';
+
+export type { ModelFormat };
 
 export interface DetectedFormat {
   readonly format: ModelFormat;

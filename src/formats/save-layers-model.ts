@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { replaceDirectory, writeFileAtomic } from '../model/atomic-write.js';
+import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
 
 /**
  * Saves a TF.js layers model as `model.json` + `weights.bin` in `dir`, the layout `tf.loadLayersModel` and

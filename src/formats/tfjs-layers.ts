@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /** The parts of a TF.js layers `model.json` that Graft reads. */
 export interface LayersModelJson {

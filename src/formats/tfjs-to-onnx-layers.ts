@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { OnnxGraphBuilder, OnnxValue } from './tfjs-to-onnx.js';
 
 /**

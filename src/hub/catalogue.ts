@@ -1,5 +1,5 @@
 import type { BackboneFormat } from '../engine/backbone.js';
-import type { Layout, ResizeMode, Scale } from '../engine/preprocessing.js';
+import type { Layout, ResizeMode, Scale } from '../core/preprocessing.js';
 
 /** One named backbone Graft knows: where to get it, how to verify it, how to feed it. */
 export interface CatalogueEntry {

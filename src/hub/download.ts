@@ -5,8 +5,8 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GraftError } from '../errors.js';
-import type { ProgressEvent } from '../progress.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from './model-hash.js';
 
 export interface DownloadOptions {

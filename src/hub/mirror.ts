@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /**
  * One mirror rule: hub URLs starting with `prefix` are fetched from `target` instead, the rest of the URL appended.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { externalDataFiles } from '../formats/onnx/external-data.js';
 import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
 

@@ -1,5 +1,5 @@
 /** Training heads on cached features, and the one-call `train` recipe. @packageDocumentation */
-export * from './dense-layer.js';
+export * from '../core/dense-layer.js';
 export * from './head-config.js';
 export * from './train-config.js';
 export * from './train-head.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../formats/convert-model.js';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
 import { unwrapMirrorTta } from '../formats/onnx/mirror-tta.js';

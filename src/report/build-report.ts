@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { evaluateModel } from '../model/evaluate-model.js';
 import { GraftModel } from '../model/graft-model.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import { renderReport, type ReportEvaluation } from './render-report.js';
 import { thumbnailDataUri } from './thumbnail.js';
 

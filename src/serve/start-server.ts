@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
 import { createApp } from './create-app.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { decodeImage } from '../../src/data/decode-image.js';
 import { mirrorTensor } from '../../src/data/mirror-tensor.js';
-import { makePreprocessing } from '../../src/engine/preprocessing.js';
+import { makePreprocessing } from '../../src/core/preprocessing.js';
 import { appendDenseHead } from '../../src/formats/onnx/append-head.js';
 import { exposeFeatures } from '../../src/formats/onnx/feature-output.js';
 import { wrapMirrorTta, unwrapMirrorTta, hasMirrorTta } from '../../src/formats/onnx/mirror-tta.js';

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeSyntheticDataset } from '../../data/synthetic.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { defaultCacheDir } from '../../core/cache-dir.js';
 import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
 import { CATALOGUE } from '../../hub/catalogue.js';
 import { train } from '../../learn/train.js';

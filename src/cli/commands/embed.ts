@@ -8,7 +8,7 @@ import { FeatureStore } from '../../features/feature-store.js';
 import { FileHashIndex } from '../../features/file-hash-index.js';
 import { embedShard, type EmbedShardResult } from '../../features/embed-shard.js';
 import { parseShardSpec, SINGLE_SHARD, type ShardSpec } from '../../features/shard-spec.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { addBackboneOptions, backboneOptionsFrom, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';

@@ -4,12 +4,12 @@ import { backboneFromOptions } from '../../engine/open-backbone.js';
 import { describeCutPoints, findCutPoints, formatShape } from '../../formats/onnx/cut-points.js';
 import { decodeOnnxModel } from '../../formats/onnx/onnx-model.js';
 import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../options.js';
-import { GraftError } from '../../errors.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { GraftError } from '../../core/errors.js';
+import { defaultCacheDir } from '../../core/cache-dir.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName, type CatalogueEntry } from '../../hub/catalogue.js';
 import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from '../../hub/mirror.js';
 import { catalogueCachePath, modelDirsFromEnv, resolveBackbone, type BackboneLocation } from '../../hub/resolve-backbone.js';
-import type { ProgressListener } from '../../progress.js';
+import type { ProgressListener } from '../../core/progress.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';

@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Attribute, Dataset, File as H5File, Group } from 'h5wasm';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 
 /** The h5wasm objects Graft reads: groups, datasets and their attributes (read-only). */
 export type Hdf5Group = Group;

@@ -1,4 +1,4 @@
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 
 /** A JSON object as Keras serialises it (snake_case keys). */
 type Json = Record<string, unknown>;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { attrStringList, datasetFloat32, type Hdf5Dataset, type Hdf5Group } from './hdf5-file.js';
 
 /** One weight read from an .h5 `model_weights` group. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { attrString, attrStringList, openHdf5, type Hdf5Group } from './hdf5-file.js';
 import { toTfjsModelConfig } from './keras-config.js';
 import { assignKerasH5Weights, readKerasH5Weights } from './keras-weights.js';

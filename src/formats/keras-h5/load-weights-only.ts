@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { attrString, attrStringList, datasetFloat32, openHdf5, type Hdf5Dataset, type Hdf5Group } from './hdf5-file.js';
 import { readKerasH5Weights } from './keras-weights.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import type { NodeProto } from '../onnx/onnx-model.js';
 import type { ImportContext } from '../onnx-to-tfjs/import-context.js';
 import type { HostValue } from '../onnx-to-tfjs/values.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import type { NodeProto, TensorProto } from '../onnx/onnx-model.js';
 import { hostFromInitializer, type HostValue, type Value } from './values.js';
 

@@ -1,4 +1,4 @@
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { intsAttr, stringAttr } from '../onnx-to-tfjs/attributes.js';
 import {
   findInitializer,

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
-import type { DenseLayerWeights } from '../../learn/dense-layer.js';
+import { GraftError } from '../../core/errors.js';
+import type { DenseLayerWeights } from '../../core/dense-layer.js';
 import { MICROSOFT_OPERATORS, ONNX_OPERATORS } from '../onnx-to-tfjs/operators.js';
 import { appendDenseHead } from './append-head.js';
 import { analyseGraph, prefixNodeIndices, suffixNodeIndices, type ResolvedCut } from './cut-points.js';

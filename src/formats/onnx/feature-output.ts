@@ -1,4 +1,4 @@
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { createSession } from '../../engine/ort-session.js';
 import * as ort from 'onnxruntime-node';
 import {

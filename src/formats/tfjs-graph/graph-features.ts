@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from './graph-model-json.js';
 
 const MATMUL_OPS = new Set(['MatMul', '_FusedMatMul']);

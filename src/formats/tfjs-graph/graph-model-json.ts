@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 
 /**
  * The parts of a TF.js graph `model.json` that Graft reads. `modelTopology` is a TensorFlow GraphDef

@@ -1,4 +1,4 @@
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import type { OnnxGraphBuilder, OnnxValue } from '../tfjs-to-onnx.js';
 import type { GraphNodeDef } from './graph-model-json.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { OnnxGraphBuilder, type OnnxValue } from '../tfjs-to-onnx.js';
 import { attrShape, dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from './graph-model-json.js';
 import { emitGraphOp } from './graph-ops-to-onnx.js';

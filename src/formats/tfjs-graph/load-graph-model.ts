@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { groupByteLength, readLayersModelDir } from '../tfjs-layers.js';
 import { validateGraphModelJson, type GraphModelJson } from './graph-model-json.js';
 

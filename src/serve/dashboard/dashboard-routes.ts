@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { GraftError } from '../../errors.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { GraftError } from '../../core/errors.js';
+import { defaultCacheDir } from '../../core/cache-dir.js';
 import { CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName } from '../../hub/catalogue.js';
 import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
@@ -14,7 +14,7 @@ import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
-import { definedOnly } from '../../defined-only.js';
+import { definedOnly } from '../../core/defined-only.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {

@@ -1,11 +1,11 @@
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../learn/train.js';
-import type { ProgressEvent, TrainPhase } from '../../progress.js';
+import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
 /**
@@ -272,6 +272,8 @@ export class RunQueue {
       if (event.total) this.emit(run.id, { type: 'progress', message: `downloading ${event.file}: ${Math.round((100 * event.loaded) / event.total)}%` });
     } else if (event.type === 'early-stop') {
       this.emit(run.id, { type: 'progress', message: `stopped early at epoch ${event.epoch}; best epoch ${event.bestEpoch}` });
+    } else if (event.type === 'warning') {
+      this.emit(run.id, { type: 'progress', message: `warning: ${event.message}` });
     } else if (event.type === 'info' && run.options.fineTune) {
       this.emit(run.id, { type: 'progress', message: event.message });
     }

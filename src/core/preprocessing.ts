@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraftError } from '../errors.js';
+import { GraftError } from './errors.js';
 
 /**
  * How pixel values are scaled before the model sees them.

@@ -1,4 +1,5 @@
-import type { DuplicateGroup } from './data/find-duplicates.js';
+import type { DuplicateGroup } from './duplicate-group.js';
+import type { RuntimeName } from './model-format.js';
 
 /**
  * Everything long-running work reports, as one typed union. Library code never writes to stdout: the CLI
@@ -6,7 +7,7 @@ import type { DuplicateGroup } from './data/find-duplicates.js';
  */
 export type ProgressEvent =
   | { type: 'download'; file: string; loaded: number; total: number | undefined }
-  | { type: 'backbone'; name: string; engine: 'onnxruntime' | 'tfjs'; message: string }
+  | { type: 'backbone'; name: string; engine: RuntimeName; message: string }
   | { type: 'extract-start'; total: number }
   /** `done` counts every file handled (cached, computed or skipped); `imgPerSec` counts backbone work only. */
   | { type: 'extract'; done: number; total: number; cached: number; computed: number; imgPerSec: number }
@@ -20,7 +21,16 @@ export type ProgressEvent =
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
   /** One step of the head selection's regularisation path: every candidate at `c` scored by cross-validation. */
   | { type: 'select'; step: number; steps: number; c: number; best: { readonly trainViews: string; readonly tta: boolean; readonly c: number; readonly accuracy: number; readonly logLoss: number } }
-  | { type: 'info'; message: string };
+  | { type: 'info'; message: string }
+  /**
+   * Something fell back to a path the caller did not ask for (e.g. tfjs's pure-JS cpu backend when wasm cannot
+   * start, ~20x slower). Never silent: the CLI prints it, the server streams it. `code` is stable, `message` says
+   * what happened and why.
+   */
+  | { type: 'warning'; code: WarningCode; message: string };
+
+/** Stable names of the fallbacks a `warning` event reports. */
+export type WarningCode = 'TFJS_CPU_FALLBACK';
 
 export type TrainPhase = 'head' | 'fine-tune';
 
