@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_AUGMENT } from '../src/data/augment.js';
 import { decodeImageBytes } from '../src/data/decode-image.js';
-import { createSession, runOutput } from '../src/engine/ort-session.js';
+import { createSession, runOutput } from '../src/runtime/ort-session.js';
 import { makePreprocessing } from '../src/core/preprocessing.js';
 import { extractViews, type CutPrefix, type ExtractViewsOptions } from '../src/features/extract-views.js';
 import { FeatureStore } from '../src/features/feature-store.js';

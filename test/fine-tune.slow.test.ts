@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { readdir } from 'node:fs/promises';
 import { decodeImage } from '../src/data/decode-image.js';
-import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import type { Preprocessing } from '../src/core/preprocessing.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { loadCheckpoint } from '../src/learn/checkpoint.js';

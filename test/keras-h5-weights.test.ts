@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { convertModel, loadArchitecture } from '../src/formats/convert-model.js';
 import { isKerasWeightsOnly, keras3LayerKeys, loadKerasH5, loadKerasWeightsOnly } from '../src/formats/keras-h5/index.js';

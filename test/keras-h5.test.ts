@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { loadKerasH5, parseLabelsText } from '../src/formats/keras-h5/index.js';
 import { toTfjsModelConfig } from '../src/formats/keras-h5/keras-config.js';

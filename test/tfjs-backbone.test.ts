@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackboneInfo } from '../src/engine/backbone.js';
 import { makePreprocessing } from '../src/core/preprocessing.js';
 import { TfjsBackbone } from '../src/engine/tfjs-backbone.js';
-import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 
 const info: BackboneInfo = {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureTfjsBackend } from '../src/engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { sharedDir } from './support.js';
 import {

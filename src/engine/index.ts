@@ -2,8 +2,8 @@
 export * from './backbone.js';
 export * from '../core/preprocessing.js';
 export * from './open-backbone.js';
-export * from './ort-session.js';
+export * from '../runtime/ort-session.js';
 export * from './ort-backbone.js';
-export * from './tfjs-backend.js';
+export * from '../runtime/tfjs-backend.js';
 export * from './tfjs-backbone.js';
 export { registerWasmGradKernels, type WasmGradKernelOptions } from './wasm-grad-kernels/index.js';

@@ -16,7 +16,7 @@ import type { Backbone, BackboneInfo } from './backbone.js';
 import { openGraphBackbone } from './open-graph-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
 import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from '../core/preprocessing.js';
-import { ensureTfjsBackend } from './tfjs-backend.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { TfjsBackbone } from './tfjs-backbone.js';
 
 /** Preprocessing choices for a backbone the catalogue does not know (the CLI's --input-size/--scale/--layout). */
@@ -112,7 +112,7 @@ async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptio
   let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
   let model: tf.LayersModel | undefined;
   const buildModel = async (): Promise<tf.LayersModel> => {
-    await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
+    await ensureTfjsBackend(warnOnFallback(options.onProgress));
     const location = resolved.location;
     if (location.kind === 'keras-h5') {
       // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last

@@ -13,8 +13,8 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle, OpenBackboneOptions, PreprocessingOverrides } from './open-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { createSession } from './ort-session.js';
-import { ensureTfjsBackend } from './tfjs-backend.js';
+import { createSession } from '../runtime/ort-session.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 
 interface GraphDescription {
@@ -42,7 +42,7 @@ export async function openGraphBackbone(
   let description = existsSync(exportPath) && existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as GraphDescription) : undefined;
   if (!description) {
     // Weight decoding (quantized shards) goes through tfjs, which needs its backend up.
-    await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
+    await ensureTfjsBackend(warnOnFallback(options.onProgress));
     const { modelJson, weightBytes } = await readGraphModelDir(dir);
     const featureNode = graphFeatureNode(modelJson, options.featureOutput);
     const placeholder = modelJson.modelTopology.node.find((n) => n.op === 'Placeholder');

@@ -1,6 +1,6 @@
 import { GraftError } from '../core/errors.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
-import { createSession, runOutput, type OrtSession } from './ort-session.js';
+import { createSession, runOutput, type OrtSession } from '../runtime/ort-session.js';
 
 export interface OrtBackboneOptions {
   /**

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { augmentHash, decodeViews, DEFAULT_AUGMENT, viewParams, type AugmentConfig } from '../data/augment.js';
 import type { SkippedFile } from '../data/dataset.js';
 import { readAndDecode } from '../data/decode-stream.js';
-import { batchDims, createSession, type OrtSession } from '../engine/ort-session.js';
+import { batchDims, createSession, type OrtSession } from '../runtime/ort-session.js';
 import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';

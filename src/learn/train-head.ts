@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, shuffleInPlace, type Random } from '../core/random.js';
-import { ensureTfjsBackend } from '../engine/tfjs-backend.js';
+import { ensureTfjsBackend } from '../runtime/tfjs-backend.js';
 import { GraftError } from '../core/errors.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights, FeatureNormalization } from '../core/dense-layer.js';

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { ProgressListener } from '../core/progress.js';
 
 /** The tfjs backends Graft runs on in Node: wasm (~18-50 img/s) or the pure-JS cpu fallback (~1 img/s). */
 export type TfjsBackendName = 'wasm' | 'cpu';
@@ -13,6 +14,10 @@ export interface TfjsBackendChoice {
   readonly fallbackReason?: string;
 }
 
+/**
+ * The one piece of module state in Graft, on purpose: it mirrors tfjs's own process-wide backend (`tf.setBackend`
+ * is global), so that the choice, and the reason for a fallback, is made once however many callers ask.
+ */
 let pending: Promise<TfjsBackendChoice> | undefined;
 
 /**
@@ -64,4 +69,14 @@ async function selectBackend(): Promise<TfjsBackendChoice> {
   await tf.setBackend('cpu');
   await tf.ready();
   return { backend: 'cpu', fallbackReason: `tfjs wasm backend unavailable (${reason}); using the pure-JS cpu backend, ~20x slower` };
+}
+
+/**
+ * An `onFallback` for {@link ensureTfjsBackend} that reports the fallback as a typed `warning` event, so that the
+ * ~20x slower path is never taken silently.
+ * @example
+ * await ensureTfjsBackend(warnOnFallback(options.onProgress));
+ */
+export function warnOnFallback(onProgress: ProgressListener | undefined): (reason: string) => void {
+  return (reason) => onProgress?.({ type: 'warning', code: 'TFJS_CPU_FALLBACK', message: reason });
 }
