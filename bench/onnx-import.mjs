@@ -13,7 +13,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { decodeImage } from '../dist/data/decode-image.js';
 import { makePreprocessing } from '../dist/core/preprocessing.js';
 import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
-import { readOnnxModel } from '../dist/formats/onnx/onnx-model.js';
+import { readOnnxModel } from '../dist/onnx/onnx-model.js';
 import { importOnnxToTfjs } from '../dist/formats/onnx-to-tfjs/index.js';
 
 const modeArg = process.argv[2] ?? 'both';

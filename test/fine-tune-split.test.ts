@@ -9,9 +9,10 @@ import { makePreprocessing } from '../src/core/preprocessing.js';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { registerWasmGradKernels } from '../src/engine/wasm-grad-kernels/index.js';
 import { GraftError } from '../src/core/errors.js';
-import { describeCutPoints, findCutPoints, formatUnfreeze, parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../src/formats/onnx/cut-points.js';
-import { exportFineTunedOnnx } from '../src/formats/onnx/export-fine-tuned.js';
-import { exposeFeatures, FEATURE_OUTPUT } from '../src/formats/onnx/feature-output.js';
+import { describeCutPoints, findCutPoints, resolveUnfreeze, type ResolvedCut } from '../src/onnx/cut-points.js';
+import { formatUnfreeze, parseUnfreeze } from '../src/onnx/unfreeze-spec.js';
+import { exportFineTunedOnnx } from '../src/onnx/export-fine-tuned.js';
+import { exposeFeatures, FEATURE_OUTPUT } from '../src/onnx/feature-output.js';
 import {
   decodeOnnxModel,
   encodeOnnxModel,
@@ -25,8 +26,8 @@ import {
   ONNX_UINT8,
   type ModelProto,
   type TensorProto,
-} from '../src/formats/onnx/onnx-model.js';
-import { buildPrefixModel, CUT_OUTPUT } from '../src/formats/onnx/prefix-model.js';
+} from '../src/onnx/onnx-model.js';
+import { buildPrefixModel, CUT_OUTPUT } from '../src/onnx/prefix-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';

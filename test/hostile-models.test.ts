@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../src/core/errors.js';
-import { decodeOnnxModel, encodeOnnxModel, onnx, readOnnxModel, type ModelProto } from '../src/formats/onnx/onnx-model.js';
+import { decodeOnnxModel, encodeOnnxModel, onnx, readOnnxModel, type ModelProto } from '../src/onnx/onnx-model.js';
 import { resolveBackbone } from '../src/hub/resolve-backbone.js';
 import { train } from '../src/learn/train.js';
 import { GraftModel } from '../src/model/graft-model.js';

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, it, expect } from 'vitest';
 import { GraftError } from '../src/core/errors.js';
-import { appendDenseHead, type DenseLayerWeights } from '../src/formats/onnx/append-head.js';
-import { exposeFeatures } from '../src/formats/onnx/feature-output.js';
-import { decodeOnnxModel, makeFloatInitializer, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/formats/onnx/onnx-model.js';
+import { appendDenseHead, type DenseLayerWeights } from '../src/onnx/append-head.js';
+import { exposeFeatures } from '../src/onnx/feature-output.js';
+import { decodeOnnxModel, makeFloatInitializer, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/onnx/onnx-model.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');

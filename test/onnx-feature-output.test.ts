@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { describe, it, expect } from 'vitest';
 import { GraftError } from '../src/core/errors.js';
-import { exposeFeatures, FEATURE_OUTPUT } from '../src/formats/onnx/feature-output.js';
+import { exposeFeatures, FEATURE_OUTPUT } from '../src/onnx/feature-output.js';
 import {
   decodeOnnxModel,
   encodeOnnxModel,
@@ -15,7 +15,7 @@ import {
   makeNode,
   onnx,
   readOnnxModel,
-} from '../src/formats/onnx/onnx-model.js';
+} from '../src/onnx/onnx-model.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');

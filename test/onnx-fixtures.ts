@@ -1,4 +1,4 @@
-import { makeFloatInitializer, makeInt64Initializer, type TensorProto } from '../src/formats/onnx/onnx-model.js';
+import { makeFloatInitializer, makeInt64Initializer, type TensorProto } from '../src/onnx/onnx-model.js';
 
 /** `count` seeded values in offset +- scale (a fixed LCG: the same graph weights in every test run). */
 export function seeded(count: number, seed: number, scale = 0.5, offset = 0): Float32Array {

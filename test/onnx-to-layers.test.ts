@@ -15,7 +15,7 @@ import {
   makeNode,
   readOnnxModel,
   type NodeProto,
-} from '../src/formats/onnx/onnx-model.js';
+} from '../src/onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../src/formats/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../src/formats/onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';

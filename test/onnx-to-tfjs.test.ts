@@ -15,7 +15,7 @@ import {
   makeNode,
   readOnnxModel,
   type NodeProto,
-} from '../src/formats/onnx/onnx-model.js';
+} from '../src/onnx/onnx-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';

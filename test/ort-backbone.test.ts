@@ -8,8 +8,8 @@ import { GraftError } from '../src/core/errors.js';
 import type { BackboneInfo } from '../src/engine/backbone.js';
 import { OrtBackbone } from '../src/engine/ort-backbone.js';
 import { makePreprocessing, type Layout } from '../src/core/preprocessing.js';
-import { exposeFeatures } from '../src/formats/onnx/feature-output.js';
-import { encodeOnnxModel, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/formats/onnx/onnx-model.js';
+import { exposeFeatures } from '../src/onnx/feature-output.js';
+import { encodeOnnxModel, makeFloatValueInfo, makeNode, onnx, readOnnxModel } from '../src/onnx/onnx-model.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');

@@ -12,7 +12,7 @@ import {
   setWasmSimdLoops,
   wasmGradKernelNames,
 } from '../src/engine/wasm-grad-kernels/index.js';
-import { readOnnxModel } from '../src/formats/onnx/onnx-model.js';
+import { readOnnxModel } from '../src/onnx/onnx-model.js';
 import { importOnnxToTfjs } from '../src/formats/onnx-to-tfjs/index.js';
 import { int8Model } from './support.js';
 

@@ -1,5 +1,5 @@
-import { fixedInputBatch } from '../formats/onnx/batch-dim.js';
-import { opsetVersion, type ModelProto } from '../formats/onnx/onnx-model.js';
+import { fixedInputBatch } from '../onnx/batch-dim.js';
+import { opsetVersion, type ModelProto } from '../onnx/onnx-model.js';
 import type { RuntimeName } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
 import { multiScaleBackbone } from './multi-scale-backbone.js';

@@ -1,6 +1,6 @@
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
-import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
-import { multiScaleInputSize, wrapMultiScale } from '../formats/onnx/multi-scale.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { multiScaleInputSize, wrapMultiScale } from '../onnx/multi-scale.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';

@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
-import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { attrShape } from '../formats/tfjs-graph/graph-model-json.js';
 import { graphFeatureNode } from '../formats/tfjs-graph/graph-features.js';
 import { exportGraphModelToOnnx } from '../formats/tfjs-graph/graph-to-onnx.js';

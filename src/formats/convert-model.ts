@@ -13,8 +13,8 @@ import { CATALOGUE, CATALOGUE_NAMES, isCatalogueName, type CatalogueEntry } from
 import { modelDirsFromEnv, resolveBackbone } from '../hub/resolve-backbone.js';
 import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
 import { detectFormat, type ModelFormat } from './detect-format.js';
-import { FEATURE_OUTPUT } from './onnx/feature-output.js';
-import { encodeOnnxModel, readOnnxModel } from './onnx/onnx-model.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from './onnx-to-layers/index.js';
 import { importOnnxToTfjs } from './onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from './save-layers-model.js';

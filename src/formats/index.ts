@@ -1,7 +1,7 @@
 /** Model formats: ONNX graph surgery, TF.js layers and graph models, Keras .h5, detection and conversion. @packageDocumentation */
-export * from './onnx/onnx-model.js';
-export * from './onnx/feature-output.js';
-export * from './onnx/append-head.js';
+export * from '../onnx/onnx-model.js';
+export * from '../onnx/feature-output.js';
+export * from '../onnx/append-head.js';
 export * from './tfjs-layers.js';
 export * from './tfjs-to-onnx.js';
 export * from './save-layers-model.js';
@@ -10,7 +10,7 @@ export * from './convert-model.js';
 export * as kerasH5 from './keras-h5/index.js';
 export * as tfjsGraph from './tfjs-graph/index.js';
 export * as onnxToTfjs from './onnx-to-tfjs/index.js';
-export * from './onnx/cut-points.js';
-export * from './onnx/prefix-model.js';
-export * from './onnx/export-fine-tuned.js';
+export * from '../onnx/cut-points.js';
+export * from '../onnx/prefix-model.js';
+export * from '../onnx/export-fine-tuned.js';
 export * as onnxToLayers from './onnx-to-layers/index.js';

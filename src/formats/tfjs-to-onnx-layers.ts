@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
-import type { OnnxGraphBuilder, OnnxValue } from './tfjs-to-onnx.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../onnx/graph-builder.js';
 
 /**
  * ONNX emitters for the Keras layers MobileNetV2-style backbones use (one function per layer class).

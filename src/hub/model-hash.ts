@@ -3,8 +3,8 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
-import { externalDataFiles } from '../formats/onnx/external-data.js';
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { externalDataFiles } from '../onnx/external-data.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
 
 /** sha256 of a file, streamed (model files can be hundreds of MB). */
 export async function sha256File(file: string): Promise<string> {

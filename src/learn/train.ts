@@ -7,10 +7,10 @@ import { backboneFromOptions, type BackboneHandle, type PreprocessingOverrides }
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
-import { appendDenseHead } from '../formats/onnx/append-head.js';
-import { wrapMirrorTta } from '../formats/onnx/mirror-tta.js';
-import { decodeOnnxModel, type ModelProto } from '../formats/onnx/onnx-model.js';
-import { requireDynamicBatch } from '../formats/onnx/batch-dim.js';
+import { appendDenseHead } from '../onnx/append-head.js';
+import { wrapMirrorTta } from '../onnx/mirror-tta.js';
+import { decodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
+import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
 import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
 import { CLASSIFY_JS, CLASSIFY_TFJS_JS } from './classify-script.js';

@@ -6,11 +6,11 @@ import { readdirSync } from 'node:fs';
 import { decodeImage } from '../../src/data/decode-image.js';
 import { mirrorTensor } from '../../src/data/mirror-tensor.js';
 import { makePreprocessing } from '../../src/core/preprocessing.js';
-import { appendDenseHead } from '../../src/formats/onnx/append-head.js';
-import { exposeFeatures } from '../../src/formats/onnx/feature-output.js';
-import { wrapMirrorTta, unwrapMirrorTta, hasMirrorTta } from '../../src/formats/onnx/mirror-tta.js';
-import { multiScaleInputSize, wrapMultiScale } from '../../src/formats/onnx/multi-scale.js';
-import { decodeOnnxModel, encodeOnnxModel, readOnnxModel } from '../../src/formats/onnx/onnx-model.js';
+import { appendDenseHead } from '../../src/onnx/append-head.js';
+import { exposeFeatures } from '../../src/onnx/feature-output.js';
+import { wrapMirrorTta, unwrapMirrorTta, hasMirrorTta } from '../../src/onnx/mirror-tta.js';
+import { multiScaleInputSize, wrapMultiScale } from '../../src/onnx/multi-scale.js';
+import { decodeOnnxModel, encodeOnnxModel, readOnnxModel } from '../../src/onnx/onnx-model.js';
 import { hasShared, hymenoptera, int8Model, skipReason } from '../support.js';
 
 const S = 224;

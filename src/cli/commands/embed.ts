@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { scanDataset } from '../../data/scan-dataset.js';
 import { backboneFromOptions, type BackboneHandle } from '../../engine/open-backbone.js';
 import { featureBackbone } from '../../engine/feature-backbone.js';
-import { decodeOnnxModel } from '../../formats/onnx/onnx-model.js';
+import { decodeOnnxModel } from '../../onnx/onnx-model.js';
 import { extractFeatures } from '../../features/extract-features.js';
 import { FeatureStore } from '../../features/feature-store.js';
 import { FileHashIndex } from '../../features/file-hash-index.js';

@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { backboneFromOptions } from '../../engine/open-backbone.js';
-import { describeCutPoints, findCutPoints, formatShape } from '../../formats/onnx/cut-points.js';
-import { decodeOnnxModel } from '../../formats/onnx/onnx-model.js';
+import { describeCutPoints, findCutPoints, formatShape } from '../../onnx/cut-points.js';
+import { decodeOnnxModel } from '../../onnx/onnx-model.js';
 import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../options.js';
 import { GraftError } from '../../core/errors.js';
 import { defaultCacheDir } from '../../core/cache-dir.js';

@@ -9,7 +9,7 @@ import {
   valueShape,
   type ModelProto,
   type NodeProto,
-} from '../onnx/onnx-model.js';
+} from '../../onnx/onnx-model.js';
 import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
 import { findOperator } from '../onnx-to-tfjs/operators.js';
 import * as ops from './layer-ops.js';

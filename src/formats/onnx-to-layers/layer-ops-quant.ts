@@ -1,5 +1,5 @@
-import { ONNX_INT8, ONNX_UINT8 } from '../onnx/onnx-model.js';
-import { intAttr } from '../onnx-to-tfjs/attributes.js';
+import { ONNX_INT8, ONNX_UINT8 } from '../../onnx/onnx-model.js';
+import { intAttr } from '../../onnx/attributes.js';
 import { dequantizeConstant } from '../onnx-to-tfjs/ops-quant.js';
 import { hostNumbers, type HostValue } from '../onnx-to-tfjs/values.js';
 import { binaryValue, clampValue, convLayer, denseLayer, globalPool, linearThenClamp, type BinaryOp, type LayerConverter } from './layer-ops.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
-import type { NodeProto, TensorProto } from '../onnx/onnx-model.js';
+import type { NodeProto, TensorProto } from '../../onnx/onnx-model.js';
 import { hostFromInitializer, type HostValue, type Value } from './values.js';
 
 /** What a kernel may ask of the run it is part of. */

@@ -9,7 +9,7 @@ import {
   valueShape,
   type ModelProto,
   type NodeProto,
-} from '../onnx/onnx-model.js';
+} from '../../onnx/onnx-model.js';
 import { ImportContext, ImportState, type Kernel, type RunContext } from './import-context.js';
 import { findOperator, MICROSOFT_OPERATORS, ONNX_OPERATORS } from './operators.js';
 import { asOnnx, device, type Value } from './values.js';

@@ -7,7 +7,7 @@ import {
   ONNX_FLOAT,
   tensorDims,
   type TensorProto,
-} from '../onnx/onnx-model.js';
+} from '../../onnx/onnx-model.js';
 
 /**
  * The two kinds of value that flow through an imported graph.

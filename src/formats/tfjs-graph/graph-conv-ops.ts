@@ -1,4 +1,4 @@
-import type { OnnxGraphBuilder, OnnxValue } from '../tfjs-to-onnx.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../../onnx/graph-builder.js';
 import { attrFloat, attrInts, attrString, attrStrings, attrBool, type GraphNodeDef } from './graph-model-json.js';
 import { unsupported, type ConstInitializers, type ConstOperand, type Operand } from './graph-operand.js';
 

@@ -1,5 +1,5 @@
 import { GraftError } from '../../core/errors.js';
-import type { OnnxGraphBuilder, OnnxValue } from '../tfjs-to-onnx.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../../onnx/graph-builder.js';
 import type { GraphNodeDef } from './graph-model-json.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { OnnxValue } from '../tfjs-to-onnx.js';
+import type { OnnxValue } from '../../onnx/graph-builder.js';
 import { constInput, emitActivation, emitConv, emitMatMul, emitPool, toFloat, valueInput, type OpContext } from './graph-conv-ops.js';
 import { attrBool, attrInts, attrString, type GraphNodeDef } from './graph-model-json.js';
 import { broadcastShape, NCHW_PERM, nchwAxis, unsupported, type Operand } from './graph-operand.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
-import { OnnxGraphBuilder, type OnnxValue } from '../tfjs-to-onnx.js';
+import { OnnxGraphBuilder, type OnnxValue } from '../../onnx/graph-builder.js';
 import { attrShape, dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from './graph-model-json.js';
 import { emitGraphOp } from './graph-ops-to-onnx.js';
 import { ConstInitializers, unsupported, type Operand } from './graph-operand.js';

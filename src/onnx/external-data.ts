@@ -2,7 +2,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 
 // Types from onnx-proto directly (not onnx-model.ts, which imports this file to read models).
 const { onnx } = onnxProto;

@@ -1,9 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import type { DenseLayerWeights } from '../../core/dense-layer.js';
-import { MICROSOFT_OPERATORS, ONNX_OPERATORS } from '../onnx-to-tfjs/operators.js';
+import { GraftError } from '../core/errors.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
+import { MICROSOFT_OPERATORS, ONNX_OPERATORS } from '../formats/onnx-to-tfjs/operators.js';
 import { appendDenseHead } from './append-head.js';
-import { analyseGraph, prefixNodeIndices, suffixNodeIndices, type ResolvedCut } from './cut-points.js';
+import type { ResolvedCut } from './cut-points.js';
+import { analyseGraph, prefixNodeIndices, suffixNodeIndices } from './graph-split.js';
 import {
   cloneOnnxModel,
   findInitializer,

@@ -1,5 +1,5 @@
-import { GraftError } from '../../core/errors.js';
-import type { Layout } from '../../core/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { Layout } from '../core/preprocessing.js';
 import {
   cloneOnnxModel,
   encodeOnnxModel,

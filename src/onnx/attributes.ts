@@ -1,4 +1,4 @@
-import { int64ToNumber, type AttributeProto, type NodeProto } from '../onnx/onnx-model.js';
+import { int64ToNumber, type AttributeProto, type NodeProto } from './onnx-model.js';
 
 /** Typed reads of a node's attributes, each with the ONNX default as `fallback`. */
 function find(node: NodeProto, name: string): AttributeProto | undefined {

@@ -1,5 +1,5 @@
-import { GraftError } from '../../core/errors.js';
-import { createSession } from '../../runtime/ort-session.js';
+import { GraftError } from '../core/errors.js';
+import { createSession } from '../runtime/ort-session.js';
 import * as ort from 'onnxruntime-node';
 import {
   ONNX_FLOAT,

@@ -1,4 +1,4 @@
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import { graphOf, int64ToNumber, type ModelProto } from './onnx-model.js';
 
 /** The batch size the model's first input declares: a number when fixed, undefined when symbolic or absent. */

@@ -1,4 +1,4 @@
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import {
   cloneOnnxModel,
   encodeOnnxModel,
@@ -17,7 +17,7 @@ import {
   type ModelProto,
 } from './onnx-model.js';
 
-import type { DenseLayerWeights } from '../../core/dense-layer.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
 
 export type { DenseLayerWeights };
 

@@ -1,21 +1,9 @@
-import { GraftError } from '../../core/errors.js';
-import { intsAttr, stringAttr } from '../onnx-to-tfjs/attributes.js';
-import {
-  findInitializer,
-  graphInputs,
-  graphOf,
-  initializerToNumbers,
-  intAttribute,
-  nodeInputs,
-  nodeOutputs,
-  nodesOf,
-  opsetVersion,
-  tensorDims,
-  valueShape,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-} from './onnx-model.js';
+import { GraftError } from '../core/errors.js';
+import { intsAttr } from './attributes.js';
+import { analyseGraph, suffixNodeIndices, type GraphSplit } from './graph-split.js';
+import { findInitializer, nodeInputs, nodeOutputs, tensorDims, type GraphProto, type ModelProto, type NodeProto } from './onnx-model.js';
+import { inferShapes } from './static-shapes.js';
+import type { UnfreezeSpec } from './unfreeze-spec.js';
 
 /**
  * Where a backbone can be split for fine-tuning (DESIGN.md decision 2, "split at the freeze point"): the
@@ -42,9 +30,6 @@ export interface CutPoint {
   readonly spatialConvsAfter: number;
 }
 
-/** What `--unfreeze` asks for: everything, the last N blocks, or everything after a named tensor or node. */
-export type UnfreezeSpec = { readonly kind: 'all' } | { readonly kind: 'last'; readonly blocks: number } | { readonly kind: 'from'; readonly name: string };
-
 /** The cut an {@link UnfreezeSpec} resolves to on one model. */
 export interface ResolvedCut {
   readonly spec: UnfreezeSpec;
@@ -64,41 +49,6 @@ export interface ResolvedCut {
   readonly totalNodes: number;
   /** e.g. 'last 3 blocks: from 597_quantized (7x7x160), 15 of 66 nodes trainable'. */
   readonly description: string;
-}
-
-const UNFREEZE_HINT = 'use all, last:<N> (e.g. last:3) or from:<tensor or node name>; `graft inspect --cut-points` lists the tensors';
-
-/**
- * Parses the CLI's `--unfreeze` text: `all`, `last:<N>` (N >= 1) or `from:<tensor or node name>`.
- *
- * @throws GraftError `INVALID_CONFIG` for anything else, quoting the text received.
- * @example
- * parseUnfreeze('last:3'); // { kind: 'last', blocks: 3 }
- */
-export function parseUnfreeze(text: string): UnfreezeSpec {
-  const value = text.trim();
-  if (value === 'all') return { kind: 'all' };
-  const last = /^last:(.*)$/.exec(value);
-  if (last) {
-    const blocks = Number(last[1]);
-    if (!/^\d+$/.test(last[1]!.trim()) || !Number.isSafeInteger(blocks) || blocks < 1) {
-      throw new GraftError('INVALID_CONFIG', `--unfreeze last:<N> needs a whole number of blocks >= 1. Received: "${text}"`, {
-        hint: blocks === 0 ? 'to train the head only, leave --unfreeze out' : UNFREEZE_HINT,
-      });
-    }
-    return { kind: 'last', blocks };
-  }
-  const from = /^from:(.*)$/.exec(value);
-  if (from) {
-    if (from[1]!.length === 0) throw new GraftError('INVALID_CONFIG', `--unfreeze from:<name> needs a tensor or node name. Received: "${text}"`, { hint: UNFREEZE_HINT });
-    return { kind: 'from', name: from[1]! };
-  }
-  throw new GraftError('INVALID_CONFIG', `Unknown --unfreeze value. Received: "${text}"`, { hint: UNFREEZE_HINT });
-}
-
-/** The CLI text of a spec; `parseUnfreeze(formatUnfreeze(s))` gives `s` back. */
-export function formatUnfreeze(spec: UnfreezeSpec): string {
-  return spec.kind === 'all' ? 'all' : spec.kind === 'last' ? `last:${spec.blocks}` : `from:${spec.name}`;
 }
 
 /**
@@ -289,72 +239,6 @@ function tensorForName(split: GraphSplit, name: string): string | undefined {
   return node ? nodeOutputs(node)[0] : undefined;
 }
 
-/** @internal What the cut-point search and the exporters need to know about a graph. */
-export interface GraphSplit {
-  readonly graph: GraphProto;
-  readonly nodes: readonly NodeProto[];
-  readonly inputName: string;
-  /** Indices of the nodes the features need, ascending. */
-  readonly needed: readonly number[];
-  /** Every tensor a needed node reads or writes, and the features. */
-  readonly neededTensors: ReadonlySet<string>;
-  /** Producer index of every node output. */
-  readonly producer: ReadonlyMap<string, number>;
-  /** Initializers and outputs of nodes whose inputs are all constant (folded at import). */
-  readonly constants: ReadonlySet<string>;
-}
-
-/**
- * @internal Needed nodes, producers and constants of the subgraph that computes `featureOutput`.
- * @throws GraftError `INVALID_CONFIG` when `featureOutput` is not a tensor of the graph, `UNSUPPORTED_MODEL`
- *   when the graph has no input.
- */
-export function analyseGraph(model: ModelProto, featureOutput: string): GraphSplit {
-  const graph = graphOf(model);
-  const nodes = nodesOf(graph);
-  const inputName = graphInputs(graph)[0]?.name;
-  if (!inputName) throw new GraftError('UNSUPPORTED_MODEL', 'The ONNX model has no graph input to feed images to.');
-  const producer = new Map<string, number>();
-  nodes.forEach((node, i) => nodeOutputs(node).forEach((out) => out && producer.set(out, i)));
-  if (featureOutput !== inputName && !producer.has(featureOutput)) {
-    throw new GraftError('INVALID_CONFIG', `The model has no tensor "${featureOutput}" to take features from.`, {
-      hint: "pass the backbone's feature output (BackboneHandle.onnxFeatureOutput, or exposeFeatures' featureOutput)",
-    });
-  }
-  const neededTensors = new Set([featureOutput]);
-  const needed: number[] = [];
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    if (!nodeOutputs(nodes[i]!).some((out) => neededTensors.has(out))) continue;
-    needed.push(i);
-    for (const name of [...nodeInputs(nodes[i]!), ...nodeOutputs(nodes[i]!)]) if (name) neededTensors.add(name);
-  }
-  needed.reverse();
-  const constants = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  for (const node of nodes) {
-    if (nodeInputs(node).every((name) => name === '' || constants.has(name))) for (const out of nodeOutputs(node)) constants.add(out);
-  }
-  return { graph, nodes, inputName, needed, neededTensors, producer, constants };
-}
-
-/** @internal Indices of the nodes the features need that the cut tensor does not: what runs after the cut. */
-export function suffixNodeIndices(split: GraphSplit, cut: string): number[] {
-  const prefix = prefixNodeIndices(split, cut);
-  return split.needed.filter((i) => !prefix.has(i));
-}
-
-/** @internal Indices of the nodes the cut tensor needs (empty for the graph input). */
-export function prefixNodeIndices(split: GraphSplit, cut: string): Set<number> {
-  const wanted = new Set([cut]);
-  const found = new Set<number>();
-  for (let i = split.nodes.length - 1; i >= 0; i--) {
-    const node = split.nodes[i]!;
-    if (!nodeOutputs(node).some((out) => wanted.has(out))) continue;
-    found.add(i);
-    for (const name of nodeInputs(node)) if (name) wanted.add(name);
-  }
-  return found;
-}
-
 /** Output scale / zero point input positions of the ops that produce quantized activations. */
 const QUANT_OUTPUT_PARAMS: Readonly<Record<string, readonly [number, number]>> = {
   QuantizeLinear: [1, 2],
@@ -405,93 +289,4 @@ function channelsOf(split: GraphSplit, tensor: string, shape: readonly (number |
     if (perm?.join() === '0,3,1,2') return shape[3] ?? undefined;
   }
   return shape[1] ?? undefined;
-}
-
-type Shape = (number | null)[];
-
-/** Ops whose output has the shape of their (first non-constant) input. */
-const SAME_SHAPE = new Set([
-  'Relu', 'Clip', 'Sigmoid', 'Tanh', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'BatchNormalization', 'Identity', 'Dropout', 'Cast',
-  'QuantizeLinear', 'DequantizeLinear', 'Add', 'Sub', 'Mul', 'Div', 'QLinearAdd', 'QLinearMul', 'Softmax',
-]);
-
-/**
- * Static shapes of the features' subgraph for the ops CNN backbones use, from the input's declared shape.
- * Many exports (the int8 MobileNetV2) record no value_info, and the cut's shape is worth showing.
- */
-function inferShapes(model: ModelProto, split: GraphSplit): Map<string, Shape> {
-  const { graph, nodes } = split;
-  const shapes = new Map<string, Shape>();
-  const input = graphInputs(graph)[0];
-  const declared = valueShape(input);
-  if (!declared) return shapes;
-  shapes.set(split.inputName, declared.map((d, i) => (i === 0 ? null : d)));
-  const opset = opsetVersion(model) ?? 13;
-  const ints = (name: string | undefined): number[] | undefined => {
-    const t = name ? findInitializer(graph, name) : undefined;
-    return t ? initializerToNumbers(t) : undefined;
-  };
-  for (const i of split.needed) {
-    const node = nodes[i]!;
-    const op = node.opType ?? '';
-    const inputs = nodeInputs(node);
-    const runtime = inputs.filter((name) => name && !split.constants.has(name));
-    const x = shapes.get(runtime[0] ?? '');
-    const out = nodeOutputs(node)[0] ?? '';
-    let y: Shape | undefined;
-    if (!x) continue;
-    if (SAME_SHAPE.has(op)) {
-      y = runtime.map((name) => shapes.get(name)).filter((s): s is Shape => s !== undefined).sort((a, b) => b.length - a.length)[0];
-    } else if ((op === 'Conv' || op === 'QLinearConv') && x.length === 4) {
-      const weight = findInitializer(graph, inputs[op === 'Conv' ? 1 : 3] ?? '');
-      if (weight) {
-        const [outChannels, , kH, kW] = tensorDims(weight);
-        const spatial = windowOutput(node, x, [kH!, kW!]);
-        if (spatial) y = [x[0]!, outChannels!, ...spatial];
-      }
-    } else if ((op === 'MaxPool' || op === 'AveragePool') && x.length === 4) {
-      const kernel = intsAttr(node, 'kernel_shape');
-      const spatial = kernel?.length === 2 ? windowOutput(node, x, kernel) : undefined;
-      if (spatial) y = [x[0]!, x[1]!, ...spatial];
-    } else if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool') {
-      y = [...x.slice(0, 2), ...x.slice(2).map(() => 1)];
-    } else if (op === 'QLinearGlobalAveragePool' && x.length === 4) {
-      y = intAttribute(node, 'channels_last', 0) === 1 ? [x[0]!, 1, 1, x[3]!] : [x[0]!, x[1]!, 1, 1];
-    } else if (op === 'Pad') {
-      const pads = opset < 11 ? intsAttr(node, 'pads') : ints(inputs[1]);
-      if (pads?.length === 2 * x.length && !inputs[3]) y = x.map((d, a) => (d === null ? null : d + pads[a]! + pads[a + x.length]!));
-    } else if (op === 'Transpose') {
-      const perm = intsAttr(node, 'perm') ?? x.map((_d, a) => x.length - 1 - a);
-      y = perm.map((a) => x[a] ?? null);
-    } else if (op === 'Flatten') {
-      const axis = intAttribute(node, 'axis', 1);
-      const rest = x.slice(axis);
-      if (axis === 1 && rest.every((d) => d !== null)) y = [x[0]!, rest.reduce<number>((a, b) => a * b!, 1)];
-    }
-    if (y) shapes.set(out, y);
-  }
-  return shapes;
-}
-
-/** Output H, W of a conv or pool window over NCHW `x` (pads, auto_pad, strides, dilations, ceil_mode). */
-function windowOutput(node: NodeProto, x: Shape, kernel: readonly number[]): [number, number] | undefined {
-  const strides = intsAttr(node, 'strides') ?? [1, 1];
-  const dilations = intsAttr(node, 'dilations') ?? [1, 1];
-  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
-  const pads = intsAttr(node, 'pads') ?? [0, 0, 0, 0];
-  const isCeil = intAttribute(node, 'ceil_mode', 0) === 1;
-  const out: number[] = [];
-  for (let a = 0; a < 2; a++) {
-    const size = x[2 + a];
-    if (size === null || size === undefined) return undefined;
-    const s = strides[a] ?? 1;
-    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-      out.push(Math.ceil(size / s));
-      continue;
-    }
-    const pad = autoPad === 'VALID' ? 0 : (pads[a] ?? 0) + (pads[a + 2] ?? 0);
-    const span = size + pad - ((dilations[a] ?? 1) * (kernel[a]! - 1) + 1);
-    out.push((isCeil ? Math.ceil(span / s) : Math.floor(span / s)) + 1);
-  }
-  return [out[0]!, out[1]!];
 }

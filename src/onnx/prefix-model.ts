@@ -1,4 +1,4 @@
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import type { ResolvedCut } from './cut-points.js';
 import {
   cloneOnnxModel,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import { inlineExternalData } from './external-data.js';
 
 /**
