@@ -14,7 +14,7 @@ import { decodeImage } from '../dist/data/decode-image.js';
 import { makePreprocessing } from '../dist/core/preprocessing.js';
 import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
 import { readOnnxModel } from '../dist/onnx/onnx-model.js';
-import { importOnnxToTfjs } from '../dist/formats/onnx-to-tfjs/index.js';
+import { importOnnxToTfjs } from '../dist/onnx-to-tfjs/index.js';
 
 const modeArg = process.argv[2] ?? 'both';
 if (!['float', 'round', 'both'].includes(modeArg)) throw new RangeError(`mode must be float, round or both. Received: ${modeArg}`);

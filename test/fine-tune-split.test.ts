@@ -11,7 +11,7 @@ import { registerWasmGradKernels } from '../src/engine/wasm-grad-kernels/index.j
 import { GraftError } from '../src/core/errors.js';
 import { describeCutPoints, findCutPoints, resolveUnfreeze, type ResolvedCut } from '../src/onnx/cut-points.js';
 import { formatUnfreeze, parseUnfreeze } from '../src/onnx/unfreeze-spec.js';
-import { exportFineTunedOnnx } from '../src/onnx/export-fine-tuned.js';
+import { exportFineTunedOnnx } from '../src/onnx-to-tfjs/export-fine-tuned.js';
 import { exposeFeatures, FEATURE_OUTPUT } from '../src/onnx/feature-output.js';
 import {
   decodeOnnxModel,
@@ -28,7 +28,7 @@ import {
   type TensorProto,
 } from '../src/onnx/onnx-model.js';
 import { buildPrefixModel, CUT_OUTPUT } from '../src/onnx/prefix-model.js';
-import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
+import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import type { DenseLayerWeights } from '../src/core/dense-layer.js';

@@ -16,7 +16,7 @@ import {
   readOnnxModel,
   type NodeProto,
 } from '../src/onnx/onnx-model.js';
-import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/formats/onnx-to-tfjs/index.js';
+import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, sharedDir, skipReason } from './support.js';

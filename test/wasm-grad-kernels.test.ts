@@ -13,7 +13,7 @@ import {
   wasmGradKernelNames,
 } from '../src/engine/wasm-grad-kernels/index.js';
 import { readOnnxModel } from '../src/onnx/onnx-model.js';
-import { importOnnxToTfjs } from '../src/formats/onnx-to-tfjs/index.js';
+import { importOnnxToTfjs } from '../src/onnx-to-tfjs/index.js';
 import { int8Model } from './support.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];

@@ -16,7 +16,7 @@ import { detectFormat, type ModelFormat } from './detect-format.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from './onnx-to-layers/index.js';
-import { importOnnxToTfjs } from './onnx-to-tfjs/index.js';
+import { importOnnxToTfjs } from '../onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from './save-layers-model.js';
 import { loadKerasH5 } from './keras-h5/load-keras-h5.js';
 import { isKerasWeightsOnly, loadKerasWeightsOnly } from './keras-h5/load-weights-only.js';

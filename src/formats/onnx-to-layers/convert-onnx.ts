@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
 import {
@@ -10,8 +11,8 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../../onnx/onnx-model.js';
-import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
-import { findOperator } from '../onnx-to-tfjs/operators.js';
+import { ImportContext, ImportState } from '../../onnx-to-tfjs/import-context.js';
+import { findOperator } from '../../onnx-to-tfjs/operators.js';
 import * as ops from './layer-ops.js';
 import * as quant from './layer-ops-quant.js';
 import { BATCH, LayerBuilder, symbolic, type LayerValue, type SymbolicValue } from './layer-values.js';
@@ -106,8 +107,6 @@ export interface OnnxLayersModel {
   readonly layerCount: number;
 }
 
-let conversionCount = 0;
-
 /**
  * Converts an ONNX CNN into a TF.js layers model (Keras layers, NHWC) that `saveLayersModelToDir` writes as
  * model.json + weights and `tf.loadLayersModel` reads back.
@@ -139,7 +138,7 @@ export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayers
   const nodes = nodesOf(graph);
   const outputNames = requestedOutputs(graph, options.outputs, source);
 
-  const state = new ImportState(false, graph.initializer ?? [], `onnx-layers${++conversionCount}`);
+  const state = new ImportState(false, graph.initializer ?? [], `onnx-layers-${randomUUID()}`);
   const needed = neededNodes(nodes, outputNames, state.needed, inputName);
   const consumers = new Map<string, NodeProto[]>();
   for (const node of needed) for (const name of node.input ?? []) if (name) consumers.set(name, [...(consumers.get(name) ?? []), node]);

@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
-import { MICROSOFT_OPERATORS, ONNX_OPERATORS } from '../formats/onnx-to-tfjs/operators.js';
-import { appendDenseHead } from './append-head.js';
-import type { ResolvedCut } from './cut-points.js';
-import { analyseGraph, prefixNodeIndices, suffixNodeIndices } from './graph-split.js';
+import { MICROSOFT_OPERATORS, ONNX_OPERATORS } from './operators.js';
+import { appendDenseHead } from '../onnx/append-head.js';
+import type { ResolvedCut } from '../onnx/cut-points.js';
+import { analyseGraph, prefixNodeIndices, suffixNodeIndices } from '../onnx/graph-split.js';
 import {
   cloneOnnxModel,
   findInitializer,
@@ -27,8 +27,8 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
-} from './onnx-model.js';
-import { CUT_OUTPUT } from './prefix-model.js';
+} from '../onnx/onnx-model.js';
+import { CUT_OUTPUT } from '../onnx/prefix-model.js';
 
 /** Inputs of {@link exportFineTunedOnnx}. */
 export interface ExportFineTunedOptions {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { intAttr, intsAttr, stringAttr } from '../../onnx/attributes.js';
+import { intAttr, intsAttr, stringAttr } from '../onnx/attributes.js';
 import type { ImportContext, Kernel } from './import-context.js';
 import { asNhwc, device, type HostValue } from './values.js';
 

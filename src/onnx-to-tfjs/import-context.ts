@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import type { NodeProto, TensorProto } from '../../onnx/onnx-model.js';
+import { GraftError } from '../core/errors.js';
+import type { NodeProto, TensorProto } from '../onnx/onnx-model.js';
 import { hostFromInitializer, type HostValue, type Value } from './values.js';
 
 /** What a kernel may ask of the run it is part of. */
@@ -32,7 +32,10 @@ export class ImportState {
     /** Whether quantized activations are rounded to their grid (see ImportOnnxOptions.quantizedActivations). */
     readonly isRoundingActivations: boolean,
     initializers: readonly TensorProto[],
-    /** Prefix that keeps tfjs's process-wide variable names unique when a model is imported twice. */
+    /**
+     * Prefix that keeps tfjs's process-wide variable names unique when a model is imported twice (a random id per
+     * import, not a module-level counter: no state outlives a call). Weights are keyed by initializer name, never by it.
+     */
     private readonly variablePrefix: string,
   ) {
     this.initializers = new Map(initializers.map((t) => [t.name ?? '', t]));

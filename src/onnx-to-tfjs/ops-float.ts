@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { floatAttr, intAttr, intsAttr, stringAttr } from '../../onnx/attributes.js';
+import { floatAttr, intAttr, intsAttr, stringAttr } from '../onnx/attributes.js';
 import { tfPadding, windowPads } from './conv.js';
 import type { ImportContext, OpImporter } from './import-context.js';
 import { hostBinary, hostConcat } from './ops-shape.js';

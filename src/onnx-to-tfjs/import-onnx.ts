@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import {
   requestedOutputs,
   singleFloatInput,
@@ -9,7 +10,7 @@ import {
   valueShape,
   type ModelProto,
   type NodeProto,
-} from '../../onnx/onnx-model.js';
+} from '../onnx/onnx-model.js';
 import { ImportContext, ImportState, type Kernel, type RunContext } from './import-context.js';
 import { findOperator, MICROSOFT_OPERATORS, ONNX_OPERATORS } from './operators.js';
 import { asOnnx, device, type Value } from './values.js';
@@ -88,9 +89,6 @@ interface Step {
   readonly outputs: readonly string[];
 }
 
-/** Keeps tfjs's process-wide variable names unique when models (or one model twice) are imported. */
-let importCount = 0;
-
 /**
  * Imports an ONNX model as a trainable tfjs graph.
  *
@@ -126,7 +124,7 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
   }
   const outputNames = requestedOutputs(graph, options.outputs, source);
 
-  const state = new ImportState(options.quantizedActivations === 'round', graph.initializer ?? [], `onnx${++importCount}`);
+  const state = new ImportState(options.quantizedActivations === 'round', graph.initializer ?? [], `onnx-${randomUUID()}`);
   const needed = neededNodes(nodes, outputNames, state.needed, startName);
   const steps: Step[] = [];
   try {

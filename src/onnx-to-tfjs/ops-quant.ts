@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { ONNX_FLOAT, ONNX_INT8, ONNX_UINT8 } from '../../onnx/onnx-model.js';
-import { intAttr } from '../../onnx/attributes.js';
+import { ONNX_FLOAT, ONNX_INT8, ONNX_UINT8 } from '../onnx/onnx-model.js';
+import { intAttr } from '../onnx/attributes.js';
 import { convKernel } from './conv.js';
 import type { ImportContext, OpImporter } from './import-context.js';
 import { alignOperands } from './ops-float.js';

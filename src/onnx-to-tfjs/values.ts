@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import {
   initializerToFloat32,
   initializerToNumbers,
@@ -7,7 +7,7 @@ import {
   ONNX_FLOAT,
   tensorDims,
   type TensorProto,
-} from '../../onnx/onnx-model.js';
+} from '../onnx/onnx-model.js';
 
 /**
  * The two kinds of value that flow through an imported graph.

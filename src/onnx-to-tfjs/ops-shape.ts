@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import { ONNX_FLOAT, ONNX_INT64 } from '../../onnx/onnx-model.js';
-import { floatAttr, floatsAttr, hasAttribute, intAttr, intsAttr, tensorAttr } from '../../onnx/attributes.js';
+import { GraftError } from '../core/errors.js';
+import { ONNX_FLOAT, ONNX_INT64 } from '../onnx/onnx-model.js';
+import { floatAttr, floatsAttr, hasAttribute, intAttr, intsAttr, tensorAttr } from '../onnx/attributes.js';
 import type { ImportContext, OpImporter } from './import-context.js';
 import {
   asOnnx,
