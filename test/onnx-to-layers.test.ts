@@ -16,7 +16,7 @@ import {
   readOnnxModel,
   type NodeProto,
 } from '../src/onnx/onnx-model.js';
-import { convertOnnxToLayers, toKerasLayout } from '../src/formats/onnx-to-layers/index.js';
+import { convertOnnxToLayers, toKerasLayout } from '../src/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../src/onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';
 import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';

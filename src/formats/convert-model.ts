@@ -15,7 +15,7 @@ import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
 import { detectFormat, type ModelFormat } from './detect-format.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
-import { convertOnnxToLayers, toKerasLayout } from './onnx-to-layers/index.js';
+import { convertOnnxToLayers, toKerasLayout } from '../onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from './save-layers-model.js';
 import { loadKerasH5 } from './keras-h5/load-keras-h5.js';

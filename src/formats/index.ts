@@ -13,4 +13,4 @@ export * as onnxToTfjs from '../onnx-to-tfjs/index.js';
 export * from '../onnx/cut-points.js';
 export * from '../onnx/prefix-model.js';
 export * from '../onnx-to-tfjs/export-fine-tuned.js';
-export * as onnxToLayers from './onnx-to-layers/index.js';
+export * as onnxToLayers from '../onnx-to-layers/index.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import type { HostValue } from '../../onnx-to-tfjs/values.js';
+import { GraftError } from '../core/errors.js';
+import type { HostValue } from '../onnx-to-tfjs/values.js';
 
 /**
  * The batch size that ONNX shapes are evaluated with while a graph is turned into Keras layers. Keras

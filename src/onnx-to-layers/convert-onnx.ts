@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import {
   requestedOutputs,
   singleFloatInput,
@@ -10,9 +10,9 @@ import {
   valueShape,
   type ModelProto,
   type NodeProto,
-} from '../../onnx/onnx-model.js';
-import { ImportContext, ImportState } from '../../onnx-to-tfjs/import-context.js';
-import { findOperator } from '../../onnx-to-tfjs/operators.js';
+} from '../onnx/onnx-model.js';
+import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
+import { findOperator } from '../onnx-to-tfjs/operators.js';
 import * as ops from './layer-ops.js';
 import * as quant from './layer-ops-quant.js';
 import { BATCH, LayerBuilder, symbolic, type LayerValue, type SymbolicValue } from './layer-values.js';

@@ -1,7 +1,7 @@
-import { ONNX_INT8, ONNX_UINT8 } from '../../onnx/onnx-model.js';
-import { intAttr } from '../../onnx/attributes.js';
-import { dequantizeConstant } from '../../onnx-to-tfjs/ops-quant.js';
-import { hostNumbers, type HostValue } from '../../onnx-to-tfjs/values.js';
+import { ONNX_INT8, ONNX_UINT8 } from '../onnx/onnx-model.js';
+import { intAttr } from '../onnx/attributes.js';
+import { dequantizeConstant } from '../onnx-to-tfjs/ops-quant.js';
+import { hostNumbers, type HostValue } from '../onnx-to-tfjs/values.js';
 import { binaryValue, clampValue, convLayer, denseLayer, globalPool, linearThenClamp, type BinaryOp, type LayerConverter } from './layer-ops.js';
 import type { LayerValue } from './layer-values.js';
 import type { NodeConversion } from './node-context.js';

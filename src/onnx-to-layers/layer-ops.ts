@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { ONNX_INT64 } from '../../onnx/onnx-model.js';
-import { floatAttr, intAttr, intsAttr, stringAttr } from '../../onnx/attributes.js';
-import { windowPads } from '../../onnx-to-tfjs/conv.js';
-import { reshapeDims } from '../../onnx-to-tfjs/ops-shape.js';
-import { hostNumbers, hostValue, isFloatType, normaliseAxis, TO_NHWC, type HostValue } from '../../onnx-to-tfjs/values.js';
+import { ONNX_INT64 } from '../onnx/onnx-model.js';
+import { floatAttr, intAttr, intsAttr, stringAttr } from '../onnx/attributes.js';
+import { windowPads } from '../onnx-to-tfjs/conv.js';
+import { reshapeDims } from '../onnx-to-tfjs/ops-shape.js';
+import { hostNumbers, hostValue, isFloatType, normaliseAxis, TO_NHWC, type HostValue } from '../onnx-to-tfjs/values.js';
 import { BATCH, broadcastShape, kerasDims, reshapeValue, symbolic, toOnnxOrder, UNBOUNDED, type LayerValue, type SymbolicValue } from './layer-values.js';
 import type { NodeConversion } from './node-context.js';
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import type { NodeProto } from '../../onnx/onnx-model.js';
-import type { ImportContext } from '../../onnx-to-tfjs/import-context.js';
-import type { HostValue } from '../../onnx-to-tfjs/values.js';
+import { GraftError } from '../core/errors.js';
+import type { NodeProto } from '../onnx/onnx-model.js';
+import type { ImportContext } from '../onnx-to-tfjs/import-context.js';
+import type { HostValue } from '../onnx-to-tfjs/values.js';
 import { LayerBuilder, symbolic, toNhwc, type LayerValue, type SymbolicValue } from './layer-values.js';
 
 /** What a node converter gets: its node, its input values, the layer builder and the graph around it. */
