@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../dist/formats/tfjs-layers.js';
+import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../dist/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../dist/formats/tfjs-to-onnx.js';
 
 const BATCH = 16;

@@ -8,8 +8,8 @@ import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { convertModel } from '../src/formats/convert-model.js';
 import { detectFormat } from '../src/formats/detect-format.js';
-import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { saveLayersModelToDir } from '../src/readers/save-layers-model.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { hasShared, int8Model, loadImageBatch, parseJsonOutput, runCli, sharedDir, skipReason, tempDir } from './support.js';
 

@@ -29,7 +29,7 @@ import {
 } from '../src/onnx/onnx-model.js';
 import { buildPrefixModel, CUT_OUTPUT } from '../src/onnx/prefix-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/onnx-to-tfjs/index.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import type { DenseLayerWeights } from '../src/core/dense-layer.js';
 import { hymenoptera, int8Model, loadImageBatch, sharedDir, skipReason } from './support.js';

@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { decodeImage } from '../src/data/decode-image.js';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import type { Preprocessing } from '../src/core/preprocessing.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { loadCheckpoint } from '../src/learn/checkpoint.js';
 import { GraftModel } from '../src/model/graft-model.js';
 import { GraftError } from '../src/core/errors.js';

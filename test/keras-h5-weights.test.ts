@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { convertModel, loadArchitecture } from '../src/formats/convert-model.js';
-import { isKerasWeightsOnly, keras3LayerKeys, loadKerasH5, loadKerasWeightsOnly } from '../src/formats/keras-h5/index.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2 } from '../src/formats/tfjs-layers.js';
+import { isKerasWeightsOnly, keras3LayerKeys, loadKerasH5, loadKerasWeightsOnly } from '../src/readers/keras-h5/index.js';
+import { loadLayersModelFromDir, loadNsfwjsMobileNetV2 } from '../src/readers/tfjs-layers.js';
 import { loadImageBatch, sharedDir, tempDir } from './support.js';
 
 const tmBase = join(sharedDir, 'models/tm-mobilenetv2-035/base');

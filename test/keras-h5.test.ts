@@ -8,9 +8,9 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
-import { loadKerasH5, parseLabelsText } from '../src/formats/keras-h5/index.js';
-import { toTfjsModelConfig } from '../src/formats/keras-h5/keras-config.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { loadKerasH5, parseLabelsText } from '../src/readers/keras-h5/index.js';
+import { toTfjsModelConfig } from '../src/readers/keras-h5/keras-config.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { tempDir } from './support.js';
 

@@ -18,8 +18,8 @@ import {
 } from '../src/onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../src/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../src/onnx-to-tfjs/index.js';
-import { saveLayersModelToDir } from '../src/formats/save-layers-model.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { saveLayersModelToDir } from '../src/readers/save-layers-model.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, loadImageBatch, sharedDir, skipReason, tempDir } from './support.js';
 import { initializers } from './onnx-fixtures.js';

@@ -16,7 +16,7 @@ import {
   loadNsfwjsMobileNetV2Mid,
   readGraphModelDir,
   type GraphModelJson,
-} from '../src/formats/tfjs-graph/index.js';
+} from '../src/readers/tfjs-graph/index.js';
 import { loadImageBatch, sharedDir, tempDir } from './support.js';
 
 const v1GraphDir = join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph');

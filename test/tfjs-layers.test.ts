@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
-import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
+import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/readers/tfjs-layers.js';
 
 let work: string;
 let model: tf.LayersModel;

@@ -6,7 +6,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/formats/tfjs-layers.js';
+import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
 import { loadImageBatch } from './support.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
-import { loadLayersModelFromDir } from '../src/formats/tfjs-layers.js';
+import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
 import { sharedDir } from './support.js';
 import {
   isNativeGemmAvailable,

@@ -2,13 +2,13 @@
 export * from '../onnx/onnx-model.js';
 export * from '../onnx/feature-output.js';
 export * from '../onnx/append-head.js';
-export * from './tfjs-layers.js';
+export * from '../readers/tfjs-layers.js';
 export * from './tfjs-to-onnx.js';
-export * from './save-layers-model.js';
+export * from '../readers/save-layers-model.js';
 export * from './detect-format.js';
 export * from './convert-model.js';
-export * as kerasH5 from './keras-h5/index.js';
-export * as tfjsGraph from './tfjs-graph/index.js';
+export * as kerasH5 from '../readers/keras-h5/index.js';
+export * as tfjsGraph from '../readers/tfjs-graph/index.js';
 export * as onnxToTfjs from '../onnx-to-tfjs/index.js';
 export * from '../onnx/cut-points.js';
 export * from '../onnx/prefix-model.js';

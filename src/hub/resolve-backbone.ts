@@ -8,7 +8,7 @@ import type { BackboneFormat } from '../engine/backbone.js';
 import type { ProgressListener } from '../core/progress.js';
 import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type CatalogueEntry } from './catalogue.js';
 import { copyFileVerified, downloadFile } from './download.js';
-import { layersModelDirSha256 } from '../formats/tfjs-layers.js';
+import { layersModelDirSha256 } from '../readers/tfjs-layers.js';
 import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from './mirror.js';
 import { onnxModelSha256, sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
 

@@ -2,5 +2,5 @@
 export * from './graph-model-json.js';
 export * from './load-graph-model.js';
 export * from './graph-features.js';
-export * from './graph-to-onnx.js';
-export { SUPPORTED_GRAPH_OPS } from './graph-ops-to-onnx.js';
+export * from '../../formats/tfjs-graph/graph-to-onnx.js';
+export { SUPPORTED_GRAPH_OPS } from '../../formats/tfjs-graph/graph-ops-to-onnx.js';
