@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../dist/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../dist/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../dist/tfjs-to-onnx/layers-model-to-onnx.js';
 
 const BATCH = 16;
 const SIZE = 224;

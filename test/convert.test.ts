@@ -10,7 +10,7 @@ import { convertModel } from '../src/formats/convert-model.js';
 import { detectFormat } from '../src/formats/detect-format.js';
 import { saveLayersModelToDir } from '../src/readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { hasShared, int8Model, loadImageBatch, parseJsonOutput, runCli, sharedDir, skipReason, tempDir } from './support.js';
 
 /** A small CNN with the layer kinds of a MobileNet block, saved as a TF.js layers folder. */

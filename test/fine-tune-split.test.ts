@@ -30,7 +30,7 @@ import {
 import { buildPrefixModel, CUT_OUTPUT } from '../src/onnx/prefix-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import type { DenseLayerWeights } from '../src/core/dense-layer.js';
 import { hymenoptera, int8Model, loadImageBatch, sharedDir, skipReason } from './support.js';
 

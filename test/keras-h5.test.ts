@@ -11,7 +11,7 @@ import { GraftError } from '../src/core/errors.js';
 import { loadKerasH5, parseLabelsText } from '../src/readers/keras-h5/index.js';
 import { toTfjsModelConfig } from '../src/readers/keras-h5/keras-config.js';
 import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { tempDir } from './support.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');

@@ -20,7 +20,7 @@ import { convertOnnxToLayers, toKerasLayout } from '../src/onnx-to-layers/index.
 import { importOnnxToTfjs } from '../src/onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from '../src/readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, loadImageBatch, sharedDir, skipReason, tempDir } from './support.js';
 import { initializers } from './onnx-fixtures.js';
 

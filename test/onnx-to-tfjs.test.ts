@@ -18,7 +18,7 @@ import {
 } from '../src/onnx/onnx-model.js';
 import { importOnnxToTfjs, type OnnxTfjsGraph } from '../src/onnx-to-tfjs/index.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { hymenoptera, int8FeatModel, int8Model, sharedDir, skipReason } from './support.js';
 import { initializers } from './onnx-fixtures.js';
 

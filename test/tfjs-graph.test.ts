@@ -6,8 +6,8 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
+import { exportGraphModelToOnnx } from '../src/tfjs-to-onnx/graph-model-to-onnx.js';
 import {
-  exportGraphModelToOnnx,
   extractGraphFeatures,
   graphFeatureNode,
   isGraphModelJson,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../src/formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { loadImageBatch } from './support.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');

@@ -8,7 +8,7 @@ import { exposeFeatures, FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { loadKerasH5 } from '../readers/keras-h5/load-keras-h5.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
 import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import type { ProgressListener } from '../core/progress.js';

@@ -6,7 +6,7 @@ import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { attrShape } from '../readers/tfjs-graph/graph-model-json.js';
 import { graphFeatureNode } from '../readers/tfjs-graph/graph-features.js';
-import { exportGraphModelToOnnx } from '../formats/tfjs-graph/graph-to-onnx.js';
+import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
 import { readGraphModelDir } from '../readers/tfjs-graph/load-graph-model.js';
 import type { ResolvedBackbone } from '../hub/resolve-backbone.js';
 import { writeFileAtomic } from '../core/atomic-write.js';

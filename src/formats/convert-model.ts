@@ -21,10 +21,10 @@ import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadKerasH5 } from '../readers/keras-h5/load-keras-h5.js';
 import { isKerasWeightsOnly, loadKerasWeightsOnly } from '../readers/keras-h5/load-weights-only.js';
 import { attrShape, dataInputs } from '../readers/tfjs-graph/graph-model-json.js';
-import { exportGraphModelToOnnx } from './tfjs-graph/graph-to-onnx.js';
+import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
 import { loadGraphModelFromArtifacts, readGraphModelDir } from '../readers/tfjs-graph/load-graph-model.js';
 import { loadLayersModelFromDir, loadNsfwjsMobileNetV2 } from '../readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from './tfjs-to-onnx.js';
+import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
 
 export type ConvertTarget = 'onnx' | 'tfjs';
 

@@ -1,6 +1,6 @@
-import type { OnnxValue } from '../../onnx/graph-builder.js';
+import type { OnnxValue } from '../onnx/graph-builder.js';
 import { constInput, emitActivation, emitConv, emitMatMul, emitPool, toFloat, valueInput, type OpContext } from './graph-conv-ops.js';
-import { attrBool, attrInts, attrString, type GraphNodeDef } from '../../readers/tfjs-graph/graph-model-json.js';
+import { attrBool, attrInts, attrString, type GraphNodeDef } from '../readers/tfjs-graph/graph-model-json.js';
 import { broadcastShape, NCHW_PERM, nchwAxis, unsupported, type Operand } from './graph-operand.js';
 
 /** TF ops {@link emitGraphOp} converts (Placeholder, Const and Identity are handled by the graph walk). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
 import { OnnxGraphBuilder, type OnnxValue } from '../onnx/graph-builder.js';
-import { emitLayer } from './tfjs-to-onnx-layers.js';
+import { emitLayer } from './layer-emitters.js';
 
 /** Options of {@link exportLayersModelToOnnx}. */
 export interface ExportLayersModelOptions {

@@ -1,6 +1,6 @@
-import { GraftError } from '../../core/errors.js';
-import type { OnnxGraphBuilder, OnnxValue } from '../../onnx/graph-builder.js';
-import type { GraphNodeDef } from '../../readers/tfjs-graph/graph-model-json.js';
+import { GraftError } from '../core/errors.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../onnx/graph-builder.js';
+import type { GraphNodeDef } from '../readers/tfjs-graph/graph-model-json.js';
 
 /**
  * What a TF graph node's input resolves to while exporting: a computed value (an ONNX tensor with its

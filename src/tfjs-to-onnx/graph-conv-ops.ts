@@ -1,5 +1,5 @@
-import type { OnnxGraphBuilder, OnnxValue } from '../../onnx/graph-builder.js';
-import { attrFloat, attrInts, attrString, attrStrings, attrBool, type GraphNodeDef } from '../../readers/tfjs-graph/graph-model-json.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../onnx/graph-builder.js';
+import { attrFloat, attrInts, attrString, attrStrings, attrBool, type GraphNodeDef } from '../readers/tfjs-graph/graph-model-json.js';
 import { unsupported, type ConstInitializers, type ConstOperand, type Operand } from './graph-operand.js';
 
 /** What op emitters share: the graph being built and the Const initializer cache. */

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../../core/errors.js';
-import { OnnxGraphBuilder, type OnnxValue } from '../../onnx/graph-builder.js';
-import { attrShape, dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from '../../readers/tfjs-graph/graph-model-json.js';
+import { GraftError } from '../core/errors.js';
+import { OnnxGraphBuilder, type OnnxValue } from '../onnx/graph-builder.js';
+import { attrShape, dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from '../readers/tfjs-graph/graph-model-json.js';
 import { emitGraphOp } from './graph-ops-to-onnx.js';
 import { ConstInitializers, unsupported, type Operand } from './graph-operand.js';
-import { manifestByteLength } from '../../readers/tfjs-graph/load-graph-model.js';
+import { manifestByteLength } from '../readers/tfjs-graph/load-graph-model.js';
 
 /** Options of {@link exportGraphModelToOnnx}. */
 export interface ExportGraphModelOptions {
