@@ -11,7 +11,7 @@ import { decodeOnnxModel, encodeOnnxModel, makeFloatInitializer, makeFloatValueI
 import { readLayersModelDir } from '../src/readers/tfjs-layers.js';
 import { validateGraphModelJson } from '../src/readers/tfjs-graph/graph-model-json.js';
 import { detectFormat } from '../src/formats/detect-format.js';
-import { weightPaths } from '../src/hub/model-hash.js';
+import { weightPaths } from '../src/readers/tfjs-model-dir.js';
 import { parseManifest } from '../src/model/manifest.js';
 import { GraftModel } from '../src/model/graft-model.js';
 import { startDashboardServer } from '../src/serve/dashboard/start-dashboard-server.js';

@@ -10,7 +10,9 @@ import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type Ca
 import { copyFileVerified, downloadFile } from './download.js';
 import { layersModelDirSha256 } from '../readers/tfjs-layers.js';
 import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from './mirror.js';
-import { onnxModelSha256, sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
+import { sha256File } from '../core/sha256-file.js';
+import { onnxModelSha256 } from '../onnx/model-id.js';
+import { tfjsModelDirSha256, weightPaths } from '../readers/tfjs-model-dir.js';
 
 /** Where the backbone's files are, once found. */
 export type BackboneLocation =
