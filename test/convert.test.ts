@@ -6,7 +6,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../src/runtime/tfjs-backend.js';
 import { GraftError } from '../src/core/errors.js';
-import { convertModel } from '../src/formats/convert-model.js';
+import { convertModel } from '../src/convert/convert-model.js';
 import { detectFormat } from '../src/formats/detect-format.js';
 import { saveLayersModelToDir } from '../src/readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../src/readers/tfjs-layers.js';

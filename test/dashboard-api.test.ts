@@ -368,19 +368,16 @@ skipReason('dashboard fine-tuning test');
 describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real photos', () => {
   let root: string;
   let server: Awaited<ReturnType<typeof startDashboardServer>>;
-  const modelsDir = process.env.GRAFT_MODELS_DIR;
   beforeAll(async () => {
     root = await tempDir('graft-dashboard-ft-');
-    // mobilenet_v2 is the int8 MobileNetV2 in the shared models folder (found offline through GRAFT_MODELS_DIR).
-    process.env.GRAFT_MODELS_DIR = join(int8Model, '..');
     await copySubset(join(hymenoptera, 'train'), join(root, 'photos'), 6);
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir: join(root, 'cache'), port: 0, dataRoots: [root] });
+    // mobilenet_v2 is the int8 MobileNetV2 in the shared models folder (found offline through modelDirs, which the
+    // CLI fills from GRAFT_MODELS_DIR).
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir: join(root, 'cache'), modelDirs: [join(int8Model, '..')], port: 0, dataRoots: [root] });
     token = server.token;
   });
   afterAll(async () => {
     await server?.close();
-    if (modelsDir === undefined) delete process.env.GRAFT_MODELS_DIR;
-    else process.env.GRAFT_MODELS_DIR = modelsDir;
     await rm(root, { recursive: true, force: true });
   });
 

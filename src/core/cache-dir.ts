@@ -1,8 +1,9 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 
-/** What {@link defaultCacheDir} reads; every field defaults to the running process's value (for tests). */
+/** What {@link defaultCacheDir} reads. `platform` and `homeDir` default to the running process's. */
 export interface CacheDirEnvironment {
+  /** Environment variables to honour (GRAFT_CACHE_DIR, XDG_CACHE_HOME, LOCALAPPDATA). Defaults to none: library code reads no environment; the CLI passes its own. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly platform?: NodeJS.Platform;
   readonly homeDir?: string;
@@ -15,7 +16,7 @@ export interface CacheDirEnvironment {
  * `$XDG_CACHE_HOME/graft` or `~/.cache/graft` on Linux and other Unixes, `~/Library/Caches/graft` on macOS,
  * `%LOCALAPPDATA%\graft\cache` on Windows. `XDG_CACHE_HOME` is ignored when empty or relative, as the XDG spec says.
  *
- * @param environment - defaults to `process.env`, `process.platform` and `os.homedir()`.
+ * @param environment - defaults to no variables, `process.platform` and `os.homedir()`.
  * @example
  * ```ts
  * defaultCacheDir({ env: {}, platform: 'linux', homeDir: '/home/ada' }); // '/home/ada/.cache/graft'
@@ -23,7 +24,7 @@ export interface CacheDirEnvironment {
  * ```
  */
 export function defaultCacheDir(environment: CacheDirEnvironment = {}): string {
-  const env = environment.env ?? process.env;
+  const env = environment.env ?? {};
   const platform = environment.platform ?? process.platform;
   const paths = platform === 'win32' ? path.win32 : path.posix;
   const explicit = env['GRAFT_CACHE_DIR'];

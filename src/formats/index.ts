@@ -6,7 +6,7 @@ export * from '../readers/tfjs-layers.js';
 export * from '../tfjs-to-onnx/layers-model-to-onnx.js';
 export * from '../readers/save-layers-model.js';
 export * from './detect-format.js';
-export * from './convert-model.js';
+export * from '../convert/convert-model.js';
 export * as kerasH5 from '../readers/keras-h5/index.js';
 export * as tfjsGraph from '../readers/tfjs-graph/index.js';
 export * from '../tfjs-to-onnx/graph-model-to-onnx.js';

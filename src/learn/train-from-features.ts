@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
-import { backboneFromOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
@@ -37,6 +37,9 @@ export interface TrainFromFeaturesOptions {
   readonly backbone?: string;
   readonly cacheDir?: string;
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (see BackboneOptions); the CLI passes its environment's. */
+  readonly modelDirs?: BackboneOptions['modelDirs'];
+  readonly mirrors?: BackboneOptions['mirrors'];
   readonly overrides?: PreprocessingOverrides;
   readonly featureOutput?: string;
   readonly engine?: 'onnxruntime' | 'tfjs';
@@ -75,6 +78,8 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       backbone: options.backbone ?? meta.model.source,
       cacheDir,
       offline: options.offline,
+      modelDirs: options.modelDirs,
+      mirrors: options.mirrors,
       overrides: options.overrides,
       featureOutput: options.featureOutput,
       engine: options.engine,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
-import { backboneFromOptions, type BackboneHandle, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { backboneFromOptions, type BackboneHandle, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
@@ -41,6 +41,9 @@ export interface TrainOptions {
   readonly out: string;
   readonly cacheDir?: string;
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (see BackboneOptions); the CLI passes its environment's. */
+  readonly modelDirs?: BackboneOptions['modelDirs'];
+  readonly mirrors?: BackboneOptions['mirrors'];
   readonly overrides?: PreprocessingOverrides;
   readonly featureOutput?: string;
   /** Where a TF.js backbone runs (see OpenBackboneOptions.engine). Defaults to onnxruntime. */

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { convertModel, type ConversionReport } from '../formats/convert-model.js';
+import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';

@@ -1,3 +1,4 @@
+import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
@@ -84,6 +85,9 @@ export interface RunQueueOptions {
   readonly cacheDir: string;
   /** Never download a backbone. Defaults to false: a backbone not cached is downloaded, as `graft train` does. */
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (the CLI passes its environment's). */
+  readonly modelDirs?: readonly string[];
+  readonly mirrors?: readonly MirrorRule[];
 }
 
 /**
@@ -190,6 +194,8 @@ export class RunQueue {
           out: run.modelDir,
           cacheDir: this.options.cacheDir,
           offline: this.options.offline ?? false,
+          modelDirs: this.options.modelDirs,
+          mirrors: this.options.mirrors,
           config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
           ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
           onProgress: (event) => this.onProgress(run, event),
