@@ -9,13 +9,8 @@ import { makePreprocessing, preprocessingHash } from '../src/core/preprocessing.
 import { GraftError } from '../src/core/errors.js';
 import { featureKey } from '../src/features/cache-key.js';
 import { defaultCacheDir } from '../src/core/cache-dir.js';
-import {
-  FEATURE_STORE_FILE,
-  FeatureStore,
-  float16BitsToNumber,
-  float32BitsToFloat16Bits,
-  storedValues,
-} from '../src/features/feature-store.js';
+import { FEATURE_STORE_FILE, FeatureStore } from '../src/features/feature-store.js';
+import { float16BitsToNumber, float32BitsToFloat16Bits, storedValues } from '../src/features/vector-encoding.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/feature-writer.mjs', import.meta.url));
 const SHA_A = 'a'.repeat(64);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import type { ConversionReport, ConvertTarget } from '../formats/conversion.js';
+import type { ConversionReport, ConvertTarget } from '../formats/conversion-report.js';
 import { detectFormat } from '../formats/detect-format.js';
 import { formatEntry } from '../formats/registry.js';
 import type { MirrorRule } from '../hub/mirror.js';

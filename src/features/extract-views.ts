@@ -7,7 +7,8 @@ import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js'
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
-import { storedValues, type FeatureDtype, type FeatureEntry, type FeatureStore } from './feature-store.js';
+import type { FeatureEntry, FeatureStore } from './feature-store.js';
+import { storedValues, type FeatureDtype } from './vector-encoding.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
 /** The frozen part of a backbone: an ONNX model from the image input to the cut. */

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GraftError } from '../core/errors.js';
-import { applyFeatureStorePragmas } from './feature-store.js';
+import { applyFeatureStorePragmas } from './sqlite-pragmas.js';
 
 export const FILE_INDEX_FILE = 'files-v1.sqlite';
 

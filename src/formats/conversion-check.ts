@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
 import { mulberry32 } from '../core/random.js';
 import { createSession } from '../runtime/ort-session.js';
-import type { ConversionRequest, ConvertTarget } from './conversion.js';
+import type { ConversionRequest } from './conversion.js';
+import type { ConvertTarget } from './conversion-report.js';
 
 /** Every conversion is checked on this many inputs, all drawn from one seed so that reruns compare alike. */
 export const CHECK_SAMPLES = 2;

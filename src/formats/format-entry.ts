@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ModelFormat } from '../core/model-format.js';
 import type { Layout } from '../core/preprocessing.js';
 import type { ProgressListener } from '../core/progress.js';
-import type { Converter, ConvertTarget } from './conversion.js';
+import type { Converter } from './conversion.js';
+import type { ConvertTarget } from './conversion-report.js';
 import type { BackboneLocation } from './model-location.js';
 
 /** A file the formats are asked to recognise, read once for all of them. */

@@ -7,7 +7,8 @@ import { loadGraphModelFromArtifacts, readGraphModelDir } from '../readers/tfjs-
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
 import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnx } from './conversion-check.js';
-import type { ConversionReport, ConversionRequest } from './conversion.js';
+import type { ConversionRequest } from './conversion.js';
+import type { ConversionReport } from './conversion-report.js';
 
 /** TF.js graph model -> ONNX: the graph's final output, checked against tfjs's own execution of the graph. */
 export async function convertGraphToOnnx(request: ConversionRequest): Promise<ConversionReport> {

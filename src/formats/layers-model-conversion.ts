@@ -7,7 +7,8 @@ import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
 import type { ModelFormat } from '../core/model-format.js';
 import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnx } from './conversion-check.js';
-import type { ConversionReport, ConversionRequest, Converter, ConvertTarget } from './conversion.js';
+import type { ConversionRequest, Converter } from './conversion.js';
+import type { ConversionReport, ConvertTarget } from './conversion-report.js';
 
 /** Loads a format's model as a tfjs layers model; `notes` collects what the report should say about it. */
 export type LayersModelLoader = (request: ConversionRequest, notes: string[]) => Promise<tf.LayersModel>;

@@ -10,7 +10,8 @@ import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, checkOutFolder, maxDiff, outPath, runOnnxOutput } from './conversion-check.js';
-import type { ConversionReport, ConversionRequest } from './conversion.js';
+import type { ConversionRequest } from './conversion.js';
+import type { ConversionReport } from './conversion-report.js';
 
 /**
  * ONNX -> TF.js layers model. The converted model runs on seeded inputs (transposed to its NHWC input) against

@@ -22,12 +22,10 @@ const REGISTRY: Readonly<Record<ModelFormat, ModelFormatEntry>> = {
 /** @internal Every format entry, in detection order. */
 export const FORMAT_ENTRIES: readonly ModelFormatEntry[] = Object.values(REGISTRY);
 
-/** Every format Graft reads, in detection order. */
-export const MODEL_FORMATS: readonly ModelFormat[] = FORMAT_ENTRIES.map((entry) => entry.name);
 
 /** @internal The entry of `format`. @throws GraftError `INTERNAL` for a name outside the union (a corrupt manifest). */
 export function formatEntry(format: ModelFormat): ModelFormatEntry {
   const entry: ModelFormatEntry | undefined = REGISTRY[format];
-  if (!entry) throw new GraftError('INTERNAL', `Unknown model format "${String(format)}". Must be one of: ${MODEL_FORMATS.join(', ')}`);
+  if (!entry) throw new GraftError('INTERNAL', `Unknown model format "${String(format)}". Must be one of: ${FORMAT_ENTRIES.map((e) => e.name).join(', ')}`);
   return entry;
 }

@@ -1,11 +1,11 @@
-import type { BackboneFormat } from '../engine/backbone.js';
+import type { ModelFormat } from '../core/model-format.js';
 import type { Layout, ResizeMode, Scale } from '../core/preprocessing.js';
 
 /** One named backbone Graft knows: where to get it, how to verify it, how to feed it. */
 export interface CatalogueEntry {
   readonly name: string;
   readonly description: string;
-  readonly format: BackboneFormat;
+  readonly format: ModelFormat;
   /** Download address of the model file (ONNX) or of model.json (TF.js). Absent for bundled models. */
   readonly url?: string;
   /** File name the model is stored under in the cache and looked for in GRAFT_MODELS_DIR. */
