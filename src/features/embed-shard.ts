@@ -74,7 +74,7 @@ const DEFAULT_CHECKPOINT_SECONDS = 5;
 const PUBLISH_COST_FACTOR = 20;
 
 /**
- * Computes one shard of a dataset's features into its own store file (DESIGN.md decision 10).
+ * Computes one shard of a dataset's features into its own store file (ARCHITECTURE.md decision 10).
  *
  * Every process lists the whole dataset in the same order and keeps the images whose relative path hashes to its
  * shard ({@link shardOf}), so N processes (e.g. the pods of a Kubernetes Indexed Job) split the work without talking.

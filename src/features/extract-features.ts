@@ -11,7 +11,7 @@ import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
 export interface ExtractOptions {
-  /** Images per backbone call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, DESIGN.md). */
+  /** Images per backbone call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, ARCHITECTURE.md). */
   readonly batchSize?: number;
   /** Images read and decoded at once while the backbone runs. Defaults to 4. */
   readonly concurrency?: number;

@@ -46,7 +46,7 @@ export interface ExtractViewsOptions {
   readonly viewsFor?: (fileIndex: number) => number;
   /** Known file hashes: with it, unchanged files whose views are all stored are not even read. */
   readonly fileIndex?: FileHashIndex;
-  /** Views per prefix call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, DESIGN.md). */
+  /** Views per prefix call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, ARCHITECTURE.md). */
   readonly batchSize?: number;
   /** Files read and decoded at once (each decodes all its missing views) while the prefix runs. Defaults to 4. */
   readonly concurrency?: number;
@@ -80,7 +80,7 @@ export interface ViewExtractionResult {
 
 /**
  * Activations at the cut for K augmented views (and the plain view) of every image: the precomputation that lets
- * fine-tuning augment without running the frozen prefix each epoch (DESIGN.md decision 2). Each epoch then picks
+ * fine-tuning augment without running the frozen prefix each epoch (ARCHITECTURE.md decision 2). Each epoch then picks
  * one of an image's views.
  *
  * Works like extractFeatures, per view: a view whose activations are stored is not recomputed; a file whose views

@@ -54,7 +54,7 @@ const CREATE_SCHEMA = `
 `;
 
 /**
- * A persistent, process-safe cache of feature vectors (DESIGN.md decision 3), one SQLite file in the cache folder.
+ * A persistent, process-safe cache of feature vectors (ARCHITECTURE.md decision 3), one SQLite file in the cache folder.
  *
  * Several processes (e.g. extraction shards) may open the same store and write at once: each `putMany` is one
  * transaction, so a killed process leaves all or none of a batch. Reads validate every row: a truncated or

@@ -26,7 +26,7 @@ export interface CatalogueEntry {
   readonly featureLayer?: string;
   /** Where the weights come from; shown by `graft models` and recorded in manifests. */
   readonly license: string;
-  /** Linear-probe validation accuracy measured on this project's machine (DESIGN.md), for choosing. */
+  /** Linear-probe validation accuracy measured on this project's machine (ARCHITECTURE.md), for choosing. */
   readonly probeAccuracy?: { readonly hymenoptera?: number; readonly flowers12?: number };
   /** Shipped inside an npm dependency: available offline on every install. */
   readonly bundled?: 'nsfwjs';
@@ -47,7 +47,7 @@ export interface CatalogueEntry {
   readonly notes?: string;
 }
 
-/** The backbone used when none is named: measured best on this project's machine (DESIGN.md). */
+/** The backbone used when none is named: measured best on this project's machine (ARCHITECTURE.md). */
 export const DEFAULT_BACKBONE = 'mobilenet_v2';
 
 /**

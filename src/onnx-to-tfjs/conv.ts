@@ -52,7 +52,7 @@ export function convKernel(ctx: ImportContext, weight: HostValue, bias: HostValu
   ) as tf.Variable<tf.Rank.R4>;
   const biasVariable = bias ? ctx.variable(biasKey, () => tf.tensor1d(bias.data as Float32Array)) : undefined;
   // A 1x1 stride-1 convolution is a matMul over pixels: same result, and matMul has gradient kernels on
-  // tfjs-wasm, where Conv2DBackpropFilter is missing (DESIGN.md), so pointwise layers stay trainable there.
+  // tfjs-wasm, where Conv2DBackpropFilter is missing (ARCHITECTURE.md), so pointwise layers stay trainable there.
   const isPointwise = group === 1 && kH === 1 && kW === 1 && stride.every((s) => s === 1);
 
   // tfjs refuses strides > 1 together with dilations > 1: convolve at stride 1 and keep every stride-th output.

@@ -6,7 +6,7 @@ import { inferShapes } from './static-shapes.js';
 import type { UnfreezeSpec } from './unfreeze-spec.js';
 
 /**
- * Where a backbone can be split for fine-tuning (DESIGN.md decision 2, "split at the freeze point"): the
+ * Where a backbone can be split for fine-tuning (ARCHITECTURE.md decision 2, "split at the freeze point"): the
  * frozen prefix runs once per image in onnxruntime and its output is cached; only the suffix trains in tfjs.
  * A split is only valid at an articulation tensor, one that every path from the input to the features goes
  * through, because the cache holds that single tensor and nothing else the suffix could need.

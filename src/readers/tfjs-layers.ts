@@ -34,7 +34,7 @@ const BYTES_PER_DTYPE: Readonly<Record<string, number>> = {
  * Loads a TF.js layers model (model.json + weight shards) from a local directory.
  *
  * Reads through a custom IOHandler because tfjs's `file://` handler lives in tfjs-node, which cannot be
- * installed offline (DESIGN.md). Every shard path must stay inside `dir` (after resolving symlinks) and
+ * installed offline (ARCHITECTURE.md). Every shard path must stay inside `dir` (after resolving symlinks) and
  * each group's shards must hold exactly the bytes its manifest describes; nothing is written.
  *
  * @param dir - folder holding `model.json` and the shards it names.
@@ -187,7 +187,7 @@ export function truncateAt(model: tf.LayersModel, layerName: string): tf.LayersM
 
 /**
  * sha256 (hex) of a TF.js layers model folder: model.json's bytes, then every shard's bytes in manifest
- * order. This is the backbone's model id in feature-cache keys (DESIGN.md decision 3).
+ * order. This is the backbone's model id in feature-cache keys (ARCHITECTURE.md decision 3).
  */
 export async function layersModelDirSha256(dir: string): Promise<string> {
   const { modelJsonBytes, weightData } = await readLayersModelDir(dir);

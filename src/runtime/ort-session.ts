@@ -31,7 +31,7 @@ export type OrtSession = ort.InferenceSession;
 
 /**
  * Creates an onnxruntime-node session with Graft's settings: graphOptimizationLevel 'all' (~1.75x over
- * the default here, DESIGN.md), sequential execution ('parallel' measured slower), one inter-op thread.
+ * the default here, ARCHITECTURE.md), sequential execution ('parallel' measured slower), one inter-op thread.
  *
  * @param model ONNX bytes or a file path.
  * @throws GraftError `UNSUPPORTED_MODEL` when onnxruntime cannot load the model; the message names it.

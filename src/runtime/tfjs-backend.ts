@@ -23,7 +23,7 @@ let pending: Promise<TfjsBackendChoice> | undefined;
 /**
  * Selects the tfjs backend once per process: wasm first, cpu only if wasm cannot start.
  *
- * Why wasm: tfjs-node cannot be installed offline and pure-JS cpu is ~20x slower (DESIGN.md).
+ * Why wasm: tfjs-node cannot be installed offline and pure-JS cpu is ~20x slower (ARCHITECTURE.md).
  * The wasm binaries are located with `require.resolve`, so this works from `src/` under vitest and
  * from `dist/` alike. A fallback is never silent: the reason is returned in `fallbackReason`
  * (see {@link ensureTfjsBackendChoice}) and passed to `onFallback`.

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makePreprocessing, preprocessingHash } from '../../src/core/preprocessing.js';
 import { GraftError } from '../../src/core/errors.js';
 import { featureKey } from '../../src/features/cache-key.js';
-import { defaultCacheDir } from '../../src/core/cache-dir.js';
 import { FEATURE_STORE_FILE, FeatureStore } from '../../src/features/feature-store.js';
 import { float16BitsToNumber, float32BitsToFloat16Bits, storedValues } from '../../src/features/vector-encoding.js';
 
@@ -106,19 +105,6 @@ describe('featureKey', () => {
     expect(() => featureKey({ ...parts, preprocessingHash: '' })).toThrow(TypeError);
     expect(() => featureKey({ ...parts, view: -1 })).toThrow(RangeError);
     expect(() => featureKey({ ...parts, view: 1.5 })).toThrow(RangeError);
-  });
-});
-
-describe('defaultCacheDir', () => {
-  it('follows GRAFT_CACHE_DIR, then the platform convention', () => {
-    expect(defaultCacheDir({ env: { GRAFT_CACHE_DIR: '/data/g' }, platform: 'linux', homeDir: '/h' })).toBe('/data/g');
-    expect(defaultCacheDir({ env: {}, platform: 'linux', homeDir: '/h' })).toBe('/h/.cache/graft');
-    expect(defaultCacheDir({ env: { XDG_CACHE_HOME: '/x' }, platform: 'linux', homeDir: '/h' })).toBe('/x/graft');
-    expect(defaultCacheDir({ env: { XDG_CACHE_HOME: 'rel' }, platform: 'linux', homeDir: '/h' })).toBe('/h/.cache/graft');
-    expect(defaultCacheDir({ env: {}, platform: 'darwin', homeDir: '/Users/a' })).toBe('/Users/a/Library/Caches/graft');
-    expect(defaultCacheDir({ env: { LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' }, platform: 'win32', homeDir: 'C:\\Users\\a' })).toBe(
-      'C:\\Users\\a\\AppData\\Local\\graft\\cache',
-    );
   });
 });
 
