@@ -24,13 +24,13 @@ export type ProgressEvent =
   | { type: 'info'; message: string }
   /**
    * Something fell back to a path the caller did not ask for (e.g. tfjs's pure-JS cpu backend when wasm cannot
-   * start, ~20x slower). Never silent: the CLI prints it, the server streams it. `code` is stable, `message` says
-   * what happened and why.
+   * start, ~20x slower; the wasm training kernels without SIMD or native GEMM). Never silent: the CLI prints it, the
+   * server streams it. `code` is stable, `message` says what happened, why and what it costs. Work goes on.
    */
   | { type: 'warning'; code: WarningCode; message: string };
 
 /** Stable names of the fallbacks a `warning` event reports. */
-export type WarningCode = 'TFJS_CPU_FALLBACK';
+export type WarningCode = 'TFJS_CPU_FALLBACK' | 'SIMD_UNAVAILABLE' | 'NATIVE_GEMM_UNAVAILABLE';
 
 export type TrainPhase = 'head' | 'fine-tune';
 

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
 import { GraftError } from '../core/errors.js';
-import { channelAffine, cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
+import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
+import { pixelsToTensor } from '../core/pixel-tensor.js';
 
 /** Options for {@link decodeImage}; all optional. */
 export interface DecodeOptions {
@@ -152,28 +153,8 @@ export async function decodeToRgb(
  * @param out optional destination (e.g. a slice of a batch tensor) of length 3 x S x S.
  */
 export function rgbToTensor(rgb: Uint8Array, pre: Preprocessing, out?: Float32Array): Float32Array {
-  const pixels = pre.inputSize * pre.inputSize;
-  if (rgb.length !== pixels * 3) {
-    throw new RangeError(`rgb must hold ${pixels * 3} bytes for input size ${pre.inputSize}. Received: ${rgb.length}`);
-  }
-  const result = out ?? new Float32Array(pixels * 3);
-  const { mul, add } = channelAffine(pre);
-  const [m0, m1, m2] = mul;
-  const [a0, a1, a2] = add;
-  if (pre.layout === 'nchw') {
-    for (let p = 0, i = 0; p < pixels; p++, i += 3) {
-      result[p] = rgb[i]! * m0 + a0;
-      result[pixels + p] = rgb[i + 1]! * m1 + a1;
-      result[2 * pixels + p] = rgb[i + 2]! * m2 + a2;
-    }
-  } else {
-    for (let i = 0; i < pixels * 3; i += 3) {
-      result[i] = rgb[i]! * m0 + a0;
-      result[i + 1] = rgb[i + 1]! * m1 + a1;
-      result[i + 2] = rgb[i + 2]! * m2 + a2;
-    }
-  }
-  return result;
+  // The browser's classify.js runs the same function on a canvas's RGBA bytes.
+  return pixelsToTensor(rgb, 3, pre, out);
 }
 
 function isJpeg(bytes: Buffer): boolean {

@@ -32,9 +32,9 @@ export interface ExtractionResult {
   /** With `mirror`, the features of each file's mirror image (same order); otherwise empty. */
   readonly mirrored: (Float32Array | undefined)[];
   readonly skipped: SkippedFile[];
-  /** Vectors computed by the backbone in this run (mirror images included). */
+  /** Images the backbone ran on in this run (for some or all of their views). */
   readonly computed: number;
-  /** Vectors served from the feature store (mirror images included). */
+  /** Images served entirely from the feature store. */
   readonly cached: number;
   readonly seconds: number;
   /** Seconds spent in backbone calls (0 on a fully cached run). */
@@ -72,6 +72,7 @@ export async function extractFeatures(
   const skipped: SkippedFile[] = [];
   let cached = 0;
   let computed = 0;
+  const computedFiles = new Set<number>();
   let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
@@ -79,18 +80,17 @@ export async function extractFeatures(
     const elapsed = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'extract', done: filesDone + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
   };
-  /** Fills what the store has for file i; returns whether anything is still missing. */
+  /** Fills what the store has for file i; returns whether anything is still missing (counted as cached if not). */
   const lookup = (i: number, sha256: string): boolean => {
     const keys = kinds.map((kind) => keyOf(sha256, kind));
     const hits = store.getMany(keys);
     kinds.forEach((kind, j) => {
       const v = hits.get(keys[j]!);
-      if (v && !results[kind][i]) {
-        results[kind][i] = v;
-        cached++;
-      }
+      if (v && !results[kind][i]) results[kind][i] = v;
     });
-    return !isDone(i);
+    if (!isDone(i)) return true;
+    cached++;
+    return false;
   };
 
   // 1. Unchanged files whose vectors are stored: no reading at all.
@@ -124,7 +124,8 @@ export async function extractFeatures(
         return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
       }),
     );
-    computed += batch.length;
+    for (const item of batch) computedFiles.add(item.index);
+    computed = computedFiles.size;
     batch = [];
     report();
   };

@@ -94,3 +94,8 @@ async function removeStaleTemporaries(path: string): Promise<void> {
 function align4(n: number): number {
   return (n + 3) & ~3;
 }
+
+/** Where fine-tuning's refit on all training images checkpoints (beside the holdout trial's checkpoint). */
+export function refitCheckpointPath(path: string): string {
+  return `${path}.refit`;
+}

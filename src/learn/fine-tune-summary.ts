@@ -22,4 +22,9 @@ export interface FineTuneSummary {
    * when no fine-tuning epoch beat it there.
    */
   readonly kept?: 'fine-tuned' | 'head';
+  /**
+   * The held-out training images that chose: how many, the default head's log-loss on them, and the best fine-tuning
+   * epoch's (set by `train`).
+   */
+  readonly holdout?: { readonly images: number; readonly headLoss: number | null; readonly bestLoss: number | null };
 }

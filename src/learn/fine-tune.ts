@@ -43,6 +43,8 @@ export interface FineTunePhaseInput {
   readonly config: FineTuneConfig;
   readonly seed: number;
   readonly checkpoint: { readonly path: string; readonly fingerprint: string; readonly resume: boolean; readonly extra: Record<string, unknown> };
+  /** Large matrix products in onnxruntime's native GEMM (registerWasmGradKernels' `nativeGemm`). Default true. */
+  readonly nativeGemm?: boolean;
   readonly onProgress?: ProgressListener;
 }
 
@@ -59,6 +61,8 @@ export interface FineTunePhaseResult {
   readonly onnxBytes: Uint8Array;
   /** Validation probabilities of the kept weights (row per val file that was readable) and the files they belong to. */
   readonly val: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
+  /** The same for the held-out images that chose the epoch (null without a holdout). */
+  readonly holdout: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
   readonly skipped: SkippedFile[];
 }
 
@@ -71,8 +75,8 @@ export interface FineTunePhaseResult {
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
   const { handle, model, config, onProgress } = input;
   // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
-  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); GRAFT_NATIVE_GEMM=0 keeps every product in wasm.
-  registerWasmGradKernels({ nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0' });
+  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
+  registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(onProgress === undefined ? {} : { onProgress }) });
   await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
   const featureOutput = handle.onnxFeatureOutput;
   const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));
@@ -109,6 +113,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
     const exportCheck = await checkExport(onnxBytes, prefix, handle, suffix, loop.head, { files: train.files, set: train });
     const exportSeconds = (performance.now() - exportStarted) / 1000;
     const valProbabilities = val.labels.length ? predictCut(suffix, loop.head, val) : undefined;
+    const holdoutProbabilities = holdout.labels.length ? predictCut(suffix, loop.head, holdout) : undefined;
     return {
       summary: {
         config,
@@ -125,6 +130,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
       head: loop.head,
       onnxBytes,
       val: valProbabilities ? { probabilities: valProbabilities, labels: val.labels, files: [...val.files] } : null,
+      holdout: holdoutProbabilities ? { probabilities: holdoutProbabilities, labels: holdout.labels, files: [...holdout.files] } : null,
       skipped,
     };
   } finally {

@@ -13,7 +13,7 @@ import { fitLinearHead, type SelectionReport } from './select/fit-linear-head.js
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import type { TrainConfig } from './train-config.js';
-import { trainHead, type FeatureMatrix } from './train-head.js';
+import type { FeatureMatrix } from './train-head.js';
 
 /** Scores on a validation set: reported, never used to choose anything. */
 export type ValScores = Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number };
@@ -39,6 +39,8 @@ export interface HeadPhase {
   readonly counts: { readonly train: number; readonly val: number };
   readonly extractSeconds: number;
   readonly trainSeconds: number;
+  /** Log-loss of each validation image by file (not serialised: for comparing heads image by image). */
+  readonly valLosses?: ReadonlyMap<string, number>;
 }
 
 export interface HeadPhaseInput {
@@ -102,10 +104,10 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy) : undefined;
 
   const trainStarted = performance.now();
-  const fitted = linear ? await fitLinear(trainSet, groups, input) : await fitMlp(trainSet, groups, input);
+  const fitted = await fitHeadOn(trainSet, groups, { ...input, classNames: data.labels });
   return {
     ...fitted,
-    val: valSet.plain.count ? scoreHead(fitted.layers, valSet, fitted.tta, data.labels) : null,
+    ...scoreVal(fitted, valSet, data.labels),
     features: { computed: extraction.computed, cached: extraction.cached, backbone_s: round(extraction.backboneSeconds) },
     skipped: extraction.skipped,
     counts: { train: trainSet.plain.count, val: valSet.plain.count },
@@ -114,12 +116,31 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   };
 }
 
-type Fitted = Pick<HeadPhase, 'layers' | 'tta' | 'linear' | 'selection' | 'labelIssues' | 'history' | 'bestEpoch' | 'stoppedEarly' | 'backend'>;
+/** A fitted head and what was chosen for it. */
+export type FittedHead = Pick<HeadPhase, 'layers' | 'tta' | 'linear' | 'selection' | 'labelIssues' | 'history' | 'bestEpoch' | 'stoppedEarly' | 'backend'>;
 
-async function fitLinear(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
+/** What a head fit needs besides the features. */
+export interface FitHeadContext {
+  readonly config: TrainConfig;
+  readonly classNames: readonly string[];
+  /** See HeadPhaseInput.crossValidate. */
+  readonly crossValidate?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+}
+
+/**
+ * The head the config asks for, on features already in memory: the linear head (cross-validated) or the MLP. Every
+ * choice is made on these training rows alone. Used by the head phase and by training from feature stores.
+ */
+export async function fitHeadOn(set: FeatureSet, groups: readonly string[] | undefined, context: FitHeadContext): Promise<FittedHead> {
+  return isLinearHead(context.config.head) ? fitLinear(set, groups, context) : fitMlp(set, groups, context);
+}
+
+async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
   const { config } = input;
   const head = await fitLinearHead(
-    { ...set, mirrored: set.mirrored, classNames: input.data.labels, groups },
+    { ...set, mirrored: set.mirrored, classNames: input.classNames, ...(groups ? { groups } : {}) },
     {
       c: config.c,
       trainViews: config.mirror === 'auto' ? 'auto' : config.mirror === 'on' ? 'plain+flip' : 'plain',
@@ -149,16 +170,18 @@ async function fitLinear(set: FeatureSet, groups: string[] | undefined, input: H
  * The MLP head (`--hidden N`): Adam with early stopping on a held-out fifth of the training images (grouped and
  * stratified like a cross-validation fold), never on the validation set.
  */
-async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: HeadPhaseInput): Promise<Fitted> {
-  const { config, data } = input;
-  const { fold } = assignFolds(set.labels, data.labels, groups, config.seed, 5);
+async function fitMlp(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
+  const { config, classNames } = input;
+  const { fold } = assignFolds(set.labels, classNames, groups, config.seed, 5);
   const part = (inHoldout: boolean) => {
     const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
     const out = new Float32Array(rows.length * set.plain.dim);
     rows.forEach((r, j) => out.set(set.plain.data.subarray(r * set.plain.dim, (r + 1) * set.plain.dim), j * set.plain.dim));
     return { features: { data: out, count: rows.length, dim: set.plain.dim }, labels: Int32Array.from(rows, (r) => set.labels[r]!) };
   };
-  const head = await trainHead(part(false), part(true), data.labels.length, config, input.onProgress);
+  // tfjs loads only for an MLP (~0.6 s of start-up the linear head does not pay).
+  const { trainHead } = await import('./train-head.js');
+  const head = await trainHead(part(false), part(true), classNames.length, config, input.onProgress);
   return {
     layers: foldNormalization(head.layers, head.normalization),
     tta: config.tta === 'on',
@@ -172,10 +195,22 @@ async function fitMlp(set: FeatureSet, groups: string[] | undefined, input: Head
   };
 }
 
+function scoreVal(fitted: FittedHead, set: FeatureSet, labels: readonly string[]): Pick<HeadPhase, 'val' | 'valLosses'> {
+  if (!set.plain.count) return { val: null };
+  const probabilities = headProbabilities(fitted.layers, set, fitted.tta, labels.length);
+  const k = labels.length;
+  const valLosses = new Map(set.files.map((file, i) => [file, -Math.log(Math.max(probabilities[i * k + set.labels[i]!]!, 1e-12))]));
+  return { val: scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels), valLosses };
+}
+
 /** Validation metrics of the folded head on cached features (what the ONNX model gives, to ~1e-6), with its TTA. */
 export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, labels: readonly string[]): ValScores {
+  return scoreProbabilities({ probabilities: headProbabilities(layers, set, tta, labels.length), labels: set.labels, files: set.files }, labels);
+}
+
+/** Class probabilities of the folded head on each image, [count, K], averaged with the mirror image under TTA. */
+function headProbabilities(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, k: number): Float32Array {
   const { count, dim, data } = set.plain;
-  const k = labels.length;
   const probabilities = new Float32Array(count * k);
   for (let i = 0; i < count; i++) {
     const p = denseForward(layers, data.subarray(i * dim, (i + 1) * dim));
@@ -185,7 +220,7 @@ export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet,
     }
     probabilities.set(p, i * k);
   }
-  return scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels);
+  return probabilities;
 }
 
 /** Validation metrics from class probabilities (row per image). */

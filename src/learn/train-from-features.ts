@@ -5,23 +5,20 @@ import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides 
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
-import { materialiseRows, type FeatureRows } from '../features/feature-rows.js';
+import { materialiseRows } from '../features/feature-rows.js';
 import { ShardRows, type ShardRowSelection } from '../features/shard-rows.js';
 import { openShardSet, type ShardSet } from '../features/shard-set.js';
 import { appendDenseHead } from '../onnx/append-head.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { evaluatePredictions } from '../metrics/classification.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
-import type { EpochLogs, ProgressListener } from '../core/progress.js';
-import { denseForward, foldNormalization, type DenseLayerWeights } from '../core/dense-layer.js';
+import type { ProgressListener } from '../core/progress.js';
+import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from './train-config.js';
-import { trainHead } from './train-head.js';
 import { groupKeys } from './select/folds.js';
 import type { TrainOptions, TrainResult } from './train.js';
-import type { HeadPhase } from './head-phase.js';
+import { fitHeadOn, type FittedHead as FittedOnRows, type HeadPhase } from './head-phase.js';
 import { buildManifest } from './train-manifest.js';
-import { isLinearHead } from './head-config.js';
-import { fitLinearHead } from './select/fit-linear-head.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 
 /** Options for {@link trainFromFeatures}. */
@@ -101,12 +98,11 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     if (trainRows.count === 0) throw new GraftError('INVALID_DATASET', `No training rows in ${set.dir}: every image was unreadable or held out`);
     onProgress?.({ type: 'info', message: `${set.dir}: ${set.stores.length} shard${set.stores.length === 1 ? '' : 's'}, ${trainRows.count} train and ${valRows?.count ?? 0} val rows of ${trainRows.dim} floats` });
 
-    const fitted = await fitHead(trainRows, valRows && valRows.count > 0 ? valRows : undefined, config, onProgress);
+    const fitted = await fitHead(trainRows, config, onProgress);
     const val = valRows && valRows.count > 0 ? scoreRows(fitted.layers, valRows) : null;
     const skipped = unreadableRows(set);
     const headPhase: HeadPhase = {
       ...fitted,
-      tta: false,
       val,
       features: { computed: 0, cached: trainRows.count + (valRows?.count ?? 0), backbone_s: 0 },
       skipped,
@@ -149,13 +145,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   }
 }
 
-interface FittedHead extends Pick<HeadPhase, 'linear' | 'selection' | 'labelIssues'> {
-  /** Layers on raw features (normalisation folded in). */
-  readonly layers: DenseLayerWeights[];
-  readonly history: EpochLogs[];
-  readonly bestEpoch: number;
-  readonly stoppedEarly: boolean;
-  readonly backend: string;
+interface FittedHead extends FittedOnRows {
   /** Seconds spent reading rows from the store, and fitting. */
   readonly readSeconds: number;
   readonly trainSeconds: number;
@@ -166,52 +156,17 @@ interface FittedHead extends Pick<HeadPhase, 'linear' | 'selection' | 'labelIssu
  * per image, so no mirror rows or test-time augmentation) or the MLP. The rows are read into memory once: the solver's
  * passes then cost no store reads (count x dim floats; ~5 GB for a million 1280-d rows, see bench/RESULTS.md).
  */
-async function fitHead(train: ShardRows, val: FeatureRows | undefined, config: TrainConfig, onProgress: ProgressListener | undefined): Promise<FittedHead> {
+async function fitHead(train: ShardRows, config: TrainConfig, onProgress: ProgressListener | undefined): Promise<FittedHead> {
   const readStarted = performance.now();
   const trainMatrix = materialiseRows(train);
+  const files: string[] = [];
+  train.forEachFile((file) => files.push(file.path));
   const readSeconds = (performance.now() - readStarted) / 1000;
   const trainStarted = performance.now();
-  const plain = { data: trainMatrix.data, count: train.count, dim: train.dim };
-  if (isLinearHead(config.head)) {
-    const files: string[] = [];
-    train.forEachFile((file) => files.push(file.path));
-    const head = await fitLinearHead(
-      { plain, labels: trainMatrix.labels, classNames: train.labels, files, ...(config.groupBy ? { groups: groupKeys(files, config.groupBy) } : {}) },
-      { c: config.c, trainViews: 'plain', tta: false, classWeights: config.classWeights, maxFolds: config.folds, seed: config.seed, onProgress },
-    );
-    return {
-      layers: head.layers,
-      linear: { c: head.c, trainViews: head.trainViews },
-      selection: head.selection,
-      labelIssues: head.labelIssues,
-      history: [],
-      bestEpoch: 0,
-      stoppedEarly: false,
-      backend: 'onnxruntime',
-      readSeconds,
-      trainSeconds: (performance.now() - trainStarted) / 1000,
-    };
-  }
-  const valMatrix = val ? materialiseRows(val) : undefined;
-  const head = await trainHead(
-    { features: plain, labels: trainMatrix.labels },
-    val && valMatrix ? { features: { data: valMatrix.data, count: val.count, dim: val.dim }, labels: valMatrix.labels } : undefined,
-    train.labels.length,
-    config,
-    onProgress,
-  );
-  return {
-    layers: foldNormalization(head.layers, head.normalization),
-    linear: null,
-    selection: null,
-    labelIssues: [],
-    history: head.history,
-    bestEpoch: head.bestEpoch,
-    stoppedEarly: head.stoppedEarly,
-    backend: head.backend,
-    readSeconds,
-    trainSeconds: (performance.now() - trainStarted) / 1000,
-  };
+  const set = { plain: { data: trainMatrix.data, count: train.count, dim: train.dim }, mirrored: undefined, labels: trainMatrix.labels, files };
+  // A store holds one view per image: no mirror rows, no test-time augmentation.
+  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress });
+  return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
 }
 
 /** Which rows train and which validate: the store's own val part, or a stratified split made here as `train` makes it. */

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
-import { backboneFromOptions, type BackboneHandle, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
@@ -13,15 +13,13 @@ import { decodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
 import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
-import { loadCheckpoint, removeCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, refitCheckpointPath, removeCheckpoint } from './checkpoint.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
-import { fineTunePhase, type ImageSet } from './fine-tune.js';
 import type { FineTuneSummary } from './fine-tune-summary.js';
-import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from './head-phase.js';
+import { runHeadPhase, type HeadPhase, type ValScores } from './head-phase.js';
 import type { HeadConfig } from './head-config.js';
 import { prepareData, type DataSplit } from './prepare-data.js';
-import { assignFolds, groupKeys } from './select/folds.js';
 import type { SelectionReport } from './select/fit-linear-head.js';
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
@@ -63,6 +61,8 @@ export interface TrainOptions {
   readonly onProgress?: ProgressListener;
   /** Aborting it stops the run at the next batch with GraftError CANCELLED; nothing is written (a fine-tuning checkpoint stays). */
   readonly signal?: AbortSignal;
+  /** Fine-tuning: large matrix products in onnxruntime's native CPU GEMM instead of tfjs-wasm (2.3x on MobileNetV2's top blocks). Default true. */
+  readonly nativeGemm?: boolean;
 }
 
 /** The head as trained: its config plus what was chosen for it. */
@@ -121,7 +121,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const backboneModel = decodeOnnxModel(await backbone.onnxBytes(), backbone.info.source);
   if (fine) requireDynamicBatch(backboneModel, backbone.info.name);
   const config = withinModelLimits(requested, backboneModel, options.onProgress);
-  const handle = featureBackbone(backbone, backboneModel, { multiScale: config.multiScale, isFineTuning: fine !== undefined, engine: options.engine, onProgress: options.onProgress });
+  const handle = featureBackbone(backbone, backboneModel, { multiScale: config.multiScale, engine: options.engine, onProgress: options.onProgress });
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
@@ -137,31 +137,47 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
 
   let val = headPhase.val;
   let layers = headPhase.layers;
-  let onnxBytes: Uint8Array;
   let fineTune: FineTuneSummary | undefined;
+  // The model is the head on `handle`'s features, unless fine-tuning (one scale, `backbone`) is kept.
+  let modelHandle = handle;
+  let tuned: Uint8Array | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
-  const backboneOnnx = handle === backbone ? backboneModel : decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
-  const io = { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: handle.onnxFeatureOutput };
-  const finish = (bytes: Uint8Array): Uint8Array =>
-    headPhase.tta ? wrapMirrorTta(decodeOnnxModel(bytes, 'the model'), { ...io, classes: data.labels.length, featureDim: handle.info.featureDim }, handle.info.preprocessing.layout) : bytes;
   if (fine) {
-    const tuned = await fineTuneWithHoldout({ options, config, fine, data, handle, backboneOnnx, cacheDir, headPhase, checkpointPath, fingerprint });
-    fineTune = tuned.summary;
-    for (const s of tuned.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
-    if (tuned.model) {
-      layers = tuned.model.head;
-      onnxBytes = finish(tuned.model.onnxBytes);
-      val = tuned.model.val;
-    } else onnxBytes = finish(appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {}));
-  } else {
-    onnxBytes = finish(appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, layers, {}));
+    // tfjs and the ONNX importer load only when fine-tuning.
+    const { fineTuneOnHoldout } = await import('./fine-tune-on-holdout.js');
+    const result = await fineTuneOnHoldout({
+      config,
+      fine,
+      data,
+      cacheDir,
+      headPhase,
+      headHandle: handle,
+      tuneHandle: backbone,
+      tuneModel: backboneModel,
+      checkpoint: { path: checkpointPath, fingerprint, resume: options.resume ?? false, extra: { headPhase: headPhaseToCheckpoint(headPhase) } },
+      signal: options.signal,
+      nativeGemm: options.nativeGemm,
+      onProgress: options.onProgress,
+    });
+    fineTune = result.summary;
+    for (const s of result.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
+    if (result.model) {
+      ({ head: layers, onnxBytes: tuned, val } = result.model);
+      modelHandle = backbone;
+    }
   }
+  const modelOnnx = modelHandle === backbone ? backboneModel : decodeOnnxModel(await modelHandle.onnxBytes(), modelHandle.info.source);
+  const io = { input: modelOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: modelHandle.onnxFeatureOutput };
+  const plainModel = tuned ?? appendDenseHead(modelOnnx, modelHandle.onnxFeatureOutput, layers, {});
+  const onnxBytes = headPhase.tta
+    ? wrapMirrorTta(decodeOnnxModel(plainModel, 'the model'), { ...io, classes: data.labels.length, featureDim: modelHandle.info.featureDim }, modelHandle.info.preprocessing.layout)
+    : plainModel;
 
   const packed = packHeadWeights(layers);
   const head = headSummary(config, headPhase);
-  const manifest = buildManifest({ data, info: handle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
+  const manifest = buildManifest({ data, info: modelHandle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
-  if (fine) await Promise.all([removeCheckpoint(checkpointPath), removeCheckpoint(refitCheckpoint(checkpointPath))]);
+  if (fine) await Promise.all([removeCheckpoint(checkpointPath), removeCheckpoint(refitCheckpointPath(checkpointPath))]);
   // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
   // feature counts and seconds (another process's) are not this run's.
   const headWork = saved ? { features: { computed: 0, cached: 0, backbone_s: 0 }, extractSeconds: 0, trainSeconds: 0 } : headPhase;
@@ -173,7 +189,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     timings: { extract_s: round(headWork.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
     features: headWork.features,
-    backbone: handle.info,
+    backbone: modelHandle.info,
     head,
     selection: headPhase.selection,
     labelIssues: headPhase.labelIssues,
@@ -200,117 +216,10 @@ function headSummary(config: TrainConfig, phase: HeadPhase): TrainedHeadSummary 
   };
 }
 
-interface FineTuneInput {
-  readonly options: TrainOptions;
-  readonly config: TrainConfig;
-  readonly fine: FineTuneConfig;
-  readonly data: DataSplit;
-  readonly handle: BackboneHandle;
-  readonly backboneOnnx: ModelProto;
-  readonly cacheDir: string;
-  readonly headPhase: HeadPhase;
-  readonly checkpointPath: string;
-  readonly fingerprint: string;
-}
-
-/**
- * Fine-tuning whose every choice is made on training images (DESIGN.md decision 9). A fifth of the training images
- * (grouped and stratified) is held out; the head, refitted on the rest, is fine-tuned on the rest, and the holdout
- * picks the epoch, epoch 0 (the head alone) included. If no epoch beats the head, the head-phase model (fitted on
- * every training image) is kept as it is; otherwise the backbone is fine-tuned again on every training image,
- * starting from that head, for the chosen number of epochs of the same schedule.
- */
-async function fineTuneWithHoldout(input: FineTuneInput): Promise<{
-  summary: FineTuneSummary;
-  model: { head: DenseLayerWeights[]; onnxBytes: Uint8Array; val: ValScores | null } | null;
-  skipped: SkippedFile[];
-}> {
-  const { options, config, fine, data, handle, headPhase } = input;
-  const index = (items: readonly LabelledItem[]): ImageSet => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
-  const all = index(data.train);
-  const groups = config.groupBy ? groupKeys(all.files, config.groupBy) : undefined;
-  const { fold } = assignFolds(all.labels, data.labels, groups, config.seed, 5);
-  const part = (inHoldout: boolean): ImageSet => {
-    const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
-    return { files: rows.map((r) => all.files[r]!), labels: Int32Array.from(rows, (r) => all.labels[r]!) };
-  };
-  const [rest, holdout] = [part(false), part(true)];
-  const common = { handle, model: input.backboneOnnx, cacheDir: input.cacheDir, numClasses: data.labels.length, headDropout: config.head.dropout, config: fine, seed: config.seed, onProgress: options.onProgress };
-  const extra = { headPhase: headPhaseToCheckpoint(headPhase) };
-  options.onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch (epoch 0 = the head alone)` });
-  const trial = await fineTunePhase({
-    ...common,
-    train: rest,
-    holdout,
-    val: { files: [], labels: new Int32Array(0) },
-    head: await headForTrial(input, rest),
-    checkpoint: { path: input.checkpointPath, fingerprint: input.fingerprint, resume: options.resume ?? false, extra },
-  });
-  const headOnly = headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null;
-  if (trial.summary.bestEpoch === 0) {
-    options.onProgress?.({ type: 'info', message: 'no fine-tuning epoch beat the head alone on the held-out training images: keeping the head' });
-    return { summary: { ...trial.summary, headOnly, kept: 'head' }, model: null, skipped: trial.skipped };
-  }
-  options.onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${trial.summary.bestEpoch} epoch(s)` });
-  // The refit repeats the chosen epochs on all images: reported as messages, so the epoch history stays the trial's.
-  const onProgress = options.onProgress;
-  const refitProgress: ProgressListener | undefined = onProgress && ((event) => {
-    if (event.type === 'epoch-end') onProgress({ type: 'info', message: `refit epoch ${event.epoch}/${trial.summary.bestEpoch}: loss ${event.logs.loss.toFixed(4)}, acc ${event.logs.acc.toFixed(4)}` });
-    else if (event.type !== 'train-start') onProgress(event);
-  });
-  const refit = await fineTunePhase({
-    ...common,
-    onProgress: refitProgress,
-    train: all,
-    holdout: { files: [], labels: new Int32Array(0) },
-    val: index(data.val),
-    head: headPhase.layers,
-    stopAfterEpoch: trial.summary.bestEpoch,
-    checkpoint: { path: refitCheckpoint(input.checkpointPath), fingerprint: input.fingerprint, resume: options.resume ?? false, extra },
-  });
-  const summary: FineTuneSummary = {
-    ...refit.summary,
-    history: trial.summary.history,
-    bestEpoch: trial.summary.bestEpoch,
-    stoppedEarly: trial.summary.stoppedEarly,
-    timings: {
-      activations_s: round(trial.summary.timings.activations_s + refit.summary.timings.activations_s),
-      train_s: round(trial.summary.timings.train_s + refit.summary.timings.train_s),
-      export_s: round(trial.summary.timings.export_s + refit.summary.timings.export_s),
-    },
-    headOnly,
-    kept: 'fine-tuned',
-  };
-  const val = refit.val ? scoreProbabilities(refit.val, data.labels) : null;
-  return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: [...trial.skipped, ...refit.skipped] };
-}
-
-/** The head the holdout trial starts from: the chosen head refitted on the images that train in the trial. */
-async function headForTrial(input: FineTuneInput, rest: ImageSet): Promise<DenseLayerWeights[]> {
-  const phase = await runHeadPhase({
-    config: fixedChoices(input.config, input.headPhase),
-    data: { ...input.data, train: rest.files.map((file, i) => ({ file, label: input.data.labels[rest.labels[i]!]! })), val: [] },
-    handle: input.handle,
-    cacheDir: input.cacheDir,
-    signal: input.options.signal,
-    crossValidate: false,
-  });
-  return phase.layers;
-}
-
-/** The config with the head phase's choices fixed, so a refit repeats them instead of choosing again. */
-function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {
-  if (!phase.linear) return config;
-  return { ...config, c: phase.linear.c, mirror: phase.linear.trainViews === 'plain+flip' ? 'on' : 'off', tta: 'off' };
-}
-
-function refitCheckpoint(path: string): string {
-  return `${path}.refit`;
-}
-
 /** The head phase as a checkpoint keeps it (JSON: weights as plain arrays). */
 function headPhaseToCheckpoint(phase: HeadPhase): unknown {
-  return { ...phase, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
+  const { valLosses: _notKept, ...rest } = phase;
+  return { ...rest, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
 }
 
 function headPhaseFromCheckpoint(value: unknown): HeadPhase {

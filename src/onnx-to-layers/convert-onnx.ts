@@ -11,6 +11,9 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/onnx-model.js';
+import { splitMultiScale } from '../onnx/multi-scale.js';
+import { composeMultiScaleLayers } from './multi-scale-layers.js';
+import type { OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
 import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
 import { findOperator } from '../onnx-to-tfjs/operators.js';
 import * as ops from './layer-ops.js';
@@ -68,44 +71,7 @@ export const LAYER_MICROSOFT_OPERATORS: Readonly<Record<string, ops.LayerConvert
 
 const QUANTIZED_OPS = new Set(['QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'QLinearMatMul', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'ConvInteger', 'MatMulInteger']);
 
-/** Options of {@link convertOnnxToLayers}. */
-export interface OnnxToLayersOptions {
-  /** The file or model name, quoted in errors. Defaults to 'the ONNX model'. */
-  readonly source?: string;
-  /** ONNX tensors to output, by name. Defaults to the graph's outputs. Only the nodes they need are converted. */
-  readonly outputs?: readonly string[];
-  /** The input's ONNX shape without the batch, for models whose spatial dims are symbolic, e.g. [3, 224, 224]. */
-  readonly inputShape?: readonly number[];
-}
-
-/** One output of the converted model and how it relates to the ONNX tensor. */
-export interface LayersOutputInfo {
-  readonly name: string;
-  /** ONNX shape (batch null), e.g. [null, 1280, 1, 1]. */
-  readonly onnxShape: readonly (number | null)[];
-  /** Keras shape (batch null), e.g. [null, 1280]. */
-  readonly shape: readonly (number | null)[];
-  /** Keras output = ONNX output transposed by `perm` (then reshaped to `shape`); identity unless NHWC. */
-  readonly perm: readonly number[];
-}
-
-/** What {@link convertOnnxToLayers} returns. */
-export interface OnnxLayersModel {
-  /** The Keras-style model; weights set, trainable. Dispose it when done. */
-  readonly model: tf.LayersModel;
-  readonly inputName: string;
-  /** ONNX input shape (batch null), e.g. [null, 3, 224, 224]. */
-  readonly onnxInputShape: readonly (number | null)[];
-  /** Keras input shape (batch null), e.g. [null, 224, 224, 3]. */
-  readonly inputShape: readonly (number | null)[];
-  /** Keras input = ONNX input transposed by `inputPerm`: [0, 2, 3, 1] when an NCHW input became NHWC. */
-  readonly inputPerm: readonly number[];
-  readonly outputs: readonly LayersOutputInfo[];
-  /** The source has quantized operators, which became float layers (outputs match onnxruntime only approximately). */
-  readonly isQuantized: boolean;
-  /** Layers created (including the Permute/Reshape/Rescaling helpers). */
-  readonly layerCount: number;
-}
+export type { LayersOutputInfo, OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
 
 /**
  * Converts an ONNX CNN into a TF.js layers model (Keras layers, NHWC) that `saveLayersModelToDir` writes as
@@ -130,6 +96,9 @@ export interface OnnxLayersModel {
  * // inputShape [null, 224, 224, 3]; await saveLayersModelToDir(model, 'mobilenetv2-tfjs');
  */
 export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayersOptions = {}): OnnxLayersModel {
+  // Graft's two-scale features batch two views of each image together, which Keras layers cannot: see composeMultiScaleLayers.
+  const parts = options.inputShape ? undefined : splitMultiScale(onnxModel);
+  if (parts) return composeMultiScaleLayers(parts, options, convertOnnxToLayers);
   const source = options.source ?? 'the ONNX model';
   const graph = graphOf(onnxModel);
   const input = singleFloatInput(graph, source, 'the conversion to TF.js layers');

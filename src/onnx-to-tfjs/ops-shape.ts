@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
 import { ONNX_FLOAT, ONNX_INT64 } from '../onnx/onnx-model.js';
-import { floatAttr, floatsAttr, hasAttribute, intAttr, intsAttr, tensorAttr } from '../onnx/attributes.js';
+import { floatAttr, floatsAttr, hasAttribute, intAttr, intsAttr, stringAttr, tensorAttr } from '../onnx/attributes.js';
 import type { ImportContext, OpImporter } from './import-context.js';
 import {
+  asNhwc,
   asOnnx,
   device,
   hostFromInitializer,
@@ -266,3 +267,59 @@ export function hostBinary(a: HostValue, b: HostValue, op: (x: number, y: number
   return hostValue(dims, isFloat ? Float32Array.from(data) : data.map(Math.trunc), isFloat ? ONNX_FLOAT : a.dataType);
 }
 
+
+/** Slice with step 1 (opset 10+: starts, ends, axes as inputs; opset 1-9: attributes), on shapes and on image data. */
+export const importSlice: OpImporter = (ctx) => (inputs) => {
+  const x = input(inputs, 0, ctx);
+  const shape = onnxShape(x);
+  const fromInputs = ctx.opset >= 10;
+  const starts = fromInputs ? hostNumbers(hostInput(inputs, 1, ctx, 'starts')) : (intsAttr(ctx.node, 'starts') ?? []);
+  const ends = fromInputs ? hostNumbers(hostInput(inputs, 2, ctx, 'ends')) : (intsAttr(ctx.node, 'ends') ?? []);
+  const axes = fromInputs ? axesOf(ctx, inputs, 3, shape.length) : intsAttr(ctx.node, 'axes')?.map((a) => normaliseAxis(a, shape.length, ctx.label));
+  if (fromInputs && ctx.hasInput(4) && hostNumbers(hostInput(inputs, 4, ctx, 'steps')).some((s) => s !== 1)) ctx.fail('steps other than 1 are not supported');
+  const begin = shape.map(() => 0);
+  const size = [...shape];
+  (axes ?? starts.map((_s, i) => i)).forEach((axis, i) => {
+    const dim = shape[axis]!;
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+    begin[axis] = clamp(starts[i]!);
+    size[axis] = Math.max(clamp(ends[i]!) - begin[axis]!, 0);
+  });
+  if (x.kind === 'device') return [device(tf.slice(asOnnx(x), begin, size))];
+  const result: number[] = [];
+  const stride = strides(shape);
+  const walk = (axis: number, offset: number): void => {
+    for (let i = begin[axis]!; i < begin[axis]! + size[axis]!; i++) {
+      if (axis === shape.length - 1) result.push(Number(x.data[offset + i]));
+      else walk(axis + 1, offset + i * stride[axis]!);
+    }
+  };
+  if (shape.length > 0) walk(0, 0);
+  return [hostValue(size, sameKind(x, result), x.dataType)];
+};
+
+/**
+ * Resize of an image batch [N, C, H, W] in H and W: mode linear with half_pixel coordinates (what Graft's multi-scale
+ * wrapper and most exporters write) as tfjs's half-pixel bilinear resize, or nearest. Sizes or scales, opset 11+.
+ */
+export const importResize: OpImporter = (ctx) => {
+  const mode = stringAttr(ctx.node, 'mode', 'nearest');
+  const transform = stringAttr(ctx.node, 'coordinate_transformation_mode', 'half_pixel');
+  if (ctx.opset < 11) ctx.fail('Resize before opset 11 is not supported');
+  if (mode !== 'linear' && mode !== 'nearest') ctx.fail(`mode "${mode}" is not supported (linear and nearest are)`);
+  if (transform !== 'half_pixel' && transform !== 'pytorch_half_pixel') ctx.fail(`coordinate_transformation_mode "${transform}" is not supported (half_pixel is)`);
+  if (intAttr(ctx.node, 'antialias', 0) !== 0) ctx.fail('antialias is not supported');
+  return (inputs) => {
+    const x = input(inputs, 0, ctx);
+    const shape = onnxShape(x);
+    if (shape.length !== 4) ctx.fail(`it needs a rank-4 [N, C, H, W] input; received [${shape.join(', ')}]`);
+    const sizes = ctx.hasInput(3) ? hostNumbers(hostInput(inputs, 3, ctx, 'sizes')) : undefined;
+    const scales = !sizes && ctx.hasInput(2) ? hostNumbers(hostInput(inputs, 2, ctx, 'scales')) : undefined;
+    const out = sizes ?? shape.map((d, i) => Math.floor(d * (scales?.[i] ?? 1)));
+    if (out[0] !== shape[0] || out[1] !== shape[1]) ctx.fail('only the spatial axes (H, W) can be resized');
+    const nhwc = asNhwc(x, ctx.label);
+    const size: [number, number] = [out[2]!, out[3]!];
+    const resized = mode === 'linear' ? tf.image.resizeBilinear(nhwc, size, false, true) : tf.image.resizeNearestNeighbor(nhwc, size, false, true);
+    return [device(resized, true)];
+  };
+};

@@ -3,6 +3,8 @@ import type { Layout } from '../core/preprocessing.js';
 import {
   cloneOnnxModel,
   encodeOnnxModel,
+  findInitializer,
+  initializerToNumbers,
   graphOf,
   makeFloatInitializer,
   makeFloatValueInfo,
@@ -12,6 +14,7 @@ import {
   opsetVersion,
   pruneDeadNodes,
   renameTensor,
+  valueShape,
   type ModelProto,
 } from './onnx-model.js';
 
@@ -111,4 +114,78 @@ export function wrapMultiScale(model: ModelProto, options: MultiScaleOptions): U
   graph.output = [makeFloatValueInfo(options.output, [null, 2 * options.featureDim])];
   pruneDeadNodes(graph);
   return encodeOnnxModel(wrapped);
+}
+
+/** A model wrapped by {@link wrapMultiScale}, taken apart: what the views are and the graphs around them. */
+export interface MultiScaleParts {
+  /** The image input and its layout; its side is `outer`. */
+  readonly input: string;
+  readonly layout: Layout;
+  readonly outer: number;
+  /** The backbone's side S and the crop's offset on both axes (the crop is [margin, margin + S)). */
+  readonly inputSize: number;
+  readonly margin: number;
+  /** The backbone alone: input `input` at side S, output `features` [N, D]. */
+  readonly backbone: ModelProto;
+  readonly features: string;
+  /** Everything after the [N, 2D] feature tensor `pairs`: input `pairs`, the model's outputs. */
+  readonly head: ModelProto;
+  readonly pairs: string;
+}
+
+/**
+ * Takes apart a model made by {@link wrapMultiScale} (and anything appended after it), for runtimes that cannot put
+ * two views of an image into one batch (a Keras layers model): the caller runs `backbone` on each view and `head` on
+ * their concatenation [crop | whole]. Returns undefined for any other model (or one whose image input is not the
+ * wrapper's, e.g. under test-time augmentation).
+ */
+export function splitMultiScale(model: ModelProto): MultiScaleParts | undefined {
+  const graph = graphOf(model);
+  const nodes = nodesOf(graph);
+  const crop = nodes.find((n) => n.name === `${PREFIX}_crop`);
+  const after = nodes.find((n) => n.name === `${PREFIX}_features`);
+  const init = (suffix: string) => {
+    const tensor = findInitializer(graph, `${PREFIX}_${suffix}`);
+    return tensor ? initializerToNumbers(tensor) : undefined;
+  };
+  const starts = init('crop_starts');
+  const axes = init('crop_axes');
+  const batchShape = init('batch_shape');
+  const featuresShape = init('features_shape');
+  const input = crop?.input?.[0] ?? '';
+  const declared = valueShape((graph.input ?? []).find((v) => v.name === input));
+  if (!after || !starts || !axes || !batchShape || !featuresShape || !declared) return undefined;
+  const layout: Layout = axes[0] === 2 ? 'nchw' : 'nhwc';
+  const inputSize = batchShape[layout === 'nchw' ? 2 : 1]!;
+  const outer = declared[layout === 'nchw' ? 2 : 1];
+  if (typeof outer !== 'number') return undefined;
+  const pairs = after.output?.[0] ?? '';
+  const features = `${PREFIX}_features_pairs`;
+  const width = featuresShape[1]!;
+  const ours = (name: string | null | undefined) => (name ?? '').startsWith(`${PREFIX}_`);
+
+  const backbone = cloneOnnxModel(model);
+  const b = graphOf(backbone);
+  b.node = nodesOf(b).filter((n) => !ours(n.name));
+  b.initializer = (b.initializer ?? []).filter((t) => !ours(t.name));
+  renameTensor(b, `${PREFIX}_batch`, input);
+  b.input = [makeFloatValueInfo(input, layout === 'nchw' ? [null, 3, inputSize, inputSize] : [null, inputSize, inputSize, 3])];
+  b.output = [makeFloatValueInfo(features, [null, width / 2])];
+  b.valueInfo = [];
+  pruneDeadNodes(b);
+
+  // The head: every node that reads the feature pairs, directly or not.
+  const head = cloneOnnxModel(model);
+  const h = graphOf(head);
+  const reached = new Set([pairs]);
+  h.node = nodesOf(h).filter((n) => {
+    if (!(n.input ?? []).some((name) => reached.has(name))) return false;
+    for (const name of n.output ?? []) reached.add(name);
+    return true;
+  });
+  const read = new Set(h.node.flatMap((n) => n.input ?? []));
+  h.initializer = (h.initializer ?? []).filter((t) => read.has(t.name ?? ''));
+  h.input = [makeFloatValueInfo(pairs, [null, width])];
+  h.valueInfo = [];
+  return { input, layout, outer, inputSize, margin: starts[0]!, backbone, features, head, pairs };
 }

@@ -8,6 +8,9 @@ import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJson
 interface TrainJson {
   model: string;
   labels: string[];
+  head: { kind: 'linear' | 'mlp'; c?: number; trainViews?: string; tta: boolean };
+  selection: { criterion: string; folds: number; chosen: { c: number; accuracy: number; logLoss: number }; table: { c: number; trainViews: string; tta: boolean; accuracy: number; logLoss: number }[] } | null;
+  labelIssues: { file: string; given: string; predicted: string; confidence: number }[];
   val: { accuracy: number; loss: number } | null;
   timings: { extract_s: number; train_s: number; total_s: number };
   images: { train: number; val: number; skipped: { file: string; reason: string }[] };
@@ -65,6 +68,16 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(skipped['truncated.jpg']).toMatch(/truncated|corrupt/i);
     expect(r.features.computed).toBeGreaterThan(0);
     for (const f of ['graft.json', 'model.onnx', 'head.bin']) expect(existsSync(join(r.model, f))).toBe(true);
+    // The default head is linear and was chosen by cross-validation on the training images: the table is in --json.
+    expect(r.head.kind).toBe('linear');
+    expect(r.selection!.folds).toBeGreaterThanOrEqual(2);
+    expect(r.selection!.table.length).toBeGreaterThan(2);
+    expect(r.selection!.table).toContainEqual(expect.objectContaining({ c: r.head.c, trainViews: r.head.trainViews, tta: r.head.tta }));
+    expect(r.selection!.chosen.logLoss).toBe(Math.min(...r.selection!.table.map((t) => t.logLoss)));
+    expect(Array.isArray(r.labelIssues)).toBe(true);
+    const manifest = JSON.parse(await readFile(join(r.model, 'graft.json'), 'utf8')) as { training: { selection: unknown; labelIssues: unknown[] } };
+    expect(manifest.training.selection).toEqual(r.selection);
+    expect(manifest.training.labelIssues).toEqual(r.labelIssues);
 
     const second = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--hidden', '64', '--epochs', '5', '--out', join(root, 'model2'), '--json'], env);
     expect(second.code, second.stderr).toBe(0);

@@ -48,7 +48,7 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     expect(parseJsonOutput<{ error: { message: string } }>(refused).error.message).toMatch(/another listing of the dataset/);
     const other = await embed(first.indexOf(broken) === 0 ? '1/2' : '0/2');
     expect(other).toMatchObject({ computed: 0, published: true });
-    const trained = await runCli(['train', '--features', store, '--out', join(root, 'model'), '--json'], env);
+    const trained = await runCli(['train', '--features', store, '--val-split', '0.25', '--out', join(root, 'model'), '--json'], env);
     expect(trained.code, trained.stderr).toBe(0);
     expect(parseJsonOutput<{ images: { train: number; val: number } }>(trained).images).toMatchObject({ train: 12, val: 4 });
 

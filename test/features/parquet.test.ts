@@ -32,7 +32,8 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     }
     const file = join(root, 'features.parquet');
     const exported = parseJsonOutput<{ file: string; rows: number; dim: number }>(await runCli(['features', 'export', store, '--format', 'parquet', '--out', file, '--json'], env));
-    expect(exported).toMatchObject({ file, rows: 36, dim: 1280 });
+    // Two scales by default (the features graft train reads): 2 x 1280.
+    expect(exported).toMatchObject({ file, rows: 36, dim: 2560 });
 
     const set = openShardSet(store);
     try {
@@ -55,7 +56,7 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
         expect(row.part).toBe(row.path.startsWith('val/') ? 'val' : 'train');
         expect(row.model_id).toBe(set.meta.model.sha256);
         expect(row.preprocessing_id).toBe(set.meta.model.preprocessingHash);
-        expect(Float32Array.from(row.vector)).toEqual(expected.data.subarray(i * 1280, (i + 1) * 1280));
+        expect(Float32Array.from(row.vector)).toEqual(expected.data.subarray(i * 2560, (i + 1) * 2560));
       });
 
       // Import: a store whose rows are the same rows, bit for bit, ready for graft train --features.

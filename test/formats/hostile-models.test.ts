@@ -78,7 +78,7 @@ describe.skipIf(!hasShared)('models that are unusual but valid, and ones that tr
   it('reads external data next to the model whatever the working directory, the same weights as the inline model', async () => {
     const path = await writeWithExternalData(v3Small, join(root, 'external'));
     expect(process.cwd()).not.toBe(join(root, 'external'));
-    const common = { train: photos, cacheDir: join(root, 'cache'), overrides: { scale: 'imagenet' as const }, config: { epochs: 4 } };
+    const common = { train: photos, valSplit: 0.25, cacheDir: join(root, 'cache'), overrides: { scale: 'imagenet' as const }, config: { epochs: 4 } };
     const external = await train({ ...common, backbone: path, out: join(root, 'ext-model') });
     const inline = await train({ ...common, backbone: v3Small, out: join(root, 'inline-model') });
     expect(external.val!.loss).toBe(inline.val!.loss);

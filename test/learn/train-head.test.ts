@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/core/random.js';
 import { GraftError } from '../../src/core/errors.js';
 import { denseForward, foldNormalization } from '../../src/core/dense-layer.js';
 import { headFromConfig, headToConfig } from '../../src/learn/head-config.js';
 import { trainConfigFrom } from '../../src/learn/train-config.js';
 import { trainHead, type LabelledFeatures } from '../../src/learn/train-head.js';
+import { clusters as gaussianClusters } from './clusters.js';
 
-/** Gaussian clusters in `dim` dimensions, one per class, with per-dimension offsets and scales like real features. */
+/** Gaussian clusters (see test/learn/clusters.ts) in trainHead's shape. */
 function clusters(count: number, dim: number, classes: number, seed: number, spread = 1): LabelledFeatures {
-  // Centres depend only on the shape, so train and val sets drawn with different seeds share them.
-  const centreRandom = mulberry32(dim * 31 + classes);
-  const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => centreRandom() * 4));
-  const random = mulberry32(seed);
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  const data = new Float32Array(count * dim);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const c = i % classes;
-    labels[i] = c;
-    for (let d = 0; d < dim; d++) data[i * dim + d] = 10 + d * 0.5 + centres[c]![d]! + spread * gauss();
-  }
-  return { features: { data, count, dim }, labels };
+  const { rows, labels } = gaussianClusters(count, dim, classes, seed, spread);
+  return { features: rows, labels };
 }
 
 describe('trainHead', () => {

@@ -94,22 +94,26 @@ export function registerTrain(program: Command): void {
     try {
       const { config: fromFile, fineTune: fineFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
+      // Flags win over the replayed config; a flag left out keeps the file's value (or the default).
       const config = {
         ...fromFile,
-        epochs: flags.epochs ?? fromFile.epochs,
-        batchSize: flags.batchSize ?? fromFile.batchSize,
-        learningRate: flags.lr ?? fromFile.learningRate,
-        patience: flags.patience ?? fromFile.patience,
-        weightDecay: flags.weightDecay ?? fromFile.weightDecay,
-        labelSmoothing: flags.labelSmoothing ?? fromFile.labelSmoothing,
-        seed: flags.seed ?? fromFile.seed,
-        c: flags.c ?? fromFile.c,
-        mirror: flags.mirror ?? fromFile.mirror,
-        tta: flags.tta ?? fromFile.tta,
-        folds: flags.folds ?? fromFile.folds,
-        groupBy: flags.groupBy ?? fromFile.groupBy,
-        multiScale: flags.multiScale === false ? false : fromFile.multiScale,
-        classWeights: (flags.classWeights as TrainConfig['classWeights'] | undefined) ?? fromFile.classWeights,
+        ...definedOnly({
+          epochs: flags.epochs,
+          batchSize: flags.batchSize,
+          learningRate: flags.lr,
+          patience: flags.patience,
+          weightDecay: flags.weightDecay,
+          labelSmoothing: flags.labelSmoothing,
+          seed: flags.seed,
+          c: flags.c,
+          mirror: flags.mirror,
+          tta: flags.tta,
+          folds: flags.folds,
+          groupBy: flags.groupBy,
+          classWeights: flags.classWeights as TrainConfig['classWeights'] | undefined,
+          // commander sets multiScale to true unless --no-multi-scale is given.
+          multiScale: flags.multiScale === false ? false : undefined,
+        }),
         head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
       };
       const store = featureStoreFrom(dir, flags.features);
@@ -153,6 +157,8 @@ export function registerTrain(program: Command): void {
           : {}),
         checkpoint: flags.checkpoint,
         resume: flags.resume,
+        // GRAFT_NATIVE_GEMM=0 keeps fine-tuning's matrix products in tfjs-wasm (README); the library reads no env vars.
+        nativeGemm: process.env.GRAFT_NATIVE_GEMM !== '0',
       });
       let reportPath: string | undefined;
       if (flags.report) {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
-import { nativeGemm, nativeGemmThreads, wasmHeap } from './native-gemm.js';
-import { heapOffset, simdKernels } from './simd-module.js';
+import { wasmHeap } from './native-gemm.js';
+import { heapOffset } from './simd-module.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import { withWasmKernelScope, type TensorInfo } from './wasm-kernel-scope.js';
 
 interface BatchMatMulAttrs {
@@ -29,7 +30,7 @@ const NATIVE_MIN_MACS = 1 << 20;
  *   onnxruntime's native GEMM (native-gemm.ts), transposes included.
  * Batched (rank > 2 with a batch > 1) products go to `fallback` unchanged.
  */
-export function makeBatchMatMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+export function makeBatchMatMulKernel(owner: WasmGradKernelsImpl, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -48,8 +49,7 @@ export function makeBatchMatMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
     const bk = backend as tf.KernelBackend;
     const makeOutput = (): TensorInfo => (backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo }).makeOutput(outShape, 'float32');
 
-    const threads = nativeGemmThreads();
-    const gemm = threads > 0 && m * n * k >= NATIVE_MIN_MACS ? nativeGemm(threads) : undefined;
+    const gemm = m * n * k >= NATIVE_MIN_MACS ? owner.nativeGemm() : undefined;
     if (gemm !== undefined && wasmHeap(bk) !== undefined) {
       const out = makeOutput();
       // Read the heap after allocating the output: an allocation can grow wasm memory, which detaches the old buffer.
@@ -57,7 +57,7 @@ export function makeBatchMatMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
       return out;
     }
     if (!transposeA && !transposeB) return fallback(args);
-    const kernels = simdKernels(bk);
+    const kernels = owner.simd(bk);
     if (transposeA && !transposeB && kernels !== undefined && n % 4 === 0 && m * n <= SMALL_PRODUCT && k >= m + n) {
       const out = makeOutput();
       kernels.transposedProduct(heapOffset(bk, a), heapOffset(bk, b), heapOffset(bk, out), k, m, n);

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { heapOffset, simdKernels } from './simd-module.js';
+import { heapOffset } from './simd-module.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import type { TensorInfo } from './wasm-kernel-scope.js';
 
 /**
@@ -9,7 +10,7 @@ import type { TensorInfo } from './wasm-kernel-scope.js';
  * Measured over [0,1,2] (min of 7): 29.5 -> 1.6 ms at [8,112,112,96], 0.9 -> 0.05 ms at [8,7,7,960]. Other
  * reductions go to `fallback`.
  */
-export function makeSumKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+export function makeSumKernel(owner: WasmGradKernelsImpl, fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs as { x: TensorInfo };
@@ -19,7 +20,7 @@ export function makeSumKernel(fallback: tf.KernelFunc): tf.KernelFunc {
     const isLeading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
     const cols = x.shape.slice(axes.length).reduce((p, d) => p * d, 1);
     const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
-    const kernels = simdKernels(backend as tf.KernelBackend);
+    const kernels = owner.simd(backend as tf.KernelBackend);
     if (!isLeading || x.dtype !== 'float32' || cols % 4 !== 0 || rows === 0 || kernels === undefined) return fallback(args);
     const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
     const wasm = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo };

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry, type FilterGradAttrs } from './conv-geometry.js';
 import { concatChannels, extractTaps } from './extract-patches.js';
-import { heapOffset, simdKernels } from './simd-module.js';
+import { heapOffset } from './simd-module.js';
+import type { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wasm-kernel-scope.js';
 
 /**
@@ -19,26 +20,28 @@ import { withWasmKernelScope, type TensorInfo, type WasmKernelScope } from './wa
  * [8,112,112,16]; XNNPACK is slow with such large filters (~0.4 GMAC/s at 112x112), so the high-resolution
  * layers remain the expensive ones.
  */
-export const depthwiseBackpropFilterKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a = attrs as unknown as FilterGradAttrs;
-  const g = convGeometry('DepthwiseConv2dNativeBackpropFilter', x.shape, a.filterShape, a.strides, a.pad, {
-    dilations: a.dilations, dimRoundingMode: a.dimRoundingMode, depthwise: true,
-  });
-  const b = backend as tf.KernelBackend;
-  const kernels = simdKernels(b);
-  if (kernels !== undefined && a.filterShape[3] === 1 && g.inChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
-    // One SIMD pass: every dy pixel adds x * dy to the kh*kw taps it touched.
-    const wasm = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo };
-    const out = wasm.makeOutput([...a.filterShape], 'float32');
-    kernels.depthwiseFilterGrad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), g.batch, g.inHeight, g.inWidth, g.inChannels,
-      g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft);
-    return out;
-  }
-  return withWasmKernelScope(b, (scope) => a.filterShape[3] === 1
-    ? depthwiseFilterGradByConv(scope, x, dy, g)
-    : depthwiseFilterGradByTaps(scope, x, dy, g, a.filterShape));
-};
+export function makeDepthwiseBackpropFilterKernel(owner: WasmGradKernelsImpl): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as FilterGradAttrs;
+    const g = convGeometry('DepthwiseConv2dNativeBackpropFilter', x.shape, a.filterShape, a.strides, a.pad, {
+      dilations: a.dilations, dimRoundingMode: a.dimRoundingMode, depthwise: true,
+    });
+    const b = backend as tf.KernelBackend;
+    const kernels = owner.simd(b);
+    if (kernels !== undefined && a.filterShape[3] === 1 && g.inChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
+      // One SIMD pass: every dy pixel adds x * dy to the kh*kw taps it touched.
+      const wasm = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo };
+      const out = wasm.makeOutput([...a.filterShape], 'float32');
+      kernels.depthwiseFilterGrad(heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), g.batch, g.inHeight, g.inWidth, g.inChannels,
+        g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft);
+      return out;
+    }
+    return withWasmKernelScope(b, (scope) => a.filterShape[3] === 1
+      ? depthwiseFilterGradByConv(scope, x, dy, g)
+      : depthwiseFilterGradByTaps(scope, x, dy, g, a.filterShape));
+  };
+}
 
 function depthwiseFilterGradByConv(scope: WasmKernelScope, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const { batch: n, inChannels: c, filterHeight: kh, filterWidth: kw } = g;

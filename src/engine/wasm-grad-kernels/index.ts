@@ -1,31 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
-import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
-import { depthwiseBackpropFilterKernel } from './depthwise-backprop-filter.js';
-import { depthwiseBackpropInputKernel } from './depthwise-backprop-input.js';
-import { makeTileKernel } from './tile.js';
 import { makeBatchMatMulKernel } from './batch-mat-mul.js';
 import { makeSumKernel } from './column-sum.js';
+import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
+import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
+import { makeDepthwiseBackpropFilterKernel } from './depthwise-backprop-filter.js';
+import { makeDepthwiseBackpropInputKernel } from './depthwise-backprop-input.js';
 import { registerGradientOverrides } from './gradient-overrides.js';
 import { makeCastKernel, makeIdentityKernel } from './identity.js';
-import { setNativeGemmThreads } from './native-gemm.js';
-import { RANGE_GRAD, rangeGradKernel } from './range-grad.js';
+import { OWNER, ownerOf, type Owned } from './kernel-owner.js';
+import { makeRangeGradKernel, RANGE_GRAD } from './range-grad.js';
+import { makeTileKernel } from './tile.js';
+import type { WasmGradKernelOptions, WasmGradKernels } from './wasm-grad-kernels.js';
+import { WasmGradKernelsImpl } from './wasm-grad-kernels-impl.js';
 
 export { WasmKernelScope, withWasmKernelScope } from './wasm-kernel-scope.js';
-export { setWasmGradOverrides } from './gradient-overrides.js';
-export { setWasmSimdLoops } from './simd-module.js';
 export { isNativeGemmAvailable } from './native-gemm.js';
-
-/** Options of {@link registerWasmGradKernels}. */
-export interface WasmGradKernelOptions {
-  /**
-   * Run matrix products of at least 2^20 multiply-adds (1x1 convs, dense layers, and their gradients) in
-   * onnxruntime's native CPU GEMM (Node only; onnxruntime-node is a dependency) instead of XNNPACK's wasm SIMD:
-   * `true` for one intra-op thread, a number for that many, `false`/0 to switch it back off. Results match
-   * within float rounding (the native GEMM uses FMA). Left as it was when omitted; off by default.
-   */
-  readonly nativeGemm?: boolean | number;
-}
+export type { WasmGradKernelOptions, WasmGradKernels, WasmGradKernelWarning, WasmGradKernelWarningCode } from './wasm-grad-kernels.js';
 
 /** The kernels {@link registerWasmGradKernels} adds or wraps on the 'wasm' backend. */
 export const wasmGradKernelNames = [
@@ -41,9 +31,6 @@ export const wasmGradKernelNames = [
   RANGE_GRAD,
 ] as const;
 
-/** Marks our kernelFuncs so that a second registration can recognise them. */
-const graftKernels = new WeakSet<tf.KernelFunc>();
-
 /**
  * Registers the gradient kernels that tfjs-backend-wasm 4.22 lacks, so that conv and depthwise-conv
  * layers can train on wasm (DESIGN.md: without them training throws "Kernel 'Conv2DBackpropFilter'
@@ -57,43 +44,68 @@ const graftKernels = new WeakSet<tf.KernelFunc>();
  * SIMD sum over leading axes, Identity and same-dtype Cast share data instead of copying it.
  * Gradients overridden (on wasm only; tfjs's own elsewhere): ClipByValue, Relu6 and Relu run GraftRangeGrad.
  * Supported: NHWC, dilation 1, any stride, 'same' / 'valid' / explicit padding; anything else throws with
- * the value received. The SIMD loops are hand-assembled WebAssembly sharing tfjs-wasm's memory
- * (simd-module.ts); without WebAssembly SIMD access every kernel takes its XNNPACK composition.
+ * the value received. The SIMD loops are WebAssembly (simd-kernels.wat, assembled at build time) sharing
+ * tfjs-wasm's memory; without WebAssembly SIMD access every kernel takes its XNNPACK composition, and a
+ * SIMD_UNAVAILABLE `warning` event says why.
  *
- * Opt-in and idempotent: nothing registers on import; calling it again registers nothing new (it only
- * applies `options`). It can run before or after the wasm backend is initialised.
+ * Opt-in and idempotent: nothing registers on import; calling it again registers nothing new and returns the
+ * same {@link WasmGradKernels}, with `options` applied (tfjs's kernel registry is process-wide, so one
+ * registration serves the process). It can run before or after the wasm backend is initialised.
  *
+ * @returns the registration's state: its options, the warnings raised, `configure()` to change them.
  * @example
- * registerWasmGradKernels();
+ * const kernels = registerWasmGradKernels({ nativeGemm: true, onProgress: (e) => console.log(e) });
  * await ensureTfjsBackend();               // 'wasm'
  * const grads = tf.grads((x) => tf.conv2d(x, w, 1, 'same').sum())([x]);
+ * kernels.warnings;                        // [] where SIMD and the native GEMM loaded
  */
-export function registerWasmGradKernels(options: WasmGradKernelOptions = {}): void {
-  if (options.nativeGemm !== undefined) setNativeGemmThreads(options.nativeGemm === true ? 1 : options.nativeGemm === false ? 0 : options.nativeGemm);
+export function registerWasmGradKernels(options: WasmGradKernelOptions = {}): WasmGradKernels {
+  const existing = wasmGradKernelNames.map((name) => ownerOf(tf.getKernel(name, 'wasm')?.kernelFunc)).find((o) => o !== undefined);
+  const owner = existing?.configure(options) ?? new WasmGradKernelsImpl(options);
   const register = (kernelName: string, kernelFunc: tf.KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void => {
-    const existing = tf.getKernel(kernelName, 'wasm');
-    if (existing !== undefined) {
-      if (graftKernels.has(existing.kernelFunc)) return;
+    const current = tf.getKernel(kernelName, 'wasm');
+    if (current !== undefined) {
+      if (ownerOf(current.kernelFunc) !== undefined) return;
       tf.unregisterKernel(kernelName, 'wasm');
     }
-    graftKernels.add(kernelFunc);
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, ...(setupFunc === undefined ? {} : { setupFunc }) });
+    // A fresh function per registration carries the owner: nothing is written onto shared module-level functions.
+    const owned: Owned<tf.KernelFunc> = Object.assign((args: Parameters<tf.KernelFunc>[0]) => kernelFunc(args), { [OWNER]: owner });
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: owned, ...(setupFunc === undefined ? {} : { setupFunc }) });
   };
   register('Conv2DBackpropFilter', conv2DBackpropFilterKernel);
-  register('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterKernel);
-  register('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputKernel);
-  register(RANGE_GRAD, rangeGradKernel);
+  register('DepthwiseConv2dNativeBackpropFilter', makeDepthwiseBackpropFilterKernel(owner));
+  register('DepthwiseConv2dNativeBackpropInput', makeDepthwiseBackpropInputKernel(owner));
+  register(RANGE_GRAD, makeRangeGradKernel(owner));
   const wrap = (kernelName: string, make: (fallback: tf.KernelFunc) => tf.KernelFunc): void => {
     const original = tf.getKernel(kernelName, 'wasm');
-    if (original === undefined || graftKernels.has(original.kernelFunc)) return;
+    if (original === undefined || ownerOf(original.kernelFunc) !== undefined) return;
     // Keep wasm's setupFunc: it binds the fallback's C function when the backend initialises later.
     register(kernelName, make(original.kernelFunc), original.setupFunc);
   };
   wrap('Conv2DBackpropInput', makeConv2DBackpropInputKernel);
   wrap('Tile', makeTileKernel);
-  wrap('BatchMatMul', makeBatchMatMulKernel);
-  wrap('Sum', makeSumKernel);
+  wrap('BatchMatMul', (fallback) => makeBatchMatMulKernel(owner, fallback));
+  wrap('Sum', (fallback) => makeSumKernel(owner, fallback));
   wrap('Identity', makeIdentityKernel);
   wrap('Cast', makeCastKernel);
-  registerGradientOverrides();
+  registerGradientOverrides(owner);
+  return owner;
+}
+
+/**
+ * Switches Graft's SIMD loops off (every kernel then takes its XNNPACK composition) or back on.
+ * @deprecated Pass `simdLoops` to {@link registerWasmGradKernels} or to the returned handle's `configure()`;
+ *   this is `registerWasmGradKernels({ simdLoops: on })`.
+ */
+export function setWasmSimdLoops(on: boolean): void {
+  registerWasmGradKernels({ simdLoops: on });
+}
+
+/**
+ * Switches the ClipByValue/Relu6/Relu gradient overrides off (tfjs's own gradients) or back on.
+ * @deprecated Pass `gradientOverrides` to {@link registerWasmGradKernels} or to the returned handle's
+ *   `configure()`; this is `registerWasmGradKernels({ gradientOverrides: on })`.
+ */
+export function setWasmGradOverrides(on: boolean): void {
+  registerWasmGradKernels({ gradientOverrides: on });
 }

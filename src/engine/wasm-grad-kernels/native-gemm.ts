@@ -31,50 +31,29 @@ interface OrtSession {
 }
 type OrtTensorClass = new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
 
-const loaded = new Map<number, NativeGemm | null>();
-let threadsInUse = 0;
-
-/** Routes large products to the native GEMM with `threads` intra-op threads (0: off, the default). */
-export function setNativeGemmThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`nativeGemm threads must be a non-negative integer. Received: ${threads}`);
-  threadsInUse = threads;
-}
-
-/** Intra-op threads of the native GEMM, 0 when it is off. */
-export function nativeGemmThreads(): number {
-  return threadsInUse;
-}
-
-/** Whether the native GEMM can run in this process (onnxruntime-node's binding loads). */
+/** Whether the native GEMM can run in this process (onnxruntime-node's binding loads and runs a Gemm). */
 export function isNativeGemmAvailable(): boolean {
-  return nativeGemm(1) !== undefined;
-}
-
-/** The native GEMM with `threads` intra-op threads, or undefined when onnxruntime-node's binding cannot be loaded here. */
-export function nativeGemm(threads: number): NativeGemm | undefined {
-  let gemm = loaded.get(threads);
-  if (gemm === undefined) {
-    try {
-      gemm = loadNativeGemm(threads);
-    } catch {
-      gemm = null;
-    }
-    loaded.set(threads, gemm);
+  try {
+    loadNativeGemm(1);
+    return true;
+  } catch {
+    return false; // the question asked; WasmGradKernels reports the reason when the GEMM is wanted
   }
-  return gemm ?? undefined;
 }
 
-function loadNativeGemm(threads: number): NativeGemm {
+/**
+ * The native GEMM with `threads` intra-op threads: onnxruntime-node's binding loaded and its four one-node Gemm
+ * sessions (each transposition) created now, so that whatever fails, fails here and not inside a training step.
+ * @throws Error with the reason when onnxruntime-node's binding cannot be loaded or cannot create a session.
+ */
+export function loadNativeGemm(threads: number): NativeGemm {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`nativeGemm threads must be a positive integer. Received: ${threads}`);
   const require = createRequire(import.meta.url);
   const ortMain = require.resolve('onnxruntime-node');
   const { binding, initOrt } = require(join(dirname(ortMain), 'binding.js')) as OrtBinding;
   const Tensor = (require('onnxruntime-node') as { Tensor: OrtTensorClass }).Tensor;
   initOrt();
-  const sessions = new Map<string, OrtSession>();
   const session = (transA: boolean, transB: boolean): OrtSession => {
-    const key = `${transA}${transB}`;
-    let s = sessions.get(key);
-    if (s) return s;
     const node = makeNode('Gemm', ['a', 'b'], ['c'], { attributes: { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } } });
     const graph = onnx.GraphProto.create({
       name: 'graft_gemm',
@@ -83,17 +62,18 @@ function loadNativeGemm(threads: number): NativeGemm {
       output: [makeFloatValueInfo('c', [null, null], 'C')],
     });
     const bytes = encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph }));
-    s = new binding.InferenceSession();
+    const s = new binding.InferenceSession();
     s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
-    sessions.set(key, s);
     return s;
   };
+  // Indexed by transposeA * 2 + transposeB.
+  const sessions = [session(false, false), session(false, true), session(true, false), session(true, true)] as const;
   return {
     run(heap, a, b, out, m, k, n, transposeA, transposeB) {
       const av = new Float32Array(heap, a, m * k);
       const bv = new Float32Array(heap, b, k * n);
       const cv = new Float32Array(heap, out, m * n);
-      session(transposeA, transposeB).run(
+      sessions[(transposeA ? 2 : 0) + (transposeB ? 1 : 0)]!.run(
         { a: new Tensor('float32', av, transposeA ? [k, m] : [m, k]), b: new Tensor('float32', bv, transposeB ? [n, k] : [k, n]) },
         { c: new Tensor('float32', cv, [m, n]) },
         {},

@@ -29,6 +29,17 @@ export interface LbfgsOptions {
   readonly maxIterations?: number;
   /** Correction pairs kept. Defaults to 10. */
   readonly memory?: number;
+  /**
+   * Correction pairs to start from (e.g. from a neighbouring problem along a regularisation path), so the first step
+   * is already scaled by curvature instead of being a short steepest-descent step. Copied; newest last.
+   */
+  readonly history?: LbfgsHistory;
+}
+
+/** L-BFGS correction pairs: steps s_i and gradient changes y_i, oldest first. */
+export interface LbfgsHistory {
+  readonly s: readonly Float64Array[];
+  readonly y: readonly Float64Array[];
 }
 
 const ARMIJO = 1e-4;
@@ -44,6 +55,8 @@ export class Lbfgs {
   readonly #s: Float64Array[] = [];
   readonly #y: Float64Array[] = [];
   readonly #rho: number[] = [];
+  #scratchS: Float64Array | undefined;
+  #scratchY: Float64Array | undefined;
   /** The accepted point, its value and gradient. */
   #x: Float64Array;
   #f = Number.NaN;
@@ -71,6 +84,21 @@ export class Lbfgs {
     if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);
     this.#x = Float64Array.from(x0);
     this.#trial = this.#x;
+    for (const [i, sv] of (options.history?.s ?? []).slice(-this.#memory).entries()) {
+      const offset = Math.max(0, (options.history?.s.length ?? 0) - this.#memory);
+      const yv = options.history!.y[offset + i]!;
+      let sy = 0;
+      for (let j = 0; j < sv.length; j++) sy += sv[j]! * yv[j]!;
+      if (!(sy > 1e-12) || sv.length !== x0.length) continue;
+      this.#s.push(Float64Array.from(sv));
+      this.#y.push(Float64Array.from(yv));
+      this.#rho.push(1 / sy);
+    }
+  }
+
+  /** The correction pairs gathered so far (the solver's own arrays: copy before changing them). */
+  get history(): LbfgsHistory {
+    return { s: this.#s, y: this.#y };
   }
 
   /** The point to evaluate next, or undefined once the run has ended. */
@@ -78,30 +106,31 @@ export class Lbfgs {
     return this.#status === 'running' ? this.#trial : undefined;
   }
 
-  /** The objective's value and gradient at the point from `ask()` (the gradient is copied). */
+  /** The objective's value and gradient at the point from `ask()`. The gradient is kept: do not write to it afterwards. */
   tell(f: number, g: Float64Array): void {
     if (this.#status !== 'running') throw new Error('Lbfgs.tell after the run ended');
     this.#evaluations++;
     if (!this.#g) {
       // The starting point.
       let gmax = 0;
-      for (const v of g) gmax = Math.max(gmax, Math.abs(v));
+      for (let i = 0; i < g.length; i++) gmax = Math.max(gmax, Math.abs(g[i]!));
       this.#gtolEffective = Math.max(this.#gtol, this.#rtol * gmax);
       if (this.#rtol > 0 && gmax > this.#gtol) {
         // A relative goal is met by a move, not by the start: check it from the first iteration on.
         this.#x = this.#trial;
         this.#f = f;
-        this.#g = Float64Array.from(g);
-        this.#beginIteration(this.#g);
+        this.#g = g;
+        this.#beginIteration(g);
         return;
       }
-      this.#accept(this.#trial, f, Float64Array.from(g));
+      this.#accept(this.#trial, f, g);
       return;
     }
     if (Number.isFinite(f) && f <= this.#f + ARMIJO * this.#step * this.#slope) {
       const previousF = this.#f;
-      const s = new Float64Array(this.#x.length);
-      const y = new Float64Array(this.#x.length);
+      // Written into scratch buffers; once the memory is full, the dropped pair's buffers become the next scratch.
+      const s = (this.#scratchS ??= new Float64Array(this.#x.length));
+      const y = (this.#scratchY ??= new Float64Array(this.#x.length));
       let sy = 0;
       for (let i = 0; i < s.length; i++) {
         s[i] = this.#trial[i]! - this.#x[i]!;
@@ -109,17 +138,16 @@ export class Lbfgs {
         sy += s[i]! * y[i]!;
       }
       if (sy > 1e-12) {
-        if (this.#s.length === this.#memory) {
-          this.#s.shift();
-          this.#y.shift();
-          this.#rho.shift();
-        }
+        const full = this.#s.length === this.#memory;
+        this.#scratchS = full ? this.#s.shift() : undefined;
+        this.#scratchY = full ? this.#y.shift() : undefined;
+        if (full) this.#rho.shift();
         this.#s.push(s);
         this.#y.push(y);
         this.#rho.push(1 / sy);
       }
       this.#iterations++;
-      this.#accept(this.#trial, f, Float64Array.from(g));
+      this.#accept(this.#trial, f, g);
       if (this.#status === 'running' && previousF - f <= this.#ftol * Math.max(Math.abs(f), 1)) this.#status = 'converged';
       return;
     }
@@ -164,7 +192,10 @@ export class Lbfgs {
     this.#f = f;
     this.#g = g;
     let gmax = 0;
-    for (const v of g) gmax = Math.max(gmax, Math.abs(v));
+    for (let i = 0; i < g.length; i++) {
+      const v = Math.abs(g[i]!);
+      if (v > gmax) gmax = v;
+    }
     if (!Number.isFinite(f)) this.#status = 'no-progress';
     else if (gmax <= this.#gtolEffective) this.#status = 'converged';
     else if (this.#iterations >= this.#maxIterations) this.#status = 'max-iterations';

@@ -1,5 +1,5 @@
 import { GraftError } from '../../core/errors.js';
-import { Lbfgs, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
+import { Lbfgs, type LbfgsHistory, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
 import type { SoftmaxObjective } from './softmax-objective.js';
 
 /** Where one problem's minimisation ended. */
@@ -8,9 +8,13 @@ export interface Minimum {
   readonly f: number;
   readonly iterations: number;
   readonly status: LbfgsStatus;
+  /** The run's correction pairs: a warm start for a neighbouring problem (see SoftmaxObjective.carryHistory). */
+  readonly history: LbfgsHistory;
 }
 
-export interface MinimizeOptions extends LbfgsOptions {
+export interface MinimizeOptions extends Omit<LbfgsOptions, 'history'> {
+  /** Correction pairs to start each run from (per problem, same order as `which`). */
+  readonly histories?: readonly (LbfgsHistory | undefined)[];
   /** Checked between passes: aborting stops with GraftError CANCELLED. */
   readonly signal?: AbortSignal;
 }
@@ -20,7 +24,7 @@ export interface MinimizeOptions extends LbfgsOptions {
  * with its own L-BFGS run, evaluating all runs still going in one pass over the rows.
  */
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
-  const runs = starts.map((x0) => new Lbfgs(x0, options));
+  const runs = starts.map((x0, j) => new Lbfgs(x0, { ...options, history: options.histories?.[j] }));
   for (;;) {
     if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
     const active = runs.flatMap((run, j) => {
@@ -34,5 +38,5 @@ export async function minimizeSoftmax(objective: SoftmaxObjective, which: readon
     );
     active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
   }
-  return runs.map((run) => ({ x: run.x, f: run.f, iterations: run.iterations, status: run.status }));
+  return runs.map((run) => ({ x: run.x, f: run.f, iterations: run.iterations, status: run.status, history: run.history }));
 }

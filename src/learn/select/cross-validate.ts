@@ -1,5 +1,6 @@
 import type { ProgressListener } from '../../core/progress.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
+import type { LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
@@ -66,6 +67,8 @@ export interface CrossValidation {
   readonly outOfFold: Float32Array;
   /** Mean of the chosen candidate's fold solutions: a warm start for the final fit. */
   readonly warmStart: Float64Array;
+  /** Curvature pairs of one of its fold problems and that problem's L2 weight lambda = 1 / (C S), to move them. */
+  readonly warmHistory?: { readonly history: LbfgsHistory; readonly lambda: number };
 }
 
 /**
@@ -111,16 +114,19 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     }
     const candidates = variants.flatMap((trainViews) => ttas.map((tta) => ({ trainViews, tta })));
     const table: CvScore[] = [];
-    const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array }>();
-    const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings): Promise<void> =>
+    const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
+    const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings, histories?: LbfgsHistory[]): Promise<void> =>
       scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k }).then((scores) => {
+        objective.forget(which);
         for (const { candidate, outOfFold, scores: s2 } of scores) {
           const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
           table.push(score);
           const key = `${candidate.trainViews}/${candidate.tta}`;
           const previous = best.get(key);
           if (!previous || isBetter(score, previous.score, criterion)) {
-            best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)) });
+            const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
+            const warmHistory = histories?.[first] && { history: histories[first]!, lambda: objective.lambda(which[first]!) };
+            best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)), ...(warmHistory ? { warmHistory } : {}) });
           }
         }
       });
@@ -129,13 +135,18 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const pathVariant = variants.at(-1)!;
     const onPath = settings.filter((s) => s.trainViews === pathVariant);
     let points: Float64Array[] = onPath.map(() => new Float64Array(objective.size));
+    let previous: { which: number[]; histories: LbfgsHistory[] } | undefined;
     let bestPathPoints = points;
     let bestPathLoss = Infinity;
     let bestPathC = grid[0]!;
     for (const [step, c] of grid.entries()) {
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
-      points = (await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal })).map((m) => m.x);
-      await record(step, c, which, points, onPath);
+      // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
+      const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem));
+      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal });
+      points = minima.map((m) => m.x);
+      previous = { which, histories: minima.map((m) => m.history) };
+      await record(step, c, which, points, onPath, previous.histories);
       const pathBest = [...best.entries()].filter(([key]) => key.startsWith(`${pathVariant}/`)).map(([, b]) => b);
       const stepBest = Math.min(...pathBest.filter((b) => b.step === step).map((b) => b.score.logLoss));
       if (stepBest < bestPathLoss) {
@@ -151,11 +162,11 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       const group = settings.filter((s) => s.trainViews === variant);
       const which = group.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c: bestPathC }));
       const starts = group.map((s) => bestPathPoints[onPath.findIndex((p) => p.fold === s.fold)]!);
-      const solved = (await minimizeSoftmax(objective, which, starts, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal })).map((m) => m.x);
-      await record(grid.indexOf(bestPathC), bestPathC, which, solved, group);
+      const minima = await minimizeSoftmax(objective, which, starts, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal });
+      await record(grid.indexOf(bestPathC), bestPathC, which, minima.map((m) => m.x), group, minima.map((m) => m.history));
     }
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
-    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart };
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(winner.warmHistory ? { warmHistory: winner.warmHistory } : {}) };
   } finally {
     await objective.dispose();
   }

@@ -1,0 +1,78 @@
+import { cropFractionOf, pixelsToTensor } from '../../core/pixel-tensor.js';
+import type { Preprocessing } from '../../core/preprocessing.js';
+
+/**
+ * What classify.js accepts as an image: a URL (fetched), a Blob or File, an <img>, or anything
+ * createImageBitmap takes (canvas, ImageData, video frame...).
+ */
+export type ImageInput = string | ImageBitmapSource;
+
+/**
+ * An image as the model's input tensor data, in the browser: the same steps as the server's decoder
+ * (src/data/decode-image.ts, sharp), and the same final arithmetic ({@link pixelsToTensor}, shared with it).
+ * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does;
+ * - resize: 'stretch' draws the whole image into S x S; 'center-crop' draws the centred square of side
+ *   min(w, h) x cropFraction into S x S, which is sharp's fit 'cover' (scale the short side to S / cropFraction,
+ *   crop the centre);
+ * - interpolation: the canvas's own smoothing (imageSmoothingQuality 'medium': mipmapped bilinear in Chromium)
+ *   instead of sharp's antialiased linear kernel, and no JPEG shrink-on-load. Measured (test/export-web.test.ts,
+ *   Chromium 'medium'; 'low' and 'high' were further off): downscaling a 640x400 JPEG to 224 differs by a mean
+ *   0.5-0.7 levels of 255; upscaling a noisy 160 px image to 224 by 4.8 levels, because sharp's 'linear' upscale
+ *   is not textbook bilinear: a plain bilinear reference in JS is as far from it (4.7-4.8 levels, with either
+ *   pixel-centre convention). Top-1 agreed on every test image; probabilities moved by up to 0.12 on a tiny,
+ *   overconfident test model;
+ * - alpha: the canvas composites transparent pixels (premultiplied), the server keeps their stored RGB values
+ *   (PIL's convert('RGB')); images with transparency may differ more;
+ * - colour: the canvas works in sRGB; images with another embedded ICC profile are converted by the browser
+ *   and by sharp, each with its own colour engine;
+ * - then scale/mean/std/layout exactly as the manifest says.
+ */
+export async function preprocessImage(source: ImageInput, pre: Preprocessing): Promise<Float32Array> {
+  const bitmap = await toBitmap(source);
+  try {
+    return pixelsToTensor(resizeToSquare(bitmap, pre), 4, pre);
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** Any image input to an ImageBitmap, EXIF orientation applied. */
+async function toBitmap(source: ImageInput): Promise<ImageBitmap> {
+  let input: ImageBitmapSource;
+  if (typeof source === 'string') {
+    const response = await fetch(source);
+    if (!response.ok) throw new Error(`Cannot fetch ${source}: HTTP ${response.status}`);
+    input = await response.blob();
+  } else {
+    input = source;
+  }
+  if (input instanceof HTMLImageElement && !input.complete) await input.decode();
+  return createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+}
+
+/** RGBA bytes of the S x S image the model sees (center-crop or stretch, as the manifest says). */
+function resizeToSquare(bitmap: ImageBitmap, pre: Preprocessing): Uint8ClampedArray {
+  const size = pre.inputSize;
+  const ctx = canvas2d(size);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'medium';
+  const { width: w, height: h } = bitmap;
+  if (pre.resize === 'stretch') {
+    ctx.drawImage(bitmap, 0, 0, w, h, 0, 0, size, size);
+  } else if (pre.resize === 'center-crop') {
+    // The share of the short side the Node decoder keeps (cropFraction; absent: 1).
+    const side = Math.min(w, h) * cropFractionOf(pre);
+    ctx.drawImage(bitmap, (w - side) / 2, (h - side) / 2, side, side, 0, 0, size, size);
+  } else {
+    throw new Error(`Unknown resize mode "${String(pre.resize)}" in model.json`);
+  }
+  return ctx.getImageData(0, 0, size, size).data;
+}
+
+/** A 2D context on an S x S canvas: offscreen where the browser has OffscreenCanvas. */
+function canvas2d(size: number): OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D {
+  const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(size, size) : Object.assign(document.createElement('canvas'), { width: size, height: size });
+  const ctx = canvas.getContext('2d', { willReadFrequently: true }) as OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D | null;
+  if (ctx === null) throw new Error('This browser gives no 2D canvas context');
+  return ctx;
+}
