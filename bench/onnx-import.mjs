@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { decodeImage } from '../dist/data/decode-image.js';
-import { makePreprocessing } from '../dist/engine/preprocessing.js';
-import { ensureTfjsBackend } from '../dist/engine/tfjs-backend.js';
-import { readOnnxModel } from '../dist/formats/onnx/onnx-model.js';
-import { importOnnxToTfjs } from '../dist/formats/onnx-to-tfjs/index.js';
+import { makePreprocessing } from '../dist/core/preprocessing.js';
+import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
+import { readOnnxModel } from '../dist/onnx/onnx-model.js';
+import { importOnnxToTfjs } from '../dist/onnx-to-tfjs/index.js';
 
 const modeArg = process.argv[2] ?? 'both';
 if (!['float', 'round', 'both'].includes(modeArg)) throw new RangeError(`mode must be float, round or both. Received: ${modeArg}`);

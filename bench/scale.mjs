@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSyntheticDataset } from '../dist/data/synthetic.js';
 import { backboneFromOptions } from '../dist/engine/open-backbone.js';
-import { preprocessingHash } from '../dist/engine/preprocessing.js';
+import { preprocessingHash } from '../dist/core/preprocessing.js';
 import { openShardSet } from '../dist/features/shard-set.js';
 import { ShardRows } from '../dist/features/shard-rows.js';
 import { writeSyntheticShards } from '../dist/features/synthetic-shards.js';

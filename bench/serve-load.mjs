@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { decodeImageBytes } from '../dist/data/decode-image.js';
 import { writeSyntheticDataset } from '../dist/data/synthetic.js';
-import { createSession } from '../dist/engine/ort-session.js';
+import { createSession } from '../dist/runtime/ort-session.js';
 import { train } from '../dist/learn/train.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

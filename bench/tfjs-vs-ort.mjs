@@ -6,9 +6,9 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { ensureTfjsBackend } from '../dist/engine/tfjs-backend.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../dist/formats/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../dist/formats/tfjs-to-onnx.js';
+import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
+import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../dist/readers/tfjs-layers.js';
+import { exportLayersModelToOnnx } from '../dist/tfjs-to-onnx/layers-model-to-onnx.js';
 
 const BATCH = 16;
 const SIZE = 224;

@@ -7,9 +7,11 @@
  * const model = await GraftModel.load('./model');
  * const { results } = await model.predict(['bee.jpg']);   // [{ file, predictions: [{ label: 'bees', probability: 0.98 }, ...] }]
  * ```
- * Every layer under `train` is public and usable alone: hub (find a backbone), formats (read/convert it), engine
- * (run it), data (list and decode images), features (cache vectors), learn (fit a head), metrics (score it), model
- * (save, load, predict).
+ *
+ * This file is the whole public surface, chosen name by name: the one-call functions, the error and event types,
+ * and one namespace per documented layer (hub, formats, convert, engine, data, features, learn, metrics, model),
+ * each of which is that module's own chosen list (its index.ts). No public type is a tfjs, onnx-proto,
+ * onnxruntime or SQLite type, so a consumer type-checks with `skipLibCheck: false`.
  * @packageDocumentation
  */
 export { train, type TrainOptions, type TrainResult } from './learn/train.js';
@@ -17,10 +19,14 @@ export { trainFromFeatures, type TrainFromFeaturesOptions } from './learn/train-
 export { DEFAULT_FINE_TUNE, type FineTuneConfig } from './learn/fine-tune-config.js';
 export { GraftModel, type FilePrediction, type LabelProbability } from './model/graft-model.js';
 export { evaluateModel, type ModelEvaluation } from './model/evaluate-model.js';
-export { GraftError, type GraftErrorCode } from './errors.js';
-export type { ProgressEvent, ProgressListener, EpochLogs } from './progress.js';
+export { convertModel, type ConversionReport, type ConvertOptions, type ConvertTarget } from './convert/convert-model.js';
+export { GraftError, type GraftErrorCode } from './core/errors.js';
+export type { EpochLogs, ProgressEvent, ProgressListener, TrainPhase, WarningCode } from './core/progress.js';
+export type { ModelFormat, RuntimeName } from './core/model-format.js';
+export type { Preprocessing } from './core/preprocessing.js';
 export * as hub from './hub/index.js';
 export * as formats from './formats/index.js';
+export * as convert from './convert/index.js';
 export * as engine from './engine/index.js';
 export * as data from './data/index.js';
 export * as features from './features/index.js';

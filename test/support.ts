@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { channelAffine, makePreprocessing, type Scale } from '../src/engine/preprocessing.js';
+import { channelAffine, makePreprocessing, type Scale } from '../src/core/preprocessing.js';
 
 /** Shared test helpers: where the real models and datasets are, temp folders, and running the built CLI. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,10 +1,11 @@
 import { Option, type Command } from 'commander';
-import { LAYOUTS, SCALES, type Layout, type ResizeMode, type Scale } from '../engine/preprocessing.js';
+import type { RuntimeName } from '../core/model-format.js';
+import { LAYOUTS, SCALES, type Layout, type ResizeMode, type Scale } from '../core/preprocessing.js';
 import type { BackboneOptions, PreprocessingOverrides } from '../engine/open-backbone.js';
-import { defaultCacheDir } from '../features/default-cache-dir.js';
-import { GraftError } from '../errors.js';
-import type { ProgressListener } from '../progress.js';
-import { definedOnly } from '../defined-only.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
+import { definedOnly } from '../core/defined-only.js';
+import { backboneSearch, cacheDirFrom } from './environment.js';
 
 /** Flags shared by every command that runs a backbone. */
 export function addBackboneOptions(command: Command): Command {
@@ -30,7 +31,7 @@ export interface BackboneFlags {
   resize?: ResizeMode;
   cropFraction?: number;
   featureOutput?: string;
-  engine?: 'onnxruntime' | 'tfjs';
+  engine?: RuntimeName;
   cacheDir?: string;
   offline: boolean;
   json: boolean;
@@ -40,7 +41,8 @@ export function backboneOptionsFrom(flags: BackboneFlags, onProgress: ProgressLi
   const overrides: PreprocessingOverrides = { inputSize: flags.inputSize, scale: flags.scale, layout: flags.layout, resize: flags.resize, cropFraction: flags.cropFraction };
   return {
     backbone: flags.backbone,
-    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    cacheDir: cacheDirFrom(flags.cacheDir),
+    ...backboneSearch(),
     offline: flags.offline,
     overrides: definedOnly(overrides),
     featureOutput: flags.featureOutput,

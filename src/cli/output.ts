@@ -1,4 +1,4 @@
-import { exitCodeFor, GraftError } from '../errors.js';
+import { exitCodeFor, GraftError } from '../core/errors.js';
 
 /** Prints a result: pretty text for people, exactly one JSON object (or array) on stdout with --json. */
 export function printResult(isJson: boolean, value: unknown, text: () => string): void {

@@ -1,13 +1,13 @@
 import cliProgress from 'cli-progress';
 import { describeDuplicates } from '../data/find-duplicates.js';
-import type { ProgressEvent, ProgressListener } from '../progress.js';
+import type { ProgressEvent, ProgressListener } from '../core/progress.js';
 
 export interface RenderOptions {
   /** Where progress goes; stderr so that stdout holds only results (and exactly one JSON object with --json). */
   readonly stream?: NodeJS.WriteStream;
   /** Draw bars (TTY) or print lines (pipes, CI logs). Defaults to the stream's isTTY. */
   readonly isTTY?: boolean;
-  /** Print nothing but warnings (skipped files). */
+  /** Print nothing but warnings (skipped files, duplicates, fallbacks). */
   readonly quiet?: boolean;
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import sharp, { type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
-import { GraftError } from '../errors.js';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
-import { deriveSeed, mulberry32 } from './random.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
 
 /**
  * Training-time augmentation: what a random view of an image may be. A plain, JSON-serialisable config (it is

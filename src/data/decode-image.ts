@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
-import { GraftError } from '../errors.js';
-import { cropFractionOf, type Preprocessing } from '../engine/preprocessing.js';
-import { pixelsToTensor } from '../engine/pixel-tensor.js';
+import { GraftError } from '../core/errors.js';
+import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
+import { pixelsToTensor } from '../core/pixel-tensor.js';
 
 /** Options for {@link decodeImage}; all optional. */
 export interface DecodeOptions {
@@ -50,7 +50,7 @@ export class UnreadableImageError extends GraftError {
  * - 'center-crop' scales the short side to S and crops the centre; 'stretch' resizes both sides to S.
  *
  * JPEGs take a single sharp pipeline so libjpeg's shrink-on-load (decoding at 1/2, 1/4, 1/8 scale)
- * applies; that is the main decode speed lever (DESIGN.md).
+ * applies; that is the main decode speed lever (ARCHITECTURE.md).
  *
  * @param file a path, or the file's bytes (then errors name it '<buffer>'; use {@link decodeImageBytes} to name it).
  * @throws UnreadableImageError when the file is missing, empty, not an image, corrupt or too large.

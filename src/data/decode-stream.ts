@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, readImageFile, UnreadableImageError, type DecodeOptions } from './decode-image.js';
 
 /** A file that was read (and, unless the cache already has it, decoded). */
@@ -34,7 +34,7 @@ export interface SkipEvent {
 export interface ReadAndDecodeOptions extends DecodeOptions {
   /**
    * Files read and decoded at the same time. Defaults to 4: on 2 cores one in flight decodes ~134 img/s
-   * and four ~285 (DESIGN.md), because file reads and libjpeg's serial parts overlap.
+   * and four ~285 (ARCHITECTURE.md), because file reads and libjpeg's serial parts overlap.
    */
   readonly concurrency?: number;
   /**
@@ -57,7 +57,7 @@ export interface ReadAndDecodeOptions extends DecodeOptions {
  *
  * Up to `concurrency` files are being read or decoded at once, and at most `2 x concurrency` finished
  * results wait to be yielded (a small reorder window): one slow file holds back yielding but not
- * decoding, and memory stays bounded however long the list is (DESIGN.md decision 7). Work continues
+ * decoding, and memory stays bounded however long the list is (ARCHITECTURE.md decision 7). Work continues
  * while the consumer is busy (e.g. running the backbone), which is how decoding overlaps inference.
  *
  * Unreadable files (missing, empty, corrupt, not images) go to `onSkip` with a plain reason and are not

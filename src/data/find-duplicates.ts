@@ -1,26 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { DatasetPart, DuplicateFile, DuplicateGroup } from '../core/duplicate-group.js';
 import type { LabelledItem } from './dataset.js';
 
-/** Which part of a dataset a file is in: its training or validation part, or the whole (an unsplit folder). */
-export type DatasetPart = 'train' | 'val' | 'all';
-
-/** One file of a set of identical images. */
-export interface DuplicateFile {
-  readonly file: string;
-  readonly label: string;
-  readonly part: DatasetPart;
-}
-
-/** Files with exactly the same bytes (the same sha256). */
-export interface DuplicateGroup {
-  readonly sha256: string;
-  readonly files: readonly DuplicateFile[];
-  /** In both the training and the validation part: validation then scores images the model trained on. */
-  readonly isAcrossSplits: boolean;
-  /** Under different labels: the same image is taught as two classes. */
-  readonly hasConflictingLabels: boolean;
-}
+export type { DatasetPart, DuplicateFile, DuplicateGroup } from '../core/duplicate-group.js';
 
 /** A labelled file with its content hash (undefined when it could not be read: not a duplicate of anything). */
 export interface HashedItem extends DuplicateFile {

@@ -1,22 +1,21 @@
 /**
  * Listing, splitting and decoding image datasets: scan -> split -> decode, with `inspectDataset` as the
- * dry run (`graft inspect`).
+ * dry run (`graft inspect`). Seeded randomness (core's) is re-exported for splits and shuffles.
  * @packageDocumentation
  */
-export * from './dataset.js';
-export * from './random.js';
-export * from './scan-folder.js';
-export * from './scan-csv.js';
-export * from './manifest.js';
-export * from './dataset-listing.js';
-export * from './scan-dataset.js';
-export * from './find-split-folders.js';
-export * from './split.js';
-export * from './decode-image.js';
-export * from './decode-stream.js';
-export * from './synthetic.js';
-export * from './inspect.js';
-export * from './find-duplicates.js';
-export * from './sniff-image-format.js';
-export * from './augment.js';
-export * from './mirror-tensor.js';
+export { IMAGE_EXTENSIONS, hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
+export { EXPECTED_FOLDER_LAYOUT, requireTwoClasses, scanImageFolder, type ScanFolderOptions } from './scan-folder.js';
+export { parseCsv, scanCsv, scanManifest } from './scan-csv.js';
+export { MANIFEST_EXTENSIONS, isManifestPath, streamManifest, type ManifestEntry } from './manifest.js';
+export { listDataset, relativePath, type DatasetListing, type ListedImage } from './dataset-listing.js';
+export { scanDataset } from './scan-dataset.js';
+export { VAL_FOLDER_NAMES, findSplitFolders } from './find-split-folders.js';
+export { alignLabels, stratifiedSplit, type SplitOptions } from './split.js';
+export { DEFAULT_LIMIT_INPUT_PIXELS, UnreadableImageError, decodeImage, decodeImageBytes, decodeToRgb, readImageFile, rgbToTensor, type DecodeOptions } from './decode-image.js';
+export { decodeAll, readAndDecode, type DecodedItem, type ReadAndDecodeOptions, type ReadItem, type SkipEvent } from './decode-stream.js';
+export { SYNTHETIC_LABELS, writeSyntheticDataset, type SyntheticDataset, type SyntheticLabel, type SyntheticOptions } from './synthetic.js';
+export { inspectDataset, type ClassSummary, type DatasetSummary, type InspectOptions, type PartSummary } from './inspect.js';
+export { describeDuplicates, findDuplicates, hashFiles, partItems, type DatasetPart, type DuplicateFile, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
+export { EXTENSION_BY_FORMAT, sniffImageFormat, type ImageFormat } from './sniff-image-format.js';
+export { DEFAULT_AUGMENT, IDENTITY_VIEW, augmentHash, checkAugmentConfig, decodeView, decodeViews, type AugmentConfig, type ViewParams } from './augment.js';
+export { deriveSeed, mulberry32, randomInt, shuffleInPlace, type Random } from '../core/random.js';

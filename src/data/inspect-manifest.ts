@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { makePreprocessing } from '../engine/preprocessing.js';
+import { makePreprocessing } from '../core/preprocessing.js';
 import type { SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
-import type { ClassSummary, PartSummary } from './inspect.js';
+import type { ClassSummary, PartSummary } from './dataset-summary.js';
 import { streamManifest } from './manifest.js';
 
 /** Problem files kept as examples in a summary; the totals count all of them. */

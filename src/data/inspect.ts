@@ -1,7 +1,8 @@
-import { makePreprocessing } from '../engine/preprocessing.js';
+import { makePreprocessing } from '../core/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
+import type { DatasetSummary, PartSummary } from './dataset-summary.js';
 import { readAndDecode } from './decode-stream.js';
-import { describeDuplicates, findDuplicates, hashFiles, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
+import { describeDuplicates, findDuplicates, hashFiles, type HashedItem } from './find-duplicates.js';
 import { findSplitFolders } from './find-split-folders.js';
 import { scanDataset } from './scan-dataset.js';
 import { inspectManifest } from './inspect-manifest.js';
@@ -18,40 +19,7 @@ export interface InspectOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** Per-class counts. `readable` is undefined when decoding was not checked. */
-export interface ClassSummary {
-  readonly label: string;
-  readonly count: number;
-  readonly readable: number | undefined;
-}
-
-/** One scanned part of a dataset: the whole of it, or its train or val folder. */
-export interface PartSummary {
-  readonly name: 'all' | 'train' | 'val';
-  readonly root: string;
-  readonly labels: string[];
-  readonly classes: ClassSummary[];
-  /** Image files listed (before decoding). */
-  readonly imageCount: number;
-  /** Files not listed as images by the scan (wrong extension, outside class folders, missing). */
-  readonly skipped: SkippedFile[];
-  /** Listed images that failed to decode, with the reason. */
-  readonly unreadable: SkippedFile[];
-  /** How many files were skipped and unreadable: for a manifest, `skipped` and `unreadable` keep only the first 100. */
-  readonly skippedCount: number;
-  readonly unreadableCount: number;
-}
-
-/** What `graft inspect` prints. */
-export interface DatasetSummary {
-  readonly path: string;
-  readonly layout: 'class-folders' | 'train-val-folders' | 'csv';
-  readonly parts: PartSummary[];
-  /** Problems worth fixing that do not stop training (e.g. a tiny class, duplicate images). */
-  readonly warnings: string[];
-  /** Images whose bytes appear more than once: across train and val first, then under different labels. */
-  readonly duplicates: DuplicateGroup[];
-}
+export type { ClassSummary, DatasetSummary, PartSummary } from './dataset-summary.js';
 
 /** Classes smaller than this get a warning: a validation split of them is mostly noise. */
 const SMALL_CLASS = 5;

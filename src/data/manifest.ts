@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /** File extensions read as manifests of `path,label` (anything else is a folder). */
 export const MANIFEST_EXTENSIONS: readonly string[] = ['.csv', '.jsonl', '.ndjson'];

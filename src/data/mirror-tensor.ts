@@ -1,4 +1,4 @@
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 
 /**
  * The left-right mirror image of one preprocessed input tensor (a square image of `pre.inputSize`, in the model's

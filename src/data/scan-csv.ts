@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
 import { streamManifest } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';

@@ -1,6 +1,6 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 
 /** Shown in errors so users see the layout Graft expects, not just that theirs is wrong. */

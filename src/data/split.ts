@@ -1,6 +1,6 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem } from './dataset.js';
-import { deriveSeed, mulberry32, shuffleInPlace } from './random.js';
+import { deriveSeed, mulberry32, shuffleInPlace } from '../core/random.js';
 
 /** Options for {@link stratifiedSplit}. */
 export interface SplitOptions {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { mulberry32, type Random } from './random.js';
+import { mulberry32, type Random } from '../core/random.js';
 
 /** The demo dataset's classes. */
 export const SYNTHETIC_LABELS = ['circles', 'squares', 'triangles'] as const;

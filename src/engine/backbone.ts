@@ -1,10 +1,8 @@
-import type { Preprocessing } from './preprocessing.js';
+import type { ModelFormat } from '../core/model-format.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 
-/**
- * File formats a backbone can arrive in. `tfjs-graph` (TF Hub's TF.js models) and `keras-h5` (Keras applications
- * weights, Teachable Machine exports) are fetched and cached by the hub; their loaders live in `formats/`.
- */
-export type BackboneFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'keras-h5';
+/** The format a backbone arrived in: the one `ModelFormat` union, under the name earlier releases exported. */
+export type BackboneFormat = ModelFormat;
 
 /** What identifies a backbone and how to feed it. Recorded in every model manifest. */
 export interface BackboneInfo {

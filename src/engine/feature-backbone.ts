@@ -1,6 +1,7 @@
-import { fixedInputBatch } from '../formats/onnx/batch-dim.js';
-import { opsetVersion, type ModelProto } from '../formats/onnx/onnx-model.js';
-import type { ProgressListener } from '../progress.js';
+import { fixedInputBatch } from '../onnx/batch-dim.js';
+import { opsetVersion, type ModelProto } from '../onnx/onnx-model.js';
+import type { RuntimeName } from '../core/model-format.js';
+import type { ProgressListener } from '../core/progress.js';
 import { multiScaleBackbone } from './multi-scale-backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
 
@@ -31,7 +32,7 @@ export interface FeatureBackboneOptions {
   /** Fine-tuning trains one pass of the network: one scale. */
   readonly isFineTuning?: boolean;
   /** A TF.js backbone running in tfjs cannot take the ONNX wrapper: one scale. */
-  readonly engine?: 'onnxruntime' | 'tfjs';
+  readonly engine?: RuntimeName;
   readonly onProgress?: ProgressListener;
 }
 

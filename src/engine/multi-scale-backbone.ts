@@ -1,10 +1,10 @@
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
-import { FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
-import { multiScaleInputSize, wrapMultiScale } from '../formats/onnx/multi-scale.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { multiScaleInputSize, wrapMultiScale } from '../onnx/multi-scale.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { cropFractionOf } from './preprocessing.js';
+import { cropFractionOf } from '../core/preprocessing.js';
 
 /** The crop of the first scale when the backbone's preprocessing keeps the whole short side: ImageNet's evaluation crop. */
 export const DEFAULT_SCALE_CROP = 0.875;

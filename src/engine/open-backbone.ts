@@ -1,21 +1,13 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
-import { exposeFeatures, FEATURE_OUTPUT } from '../formats/onnx/feature-output.js';
-import { encodeOnnxModel, readOnnxModel } from '../formats/onnx/onnx-model.js';
-import { loadKerasH5 } from '../formats/keras-h5/load-keras-h5.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../formats/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../formats/tfjs-to-onnx.js';
-import { modelDirsFromEnv, resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
-import { writeFileAtomic } from '../model/atomic-write.js';
-import type { ProgressListener } from '../progress.js';
+import { GraftError } from '../core/errors.js';
+import type { RuntimeName } from '../core/model-format.js';
+import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from '../core/preprocessing.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { FeatureSource } from '../formats/format-entry.js';
+import { formatEntry } from '../formats/registry.js';
+import type { MirrorRule } from '../hub/mirror.js';
+import { resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
-import { openGraphBackbone } from './open-graph-backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from './preprocessing.js';
-import { ensureTfjsBackend } from './tfjs-backend.js';
 import { TfjsBackbone } from './tfjs-backbone.js';
 
 /** Preprocessing choices for a backbone the catalogue does not know (the CLI's --input-size/--scale/--layout). */
@@ -51,143 +43,40 @@ export interface OpenBackboneOptions {
    * Where a TF.js backbone runs: 'onnxruntime' (default: its cached ONNX export, 11-16x faster here) or 'tfjs'
    * (tfjs-wasm, for comparison or if an export ever disagrees). ONNX backbones always run in onnxruntime.
    */
-  readonly engine?: 'onnxruntime' | 'tfjs';
+  readonly engine?: RuntimeName;
   readonly onProgress?: ProgressListener;
 }
 
-/** Describes a resolved backbone: preprocessing from the catalogue entry or the overrides, feature output and size. */
-export async function openBackbone(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
-  if (resolved.format === 'onnx') return openOnnx(resolved, options);
-  if (resolved.format === 'tfjs-graph') return openGraphBackbone(resolved, options, preprocessingFor);
-  return openLayers(resolved, options);
-}
-
-/** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
-interface OnnxDescription {
-  readonly featureDim: number;
-  readonly featureOutput: string;
-  readonly inputShape: readonly (number | null)[];
-}
-
-async function openOnnx(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
-  if (resolved.location.kind !== 'onnx') throw new GraftError('INTERNAL', `ONNX backbone without a file: ${resolved.source}`);
-  const path = resolved.location.path;
-  const descPath = join(options.cacheDir, 'backbones', `${resolved.sha256}-${options.featureOutput ?? 'auto'}.json`);
-  let bytes: Uint8Array | undefined;
-  const onnxBytes = async (): Promise<Uint8Array> => {
-    if (bytes) return bytes;
-    const exposed = await exposeFeatures(await readOnnxModel(path), { output: options.featureOutput, source: path });
-    bytes = encodeOnnxModel(exposed.model);
-    description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
-    await mkdir(dirname(descPath), { recursive: true });
-    await writeFileAtomic(descPath, JSON.stringify(description));
-    return bytes;
-  };
-  // Parsing a large model and finding its features takes a while; a warm run reads the description instead.
-  let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
-  if (!description) await onnxBytes();
-  const { featureDim, featureOutput, inputShape } = description!;
-  const [, c1, h, w] = inputShape;
-  // A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell.
-  const inferred: PreprocessingOverrides =
-    c1 === 3 && typeof h === 'number' ? { layout: 'nchw', inputSize: h } : w === 3 && typeof c1 === 'number' ? { layout: 'nhwc', inputSize: c1 } : {};
-  const preprocessing = preprocessingFor(resolved, { ...inferred, ...options.overrides });
-  const info = describe(resolved, preprocessing, featureDim, featureOutput);
-  return {
-    info,
-    onnxBytes,
-    onnxFeatureOutput: featureOutput,
-    load: async () => OrtBackbone.create(await onnxBytes(), info),
-  };
-}
-
-async function openLayers(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
-  const featureLayer = options.featureOutput ?? resolved.entry?.featureLayer;
-  const stem = join(options.cacheDir, 'exports', `${resolved.sha256}-${featureLayer ?? 'out'}`);
-  // The export and its description are keyed by the source's hash and the feature layer: made once per model,
-  // so a warm run neither builds the tfjs model nor exports it.
-  const exportPath = `${stem}.onnx`;
-  const descPath = `${stem}.json`;
-  let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
-  let model: tf.LayersModel | undefined;
-  const buildModel = async (): Promise<tf.LayersModel> => {
-    await ensureTfjsBackend((reason) => options.onProgress?.({ type: 'info', message: reason }));
-    const location = resolved.location;
-    if (location.kind === 'keras-h5') {
-      // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last
-      // top-level layer (Teachable Machine: the backbone Sequential's 1280-d output; a plain CNN: its penultimate layer).
-      const full = (await loadKerasH5(location.path)).model;
-      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(full, location.path);
-    }
-    const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(requireDir(resolved));
-    return featureLayer ? truncateAt(full, featureLayer) : full;
-  };
-  if (!description) {
-    model = await buildModel();
-    const outShape = model.outputs[0]?.shape ?? [];
-    const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
-    if (!Number.isFinite(featureDim)) {
-      throw new GraftError('UNSUPPORTED_MODEL', `${resolved.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
-        hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
-      });
-    }
-    const [, h] = model.inputs[0]?.shape ?? [];
-    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null };
-  }
-  const { featureDim, featureOutput, inputSize } = description;
-  const preprocessing = preprocessingFor(resolved, { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }), ...options.overrides });
-  const info = describe(resolved, preprocessing, featureDim, featureOutput);
-  let bytes: Uint8Array | undefined;
-  const onnxBytes = async (): Promise<Uint8Array> => {
-    if (bytes) return bytes;
-    if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
-    else {
-      model ??= await buildModel();
-      bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
-      await mkdir(dirname(exportPath), { recursive: true });
-      await writeFileAtomic(exportPath, bytes);
-      await writeFileAtomic(descPath, JSON.stringify(description));
-    }
-    return bytes;
-  };
-  return {
-    info,
-    onnxBytes,
-    onnxFeatureOutput: FEATURE_OUTPUT,
-    load: async () => {
-      if (options.engine === 'tfjs') {
-        options.onProgress?.({ type: 'backbone', name: info.name, engine: 'tfjs', message: 'running in tfjs-wasm (--engine tfjs)' });
-        return TfjsBackbone.create(model ?? (await buildModel()), info);
-      }
-      options.onProgress?.({ type: 'backbone', name: info.name, engine: 'onnxruntime', message: 'TF.js model exported to ONNX for speed' });
-      return OrtBackbone.create(await onnxBytes(), { ...info, featureOutput: FEATURE_OUTPUT });
-    },
-  };
-}
-
-/** What building a TF.js backbone found; cached beside its ONNX export. */
-interface LayersDescription {
-  readonly featureDim: number;
-  readonly featureOutput: string;
-  readonly inputSize: number | null;
-}
-
 /**
- * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
- * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
+ * Describes a resolved backbone: its format's registry entry finds the features (cached per model id, exported
+ * to ONNX on first use), and the preprocessing comes from the catalogue entry or the overrides, over what the model
+ * declares.
  */
-function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
-  const last = model.layers.at(-1);
-  if (!last || model.layers.length < 2) {
-    throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
-  }
-  const output = last.getInputAt(last.inboundNodes.length - 1) as tf.SymbolicTensor;
-  return tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
+export async function openBackbone(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
+  const source = await formatEntry(resolved.format).openFeatures({
+    location: resolved.location,
+    source: resolved.source,
+    sha256: resolved.sha256,
+    featureOutput: options.featureOutput,
+    inputSize: options.overrides?.inputSize,
+    catalogue: resolved.entry,
+    cacheDir: options.cacheDir,
+    onProgress: options.onProgress,
+  });
+  const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
+  const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput);
+  return { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
 }
 
-function requireDir(resolved: ResolvedBackbone): string {
-  if (resolved.location.kind !== 'tfjs-layers') throw new GraftError('INTERNAL', `TF.js backbone without a folder: ${resolved.source}`);
-  return resolved.location.dir;
+/** onnxruntime on the ONNX form (the fast path), or tfjs-wasm for a TF.js layers model when `engine` is 'tfjs'. */
+async function loadBackbone(source: FeatureSource, info: BackboneInfo, options: OpenBackboneOptions): Promise<Backbone> {
+  if (options.engine === 'tfjs' && source.layersModel) {
+    options.onProgress?.({ type: 'backbone', name: info.name, engine: 'tfjs', message: 'running in tfjs-wasm (--engine tfjs)' });
+    return TfjsBackbone.create(await source.layersModel(), info);
+  }
+  if (source.ortMessage) options.onProgress?.({ type: 'backbone', name: info.name, engine: 'onnxruntime', message: source.ortMessage });
+  const ortInfo = source.onnxFeatureOutput === info.featureOutput ? info : { ...info, featureOutput: source.onnxFeatureOutput };
+  return OrtBackbone.create(await source.onnxBytes(), ortInfo);
 }
 
 /**
@@ -222,13 +111,18 @@ export interface BackboneOptions {
   readonly featureOutput?: string;
   readonly engine?: OpenBackboneOptions['engine'];
   readonly onProgress?: ProgressListener;
+  /** Folders searched for catalogue files before downloading. Defaults to none; the CLI passes GRAFT_MODELS_DIR's. */
+  readonly modelDirs?: readonly string[];
+  /** Hub mirrors. Defaults to none; the CLI passes GRAFT_HUB_MIRROR's and the config file's. */
+  readonly mirrors?: readonly MirrorRule[];
 }
 
 /** resolveBackbone + openBackbone: from what the user typed to a handle that knows its preprocessing. */
 export async function backboneFromOptions(options: BackboneOptions): Promise<BackboneHandle> {
   const resolved = await resolveBackbone(options.backbone, {
     cacheDir: options.cacheDir,
-    modelDirs: modelDirsFromEnv(),
+    modelDirs: options.modelDirs ?? [],
+    ...(options.mirrors === undefined ? {} : { mirrors: options.mirrors }),
     offline: options.offline,
     onProgress: options.onProgress,
   });

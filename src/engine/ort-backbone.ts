@@ -1,6 +1,6 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
-import { createSession, runOutput, type OrtSession } from './ort-session.js';
+import { createSession, runOutput, type OrtSession } from '../runtime/ort-session.js';
 
 export interface OrtBackboneOptions {
   /**
@@ -13,7 +13,7 @@ export interface OrtBackboneOptions {
 }
 
 /**
- * A frozen backbone run by onnxruntime-node: the fast path for every forward pass (DESIGN.md, decision 1).
+ * A frozen backbone run by onnxruntime-node: the fast path for every forward pass (ARCHITECTURE.md, decision 1).
  *
  * The model must declare `info.featureOutput` as a graph output (see exposeFeatures). Input batches are
  * packed in `info.preprocessing.layout` (NCHW or NHWC) at `info.preprocessing.inputSize`.

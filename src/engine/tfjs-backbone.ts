@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
 
 /**
  * A frozen TF.js layers backbone run on the active tfjs backend (wasm; see `ensureTfjsBackend`).
  *
- * This is the slow path (18-50 img/s on wasm vs 190-240 for ORT, DESIGN.md): Graft uses it to check
+ * This is the slow path (18-50 img/s on wasm vs 190-240 for ORT, ARCHITECTURE.md): Graft uses it to check
  * the ONNX export and where a model must stay in tfjs. Input is NHWC, as TF.js models expect.
  */
 export class TfjsBackbone implements Backbone {

@@ -27,7 +27,7 @@ const VARIANT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 /**
  * Makes the feature-cache key for one view of one image under one backbone and preprocessing.
  *
- * This is the only place a key is made (DESIGN.md decision 3): every part that can change the vector is in it,
+ * This is the only place a key is made (ARCHITECTURE.md decision 3): every part that can change the vector is in it,
  * so a changed image, model or preprocessing is a cache miss, never a stale hit. Hex digests are compared
  * case-insensitively. The key is the sha256 (hex, 64 chars) of a canonical encoding of the parts, so keys have
  * a fixed size in the store whatever the parts look like.

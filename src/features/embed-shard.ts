@@ -10,9 +10,9 @@ import { readAndDecode } from '../data/decode-stream.js';
 import { requireTwoClasses } from '../data/scan-folder.js';
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
-import { preprocessingHash } from '../engine/preprocessing.js';
-import { GraftError } from '../errors.js';
-import type { ProgressListener } from '../progress.js';
+import { preprocessingHash } from '../core/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 import { publishFile } from './publish-file.js';
 import { SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
@@ -74,7 +74,7 @@ const DEFAULT_CHECKPOINT_SECONDS = 5;
 const PUBLISH_COST_FACTOR = 20;
 
 /**
- * Computes one shard of a dataset's features into its own store file (DESIGN.md decision 10).
+ * Computes one shard of a dataset's features into its own store file (ARCHITECTURE.md decision 10).
  *
  * Every process lists the whole dataset in the same order and keeps the images whose relative path hashes to its
  * shard ({@link shardOf}), so N processes (e.g. the pods of a Kubernetes Indexed Job) split the work without talking.

@@ -2,7 +2,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import { ShardRows, type FeatureBlockWithFiles } from './shard-rows.js';
 import { openShardSet } from './shard-set.js';
 import type { ShardMeta } from './shard-store.js';

@@ -1,17 +1,17 @@
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
-import { preprocessingHash } from '../engine/preprocessing.js';
+import { preprocessingHash } from '../core/preprocessing.js';
 import { readAndDecode } from '../data/decode-stream.js';
 import { mirrorTensor } from '../data/mirror-tensor.js';
 import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
 import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
 export interface ExtractOptions {
-  /** Images per backbone call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, DESIGN.md). */
+  /** Images per backbone call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, ARCHITECTURE.md). */
   readonly batchSize?: number;
   /** Images read and decoded at once while the backbone runs. Defaults to 4. */
   readonly concurrency?: number;

@@ -2,12 +2,13 @@ import * as ort from 'onnxruntime-node';
 import { augmentHash, decodeViews, DEFAULT_AUGMENT, viewParams, type AugmentConfig } from '../data/augment.js';
 import type { SkippedFile } from '../data/dataset.js';
 import { readAndDecode } from '../data/decode-stream.js';
-import { batchDims, createSession, type OrtSession } from '../engine/ort-session.js';
-import { preprocessingHash, type Preprocessing } from '../engine/preprocessing.js';
-import { GraftError } from '../errors.js';
-import type { ProgressListener } from '../progress.js';
+import { batchDims, createSession, type OrtSession } from '../runtime/ort-session.js';
+import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
-import { storedValues, type FeatureDtype, type FeatureEntry, type FeatureStore } from './feature-store.js';
+import type { FeatureEntry, FeatureStore } from './feature-store.js';
+import { storedValues, type FeatureDtype } from './vector-encoding.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
 /** The frozen part of a backbone: an ONNX model from the image input to the cut. */
@@ -45,7 +46,7 @@ export interface ExtractViewsOptions {
   readonly viewsFor?: (fileIndex: number) => number;
   /** Known file hashes: with it, unchanged files whose views are all stored are not even read. */
   readonly fileIndex?: FileHashIndex;
-  /** Views per prefix call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, DESIGN.md). */
+  /** Views per prefix call. Defaults to 16 (ORT's rate is flat from 8 to 32 here, ARCHITECTURE.md). */
   readonly batchSize?: number;
   /** Files read and decoded at once (each decodes all its missing views) while the prefix runs. Defaults to 4. */
   readonly concurrency?: number;
@@ -79,7 +80,7 @@ export interface ViewExtractionResult {
 
 /**
  * Activations at the cut for K augmented views (and the plain view) of every image: the precomputation that lets
- * fine-tuning augment without running the frozen prefix each epoch (DESIGN.md decision 2). Each epoch then picks
+ * fine-tuning augment without running the frozen prefix each epoch (ARCHITECTURE.md decision 2). Each epoch then picks
  * one of an image's views.
  *
  * Works like extractFeatures, per view: a view whose activations are stored is not recomputed; a file whose views

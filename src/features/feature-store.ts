@@ -1,26 +1,17 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { GraftError } from '../errors.js';
-import { defaultCacheDir } from './default-cache-dir.js';
-
-export { defaultCacheDir } from './default-cache-dir.js';
+import { GraftError } from '../core/errors.js';
+import { defaultCacheDir } from '../core/cache-dir.js';
+import { applyFeatureStorePragmas, FEATURE_STORE_BUSY_TIMEOUT_MS } from './sqlite-pragmas.js';
+import { decodeF16, decodeF32, encodeF16, encodeF32, FEATURE_DTYPES, type FeatureDtype } from './vector-encoding.js';
 
 /** File name of the store inside the cache folder. */
 export const FEATURE_STORE_FILE = 'features-v1.sqlite';
 /** Schema version kept in `PRAGMA user_version`. Bump it (and add a migration) when the table changes. */
 export const FEATURE_STORE_SCHEMA_VERSION = 1;
-/** How long a writer waits for another process's transaction before failing: long enough for any one batch. */
-export const FEATURE_STORE_BUSY_TIMEOUT_MS = 10_000;
 /** SQLite's default limit on bound parameters is 32766 here, but a few hundred keeps each statement cheap. */
 const MAX_KEYS_PER_QUERY = 500;
-
-/**
- * Element type of a stored vector: `f32` (exact), or `f16` (IEEE half floats, round to nearest even: half the size,
- * ~3 significant digits, for the large activation maps fine-tuning caches). Reads always return Float32Array.
- */
-export type FeatureDtype = 'f32' | 'f16';
-export const FEATURE_DTYPES: readonly FeatureDtype[] = ['f32', 'f16'];
 
 /** One vector to store. `key` comes from `featureKey()`; `model` is the backbone's weights sha256 (for `count`/`deleteModel`). */
 export interface FeatureEntry {
@@ -63,21 +54,7 @@ const CREATE_SCHEMA = `
 `;
 
 /**
- * Sets the pragmas every connection to the store uses. WAL lets readers run while one process writes;
- * `busy_timeout` makes a second writer wait its turn instead of failing with SQLITE_BUSY; `synchronous=NORMAL`
- * is durable against a killed process in WAL mode (only a power loss can drop the last commits, which for a
- * cache only costs recomputation).
- */
-export function applyFeatureStorePragmas(db: Database.Database): void {
-  db.pragma(`busy_timeout = ${FEATURE_STORE_BUSY_TIMEOUT_MS}`);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-}
-
-const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * A persistent, process-safe cache of feature vectors (DESIGN.md decision 3), one SQLite file in the cache folder.
+ * A persistent, process-safe cache of feature vectors (ARCHITECTURE.md decision 3), one SQLite file in the cache folder.
  *
  * Several processes (e.g. extraction shards) may open the same store and write at once: each `putMany` is one
  * transaction, so a killed process leaves all or none of a batch. Reads validate every row: a truncated or
@@ -306,104 +283,7 @@ function decodeRow(row: StoredRow): Float32Array | 'damaged' | 'unknown-dtype' {
   if (!Number.isSafeInteger(dim) || dim <= 0 || !Buffer.isBuffer(row.data) || row.data.length !== dim * bytesPerValue) {
     return 'damaged';
   }
-  if (row.dtype === 'f16') return decodeF16(row.data, dim);
-  const vector = new Float32Array(dim);
-  if (IS_LITTLE_ENDIAN) {
-    // The blob's bytes may sit at any offset; copying bytes into the new array's buffer aligns them.
-    new Uint8Array(vector.buffer).set(row.data);
-  } else {
-    for (let i = 0; i < dim; i++) vector[i] = row.data.readFloatLE(i * 4);
-  }
-  return vector;
-}
-
-/** Vectors are stored little-endian whatever the host, so a cache folder can move between machines. */
-function encodeF32(data: Float32Array): Buffer {
-  if (IS_LITTLE_ENDIAN) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const out = Buffer.allocUnsafe(data.byteLength);
-  for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i]!, i * 4);
-  return out;
-}
-
-/**
- * The values a read returns for `data` stored as `dtype`: `data` itself for 'f32', rounded through half precision
- * for 'f16' (unless a value is out of half range, then stored as f32, see {@link FeatureEntry.dtype}). A caller
- * that computed `data` can return this instead, so a first (computing) run and a later (cached) run agree exactly.
- */
-export function storedValues(data: Float32Array, dtype: FeatureDtype = 'f32'): Float32Array {
-  if (dtype === 'f32') return data;
-  const half = encodeF16(data);
-  return half ? decodeF16(half, data.length) : data;
-}
-
-/** Little-endian half floats of `data`, or undefined when a finite value is beyond half range (it would become Infinity). */
-function encodeF16(data: Float32Array): Buffer | undefined {
-  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const out = Buffer.allocUnsafe(data.length * 2);
-  for (let i = 0; i < data.length; i++) {
-    const x = bits[i]!;
-    const h = float32BitsToFloat16Bits(x);
-    if ((h & 0x7fff) === 0x7c00 && (x & 0x7f800000) !== 0x7f800000) return undefined;
-    out[2 * i] = h & 0xff;
-    out[2 * i + 1] = h >>> 8;
-  }
-  return out;
-}
-
-function decodeF16(bytes: Buffer, dim: number): Float32Array {
-  const table = halfTable();
-  const vector = new Float32Array(dim);
-  for (let i = 0; i < dim; i++) vector[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
-  return vector;
-}
-
-/**
- * IEEE 754 binary16 bits of the float32 with bits `x`: round to nearest, ties to even; overflow gives Infinity, tiny
- * values become half subnormals or signed zero, NaN stays NaN (quiet). Exported for tests.
- * @internal
- */
-export function float32BitsToFloat16Bits(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // rebias: float32's 127 to half's 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // Half subnormal (or zero): the 24-bit significand with its implicit 1, shifted down to units of 2^-24.
-    if (e < -10) return sign;
-    const significand = mant | 0x800000;
-    const shift = 14 - e;
-    let h = significand >>> shift;
-    const rest = significand & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && (h & 1) !== 0)) h++;
-    return sign | h; // a carry into bit 10 is exactly the smallest normal
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) !== 0)) h++; // a carry may reach the exponent, up to Infinity: right
-  return sign | h;
-}
-
-/** The number with half-float bits `h`. Exported for tests. @internal */
-export function float16BitsToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant !== 0 ? Number.NaN : sign * Infinity;
-  return sign * (0x400 + mant) * 2 ** (exp - 25);
-}
-
-let HALF_TABLE: Float32Array | undefined;
-/** All 65536 half values as float32 (256 KiB, built on first use): decoding is one lookup a value. */
-function halfTable(): Float32Array {
-  if (!HALF_TABLE) {
-    HALF_TABLE = new Float32Array(0x10000);
-    for (let h = 0; h < 0x10000; h++) HALF_TABLE[h] = float16BitsToNumber(h);
-  }
-  return HALF_TABLE;
+  return row.dtype === 'f16' ? decodeF16(row.data, dim) : decodeF32(row.data, dim);
 }
 
 function checkEntry(entry: FeatureEntry, index: number): void {

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { GraftError } from '../errors.js';
-import { applyFeatureStorePragmas } from './feature-store.js';
+import { GraftError } from '../core/errors.js';
+import { applyFeatureStorePragmas } from './sqlite-pragmas.js';
 
 export const FILE_INDEX_FILE = 'files-v1.sqlite';
 

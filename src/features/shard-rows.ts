@@ -1,4 +1,4 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { checkBlockSize, DEFAULT_ROWS_PER_BLOCK, type FeatureBlock, type FeatureRows } from './feature-rows.js';
 import type { ShardSet } from './shard-set.js';
 import { decodeF32Into, type ShardPart } from './shard-store.js';

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { parseShardFileName, shardFileName } from './shard-spec.js';
 import { ShardStore, type ShardMeta } from './shard-store.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /** Which slice of a dataset one extraction process owns: shard `index` of `count` (0-based). */
 export interface ShardSpec {

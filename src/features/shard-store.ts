@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { GraftError } from '../errors.js';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import type { ShardSpec } from './shard-spec.js';
 
 /** Version of a shard file's layout, in its meta row and `PRAGMA user_version`. */

@@ -1,7 +1,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { mulberry32 } from '../data/random.js';
+import { mulberry32 } from '../core/random.js';
 import { shardFileName, shardOf } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
 

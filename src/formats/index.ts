@@ -1,16 +1,10 @@
-/** Model formats: ONNX graph surgery, TF.js layers and graph models, Keras .h5, detection and conversion. @packageDocumentation */
-export * from './onnx/onnx-model.js';
-export * from './onnx/feature-output.js';
-export * from './onnx/append-head.js';
-export * from './tfjs-layers.js';
-export * from './tfjs-to-onnx.js';
-export * from './save-layers-model.js';
-export * from './detect-format.js';
-export * from './convert-model.js';
-export * as kerasH5 from './keras-h5/index.js';
-export * as tfjsGraph from './tfjs-graph/index.js';
-export * as onnxToTfjs from './onnx-to-tfjs/index.js';
-export * from './onnx/cut-points.js';
-export * from './onnx/prefix-model.js';
-export * from './onnx/export-fine-tuned.js';
-export * as onnxToLayers from './onnx-to-layers/index.js';
+/**
+ * Model formats: which file is which model, by content (`detectFormat` asks every entry of the format registry
+ * and says why each declined), and the formats Graft reads. Converting between them is `convertModel`.
+ * @packageDocumentation
+ */
+export { detectFormat, type DetectedFormat } from './detect-format.js';
+export { MODEL_FORMATS } from './model-formats.js';
+export type { BackboneLocation } from './model-location.js';
+export type { ConversionReport, ConvertTarget } from './conversion-report.js';
+export type { ModelFormat, RuntimeName } from '../core/model-format.js';

@@ -1,11 +1,11 @@
-import type { BackboneFormat } from '../engine/backbone.js';
-import type { Layout, ResizeMode, Scale } from '../engine/preprocessing.js';
+import type { ModelFormat } from '../core/model-format.js';
+import type { Layout, ResizeMode, Scale } from '../core/preprocessing.js';
 
 /** One named backbone Graft knows: where to get it, how to verify it, how to feed it. */
 export interface CatalogueEntry {
   readonly name: string;
   readonly description: string;
-  readonly format: BackboneFormat;
+  readonly format: ModelFormat;
   /** Download address of the model file (ONNX) or of model.json (TF.js). Absent for bundled models. */
   readonly url?: string;
   /** File name the model is stored under in the cache and looked for in GRAFT_MODELS_DIR. */
@@ -26,7 +26,7 @@ export interface CatalogueEntry {
   readonly featureLayer?: string;
   /** Where the weights come from; shown by `graft models` and recorded in manifests. */
   readonly license: string;
-  /** Linear-probe validation accuracy measured on this project's machine (DESIGN.md), for choosing. */
+  /** Linear-probe validation accuracy measured on this project's machine (ARCHITECTURE.md), for choosing. */
   readonly probeAccuracy?: { readonly hymenoptera?: number; readonly flowers12?: number };
   /** Shipped inside an npm dependency: available offline on every install. */
   readonly bundled?: 'nsfwjs';
@@ -47,7 +47,7 @@ export interface CatalogueEntry {
   readonly notes?: string;
 }
 
-/** The backbone used when none is named: measured best on this project's machine (DESIGN.md). */
+/** The backbone used when none is named: measured best on this project's machine (ARCHITECTURE.md). */
 export const DEFAULT_BACKBONE = 'mobilenet_v2';
 
 /**

@@ -5,9 +5,9 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GraftError } from '../errors.js';
-import type { ProgressEvent } from '../progress.js';
-import { sha256File } from './model-hash.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressEvent } from '../core/progress.js';
+import { sha256File } from '../core/sha256-file.js';
 
 export interface DownloadOptions {
   /** Expected sha256; a mismatch deletes the partial file and throws. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /**
  * One mirror rule: hub URLs starting with `prefix` are fetched from `target` instead, the rest of the URL appended.
@@ -82,7 +82,7 @@ export function parseMirrorSpec(spec: string, cwd: string = process.cwd()): Mirr
 }
 
 /** Where the config file is: `$GRAFT_CONFIG`, else `$XDG_CONFIG_HOME/graft/config.json`, else `~/.config/graft/config.json`. */
-export function configFilePath(env: Readonly<Record<string, string | undefined>> = process.env, home: string = homedir()): string {
+export function configFilePath(env: Readonly<Record<string, string | undefined>>, home: string = homedir()): string {
   if (env['GRAFT_CONFIG']) return resolve(env['GRAFT_CONFIG']);
   const xdg = env['XDG_CONFIG_HOME'];
   return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.config'), 'graft', 'config.json');
@@ -116,9 +116,10 @@ export function readMirrorConfig(file: string): MirrorRule[] {
 
 /**
  * The mirrors in effect: GRAFT_HUB_MIRROR's rules first (they win over the config file's for the same prefix),
- * then the config file's.
+ * then the config file's. The library reads no environment: the CLI calls this with its environment and passes the
+ * rules as `mirrors`.
  */
-export function mirrorsFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): MirrorRule[] {
+export function mirrorsFromEnvironment(env: Readonly<Record<string, string | undefined>>): MirrorRule[] {
   const fromEnv = env['GRAFT_HUB_MIRROR'] ? parseMirrorSpec(env['GRAFT_HUB_MIRROR']) : [];
   const fromFile = readMirrorConfig(configFilePath(env));
   const seen = new Set(fromEnv.map((rule) => rule.prefix ?? ''));

@@ -1,30 +1,26 @@
 import { createHash } from 'node:crypto';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
-import { GraftError } from '../errors.js';
-import type { BackboneFormat } from '../engine/backbone.js';
-import type { ProgressListener } from '../progress.js';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { GraftError } from '../core/errors.js';
+import type { ModelFormat } from '../core/model-format.js';
+import type { ProgressListener } from '../core/progress.js';
+import { detectFormat } from '../formats/detect-format.js';
+import type { BackboneLocation } from '../formats/model-location.js';
+import { FORMAT_ENTRIES, formatEntry } from '../formats/registry.js';
+import { weightPaths } from '../readers/tfjs-model-dir.js';
 import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type CatalogueEntry } from './catalogue.js';
 import { copyFileVerified, downloadFile } from './download.js';
-import { layersModelDirSha256 } from '../formats/tfjs-layers.js';
-import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from './mirror.js';
-import { onnxModelSha256, sha256File, tfjsModelDirSha256, weightPaths } from './model-hash.js';
+import { applyMirror, type MirrorRule } from './mirror.js';
 
-/** Where the backbone's files are, once found. */
-export type BackboneLocation =
-  | { readonly kind: 'onnx'; readonly path: string }
-  | { readonly kind: 'tfjs-layers'; readonly dir: string }
-  | { readonly kind: 'tfjs-graph'; readonly dir: string }
-  | { readonly kind: 'keras-h5'; readonly path: string }
-  | { readonly kind: 'bundled'; readonly bundle: 'nsfwjs' };
+export type { BackboneLocation };
 
 export interface ResolvedBackbone {
   readonly name: string;
   /** What the user passed, with local paths made absolute. */
   readonly source: string;
-  readonly format: BackboneFormat;
+  readonly format: ModelFormat;
   readonly location: BackboneLocation;
   /** Model id: sha256 of the ONNX file, or of model.json plus weights (TF.js). */
   readonly sha256: string;
@@ -41,8 +37,8 @@ export interface ResolveOptions {
   readonly offline?: boolean;
   readonly onProgress?: ProgressListener;
   /**
-   * Hub mirrors: URL prefixes mapped to another base URL or a local directory. Defaults to
-   * `mirrorsFromEnvironment()` (GRAFT_HUB_MIRROR, then the config file); pass `[]` for none.
+   * Hub mirrors: URL prefixes mapped to another base URL or a local directory. Defaults to none; the CLI passes
+   * the rules of `mirrorsFromEnvironment` (GRAFT_HUB_MIRROR, then the config file).
    */
   readonly mirrors?: readonly MirrorRule[];
 }
@@ -53,13 +49,27 @@ export function catalogueCachePath(entry: CatalogueEntry, cacheDir: string): str
 }
 
 /** ONNX and .h5 backbones are one file; TF.js models are a folder of model.json plus weight shards. */
-function isSingleFile(format: BackboneFormat): boolean {
-  return format === 'onnx' || format === 'keras-h5';
+function isSingleFile(format: ModelFormat): boolean {
+  return formatEntry(format).storage === 'file';
 }
 
-/** Folders from GRAFT_MODELS_DIR (path-list separated), which the resolver searches before downloading. */
-export function modelDirsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.GRAFT_MODELS_DIR ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean);
+/**
+ * Folders from GRAFT_MODELS_DIR (path-list separated), which the resolver searches before downloading. The library
+ * reads no environment: the CLI calls this with its environment and passes the result as `modelDirs`.
+ */
+export function modelDirsFromEnv(env: Readonly<Record<string, string | undefined>>): string[] {
+  return (env['GRAFT_MODELS_DIR'] ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean);
+}
+
+/**
+ * The format a downloaded file name implies, to know whether it is one file or a TF.js folder: a file format by
+ * its extension, a model.json as TF.js layers (graph or layers is told apart after the download, from its content),
+ * and anything else as ONNX.
+ */
+function formatOfFileName(fileName: string): ModelFormat {
+  if (fileName.endsWith('.json')) return 'tfjs-layers';
+  const entry = FORMAT_ENTRIES.find((e) => e.storage === 'file' && e.extensions.some((ext) => fileName.toLowerCase().endsWith(ext)));
+  return entry?.name ?? 'onnx';
 }
 
 /**
@@ -117,7 +127,7 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
 async function resolveUrl(url: string, options: ResolveOptions): Promise<ResolvedBackbone> {
   const fileName = basename(new URL(url).pathname) || 'model.onnx';
   // TF.js graph or layers is told apart after the download, from model.json itself.
-  const format: BackboneFormat = fileName.endsWith('.json') ? 'tfjs-layers' : fileName.endsWith('.h5') ? 'keras-h5' : 'onnx';
+  const format = formatOfFileName(fileName);
   const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   const dest = join(folder, isSingleFile(format) ? fileName : 'model.json');
   if (!existsSync(dest)) {
@@ -136,8 +146,8 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
  * Downloads a single-file model (ONNX, .h5), or a TF.js model.json plus the weight shards it lists, through the
  * mirrors. Exported for `graft models pull`.
  */
-export async function downloadModel(url: string, dest: string, format: BackboneFormat, sha256: string | undefined, options: ResolveOptions): Promise<void> {
-  const mirrors = options.mirrors ?? mirrorsFromEnvironment();
+export async function downloadModel(url: string, dest: string, format: ModelFormat, sha256: string | undefined, options: ResolveOptions): Promise<void> {
+  const mirrors = options.mirrors ?? [];
   if (isSingleFile(format)) {
     await fetchFile(url, dest, sha256, mirrors, options);
     return;
@@ -173,64 +183,24 @@ async function fetchFile(url: string, dest: string, sha256: string | undefined, 
   return downloadFile(target.url, dest, { sha256, onProgress: options.onProgress });
 }
 
-/** A local .onnx file, a model.json, or a folder holding one of them. */
+/**
+ * A local model file, a model.json, or a folder holding one of them, recognised by the format registry (by
+ * content), with its model id and, when its hash is in the catalogue, its catalogue entry.
+ * @throws GraftError `MODEL_NOT_FOUND` for a missing path; what detectFormat throws for anything else.
+ */
 export async function resolveLocalPath(path: string, source: string): Promise<ResolvedBackbone> {
   if (!existsSync(path)) {
     throw new GraftError('MODEL_NOT_FOUND', `Backbone path not found: ${path}`, {
       hint: `pass an existing .onnx file or TF.js model folder, or a catalogue name (${CATALOGUE_NAMES.join(', ')})`,
     });
   }
-  let target = path;
-  if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, 'model.json'))) target = join(path, 'model.json');
-    else {
-      const onnx = readdirSync(path).filter((f) => f.endsWith('.onnx'));
-      if (onnx.length !== 1) {
-        throw new GraftError('UNSUPPORTED_MODEL', `${path} holds neither model.json nor exactly one .onnx file (found ${onnx.length})`, {
-          hint: 'point --backbone at the .onnx file or the TF.js model folder itself',
-        });
-      }
-      target = join(path, onnx[0]!);
-    }
-  }
-  if (target.endsWith('.onnx')) {
-    const sha256 = await onnxModelSha256(target);
-    const entry = findEntryBySha256(sha256);
-    return { name: entry?.name ?? basename(target, '.onnx'), source: resolve(source), format: 'onnx', location: { kind: 'onnx', path: target }, sha256, entry };
-  }
-  if (target.endsWith('.h5')) {
-    const sha256 = await sha256File(target);
-    const entry = findEntryBySha256(sha256);
-    return { name: entry?.name ?? basename(target, '.h5'), source: resolve(source), format: 'keras-h5', location: { kind: 'keras-h5', path: target }, sha256, entry };
-  }
-  if (basename(target) === 'model.json') {
-    const dir = dirname(target);
-    if (await isGraphModelJson(target)) {
-      const sha256 = await tfjsModelDirSha256(dir);
-      const entry = findEntryBySha256(sha256);
-      return { name: entry?.name ?? folderName(dir), source: resolve(source), format: 'tfjs-graph', location: { kind: 'tfjs-graph', dir }, sha256, entry };
-    }
-    const sha256 = await layersModelDirSha256(dir);
-    const entry = findEntryBySha256(sha256);
-    return { name: entry?.name ?? folderName(dir), source: resolve(source), format: 'tfjs-layers', location: { kind: 'tfjs-layers', dir }, sha256, entry };
-  }
-  throw new GraftError('UNSUPPORTED_MODEL', `Cannot tell the format of ${target}`, {
-    hint: 'Graft reads ONNX files (.onnx), TF.js models (a folder with model.json) and Keras .h5 files',
-  });
-}
-
-/**
- * A TF.js graph model's model.json says `"format": "graph-model"`; older converters (TF Hub's 2019 exports) wrote
- * no format, but their `modelTopology` is a GraphDef with a `node` list, where a layers model has `model_config`.
- */
-async function isGraphModelJson(file: string): Promise<boolean> {
-  let parsed: { format?: unknown; modelTopology?: { node?: unknown } };
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8')) as typeof parsed;
-  } catch {
-    return false; // the layers reader reports the damage with its own message
-  }
-  return parsed.format === 'graph-model' || Array.isArray(parsed.modelTopology?.node);
+  const detected = await detectFormat(path);
+  const format = formatEntry(detected.format);
+  const location = format.locate(detected.path);
+  const sha256 = await format.modelId(location);
+  const entry = findEntryBySha256(sha256);
+  const fallbackName = format.storage === 'file' ? basename(detected.path, extname(detected.path)) : folderName(dirname(detected.path));
+  return { name: entry?.name ?? fallbackName, source: resolve(source), format: format.name, location, sha256, entry };
 }
 
 /** Model id of the MobileNetV2 bundled in nsfwjs: sha256 of its model and weight files as installed. */

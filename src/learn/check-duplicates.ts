@@ -1,6 +1,6 @@
 import { findDuplicates, partItems, type DuplicateGroup } from '../data/find-duplicates.js';
 import { hashFilesCached } from '../features/hash-files-cached.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import type { DataSplit } from './prepare-data.js';
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { GraftError } from '../errors.js';
-import { writeFileAtomic } from '../model/atomic-write.js';
-import type { EpochLogs } from '../progress.js';
+import { GraftError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import type { EpochLogs } from '../core/progress.js';
 
 /** Named float32 tensors, as a checkpoint stores them. */
 export type TensorTable = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;

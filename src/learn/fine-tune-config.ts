@@ -1,6 +1,6 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from './lr-schedule.js';
-import { definedOnly } from '../defined-only.js';
+import { definedOnly } from '../core/defined-only.js';
 
 /**
  * Everything that decides the fine-tuning phase (after the head has been trained on frozen features).

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32, randomInt, shuffleInPlace } from '../data/random.js';
-import { GraftError } from '../errors.js';
-import type { EpochLogs, ProgressListener } from '../progress.js';
+import { deriveSeed, mulberry32, randomInt, shuffleInPlace } from '../core/random.js';
+import { GraftError } from '../core/errors.js';
+import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { loadCheckpoint, saveCheckpoint, type TensorTable } from './checkpoint.js';
-import type { DenseLayerWeights } from './dense-layer.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { classWeightsFor, type FineTuneConfig } from './fine-tune-config.js';
 import { learningRateAt } from './lr-schedule.js';
 

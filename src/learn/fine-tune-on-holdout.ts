@@ -1,8 +1,8 @@
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
-import type { ModelProto } from '../formats/onnx/onnx-model.js';
-import type { ProgressListener } from '../progress.js';
-import type { DenseLayerWeights } from './dense-layer.js';
+import type { ModelProto } from '../onnx/onnx-model.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
 import { fineTunePhase, type FineTuneSummary, type ImageSet } from './fine-tune.js';
 import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from './head-phase.js';

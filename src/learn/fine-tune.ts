@@ -3,50 +3,26 @@ import * as ort from 'onnxruntime-node';
 import type { SkippedFile } from '../data/dataset.js';
 import { decodeImage } from '../data/decode-image.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
-import { createSession } from '../engine/ort-session.js';
-import { ensureTfjsBackend } from '../engine/tfjs-backend.js';
+import { createSession } from '../runtime/ort-session.js';
+import { ensureTfjsBackend } from '../runtime/tfjs-backend.js';
 import { registerWasmGradKernels } from '../engine/wasm-grad-kernels/index.js';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { extractViews } from '../features/extract-views.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
-import { parseUnfreeze, resolveUnfreeze, type ResolvedCut } from '../formats/onnx/cut-points.js';
-import { exportFineTunedOnnx } from '../formats/onnx/export-fine-tuned.js';
-import type { ModelProto } from '../formats/onnx/onnx-model.js';
-import { buildPrefixModel } from '../formats/onnx/prefix-model.js';
-import { importOnnxToTfjs, type OnnxTfjsGraph } from '../formats/onnx-to-tfjs/index.js';
-import type { EpochLogs, ProgressListener } from '../progress.js';
-import type { DenseLayerWeights } from './dense-layer.js';
+import { resolveUnfreeze, type ResolvedCut } from '../onnx/cut-points.js';
+import { parseUnfreeze } from '../onnx/unfreeze-spec.js';
+import { exportFineTunedOnnx } from '../onnx-to-tfjs/export-fine-tuned.js';
+import type { ModelProto } from '../onnx/onnx-model.js';
+import { buildPrefixModel } from '../onnx/prefix-model.js';
+import { importOnnxToTfjs, type OnnxTfjsGraph } from '../onnx-to-tfjs/index.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
+import type { FineTuneSummary } from './fine-tune-summary.js';
 import { fineTuneLoop, predictCut, type CutActivations, type TrainableSuffix } from './fine-tune-loop.js';
 
-/** What the fine-tuning phase reports (also stored in the manifest's `training.fineTune`). */
-export interface FineTuneSummary {
-  readonly config: FineTuneConfig;
-  /** The cut: the tensor where the frozen prefix ends and training starts, and what that means in blocks. */
-  readonly cut: { readonly tensor: string; readonly description: string };
-  readonly history: EpochLogs[];
-  readonly bestEpoch: number;
-  readonly stoppedEarly: boolean;
-  readonly resumedAfter: number;
-  readonly timings: { readonly activations_s: number; readonly train_s: number; readonly export_s: number };
-  readonly activations: { readonly computed: number; readonly cached: number; readonly shape: readonly number[] };
-  readonly trainImgPerSec: number;
-  /** Max abs difference of class probabilities between the exported ONNX (onnxruntime) and training's graph (tfjs) on sample images. */
-  readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
-  /** Validation scores of the head phase alone (frozen backbone), for comparison; set by `train`. */
-  readonly headOnly?: { readonly accuracy: number; readonly loss: number } | null;
-  /**
-   * What the model holds, as `train` decided on held-out training images: the fine-tuned network, or the head alone
-   * when no fine-tuning epoch beat it there.
-   */
-  readonly kept?: 'fine-tuned' | 'head';
-  /**
-   * The held-out training images that chose: how many, the default head's log-loss on them, and the best fine-tuning
-   * epoch's (set by `train`).
-   */
-  readonly holdout?: { readonly images: number; readonly headLoss: number | null; readonly bestLoss: number | null };
-}
+export type { FineTuneSummary } from './fine-tune-summary.js';
 
 export interface FineTunePhaseInput {
   readonly handle: BackboneHandle;

@@ -1,4 +1,4 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 /**
  * The classifier grafted onto the backbone's features. `hidden: []` (the default) is a linear head: multinomial

@@ -1,13 +1,14 @@
-/** Training heads on cached features, and the one-call `train` recipe. @packageDocumentation */
-export * from './dense-layer.js';
-export * from './head-config.js';
-export * from './train-config.js';
-export * from './train-head.js';
-export * from './prepare-data.js';
-export * from './train.js';
-export * from './fine-tune-config.js';
-export * from './fine-tune-loop.js';
-export * from './fine-tune.js';
-export * from './lr-schedule.js';
-export * from './checkpoint.js';
-export * from './train-from-features.js';
+/**
+ * Training heads on cached features (`trainHead`), their configs, and the one-call `train` recipe. Fine-tuning's
+ * loop and checkpoints are internal: `train({ fineTune })` is their public face.
+ * @packageDocumentation
+ */
+export { denseForward, foldNormalization, softmaxInPlace, type DenseLayerWeights, type FeatureNormalization } from '../core/dense-layer.js';
+export { DEFAULT_HEAD, describeHead, headFromConfig, headToConfig, isLinearHead, type HeadConfig } from './head-config.js';
+export { DEFAULT_TRAIN, trainConfigFrom, type AutoOr, type TrainConfig, type TrainConfigInput } from './train-config.js';
+export { trainHead, type FeatureMatrix, type LabelledFeatures, type TrainedHead } from './train-head.js';
+export { prepareData, type DataSplit, type LabelledDataset } from './prepare-data.js';
+export { train, type TrainOptions, type TrainResult, type TrainedHeadSummary } from './train.js';
+export { trainFromFeatures, type TrainFromFeaturesOptions } from './train-from-features.js';
+export { DEFAULT_FINE_TUNE, classWeightsFor, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
+export { SCHEDULE_KINDS, learningRateAt, type ScheduleKind, type ScheduleOptions } from './lr-schedule.js';

@@ -2,7 +2,7 @@ import type { LabelledDataset, LabelledItem, SkippedFile } from '../data/dataset
 import { findSplitFolders } from '../data/find-split-folders.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { alignLabels, stratifiedSplit } from '../data/split.js';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 export interface DataSplit {
   readonly labels: string[];

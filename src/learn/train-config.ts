@@ -1,6 +1,6 @@
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { DEFAULT_HEAD, headFromConfig, type HeadConfig } from './head-config.js';
-import { definedOnly } from '../defined-only.js';
+import { definedOnly } from '../core/defined-only.js';
 
 /** A choice left to cross-validation on the training images ('auto'), or fixed. */
 export type AutoOr<T> = T | 'auto';

@@ -1,19 +1,19 @@
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
-import { backboneFromOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
-import { preprocessingHash } from '../engine/preprocessing.js';
-import { GraftError } from '../errors.js';
-import { defaultCacheDir } from '../features/default-cache-dir.js';
+import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { preprocessingHash } from '../core/preprocessing.js';
+import { GraftError } from '../core/errors.js';
+import { defaultCacheDir } from '../core/cache-dir.js';
 import { materialiseRows } from '../features/feature-rows.js';
 import { ShardRows, type ShardRowSelection } from '../features/shard-rows.js';
 import { openShardSet, type ShardSet } from '../features/shard-set.js';
-import { appendDenseHead } from '../formats/onnx/append-head.js';
-import { decodeOnnxModel } from '../formats/onnx/onnx-model.js';
+import { appendDenseHead } from '../onnx/append-head.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { evaluatePredictions } from '../metrics/classification.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
-import type { ProgressListener } from '../progress.js';
-import { denseForward, type DenseLayerWeights } from './dense-layer.js';
+import type { ProgressListener } from '../core/progress.js';
+import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from './train-config.js';
 import { groupKeys } from './select/folds.js';
 import type { TrainOptions, TrainResult } from './train.js';
@@ -34,6 +34,9 @@ export interface TrainFromFeaturesOptions {
   readonly backbone?: string;
   readonly cacheDir?: string;
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (see BackboneOptions); the CLI passes its environment's. */
+  readonly modelDirs?: BackboneOptions['modelDirs'];
+  readonly mirrors?: BackboneOptions['mirrors'];
   readonly overrides?: PreprocessingOverrides;
   readonly featureOutput?: string;
   readonly engine?: 'onnxruntime' | 'tfjs';
@@ -72,6 +75,8 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       backbone: options.backbone ?? meta.model.source,
       cacheDir,
       offline: options.offline,
+      modelDirs: options.modelDirs,
+      mirrors: options.mirrors,
       overrides: options.overrides,
       featureOutput: options.featureOutput,
       engine: options.engine,

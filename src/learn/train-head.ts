@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32, shuffleInPlace, type Random } from '../data/random.js';
-import { ensureTfjsBackend } from '../engine/tfjs-backend.js';
-import { GraftError } from '../errors.js';
-import type { EpochLogs, ProgressListener } from '../progress.js';
-import type { DenseLayerWeights, FeatureNormalization } from './dense-layer.js';
+import { mulberry32, shuffleInPlace, type Random } from '../core/random.js';
+import { ensureTfjsBackend } from '../runtime/tfjs-backend.js';
+import { GraftError } from '../core/errors.js';
+import type { EpochLogs, ProgressListener } from '../core/progress.js';
+import type { DenseLayerWeights, FeatureNormalization } from '../core/dense-layer.js';
 import type { TrainConfig } from './train-config.js';
 
 /** Feature vectors, row-major: `count` rows of `dim` floats. */

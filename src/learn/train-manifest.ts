@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
 import type { packHeadWeights } from '../model/save-model.js';
-import type { FineTuneSummary } from './fine-tune.js';
+import type { FineTuneSummary } from './fine-tune-summary.js';
 import type { HeadPhase, ValScores } from './head-phase.js';
 import type { DataSplit } from './prepare-data.js';
 import type { TrainConfig } from './train-config.js';

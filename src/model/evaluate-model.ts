@@ -1,9 +1,9 @@
 import type { SkippedFile } from '../data/dataset.js';
 import { findSplitFolders } from '../data/find-split-folders.js';
 import { scanDataset } from '../data/scan-dataset.js';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import type { GraftModel } from './graft-model.js';
 
 export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string };

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { convertModel, type ConversionReport } from '../formats/convert-model.js';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import { convertModel, type ConversionReport } from '../convert/convert-model.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
-import { decodeOnnxModel, encodeOnnxModel } from '../formats/onnx/onnx-model.js';
-import { unwrapMirrorTta } from '../formats/onnx/mirror-tta.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';
+import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
 
 /** Written beside model.json: what a TF.js user needs to feed the model and read its output. */
 export const TFJS_METADATA_FILE = 'graft-model.json';

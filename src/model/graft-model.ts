@@ -1,9 +1,9 @@
 import { readAndDecode } from '../data/decode-stream.js';
 import { decodeImageBytes } from '../data/decode-image.js';
 import type { SkippedFile } from '../data/dataset.js';
-import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
-import { GraftError } from '../errors.js';
-import type { ProgressListener } from '../progress.js';
+import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
+import { GraftError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
 
 /** One class and its probability. */

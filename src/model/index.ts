@@ -1,6 +1,6 @@
-/** Trained model directories: manifest, save, load, predict, evaluate. @packageDocumentation */
-export * from './manifest.js';
-export * from './save-model.js';
-export * from './graft-model.js';
-export * from './evaluate-model.js';
-export * from './export-tfjs.js';
+/** Trained model directories: manifest, save, load, predict, evaluate, export to TF.js. @packageDocumentation */
+export { HEAD_WEIGHTS_FILE, MANIFEST_FILE, ONNX_FILE, parseManifest, readModelDir, type ModelManifest, type StoredTensor } from './manifest.js';
+export { packHeadWeights, saveModelDir, unpackHeadWeights } from './save-model.js';
+export { GraftModel, topLabels, type FilePrediction, type LabelProbability, type ProbabilityRun } from './graft-model.js';
+export { evaluateModel, type ModelEvaluation } from './evaluate-model.js';
+export { TFJS_METADATA_FILE, exportTfjs, type TfjsExport } from './export-tfjs.js';

@@ -1,16 +1,16 @@
 import type { BackboneFormat } from '../engine/backbone.js';
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { manifestProblem } from './manifest-schema.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainConfig } from '../learn/train-config.js';
 import type { FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { SelectionReport } from '../learn/select/fit-linear-head.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
-import type { EpochLogs } from '../progress.js';
+import type { EpochLogs } from '../core/progress.js';
 
 export const MANIFEST_FILE = 'graft.json';
 export const ONNX_FILE = 'model.onnx';

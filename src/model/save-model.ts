@@ -1,8 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DenseLayerWeights } from '../learn/dense-layer.js';
-import { replaceDirectory, writeFileAtomic } from './atomic-write.js';
+import type { DenseLayerWeights } from '../core/dense-layer.js';
+import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
 import { HEAD_WEIGHTS_FILE, MANIFEST_FILE, ONNX_FILE, type ModelManifest, type StoredTensor } from './manifest.js';
 
 /** Packs the head's layers into one float32 buffer plus the tensor table stored in the manifest. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { evaluateModel } from '../model/evaluate-model.js';
 import { GraftModel } from '../model/graft-model.js';
-import type { ProgressListener } from '../progress.js';
+import type { ProgressListener } from '../core/progress.js';
 import { renderReport, type ReportEvaluation } from './render-report.js';
 import { thumbnailDataUri } from './thumbnail.js';
 
@@ -75,7 +75,7 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
   }
 }
 
-/** Maps with at most `limit` calls in flight (sharp uses both cores with 2-4 images in flight, DESIGN.md). */
+/** Maps with at most `limit` calls in flight (sharp uses both cores with 2-4 images in flight, ARCHITECTURE.md). */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;

@@ -1,5 +1,5 @@
 import { UnreadableImageError } from '../data/decode-image.js';
-import { GraftError, type GraftErrorCode } from '../errors.js';
+import { GraftError, type GraftErrorCode } from '../core/errors.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
 
 /** What every error reply looks like: `{ error: { code, message, hint? } }`. */

@@ -1,6 +1,6 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { MANIFEST_FILE, ONNX_FILE } from '../model/manifest.js';
 import { ModelVersion, type ModelVersionOptions } from './model-version.js';
 

@@ -1,5 +1,5 @@
-import { createSession, runProbabilities, type OrtSession } from '../engine/ort-session.js';
-import { GraftError } from '../errors.js';
+import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
+import { GraftError } from '../core/errors.js';
 import { readModelDir, type ModelManifest } from '../model/manifest.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 

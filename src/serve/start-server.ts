@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
 import { createApp } from './create-app.js';
@@ -44,7 +44,7 @@ export interface ServeOptions {
   readonly maxImagesPerRequest?: number;
   /**
    * Images decoded at once, across all requests. Defaults to 4: on 2 cores, sharp's throughput is ~285 img/s
-   * at 4 in flight and barely more beyond (DESIGN.md), while more only steal cores from onnxruntime.
+   * at 4 in flight and barely more beyond (ARCHITECTURE.md), while more only steal cores from onnxruntime.
    */
   readonly maxConcurrentDecodes?: number;
   /** Serve the files of this folder at / (the web page). */

@@ -7,7 +7,7 @@ import { CLASSIFY_ONNXRUNTIME_WEB_JS, CLASSIFY_TFJS_JS as TFJS_BUNDLE } from './
  * (src/web/browser/web-classifier.ts) and the shared arithmetic `GraftWeb.channelAffine` and `GraftWeb.pixelsToTensor`.
  *
  * Written in TypeScript under src/web/browser and bundled by Vite at build time (scripts/generate.mjs): the
- * preprocessing arithmetic is src/engine/pixel-tensor.ts, the very module the Node decoder runs, and the
+ * preprocessing arithmetic is src/core/pixel-tensor.ts, the very module the Node decoder runs, and the
  * browser-only steps (canvas resize, crop, EXIF orientation) are documented in src/web/browser/preprocess-image.ts.
  */
 

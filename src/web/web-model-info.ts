@@ -1,4 +1,4 @@
-import type { Preprocessing } from '../engine/preprocessing.js';
+import type { Preprocessing } from '../core/preprocessing.js';
 import type { ModelManifest } from '../model/manifest.js';
 
 /**

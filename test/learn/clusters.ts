@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../src/data/random.js';
+import { mulberry32 } from '../../src/core/random.js';
 import type { FeatureMatrix } from '../../src/learn/train-head.js';
 
 /** Gaussian clusters with per-dimension offsets and scales like real features; `spread` controls the overlap. */

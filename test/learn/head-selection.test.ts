@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/data/random.js';
-import { GraftError } from '../../src/errors.js';
+import { mulberry32 } from '../../src/core/random.js';
+import { GraftError } from '../../src/core/errors.js';
 import { crossValidateHeads } from '../../src/learn/select/cross-validate.js';
 import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
-import { denseForward } from '../../src/learn/dense-layer.js';
+import { denseForward } from '../../src/core/dense-layer.js';
 import { clusters } from './clusters.js';
 
 const names = (k: number): string[] => Array.from({ length: k }, (_, i) => `class${i}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/data/random.js';
+import { mulberry32 } from '../../src/core/random.js';
 import { Lbfgs } from '../../src/learn/linear/lbfgs.js';
 import { minimizeSoftmax } from '../../src/learn/linear/minimize.js';
 import { SoftmaxObjective } from '../../src/learn/linear/softmax-objective.js';

@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
-import { convertModel, type ConversionReport, type ConvertTarget } from '../../formats/convert-model.js';
+import { convertModel, type ConversionReport, type ConvertTarget } from '../../convert/convert-model.js';
+import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { parseNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { renderProgress } from '../render-progress.js';
 
 interface ConvertFlags {
   to: ConvertTarget;
@@ -45,17 +47,23 @@ Examples:
   graft convert weights.h5 --architecture mobilenet_v2_035 --to tfjs --out tm-tfjs/`,
     )
     .action(async (input: string, flags: ConvertFlags) => {
+      // Only warnings (a tfjs cpu fallback) reach the terminal: a conversion has no progress to draw.
+      const progress = renderProgress({ quiet: true });
       try {
         const report = await convertModel(input, {
           to: flags.to,
           out: flags.out,
           tolerance: flags.tolerance,
           architecture: flags.architecture,
-          cacheDir: flags.cacheDir,
+          cacheDir: cacheDirFrom(flags.cacheDir),
+          ...backboneSearch(),
           offline: flags.offline,
+          onProgress: progress,
         });
+        progress.stop();
         printResult(flags.json, report, () => formatReport(report));
       } catch (error) {
+        progress.stop();
         reportFailure(error, flags.json);
       }
     });

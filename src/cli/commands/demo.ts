@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeSyntheticDataset } from '../../data/synthetic.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
-import { modelDirsFromEnv, resolveBackbone } from '../../hub/resolve-backbone.js';
+import { resolveBackbone } from '../../hub/resolve-backbone.js';
+import { cacheDirFrom, modelDirsFromEnvironment } from '../environment.js';
 import { CATALOGUE } from '../../hub/catalogue.js';
 import { train } from '../../learn/train.js';
 import { formatReport } from '../../metrics/format-report.js';
@@ -19,7 +19,7 @@ import { renderProgress } from '../render-progress.js';
  */
 export async function bestOfflineBackbone(cacheDir: string): Promise<{ name: string; note: string }> {
   try {
-    await resolveBackbone('mobilenet_v2', { cacheDir, modelDirs: modelDirsFromEnv(), offline: true });
+    await resolveBackbone('mobilenet_v2', { cacheDir, modelDirs: modelDirsFromEnvironment(), offline: true });
     return { name: 'mobilenet_v2', note: CATALOGUE.mobilenet_v2.description };
   } catch {
     return {
@@ -41,7 +41,7 @@ export function registerDemo(program: Command): void {
       let model: GraftModel | undefined;
       try {
         const root = resolve(flags.dir);
-        const cacheDir = flags.cacheDir ?? defaultCacheDir();
+        const cacheDir = cacheDirFrom(flags.cacheDir);
         const dataDir = join(root, 'data');
         if (!existsSync(join(dataDir, 'train'))) {
           progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
@@ -49,7 +49,7 @@ export function registerDemo(program: Command): void {
         }
         const backbone = await bestOfflineBackbone(cacheDir);
         progress({ type: 'info', message: `backbone: ${backbone.name}: ${backbone.note}` });
-        const result = await train({ train: dataDir, backbone: backbone.name, out: join(root, 'model'), cacheDir, offline: true, onProgress: progress });
+        const result = await train({ train: dataDir, backbone: backbone.name, out: join(root, 'model'), cacheDir, modelDirs: modelDirsFromEnvironment(), offline: true, onProgress: progress });
         model = await GraftModel.load(result.model);
         const evaluation = await evaluateModel(model, join(dataDir, 'val'));
         const reportPath = join(root, 'report.txt');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { exportWeb } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
 import { printResult, reportFailure } from '../output.js';

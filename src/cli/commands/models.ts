@@ -1,15 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { backboneFromOptions } from '../../engine/open-backbone.js';
-import { describeCutPoints, findCutPoints, formatShape } from '../../formats/onnx/cut-points.js';
-import { decodeOnnxModel } from '../../formats/onnx/onnx-model.js';
+import { describeCutPoints, findCutPoints, formatShape } from '../../onnx/cut-points.js';
+import { decodeOnnxModel } from '../../onnx/onnx-model.js';
 import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../options.js';
-import { GraftError } from '../../errors.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { GraftError } from '../../core/errors.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName, type CatalogueEntry } from '../../hub/catalogue.js';
-import { applyMirror, mirrorsFromEnvironment, type MirrorRule } from '../../hub/mirror.js';
-import { catalogueCachePath, modelDirsFromEnv, resolveBackbone, type BackboneLocation } from '../../hub/resolve-backbone.js';
-import type { ProgressListener } from '../../progress.js';
+import { applyMirror, type MirrorRule } from '../../hub/mirror.js';
+import { catalogueCachePath, resolveBackbone, type BackboneLocation } from '../../hub/resolve-backbone.js';
+import { cacheDirFrom, hubMirrors, modelDirsFromEnvironment } from '../environment.js';
+import type { ProgressListener } from '../../core/progress.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
@@ -116,7 +116,7 @@ export function registerModels(program: Command): void {
     .option(...jsonOption)
     .action((flags: { cacheDir?: string; json: boolean }) => {
       try {
-        const rows = listModels(flags.cacheDir ?? defaultCacheDir());
+        const rows = listModels(cacheDirFrom(flags.cacheDir));
         printResult(flags.json, rows, () => formatList(rows));
       } catch (error) {
         reportFailure(error, flags.json);
@@ -131,7 +131,7 @@ export function registerModels(program: Command): void {
     .option(...jsonOption)
     .action((name: string, flags: { cacheDir?: string; json: boolean }) => {
       try {
-        const info = modelInfo(name, { cacheDir: flags.cacheDir ?? defaultCacheDir(), mirrors: mirrorsFromEnvironment() });
+        const info = modelInfo(name, { cacheDir: cacheDirFrom(flags.cacheDir), mirrors: hubMirrors() });
         printResult(flags.json, info, () => formatInfo(info));
       } catch (error) {
         reportFailure(error, flags.json);
@@ -169,9 +169,9 @@ export function registerModels(program: Command): void {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       try {
         const result = await pullModel(spec, {
-          cacheDir: flags.cacheDir ?? defaultCacheDir(),
-          mirrors: mirrorsFromEnvironment(),
-          modelDirs: modelDirsFromEnv(),
+          cacheDir: cacheDirFrom(flags.cacheDir),
+          mirrors: hubMirrors(),
+          modelDirs: modelDirsFromEnvironment(),
           onProgress: progress,
         });
         progress.stop();

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../model/atomic-write.js';
+import { writeFileAtomic } from '../../core/atomic-write.js';
 import { buildReport } from '../../report/build-report.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseInteger, parseNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
 
 interface ServeFlags extends AccessFlags {
@@ -68,7 +69,7 @@ export function registerServe(program: Command): void {
           batchWindowMs: flags.batchWindowMs,
           // The upload page built by `npm run build` is served at / unless another folder is given.
           webRoot: flags.web ?? webAppRoot(),
-          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot } } : {}),
+          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot, cacheDir: cacheDirFrom(undefined), ...backboneSearch() } } : {}),
           watch: flags.watch,
           onEvent: (event) =>
             process.stderr.write(

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../model/atomic-write.js';
+import { writeFileAtomic } from '../../core/atomic-write.js';
 import { buildReport } from '../../report/build-report.js';
 import { Option, type Command } from 'commander';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
-import { definedOnly } from '../../defined-only.js';
+import { definedOnly } from '../../core/defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';

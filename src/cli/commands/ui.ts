@@ -4,6 +4,7 @@ import { startDashboardServer } from '../../serve/dashboard/start-dashboard-serv
 import { parseInteger } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
 
 interface UiFlags extends AccessFlags {
@@ -33,6 +34,8 @@ export function registerUi(program: Command): void {
           port: flags.port,
           host: flags.host,
           offline: flags.offline,
+          cacheDir: cacheDirFrom(undefined),
+          ...backboneSearch(),
           allowedHosts: flags.allowedHost,
           ...(token === undefined ? {} : { token }),
         });

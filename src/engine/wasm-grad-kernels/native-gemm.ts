@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { encodeOnnxModel, makeFloatValueInfo, makeNode, onnx } from '../../formats/onnx/onnx-model.js';
+import { encodeOnnxModel, makeFloatValueInfo, makeNode, onnx } from '../../onnx/onnx-model.js';
 
 /**
  * Matrix products on the wasm heap, computed by onnxruntime's native CPU GEMM (MLAS: AVX2/AVX-512 FMA,

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ProgressListener } from '../../progress.js';
+import type { ProgressListener } from '../../core/progress.js';
 import { loadNativeGemm, type NativeGemm } from './native-gemm.js';
 import { instantiateSimdKernels, type SimdKernels } from './simd-module.js';
 import type { WasmGradKernelOptions, WasmGradKernels, WasmGradKernelWarning, WasmGradKernelWarningCode } from './wasm-grad-kernels.js';

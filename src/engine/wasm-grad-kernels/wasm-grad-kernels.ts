@@ -1,4 +1,4 @@
-import type { ProgressEvent, ProgressListener } from '../../progress.js';
+import type { ProgressEvent, ProgressListener } from '../../core/progress.js';
 
 /** Options of {@link registerWasmGradKernels}, also taken by {@link WasmGradKernels.configure}. Omitted: left as it was. */
 export interface WasmGradKernelOptions {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { createSession, type OrtSession } from '../../engine/ort-session.js';
-import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, onnx } from '../../formats/onnx/onnx-model.js';
+import { createSession, type OrtSession } from '../../runtime/ort-session.js';
+import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, onnx } from '../../onnx/onnx-model.js';
 import type { FeatureMatrix } from '../train-head.js';
 import type { LbfgsHistory } from './lbfgs.js';
 

@@ -1,4 +1,4 @@
-import type { ProgressListener } from '../../progress.js';
+import type { ProgressListener } from '../../core/progress.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
 import type { LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';

@@ -1,6 +1,6 @@
-import { GraftError } from '../../errors.js';
-import type { ProgressListener } from '../../progress.js';
-import { foldNormalization, type DenseLayerWeights } from '../dense-layer.js';
+import { GraftError } from '../../core/errors.js';
+import type { ProgressListener } from '../../core/progress.js';
+import { foldNormalization, type DenseLayerWeights } from '../../core/dense-layer.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';

@@ -1,5 +1,5 @@
-import { GraftError } from '../../errors.js';
-import { mulberry32, shuffleInPlace } from '../../data/random.js';
+import { GraftError } from '../../core/errors.js';
+import { mulberry32, shuffleInPlace } from '../../core/random.js';
 
 /** Folds for cross-validation, one per image. */
 export interface FoldAssignment {

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 
 /** Environment variable read for the token when no `--token` is given (keeps it out of `ps` and shell history). */
 export const TOKEN_ENV = 'GRAFT_TOKEN';

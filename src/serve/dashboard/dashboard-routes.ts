@@ -1,9 +1,10 @@
+import type { MirrorRule } from '../../hub/mirror.js';
 import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { GraftError } from '../../errors.js';
-import { defaultCacheDir } from '../../features/default-cache-dir.js';
+import { GraftError } from '../../core/errors.js';
+import { defaultCacheDir } from '../../core/cache-dir.js';
 import { CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName } from '../../hub/catalogue.js';
 import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
@@ -14,16 +15,19 @@ import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
-import { definedOnly } from '../../defined-only.js';
+import { definedOnly } from '../../core/defined-only.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
   /** Where the SQLite store, uploaded images and trained models live. Created when missing. */
   readonly dataDir: string;
-  /** Feature and backbone cache for training. Defaults to the user's Graft cache (`GRAFT_CACHE_DIR`, ~/.cache/graft). */
+  /** Feature and backbone cache for training. Defaults to the user's cache folder (~/.cache/graft; the CLI passes GRAFT_CACHE_DIR). */
   readonly cacheDir?: string;
   /** Never download a backbone. Defaults to false: runs get the default backbone as `graft train` does (downloaded once, cached). */
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (the CLI passes its environment's). */
+  readonly modelDirs?: readonly string[];
+  readonly mirrors?: readonly MirrorRule[];
   /** Folder of the page's files. Defaults to the package's src/web/dashboard (see dashboardWebRoot). */
   readonly webRoot?: string;
   /**
@@ -62,7 +66,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? false });
+  const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? false, modelDirs: options.modelDirs ?? [], mirrors: options.mirrors ?? [] });
   const ctx = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();
   // Event streams never end by themselves: they are ended before the server waits for its connections to close.

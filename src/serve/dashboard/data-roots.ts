@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { ServeError } from '../serve-error.js';
 
 /** One folder a project may come from, as the API shows it: the root's name and its sub-folders. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { hasImageExtension } from '../../data/dataset.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from '../../data/decode-image.js';
 import { EXTENSION_BY_FORMAT, sniffImageFormat } from '../../data/sniff-image-format.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { ServeError } from '../serve-error.js';
 import { checkClassName } from './class-name.js';
 

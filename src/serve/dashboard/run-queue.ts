@@ -1,11 +1,12 @@
+import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
-import { GraftError } from '../../errors.js';
+import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../learn/train.js';
-import type { ProgressEvent, TrainPhase } from '../../progress.js';
+import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
 /**
@@ -84,6 +85,9 @@ export interface RunQueueOptions {
   readonly cacheDir: string;
   /** Never download a backbone. Defaults to false: a backbone not cached is downloaded, as `graft train` does. */
   readonly offline?: boolean;
+  /** Folders searched for catalogue backbones before downloading, and hub mirrors (the CLI passes its environment's). */
+  readonly modelDirs?: readonly string[];
+  readonly mirrors?: readonly MirrorRule[];
 }
 
 /**
@@ -190,6 +194,8 @@ export class RunQueue {
           out: run.modelDir,
           cacheDir: this.options.cacheDir,
           offline: this.options.offline ?? false,
+          modelDirs: this.options.modelDirs,
+          mirrors: this.options.mirrors,
           config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
           ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
           onProgress: (event) => this.onProgress(run, event),
@@ -272,6 +278,8 @@ export class RunQueue {
       if (event.total) this.emit(run.id, { type: 'progress', message: `downloading ${event.file}: ${Math.round((100 * event.loaded) / event.total)}%` });
     } else if (event.type === 'early-stop') {
       this.emit(run.id, { type: 'progress', message: `stopped early at epoch ${event.epoch}; best epoch ${event.bestEpoch}` });
+    } else if (event.type === 'warning') {
+      this.emit(run.id, { type: 'progress', message: `warning: ${event.message}` });
     } else if (event.type === 'info' && run.options.fineTune) {
       this.emit(run.id, { type: 'progress', message: event.message });
     }

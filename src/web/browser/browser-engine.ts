@@ -1,4 +1,4 @@
-import type { Preprocessing } from '../../engine/preprocessing.js';
+import type { Preprocessing } from '../../core/preprocessing.js';
 import type { WebExportInfo } from '../export-web.js';
 
 /** A model opened in the page's runtime: one preprocessed image in, class probabilities (label order) out. */

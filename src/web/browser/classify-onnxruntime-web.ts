@@ -9,5 +9,5 @@ import { makeLoad } from './web-classifier.js';
 import { openOrtEngine } from './ort-engine.js';
 
 // The shared preprocessing arithmetic, for pages that prepare pixels themselves.
-export { channelAffine, pixelsToTensor } from '../../engine/pixel-tensor.js';
+export { channelAffine, pixelsToTensor } from '../../core/pixel-tensor.js';
 export const load = makeLoad(openOrtEngine);

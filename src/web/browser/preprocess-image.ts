@@ -1,5 +1,5 @@
-import { cropFractionOf, pixelsToTensor } from '../../engine/pixel-tensor.js';
-import type { Preprocessing } from '../../engine/preprocessing.js';
+import { cropFractionOf, pixelsToTensor } from '../../core/pixel-tensor.js';
+import type { Preprocessing } from '../../core/preprocessing.js';
 
 /**
  * What classify.js accepts as an image: a URL (fetched), a Blob or File, an <img>, or anything

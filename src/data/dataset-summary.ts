@@ -1,0 +1,37 @@
+import type { DuplicateGroup } from '../core/duplicate-group.js';
+import type { SkippedFile } from './dataset.js';
+
+/** Per-class counts. `readable` is undefined when decoding was not checked. */
+export interface ClassSummary {
+  readonly label: string;
+  readonly count: number;
+  readonly readable: number | undefined;
+}
+
+/** One scanned part of a dataset: the whole of it, or its train or val folder. */
+export interface PartSummary {
+  readonly name: 'all' | 'train' | 'val';
+  readonly root: string;
+  readonly labels: string[];
+  readonly classes: ClassSummary[];
+  /** Image files listed (before decoding). */
+  readonly imageCount: number;
+  /** Files not listed as images by the scan (wrong extension, outside class folders, missing). */
+  readonly skipped: SkippedFile[];
+  /** Listed images that failed to decode, with the reason. */
+  readonly unreadable: SkippedFile[];
+  /** How many files were skipped and unreadable: for a manifest, `skipped` and `unreadable` keep only the first 100. */
+  readonly skippedCount: number;
+  readonly unreadableCount: number;
+}
+
+/** What `graft inspect` prints. */
+export interface DatasetSummary {
+  readonly path: string;
+  readonly layout: 'class-folders' | 'train-val-folders' | 'csv';
+  readonly parts: PartSummary[];
+  /** Problems worth fixing that do not stop training (e.g. a tiny class, duplicate images). */
+  readonly warnings: string[];
+  /** Images whose bytes appear more than once: across train and val first, then under different labels. */
+  readonly duplicates: DuplicateGroup[];
+}

@@ -1,0 +1,85 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { GraftError } from '../core/errors.js';
+import { mulberry32 } from '../core/random.js';
+import { createSession } from '../runtime/ort-session.js';
+import type { ConversionRequest } from './conversion.js';
+import type { ConvertTarget } from './conversion-report.js';
+
+/** Every conversion is checked on this many inputs, all drawn from one seed so that reruns compare alike. */
+export const CHECK_SAMPLES = 2;
+const CHECK_SEED = 7;
+
+/** How the report names the check's inputs. */
+export const CHECK_INPUTS = `${CHECK_SAMPLES} seeded uniform random inputs in [-1, 1]`;
+
+/** Seeded uniform inputs in [-1, 1] of `shape` (batch first). */
+export function checkInput(shape: readonly number[]): Float32Array {
+  const random = mulberry32(CHECK_SEED);
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = random() * 2 - 1;
+  return data;
+}
+
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+/** @throws GraftError `UNSUPPORTED_MODEL` when the converted model differs from its source by more than `tolerance`. */
+export function assertWithin(diff: number, tolerance: number, path: string): void {
+  if (!(diff <= tolerance)) {
+    throw new GraftError('UNSUPPORTED_MODEL', `The conversion of ${path} does not match its source: max abs diff ${diff} > ${tolerance}; nothing was written`, {
+      hint: 'report this model; pass --tolerance to accept a larger difference',
+    });
+  }
+}
+
+/** The output path: the requested one, else beside the input (`<name>.onnx` or `<name>-tfjs/`). */
+export function outPath(request: Pick<ConversionRequest, 'path' | 'out'>, to: ConvertTarget): string {
+  if (request.out !== undefined) return resolve(request.out);
+  const { path } = request;
+  const base = basename(path) === 'model.json' ? basename(dirname(path)) : basename(path, extname(path));
+  const dir = basename(path) === 'model.json' ? dirname(dirname(path)) : dirname(path);
+  const out = join(dir, to === 'onnx' ? `${base}.onnx` : `${base}-tfjs`);
+  if (existsSync(out) && to === 'tfjs' && !statSync(out).isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `${out} exists and is not a folder`, { hint: 'pass --out <folder>' });
+  }
+  return out;
+}
+
+/** Refuses to replace anything but a TF.js model folder or an empty folder. */
+export function checkOutFolder(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new GraftError('INVALID_CONFIG', `${out} exists and is not a folder`, { hint: 'pass --out <new folder>' });
+  const entries = readdirSync(out);
+  if (entries.length > 0 && !entries.includes('model.json')) {
+    throw new GraftError('INVALID_CONFIG', `${out} is a folder that holds other files, not a TF.js model; it would be replaced`, { hint: 'pass --out <new folder>' });
+  }
+}
+
+/** Runs an ONNX model's first output on `x` in onnxruntime. */
+export async function runOnnx(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
+  const session = await createSession(bytes, { source: 'the converted model' });
+  try {
+    const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, dims) });
+    return new Float32Array(result[session.outputNames[0]!]!.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Runs one named output of an ONNX model in onnxruntime, with its dims. */
+export async function runOnnxOutput(bytes: Uint8Array, inputName: string, outputName: string, x: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }> {
+  const session = await createSession(bytes, { source: 'the source ONNX model' });
+  try {
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', x, dims) }, [outputName]);
+    const tensor = result[outputName]!;
+    return { data: new Float32Array(tensor.data as Float32Array), dims: tensor.dims.map(Number) };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+import { sha256File } from '../core/sha256-file.js';
+import { GraftError } from '../core/errors.js';
+import { loadKerasH5 } from '../readers/keras-h5/load-keras-h5.js';
+import { isKerasWeightsOnly, loadKerasWeightsOnly } from '../readers/keras-h5/load-weights-only.js';
+import { truncateAt } from '../readers/tfjs-layers.js';
+import type { ConversionRequest } from './conversion.js';
+import type { ModelFormatEntry } from './format-entry.js';
+import { layersModelConverters } from './layers-model-conversion.js';
+import { openLayersModelFeatures } from './layers-model-features.js';
+import type { BackboneLocation } from './model-location.js';
+
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * Keras HDF5 files (Keras applications, Teachable Machine's keras_model.h5), read with h5wasm into a tfjs layers
+ * model. A whole classifier gives the features that feed its last layer; a weights-only file converts once it is
+ * given its architecture.
+ */
+export const KERAS_H5_FORMAT: ModelFormatEntry = {
+  name: 'keras-h5',
+  label: 'Keras HDF5 (.h5)',
+  storage: 'file',
+  extensions: ['.h5', '.hdf5', '.keras'],
+  detect: ({ head }) => HDF5_SIGNATURE.every((byte, i) => head[i] === byte) || 'no HDF5 signature',
+  locate: (path) => ({ kind: 'keras-h5', path }),
+  modelId: (location) => sha256File(kerasPath(location)),
+  openFeatures: (request) =>
+    openLayersModelFeatures(request, async (featureLayer) => {
+      const path = kerasPath(request.location, request.source);
+      // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last
+      // top-level layer (Teachable Machine: the backbone Sequential's 1280-d output; a plain CNN: its penultimate layer).
+      const full = (await loadKerasH5(path)).model;
+      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(full, path);
+    }),
+  convertTo: layersModelConverters('keras-h5', loadKerasSource),
+  takesArchitecture: true,
+};
+
+/** A Keras .h5: a full model, or a weights-only file loaded into the requested architecture. */
+async function loadKerasSource(request: ConversionRequest, notes: string[]): Promise<tf.LayersModel> {
+  const { path, architecture } = request;
+  if (architecture.spec === undefined) {
+    if (await isKerasWeightsOnly(path)) {
+      throw new GraftError('UNSUPPORTED_MODEL', `${path} holds only weights (saved with save_weights) and no model_config, so the architecture is unknown.`, {
+        hint: `pass --architecture <model.json | full .h5 | catalogue name> with the architecture it was saved from (catalogue TF.js layers models: ${architecture.names.join(', ')})`,
+      });
+    }
+    return (await loadKerasH5(path)).model;
+  }
+  const model = await architecture.load(architecture.spec);
+  try {
+    const loaded = await loadKerasWeightsOnly(path, model);
+    notes.push(
+      `weights-only .h5 (${loaded.layout === 'keras2' ? 'Keras 2 layer_names' : 'Keras 3 .weights.h5'} layout, ${loaded.tensors} tensors in ${loaded.layers} layers, matched by ${loaded.matchedBy}) loaded into the architecture of ${architecture.spec}`,
+    );
+    return model;
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/**
+ * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
+ * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
+ */
+function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
+  const last = model.layers.at(-1);
+  if (!last || model.layers.length < 2) {
+    throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
+  }
+  const output = last.getInputAt(last.inboundNodes.length - 1) as tf.SymbolicTensor;
+  return tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
+}
+
+function kerasPath(location: BackboneLocation, source = 'the model'): string {
+  if (location.kind !== 'keras-h5') throw new GraftError('INTERNAL', `Keras backbone without a file: ${source}`);
+  return location.path;
+}

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { saveLayersModelToDir } from '../readers/save-layers-model.js';
+import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
+import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
+import type { ModelFormat } from '../core/model-format.js';
+import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnx } from './conversion-check.js';
+import type { ConversionRequest, Converter } from './conversion.js';
+import type { ConversionReport, ConvertTarget } from './conversion-report.js';
+
+/** Loads a format's model as a tfjs layers model; `notes` collects what the report should say about it. */
+export type LayersModelLoader = (request: ConversionRequest, notes: string[]) => Promise<tf.LayersModel>;
+
+/**
+ * The converters of a format that loads as a tfjs layers model (TF.js layers, Keras .h5): to ONNX (checked in
+ * onnxruntime against tfjs) and to a TF.js layers folder (written, reloaded and checked against the source).
+ */
+export function layersModelConverters(format: ModelFormat, load: LayersModelLoader): Record<ConvertTarget, Converter> {
+  return { onnx: (request) => convertLayersModel(format, load, request), tfjs: (request) => convertLayersModel(format, load, request) };
+}
+
+async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, request: ConversionRequest): Promise<ConversionReport> {
+  await ensureTfjsBackend(warnOnFallback(request.onProgress));
+  const notes: string[] = [];
+  const model = await load(request, notes);
+  try {
+    const inputShape = model.inputs[0]!.shape.slice(1).map((d) => d ?? 224);
+    const outputShape = model.outputs[0]!.shape.slice(1).map((d) => d ?? -1);
+    const dims = [CHECK_SAMPLES, ...inputShape];
+    const x = checkInput(dims);
+    const expected = tf.tidy(() => (model.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
+    const out = outPath(request, request.to);
+    let bytes: number;
+    let maxAbsDiff: number;
+    if (request.to === 'onnx') {
+      const onnx = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+      maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
+      assertWithin(maxAbsDiff, request.tolerance, request.path);
+      await writeFileAtomic(out, onnx);
+      bytes = onnx.byteLength;
+    } else {
+      const staged = await saveLayersModelToDir(model, out);
+      const reloaded = await loadLayersModelFromDir(out);
+      const actual = tf.tidy(() => (reloaded.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
+      reloaded.dispose();
+      maxAbsDiff = maxDiff(expected, actual);
+      bytes = staged.bytes;
+    }
+    return {
+      read: { path: request.path, format, inputShape, outputShape },
+      wrote: { path: out, format: request.to, bytes },
+      check: { inputs: CHECK_INPUTS, samples: CHECK_SAMPLES, maxAbsDiff, tolerance: request.tolerance },
+      ...(notes.length > 0 ? { notes } : {}),
+      seconds: (performance.now() - request.started) / 1000,
+    };
+  } finally {
+    model.dispose();
+  }
+}

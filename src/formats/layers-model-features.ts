@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { GraftError } from '../core/errors.js';
+import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
+import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
+import type { FeatureRequest, FeatureSource } from './format-entry.js';
+
+/** What building a TF.js backbone found; cached beside its ONNX export. */
+interface LayersDescription {
+  readonly featureDim: number;
+  readonly featureOutput: string;
+  readonly inputSize: number | null;
+}
+
+/** Builds a format's model in tfjs, cut at `featureLayer` (the format's own choice when undefined). */
+export type FeatureModelBuilder = (featureLayer: string | undefined) => Promise<tf.LayersModel>;
+
+/**
+ * The features of a model that loads as a tfjs layers model (TF.js layers, Keras .h5), exported to ONNX for
+ * onnxruntime. The export and its description are keyed by the source's hash and the feature layer: made once per
+ * model, so a warm run neither builds the tfjs model nor exports it.
+ */
+export async function openLayersModelFeatures(request: FeatureRequest, build: FeatureModelBuilder): Promise<FeatureSource> {
+  const featureLayer = request.featureOutput ?? request.catalogue?.featureLayer;
+  const stem = join(request.cacheDir, 'exports', `${request.sha256}-${featureLayer ?? 'out'}`);
+  const exportPath = `${stem}.onnx`;
+  const descPath = `${stem}.json`;
+  let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
+  let model: tf.LayersModel | undefined;
+  const buildModel = async (): Promise<tf.LayersModel> => {
+    await ensureTfjsBackend(warnOnFallback(request.onProgress));
+    return build(featureLayer);
+  };
+  if (!description) {
+    model = await buildModel();
+    const outShape = model.outputs[0]?.shape ?? [];
+    const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+    if (!Number.isFinite(featureDim)) {
+      throw new GraftError('UNSUPPORTED_MODEL', `${request.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
+        hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
+      });
+    }
+    const [, h] = model.inputs[0]?.shape ?? [];
+    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null };
+  }
+  const { featureDim, featureOutput, inputSize } = description;
+  let bytes: Uint8Array | undefined;
+  const onnxBytes = async (): Promise<Uint8Array> => {
+    if (bytes) return bytes;
+    if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
+    else {
+      model ??= await buildModel();
+      bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+      await mkdir(dirname(exportPath), { recursive: true });
+      await writeFileAtomic(exportPath, bytes);
+      await writeFileAtomic(descPath, JSON.stringify(description));
+    }
+    return bytes;
+  };
+  return {
+    featureDim,
+    featureOutput,
+    declared: { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }) },
+    onnxFeatureOutput: FEATURE_OUTPUT,
+    onnxBytes,
+    layersModel: async () => model ?? (await buildModel()),
+    ortMessage: 'TF.js model exported to ONNX for speed',
+  };
+}

@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { GraftError } from '../core/errors.js';
+import type { Layout } from '../core/preprocessing.js';
+import { exposeFeatures } from '../onnx/feature-output.js';
+import { onnxModelSha256 } from '../onnx/model-id.js';
+import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
+import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
+import type { BackboneLocation } from './model-location.js';
+import { convertOnnxToTfjs } from './onnx-conversion.js';
+
+/** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
+interface OnnxDescription {
+  readonly featureDim: number;
+  readonly featureOutput: string;
+  readonly inputShape: readonly (number | null)[];
+}
+
+/** ONNX: runs in onnxruntime as it is, with its feature tensor exposed as an output. */
+export const ONNX_FORMAT: ModelFormatEntry = {
+  name: 'onnx',
+  label: 'ONNX (.onnx)',
+  storage: 'file',
+  extensions: ['.onnx'],
+  // A ModelProto starts with field 1 (ir_version, varint: tag 0x08) in practice; exporters all write it first.
+  detect: ({ path, head }) => head[0] === 0x08 || path.endsWith('.onnx') || 'not a protobuf starting with ir_version, and no .onnx extension',
+  locate: (path) => ({ kind: 'onnx', path }),
+  modelId: (location) => onnxModelSha256(filePath(location)),
+  openFeatures: openOnnxFeatures,
+  convertTo: { tfjs: convertOnnxToTfjs },
+};
+
+async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource> {
+  const path = filePath(request.location, request.source);
+  const descPath = join(request.cacheDir, 'backbones', `${request.sha256}-${request.featureOutput ?? 'auto'}.json`);
+  let bytes: Uint8Array | undefined;
+  const onnxBytes = async (): Promise<Uint8Array> => {
+    if (bytes) return bytes;
+    const exposed = await exposeFeatures(await readOnnxModel(path), { output: request.featureOutput, source: path });
+    bytes = encodeOnnxModel(exposed.model);
+    description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
+    await mkdir(dirname(descPath), { recursive: true });
+    await writeFileAtomic(descPath, JSON.stringify(description));
+    return bytes;
+  };
+  // Parsing a large model and finding its features takes a while; a warm run reads the description instead.
+  let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
+  if (!description) await onnxBytes();
+  const { featureDim, featureOutput, inputShape } = description!;
+  return { featureDim, featureOutput, declared: declaredInput(inputShape), onnxFeatureOutput: featureOutput, onnxBytes };
+}
+
+/** A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell. */
+function declaredInput(inputShape: readonly (number | null)[]): { layout?: Layout; inputSize?: number } {
+  const [, c1, h, w] = inputShape;
+  if (c1 === 3 && typeof h === 'number') return { layout: 'nchw', inputSize: h };
+  if (w === 3 && typeof c1 === 'number') return { layout: 'nhwc', inputSize: c1 };
+  return {};
+}
+
+function filePath(location: BackboneLocation, source = 'the model'): string {
+  if (location.kind !== 'onnx') throw new GraftError('INTERNAL', `ONNX backbone without a file: ${source}`);
+  return location.path;
+}

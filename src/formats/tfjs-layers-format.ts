@@ -1,0 +1,38 @@
+import { dirname } from 'node:path';
+import { GraftError } from '../core/errors.js';
+import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../readers/tfjs-layers.js';
+import type { ModelFormatEntry } from './format-entry.js';
+import { layersModelConverters } from './layers-model-conversion.js';
+import { openLayersModelFeatures } from './layers-model-features.js';
+import { modelTopology } from './model-json.js';
+import type { BackboneLocation } from './model-location.js';
+
+/**
+ * TF.js layers models (a folder of model.json and weight shards; also the MobileNetV2 bundled in nsfwjs): loaded
+ * in tfjs, exported once to ONNX, and run in onnxruntime (or in tfjs-wasm with the `tfjs` runtime).
+ */
+export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
+  name: 'tfjs-layers',
+  label: 'TF.js layers model (folder with model.json)',
+  storage: 'folder',
+  extensions: [],
+  detect: ({ json }) => {
+    if (!json) return 'not a model.json';
+    const topology = modelTopology(json);
+    return json['format'] === 'layers-model' || 'model_config' in topology || 'class_name' in topology || 'model.json has no Keras model_config';
+  },
+  locate: (path) => ({ kind: 'tfjs-layers', dir: dirname(path) }),
+  modelId: (location) => layersModelDirSha256(layersDir(location)),
+  openFeatures: (request) =>
+    openLayersModelFeatures(request, async (featureLayer) => {
+      const { location } = request;
+      const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(layersDir(location, request.source));
+      return featureLayer ? truncateAt(full, featureLayer) : full;
+    }),
+  convertTo: layersModelConverters('tfjs-layers', (request) => loadLayersModelFromDir(dirname(request.path))),
+};
+
+function layersDir(location: BackboneLocation, source = 'the model'): string {
+  if (location.kind !== 'tfjs-layers') throw new GraftError('INTERNAL', `TF.js backbone without a folder: ${source}`);
+  return location.dir;
+}

@@ -1,0 +1,39 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
+
+/**
+ * Saves a TF.js layers model as `model.json` + `weights.bin` in `dir`, the layout `tf.loadLayersModel` and
+ * Teachable Machine use. Written into a staging folder and swapped in, so a failure leaves `dir` as it was.
+ */
+export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<{ modelJson: string; weights: string; bytes: number }> {
+  const dest = resolve(dir);
+  const staging = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(staging, { recursive: true });
+  let bytes = 0;
+  try {
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weightData = artifacts.weightData as ArrayBuffer;
+        bytes = weightData.byteLength;
+        const modelJson = {
+          format: 'layers-model',
+          generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+          convertedBy: 'graft',
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        };
+        await writeFileAtomic(join(staging, 'weights.bin'), new Uint8Array(weightData));
+        await writeFileAtomic(join(staging, 'model.json'), JSON.stringify(modelJson));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    await replaceDirectory(staging, dest);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return { modelJson: join(dest, 'model.json'), weights: join(dest, 'weights.bin'), bytes };
+}

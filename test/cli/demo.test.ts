@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseJsonOutput, runCli, tempDir } from '../support.js';
+
+interface DemoJson {
+  backbone: string;
+  backboneNote: string;
+  model: string;
+  report: string;
+  eval: { accuracy: number; count: number };
+  predictions: { file: string; predictions: { label: string; probability: number }[] }[];
+}
+
+// The README's first command: must work with no network and no ../shared, on the bundled backbone.
+describe('graft demo', () => {
+  it('trains, evaluates, exports and predicts offline on images it draws itself', async () => {
+    const root = await tempDir();
+    const run = await runCli(['demo', '--dir', join(root, 'demo'), '--json'], {
+      GRAFT_CACHE_DIR: join(root, 'cache'),
+      GRAFT_MODELS_DIR: join(root, 'no-models-here'),
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const demo = parseJsonOutput<DemoJson>(run);
+    expect(demo.backbone).toBe('nsfwjs_mobilenet_v2');
+    expect(demo.backboneNote).toMatch(/weak/);
+    expect(demo.backboneNote).toMatch(/mobilenet_v2/);
+    for (const f of ['graft.json', 'model.onnx', 'head.bin']) expect(existsSync(join(demo.model, f))).toBe(true);
+    expect(readFileSync(demo.report, 'utf8')).toMatch(/Accuracy/);
+    // Three classes: chance is 1/3; even the weak bundled backbone must do clearly better.
+    expect(demo.eval.accuracy).toBeGreaterThan(0.5);
+    expect(demo.eval.count).toBeGreaterThanOrEqual(54);
+    expect(demo.predictions.length).toBeGreaterThan(0);
+    const manifest = JSON.parse(readFileSync(join(demo.model, 'graft.json'), 'utf8'));
+    expect(manifest.preprocessing).toMatchObject({ inputSize: 224, scale: '0..1', layout: 'nhwc', resize: 'stretch' });
+  });
+
+  it('--help lists every command', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const c of ['demo', 'train', 'embed', 'eval', 'predict', 'inspect']) expect(help.stdout).toContain(c);
+    for (const c of ['train', 'embed', 'eval', 'predict', 'inspect', 'demo']) {
+      const sub = await runCli([c, '--help']);
+      expect(sub.code).toBe(0);
+      expect(sub.stdout).toContain('--json');
+    }
+  });
+});

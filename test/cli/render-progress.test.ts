@@ -1,0 +1,48 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { renderProgress } from '../../src/cli/render-progress.js';
+
+function capture(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
+  Object.assign(stream, { isTTY, columns: 100, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  return { stream, text: () => text };
+}
+
+describe('renderProgress', () => {
+  const epoch = { type: 'epoch-end', epoch: 1, epochs: 3, logs: { loss: 0.5, acc: 0.8, val_loss: 0.4, val_acc: 0.9 }, seconds: 0.1 } as const;
+
+  it('prints one line per epoch when piped, and no bar', () => {
+    const out = capture(false);
+    const render = renderProgress({ stream: out.stream, isTTY: false });
+    render({ type: 'extract-start', total: 10 });
+    render({ type: 'extract', done: 10, total: 10, cached: 2, computed: 8, imgPerSec: 100 });
+    render({ type: 'batch-end', epoch: 1, batch: 1, batches: 2 });
+    render(epoch);
+    render({ ...epoch, epoch: 2 });
+    render.stop();
+    const lines = out.text().trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('epoch '))).toEqual([
+      'epoch 1/3 loss 0.5000 acc 0.8000 val_loss 0.4000 val_acc 0.9000 (0.10 s)',
+      'epoch 2/3 loss 0.5000 acc 0.8000 val_loss 0.4000 val_acc 0.9000 (0.10 s)',
+    ]);
+    expect(out.text()).toContain('8 computed (100 img/s), 2 cached');
+    expect(out.text()).not.toContain('ETA');
+  });
+
+  it('draws a bar with rate and ETA on a terminal', () => {
+    const out = capture(true);
+    const render = renderProgress({ stream: out.stream, isTTY: true });
+    render({ type: 'extract-start', total: 100 });
+    render({ type: 'extract', done: 40, total: 100, cached: 0, computed: 40, imgPerSec: 250 });
+    render.stop();
+    expect(out.text()).toMatch(/40\/100 img/);
+    expect(out.text()).toContain('250 img/s');
+    expect(out.text()).toContain('ETA');
+  });
+});

@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+
+interface TrainJson {
+  model: string;
+  labels: string[];
+  head: { kind: 'linear' | 'mlp'; c?: number; trainViews?: string; tta: boolean };
+  selection: { criterion: string; folds: number; chosen: { c: number; accuracy: number; logLoss: number }; table: { c: number; trainViews: string; tta: boolean; accuracy: number; logLoss: number }[] } | null;
+  labelIssues: { file: string; given: string; predicted: string; confidence: number }[];
+  val: { accuracy: number; loss: number } | null;
+  timings: { extract_s: number; train_s: number; total_s: number };
+  images: { train: number; val: number; skipped: { file: string; reason: string }[] };
+  features: { computed: number; cached: number };
+}
+interface EmbedJson {
+  images: number;
+  computed: number;
+  cached: number;
+  seconds: number;
+}
+interface EvalJson {
+  accuracy: number;
+  top5?: number;
+  perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  confusion: { labels: string[]; matrix: number[][] };
+  misclassified: { file: string; true: string; predicted: string; confidence: number }[];
+}
+type PredictJson = { file: string; predictions: { label: string; probability: number }[] }[];
+
+skipReason('CLI train tests');
+describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', () => {
+  let root: string;
+  let data: string;
+  let cache: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    root = await tempDir();
+    data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 16);
+    // Real-world bad inputs beside the photos: the dataset's own .gif, a corrupt JPEG, a zero-byte file, text named .jpg.
+    await cp(join(hymenoptera, 'train/ants/imageNotFound.gif'), join(data, 'ants/imageNotFound.gif'));
+    const jpeg = await readFile(join(data, 'bees', (await import('node:fs')).readdirSync(join(data, 'bees'))[0]!));
+    await writeFile(join(data, 'bees/truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+    await writeFile(join(data, 'bees/empty.jpg'), '');
+    await writeFile(join(data, 'ants/notes.jpg'), 'these are my notes, not a photo\n');
+    cache = join(root, 'cache');
+    env = { GRAFT_CACHE_DIR: cache };
+  });
+
+  it('trains with --json, reports the bad files as skipped, and a rerun with another head computes no features', async () => {
+    const first = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--out', join(root, 'model'), '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const r = parseJsonOutput<TrainJson>(first);
+    expect(r.labels).toEqual(['ants', 'bees']);
+    expect(r.model).toBe(join(root, 'model'));
+    expect(r.val!.accuracy).toBeGreaterThanOrEqual(0.75);
+    // The dataset's .gif is a real (if useless) image: handled, its first frame decoded like PIL does.
+    expect(Object.keys(r.timings).sort()).toEqual(['extract_s', 'total_s', 'train_s']);
+    expect(r.images.train + r.images.val).toBe(33);
+    const skipped = Object.fromEntries(r.images.skipped.map((s) => [s.file.split('/').pop(), s.reason]));
+    expect(Object.keys(skipped).sort()).toEqual(['empty.jpg', 'notes.jpg', 'truncated.jpg']);
+    expect(skipped['empty.jpg']).toMatch(/zero-byte/);
+    expect(skipped['notes.jpg']).toMatch(/not an image/);
+    expect(skipped['truncated.jpg']).toMatch(/truncated|corrupt/i);
+    expect(r.features.computed).toBeGreaterThan(0);
+    for (const f of ['graft.json', 'model.onnx', 'head.bin']) expect(existsSync(join(r.model, f))).toBe(true);
+    // The default head is linear and was chosen by cross-validation on the training images: the table is in --json.
+    expect(r.head.kind).toBe('linear');
+    expect(r.selection!.folds).toBeGreaterThanOrEqual(2);
+    expect(r.selection!.table.length).toBeGreaterThan(2);
+    expect(r.selection!.table).toContainEqual(expect.objectContaining({ c: r.head.c, trainViews: r.head.trainViews, tta: r.head.tta }));
+    expect(r.selection!.chosen.logLoss).toBe(Math.min(...r.selection!.table.map((t) => t.logLoss)));
+    expect(Array.isArray(r.labelIssues)).toBe(true);
+    const manifest = JSON.parse(await readFile(join(r.model, 'graft.json'), 'utf8')) as { training: { selection: unknown; labelIssues: unknown[] } };
+    expect(manifest.training.selection).toEqual(r.selection);
+    expect(manifest.training.labelIssues).toEqual(r.labelIssues);
+
+    const second = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--hidden', '64', '--epochs', '5', '--out', join(root, 'model2'), '--json'], env);
+    expect(second.code, second.stderr).toBe(0);
+    const r2 = parseJsonOutput<TrainJson>(second);
+    expect(r2.features.computed).toBe(0);
+    expect(r2.features.cached).toBe(r.features.computed);
+  });
+
+  it('embed --json follows the contract, and the cache notices a changed image and a changed model', async () => {
+    const warm = parseJsonOutput<EmbedJson>(await runCli(['embed', data, '--backbone', int8Model, '--json'], env));
+    expect(warm).toMatchObject({ images: 36, computed: 0, cached: 33 });
+    expect(typeof warm.seconds).toBe('number');
+    // Re-encode one photo: same file name, new content.
+    const target = join(data, 'ants', (await import('node:fs')).readdirSync(join(data, 'ants')).filter((f) => f.endsWith('.jpg') && f !== 'notes.jpg')[0]!);
+    await writeFile(target, await sharp(target).flop().jpeg().toBuffer());
+    const changed = parseJsonOutput<EmbedJson>(await runCli(['embed', data, '--backbone', int8Model, '--json'], env));
+    expect(changed).toMatchObject({ computed: 1, cached: 32 });
+    // Another model file (same network with an extra output, so another sha256) must not reuse the vectors.
+    const other = await runCli(['embed', data, '--backbone', int8FeatModel, '--scale', 'imagenet', '--json'], env);
+    expect(other.code, other.stderr).toBe(0);
+    expect(parseJsonOutput<EmbedJson>(other)).toMatchObject({ computed: 33, cached: 0 });
+  });
+
+  it('eval and predict use the model directory alone, with the JSON contracts', async () => {
+    const moved = join(root, 'elsewhere', 'model');
+    await cp(join(root, 'model'), moved, { recursive: true });
+    const isolated = { GRAFT_CACHE_DIR: join(root, 'empty-cache'), GRAFT_MODELS_DIR: '' };
+    const ev = await runCli(['eval', moved, join(hymenoptera, 'val'), '--json'], isolated);
+    expect(ev.code, ev.stderr).toBe(0);
+    const report = parseJsonOutput<EvalJson>(ev);
+    expect(report.accuracy).toBeGreaterThan(0.8);
+    expect(report.top5).toBeUndefined();
+    expect(Object.keys(report.perClass).sort()).toEqual(['ants', 'bees']);
+    expect(report.perClass.ants!.support + report.perClass.bees!.support).toBe(153);
+    expect(report.confusion.labels).toEqual(['ants', 'bees']);
+    expect(report.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(153);
+    for (const m of report.misclassified) {
+      expect(m.true).not.toBe(m.predicted);
+      expect(existsSync(m.file)).toBe(true);
+    }
+    const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
+    const pr = await runCli(['predict', moved, bee, '--top', '2', '--json'], isolated);
+    expect(pr.code, pr.stderr).toBe(0);
+    const predictions = parseJsonOutput<PredictJson>(pr);
+    expect(predictions).toHaveLength(1);
+    expect(predictions[0]!.file).toBe(bee);
+    expect(predictions[0]!.predictions.map((p) => p.label)).toContain('bees');
+    const sum = predictions[0]!.predictions.reduce((a, p) => a + p.probability, 0);
+    expect(sum).toBeCloseTo(1, 4);
+    expect(existsSync(join(root, 'empty-cache', 'features-v1.sqlite'))).toBe(false);
+  });
+
+  it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {
+    const val = await copySubset(join(hymenoptera, 'val'), join(root, 'val-small'), 12);
+    const trained = parseJsonOutput<TrainJson & { report: string }>(await runCli(['train', data, '--val', val, '--backbone', int8Model, '--out', join(root, 'model-val'), '--report', '--json'], env));
+    // --report writes the HTML report beside the model, scored on the validation folder.
+    expect(trained.report).toBe(join(root, 'model-val', 'report.html'));
+    expect(await readFile(trained.report, 'utf8')).toMatch(/<svg/);
+    const evaluated = parseJsonOutput<EvalJson>(await runCli(['eval', join(root, 'model-val'), val, '--json'], env));
+    expect(trained.images.val).toBe(24);
+    expect(evaluated.accuracy).toBeCloseTo(trained.val!.accuracy, 10);
+  });
+
+  it('the same seed gives the same weights; another seed does not', async () => {
+    const args = (out: string, seed: string): string[] => ['train', data, '--val-split', '0.25', '--backbone', int8Model, '--hidden', '32', '--epochs', '6', '--seed', seed, '--out', join(root, out), '--json'];
+    for (const [out, seed] of [['s1a', '1'], ['s1b', '1'], ['s2', '2']] as const) expect((await runCli(args(out, seed), env)).code).toBe(0);
+    const [a, b, c] = await Promise.all(['s1a', 's1b', 's2'].map((d) => readFile(join(root, d, 'head.bin'))));
+    expect(a!.equals(b!)).toBe(true);
+    expect(a!.equals(c!)).toBe(false);
+    // --config replays a model's recorded training config: same data + same config = same weights.
+    const replay = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--config', join(root, 's1a', 'graft.json'), '--out', join(root, 's1c'), '--json'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((await readFile(join(root, 's1c', 'head.bin'))).equals(a!)).toBe(true);
+  });
+
+  it('fails clearly, with exit code 2 and nothing written, on a missing folder, one class, and an unknown backbone without --scale', async () => {
+    const missing = await runCli(['train', join(root, 'nope'), '--backbone', int8Model, '--out', join(root, 'm-missing')], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(join(root, 'nope'));
+    const one = join(root, 'one-class');
+    await copySubset(join(hymenoptera, 'train'), one, 3);
+    await rm(join(one, 'bees'), { recursive: true });
+    const single = await runCli(['train', one, '--backbone', int8Model, '--out', join(root, 'm-one'), '--json'], env);
+    expect(single.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(single).error.message).toMatch(/two|2/);
+    const unknown = await runCli(['embed', data, '--backbone', int8FeatModel, '--json'], env);
+    expect(unknown.code).toBe(2);
+    const err = parseJsonOutput<{ error: { code: string; hint: string } }>(unknown).error;
+    expect(err.code).toBe('UNKNOWN_PREPROCESSING');
+    expect(err.hint).toContain('--scale');
+    for (const out of ['m-missing', 'm-one']) expect(existsSync(join(root, out))).toBe(false);
+  });
+});

@@ -1,0 +1,130 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GraftError } from '../../src/core/errors.js';
+import { scanCsv } from '../../src/data/scan-csv.js';
+import { scanDataset } from '../../src/data/scan-dataset.js';
+import { scanImageFolder } from '../../src/data/scan-folder.js';
+import { findSplitFolders } from '../../src/data/find-split-folders.js';
+
+async function tree(files: Record<string, string>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'graft-scan-'));
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(root, path, '..'), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  return root;
+}
+
+async function expectDatasetError(promise: Promise<unknown>, pattern: RegExp, hintPattern?: RegExp): Promise<GraftError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GraftError);
+  const graftError = error as GraftError;
+  expect(graftError.code).toBe('INVALID_DATASET');
+  expect(graftError.message).toMatch(pattern);
+  if (hintPattern) expect(graftError.hint).toMatch(hintPattern);
+  return graftError;
+}
+
+describe('scanImageFolder', () => {
+  it('lists classes sorted, filters extensions case-insensitively, ignores hidden files, counts the rest', async () => {
+    const root = await tree({
+      'dogs/b.JPG': 'x',
+      'dogs/a.jpeg': 'x',
+      'dogs/nested/c.webp': 'x',
+      'cats/1.png': 'x',
+      'cats/2.TIFF': 'x',
+      'cats/notes.txt': 'x',
+      'cats/.DS_Store': 'x',
+      '.hidden/3.jpg': 'x',
+      'README.md': 'x',
+    });
+    const ds = await scanImageFolder(root);
+    expect(ds.root).toBe(root);
+    expect(ds.labels).toEqual(['cats', 'dogs']);
+    expect(ds.items.map((i) => [i.file.slice(root.length + 1), i.label])).toEqual([
+      ['cats/1.png', 'cats'],
+      ['cats/2.TIFF', 'cats'],
+      ['dogs/a.jpeg', 'dogs'],
+      ['dogs/b.JPG', 'dogs'],
+      ['dogs/nested/c.webp', 'dogs'],
+    ]);
+    expect(ds.skipped).toEqual(
+      expect.arrayContaining([
+        { file: join(root, 'cats/notes.txt'), reason: 'not an image file extension' },
+        { file: join(root, 'README.md'), reason: 'not inside a class folder' },
+      ]),
+    );
+    expect(ds.skipped).toHaveLength(2);
+  });
+
+  it('rejects a missing folder, naming it', async () => {
+    const missing = join(tmpdir(), 'graft-does-not-exist-xyz');
+    await expectDatasetError(scanImageFolder(missing), /not found: .*graft-does-not-exist-xyz/);
+  });
+
+  it('rejects a file passed as the folder', async () => {
+    const root = await tree({ 'a.jpg': 'x' });
+    await expectDatasetError(scanImageFolder(join(root, 'a.jpg')), /not a folder/);
+  });
+
+  it('rejects a folder of loose images and shows the expected layout', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    await expectDatasetError(scanImageFolder(root), /No class subfolders/, /one subfolder per class[\s\S]*cats\//);
+  });
+
+  it('rejects a class folder without images, naming it', async () => {
+    const root = await tree({ 'cats/a.jpg': 'x', 'dogs/readme.txt': 'x' });
+    await expectDatasetError(scanImageFolder(root), /"dogs" has no images/);
+  });
+
+  it('rejects a single class', async () => {
+    const root = await tree({ 'cats/a.jpg': 'x' });
+    await expectDatasetError(scanImageFolder(root), /Only one class \("cats"\).*at least two/);
+  });
+});
+
+describe('scanCsv', () => {
+  it('reads path,label lines with a header, quotes and relative paths; missing files are skipped', async () => {
+    const root = await tree({ 'img/a.jpg': 'x', 'img/b, with comma.jpg': 'x', 'img/c.png': 'x' });
+    const csv = join(root, 'labels.csv');
+    await writeFile(csv, 'path,label\r\nimg/a.jpg,cat\n"img/b, with comma.jpg","dog, big"\n\nimg/c.png,cat\nimg/missing.jpg,dog\n');
+    const ds = await scanCsv(csv);
+    expect(ds.labels).toEqual(['cat', 'dog, big']);
+    expect(ds.items).toEqual([
+      { file: join(root, 'img/a.jpg'), label: 'cat' },
+      { file: join(root, 'img/b, with comma.jpg'), label: 'dog, big' },
+      { file: join(root, 'img/c.png'), label: 'cat' },
+    ]);
+    expect(ds.skipped).toEqual([{ file: join(root, 'img/missing.jpg'), reason: 'file not found' }]);
+    expect((await scanDataset(csv)).items).toHaveLength(3);
+  });
+
+  it('rejects a malformed line with its number', async () => {
+    const root = await tree({ 'a.jpg': 'x' });
+    const csv = join(root, 'l.csv');
+    await writeFile(csv, 'a.jpg,cat\na.jpg\n');
+    await expectDatasetError(scanCsv(csv), /Line 2 .*not "path,label"/);
+  });
+
+  it('rejects a missing CSV and a CSV with one class', async () => {
+    const root = await tree({ 'a.jpg': 'x' });
+    await expectDatasetError(scanCsv(join(root, 'nope.csv')), /CSV file not found/);
+    const csv = join(root, 'one.csv');
+    await writeFile(csv, 'a.jpg,cat\n');
+    await expectDatasetError(scanCsv(csv), /Only one class/);
+  });
+});
+
+describe('findSplitFolders', () => {
+  it('finds train + val/test folders and nothing in a plain class-folder dataset', async () => {
+    const root = await tree({ 'train/a/1.jpg': 'x', 'test/a/1.jpg': 'x' });
+    expect(await findSplitFolders(root)).toEqual({ train: join(root, 'train'), val: join(root, 'test') });
+    const plain = await tree({ 'a/1.jpg': 'x' });
+    expect(await findSplitFolders(plain)).toBeUndefined();
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { GraftError } from '../../src/core/errors.js';
+import type { LabelledDataset, LabelledItem } from '../../src/data/dataset.js';
+import { deriveSeed, mulberry32, shuffleInPlace } from '../../src/core/random.js';
+import { alignLabels, stratifiedSplit } from '../../src/data/split.js';
+
+function items(counts: Record<string, number>): LabelledItem[] {
+  return Object.entries(counts).flatMap(([label, n]) =>
+    Array.from({ length: n }, (_, i) => ({ file: `/d/${label}/${String(i).padStart(3, '0')}.jpg`, label })),
+  );
+}
+
+describe('mulberry32', () => {
+  it('is deterministic, in [0,1), and differs by seed', () => {
+    const a = mulberry32(7);
+    const b = mulberry32(7);
+    const xs = Array.from({ length: 1000 }, () => a());
+    expect(xs).toEqual(Array.from({ length: 1000 }, () => b()));
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+    expect(mulberry32(8)()).not.toBe(xs[0]);
+    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
+    expect(deriveSeed(1, 'cats')).not.toBe(deriveSeed(1, 'dogs'));
+  });
+});
+
+describe('stratifiedSplit', () => {
+  it('keeps each class share and at least one val item per class with >= 2 items', () => {
+    const all = items({ a: 50, b: 10, c: 2, d: 1 });
+    const { train, val } = stratifiedSplit(all, { valFraction: 0.2, seed: 3 });
+    const count = (list: LabelledItem[], label: string): number => list.filter((i) => i.label === label).length;
+    expect([count(val, 'a'), count(val, 'b'), count(val, 'c'), count(val, 'd')]).toEqual([10, 2, 1, 0]);
+    expect([count(train, 'a'), count(train, 'b'), count(train, 'c'), count(train, 'd')]).toEqual([40, 8, 1, 1]);
+    const files = new Set([...train, ...val].map((i) => i.file));
+    expect(files.size).toBe(all.length);
+  });
+
+  it('is deterministic for a seed, independent of input order, and changes with the seed', () => {
+    const all = items({ a: 30, b: 30 });
+    const first = stratifiedSplit(all, { valFraction: 0.3, seed: 42 });
+    const shuffled = shuffleInPlace(all.slice(), mulberry32(99));
+    expect(stratifiedSplit(shuffled, { valFraction: 0.3, seed: 42 })).toEqual(first);
+    expect(stratifiedSplit(all, { valFraction: 0.3, seed: 43 }).val).not.toEqual(first.val);
+  });
+
+  it("does not change one class's split when another class is added", () => {
+    const before = stratifiedSplit(items({ a: 20, b: 20 }), { seed: 5 });
+    const after = stratifiedSplit(items({ a: 20, b: 20, c: 20 }), { seed: 5 });
+    expect(after.val.filter((i) => i.label !== 'c')).toEqual(before.val);
+  });
+
+  it('rejects a fraction outside (0, 1)', () => {
+    expect(() => stratifiedSplit(items({ a: 3 }), { valFraction: 1 })).toThrow(RangeError);
+    expect(() => stratifiedSplit(items({ a: 3 }), { valFraction: 0 })).toThrow(/Received: 0/);
+  });
+});
+
+describe('alignLabels', () => {
+  const ds = (labels: string[]): LabelledDataset => ({ root: `/d/${labels.join('-')}`, labels, items: [], skipped: [] });
+
+  it("gives val the train label list when val's classes are a subset", () => {
+    const { val } = alignLabels(ds(['a', 'b', 'c']), ds(['a', 'c']));
+    expect(val.labels).toEqual(['a', 'b', 'c']);
+  });
+
+  it('names a val class that train lacks', () => {
+    let error: unknown;
+    try {
+      alignLabels(ds(['a', 'b']), ds(['a', 'z']));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(GraftError);
+    expect((error as GraftError).code).toBe('INVALID_DATASET');
+    expect((error as GraftError).message).toMatch(/"z"/);
+  });
+});

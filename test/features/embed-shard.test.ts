@@ -1,0 +1,63 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+
+interface ShardJson {
+  images: number;
+  computed: number;
+  cached: number;
+  removed: number;
+  published: boolean;
+  resumed_from: string | null;
+  skipped: { file: string; reason: string }[];
+}
+
+describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset changes', () => {
+  skipReason('the shard rerun tests');
+
+  it('keeps what is unchanged, drops what left, records unreadable files, and a stale shard stops training', async () => {
+    const root = await tempDir('graft-shard-rerun-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
+    await writeFile(join(data, 'ants', 'broken.jpg'), 'not a jpeg');
+    const store = join(root, 'store');
+    const embed = async (shard: string): Promise<ShardJson> => {
+      const run = await runCli(['embed', data, '--store', store, '--shard', shard, '--backbone', int8Model, '--json'], env);
+      expect(run.code, run.stderr).toBe(0);
+      return parseJsonOutput<ShardJson>(run);
+    };
+    const first = [await embed('0/2'), await embed('1/2')];
+    expect(first[0]!.images + first[1]!.images).toBe(17);
+    const broken = first.find((r) => r.skipped.length > 0)!;
+    expect(broken.skipped[0]).toMatchObject({ file: join(data, 'ants', 'broken.jpg') });
+    expect(broken.computed).toBe(broken.images - 1);
+
+    // Unchanged: nothing computed, nothing published, the broken file not retried.
+    const again = await embed(first.indexOf(broken) === 0 ? '0/2' : '1/2');
+    expect(again).toMatchObject({ computed: 0, cached: broken.images - 1, published: false, resumed_from: 'complete' });
+    expect(again.skipped.length).toBe(1);
+
+    // An image removed from the dataset: its shard drops the row when rerun; until the other shard is rerun too, the
+    // store's shards disagree on the listing and training refuses.
+    await rm(join(data, 'ants', 'broken.jpg'));
+    const rerun = await embed(first.indexOf(broken) === 0 ? '0/2' : '1/2');
+    expect(rerun).toMatchObject({ computed: 0, removed: 1, published: true });
+    const refused = await runCli(['train', '--features', store, '--out', join(root, 'model'), '--json'], env);
+    expect(refused.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(refused).error.message).toMatch(/another listing of the dataset/);
+    const other = await embed(first.indexOf(broken) === 0 ? '1/2' : '0/2');
+    expect(other).toMatchObject({ computed: 0, published: true });
+    const trained = await runCli(['train', '--features', store, '--val-split', '0.25', '--out', join(root, 'model'), '--json'], env);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(parseJsonOutput<{ images: { train: number; val: number } }>(trained).images).toMatchObject({ train: 12, val: 4 });
+
+    // Flags that need each other, and a shard index out of range, fail before any work with exit code 2.
+    const noStore = await runCli(['embed', data, '--shard', '0/2', '--json'], env);
+    expect(noStore.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(noStore).error.message).toMatch(/--shard 0\/2 needs --store/);
+    const auto = await runCli(['embed', data, '--store', store, '--shard', 'auto', '--json'], { ...env, JOB_COMPLETION_INDEX: '5', GRAFT_SHARD_COUNT: '2' });
+    expect(auto.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(auto).error.message).toMatch(/JOB_COMPLETION_INDEX=5/);
+  }, 180_000);
+});

@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { rm, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerModels, type ModelInfo, type ModelListItem, type PullResult } from '../../src/cli/commands/models.js';
+import { GraftError } from '../../src/core/errors.js';
+import { CATALOGUE } from '../../src/hub/catalogue.js';
+import { downloadFile } from '../../src/hub/download.js';
+import { resolveBackbone } from '../../src/hub/resolve-backbone.js';
+import { hasShared, int8Model, sharedDir, skipReason, tempDir } from '../support.js';
+
+/**
+ * A loopback hub over ../shared/models:
+ * - /models/<path>: the file, with Range support (206 + Content-Range)
+ * - /hop1/<path> -> 302 /hop2/<path> -> 302 /models/<path>
+ * - /cut/<path>: the first request sends the full Content-Length, N bytes, then closes the socket; later ones act as /models
+ * - /norange/<path>: always 200 with the whole file (a server that ignores Range)
+ * - /tfhub/.../model.json and /tfhub/.../group1-shard1of1 (only with ?tfjs-format=file): the MobileNet v1 graph model
+ */
+const CUT_AFTER = 1_000_000;
+const zooPrefix = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/';
+const int8Path = 'mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx';
+
+skipReason('hub download tests over loopback');
+describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
+  let server: Server;
+  let base: string;
+  const requests: { url: string; range: string | undefined }[] = [];
+  const cutDone = new Set<string>();
+  // Read lazily: describe bodies run even when the suite is skipped (no ../shared).
+  const int8Sha = hasShared ? createHash('sha256').update(readFileSync(int8Model)).digest('hex') : '';
+
+  function serveFile(req: IncomingMessage, res: ServerResponse, rel: string, allowRange: boolean): void {
+    const file = normalize(join(sharedDir, 'models', rel));
+    if (!file.startsWith(join(sharedDir, 'models')) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    const bytes = readFileSync(file);
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (allowRange && range) {
+      const start = Number(range[1]);
+      if (start >= bytes.length) {
+        res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
+        return;
+      }
+      res.writeHead(206, { 'content-length': bytes.length - start, 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }).end(bytes.subarray(start));
+      return;
+    }
+    res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+  }
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      requests.push({ url: req.url ?? '', range: req.headers.range });
+      const [, route, ...rest] = url.pathname.split('/');
+      const rel = decodeURIComponent(rest.join('/'));
+      if (route === 'models') serveFile(req, res, rel, true);
+      else if (route === 'hop1') res.writeHead(302, { location: `/hop2/${rel}` }).end();
+      else if (route === 'hop2') res.writeHead(302, { location: `/models/${rel}` }).end();
+      else if (route === 'norange') serveFile(req, res, rel, false);
+      else if (route === 'cut' && !cutDone.has(rel)) {
+        cutDone.add(rel);
+        const bytes = readFileSync(join(sharedDir, 'models', rel));
+        res.writeHead(200, { 'content-length': bytes.length });
+        res.write(bytes.subarray(0, CUT_AFTER), () => setTimeout(() => res.socket?.destroy(), 20));
+      } else if (route === 'cut') serveFile(req, res, rel, true);
+      else if (route === 'tfhub') {
+        const name = rest[rest.length - 1];
+        if (url.searchParams.get('tfjs-format') !== 'file' || !name) res.writeHead(404).end();
+        else serveFile(req, res, `mobilenet-v1-025-tfjs/graph/${name}`, true);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('follows a chain of redirects and verifies the sha256', async () => {
+    const dest = join(await tempDir(), 'm.onnx');
+    const events: number[] = [];
+    const sha = await downloadFile(`${base}/hop1/${int8Path}`, dest, { sha256: int8Sha, onProgress: (e) => e.type === 'download' && events.push(e.loaded) });
+    expect(sha).toBe(int8Sha);
+    expect(readdirSync(join(dest, '..'))).toEqual(['m.onnx']);
+    expect(events.at(-1)).toBe(statSync(int8Model).size);
+    expect(requests.filter((r) => r.url.includes(int8Path)).map((r) => r.url.split('/')[1])).toEqual(expect.arrayContaining(['hop1', 'hop2', 'models']));
+  });
+
+  it('resumes a truncated transfer with a Range request and checks the whole file', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const url = `${base}/cut/${int8Path}`;
+    const first = (await downloadFile(url, dest, { sha256: int8Sha }).catch((e: unknown) => e)) as GraftError;
+    expect(first).toBeInstanceOf(GraftError);
+    expect(first.code).toBe('OFFLINE');
+    expect(first.hint).toContain('resumes');
+    expect(existsSync(dest)).toBe(false);
+    expect(readdirSync(dir)).toEqual(['m.onnx.partial']); // the lock is gone, the bytes are kept
+    const kept = statSync(`${dest}.partial`).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(CUT_AFTER);
+
+    const before = requests.length;
+    expect(await downloadFile(url, dest, { sha256: int8Sha })).toBe(int8Sha);
+    expect(requests.slice(before)).toEqual([{ url: `/cut/${int8Path}`, range: `bytes=${kept}-` }]);
+    expect(createHash('sha256').update(readFileSync(dest)).digest('hex')).toBe(int8Sha);
+    expect(readdirSync(dir)).toEqual(['m.onnx']);
+  });
+
+  it('starts again from zero when the server ignores Range', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    await writeFile(`${dest}.partial`, Buffer.alloc(1000, 7)); // not even a prefix of the real file
+    expect(await downloadFile(`${base}/norange/${int8Path}`, dest, { sha256: int8Sha })).toBe(int8Sha);
+    expect(readdirSync(dir)).toEqual(['m.onnx']);
+  });
+
+  it('rejects a wrong sha256, naming URL and both hashes, and leaves nothing behind', async () => {
+    const dir = await tempDir();
+    const url = `${base}/models/${int8Path}`;
+    const error = (await downloadFile(url, join(dir, 'm.onnx'), { sha256: 'f'.repeat(64) }).catch((e: unknown) => e)) as GraftError;
+    expect(error.code).toBe('MODEL_NOT_FOUND');
+    expect(error.message).toContain(url);
+    expect(error.message).toContain('f'.repeat(64));
+    expect(error.message).toContain(int8Sha);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('waits for another process holding the lock, takes a stale lock, and fetches once for two callers', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const url = `${base}/models/${int8Path}`;
+    await writeFile(`${dest}.lock`, '99999\n');
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(`${dest}.lock`, old, old);
+    expect(await downloadFile(url, dest, { sha256: int8Sha, lockStaleMs: 60_000 })).toBe(int8Sha);
+
+    const dest2 = join(dir, 'n.onnx');
+    await writeFile(`${dest2}.lock`, '99999\n');
+    let done = false;
+    const waiting = downloadFile(url, dest2).then((sha) => ((done = true), sha));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+    await rm(`${dest2}.lock`); // the other process finished without writing dest2: this one downloads it
+    expect(await waiting).toBe(int8Sha);
+
+    const dest3 = join(dir, 'o.onnx');
+    const before = requests.length;
+    const [a, b] = await Promise.all([downloadFile(url, dest3), downloadFile(url, dest3)]);
+    expect(a).toBe(int8Sha);
+    expect(b).toBe(int8Sha);
+    expect(requests.length - before).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['m.onnx', 'n.onnx', 'o.onnx']);
+  });
+
+  it('resolves a catalogue name through a loopback mirror, then offline from the cache', async () => {
+    const cacheDir = await tempDir();
+    const mirrors = [{ prefix: zooPrefix, target: `${base}/models/mobilenetv2-int8-onnx/` }];
+    const first = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors });
+    expect(first.sha256).toBe(CATALOGUE.mobilenet_v2.sha256[0]);
+    expect(first.location).toEqual({ kind: 'onnx', path: join(cacheDir, 'models/mobilenet_v2/mobilenetv2-12-int8.onnx') });
+    const before = requests.length;
+    const again = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors, offline: true });
+    expect(again.sha256).toBe(first.sha256);
+    expect(requests.length).toBe(before);
+  });
+
+  it('copies from a local-directory mirror, verifying the hash', async () => {
+    const cacheDir = await tempDir();
+    const resolved = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors: [{ prefix: zooPrefix, target: join(sharedDir, 'models/mobilenetv2-int8-onnx') }] });
+    expect(resolved.location).toEqual({ kind: 'onnx', path: join(cacheDir, 'models/mobilenet_v2/mobilenetv2-12-int8.onnx') });
+    const missing = (await resolveBackbone('resnet50_v1', { cacheDir, mirrors: [{ target: join(sharedDir, 'models') }] }).catch((e: unknown) => e)) as GraftError;
+    expect(missing.code).toBe('MODEL_NOT_FOUND');
+    expect(missing.message).toContain(CATALOGUE.resnet50_v1.url);
+  });
+
+  it('fetches a TF Hub-style graph model (model.json plus shards, ?tfjs-format=file) through a bare mirror', async () => {
+    const cacheDir = await tempDir();
+    const resolved = await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors: [{ target: `${base}/tfhub` }] });
+    expect(resolved.format).toBe('tfjs-graph');
+    const dir = join(cacheDir, 'models/mobilenet_v3_small_100');
+    expect(resolved.location).toEqual({ kind: 'tfjs-graph', dir });
+    expect(readdirSync(dir).sort()).toEqual(['group1-shard1of1', 'model.json']);
+    expect(readFileSync(join(dir, 'group1-shard1of1')).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
+  });
+
+  it('graft models list / info / pull, with --json, against the loopback mirror', async () => {
+    const cacheDir = await tempDir();
+    const saved = { mirror: process.env.GRAFT_HUB_MIRROR, config: process.env.GRAFT_CONFIG, models: process.env.GRAFT_MODELS_DIR };
+    process.env.GRAFT_HUB_MIRROR = `${zooPrefix}=${base}/models/mobilenetv2-int8-onnx/`;
+    process.env.GRAFT_CONFIG = join(cacheDir, 'no-config.json');
+    delete process.env.GRAFT_MODELS_DIR;
+    const runText = async (...args: string[]): Promise<string> => {
+      const out: string[] = [];
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        const program = new Command('graft').exitOverride();
+        registerModels(program);
+        await program.parseAsync(['node', 'graft', 'models', ...args, '--cache-dir', cacheDir]);
+      } finally {
+        spy.mockRestore();
+      }
+      return out.join('');
+    };
+    const run = async (...args: string[]): Promise<unknown> => JSON.parse(await runText(...args, '--json'));
+    try {
+      const listed = (await run('list')) as ModelListItem[];
+      expect(listed.find((m) => m.name === 'mobilenet_v2')).toMatchObject({ format: 'onnx', input_size: 224, feature_dim: 1280, cached: false, is_default: true });
+      expect(listed.find((m) => m.name === 'nsfwjs_mobilenet_v2')?.cached).toBe('bundled');
+
+      const info = (await run('info', 'mobilenet_v2')) as ModelInfo;
+      expect(info.url).toBe(CATALOGUE.mobilenet_v2.url);
+      expect(info.fetch_from).toBe(`${base}/models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx`);
+
+      const pulled = (await run('pull', 'mobilenet_v2')) as PullResult;
+      expect(pulled).toMatchObject({ name: 'mobilenet_v2', format: 'onnx', sha256: CATALOGUE.mobilenet_v2.sha256[0], fetched: true });
+      expect(existsSync(pulled.path)).toBe(true);
+      expect(((await run('pull', 'mobilenet_v2')) as PullResult).fetched).toBe(false);
+      expect(((await run('list')) as ModelListItem[]).find((m) => m.name === 'mobilenet_v2')?.cached).toBe(true);
+
+      const table = await runText('list');
+      expect(table).toMatch(/^name +format +input +features +cached +licence/);
+      expect(table).toMatch(/mobilenet_v2 \* +onnx +224 +1280 +yes/);
+      expect(await runText('info', 'resnet50_v1')).toContain('unverified');
+
+      const unknown = (await run('info', 'resnet9000')) as { error: { code: string; hint: string } };
+      expect(unknown.error.code).toBe('MODEL_NOT_FOUND');
+      expect(unknown.error.hint).toContain('mobilenet_v2');
+      process.exitCode = undefined;
+    } finally {
+      for (const [key, value] of [['GRAFT_HUB_MIRROR', saved.mirror], ['GRAFT_CONFIG', saved.config], ['GRAFT_MODELS_DIR', saved.models]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+});

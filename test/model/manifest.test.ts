@@ -1,0 +1,56 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listDataset } from '../../src/data/dataset-listing.js';
+import { parseCsv } from '../../src/data/scan-csv.js';
+import { streamManifest } from '../../src/data/manifest.js';
+import { GraftError } from '../../src/core/errors.js';
+import { tempDir } from '../support.js';
+
+async function entries(file: string): Promise<[string, string, number][]> {
+  const out: [string, string, number][] = [];
+  for await (const e of streamManifest(file)) out.push([e.path, e.label, e.line]);
+  return out;
+}
+
+describe('streamed manifests', () => {
+  it('parses CSV as parseCsv does, across chunk boundaries: quotes, commas, newlines in fields, CRLF, BOM, header', async () => {
+    const dir = await tempDir('graft-manifest-');
+    const padding = Array.from({ length: 3000 }, (_, i) => `p/${'x'.repeat(20)}${i}.jpg,cls${i % 3}`).join('\r\n');
+    const text = `\uFEFFpath,label\r\n"a, b.jpg",cat\n"multi\nline.jpg","say ""hi"""\n\n${padding}\nlast.jpg,dog`;
+    const file = join(dir, 'list.csv');
+    await writeFile(file, text);
+    const got = await entries(file);
+    const expected = parseCsv(text.replace(/^\uFEFF/, '')).slice(1).map((r) => [r.fields[0]!.trim(), r.fields[1]!.trim(), r.line]);
+    expect(got).toEqual(expected);
+    expect(got.slice(0, 2)).toEqual([['a, b.jpg', 'cat', 2], ['multi\nline.jpg', 'say "hi"', 3]]);
+    expect(got.length).toBe(3003);
+    expect(got.at(-1)).toEqual(['last.jpg', 'dog', 3006]);
+  });
+
+  it('reads JSON Lines and names the line of a bad entry', async () => {
+    const dir = await tempDir('graft-manifest-');
+    const file = join(dir, 'list.jsonl');
+    await writeFile(file, '{"path": "a.jpg", "label": "cat", "extra": 1}\n\n{"path": "b.jpg", "label": "dog"}\n');
+    expect(await entries(file)).toEqual([['a.jpg', 'cat', 1], ['b.jpg', 'dog', 3]]);
+    await writeFile(file, '{"path": "a.jpg", "label": "cat"}\n{"path": "b.jpg"}\n');
+    await expect(entries(file)).rejects.toThrow(/Line 2 of .*list\.jsonl is not "path,label"/);
+    await writeFile(file, '{"path": "a.jpg", "label": "cat"}\nnot json\n');
+    await expect(entries(file)).rejects.toThrow(GraftError);
+    await expect(entries(join(dir, 'none.csv'))).rejects.toThrow(/CSV file not found/);
+  });
+
+  it('lists a manifest for shards with paths relative to it (absolute outside it)', async () => {
+    const dir = await tempDir('graft-manifest-');
+    const file = join(dir, 'list.csv');
+    await writeFile(file, `cats/1.jpg,cat\n/elsewhere/2.jpg,dog\n`);
+    const listing = await listDataset(file);
+    const images = [];
+    for await (const image of listing.images()) images.push(image);
+    expect(listing.layout).toBe('single');
+    expect(images).toEqual([
+      { part: 0, label: 'cat', path: 'cats/1.jpg', file: join(dir, 'cats/1.jpg') },
+      { part: 0, label: 'dog', path: '/elsewhere/2.jpg', file: '/elsewhere/2.jpg' },
+    ]);
+  });
+});

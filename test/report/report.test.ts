@@ -1,0 +1,102 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerReport } from '../../src/cli/commands/report.js';
+import { buildReport } from '../../src/report/build-report.js';
+import { renderReport } from '../../src/report/render-report.js';
+import type { ModelManifest } from '../../src/model/manifest.js';
+import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
+
+describe('renderReport (pure)', () => {
+  const manifest = {
+    labels: ['a<b', 'c'],
+    preprocessing: { inputSize: 224, resize: 'stretch', interpolation: 'bilinear', scale: '0..1', mean: [0, 0, 0], std: [1, 1, 1], layout: 'nhwc', channels: 'rgb' },
+    backbone: { name: 'x', source: 'x', format: 'onnx', sha256: '0', featureDim: 8, featureOutput: 'f' },
+    metrics: { val: { accuracy: 0.5, loss: 1 }, history: [{ loss: 1, acc: 0.5, val_loss: 1.2, val_acc: 0.4 }, { loss: 0.5, acc: 0.9 }] },
+    created: '2025-01-01T00:00:00Z',
+  } as unknown as ModelManifest;
+
+  it('escapes labels and file names and works without evaluation data', () => {
+    const html = renderReport({ manifest, modelName: '<m>', evaluation: null, generatedAt: 'now' });
+    expect(html).toContain('a&lt;b');
+    expect(html).not.toContain('<m>');
+    expect(html).toContain('--data');
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).not.toMatch(/<script|https?:\/\//i);
+  });
+});
+
+describe('graft report on a trained model', () => {
+  let model: TinyModel;
+  let html: string;
+  beforeAll(async () => {
+    model = await trainTinyModel();
+    html = (await buildReport(model.dir)).html;
+    await mkdir(artifactsDir, { recursive: true });
+    await writeFile(join(artifactsDir, 'report.html'), html);
+  });
+  afterAll(() => removeTinyModel(model));
+
+  it('is one self-contained HTML file with the cross-validation plots, confusion matrix, per-class table and mistakes', () => {
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    // Nothing external: no scripts, stylesheets or images fetched from anywhere.
+    expect(html).not.toMatch(/<script|<link |src="(?!data:)|url\(/i);
+    // The linear head has no epochs: its two charts are CV accuracy and log-loss against C, the chosen one marked.
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(2);
+    expect(html).toContain('How the head was chosen');
+    expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);
+    expect(html).toContain('>chosen</text>');
+    expect(html).toContain('Labels to check');
+    expect(html).toContain('<table class="confusion">');
+    for (const label of ['circles', 'squares', 'triangles']) expect(html).toContain(`<th scope="row">${label}</th>`);
+    expect(html).toContain('<table class="per-class">');
+    // The tiny model is not perfect on its 6 validation images (recorded val accuracy < 1): mistakes are shown.
+    const thumbs = html.match(/<img src="data:image\/jpeg;base64,[A-Za-z0-9+/=]+" alt="[^"]+predicted [^"]+"/g) ?? [];
+    expect(thumbs.length).toBeGreaterThan(0);
+    console.log(`report: ${(html.length / 1024).toFixed(0)} kB, ${thumbs.length} misclassified thumbnails`);
+  });
+
+  it('`graft report --json` writes the file and prints one JSON object', async () => {
+    const out = join(model.root, 'sub', 'r.html');
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
+    try {
+      const program = new Command('graft').exitOverride();
+      registerReport(program);
+      await program.parseAsync(['node', 'graft', 'report', model.dir, '--data', model.data.root, '--out', out, '--json']);
+    } finally {
+      spy.mockRestore();
+    }
+    const result = JSON.parse(writes.join('')) as { report: string; accuracy: number; dataset: string };
+    expect(result.report).toBe(out);
+    expect(result.dataset).toBe(model.data.valDir);
+    expect(await readFile(out, 'utf8')).toContain('Confusion matrix');
+  });
+
+  it.skipIf(!hasChromium)('opens from file:// and fits 1280 px and 390 px without horizontal overflow', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.goto(pathToFileURL(join(artifactsDir, 'report.html')).href);
+        // A string, evaluated in the page: the test's own tsconfig has no DOM types.
+        const layout = await page.evaluate<{ scrollWidth: number; clientWidth: number; images: number[] }>(
+          '({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth, images: [...document.images].map((i) => i.naturalWidth) })',
+        );
+        expect(layout.scrollWidth, `horizontal overflow at ${width}px`).toBeLessThanOrEqual(layout.clientWidth);
+        expect(layout.images.every((w) => w > 0)).toBe(true);
+        await page.screenshot({ path: join(artifactsDir, `report-${width}.png`), fullPage: true });
+      }
+      expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
+
+if (!hasChromium) chromiumSkipReason('report browser test');

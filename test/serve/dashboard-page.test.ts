@@ -1,0 +1,224 @@
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
+import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
+import { tempDir } from '../support.js';
+import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from '../web/web-support.js';
+
+if (!hasChromium) chromiumSkipReason('training dashboard browser test');
+
+describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in headless Chromium', () => {
+  let root: string;
+  let data: SyntheticDataset;
+  let server: Awaited<ReturnType<typeof startDashboardServer>>;
+  beforeAll(async () => {
+    root = await tempDir('graft-dashboard-page-');
+    data = await writeSyntheticDataset(join(root, 'shapes'), { perClass: 8 });
+    // A circle filed under squares: the page must show it among the misclassified images.
+    await copyFile(data.files.find((f) => f.includes('/val/circles/'))!, join(data.valDir, 'squares', 'planted-circle.jpg'));
+    const cacheDir = join(tmpdir(), 'graft-web-tests-cache');
+    await mkdir(cacheDir, { recursive: true });
+    await mkdir(artifactsDir, { recursive: true });
+    // A run a previous server left running: after this "restart" the page must call it interrupted.
+    const before = DashboardStore.open(join(root, 'ui'));
+    const old = before.createProject('before restart', data.root);
+    before.markRunning(before.createRun(old.id, { epochs: 5, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id))).id);
+    before.close();
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root], offline: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates a project, trains, updates the curves live, and opens the confusion matrix and a misclassified image', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
+      await page.waitForSelector('#runs-table tbody tr');
+      expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
+
+      await page.getByLabel('Name', { exact: true }).fill('shapes');
+      await page.getByLabel(/Folder on the server/).fill(data.root);
+      await page.getByRole('button', { name: 'Create from folder' }).click();
+      await page.waitForFunction("document.getElementById('project-message').textContent.startsWith('Created project shapes')");
+      expect((await page.locator('#class-list li').allTextContents()).map((t) => t.split(':')[0])).toEqual(['circles', 'squares', 'triangles']);
+
+      // A project from uploads: one class at a time through the file input.
+      await page.getByLabel('Name for an upload project').fill('uploaded');
+      await page.getByRole('button', { name: 'Create empty project for uploads' }).click();
+      await page.waitForSelector('#upload-form:not([hidden])');
+      for (const label of ['circles', 'squares']) {
+        await page.getByLabel('Class', { exact: true }).fill(label);
+        await page.getByLabel('Images of this class').setInputFiles(data.files.filter((f) => f.includes(`/train/${label}/`)).slice(0, 3));
+        await page.getByRole('button', { name: 'Upload', exact: true }).click();
+        await page.waitForFunction(`document.getElementById('project-message').textContent === 'Uploaded 3 images of ${label}.'`);
+      }
+      await page.waitForFunction("document.querySelectorAll('#class-list li').length === 2");
+      expect(await page.locator('#class-list li').allTextContents()).toEqual(['circles: 3', 'squares: 3']);
+
+      // Back to the folder project for the training run.
+      const shapesId = await page.evaluate<string>("[...document.querySelectorAll('#project-select option')].find((o) => o.textContent.startsWith('shapes')).value");
+      await page.selectOption('#project-select', shapesId);
+      await page.waitForSelector('#upload-form[hidden]', { state: 'attached' });
+
+      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams.
+      await page.evaluate(`(() => {
+        window.__points = [];
+        new MutationObserver(() => {
+          const path = document.querySelector('#loss-chart path.train');
+          if (path) window.__points.push(Number(path.getAttribute('data-points')));
+        }).observe(document.getElementById('loss-chart'), { childList: true });
+      })()`);
+      // An MLP head (the linear default has no epochs to draw).
+      await page.getByLabel('Epochs', { exact: true }).fill('8');
+      await page.getByLabel('Hidden units', { exact: true }).fill('256');
+      await page.getByLabel('Backbone', { exact: true }).fill('nsfwjs_mobilenet_v2');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'", undefined, { timeout: 60_000 });
+      const points = await page.evaluate<number[]>('window.__points');
+      expect(new Set(points.filter((n) => n > 0)).size, `the loss curve redrew per epoch: ${points.join(',')}`).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...points)).toBeGreaterThanOrEqual(2);
+
+      await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
+      expect(await page.locator('#confusion tbody tr').count()).toBe(3);
+      expect(await page.locator('#per-class tbody tr').count()).toBe(3);
+      // The runs table is reloaded after the status event; on a busy machine that lands after the evaluation.
+      await page.waitForFunction("document.querySelector('#runs-table tbody .status')?.textContent === 'finished'");
+      expect(await page.locator('#runs-table tbody .status').allTextContents()).toEqual(['finished']);
+
+      const planted = page.getByRole('button', { name: /planted-circle\.jpg: true squares, predicted circles/ });
+      await planted.scrollIntoViewIfNeeded();
+      await page.waitForFunction("[...document.querySelectorAll('#misclassified img')].every((img) => img.complete && img.naturalWidth > 0)");
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-1280.png'), fullPage: true });
+      await planted.click();
+      await page.waitForFunction("document.getElementById('image-dialog').open && document.getElementById('image-dialog-img').naturalWidth > 0");
+      expect(await page.locator('#image-dialog-text').textContent()).toContain('Labelled squares; the model says circles');
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-dialog-1280.png') });
+      await page.getByRole('button', { name: 'Close' }).click();
+
+      // The default run: the linear head, its cross-validation table instead of curves, and (offline, the default
+      // backbone not cached) a visible warning that the bundled backbone was used.
+      await page.getByLabel('Hidden units', { exact: true }).fill('0');
+      await page.getByLabel('Backbone', { exact: true }).fill('');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished' && !document.getElementById('selection').hidden", undefined, { timeout: 60_000 });
+      expect(await page.locator('#selection-table tbody tr').count()).toBeGreaterThan(1);
+      expect(await page.locator('#selection-summary').textContent()).toMatch(/fold cross-validation on the training images only/);
+      expect(await page.locator('#run-charts').isHidden()).toBe(true);
+      expect(await page.getByRole('alert').textContent()).toMatch(/mobilenet_v2 could not be had/);
+      await page.waitForSelector('#evaluation:not([hidden]) #label-issues li');
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-390.png'), fullPage: true });
+      const overflow = await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth');
+      expect(overflow, 'horizontal overflow at 390px').toBe(false);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it('reveals the fine-tuning options with their checkbox, and cancels a running run from the keyboard', async () => {
+    // Images no earlier run has seen (a fresh seed): the run spends seconds extracting their features, so it is still
+    // running when the page cancels it (training stops at the next batch, so the unused images cost nothing).
+    const fresh = await writeSyntheticDataset(join(root, 'fresh'), { perClass: 40, size: 96, seed: Date.now() % 1_000_000 });
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` }, body: JSON.stringify({ name: 'to cancel', folder: fresh.root }) })).json()) as { id: number };
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
+      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.waitForFunction("document.getElementById('class-list').children.length === 3");
+
+      const options = page.locator('#fine-tune-options');
+      expect(await options.isVisible()).toBe(false);
+      const box = page.getByLabel('Fine-tune the backbone');
+      await box.focus();
+      await page.keyboard.press('Space');
+      expect(await box.isChecked()).toBe(true);
+      expect(await options.isVisible()).toBe(true);
+      expect(await page.getByLabel('Unfreeze').inputValue()).toBe('last:3');
+      expect(await page.getByLabel('Unfreeze').locator('option').evaluateAll((os) => os.map((o) => o.getAttribute("value")))).toEqual(['last:1', 'last:3', 'last:6', 'all']);
+      expect(await page.getByLabel('Fine-tuning epochs').inputValue()).toBe('6');
+      expect(await page.getByLabel('Augmented views').inputValue()).toBe('2');
+      expect(await page.getByLabel('Class weights').inputValue()).toBe('none');
+      await page.getByLabel('Unfreeze').selectOption('last:1');
+      await page.getByLabel('Class weights').selectOption('balanced');
+      await page.getByLabel('Epochs', { exact: true }).fill('500');
+
+      await page.getByRole('button', { name: 'Start training' }).click();
+      const cancel = page.locator('#run-section').getByRole('button', { name: /^Cancel run #\d+$/ });
+      await cancel.waitFor();
+      // The run view says what was asked for.
+      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights balanced', '2 augmented views']));
+      expect(await page.locator('#fine-tune-legend').isVisible()).toBe(true);
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-1280.png'), fullPage: true });
+      await cancel.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction("['finished', 'failed', 'cancelled', 'interrupted'].includes(document.getElementById('run-section').dataset.status)", undefined, { timeout: 30_000 });
+      expect(await page.locator('#run-section').getAttribute('data-status'), (await page.locator('#run-status').textContent()) ?? '').toBe('cancelled');
+      expect(await page.locator('#run-status').textContent()).toMatch(/^Status: cancelled \(.*no model was written\)$/);
+      expect(await cancel.isVisible()).toBe(false);
+      await page.waitForFunction("document.querySelector('#runs-table tbody .status')?.textContent === 'cancelled'");
+      expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('fine-tune');
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-cancelled-1280.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-cancelled-390.png'), fullPage: true });
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth'), 'horizontal overflow at 390px').toBe(false);
+
+      // After a restart the run is still shown as cancelled (not interrupted).
+      const runs = server.dashboard.store.runs(project.id);
+      expect(runs.map((r) => r.status)).toEqual(['cancelled']);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it('draws the fine-tuning epochs after a "fine-tuning starts" marker', async () => {
+    // A stored run with both phases (the curves come from the store; no training needed).
+    const { store } = server.dashboard;
+    const project = store.createProject('phases', data.root);
+    const run = store.createRun(project.id, { epochs: 4, hidden: 0, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
+    store.markRunning(run.id);
+    for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 });
+    for (let e = 1; e <= 3; e++) store.addEpoch(run.id, 'fine-tune', e, { loss: 0.5 - e * 0.08, acc: 0.78 + e * 0.05, val_loss: 0.62 - e * 0.06, val_acc: 0.7 + e * 0.06 });
+    store.markFinished(run.id, { val: { accuracy: 0.88, loss: 0.44, count: 9 } });
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
+      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.getByRole('button', { name: `Open run #${run.id}` }).click();
+      await page.waitForFunction("document.getElementById('loss-chart').dataset.epochs === '7'");
+      for (const chart of ['#loss-chart', '#acc-chart']) {
+        expect(await page.locator(`${chart} .ft-marker`).count()).toBe(1);
+        expect(await page.locator(`${chart} text.ft-label`).textContent()).toBe('fine-tuning starts');
+        expect(await page.locator(`${chart} path.train.ft`).getAttribute('data-points')).toBe('3');
+        expect(await page.locator(`${chart} path.train:not(.ft)`).getAttribute('data-points')).toBe('4');
+        expect(await page.locator(chart).getAttribute('aria-label')).toContain('fine-tuning from epoch 5');
+      }
+      expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('7 / 7');
+      expect(await page.locator('#fine-tune-legend').textContent()).toContain('fine-tuning starts');
+      await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-1280.png') });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-390.png') });
+    } finally {
+      await chromium.close();
+    }
+  });
+});

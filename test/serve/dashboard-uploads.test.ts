@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
+import { multipartBody, rawRequest } from '../http-support.js';
+import { tempDir } from '../support.js';
+
+interface UploadJson {
+  label: string;
+  saved: number;
+  duplicates: number;
+  files: { name: string; stored: string; isDuplicate: boolean }[];
+  project: { classes: { label: string; count: number }[] };
+}
+interface ErrorJson {
+  error: { code: string; message: string };
+}
+
+// Issue 9, problem 4: uploads that lost or polluted data. Real images, a real server on loopback.
+describe('dashboard uploads lose nothing and pollute nothing', () => {
+  let root: string;
+  let data: SyntheticDataset;
+  let server: Awaited<ReturnType<typeof startDashboardServer>>;
+  let headers: Record<string, string>;
+  const MAX_UPLOAD = 200_000;
+
+  beforeAll(async () => {
+    root = await tempDir('graft-uploads-');
+    data = await writeSyntheticDataset(join(root, 'shapes'), { perClass: 4 });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), port: 0, maxUploadBytes: MAX_UPLOAD });
+    headers = { authorization: `Bearer ${server.token}` };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function newProject(name: string): Promise<{ id: number; dataDir: string }> {
+    const response = await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    return (await response.json()) as { id: number; dataDir: string };
+  }
+  function upload(projectId: number, label: string, files: { name: string; bytes: Buffer }[]): Promise<Response> {
+    const form = new FormData();
+    form.append('label', label);
+    for (const f of files) form.append('files', new Blob([f.bytes], { type: 'image/jpeg' }), f.name);
+    return fetch(`${server.url}/v1/projects/${projectId}/images`, { method: 'POST', headers, body: form });
+  }
+  const image = (kind: string, i = 0) => readFile(data.files.filter((f) => f.includes(`/train/${kind}/`))[i]!);
+  const stored = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).sort() : []);
+  const stagingEmpty = async (): Promise<boolean> => (await stored(join(root, 'ui', 'staging'))).length === 0;
+
+  it('keeps two different files sent under the same name, and stores the same image once', async () => {
+    const project = await newProject('same names');
+    const [a, b] = [await image('circles', 0), await image('circles', 1)];
+    const response = await upload(project.id, 'circles', [{ name: 'photo.jpg', bytes: a }, { name: 'photo.jpg', bytes: b }, { name: 'again.jpg', bytes: a }]);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as UploadJson;
+    expect({ saved: body.saved, duplicates: body.duplicates }).toEqual({ saved: 2, duplicates: 1 });
+    const files = await stored(join(project.dataDir, 'circles'));
+    expect(files).toHaveLength(2);
+    for (const name of files) expect(name).toMatch(/^[0-9a-f]{32}\.jpg$/);
+    expect(body.files.map((f) => f.name)).toEqual(['photo.jpg', 'photo.jpg', 'again.jpg']);
+    expect(body.project.classes).toEqual([{ label: 'circles', count: 2 }]);
+  });
+
+  it('a 413 (one file over the limit) leaves no file at all, not even the ones before it', async () => {
+    const project = await newProject('too large');
+    // A real JPEG of noise, larger than the limit.
+    const big = await sharp(Buffer.from(Array.from({ length: 600 * 600 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 600, height: 600, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    expect(big.length).toBeGreaterThan(MAX_UPLOAD);
+    const response = await upload(project.id, 'squares', [{ name: 'ok.jpg', bytes: await image('squares') }, { name: 'big.jpg', bytes: big }]);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as ErrorJson).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await stored(join(project.dataDir, 'squares'))).toEqual([]);
+    expect(await stagingEmpty()).toBe(true);
+  });
+
+  it('refuses an SVG named .png, an empty file and a text file (415), keeping nothing of that upload', async () => {
+    const project = await newProject('not images');
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><image xlink:href="secret.png"/></svg>');
+    for (const bad of [{ name: 'evil.png', bytes: svg }, { name: 'empty.jpg', bytes: Buffer.alloc(0) }, { name: 'notes.jpg', bytes: Buffer.from('hello') }]) {
+      const response = await upload(project.id, 'triangles', [{ name: 'fine.jpg', bytes: await image('triangles') }, bad]);
+      expect(response.status, bad.name).toBe(415);
+      expect(((await response.json()) as ErrorJson).error.message).toContain(bad.name);
+    }
+    expect(await stored(join(project.dataDir, 'triangles'))).toEqual([]);
+    expect(await stagingEmpty()).toBe(true);
+  });
+
+  it('refuses reserved and invalid class names with 400; a class called train cannot break a project', async () => {
+    const project = await newProject('names');
+    for (const label of ['train', 'Train', 'val', 'validation', 'valid', 'test', 'CON', 'nul.txt', '.hidden', '../escape', 'a/b', 'x'.repeat(65), 'dot.', '']) {
+      const response = await upload(project.id, label, [{ name: 'a.jpg', bytes: await image('circles') }]);
+      expect(response.status, JSON.stringify(label)).toBe(400);
+      const body = (await response.json()) as ErrorJson;
+      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(body.error.message).not.toContain(root);
+    }
+    expect(await stored(project.dataDir)).toEqual([]);
+  });
+
+  it('takes a 300-character file name (stored by content) and refuses a 300-character label without showing a server path', async () => {
+    const project = await newProject('long names');
+    const response = await upload(project.id, 'circles', [{ name: `${'n'.repeat(300)}.jpg`, bytes: await image('circles') }]);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as UploadJson;
+    expect(body.files[0]!.name.length).toBeLessThanOrEqual(100);
+    expect(await stored(join(project.dataDir, 'circles'))).toEqual([body.files[0]!.stored]);
+    const long = await upload(project.id, 'l'.repeat(300), [{ name: 'a.jpg', bytes: await image('circles') }]);
+    expect(long.status).toBe(400);
+    expect(((await long.json()) as ErrorJson).error.message).not.toMatch(/\/tmp|graft-uploads/);
+  });
+
+  it('answers a malformed upload body with 400 and keeps nothing', async () => {
+    const project = await newProject('malformed');
+    const url = `${server.url}/v1/projects/${project.id}/images`;
+    const unterminated = multipartBody('xyz', [{ name: 'label', data: 'circles' }, { name: 'files', filename: 'a.jpg', type: 'image/jpeg', data: await image('circles') }]).subarray(0, 400);
+    for (const [contentType, body] of [['multipart/form-data', 'no boundary'], ['multipart/form-data; boundary=xyz', unterminated]] as const) {
+      const reply = await rawRequest(url, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body });
+      expect(reply.status, contentType).toBe(400);
+      expect(reply.json().error.code).toBe('BAD_REQUEST');
+    }
+    expect(await stored(project.dataDir)).toEqual([]);
+    expect(await stagingEmpty()).toBe(true);
+  });
+
+  it('deletes an image, a class (even one named train, left by an older version) and a whole project', async () => {
+    const project = await newProject('deletes');
+    await upload(project.id, 'circles', [{ name: 'a.jpg', bytes: await image('circles', 0) }, { name: 'b.jpg', bytes: await image('circles', 1) }]);
+    await upload(project.id, 'squares', [{ name: 'c.jpg', bytes: await image('squares', 0) }]);
+    const listed = (await (await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers })).json()) as { images: { name: string }[] };
+    expect(listed.images).toHaveLength(2);
+    const del = (path: string) => fetch(`${server.url}/v1/projects/${project.id}${path}`, { method: 'DELETE', headers });
+    expect((await del(`/classes/circles/images/${listed.images[0]!.name}`)).status).toBe(204);
+    expect(await stored(join(project.dataDir, 'circles'))).toEqual([listed.images[1]!.name]);
+    expect((await del(`/classes/circles/images/${listed.images[0]!.name}`)).status).toBe(404);
+    expect((await del('/classes/circles/images/..')).status).toBeGreaterThanOrEqual(400);
+    expect((await del('/classes/..%2F..%2Fui/images/dashboard.sqlite')).status).toBeGreaterThanOrEqual(400);
+    expect(existsSync(join(root, 'ui', 'dashboard.sqlite'))).toBe(true);
+
+    // A project broken before names were checked: a class folder called "train" hides the other classes.
+    await mkdir(join(project.dataDir, 'train'), { recursive: true });
+    const broken = (await (await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).json()) as { classes: { label: string }[] };
+    expect(broken.classes.map((c) => c.label)).toEqual([]);
+    expect((await del('/classes/train')).status).toBe(204);
+    const repaired = (await (await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).json()) as { classes: { label: string }[] };
+    expect(repaired.classes.map((c) => c.label)).toEqual(['circles', 'squares']);
+
+    expect((await del('')).status).toBe(204);
+    expect(existsSync(project.dataDir)).toBe(false);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).status).toBe(404);
+  });
+
+  it('never writes into or deletes from a project on a server folder', async () => {
+    const withRoot = await startDashboardServer({ dataDir: join(root, 'ui-roots'), port: 0, dataRoots: [root] });
+    try {
+      const h = { authorization: `Bearer ${withRoot.token}` };
+      const project = (await (await fetch(`${withRoot.url}/v1/projects`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'folder', folder: data.root }) })).json()) as { id: number };
+      const before = await stored(join(data.trainDir, 'circles'));
+      const form = new FormData();
+      form.append('label', 'circles');
+      form.append('files', new Blob([await image('circles')]), 'x.jpg');
+      expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/images`, { method: 'POST', headers: h, body: form })).status).toBe(400);
+      expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/train`, { method: 'DELETE', headers: h })).status).toBe(400);
+      expect((await fetch(`${withRoot.url}/v1/projects/${project.id}`, { method: 'DELETE', headers: h })).status).toBe(204);
+      expect(await stored(join(data.trainDir, 'circles'))).toEqual(before);
+    } finally {
+      await withRoot.close();
+    }
+  });
+});

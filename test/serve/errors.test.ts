@@ -1,0 +1,162 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type GraftServer } from '../../src/serve/start-server.js';
+import { thumbnailDataUri } from '../../src/report/thumbnail.js';
+import { multipartBody, parseRawResponse, rawRequest, rawSocket, requestCounts } from '../http-support.js';
+import { removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
+
+interface ErrorJson {
+  error: { code: string; message: string; hint?: string };
+}
+
+// Issue 9, problems 5 and 8: every client error a 4xx in Graft's JSON format, counted in /metrics; HTTP texts
+// without CLI hints; no server paths published. One real server on loopback with a model trained here.
+describe('the prediction server answers every bad request with a 4xx in its own JSON format', () => {
+  let model: TinyModel;
+  let server: GraftServer;
+  let jpeg: Buffer;
+  let predict: string;
+
+  beforeAll(async () => {
+    model = await trainTinyModel();
+    jpeg = await readFile(model.data.files.find((f) => f.endsWith('.jpg'))!);
+    // The upload page folder too, since its static route was where GET /%25 became a 500.
+    const web = join(model.root, 'web');
+    await import('node:fs/promises').then((fs) => fs.mkdir(web, { recursive: true }));
+    await writeFile(join(web, 'index.html'), '<!doctype html><title>page</title>');
+    server = await startServer({ models: [model.dir], port: 0, watch: false, webRoot: web, maxUploadBytes: 300_000 });
+    predict = `${server.url}/v1/models/${server.models[0]}/predict`;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await removeTinyModel(model);
+  });
+
+  const expectGraftError = (what: string, status: number, body: unknown, code: string): void => {
+    expect({ what, status: status >= 400 && status < 500, code: (body as ErrorJson)?.error?.code }).toEqual({ what, status: true, code });
+    expect((body as ErrorJson).error.message.length, what).toBeGreaterThan(10);
+  };
+
+  it('framework-level errors: undecodable URLs, over-long URLs and headers, bytes that are not HTTP', async () => {
+    const before = requestCounts(await (await fetch(`${server.url}/metrics`)).text());
+    const cases: [string, () => Promise<{ status: number; body: unknown }>, string][] = [
+      ['GET /%25', async () => { const r = await rawRequest(`${server.url}/%25`); return { status: r.status, body: r.json() }; }, 'NOT_FOUND'],
+      ['GET /%', async () => { const r = await rawRequest(`${server.url}/%`); return { status: r.status, body: r.json() }; }, 'BAD_REQUEST'],
+      ['GET /v1/models/%E0%A4%A', async () => { const r = await rawRequest(`${server.url}/v1/models/%E0%A4%A`); return { status: r.status, body: r.json() }; }, 'BAD_REQUEST'],
+      ['a 300-character model name', async () => { const r = await rawRequest(`${server.url}/v1/models/${'m'.repeat(300)}/predict`, { method: 'POST' }); return { status: r.status, body: r.json() }; }, 'URI_TOO_LONG'],
+      ['a 70 KB URL', async () => parseRawResponse(await rawSocket(server.url, `GET /${'a'.repeat(70_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)), 'HEADERS_TOO_LARGE'],
+      ['not HTTP at all', async () => parseRawResponse(await rawSocket(server.url, 'HELLO THERE\r\n\r\n')), 'BAD_REQUEST'],
+    ];
+    for (const [what, send, code] of cases) {
+      const { status, body } = await send();
+      expectGraftError(what, status, body, code);
+    }
+    const after = requestCounts(await (await fetch(`${server.url}/metrics`)).text());
+    const grew = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    expect(grew('unmatched GET 400')).toBe(2);
+    expect(grew('unmatched POST 414')).toBe(1);
+    expect(grew('unparsed unknown 431')).toBe(1);
+    expect(grew('unparsed unknown 400')).toBe(1);
+  });
+
+  it('malformed bodies: multipart without a boundary or with a part cut off, broken JSON, null images, text', async () => {
+    const unterminated = multipartBody('b0undary', [{ name: 'image', filename: 'a.jpg', type: 'image/jpeg', data: jpeg }]).subarray(0, 300);
+    const cases: [string, string, string | Buffer, string][] = [
+      ['multipart without a boundary', 'multipart/form-data', 'image data', 'BAD_REQUEST'],
+      ['multipart with an empty boundary', 'multipart/form-data; boundary=', '----\r\n', 'BAD_REQUEST'],
+      ['multipart with a 300-character boundary', `multipart/form-data; boundary=${'b'.repeat(300)}`, '--x\r\n', 'BAD_REQUEST'],
+      ['multipart with an unterminated part', 'multipart/form-data; boundary=b0undary', unterminated, 'BAD_REQUEST'],
+      ['{"images":[null]}', 'application/json', '{"images":[null]}', 'BAD_REQUEST'],
+      ['{"image":null}', 'application/json', '{"image":null}', 'BAD_REQUEST'],
+      ['{"images":[]}', 'application/json', '{"images":[]}', 'BAD_REQUEST'],
+      ['{"images":[{}]}', 'application/json', '{"images":[{}]}', 'BAD_REQUEST'],
+      ['broken JSON', 'application/json', '{"images":', 'BAD_REQUEST'],
+      ['text/plain', 'text/plain', 'hello', 'UNSUPPORTED_MEDIA_TYPE'],
+      ['form-urlencoded', 'application/x-www-form-urlencoded', 'a=1', 'UNSUPPORTED_MEDIA_TYPE'],
+      ['an SVG as image/png', 'image/png', '<svg xmlns="http://www.w3.org/2000/svg"/>', 'NOT_AN_IMAGE'],
+    ];
+    for (const [what, contentType, body, code] of cases) {
+      const reply = await rawRequest(predict, { method: 'POST', headers: { 'content-type': contentType }, body });
+      expectGraftError(what, reply.status, reply.json(), code);
+    }
+    const metrics = requestCounts(await (await fetch(`${server.url}/metrics`)).text());
+    expect([...metrics.keys()].filter((k) => k.startsWith('/v1/models/:name/predict POST 5'))).toEqual([]);
+    // The server is unharmed.
+    expect((await fetch(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg })).status).toBe(200);
+  });
+
+  it('says what is wrong with an image in HTTP terms, without CLI hints', async () => {
+    const truncated = jpeg.subarray(0, 600);
+    const reply = await fetch(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: truncated });
+    const body = (await reply.json()) as ErrorJson;
+    expect(reply.status).toBe(400);
+    expect(body.error.message).toMatch(/^Cannot read the uploaded image: corrupt or truncated JPEG/);
+    expect(body.error.message).not.toMatch(/Cannot read image the/);
+    expect(`${body.error.message} ${body.error.hint ?? ''}`).not.toMatch(/graft |--[a-z]/);
+  });
+
+  it('does not publish the path of the backbone on the machine that trained the model', async () => {
+    const manifestPath = join(model.dir, 'graft.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { backbone: { source: string } };
+    const local = await startServer({ models: [model.dir], port: 0, watch: false });
+    try {
+      const list = (await (await fetch(`${local.url}/v1/models`)).json()) as { models: { backbone: { source: string } }[] };
+      expect(list.models[0]!.backbone.source).toBe(manifest.backbone.source); // npm:nsfwjs: not a path
+    } finally {
+      await local.close();
+    }
+    // A model whose backbone was a local file: only its name is published.
+    const copy = join(model.root, 'model-local');
+    await import('node:fs/promises').then((fs) => fs.cp(model.dir, copy, { recursive: true }));
+    await writeFile(join(copy, 'graft.json'), JSON.stringify({ ...manifest, backbone: { ...manifest.backbone, source: '/home/alice/secret-project/backbones/mobilenet.onnx' } }));
+    const served = await startServer({ models: [copy], port: 0, watch: false });
+    try {
+      const text = await (await fetch(`${served.url}/v1/models/model-local`)).text();
+      expect(text).not.toContain('/home/alice');
+      expect((JSON.parse(text) as { backbone: { source: string } }).backbone.source).toBe('mobilenet.onnx');
+    } finally {
+      await served.close();
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('report thumbnails decode bytes, and never render an SVG named .png (which could inline files beside it)', async () => {
+    const svg = join(model.root, 'evil.png');
+    await writeFile(svg, `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64"><image xlink:href="${model.data.files[0]}" width="64" height="64"/></svg>`);
+    expect(await thumbnailDataUri(svg)).toBeUndefined();
+    expect(await thumbnailDataUri(model.data.files.find((f) => f.endsWith('.jpg'))!)).toMatch(/^data:image\/jpeg;base64,/);
+  });
+});
+
+describe('the prediction API: open by default, a token and CORS when asked for', () => {
+  let model: TinyModel;
+  beforeAll(async () => {
+    model = await trainTinyModel();
+  });
+  afterAll(async () => removeTinyModel(model));
+
+  it('with a token, everything but /healthz and /readyz needs it; CORS only for the origins given', async () => {
+    const token = 'a-long-enough-token-for-tests-0123456789';
+    const server = await startServer({ models: [model.dir], port: 0, watch: false, token, corsOrigins: ['https://app.example.com'] });
+    try {
+      const path = `/v1/models/${server.models[0]}`;
+      expect((await fetch(`${server.url}${path}`)).status).toBe(401);
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      expect((await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      const preflight = await rawRequest(`${server.url}${path}/predict`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      const other = await rawRequest(`${server.url}${path}`, { headers: { origin: 'https://evil.example', authorization: `Bearer ${token}` } });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+      const foreignPost = await rawRequest(`${server.url}${path}/predict`, { method: 'POST', headers: { origin: 'https://evil.example', authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' }, body: Buffer.from([0xff, 0xd8, 0xff]) });
+      expect(foreignPost.status).toBe(403);
+    } finally {
+      await server.close();
+    }
+    await expect(startServer({ models: [model.dir], port: 0, watch: false, token: 'short' })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(startServer({ models: [model.dir], port: 0, watch: false, corsOrigins: ['https://app.example.com/'] })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+  });
+});

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { train } from '../../src/learn/train.js';
+import { findKind, readManifest, type Container } from '../deploy/k8s-manifests.js';
+import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!hasShared)('graft serve on SIGTERM (rolling updates, scale-in)', () => {
+  skipReason('the serve shutdown test');
+
+  it('turns /readyz 503 first, keeps serving through the delay, finishes requests in flight, then exits 0', async () => {
+    const root = await tempDir('graft-shutdown-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 6);
+    const model = join(root, 'classifier');
+    await train({ train: data, backbone: int8Model, out: model, cacheDir: join(root, 'cache'), valSplit: 0, config: { epochs: 3 } });
+    const images = await Promise.all((await readdir(join(data, 'bees'))).slice(0, 4).map((f) => readFile(join(data, 'bees', f))));
+
+    // The container's command from k8s/serve.yaml, with the model, port and address of this machine and a shorter delay.
+    const container = findKind(readManifest('serve.yaml'), 'Deployment').spec.template.spec.containers[0] as Container;
+    const args = container.args.map((a) => (a === '/data/models/classifier' ? model : a));
+    const set = (flag: string, value: string): void => void (args[args.indexOf(flag) + 1] = value);
+    set('--port', '0');
+    set('--host', '127.0.0.1');
+    const delayMs = 2000;
+    set('--shutdown-delay-ms', String(delayMs));
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args, '--json'], { env: { ...process.env, GRAFT_CACHE_DIR: join(root, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const deadline = Date.now() + 60_000;
+    while (!stdout.trim().endsWith('}')) {
+      if (Date.now() > deadline) throw new Error(`serve did not start:\n${stderr}`);
+      await sleep(50);
+    }
+    const { url } = JSON.parse(stdout) as { url: string };
+    const predict = async (): Promise<number> => {
+      const form = new FormData();
+      for (const image of images) form.append('image', new Blob([image], { type: 'image/jpeg' }), 'bee.jpg');
+      const response = await fetch(`${url}/v1/models/classifier/predict`, { method: 'POST', body: form });
+      const body = (await response.json()) as { results?: unknown[] };
+      return response.status === 200 && body.results?.length === images.length ? 200 : response.status;
+    };
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    // An upload that is still arriving when the listener closes: half the bytes now, the rest after the close.
+    const slowUpload = async (resumeAt: number): Promise<number> => {
+      const image = images[0]!;
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(image.subarray(0, image.length >> 1));
+          await sleep(Math.max(0, resumeAt - Date.now()));
+          controller.enqueue(image.subarray(image.length >> 1));
+          controller.close();
+        },
+      });
+      const response = await fetch(`${url}/v1/models/classifier/predict`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' }, duplex: 'half' } as RequestInit);
+      return response.status;
+    };
+
+    // Requests in flight when SIGTERM arrives.
+    const firstWave = Array.from({ length: 6 }, () => predict());
+    await sleep(30);
+    child.kill('SIGTERM');
+    const signalledAt = Date.now();
+    // Signals arrive asynchronously: readiness must fail within moments, while the process still serves.
+    let ready = 200;
+    while (ready === 200 && Date.now() - signalledAt < 1000) ready = (await fetch(`${url}/readyz`)).status;
+    expect(ready).toBe(503);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // Still serving during the delay (endpoints take a moment to drop the pod)...
+    expect(await predict()).toBe(200);
+    expect(Date.now() - signalledAt).toBeLessThan(delayMs - 500);
+    // ...and an upload in flight across the moment the listener closes is finished, not cut.
+    const straddling = slowUpload(signalledAt + delayMs + 600);
+    expect(await Promise.all(firstWave)).toEqual(new Array(6).fill(200));
+    expect(await straddling).toBe(200);
+    expect(Date.now() - signalledAt).toBeGreaterThan(delayMs);
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/SIGTERM: shutting down/);
+    // Gone: nothing listens any more.
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  }, 180_000);
+});
