@@ -66,7 +66,9 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
       best = { epoch: 0, value: undefined, weights: ctx.model.weights.snapshot() };
     },
     onEpochBegin(epoch, ctx) {
-      if (exhausted(epoch - 1)) ctx.stop({ reason: 'early-stopping', epoch: epoch - 1, bestEpoch: current().epoch });
+      // current() scores the starting weights here at the latest, before any step changes them.
+      const { epoch: bestEpoch } = current();
+      if (exhausted(epoch - 1)) ctx.stop({ reason: 'early-stopping', epoch: epoch - 1, bestEpoch });
     },
     onEpochEnd(epoch, logs, ctx) {
       const value = logs[options.monitor];
