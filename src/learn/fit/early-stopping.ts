@@ -30,7 +30,10 @@ export interface EarlyStopping extends FitCallback {
   best(): Omit<BestEpoch, 'weights'>;
   /** The best epoch's weights, while the run lasts (they are freed when it ends). */
   bestWeights(): WeightsSnapshot;
-  /** Takes over a best epoch saved by an interrupted run (a checkpoint being resumed); owns `best.weights` from here. */
+  /**
+   * Takes over a best epoch saved by an interrupted run (a checkpoint being resumed), `value` in the metric's own
+   * units; owns `best.weights` from here.
+   */
   resumeFrom(best: BestEpoch): void;
 }
 
@@ -38,6 +41,9 @@ export interface EarlyStopping extends FitCallback {
  * Keras's EarlyStopping with restore_best_weights. One condition for every Graft loop: stop after an epoch that is
  * `patience` or more epochs past the best one, unless it is the last (so the last epoch never reports an early stop),
  * and, for a resumed run whose interrupted predecessor had already run out of patience, before the next epoch starts.
+ * The two loops this replaces differed there: fine-tuning's resumed check stopped without calling it an early stop;
+ * here it is one (the uninterrupted run stopped early at that epoch). Whether the starting weights compete is
+ * `includeInitial` (fine-tuning: yes; a new head: no).
  */
 export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
   const minDelta = options.minDelta ?? 0;
@@ -50,7 +56,8 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
     // Scored when first needed, so that a resumed run (which takes its best epoch from the checkpoint) never pays for it.
     if (best.value === undefined) {
       const initial: Partial<EpochLogs> | undefined = options.includeInitial ? context.model.validate?.() : undefined;
-      best.value = sign * (initial?.[options.monitor] ?? sign * Infinity);
+      const value = initial?.[options.monitor];
+      best.value = value === undefined ? Infinity : sign * value;
     }
     return { epoch: best.epoch, value: sign * best.value };
   };
