@@ -46,6 +46,8 @@ export interface FineTunePhaseInput {
   /** Large matrix products in onnxruntime's native GEMM (registerWasmGradKernels' `nativeGemm`). Default true. */
   readonly nativeGemm?: boolean;
   readonly onProgress?: ProgressListener;
+  /** Checked before every fine-tuning batch: aborting stops with GraftError CANCELLED. */
+  readonly signal?: AbortSignal;
 }
 
 /** Files and their class indices. */
@@ -104,6 +106,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
       config,
       seed: input.seed,
       onProgress,
+      signal: input.signal,
       checkpoint: input.checkpoint,
     });
     const trainSeconds = (performance.now() - trainStarted) / 1000;

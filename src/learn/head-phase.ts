@@ -181,7 +181,7 @@ async function fitMlp(set: FeatureSet, groups: readonly string[] | undefined, in
   };
   // tfjs loads only for an MLP (~0.6 s of start-up the linear head does not pay).
   const { trainHead } = await import('./train-head.js');
-  const head = await trainHead(part(false), part(true), classNames.length, config, input.onProgress);
+  const head = await trainHead(part(false), part(true), classNames.length, config, input.onProgress, input.signal);
   return {
     layers: foldNormalization(head.layers, head.normalization),
     tta: config.tta === 'on',

@@ -1,6 +1,6 @@
 /**
- * Training heads on cached features (`trainHead`), their configs, and the one-call `train` recipe. Fine-tuning's
- * loop and checkpoints are internal: `train({ fineTune })` is their public face.
+ * Training heads on cached features (`trainHead`), their configs, the one training loop (`fit`) and its callbacks,
+ * and the one-call `train` recipe. Fine-tuning's steps are internal: `train({ fineTune })` is their public face.
  * @packageDocumentation
  */
 export { denseForward, foldNormalization, softmaxInPlace, type DenseLayerWeights, type FeatureNormalization } from '../core/dense-layer.js';
@@ -11,4 +11,29 @@ export { prepareData, type DataSplit, type LabelledDataset } from './prepare-dat
 export { train, type TrainOptions, type TrainResult, type TrainedHeadSummary } from './train.js';
 export { trainFromFeatures, type TrainFromFeaturesOptions } from './train-from-features.js';
 export { DEFAULT_FINE_TUNE, classWeightsFor, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
+export {
+  checkpoint,
+  earlyStopping,
+  fit,
+  lrSchedule,
+  progress,
+  type BatchResult,
+  type BestEpoch,
+  type CheckpointOptions,
+  type EarlyStopping,
+  type EarlyStoppingOptions,
+  type FitCallback,
+  type FitContext,
+  type FitModel,
+  type FitOptions,
+  type FitResult,
+  type FloatValues,
+  type LrScheduleOptions,
+  type OptimizerState,
+  type ProgressOptions,
+  type ScheduledOptimizer,
+  type StopRequest,
+  type Weights,
+  type WeightsSnapshot,
+} from './fit/index.js';
 export { SCHEDULE_KINDS, learningRateAt, type ScheduleKind, type ScheduleOptions } from './lr-schedule.js';

@@ -5,6 +5,11 @@ import { GraftError } from '../core/errors.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights, FeatureNormalization } from '../core/dense-layer.js';
 import type { TrainConfig } from './train-config.js';
+import { fit } from './fit/fit.js';
+import { earlyStopping } from './fit/early-stopping.js';
+import { progress } from './fit/progress.js';
+import { variableWeights } from './fit/tfjs-weights.js';
+import type { FitModel } from './fit/types.js';
 
 /** Feature vectors, row-major: `count` rows of `dim` floats. */
 export interface FeatureMatrix {
@@ -26,7 +31,7 @@ export interface TrainedHead {
   /** The head's layers on standardised features (fold with `foldNormalization` for raw features). */
   readonly layers: DenseLayerWeights[];
   readonly history: EpochLogs[];
-  /** 1-based epoch whose weights were kept (lowest val_loss, or the last epoch without validation). */
+  /** 1-based epoch whose weights were kept (lowest val_loss; lowest training loss without validation). */
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;
   readonly backend: string;
@@ -41,7 +46,7 @@ interface HeadVariables {
  * Trains a Dense head on cached features with Adam and categorical cross-entropy, early stopping on val_loss
  * and keeping the best weights (Keras `EarlyStopping(restore_best_weights=True)`).
  *
- * Written as an explicit loop over tf.Variables rather than `model.fit` so that every random choice
+ * Written as explicit steps over tf.Variables rather than `model.fit` so that every random choice
  * (initial weights, dropout masks, batch order) comes from one seeded generator: the same seed gives the same
  * weights, bit for bit, on the same backend.
  */
@@ -51,6 +56,7 @@ export async function trainHead(
   numClasses: number,
   config: TrainConfig,
   onProgress?: ProgressListener,
+  signal?: AbortSignal,
 ): Promise<TrainedHead> {
   if (numClasses < 2) throw new GraftError('INVALID_DATASET', `Training needs at least 2 classes. Received: ${numClasses}`);
   if (train.features.count === 0) throw new GraftError('INVALID_DATASET', 'No training images left after skipping unreadable files');
@@ -64,55 +70,53 @@ export async function trainHead(
   const sizes = [dim, ...config.head.hidden, numClasses];
   const vars = initVariables(sizes, random);
   const optimizer = tf.train.adam(config.learningRate);
-  const history: EpochLogs[] = [];
-  let best = { loss: Infinity, epoch: 0, weights: snapshot(vars) };
-  // Everything made here is freed however the run ends (a cancelled run throws from a progress listener).
+  // Everything made here is freed however the run ends (cancelled, or a progress listener throwing).
   try {
-    let stoppedEarly = false;
-    onProgress?.({ type: 'train-start', epochs: config.epochs, trainCount: train.features.count, valCount: val?.features.count ?? 0 });
-
-    const order = Array.from({ length: train.features.count }, (_, i) => i);
-    const batches = Math.ceil(order.length / config.batchSize);
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      const started = performance.now();
-      shuffleInPlace(order, random);
-      let lossSum = 0;
-      let correct = 0;
-      for (let b = 0; b < batches; b++) {
-        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-        const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, sizes, config.head.dropout, random) : undefined;
-        const { loss, hits } = trainStep(optimizer, vars, xTrain, train.labels, rows, numClasses, config, masks);
-        lossSum += loss * rows.length;
-        correct += hits;
-        onProgress?.({ type: 'batch-end', epoch, batch: b + 1, batches });
-      }
-      const logs: EpochLogs = { loss: lossSum / order.length, acc: correct / order.length };
-      if (xVal && val) Object.assign(logs, evaluate(vars, xVal, val.labels, numClasses));
-      history.push(logs);
-      const monitored = logs.val_loss ?? logs.loss;
-      if (monitored < best.loss - 1e-6) {
-        disposeSnapshot(best.weights);
-        best = { loss: monitored, epoch, weights: snapshot(vars) };
-      }
-      onProgress?.({ type: 'epoch-end', epoch, epochs: config.epochs, logs, seconds: (performance.now() - started) / 1000 });
-      // Let the event loop run once per epoch (a server's cancel request, its event streams).
-      await new Promise((resolve) => setImmediate(resolve));
-      if (xVal && epoch - best.epoch >= config.patience && config.patience > 0) {
-        stoppedEarly = epoch < config.epochs;
-        if (stoppedEarly) onProgress?.({ type: 'early-stop', epoch, bestEpoch: best.epoch });
-        break;
-      }
-    }
-    const layers = toDenseLayers(best.weights, sizes);
-    return { config, numClasses, normalization, layers, history, bestEpoch: best.epoch, stoppedEarly, backend };
+    const model = headModel({ vars, optimizer, sizes, xTrain, labels: train.labels, random, config, numClasses, ...(xVal && val ? { val: { x: xVal, labels: val.labels } } : {}) });
+    // Without validation the lowest training loss is kept and training never stops early.
+    const stopping = earlyStopping({ monitor: xVal ? 'val_loss' : 'loss', patience: xVal ? config.patience : 0, minDelta: 1e-6 });
+    const run = await fit(model, {
+      epochs: config.epochs,
+      signal,
+      callbacks: [stopping, progress(onProgress, { trainCount: train.features.count, valCount: val?.features.count ?? 0 })],
+    });
+    const layers = toDenseLayers([...vars.weights, ...vars.biases], sizes);
+    return { config, numClasses, normalization, layers, history: run.history, bestEpoch: stopping.best().epoch, stoppedEarly: run.stopped?.reason === 'early-stopping', backend };
   } finally {
-    disposeSnapshot(best.weights);
     vars.weights.forEach((v) => v.dispose());
     vars.biases.forEach((v) => v.dispose());
     optimizer.dispose();
     xTrain.dispose();
     xVal?.dispose();
   }
+}
+
+/** The head as fit's model: one seeded generator draws each epoch's order and each batch's dropout masks. */
+function headModel(parts: {
+  vars: HeadVariables;
+  optimizer: tf.Optimizer;
+  sizes: readonly number[];
+  xTrain: tf.Tensor2D;
+  labels: Int32Array;
+  val?: { x: tf.Tensor2D; labels: Int32Array };
+  random: Random;
+  config: TrainConfig;
+  numClasses: number;
+}): FitModel {
+  const { vars, config, random, numClasses, val } = parts;
+  const order = Array.from({ length: parts.labels.length }, (_, i) => i);
+  return {
+    batchesPerEpoch: Math.ceil(order.length / config.batchSize),
+    weights: variableWeights([...vars.weights, ...vars.biases]),
+    beginEpoch: () => void shuffleInPlace(order, random),
+    trainBatch(_epoch, batch) {
+      const rows = order.slice((batch - 1) * config.batchSize, batch * config.batchSize);
+      const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, parts.sizes, config.head.dropout, random) : undefined;
+      const { loss, hits } = trainStep(parts.optimizer, vars, parts.xTrain, parts.labels, rows, numClasses, config, masks);
+      return { size: rows.length, loss, hits };
+    },
+    ...(val ? { validate: () => evaluate(vars, val.x, val.labels, numClasses) } : {}),
+  };
 }
 
 function computeNormalization(features: FeatureMatrix): FeatureNormalization {
@@ -224,15 +228,7 @@ function evaluate(vars: HeadVariables, x: tf.Tensor2D, labels: Int32Array, numCl
   });
 }
 
-function snapshot(vars: HeadVariables): tf.Tensor[] {
-  return [...vars.weights, ...vars.biases].map((v) => tf.keep(v.clone()));
-}
-
-function disposeSnapshot(tensors: tf.Tensor[]): void {
-  tensors.forEach((t) => t.dispose());
-}
-
-function toDenseLayers(weights: tf.Tensor[], sizes: readonly number[]): DenseLayerWeights[] {
+function toDenseLayers(weights: readonly tf.Tensor[], sizes: readonly number[]): DenseLayerWeights[] {
   const n = sizes.length - 1;
   return Array.from({ length: n }, (_, l) => ({
     inputDim: sizes[l]!,
