@@ -9,4 +9,5 @@ export { backboneFromOptions, openBackbone, preprocessingFor, type BackboneHandl
 export { OrtBackbone, type OrtBackboneOptions } from './ort-backbone.js';
 export { ensureTfjsBackend, ensureTfjsBackendChoice, warnOnFallback, type TfjsBackendChoice, type TfjsBackendName } from '../runtime/tfjs-backend.js';
 export { LAYOUTS, SCALES, channelAffine, cropFractionOf, makePreprocessing, preprocessingHash, type Interpolation, type Layout, type Preprocessing, type ResizeMode, type Scale } from '../core/preprocessing.js';
-export { registerWasmGradKernels, type WasmGradKernels, type WasmGradKernelOptions } from './wasm-grad-kernels/index.js';
+// The kernels themselves (registerWasmGradKernels) are internal: their module reaches tfjs's types. train({ nativeGemm }) is the switch.
+export type { WasmGradKernelOptions, WasmGradKernels, WasmGradKernelWarning } from './wasm-grad-kernels/wasm-grad-kernels.js';
