@@ -178,7 +178,7 @@ const ROTATE_BACKGROUND = { r: 128, g: 128, b: 128 };
  *    image mean needs the mean, which a `linear` in the same pipeline cannot know;
  * 4. horizontal flip: an exact mirror of the S x S result.
  *
- * Cost (test/augment.test.ts logs it; hymenoptera JPEGs of ~500 x 375 at 224, one at a time, 2 shared cores): ~11 ms
+ * Cost (test/data/augment.slow.test.ts logs it; hymenoptera JPEGs of ~500 x 375 at 224, one at a time, 2 shared cores): ~11 ms
  * a view against ~6 ms for a plain decode (1.8x; the rotation is ~3 ms of it). {@link decodeViews} makes 3 views of
  * one image in ~23 ms (~8 ms a view, 1.3x a plain decode).
  *

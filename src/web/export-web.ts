@@ -78,7 +78,7 @@ export type WebExportInfo =
  * - `onnxruntime-web`: `model.onnx` (backbone + head, the very file Node runs) and the onnxruntime-web wasm runtime;
  * - `tfjs`: `tfjs/model.json` + shards (the same classifier converted by exportTfjs, checked numerically against
  *   model.onnx, NHWC) and TensorFlow.js with its wasm backend.
- * Either way the browser's top-1 matches the server's on the test images (test/export-web.test.ts, headless Chromium).
+ * Either way the browser's top-1 matches the server's on the test images (test/web/export-web.slow.test.ts, headless Chromium).
  *
  * @throws GraftError INVALID_MODEL_DIR when the directory is not a model; INVALID_CONFIG when `out` exists
  *   and is not empty without `overwrite`; INTERNAL when onnxruntime-web is not installed.

@@ -9,7 +9,7 @@ import { SIMD_KERNELS_WASM } from './simd-kernels-wasm.generated.js';
  *
  * The source is simd-kernels.wat (WebAssembly text, with named locals and comments); wabt's wat2wasm assembles
  * it at build time (scripts/generate.mjs) into simd-kernels-wasm.generated.ts. The module is validated when
- * assembled and on instantiation; test/wasm-grad-kernels.test.ts checks every function against the cpu backend.
+ * assembled and on instantiation; test/engine/wasm-grad-kernels.slow.test.ts checks every function against the cpu backend.
  *
  * Exported functions (pointers are byte offsets into the tfjs heap, counts are elements):
  * - rangeGrad(x, dy, out, n, lo, hi, strictLo): out[i] = (x[i] > lo or, unless strictLo, x[i] == lo) and

@@ -15,7 +15,7 @@ export type ImageInput = string | ImageBitmapSource;
  *   min(w, h) x cropFraction into S x S, which is sharp's fit 'cover' (scale the short side to S / cropFraction,
  *   crop the centre);
  * - interpolation: the canvas's own smoothing (imageSmoothingQuality 'medium': mipmapped bilinear in Chromium)
- *   instead of sharp's antialiased linear kernel, and no JPEG shrink-on-load. Measured (test/export-web.test.ts,
+ *   instead of sharp's antialiased linear kernel, and no JPEG shrink-on-load. Measured (test/web/export-web.slow.test.ts,
  *   Chromium 'medium'; 'low' and 'high' were further off): downscaling a 640x400 JPEG to 224 differs by a mean
  *   0.5-0.7 levels of 255; upscaling a noisy 160 px image to 224 by 4.8 levels, because sharp's 'linear' upscale
  *   is not textbook bilinear: a plain bilinear reference in JS is as far from it (4.7-4.8 levels, with either
