@@ -4,7 +4,7 @@
 // (int8 MobileNetV2, two scales) and each row adds a real image's deviation from its own class mean.
 // Usage: npm run build && node bench/head-speed.mjs [--images 3000] [--classes 100] [--dim 2560]
 import { fitLinearHead } from '../dist/learn/select/fit-linear-head.js';
-import { mulberry32 } from '../dist/data/random.js';
+import { mulberry32 } from '../dist/core/random.js';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => Number(args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);

@@ -5,7 +5,7 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { train } from '../dist/learn/train.js';
-import { mulberry32, shuffleInPlace } from '../dist/data/random.js';
+import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
