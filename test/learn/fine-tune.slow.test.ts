@@ -12,7 +12,7 @@ import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { loadCheckpoint } from '../../src/learn/checkpoint.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { GraftError } from '../../src/core/errors.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 interface FineTuneJson {

@@ -5,14 +5,14 @@ import { buildReport } from '../../report/build-report.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
-import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
+import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
-import { trainFromFeatures } from '../../learn/train-from-features.js';
+import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 
 interface TrainFlags extends BackboneFlags {

@@ -2,11 +2,23 @@ import { createRequire } from 'node:module';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
 import type { packHeadWeights } from '../model/save-model.js';
-import type { FineTuneSummary } from './fine-tune-summary.js';
-import type { HeadPhase, ValScores } from './head-phase.js';
-import type { DataSplit } from './prepare-data.js';
-import type { TrainConfig } from './train-config.js';
-import type { TrainedHeadSummary } from './train.js';
+import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
+import type { HeadPhase, ValScores } from '../learn/head-phase.js';
+import type { DataSplit } from '../learn/prepare-data.js';
+import type { TrainConfig } from '../learn/train-config.js';
+import type { HeadConfig } from '../learn/head-config.js';
+import type { TrainViews } from '../learn/select/cross-validate.js';
+
+/** The head as trained: its config plus what was chosen for it. */
+export type TrainedHeadSummary = HeadConfig & {
+  /** 'linear' (softmax regression by the exact solver) or 'mlp'. */
+  readonly kind: 'linear' | 'mlp';
+  /** Linear head: C and training rows as chosen (or fixed). */
+  readonly c?: number;
+  readonly trainViews?: TrainViews;
+  /** Test-time augmentation (image + mirror image, averaged) inside model.onnx. */
+  readonly tta: boolean;
+};
 
 /** graft.json for a trained model: what made it, what was chosen on the training images, and how it scored. */
 export function buildManifest(parts: {
