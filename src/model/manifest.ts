@@ -5,11 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { manifestProblem } from './manifest-schema.js';
-import type { HeadConfig } from '../learn/head-config.js';
-import type { TrainConfig } from '../learn/train-config.js';
-import type { FineTuneConfig } from '../learn/fine-tune-config.js';
-import type { SelectionReport } from '../learn/select/fit-linear-head.js';
-import type { LabelIssue } from '../learn/select/label-issues.js';
+import type { FineTuneConfig, HeadConfig, TrainConfig } from '../core/training-config.js';
+import type { LabelIssue, SelectionReport } from '../core/selection-report.js';
 import type { EpochLogs } from '../core/progress.js';
 
 export const MANIFEST_FILE = 'graft.json';
