@@ -65,7 +65,7 @@ export interface TrainConfig {
 
 /**
  * Everything that decides the fine-tuning phase (after the head has been trained on frozen features).
- * Stored in the manifest's `training.fineTune` so a run can be replayed; a checkpoint only resumes a run
+ * Stored in the manifest's `training.config.fineTune` so a run can be replayed; a checkpoint only resumes a run
  * with the same values.
  */
 export interface FineTuneConfig {

@@ -36,33 +36,34 @@ export function buildManifest(parts: {
   const history = [...headPhase.history, ...(fineTune?.history ?? [])];
   return {
     format: 'graft-model',
-    version: 1,
+    version: 2,
     labels: data.labels,
     preprocessing: info.preprocessing,
     backbone: { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) },
     head: { ...parts.head, tensors: packed.tensors, activations: headPhase.layers.map((l) => l.activation) },
     training: {
-      ...config,
-      data: data.source,
-      images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
-      bestEpoch: headPhase.bestEpoch,
-      stoppedEarly: headPhase.stoppedEarly,
-      backend: headPhase.backend,
-      selection: headPhase.selection,
-      labelIssues: headPhase.labelIssues,
-      ...(fineTune
-        ? {
-            fineTune: {
-              ...fineTune.config,
-              cut: fineTune.cut,
-              firstEpoch: headPhase.history.length + 1,
-              bestEpoch: fineTune.bestEpoch,
-              stoppedEarly: fineTune.stoppedEarly,
-              exportCheck: fineTune.exportCheck,
-              kept: fineTune.kept ?? 'fine-tuned',
-            },
-          }
-        : {}),
+      config: { ...config, ...(fineTune ? { fineTune: fineTune.config } : {}) },
+      outcome: {
+        data: data.source,
+        images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
+        bestEpoch: headPhase.bestEpoch,
+        stoppedEarly: headPhase.stoppedEarly,
+        backend: headPhase.backend,
+        selection: headPhase.selection,
+        labelIssues: headPhase.labelIssues,
+        ...(fineTune
+          ? {
+              fineTune: {
+                cut: fineTune.cut,
+                firstEpoch: headPhase.history.length + 1,
+                bestEpoch: fineTune.bestEpoch,
+                stoppedEarly: fineTune.stoppedEarly,
+                exportCheck: fineTune.exportCheck,
+                kept: fineTune.kept ?? 'fine-tuned',
+              },
+            }
+          : {}),
+      },
     },
     metrics: { val: val ? { accuracy: val.accuracy, loss: val.loss, ...(val.top5 === undefined ? {} : { top5: val.top5 }) } : null, history },
     files: { onnx: ONNX_FILE, headWeights: HEAD_WEIGHTS_FILE },
