@@ -9,7 +9,10 @@ import type { TrainConfig } from '../learn/train-config.js';
 import type { HeadConfig } from '../learn/head-config.js';
 import type { TrainViews } from '../learn/select/cross-validate.js';
 
-/** The head as trained: its config plus what was chosen for it. */
+/**
+ * The head as trained: its config plus what was chosen for it. Defined here, beside the manifest that records it,
+ * so that train.ts imports this file and not the other way round (no import circle).
+ */
 export type TrainedHeadSummary = HeadConfig & {
   /** 'linear' (softmax regression by the exact solver) or 'mlp'. */
   readonly kind: 'linear' | 'mlp';
