@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { train } from '../dist/learn/train.js';
+import { train } from '../dist/recipes/train.js';
 
 const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
 const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');

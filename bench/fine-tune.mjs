@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const shared = resolve(process.env.GRAFT_SHARED_DIR ?? join(repoRoot, '../shared'));
-const { train } = await import(pathToFileURL(join(repoRoot, 'dist/learn/train.js')).href);
+const { train } = await import(pathToFileURL(join(repoRoot, 'dist/recipes/train.js')).href);
 const what = process.argv[2] ?? 'all';
 const seedsArg = process.argv.indexOf('--seeds');
 const seeds = seedsArg > 0 ? process.argv[seedsArg + 1].split(',').map(Number) : [1, 2, 3];

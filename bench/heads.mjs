@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { train } from '../dist/learn/train.js';
+import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
 

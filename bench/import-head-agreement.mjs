@@ -13,7 +13,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
 const dist = (p) => import(pathToFileURL(join(repoRoot, 'dist', p)).href);
-const { train } = await dist('learn/train.js');
+const { train } = await dist('recipes/train.js');
 const { decodeImage } = await dist('data/decode-image.js');
 const { scanImageFolder } = await dist('data/scan-folder.js');
 const { ensureTfjsBackend } = await dist('engine/tfjs-backend.js');

@@ -4,7 +4,7 @@
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { train } from '../dist/learn/train.js';
+import { train } from '../dist/recipes/train.js';
 import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
 
 const args = process.argv.slice(2);

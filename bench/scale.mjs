@@ -4,7 +4,7 @@
 //   rows:   R synthetic 1280-d feature rows written to shard stores (no images), then read back through FeatureRows in
 //           blocks as a solver's pass does (streamed per-class sums), with RSS sampled every 10k rows (the curve);
 //           with --train, also `graft train --features` on them, sampled the same way. Until the streaming head solver
-//           replaces the in-memory seam (src/learn/train-from-features.ts, fitHead), that training materialises
+//           replaces the in-memory seam (src/recipes/train-from-features.ts, fitHead), that training materialises
 //           R x 1280 floats, so --train at 1M rows is the check to run after that integration.
 // Usage: npm run build && node bench/scale.mjs images [--count 100000] [--work /tmp/graft-scale]
 //        node bench/scale.mjs rows [--rows 1000000] [--shards 8] [--train] [--work /tmp/graft-scale]

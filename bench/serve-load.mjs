@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { decodeImageBytes } from '../dist/data/decode-image.js';
 import { writeSyntheticDataset } from '../dist/data/synthetic.js';
 import { createSession } from '../dist/runtime/ort-session.js';
-import { train } from '../dist/learn/train.js';
+import { train } from '../dist/recipes/train.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.argv[2] ?? 5);

@@ -36,7 +36,7 @@ const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
 const chromiumPath = process.env.GRAFT_CHROMIUM ?? '/usr/bin/chromium';
 const importDist = (p) => import(pathToFileURL(resolve(dist, p)).href);
 const { writeSyntheticDataset } = await importDist('data/synthetic.js');
-const { train } = await importDist('learn/train.js');
+const { train } = await importDist('recipes/train.js');
 const { exportWeb } = await importDist('web/export-web.js');
 const { exportTfjs } = await importDist('model/export-tfjs.js');
 const print = (o) => console.log(JSON.stringify(o));

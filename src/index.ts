@@ -9,13 +9,13 @@
  * ```
  *
  * This file is the whole public surface, chosen name by name: the one-call functions, the error and event types,
- * and one namespace per documented layer (hub, formats, convert, engine, data, features, learn, metrics, model),
- * each of which is that module's own chosen list (its index.ts). No public type is a tfjs, onnx-proto,
+ * and one namespace per documented layer (hub, formats, convert, engine, data, features, learn, recipes, metrics,
+ * model), each of which is that module's own chosen list (its index.ts). No public type is a tfjs, onnx-proto,
  * onnxruntime or SQLite type, so a consumer type-checks with `skipLibCheck: false`.
  * @packageDocumentation
  */
-export { train, type TrainOptions, type TrainResult } from './learn/train.js';
-export { trainFromFeatures, type TrainFromFeaturesOptions } from './learn/train-from-features.js';
+export { train, type TrainOptions, type TrainResult } from './recipes/train.js';
+export { trainFromFeatures, type TrainFromFeaturesOptions } from './recipes/train-from-features.js';
 export { DEFAULT_FINE_TUNE, type FineTuneConfig } from './learn/fine-tune-config.js';
 export { GraftModel, type FilePrediction, type LabelProbability } from './model/graft-model.js';
 export { evaluateModel, type ModelEvaluation } from './model/evaluate-model.js';
@@ -31,5 +31,6 @@ export * as engine from './engine/index.js';
 export * as data from './data/index.js';
 export * as features from './features/index.js';
 export * as learn from './learn/index.js';
+export * as recipes from './recipes/index.js';
 export * as metrics from './metrics/index.js';
 export * as model from './model/index.js';

@@ -1,38 +1,10 @@
 import { GraftError } from '../core/errors.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from './lr-schedule.js';
+import { SCHEDULE_KINDS } from './lr-schedule.js';
 import { definedOnly } from '../core/defined-only.js';
+import type { FineTuneConfig } from '../core/training-config.js';
 
-/**
- * Everything that decides the fine-tuning phase (after the head has been trained on frozen features).
- * Stored in the manifest's `training.fineTune` so a run can be replayed; a checkpoint only resumes a run
- * with the same values.
- */
-export interface FineTuneConfig {
-  /** What to unfreeze: `last:<N blocks>`, `from:<tensor or node name>` or `all`. */
-  readonly unfreeze: string;
-  /** Fine-tuning epochs (after the head phase); early stopping may end sooner. */
-  readonly epochs: number;
-  /** Peak learning rate of the head; the unfrozen backbone layers get `learningRate * bodyLrRatio` (discriminative rates). */
-  readonly learningRate: number;
-  readonly bodyLrRatio: number;
-  readonly schedule: ScheduleKind;
-  readonly batchSize: number;
-  /** Augmented views per training image, precomputed through the frozen prefix; 0 = no augmentation. */
-  readonly views: number;
-  /** Epochs without a val_loss improvement before stopping (0 = never); the best epoch's weights are kept. */
-  readonly patience: number;
-  /** 'balanced' weighs each class's loss by total / (classes x count): rare classes count as much as common ones. */
-  readonly classWeights: 'none' | 'balanced';
-  /** Label smoothing for the cross-entropy. */
-  readonly labelSmoothing: number;
-  /** L2 penalty on the head's kernels. */
-  readonly weightDecay: number;
-  /**
-   * 'frozen' (default, the Keras guide's advice): BatchNorm keeps its statistics, only its scale and shift train.
-   * 'train': BatchNorm normalizes with batch statistics while training and updates its running ones.
-   */
-  readonly batchNorm: 'frozen' | 'train';
-}
+// The type is plain data in core/ (the manifest records it); learn/ keeps its public name here.
+export type { FineTuneConfig };
 
 /**
  * Defaults: fastai's `fine_tune` shape (one-cycle, body at a lower rate than the head) with Keras's advice to

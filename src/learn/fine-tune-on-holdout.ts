@@ -64,7 +64,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
   const baseline = await refitHead(input.headHandle, rest, holdout);
   const init = input.tuneHandle === input.headHandle ? baseline : await refitHead(input.tuneHandle, rest, { files: [], labels: new Int32Array(0) });
   onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch and to compare with the head alone (log-loss ${baseline.val?.loss.toFixed(4) ?? 'n/a'})` });
-  const common = { handle: input.tuneHandle, model: input.tuneModel, cacheDir: input.cacheDir, numClasses: data.labels.length, headDropout: config.head.dropout, config: fine, seed: config.seed, nativeGemm: input.nativeGemm };
+  const common = { handle: input.tuneHandle, model: input.tuneModel, cacheDir: input.cacheDir, numClasses: data.labels.length, headDropout: config.head.dropout, config: fine, seed: config.seed, nativeGemm: input.nativeGemm, signal: input.signal };
   const trial = await fineTunePhase({
     ...common,
     onProgress,

@@ -1,7 +1,7 @@
 import type { EpochLogs } from '../core/progress.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
 
-/** What the fine-tuning phase reports (also stored in the manifest's `training.fineTune`). */
+/** What the fine-tuning phase reports (the manifest stores its settings in `training.config.fineTune` and its result in `training.outcome.fineTune`). */
 export interface FineTuneSummary {
   readonly config: FineTuneConfig;
   /** The cut: the tensor where the frozen prefix ends and training starts, and what that means in blocks. */

@@ -1,19 +1,8 @@
 import { GraftError } from '../core/errors.js';
+import type { HeadConfig } from '../core/training-config.js';
 
-/**
- * The classifier grafted onto the backbone's features. `hidden: []` (the default) is a linear head: multinomial
- * logistic regression with L2, solved exactly, its strength chosen by cross-validation (`fitLinearHead`). With
- * hidden sizes it is an MLP: Dense+ReLU layers with dropout after each, then Dense(classes, softmax), trained by
- * Adam (the seed article's head is `hidden: [1024]`). Features are standardised (per-dimension mean/std from the
- * training set) before the first layer; the standardisation is folded into the first layer's weights on export.
- */
-export interface HeadConfig {
-  readonly version: 1;
-  /** Units of each hidden Dense(relu) layer, e.g. [1024] (an MLP); [] is the linear head. Defaults to [] (measured, bench/RESULTS.md). */
-  readonly hidden: readonly number[];
-  /** Dropout rate after each hidden layer of an MLP (and on the features while fine-tuning a linear head). Defaults to 0.5. */
-  readonly dropout: number;
-}
+// The type is plain data in core/ (the manifest records it); learn/ keeps its public name here.
+export type { HeadConfig };
 
 export const DEFAULT_HEAD: HeadConfig = { version: 1, hidden: [], dropout: 0.5 };
 

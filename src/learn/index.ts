@@ -1,6 +1,7 @@
 /**
- * Training heads on cached features (`trainHead`), their configs, the one training loop (`fit`) and its callbacks,
- * and the one-call `train` recipe. Fine-tuning's steps are internal: `train({ fineTune })` is their public face.
+ * Training heads on cached features (`trainHead`), their configs, and the one training loop (`fit`) with its
+ * callbacks. The one-call `train` recipe is in `recipes`; fine-tuning's steps are internal: `train({ fineTune })` is
+ * their public face.
  * @packageDocumentation
  */
 export { denseForward, foldNormalization, softmaxInPlace, type DenseLayerWeights, type FeatureNormalization } from '../core/dense-layer.js';
@@ -8,8 +9,6 @@ export { DEFAULT_HEAD, describeHead, headFromConfig, headToConfig, isLinearHead,
 export { DEFAULT_TRAIN, trainConfigFrom, type AutoOr, type TrainConfig, type TrainConfigInput } from './train-config.js';
 export { trainHead, type FeatureMatrix, type LabelledFeatures, type TrainedHead } from './train-head.js';
 export { prepareData, type DataSplit, type LabelledDataset } from './prepare-data.js';
-export { train, type TrainOptions, type TrainResult, type TrainedHeadSummary } from './train.js';
-export { trainFromFeatures, type TrainFromFeaturesOptions } from './train-from-features.js';
 export { DEFAULT_FINE_TUNE, classWeightsFor, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
 export {
   checkpoint,

@@ -1,6 +1,7 @@
 /** Learning-rate schedules for fine-tuning, as pure functions of the step (so a resumed run continues exactly). */
+import type { ScheduleKind } from '../core/training-config.js';
 
-export type ScheduleKind = 'one-cycle' | 'cosine' | 'constant';
+export type { ScheduleKind };
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['one-cycle', 'cosine', 'constant'];
 
 export interface ScheduleOptions {

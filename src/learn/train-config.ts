@@ -1,47 +1,10 @@
 import { GraftError } from '../core/errors.js';
 import { DEFAULT_HEAD, headFromConfig, type HeadConfig } from './head-config.js';
 import { definedOnly } from '../core/defined-only.js';
+import type { TrainConfig } from '../core/training-config.js';
 
-/** A choice left to cross-validation on the training images ('auto'), or fixed. */
-export type AutoOr<T> = T | 'auto';
-
-/** Everything that decides a training run; stored in the manifest so `--config` can replay it. */
-export interface TrainConfig {
-  readonly version: 2;
-  readonly head: HeadConfig;
-  /**
-   * See each image at two scales, the backbone's evaluation crop and the whole centred square, and concatenate the
-   * features (multiScaleBackbone): costs a second backbone pass per image. Fine-tuning uses one scale.
-   */
-  readonly multiScale: boolean;
-  /** Linear head: sklearn's C (inverse L2 strength); 'auto' picks it by cross-validation from 1e-4..10. */
-  readonly c: AutoOr<number>;
-  /** Linear head: also train on each image's mirror image ('on'), or not ('off'); 'auto' lets cross-validation decide. */
-  readonly mirror: AutoOr<'on' | 'off'>;
-  /** Test-time augmentation: average the image's and its mirror image's probabilities, inside model.onnx. */
-  readonly tta: AutoOr<'on' | 'off'>;
-  /** Most cross-validation folds (fewer when a class has fewer images or groups); 'auto': 5, or 3 from 2000 images. */
-  readonly folds: AutoOr<number>;
-  /**
-   * Regular expression on file names whose first capture group (else whole match) names a group of images that must
-   * stay on one side of every internal split (frames of one object, shots of one plant). Null: every image alone.
-   */
-  readonly groupBy: string | null;
-  /** Row weights by class: 'balanced' weighs rare classes up (n / (K n_c)). */
-  readonly classWeights: 'none' | 'balanced';
-  /** MLP head: maximum epochs; early stopping on a held-out fifth of the training images usually ends sooner. */
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  /** MLP head: epochs without a holdout loss improvement before stopping; the best epoch's weights are kept. */
-  readonly patience: number;
-  /** MLP head: L2 penalty on the weights (not biases). */
-  readonly weightDecay: number;
-  /** MLP head and fine-tuning: label smoothing for the cross-entropy, 0 = none. */
-  readonly labelSmoothing: number;
-  /** Seeds the folds, the splits, initial weights, dropout masks and batch order. */
-  readonly seed: number;
-}
+// The types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
+export type { AutoOr, TrainConfig } from '../core/training-config.js';
 
 /** Defaults chosen by measurement on the five datasets in ../shared/datasets (bench/RESULTS.md, "Heads"). */
 export const DEFAULT_TRAIN: TrainConfig = {

@@ -15,7 +15,7 @@ const MANIFEST_SCHEMA = {
   required: ['format', 'version', 'labels', 'preprocessing', 'files', 'onnx'],
   properties: {
     format: { const: 'graft-model' },
-    version: { const: 1 },
+    version: { enum: [1, 2] },
     labels: { type: 'array', minItems: 2, maxItems: 100_000, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 1000 } },
     preprocessing: {
       type: 'object',

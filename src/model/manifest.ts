@@ -5,11 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { manifestProblem } from './manifest-schema.js';
-import type { HeadConfig } from '../learn/head-config.js';
-import type { TrainConfig } from '../learn/train-config.js';
-import type { FineTuneConfig } from '../learn/fine-tune-config.js';
-import type { SelectionReport } from '../learn/select/fit-linear-head.js';
-import type { LabelIssue } from '../learn/select/label-issues.js';
+import { upgradeV1 } from './manifest-v1.js';
+import type { FineTuneConfig, HeadConfig, TrainConfig } from '../core/training-config.js';
+import type { LabelIssue, SelectionReport } from '../core/selection-report.js';
 import type { EpochLogs } from '../core/progress.js';
 
 export const MANIFEST_FILE = 'graft.json';
@@ -24,12 +22,46 @@ export interface StoredTensor {
 }
 
 /**
+ * What replays a run, and nothing else: `graft train --config graft.json` reads it back. Versioned by
+ * `TrainConfig.version`; `fineTune` is present when the backbone was fine-tuned after the head phase.
+ */
+export type TrainingConfig = TrainConfig & { readonly fineTune?: FineTuneConfig };
+
+/** What a run found and chose: its data, counts, the head's selection, and the fine-tuning phase's result. */
+export interface TrainingOutcome {
+  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
+  readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly backend: string;
+  /** The cross-validation on the training images that chose the head (candidates, CV accuracy and log-loss). */
+  readonly selection?: SelectionReport | null;
+  /** Training images whose label the out-of-fold prediction confidently contradicts. */
+  readonly labelIssues?: readonly LabelIssue[];
+  /** Present when the backbone was fine-tuned after the head phase. */
+  readonly fineTune?: FineTuneOutcome;
+}
+
+/** The fine-tuning phase's result (its settings are in `training.config.fineTune`). */
+export interface FineTuneOutcome {
+  readonly cut: { readonly tensor: string; readonly description: string };
+  /** 1-based index in `metrics.history` of the first fine-tuning epoch (earlier epochs trained the head alone). */
+  readonly firstEpoch: number;
+  readonly bestEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
+  /** Chosen on held-out training images: the fine-tuned network, or the head alone. Absent in older manifests. */
+  readonly kept?: 'fine-tuned' | 'head';
+}
+
+/**
  * `graft.json`: everything needed to use a trained model without the data or the backbone's source.
  * The model carries its preprocessing (STYLE.md): predict, eval, serve and export read it from here.
  */
 export interface ModelManifest {
   readonly format: 'graft-model';
-  readonly version: 1;
+  /** 2: `training` split into `config` and `outcome`. Version 1 manifests (one flat `training`) are read as 2. */
+  readonly version: 2;
   readonly labels: readonly string[];
   readonly preprocessing: Preprocessing;
   readonly backbone: {
@@ -54,28 +86,8 @@ export interface ModelManifest {
     readonly tensors: readonly StoredTensor[];
     readonly activations: readonly ('relu' | 'softmax' | 'linear')[];
   };
-  readonly training: TrainConfig & {
-    readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
-    readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
-    readonly bestEpoch: number;
-    readonly stoppedEarly: boolean;
-    readonly backend: string;
-    /** The cross-validation on the training images that chose the head (candidates, CV accuracy and log-loss). */
-    readonly selection?: SelectionReport | null;
-    /** Training images whose label the out-of-fold prediction confidently contradicts. */
-    readonly labelIssues?: readonly LabelIssue[];
-    /** Present when the backbone was fine-tuned after the head phase. */
-    readonly fineTune?: FineTuneConfig & {
-      readonly cut: { readonly tensor: string; readonly description: string };
-      /** 1-based index in `metrics.history` of the first fine-tuning epoch (earlier epochs trained the head alone). */
-      readonly firstEpoch: number;
-      readonly bestEpoch: number;
-      readonly stoppedEarly: boolean;
-      readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
-      /** Chosen on held-out training images: the fine-tuned network, or the head alone. Absent in older manifests. */
-      readonly kept?: 'fine-tuned' | 'head';
-    };
-  };
+  /** How the model was trained: what replays the run (`config`), apart from what the run found (`outcome`). */
+  readonly training: { readonly config: TrainingConfig; readonly outcome: TrainingOutcome };
   readonly metrics: {
     readonly val: { readonly accuracy: number; readonly loss: number; readonly top5?: number } | null;
     readonly history: readonly EpochLogs[];
@@ -95,14 +107,14 @@ export function parseManifest(text: string, file: string): ModelManifest {
   } catch (cause) {
     throw new GraftError('INVALID_MODEL_DIR', `${file} is not valid JSON`, { cause, hint: 'the model directory is damaged; train again' });
   }
-  const m = (value ?? {}) as Partial<ModelManifest>;
+  const m = (value ?? {}) as Partial<Omit<ModelManifest, 'version'>> & { version?: unknown };
   if (m.format !== 'graft-model') {
     throw new GraftError('INVALID_MODEL_DIR', `${file} is not a Graft model manifest (format is ${JSON.stringify(m.format)})`, {
       hint: 'pass a directory written by `graft train --out <dir>`',
     });
   }
-  if (m.version !== 1) {
-    throw new GraftError('INVALID_MODEL_DIR', `${file} has manifest version ${String(m.version)}; this Graft reads version 1`, {
+  if (m.version !== 1 && m.version !== 2) {
+    throw new GraftError('INVALID_MODEL_DIR', `${file} has manifest version ${String(m.version)}; this Graft reads versions 1 and 2`, {
       hint: 'upgrade Graft, or retrain with this version',
     });
   }
@@ -110,7 +122,8 @@ export function parseManifest(text: string, file: string): ModelManifest {
   if (problem !== undefined) {
     throw new GraftError('INVALID_MODEL_DIR', `${file} is damaged: ${problem}`, { hint: 'the model directory was edited or damaged; restore it or train again' });
   }
-  return m as ModelManifest;
+  // The schema checked what loaders rely on; the upgrade only moves `training`'s keys.
+  return (m.version === 1 ? upgradeV1(value as Record<string, unknown>) : m) as ModelManifest;
 }
 
 /**

@@ -39,7 +39,7 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
   const model = await GraftModel.load(modelDir);
   try {
     const manifest = model.manifest;
-    const recordedVal = manifest.training?.data?.val ?? null;
+    const recordedVal = manifest.training?.outcome.data?.val ?? null;
     const dataset = options.data ?? (recordedVal && existsSync(recordedVal) ? recordedVal : null);
     let evaluation: ReportEvaluation | null = null;
     if (dataset) {
@@ -65,9 +65,9 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
         })),
       };
     }
-    const issues = (manifest.training?.labelIssues ?? []).slice(0, options.maxMistakes ?? 60);
+    const issues = (manifest.training?.outcome.labelIssues ?? []).slice(0, options.maxMistakes ?? 60);
     const issueThumbnails = await mapLimit(issues, 4, (m) => (existsSync(m.file) ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
-    const labelIssues = manifest.training?.labelIssues ? issues.map((m, i) => ({ ...m, ...(issueThumbnails[i] ? { thumbnail: issueThumbnails[i] } : {}) })) : undefined;
+    const labelIssues = manifest.training?.outcome.labelIssues ? issues.map((m, i) => ({ ...m, ...(issueThumbnails[i] ? { thumbnail: issueThumbnails[i] } : {}) })) : undefined;
     const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, labelIssues, generatedAt: new Date().toISOString() });
     return { html, dataset: evaluation?.dataset ?? null, accuracy: evaluation?.accuracy ?? null, misclassified: evaluation?.misclassifiedTotal ?? 0 };
   } finally {

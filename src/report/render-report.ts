@@ -1,6 +1,6 @@
 import type { EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
 import { lineChartSvg } from './line-chart.js';
 import { REPORT_CSS } from './report-css.js';
@@ -28,7 +28,10 @@ export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accu
 /** Input of {@link renderReport}: plain data, no paths are read. */
 export interface ReportData {
   readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
-    readonly training?: Partial<Pick<ModelManifest['training'], 'epochs' | 'bestEpoch' | 'stoppedEarly' | 'images' | 'learningRate' | 'batchSize' | 'fineTune' | 'selection'>>;
+    readonly training?: {
+      readonly config?: Partial<Pick<TrainingConfig, 'epochs' | 'learningRate' | 'batchSize' | 'fineTune'>>;
+      readonly outcome?: Partial<Pick<TrainingOutcome, 'bestEpoch' | 'stoppedEarly' | 'images' | 'fineTune' | 'selection'>>;
+    };
   };
   /** Training images whose labels look wrong (from the manifest), with thumbnails where the files could be read. */
   readonly labelIssues?: readonly (LabelIssue & { readonly thumbnail?: string })[];
@@ -65,8 +68,8 @@ export function renderReport(data: ReportData): string {
 ${summaryList(data)}
 </header>
 <main>
-${manifest.training?.selection ? selectionSection(manifest.training.selection) : ''}
-${manifest.metrics.history.length || !manifest.training?.selection ? curvesSection(manifest.metrics.history, manifest.training?.fineTune?.firstEpoch) : ''}
+${manifest.training?.outcome?.selection ? selectionSection(manifest.training.outcome.selection) : ''}
+${manifest.metrics.history.length || !manifest.training?.outcome?.selection ? curvesSection(manifest.metrics.history, manifest.training?.outcome?.fineTune?.firstEpoch) : ''}
 ${data.labelIssues ? labelIssuesSection(data.labelIssues) : ''}
 ${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
 </main>
@@ -85,13 +88,14 @@ function summaryList(data: ReportData): string {
     ['Preprocessing', `${pre.inputSize}px, ${pre.resize}, ${pre.interpolation}, scale ${pre.scale}, ${pre.layout.toUpperCase()}`],
   ];
   if (manifest.metrics.val) items.push(['Recorded validation', `accuracy ${percent(manifest.metrics.val.accuracy)}, loss ${manifest.metrics.val.loss.toFixed(3)}`]);
-  const t = manifest.training;
+  const t = manifest.training?.outcome;
   if (t?.images) items.push(['Training images', `${t.images.train} train, ${t.images.val} validation, ${t.images.skipped} skipped`]);
   const headEpochs = t?.fineTune ? t.fineTune.firstEpoch - 1 : manifest.metrics.history.length;
   if (t?.bestEpoch !== undefined) items.push(['Best epoch', `${t.bestEpoch} of ${headEpochs}${t.stoppedEarly ? ' (stopped early)' : ''}${t.fineTune ? ' (head on frozen features)' : ''}`]);
   if (t?.fineTune) {
     const f = t.fineTune;
-    items.push(['Fine-tuning', `${f.cut.description}; best epoch ${f.bestEpoch} of ${manifest.metrics.history.length - headEpochs}, ${f.views} augmented views, ${f.schedule} schedule`]);
+    const settings = manifest.training?.config?.fineTune;
+    items.push(['Fine-tuning', `${f.cut.description}; best epoch ${f.bestEpoch} of ${manifest.metrics.history.length - headEpochs}, ${settings?.views} augmented views, ${settings?.schedule} schedule`]);
   }
   if (evaluation) {
     items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);
@@ -101,7 +105,7 @@ function summaryList(data: ReportData): string {
 }
 
 /** The cross-validation that chose the head: CV accuracy and log-loss against C, one line per candidate. */
-function selectionSection(selection: NonNullable<ReportData['manifest']['training']>['selection'] & object): string {
+function selectionSection(selection: NonNullable<TrainingOutcome['selection']>): string {
   const cs = [...new Set(selection.table.map((r) => r.c))].sort((a, b) => a - b);
   const kinds = [...new Set(selection.table.map((r) => `${r.trainViews}${r.tta ? ' + TTA' : ''}`))];
   const colors = ['#2563eb', '#dc2626', '#059669', '#d97706'];

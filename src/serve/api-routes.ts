@@ -72,9 +72,9 @@ function modelSummary(name: string, version: ModelVersion): Record<string, unkno
     backbone: { name: m.backbone.name, source: publicSource(m.backbone.source), format: m.backbone.format, sha256: m.backbone.sha256 },
     metrics: m.metrics,
     // The estimate made on the training images alone (cross-validation), when the head was chosen that way.
-    cv: m.training?.selection ? { accuracy: m.training.selection.chosen.accuracy, logLoss: m.training.selection.chosen.logLoss, folds: m.training.selection.folds } : undefined,
+    cv: m.training?.outcome.selection ? { accuracy: m.training.outcome.selection.chosen.accuracy, logLoss: m.training.outcome.selection.chosen.logLoss, folds: m.training.outcome.selection.folds } : undefined,
     testTimeAugmentation: m.onnx.tta ?? null,
-    images: m.training?.images ? { train: m.training.images.train, val: m.training.images.val, skipped: m.training.images.skipped } : undefined,
+    images: m.training?.outcome.images ? { train: m.training.outcome.images.train, val: m.training.outcome.images.val, skipped: m.training.outcome.images.skipped } : undefined,
     created: m.created,
     loaded_at: version.loadedAt.toISOString(),
   };

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
-/** One import of one source file: both ends relative to src/, e.g. `learn/train.ts` -> `model/save-model.ts`. */
+/** One import of one source file: both ends relative to src/, e.g. `recipes/train.ts` -> `model/save-model.ts`. */
 export interface ImportEdge {
   readonly from: string;
   readonly to: string;

@@ -20,7 +20,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['engine', 'convert'], // backbones opened and run; the graft convert use case
   ['features'], // feature extraction, the cache, shard stores
   ['learn', 'model'], // heads and fine-tuning; model directories (save, load, predict, evaluate)
-  ['recipes'], // train(): data -> backbone -> features -> fit -> evaluate -> save (planned: learn/train*.ts move here)
+  ['recipes'], // train(), trainFromFeatures(): data -> backbone -> features -> fit -> evaluate -> save
   ['report'], // the HTML report
   ['web', 'serve'], // the web export; the HTTP server and dashboard
   ['cli'], // argv -> options, events -> terminal, the environment -> options
@@ -31,25 +31,10 @@ const FLOORS: readonly (readonly string[])[] = [
  * Edges that break the floors today, each with the change that removes it. The list may only shrink: the test
  * fails when an edge listed here no longer exists, so that it is taken off.
  */
-const ALLOWED: readonly (ImportEdge & { readonly why: string })[] = [
-  // The one-call recipe lives in learn/ until recipes/ exists: it builds and saves the model directory.
-  { from: 'learn/train.ts', to: 'model/save-model.ts', why: 'train() moves to recipes/' },
-  { from: 'learn/train-from-features.ts', to: 'model/save-model.ts', why: 'trainFromFeatures() moves to recipes/' },
-  { from: 'learn/train-manifest.ts', to: 'model/manifest.ts', why: 'the manifest a run writes is built in recipes/' },
-  { from: 'learn/train-manifest.ts', to: 'model/save-model.ts', why: 'the manifest a run writes is built in recipes/' },
-  // The manifest records training configuration and outcomes in learn's types until the config/outcome split.
-  { from: 'model/manifest.ts', to: 'learn/head-config.ts', why: 'training.config / training.outcome split' },
-  { from: 'model/manifest.ts', to: 'learn/train-config.ts', why: 'training.config / training.outcome split' },
-  { from: 'model/manifest.ts', to: 'learn/fine-tune-config.ts', why: 'training.config / training.outcome split' },
-  { from: 'model/manifest.ts', to: 'learn/select/fit-linear-head.ts', why: 'training.config / training.outcome split' },
-  { from: 'model/manifest.ts', to: 'learn/select/label-issues.ts', why: 'training.config / training.outcome split' },
-];
+const ALLOWED: readonly (ImportEdge & { readonly why: string })[] = [];
 
 /** Import circles present today, each with the change that ends it; like ALLOWED, the list only shrinks. */
-const ALLOWED_CIRCLES: readonly { readonly files: readonly string[]; readonly why: string }[] = [
-  // train-manifest.ts takes the TrainedHeadSummary type from train.ts, which calls it.
-  { files: ['learn/train-manifest.ts', 'learn/train.ts'], why: 'train() and its manifest move to recipes/' },
-];
+const ALLOWED_CIRCLES: readonly { readonly files: readonly string[]; readonly why: string }[] = [];
 
 const srcDir = join(repoRoot, 'src');
 const edges = importEdges(srcDir);

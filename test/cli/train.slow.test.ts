@@ -75,9 +75,9 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(r.selection!.table).toContainEqual(expect.objectContaining({ c: r.head.c, trainViews: r.head.trainViews, tta: r.head.tta }));
     expect(r.selection!.chosen.logLoss).toBe(Math.min(...r.selection!.table.map((t) => t.logLoss)));
     expect(Array.isArray(r.labelIssues)).toBe(true);
-    const manifest = JSON.parse(await readFile(join(r.model, 'graft.json'), 'utf8')) as { training: { selection: unknown; labelIssues: unknown[] } };
-    expect(manifest.training.selection).toEqual(r.selection);
-    expect(manifest.training.labelIssues).toEqual(r.labelIssues);
+    const manifest = JSON.parse(await readFile(join(r.model, 'graft.json'), 'utf8')) as { training: { outcome: { selection: unknown; labelIssues: unknown[] } } };
+    expect(manifest.training.outcome.selection).toEqual(r.selection);
+    expect(manifest.training.outcome.labelIssues).toEqual(r.labelIssues);
 
     const second = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--hidden', '64', '--epochs', '5', '--out', join(root, 'model2'), '--json'], env);
     expect(second.code, second.stderr).toBe(0);
@@ -151,6 +151,30 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const replay = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--config', join(root, 's1a', 'graft.json'), '--out', join(root, 's1c'), '--json'], env);
     expect(replay.code, replay.stderr).toBe(0);
     expect((await readFile(join(root, 's1c', 'head.bin'))).equals(a!)).toBe(true);
+  });
+
+  it('a model written before the config/outcome split (graft.json version 1) still predicts, replays and reports', async () => {
+    // s1a as the previous Graft wrote it: one flat `training` section mixing the config with the outcome.
+    const old = join(root, 's1-v1');
+    await cp(join(root, 's1a'), old, { recursive: true });
+    const v2 = JSON.parse(await readFile(join(old, 'graft.json'), 'utf8')) as { version: number; training: { config: Record<string, unknown>; outcome: Record<string, unknown> } };
+    const { config, outcome } = v2.training;
+    expect(v2.version).toBe(2);
+    expect(config).toMatchObject({ version: 2, seed: 1, epochs: 6, head: { hidden: [32] } });
+    expect(outcome).toMatchObject({ data: { train: data, valSplit: 0.25 } });
+    expect(outcome).toHaveProperty('images.train');
+    expect(outcome).not.toHaveProperty('seed');
+    await writeFile(join(old, 'graft.json'), JSON.stringify({ ...v2, version: 1, training: { ...config, ...outcome } }, null, 2));
+    const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
+    const [now, before] = await Promise.all([join(root, 's1a'), old].map((dir) => runCli(['predict', dir, bee, '--json'], env)));
+    expect(before!.code, before!.stderr).toBe(0);
+    expect(parseJsonOutput<PredictJson>(before!)[0]!.predictions).toEqual(parseJsonOutput<PredictJson>(now!)[0]!.predictions);
+    const replay = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--config', join(old, 'graft.json'), '--out', join(root, 's1d'), '--json'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((await readFile(join(root, 's1d', 'head.bin'))).equals(await readFile(join(root, 's1a', 'head.bin')))).toBe(true);
+    const report = await runCli(['report', old, '--out', join(root, 's1-v1.html'), '--json'], env);
+    expect(report.code, report.stderr).toBe(0);
+    expect(await readFile(join(root, 's1-v1.html'), 'utf8')).toContain('Training images');
   });
 
   it('fails clearly, with exit code 2 and nothing written, on a missing folder, one class, and an unknown backbone without --scale', async () => {

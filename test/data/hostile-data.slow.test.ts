@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectDataset } from '../../src/data/inspect.js';
 import { scanImageFolder } from '../../src/data/scan-folder.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
 import { parseJsonOutput, runCli, tempDir } from '../support.js';
 

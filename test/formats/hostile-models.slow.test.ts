@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { decodeOnnxModel, encodeOnnxModel, onnx, readOnnxModel, type ModelProto } from '../../src/onnx/onnx-model.js';
 import { resolveBackbone } from '../../src/hub/resolve-backbone.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { copySubset, hasShared, hymenoptera, int8Model, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTrainResult } from '../../src/cli/commands/train.js';
-import { train, type TrainOptions } from '../../src/learn/train.js';
+import { train, type TrainOptions } from '../../src/recipes/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
 
 skipReason('fine-tuning resume summary test');

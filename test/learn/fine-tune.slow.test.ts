@@ -12,7 +12,7 @@ import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { loadCheckpoint } from '../../src/learn/checkpoint.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { GraftError } from '../../src/core/errors.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 interface FineTuneJson {
@@ -79,12 +79,12 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     expect(f.exportCheck.images).toBeGreaterThan(0);
     expect(f.exportCheck.maxAbsDiff).toBeLessThan(1e-4);
     expect(existsSync(join(root, 'model.checkpoint'))).toBe(false); // removed once the model is written
-    const manifest = JSON.parse(await readFile(join(root, 'model/graft.json'), 'utf8')) as { training: { fineTune: { cut: { tensor: string }; firstEpoch: number } }; metrics: { history: unknown[] } };
-    expect(manifest.training.fineTune.cut.tensor).toBe(f.cut.tensor);
-    expect(manifest.metrics.history).toHaveLength(manifest.training.fineTune.firstEpoch - 1 + 3);
+    const manifest = JSON.parse(await readFile(join(root, 'model/graft.json'), 'utf8')) as { training: { outcome: { fineTune: { cut: { tensor: string }; firstEpoch: number } } }; metrics: { history: unknown[] } };
+    expect(manifest.training.outcome.fineTune.cut.tensor).toBe(f.cut.tensor);
+    expect(manifest.metrics.history).toHaveLength(manifest.training.outcome.fineTune.firstEpoch - 1 + 3);
     // The report marks where fine-tuning starts on its curves and says what was unfrozen.
     const html = await readFile(join(root, 'model/report.html'), 'utf8');
-    expect(html).toContain(`fine-tuning at epoch ${manifest.training.fineTune.firstEpoch}`);
+    expect(html).toContain(`fine-tuning at epoch ${manifest.training.outcome.fineTune.firstEpoch}`);
     expect(html).toContain(f.cut.description);
 
     // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training said.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../../src/data/synthetic.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startServer, type GraftServer } from '../../src/serve/start-server.js';
 import { hymenoptera, tempDir } from '../support.js';

@@ -400,8 +400,8 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
     expect(detail.metrics!.fineTune!.firstEpoch).toBe(1);
     const streamed = events.filter((e) => e.event === 'epoch-end').map((e) => [e.data.epoch, e.data.phase, e.data.phaseEpoch]);
     expect(streamed).toEqual(detail.epochs.map((e) => [e.epoch, e.phase, e.phaseEpoch]));
-    const manifest = JSON.parse(await readFile(join(detail.modelDir, 'graft.json'), 'utf8')) as { training: { fineTune: { firstEpoch: number } }; metrics: { history: unknown[] } };
-    expect(manifest.training.fineTune.firstEpoch).toBe(1);
+    const manifest = JSON.parse(await readFile(join(detail.modelDir, 'graft.json'), 'utf8')) as { training: { outcome: { fineTune: { firstEpoch: number } } }; metrics: { history: unknown[] } };
+    expect(manifest.training.outcome.fineTune.firstEpoch).toBe(1);
     expect(manifest.metrics.history).toHaveLength(detail.epochs.length);
     expect(existsSync(`${detail.modelDir}.checkpoint`)).toBe(false);
   });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { findKind, readManifest, type Container } from '../deploy/k8s-manifests.js';
 import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { repoRoot, tempDir } from '../support.js';
 
 /** Shared helpers for the report, export and web page tests: a tiny trained model and headless Chromium. */

@@ -6,7 +6,7 @@ import { writeSyntheticDataset } from '../../data/synthetic.js';
 import { resolveBackbone } from '../../hub/resolve-backbone.js';
 import { cacheDirFrom, modelDirsFromEnvironment } from '../environment.js';
 import { CATALOGUE } from '../../hub/catalogue.js';
-import { train } from '../../learn/train.js';
+import { train } from '../../recipes/train.js';
 import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';

@@ -5,15 +5,16 @@ import { buildReport } from '../../report/build-report.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
-import { train, type TrainOptions, type TrainResult } from '../../learn/train.js';
+import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
-import { trainFromFeatures } from '../../learn/train-from-features.js';
+import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
+import { upgradeV1 } from '../../model/manifest-v1.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -199,8 +200,9 @@ function refuseWithFeatures(flag: string): never {
 }
 
 /**
- * Reads a --config file: a TrainConfig, or a whole graft.json whose `training` section is one (with its
- * `fineTune` section when the model was fine-tuned). Values are validated by trainConfigFrom / fineTuneConfigFrom.
+ * Reads a --config file: a TrainConfig, or a whole graft.json whose `training.config` section is one (with its
+ * `fineTune` section when the model was fine-tuned; a version 1 graft.json is read as version 2). Values are
+ * validated by trainConfigFrom / fineTuneConfigFrom.
  */
 function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined } {
   let parsed: Record<string, unknown>;
@@ -209,8 +211,10 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   } catch (cause) {
     throw new GraftError('INVALID_CONFIG', `Cannot read training config ${file}: ${(cause as Error).message}`, { cause });
   }
-  const config = (parsed.format === 'graft-model' ? parsed.training : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
-  // A manifest's training section also records data, counts and outcomes: keep only what decides a run.
+  const manifest = parsed.format === 'graft-model' && parsed.version === 1 ? upgradeV1(parsed) : parsed;
+  const training = manifest.training as { config?: unknown } | undefined;
+  const config = (parsed.format === 'graft-model' ? training?.config : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
+  // Keep only what decides a run (a hand-written file may hold more; values are validated after).
   const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
   const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed', 'c', 'mirror', 'tta', 'folds', 'groupBy', 'multiScale', 'classWeights'];
   return {

@@ -5,28 +5,10 @@ import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { columnStats } from './column-stats.js';
+import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
-/** Which rows a candidate trains on: the plain view of each image, or that and its mirror image. */
-export type TrainViews = 'plain' | 'plain+flip';
-
-/** One head the selection can choose. */
-export interface HeadCandidate {
-  readonly head: 'linear';
-  readonly trainViews: TrainViews;
-  /** Average the probabilities of the image and its mirror image at prediction (test-time augmentation). */
-  readonly tta: boolean;
-  /** Inverse L2 strength, as sklearn's C. */
-  readonly c: number;
-}
-
-/** A candidate's cross-validated score: every training image predicted by the fold that did not train on it. */
-export interface CvScore extends HeadCandidate {
-  readonly accuracy: number;
-  readonly logLoss: number;
-}
-
-/** How the best candidate is picked from the CV table. */
-export type SelectionCriterion = 'log-loss' | 'accuracy';
+// The report's types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
+export type { CvScore, HeadCandidate, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
 /** The C grid: the reference probe's 11 values, 1e-4 to 10 in half decades. */
 export const DEFAULT_C_GRID: readonly number[] = Array.from({ length: 11 }, (_, i) => 10 ** (-4 + i / 2));

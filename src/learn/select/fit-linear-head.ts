@@ -5,8 +5,12 @@ import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
-import { classWeights, crossValidateHeads, DEFAULT_C_GRID, type CrossValidation, type CvScore, type SelectionCriterion, type TrainViews } from './cross-validate.js';
+import { classWeights, crossValidateHeads, DEFAULT_C_GRID, type CrossValidation, type SelectionCriterion, type TrainViews } from './cross-validate.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
+import type { SelectionReport } from '../../core/selection-report.js';
+
+// The report is plain data in core/ (the manifest records it); learn/ keeps its public name here.
+export type { SelectionReport };
 
 /** Training images' features for a head. */
 export interface HeadTrainingSet {
@@ -37,17 +41,6 @@ export interface LinearHeadOptions {
   readonly seed: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
-}
-
-/** The cross-validation behind a choice, as graft.json and `--json` report it. */
-export interface SelectionReport {
-  readonly criterion: SelectionCriterion;
-  /** Folds (fewer than 5 when a class has fewer groups). */
-  readonly folds: number;
-  readonly grouped: boolean;
-  readonly chosen: CvScore;
-  readonly table: CvScore[];
-  readonly seconds: number;
 }
 
 export interface LinearHead {

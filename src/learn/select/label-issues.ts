@@ -1,13 +1,7 @@
-/** A training image whose given label the cross-validated head confidently contradicts. */
-export interface LabelIssue {
-  readonly file: string;
-  readonly given: string;
-  readonly predicted: string;
-  /** Out-of-fold probability of `predicted`. */
-  readonly confidence: number;
-  /** Out-of-fold probability of `given`. */
-  readonly givenProbability: number;
-}
+import type { LabelIssue } from '../../core/selection-report.js';
+
+// The type is plain data in core/ (the manifest records it); learn/ keeps its public name here.
+export type { LabelIssue };
 
 /**
  * Finds probably mislabelled images by confident learning (Northcutt, Jiang and Chuang, JAIR 2021), as cleanlab's

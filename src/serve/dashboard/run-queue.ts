@@ -5,7 +5,7 @@ import { describeDuplicates } from '../../data/find-duplicates.js';
 import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
-import { train } from '../../learn/train.js';
+import { train } from '../../recipes/train.js';
 import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
 

@@ -2,11 +2,26 @@ import { createRequire } from 'node:module';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
 import type { packHeadWeights } from '../model/save-model.js';
-import type { FineTuneSummary } from './fine-tune-summary.js';
-import type { HeadPhase, ValScores } from './head-phase.js';
-import type { DataSplit } from './prepare-data.js';
-import type { TrainConfig } from './train-config.js';
-import type { TrainedHeadSummary } from './train.js';
+import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
+import type { HeadPhase, ValScores } from '../learn/head-phase.js';
+import type { DataSplit } from '../learn/prepare-data.js';
+import type { TrainConfig } from '../learn/train-config.js';
+import type { HeadConfig } from '../learn/head-config.js';
+import type { TrainViews } from '../learn/select/cross-validate.js';
+
+/**
+ * The head as trained: its config plus what was chosen for it. Defined here, beside the manifest that records it,
+ * so that train.ts imports this file and not the other way round (no import circle).
+ */
+export type TrainedHeadSummary = HeadConfig & {
+  /** 'linear' (softmax regression by the exact solver) or 'mlp'. */
+  readonly kind: 'linear' | 'mlp';
+  /** Linear head: C and training rows as chosen (or fixed). */
+  readonly c?: number;
+  readonly trainViews?: TrainViews;
+  /** Test-time augmentation (image + mirror image, averaged) inside model.onnx. */
+  readonly tta: boolean;
+};
 
 /** graft.json for a trained model: what made it, what was chosen on the training images, and how it scored. */
 export function buildManifest(parts: {
@@ -24,33 +39,34 @@ export function buildManifest(parts: {
   const history = [...headPhase.history, ...(fineTune?.history ?? [])];
   return {
     format: 'graft-model',
-    version: 1,
+    version: 2,
     labels: data.labels,
     preprocessing: info.preprocessing,
     backbone: { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) },
     head: { ...parts.head, tensors: packed.tensors, activations: headPhase.layers.map((l) => l.activation) },
     training: {
-      ...config,
-      data: data.source,
-      images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
-      bestEpoch: headPhase.bestEpoch,
-      stoppedEarly: headPhase.stoppedEarly,
-      backend: headPhase.backend,
-      selection: headPhase.selection,
-      labelIssues: headPhase.labelIssues,
-      ...(fineTune
-        ? {
-            fineTune: {
-              ...fineTune.config,
-              cut: fineTune.cut,
-              firstEpoch: headPhase.history.length + 1,
-              bestEpoch: fineTune.bestEpoch,
-              stoppedEarly: fineTune.stoppedEarly,
-              exportCheck: fineTune.exportCheck,
-              kept: fineTune.kept ?? 'fine-tuned',
-            },
-          }
-        : {}),
+      config: { ...config, ...(fineTune ? { fineTune: fineTune.config } : {}) },
+      outcome: {
+        data: data.source,
+        images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
+        bestEpoch: headPhase.bestEpoch,
+        stoppedEarly: headPhase.stoppedEarly,
+        backend: headPhase.backend,
+        selection: headPhase.selection,
+        labelIssues: headPhase.labelIssues,
+        ...(fineTune
+          ? {
+              fineTune: {
+                cut: fineTune.cut,
+                firstEpoch: headPhase.history.length + 1,
+                bestEpoch: fineTune.bestEpoch,
+                stoppedEarly: fineTune.stoppedEarly,
+                exportCheck: fineTune.exportCheck,
+                kept: fineTune.kept ?? 'fine-tuned',
+              },
+            }
+          : {}),
+      },
     },
     metrics: { val: val ? { accuracy: val.accuracy, loss: val.loss, ...(val.top5 === undefined ? {} : { top5: val.top5 }) } : null, history },
     files: { onnx: ONNX_FILE, headWeights: HEAD_WEIGHTS_FILE },

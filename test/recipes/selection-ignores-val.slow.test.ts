@@ -1,7 +1,7 @@
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../src/learn/train.js';
+import { train } from '../../src/recipes/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
 
 describe.skipIf(!hasShared)(`head selection on training images only (${skipReason('selection vs val')})`, () => {

@@ -14,10 +14,10 @@ import { evaluatePredictions } from '../metrics/classification.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { ProgressListener } from '../core/progress.js';
 import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
-import { trainConfigFrom, type TrainConfig } from './train-config.js';
-import { groupKeys } from './select/folds.js';
+import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
+import { groupKeys } from '../learn/select/folds.js';
 import type { TrainOptions, TrainResult } from './train.js';
-import { fitHeadOn, type FittedHead as FittedOnRows, type HeadPhase } from './head-phase.js';
+import { fitHeadOn, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 

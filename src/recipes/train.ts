@@ -13,19 +13,17 @@ import { decodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
 import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
-import { loadCheckpoint, refitCheckpointPath, removeCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, refitCheckpointPath, removeCheckpoint } from '../learn/checkpoint.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
-import { fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
-import type { FineTuneSummary } from './fine-tune-summary.js';
-import { runHeadPhase, type HeadPhase, type ValScores } from './head-phase.js';
-import type { HeadConfig } from './head-config.js';
-import { prepareData, type DataSplit } from './prepare-data.js';
-import type { SelectionReport } from './select/fit-linear-head.js';
-import type { LabelIssue } from './select/label-issues.js';
-import type { TrainViews } from './select/cross-validate.js';
-import { buildManifest } from './train-manifest.js';
-import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from './train-config.js';
-import { checkDuplicates } from './check-duplicates.js';
+import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
+import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
+import { runHeadPhase, type HeadPhase, type ValScores } from '../learn/head-phase.js';
+import { prepareData, type DataSplit } from '../learn/prepare-data.js';
+import type { SelectionReport } from '../learn/select/fit-linear-head.js';
+import type { LabelIssue } from '../learn/select/label-issues.js';
+import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
+import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../learn/train-config.js';
+import { checkDuplicates } from '../learn/check-duplicates.js';
 
 export interface TrainOptions {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
@@ -64,17 +62,6 @@ export interface TrainOptions {
   /** Fine-tuning: large matrix products in onnxruntime's native CPU GEMM instead of tfjs-wasm (2.3x on MobileNetV2's top blocks). Default true. */
   readonly nativeGemm?: boolean;
 }
-
-/** The head as trained: its config plus what was chosen for it. */
-export type TrainedHeadSummary = HeadConfig & {
-  /** 'linear' (softmax regression by the exact solver) or 'mlp'. */
-  readonly kind: 'linear' | 'mlp';
-  /** Linear head: C and training rows as chosen (or fixed). */
-  readonly c?: number;
-  readonly trainViews?: TrainViews;
-  /** Test-time augmentation (image + mirror image, averaged) inside model.onnx. */
-  readonly tta: boolean;
-};
 
 /** What `graft train --json` prints (snake_case keys are part of the JSON contract). */
 export interface TrainResult {
@@ -144,7 +131,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const skipped = [...data.skipped, ...headPhase.skipped];
   if (fine) {
     // tfjs and the ONNX importer load only when fine-tuning.
-    const { fineTuneOnHoldout } = await import('./fine-tune-on-holdout.js');
+    const { fineTuneOnHoldout } = await import('../learn/fine-tune-on-holdout.js');
     const result = await fineTuneOnHoldout({
       config,
       fine,

@@ -1,0 +1,49 @@
+/**
+ * What a run chose and found on its training images, as plain data: the cross-validation report and the label
+ * issues that `graft.json` and `--json` record. Computed in `learn/select/`; the types are here so that `model/`
+ * (the manifest) and `learn/` share them without importing each other.
+ */
+
+/** Which rows a candidate trains on: the plain view of each image, or that and its mirror image. */
+export type TrainViews = 'plain' | 'plain+flip';
+
+/** One head the selection can choose. */
+export interface HeadCandidate {
+  readonly head: 'linear';
+  readonly trainViews: TrainViews;
+  /** Average the probabilities of the image and its mirror image at prediction (test-time augmentation). */
+  readonly tta: boolean;
+  /** Inverse L2 strength, as sklearn's C. */
+  readonly c: number;
+}
+
+/** A candidate's cross-validated score: every training image predicted by the fold that did not train on it. */
+export interface CvScore extends HeadCandidate {
+  readonly accuracy: number;
+  readonly logLoss: number;
+}
+
+/** How the best candidate is picked from the CV table. */
+export type SelectionCriterion = 'log-loss' | 'accuracy';
+
+/** The cross-validation behind a choice, as graft.json and `--json` report it. */
+export interface SelectionReport {
+  readonly criterion: SelectionCriterion;
+  /** Folds (fewer than 5 when a class has fewer groups). */
+  readonly folds: number;
+  readonly grouped: boolean;
+  readonly chosen: CvScore;
+  readonly table: CvScore[];
+  readonly seconds: number;
+}
+
+/** A training image whose given label the cross-validated head confidently contradicts. */
+export interface LabelIssue {
+  readonly file: string;
+  readonly given: string;
+  readonly predicted: string;
+  /** Out-of-fold probability of `predicted`. */
+  readonly confidence: number;
+  /** Out-of-fold probability of `given`. */
+  readonly givenProbability: number;
+}
