@@ -8,7 +8,6 @@ import type { MirrorRule } from '../hub/mirror.js';
 import { resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
 import { OrtBackbone } from './ort-backbone.js';
-import { TfjsBackbone } from './tfjs-backbone.js';
 
 /** Preprocessing choices for a backbone the catalogue does not know (the CLI's --input-size/--scale/--layout). */
 export interface PreprocessingOverrides {
@@ -72,6 +71,8 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
 async function loadBackbone(source: FeatureSource, info: BackboneInfo, options: OpenBackboneOptions): Promise<Backbone> {
   if (options.engine === 'tfjs' && source.layersModel) {
     options.onProgress?.({ type: 'backbone', name: info.name, engine: 'tfjs', message: 'running in tfjs-wasm (--engine tfjs)' });
+    // tfjs loads only here: most runs never need it (about 0.5 s of imports).
+    const { TfjsBackbone } = await import('./tfjs-backbone.js');
     return TfjsBackbone.create(await source.layersModel(), info);
   }
   if (source.ortMessage) options.onProgress?.({ type: 'backbone', name: info.name, engine: 'onnxruntime', message: source.ortMessage });
