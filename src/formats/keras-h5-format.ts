@@ -1,13 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { sha256File } from '../core/sha256-file.js';
 import { GraftError } from '../core/errors.js';
-import { loadKerasH5 } from '../readers/keras-h5/load-keras-h5.js';
-import { isKerasWeightsOnly, loadKerasWeightsOnly } from '../readers/keras-h5/load-weights-only.js';
-import { truncateAt } from '../readers/tfjs-layers.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ModelFormatEntry } from './format-entry.js';
-import { layersModelConverters } from './layers-model-conversion.js';
-import { openLayersModelFeatures } from './layers-model-features.js';
+import { lazyLayersConverters } from './lazy-converters.js';
 import type { BackboneLocation } from './model-location.js';
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -25,21 +21,26 @@ export const KERAS_H5_FORMAT: ModelFormatEntry = {
   detect: ({ head }) => HDF5_SIGNATURE.every((byte, i) => head[i] === byte) || 'no HDF5 signature',
   locate: (path) => ({ kind: 'keras-h5', path }),
   modelId: (location) => sha256File(kerasPath(location)),
-  openFeatures: (request) =>
-    openLayersModelFeatures(request, async (featureLayer) => {
+  // h5wasm and tfjs load only when a Keras file is actually read (see lazy-converters.ts).
+  openFeatures: async (request) =>
+    (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
+      const { loadKerasH5 } = await import('../readers/keras-h5/load-keras-h5.js');
+      const { truncateAt } = await import('../readers/tfjs-layers.js');
       const path = kerasPath(request.location, request.source);
       // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last
       // top-level layer (Teachable Machine: the backbone Sequential's 1280-d output; a plain CNN: its penultimate layer).
       const full = (await loadKerasH5(path)).model;
-      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(full, path);
+      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(await import('@tensorflow/tfjs'), full, path);
     }),
-  convertTo: layersModelConverters('keras-h5', loadKerasSource),
+  convertTo: lazyLayersConverters('keras-h5', async () => loadKerasSource),
   takesArchitecture: true,
 };
 
 /** A Keras .h5: a full model, or a weights-only file loaded into the requested architecture. */
 async function loadKerasSource(request: ConversionRequest, notes: string[]): Promise<tf.LayersModel> {
   const { path, architecture } = request;
+  const { loadKerasH5 } = await import('../readers/keras-h5/load-keras-h5.js');
+  const { isKerasWeightsOnly, loadKerasWeightsOnly } = await import('../readers/keras-h5/load-weights-only.js');
   if (architecture.spec === undefined) {
     if (await isKerasWeightsOnly(path)) {
       throw new GraftError('UNSUPPORTED_MODEL', `${path} holds only weights (saved with save_weights) and no model_config, so the architecture is unknown.`, {
@@ -65,13 +66,13 @@ async function loadKerasSource(request: ConversionRequest, notes: string[]): Pro
  * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
  * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
  */
-function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
+function cutBeforeLastLayer(tfjs: typeof tf, model: tf.LayersModel, source: string): tf.LayersModel {
   const last = model.layers.at(-1);
   if (!last || model.layers.length < 2) {
     throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
   }
   const output = last.getInputAt(last.inboundNodes.length - 1) as tf.SymbolicTensor;
-  return tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
+  return tfjs.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
 }
 
 function kerasPath(location: BackboneLocation, source = 'the model'): string {

@@ -9,7 +9,7 @@ import { onnxModelSha256 } from '../onnx/model-id.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
 import type { BackboneLocation } from './model-location.js';
-import { convertOnnxToTfjs } from './onnx-conversion.js';
+import { lazyConverter } from './lazy-converters.js';
 
 /** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
 interface OnnxDescription {
@@ -29,7 +29,7 @@ export const ONNX_FORMAT: ModelFormatEntry = {
   locate: (path) => ({ kind: 'onnx', path }),
   modelId: (location) => onnxModelSha256(filePath(location)),
   openFeatures: openOnnxFeatures,
-  convertTo: { tfjs: convertOnnxToTfjs },
+  convertTo: { tfjs: lazyConverter(async () => (await import('./onnx-conversion.js')).convertOnnxToTfjs) },
 };
 
 async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource> {

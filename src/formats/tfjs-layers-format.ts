@@ -1,9 +1,7 @@
 import { dirname } from 'node:path';
 import { GraftError } from '../core/errors.js';
-import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../readers/tfjs-layers.js';
 import type { ModelFormatEntry } from './format-entry.js';
-import { layersModelConverters } from './layers-model-conversion.js';
-import { openLayersModelFeatures } from './layers-model-features.js';
+import { lazyLayersConverters } from './lazy-converters.js';
 import { modelTopology } from './model-json.js';
 import type { BackboneLocation } from './model-location.js';
 
@@ -22,14 +20,19 @@ export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
     return json['format'] === 'layers-model' || 'model_config' in topology || 'class_name' in topology || 'model.json has no Keras model_config';
   },
   locate: (path) => ({ kind: 'tfjs-layers', dir: dirname(path) }),
-  modelId: (location) => layersModelDirSha256(layersDir(location)),
-  openFeatures: (request) =>
-    openLayersModelFeatures(request, async (featureLayer) => {
+  // tfjs loads only when a TF.js model is actually read (see lazy-converters.ts).
+  modelId: async (location) => (await import('../readers/tfjs-layers.js')).layersModelDirSha256(layersDir(location)),
+  openFeatures: async (request) =>
+    (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
+      const { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } = await import('../readers/tfjs-layers.js');
       const { location } = request;
       const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(layersDir(location, request.source));
       return featureLayer ? truncateAt(full, featureLayer) : full;
     }),
-  convertTo: layersModelConverters('tfjs-layers', (request) => loadLayersModelFromDir(dirname(request.path))),
+  convertTo: lazyLayersConverters('tfjs-layers', async () => {
+    const { loadLayersModelFromDir } = await import('../readers/tfjs-layers.js');
+    return (request) => loadLayersModelFromDir(dirname(request.path));
+  }),
 };
 
 function layersDir(location: BackboneLocation, source = 'the model'): string {
