@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
-import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
+import { backboneFromOptions } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
@@ -21,8 +21,11 @@ import { fitHeadOn, type FittedHead as FittedOnRows, type HeadPhase } from '../l
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 
+/** Where models come from and how the backbone runs: as {@link train} takes them. */
+type BackboneSettings = Pick<TrainOptions, 'cacheDir' | 'offline' | 'modelDirs' | 'mirrors' | 'overrides' | 'featureOutput' | 'engine'>;
+
 /** Options for {@link trainFromFeatures}. */
-export interface TrainFromFeaturesOptions {
+export interface TrainFromFeaturesOptions extends BackboneSettings {
   /** A store folder written by `graft embed --store` (every shard complete). */
   readonly features: string;
   /** Where the model directory is written. */
@@ -32,14 +35,6 @@ export interface TrainFromFeaturesOptions {
    * Defaults to the source the shards recorded; another model is refused.
    */
   readonly backbone?: string;
-  readonly cacheDir?: string;
-  readonly offline?: boolean;
-  /** Folders searched for catalogue backbones before downloading, and hub mirrors (see BackboneOptions); the CLI passes its environment's. */
-  readonly modelDirs?: BackboneOptions['modelDirs'];
-  readonly mirrors?: BackboneOptions['mirrors'];
-  readonly overrides?: PreprocessingOverrides;
-  readonly featureOutput?: string;
-  readonly engine?: 'onnxruntime' | 'tfjs';
   /**
    * Held-out fraction for a store of a dataset without its own val folder (stratified, seeded by config.seed, as
    * `graft train` splits a folder). Defaults to 0.2; 0 trains without validation. Refused for a store that has a val part.
