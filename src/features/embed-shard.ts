@@ -13,6 +13,7 @@ import type { BackboneHandle } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
+import { embedBatch } from './embed-batch.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 import { publishFile } from './publish-file.js';
 import { SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
@@ -189,17 +190,12 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
       });
       const pending: ShardRow[] = [];
       let batch: { image: ListedImage; stamp: FileStamp | undefined; sha256: string; data: Float32Array }[] = [];
-      const imageSize = info.preprocessing.inputSize ** 2 * 3;
       const flush = async (): Promise<void> => {
         if (batch.length > 0) {
           backbone ??= await handle.load();
-          const input = new Float32Array(batch.length * imageSize);
-          batch.forEach((item, i) => input.set(item.data, i * imageSize));
-          const t0 = performance.now();
-          const out = await backbone.embed(input, batch.length);
-          backboneSeconds += (performance.now() - t0) / 1000;
-          const dim = info.featureDim;
-          batch.forEach((item, i) => pending.push(rowOf(item.image, item.stamp, item.sha256, out.slice(i * dim, (i + 1) * dim), null)));
+          const { vectors, seconds } = await embedBatch(backbone, batch.map((item) => item.data), info.featureDim);
+          backboneSeconds += seconds;
+          batch.forEach((item, i) => pending.push(rowOf(item.image, item.stamp, item.sha256, vectors[i]!, null)));
           computed += batch.length;
           batch = [];
         }

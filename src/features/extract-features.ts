@@ -7,6 +7,7 @@ import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
 import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
+import { embedBatch } from './embed-batch.js';
 import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 
@@ -105,21 +106,16 @@ export async function extractFeatures(
   const pending = files.map((_, i) => i).filter((i) => !isDone(i));
   const shas = new Map<number, string>();
   const hashed: { stamp: FileStamp; sha256: string }[] = [];
-  const imageSize = info.preprocessing.inputSize ** 2 * 3;
   let batch: { index: number; kind: Kind; data: Float32Array }[] = [];
   let backbone: Backbone | undefined;
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
     backbone ??= await handle.load();
-    const input = new Float32Array(batch.length * imageSize);
-    batch.forEach((item, i) => input.set(item.data, i * imageSize));
-    const t0 = performance.now();
-    const out = await backbone.embed(input, batch.length);
-    backboneSeconds += (performance.now() - t0) / 1000;
-    const dim = info.featureDim;
+    const { vectors, seconds } = await embedBatch(backbone, batch.map((item) => item.data), info.featureDim);
+    backboneSeconds += seconds;
     store.putMany(
       batch.map((item, i) => {
-        const vector = out.slice(i * dim, (i + 1) * dim);
+        const vector = vectors[i]!;
         results[item.kind][item.index] = vector;
         return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
       }),

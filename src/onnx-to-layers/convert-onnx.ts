@@ -11,6 +11,7 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/onnx-model.js';
+import { neededNodes } from '../onnx/needed-nodes.js';
 import { splitMultiScale } from '../onnx/multi-scale.js';
 import { composeMultiScaleLayers } from './multi-scale-layers.js';
 import type { OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
@@ -226,19 +227,6 @@ function inputDims(declared: readonly (number | null)[] | undefined, override: r
     });
   }
   return [BATCH, ...(declared.slice(1) as number[])];
-}
-
-/** Nodes the requested outputs depend on, in graph order; fills `tensors` with every tensor they read. */
-function neededNodes(nodes: readonly NodeProto[], outputs: readonly string[], tensors: Set<string>, start: string): NodeProto[] {
-  for (const name of outputs) tensors.add(name);
-  const kept: NodeProto[] = [];
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const node = nodes[i]!;
-    if (!(node.output ?? []).some((name) => name !== start && tensors.has(name))) continue;
-    kept.push(node);
-    for (const name of node.input ?? []) if (name) tensors.add(name);
-  }
-  return kept.reverse();
 }
 
 /**

@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { MultiScaleParts } from '../onnx/multi-scale.js';
 import type { OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
 
+/** Layers the views add around the backbone: crop, three permutes and two Dense for the resize, concatenate. */
+const VIEW_LAYERS = 7;
+
 type Convert = (model: MultiScaleParts['backbone'], options: OnnxToLayersOptions) => OnnxLayersModel;
 
 /**
@@ -34,7 +37,7 @@ export function composeMultiScaleLayers(parts: MultiScaleParts, options: OnnxToL
     inputPerm: parts.layout === 'nchw' ? [0, 2, 3, 1] : [0, 1, 2, 3],
     outputs: picked.map((p) => p.info),
     isQuantized: backbone.isQuantized || head.isQuantized,
-    layerCount: backbone.layerCount + head.layerCount + 8,
+    layerCount: backbone.layerCount + head.layerCount + VIEW_LAYERS,
   };
 }
 

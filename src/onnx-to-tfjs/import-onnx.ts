@@ -11,6 +11,7 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/onnx-model.js';
+import { neededNodes } from '../onnx/needed-nodes.js';
 import { ImportContext, ImportState, type Kernel, type RunContext } from './import-context.js';
 import { findOperator, MICROSOFT_OPERATORS, ONNX_OPERATORS } from './operators.js';
 import { asOnnx, device, type Value } from './values.js';
@@ -138,20 +139,6 @@ export function importOnnxToTfjs(model: ModelProto, options: ImportOnnxOptions =
   }
   const startShape = startName === inputName ? valueShape(input) ?? [] : [];
   return new ImportedGraph(startName, startShape, outputNames, steps, state);
-}
-
-/** Nodes the requested outputs depend on, in graph order; fills `tensors` with every tensor they read. */
-function neededNodes(nodes: readonly NodeProto[], outputs: readonly string[], tensors: Set<string>, start: string): NodeProto[] {
-  for (const name of outputs) tensors.add(name);
-  const kept: NodeProto[] = [];
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const node = nodes[i]!;
-    // The start tensor is fed from outside: its producer (and what only it needs) is not imported.
-    if (!(node.output ?? []).some((name) => name !== start && tensors.has(name))) continue;
-    kept.push(node);
-    for (const name of node.input ?? []) if (name) tensors.add(name);
-  }
-  return kept.reverse();
 }
 
 /** Imports one node; returns undefined when it was folded into constants at import. */
