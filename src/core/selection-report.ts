@@ -35,6 +35,11 @@ export interface SelectionReport {
   readonly chosen: CvScore;
   readonly table: CvScore[];
   readonly seconds: number;
+  /**
+   * Present when the cross-validation ran on a stratified sample of the training rows (a store too large to fit in
+   * memory): `rows` of `of`. The chosen head was then refitted on all `of` rows, streamed from disk.
+   */
+  readonly sample?: { readonly rows: number; readonly of: number };
 }
 
 /** A training image whose given label the cross-validated head confidently contradicts. */

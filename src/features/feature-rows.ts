@@ -7,6 +7,8 @@ export interface FeatureBlock {
   /** Index of the block's first row among all rows. */
   readonly start: number;
   readonly count: number;
+  /** Each row's file, when the rows know their files (a store's rows do); valid only during the call. */
+  readonly paths?: readonly string[];
 }
 
 /** Labelled feature rows that can be read in blocks, again and again, in the same order (a solver makes many passes). */
@@ -23,6 +25,24 @@ export interface FeatureRows {
    * @param rowsPerBlock - rows per block (the last may be shorter). Defaults to 1024.
    */
   forEachBlock(visit: (block: FeatureBlock) => void, rowsPerBlock?: number): void;
+}
+
+/**
+ * Rows a solver reads by position, again and again, and awaits work on between reads: the rows of a head fit, in
+ * memory or in a file too large for memory (see spillRows). {@link FeatureRows} is for one synchronous pass; this is
+ * for the many passes of a full-batch solver whose products run asynchronously (onnxruntime).
+ */
+export interface RowSource {
+  readonly count: number;
+  readonly dim: number;
+  /** Rows [start, start + count) row-major; valid until the next call (a reused buffer, or a view into memory). */
+  read(start: number, count: number): Float32Array;
+}
+
+/** Rows already in memory as a {@link RowSource}: reads are views, no copies. */
+export function matrixRowSource(matrix: { readonly data: Float32Array; readonly count: number; readonly dim: number }): RowSource {
+  const { data, count, dim } = matrix;
+  return { count, dim, read: (start, n) => data.subarray(start * dim, (start + n) * dim) };
 }
 
 /** Rows per block when the caller does not say: 1024 x 1280 floats is 5 MB. */

@@ -66,10 +66,12 @@ export class ShardRows implements FeatureRows {
     const size = Math.min(rowsPerBlock, Math.max(this.count, 1));
     const data = new Float32Array(size * this.dim);
     const labels = new Int32Array(size);
+    const paths: string[] = new Array<string>(size);
     let start = 0;
     let n = 0;
     const emit = (): void => {
-      visit({ data: n === size ? data : data.subarray(0, n * this.dim), labels: n === size ? labels : labels.subarray(0, n), start, count: n });
+      const full = n === size;
+      visit({ data: full ? data : data.subarray(0, n * this.dim), labels: full ? labels : labels.subarray(0, n), start, count: n, paths: full ? paths : paths.slice(0, n) });
       start += n;
       n = 0;
     };
@@ -77,6 +79,7 @@ export class ShardRows implements FeatureRows {
       this.checkWidth(row);
       decodeF32Into(row.vector, data, n * this.dim);
       labels[n] = this.labelIds.get(row.label)!;
+      paths[n] = row.path;
       n++;
       if (n === size) emit();
     });

@@ -17,6 +17,8 @@ export interface SyntheticShardsOptions {
   readonly valFraction?: number;
   /** The backbone the rows pretend to come from: its featureDim is the row width. */
   readonly model: ShardMeta['model'];
+  /** Standard deviation of each value around its class mean (before the ReLU): larger overlaps the classes more. Defaults to 0.5. */
+  readonly noise?: number;
   /** Seed for the class means and the noise. Defaults to 1. */
   readonly seed?: number;
   /** Called after every 10 000 rows written, for benchmarks' memory curves. */
@@ -35,6 +37,7 @@ export async function writeSyntheticShards(storeDir: string, options: SyntheticS
   const classes = options.classes ?? 10;
   const valFraction = options.valFraction ?? 0.1;
   const dim = options.model.featureDim;
+  const noise = options.noise ?? 0.5;
   const random = mulberry32(options.seed ?? 1);
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const means = Array.from({ length: classes }, () => Float32Array.from({ length: dim }, () => Math.max(0, gauss() * 0.6 + 0.3)));
@@ -51,7 +54,7 @@ export async function writeSyntheticShards(storeDir: string, options: SyntheticS
     const path = `${isVal ? 'val' : 'train'}/${labels[c]}/${String(i).padStart(8, '0')}.jpg`;
     const vector = new Float32Array(dim);
     const mean = means[c]!;
-    for (let j = 0; j < dim; j++) vector[j] = Math.max(0, mean[j]! + gauss() * 0.5);
+    for (let j = 0; j < dim; j++) vector[j] = Math.max(0, mean[j]! + gauss() * noise);
     const shard = shardOf(path, count);
     pending[shard]!.push({ path, part: isVal ? 1 : 0, label: labels[c]!, sha256: null, size: 0, mtimeNs: '0', vector, reason: null });
     if (pending[shard]!.length >= 512) flush(shard);
@@ -66,7 +69,7 @@ export async function writeSyntheticShards(storeDir: string, options: SyntheticS
       version: SHARD_SCHEMA_VERSION,
       shard: { index: shard, count },
       model: options.model,
-      dataset: { root: dir, layout: valFraction > 0 ? 'split' : 'single', labels, listed: options.rows, listingSha256: `synthetic-${options.rows}-${options.seed ?? 1}` },
+      dataset: { root: dir, layout: valFraction > 0 ? 'split' : 'single', labels, listed: options.rows, listingSha256: `synthetic-${options.rows}-${options.seed ?? 1}${noise === 0.5 ? '' : `-noise-${noise}`}` },
       complete: true,
       ...store.counts(),
       graftVersion: (createRequire(import.meta.url)('../../package.json') as { version: string }).version,

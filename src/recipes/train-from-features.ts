@@ -6,6 +6,9 @@ import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { materialiseRows } from '../features/feature-rows.js';
+import { spillRows } from '../features/spill-rows.js';
+import { fitLinearHeadStreamed } from '../learn/select/fit-linear-head-streamed.js';
+import { isLinearHead } from '../learn/head-config.js';
 import { ShardRows, type ShardRowSelection } from '../features/shard-rows.js';
 import { openShardSet, type ShardSet } from '../features/shard-set.js';
 import { appendDenseHead } from '../onnx/append-head.js';
@@ -41,9 +44,23 @@ export interface TrainFromFeaturesOptions extends BackboneSettings {
    */
   readonly valSplit?: number;
   readonly config?: TrainOptions['config'];
+  /**
+   * Most training rows the head is fitted on in memory. A store with more is copied once to a local file (rows x dim
+   * x 4 bytes in `workDir`) and the linear head is fitted streamed from it: C chosen on a stratified sample of
+   * `selectionRows`, then refitted on every row (see fitLinearHeadStreamed). Defaults to what 256 MiB of floats holds
+   * (52 428 rows of 1280).
+   */
+  readonly inMemoryRows?: number;
+  /** Rows the cross-validation samples when the head is fitted streamed. Defaults to 20 000. */
+  readonly selectionRows?: number;
+  /** Folder for the streamed fit's row file. Defaults to the OS temporary folder. */
+  readonly workDir?: string;
   readonly onProgress?: ProgressListener;
   readonly signal?: AbortSignal;
 }
+
+/** Bytes of training rows fitted in memory by default (see TrainFromFeaturesOptions.inMemoryRows). */
+const IN_MEMORY_BYTES = 256 * 1024 * 1024;
 
 /**
  * Trains a head on the features of a shard store (written by `graft embed --store --shard i/n` on one machine or many)
@@ -62,6 +79,11 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   const started = performance.now();
   const onProgress = abortable(options.onProgress, options.signal);
   const config = trainConfigFrom(options.config ?? {});
+  for (const [name, value, least] of [['--in-memory-rows', options.inMemoryRows, 0], ['--selection-rows', options.selectionRows, 100]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= least)) {
+      throw new GraftError('INVALID_CONFIG', `${name} must be an integer of at least ${least}. Received: ${value}`, { hint: `e.g. ${name} 20000` });
+    }
+  }
   const set = openShardSet(options.features);
   try {
     const { meta } = set;
@@ -93,7 +115,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     if (trainRows.count === 0) throw new GraftError('INVALID_DATASET', `No training rows in ${set.dir}: every image was unreadable or held out`);
     onProgress?.({ type: 'info', message: `${set.dir}: ${set.stores.length} shard${set.stores.length === 1 ? '' : 's'}, ${trainRows.count} train and ${valRows?.count ?? 0} val rows of ${trainRows.dim} floats` });
 
-    const fitted = await fitHead(trainRows, config, onProgress);
+    const fitted = await fitHead(trainRows, config, { ...options, onProgress });
     const val = valRows && valRows.count > 0 ? scoreRows(fitted.layers, valRows) : null;
     const skipped = unreadableRows(set);
     const headPhase: HeadPhase = {
@@ -148,10 +170,19 @@ interface FittedHead extends FittedOnRows {
 
 /**
  * The head fit on the store's rows: the linear head (cross-validated, as `graft train` fits it; a store holds one view
- * per image, so no mirror rows or test-time augmentation) or the MLP. The rows are read into memory once: the solver's
- * passes then cost no store reads (count x dim floats; ~5 GB for a million 1280-d rows, see bench/RESULTS.md).
+ * per image, so no mirror rows or test-time augmentation) or the MLP. Up to `inMemoryRows` rows are read into memory
+ * once, so the solver's passes cost no store reads; more are fitted streamed (see fitStreamed).
  */
-async function fitHead(train: ShardRows, config: TrainConfig, onProgress: ProgressListener | undefined): Promise<FittedHead> {
+async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'inMemoryRows' | 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
+  const inMemoryRows = options.inMemoryRows ?? Math.floor(IN_MEMORY_BYTES / (4 * train.dim));
+  if (train.count > inMemoryRows) {
+    if (!isLinearHead(config.head)) {
+      throw new GraftError('INVALID_CONFIG', `The MLP head (--hidden) trains in memory, and ${train.count} rows of ${train.dim} floats (${gib(train.count * train.dim * 4)}) are more than ${inMemoryRows} rows.`, {
+        hint: 'use the default linear head, which streams rows from disk at any size, or train the MLP on a smaller store',
+      });
+    }
+    return fitStreamed(train, config, options);
+  }
   const readStarted = performance.now();
   const trainMatrix = materialiseRows(train);
   const files: string[] = [];
@@ -160,8 +191,53 @@ async function fitHead(train: ShardRows, config: TrainConfig, onProgress: Progre
   const trainStarted = performance.now();
   const set = { plain: { data: trainMatrix.data, count: train.count, dim: train.dim }, mirrored: undefined, labels: trainMatrix.labels, files };
   // A store holds one view per image: no mirror rows, no test-time augmentation.
-  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress });
+  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress: options.onProgress });
   return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
+}
+
+/**
+ * The linear head on more rows than memory holds: the rows are copied once from the shards to a flat local file
+ * (SQLite reads are ~40x slower than the file's), then fitted by fitLinearHeadStreamed. Process memory stays flat as
+ * rows grow: one block of rows, plus labels, weights and the last pass's probabilities (rows x (3 + classes) numbers).
+ */
+async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
+  const { onProgress } = options;
+  const readStarted = performance.now();
+  const step = Math.max(1, Math.ceil(train.count / 10));
+  onProgress?.({ type: 'info', message: `${train.count} training rows (${gib(train.count * train.dim * 4)}) are more than memory is given: copying them to a local file to fit the head streamed` });
+  const spilled = spillRows(train, { workDir: options.workDir, onRows: (n) => n % step < 1024 && onProgress?.({ type: 'info', message: `read ${n} of ${train.count} rows` }) });
+  try {
+    const readSeconds = (performance.now() - readStarted) / 1000;
+    const trainStarted = performance.now();
+    const head = await fitLinearHeadStreamed(spilled, {
+      c: config.c,
+      classWeights: config.classWeights,
+      maxFolds: config.folds,
+      seed: config.seed,
+      selectionRows: options.selectionRows,
+      groupBy: config.groupBy ?? undefined,
+      signal: options.signal,
+      onProgress,
+    });
+    const fitted: FittedOnRows = {
+      layers: head.layers,
+      tta: false,
+      linear: { c: head.c, trainViews: head.trainViews },
+      selection: head.selection,
+      labelIssues: head.labelIssues,
+      history: [],
+      bestEpoch: 0,
+      stoppedEarly: false,
+      backend: 'onnxruntime',
+    };
+    return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
+  } finally {
+    spilled.close();
+  }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /** Which rows train and which validate: the store's own val part, or a stratified split made here as `train` makes it. */

@@ -24,6 +24,9 @@ interface TrainFlags extends BackboneFlags {
   groupBy?: string;
   multiScale?: boolean;
   features?: string;
+  inMemoryRows?: number;
+  selectionRows?: number;
+  workDir?: string;
   val?: string;
   valSplit?: number;
   out: string;
@@ -58,6 +61,9 @@ export function registerTrain(program: Command): void {
     .description('train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)')
     .argument('[train-dir]', 'training images: class sub-folders, a folder with train/ and val/, a manifest (.csv, .jsonl), or a feature store folder')
     .option('--features <store-dir>', 'train from the feature shards graft embed --store wrote (no images read; the backbone defaults to theirs)')
+    .option('--in-memory-rows <n>', 'with --features: most training rows fitted in memory; more are copied to a local file and the head is fitted streamed, C chosen on a 20k-row sample (default: 256 MiB of rows)', parseInteger)
+    .option('--selection-rows <n>', 'with --features, when the head is fitted streamed: rows the cross-validation samples (default 20000)', parseInteger)
+    .option('--work-dir <dir>', 'with --features: local folder for that file (rows x dim x 4 bytes; default: the OS temp folder)')
     .option('--val <dir>', "validation folder or CSV, scored only, never used to choose (default: the dataset's val/ folder, else none)")
     .option('--val-split <fraction>', 'hold out this stratified, seeded fraction of the training images to score (default 0)', parseNumber)
     .requiredOption('--out <model-dir>', 'where to write the model directory')
@@ -119,6 +125,10 @@ export function registerTrain(program: Command): void {
       };
       const store = featureStoreFrom(dir, flags.features);
       if (store && (fineTuning || flags.val !== undefined)) refuseWithFeatures(fineTuning ? '--fine-tune' : '--val');
+      const storeOnly = flags.inMemoryRows !== undefined ? '--in-memory-rows' : flags.selectionRows !== undefined ? '--selection-rows' : flags.workDir !== undefined ? '--work-dir' : undefined;
+      if (!store && storeOnly) {
+        throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--features).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
+      }
       const result = store
         ? await trainFromFeatures({
             ...backboneOptionsFrom(flags, progress),
@@ -128,6 +138,9 @@ export function registerTrain(program: Command): void {
             valSplit: flags.valSplit,
             out: flags.out,
             config,
+            inMemoryRows: flags.inMemoryRows,
+            selectionRows: flags.selectionRows,
+            workDir: flags.workDir,
           })
         : await train({
         ...backboneOptionsFrom(flags, progress),
@@ -234,7 +247,7 @@ export function formatTrainResult(r: TrainResult): string {
   if (r.selection) {
     const s = r.selection;
     lines.push(
-      `  chosen by  ${s.folds}-fold cross-validation${s.grouped ? ' (grouped)' : ''} on the training images (${s.table.length} candidates, lowest ${s.criterion}, ${s.seconds.toFixed(1)} s)`,
+      `  chosen by  ${s.folds}-fold cross-validation${s.grouped ? ' (grouped)' : ''} on ${s.sample ? `a stratified sample of ${s.sample.rows} of the ${s.sample.of} training rows, then refitted on all` : 'the training images'} (${s.table.length} candidates, lowest ${s.criterion}, ${s.seconds.toFixed(1)} s)`,
       `  CV         accuracy ${s.chosen.accuracy.toFixed(4)}, log-loss ${s.chosen.logLoss.toFixed(4)}`,
     );
   }

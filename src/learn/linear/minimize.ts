@@ -17,6 +17,8 @@ export interface MinimizeOptions extends Omit<LbfgsOptions, 'history'> {
   readonly histories?: readonly (LbfgsHistory | undefined)[];
   /** Checked between passes: aborting stops with GraftError CANCELLED. */
   readonly signal?: AbortSignal;
+  /** Called after each pass over the rows with the number of passes so far and each run's current value. */
+  readonly onPass?: (passes: number, values: readonly number[]) => void;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface MinimizeOptions extends Omit<LbfgsOptions, 'history'> {
  */
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
   const runs = starts.map((x0, j) => new Lbfgs(x0, { ...options, history: options.histories?.[j] }));
-  for (;;) {
+  for (let passes = 1; ; passes++) {
     if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
     const active = runs.flatMap((run, j) => {
       const point = run.ask();
@@ -37,6 +39,7 @@ export async function minimizeSoftmax(objective: SoftmaxObjective, which: readon
       active.map((a) => a.point),
     );
     active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
+    options.onPass?.(passes, results.map((r) => r.f));
   }
   return runs.map((run) => ({ x: run.x, f: run.f, iterations: run.iterations, status: run.status, history: run.history }));
 }

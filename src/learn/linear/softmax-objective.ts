@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../../runtime/ort-session.js';
 import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, onnx } from '../../onnx/onnx-model.js';
+import { matrixRowSource, type RowSource } from '../../features/feature-rows.js';
 import type { FeatureMatrix } from '../train-head.js';
 import type { LbfgsHistory } from './lbfgs.js';
 
@@ -42,7 +43,8 @@ export interface SoftmaxObjectiveOptions {
  * (W / std, b - mean . W / std), so rows are read raw and never copied per problem.
  */
 export class SoftmaxObjective {
-  readonly rows: FeatureMatrix;
+  /** The rows: in memory, or read block by block from a file (see spillRows) when they do not fit. */
+  readonly rows: RowSource;
   readonly labels: Int32Array;
   readonly numClasses: number;
   readonly #problems: SoftmaxProblem[] = [];
@@ -60,10 +62,10 @@ export class SoftmaxObjective {
   /** Matrix products run, for the benchmark's accounting. */
   passes = 0;
 
-  constructor(rows: FeatureMatrix, labels: Int32Array, numClasses: number, options: SoftmaxObjectiveOptions = {}) {
+  constructor(rows: FeatureMatrix | RowSource, labels: Int32Array, numClasses: number, options: SoftmaxObjectiveOptions = {}) {
     if (labels.length !== rows.count) throw new RangeError(`labels (${labels.length}) and rows (${rows.count}) differ in length`);
     if (labels.some((l) => !(l >= 0 && l < numClasses))) throw new RangeError(`labels must be in [0, ${numClasses})`);
-    this.rows = rows;
+    this.rows = 'data' in rows ? matrixRowSource(rows) : rows;
     this.labels = labels;
     this.numClasses = numClasses;
     this.#threads = options.threads ?? 2;
@@ -246,7 +248,7 @@ export class SoftmaxObjective {
     folded: { weight: Float32Array; bias: Float32Array },
     visit: (outputs: ort.InferenceSession.OnnxValueMapType, start: number, count: number) => void,
   ): Promise<void> {
-    const { dim, data, count } = this.rows;
+    const { dim, count } = this.rows;
     const p = which.length;
     const m = p * this.numClasses;
     const session = await this.#session(kind, p);
@@ -254,7 +256,7 @@ export class SoftmaxObjective {
     const b = new ort.Tensor('float32', folded.bias, [m]);
     for (let start = 0; start < count; start += this.#blockRows) {
       const rows = Math.min(this.#blockRows, count - start);
-      const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', data.subarray(start * dim, (start + rows) * dim), [rows, dim]), w, b };
+      const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', this.rows.read(start, rows), [rows, dim]), w, b };
       if (kind === 'gradient') {
         const weights = new Float32Array(rows * p);
         which.forEach((problemIndex, j) => {

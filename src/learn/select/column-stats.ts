@@ -1,23 +1,32 @@
+import { matrixRowSource, type RowSource } from '../../features/feature-rows.js';
 import type { FeatureMatrix } from '../train-head.js';
+
+/** Rows per read when the rows come from a file. */
+const BLOCK_ROWS = 4096;
 
 /**
  * Per-dimension mean and standard deviation of the rows with a positive weight (each counted once), for
  * standardising features. A floor of 1e-3 on the deviation keeps constant dimensions (a ReLU that never fires on
- * this data) from being blown up.
+ * this data) from being blown up. Rows are read in blocks, so rows spilled to a file cost one pass, not memory.
  */
-export function columnStats(rows: FeatureMatrix, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
-  const { data, count, dim } = rows;
+export function columnStats(rows: FeatureMatrix | RowSource, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
+  const source = 'data' in rows ? matrixRowSource(rows) : rows;
+  const { count, dim } = source;
   const sum = new Float64Array(dim);
   const sumSq = new Float64Array(dim);
   let used = 0;
-  for (let r = 0; r < count; r++) {
-    if (!(weights[r]! > 0)) continue;
-    used++;
-    const offset = r * dim;
-    for (let d = 0; d < dim; d++) {
-      const v = data[offset + d]!;
-      sum[d] = sum[d]! + v;
-      sumSq[d] = sumSq[d]! + v * v;
+  for (let start = 0; start < count; start += BLOCK_ROWS) {
+    const n = Math.min(BLOCK_ROWS, count - start);
+    const data = source.read(start, n);
+    for (let r = 0; r < n; r++) {
+      if (!(weights[start + r]! > 0)) continue;
+      used++;
+      const offset = r * dim;
+      for (let d = 0; d < dim; d++) {
+        const v = data[offset + d]!;
+        sum[d] = sum[d]! + v;
+        sumSq[d] = sumSq[d]! + v * v;
+      }
     }
   }
   const mean = new Float32Array(dim);
