@@ -31,7 +31,9 @@ export interface LbfgsOptions {
   readonly memory?: number;
   /**
    * Correction pairs to start from (e.g. from a neighbouring problem along a regularisation path), so the first step
-   * is already scaled by curvature instead of being a short steepest-descent step. Copied; newest last.
+   * is already scaled by curvature instead of being a short steepest-descent step. Newest last. Borrowed, not
+   * copied: the run only reads these arrays (it never recycles a borrowed pair's buffers), so one history can start
+   * several runs; the caller must not change them while those runs go on.
    */
   readonly history?: LbfgsHistory;
 }
@@ -55,6 +57,8 @@ export class Lbfgs {
   readonly #s: Float64Array[] = [];
   readonly #y: Float64Array[] = [];
   readonly #rho: number[] = [];
+  /** How many of the oldest pairs are borrowed from options.history (read-only: never reused as scratch). */
+  #borrowed = 0;
   #scratchS: Float64Array | undefined;
   #scratchY: Float64Array | undefined;
   /** The accepted point, its value and gradient. */
@@ -90,10 +94,11 @@ export class Lbfgs {
       let sy = 0;
       for (let j = 0; j < sv.length; j++) sy += sv[j]! * yv[j]!;
       if (!(sy > 1e-12) || sv.length !== x0.length) continue;
-      this.#s.push(Float64Array.from(sv));
-      this.#y.push(Float64Array.from(yv));
+      this.#s.push(sv);
+      this.#y.push(yv);
       this.#rho.push(1 / sy);
     }
+    this.#borrowed = this.#s.length;
   }
 
   /** The correction pairs gathered so far (the solver's own arrays: copy before changing them). */
@@ -139,8 +144,12 @@ export class Lbfgs {
       }
       if (sy > 1e-12) {
         const full = this.#s.length === this.#memory;
+        // A dropped pair's buffers become the next scratch, unless they were borrowed.
+        const owned = this.#borrowed === 0;
+        if (!owned && full) this.#borrowed--;
         this.#scratchS = full ? this.#s.shift() : undefined;
         this.#scratchY = full ? this.#y.shift() : undefined;
+        if (!owned) this.#scratchS = this.#scratchY = undefined;
         if (full) this.#rho.shift();
         this.#s.push(s);
         this.#y.push(y);
@@ -211,6 +220,7 @@ export class Lbfgs {
     if (!(slope < 0)) {
       // Not a descent direction (can only follow numerical trouble): restart from steepest descent.
       this.#s.length = this.#y.length = this.#rho.length = 0;
+      this.#borrowed = 0;
       for (let i = 0; i < g.length; i++) direction[i] = -g[i]!;
       slope = -g.reduce((sum, v) => sum + v * v, 0);
     }

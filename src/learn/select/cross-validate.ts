@@ -51,6 +51,8 @@ export interface CrossValidation {
   readonly warmStart: Float64Array;
   /** Curvature pairs of one of its fold problems and that problem's L2 weight lambda = 1 / (C S), to move them. */
   readonly warmHistory?: { readonly history: LbfgsHistory; readonly lambda: number };
+  /** The rows the problems ran on: the plain views, then (when any candidate used them) the mirror images. */
+  readonly rows: FeatureMatrix;
 }
 
 /**
@@ -148,7 +150,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       await record(grid.indexOf(bestPathC), bestPathC, which, minima.map((m) => m.x), group, minima.map((m) => m.history));
     }
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
-    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(winner.warmHistory ? { warmHistory: winner.warmHistory } : {}) };
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(winner.warmHistory ? { warmHistory: winner.warmHistory } : {}), rows };
   } finally {
     await objective.dispose();
   }

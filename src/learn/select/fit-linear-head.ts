@@ -124,12 +124,13 @@ async function fitFinal(
   set: HeadTrainingSet,
   chosen: { c: number; trainViews: TrainViews },
   options: LinearHeadOptions,
-  cv: Pick<CrossValidation, 'warmStart' | 'warmHistory'> | undefined,
+  cv: Pick<CrossValidation, 'warmStart' | 'warmHistory' | 'rows'> | undefined,
 ): Promise<{ layers: DenseLayerWeights[]; iterations: number; status: string }> {
   const { plain, mirrored, labels } = set;
   const k = set.classNames.length;
   const useMirror = chosen.trainViews === 'plain+flip';
-  const rows: FeatureMatrix = useMirror ? { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim } : plain;
+  // Plain then mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved).
+  const rows: FeatureMatrix = !useMirror ? plain : cv?.rows.count === plain.count * 2 ? cv.rows : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
   const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[r % plain.count]!) : labels;
   const perClass = classWeights(labels, k, options.classWeights);
   const weights = Float32Array.from(rowLabels, (l) => perClass[l]!);
