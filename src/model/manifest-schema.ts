@@ -1,4 +1,5 @@
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 
 /** A plain file name inside the model directory: no folder separators, no `..`, not hidden. */
 const FILE_NAME = { type: 'string', pattern: '^(?!\\.)[^/\\\\\\u0000]{1,255}$' } as const;
@@ -37,11 +38,13 @@ const MANIFEST_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const validate = ajv.compile(MANIFEST_SCHEMA);
+// Loaded and compiled on first use (~70 ms): commands that only write a model directory, such as `graft train`,
+// never pay it. ajv is CommonJS, so a synchronous require keeps manifestProblem synchronous.
+let compiled: ValidateFunction | undefined;
 
 /** The first problem of a manifest as "<where> <what is wrong>. Received: <value>", or undefined when it is fine. */
 export function manifestProblem(value: unknown): string | undefined {
+  const validate = (compiled ??= newAjv().compile(MANIFEST_SCHEMA));
   if (validate(value)) return undefined;
   const error = validate.errors?.[0];
   if (!error) return 'is not a valid manifest';
@@ -50,4 +53,9 @@ export function manifestProblem(value: unknown): string | undefined {
   const shown = JSON.stringify(received) ?? 'undefined';
   const what = error.keyword === 'pattern' ? 'must be a plain file name in the model directory' : (error.message ?? 'is invalid');
   return `${where} ${what}${error.params && 'allowedValues' in error.params ? ` (${(error.params.allowedValues as unknown[]).join(', ')})` : ''}. Received: ${shown.length > 80 ? `${shown.slice(0, 80)}...` : shown}`;
+}
+
+function newAjv(): AjvClass {
+  const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
+  return new Ajv({ allErrors: false, strict: false });
 }
