@@ -45,6 +45,31 @@ export function matrixRowSource(matrix: { readonly data: Float32Array; readonly 
   return { count, dim, read: (start, n) => data.subarray(start * dim, (start + n) * dim) };
 }
 
+/**
+ * The given rows of `source` (indexes into it, in this order) as a {@link RowSource}: reads gather them into one
+ * reused buffer, consecutive runs read together. For a held-out part of rows too many for memory.
+ */
+export function subsetRowSource(source: RowSource, rows: Int32Array | readonly number[]): RowSource {
+  const { dim } = source;
+  let buffer = new Float32Array(0);
+  return {
+    count: rows.length,
+    dim,
+    read(start, count) {
+      if (!(start >= 0 && count >= 0 && start + count <= rows.length)) throw new RangeError(`subsetRowSource: rows [${start}, ${start + count}) are outside [0, ${rows.length})`);
+      if (buffer.length < count * dim) buffer = new Float32Array(count * dim);
+      for (let i = 0; i < count; ) {
+        const first = rows[start + i]!;
+        let run = 1;
+        while (i + run < count && rows[start + i + run] === first + run) run++;
+        buffer.set(source.read(first, run), i * dim);
+        i += run;
+      }
+      return buffer.subarray(0, count * dim);
+    },
+  };
+}
+
 /** Rows per block when the caller does not say: 1024 x 1280 floats is 5 MB. */
 export const DEFAULT_ROWS_PER_BLOCK = 1024;
 

@@ -14,6 +14,7 @@ import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import type { TrainConfig } from './train-config.js';
 import type { FeatureMatrix } from './train-head.js';
+import { subsetRowSource, type RowSource } from '../features/feature-rows.js';
 
 /** Scores on a validation set: reported, never used to choose anything. */
 export type ValScores = Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number };
@@ -134,7 +135,7 @@ export interface FitHeadContext {
  * choice is made on these training rows alone. Used by the head phase and by training from feature stores.
  */
 export async function fitHeadOn(set: FeatureSet, groups: readonly string[] | undefined, context: FitHeadContext): Promise<FittedHead> {
-  return isLinearHead(context.config.head) ? fitLinear(set, groups, context) : fitMlp(set, groups, context);
+  return isLinearHead(context.config.head) ? fitLinear(set, groups, context) : fitMlp(set.plain, set.labels, groups, context);
 }
 
 async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
@@ -168,16 +169,21 @@ async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined,
 
 /**
  * The MLP head (`--hidden N`): Adam with early stopping on a held-out fifth of the training images (grouped and
- * stratified like a cross-validation fold), never on the validation set.
+ * stratified like a cross-validation fold), never on the validation set. Rows read by position (too many for memory)
+ * are trained on a batch at a time.
  */
-async function fitMlp(set: FeatureSet, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
+export async function fitMlp(plain: FeatureMatrix | RowSource, labels: Int32Array, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
   const { config, classNames } = input;
-  const { fold } = assignFolds(set.labels, classNames, groups, config.seed, 5);
+  const { fold } = assignFolds(labels, classNames, groups, config.seed, 5);
+  const { dim } = plain;
   const part = (inHoldout: boolean) => {
     const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
-    const out = new Float32Array(rows.length * set.plain.dim);
-    rows.forEach((r, j) => out.set(set.plain.data.subarray(r * set.plain.dim, (r + 1) * set.plain.dim), j * set.plain.dim));
-    return { features: { data: out, count: rows.length, dim: set.plain.dim }, labels: Int32Array.from(rows, (r) => set.labels[r]!) };
+    const partLabels = Int32Array.from(rows, (r) => labels[r]!);
+    // Rows read by position stay where they are (a held-out part of a million rows is not copied into memory).
+    if (!('data' in plain)) return { features: subsetRowSource(plain, rows), labels: partLabels };
+    const out = new Float32Array(rows.length * dim);
+    rows.forEach((r, j) => out.set(plain.data.subarray(r * dim, (r + 1) * dim), j * dim));
+    return { features: { data: out, count: rows.length, dim }, labels: partLabels };
   };
   // tfjs loads only for an MLP (~0.6 s of start-up the linear head does not pay).
   const { trainHead } = await import('./train-head.js');

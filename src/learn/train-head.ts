@@ -10,6 +10,8 @@ import { earlyStopping } from './fit/early-stopping.js';
 import { progress } from './fit/progress.js';
 import { variableWeights } from './fit/tfjs-weights.js';
 import type { FitModel } from './fit/types.js';
+import type { RowSource } from '../features/feature-rows.js';
+import { columnStats } from './select/column-stats.js';
 
 /** Feature vectors, row-major: `count` rows of `dim` floats. */
 export interface FeatureMatrix {
@@ -19,7 +21,8 @@ export interface FeatureMatrix {
 }
 
 export interface LabelledFeatures {
-  readonly features: FeatureMatrix;
+  /** In memory, or read by position (rows too many for memory: batches are gathered from it as they are needed). */
+  readonly features: FeatureMatrix | RowSource;
   /** Class index of each row. */
   readonly labels: Int32Array;
 }
@@ -63,9 +66,9 @@ export async function trainHead(
   const backend = await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
   const random = mulberry32(config.seed);
   const { dim } = train.features;
-  const normalization = computeNormalization(train.features);
-  const xTrain = standardize(train.features, normalization);
-  const xVal = val && val.features.count > 0 ? standardize(val.features, normalization) : undefined;
+  const normalization = 'data' in train.features ? computeNormalization(train.features) : columnStats(train.features, new Float32Array(train.features.count).fill(1));
+  const xTrain = trainingRows(train.features, normalization);
+  const xVal = val && val.features.count > 0 ? trainingRows(val.features, normalization) : undefined;
 
   const sizes = [dim, ...config.head.hidden, numClasses];
   const vars = initVariables(sizes, random);
@@ -96,9 +99,9 @@ function headModel(parts: {
   vars: HeadVariables;
   optimizer: tf.Optimizer;
   sizes: readonly number[];
-  xTrain: tf.Tensor2D;
+  xTrain: TrainingRows;
   labels: Int32Array;
-  val?: { x: tf.Tensor2D; labels: Int32Array };
+  val?: { x: TrainingRows; labels: Int32Array };
   random: Random;
   config: TrainConfig;
   numClasses: number;
@@ -115,7 +118,7 @@ function headModel(parts: {
       const { loss, hits } = trainStep(parts.optimizer, vars, parts.xTrain, parts.labels, rows, numClasses, config, masks);
       return { size: rows.length, loss, hits };
     },
-    ...(val ? { validate: () => evaluate(vars, val.x, val.labels, numClasses) } : {}),
+    ...(val ? { validate: () => val.x.evaluate(vars, val.labels, numClasses) } : {}),
   };
 }
 
@@ -141,10 +144,58 @@ function computeNormalization(features: FeatureMatrix): FeatureNormalization {
   return { mean, std };
 }
 
-function standardize(features: FeatureMatrix, norm: FeatureNormalization): tf.Tensor2D {
-  return tf.tidy(() =>
-    tf.tensor2d(features.data, [features.count, features.dim]).sub(tf.tensor1d(norm.mean)).div(tf.tensor1d(norm.std)),
-  );
+/** Standardised rows as the training steps take them: a batch by row indexes, and the loss and accuracy of all. */
+interface TrainingRows {
+  /** The standardised rows `rows` (call inside tf.tidy). */
+  batch(rows: readonly number[]): tf.Tensor2D;
+  evaluate(vars: HeadVariables, labels: Int32Array, numClasses: number): { val_loss: number; val_acc: number };
+  dispose(): void;
+}
+
+/** Rows read per block when evaluating rows that are not in memory. */
+const EVALUATE_BLOCK = 1024;
+
+/**
+ * Rows in memory become one standardised tensor (batches are gathered from it); rows read by position are read and
+ * standardised a batch at a time, so memory is a batch, not the rows.
+ */
+function trainingRows(features: FeatureMatrix | RowSource, norm: FeatureNormalization): TrainingRows {
+  if ('data' in features) {
+    const x = tf.tidy(() => tf.tensor2d(features.data, [features.count, features.dim]).sub(tf.tensor1d(norm.mean)).div(tf.tensor1d(norm.std)) as tf.Tensor2D);
+    return {
+      batch: (rows) => x.gather(tf.tensor1d(rows as number[], 'int32')) as tf.Tensor2D,
+      evaluate: (vars, labels, numClasses) => evaluate(vars, x, labels, numClasses),
+      dispose: () => x.dispose(),
+    };
+  }
+  const { dim } = features;
+  const standardised = (data: Float32Array, count: number): tf.Tensor2D => {
+    const out = new Float32Array(count * dim);
+    for (let r = 0; r < count; r++) {
+      for (let d = 0; d < dim; d++) out[r * dim + d] = (data[r * dim + d]! - norm.mean[d]!) / norm.std[d]!;
+    }
+    return tf.tensor2d(out, [count, dim]);
+  };
+  return {
+    batch(rows) {
+      const data = new Float32Array(rows.length * dim);
+      rows.forEach((row, i) => data.set(features.read(row, 1), i * dim));
+      return standardised(data, rows.length);
+    },
+    evaluate(vars, labels, numClasses) {
+      let loss = 0;
+      let hits = 0;
+      for (let start = 0; start < features.count; start += EVALUATE_BLOCK) {
+        const count = Math.min(EVALUATE_BLOCK, features.count - start);
+        // The block's tensor is made inside the tidy, so it is freed with the rest.
+        const block = tf.tidy(() => evaluate(vars, standardised(features.read(start, count), count), labels.subarray(start, start + count), numClasses));
+        loss += block.val_loss * count;
+        hits += block.val_acc * count;
+      }
+      return { val_loss: loss / features.count, val_acc: hits / features.count };
+    },
+    dispose: () => undefined,
+  };
 }
 
 /** Glorot-uniform weights and zero biases, drawn from the seeded generator (not tf's own RNG). */
@@ -193,7 +244,7 @@ function forward(vars: HeadVariables, x: tf.Tensor2D, masks?: Float32Array[]): t
 function trainStep(
   optimizer: tf.Optimizer,
   vars: HeadVariables,
-  x: tf.Tensor2D,
+  x: TrainingRows,
   labels: Int32Array,
   rows: number[],
   numClasses: number,
@@ -201,8 +252,7 @@ function trainStep(
   masks: Float32Array[] | undefined,
 ): { loss: number; hits: number } {
   return tf.tidy(() => {
-    const idx = tf.tensor1d(rows, 'int32');
-    const xb = x.gather(idx) as tf.Tensor2D;
+    const xb = x.batch(rows);
     const yb = tf.oneHot(tf.tensor1d(rows.map((r) => labels[r]!), 'int32'), numClasses);
     let logitsOut: tf.Tensor2D | undefined;
     const cost = optimizer.minimize(() => {

@@ -20,7 +20,7 @@ import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
 import { groupKeys } from '../learn/select/folds.js';
 import type { TrainOptions, TrainResult } from './train.js';
-import { fitHeadOn, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
+import { fitHeadOn, fitMlp, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 
@@ -175,14 +175,7 @@ interface FittedHead extends FittedOnRows {
  */
 async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'inMemoryRows' | 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
   const inMemoryRows = options.inMemoryRows ?? Math.floor(IN_MEMORY_BYTES / (4 * train.dim));
-  if (train.count > inMemoryRows) {
-    if (!isLinearHead(config.head)) {
-      throw new GraftError('INVALID_CONFIG', `The MLP head (--hidden) trains in memory, and ${train.count} rows of ${train.dim} floats (${gib(train.count * train.dim * 4)}) are more than ${inMemoryRows} rows.`, {
-        hint: 'use the default linear head, which streams rows from disk at any size, or train the MLP on a smaller store',
-      });
-    }
-    return fitStreamed(train, config, options);
-  }
+  if (train.count > inMemoryRows) return fitStreamed(train, config, options);
   const readStarted = performance.now();
   const trainMatrix = materialiseRows(train);
   const files: string[] = [];
@@ -196,9 +189,10 @@ async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<Trai
 }
 
 /**
- * The linear head on more rows than memory holds: the rows are copied once from the shards to a flat local file
- * (SQLite reads are ~40x slower than the file's), then fitted by fitLinearHeadStreamed. Process memory stays flat as
- * rows grow: one block of rows, plus labels, weights and the last pass's probabilities (rows x (3 + classes) numbers).
+ * The head on more rows than memory holds: the rows are copied once from the shards to a flat local file (SQLite
+ * reads are ~40x slower than the file's). The linear head is then fitted by fitLinearHeadStreamed; the MLP trains on
+ * batches gathered from the file. Process memory stays flat as rows grow: a block or batch of rows, plus a few numbers
+ * per row (labels, weights, the last pass's probabilities).
  */
 async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
   const { onProgress } = options;
@@ -208,7 +202,13 @@ async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<
   const spilled = spillRows(train, { workDir: options.workDir, onRows: (n) => n % step < 1024 && onProgress?.({ type: 'info', message: `read ${n} of ${train.count} rows` }) });
   try {
     const readSeconds = (performance.now() - readStarted) / 1000;
+    onProgress?.({ type: 'info', message: `copied ${train.count} rows to ${spilled.file} in ${readSeconds.toFixed(1)} s` });
     const trainStarted = performance.now();
+    if (!isLinearHead(config.head)) {
+      const groups = config.groupBy ? groupKeys(spilled.filesOf(Array.from(spilled.labels.keys())), config.groupBy) : undefined;
+      const fitted = await fitMlp(spilled, spilled.labels, groups, { config: { ...config, tta: 'off' }, classNames: train.labels, signal: options.signal, onProgress });
+      return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
+    }
     const head = await fitLinearHeadStreamed(spilled, {
       c: config.c,
       classWeights: config.classWeights,

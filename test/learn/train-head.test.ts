@@ -3,11 +3,12 @@ import { GraftError } from '../../src/core/errors.js';
 import { denseForward, foldNormalization } from '../../src/core/dense-layer.js';
 import { headFromConfig, headToConfig } from '../../src/learn/head-config.js';
 import { trainConfigFrom } from '../../src/learn/train-config.js';
-import { trainHead, type LabelledFeatures } from '../../src/learn/train-head.js';
+import { trainHead, type FeatureMatrix, type LabelledFeatures } from '../../src/learn/train-head.js';
+import { matrixRowSource } from '../../src/features/feature-rows.js';
 import { clusters as gaussianClusters } from './clusters.js';
 
 /** Gaussian clusters (see test/learn/clusters.ts) in trainHead's shape. */
-function clusters(count: number, dim: number, classes: number, seed: number, spread = 1): LabelledFeatures {
+function clusters(count: number, dim: number, classes: number, seed: number, spread = 1): LabelledFeatures & { features: FeatureMatrix } {
   const { rows, labels } = gaussianClusters(count, dim, classes, seed, spread);
   return { features: rows, labels };
 }
@@ -42,6 +43,25 @@ describe('trainHead', () => {
     expect(head.history.length).toBe(head.bestEpoch + 3);
     const best = Math.min(...head.history.map((h) => h.val_loss!));
     expect(head.history[head.bestEpoch - 1]!.val_loss).toBe(best);
+  });
+
+  it('trains on rows read by position (too many for memory) as it trains on a matrix: same seed, near-equal weights', async () => {
+    const train = clusters(300, 16, 3, 11, 3);
+    const val = clusters(90, 16, 3, 12, 3);
+    const config = trainConfigFrom({ epochs: 8, seed: 5, learningRate: 0.01, head: { hidden: [16], dropout: 0.2 } });
+    const inMemory = await trainHead(train, val, 3, config);
+    // Read by position: batches are gathered and standardised in JS, validation is scored in blocks.
+    const streamed = await trainHead({ ...train, features: matrixRowSource(train.features) }, { ...val, features: matrixRowSource(val.features) }, 3, config);
+    expect(streamed.normalization.mean).toEqual(inMemory.normalization.mean);
+    expect(streamed.history.length).toBe(inMemory.history.length);
+    expect(streamed.bestEpoch).toBe(inMemory.bestEpoch);
+    for (const [a, b] of streamed.history.map((h, i) => [h, inMemory.history[i]!] as const)) {
+      expect(a.val_loss!).toBeCloseTo(b.val_loss!, 4);
+      expect(a.val_acc).toBeCloseTo(b.val_acc!, 6);
+    }
+    const w = streamed.layers[0]!.weight;
+    const v = inMemory.layers[0]!.weight;
+    expect(Math.max(...w.map((x, i) => Math.abs(x - v[i]!)))).toBeLessThan(1e-3);
   });
 
   it('folding the standardisation into the first layer gives the same probabilities on raw features', async () => {

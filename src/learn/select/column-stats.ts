@@ -2,7 +2,7 @@ import { matrixRowSource, type RowSource } from '../../features/feature-rows.js'
 import type { FeatureMatrix } from '../train-head.js';
 
 /** Rows per read when the rows come from a file. */
-const BLOCK_ROWS = 4096;
+const BLOCK_ROWS = 1024;
 
 /**
  * Per-dimension mean and standard deviation of the rows with a positive weight (each counted once), for
