@@ -1,5 +1,4 @@
 import { matrixRowSource, type RowSource } from '../../features/feature-rows.js';
-import type { FeatureMatrix } from '../train-head.js';
 
 /** Rows per read when the rows come from a file. */
 const BLOCK_ROWS = 1024;
@@ -9,7 +8,7 @@ const BLOCK_ROWS = 1024;
  * standardising features. A floor of 1e-3 on the deviation keeps constant dimensions (a ReLU that never fires on
  * this data) from being blown up. Rows are read in blocks, so rows spilled to a file cost one pass, not memory.
  */
-export function columnStats(rows: FeatureMatrix | RowSource, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
+export function columnStats(rows: { readonly data: Float32Array; readonly count: number; readonly dim: number } | RowSource, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
   const source = 'data' in rows ? matrixRowSource(rows) : rows;
   const { count, dim } = source;
   const sum = new Float64Array(dim);
