@@ -7,7 +7,7 @@
 //           replaces the in-memory seam (src/recipes/train-from-features.ts, fitHead), that training materialises
 //           R x 1280 floats, so --train at 1M rows is the check to run after that integration.
 // Usage: npm run build && node bench/scale.mjs images [--count 100000] [--work /tmp/graft-scale]
-//        node bench/scale.mjs rows [--rows 1000000] [--shards 8] [--train] [--no-pass] [--work /tmp/graft-scale]
+//        node bench/scale.mjs rows [--rows 1000000] [--shards 8] [--noise 0.5] [--train [--mlp]] [--no-pass] [--work /tmp/graft-scale]
 //        (a store written by an earlier `rows` run with the same --rows is reused)
 // Writes bench/out/scale-<part>.json and prints the rows for bench/RESULTS.md.
 import { spawn } from 'node:child_process';
@@ -116,10 +116,13 @@ if (part === 'images') {
   else results.pass = previousPass(rows);
   if (args.includes('--train')) {
     // The synthetic rows are one 1280-d view per image, as the single-scale backbone gives (--no-multi-scale).
-    const run = await graft(['train', '--features', store, '--no-multi-scale', '--out', join(work, `rows-model-${rows}`)]);
+    // --mlp: the MLP head (Dense(256), 2 epochs) instead of the default linear head, batches gathered from the local copy.
+    const head = args.includes('--mlp') ? ['--hidden', '256', '--epochs', '2'] : [];
+    const run = await graft(['train', '--features', store, '--no-multi-scale', ...head, '--out', join(work, `rows-model-${rows}`)]);
+    results.head = head.length ? 'mlp 256, 2 epochs' : 'linear';
     results.train = { wall_s: run.wall_s, peak_rss_mb: run.peak_rss_mb, val_accuracy: run.json.val?.accuracy, selection: run.json.selection && { ...run.json.selection, table: undefined }, timings: run.json.timings, rss_curve: run.rss_curve };
   }
-  save(noise === 0.5 ? 'rows' : `rows-noise-${noise}`, results);
+  save(`rows${rows === 1_000_000 ? '' : `-${rows}`}${noise === 0.5 ? '' : `-noise-${noise}`}${args.includes('--mlp') ? '-mlp' : ''}`, results);
 } else {
   console.error('usage: node bench/scale.mjs images [--count N] | rows [--rows N] [--shards S] [--train]');
   process.exitCode = 2;
