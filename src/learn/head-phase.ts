@@ -9,7 +9,7 @@ import { denseForward, foldNormalization, type DenseLayerWeights } from '../core
 import { isLinearHead } from './head-config.js';
 import type { DataSplit } from './prepare-data.js';
 import { assignFolds, groupKeys } from './select/folds.js';
-import { fitLinearHead, type SelectionReport } from './select/fit-linear-head.js';
+import { fitLinearHead, type LinearHead, type SelectionReport } from './select/fit-linear-head.js';
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import type { TrainConfig } from './train-config.js';
@@ -154,6 +154,11 @@ async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined,
       onProgress: input.onProgress,
     },
   );
+  return linearFitted(head);
+}
+
+/** A fitted linear head (in memory or streamed) as the head phase records it: no epochs, solved in onnxruntime. */
+export function linearFitted(head: LinearHead): FittedHead {
   return {
     layers: head.layers,
     tta: head.tta,

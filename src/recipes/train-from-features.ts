@@ -20,7 +20,7 @@ import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
 import { groupKeys } from '../learn/select/folds.js';
 import type { TrainOptions, TrainResult } from './train.js';
-import { fitHeadOn, fitMlp, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
+import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 
@@ -219,18 +219,7 @@ async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<
       signal: options.signal,
       onProgress,
     });
-    const fitted: FittedOnRows = {
-      layers: head.layers,
-      tta: false,
-      linear: { c: head.c, trainViews: head.trainViews },
-      selection: head.selection,
-      labelIssues: head.labelIssues,
-      history: [],
-      bestEpoch: 0,
-      stoppedEarly: false,
-      backend: 'onnxruntime',
-    };
-    return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
+    return { ...linearFitted(head), readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
   } finally {
     spilled.close();
   }
