@@ -50,6 +50,11 @@ export interface ExtractViewsOptions {
   readonly batchSize?: number;
   /** Files read and decoded at once (each decodes all its missing views) while the prefix runs. Defaults to 4. */
   readonly concurrency?: number;
+  /**
+   * Keep every view's values in the result (the default). False only makes sure every view is in the store and returns
+   * its keys (`keys`), holding no values: for sets whose activations do not fit in memory, read back a batch at a time.
+   */
+  readonly keep?: boolean;
   /** `extract-start`, `extract` and `skip` events as extractFeatures emits them, except that `cached`, `computed`
    * and `imgPerSec` count views (`done` and `total` count files). */
   readonly onProgress?: ProgressListener;
@@ -64,6 +69,11 @@ export interface ViewExtractionResult {
    * ~125 MB; the cache on disk holds half that in f16.
    */
   readonly activations: (Float32Array[] | undefined)[];
+  /**
+   * Per input file, the feature-store keys of its views (same order as `viewNumbers[i]`); undefined for a skipped
+   * file. With `keep: false` this is how the views are read: `store.getMany(keys[i])`.
+   */
+  readonly keys: (readonly string[] | undefined)[];
   /** The view numbers of each file's activations (e.g. [0, 1, 2, 3], or [0] for a validation file). */
   readonly viewNumbers: (readonly number[])[];
   /** Activation shape of one view, without the batch dim (e.g. [160, 7, 7]). [] when no file gave any activation. */
@@ -109,7 +119,7 @@ export async function extractViews(
   options: ExtractViewsOptions,
 ): Promise<ViewExtractionResult> {
   const started = performance.now();
-  const { views, seed, dtype = 'f16', batchSize = 16, augmentedOnly = false } = options;
+  const { views, seed, dtype = 'f16', batchSize = 16, augmentedOnly = false, keep = true } = options;
   const augment = options.augment ?? DEFAULT_AUGMENT;
   if (!Number.isSafeInteger(views) || views < 0) throw new RangeError(`views must be an integer >= 0. Received: ${views}`);
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer. Received: ${seed}`);
@@ -121,6 +131,10 @@ export async function extractViews(
   const viewNumbers = files.map((_, i) => viewList(i, views, augmentedOnly, options.viewsFor));
 
   const activations: (Float32Array[] | undefined)[] = new Array(files.length).fill(undefined);
+  const keysOf: (readonly string[] | undefined)[] = new Array(files.length).fill(undefined);
+  // Without `keep`, a view is marked present by this one empty array instead of holding its values.
+  const PRESENT = new Float32Array(0);
+  const held = (values: Float32Array): Float32Array => (keep ? values : PRESENT);
   const skipped: SkippedFile[] = [];
   let cached = 0;
   let computed = 0;
@@ -139,13 +153,19 @@ export async function extractViews(
     const sha = stamp && options.fileIndex!.lookup(stamp);
     if (sha) knownKeys.set(i, viewNumbers[i]!.map((v) => keyOf(sha, v)));
   });
-  const knownHits = store.getMany([...knownKeys.values()].flat());
-  for (const [i, keys] of knownKeys) {
-    const found = keys.map((key) => knownHits.get(key));
-    if (found.every((v): v is Float32Array => v !== undefined)) {
-      activations[i] = found;
-      cached += found.length;
-      done++;
+  // In chunks of files: all at once would hold every stored view in memory, which `keep: false` must not.
+  const known = [...knownKeys];
+  for (let start = 0; start < known.length; start += KNOWN_CHUNK) {
+    const chunk = known.slice(start, start + KNOWN_CHUNK);
+    const hits = store.getMany(chunk.flatMap(([, keys]) => keys));
+    for (const [i, keys] of chunk) {
+      const found = keys.map((key) => hits.get(key));
+      if (found.every((v): v is Float32Array => v !== undefined)) {
+        activations[i] = found.map(held);
+        keysOf[i] = keys;
+        cached += found.length;
+        done++;
+      }
     }
   }
   report();
@@ -170,6 +190,7 @@ export async function extractViews(
 
   const finish = (file: FileWork): void => {
     activations[file.index] = file.slots as Float32Array[];
+    keysOf[file.index] = file.keys;
     done++;
   };
   const flush = async (): Promise<void> => {
@@ -184,7 +205,7 @@ export async function extractViews(
     const size = out.data.length / batch.length;
     const entries: FeatureEntry[] = batch.map((item, i) => {
       const data = out.data.slice(i * size, (i + 1) * size);
-      item.file.slots[item.slot] = storedValues(data, dtype);
+      item.file.slots[item.slot] = held(storedValues(data, dtype));
       return { key: item.file.keys[item.slot]!, model: prefix.sha256, data, dtype };
     });
     store.putMany(entries);
@@ -204,7 +225,10 @@ export async function extractViews(
           const index = pending[sub]!;
           const keys = viewNumbers[index]!.map((v) => keyOf(sha256, v));
           const hits = store.getMany(keys);
-          const slots = keys.map((key) => hits.get(key));
+          const slots = keys.map((key) => {
+            const values = hits.get(key);
+            return values && held(values);
+          });
           const missing = slots.flatMap((slot, j) => (slot ? [] : [j]));
           work.set(sub, { index, sha256, keys, slots, missing, remaining: missing.length });
           const stamp = stamps[index];
@@ -258,9 +282,16 @@ export async function extractViews(
     await session?.release();
   }
   const resolvedShape = shape ?? [];
-  checkSizes(activations, resolvedShape, prefix);
+  if (keep) checkSizes(activations, resolvedShape, prefix);
+  else {
+    // One stored view stands for the rest: a prefix hash that does not identify its output shows on any of them.
+    const first = keysOf.find((k) => k !== undefined)?.[0];
+    const sample = first === undefined ? undefined : store.getMany([first]).get(first);
+    if (sample) checkSizes([[sample]], resolvedShape, prefix);
+  }
   return {
-    activations,
+    activations: keep ? activations : activations.map(() => undefined),
+    keys: keysOf,
     viewNumbers,
     shape: resolvedShape,
     computed,
@@ -270,6 +301,9 @@ export async function extractViews(
     prefixSeconds,
   };
 }
+
+/** Files whose stored views are looked up together on the fast path (bounds memory when values are not kept). */
+const KNOWN_CHUNK = 256;
 
 /** The view numbers file `index` needs. */
 function viewList(index: number, views: number, augmentedOnly: boolean, viewsFor: ExtractViewsOptions['viewsFor']): number[] {

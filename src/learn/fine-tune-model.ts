@@ -33,7 +33,7 @@ export function cutModel(step: StepContext, data: { train: CutActivations; val?:
     },
     trainBatch(_epoch, batch) {
       const rows = order.slice((batch - 1) * batchSize, batch * batchSize);
-      const viewOf = rows.map((r) => randomInt(random, train.views[r]!.length));
+      const viewOf = rows.map((r) => randomInt(random, train.viewCount(r)));
       const started = performance.now();
       const result = trainStep({ ...step, dropoutSeed: Math.floor(random() * 2 ** 31) }, batchOf(train, rows, viewOf));
       seconds += (performance.now() - started) / 1000;

@@ -17,12 +17,29 @@ export interface TrainableSuffix {
   stateVariables?(): tf.Variable[];
 }
 
-/** Cached activations at the cut for a set of images: per image, view 0 (the plain image) then augmented views. */
+/**
+ * Cached activations at the cut for a set of images: per image, view 0 (the plain image) then augmented views. In
+ * memory, or read from the feature cache a batch at a time (see readCutActivations), so a set of any size trains in
+ * bounded memory.
+ */
 export interface CutActivations {
   /** Shape of one image's activations, e.g. [160, 7, 7]. */
   readonly shape: readonly number[];
-  readonly views: readonly (readonly Float32Array[])[];
   readonly labels: Int32Array;
+  /** How many views image `r` has. */
+  viewCount(r: number): number;
+  /** The views `viewOf[i]` of images `rows[i]`, in order (read together: one cache query per batch). */
+  viewsOf(rows: readonly number[], viewOf: readonly number[]): Float32Array[];
+}
+
+/** Activations already in memory as {@link CutActivations}. */
+export function cutActivationsInMemory(shape: readonly number[], views: readonly (readonly Float32Array[])[], labels: Int32Array): CutActivations {
+  return {
+    shape,
+    labels,
+    viewCount: (r) => views[r]!.length,
+    viewsOf: (rows, viewOf) => rows.map((r, i) => views[r]![viewOf[i]!]!),
+  };
 }
 
 export interface HeadVars {
@@ -130,7 +147,7 @@ export function evaluateCut(suffix: TrainableSuffix, head: HeadVars, set: CutAct
 export function batchOf(set: CutActivations, rows: readonly number[], viewOf: readonly number[]): { x: tf.Tensor; labels: Int32Array } {
   const size = set.shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => data.set(set.views[r]![viewOf[i]!]!, i * size));
+  set.viewsOf(rows, viewOf).forEach((values, i) => data.set(values, i * size));
   return { x: tf.tensor(data, [rows.length, ...set.shape]), labels: Int32Array.from(rows, (r) => set.labels[r]!) };
 }
 

@@ -21,6 +21,7 @@ import type { DenseLayerWeights } from '../core/dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
 import type { FineTuneSummary } from './fine-tune-summary.js';
 import { fineTuneLoop, predictCut, type CutActivations, type TrainableSuffix } from './fine-tune-loop.js';
+import { cutActivationsInMemory } from './fine-tune-step.js';
 
 export type { FineTuneSummary } from './fine-tune-summary.js';
 
@@ -85,8 +86,21 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
   onProgress?.({ type: 'info', message: `fine-tuning ${cut.description}` });
 
   const started = performance.now();
-  const { train, holdout, val, skipped, shape, computed, cached, prefix } = await cutActivations(input, model, cut);
+  const activations = await cutActivations(input, model, cut);
   const activationsSeconds = (performance.now() - started) / 1000;
+  try {
+    return await trainOnActivations(input, cut, activations, activationsSeconds);
+  } finally {
+    activations.store.close();
+  }
+}
+
+/** The suffix and head trained on the cut activations (read from the open feature cache), exported and checked. */
+async function trainOnActivations(input: FineTunePhaseInput, cut: ResolvedCut, activations: CutActivationSets, activationsSeconds: number): Promise<FineTunePhaseResult> {
+  const { train, holdout, val, skipped, shape, computed, cached, prefix } = activations;
+  const { model } = input;
+  const featureOutput = input.handle.onnxFeatureOutput;
+  const { handle, config, onProgress } = input;
 
   const graph = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
   const suffix = { ...bind(graph), stateVariables: () => [...graph.variables.values()].filter((v) => !v.trainable) };
@@ -148,17 +162,33 @@ function bind(graph: OnnxTfjsGraph): TrainableSuffix {
 
 type CutSet = CutActivations & { readonly files: string[] };
 
+/** The cut activations of the training, held-out and validation images, and the open cache they are read from. */
+interface CutActivationSets {
+  readonly train: CutSet;
+  readonly holdout: CutSet;
+  readonly val: CutSet;
+  readonly skipped: SkippedFile[];
+  readonly shape: number[];
+  readonly computed: number;
+  readonly cached: number;
+  readonly prefix: { bytes: Uint8Array; output: string };
+  /** Open until training is done (the caller closes it). */
+  readonly store: FeatureStore;
+}
+
 /** Runs (or reads from the cache) the frozen prefix for every training view and every holdout and validation image. */
 async function cutActivations(
   input: FineTunePhaseInput,
   model: ModelProto,
   cut: ResolvedCut,
-): Promise<{ train: CutSet; holdout: CutSet; val: CutSet; skipped: SkippedFile[]; shape: number[]; computed: number; cached: number; prefix: { bytes: Uint8Array; output: string } }> {
+): Promise<CutActivationSets> {
   const prefix = buildPrefixModel(model, cut);
   const sha256 = createHash('sha256').update(prefix.bytes).digest('hex');
   const files = [...input.train.files, ...input.holdout.files, ...input.val.files];
   const trainCount = input.train.files.length;
   const holdoutEnd = trainCount + input.holdout.files.length;
+  // The store stays open while training reads each batch's views from it (the caller closes it): the activations of
+  // every view of every image are never held in memory at once (100k images x 3 views of 7x7x320 floats: 19 GB).
   const store = FeatureStore.open(input.cacheDir);
   const fileIndex = FileHashIndex.open(input.cacheDir);
   let result;
@@ -167,27 +197,31 @@ async function cutActivations(
       views: input.config.views,
       seed: input.seed,
       fileIndex,
+      keep: false,
       onProgress: input.onProgress,
       viewsFor: (i: number) => (i < trainCount ? input.config.views + 1 : 1),
     });
-  } finally {
+  } catch (error) {
     store.close();
+    throw error;
+  } finally {
     fileIndex.close();
   }
   const pick = (from: number, to: number, labels: Int32Array): CutSet => {
-    const views: Float32Array[][] = [];
+    const keys: (readonly string[])[] = [];
     const kept: number[] = [];
     const keptFiles: string[] = [];
     for (let i = from; i < to; i++) {
-      const v = result.activations[i];
-      if (!v) continue;
-      views.push(v);
+      const k = result.keys[i];
+      if (!k) continue;
+      keys.push(k);
       kept.push(labels[i - from]!);
       keptFiles.push(files[i]!);
     }
-    return { shape: result.shape, views, labels: Int32Array.from(kept), files: keptFiles };
+    return { ...cachedCutActivations(store, result.shape, keys, Int32Array.from(kept), keptFiles), files: keptFiles };
   };
   return {
+    store,
     train: pick(0, trainCount, input.train.labels),
     holdout: pick(trainCount, holdoutEnd, input.holdout.labels),
     val: pick(holdoutEnd, files.length, input.val.labels),
@@ -238,7 +272,7 @@ async function checkExport(
   const cutValues = await run(prefix.bytes, prefix.output);
   const per = check.set.shape.reduce((a, b) => a * b, 1);
   const views = Array.from({ length: n }, (_, i) => [cutValues.subarray(i * per, (i + 1) * per)]);
-  const expected = predictCut(suffix, head, { shape: check.set.shape, views, labels: check.set.labels.slice(0, n) });
+  const expected = predictCut(suffix, head, cutActivationsInMemory(check.set.shape, views, check.set.labels.slice(0, n)));
   let maxAbsDiff = 0;
   for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(expected[i]! - exported[i]!));
   if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
@@ -247,6 +281,31 @@ async function checkExport(
     });
   }
   return { images: n, maxAbsDiff };
+}
+
+/**
+ * Activations in the feature cache as {@link CutActivations}: each batch's views are read together when it is
+ * formed. The values are the stored ones, which is what extractViews returns too (float16 in the cache).
+ */
+function cachedCutActivations(store: FeatureStore, shape: readonly number[], keys: readonly (readonly string[])[], labels: Int32Array, files: readonly string[]): CutActivations {
+  return {
+    shape,
+    labels,
+    viewCount: (r) => keys[r]!.length,
+    viewsOf(rows, viewOf) {
+      const wanted = rows.map((r, i) => keys[r]![viewOf[i]!]!);
+      const found = store.getMany(wanted);
+      return wanted.map((key, i) => {
+        const values = found.get(key);
+        if (!values) {
+          throw new GraftError('CACHE_ERROR', `The cached activations of ${files[rows[i]!]} (view ${viewOf[i]}) left the feature cache while fine-tuning read them.`, {
+            hint: 'run the command again, and do not clear the feature cache while a run uses it',
+          });
+        }
+        return values;
+      });
+    },
+  };
 }
 
 function round(seconds: number): number {

@@ -122,6 +122,35 @@ describe.skipIf(!hasData)('extractViews', () => {
     }
   });
 
+  it('keep: false holds no values, returns the cache key of every view, and the cache holds what a kept run returns', async () => {
+    const kept = FeatureStore.open(cacheDir);
+    const fileIndex = FileHashIndex.open(cacheDir);
+    const freshDir = join(dir, 'cache-not-kept');
+    const fresh = FeatureStore.open(freshDir);
+    try {
+      const reference = await extractViews(files, prefix, pre, kept, { ...options, fileIndex });
+      // Cold (every view computed) and warm (every view found by the file index): no values, the same keys.
+      for (const [store, computed] of [[fresh, true], [fresh, false], [kept, false]] as const) {
+        const result = await extractViews(files, prefix, pre, store, { ...options, keep: false, ...(store === kept ? { fileIndex } : {}) });
+        expect(result.computed > 0).toBe(computed);
+        expect(result.activations.every((a) => a === undefined)).toBe(true);
+        expect(result.shape).toEqual([1280, 1, 1]);
+        expect(result.keys[files.indexOf(badFile)]).toBeUndefined();
+        for (const [i, views] of reference.activations.entries()) {
+          if (!views) continue;
+          const keys = result.keys[i]!;
+          expect(keys).toHaveLength(views.length);
+          const stored = store.getMany(keys);
+          keys.forEach((key, v) => expect(stored.get(key)).toEqual(views[v]));
+        }
+      }
+    } finally {
+      kept.close();
+      fresh.close();
+      fileIndex.close();
+    }
+  });
+
   it('without the file index it reads and hashes but decodes and runs nothing; another seed recomputes only augmented views', async () => {
     const store = FeatureStore.open(cacheDir);
     try {
