@@ -37,8 +37,8 @@ export interface SpillOptions {
  * bounded by one block. The file is read with positioned reads into one reused buffer; the operating system's page
  * cache, not this process, holds what fits (process memory stays flat as rows grow).
  *
- * Reading 900k rows of 1280 floats from eight SQLite shards takes ~110 s on this machine (bench/RESULTS.md), so one
- * copy pays for itself from a solver's second pass on.
+ * Reading 900k rows of 1280 floats from eight SQLite shards takes 20 s (page cache warm) to 110 s (cores shared) on
+ * this machine (bench/RESULTS.md), and the copy is one such pass: it pays for itself from a solver's second pass on.
  *
  * @example
  * const spilled = spillRows(new ShardRows(set, { part: 0 }));

@@ -189,8 +189,8 @@ async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<Trai
 }
 
 /**
- * The head on more rows than memory holds: the rows are copied once from the shards to a flat local file (SQLite
- * reads are ~40x slower than the file's). The linear head is then fitted by fitLinearHeadStreamed; the MLP trains on
+ * The head on more rows than memory holds: the rows are copied once from the shards to a flat local file (a pass
+ * through SQLite, row by row, costs about what the copy does; the file is then read at page-cache speed). The linear head is then fitted by fitLinearHeadStreamed; the MLP trains on
  * batches gathered from the file. Process memory stays flat as rows grow: a block or batch of rows, plus a few numbers
  * per row (labels, weights, the last pass's probabilities).
  */
