@@ -45,9 +45,13 @@ export function matrixRowSource(matrix: { readonly data: Float32Array; readonly 
   return { count, dim, read: (start, n) => data.subarray(start * dim, (start + n) * dim) };
 }
 
+/** Most consecutive rows {@link subsetRowSource} reads from its source at once. */
+export const DEFAULT_SUBSET_RUN = 4096;
+
 /**
  * The given rows of `source` (indexes into it, in this order) as a {@link RowSource}: reads gather them into one
- * reused buffer, consecutive runs read together. For a held-out part of rows too many for memory.
+ * reused buffer, consecutive runs read together (at most {@link DEFAULT_SUBSET_RUN} rows a read, which bounds the
+ * buffer of a source that reads into its own). For a held-out part or a sample of rows too many for memory.
  */
 export function subsetRowSource(source: RowSource, rows: Int32Array | readonly number[]): RowSource {
   const { dim } = source;
@@ -61,7 +65,7 @@ export function subsetRowSource(source: RowSource, rows: Int32Array | readonly n
       for (let i = 0; i < count; ) {
         const first = rows[start + i]!;
         let run = 1;
-        while (i + run < count && rows[start + i + run] === first + run) run++;
+        while (i + run < count && run < DEFAULT_SUBSET_RUN && rows[start + i + run] === first + run) run++;
         buffer.set(source.read(first, run), i * dim);
         i += run;
       }

@@ -19,7 +19,7 @@ export interface TrainableSuffix {
 
 /**
  * Cached activations at the cut for a set of images: per image, view 0 (the plain image) then augmented views. In
- * memory, or read from the feature cache a batch at a time (see readCutActivations), so a set of any size trains in
+ * memory, or read from the feature cache a batch at a time (cachedCutActivations in fine-tune.ts), so a set of any size trains in
  * bounded memory.
  */
 export interface CutActivations {

@@ -98,9 +98,8 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
 /** The suffix and head trained on the cut activations (read from the open feature cache), exported and checked. */
 async function trainOnActivations(input: FineTunePhaseInput, cut: ResolvedCut, activations: CutActivationSets, activationsSeconds: number): Promise<FineTunePhaseResult> {
   const { train, holdout, val, skipped, shape, computed, cached, prefix } = activations;
-  const { model } = input;
-  const featureOutput = input.handle.onnxFeatureOutput;
-  const { handle, config, onProgress } = input;
+  const { handle, model, config, onProgress } = input;
+  const featureOutput = handle.onnxFeatureOutput;
 
   const graph = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
   const suffix = { ...bind(graph), stateVariables: () => [...graph.variables.values()].filter((v) => !v.trainable) };

@@ -66,7 +66,8 @@ export async function trainHead(
   const backend = await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
   const random = mulberry32(config.seed);
   const { dim } = train.features;
-  const normalization = 'data' in train.features ? computeNormalization(train.features) : columnStats(train.features, new Float32Array(train.features.count).fill(1));
+  // Every row counts (weight 1): the per-dimension mean and deviation, floored at 1e-3 for dimensions that never fire.
+  const normalization = columnStats(train.features, new Float32Array(train.features.count).fill(1));
   const xTrain = trainingRows(train.features, normalization);
   const xVal = val && val.features.count > 0 ? trainingRows(val.features, normalization) : undefined;
 
@@ -120,28 +121,6 @@ function headModel(parts: {
     },
     ...(val ? { validate: () => val.x.evaluate(vars, val.labels, numClasses) } : {}),
   };
-}
-
-function computeNormalization(features: FeatureMatrix): FeatureNormalization {
-  const { data, count, dim } = features;
-  const mean = new Float32Array(dim);
-  const std = new Float32Array(dim);
-  const sum = new Float64Array(dim);
-  const sumSq = new Float64Array(dim);
-  for (let r = 0; r < count; r++) {
-    for (let d = 0; d < dim; d++) {
-      const v = data[r * dim + d]!;
-      sum[d] = sum[d]! + v;
-      sumSq[d] = sumSq[d]! + v * v;
-    }
-  }
-  for (let d = 0; d < dim; d++) {
-    const m = sum[d]! / count;
-    mean[d] = m;
-    // A floor keeps constant (e.g. always-zero ReLU) dimensions from blowing up.
-    std[d] = Math.sqrt(Math.max(sumSq[d]! / count - m * m, 0)) + 1e-3;
-  }
-  return { mean, std };
 }
 
 /** Standardised rows as the training steps take them: a batch by row indexes, and the loss and accuracy of all. */

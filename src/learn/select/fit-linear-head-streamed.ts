@@ -1,7 +1,7 @@
 import { GraftError } from '../../core/errors.js';
 import { foldNormalization, type DenseLayerWeights } from '../../core/dense-layer.js';
 import { deriveSeed, mulberry32, shuffleInPlace } from '../../core/random.js';
-import type { RowSource } from '../../features/feature-rows.js';
+import { subsetRowSource, type RowSource } from '../../features/feature-rows.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import { columnStats } from './column-stats.js';
@@ -48,7 +48,7 @@ export async function fitLinearHeadStreamed(rows: StreamedTrainingRows, options:
   options.onProgress?.({ type: 'info', message: `choosing the head by cross-validation on a stratified sample of ${sample.length} of ${rows.count} training rows` });
   const onSample = await fitLinearHead(
     {
-      plain: gather(rows, sample),
+      plain: { data: subsetRowSource(rows, sample).read(0, sample.length), count: sample.length, dim: rows.dim },
       labels: Int32Array.from(sample, (r) => rows.labels[r]!),
       classNames: rows.classNames,
       files,
@@ -100,19 +100,6 @@ export function stratifiedSample(labels: Int32Array, k: number, size: number, se
     picked.push(...shuffleInPlace(members, random).slice(0, take));
   }
   return picked.sort((a, b) => a - b);
-}
-
-/** The given rows copied into one matrix (consecutive rows read together). */
-function gather(source: RowSource, rows: readonly number[]): { data: Float32Array; count: number; dim: number } {
-  const { dim } = source;
-  const data = new Float32Array(rows.length * dim);
-  for (let i = 0; i < rows.length; ) {
-    let run = 1;
-    while (i + run < rows.length && rows[i + run] === rows[i]! + run && run < 4096) run++;
-    data.set(source.read(rows[i]!, run), i * dim);
-    i += run;
-  }
-  return { data, count: rows.length, dim };
 }
 
 /** Parameters [W, b] on standardised features equal to a Dense layer on raw features: the inverse of foldNormalization. */
