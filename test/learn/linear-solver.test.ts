@@ -145,6 +145,39 @@ describe('Lbfgs', () => {
     expect(loose.iterations).toBeLessThan(exact.iterations);
   });
 
+  it("steps along the textbook two-loop direction, to the bit, from a history it is given", () => {
+    const random = mulberry32(7);
+    const n = 50;
+    const pairs = 4;
+    // Pairs of a convex quadratic with a diagonal Hessian, so every s'y is positive.
+    const hessian = Float64Array.from({ length: n }, () => 0.5 + random() * 3);
+    const s = Array.from({ length: pairs }, () => Float64Array.from({ length: n }, () => random() - 0.5));
+    const y = s.map((sv) => sv.map((v, i) => v * hessian[i]!));
+    const g = Float64Array.from({ length: n }, () => random() - 0.5);
+    const dot = (a: Float64Array, b: Float64Array): number => a.reduce((acc, v, i) => acc + v * b[i]!, 0);
+    // Nocedal & Wright, Algorithm 7.4, written plainly.
+    const q = Float64Array.from(g);
+    const rho = s.map((sv, j) => 1 / dot(sv, y[j]!));
+    const alpha: number[] = [];
+    for (let j = pairs - 1; j >= 0; j--) {
+      alpha[j] = rho[j]! * dot(s[j]!, q);
+      for (let i = 0; i < n; i++) q[i] = q[i]! + -alpha[j]! * y[j]![i]!;
+    }
+    const gamma = 1 / (rho[pairs - 1]! * dot(y[pairs - 1]!, y[pairs - 1]!));
+    for (let i = 0; i < n; i++) q[i] = q[i]! * gamma;
+    for (let j = 0; j < pairs; j++) {
+      const beta = rho[j]! * dot(y[j]!, q);
+      for (let i = 0; i < n; i++) q[i] = q[i]! + (alpha[j]! - beta) * s[j]![i]!;
+    }
+    const expected = q.map((v) => -v);
+
+    const solver = new Lbfgs(new Float64Array(n), { history: { s, y } });
+    solver.ask();
+    solver.tell(1, g);
+    // From x = 0 with a history, the first trial is x + 1 * direction.
+    expect(Array.from(solver.ask()!)).toEqual(Array.from(expected));
+  });
+
   it('rejects bad options with the value received', () => {
     expect(() => new Lbfgs(new Float64Array(1), { memory: 0 })).toThrow(/memory must be a positive integer. Received: 0/);
   });

@@ -44,6 +44,11 @@ export interface LbfgsHistory {
   readonly y: readonly Float64Array[];
 }
 
+/** A history whose y vectors may be changed (by SoftmaxObjective.carryHistory) without touching this one; s is shared, as nothing writes to it. */
+export function copyHistory(history: LbfgsHistory): LbfgsHistory {
+  return { s: history.s, y: history.y.map((y) => Float64Array.from(y)) };
+}
+
 const ARMIJO = 1e-4;
 const MAX_BACKTRACKS = 30;
 
@@ -61,6 +66,10 @@ export class Lbfgs {
   #borrowed = 0;
   #scratchS: Float64Array | undefined;
   #scratchY: Float64Array | undefined;
+  /** A point buffer no longer needed (the last rejected trial, or the point before the last accepted one): the next trial is written into it. */
+  #spare: Float64Array | undefined;
+  /** The search direction's buffer, rewritten by every iteration (nothing outside the run sees it). */
+  #directionBuffer: Float64Array | undefined;
   /** The accepted point, its value and gradient. */
   #x: Float64Array;
   #f = Number.NaN;
@@ -156,6 +165,7 @@ export class Lbfgs {
         this.#rho.push(1 / sy);
       }
       this.#iterations++;
+      this.#spare = this.#x;
       this.#accept(this.#trial, f, g);
       if (this.#status === 'running' && previousF - f <= this.#ftol * Math.max(Math.abs(f), 1)) this.#status = 'converged';
       return;
@@ -167,6 +177,7 @@ export class Lbfgs {
     }
     const quadratic = Number.isFinite(f) ? (-this.#slope * this.#step * this.#step) / (2 * (f - this.#f - this.#slope * this.#step)) : 0;
     this.#step = Math.min(Math.max(quadratic, 0.1 * this.#step), 0.5 * this.#step);
+    this.#spare = this.#trial;
     this.#trial = this.#pointAlong(this.#step);
   }
 
@@ -232,30 +243,74 @@ export class Lbfgs {
   }
 
   #pointAlong(step: number): Float64Array {
-    const point = new Float64Array(this.#x.length);
+    // Buffers are recycled: a run of hundreds of iterations would otherwise allocate a parameter vector each.
+    const point = this.#spare && this.#spare !== this.#x ? this.#spare : new Float64Array(this.#x.length);
+    this.#spare = undefined;
     for (let i = 0; i < point.length; i++) point[i] = this.#x[i]! + step * this.#direction![i]!;
     return point;
   }
 
-  /** -H g by the two-loop recursion, H scaled by s'y / y'y of the newest pair. */
+  /**
+   * -H g by the two-loop recursion, H scaled by s'y / y'y of the newest pair, into a buffer reused across iterations.
+   * Each pass over the vector does one pair's update and the next pair's dot product together (half the memory
+   * traffic of a dot and an axpy apiece: the recursion is most of a selection's time outside the matrix products);
+   * every sum runs in the same order as the textbook loops, so the result is the same to the bit.
+   */
   #twoLoop(g: Float64Array): Float64Array {
-    const q = Float64Array.from(g);
+    const q = (this.#directionBuffer ??= new Float64Array(g.length));
+    const n = q.length;
     const m = this.#s.length;
     const alpha = new Float64Array(m);
+    let sum = 0;
+    const sTop = this.#s[m - 1];
+    for (let i = 0; i < n; i++) {
+      const v = g[i]!;
+      q[i] = v;
+      if (sTop) sum += sTop[i]! * v;
+    }
+    // First loop, newest pair first: alpha_j = rho_j s_j . q, then q -= alpha_j y_j.
     for (let j = m - 1; j >= 0; j--) {
-      alpha[j] = this.#rho[j]! * dot(this.#s[j]!, q);
-      axpy(-alpha[j]!, this.#y[j]!, q);
+      alpha[j] = this.#rho[j]! * sum;
+      const a = -alpha[j]!;
+      const y = this.#y[j]!;
+      const sNext = j > 0 ? this.#s[j - 1]! : undefined;
+      sum = 0;
+      if (sNext) {
+        for (let i = 0; i < n; i++) {
+          const v = q[i]! + a * y[i]!;
+          q[i] = v;
+          sum += sNext[i]! * v;
+        }
+      } else {
+        // The last update, the initial scaling gamma and the second loop's first dot product in one pass.
+        const yTop = this.#y[m - 1]!;
+        const gamma = 1 / (this.#rho[m - 1]! * dot(yTop, yTop));
+        const yFirst = this.#y[0]!;
+        for (let i = 0; i < n; i++) {
+          const v = (q[i]! + a * y[i]!) * gamma;
+          q[i] = v;
+          sum += yFirst[i]! * v;
+        }
+      }
     }
-    if (m > 0) {
-      const y = this.#y[m - 1]!;
-      const gamma = 1 / (this.#rho[m - 1]! * dot(y, y));
-      for (let i = 0; i < q.length; i++) q[i] = q[i]! * gamma;
-    }
+    // Second loop, oldest pair first: beta_j = rho_j y_j . q, then q += (alpha_j - beta_j) s_j; negated at the end.
     for (let j = 0; j < m; j++) {
-      const beta = this.#rho[j]! * dot(this.#y[j]!, q);
-      axpy(alpha[j]! - beta, this.#s[j]!, q);
+      const beta = this.#rho[j]! * sum;
+      const b = alpha[j]! - beta;
+      const sj = this.#s[j]!;
+      const yNext = j + 1 < m ? this.#y[j + 1]! : undefined;
+      sum = 0;
+      if (yNext) {
+        for (let i = 0; i < n; i++) {
+          const v = q[i]! + b * sj[i]!;
+          q[i] = v;
+          sum += yNext[i]! * v;
+        }
+      } else {
+        for (let i = 0; i < n; i++) q[i] = -(q[i]! + b * sj[i]!);
+      }
     }
-    for (let i = 0; i < q.length; i++) q[i] = -q[i]!;
+    if (m === 0) for (let i = 0; i < n; i++) q[i] = -q[i]!;
     return q;
   }
 }
@@ -264,8 +319,4 @@ function dot(a: Float64Array, b: Float64Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
   return sum;
-}
-
-function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
-  for (let i = 0; i < y.length; i++) y[i] = y[i]! + alpha * x[i]!;
 }

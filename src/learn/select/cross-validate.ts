@@ -1,6 +1,6 @@
 import type { ProgressListener } from '../../core/progress.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
-import type { LbfgsHistory } from '../linear/lbfgs.js';
+import { copyHistory, type LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
@@ -109,7 +109,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
           const previous = best.get(key);
           if (!previous || isBetter(score, previous.score, criterion)) {
             const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
-            const warmHistory = histories?.[first] && { history: histories[first]!, lambda: objective.lambda(which[first]!) };
+            // Copied: the path moves its histories on to the next C in place.
+            const warmHistory = histories?.[first] && { history: copyHistory(histories[first]!), lambda: objective.lambda(which[first]!) };
             best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)), ...(warmHistory ? { warmHistory } : {}) });
           }
         }
