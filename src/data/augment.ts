@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import sharp, { type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
+import { loadSharp } from './load-sharp.js';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
@@ -315,6 +316,7 @@ interface ViewSource {
 const SHRINK_ON_LOAD_FORMATS = new Set(['jpeg', 'webp', 'svg', 'pdf']);
 
 async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<ViewSource> {
+  const sharp = await loadSharp();
   const meta = await sharp(bytes, inputOptions).metadata();
   const { width, height } = meta.autoOrient;
   const format = meta.format ?? 'unknown';

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import sharp, { type ResizeOptions, type Sharp, type SharpOptions } from 'sharp';
+import type { ResizeOptions, Sharp, SharpOptions } from 'sharp';
+import { loadSharp } from './load-sharp.js';
 import { GraftError } from '../core/errors.js';
 import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
 import { pixelsToTensor } from '../core/pixel-tensor.js';
@@ -103,6 +104,7 @@ export async function decodeToRgb(
 ): Promise<Uint8Array> {
   const name = options.name ?? '<buffer>';
   if (bytes.length === 0) throw new UnreadableImageError(name, 'zero-byte file');
+  const sharp = await loadSharp();
   const inputOptions: SharpOptions = {
     failOn: options.failOn ?? 'error',
     limitInputPixels: options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS,
@@ -166,6 +168,7 @@ async function describeFailure(bytes: Buffer, error: unknown, inputOptions: Shar
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
   if (/exceeds pixel limit/i.test(message)) {
     try {
+      const sharp = await loadSharp();
       const { width, height } = await sharp(bytes, { ...inputOptions, limitInputPixels: false }).metadata();
       return `image too large: ${width} x ${height} pixels > limit of ${inputOptions.limitInputPixels} pixels`;
     } catch {
