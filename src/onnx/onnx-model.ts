@@ -291,14 +291,14 @@ export function intAttribute(node: NodeProto, name: string, fallback: number): n
   return attribute ? int64ToNumber(attribute.i) : fallback;
 }
 
-/** A float tensor value_info with the given dims (`null` for a symbolic dim named `dimParam`). */
-export function makeFloatValueInfo(name: string, dims: readonly (number | null)[], dimParam = 'N'): ValueInfoProto {
+/** A float tensor value_info with the given dims (`null` for a symbolic dim named `dimParam`, a string for one of that name). */
+export function makeFloatValueInfo(name: string, dims: readonly (number | string | null)[], dimParam = 'N'): ValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
     type: {
       tensorType: {
         elemType: ONNX_FLOAT,
-        shape: { dim: dims.map((d) => (d === null ? { dimParam } : { dimValue: d })) },
+        shape: { dim: dims.map((d) => (d === null ? { dimParam } : typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
       },
     },
   });

@@ -259,7 +259,7 @@ export class SoftmaxObjective {
     const { dim, count } = this.rows;
     const p = which.length;
     const m = p * this.numClasses;
-    const session = await this.#session(kind, p);
+    const session = await this.#session(kind);
     const w = new ort.Tensor('float32', folded.weight, [dim, m]);
     const b = new ort.Tensor('float32', folded.bias, [m]);
     for (let start = 0; start < count; start += this.#blockRows) {
@@ -281,13 +281,16 @@ export class SoftmaxObjective {
     }
   }
 
-  #session(kind: 'gradient' | 'predict', problems: number): Promise<OrtSession> {
-    const key = `${kind}:${problems}`;
-    let session = this.#sessions.get(key);
+  /**
+   * One session per kind, for any number of problems (the graphs take P from the inputs' shapes): a selection asks
+   * for every P from 1 to its fold count as runs converge, and a session for each cost ~10 ms to build.
+   */
+  #session(kind: 'gradient' | 'predict'): Promise<OrtSession> {
+    let session = this.#sessions.get(kind);
     if (!session) {
-      const bytes = kind === 'gradient' ? gradientGraph(this.rows.dim, problems, this.numClasses) : predictGraph(this.rows.dim, problems, this.numClasses);
+      const bytes = kind === 'gradient' ? gradientGraph(this.rows.dim, this.numClasses) : predictGraph(this.rows.dim, this.numClasses);
       session = createSession(bytes, { intraOpNumThreads: this.#threads, source: `graft softmax ${kind} graph` });
-      this.#sessions.set(key, session);
+      this.#sessions.set(kind, session);
     }
     return session;
   }
@@ -301,12 +304,11 @@ const OPSET = 13;
 
 
 /**
- * x [n, dim], w [dim, P*K], b [P*K], labels int64 [n], weights [n, P] ->
+ * x [n, dim], w [dim, P*K], b [P*K], labels int64 [n], weights [n, P] (n and P given by the inputs) ->
  *   q = x' G [dim, P*K], r = colsum G [P*K], nll = sum_i w_i log p_i(label) per column [P*K], p3 = softmax [n, P, K],
  * with G = w_i (softmax(z) - onehot(label)) and z = x w + b, softmax over each problem's K logits.
  */
-function gradientGraph(dim: number, problems: number, classes: number): Uint8Array {
-  const m = problems * classes;
+function gradientGraph(dim: number, classes: number): Uint8Array {
   const nodes = [
     ...logitNodes(),
     makeNode('LogSoftmax', ['z3'], ['logp3'], { attributes: { axis: { int: 2 } } }),
@@ -328,7 +330,7 @@ function gradientGraph(dim: number, problems: number, classes: number): Uint8Arr
     name: 'graft_softmax_gradient',
     node: nodes,
     initializer: [
-      ...shapeInitializers(problems, classes),
+      ...shapeInitializers(classes),
       makeInt64Initializer('depth', [], [classes]),
       onnx.TensorProto.create({ name: 'onoff', dims: [2], dataType: 1, floatData: [0, 1] }),
       makeInt64Initializer('axis0', [1], [0]),
@@ -337,25 +339,24 @@ function gradientGraph(dim: number, problems: number, classes: number): Uint8Arr
     ],
     input: [
       makeFloatValueInfo('x', [null, dim]),
-      makeFloatValueInfo('w', [dim, m]),
-      makeFloatValueInfo('b', [m]),
+      makeFloatValueInfo('w', [dim, 'M']),
+      makeFloatValueInfo('b', ['M']),
       onnx.ValueInfoProto.create({ name: 'labels', type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: 'N' }] } } } }),
-      makeFloatValueInfo('weights', [null, problems]),
+      makeFloatValueInfo('weights', [null, 'P']),
     ],
-    output: [makeFloatValueInfo('q', [dim, m]), makeFloatValueInfo('r', [m]), makeFloatValueInfo('nll', [m]), makeFloatValueInfo('p3', [null, problems, classes])],
+    output: [makeFloatValueInfo('q', [dim, 'M']), makeFloatValueInfo('r', ['M']), makeFloatValueInfo('nll', ['M']), makeFloatValueInfo('p3', [null, 'P', classes])],
   });
   return encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: OPSET }], graph }));
 }
 
 /** x [n, dim], w [dim, P*K], b [P*K] -> probabilities [n, P, K]. */
-function predictGraph(dim: number, problems: number, classes: number): Uint8Array {
-  const m = problems * classes;
+function predictGraph(dim: number, classes: number): Uint8Array {
   const graph = onnx.GraphProto.create({
     name: 'graft_softmax_predict',
     node: [...logitNodes(), makeNode('Softmax', ['z3'], ['probabilities'], { attributes: { axis: { int: 2 } } })],
-    initializer: [shapeInitializers(problems, classes)[0]!],
-    input: [makeFloatValueInfo('x', [null, dim]), makeFloatValueInfo('w', [dim, m]), makeFloatValueInfo('b', [m])],
-    output: [makeFloatValueInfo('probabilities', [null, problems, classes])],
+    initializer: [shapeInitializers(classes)[0]!],
+    input: [makeFloatValueInfo('x', [null, dim]), makeFloatValueInfo('w', [dim, 'M']), makeFloatValueInfo('b', ['M'])],
+    output: [makeFloatValueInfo('probabilities', [null, 'P', classes])],
   });
   return encodeOnnxModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: OPSET }], graph }));
 }
@@ -365,6 +366,7 @@ function logitNodes() {
   return [makeNode('MatMul', ['x', 'w'], ['xw']), makeNode('Add', ['xw', 'b'], ['z']), makeNode('Reshape', ['z', 'shape3'], ['z3'])];
 }
 
-function shapeInitializers(problems: number, classes: number) {
-  return [makeInt64Initializer('shape3', [3], [-1, problems, classes]), makeInt64Initializer('shape2', [2], [-1, problems * classes])];
+/** [n, P*K] <-> [n, P, K]: 0 keeps the row count, -1 infers P (or P*K). */
+function shapeInitializers(classes: number) {
+  return [makeInt64Initializer('shape3', [3], [0, -1, classes]), makeInt64Initializer('shape2', [2], [0, -1])];
 }
