@@ -1,6 +1,7 @@
 // The textbook linear probe (../shared/reference: dump_features.mjs + linear_probe.py, sklearn) on every dataset and
 // both reference backbones, next to a warm `graft train` on the same images in the same session: accuracy floor and
-// wall-time ratio. Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm]
+// wall-time ratio, for the CLI command (a fresh process) and for train() in a process that has trained once.
+// Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm]
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,10 +52,14 @@ for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12
     t = performance.now();
     const warm = JSON.parse(graft([...trainArgs, '--out', join(work, `${name}-${bb}-warm`)]));
     const graftSeconds = seconds(t);
+    // The same training inside a process that has trained once (the dashboard; a script retraining after a fix).
+    const inProcess = JSON.parse(execFileSync(process.execPath, ['bench/warm-train.mjs', join(root, 'train'), '--backbone', b.graft, ...(groupBy[name] ?? []), '--runs', '3'], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     const row = {
       dataset: name, backbone: bb, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C, cv: Number(probe.cv.toFixed(4)), seconds: probeSeconds, dumpSeconds },
       graftWarm: { seconds: graftSeconds, selectSeconds: warm.selection?.seconds, trainSeconds: warm.timings.train_s, featuresComputed: warm.features.computed },
       ratio: Number((graftSeconds / probeSeconds).toFixed(3)),
+      graftInProcess: inProcess,
+      ratioInProcess: Number((inProcess.median / probeSeconds).toFixed(3)),
     };
     console.log(JSON.stringify(row));
     appendFileSync(outFile, `${JSON.stringify(row)}\n`);

@@ -27,6 +27,18 @@ export interface MinimizeOptions extends Omit<LbfgsOptions, 'history'> {
  */
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
   const runs = starts.map((x0, j) => new Lbfgs(x0, { ...options, history: options.histories?.[j] }));
+  // Two gradient buffers per run: a run keeps the gradient of its accepted point and needs one for its trial, so the
+  // other buffer is always free (a gradient per evaluation was most of a selection's garbage).
+  const buffers = runs.map((): Float64Array[] => []);
+  const freeBuffer = (j: number): Float64Array => {
+    const kept = runs[j]!.gradient;
+    const pool = buffers[j]!;
+    const free = pool.find((buffer) => buffer !== kept);
+    if (free) return free;
+    const fresh = new Float64Array(objective.size);
+    pool.push(fresh);
+    return fresh;
+  };
   for (let passes = 1; ; passes++) {
     if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
     const active = runs.flatMap((run, j) => {
@@ -37,6 +49,7 @@ export async function minimizeSoftmax(objective: SoftmaxObjective, which: readon
     const results = await objective.evaluate(
       active.map((a) => which[a.j]!),
       active.map((a) => a.point),
+      active.map((a) => freeBuffer(a.j)),
     );
     active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
     options.onPass?.(passes, results.map((r) => r.f));

@@ -91,8 +91,11 @@ export class SoftmaxObjective {
     return this.rows.dim * this.numClasses + this.numClasses;
   }
 
-  /** Value and gradient of problem `which[j]` at `points[j]`, all in one pass over the rows. */
-  async evaluate(which: readonly number[], points: readonly Float64Array[]): Promise<Evaluation[]> {
+  /**
+   * Value and gradient of problem `which[j]` at `points[j]`, all in one pass over the rows. `into[j]`, when given, is
+   * written with the gradient and returned as it (a solver recycles its gradients; fresh ones are allocated otherwise).
+   */
+  async evaluate(which: readonly number[], points: readonly Float64Array[], into?: readonly (Float64Array | undefined)[]): Promise<Evaluation[]> {
     const { dim } = this.rows;
     const k = this.numClasses;
     const m = which.length * k;
@@ -124,7 +127,8 @@ export class SoftmaxObjective {
       const point = points[j]!;
       const s = this.#weightSums[problemIndex]!;
       const lambda = 1 / (problem.c * s);
-      const gradient = new Float64Array(this.size);
+      // Every entry is written below.
+      const gradient = into?.[j] ?? new Float64Array(this.size);
       let f = 0;
       let penalty = 0;
       for (let c = 0; c < k; c++) {
