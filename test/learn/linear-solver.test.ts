@@ -145,7 +145,7 @@ describe('Lbfgs', () => {
     expect(loose.iterations).toBeLessThan(exact.iterations);
   });
 
-  it("steps along the textbook two-loop direction, to the bit, from a history it is given", () => {
+  it('steps along the textbook two-loop direction from a history it is given', () => {
     const random = mulberry32(7);
     const n = 50;
     const pairs = 4;
@@ -174,8 +174,12 @@ describe('Lbfgs', () => {
     const solver = new Lbfgs(new Float64Array(n), { history: { s, y } });
     solver.ask();
     solver.tell(1, g);
-    // From x = 0 with a history, the first trial is x + 1 * direction.
-    expect(Array.from(solver.ask()!)).toEqual(Array.from(expected));
+    // From x = 0 with a history, the first trial is x + 1 * direction. Equal up to rounding: the solver's dot
+    // products keep partial sums, summing in another order.
+    const trial = solver.ask()!;
+    const scale = Math.max(...expected.map(Math.abs));
+    expect(Math.max(...expected.map((v, i) => Math.abs(v - trial[i]!)))).toBeLessThan(1e-13 * scale);
+    expect(trial.some((v, i) => v !== -g[i])).toBe(true);
   });
 
   it('rejects bad options with the value received', () => {

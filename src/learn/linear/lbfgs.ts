@@ -100,9 +100,9 @@ export class Lbfgs {
     for (const [i, sv] of (options.history?.s ?? []).slice(-this.#memory).entries()) {
       const offset = Math.max(0, (options.history?.s.length ?? 0) - this.#memory);
       const yv = options.history!.y[offset + i]!;
-      let sy = 0;
-      for (let j = 0; j < sv.length; j++) sy += sv[j]! * yv[j]!;
-      if (!(sy > 1e-12) || sv.length !== x0.length) continue;
+      if (sv.length !== x0.length) continue;
+      const sy = dot(sv, yv);
+      if (!(sy > 1e-12)) continue;
       this.#s.push(sv);
       this.#y.push(yv);
       this.#rho.push(1 / sy);
@@ -145,12 +145,11 @@ export class Lbfgs {
       // Written into scratch buffers; once the memory is full, the dropped pair's buffers become the next scratch.
       const s = (this.#scratchS ??= new Float64Array(this.#x.length));
       const y = (this.#scratchY ??= new Float64Array(this.#x.length));
-      let sy = 0;
       for (let i = 0; i < s.length; i++) {
         s[i] = this.#trial[i]! - this.#x[i]!;
         y[i] = g[i]! - this.#g[i]!;
-        sy += s[i]! * y[i]!;
       }
+      const sy = dot(s, y);
       if (sy > 1e-12) {
         const full = this.#s.length === this.#memory;
         // A dropped pair's buffers become the next scratch, unless they were borrowed.
@@ -226,8 +225,7 @@ export class Lbfgs {
   /** Sets up the line search from the accepted point along the L-BFGS direction. */
   #beginIteration(g: Float64Array): void {
     const direction = this.#twoLoop(g);
-    let slope = 0;
-    for (let i = 0; i < g.length; i++) slope += g[i]! * direction[i]!;
+    let slope = dot(g, direction);
     if (!(slope < 0)) {
       // Not a descent direction (can only follow numerical trouble): restart from steepest descent.
       this.#s.length = this.#y.length = this.#rho.length = 0;
@@ -253,70 +251,123 @@ export class Lbfgs {
   /**
    * -H g by the two-loop recursion, H scaled by s'y / y'y of the newest pair, into a buffer reused across iterations.
    * Each pass over the vector does one pair's update and the next pair's dot product together (half the memory
-   * traffic of a dot and an axpy apiece: the recursion is most of a selection's time outside the matrix products);
-   * every sum runs in the same order as the textbook loops, so the result is the same to the bit.
+   * traffic of a dot and an axpy apiece: the recursion is most of a selection's time outside the matrix products).
    */
   #twoLoop(g: Float64Array): Float64Array {
     const q = (this.#directionBuffer ??= new Float64Array(g.length));
-    const n = q.length;
     const m = this.#s.length;
     const alpha = new Float64Array(m);
-    let sum = 0;
-    const sTop = this.#s[m - 1];
-    for (let i = 0; i < n; i++) {
-      const v = g[i]!;
-      q[i] = v;
-      if (sTop) sum += sTop[i]! * v;
+    if (m === 0) {
+      for (let i = 0; i < q.length; i++) q[i] = -g[i]!;
+      return q;
     }
+    let sum = copyDot(q, g, this.#s[m - 1]!);
     // First loop, newest pair first: alpha_j = rho_j s_j . q, then q -= alpha_j y_j.
     for (let j = m - 1; j >= 0; j--) {
       alpha[j] = this.#rho[j]! * sum;
-      const a = -alpha[j]!;
-      const y = this.#y[j]!;
-      const sNext = j > 0 ? this.#s[j - 1]! : undefined;
-      sum = 0;
-      if (sNext) {
-        for (let i = 0; i < n; i++) {
-          const v = q[i]! + a * y[i]!;
-          q[i] = v;
-          sum += sNext[i]! * v;
-        }
+      if (j > 0) {
+        sum = axpyDot(q, -alpha[j]!, this.#y[j]!, this.#s[j - 1]!);
       } else {
         // The last update, the initial scaling gamma and the second loop's first dot product in one pass.
         const yTop = this.#y[m - 1]!;
         const gamma = 1 / (this.#rho[m - 1]! * dot(yTop, yTop));
-        const yFirst = this.#y[0]!;
-        for (let i = 0; i < n; i++) {
-          const v = (q[i]! + a * y[i]!) * gamma;
-          q[i] = v;
-          sum += yFirst[i]! * v;
-        }
+        sum = axpyScaleDot(q, -alpha[0]!, this.#y[0]!, gamma, this.#y[0]!);
       }
     }
     // Second loop, oldest pair first: beta_j = rho_j y_j . q, then q += (alpha_j - beta_j) s_j; negated at the end.
     for (let j = 0; j < m; j++) {
-      const beta = this.#rho[j]! * sum;
-      const b = alpha[j]! - beta;
-      const sj = this.#s[j]!;
-      const yNext = j + 1 < m ? this.#y[j + 1]! : undefined;
-      sum = 0;
-      if (yNext) {
-        for (let i = 0; i < n; i++) {
-          const v = q[i]! + b * sj[i]!;
-          q[i] = v;
-          sum += yNext[i]! * v;
-        }
+      const b = alpha[j]! - this.#rho[j]! * sum;
+      if (j + 1 < m) {
+        sum = axpyDot(q, b, this.#s[j]!, this.#y[j + 1]!);
       } else {
-        for (let i = 0; i < n; i++) q[i] = -(q[i]! + b * sj[i]!);
+        const sj = this.#s[j]!;
+        for (let i = 0; i < q.length; i++) q[i] = -(q[i]! + b * sj[i]!);
       }
     }
-    if (m === 0) for (let i = 0; i < n; i++) q[i] = -q[i]!;
     return q;
   }
 }
 
+// The vector kernels keep four partial sums: one running sum is a chain of dependent additions, which bounds a dot
+// product in V8 (measured 1.5x faster with four on 30k-long vectors).
+
+/** q = g; returns s . g. */
+function copyDot(q: Float64Array, g: Float64Array, s: Float64Array): number {
+  const n = q.length;
+  const end = n - (n % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < end; i += 4) {
+    const v0 = g[i]!;
+    const v1 = g[i + 1]!;
+    const v2 = g[i + 2]!;
+    const v3 = g[i + 3]!;
+    q[i] = v0;
+    q[i + 1] = v1;
+    q[i + 2] = v2;
+    q[i + 3] = v3;
+    s0 += s[i]! * v0;
+    s1 += s[i + 1]! * v1;
+    s2 += s[i + 2]! * v2;
+    s3 += s[i + 3]! * v3;
+  }
+  for (let i = end; i < n; i++) {
+    q[i] = g[i]!;
+    s0 += s[i]! * g[i]!;
+  }
+  return s0 + s1 + (s2 + s3);
+}
+
+/** q += a x; returns d . q (the updated q). */
+function axpyDot(q: Float64Array, a: number, x: Float64Array, d: Float64Array): number {
+  return axpyScaleDot(q, a, x, 1, d);
+}
+
+/** q = (q + a x) * scale; returns d . q (the updated q). */
+function axpyScaleDot(q: Float64Array, a: number, x: Float64Array, scale: number, d: Float64Array): number {
+  const n = q.length;
+  const end = n - (n % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < end; i += 4) {
+    const v0 = (q[i]! + a * x[i]!) * scale;
+    const v1 = (q[i + 1]! + a * x[i + 1]!) * scale;
+    const v2 = (q[i + 2]! + a * x[i + 2]!) * scale;
+    const v3 = (q[i + 3]! + a * x[i + 3]!) * scale;
+    q[i] = v0;
+    q[i + 1] = v1;
+    q[i + 2] = v2;
+    q[i + 3] = v3;
+    s0 += d[i]! * v0;
+    s1 += d[i + 1]! * v1;
+    s2 += d[i + 2]! * v2;
+    s3 += d[i + 3]! * v3;
+  }
+  for (let i = end; i < n; i++) {
+    const v = (q[i]! + a * x[i]!) * scale;
+    q[i] = v;
+    s0 += d[i]! * v;
+  }
+  return s0 + s1 + (s2 + s3);
+}
+
 function dot(a: Float64Array, b: Float64Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
+  const n = a.length;
+  const end = n - (n % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < end; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (let i = end; i < n; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + (s2 + s3);
 }
