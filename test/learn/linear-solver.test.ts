@@ -179,7 +179,7 @@ describe('Lbfgs', () => {
     const trial = solver.ask()!;
     const scale = Math.max(...expected.map(Math.abs));
     expect(Math.max(...expected.map((v, i) => Math.abs(v - trial[i]!)))).toBeLessThan(1e-13 * scale);
-    expect(trial.some((v, i) => v !== -g[i])).toBe(true);
+    expect(trial.some((v, i) => v !== -g[i]!)).toBe(true);
   });
 
   it('rejects bad options with the value received', () => {

@@ -261,7 +261,8 @@ export class Lbfgs {
       for (let i = 0; i < q.length; i++) q[i] = -g[i]!;
       return q;
     }
-    let sum = copyDot(q, g, this.#s[m - 1]!);
+    q.set(g);
+    let sum = dot(this.#s[m - 1]!, q);
     // First loop, newest pair first: alpha_j = rho_j s_j . q, then q -= alpha_j y_j.
     for (let j = m - 1; j >= 0; j--) {
       alpha[j] = this.#rho[j]! * sum;
@@ -290,35 +291,6 @@ export class Lbfgs {
 
 // The vector kernels keep four partial sums: one running sum is a chain of dependent additions, which bounds a dot
 // product in V8 (measured 1.5x faster with four on 30k-long vectors).
-
-/** q = g; returns s . g. */
-function copyDot(q: Float64Array, g: Float64Array, s: Float64Array): number {
-  const n = q.length;
-  const end = n - (n % 4);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let i = 0; i < end; i += 4) {
-    const v0 = g[i]!;
-    const v1 = g[i + 1]!;
-    const v2 = g[i + 2]!;
-    const v3 = g[i + 3]!;
-    q[i] = v0;
-    q[i + 1] = v1;
-    q[i + 2] = v2;
-    q[i + 3] = v3;
-    s0 += s[i]! * v0;
-    s1 += s[i + 1]! * v1;
-    s2 += s[i + 2]! * v2;
-    s3 += s[i + 3]! * v3;
-  }
-  for (let i = end; i < n; i++) {
-    q[i] = g[i]!;
-    s0 += s[i]! * g[i]!;
-  }
-  return s0 + s1 + (s2 + s3);
-}
 
 /** q += a x; returns d . q (the updated q). */
 function axpyDot(q: Float64Array, a: number, x: Float64Array, d: Float64Array): number {
