@@ -1,8 +1,9 @@
-import { decodeOnnxModel } from '../onnx/onnx-model.js';
+import { encodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
-import { multiScaleInputSize, wrapMultiScale } from '../onnx/multi-scale.js';
+import { multiScaleInputSize, multiScaleModel } from '../onnx/multi-scale.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
+import { onnxModelOf, withOnnxModel } from './onnx-model-of.js';
 import { OrtBackbone } from './ort-backbone.js';
 import { cropFractionOf } from '../core/preprocessing.js';
 
@@ -26,22 +27,22 @@ export function multiScaleBackbone(handle: BackboneHandle): BackboneHandle {
     featureOutput: FEATURE_OUTPUT,
     scales: [crop, 1],
   };
+  let wrapped: Promise<ModelProto> | undefined;
   let bytes: Uint8Array | undefined;
-  const onnxBytes = async (): Promise<Uint8Array> => {
-    if (bytes) return bytes;
-    const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
-    bytes = wrapMultiScale(model, {
-      input: model.graph?.input?.[0]?.name ?? 'input',
-      features: handle.onnxFeatureOutput,
-      featureDim: handle.info.featureDim,
-      inputSize: pre.inputSize,
-      cropFraction: crop,
-      layout: pre.layout,
-      output: FEATURE_OUTPUT,
-    });
-    return bytes;
-  };
-  return { info, onnxBytes, onnxFeatureOutput: FEATURE_OUTPUT, load: async () => OrtBackbone.create(await onnxBytes(), info) };
+  const onnxModel = (): Promise<ModelProto> =>
+    (wrapped ??= onnxModelOf(handle).then((model) =>
+      multiScaleModel(model, {
+        input: model.graph?.input?.[0]?.name ?? 'input',
+        features: handle.onnxFeatureOutput,
+        featureDim: handle.info.featureDim,
+        inputSize: pre.inputSize,
+        cropFraction: crop,
+        layout: pre.layout,
+        output: FEATURE_OUTPUT,
+      }),
+    ));
+  const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= encodeOnnxModel(await onnxModel()));
+  return withOnnxModel({ info, onnxBytes, onnxFeatureOutput: FEATURE_OUTPUT, load: async () => OrtBackbone.create(await onnxBytes(), info) }, onnxModel);
 }
 
 /** A short id of a multi-scale setting, for cache keys (undefined for a single scale). */

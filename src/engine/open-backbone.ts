@@ -7,6 +7,7 @@ import { formatEntry } from '../formats/registry.js';
 import type { MirrorRule } from '../hub/mirror.js';
 import { resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
+import { withOnnxModel } from './onnx-model-of.js';
 import { OrtBackbone } from './ort-backbone.js';
 
 /** Preprocessing choices for a backbone the catalogue does not know (the CLI's --input-size/--scale/--layout). */
@@ -64,7 +65,7 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
   });
   const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
   const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput);
-  return { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
+  return withOnnxModel({ info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) }, source.onnxModel);
 }
 
 /** onnxruntime on the ONNX form (the fast path), or tfjs-wasm for a TF.js layers model when `engine` is 'tfjs'. */

@@ -6,7 +6,7 @@ import { GraftError } from '../core/errors.js';
 import type { Layout } from '../core/preprocessing.js';
 import { exposeFeatures } from '../onnx/feature-output.js';
 import { onnxModelSha256 } from '../onnx/model-id.js';
-import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
+import { encodeOnnxModel, readOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
 import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
 import type { BackboneLocation } from './model-location.js';
 import { lazyConverter } from './lazy-converters.js';
@@ -35,21 +35,23 @@ export const ONNX_FORMAT: ModelFormatEntry = {
 async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource> {
   const path = filePath(request.location, request.source);
   const descPath = join(request.cacheDir, 'backbones', `${request.sha256}-${request.featureOutput ?? 'auto'}.json`);
+  let model: Promise<ModelProto> | undefined;
   let bytes: Uint8Array | undefined;
-  const onnxBytes = async (): Promise<Uint8Array> => {
-    if (bytes) return bytes;
-    const exposed = await exposeFeatures(await readOnnxModel(path), { output: request.featureOutput, source: path });
-    bytes = encodeOnnxModel(exposed.model);
-    description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
-    await mkdir(dirname(descPath), { recursive: true });
-    await writeFileAtomic(descPath, JSON.stringify(description));
-    return bytes;
-  };
+  const onnxModel = (): Promise<ModelProto> =>
+    (model ??= (async () => {
+      const exposed = await exposeFeatures(await readOnnxModel(path), { output: request.featureOutput, source: path });
+      description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
+      await mkdir(dirname(descPath), { recursive: true });
+      await writeFileAtomic(descPath, JSON.stringify(description));
+      return exposed.model;
+    })());
+  // Encoded only for an inference session: a run whose features are all cached never needs the bytes.
+  const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= encodeOnnxModel(await onnxModel()));
   // Parsing a large model and finding its features takes a while; a warm run reads the description instead.
   let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
-  if (!description) await onnxBytes();
+  if (!description) await onnxModel();
   const { featureDim, featureOutput, inputShape } = description!;
-  return { featureDim, featureOutput, declared: declaredInput(inputShape), onnxFeatureOutput: featureOutput, onnxBytes };
+  return { featureDim, featureOutput, declared: declaredInput(inputShape), onnxFeatureOutput: featureOutput, onnxBytes, onnxModel };
 }
 
 /** A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell. */

@@ -47,6 +47,16 @@ export function appendDenseHead(
   layers: readonly DenseLayerWeights[],
   options: AppendDenseHeadOptions = {},
 ): Uint8Array {
+  return encodeOnnxModel(withDenseHead(model, featureOutput, layers, options));
+}
+
+/** {@link appendDenseHead}'s model before encoding (a clone: `model` is not changed), for more surgery before one encode. */
+export function withDenseHead(
+  model: ModelProto,
+  featureOutput: string,
+  layers: readonly DenseLayerWeights[],
+  options: AppendDenseHeadOptions = {},
+): ModelProto {
   const outputName = options.outputName ?? 'probabilities';
   validateLayers(layers);
   const combined = cloneOnnxModel(model);
@@ -102,7 +112,7 @@ export function appendDenseHead(
   const classes = layers.at(-1)!.outputDim;
   graph.output = [makeFloatValueInfo(outputName, [null, classes]), makeFloatValueInfo(featureOutput, [null, layers[0]!.inputDim])];
   pruneDeadNodes(graph);
-  return encodeOnnxModel(combined);
+  return combined;
 }
 
 function validateLayers(layers: readonly DenseLayerWeights[]): void {

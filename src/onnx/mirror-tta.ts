@@ -42,6 +42,11 @@ export interface MirrorTtaNames {
  * @throws GraftError `UNSUPPORTED_MODEL` for opset < 10, or an input whose batch size is fixed.
  */
 export function wrapMirrorTta(model: ModelProto, names: MirrorTtaNames, layout: Layout): Uint8Array {
+  return encodeOnnxModel(mirrorTtaModel(model, names, layout));
+}
+
+/** {@link wrapMirrorTta}'s model before encoding (a clone: `model` is not changed). */
+export function mirrorTtaModel(model: ModelProto, names: MirrorTtaNames, layout: Layout): ModelProto {
   const opset = opsetVersion(model) ?? 0;
   if (opset < 10) {
     throw new GraftError('UNSUPPORTED_MODEL', `Test-time augmentation needs ONNX opset 10 or newer; this model uses ${opset}.`, { hint: 'train with --tta off' });
@@ -89,7 +94,7 @@ export function wrapMirrorTta(model: ModelProto, names: MirrorTtaNames, layout: 
     makeInt64Initializer(`${PREFIX}_second`, [], [1]),
     makeFloatInitializer(`${PREFIX}_half`, [], new Float32Array([0.5])),
   );
-  return encodeOnnxModel(wrapped);
+  return wrapped;
 }
 
 /** Whether a model was wrapped by {@link wrapMirrorTta}. */

@@ -56,6 +56,11 @@ export function multiScaleInputSize(inputSize: number, cropFraction: number): nu
  * @throws GraftError `UNSUPPORTED_MODEL` for opset < 11 (Resize with sizes) or an input with a fixed batch size.
  */
 export function wrapMultiScale(model: ModelProto, options: MultiScaleOptions): Uint8Array {
+  return encodeOnnxModel(multiScaleModel(model, options));
+}
+
+/** {@link wrapMultiScale}'s model before encoding (a clone: `model` is not changed), for more surgery before one encode. */
+export function multiScaleModel(model: ModelProto, options: MultiScaleOptions): ModelProto {
   const opset = opsetVersion(model) ?? 0;
   if (opset < 11) {
     throw new GraftError('UNSUPPORTED_MODEL', `Multi-scale features need ONNX opset 11 or newer (Resize with sizes); this model uses ${opset}.`, { hint: "train with --no-multi-scale" });
@@ -113,7 +118,7 @@ export function wrapMultiScale(model: ModelProto, options: MultiScaleOptions): U
   );
   graph.output = [makeFloatValueInfo(options.output, [null, 2 * options.featureDim])];
   pruneDeadNodes(graph);
-  return encodeOnnxModel(wrapped);
+  return wrapped;
 }
 
 /** A model wrapped by {@link wrapMultiScale}, taken apart: what the views are and the graphs around them. */

@@ -12,7 +12,6 @@ import { isLinearHead } from '../learn/head-config.js';
 import { ShardRows, type ShardRowSelection } from '../features/shard-rows.js';
 import { openShardSet, type ShardSet } from '../features/shard-set.js';
 import { appendDenseHead } from '../onnx/append-head.js';
-import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { evaluatePredictions } from '../metrics/classification.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -23,6 +22,7 @@ import type { TrainOptions, TrainResult } from './train.js';
 import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
+import { onnxModelOf } from '../engine/onnx-model-of.js';
 
 /** Where models come from and how the backbone runs: as {@link train} takes them. */
 type BackboneSettings = Pick<TrainOptions, 'cacheDir' | 'offline' | 'modelDirs' | 'mirrors' | 'overrides' | 'featureOutput' | 'engine'>;
@@ -100,7 +100,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       onProgress,
     });
     // The view of the backbone `graft embed` stored (two scales by default), so the identity check below compares like with like.
-    const handle = featureBackbone(source, decodeOnnxModel(await source.onnxBytes(), source.info.source), { multiScale: config.multiScale, engine: options.engine, onProgress });
+    const handle = featureBackbone(source, await onnxModelOf(source), { multiScale: config.multiScale, engine: options.engine, onProgress });
     if (handle.info.sha256 !== meta.model.sha256 || preprocessingHash(handle.info.preprocessing) !== meta.model.preprocessingHash) {
       throw new GraftError(
         'INVALID_CONFIG',
@@ -127,7 +127,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       extractSeconds: fitted.readSeconds,
       trainSeconds: fitted.trainSeconds,
     };
-    const backboneOnnx = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+    const backboneOnnx = await onnxModelOf(handle);
     const onnxBytes = appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, fitted.layers, {});
     const packed = packHeadWeights(fitted.layers);
     const head = { ...config.head, kind: fitted.linear ? ('linear' as const) : ('mlp' as const), ...(fitted.linear ?? {}), tta: false };

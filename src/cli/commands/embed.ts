@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { scanDataset } from '../../data/scan-dataset.js';
 import { backboneFromOptions, type BackboneHandle } from '../../engine/open-backbone.js';
 import { featureBackbone } from '../../engine/feature-backbone.js';
-import { decodeOnnxModel } from '../../onnx/onnx-model.js';
 import { extractFeatures } from '../../features/extract-features.js';
 import { FeatureStore } from '../../features/feature-store.js';
 import { FileHashIndex } from '../../features/file-hash-index.js';
@@ -12,6 +11,7 @@ import { GraftError } from '../../core/errors.js';
 import { addBackboneOptions, backboneOptionsFrom, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { onnxModelOf } from '../../engine/onnx-model-of.js';
 
 /** `graft embed --json` output (a JSON contract). */
 export interface EmbedResult {
@@ -158,5 +158,5 @@ export function registerEmbed(program: Command): void {
 /** The backbone as `graft train` sees it by default (two scales), so the features embedded here are the ones it reads. */
 async function featureHandle(options: ReturnType<typeof backboneOptionsFrom>, flags: EmbedFlags): Promise<BackboneHandle> {
   const handle = await backboneFromOptions(options);
-  return featureBackbone(handle, decodeOnnxModel(await handle.onnxBytes(), handle.info.source), { multiScale: flags.multiScale, engine: options.engine, onProgress: options.onProgress });
+  return featureBackbone(handle, await onnxModelOf(handle), { multiScale: flags.multiScale, engine: options.engine, onProgress: options.onProgress });
 }

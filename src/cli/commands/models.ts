@@ -2,7 +2,6 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { backboneFromOptions } from '../../engine/open-backbone.js';
 import { describeCutPoints, findCutPoints, formatShape } from '../../onnx/cut-points.js';
-import { decodeOnnxModel } from '../../onnx/onnx-model.js';
 import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../options.js';
 import { GraftError } from '../../core/errors.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName, type CatalogueEntry } from '../../hub/catalogue.js';
@@ -12,6 +11,7 @@ import { cacheDirFrom, hubMirrors, modelDirsFromEnvironment } from '../environme
 import type { ProgressListener } from '../../core/progress.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { onnxModelOf } from '../../engine/onnx-model-of.js';
 
 /** One row of `graft models list --json` (a JSON contract). */
 export interface ModelListItem {
@@ -147,7 +147,7 @@ export function registerModels(program: Command): void {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     try {
       const handle = await backboneFromOptions(backboneOptionsFrom({ ...flags, backbone: positional ?? flags.backbone }, progress));
-      const model = decodeOnnxModel(await handle.onnxBytes(), handle.info.source);
+      const model = await onnxModelOf(handle);
       const points = findCutPoints(model, handle.onnxFeatureOutput).map((p) => ({ tensor: p.tensor, shape: formatShape(p) ?? null, quantized: p.isQuantized, spatialConvsAfter: p.spatialConvsAfter }));
       progress.stop();
       printResult(flags.json, { backbone: handle.info.name, featureOutput: handle.onnxFeatureOutput, cuts: points }, () =>
