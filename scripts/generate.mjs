@@ -2,6 +2,7 @@
 /**
  * Writes the TypeScript modules that are built from other sources (gitignored, never edited by hand):
  * - src/engine/wasm-grad-kernels/simd-kernels-wasm.generated.ts: simd-kernels.wat assembled by wabt's wat2wasm;
+ * - src/learn/linear/vector-kernels-wasm.generated.ts: vector-kernels.wat (L-BFGS's vector loops), likewise;
  * - src/web/classify-bundles.generated.ts: the browser's classify.js for each web engine, bundled by Vite from
  *   src/web/browser (the same TypeScript preprocessing the Node decoder uses).
  *
@@ -28,18 +29,23 @@ export async function generate() {
     await writeFile(file, content);
     changed.push(relative);
   };
-  await write('src/engine/wasm-grad-kernels/simd-kernels-wasm.generated.ts', wasmModule(await assembleWat(`${root}src/engine/wasm-grad-kernels/simd-kernels.wat`)));
+  await write('src/engine/wasm-grad-kernels/simd-kernels-wasm.generated.ts', wasmModule(await assembleWat(`${root}src/engine/wasm-grad-kernels/simd-kernels.wat`), 'simd-kernels.wat', 'SIMD_KERNELS_WASM'));
+  await write('src/learn/linear/vector-kernels-wasm.generated.ts', wasmModule(await assembleWat(`${root}src/learn/linear/vector-kernels.wat`), 'vector-kernels.wat', 'VECTOR_KERNELS_WASM'));
   await write('src/web/classify-bundles.generated.ts', classifyModule(await bundleWebClassify(root)));
   return changed;
 }
 
-/** @param {Uint8Array} bytes */
-function wasmModule(bytes) {
+/**
+ * @param {Uint8Array} bytes
+ * @param {string} source the .wat's file name
+ * @param {string} name the exported constant
+ */
+function wasmModule(bytes, source, name) {
   const rows = [];
   for (let i = 0; i < bytes.length; i += 32) rows.push(`  ${Array.from(bytes.subarray(i, i + 32)).join(', ')},`);
   return `${HEADER}
-/** simd-kernels.wat in the WebAssembly binary format (${bytes.length} bytes), assembled by wabt's wat2wasm. */
-export const SIMD_KERNELS_WASM: readonly number[] = [
+/** ${source} in the WebAssembly binary format (${bytes.length} bytes), assembled by wabt's wat2wasm. */
+export const ${name}: readonly number[] = [
 ${rows.join('\n')}
 ];
 `;

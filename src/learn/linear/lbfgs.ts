@@ -1,3 +1,5 @@
+import { jsVectors, type VectorSpace } from './vector-space.js';
+
 /**
  * Limited-memory BFGS as an ask/tell state machine: the caller asks for the next point, evaluates the objective
  * and its gradient there, and tells the result. Written this way so that many independent problems (the folds and
@@ -36,6 +38,8 @@ export interface LbfgsOptions {
    * several runs; the caller must not change them while those runs go on.
    */
   readonly history?: LbfgsHistory;
+  /** Where the run's vectors live and the loops over them. Defaults to plain arrays (jsVectors). */
+  readonly vectors?: VectorSpace;
 }
 
 /** L-BFGS correction pairs: steps s_i and gradient changes y_i, oldest first. */
@@ -44,9 +48,13 @@ export interface LbfgsHistory {
   readonly y: readonly Float64Array[];
 }
 
-/** A history whose y vectors may be changed (by SoftmaxObjective.carryHistory) without touching this one; s is shared, as nothing writes to it. */
-export function copyHistory(history: LbfgsHistory): LbfgsHistory {
-  return { s: history.s, y: history.y.map((y) => Float64Array.from(y)) };
+/**
+ * A history whose y vectors may be changed (by SoftmaxObjective.carryHistory) without touching this one; s is shared,
+ * as nothing writes to it. The copies are made in `arena` when given (see VectorArena).
+ */
+export function copyHistory(history: LbfgsHistory, arena?: { copy(v: Float64Array): Float64Array }): LbfgsHistory {
+  // The constructor from a typed array is a memory copy; Float64Array.from goes element by element (10x slower).
+  return { s: history.s, y: history.y.map((y) => (arena ? arena.copy(y) : new Float64Array(y))) };
 }
 
 const ARMIJO = 1e-4;
@@ -59,6 +67,7 @@ export class Lbfgs {
   readonly #ftol: number;
   readonly #maxIterations: number;
   readonly #memory: number;
+  readonly #space: VectorSpace;
   readonly #s: Float64Array[] = [];
   readonly #y: Float64Array[] = [];
   readonly #rho: number[] = [];
@@ -95,19 +104,23 @@ export class Lbfgs {
     if (!(this.#gtol >= 0) || !(this.#ftol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}`);
     if (!Number.isInteger(this.#maxIterations) || this.#maxIterations < 0) throw new RangeError(`maxIterations must be an integer >= 0. Received: ${this.#maxIterations}`);
     if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);
-    this.#x = Float64Array.from(x0);
+    const space = (this.#space = options.vectors ?? jsVectors(x0.length));
+    this.#x = space.alloc();
+    this.#x.set(x0);
     this.#trial = this.#x;
-    for (const [i, sv] of (options.history?.s ?? []).slice(-this.#memory).entries()) {
+    for (const [i, given] of (options.history?.s ?? []).slice(-this.#memory).entries()) {
       const offset = Math.max(0, (options.history?.s.length ?? 0) - this.#memory);
-      const yv = options.history!.y[offset + i]!;
-      if (sv.length !== x0.length) continue;
-      const sy = dot(sv, yv);
+      if (given.length !== x0.length) continue;
+      // A space with its own memory copies the pair in (then it is the run's own); plain arrays are borrowed.
+      const sv = space.adopt(given);
+      const yv = space.adopt(options.history!.y[offset + i]!);
+      const sy = space.dot(sv, yv);
       if (!(sy > 1e-12)) continue;
+      if (sv === given) this.#borrowed++;
       this.#s.push(sv);
       this.#y.push(yv);
       this.#rho.push(1 / sy);
     }
-    this.#borrowed = this.#s.length;
   }
 
   /** The correction pairs gathered so far (the solver's own arrays: copy before changing them). */
@@ -143,13 +156,9 @@ export class Lbfgs {
     if (Number.isFinite(f) && f <= this.#f + ARMIJO * this.#step * this.#slope) {
       const previousF = this.#f;
       // Written into scratch buffers; once the memory is full, the dropped pair's buffers become the next scratch.
-      const s = (this.#scratchS ??= new Float64Array(this.#x.length));
-      const y = (this.#scratchY ??= new Float64Array(this.#x.length));
-      for (let i = 0; i < s.length; i++) {
-        s[i] = this.#trial[i]! - this.#x[i]!;
-        y[i] = g[i]! - this.#g[i]!;
-      }
-      const sy = dot(s, y);
+      const s = (this.#scratchS ??= this.#space.alloc());
+      const y = (this.#scratchY ??= this.#space.alloc());
+      const sy = this.#space.diffDot(s, y, this.#trial, this.#x, g, this.#g);
       if (sy > 1e-12) {
         const full = this.#s.length === this.#memory;
         // A dropped pair's buffers become the next scratch, unless they were borrowed.
@@ -210,11 +219,7 @@ export class Lbfgs {
     this.#x = x;
     this.#f = f;
     this.#g = g;
-    let gmax = 0;
-    for (let i = 0; i < g.length; i++) {
-      const v = Math.abs(g[i]!);
-      if (v > gmax) gmax = v;
-    }
+    const gmax = this.#space.absMax(g);
     if (!Number.isFinite(f)) this.#status = 'no-progress';
     else if (gmax <= this.#gtolEffective) this.#status = 'converged';
     else if (this.#iterations >= this.#maxIterations) this.#status = 'max-iterations';
@@ -225,7 +230,7 @@ export class Lbfgs {
   /** Sets up the line search from the accepted point along the L-BFGS direction. */
   #beginIteration(g: Float64Array): void {
     const direction = this.#twoLoop(g);
-    let slope = dot(g, direction);
+    let slope = this.#space.dot(g, direction);
     if (!(slope < 0)) {
       // Not a descent direction (can only follow numerical trouble): restart from steepest descent.
       this.#s.length = this.#y.length = this.#rho.length = 0;
@@ -242,9 +247,9 @@ export class Lbfgs {
 
   #pointAlong(step: number): Float64Array {
     // Buffers are recycled: a run of hundreds of iterations would otherwise allocate a parameter vector each.
-    const point = this.#spare && this.#spare !== this.#x ? this.#spare : new Float64Array(this.#x.length);
+    const point = this.#spare && this.#spare !== this.#x ? this.#spare : this.#space.alloc();
     this.#spare = undefined;
-    for (let i = 0; i < point.length; i++) point[i] = this.#x[i]! + step * this.#direction![i]!;
+    this.#space.along(point, this.#x, step, this.#direction!);
     return point;
   }
 
@@ -254,7 +259,8 @@ export class Lbfgs {
    * traffic of a dot and an axpy apiece: the recursion is most of a selection's time outside the matrix products).
    */
   #twoLoop(g: Float64Array): Float64Array {
-    const q = (this.#directionBuffer ??= new Float64Array(g.length));
+    const space = this.#space;
+    const q = (this.#directionBuffer ??= space.alloc());
     const m = this.#s.length;
     const alpha = new Float64Array(m);
     if (m === 0) {
@@ -262,84 +268,28 @@ export class Lbfgs {
       return q;
     }
     q.set(g);
-    let sum = dot(this.#s[m - 1]!, q);
+    let sum = space.dot(this.#s[m - 1]!, q);
     // First loop, newest pair first: alpha_j = rho_j s_j . q, then q -= alpha_j y_j.
     for (let j = m - 1; j >= 0; j--) {
       alpha[j] = this.#rho[j]! * sum;
       if (j > 0) {
-        sum = axpyDot(q, -alpha[j]!, this.#y[j]!, this.#s[j - 1]!);
+        sum = space.axpyScaleDot(q, -alpha[j]!, this.#y[j]!, 1, this.#s[j - 1]!);
       } else {
         // The last update, the initial scaling gamma and the second loop's first dot product in one pass.
         const yTop = this.#y[m - 1]!;
-        const gamma = 1 / (this.#rho[m - 1]! * dot(yTop, yTop));
-        sum = axpyScaleDot(q, -alpha[0]!, this.#y[0]!, gamma, this.#y[0]!);
+        const gamma = 1 / (this.#rho[m - 1]! * space.dot(yTop, yTop));
+        sum = space.axpyScaleDot(q, -alpha[0]!, this.#y[0]!, gamma, this.#y[0]!);
       }
     }
     // Second loop, oldest pair first: beta_j = rho_j y_j . q, then q += (alpha_j - beta_j) s_j; negated at the end.
     for (let j = 0; j < m; j++) {
       const b = alpha[j]! - this.#rho[j]! * sum;
       if (j + 1 < m) {
-        sum = axpyDot(q, b, this.#s[j]!, this.#y[j + 1]!);
+        sum = space.axpyScaleDot(q, b, this.#s[j]!, 1, this.#y[j + 1]!);
       } else {
-        const sj = this.#s[j]!;
-        for (let i = 0; i < q.length; i++) q[i] = -(q[i]! + b * sj[i]!);
+        space.negAxpy(q, b, this.#s[j]!);
       }
     }
     return q;
   }
-}
-
-// The vector kernels keep four partial sums: one running sum is a chain of dependent additions, which bounds a dot
-// product in V8 (measured 1.5x faster with four on 30k-long vectors).
-
-/** q += a x; returns d . q (the updated q). */
-function axpyDot(q: Float64Array, a: number, x: Float64Array, d: Float64Array): number {
-  return axpyScaleDot(q, a, x, 1, d);
-}
-
-/** q = (q + a x) * scale; returns d . q (the updated q). */
-function axpyScaleDot(q: Float64Array, a: number, x: Float64Array, scale: number, d: Float64Array): number {
-  const n = q.length;
-  const end = n - (n % 4);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let i = 0; i < end; i += 4) {
-    const v0 = (q[i]! + a * x[i]!) * scale;
-    const v1 = (q[i + 1]! + a * x[i + 1]!) * scale;
-    const v2 = (q[i + 2]! + a * x[i + 2]!) * scale;
-    const v3 = (q[i + 3]! + a * x[i + 3]!) * scale;
-    q[i] = v0;
-    q[i + 1] = v1;
-    q[i + 2] = v2;
-    q[i + 3] = v3;
-    s0 += d[i]! * v0;
-    s1 += d[i + 1]! * v1;
-    s2 += d[i + 2]! * v2;
-    s3 += d[i + 3]! * v3;
-  }
-  for (let i = end; i < n; i++) {
-    const v = (q[i]! + a * x[i]!) * scale;
-    q[i] = v;
-    s0 += d[i]! * v;
-  }
-  return s0 + s1 + (s2 + s3);
-}
-
-function dot(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  const end = n - (n % 4);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let i = 0; i < end; i += 4) {
-    s0 += a[i]! * b[i]!;
-    s1 += a[i + 1]! * b[i + 1]!;
-    s2 += a[i + 2]! * b[i + 2]!;
-    s3 += a[i + 3]! * b[i + 3]!;
-  }
-  for (let i = end; i < n; i++) s0 += a[i]! * b[i]!;
-  return s0 + s1 + (s2 + s3);
 }

@@ -1,6 +1,7 @@
 import { GraftError } from '../../core/errors.js';
 import { Lbfgs, type LbfgsHistory, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
 import type { SoftmaxObjective } from './softmax-objective.js';
+import { jsVectors, releaseArena, takeArena, type VectorArena, type VectorSpace } from './vector-space.js';
 
 /** Where one problem's minimisation ended. */
 export interface Minimum {
@@ -12,21 +13,49 @@ export interface Minimum {
   readonly history: LbfgsHistory;
 }
 
-export interface MinimizeOptions extends Omit<LbfgsOptions, 'history'> {
+export interface MinimizeOptions extends Omit<LbfgsOptions, 'history' | 'vectors'> {
   /** Correction pairs to start each run from (per problem, same order as `which`). */
   readonly histories?: readonly (LbfgsHistory | undefined)[];
   /** Checked between passes: aborting stops with GraftError CANCELLED. */
   readonly signal?: AbortSignal;
   /** Called after each pass over the rows with the number of passes so far and each run's current value. */
   readonly onPass?: (passes: number, values: readonly number[]) => void;
+  /**
+   * Run in this arena and return its vectors as they are, uncopied: the caller owns it, and gives back what it no
+   * longer needs (VectorArena.retainOnly). Without one, a pooled arena is used and what is returned is copied out.
+   */
+  readonly arena?: VectorArena;
+}
+
+/** Vectors one L-BFGS run holds at once: its correction pairs, 3 points, the direction, 2 scratch, 2 gradients. */
+export function arenaSlotsPerRun(memory = 10): number {
+  return 2 * memory + 8;
 }
 
 /**
  * Minimises problems `which` of `objective` from `starts` (warm starts along a regularisation path, or zeros), each
- * with its own L-BFGS run, evaluating all runs still going in one pass over the rows.
+ * with its own L-BFGS run, evaluating all runs still going in one pass over the rows. The runs' vectors live in a
+ * WebAssembly arena where there is one (see vector-space.ts); what is returned is copied out of it.
  */
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
-  const runs = starts.map((x0, j) => new Lbfgs(x0, { ...options, history: options.histories?.[j] }));
+  if (options.arena) return minimizeIn(options.arena, objective, which, starts, options, (v) => v);
+  const arena = takeArena(objective.size, starts.length * arenaSlotsPerRun(options.memory));
+  try {
+    return await minimizeIn(arena ?? jsVectors(objective.size), objective, which, starts, options, arena ? (v) => new Float64Array(v) : (v) => v);
+  } finally {
+    if (arena) releaseArena(arena);
+  }
+}
+
+async function minimizeIn(
+  vectors: VectorSpace,
+  objective: SoftmaxObjective,
+  which: readonly number[],
+  starts: readonly Float64Array[],
+  options: MinimizeOptions,
+  keep: (v: Float64Array) => Float64Array,
+): Promise<Minimum[]> {
+  const runs = starts.map((x0, j) => new Lbfgs(x0, { ...options, history: options.histories?.[j], vectors }));
   // Two gradient buffers per run: a run keeps the gradient of its accepted point and needs one for its trial, so the
   // other buffer is always free (a gradient per evaluation was most of a selection's garbage).
   const buffers = runs.map((): Float64Array[] => []);
@@ -35,7 +64,7 @@ export async function minimizeSoftmax(objective: SoftmaxObjective, which: readon
     const pool = buffers[j]!;
     const free = pool.find((buffer) => buffer !== kept);
     if (free) return free;
-    const fresh = new Float64Array(objective.size);
+    const fresh = vectors.alloc();
     pool.push(fresh);
     return fresh;
   };
@@ -54,5 +83,5 @@ export async function minimizeSoftmax(objective: SoftmaxObjective, which: readon
     active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
     options.onPass?.(passes, results.map((r) => r.f));
   }
-  return runs.map((run) => ({ x: run.x, f: run.f, iterations: run.iterations, status: run.status, history: run.history }));
+  return runs.map((run) => ({ x: keep(run.x), f: run.f, iterations: run.iterations, status: run.status, history: { s: run.history.s.map(keep), y: run.history.y.map(keep) } }));
 }

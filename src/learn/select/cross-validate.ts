@@ -1,7 +1,8 @@
 import type { ProgressListener } from '../../core/progress.js';
-import { minimizeSoftmax } from '../linear/minimize.js';
+import { arenaSlotsPerRun, minimizeSoftmax } from '../linear/minimize.js';
 import { copyHistory, type LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
+import { releaseArena, takeArena, type VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { columnStats } from './column-stats.js';
@@ -82,6 +83,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
   const classWeight = classWeights(options.labels, k, options.classWeights ?? 'none');
   const objective = new SoftmaxObjective(rows, rowLabels, k);
+  let arena: VectorArena | undefined;
   try {
     // One problem setting (fold, row set); C is set per path step.
     const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
@@ -97,6 +99,14 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       }
     }
     const candidates = variants.flatMap((trainViews) => ttas.map((tta) => ({ trainViews, tta })));
+    const pathVariant = variants.at(-1)!;
+    const onPath = settings.filter((s) => s.trainViews === pathVariant);
+    // L-BFGS's vectors stay in one WebAssembly arena for the whole selection (its SIMD loops; see vector-space.ts),
+    // handed from one C to the next uncopied; after each step every slot but the live ones below is given back. It
+    // holds, besides a step's runs, the previous step's points and curvature pairs, the best points on the path and
+    // each candidate's best curvature pairs.
+    arena = takeArena(objective.size, onPath.length * (arenaSlotsPerRun() + 2 * 10 + 2) + candidates.length * 2 * 10);
+    const inArena = arena ? { arena } : {};
     const table: CvScore[] = [];
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
     const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings, histories?: LbfgsHistory[]): Promise<void> =>
@@ -110,25 +120,25 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
           if (!previous || isBetter(score, previous.score, criterion)) {
             const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
             // Copied: the path moves its histories on to the next C in place.
-            const warmHistory = histories?.[first] && { history: copyHistory(histories[first]!), lambda: objective.lambda(which[first]!) };
+            const warmHistory = histories?.[first] && { history: copyHistory(histories[first]!, arena), lambda: objective.lambda(which[first]!) };
             best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)), ...(warmHistory ? { warmHistory } : {}) });
           }
         }
       });
     // The path runs on the richest row set only (the last variant); the others are scored at its best C, warm-started
     // from its solutions there: a pass over the rows costs in proportion to the problems in it.
-    const pathVariant = variants.at(-1)!;
-    const onPath = settings.filter((s) => s.trainViews === pathVariant);
     let points: Float64Array[] = onPath.map(() => new Float64Array(objective.size));
     let previous: { which: number[]; histories: LbfgsHistory[] } | undefined;
     let bestPathPoints = points;
     let bestPathLoss = Infinity;
     let bestPathC = grid[0]!;
+    /** The arena's vectors still needed when a step is done: the best points on the path, each candidate's best curvature pairs. */
+    const bestVectors = (): Float64Array[] => [...bestPathPoints, ...[...best.values()].flatMap((b) => (b.warmHistory ? vectorsOf(b.warmHistory.history) : []))];
     for (const [step, c] of grid.entries()) {
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
       // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
       const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem));
-      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal });
+      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal, ...inArena });
       points = minima.map((m) => m.x);
       previous = { which, histories: minima.map((m) => m.history) };
       await record(step, c, which, points, onPath, previous.histories);
@@ -140,21 +150,30 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
         bestPathC = c;
       }
       options.onProgress?.({ type: 'select', step: step + 1, steps: grid.length, c, best: bestOf([...best.values()].map((b) => b.score), criterion) });
+      arena?.retainOnly([...points, ...previous.histories.flatMap(vectorsOf), ...bestVectors()]);
       // The path has passed every candidate's optimum.
       if (pathBest.every((b) => step - b.step >= 2)) break;
     }
+    arena?.retainOnly(bestVectors());
     for (const variant of variants.filter((v) => v !== pathVariant)) {
       const group = settings.filter((s) => s.trainViews === variant);
       const which = group.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c: bestPathC }));
       const starts = group.map((s) => bestPathPoints[onPath.findIndex((p) => p.fold === s.fold)]!);
-      const minima = await minimizeSoftmax(objective, which, starts, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal });
+      const minima = await minimizeSoftmax(objective, which, starts, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, signal: options.signal, ...inArena });
       await record(grid.indexOf(bestPathC), bestPathC, which, minima.map((m) => m.x), group, minima.map((m) => m.history));
     }
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
-    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(winner.warmHistory ? { warmHistory: winner.warmHistory } : {}), rows };
+    // Copied out of the arena, which the next selection reuses.
+    const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows };
   } finally {
+    if (arena) releaseArena(arena);
     await objective.dispose();
   }
+}
+
+function vectorsOf(history: LbfgsHistory): Float64Array[] {
+  return [...history.s, ...history.y];
 }
 
 /** Out-of-fold probabilities and scores of each candidate trained by the given problems (one per fold). */
