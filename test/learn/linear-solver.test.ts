@@ -65,6 +65,37 @@ describe('SoftmaxObjective', () => {
   });
 });
 
+describe('SoftmaxObjective.predict', () => {
+  it("at the points last evaluated gives that pass's probabilities, rows in several blocks, as a fresh pass does", async () => {
+    const { rows, labels } = clusters(130, 8, 3, 6, 2);
+    const objective = new SoftmaxObjective(rows, labels, 3, { blockRows: 50 });
+    try {
+      const random = mulberry32(11);
+      const which = [0.3, 2].map((c) => {
+        const weights = Float32Array.from({ length: rows.count }, () => 0.5 + random());
+        return objective.addProblem({ rowWeights: weights, ...columnStats(rows, weights), c });
+      });
+      const points = which.map(() => Float64Array.from({ length: objective.size }, () => (random() - 0.5) * 0.6));
+      await objective.evaluate(which, points);
+      expect(objective.passes).toBe(3);
+      const collect = async (order: number[], at: Float64Array[]): Promise<Float32Array> => {
+        const out = new Float32Array(rows.count * order.length * 3);
+        await objective.predict(order.map((j) => which[j]!), at, (start, count, p) => out.set(p.subarray(0, count * order.length * 3), start * order.length * 3));
+        return out;
+      };
+      // Asked in the other order: each problem's column is found where it was in the pass.
+      const kept = await collect([1, 0], [points[1]!, points[0]!]);
+      expect(objective.passes).toBe(3);
+      const fresh = await collect([1, 0], [Float64Array.from(points[1]!), Float64Array.from(points[0]!)]);
+      expect(objective.passes).toBe(6);
+      for (let i = 0; i < kept.length; i++) expect(Math.abs(kept[i]! - fresh[i]!)).toBeLessThan(1e-6);
+      expect(new Set(kept).size).toBeGreaterThan(100);
+    } finally {
+      await objective.dispose();
+    }
+  });
+});
+
 describe('minimizeSoftmax', () => {
   for (const [name, spread] of [
     ['separable', 0.3],

@@ -40,6 +40,9 @@ describe('VectorArena: the WebAssembly SIMD loops L-BFGS runs on', () => {
       expect(bits(a!)).toBe(bits(ja!));
       expect(bits(b!)).toBe(bits(jb!));
       expect(arena.absMax(e!)).toBe(js.absMax(je!));
+      arena.axpy(f!, -1.3, a!, n - 1);
+      js.axpy(jf!, -1.3, ja!, n - 1);
+      expect(bits(f!)).toBe(bits(jf!));
     });
   }
 

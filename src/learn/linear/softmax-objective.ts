@@ -4,6 +4,7 @@ import { encodeOnnxModel, makeFloatValueInfo, makeInt64Initializer, makeNode, on
 import { matrixRowSource, type RowSource } from '../../features/feature-rows.js';
 import type { FeatureMatrix } from '../train-head.js';
 import type { LbfgsHistory } from './lbfgs.js';
+import { jsVectors, type VectorSpace } from './vector-space.js';
 
 /**
  * One L2-regularised softmax regression over (a weighted subset of) the rows: a fold of a cross-validation, a
@@ -42,6 +43,13 @@ export interface SoftmaxObjectiveOptions {
  * all gradients, both in onnxruntime's native GEMM (MLAS). Standardisation is folded into the parameters
  * (W / std, b - mean . W / std), so rows are read raw and never copied per problem.
  */
+/** One block of rows' probabilities from a gradient pass: [count, problems, K] floats for rows start.. */
+interface ProbabilityBlock {
+  readonly p3: Float32Array;
+  readonly start: number;
+  readonly count: number;
+}
+
 export class SoftmaxObjective {
   /** The rows: in memory, or read block by block from a file (see spillRows) when they do not fit. */
   readonly rows: RowSource;
@@ -57,7 +65,8 @@ export class SoftmaxObjective {
    * Each problem's class probabilities at the point it was last evaluated at. An L-BFGS run ends on a point it has
    * evaluated, so scoring it afterwards (predict) is served from here without another pass over the rows.
    */
-  readonly #last = new Map<number, { point: Float64Array; probabilities: Float32Array }>();
+  /** Each problem's last evaluated point and the pass's probability outputs, in which it is column `column` of `problems`. */
+  readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number; problems: number }>();
   readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
   passes = 0;
@@ -102,25 +111,15 @@ export class SoftmaxObjective {
     const folded = this.#fold(which, points);
     // Accumulators reused across calls with the same width (a solver makes hundreds of calls).
     const { q, r, nll } = this.#accumulators(dim * m, m);
-    const last = which.map((problemIndex, j) => {
-      const kept = this.#last.get(problemIndex)?.probabilities ?? new Float32Array(this.rows.count * k);
-      this.#last.set(problemIndex, { point: points[j]!, probabilities: kept });
-      return kept;
-    });
+    // The probabilities are kept as onnxruntime returned them, for predict at a converged point: copying each
+    // problem's out at every pass was ~5% of a selection, and only the last pass of each is ever read.
+    const blocks: ProbabilityBlock[] = [];
+    which.forEach((problemIndex, j) => this.#last.set(problemIndex, { point: points[j]!, blocks, column: j, problems: which.length }));
     await this.#forEachBlock(which, 'gradient', folded, (outputs, start, count) => {
       addInto(q, outputs.q!.data as Float32Array);
       addInto(r, outputs.r!.data as Float32Array);
       addInto(nll, outputs.nll!.data as Float32Array);
-      const p3 = outputs.p3!.data as Float32Array;
-      const problems = which.length;
-      // A plain loop: a subarray per row and problem cost more than the copy itself (~8% of a flowers12 selection).
-      last.forEach((kept, j) => {
-        for (let row = 0; row < count; row++) {
-          const from = (row * problems + j) * k;
-          const to = (start + row) * k;
-          for (let c = 0; c < k; c++) kept[to + c] = p3[from + c]!;
-        }
-      });
+      blocks.push({ p3: outputs.p3!.data as Float32Array, start, count });
     });
     return which.map((problemIndex, j) => {
       const problem = this.#problems[problemIndex]!;
@@ -156,19 +155,21 @@ export class SoftmaxObjective {
   async predict(which: readonly number[], points: readonly Float64Array[], visit: (rowStart: number, rowCount: number, probabilities: Float32Array) => void): Promise<void> {
     const kept = which.map((problemIndex, j) => {
       const last = this.#last.get(problemIndex);
-      return last && last.point === points[j] ? last.probabilities : undefined;
+      return last && last.point === points[j] ? last : undefined;
     });
-    if (kept.every((p): p is Float32Array => p !== undefined)) {
+    if (kept.every((p) => p !== undefined)) {
       const k = this.numClasses;
-      const { count } = this.rows;
-      const out = new Float32Array(count * which.length * k);
-      kept.forEach((p, j) => {
-        for (let row = 0; row < count; row++) {
-          const to = (row * which.length + j) * k;
-          for (let c = 0; c < k; c++) out[to + c] = p[row * k + c]!;
+      const out = new Float32Array(this.rows.count * which.length * k);
+      kept.forEach(({ blocks, column, problems }, j) => {
+        for (const { p3, start, count } of blocks) {
+          for (let row = 0; row < count; row++) {
+            const from = (row * problems + column) * k;
+            const to = ((start + row) * which.length + j) * k;
+            for (let c = 0; c < k; c++) out[to + c] = p3[from + c]!;
+          }
         }
       });
-      visit(0, count, out);
+      visit(0, this.rows.count, out);
       return;
     }
     const folded = this.#fold(which, points);
@@ -183,16 +184,14 @@ export class SoftmaxObjective {
    * this problem's curvature (rows differ), which L-BFGS refines as it goes. The y vectors are rewritten (allocating
    * fresh ones was a tenth of a flowers12 selection, in allocation and garbage collection): the caller must be done
    * with the history at `from`, or have copied it (see copyHistory). The steps s are the same for both problems.
+   * `vectors`: the arena the pairs live in, for its SIMD loop.
    */
-  carryHistory(history: LbfgsHistory, from: number | { lambda: number }, to: number): LbfgsHistory {
+  carryHistory(history: LbfgsHistory, from: number | { lambda: number }, to: number, vectors: VectorSpace = jsVectors(this.size)): LbfgsHistory {
     const delta = this.lambda(to) - (typeof from === 'number' ? this.lambda(from) : from.lambda);
     const weights = this.rows.dim * this.numClasses;
     // Every pair is moved: carrying only the newest 5 was 10% faster on 100 classes, but it moved the CV solutions
     // within tolerance and changed a test score (dtd10, seed 3: 0.850 -> 0.844); selection should not hang on that.
-    history.y.forEach((y, i) => {
-      const s = history.s[i]!;
-      for (let j = 0; j < weights; j++) y[j] = y[j]! + delta * s[j]!;
-    });
+    history.y.forEach((y, i) => vectors.axpy(y, delta, history.s[i]!, weights));
     return history;
   }
 

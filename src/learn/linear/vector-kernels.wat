@@ -102,6 +102,27 @@
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br $next))))
 
+  ;; y[i] += a x[i] for i < n
+  (func (export "axpy") (param $y i32) (param $a f64) (param $x i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $all i32) (local $va v128)
+    (local.set $va (f64x2.splat (local.get $a)))
+    (local.set $end (call $vectorBytes (local.get $n)))
+    (local.set $all (i32.shl (local.get $n) (i32.const 3)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (v128.store (i32.add (local.get $y) (local.get $i))
+        (f64x2.add (v128.load (i32.add (local.get $y) (local.get $i))) (f64x2.mul (local.get $va) (v128.load (i32.add (local.get $x) (local.get $i))))))
+      (v128.store offset=16 (i32.add (local.get $y) (local.get $i))
+        (f64x2.add (v128.load offset=16 (i32.add (local.get $y) (local.get $i))) (f64x2.mul (local.get $va) (v128.load offset=16 (i32.add (local.get $x) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $all)))
+      (f64.store (i32.add (local.get $y) (local.get $i))
+        (f64.add (f64.load (i32.add (local.get $y) (local.get $i))) (f64.mul (local.get $a) (f64.load (i32.add (local.get $x) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $next))))
+
   ;; out = x + step d
   (func (export "along") (param $out i32) (param $x i32) (param $step f64) (param $d i32) (param $n i32)
     (local $i i32) (local $end i32) (local $all i32) (local $vstep v128)

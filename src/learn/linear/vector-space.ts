@@ -20,6 +20,8 @@ export interface VectorSpace {
   axpyScaleDot(q: Float64Array, a: number, x: Float64Array, scale: number, d: Float64Array): number;
   /** q = -(q + b s). */
   negAxpy(q: Float64Array, b: number, s: Float64Array): void;
+  /** y[i] += a x[i] for the first `count` entries (all when not given). */
+  axpy(y: Float64Array, a: number, x: Float64Array, count?: number): void;
   /** out = x + step d. */
   along(out: Float64Array, x: Float64Array, step: number, d: Float64Array): void;
   /** s = t - x and y = g - gp; returns s . y. */
@@ -82,6 +84,10 @@ function negAxpy(q: Float64Array, b: number, s: Float64Array): void {
   for (let i = 0; i < q.length; i++) q[i] = -(q[i]! + b * s[i]!);
 }
 
+function axpy(y: Float64Array, a: number, x: Float64Array, count = y.length): void {
+  for (let i = 0; i < count; i++) y[i] = y[i]! + a * x[i]!;
+}
+
 function along(out: Float64Array, x: Float64Array, step: number, d: Float64Array): void {
   for (let i = 0; i < out.length; i++) out[i] = x[i]! + step * d[i]!;
 }
@@ -105,7 +111,7 @@ function absMax(g: Float64Array): number {
 
 /** Plain Float64Arrays of `length` and the JavaScript loops. */
 export function jsVectors(length: number): VectorSpace {
-  return { alloc: () => new Float64Array(length), adopt: (v) => v, dot, axpyScaleDot, negAxpy, along, diffDot, absMax };
+  return { alloc: () => new Float64Array(length), adopt: (v) => v, dot, axpyScaleDot, negAxpy, axpy, along, diffDot, absMax };
 }
 
 /** vector-kernels.wat's exports: pointers are byte offsets into the memory, n counts doubles. */
@@ -113,6 +119,7 @@ interface VectorKernels {
   dot(a: number, b: number, n: number): number;
   axpyScaleDot(q: number, a: number, x: number, scale: number, d: number, n: number): number;
   negAxpy(q: number, b: number, s: number, n: number): void;
+  axpy(y: number, a: number, x: number, n: number): void;
   along(out: number, x: number, step: number, d: number, n: number): void;
   diffDot(s: number, y: number, t: number, x: number, g: number, gp: number, n: number): number;
   absMax(g: number, n: number): number;
@@ -234,6 +241,11 @@ export class VectorArena implements VectorSpace {
   negAxpy(q: Float64Array, b: number, s: Float64Array): void {
     if (this.#owns(q) && this.#owns(s)) this.#kernels.negAxpy(q.byteOffset, b, s.byteOffset, this.length);
     else negAxpy(q, b, s);
+  }
+
+  axpy(y: Float64Array, a: number, x: Float64Array, count = this.length): void {
+    if (this.#owns(y) && this.#owns(x) && count >= 0 && count <= this.length) this.#kernels.axpy(y.byteOffset, a, x.byteOffset, count);
+    else axpy(y, a, x, count);
   }
 
   along(out: Float64Array, x: Float64Array, step: number, d: Float64Array): void {

@@ -137,7 +137,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     for (const [step, c] of grid.entries()) {
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
       // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
-      const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem));
+      const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem, arena));
       const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal, ...inArena });
       points = minima.map((m) => m.x);
       previous = { which, histories: minima.map((m) => m.history) };
