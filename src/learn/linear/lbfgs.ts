@@ -57,6 +57,9 @@ export function copyHistory(history: LbfgsHistory, arena?: { copy(v: Float64Arra
   return { s: history.s, y: history.y.map((y) => (arena ? arena.copy(y) : new Float64Array(y))) };
 }
 
+/** Correction pairs kept unless LbfgsOptions.memory says otherwise. */
+export const DEFAULT_LBFGS_MEMORY = 10;
+
 const ARMIJO = 1e-4;
 const MAX_BACKTRACKS = 30;
 
@@ -100,7 +103,7 @@ export class Lbfgs {
     this.#gtolEffective = this.#gtol;
     this.#ftol = options.relativeDecrease ?? 1e-10;
     this.#maxIterations = options.maxIterations ?? 500;
-    this.#memory = options.memory ?? 10;
+    this.#memory = options.memory ?? DEFAULT_LBFGS_MEMORY;
     if (!(this.#gtol >= 0) || !(this.#ftol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}`);
     if (!Number.isInteger(this.#maxIterations) || this.#maxIterations < 0) throw new RangeError(`maxIterations must be an integer >= 0. Received: ${this.#maxIterations}`);
     if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);

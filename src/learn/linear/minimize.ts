@@ -1,7 +1,7 @@
 import { GraftError } from '../../core/errors.js';
-import { Lbfgs, type LbfgsHistory, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
+import { DEFAULT_LBFGS_MEMORY, Lbfgs, type LbfgsHistory, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
 import type { SoftmaxObjective } from './softmax-objective.js';
-import { jsVectors, releaseArena, takeArena, type VectorArena, type VectorSpace } from './vector-space.js';
+import { jsVectors, VectorArena, type VectorSpace } from './vector-space.js';
 
 /** Where one problem's minimisation ended. */
 export interface Minimum {
@@ -22,13 +22,13 @@ export interface MinimizeOptions extends Omit<LbfgsOptions, 'history' | 'vectors
   readonly onPass?: (passes: number, values: readonly number[]) => void;
   /**
    * Run in this arena and return its vectors as they are, uncopied: the caller owns it, and gives back what it no
-   * longer needs (VectorArena.retainOnly). Without one, a pooled arena is used and what is returned is copied out.
+   * longer needs (VectorArena.retainOnly). Without one, the run makes its own and copies out what it returns.
    */
   readonly arena?: VectorArena;
 }
 
 /** Vectors one L-BFGS run holds at once: its correction pairs, 3 points, the direction, 2 scratch, 2 gradients. */
-export function arenaSlotsPerRun(memory = 10): number {
+export function arenaSlotsPerRun(memory = DEFAULT_LBFGS_MEMORY): number {
   return 2 * memory + 8;
 }
 
@@ -39,12 +39,8 @@ export function arenaSlotsPerRun(memory = 10): number {
  */
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
   if (options.arena) return minimizeIn(options.arena, objective, which, starts, options, (v) => v);
-  const arena = takeArena(objective.size, starts.length * arenaSlotsPerRun(options.memory));
-  try {
-    return await minimizeIn(arena ?? jsVectors(objective.size), objective, which, starts, options, arena ? (v) => new Float64Array(v) : (v) => v);
-  } finally {
-    if (arena) releaseArena(arena);
-  }
+  const arena = VectorArena.create(objective.size, starts.length * arenaSlotsPerRun(options.memory));
+  return minimizeIn(arena ?? jsVectors(objective.size), objective, which, starts, options, arena ? (v) => new Float64Array(v) : (v) => v);
 }
 
 async function minimizeIn(

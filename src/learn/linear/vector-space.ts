@@ -150,10 +150,12 @@ const MAX_ARENA_BYTES = 2 ** 30;
 const PAGE = 65536;
 
 /**
- * `slots` vectors of `length` doubles in one WebAssembly memory. Slots are handed out by `alloc` and given back all at
- * once (`reset`) or all but some (`retainOnly`, for a caller that keeps a few vectors from one minimisation to the
- * next). The memory never grows, since growing would detach every view already handed out; with every slot taken,
- * `alloc` returns plain arrays (correct, only slower).
+ * `slots` vectors of `length` doubles in one WebAssembly memory. Slots are handed out by `alloc` and given back all but
+ * some by `retainOnly` (for a caller that keeps a few vectors from one minimisation to the next); the memory goes
+ * with the arena, to the garbage collector (one kept for reuse would hold a large problem's memory in a long-lived
+ * process, for ~10 ms of page faults saved). It never grows, since growing would detach every view already handed
+ * out; with every slot taken, `alloc` returns plain arrays (correct, only slower). Slots are handed out lowest first,
+ * so the memory a process touches is what the most vectors alive at once need.
  */
 export class VectorArena implements VectorSpace {
   readonly length: number;
@@ -208,12 +210,6 @@ export class VectorArena implements VectorSpace {
     return this.#owns(v) ? v : this.copy(v);
   }
 
-  /** Gives every slot back: views handed out before now alias the next ones. */
-  reset(): void {
-    this.#fresh = 0;
-    this.#free.length = 0;
-  }
-
   /** Gives back every slot but those of `kept` (vectors of other memories in it are ignored): views of the others must not be used again. */
   retainOnly(kept: Iterable<Float64Array>): void {
     const keep = new Uint8Array(this.#fresh);
@@ -262,23 +258,4 @@ export class VectorArena implements VectorSpace {
   absMax(g: Float64Array): number {
     return this.#owns(g) ? this.#kernels.absMax(g.byteOffset, this.length) : absMax(g);
   }
-}
-
-/** One arena kept between runs (a process trains one head at a time, and a selection runs many minimisations). */
-let idle: VectorArena | undefined;
-
-/** An arena of at least `slots` vectors of `length`, for one minimisation's exclusive use; give it back with {@link releaseArena}. */
-export function takeArena(length: number, slots: number): VectorArena | undefined {
-  if (idle && idle.length === length && idle.slots >= slots) {
-    const arena = idle;
-    idle = undefined;
-    return arena;
-  }
-  return VectorArena.create(length, slots);
-}
-
-/** Gives an arena back once nothing reads its vectors any more (copy out what is kept). */
-export function releaseArena(arena: VectorArena): void {
-  arena.reset();
-  idle = arena;
 }

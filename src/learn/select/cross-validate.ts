@@ -1,8 +1,8 @@
 import type { ProgressListener } from '../../core/progress.js';
 import { arenaSlotsPerRun, minimizeSoftmax } from '../linear/minimize.js';
-import { copyHistory, type LbfgsHistory } from '../linear/lbfgs.js';
+import { copyHistory, DEFAULT_LBFGS_MEMORY, type LbfgsHistory } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
-import { releaseArena, takeArena, type VectorArena } from '../linear/vector-space.js';
+import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { columnStats } from './column-stats.js';
@@ -83,7 +83,6 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
   const classWeight = classWeights(options.labels, k, options.classWeights ?? 'none');
   const objective = new SoftmaxObjective(rows, rowLabels, k);
-  let arena: VectorArena | undefined;
   try {
     // One problem setting (fold, row set); C is set per path step.
     const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
@@ -105,7 +104,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     // handed from one C to the next uncopied; after each step every slot but the live ones below is given back. It
     // holds, besides a step's runs, the previous step's points and curvature pairs, the best points on the path and
     // each candidate's best curvature pairs.
-    arena = takeArena(objective.size, onPath.length * (arenaSlotsPerRun() + 2 * 10 + 2) + candidates.length * 2 * 10);
+    const pairs = 2 * DEFAULT_LBFGS_MEMORY;
+    const arena = VectorArena.create(objective.size, onPath.length * (arenaSlotsPerRun() + pairs + 2) + candidates.length * pairs);
     const inArena = arena ? { arena } : {};
     const table: CvScore[] = [];
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
@@ -163,11 +163,10 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       await record(grid.indexOf(bestPathC), bestPathC, which, minima.map((m) => m.x), group, minima.map((m) => m.history));
     }
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
-    // Copied out of the arena, which the next selection reuses.
+    // Copied out of the arena, so that its memory can go once the selection is done.
     const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
     return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows };
   } finally {
-    if (arena) releaseArena(arena);
     await objective.dispose();
   }
 }
