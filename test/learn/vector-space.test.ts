@@ -3,7 +3,8 @@ import { mulberry32 } from '../../src/core/random.js';
 import { Lbfgs } from '../../src/learn/linear/lbfgs.js';
 import { minimizeSoftmax } from '../../src/learn/linear/minimize.js';
 import { SoftmaxObjective } from '../../src/learn/linear/softmax-objective.js';
-import { jsVectors, VectorArena, type VectorSpace } from '../../src/learn/linear/vector-space.js';
+import { jsVectors, setMaxArenaBytes, VectorArena, type VectorSpace } from '../../src/learn/linear/vector-space.js';
+import { crossValidateHeads } from '../../src/learn/select/cross-validate.js';
 import { columnStats } from '../../src/learn/select/column-stats.js';
 import { clusters } from './clusters.js';
 
@@ -121,6 +122,27 @@ describe('L-BFGS in an arena', () => {
       expect(first!.x.byteLength).toBe(first!.x.buffer.byteLength);
     } finally {
       await objective.dispose();
+    }
+  });
+});
+
+describe('a selection without arenas (no WebAssembly, or a problem too large for one)', () => {
+  it('scores every candidate as with them, to the bit, and warm-starts the final fit the same', async () => {
+    const { rows, labels } = clusters(140, 7, 3, 9, 2.5);
+    const mirrored = { ...rows, data: rows.data.map((v, i) => v + ((i * 7919) % 11) * 0.02) };
+    const select = () => crossValidateHeads(rows, mirrored, { labels, classNames: ['a', 'b', 'c'], seed: 2 });
+    const inArenas = await select();
+    const previous = setMaxArenaBytes(0);
+    try {
+      expect(VectorArena.create(10, 1)).toBeUndefined();
+      const plain = await select();
+      expect(plain.table).toEqual(inArenas.table);
+      expect(plain.table.length).toBeGreaterThan(8);
+      expect(bits(plain.warmStart)).toBe(bits(inArenas.warmStart));
+      expect(plain.warmHistory!.history.y.map(bits)).toEqual(inArenas.warmHistory!.history.y.map(bits));
+      expect(bits(Float64Array.from(plain.outOfFold))).toBe(bits(Float64Array.from(inArenas.outOfFold)));
+    } finally {
+      setMaxArenaBytes(previous);
     }
   });
 });

@@ -146,7 +146,14 @@ function kernelModule(): object | null {
 }
 
 /** Largest arena made (a larger problem runs the JavaScript loops): WebAssembly memories stop at 4 GiB. */
-const MAX_ARENA_BYTES = 2 ** 30;
+let maxArenaBytes = 2 ** 30;
+
+/** @internal Sets the largest arena made and returns the previous limit: 0 makes every run use plain arrays (tests compare the two). */
+export function setMaxArenaBytes(bytes: number): number {
+  const previous = maxArenaBytes;
+  maxArenaBytes = bytes;
+  return previous;
+}
 const PAGE = 65536;
 
 /**
@@ -181,7 +188,7 @@ export class VectorArena implements VectorSpace {
     const module = kernelModule();
     const stride = Math.ceil((length * 8) / 64) * 64;
     const bytes = stride * slots;
-    if (!module || !webAssembly || bytes > MAX_ARENA_BYTES || length === 0) return undefined;
+    if (!module || !webAssembly || bytes > maxArenaBytes || length === 0) return undefined;
     try {
       const memory = new webAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
       const instance = new webAssembly.Instance(module, { env: { memory } });
