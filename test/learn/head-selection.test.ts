@@ -82,6 +82,23 @@ describe('findLabelIssues', () => {
 });
 
 describe('crossValidateHeads and fitLinearHead', () => {
+  it('trains on plain and mirror rows as they lie when the mirror rows follow the plain ones in one buffer, else on a copy; same scores', async () => {
+    const { rows, labels } = clusters(90, 6, 3, 5, 2);
+    const size = rows.count * rows.dim;
+    const both = new Float32Array(2 * size);
+    both.set(rows.data);
+    both.set(rows.data.map((v, i) => v + ((i * 31) % 7) * 0.05), size);
+    const adjacent = { plain: { ...rows, data: both.subarray(0, size) }, mirrored: { ...rows, data: both.subarray(size) } };
+    const apart = { plain: { ...rows, data: both.slice(0, size) }, mirrored: { ...rows, data: both.slice(size) } };
+    const options = { labels, classNames: names(3), seed: 3, cGrid: [0.1, 1] };
+    const inPlace = await crossValidateHeads(adjacent.plain, adjacent.mirrored, options);
+    const copied = await crossValidateHeads(apart.plain, apart.mirrored, options);
+    expect(inPlace.rows.data.buffer).toBe(both.buffer);
+    expect(copied.rows.data.buffer).not.toBe(apart.plain.data.buffer);
+    expect(Array.from(copied.rows.data)).toEqual(Array.from(both));
+    expect(inPlace.table).toEqual(copied.table);
+  });
+
   it('scores candidates out of fold and picks by log-loss; the final head predicts the training clusters', async () => {
     const { rows, labels } = clusters(150, 8, 3, 11, 1.5);
     const mirrored = { ...rows, data: rows.data.map((v, i) => v + ((i * 7919) % 13) * 0.01) };

@@ -256,8 +256,13 @@ export function classWeights(labels: Int32Array, k: number, mode: 'none' | 'bala
   return weights;
 }
 
+/** a's rows, then b's: a view when b's rows already follow a's in one buffer (as the head phase lays them out), else a copy. */
 function stack(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
-  const data = new Float32Array((a.count + b.count) * a.dim);
+  const length = (a.count + b.count) * a.dim;
+  if (a.data.buffer === b.data.buffer && a.data.length === a.count * a.dim && b.data.byteOffset === a.data.byteOffset + a.data.byteLength && b.data.length >= b.count * b.dim) {
+    return { data: new Float32Array(a.data.buffer, a.data.byteOffset, length), count: a.count + b.count, dim: a.dim };
+  }
+  const data = new Float32Array(length);
   data.set(a.data.subarray(0, a.count * a.dim));
   data.set(b.data.subarray(0, b.count * b.dim), a.count * a.dim);
   return { data, count: a.count + b.count, dim: a.dim };
