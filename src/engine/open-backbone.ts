@@ -65,7 +65,8 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
   });
   const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
   const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput);
-  return withOnnxModel({ info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) }, source.onnxModel);
+  const handle: BackboneHandle = { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
+  return source.onnxModel ? withOnnxModel(handle, source.onnxModel) : handle;
 }
 
 /** onnxruntime on the ONNX form (the fast path), or tfjs-wasm for a TF.js layers model when `engine` is 'tfjs'. */

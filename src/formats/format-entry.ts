@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ModelFormat } from '../core/model-format.js';
 import type { Layout } from '../core/preprocessing.js';
 import type { ProgressListener } from '../core/progress.js';
-import { decodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
+import type { ModelProto } from '../onnx/onnx-model.js';
 import type { Converter } from './conversion.js';
 import type { ConvertTarget } from './conversion-report.js';
 import type { BackboneLocation } from './model-location.js';
@@ -50,10 +50,10 @@ export interface FeatureSource {
   /** ONNX bytes with input [N, ...] and the feature output [N, featureDim]. */
   onnxBytes(): Promise<Uint8Array>;
   /**
-   * The same model decoded, built once and shared: read it, never change it (the wrappers clone). A model directory
-   * is built from it by surgery and encoded once, instead of an encode and a decode per step (~30 ms each, 3.7 MB).
+   * The same model decoded, built once and shared (read it, never change it: the wrappers clone), for a format that
+   * parses the model anyway (ONNX); the others are decoded from their bytes on first use (see onnxModelOf).
    */
-  onnxModel(): Promise<ModelProto>;
+  readonly onnxModel?: () => Promise<ModelProto>;
   /** The features as a tfjs layers model, for the `tfjs` runtime (TF.js layers and Keras models only). */
   readonly layersModel?: () => Promise<tf.LayersModel>;
   /** Said when the backbone loads in onnxruntime although it is not ONNX (why: speed). */
@@ -85,10 +85,4 @@ export interface ModelFormatEntry {
   readonly convertTo: Readonly<Partial<Record<ConvertTarget, Converter>>>;
   /** Whether `graft convert --architecture` applies (weights-only Keras files). */
   readonly takesArchitecture?: boolean;
-}
-
-/** `onnxModel` for a source whose ONNX form is bytes first (an export read from the cache): decoded once, on first use. */
-export function decodedOnce(onnxBytes: () => Promise<Uint8Array>, source: string): () => Promise<ModelProto> {
-  let model: Promise<ModelProto> | undefined;
-  return () => (model ??= onnxBytes().then((bytes) => decodeOnnxModel(bytes, source)));
 }

@@ -7,7 +7,7 @@ import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
-import { decodedOnce, type FeatureRequest, type FeatureSource } from './format-entry.js';
+import type { FeatureRequest, FeatureSource } from './format-entry.js';
 
 /** What building a TF.js backbone found; cached beside its ONNX export. */
 interface LayersDescription {
@@ -67,7 +67,6 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     declared: { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }) },
     onnxFeatureOutput: FEATURE_OUTPUT,
     onnxBytes,
-    onnxModel: decodedOnce(onnxBytes, request.source),
     layersModel: async () => model ?? (await buildModel()),
     ortMessage: 'TF.js model exported to ONNX for speed',
   };

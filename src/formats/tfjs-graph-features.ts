@@ -11,7 +11,7 @@ import { readGraphModelDir } from '../readers/tfjs-graph/load-graph-model.js';
 import { createSession } from '../runtime/ort-session.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
-import { decodedOnce, type FeatureRequest, type FeatureSource } from './format-entry.js';
+import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { graphDir } from './model-location.js';
 
 /* A TF.js graph model's features: its ONNX export (cached by model hash and feature node) and their size. */
@@ -47,14 +47,12 @@ export async function openGraphFeatures(request: FeatureRequest): Promise<Featur
     await writeFileAtomic(exportPath, bytes);
     await writeFileAtomic(descPath, JSON.stringify(description));
   }
-  const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= new Uint8Array(await readFile(exportPath)));
   return {
     featureDim: description.featureDim,
     featureOutput: description.featureNode,
     declared: { layout: 'nhwc', inputSize: description.inputSize },
     onnxFeatureOutput: FEATURE_OUTPUT,
-    onnxBytes,
-    onnxModel: decodedOnce(onnxBytes, request.source),
+    onnxBytes: async () => (bytes ??= new Uint8Array(await readFile(exportPath))),
     ortMessage: 'TF.js graph model exported to ONNX for speed',
   };
 }

@@ -157,10 +157,10 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const modelOnnx = modelHandle === backbone ? backboneModel : await onnxModelOf(modelHandle);
   const io = { input: modelOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: modelHandle.onnxFeatureOutput };
   // Built by surgery on decoded models and encoded once: an encode and a decode per step took ~0.1 s of a warm run.
-  const plainModel = tuned ? decodeOnnxModel(tuned, 'the fine-tuned model') : withDenseHead(modelOnnx, modelHandle.onnxFeatureOutput, layers, {});
+  const plainModel = (): ModelProto => (tuned ? decodeOnnxModel(tuned, 'the fine-tuned model') : withDenseHead(modelOnnx, modelHandle.onnxFeatureOutput, layers, {}));
   const onnxBytes = headPhase.tta
-    ? encodeOnnxModel(mirrorTtaModel(plainModel, { ...io, classes: data.labels.length, featureDim: modelHandle.info.featureDim }, modelHandle.info.preprocessing.layout))
-    : (tuned ?? encodeOnnxModel(plainModel));
+    ? encodeOnnxModel(mirrorTtaModel(plainModel(), { ...io, classes: data.labels.length, featureDim: modelHandle.info.featureDim }, modelHandle.info.preprocessing.layout))
+    : (tuned ?? encodeOnnxModel(plainModel()));
 
   const packed = packHeadWeights(layers);
   const head = headSummary(config, headPhase);

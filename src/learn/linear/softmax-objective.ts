@@ -37,12 +37,6 @@ export interface SoftmaxObjectiveOptions {
   readonly blockRows?: number;
 }
 
-/**
- * Evaluates many softmax-regression problems over the same rows in one pass: the parameters of every problem asked
- * for sit side by side in one matrix, so each block of rows takes one matrix product for all logits and one for
- * all gradients, both in onnxruntime's native GEMM (MLAS). Standardisation is folded into the parameters
- * (W / std, b - mean . W / std), so rows are read raw and never copied per problem.
- */
 /** One block of rows' probabilities from a gradient pass: [count, problems, K] floats for rows start.. */
 interface ProbabilityBlock {
   readonly p3: Float32Array;
@@ -50,6 +44,12 @@ interface ProbabilityBlock {
   readonly count: number;
 }
 
+/**
+ * Evaluates many softmax-regression problems over the same rows in one pass: the parameters of every problem asked
+ * for sit side by side in one matrix, so each block of rows takes one matrix product for all logits and one for
+ * all gradients, both in onnxruntime's native GEMM (MLAS). Standardisation is folded into the parameters
+ * (W / std, b - mean . W / std), so rows are read raw and never copied per problem.
+ */
 export class SoftmaxObjective {
   /** The rows: in memory, or read block by block from a file (see spillRows) when they do not fit. */
   readonly rows: RowSource;
@@ -62,10 +62,10 @@ export class SoftmaxObjective {
   readonly #sessions = new Map<string, Promise<OrtSession>>();
   readonly #labels64: BigInt64Array;
   /**
-   * Each problem's class probabilities at the point it was last evaluated at. An L-BFGS run ends on a point it has
-   * evaluated, so scoring it afterwards (predict) is served from here without another pass over the rows.
+   * Each problem's last evaluated point and that pass's probability outputs, in which it is column `column` of
+   * `problems`. An L-BFGS run ends on a point it has evaluated, so scoring it afterwards (predict) is served from here
+   * without another pass over the rows.
    */
-  /** Each problem's last evaluated point and the pass's probability outputs, in which it is column `column` of `problems`. */
   readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number; problems: number }>();
   readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
