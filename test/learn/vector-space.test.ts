@@ -67,6 +67,33 @@ describe('VectorArena: the WebAssembly SIMD loops L-BFGS runs on', () => {
     const adopted = arena.adopt(Float64Array.from([5, 4, 3, 2, 1]));
     expect(Array.from(adopted)).toEqual([5, 4, 3, 2, 1]);
   });
+
+  it('hands a released memory to the next arena, zeroed slot by slot, grown where it is too small', () => {
+    const first = VectorArena.create(1000, 4)!;
+    const old = first.alloc();
+    old.fill(7);
+    first.release();
+    // Released: plain arrays from now on, and its kernels no longer read the memory it gave back.
+    const late = first.alloc();
+    expect(late.buffer).not.toBe(old.buffer);
+    expect(first.dot(old, old)).toBe(49 * 1000);
+
+    const next = VectorArena.create(1000, 4)!;
+    const reused = next.alloc();
+    expect(reused.buffer).toBe(old.buffer);
+    expect(reused.every((x) => x === 0)).toBe(true);
+    reused.fill(2);
+    expect(next.dot(reused, reused)).toBe(4 * 1000);
+    next.release();
+
+    // More pages than any arena of this file: the same memory, grown (its old views detach), slots past the old end zeroed too.
+    const larger = VectorArena.create(1000, 1024)!;
+    const slots = Array.from({ length: 1024 }, () => larger.alloc());
+    expect(new Set(slots.map((v) => v.buffer)).size).toBe(1);
+    expect(old.length).toBe(0);
+    expect(slots.every((v) => v.every((x) => x === 0))).toBe(true);
+    larger.release();
+  });
 });
 
 describe('L-BFGS in an arena', () => {

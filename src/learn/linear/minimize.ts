@@ -40,7 +40,12 @@ export function arenaSlotsPerRun(memory = DEFAULT_LBFGS_MEMORY): number {
 export async function minimizeSoftmax(objective: SoftmaxObjective, which: readonly number[], starts: readonly Float64Array[], options: MinimizeOptions = {}): Promise<Minimum[]> {
   if (options.arena) return minimizeIn(options.arena, objective, which, starts, options, (v) => v);
   const arena = VectorArena.create(objective.size, starts.length * arenaSlotsPerRun(options.memory));
-  return minimizeIn(arena ?? jsVectors(objective.size), objective, which, starts, options, arena ? (v) => new Float64Array(v) : (v) => v);
+  if (!arena) return minimizeIn(jsVectors(objective.size), objective, which, starts, options, (v) => v);
+  try {
+    return await minimizeIn(arena, objective, which, starts, options, (v) => new Float64Array(v));
+  } finally {
+    arena.release();
+  }
 }
 
 async function minimizeIn(

@@ -125,9 +125,14 @@ interface VectorKernels {
   absMax(g: number, n: number): number;
 }
 
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
 /** The WebAssembly JS API (this project compiles without the DOM lib, whose types declare it). */
 interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
 }
@@ -157,16 +162,52 @@ export function setMaxArenaBytes(bytes: number): number {
 const PAGE = 65536;
 
 /**
+ * The memory of the last arena given back, for the next one. Memory touched for the first time costs ~3 ms per MB
+ * on the machine measured, touching it again ~0.05 ms (bench/RESULTS.md): a selection's arena (~50 MB for 12
+ * classes of 2560-d features) cost ~150 ms of page faults at every run. Reused, a process faults it in once: the
+ * final fit runs in the selection's pages, and the next `train()` of the same process (the dashboard, a script that
+ * retrains) in those again. Only memories up to MAX_POOLED_BYTES are kept, and for POOL_IDLE_MS after their last
+ * use, so a long-lived process that stops training gives them back.
+ */
+let pooled: { readonly memory: WasmMemory; readonly timer: ReturnType<typeof setTimeout> } | undefined;
+const MAX_POOLED_BYTES = 256 * 2 ** 20;
+const POOL_IDLE_MS = 60_000;
+
+/** The pooled memory grown to `pages` where it is smaller, else a new one. */
+function takeMemory(api: WebAssemblyApi, pages: number): WasmMemory {
+  const reused = pooled;
+  pooled = undefined;
+  if (!reused) return new api.Memory({ initial: pages });
+  clearTimeout(reused.timer);
+  const have = reused.memory.buffer.byteLength / PAGE;
+  if (have < pages) reused.memory.grow(pages - have);
+  return reused.memory;
+}
+
+/** Keeps `memory` for the next arena (the larger one where one is kept already). */
+function poolMemory(memory: WasmMemory): void {
+  const bytes = memory.buffer.byteLength;
+  if (bytes > MAX_POOLED_BYTES || (pooled && pooled.memory.buffer.byteLength >= bytes)) return;
+  if (pooled) clearTimeout(pooled.timer);
+  const timer = setTimeout(() => {
+    if (pooled?.memory === memory) pooled = undefined;
+  }, POOL_IDLE_MS);
+  timer.unref?.();
+  pooled = { memory, timer };
+}
+
+/**
  * `slots` vectors of `length` doubles in one WebAssembly memory. Slots are handed out by `alloc` and given back all but
- * some by `retainOnly` (for a caller that keeps a few vectors from one minimisation to the next); the memory goes
- * with the arena, to the garbage collector (one kept for reuse would hold a large problem's memory in a long-lived
- * process, for ~10 ms of page faults saved). It never grows, since growing would detach every view already handed
- * out; with every slot taken, `alloc` returns plain arrays (correct, only slower). Slots are handed out lowest first,
- * so the memory a process touches is what the most vectors alive at once need.
+ * some by `retainOnly` (for a caller that keeps a few vectors from one minimisation to the next). `release` gives the
+ * memory back for the next arena to reuse (see takeMemory); an arena never released goes to the garbage collector
+ * with its memory. It never grows, since growing would detach every view already handed out; with every slot taken,
+ * `alloc` returns plain arrays (correct, only slower). Slots are handed out lowest first, so the memory a process
+ * touches is what the most vectors alive at once need.
  */
 export class VectorArena implements VectorSpace {
   readonly length: number;
   readonly slots: number;
+  readonly #memory: WasmMemory;
   readonly #buffer: ArrayBuffer;
   readonly #kernels: VectorKernels;
   /** Bytes between slots: a multiple of 64, so each vector starts on a cache line. */
@@ -175,10 +216,13 @@ export class VectorArena implements VectorSpace {
   #fresh = 0;
   readonly #free: number[] = [];
 
-  private constructor(length: number, slots: number, buffer: ArrayBuffer, kernels: VectorKernels, stride: number) {
+  #released = false;
+
+  private constructor(length: number, slots: number, memory: WasmMemory, kernels: VectorKernels, stride: number) {
     this.length = length;
     this.slots = slots;
-    this.#buffer = buffer;
+    this.#memory = memory;
+    this.#buffer = memory.buffer;
     this.#kernels = kernels;
     this.#stride = stride;
   }
@@ -190,9 +234,9 @@ export class VectorArena implements VectorSpace {
     const bytes = stride * slots;
     if (!module || !webAssembly || bytes > maxArenaBytes || length === 0) return undefined;
     try {
-      const memory = new webAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
+      const memory = takeMemory(webAssembly, Math.ceil(bytes / PAGE));
       const instance = new webAssembly.Instance(module, { env: { memory } });
-      return new VectorArena(length, slots, memory.buffer, instance.exports as VectorKernels, stride);
+      return new VectorArena(length, slots, memory, instance.exports as VectorKernels, stride);
     } catch {
       return undefined;
     }
@@ -204,6 +248,18 @@ export class VectorArena implements VectorSpace {
     const v = new Float64Array(this.#buffer, slot * this.#stride, this.length);
     v.fill(0);
     return v;
+  }
+
+  /**
+   * Gives the memory back for the next arena: no vector this arena handed out may be used afterwards (the next
+   * arena writes over them). Later `alloc`s return plain arrays.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#free.length = 0;
+    this.#fresh = this.slots;
+    poolMemory(this.#memory);
   }
 
   /** A copy of `v` in this arena. */
@@ -219,6 +275,7 @@ export class VectorArena implements VectorSpace {
 
   /** Gives back every slot but those of `kept` (vectors of other memories in it are ignored): views of the others must not be used again. */
   retainOnly(kept: Iterable<Float64Array>): void {
+    if (this.#released) return;
     const keep = new Uint8Array(this.#fresh);
     for (const v of kept) if (this.#owns(v)) keep[v.byteOffset / this.#stride] = 1;
     this.#free.length = 0;
@@ -228,7 +285,7 @@ export class VectorArena implements VectorSpace {
 
   /** Whether `v` is a vector of this arena (a view of its memory), so the kernels can read it. */
   #owns(v: Float64Array): boolean {
-    return v.buffer === this.#buffer && v.length === this.length;
+    return !this.#released && v.buffer === this.#buffer && v.length === this.length;
   }
 
   dot(a: Float64Array, b: Float64Array): number {

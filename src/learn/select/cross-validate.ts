@@ -83,6 +83,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
   const classWeight = classWeights(options.labels, k, options.classWeights ?? 'none');
   const objective = new SoftmaxObjective(rows, rowLabels, k);
+  let arena: VectorArena | undefined;
   try {
     // One problem setting (fold, row set); C is set per path step.
     const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
@@ -105,7 +106,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     // holds, besides a step's runs, the previous step's points and curvature pairs, the best points on the path and
     // each candidate's best curvature pairs.
     const pairs = 2 * DEFAULT_LBFGS_MEMORY;
-    const arena = VectorArena.create(objective.size, onPath.length * (arenaSlotsPerRun() + pairs + 2) + candidates.length * pairs);
+    arena = VectorArena.create(objective.size, onPath.length * (arenaSlotsPerRun() + pairs + 2) + candidates.length * pairs);
     const inArena = arena ? { arena } : {};
     const table: CvScore[] = [];
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
@@ -167,6 +168,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
     return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows };
   } finally {
+    // Nothing returned lives in the arena: its memory goes to the final fit's.
+    arena?.release();
     await objective.dispose();
   }
 }
