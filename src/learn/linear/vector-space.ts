@@ -166,11 +166,10 @@ const PAGE = 65536;
  * on the machine measured, touching it again ~0.05 ms (bench/RESULTS.md): a selection's arena (~50 MB for 12
  * classes of 2560-d features) cost ~150 ms of page faults at every run. Reused, a process faults it in once: the
  * final fit runs in the selection's pages, and the next `train()` of the same process (the dashboard, a script that
- * retrains) in those again. Only memories up to MAX_POOLED_BYTES are kept, and for POOL_IDLE_MS after their last
- * use, so a long-lived process that stops training gives them back.
+ * retrains) in those again. Keeping one never raises a process's peak memory (the next arena would take as much
+ * anew); it is dropped POOL_IDLE_MS after its last use, so a long-lived process that stops training gives it back.
  */
 let pooled: { readonly memory: WasmMemory; readonly timer: ReturnType<typeof setTimeout> } | undefined;
-const MAX_POOLED_BYTES = 256 * 2 ** 20;
 const POOL_IDLE_MS = 60_000;
 
 /** The pooled memory grown to `pages` where it is smaller, else a new one. */
@@ -187,7 +186,7 @@ function takeMemory(api: WebAssemblyApi, pages: number): WasmMemory {
 /** Keeps `memory` for the next arena (the larger one where one is kept already). */
 function poolMemory(memory: WasmMemory): void {
   const bytes = memory.buffer.byteLength;
-  if (bytes > MAX_POOLED_BYTES || (pooled && pooled.memory.buffer.byteLength >= bytes)) return;
+  if (pooled && pooled.memory.buffer.byteLength >= bytes) return;
   if (pooled) clearTimeout(pooled.timer);
   const timer = setTimeout(() => {
     if (pooled?.memory === memory) pooled = undefined;
