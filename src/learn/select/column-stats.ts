@@ -3,19 +3,38 @@ import { matrixRowSource, type RowSource } from '../../features/feature-rows.js'
 /** Rows per read when the rows come from a file. */
 const BLOCK_ROWS = 1024;
 
+type Rows = { readonly data: Float32Array; readonly count: number; readonly dim: number } | RowSource;
+
+/** Per-dimension running sums behind {@link columnStats}, over the rows with a positive weight counted so far. */
+export interface ColumnSums {
+  readonly sum: Float64Array;
+  readonly sumSq: Float64Array;
+  readonly used: number;
+}
+
 /**
  * Per-dimension mean and standard deviation of the rows with a positive weight (each counted once), for
  * standardising features. A floor of 1e-3 on the deviation keeps constant dimensions (a ReLU that never fires on
  * this data) from being blown up. Rows are read in blocks, so rows spilled to a file cost one pass, not memory.
  */
-export function columnStats(rows: { readonly data: Float32Array; readonly count: number; readonly dim: number } | RowSource, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
+export function columnStats(rows: Rows, weights: Float32Array): { mean: Float32Array; std: Float32Array } {
+  return statsOf(columnSums(rows, weights));
+}
+
+/**
+ * The sums of rows `start` to `end` (default: all), added in row order to `from` (a copy: `from` is not changed).
+ * Sums carried on from the rows before `start` equal the sums of one pass from row 0, to the bit: each dimension
+ * adds the same values in the same order.
+ */
+export function columnSums(rows: Rows, weights: Float32Array, range: { readonly from?: ColumnSums; readonly start?: number; readonly end?: number } = {}): ColumnSums {
   const source = 'data' in rows ? matrixRowSource(rows) : rows;
-  const { count, dim } = source;
-  const sum = new Float64Array(dim);
-  const sumSq = new Float64Array(dim);
-  let used = 0;
-  for (let start = 0; start < count; start += BLOCK_ROWS) {
-    const n = Math.min(BLOCK_ROWS, count - start);
+  const { dim } = source;
+  const end = Math.min(range.end ?? source.count, source.count);
+  const sum = range.from ? Float64Array.from(range.from.sum) : new Float64Array(dim);
+  const sumSq = range.from ? Float64Array.from(range.from.sumSq) : new Float64Array(dim);
+  let used = range.from?.used ?? 0;
+  for (let start = range.start ?? 0; start < end; start += BLOCK_ROWS) {
+    const n = Math.min(BLOCK_ROWS, end - start);
     const data = source.read(start, n);
     for (let r = 0; r < n; r++) {
       if (!(weights[start + r]! > 0)) continue;
@@ -28,6 +47,13 @@ export function columnStats(rows: { readonly data: Float32Array; readonly count:
       }
     }
   }
+  return { sum, sumSq, used };
+}
+
+/** Mean and deviation (floored, see {@link columnStats}) from running sums. */
+export function statsOf(sums: ColumnSums): { mean: Float32Array; std: Float32Array } {
+  const { sum, sumSq, used } = sums;
+  const dim = sum.length;
   const mean = new Float32Array(dim);
   const std = new Float32Array(dim);
   for (let d = 0; d < dim; d++) {

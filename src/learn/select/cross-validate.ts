@@ -5,7 +5,7 @@ import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
-import { columnStats } from './column-stats.js';
+import { columnSums, statsOf, type ColumnSums } from './column-stats.js';
 import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
 // The report's types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
@@ -88,6 +88,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     // One problem setting (fold, row set); C is set per path step.
     const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
     for (let f = 0; f < folds.k; f++) {
+      // Both row sets count the same plain rows, which come first: 'plain+flip' carries on from their sums.
+      let plainPart: ColumnSums | undefined;
       for (const trainViews of variants) {
         const weights = new Float32Array(rows.count);
         for (let i = 0; i < n; i++) {
@@ -95,7 +97,9 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
           weights[i] = classWeight[options.labels[i]!]!;
           if (trainViews === 'plain+flip') weights[n + i] = weights[i]!;
         }
-        settings.push({ fold: f, trainViews, weights, ...columnStats(rows, weights) });
+        plainPart ??= columnSums(rows, weights, { end: n });
+        const sums = trainViews === 'plain+flip' ? columnSums(rows, weights, { from: plainPart, start: n }) : plainPart;
+        settings.push({ fold: f, trainViews, weights, ...statsOf(sums) });
       }
     }
     const candidates = variants.flatMap((trainViews) => ttas.map((tta) => ({ trainViews, tta })));
