@@ -4,18 +4,17 @@
 // The full-data comparison is bench/heads.mjs; this one asks whether the defaults, chosen there, hold where
 // cross-validation has 5-10 images per class to go on.
 // Usage: npm run build && node bench/few-shot.mjs [--datasets a,b] [--backbones int8,tm] [--shots 5,10] [--seeds 1,2,3] [--out file]
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
+import { mulberry32 } from '../dist/core/random.js';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
-const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
-const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
 const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',');
 const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const shots = opt('shots', '5,10').split(',').map(Number);
@@ -23,35 +22,9 @@ const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 const outFile = opt('out', 'bench/out/few-shot.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-few-shot-'));
-const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-const tmBase = join(shared, 'models/tm-mobilenetv2-035/base/model.json');
-const tmOnnx = join(work, 'tm-base.onnx');
-if (chosenBackbones.includes('tm')) {
-  execFileSync(process.execPath, ['bin/graft.js', 'convert', tmBase, '--to', 'onnx', '--out', tmOnnx, '--json'], { stdio: 'ignore' });
-}
-const backbones = {
-  int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'), dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
-  tm: { graft: tmBase, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
-};
-/** GTSRB's frames come in tracks of one physical sign: draw each class's n images from n different tracks. */
-const trackOf = { gtsrb43: (file) => /^(\d+_\d+)_/.exec(file)?.[1] ?? file };
-const groupBy = { gtsrb43: '^(\\d+_\\d+)_' };
-// The reference imports onnxruntime-node and sharp, which resolve from the script's folder (see reference-probe.mjs).
-const dumpScript = join('node_modules', '.cache', 'graft-bench', 'dump_features.mjs');
-mkdirSync(join('node_modules', '.cache', 'graft-bench'), { recursive: true });
-copyFileSync(join(shared, 'reference/dump_features.mjs'), dumpScript);
-
-/** A small seeded generator (mulberry32): the same draw for Graft and the probe, and on every machine. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const backbones = referenceBackbones(work, chosenBackbones);
+/** Where frames come in tracks of one physical sign (gtsrb43), each class's n images come from n different tracks. */
+const trackOf = (name, file) => (groupBy[name] ? (new RegExp(groupBy[name]).exec(file)?.[1] ?? file) : file);
 
 /** n images per class of `trainDir`, linked into a folder of class sub-folders (drawn once: both backbones see it). */
 const subsets = new Map();
@@ -61,14 +34,14 @@ function drawSubset(name, trainDir, n, seed) {
   return subsets.get(key);
 }
 function linkSubset(name, trainDir, n, seed) {
-  const next = random(seed * 1000 + n);
+  const next = mulberry32(seed * 1000 + n);
   const dir = join(work, `${name}-${n}-${seed}`);
   for (const cls of readdirSync(trainDir).filter((c) => statSync(join(trainDir, c)).isDirectory()).sort()) {
     const files = readdirSync(join(trainDir, cls)).sort();
     // One image per track where frames come in tracks, else every file is its own track.
     const byTrack = new Map();
     for (const file of files) {
-      const track = trackOf[name]?.(file) ?? file;
+      const track = trackOf(name, file);
       byTrack.set(track, [...(byTrack.get(track) ?? []), file]);
     }
     const tracks = [...byTrack.values()];
@@ -85,7 +58,6 @@ function linkSubset(name, trainDir, n, seed) {
   return dir;
 }
 
-const dump = (b, dir, prefix) => execFileSync(process.execPath, [dumpScript, b.dump, dir, prefix, ...b.flags], { stdio: 'ignore' });
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 for (const name of datasets) {
@@ -94,15 +66,15 @@ for (const name of datasets) {
   for (const bb of chosenBackbones) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
-    dump(b, test, testPrefix);
+    dumpFeatures(b, test, testPrefix);
     for (const n of shots) {
       const graftAccs = [];
       const probeAccs = [];
       for (const seed of seeds) {
         const subset = drawSubset(name, join(root, 'train'), n, seed);
         const prefix = join(work, `${basename(subset)}-${bb}`);
-        dump(b, subset, `${prefix}-train`);
-        const probe = JSON.parse(execFileSync(python, [join(shared, 'reference/linear_probe.py'), `${prefix}-train.json`, `${testPrefix}.json`]).toString());
+        dumpFeatures(b, subset, `${prefix}-train`);
+        const probe = linearProbe(`${prefix}-train`, testPrefix);
         const r = await train({
           train: subset,
           backbone: b.graft,

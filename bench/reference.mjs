@@ -1,0 +1,46 @@
+// What the benchmarks that run the reference linear probe (../shared/reference: dump_features.mjs + linear_probe.py)
+// share: where things are, the two reference backbones in both forms, and the dump itself.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
+export const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
+export const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+/** GTSRB's frames come in tracks of one physical sign (`--group-by` pattern; the first group is the track). */
+export const groupBy = { gtsrb43: '^(\\d+_\\d+)_' };
+
+/** `graft <args>` on the bench's cache, its stdout as text. */
+export const graft = (cliArgs) =>
+  execFileSync(process.execPath, ['bin/graft.js', ...cliArgs], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+
+/**
+ * The reference backbones: `graft` is what Graft trains on, `dump` the ONNX file whose last output is the feature
+ * vector, for the reference dump. The TM base is converted into `work` (only when asked for).
+ */
+export function referenceBackbones(work, wanted) {
+  const tmBase = join(shared, 'models/tm-mobilenetv2-035/base/model.json');
+  const tmOnnx = join(work, 'tm-base.onnx');
+  if (wanted.includes('tm')) graft(['convert', tmBase, '--to', 'onnx', '--out', tmOnnx, '--json']);
+  return {
+    int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'), dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
+    tm: { graft: tmBase, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
+  };
+}
+
+// The reference imports onnxruntime-node and sharp, which resolve from the script's folder: run a copy from inside
+// this package's node_modules (a cache folder), unchanged.
+const dumpScript = join('node_modules', '.cache', 'graft-bench', 'dump_features.mjs');
+mkdirSync(join('node_modules', '.cache', 'graft-bench'), { recursive: true });
+copyFileSync(join(shared, 'reference/dump_features.mjs'), dumpScript);
+
+/** The reference dump of `dir`'s images with `backbone` (one of referenceBackbones'), written to `<prefix>.json`. */
+export function dumpFeatures(backbone, dir, prefix) {
+  execFileSync(process.execPath, [dumpScript, backbone.dump, dir, prefix, ...backbone.flags], { stdio: 'ignore' });
+}
+
+/** `linear_probe.py` on two dumps: its JSON line ({test_accuracy, C, cv, train, test}). */
+export function linearProbe(trainPrefix, testPrefix) {
+  return JSON.parse(execFileSync(python, [join(shared, 'reference/linear_probe.py'), `${trainPrefix}.json`, `${testPrefix}.json`]).toString());
+}
