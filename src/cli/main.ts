@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { reportFailure, setVerbose } from './output.js';
+import { COMMAND_SUMMARIES, type CommandName } from './command-summaries.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -11,7 +12,7 @@ type Register = (program: Command) => void;
  * what it runs (tfjs, fastify, Parquet, ...), so `graft predict` should not pay for `graft serve` (about 2 s of
  * imports on 2 cores before this).
  */
-const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = {
   demo: async () => (await import('./commands/demo.js')).registerDemo,
   train: async () => (await import('./commands/train.js')).registerTrain,
   embed: async () => (await import('./commands/embed.js')).registerEmbed,
@@ -27,14 +28,35 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   export: async () => (await import('./commands/export.js')).registerExport,
 };
 
-/** The command argv names (the first word that is not an option; graft's global options take no value), if any. */
+/**
+ * The command argv names (the first word that is not an option; graft's global options take no value), if any;
+ * for `graft help <command>`, that command.
+ */
 function commandOf(argv: readonly string[]): string | undefined {
-  return argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const words = argv.slice(2).filter((arg) => !arg.startsWith('-'));
+  return words[0] === 'help' && words[1] !== undefined && isCommand(words[1]) ? words[1] : words[0];
+}
+
+const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
+
+/** The overview's entry for a command that is not loaded: its summary, and help if it is run after all. */
+function registerSummary(program: Command, name: CommandName): void {
+  const [term, description] = COMMAND_SUMMARIES[name];
+  program.command(name).description(description).summaryTerm = term;
+}
+
+declare module 'commander' {
+  interface Command {
+    /** Set on a command registered from its summary alone: the usage term the overview shows for it. */
+    summaryTerm?: string;
+  }
 }
 
 /**
  * Builds the `graft` command line. Each command turns flags into the library's options and renders its events.
- * Given argv naming a known command, only that command is registered (and loaded); otherwise all are, for help.
+ * Given argv naming a known command, only that command is registered (and loaded). Given none (the overview: `graft`,
+ * `graft --help`), every command is listed from its summary and none is loaded; given an unknown one, all are loaded,
+ * for commander's error and suggestions.
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('graft')
@@ -42,16 +64,24 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .version(version)
     .option('--verbose', 'print the details (stack) of an internal error')
     .showHelpAfterError()
+    .configureHelp({ subcommandTerm: (command) => command.summaryTerm ?? defaultTerm(command) })
     // Usage errors (unknown option, missing argument) exit 2 as the README promises, not commander's 1.
     .exitOverride();
   program.hook('preAction', (command) => setVerbose(Boolean(command.optsWithGlobals().verbose)));
   const name = argv ? commandOf(argv) : undefined;
-  const onlyVersion = name === undefined && argv !== undefined && argv.some((a) => a === '--version' || a === '-V');
-  const names = name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : onlyVersion ? [] : Object.keys(COMMANDS);
-  const registers = await Promise.all(names.map((n) => COMMANDS[n]!()));
+  const names = Object.keys(COMMANDS) as CommandName[];
+  if (argv !== undefined && name === undefined) {
+    for (const n of names) registerSummary(program, n);
+    return program;
+  }
+  const chosen = name !== undefined && isCommand(name) ? [name] : names;
+  const registers = await Promise.all(chosen.map((n) => COMMANDS[n]()));
   for (const register of registers) register(program);
   return program;
 }
+
+/** commander's own usage term for a command in the overview. */
+const defaultTerm = (command: Command): string => new Help().subcommandTerm(command);
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {

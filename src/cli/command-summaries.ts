@@ -1,0 +1,28 @@
+/**
+ * What `graft --help` lists for each command: its usage term and description, as the command's own module declares
+ * them. Kept here so that the overview loads no command (all of them import ~1 s of modules on 2 cores);
+ * `test/cli/command-summaries.test.ts` checks every entry against the command it summarises.
+ */
+export const COMMAND_SUMMARIES = {
+  demo: ['demo [options]', 'the whole workflow offline on images Graft draws itself: train, evaluate, export, predict'],
+  train: ['train [options] [train-dir]', 'train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)'],
+  embed: ['embed [options] <data>', 'compute backbone features for a dataset: into the feature cache, or with --store into shard files (one per --shard) for a cluster'],
+  features: ['features', 'feature stores written by graft embed --store: status, and Parquet export/import'],
+  eval: ['eval [options] <model-dir> <dir>', 'score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, mistakes'],
+  predict: ['predict [options] <model-dir> <image...>', 'classify images with a trained model directory'],
+  inspect: ['inspect [options] <dir>', 'summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason'],
+  models: ['models', 'the backbone catalogue: list it, describe a model, download one into the cache'],
+  convert: [
+    'convert [options] <input>',
+    'convert a model between formats (TF.js layers/graph, Keras .h5 -> ONNX or TF.js; ONNX -> TF.js layers) and check the result numerically; nothing is written when the check fails',
+  ],
+  serve: ['serve [options] <model-dir...>', 'serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics'],
+  ui: ['ui [options]', 'the training dashboard: create a project from a folder or uploads, train, watch the curves, inspect mistakes'],
+  report: ['report [options] <model-dir>', 'write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails'],
+  export: [
+    'export [options] <model-dir>',
+    'export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web or TensorFlow.js, whichever measured faster for the model); --target tfjs writes a TF.js layers model with its labels and preprocessing',
+  ],
+} as const satisfies Record<string, readonly [term: string, description: string]>;
+
+export type CommandName = keyof typeof COMMAND_SUMMARIES;
