@@ -4,14 +4,14 @@
 // The full-data comparison is bench/heads.mjs; this one asks whether the defaults, chosen there, hold where
 // cross-validation has 5-10 images per class to go on.
 // Usage: npm run build && node bench/few-shot.mjs [--datasets a,b] [--backbones int8,tm] [--shots 5,10] [--seeds 1,2,3] [--out file]
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { mulberry32 } from '../dist/core/random.js';
 import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
+import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -23,39 +23,16 @@ const outFile = opt('out', 'bench/out/few-shot.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-few-shot-'));
 const backbones = referenceBackbones(work, chosenBackbones);
-/** Where frames come in tracks of one physical sign (gtsrb43), each class's n images come from n different tracks. */
-const trackOf = (name, file) => (groupBy[name] ? (new RegExp(groupBy[name]).exec(file)?.[1] ?? file) : file);
-
-/** n images per class of `trainDir`, linked into a folder of class sub-folders (drawn once: both backbones see it). */
+/** n images per class of `trainDir` (drawn once: both backbones see it). Where frames come in tracks of one physical
+ * sign (gtsrb43), each class's n images come from n different tracks, as a user would photograph n different signs. */
 const subsets = new Map();
 function drawSubset(name, trainDir, n, seed) {
   const key = `${name}-${n}-${seed}`;
-  if (!subsets.has(key)) subsets.set(key, linkSubset(name, trainDir, n, seed));
-  return subsets.get(key);
-}
-function linkSubset(name, trainDir, n, seed) {
-  const next = mulberry32(seed * 1000 + n);
-  const dir = join(work, `${name}-${n}-${seed}`);
-  for (const cls of readdirSync(trainDir).filter((c) => statSync(join(trainDir, c)).isDirectory()).sort()) {
-    const files = readdirSync(join(trainDir, cls)).sort();
-    // One image per track where frames come in tracks, else every file is its own track.
-    const byTrack = new Map();
-    for (const file of files) {
-      const track = trackOf(name, file);
-      byTrack.set(track, [...(byTrack.get(track) ?? []), file]);
-    }
-    const tracks = [...byTrack.values()];
-    for (let i = tracks.length - 1; i > 0; i--) {
-      const j = Math.floor(next() * (i + 1));
-      [tracks[i], tracks[j]] = [tracks[j], tracks[i]];
-    }
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (const track of tracks.slice(0, n)) {
-      const file = track[Math.floor(next() * track.length)];
-      symlinkSync(join(trainDir, cls, file), join(dir, cls, file));
-    }
+  if (!subsets.has(key)) {
+    const onePerTrack = (_, tracks, next) => tracks.slice(0, n).map((track) => track[Math.floor(next() * track.length)]);
+    subsets.set(key, linkSubset(name, trainDir, join(work, key), seed, n, onePerTrack));
   }
-  return dir;
+  return subsets.get(key);
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -1,0 +1,88 @@
+// Classes of very different sizes, as a user's own photos often are: each dataset's train/ cut down so that class
+// sizes fall geometrically from the whole class to 1/ratio of it (which class gets which size is drawn per seed;
+// whole tracks for gtsrb43), `graft train` with the defaults and with `--class-weights balanced`, `graft eval` on
+// the whole untouched test folder (balanced, as every test folder here is), next to the reference linear probe
+// (../shared/reference: dump_features.mjs + linear_probe.py, unweighted) on the very same images.
+// Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3] [--out file]
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { train } from '../dist/recipes/train.js';
+import { GraftModel } from '../dist/model/graft-model.js';
+import { evaluateModel } from '../dist/model/evaluate-model.js';
+import { mulberry32 } from '../dist/core/random.js';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
+import { classesOf, linkSubset, shuffle } from './subsets.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
+const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',');
+const chosenBackbones = opt('backbones', 'int8,tm').split(',');
+const ratio = Number(opt('ratio', '10'));
+const seeds = opt('seeds', '1,2,3').split(',').map(Number);
+const outFile = opt('out', 'bench/out/imbalanced.jsonl');
+mkdirSync('bench/out', { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'graft-imbalanced-'));
+const backbones = referenceBackbones(work, chosenBackbones);
+
+/**
+ * The class at rank r of K keeps ratio^(-r/(K-1)) of its tracks (at least 2), all frames of each; the ranks are a
+ * seeded permutation of the classes. Drawn once per dataset and seed: both backbones see the same images.
+ */
+const subsets = new Map();
+function drawSubset(name, trainDir, seed) {
+  const key = `${name}-${seed}`;
+  if (!subsets.has(key)) {
+    const k = classesOf(trainDir).length;
+    const rank = shuffle([...Array(k).keys()], mulberry32(seed * 7919 + ratio));
+    const keep = (index, tracks) => tracks.slice(0, Math.max(2, Math.round(tracks.length * ratio ** (-rank[index] / (k - 1))))).flat();
+    subsets.set(key, linkSubset(name, trainDir, join(work, key), seed, 500 + ratio, keep));
+  }
+  return subsets.get(key);
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Mean per-class recall (balanced accuracy) from a confusion matrix whose rows are the true classes. */
+const meanRecall = (confusion) => mean(confusion.map((row, i) => row[i] / Math.max(1, row.reduce((a, b) => a + b, 0))));
+
+for (const name of datasets) {
+  const root = join(shared, 'datasets', name);
+  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+  for (const bb of chosenBackbones) {
+    const b = backbones[bb];
+    const testPrefix = join(work, `${name}-${bb}-test`);
+    dumpFeatures(b, test, testPrefix);
+    const accs = { probe: [], none: [], balanced: [] };
+    for (const seed of seeds) {
+      const subset = drawSubset(name, join(root, 'train'), seed);
+      const prefix = join(work, `${basename(subset)}-${bb}`);
+      dumpFeatures(b, subset, `${prefix}-train`);
+      const probe = linearProbe(`${prefix}-train`, testPrefix);
+      accs.probe.push(probe.test_accuracy);
+      const row = { dataset: name, backbone: bb, ratio, seed, trainImages: probe.train, testImages: probe.test, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C } };
+      for (const classWeights of ['none', 'balanced']) {
+        const r = await train({
+          train: subset,
+          backbone: b.graft,
+          out: join(work, `${basename(subset)}-${bb}-${classWeights}`),
+          cacheDir,
+          config: { seed, classWeights, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
+        });
+        const model = await GraftModel.load(r.model);
+        const report = await evaluateModel(model, test);
+        await model.dispose();
+        accs[classWeights].push(report.accuracy);
+        row[classWeights] = { test: Number(report.accuracy.toFixed(4)), meanRecall: Number(meanRecall(report.confusion.matrix).toFixed(4)), head: r.head };
+      }
+      console.log(JSON.stringify(row));
+      appendFileSync(outFile, `${JSON.stringify(row)}\n`);
+    }
+    const summary = {
+      dataset: name, backbone: bb, ratio,
+      probeMean: Number(mean(accs.probe).toFixed(4)), graftMean: Number(mean(accs.none).toFixed(4)), balancedMean: Number(mean(accs.balanced).toFixed(4)),
+      delta: Number(((mean(accs.none) - mean(accs.probe)) * 100).toFixed(1)), balancedDelta: Number(((mean(accs.balanced) - mean(accs.probe)) * 100).toFixed(1)),
+    };
+    console.log(JSON.stringify(summary));
+    appendFileSync(outFile, `${JSON.stringify(summary)}\n`);
+  }
+}
