@@ -2,17 +2,18 @@
 // sizes fall geometrically from the whole class to 1/ratio of it (which class gets which size is drawn per seed;
 // whole tracks for gtsrb43), `graft train` with the defaults and with `--class-weights balanced`, `graft eval` on
 // the whole untouched test folder (balanced, as every test folder here is), next to the reference linear probe
-// (../shared/reference: dump_features.mjs + linear_probe.py, unweighted) on the very same images.
+// (../shared/reference: dump_features.mjs + linear_probe.py, unweighted) on the very same images. Graft's runs are
+// also scored as if the test images came in the training set's proportions (each class's recall weighted by it).
 // Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3] [--out file]
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { mulberry32 } from '../dist/core/random.js';
+import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
 import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
-import { classesOf, linkSubset, shuffle } from './subsets.mjs';
+import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -34,7 +35,7 @@ function drawSubset(name, trainDir, seed) {
   const key = `${name}-${seed}`;
   if (!subsets.has(key)) {
     const k = classesOf(trainDir).length;
-    const rank = shuffle([...Array(k).keys()], mulberry32(seed * 7919 + ratio));
+    const rank = shuffleInPlace([...Array(k).keys()], mulberry32(seed * 7919 + ratio));
     const keep = (index, tracks) => tracks.slice(0, Math.max(2, Math.round(tracks.length * ratio ** (-rank[index] / (k - 1))))).flat();
     subsets.set(key, linkSubset(name, trainDir, join(work, key), seed, 500 + ratio, keep));
   }
@@ -42,8 +43,16 @@ function drawSubset(name, trainDir, seed) {
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Mean per-class recall (balanced accuracy) from a confusion matrix whose rows are the true classes. */
-const meanRecall = (confusion) => mean(confusion.map((row, i) => row[i] / Math.max(1, row.reduce((a, b) => a + b, 0))));
+const recalls = (confusion) => confusion.map((row, i) => row[i] / Math.max(1, row.reduce((a, b) => a + b, 0)));
+/**
+ * Accuracy where test images come in the training set's class proportions: each class's recall weighted by its share
+ * of the training images (the test folders are balanced, so plain accuracy is the case of even proportions).
+ */
+const priorAccuracy = (confusion, labels, subset) => {
+  const counts = labels.map((label) => readdirSync(join(subset, label)).length);
+  const total = counts.reduce((a, b) => a + b, 0);
+  return recalls(confusion).reduce((sum, recall, i) => sum + (recall * counts[i]) / total, 0);
+};
 
 for (const name of datasets) {
   const root = join(shared, 'datasets', name);
@@ -52,7 +61,7 @@ for (const name of datasets) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
     dumpFeatures(b, test, testPrefix);
-    const accs = { probe: [], none: [], balanced: [] };
+    const accs = { probe: [], none: [], balanced: [], nonePrior: [], balancedPrior: [] };
     for (const seed of seeds) {
       const subset = drawSubset(name, join(root, 'train'), seed);
       const prefix = join(work, `${basename(subset)}-${bb}`);
@@ -72,7 +81,9 @@ for (const name of datasets) {
         const report = await evaluateModel(model, test);
         await model.dispose();
         accs[classWeights].push(report.accuracy);
-        row[classWeights] = { test: Number(report.accuracy.toFixed(4)), meanRecall: Number(meanRecall(report.confusion.matrix).toFixed(4)), head: r.head };
+        const prior = priorAccuracy(report.confusion.matrix, report.confusion.labels, subset);
+        accs[`${classWeights}Prior`].push(prior);
+        row[classWeights] = { test: Number(report.accuracy.toFixed(4)), priorWeighted: Number(prior.toFixed(4)), head: r.head };
       }
       console.log(JSON.stringify(row));
       appendFileSync(outFile, `${JSON.stringify(row)}\n`);
@@ -81,6 +92,7 @@ for (const name of datasets) {
       dataset: name, backbone: bb, ratio,
       probeMean: Number(mean(accs.probe).toFixed(4)), graftMean: Number(mean(accs.none).toFixed(4)), balancedMean: Number(mean(accs.balanced).toFixed(4)),
       delta: Number(((mean(accs.none) - mean(accs.probe)) * 100).toFixed(1)), balancedDelta: Number(((mean(accs.balanced) - mean(accs.probe)) * 100).toFixed(1)),
+      priorWeighted: { none: Number(mean(accs.nonePrior).toFixed(4)), balanced: Number(mean(accs.balancedPrior).toFixed(4)) },
     };
     console.log(JSON.stringify(summary));
     appendFileSync(outFile, `${JSON.stringify(summary)}\n`);

@@ -3,17 +3,8 @@
 // (few-shot.mjs), classes of very different sizes (imbalanced.mjs).
 import { mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../dist/core/random.js';
+import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
 import { groupBy } from './reference.mjs';
-
-/** A Fisher-Yates shuffle of `items` in place, driven by `next` (a seeded generator). */
-export function shuffle(items, next) {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
 
 /** The class sub-folders of `trainDir`, sorted. */
 export const classesOf = (trainDir) => readdirSync(trainDir).filter((c) => statSync(join(trainDir, c)).isDirectory()).sort();
@@ -33,7 +24,7 @@ export function linkSubset(name, trainDir, dir, seed, salt, pick) {
       byTrack.set(track, [...(byTrack.get(track) ?? []), file]);
     }
     mkdirSync(join(dir, cls), { recursive: true });
-    for (const file of pick(index, shuffle([...byTrack.values()], next), next)) symlinkSync(join(trainDir, cls, file), join(dir, cls, file));
+    for (const file of pick(index, shuffleInPlace([...byTrack.values()], next), next)) symlinkSync(join(trainDir, cls, file), join(dir, cls, file));
   });
   return dir;
 }
