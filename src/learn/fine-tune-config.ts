@@ -19,7 +19,7 @@ export const DEFAULT_FINE_TUNE: FineTuneConfig = {
   batchSize: 32,
   views: 2,
   patience: 0,
-  classWeights: 'none',
+  classWeights: 'balanced', // as the head's (DEFAULT_TRAIN): one --class-weights flag sets both
   labelSmoothing: 0,
   weightDecay: 1e-4,
   batchNorm: 'frozen',

@@ -289,7 +289,7 @@ describe('training dashboard API', () => {
 
     expect(run.options.fineTune).toEqual({ unfreeze: 'last:1', epochs: 2, views: 0, classWeights: 'balanced' });
     expect(run.maxEpochs).toBe(6);
-    expect(defaults.options.fineTune).toEqual({ unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'none' });
+    expect(defaults.options.fineTune).toEqual({ unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'balanced' });
     expect(plain.options.fineTune).toBeUndefined();
     const stored = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
     expect(stored.options.fineTune).toEqual(run.options.fineTune);

@@ -51,7 +51,7 @@ export interface DashboardHandle {
 const EPOCHS_MAX = 500;
 const FINE_TUNE_EPOCHS_MAX = 100;
 /** The dashboard's fine-tuning defaults: DEFAULT_FINE_TUNE's values for the options it offers. */
-const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'none' };
+const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'balanced' };
 
 /**
  * The training dashboard's JSON API and page: projects (from a folder or uploads), runs trained in-process one
