@@ -47,7 +47,7 @@ export interface TrainConfig {
    * stay on one side of every internal split (frames of one object, shots of one plant). Null: every image alone.
    */
   readonly groupBy: string | null;
-  /** Row weights by class: 'balanced' (the default) weighs rare classes up (n / (K n_c)); 'none': every row 1. MLP heads ignore it. */
+  /** Row weights by class: 'balanced' (the default) weighs rare classes up (n / (K n_c)); 'none': every row 1. */
   readonly classWeights: 'none' | 'balanced';
   /** MLP head: maximum epochs; early stopping on a held-out fifth of the training images usually ends sooner. */
   readonly epochs: number;

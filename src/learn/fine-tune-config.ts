@@ -49,12 +49,3 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
   return c;
 }
 
-/** Per-class loss weights: 'balanced' gives class c the weight count / (classes x count_c), as scikit-learn does. */
-export function classWeightsFor(labels: Int32Array, numClasses: number, mode: FineTuneConfig['classWeights']): Float32Array {
-  const weights = new Float32Array(numClasses).fill(1);
-  if (mode === 'none') return weights;
-  const counts = new Float64Array(numClasses);
-  for (const label of labels) counts[label] = counts[label]! + 1;
-  for (let c = 0; c < numClasses; c++) weights[c] = counts[c]! > 0 ? labels.length / (numClasses * counts[c]!) : 0;
-  return weights;
-}

@@ -9,7 +9,8 @@ export { DEFAULT_HEAD, describeHead, headFromConfig, headToConfig, isLinearHead,
 export { DEFAULT_TRAIN, trainConfigFrom, type AutoOr, type TrainConfig, type TrainConfigInput } from './train-config.js';
 export { trainHead, type FeatureMatrix, type LabelledFeatures, type TrainedHead } from './train-head.js';
 export { prepareData, type DataSplit, type LabelledDataset } from './prepare-data.js';
-export { DEFAULT_FINE_TUNE, classWeightsFor, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
+export { DEFAULT_FINE_TUNE, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
+export { classWeightsFor } from './class-weights.js';
 export {
   checkpoint,
   earlyStopping,

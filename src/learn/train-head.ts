@@ -12,6 +12,7 @@ import { variableWeights } from './fit/tfjs-weights.js';
 import type { FitModel } from './fit/types.js';
 import type { RowSource } from '../features/feature-rows.js';
 import { columnStats } from './select/column-stats.js';
+import { classWeightsFor } from './class-weights.js';
 
 /** Feature vectors, row-major: `count` rows of `dim` floats. */
 export interface FeatureMatrix {
@@ -109,6 +110,8 @@ function headModel(parts: {
 }): FitModel {
   const { vars, config, random, numClasses, val } = parts;
   const order = Array.from({ length: parts.labels.length }, (_, i) => i);
+  const weights = classWeightsFor(parts.labels, numClasses, config.classWeights);
+  const classWeight = weights.every((w) => w === 1) ? undefined : weights;
   return {
     batchesPerEpoch: Math.ceil(order.length / config.batchSize),
     weights: variableWeights([...vars.weights, ...vars.biases]),
@@ -116,7 +119,7 @@ function headModel(parts: {
     trainBatch(_epoch, batch) {
       const rows = order.slice((batch - 1) * config.batchSize, batch * config.batchSize);
       const masks = config.head.dropout > 0 ? dropoutMasks(rows.length, parts.sizes, config.head.dropout, random) : undefined;
-      const { loss, hits } = trainStep(parts.optimizer, vars, parts.xTrain, parts.labels, rows, numClasses, config, masks);
+      const { loss, hits } = trainStep(parts.optimizer, vars, parts.xTrain, parts.labels, rows, numClasses, config, masks, classWeight);
       return { size: rows.length, loss, hits };
     },
     ...(val ? { validate: () => val.x.evaluate(vars, val.labels, numClasses) } : {}),
@@ -229,15 +232,18 @@ function trainStep(
   numClasses: number,
   config: TrainConfig,
   masks: Float32Array[] | undefined,
+  classWeight: Float32Array | undefined,
 ): { loss: number; hits: number } {
   return tf.tidy(() => {
     const xb = x.batch(rows);
     const yb = tf.oneHot(tf.tensor1d(rows.map((r) => labels[r]!), 'int32'), numClasses);
+    // Keras's class_weight: each row's loss times its class's weight, averaged. Left out where every weight is 1.
+    const rowWeights = classWeight ? tf.tensor1d(rows.map((r) => classWeight[labels[r]!]!)) : undefined;
     let logitsOut: tf.Tensor2D | undefined;
     const cost = optimizer.minimize(() => {
       const logits = forward(vars, xb, masks);
       logitsOut = tf.keep(logits);
-      const ce = tf.losses.softmaxCrossEntropy(yb, logits, undefined, config.labelSmoothing);
+      const ce = tf.losses.softmaxCrossEntropy(yb, logits, rowWeights, config.labelSmoothing);
       const l2 = vars.weights.reduce((acc: tf.Scalar, w) => acc.add(w.square().sum()), tf.scalar(0));
       return ce.add(l2.mul(config.weightDecay / 2)) as tf.Scalar;
     }, true, [...vars.weights, ...vars.biases]);

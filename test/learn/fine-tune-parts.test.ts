@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
-import { classWeightsFor, fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
+import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
+import { classWeightsFor } from '../../src/learn/class-weights.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 

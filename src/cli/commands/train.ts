@@ -90,7 +90,7 @@ export function registerTrain(program: Command): void {
     .option('--body-lr-ratio <r>', 'unfrozen backbone layers train at lr x r (default 0.1)', parseNumber)
     .option('--schedule <kind>', 'fine-tuning schedule: one-cycle, cosine or constant (default one-cycle)')
     .option('--views <k>', 'augmented views per training image, computed once and cached (default 2; 0 = none)', parseInteger)
-    .option('--class-weights <mode>', "'balanced' (default) weighs rare classes up, in the linear head and while fine-tuning; 'none' weighs every image alike")
+    .option('--class-weights <mode>', "'balanced' (default) weighs rare classes up, in the head (linear or MLP) and while fine-tuning; 'none' weighs every image alike")
     .option('--train-batchnorm', 'fine-tune BatchNorm in training mode (batch statistics; running ones updated) instead of frozen')
     .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a val_loss improvement (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')

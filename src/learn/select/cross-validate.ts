@@ -6,6 +6,7 @@ import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { columnSums, statsOf, type ColumnSums } from './column-stats.js';
+import { classWeightsFor } from '../class-weights.js';
 import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
 // The report's types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
@@ -81,7 +82,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const usesFlipped = variants.includes('plain+flip') || ttas.includes(true);
   const rows = usesFlipped ? stack(plain, flipped!) : plain;
   const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
-  const classWeight = classWeights(options.labels, k, options.classWeights ?? 'none');
+  const classWeight = classWeightsFor(options.labels, k, options.classWeights ?? 'none');
   const objective = new SoftmaxObjective(rows, rowLabels, k);
   let arena: VectorArena | undefined;
   try {
@@ -253,15 +254,6 @@ export function scoreProbabilities(probabilities: Float32Array, labels: Int32Arr
   return { accuracy: correct / labels.length, logLoss: loss / labels.length };
 }
 
-/** Row weights per class: 1, or n / (K n_c) for 'balanced' (sklearn's class_weight='balanced'). */
-export function classWeights(labels: Int32Array, k: number, mode: 'none' | 'balanced'): Float32Array {
-  const weights = new Float32Array(k).fill(1);
-  if (mode === 'none') return weights;
-  const counts = new Array<number>(k).fill(0);
-  for (const l of labels) counts[l]!++;
-  for (let c = 0; c < k; c++) weights[c] = counts[c]! > 0 ? labels.length / (k * counts[c]!) : 0;
-  return weights;
-}
 
 /** a's rows, then b's: a view when b's rows already follow a's in one buffer (as the head phase lays them out), else a copy. */
 function stack(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {

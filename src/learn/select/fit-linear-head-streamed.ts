@@ -5,7 +5,7 @@ import { subsetRowSource, type RowSource } from '../../features/feature-rows.js'
 import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import { columnStats } from './column-stats.js';
-import { classWeights } from './cross-validate.js';
+import { classWeightsFor } from '../class-weights.js';
 import { fitLinearHead, type LinearHead, type LinearHeadOptions } from './fit-linear-head.js';
 import { groupKeys } from './folds.js';
 
@@ -59,7 +59,7 @@ export async function fitLinearHeadStreamed(rows: StreamedTrainingRows, options:
   if (sample.length === rows.count) return onSample;
 
   const started = performance.now();
-  const perClass = classWeights(rows.labels, k, options.classWeights);
+  const perClass = classWeightsFor(rows.labels, k, options.classWeights);
   const weights = Float32Array.from(rows.labels, (l) => perClass[l]!);
   const stats = columnStats(rows, weights);
   const objective = new SoftmaxObjective(rows, rows.labels, k);

@@ -5,7 +5,8 @@ import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
-import { classWeights, crossValidateHeads, DEFAULT_C_GRID, type CrossValidation, type SelectionCriterion, type TrainViews } from './cross-validate.js';
+import { classWeightsFor } from '../class-weights.js';
+import { crossValidateHeads, DEFAULT_C_GRID, type CrossValidation, type SelectionCriterion, type TrainViews } from './cross-validate.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
 import type { SelectionReport } from '../../core/selection-report.js';
 
@@ -132,7 +133,7 @@ async function fitFinal(
   // Plain then mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved).
   const rows: FeatureMatrix = !useMirror ? plain : cv?.rows.count === plain.count * 2 ? cv.rows : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
   const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[r % plain.count]!) : labels;
-  const perClass = classWeights(labels, k, options.classWeights);
+  const perClass = classWeightsFor(labels, k, options.classWeights);
   const weights = Float32Array.from(rowLabels, (l) => perClass[l]!);
   const stats = columnStats(rows, weights);
   const objective = new SoftmaxObjective(rows, rowLabels, k);
