@@ -13,3 +13,19 @@ export function classWeightsFor(labels: Int32Array, numClasses: number, mode: 'n
   for (let c = 0; c < numClasses; c++) weights[c] = counts[c]! > 0 ? labels.length / (numClasses * counts[c]!) : 0;
   return weights;
 }
+
+/**
+ * One line for the run's log when class sizes differ by 2x or more: what the class weights do about it, and how to
+ * change that. Undefined when the classes are about the same size.
+ */
+export function classBalanceNote(labels: readonly string[], mode: 'none' | 'balanced'): string | undefined {
+  const counts = new Map<string, number>();
+  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  const sizes = [...counts].sort((a, b) => a[1] - b[1]);
+  const [rarest, commonest] = [sizes[0], sizes.at(-1)];
+  if (!rarest || !commonest || commonest[1] < 2 * rarest[1]) return undefined;
+  const spread = `class sizes differ: "${rarest[0]}" has ${rarest[1]} training images, "${commonest[0]}" ${commonest[1]}`;
+  return mode === 'balanced'
+    ? `${spread}; rare classes are weighed up (--class-weights none weighs every image alike)`
+    : `${spread}; every image weighs the same (--class-weights balanced weighs rare classes up, which scores better where each class matters alike)`;
+}

@@ -24,6 +24,7 @@ import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
 import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../learn/train-config.js';
 import { checkDuplicates } from '../learn/check-duplicates.js';
+import { classBalanceNote } from '../learn/class-weights.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 
 export interface TrainOptions {
@@ -102,6 +103,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const requested = trainConfigFrom(options.config ?? {});
   const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
+  const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
+  if (balance) options.onProgress?.({ type: 'info', message: balance });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   await checkDuplicates(data, cacheDir, options.onProgress);
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
