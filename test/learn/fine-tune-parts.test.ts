@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
 import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
-import { classWeightsFor } from '../../src/learn/class-weights.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 
@@ -31,13 +30,6 @@ describe('fine-tuning config', () => {
     expect(() => fineTuneConfigFrom({ unfreeze: 'top3' })).toThrow(/last:<N>.*top3/);
     expect(() => fineTuneConfigFrom({ views: -1 })).toThrow(/views.*-1/);
     expect(() => fineTuneConfigFrom({ epohcs: 3 } as never)).toThrow(/epohcs/);
-  });
-  it("'balanced' class weights make each class's total weight equal", () => {
-    const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 1, 1, 2]);
-    const w = classWeightsFor(labels, 3, 'balanced');
-    expect(6 * w[0]!).toBeCloseTo(2 * w[1]!, 6);
-    expect(2 * w[1]!).toBeCloseTo(1 * w[2]!, 6);
-    expect([...classWeightsFor(labels, 3, 'none')]).toEqual([1, 1, 1]);
   });
 });
 
