@@ -4,7 +4,8 @@
 // the whole untouched test folder (balanced, as every test folder here is), next to the reference linear probe
 // (../shared/reference: dump_features.mjs + linear_probe.py, unweighted) on the very same images. Graft's runs are
 // also scored as if the test images came in the training set's proportions (each class's recall weighted by it).
-// Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3] [--out file]
+// Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3]
+//   [--variants none,balanced,balanced+fine-tune] [--out file]
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -21,6 +22,8 @@ const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,g
 const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const ratio = Number(opt('ratio', '10'));
 const seeds = opt('seeds', '1,2,3').split(',').map(Number);
+/** What Graft runs: class weights, '+fine-tune' for `--fine-tune` with its defaults. */
+const variants = opt('variants', 'none,balanced').split(',');
 const outFile = opt('out', 'bench/out/imbalanced.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-imbalanced-'));
@@ -61,7 +64,7 @@ for (const name of datasets) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
     dumpFeatures(b, test, testPrefix);
-    const accs = { probe: [], none: [], balanced: [], nonePrior: [], balancedPrior: [] };
+    const accs = { probe: [], ...Object.fromEntries(variants.flatMap((v) => [[v, []], [`${v}Prior`, []]])) };
     for (const seed of seeds) {
       const subset = drawSubset(name, join(root, 'train'), seed);
       const prefix = join(work, `${basename(subset)}-${bb}`);
@@ -69,30 +72,33 @@ for (const name of datasets) {
       const probe = linearProbe(`${prefix}-train`, testPrefix);
       accs.probe.push(probe.test_accuracy);
       const row = { dataset: name, backbone: bb, ratio, seed, trainImages: probe.train, testImages: probe.test, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C } };
-      for (const classWeights of ['none', 'balanced']) {
+      for (const variant of variants) {
+        const [classWeights, fineTune] = variant.split('+');
         const r = await train({
           train: subset,
           backbone: b.graft,
-          out: join(work, `${basename(subset)}-${bb}-${classWeights}`),
+          out: join(work, `${basename(subset)}-${bb}-${variant}`),
           cacheDir,
           config: { seed, classWeights, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
+          ...(fineTune ? { fineTune: {} } : {}),
         });
         const model = await GraftModel.load(r.model);
         const report = await evaluateModel(model, test);
         await model.dispose();
-        accs[classWeights].push(report.accuracy);
+        accs[variant].push(report.accuracy);
         const prior = priorAccuracy(report.confusion.matrix, report.confusion.labels, subset);
-        accs[`${classWeights}Prior`].push(prior);
-        row[classWeights] = { test: Number(report.accuracy.toFixed(4)), priorWeighted: Number(prior.toFixed(4)), head: r.head };
+        accs[`${variant}Prior`].push(prior);
+        row[variant] = { test: Number(report.accuracy.toFixed(4)), priorWeighted: Number(prior.toFixed(4)), head: r.head, ...(r.fineTune ? { fineTuneKept: r.fineTune.kept } : {}) };
       }
       console.log(JSON.stringify(row));
       appendFileSync(outFile, `${JSON.stringify(row)}\n`);
     }
+    const round = (x) => Number(x.toFixed(4));
     const summary = {
-      dataset: name, backbone: bb, ratio,
-      probeMean: Number(mean(accs.probe).toFixed(4)), graftMean: Number(mean(accs.none).toFixed(4)), balancedMean: Number(mean(accs.balanced).toFixed(4)),
-      delta: Number(((mean(accs.none) - mean(accs.probe)) * 100).toFixed(1)), balancedDelta: Number(((mean(accs.balanced) - mean(accs.probe)) * 100).toFixed(1)),
-      priorWeighted: { none: Number(mean(accs.nonePrior).toFixed(4)), balanced: Number(mean(accs.balancedPrior).toFixed(4)) },
+      dataset: name, backbone: bb, ratio, probeMean: round(mean(accs.probe)),
+      means: Object.fromEntries(variants.map((v) => [v, round(mean(accs[v]))])),
+      deltas: Object.fromEntries(variants.map((v) => [v, Number(((mean(accs[v]) - mean(accs.probe)) * 100).toFixed(1))])),
+      priorWeighted: Object.fromEntries(variants.map((v) => [v, round(mean(accs[`${v}Prior`]))])),
     };
     console.log(JSON.stringify(summary));
     appendFileSync(outFile, `${JSON.stringify(summary)}\n`);
