@@ -14,6 +14,11 @@ export function classWeightsFor(labels: Int32Array, numClasses: number, mode: 'n
   return weights;
 }
 
+/** The weights, or undefined when every one is 1: callers then compute exactly as unweighted. */
+export function unlessAllOne(weights: Float32Array): Float32Array | undefined {
+  return weights.every((w) => w === 1) ? undefined : weights;
+}
+
 /**
  * One line for the run's log when class sizes differ by 2x or more: what the class weights do about it, and how to
  * change that. Undefined when the classes are about the same size.

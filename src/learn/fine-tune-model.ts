@@ -3,6 +3,7 @@ import { deriveSeed, mulberry32, randomInt, shuffleInPlace, type Random } from '
 import type { FitModel } from './fit/types.js';
 import { variableWeights } from './fit/tfjs-weights.js';
 import { batchOf, evaluateCut, trainStep, type CutActivations, type StepContext } from './fine-tune-step.js';
+import { unlessAllOne } from './class-weights.js';
 
 /** Fine-tuning as fit's model, with the throughput of its steps. */
 export interface CutModel extends FitModel {
@@ -40,7 +41,7 @@ export function cutModel(step: StepContext, data: { train: CutActivations; val?:
       images += rows.length;
       return { size: rows.length, ...result };
     },
-    ...(val ? { validate: () => evaluateCut(step.suffix, step.head, val, step.numClasses) } : {}),
+    ...(val ? { validate: () => evaluateCut(step.suffix, step.head, val, step.numClasses, unlessAllOne(step.classWeights)) } : {}),
     imagesPerSecond: () => (seconds > 0 ? images / seconds : 0),
   };
 }

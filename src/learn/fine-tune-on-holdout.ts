@@ -1,4 +1,5 @@
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
+import { classWeightsFor, unlessAllOne } from './class-weights.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import type { ModelProto } from '../onnx/onnx-model.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -77,7 +78,9 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
   const headOnly = headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null;
   const bestLoss = trial.summary.bestEpoch > 0 ? trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss : undefined;
   const judged = { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: bestLoss ?? null };
-  const verdict = trial.summary.bestEpoch > 0 ? pairedImprovement(trial.holdout, baseline.valLosses) : undefined;
+  // Judged on the objective fine-tuning trains for: each held-out image counts as its class's weight.
+  const weights = unlessAllOne(classWeightsFor(rest.labels, data.labels.length, fine.classWeights));
+  const verdict = trial.summary.bestEpoch > 0 ? pairedImprovement(trial.holdout, baseline.valLosses, weights) : undefined;
   if (!verdict?.isClear) {
     const detail = verdict ? ` (log-loss ${verdict.mean.toFixed(4)} per image, ${verdict.t.toFixed(1)} standard errors)` : '';
     onProgress?.({ type: 'info', message: `fine-tuning did not clearly beat the head alone on the held-out training images${detail}: keeping the head` });
@@ -131,23 +134,37 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
  * paired differences must be negative by more than two standard errors. The trial also chose its epoch on these
  * images, so its loss there flatters it; demanding a clear margin keeps a lucky epoch from replacing a head that
  * generalises as well (measured: marginal wins lost 2-3 test images on flowers12, bench/RESULTS.md).
+ * With class weights each image's difference counts as its class's weight: the weighted mean, and its standard error
+ * sqrt(n / (n - 1) * sum w^2 (d - mean)^2) / sum w, which is the unweighted one when every weight is 1. Exported for
+ * tests. @internal
  */
-function pairedImprovement(
+export function pairedImprovement(
   tuned: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: readonly string[] } | null,
   headLosses: ReadonlyMap<string, number> | undefined,
+  classWeights?: Float32Array,
 ): { mean: number; t: number; isClear: boolean } | undefined {
   if (!tuned || !headLosses) return undefined;
   const k = tuned.probabilities.length / Math.max(tuned.labels.length, 1);
   const diffs: number[] = [];
+  const weights: number[] = [];
   tuned.files.forEach((file, i) => {
     const head = headLosses.get(file);
     if (head === undefined) return;
     diffs.push(-Math.log(Math.max(tuned.probabilities[i * k + tuned.labels[i]!]!, 1e-12)) - head);
+    weights.push(classWeights ? classWeights[tuned.labels[i]!]! : 1);
   });
-  if (diffs.length < 2) return undefined;
-  const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  const sd = Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / (diffs.length - 1));
-  const t = mean / Math.max(sd / Math.sqrt(diffs.length), 1e-12);
+  const n = diffs.length;
+  if (n < 2) return undefined;
+  if (!classWeights) {
+    const mean = diffs.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1));
+    const t = mean / Math.max(sd / Math.sqrt(n), 1e-12);
+    return { mean, t, isClear: t < -2 };
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  const mean = diffs.reduce((a, d, i) => a + weights[i]! * d, 0) / total;
+  const spread = diffs.reduce((a, d, i) => a + (weights[i]! * (d - mean)) ** 2, 0);
+  const t = mean / Math.max(Math.sqrt((n / (n - 1)) * spread) / total, 1e-12);
   return { mean, t, isClear: t < -2 };
 }
 

@@ -125,22 +125,34 @@ function logitsOf(suffix: TrainableSuffix, head: HeadVars, x: tf.Tensor, trainin
   return h;
 }
 
-export function evaluateCut(suffix: TrainableSuffix, head: HeadVars, set: CutActivations, numClasses: number, batchSize = 64): { val_loss: number; val_acc: number } {
+/**
+ * Loss and accuracy on held-out images. With `classWeights` (the training loss's, when not all 1) each image counts
+ * as its class's weight, so the epoch is chosen on the objective the run trains for: with 'balanced' weights a rare
+ * class's few held-out images count as much as a common class's many.
+ */
+export function evaluateCut(suffix: TrainableSuffix, head: HeadVars, set: CutActivations, numClasses: number, classWeights?: Float32Array, batchSize = 64): { val_loss: number; val_acc: number } {
   let loss = 0;
   let hits = 0;
+  let total = 0;
   for (let start = 0; start < set.labels.length; start += batchSize) {
     const rows = Array.from({ length: Math.min(batchSize, set.labels.length - start) }, (_, i) => start + i);
     const batch = batchOf(set, rows, rows.map(() => 0));
     const [l, h] = tf.tidy(() => {
       const logits = logitsOf(suffix, head, batch.x, false);
       const y = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses);
-      return [tf.losses.softmaxCrossEntropy(y, logits, undefined, 0, tf.Reduction.SUM).dataSync()[0]!, logits.argMax(1).equal(y.argMax(1)).sum().dataSync()[0]!];
+      const weights = classWeights && tf.tensor1d(Array.from(batch.labels, (label) => classWeights[label]!));
+      const hit = logits.argMax(1).equal(y.argMax(1));
+      return [
+        tf.losses.softmaxCrossEntropy(y, logits, weights, 0, tf.Reduction.SUM).dataSync()[0]!,
+        (weights ? hit.toFloat().mul(weights) : hit).sum().dataSync()[0]!,
+      ];
     });
     batch.x.dispose();
     loss += l;
     hits += h;
+    total += classWeights ? batch.labels.reduce((sum, label) => sum + classWeights[label]!, 0) : batch.labels.length;
   }
-  return { val_loss: loss / set.labels.length, val_acc: hits / set.labels.length };
+  return { val_loss: loss / total, val_acc: hits / total };
 }
 
 /** Stacks the chosen view of each row into one [B, ...shape] tensor. */

@@ -12,7 +12,7 @@ import { variableWeights } from './fit/tfjs-weights.js';
 import type { FitModel } from './fit/types.js';
 import type { RowSource } from '../features/feature-rows.js';
 import { columnStats } from './select/column-stats.js';
-import { classWeightsFor } from './class-weights.js';
+import { classWeightsFor, unlessAllOne } from './class-weights.js';
 
 /** Feature vectors, row-major: `count` rows of `dim` floats. */
 export interface FeatureMatrix {
@@ -110,8 +110,7 @@ function headModel(parts: {
 }): FitModel {
   const { vars, config, random, numClasses, val } = parts;
   const order = Array.from({ length: parts.labels.length }, (_, i) => i);
-  const weights = classWeightsFor(parts.labels, numClasses, config.classWeights);
-  const classWeight = weights.every((w) => w === 1) ? undefined : weights;
+  const classWeight = unlessAllOne(classWeightsFor(parts.labels, numClasses, config.classWeights));
   return {
     batchesPerEpoch: Math.ceil(order.length / config.batchSize),
     weights: variableWeights([...vars.weights, ...vars.biases]),

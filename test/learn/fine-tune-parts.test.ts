@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
 import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
+import { pairedImprovement } from '../../src/learn/fine-tune-on-holdout.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 
@@ -30,6 +31,42 @@ describe('fine-tuning config', () => {
     expect(() => fineTuneConfigFrom({ unfreeze: 'top3' })).toThrow(/last:<N>.*top3/);
     expect(() => fineTuneConfigFrom({ views: -1 })).toThrow(/views.*-1/);
     expect(() => fineTuneConfigFrom({ epohcs: 3 } as never)).toThrow(/epohcs/);
+  });
+});
+
+describe('fine-tuning against the head on held-out images', () => {
+  // 20 held-out images of class 0 and 2 of class 1; the head's loss is 0.5 on every image.
+  const labels = Int32Array.from([...Array(20).fill(0), 1, 1]);
+  const files = Array.from(labels, (_, i) => `f${i}`);
+  const headLosses = new Map(files.map((f) => [f, 0.5]));
+  /** Fine-tuning's probability of each image's own class: `common` for class 0, `rare` for class 1 (two classes). */
+  const tuned = (common: (i: number) => number, rare: number) => {
+    const probabilities = new Float32Array(labels.length * 2);
+    labels.forEach((l, i) => {
+      const p = l === 0 ? common(i) : rare;
+      probabilities[i * 2 + l] = p;
+      probabilities[i * 2 + 1 - l] = 1 - p;
+    });
+    return { probabilities, labels, files };
+  };
+
+  it('with every weight 1 the weighted test is the unweighted one', () => {
+    const run = tuned((i) => 0.7 + 0.01 * (i % 5), 0.55);
+    const plain = pairedImprovement(run, headLosses)!;
+    const ones = pairedImprovement(run, headLosses, new Float32Array([1, 1]))!;
+    expect(ones.mean).toBeCloseTo(plain.mean, 12);
+    expect(ones.t).toBeCloseTo(plain.t, 9);
+    expect(plain.isClear).toBe(true);
+  });
+
+  it("with balanced weights a rare class made much worse outweighs the common class's gain", () => {
+    // Class 0 improves everywhere (log-loss 0.5 -> ~0.08); both rare images get worse (0.5 -> 1.2).
+    const run = tuned((i) => 0.9 + 0.01 * (i % 5), Math.exp(-1.2));
+    expect(pairedImprovement(run, headLosses)!.isClear).toBe(true);
+    const balanced = new Float32Array([22 / (2 * 20), 22 / (2 * 2)]);
+    const weighted = pairedImprovement(run, headLosses, balanced)!;
+    expect(weighted.mean).toBeGreaterThan(0);
+    expect(weighted.isClear).toBe(false);
   });
 });
 
