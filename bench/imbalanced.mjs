@@ -5,7 +5,7 @@
 // (../shared/reference: dump_features.mjs + linear_probe.py, unweighted) on the very same images. Graft's runs are
 // also scored as if the test images came in the training set's proportions (each class's recall weighted by it).
 // Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3]
-//   [--variants none,balanced,balanced+fine-tune] [--out file]
+//   [--variants none,balanced,balanced+fine-tune] [--no-probe] [--out file]
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -24,6 +24,8 @@ const ratio = Number(opt('ratio', '10'));
 const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 /** What Graft runs: class weights, '+fine-tune' for `--fine-tune` with its defaults. */
 const variants = opt('variants', 'none,balanced').split(',');
+/** Without the probe (and its feature dumps): for reruns of Graft alone on the same subsets. */
+const withProbe = !args.includes('--no-probe');
 const outFile = opt('out', 'bench/out/imbalanced.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-imbalanced-'));
@@ -63,15 +65,18 @@ for (const name of datasets) {
   for (const bb of chosenBackbones) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
-    dumpFeatures(b, test, testPrefix);
+    if (withProbe) dumpFeatures(b, test, testPrefix);
     const accs = { probe: [], ...Object.fromEntries(variants.flatMap((v) => [[v, []], [`${v}Prior`, []]])) };
     for (const seed of seeds) {
       const subset = drawSubset(name, join(root, 'train'), seed);
       const prefix = join(work, `${basename(subset)}-${bb}`);
-      dumpFeatures(b, subset, `${prefix}-train`);
-      const probe = linearProbe(`${prefix}-train`, testPrefix);
-      accs.probe.push(probe.test_accuracy);
-      const row = { dataset: name, backbone: bb, ratio, seed, trainImages: probe.train, testImages: probe.test, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C } };
+      const row = { dataset: name, backbone: bb, ratio, seed };
+      if (withProbe) {
+        dumpFeatures(b, subset, `${prefix}-train`);
+        const probe = linearProbe(`${prefix}-train`, testPrefix);
+        accs.probe.push(probe.test_accuracy);
+        Object.assign(row, { trainImages: probe.train, testImages: probe.test, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C } });
+      }
       for (const variant of variants) {
         const [classWeights, fineTune] = variant.split('+');
         const r = await train({
@@ -95,9 +100,9 @@ for (const name of datasets) {
     }
     const round = (x) => Number(x.toFixed(4));
     const summary = {
-      dataset: name, backbone: bb, ratio, probeMean: round(mean(accs.probe)),
+      dataset: name, backbone: bb, ratio, ...(withProbe ? { probeMean: round(mean(accs.probe)) } : {}),
       means: Object.fromEntries(variants.map((v) => [v, round(mean(accs[v]))])),
-      deltas: Object.fromEntries(variants.map((v) => [v, Number(((mean(accs[v]) - mean(accs.probe)) * 100).toFixed(1))])),
+      ...(withProbe ? { deltas: Object.fromEntries(variants.map((v) => [v, Number(((mean(accs[v]) - mean(accs.probe)) * 100).toFixed(1))])) } : {}),
       priorWeighted: Object.fromEntries(variants.map((v) => [v, round(mean(accs[`${v}Prior`]))])),
     };
     console.log(JSON.stringify(summary));

@@ -13,8 +13,9 @@ export const classesOf = (trainDir) => readdirSync(trainDir).filter((c) => statS
  * Links a subset of `trainDir` into `dir`. Each class's files are grouped into tracks (frames of one physical sign
  * where the dataset has a `groupBy` pattern, else one file per track), shuffled, and `pick(classIndex, tracks, next)`
  * returns the files to keep. `salt` separates the draws of different benchmarks and settings with the same seed.
+ * Class `cls` goes to the folder `dir/<classFolder(cls)>` (default: its own name).
  */
-export function linkSubset(name, trainDir, dir, seed, salt, pick) {
+export function linkSubset(name, trainDir, dir, seed, salt, pick, classFolder = (cls) => cls) {
   const next = mulberry32(seed * 1000 + salt);
   const trackOf = (file) => (groupBy[name] ? (new RegExp(groupBy[name]).exec(file)?.[1] ?? file) : file);
   classesOf(trainDir).forEach((cls, index) => {
@@ -23,8 +24,9 @@ export function linkSubset(name, trainDir, dir, seed, salt, pick) {
       const track = trackOf(file);
       byTrack.set(track, [...(byTrack.get(track) ?? []), file]);
     }
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (const file of pick(index, shuffleInPlace([...byTrack.values()], next), next)) symlinkSync(join(trainDir, cls, file), join(dir, cls, file));
+    const to = join(dir, classFolder(cls));
+    mkdirSync(to, { recursive: true });
+    for (const file of pick(index, shuffleInPlace([...byTrack.values()], next), next)) symlinkSync(join(trainDir, cls, file), join(to, file));
   });
   return dir;
 }

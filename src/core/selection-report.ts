@@ -40,6 +40,11 @@ export interface SelectionReport {
    * memory): `rows` of `of`. The chosen head was then refitted on all `of` rows, streamed from disk.
    */
   readonly sample?: { readonly rows: number; readonly of: number };
+  /**
+   * Present (true) when the scores count each image as its class's weight: 'balanced' class weights on classes of
+   * different sizes. CV accuracy is then the mean recall over classes, and log-loss weighs every class alike.
+   */
+  readonly classWeighted?: boolean;
 }
 
 /** A training image whose given label the cross-validated head confidently contradicts. */

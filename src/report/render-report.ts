@@ -123,7 +123,7 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
   const accuracy = lineChartSvg({ title: 'Cross-validated accuracy', series: series('accuracy'), xLabels, xTitle: 'C', highlight });
   const logLoss = lineChartSvg({ title: 'Cross-validated log-loss', series: series('logLoss'), xLabels, xTitle: 'C', highlight });
   return `<section aria-labelledby="cv-h"><h2 id="cv-h">How the head was chosen</h2>
-<p class="note">${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only${selection.sample ? ` (a stratified sample of ${selection.sample.rows} of ${selection.sample.of} rows; the chosen head was refitted on all)` : ''}; the lowest ${selection.criterion} won: ${escapeHtml(kindOf(chosen))}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}. Validation and test images were never used to choose.</p>
+<p class="note">${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only${selection.sample ? ` (a stratified sample of ${selection.sample.rows} of ${selection.sample.of} rows; the chosen head was refitted on all)` : ''}; the lowest ${selection.criterion} won: ${escapeHtml(kindOf(chosen))}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation and test images were never used to choose.</p>
 <div class="charts"><figure>${accuracy}<figcaption>CV accuracy by C</figcaption></figure><figure>${logLoss}<figcaption>CV log-loss by C</figcaption></figure></div></section>`;
 }
 

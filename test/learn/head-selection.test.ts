@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { GraftError } from '../../src/core/errors.js';
-import { crossValidateHeads } from '../../src/learn/select/cross-validate.js';
+import { crossValidateHeads, scoreProbabilities } from '../../src/learn/select/cross-validate.js';
 import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
@@ -133,6 +133,8 @@ describe('crossValidateHeads and fitLinearHead', () => {
         { plain: rows, labels, classNames: names(2), files: Array.from(labels, (_, i) => `f${i}`) },
         { c: 'auto', trainViews: 'plain', tta: false, classWeights, maxFolds: 'auto', seed: 1 },
       );
+      // Candidates are scored as they are trained: with balanced weights every class counts alike.
+      expect(head.selection?.classWeighted).toBe(classWeights === 'balanced' ? true : undefined);
       const hits = [0, 0];
       for (let i = 0; i < heldOut.rows.count; i++) {
         const p = denseForward(head.layers, heldOut.rows.data.subarray(i * 8, (i + 1) * 8));
@@ -144,6 +146,18 @@ describe('crossValidateHeads and fitLinearHead', () => {
     const [unweighted, balanced] = [await recalls('none'), await recalls('balanced')];
     expect(balanced[1]! - unweighted[1]!).toBeGreaterThan(0.1);
     expect(balanced[0]! + balanced[1]!).toBeGreaterThan(unweighted[0]! + unweighted[1]!);
+  });
+
+  it('scores with class weights as each image counting its class weight: balanced weights give the mean recall', () => {
+    // Class 0: 4 images, 3 right; class 1: 1 image, wrong. Two classes, probabilities one-hot-ish.
+    const labels = Int32Array.from([0, 0, 0, 0, 1]);
+    const probabilities = Float32Array.from([0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.4, 0.6, 0.6, 0.4]);
+    expect(scoreProbabilities(probabilities, labels, 2).accuracy).toBeCloseTo(3 / 5, 12);
+    const balanced = Float32Array.from([5 / (2 * 4), 5 / (2 * 1)]);
+    const weighted = scoreProbabilities(probabilities, labels, 2, balanced);
+    expect(weighted.accuracy).toBeCloseTo((3 / 4 + 0 / 1) / 2, 6);
+    const perClassLoss = [-(Math.log(0.9) + Math.log(0.8) + Math.log(0.7) + Math.log(0.4)) / 4, -Math.log(0.4)];
+    expect(weighted.logLoss).toBeCloseTo((perClassLoss[0]! + perClassLoss[1]!) / 2, 6);
   });
 
   it('fits a fixed head without cross-validation when a class is too small for it', async () => {

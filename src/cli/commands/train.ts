@@ -249,7 +249,7 @@ export function formatTrainResult(r: TrainResult): string {
     const s = r.selection;
     lines.push(
       `  chosen by  ${s.folds}-fold cross-validation${s.grouped ? ' (grouped)' : ''} on ${s.sample ? `a stratified sample of ${s.sample.rows} of the ${s.sample.of} training rows, then refitted on all` : 'the training images'} (${s.table.length} candidates, lowest ${s.criterion}, ${s.seconds.toFixed(1)} s)`,
-      `  CV         accuracy ${s.chosen.accuracy.toFixed(4)}, log-loss ${s.chosen.logLoss.toFixed(4)}`,
+      `  CV         accuracy ${s.chosen.accuracy.toFixed(4)}, log-loss ${s.chosen.logLoss.toFixed(4)}${s.classWeighted ? ' (every class weighed alike: accuracy is the mean recall over classes)' : ''}`,
     );
   }
   lines.push(

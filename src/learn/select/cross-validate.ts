@@ -6,7 +6,7 @@ import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { columnSums, statsOf, type ColumnSums } from './column-stats.js';
-import { classWeightsFor } from '../class-weights.js';
+import { classWeightsFor, unlessAllOne } from '../class-weights.js';
 import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
 // The report's types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
@@ -55,6 +55,8 @@ export interface CrossValidation {
   readonly warmHistory?: { readonly history: LbfgsHistory; readonly lambda: number };
   /** The rows the problems ran on: the plain views, then (when any candidate used them) the mirror images. */
   readonly rows: FeatureMatrix;
+  /** Whether the scores count each image as its class's weight (class weights that are not all 1). */
+  readonly classWeighted: boolean;
 }
 
 /**
@@ -83,6 +85,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const rows = usesFlipped ? stack(plain, flipped!) : plain;
   const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
   const classWeight = classWeightsFor(options.labels, k, options.classWeights ?? 'none');
+  // Candidates are scored on the objective they train for: with class weights, each image counts as its class's.
+  const scoreWeights = unlessAllOne(classWeight);
   const objective = new SoftmaxObjective(rows, rowLabels, k);
   let arena: VectorArena | undefined;
   try {
@@ -116,7 +120,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const table: CvScore[] = [];
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
     const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings, histories?: LbfgsHistory[]): Promise<void> =>
-      scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k }).then((scores) => {
+      scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k, scoreWeights }).then((scores) => {
         objective.forget(which);
         for (const { candidate, outOfFold, scores: s2 } of scores) {
           const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
@@ -171,7 +175,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
     // Copied out of the arena, so that its memory can go once the selection is done.
     const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
-    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows };
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows, classWeighted: scoreWeights !== undefined };
   } finally {
     // Nothing returned lives in the arena: its memory goes to the final fit's.
     arena?.release();
@@ -193,6 +197,7 @@ async function scoreStep(parts: {
   fold: Int32Array;
   labels: Int32Array;
   k: number;
+  scoreWeights: Float32Array | undefined;
 }): Promise<{ candidate: { trainViews: TrainViews; tta: boolean }; outOfFold: Float32Array; scores: { accuracy: number; logLoss: number } }[]> {
   const { settings, candidates, fold, k } = parts;
   const n = parts.labels.length;
@@ -213,7 +218,7 @@ async function scoreStep(parts: {
       });
     }
   });
-  return candidates.map((candidate, ci) => ({ candidate, outOfFold: outOfFold[ci]!, scores: scoreProbabilities(outOfFold[ci]!, parts.labels, k) }));
+  return candidates.map((candidate, ci) => ({ candidate, outOfFold: outOfFold[ci]!, scores: scoreProbabilities(outOfFold[ci]!, parts.labels, k, parts.scoreWeights) }));
 }
 
 /**
@@ -241,17 +246,23 @@ function bestOf(scores: CvScore[], criterion: SelectionCriterion): CvScore {
   return scores.reduce((a, b) => (isBetter(b, a, criterion) ? b : a));
 }
 
-/** Accuracy and mean log-loss of probabilities [n, K] against labels. */
-export function scoreProbabilities(probabilities: Float32Array, labels: Int32Array, k: number): { accuracy: number; logLoss: number } {
+/**
+ * Accuracy and mean log-loss of probabilities [n, K] against labels; with `classWeights`, each image counts as its
+ * class's weight (with 'balanced' weights the accuracy is then the mean recall over classes).
+ */
+export function scoreProbabilities(probabilities: Float32Array, labels: Int32Array, k: number, classWeights?: Float32Array): { accuracy: number; logLoss: number } {
   let correct = 0;
   let loss = 0;
+  let total = 0;
   for (let i = 0; i < labels.length; i++) {
+    const w = classWeights ? classWeights[labels[i]!]! : 1;
     let argmax = 0;
     for (let c = 1; c < k; c++) if (probabilities[i * k + c]! > probabilities[i * k + argmax]!) argmax = c;
-    if (argmax === labels[i]) correct++;
-    loss -= Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-15));
+    if (argmax === labels[i]) correct += w;
+    loss -= w * Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-15));
+    total += w;
   }
-  return { accuracy: correct / labels.length, logLoss: loss / labels.length };
+  return { accuracy: correct / total, logLoss: loss / total };
 }
 
 

@@ -77,7 +77,7 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
   const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion, fixed);
   const chosen = cv?.chosen ?? { c: options.c as number, trainViews: options.trainViews as TrainViews, tta: options.tta as boolean };
   const selection: SelectionReport | null = cv
-    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: cv.chosen, table: cv.table, seconds: (performance.now() - started) / 1000 }
+    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: cv.chosen, table: cv.table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}) }
     : null;
   const labelIssues = cv ? findLabelIssues(cv.outOfFold, labels, classNames, set.files) : [];
   const fitStarted = performance.now();

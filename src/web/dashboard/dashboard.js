@@ -9,7 +9,7 @@
 /** @typedef {{ unfreeze: string, epochs: number, views: number, classWeights: string }} FineTuneOptions */
 /** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
 /** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
-/** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[] }} HeadSelection */
+/** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
 /** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
@@ -325,7 +325,7 @@ function showRunResult(run) {
   if (!selection) return;
   const c = selection.chosen;
   const kind = (/** @type {CvScore} */ s) => `${s.trainViews === 'plain+flip' ? 'images + mirror images' : 'images'}${s.tta ? ', test-time mirror' : ''}`;
-  say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}. Validation images were never used to choose.`);
+  say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation images were never used to choose.`);
   const rows = [...selection.table].sort((a, b) => a.logLoss - b.logLoss).slice(0, 12);
   byId('selection-table').replaceChildren(
     el('caption', { class: 'visually-hidden' }, 'Candidates scored by cross-validation, best first'),
