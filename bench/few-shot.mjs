@@ -4,13 +4,13 @@
 // The full-data comparison is bench/heads.mjs; this one asks whether the defaults, chosen there, hold where
 // cross-validation has 5-10 images per class to go on.
 // Usage: npm run build && node bench/few-shot.mjs [--datasets a,b] [--backbones int8,tm] [--shots 5,10] [--seeds 1,2,3] [--out file]
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
 import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -38,8 +38,7 @@ function drawSubset(name, trainDir, n, seed) {
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 for (const name of datasets) {
-  const root = join(shared, 'datasets', name);
-  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+  const test = testDirOf(name);
   for (const bb of chosenBackbones) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
@@ -48,7 +47,7 @@ for (const name of datasets) {
       const graftAccs = [];
       const probeAccs = [];
       for (const seed of seeds) {
-        const subset = drawSubset(name, join(root, 'train'), n, seed);
+        const subset = drawSubset(name, trainDirOf(name), n, seed);
         const prefix = join(work, `${basename(subset)}-${bb}`);
         dumpFeatures(b, subset, `${prefix}-train`);
         const probe = linearProbe(`${prefix}-train`, testPrefix);

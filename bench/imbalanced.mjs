@@ -6,14 +6,14 @@
 // also scored as if the test images came in the training set's proportions (each class's recall weighted by it).
 // Usage: npm run build && node bench/imbalanced.mjs [--datasets a,b] [--backbones int8,tm] [--ratio 10] [--seeds 1,2,3]
 //   [--variants none,balanced,balanced+fine-tune] [--no-probe] [--out file]
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
 import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
 import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -60,15 +60,14 @@ const priorAccuracy = (confusion, labels, subset) => {
 };
 
 for (const name of datasets) {
-  const root = join(shared, 'datasets', name);
-  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+  const test = testDirOf(name);
   for (const bb of chosenBackbones) {
     const b = backbones[bb];
     const testPrefix = join(work, `${name}-${bb}-test`);
     if (withProbe) dumpFeatures(b, test, testPrefix);
     const accs = { probe: [], ...Object.fromEntries(variants.flatMap((v) => [[v, []], [`${v}Prior`, []]])) };
     for (const seed of seeds) {
-      const subset = drawSubset(name, join(root, 'train'), seed);
+      const subset = drawSubset(name, trainDirOf(name), seed);
       const prefix = join(work, `${basename(subset)}-${bb}`);
       const row = { dataset: name, backbone: bb, ratio, seed };
       if (withProbe) {

@@ -3,10 +3,10 @@
 // wall-time ratio, for the CLI command (a fresh process) and for train() in a process that has trained once.
 // Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm]
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir, dumpFeatures, graft, groupBy, linearProbe, referenceBackbones, shared } from './reference.mjs';
+import { cacheDir, dumpFeatures, graft, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -18,26 +18,25 @@ const groupFlags = (name) => (groupBy[name] ? ['--group-by', groupBy[name]] : []
 const seconds = (since) => Number(((performance.now() - since) / 1000).toFixed(2));
 
 for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',')) {
-  const root = join(shared, 'datasets', name);
-  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+  const [train, test] = [trainDirOf(name), testDirOf(name)];
   for (const bb of opt('backbones', 'int8,tm').split(',')) {
     const b = backbones[bb];
     const prefix = join(work, `${name}-${bb}`);
     let t = performance.now();
-    dumpFeatures(b, join(root, 'train'), `${prefix}-train`);
+    dumpFeatures(b, train, `${prefix}-train`);
     dumpFeatures(b, test, `${prefix}-test`);
     const dumpSeconds = seconds(t);
     t = performance.now();
     const probe = linearProbe(`${prefix}-train`, `${prefix}-test`);
     const probeSeconds = seconds(t);
     // Graft: a cold run fills the cache, then the timed warm run is the whole CLI command (start-up, selection, fit, export).
-    const trainArgs = ['train', join(root, 'train'), '--backbone', b.graft, ...groupFlags(name), '--json'];
+    const trainArgs = ['train', train, '--backbone', b.graft, ...groupFlags(name), '--json'];
     graft([...trainArgs, '--out', join(work, `${name}-${bb}-cold`)]);
     t = performance.now();
     const warm = JSON.parse(graft([...trainArgs, '--out', join(work, `${name}-${bb}-warm`)]));
     const graftSeconds = seconds(t);
     // The same training inside a process that has trained once (the dashboard; a script retraining after a fix).
-    const inProcess = JSON.parse(execFileSync(process.execPath, ['bench/warm-train.mjs', join(root, 'train'), '--backbone', b.graft, ...groupFlags(name), '--runs', '3'], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+    const inProcess = JSON.parse(execFileSync(process.execPath, ['bench/warm-train.mjs', train, '--backbone', b.graft, ...groupFlags(name), '--runs', '3'], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     const row = {
       dataset: name, backbone: bb, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C, cv: Number(probe.cv.toFixed(4)), seconds: probeSeconds, dumpSeconds },
       graftWarm: { seconds: graftSeconds, selectSeconds: warm.selection?.seconds, trainSeconds: warm.timings.train_s, featuresComputed: warm.features.computed },

@@ -11,6 +11,13 @@ export const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'pyt
 /** GTSRB's frames come in tracks of one physical sign (`--group-by` pattern; the first group is the track). */
 export const groupBy = { gtsrb43: '^(\\d+_\\d+)_' };
 
+/** A dataset's train/ folder, and the folder its accuracy is reported on (test/, or val/ for hymenoptera). */
+export const trainDirOf = (name) => join(shared, 'datasets', name, 'train');
+export const testDirOf = (name) => {
+  const root = join(shared, 'datasets', name);
+  return existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
+};
+
 /** `graft <args>` on the bench's cache, its stdout as text. */
 export const graft = (cliArgs) =>
   execFileSync(process.execPath, ['bin/graft.js', ...cliArgs], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
