@@ -153,16 +153,16 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.getByLabel('Unfreeze').locator('option').evaluateAll((os) => os.map((o) => o.getAttribute("value")))).toEqual(['last:1', 'last:3', 'last:6', 'all']);
       expect(await page.getByLabel('Fine-tuning epochs').inputValue()).toBe('6');
       expect(await page.getByLabel('Augmented views').inputValue()).toBe('2');
-      expect(await page.getByLabel('Class weights').inputValue()).toBe('none');
+      expect(await page.getByLabel('Class weights').inputValue()).toBe('balanced');
       await page.getByLabel('Unfreeze').selectOption('last:1');
-      await page.getByLabel('Class weights').selectOption('balanced');
+      await page.getByLabel('Class weights').selectOption('none');
       await page.getByLabel('Epochs', { exact: true }).fill('500');
 
       await page.getByRole('button', { name: 'Start training' }).click();
       const cancel = page.locator('#run-section').getByRole('button', { name: /^Cancel run #\d+$/ });
       await cancel.waitFor();
       // The run view says what was asked for.
-      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights balanced', '2 augmented views']));
+      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights none', '2 augmented views']));
       expect(await page.locator('#fine-tune-legend').isVisible()).toBe(true);
       await page.screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-1280.png'), fullPage: true });
       await cancel.focus();
