@@ -11,7 +11,7 @@ import { train } from '../dist/index.js';
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
 const work = mkdtempSync(join(tmpdir(), 'graft-profile-'));
-const options = (i) => ({ train: args[0], backbone: opt('backbone'), out: join(work, `m${i}`) });
+const options = (i) => ({ train: args[0], backbone: opt('backbone'), out: join(work, `m${i}`), ...(process.env.GRAFT_CACHE_DIR ? { cacheDir: process.env.GRAFT_CACHE_DIR } : {}) });
 await train(options(0));
 await train(options(1));
 const session = new Session();
