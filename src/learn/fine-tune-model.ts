@@ -21,6 +21,8 @@ export interface CutModel extends FitModel {
 export function cutModel(step: StepContext, data: { train: CutActivations; val?: CutActivations; seed: number }, variables: readonly tf.Variable[]): CutModel {
   const { train, val } = data;
   const { batchSize } = step.config;
+  // Held-out images are scored with the training loss's class weights (exactly unweighted when all are 1).
+  const valWeights = unlessAllOne(step.classWeights);
   let random: Random = mulberry32(0);
   let order: number[] = [];
   let images = 0;
@@ -41,7 +43,7 @@ export function cutModel(step: StepContext, data: { train: CutActivations; val?:
       images += rows.length;
       return { size: rows.length, ...result };
     },
-    ...(val ? { validate: () => evaluateCut(step.suffix, step.head, val, step.numClasses, unlessAllOne(step.classWeights)) } : {}),
+    ...(val ? { validate: () => evaluateCut(step.suffix, step.head, val, step.numClasses, valWeights) } : {}),
     imagesPerSecond: () => (seconds > 0 ? images / seconds : 0),
   };
 }

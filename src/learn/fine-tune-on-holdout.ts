@@ -135,7 +135,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
  * images, so its loss there flatters it; demanding a clear margin keeps a lucky epoch from replacing a head that
  * generalises as well (measured: marginal wins lost 2-3 test images on flowers12, bench/RESULTS.md).
  * With class weights each image's difference counts as its class's weight: the weighted mean, and its standard error
- * sqrt(n / (n - 1) * sum w^2 (d - mean)^2) / sum w, which is the unweighted one when every weight is 1. Exported for
+ * sqrt(n / (n - 1) * sum w^2 (d - mean)^2) / sum w, which is sd / sqrt(n) when every weight is 1. Exported for
  * tests. @internal
  */
 export function pairedImprovement(
@@ -155,12 +155,6 @@ export function pairedImprovement(
   });
   const n = diffs.length;
   if (n < 2) return undefined;
-  if (!classWeights) {
-    const mean = diffs.reduce((a, b) => a + b, 0) / n;
-    const sd = Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1));
-    const t = mean / Math.max(sd / Math.sqrt(n), 1e-12);
-    return { mean, t, isClear: t < -2 };
-  }
   const total = weights.reduce((a, b) => a + b, 0);
   const mean = diffs.reduce((a, d, i) => a + weights[i]! * d, 0) / total;
   const spread = diffs.reduce((a, d, i) => a + (weights[i]! * (d - mean)) ** 2, 0);

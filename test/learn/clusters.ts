@@ -1,4 +1,5 @@
 import { mulberry32 } from '../../src/core/random.js';
+import { denseForward, type DenseLayerWeights } from '../../src/core/dense-layer.js';
 import type { FeatureMatrix } from '../../src/learn/train-head.js';
 
 /** Gaussian clusters with per-dimension offsets and scales like real features; `spread` controls the overlap. */
@@ -17,3 +18,23 @@ export function clusters(count: number, dim: number, classes: number, seed: numb
   return { rows: { data, count, dim }, labels };
 }
 
+
+/**
+ * Two overlapping 8-d clusters where class 1 keeps one training row in ten (10:1), and even held-out rows of both,
+ * for class-weight tests; `recalls` scores a head's per-class recall on the held-out rows.
+ */
+export function imbalancedClusters(): { rows: FeatureMatrix; labels: Int32Array; recalls: (layers: readonly DenseLayerWeights[]) => number[] } {
+  const all = clusters(1200, 8, 2, 5, 3);
+  const keep = Array.from(all.labels, (l, i) => l === 0 || i % 20 === 1).flatMap((kept, i) => (kept ? [i] : []));
+  const rows = { data: Float32Array.from(keep.flatMap((i) => [...all.rows.data.subarray(i * 8, (i + 1) * 8)])), count: keep.length, dim: 8 };
+  const heldOut = clusters(2000, 8, 2, 6, 3);
+  const recalls = (layers: readonly DenseLayerWeights[]): number[] => {
+    const hits = [0, 0];
+    for (let i = 0; i < heldOut.rows.count; i++) {
+      const p = denseForward(layers, heldOut.rows.data.subarray(i * 8, (i + 1) * 8));
+      if (p.indexOf(Math.max(...p)) === heldOut.labels[i]) hits[heldOut.labels[i]!]!++;
+    }
+    return hits.map((h) => h / (heldOut.rows.count / 2));
+  };
+  return { rows, labels: Int32Array.from(keep, (i) => all.labels[i]!), recalls };
+}

@@ -6,7 +6,7 @@ import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
 import { denseForward } from '../../src/core/dense-layer.js';
-import { clusters } from './clusters.js';
+import { clusters, imbalancedClusters } from './clusters.js';
 import { DEFAULT_TRAIN } from '../../src/learn/train-config.js';
 
 const names = (k: number): string[] => Array.from({ length: k }, (_, i) => `class${i}`);
@@ -122,12 +122,7 @@ describe('crossValidateHeads and fitLinearHead', () => {
   });
 
   it("weighs rare classes up by default: on 10:1 training rows the rare class's recall on even held-out rows rises", async () => {
-    // Two overlapping clusters; class 1 keeps one training row in ten.
-    const all = clusters(1200, 8, 2, 5, 3);
-    const keep = Array.from(all.labels, (l, i) => l === 0 || i % 20 === 1).flatMap((kept, i) => (kept ? [i] : []));
-    const rows = { data: Float32Array.from(keep.flatMap((i) => [...all.rows.data.subarray(i * 8, (i + 1) * 8)])), count: keep.length, dim: 8 };
-    const labels = Int32Array.from(keep, (i) => all.labels[i]!);
-    const heldOut = clusters(2000, 8, 2, 6, 3);
+    const { rows, labels, recalls: heldOutRecalls } = imbalancedClusters();
     const recalls = async (classWeights: 'none' | 'balanced'): Promise<number[]> => {
       const head = await fitLinearHead(
         { plain: rows, labels, classNames: names(2), files: Array.from(labels, (_, i) => `f${i}`) },
@@ -135,12 +130,7 @@ describe('crossValidateHeads and fitLinearHead', () => {
       );
       // Candidates are scored as they are trained: with balanced weights every class counts alike.
       expect(head.selection?.classWeighted).toBe(classWeights === 'balanced' ? true : undefined);
-      const hits = [0, 0];
-      for (let i = 0; i < heldOut.rows.count; i++) {
-        const p = denseForward(head.layers, heldOut.rows.data.subarray(i * 8, (i + 1) * 8));
-        if (p.indexOf(Math.max(...p)) === heldOut.labels[i]) hits[heldOut.labels[i]!]!++;
-      }
-      return hits.map((h) => h / (heldOut.rows.count / 2));
+      return heldOutRecalls(head.layers);
     };
     expect(DEFAULT_TRAIN.classWeights).toBe('balanced');
     const [unweighted, balanced] = [await recalls('none'), await recalls('balanced')];

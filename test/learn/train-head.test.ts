@@ -5,7 +5,7 @@ import { headFromConfig, headToConfig } from '../../src/learn/head-config.js';
 import { trainConfigFrom } from '../../src/learn/train-config.js';
 import { trainHead, type FeatureMatrix, type LabelledFeatures } from '../../src/learn/train-head.js';
 import { matrixRowSource } from '../../src/features/feature-rows.js';
-import { clusters as gaussianClusters } from './clusters.js';
+import { clusters as gaussianClusters, imbalancedClusters } from './clusters.js';
 
 /** Gaussian clusters (see test/learn/clusters.ts) in trainHead's shape. */
 function clusters(count: number, dim: number, classes: number, seed: number, spread = 1): LabelledFeatures & { features: FeatureMatrix } {
@@ -25,22 +25,10 @@ describe('trainHead', () => {
   });
 
   it("weighs rare classes up as the config says: on 10:1 rows the rare class's recall on even held-out rows rises", async () => {
-    const all = clusters(1200, 8, 2, 5, 3);
-    const keep = Array.from(all.labels, (l, i) => l === 0 || i % 20 === 1).flatMap((kept, i) => (kept ? [i] : []));
-    const train = {
-      features: { data: Float32Array.from(keep.flatMap((i) => [...all.features.data.subarray(i * 8, (i + 1) * 8)])), count: keep.length, dim: 8 },
-      labels: Int32Array.from(keep, (i) => all.labels[i]!),
-    };
-    const heldOut = clusters(2000, 8, 2, 6, 3);
+    const { rows, labels, recalls: heldOutRecalls } = imbalancedClusters();
     const recalls = async (classWeights: 'none' | 'balanced'): Promise<number[]> => {
-      const head = await trainHead(train, undefined, 2, trainConfigFrom({ classWeights, epochs: 30, learningRate: 0.01, head: { hidden: [16], dropout: 0 } }));
-      const layers = foldNormalization(head.layers, head.normalization);
-      const hits = [0, 0];
-      for (let i = 0; i < heldOut.features.count; i++) {
-        const p = denseForward(layers, heldOut.features.data.subarray(i * 8, (i + 1) * 8));
-        if (p.indexOf(Math.max(...p)) === heldOut.labels[i]) hits[heldOut.labels[i]!]!++;
-      }
-      return hits.map((h) => h / (heldOut.features.count / 2));
+      const head = await trainHead({ features: rows, labels }, undefined, 2, trainConfigFrom({ classWeights, epochs: 30, learningRate: 0.01, head: { hidden: [16], dropout: 0 } }));
+      return heldOutRecalls(foldNormalization(head.layers, head.normalization));
     };
     const [unweighted, balanced] = [await recalls('none'), await recalls('balanced')];
     expect(balanced[1]! - unweighted[1]!).toBeGreaterThan(0.1);

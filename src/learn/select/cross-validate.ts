@@ -265,7 +265,6 @@ export function scoreProbabilities(probabilities: Float32Array, labels: Int32Arr
   return { accuracy: correct / total, logLoss: loss / total };
 }
 
-
 /** a's rows, then b's: a view when b's rows already follow a's in one buffer (as the head phase lays them out), else a copy. */
 function stack(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
   const length = (a.count + b.count) * a.dim;
