@@ -60,7 +60,7 @@ for (const name of datasets) {
       const row = {
         dataset: name, backbone: bb, seed, test: Number(report.accuracy.toFixed(4)), testImages: report.total ?? undefined,
         cv: r.selection ? Number(r.selection.chosen.accuracy.toFixed(4)) : null, head: r.head, scales: r.backbone.scales ?? null,
-        fineTune: r.fineTune ? { kept: r.fineTune.kept, bestEpoch: r.fineTune.bestEpoch } : undefined,
+        fineTune: r.fineTune ? { kept: r.fineTune.kept, bestEpoch: r.fineTune.bestEpoch, holdout: r.fineTune.holdout } : undefined,
         labelIssues: r.labelIssues.length, trainSeconds: Number(trainSeconds.toFixed(1)), timings: r.timings, features: r.features, evalSeconds: Number(evalSeconds.toFixed(1)),
       };
       console.log(JSON.stringify(row));

@@ -92,7 +92,7 @@ for (const name of datasets) {
         accs[variant].push(report.accuracy);
         const prior = priorAccuracy(report.confusion.matrix, report.confusion.labels, subset);
         accs[`${variant}Prior`].push(prior);
-        row[variant] = { test: Number(report.accuracy.toFixed(4)), priorWeighted: Number(prior.toFixed(4)), head: r.head, ...(r.fineTune ? { fineTuneKept: r.fineTune.kept } : {}) };
+        row[variant] = { test: Number(report.accuracy.toFixed(4)), priorWeighted: Number(prior.toFixed(4)), head: r.head, ...(r.fineTune ? { fineTuneKept: r.fineTune.kept, holdout: r.fineTune.holdout } : {}) };
       }
       console.log(JSON.stringify(row));
       appendFileSync(outFile, `${JSON.stringify(row)}\n`);

@@ -23,8 +23,17 @@ export interface FineTuneSummary {
    */
   readonly kept?: 'fine-tuned' | 'head';
   /**
-   * The held-out training images that chose: how many, the default head's log-loss on them, and the best fine-tuning
-   * epoch's (set by `train`).
+   * The held-out training images that chose: how many, the default head's log-loss on them and the best fine-tuning
+   * epoch's, and (when an epoch was trained) both accuracies there and the log-loss difference in standard errors
+   * (`t`; fine-tuning is kept below -2 with no lower accuracy). Accuracies count each image as its class's weight.
+   * Set by `train`.
    */
-  readonly holdout?: { readonly images: number; readonly headLoss: number | null; readonly bestLoss: number | null };
+  readonly holdout?: {
+    readonly images: number;
+    readonly headLoss: number | null;
+    readonly bestLoss: number | null;
+    readonly headAccuracy?: number;
+    readonly bestAccuracy?: number;
+    readonly t?: number;
+  };
 }

@@ -40,8 +40,8 @@ export interface HeadPhase {
   readonly counts: { readonly train: number; readonly val: number };
   readonly extractSeconds: number;
   readonly trainSeconds: number;
-  /** Log-loss of each validation image by file (not serialised: for comparing heads image by image). */
-  readonly valLosses?: ReadonlyMap<string, number>;
+  /** Class probabilities of each validation image by file (not serialised: for comparing heads image by image). */
+  readonly valProbabilities?: ReadonlyMap<string, Float32Array>;
 }
 
 export interface HeadPhaseInput {
@@ -209,12 +209,12 @@ export async function fitMlp(plain: FeatureMatrix | RowSource, labels: Int32Arra
   };
 }
 
-function scoreVal(fitted: FittedHead, set: FeatureSet, labels: readonly string[]): Pick<HeadPhase, 'val' | 'valLosses'> {
+function scoreVal(fitted: FittedHead, set: FeatureSet, labels: readonly string[]): Pick<HeadPhase, 'val' | 'valProbabilities'> {
   if (!set.plain.count) return { val: null };
   const probabilities = headProbabilities(fitted.layers, set, fitted.tta, labels.length);
   const k = labels.length;
-  const valLosses = new Map(set.files.map((file, i) => [file, -Math.log(Math.max(probabilities[i * k + set.labels[i]!]!, 1e-12))]));
-  return { val: scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels), valLosses };
+  const valProbabilities = new Map(set.files.map((file, i) => [file, probabilities.subarray(i * k, (i + 1) * k)]));
+  return { val: scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels), valProbabilities };
 }
 
 /** Validation metrics of the folded head on cached features (what the ONNX model gives, to ~1e-6), with its TTA. */

@@ -210,7 +210,7 @@ function headSummary(config: TrainConfig, phase: HeadPhase): TrainedHeadSummary 
 
 /** The head phase as a checkpoint keeps it (JSON: weights as plain arrays). */
 function headPhaseToCheckpoint(phase: HeadPhase): unknown {
-  const { valLosses: _notKept, ...rest } = phase;
+  const { valProbabilities: _notKept, ...rest } = phase;
   return { ...rest, layers: phase.layers.map((l) => ({ ...l, weight: Array.from(l.weight), bias: l.bias ? Array.from(l.bias) : null })) };
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
 import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
-import { pairedImprovement } from '../../src/learn/fine-tune-on-holdout.js';
+import { compareOnHoldout } from '../../src/learn/fine-tune-on-holdout.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 
@@ -35,37 +35,68 @@ describe('fine-tuning config', () => {
 });
 
 describe('fine-tuning against the head on held-out images', () => {
-  // 20 held-out images of class 0 and 2 of class 1; the head's loss is 0.5 on every image.
+  // 20 held-out images of class 0 and 2 of class 1 (two classes).
   const labels = Int32Array.from([...Array(20).fill(0), 1, 1]);
   const files = Array.from(labels, (_, i) => `f${i}`);
-  const headLosses = new Map(files.map((f) => [f, 0.5]));
-  /** Fine-tuning's probability of each image's own class: `common` for class 0, `rare` for class 1 (two classes). */
-  const tuned = (common: (i: number) => number, rare: number) => {
-    const probabilities = new Float32Array(labels.length * 2);
+  /** Probability of each image's own class: `common(i)` for class 0, `rare` for class 1. */
+  const probabilities = (common: (i: number) => number, rare: number) => {
+    const p = new Float32Array(labels.length * 2);
     labels.forEach((l, i) => {
-      const p = l === 0 ? common(i) : rare;
-      probabilities[i * 2 + l] = p;
-      probabilities[i * 2 + 1 - l] = 1 - p;
+      const own = l === 0 ? common(i) : rare;
+      p[i * 2 + l] = own;
+      p[i * 2 + 1 - l] = 1 - own;
     });
-    return { probabilities, labels, files };
+    return p;
   };
+  const byFile = (p: Float32Array) => new Map(files.map((f, i) => [f, p.subarray(i * 2, i * 2 + 2)]));
+  const tuned = (common: (i: number) => number, rare: number) => ({ probabilities: probabilities(common, rare), labels, files });
+  // The head: 0.6 on its own class for every image (log-loss 0.51, all right).
+  const head = byFile(probabilities(() => 0.6, 0.6));
 
   it('with every weight 1 the weighted test is the unweighted one', () => {
-    const run = tuned((i) => 0.7 + 0.01 * (i % 5), 0.55);
-    const plain = pairedImprovement(run, headLosses)!;
-    const ones = pairedImprovement(run, headLosses, new Float32Array([1, 1]))!;
+    const run = tuned((i) => 0.7 + 0.01 * (i % 5), 0.65);
+    const plain = compareOnHoldout(run, head)!;
+    const ones = compareOnHoldout(run, head, new Float32Array([1, 1]))!;
     expect(ones.mean).toBeCloseTo(plain.mean, 12);
     expect(ones.t).toBeCloseTo(plain.t, 9);
     expect(plain.isClear).toBe(true);
+    expect([plain.headAccuracy, plain.tunedAccuracy]).toEqual([1, 1]);
   });
 
   it("with balanced weights a rare class made much worse outweighs the common class's gain", () => {
-    // Class 0 improves everywhere (log-loss 0.5 -> ~0.08); both rare images get worse (0.5 -> 1.2).
+    // Class 0 improves everywhere (log-loss 0.51 -> ~0.08); both rare images get worse (0.51 -> 1.2).
     const run = tuned((i) => 0.9 + 0.01 * (i % 5), Math.exp(-1.2));
-    expect(pairedImprovement(run, headLosses)!.isClear).toBe(true);
+    expect(compareOnHoldout(run, head)!.t).toBeLessThan(-2);
     const balanced = new Float32Array([22 / (2 * 20), 22 / (2 * 2)]);
-    const weighted = pairedImprovement(run, headLosses, balanced)!;
+    const weighted = compareOnHoldout(run, head, balanced)!;
     expect(weighted.mean).toBeGreaterThan(0);
+    expect(weighted.t).toBeGreaterThan(0);
+    expect(weighted.isClear).toBe(false);
+  });
+
+  it('a clearly lower log-loss does not win when fewer images come out right', () => {
+    // An under-confident head (0.55, every image right) against a confident model that gets 18 of 20 common images
+    // nearly certain and 2 wrong: log-loss 0.6 -> ~0.17, clearly lower, but 2 images lost.
+    const underConfident = byFile(probabilities(() => 0.55, 0.55));
+    const run = tuned((i) => (i < 2 ? 0.45 : 0.99), 0.9);
+    const verdict = compareOnHoldout(run, underConfident)!;
+    expect(verdict.t).toBeLessThan(-2);
+    expect(verdict.tunedAccuracy).toBeCloseTo(20 / 22, 6);
+    expect(verdict.headAccuracy).toBe(1);
+    expect(verdict.isClear).toBe(false);
+    // The same model with those two images right is kept.
+    expect(compareOnHoldout(tuned((i) => (i < 2 ? 0.6 : 0.99), 0.9), underConfident)!.isClear).toBe(true);
+  });
+
+  it('weighs accuracy by class: losing a rare image costs more than a common one gains', () => {
+    // Tuned gets one more common image right (the head had f0 wrong) and one rare image wrong.
+    const headP = probabilities((i) => (i === 0 ? 0.4 : 0.6), 0.6);
+    const run = tuned(() => 0.99, 0.9);
+    run.probabilities.set([0.7, 0.3], 21 * 2);
+    const plain = compareOnHoldout(run, byFile(headP))!;
+    expect(plain.tunedAccuracy).toBeCloseTo(plain.headAccuracy, 12);
+    const weighted = compareOnHoldout(run, byFile(headP), new Float32Array([22 / 40, 22 / 4]))!;
+    expect(weighted.tunedAccuracy).toBeLessThan(weighted.headAccuracy);
     expect(weighted.isClear).toBe(false);
   });
 });
