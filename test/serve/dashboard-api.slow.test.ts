@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -64,7 +64,10 @@ interface RunJson {
   maxEpochs: number;
   options: { epochs: number; hidden: number; backbone: string; fineTune?: { unfreeze: string; epochs: number; views: number; classWeights: string } };
   epochs: { epoch: number; phase: string; phaseEpoch: number; loss: number }[];
-  metrics: { fineTune?: { firstEpoch: number } } | null;
+  metrics: {
+    fineTune?: { firstEpoch: number; kept: string; holdout?: { images: number; headLoss: number | null; bestLoss: number | null; headAccuracy?: number; bestAccuracy?: number } };
+    selection?: { classWeighted?: boolean };
+  } | null;
 }
 
 describe('training dashboard API', () => {
@@ -371,6 +374,9 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
   beforeAll(async () => {
     root = await tempDir('graft-dashboard-ft-');
     await copySubset(join(hymenoptera, 'train'), join(root, 'photos'), 6);
+    // Classes of different sizes (3 ants, 6 bees): the scores weigh every class alike, and the run says so.
+    await copySubset(join(hymenoptera, 'train'), join(root, 'uneven'), 6);
+    for (const file of (await readdir(join(root, 'uneven', 'ants'))).sort().slice(3)) await rm(join(root, 'uneven', 'ants', file));
     // mobilenet_v2 is the int8 MobileNetV2 in the shared models folder (found offline through modelDirs, which the
     // CLI fills from GRAFT_MODELS_DIR).
     server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir: join(root, 'cache'), modelDirs: [join(int8Model, '..')], port: 0, dataRoots: [root] });
@@ -381,8 +387,8 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
     await rm(root, { recursive: true, force: true });
   });
 
-  it('trains the head, then fine-tunes; epochs of both phases are stored and streamed in one sequence', async () => {
-    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'bees', folder: join(root, 'photos') }))).json()) as { id: number };
+  it('trains the head, then fine-tunes; epochs of both phases are stored and streamed in one sequence; the run records what the model holds and why', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'bees', folder: join(root, 'uneven') }))).json()) as { id: number };
     const created = await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ epochs: 3, hidden: 0, backbone: 'mobilenet_v2', fineTune: { unfreeze: 'last:1', epochs: 2, views: 0 } }));
     expect(created.status).toBe(201);
     const run = (await created.json()) as RunJson;
@@ -398,6 +404,14 @@ describe.skipIf(!hasShared)('training dashboard API: a fine-tuning run on real p
     expect(fine.map((e) => e.phaseEpoch)).toEqual([1, 2]);
     expect(detail.epochs.map((e) => e.epoch)).toEqual(detail.epochs.map((_, i) => i + 1));
     expect(detail.metrics!.fineTune!.firstEpoch).toBe(1);
+    // Whether fine-tuning was kept, and the held-out comparison that decided it, as `graft train --json` has them.
+    const outcome = detail.metrics!.fineTune!;
+    expect(['fine-tuned', 'head']).toContain(outcome.kept);
+    expect(outcome.holdout).toMatchObject({ images: expect.any(Number), headLoss: expect.any(Number), headAccuracy: expect.any(Number), bestAccuracy: expect.any(Number) });
+    expect(outcome.holdout!.images).toBeGreaterThan(0);
+    const manifestOutcome = JSON.parse(await readFile(join(detail.modelDir, 'graft.json'), 'utf8')) as { training: { outcome: { fineTune: { kept: string } } } };
+    expect(manifestOutcome.training.outcome.fineTune.kept).toBe(outcome.kept);
+    expect(detail.metrics!.selection!.classWeighted).toBe(true);
     const streamed = events.filter((e) => e.event === 'epoch-end').map((e) => [e.data.epoch, e.data.phase, e.data.phaseEpoch]);
     expect(streamed).toEqual(detail.epochs.map((e) => [e.epoch, e.phase, e.phaseEpoch]));
     const manifest = JSON.parse(await readFile(join(detail.modelDir, 'graft.json'), 'utf8')) as { training: { outcome: { fineTune: { firstEpoch: number } } }; metrics: { history: unknown[] } };

@@ -195,7 +195,12 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     store.markRunning(run.id);
     for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 });
     for (let e = 1; e <= 3; e++) store.addEpoch(run.id, 'fine-tune', e, { loss: 0.5 - e * 0.08, acc: 0.78 + e * 0.05, val_loss: 0.62 - e * 0.06, val_acc: 0.7 + e * 0.06 });
-    store.markFinished(run.id, { val: { accuracy: 0.88, loss: 0.44, count: 9 } });
+    const chosen = { head: 'linear', trainViews: 'plain+flip', tta: true, c: 0.1, accuracy: 0.9, logLoss: 0.3 };
+    store.markFinished(run.id, {
+      val: { accuracy: 0.88, loss: 0.44, count: 9 },
+      selection: { folds: 3, criterion: 'log-loss', chosen, table: [chosen], classWeighted: true },
+      fineTune: { firstEpoch: 5, bestEpoch: 2, kept: 'head', holdout: { images: 12, headLoss: 0.25, bestLoss: 0.18, headAccuracy: 1, bestAccuracy: 11 / 12 } },
+    });
     const chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
@@ -214,6 +219,13 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       }
       expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('7 / 7');
       expect(await page.locator('#fine-tune-legend').textContent()).toContain('fine-tuning starts');
+      // What the model holds, and the held-out comparison that decided it; the class-weighted scores are said.
+      const outcome = page.locator('#fine-tune-outcome');
+      expect(await outcome.isVisible()).toBe(true);
+      expect(await outcome.textContent()).toBe(
+        "The model is the head alone: fine-tuning did not clearly beat it (lower log-loss by two standard errors, and no fewer images right). On 12 held-out training images: log-loss 0.180 against the head's 0.250, accuracy 91.7% against 100.0%.",
+      );
+      expect(await page.locator('#selection-summary').textContent()).toContain('Scores weigh every class alike');
       await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-1280.png') });
       await page.setViewportSize({ width: 390, height: 844 });
       await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-390.png') });

@@ -227,7 +227,13 @@ export class RunQueue {
         bestEpoch: result.bestEpoch,
         backbone: result.backbone.name,
         head: result.head,
-        selection: result.selection && { folds: result.selection.folds, criterion: result.selection.criterion, chosen: result.selection.chosen, table: result.selection.table },
+        selection: result.selection && {
+          folds: result.selection.folds,
+          criterion: result.selection.criterion,
+          chosen: result.selection.chosen,
+          table: result.selection.table,
+          ...(result.selection.classWeighted ? { classWeighted: true } : {}),
+        },
         labelIssues: result.labelIssues.length,
         ...(warnings.length ? { warnings } : {}),
         ...(result.fineTune
@@ -238,6 +244,9 @@ export class RunQueue {
                 bestEpoch: result.fineTune.bestEpoch,
                 stoppedEarly: result.fineTune.stoppedEarly,
                 headOnly: result.fineTune.headOnly ?? null,
+                // What the model holds, and the held-out comparison that decided it.
+                kept: result.fineTune.kept ?? 'fine-tuned',
+                ...(result.fineTune.holdout ? { holdout: result.fineTune.holdout } : {}),
               },
             }
           : {}),

@@ -10,7 +10,9 @@
 /** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
 /** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
 /** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
-/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number }} HeldOut */
+/** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
+/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
@@ -320,6 +322,7 @@ function showRunResult(run) {
   const warning = byId('run-warning');
   warning.hidden = !warnings.length;
   warning.textContent = warnings.join(' ');
+  showFineTuneOutcome(run.metrics?.fineTune);
   const selection = run.metrics?.selection;
   byId('selection').hidden = !selection;
   if (!selection) return;
@@ -333,6 +336,23 @@ function showRunResult(run) {
     el('tbody', {}, ...rows.map((r) => el('tr', r === c || (r.c === c.c && r.trainViews === c.trainViews && r.tta === c.tta) ? { class: 'chosen' } : {},
       el('th', { scope: 'row' }, kind(r)), el('td', {}, r.c.toPrecision(2)), el('td', {}, pct(r.accuracy)), el('td', {}, r.logLoss.toFixed(3))))),
   );
+}
+
+/**
+ * Says what a fine-tuning run's model holds (the fine-tuned network or the head alone) and the comparison on
+ * held-out training images that decided it. @param {FineTuneOutcome | undefined} ft
+ */
+function showFineTuneOutcome(ft) {
+  const outcome = byId('fine-tune-outcome');
+  outcome.hidden = !ft?.kept;
+  if (!ft?.kept) return;
+  const h = ft.holdout;
+  const compared = h && h.bestLoss !== null && h.headLoss !== null && h.bestAccuracy !== undefined && h.headAccuracy !== undefined
+    ? ` On ${h.images} held-out training images: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${pct(h.bestAccuracy)} against ${pct(h.headAccuracy)}.`
+    : '';
+  outcome.textContent = ft.kept === 'fine-tuned'
+    ? `The model is the fine-tuned network (best fine-tuning epoch ${ft.bestEpoch}, then refitted on every training image).${compared}`
+    : `The model is the head alone: fine-tuning did not clearly beat it (lower log-loss by two standard errors, and no fewer images right).${compared}`;
 }
 
 /** @param {number} runId */
