@@ -1,5 +1,6 @@
 import type { EpochLogs } from '../core/progress.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
+import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
 
 /** What the fine-tuning phase reports (the manifest stores its settings in `training.config.fineTune` and its result in `training.outcome.fineTune`). */
 export interface FineTuneSummary {
@@ -22,18 +23,6 @@ export interface FineTuneSummary {
    * when no fine-tuning epoch beat it there.
    */
   readonly kept?: 'fine-tuned' | 'head';
-  /**
-   * The held-out training images that chose: how many, the default head's log-loss on them and the best fine-tuning
-   * epoch's, and (when an epoch was trained) both accuracies there and the log-loss difference in standard errors
-   * (`t`; fine-tuning is kept below -2 with no lower accuracy). Accuracies count each image as its class's weight.
-   * Set by `train`.
-   */
-  readonly holdout?: {
-    readonly images: number;
-    readonly headLoss: number | null;
-    readonly bestLoss: number | null;
-    readonly headAccuracy?: number;
-    readonly bestAccuracy?: number;
-    readonly t?: number;
-  };
+  /** The held-out comparison that chose (set by `train`). */
+  readonly holdout?: FineTuneHoldout;
 }

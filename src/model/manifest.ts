@@ -1,3 +1,4 @@
+import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
 import type { BackboneFormat } from '../engine/backbone.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { existsSync } from 'node:fs';
@@ -52,6 +53,8 @@ export interface FineTuneOutcome {
   readonly exportCheck: { readonly images: number; readonly maxAbsDiff: number };
   /** Chosen on held-out training images: the fine-tuned network, or the head alone. Absent in older manifests. */
   readonly kept?: 'fine-tuned' | 'head';
+  /** The held-out comparison that chose. Absent in older manifests. */
+  readonly holdout?: FineTuneHoldout;
 }
 
 /**

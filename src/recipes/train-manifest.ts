@@ -63,6 +63,7 @@ export function buildManifest(parts: {
                 stoppedEarly: fineTune.stoppedEarly,
                 exportCheck: fineTune.exportCheck,
                 kept: fineTune.kept ?? 'fine-tuned',
+                ...(fineTune.holdout ? { holdout: fineTune.holdout } : {}),
               },
             }
           : {}),

@@ -1,3 +1,4 @@
+import { describeHoldout } from '../core/fine-tune-holdout.js';
 import type { EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
@@ -96,6 +97,8 @@ function summaryList(data: ReportData): string {
     const f = t.fineTune;
     const settings = manifest.training?.config?.fineTune;
     items.push(['Fine-tuning', `${f.cut.description}; best epoch ${f.bestEpoch} of ${manifest.metrics.history.length - headEpochs}, ${settings?.views} augmented views, ${settings?.schedule} schedule`]);
+    const compared = describeHoldout(f.holdout);
+    if (f.kept) items.push(['Model', `${f.kept === 'fine-tuned' ? 'the fine-tuned network' : 'the head alone (fine-tuning did not clearly beat it)'}${compared ? `; ${compared}` : ''}`]);
   }
   if (evaluation) {
     items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);

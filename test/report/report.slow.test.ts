@@ -26,6 +26,19 @@ describe('renderReport (pure)', () => {
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).not.toMatch(/<script|https?:\/\//i);
   });
+
+  it('says what a fine-tuning run kept, and the held-out comparison that decided it', () => {
+    const cut = { tensor: 't', description: 'last 1 block' };
+    const outcome = (kept: 'fine-tuned' | 'head', holdout?: object) => ({
+      ...manifest,
+      training: { config: { fineTune: { views: 2, schedule: 'one-cycle' } }, outcome: { bestEpoch: 1, fineTune: { cut, firstEpoch: 2, bestEpoch: 1, stoppedEarly: false, exportCheck: { images: 1, maxAbsDiff: 0 }, kept, ...(holdout ? { holdout } : {}) } } },
+    }) as unknown as ModelManifest;
+    const compared = renderReport({ manifest: outcome('head', { images: 27, headLoss: 0.319, bestLoss: 0.106, headAccuracy: 1, bestAccuracy: 0.9774, t: -8.6 }), modelName: 'm', evaluation: null, generatedAt: 'now' });
+    expect(compared).toContain('the head alone (fine-tuning did not clearly beat it); on 27 held-out training images: log-loss 0.106 against the head&#39;s 0.319, accuracy 97.7% against 100.0%');
+    // No epoch trained (no accuracies), or a manifest written before they were kept: what was kept, nothing more.
+    const bare = renderReport({ manifest: outcome('fine-tuned', { images: 4, headLoss: 0.25, bestLoss: null }), modelName: 'm', evaluation: null, generatedAt: 'now' });
+    expect(bare).toContain('<dd>the fine-tuned network</dd>');
+  });
 });
 
 describe('graft report on a trained model', () => {

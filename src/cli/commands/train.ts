@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
+import { describeHoldout } from '../../core/fine-tune-holdout.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
@@ -259,10 +260,11 @@ export function formatTrainResult(r: TrainResult): string {
   );
   if (r.fineTune) {
     const f = r.fineTune;
+    const compared = describeHoldout(f.holdout);
     const outcome =
       f.kept === 'head'
-        ? `no epoch of ${f.history.length} clearly beat the head alone on held-out training images${heldOut(f.holdout)}, so the model is the head`
-        : `best epoch ${f.bestEpoch} of ${f.history.length} on held-out training images${heldOut(f.holdout)}, then refitted on all of them`;
+        ? `no epoch of ${f.history.length} clearly beat the head alone on held-out training images${compared ? ` (${compared})` : ''}, so the model is the head`
+        : `best epoch ${f.bestEpoch} of ${f.history.length} on held-out training images${compared ? ` (${compared})` : ''}, then refitted on all of them`;
     lines.push(
       `  fine-tune  ${f.cut.description}; ${outcome}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
       `             ${f.config.views} augmented view${f.config.views === 1 ? '' : 's'} per image, activations ${f.activations.computed} computed / ${f.activations.cached} cached in ${f.timings.activations_s.toFixed(1)} s, training ${f.timings.train_s.toFixed(1)} s (${f.trainImgPerSec} img/s)`,
@@ -279,12 +281,6 @@ export function formatTrainResult(r: TrainResult): string {
   for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
   lines.push('', `next: graft eval ${r.model} <test-dir>   |   graft predict ${r.model} <image...>   |   graft report ${r.model}`);
   return lines.join('\n');
-}
-
-/** The held-out comparison that decided fine-tuning: log-loss and accuracy, best epoch against the head alone. */
-function heldOut(h: NonNullable<TrainResult['fineTune']>['holdout']): string {
-  if (!h || h.bestLoss === null || h.headLoss === null || h.bestAccuracy === undefined || h.headAccuracy === undefined) return '';
-  return ` (${h.images} images: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${h.bestAccuracy.toFixed(3)} against ${h.headAccuracy.toFixed(3)})`;
 }
 
 function describeTrainedHead(r: TrainResult): string {
