@@ -2,7 +2,7 @@
  * The comparison that decides whether fine-tuning is kept: the default head and fine-tuning's best epoch on the same
  * held-out training images. Accuracies count each image as its class's weight; `t` is fine-tuning's log-loss
  * difference in standard errors (kept below -2, with no lower accuracy). The accuracies and `t` are absent when no
- * fine-tuning epoch was trained, and in records written before they were kept.
+ * fine-tuning epoch was trained or beat the head's starting point, and in records written before they were kept.
  */
 export interface FineTuneHoldout {
   readonly images: number;
@@ -11,11 +11,22 @@ export interface FineTuneHoldout {
   readonly headAccuracy?: number;
   readonly bestAccuracy?: number;
   readonly t?: number;
+  /** The same comparison with another fifth held out, made when a class had too few images in the first. */
+  readonly again?: FineTuneHoldout;
 }
 
-/** "on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%", or '' when not known. */
+/**
+ * "on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%" (and
+ * "; again on 27 others: ..." after a second trial), or '' when the first comparison is not known.
+ */
 export function describeHoldout(h: FineTuneHoldout | undefined): string {
-  if (!h || h.bestLoss === null || h.headLoss === null || h.bestAccuracy === undefined || h.headAccuracy === undefined) return '';
+  const first = h && comparison(h, 'held-out training images');
+  if (!first) return '';
+  return h.again ? `${first}; again ${comparison(h.again, 'others') ?? `on ${h.again.images} others: no fine-tuning epoch beat the head`}` : first;
+}
+
+function comparison(h: FineTuneHoldout, images: string): string | undefined {
+  if (h.bestLoss === null || h.headLoss === null || h.bestAccuracy === undefined || h.headAccuracy === undefined) return undefined;
   const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
-  return `on ${h.images} held-out training images: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${percent(h.bestAccuracy)} against ${percent(h.headAccuracy)}`;
+  return `on ${h.images} ${images}: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${percent(h.bestAccuracy)} against ${percent(h.headAccuracy)}`;
 }

@@ -99,3 +99,13 @@ function align4(n: number): number {
 export function refitCheckpointPath(path: string): string {
   return `${path}.refit`;
 }
+
+/** Where fine-tuning's second trial (another fifth held out) checkpoints. */
+export function againCheckpointPath(path: string): string {
+  return `${path}.again`;
+}
+
+/** Every checkpoint file a fine-tuning run may write beside `path`: the trial's, the second trial's, the refit's. */
+export function checkpointFiles(path: string): string[] {
+  return [path, againCheckpointPath(path), refitCheckpointPath(path)];
+}

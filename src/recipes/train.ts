@@ -13,7 +13,7 @@ import { decodeOnnxModel, encodeOnnxModel, type ModelProto } from '../onnx/onnx-
 import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
-import { loadCheckpoint, refitCheckpointPath, removeCheckpoint } from '../learn/checkpoint.js';
+import { checkpointFiles, loadCheckpoint, removeCheckpoint } from '../learn/checkpoint.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
@@ -169,7 +169,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const head = headSummary(config, headPhase);
   const manifest = buildManifest({ data, info: modelHandle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
-  if (fine) await Promise.all([removeCheckpoint(checkpointPath), removeCheckpoint(refitCheckpointPath(checkpointPath))]);
+  if (fine) await Promise.all(checkpointFiles(checkpointPath).map(removeCheckpoint));
   // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
   // feature counts and seconds (another process's) are not this run's.
   const headWork = saved ? { features: { computed: 0, cached: 0, backbone_s: 0 }, extractSeconds: 0, trainSeconds: 0 } : headPhase;

@@ -263,7 +263,7 @@ export function formatTrainResult(r: TrainResult): string {
     const compared = describeHoldout(f.holdout);
     const outcome =
       f.kept === 'head'
-        ? `no epoch of ${f.history.length} clearly beat the head alone on held-out training images${compared ? ` (${compared})` : ''}, so the model is the head`
+        ? `fine-tuning (${f.history.length} epoch${f.history.length === 1 ? '' : 's'}) did not clearly beat the head alone on held-out training images${compared ? ` (${compared})` : ''}, so the model is the head`
         : `best epoch ${f.bestEpoch} of ${f.history.length} on held-out training images${compared ? ` (${compared})` : ''}, then refitted on all of them`;
     lines.push(
       `  fine-tune  ${f.cut.description}; ${outcome}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,

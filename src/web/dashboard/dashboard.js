@@ -10,7 +10,7 @@
 /** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
 /** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
 /** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
-/** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number }} HeldOut */
+/** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, again?: HeldOut }} HeldOut */
 /** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
 /** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
@@ -346,10 +346,14 @@ function showFineTuneOutcome(ft) {
   const outcome = byId('fine-tune-outcome');
   outcome.hidden = !ft?.kept;
   if (!ft?.kept) return;
-  const h = ft.holdout;
-  const compared = h && h.bestLoss !== null && h.headLoss !== null && h.bestAccuracy !== undefined && h.headAccuracy !== undefined
-    ? ` On ${h.images} held-out training images: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${pct(h.bestAccuracy)} against ${pct(h.headAccuracy)}.`
+  /** @param {HeldOut | undefined} h @param {string} images */
+  const comparison = (h, images) => h && h.bestLoss !== null && h.headLoss !== null && h.bestAccuracy !== undefined && h.headAccuracy !== undefined
+    ? `on ${h.images} ${images}: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${pct(h.bestAccuracy)} against ${pct(h.headAccuracy)}`
     : '';
+  const h = ft.holdout;
+  const first = comparison(h, 'held-out training images');
+  const again = h?.again ? `; again ${comparison(h.again, 'others') || `on ${h.again.images} others: no fine-tuning epoch beat the head`}` : '';
+  const compared = first ? ` ${first.charAt(0).toUpperCase()}${first.slice(1)}${again}.` : '';
   outcome.textContent = ft.kept === 'fine-tuned'
     ? `The model is the fine-tuned network (best fine-tuning epoch ${ft.bestEpoch}, then refitted on every training image).${compared}`
     : `The model is the head alone: fine-tuning did not clearly beat it (lower log-loss by two standard errors, and no fewer images right).${compared}`;

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { describeHoldout } from '../../src/core/fine-tune-holdout.js';
+
+describe('describeHoldout', () => {
+  const compared = { images: 27, headLoss: 0.183, bestLoss: 0.0072, headAccuracy: 0.9774, bestAccuracy: 1, t: -5.86 };
+
+  it('says both models’ log-loss and accuracy on the held-out images', () => {
+    expect(describeHoldout(compared)).toBe("on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%");
+  });
+
+  it('adds the second trial, or that no epoch beat the head there', () => {
+    expect(describeHoldout({ ...compared, again: { ...compared, images: 26, bestLoss: 0.4, bestAccuracy: 0.9 } })).toBe(
+      "on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%; again on 26 others: log-loss 0.400 against the head's 0.183, accuracy 90.0% against 97.7%",
+    );
+    expect(describeHoldout({ ...compared, again: { images: 26, headLoss: 0.2, bestLoss: null } })).toMatch(/; again on 26 others: no fine-tuning epoch beat the head$/);
+  });
+
+  it('is empty when nothing was compared (no epoch trained, or an older record)', () => {
+    expect(describeHoldout(undefined)).toBe('');
+    expect(describeHoldout({ images: 4, headLoss: 0.25, bestLoss: null })).toBe('');
+    expect(describeHoldout({ images: 4, headLoss: 0.25, bestLoss: 0.2 })).toBe('');
+  });
+});
