@@ -84,7 +84,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed for the folds, splits, initial weights, dropout and batch order (default 42)', parseInteger)
     .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win')
     .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false)
-    .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates')
+    .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates; kept only when it clearly beats the head on held-out training images (else the model is the head)')
     .option('--unfreeze <what>', 'what --fine-tune trains: last:<N blocks>, from:<tensor or node>, or all (default last:3)')
     .option('--fine-tune-epochs <n>', 'fine-tuning epochs (default 6)', parseInteger)
     .option('--fine-tune-lr <rate>', 'peak learning rate of the head while fine-tuning (default 0.001)', parseNumber)
