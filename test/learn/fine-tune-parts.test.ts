@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
 import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
-import { compareOnHoldout } from '../../src/learn/fine-tune-on-holdout.js';
+import { compareOnHoldout } from '../../src/learn/holdout-comparison.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 
