@@ -1,6 +1,7 @@
 /**
  * The comparison that decides whether fine-tuning is kept: the default head and fine-tuning's best epoch on the same
- * held-out training images. Accuracies count each image as its class's weight; `t` is fine-tuning's log-loss
+ * held-out training images. Losses and accuracies count each image as its class's weight (where no epoch was
+ * compared, `headLoss` is the head's plain mean and `bestLoss` null or the trial's own); `t` is fine-tuning's log-loss
  * difference in standard errors (kept below -2, with no lower accuracy). The accuracies and `t` are absent when no
  * fine-tuning epoch was trained or beat the head's starting point, and in records written before they were kept.
  */

@@ -148,12 +148,10 @@ async function judgeOnFold(
   // Judged on the objective fine-tuning trains for: each held-out image counts as its class's weight.
   const weights = unlessAllOne(classWeightsFor(rest.labels, data.labels.length, fine.classWeights));
   const verdict = trial.summary.bestEpoch > 0 ? compareOnHoldout(trial.holdout, baseline.valProbabilities, weights) : undefined;
-  const judged: FineTuneHoldout = {
-    images: holdout.files.length,
-    headLoss: baseline.val?.loss ?? null,
-    bestLoss: bestLoss ?? null,
-    ...(verdict ? { headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t) } : {}),
-  };
+  // With a comparison, both losses are its own (class-weighted like the verdict); without one, the head's plain loss.
+  const judged: FineTuneHoldout = verdict
+    ? { images: holdout.files.length, headLoss: verdict.headLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t) }
+    : { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: bestLoss ?? null };
   return { holdout, trial, verdict, judged };
 }
 

@@ -6,7 +6,9 @@ export interface HoldoutComparison {
   readonly mean: number;
   /** That mean in standard errors of the paired differences. */
   readonly t: number;
-  /** Held-out accuracy of each (weighted the same way: with balanced weights, close to the mean recall). */
+  /** Held-out log-loss and accuracy of each (weighted the same way: with balanced weights, accuracy is close to the mean recall). */
+  readonly headLoss: number;
+  readonly tunedLoss: number;
   readonly headAccuracy: number;
   readonly tunedAccuracy: number;
   /** Fine-tuning is clearly better: lower log-loss by more than two standard errors, and no lower accuracy. */
@@ -36,13 +38,18 @@ export function compareOnHoldout(
   const weights: number[] = [];
   let headRight = 0;
   let tunedRight = 0;
+  let headLoss = 0;
+  let tunedLoss = 0;
   tuned.files.forEach((file, i) => {
     const headP = head.get(file);
     if (headP === undefined) return;
     const label = tuned.labels[i]!;
     const w = classWeights ? classWeights[label]! : 1;
-    diffs.push(-Math.log(Math.max(tuned.probabilities[i * k + label]!, 1e-12)) + Math.log(Math.max(headP[label]!, 1e-12)));
+    const [mine, theirs] = [-Math.log(Math.max(tuned.probabilities[i * k + label]!, 1e-12)), -Math.log(Math.max(headP[label]!, 1e-12))];
+    diffs.push(mine - theirs);
     weights.push(w);
+    tunedLoss += w * mine;
+    headLoss += w * theirs;
     if (argmax(headP) === label) headRight += w;
     if (argmax(tuned.probabilities, i * k, k) === label) tunedRight += w;
   });
@@ -53,7 +60,7 @@ export function compareOnHoldout(
   const spread = diffs.reduce((a, d, i) => a + (weights[i]! * (d - mean)) ** 2, 0);
   const t = mean / Math.max(Math.sqrt((n / (n - 1)) * spread) / total, 1e-12);
   const [headAccuracy, tunedAccuracy] = [headRight / total, tunedRight / total];
-  return { mean, t, headAccuracy, tunedAccuracy, isClear: t < -2 && tunedAccuracy >= headAccuracy };
+  return { mean, t, headLoss: headLoss / total, tunedLoss: tunedLoss / total, headAccuracy, tunedAccuracy, isClear: t < -2 && tunedAccuracy >= headAccuracy };
 }
 
 /**

@@ -61,6 +61,9 @@ describe('fine-tuning against the head on held-out images', () => {
     expect(ones.t).toBeCloseTo(plain.t, 9);
     expect(plain.isClear).toBe(true);
     expect([plain.headAccuracy, plain.tunedAccuracy]).toEqual([1, 1]);
+    // The head's loss is -log 0.6 on every image; the difference of the two losses is the paired mean.
+    expect(plain.headLoss).toBeCloseTo(-Math.log(0.6), 6);
+    expect(plain.tunedLoss - plain.headLoss).toBeCloseTo(plain.mean, 12);
   });
 
   it("with balanced weights a rare class made much worse outweighs the common class's gain", () => {
@@ -71,6 +74,9 @@ describe('fine-tuning against the head on held-out images', () => {
     const weighted = compareOnHoldout(run, head, balanced)!;
     expect(weighted.mean).toBeGreaterThan(0);
     expect(weighted.t).toBeGreaterThan(0);
+    // Both losses are weighted the same way: half the weight on the two rare images.
+    expect(weighted.tunedLoss).toBeCloseTo(0.5 * 1.2 + (0.5 / 20) * Array.from({ length: 20 }, (_, i) => -Math.log(0.9 + 0.01 * (i % 5))).reduce((a, b) => a + b, 0), 5);
+    expect(weighted.tunedLoss - weighted.headLoss).toBeCloseTo(weighted.mean, 12);
     expect(weighted.isClear).toBe(false);
   });
 
