@@ -59,33 +59,34 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
   const judge = (holdoutFold: number, checkpointPath: string, progress: ProgressListener | undefined) =>
     judgeOnFold(input, { all, fold, holdoutFold, common, checkpoint: { ...input.checkpoint, path: checkpointPath }, onProgress: progress });
   const headOnly = headPhase.val ? { accuracy: headPhase.val.accuracy, loss: headPhase.val.loss } : null;
-  const keepHead = (trial: FineTunePhaseResult, holdout: FineTuneHoldout, skipped: SkippedFile[], why: string): FineTuneOnHoldoutResult => {
+  // Every fine-tuning run made (trials, then the refit): the summary's times and activation counts are theirs together.
+  const runs: FineTunePhaseResult[] = [];
+  const keepHead = (holdout: FineTuneHoldout, why: string): FineTuneOnHoldoutResult => {
     onProgress?.({ type: 'info', message: `${why}: keeping the head` });
-    return { summary: { ...trial.summary, headOnly, kept: 'head', holdout }, model: null, skipped };
+    return { summary: { ...runs[0]!.summary, ...workOf(runs), headOnly, kept: 'head', holdout }, model: null, skipped: skippedOf(runs) };
   };
 
   const first = await judge(0, input.checkpoint.path, onProgress);
-  if (!first.verdict?.isClear) return keepHead(first.trial, first.judged, first.trial.skipped, `fine-tuning did not clearly beat the head alone on the held-out training images${detail(first.verdict)}`);
+  runs.push(first.trial);
+  if (!first.verdict?.isClear) return keepHead(first.judged, `fine-tuning did not clearly beat the head alone on the held-out training images${detail(first.verdict)}`);
   let epochs = first.trial.summary.bestEpoch;
   let judged = first.judged;
-  let skipped = first.trial.skipped;
   const thin = thinnestClass(first.holdout.labels, data.labels);
   if (thin.count < FEW_HELD_OUT) {
     // One fifth holds too few images of a class to judge it: judged again on another fifth, both must agree.
     onProgress?.({ type: 'info', message: `only ${thin.count} held-out image${thin.count === 1 ? '' : 's'} of '${thin.label}': judging fine-tuning again with another fifth of the training images held out` });
     const second = await judge(1, againCheckpointPath(input.checkpoint.path), onProgress && asMessages('second trial', onProgress));
+    runs.push(second.trial);
     judged = { ...first.judged, again: second.judged };
-    skipped = mergeSkipped(skipped, second.trial.skipped);
-    if (!second.verdict?.isClear) return keepHead(first.trial, judged, skipped, `fine-tuning did not clearly beat the head alone with the second fifth held out${detail(second.verdict)}`);
+    if (!second.verdict?.isClear) return keepHead(judged, `fine-tuning did not clearly beat the head alone with the second fifth held out${detail(second.verdict)}`);
     epochs = Math.min(epochs, second.trial.summary.bestEpoch);
   }
-  const trial = first.trial;
   onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${epochs} epoch${epochs === 1 ? '' : 's'}` });
   const start = input.tuneHandle === input.headHandle ? headPhase : await refitHeadOn(input, input.tuneHandle, all, { files: [], labels: new Int32Array(0) });
   const refit = await fineTunePhase({
     ...common,
     // The refit repeats the chosen epochs on all images: reported as messages, so the epoch history stays the trial's.
-    onProgress: onProgress && asMessages('refit', onProgress),
+    onProgress: onProgress && asMessages('refit', onProgress, epochs),
     train: all,
     holdout: { files: [], labels: new Int32Array(0) },
     val: index(data.val),
@@ -93,28 +94,35 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
     stopAfterEpoch: epochs,
     checkpoint: { ...input.checkpoint, path: refitCheckpointPath(input.checkpoint.path) },
   });
+  runs.push(refit);
   const summary: FineTuneSummary = {
     ...refit.summary,
-    history: trial.summary.history,
+    history: first.trial.summary.history,
     bestEpoch: epochs,
-    stoppedEarly: trial.summary.stoppedEarly,
-    timings: {
-      activations_s: round(trial.summary.timings.activations_s + refit.summary.timings.activations_s),
-      train_s: round(trial.summary.timings.train_s + refit.summary.timings.train_s),
-      export_s: round(trial.summary.timings.export_s + refit.summary.timings.export_s),
-    },
-    // Both runs' prefix work: each view's activations are computed once and cached for the other.
-    activations: {
-      computed: trial.summary.activations.computed + refit.summary.activations.computed,
-      cached: trial.summary.activations.cached + refit.summary.activations.cached,
-      shape: refit.summary.activations.shape,
-    },
+    stoppedEarly: first.trial.summary.stoppedEarly,
+    ...workOf(runs),
     headOnly,
     kept: 'fine-tuned',
     holdout: judged,
   };
   const val = refit.val ? scoreProbabilities(refit.val, data.labels) : null;
-  return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: mergeSkipped(skipped, refit.skipped) };
+  return { summary, model: { head: refit.head, onnxBytes: refit.onnxBytes, val }, skipped: skippedOf(runs) };
+}
+
+/** The runs' times and prefix work together (each view's activations are computed once and cached for the others). */
+function workOf(runs: readonly FineTunePhaseResult[]): Pick<FineTuneSummary, 'timings' | 'activations'> {
+  const sum = (value: (s: FineTuneSummary) => number): number => runs.reduce((total, run) => total + value(run.summary), 0);
+  return {
+    timings: { activations_s: round(sum((s) => s.timings.activations_s)), train_s: round(sum((s) => s.timings.train_s)), export_s: round(sum((s) => s.timings.export_s)) },
+    activations: { computed: sum((s) => s.activations.computed), cached: sum((s) => s.activations.cached), shape: runs.at(-1)!.summary.activations.shape },
+  };
+}
+
+/** Files any of the runs skipped, each once. */
+function skippedOf(runs: readonly FineTunePhaseResult[]): SkippedFile[] {
+  const skipped: SkippedFile[] = [];
+  for (const run of runs) for (const s of run.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
+  return skipped;
 }
 
 /**
@@ -162,10 +170,13 @@ function refitHeadOn(input: FineTuneOnHoldoutInput, handle: BackboneHandle, trai
   return runHeadPhase({ config: fixedChoices(input.config, input.headPhase), data: { ...data, train: items(train), val: items(val) }, handle, cacheDir: input.cacheDir, signal: input.signal, crossValidate: false });
 }
 
-/** A run's epochs as messages (`<what> epoch 2/6: ...`), so that the epoch history stays the first trial's. */
-function asMessages(what: string, onProgress: ProgressListener): ProgressListener {
+/**
+ * A run's epochs as messages (`<what> epoch 2/6: ...`, out of `epochs` when it stops before its schedule ends), so that
+ * the epoch history stays the first trial's.
+ */
+function asMessages(what: string, onProgress: ProgressListener, epochs?: number): ProgressListener {
   return (event) => {
-    if (event.type === 'epoch-end') onProgress({ type: 'info', message: `${what} epoch ${event.epoch}${event.epochs ? `/${event.epochs}` : ''}: loss ${event.logs.loss.toFixed(4)}, acc ${event.logs.acc.toFixed(4)}${event.logs.val_loss === undefined ? '' : `, val_loss ${event.logs.val_loss.toFixed(4)}`}` });
+    if (event.type === 'epoch-end') onProgress({ type: 'info', message: `${what} epoch ${event.epoch}/${epochs ?? event.epochs}: loss ${event.logs.loss.toFixed(4)}, acc ${event.logs.acc.toFixed(4)}${event.logs.val_loss === undefined ? '' : `, val_loss ${event.logs.val_loss.toFixed(4)}`}` });
     else if (event.type !== 'train-start') onProgress(event);
   };
 }
@@ -177,9 +188,6 @@ function detail(verdict: HoldoutComparison | undefined): string {
     : '';
 }
 
-function mergeSkipped(a: SkippedFile[], b: readonly SkippedFile[]): SkippedFile[] {
-  return [...a, ...b.filter((s) => !a.some((k) => k.file === s.file))];
-}
 
 /** The config with the head phase's choices fixed, so a refit repeats them instead of choosing again (and no TTA). */
 function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {
