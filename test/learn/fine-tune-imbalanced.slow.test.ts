@@ -2,6 +2,8 @@ import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTrainResult } from '../../src/cli/commands/train.js';
+import type { TrainResult } from '../../src/recipes/train.js';
 import { hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
 
 interface Holdout {
@@ -50,6 +52,8 @@ describe.skipIf(!hasShared)('graft train --fine-tune with a class of 12 images a
     expect(kept).toBe('head');
     // The second trial's epochs are messages, not epochs: the history is the first trial's.
     expect(history).toHaveLength(6);
+    // The summary a person reads says both comparisons and what the model is.
+    expect(formatTrainResult(result as unknown as TrainResult)).toMatch(/did not clearly beat the head alone on \d+ held-out training images: log-loss .*; again on \d+ others: .*, so the model is the head/);
     expect(existsSync(join(root, 'model.checkpoint.again'))).toBe(false);
     expect(await readdir(root)).not.toContain('model.checkpoint');
   });

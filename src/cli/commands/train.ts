@@ -263,8 +263,8 @@ export function formatTrainResult(r: TrainResult): string {
     const compared = describeHoldout(f.holdout);
     const outcome =
       f.kept === 'head'
-        ? `fine-tuning (${f.history.length} epoch${f.history.length === 1 ? '' : 's'}) did not clearly beat the head alone on held-out training images${compared ? ` (${compared})` : ''}, so the model is the head`
-        : `best epoch ${f.bestEpoch} of ${f.history.length} on held-out training images${compared ? ` (${compared})` : ''}, then refitted on all of them`;
+        ? `fine-tuning (${f.history.length} epoch${f.history.length === 1 ? '' : 's'}) did not clearly beat the head alone ${compared || 'on held-out training images'}, so the model is the head`
+        : `best epoch ${f.bestEpoch} of ${f.history.length}, ${compared || 'on held-out training images'}; then refitted on every training image`;
     lines.push(
       `  fine-tune  ${f.cut.description}; ${outcome}${f.resumedAfter ? ` (resumed after epoch ${f.resumedAfter})` : ''}`,
       `             ${f.config.views} augmented view${f.config.views === 1 ? '' : 's'} per image, activations ${f.activations.computed} computed / ${f.activations.cached} cached in ${f.timings.activations_s.toFixed(1)} s, training ${f.timings.train_s.toFixed(1)} s (${f.trainImgPerSec} img/s)`,
