@@ -152,14 +152,13 @@ async function judgeOnFold(
   const init = input.tuneHandle === input.headHandle ? baseline : await refitHeadOn(input, input.tuneHandle, rest, { files: [], labels: new Int32Array(0) });
   onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch and to compare with the head alone (log-loss ${baseline.val?.loss.toFixed(4) ?? 'n/a'})` });
   const trial = await fineTunePhase({ ...parts.common, onProgress, train: rest, holdout, val: { files: [], labels: new Int32Array(0) }, head: init.layers, checkpoint: parts.checkpoint });
-  const bestLoss = trial.summary.bestEpoch > 0 ? trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss : undefined;
   // Judged on the objective fine-tuning trains for: each held-out image counts as its class's weight.
   const weights = unlessAllOne(classWeightsFor(rest.labels, data.labels.length, fine.classWeights));
   const verdict = trial.summary.bestEpoch > 0 ? compareOnHoldout(trial.holdout, baseline.valProbabilities, weights) : undefined;
   // With a comparison, both losses are its own (class-weighted like the verdict); without one, the head's plain loss.
   const judged: FineTuneHoldout = verdict
     ? { images: holdout.files.length, headLoss: verdict.headLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t) }
-    : { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: bestLoss ?? null };
+    : { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss ?? null };
   return { holdout, trial, verdict, judged };
 }
 

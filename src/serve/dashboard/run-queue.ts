@@ -6,7 +6,7 @@ import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../recipes/train.js';
-import { checkpointFiles } from '../../learn/checkpoint.js';
+import { checkpointFiles, removeCheckpoint } from '../../learn/checkpoint.js';
 import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
@@ -257,7 +257,7 @@ export class RunQueue {
       if (signal.aborted || (error instanceof GraftError && error.code === 'CANCELLED')) {
         // Nothing of a cancelled run stays on disk: no model, no fine-tuning checkpoint (the dashboard never resumes).
         await rm(run.modelDir, { recursive: true, force: true }).catch(() => undefined);
-        await Promise.all(checkpointFiles(`${run.modelDir}.checkpoint`).map((file) => rm(file, { recursive: true, force: true }).catch(() => undefined)));
+        await Promise.all(checkpointFiles(`${run.modelDir}.checkpoint`).map(removeCheckpoint)).catch(() => undefined);
         await rmdir(dirname(run.modelDir)).catch(() => undefined); // the run's folder, when nothing else is in it
         const done = store.epochs(runId).length;
         const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;
