@@ -26,10 +26,13 @@ export interface LabelledDataset {
   readonly skipped: SkippedFile[];
 }
 
-/** File extensions sharp decodes that Graft accepts as images (lower case, with the dot). */
+/** File extensions Graft accepts as images (lower case, with the dot); the bytes, not the name, then decide the format. */
 export const IMAGE_EXTENSIONS: readonly string[] = [
   '.jpg',
   '.jpeg',
+  // JPEG under the names browsers and Windows save web images with.
+  '.jfif',
+  '.jpe',
   '.png',
   '.webp',
   '.gif',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
-import { sniffImageFormat } from '../data/sniff-image-format.js';
+import { openImage } from '../data/open-image.js';
+import { READABLE_FORMATS, sniffImageFormat } from '../data/sniff-image-format.js';
 
 /**
  * A small square JPEG of an image, oriented by EXIF and centre-cropped. It decodes the file's bytes, as training
@@ -11,8 +11,8 @@ import { sniffImageFormat } from '../data/sniff-image-format.js';
  */
 export async function thumbnailJpeg(bytes: Buffer, sizePx: number, quality = 72): Promise<Buffer> {
   const format = sniffImageFormat(bytes);
-  if (!format) throw new Error('not a raster image (JPEG, PNG, GIF, WebP, TIFF or AVIF)');
-  return sharp(bytes, { failOn: 'error', limitInputPixels: 100_000_000, autoOrient: true })
+  if (!format) throw new Error(`not a raster image (${READABLE_FORMATS})`);
+  return (await openImage(bytes, { failOn: 'error', limitInputPixels: 100_000_000, autoOrient: true }))
     .resize(sizePx, sizePx, { fit: 'cover', position: 'centre' })
     .flatten({ background: '#ffffff' })
     .jpeg({ quality, mozjpeg: true })

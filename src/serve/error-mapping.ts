@@ -1,4 +1,5 @@
 import { UnreadableImageError } from '../data/decode-image.js';
+import { READABLE_FORMATS } from '../data/sniff-image-format.js';
 import { GraftError, type GraftErrorCode } from '../core/errors.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
 
@@ -80,7 +81,7 @@ export function httpErrorFor(error: unknown): HttpError {
         ? 'NOT_AN_IMAGE'
         : 'UNREADABLE_IMAGE';
     // `file` is what the server called the image ("the uploaded image", "image 2 of 3"), never a server path.
-    return reply(code, `Cannot read ${error.file}: ${error.reason}.`, code === 'IMAGE_TOO_LARGE' ? 'send a smaller image' : 'send a complete JPEG, PNG, WebP or GIF file');
+    return reply(code, `Cannot read ${error.file}: ${error.reason}.`, code === 'IMAGE_TOO_LARGE' ? 'send a smaller image' : `send a complete ${READABLE_FORMATS} file`);
   }
   if (error instanceof ServeError) return reply(error.code, error.message, error.hint);
   if (error instanceof GraftError) return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);

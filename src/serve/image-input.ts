@@ -4,7 +4,7 @@ import { ServeError } from './serve-error.js';
 export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.js';
 
 /** Content types accepted as a raw image body. */
-export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|gif|webp|tiff|avif|heic|heif)|application\/octet-stream)$/i;
+export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|gif|webp|tiff|avif|heic|heif|bmp|x-bmp|x-ms-bmp)|application\/octet-stream)$/i;
 
 /** The images of one predict request and how it asked for them. */
 export interface ImageInputs {
@@ -40,7 +40,7 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
   if (Buffer.isBuffer(body)) return { images: [body], isBatch: false, topK: undefined };
   if (typeof body === 'string') {
     throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(request.headers['content-type'])} is not an image.`, {
-      hint: 'send image/jpeg, image/png, image/webp or image/gif, multipart, or JSON with base64',
+      hint: 'send image/jpeg, image/png, image/webp, image/gif or image/bmp, multipart, or JSON with base64',
     });
   }
   if (body && typeof body === 'object') {
@@ -54,7 +54,7 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
     return { images, isBatch, topK: json.top_k };
   }
   throw new ServeError('BAD_REQUEST', 'No image in the request.', {
-    hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif), or JSON { "image": "<base64>" }',
+    hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif, bmp), or JSON { "image": "<base64>" }',
   });
 }
 

@@ -1,6 +1,6 @@
 import { decodeImageBytes } from '../data/decode-image.js';
 import { topLabels, type LabelProbability } from '../model/graft-model.js';
-import { sniffImageFormat } from '../data/sniff-image-format.js';
+import { READABLE_FORMATS, sniffImageFormat } from '../data/sniff-image-format.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { ModelVersion } from './model-version.js';
 import { ServeError } from './serve-error.js';
@@ -33,7 +33,7 @@ export async function predictImages(version: ModelVersion, images: readonly Buff
       const started = performance.now();
       const name = images.length > 1 ? `image ${i + 1} of ${images.length}` : 'the uploaded image';
       if (!sniffImageFormat(bytes)) {
-        throw new ServeError('NOT_AN_IMAGE', `Cannot read ${name}: not an image (${bytes.length} bytes that are not JPEG, PNG, GIF, WebP, TIFF or AVIF).`, {
+        throw new ServeError('NOT_AN_IMAGE', `Cannot read ${name}: not an image (${bytes.length} bytes that are not ${READABLE_FORMATS}).`, {
           hint: 'send the image file itself, not a page or a path',
         });
       }

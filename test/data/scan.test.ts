@@ -38,6 +38,8 @@ describe('scanImageFolder', () => {
       'dogs/nested/c.webp': 'x',
       'cats/1.png': 'x',
       'cats/2.TIFF': 'x',
+      'cats/3.jfif': 'x',
+      'cats/4.BMP': 'x',
       'cats/notes.txt': 'x',
       'cats/.DS_Store': 'x',
       '.hidden/3.jpg': 'x',
@@ -49,6 +51,8 @@ describe('scanImageFolder', () => {
     expect(ds.items.map((i) => [i.file.slice(root.length + 1), i.label])).toEqual([
       ['cats/1.png', 'cats'],
       ['cats/2.TIFF', 'cats'],
+      ['cats/3.jfif', 'cats'],
+      ['cats/4.BMP', 'cats'],
       ['dogs/a.jpeg', 'dogs'],
       ['dogs/b.JPG', 'dogs'],
       ['dogs/nested/c.webp', 'dogs'],

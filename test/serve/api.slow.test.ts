@@ -7,7 +7,7 @@ import { writeSyntheticDataset } from '../../src/data/synthetic.js';
 import { train } from '../../src/recipes/train.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startServer, type GraftServer } from '../../src/serve/start-server.js';
-import { hymenoptera, tempDir } from '../support.js';
+import { hymenoptera, repoRoot, tempDir } from '../support.js';
 
 interface Prediction {
   label: string;
@@ -145,6 +145,11 @@ describe('graft serve: HTTP API', () => {
     }
     const asPng = (await (await post('/v1/models/shapes/predict', png, 'image/png')).json()) as PredictReply;
     expect(asPng.predictions).toHaveLength(3); // top_k 5 capped at the 3 labels
+    // A BMP (which libvips cannot read) is answered as the same picture in PNG is.
+    const fixture = (name: string): Promise<Buffer> => readFile(join(repoRoot, 'test/fixtures/bmp', name));
+    const bmpReply = (await (await post('/v1/models/shapes/predict', await fixture('pal8.bmp'), 'image/bmp')).json()) as PredictReply;
+    const pngReply = (await (await post('/v1/models/shapes/predict', await fixture('pal8.png'), 'image/png')).json()) as PredictReply;
+    expect(bmpReply.predictions).toEqual(pngReply.predictions);
   });
 
   it('takes multipart uploads, one file or a batch, with top_k as a field', async () => {

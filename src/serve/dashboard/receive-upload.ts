@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from '../../data/decode-image.js';
-import { EXTENSION_BY_FORMAT, sniffImageFormat } from '../../data/sniff-image-format.js';
+import { EXTENSION_BY_FORMAT, READABLE_FORMATS, sniffImageFormat } from '../../data/sniff-image-format.js';
+import { bmpSize } from '../../data/bmp.js';
 import { GraftError } from '../../core/errors.js';
 import { ServeError } from '../serve-error.js';
 import { checkClassName } from './class-name.js';
@@ -97,11 +98,11 @@ async function stageFile(stream: NodeJS.ReadableStream & { truncated?: boolean }
   if (stream.truncated) throw new ServeError('PAYLOAD_TOO_LARGE', `${name} is larger than the upload limit; nothing of this upload was kept.`, { hint: 'send smaller images' });
   const format = bytes > 0 ? sniffImageFormat(head) : undefined;
   if (!format) {
-    throw new ServeError('NOT_AN_IMAGE', `${name} is not a JPEG, PNG, GIF, WebP, TIFF or AVIF image (${bytes === 0 ? 'it is empty' : 'judged by its bytes'}); nothing of this upload was kept.`, {
+    throw new ServeError('NOT_AN_IMAGE', `${name} is not a ${READABLE_FORMATS} image (${bytes === 0 ? 'it is empty' : 'judged by its bytes'}); nothing of this upload was kept.`, {
       hint: 'upload image files only',
     });
   }
-  const { width = 0, height = 0 } = await sharp(path, { limitInputPixels: false }).metadata().catch(() => ({ width: 0, height: 0 }));
+  const { width = 0, height = 0 } = format === 'bmp' ? bmpSize(head) : await sharp(path, { limitInputPixels: false }).metadata().catch(() => ({ width: 0, height: 0 }));
   if (width * height === 0) throw new GraftError('UNREADABLE_IMAGE', `${name} is damaged: its header cannot be read; nothing of this upload was kept.`);
   if (width * height > maxPixels) {
     throw new ServeError('IMAGE_TOO_LARGE', `${name} is ${width} x ${height} pixels, over the limit of ${maxPixels}; nothing of this upload was kept.`, { hint: 'resize it first' });

@@ -1,0 +1,64 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { makePreprocessing } from '../../src/core/preprocessing.js';
+import { decodeViews, IDENTITY_VIEW } from '../../src/data/augment.js';
+import { isBmp } from '../../src/data/bmp.js';
+import { decodeImageBytes, UnreadableImageError } from '../../src/data/decode-image.js';
+import { openImage } from '../../src/data/open-image.js';
+import { sniffImageFormat } from '../../src/data/sniff-image-format.js';
+import { repoRoot } from '../support.js';
+
+const fixtures = join(repoRoot, 'test/fixtures/bmp');
+const pre = makePreprocessing({ inputSize: 24, scale: 'imagenet', layout: 'nchw' });
+
+async function rgbOf(image: Promise<Sharp> | Sharp): Promise<{ data: Buffer; width: number; height: number }> {
+  const { data, info } = await (await image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+describe('BMP', async () => {
+  const names = (await readdir(fixtures)).filter((f) => f.endsWith('.bmp')).map((f) => f.slice(0, -4));
+
+  it('has the fixtures of every variant', () => {
+    expect(names.sort()).toEqual(['argb32', 'gray8', 'mono1', 'os2', 'pal4', 'pal8', 'rgb24', 'rgb565', 'topdown24', 'xrgb32']);
+  });
+
+  it.each(names)('decodes %s to the pixels ImageMagick decodes', async (name) => {
+    const bytes = await readFile(join(fixtures, `${name}.bmp`));
+    expect(sniffImageFormat(bytes)).toBe('bmp');
+    const ours = await rgbOf(openImage(bytes, {}));
+    const reference = await rgbOf(sharp(join(fixtures, `${name}.png`)));
+    expect([ours.width, ours.height]).toEqual([41, 31]);
+    let largest = 0;
+    for (let i = 0; i < reference.data.length; i++) largest = Math.max(largest, Math.abs(ours.data[i]! - reference.data[i]!));
+    // 5- and 6-bit channels widen to 8 bits by bit replication here and by rounding in ImageMagick: at most 7 apart.
+    expect(largest).toBeLessThanOrEqual(name === 'rgb565' ? 7 : 0);
+  });
+
+  it('gives the model the tensor of the same image as a PNG, plain and augmented', async () => {
+    const bmp = await readFile(join(fixtures, 'pal8.bmp'));
+    const png = await readFile(join(fixtures, 'pal8.png'));
+    expect(await decodeImageBytes(bmp, pre)).toEqual(await decodeImageBytes(png, pre));
+    const flipped = { ...IDENTITY_VIEW, flip: true, cropScale: 0.6, cropX: 0.2 };
+    expect(await decodeViews(bmp, pre, [flipped])).toEqual(await decodeViews(png, pre, [flipped]));
+  });
+
+  it('reports a truncated BMP and an over-large one as unreadable, naming the file', async () => {
+    const bytes = await readFile(join(fixtures, 'rgb24.bmp'));
+    const truncated = decodeImageBytes(bytes.subarray(0, 1000), pre, { name: 'half.bmp' });
+    await expect(truncated).rejects.toThrow(UnreadableImageError);
+    await expect(truncated).rejects.toThrow(/half\.bmp: corrupt or unsupported BMP/);
+    // A header claiming 30000 x 30000 is refused before anything is allocated for it.
+    const huge = Buffer.from(bytes);
+    huge.writeInt32LE(30_000, 18);
+    huge.writeInt32LE(30_000, 22);
+    await expect(decodeImageBytes(huge, pre, { name: 'huge.bmp' })).rejects.toThrow('huge.bmp: image too large: 30000 x 30000 pixels');
+  });
+
+  it('is told from text that starts with "BM"', () => {
+    expect(isBmp(Buffer.from('BMW owners club: meeting notes for the spring'))).toBe(false);
+    expect(sniffImageFormat(Buffer.from('BM'))).toBeUndefined();
+  });
+});
