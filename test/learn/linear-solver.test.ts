@@ -94,6 +94,42 @@ describe('SoftmaxObjective.predict', () => {
       await objective.dispose();
     }
   });
+
+  it('skips the rows past the last one a problem weighs, and predicts them in a pass of their own', async () => {
+    // As a 'plain' candidate of a cross-validation weighs none of the mirror rows that follow the plain ones.
+    const { rows, labels } = clusters(130, 8, 3, 6, 2);
+    const objective = new SoftmaxObjective(rows, labels, 3, { blockRows: 50 });
+    try {
+      const random = mulberry32(12);
+      const weights = Float32Array.from({ length: rows.count }, (_, i) => (i < 70 && i % 5 !== 0 ? 1 : 0));
+      const stats = columnStats(rows, weights);
+      const [problem] = [objective.addProblem({ rowWeights: weights, ...stats, c: 0.5 })];
+      const point = Float64Array.from({ length: objective.size }, () => (random() - 0.5) * 0.6);
+      const [result] = await objective.evaluate([problem!], [point]);
+      // Rows 0-69 only: two blocks of 50 rows, not three.
+      expect(objective.passes).toBe(2);
+      const expected = reference(rows, labels, 3, weights, stats, 0.5, point);
+      expect(result!.f).toBeCloseTo(expected.f, 5);
+      for (let p = 0; p < expected.grad.length; p++) expect(Math.abs(result!.gradient[p]! - expected.grad[p]!)).toBeLessThan(1e-5);
+      const collect = async (at: Float64Array): Promise<{ starts: number[]; out: Float32Array }> => {
+        const out = new Float32Array(rows.count * 3).fill(Number.NaN);
+        const starts: number[] = [];
+        await objective.predict([problem!], [at], (start, count, p) => {
+          starts.push(start);
+          out.set(p.subarray(0, count * 3), start * 3);
+        });
+        return { starts, out };
+      };
+      const kept = await collect(point);
+      // Rows 0-69 from the evaluation's pass, rows 70-129 in a new one (two blocks).
+      expect(kept.starts).toEqual([0, 70, 120]);
+      expect(objective.passes).toBe(4);
+      const fresh = await collect(Float64Array.from(point));
+      for (let i = 0; i < kept.out.length; i++) expect(Math.abs(kept.out[i]! - fresh.out[i]!)).toBeLessThan(1e-6);
+    } finally {
+      await objective.dispose();
+    }
+  });
 });
 
 describe('minimizeSoftmax', () => {

@@ -57,6 +57,12 @@ export class SoftmaxObjective {
   readonly numClasses: number;
   readonly #problems: SoftmaxProblem[] = [];
   readonly #weightSums: number[] = [];
+  /**
+   * One past each problem's last row of positive weight. A pass for problems that weigh no row past some point stops
+   * there: the mirror rows a 'plain' candidate of a cross-validation does not train on follow the plain ones, and
+   * rows of weight 0 add nothing to a value or gradient.
+   */
+  readonly #extents: number[] = [];
   readonly #threads: number;
   readonly #blockRows: number;
   readonly #sessions = new Map<string, Promise<OrtSession>>();
@@ -66,7 +72,7 @@ export class SoftmaxObjective {
    * `problems`. An L-BFGS run ends on a point it has evaluated, so scoring it afterwards (predict) is served from here
    * without another pass over the rows.
    */
-  readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number; problems: number }>();
+  readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number; problems: number; end: number }>();
   readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
   passes = 0;
@@ -90,8 +96,11 @@ export class SoftmaxObjective {
     if (!(problem.c > 0 && problem.c < Infinity)) throw new RangeError(`C must be a positive number. Received: ${problem.c}`);
     const weightSum = problem.rowWeights.reduce((s, w) => s + w, 0);
     if (!(weightSum > 0)) throw new RangeError('a problem needs at least one row with a positive weight');
+    let extent = count;
+    while (!(problem.rowWeights[extent - 1]! > 0)) extent--;
     this.#problems.push(problem);
     this.#weightSums.push(weightSum);
+    this.#extents.push(extent);
     return this.#problems.length - 1;
   }
 
@@ -114,8 +123,9 @@ export class SoftmaxObjective {
     // The probabilities are kept as onnxruntime returned them, for predict at a converged point: copying each
     // problem's out at every pass was ~5% of a selection, and only the last pass of each is ever read.
     const blocks: ProbabilityBlock[] = [];
-    which.forEach((problemIndex, j) => this.#last.set(problemIndex, { point: points[j]!, blocks, column: j, problems: which.length }));
-    await this.#forEachBlock(which, 'gradient', folded, (outputs, start, count) => {
+    const end = Math.max(...which.map((p) => this.#extents[p]!));
+    which.forEach((problemIndex, j) => this.#last.set(problemIndex, { point: points[j]!, blocks, column: j, problems: which.length, end }));
+    await this.#forEachBlock(which, 'gradient', folded, { start: 0, end }, (outputs, start, count) => {
       addInto(q, outputs.q!.data as Float32Array);
       addInto(r, outputs.r!.data as Float32Array);
       addInto(nll, outputs.nll!.data as Float32Array);
@@ -157,23 +167,26 @@ export class SoftmaxObjective {
       const last = this.#last.get(problemIndex);
       return last && last.point === points[j] ? last : undefined;
     });
+    // The rows the last gradient pass of every problem covered are served from it; only the rest take a pass.
+    let served = 0;
     if (kept.every((p) => p !== undefined)) {
+      served = Math.min(...kept.map((p) => p.end));
       const k = this.numClasses;
-      const out = new Float32Array(this.rows.count * which.length * k);
+      const out = new Float32Array(served * which.length * k);
       kept.forEach(({ blocks, column, problems }, j) => {
         for (const { p3, start, count } of blocks) {
-          for (let row = 0; row < count; row++) {
+          for (let row = 0; row < Math.min(count, served - start); row++) {
             const from = (row * problems + column) * k;
             const to = ((start + row) * which.length + j) * k;
             for (let c = 0; c < k; c++) out[to + c] = p3[from + c]!;
           }
         }
       });
-      visit(0, this.rows.count, out);
-      return;
+      visit(0, served, out);
     }
+    if (served === this.rows.count) return;
     const folded = this.#fold(which, points);
-    await this.#forEachBlock(which, 'predict', folded, (outputs, start, count) => visit(start, count, outputs.probabilities!.data as Float32Array));
+    await this.#forEachBlock(which, 'predict', folded, { start: served, end: this.rows.count }, (outputs, start, count) => visit(start, count, outputs.probabilities!.data as Float32Array));
   }
 
   /**
@@ -257,16 +270,17 @@ export class SoftmaxObjective {
     which: readonly number[],
     kind: 'gradient' | 'predict',
     folded: { weight: Float32Array; bias: Float32Array },
+    range: { start: number; end: number },
     visit: (outputs: ort.InferenceSession.OnnxValueMapType, start: number, count: number) => void,
   ): Promise<void> {
-    const { dim, count } = this.rows;
+    const { dim } = this.rows;
     const p = which.length;
     const m = p * this.numClasses;
     const session = await this.#session(kind);
     const w = new ort.Tensor('float32', folded.weight, [dim, m]);
     const b = new ort.Tensor('float32', folded.bias, [m]);
-    for (let start = 0; start < count; start += this.#blockRows) {
-      const rows = Math.min(this.#blockRows, count - start);
+    for (let start = range.start; start < range.end; start += this.#blockRows) {
+      const rows = Math.min(this.#blockRows, range.end - start);
       const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', this.rows.read(start, rows), [rows, dim]), w, b };
       if (kind === 'gradient') {
         const weights = new Float32Array(rows * p);
