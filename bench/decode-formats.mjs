@@ -1,7 +1,8 @@
 // Decoding one photo stored in each format Graft reads, to the model's 224 x 224 input (decodeImageBytes: decode,
 // resize, scale): what a BMP costs next to the formats libvips reads itself. BMP goes through libnsbmp
 // (WebAssembly) and is handed to sharp as raw pixels; sharp cannot write BMP, so this file writes the 24-bit one.
-// Usage: npm run build && node bench/decode-formats.mjs [image] [--runs 20]
+// sharp cannot write HEIC (HEVC) either: pass one (an iPhone photo, or `convert photo.jpg x.heic`) with --heic.
+// Usage: npm run build && node bench/decode-formats.mjs [image] [--runs 20] [--heic photo.heic]
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -47,6 +48,7 @@ const files = {
   'WebP (lossless)': await sharp(data, raw).webp({ lossless: true }).toBuffer(),
   'BMP (24-bit)': bmp24(data, info.width, info.height),
 };
+const heic = args.includes('--heic') ? args[args.indexOf('--heic') + 1] : undefined;
 const pre = makePreprocessing({ inputSize: 224, scale: 'imagenet', layout: 'nchw' });
 const reference = await decodeImageBytes(files.PNG, pre);
 for (const [format, bytes] of Object.entries(files)) {
@@ -57,4 +59,14 @@ for (const [format, bytes] of Object.entries(files)) {
   let largest = 0;
   for (let i = 0; i < first.length; i++) largest = Math.max(largest, Math.abs(first[i] - reference[i]));
   console.log(JSON.stringify({ format, kB: Math.round(bytes.length / 1024), msPerImage: Number(ms.toFixed(1)), largestDifferenceFromPng: Number(largest.toFixed(4)) }));
+}
+if (heic) {
+  const bytes = readFileSync(heic);
+  let started = performance.now();
+  await decodeImageBytes(bytes, pre);
+  const firstMs = performance.now() - started;
+  started = performance.now();
+  for (let i = 0; i < 3; i++) await decodeImageBytes(bytes, pre);
+  const { width, height } = await sharp(bytes).metadata();
+  console.log(JSON.stringify({ format: 'HEIC', file: heic, width, height, kB: Math.round(bytes.length / 1024), firstMs: Math.round(firstMs), msPerImage: Math.round((performance.now() - started) / 3) }));
 }

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
-import { isBmp } from './bmp.js';
-import { openImage } from './open-image.js';
+import { isDecodedOutsideLibvips, openImage } from './open-image.js';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
@@ -319,8 +318,8 @@ const SHRINK_ON_LOAD_FORMATS = new Set(['jpeg', 'webp', 'svg', 'pdf']);
 
 async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<ViewSource> {
   const sharp = await loadSharp();
-  if (isBmp(bytes)) {
-    // Decoded once to RGB (libvips has no BMP reader; see bmp.ts), and every view cut from those pixels.
+  if (isDecodedOutsideLibvips(bytes)) {
+    // Decoded once to RGB (a BMP or HEIC: see open-image.ts), and every view cut from those pixels.
     const { data, info } = await (await openImage(bytes, inputOptions)).raw().toBuffer({ resolveWithObject: true });
     const raw = { width: info.width, height: info.height, channels: info.channels };
     return { width: info.width, height: info.height, open: async () => sharp(data, { raw }) };

@@ -45,6 +45,11 @@ export async function decodeBmp(bytes: Uint8Array, limitInputPixels: number): Pr
   } catch {
     throw new Error('libnsbmp cannot decode it (truncated, or a compression it does not read)');
   }
+  return rgbaToRgb(rgba);
+}
+
+/** RGBA pixels (a WebAssembly decoder's ImageData) as RGB: alpha dropped, the stored colour kept. */
+export function rgbaToRgb(rgba: { data: Uint8ClampedArray; width: number; height: number }): RgbPixels {
   const pixels = rgba.width * rgba.height;
   const data = new Uint8Array(pixels * 3);
   for (let i = 0; i < pixels; i++) {

@@ -40,6 +40,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   '.tiff',
   '.bmp',
   '.avif',
+  '.heic',
+  '.heif',
 ];
 
 /** Whether a file name has one of {@link IMAGE_EXTENSIONS} (case-insensitive). */

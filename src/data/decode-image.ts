@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { ResizeOptions, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
 import { bmpSize, isBmp } from './bmp.js';
-import { openImage } from './open-image.js';
+import { isDecodedOutsideLibvips, openImage } from './open-image.js';
+import { sniffImageFormat } from './sniff-image-format.js';
 import { GraftError } from '../core/errors.js';
 import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
 import { pixelsToTensor } from '../core/pixel-tensor.js';
@@ -48,7 +49,8 @@ export class UnreadableImageError extends GraftError {
  * - orientation from EXIF is applied (phone photos are stored sideways);
  * - only the first frame of an animated GIF/WebP is used;
  * - CMYK, grayscale and 16-bit inputs become 8-bit sRGB;
- * - a BMP (any bit depth, palette or bit-field layout) is decoded by libnsbmp first, as libvips has no BMP reader;
+ * - a BMP (any bit depth, palette or bit-field layout) or a HEIC (an iPhone photo) is decoded first by libnsbmp or
+ *   libheif, whose formats the prebuilt libvips cannot decode;
  * - an alpha channel is dropped keeping the stored RGB values, which is what PIL's `convert('RGB')`
  *   does (it neither flattens onto white nor onto black), so models trained in PyTorch see the same pixels;
  * - 'center-crop' scales the short side to S and crops the centre; 'stretch' resizes both sides to S.
@@ -124,10 +126,11 @@ export async function decodeToRgb(
   const margin = Math.floor((scaled - size) / 2);
   try {
     let source: Sharp;
-    // A BMP arrives as RGB pixels, alpha already dropped (see bmp.ts). JPEG has no alpha: skip the header probe. For other formats, an alpha channel must be dropped
+    // A BMP or HEIC arrives as RGB pixels, alpha already dropped (see open-image.ts). JPEG has no alpha: skip the
+    // header probe. For other formats, an alpha channel must be dropped
     // *before* resizing: sharp resizes premultiplied and removes alpha afterwards, which would blacken
     // transparent pixels instead of keeping their RGB values (PIL's convert('RGB')).
-    if (isBmp(bytes)) {
+    if (isDecodedOutsideLibvips(bytes)) {
       source = await openImage(bytes, inputOptions);
     } else if (!isJpeg(bytes) && (await sharp(bytes, inputOptions).metadata()).hasAlpha) {
       const flat = await sharp(bytes, inputOptions)
@@ -182,6 +185,7 @@ async function describeFailure(bytes: Buffer, error: unknown, inputOptions: Shar
   }
   if (isJpeg(bytes)) return `corrupt or truncated JPEG: ${message}`;
   if (isBmp(bytes)) return `corrupt or unsupported BMP: ${message}`;
+  if (sniffImageFormat(bytes) === 'heic') return `corrupt or unsupported HEIC: ${message}`;
   if (looksLikeText(bytes)) return 'not an image (content is text)';
   if (/unsupported image format/i.test(message)) return 'not an image (unrecognised format)';
   return `corrupt or unsupported image: ${message}`;

@@ -1,13 +1,13 @@
 import { isBmp } from './bmp.js';
 
 /** Raster formats Graft decodes from bytes; SVG and anything else are refused before the decoder sees them. */
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'bmp';
+export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heic' | 'bmp';
 
 /** The formats in words, for messages that refuse other bytes. */
-export const READABLE_FORMATS = 'JPEG, PNG, GIF, WebP, TIFF, AVIF or BMP';
+export const READABLE_FORMATS = 'JPEG, PNG, GIF, WebP, TIFF, AVIF, HEIC or BMP';
 
 /** The file extension Graft stores each format under (all in IMAGE_EXTENSIONS). */
-export const EXTENSION_BY_FORMAT: Readonly<Record<ImageFormat, string>> = { jpeg: '.jpg', png: '.png', gif: '.gif', webp: '.webp', tiff: '.tif', avif: '.avif', bmp: '.bmp' };
+export const EXTENSION_BY_FORMAT: Readonly<Record<ImageFormat, string>> = { jpeg: '.jpg', png: '.png', gif: '.gif', webp: '.webp', tiff: '.tif', avif: '.avif', heic: '.heic', bmp: '.bmp' };
 
 /**
  * The format from the first bytes, or undefined when they are not one Graft decodes. The bytes decide, never the
@@ -20,7 +20,25 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (ascii(0, 4) === 'GIF8') return 'gif';
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
   if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'tiff';
-  if (ascii(4, 8) === 'ftyp' && /^(avif|avis|heic|heix|mif1|msf1)$/.test(ascii(8, 12))) return 'avif';
+  if (ascii(4, 8) === 'ftyp') return heifKind(bytes, ascii);
   if (isBmp(bytes)) return 'bmp';
   return undefined;
+}
+
+/**
+ * An ISO-BMFF image: AVIF (AV1, which libvips reads) or HEIC (HEVC, what iPhones save, which it does not). The
+ * major brand says which, or for the generic 'mif1' / 'msf1' the compatible brands that follow it in the ftyp box.
+ */
+function heifKind(bytes: Uint8Array, ascii: (from: number, to: number) => string): ImageFormat | undefined {
+  const major = ascii(8, 12);
+  if (/^(avif|avis)$/.test(major)) return 'avif';
+  if (/^(heic|heix|hevc|hevx)$/.test(major)) return 'heic';
+  if (!/^(mif1|msf1)$/.test(major)) return undefined;
+  const boxEnd = Math.min(bytes.length, (bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!);
+  for (let at = 16; at + 4 <= boxEnd; at += 4) {
+    const brand = ascii(at, at + 4);
+    if (/^(avif|avis)$/.test(brand)) return 'avif';
+    if (/^(heic|heix|hevc|hevx)$/.test(brand)) return 'heic';
+  }
+  return 'avif';
 }

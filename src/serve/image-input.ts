@@ -40,7 +40,7 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
   if (Buffer.isBuffer(body)) return { images: [body], isBatch: false, topK: undefined };
   if (typeof body === 'string') {
     throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(request.headers['content-type'])} is not an image.`, {
-      hint: 'send image/jpeg, image/png, image/webp, image/gif or image/bmp, multipart, or JSON with base64',
+      hint: 'send image/jpeg, image/png, image/webp, image/gif, image/heic or image/bmp, multipart, or JSON with base64',
     });
   }
   if (body && typeof body === 'object') {
@@ -54,7 +54,7 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
     return { images, isBatch, topK: json.top_k };
   }
   throw new ServeError('BAD_REQUEST', 'No image in the request.', {
-    hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif, bmp), or JSON { "image": "<base64>" }',
+    hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif, heic, bmp), or JSON { "image": "<base64>" }',
   });
 }
 

@@ -88,7 +88,7 @@ async function stageFile(stream: NodeJS.ReadableStream & { truncated?: boolean }
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
-      if (head.length < 32) head = Buffer.concat([head, chunk.subarray(0, 32 - head.length)]);
+      if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64 - head.length)]);
       bytes += chunk.length;
       done(null, chunk);
     },
