@@ -29,7 +29,7 @@ export function classBalanceNote(labels: readonly string[], mode: 'none' | 'bala
   const sizes = [...counts].sort((a, b) => a[1] - b[1]);
   const [rarest, commonest] = [sizes[0], sizes.at(-1)];
   if (!rarest || !commonest || commonest[1] < 2 * rarest[1]) return undefined;
-  const spread = `class sizes differ: "${rarest[0]}" has ${rarest[1]} training images, "${commonest[0]}" ${commonest[1]}`;
+  const spread = `class sizes differ: "${rarest[0]}" has ${rarest[1]} training image${rarest[1] === 1 ? '' : 's'}, "${commonest[0]}" ${commonest[1]}`;
   return mode === 'balanced'
     ? `${spread}; rare classes are weighed up (--class-weights none weighs every image alike)`
     : `${spread}; every image weighs the same (--class-weights balanced weighs rare classes up, which scores better where each class matters alike)`;

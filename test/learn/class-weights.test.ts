@@ -20,5 +20,6 @@ describe('class weights', () => {
     expect(classBalanceNote(labels, 'balanced')).toMatch(/"wasps" has 5 training images, "ants" 24; rare classes are weighed up \(--class-weights none/);
     expect(classBalanceNote(labels, 'none')).toMatch(/every image weighs the same \(--class-weights balanced/);
     expect(classBalanceNote([...Array(10).fill('ants'), ...Array(6).fill('bees')], 'balanced')).toBeUndefined();
+    expect(classBalanceNote(['wasps', 'ants', 'ants'], 'balanced')).toMatch(/"wasps" has 1 training image, "ants" 2;/);
   });
 });
