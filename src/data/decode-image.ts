@@ -127,9 +127,9 @@ export async function decodeToRgb(
   try {
     let source: Sharp;
     // A BMP or HEIC arrives as RGB pixels, alpha already dropped (see open-image.ts). JPEG has no alpha: skip the
-    // header probe. For other formats, an alpha channel must be dropped
-    // *before* resizing: sharp resizes premultiplied and removes alpha afterwards, which would blacken
-    // transparent pixels instead of keeping their RGB values (PIL's convert('RGB')).
+    // header probe. For other formats, an alpha channel must be dropped *before* resizing: sharp resizes
+    // premultiplied and removes alpha afterwards, which would blacken transparent pixels instead of keeping their
+    // RGB values (PIL's convert('RGB')).
     if (isDecodedOutsideLibvips(bytes)) {
       source = await openImage(bytes, inputOptions);
     } else if (!isJpeg(bytes) && (await sharp(bytes, inputOptions).metadata()).hasAlpha) {
