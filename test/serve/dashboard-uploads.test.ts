@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { multipartBody, rawRequest } from '../http-support.js';
-import { tempDir } from '../support.js';
+import { repoRoot, tempDir } from '../support.js';
 
 interface UploadJson {
   label: string;
@@ -87,6 +87,25 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       expect(((await response.json()) as ErrorJson).error.message).toContain(bad.name);
     }
     expect(await stored(join(project.dataDir, 'triangles'))).toEqual([]);
+    expect(await stagingEmpty()).toBe(true);
+  });
+
+  it('stores a BMP and an iPhone HEIC under their own extensions, and refuses a BMP whose header claims too many pixels', async () => {
+    const project = await newProject('bmp and heic');
+    const fixture = (path: string): Promise<Buffer> => readFile(join(repoRoot, 'test/fixtures', path));
+    const response = await upload(project.id, 'circles', [{ name: 'scan.bmp', bytes: await fixture('bmp/pal8.bmp') }, { name: 'IMG_0001.HEIC', bytes: await fixture('heic/plasma.heic') }]);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as UploadJson;
+    expect(body.files.map((f) => f.stored.slice(32))).toEqual(['.bmp', '.heic']);
+    expect((await stored(join(project.dataDir, 'circles'))).map((f) => f.slice(32)).sort()).toEqual(['.bmp', '.heic']);
+    // 20 000 x 20 000 in the header of a 4 kB file: refused from the header, before anything decodes it.
+    const huge = Buffer.from(await fixture('bmp/rgb24.bmp'));
+    huge.writeInt32LE(20_000, 18);
+    huge.writeInt32LE(20_000, 22);
+    const refused = await upload(project.id, 'squares', [{ name: 'huge.bmp', bytes: huge }]);
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as ErrorJson).error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('huge.bmp is 20000 x 20000 pixels') });
+    expect(await stored(join(project.dataDir, 'squares'))).toEqual([]);
     expect(await stagingEmpty()).toBe(true);
   });
 
