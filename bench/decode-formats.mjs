@@ -65,8 +65,18 @@ if (heic) {
   let started = performance.now();
   await decodeImageBytes(bytes, pre);
   const firstMs = performance.now() - started;
+  // How long the main thread goes without running a timer while images decode (the decoder has a worker thread).
+  let longestGap = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - last);
+    last = now;
+  }, 5);
   started = performance.now();
   for (let i = 0; i < 3; i++) await decodeImageBytes(bytes, pre);
+  const msPerImage = Math.round((performance.now() - started) / 3);
+  clearInterval(timer);
   const { width, height } = await sharp(bytes).metadata();
-  console.log(JSON.stringify({ format: 'HEIC', file: heic, width, height, kB: Math.round(bytes.length / 1024), firstMs: Math.round(firstMs), msPerImage: Math.round((performance.now() - started) / 3) }));
+  console.log(JSON.stringify({ format: 'HEIC', file: heic, width, height, kB: Math.round(bytes.length / 1024), firstMs: Math.round(firstMs), msPerImage, longestMainThreadGapMs: Math.round(longestGap) }));
 }

@@ -92,6 +92,18 @@ describe('HEIC', () => {
     await expect(decodeImageBytes(bytes.subarray(0, 800), pre, { name: 'IMG_0002.HEIC' })).rejects.toThrow(/IMG_0002\.HEIC: corrupt or unsupported HEIC/);
   });
 
+  it('decodes many at once in its worker, and goes on after a file it cannot decode', async () => {
+    const bytes = await readFile(join(heicFixtures, 'plasma.heic'));
+    const truncated = bytes.subarray(0, 800);
+    const results = await Promise.allSettled([bytes, truncated, bytes, bytes].map((b) => decodeImageBytes(b, pre)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const [first, , third] = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    expect(third).toEqual(first);
+    // The caller's bytes are not handed away (they are hashed, and augmented views decode them again).
+    expect(bytes.length).toBe(3575);
+    expect(await decodeImageBytes(bytes, pre)).toEqual(first);
+  });
+
   it('tells HEIC from AVIF by the brands of the ftyp box', () => {
     const ftyp = (...brands: string[]): Buffer => {
       const box = Buffer.alloc(8 + 4 * brands.length + 4);
