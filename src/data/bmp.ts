@@ -49,7 +49,7 @@ export async function decodeBmp(bytes: Uint8Array, limitInputPixels: number): Pr
 }
 
 /** RGBA pixels (a WebAssembly decoder's ImageData) as RGB: alpha dropped, the stored colour kept. */
-export function rgbaToRgb(rgba: { data: Uint8ClampedArray; width: number; height: number }): RgbPixels {
+function rgbaToRgb(rgba: { data: Uint8ClampedArray; width: number; height: number }): RgbPixels {
   const pixels = rgba.width * rgba.height;
   const data = new Uint8Array(pixels * 3);
   for (let i = 0; i < pixels; i++) {
