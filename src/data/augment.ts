@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
-import { isDecodedOutsideLibvips, openImage } from './open-image.js';
+import { decodeOutsideLibvips } from './open-image.js';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
@@ -318,11 +318,11 @@ const SHRINK_ON_LOAD_FORMATS = new Set(['jpeg', 'webp', 'svg', 'pdf']);
 
 async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<ViewSource> {
   const sharp = await loadSharp();
-  if (isDecodedOutsideLibvips(bytes)) {
-    // Decoded once to RGB (a BMP or HEIC: see open-image.ts), and every view cut from those pixels.
-    const { data, info } = await (await openImage(bytes, inputOptions)).raw().toBuffer({ resolveWithObject: true });
-    const raw = { width: info.width, height: info.height, channels: info.channels };
-    return { width: info.width, height: info.height, open: async () => sharp(data, { raw }) };
+  // A BMP or HEIC is decoded once to RGB (see open-image.ts), and every view cut from those pixels.
+  const pixels = await decodeOutsideLibvips(bytes, inputOptions);
+  if (pixels) {
+    const raw = { width: pixels.width, height: pixels.height, channels: 3 } as const;
+    return { width: pixels.width, height: pixels.height, open: async () => sharp(pixels.data, { raw }) };
   }
   const meta = await sharp(bytes, inputOptions).metadata();
   const { width, height } = meta.autoOrient;

@@ -184,8 +184,8 @@ async function describeFailure(bytes: Buffer, error: unknown, inputOptions: Shar
     }
   }
   if (isJpeg(bytes)) return `corrupt or truncated JPEG: ${message}`;
-  if (isBmp(bytes)) return `corrupt or unsupported BMP: ${message}`;
-  if (sniffImageFormat(bytes) === 'heic') return `corrupt or unsupported HEIC: ${message}`;
+  const format = sniffImageFormat(bytes);
+  if (format === 'bmp' || format === 'heic') return `corrupt or unsupported ${format.toUpperCase()}: ${message}`;
   if (looksLikeText(bytes)) return 'not an image (content is text)';
   if (/unsupported image format/i.test(message)) return 'not an image (unrecognised format)';
   return `corrupt or unsupported image: ${message}`;

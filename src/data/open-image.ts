@@ -1,5 +1,5 @@
 import type { Sharp, SharpOptions } from 'sharp';
-import { decodeBmp } from './bmp.js';
+import { decodeBmp, type RgbPixels } from './bmp.js';
 import { decodeHeic } from './heic.js';
 import { loadSharp } from './load-sharp.js';
 import { sniffImageFormat } from './sniff-image-format.js';
@@ -9,23 +9,35 @@ const SHARP_DEFAULT_LIMIT = 0x3fff * 0x3fff;
 
 /** Whether libvips cannot decode these bytes itself (BMP, HEIC), so that {@link openImage} decodes them first. */
 export function isDecodedOutsideLibvips(bytes: Uint8Array): boolean {
+  return formatOutsideLibvips(bytes) !== undefined;
+}
+
+function formatOutsideLibvips(bytes: Uint8Array): 'bmp' | 'heic' | undefined {
   const format = sniffImageFormat(bytes);
-  return format === 'bmp' || format === 'heic';
+  return format === 'bmp' || format === 'heic' ? format : undefined;
 }
 
 /**
  * A sharp pipeline over an image file's bytes, for every format Graft reads: libvips's own loaders, and for a BMP
- * or HEIC (whose decoders the prebuilt libvips lacks) its pixels decoded first as RGB (see bmp.ts, heic.ts). EXIF
- * orientation, first frames and the pixel limit in `inputOptions` hold for all of them.
+ * or HEIC its pixels decoded first (see {@link decodeOutsideLibvips}). EXIF orientation, first frames and the pixel
+ * limit in `inputOptions` hold for all of them.
  */
 export async function openImage(bytes: Buffer, inputOptions: SharpOptions): Promise<Sharp> {
   const sharp = await loadSharp();
-  const format = sniffImageFormat(bytes);
-  if (format !== 'bmp' && format !== 'heic') return sharp(bytes, inputOptions);
+  const pixels = await decodeOutsideLibvips(bytes, inputOptions);
+  return pixels ? sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }) : sharp(bytes, inputOptions);
+}
+
+/**
+ * The RGB pixels of a BMP or HEIC, whose decoders the prebuilt libvips lacks (see bmp.ts, heic.ts), within the pixel
+ * limit in `inputOptions`; undefined for every format libvips decodes itself.
+ */
+export async function decodeOutsideLibvips(bytes: Buffer, inputOptions: SharpOptions): Promise<RgbPixels | undefined> {
+  const format = formatOutsideLibvips(bytes);
+  if (!format) return undefined;
   const limit = inputOptions.limitInputPixels;
   const pixels = limit === false || limit === 0 ? Infinity : typeof limit === 'number' ? limit : SHARP_DEFAULT_LIMIT;
-  const { data, width, height } = format === 'bmp' ? await decodeBmp(bytes, pixels) : await decodeHeic(bytes, await heifSize(bytes), pixels);
-  return sharp(data, { raw: { width, height, channels: 3 } });
+  return format === 'bmp' ? decodeBmp(bytes, pixels) : decodeHeic(bytes, await heifSize(bytes), pixels);
 }
 
 /** The primary image's size from the HEIF container, which libvips reads even where it cannot decode the pixels. */

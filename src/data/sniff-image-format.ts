@@ -30,15 +30,13 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
  * major brand says which, or for the generic 'mif1' / 'msf1' the compatible brands that follow it in the ftyp box.
  */
 function heifKind(bytes: Uint8Array, ascii: (from: number, to: number) => string): ImageFormat | undefined {
+  const kindOf = (brand: string): ImageFormat | undefined => (/^(avif|avis)$/.test(brand) ? 'avif' : /^(heic|heix|hevc|hevx)$/.test(brand) ? 'heic' : undefined);
   const major = ascii(8, 12);
-  if (/^(avif|avis)$/.test(major)) return 'avif';
-  if (/^(heic|heix|hevc|hevx)$/.test(major)) return 'heic';
-  if (!/^(mif1|msf1)$/.test(major)) return undefined;
+  if (!/^(mif1|msf1)$/.test(major)) return kindOf(major);
   const boxEnd = Math.min(bytes.length, (bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!);
   for (let at = 16; at + 4 <= boxEnd; at += 4) {
-    const brand = ascii(at, at + 4);
-    if (/^(avif|avis)$/.test(brand)) return 'avif';
-    if (/^(heic|heix|hevc|hevx)$/.test(brand)) return 'heic';
+    const kind = kindOf(ascii(at, at + 4));
+    if (kind) return kind;
   }
   return 'avif';
 }
