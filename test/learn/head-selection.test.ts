@@ -83,21 +83,33 @@ describe('findLabelIssues', () => {
 });
 
 describe('crossValidateHeads and fitLinearHead', () => {
-  it('trains on plain and mirror rows as they lie when the mirror rows follow the plain ones in one buffer, else on a copy; same scores', async () => {
+  it('gives the same scores whether plain and mirror rows lie in one buffer (moved in place, then put back) or apart (copied)', async () => {
     const { rows, labels } = clusters(90, 6, 3, 5, 2);
     const size = rows.count * rows.dim;
     const both = new Float32Array(2 * size);
     both.set(rows.data);
     both.set(rows.data.map((v, i) => v + ((i * 31) % 7) * 0.05), size);
+    const original = both.slice();
     const adjacent = { plain: { ...rows, data: both.subarray(0, size) }, mirrored: { ...rows, data: both.subarray(size) } };
     const apart = { plain: { ...rows, data: both.slice(0, size) }, mirrored: { ...rows, data: both.slice(size) } };
     const options = { labels, classNames: names(3), seed: 3, cGrid: [0.1, 1] };
     const inPlace = await crossValidateHeads(adjacent.plain, adjacent.mirrored, options);
     const copied = await crossValidateHeads(apart.plain, apart.mirrored, options);
+    expect(Array.from(both)).toEqual(Array.from(original));
     expect(inPlace.rows.data.buffer).toBe(both.buffer);
     expect(copied.rows.data.buffer).not.toBe(apart.plain.data.buffer);
-    expect(Array.from(copied.rows.data)).toEqual(Array.from(both));
     expect(inPlace.table).toEqual(copied.table);
+    // Every row the final fit may reuse is its image's plain or mirror row, as rowImages says: each once.
+    const rowOf = (data: Float32Array, r: number): string => data.subarray(r * rows.dim, (r + 1) * rows.dim).join();
+    for (const cv of [inPlace, copied]) {
+      const seen = new Set<string>();
+      cv.rowImages.forEach((image, r) => {
+        const row = rowOf(cv.rows.data, r);
+        expect([rowOf(original, image), rowOf(original, rows.count + image)]).toContain(row);
+        seen.add(row);
+      });
+      expect(seen.size).toBe(2 * rows.count);
+    }
   });
 
   it('scores candidates out of fold and picks by log-loss; the final head predicts the training clusters', async () => {

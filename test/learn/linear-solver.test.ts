@@ -101,7 +101,7 @@ describe('SoftmaxObjective.predict', () => {
     const objective = new SoftmaxObjective(rows, labels, 3, { blockRows: 50 });
     try {
       const random = mulberry32(12);
-      const weights = Float32Array.from({ length: rows.count }, (_, i) => (i < 70 && i % 5 !== 0 ? 1 : 0));
+      const weights = Float32Array.from({ length: rows.count }, (_, i) => (i < 70 && i % 5 !== 2 ? 1 : 0));
       const stats = columnStats(rows, weights);
       const [problem] = [objective.addProblem({ rowWeights: weights, ...stats, c: 0.5 })];
       const point = Float64Array.from({ length: objective.size }, () => (random() - 0.5) * 0.6);
@@ -121,11 +121,68 @@ describe('SoftmaxObjective.predict', () => {
         return { starts, out };
       };
       const kept = await collect(point);
-      // Rows 0-69 from the evaluation's pass, rows 70-129 in a new one (two blocks).
-      expect(kept.starts).toEqual([0, 70, 120]);
+      // Rows 0-69 from the evaluation's pass (its two blocks), rows 70-129 in a new one (two blocks).
+      expect(kept.starts).toEqual([0, 50, 70, 120]);
       expect(objective.passes).toBe(4);
       const fresh = await collect(Float64Array.from(point));
       for (let i = 0; i < kept.out.length; i++) expect(Math.abs(kept.out[i]! - fresh.out[i]!)).toBeLessThan(1e-6);
+    } finally {
+      await objective.dispose();
+    }
+  });
+});
+
+describe('SoftmaxObjective over folds laid out together', () => {
+  it("multiplies each fold's rows only by the problems that weigh them, and predicts a problem's own fold in a pass of its own", async () => {
+    // Three folds of 300 rows; the problem of fold f weighs every row but fold f's.
+    const { rows, labels } = clusters(900, 6, 3, 7, 3);
+    const objective = new SoftmaxObjective(rows, labels, 3);
+    try {
+      const random = mulberry32(13);
+      const setups = [0, 1, 2].map((f) => {
+        const weights = Float32Array.from({ length: rows.count }, (_, i) => (Math.floor(i / 300) === f ? 0 : 1 + (i % 3)));
+        const stats = columnStats(rows, weights);
+        return { weights, stats, c: 0.2 + f, index: objective.addProblem({ rowWeights: weights, ...stats, c: 0.2 + f }) };
+      });
+      const which = setups.map((s) => s.index);
+      const points = setups.map(() => Float64Array.from({ length: objective.size }, () => (random() - 0.5) * 0.5));
+      const results = await objective.evaluate(which, points);
+      // One product per fold, each with the two problems that weigh it.
+      expect(objective.passes).toBe(3);
+      setups.forEach((setup, j) => {
+        const expected = reference(rows, labels, 3, setup.weights, setup.stats, setup.c, points[j]!);
+        expect(results[j]!.f).toBeCloseTo(expected.f, 5);
+        for (let p = 0; p < expected.grad.length; p++) expect(Math.abs(results[j]!.gradient[p]! - expected.grad[p]!)).toBeLessThan(1e-5);
+      });
+      const collect = async (at: Float64Array[]): Promise<Float32Array> => {
+        const out = new Float32Array(rows.count * 3 * 3).fill(Number.NaN);
+        await objective.predict(which, at, (start, count, p) => out.set(p.subarray(0, count * 9), start * 9));
+        return out;
+      };
+      const kept = await collect(points);
+      // Each problem's own fold (its held-out rows) in one pass of that problem alone.
+      expect(objective.passes).toBe(6);
+      const fresh = await collect(points.map((p) => Float64Array.from(p)));
+      expect(objective.passes).toBe(7);
+      expect(kept.some(Number.isNaN)).toBe(false);
+      for (let i = 0; i < kept.length; i++) expect(Math.abs(kept[i]! - fresh[i]!)).toBeLessThan(1e-6);
+    } finally {
+      await objective.dispose();
+    }
+  });
+
+  it('computes through a short run of rows of weight 0 instead of splitting the product', async () => {
+    const { rows, labels } = clusters(900, 6, 3, 8, 3);
+    const objective = new SoftmaxObjective(rows, labels, 3);
+    try {
+      const weights = Float32Array.from({ length: rows.count }, (_, i) => (i >= 400 && i < 500 ? 0 : 1));
+      const stats = columnStats(rows, weights);
+      const problem = objective.addProblem({ rowWeights: weights, ...stats, c: 1 });
+      const point = Float64Array.from({ length: objective.size }, (_, i) => Math.sin(i) * 0.3);
+      const [result] = await objective.evaluate([problem], [point]);
+      expect(objective.passes).toBe(1);
+      const expected = reference(rows, labels, 3, weights, stats, 1, point);
+      expect(result!.f).toBeCloseTo(expected.f, 5);
     } finally {
       await objective.dispose();
     }

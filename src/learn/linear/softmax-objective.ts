@@ -37,12 +37,25 @@ export interface SoftmaxObjectiveOptions {
   readonly blockRows?: number;
 }
 
-/** One block of rows' probabilities from a gradient pass: [count, problems, K] floats for rows start.. */
+/**
+ * One block of rows' probabilities from a gradient pass: [count, columns.length, K] floats for rows start.., for the
+ * pass's problems at positions `columns` (those that weigh these rows).
+ */
 interface ProbabilityBlock {
   readonly p3: Float32Array;
   readonly start: number;
   readonly count: number;
+  readonly columns: readonly number[];
 }
+
+/** Rows [start, end). */
+type RowRange = readonly [start: number, end: number];
+
+/**
+ * A run of rows of weight 0 shorter than this is computed through (its rows add exactly nothing): another matrix
+ * product for each side would cost more than the rows it skips.
+ */
+const MIN_SKIPPED_ROWS = 256;
 
 /**
  * Evaluates many softmax-regression problems over the same rows in one pass: the parameters of every problem asked
@@ -58,11 +71,11 @@ export class SoftmaxObjective {
   readonly #problems: SoftmaxProblem[] = [];
   readonly #weightSums: number[] = [];
   /**
-   * One past each problem's last row of positive weight. A pass for problems that weigh no row past some point stops
-   * there: the mirror rows a 'plain' candidate of a cross-validation does not train on follow the plain ones, and
-   * rows of weight 0 add nothing to a value or gradient.
+   * The row ranges each problem weighs: rows of weight 0 add nothing to a value or gradient, so a pass skips a long
+   * run of them. A fold's problem in a cross-validation weighs none of its own fold's rows (laid out together, see
+   * crossValidateHeads), and a 'plain' candidate none of the mirror rows that follow the plain ones.
    */
-  readonly #extents: number[] = [];
+  readonly #ranges: RowRange[][] = [];
   readonly #threads: number;
   readonly #blockRows: number;
   readonly #sessions = new Map<string, Promise<OrtSession>>();
@@ -72,8 +85,10 @@ export class SoftmaxObjective {
    * `problems`. An L-BFGS run ends on a point it has evaluated, so scoring it afterwards (predict) is served from here
    * without another pass over the rows.
    */
-  readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number; problems: number; end: number }>();
+  readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number }>();
   readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
+  /** The folded parameters of a subset of a pass's problems, by width (see #columnsOf). */
+  readonly #subsets = new Map<number, { weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
   passes = 0;
 
@@ -96,11 +111,9 @@ export class SoftmaxObjective {
     if (!(problem.c > 0 && problem.c < Infinity)) throw new RangeError(`C must be a positive number. Received: ${problem.c}`);
     const weightSum = problem.rowWeights.reduce((s, w) => s + w, 0);
     if (!(weightSum > 0)) throw new RangeError('a problem needs at least one row with a positive weight');
-    let extent = count;
-    while (!(problem.rowWeights[extent - 1]! > 0)) extent--;
     this.#problems.push(problem);
     this.#weightSums.push(weightSum);
-    this.#extents.push(extent);
+    this.#ranges.push(weightedRanges(problem.rowWeights));
     return this.#problems.length - 1;
   }
 
@@ -123,14 +136,23 @@ export class SoftmaxObjective {
     // The probabilities are kept as onnxruntime returned them, for predict at a converged point: copying each
     // problem's out at every pass was ~5% of a selection, and only the last pass of each is ever read.
     const blocks: ProbabilityBlock[] = [];
-    const end = Math.max(...which.map((p) => this.#extents[p]!));
-    which.forEach((problemIndex, j) => this.#last.set(problemIndex, { point: points[j]!, blocks, column: j, problems: which.length, end }));
-    await this.#forEachBlock(which, 'gradient', folded, { start: 0, end }, (outputs, start, count) => {
-      addInto(q, outputs.q!.data as Float32Array);
-      addInto(r, outputs.r!.data as Float32Array);
-      addInto(nll, outputs.nll!.data as Float32Array);
-      blocks.push({ p3: outputs.p3!.data as Float32Array, start, count });
-    });
+    which.forEach((problemIndex, j) => this.#last.set(problemIndex, { point: points[j]!, blocks, column: j }));
+    // Each stretch of rows is multiplied by the parameters of the problems that weigh it only.
+    for (const { start, end, active } of segmentsOf(which.map((p) => this.#ranges[p]!))) {
+      const sub = this.#columnsOf(folded, active, which.length);
+      await this.#forEachBlock(
+        active.map((j) => which[j]!),
+        'gradient',
+        sub,
+        { start, end },
+        (outputs, blockStart, count) => {
+          addColumns(q, outputs.q!.data as Float32Array, active, k, m);
+          addColumns(r, outputs.r!.data as Float32Array, active, k, m);
+          addColumns(nll, outputs.nll!.data as Float32Array, active, k, m);
+          blocks.push({ p3: outputs.p3!.data as Float32Array, start: blockStart, count, columns: active });
+        },
+      );
+    }
     return which.map((problemIndex, j) => {
       const problem = this.#problems[problemIndex]!;
       const point = points[j]!;
@@ -163,30 +185,36 @@ export class SoftmaxObjective {
    * `visit(rowStart, rowCount, probabilities)` gets [rowCount, which.length, K] floats per block.
    */
   async predict(which: readonly number[], points: readonly Float64Array[], visit: (rowStart: number, rowCount: number, probabilities: Float32Array) => void): Promise<void> {
+    const k = this.numClasses;
+    const p = which.length;
+    // The rows each problem's last gradient pass covered are served from it; the rest take a pass of their own.
     const kept = which.map((problemIndex, j) => {
       const last = this.#last.get(problemIndex);
-      return last && last.point === points[j] ? last : undefined;
+      return last && last.point === points[j] ? last.blocks.filter((b) => b.columns.includes(last.column)).map((b) => ({ block: b, at: b.columns.indexOf(last.column) })) : [];
     });
-    // The rows the last gradient pass of every problem covered are served from it; only the rest take a pass.
-    let served = 0;
-    if (kept.every((p) => p !== undefined)) {
-      served = Math.min(...kept.map((p) => p.end));
-      const k = this.numClasses;
-      const out = new Float32Array(served * which.length * k);
-      kept.forEach(({ blocks, column, problems }, j) => {
-        for (const { p3, start, count } of blocks) {
-          for (let row = 0; row < Math.min(count, served - start); row++) {
-            const from = (row * problems + column) * k;
-            const to = ((start + row) * which.length + j) * k;
-            for (let c = 0; c < k; c++) out[to + c] = p3[from + c]!;
-          }
-        }
+    const cuts = new Set([0, this.rows.count]);
+    for (const blocks of kept) for (const { block } of blocks) cuts.add(block.start).add(block.start + block.count);
+    for (const [from, to] of pieces([...cuts].sort((a, b) => a - b), this.#blockRows)) {
+      const out = new Float32Array((to - from) * p * k);
+      const missing: number[] = [];
+      kept.forEach((blocks, j) => {
+        const found = blocks.find(({ block }) => block.start <= from && to <= block.start + block.count);
+        if (!found) return void missing.push(j);
+        const { block, at } = found;
+        copyColumn(block.p3, (from - block.start) * block.columns.length + at, block.columns.length, out, j, p, to - from, k);
       });
-      visit(0, served, out);
+      if (missing.length > 0) {
+        const folded = this.#fold(
+          missing.map((j) => which[j]!),
+          missing.map((j) => points[j]!),
+        );
+        await this.#forEachBlock(missing.map((j) => which[j]!), 'predict', folded, { start: from, end: to }, (outputs, start, count) => {
+          const probabilities = outputs.probabilities!.data as Float32Array;
+          missing.forEach((j, at) => copyColumn(probabilities, at, missing.length, out, (start - from) * p + j, p, count, k));
+        });
+      }
+      visit(from, to - from, out);
     }
-    if (served === this.rows.count) return;
-    const folded = this.#fold(which, points);
-    await this.#forEachBlock(which, 'predict', folded, { start: served, end: this.rows.count }, (outputs, start, count) => visit(start, count, outputs.probabilities!.data as Float32Array));
   }
 
   /**
@@ -266,6 +294,20 @@ export class SoftmaxObjective {
     return { weight, bias };
   }
 
+  /** Columns `active` of a pass's folded parameters (all of them: the buffers themselves). */
+  #columnsOf(folded: { weight: Float32Array; bias: Float32Array }, active: readonly number[], problems: number): { weight: Float32Array; bias: Float32Array } {
+    if (active.length === problems) return folded;
+    const { dim } = this.rows;
+    const k = this.numClasses;
+    const m = problems * k;
+    const width = active.length * k;
+    let sub = this.#subsets.get(width);
+    if (!sub) this.#subsets.set(width, (sub = { weight: new Float32Array(dim * width), bias: new Float32Array(width) }));
+    for (let i = 0; i < dim; i++) active.forEach((j, at) => sub!.weight.set(folded.weight.subarray(i * m + j * k, i * m + j * k + k), i * width + at * k));
+    active.forEach((j, at) => sub!.bias.set(folded.bias.subarray(j * k, j * k + k), at * k));
+    return sub;
+  }
+
   async #forEachBlock(
     which: readonly number[],
     kind: 'gradient' | 'predict',
@@ -313,8 +355,72 @@ export class SoftmaxObjective {
   }
 }
 
-function addInto(target: Float64Array, source: Float32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] = target[i]! + source[i]!;
+/**
+ * Adds `source` ([rows, active.length x K]) into the columns of `target` ([rows, width]) of the problems at positions
+ * `active`.
+ */
+function addColumns(target: Float64Array, source: Float32Array, active: readonly number[], k: number, width: number): void {
+  const sourceWidth = active.length * k;
+  const rows = source.length / sourceWidth;
+  // Runs of consecutive problems are one contiguous span of columns on both sides.
+  const spans: { from: number; to: number; length: number }[] = [];
+  active.forEach((j, at) => {
+    const last = spans.at(-1);
+    if (last && last.to + last.length === j * k) last.length += k;
+    else spans.push({ from: at * k, to: j * k, length: k });
+  });
+  for (let row = 0; row < rows; row++) {
+    for (const { from, to, length } of spans) {
+      const t = row * width + to;
+      const f = row * sourceWidth + from;
+      for (let c = 0; c < length; c++) target[t + c] = target[t + c]! + source[f + c]!;
+    }
+  }
+}
+
+/** Copies `rows` rows of one problem's K probabilities, from position `at` of `width` to position `to` of `outWidth`. */
+function copyColumn(source: Float32Array, at: number, width: number, out: Float32Array, to: number, outWidth: number, rows: number, k: number): void {
+  for (let row = 0; row < rows; row++) out.set(source.subarray((at + row * width) * k, (at + row * width) * k + k), (to + row * outWidth) * k);
+}
+
+/** The maximal runs of rows of positive weight, with short gaps of weight 0 (see MIN_SKIPPED_ROWS) kept inside. */
+function weightedRanges(weights: Float32Array): RowRange[] {
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < weights.length; ) {
+    while (i < weights.length && !(weights[i]! > 0)) i++;
+    if (i === weights.length) break;
+    const start = i;
+    while (i < weights.length && weights[i]! > 0) i++;
+    const last = ranges.at(-1);
+    if (last && start - last[1] < MIN_SKIPPED_ROWS) last[1] = i;
+    else ranges.push([start, i]);
+  }
+  return ranges;
+}
+
+/**
+ * The stretches of rows over which the same problems weigh rows, in row order, each with the positions (in
+ * `ranges`' order) of those problems; stretches no problem weighs are left out.
+ */
+function segmentsOf(ranges: readonly (readonly RowRange[])[]): { start: number; end: number; active: number[] }[] {
+  const cuts = [...new Set(ranges.flat(2))].sort((a, b) => a - b);
+  const segments: { start: number; end: number; active: number[] }[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [start, end] = [cuts[i]!, cuts[i + 1]!];
+    const active = ranges.flatMap((own, j) => (own.some(([s, e]) => s <= start && end <= e) ? [j] : []));
+    if (active.length === 0) continue;
+    const last = segments.at(-1);
+    if (last && last.end === start && last.active.join() === active.join()) last.end = end;
+    else segments.push({ start, end, active });
+  }
+  return segments;
+}
+
+/** Consecutive cuts as [from, to) pieces of at most `most` rows. */
+function* pieces(cuts: readonly number[], most: number): Generator<RowRange> {
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    for (let from = cuts[i]!; from < cuts[i + 1]!; from += most) yield [from, Math.min(from + most, cuts[i + 1]!)];
+  }
 }
 
 const OPSET = 13;

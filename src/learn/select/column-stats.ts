@@ -50,6 +50,22 @@ export function columnSums(rows: Rows, weights: Float32Array, range: { readonly 
   return { sum, sumSq, used };
 }
 
+/** The sums of several disjoint sets of rows, together. */
+export function addSums(parts: readonly ColumnSums[]): ColumnSums {
+  const dim = parts[0]!.sum.length;
+  const sum = new Float64Array(dim);
+  const sumSq = new Float64Array(dim);
+  let used = 0;
+  for (const part of parts) {
+    for (let d = 0; d < dim; d++) {
+      sum[d] = sum[d]! + part.sum[d]!;
+      sumSq[d] = sumSq[d]! + part.sumSq[d]!;
+    }
+    used += part.used;
+  }
+  return { sum, sumSq, used };
+}
+
 /** Mean and deviation (floored, see {@link columnStats}) from running sums. */
 export function statsOf(sums: ColumnSums): { mean: Float32Array; std: Float32Array } {
   const { sum, sumSq, used } = sums;

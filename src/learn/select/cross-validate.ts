@@ -5,7 +5,8 @@ import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
-import { columnSums, statsOf, type ColumnSums } from './column-stats.js';
+import { addSums, statsOf } from './column-stats.js';
+import { layOutByFold, type FoldLayout } from './fold-layout.js';
 import { classWeightsFor, unlessAllOne } from '../class-weights.js';
 import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
@@ -53,8 +54,10 @@ export interface CrossValidation {
   readonly warmStart: Float64Array;
   /** Curvature pairs of one of its fold problems and that problem's L2 weight lambda = 1 / (C S), to move them. */
   readonly warmHistory?: { readonly history: LbfgsHistory; readonly lambda: number };
-  /** The rows the problems ran on: the plain views, then (when any candidate used them) the mirror images. */
+  /** The rows the problems ran on, laid out by fold: plain views and (when any candidate used them) mirror images. */
   readonly rows: FeatureMatrix;
+  /** The image of each of those rows. */
+  readonly rowImages: Int32Array;
   /** Whether the scores count each image as its class's weight (class weights that are not all 1). */
   readonly classWeighted: boolean;
 }
@@ -82,28 +85,33 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const criterion = options.criterion ?? 'log-loss';
   const folds = assignFolds(options.labels, options.classNames, options.groups, options.seed, options.maxFolds ?? defaultFolds(n));
   const usesFlipped = variants.includes('plain+flip') || ttas.includes(true);
-  const rows = usesFlipped ? stack(plain, flipped!) : plain;
-  const rowLabels = usesFlipped ? concatLabels(options.labels) : options.labels;
   const classWeight = classWeightsFor(options.labels, k, options.classWeights ?? 'none');
   // Candidates are scored on the objective they train for: with class weights, each image counts as its class's.
   const scoreWeights = unlessAllOne(classWeight);
-  const objective = new SoftmaxObjective(rows, rowLabels, k);
+  // Moves the caller's rows when they lie in one buffer: every way out below puts them back.
+  const layout = layOutByFold(folds.fold, folds.k, plain, usesFlipped ? flipped : undefined);
+  const { rows } = layout;
+  let objective: SoftmaxObjective;
+  try {
+    objective = new SoftmaxObjective(rows, Int32Array.from(layout.image, (image) => options.labels[image]!), k);
+  } catch (error) {
+    layout.restore();
+    throw error;
+  }
   let arena: VectorArena | undefined;
   try {
     // One problem setting (fold, row set); C is set per path step.
     const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
     for (let f = 0; f < folds.k; f++) {
-      // Both row sets count the same plain rows, which come first: 'plain+flip' carries on from their sums.
-      let plainPart: ColumnSums | undefined;
+      // Its training rows' column sums: every other fold's.
+      const others = layout.sums.filter((_, g) => g !== f);
+      const plainPart = addSums(others.map((o) => o.plain));
       for (const trainViews of variants) {
         const weights = new Float32Array(rows.count);
-        for (let i = 0; i < n; i++) {
-          if (folds.fold[i] === f) continue;
-          weights[i] = classWeight[options.labels[i]!]!;
-          if (trainViews === 'plain+flip') weights[n + i] = weights[i]!;
-        }
-        plainPart ??= columnSums(rows, weights, { end: n });
-        const sums = trainViews === 'plain+flip' ? columnSums(rows, weights, { from: plainPart, start: n }) : plainPart;
+        layout.image.forEach((image, r) => {
+          if (folds.fold[image] !== f && (trainViews === 'plain+flip' || layout.mirror[r] === 0)) weights[r] = classWeight[options.labels[image]!]!;
+        });
+        const sums = trainViews === 'plain+flip' ? addSums([plainPart, ...others.map((o) => o.mirror!)]) : plainPart;
         settings.push({ fold: f, trainViews, weights, ...statsOf(sums) });
       }
     }
@@ -120,7 +128,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const table: CvScore[] = [];
     const best = new Map<string, { score: CvScore; step: number; outOfFold: Float32Array; warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
     const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings, histories?: LbfgsHistory[]): Promise<void> =>
-      scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, labels: options.labels, k, scoreWeights }).then((scores) => {
+      scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, layout, labels: options.labels, k, scoreWeights }).then((scores) => {
         objective.forget(which);
         for (const { candidate, outOfFold, scores: s2 } of scores) {
           const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
@@ -175,8 +183,12 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const winner = [...best.values()].reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
     // Copied out of the arena, so that its memory can go once the selection is done.
     const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
-    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows, classWeighted: scoreWeights !== undefined };
+    // The rows the final fit may reuse: the caller's, back in their order, or the copy.
+    layout.restore();
+    const rowImages = layout.laidOutInPlace ? Int32Array.from({ length: rows.count }, (_, r) => r % n) : layout.image;
+    return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows, rowImages, classWeighted: scoreWeights !== undefined };
   } finally {
+    layout.restore();
     // Nothing returned lives in the arena: its memory goes to the final fit's.
     arena?.release();
     await objective.dispose();
@@ -195,6 +207,7 @@ async function scoreStep(parts: {
   settings: readonly { fold: number; trainViews: TrainViews }[];
   candidates: readonly { trainViews: TrainViews; tta: boolean }[];
   fold: Int32Array;
+  layout: Pick<FoldLayout, 'image' | 'mirror'>;
   labels: Int32Array;
   k: number;
   scoreWeights: Float32Array | undefined;
@@ -204,8 +217,8 @@ async function scoreStep(parts: {
   const outOfFold = candidates.map(() => new Float32Array(n * k));
   await parts.objective.predict(parts.which, parts.points, (start, count, probabilities) => {
     for (let r = start; r < start + count; r++) {
-      const image = r % n;
-      const isFlip = r >= n;
+      const image = parts.layout.image[r]!;
+      const isFlip = parts.layout.mirror[r] === 1;
       settings.forEach((s, j) => {
         if (fold[image] !== s.fold) return;
         candidates.forEach((cand, ci) => {
@@ -263,25 +276,6 @@ export function scoreProbabilities(probabilities: Float32Array, labels: Int32Arr
     total += w;
   }
   return { accuracy: correct / total, logLoss: loss / total };
-}
-
-/** a's rows, then b's: a view when b's rows already follow a's in one buffer (as the head phase lays them out), else a copy. */
-function stack(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
-  const length = (a.count + b.count) * a.dim;
-  if (a.data.buffer === b.data.buffer && a.data.length === a.count * a.dim && b.data.byteOffset === a.data.byteOffset + a.data.byteLength && b.data.length >= b.count * b.dim) {
-    return { data: new Float32Array(a.data.buffer, a.data.byteOffset, length), count: a.count + b.count, dim: a.dim };
-  }
-  const data = new Float32Array(length);
-  data.set(a.data.subarray(0, a.count * a.dim));
-  data.set(b.data.subarray(0, b.count * b.dim), a.count * a.dim);
-  return { data, count: a.count + b.count, dim: a.dim };
-}
-
-function concatLabels(labels: Int32Array): Int32Array {
-  const out = new Int32Array(labels.length * 2);
-  out.set(labels);
-  out.set(labels, labels.length);
-  return out;
 }
 
 function meanOf(points: Float64Array[]): Float64Array {

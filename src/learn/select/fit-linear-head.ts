@@ -125,14 +125,17 @@ async function fitFinal(
   set: HeadTrainingSet,
   chosen: { c: number; trainViews: TrainViews },
   options: LinearHeadOptions,
-  cv: Pick<CrossValidation, 'warmStart' | 'warmHistory' | 'rows'> | undefined,
+  cv: Pick<CrossValidation, 'warmStart' | 'warmHistory' | 'rows' | 'rowImages'> | undefined,
 ): Promise<{ layers: DenseLayerWeights[]; iterations: number; status: string }> {
   const { plain, mirrored, labels } = set;
   const k = set.classNames.length;
   const useMirror = chosen.trainViews === 'plain+flip';
-  // Plain then mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved).
-  const rows: FeatureMatrix = !useMirror ? plain : cv?.rows.count === plain.count * 2 ? cv.rows : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
-  const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[r % plain.count]!) : labels;
+  // Plain and mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved), laid out
+  // its way.
+  const reuse = useMirror && cv?.rows.count === plain.count * 2;
+  const rows: FeatureMatrix = !useMirror ? plain : reuse ? cv!.rows : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
+  const imageOf = (r: number): number => (reuse ? cv!.rowImages[r]! : r % plain.count);
+  const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[imageOf(r)]!) : labels;
   const perClass = classWeightsFor(labels, k, options.classWeights);
   const weights = Float32Array.from(rowLabels, (l) => perClass[l]!);
   const stats = columnStats(rows, weights);

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { layOutByFold } from '../../src/learn/select/fold-layout.js';
+import { columnSums } from '../../src/learn/select/column-stats.js';
+
+const dim = 3;
+/** Row i of a matrix holds i * 10 + d (plain) or -(i * 10 + d) - 1 (mirror), so every row says where it came from. */
+const rowsOf = (n: number, mirror: boolean) => Float32Array.from({ length: n * dim }, (_, j) => (mirror ? -1 - (Math.floor(j / dim) * 10 + (j % dim)) : Math.floor(j / dim) * 10 + (j % dim)));
+const fold = Int32Array.from([2, 0, 1, 0, 2, 1, 0]);
+const n = fold.length;
+
+describe('layOutByFold', () => {
+  it("lays rows out fold by fold, each fold's plain rows then their mirror rows, in place when they share a buffer, and puts them back", () => {
+    const buffer = new Float32Array(2 * n * dim);
+    buffer.set(rowsOf(n, false));
+    buffer.set(rowsOf(n, true), n * dim);
+    const original = buffer.slice();
+    const layout = layOutByFold(fold, 3, { data: buffer.subarray(0, n * dim), count: n, dim }, { data: buffer.subarray(n * dim), count: n, dim });
+    expect(layout.laidOutInPlace).toBe(true);
+    expect(layout.rows.data.buffer).toBe(buffer.buffer);
+    // Fold 0: images 1, 3, 6; fold 1: 2, 5; fold 2: 0, 4.
+    expect(Array.from(layout.image)).toEqual([1, 3, 6, 1, 3, 6, 2, 5, 2, 5, 0, 4, 0, 4]);
+    expect(Array.from(layout.mirror)).toEqual([0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]);
+    layout.image.forEach((image, r) => expect(layout.rows.data[r * dim + 1]).toBe(layout.mirror[r] ? -1 - (image * 10 + 1) : image * 10 + 1));
+    // Each fold's sums are its own rows'.
+    const ones = new Float32Array(2 * n).fill(1);
+    expect(Array.from(layout.sums[1]!.plain.sum)).toEqual(Array.from(columnSums(layout.rows, ones, { start: 6, end: 8 }).sum));
+    expect(Array.from(layout.sums[1]!.mirror!.sum)).toEqual([-(20 + 50 + 2), -(21 + 51 + 2), -(22 + 52 + 2)]);
+    layout.restore();
+    expect(Array.from(buffer)).toEqual(Array.from(original));
+    layout.restore();
+    expect(Array.from(buffer)).toEqual(Array.from(original));
+  });
+
+  it('copies rows that lie apart, leaving the caller’s as they were', () => {
+    const plain = rowsOf(n, false);
+    const mirrored = rowsOf(n, true);
+    const layout = layOutByFold(fold, 3, { data: plain, count: n, dim }, { data: mirrored, count: n, dim });
+    expect(layout.laidOutInPlace).toBe(false);
+    expect(Array.from(plain)).toEqual(Array.from(rowsOf(n, false)));
+    layout.image.forEach((image, r) => expect(layout.rows.data[r * dim]).toBe(layout.mirror[r] ? -1 - image * 10 : image * 10));
+  });
+
+  it('lays out plain rows alone', () => {
+    const plain = rowsOf(n, false);
+    const layout = layOutByFold(fold, 3, { data: plain, count: n, dim }, undefined);
+    expect(layout.rows.count).toBe(n);
+    expect(Array.from(layout.image)).toEqual([1, 3, 6, 2, 5, 0, 4]);
+    expect(layout.sums[0]!.mirror).toBeUndefined();
+    layout.restore();
+    expect(Array.from(plain)).toEqual(Array.from(rowsOf(n, false)));
+  });
+});
