@@ -430,8 +430,8 @@ function gradientGraph(dim: number, classes: number): Uint8Array {
     makeNode('Mul', ['p3', 'weights3'], ['pw3']),
     makeNode('Sub', ['pw3', 'target3'], ['g3']),
     makeNode('Reshape', ['g3', 'shape2'], ['g']),
-    // g' x rather than x' g: the same product, with the large matrix as the right operand, as it lies (1.6x faster
-    // for 2 080 rows x 2 560 dims x 158 columns on 2 cores; bench/RESULTS.md).
+    // g' x rather than x' g: the same product with the large matrix as the right operand, as it lies; for 2 080 rows
+    // x 2 560 dims x 158 columns on 2 cores the product alone is 1.6x faster, a whole pass ~10% (bench/RESULTS.md).
     makeNode('Gemm', ['g', 'x'], ['q'], { attributes: { transA: { int: 1 } } }),
     makeNode('ReduceSum', ['g', 'axis0'], ['r'], { attributes: { keepdims: { int: 0 } } }),
     makeNode('Mul', ['target3', 'logp3'], ['tl3']),
