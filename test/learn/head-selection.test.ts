@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { GraftError } from '../../src/core/errors.js';
 import { crossValidateHeads, scoreProbabilities } from '../../src/learn/select/cross-validate.js';
+import { setMinMultiplyAddsByFold } from '../../src/learn/select/fold-layout.js';
 import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
@@ -110,6 +111,33 @@ describe('crossValidateHeads and fitLinearHead', () => {
       });
       expect(seen.size).toBe(2 * rows.count);
     }
+  });
+
+  it("scores the same with rows laid out by fold (moved in the caller's buffer, then put back) as in image order", async () => {
+    // 800 images: stretches of 320 rows by fold, long enough for the objective to skip.
+    const { rows, labels } = clusters(800, 6, 3, 9, 2);
+    const size = rows.count * rows.dim;
+    const both = new Float32Array(2 * size);
+    both.set(rows.data);
+    both.set(rows.data.map((v, i) => v + ((i * 17) % 5) * 0.04), size);
+    const original = both.slice();
+    const select = () => crossValidateHeads({ ...rows, data: both.subarray(0, size) }, { ...rows, data: both.subarray(size) }, { labels, classNames: names(3), seed: 4, cGrid: [0.03, 0.3, 3] });
+    const inOrder = await select();
+    const previous = setMinMultiplyAddsByFold(0);
+    let byFold;
+    try {
+      byFold = await select();
+    } finally {
+      setMinMultiplyAddsByFold(previous);
+    }
+    expect(Array.from(both)).toEqual(Array.from(original));
+    expect(byFold.chosen.c).toBe(inOrder.chosen.c);
+    expect(byFold.table.length).toBe(inOrder.table.length);
+    byFold.table.forEach((score, i) => {
+      expect(score.c).toBe(inOrder.table[i]!.c);
+      expect(score.logLoss).toBeCloseTo(inOrder.table[i]!.logLoss, 4);
+    });
+    for (let i = 0; i < inOrder.outOfFold.length; i++) expect(Math.abs(byFold.outOfFold[i]! - inOrder.outOfFold[i]!)).toBeLessThan(1e-3);
   });
 
   it('scores candidates out of fold and picks by log-loss; the final head predicts the training clusters', async () => {

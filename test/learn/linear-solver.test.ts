@@ -171,6 +171,27 @@ describe('SoftmaxObjective over folds laid out together', () => {
     }
   });
 
+  it('does not split off the few rows where problems start or end apart (image order: each fold holds out other rows)', async () => {
+    const { rows, labels } = clusters(900, 6, 3, 9, 3);
+    const objective = new SoftmaxObjective(rows, labels, 3);
+    try {
+      const setups = [0, 1, 2].map((f) => {
+        const weights = Float32Array.from({ length: rows.count }, (_, i) => (i % 3 === f ? 0 : 1));
+        const stats = columnStats(rows, weights);
+        return { weights, stats, index: objective.addProblem({ rowWeights: weights, ...stats, c: 1 }) };
+      });
+      const points = setups.map((_, j) => Float64Array.from({ length: objective.size }, (_, i) => Math.cos(i + j) * 0.3));
+      const results = await objective.evaluate(
+        setups.map((s) => s.index),
+        points,
+      );
+      expect(objective.passes).toBe(1);
+      setups.forEach((setup, j) => expect(results[j]!.f).toBeCloseTo(reference(rows, labels, 3, setup.weights, setup.stats, 1, points[j]!).f, 5));
+    } finally {
+      await objective.dispose();
+    }
+  });
+
   it('computes through a short run of rows of weight 0 instead of splitting the product', async () => {
     const { rows, labels } = clusters(900, 6, 3, 8, 3);
     const objective = new SoftmaxObjective(rows, labels, 3);

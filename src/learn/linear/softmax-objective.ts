@@ -386,21 +386,39 @@ function weightedRanges(weights: Float32Array): RowRange[] {
 }
 
 /**
- * The stretches of rows over which the same problems weigh rows, in row order, each with the positions (in
- * `ranges`' order) of those problems; stretches no problem weighs are left out.
+ * The stretches of rows to multiply, in row order, each with the positions (in `ranges`' order) of the problems that
+ * multiply it: where the problems that weigh rows change, a new stretch starts, unless it would be shorter than
+ * MIN_SKIPPED_ROWS (problems whose first or last weighted rows differ by a few would otherwise cost a product each
+ * for a handful of rows): a short one joins the neighbour that adds the fewest rows x problems. Stretches no problem
+ * weighs are left out.
  */
 function segmentsOf(ranges: readonly (readonly RowRange[])[]): { start: number; end: number; active: number[] }[] {
   const cuts = [...new Set(ranges.flat(2))].sort((a, b) => a - b);
   const segments: { start: number; end: number; active: number[] }[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
     const [start, end] = [cuts[i]!, cuts[i + 1]!];
-    const active = ranges.flatMap((own, j) => (own.some(([s, e]) => s <= start && end <= e) ? [j] : []));
-    if (active.length === 0) continue;
-    const last = segments.at(-1);
-    if (last && last.end === start && last.active.join() === active.join()) last.end = end;
-    else segments.push({ start, end, active });
+    segments.push({ start, end, active: ranges.flatMap((own, j) => (own.some(([s, e]) => s <= start && end <= e) ? [j] : [])) });
   }
-  return segments;
+  const length = (s: { start: number; end: number }): number => s.end - s.start;
+  const added = (a: { start: number; end: number; active: number[] }, b: { start: number; end: number; active: number[] }): number =>
+    length(a) * b.active.filter((j) => !a.active.includes(j)).length + length(b) * a.active.filter((j) => !b.active.includes(j)).length;
+  for (;;) {
+    const shortest = segments.reduce((best, s, i) => (length(s) < MIN_SKIPPED_ROWS && (best < 0 || length(s) < length(segments[best]!)) ? i : best), -1);
+    if (shortest < 0 || segments.length < 2) break;
+    const s = segments[shortest]!;
+    const [left, right] = [segments[shortest - 1], segments[shortest + 1]];
+    const into = !right || (left && added(s, left) <= added(s, right)) ? shortest - 1 : shortest + 1;
+    const neighbour = segments[into]!;
+    segments.splice(Math.min(shortest, into), 2, { start: Math.min(s.start, neighbour.start), end: Math.max(s.end, neighbour.end), active: [...new Set([...s.active, ...neighbour.active])].sort((a, b) => a - b) });
+  }
+  const joined: { start: number; end: number; active: number[] }[] = [];
+  for (const segment of segments) {
+    if (segment.active.length === 0) continue;
+    const last = joined.at(-1);
+    if (last && last.end === segment.start && last.active.join() === segment.active.join()) last.end = segment.end;
+    else joined.push({ ...segment });
+  }
+  return joined;
 }
 
 /** Consecutive cuts as [from, to) pieces of at most `most` rows. */

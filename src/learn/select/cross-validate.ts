@@ -6,7 +6,7 @@ import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
 import { addSums, statsOf } from './column-stats.js';
-import { layOutByFold, type FoldLayout } from './fold-layout.js';
+import { arrangeRows, paysToLayOutByFold, type FoldLayout } from './fold-layout.js';
 import { classWeightsFor, unlessAllOne } from '../class-weights.js';
 import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
@@ -54,7 +54,7 @@ export interface CrossValidation {
   readonly warmStart: Float64Array;
   /** Curvature pairs of one of its fold problems and that problem's L2 weight lambda = 1 / (C S), to move them. */
   readonly warmHistory?: { readonly history: LbfgsHistory; readonly lambda: number };
-  /** The rows the problems ran on, laid out by fold: plain views and (when any candidate used them) mirror images. */
+  /** The rows the problems ran on (see FoldLayout): plain views and (when any candidate used them) mirror images. */
   readonly rows: FeatureMatrix;
   /** The image of each of those rows. */
   readonly rowImages: Int32Array;
@@ -88,8 +88,9 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   const classWeight = classWeightsFor(options.labels, k, options.classWeights ?? 'none');
   // Candidates are scored on the objective they train for: with class weights, each image counts as its class's.
   const scoreWeights = unlessAllOne(classWeight);
-  // Moves the caller's rows when they lie in one buffer: every way out below puts them back.
-  const layout = layOutByFold(folds.fold, folds.k, plain, usesFlipped ? flipped : undefined);
+  // May move the caller's rows (laid out by fold in their buffer): every way out below puts them back.
+  const byFold = paysToLayOutByFold(n, folds.k, k, dim, usesFlipped);
+  const layout = arrangeRows(folds.fold, folds.k, plain, usesFlipped ? flipped : undefined, byFold);
   const { rows } = layout;
   let objective: SoftmaxObjective;
   try {
@@ -185,7 +186,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const warmHistory = winner.warmHistory && { ...winner.warmHistory, history: { s: winner.warmHistory.history.s.map((v) => new Float64Array(v)), y: winner.warmHistory.history.y.map((v) => new Float64Array(v)) } };
     // The rows the final fit may reuse: the caller's, back in their order, or the copy.
     layout.restore();
-    const rowImages = layout.laidOutInPlace ? Int32Array.from({ length: rows.count }, (_, r) => r % n) : layout.image;
+    const rowImages = layout.movedInPlace ? Int32Array.from({ length: rows.count }, (_, r) => r % n) : layout.image;
     return { table, chosen: winner.score, k: folds.k, fold: folds.fold, outOfFold: winner.outOfFold, warmStart: winner.warmStart, ...(warmHistory ? { warmHistory } : {}), rows, rowImages, classWeighted: scoreWeights !== undefined };
   } finally {
     layout.restore();

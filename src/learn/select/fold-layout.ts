@@ -2,10 +2,10 @@ import type { FeatureMatrix } from '../train-head.js';
 import { columnSums, type ColumnSums } from './column-stats.js';
 
 /**
- * The rows of a cross-validation laid out by fold: the plain rows of fold 0's images, then their mirror rows, then
- * fold 1's, and so on. A fold's problems weigh none of their own fold's rows; lying together, those are one stretch
- * that each pass over the rows skips (see SoftmaxObjective), a k-th of its work. One stretch per fold rather than two
- * (plain rows first, then all mirror rows): fewer, longer matrix products run faster (bench/RESULTS.md).
+ * The rows of a cross-validation, and which image and view each is. Laid out by fold, they are the plain rows of fold
+ * 0's images, then their mirror rows, then fold 1's, and so on: a fold's problems weigh none of their own fold's rows,
+ * and lying together those are one stretch that each pass over the rows skips (see SoftmaxObjective), a k-th of its
+ * work. Otherwise they are all plain rows, then all mirror rows, in image order.
  */
 export interface FoldLayout {
   readonly rows: FeatureMatrix;
@@ -15,64 +15,89 @@ export interface FoldLayout {
   readonly mirror: Uint8Array;
   /** Per fold, the column sums of its plain rows and of its mirror rows (when there are mirror rows). */
   readonly sums: readonly { readonly plain: ColumnSums; readonly mirror?: ColumnSums }[];
-  /** Whether the caller's rows were moved (see restore) rather than copied. */
-  readonly laidOutInPlace: boolean;
-  /**
-   * Puts the caller's rows back in their order when they were laid out in place; after it, `rows` holds the plain
-   * rows then the mirror rows, in image order.
-   */
+  /** Whether the caller's rows were moved (see restore). */
+  readonly movedInPlace: boolean;
+  /** Puts moved rows back in the caller's order: `rows` then holds the plain rows, then the mirror rows, in image order. */
   restore(): void;
 }
 
 /**
- * Lays the images' rows out by fold, with each fold's column sums. Rows that lie in one buffer, plain then mirror
- * (as the head phase stores them), are moved in place and put back by `restore`: a copy of a 3 000-image set's
- * 64 MB cost ~0.18 s here, nearly all of it faulting in fresh memory. Other rows are copied.
+ * Skipping a fold's stretch pays when the products left are large: one matrix product costs a fixed ~1-2 ms on 2 cores
+ * besides its multiply-adds. Measured (bench/RESULTS.md), a pass over 3 120 images' plain and mirror rows, 79
+ * classes, 2 560 dims, 3 folds: 35% faster by fold (2 080 rows x 158 columns a product); 900 images, 5 folds, 79
+ * classes: 14% slower (360 x 316); 2 000 images, 3 folds, 12 classes: 10% slower (1 333 x 24). The break-even is
+ * near 3e8 multiply-adds a product.
  */
-export function layOutByFold(fold: Int32Array, k: number, plain: FeatureMatrix, mirrored: FeatureMatrix | undefined): FoldLayout {
+let minMultiplyAddsByFold = 4e8;
+
+/** @internal Sets the threshold of paysToLayOutByFold and returns the previous one: 0 lays every set out by fold (tests compare the two). */
+export function setMinMultiplyAddsByFold(value: number): number {
+  const previous = minMultiplyAddsByFold;
+  minMultiplyAddsByFold = value;
+  return previous;
+}
+
+/** Whether laying rows out by fold speeds the passes up: each fold's stretch times the other folds' columns, large enough. */
+export function paysToLayOutByFold(images: number, folds: number, classes: number, dim: number, mirrorRows: boolean): boolean {
+  const stretch = ((mirrorRows ? 2 : 1) * images) / folds;
+  return stretch * (folds - 1) * classes * dim >= minMultiplyAddsByFold;
+}
+
+/**
+ * The rows laid out by fold (`byFold`) or in image order, with each fold's column sums. Rows that lie in one buffer,
+ * plain then mirror (as the head phase stores them), are used where they lie: moved in place when laid out by fold,
+ * and put back by `restore` (a copy of a 3 000-image set's 64 MB cost ~0.18 s here, nearly all of it faulting in
+ * fresh memory). Other rows are copied.
+ */
+export function arrangeRows(fold: Int32Array, k: number, plain: FeatureMatrix, mirrored: FeatureMatrix | undefined, byFold: boolean): FoldLayout {
   const { dim } = plain;
   const n = fold.length;
   const count = mirrored ? 2 * n : n;
-  // The row each place takes: fold by fold, plain rows then the same images' mirror rows.
-  const source = new Int32Array(count);
-  const bounds: { plain: { start: number; end: number }; mirror?: { start: number; end: number } }[] = [];
-  let at = 0;
-  for (let f = 0; f < k; f++) {
-    const start = at;
-    fold.forEach((g, i) => void (g === f && (source[at++] = i)));
-    const plainPart = { start, end: at };
-    if (mirrored) for (let r = plainPart.start; r < plainPart.end; r++) source[at++] = n + source[r]!;
-    bounds.push(mirrored ? { plain: plainPart, mirror: { start: plainPart.end, end: at } } : { plain: plainPart });
-  }
+  // The row each place takes (mirror rows numbered from n).
+  const source = byFold ? foldOrder(fold, k, n, mirrored !== undefined) : Int32Array.from({ length: count }, (_, r) => r);
   const inPlace = inOneBuffer(plain, mirrored, n);
   let data: Float32Array;
   if (inPlace) {
     data = inPlace;
-    permuteRows(data, dim, source);
+    if (byFold) permuteRows(data, dim, source);
   } else {
     data = new Float32Array(count * dim);
     source.forEach((from, r) => data.set(from < n ? plain.data.subarray(from * dim, (from + 1) * dim) : mirrored!.data.subarray((from - n) * dim, (from - n + 1) * dim), r * dim));
   }
   const rows: FeatureMatrix = { data, count, dim };
-  const all = new Float32Array(count).fill(1);
-  const sums = bounds.map((b) => (b.mirror ? { plain: columnSums(rows, all, b.plain), mirror: columnSums(rows, all, b.mirror) } : { plain: columnSums(rows, all, b.plain) }));
   const image = Int32Array.from(source, (from) => from % n);
   const mirror = Uint8Array.from(source, (from) => (from >= n ? 1 : 0));
+  const sumsOf = (f: number, view: number): ColumnSums => columnSums(rows, Float32Array.from(image, (i, r) => (fold[i] === f && mirror[r] === view ? 1 : 0)));
+  const sums = Array.from({ length: k }, (_, f) => (mirrored ? { plain: sumsOf(f, 0), mirror: sumsOf(f, 1) } : { plain: sumsOf(f, 0) }));
+  const movedInPlace = inPlace !== undefined && byFold;
   let restored = false;
   return {
     rows,
     image,
     mirror,
     sums,
-    laidOutInPlace: inPlace !== undefined,
+    movedInPlace,
     restore() {
-      if (!inPlace || restored) return;
+      if (!movedInPlace || restored) return;
       restored = true;
       const back = new Int32Array(count);
       source.forEach((from, r) => (back[from] = r));
       permuteRows(data, dim, back);
     },
   };
+}
+
+/** Fold by fold: the fold's images' plain rows, then (with mirror rows) the same images' mirror rows. */
+function foldOrder(fold: Int32Array, k: number, n: number, withMirror: boolean): Int32Array {
+  const source = new Int32Array(withMirror ? 2 * n : n);
+  let at = 0;
+  for (let f = 0; f < k; f++) {
+    const start = at;
+    fold.forEach((g, i) => void (g === f && (source[at++] = i)));
+    const end = at;
+    if (withMirror) for (let r = start; r < end; r++) source[at++] = n + source[r]!;
+  }
+  return source;
 }
 
 /** The plain then mirror rows as one view, when they already lie that way in one buffer. */
