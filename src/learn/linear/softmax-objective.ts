@@ -166,15 +166,15 @@ export class SoftmaxObjective {
         f -= nll[j * k + c]!;
         gradient[dim * k + c] = r[j * k + c]! / s;
       }
-      for (let p = 0; p < dim * k; p++) penalty += point[p]! * point[p]!;
-      const { mean, std } = problem;
-      for (let c = 0; c < k; c++) {
-        const rc = r[j * k + c]!;
-        // Problem j's class c: row j K + c of q, [P K, dim].
-        const row = (j * k + c) * dim;
-        for (let i = 0; i < dim; i++) {
-          // d/dW of the folded weights W/std and bias b - mean . W/std.
-          gradient[i * k + c] = (q[row + i]! - mean[i]! * rc) / std[i]! / s + lambda * point[i * k + c]!;
+      for (let i = 0; i < dim; i++) {
+        const mean = problem.mean[i]!;
+        const inv = 1 / problem.std[i]!;
+        for (let c = 0; c < k; c++) {
+          const w = point[i * k + c]!;
+          penalty += w * w;
+          // d/dW of the folded weights W/std and bias b - mean . W/std; q is [P K, dim], so problem j's class c is row
+          // j K + c (read across rows, the few cache lines of one i at a time).
+          gradient[i * k + c] = ((q[(j * k + c) * dim + i]! - mean * r[j * k + c]!) * inv) / s + lambda * w;
         }
       }
       return { f: f / s + 0.5 * lambda * penalty, gradient };
