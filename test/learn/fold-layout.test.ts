@@ -68,7 +68,9 @@ describe('arrangeRows', () => {
 describe('paysToLayOutByFold', () => {
   it('lays out by fold where the products left are large (many rows and classes), not for small sets or few classes', () => {
     expect(paysToLayOutByFold(3120, 3, 79, 2560, true)).toBe(true);
+    expect(paysToLayOutByFold(3000, 3, 100, 1280, true)).toBe(true);
     expect(paysToLayOutByFold(900, 5, 79, 2560, true)).toBe(false);
+    expect(paysToLayOutByFold(1999, 5, 100, 2560, true)).toBe(false);
     expect(paysToLayOutByFold(2000, 3, 12, 2560, true)).toBe(false);
   });
 });

@@ -22,12 +22,14 @@ export interface FoldLayout {
 }
 
 /**
- * Skipping a fold's stretch pays when the products left are large: one matrix product costs a fixed ~1-2 ms on 2 cores
- * besides its multiply-adds. Measured (bench/RESULTS.md), a pass over 3 120 images' plain and mirror rows, 79
- * classes, 2 560 dims, 3 folds: 35% faster by fold (2 080 rows x 158 columns a product); 900 images, 5 folds, 79
- * classes: 14% slower (360 x 316); 2 000 images, 3 folds, 12 classes: 10% slower (1 333 x 24). The break-even is
- * near 3e8 multiply-adds a product.
+ * Skipping a fold's stretch pays when the products left are large: each costs a fixed ~1-2 ms on 2 cores besides its
+ * multiply-adds, and short products run below the rate of long ones. `node bench/fold-layout.mjs` (one evaluation
+ * of the fold problems, by fold against image order; bench/RESULTS.md): 3 120 images, 79 classes, 3 folds 0.70-0.83x
+ * (2 080 rows x 158 columns a product); 1 536 images, 79 classes, 3 folds 0.82-0.96x; 2 560 images, 100 classes,
+ * 5 folds 0.83-1.06x; 1 720 images, 43 classes, 5 folds 1.14-1.22x; 900 images, 79 classes, 5 folds 1.32-1.57x;
+ * 2 000 images, 12 classes, 3 folds 0.96-1.04x.
  */
+const MIN_STRETCH_ROWS = 1200;
 let minMultiplyAddsByFold = 4e8;
 
 /** @internal Sets the threshold of paysToLayOutByFold and returns the previous one: 0 lays every set out by fold (tests compare the two). */
@@ -37,10 +39,14 @@ export function setMinMultiplyAddsByFold(value: number): number {
   return previous;
 }
 
-/** Whether laying rows out by fold speeds the passes up: each fold's stretch times the other folds' columns, large enough. */
+/**
+ * Whether laying rows out by fold speeds the passes up: each fold's stretch long, and its product with the other folds'
+ * columns large (in practice: 3 folds, from 2 000 images, with many classes).
+ */
 export function paysToLayOutByFold(images: number, folds: number, classes: number, dim: number, mirrorRows: boolean): boolean {
   const stretch = ((mirrorRows ? 2 : 1) * images) / folds;
-  return stretch * (folds - 1) * classes * dim >= minMultiplyAddsByFold;
+  if (minMultiplyAddsByFold === 0) return true;
+  return stretch >= MIN_STRETCH_ROWS && stretch * (folds - 1) * classes * dim >= minMultiplyAddsByFold;
 }
 
 /**
