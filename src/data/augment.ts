@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
-import { decodeOutsideLibvips } from './open-image.js';
+import { decodeOutsideLibvips, rawInput } from './open-image.js';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
@@ -320,10 +320,7 @@ async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<Vi
   const sharp = await loadSharp();
   // A BMP or HEIC is decoded once to RGB (see open-image.ts), and every view cut from those pixels.
   const pixels = await decodeOutsideLibvips(bytes, inputOptions);
-  if (pixels) {
-    const raw = { width: pixels.width, height: pixels.height, channels: 3 } as const;
-    return { width: pixels.width, height: pixels.height, open: async () => sharp(pixels.data, { raw }) };
-  }
+  if (pixels) return { width: pixels.width, height: pixels.height, open: async () => sharp(pixels.data, rawInput(pixels)) };
   const meta = await sharp(bytes, inputOptions).metadata();
   const { width, height } = meta.autoOrient;
   const format = meta.format ?? 'unknown';

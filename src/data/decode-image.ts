@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ResizeOptions, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
 import { bmpSize, isBmp } from './bmp.js';
-import { isDecodedOutsideLibvips, openImage } from './open-image.js';
+import { decodeOutsideLibvips, rawInput } from './open-image.js';
 import { sniffImageFormat } from './sniff-image-format.js';
 import { GraftError } from '../core/errors.js';
 import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
@@ -130,8 +130,9 @@ export async function decodeToRgb(
     // header probe. For other formats, an alpha channel must be dropped *before* resizing: sharp resizes
     // premultiplied and removes alpha afterwards, which would blacken transparent pixels instead of keeping their
     // RGB values (PIL's convert('RGB')).
-    if (isDecodedOutsideLibvips(bytes)) {
-      source = await openImage(bytes, inputOptions);
+    const pixels = await decodeOutsideLibvips(bytes, inputOptions);
+    if (pixels) {
+      source = sharp(pixels.data, rawInput(pixels));
     } else if (!isJpeg(bytes) && (await sharp(bytes, inputOptions).metadata()).hasAlpha) {
       const flat = await sharp(bytes, inputOptions)
         .removeAlpha()

@@ -7,15 +7,6 @@ import { sniffImageFormat } from './sniff-image-format.js';
 /** sharp's default pixel limit, which `limitInputPixels: true` (or leaving it out) stands for. */
 const SHARP_DEFAULT_LIMIT = 0x3fff * 0x3fff;
 
-/** Whether libvips cannot decode these bytes itself (BMP, HEIC), so that {@link openImage} decodes them first. */
-export function isDecodedOutsideLibvips(bytes: Uint8Array): boolean {
-  return formatOutsideLibvips(bytes) !== undefined;
-}
-
-function formatOutsideLibvips(bytes: Uint8Array): 'bmp' | 'heic' | undefined {
-  const format = sniffImageFormat(bytes);
-  return format === 'bmp' || format === 'heic' ? format : undefined;
-}
 
 /**
  * A sharp pipeline over an image file's bytes, for every format Graft reads: libvips's own loaders, and for a BMP
@@ -25,7 +16,12 @@ function formatOutsideLibvips(bytes: Uint8Array): 'bmp' | 'heic' | undefined {
 export async function openImage(bytes: Buffer, inputOptions: SharpOptions): Promise<Sharp> {
   const sharp = await loadSharp();
   const pixels = await decodeOutsideLibvips(bytes, inputOptions);
-  return pixels ? sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }) : sharp(bytes, inputOptions);
+  return pixels ? sharp(pixels.data, rawInput(pixels)) : sharp(bytes, inputOptions);
+}
+
+/** sharp's input options for decoded RGB pixels. */
+export function rawInput(pixels: RgbPixels): SharpOptions {
+  return { raw: { width: pixels.width, height: pixels.height, channels: 3 } };
 }
 
 /**
@@ -33,8 +29,8 @@ export async function openImage(bytes: Buffer, inputOptions: SharpOptions): Prom
  * limit in `inputOptions`; undefined for every format libvips decodes itself.
  */
 export async function decodeOutsideLibvips(bytes: Buffer, inputOptions: SharpOptions): Promise<RgbPixels | undefined> {
-  const format = formatOutsideLibvips(bytes);
-  if (!format) return undefined;
+  const format = sniffImageFormat(bytes);
+  if (format !== 'bmp' && format !== 'heic') return undefined;
   const limit = inputOptions.limitInputPixels;
   const pixels = limit === false || limit === 0 ? Infinity : typeof limit === 'number' ? limit : SHARP_DEFAULT_LIMIT;
   return format === 'bmp' ? decodeBmp(bytes, pixels) : decodeHeic(bytes, await heifSize(bytes), pixels);

@@ -22,8 +22,9 @@ describe('arrangeRows', () => {
     expect(Array.from(layout.mirror)).toEqual([0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]);
     layout.image.forEach((image, r) => expect(layout.rows.data[r * dim + 1]).toBe(layout.mirror[r] ? -1 - (image * 10 + 1) : image * 10 + 1));
     // Each fold's sums are its own rows'.
-    const ones = new Float32Array(2 * n).fill(1);
-    expect(Array.from(layout.sums[1]!.plain.sum)).toEqual(Array.from(columnSums(layout.rows, ones, { start: 6, end: 8 }).sum));
+    // Fold 1's plain rows are rows 6 and 7.
+    const fold1Plain = Float32Array.from({ length: 2 * n }, (_, r) => (r === 6 || r === 7 ? 1 : 0));
+    expect(Array.from(layout.sums[1]!.plain.sum)).toEqual(Array.from(columnSums(layout.rows, fold1Plain).sum));
     expect(Array.from(layout.sums[1]!.mirror!.sum)).toEqual([-(20 + 50 + 2), -(21 + 51 + 2), -(22 + 52 + 2)]);
     layout.restore();
     expect(Array.from(buffer)).toEqual(Array.from(original));

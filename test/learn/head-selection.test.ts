@@ -83,15 +83,20 @@ describe('findLabelIssues', () => {
   });
 });
 
+/** Plain rows, then stand-in mirror rows (each value shifted by `shift(i)`), in one buffer as the head phase stores them. */
+function inOneBuffer(rows: { data: Float32Array; count: number; dim: number }, shift: (i: number) => number) {
+  const size = rows.count * rows.dim;
+  const both = new Float32Array(2 * size);
+  both.set(rows.data);
+  both.set(rows.data.map((v, i) => v + shift(i)), size);
+  return { both, size, plain: { ...rows, data: both.subarray(0, size) }, mirrored: { ...rows, data: both.subarray(size) } };
+}
+
 describe('crossValidateHeads and fitLinearHead', () => {
-  it('gives the same scores whether plain and mirror rows lie in one buffer (moved in place, then put back) or apart (copied)', async () => {
+  it('gives the same scores whether plain and mirror rows lie in one buffer (used where they lie) or apart (copied)', async () => {
     const { rows, labels } = clusters(90, 6, 3, 5, 2);
-    const size = rows.count * rows.dim;
-    const both = new Float32Array(2 * size);
-    both.set(rows.data);
-    both.set(rows.data.map((v, i) => v + ((i * 31) % 7) * 0.05), size);
+    const { both, size, ...adjacent } = inOneBuffer(rows, (i) => ((i * 31) % 7) * 0.05);
     const original = both.slice();
-    const adjacent = { plain: { ...rows, data: both.subarray(0, size) }, mirrored: { ...rows, data: both.subarray(size) } };
     const apart = { plain: { ...rows, data: both.slice(0, size) }, mirrored: { ...rows, data: both.slice(size) } };
     const options = { labels, classNames: names(3), seed: 3, cGrid: [0.1, 1] };
     const inPlace = await crossValidateHeads(adjacent.plain, adjacent.mirrored, options);
@@ -116,12 +121,9 @@ describe('crossValidateHeads and fitLinearHead', () => {
   it("scores the same with rows laid out by fold (moved in the caller's buffer, then put back) as in image order", async () => {
     // 800 images: stretches of 320 rows by fold, long enough for the objective to skip.
     const { rows, labels } = clusters(800, 6, 3, 9, 2);
-    const size = rows.count * rows.dim;
-    const both = new Float32Array(2 * size);
-    both.set(rows.data);
-    both.set(rows.data.map((v, i) => v + ((i * 17) % 5) * 0.04), size);
+    const { both, plain, mirrored } = inOneBuffer(rows, (i) => ((i * 17) % 5) * 0.04);
     const original = both.slice();
-    const select = () => crossValidateHeads({ ...rows, data: both.subarray(0, size) }, { ...rows, data: both.subarray(size) }, { labels, classNames: names(3), seed: 4, cGrid: [0.03, 0.3, 3] });
+    const select = () => crossValidateHeads(plain, mirrored, { labels, classNames: names(3), seed: 4, cGrid: [0.03, 0.3, 3] });
     const inOrder = await select();
     const previous = setMinMultiplyAddsByFold(0);
     let byFold;

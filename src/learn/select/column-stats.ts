@@ -21,20 +21,15 @@ export function columnStats(rows: Rows, weights: Float32Array): { mean: Float32A
   return statsOf(columnSums(rows, weights));
 }
 
-/**
- * The sums of rows `start` to `end` (default: all), added in row order to `from` (a copy: `from` is not changed).
- * Sums carried on from the rows before `start` equal the sums of one pass from row 0, to the bit: each dimension
- * adds the same values in the same order.
- */
-export function columnSums(rows: Rows, weights: Float32Array, range: { readonly from?: ColumnSums; readonly start?: number; readonly end?: number } = {}): ColumnSums {
+/** The sums of the rows with a positive weight, in row order (for sets of rows counted apart, see {@link addSums}). */
+export function columnSums(rows: Rows, weights: Float32Array): ColumnSums {
   const source = 'data' in rows ? matrixRowSource(rows) : rows;
   const { dim } = source;
-  const end = Math.min(range.end ?? source.count, source.count);
-  const sum = range.from ? Float64Array.from(range.from.sum) : new Float64Array(dim);
-  const sumSq = range.from ? Float64Array.from(range.from.sumSq) : new Float64Array(dim);
-  let used = range.from?.used ?? 0;
-  for (let start = range.start ?? 0; start < end; start += BLOCK_ROWS) {
-    const n = Math.min(BLOCK_ROWS, end - start);
+  const sum = new Float64Array(dim);
+  const sumSq = new Float64Array(dim);
+  let used = 0;
+  for (let start = 0; start < source.count; start += BLOCK_ROWS) {
+    const n = Math.min(BLOCK_ROWS, source.count - start);
     const data = source.read(start, n);
     for (let r = 0; r < n; r++) {
       if (!(weights[start + r]! > 0)) continue;
