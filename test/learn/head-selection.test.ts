@@ -163,6 +163,29 @@ describe('crossValidateHeads and fitLinearHead', () => {
     expect(correct / labels.length).toBeGreaterThan(0.9);
   });
 
+  it('stops the C path one step past the best where the CV log-loss has clearly risen there, two where it has barely moved', async () => {
+    // Few images for their dimensions: the loss turns up past a moderate C.
+    const { rows, labels } = clusters(60, 30, 3, 5, 4);
+    const mirrored = { ...rows, data: rows.data.map((v, i) => v + ((i * 7919) % 13) * 0.05) };
+    const path = async (cGrid?: number[]): Promise<{ past: number; rise: number }[]> => {
+      const cv = await crossValidateHeads(rows, mirrored, { labels, classNames: names(3), seed: 1, ...(cGrid ? { cGrid } : {}) });
+      return [false, true].map((tta) => {
+        const losses = cv.table.filter((t) => t.trainViews === 'plain+flip' && t.tta === tta).map((t) => t.logLoss);
+        const best = losses.indexOf(Math.min(...losses));
+        return { past: losses.length - 1 - best, rise: losses[best + 1]! / losses[best]! - 1 };
+      });
+    };
+    // The default grid (half decades): the loss rises by several percent one step past the best.
+    for (const { past, rise } of await path()) {
+      expect(rise).toBeGreaterThan(0.005);
+      expect(past).toBe(1);
+    }
+    // Steps of 3% in C around the best: a step moves the loss by far less, and the path goes on for two.
+    const fine = await path(Array.from({ length: 60 }, (_, i) => 0.03 * 1.03 ** i));
+    expect(fine.every(({ rise }) => rise < 0.005)).toBe(true);
+    expect(Math.max(...fine.map(({ past }) => past))).toBe(2);
+  });
+
   it("weighs rare classes up by default: on 10:1 training rows the rare class's recall on even held-out rows rises", async () => {
     const { rows, labels, recalls: heldOutRecalls } = imbalancedClusters();
     const recalls = async (classWeights: 'none' | 'balanced'): Promise<number[]> => {

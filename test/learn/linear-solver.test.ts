@@ -3,6 +3,7 @@ import { mulberry32 } from '../../src/core/random.js';
 import { Lbfgs } from '../../src/learn/linear/lbfgs.js';
 import { minimizeSoftmax } from '../../src/learn/linear/minimize.js';
 import { SoftmaxObjective } from '../../src/learn/linear/softmax-objective.js';
+import { VectorArena } from '../../src/learn/linear/vector-space.js';
 import { columnStats } from '../../src/learn/select/column-stats.js';
 import type { FeatureMatrix } from '../../src/learn/train-head.js';
 import { clusters } from './clusters.js';
@@ -325,6 +326,41 @@ describe('Lbfgs', () => {
     const scale = Math.max(...expected.map(Math.abs));
     expect(Math.max(...expected.map((v, i) => Math.abs(v - trial[i]!)))).toBeLessThan(1e-13 * scale);
     expect(trial.some((v, i) => v !== -g[i]!)).toBe(true);
+  });
+
+  it('consuming a borrowed history gives the same iterates, writes only over its dropped y, and touches fewer vectors', () => {
+    const random = mulberry32(3);
+    const n = 40;
+    const memory = 4;
+    const hessian = Float64Array.from({ length: n }, () => 0.2 + random() * 5);
+    const target = Float64Array.from({ length: n }, () => random() - 0.5);
+    const pairs = Array.from({ length: memory }, () => Float64Array.from({ length: n }, () => random() - 0.5));
+    const run = (consumesHistory: boolean): { xs: Float64Array[]; arena: VectorArena; s: Float64Array[]; y: Float64Array[] } => {
+      const arena = VectorArena.create(n, 64)!;
+      // The history in the run's own arena, as a regularisation path hands it over: borrowed, not copied.
+      const s = pairs.map((p) => arena.copy(p));
+      const y = s.map((sv) => arena.copy(sv.map((v, i) => v * hessian[i]!)));
+      const solver = new Lbfgs(new Float64Array(n), { history: { s, y }, consumesHistory, memory, vectors: arena, gradientTolerance: 1e-12, maxIterations: 30 });
+      const xs: Float64Array[] = [];
+      for (let x = solver.ask(); x; x = solver.ask()) {
+        xs.push(Float64Array.from(x));
+        solver.tell(
+          x.reduce((f, v, i) => f + 0.5 * hessian[i]! * v * v - target[i]! * v, 0),
+          x.map((v, i) => hessian[i]! * v - target[i]!),
+        );
+      }
+      expect(solver.iterations).toBeGreaterThan(2 * memory);
+      return { xs, arena, s, y };
+    };
+    const kept = run(false);
+    const consumed = run(true);
+    expect(consumed.xs.length).toBe(kept.xs.length);
+    consumed.xs.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(kept.xs[i]!)));
+    // s is never written (copies of a history share it); a consumed history's y become the run's scratch.
+    consumed.s.forEach((sv, i) => expect(Array.from(sv)).toEqual(Array.from(pairs[i]!)));
+    kept.y.forEach((yv, i) => expect(Array.from(yv)).toEqual(Array.from(pairs[i]!, (v, d) => v * hessian[d]!)));
+    expect(consumed.y.some((yv, i) => yv.some((v, d) => v !== pairs[i]![d]! * hessian[d]!))).toBe(true);
+    expect(kept.arena.touched - consumed.arena.touched).toBe(memory);
   });
 
   it('rejects bad options with the value received', () => {

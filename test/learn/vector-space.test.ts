@@ -68,6 +68,21 @@ describe('VectorArena: the WebAssembly SIMD loops L-BFGS runs on', () => {
     expect(Array.from(adopted)).toEqual([5, 4, 3, 2, 1]);
   });
 
+  it('takes given-back slots again before touching new ones, and ignores vectors it does not own', () => {
+    const arena = VectorArena.create(6, 8)!;
+    const [a, b, c] = [arena.alloc(), arena.alloc(), arena.alloc()];
+    expect(arena.touched).toBe(3);
+    arena.giveBack([a, Float64Array.from([1, 2, 3, 4, 5, 6])]);
+    b.fill(2);
+    const again = arena.alloc();
+    expect(again.byteOffset).toBe(a.byteOffset);
+    expect(arena.touched).toBe(3);
+    arena.alloc();
+    expect(arena.touched).toBe(4);
+    expect(Array.from(b)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(c.byteOffset).not.toBe(again.byteOffset);
+  });
+
   it('hands a released memory to the next arena, zeroed slot by slot, grown where it is too small', () => {
     const first = VectorArena.create(1000, 4)!;
     const old = first.alloc();

@@ -34,10 +34,17 @@ export interface LbfgsOptions {
   /**
    * Correction pairs to start from (e.g. from a neighbouring problem along a regularisation path), so the first step
    * is already scaled by curvature instead of being a short steepest-descent step. Newest last. Borrowed, not
-   * copied: the run only reads these arrays (it never recycles a borrowed pair's buffers), so one history can start
-   * several runs; the caller must not change them while those runs go on.
+   * copied: the run only reads these arrays (unless consumesHistory), so one history can start several runs; the
+   * caller must not change them while those runs go on.
    */
   readonly history?: LbfgsHistory;
+  /**
+   * The run may write over the y vectors of `history`'s pairs once it drops them (their s vectors stay read-only:
+   * copies share them, see copyHistory). For a caller that hands each run a history of its own, as a regularisation
+   * path does (SoftmaxObjective.carryHistory has rewritten those y for this run already): the run then needs one fresh
+   * vector per new pair instead of two. Defaults to false.
+   */
+  readonly consumesHistory?: boolean;
   /** Where the run's vectors live and the loops over them. Defaults to plain arrays (jsVectors). */
   readonly vectors?: VectorSpace;
 }
@@ -76,6 +83,8 @@ export class Lbfgs {
   readonly #rho: number[] = [];
   /** How many of the oldest pairs are borrowed from options.history (read-only: never reused as scratch). */
   #borrowed = 0;
+  /** Whether a dropped borrowed pair's y buffer may become scratch (options.consumesHistory). */
+  readonly #consumes: boolean;
   #scratchS: Float64Array | undefined;
   #scratchY: Float64Array | undefined;
   /** A point buffer no longer needed (the last rejected trial, or the point before the last accepted one): the next trial is written into it. */
@@ -104,6 +113,7 @@ export class Lbfgs {
     this.#ftol = options.relativeDecrease ?? 1e-10;
     this.#maxIterations = options.maxIterations ?? 500;
     this.#memory = options.memory ?? DEFAULT_LBFGS_MEMORY;
+    this.#consumes = options.consumesHistory ?? false;
     if (!(this.#gtol >= 0) || !(this.#ftol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}`);
     if (!Number.isInteger(this.#maxIterations) || this.#maxIterations < 0) throw new RangeError(`maxIterations must be an integer >= 0. Received: ${this.#maxIterations}`);
     if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);
@@ -164,12 +174,13 @@ export class Lbfgs {
       const sy = this.#space.diffDot(s, y, this.#trial, this.#x, g, this.#g);
       if (sy > 1e-12) {
         const full = this.#s.length === this.#memory;
-        // A dropped pair's buffers become the next scratch, unless they were borrowed.
+        // A dropped pair's buffers become the next scratch, unless they were borrowed (a consumed history's y may).
         const owned = this.#borrowed === 0;
         if (!owned && full) this.#borrowed--;
         this.#scratchS = full ? this.#s.shift() : undefined;
         this.#scratchY = full ? this.#y.shift() : undefined;
-        if (!owned) this.#scratchS = this.#scratchY = undefined;
+        if (!owned) this.#scratchS = undefined;
+        if (!owned && !this.#consumes) this.#scratchY = undefined;
         if (full) this.#rho.shift();
         this.#s.push(s);
         this.#y.push(y);

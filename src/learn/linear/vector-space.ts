@@ -241,6 +241,11 @@ export class VectorArena implements VectorSpace {
     }
   }
 
+  /** Slots handed out at least once: the memory this arena has touched is `touched` vectors. */
+  get touched(): number {
+    return this.#fresh;
+  }
+
   alloc(): Float64Array {
     const slot = this.#free.pop() ?? (this.#fresh < this.slots ? this.#fresh++ : -1);
     if (slot < 0) return new Float64Array(this.length);
@@ -270,6 +275,11 @@ export class VectorArena implements VectorSpace {
 
   adopt(v: Float64Array): Float64Array {
     return this.#owns(v) ? v : this.copy(v);
+  }
+
+  /** Gives back the slots of `vectors` (vectors of other memories in it are ignored): their views must not be used again. */
+  giveBack(vectors: Iterable<Float64Array>): void {
+    for (const v of vectors) if (this.#owns(v)) this.#free.push(v.byteOffset / this.#stride);
   }
 
   /** Gives back every slot but those of `kept` (vectors of other memories in it are ignored): views of the others must not be used again. */

@@ -66,8 +66,8 @@ export interface CrossValidation {
  * Scores linear heads by stratified (grouped) k-fold cross-validation on the training images alone, along a
  * regularisation path, and picks the best. Every fold is one problem of a shared SoftmaxObjective, so each L-BFGS
  * step of all of them takes one pass over the rows. Along the path each problem starts from its solution at the
- * previous C, and the path stops two steps after no candidate improves. The path runs with the richest row set;
- * the other row sets are scored at its best C.
+ * previous C, and the path stops two steps after no candidate improves (one, where the loss has clearly risen). The
+ * path runs with the richest row set; the other row sets are scored at its best C.
  *
  * @param plain features of each image's plain view, [images, dim].
  * @param flipped features of each image's mirror image, same order; enables 'plain+flip' rows and test-time
@@ -131,17 +131,27 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const record = (step: number, c: number, which: number[], points: Float64Array[], group: typeof settings, histories?: LbfgsHistory[]): Promise<void> =>
       scoreStep({ objective, which, points, settings: group, candidates: candidates.filter((cand) => group.some((g) => g.trainViews === cand.trainViews)), fold: folds.fold, layout, labels: options.labels, k, scoreWeights }).then((scores) => {
         objective.forget(which);
-        for (const { candidate, outOfFold, scores: s2 } of scores) {
-          const score: CvScore = { head: 'linear', ...candidate, c, ...s2 };
-          table.push(score);
-          const key = `${candidate.trainViews}/${candidate.tta}`;
-          const previous = best.get(key);
-          if (!previous || isBetter(score, previous.score, criterion)) {
-            const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
-            // Copied: the path moves its histories on to the next C in place.
-            const warmHistory = histories?.[first] && { history: copyHistory(histories[first]!, arena), lambda: objective.lambda(which[first]!) };
-            best.set(key, { score, step, outOfFold, warmStart: meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)), ...(warmHistory ? { warmHistory } : {}) });
-          }
+        const scored = scores.map(({ candidate, outOfFold, scores: s2 }) => ({ key: `${candidate.trainViews}/${candidate.tta}`, candidate, outOfFold, score: { head: 'linear', ...candidate, c, ...s2 } as CvScore }));
+        table.push(...scored.map((e) => e.score));
+        const improved = scored.filter((e) => {
+          const previous = best.get(e.key);
+          return !previous || isBetter(e.score, previous.score, criterion);
+        });
+        // The copied curvature pairs these replace go back to the arena first (those no other candidate holds), so that
+        // the copies below take their slots: with each candidate's own copy, taken before the old one went, the copies
+        // were a third of the arena's high-water mark (100 classes: 100 MB more memory touched).
+        const held = new Set([...best.entries()].filter(([key]) => !improved.some((e) => e.key === key)).flatMap(([, b]) => b.warmHistory?.history.y ?? []));
+        arena?.giveBack(new Set(improved.flatMap((e) => best.get(e.key)?.warmHistory?.history.y ?? []).filter((y) => !held.has(y))));
+        // One copy for the candidates of a problem that improve at this step (with and without test-time augmentation).
+        const copies = new Map<number, NonNullable<CrossValidation['warmHistory']>>();
+        const means = new Map<number, Float64Array>();
+        for (const { key, candidate, outOfFold, score } of improved) {
+          const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
+          // Copied: the path moves its histories on to the next C in place.
+          if (histories?.[first] && !copies.has(first)) copies.set(first, { history: copyHistory(histories[first]!, arena), lambda: objective.lambda(which[first]!) });
+          const warmHistory = copies.get(first);
+          if (!means.has(first)) means.set(first, meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)));
+          best.set(key, { score, step, outOfFold, warmStart: means.get(first)!, ...(warmHistory ? { warmHistory } : {}) });
         }
       });
     // The path runs on the richest row set only (the last variant); the others are scored at its best C, warm-started
@@ -157,7 +167,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
       // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
       const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem, arena));
-      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, signal: options.signal, ...inArena });
+      // Each run consumes its carried history: what the best candidates keep of one is copied (see record).
+      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, consumesHistory: true, signal: options.signal, ...inArena });
       points = minima.map((m) => m.x);
       previous = { which, histories: minima.map((m) => m.history) };
       await record(step, c, which, points, onPath, previous.histories);
@@ -170,8 +181,10 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
       }
       options.onProgress?.({ type: 'select', step: step + 1, steps: grid.length, c, best: bestOf([...best.values()].map((b) => b.score), criterion) });
       arena?.retainOnly([...points, ...previous.histories.flatMap(vectorsOf), ...bestVectors()]);
-      // The path has passed every candidate's optimum.
-      if (pathBest.every((b) => step - b.step >= 2)) break;
+      // The path has passed every candidate's optimum: two steps ago, or one step ago and the loss has clearly risen.
+      const here = table.filter((t) => t.c === c && t.trainViews === pathVariant);
+      const risen = (b: { score: CvScore }): boolean => criterion === 'log-loss' && here.some((t) => t.tta === b.score.tta && t.logLoss > b.score.logLoss * (1 + CLEAR_RISE));
+      if (pathBest.every((b) => step - b.step >= 2 || (step - b.step === 1 && risen(b)))) break;
     }
     arena?.retainOnly(bestVectors());
     for (const variant of variants.filter((v) => v !== pathVariant)) {
@@ -249,6 +262,14 @@ export function defaultFolds(images: number): number {
  * more (measured in bench/RESULTS.md); the final fit goes to 1e-6.
  */
 export const DEFAULT_CV_TOLERANCE = 3e-4;
+
+/**
+ * One step past a candidate's best C is enough once its CV log-loss has risen there by more than this share: the
+ * second step is for plateaus, where a later C may still win. In the 36 CV tables of bench/heads.mjs and the 3 000-image
+ * sets, a later step beat the best twice, both on flowers12 where the next step had moved the loss by < 0.001%; a rise
+ * of 0.01% to 5% was never undone. Steps at large C are the dearest of a path (bench/RESULTS.md).
+ */
+const CLEAR_RISE = 0.005;
 const CV_RELATIVE_TOLERANCE = 0.2;
 
 function isBetter(a: CvScore, b: CvScore, criterion: SelectionCriterion): boolean {
