@@ -40,10 +40,11 @@ function reference(rows: FeatureMatrix, labels: Int32Array, k: number, weights: 
 }
 
 describe('SoftmaxObjective', () => {
-  it('gives the value and gradient of an independent float64 implementation, for several problems in one pass', async () => {
+  // One block of rows, two and five: each problem's G' x comes in one part, two (read where they lie) or more (summed).
+  it.each([4096, 50, 20])('gives the value and gradient of an independent float64 implementation, for several problems in one pass (blocks of %i rows)', async (blockRows) => {
     const { rows, labels } = clusters(90, 12, 3, 1, 3);
     const random = mulberry32(5);
-    const objective = new SoftmaxObjective(rows, labels, 3);
+    const objective = new SoftmaxObjective(rows, labels, 3, { blockRows });
     try {
       const setups = [0, 1].map((fold) => {
         const weights = Float32Array.from({ length: rows.count }, (_, i) => (i % 3 === fold ? 0 : 1 + (i % 2)));

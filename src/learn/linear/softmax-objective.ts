@@ -86,7 +86,9 @@ export class SoftmaxObjective {
    * without another pass over the rows.
    */
   readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number }>();
-  readonly #buffers = new Map<number, { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
+  readonly #buffers = new Map<number, { r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
+  /** One problem's q = G' x [K, dim] summed in float64, where it came in more than two parts. */
+  #sums: Float64Array | undefined;
   /** The folded parameters of a subset of a pass's problems, by width (see #columnsOf). */
   readonly #subsets = new Map<number, { weight: Float32Array; bias: Float32Array }>();
   /** Matrix products run, for the benchmark's accounting. */
@@ -132,7 +134,10 @@ export class SoftmaxObjective {
     const m = which.length * k;
     const folded = this.#fold(which, points);
     // Accumulators reused across calls with the same width (a solver makes hundreds of calls).
-    const { q, r, nll } = this.#accumulators(dim * m, m);
+    const { r, nll } = this.#accumulators(dim * m, m);
+    // Each problem's parts of q = G' x, one per product that had it, [K, dim] at row offset `at * K` of `data`: read
+    // where they lie, added up in the order an accumulator would (a pass over q64 per product was ~4% of a selection).
+    const qParts: { data: Float32Array; at: number }[][] = which.map(() => []);
     // The probabilities are kept as onnxruntime returned them, for predict at a converged point: copying each
     // problem's out at every pass was ~5% of a selection, and only the last pass of each is ever read.
     const blocks: ProbabilityBlock[] = [];
@@ -146,7 +151,7 @@ export class SoftmaxObjective {
         sub,
         { start, end },
         (outputs, blockStart, count) => {
-          addProblems(q, outputs.q!.data as Float32Array, active, k * dim);
+          active.forEach((j, at) => qParts[j]!.push({ data: outputs.q!.data as Float32Array, at }));
           addProblems(r, outputs.r!.data as Float32Array, active, k);
           addProblems(nll, outputs.nll!.data as Float32Array, active, k);
           blocks.push({ p3: outputs.p3!.data as Float32Array, start: blockStart, count, columns: active });
@@ -166,15 +171,26 @@ export class SoftmaxObjective {
         f -= nll[j * k + c]!;
         gradient[dim * k + c] = r[j * k + c]! / s;
       }
+      // q of problem j, class c, dimension i: 0 + a, or (0 + a) + b, of its parts (as the accumulator adds them up from
+      // 0), read where they lie; with more parts, their sum in the accumulator.
+      const parts = qParts[j]!;
+      const two = parts.length === 2;
+      const summed = parts.length > 2;
+      // A problem's q summed in float64, from 0, where it has more than two parts (many blocks of rows).
+      const q = summed ? (this.#sums ??= new Float64Array(k * dim)).fill(0) : EMPTY64;
+      if (summed) for (const part of parts) addProblems(q, part.data, [0], k * dim, part.at);
+      const [qa, qb] = [parts[0]?.data ?? EMPTY, parts[1]?.data ?? EMPTY];
+      const [ra, rb] = [(parts[0]?.at ?? 0) * k, (parts[1]?.at ?? 0) * k];
       for (let i = 0; i < dim; i++) {
         const mean = problem.mean[i]!;
         const inv = 1 / problem.std[i]!;
         for (let c = 0; c < k; c++) {
           const w = point[i * k + c]!;
           penalty += w * w;
-          // d/dW of the folded weights W/std and bias b - mean . W/std; q is [P K, dim], so problem j's class c is row
-          // j K + c (read across rows, the few cache lines of one i at a time).
-          gradient[i * k + c] = ((q[(j * k + c) * dim + i]! - mean * r[j * k + c]!) * inv) / s + lambda * w;
+          const qv = summed ? q[c * dim + i]! : two ? 0 + qa[(ra + c) * dim + i]! + qb[(rb + c) * dim + i]! : 0 + qa[(ra + c) * dim + i]!;
+          // d/dW of the folded weights W/std and bias b - mean . W/std; a part is [P K, dim], its problem's class c
+          // row at K + c (read across rows, the few cache lines of one i at a time).
+          gradient[i * k + c] = ((qv - mean * r[j * k + c]!) * inv) / s + lambda * w;
         }
       }
       return { f: f / s + 0.5 * lambda * penalty, gradient };
@@ -254,13 +270,12 @@ export class SoftmaxObjective {
     await Promise.all(sessions.map(async (s) => (await s).release()));
   }
 
-  #accumulators(size: number, m: number): { q: Float64Array; r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array } {
+  #accumulators(size: number, m: number): { r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array } {
     let buffers = this.#buffers.get(m);
     if (!buffers) {
-      buffers = { q: new Float64Array(size), r: new Float64Array(m), nll: new Float64Array(m), weight: new Float32Array(size), bias: new Float32Array(m) };
+      buffers = { r: new Float64Array(m), nll: new Float64Array(m), weight: new Float32Array(size), bias: new Float32Array(m) };
       this.#buffers.set(m, buffers);
     }
-    buffers.q.fill(0);
     buffers.r.fill(0);
     buffers.nll.fill(0);
     return buffers;
@@ -356,9 +371,16 @@ export class SoftmaxObjective {
   }
 }
 
-/** Adds `source`'s values of the problems at positions `active` ( `span` values each) into theirs in `target`. */
-function addProblems(target: Float64Array, source: Float32Array, active: readonly number[], span: number): void {
-  active.forEach((j, at) => {
+const EMPTY = new Float32Array(0);
+const EMPTY64 = new Float64Array(0);
+
+/**
+ * Adds `source`'s values of the problems at positions `active` ( `span` values each, from position `first` on) into
+ * theirs in `target`.
+ */
+function addProblems(target: Float64Array, source: Float32Array, active: readonly number[], span: number, first = 0): void {
+  active.forEach((j, i) => {
+    const at = first + i;
     const to = j * span;
     const from = at * span;
     for (let i = 0; i < span; i++) target[to + i] = target[to + i]! + source[from + i]!;
