@@ -135,8 +135,8 @@ export class SoftmaxObjective {
     const folded = this.#fold(which, points);
     // Accumulators reused across calls with the same width (a solver makes hundreds of calls).
     const { r, nll } = this.#accumulators(dim * m, m);
-    // Each problem's parts of q = G' x, one per product that had it, [K, dim] at row offset `at * K` of `data`: read
-    // where they lie, added up in the order an accumulator would (a pass over q64 per product was ~4% of a selection).
+    // Each problem's parts of q = G' x, one per product that had it, [K, dim] at row `at * K` of `data`: read where
+    // they lie when the gradient is formed (adding each into a float64 buffer first was ~4% of a selection).
     const qParts: { data: Float32Array; at: number }[][] = which.map(() => []);
     // The probabilities are kept as onnxruntime returned them, for predict at a converged point: copying each
     // problem's out at every pass was ~5% of a selection, and only the last pass of each is ever read.
@@ -171,14 +171,13 @@ export class SoftmaxObjective {
         f -= nll[j * k + c]!;
         gradient[dim * k + c] = r[j * k + c]! / s;
       }
-      // q of problem j, class c, dimension i: 0 + a, or (0 + a) + b, of its parts (as the accumulator adds them up from
-      // 0), read where they lie; with more parts, their sum in the accumulator.
+      // q of problem j, class c, dimension i: 0 + a, or (0 + a) + b, of its parts, read where they lie (the same
+      // doubles as adding them into a float64 buffer from 0); three or more parts (many blocks) are summed so first.
       const parts = qParts[j]!;
       const two = parts.length === 2;
       const summed = parts.length > 2;
-      // A problem's q summed in float64, from 0, where it has more than two parts (many blocks of rows).
       const q = summed ? (this.#sums ??= new Float64Array(k * dim)).fill(0) : EMPTY64;
-      if (summed) for (const part of parts) addProblems(q, part.data, [0], k * dim, part.at);
+      if (summed) for (const part of parts) addProblems(q, part.data.subarray(part.at * k * dim), [0], k * dim);
       const [qa, qb] = [parts[0]?.data ?? EMPTY, parts[1]?.data ?? EMPTY];
       const [ra, rb] = [(parts[0]?.at ?? 0) * k, (parts[1]?.at ?? 0) * k];
       for (let i = 0; i < dim; i++) {
@@ -374,13 +373,9 @@ export class SoftmaxObjective {
 const EMPTY = new Float32Array(0);
 const EMPTY64 = new Float64Array(0);
 
-/**
- * Adds `source`'s values of the problems at positions `active` ( `span` values each, from position `first` on) into
- * theirs in `target`.
- */
-function addProblems(target: Float64Array, source: Float32Array, active: readonly number[], span: number, first = 0): void {
-  active.forEach((j, i) => {
-    const at = first + i;
+/** Adds `source`'s values of the problems at positions `active` ( `span` values each) into theirs in `target`. */
+function addProblems(target: Float64Array, source: Float32Array, active: readonly number[], span: number): void {
+  active.forEach((j, at) => {
     const to = j * span;
     const from = at * span;
     for (let i = 0; i < span; i++) target[to + i] = target[to + i]! + source[from + i]!;

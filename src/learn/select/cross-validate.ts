@@ -142,16 +142,18 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
         // were a third of the arena's high-water mark (100 classes: 100 MB more memory touched).
         const held = new Set([...best.entries()].filter(([key]) => !improved.some((e) => e.key === key)).flatMap(([, b]) => b.warmHistory?.history.y ?? []));
         arena?.giveBack(new Set(improved.flatMap((e) => best.get(e.key)?.warmHistory?.history.y ?? []).filter((y) => !held.has(y))));
-        // One copy for the candidates of a problem that improve at this step (with and without test-time augmentation).
-        const copies = new Map<number, NonNullable<CrossValidation['warmHistory']>>();
-        const means = new Map<number, Float64Array>();
-        for (const { key, candidate, outOfFold, score } of improved) {
-          const first = group.findIndex((g) => g.trainViews === candidate.trainViews);
+        // One warm start for the candidates of a row set that improve at this step (with and without test-time
+        // augmentation): the mean of its fold solutions and a copy of one fold's curvature pairs.
+        const warm = new Map<TrainViews, { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
+        const warmFor = (trainViews: TrainViews): { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] } => {
+          const first = group.findIndex((g) => g.trainViews === trainViews);
+          const warmStart = meanOf(points.filter((_, j) => group[j]!.trainViews === trainViews));
           // Copied: the path moves its histories on to the next C in place.
-          if (histories?.[first] && !copies.has(first)) copies.set(first, { history: copyHistory(histories[first]!, arena), lambda: objective.lambda(which[first]!) });
-          const warmHistory = copies.get(first);
-          if (!means.has(first)) means.set(first, meanOf(points.filter((_, j) => group[j]!.trainViews === candidate.trainViews)));
-          best.set(key, { score, step, outOfFold, warmStart: means.get(first)!, ...(warmHistory ? { warmHistory } : {}) });
+          return histories?.[first] ? { warmStart, warmHistory: { history: copyHistory(histories[first]!, arena), lambda: objective.lambda(which[first]!) } } : { warmStart };
+        };
+        for (const { key, candidate, outOfFold, score } of improved) {
+          if (!warm.has(candidate.trainViews)) warm.set(candidate.trainViews, warmFor(candidate.trainViews));
+          best.set(key, { score, step, outOfFold, ...warm.get(candidate.trainViews)! });
         }
       });
     // The path runs on the richest row set only (the last variant); the others are scored at its best C, warm-started
