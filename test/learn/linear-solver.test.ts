@@ -247,6 +247,36 @@ describe('minimizeSoftmax', () => {
     });
   }
 
+  it('starts a neighbouring C from the evaluation carried to it: one pass fewer, the same minimum within tolerance', async () => {
+    const { rows, labels } = clusters(150, 12, 4, 3, 5);
+    const weights = Float32Array.from({ length: rows.count }, (_, i) => 1 + (i % 3));
+    const stats = columnStats(rows, weights);
+    const objective = new SoftmaxObjective(rows, labels, 4);
+    try {
+      const at = (c: number): number => objective.addProblem({ rowWeights: weights, ...stats, c });
+      const options = { gradientTolerance: 1e-9, relativeGradientTolerance: 0.2, maxIterations: 2000 };
+      const from = at(0.05);
+      const [first] = await minimizeSoftmax(objective, [from], [new Float64Array(objective.size)], options);
+      const [to, plain] = [at(0.5), at(0.5)];
+      // The carried value and gradient are those of a fresh evaluation of the next C at the same point.
+      const [fresh] = await objective.evaluate([to], [first!.x]);
+      const carried = objective.carryEvaluation({ f: first!.f, gradient: new Float64Array(first!.gradient!) }, first!.x, from, to);
+      expect(carried.f).toBeCloseTo(fresh!.f, 10);
+      for (let p = 0; p < objective.size; p++) expect(Math.abs(carried.gradient[p]! - fresh!.gradient[p]!)).toBeLessThan(1e-10);
+      // Two runs from that point, one given the carried evaluation: it asks for one evaluation less, ends at the same point.
+      let passes = 0;
+      const counting = { ...options, onPass: (n: number) => void (passes = n) };
+      const [withStart] = await minimizeSoftmax(objective, [to], [first!.x], { ...counting, startEvaluations: [carried] });
+      const withStartPasses = passes;
+      const [without] = await minimizeSoftmax(objective, [plain], [first!.x], counting);
+      expect(withStartPasses).toBe(passes - 1);
+      expect(withStart!.status).toBe('converged');
+      for (let p = 0; p < objective.size; p++) expect(Math.abs(withStart!.x[p]! - without!.x[p]!)).toBeLessThan(1e-6);
+    } finally {
+      await objective.dispose();
+    }
+  });
+
   it('is deterministic: the same problem gives the same weights bit for bit', async () => {
     const run = async (): Promise<Float64Array> => {
       const { rows, labels } = clusters(200, 16, 5, 4, 4);

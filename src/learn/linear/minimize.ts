@@ -1,6 +1,6 @@
 import { GraftError } from '../../core/errors.js';
 import { DEFAULT_LBFGS_MEMORY, Lbfgs, type LbfgsHistory, type LbfgsOptions, type LbfgsStatus } from './lbfgs.js';
-import type { SoftmaxObjective } from './softmax-objective.js';
+import type { Evaluation, SoftmaxObjective } from './softmax-objective.js';
 import { jsVectors, VectorArena, type VectorSpace } from './vector-space.js';
 
 /** Where one problem's minimisation ended. */
@@ -11,11 +11,22 @@ export interface Minimum {
   readonly status: LbfgsStatus;
   /** The run's correction pairs: a warm start for a neighbouring problem (see SoftmaxObjective.carryHistory). */
   readonly history: LbfgsHistory;
+  /**
+   * The gradient at `x` (undefined if the run never evaluated one): with `f`, the start of a neighbouring problem
+   * at the same point (see SoftmaxObjective.carryEvaluation).
+   */
+  readonly gradient: Float64Array | undefined;
 }
+
 
 export interface MinimizeOptions extends Omit<LbfgsOptions, 'history' | 'vectors'> {
   /** Correction pairs to start each run from (per problem, same order as `which`). */
   readonly histories?: readonly (LbfgsHistory | undefined)[];
+  /**
+   * Value and gradient at each start where already known (per problem, same order as `which`): the run takes them
+   * instead of a pass over the rows, and owns the gradient from then on (it becomes one of its buffers).
+   */
+  readonly startEvaluations?: readonly (Evaluation | undefined)[];
   /** Checked between passes: aborting stops with GraftError CANCELLED. */
   readonly signal?: AbortSignal;
   /** Called after each pass over the rows with the number of passes so far and each run's current value. */
@@ -60,6 +71,12 @@ async function minimizeIn(
   // Two gradient buffers per run: a run keeps the gradient of its accepted point and needs one for its trial, so the
   // other buffer is always free (a gradient per evaluation was most of a selection's garbage).
   const buffers = runs.map((): Float64Array[] => []);
+  runs.forEach((run, j) => {
+    const known = options.startEvaluations?.[j];
+    if (!known) return;
+    buffers[j]!.push(known.gradient);
+    run.tell(known.f, known.gradient);
+  });
   const freeBuffer = (j: number): Float64Array => {
     const kept = runs[j]!.gradient;
     const pool = buffers[j]!;
@@ -84,5 +101,5 @@ async function minimizeIn(
     active.forEach((a, t) => runs[a.j]!.tell(results[t]!.f, results[t]!.gradient));
     options.onPass?.(passes, results.map((r) => r.f));
   }
-  return runs.map((run) => ({ x: keep(run.x), f: run.f, iterations: run.iterations, status: run.status, history: { s: run.history.s.map(keep), y: run.history.y.map(keep) } }));
+  return runs.map((run) => ({ x: keep(run.x), f: run.f, iterations: run.iterations, status: run.status, history: { s: run.history.s.map(keep), y: run.history.y.map(keep) }, gradient: run.gradient && keep(run.gradient) }));
 }

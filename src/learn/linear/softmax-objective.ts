@@ -252,6 +252,20 @@ export class SoftmaxObjective {
     return history;
   }
 
+  /**
+   * Moves problem `from`'s value and gradient at `point`, in place, to problem `to` (same rows and standardisation,
+   * another C): they differ by the L2 term alone, (lambda_to - lambda_from) / 2 |W|^2 and its gradient, so a
+   * regularisation path starts each C without a pass over the rows. Equal to evaluating `to` there up to rounding.
+   */
+  carryEvaluation(evaluation: Evaluation, point: Float64Array, from: number, to: number, vectors: VectorSpace = jsVectors(this.size)): Evaluation {
+    const delta = this.lambda(to) - this.lambda(from);
+    const weights = this.rows.dim * this.numClasses;
+    let penalty = 0;
+    for (let i = 0; i < weights; i++) penalty += point[i]! * point[i]!;
+    vectors.axpy(evaluation.gradient, delta, point, weights);
+    return { f: evaluation.f + 0.5 * delta * penalty, gradient: evaluation.gradient };
+  }
+
   /** The L2 weight of problem `p` in the objective as evaluated: 1 / (C S), S its rows' weight sum. */
   lambda(p: number): number {
     return 1 / (this.#problems[p]!.c * this.#weightSums[p]!);

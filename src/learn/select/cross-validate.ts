@@ -1,7 +1,7 @@
 import type { ProgressListener } from '../../core/progress.js';
 import { arenaSlotsPerRun, minimizeSoftmax } from '../linear/minimize.js';
 import { copyHistory, DEFAULT_LBFGS_MEMORY, type LbfgsHistory } from '../linear/lbfgs.js';
-import { SoftmaxObjective } from '../linear/softmax-objective.js';
+import { SoftmaxObjective, type Evaluation } from '../linear/softmax-objective.js';
 import { VectorArena } from '../linear/vector-space.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { assignFolds } from './folds.js';
@@ -159,7 +159,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     // The path runs on the richest row set only (the last variant); the others are scored at its best C, warm-started
     // from its solutions there: a pass over the rows costs in proportion to the problems in it.
     let points: Float64Array[] = onPath.map(() => new Float64Array(objective.size));
-    let previous: { which: number[]; histories: LbfgsHistory[] } | undefined;
+    let previous: { which: number[]; histories: LbfgsHistory[]; evaluations: (Evaluation | undefined)[] } | undefined;
     let bestPathPoints = points;
     let bestPathLoss = Infinity;
     let bestPathC = grid[0]!;
@@ -167,12 +167,14 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
     const bestVectors = (): Float64Array[] => [...bestPathPoints, ...[...best.values()].flatMap((b) => (b.warmHistory ? vectorsOf(b.warmHistory.history) : []))];
     for (const [step, c] of grid.entries()) {
       const which = onPath.map((s) => objective.addProblem({ rowWeights: s.weights, mean: s.mean, std: s.std, c }));
-      // Warm starts: each problem's solution at the previous C, and its curvature pairs moved to this C.
+      // Warm starts: each problem's solution at the previous C, with its value, gradient and curvature pairs moved to
+      // this C (no pass over the rows for the start: a tenth of a path's passes).
       const histories = previous && which.map((problem, j) => objective.carryHistory(previous!.histories[j]!, previous!.which[j]!, problem, arena));
+      const startEvaluations = previous && which.map((problem, j) => previous!.evaluations[j] && objective.carryEvaluation(previous!.evaluations[j]!, points[j]!, previous!.which[j]!, problem, arena));
       // Each run consumes its carried history: what the best candidates keep of one is copied (see record).
-      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, consumesHistory: true, signal: options.signal, ...inArena });
+      const minima = await minimizeSoftmax(objective, which, points, { gradientTolerance: options.cvTolerance ?? DEFAULT_CV_TOLERANCE, relativeGradientTolerance: CV_RELATIVE_TOLERANCE, histories, startEvaluations, consumesHistory: true, signal: options.signal, ...inArena });
       points = minima.map((m) => m.x);
-      previous = { which, histories: minima.map((m) => m.history) };
+      previous = { which, histories: minima.map((m) => m.history), evaluations: minima.map((m) => m.gradient && { f: m.f, gradient: m.gradient }) };
       await record(step, c, which, points, onPath, previous.histories);
       const pathBest = [...best.entries()].filter(([key]) => key.startsWith(`${pathVariant}/`)).map(([, b]) => b);
       const stepBest = Math.min(...pathBest.filter((b) => b.step === step).map((b) => b.score.logLoss));
@@ -182,7 +184,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
         bestPathC = c;
       }
       options.onProgress?.({ type: 'select', step: step + 1, steps: grid.length, c, best: bestOf([...best.values()].map((b) => b.score), criterion) });
-      arena?.retainOnly([...points, ...previous.histories.flatMap(vectorsOf), ...bestVectors()]);
+      arena?.retainOnly([...points, ...previous.histories.flatMap(vectorsOf), ...previous.evaluations.flatMap((e) => (e ? [e.gradient] : [])), ...bestVectors()]);
       // The path has passed every candidate's optimum: two steps ago, or one step ago and the loss has clearly risen.
       const here = table.filter((t) => t.c === c && t.trainViews === pathVariant);
       const risen = (b: { score: CvScore }): boolean => criterion === 'log-loss' && here.some((t) => t.tta === b.score.tta && t.logLoss > b.score.logLoss * (1 + CLEAR_RISE));
