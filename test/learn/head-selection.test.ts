@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { GraftError } from '../../src/core/errors.js';
-import { crossValidateHeads, scoreProbabilities } from '../../src/learn/select/cross-validate.js';
+import { crossValidateHeads, isBetter, scoreProbabilities, type CvScore } from '../../src/learn/select/cross-validate.js';
 import { setMinMultiplyAddsByFold } from '../../src/learn/select/fold-layout.js';
 import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
@@ -184,6 +184,18 @@ describe('crossValidateHeads and fitLinearHead', () => {
     const fine = await path(Array.from({ length: 60 }, (_, i) => 0.03 * 1.03 ** i));
     expect(fine.every(({ rise }) => rise < 0.005)).toBe(true);
     expect(Math.max(...fine.map(({ past }) => past))).toBe(2);
+  });
+
+  it('keeps the candidate found first (the smaller C) when log-losses differ in the 7th digit only', () => {
+    const score = (c: number, logLoss: number, accuracy = 0.97): CvScore => ({ head: 'linear', trainViews: 'plain+flip', tta: true, c, accuracy, logLoss });
+    // flowers12 (TM, seed 3) at C = 1 and C = 3.16: the runs barely moved from their warm starts.
+    const [atOne, atThree] = [score(1, 0.0955728752719511), score(3.16, 0.09557286593392428)];
+    expect(isBetter(atThree, atOne, 'log-loss')).toBe(false);
+    expect(isBetter(atOne, atThree, 'log-loss')).toBe(false);
+    expect(isBetter(score(3.16, 0.0955), atOne, 'log-loss')).toBe(true);
+    // By accuracy, the log-loss only breaks ties, with the same rule.
+    expect(isBetter(score(3.16, 0.2, 0.98), atOne, 'accuracy')).toBe(true);
+    expect(isBetter(atThree, atOne, 'accuracy')).toBe(false);
   });
 
   it("weighs rare classes up by default: on 10:1 training rows the rare class's recall on even held-out rows rises", async () => {

@@ -278,9 +278,17 @@ export const DEFAULT_CV_TOLERANCE = 3e-4;
 const CLEAR_RISE = 0.005;
 const CV_RELATIVE_TOLERANCE = 0.2;
 
-function isBetter(a: CvScore, b: CvScore, criterion: SelectionCriterion): boolean {
+/**
+ * Log-losses closer than this share are a tie, kept by the candidate found first (on the path: the smaller C, the
+ * stronger regularisation). They come from float32 probabilities, so the 7th digit is rounding: at large C the runs
+ * barely move from their warm starts and consecutive C steps score within 1e-7 of each other, one way or the other.
+ */
+const TIE = 1e-6;
+
+/** Whether score `a` beats `b` (found earlier) under the criterion; ties (see TIE) keep `b`. */
+export function isBetter(a: CvScore, b: CvScore, criterion: SelectionCriterion): boolean {
   if (criterion === 'accuracy' && a.accuracy !== b.accuracy) return a.accuracy > b.accuracy;
-  return a.logLoss < b.logLoss;
+  return a.logLoss < b.logLoss * (1 - TIE);
 }
 
 function bestOf(scores: CvScore[], criterion: SelectionCriterion): CvScore {
