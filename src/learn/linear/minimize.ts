@@ -18,7 +18,6 @@ export interface Minimum {
   readonly gradient: Float64Array | undefined;
 }
 
-
 export interface MinimizeOptions extends Omit<LbfgsOptions, 'history' | 'vectors'> {
   /** Correction pairs to start each run from (per problem, same order as `which`). */
   readonly histories?: readonly (LbfgsHistory | undefined)[];
