@@ -7,7 +7,6 @@ import { sniffImageFormat } from './sniff-image-format.js';
 /** sharp's default pixel limit, which `limitInputPixels: true` (or leaving it out) stands for. */
 const SHARP_DEFAULT_LIMIT = 0x3fff * 0x3fff;
 
-
 /**
  * A sharp pipeline over an image file's bytes, for every format Graft reads: libvips's own loaders, and for a BMP
  * or HEIC its pixels decoded first (see {@link decodeOutsideLibvips}). EXIF orientation, first frames and the pixel

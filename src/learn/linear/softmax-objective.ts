@@ -82,8 +82,8 @@ export class SoftmaxObjective {
   readonly #labels64: BigInt64Array;
   /**
    * Each problem's last evaluated point and that pass's probability blocks, in which it is position `column` of the
-   * pass's problems (present in the blocks whose `columns` hold it). An L-BFGS run ends on a point it has evaluated, so scoring it afterwards (predict) is served from here
-   * without another pass over the rows.
+   * pass's problems (present in the blocks whose `columns` hold it). An L-BFGS run ends on a point it has evaluated,
+   * so scoring it afterwards (predict) is served from here without another pass over the rows.
    */
   readonly #last = new Map<number, { point: Float64Array; blocks: readonly ProbabilityBlock[]; column: number }>();
   readonly #buffers = new Map<number, { r: Float64Array; nll: Float64Array; weight: Float32Array; bias: Float32Array }>();
