@@ -5,8 +5,6 @@ import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
-import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
-import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 
 /** What building a TF.js backbone found; cached beside its ONNX export. */
@@ -31,7 +29,9 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const descPath = `${stem}.json`;
   let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
   let model: tf.LayersModel | undefined;
+  // tfjs (and the exporter, which imports it) load only when the model must be built: not on a warm run.
   const buildModel = async (): Promise<tf.LayersModel> => {
+    const { ensureTfjsBackend, warnOnFallback } = await import('../runtime/tfjs-backend.js');
     await ensureTfjsBackend(warnOnFallback(request.onProgress));
     return build(featureLayer);
   };
@@ -54,6 +54,7 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
     else {
       model ??= await buildModel();
+      const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
       bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
       await mkdir(dirname(exportPath), { recursive: true });
       await writeFileAtomic(exportPath, bytes);

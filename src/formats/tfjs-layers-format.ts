@@ -21,7 +21,7 @@ export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
   },
   locate: (path) => ({ kind: 'tfjs-layers', dir: dirname(path) }),
   // tfjs loads only when a TF.js model is actually read (see lazy-converters.ts).
-  modelId: async (location) => (await import('../readers/tfjs-layers.js')).layersModelDirSha256(layersDir(location)),
+  modelId: async (location) => (await import('../readers/tfjs-layers-files.js')).layersModelDirSha256(layersDir(location)),
   openFeatures: async (request) =>
     (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
       const { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } = await import('../readers/tfjs-layers.js');

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
-import { groupByteLength, readLayersModelDir } from '../tfjs-layers.js';
+import { groupByteLength, readLayersModelDir } from '../tfjs-layers-files.js';
 import { validateGraphModelJson, type GraphModelJson } from './graph-model-json.js';
 
 /** A graph model with the files it was built from (the ONNX exporter and model hashes need the raw parts). */

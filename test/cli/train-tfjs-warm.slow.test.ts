@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { copySubset, hasShared, hymenoptera, parseJsonOutput, repoRoot, sharedDir, skipReason, tempDir, type CliRun } from '../support.js';
+
+const tmBase = join(sharedDir, 'models/tm-mobilenetv2-035/base/model.json');
+const preload = pathToFileURL(join(repoRoot, 'test/fixtures/report-loaded-modules.mjs')).href;
+
+/** `graft train` with the preload that lists, at exit, the CommonJS modules the process loaded. */
+function trainListingModules(args: string[], env: Record<string, string>, listing: string): Promise<CliRun> {
+  return new Promise((resolvePromise) => {
+    const argv = ['--import', preload, join(repoRoot, 'bin/graft.js'), 'train', ...args];
+    execFile(process.execPath, argv, { env: { ...process.env, ...env, GRAFT_TEST_MODULES_OUT: listing } }, (error, stdout, stderr) => {
+      resolvePromise({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** tfjs's code among the listed modules (its package.json files, read for version records, are not code). */
+async function tfjsCodeIn(listing: string): Promise<string[]> {
+  return (await readFile(listing, 'utf8')).split('\n').filter((p) => p.includes('@tensorflow') && !p.endsWith('package.json'));
+}
+
+skipReason('warm TF.js-backbone training');
+describe.skipIf(!hasShared)('graft train with a TF.js layers backbone (Teachable Machine base)', () => {
+  let root: string;
+  let data: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    root = await tempDir();
+    data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
+    env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+  });
+
+  // tfjs takes ~0.4 s to import and set up: a run with its features and ONNX export cached has no use for it.
+  it('loads tfjs to build and export the model once; a rerun with everything cached never loads it', async () => {
+    interface TrainJson { features: { computed: number; cached: number }; model: string }
+    const first = await trainListingModules([data, '--backbone', tmBase, '--out', join(root, 'm1'), '--json'], env, join(root, 'first.txt'));
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseJsonOutput<TrainJson>(first).features.computed).toBeGreaterThan(0);
+    expect(await tfjsCodeIn(join(root, 'first.txt'))).not.toEqual([]);
+
+    const second = await trainListingModules([data, '--backbone', tmBase, '--out', join(root, 'm2'), '--json'], env, join(root, 'second.txt'));
+    expect(second.code, second.stderr).toBe(0);
+    const r = parseJsonOutput<TrainJson>(second);
+    expect(r.features.computed).toBe(0);
+    expect(await tfjsCodeIn(join(root, 'second.txt'))).toEqual([]);
+    // The model it wrote is whole: the same ONNX bytes as the first run's (the same backbone export and head).
+    expect(await readFile(join(r.model, 'model.onnx'))).toEqual(await readFile(join(root, 'm1', 'model.onnx')));
+  });
+});
