@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import { describeDuplicates } from '../data/find-duplicates.js';
 import type { ProgressEvent, ProgressListener } from '../core/progress.js';
 
@@ -19,7 +20,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   const stream = options.stream ?? process.stderr;
   const isTTY = options.isTTY ?? Boolean(stream.isTTY);
   const quiet = options.quiet ?? false;
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
   let lastLineAt = 0;
   const line = (text: string): void => {
     if (bar) bar.stop();
@@ -28,6 +29,8 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   };
   const startBar = (total: number, unit: string): void => {
     bar?.stop();
+    // Loaded on the first bar: a piped or --json run (most scripted ones) never draws one.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
     bar = new cliProgress.SingleBar(
       { stream, format: `  {bar} {value}/{total} ${unit} | {rate} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
       cliProgress.Presets.shades_classic,
