@@ -42,7 +42,8 @@ export function encodeF16(data: Float32Array): Buffer | undefined {
 
 export function decodeF16(bytes: Buffer, dim: number): Float32Array {
   const vector = new Float32Array(dim);
-  for (let i = 0; i < dim; i++) vector[i] = HALF_TABLE[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  const table = halfTable();
+  for (let i = 0; i < dim; i++) vector[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
   return vector;
 }
 
@@ -85,8 +86,14 @@ export function float16BitsToNumber(h: number): number {
   return sign * (0x400 + mant) * 2 ** (exp - 25);
 }
 
-/** All 65536 half values as float32 (256 KiB, built once at load, ~1 ms, never changed): decoding is one lookup a value. */
-const HALF_TABLE: Float32Array = Float32Array.from({ length: 0x10000 }, (_, h) => float16BitsToNumber(h));
+/**
+ * All 65536 half values as float32 (256 KiB, never changed): decoding is one lookup a value. Built on the first
+ * decode (~10 ms on a cold process), not at import: most runs read f32 vectors and never need it.
+ */
+let halfValues: Float32Array | undefined;
+function halfTable(): Float32Array {
+  return (halfValues ??= Float32Array.from({ length: 0x10000 }, (_, h) => float16BitsToNumber(h)));
+}
 
 /** A little-endian float32 blob's vector (the blob's bytes may sit at any offset: copying them aligns them). */
 export function decodeF32(bytes: Buffer, dim: number): Float32Array {
