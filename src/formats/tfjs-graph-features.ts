@@ -5,12 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
-import { graphFeatureNode } from '../readers/tfjs-graph/graph-features.js';
 import { attrShape } from '../readers/tfjs-graph/graph-model-json.js';
-import { readGraphModelDir } from '../readers/tfjs-graph/load-graph-model.js';
 import { createSession } from '../runtime/ort-session.js';
-import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
-import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { graphDir } from './model-location.js';
 
@@ -31,6 +27,13 @@ export async function openGraphFeatures(request: FeatureRequest): Promise<Featur
   let bytes: Uint8Array | undefined;
   let description = existsSync(exportPath) && existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as GraphDescription) : undefined;
   if (!description) {
+    // tfjs (which the readers and the exporter import) loads only here, to build the export: not on a warm run.
+    const [{ graphFeatureNode }, { readGraphModelDir }, { ensureTfjsBackend, warnOnFallback }, { exportGraphModelToOnnx }] = await Promise.all([
+      import('../readers/tfjs-graph/graph-features.js'),
+      import('../readers/tfjs-graph/load-graph-model.js'),
+      import('../runtime/tfjs-backend.js'),
+      import('../tfjs-to-onnx/graph-model-to-onnx.js'),
+    ]);
     // Weight decoding (quantized shards) goes through tfjs, which needs its backend up.
     await ensureTfjsBackend(warnOnFallback(request.onProgress));
     const { modelJson, weightBytes } = await readGraphModelDir(dir);
