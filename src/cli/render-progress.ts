@@ -22,6 +22,8 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
   const quiet = options.quiet ?? false;
   let bar: CliProgress.SingleBar | undefined;
   let lastLineAt = 0;
+  /** Whether this extraction's last line (done = total) is out: extraction reports its end more than once. */
+  let endPrinted = false;
   const line = (text: string): void => {
     if (bar) bar.stop();
     bar = undefined;
@@ -52,13 +54,15 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'extract-start':
         line(`features: ${event.total} images`);
+        endPrinted = false;
         if (isTTY) startBar(event.total, 'img');
         return;
       case 'extract': {
         if (isTTY) {
           bar?.update(event.done, { rate: `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached` });
-        } else if (Date.now() - lastLineAt > 5000 || event.done === event.total) {
+        } else if (event.done === event.total ? !endPrinted : Date.now() - lastLineAt > 5000) {
           lastLineAt = Date.now();
+          endPrinted = event.done === event.total;
           line(`  features ${event.done}/${event.total}: ${event.computed} computed (${event.imgPerSec.toFixed(0)} img/s), ${event.cached} cached`);
         }
         return;

@@ -35,6 +35,24 @@ describe('renderProgress', () => {
     expect(out.text()).not.toContain('ETA');
   });
 
+  it('prints the end of an extraction once when piped, though extraction reports it more than once', () => {
+    const out = capture(false);
+    const render = renderProgress({ stream: out.stream, isTTY: false });
+    for (const total of [10, 4]) {
+      render({ type: 'extract-start', total });
+      render({ type: 'extract', done: 3, total, cached: 3, computed: 0, imgPerSec: 0 });
+      render({ type: 'extract', done: total, total, cached: 3, computed: total - 3, imgPerSec: 38 });
+      render({ type: 'extract', done: total, total, cached: 3, computed: total - 3, imgPerSec: 37 });
+    }
+    render.stop();
+    // A line at most every 5 s (the first report, then nothing until the end), and one line for each end.
+    expect(out.text().trim().split('\n').filter((l) => l.trim().startsWith('features ')).map((l) => l.trim())).toEqual([
+      'features 3/10: 0 computed (0 img/s), 3 cached',
+      'features 10/10: 7 computed (38 img/s), 3 cached',
+      'features 4/4: 1 computed (38 img/s), 3 cached',
+    ]);
+  });
+
   it('draws a bar with rate and ETA on a terminal', () => {
     const out = capture(true);
     const render = renderProgress({ stream: out.stream, isTTY: true });
