@@ -34,7 +34,15 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
     // Loaded on the first bar: a piped or --json run (most scripted ones) never draws one.
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
     bar = new cliProgress.SingleBar(
-      { stream, format: `  {bar} {value}/{total} ${unit} | {rate} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+      {
+        stream,
+        format: `  {bar} {value}/{total} ${unit} | {rate} | ETA {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 50,
+        // Before any progress the ETA is 'INF' or 'NULL', which cli-progress's own formatter cuts to "NFs".
+        formatTime: (t, options, roundTo) => (typeof t === 'number' ? cliProgress.Format.TimeFormat(t, options, roundTo) : '--'),
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { rate: '' });

@@ -57,8 +57,12 @@ describe('renderProgress', () => {
     const out = capture(true);
     const render = renderProgress({ stream: out.stream, isTTY: true });
     render({ type: 'extract-start', total: 100 });
+    render({ type: 'extract', done: 0, total: 100, cached: 0, computed: 0, imgPerSec: 0 });
+    // No rate yet, so no ETA: shown as "--", not cli-progress's own "NFs".
+    expect(out.text()).toContain('ETA --');
     render({ type: 'extract', done: 40, total: 100, cached: 0, computed: 40, imgPerSec: 250 });
     render.stop();
+    expect(out.text()).not.toContain('NF');
     expect(out.text()).toMatch(/40\/100 img/);
     expect(out.text()).toContain('250 img/s');
     expect(out.text()).toContain('ETA');
