@@ -42,10 +42,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI (dist/, made by `npm test`'s build step) as a user would, with its own cache folder. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/**
+ * Runs the built CLI (dist/, made by `npm test`'s build step) as a user would, with its own cache folder.
+ * `nodeArgs` go to Node before the script (e.g. `--import` of a test preload).
+ */
+export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CliRun> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArgs, join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolvePromise({ code, stdout, stderr });
     });

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copySubset, hasShared, hymenoptera, parseJsonOutput, repoRoot, sharedDir, skipReason, tempDir, type CliRun } from '../support.js';
+import { copySubset, hasShared, hymenoptera, parseJsonOutput, repoRoot, runCli, sharedDir, skipReason, tempDir, type CliRun } from '../support.js';
 
 // One backbone of each format that tfjs reads: a TF.js layers folder, a TF.js graph folder, a Keras .h5.
 const backbones = [
@@ -15,12 +14,7 @@ const preload = pathToFileURL(join(repoRoot, 'test/fixtures/report-loaded-module
 
 /** `graft train` with the preload that lists, at exit, the CommonJS modules the process loaded. */
 function trainListingModules(args: string[], env: Record<string, string>, listing: string): Promise<CliRun> {
-  return new Promise((resolvePromise) => {
-    const argv = ['--import', preload, join(repoRoot, 'bin/graft.js'), 'train', ...args];
-    execFile(process.execPath, argv, { env: { ...process.env, ...env, GRAFT_TEST_MODULES_OUT: listing } }, (error, stdout, stderr) => {
-      resolvePromise({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+  return runCli(['train', ...args], { ...env, GRAFT_TEST_MODULES_OUT: listing }, ['--import', preload]);
 }
 
 /** tfjs's code among the listed modules (its package.json files, read for version records, are not code). */
