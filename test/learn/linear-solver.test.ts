@@ -5,7 +5,6 @@ import { minimizeSoftmax } from '../../src/learn/linear/minimize.js';
 import { SoftmaxObjective } from '../../src/learn/linear/softmax-objective.js';
 import { VectorArena } from '../../src/learn/linear/vector-space.js';
 import { columnStats } from '../../src/learn/select/column-stats.js';
-import { FINAL_FIT_TOLERANCES } from '../../src/learn/select/fit-linear-head.js';
 import type { FeatureMatrix } from '../../src/learn/train-head.js';
 import { clusters } from './clusters.js';
 
@@ -278,31 +277,6 @@ describe('minimizeSoftmax', () => {
     }
   });
 
-  it("at large C on separable data, the final fit's tolerances end near the minimum from any start (the gradient test alone does not)", async () => {
-    // 40 rows in 64 dimensions, C = 100: the loss is nearly flat, so a gradient of 1e-4 lies far from the minimum.
-    const { rows, labels } = clusters(40, 64, 4, 2, 1);
-    const weights = new Float32Array(rows.count).fill(1);
-    const objective = new SoftmaxObjective(rows, labels, 4);
-    try {
-      const problem = objective.addProblem({ rowWeights: weights, ...columnStats(rows, weights), c: 100 });
-      const [exact] = await minimizeSoftmax(objective, [problem], [new Float64Array(objective.size)], { gradientTolerance: 1e-10, relativeDecrease: 0, maxIterations: 5000 });
-      const gap = (f: number): number => (f - exact!.f) / exact!.f;
-      const zeros = new Float64Array(objective.size);
-      // A warm start as a cross-validation gives one: near the minimum's direction, shrunk.
-      const warm = exact!.x.map((v, i) => v * 0.3 + Math.sin(i) * 0.05);
-      const [gradientOnly] = await minimizeSoftmax(objective, [problem], [zeros], { gradientTolerance: FINAL_FIT_TOLERANCES.gradientTolerance });
-      expect(gradientOnly!.status).toBe('converged');
-      expect(gap(gradientOnly!.f)).toBeGreaterThan(1e-2);
-      for (const start of [zeros, warm]) {
-        const [final] = await minimizeSoftmax(objective, [problem], [start], FINAL_FIT_TOLERANCES);
-        expect(final!.status).toBe('converged');
-        expect(gap(final!.f)).toBeLessThan(1e-3);
-      }
-    } finally {
-      await objective.dispose();
-    }
-  });
-
   it('is deterministic: the same problem gives the same weights bit for bit', async () => {
     const run = async (): Promise<Float64Array> => {
       const { rows, labels } = clusters(200, 16, 5, 4, 4);
@@ -422,6 +396,5 @@ describe('Lbfgs', () => {
 
   it('rejects bad options with the value received', () => {
     expect(() => new Lbfgs(new Float64Array(1), { memory: 0 })).toThrow(/memory must be a positive integer. Received: 0/);
-    expect(() => new Lbfgs(new Float64Array(1), { relativePredictedDecrease: -1 })).toThrow(/tolerances must be >= 0. Received: 0.00001, 1e-10, -1/);
   });
 });

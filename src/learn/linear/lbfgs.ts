@@ -25,13 +25,6 @@ export interface LbfgsOptions {
    * unmoved; a relative one makes every step of the path do its share of work. Defaults to 0 (off).
    */
   readonly relativeGradientTolerance?: number;
-  /**
-   * With the gradient test met, also require the decrease the L-BFGS model still predicts, -g.d / 2 for its direction
-   * d (a Newton-decrement test), to be at most this share of |f|. Where the objective is nearly flat (weak L2 on
-   * nearly separable data) a small gradient can lie far from the minimum, and where the run stops then depends on
-   * where it started. Defaults to 0 (off).
-   */
-  readonly relativePredictedDecrease?: number;
   /** Converged when an iteration lowers f by less than this times max(|f|, 1). Defaults to 1e-10. */
   readonly relativeDecrease?: number;
   /** Accepted iterations at most. Defaults to 500. */
@@ -82,7 +75,6 @@ export class Lbfgs {
   readonly #rtol: number;
   #gtolEffective: number;
   readonly #ftol: number;
-  readonly #predictedTol: number;
   readonly #maxIterations: number;
   readonly #memory: number;
   readonly #space: VectorSpace;
@@ -119,11 +111,10 @@ export class Lbfgs {
     this.#rtol = options.relativeGradientTolerance ?? 0;
     this.#gtolEffective = this.#gtol;
     this.#ftol = options.relativeDecrease ?? 1e-10;
-    this.#predictedTol = options.relativePredictedDecrease ?? 0;
     this.#maxIterations = options.maxIterations ?? 500;
     this.#memory = options.memory ?? DEFAULT_LBFGS_MEMORY;
     this.#consumes = options.consumesHistory ?? false;
-    if (!(this.#gtol >= 0) || !(this.#ftol >= 0) || !(this.#predictedTol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}, ${this.#predictedTol}`);
+    if (!(this.#gtol >= 0) || !(this.#ftol >= 0)) throw new RangeError(`tolerances must be >= 0. Received: ${this.#gtol}, ${this.#ftol}`);
     if (!Number.isInteger(this.#maxIterations) || this.#maxIterations < 0) throw new RangeError(`maxIterations must be an integer >= 0. Received: ${this.#maxIterations}`);
     if (!Number.isInteger(this.#memory) || this.#memory < 1) throw new RangeError(`memory must be a positive integer. Received: ${this.#memory}`);
     const space = (this.#space = options.vectors ?? jsVectors(x0.length));
@@ -243,14 +234,11 @@ export class Lbfgs {
     this.#f = f;
     this.#g = g;
     const gmax = this.#space.absMax(g);
-    const small = gmax <= this.#gtolEffective;
     if (!Number.isFinite(f)) this.#status = 'no-progress';
-    else if (small && this.#predictedTol === 0) this.#status = 'converged';
+    else if (gmax <= this.#gtolEffective) this.#status = 'converged';
+    else if (this.#iterations >= this.#maxIterations) this.#status = 'max-iterations';
     if (this.#status !== 'running') return;
     this.#beginIteration(g);
-    // The direction just computed is the next step's: where the model predicts next to nothing along it, stop here.
-    if (small && -this.#slope / 2 <= this.#predictedTol * Math.abs(f)) this.#status = 'converged';
-    else if (this.#iterations >= this.#maxIterations) this.#status = 'max-iterations';
   }
 
   /** Sets up the line search from the accepted point along the L-BFGS direction. */
