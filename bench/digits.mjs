@@ -7,10 +7,10 @@
 // linear probe (../shared/reference) on the very same images.
 // Usage: npm run build && node bench/digits.mjs [--backbones int8,tm] [--seeds 1,2,3] [--out out/digits.jsonl]
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpFeatures, graft, linearProbe, python, referenceBackbones } from './reference.mjs';
+import { probeAndGraft, python } from './reference.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -19,7 +19,6 @@ const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 const outFile = opt('out', 'bench/out/digits.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-digits-'));
-const backbones = referenceBackbones(work, chosenBackbones);
 
 // The folders, written by scikit-learn's own copy of the data (PNG by hand: no imaging package needed).
 execFileSync(python, ['-c', `
@@ -46,24 +45,4 @@ for split, ids in (('train', train), ('test', test)):
         os.makedirs(folder, exist_ok=True)
         png(os.path.join(folder, f'{i:04d}.png'), x[i])
 `, work]);
-const trainDir = join(work, 'train');
-const testDir = join(work, 'test');
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-for (const bb of chosenBackbones) {
-  const b = backbones[bb];
-  dumpFeatures(b, trainDir, join(work, `${bb}-train`));
-  dumpFeatures(b, testDir, join(work, `${bb}-test`));
-  const probe = linearProbe(join(work, `${bb}-train`), join(work, `${bb}-test`));
-  const runs = [];
-  for (const seed of seeds) {
-    const out = join(work, `${bb}-${seed}`);
-    const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, '--seed', String(seed), '--out', out, '--json']));
-    const scored = JSON.parse(graft(['eval', out, testDir, '--json']));
-    const { c, trainViews, tta } = trained.head;
-    runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta } });
-  }
-  const line = { date: new Date().toISOString(), dataset: 'sklearn-digits', backbone: bb, train: probe.train, test: probe.test, probe: probe.test_accuracy, graft: mean(runs.map((r) => r.test)), runs };
-  appendFileSync(outFile, `${JSON.stringify(line)}\n`);
-  console.log(`${bb}: probe ${probe.test_accuracy.toFixed(3)}, graft ${line.graft.toFixed(3)} (${runs.map((r) => r.test.toFixed(3)).join(' / ')})`);
-}
+probeAndGraft({ dataset: 'sklearn-digits', trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile });

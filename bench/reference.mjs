@@ -1,7 +1,7 @@
 // What the benchmarks that run the reference linear probe (../shared/reference: dump_features.mjs + linear_probe.py)
 // share: where things are, the two reference backbones in both forms, and the dump itself.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -50,4 +50,32 @@ export function dumpFeatures(backbone, dir, prefix) {
 /** `linear_probe.py` on two dumps: its JSON line ({test_accuracy, C, cv, train, test}). */
 export function linearProbe(trainPrefix, testPrefix) {
   return JSON.parse(execFileSync(python, [join(shared, 'reference/linear_probe.py'), `${trainPrefix}.json`, `${testPrefix}.json`]).toString());
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * A dataset nothing was chosen on, as a user meets it: for each backbone, the reference probe on `trainDir` /
+ * `testDir`, then `graft train trainDir --seed s` and `graft eval model testDir` for each seed. One JSON line per
+ * backbone is appended to `outFile` and summed up on stdout.
+ */
+export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wanted, seeds, outFile }) {
+  const backbones = referenceBackbones(work, wanted);
+  for (const bb of wanted) {
+    const b = backbones[bb];
+    dumpFeatures(b, trainDir, join(work, `${bb}-train`));
+    dumpFeatures(b, testDir, join(work, `${bb}-test`));
+    const probe = linearProbe(join(work, `${bb}-train`), join(work, `${bb}-test`));
+    const runs = [];
+    for (const seed of seeds) {
+      const out = join(work, `${bb}-${seed}`);
+      const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, '--seed', String(seed), '--out', out, '--json']));
+      const scored = JSON.parse(graft(['eval', out, testDir, '--json']));
+      const { c, trainViews, tta } = trained.head;
+      runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta } });
+    }
+    const line = { date: new Date().toISOString(), dataset, backbone: bb, train: probe.train, test: probe.test, probe: probe.test_accuracy, graft: mean(runs.map((r) => r.test)), runs };
+    appendFileSync(outFile, `${JSON.stringify(line)}\n`);
+    console.log(`${dataset} ${bb}: probe ${probe.test_accuracy.toFixed(3)}, graft ${line.graft.toFixed(3)} (${runs.map((r) => r.test.toFixed(3)).join(' / ')})`);
+  }
 }
