@@ -1,7 +1,7 @@
 // The textbook linear probe (../shared/reference: dump_features.mjs + linear_probe.py, sklearn) on every dataset and
 // both reference backbones, next to a warm `graft train` on the same images in the same session: accuracy floor and
 // wall-time ratio, for the CLI command (a fresh process) and for train() in a process that has trained once.
-// Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm]
+// Usage: npm run build && node bench/reference-probe.mjs [--datasets a,b] [--backbones int8,tm,v3small]
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,13 +30,13 @@ for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12
     const probe = linearProbe(`${prefix}-train`, `${prefix}-test`);
     const probeSeconds = seconds(t);
     // Graft: a cold run fills the cache, then the timed warm run is the whole CLI command (start-up, selection, fit, export).
-    const trainArgs = ['train', train, '--backbone', b.graft, ...groupFlags(name), '--json'];
+    const trainArgs = ['train', train, '--backbone', b.graft, ...(b.graftFlags ?? []), ...groupFlags(name), '--json'];
     graft([...trainArgs, '--out', join(work, `${name}-${bb}-cold`)]);
     t = performance.now();
     const warm = JSON.parse(graft([...trainArgs, '--out', join(work, `${name}-${bb}-warm`)]));
     const graftSeconds = seconds(t);
     // The same training inside a process that has trained once (the dashboard; a script retraining after a fix).
-    const inProcess = JSON.parse(execFileSync(process.execPath, ['bench/warm-train.mjs', train, '--backbone', b.graft, ...groupFlags(name), '--runs', '3'], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+    const inProcess = JSON.parse(execFileSync(process.execPath, ['bench/warm-train.mjs', train, '--backbone', b.graft, ...(b.graftFlags ?? []), ...groupFlags(name), '--runs', '3'], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     const row = {
       dataset: name, backbone: bb, probe: { test: Number(probe.test_accuracy.toFixed(4)), C: probe.C, cv: Number(probe.cv.toFixed(4)), seconds: probeSeconds, dumpSeconds },
       graftWarm: { seconds: graftSeconds, selectSeconds: warm.selection?.seconds, trainSeconds: warm.timings.train_s, featuresComputed: warm.features.computed },

@@ -29,10 +29,12 @@ export const graft = (cliArgs) =>
 export function referenceBackbones(work, wanted) {
   const tmBase = join(shared, 'models/tm-mobilenetv2-035/base/model.json');
   const tmOnnx = join(work, 'tm-base.onnx');
+  const v3small = join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx');
   if (wanted.includes('tm')) graft(['convert', tmBase, '--to', 'onnx', '--out', tmOnnx, '--json']);
   return {
     int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'), dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
     tm: { graft: tmBase, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
+    v3small: { graft: v3small, dump: v3small, flags: [], graftFlags: ['--scale', 'imagenet'] },
   };
 }
 
@@ -69,7 +71,7 @@ export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wan
     const runs = [];
     for (const seed of seeds) {
       const out = join(work, `${bb}-${seed}`);
-      const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, '--seed', String(seed), '--out', out, '--json']));
+      const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, ...(b.graftFlags ?? []), '--seed', String(seed), '--out', out, '--json']));
       const scored = JSON.parse(graft(['eval', out, testDir, '--json']));
       const { c, trainViews, tta } = trained.head;
       runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta } });
