@@ -54,6 +54,7 @@ for (const name of datasets) {
         const r = await train({
           train: subset,
           backbone: b.graft,
+          ...(b.overrides ? { overrides: b.overrides } : {}),
           out: join(work, `${basename(subset)}-${bb}-model`),
           cacheDir,
           config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },

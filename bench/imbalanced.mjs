@@ -81,6 +81,7 @@ for (const name of datasets) {
         const r = await train({
           train: subset,
           backbone: b.graft,
+          ...(b.overrides ? { overrides: b.overrides } : {}),
           out: join(work, `${basename(subset)}-${bb}-${variant}`),
           cacheDir,
           config: { seed, classWeights, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },

@@ -23,8 +23,9 @@ export const graft = (cliArgs) =>
   execFileSync(process.execPath, ['bin/graft.js', ...cliArgs], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
 
 /**
- * The reference backbones: `graft` is what Graft trains on, `dump` the ONNX file whose last output is the feature
- * vector, for the reference dump. The TM base is converted into `work` (only when asked for).
+ * The reference backbones: `graft` is what Graft trains on (with `graftFlags` on the command line, `overrides` in
+ * train()), `dump` the ONNX file whose last output is the feature vector, for the reference dump. The TM base is
+ * converted into `work` (only when asked for).
  */
 export function referenceBackbones(work, wanted) {
   const tmBase = join(shared, 'models/tm-mobilenetv2-035/base/model.json');
@@ -34,7 +35,7 @@ export function referenceBackbones(work, wanted) {
   return {
     int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'), dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
     tm: { graft: tmBase, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
-    v3small: { graft: v3small, dump: v3small, flags: [], graftFlags: ['--scale', 'imagenet'] },
+    v3small: { graft: v3small, dump: v3small, flags: [], graftFlags: ['--scale', 'imagenet'], overrides: { scale: 'imagenet' } },
   };
 }
 
