@@ -57,3 +57,19 @@ export interface LabelIssue {
   /** Out-of-fold probability of `given`. */
   readonly givenProbability: number;
 }
+
+/**
+ * Below this cross-validated accuracy the label-issue list holds many of the head's own mistakes: confident learning
+ * counts a head's confusions as label noise. Measured with 5% of labels flipped on purpose (bench/RESULTS.md, "Label
+ * issues"): at CV accuracy 0.90-0.92 over 90% of the list were flips; at 0.76-0.78, 31-41%.
+ */
+export const WEAK_HEAD_CV_ACCURACY = 0.85;
+
+/**
+ * What to tell a user next to the label issues when the head that found them is weak, or undefined when it is not
+ * (or there is no CV accuracy).
+ */
+export function labelIssuesCaveat(cvAccuracy: number | undefined): string | undefined {
+  if (cvAccuracy === undefined || !(cvAccuracy < WEAK_HEAD_CV_ACCURACY)) return undefined;
+  return `The head is right on ${(cvAccuracy * 100).toFixed(0)}% of the training images out of fold, so some of these are its own mistakes, not wrong labels: check from the top.`;
+}

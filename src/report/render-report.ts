@@ -1,4 +1,5 @@
 import { describeHoldout } from '../core/fine-tune-holdout.js';
+import { labelIssuesCaveat } from '../core/selection-report.js';
 import type { EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
@@ -71,7 +72,7 @@ ${summaryList(data)}
 <main>
 ${manifest.training?.outcome?.selection ? selectionSection(manifest.training.outcome.selection) : ''}
 ${manifest.metrics.history.length || !manifest.training?.outcome?.selection ? curvesSection(manifest.metrics.history, manifest.training?.outcome?.fineTune?.firstEpoch) : ''}
-${data.labelIssues ? labelIssuesSection(data.labelIssues) : ''}
+${data.labelIssues ? labelIssuesSection(data.labelIssues, data.manifest.training?.outcome?.selection?.chosen.accuracy) : ''}
 ${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
@@ -131,7 +132,7 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
 }
 
 /** Training images whose given label the cross-validated head confidently contradicts. */
-function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>): string {
+function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, cvAccuracy: number | undefined): string {
   if (!issues.length) return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">None: no training image's label was confidently contradicted by cross-validation.</p></section>`;
   const items = issues.map((m) => {
     const image = m.thumbnail
@@ -139,8 +140,9 @@ function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>): str
       : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
     return `<li><figure>${image}<figcaption><span class="true">given: <b>${escapeHtml(m.given)}</b></span><span class="pred">looks like: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
   });
+  const caveat = labelIssuesCaveat(cvAccuracy);
   return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check (${issues.length})</h2>
-<p class="note">Training images whose given label the head, trained without them, confidently contradicts (confident learning). Most suspicious first: check these files' labels.</p>
+<p class="note">Training images whose given label the head, trained without them, confidently contradicts (confident learning). Most suspicious first: check these files' labels.${caveat ? ` ${escapeHtml(caveat)}` : ''}</p>
 <ul class="mistakes">${items.join('')}</ul></section>`;
 }
 

@@ -39,6 +39,22 @@ describe('renderReport (pure)', () => {
     const bare = renderReport({ manifest: outcome('fine-tuned', { images: 4, headLoss: 0.25, bestLoss: null }), modelName: 'm', evaluation: null, generatedAt: 'now' });
     expect(bare).toContain('<dd>the fine-tuned network</dd>');
   });
+
+  it('warns next to the labels to check when the head that found them is weak', () => {
+    const issue = { file: '/d/a/1.jpg', given: 'a<b', predicted: 'c', confidence: 0.9, givenProbability: 0.05 };
+    const withCv = (accuracy: number) =>
+      renderReport({
+        manifest: { ...manifest, training: { config: {}, outcome: { selection: { criterion: 'log-loss', folds: 5, grouped: false, chosen: { head: 'linear', trainViews: 'plain', tta: false, c: 1, accuracy, logLoss: 0.5 }, table: [], seconds: 0 } } } } as unknown as ModelManifest,
+        modelName: 'm',
+        evaluation: null,
+        labelIssues: [issue],
+        generatedAt: 'now',
+      });
+    expect(withCv(0.76)).toContain('Labels to check (1)');
+    expect(withCv(0.76)).toContain('The head is right on 76% of the training images out of fold, so some of these are its own mistakes');
+    expect(withCv(0.95)).toContain('Labels to check (1)');
+    expect(withCv(0.95)).not.toContain('its own mistakes');
+  });
 });
 
 describe('graft report on a trained model', () => {

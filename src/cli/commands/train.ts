@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHoldout } from '../../core/fine-tune-holdout.js';
+import { labelIssuesCaveat } from '../../core/selection-report.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
@@ -276,6 +277,8 @@ export function formatTrainResult(r: TrainResult): string {
   } else lines.push('  val        none (every training image trained; the CV accuracy above is the estimate)');
   if (r.labelIssues.length) {
     lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json and the report):`);
+    const caveat = labelIssuesCaveat(r.selection?.chosen.accuracy);
+    if (caveat) lines.push(`             ${caveat}`);
     for (const issue of r.labelIssues.slice(0, 5)) lines.push(`             ${issue.file}: labelled ${issue.given}, looks like ${issue.predicted} (${(issue.confidence * 100).toFixed(0)}%)`);
   }
   for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
