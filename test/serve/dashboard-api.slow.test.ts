@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labelIssuesCaveat, WEAK_HEAD_CV_ACCURACY } from '../../src/core/selection-report.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
@@ -125,6 +126,7 @@ describe('training dashboard API', () => {
     const evaluation = (await (await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).json()) as {
       labels: string[]; confusion: number[][]; perClass: Record<string, { recall: number }>; misclassified: { file: string; true: string; predicted: string; thumbnail: string }[];
       labelIssues: { file: string; given: string; predicted: string; thumbnail: string }[];
+      labelIssuesNote?: string;
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
     expect(evaluation.confusion).toHaveLength(3);
@@ -134,6 +136,9 @@ describe('training dashboard API', () => {
     expect(planted).toMatchObject({ true: 'squares', predicted: 'circles' });
     expect(Array.isArray(evaluation.labelIssues)).toBe(true);
     for (const issue of evaluation.labelIssues) expect((await fetch(`${server.url}${issue.thumbnail}`)).status).toBe(200);
+    // The note on a weak head's list comes with the list, as the CLI and the report say it.
+    const weak = evaluation.labelIssues.length > 0 && detail.metrics.selection.chosen.accuracy < WEAK_HEAD_CV_ACCURACY;
+    expect(evaluation.labelIssuesNote).toBe(weak ? labelIssuesCaveat(detail.metrics.selection.chosen.accuracy) : undefined);
 
     const thumbnail = await fetch(`${server.url}${planted!.thumbnail}`);
     expect(thumbnail.status).toBe(200);

@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GraftError } from '../../core/errors.js';
 import { defaultCacheDir } from '../../core/cache-dir.js';
+import { labelIssuesCaveat } from '../../core/selection-report.js';
 import { CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName } from '../../hub/catalogue.js';
 import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
@@ -186,6 +187,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const run = runOr404((request.params as { id: string }).id);
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
     if (!evaluation) throw new ServeError('NOT_FOUND', `Run ${run.id} has no evaluation (status: ${run.status}).`, { hint: 'a run is evaluated when it finishes' });
+    const selection = run.metrics?.selection as { chosen?: { accuracy?: number } } | null | undefined;
+    const labelIssuesNote = evaluation.labelIssues?.length ? labelIssuesCaveat(selection?.chosen?.accuracy) : undefined;
     return {
       run: run.id,
       dataset: evaluation.dataset,
@@ -209,6 +212,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         confidence: m.confidence,
         thumbnail: `/v1/runs/${run.id}/label-issues/${i}/thumbnail`,
       })),
+      // Present when the head that found them is weak: many are then its own mistakes.
+      ...(labelIssuesNote ? { labelIssuesNote } : {}),
     };
   });
 

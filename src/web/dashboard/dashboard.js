@@ -16,7 +16,7 @@
 /** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[] }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -380,6 +380,9 @@ async function showEvaluation(runId) {
     el('thead', {}, el('tr', {}, ...['Class', 'Precision', 'Recall', 'F1', 'Images'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...Object.entries(ev.perClass).map(([label, s]) => el('tr', {}, el('th', { scope: 'row' }, label), el('td', {}, pct(s.precision)), el('td', {}, pct(s.recall)), el('td', {}, pct(s.f1)), el('td', {}, String(s.support))))),
   );
+  const note = byId('label-issues-note');
+  note.hidden = !ev.labelIssuesNote;
+  note.textContent = ev.labelIssuesNote ?? '';
   const issues = byId('label-issues');
   const labelIssues = ev.labelIssues ?? [];
   issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m) => {
