@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -53,8 +53,7 @@ for (const name of datasets) {
         const probe = linearProbe(`${prefix}-train`, testPrefix);
         const r = await train({
           train: subset,
-          backbone: b.graft,
-          ...(b.overrides ? { overrides: b.overrides } : {}),
+          ...trainBackbone(b),
           out: join(work, `${basename(subset)}-${bb}-model`),
           cacheDir,
           config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },

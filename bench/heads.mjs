@@ -2,25 +2,16 @@
 // for every dataset in ../shared/datasets, both reference backbones and seeds 1-3, next to the reference linear probe
 // (../shared/reference: dump_features.mjs + linear_probe.py) run on the same images in the same session.
 // Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm,v3small] [--seeds 1,2,3] [--probe] [--fine-tune]
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
+import { cacheDir, graftBackbones, groupBy, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
-const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
-const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
-const backbones = {
-  int8: { path: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx') },
-  tm: { path: join(shared, 'models/tm-mobilenetv2-035/base/model.json') },
-  // A third backbone nothing was chosen on (torchvision's MobileNetV3-Small, fp32, no ImageNet top): an ONNX file
-  // Graft's catalogue does not know, so its pixel scaling is given, as its PROVENANCE.md states.
-  v3small: { path: join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), overrides: { scale: 'imagenet' } },
-};
 const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,gtsrb43').split(',');
 const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const seeds = opt('seeds', '1,2,3').split(',').map(Number);
@@ -29,17 +20,9 @@ const outFile = opt('out', join('bench/out', fineTune ? 'heads-fine-tune.jsonl' 
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-heads-'));
 
-function splits(name) {
-  const root = join(shared, 'datasets', name);
-  const test = existsSync(join(root, 'test')) ? join(root, 'test') : join(root, 'val');
-  return { train: join(root, 'train'), test };
-}
-/** GTSRB's frames come in tracks of one physical sign: keep a track on one side of every internal split. */
-const groupBy = { gtsrb43: '^(\\d+_\\d+)_' };
-
 for (const name of datasets) {
   for (const bb of chosenBackbones) {
-    const { train: trainDir, test } = splits(name);
+    const [trainDir, test] = [trainDirOf(name), testDirOf(name)];
     const accs = [];
     for (const seed of seeds) {
       const out = join(work, `${name}-${bb}-${seed}`);
@@ -47,8 +30,7 @@ for (const name of datasets) {
       // No --val: the test folder is never seen by training. train/ is passed alone.
       const r = await train({
         train: trainDir,
-        backbone: backbones[bb].path,
-        ...(backbones[bb].overrides ? { overrides: backbones[bb].overrides } : {}),
+        ...trainBackbone(graftBackbones[bb]),
         out,
         cacheDir,
         config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },

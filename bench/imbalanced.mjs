@@ -13,7 +13,7 @@ import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
 import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -80,8 +80,7 @@ for (const name of datasets) {
         const [classWeights, fineTune] = variant.split('+');
         const r = await train({
           train: subset,
-          backbone: b.graft,
-          ...(b.overrides ? { overrides: b.overrides } : {}),
+          ...trainBackbone(b),
           out: join(work, `${basename(subset)}-${bb}-${variant}`),
           cacheDir,
           config: { seed, classWeights, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },

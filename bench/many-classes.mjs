@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -60,7 +60,7 @@ for (const bb of chosenBackbones) {
     const probeStarted = performance.now();
     const probe = linearProbe(prefix, testPrefix);
     const probeSeconds = (performance.now() - probeStarted) / 1000;
-    const r = await train({ train: trainDir, backbone: b.graft, out: join(work, `model-${seed}-${bb}`), cacheDir, config: { seed, ...(allFrames ? { groupBy: groupBy.gtsrb43 } : {}) } });
+    const r = await train({ train: trainDir, ...trainBackbone(b), out: join(work, `model-${seed}-${bb}`), cacheDir, config: { seed, ...(allFrames ? { groupBy: groupBy.gtsrb43 } : {}) } });
     const model = await GraftModel.load(r.model);
     const report = await evaluateModel(model, testDir);
     await model.dispose();

@@ -23,19 +23,31 @@ export const graft = (cliArgs) =>
   execFileSync(process.execPath, ['bin/graft.js', ...cliArgs], { env: { ...process.env, GRAFT_CACHE_DIR: cacheDir }, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
 
 /**
- * The reference backbones: `graft` is what Graft trains on (with `graftFlags` on the command line, `overrides` in
- * train()), `dump` the ONNX file whose last output is the feature vector, for the reference dump. The TM base is
- * converted into `work` (only when asked for).
+ * What Graft trains on, per reference backbone: `graft` (a model path), with `graftFlags` on the command line and
+ * `overrides` in train() where the catalogue does not know the model's preprocessing.
+ */
+export const graftBackbones = {
+  int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx') },
+  tm: { graft: join(shared, 'models/tm-mobilenetv2-035/base/model.json') },
+  // A third backbone nothing was chosen on (torchvision's MobileNetV3-Small, fp32, no ImageNet top): its pixel scaling
+  // is given, as its PROVENANCE.md states.
+  v3small: { graft: join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), graftFlags: ['--scale', 'imagenet'], overrides: { scale: 'imagenet' } },
+};
+
+/** train()'s backbone options for one of graftBackbones'. */
+export const trainBackbone = (b) => ({ backbone: b.graft, ...(b.overrides ? { overrides: b.overrides } : {}) });
+
+/**
+ * The reference backbones: graftBackbones' entries, plus `dump`, the ONNX file whose last output is the feature
+ * vector, for the reference dump (with the dump's `flags`). The TM base is converted into `work` (only when asked for).
  */
 export function referenceBackbones(work, wanted) {
-  const tmBase = join(shared, 'models/tm-mobilenetv2-035/base/model.json');
   const tmOnnx = join(work, 'tm-base.onnx');
-  const v3small = join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx');
-  if (wanted.includes('tm')) graft(['convert', tmBase, '--to', 'onnx', '--out', tmOnnx, '--json']);
+  if (wanted.includes('tm')) graft(['convert', graftBackbones.tm.graft, '--to', 'onnx', '--out', tmOnnx, '--json']);
   return {
-    int8: { graft: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx'), dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
-    tm: { graft: tmBase, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
-    v3small: { graft: v3small, dump: v3small, flags: [], graftFlags: ['--scale', 'imagenet'], overrides: { scale: 'imagenet' } },
+    int8: { ...graftBackbones.int8, dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
+    tm: { ...graftBackbones.tm, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
+    v3small: { ...graftBackbones.v3small, dump: graftBackbones.v3small.graft, flags: [] },
   };
 }
 

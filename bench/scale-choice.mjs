@@ -12,16 +12,11 @@ import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, groupBy, shared, testDirOf, trainDirOf } from './reference.mjs';
+import { cacheDir, graftBackbones, groupBy, testDirOf, trainDirOf } from './reference.mjs';
 import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
-const backbones = {
-  int8: { path: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx') },
-  tm: { path: join(shared, 'models/tm-mobilenetv2-035/base/model.json') },
-  v3small: { path: join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), overrides: { scale: 'imagenet' } },
-};
 const variants = {
   both: { config: {}, overrides: {} },
   whole: { config: { multiScale: false }, overrides: { cropFraction: 1 } },
@@ -41,10 +36,10 @@ for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12
       for (const v of opt('variants', 'both,whole').split(',')) {
         const r = await train({
           train: dir,
-          backbone: backbones[bb].path,
+          backbone: graftBackbones[bb].graft,
           out: join(work, `m-${bb}-${v}`),
           cacheDir,
-          overrides: { ...(backbones[bb].overrides ?? {}), ...variants[v].overrides },
+          overrides: { ...(graftBackbones[bb].overrides ?? {}), ...variants[v].overrides },
           config: { seed, ...variants[v].config, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
         });
         const model = await GraftModel.load(r.model);
