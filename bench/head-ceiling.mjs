@@ -3,6 +3,7 @@
 // train/ and scored by `graft eval` on the test folder. The best of those scores was chosen on the test folder, so it
 // is an optimistic ceiling for any selection rule over the same choices, never a result to report as accuracy.
 // Usage: npm run build && node bench/head-ceiling.mjs [--datasets a,b] [--backbones int8,tm] [--out file]
+//        or, for any folders (e.g. the ones digits.mjs or fashion-mnist.mjs wrote): --train <dir> --test <dir> --name <label>
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,10 @@ import { cacheDir, graftBackbones, groupBy, testDirOf, trainBackbone, trainDirOf
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
-const datasets = opt('datasets', 'hymenoptera,flowers12').split(',');
+const folders = opt('train') ? { [opt('name', 'folders')]: { train: opt('train'), test: opt('test') } } : undefined;
+const datasets = folders ? Object.keys(folders) : opt('datasets', 'hymenoptera,flowers12').split(',');
+const trainOf = (name) => folders?.[name]?.train ?? trainDirOf(name);
+const testOf = (name) => folders?.[name]?.test ?? testDirOf(name);
 const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const outFile = opt('out', join('bench/out', 'head-ceiling.jsonl'));
 mkdirSync('bench/out', { recursive: true });
@@ -33,14 +37,14 @@ for (const name of datasets) {
       for (const c of DEFAULT_C_GRID) {
         const out = join(work, 'm');
         const r = await train({
-          train: trainDirOf(name),
+          train: trainOf(name),
           ...trainBackbone(graftBackbones[bb]),
           out,
           cacheDir,
           config: { seed: 1, c, ...view, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
         });
         const model = await GraftModel.load(r.model);
-        const report = await evaluateModel(model, testDirOf(name));
+        const report = await evaluateModel(model, testOf(name));
         await model.dispose();
         rmSync(out, { recursive: true, force: true });
         const cell = { dataset: name, backbone: bb, ...view, c: Number(c.toPrecision(3)), test: Number(report.accuracy.toFixed(4)), cvLogLoss: r.selection ? Number(r.selection.chosen.logLoss.toFixed(4)) : null };
