@@ -59,3 +59,4 @@ for (const name of datasets) {
     appendFileSync(outFile, `${JSON.stringify(summary)}\n`);
   }
 }
+rmSync(work, { recursive: true, force: true });
