@@ -8,9 +8,7 @@ import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
-import { GraftModel } from '../dist/model/graft-model.js';
-import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, evaluateOn, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -58,9 +56,7 @@ for (const name of datasets) {
           cacheDir,
           config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
         });
-        const model = await GraftModel.load(r.model);
-        const report = await evaluateModel(model, test);
-        await model.dispose();
+        const report = await evaluateOn(r.model, test);
         graftAccs.push(report.accuracy);
         probeAccs.push(probe.test_accuracy);
         const row = {

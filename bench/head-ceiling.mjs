@@ -8,10 +8,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
-import { GraftModel } from '../dist/model/graft-model.js';
-import { evaluateModel } from '../dist/model/evaluate-model.js';
 import { DEFAULT_C_GRID } from '../dist/learn/select/cross-validate.js';
-import { cacheDir, graftBackbones, groupBy, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
+import { cacheDir, evaluateOn, graftBackbones, groupBy, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -43,9 +41,7 @@ for (const name of datasets) {
           cacheDir,
           config: { seed: 1, c, ...view, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
         });
-        const model = await GraftModel.load(r.model);
-        const report = await evaluateModel(model, testOf(name));
-        await model.dispose();
+        const report = await evaluateOn(r.model, testOf(name));
         rmSync(out, { recursive: true, force: true });
         const cell = { dataset: name, backbone: bb, ...view, c: Number(c.toPrecision(3)), test: Number(report.accuracy.toFixed(4)), cvLogLoss: r.selection ? Number(r.selection.chosen.logLoss.toFixed(4)) : null };
         cells.push(cell);

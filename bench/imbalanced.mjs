@@ -10,10 +10,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
-import { GraftModel } from '../dist/model/graft-model.js';
-import { evaluateModel } from '../dist/model/evaluate-model.js';
 import { mulberry32, shuffleInPlace } from '../dist/core/random.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, evaluateOn, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -86,9 +84,7 @@ for (const name of datasets) {
           config: { seed, classWeights, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
           ...(fineTune ? { fineTune: {} } : {}),
         });
-        const model = await GraftModel.load(r.model);
-        const report = await evaluateModel(model, test);
-        await model.dispose();
+        const report = await evaluateOn(r.model, test);
         accs[variant].push(report.accuracy);
         const prior = priorAccuracy(report.confusion.matrix, report.confusion.labels, subset);
         accs[`${variant}Prior`].push(prior);

@@ -10,9 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, symlin
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
-import { GraftModel } from '../dist/model/graft-model.js';
-import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, dumpFeatures, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
+import { cacheDir, dumpFeatures, evaluateOn, groupBy, linearProbe, referenceBackbones, testDirOf, trainBackbone, trainDirOf } from './reference.mjs';
 import { classesOf, linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -61,9 +59,7 @@ for (const bb of chosenBackbones) {
     const probe = linearProbe(prefix, testPrefix);
     const probeSeconds = (performance.now() - probeStarted) / 1000;
     const r = await train({ train: trainDir, ...trainBackbone(b), out: join(work, `model-${seed}-${bb}`), cacheDir, config: { seed, ...(allFrames ? { groupBy: groupBy.gtsrb43 } : {}) } });
-    const model = await GraftModel.load(r.model);
-    const report = await evaluateModel(model, testDir);
-    await model.dispose();
+    const report = await evaluateOn(r.model, testDir);
     accs.probe.push(probe.test_accuracy);
     accs.graft.push(report.accuracy);
     const row = {

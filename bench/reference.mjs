@@ -1,9 +1,11 @@
 // What the benchmarks that run the reference linear probe (../shared/reference: dump_features.mjs + linear_probe.py)
-// share: where things are, the two reference backbones in both forms, and the dump itself.
+// share: where things are, the reference backbones in both forms, the dump itself, and scoring a model on a test folder.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { GraftModel } from '../dist/model/graft-model.js';
+import { evaluateModel } from '../dist/model/evaluate-model.js';
 
 export const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
 export const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
@@ -65,6 +67,16 @@ export function dumpFeatures(backbone, dir, prefix) {
 /** `linear_probe.py` on two dumps: its JSON line ({test_accuracy, C, cv, train, test}). */
 export function linearProbe(trainPrefix, testPrefix) {
   return JSON.parse(execFileSync(python, [join(shared, 'reference/linear_probe.py'), `${trainPrefix}.json`, `${testPrefix}.json`]).toString());
+}
+
+/** `graft eval`'s report of the model directory `modelDir` on the folder `testDir` (in this process). */
+export async function evaluateOn(modelDir, testDir) {
+  const model = await GraftModel.load(modelDir);
+  try {
+    return await evaluateModel(model, testDir);
+  } finally {
+    await model.dispose();
+  }
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -10,9 +10,7 @@ import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../dist/recipes/train.js';
-import { GraftModel } from '../dist/model/graft-model.js';
-import { evaluateModel } from '../dist/model/evaluate-model.js';
-import { cacheDir, graftBackbones, groupBy, testDirOf, trainDirOf } from './reference.mjs';
+import { cacheDir, evaluateOn, graftBackbones, groupBy, testDirOf, trainDirOf } from './reference.mjs';
 import { linkSubset } from './subsets.mjs';
 
 const args = process.argv.slice(2);
@@ -42,9 +40,7 @@ for (const name of opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12
           overrides: { ...(graftBackbones[bb].overrides ?? {}), ...variants[v].overrides },
           config: { seed, ...variants[v].config, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
         });
-        const model = await GraftModel.load(r.model);
-        const report = await evaluateModel(model, testDir);
-        await model.dispose();
+        const report = await evaluateOn(r.model, testDir);
         const { c, trainViews, tta, logLoss, accuracy } = r.selection.chosen;
         const row = { dataset: name, shots, backbone: bb, seed, variant: v, c, trainViews, tta, logLoss, cvAccuracy: accuracy, test: report.accuracy };
         console.log(JSON.stringify(row));
