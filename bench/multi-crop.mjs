@@ -5,7 +5,7 @@
 // trained by Graft's own fitLinearHead (C, mirror rows and TTA chosen by CV on train, as the default), and the test
 // folder is scored once per variant. `outOfFold` simulates a CV choice between the default and crop rows: each
 // variant's log-loss on held-out images' centre views, same folds. Results and reading: RESULTS.md, "What the recipe
-// is", item 12.
+// is", item 12. `meanCrops`: one row per image, its crop half the mean of the five crops' features.
 // Usage: npm run build && node bench/multi-crop.mjs [--datasets a,b | --train dir --test dir --name label]
 //        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)]
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -108,6 +108,17 @@ function twoScale(d, cropIndex, mirrored) {
     out.set(w[i], i * 2 * d.dim + d.dim);
   }
   return { data: out, count: n, dim: 2 * d.dim };
+}
+
+/** [mean of the five crop views | whole view] rows, plain or mirrored. */
+function meanCrops(d, mirrored) {
+  const m = twoScale(d, 0, mirrored);
+  for (const c of [1, 2, 3, 4]) {
+    const other = twoScale(d, c, mirrored);
+    for (let i = 0; i < m.count; i++) for (let j = 0; j < d.dim; j++) m.data[i * m.dim + j] += other.data[i * m.dim + j];
+  }
+  for (let i = 0; i < m.count; i++) for (let j = 0; j < d.dim; j++) m.data[i * m.dim + j] /= 5;
+  return m;
 }
 
 function stack(matrices) {
@@ -266,6 +277,11 @@ for (const name of folders ? Object.keys(folders) : opt('datasets', 'hymenoptera
       const oofRows = await outOfFoldLoss({ ...common, choice: { c: rowsHead.c, trainViews: rowsHead.trainViews, tta: rowsHead.tta }, rowsFor: (ims) => ({ plain: stack(trainCrops.map(([p]) => rowsOf(p, ims))), mirrored: stack(trainCrops.map(([, m]) => rowsOf(m, ims))), labels: Int32Array.from({ length: 5 * ims.length }, (_, r) => labels[ims[r % ims.length]]) }) });
       row.outOfFold = { default: Number(oofDefault.toFixed(5)), cropRows: Number(oofRows.toFixed(5)) };
       row.cropRows = { chosen: { c: rowsHead.c, trainViews: rowsHead.trainViews, tta: rowsHead.tta }, tenCrop: accuracyOf(testTen, rowsHead.layers[0], testLabels), centre: accuracyOf(rowsHead.tta ? testCentre : testCentre.slice(0, 1), rowsHead.layers[0], testLabels) };
+      // One row per image, its crop half the mean of the five crops' (the head's cost unchanged), tested on the centre views.
+      const trainMean = [meanCrops(tr, false), meanCrops(tr, true)];
+      const meanHead = await fitLinearHead({ plain: trainMean[0], mirrored: trainMean[1], labels, classNames: train.classes, files: fileNames, ...(groups ? { groups } : {}) }, base);
+      const oofMean = await outOfFoldLoss({ ...common, choice: { c: meanHead.c, trainViews: meanHead.trainViews, tta: meanHead.tta }, rowsFor: (ims) => ({ plain: rowsOf(trainMean[0], ims), mirrored: rowsOf(trainMean[1], ims), labels: Int32Array.from(ims, (i) => labels[i]) }) });
+      row.meanCrops = { chosen: { c: meanHead.c, trainViews: meanHead.trainViews, tta: meanHead.tta }, centre: accuracyOf(meanHead.tta ? testCentre : testCentre.slice(0, 1), meanHead.layers[0], testLabels), outOfFold: Number(oofMean.toFixed(5)) };
       console.log(JSON.stringify(row));
       appendFileSync(outFile, `${JSON.stringify(row)}\n`);
     }
