@@ -4,7 +4,7 @@
 // [0.875 crop | whole square] that `graft train` uses, resized by sharp, not inside the graph), each variant is
 // trained by Graft's own fitLinearHead (C, mirror rows and TTA chosen by CV on train, as the default), and the test
 // folder is scored once per variant. `outOfFold` simulates a CV choice between the default and crop rows: each
-// variant's log-loss on held-out images' centre views, same folds. Results and reading: RESULTS.md, "What the recipe
+// variant's log-loss on held-out images' centre views, in Graft's own folds. Results and reading: RESULTS.md, "What the recipe
 // is", item 12. `meanCrops`: one row per image, its crop half the mean of the five crops' features.
 // Usage: npm run build && node bench/multi-crop.mjs [--datasets a,b | --train dir --test dir --name label]
 //        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)]
@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { denseForward } from '../dist/core/dense-layer.js';
+import { defaultFolds } from '../dist/learn/select/cross-validate.js';
 import { fitLinearHead } from '../dist/learn/select/fit-linear-head.js';
+import { assignFolds } from '../dist/learn/select/folds.js';
 import { groupBy, referenceBackbones, testDirOf, trainDirOf } from './reference.mjs';
 
 const args = process.argv.slice(2);
@@ -55,69 +58,64 @@ async function viewsOf(file) {
   return [...plain, ...mirrored];
 }
 
-/** Features [12 views][images * dim] of every image. */
+const VIEWS = 12;
+
+/** Features of every image's 12 views: `data` is [view][image][dim], flat. */
 async function dump(session, layout, files) {
   const P = SIZE * SIZE;
-  const views = Array.from({ length: 12 }, () => []);
+  let data;
   let dim = 0;
   for (let b = 0; b < files.length; b += 4) {
     const chunk = files.slice(b, b + 4);
     const all = await Promise.all(chunk.map((f) => viewsOf(f.file)));
-    const data = new Float32Array(chunk.length * 12 * 3 * P);
+    const input = new Float32Array(chunk.length * VIEWS * 3 * P);
     all.forEach((imgViews, i) => imgViews.forEach((px, v) => {
-      const k = i * 12 + v;
-      for (let p = 0; p < P; p++) for (let c = 0; c < 3; c++) data[k * 3 * P + (layout.nhwc ? p * 3 + c : c * P + p)] = (px[p * 3 + c] / 255 - layout.mean[c]) / layout.std[c];
+      const k = i * VIEWS + v;
+      for (let p = 0; p < P; p++) for (let c = 0; c < 3; c++) input[k * 3 * P + (layout.nhwc ? p * 3 + c : c * P + p)] = (px[p * 3 + c] / 255 - layout.mean[c]) / layout.std[c];
     }));
-    const shape = layout.nhwc ? [chunk.length * 12, SIZE, SIZE, 3] : [chunk.length * 12, 3, SIZE, SIZE];
-    const r = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, shape) });
+    const shape = layout.nhwc ? [chunk.length * VIEWS, SIZE, SIZE, 3] : [chunk.length * VIEWS, 3, SIZE, SIZE];
+    const r = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, shape) });
     const o = r[session.outputNames.at(-1)].data;
-    dim = o.length / (chunk.length * 12);
-    for (let i = 0; i < chunk.length; i++) for (let v = 0; v < 12; v++) views[v].push(o.slice((i * 12 + v) * dim, (i * 12 + v + 1) * dim));
+    dim = o.length / (chunk.length * VIEWS);
+    data ??= new Float32Array(VIEWS * files.length * dim);
+    for (let i = 0; i < chunk.length; i++) for (let v = 0; v < VIEWS; v++) data.set(o.subarray((i * VIEWS + v) * dim, (i * VIEWS + v + 1) * dim), (v * files.length + b + i) * dim);
   }
-  return { dim, views };
+  return { dim, count: files.length, data };
 }
 
 const cacheDir = opt('cache', join(tmpdir(), 'graft-multi-crop-cache'));
 mkdirSync(cacheDir, { recursive: true });
 
-/** dump(), kept in cacheDir as raw float32 (one file per set: 12 views x images x dim). */
+/** dump(), kept in cacheDir (the flat float32 data, and its shape beside it). */
 async function cachedDump(session, layout, files, key) {
   const file = join(cacheDir, `${key}.f32`);
-  if (existsSync(file)) {
-    const { dim, count } = JSON.parse(readFileSync(`${file}.json`, 'utf8'));
-    const all = new Float32Array(readFileSync(file).buffer.slice(0));
-    return { dim, views: Array.from({ length: 12 }, (_, v) => Array.from({ length: count }, (_, i) => all.subarray((v * count + i) * dim, (v * count + i + 1) * dim))) };
-  }
+  if (existsSync(file)) return { ...JSON.parse(readFileSync(`${file}.json`, 'utf8')), data: new Float32Array(readFileSync(file).buffer.slice(0)) };
   const d = await dump(session, layout, files);
-  const count = d.views[0].length;
-  const all = new Float32Array(12 * count * d.dim);
-  d.views.forEach((rows, v) => rows.forEach((r, i) => all.set(r, (v * count + i) * d.dim)));
-  writeFileSync(file, all);
-  writeFileSync(`${file}.json`, JSON.stringify({ dim: d.dim, count }));
+  writeFileSync(file, d.data);
+  writeFileSync(`${file}.json`, JSON.stringify({ dim: d.dim, count: d.count }));
   return d;
 }
 
-/** [crop view | whole view] rows for the given crop index, plain or mirrored. */
+/** [crop view | whole view] rows for the given crop index (0: centre), plain or mirrored. */
 function twoScale(d, cropIndex, mirrored) {
-  const n = d.views[0].length;
-  const out = new Float32Array(n * 2 * d.dim);
-  const c = d.views[cropIndex + (mirrored ? 6 : 0)];
-  const w = d.views[5 + (mirrored ? 6 : 0)];
-  for (let i = 0; i < n; i++) {
-    out.set(c[i], i * 2 * d.dim);
-    out.set(w[i], i * 2 * d.dim + d.dim);
+  const view = (v) => d.data.subarray(v * d.count * d.dim, (v + 1) * d.count * d.dim);
+  const [crop, whole] = [view(cropIndex + (mirrored ? 6 : 0)), view(5 + (mirrored ? 6 : 0))];
+  const out = new Float32Array(d.count * 2 * d.dim);
+  for (let i = 0; i < d.count; i++) {
+    out.set(crop.subarray(i * d.dim, (i + 1) * d.dim), i * 2 * d.dim);
+    out.set(whole.subarray(i * d.dim, (i + 1) * d.dim), i * 2 * d.dim + d.dim);
   }
-  return { data: out, count: n, dim: 2 * d.dim };
+  return { data: out, count: d.count, dim: 2 * d.dim };
 }
 
-/** [mean of the five crop views | whole view] rows, plain or mirrored. */
-function meanCrops(d, mirrored) {
-  const m = twoScale(d, 0, mirrored);
-  for (const c of [1, 2, 3, 4]) {
-    const other = twoScale(d, c, mirrored);
-    for (let i = 0; i < m.count; i++) for (let j = 0; j < d.dim; j++) m.data[i * m.dim + j] += other.data[i * m.dim + j];
-  }
-  for (let i = 0; i < m.count; i++) for (let j = 0; j < d.dim; j++) m.data[i * m.dim + j] /= 5;
+/** The five crops' two-scale rows: [crop][plain, mirrored]. */
+const allCrops = (d) => [0, 1, 2, 3, 4].map((c) => [twoScale(d, c, false), twoScale(d, c, true)]);
+
+/** Rows whose crop half is the mean of the five crops' (the whole half is the same in all five). */
+function meanOfCrops(crops) {
+  const m = { ...crops[0], data: Float32Array.from(crops[0].data) };
+  for (const other of crops.slice(1)) for (let j = 0; j < m.data.length; j++) m.data[j] += other.data[j];
+  for (let j = 0; j < m.data.length; j++) m.data[j] /= crops.length;
   return m;
 }
 
@@ -133,76 +131,36 @@ function stack(matrices) {
   return { data, count, dim };
 }
 
-function probabilities(layer, m) {
-  const k = layer.outputDim;
-  const out = new Float64Array(m.count * k);
-  for (let i = 0; i < m.count; i++) {
-    const logits = new Float64Array(k);
-    for (let o = 0; o < k; o++) logits[o] = layer.bias[o];
-    for (let j = 0; j < m.dim; j++) {
-      const x = m.data[i * m.dim + j];
-      if (x === 0) continue;
-      for (let o = 0; o < k; o++) logits[o] += x * layer.weight[j * k + o];
-    }
-    const max = Math.max(...logits);
-    let sum = 0;
-    for (let o = 0; o < k; o++) sum += (logits[o] = Math.exp(logits[o] - max));
-    for (let o = 0; o < k; o++) out[i * k + o] = logits[o] / sum;
-  }
-  return out;
-}
-
-function accuracyOf(views, layer, labels) {
-  const k = layer.outputDim;
-  const probs = views.map((m) => probabilities(layer, m));
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    let bestP = -1;
-    for (let o = 0; o < k; o++) {
-      const p = probs.reduce((s, pr) => s + pr[i * k + o], 0);
-      if (p > bestP) [best, bestP] = [o, p];
-    }
-    if (best === labels[i]) correct++;
-  }
-  return Number((correct / labels.length).toFixed(4));
-}
-
 function rowsOf(m, indices) {
   const data = new Float32Array(indices.length * m.dim);
   indices.forEach((r, j) => data.set(m.data.subarray(r * m.dim, (r + 1) * m.dim), j * m.dim));
   return { data, count: indices.length, dim: m.dim };
 }
 
-/** Folds by group, stratified by each group's first image's class, shuffled by seed. */
-function foldsOf(labels, groups, k, seed) {
-  let state = seed * 2654435761 >>> 0;
-  const random = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const classOfGroup = new Map();
-  groups.forEach((g, i) => classOfGroup.has(g) || classOfGroup.set(g, labels[i]));
-  const foldOfGroup = new Map();
-  const byClass = new Map();
-  for (const [g, c] of classOfGroup) byClass.set(c, [...(byClass.get(c) ?? []), g]);
-  let offset = 0;
-  for (const gs of byClass.values()) {
-    for (let i = gs.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [gs[i], gs[j]] = [gs[j], gs[i]];
-    }
-    gs.forEach((g, j) => foldOfGroup.set(g, (offset + j) % k));
-    offset += gs.length;
-  }
-  return groups.map((g) => foldOfGroup.get(g));
+/** Each row's class probabilities under the head, [rows][K]. */
+const probabilities = (head, m) => Array.from({ length: m.count }, (_, i) => denseForward(head.layers, m.data.subarray(i * m.dim, (i + 1) * m.dim)));
+
+/** The views a head is scored on: the plain one, and its mirror where CV chose test-time augmentation. */
+const viewsFor = (head, [plain, mirrored]) => (head.tta ? [plain, mirrored] : [plain]);
+const choiceOf = (head) => ({ c: head.c, trainViews: head.trainViews, tta: head.tta });
+
+/** Accuracy of the head on `labels` with each image's probabilities averaged over `views`. */
+function accuracyOf(views, head, labels) {
+  const probs = views.map((m) => probabilities(head, m));
+  const correct = labels.filter((label, i) => {
+    const mean = Array.from(probs[0][i], (_, o) => probs.reduce((s, pr) => s + pr[i][o], 0));
+    return mean.indexOf(Math.max(...mean)) === label;
+  }).length;
+  return Number((correct / labels.length).toFixed(4));
 }
 
 /**
- * Out-of-fold log-loss (class-weighted as Graft's CV) on the centre views of held-out images, of heads with fixed
- * choices trained by `rowsFor(trainImages)` on the other folds.
+ * Out-of-fold log-loss (class-weighted as Graft's CV) on the centre views of held-out images, in Graft's own folds,
+ * of heads with `choice` fixed, trained by `rowsFor(trainImages)` on the other folds.
  */
 async function outOfFoldLoss({ labels, classNames, groups, seed, choice, rowsFor, centre }) {
   const n = labels.length;
-  const k = n < 2000 ? 5 : 3;
-  const fold = foldsOf(labels, groups, k, seed);
+  const { k, fold } = assignFolds(labels, classNames, groups, seed, defaultFolds(n));
   const counts = new Float64Array(classNames.length);
   labels.forEach((l) => counts[l]++);
   const weight = (l) => n / (classNames.length * counts[l]);
@@ -211,11 +169,10 @@ async function outOfFoldLoss({ labels, classNames, groups, seed, choice, rowsFor
   for (let f = 0; f < k; f++) {
     const trainImages = [...labels.keys()].filter((i) => fold[i] !== f);
     const held = [...labels.keys()].filter((i) => fold[i] === f);
-    const head = await fitLinearHead({ ...rowsFor(trainImages), classNames, files: [] }, { c: choice.c, trainViews: choice.trainViews, tta: choice.tta, classWeights: 'balanced', maxFolds: 'auto', crossValidate: false, seed });
-    const layer = head.layers[0];
-    const views = (choice.tta ? centre : centre.slice(0, 1)).map((m) => probabilities(layer, rowsOf(m, held)));
+    const head = await fitLinearHead({ ...rowsFor(trainImages), classNames, files: [] }, { ...choice, classWeights: 'balanced', maxFolds: 'auto', crossValidate: false, seed });
+    const views = viewsFor(head, centre).map((m) => probabilities(head, rowsOf(m, held)));
     held.forEach((image, j) => {
-      const p = views.reduce((s, pr) => s + pr[j * classNames.length + labels[image]], 0) / views.length;
+      const p = views.reduce((s, pr) => s + pr[j][labels[image]], 0) / views.length;
       loss -= weight(labels[image]) * Math.log(Math.max(p, 1e-15));
       total += weight(labels[image]);
     });
@@ -237,51 +194,51 @@ for (const name of folders ? Object.keys(folders) : opt('datasets', 'hymenoptera
     const dumpSeconds = (performance.now() - t) / 1000;
     const labels = Int32Array.from(train.files, (f) => f.label);
     const testLabels = test.files.map((f) => f.label);
-    const testCentre = [twoScale(te, 0, false), twoScale(te, 0, true)];
-    const testTen = [0, 1, 2, 3, 4].flatMap((c) => [twoScale(te, c, false), twoScale(te, c, true)]);
-    const testFivePlain = [0, 1, 2, 3, 4].map((c) => twoScale(te, c, false));
+    const testCrops = allCrops(te);
+    const testCentre = testCrops[0];
+    const testTen = testCrops.flat();
+    const trainCrops = allCrops(tr);
+    const trainCentre = trainCrops[0];
+    const trainMean = [0, 1].map((mirrored) => meanOfCrops(trainCrops.map((views) => views[mirrored])));
+    const fileNames = train.files.map((f) => f.file);
+    // Each image's crops share its group, so they share a fold.
+    const imageGroups = groups ?? fileNames;
+    const ofImages = (ims) => Int32Array.from(ims, (i) => labels[i]);
+    const centreRows = (centre) => (ims) => ({ plain: rowsOf(centre[0], ims), mirrored: rowsOf(centre[1], ims), labels: ofImages(ims) });
+    const cropRows = (ims) => ({ plain: stack(trainCrops.map(([p]) => rowsOf(p, ims))), mirrored: stack(trainCrops.map(([, m]) => rowsOf(m, ims))), labels: ofImages([0, 1, 2, 3, 4].flatMap(() => ims)) });
     for (const seed of opt('seeds', '1,2,3').split(',').map(Number)) {
       const base = { c: 'auto', trainViews: 'auto', tta: 'auto', classWeights: 'balanced', maxFolds: 'auto', seed };
-      const fileNames = train.files.map((f) => f.file);
+      const whole = { labels, classNames: train.classes, files: fileNames, ...(groups ? { groups } : {}) };
       let t0 = performance.now();
-      const head = await fitLinearHead({ plain: twoScale(tr, 0, false), mirrored: twoScale(tr, 0, true), labels, classNames: train.classes, files: fileNames, ...(groups ? { groups } : {}) }, base);
+      const head = await fitLinearHead({ ...whole, plain: trainCentre[0], mirrored: trainCentre[1] }, base);
       const headSeconds = (performance.now() - t0) / 1000;
-      const layer = head.layers[0];
+      t0 = performance.now();
+      const rowsHead = await fitLinearHead({ ...cropRows([...labels.keys()]), classNames: train.classes, files: [0, 1, 2, 3, 4].flatMap(() => fileNames), groups: [0, 1, 2, 3, 4].flatMap(() => imageGroups) }, base);
+      const rowsSeconds = (performance.now() - t0) / 1000;
+      const meanHead = await fitLinearHead({ ...whole, plain: trainMean[0], mirrored: trainMean[1] }, base);
+      const common = { labels, classNames: train.classes, groups: imageGroups, seed, centre: trainCentre };
       const row = {
         dataset: name, backbone: bb, seed, dumpSeconds: Number(dumpSeconds.toFixed(1)),
-        chosen: { c: head.c, trainViews: head.trainViews, tta: head.tta },
+        chosen: choiceOf(head),
         // The default: the centre crop, with its mirror when CV chose TTA.
-        default: accuracyOf(head.tta ? testCentre : testCentre.slice(0, 1), layer, testLabels),
-        tenCrop: accuracyOf(testTen, layer, testLabels),
+        default: accuracyOf(viewsFor(head, testCentre), head, testLabels),
+        tenCrop: accuracyOf(testTen, head, testLabels),
         // Five crops, mirrored only where CV chose TTA.
-        fiveCrop: accuracyOf(head.tta ? testTen : testFivePlain, layer, testLabels),
+        fiveCrop: accuracyOf(head.tta ? testTen : testCrops.map(([plain]) => plain), head, testLabels),
+        // Selection and final fit, in this process (the harness's only timing: the dumps are not Graft's extraction).
+        headSeconds: { default: Number(headSeconds.toFixed(2)), cropRows: Number(rowsSeconds.toFixed(2)) },
+        outOfFold: {
+          default: Number((await outOfFoldLoss({ ...common, choice: choiceOf(head), rowsFor: centreRows(trainCentre) })).toFixed(5)),
+          cropRows: Number((await outOfFoldLoss({ ...common, choice: choiceOf(rowsHead), rowsFor: cropRows })).toFixed(5)),
+        },
+        cropRows: { chosen: choiceOf(rowsHead), tenCrop: accuracyOf(testTen, rowsHead, testLabels), centre: accuracyOf(viewsFor(rowsHead, testCentre), rowsHead, testLabels) },
+        // One row per image, its crop half the mean of the five crops' (the head's cost unchanged), tested on the centre views.
+        meanCrops: {
+          chosen: choiceOf(meanHead),
+          centre: accuracyOf(viewsFor(meanHead, testCentre), meanHead, testLabels),
+          outOfFold: Number((await outOfFoldLoss({ ...common, choice: choiceOf(meanHead), rowsFor: centreRows(trainMean) })).toFixed(5)),
+        },
       };
-      // The five crops as training rows too (each image's crops share its group, so they share a fold).
-      const n = labels.length;
-      const imageGroups = groups ?? train.files.map((f) => f.file);
-      t0 = performance.now();
-      const rowsHead = await fitLinearHead({
-        plain: stack([0, 1, 2, 3, 4].map((c) => twoScale(tr, c, false))),
-        mirrored: stack([0, 1, 2, 3, 4].map((c) => twoScale(tr, c, true))),
-        labels: Int32Array.from({ length: 5 * n }, (_, r) => labels[r % n]),
-        classNames: train.classes,
-        files: Array.from({ length: 5 * n }, (_, r) => fileNames[r % n]),
-        groups: Array.from({ length: 5 * n }, (_, r) => imageGroups[r % n]),
-      }, base);
-      // Selection and final fit, in this process (the harness's only timing: the dumps are not Graft's extraction).
-      row.headSeconds = { default: Number(headSeconds.toFixed(2)), cropRows: Number(((performance.now() - t0) / 1000).toFixed(2)) };
-      const trainCentre = [twoScale(tr, 0, false), twoScale(tr, 0, true)];
-      const trainCrops = [0, 1, 2, 3, 4].map((c) => [twoScale(tr, c, false), twoScale(tr, c, true)]);
-      const common = { labels, classNames: train.classes, groups: imageGroups, seed, centre: trainCentre };
-      const oofDefault = await outOfFoldLoss({ ...common, choice: row.chosen, rowsFor: (ims) => ({ plain: rowsOf(trainCentre[0], ims), mirrored: rowsOf(trainCentre[1], ims), labels: Int32Array.from(ims, (i) => labels[i]) }) });
-      const oofRows = await outOfFoldLoss({ ...common, choice: { c: rowsHead.c, trainViews: rowsHead.trainViews, tta: rowsHead.tta }, rowsFor: (ims) => ({ plain: stack(trainCrops.map(([p]) => rowsOf(p, ims))), mirrored: stack(trainCrops.map(([, m]) => rowsOf(m, ims))), labels: Int32Array.from({ length: 5 * ims.length }, (_, r) => labels[ims[r % ims.length]]) }) });
-      row.outOfFold = { default: Number(oofDefault.toFixed(5)), cropRows: Number(oofRows.toFixed(5)) };
-      row.cropRows = { chosen: { c: rowsHead.c, trainViews: rowsHead.trainViews, tta: rowsHead.tta }, tenCrop: accuracyOf(testTen, rowsHead.layers[0], testLabels), centre: accuracyOf(rowsHead.tta ? testCentre : testCentre.slice(0, 1), rowsHead.layers[0], testLabels) };
-      // One row per image, its crop half the mean of the five crops' (the head's cost unchanged), tested on the centre views.
-      const trainMean = [meanCrops(tr, false), meanCrops(tr, true)];
-      const meanHead = await fitLinearHead({ plain: trainMean[0], mirrored: trainMean[1], labels, classNames: train.classes, files: fileNames, ...(groups ? { groups } : {}) }, base);
-      const oofMean = await outOfFoldLoss({ ...common, choice: { c: meanHead.c, trainViews: meanHead.trainViews, tta: meanHead.tta }, rowsFor: (ims) => ({ plain: rowsOf(trainMean[0], ims), mirrored: rowsOf(trainMean[1], ims), labels: Int32Array.from(ims, (i) => labels[i]) }) });
-      row.meanCrops = { chosen: { c: meanHead.c, trainViews: meanHead.trainViews, tta: meanHead.tta }, centre: accuracyOf(meanHead.tta ? testCentre : testCentre.slice(0, 1), meanHead.layers[0], testLabels), outOfFold: Number(oofMean.toFixed(5)) };
       console.log(JSON.stringify(row));
       appendFileSync(outFile, `${JSON.stringify(row)}\n`);
     }
