@@ -10,6 +10,7 @@ import { appendDenseHead } from '../../src/onnx/append-head.js';
 import { exposeFeatures } from '../../src/onnx/feature-output.js';
 import { wrapMirrorTta, unwrapMirrorTta, hasMirrorTta } from '../../src/onnx/mirror-tta.js';
 import { multiScaleInputSize, wrapMultiScale } from '../../src/onnx/multi-scale.js';
+import { CORNER_CROPS, cornerCropsModel } from '../../src/onnx/corner-crops.js';
 import { decodeOnnxModel, encodeOnnxModel, readOnnxModel } from '../../src/onnx/onnx-model.js';
 import { hasShared, hymenoptera, int8Model, skipReason } from '../support.js';
 
@@ -115,6 +116,39 @@ describe.skipIf(!hasShared)(`test-time augmentation and multi-scale graphs on th
     };
     expect(cosine(features.subarray(d, 2 * d), plainFeatures.subarray(0, d))).toBeGreaterThan(0.95);
     expect(maxDiff(features.subarray(d, 2 * d), features.subarray(0, d))).toBeGreaterThan(0.01);
+  });
+
+  it('corner crops are the backbone on each corner of the 256 square, in the order top-left, top-right, bottom-left, bottom-right', async () => {
+    const exposed = await exposeFeatures(await readOnnxModel(int8Model));
+    const outer = multiScaleInputSize(S, 0.875);
+    const corners = encodeOnnxModel(
+      cornerCropsModel(exposed.model, { input: exposed.inputName, features: exposed.featureOutput, featureDim: exposed.featureDim, inputSize: S, outerSize: outer, layout: 'nchw', output: 'corners' }),
+    );
+    const big = makePreprocessing({ inputSize: outer, scale: 'imagenet', layout: 'nchw' });
+    const files = realImages(2);
+    const input = new Float32Array(files.length * 3 * outer * outer);
+    for (const [i, file] of files.entries()) input.set(await decodeImage(file, big), i * 3 * outer * outer);
+    const features = (await run(corners, input, [files.length, 3, outer, outer])).corners!;
+    const d = exposed.featureDim;
+    expect(features.length).toBe(files.length * CORNER_CROPS * d);
+    // Each corner cut out here and run through the backbone alone.
+    const shift = outer - S;
+    const offsets = [[0, 0], [0, shift], [shift, 0], [shift, shift]] as const;
+    const cut = new Float32Array(files.length * CORNER_CROPS * pixels);
+    for (let i = 0; i < files.length; i++) {
+      offsets.forEach(([top, left], j) => {
+        for (let c = 0; c < 3; c++) {
+          for (let y = 0; y < S; y++) {
+            const from = ((i * 3 + c) * outer + top + y) * outer + left;
+            cut.set(input.subarray(from, from + S), ((i * CORNER_CROPS + j) * 3 + c) * pixels / 3 + y * S);
+          }
+        }
+      });
+    }
+    const single = (await run(encodeOnnxModel(exposed.model), cut, [files.length * CORNER_CROPS, 3, S, S]))[exposed.featureOutput]!;
+    expect(maxDiff(features, single)).toBeLessThan(1e-4);
+    // The four corners see different pixels.
+    expect(maxDiff(features.subarray(0, d), features.subarray(3 * d, 4 * d))).toBeGreaterThan(0.01);
   });
 });
 
