@@ -1,6 +1,7 @@
 import { encodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { multiScaleInputSize, multiScaleModel } from '../onnx/multi-scale.js';
+import { CORNER_CROPS, cornerCropsModel } from '../onnx/corner-crops.js';
 import type { BackboneInfo } from './backbone.js';
 import type { BackboneHandle } from './open-backbone.js';
 import { onnxModelOf, withOnnxModel } from './onnx-model-of.js';
@@ -42,8 +43,24 @@ export function multiScaleBackbone(handle: BackboneHandle): BackboneHandle {
       }),
     ));
   const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= encodeOnnxModel(await onnxModel()));
-  return withOnnxModel({ info, onnxBytes, onnxFeatureOutput: FEATURE_OUTPUT, load: async () => OrtBackbone.create(await onnxBytes(), info) }, onnxModel);
+  const loadCorners = async (): Promise<OrtBackbone> => {
+    const model = await onnxModelOf(handle);
+    const corners = cornerCropsModel(model, {
+      input: model.graph?.input?.[0]?.name ?? 'input',
+      features: handle.onnxFeatureOutput,
+      featureDim: handle.info.featureDim,
+      inputSize: pre.inputSize,
+      outerSize: info.preprocessing.inputSize,
+      layout: pre.layout,
+      output: CORNERS_OUTPUT,
+    });
+    return OrtBackbone.create(encodeOnnxModel(corners), { ...info, featureOutput: CORNERS_OUTPUT, featureDim: CORNER_CROPS * handle.info.featureDim });
+  };
+  return withOnnxModel({ info, onnxBytes, onnxFeatureOutput: FEATURE_OUTPUT, load: async () => OrtBackbone.create(await onnxBytes(), info), loadCorners }, onnxModel);
 }
+
+/** The corner-crop model's output: [N, 4D], the four crops' features side by side. */
+const CORNERS_OUTPUT = 'graft_corner_features';
 
 /** A short id of a multi-scale setting, for cache keys (undefined for a single scale). */
 export function scalesVariant(info: Pick<BackboneInfo, 'scales'>): string | undefined {

@@ -32,6 +32,11 @@ export interface BackboneHandle {
   readonly onnxFeatureOutput: string;
   /** Loads the backbone into onnxruntime (the fast path; TF.js models run from their cached ONNX export). */
   load(): Promise<Backbone>;
+  /**
+   * Multi-scale features only (see multiScaleBackbone): loads the backbone that maps the same input to its four
+   * corner crops' features at the first scale, [N, 4 x featureDim / 2], the crop half of crop rows.
+   */
+  loadCorners?(): Promise<Backbone>;
 }
 
 export interface OpenBackboneOptions {

@@ -24,6 +24,11 @@ export interface ExtractOptions {
    * Defaults to false.
    */
   readonly mirror?: boolean;
+  /**
+   * Which files also get their four corner crops' features (and, with `mirror`, their mirror image's), for crop rows:
+   * cached under views 2 and 3, variant 'corners'. Needs a multi-scale handle (`handle.loadCorners`). Defaults to none.
+   */
+  readonly corners?: (fileIndex: number) => boolean;
   readonly onProgress?: ProgressListener;
 }
 
@@ -32,6 +37,12 @@ export interface ExtractionResult {
   readonly vectors: (Float32Array | undefined)[];
   /** With `mirror`, the features of each file's mirror image (same order); otherwise empty. */
   readonly mirrored: (Float32Array | undefined)[];
+  /**
+   * With `corners`, each chosen file's four corner crops' features side by side (4 x the first scale's width), and its
+   * mirror image's (with `mirror`); undefined for other files. Otherwise empty.
+   */
+  readonly corners: (Float32Array | undefined)[];
+  readonly mirroredCorners: (Float32Array | undefined)[];
   readonly skipped: SkippedFile[];
   /** Images the backbone ran on in this run (for some or all of their views). */
   readonly computed: number;
@@ -61,15 +72,21 @@ export async function extractFeatures(
   const batchSize = options.batchSize ?? 16;
   const { info } = handle;
   const preHash = preprocessingHash(info.preprocessing);
-  const kinds: readonly Kind[] = options.mirror ? ['plain', 'mirror'] : ['plain'];
-  const variants = (kind: Kind): string | undefined => [scalesVariant(info), kind === 'mirror' ? 'mirror' : undefined].filter(Boolean).join('|') || undefined;
+  if (options.corners && !handle.loadCorners) throw new RangeError('corner crops need a multi-scale backbone handle');
+  const baseKinds: readonly Kind[] = options.mirror ? ['plain', 'mirror'] : ['plain'];
+  const cornerKinds: readonly Kind[] = options.mirror ? ['corners', 'mirror-corners'] : ['corners'];
+  const kindsOf = (i: number): readonly Kind[] => (options.corners?.(i) ? [...baseKinds, ...cornerKinds] : baseKinds);
+  const variants = (kind: Kind): string | undefined => [scalesVariant(info), VIEWS[kind].variant].filter(Boolean).join('|') || undefined;
   const keyOf = (imageSha256: string, kind: Kind): string =>
-    featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preHash, view: kind === 'mirror' ? 1 : 0, variant: variants(kind) });
+    featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preHash, view: VIEWS[kind].view, variant: variants(kind) });
+  const column = (wanted: boolean): (Float32Array | undefined)[] => (wanted ? new Array(files.length).fill(undefined) : []);
   const results: Record<Kind, (Float32Array | undefined)[]> = {
-    plain: new Array(files.length).fill(undefined),
-    mirror: options.mirror ? new Array(files.length).fill(undefined) : [],
+    plain: column(true),
+    mirror: column(options.mirror === true),
+    corners: column(options.corners !== undefined),
+    'mirror-corners': column(options.corners !== undefined && options.mirror === true),
   };
-  const isDone = (i: number): boolean => kinds.every((kind) => results[kind][i] !== undefined);
+  const isDone = (i: number): boolean => kindsOf(i).every((kind) => results[kind][i] !== undefined);
   const skipped: SkippedFile[] = [];
   let cached = 0;
   let computed = 0;
@@ -83,6 +100,7 @@ export async function extractFeatures(
   };
   /** Fills what the store has for file i; returns whether anything is still missing (counted as cached if not). */
   const lookup = (i: number, sha256: string): boolean => {
+    const kinds = kindsOf(i);
     const keys = kinds.map((kind) => keyOf(sha256, kind));
     const hits = store.getMany(keys);
     kinds.forEach((kind, j) => {
@@ -106,12 +124,15 @@ export async function extractFeatures(
   const pending = files.map((_, i) => i).filter((i) => !isDone(i));
   const shas = new Map<number, string>();
   const hashed: { stamp: FileStamp; sha256: string }[] = [];
-  let batch: { index: number; kind: Kind; data: Float32Array }[] = [];
-  let backbone: Backbone | undefined;
-  const flush = async (): Promise<void> => {
+  // Two models: the features (plain and mirror views) and, for crop rows, the corner crops.
+  type Item = { index: number; kind: Kind; data: Float32Array };
+  const batches: Record<'features' | 'corners', Item[]> = { features: [], corners: [] };
+  const backbones: { features?: Backbone; corners?: Backbone } = {};
+  const flush = async (which: 'features' | 'corners'): Promise<void> => {
+    const batch = batches[which];
     if (!batch.length) return;
-    backbone ??= await handle.load();
-    const { vectors, seconds } = await embedBatch(backbone, batch.map((item) => item.data), info.featureDim);
+    const backbone = (backbones[which] ??= await (which === 'features' ? handle.load() : handle.loadCorners!()));
+    const { vectors, seconds } = await embedBatch(backbone, batch.map((item) => item.data), backbone.info.featureDim);
     backboneSeconds += seconds;
     store.putMany(
       batch.map((item, i) => {
@@ -122,8 +143,13 @@ export async function extractFeatures(
     );
     for (const item of batch) computedFiles.add(item.index);
     computed = computedFiles.size;
-    batch = [];
+    batches[which] = [];
     report();
+  };
+  const push = async (item: Item): Promise<void> => {
+    const which = VIEWS[item.kind].model;
+    batches[which].push(item);
+    if (batches[which].length >= batchSize) await flush(which);
   };
 
   try {
@@ -149,18 +175,42 @@ export async function extractFeatures(
       const index = pending[item.index]!;
       filesDone++;
       if (item.data) {
-        if (!results.plain[index]) batch.push({ index, kind: 'plain', data: item.data });
-        if (options.mirror && !results.mirror[index]) batch.push({ index, kind: 'mirror', data: mirrorTensor(item.data, info.preprocessing) });
-        if (batch.length >= batchSize) await flush();
+        const data = item.data;
+        let mirrored: Float32Array | undefined;
+        for (const kind of kindsOf(index)) {
+          if (results[kind][index]) continue;
+          const input = VIEWS[kind].mirrored ? (mirrored ??= mirrorTensor(data, info.preprocessing)) : data;
+          await push({ index, kind, data: input });
+        }
       } else if (filesDone % 64 === 0) report();
     }
-    await flush();
+    await flush('features');
+    await flush('corners');
     options.fileIndex?.record(hashed);
     report();
   } finally {
-    await backbone?.dispose();
+    await backbones.features?.dispose();
+    await backbones.corners?.dispose();
   }
-  return { vectors: results.plain, mirrored: results.mirror, skipped, computed, cached, seconds: (performance.now() - started) / 1000, backboneSeconds };
+  return {
+    vectors: results.plain,
+    mirrored: results.mirror,
+    corners: results.corners,
+    mirroredCorners: results['mirror-corners'],
+    skipped,
+    computed,
+    cached,
+    seconds: (performance.now() - started) / 1000,
+    backboneSeconds,
+  };
 }
 
-type Kind = 'plain' | 'mirror';
+type Kind = 'plain' | 'mirror' | 'corners' | 'mirror-corners';
+
+/** Each kind's cache view number and variant, whether it is of the mirror image, and which model computes it. */
+const VIEWS: Readonly<Record<Kind, { view: number; variant?: string; mirrored: boolean; model: 'features' | 'corners' }>> = {
+  plain: { view: 0, mirrored: false, model: 'features' },
+  mirror: { view: 1, variant: 'mirror', mirrored: true, model: 'features' },
+  corners: { view: 2, variant: 'corners', mirrored: false, model: 'corners' },
+  'mirror-corners': { view: 3, variant: 'mirror|corners', mirrored: true, model: 'corners' },
+};
