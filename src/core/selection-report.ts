@@ -4,8 +4,14 @@
  * (the manifest) and `learn/` share them without importing each other.
  */
 
-/** Which rows a candidate trains on: the plain view of each image, or that and its mirror image. */
-export type TrainViews = 'plain' | 'plain+flip';
+/**
+ * Which rows a candidate trains on: the plain view of each image, or that and its mirror image; with '+crops', also
+ * the image's four corner crops (of the mirror image too with '+flip'), which train but are never scored.
+ */
+export type TrainViews = MirrorViews | 'plain+crops' | 'plain+flip+crops';
+
+/** The row sets without crop rows: what the cross-validation's regularisation path runs on. */
+export type MirrorViews = 'plain' | 'plain+flip';
 
 /** One head the selection can choose. */
 export interface HeadCandidate {

@@ -1,3 +1,4 @@
+import { hasCropRows, hasMirrorRows } from './select/crop-rows.js';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { classWeightsFor, unlessAllOne } from './class-weights.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
@@ -191,7 +192,8 @@ function detail(verdict: HoldoutComparison | undefined): string {
 /** The config with the head phase's choices fixed, so a refit repeats them instead of choosing again (and no TTA). */
 function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {
   if (!phase.linear) return { ...config, tta: 'off' };
-  return { ...config, c: phase.linear.c, mirror: phase.linear.trainViews === 'plain+flip' ? 'on' : 'off', tta: 'off' };
+  const views = phase.linear.trainViews;
+  return { ...config, c: phase.linear.c, mirror: hasMirrorRows(views) ? 'on' : 'off', crops: hasCropRows(views) ? 'on' : 'off', tta: 'off' };
 }
 
 function round(seconds: number): number {

@@ -14,6 +14,8 @@ import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
 import type { TrainConfig } from './train-config.js';
 import type { FeatureMatrix } from './train-head.js';
+import { CROPS_PER_IMAGE, type CropRows } from './select/crop-rows.js';
+import { GraftError } from '../core/errors.js';
 import { subsetRowSource, type RowSource } from '../features/feature-rows.js';
 
 /** Scores on a validation set: reported, never used to choose anything. */
@@ -59,6 +61,8 @@ export interface HeadPhaseInput {
 export interface FeatureSet {
   readonly plain: FeatureMatrix;
   readonly mirrored: FeatureMatrix | undefined;
+  /** Corner crops as rows (training images, when the config may use them). */
+  readonly crops?: CropRows;
   readonly labels: Int32Array;
   readonly files: string[];
 }
@@ -74,12 +78,17 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const linear = isLinearHead(config.head);
   // Mirror images: extra training rows and the other half of test-time augmentation, when either may be used.
   const mirror = linear ? config.mirror !== 'off' || config.tta !== 'off' : config.tta === 'on';
+  const crops = linear && config.crops !== 'off' && handle.loadCorners !== undefined;
+  if (linear && config.crops === 'on' && !crops) {
+    throw new GraftError('INVALID_CONFIG', 'Crop rows (--crops on) need features at two scales, which this run does not have', { hint: 'drop --crops on, or drop --no-multi-scale' });
+  }
   const store = FeatureStore.open(input.cacheDir);
   const fileIndex = FileHashIndex.open(input.cacheDir);
   let extraction;
   try {
     const files = [...data.train, ...data.val].map((item) => item.file);
-    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, onProgress });
+    const trainCount = data.train.length;
+    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...(crops ? { corners: (i: number) => i < trainCount } : {}), onProgress });
   } finally {
     store.close();
     fileIndex.close();
@@ -96,9 +105,13 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
       kept.forEach(({ i }, r) => out.set(source[i]!, r * dim));
       return { data: out, count: kept.length, dim };
     };
+    const plain = matrix(extraction.vectors, 0);
+    const mirrored = mirror ? matrix(extraction.mirrored, 1) : undefined;
+    const withCrops = crops && offset === 0;
     return {
-      plain: matrix(extraction.vectors, 0),
-      mirrored: mirror ? matrix(extraction.mirrored, 1) : undefined,
+      plain,
+      mirrored,
+      ...(withCrops ? { crops: cropRowsOf(kept.map(({ i }) => i), plain, mirrored, extraction) } : {}),
       labels: Int32Array.from(kept, ({ item }) => data.labels.indexOf(item.label)),
       files: kept.map(({ item }) => item.file),
     };
@@ -148,6 +161,7 @@ async function fitLinear(set: FeatureSet, groups: readonly string[] | undefined,
     {
       c: config.c,
       trainViews: config.mirror === 'auto' ? 'auto' : config.mirror === 'on' ? 'plain+flip' : 'plain',
+      ...(set.crops ? { crops: config.crops === 'auto' ? 'auto' : config.crops === 'on' } : {}),
       tta: config.tta === 'auto' ? 'auto' : config.tta === 'on',
       classWeights: config.classWeights,
       maxFolds: config.folds,
@@ -244,6 +258,29 @@ export function scoreProbabilities(set: { probabilities: Float32Array; labels: I
   for (let i = 0; i < set.labels.length; i++) loss -= Math.log(Math.max(set.probabilities[i * k + set.labels[i]!]!, 1e-12));
   const report = evaluatePredictions({ labels: [...labels], trueIndex: set.labels, probabilities: set.probabilities, files: set.files });
   return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / Math.max(set.labels.length, 1), count: set.labels.length };
+}
+
+/**
+ * The crop rows of the images `files` (indices into the extraction): [corner crop | whole square] with the whole
+ * square's half taken from the image's own two-scale vector, four per image; likewise of the mirror images.
+ */
+function cropRowsOf(files: readonly number[], plain: FeatureMatrix, mirrored: FeatureMatrix | undefined, extraction: { corners: (Float32Array | undefined)[]; mirroredCorners: (Float32Array | undefined)[] }): CropRows {
+  const { dim } = plain;
+  const half = dim / 2;
+  const rowsOf = (centre: FeatureMatrix, corners: (Float32Array | undefined)[]): FeatureMatrix => {
+    const out = new Float32Array(files.length * CROPS_PER_IMAGE * dim);
+    files.forEach((file, r) => {
+      const vector = corners[file]!;
+      const whole = centre.data.subarray(r * dim + half, (r + 1) * dim);
+      for (let j = 0; j < CROPS_PER_IMAGE; j++) {
+        const at = (r * CROPS_PER_IMAGE + j) * dim;
+        out.set(vector.subarray(j * half, (j + 1) * half), at);
+        out.set(whole, at + half);
+      }
+    });
+    return { data: out, count: files.length * CROPS_PER_IMAGE, dim };
+  };
+  return { plain: rowsOf(plain, extraction.corners), ...(mirrored ? { mirrored: rowsOf(mirrored, extraction.mirroredCorners) } : {}) };
 }
 
 function round(seconds: number): number {

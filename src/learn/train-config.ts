@@ -14,6 +14,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   c: 'auto',
   mirror: 'auto',
   tta: 'auto',
+  crops: 'auto',
   folds: 'auto',
   groupBy: null,
   // Rare classes weighed up: on training folders cut to class sizes 10:1 it won 2.5-11 points over unweighted on
@@ -51,6 +52,7 @@ export function trainConfigFrom(options: TrainConfigInput = {}): TrainConfig {
   check(merged.c === 'auto' || (typeof merged.c === 'number' && merged.c > 0 && Number.isFinite(merged.c)), 'C must be a positive number or auto', merged.c, 'e.g. --c 0.1, or --c auto');
   check(isAutoOr(merged.mirror, ['on', 'off']), 'mirror must be on, off or auto', merged.mirror, 'e.g. --mirror off for images whose meaning changes when mirrored (text, signs)');
   check(isAutoOr(merged.tta, ['on', 'off']), 'tta must be on, off or auto', merged.tta, 'e.g. --tta off');
+  check(isAutoOr(merged.crops, ['on', 'off']), 'crops must be on, off or auto', merged.crops, 'e.g. --crops off');
   check(merged.folds === 'auto' || (Number.isInteger(merged.folds) && merged.folds >= 2 && merged.folds <= 20), 'folds must be auto or an integer from 2 to 20', merged.folds, 'e.g. --folds 5');
   check(merged.groupBy === null || (typeof merged.groupBy === 'string' && merged.groupBy.length > 0), 'group-by must be a regular expression', merged.groupBy, "e.g. --group-by '^(\\d+_\\d+)_'");
   check(['none', 'balanced'].includes(merged.classWeights), 'class weights must be none or balanced', merged.classWeights, 'e.g. --class-weights balanced');

@@ -1,4 +1,5 @@
 import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
+import type { TrainViews } from '../core/selection-report.js';
 import type { BackboneFormat } from '../engine/backbone.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { existsSync } from 'node:fs';
@@ -82,7 +83,7 @@ export interface ModelManifest {
     readonly kind?: 'linear' | 'mlp';
     /** Linear head: inverse L2 strength (sklearn's C) and training rows, as chosen by cross-validation or fixed. */
     readonly c?: number;
-    readonly trainViews?: 'plain' | 'plain+flip';
+    readonly trainViews?: TrainViews;
     /** Test-time augmentation inside model.onnx (image and mirror image, averaged). Absent: none. */
     readonly tta?: boolean;
     /** Tensors in head.bin: per layer `dense_<i>/kernel` [in, out] and `dense_<i>/bias`, standardisation folded in. */

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHoldout } from '../../core/fine-tune-holdout.js';
-import { labelIssuesCaveat } from '../../core/selection-report.js';
+import { labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
@@ -21,6 +21,7 @@ interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
   mirror?: 'on' | 'off' | 'auto';
   tta?: 'on' | 'off' | 'auto';
+  crops?: 'on' | 'off' | 'auto';
   folds?: number | 'auto';
   groupBy?: string;
   multiScale?: boolean;
@@ -71,6 +72,7 @@ export function registerTrain(program: Command): void {
     .option('--c <C|auto>', 'linear head: inverse L2 strength (sklearn C); auto = chosen by cross-validation (default)', parseAutoNumber)
     .addOption(new Option('--mirror <on|off|auto>', "linear head: also train on each image's mirror image (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
     .addOption(new Option('--tta <on|off|auto>', 'average each image with its mirror image at prediction, inside model.onnx (default auto: cross-validation decides)').choices(['on', 'off', 'auto']))
+    .addOption(new Option('--crops <on|off|auto>', "linear head: also train on each training image's four corner crops, 8 more backbone passes per training image, prediction unchanged (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
     .option('--no-multi-scale', 'one scale instead of two (the backbone\'s evaluation crop and the whole image, concatenated)')
     .option('--folds <k|auto>', 'most cross-validation folds (default auto: 5, or 3 from 2000 images)', parseAutoNumber)
     .option('--group-by <regex>', "images whose file names give the same group (first capture group) stay on one side of every internal split, e.g. '^(\\d+_\\d+)_'")
@@ -116,6 +118,7 @@ export function registerTrain(program: Command): void {
           c: flags.c,
           mirror: flags.mirror,
           tta: flags.tta,
+          crops: flags.crops,
           folds: flags.folds,
           groupBy: flags.groupBy,
           classWeights: flags.classWeights as TrainConfig['classWeights'] | undefined,
@@ -232,7 +235,7 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   const config = (parsed.format === 'graft-model' ? training?.config : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
   // Keep only what decides a run (a hand-written file may hold more; values are validated after).
   const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
-  const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed', 'c', 'mirror', 'tta', 'folds', 'groupBy', 'multiScale', 'classWeights'];
+  const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed', 'c', 'mirror', 'tta', 'crops', 'folds', 'groupBy', 'multiScale', 'classWeights'];
   return {
     config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
     fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
@@ -289,6 +292,13 @@ export function formatTrainResult(r: TrainResult): string {
 function describeTrainedHead(r: TrainResult): string {
   const h = r.head;
   const tta = h.tta ? '; test-time augmentation: image + mirror image averaged (2 backbone passes per scale)' : '';
-  if (h.kind === 'linear') return `linear (L2 logistic regression), C = ${h.c?.toPrecision(2)}, trained on ${h.trainViews === 'plain+flip' ? 'images and their mirror images' : 'the images'}${tta}`;
+  if (h.kind === 'linear') return `linear (L2 logistic regression), C = ${h.c?.toPrecision(2)}, trained on ${describeRows(h.trainViews)}${tta}`;
   return `${describeHead(h)}; best epoch ${r.bestEpoch} of ${r.history.length} (on a held-out fifth of the training images)${tta}`;
+}
+
+/** What a linear head trained on, in words. */
+function describeRows(views: TrainViews | undefined): string {
+  const mirrors = views === 'plain+flip' || views === 'plain+flip+crops';
+  const crops = views === 'plain+crops' || views === 'plain+flip+crops';
+  return `${mirrors ? 'images and their mirror images' : 'the images'}${crops ? `${mirrors ? ',' : ''} and their corner crops` : ''}`;
 }

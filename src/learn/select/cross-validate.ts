@@ -8,10 +8,10 @@ import { assignFolds } from './folds.js';
 import { addSums, statsOf } from './column-stats.js';
 import { arrangeRows, paysToLayOutByFold, type FoldLayout } from './fold-layout.js';
 import { classWeightsFor, unlessAllOne } from '../class-weights.js';
-import type { CvScore, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
+import type { CvScore, MirrorViews, SelectionCriterion } from '../../core/selection-report.js';
 
 // The report's types are plain data in core/ (the manifest records them); learn/ keeps their public names here.
-export type { CvScore, HeadCandidate, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
+export type { CvScore, HeadCandidate, MirrorViews, SelectionCriterion, TrainViews } from '../../core/selection-report.js';
 
 /** The C grid: the reference probe's 11 values, 1e-4 to 10 in half decades. */
 export const DEFAULT_C_GRID: readonly number[] = Array.from({ length: 11 }, (_, i) => 10 ** (-4 + i / 2));
@@ -26,7 +26,7 @@ export interface CrossValidateOptions {
   /** Candidate C values, tried from the strongest regularisation up (warm starts). Defaults to DEFAULT_C_GRID. */
   readonly cGrid?: readonly number[];
   /** Which row sets to try; 'plain+flip' needs `flipped`. Defaults to both when `flipped` is given. */
-  readonly trainViews?: readonly TrainViews[];
+  readonly trainViews?: readonly MirrorViews[];
   /** Test-time augmentation settings to try; true needs `flipped`. Defaults to both when `flipped` is given. */
   readonly tta?: readonly boolean[];
   /** Row weights by class: 'balanced' weighs each class by n / (K n_c). Defaults to 'none'. */
@@ -102,7 +102,7 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
   let arena: VectorArena | undefined;
   try {
     // One problem setting (fold, row set); C is set per path step.
-    const settings: { fold: number; trainViews: TrainViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
+    const settings: { fold: number; trainViews: MirrorViews; weights: Float32Array; mean: Float32Array; std: Float32Array }[] = [];
     for (let f = 0; f < folds.k; f++) {
       // Its training rows' column sums: every other fold's.
       const others = layout.sums.filter((_, g) => g !== f);
@@ -144,8 +144,8 @@ export async function crossValidateHeads(plain: FeatureMatrix, flipped: FeatureM
         arena?.giveBack(new Set(improved.flatMap((e) => best.get(e.key)?.warmHistory?.history.y ?? []).filter((y) => !held.has(y))));
         // One warm start for the candidates of a row set that improve at this step (with and without test-time
         // augmentation): the mean of its fold solutions and a copy of one fold's curvature pairs.
-        const warm = new Map<TrainViews, { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
-        const warmFor = (trainViews: TrainViews): { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] } => {
+        const warm = new Map<MirrorViews, { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] }>();
+        const warmFor = (trainViews: MirrorViews): { warmStart: Float64Array; warmHistory?: CrossValidation['warmHistory'] } => {
           const first = group.findIndex((g) => g.trainViews === trainViews);
           const warmStart = meanOf(points.filter((_, j) => group[j]!.trainViews === trainViews));
           // Copied: the path moves its histories on to the next C in place.
@@ -222,14 +222,14 @@ async function scoreStep(parts: {
   objective: SoftmaxObjective;
   which: number[];
   points: Float64Array[];
-  settings: readonly { fold: number; trainViews: TrainViews }[];
-  candidates: readonly { trainViews: TrainViews; tta: boolean }[];
+  settings: readonly { fold: number; trainViews: MirrorViews }[];
+  candidates: readonly { trainViews: MirrorViews; tta: boolean }[];
   fold: Int32Array;
   layout: Pick<FoldLayout, 'image' | 'mirror'>;
   labels: Int32Array;
   k: number;
   scoreWeights: Float32Array | undefined;
-}): Promise<{ candidate: { trainViews: TrainViews; tta: boolean }; outOfFold: Float32Array; scores: { accuracy: number; logLoss: number } }[]> {
+}): Promise<{ candidate: { trainViews: MirrorViews; tta: boolean }; outOfFold: Float32Array; scores: { accuracy: number; logLoss: number } }[]> {
   const { settings, candidates, fold, k } = parts;
   const n = parts.labels.length;
   const outOfFold = candidates.map(() => new Float32Array(n * k));
@@ -276,7 +276,7 @@ export const DEFAULT_CV_TOLERANCE = 3e-4;
  * of a path (bench/RESULTS.md).
  */
 const CLEAR_RISE = 0.005;
-const CV_RELATIVE_TOLERANCE = 0.2;
+export const CV_RELATIVE_TOLERANCE = 0.2;
 
 /**
  * Log-losses closer than this share are a tie, kept by the candidate found first (on the path: the smaller C, the
@@ -314,7 +314,8 @@ export function scoreProbabilities(probabilities: Float32Array, labels: Int32Arr
   return { accuracy: correct / total, logLoss: loss / total };
 }
 
-function meanOf(points: Float64Array[]): Float64Array {
+/** The mean of fold solutions: a warm start for a fit on all the rows. */
+export function meanOf(points: Float64Array[]): Float64Array {
   const mean = new Float64Array(points[0]!.length);
   for (const p of points) for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + p[i]! / points.length;
   return mean;

@@ -6,7 +6,8 @@ import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
 import { classWeightsFor } from '../class-weights.js';
-import { crossValidateHeads, DEFAULT_C_GRID, type CrossValidation, type SelectionCriterion, type TrainViews } from './cross-validate.js';
+import { crossValidateHeads, DEFAULT_C_GRID, isBetter, type CrossValidation, type CvScore, type MirrorViews, type SelectionCriterion, type TrainViews } from './cross-validate.js';
+import { CROP_C_FACTORS, cropRowWeights, hasMirrorRows, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
 import type { SelectionReport } from '../../core/selection-report.js';
 
@@ -25,14 +26,22 @@ export interface HeadTrainingSet {
   readonly files: readonly string[];
   /** Group key of each image (see groupKeys); undefined: every image its own group. */
   readonly groups?: readonly string[];
+  /** Each image's corner crops as rows (see CropRows): candidates that train on them too, when `crops` allows. */
+  readonly crops?: CropRows;
 }
 
 /** What may be chosen: a fixed value, or 'auto' for cross-validation to decide. */
 export interface LinearHeadOptions {
   /** sklearn's C (inverse L2 strength), or 'auto' to search DEFAULT_C_GRID. */
   readonly c: number | 'auto';
-  readonly trainViews: TrainViews | 'auto';
+  /** The rows besides crop rows: the plain views, or those and the mirror images. */
+  readonly trainViews: MirrorViews | 'auto';
   readonly tta: boolean | 'auto';
+  /**
+   * Train on the set's crop rows too (true), never (false, the default), or when their cross-validated score beats
+   * the best head without them ('auto'). Needs `crops` in the training set.
+   */
+  readonly crops?: boolean | 'auto';
   readonly classWeights: 'none' | 'balanced';
   /** Most folds; 'auto' = defaultFolds. */
   readonly maxFolds: number | 'auto';
@@ -69,19 +78,25 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
   if (k < 2) throw new GraftError('INVALID_DATASET', `Training needs at least 2 classes. Received: ${k}`);
   if (plain.count === 0) throw new GraftError('INVALID_DATASET', 'No training images left after skipping unreadable files');
   const wantsMirror = options.trainViews === 'plain+flip' || options.tta === true;
+  if (options.crops === true && options.trainViews === 'auto' && options.crossValidate === false) throw new RangeError('crops: true without cross-validation needs a fixed trainViews');
   if (wantsMirror && !mirrored) throw new RangeError('mirrored features are needed for plain+flip rows or test-time augmentation');
   const started = performance.now();
   const fixed = typeof options.c === 'number' && options.trainViews !== 'auto' && options.tta !== 'auto';
   if (options.crossValidate === false && !fixed) throw new RangeError('crossValidate: false needs a fixed c, trainViews and tta');
   const criterion = options.criterion ?? 'log-loss';
+  if (options.crops !== undefined && options.crops !== false && !set.crops) throw new RangeError('crop rows are needed for crops: true or auto');
   const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion, fixed);
-  const chosen = cv?.chosen ?? { c: options.c as number, trainViews: options.trainViews as TrainViews, tta: options.tta as boolean };
+  const withCrops = cv && set.crops && options.crops !== undefined && options.crops !== false ? await chooseCropRows(set, options, cv, criterion) : undefined;
+  const table = [...(cv?.table ?? []), ...(withCrops?.table ?? [])];
+  const winner = withCrops?.chosen ?? cv;
+  const fixedViews = options.crops === true ? cropViewsFor(options.trainViews as MirrorViews) : (options.trainViews as TrainViews);
+  const chosen = winner?.chosen ?? { c: options.c as number, trainViews: fixedViews, tta: options.tta as boolean };
   const selection: SelectionReport | null = cv
-    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: cv.chosen, table: cv.table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}) }
+    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: winner!.chosen, table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}) }
     : null;
-  const labelIssues = cv ? findLabelIssues(cv.outOfFold, labels, classNames, set.files) : [];
+  const labelIssues = winner ? findLabelIssues(winner.outOfFold, labels, classNames, set.files) : [];
   const fitStarted = performance.now();
-  const final = await fitFinal(set, chosen, options, cv);
+  const final = await fitFinal(set, chosen, options, withCrops?.chosen ? { warmStart: withCrops.chosen.warmStart } : cv);
   return {
     layers: final.layers,
     c: chosen.c,
@@ -92,6 +107,45 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
     fit: { iterations: final.iterations, status: final.status, seconds: (performance.now() - fitStarted) / 1000 },
   };
 }
+
+/**
+ * The crop-row candidates, scored in the cross-validation's folds at the C it chose and a half-decade below, with its
+ * choice of test-time augmentation; `chosen` is the best of them where it beats the cross-validation's choice scored
+ * the same way (or always, with `crops: true`), else undefined.
+ */
+async function chooseCropRows(
+  set: HeadTrainingSet,
+  options: LinearHeadOptions,
+  cv: CrossValidation,
+  criterion: SelectionCriterion,
+): Promise<{ table: CvScore[]; chosen?: { chosen: CvScore; outOfFold: Float32Array; warmStart: Float64Array } }> {
+  const k = set.classNames.length;
+  const withMirror = set.mirrored !== undefined && (options.trainViews === 'auto' ? true : hasMirrorRows(options.trainViews));
+  const layout = layOutCropRows(set.plain, set.mirrored, set.crops!, withMirror);
+  const classWeight = classWeightsFor(set.labels, k, options.classWeights);
+  const cs = typeof options.c === 'number' ? [options.c] : CROP_C_FACTORS.map((f) => f * cv.chosen.c);
+  options.onProgress?.({ type: 'info', message: `cross-validating crop rows at C = ${cs.map((c) => c.toPrecision(2)).join(', ')}` });
+  const scored = await scoreCropRows(layout, {
+    labels: set.labels,
+    numClasses: k,
+    fold: cv.fold,
+    folds: cv.k,
+    classWeight,
+    scoreWeights: cv.classWeighted ? classWeight : undefined,
+    baseline: cv.chosen,
+    cs,
+    withMirror,
+    tta: cv.chosen.tta,
+    signal: options.signal,
+  });
+  const best = scored.crops.reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
+  const table = scored.crops.map((s) => s.score);
+  if (options.crops !== true && !isBetter(best.score, scored.baseline.score, criterion)) return { table };
+  return { table, chosen: { chosen: best.score, outOfFold: best.outOfFold, warmStart: best.warmStart } };
+}
+
+/** The crop row set with the given mirror rows. */
+const cropViewsFor = (views: MirrorViews): TrainViews => (views === 'plain+flip' ? 'plain+flip+crops' : 'plain+crops');
 
 /**
  * The cross-validation; undefined when a class is too small for it and nothing needs choosing (the fixed head is
@@ -125,19 +179,12 @@ async function fitFinal(
   set: HeadTrainingSet,
   chosen: { c: number; trainViews: TrainViews },
   options: LinearHeadOptions,
-  cv: Pick<CrossValidation, 'warmStart' | 'warmHistory' | 'rows' | 'rowImages'> | undefined,
+  cv: (Pick<CrossValidation, 'warmStart'> & Partial<Pick<CrossValidation, 'warmHistory' | 'rows' | 'rowImages'>>) | undefined,
 ): Promise<{ layers: DenseLayerWeights[]; iterations: number; status: string }> {
-  const { plain, mirrored, labels } = set;
+  const { plain, labels } = set;
   const k = set.classNames.length;
-  const useMirror = chosen.trainViews === 'plain+flip';
-  // Plain and mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved), laid out
-  // its way.
-  const reuse = useMirror && cv?.rows.count === plain.count * 2;
-  const rows: FeatureMatrix = !useMirror ? plain : reuse ? cv!.rows : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
-  const imageOf = (r: number): number => (reuse ? cv!.rowImages[r]! : r % plain.count);
-  const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[imageOf(r)]!) : labels;
   const perClass = classWeightsFor(labels, k, options.classWeights);
-  const weights = Float32Array.from(rowLabels, (l) => perClass[l]!);
+  const { rows, rowLabels, weights } = finalRows(set, chosen.trainViews, perClass, cv);
   const stats = columnStats(rows, weights);
   const objective = new SoftmaxObjective(rows, rowLabels, k);
   try {
@@ -165,6 +212,29 @@ async function fitFinal(
   } finally {
     await objective.dispose();
   }
+}
+
+/** The final fit's rows, their labels and weights (0 for a mirror image kept for test-time augmentation only). */
+function finalRows(
+  set: HeadTrainingSet,
+  trainViews: TrainViews,
+  perClass: Float32Array,
+  cv: Partial<Pick<CrossValidation, 'rows' | 'rowImages'>> | undefined,
+): { rows: FeatureMatrix; rowLabels: Int32Array; weights: Float32Array } {
+  const { plain, mirrored, labels } = set;
+  if (trainViews === 'plain+crops' || trainViews === 'plain+flip+crops') {
+    const withMirror = trainViews === 'plain+flip+crops';
+    const layout = layOutCropRows(plain, withMirror ? mirrored : undefined, set.crops!, withMirror);
+    return { rows: layout.rows, rowLabels: Int32Array.from(layout.image, (i) => labels[i]!), weights: cropRowWeights(layout, (i) => perClass[labels[i]!]!, withMirror) };
+  }
+  const useMirror = trainViews === 'plain+flip';
+  // Plain and mirror rows: the cross-validation's own matrix when it made one (a copy of every row saved), laid out
+  // its way.
+  const reuse = useMirror && cv?.rows?.count === plain.count * 2;
+  const rows: FeatureMatrix = !useMirror ? plain : reuse ? cv!.rows! : { data: concat(plain.data, mirrored!.data), count: plain.count * 2, dim: plain.dim };
+  const imageOf = (r: number): number => (reuse ? cv!.rowImages![r]! : r % plain.count);
+  const rowLabels = useMirror ? Int32Array.from({ length: rows.count }, (_, r) => labels[imageOf(r)]!) : labels;
+  return { rows, rowLabels, weights: Float32Array.from(rowLabels, (l) => perClass[l]!) };
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

@@ -327,7 +327,7 @@ function showRunResult(run) {
   byId('selection').hidden = !selection;
   if (!selection) return;
   const c = selection.chosen;
-  const kind = (/** @type {CvScore} */ s) => `${s.trainViews === 'plain+flip' ? 'images + mirror images' : 'images'}${s.tta ? ', test-time mirror' : ''}`;
+  const kind = (/** @type {CvScore} */ s) => `${s.trainViews.startsWith('plain+flip') ? 'images + mirror images' : 'images'}${s.trainViews.endsWith('+crops') ? ' + corner crops' : ''}${s.tta ? ', test-time mirror' : ''}`;
   say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation images were never used to choose.`);
   const rows = [...selection.table].sort((a, b) => a.logLoss - b.logLoss).slice(0, 12);
   byId('selection-table').replaceChildren(
