@@ -6,8 +6,10 @@
 // folder is scored once per variant. `outOfFold` simulates a CV choice between the default and crop rows: each
 // variant's log-loss on held-out images' centre views, in Graft's own folds. Results and reading: RESULTS.md, "What the recipe
 // is", item 12. `meanCrops`: one row per image, its crop half the mean of the five crops' features.
+// `--c-factors 1,0.316,...` runs only crop rows at the default's chosen C times each factor (out-of-fold log-loss and
+// test accuracy): how `graft train`'s crop-row candidates were placed (RESULTS.md, item 12, "Built").
 // Usage: npm run build && node bench/multi-crop.mjs [--datasets a,b | --train dir --test dir --name label]
-//        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)]
+//        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)] [--c-factors list]
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +23,8 @@ import { groupBy, referenceBackbones, testDirOf, trainDirOf } from './reference.
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
-const outFile = opt('out', 'bench/out/multi-crop.jsonl');
+const cFactors = opt('c-factors') && opt('c-factors').split(',').map(Number);
+const outFile = opt('out', cFactors ? 'bench/out/multi-crop-c-factors.jsonl' : 'bench/out/multi-crop.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const wanted = opt('backbones', 'int8,tm');
 const backbones = referenceBackbones(mkdtempSync(join(tmpdir(), 'graft-multi-crop-')), wanted);
@@ -212,11 +215,26 @@ for (const name of folders ? Object.keys(folders) : opt('datasets', 'hymenoptera
       let t0 = performance.now();
       const head = await fitLinearHead({ ...whole, plain: trainCentre[0], mirrored: trainCentre[1] }, base);
       const headSeconds = (performance.now() - t0) / 1000;
+      const common = { labels, classNames: train.classes, groups: imageGroups, seed, centre: trainCentre };
+      if (cFactors) {
+        // Crop rows (with mirror rows, as `graft train` tries them) at C = the default's chosen C times each factor.
+        const row = { dataset: name, backbone: bb, seed, chosen: choiceOf(head), default: accuracyOf(viewsFor(head, testCentre), head, testLabels) };
+        row.oofDefault = Number((await outOfFoldLoss({ ...common, choice: choiceOf(head), rowsFor: centreRows(trainCentre) })).toFixed(5));
+        row.cheap = [];
+        for (const factor of cFactors) {
+          const choice = { c: head.c * factor, trainViews: 'plain+flip', tta: head.tta };
+          const oof = await outOfFoldLoss({ ...common, choice, rowsFor: cropRows });
+          const fitted = await fitLinearHead({ ...cropRows([...labels.keys()]), classNames: train.classes, files: [], groups: [0, 1, 2, 3, 4].flatMap(() => imageGroups) }, { ...choice, classWeights: 'balanced', maxFolds: 'auto', crossValidate: false, seed });
+          row.cheap.push({ factor: Number(factor.toFixed(3)), oof: Number(oof.toFixed(5)), acc: accuracyOf(viewsFor(fitted, testCentre), fitted, testLabels) });
+        }
+        console.log(JSON.stringify(row));
+        appendFileSync(outFile, `${JSON.stringify(row)}\n`);
+        continue;
+      }
       t0 = performance.now();
       const rowsHead = await fitLinearHead({ ...cropRows([...labels.keys()]), classNames: train.classes, files: [0, 1, 2, 3, 4].flatMap(() => fileNames), groups: [0, 1, 2, 3, 4].flatMap(() => imageGroups) }, base);
       const rowsSeconds = (performance.now() - t0) / 1000;
       const meanHead = await fitLinearHead({ ...whole, plain: trainMean[0], mirrored: trainMean[1] }, base);
-      const common = { labels, classNames: train.classes, groups: imageGroups, seed, centre: trainCentre };
       const row = {
         dataset: name, backbone: bb, seed, dumpSeconds: Number(dumpSeconds.toFixed(1)),
         chosen: choiceOf(head),
