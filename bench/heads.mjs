@@ -1,7 +1,7 @@
 // Heads on data Graft was never tuned on: `graft train <train> --out m` then `graft eval m <test>` with the defaults,
 // for every dataset in ../shared/datasets, both reference backbones and seeds 1-3, next to the reference linear probe
 // (../shared/reference: dump_features.mjs + linear_probe.py) run on the same images in the same session.
-// Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm,v3small] [--seeds 1,2,3] [--probe] [--fine-tune]
+// Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm,v3small] [--seeds 1,2,3] [--probe] [--fine-tune] [--crops auto|on]
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,g
 const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 const fineTune = args.includes('--fine-tune');
+// --crops auto|on: the training images' corner crops as cross-validated (or fixed) extra rows (default: off).
+const crops = opt('crops', undefined);
 const outFile = opt('out', join('bench/out', fineTune ? 'heads-fine-tune.jsonl' : 'heads.jsonl'));
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-heads-'));
@@ -33,7 +35,7 @@ for (const name of datasets) {
         ...trainBackbone(graftBackbones[bb]),
         out,
         cacheDir,
-        config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
+        config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}), ...(crops ? { crops } : {}) },
         ...(fineTune ? { fineTune: {} } : {}),
       });
       const trainSeconds = (performance.now() - started) / 1000;

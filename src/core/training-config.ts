@@ -43,7 +43,8 @@ export interface TrainConfig {
   /**
    * Linear head, features at two scales: also train on each training image's four corner crops, the object shifted
    * in the frame ('on'), or not ('off'); 'auto' lets cross-validation decide. Costs 8 more backbone passes per
-   * training image (4 without mirror images); prediction is unchanged.
+   * training image (4 without mirror images) and several times the head's fit; prediction is unchanged. Defaults to
+   * 'off'.
    */
   readonly crops: AutoOr<'on' | 'off'>;
   /** Most cross-validation folds (fewer when a class has fewer images or groups); 'auto': 5, or 3 from 2000 images. */

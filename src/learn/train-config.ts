@@ -14,7 +14,9 @@ export const DEFAULT_TRAIN: TrainConfig = {
   c: 'auto',
   mirror: 'auto',
   tta: 'auto',
-  crops: 'auto',
+  // Off: cross-validated crop rows gained +0.35 points on average over the ten dataset/backbone pairs (+2 on seedlings,
+  // -0.5 on dtd10 with TM) for 3-5x the head's time and 3x the training set's extraction (bench/RESULTS.md, item 12).
+  crops: 'off',
   folds: 'auto',
   groupBy: null,
   // Rare classes weighed up: on training folders cut to class sizes 10:1 it won 2.5-11 points over unweighted on

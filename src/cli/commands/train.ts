@@ -72,7 +72,7 @@ export function registerTrain(program: Command): void {
     .option('--c <C|auto>', 'linear head: inverse L2 strength (sklearn C); auto = chosen by cross-validation (default)', parseAutoNumber)
     .addOption(new Option('--mirror <on|off|auto>', "linear head: also train on each image's mirror image (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
     .addOption(new Option('--tta <on|off|auto>', 'average each image with its mirror image at prediction, inside model.onnx (default auto: cross-validation decides)').choices(['on', 'off', 'auto']))
-    .addOption(new Option('--crops <on|off|auto>', "linear head: also train on each training image's four corner crops, 8 more backbone passes per training image, prediction unchanged (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
+    .addOption(new Option('--crops <on|off|auto>', "linear head: also train on each training image's four corner crops, 8 more backbone passes per training image, prediction unchanged (default off; auto: cross-validation decides)").choices(['on', 'off', 'auto']))
     .option('--no-multi-scale', 'one scale instead of two (the backbone\'s evaluation crop and the whole image, concatenated)')
     .option('--folds <k|auto>', 'most cross-validation folds (default auto: 5, or 3 from 2000 images)', parseAutoNumber)
     .option('--group-by <regex>', "images whose file names give the same group (first capture group) stay on one side of every internal split, e.g. '^(\\d+_\\d+)_'")

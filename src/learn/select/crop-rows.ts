@@ -136,16 +136,22 @@ export async function scoreCropRows(layout: CropRowLayout, options: ScoreCropRow
         return { ci, f, c: candidate.c, weights, ...columnStats(layout.rows, weights) };
       }),
     );
-    const which = problems.map((p) => objective.addProblem({ rowWeights: p.weights, mean: p.mean, std: p.std, c: p.c }));
-    // From zeros: a start fitted on all the images (the cross-validation's mean solution) would carry the held-out
-    // fold's labels into its own fold's run, and a run stopped at a tolerance keeps some of them (measured: a
-    // log-loss 12% lower than from zeros). No relative test: a fifth of the first gradient is far from the minimum.
-    const minima = await minimizeSoftmax(objective, which, problems.map(() => new Float64Array(objective.size)), {
-      gradientTolerance: DEFAULT_CV_TOLERANCE,
-      signal: options.signal,
-    });
-    objective.forget(which);
-    const points = minima.map((m) => m.x);
+    // The head without crop rows first, from zeros: a start fitted on all the images (say, the cross-validation's mean
+    // solution) would carry the held-out fold's labels into its own fold's run, and a run stopped at a tolerance keeps
+    // some of them (measured: a log-loss 12% lower than from zeros). Then the crop-row runs, each from its own fold's
+    // solution (no other fold's labels in it), to the same absolute tolerance: no relative test, which would stop
+    // them nearer their start than the head they are compared with.
+    const points: Float64Array[] = new Array(problems.length);
+    const solve = async (indices: number[], starts: Float64Array[]): Promise<void> => {
+      const which = indices.map((j) => objective.addProblem({ rowWeights: problems[j]!.weights, mean: problems[j]!.mean, std: problems[j]!.std, c: problems[j]!.c }));
+      const minima = await minimizeSoftmax(objective, which, starts, { gradientTolerance: DEFAULT_CV_TOLERANCE, signal: options.signal });
+      objective.forget(which);
+      indices.forEach((j, at) => (points[j] = minima[at]!.x));
+    };
+    const baselineRuns = problems.flatMap((p, j) => (p.ci === 0 ? [j] : []));
+    await solve(baselineRuns, baselineRuns.map(() => new Float64Array(objective.size)));
+    const cropRuns = problems.flatMap((p, j) => (p.ci > 0 ? [j] : []));
+    await solve(cropRuns, cropRuns.map((j) => Float64Array.from(points[baselineRuns[problems[j]!.f]!]!)));
     const ones = new Float32Array(layout.centreCount).fill(1);
     const scoring = problems.map((p) => scorer.addProblem({ rowWeights: ones, mean: p.mean, std: p.std, c: p.c }));
     const outOfFold = candidates.map(() => new Float32Array(n * k));
