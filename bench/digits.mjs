@@ -5,7 +5,7 @@
 // as a Teachable Machine user has), the other half of the set as the test folder, split once (stratified, seed 0).
 // Then, as a user would: `graft train train/ --seed s` and `graft eval model test/`, seeds 1-3, next to the reference
 // linear probe (../shared/reference) on the very same images.
-// Usage: npm run build && node bench/digits.mjs [--backbones int8,tm] [--seeds 1,2,3] [--out out/digits.jsonl]
+// Usage: npm run build && node bench/digits.mjs [--backbones int8,tm] [--seeds 1,2,3] [--crops auto] [--out out/digits.jsonl]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,4 +45,4 @@ for split, ids in (('train', train), ('test', test)):
         os.makedirs(folder, exist_ok=True)
         png(os.path.join(folder, f'{i:04d}.png'), x[i])
 `, work]);
-probeAndGraft({ dataset: 'sklearn-digits', trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile });
+probeAndGraft({ dataset: 'sklearn-digits', trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });

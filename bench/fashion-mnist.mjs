@@ -7,7 +7,7 @@
 // and `--test` others. Then, as a user would: `graft train train/ --seed s` and `graft eval model test/`, seeds
 // 1-3, next to the reference linear probe (../shared/reference) on the very same images.
 // Usage: npm run build && node bench/fashion-mnist.mjs [--shots 40] [--test 200] [--backbones int8,tm]
-//        [--seeds 1,2,3] [--out bench/out/fashion-mnist.jsonl]
+//        [--seeds 1,2,3] [--crops auto] [--out bench/out/fashion-mnist.jsonl]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,4 +43,4 @@ for (const [label, name] of names.entries()) {
     }
   }
 }
-probeAndGraft({ dataset: `fashion-mnist-${shots}`, trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile });
+probeAndGraft({ dataset: `fashion-mnist-${shots}`, trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });

@@ -86,7 +86,7 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
  * `testDir`, then `graft train trainDir --seed s` and `graft eval model testDir` for each seed. One JSON line per
  * backbone is appended to `outFile` and summed up on stdout.
  */
-export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wanted, seeds, outFile }) {
+export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wanted, seeds, outFile, trainFlags = [] }) {
   const backbones = referenceBackbones(work, wanted);
   for (const bb of wanted) {
     const b = backbones[bb];
@@ -96,12 +96,12 @@ export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wan
     const runs = [];
     for (const seed of seeds) {
       const out = join(work, `${bb}-${seed}`);
-      const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, ...(b.graftFlags ?? []), '--seed', String(seed), '--out', out, '--json']));
+      const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, ...(b.graftFlags ?? []), ...trainFlags, '--seed', String(seed), '--out', out, '--json']));
       const scored = JSON.parse(graft(['eval', out, testDir, '--json']));
       const { c, trainViews, tta } = trained.head;
       runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta } });
     }
-    const line = { date: new Date().toISOString(), dataset, backbone: bb, train: probe.train, test: probe.test, probe: probe.test_accuracy, graft: mean(runs.map((r) => r.test)), runs };
+    const line = { date: new Date().toISOString(), dataset, backbone: bb, ...(trainFlags.length ? { trainFlags } : {}), train: probe.train, test: probe.test, probe: probe.test_accuracy, graft: mean(runs.map((r) => r.test)), runs };
     appendFileSync(outFile, `${JSON.stringify(line)}\n`);
     console.log(`${dataset} ${bb}: probe ${probe.test_accuracy.toFixed(3)}, graft ${line.graft.toFixed(3)} (${runs.map((r) => r.test.toFixed(3)).join(' / ')})`);
   }

@@ -51,6 +51,12 @@ export interface SelectionReport {
    * different sizes. CV accuracy is then the mean recall over classes, and log-loss weighs every class alike.
    */
   readonly classWeighted?: boolean;
+  /**
+   * Present when crop rows were cross-validated (`--crops auto` or `on`): the head chosen without them, scored again
+   * the way the crop-row candidates in `table` were (every fold's run from zeros to one tolerance), the score they had
+   * to beat. Its log-loss can differ from that head's entry in `table`, which comes from the regularisation path.
+   */
+  readonly cropRows?: { readonly baseline: CvScore };
 }
 
 /** A training image whose given label the cross-validated head confidently contradicts. */

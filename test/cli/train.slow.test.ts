@@ -177,6 +177,29 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(await readFile(join(root, 's1-v1.html'), 'utf8')).toContain('Training images');
   });
 
+  it('--crops auto cross-validates corner-crop rows beside the chosen head, and --crops on needs two scales', async () => {
+    const run = await runCli(['train', data, '--backbone', int8Model, '--crops', 'auto', '--out', join(root, 'm-crops'), '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const r = parseJsonOutput<TrainJson & { selection: { cropRows?: { baseline: { c: number; trainViews: string; logLoss: number } } } }>(run);
+    // Only the corner crops were new to the cache: the other views were extracted by the first test.
+    expect(r.features.computed).toBeGreaterThan(0);
+    const crops = r.selection!.table.filter((t) => t.trainViews.endsWith('+crops'));
+    expect(crops.length).toBe(2);
+    const baseline = r.selection!.cropRows!.baseline;
+    expect(baseline.trainViews.endsWith('+crops')).toBe(false);
+    // Chosen: the best crop candidate where it beat the head without crops scored alike, else that head.
+    const bestCrop = Math.min(...crops.map((t) => t.logLoss));
+    expect(r.head.trainViews!.endsWith('+crops')).toBe(bestCrop < baseline.logLoss);
+    const again = await runCli(['train', data, '--backbone', int8Model, '--crops', 'auto', '--out', join(root, 'm-crops'), '--json'], env);
+    expect(parseJsonOutput<TrainJson>(again).features.computed).toBe(0);
+    const oneScale = await runCli(['train', data, '--backbone', int8Model, '--no-multi-scale', '--crops', 'on', '--out', join(root, 'm-crops-one'), '--json'], env);
+    expect(oneScale.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(oneScale).error).toEqual(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('two scales'), hint: expect.stringContaining('--no-multi-scale') }),
+    );
+    expect(existsSync(join(root, 'm-crops-one'))).toBe(false);
+  });
+
   it('fails clearly, with exit code 2 and nothing written, on a missing folder, one class, and an unknown backbone without --scale', async () => {
     const missing = await runCli(['train', join(root, 'nope'), '--backbone', int8Model, '--out', join(root, 'm-missing')], env);
     expect(missing.code).toBe(2);

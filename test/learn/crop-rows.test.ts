@@ -56,6 +56,10 @@ describe('crop rows', () => {
     expect(withHelpful.trainViews).toBe('plain+crops');
     expect(withHelpful.selection!.chosen.logLoss).toBeLessThan(without.selection!.chosen.logLoss);
     expect(withHarmful.trainViews).toBe('plain');
+    // The bar each crop candidate had to beat is in the report: the chosen head scored the same way.
+    expect(withHelpful.selection!.chosen.logLoss).toBeLessThan(withHelpful.selection!.cropRows!.baseline.logLoss);
+    expect(withHarmful.selection!.cropRows!.baseline).toEqual(expect.objectContaining({ c: withHarmful.c, trainViews: 'plain', tta: false }));
+    expect(without.selection!.cropRows).toBeUndefined();
     // Both crop candidates were scored (at the chosen C and a half-decade below) and kept in the table.
     const harmfulCrops = withHarmful.selection!.table.filter((row) => row.trainViews === 'plain+crops');
     expect(harmfulCrops.map((row) => row.c)).toEqual([withHarmful.c * 10 ** -0.5, withHarmful.c]);

@@ -7,7 +7,7 @@ import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
 import { classWeightsFor } from '../class-weights.js';
 import { crossValidateHeads, DEFAULT_C_GRID, isBetter, type CrossValidation, type CvScore, type MirrorViews, type SelectionCriterion, type TrainViews } from './cross-validate.js';
-import { CROP_C_FACTORS, cropRowWeights, hasMirrorRows, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
+import { CROP_C_FACTORS, cropRowWeights, cropViews, hasMirrorRows, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
 import type { SelectionReport } from '../../core/selection-report.js';
 
@@ -89,10 +89,10 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
   const withCrops = cv && set.crops && options.crops !== undefined && options.crops !== false ? await chooseCropRows(set, options, cv, criterion) : undefined;
   const table = [...(cv?.table ?? []), ...(withCrops?.table ?? [])];
   const winner = withCrops?.chosen ?? cv;
-  const fixedViews = options.crops === true ? cropViewsFor(options.trainViews as MirrorViews) : (options.trainViews as TrainViews);
+  const fixedViews = options.crops === true ? cropViews(hasMirrorRows(options.trainViews as MirrorViews)) : (options.trainViews as TrainViews);
   const chosen = winner?.chosen ?? { c: options.c as number, trainViews: fixedViews, tta: options.tta as boolean };
   const selection: SelectionReport | null = cv
-    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: winner!.chosen, table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}) }
+    ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: winner!.chosen, table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}), ...(withCrops ? { cropRows: { baseline: withCrops.baseline } } : {}) }
     : null;
   const labelIssues = winner ? findLabelIssues(winner.outOfFold, labels, classNames, set.files) : [];
   const fitStarted = performance.now();
@@ -118,7 +118,7 @@ async function chooseCropRows(
   options: LinearHeadOptions,
   cv: CrossValidation,
   criterion: SelectionCriterion,
-): Promise<{ table: CvScore[]; chosen?: { chosen: CvScore; outOfFold: Float32Array; warmStart: Float64Array } }> {
+): Promise<{ table: CvScore[]; baseline: CvScore; chosen?: { chosen: CvScore; outOfFold: Float32Array; warmStart: Float64Array } }> {
   const k = set.classNames.length;
   const withMirror = set.mirrored !== undefined && (options.trainViews === 'auto' ? true : hasMirrorRows(options.trainViews));
   const layout = layOutCropRows(set.plain, set.mirrored, set.crops!, withMirror);
@@ -140,12 +140,10 @@ async function chooseCropRows(
   });
   const best = scored.crops.reduce((a, b) => (isBetter(b.score, a.score, criterion) ? b : a));
   const table = scored.crops.map((s) => s.score);
-  if (options.crops !== true && !isBetter(best.score, scored.baseline.score, criterion)) return { table };
-  return { table, chosen: { chosen: best.score, outOfFold: best.outOfFold, warmStart: best.warmStart } };
+  const baseline = scored.baseline.score;
+  if (options.crops !== true && !isBetter(best.score, baseline, criterion)) return { table, baseline };
+  return { table, baseline, chosen: { chosen: best.score, outOfFold: best.outOfFold, warmStart: best.warmStart } };
 }
-
-/** The crop row set with the given mirror rows. */
-const cropViewsFor = (views: MirrorViews): TrainViews => (views === 'plain+flip' ? 'plain+flip+crops' : 'plain+crops');
 
 /**
  * The cross-validation; undefined when a class is too small for it and nothing needs choosing (the fixed head is
@@ -214,7 +212,7 @@ async function fitFinal(
   }
 }
 
-/** The final fit's rows, their labels and weights (0 for a mirror image kept for test-time augmentation only). */
+/** The final fit's rows (with crop rows: the centre views, then the crops), their labels and weights. */
 function finalRows(
   set: HeadTrainingSet,
   trainViews: TrainViews,
