@@ -78,10 +78,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const linear = isLinearHead(config.head);
   // Mirror images: extra training rows and the other half of test-time augmentation, when either may be used.
   const mirror = linear ? config.mirror !== 'off' || config.tta !== 'off' : config.tta === 'on';
-  const crops = linear && config.crops !== 'off' && handle.loadCorners !== undefined;
-  if (linear && config.crops === 'on' && !crops) {
-    throw new GraftError('INVALID_CONFIG', 'Crop rows (--crops on) need features at two scales, which this run does not have', { hint: 'drop --crops on, or drop --no-multi-scale' });
-  }
+  const crops = config.crops !== 'off' && cropRowsPossible(config.crops, linear, handle, data.train.length, onProgress);
   const store = FeatureStore.open(input.cacheDir);
   const fileIndex = FileHashIndex.open(input.cacheDir);
   let extraction;
@@ -258,6 +255,32 @@ export function scoreProbabilities(set: { probabilities: Float32Array; labels: I
   for (let i = 0; i < set.labels.length; i++) loss -= Math.log(Math.max(set.probabilities[i * k + set.labels[i]!]!, 1e-12));
   const report = evaluatePredictions({ labels: [...labels], trueIndex: set.labels, probabilities: set.probabilities, files: set.files });
   return { accuracy: report.accuracy, top5: report.top5, perClass: report.perClass, macroF1: report.macroF1, loss: loss / Math.max(set.labels.length, 1), count: set.labels.length };
+}
+
+/**
+ * Crop rows hold 10 rows per training image in memory while they are scored and fitted (the centre views, the four
+ * corners, and their mirror images): past this many bytes of them, `--crops auto` is skipped (with a warning) and
+ * `--crops on` refused. 1 GiB is ~10 000 images of 2 x 1280 features; larger sets train from a feature store.
+ */
+const CROP_ROWS_MAX_BYTES = 2 ** 30;
+
+/**
+ * Whether crop rows can be had in this run: a linear head, features at two scales (the corner model cuts the
+ * two-scale input), and rows that fit in memory. Otherwise `on` is a usage error and `auto` a warning, never silent.
+ */
+function cropRowsPossible(mode: 'on' | 'auto', linear: boolean, handle: BackboneHandle, images: number, onProgress: ProgressListener | undefined): boolean {
+  const bytes = 10 * images * handle.info.featureDim * 4;
+  const why = !linear
+    ? 'the head is an MLP (--hidden); crop rows are for the linear head'
+    : !handle.loadCorners
+      ? 'the features are at one scale (--no-multi-scale, fine-tuning or --engine tfjs), and the corner crops are cut from the two-scale input'
+      : bytes > CROP_ROWS_MAX_BYTES
+        ? `${images} training images would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of crop rows in memory (at most 1 GiB)`
+        : undefined;
+  if (!why) return true;
+  if (mode === 'on') throw new GraftError('INVALID_CONFIG', `Crop rows (--crops on) cannot be used here: ${why}`, { hint: 'drop --crops on' });
+  onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: `--crops auto skipped: ${why}` });
+  return false;
 }
 
 /**

@@ -195,8 +195,13 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const oneScale = await runCli(['train', data, '--backbone', int8Model, '--no-multi-scale', '--crops', 'on', '--out', join(root, 'm-crops-one'), '--json'], env);
     expect(oneScale.code).toBe(2);
     expect(parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(oneScale).error).toEqual(
-      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('two scales'), hint: expect.stringContaining('--no-multi-scale') }),
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('one scale'), hint: expect.stringContaining('--crops on') }),
     );
+    // With auto, the same run goes on without them, and says so.
+    const autoOneScale = await runCli(['train', data, '--backbone', int8Model, '--no-multi-scale', '--crops', 'auto', '--out', join(root, 'm-crops-auto-one'), '--json'], env);
+    expect(autoOneScale.code, autoOneScale.stderr).toBe(0);
+    expect(autoOneScale.stderr).toMatch(/CROP_ROWS_SKIPPED|--crops auto skipped/);
+    expect(parseJsonOutput<TrainJson>(autoOneScale).head.trainViews!.endsWith('+crops')).toBe(false);
     expect(existsSync(join(root, 'm-crops-one'))).toBe(false);
   });
 
