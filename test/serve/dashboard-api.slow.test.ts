@@ -304,6 +304,25 @@ describe('training dashboard API', () => {
     expect(stored.status).toBe('cancelled');
   });
 
+  it('takes corner crops as a run option, stores it, and passes it to training (which says when the backbone cannot have them)', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'crops', folder: data.root }))).json()) as { id: number };
+    const url = `${server.url}/v1/projects/${project.id}/runs`;
+    const refused = await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2', crops: 'yes' }));
+    expect(refused.status).toBe(400);
+    const run = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2', crops: true }))).json()) as RunJson & { options: { crops?: boolean } };
+    expect(run.options.crops).toBe(true);
+    // The bundled backbone stretches its input (one scale): the corner crops are cut from the two-scale input, so
+    // `--crops auto` is skipped, with a warning in the run's stream, and the run trains on.
+    const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
+    expect(events.some((e) => e.event === 'progress' && String(e.data.message).includes('--crops auto skipped'))).toBe(true);
+    expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
+    const stored = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { options: { crops?: boolean } };
+    expect(stored.options.crops).toBe(true);
+    const plain = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as { id: number; options: { crops?: boolean } };
+    expect(plain.options.crops).toBeUndefined();
+    await fetch(`${server.url}/v1/runs/${plain.id}/cancel`, { method: 'POST' });
+  });
+
   it('cancels a queued run and a running run (after its first epoch); a cancelled run keeps no model', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'cancel', folder: data.root }))).json()) as { id: number };
     const url = `${server.url}/v1/projects/${project.id}/runs`;

@@ -157,12 +157,15 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.getByLabel('Unfreeze').selectOption('last:1');
       await page.getByLabel('Class weights').selectOption('none');
       await page.getByLabel('Epochs', { exact: true }).fill('500');
+      // Corner crops: off unless asked for.
+      expect(await page.getByLabel('Try corner crops').isChecked()).toBe(false);
+      await page.getByLabel('Try corner crops').check();
 
       await page.getByRole('button', { name: 'Start training' }).click();
       const cancel = page.locator('#run-section').getByRole('button', { name: /^Cancel run #\d+$/ });
       await cancel.waitFor();
       // The run view says what was asked for.
-      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights none', '2 augmented views']));
+      expect(await page.locator('#run-options li').allTextContents()).toEqual(expect.arrayContaining(['fine-tune: unfreeze last:1', 'class weights none', '2 augmented views', 'corner crops tried']));
       expect(await page.locator('#fine-tune-legend').isVisible()).toBe(true);
       await page.screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-1280.png'), fullPage: true });
       await cancel.focus();

@@ -91,6 +91,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
           epochs: { type: 'integer', minimum: 1, maximum: EPOCHS_MAX },
           hidden: { type: 'integer', minimum: 0, maximum: 4096 },
           backbone: { type: 'string', minLength: 1 },
+          // true = cross-validate corner-crop rows too (`--crops auto`); slower, so off unless asked.
+          crops: { type: 'boolean' },
           // Present = fine-tune the backbone's top after the head phase; each option left out takes its default.
           fineTune: {
             type: 'object',
@@ -108,7 +110,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   }, async (request, reply) => {
     const project = ctx.projectOr404((request.params as { id: string }).id);
     if (!(await ctx.mayRead(project))) throw notReadable(project);
-    const body = (request.body ?? {}) as { epochs?: number; hidden?: number; backbone?: string; fineTune?: Partial<RunFineTuneOptions> };
+    const body = (request.body ?? {}) as { epochs?: number; hidden?: number; backbone?: string; crops?: boolean; fineTune?: Partial<RunFineTuneOptions> };
     if (body.backbone !== undefined && !isCatalogueName(body.backbone)) {
       throw new GraftError('INVALID_CONFIG', `Unknown backbone. Received: backbone=${JSON.stringify(body.backbone)}`, { hint: `one of ${CATALOGUE_NAMES.join(', ')}` });
     }
@@ -123,7 +125,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const fineTune = body.fineTune && { ...FINE_TUNE_DEFAULTS, ...definedOnly(body.fineTune) };
     const run = store.createRun(
       project.id,
-      { epochs: body.epochs ?? 30, hidden: body.hidden ?? 0, backbone, ...(body.backbone === undefined ? { fallbackBackbone: BUNDLED_BACKBONE } : {}), ...(fineTune ? { fineTune } : {}) },
+      { epochs: body.epochs ?? 30, hidden: body.hidden ?? 0, backbone, ...(body.backbone === undefined ? { fallbackBackbone: BUNDLED_BACKBONE } : {}), ...(fineTune ? { fineTune } : {}), ...(body.crops ? { crops: true as const } : {}) },
       (id) => join(dataDir, 'runs', String(id), 'model'),
     );
     queue.enqueue(run.id);

@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly fallbackBackbone?: string;
   /** Fine-tune the backbone's top after the head phase; absent (runs stored before it existed too) = head only. */
   readonly fineTune?: RunFineTuneOptions;
+  /** Try each training image's corner crops as extra rows (`--crops auto`); absent = off, the default. */
+  readonly crops?: true;
 }
 
 /** The fine-tuning options the dashboard offers (the rest of FineTuneConfig keeps its defaults). */

@@ -197,7 +197,7 @@ export class RunQueue {
           offline: this.options.offline ?? false,
           modelDirs: this.options.modelDirs,
           mirrors: this.options.mirrors,
-          config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] } },
+          config: { epochs: run.options.epochs, head: { hidden: run.options.hidden > 0 ? [run.options.hidden] : [] }, ...(run.options.crops ? { crops: 'auto' as const } : {}) },
           ...(fineTune ? { fineTune: { unfreeze: fineTune.unfreeze, epochs: fineTune.epochs, views: fineTune.views, classWeights: fineTune.classWeights } } : {}),
           onProgress: (event) => this.onProgress(run, event),
           signal,

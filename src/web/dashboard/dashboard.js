@@ -7,7 +7,7 @@
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
 /** @typedef {{ unfreeze: string, epochs: number, views: number, classWeights: string }} FineTuneOptions */
-/** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions }} RunOptions */
+/** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions, crops?: boolean }} RunOptions */
 /** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
 /** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
 /** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, again?: HeldOut }} HeldOut */
@@ -72,7 +72,7 @@ const statusText = (status, note) => `Status: ${status}${note ? (status === 'fai
 
 /** @param {RunOptions} o @returns {string[]} */
 function describeOptions(o) {
-  const head = [`head: at most ${o.epochs} epochs`, o.hidden > 0 ? `${o.hidden} hidden units` : 'linear head', `backbone ${o.backbone}`];
+  const head = [`head: at most ${o.epochs} epochs`, o.hidden > 0 ? `${o.hidden} hidden units` : 'linear head', `backbone ${o.backbone}`, ...(o.crops ? ['corner crops tried'] : [])];
   const ft = o.fineTune;
   if (!ft) return [...head, 'no fine-tuning'];
   return [...head, `fine-tune: unfreeze ${ft.unfreeze}`, `at most ${ft.epochs} fine-tuning epochs`, `${ft.views} augmented views`, `class weights ${ft.classWeights}`];
@@ -486,7 +486,8 @@ onSubmit('run-form', async (form) => {
         classWeights: field(form, 'classWeights').value,
       }
     : undefined;
-  const body = { epochs: Number(field(form, 'epochs').value), hidden: Number(field(form, 'hidden').value), ...(backbone ? { backbone } : {}), ...(fineTune ? { fineTune } : {}) };
+  const crops = field(form, 'crops').checked;
+  const body = { epochs: Number(field(form, 'epochs').value), hidden: Number(field(form, 'hidden').value), ...(backbone ? { backbone } : {}), ...(crops ? { crops } : {}), ...(fineTune ? { fineTune } : {}) };
   const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await showProject();
   await openRun(run.id);
