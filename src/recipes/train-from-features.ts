@@ -79,6 +79,9 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   const started = performance.now();
   const onProgress = abortable(options.onProgress, options.signal);
   const config = trainConfigFrom(options.config ?? {});
+  // A store holds each image's plain view only: no corner crops to train on (nor mirror images, below).
+  if (config.crops === 'on') throw new GraftError('INVALID_CONFIG', 'Crop rows (--crops on) cannot be used with --features: a feature store holds no corner crops', { hint: 'drop --crops on, or train on the image folder' });
+  if (config.crops === 'auto') onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: '--crops auto skipped: a feature store holds no corner crops' });
   for (const [name, value, least] of [['--in-memory-rows', options.inMemoryRows, 0], ['--selection-rows', options.selectionRows, 100]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= least)) {
       throw new GraftError('INVALID_CONFIG', `${name} must be an integer of at least ${least}. Received: ${value}`, { hint: `e.g. ${name} 20000` });

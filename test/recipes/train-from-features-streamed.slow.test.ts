@@ -62,6 +62,17 @@ describe.skipIf(!hasShared)('training from a store larger than memory is given (
     expect((await readdir(root)).filter((f) => f.startsWith('graft-rows-'))).toEqual([]);
   });
 
+  it('has no corner crops to train on: --crops on is refused, --crops auto warns and trains without them', async () => {
+    const root = await tempDir('graft-store-crops-');
+    const cacheDir = join(root, 'cache');
+    const store = await syntheticStore(300, cacheDir);
+    await expect(trainFromFeatures({ features: store, out: join(root, 'on'), cacheDir, config: { multiScale: false, crops: 'on' } })).rejects.toThrow(/feature store holds no corner crops/);
+    const warnings: string[] = [];
+    const trained = await trainFromFeatures({ features: store, out: join(root, 'auto'), cacheDir, config: { multiScale: false, crops: 'auto' }, onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
+    expect(warnings).toEqual(['CROP_ROWS_SKIPPED: --crops auto skipped: a feature store holds no corner crops']);
+    expect(trained.head.trainViews).toBe('plain');
+  });
+
   it('chooses C on a stratified sample, says so in --json and graft.json, refits on every row; the MLP trains streamed too', async () => {
     const root = await tempDir('graft-streamed-cli-');
     const cacheDir = join(root, 'cache');
