@@ -3,7 +3,7 @@
 // reference linear probe (../shared/reference: dump_features.mjs + linear_probe.py) on the very same images.
 // The full-data comparison is bench/heads.mjs; this one asks whether the defaults, chosen there, hold where
 // cross-validation has 5-10 images per class to go on.
-// Usage: npm run build && node bench/few-shot.mjs [--datasets a,b] [--backbones int8,tm] [--shots 5,10] [--seeds 1,2,3] [--out file]
+// Usage: npm run build && node bench/few-shot.mjs [--datasets a,b] [--backbones int8,tm] [--shots 5,10] [--seeds 1,2,3] [--crops auto] [--out file]
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,6 +18,8 @@ const chosenBackbones = opt('backbones', 'int8,tm').split(',');
 const shots = opt('shots', '5,10').split(',').map(Number);
 const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 const outFile = opt('out', 'bench/out/few-shot.jsonl');
+// --crops auto|on: the training images' corner crops as cross-validated (or fixed) extra rows (default: off).
+const crops = opt('crops', undefined);
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-few-shot-'));
 const backbones = referenceBackbones(work, chosenBackbones);
@@ -54,7 +56,7 @@ for (const name of datasets) {
           ...trainBackbone(b),
           out: join(work, `${basename(subset)}-${bb}-model`),
           cacheDir,
-          config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}) },
+          config: { seed, ...(groupBy[name] ? { groupBy: groupBy[name] } : {}), ...(crops ? { crops } : {}) },
         });
         const report = await evaluateOn(r.model, test);
         graftAccs.push(report.accuracy);

@@ -29,6 +29,8 @@ export interface ExtractOptions {
    * cached under views 2 and 3, variant 'corners'. Needs a multi-scale handle (`handle.loadCorners`). Defaults to none.
    */
   readonly corners?: (fileIndex: number) => boolean;
+  /** With `corners` and `mirror`: also the mirror image's corners (defaults to true; false when mirror rows are off). */
+  readonly mirrorCorners?: boolean;
   readonly onProgress?: ProgressListener;
 }
 
@@ -74,7 +76,8 @@ export async function extractFeatures(
   const preHash = preprocessingHash(info.preprocessing);
   if (options.corners && !handle.loadCorners) throw new RangeError('corner crops need a multi-scale backbone handle');
   const baseKinds: readonly Kind[] = options.mirror ? ['plain', 'mirror'] : ['plain'];
-  const cornerKinds: readonly Kind[] = options.mirror ? ['corners', 'mirror-corners'] : ['corners'];
+  const mirrorCorners = options.mirror === true && options.mirrorCorners !== false;
+  const cornerKinds: readonly Kind[] = mirrorCorners ? ['corners', 'mirror-corners'] : ['corners'];
   const kindsOf = (i: number): readonly Kind[] => (options.corners?.(i) ? [...baseKinds, ...cornerKinds] : baseKinds);
   const variants = (kind: Kind): string | undefined => [scalesVariant(info), VIEWS[kind].variant].filter(Boolean).join('|') || undefined;
   const keyOf = (imageSha256: string, kind: Kind): string =>
@@ -84,7 +87,7 @@ export async function extractFeatures(
     plain: column(true),
     mirror: column(options.mirror === true),
     corners: column(options.corners !== undefined),
-    'mirror-corners': column(options.corners !== undefined && options.mirror === true),
+    'mirror-corners': column(options.corners !== undefined && mirrorCorners),
   };
   const isDone = (i: number): boolean => kindsOf(i).every((kind) => results[kind][i] !== undefined);
   const skipped: SkippedFile[] = [];

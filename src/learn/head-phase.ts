@@ -85,7 +85,9 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   try {
     const files = [...data.train, ...data.val].map((item) => item.file);
     const trainCount = data.train.length;
-    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...(crops ? { corners: (i: number) => i < trainCount } : {}), onProgress });
+    // The mirror images' corners train only beside mirror rows.
+    const corners = crops ? { corners: (i: number) => i < trainCount, mirrorCorners: config.mirror !== 'off' } : {};
+    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...corners, onProgress });
   } finally {
     store.close();
     fileIndex.close();
@@ -303,7 +305,8 @@ function cropRowsOf(files: readonly number[], plain: FeatureMatrix, mirrored: Fe
     });
     return { data: out, count: files.length * CROPS_PER_IMAGE, dim };
   };
-  return { plain: rowsOf(plain, extraction.corners), ...(mirrored ? { mirrored: rowsOf(mirrored, extraction.mirroredCorners) } : {}) };
+  const mirroredCorners = mirrored && extraction.mirroredCorners.length > 0;
+  return { plain: rowsOf(plain, extraction.corners), ...(mirroredCorners ? { mirrored: rowsOf(mirrored, extraction.mirroredCorners) } : {}) };
 }
 
 function round(seconds: number): number {

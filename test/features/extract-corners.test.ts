@@ -37,7 +37,17 @@ describe.skipIf(!hasShared)(`corner crops in feature extraction (${skipReason('c
     expect(second.cached).toBe(3);
     expect(Array.from(second.corners[1]!)).toEqual(Array.from(first.corners[1]!));
     expect(Array.from(second.mirroredCorners[0]!)).toEqual(Array.from(first.mirroredCorners[0]!));
-    // A handle with one scale has no corner model: asking for corners is a programming error, said at once.
+    // Without mirror rows, the mirror images' corners are not asked for (nor computed).
+    const store2 = FeatureStore.open(cacheDir);
+    try {
+      const noMirrorCorners = await extractFeatures(files, handle, store2, { mirror: true, corners: () => true, mirrorCorners: false });
+      expect(noMirrorCorners.mirroredCorners).toEqual([]);
+      expect(noMirrorCorners.corners[2]!.length).toBe(4 * d);
+      expect(noMirrorCorners.computed).toBe(1);
+    } finally {
+      store2.close();
+    }
+        // A handle with one scale has no corner model: asking for corners is a programming error, said at once.
     const store = FeatureStore.open(cacheDir);
     try {
       await expect(extractFeatures(files, await backboneFromOptions({ backbone: int8Model, cacheDir }), store, { corners: () => true })).rejects.toThrow(/multi-scale/);
