@@ -13,6 +13,12 @@ export type TrainViews = MirrorViews | 'plain+crops' | 'plain+flip+crops';
 /** The row sets without crop rows: what the cross-validation's regularisation path runs on. */
 export type MirrorViews = 'plain' | 'plain+flip';
 
+/** Whether a row set has mirror rows. */
+export const hasMirrorRows = (views: TrainViews): boolean => views === 'plain+flip' || views === 'plain+flip+crops';
+
+/** Whether a row set has crop rows. */
+export const hasCropRows = (views: TrainViews): boolean => views === 'plain+crops' || views === 'plain+flip+crops';
+
 /** One head the selection can choose. */
 export interface HeadCandidate {
   readonly head: 'linear';

@@ -78,7 +78,8 @@ export async function extractFeatures(
   const baseKinds: readonly Kind[] = options.mirror ? ['plain', 'mirror'] : ['plain'];
   const mirrorCorners = options.mirror === true && options.mirrorCorners !== false;
   const cornerKinds: readonly Kind[] = mirrorCorners ? ['corners', 'mirror-corners'] : ['corners'];
-  const kindsOf = (i: number): readonly Kind[] => (options.corners?.(i) ? [...baseKinds, ...cornerKinds] : baseKinds);
+  const allKinds: readonly Kind[] = [...baseKinds, ...cornerKinds];
+  const kindsOf = (i: number): readonly Kind[] => (options.corners?.(i) ? allKinds : baseKinds);
   const variants = (kind: Kind): string | undefined => [scalesVariant(info), VIEWS[kind].variant].filter(Boolean).join('|') || undefined;
   const keyOf = (imageSha256: string, kind: Kind): string =>
     featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preHash, view: VIEWS[kind].view, variant: variants(kind) });

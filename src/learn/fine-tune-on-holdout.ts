@@ -1,4 +1,4 @@
-import { hasCropRows, hasMirrorRows } from './select/crop-rows.js';
+import { hasCropRows, hasMirrorRows } from '../core/selection-report.js';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { classWeightsFor, unlessAllOne } from './class-weights.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';

@@ -14,8 +14,9 @@ export const DEFAULT_TRAIN: TrainConfig = {
   c: 'auto',
   mirror: 'auto',
   tta: 'auto',
-  // Off: cross-validated crop rows gained +0.35 points on average over the ten dataset/backbone pairs (+2 on seedlings,
-  // -0.5 on dtd10 with TM) for 3-5x the head's time and 3x the training set's extraction (bench/RESULTS.md, item 12).
+  // Off: cross-validated crop rows gained +0.40 points on average over the ten dataset/backbone pairs (+2.0 on
+  // seedlings, -0.6 on dtd10 with TM) for 3-5x the head's time and 3x the training set's extraction
+  // (bench/RESULTS.md, "What the recipe is", item 12).
   crops: 'off',
   folds: 'auto',
   groupBy: null,

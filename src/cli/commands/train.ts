@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHoldout } from '../../core/fine-tune-holdout.js';
-import { labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
+import { hasCropRows, hasMirrorRows, labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
@@ -298,7 +298,7 @@ function describeTrainedHead(r: TrainResult): string {
 
 /** What a linear head trained on, in words. */
 function describeRows(views: TrainViews | undefined): string {
-  const mirrors = views === 'plain+flip' || views === 'plain+flip+crops';
-  const crops = views === 'plain+crops' || views === 'plain+flip+crops';
+  const mirrors = views !== undefined && hasMirrorRows(views);
+  const crops = views !== undefined && hasCropRows(views);
   return `${mirrors ? 'images and their mirror images' : 'the images'}${crops ? `${mirrors ? ',' : ''} and their corner crops` : ''}`;
 }

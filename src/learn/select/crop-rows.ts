@@ -1,4 +1,4 @@
-import type { CvScore, TrainViews } from '../../core/selection-report.js';
+import { hasMirrorRows, type CvScore, type TrainViews } from '../../core/selection-report.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
@@ -29,12 +29,6 @@ export const CROP_C_FACTORS: readonly number[] = [10 ** -0.5, 1];
 export function cropViews(withMirror: boolean): TrainViews {
   return withMirror ? 'plain+flip+crops' : 'plain+crops';
 }
-
-/** Whether a row set has mirror rows. */
-export const hasMirrorRows = (views: TrainViews): boolean => views === 'plain+flip' || views === 'plain+flip+crops';
-
-/** Whether a row set has crop rows. */
-export const hasCropRows = (views: TrainViews): boolean => views === 'plain+crops' || views === 'plain+flip+crops';
 
 /** The rows a head with crop rows trains on, the images of each, and which are centre views. */
 export interface CropRowLayout {

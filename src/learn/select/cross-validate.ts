@@ -276,7 +276,7 @@ export const DEFAULT_CV_TOLERANCE = 3e-4;
  * of a path (bench/RESULTS.md).
  */
 const CLEAR_RISE = 0.005;
-export const CV_RELATIVE_TOLERANCE = 0.2;
+const CV_RELATIVE_TOLERANCE = 0.2;
 
 /**
  * Log-losses closer than this share are a tie, kept by the candidate found first (on the path: the smaller C, the

@@ -7,9 +7,9 @@ import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
 import { classWeightsFor } from '../class-weights.js';
 import { crossValidateHeads, DEFAULT_C_GRID, isBetter, type CrossValidation, type CvScore, type MirrorViews, type SelectionCriterion, type TrainViews } from './cross-validate.js';
-import { CROP_C_FACTORS, cropRowWeights, cropViews, hasMirrorRows, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
+import { CROP_C_FACTORS, cropRowWeights, cropViews, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
-import type { SelectionReport } from '../../core/selection-report.js';
+import { hasCropRows, hasMirrorRows, type SelectionReport } from '../../core/selection-report.js';
 
 // The report is plain data in core/ (the manifest records it); learn/ keeps its public name here.
 export type { SelectionReport };
@@ -84,9 +84,10 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
   const fixed = typeof options.c === 'number' && options.trainViews !== 'auto' && options.tta !== 'auto';
   if (options.crossValidate === false && !fixed) throw new RangeError('crossValidate: false needs a fixed c, trainViews and tta');
   const criterion = options.criterion ?? 'log-loss';
-  if (options.crops !== undefined && options.crops !== false && !set.crops) throw new RangeError('crop rows are needed for crops: true or auto');
+  const wantsCrops = options.crops === true || options.crops === 'auto';
+  if (wantsCrops && !set.crops) throw new RangeError('crop rows are needed for crops: true or auto');
   const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion, fixed);
-  const withCrops = cv && set.crops && options.crops !== undefined && options.crops !== false ? await chooseCropRows(set, options, cv, criterion) : undefined;
+  const withCrops = cv && wantsCrops ? await chooseCropRows(set, options, cv, criterion) : undefined;
   const table = [...(cv?.table ?? []), ...(withCrops?.table ?? [])];
   const winner = withCrops?.chosen ?? cv;
   const fixedViews = options.crops === true ? cropViews(hasMirrorRows(options.trainViews as MirrorViews)) : (options.trainViews as TrainViews);
@@ -220,8 +221,8 @@ function finalRows(
   cv: Partial<Pick<CrossValidation, 'rows' | 'rowImages'>> | undefined,
 ): { rows: FeatureMatrix; rowLabels: Int32Array; weights: Float32Array } {
   const { plain, mirrored, labels } = set;
-  if (trainViews === 'plain+crops' || trainViews === 'plain+flip+crops') {
-    const withMirror = trainViews === 'plain+flip+crops';
+  if (hasCropRows(trainViews)) {
+    const withMirror = hasMirrorRows(trainViews);
     const layout = layOutCropRows(plain, withMirror ? mirrored : undefined, set.crops!, withMirror);
     return { rows: layout.rows, rowLabels: Int32Array.from(layout.image, (i) => labels[i]!), weights: cropRowWeights(layout, (i) => perClass[labels[i]!]!, withMirror) };
   }
