@@ -102,26 +102,32 @@ export async function extractFeatures(
     const elapsed = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'extract', done: filesDone + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
   };
-  /** Fills what the store has for file i; returns whether anything is still missing (counted as cached if not). */
-  const lookup = (i: number, sha256: string): boolean => {
-    const kinds = kindsOf(i);
-    const keys = kinds.map((kind) => keyOf(sha256, kind));
-    const hits = store.getMany(keys);
-    kinds.forEach((kind, j) => {
-      const v = hits.get(keys[j]!);
-      if (v && !results[kind][i]) results[kind][i] = v;
+  /**
+   * Fills what the store has for these files, in one read (a query per file cost a warm run on 1 720 images ~0.1 s);
+   * a file found whole is counted as cached. Returns how many still miss something.
+   */
+  const lookupMany = (wanted: readonly { index: number; sha256: string }[]): number => {
+    const keys = wanted.map(({ index, sha256 }) => kindsOf(index).map((kind) => keyOf(sha256, kind)));
+    const hits = store.getMany(keys.flat());
+    let missing = 0;
+    wanted.forEach(({ index }, w) => {
+      kindsOf(index).forEach((kind, j) => {
+        const v = hits.get(keys[w]![j]!);
+        if (v && !results[kind][index]) results[kind][index] = v;
+      });
+      if (isDone(index)) cached++;
+      else missing++;
     });
-    if (!isDone(i)) return true;
-    cached++;
-    return false;
+    return missing;
   };
 
   // 1. Unchanged files whose vectors are stored: no reading at all.
   const stamps: (FileStamp | undefined)[] = options.fileIndex ? await FileHashIndex.stamp(files) : [];
-  stamps.forEach((stamp, i) => {
-    const sha = stamp && options.fileIndex!.lookup(stamp);
-    if (sha && !lookup(i, sha)) filesDone++;
+  const known = stamps.flatMap((stamp, index) => {
+    const sha256 = stamp && options.fileIndex!.lookup(stamp);
+    return sha256 ? [{ index, sha256 }] : [];
   });
+  filesDone += known.length - lookupMany(known);
   report();
 
   // 2. Everything else: read and hash; decode and embed only what the store lacks.
@@ -167,7 +173,7 @@ export async function extractFeatures(
           shas.set(index, sha256);
           const stamp = stamps[index];
           if (stamp) hashed.push({ stamp, sha256 });
-          return lookup(index, sha256);
+          return lookupMany([{ index, sha256 }]) > 0;
         },
         onSkip: ({ file, reason }) => {
           skipped.push({ file, reason });

@@ -9,7 +9,7 @@ import { makePreprocessing, preprocessingHash } from '../../src/core/preprocessi
 import { GraftError } from '../../src/core/errors.js';
 import { featureKey } from '../../src/features/cache-key.js';
 import { FEATURE_STORE_FILE, FeatureStore } from '../../src/features/feature-store.js';
-import { float16BitsToNumber, float32BitsToFloat16Bits, storedValues } from '../../src/features/vector-encoding.js';
+import { decodeF32, float16BitsToNumber, float32BitsToFloat16Bits, storedValues } from '../../src/features/vector-encoding.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/feature-writer.mjs', import.meta.url));
 const SHA_A = 'a'.repeat(64);
@@ -138,6 +138,22 @@ describe('FeatureStore', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('decodeF32 views a blob that owns its memory and copies one that shares it', () => {
+    const values = randomVector(16, 3);
+    const owned = Buffer.from(new Float32Array(values).buffer); // a buffer of its own, as SQLite's reads return
+    const viewed = decodeF32(owned, 16);
+    expect(viewed.buffer).toBe(owned.buffer);
+    expect([...viewed]).toEqual([...values]);
+    // A slice of Node's pool (small Buffer.from copies come from it), at an odd offset: copied, so writing the vector
+    // leaves the pool's other bytes alone.
+    const pooled = Buffer.concat([Buffer.alloc(1), owned]).subarray(1);
+    const copied = decodeF32(pooled, 16);
+    expect(copied.buffer).not.toBe(pooled.buffer);
+    expect([...copied]).toEqual([...values]);
+    copied.fill(0);
+    expect(decodeF32(pooled, 16)[0]).toBe(values[0]);
   });
 
   it('keys are sensitive: another model, preprocessing or view misses', () => {
