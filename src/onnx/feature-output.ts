@@ -103,7 +103,7 @@ export async function exposeFeatures(input: ModelProto, options: ExposeFeaturesO
     return done(FEATURE_OUTPUT, undefined);
   }
 
-  const classifier = nodesOf(graph).filter((node) => CLASSIFIER_OPS.has(node.opType ?? '')).at(-1);
+  const classifier = nodesOf(graph).filter((node) => CLASSIFIER_OPS.has(node.opType ?? '') || isPooledConv(graph, node)).at(-1);
   const logits = classifier ? downstreamTensors(graph, classifier) : new Set<string>();
   const existing = (graph.output ?? []).find((o) => is2dFloat(o) && !logits.has(o.name ?? ''));
   if (existing?.name) return done(existing.name, valueShape(existing)?.[1] ?? undefined);
@@ -112,7 +112,7 @@ export async function exposeFeatures(input: ModelProto, options: ExposeFeaturesO
     const outputs = (graph.output ?? []).map((o) => `${o.name} [${valueShape(o)?.map((d) => d ?? 'N').join(', ') ?? '?'}]`);
     throw new GraftError(
       'UNSUPPORTED_MODEL',
-      `Cannot find the feature vector in "${source}": it has no classifier (Gemm, MatMul or QLinearMatMul) and no 2-D float output (outputs: ${outputs.join(', ')}).`,
+      `Cannot find the feature vector in "${source}": it has no classifier (Gemm, MatMul, QLinearMatMul, or a 1x1 Conv on a pooled tensor) and no 2-D float output (outputs: ${outputs.join(', ')}).`,
       { hint: HINT },
     );
   }
@@ -130,8 +130,44 @@ interface QuantParams {
 
 function initialQuant(classifier: NodeProto): QuantParams | undefined {
   const inputs = nodeInputs(classifier);
-  // QLinearMatMul(a, a_scale, a_zero_point, b, ...): the classifier's input is quantized with a_*.
-  return classifier.opType === 'QLinearMatMul' ? { scale: inputs[1]!, zeroPoint: inputs[2]! } : undefined;
+  // QLinearMatMul / QLinearConv(x, x_scale, x_zero_point, w, ...): the classifier's input is quantized with x_*.
+  const quantized = classifier.opType === 'QLinearMatMul' || classifier.opType === 'QLinearConv';
+  return quantized ? { scale: inputs[1]!, zeroPoint: inputs[2]! } : undefined;
+}
+
+/**
+ * A classifier written as a 1x1 convolution of the globally pooled map, as TF-Slim's MobileNet V1 (`Conv2d_1c_1x1`),
+ * Keras's MobileNet (`conv_preds`) and models converted from them have it: without this rule their logits, the only
+ * 2-D output, were taken for the features.
+ */
+function isPooledConv(graph: GraphProto, node: NodeProto): boolean {
+  if (node.opType !== 'Conv' && node.opType !== 'QLinearConv') return false;
+  const weight = findInitializer(graph, nodeInputs(node)[node.opType === 'Conv' ? 1 : 3] ?? '');
+  const dims = weight ? tensorDims(weight) : [];
+  const isOneByOne = dims.length === 4 && dims[2] === 1 && dims[3] === 1;
+  return isOneByOne && walkBackToPool(graph, nodeInputs(node)[0]!, undefined).pooled && leadsToOutput(graph, nodeOutputs(node)[0]!);
+}
+
+/** Ops a classifier's logits may pass through to the graph output. */
+const LOGIT_OPS = new Set([...PASSTHROUGH_OPS, 'Softmax', 'LogSoftmax', 'Sigmoid']);
+
+/**
+ * Whether `tensor` reaches a graph output through nothing but a bias, reshapes and a final activation. A
+ * squeeze-and-excitation block (pool, 1x1 Conv, ReLU, 1x1 Conv, gate) also convolves a pooled tensor; its output goes on
+ * into the network, so it is not taken for the classifier.
+ */
+function leadsToOutput(graph: GraphProto, tensor: string): boolean {
+  for (let steps = 0; steps < 16; steps++) {
+    if (isGraphOutput(graph, tensor)) return true;
+    const consumers = findConsumers(graph, tensor);
+    if (consumers.length !== 1) return false;
+    const next = consumers[0]!;
+    const op = next.opType ?? '';
+    const isBias = op === 'Add' && nodeInputs(next).some((name) => name !== tensor && findInitializer(graph, name));
+    if (!LOGIT_OPS.has(op) && !isBias) return false;
+    tensor = nodeOutputs(next)[0]!;
+  }
+  return false;
 }
 
 /**
@@ -139,25 +175,33 @@ function initialQuant(classifier: NodeProto): QuantParams | undefined {
  * tensor at each step is quantized and with which parameters. Stops where the chain ends; if no pooling
  * was reached, the classifier's own input is used.
  */
-function walkBackToPool(graph: GraphProto, start: string, startQuant: QuantParams | undefined): { tensor: string; quant: QuantParams | undefined } {
+function walkBackToPool(
+  graph: GraphProto,
+  start: string,
+  startQuant: QuantParams | undefined,
+): { tensor: string; quant: QuantParams | undefined; pooled: boolean } {
   let tensor = start;
   let quant = startQuant;
   for (let steps = 0; steps < 32; steps++) {
     const producer = findProducer(graph, tensor);
     if (!producer) break;
     const op = producer.opType ?? '';
-    if (POOL_OPS.has(op)) return { tensor, quant };
+    if (POOL_OPS.has(op)) return { tensor, quant, pooled: true };
     if (!PASSTHROUGH_OPS.has(op)) break;
     const inputs = nodeInputs(producer);
     if (op === 'DequantizeLinear') quant = { scale: inputs[1]!, zeroPoint: inputs[2]! };
     else if (op === 'QuantizeLinear') quant = undefined;
     tensor = inputs[0]!;
   }
-  return { tensor: start, quant: startQuant };
+  return { tensor: start, quant: startQuant, pooled: false };
 }
 
 /** Adds [DequantizeLinear ->] Flatten -> `graft_features` and declares it as an output. */
-function appendFeatureNodes(graph: GraphProto, tensor: string, knownQuant: QuantParams | undefined, source: string): void {
+function appendFeatureNodes(graph: GraphProto, chosen: string, knownQuant: QuantParams | undefined, source: string): void {
+  // A file `graft convert` wrote names its own output `graft_features` (a classifier's logits, say): renamed out of the
+  // way, or the graph would define the name twice.
+  const renamed = tensorNames(graph).has(FEATURE_OUTPUT) ? renameTensor(graph, FEATURE_OUTPUT, freeName(graph, `${FEATURE_OUTPUT}_source`)) : undefined;
+  const tensor = chosen === FEATURE_OUTPUT && renamed ? renamed : chosen;
   let floatTensor = tensor;
   const quant = knownQuant ?? (isQuantized(graph, tensor) ? findQuantParams(graph, tensor, new Set()) : undefined);
   if (isQuantized(graph, tensor) || knownQuant) {
@@ -169,6 +213,30 @@ function appendFeatureNodes(graph: GraphProto, tensor: string, knownQuant: Quant
   }
   nodesOf(graph).push(makeNode('Flatten', [floatTensor], [FEATURE_OUTPUT], { name: 'graft_features_flatten', attributes: { axis: { int: 1 } } }));
   (graph.output ?? (graph.output = [])).push(makeFloatValueInfo(FEATURE_OUTPUT, [null, null]));
+}
+
+/** Every tensor name the graph uses: inputs, outputs, initializers, value infos and node outputs. */
+function tensorNames(graph: GraphProto): Set<string> {
+  const named = [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? []), ...(graph.initializer ?? [])].map((v) => v.name ?? '');
+  return new Set([...named, ...nodesOf(graph).flatMap(nodeOutputs)]);
+}
+
+/** `base`, or `base_2`, `base_3`... : the first the graph does not use. */
+function freeName(graph: GraphProto, base: string): string {
+  const taken = tensorNames(graph);
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}_${i}`;
+  return name;
+}
+
+/** Renames tensor `from` to `to` everywhere in the graph (its producer, its consumers, outputs, value infos); returns `to`. */
+function renameTensor(graph: GraphProto, from: string, to: string): string {
+  for (const node of nodesOf(graph)) {
+    node.input = (node.input ?? []).map((name) => (name === from ? to : name));
+    node.output = (node.output ?? []).map((name) => (name === from ? to : name));
+  }
+  for (const value of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) if (value.name === from) value.name = to;
+  return to;
 }
 
 /** Quantized: recorded as (u)int8, or made by a quantizing op, directly or through shape-only ops. */
@@ -233,7 +301,8 @@ function findQuantParams(graph: GraphProto, tensor: string, seen: Set<string>): 
 function classifierInputDim(graph: GraphProto, classifier: NodeProto): number | undefined {
   const inputs = nodeInputs(classifier);
   const op = classifier.opType;
-  let weightName = op === 'QLinearMatMul' ? inputs[3] : op === 'Gemm' ? inputs[1] : inputs.find((n) => findInitializer(graph, n)) ?? inputs[1];
+  let weightName =
+    op === 'QLinearMatMul' || op === 'QLinearConv' ? inputs[3] : op === 'Gemm' || op === 'Conv' ? inputs[1] : inputs.find((n) => findInitializer(graph, n)) ?? inputs[1];
   for (let steps = 0; weightName && !findInitializer(graph, weightName) && steps < 4; steps++) {
     const producer = findProducer(graph, weightName);
     if (!producer || !['DequantizeLinear', 'Identity', 'Cast'].includes(producer.opType ?? '')) return undefined;
@@ -242,6 +311,8 @@ function classifierInputDim(graph: GraphProto, classifier: NodeProto): number | 
   const weight = weightName ? findInitializer(graph, weightName) : undefined;
   if (!weight) return undefined;
   const dims = tensorDims(weight);
+  // A 1x1 Conv's weight is [N, K, 1, 1].
+  if (op === 'Conv' || op === 'QLinearConv') return dims.length === 4 ? dims[1] : undefined;
   if (dims.length !== 2) return undefined;
   // Gemm with transB=1 stores B as [N, K] (PyTorch Linear); MatMul weights are [K, N].
   const isTransposed = op === 'Gemm' && intAttribute(classifier, 'transB', 0) === 1;

@@ -11,6 +11,7 @@ import { exposeFeatures, FEATURE_OUTPUT } from '../../src/onnx/feature-output.js
 import {
   decodeOnnxModel,
   encodeOnnxModel,
+  makeFloatInitializer,
   makeFloatValueInfo,
   makeNode,
   onnx,
@@ -144,6 +145,76 @@ describe('ONNX model errors', () => {
     expect((error as GraftError).message).toContain('conv-only.onnx');
     expect((error as GraftError).message).toContain('Gemm');
     expect((error as GraftError).hint).toContain('--feature-output');
+  });
+
+  it('takes the pooled map under a 1x1-conv classifier (MobileNet V1), not its logits', async () => {
+    // x [N,3,8,8] -> Conv 3x3 (4 maps) -> Relu -> GlobalAveragePool [N,4,1,1] -> Conv 1x1 (5 classes) + bias -> Flatten -> Softmax.
+    const conv = Float32Array.from({ length: 4 * 3 * 3 * 3 }, (_, i) => Math.sin(i + 1));
+    const classifier = Float32Array.from({ length: 5 * 4 }, (_, i) => Math.cos(i));
+    const model = onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'conv-classifier',
+        input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+        output: [makeFloatValueInfo('probs', [null, 5])],
+        initializer: [
+          makeFloatInitializer('w', [4, 3, 3, 3], conv),
+          makeFloatInitializer('wc', [5, 4, 1, 1], classifier),
+          makeFloatInitializer('bc', [5, 1, 1], new Float32Array(5).fill(0.1)),
+        ],
+        node: [
+          makeNode('Conv', ['x', 'w'], ['c']),
+          makeNode('Relu', ['c'], ['r']),
+          makeNode('GlobalAveragePool', ['r'], ['pooled']),
+          makeNode('Conv', ['pooled', 'wc'], ['z']),
+          makeNode('Add', ['z', 'bc'], ['zb']),
+          makeNode('Flatten', ['zb'], ['logits']),
+          makeNode('Softmax', ['logits'], ['probs']),
+        ],
+      },
+    });
+    const exposed = await exposeFeatures(model);
+    expect(exposed.featureOutput).toBe(FEATURE_OUTPUT);
+    expect(exposed.featureDim).toBe(4);
+    // The exposed features are the pooled map: run both and compare.
+    const x = Float32Array.from({ length: 2 * 3 * 8 * 8 }, (_, i) => Math.sin(i * 0.37));
+    const withPooled = onnx.ModelProto.create({ ...exposed.model, graph: { ...exposed.model.graph, output: [...exposed.model.graph!.output!, makeFloatValueInfo('pooled', [null, 4, 1, 1])] } });
+    const session = await ort.InferenceSession.create(encodeOnnxModel(withPooled));
+    const result = await session.run({ x: new ort.Tensor('float32', x, [2, 3, 8, 8]) });
+    await session.release();
+    expect(result[FEATURE_OUTPUT]!.dims).toEqual([2, 4]);
+    expect([...(result[FEATURE_OUTPUT]!.data as Float32Array)]).toEqual([...(result.pooled!.data as Float32Array)]);
+  });
+
+  it('does not take a squeeze-and-excitation block for a 1x1-conv classifier', async () => {
+    // x -> GlobalAveragePool -> Conv 1x1 -> Relu -> Conv 1x1 -> Sigmoid -> Mul(x, gate) -> ReduceMean -> feats [N,3]:
+    // the block convolves a pooled tensor, but its output gates the map; the model's 2-D output is its feature vector.
+    const model = onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'se-backbone',
+        input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+        output: [makeFloatValueInfo('feats', [null, 3])],
+        initializer: [
+          makeFloatInitializer('w1', [2, 3, 1, 1], new Float32Array(6).fill(0.5)),
+          makeFloatInitializer('w2', [3, 2, 1, 1], new Float32Array(6).fill(-0.5)),
+        ],
+        node: [
+          makeNode('GlobalAveragePool', ['x'], ['squeezed']),
+          makeNode('Conv', ['squeezed', 'w1'], ['reduced']),
+          makeNode('Relu', ['reduced'], ['reduced_relu']),
+          makeNode('Conv', ['reduced_relu', 'w2'], ['expanded']),
+          makeNode('Sigmoid', ['expanded'], ['gate']),
+          makeNode('Mul', ['x', 'gate'], ['gated']),
+          makeNode('ReduceMean', ['gated'], ['feats'], { attributes: { axes: { ints: [2, 3] }, keepdims: { int: 0 } } }),
+        ],
+      },
+    });
+    const exposed = await exposeFeatures(model);
+    expect(exposed.featureOutput).toBe('feats');
+    expect(exposed.featureDim).toBe(3);
   });
 
   it('uses an existing 2-D float output of a backbone-only model', async () => {
