@@ -19,6 +19,11 @@ export interface BackboneInfo {
   /** Graph tensor (ONNX) or layer (TF.js) whose output is the feature vector. */
   readonly featureOutput: string;
   /**
+   * The tensor or layer the user named (`--feature-output`); absent for the automatic choice. Features taken from
+   * another tensor of the same model are other features: it is part of their cache key.
+   */
+  readonly featureChoice?: string;
+  /**
    * Multi-scale features (multiScaleBackbone): the crop of each scale as a share of the input square, in feature
    * order, e.g. [0.875, 1]; the vector is their features side by side. Absent: one scale.
    */

@@ -69,7 +69,7 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
     onProgress: options.onProgress,
   });
   const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
-  const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput);
+  const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput, options.featureOutput);
   const handle: BackboneHandle = { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
   return source.onnxModel ? withOnnxModel(handle, source.onnxModel) : handle;
 }
@@ -105,8 +105,9 @@ export function preprocessingFor(resolved: ResolvedBackbone, overrides: Preproce
   return makePreprocessing({ inputSize, scale, layout, resize: overrides.resize ?? entry?.resize, cropFraction: overrides.cropFraction ?? entry?.cropFraction });
 }
 
-function describe(resolved: ResolvedBackbone, preprocessing: Preprocessing, featureDim: number, featureOutput: string): BackboneInfo {
-  return { name: resolved.name, source: resolved.source, format: resolved.format, sha256: resolved.sha256, preprocessing, featureDim, featureOutput };
+function describe(resolved: ResolvedBackbone, preprocessing: Preprocessing, featureDim: number, featureOutput: string, featureChoice: string | undefined): BackboneInfo {
+  const { name, source, format, sha256 } = resolved;
+  return { name, source, format, sha256, preprocessing, featureDim, featureOutput, ...(featureChoice !== undefined ? { featureChoice } : {}) };
 }
 
 /** Options shared by every command that takes `--backbone`. */

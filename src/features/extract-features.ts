@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
@@ -80,7 +81,10 @@ export async function extractFeatures(
   const cornerKinds: readonly Kind[] = mirrorCorners ? ['corners', 'mirror-corners'] : ['corners'];
   const allKinds: readonly Kind[] = [...baseKinds, ...cornerKinds];
   const kindsOf = (i: number): readonly Kind[] => (options.corners?.(i) ? allKinds : baseKinds);
-  const variants = (kind: Kind): string | undefined => [scalesVariant(info), VIEWS[kind].variant].filter(Boolean).join('|') || undefined;
+  const choice = info.featureChoice === undefined ? undefined : `out=${createHash('sha256').update(info.featureChoice).digest('hex').slice(0, 16)}`;
+  const variants = (kind: Kind): string | undefined => [scalesVariant(info), choice, VIEWS[kind].variant].filter(Boolean).join('|') || undefined;
+  // A stored vector of another length is another model's answer (one whose automatic feature choice changed): a miss.
+  const lengthOf = (kind: Kind): number => (VIEWS[kind].model === 'corners' ? 2 * info.featureDim : info.featureDim);
   const keyOf = (imageSha256: string, kind: Kind): string =>
     featureKey({ imageSha256, modelSha256: info.sha256, preprocessingHash: preHash, view: VIEWS[kind].view, variant: variants(kind) });
   const column = (wanted: boolean): (Float32Array | undefined)[] => (wanted ? new Array(files.length).fill(undefined) : []);
@@ -113,7 +117,7 @@ export async function extractFeatures(
     wanted.forEach(({ index }, w) => {
       kindsOf(index).forEach((kind, j) => {
         const v = hits.get(keys[w]![j]!);
-        if (v && !results[kind][index]) results[kind][index] = v;
+        if (v?.length === lengthOf(kind) && !results[kind][index]) results[kind][index] = v;
       });
       if (isDone(index)) cached++;
       else missing++;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,12 @@ interface OnnxDescription {
   readonly inputShape: readonly (number | null)[];
 }
 
+/**
+ * The automatic feature choice's name in the description's file name. Bump it when exposeFeatures' rules change
+ * (2: a 1x1-conv classifier on a pooled map), so a cached description of the old choice is not read.
+ */
+const AUTO_CHOICE = 'auto-2';
+
 /** ONNX: runs in onnxruntime as it is, with its feature tensor exposed as an output. */
 export const ONNX_FORMAT: ModelFormatEntry = {
   name: 'onnx',
@@ -34,7 +41,9 @@ export const ONNX_FORMAT: ModelFormatEntry = {
 
 async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource> {
   const path = filePath(request.location, request.source);
-  const descPath = join(request.cacheDir, 'backbones', `${request.sha256}-${request.featureOutput ?? 'auto'}.json`);
+  // A tensor name may hold '/' or '..': it names the file by its hash.
+  const choice = request.featureOutput === undefined ? AUTO_CHOICE : `out-${createHash('sha256').update(request.featureOutput).digest('hex').slice(0, 16)}`;
+  const descPath = join(request.cacheDir, 'backbones', `${request.sha256}-${choice}.json`);
   let model: Promise<ModelProto> | undefined;
   let bytes: Uint8Array | undefined;
   const onnxModel = (): Promise<ModelProto> =>

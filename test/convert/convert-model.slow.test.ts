@@ -8,6 +8,7 @@ import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
 import { convertModel } from '../../src/convert/convert-model.js';
 import { detectFormat } from '../../src/formats/detect-format.js';
+import { backboneFromOptions } from '../../src/engine/open-backbone.js';
 import { saveLayersModelToDir } from '../../src/readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../../src/tfjs-to-onnx/layers-model-to-onnx.js';
@@ -201,5 +202,21 @@ describe('graft convert', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(parseJsonOutput<{ computed: number }>(first).computed).toBe(2);
     expect(readdirSync(join(root, 'graph-cache', 'exports')).some((f) => f.endsWith('.onnx'))).toBe(true);
+
+    // The converted file as an ONNX backbone: its classifier is a 1x1 Conv on the pooled map, so the features are the
+    // 256 pooled values, not the 1 001 logits (its only output, which `graft convert` names graft_features).
+    const onnxEnv = { GRAFT_CACHE_DIR: join(root, 'v1-onnx-cache') };
+    const onnxFlags = ['--backbone', join(root, 'v1.onnx'), '--scale', '0..1', '--no-multi-scale', '--json'];
+    const auto = await backboneFromOptions({ backbone: join(root, 'v1.onnx'), cacheDir: onnxEnv.GRAFT_CACHE_DIR, overrides: { scale: '0..1' } });
+    expect(auto.info.featureDim).toBe(256);
+    const logits = 'module_apply_default/MobilenetV1/Logits/SpatialSqueeze';
+    const named = await backboneFromOptions({ backbone: join(root, 'v1.onnx'), cacheDir: onnxEnv.GRAFT_CACHE_DIR, overrides: { scale: '0..1' }, featureOutput: logits });
+    expect(named.info.featureDim).toBe(1001);
+    // Features of another tensor are other features: never served from the automatic choice's cache entries.
+    for (const [flags, computed] of [[[], 2], [['--feature-output', logits], 2], [[], 0], [['--feature-output', logits], 0]] as const) {
+      const run = await runCli(['embed', data, ...onnxFlags, ...flags], onnxEnv);
+      expect(run.code, run.stderr).toBe(0);
+      expect(parseJsonOutput<{ computed: number }>(run).computed).toBe(computed);
+    }
   });
 });
