@@ -45,4 +45,4 @@ for split, ids in (('train', train), ('test', test)):
         os.makedirs(folder, exist_ok=True)
         png(os.path.join(folder, f'{i:04d}.png'), x[i])
 `, work]);
-probeAndGraft({ dataset: 'sklearn-digits', trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });
+await probeAndGraft({ dataset: 'sklearn-digits', trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });

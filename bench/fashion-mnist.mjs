@@ -43,4 +43,4 @@ for (const [label, name] of names.entries()) {
     }
   }
 }
-probeAndGraft({ dataset: `fashion-mnist-${shots}`, trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });
+await probeAndGraft({ dataset: `fashion-mnist-${shots}`, trainDir: join(work, 'train'), testDir: join(work, 'test'), work, backbones: chosenBackbones, seeds, outFile, trainFlags: opt('crops') ? ['--crops', opt('crops')] : [] });

@@ -22,7 +22,7 @@ const outFile = opt('out', 'bench/out/few-shot.jsonl');
 const crops = opt('crops', undefined);
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-few-shot-'));
-const backbones = referenceBackbones(work, chosenBackbones);
+const backbones = await referenceBackbones(work, chosenBackbones);
 /** n images per class of `trainDir` (drawn once: both backbones see it). Where frames come in tracks of one physical
  * sign (gtsrb43), each class's n images come from n different tracks, as a user would photograph n different signs. */
 const subsets = new Map();

@@ -16,7 +16,7 @@ const datasets = opt('datasets', 'hymenoptera,flowers12,dtd10,plantseedlings12,g
 const outFile = opt('out', 'bench/out/imagenet-logits.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-logits-'));
-const { int8 } = referenceBackbones(work, ['int8']);
+const { int8 } = await referenceBackbones(work, ['int8']);
 // The whole classifier: its last output is the 1 000 ImageNet logits (the -feat file's is the pooled features).
 const classifier = { ...int8, dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx') };
 

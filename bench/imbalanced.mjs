@@ -27,7 +27,7 @@ const withProbe = !args.includes('--no-probe');
 const outFile = opt('out', 'bench/out/imbalanced.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-imbalanced-'));
-const backbones = referenceBackbones(work, chosenBackbones);
+const backbones = await referenceBackbones(work, chosenBackbones);
 
 /**
  * The class at rank r of K keeps ratio^(-r/(K-1)) of its tracks (at least 2), all frames of each; the ranks are a

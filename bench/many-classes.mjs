@@ -23,7 +23,7 @@ const seeds = opt('seeds', '1,2,3').split(',').map(Number);
 const outFile = opt('out', 'bench/out/many-classes.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'graft-many-classes-'));
-const backbones = referenceBackbones(work, chosenBackbones);
+const backbones = await referenceBackbones(work, chosenBackbones);
 const splitDir = (name, split) => (split === 'train' ? trainDirOf(name) : testDirOf(name));
 /** Class `cls` of dataset `name` in the merged task. */
 const merged = (name) => (cls) => `${name}-${cls}`;

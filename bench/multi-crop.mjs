@@ -27,7 +27,7 @@ const cFactors = opt('c-factors') && opt('c-factors').split(',').map(Number);
 const outFile = opt('out', cFactors ? 'bench/out/multi-crop-c-factors.jsonl' : 'bench/out/multi-crop.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const wanted = opt('backbones', 'int8,tm');
-const backbones = referenceBackbones(mkdtempSync(join(tmpdir(), 'graft-multi-crop-')), wanted);
+const backbones = await referenceBackbones(mkdtempSync(join(tmpdir(), 'graft-multi-crop-')), wanted);
 const layouts = { int8: { nhwc: false, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }, tm: { nhwc: true, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } };
 const SIZE = 224;
 const BIG = 256; // 224 / 0.875

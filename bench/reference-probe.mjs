@@ -13,7 +13,7 @@ const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(
 const work = mkdtempSync(join(tmpdir(), 'graft-probe-'));
 const outFile = opt('out', 'bench/out/reference-probe.jsonl');
 mkdirSync('bench/out', { recursive: true });
-const backbones = referenceBackbones(work, opt('backbones', 'int8,tm'));
+const backbones = await referenceBackbones(work, opt('backbones', 'int8,tm'));
 const groupFlags = (name) => (groupBy[name] ? ['--group-by', groupBy[name]] : []);
 const seconds = (since) => Number(((performance.now() - since) / 1000).toFixed(2));
 

@@ -1,11 +1,13 @@
 // What the benchmarks that run the reference linear probe (../shared/reference: dump_features.mjs + linear_probe.py)
 // share: where things are, the reference backbones in both forms, the dump itself, and scoring a model on a test folder.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GraftModel } from '../dist/model/graft-model.js';
 import { evaluateModel } from '../dist/model/evaluate-model.js';
+import { exposeFeatures, FEATURE_OUTPUT } from '../dist/onnx/feature-output.js';
+import { encodeOnnxModel, readOnnxModel } from '../dist/onnx/onnx-model.js';
 
 export const shared = resolve(process.env.GRAFT_SHARED_DIR ?? '../shared');
 export const cacheDir = process.env.GRAFT_CACHE_DIR ?? join(tmpdir(), 'graft-bench-cache');
@@ -34,7 +36,13 @@ export const graftBackbones = {
   // A third backbone nothing was chosen on (torchvision's MobileNetV3-Small, fp32, no ImageNet top): its pixel scaling
   // is given, as its PROVENANCE.md states.
   v3small: { graft: join(shared, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), graftFlags: ['--scale', 'imagenet'], overrides: { scale: 'imagenet' } },
+  // A fourth: MobileNet V1 0.25 (256-d features), the TF.js graph model ml5's feature extractor is built on; its graph
+  // scales [0, 1] pixels itself, as its PROVENANCE.md states.
+  v1: { graft: join(shared, 'models/mobilenet-v1-025-tfjs/graph/model.json'), graftFlags: ['--scale', '0..1'], overrides: { scale: '0..1' } },
 };
+
+/** V1's pooled-feature tensor: the input of its 1x1-conv classifier. */
+const V1_FEATURES = 'module_apply_default/MobilenetV1/Logits/global_pool';
 
 /** train()'s backbone options for one of graftBackbones'. */
 export const trainBackbone = (b) => ({ backbone: b.graft, ...(b.overrides ? { overrides: b.overrides } : {}) });
@@ -43,13 +51,23 @@ export const trainBackbone = (b) => ({ backbone: b.graft, ...(b.overrides ? { ov
  * The reference backbones: graftBackbones' entries, plus `dump`, the ONNX file whose last output is the feature
  * vector, for the reference dump (with the dump's `flags`). The TM base is converted into `work` (only when asked for).
  */
-export function referenceBackbones(work, wanted) {
+export async function referenceBackbones(work, wanted) {
   const tmOnnx = join(work, 'tm-base.onnx');
   if (wanted.includes('tm')) graft(['convert', graftBackbones.tm.graft, '--to', 'onnx', '--out', tmOnnx, '--json']);
+  const v1Onnx = join(work, 'v1-feat.onnx');
+  if (wanted.includes('v1')) {
+    // Converted whole (its last output is the 1 001 logits), then cut at the pooled features, which become the last output.
+    const whole = join(work, 'v1.onnx');
+    graft(['convert', graftBackbones.v1.graft, '--to', 'onnx', '--out', whole, '--json']);
+    const { model } = await exposeFeatures(await readOnnxModel(whole), { output: V1_FEATURES });
+    model.graph.output = model.graph.output.filter((o) => o.name === FEATURE_OUTPUT);
+    writeFileSync(v1Onnx, encodeOnnxModel(model));
+  }
   return {
     int8: { ...graftBackbones.int8, dump: join(shared, 'models/mobilenetv2-int8-onnx/mobilenetv2-12-int8-feat.onnx'), flags: [] },
     tm: { ...graftBackbones.tm, dump: tmOnnx, flags: ['--nhwc', '--scale', '-1..1'] },
     v3small: { ...graftBackbones.v3small, dump: graftBackbones.v3small.graft, flags: [] },
+    v1: { ...graftBackbones.v1, dump: v1Onnx, flags: ['--nhwc', '--scale', '0..1'] },
   };
 }
 
@@ -86,8 +104,8 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
  * `testDir`, then `graft train trainDir --seed s` and `graft eval model testDir` for each seed. One JSON line per
  * backbone is appended to `outFile` and summed up on stdout.
  */
-export function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wanted, seeds, outFile, trainFlags = [] }) {
-  const backbones = referenceBackbones(work, wanted);
+export async function probeAndGraft({ dataset, trainDir, testDir, work, backbones: wanted, seeds, outFile, trainFlags = [] }) {
+  const backbones = await referenceBackbones(work, wanted);
   for (const bb of wanted) {
     const b = backbones[bb];
     dumpFeatures(b, trainDir, join(work, `${bb}-train`));
