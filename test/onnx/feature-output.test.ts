@@ -16,6 +16,8 @@ import {
   makeNode,
   onnx,
   readOnnxModel,
+  type GraphProto,
+  type ModelProto,
 } from '../../src/onnx/onnx-model.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,6 +46,11 @@ async function decodeImagenetNchw(paths: string[]): Promise<Float32Array> {
 
 function valImages(count: number): string[] {
   return ['ants', 'bees'].flatMap((cls) => readdirSync(join(valDir, cls)).sort().slice(0, count / 2).map((f) => join(valDir, cls, f)));
+}
+
+/** A one-graph model at opset 13: what the synthetic cases below need. */
+function tinyModel(graph: GraphProto): ModelProto {
+  return onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], graph });
 }
 
 async function runOutput(bytes: Uint8Array, name: string, input: Float32Array, count: number): Promise<ort.Tensor> {
@@ -127,15 +134,11 @@ describe('ONNX model errors', () => {
 
   it('asks for --feature-output when the model has no classifier', async () => {
     // input [N,3,8,8] -> Relu -> GlobalAveragePool [N,3,1,1]: no Gemm/MatMul and no 2-D output.
-    const model = onnx.ModelProto.create({
-      irVersion: 7,
-      opsetImport: [{ domain: '', version: 13 }],
-      graph: {
-        name: 'conv-only',
-        input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
-        output: [makeFloatValueInfo('pooled', [null, 3, 1, 1])],
-        node: [makeNode('Relu', ['x'], ['r']), makeNode('GlobalAveragePool', ['r'], ['pooled'])],
-      },
+    const model = tinyModel({
+      name: 'conv-only',
+      input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+      output: [makeFloatValueInfo('pooled', [null, 3, 1, 1])],
+      node: [makeNode('Relu', ['x'], ['r']), makeNode('GlobalAveragePool', ['r'], ['pooled'])],
     });
     const bytes = encodeOnnxModel(model);
     const decoded = decodeOnnxModel(bytes, 'conv-only.onnx');
@@ -151,28 +154,24 @@ describe('ONNX model errors', () => {
     // x [N,3,8,8] -> Conv 3x3 (4 maps) -> Relu -> GlobalAveragePool [N,4,1,1] -> Conv 1x1 (5 classes) + bias -> Flatten -> Softmax.
     const conv = Float32Array.from({ length: 4 * 3 * 3 * 3 }, (_, i) => Math.sin(i + 1));
     const classifier = Float32Array.from({ length: 5 * 4 }, (_, i) => Math.cos(i));
-    const model = onnx.ModelProto.create({
-      irVersion: 7,
-      opsetImport: [{ domain: '', version: 13 }],
-      graph: {
-        name: 'conv-classifier',
-        input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
-        output: [makeFloatValueInfo('probs', [null, 5])],
-        initializer: [
-          makeFloatInitializer('w', [4, 3, 3, 3], conv),
-          makeFloatInitializer('wc', [5, 4, 1, 1], classifier),
-          makeFloatInitializer('bc', [5, 1, 1], new Float32Array(5).fill(0.1)),
-        ],
-        node: [
-          makeNode('Conv', ['x', 'w'], ['c']),
-          makeNode('Relu', ['c'], ['r']),
-          makeNode('GlobalAveragePool', ['r'], ['pooled']),
-          makeNode('Conv', ['pooled', 'wc'], ['z']),
-          makeNode('Add', ['z', 'bc'], ['zb']),
-          makeNode('Flatten', ['zb'], ['logits']),
-          makeNode('Softmax', ['logits'], ['probs']),
-        ],
-      },
+    const model = tinyModel({
+      name: 'conv-classifier',
+      input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+      output: [makeFloatValueInfo('probs', [null, 5])],
+      initializer: [
+        makeFloatInitializer('w', [4, 3, 3, 3], conv),
+        makeFloatInitializer('wc', [5, 4, 1, 1], classifier),
+        makeFloatInitializer('bc', [5, 1, 1], new Float32Array(5).fill(0.1)),
+      ],
+      node: [
+        makeNode('Conv', ['x', 'w'], ['c']),
+        makeNode('Relu', ['c'], ['r']),
+        makeNode('GlobalAveragePool', ['r'], ['pooled']),
+        makeNode('Conv', ['pooled', 'wc'], ['z']),
+        makeNode('Add', ['z', 'bc'], ['zb']),
+        makeNode('Flatten', ['zb'], ['logits']),
+        makeNode('Softmax', ['logits'], ['probs']),
+      ],
     });
     const exposed = await exposeFeatures(model);
     expect(exposed.featureOutput).toBe(FEATURE_OUTPUT);
@@ -190,27 +189,23 @@ describe('ONNX model errors', () => {
   it('does not take a squeeze-and-excitation block for a 1x1-conv classifier', async () => {
     // x -> GlobalAveragePool -> Conv 1x1 -> Relu -> Conv 1x1 -> Sigmoid -> Mul(x, gate) -> ReduceMean -> feats [N,3]:
     // the block convolves a pooled tensor, but its output gates the map; the model's 2-D output is its feature vector.
-    const model = onnx.ModelProto.create({
-      irVersion: 7,
-      opsetImport: [{ domain: '', version: 13 }],
-      graph: {
-        name: 'se-backbone',
-        input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
-        output: [makeFloatValueInfo('feats', [null, 3])],
-        initializer: [
-          makeFloatInitializer('w1', [2, 3, 1, 1], new Float32Array(6).fill(0.5)),
-          makeFloatInitializer('w2', [3, 2, 1, 1], new Float32Array(6).fill(-0.5)),
-        ],
-        node: [
-          makeNode('GlobalAveragePool', ['x'], ['squeezed']),
-          makeNode('Conv', ['squeezed', 'w1'], ['reduced']),
-          makeNode('Relu', ['reduced'], ['reduced_relu']),
-          makeNode('Conv', ['reduced_relu', 'w2'], ['expanded']),
-          makeNode('Sigmoid', ['expanded'], ['gate']),
-          makeNode('Mul', ['x', 'gate'], ['gated']),
-          makeNode('ReduceMean', ['gated'], ['feats'], { attributes: { axes: { ints: [2, 3] }, keepdims: { int: 0 } } }),
-        ],
-      },
+    const model = tinyModel({
+      name: 'se-backbone',
+      input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+      output: [makeFloatValueInfo('feats', [null, 3])],
+      initializer: [
+        makeFloatInitializer('w1', [2, 3, 1, 1], new Float32Array(6).fill(0.5)),
+        makeFloatInitializer('w2', [3, 2, 1, 1], new Float32Array(6).fill(-0.5)),
+      ],
+      node: [
+        makeNode('GlobalAveragePool', ['x'], ['squeezed']),
+        makeNode('Conv', ['squeezed', 'w1'], ['reduced']),
+        makeNode('Relu', ['reduced'], ['reduced_relu']),
+        makeNode('Conv', ['reduced_relu', 'w2'], ['expanded']),
+        makeNode('Sigmoid', ['expanded'], ['gate']),
+        makeNode('Mul', ['x', 'gate'], ['gated']),
+        makeNode('ReduceMean', ['gated'], ['feats'], { attributes: { axes: { ints: [2, 3] }, keepdims: { int: 0 } } }),
+      ],
     });
     const exposed = await exposeFeatures(model);
     expect(exposed.featureOutput).toBe('feats');
@@ -219,15 +214,11 @@ describe('ONNX model errors', () => {
 
   it('uses an existing 2-D float output of a backbone-only model', async () => {
     // x [N,16,16,3] -> ReduceMean -> means [N,3]: no classifier, so its 2-D output is the feature vector.
-    const model = onnx.ModelProto.create({
-      irVersion: 7,
-      opsetImport: [{ domain: '', version: 13 }],
-      graph: {
-        name: 'backbone-only',
-        input: [makeFloatValueInfo('x', [null, 16, 16, 3])],
-        output: [makeFloatValueInfo('means', [null, 3])],
-        node: [makeNode('ReduceMean', ['x'], ['means'], { attributes: { axes: { ints: [1, 2] }, keepdims: { int: 0 } } })],
-      },
+    const model = tinyModel({
+      name: 'backbone-only',
+      input: [makeFloatValueInfo('x', [null, 16, 16, 3])],
+      output: [makeFloatValueInfo('means', [null, 3])],
+      node: [makeNode('ReduceMean', ['x'], ['means'], { attributes: { axes: { ints: [1, 2] }, keepdims: { int: 0 } } })],
     });
     const exposed = await exposeFeatures(model);
     expect(exposed.featureOutput).toBe('means');
