@@ -26,11 +26,12 @@ export const KERAS_H5_FORMAT: ModelFormatEntry = {
     (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
       const { loadKerasH5 } = await import('../readers/keras-h5/load-keras-h5.js');
       const { truncateAt } = await import('../readers/tfjs-layers.js');
+      const { cutAtFeatures } = await import('../readers/feature-cut.js');
       const path = kerasPath(request.location, request.source);
-      // A Keras file is usually a whole classifier: without --feature-output, features are what feeds its last
-      // top-level layer (Teachable Machine: the backbone Sequential's 1280-d output; a plain CNN: its penultimate layer).
+      // A Keras file is usually a whole classifier: without --feature-output, features are what its classifier reads,
+      // else what feeds its last top-level layer (Teachable Machine: the backbone Sequential's 1280-d output).
       const full = (await loadKerasH5(path)).model;
-      return featureLayer ? truncateAt(full, featureLayer) : cutBeforeLastLayer(await import('@tensorflow/tfjs'), full, path);
+      return featureLayer ? truncateAt(full, featureLayer) : cutAtFeatures(full, path, 'before-last');
     }),
   convertTo: lazyLayersConverters('keras-h5', async () => loadKerasSource),
   takesArchitecture: true,
@@ -60,19 +61,6 @@ async function loadKerasSource(request: ConversionRequest, notes: string[]): Pro
     model.dispose();
     throw error;
   }
-}
-
-/**
- * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
- * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
- */
-function cutBeforeLastLayer(tfjs: typeof tf, model: tf.LayersModel, source: string): tf.LayersModel {
-  const last = model.layers.at(-1);
-  if (!last || model.layers.length < 2) {
-    throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
-  }
-  const output = last.getInputAt(last.inboundNodes.length - 1) as tf.SymbolicTensor;
-  return tfjs.model({ inputs: model.inputs, outputs: output, name: `${model.name}_features` });
 }
 
 function kerasPath(location: BackboneLocation, source = 'the model'): string {

@@ -14,6 +14,12 @@ interface LayersDescription {
   readonly inputSize: number | null;
 }
 
+/**
+ * The automatic feature layer's name in the export's file name. Bump it when the rules change (2: a classifier at the
+ * end is cut off, readers/feature-cut.ts), so an export of the old choice is not read.
+ */
+const AUTO_CHOICE = 'auto-2';
+
 /** Builds a format's model in tfjs, cut at `featureLayer` (the format's own choice when undefined). */
 export type FeatureModelBuilder = (featureLayer: string | undefined) => Promise<tf.LayersModel>;
 
@@ -24,7 +30,7 @@ export type FeatureModelBuilder = (featureLayer: string | undefined) => Promise<
  */
 export async function openLayersModelFeatures(request: FeatureRequest, build: FeatureModelBuilder): Promise<FeatureSource> {
   const featureLayer = request.featureOutput ?? request.catalogue?.featureLayer;
-  const stem = join(request.cacheDir, 'exports', `${request.sha256}-${featureLayer ?? 'out'}`);
+  const stem = join(request.cacheDir, 'exports', `${request.sha256}-${(featureLayer ?? AUTO_CHOICE).replace(/[^\w.-]/g, '_')}`);
   const exportPath = `${stem}.onnx`;
   const descPath = `${stem}.json`;
   let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cutAtFeatures } from '../../src/readers/feature-cut.js';
+import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
+import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
+import { sharedDir } from '../support.js';
+
+/** The output width of what `cutAtFeatures` keeps, and the name of the layer it ends at. */
+function cut(model: tf.LayersModel, otherwise: 'whole' | 'before-last' = 'whole'): { dim: number; layer: string } {
+  const features = cutAtFeatures(model, 'test model', otherwise);
+  const shape = features.outputs[0]!.shape;
+  return { dim: shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1), layer: features.outputs[0]!.sourceLayer.name };
+}
+
+/** conv (8 maps) -> global average pool: the start of every model below. */
+function trunk(input: tf.SymbolicTensor): tf.SymbolicTensor {
+  const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: 'relu', name: 'conv' }).apply(input) as tf.SymbolicTensor;
+  return tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
+}
+
+describe('cutAtFeatures: the features of a layers model given without a feature layer', () => {
+  beforeAll(async () => {
+    await ensureTfjsBackend();
+  });
+
+  it('cuts a Dense softmax classifier off: the features are the pooled vector it reads', () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const probs = tf.layers.dense({ units: 5, activation: 'softmax', name: 'predictions' }).apply(trunk(input)) as tf.SymbolicTensor;
+    expect(cut(tf.model({ inputs: input, outputs: probs }))).toEqual({ dim: 8, layer: 'pool' });
+  });
+
+  it("cuts Keras MobileNet's top off: pool, reshape, dropout, 1x1 conv, softmax, reshape", () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    let x = tf.layers.reshape({ targetShape: [1, 1, 8] }).apply(trunk(input)) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: 0.001 }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ filters: 5, kernelSize: 1, name: 'conv_preds' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.activation({ activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reshape({ targetShape: [5] }).apply(x) as tf.SymbolicTensor;
+    expect(cut(tf.model({ inputs: input, outputs: x }))).toEqual({ dim: 8, layer: 'pool' });
+  });
+
+  it('keeps a feature model whole (it ends in a pool, or in a Dense that is no classifier)', () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const pooled = trunk(input);
+    expect(cut(tf.model({ inputs: input, outputs: pooled }))).toEqual({ dim: 8, layer: 'pool' });
+    const embedding = tf.layers.dense({ units: 4, activation: 'relu', name: 'embedding' }).apply(pooled) as tf.SymbolicTensor;
+    expect(cut(tf.model({ inputs: input, outputs: embedding }))).toEqual({ dim: 4, layer: 'embedding' });
+    // A Keras file without a classifier keeps its old rule: what feeds its last layer.
+    expect(cut(tf.model({ inputs: input, outputs: embedding }), 'before-last')).toEqual({ dim: 8, layer: 'pool' });
+  });
+
+  it("cuts a nested head model off (Teachable Machine's export: a base model, then a head Sequential)", () => {
+    const baseInput = tf.input({ shape: [16, 16, 3] });
+    const base = tf.model({ inputs: baseInput, outputs: trunk(baseInput), name: 'base' });
+    const head = tf.sequential({ name: 'head', layers: [tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu' }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    const whole = tf.sequential({ layers: [base, head] });
+    expect(cut(whole).dim).toBe(8);
+  });
+
+  const v1Layers = join(sharedDir, 'models/mobilenet-v1-025-tfjs/layers');
+  it.skipIf(!existsSync(v1Layers))("finds the 256 pooled values of the TF.js tutorials' MobileNet V1 0.25, not its 1 000 probabilities", async () => {
+    const model = await loadLayersModelFromDir(v1Layers);
+    expect(model.outputs[0]!.shape).toEqual([null, 1000]);
+    expect(cut(model)).toEqual({ dim: 256, layer: 'global_average_pooling2d_1' });
+  });
+
+  const tmExport = join(sharedDir, 'models/tm-mobilenetv2-035/original');
+  it.skipIf(!existsSync(tmExport))("finds the 1 280 features of a trained Teachable Machine export, not its class probabilities", async () => {
+    const model = await loadLayersModelFromDir(tmExport);
+    expect(model.outputs[0]!.shape).toEqual([null, 2]);
+    expect(cut(model).dim).toBe(1280);
+  });
+});
