@@ -52,8 +52,11 @@ export interface ExposedFeatures {
 
 /** Ops that read a final classifier's input: the last one in the graph is taken as the classifier. */
 const CLASSIFIER_OPS = new Set(['Gemm', 'MatMul', 'QLinearMatMul']);
-/** Ops between the pooling and the classifier that change neither values nor element count. */
-const PASSTHROUGH_OPS = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'Cast', 'DequantizeLinear', 'QuantizeLinear']);
+/**
+ * Ops between the pooling and the classifier that change neither values nor element count (a Transpose only their
+ * order: converters move a pooled [N,1,1,C] map between layouts with one, and a head is trained on the result anyway).
+ */
+const PASSTHROUGH_OPS = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'Cast', 'DequantizeLinear', 'QuantizeLinear', 'Transpose']);
 const POOL_OPS = new Set(['GlobalAveragePool', 'QLinearGlobalAveragePool', 'ReduceMean', 'AveragePool', 'QLinearAveragePool', 'GlobalMaxPool']);
 
 /**

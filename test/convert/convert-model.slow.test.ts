@@ -186,6 +186,19 @@ describe('graft convert', () => {
     expect(parseJsonOutput<{ computed: number }>(ok).computed).toBe(2);
   });
 
+  it.skipIf(!hasShared)("Keras's MobileNet V1 as a TF.js layers folder -> ONNX: both find its 256 pooled features, not its 1 000 probabilities", async () => {
+    const layers = join(sharedDir, 'models/mobilenet-v1-025-tfjs/layers/model.json');
+    const out = join(root, 'v1-layers.onnx');
+    const report = await convertModel(layers, { to: 'onnx', out });
+    expect(report.read.outputShape).toEqual([1000]);
+    const cacheDir = join(root, 'v1-layers-cache');
+    // The ONNX file reaches its 1x1-conv classifier through the Transpose the converter put back to NCHW.
+    for (const backbone of [layers, out]) {
+      const handle = await backboneFromOptions({ backbone, cacheDir, overrides: { scale: '-1..1' } });
+      expect(handle.info.featureDim).toBe(256);
+    }
+  });
+
   it.skipIf(!hasShared)('a TF.js graph model (old TF Hub format) -> ONNX, and as a backbone through its cached ONNX export', async () => {
     const graph = join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph');
     const report = await convertModel(graph, { to: 'onnx', out: join(root, 'v1.onnx') });
