@@ -6,12 +6,15 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
+import { checkRgbInput } from './rgb-input.js';
 
 /** What building a TF.js backbone found; cached beside its ONNX export. */
 interface LayersDescription {
   readonly featureDim: number;
   readonly featureOutput: string;
   readonly inputSize: number | null;
+  /** The input's channel count, where it declares one. */
+  readonly channels?: number | null;
 }
 
 /**
@@ -50,10 +53,16 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
         hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
       });
     }
-    const [, h] = model.inputs[0]?.shape ?? [];
-    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null };
+    const [, h, , c] = model.inputs[0]?.shape ?? [];
+    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null, channels: typeof c === 'number' ? c : null };
   }
-  const { featureDim, featureOutput, inputSize } = description;
+  const { featureDim, featureOutput, inputSize, channels } = description;
+  try {
+    checkRgbInput(channels, [null, inputSize, inputSize, channels], request.source);
+  } catch (error) {
+    model?.dispose();
+    throw error;
+  }
   let bytes: Uint8Array | undefined;
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;

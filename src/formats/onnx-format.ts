@@ -11,6 +11,7 @@ import { encodeOnnxModel, readOnnxModel, type ModelProto } from '../onnx/onnx-mo
 import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
 import type { BackboneLocation } from './model-location.js';
 import { lazyConverter } from './lazy-converters.js';
+import { checkRgbInput } from './rgb-input.js';
 
 /** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
 interface OnnxDescription {
@@ -60,14 +61,22 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
   let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
   if (!description) await onnxModel();
   const { featureDim, featureOutput, inputShape } = description!;
-  return { featureDim, featureOutput, declared: declaredInput(inputShape), onnxFeatureOutput: featureOutput, onnxBytes, onnxModel };
+  const { channels, ...declared } = declaredInput(inputShape);
+  checkRgbInput(channels, inputShape, path);
+  return { featureDim, featureOutput, declared, onnxFeatureOutput: featureOutput, onnxBytes, onnxModel };
 }
 
-/** A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC. The scale it cannot tell. */
-function declaredInput(inputShape: readonly (number | null)[]): { layout?: Layout; inputSize?: number } {
+/**
+ * A 4-D input tells the layout and size: [N,3,S,S] is NCHW, [N,S,S,3] NHWC; another channel count (at most 4) is told
+ * apart by the square image dims. The scale it cannot tell.
+ */
+function declaredInput(inputShape: readonly (number | null)[]): { layout?: Layout; inputSize?: number; channels?: number } {
   const [, c1, h, w] = inputShape;
-  if (c1 === 3 && typeof h === 'number') return { layout: 'nchw', inputSize: h };
-  if (w === 3 && typeof c1 === 'number') return { layout: 'nhwc', inputSize: c1 };
+  if (c1 === 3 && typeof h === 'number') return { layout: 'nchw', inputSize: h, channels: 3 };
+  if (w === 3 && typeof c1 === 'number') return { layout: 'nhwc', inputSize: c1, channels: 3 };
+  if (inputShape.length !== 4) return {};
+  if (typeof c1 === 'number' && c1 <= 4 && typeof h === 'number' && h === w) return { layout: 'nchw', inputSize: h, channels: c1 };
+  if (typeof w === 'number' && w <= 4 && typeof c1 === 'number' && c1 === h) return { layout: 'nhwc', inputSize: c1, channels: w };
   return {};
 }
 

@@ -162,6 +162,18 @@ describe('graft convert', () => {
     const weights = await runCli(['convert', mnist, '--architecture', mnist, '--to', 'onnx', '--out', join(root, 'mnist.onnx'), '--json']);
     expect(weights.code, weights.stderr).toBe(0);
     expect(parseJsonOutput<{ notes: string[] }>(weights).notes.join('\n')).toMatch(/8 tensors in 4 layers, matched by name/);
+    // A grayscale network as a backbone, as .h5 and as ONNX: refused when opened, naming its input, exit 3 (a model
+    // problem), and no model written; not an onnxruntime error at the first batch.
+    const data = join(sharedDir, 'datasets/hymenoptera/val');
+    for (const backbone of [mnist, join(root, 'mnist.onnx')]) {
+      const out = join(root, `gray-${backbone.endsWith('.onnx') ? 'onnx' : 'h5'}`);
+      const run = await runCli(['train', data, '--backbone', backbone, '--scale', '0..1', '--out', out, '--json'], { GRAFT_CACHE_DIR: join(root, 'gray-cache') });
+      expect(run.code, run.stderr).toBe(3);
+      const { error } = parseJsonOutput<{ error: { code: string; message: string } }>(run);
+      expect(error.code).toBe('UNSUPPORTED_MODEL');
+      expect(error.message).toContain('1 channel (input [N, 28, 28, 1])');
+      expect(existsSync(out)).toBe(false);
+    }
   }, 180_000);
 
   it.skipIf(!hasShared)('Keras .h5 (Teachable Machine export) -> ONNX and TF.js, and as a backbone whose features are its 1280-d base', async () => {
