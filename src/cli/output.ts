@@ -33,3 +33,11 @@ function firstLine(text: string): string {
   const line = text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
   return line.length > 300 ? `${line.slice(0, 300)}...` : line.trim();
 }
+
+/**
+ * `value` as one shell word, for the commands Graft suggests running next: quoted where it holds a space or another
+ * character a shell would act on (`/tmp/my model` -> `'/tmp/my model'`), so the line can be copied as it is.
+ */
+export function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

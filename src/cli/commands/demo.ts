@@ -10,7 +10,7 @@ import { train } from '../../recipes/train.js';
 import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
 /**
@@ -84,8 +84,8 @@ export function registerDemo(program: Command): void {
             ...results.map((r) => `predict ${rel(r.file)}: ${r.predictions.map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`),
             '',
             'next:',
-            `  graft predict ${rel(result.model)} <image...>`,
-            `  graft eval ${rel(result.model)} ${rel(join(dataDir, 'val'))}`,
+            `  graft predict ${shellWord(rel(result.model))} <image...>`,
+            `  graft eval ${shellWord(rel(result.model))} ${shellWord(rel(join(dataDir, 'val')))}`,
             '  graft train <your-images> --backbone mobilenet_v2 --out my-model',
           ].join('\n'),
         );

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { exportParquet } from '../../features/export-parquet.js';
 import { importParquet } from '../../features/import-parquet.js';
 import { storeStatus } from '../../features/shard-set.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
 /** `graft features status|export|import`: look at a shard store, and move it to and from Parquet. */
@@ -62,7 +62,7 @@ export function registerFeatures(program: Command): void {
         const r = await importParquet(file, flags.store, { onProgress: progress });
         progress.stop();
         const result = { file: r.file, rows: r.rows, dim: r.dim, seconds: Math.round(r.seconds * 1000) / 1000 };
-        printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats imported into ${r.file}\nnext: graft train --features ${flags.store} --out <model-dir>`);
+        printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats imported into ${r.file}\nnext: graft train --features ${shellWord(flags.store)} --out <model-dir>`);
       } catch (error) {
         progress.stop();
         reportFailure(error, flags.json);

@@ -11,7 +11,7 @@ import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
@@ -285,7 +285,8 @@ export function formatTrainResult(r: TrainResult): string {
     for (const issue of r.labelIssues.slice(0, 5)) lines.push(`             ${issue.file}: labelled ${issue.given}, looks like ${issue.predicted} (${(issue.confidence * 100).toFixed(0)}%)`);
   }
   for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
-  lines.push('', `next: graft eval ${r.model} <test-dir>   |   graft predict ${r.model} <image...>   |   graft report ${r.model}`);
+  const model = shellWord(r.model);
+  lines.push('', `next: graft eval ${model} <test-dir>   |   graft predict ${model} <image...>   |   graft report ${model}`);
   return lines.join('\n');
 }
 
