@@ -14,9 +14,9 @@ import { requireTwoClasses } from './scan-folder.js';
  * its files on purpose, and the decoder reports any that are not images.
  *
  * @throws GraftError `INVALID_DATASET` when the manifest is missing, a line does not have exactly two fields
- *   or has an empty label, no rows are listed, or there is only one class.
+ *   or has an empty label, no rows are listed, or there is only one class (unless `isLenient`).
  */
-export async function scanCsv(csvPath: string): Promise<LabelledDataset> {
+export async function scanCsv(csvPath: string, options: { readonly isLenient?: boolean } = {}): Promise<LabelledDataset> {
   const root = resolve(csvPath);
   const base = dirname(root);
   const items: LabelledItem[] = [];
@@ -37,7 +37,7 @@ export async function scanCsv(csvPath: string): Promise<LabelledDataset> {
     });
   }
   const sorted = [...labels].sort();
-  requireTwoClasses(root, sorted);
+  if (!options.isLenient) requireTwoClasses(root, sorted);
   return { root, labels: sorted, items, skipped };
 }
 

@@ -10,17 +10,22 @@ export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile
 
 /**
  * Scores a model directory on a labelled dataset (class sub-folders or CSV). A dataset with train/ and val/
- * folders is scored on val/. Every class of the dataset must be one of the model's labels.
+ * folders is scored on val/. Every class of the dataset must be one of the model's labels; it may hold some of them
+ * only, even one (a new batch of one kind of part, say), and an empty class folder is passed over.
  */
 export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener } = {}): Promise<ModelEvaluation> {
   const split = await findSplitFolders(datasetPath);
-  const dataset = await scanDataset(split?.val ?? datasetPath);
+  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true });
   const labels = model.labels;
-  const unknown = dataset.labels.filter((l) => !labels.includes(l));
+  const present = new Set(dataset.items.map((item) => item.label));
+  const unknown = dataset.labels.filter((l) => present.has(l) && !labels.includes(l));
   if (unknown.length) {
     throw new GraftError('INVALID_DATASET', `${dataset.root} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
       hint: 'evaluate on data with the same class folders the model was trained on',
     });
+  }
+  if (dataset.items.length === 0) {
+    throw new GraftError('INVALID_DATASET', `No images found in ${dataset.root}`, { hint: 'evaluate on a folder with one sub-folder of images per class, or a path,label manifest' });
   }
   const files = dataset.items.map((i) => i.file);
   const run = await model.probabilities(files, { onProgress: options.onProgress });

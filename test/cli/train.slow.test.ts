@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +128,25 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const sum = predictions[0]!.predictions.reduce((a, p) => a + p.probability, 0);
     expect(sum).toBeCloseTo(1, 4);
     expect(existsSync(join(root, 'empty-cache', 'features-v1.sqlite'))).toBe(false);
+
+    // Some of the model's classes, even one, are a test set too (a new batch of one kind); an empty class folder is
+    // passed over, and a manifest may list one class.
+    const oneClass = join(root, 'only-bees');
+    await mkdir(join(oneClass, 'ants'), { recursive: true });
+    await cp(join(hymenoptera, 'val/bees'), join(oneClass, 'bees'), { recursive: true });
+    const bees = parseJsonOutput<EvalJson>(await runCli(['eval', moved, oneClass, '--json'], isolated));
+    expect(bees.perClass.bees!.support).toBe(report.perClass.bees!.support);
+    expect(bees.perClass.bees!.recall).toBe(report.perClass.bees!.recall);
+    const manifest = join(root, 'one-bee.csv');
+    await writeFile(manifest, `path,label\n${bee},bees\n`);
+    const one = await runCli(['eval', moved, manifest, '--json'], isolated);
+    expect(one.code, one.stderr).toBe(0);
+    expect(parseJsonOutput<EvalJson>(one).confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(1);
+    const empty = join(root, 'no-images');
+    await mkdir(join(empty, 'ants'), { recursive: true });
+    const none = await runCli(['eval', moved, empty, '--json'], isolated);
+    expect(none.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(none).error.message).toContain('No images found');
   });
 
   it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {
