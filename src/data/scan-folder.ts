@@ -67,19 +67,9 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   requireSeparateClasses(root, classDirs);
   const items: LabelledItem[] = [];
   for (const { label, real } of classDirs) {
-    const files: string[] = [];
-    await listFiles(join(root, label), { classReal: real, visited: new Set([real]), files, skipped });
-    files.sort();
-    let count = 0;
-    for (const file of files) {
-      if (hasImageExtension(file)) {
-        items.push({ file, label });
-        count++;
-      } else {
-        skipped.push({ file, reason: NOT_AN_IMAGE });
-      }
-    }
-    if (count === 0 && !options.isLenient) {
+    const files = await imagesUnder(join(root, label), real, skipped);
+    for (const file of files) items.push({ file, label });
+    if (files.length === 0 && !options.isLenient) {
       throw new GraftError('INVALID_DATASET', `Class folder "${label}" has no images: ${join(root, label)}`, {
         hint: `add images (.jpg, .png, .webp, ...) to ${join(root, label)} or remove that folder`,
       });
@@ -88,6 +78,25 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   const labels = classDirs.map((c) => c.label);
   if (!options.isLenient) requireTwoClasses(root, labels);
   return { root, labels, items, skipped };
+}
+
+/**
+ * The image files under `dir`, sorted, with its sub-folders (links followed, never out of `dir` or twice); anything
+ * else there is put in `skipped` with the reason. For `graft predict <folder>`.
+ */
+export async function listImageFiles(dir: string): Promise<{ files: string[]; skipped: SkippedFile[] }> {
+  const root = resolve(dir);
+  const skipped: SkippedFile[] = [];
+  return { files: await imagesUnder(root, await realpath(root), skipped), skipped };
+}
+
+/** The image files under `dir` (whose real path is `real`), sorted; the other files go to `skipped`. */
+async function imagesUnder(dir: string, real: string, skipped: SkippedFile[]): Promise<string[]> {
+  const files: string[] = [];
+  await listFiles(dir, { classReal: real, visited: new Set([real]), files, skipped });
+  files.sort();
+  for (const file of files.filter((f) => !hasImageExtension(f))) skipped.push({ file, reason: NOT_AN_IMAGE });
+  return files.filter(hasImageExtension);
 }
 
 /** Two class folders that are the same folder, or one inside the other, would give the same images two labels. */

@@ -127,6 +127,12 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(predictions[0]!.predictions.map((p) => p.label)).toContain('bees');
     const sum = predictions[0]!.predictions.reduce((a, p) => a + p.probability, 0);
     expect(sum).toBeCloseTo(1, 4);
+    // A folder stands for every image in it, sub-folders included, in file order.
+    const folder = await runCli(['predict', moved, join(hymenoptera, 'val'), '--top', '1', '--json'], isolated);
+    expect(folder.code, folder.stderr).toBe(0);
+    const all = parseJsonOutput<PredictJson>(folder);
+    expect(all).toHaveLength(153);
+    expect(all.map((p) => p.file)).toEqual([...all.map((p) => p.file)].sort());
     expect(existsSync(join(root, 'empty-cache', 'features-v1.sqlite'))).toBe(false);
 
     // Some of the model's classes, even one, are a test set too (a new batch of one kind); an empty class folder is

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
 import { scanDataset } from '../../src/data/scan-dataset.js';
-import { scanImageFolder } from '../../src/data/scan-folder.js';
+import { listImageFiles, scanImageFolder } from '../../src/data/scan-folder.js';
 import { findSplitFolders } from '../../src/data/find-split-folders.js';
 
 async function tree(files: Record<string, string>): Promise<string> {
@@ -89,6 +89,15 @@ describe('scanImageFolder', () => {
   it('rejects a single class', async () => {
     const root = await tree({ 'cats/a.jpg': 'x' });
     await expectDatasetError(scanImageFolder(root), /Only one class \("cats"\).*at least two/);
+  });
+});
+
+describe('listImageFiles (graft predict <folder>)', () => {
+  it('lists the images under a folder and its sub-folders, sorted; hidden files passed over, others skipped', async () => {
+    const root = await tree({ 'b.jpg': 'x', 'a.PNG': 'x', 'sub/c.webp': 'x', 'notes.txt': 'x', '.DS_Store': 'x', '.cache/d.jpg': 'x' });
+    const { files, skipped } = await listImageFiles(root);
+    expect(files.map((f) => f.slice(root.length + 1))).toEqual(['a.PNG', 'b.jpg', 'sub/c.webp']);
+    expect(skipped).toEqual([{ file: join(root, 'notes.txt'), reason: 'not an image file extension' }]);
   });
 });
 

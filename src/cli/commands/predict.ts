@@ -1,4 +1,7 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { ProgressListener } from '../../core/progress.js';
+import { listImageFiles } from '../../data/scan-folder.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { parseInteger } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -9,7 +12,7 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .description('classify images with a trained model directory')
     .argument('<model-dir>', 'a directory written by graft train')
-    .argument('<image...>', 'image files')
+    .argument('<image...>', 'image files, or folders (every image in them, sub-folders included)')
     .option('--top <k>', 'how many classes to show per image', parseInteger, 5)
     .option('--json', 'print one JSON array on stdout', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
@@ -17,7 +20,8 @@ export function registerPredict(program: Command): void {
       let model: GraftModel | undefined;
       try {
         model = await GraftModel.load(modelDir);
-        const { results, skipped } = await model.predict(images, { topK: flags.top, onProgress: progress });
+        const files = await expandFolders(images, progress);
+        const { results, skipped } = await model.predict(files, { topK: flags.top, onProgress: progress });
         printResult(flags.json, results, () =>
           results
             .map((r) => [r.file, ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
@@ -30,4 +34,20 @@ export function registerPredict(program: Command): void {
         await model?.dispose();
       }
     });
+}
+
+/** Each folder among `paths` replaced by the images in it (sorted), its other files reported as skipped. */
+async function expandFolders(paths: readonly string[], progress: ProgressListener): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const isFolder = await stat(path).then((info) => info.isDirectory(), () => false);
+    if (!isFolder) {
+      files.push(path);
+      continue;
+    }
+    const listed = await listImageFiles(path);
+    for (const { file, reason } of listed.skipped) progress({ type: 'skip', file, reason });
+    files.push(...listed.files);
+  }
+  return files;
 }
