@@ -56,14 +56,19 @@ export function stratifiedSplit(
  * Validation may lack a class (it then just has no examples of it); it may not add one, because the
  * model could never predict it.
  *
- * @throws GraftError `INVALID_DATASET` naming the validation classes that training does not have.
+ * @throws GraftError `INVALID_DATASET` naming the validation classes (with images) that training does not have, or
+ *   when the validation set has no images.
  */
 export function alignLabels(
   train: LabelledDataset,
   val: LabelledDataset,
 ): { train: LabelledDataset; val: LabelledDataset } {
+  if (val.items.length === 0) {
+    throw new GraftError('INVALID_DATASET', `No images found in the validation set ${val.root}`, { hint: 'pass a folder with one sub-folder of images per class, or leave --val out' });
+  }
   const known = new Set(train.labels);
-  const extra = val.labels.filter((label) => !known.has(label));
+  const present = new Set(val.items.map((item) => item.label));
+  const extra = val.labels.filter((label) => present.has(label) && !known.has(label));
   if (extra.length > 0) {
     const names = extra.map((l) => `"${l}"`).join(', ');
     throw new GraftError(

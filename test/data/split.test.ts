@@ -56,7 +56,13 @@ describe('stratifiedSplit', () => {
 });
 
 describe('alignLabels', () => {
-  const ds = (labels: string[]): LabelledDataset => ({ root: `/d/${labels.join('-')}`, labels, items: [], skipped: [] });
+  /** A dataset with one image in each of `withImages` (default: every label) and none in the others. */
+  const ds = (labels: string[], withImages = labels): LabelledDataset => ({
+    root: `/d/${labels.join('-')}`,
+    labels,
+    items: withImages.map((label) => ({ file: `/d/${label}/0.jpg`, label })),
+    skipped: [],
+  });
 
   it("gives val the train label list when val's classes are a subset", () => {
     const { val } = alignLabels(ds(['a', 'b', 'c']), ds(['a', 'c']));
@@ -73,5 +79,11 @@ describe('alignLabels', () => {
     expect(error).toBeInstanceOf(GraftError);
     expect((error as GraftError).code).toBe('INVALID_DATASET');
     expect((error as GraftError).message).toMatch(/"z"/);
+  });
+
+  it('takes a val set of one class, passes over an empty folder of an unknown class, and refuses one with no images', () => {
+    expect(alignLabels(ds(['a', 'b']), ds(['b'])).val.items).toHaveLength(1);
+    expect(alignLabels(ds(['a', 'b']), ds(['a', 'z'], ['a'])).val.labels).toEqual(['a', 'b']);
+    expect(() => alignLabels(ds(['a', 'b']), ds(['a'], []))).toThrow(/No images found in the validation set/);
   });
 });
