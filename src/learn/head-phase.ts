@@ -117,7 +117,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   };
   const trainSet = setOf(data.train, 0);
   const valSet = setOf(data.val, data.train.length);
-  const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy) : undefined;
+  const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy, onProgress) : undefined;
 
   const trainStarted = performance.now();
   const fitted = await fitHeadOn(trainSet, groups, { ...input, classNames: data.labels });

@@ -187,7 +187,7 @@ async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<Trai
   const trainStarted = performance.now();
   const set = { plain: { data: trainMatrix.data, count: train.count, dim: train.dim }, mirrored: undefined, labels: trainMatrix.labels, files };
   // A store holds one view per image: no mirror rows, no test-time augmentation.
-  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress: options.onProgress });
+  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy, options.onProgress) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress: options.onProgress });
   return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
 }
 
@@ -208,7 +208,7 @@ async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<
     onProgress?.({ type: 'info', message: `copied ${train.count} rows to ${spilled.file} in ${readSeconds.toFixed(1)} s` });
     const trainStarted = performance.now();
     if (!isLinearHead(config.head)) {
-      const groups = config.groupBy ? groupKeys(spilled.filesOf(Array.from(spilled.labels.keys())), config.groupBy) : undefined;
+      const groups = config.groupBy ? groupKeys(spilled.filesOf(Array.from(spilled.labels.keys())), config.groupBy, onProgress) : undefined;
       const fitted = await fitMlp(spilled, spilled.labels, groups, { config: { ...config, tta: 'off' }, classNames: train.labels, signal: options.signal, onProgress });
       return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
     }

@@ -60,6 +60,18 @@ describe('groupKeys', () => {
     expect(keys[3]).toBe('f:/d/00/odd.png');
     expect(() => groupKeys(['a'], '(')).toThrow(/--group-by is not a valid regular expression/);
   });
+
+  it('says so when the pattern misses file names (some, or all), and says nothing when it matches every one', () => {
+    const files = ['/d/00/00000_00012_00003.png', '/d/00/odd.png', '/d/00/other.png'];
+    const warnings = (names: string[], pattern: string): string[] => {
+      const said: string[] = [];
+      groupKeys(names, pattern, (event) => event.type === 'warning' && event.code === 'GROUP_BY_UNMATCHED' && said.push(event.message));
+      return said;
+    };
+    expect(warnings(files, '^(\\d+_\\d+)_')).toEqual([`--group-by '^(\\d+_\\d+)_' matched 1 of 3 training file names; the 2 others (e.g. "odd.png") are each their own group`]);
+    expect(warnings(files, '^zzz')).toEqual([`--group-by '^zzz' matched none of the 3 training file names (e.g. "00000_00012_00003.png"): every image is its own group`]);
+    expect(warnings(files.slice(0, 1), '^(\\d+)_')).toEqual([]);
+  });
 });
 
 describe('findLabelIssues', () => {

@@ -1,5 +1,6 @@
 import { GraftError } from '../../core/errors.js';
 import { mulberry32, shuffleInPlace } from '../../core/random.js';
+import type { ProgressListener } from '../../core/progress.js';
 
 /** Folds for cross-validation, one per image. */
 export interface FoldAssignment {
@@ -85,9 +86,10 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
  *
  * @example
  * groupKeys(['00000_00012_00003.png'], '^(\\d+_\\d+)_') // ['00000_00012'] (GTSRB: class and track)
+ * With `onProgress`, file names the pattern misses are reported (a `GROUP_BY_UNMATCHED` warning).
  * @throws GraftError `INVALID_CONFIG` for a pattern that is not a valid regular expression.
  */
-export function groupKeys(files: readonly string[], pattern: string): string[] {
+export function groupKeys(files: readonly string[], pattern: string, onProgress?: ProgressListener): string[] {
   let regex: RegExp;
   try {
     regex = new RegExp(pattern);
@@ -97,9 +99,23 @@ export function groupKeys(files: readonly string[], pattern: string): string[] {
       cause,
     });
   }
-  return files.map((file) => {
-    const base = file.split(/[\\/]/).at(-1)!;
-    const match = regex.exec(base);
+  const keys = files.map((file) => {
+    const match = regex.exec(baseName(file));
     return match ? `g:${match[1] ?? match[0]}` : `f:${file}`;
   });
+  const missed = files.filter((_, i) => keys[i]!.startsWith('f:'));
+  if (missed.length > 0 && onProgress) {
+    // A pattern that misses file names (a typo, another naming scheme) groups nothing: said, not silent.
+    const example = baseName(missed[0]!);
+    const message =
+      missed.length === files.length
+        ? `--group-by '${pattern}' matched none of the ${files.length} training file names (e.g. "${example}"): every image is its own group`
+        : `--group-by '${pattern}' matched ${files.length - missed.length} of ${files.length} training file names; the ${missed.length} others (e.g. "${example}") are each their own group`;
+    onProgress({ type: 'warning', code: 'GROUP_BY_UNMATCHED', message });
+  }
+  return keys;
+}
+
+function baseName(file: string): string {
+  return file.split(/[\\/]/).at(-1)!;
 }
