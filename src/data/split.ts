@@ -66,9 +66,7 @@ export function alignLabels(
   if (val.items.length === 0) {
     throw new GraftError('INVALID_DATASET', `No images found in the validation set ${val.root}`, { hint: 'pass a folder with one sub-folder of images per class, or leave --val out' });
   }
-  const known = new Set(train.labels);
-  const present = new Set(val.items.map((item) => item.label));
-  const extra = val.labels.filter((label) => present.has(label) && !known.has(label));
+  const extra = unknownLabels(val, train.labels);
   if (extra.length > 0) {
     const names = extra.map((l) => `"${l}"`).join(', ');
     throw new GraftError(
@@ -78,6 +76,12 @@ export function alignLabels(
     );
   }
   return { train, val: { ...val, labels: train.labels.slice() } };
+}
+
+/** The classes of `dataset` that have images and are not among `known` (an empty class folder does not count). */
+export function unknownLabels(dataset: LabelledDataset, known: readonly string[]): string[] {
+  const present = new Set(dataset.items.map((item) => item.label));
+  return dataset.labels.filter((label) => present.has(label) && !known.includes(label));
 }
 
 /** Code-unit order, independent of locale, so splits are the same on every machine. */

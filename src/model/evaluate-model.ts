@@ -1,6 +1,7 @@
 import type { SkippedFile } from '../data/dataset.js';
 import { findSplitFolders } from '../data/find-split-folders.js';
 import { scanDataset } from '../data/scan-dataset.js';
+import { unknownLabels } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -17,8 +18,7 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
   const split = await findSplitFolders(datasetPath);
   const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true });
   const labels = model.labels;
-  const present = new Set(dataset.items.map((item) => item.label));
-  const unknown = dataset.labels.filter((l) => present.has(l) && !labels.includes(l));
+  const unknown = unknownLabels(dataset, labels);
   if (unknown.length) {
     throw new GraftError('INVALID_DATASET', `${dataset.root} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
       hint: 'evaluate on data with the same class folders the model was trained on',

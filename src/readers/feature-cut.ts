@@ -26,7 +26,7 @@ export function cutAtFeatures(model: tf.LayersModel, source: string, otherwise: 
 }
 
 /** The layer a probability classifier at the end of `model` reads, or undefined where the model ends otherwise. */
-export function classifierInput(model: tf.LayersModel): tf.layers.Layer | undefined {
+function classifierInput(model: tf.LayersModel): tf.layers.Layer | undefined {
   const outputs = model.outputs;
   if (outputs.length !== 1) return undefined;
   let layer: tf.layers.Layer | undefined = outputs[0]!.sourceLayer as tf.layers.Layer;
@@ -52,7 +52,7 @@ export function classifierInput(model: tf.LayersModel): tf.layers.Layer | undefi
  * The model up to the input of its last top-level layer. Uses that layer's last inbound node, because a nested
  * model used as a layer (Teachable Machine's head Sequential) also has the node it was built with.
  */
-export function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
+function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersModel {
   const last = model.layers.at(-1);
   if (!last || model.layers.length < 2) {
     throw new GraftError('UNSUPPORTED_MODEL', `${source} has a single layer: no feature layer to cut at`, { hint: 'pass --feature-output <layer name>' });
