@@ -20,9 +20,51 @@ export interface ManifestEntry {
 }
 
 /**
- * Streams the entries of a manifest without reading it whole, so a million-line list costs the memory of one chunk:
- * a CSV of `path,label` lines (optional header `path,label`; RFC 4180 quoting, so a quoted field may hold commas,
- * quotes and newlines) or JSON Lines of `{"path": ..., "label": ...}` (other keys are ignored). Blank lines are skipped.
+ * Header names a manifest's column of image paths may have, in order of preference: Keras's
+ * `flow_from_dataframe` reads `filename`, and exports from labelling tools and Kaggle use the others.
+ */
+export const PATH_COLUMNS: readonly string[] = ['path', 'filename', 'file_name', 'file', 'filepath', 'file_path', 'image', 'image_path', 'img', 'img_path'];
+/** Header names a manifest's column of class names may have, in order of preference (Keras reads `class`). */
+export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name', 'category', 'target', 'species'];
+
+/** Where the path and the label are in a manifest's rows, and how many fields a row has (undefined: any). */
+interface Columns {
+  readonly path: number;
+  readonly label: number;
+  readonly width?: number;
+}
+const PLAIN_COLUMNS: Columns = { path: 0, label: 1, width: 2 };
+
+/** A header name as compared: trimmed, lower case, spaces and hyphens as underscores ("Image Path" is image_path). */
+const columnKey = (name: string): string => name.trim().toLowerCase().replace(/[\s-]+/g, '_');
+
+/** The first of `names` that `keys` holds, as an index into `keys`; -1 when none. */
+function findColumn(keys: readonly string[], names: readonly string[]): number {
+  for (const name of names) {
+    const at = keys.indexOf(name);
+    if (at >= 0) return at;
+  }
+  return -1;
+}
+
+/** The columns a CSV's first row names, when it is a header (it names both a path and a label column). */
+function headerColumns(fields: readonly string[]): Columns | undefined {
+  const keys = fields.map(columnKey);
+  const [path, label] = [findColumn(keys, PATH_COLUMNS), findColumn(keys, LABEL_COLUMNS)];
+  return path >= 0 && label >= 0 ? { path, label, width: fields.length } : undefined;
+}
+
+/**
+ * Streams the entries of a manifest without reading it whole, so a million-line list costs the memory of one chunk.
+ *
+ * - A CSV (RFC 4180 quoting, so a quoted field may hold commas, quotes and newlines) of `path,label` lines, or with a
+ *   header row that names its columns. A header names the path column with one of {@link PATH_COLUMNS} and the class
+ *   column with one of {@link LABEL_COLUMNS} (any case; other columns, such as an id or a split, are ignored), so
+ *   `filename,class` (what Keras's `flow_from_dataframe` reads) and `id,image,species,split` both work.
+ * - JSON Lines of objects whose path and class are under those same keys (`{"path": ..., "label": ...}`; other keys
+ *   are ignored).
+ *
+ * Blank lines are skipped.
  *
  * @throws GraftError `INVALID_DATASET` naming the file and line when the manifest is missing or a line is malformed.
  * @example
@@ -39,21 +81,36 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
   }
   const isJsonl = !file.toLowerCase().endsWith('.csv');
   const records = isJsonl ? jsonlRecords(file) : csvRecords(file);
-  let isFirst = true;
+  let columns: Columns | undefined;
   for await (const { line, fields } of records) {
-    if (isFirst) {
-      isFirst = false;
-      if (!isJsonl && fields.length === 2 && fields[0]!.trim().toLowerCase() === 'path' && fields[1]!.trim().toLowerCase() === 'label') continue;
+    if (columns === undefined) {
+      const header = isJsonl ? undefined : headerColumns(fields);
+      columns = header ?? PLAIN_COLUMNS;
+      if (header) continue;
+      if (fields.length > 2) throw unnamedColumns(file, fields);
     }
-    if (fields.length !== 2 || fields[0]!.trim() === '' || fields[1]!.trim() === '') {
-      throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} is not "path,label". Received: ${JSON.stringify(fields)}`, {
+    const [path, label] = [fields[columns.path]?.trim() ?? '', fields[columns.label]?.trim() ?? ''];
+    if ((columns.width !== undefined && fields.length !== columns.width) || path === '' || label === '') {
+      throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} ${malformedWhat(columns)}. Received: ${JSON.stringify(fields)}`, {
         hint: isJsonl
-          ? 'each line must be a JSON object with string "path" and "label"'
+          ? `each line must be a JSON object with a string path ("${PATH_COLUMNS.slice(0, 2).join('" or "')}", ...) and label ("${LABEL_COLUMNS.slice(0, 2).join('" or "')}", ...)`
           : 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
       });
     }
-    yield { line, path: fields[0]!.trim(), label: fields[1]!.trim() };
+    yield { line, path, label };
   }
+}
+
+function malformedWhat(columns: Columns): string {
+  if (columns === PLAIN_COLUMNS) return 'is not "path,label"';
+  return `does not have the header's ${columns.width} fields with a path and a label`;
+}
+
+/** The error for a CSV whose first row has more than two fields and names no path and label column. */
+function unnamedColumns(file: string, fields: readonly string[]): GraftError {
+  return new GraftError('INVALID_DATASET', `Line 1 of ${file} has ${fields.length} fields and is not a header naming the path and label columns. Received: ${JSON.stringify(fields)}`, {
+    hint: `start the file with a header: name the image column ${PATH_COLUMNS.slice(0, 3).join(', ')}, ... and the class column ${LABEL_COLUMNS.slice(0, 3).join(', ')}, ...; or write path,label lines`,
+  });
 }
 
 async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; fields: string[] }> {
@@ -70,7 +127,9 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
       });
     }
     const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-    const fields = [record.path, record.label].map((v) => (typeof v === 'string' ? v : ''));
+    const keys = Object.keys(record);
+    const byName = (names: readonly string[]): unknown => record[keys[findColumn(keys.map(columnKey), names)] ?? ''];
+    const fields = [byName(PATH_COLUMNS), byName(LABEL_COLUMNS)].map((v) => (typeof v === 'string' ? v : ''));
     yield { line, fields };
   }
 }

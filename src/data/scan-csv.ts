@@ -6,15 +6,15 @@ import { streamManifest } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
 
 /**
- * Lists a dataset described by a manifest: a CSV of `path,label` lines or JSON Lines of `{"path","label"}` (see
- * {@link streamManifest}), read as a stream rather than whole.
+ * Lists a dataset described by a manifest: a CSV of `path,label` lines (or with a header naming its path and label
+ * columns) or JSON Lines of `{"path","label"}` (see {@link streamManifest}), read as a stream rather than whole.
  *
  * Paths are relative to the manifest's folder (absolute paths are kept). A listed file that does not exist is put in
  * `skipped` with reason 'file not found' rather than failing the run. Extensions are not filtered: the manifest names
  * its files on purpose, and the decoder reports any that are not images.
  *
- * @throws GraftError `INVALID_DATASET` when the manifest is missing, a line does not have exactly two fields
- *   or has an empty label, no rows are listed, or there is only one class (unless `isLenient`).
+ * @throws GraftError `INVALID_DATASET` when the manifest is missing, a line does not have the fields the header (or
+ *   `path,label`) gives or has an empty label, no rows are listed, or there is only one class (unless `isLenient`).
  */
 export async function scanCsv(csvPath: string, options: { readonly isLenient?: boolean } = {}): Promise<LabelledDataset> {
   const root = resolve(csvPath);

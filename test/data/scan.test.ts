@@ -124,6 +124,47 @@ describe('scanCsv', () => {
     await expectDatasetError(scanCsv(csv), /Line 2 .*not "path,label"/);
   });
 
+  it('takes the path and label columns a header names, as Keras and labelling tools write them', async () => {
+    const root = await tree({ 'img/a.jpg': 'x', 'img/b.jpg': 'x' });
+    const keras = join(root, 'keras.csv');
+    await writeFile(keras, 'Filename,Class\r\nimg/a.jpg,cat\r\nimg/b.jpg,dog\r\n');
+    const fromKeras = await scanCsv(keras);
+    expect(fromKeras.items).toEqual([
+      { file: join(root, 'img/a.jpg'), label: 'cat' },
+      { file: join(root, 'img/b.jpg'), label: 'dog' },
+    ]);
+    expect(fromKeras.skipped).toEqual([]); // the header is not a missing file
+    // Extra columns are ignored, wherever the named ones stand; "Image Path" is image_path.
+    const wide = join(root, 'wide.csv');
+    await writeFile(wide, 'id,Image Path,species,split\n7,"img/a.jpg",cat,train\n8,img/b.jpg,"dog, big",test\n');
+    const ds = await scanCsv(wide);
+    expect(ds.labels).toEqual(['cat', 'dog, big']);
+    expect(ds.items.map((item) => item.file)).toEqual([join(root, 'img/a.jpg'), join(root, 'img/b.jpg')]);
+    // A row that does not have the header's fields is named by its line.
+    const short = join(root, 'short.csv');
+    await writeFile(short, 'id,filename,label\n1,img/a.jpg,cat\n2,img/b.jpg\n');
+    await expectDatasetError(scanCsv(short), /Line 3 .*header's 3 fields/);
+  });
+
+  it('rejects a first row of more than two fields that names no path and label column', async () => {
+    const root = await tree({ 'a.jpg': 'x' });
+    const csv = join(root, 'l.csv');
+    await writeFile(csv, 'id,x,y\n1,a.jpg,cat\n');
+    await expectDatasetError(scanCsv(csv), /Line 1 .*3 fields.*not a header/, /header: name the image column path, filename/);
+  });
+
+  it('reads JSON Lines under the same key names', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    const jsonl = join(root, 'l.jsonl');
+    await writeFile(jsonl, '{"filename": "a.jpg", "class": "cat", "id": 1}\n{"path": "b.jpg", "label": "dog"}\n');
+    expect((await scanCsv(jsonl)).items).toEqual([
+      { file: join(root, 'a.jpg'), label: 'cat' },
+      { file: join(root, 'b.jpg'), label: 'dog' },
+    ]);
+    await writeFile(jsonl, '{"file": "a.jpg"}\n');
+    await expectDatasetError(scanCsv(jsonl), /Line 1 .*not "path,label"/, /JSON object with a string path/);
+  });
+
   it('rejects a missing CSV and a CSV with one class', async () => {
     const root = await tree({ 'a.jpg': 'x' });
     await expectDatasetError(scanCsv(join(root, 'nope.csv')), /CSV file not found/);
