@@ -12,6 +12,12 @@ export const EXPECTED_FOLDER_LAYOUT = [
 
 const NOT_AN_IMAGE = 'not an image file extension';
 
+/** Folders that tools write beside a user's files: macOS's zip metadata, and a Synology NAS's thumbnails. */
+const TOOL_FOLDERS: ReadonlySet<string> = new Set(['__MACOSX', '@eaDir']);
+
+/** Whether an entry is clutter, not data: hidden (a name starting with '.') or a {@link TOOL_FOLDERS} folder. */
+export const isClutter = (name: string): boolean => name.startsWith('.') || TOOL_FOLDERS.has(name);
+
 /** Options of {@link scanImageFolder}. */
 export interface ScanFolderOptions {
   /**
@@ -26,7 +32,8 @@ export interface ScanFolderOptions {
  *
  * Class names are the subfolder names, sorted. Files are found recursively inside each class folder.
  * Hidden files and folders (names starting with '.') are ignored, as are their contents: they are
- * editor and OS clutter (.DS_Store, .ipynb_checkpoints), not data. Every other file that is not used is
+ * editor and OS clutter (.DS_Store, .ipynb_checkpoints), not data. So are `__MACOSX` (the resource forks a zip made
+ * on a Mac unpacks beside the photos) and `@eaDir` (a Synology NAS's thumbnails in every folder). Every other file that is not used is
  * listed in `skipped` with a reason: files with a non-image extension, and files at the top level that
  * belong to no class. Files are not opened here; {@link inspectDataset} or the decoder reports
  * unreadable ones.
@@ -48,7 +55,7 @@ export interface ScanFolderOptions {
 export async function scanImageFolder(dir: string, options: ScanFolderOptions = {}): Promise<LabelledDataset> {
   const root = resolve(dir);
   await requireFolder(root);
-  const entries = (await readdir(root, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+  const entries = (await readdir(root, { withFileTypes: true })).filter((e) => !isClutter(e.name));
   const skipped: SkippedFile[] = [];
   const classDirs: { label: string; real: string }[] = [];
   for (const entry of entries) {
@@ -170,7 +177,7 @@ interface Listing {
 
 async function listFiles(dir: string, listing: Listing): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
+    if (isClutter(entry.name)) continue;
     const full = join(dir, entry.name);
     if (entry.isFile()) {
       listing.files.push(full);

@@ -44,6 +44,9 @@ describe('scanImageFolder', () => {
       'cats/.DS_Store': 'x',
       '.hidden/3.jpg': 'x',
       'README.md': 'x',
+      // A zip made on a Mac, and a Synology NAS's thumbnails: tool clutter, not a class or extra images.
+      '__MACOSX/cats/._1.png': 'x',
+      'dogs/@eaDir/a.jpeg/SYNOPHOTO_THUMB_M.jpg': 'x',
     });
     const ds = await scanImageFolder(root);
     expect(ds.root).toBe(root);

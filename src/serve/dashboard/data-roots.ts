@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../../core/errors.js';
+import { isClutter } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
 
 /** One folder a project may come from, as the API shows it: the root's name and its sub-folders. */
@@ -68,12 +69,12 @@ export class DataRoots {
     return real;
   }
 
-  /** Each root with its (non-hidden) sub-folders, for the page to offer. */
+  /** Each root with its sub-folders (not hidden ones or tools' clutter), for the page to offer. */
   async list(): Promise<DataRootListing[]> {
     return Promise.all(
       this.roots.map(async (root) => {
         const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-        const folders = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink())).map((e) => join(root, e.name));
+        const folders = entries.filter((e) => !isClutter(e.name) && (e.isDirectory() || e.isSymbolicLink())).map((e) => join(root, e.name));
         return { root, folders: folders.sort().slice(0, MAX_LISTED) };
       }),
     );
