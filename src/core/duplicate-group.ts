@@ -1,5 +1,8 @@
-/** Which part of a dataset a file is in: its training or validation part, or the whole (an unsplit folder). */
-export type DatasetPart = 'train' | 'val' | 'all';
+/**
+ * Which part of a dataset a file is in: its training, validation or test part, or the whole (an unsplit folder).
+ * `test` is a split set's `test/` beside a `val/` or `valid/` that training validates on.
+ */
+export type DatasetPart = 'train' | 'val' | 'test' | 'all';
 
 /** One file of a set of identical images. */
 export interface DuplicateFile {
@@ -15,7 +18,7 @@ export interface DuplicateFile {
 export interface DuplicateGroup {
   readonly sha256: string;
   readonly files: readonly DuplicateFile[];
-  /** In both the training and the validation part: validation then scores images the model trained on. */
+  /** In both the training part and a held-out one (val or test): it then scores images the model trained on. */
   readonly isAcrossSplits: boolean;
   /** Under different labels: the same image is taught as two classes. */
   readonly hasConflictingLabels: boolean;

@@ -8,9 +8,9 @@ export interface ClassSummary {
   readonly readable: number | undefined;
 }
 
-/** One scanned part of a dataset: the whole of it, or its train or val folder. */
+/** One scanned part of a dataset: the whole of it, or its train, val or (unused by training) test folder. */
 export interface PartSummary {
-  readonly name: 'all' | 'train' | 'val';
+  readonly name: 'all' | 'train' | 'val' | 'test';
   readonly root: string;
   readonly labels: string[];
   readonly classes: ClassSummary[];

@@ -29,7 +29,7 @@ export function findDuplicates(items: readonly HashedItem[]): DuplicateGroup[] {
   for (const [sha256, files] of byHash) {
     if (files.length < 2) continue;
     const parts = new Set(files.map((f) => f.part));
-    groups.push({ sha256, files, isAcrossSplits: parts.has('train') && parts.has('val'), hasConflictingLabels: new Set(files.map((f) => f.label)).size > 1 });
+    groups.push({ sha256, files, isAcrossSplits: parts.has('train') && (parts.has('val') || parts.has('test')), hasConflictingLabels: new Set(files.map((f) => f.label)).size > 1 });
   }
   const rank = (g: DuplicateGroup): number => (g.isAcrossSplits ? 0 : g.hasConflictingLabels ? 1 : 2);
   return groups.sort((a, b) => rank(a) - rank(b));
@@ -41,7 +41,8 @@ export function describeDuplicates(groups: readonly DuplicateGroup[]): string[] 
   const conflicting = groups.filter((g) => g.hasConflictingLabels).length;
   const extra = groups.reduce((n, g) => n + g.files.length - 1, 0);
   const lines = [`${groups.length} image${groups.length === 1 ? ' is' : 's are'} in the dataset more than once (the same bytes; ${extra} extra cop${extra === 1 ? 'y' : 'ies'})`];
-  if (across) lines.push(`${across} of them in both train and val: validation scores images the model trained on, so val accuracy is too high`);
+  const heldOut = (['val', 'test'] as const).filter((part) => groups.some((g) => g.isAcrossSplits && g.files.some((f) => f.part === part))).join(' or ');
+  if (across) lines.push(`${across} of them in both train and ${heldOut}: ${heldOut} then scores images the model trained on, so its accuracy is too high`);
   if (conflicting) lines.push(`${conflicting} of them under different labels`);
   return lines;
 }

@@ -3,7 +3,7 @@ import type { LabelledDataset, SkippedFile } from './dataset.js';
 import type { DatasetSummary, PartSummary } from './dataset-summary.js';
 import { readAndDecode } from './decode-stream.js';
 import { describeDuplicates, findDuplicates, hashFiles, type HashedItem } from './find-duplicates.js';
-import { findSplitFolders } from './find-split-folders.js';
+import { findSplitFolders, unusedTestFolder } from './find-split-folders.js';
 import { scanDataset } from './scan-dataset.js';
 import { inspectManifest } from './inspect-manifest.js';
 import { isManifestPath } from './manifest.js';
@@ -50,6 +50,9 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   if (split) {
     scans.push({ name: 'train', dataset: await scanDataset(split.train) });
     if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val) });
+    // A set split three ways: its test/ is checked too, above all for images also in train/.
+    const test = await unusedTestFolder(path, split.val);
+    if (test) scans.push({ name: 'test', dataset: await scanDataset(test, { isLenient: true }) });
   } else {
     scans.push({ name: 'all', dataset: await scanDataset(path) });
   }
@@ -100,12 +103,12 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     });
   }
   const train = parts.find((p) => p.name === 'train');
-  const val = parts.find((p) => p.name === 'val');
-  if (train && val) {
-    const extra = val.labels.filter((label) => !train.labels.includes(label));
-    if (extra.length > 0) warnings.push(`val has classes that train does not: ${extra.join(', ')} (training will refuse this)`);
-    const missing = train.labels.filter((label) => !val.labels.includes(label));
-    if (missing.length > 0) warnings.push(`val has no images of: ${missing.join(', ')}`);
+  for (const heldOut of parts.filter((p) => p.name === 'val' || p.name === 'test')) {
+    if (!train) break;
+    const extra = heldOut.labels.filter((label) => !train.labels.includes(label));
+    if (extra.length > 0) warnings.push(`${heldOut.name} has classes that train does not: ${extra.join(', ')} (${heldOut.name === 'val' ? 'training' : 'graft eval'} will refuse this)`);
+    const missing = train.labels.filter((label) => !heldOut.labels.includes(label));
+    if (missing.length > 0) warnings.push(`${heldOut.name} has no images of: ${missing.join(', ')}`);
   }
   const duplicates = findDuplicates(hashed);
   if (duplicates.length) warnings.push(...describeDuplicates(duplicates));

@@ -14,9 +14,10 @@ export interface DataSplit {
 }
 
 /**
- * Train and validation items from what the user gave: an explicit `--val` folder wins; else a dataset with
- * `train/` and `val/` (or valid/validation/test) folders uses them; else a seeded stratified `valSplit` of the one
- * folder (default 0: every image trains, and cross-validation on them estimates accuracy). Validation images are
+ * Train and validation items from what the user gave. A dataset folder holding `train/` trains on that. The validation
+ * images are an explicit `--val` folder; else a seeded stratified `valSplit` of the training images, when asked
+ * for; else the dataset's own `val/` (or valid/validation/test) folder; else none (every image trains, and
+ * cross-validation on them estimates accuracy). Validation images are
  * only scored: nothing is chosen on them.
  */
 export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number }): Promise<DataSplit> {
@@ -25,12 +26,11 @@ export async function prepareData(options: { train: string; val?: string; valSpl
   }
   let trainPath = options.train;
   let valPath = options.val;
-  if (valPath === undefined && options.valSplit === undefined) {
-    const split = await findSplitFolders(trainPath);
-    if (split) {
-      trainPath = split.train;
-      valPath = split.val;
-    }
+  // A dataset folder with train/ trains on train/, with --val or --val-split too (its class folders are in there).
+  const split = await findSplitFolders(trainPath);
+  if (split) {
+    trainPath = split.train;
+    if (valPath === undefined && options.valSplit === undefined) valPath = split.val;
   }
   const train = await scanDataset(trainPath);
   if (valPath !== undefined) {

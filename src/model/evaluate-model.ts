@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import type { SkippedFile } from '../data/dataset.js';
-import { findSplitFolders } from '../data/find-split-folders.js';
+import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { unknownLabels } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
@@ -10,12 +11,17 @@ import type { GraftModel } from './graft-model.js';
 export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string };
 
 /**
- * Scores a model directory on a labelled dataset (class sub-folders or CSV). A dataset with train/ and val/
- * folders is scored on val/. Every class of the dataset must be one of the model's labels; it may hold some of them
+ * Scores a model directory on a labelled dataset (class sub-folders or CSV). A dataset with train/ and test/ (or val/,
+ * valid/, validation/) folders is scored on that held-out folder, test/ first. Every class of the dataset must be one of the model's labels; it may hold some of them
  * only, even one (a new batch of one kind of part, say), and an empty class folder is passed over.
  */
 export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener } = {}): Promise<ModelEvaluation> {
-  const split = await findSplitFolders(datasetPath);
+  const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
+  if (split && split.val === undefined) {
+    throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {
+      hint: `pass the folder of images the model was not trained on, e.g. graft eval <model> ${join(datasetPath, 'test')}`,
+    });
+  }
   const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true });
   const labels = model.labels;
   const unknown = unknownLabels(dataset, labels);

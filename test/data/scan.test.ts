@@ -6,7 +6,10 @@ import { GraftError } from '../../src/core/errors.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
 import { scanDataset } from '../../src/data/scan-dataset.js';
 import { listImageFiles, scanImageFolder } from '../../src/data/scan-folder.js';
-import { findSplitFolders } from '../../src/data/find-split-folders.js';
+import { EVAL_FOLDER_NAMES, findSplitFolders, unusedTestFolder } from '../../src/data/find-split-folders.js';
+import { prepareData } from '../../src/learn/prepare-data.js';
+import { evaluateModel } from '../../src/model/evaluate-model.js';
+import type { GraftModel } from '../../src/model/graft-model.js';
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'graft-scan-'));
@@ -183,5 +186,35 @@ describe('findSplitFolders', () => {
     expect(await findSplitFolders(root)).toEqual({ train: join(root, 'train'), val: join(root, 'test') });
     const plain = await tree({ 'a/1.jpg': 'x' });
     expect(await findSplitFolders(plain)).toBeUndefined();
+  });
+
+  // A set split three ways, as Roboflow and many Kaggle sets are.
+  const threeWay = { 'train/a/1.jpg': 'x', 'train/a/2.jpg': 'x', 'train/b/1.jpg': 'x', 'train/b/2.jpg': 'x', 'valid/a/3.jpg': 'x', 'test/a/4.jpg': 'x', 'test/b/4.jpg': 'x', 'README.roboflow.txt': 'x' };
+
+  it('trains on train/ of a split set with --val or --val-split too, and validates on valid/ otherwise', async () => {
+    const root = await tree(threeWay);
+    const other = await tree({ 'b/5.jpg': 'x' });
+    const byDefault = await prepareData({ train: root, seed: 1 });
+    expect(byDefault.source).toEqual({ train: join(root, 'train'), val: join(root, 'valid'), valSplit: null });
+    const withVal = await prepareData({ train: root, val: other, seed: 1 });
+    expect(withVal.labels).toEqual(['a', 'b']); // not train, valid and test as classes
+    expect(withVal.source).toEqual({ train: join(root, 'train'), val: other, valSplit: null });
+    const withSplit = await prepareData({ train: root, valSplit: 0.5, seed: 1 });
+    expect(withSplit.labels).toEqual(['a', 'b']);
+    expect(withSplit.source.train).toBe(join(root, 'train'));
+    expect(withSplit.train.length + withSplit.val.length).toBe(4);
+  });
+
+  it('evaluates a split set on test/ first, refuses one with train/ alone, and offers the test/ training left unused', async () => {
+    const root = await tree(threeWay);
+    expect((await findSplitFolders(root, EVAL_FOLDER_NAMES))?.val).toBe(join(root, 'test'));
+    const onlyTrain = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x' });
+    // Refused before the model is used.
+    await expectDatasetError(evaluateModel({} as GraftModel, onlyTrain), /holds train\/ and no held-out folder/, /graft eval <model> .*test/);
+    expect(await unusedTestFolder(root, undefined)).toBe(join(root, 'test')); // training validated on valid/
+    expect(await unusedTestFolder(root, join(root, 'test'))).toBeUndefined(); // --val was test/ itself
+    const twoWay = await tree({ 'train/a/1.jpg': 'x', 'test/a/2.jpg': 'x' });
+    expect(await unusedTestFolder(twoWay, undefined)).toBeUndefined(); // test/ was the validation set
+    expect(await unusedTestFolder(onlyTrain, undefined)).toBeUndefined();
   });
 });

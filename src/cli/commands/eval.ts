@@ -10,7 +10,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, mistakes')
     .argument('<model-dir>', 'a directory written by graft train')
-    .argument('<dir>', 'labelled images: class sub-folders (or train/ + val/, scored on val/) or a CSV')
+    .argument('<dir>', 'labelled images: class sub-folders (or a split set: scored on its test/, else val/ or valid/) or a CSV')
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (modelDir: string, dir: string, flags: { json: boolean }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });

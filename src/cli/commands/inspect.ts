@@ -28,7 +28,7 @@ function formatSummary(s: DatasetSummary): string {
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   for (const g of s.duplicates) {
-    const tags = [g.isAcrossSplits ? 'train and val' : '', g.hasConflictingLabels ? 'different labels' : ''].filter(Boolean).join(', ');
+    const tags = [g.isAcrossSplits ? `train and ${[...new Set(g.files.map((f) => f.part).filter((p) => p !== 'train'))].join(' and ')}` : '', g.hasConflictingLabels ? 'different labels' : ''].filter(Boolean).join(', ');
     lines.push(`    same image${tags ? ` (${tags})` : ''}: ${g.files.map((f) => `${f.file} [${f.part === 'all' ? '' : `${f.part}/`}${f.label}]`).join(', ')}`);
   }
   return lines.join('\n');

@@ -16,6 +16,7 @@ import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
+import { unusedTestFolder } from '../../data/find-split-folders.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -186,7 +187,8 @@ export function registerTrain(program: Command): void {
         await writeFileAtomic(reportPath, (await buildReport(result.model, { onProgress: progress })).html);
       }
       progress.stop();
-      printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result) + (reportPath ? `\nreport: ${reportPath}` : ''));
+      const testDir = store || flags.json ? undefined : await unusedTestFolder(requireData(dir), flags.val);
+      printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result, testDir) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
       reportFailure(error, flags.json);
@@ -242,7 +244,11 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   };
 }
 
-export function formatTrainResult(r: TrainResult): string {
+/**
+ * What `graft train` prints without --json.
+ * @param testDir the dataset's unused `test/` folder, which the closing `next:` line offers to `graft eval`.
+ */
+export function formatTrainResult(r: TrainResult, testDir?: string): string {
   const scales = r.backbone.scales ? `, ${r.backbone.scales.length} scales` : '';
   const lines = [
     '',
@@ -286,7 +292,7 @@ export function formatTrainResult(r: TrainResult): string {
   }
   for (const s of r.images.skipped) lines.push(`  skipped    ${s.file}: ${s.reason}`);
   const model = shellWord(r.model);
-  lines.push('', `next: graft eval ${model} <test-dir>   |   graft predict ${model} <image...>   |   graft report ${model}`);
+  lines.push('', `next: graft eval ${model} ${testDir === undefined ? '<test-dir>' : shellWord(testDir)}   |   graft predict ${model} <image...>   |   graft report ${model}`);
   return lines.join('\n');
 }
 

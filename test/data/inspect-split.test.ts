@@ -1,0 +1,39 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { inspectDataset } from '../../src/data/inspect.js';
+
+/** A set split three ways (train/, valid/, test/), each file's bytes its own path unless `copies` says otherwise. */
+async function threeWaySet(copies: Record<string, string> = {}): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'graft-inspect-split-'));
+  const files = ['train/a/1.jpg', 'train/a/2.jpg', 'train/b/1.jpg', 'train/b/2.jpg', 'valid/a/3.jpg', 'valid/b/3.jpg', 'test/a/4.jpg', 'test/c/4.jpg'];
+  for (const file of [...files, ...Object.keys(copies)]) {
+    await mkdir(join(root, file, '..'), { recursive: true });
+    await writeFile(join(root, file), copies[file] ?? file);
+  }
+  return root;
+}
+
+describe('inspectDataset on a set split three ways', () => {
+  it('lists the test/ part training does not use, with its own class checks', async () => {
+    const root = await threeWaySet();
+    const summary = await inspectDataset(root, { checkDecode: false });
+    expect(summary.parts.map((p) => [p.name, p.root, p.imageCount])).toEqual([
+      ['train', join(root, 'train'), 4],
+      ['val', join(root, 'valid'), 2],
+      ['test', join(root, 'test'), 2],
+    ]);
+    expect(summary.warnings).toContain('test has classes that train does not: c (graft eval will refuse this)');
+    expect(summary.warnings).toContain('test has no images of: b');
+  });
+
+  it('finds an image in both train and test: a test score that includes training images', async () => {
+    const root = await threeWaySet({ 'test/a/copy.jpg': 'train/a/1.jpg' });
+    const summary = await inspectDataset(root, { checkDecode: false });
+    expect(summary.duplicates).toHaveLength(1);
+    expect(summary.duplicates[0]).toMatchObject({ isAcrossSplits: true, hasConflictingLabels: false });
+    expect(summary.duplicates[0]!.files.map((f) => `${f.part}/${f.label}`)).toEqual(['train/a', 'test/a']);
+    expect(summary.warnings.join('\n')).toMatch(/1 of them in both train and test: test then scores images the model trained on/);
+  });
+});
