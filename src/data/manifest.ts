@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 
 /** File extensions read as manifests of `path,label` (anything else is a folder). */
@@ -64,7 +65,7 @@ function headerColumns(fields: readonly string[]): Columns | undefined {
  * - JSON Lines of objects whose path and class are under those same keys (`{"path": ..., "label": ...}`; other keys
  *   are ignored).
  *
- * Blank lines are skipped.
+ * Blank lines are skipped. A relative path written on Windows (`images\cat\1.jpg`) is read with slashes elsewhere.
  *
  * @throws GraftError `INVALID_DATASET` naming the file and line when the manifest is missing or a line is malformed.
  * @example
@@ -97,8 +98,16 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
           : 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
       });
     }
-    yield { line, path, label };
+    yield { line, path: portablePath(path), label };
   }
+}
+
+/**
+ * A path written on Windows (`images\cat\1.jpg`, as pandas writes them there) read where `/` separates folders:
+ * backslashes become slashes when the path has no slash of its own. A path with both is left as it is.
+ */
+function portablePath(path: string): string {
+  return sep === '/' && path.includes('\\') && !path.includes('/') ? path.replaceAll('\\', '/') : path;
 }
 
 function malformedWhat(columns: Columns): string {

@@ -146,6 +146,10 @@ describe('scanCsv', () => {
     const ds = await scanCsv(wide);
     expect(ds.labels).toEqual(['cat', 'dog, big']);
     expect(ds.items.map((item) => item.file)).toEqual([join(root, 'img/a.jpg'), join(root, 'img/b.jpg')]);
+    // A manifest written on Windows: its relative paths use backslashes.
+    const windows = join(root, 'windows.csv');
+    await writeFile(windows, 'filename,class\r\nimg\\a.jpg,cat\r\nimg\\b.jpg,dog\r\n');
+    expect((await scanCsv(windows)).items.map((item) => item.file)).toEqual([join(root, 'img/a.jpg'), join(root, 'img/b.jpg')]);
     // A row that does not have the header's fields is named by its line.
     const short = join(root, 'short.csv');
     await writeFile(short, 'id,filename,label\n1,img/a.jpg,cat\n2,img/b.jpg\n');
