@@ -22,9 +22,10 @@ export interface ManifestEntry {
 
 /**
  * Header names a manifest's column of image paths may have, in order of preference: Keras's
- * `flow_from_dataframe` reads `filename`, and exports from labelling tools and Kaggle use the others.
+ * `flow_from_dataframe` reads `filename`, fastai's `from_csv` examples use `name` and `fname`, and exports from
+ * labelling tools and Kaggle use the others.
  */
-export const PATH_COLUMNS: readonly string[] = ['path', 'filename', 'file_name', 'file', 'filepath', 'file_path', 'image', 'image_path', 'img', 'img_path'];
+export const PATH_COLUMNS: readonly string[] = ['path', 'filename', 'file_name', 'fname', 'file', 'filepath', 'file_path', 'image', 'image_path', 'image_name', 'img', 'img_path', 'name'];
 /** Header names a manifest's column of class names may have, in order of preference (Keras reads `class`). */
 export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name', 'category', 'target', 'species'];
 
