@@ -28,16 +28,15 @@ export async function findSplitFolders(dir: string, names: readonly string[] = V
 }
 
 /**
- * The `test/` folder beside `dir/train/` when training did not use it (the dataset also has `val/` or `valid/`, or
- * `--val` named another folder): the untouched set to run `graft eval` on.
- * @param val the folder training scored as validation, if any.
+ * The `test/` folder beside `dir/train/` when training did not score it (the dataset also has `val/` or `valid/`,
+ * `--val` named another folder, or `--val-split` held out training images): the untouched set for `graft eval`.
+ * @param val the folder training scored as validation; undefined when it scored none.
  */
 export async function unusedTestFolder(dir: string, val: string | undefined): Promise<string | undefined> {
   const root = resolve(dir);
   const test = join(root, 'test');
   if (!(await isFolder(join(root, 'train'))) || !(await isFolder(test))) return undefined;
-  const scored = val ?? (await findSplitFolders(root))?.val;
-  return scored !== undefined && resolve(scored) === test ? undefined : test;
+  return val !== undefined && resolve(val) === test ? undefined : test;
 }
 
 async function isFolder(path: string): Promise<boolean> {

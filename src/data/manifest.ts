@@ -89,7 +89,7 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
       const header = isJsonl ? undefined : headerColumns(fields);
       columns = header ?? PLAIN_COLUMNS;
       if (header) continue;
-      if (fields.length > 2) throw unnamedColumns(file, fields);
+      if (fields.length > 2) throw unnamedColumns(file, line, fields);
     }
     const [path, label] = [fields[columns.path]?.trim() ?? '', fields[columns.label]?.trim() ?? ''];
     if ((columns.width !== undefined && fields.length !== columns.width) || path === '' || label === '') {
@@ -117,8 +117,8 @@ function malformedWhat(columns: Columns): string {
 }
 
 /** The error for a CSV whose first row has more than two fields and names no path and label column. */
-function unnamedColumns(file: string, fields: readonly string[]): GraftError {
-  return new GraftError('INVALID_DATASET', `Line 1 of ${file} has ${fields.length} fields and is not a header naming the path and label columns. Received: ${JSON.stringify(fields)}`, {
+function unnamedColumns(file: string, line: number, fields: readonly string[]): GraftError {
+  return new GraftError('INVALID_DATASET', `Line ${line} of ${file} has ${fields.length} fields and is not a header naming the path and label columns. Received: ${JSON.stringify(fields)}`, {
     hint: `start the file with a header: name the image column ${PATH_COLUMNS.slice(0, 3).join(', ')}, ... and the class column ${LABEL_COLUMNS.slice(0, 3).join(', ')}, ...; or write path,label lines`,
   });
 }
@@ -138,7 +138,10 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
     }
     const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
     const keys = Object.keys(record);
-    const byName = (names: readonly string[]): unknown => record[keys[findColumn(keys.map(columnKey), names)] ?? ''];
+    const byName = (names: readonly string[]): unknown => {
+      const at = findColumn(keys.map(columnKey), names);
+      return at < 0 ? undefined : record[keys[at]!];
+    };
     const fields = [byName(PATH_COLUMNS), byName(LABEL_COLUMNS)].map((v) => (typeof v === 'string' ? v : ''));
     yield { line, fields };
   }

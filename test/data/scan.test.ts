@@ -215,10 +215,9 @@ describe('findSplitFolders', () => {
     const onlyTrain = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x' });
     // Refused before the model is used.
     await expectDatasetError(evaluateModel({} as GraftModel, onlyTrain), /holds train\/ and no held-out folder/, /graft eval <model> .*test/);
-    expect(await unusedTestFolder(root, undefined)).toBe(join(root, 'test')); // training validated on valid/
-    expect(await unusedTestFolder(root, join(root, 'test'))).toBeUndefined(); // --val was test/ itself
-    const twoWay = await tree({ 'train/a/1.jpg': 'x', 'test/a/2.jpg': 'x' });
-    expect(await unusedTestFolder(twoWay, undefined)).toBeUndefined(); // test/ was the validation set
+    expect(await unusedTestFolder(root, join(root, 'valid'))).toBe(join(root, 'test')); // training validated on valid/
+    expect(await unusedTestFolder(root, join(root, 'test'))).toBeUndefined(); // test/ was the validation set
+    expect(await unusedTestFolder(root, undefined)).toBe(join(root, 'test')); // --val-split: no folder scored
     expect(await unusedTestFolder(onlyTrain, undefined)).toBeUndefined();
   });
 });
