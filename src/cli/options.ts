@@ -77,3 +77,6 @@ export function parseHidden(value: string): number[] {
   }
   return units;
 }
+
+/** `--label-pattern`'s help, the same for train, eval and inspect. */
+export const LABEL_PATTERN_HELP = "the class of each image from its file name, not its folder (fastai's from_name_re): the regex's first capture group, e.g. '^(.+)_\\d+\\.jpg$'";

@@ -28,7 +28,7 @@ export interface PartSummary {
 /** What `graft inspect` prints. */
 export interface DatasetSummary {
   readonly path: string;
-  readonly layout: 'class-folders' | 'train-val-folders' | 'csv';
+  readonly layout: 'class-folders' | 'train-val-folders' | 'csv' | 'file-names';
   readonly parts: PartSummary[];
   /** Problems worth fixing that do not stop training (e.g. a tiny class, duplicate images). */
   readonly warnings: string[];

@@ -17,6 +17,8 @@ export interface InspectOptions {
   readonly concurrency?: number;
   /** Called after each file is checked, for a progress bar. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Labels from the image names instead of class folders (see scanNamedImages). */
+  readonly labelPattern?: string;
 }
 
 export type { ClassSummary, DatasetSummary, PartSummary } from './dataset-summary.js';
@@ -35,7 +37,8 @@ const SMALL_CLASS = 5;
  * @throws GraftError `INVALID_DATASET` for the same problems as {@link scanDataset}.
  */
 export async function inspectDataset(path: string, options: InspectOptions = {}): Promise<DatasetSummary> {
-  if (isManifestPath(path)) {
+  const { labelPattern } = options;
+  if (isManifestPath(path) && labelPattern === undefined) {
     // Streamed: a manifest may list millions of files (see inspectManifest).
     const part = await inspectManifest(path, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
     requireTwoClasses(part.root, part.labels);
@@ -48,13 +51,13 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   const split = await findSplitFolders(path);
   const scans: { name: PartSummary['name']; dataset: LabelledDataset }[] = [];
   if (split) {
-    scans.push({ name: 'train', dataset: await scanDataset(split.train) });
-    if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val) });
+    scans.push({ name: 'train', dataset: await scanDataset(split.train, { labelPattern }) });
+    if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val, { labelPattern }) });
     // A set split three ways: its test/ is checked too, above all for images also in train/.
     const test = await unusedTestFolder(path, split.val);
-    if (test) scans.push({ name: 'test', dataset: await scanDataset(test, { isLenient: true }) });
+    if (test) scans.push({ name: 'test', dataset: await scanDataset(test, { isLenient: true, labelPattern }) });
   } else {
-    scans.push({ name: 'all', dataset: await scanDataset(path) });
+    scans.push({ name: 'all', dataset: await scanDataset(path, { labelPattern }) });
   }
   const checkDecode = options.checkDecode ?? true;
   const total = scans.reduce((n, s) => n + s.dataset.items.length, 0);
@@ -112,6 +115,6 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   }
   const duplicates = findDuplicates(hashed);
   if (duplicates.length) warnings.push(...describeDuplicates(duplicates));
-  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : 'class-folders';
+  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : labelPattern !== undefined ? 'file-names' : 'class-folders';
   return { path, layout, parts, warnings, duplicates };
 }

@@ -1,13 +1,33 @@
+import { GraftError } from '../core/errors.js';
 import type { LabelledDataset } from './dataset.js';
 import { isManifestPath } from './manifest.js';
 import { scanCsv } from './scan-csv.js';
 import { scanImageFolder } from './scan-folder.js';
+import { scanNamedImages } from './scan-named.js';
+
+/** Options of {@link scanDataset}. */
+export interface ScanDatasetOptions {
+  /** One class (or an empty class folder) is not an error: what scoring a model needs, not training one. */
+  readonly isLenient?: boolean;
+  /** Labels from the image names instead of class folders (see {@link scanNamedImages}). */
+  readonly labelPattern?: string;
+}
 
 /**
- * Lists a dataset from either a class-per-folder directory or a `path,label` manifest (by the `.csv`, `.jsonl` or
- * `.ndjson` extension). See {@link scanImageFolder} and {@link scanCsv}. With `isLenient`, one class (or an empty
- * class folder) is not an error: what scoring a model needs, not training one.
+ * Lists a dataset from a class-per-folder directory, a `path,label` manifest (by the `.csv`, `.jsonl` or `.ndjson`
+ * extension), or, with `labelPattern`, a folder of images whose names hold their class. See {@link scanImageFolder},
+ * {@link scanCsv} and {@link scanNamedImages}.
+ *
+ * @throws GraftError `INVALID_CONFIG` for a label pattern with a manifest, which names its labels itself.
  */
-export function scanDataset(pathOrCsv: string, options: { readonly isLenient?: boolean } = {}): Promise<LabelledDataset> {
+export async function scanDataset(pathOrCsv: string, options: ScanDatasetOptions = {}): Promise<LabelledDataset> {
+  if (options.labelPattern !== undefined) {
+    if (isManifestPath(pathOrCsv)) {
+      throw new GraftError('INVALID_CONFIG', `--label-pattern reads labels from image names in a folder, and ${pathOrCsv} is a manifest, which names them`, {
+        hint: 'drop --label-pattern, or pass the folder of images',
+      });
+    }
+    return scanNamedImages(pathOrCsv, options.labelPattern, options);
+  }
   return isManifestPath(pathOrCsv) ? scanCsv(pathOrCsv, options) : scanImageFolder(pathOrCsv, options);
 }

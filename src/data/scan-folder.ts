@@ -68,7 +68,7 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   classDirs.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   if (classDirs.length === 0) {
     throw new GraftError('INVALID_DATASET', `No class subfolders found in ${root}`, {
-      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}`,
+      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass --label-pattern '^(.+)_\\d+\\.jpg$'`,
     });
   }
   requireSeparateClasses(root, classDirs);

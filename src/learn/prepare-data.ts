@@ -17,10 +17,11 @@ export interface DataSplit {
  * Train and validation items from what the user gave. A dataset folder holding `train/` trains on that. The validation
  * images are an explicit `--val` folder; else a seeded stratified `valSplit` of the training images, when asked
  * for; else the dataset's own `val/` (or valid/validation/test) folder; else none (every image trains, and
- * cross-validation on them estimates accuracy). Validation images are
+ * cross-validation on them estimates accuracy). With `labelPattern`, both take their labels from the image names
+ * (see scanNamedImages). Validation images are
  * only scored: nothing is chosen on them.
  */
-export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number }): Promise<DataSplit> {
+export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number; labelPattern?: string }): Promise<DataSplit> {
   if (options.val !== undefined && options.valSplit !== undefined) {
     throw new GraftError('INVALID_CONFIG', 'Pass either --val <dir> or --val-split <fraction>, not both');
   }
@@ -32,10 +33,11 @@ export async function prepareData(options: { train: string; val?: string; valSpl
     trainPath = split.train;
     if (valPath === undefined && options.valSplit === undefined) valPath = split.val;
   }
-  const train = await scanDataset(trainPath);
+  const { labelPattern } = options;
+  const train = await scanDataset(trainPath, { labelPattern });
   if (valPath !== undefined) {
     // Validation images are only scored: some of the classes, even one, will do (as for graft eval).
-    const aligned = alignLabels(train, await scanDataset(valPath, { isLenient: true }));
+    const aligned = alignLabels(train, await scanDataset(valPath, { isLenient: true, labelPattern }));
     return {
       labels: aligned.train.labels,
       train: aligned.train.items,

@@ -11,18 +11,19 @@ import type { GraftModel } from './graft-model.js';
 export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string };
 
 /**
- * Scores a model directory on a labelled dataset (class sub-folders or CSV). A dataset with train/ and test/ (or val/,
- * valid/, validation/) folders is scored on that held-out folder, test/ first. Every class of the dataset must be one of the model's labels; it may hold some of them
- * only, even one (a new batch of one kind of part, say), and an empty class folder is passed over.
+ * Scores a model directory on a labelled dataset (class sub-folders, a CSV, or with `labelPattern` images whose names
+ * hold their class). A dataset with train/ and test/ (or val/, valid/, validation/) folders is scored on that
+ * held-out folder, test/ first. Every class of the dataset must be one of the model's labels; it may hold some of
+ * them only, even one (a new batch of one kind of part, say), and an empty class folder is passed over.
  */
-export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener } = {}): Promise<ModelEvaluation> {
+export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string } = {}): Promise<ModelEvaluation> {
   const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
   if (split && split.val === undefined) {
     throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {
       hint: `pass the folder of images the model was not trained on, e.g. graft eval <model> ${join(datasetPath, 'test')}`,
     });
   }
-  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true });
+  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern });
   const labels = model.labels;
   const unknown = unknownLabels(dataset, labels);
   if (unknown.length) {

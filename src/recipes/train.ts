@@ -34,6 +34,12 @@ export interface TrainOptions {
   readonly val?: string;
   /** Fraction of the training data held out (stratified, seeded) to score when there is no validation folder; default 0. */
   readonly valSplit?: number;
+  /**
+   * The class of each image from its file name, not its folder (fastai's `from_name_re`): a regular expression whose
+   * first capture group is the label, e.g. `'^(.+)_\d+\.jpg$'` for Oxford-IIIT Pets' `Abyssinian_12.jpg`. Applies
+   * to the validation folder too.
+   */
+  readonly labelPattern?: string;
   /** Catalogue name, URL or path. Defaults to `mobilenet_v2`. */
   readonly backbone?: string;
   /** Where the model directory is written. */
@@ -101,7 +107,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
-  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed });
+  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });

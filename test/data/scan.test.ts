@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
 import { scanDataset } from '../../src/data/scan-dataset.js';
+import { inspectDataset } from '../../src/data/inspect.js';
 import { listImageFiles, scanImageFolder } from '../../src/data/scan-folder.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders, unusedTestFolder } from '../../src/data/find-split-folders.js';
 import { prepareData } from '../../src/learn/prepare-data.js';
@@ -181,6 +182,46 @@ describe('scanCsv', () => {
     const csv = join(root, 'one.csv');
     await writeFile(csv, 'a.jpg,cat\n');
     await expectDatasetError(scanCsv(csv), /Only one class/);
+  });
+});
+
+describe('labels from file names (--label-pattern)', () => {
+  const PETS = '^(.+)_\\d+\\.jpg$';
+
+  it('labels each image by the first capture group on its name; sub-folders too; a name that misses is skipped', async () => {
+    const root = await tree({ 'Abyssinian_1.jpg': 'x', 'Abyssinian_12.jpg': 'x', 'great_pyrenees_3.jpg': 'x', 'more/great_pyrenees_4.jpg': 'x', 'odd.jpg': 'x', 'notes.txt': 'x' });
+    const ds = await scanDataset(root, { labelPattern: PETS });
+    expect(ds.labels).toEqual(['Abyssinian', 'great_pyrenees']);
+    expect(ds.items.map((i) => [i.file.slice(root.length + 1), i.label])).toEqual([
+      ['Abyssinian_1.jpg', 'Abyssinian'],
+      ['Abyssinian_12.jpg', 'Abyssinian'],
+      ['great_pyrenees_3.jpg', 'great_pyrenees'],
+      ['more/great_pyrenees_4.jpg', 'great_pyrenees'],
+    ]);
+    expect(ds.skipped).toEqual([
+      { file: join(root, 'notes.txt'), reason: 'not an image file extension' },
+      { file: join(root, 'odd.jpg'), reason: `the name does not match --label-pattern ${PETS}` },
+    ]);
+    // Loose images without the pattern: no class folders, and the error says the pattern exists.
+    await expectDatasetError(scanDataset(await tree({ 'cat_1.jpg': 'x' })), /No class subfolders/, /--label-pattern/);
+    expect((await inspectDataset(root, { checkDecode: false, labelPattern: PETS })).layout).toBe('file-names');
+  });
+
+  it('trains and validates on names alike; refuses one class, no match, a bad pattern and a manifest', async () => {
+    const train = await tree({ 'cat_1.jpg': 'x', 'cat_2.jpg': 'x', 'dog_1.jpg': 'x', 'dog_2.jpg': 'x' });
+    const val = await tree({ 'dog_9.jpg': 'x' });
+    const data = await prepareData({ train, val, seed: 1, labelPattern: PETS });
+    expect(data.labels).toEqual(['cat', 'dog']);
+    expect(data.val.map((i) => i.label)).toEqual(['dog']); // a validation set of one class is only scored
+    await expectDatasetError(scanDataset(val, { labelPattern: PETS }), /reads one class \("dog"\)/);
+    await expectDatasetError(scanDataset(train, { labelPattern: '^(\\w+)-\\d+\\.png$' }), /No image name .* matches --label-pattern .*: 4 images \(e.g. "cat_1.jpg"\)/);
+    const bad = await scanDataset(train, { labelPattern: '(' }).catch((e: unknown) => e as GraftError);
+    expect(bad).toBeInstanceOf(GraftError);
+    expect((bad as GraftError).code).toBe('INVALID_CONFIG');
+    const csv = join(train, 'list.csv');
+    await writeFile(csv, 'cat_1.jpg,cat\n');
+    const manifest = await scanDataset(csv, { labelPattern: PETS }).catch((e: unknown) => e as GraftError);
+    expect((manifest as GraftError).message).toMatch(/is a manifest/);
   });
 });
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
+import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
@@ -11,13 +12,14 @@ export function registerEval(program: Command): void {
     .description('score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, mistakes')
     .argument('<model-dir>', 'a directory written by graft train')
     .argument('<dir>', 'labelled images: class sub-folders (or a split set: scored on its test/, else val/ or valid/) or a CSV')
+    .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, dir: string, flags: { json: boolean }) => {
+    .action(async (modelDir: string, dir: string, flags: { json: boolean; labelPattern?: string }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       let model: GraftModel | undefined;
       try {
         model = await GraftModel.load(modelDir);
-        const report = await evaluateModel(model, dir, { onProgress: progress });
+        const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern });
         progress.stop();
         printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
           [`${report.dataset}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${s.file}: ${s.reason}`)].join('\n'),

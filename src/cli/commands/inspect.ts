@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { inspectDataset, type DatasetSummary } from '../../data/inspect.js';
+import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 
 export function registerInspect(program: Command): void {
@@ -8,10 +9,11 @@ export function registerInspect(program: Command): void {
     .description('summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason')
     .argument('<dir>', 'class sub-folders, a folder with train/ and val/, or a CSV')
     .option('--no-decode', 'skip the decode check (faster; only extensions are checked)')
+    .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (dir: string, flags: { decode: boolean; json: boolean }) => {
+    .action(async (dir: string, flags: { decode: boolean; json: boolean; labelPattern?: string }) => {
       try {
-        const summary = await inspectDataset(dir, { checkDecode: flags.decode });
+        const summary = await inspectDataset(dir, { checkDecode: flags.decode, labelPattern: flags.labelPattern });
         printResult(flags.json, summary, () => formatSummary(summary));
       } catch (error) {
         reportFailure(error, flags.json);

@@ -10,7 +10,7 @@ import { train, type TrainOptions, type TrainResult } from '../../recipes/train.
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../core/defined-only.js';
-import { addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
+import { LABEL_PATTERN_HELP, addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
@@ -25,6 +25,7 @@ interface TrainFlags extends BackboneFlags {
   crops?: 'on' | 'off' | 'auto';
   folds?: number | 'auto';
   groupBy?: string;
+  labelPattern?: string;
   multiScale?: boolean;
   features?: string;
   inMemoryRows?: number;
@@ -69,6 +70,7 @@ export function registerTrain(program: Command): void {
     .option('--work-dir <dir>', 'with --features: local folder for that file (rows x dim x 4 bytes; default: the OS temp folder)')
     .option('--val <dir>', "validation folder or CSV, scored only, never used to choose (default: the dataset's val/ folder, else none)")
     .option('--val-split <fraction>', 'hold out this stratified, seeded fraction of the training images to score (default 0)', parseNumber)
+    .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .requiredOption('--out <model-dir>', 'where to write the model directory')
     .option('--c <C|auto>', 'linear head: inverse L2 strength (sklearn C); auto = chosen by cross-validation (default)', parseAutoNumber)
     .addOption(new Option('--mirror <on|off|auto>', "linear head: also train on each image's mirror image (default auto: cross-validation decides)").choices(['on', 'off', 'auto']))
@@ -129,7 +131,7 @@ export function registerTrain(program: Command): void {
         head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
       };
       const store = featureStoreFrom(dir, flags.features);
-      if (store && (fineTuning || flags.val !== undefined)) refuseWithFeatures(fineTuning ? '--fine-tune' : '--val');
+      if (store && (fineTuning || flags.val !== undefined || flags.labelPattern !== undefined)) refuseWithFeatures(fineTuning ? '--fine-tune' : flags.val !== undefined ? '--val' : '--label-pattern');
       const storeOnly = flags.inMemoryRows !== undefined ? '--in-memory-rows' : flags.selectionRows !== undefined ? '--selection-rows' : flags.workDir !== undefined ? '--work-dir' : undefined;
       if (!store && storeOnly) {
         throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--features).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
@@ -152,6 +154,7 @@ export function registerTrain(program: Command): void {
         train: requireData(dir),
         val: flags.val,
         valSplit: flags.valSplit,
+        labelPattern: flags.labelPattern,
         out: flags.out,
         config,
         ...(fineTuning
@@ -222,7 +225,12 @@ function requireData(dir: string | undefined): string {
 
 function refuseWithFeatures(flag: string): never {
   throw new GraftError('INVALID_CONFIG', `${flag} cannot be used when training from a feature store: the store holds features, not images.`, {
-    hint: flag === '--val' ? 'the store\'s own val part, or --val-split, chooses validation rows' : 'fine-tune from the image folder instead',
+    hint:
+      flag === '--val'
+        ? "the store's own val part, or --val-split, chooses validation rows"
+        : flag === '--label-pattern'
+          ? 'the store holds the labels it was made with; train from the image folder with --label-pattern instead'
+          : 'fine-tune from the image folder instead',
   });
 }
 

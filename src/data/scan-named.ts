@@ -1,0 +1,63 @@
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { GraftError } from '../core/errors.js';
+import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
+import { listImageFiles } from './scan-folder.js';
+
+/** Options of {@link scanNamedImages}. */
+export interface ScanNamedOptions {
+  /** One class (a test set of one kind) is not an error: what scoring a model needs. Defaults to false. */
+  readonly isLenient?: boolean;
+}
+
+/**
+ * Lists a folder of images whose class is in each file's name, as fastai's `ImageDataLoaders.from_name_re` reads
+ * them: the label is the first capture group of `pattern` (else its whole match) on the file's base name. On
+ * Oxford-IIIT Pets, `'^(.+)_\d+\.jpg$'` reads `Abyssinian_12.jpg` as "Abyssinian". Sub-folders are searched too;
+ * a file the pattern does not match, or matches with an empty label, is skipped with the reason.
+ *
+ * @throws GraftError `INVALID_CONFIG` for a pattern that is not a regular expression; `INVALID_DATASET` when the
+ *   folder is missing, no file name matches, or (unless `isLenient`) the names give one class only.
+ * @example
+ * const pets = await scanNamedImages('oxford-pets/images', '^(.+)_\\d+\\.jpg$');
+ */
+export async function scanNamedImages(dir: string, pattern: string, options: ScanNamedOptions = {}): Promise<LabelledDataset> {
+  const regex = compileLabelPattern(pattern);
+  const root = resolve(dir);
+  if (!(await stat(root).then((s) => s.isDirectory(), () => false))) {
+    throw new GraftError('INVALID_DATASET', `Folder not found: ${root}`, { hint: '--label-pattern reads the labels from the names of the images in a folder' });
+  }
+  const { files, skipped } = await listImageFiles(root);
+  const items: LabelledItem[] = [];
+  const unmatched: SkippedFile[] = [];
+  for (const file of files) {
+    const match = regex.exec(basename(file));
+    const label = (match?.[1] ?? match?.[0] ?? '').trim();
+    if (label === '') unmatched.push({ file, reason: `the name does not match --label-pattern ${pattern}` });
+    else items.push({ file, label });
+  }
+  if (items.length === 0) {
+    const example = files[0] === undefined ? '' : ` (e.g. "${basename(files[0])}")`;
+    throw new GraftError('INVALID_DATASET', `No image name in ${root} matches --label-pattern ${pattern}${files.length ? `: ${files.length} images${example}` : ': the folder has no images'}`, {
+      hint: "the pattern's first capture group is the class, e.g. --label-pattern '^(.+)_\\d+\\.jpg$' reads Abyssinian_12.jpg as Abyssinian",
+    });
+  }
+  const labels = [...new Set(items.map((item) => item.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (labels.length < 2 && !options.isLenient) {
+    throw new GraftError('INVALID_DATASET', `--label-pattern ${pattern} reads one class ("${labels[0]}") from the image names in ${root}; a classifier needs at least two`, {
+      hint: 'check that the capture group holds the class, not the whole name or a shared prefix',
+    });
+  }
+  return { root, labels, items, skipped: [...skipped, ...unmatched] };
+}
+
+function compileLabelPattern(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (cause) {
+    throw new GraftError('INVALID_CONFIG', `--label-pattern is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, {
+      hint: "e.g. --label-pattern '^(.+)_\\d+\\.jpg$' (the first capture group is the class)",
+      cause,
+    });
+  }
+}
