@@ -9,8 +9,8 @@ export interface DataSplit {
   readonly train: LabelledItem[];
   readonly val: LabelledItem[];
   readonly skipped: SkippedFile[];
-  /** Where each part came from, for the manifest. */
-  readonly source: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
+  /** Where each part came from, for the manifest; `labelPattern` when the labels came from the file names. */
+  readonly source: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string };
 }
 
 /**
@@ -34,6 +34,7 @@ export async function prepareData(options: { train: string; val?: string; valSpl
     if (valPath === undefined && options.valSplit === undefined) valPath = split.val;
   }
   const { labelPattern } = options;
+  const named = labelPattern === undefined ? {} : { labelPattern };
   const train = await scanDataset(trainPath, { labelPattern });
   if (valPath !== undefined) {
     // Validation images are only scored: some of the classes, even one, will do (as for graft eval).
@@ -43,7 +44,7 @@ export async function prepareData(options: { train: string; val?: string; valSpl
       train: aligned.train.items,
       val: aligned.val.items,
       skipped: [...train.skipped, ...aligned.val.skipped],
-      source: { train: train.root, val: aligned.val.root, valSplit: null },
+      source: { train: train.root, val: aligned.val.root, valSplit: null, ...named },
     };
   }
   const valSplit = options.valSplit ?? 0;
@@ -51,7 +52,7 @@ export async function prepareData(options: { train: string; val?: string; valSpl
     throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
   }
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed });
-  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit } };
+  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named } };
 }
 
 export type { LabelledDataset };

@@ -31,7 +31,8 @@ export type TrainingConfig = TrainConfig & { readonly fineTune?: FineTuneConfig 
 
 /** What a run found and chose: its data, counts, the head's selection, and the fine-tuning phase's result. */
 export interface TrainingOutcome {
-  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null };
+  /** Where the images came from; `labelPattern` when their labels were read from their file names. */
+  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string };
   readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;

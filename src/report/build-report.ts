@@ -13,6 +13,8 @@ export interface BuildReportOptions {
    * in the manifest, when it still exists; otherwise the report has no evaluation sections.
    */
   readonly data?: string;
+  /** Labels of `data` from its image names (see scanNamedImages); the recorded folder uses the recorded pattern. */
+  readonly labelPattern?: string;
   /** At most this many misclassified images get thumbnails (most confident first). Defaults to 60. */
   readonly maxMistakes?: number;
   /** Thumbnail side in pixels. Defaults to 128. */
@@ -41,9 +43,11 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     const manifest = model.manifest;
     const recordedVal = manifest.training?.outcome.data?.val ?? null;
     const dataset = options.data ?? (recordedVal && existsSync(recordedVal) ? recordedVal : null);
+    // The recorded validation folder is labelled as training read it; another folder, as the caller says.
+    const labelPattern = options.data === undefined ? manifest.training?.outcome.data?.labelPattern : options.labelPattern;
     let evaluation: ReportEvaluation | null = null;
     if (dataset) {
-      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress });
+      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern });
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
       const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
       evaluation = {

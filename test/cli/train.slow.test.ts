@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,43 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const none = await runCli(['eval', moved, empty, '--json'], isolated);
     expect(none.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(none).error.message).toContain('No images found');
+  });
+
+  it('--label-pattern reads the classes from file names (fastai-style loose images) in train, eval and report', async () => {
+    const { readdirSync } = await import('node:fs');
+    /** A flat folder of links named <Class>_<n>.jpg to the images of `from`'s class folders. */
+    const flat = async (from: string, to: string, perClass: number): Promise<string> => {
+      await mkdir(to, { recursive: true });
+      for (const label of ['ants', 'bees']) {
+        const files = readdirSync(join(from, label)).filter((f) => f.endsWith('.jpg')).sort().slice(0, perClass);
+        for (const [i, f] of files.entries()) await symlink(join(from, label, f), join(to, `${label === 'ants' ? 'Ant' : 'Bee'}_${i + 1}.jpg`));
+      }
+      await writeFile(join(to, 'index.jpg.txt'), 'not an image');
+      return to;
+    };
+    const named = await flat(join(hymenoptera, 'train'), join(root, 'named'), 12);
+    const test = await flat(join(hymenoptera, 'val'), join(root, 'named-test'), 6);
+    const pattern = '^(.+)_\\d+\\.jpg$';
+    // The validation folder is read by the same pattern.
+    const trained = await runCli(['train', named, '--label-pattern', pattern, '--val', test, '--backbone', int8Model, '--out', join(root, 'named-model'), '--json'], env);
+    expect(trained.code, trained.stderr).toBe(0);
+    const result = parseJsonOutput<TrainJson>(trained);
+    expect(result.labels).toEqual(['Ant', 'Bee']);
+    expect(result.images).toMatchObject({ train: 24, val: 12 });
+    const manifest = JSON.parse(await readFile(join(root, 'named-model', 'graft.json'), 'utf8')) as { training: { outcome: { data: { labelPattern?: string } } } };
+    expect(manifest.training.outcome.data.labelPattern).toBe(pattern);
+    const ev = parseJsonOutput<EvalJson>(await runCli(['eval', join(root, 'named-model'), test, '--label-pattern', pattern, '--json'], env));
+    expect(ev.confusion.labels).toEqual(['Ant', 'Bee']);
+    expect(ev.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(12);
+    expect(ev.accuracy).toBeGreaterThanOrEqual(0.75);
+    // Without the flag the loose images are no dataset, and the error says which flag reads them.
+    const plain = await runCli(['eval', join(root, 'named-model'), test, '--json'], env);
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toContain('--label-pattern');
+    // The report scores the recorded validation folder by the recorded pattern.
+    const report = parseJsonOutput<{ dataset: string | null; accuracy: number | null }>(await runCli(['report', join(root, 'named-model'), '--out', join(root, 'named.html'), '--json'], env));
+    expect(report.dataset).toBe(test);
+    expect(report.accuracy).toBe(ev.accuracy);
   });
 
   it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {

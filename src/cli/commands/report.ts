@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { buildReport } from '../../report/build-report.js';
+import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
@@ -12,12 +13,13 @@ export function registerReport(program: Command): void {
     .description('write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails')
     .argument('<model-dir>', 'a directory written by graft train')
     .option('--data <dir>', "labelled images to evaluate on (default: the model's recorded validation folder, if it still exists)")
+    .option('--label-pattern <regex>', `with --data: ${LABEL_PATTERN_HELP}`)
     .option('--out <file>', 'where the HTML file goes', 'report.html')
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, flags: { data?: string; out: string; json: boolean }) => {
+    .action(async (modelDir: string, flags: { data?: string; labelPattern?: string; out: string; json: boolean }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       try {
-        const report = await buildReport(modelDir, { data: flags.data, onProgress: progress });
+        const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
         const out = resolve(flags.out);
         await mkdir(dirname(out), { recursive: true });
