@@ -1,5 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { hasImageExtension } from './dataset.js';
+import { isClutter } from './scan-folder.js';
 
 /** Folder names recognised as a held-out split next to `train/`, in order of preference. */
 export const VAL_FOLDER_NAMES: readonly string[] = ['val', 'valid', 'validation', 'test'];
@@ -12,14 +14,15 @@ export const EVAL_FOLDER_NAMES: readonly string[] = ['test', 'val', 'valid', 'va
 
 /**
  * Detects a dataset that is already split: `dir/train/<class>/...` plus `dir/val|valid|validation|test/<class>/...`.
- * Existing splits win over a random split (the dataset's authors chose them), so callers check this first.
+ * Existing splits win over a random split (the dataset's authors chose them), so callers check this first. A class
+ * named "train" (vehicle types have one) is not a split: see {@link isTrainSplit}.
  * @param names the held-out folder names to look for, in order of preference.
  * @returns the train and (if present) validation folders, or undefined when `dir` has no `train/` folder.
  */
 export async function findSplitFolders(dir: string, names: readonly string[] = VAL_FOLDER_NAMES): Promise<{ train: string; val: string | undefined } | undefined> {
   const root = resolve(dir);
   const train = join(root, 'train');
-  if (!(await isFolder(train))) return undefined;
+  if (!(await isTrainSplit(root))) return undefined;
   for (const name of names) {
     const val = join(root, name);
     if (await isFolder(val)) return { train, val };
@@ -35,8 +38,24 @@ export async function findSplitFolders(dir: string, names: readonly string[] = V
 export async function unusedTestFolder(dir: string, val: string | undefined): Promise<string | undefined> {
   const root = resolve(dir);
   const test = join(root, 'test');
-  if (!(await isFolder(join(root, 'train'))) || !(await isFolder(test))) return undefined;
+  if (!(await isTrainSplit(root)) || !(await isFolder(test))) return undefined;
   return val !== undefined && resolve(val) === test ? undefined : test;
+}
+
+/**
+ * Whether `root/train` is the training part of a split set rather than a class folder named "train": every other
+ * folder beside it is a held-out split (val, valid, validation, test), or it holds folders and no loose images (a
+ * split set with another folder beside it, such as Kaggle's `sample/`).
+ */
+async function isTrainSplit(root: string): Promise<boolean> {
+  const train = join(root, 'train');
+  if (!(await isFolder(train))) return false;
+  const beside = (await readdir(root)).filter((name) => name !== 'train' && !isClutter(name));
+  const besideFolders = (await Promise.all(beside.map(async (name) => ((await isFolder(join(root, name))) ? [name] : [])))).flat();
+  if (besideFolders.every((name) => VAL_FOLDER_NAMES.includes(name))) return true;
+  const inside = (await readdir(train)).filter((name) => !isClutter(name));
+  if (inside.some(hasImageExtension)) return false;
+  return (await Promise.all(inside.map((name) => isFolder(join(train, name))))).some(Boolean);
 }
 
 async function isFolder(path: string): Promise<boolean> {

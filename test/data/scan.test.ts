@@ -233,6 +233,19 @@ describe('findSplitFolders', () => {
     expect(await findSplitFolders(plain)).toBeUndefined();
   });
 
+  it('takes a class named "train" (vehicle types) for a class, and a split set with another folder for a split', async () => {
+    const vehicles = await tree({ 'bus/1.jpg': 'x', 'car/1.jpg': 'x', 'train/1.jpg': 'x', 'train/2.jpg': 'x', 'truck/1.jpg': 'x' });
+    expect(await findSplitFolders(vehicles)).toBeUndefined();
+    expect(await findSplitFolders(vehicles, EVAL_FOLDER_NAMES)).toBeUndefined();
+    expect((await prepareData({ train: vehicles, seed: 1 })).labels).toEqual(['bus', 'car', 'train', 'truck']);
+    // The same classes as the train/ and test/ of a split set: the split is found, and train/ holds the four classes.
+    const split = await tree({ 'train/bus/1.jpg': 'x', 'train/train/1.jpg': 'x', 'test/bus/2.jpg': 'x', 'test/train/2.jpg': 'x' });
+    expect(await findSplitFolders(split)).toEqual({ train: join(split, 'train'), val: join(split, 'test') });
+    expect(await findSplitFolders(join(split, 'train'))).toBeUndefined();
+    const withSample = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x', 'test/a/2.jpg': 'x', 'sample/a/3.jpg': 'x' });
+    expect(await findSplitFolders(withSample)).toEqual({ train: join(withSample, 'train'), val: join(withSample, 'test') });
+  });
+
   // A set split three ways, as Roboflow and many Kaggle sets are.
   const threeWay = { 'train/a/1.jpg': 'x', 'train/a/2.jpg': 'x', 'train/b/1.jpg': 'x', 'train/b/2.jpg': 'x', 'valid/a/3.jpg': 'x', 'test/a/4.jpg': 'x', 'test/b/4.jpg': 'x', 'README.roboflow.txt': 'x' };
 
