@@ -17,7 +17,8 @@ export const EVAL_FOLDER_NAMES: readonly string[] = ['test', 'val', 'valid', 'va
  * Existing splits win over a random split (the dataset's authors chose them), so callers check this first. A class
  * named "train" (vehicle types have one) is not a split: see {@link isTrainSplit}.
  * @param names the held-out folder names to look for, in order of preference.
- * @returns the train and (if present) validation folders, or undefined when `dir` has no `train/` folder.
+ * @returns the train and (if present) validation folders, or undefined when `dir` is not split (no `train/`, or a
+ *   class folder of that name).
  */
 export async function findSplitFolders(dir: string, names: readonly string[] = VAL_FOLDER_NAMES): Promise<{ train: string; val: string | undefined } | undefined> {
   const root = resolve(dir);
