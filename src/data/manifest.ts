@@ -137,12 +137,9 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
       });
     }
     const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-    const keys = Object.keys(record);
-    const byName = (names: readonly string[]): unknown => {
-      const at = findColumn(keys.map(columnKey), names);
-      return at < 0 ? undefined : record[keys[at]!];
-    };
-    const fields = [byName(PATH_COLUMNS), byName(LABEL_COLUMNS)].map((v) => (typeof v === 'string' ? v : ''));
+    const values = Object.values(record);
+    const names = Object.keys(record).map(columnKey);
+    const fields = [PATH_COLUMNS, LABEL_COLUMNS].map((columns) => values[findColumn(names, columns)]).map((v) => (typeof v === 'string' ? v : ''));
     yield { line, fields };
   }
 }

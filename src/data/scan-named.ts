@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { fileNamePattern } from '../core/file-name-pattern.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
 import { listImageFiles } from './scan-folder.js';
 
@@ -22,7 +23,7 @@ export interface ScanNamedOptions {
  * const pets = await scanNamedImages('oxford-pets/images', '^(.+)_\\d+\\.jpg$');
  */
 export async function scanNamedImages(dir: string, pattern: string, options: ScanNamedOptions = {}): Promise<LabelledDataset> {
-  const regex = compileLabelPattern(pattern);
+  const labelOf = fileNamePattern('--label-pattern', pattern, "e.g. --label-pattern '^(.+)_\\d+\\.jpg$' (the first capture group is the class)");
   const root = resolve(dir);
   if (!(await stat(root).then((s) => s.isDirectory(), () => false))) {
     throw new GraftError('INVALID_DATASET', `Folder not found: ${root}`, { hint: '--label-pattern reads the labels from the names of the images in a folder' });
@@ -31,8 +32,7 @@ export async function scanNamedImages(dir: string, pattern: string, options: Sca
   const items: LabelledItem[] = [];
   const unmatched: SkippedFile[] = [];
   for (const file of files) {
-    const match = regex.exec(basename(file));
-    const label = (match?.[1] ?? match?.[0] ?? '').trim();
+    const label = (labelOf(basename(file)) ?? '').trim();
     if (label === '') unmatched.push({ file, reason: `the name does not match --label-pattern ${pattern}` });
     else items.push({ file, label });
   }
@@ -49,15 +49,4 @@ export async function scanNamedImages(dir: string, pattern: string, options: Sca
     });
   }
   return { root, labels, items, skipped: [...skipped, ...unmatched] };
-}
-
-function compileLabelPattern(pattern: string): RegExp {
-  try {
-    return new RegExp(pattern);
-  } catch (cause) {
-    throw new GraftError('INVALID_CONFIG', `--label-pattern is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, {
-      hint: "e.g. --label-pattern '^(.+)_\\d+\\.jpg$' (the first capture group is the class)",
-      cause,
-    });
-  }
 }

@@ -134,8 +134,9 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     const onnxBytes = appendDenseHead(backboneOnnx, handle.onnxFeatureOutput, fitted.layers, {});
     const packed = packHeadWeights(fitted.layers);
     const head = { ...config.head, kind: fitted.linear ? ('linear' as const) : ('mlp' as const), ...(fitted.linear ?? {}), tta: false };
+    const dataSource = { train: set.dir, val: split.valSource, valSplit: split.valSplit };
     const manifest = buildManifest({
-      data: { labels: [...meta.dataset.labels], train: [], val: [], skipped: [], source: { train: set.dir, val: split.valSource, valSplit: split.valSplit } },
+      data: { labels: [...meta.dataset.labels], train: [], val: [], skipped: [], source: dataSource },
       info: handle.info,
       config,
       head,
@@ -152,6 +153,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       val,
       timings: { extract_s: round(fitted.readSeconds), train_s: round(fitted.trainSeconds), total_s: round((performance.now() - started) / 1000) },
       images: { train: trainRows.count, val: valRows?.count ?? 0, skipped },
+      data: dataSource,
       features: headPhase.features,
       backbone: handle.info,
       head,

@@ -22,6 +22,7 @@ import { prepareData, type DataSplit } from '../learn/prepare-data.js';
 import type { SelectionReport } from '../learn/select/fit-linear-head.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
+import type { TrainingOutcome } from '../model/manifest.js';
 import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../learn/train-config.js';
 import { checkDuplicates } from '../learn/check-duplicates.js';
 import { classBalanceNote } from '../learn/class-weights.js';
@@ -79,6 +80,8 @@ export interface TrainResult {
   readonly val: ValScores | null;
   readonly timings: { extract_s: number; train_s: number; total_s: number };
   readonly images: { train: number; val: number; skipped: SkippedFile[] };
+  /** Where the images came from, as graft.json records it: the training folder, the validation folder scored (or none). */
+  readonly data: TrainingOutcome['data'];
   readonly features: { computed: number; cached: number; backbone_s: number };
   readonly backbone: BackboneInfo;
   readonly head: TrainedHeadSummary;
@@ -186,6 +189,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     val,
     timings: { extract_s: round(headWork.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
+    data: data.source,
     features: headWork.features,
     backbone: modelHandle.info,
     head,

@@ -16,7 +16,7 @@ import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
-import { findSplitFolders, unusedTestFolder } from '../../data/find-split-folders.js';
+import { unusedTestFolder } from '../../data/find-split-folders.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -190,7 +190,7 @@ export function registerTrain(program: Command): void {
         await writeFileAtomic(reportPath, (await buildReport(result.model, { onProgress: progress })).html);
       }
       progress.stop();
-      const testDir = store || flags.json ? undefined : await unusedTestFolder(requireData(dir), await scoredValFolder(requireData(dir), flags));
+      const testDir = store || flags.json ? undefined : await unusedTestFolder(requireData(dir), result.data.val ?? undefined);
       printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result, testDir) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
@@ -206,12 +206,6 @@ function featureStoreFrom(dir: string | undefined, features: string | undefined)
     return features;
   }
   return dir !== undefined && isFeatureStore(dir) ? dir : undefined;
-}
-
-/** The folder training scored as validation, as prepareData chooses it: --val, else none with --val-split, else the dataset's own. */
-async function scoredValFolder(dir: string, flags: { val?: string; valSplit?: number }): Promise<string | undefined> {
-  if (flags.val !== undefined) return flags.val;
-  return flags.valSplit === undefined ? (await findSplitFolders(dir))?.val : undefined;
 }
 
 function requireData(dir: string | undefined): string {

@@ -1,4 +1,5 @@
 import { GraftError } from '../../core/errors.js';
+import { fileNamePattern } from '../../core/file-name-pattern.js';
 import { mulberry32, shuffleInPlace } from '../../core/random.js';
 import type { ProgressListener } from '../../core/progress.js';
 
@@ -90,18 +91,10 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
  * @throws GraftError `INVALID_CONFIG` for a pattern that is not a valid regular expression.
  */
 export function groupKeys(files: readonly string[], pattern: string, onProgress?: ProgressListener): string[] {
-  let regex: RegExp;
-  try {
-    regex = new RegExp(pattern);
-  } catch (cause) {
-    throw new GraftError('INVALID_CONFIG', `--group-by is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, {
-      hint: "e.g. --group-by '^(\\d+_\\d+)_' groups GTSRB frames by class and track",
-      cause,
-    });
-  }
+  const groupOf = fileNamePattern('--group-by', pattern, "e.g. --group-by '^(\\d+_\\d+)_' groups GTSRB frames by class and track");
   const keys = files.map((file) => {
-    const match = regex.exec(baseName(file));
-    return match ? `g:${match[1] ?? match[0]}` : `f:${file}`;
+    const group = groupOf(baseName(file));
+    return group === undefined ? `f:${file}` : `g:${group}`;
   });
   const missed = files.filter((_, i) => keys[i]!.startsWith('f:'));
   if (missed.length > 0 && onProgress) {
