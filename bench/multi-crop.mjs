@@ -7,9 +7,10 @@
 // variant's log-loss on held-out images' centre views, in Graft's own folds. Results and reading: RESULTS.md, "What the recipe
 // is", item 12. `meanCrops`: one row per image, its crop half the mean of the five crops' features.
 // `--c-factors 1,0.316,...` runs only crop rows at the default's chosen C times each factor (out-of-fold log-loss and
-// test accuracy): how `graft train`'s crop-row candidates were placed (RESULTS.md, item 12, "Built").
+// test accuracy): how `graft train`'s crop-row candidates were placed (RESULTS.md, item 12, "Built"). `--mirror-mean`
+// runs only the default and one row per image averaging its centre view's features with its mirror's (item 14).
 // Usage: npm run build && node bench/multi-crop.mjs [--datasets a,b | --train dir --test dir --name label]
-//        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)] [--c-factors list]
+//        [--backbones int8,tm] [--seeds 1,2,3] [--out file] [--cache dir (the dumped views, reused)] [--c-factors list | --mirror-mean]
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,8 @@ import { groupBy, referenceBackbones, testDirOf, trainDirOf } from './reference.
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
 const cFactors = opt('c-factors') && opt('c-factors').split(',').map(Number);
-const outFile = opt('out', cFactors ? 'bench/out/multi-crop-c-factors.jsonl' : 'bench/out/multi-crop.jsonl');
+const mirrorMean = args.includes('--mirror-mean');
+const outFile = opt('out', cFactors ? 'bench/out/multi-crop-c-factors.jsonl' : mirrorMean ? 'bench/out/mirror-mean.jsonl' : 'bench/out/multi-crop.jsonl');
 mkdirSync('bench/out', { recursive: true });
 const wanted = opt('backbones', 'int8,tm');
 const backbones = await referenceBackbones(mkdtempSync(join(tmpdir(), 'graft-multi-crop-')), wanted);
@@ -227,6 +229,22 @@ for (const name of folders ? Object.keys(folders) : opt('datasets', 'hymenoptera
           const fitted = await fitLinearHead({ ...cropRows([...labels.keys()]), classNames: train.classes, files: [], groups: [0, 1, 2, 3, 4].flatMap(() => imageGroups) }, { ...choice, classWeights: 'balanced', maxFolds: 'auto', crossValidate: false, seed });
           row.cheap.push({ factor: Number(factor.toFixed(3)), oof: Number(oof.toFixed(5)), acc: accuracyOf(viewsFor(fitted, testCentre), fitted, testLabels) });
         }
+        console.log(JSON.stringify(row));
+        appendFileSync(outFile, `${JSON.stringify(row)}\n`);
+        continue;
+      }
+      if (mirrorMean) {
+        // One row per image, the mean of its centre view's and its mirror image's features (mirror of the mean = the
+        // mean, so no mirror rows and no TTA), tested on the same means: half the rows of mirror rows.
+        const [trainAvg, testAvg] = [trainCentre, testCentre].map(([p, m]) => meanOfCrops([p, m]));
+        t0 = performance.now();
+        const avgHead = await fitLinearHead({ ...whole, plain: trainAvg }, { ...base, trainViews: 'plain', tta: false });
+        const avgSeconds = (performance.now() - t0) / 1000;
+        const row = {
+          dataset: name, backbone: bb, seed, chosen: choiceOf(head), default: accuracyOf(viewsFor(head, testCentre), head, testLabels),
+          mirrorMean: { c: avgHead.c, acc: accuracyOf([testAvg], avgHead, testLabels) },
+          headSeconds: { default: Number(headSeconds.toFixed(2)), mirrorMean: Number(avgSeconds.toFixed(2)) },
+        };
         console.log(JSON.stringify(row));
         appendFileSync(outFile, `${JSON.stringify(row)}\n`);
         continue;
