@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LabelledItem, SkippedFile } from './dataset.js';
 import { findSplitFolders } from './find-split-folders.js';
-import { isManifestPath, streamManifest } from './manifest.js';
+import { isManifestPath, streamManifest, type ManifestPart } from './manifest.js';
 import { scanDataset } from './scan-dataset.js';
 import { alignLabels } from './split.js';
 
@@ -25,7 +25,10 @@ export interface DatasetListing {
   readonly root: string;
   /** What was given: the folder or the manifest file. */
   readonly source: string;
-  /** 'split': the dataset has train/ and val/ (or valid/, validation/, test/) folders; 'single': one part. */
+  /**
+   * 'split': the dataset has train/ and val/ (or valid/, validation/, test/) folders, or is a manifest whose split
+   * column has val or test rows; 'single': one part.
+   */
   readonly layout: 'split' | 'single';
   /** Files the folder scan left out (not images, outside class folders); always empty for a manifest. */
   readonly scanSkipped: readonly SkippedFile[];
@@ -38,7 +41,8 @@ export interface DatasetListing {
 
 /**
  * Lists a dataset for sharded extraction: a class-per-folder directory, one with train/ and val/ folders, or a
- * `path,label` manifest (CSV or JSON Lines; streamed, so its size does not matter).
+ * `path,label` manifest (CSV or JSON Lines; streamed, so its size does not matter; its train rows, then its val rows,
+ * else its test rows, when it has a split column).
  *
  * @throws GraftError `INVALID_DATASET` as {@link scanDataset} does, and when val has a class train lacks.
  */
@@ -46,16 +50,25 @@ export async function listDataset(path: string): Promise<DatasetListing> {
   const source = resolve(path);
   if (isManifestPath(path)) {
     const root = dirname(source);
+    // A split column: train rows are part 0, and the val rows (else the test rows) part 1, as a split folder's val/
+    // (else test/); the other held-out rows are not listed, so no store trains on them.
+    const counts = await manifestPartCounts(source);
+    const heldOut: ManifestPart | undefined = counts === undefined ? undefined : counts.val > 0 ? 'val' : counts.test > 0 ? 'test' : undefined;
+    const rows = async function* (wanted: ManifestPart | undefined, part: 0 | 1): AsyncGenerator<ListedImage> {
+      for await (const entry of streamManifest(source)) {
+        if (entry.part !== wanted) continue;
+        const file = resolve(root, entry.path);
+        yield { part, label: entry.label, path: relativePath(root, file), file };
+      }
+    };
     return {
       root,
       source,
-      layout: 'single',
+      layout: heldOut ? 'split' : 'single',
       scanSkipped: [],
       images: async function* () {
-        for await (const entry of streamManifest(source)) {
-          const file = resolve(root, entry.path);
-          yield { part: 0, label: entry.label, path: relativePath(root, file), file };
-        }
+        yield* rows(counts === undefined ? undefined : 'train', 0);
+        if (heldOut) yield* rows(heldOut, 1);
       },
     };
   }
@@ -81,4 +94,14 @@ export function relativePath(root: string, file: string): string {
   const rel = relative(root, file);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return file;
   return sep === '/' ? rel : rel.split(sep).join('/');
+}
+
+/** The rows of each part of a manifest with a split column; undefined without one. One streamed pass. */
+async function manifestPartCounts(source: string): Promise<Record<ManifestPart, number> | undefined> {
+  const counts: Record<ManifestPart, number> = { train: 0, val: 0, test: 0 };
+  for await (const entry of streamManifest(source)) {
+    if (entry.part === undefined) return undefined;
+    counts[entry.part]++;
+  }
+  return counts;
 }

@@ -1,3 +1,5 @@
+import type { ManifestPart } from './manifest.js';
+
 /**
  * The shapes the data layer passes around: a list of labelled files and the files it could not use.
  * Nothing is dropped silently: every file that was looked at and not used is in `skipped` with a reason.
@@ -24,6 +26,11 @@ export interface LabelledDataset {
   readonly labels: string[];
   readonly items: LabelledItem[];
   readonly skipped: SkippedFile[];
+  /**
+   * For a manifest with a split column: the rows of each part it lists (files found or not), and which part `items`
+   * holds (undefined: every row).
+   */
+  readonly split?: { readonly counts: Readonly<Record<ManifestPart, number>>; readonly part: ManifestPart | undefined };
 }
 
 /** File extensions Graft accepts as images (lower case, with the dot); the bytes, not the name, then decide the format. */

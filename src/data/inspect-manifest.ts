@@ -11,34 +11,72 @@ export const MAX_LISTED_PROBLEMS = 100;
 /** Entries checked at once (stat, and decode when asked): bounds memory whatever the manifest's length. */
 const CHUNK = 512;
 
+/** What one part of a manifest (or the whole of an unsplit one) has been found to hold so far. */
+class PartTally {
+  readonly counts = new Map<string, { count: number; readable: number }>();
+  readonly skipped: SkippedFile[] = [];
+  readonly unreadable: SkippedFile[] = [];
+  skippedCount = 0;
+  unreadableCount = 0;
+  imageCount = 0;
+
+  constructor(readonly name: PartSummary['name']) {}
+
+  missing(file: string): void {
+    this.skippedCount++;
+    if (this.skipped.length < MAX_LISTED_PROBLEMS) this.skipped.push({ file, reason: 'file not found' });
+  }
+
+  undecodable(file: string, reason: string): void {
+    this.unreadableCount++;
+    if (this.unreadable.length < MAX_LISTED_PROBLEMS) this.unreadable.push({ file, reason });
+  }
+
+  present(label: string, isReadable: boolean): void {
+    const c = this.counts.get(label) ?? { count: 0, readable: 0 };
+    c.count++;
+    if (isReadable) c.readable++;
+    this.counts.set(label, c);
+    this.imageCount++;
+  }
+
+  summary(root: string, checkDecode: boolean): PartSummary {
+    const labels = [...this.counts.keys()].sort();
+    const classes: ClassSummary[] = labels.map((label) => ({ label, count: this.counts.get(label)!.count, readable: checkDecode ? this.counts.get(label)!.readable : undefined }));
+    const { name, imageCount, skipped, unreadable, skippedCount, unreadableCount } = this;
+    return { name, root, labels, classes, imageCount, skipped, unreadable, skippedCount, unreadableCount };
+  }
+}
+
+interface Entry {
+  readonly file: string;
+  readonly label: string;
+  readonly tally: PartTally;
+}
+
 /**
  * Summarises a manifest (CSV or JSON Lines) as one streamed pass: per-class counts, files that do not exist, and (with
- * `checkDecode`) files that do not decode. Memory is one chunk of entries plus one counter per class and at most
- * {@link MAX_LISTED_PROBLEMS} example files of each kind, so a manifest of millions of lines is fine (tested at 1M rows).
- * A path listed twice is counted twice.
+ * `checkDecode`) files that do not decode; one summary per part (train, val, test, in that order) when the manifest
+ * has a split column, else one named 'all'. Memory is one chunk of entries plus one counter per class and at most
+ * {@link MAX_LISTED_PROBLEMS} example files of each kind per part, so a manifest of millions of lines is fine (tested
+ * at 1M rows). A path listed twice is counted twice.
  */
 export async function inspectManifest(
   file: string,
   options: { readonly checkDecode: boolean; readonly concurrency?: number; readonly onProgress?: (done: number, total: number) => void },
-): Promise<PartSummary> {
+): Promise<PartSummary[]> {
   const root = resolve(file);
   const base = dirname(root);
-  const counts = new Map<string, { count: number; readable: number }>();
-  const skipped: SkippedFile[] = [];
-  const unreadable: SkippedFile[] = [];
-  let skippedCount = 0;
-  let unreadableCount = 0;
-  let imageCount = 0;
+  const tallies = new Map<PartSummary['name'], PartTally>();
+  const tallyOf = (name: PartSummary['name']): PartTally => tallies.get(name) ?? tallies.set(name, new PartTally(name)).get(name)!;
   let done = 0;
   const pre = makePreprocessing({ inputSize: 32, scale: '0..1', layout: 'nhwc' });
 
-  const check = async (chunk: { file: string; label: string }[]): Promise<void> => {
+  const check = async (chunk: Entry[]): Promise<void> => {
     const exists = await Promise.all(chunk.map(async ({ file: f }) => (await stat(f).catch(() => undefined))?.isFile() === true));
     const present = chunk.filter((_, i) => exists[i]);
     chunk.forEach((entry, i) => {
-      if (exists[i]) return;
-      skippedCount++;
-      if (skipped.length < MAX_LISTED_PROBLEMS) skipped.push({ file: entry.file, reason: 'file not found' });
+      if (!exists[i]) entry.tally.missing(entry.file);
     });
     const bad = new Set<number>();
     if (options.checkDecode && present.length > 0) {
@@ -46,33 +84,26 @@ export async function inspectManifest(
         concurrency: options.concurrency ?? 4,
         onSkip: ({ index, file: f, reason }) => {
           bad.add(index);
-          unreadableCount++;
-          if (unreadable.length < MAX_LISTED_PROBLEMS) unreadable.push({ file: f, reason });
+          present[index]!.tally.undecodable(f, reason);
         },
       });
       for await (const item of decoding) void item;
     }
-    present.forEach((entry, i) => {
-      const c = counts.get(entry.label) ?? { count: 0, readable: 0 };
-      c.count++;
-      if (!bad.has(i)) c.readable++;
-      counts.set(entry.label, c);
-      imageCount++;
-    });
+    present.forEach((entry, i) => entry.tally.present(entry.label, !bad.has(i)));
     done += chunk.length;
     options.onProgress?.(done, done);
   };
 
-  let chunk: { file: string; label: string }[] = [];
+  let chunk: Entry[] = [];
   for await (const entry of streamManifest(root)) {
-    chunk.push({ file: resolve(base, entry.path), label: entry.label });
+    chunk.push({ file: resolve(base, entry.path), label: entry.label, tally: tallyOf(entry.part ?? 'all') });
     if (chunk.length >= CHUNK) {
       await check(chunk);
       chunk = [];
     }
   }
   await check(chunk);
-  const labels = [...counts.keys()].sort();
-  const classes: ClassSummary[] = labels.map((label) => ({ label, count: counts.get(label)!.count, readable: options.checkDecode ? counts.get(label)!.readable : undefined }));
-  return { name: 'all', root, labels, classes, imageCount, skipped, unreadable, skippedCount, unreadableCount };
+  const order: PartSummary['name'][] = ['all', 'train', 'val', 'test'];
+  const found = order.filter((name) => tallies.has(name));
+  return (found.length ? found : ['all' as const]).map((name) => tallyOf(name).summary(root, options.checkDecode));
 }

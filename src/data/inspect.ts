@@ -1,3 +1,4 @@
+import { GraftError } from '../core/errors.js';
 import { makePreprocessing } from '../core/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
 import type { DatasetSummary, PartSummary } from './dataset-summary.js';
@@ -40,13 +41,20 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   const { labelPattern } = options;
   if (isManifestPath(path) && labelPattern === undefined) {
     // Streamed: a manifest may list millions of files (see inspectManifest).
-    const part = await inspectManifest(path, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
-    requireTwoClasses(part.root, part.labels);
-    const warnings = part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`);
-    if (part.skippedCount > part.skipped.length) warnings.push(`${part.skippedCount} listed files do not exist; the first ${part.skipped.length} are shown`);
-    if (part.unreadableCount > part.unreadable.length) warnings.push(`${part.unreadableCount} files do not decode; the first ${part.unreadable.length} are shown`);
+    const parts = await inspectManifest(path, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
+    const trainPart = parts.find((p) => p.name === 'train' || p.name === 'all');
+    if (!trainPart) throw new GraftError('INVALID_DATASET', `${parts[0]!.root} has no train rows in its split column`, { hint: 'mark the rows to train on as train in the split column' });
+    requireTwoClasses(trainPart.root, trainPart.labels);
+    const warnings: string[] = [];
+    for (const part of parts) {
+      const prefix = part.name === 'all' ? '' : `${part.name}: `;
+      warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `${prefix}class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`));
+      if (part.skippedCount > part.skipped.length) warnings.push(`${prefix}${part.skippedCount} listed files do not exist; the first ${part.skipped.length} are shown`);
+      if (part.unreadableCount > part.unreadable.length) warnings.push(`${prefix}${part.unreadableCount} files do not decode; the first ${part.unreadable.length} are shown`);
+    }
+    warnings.push(...heldOutClassWarnings(parts));
     // Duplicates need every file hashed; a streamed manifest of millions is not (folders are).
-    return { path, layout: 'csv', parts: [part], warnings, duplicates: [] };
+    return { path, layout: 'csv', parts, warnings, duplicates: [] };
   }
   const split = await findSplitFolders(path);
   const scans: { name: PartSummary['name']; dataset: LabelledDataset }[] = [];
@@ -105,16 +113,23 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
       unreadableCount: unreadable.length,
     });
   }
+  warnings.push(...heldOutClassWarnings(parts));
+  const duplicates = findDuplicates(hashed);
+  if (duplicates.length) warnings.push(...describeDuplicates(duplicates));
+  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : labelPattern !== undefined ? 'file-names' : 'class-folders';
+  return { path, layout, parts, warnings, duplicates };
+}
+
+/** Warnings for held-out parts (val, test) whose classes differ from train's. */
+function heldOutClassWarnings(parts: readonly PartSummary[]): string[] {
   const train = parts.find((p) => p.name === 'train');
+  if (!train) return [];
+  const warnings: string[] = [];
   for (const heldOut of parts.filter((p) => p.name === 'val' || p.name === 'test')) {
-    if (!train) break;
     const extra = heldOut.labels.filter((label) => !train.labels.includes(label));
     if (extra.length > 0) warnings.push(`${heldOut.name} has classes that train does not: ${extra.join(', ')} (${heldOut.name === 'val' ? 'training' : 'graft eval'} will refuse this)`);
     const missing = train.labels.filter((label) => !heldOut.labels.includes(label));
     if (missing.length > 0) warnings.push(`${heldOut.name} has no images of: ${missing.join(', ')}`);
   }
-  const duplicates = findDuplicates(hashed);
-  if (duplicates.length) warnings.push(...describeDuplicates(duplicates));
-  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : labelPattern !== undefined ? 'file-names' : 'class-folders';
-  return { path, layout, parts, warnings, duplicates };
+  return warnings;
 }

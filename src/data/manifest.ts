@@ -12,12 +12,17 @@ export function isManifestPath(path: string): boolean {
   return MANIFEST_EXTENSIONS.some((ext) => lower.endsWith(ext));
 }
 
+/** The part of a split set a manifest row is in, as its split column says. */
+export type ManifestPart = 'train' | 'val' | 'test';
+
 /** One entry of a manifest, as written: the path is not resolved or checked here. */
 export interface ManifestEntry {
   /** 1-based line where the entry starts. */
   readonly line: number;
   readonly path: string;
   readonly label: string;
+  /** The row's part, when the manifest has a split column ({@link SPLIT_COLUMNS}, {@link VALID_FLAG_COLUMNS}). */
+  readonly part?: ManifestPart;
 }
 
 /**
@@ -29,11 +34,30 @@ export const PATH_COLUMNS: readonly string[] = ['path', 'filename', 'file_name',
 /** Header names a manifest's column of class names may have, in order of preference (Keras reads `class`). */
 export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name', 'category', 'target', 'species'];
 
-/** Where the path and the label are in a manifest's rows, and how many fields a row has (undefined: any). */
+/**
+ * Header names of a column that says which part of a split set each row is in, by name: train, valid, test (see
+ * {@link PART_NAMES}). Kaggle and labelling tools export one table with such a column; read as data, its test rows
+ * would be trained on.
+ */
+export const SPLIT_COLUMNS: readonly string[] = ['split', 'subset', 'set', 'partition', 'fold_name'];
+/** Header names of a true/false column marking validation rows: fastai's `ColSplitter` reads `is_valid`. */
+export const VALID_FLAG_COLUMNS: readonly string[] = ['is_valid', 'is_val', 'is_validation'];
+
+/** The values a split column may hold (compared in lower case), and the part each names. */
+const PART_NAMES: Readonly<Record<string, ManifestPart>> = {
+  train: 'train', training: 'train', trn: 'train',
+  val: 'val', valid: 'val', validation: 'val', dev: 'val',
+  test: 'test', testing: 'test', tst: 'test',
+};
+const FLAG_PARTS: Readonly<Record<string, ManifestPart>> = { true: 'val', '1': 'val', yes: 'val', t: 'val', false: 'train', '0': 'train', no: 'train', f: 'train' };
+
+/** Where the path, the label and the split (if any) are in a manifest's rows, and how many fields a row has (undefined: any). */
 interface Columns {
   readonly path: number;
   readonly label: number;
   readonly width?: number;
+  /** The split column and whether it is a true/false validation flag rather than a part's name. */
+  readonly split?: { readonly index: number; readonly isFlag: boolean };
 }
 const PLAIN_COLUMNS: Columns = { path: 0, label: 1, width: 2 };
 
@@ -53,7 +77,27 @@ function findColumn(keys: readonly string[], names: readonly string[]): number {
 function headerColumns(fields: readonly string[]): Columns | undefined {
   const keys = fields.map(columnKey);
   const [path, label] = [findColumn(keys, PATH_COLUMNS), findColumn(keys, LABEL_COLUMNS)];
-  return path >= 0 && label >= 0 ? { path, label, width: fields.length } : undefined;
+  if (path < 0 || label < 0) return undefined;
+  const split = splitColumn(keys);
+  return { path, label, width: fields.length, ...(split ? { split } : {}) };
+}
+
+/** The split column among header keys: a part's name first, else a validation flag. */
+function splitColumn(keys: readonly string[]): Columns['split'] {
+  const named = findColumn(keys, SPLIT_COLUMNS);
+  if (named >= 0) return { index: named, isFlag: false };
+  const flag = findColumn(keys, VALID_FLAG_COLUMNS);
+  return flag >= 0 ? { index: flag, isFlag: true } : undefined;
+}
+
+/** The part a row's split value names. @throws GraftError `INVALID_DATASET` for a value that names none. */
+function partOf(value: string, isFlag: boolean, file: string, line: number): ManifestPart {
+  const part = (isFlag ? FLAG_PARTS : PART_NAMES)[value.trim().toLowerCase()];
+  if (part !== undefined) return part;
+  const accepted = isFlag ? 'true or false (1 or 0): true marks a validation row' : 'train, valid (val, validation) or test';
+  throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} has the split ${JSON.stringify(value)}, which names no part of a split set`, {
+    hint: `write ${accepted} in that column, or drop the column to use every row as training data`,
+  });
 }
 
 /**
@@ -61,10 +105,12 @@ function headerColumns(fields: readonly string[]): Columns | undefined {
  *
  * - A CSV (RFC 4180 quoting, so a quoted field may hold commas, quotes and newlines) of `path,label` lines, or with a
  *   header row that names its columns. A header names the path column with one of {@link PATH_COLUMNS} and the class
- *   column with one of {@link LABEL_COLUMNS} (any case; other columns, such as an id or a split, are ignored), so
+ *   column with one of {@link LABEL_COLUMNS} (any case; other columns, such as an id, are ignored), so
  *   `filename,class` (what Keras's `flow_from_dataframe` reads) and `id,image,species,split` both work.
- * - JSON Lines of objects whose path and class are under those same keys (`{"path": ..., "label": ...}`; other keys
- *   are ignored).
+ * - A split column ({@link SPLIT_COLUMNS}: train, valid or test in each row; or fastai's true/false `is_valid`) gives
+ *   each entry its `part`, so callers can keep held-out rows out of training.
+ * - JSON Lines of objects whose path, class and split are under those same keys (`{"path": ..., "label": ...}`; other
+ *   keys are ignored).
  *
  * Blank lines are skipped. A relative path written on Windows (`images\cat\1.jpg`) is read with slashes elsewhere.
  *
@@ -83,14 +129,15 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
   }
   const isJsonl = !file.toLowerCase().endsWith('.csv');
   const records = isJsonl ? jsonlRecords(file) : csvRecords(file);
-  let columns: Columns | undefined;
+  let csvColumns: Columns | undefined;
   for await (const { line, fields } of records) {
-    if (columns === undefined) {
-      const header = isJsonl ? undefined : headerColumns(fields);
-      columns = header ?? PLAIN_COLUMNS;
+    if (!isJsonl && csvColumns === undefined) {
+      const header = headerColumns(fields);
+      csvColumns = header ?? PLAIN_COLUMNS;
       if (header) continue;
       if (fields.length > 2) throw unnamedColumns(file, line, fields);
     }
+    const columns = csvColumns ?? jsonlColumns(fields);
     const [path, label] = [fields[columns.path]?.trim() ?? '', fields[columns.label]?.trim() ?? ''];
     if ((columns.width !== undefined && fields.length !== columns.width) || path === '' || label === '') {
       throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} ${malformedWhat(columns)}. Received: ${JSON.stringify(fields)}`, {
@@ -99,7 +146,8 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
           : 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
       });
     }
-    yield { line, path: portablePath(path), label };
+    const split = columns.split;
+    yield { line, path: portablePath(path), label, ...(split ? { part: partOf(fields[split.index] ?? '', split.isFlag, file, line) } : {}) };
   }
 }
 
@@ -111,8 +159,13 @@ function portablePath(path: string): string {
   return sep === '/' && path.includes('\\') && !path.includes('/') ? path.replaceAll('\\', '/') : path;
 }
 
+/** A JSON Lines record's columns, as {@link jsonlRecords} lays out its fields. */
+function jsonlColumns(fields: readonly string[]): Columns {
+  return fields.length > 2 ? { path: 0, label: 1, split: { index: 2, isFlag: fields[3] === 'flag' } } : { path: 0, label: 1 };
+}
+
 function malformedWhat(columns: Columns): string {
-  if (columns === PLAIN_COLUMNS) return 'is not "path,label"';
+  if (columns === PLAIN_COLUMNS || columns.width === undefined) return 'is not "path,label"';
   return `does not have the header's ${columns.width} fields with a path and a label`;
 }
 
@@ -140,6 +193,9 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
     const values = Object.values(record);
     const names = Object.keys(record).map(columnKey);
     const fields = [PATH_COLUMNS, LABEL_COLUMNS].map((columns) => values[findColumn(names, columns)]).map((v) => (typeof v === 'string' ? v : ''));
+    const split = splitColumn(names);
+    // A split value may be a string or, for a flag, a boolean or a number: fields [path, label, split, kind].
+    if (split) fields.push(String(values[split.index]), split.isFlag ? 'flag' : 'named');
     yield { line, fields };
   }
 }

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
-import { streamManifest } from './manifest.js';
+import { streamManifest, type ManifestEntry, type ManifestPart } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
 
 /**
@@ -13,32 +13,75 @@ import { requireTwoClasses } from './scan-folder.js';
  * `skipped` with reason 'file not found' rather than failing the run. Extensions are not filtered: the manifest names
  * its files on purpose, and the decoder reports any that are not images.
  *
+ * A manifest with a split column (train, valid, test: see {@link streamManifest}) lists the rows of one part: the first
+ * of `parts` that has any (none: nothing is listed). Without `parts`, or without a split column, every row is.
+ *
  * @throws GraftError `INVALID_DATASET` when the manifest is missing, a line does not have the fields the header (or
- *   `path,label`) gives or has an empty label, no rows are listed, or there is only one class (unless `isLenient`).
+ *   `path,label`) gives or has an empty label or an unknown split, some rows of a JSON Lines file have a split and
+ *   others none, no rows are listed, or there is only one class (unless `isLenient`).
  */
-export async function scanCsv(csvPath: string, options: { readonly isLenient?: boolean } = {}): Promise<LabelledDataset> {
+export async function scanCsv(csvPath: string, options: { readonly isLenient?: boolean; readonly parts?: readonly ManifestPart[] } = {}): Promise<LabelledDataset> {
   const root = resolve(csvPath);
   const base = dirname(root);
-  const items: LabelledItem[] = [];
-  const skipped: SkippedFile[] = [];
-  const labels = new Set<string>();
+  // One pass, each row into its part's bucket ('all' without a split column), so a long list is read once.
+  const buckets = new Map<ManifestPart | 'all', { items: LabelledItem[]; skipped: SkippedFile[] }>();
+  const counts: Record<ManifestPart, number> = { train: 0, val: 0, test: 0 };
+  let unsplit: ManifestEntry | undefined;
   for await (const entry of streamManifest(root)) {
+    if (entry.part === undefined) unsplit ??= entry;
+    else counts[entry.part]++;
+    const key = entry.part ?? 'all';
+    const bucket = buckets.get(key) ?? { items: [], skipped: [] };
+    buckets.set(key, bucket);
     const file = resolve(base, entry.path);
-    if (!(await isFile(file))) {
-      skipped.push({ file, reason: 'file not found' });
-      continue;
-    }
-    items.push({ file, label: entry.label });
-    labels.add(entry.label);
+    if (await isFile(file)) bucket.items.push({ file, label: entry.label });
+    else bucket.skipped.push({ file, reason: 'file not found' });
   }
+  const isSplit = counts.train + counts.val + counts.test > 0;
+  if (isSplit && unsplit) {
+    throw new GraftError('INVALID_DATASET', `Line ${unsplit.line} of ${root} has no split, and other lines do`, {
+      hint: 'give every line a split (train, valid or test), or none',
+    });
+  }
+  const part = isSplit && options.parts ? options.parts.find((p) => counts[p] > 0) : undefined;
+  const chosen = isSplit && options.parts ? [part] : [...buckets.keys()];
+  const items = chosen.flatMap((key) => (key === undefined ? [] : buckets.get(key)?.items ?? []));
+  const skipped = chosen.flatMap((key) => (key === undefined ? [] : buckets.get(key)?.skipped ?? []));
+  const split = isSplit ? { split: { counts, part } } : {};
   if (items.length === 0) {
-    throw new GraftError('INVALID_DATASET', `No usable rows in ${root} (${skipped.length} listed files not found)`, {
+    if (isSplit && options.parts && part === undefined) {
+      if (options.isLenient) return { root, labels: [], items, skipped, ...split };
+      throw new GraftError('INVALID_DATASET', `${root} has no ${options.parts.join(' or ')} rows in its split column (${describeCounts(counts)})`, {
+        hint: 'mark the rows to use as such in the split column, or drop the column to use every row',
+      });
+    }
+    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files not found)`, {
       hint: 'write one line per image: path,label (paths relative to the manifest file)',
     });
   }
-  const sorted = [...labels].sort();
+  const sorted = [...new Set(items.map((item) => item.label))].sort();
   if (!options.isLenient) requireTwoClasses(root, sorted);
-  return { root, labels: sorted, items, skipped };
+  return { root, labels: sorted, items, skipped, ...split };
+}
+
+/**
+ * Whether a manifest has test rows in its split column that training did not score (it validated on the val rows, on
+ * other data, or on none): the untouched images `graft eval <model> <manifest>` scores.
+ * @param data where training's validation images came from (`TrainResult.data`).
+ */
+export async function hasUnusedTestRows(manifest: string, data: { readonly val: string | null; readonly valPart?: ManifestPart }): Promise<boolean> {
+  if (data.valPart === 'test' && data.val !== null && resolve(data.val) === resolve(manifest)) return false;
+  for await (const entry of streamManifest(resolve(manifest))) {
+    // Every row has a split or none does: the first row says whether there is a column to look through.
+    if (entry.part === undefined) return false;
+    if (entry.part === 'test') return true;
+  }
+  return false;
+}
+
+/** "120 train, 30 val, 0 test rows". */
+export function describeCounts(counts: Readonly<Record<ManifestPart, number>>): string {
+  return `${counts.train} train, ${counts.val} val, ${counts.test} test rows`;
 }
 
 /** {@link scanCsv} under the name that says it also reads JSON Lines. */

@@ -1,6 +1,6 @@
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset } from './dataset.js';
-import { isManifestPath } from './manifest.js';
+import { isManifestPath, type ManifestPart } from './manifest.js';
 import { scanCsv } from './scan-csv.js';
 import { scanImageFolder } from './scan-folder.js';
 import { scanNamedImages } from './scan-named.js';
@@ -11,6 +11,8 @@ export interface ScanDatasetOptions {
   readonly isLenient?: boolean;
   /** Labels from the image names instead of class folders (see {@link scanNamedImages}). */
   readonly labelPattern?: string;
+  /** Of a manifest with a split column, the rows of the first of these parts that has any (see {@link scanCsv}). */
+  readonly parts?: readonly ManifestPart[];
 }
 
 /**

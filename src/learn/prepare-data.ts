@@ -1,5 +1,7 @@
 import type { LabelledDataset, LabelledItem, SkippedFile } from '../data/dataset.js';
 import { findSplitFolders } from '../data/find-split-folders.js';
+import type { ManifestPart } from '../data/manifest.js';
+import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { alignLabels, stratifiedSplit } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
@@ -10,16 +12,32 @@ export interface DataSplit {
   readonly val: LabelledItem[];
   readonly skipped: SkippedFile[];
   /** Where each part came from, for the manifest; `labelPattern` when the labels came from the file names. */
-  readonly source: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string };
+  readonly source: DataSource;
 }
+
+/**
+ * Where training's images came from: the train and validation folders or manifests, the fraction split off when
+ * there was no validation set, `labelPattern` when the labels came from the file names, and `valPart` when the
+ * validation images are rows of a split manifest (its val or test rows).
+ */
+export interface DataSource {
+  readonly train: string;
+  readonly val: string | null;
+  readonly valSplit: number | null;
+  readonly labelPattern?: string;
+  readonly valPart?: ManifestPart;
+}
+
+/** The parts of a split manifest that validate training, in order of preference (as VAL_FOLDER_NAMES). */
+const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
 
 /**
  * Train and validation items from what the user gave. A dataset folder holding `train/` trains on that. The validation
  * images are an explicit `--val` folder; else a seeded stratified `valSplit` of the training images, when asked
  * for; else the dataset's own `val/` (or valid/validation/test) folder; else none (every image trains, and
- * cross-validation on them estimates accuracy). With `labelPattern`, both take their labels from the image names
- * (see scanNamedImages). Validation images are
- * only scored: nothing is chosen on them.
+ * cross-validation on them estimates accuracy). A manifest with a split column trains on its train rows and, like a
+ * split folder, validates on its val rows (else its test rows). With `labelPattern`, both take their labels from the
+ * image names (see scanNamedImages). Validation images are only scored: nothing is chosen on them.
  */
 export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number; labelPattern?: string }): Promise<DataSplit> {
   if (options.val !== undefined && options.valSplit !== undefined) {
@@ -35,16 +53,26 @@ export async function prepareData(options: { train: string; val?: string; valSpl
   }
   const { labelPattern } = options;
   const named = labelPattern === undefined ? {} : { labelPattern };
-  const train = await scanDataset(trainPath, { labelPattern });
+  const train = await scanDataset(trainPath, { labelPattern, parts: ['train'] });
+  // A split manifest's own held-out rows, as a split folder's val/ (or test/).
+  const ownHeldOut = train.split && (train.split.counts.val > 0 || train.split.counts.test > 0);
+  if (ownHeldOut && valPath === undefined && options.valSplit === undefined) valPath = train.root;
   if (valPath !== undefined) {
     // Validation images are only scored: some of the classes, even one, will do (as for graft eval).
-    const aligned = alignLabels(train, await scanDataset(valPath, { isLenient: true, labelPattern }));
+    const val = await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS });
+    if (val.split && val.split.part === undefined) {
+      throw new GraftError('INVALID_DATASET', `${val.root} has no val or test rows in its split column to validate on (${describeCounts(val.split.counts)})`, {
+        hint: 'pass a manifest or folder of held-out images as --val, or mark them as valid in the split column',
+      });
+    }
+    const aligned = alignLabels(train, val);
+    const valPart = val.split?.part;
     return {
       labels: aligned.train.labels,
       train: aligned.train.items,
       val: aligned.val.items,
       skipped: [...train.skipped, ...aligned.val.skipped],
-      source: { train: train.root, val: aligned.val.root, valSplit: null, ...named },
+      source: { train: train.root, val: aligned.val.root, valSplit: null, ...named, ...(valPart ? { valPart } : {}) },
     };
   }
   const valSplit = options.valSplit ?? 0;

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { SkippedFile } from '../data/dataset.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
+import type { ManifestPart } from '../data/manifest.js';
+import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { unknownLabels } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
@@ -8,22 +10,32 @@ import { evaluatePredictions, type EvaluationReport } from '../metrics/classific
 import type { ProgressListener } from '../core/progress.js';
 import type { GraftModel } from './graft-model.js';
 
-export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string };
+/** `part`: which rows of a manifest with a split column were scored. */
+export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string; readonly part?: ManifestPart };
+
+/** The rows of a split manifest evaluation scores, in order of preference (as EVAL_FOLDER_NAMES). */
+const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
 
 /**
  * Scores a model directory on a labelled dataset (class sub-folders, a CSV, or with `labelPattern` images whose names
  * hold their class). A dataset with train/ and test/ (or val/, valid/, validation/) folders is scored on that
- * held-out folder, test/ first. Every class of the dataset must be one of the model's labels; it may hold some of
- * them only, even one (a new batch of one kind of part, say), and an empty class folder is passed over.
+ * held-out folder, test/ first; a manifest with a split column on its test rows, else its val rows (`part` picks
+ * others). Every class of the dataset must be one of the model's labels; it may hold some of them only, even one (a
+ * new batch of one kind of part, say), and an empty class folder is passed over.
  */
-export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string } = {}): Promise<ModelEvaluation> {
+export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string; part?: ManifestPart } = {}): Promise<ModelEvaluation> {
   const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
   if (split && split.val === undefined) {
     throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {
       hint: `pass the folder of images the model was not trained on, e.g. graft eval <model> ${join(datasetPath, 'test')}`,
     });
   }
-  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern });
+  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern, parts: options.part ? [options.part] : EVAL_PARTS });
+  if (dataset.split && dataset.split.part === undefined) {
+    throw new GraftError('INVALID_DATASET', `${dataset.root} has no ${options.part ?? 'test or val'} rows in its split column to evaluate on (${describeCounts(dataset.split.counts)})`, {
+      hint: 'mark the images the model was not trained on as test in the split column, or pass a manifest of them',
+    });
+  }
   const labels = model.labels;
   const unknown = unknownLabels(dataset, labels);
   if (unknown.length) {
@@ -50,5 +62,6 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
     probabilities,
     files: kept.map((i) => files[i]!),
   });
-  return { ...report, skipped: [...dataset.skipped, ...run.skipped], dataset: dataset.root };
+  const part = dataset.split?.part;
+  return { ...report, skipped: [...dataset.skipped, ...run.skipped], dataset: dataset.root, ...(part ? { part } : {}) };
 }

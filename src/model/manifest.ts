@@ -1,3 +1,4 @@
+import type { ManifestPart } from '../data/manifest.js';
 import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
 import type { TrainViews } from '../core/selection-report.js';
 import type { BackboneFormat } from '../engine/backbone.js';
@@ -31,8 +32,11 @@ export type TrainingConfig = TrainConfig & { readonly fineTune?: FineTuneConfig 
 
 /** What a run found and chose: its data, counts, the head's selection, and the fine-tuning phase's result. */
 export interface TrainingOutcome {
-  /** Where the images came from; `labelPattern` when their labels were read from their file names. */
-  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string };
+  /**
+   * Where the images came from; `labelPattern` when their labels were read from their file names, `valPart` when the
+   * validation images are the val or test rows of a manifest with a split column.
+   */
+  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string; readonly valPart?: ManifestPart };
   readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;

@@ -45,13 +45,15 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     const dataset = options.data ?? (recordedVal && existsSync(recordedVal) ? recordedVal : null);
     // The recorded validation folder is labelled as training read it; another folder, as the caller says.
     const labelPattern = options.data === undefined ? manifest.training?.outcome.data?.labelPattern : options.labelPattern;
+    // Likewise the rows of a split manifest that training validated on.
+    const part = options.data === undefined ? manifest.training?.outcome.data?.valPart : undefined;
     let evaluation: ReportEvaluation | null = null;
     if (dataset) {
-      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern });
+      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) });
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
       const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
       evaluation = {
-        dataset: report.dataset,
+        dataset: report.part ? `${report.dataset} (its ${report.part} rows)` : report.dataset,
         count: report.count,
         accuracy: report.accuracy,
         top5: report.top5,

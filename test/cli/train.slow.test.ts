@@ -15,6 +15,7 @@ interface TrainJson {
   timings: { extract_s: number; train_s: number; total_s: number };
   images: { train: number; val: number; skipped: { file: string; reason: string }[] };
   features: { computed: number; cached: number };
+  data: { train: string; val: string | null; valSplit: number | null; valPart?: string };
 }
 interface EmbedJson {
   images: number;
@@ -190,6 +191,35 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const report = parseJsonOutput<{ dataset: string | null; accuracy: number | null }>(await runCli(['report', join(root, 'named-model'), '--out', join(root, 'named.html'), '--json'], env));
     expect(report.dataset).toBe(test);
     expect(report.accuracy).toBe(ev.accuracy);
+  });
+
+  it('a manifest with a split column trains on its train rows, validates on valid, and leaves test to eval and the next: line', async () => {
+    const { readdirSync } = await import('node:fs');
+    const rows = ['image,class,split'];
+    for (const label of ['ants', 'bees']) {
+      const trainFiles = readdirSync(join(hymenoptera, 'train', label)).filter((f) => f.endsWith('.jpg')).sort().slice(0, 12);
+      const heldOut = readdirSync(join(hymenoptera, 'val', label)).filter((f) => f.endsWith('.jpg')).sort().slice(0, 12);
+      rows.push(...trainFiles.map((f) => `${join(hymenoptera, 'train', label, f)},${label},train`));
+      rows.push(...heldOut.slice(0, 4).map((f) => `${join(hymenoptera, 'val', label, f)},${label},valid`));
+      rows.push(...heldOut.slice(4).map((f) => `${join(hymenoptera, 'val', label, f)},${label},test`));
+    }
+    const table = join(root, 'split.csv');
+    await writeFile(table, `${rows.join('\n')}\n`);
+    const out = join(root, 'split-model');
+    const trained = parseJsonOutput<TrainJson>(await runCli(['train', table, '--backbone', int8Model, '--out', out, '--json'], env));
+    expect(trained.images).toMatchObject({ train: 24, val: 8 });
+    expect(trained.data).toMatchObject({ train: table, val: table, valPart: 'val' });
+    // The summary says which rows validated and offers the test rows to graft eval.
+    const text = await runCli(['train', table, '--backbone', int8Model, '--out', join(root, 'split-model-2')], env);
+    expect(text.stdout).toContain(`8 images: the val rows of ${table}`);
+    expect(text.stdout).toContain(`next: graft eval ${join(root, 'split-model-2')} ${table}`);
+    const ev = parseJsonOutput<EvalJson & { part?: string }>(await runCli(['eval', out, table, '--json'], env));
+    expect(ev.part).toBe('test');
+    expect(ev.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(16);
+    // The report scores the rows training validated on, not the test rows.
+    const report = parseJsonOutput<{ dataset: string | null; accuracy: number | null }>(await runCli(['report', out, '--out', join(root, 'split.html'), '--json'], env));
+    expect(report.dataset).toBe(`${table} (its val rows)`);
+    expect(report.accuracy).toBeCloseTo(trained.val!.accuracy, 10);
   });
 
   it('the exported ONNX model scores exactly what training reported on the validation folder', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,28 +11,7 @@ import { EVAL_FOLDER_NAMES, findSplitFolders, unusedTestFolder } from '../../src
 import { prepareData } from '../../src/learn/prepare-data.js';
 import { evaluateModel } from '../../src/model/evaluate-model.js';
 import type { GraftModel } from '../../src/model/graft-model.js';
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'graft-scan-'));
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(join(root, path, '..'), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-  return root;
-}
-
-async function expectDatasetError(promise: Promise<unknown>, pattern: RegExp, hintPattern?: RegExp): Promise<GraftError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GraftError);
-  const graftError = error as GraftError;
-  expect(graftError.code).toBe('INVALID_DATASET');
-  expect(graftError.message).toMatch(pattern);
-  if (hintPattern) expect(graftError.hint).toMatch(hintPattern);
-  return graftError;
-}
+import { expectDatasetError, tree } from './dataset-trees.js';
 
 describe('scanImageFolder', () => {
   it('lists classes sorted, filters extensions case-insensitively, ignores hidden files, counts the rest', async () => {
@@ -143,7 +122,7 @@ describe('scanCsv', () => {
     expect(fromKeras.skipped).toEqual([]); // the header is not a missing file
     // Extra columns are ignored, wherever the named ones stand; "Image Path" is image_path.
     const wide = join(root, 'wide.csv');
-    await writeFile(wide, 'id,Image Path,species,split\n7,"img/a.jpg",cat,train\n8,img/b.jpg,"dog, big",test\n');
+    await writeFile(wide, 'id,Image Path,species,source\n7,"img/a.jpg",cat,web\n8,img/b.jpg,"dog, big",phone\n');
     const ds = await scanCsv(wide);
     expect(ds.labels).toEqual(['cat', 'dog, big']);
     expect(ds.items.map((item) => item.file)).toEqual([join(root, 'img/a.jpg'), join(root, 'img/b.jpg')]);

@@ -22,7 +22,7 @@ export function registerEval(program: Command): void {
         const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern });
         progress.stop();
         printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
-          [`${report.dataset}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${s.file}: ${s.reason}`)].join('\n'),
+          [`${report.dataset}${report.part ? ` (its ${report.part} rows)` : ''}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${s.file}: ${s.reason}`)].join('\n'),
         );
       } catch (error) {
         progress.stop();

@@ -17,6 +17,8 @@ import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
 import { unusedTestFolder } from '../../data/find-split-folders.js';
+import { isManifestPath } from '../../data/manifest.js';
+import { hasUnusedTestRows } from '../../data/scan-csv.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -190,13 +192,19 @@ export function registerTrain(program: Command): void {
         await writeFileAtomic(reportPath, (await buildReport(result.model, { onProgress: progress })).html);
       }
       progress.stop();
-      const testDir = store || flags.json ? undefined : await unusedTestFolder(requireData(dir), result.data.val ?? undefined);
+      const testDir = store || flags.json ? undefined : await unusedTestData(requireData(dir), result.data);
       printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result, testDir) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
       reportFailure(error, flags.json);
     }
   });
+}
+
+/** The dataset's untouched test images for the `next:` line: a split folder's unused test/, or a split manifest's test rows. */
+async function unusedTestData(data: string, source: TrainResult['data']): Promise<string | undefined> {
+  if (isManifestPath(data)) return (await hasUnusedTestRows(data, source)) ? data : undefined;
+  return unusedTestFolder(data, source.val ?? undefined);
 }
 
 /** The store folder to train from: --features, or a data argument that is a store (it holds shard files). */
@@ -254,7 +262,7 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
 
 /**
  * What `graft train` prints without --json.
- * @param testDir the dataset's unused `test/` folder, which the closing `next:` line offers to `graft eval`.
+ * @param testDir the dataset's unused `test/` folder (or split manifest), which the closing `next:` line offers to `graft eval`.
  */
 export function formatTrainResult(r: TrainResult, testDir?: string): string {
   const scales = r.backbone.scales ? `, ${r.backbone.scales.length} scales` : '';
@@ -290,7 +298,8 @@ export function formatTrainResult(r: TrainResult, testDir?: string): string {
     );
   }
   if (r.val) {
-    lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images; scored only, never used to choose)`);
+    const rows = r.data.valPart ? `: the ${r.data.valPart} rows of ${r.data.val}` : '';
+    lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images${rows}; scored only, never used to choose)`);
   } else lines.push('  val        none (every training image trained; the CV accuracy above is the estimate)');
   if (r.labelIssues.length) {
     lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json and the report):`);
