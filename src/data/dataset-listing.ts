@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LabelledItem, SkippedFile } from './dataset.js';
 import { findSplitFolders } from './find-split-folders.js';
+import { streamManifestFiles } from './manifest-files.js';
 import { isManifestPath, streamManifest, type ManifestPart } from './manifest.js';
 import { scanDataset } from './scan-dataset.js';
 import { alignLabels } from './split.js';
@@ -55,10 +56,9 @@ export async function listDataset(path: string): Promise<DatasetListing> {
     const counts = await manifestPartCounts(source);
     const heldOut: ManifestPart | undefined = counts === undefined ? undefined : counts.val > 0 ? 'val' : counts.test > 0 ? 'test' : undefined;
     const rows = async function* (wanted: ManifestPart | undefined, part: 0 | 1): AsyncGenerator<ListedImage> {
-      for await (const entry of streamManifest(source)) {
+      for await (const entry of streamManifestFiles(source)) {
         if (entry.part !== wanted) continue;
-        const file = resolve(root, entry.path);
-        yield { part, label: entry.label, path: relativePath(root, file), file };
+        yield { part, label: entry.label, path: relativePath(root, entry.file), file: entry.file };
       }
     };
     return {

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { makePreprocessing } from '../core/preprocessing.js';
 import type { SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
 import type { ClassSummary, PartSummary } from './dataset-summary.js';
-import { streamManifest } from './manifest.js';
+import { streamManifestFiles } from './manifest-files.js';
 
 /** Problem files kept as examples in a summary; the totals count all of them. */
 export const MAX_LISTED_PROBLEMS = 100;
@@ -66,7 +66,6 @@ export async function inspectManifest(
   options: { readonly checkDecode: boolean; readonly concurrency?: number; readonly onProgress?: (done: number, total: number) => void },
 ): Promise<PartSummary[]> {
   const root = resolve(file);
-  const base = dirname(root);
   const tallies = new Map<PartSummary['name'], PartTally>();
   const tallyOf = (name: PartSummary['name']): PartTally => tallies.get(name) ?? tallies.set(name, new PartTally(name)).get(name)!;
   let done = 0;
@@ -95,8 +94,8 @@ export async function inspectManifest(
   };
 
   let chunk: Entry[] = [];
-  for await (const entry of streamManifest(root)) {
-    chunk.push({ file: resolve(base, entry.path), label: entry.label, tally: tallyOf(entry.part ?? 'all') });
+  for await (const entry of streamManifestFiles(root)) {
+    chunk.push({ file: entry.file, label: entry.label, tally: tallyOf(entry.part ?? 'all') });
     if (chunk.length >= CHUNK) {
       await check(chunk);
       chunk = [];

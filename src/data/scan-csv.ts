@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
+import { streamManifestFiles } from './manifest-files.js';
 import { streamManifest, type ManifestEntry, type ManifestPart } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
 
@@ -9,7 +10,8 @@ import { requireTwoClasses } from './scan-folder.js';
  * Lists a dataset described by a manifest: a CSV of `path,label` lines (or with a header naming its path and label
  * columns) or JSON Lines of `{"path","label"}` (see {@link streamManifest}), read as a stream rather than whole.
  *
- * Paths are relative to the manifest's folder (absolute paths are kept). A listed file that does not exist is put in
+ * Paths are relative to the manifest's folder, or to the one sub-folder of it holding the first row's image, with an
+ * extension added to names without one (absolute paths are kept; see {@link streamManifestFiles}). A listed file that does not exist is put in
  * `skipped` with reason 'file not found' rather than failing the run. Extensions are not filtered: the manifest names
  * its files on purpose, and the decoder reports any that are not images.
  *
@@ -22,20 +24,18 @@ import { requireTwoClasses } from './scan-folder.js';
  */
 export async function scanCsv(csvPath: string, options: { readonly isLenient?: boolean; readonly parts?: readonly ManifestPart[] } = {}): Promise<LabelledDataset> {
   const root = resolve(csvPath);
-  const base = dirname(root);
   // One pass, each row into its part's bucket ('all' without a split column), so a long list is read once.
   const buckets = new Map<ManifestPart | 'all', { items: LabelledItem[]; skipped: SkippedFile[] }>();
   const counts: Record<ManifestPart, number> = { train: 0, val: 0, test: 0 };
   let unsplit: ManifestEntry | undefined;
-  for await (const entry of streamManifest(root)) {
+  for await (const entry of streamManifestFiles(root)) {
     if (entry.part === undefined) unsplit ??= entry;
     else counts[entry.part]++;
     const key = entry.part ?? 'all';
     const bucket = buckets.get(key) ?? { items: [], skipped: [] };
     buckets.set(key, bucket);
-    const file = resolve(base, entry.path);
-    if (await isFile(file)) bucket.items.push({ file, label: entry.label });
-    else bucket.skipped.push({ file, reason: 'file not found' });
+    if (await isFile(entry.file)) bucket.items.push({ file: entry.file, label: entry.label });
+    else bucket.skipped.push({ file: entry.file, reason: 'file not found' });
   }
   const isSplit = counts.train + counts.val + counts.test > 0;
   if (isSplit && unsplit) {
@@ -55,8 +55,9 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
         hint: 'mark the rows to use as such in the split column, or drop the column to use every row',
       });
     }
-    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files not found)`, {
-      hint: 'write one line per image: path,label (paths relative to the manifest file)',
+    const first = skipped[0] ? `, such as ${skipped[0].file}` : '';
+    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files not found${first})`, {
+      hint: "write one line per image: path,label. Paths are read relative to the manifest's folder, or to the one sub-folder of it (train_images/, say) that holds the first row's image; a name without an extension is looked up with .jpg, .png and the other image extensions",
     });
   }
   const sorted = [...new Set(items.map((item) => item.label))].sort();
