@@ -39,7 +39,7 @@ export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name',
  * {@link PART_NAMES}). Kaggle and labelling tools export one table with such a column; read as data, its test rows
  * would be trained on.
  */
-export const SPLIT_COLUMNS: readonly string[] = ['split', 'subset', 'set', 'partition', 'fold_name'];
+export const SPLIT_COLUMNS: readonly string[] = ['split', 'subset', 'data_split'];
 /** Header names of a true/false column marking validation rows: fastai's `ColSplitter` reads `is_valid`. */
 export const VALID_FLAG_COLUMNS: readonly string[] = ['is_valid', 'is_val', 'is_validation'];
 
