@@ -54,8 +54,11 @@ const FLAG_PARTS: Readonly<Record<string, ManifestPart>> = { true: 'val', '1': '
 /** Where the path, the label and the split (if any) are in a manifest's rows, and how many fields a row has (undefined: any). */
 interface Columns {
   readonly path: number;
+  /** The class column; -1 when the classes are one column each ({@link Columns.classes}). */
   readonly label: number;
   readonly width?: number;
+  /** A one-hot table's class columns (every column but the path and the split), each named after its class. */
+  readonly classes?: { readonly indices: readonly number[]; readonly names: readonly string[] };
   /** The split column and whether it is a true/false validation flag rather than a part's name. */
   readonly split?: { readonly index: number; readonly isFlag: boolean };
 }
@@ -73,13 +76,45 @@ function findColumn(keys: readonly string[], names: readonly string[]): number {
   return -1;
 }
 
-/** The columns a CSV's first row names, when it is a header (it names both a path and a label column). */
+/**
+ * The columns a CSV's first row names, when it is a header: it names a path column and a label column, or a path
+ * column and two or more others, which are then one column per class (a one-hot table).
+ */
 function headerColumns(fields: readonly string[]): Columns | undefined {
   const keys = fields.map(columnKey);
   const [path, label] = [findColumn(keys, PATH_COLUMNS), findColumn(keys, LABEL_COLUMNS)];
-  if (path < 0 || label < 0) return undefined;
+  if (path < 0) return undefined;
   const split = splitColumn(keys);
-  return { path, label, width: fields.length, ...(split ? { split } : {}) };
+  const common = { path, width: fields.length, ...(split ? { split } : {}) };
+  if (label >= 0) return { ...common, label };
+  // A bare `id` is too often a row number to read the columns beside it as classes.
+  const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index ? [] : [i]));
+  return indices.length >= 2 ? { ...common, label: -1, classes: { indices, names: indices.map((i) => fields[i]!.trim()) } } : undefined;
+}
+
+/** The values a one-hot table's cell may hold, and whether each marks the row's class. */
+const ONE_HOT_VALUES: Readonly<Record<string, boolean>> = { '1': true, '1.0': true, true: true, '0': false, '0.0': false, false: false, '': false };
+
+/**
+ * The class a one-hot row marks: the one column holding 1.
+ * @throws GraftError `INVALID_DATASET` for a cell that is not 0 or 1, and for a row marking no class or several.
+ */
+function oneHotLabel(fields: readonly string[], classes: NonNullable<Columns['classes']>, file: string, line: number): string {
+  const marked: string[] = [];
+  classes.indices.forEach((index, k) => {
+    const value = fields[index]?.trim().toLowerCase() ?? '';
+    const isMarked = ONE_HOT_VALUES[value];
+    if (isMarked === undefined) {
+      throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} holds ${JSON.stringify(fields[index])} in the column "${classes.names[k]}": a table with a path column and no label column is read as one column per class, holding 1 for the image's class and 0 for the others`, {
+        hint: `name the class column (${LABEL_COLUMNS.slice(0, 3).join(', ')}, ...), or drop the columns that are not classes`,
+      });
+    }
+    if (isMarked) marked.push(classes.names[k]!);
+  });
+  if (marked.length === 1) return marked[0]!;
+  throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} marks ${marked.length === 0 ? 'no class' : `${marked.length} classes (${marked.join(', ')})`}: Graft trains a classifier of one class per image`, {
+    hint: marked.length === 0 ? 'mark the image\'s class with 1, or leave the row out' : 'keep one class per image (a column for the combination, if it is one), or leave the row out',
+  });
 }
 
 /** The split column among header keys: a part's name first, else a validation flag. */
@@ -106,7 +141,9 @@ function partOf(value: string, isFlag: boolean, file: string, line: number): Man
  * - A CSV (RFC 4180 quoting, so a quoted field may hold commas, quotes and newlines) of `path,label` lines, or with a
  *   header row that names its columns. A header names the path column with one of {@link PATH_COLUMNS} and the class
  *   column with one of {@link LABEL_COLUMNS} (any case; other columns, such as an id, are ignored), so
- *   `filename,class` (what Keras's `flow_from_dataframe` reads) and `id,image,species,split` both work.
+ *   `filename,class` (what Keras's `flow_from_dataframe` reads) and `id,image,species,split` both work. A header with
+ *   a path column and no label column but two or more others is a one-hot table, one column per class (Roboflow's
+ *   `_classes.csv`, Kaggle's Plant Pathology): a row's class is the column holding 1.
  * - A split column ({@link SPLIT_COLUMNS}: train, valid or test in each row; or fastai's true/false `is_valid`) gives
  *   each entry its `part`, so callers can keep held-out rows out of training.
  * - JSON Lines of objects whose path, class and split are under those same keys (`{"path": ..., "label": ...}`; other
@@ -138,7 +175,8 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
       if (fields.length > 2) throw unnamedColumns(file, line, fields);
     }
     const columns = csvColumns ?? jsonlColumns(fields);
-    const [path, label] = [fields[columns.path]?.trim() ?? '', fields[columns.label]?.trim() ?? ''];
+    const path = fields[columns.path]?.trim() ?? '';
+    const label = columns.classes && fields.length === columns.width ? oneHotLabel(fields, columns.classes, file, line) : (fields[columns.label]?.trim() ?? '');
     if ((columns.width !== undefined && fields.length !== columns.width) || path === '' || label === '') {
       throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} ${malformedWhat(columns)}. Received: ${JSON.stringify(fields)}`, {
         hint: isJsonl

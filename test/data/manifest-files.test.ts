@@ -48,4 +48,32 @@ describe('where a manifest points', () => {
     await writeFile(table, 'path,label\nb.jpg,x\nb.jpg,y\n');
     await expectDatasetError(scanCsv(table), new RegExp(`2 listed files not found, such as ${join(root, 'b.jpg')}`), /one sub-folder of it/);
   });
+
+  it("reads a one-hot table, one column per class (Kaggle's Plant Pathology, Roboflow's _classes.csv)", async () => {
+    const root = await tree({ 'images/Train_0.jpg': 'x', 'images/Train_1.jpg': 'x', 'images/Train_2.jpg': 'x' });
+    const table = join(root, 'train.csv');
+    await writeFile(table, 'image_id,healthy,multiple_diseases,rust,scab\nTrain_0,0,0,0,1\nTrain_1,0,1,0,0\nTrain_2,1,0,0,0\n');
+    const ds = await scanCsv(table);
+    expect(ds.items.map((item) => [item.file.slice(root.length + 1), item.label])).toEqual([
+      ['images/Train_0.jpg', 'scab'],
+      ['images/Train_1.jpg', 'multiple_diseases'],
+      ['images/Train_2.jpg', 'healthy'],
+    ]);
+    expect(ds.labels).toEqual(['healthy', 'multiple_diseases', 'scab']);
+    // Roboflow writes a space after each comma, and a split column is not a class.
+    const roboflow = join(root, 'images', '_classes.csv');
+    await writeFile(roboflow, 'filename, cat, dog, split\nTrain_0.jpg, 1, 0, train\nTrain_1.jpg, 0, 1, train\nTrain_2.jpg, 0, 1, test\n');
+    const train = await scanCsv(roboflow, { parts: ['train'] });
+    expect(train.items.map((item) => item.label)).toEqual(['cat', 'dog']);
+    // Several classes in one row, none, or a column that is not a class are refused, naming the line.
+    const multi = join(root, 'multi.csv');
+    await writeFile(multi, 'image_id,healthy,rust,scab\nTrain_0,0,1,1\n');
+    await expectDatasetError(scanCsv(multi), /Line 2 of .*multi\.csv marks 2 classes \(rust, scab\): Graft trains a classifier of one class per image/);
+    const none = join(root, 'none.csv');
+    await writeFile(none, 'image_id,healthy,rust\nTrain_0,0,0\n');
+    await expectDatasetError(scanCsv(none), /Line 2 .* marks no class/);
+    const sizes = join(root, 'sizes.csv');
+    await writeFile(sizes, 'filename,width,height\nTrain_0.jpg,640,480\n');
+    await expectDatasetError(scanCsv(sizes), /Line 2 .* holds "640" in the column "width": a table with a path column and no label column is read as one column per class/, /name the class column/);
+  });
 });
