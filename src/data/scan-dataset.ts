@@ -1,8 +1,10 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset } from './dataset.js';
 import { isManifestPath, type ManifestPart } from './manifest.js';
 import { scanCsv } from './scan-csv.js';
-import { scanImageFolder } from './scan-folder.js';
+import { isClutter, scanImageFolder } from './scan-folder.js';
 import { scanNamedImages } from './scan-named.js';
 
 /** Options of {@link scanDataset}. */
@@ -17,7 +19,8 @@ export interface ScanDatasetOptions {
 
 /**
  * Lists a dataset from a class-per-folder directory, a `path,label` manifest (by the `.csv`, `.jsonl` or `.ndjson`
- * extension), or, with `labelPattern`, a folder of images whose names hold their class. See {@link scanImageFolder},
+ * extension; or a folder of loose images with one, see {@link folderManifest}), or, with `labelPattern`, a folder of
+ * images whose names hold their class. See {@link scanImageFolder},
  * {@link scanCsv} and {@link scanNamedImages}.
  *
  * @throws GraftError `INVALID_CONFIG` for a label pattern with a manifest, which names its labels itself.
@@ -31,5 +34,23 @@ export async function scanDataset(pathOrCsv: string, options: ScanDatasetOptions
     }
     return scanNamedImages(pathOrCsv, options.labelPattern, options);
   }
-  return isManifestPath(pathOrCsv) ? scanCsv(pathOrCsv, options) : scanImageFolder(pathOrCsv, options);
+  if (isManifestPath(pathOrCsv)) return scanCsv(pathOrCsv, options);
+  const manifest = await folderManifest(pathOrCsv);
+  return manifest ? scanCsv(manifest, options) : scanImageFolder(pathOrCsv, options);
+}
+
+/**
+ * The manifest a folder of loose images is labelled by: its one `.csv` or `.jsonl` file, when it has no class
+ * sub-folders (Roboflow's CSV export: `train/` holds the images and `_classes.csv`, and so do `valid/` and `test/`).
+ */
+export async function folderManifest(dir: string): Promise<string | undefined> {
+  let entries;
+  try {
+    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !isClutter(e.name));
+  } catch {
+    return undefined; // not a folder: scanImageFolder says so
+  }
+  if (entries.some((e) => e.isDirectory())) return undefined;
+  const manifests = entries.filter((e) => e.isFile() && isManifestPath(e.name));
+  return manifests.length === 1 ? join(dir, manifests[0]!.name) : undefined;
 }

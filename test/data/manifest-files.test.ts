@@ -7,6 +7,8 @@ import { listDataset, type ListedImage } from '../../src/data/dataset-listing.js
 import { inspectDataset } from '../../src/data/inspect.js';
 import { manifestPathRule } from '../../src/data/manifest-files.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
+import { scanDataset } from '../../src/data/scan-dataset.js';
+import { prepareData } from '../../src/learn/prepare-data.js';
 import { expectDatasetError, tree } from './dataset-trees.js';
 
 describe('where a manifest points', () => {
@@ -75,5 +77,28 @@ describe('where a manifest points', () => {
     const sizes = join(root, 'sizes.csv');
     await writeFile(sizes, 'filename,width,height\nTrain_0.jpg,640,480\n');
     await expectDatasetError(scanCsv(sizes), /Line 2 .* holds "640" in the column "width": a table with a path column and no label column is read as one column per class/, /name the class column/);
+  });
+
+  it("trains on Roboflow's CSV export: train/, valid/ and test/, each loose images and a _classes.csv", async () => {
+    const files: Record<string, string> = {};
+    const tables: Record<string, string> = {};
+    for (const part of ['train', 'valid', 'test']) {
+      tables[part] = 'filename, cat, dog\n';
+      for (const [i, label] of ['cat', 'dog', 'cat', 'dog'].entries()) {
+        files[`${part}/${part}-${i}_jpg.rf.abc.jpg`] = 'x';
+        tables[part] += `${part}-${i}_jpg.rf.abc.jpg, ${label === 'cat' ? 1 : 0}, ${label === 'dog' ? 1 : 0}\n`;
+      }
+    }
+    const root = await tree({ ...files, ...Object.fromEntries(Object.entries(tables).map(([part, text]) => [`${part}/_classes.csv`, text])), 'README.roboflow.txt': 'x' });
+    const data = await prepareData({ train: root, seed: 1 });
+    expect(data.labels).toEqual(['cat', 'dog']);
+    expect(data.train.map((item) => item.file)).toEqual([0, 1, 2, 3].map((i) => join(root, 'train', `train-${i}_jpg.rf.abc.jpg`)));
+    expect(data.val.map((item) => item.file.slice(root.length + 1, root.length + 7))).toEqual(['valid/', 'valid/', 'valid/', 'valid/']);
+    expect(data.source.val).toBe(join(root, 'valid', '_classes.csv'));
+    const summary = await inspectDataset(root, { checkDecode: false });
+    expect(summary.parts.map((part) => [part.name, part.imageCount])).toEqual([['train', 4], ['val', 4], ['test', 4]]);
+    // A folder with class sub-folders is read by them, whatever table lies beside them.
+    const classFolders = await tree({ 'cat/1.jpg': 'x', 'dog/1.jpg': 'x', 'labels.csv': 'path,label\ncat/1.jpg,dog\n' });
+    expect((await scanDataset(classFolders)).items.map((item) => item.label)).toEqual(['cat', 'dog']);
   });
 });
