@@ -1,6 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hasImageExtension } from './dataset.js';
+import { isManifestPath, type ManifestPart } from './manifest.js';
+import { hasUnusedTestRows } from './scan-csv.js';
+import { folderManifest } from './scan-dataset.js';
 import { isClutter } from './scan-folder.js';
 
 /** Folder names recognised as a held-out split next to `train/`, in order of preference. */
@@ -41,6 +44,18 @@ export async function unusedTestFolder(dir: string, val: string | undefined): Pr
   const test = join(root, 'test');
   if (!(await isTrainSplit(root)) || !(await isFolder(test))) return undefined;
   return val !== undefined && resolve(val) === test ? undefined : test;
+}
+
+/**
+ * The dataset's untouched test images, which the `next:` line of `graft train` offers to `graft eval`: a split
+ * folder's unused `test/` ({@link unusedTestFolder}), or the data itself when it is (or is a folder labelled by) a
+ * manifest whose test rows training did not score.
+ * @param source where training's validation images came from (`TrainResult.data`).
+ */
+export async function unusedTestData(data: string, source: { readonly val: string | null; readonly valPart?: ManifestPart }): Promise<string | undefined> {
+  const manifest = isManifestPath(data) ? data : await folderManifest(data);
+  if (manifest !== undefined) return (await hasUnusedTestRows(manifest, source)) ? data : undefined;
+  return unusedTestFolder(data, source.val ?? undefined);
 }
 
 /**

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listDataset, type ListedImage } from '../../src/data/dataset-listing.js';
+import { unusedTestData } from '../../src/data/find-split-folders.js';
 import { inspectDataset } from '../../src/data/inspect.js';
 import { manifestPathRule } from '../../src/data/manifest-files.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
@@ -100,5 +101,14 @@ describe('where a manifest points', () => {
     // A folder with class sub-folders is read by them, whatever table lies beside them.
     const classFolders = await tree({ 'cat/1.jpg': 'x', 'dog/1.jpg': 'x', 'labels.csv': 'path,label\ncat/1.jpg,dog\n' });
     expect((await scanDataset(classFolders)).items.map((item) => item.label)).toEqual(['cat', 'dog']);
+  });
+
+  it('offers the test rows of a folder labelled by its manifest to graft eval, unless training scored them', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x', 'c.jpg': 'x', 'd.jpg': 'x', 'e.jpg': 'x', 'f.jpg': 'x' });
+    await writeFile(join(root, 'labels.csv'), 'filename,label,split\na.jpg,ant,train\nb.jpg,bee,train\nc.jpg,ant,valid\nd.jpg,bee,valid\ne.jpg,ant,test\nf.jpg,bee,test\n');
+    const data = await prepareData({ train: root, seed: 1 });
+    expect(data.source).toMatchObject({ val: join(root, 'labels.csv'), valPart: 'val' });
+    expect(await unusedTestData(root, data.source)).toBe(root);
+    expect(await unusedTestData(root, { val: join(root, 'labels.csv'), valPart: 'test' })).toBeUndefined();
   });
 });

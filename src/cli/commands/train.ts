@@ -16,9 +16,7 @@ import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
-import { unusedTestFolder } from '../../data/find-split-folders.js';
-import { isManifestPath } from '../../data/manifest.js';
-import { hasUnusedTestRows } from '../../data/scan-csv.js';
+import { unusedTestData } from '../../data/find-split-folders.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -199,12 +197,6 @@ export function registerTrain(program: Command): void {
       reportFailure(error, flags.json);
     }
   });
-}
-
-/** The dataset's untouched test images for the `next:` line: a split folder's unused test/, or a split manifest's test rows. */
-async function unusedTestData(data: string, source: TrainResult['data']): Promise<string | undefined> {
-  if (isManifestPath(data)) return (await hasUnusedTestRows(data, source)) ? data : undefined;
-  return unusedTestFolder(data, source.val ?? undefined);
 }
 
 /** The store folder to train from: --features, or a data argument that is a store (it holds shard files). */
