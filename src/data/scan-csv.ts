@@ -11,9 +11,9 @@ import { requireTwoClasses } from './scan-folder.js';
  * columns) or JSON Lines of `{"path","label"}` (see {@link streamManifest}), read as a stream rather than whole.
  *
  * Paths are relative to the manifest's folder, or to the one sub-folder of it holding the first row's image, with an
- * extension added to names without one (absolute paths are kept; see {@link streamManifestFiles}). A listed file that does not exist is put in
- * `skipped` with reason 'file not found' rather than failing the run. Extensions are not filtered: the manifest names
- * its files on purpose, and the decoder reports any that are not images.
+ * extension added to names without one (absolute paths are kept; see {@link streamManifestFiles}). A listed file that
+ * does not exist is put in `skipped` with reason 'file not found' rather than failing the run. Extensions are not
+ * filtered: the manifest names its files on purpose, and the decoder reports any that are not images.
  *
  * A manifest with a split column (train, valid, test: see {@link streamManifest}) lists the rows of one part: the first
  * of `parts` that has any (none: nothing is listed). Without `parts`, or without a split column, every row is.
