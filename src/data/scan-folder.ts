@@ -2,6 +2,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
+import { isManifestPath } from './manifest.js';
 
 /** Shown in errors so users see the layout Graft expects, not just that theirs is wrong. */
 export const EXPECTED_FOLDER_LAYOUT = [
@@ -72,6 +73,7 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
     });
   }
   requireSeparateClasses(root, classDirs);
+  requireClassesNotSplits(root, classDirs, entries.filter((e) => !e.isDirectory() && isManifestPath(e.name)).map((e) => e.name).sort());
   const items: LabelledItem[] = [];
   for (const { label, real } of classDirs) {
     const files = await imagesUnder(join(root, label), real, skipped);
@@ -104,6 +106,21 @@ async function imagesUnder(dir: string, real: string, skipped: SkippedFile[]): P
   files.sort();
   for (const file of files.filter((f) => !hasImageExtension(f))) skipped.push({ file, reason: NOT_AN_IMAGE });
   return files.filter(hasImageExtension);
+}
+
+/** Folder names that hold a split's images, not a class's: Kaggle's `train_images/`, `test/`, `images/`. */
+const SPLIT_LIKE_FOLDER = /^(?:(?:train|training|test|testing|val|valid|validation)(?:[_-]?(?:images|imgs|img|set|data))?|images|imgs)$/i;
+
+/**
+ * Refuses a folder that is a table beside its image folders (Kaggle's `train.csv` with `train_images/` and
+ * `test_images/`), which read as class folders would train a classifier of "train_images" against "test_images".
+ */
+function requireClassesNotSplits(root: string, classes: readonly { label: string }[], manifests: readonly string[]): void {
+  const splitLike = classes.filter((c) => SPLIT_LIKE_FOLDER.test(c.label)).map((c) => c.label);
+  if (manifests.length === 0 || splitLike.length === 0) return;
+  throw new GraftError('INVALID_DATASET', `${root} holds ${manifests.join(', ')} beside image folders named ${splitLike.map((l) => `${l}/`).join(', ')}: a table and the folders of its images, not one folder per class`, {
+    hint: `pass the table that labels the training images, e.g. graft train ${join(root, manifests.find((m) => /train|label/i.test(m)) ?? manifests[0]!)}`,
+  });
 }
 
 /** Two class folders that are the same folder, or one inside the other, would give the same images two labels. */

@@ -31,6 +31,12 @@ describe('where a manifest points', () => {
     const summary = await inspectDataset(table, { checkDecode: false });
     expect(summary.parts[0]!.imageCount).toBe(3);
     expect(summary.parts[0]!.skipped.map((s) => s.file)).toEqual([join(root, 'train_images/missing.jpg')]);
+    // The folder itself is not one folder per class: training "train_images" against "test_images" is refused.
+    await expectDatasetError(
+      prepareData({ train: root, seed: 1 }),
+      /holds sample_submission\.csv, train\.csv beside image folders named test_images\/, train_images\/: a table and the folders of its images/,
+      new RegExp(`graft train ${join(root, 'train.csv')}`),
+    );
   });
 
   it('decides from the first row whose image is found: an unnamed header row before it is a missing file', async () => {
