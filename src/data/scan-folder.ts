@@ -1,5 +1,5 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 import { isManifestPath } from './manifest.js';
@@ -68,8 +68,12 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   }
   classDirs.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   if (classDirs.length === 0) {
+    // Loose images with a table beside their folder (Kaggle's labels.csv next to train/): that table labels them.
+    const tables = (await readdir(dirname(root)).catch(() => [] as string[])).filter(isManifestPath).sort();
+    const table = tables.find((t) => /train|label/i.test(t)) ?? tables[0];
+    const tableHint = table ? `\nor, if ${join(dirname(root), table)} labels these images, pass it instead: graft train ${join(dirname(root), table)}` : '';
     throw new GraftError('INVALID_DATASET', `No class subfolders found in ${root}`, {
-      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass --label-pattern '^(.+)_\\d+\\.jpg$'`,
+      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass --label-pattern '^(.+)_\\d+\\.jpg$'${tableHint}`,
     });
   }
   requireSeparateClasses(root, classDirs);

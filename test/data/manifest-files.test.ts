@@ -39,6 +39,14 @@ describe('where a manifest points', () => {
     );
   });
 
+  it("points a folder of Kaggle's dog breeds (train/, test/, labels.csv) to its table, which then trains", async () => {
+    const root = await tree({ 'train/a1.jpg': 'x', 'train/b1.jpg': 'x', 'test/c1.jpg': 'x', 'sample_submission.csv': 'id,beagle,pug\n' });
+    await writeFile(join(root, 'labels.csv'), 'id,label\na1,beagle\nb1,pug\n');
+    await expectDatasetError(prepareData({ train: root, seed: 1 }), /No class subfolders found in .*train/, new RegExp(`pass it instead: graft train ${join(root, 'labels.csv')}`));
+    const data = await prepareData({ train: join(root, 'labels.csv'), seed: 1 });
+    expect(data.train.map((item) => [item.file, item.label])).toEqual([[join(root, 'train/a1.jpg'), 'beagle'], [join(root, 'train/b1.jpg'), 'pug']]);
+  });
+
   it('decides from the first row whose image is found: an unnamed header row before it is a missing file', async () => {
     const root = await tree({ 'train/a.png': 'x', 'train/b.png': 'x' });
     const table = join(root, 'labels.csv');
