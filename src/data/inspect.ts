@@ -5,7 +5,7 @@ import type { DatasetSummary, PartSummary } from './dataset-summary.js';
 import { readAndDecode } from './decode-stream.js';
 import { describeDuplicates, findDuplicates, hashFiles, type HashedItem } from './find-duplicates.js';
 import { findSplitFolders, unusedTestFolder } from './find-split-folders.js';
-import { scanDataset } from './scan-dataset.js';
+import { folderManifest, scanDataset } from './scan-dataset.js';
 import { inspectManifest } from './inspect-manifest.js';
 import { isManifestPath } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
@@ -39,9 +39,11 @@ const SMALL_CLASS = 5;
  */
 export async function inspectDataset(path: string, options: InspectOptions = {}): Promise<DatasetSummary> {
   const { labelPattern } = options;
-  if (isManifestPath(path) && labelPattern === undefined) {
+  // A manifest, or a folder of loose images labelled by the one inside it (see folderManifest).
+  const table = labelPattern !== undefined ? undefined : isManifestPath(path) ? path : await folderManifest(path);
+  if (table !== undefined) {
     // Streamed: a manifest may list millions of files (see inspectManifest).
-    const parts = await inspectManifest(path, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
+    const parts = await inspectManifest(table, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
     const trainPart = parts.find((p) => p.name === 'train' || p.name === 'all');
     if (!trainPart) throw new GraftError('INVALID_DATASET', `${parts[0]!.root} has no train rows in its split column`, { hint: 'mark the rows to train on as train in the split column' });
     requireTwoClasses(trainPart.root, trainPart.labels);
@@ -116,7 +118,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   warnings.push(...heldOutClassWarnings(parts));
   const duplicates = findDuplicates(hashed);
   if (duplicates.length) warnings.push(...describeDuplicates(duplicates));
-  const layout = path.toLowerCase().endsWith('.csv') ? 'csv' : split ? 'train-val-folders' : labelPattern !== undefined ? 'file-names' : 'class-folders';
+  const layout = split ? 'train-val-folders' : labelPattern !== undefined ? 'file-names' : 'class-folders';
   return { path, layout, parts, warnings, duplicates };
 }
 

@@ -123,6 +123,8 @@ describe('where a manifest points', () => {
     const data = await prepareData({ train: root, seed: 1 });
     expect(data.source).toMatchObject({ val: join(root, 'labels.csv'), valPart: 'val' });
     expect(await unusedTestData(root, data.source)).toBe(root);
+    const summary = await inspectDataset(root, { checkDecode: false });
+    expect([summary.layout, summary.parts.map((part) => [part.name, part.imageCount])]).toEqual(['csv', [['train', 2], ['val', 2], ['test', 2]]]);
     expect(await unusedTestData(root, { val: join(root, 'labels.csv'), valPart: 'test' })).toBeUndefined();
   });
 });
