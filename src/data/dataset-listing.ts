@@ -2,7 +2,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LabelledItem, SkippedFile } from './dataset.js';
 import { findSplitFolders } from './find-split-folders.js';
 import { streamManifestFiles } from './manifest-files.js';
-import { isManifestPath, streamManifest, type ManifestPart } from './manifest.js';
+import { isManifestPath, manifestPartCounts, type ManifestPart } from './manifest.js';
 import { scanDataset } from './scan-dataset.js';
 import { alignLabels } from './split.js';
 
@@ -94,14 +94,4 @@ export function relativePath(root: string, file: string): string {
   const rel = relative(root, file);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return file;
   return sep === '/' ? rel : rel.split(sep).join('/');
-}
-
-/** The rows of each part of a manifest with a split column; undefined without one. One streamed pass. */
-async function manifestPartCounts(source: string): Promise<Record<ManifestPart, number> | undefined> {
-  const counts: Record<ManifestPart, number> = { train: 0, val: 0, test: 0 };
-  for await (const entry of streamManifest(source)) {
-    if (entry.part === undefined) return undefined;
-    counts[entry.part]++;
-  }
-  return counts;
 }

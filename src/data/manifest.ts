@@ -218,3 +218,13 @@ class CsvParser {
     return isRow ? { line: this.rowLine, fields } : undefined;
   }
 }
+
+/** The rows of each part of a manifest with a split column; undefined without one. One streamed pass. */
+export async function manifestPartCounts(source: string): Promise<Record<ManifestPart, number> | undefined> {
+  const counts: Record<ManifestPart, number> = { train: 0, val: 0, test: 0 };
+  for await (const entry of streamManifest(source)) {
+    if (entry.part === undefined) return undefined;
+    counts[entry.part]++;
+  }
+  return counts;
+}

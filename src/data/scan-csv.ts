@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
 import { streamManifestFiles } from './manifest-files.js';
-import { streamManifest, type ManifestEntry, type ManifestPart } from './manifest.js';
+import { manifestPartCounts, type ManifestEntry, type ManifestPart } from './manifest.js';
 import { requireTwoClasses } from './scan-folder.js';
 
 /**
@@ -72,12 +72,7 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
  */
 export async function hasUnusedTestRows(manifest: string, data: { readonly val: string | null; readonly valPart?: ManifestPart }): Promise<boolean> {
   if (data.valPart === 'test' && data.val !== null && resolve(data.val) === resolve(manifest)) return false;
-  for await (const entry of streamManifest(resolve(manifest))) {
-    // Every row has a split or none does: the first row says whether there is a column to look through.
-    if (entry.part === undefined) return false;
-    if (entry.part === 'test') return true;
-  }
-  return false;
+  return ((await manifestPartCounts(resolve(manifest)))?.test ?? 0) > 0;
 }
 
 /** "120 train, 30 val, 0 test rows". */

@@ -69,8 +69,7 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   classDirs.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   if (classDirs.length === 0) {
     // Loose images with a table beside their folder (Kaggle's labels.csv next to train/): that table labels them.
-    const tables = (await readdir(dirname(root)).catch(() => [] as string[])).filter(isManifestPath).sort();
-    const table = tables.find((t) => /train|label/i.test(t)) ?? tables[0];
+    const table = tableToPass((await readdir(dirname(root)).catch(() => [] as string[])).filter(isManifestPath));
     const tableHint = table ? `\nor, if ${join(dirname(root), table)} labels these images, pass it instead: graft train ${join(dirname(root), table)}` : '';
     throw new GraftError('INVALID_DATASET', `No class subfolders found in ${root}`, {
       hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass --label-pattern '^(.+)_\\d+\\.jpg$'${tableHint}`,
@@ -123,8 +122,14 @@ function requireClassesNotSplits(root: string, classes: readonly { label: string
   const splitLike = classes.filter((c) => SPLIT_LIKE_FOLDER.test(c.label)).map((c) => c.label);
   if (manifests.length === 0 || splitLike.length === 0) return;
   throw new GraftError('INVALID_DATASET', `${root} holds ${manifests.join(', ')} beside image folders named ${splitLike.map((l) => `${l}/`).join(', ')}: a table and the folders of its images, not one folder per class`, {
-    hint: `pass the table that labels the training images, e.g. graft train ${join(root, manifests.find((m) => /train|label/i.test(m)) ?? manifests[0]!)}`,
+    hint: `pass the table that labels the training images, e.g. graft train ${join(root, tableToPass(manifests)!)}`,
   });
+}
+
+/** Of the tables in a folder, the one that most likely labels the training images: named for training or labels. */
+function tableToPass(tables: readonly string[]): string | undefined {
+  const sorted = [...tables].sort();
+  return sorted.find((t) => /train|label/i.test(t)) ?? sorted[0];
 }
 
 /** Two class folders that are the same folder, or one inside the other, would give the same images two labels. */
