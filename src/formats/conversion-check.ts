@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
+import { assertReplaceableOutput, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { mulberry32 } from '../core/random.js';
 import { createSession } from '../runtime/ort-session.js';
 import type { ConversionRequest } from './conversion.js';
@@ -38,27 +39,28 @@ export function assertWithin(diff: number, tolerance: number, path: string): voi
   }
 }
 
-/** The output path: the requested one, else beside the input (`<name>.onnx` or `<name>-tfjs/`). */
-export function outPath(request: Pick<ConversionRequest, 'path' | 'out'>, to: ConvertTarget): string {
-  if (request.out !== undefined) return resolve(request.out);
+/**
+ * The output path: the requested one, else beside the input (`<name>.onnx` or `<name>-tfjs/`). Checked before any
+ * work: a TF.js folder replaces only an empty folder or an earlier TF.js model, and no output replaces its source.
+ */
+export async function outPath(request: Pick<ConversionRequest, 'path' | 'out'>, to: ConvertTarget): Promise<string> {
   const { path } = request;
-  const base = basename(path) === 'model.json' ? basename(dirname(path)) : basename(path, extname(path));
-  const dir = basename(path) === 'model.json' ? dirname(dirname(path)) : dirname(path);
-  const out = join(dir, to === 'onnx' ? `${base}.onnx` : `${base}-tfjs`);
-  if (existsSync(out) && to === 'tfjs' && !statSync(out).isDirectory()) {
-    throw new GraftError('INVALID_CONFIG', `${out} exists and is not a folder`, { hint: 'pass --out <folder>' });
+  let out: string;
+  if (request.out !== undefined) {
+    out = resolve(request.out);
+  } else {
+    const base = basename(path) === 'model.json' ? basename(dirname(path)) : basename(path, extname(path));
+    const dir = basename(path) === 'model.json' ? dirname(dirname(path)) : dirname(path);
+    out = join(dir, to === 'onnx' ? `${base}.onnx` : `${base}-tfjs`);
+  }
+  if (to === 'tfjs') {
+    await assertReplaceableOutput(out, LAYERS_DIR_OUTPUT, [path]);
+  } else if (out === resolve(path)) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is the model being converted; it would be overwritten`, { hint: 'pass --out <another path>' });
+  } else if (existsSync(out) && statSync(out).isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is a folder; an ONNX model is one file`, { hint: 'pass --out <file>.onnx' });
   }
   return out;
-}
-
-/** Refuses to replace anything but a TF.js model folder or an empty folder. */
-export function checkOutFolder(out: string): void {
-  if (!existsSync(out)) return;
-  if (!statSync(out).isDirectory()) throw new GraftError('INVALID_CONFIG', `${out} exists and is not a folder`, { hint: 'pass --out <new folder>' });
-  const entries = readdirSync(out);
-  if (entries.length > 0 && !entries.includes('model.json')) {
-    throw new GraftError('INVALID_CONFIG', `${out} is a folder that holds other files, not a TF.js model; it would be replaced`, { hint: 'pass --out <new folder>' });
-  }
 }
 
 /** Runs an ONNX model's first output on `x` in onnxruntime. */

@@ -13,6 +13,7 @@ import type { ConversionReport } from './conversion-report.js';
 /** TF.js graph model -> ONNX: the graph's final output, checked against tfjs's own execution of the graph. */
 export async function convertGraphToOnnx(request: ConversionRequest): Promise<ConversionReport> {
   const { path } = request;
+  const out = await outPath(request, 'onnx');
   await ensureTfjsBackend(warnOnFallback(request.onProgress));
   const { modelJson, weightBytes } = await readGraphModelDir(dirname(path));
   const nodes = modelJson.modelTopology.node;
@@ -39,7 +40,6 @@ export async function convertGraphToOnnx(request: ConversionRequest): Promise<Co
   }
   const maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
   assertWithin(maxAbsDiff, request.tolerance, path);
-  const out = outPath(request, 'onnx');
   await writeFileAtomic(out, onnx);
   return {
     read: { path, format: 'tfjs-graph', inputShape, outputShape },

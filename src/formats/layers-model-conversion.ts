@@ -24,6 +24,7 @@ export function layersModelConverters(format: ModelFormat, load: LayersModelLoad
 async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, request: ConversionRequest): Promise<ConversionReport> {
   await ensureTfjsBackend(warnOnFallback(request.onProgress));
   const notes: string[] = [];
+  const out = await outPath(request, request.to);
   const model = await load(request, notes);
   try {
     const inputShape = model.inputs[0]!.shape.slice(1).map((d) => d ?? 224);
@@ -31,7 +32,6 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
     const dims = [CHECK_SAMPLES, ...inputShape];
     const x = checkInput(dims);
     const expected = tf.tidy(() => (model.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
-    const out = outPath(request, request.to);
     let bytes: number;
     let maxAbsDiff: number;
     if (request.to === 'onnx') {

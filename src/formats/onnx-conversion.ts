@@ -9,7 +9,7 @@ import { importOnnxToTfjs } from '../onnx-to-tfjs/index.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
-import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, checkOutFolder, maxDiff, outPath, runOnnxOutput } from './conversion-check.js';
+import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnxOutput } from './conversion-check.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ConversionReport } from './conversion-report.js';
 
@@ -25,8 +25,7 @@ export async function convertOnnxToTfjs(request: ConversionRequest): Promise<Con
   // External data is read from beside the model into it, so the conversion and onnxruntime's check see every weight.
   const proto = await readOnnxModel(path);
   const bytes = encodeOnnxModel(proto);
-  const out = outPath(request, 'tfjs');
-  checkOutFolder(out);
+  const out = await outPath(request, 'tfjs');
   const conversion = convertOnnxToLayers(proto, { source: path });
   try {
     const onnxDims = [CHECK_SAMPLES, ...(conversion.onnxInputShape.slice(1) as number[])];

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
+import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { HEAD_WEIGHTS_FILE, MANIFEST_FILE, ONNX_FILE, type ModelManifest, type StoredTensor } from './manifest.js';
 
 /** Packs the head's layers into one float32 buffer plus the tensor table stored in the manifest. */
@@ -46,10 +47,12 @@ export function unpackHeadWeights(bytes: Uint8Array, manifest: Pick<ModelManifes
 
 /**
  * Writes a model directory: graft.json, head.bin and model.onnx. Everything is written into a staging folder
- * beside `outDir` and swapped in at the end, so an interrupted save leaves the previous model intact.
+ * beside `outDir` and swapped in at the end, so an interrupted save leaves the previous model intact. Only an
+ * earlier model directory or an empty folder is replaced (`assertReplaceableOutput`).
  */
 export async function saveModelDir(outDir: string, manifest: ModelManifest, headBytes: Uint8Array, onnxBytes: Uint8Array): Promise<string> {
   const dest = resolve(outDir);
+  await assertReplaceableOutput(dest, MODEL_DIR_OUTPUT);
   await mkdir(dirname(dest), { recursive: true });
   const staging = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(staging);

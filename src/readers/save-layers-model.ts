@@ -3,13 +3,16 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
+import { assertReplaceableOutput, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 
 /**
  * Saves a TF.js layers model as `model.json` + `weights.bin` in `dir`, the layout `tf.loadLayersModel` and
- * Teachable Machine use. Written into a staging folder and swapped in, so a failure leaves `dir` as it was.
+ * Teachable Machine use. Written into a staging folder and swapped in, so a failure leaves `dir` as it was. Only an
+ * earlier TF.js model folder or an empty folder is replaced.
  */
 export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<{ modelJson: string; weights: string; bytes: number }> {
   const dest = resolve(dir);
+  await assertReplaceableOutput(dest, LAYERS_DIR_OUTPUT);
   const staging = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(staging, { recursive: true });
   let bytes = 0;

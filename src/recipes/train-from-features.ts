@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
 import { backboneFromOptions } from '../engine/open-backbone.js';
@@ -40,7 +41,7 @@ export interface TrainFromFeaturesOptions extends BackboneSettings {
   readonly backbone?: string;
   /**
    * Held-out fraction for a store of a dataset without its own val folder (stratified, seeded by config.seed, as
-   * `graft train` splits a folder). Defaults to 0.2; 0 trains without validation. Refused for a store that has a val part.
+   * `graft train` splits a folder). Defaults to 0: no validation, as `train` on a folder. Refused for a store that has a val part.
    */
   readonly valSplit?: number;
   readonly config?: TrainOptions['config'];
@@ -87,6 +88,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       throw new GraftError('INVALID_CONFIG', `${name} must be an integer of at least ${least}. Received: ${value}`, { hint: `e.g. ${name} 20000` });
     }
   }
+  await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, [options.features]);
   const set = openShardSet(options.features);
   try {
     const { meta } = set;

@@ -7,6 +7,7 @@ import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides 
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
+import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { withDenseHead } from '../onnx/append-head.js';
 import { mirrorTtaModel } from '../onnx/mirror-tta.js';
 import { decodeOnnxModel, encodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
@@ -110,6 +111,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
+  await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val]);
   const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);

@@ -57,6 +57,31 @@ describe('graft convert', () => {
     expect(readdirSync(tfjs.wrote.path).sort()).toEqual(['model.json', 'weights.bin']);
   });
 
+  it('never replaces its source, a folder of other files, or a file with a folder', async () => {
+    const refused = async (to: 'onnx' | 'tfjs', out: string, pattern: RegExp): Promise<void> => {
+      const error = (await convertModel(small, { to, out }).catch((e: unknown) => e)) as GraftError;
+      expect(error).toBeInstanceOf(GraftError);
+      expect(error.code).toBe('INVALID_CONFIG');
+      expect(error.message).toMatch(pattern);
+    };
+    const project = join(root, 'project');
+    await mkdir(join(project, 'src'), { recursive: true });
+    await writeFile(join(project, 'notes.txt'), 'keep');
+    await refused('tfjs', project, /not empty and is not a TF\.js model folder/);
+    await refused('onnx', project, /is a folder; an ONNX model is one file/);
+    await refused('tfjs', join(project, 'notes.txt'), /is a file/);
+    await refused('tfjs', small, /holds .*small-tfjs.*, which this run reads/);
+    expect(readdirSync(project).sort()).toEqual(['notes.txt', 'src']);
+    expect(readdirSync(small).sort()).toEqual(['model.json', 'weights.bin']);
+    // A model given as a file (Keras .h5) and converted onto itself.
+    const h5 = join(root, 'copy.h5');
+    await writeFile(h5, await readFile(join(sharedDir, 'models/keras-h5-sequential-cnn/mnist_cnn_keras3.9.0.h5')).catch(() => Buffer.from('')));
+    if ((await readFile(h5)).length > 0) {
+      const error = (await convertModel(h5, { to: 'onnx', out: h5 }).catch((e: unknown) => e)) as GraftError;
+      expect(error.message).toMatch(/is the model being converted/);
+    }
+  });
+
   it('fails clearly and writes nothing on a truncated model.json or a missing shard', async () => {
     const broken = join(root, 'broken');
     await mkdir(broken);

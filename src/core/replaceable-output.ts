@@ -1,0 +1,50 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { GraftError } from './errors.js';
+
+/** The kind of folder an output replaces: the file that marks one (`graft.json`), and what it is called. */
+export interface OutputKind {
+  readonly marker: string;
+  readonly what: string;
+}
+
+export const MODEL_DIR_OUTPUT: OutputKind = { marker: 'graft.json', what: 'a Graft model directory' };
+export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF.js model folder' };
+
+/**
+ * Refuses an output folder whose replacement would destroy something that is not an earlier output of the same
+ * kind. Writers replace their folder whole (staged, then swapped in), so without this `--out photos/` or `--out .`
+ * would delete the photos or the working directory. What may be replaced: nothing, an empty folder, or a folder
+ * holding `kind.marker` (retraining into the same `--out`, as Keras's `model.save` overwrites). `protect` lists
+ * paths (the training data) that must not lie inside the output.
+ * @throws GraftError INVALID_CONFIG naming the path, before any work is done.
+ */
+export async function assertReplaceableOutput(out: string, kind: OutputKind, protect: readonly string[] = []): Promise<void> {
+  const dest = resolve(out);
+  for (const path of protect) {
+    const inside = resolve(path);
+    if (inside === dest || inside.startsWith(dest.endsWith(sep) ? dest : dest + sep)) {
+      throw new GraftError('INVALID_CONFIG', `The output ${out} holds ${path}, which this run reads: writing ${kind.what} there would delete it`, {
+        hint: 'choose an --out outside the data',
+      });
+    }
+  }
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(dest)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!isDirectory) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is a file, not ${kind.what}; it would be replaced`, {
+      hint: 'choose another --out, or delete the file first',
+    });
+  }
+  const entries = await readdir(dest);
+  if (entries.length === 0 || entries.includes(kind.marker)) return;
+  const shown = entries.slice(0, 3).map((name) => join(out, name)).join(', ');
+  throw new GraftError('INVALID_CONFIG', `The output folder ${out} is not empty and is not ${kind.what} (no ${kind.marker}); writing there would delete what it holds (${shown}${entries.length > 3 ? ', ...' : ''})`, {
+    hint: 'choose a new or empty folder for --out, or delete that folder first',
+  });
+}

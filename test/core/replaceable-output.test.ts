@@ -1,0 +1,59 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GraftError } from '../../src/core/errors.js';
+import { assertReplaceableOutput, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT } from '../../src/core/replaceable-output.js';
+import { train } from '../../src/recipes/train.js';
+import { tempDir } from '../support.js';
+
+const refusal = (promise: Promise<unknown>): Promise<GraftError> =>
+  promise.then(
+    () => {
+      throw new Error('expected a refusal');
+    },
+    (error: unknown) => error as GraftError,
+  );
+
+describe('assertReplaceableOutput', () => {
+  it('lets an output replace nothing, an empty folder, or an earlier output of its kind', async () => {
+    const root = await tempDir();
+    await expect(assertReplaceableOutput(join(root, 'new'), MODEL_DIR_OUTPUT)).resolves.toBeUndefined();
+    await mkdir(join(root, 'empty'));
+    await expect(assertReplaceableOutput(join(root, 'empty'), MODEL_DIR_OUTPUT)).resolves.toBeUndefined();
+    await mkdir(join(root, 'model'));
+    await writeFile(join(root, 'model', 'graft.json'), '{}');
+    await writeFile(join(root, 'model', 'model.onnx'), '');
+    await expect(assertReplaceableOutput(join(root, 'model'), MODEL_DIR_OUTPUT)).resolves.toBeUndefined();
+  });
+
+  it('refuses a file, a folder of other things, a folder of another kind, and an output holding the data', async () => {
+    const root = await tempDir();
+    await writeFile(join(root, 'notes.txt'), 'keep');
+    expect((await refusal(assertReplaceableOutput(join(root, 'notes.txt'), MODEL_DIR_OUTPUT))).message).toMatch(/notes\.txt is a file/);
+    await mkdir(join(root, 'photos', 'cats'), { recursive: true });
+    const folder = await refusal(assertReplaceableOutput(join(root, 'photos'), MODEL_DIR_OUTPUT));
+    expect(folder.code).toBe('INVALID_CONFIG');
+    expect(folder.message).toMatch(/photos is not empty and is not a Graft model directory \(no graft\.json\).*cats/);
+    await mkdir(join(root, 'model'));
+    await writeFile(join(root, 'model', 'graft.json'), '{}');
+    expect((await refusal(assertReplaceableOutput(join(root, 'model'), LAYERS_DIR_OUTPUT))).message).toMatch(/not a TF\.js model folder/);
+    // The data inside the output (the output an ancestor of it, or the data itself) is refused even when empty.
+    expect((await refusal(assertReplaceableOutput(root, MODEL_DIR_OUTPUT, [join(root, 'photos', 'cats')]))).message).toMatch(/holds .*cats, which this run reads/);
+  });
+
+  it('stops train() before any work, leaving the folder as it was', async () => {
+    const root = await tempDir();
+    await mkdir(join(root, 'data', 'a'), { recursive: true });
+    await mkdir(join(root, 'data', 'b'));
+    await writeFile(join(root, 'data', 'a', 'x.jpg'), 'not read');
+    await writeFile(join(root, 'data', 'b', 'y.jpg'), 'not read');
+    const error = await refusal(train({ train: join(root, 'data'), out: join(root, 'data'), backbone: 'no-such-backbone' }));
+    expect(error.message).toMatch(/which this run reads/);
+    expect((await readdir(join(root, 'data'))).sort()).toEqual(['a', 'b']);
+    await writeFile(join(root, 'essay.txt'), 'keep');
+    await mkdir(join(root, 'project'));
+    await writeFile(join(root, 'project', 'essay.txt'), 'keep');
+    expect((await refusal(train({ train: join(root, 'data'), out: join(root, 'project'), backbone: 'no-such-backbone' }))).code).toBe('INVALID_CONFIG');
+    expect(await readdir(join(root, 'project'))).toEqual(['essay.txt']);
+  });
+});
