@@ -65,7 +65,8 @@ const POOL_OPS = new Set(['GlobalAveragePool', 'QLinearGlobalAveragePool', 'Redu
  *
  * The feature tensor is, in order of preference: `options.output`; an existing 2-D float output that is
  * not the classifier's logits (a backbone-only model); or the tensor feeding the last
- * Gemm/MatMul/QLinearMatMul, walked back through reshapes and (de)quantization to the pooling that made it.
+ * Gemm/MatMul/QLinearMatMul, walked back through reshapes and (de)quantization to the pooling that made it, or
+ * through a small float dense head (one or two hidden Dense layers) to the pooling beneath it.
  * A quantized tensor gets a DequantizeLinear with its own scale and zero point; everything is flattened
  * to [N, D] as `graft_features`.
  *
@@ -120,9 +121,57 @@ export async function exposeFeatures(input: ModelProto, options: ExposeFeaturesO
     );
   }
   const classifierInput = nodeInputs(classifier).find((name) => name && !findInitializer(graph, name)) ?? nodeInputs(classifier)[0]!;
-  const { tensor, quant } = walkBackToPool(graph, classifierInput, initialQuant(classifier));
+  const { tensor, quant, pooled } = walkBackToPool(graph, classifierInput, initialQuant(classifier));
+  const beneath = pooled ? undefined : poolBeneathDenseHead(graph, classifierInput);
+  if (beneath) {
+    appendFeatureNodes(graph, beneath, undefined, source);
+    return done(FEATURE_OUTPUT, undefined);
+  }
   appendFeatureNodes(graph, tensor, quant, source);
   return done(FEATURE_OUTPUT, classifierInputDim(graph, classifier));
+}
+
+/** Activations a dense head's hidden layers end in (Keras's Dense(activation=...), Clip for ReLU6). */
+const HIDDEN_ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'Elu', 'Selu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'Clip', 'Softplus', 'Gelu']);
+/** A pooled embedding is looked for under at most this many hidden layers. */
+const MOST_HIDDEN_LAYERS = 2;
+
+/**
+ * The pooled tensor under a small dense head (Dense, activation, then the classifier), as a Teachable Machine model
+ * (MobileNetV2's 1280 pooled features, Dense(100, relu), Dense(N, softmax)) or Keras's Dense(1024, relu) head has it
+ * once converted to ONNX. The hidden layer was trained on the source's few classes; the pooled features are the
+ * backbone's, which Graft reads from the same model given as .h5 or TF.js. Undefined when float Dense layers
+ * (MatMul or Gemm, bias, activation) do not lead down to a pooling.
+ */
+function poolBeneathDenseHead(graph: GraphProto, start: string): string | undefined {
+  let tensor = start;
+  for (let layer = 0; layer < MOST_HIDDEN_LAYERS; layer++) {
+    let producer = producerPast(graph, tensor, PASSTHROUGH_OPS);
+    if (!producer || !HIDDEN_ACTIVATIONS.has(producer.opType ?? '')) return undefined;
+    producer = producerPast(graph, nodeInputs(producer)[0]!, PASSTHROUGH_OPS);
+    if (producer?.opType === 'Add') {
+      const data = nodeInputs(producer).filter((name) => !findInitializer(graph, name));
+      if (data.length !== 1) return undefined;
+      producer = producerPast(graph, data[0]!, PASSTHROUGH_OPS);
+    }
+    if (producer?.opType !== 'MatMul' && producer?.opType !== 'Gemm') return undefined;
+    const inputs = nodeInputs(producer);
+    if (!findInitializer(graph, inputs[1] ?? '')) return undefined;
+    const walked = walkBackToPool(graph, inputs[0]!, undefined);
+    if (walked.pooled) return walked.tensor;
+    tensor = inputs[0]!;
+  }
+  return undefined;
+}
+
+/** The node producing `tensor`, past any ops in `skip`. */
+function producerPast(graph: GraphProto, tensor: string, skip: ReadonlySet<string>): NodeProto | undefined {
+  for (let steps = 0; steps < 16; steps++) {
+    const producer = findProducer(graph, tensor);
+    if (!producer || !skip.has(producer.opType ?? '')) return producer;
+    tensor = nodeInputs(producer)[0]!;
+  }
+  return undefined;
 }
 
 /** Scale and zero-point tensor names of a quantized tensor. */

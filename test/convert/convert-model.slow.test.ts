@@ -208,6 +208,12 @@ describe('graft convert', () => {
     expect(onnx.check.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     const tfjs = await convertModel(h5, { to: 'tfjs', out: join(root, 'tm-h5-tfjs') });
     expect(tfjs.check.maxAbsDiff).toBe(0);
+    // Each form, as a backbone, gives the base's 1280 pooled features, not the 100 of the TM head's hidden Dense
+    // (which the ONNX file's last MatMul reads).
+    for (const backbone of [h5, onnx.wrote.path, tfjs.wrote.path]) {
+      const handle = await backboneFromOptions({ backbone, cacheDir: join(root, 'tm-forms-cache'), overrides: { scale: '-1..1' } });
+      expect(handle.info.featureDim, backbone).toBe(1280);
+    }
     const run = await runCli(['embed', join(sharedDir, 'datasets/hymenoptera/val/bees'), '--backbone', h5, '--scale=-1..1', '--json'], { GRAFT_CACHE_DIR: join(root, 'h5-cache') });
     // A folder of one class is not a dataset for training, but embed only needs images: it says so clearly.
     expect(run.code).toBe(2);
