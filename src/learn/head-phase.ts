@@ -8,7 +8,7 @@ import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { denseForward, foldNormalization, type DenseLayerWeights } from '../core/dense-layer.js';
 import { isLinearHead } from './head-config.js';
 import type { DataSplit } from './prepare-data.js';
-import { assignFolds, groupKeys } from './select/folds.js';
+import { groupKeys, holdoutPart } from './select/folds.js';
 import { fitLinearHead, type LinearHead, type SelectionReport } from './select/fit-linear-head.js';
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
@@ -195,10 +195,10 @@ export function linearFitted(head: LinearHead): FittedHead {
  */
 export async function fitMlp(plain: FeatureMatrix | RowSource, labels: Int32Array, groups: readonly string[] | undefined, input: FitHeadContext): Promise<FittedHead> {
   const { config, classNames } = input;
-  const { fold } = assignFolds(labels, classNames, groups, config.seed, 5);
+  const held = holdoutPart(labels, classNames, groups, config.seed);
   const { dim } = plain;
   const part = (inHoldout: boolean) => {
-    const rows = [...fold.keys()].filter((i) => (fold[i] === 0) === inHoldout);
+    const rows = [...held.keys()].filter((i) => (held[i] === 1) === inHoldout);
     const partLabels = Int32Array.from(rows, (r) => labels[r]!);
     // Rows read by position stay where they are (a held-out part of a million rows is not copied into memory).
     if (!('data' in plain)) return { features: subsetRowSource(plain, rows), labels: partLabels };

@@ -4,7 +4,7 @@ import { GraftError } from '../../src/core/errors.js';
 import { crossValidateHeads, isBetter, scoreProbabilities, type CvScore } from '../../src/learn/select/cross-validate.js';
 import { setMinMultiplyAddsByFold } from '../../src/learn/select/fold-layout.js';
 import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
-import { assignFolds, groupKeys } from '../../src/learn/select/folds.js';
+import { assignFolds, groupKeys, holdoutPart } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
 import { denseForward } from '../../src/core/dense-layer.js';
 import { clusters, imbalancedClusters } from './clusters.js';
@@ -49,6 +49,25 @@ describe('assignFolds', () => {
     expect(error?.code).toBe('INVALID_DATASET');
     expect(error?.message).toContain('"dogs" has 1');
     expect(error?.hint).toContain('--c');
+  });
+});
+
+describe('holdoutPart', () => {
+  it("is assignFolds' fold 0 when every class has 5 images or more", () => {
+    const labels = Int32Array.from({ length: 60 }, (_, i) => i % 3);
+    const { fold } = assignFolds(labels, names(3), undefined, 4);
+    expect(Array.from(holdoutPart(labels, names(3), undefined, 4))).toEqual(Array.from(fold, (f) => (f === 0 ? 1 : 0)));
+  });
+
+  it('holds out about a fifth of many tiny classes, never a class of one image, and keeps every class in training', () => {
+    // 30 classes of 2 images and one class of 1: assignFolds would lower k to 2 (half held out), or refuse.
+    const labels = Int32Array.from([...Array.from({ length: 60 }, (_, i) => i % 30), 30]);
+    const held = holdoutPart(labels, names(31), undefined, 3);
+    const count = held.reduce((a, b) => a + b, 0);
+    expect(count).toBeGreaterThanOrEqual(10);
+    expect(count).toBeLessThanOrEqual(14);
+    expect(held[60]).toBe(0);
+    for (let c = 0; c < 31; c++) expect(labels.some((l, i) => l === c && held[i] === 0)).toBe(true);
   });
 });
 
@@ -248,5 +267,17 @@ describe('crossValidateHeads and fitLinearHead', () => {
     expect(head.selection).toBeNull();
     expect(head.layers[0]!.outputDim).toBe(2);
     await expect(fitLinearHead(base, { c: 'auto', trainViews: 'plain', tta: false, classWeights: 'none', maxFolds: 'auto', seed: 1 })).rejects.toThrow(/at least 2 images in every class/);
+  });
+
+  it('with C fixed and a class too small to cross-validate, trains mirror rows and TTA (the usual choice) instead of refusing', async () => {
+    const random = mulberry32(2);
+    const rows = (count: number) => ({ data: Float32Array.from({ length: count * 4 }, () => random()), count, dim: 4 });
+    const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 1]);
+    const set = { plain: rows(7), mirrored: rows(7), labels, classNames: names(2), files: Array.from(labels, (_, i) => `f${i}`) };
+    const messages: string[] = [];
+    const head = await fitLinearHead(set, { c: 1, trainViews: 'auto', tta: 'auto', classWeights: 'none', maxFolds: 'auto', seed: 1, onProgress: (e) => e.type === 'info' && messages.push(e.message) });
+    expect(head.selection).toBeNull();
+    expect([head.trainViews, head.tta]).toEqual(['plain+flip', true]);
+    expect(messages.join('\n')).toMatch(/no cross-validation scores.*mirror rows and test-time augmentation on/);
   });
 });

@@ -86,12 +86,15 @@ export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOpt
   const criterion = options.criterion ?? 'log-loss';
   const wantsCrops = options.crops === true || options.crops === 'auto';
   if (wantsCrops && !set.crops) throw new RangeError('crop rows are needed for crops: true or auto');
-  const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion, fixed);
+  const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion);
   const withCrops = cv && wantsCrops ? await chooseCropRows(set, options, cv, criterion) : undefined;
   const table = [...(cv?.table ?? []), ...(withCrops?.table ?? [])];
   const winner = withCrops?.chosen ?? cv;
-  const fixedViews = options.crops === true ? cropViews(hasMirrorRows(options.trainViews as MirrorViews)) : (options.trainViews as TrainViews);
-  const chosen = winner?.chosen ?? { c: options.c as number, trainViews: fixedViews, tta: options.tta as boolean };
+  // Without cross-validation (a fixed C and a class too small to be judged) a choice left open takes what helps on
+  // average (RESULTS.md, "What the recipe is"): mirror rows and test-time augmentation, where mirror images exist.
+  const mirrorViews: MirrorViews = options.trainViews === 'auto' ? (mirrored ? 'plain+flip' : 'plain') : options.trainViews;
+  const fixedViews = options.crops === true ? cropViews(hasMirrorRows(mirrorViews)) : mirrorViews;
+  const chosen = winner?.chosen ?? { c: options.c as number, trainViews: fixedViews, tta: options.tta === 'auto' ? mirrored !== undefined : options.tta };
   const selection: SelectionReport | null = cv
     ? { criterion, folds: cv.k, grouped: set.groups !== undefined, chosen: winner!.chosen, table, seconds: (performance.now() - started) / 1000, ...(cv.classWeighted ? { classWeighted: true } : {}), ...(withCrops ? { cropRows: { baseline: withCrops.baseline } } : {}) }
     : null;
@@ -147,10 +150,10 @@ async function chooseCropRows(
 }
 
 /**
- * The cross-validation; undefined when a class is too small for it and nothing needs choosing (the fixed head is
- * then fitted without CV scores).
+ * The cross-validation; undefined when a class is too small for it and C is fixed (the head is then fitted without
+ * CV scores).
  */
-async function crossValidateUnlessTooSmall(set: HeadTrainingSet, options: LinearHeadOptions, criterion: SelectionCriterion, fixed: boolean): Promise<CrossValidation | undefined> {
+async function crossValidateUnlessTooSmall(set: HeadTrainingSet, options: LinearHeadOptions, criterion: SelectionCriterion): Promise<CrossValidation | undefined> {
   try {
     return await crossValidateHeads(set.plain, set.mirrored, {
       labels: set.labels,
@@ -167,8 +170,9 @@ async function crossValidateUnlessTooSmall(set: HeadTrainingSet, options: Linear
       onProgress: options.onProgress,
     });
   } catch (error) {
-    if (!(fixed && error instanceof GraftError && error.code === 'INVALID_DATASET')) throw error;
-    options.onProgress?.({ type: 'info', message: `no cross-validation scores: ${error.message}` });
+    if (!(typeof options.c === 'number' && error instanceof GraftError && error.code === 'INVALID_DATASET')) throw error;
+    const open = [options.trainViews === 'auto' ? 'mirror rows' : '', options.tta === 'auto' ? 'test-time augmentation' : ''].filter(Boolean);
+    options.onProgress?.({ type: 'info', message: `no cross-validation scores: ${error.message}${open.length > 0 ? `; ${open.join(' and ')} on without being judged` : ''}` });
     return undefined;
   }
 }

@@ -27,7 +27,43 @@ export const MAX_FOLDS = 5;
  * @throws GraftError `INVALID_DATASET` naming the classes with fewer than 2 groups (cross-validation cannot judge them).
  */
 export function assignFolds(labels: Int32Array, classNames: readonly string[], groups: readonly string[] | undefined, seed: number, maxFolds = MAX_FOLDS): FoldAssignment {
-  const numClasses = classNames.length;
+  const grouped = groupByKey(labels, classNames.length, groups);
+  const { groupsPerClass } = grouped;
+  const tooSmall = classNames.filter((_, c) => groupsPerClass[c]! < 2);
+  if (tooSmall.length > 0) {
+    const unit = groups ? 'group' : 'image';
+    throw new GraftError(
+      'INVALID_DATASET',
+      `Cross-validation needs at least 2 ${unit}s in every class; ${tooSmall.map((c) => `"${c}" has ${groupsPerClass[classNames.indexOf(c)]}`).join(', ')}`,
+      { hint: `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation` },
+    );
+  }
+  const k = Math.max(2, Math.min(maxFolds, ...groupsPerClass));
+  return { fold: placeGroups(labels, grouped, seed, k), k };
+}
+
+/**
+ * A held-out part of about 1/`parts` of the images, grouped and stratified like fold 0 of {@link assignFolds} (and
+ * equal to it when every class has `parts` groups or more). Classes with fewer groups are not a reason to hold out
+ * more: their groups are spread as evenly as the others', and a class of one group is never held out, so every class
+ * is trained on. Returns 1 for each held-out image.
+ */
+export function holdoutPart(labels: Int32Array, classNames: readonly string[], groups: readonly string[] | undefined, seed: number, parts = MAX_FOLDS): Uint8Array {
+  const grouped = groupByKey(labels, classNames.length, groups);
+  const fold = placeGroups(labels, grouped, seed, parts);
+  const held = Uint8Array.from(fold, (f) => (f === 0 ? 1 : 0));
+  for (let i = 0; i < labels.length; i++) if (grouped.groupsPerClass[labels[i]!]! < 2) held[i] = 0;
+  return held;
+}
+
+interface GroupedImages {
+  /** The images of each group, in first-seen order. */
+  readonly members: number[][];
+  readonly groupsPerClass: number[];
+  readonly imagesPerClass: number[];
+}
+
+function groupByKey(labels: Int32Array, numClasses: number, groups: readonly string[] | undefined): GroupedImages {
   if (groups && groups.length !== labels.length) throw new RangeError(`groups (${groups.length}) and labels (${labels.length}) differ in length`);
   const members = new Map<string, number[]>();
   labels.forEach((_, i) => {
@@ -43,22 +79,18 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
     for (const c of classes) groupsPerClass[c]!++;
     for (const i of images) imagesPerClass[labels[i]!]!++;
   }
-  const tooSmall = classNames.filter((_, c) => groupsPerClass[c]! < 2);
-  if (tooSmall.length > 0) {
-    const unit = groups ? 'group' : 'image';
-    throw new GraftError(
-      'INVALID_DATASET',
-      `Cross-validation needs at least 2 ${unit}s in every class; ${tooSmall.map((c) => `"${c}" has ${groupsPerClass[classNames.indexOf(c)]}`).join(', ')}`,
-      { hint: `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation` },
-    );
-  }
-  const k = Math.max(2, Math.min(maxFolds, ...groupsPerClass));
-  const order = [...members.values()];
+  return { members: [...members.values()], groupsPerClass, imagesPerClass };
+}
+
+/** The fold of each image: groups largest first (ties in seeded order), each where its classes are least, then fewest images. */
+function placeGroups(labels: Int32Array, grouped: GroupedImages, seed: number, k: number): Int32Array {
+  const { imagesPerClass } = grouped;
+  const order = [...grouped.members];
   shuffleInPlace(order, mulberry32(seed));
   // Stable sort keeps the seeded order among groups of equal size.
   order.sort((a, b) => b.length - a.length);
   const fold = new Int32Array(labels.length);
-  const foldClassCounts = Array.from({ length: k }, () => new Float64Array(numClasses));
+  const foldClassCounts = Array.from({ length: k }, () => new Float64Array(imagesPerClass.length));
   const foldSizes = new Array<number>(k).fill(0);
   for (const images of order) {
     let best = 0;
@@ -77,7 +109,7 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
     }
     foldSizes[best]! += images.length;
   }
-  return { fold, k };
+  return fold;
 }
 
 /**
