@@ -88,7 +88,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     await (await buildProgram(argv)).parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // commander has printed the message (and the help); --help and --version end here too, with 0.
+      // commander has printed the message (and the help) on stderr; --help and --version end here too, with 0.
+      // A usage error with --json is still the one JSON value on stdout that scripts parse.
+      if (error.exitCode !== 0 && argv.includes('--json')) {
+        const message = error.message.replace(/^error: /, '');
+        process.stdout.write(`${JSON.stringify({ error: { code: 'INVALID_CONFIG', message, hint: 'see --help' } }, null, 2)}\n`);
+      }
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }

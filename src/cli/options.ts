@@ -62,9 +62,21 @@ export function parseInteger(value: string): number {
   return n;
 }
 
+export function parsePositiveInteger(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1) throw new GraftError('INVALID_CONFIG', `Expected an integer of 1 or more. Received: ${value}`);
+  return n;
+}
+
 export function parseNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new GraftError('INVALID_CONFIG', `Expected a number. Received: ${value}`);
+  return n;
+}
+
+export function parseNonNegativeNumber(value: string): number {
+  const n = parseNumber(value);
+  if (n < 0) throw new GraftError('INVALID_CONFIG', `Expected a number of 0 or more. Received: ${value}`);
   return n;
 }
 
@@ -79,4 +91,4 @@ export function parseHidden(value: string): number[] {
 }
 
 /** `--label-pattern`'s help, the same for train, eval and inspect. */
-export const LABEL_PATTERN_HELP = "the class of each image from its file name, not its folder (fastai's from_name_re): the regex's first capture group, e.g. '^(.+)_\\d+\\.jpg$'";
+export const LABEL_PATTERN_HELP = "the class of each image from its file name, not its folder (fastai's from_name_re): the regex's first capture group (else its whole match), e.g. '^(.+)_\\d+\\.jpg$'";

@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import { readAndDecode } from '../data/decode-stream.js';
 import { decodeImageBytes } from '../data/decode-image.js';
 import type { SkippedFile } from '../data/dataset.js';
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import { readModelDir, type ModelManifest } from './manifest.js';
+import { MANIFEST_FILE, readModelDir, type ModelManifest } from './manifest.js';
 
 /** One class and its probability. */
 export interface LabelProbability {
@@ -30,7 +31,8 @@ export interface ProbabilityRun {
  *
  * @example
  * const model = await GraftModel.load('./bees-model');
- * const [result] = await model.predict(['photo.jpg'], { topK: 3 });
+ * const { results: [result], skipped } = await model.predict(['photo.jpg'], { topK: 3 });
+ * result?.predictions[0]; // { label: 'bees', probability: 0.98 }
  * await model.dispose();
  */
 export class GraftModel {
@@ -59,7 +61,7 @@ export class GraftModel {
    * Unreadable files are skipped and reported, never thrown.
    */
   async probabilities(files: readonly string[], options: { batchSize?: number; onProgress?: ProgressListener } = {}): Promise<ProbabilityRun> {
-    const session = this.requireSession();
+    this.requireSession();
     const pre = this.manifest.preprocessing;
     const k = this.labels.length;
     const batchSize = options.batchSize ?? 16;
@@ -73,7 +75,7 @@ export class GraftModel {
       if (!batch.length) return;
       const input = new Float32Array(batch.length * imageSize);
       batch.forEach((b, i) => input.set(b.data, i * imageSize));
-      const probs = await runProbabilities(session, input, batch.length, pre);
+      const probs = await this.run(input, batch.length);
       batch.forEach((b, i) => out.set(probs.subarray(i * k, (i + 1) * k), b.index * k));
       done += batch.length;
       batch = [];
@@ -95,6 +97,7 @@ export class GraftModel {
 
   /** Top-k labels per file (files that cannot be read are reported in `skipped`). */
   async predict(files: readonly string[], options: { topK?: number; onProgress?: ProgressListener } = {}): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
+    checkTopK(options.topK ?? 5);
     const { probabilities, skipped } = await this.probabilities(files, options);
     const k = this.labels.length;
     const results: FilePrediction[] = [];
@@ -110,7 +113,7 @@ export class GraftModel {
   async predictBytes(bytes: Buffer, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
     const pre = this.manifest.preprocessing;
     const data = await decodeImageBytes(bytes, pre, { name: options.name ?? '<upload>' });
-    const probs = await runProbabilities(this.requireSession(), data, 1, pre);
+    const probs = await this.run(data, 1);
     return topLabels(probs, this.labels, options.topK ?? 5);
   }
 
@@ -120,14 +123,30 @@ export class GraftModel {
     await session?.release();
   }
 
+  /** The model's probabilities, checked against the labels: an edited graft.json must not shift classes silently. */
+  private async run(input: Float32Array, count: number): Promise<Float32Array> {
+    const probs = await runProbabilities(this.requireSession(), input, count, this.manifest.preprocessing);
+    if (probs.length !== count * this.labels.length) {
+      throw new GraftError('INVALID_MODEL_DIR', `${join(this.dir, this.manifest.files.onnx)} outputs ${probs.length / count} probabilities but ${join(this.dir, MANIFEST_FILE)} lists ${this.labels.length} labels`, {
+        hint: 'graft.json and model.onnx come from different trainings; copy the whole model directory again',
+      });
+    }
+    return probs;
+  }
+
   private requireSession(): OrtSession {
     if (!this.session) throw new GraftError('INTERNAL', `The model at ${this.dir} was disposed`);
     return this.session;
   }
 }
 
+function checkTopK(topK: number): void {
+  if (!Number.isInteger(topK) || topK < 1) throw new GraftError('INVALID_CONFIG', `topK must be an integer of 1 or more. Received: ${topK}`);
+}
+
 /** The `topK` most probable labels, most probable first (ties: lower index first). */
 export function topLabels(row: ArrayLike<number>, labels: readonly string[], topK: number): LabelProbability[] {
+  checkTopK(topK);
   return Array.from(labels, (label, i) => ({ label, probability: row[i]!, i }))
     .sort((a, b) => b.probability - a.probability || a.i - b.i)
     .slice(0, Math.max(1, Math.min(topK, labels.length)))

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE, type ModelManifest } from '../model/manifest.js';
@@ -84,8 +86,24 @@ export function versions(): Record<string, string> {
     try {
       return (require(`${name}/package.json`) as { version: string }).version;
     } catch {
-      return 'unknown';
+      // A package whose "exports" hides its package.json (sharp): found beside its resolved entry point.
+      try {
+        return packageVersionNear(require.resolve(name), name);
+      } catch {
+        return 'unknown';
+      }
     }
   };
   return { graft: (require('../../package.json') as { version: string }).version, node: process.versions.node, 'onnxruntime-node': v('onnxruntime-node'), '@tensorflow/tfjs': v('@tensorflow/tfjs'), sharp: v('sharp') };
+}
+
+/** The version in the package.json of package `name` at or above `file`. */
+function packageVersionNear(file: string, name: string): string {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const path = join(dir, 'package.json');
+    if (!existsSync(path)) continue;
+    const json = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+    if (json.name === name && json.version) return json.version;
+  }
+  return 'unknown';
 }

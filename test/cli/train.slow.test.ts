@@ -314,4 +314,61 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(err.hint).toContain('--scale');
     for (const out of ['m-missing', 'm-one']) expect(existsSync(join(root, out))).toBe(false);
   });
+
+  it('refuses what a user would regret, and tells scripts what went wrong in JSON', async () => {
+    // --out over the data, or over a folder of other things: refused before any work, nothing deleted.
+    const overData = await runCli(['train', data, '--backbone', int8Model, '--out', data, '--json'], env);
+    expect(overData.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(overData).error.message).toMatch(/which this run reads/);
+    expect(existsSync(join(data, 'ants'))).toBe(true);
+    const project = join(root, 'project');
+    await mkdir(project);
+    await writeFile(join(project, 'notes.txt'), 'keep');
+    const overProject = await runCli(['train', data, '--backbone', int8Model, '--out', project], env);
+    expect(overProject.code).toBe(2);
+    expect(overProject.stderr).toMatch(/not a Graft model directory/);
+    expect(await readFile(join(project, 'notes.txt'), 'utf8')).toBe('keep');
+
+    // A usage error that commander catches is still one JSON value on stdout.
+    const usage = await runCli(['train', data, '--out', join(root, 'x'), '--bogus', '--json'], env);
+    expect(usage.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(usage).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/unknown option '--bogus'/) });
+
+    // --config takes graft.json's "training" section as --help says, and refuses a key nothing reads.
+    const manifest = JSON.parse(await readFile(join(root, 'model', 'graft.json'), 'utf8')) as { training: { config: Record<string, unknown> }; versions: Record<string, string> };
+    expect(manifest.versions.sharp).toMatch(/^\d+\.\d+\.\d+/);
+    const section = join(root, 'section.json');
+    await writeFile(section, JSON.stringify({ ...manifest.training, config: { ...manifest.training.config, head: { hidden: [16], dropout: 0.1 }, epochs: 2 } }));
+    const replay = await runCli(['train', data, '--backbone', int8Model, '--config', section, '--out', join(root, 'from-section'), '--json'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(parseJsonOutput<TrainJson>(replay).head.kind).toBe('mlp');
+    await writeFile(section, JSON.stringify({ hiden: [16] }));
+    const typo = await runCli(['train', data, '--backbone', int8Model, '--config', section, '--out', join(root, 'typo'), '--json'], env);
+    expect(typo.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(typo).error.message).toMatch(/does not know: hiden/);
+
+    // predict: one row per image in the order given, an unreadable one with its reason; none readable is an error.
+    const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
+    const missing = join(root, 'missing.jpg');
+    const rows = parseJsonOutput<{ file: string; predictions: unknown[]; error?: string }[]>(await runCli(['predict', join(root, 'model'), missing, bee, '--json'], env));
+    expect(rows.map((r) => [r.file, r.predictions.length > 0, r.error])).toEqual([[missing, false, 'file not found'], [bee, true, undefined]]);
+    const none = await runCli(['predict', join(root, 'model'), missing, '--json'], env);
+    expect(none.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string } }>(none).error.code).toBe('UNREADABLE_IMAGE');
+    expect((await runCli(['predict', join(root, 'model'), bee, '--top', '0'], env)).code).toBe(2);
+
+    // report --out naming a folder: a usage error (exit 2) before the report is built, not an internal one.
+    const report = await runCli(['report', join(root, 'model'), '--out', root, '--json'], env);
+    expect(report.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(report).error.message).toMatch(/is a folder/);
+
+    // A label added to graft.json by hand no longer matches the model's outputs: said, not silently misread.
+    const edited = join(root, 'edited');
+    await cp(join(root, 'model'), edited, { recursive: true });
+    const withExtra = JSON.parse(await readFile(join(edited, 'graft.json'), 'utf8')) as { labels: string[] };
+    await writeFile(join(edited, 'graft.json'), JSON.stringify({ ...withExtra, labels: [...withExtra.labels, 'wasps'] }));
+    const mismatch = await runCli(['predict', edited, bee, '--json'], env);
+    expect(mismatch.code).toBe(3);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(mismatch).error).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/outputs 2 probabilities .* lists 3 labels/) });
+  });
 });

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { ProgressListener } from '../../core/progress.js';
 import { listImageFiles } from '../../data/scan-folder.js';
 import { GraftModel } from '../../model/graft-model.js';
-import { parseInteger } from '../options.js';
+import { parsePositiveInteger } from '../options.js';
+import { GraftError } from '../../core/errors.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
@@ -13,8 +14,8 @@ export function registerPredict(program: Command): void {
     .description('classify images with a trained model directory')
     .argument('<model-dir>', 'a directory written by graft train')
     .argument('<image...>', 'image files, or folders (every image in them, sub-folders included)')
-    .option('--top <k>', 'how many classes to show per image', parseInteger, 5)
-    .option('--json', 'print one JSON array on stdout', false)
+    .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
+    .option('--json', 'print one JSON array on stdout: a row per image, in order; an unreadable image has "error" and no predictions', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
       const progress = renderProgress({ quiet: true });
       let model: GraftModel | undefined;
@@ -22,12 +23,23 @@ export function registerPredict(program: Command): void {
         model = await GraftModel.load(modelDir);
         const files = await expandFolders(images, progress);
         const { results, skipped } = await model.predict(files, { topK: flags.top, onProgress: progress });
-        printResult(flags.json, results, () =>
+        if (results.length === 0) {
+          const first = skipped[0];
+          throw new GraftError('UNREADABLE_IMAGE', first ? `No image could be classified: ${first.file}: ${first.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}` : `No images found in ${images.join(', ')}`, {
+            hint: 'pass image files (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC) or folders holding them',
+          });
+        }
+        // One row per image, in the order given: a file that could not be read has its reason and no predictions, so a
+        // script gets as many rows as it sent.
+        const reasons = new Map(skipped.map((s) => [s.file, s.reason]));
+        const byFile = new Map(results.map((r) => [r.file, r]));
+        const rows = files.map((file) => byFile.get(file) ?? { file, predictions: [], error: reasons.get(file) ?? 'not classified' });
+        // Text lists the classified images; the skipped ones were reported on stderr as they were met.
+        printResult(flags.json, rows, () =>
           results
             .map((r) => [r.file, ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
             .join('\n'),
         );
-        if (skipped.length && results.length === 0) process.exitCode = 2;
       } catch (error) {
         reportFailure(error, flags.json);
       } finally {

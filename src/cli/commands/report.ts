@@ -1,5 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { GraftError } from '../../core/errors.js';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { buildReport } from '../../report/build-report.js';
@@ -19,13 +20,17 @@ export function registerReport(program: Command): void {
     .action(async (modelDir: string, flags: { data?: string; labelPattern?: string; out: string; json: boolean }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       try {
+        const out = resolve(flags.out);
+        // Checked before the report is built: a folder given as --out would otherwise fail at the very end.
+        if (await stat(out).then((info) => info.isDirectory(), () => false)) {
+          throw new GraftError('INVALID_CONFIG', `--out ${flags.out} is a folder; the report is one HTML file`, { hint: `e.g. --out ${join(flags.out, 'report.html')}` });
+        }
         const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
-        const out = resolve(flags.out);
         await mkdir(dirname(out), { recursive: true });
         await writeFileAtomic(out, report.html);
         const bytes = Buffer.byteLength(report.html);
-        printResult(flags.json, { report: out, bytes, dataset: report.dataset, accuracy: report.accuracy, misclassified: report.misclassified }, () =>
+        printResult(flags.json, { report: out, bytes, dataset: report.dataset, accuracy: report.accuracy, misclassified: report.dataset ? report.misclassified : null }, () =>
           [
             `wrote ${out} (${(bytes / 1024).toFixed(0)} kB)`,
             report.dataset ? `evaluated on ${report.dataset}: accuracy ${((report.accuracy ?? 0) * 100).toFixed(1)}%, ${report.misclassified} misclassified` : 'no labelled data: pass --data <dir> for the confusion matrix and mistakes',

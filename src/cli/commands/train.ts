@@ -99,7 +99,7 @@ export function registerTrain(program: Command): void {
     .option('--views <k>', 'augmented views per training image, computed once and cached (default 2; 0 = none)', parseInteger)
     .option('--class-weights <mode>', "'balanced' (default) weighs rare classes up, in the head (linear or MLP) and while fine-tuning; 'none' weighs every image alike")
     .option('--train-batchnorm', 'fine-tune BatchNorm in training mode (batch statistics; running ones updated) instead of frozen')
-    .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a val_loss improvement (default 0: run the whole schedule)', parseInteger)
+    .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a lower loss on the held-out training images (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
     .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
   addBackboneOptions(command).action(async (dir: string | undefined, flags: TrainFlags, cmd: Command) => {
@@ -242,10 +242,15 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   }
   const manifest = parsed.format === 'graft-model' && parsed.version === 1 ? upgradeV1(parsed) : parsed;
   const training = manifest.training as { config?: unknown } | undefined;
-  const config = (parsed.format === 'graft-model' ? training?.config : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
-  // Keep only what decides a run (a hand-written file may hold more; values are validated after).
-  const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+  // A whole graft.json, its "training" section ({config, outcome}), or a bare config.
+  const isSection = parsed.format !== 'graft-model' && isObject(parsed.config) && Object.keys(parsed).every((k) => k === 'config' || k === 'outcome');
+  const config = (parsed.format === 'graft-model' ? training?.config : isSection ? parsed.config : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
+  if (!isObject(config)) throw new GraftError('INVALID_CONFIG', `Training config ${file} holds no training config`, { hint: 'pass a graft.json, its "training" section, or an object of options such as {"c": 1}' });
   const keys: (keyof TrainConfig)[] = ['epochs', 'batchSize', 'learningRate', 'patience', 'weightDecay', 'labelSmoothing', 'seed', 'c', 'mirror', 'tta', 'crops', 'folds', 'groupBy', 'multiScale', 'classWeights'];
+  // Keep what decides a run; a key nothing reads (a typo such as "hiden") is refused rather than silently ignored.
+  refuseUnknownKeys(file, '', config, [...keys, 'head', 'fineTune']);
+  if (isObject(config.head)) refuseUnknownKeys(file, 'head.', config.head, ['hidden', 'dropout']);
+  const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
   return {
     config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
     fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
@@ -292,7 +297,11 @@ export function formatTrainResult(r: TrainResult, testDir?: string): string {
   if (r.val) {
     const rows = r.data.valPart ? `: the ${r.data.valPart} rows of ${r.data.val}` : '';
     lines.push(`  val        accuracy ${r.val.accuracy.toFixed(4)}${r.val.top5 === undefined ? '' : `, top-5 ${r.val.top5.toFixed(4)}`}, loss ${r.val.loss.toFixed(4)} (${r.val.count} images${rows}; scored only, never used to choose)`);
-  } else lines.push('  val        none (every training image trained; the CV accuracy above is the estimate)');
+  } else {
+    // An MLP's epoch is kept on a held-out fifth; a linear head with C fixed and a one-image class has no CV score.
+    const estimate = r.selection ? 'the CV accuracy above is the estimate' : 'no estimate of accuracy: pass --val or --val-split for one';
+    lines.push(`  val        none (${r.selection ? 'every training image trained; ' : ''}${estimate})`);
+  }
   if (r.labelIssues.length) {
     lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json and the report):`);
     const caveat = labelIssuesCaveat(r.selection?.chosen.accuracy);
@@ -317,4 +326,15 @@ function describeRows(views: TrainViews | undefined): string {
   const mirrors = views !== undefined && hasMirrorRows(views);
   const crops = views !== undefined && hasCropRows(views);
   return `${mirrors ? 'images and their mirror images' : 'the images'}${crops ? `${mirrors ? ',' : ''} and their corner crops` : ''}`;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A key nothing reads (a typo such as "hiden") is refused rather than silently ignored; `version` is the file's own. */
+function refuseUnknownKeys(file: string, prefix: string, object: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(object).filter((k) => k !== 'version' && !known.includes(k));
+  if (unknown.length === 0) return;
+  throw new GraftError('INVALID_CONFIG', `Training config ${file} has ${unknown.length === 1 ? 'a key' : 'keys'} Graft does not know: ${unknown.map((k) => prefix + k).join(', ')}`, {
+    hint: `the keys${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are ${known.join(', ')}`,
+  });
 }
