@@ -61,13 +61,15 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   const split = await findSplitFolders(path);
   const scans: { name: PartSummary['name']; dataset: LabelledDataset }[] = [];
   if (split) {
-    scans.push({ name: 'train', dataset: await scanDataset(split.train, { labelPattern }) });
-    if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val, { labelPattern }) });
+    // Lenient: an empty class folder or a single class is reported among the warnings, with everything else, where
+    // training stops at the first.
+    scans.push({ name: 'train', dataset: await scanDataset(split.train, { isLenient: true, labelPattern }) });
+    if (split.val) scans.push({ name: 'val', dataset: await scanDataset(split.val, { isLenient: true, labelPattern }) });
     // A set split three ways: its test/ is checked too, above all for images also in train/.
     const test = await unusedTestFolder(path, split.val);
     if (test) scans.push({ name: 'test', dataset: await scanDataset(test, { isLenient: true, labelPattern }) });
   } else {
-    scans.push({ name: 'all', dataset: await scanDataset(path, { labelPattern }) });
+    scans.push({ name: 'all', dataset: await scanDataset(path, { isLenient: true, labelPattern }) });
   }
   const checkDecode = options.checkDecode ?? true;
   const total = scans.reduce((n, s) => n + s.dataset.items.length, 0);
@@ -100,9 +102,13 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
       const files = dataset.items.filter((item) => item.label === label);
       const readable = checkDecode ? files.filter((item) => !bad.has(item.file)).length : undefined;
       const usable = readable ?? files.length;
-      if (usable < SMALL_CLASS) warnings.push(`${name === 'all' ? '' : `${name}: `}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`);
+      const prefix = name === 'all' ? '' : `${name}: `;
+      if (files.length === 0) warnings.push(`${prefix}class folder "${label}" has no images: training refuses it; add images or remove the folder`);
+      else if (usable < SMALL_CLASS) warnings.push(`${prefix}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`);
       return { label, count: files.length, readable };
     });
+    const trainable = classes.filter((c) => (c.readable ?? c.count) > 0).length;
+    if ((name === 'train' || name === 'all') && trainable < 2) warnings.push(`${name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`);
     parts.push({
       name,
       root: dataset.root,

@@ -36,4 +36,16 @@ describe('inspectDataset on a set split three ways', () => {
     expect(summary.duplicates[0]!.files.map((f) => `${f.part}/${f.label}`)).toEqual(['train/a', 'test/a']);
     expect(summary.warnings.join('\n')).toMatch(/1 of them in both train and test: test then scores images the model trained on/);
   });
+
+  it('reports what training would refuse (an empty class folder, a single class) among its warnings, not as an error', async () => {
+    const root = await threeWaySet({ 'train/notes/readme.txt': 'not an image' });
+    const summary = await inspectDataset(root, { checkDecode: false });
+    expect(summary.parts[0]!.classes.find((c) => c.label === 'notes')).toMatchObject({ count: 0 });
+    expect(summary.parts[0]!.skipped.map((s) => s.file)).toContain(join(root, 'train/notes/readme.txt'));
+    expect(summary.warnings).toContain('train: class folder "notes" has no images: training refuses it; add images or remove the folder');
+    const one = await mkdtemp(join(tmpdir(), 'graft-inspect-one-'));
+    await mkdir(join(one, 'ants'));
+    await writeFile(join(one, 'ants', '1.jpg'), 'x');
+    expect((await inspectDataset(one, { checkDecode: false })).warnings).toContain('1 class with images: training needs at least 2');
+  });
 });

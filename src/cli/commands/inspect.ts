@@ -24,7 +24,7 @@ export function registerInspect(program: Command): void {
 function formatSummary(s: DatasetSummary): string {
   const lines = [`${s.path} (${s.layout})`];
   for (const part of s.parts) {
-    lines.push(`  ${part.name}: ${part.imageCount} images in ${part.labels.length} classes (${part.root})`);
+    lines.push(`  ${part.name}: ${part.imageCount} image${part.imageCount === 1 ? '' : 's'} in ${part.labels.length} class${part.labels.length === 1 ? '' : 'es'} (${part.root})`);
     for (const c of part.classes) lines.push(`    ${c.label.padEnd(24)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
     for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
   }
