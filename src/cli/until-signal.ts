@@ -19,3 +19,26 @@ export function untilSignal(server: { close(options?: { readinessDelayMs?: numbe
     process.on('SIGTERM', stop);
   });
 }
+
+/**
+ * An AbortSignal raised by the first SIGINT or SIGTERM, so that a long command (`graft train`) stops at its next
+ * step, leaves what it had written as it was, and reports CANCELLED like any failure (one JSON error with --json,
+ * exit 130). A second signal exits at once.
+ */
+export function cancelOnSignal(): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const stop = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${name}: stopping at the next step (press Ctrl+C again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJsonOutput, repoRoot, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 
 interface TrainJson {
   model: string;
@@ -370,5 +370,21 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const mismatch = await runCli(['predict', edited, bee, '--json'], env);
     expect(mismatch.code).toBe(3);
     expect(parseJsonOutput<{ error: { code: string; message: string } }>(mismatch).error).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/outputs 2 probabilities .* lists 3 labels/) });
+  });
+
+  it('Ctrl+C stops training at its next step: a CANCELLED error in JSON, exit 130, nothing written', async () => {
+    const { spawn } = await import('node:child_process');
+    const out = join(root, 'interrupted');
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), 'train', join(sharedDir, 'datasets/flowers12/train'), '--backbone', int8Model, '--out', out, '--json'], {
+      env: { ...process.env, GRAFT_CACHE_DIR: join(root, 'interrupted-cache') },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    // Extracting 720 photos into an empty cache takes far longer than this.
+    setTimeout(() => child.kill('SIGINT'), 3000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(JSON.parse(stdout)).toEqual({ error: { code: 'CANCELLED', message: 'Training was cancelled' } });
+    expect(existsSync(out)).toBe(false);
   });
 });

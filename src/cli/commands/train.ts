@@ -1,3 +1,4 @@
+import { cancelOnSignal } from '../until-signal.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write.js';
@@ -104,6 +105,7 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
   addBackboneOptions(command).action(async (dir: string | undefined, flags: TrainFlags, cmd: Command) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+    let cancel: ReturnType<typeof cancelOnSignal> | undefined;
     try {
       const { config: fromFile, fineTune: fineFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
@@ -136,8 +138,10 @@ export function registerTrain(program: Command): void {
       if (!store && storeOnly) {
         throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--features).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
       }
+      cancel = cancelOnSignal();
       const result = store
         ? await trainFromFeatures({
+            signal: cancel.signal,
             ...backboneOptionsFrom(flags, progress),
             // Without --backbone, the model the shards were made with (recorded in them).
             backbone: cmd.getOptionValueSource('backbone') === 'default' ? undefined : flags.backbone,
@@ -151,6 +155,7 @@ export function registerTrain(program: Command): void {
           })
         : await train({
         ...backboneOptionsFrom(flags, progress),
+        signal: cancel.signal,
         train: requireData(dir),
         val: flags.val,
         valSplit: flags.valSplit,
@@ -195,6 +200,8 @@ export function registerTrain(program: Command): void {
     } catch (error) {
       progress.stop();
       reportFailure(error, flags.json);
+    } finally {
+      cancel?.dispose();
     }
   });
 }
