@@ -357,6 +357,14 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(parseJsonOutput<{ error: { code: string } }>(none).error.code).toBe('UNREADABLE_IMAGE');
     expect((await runCli(['predict', join(root, 'model'), bee, '--top', '0'], env)).code).toBe(2);
 
+    // The web export of this int8 model runs model.onnx itself by default (the server's answers), and never over its model.
+    const web = await runCli(['export', join(root, 'model'), '--target', 'web', '--out', join(root, 'model-web'), '--json'], env);
+    expect(web.code, web.stderr).toBe(0);
+    expect(parseJsonOutput<{ engine: string }>(web).engine).toBe('onnxruntime-web');
+    const overModel = await runCli(['export', join(root, 'model'), '--target', 'web', '--out', root, '--overwrite', '--json'], env);
+    expect(overModel.code).toBe(2);
+    expect(existsSync(join(root, 'model', 'model.onnx'))).toBe(true);
+
     // report --out naming a folder: a usage error (exit 2) before the report is built, not an internal one.
     const report = await runCli(['report', join(root, 'model'), '--out', root, '--json'], env);
     expect(report.code).toBe(2);

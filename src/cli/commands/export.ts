@@ -11,7 +11,7 @@ export function registerExport(program: Command): void {
     .argument('<model-dir>', 'a directory written by graft train')
     .requiredOption('--target <target>', 'what to export for: web or tfjs')
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
-    .option('--engine <engine>', 'web: the browser runtime, auto (measured: TF.js for int8 models, onnxruntime-web for float ones), onnxruntime-web or tfjs', 'auto')
+    .option('--engine <engine>', 'web: the browser runtime: auto (onnxruntime-web, which runs model.onnx itself: the server\'s answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)', 'auto')
     .option('--overwrite', 'replace the output folder if it exists', false)
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (modelDir: string, flags: { target: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
