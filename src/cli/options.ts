@@ -74,6 +74,25 @@ export function parseNumber(value: string): number {
   return n;
 }
 
+export function parsePositiveNumber(value: string): number {
+  const n = parseNumber(value);
+  if (n <= 0) throw new GraftError('INVALID_CONFIG', `Expected a number above 0. Received: ${value}`);
+  return n;
+}
+
+/** A TCP port: 0 (any free one) to 65535. */
+export function parsePort(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0 || n > 65535) throw new GraftError('INVALID_CONFIG', `A port is 0 to 65535. Received: ${value}`, { hint: '--port 0 takes any free port' });
+  return n;
+}
+
+export function parseNonNegativeInteger(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new GraftError('INVALID_CONFIG', `Expected an integer of 0 or more. Received: ${value}`);
+  return n;
+}
+
 export function parseNonNegativeNumber(value: string): number {
   const n = parseNumber(value);
   if (n < 0) throw new GraftError('INVALID_CONFIG', `Expected a number of 0 or more. Received: ${value}`);

@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { registerAccessControl, type AccessOptions } from './access/access-control.js';
 import { httpErrorFor, type ApiErrorCode, type ErrorBody } from './error-mapping.js';
 import type { ServerMetrics } from './server-metrics.js';
+import { GraftError } from '../core/errors.js';
 
 /** What both servers (`graft serve`, `graft ui`) share: limits, error format, metrics and access control. */
 export interface AppOptions {
@@ -104,5 +105,26 @@ class FrameworkError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * `app.listen`, with the failures a user causes (a port in use, a privileged port, an address this machine does not
+ * have) as GraftError INVALID_CONFIG naming the port, not an internal error.
+ */
+export async function listenOn(app: FastifyInstance, port: number, host: string): Promise<string> {
+  try {
+    return await app.listen({ port, host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      EADDRINUSE: `port ${port} on ${host} is already in use`,
+      EACCES: `port ${port} on ${host} needs privileges this process lacks`,
+      EADDRNOTAVAIL: `${host} is not an address of this machine`,
+      ENOTFOUND: `${host} is not a known host name`,
+    };
+    const reason = code ? why[code] : undefined;
+    if (!reason) throw error;
+    throw new GraftError('INVALID_CONFIG', `Cannot listen: ${reason}`, { hint: 'choose another --port (--port 0 takes any free one), or --host 127.0.0.1', cause: error });
   }
 }

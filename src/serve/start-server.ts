@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
-import { createApp } from './create-app.js';
+import { createApp, listenOn } from './create-app.js';
 import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { RAW_IMAGE_TYPES } from './image-input.js';
@@ -157,7 +157,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     if (options.dashboard) registerDashboardRoutes(app, options.dashboard);
     if (options.webRoot) registerStaticFiles(app, options.webRoot);
 
-    const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+    const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');
     let closing: Promise<void> | undefined;
     const started = app;
     return {
@@ -182,7 +182,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
 }
 
 function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`${name} must be a positive number. Received: ${value}`);
+  if (!(value > 0) || !Number.isFinite(value)) throw new GraftError('INVALID_CONFIG', `${name} must be a positive number. Received: ${value}`);
   return value;
 }
 

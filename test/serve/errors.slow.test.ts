@@ -38,6 +38,15 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     expect((body as ErrorJson).error.message.length, what).toBeGreaterThan(10);
   };
 
+  it("options a user gets wrong are GraftError INVALID_CONFIG (the CLI's exit 2), not internal errors", async () => {
+    const port = Number(new URL(server.url).port);
+    const inUse = (await startServer({ models: [model.dir], port, watch: false }).catch((e: unknown) => e)) as { code?: string; message: string; hint?: string };
+    expect(inUse).toMatchObject({ code: 'INVALID_CONFIG', message: `Cannot listen: port ${port} on 127.0.0.1 is already in use` });
+    expect(inUse.hint).toContain('--port 0');
+    const zero = (await startServer({ models: [model.dir], port: 0, watch: false, maxUploadBytes: 0 }).catch((e: unknown) => e)) as { code?: string };
+    expect(zero.code).toBe('INVALID_CONFIG');
+  });
+
   it('framework-level errors: undecodable URLs, over-long URLs and headers, bytes that are not HTTP', async () => {
     const before = requestCounts(await (await fetch(`${server.url}/metrics`)).text());
     const cases: [string, () => Promise<{ status: number; body: unknown }>, string][] = [

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../core/errors.js';
 import { startServer } from '../../serve/start-server.js';
-import { parseInteger, parseNumber } from '../options.js';
+import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
@@ -30,19 +30,19 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics')
     .argument('<model-dir...>', 'directories written by graft train (served under their basename, or --name)')
-    .option('--port <port>', 'TCP port (0: any free port)', parseInteger, 8080)
+    .option('--port <port>', 'TCP port (0: any free port)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--name <name>', 'a model name, once per model directory, in order', (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option('--max-upload-mb <mb>', 'largest request body in MB', parseNumber, 10)
-    .option('--max-pixels <pixels>', 'largest width x height of an image, checked before decoding', parseInteger, 40_000_000)
-    .option('--timeout-ms <ms>', 'answer 503 when a prediction takes longer', parseInteger, 30_000)
-    .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parseInteger, 32)
-    .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNumber, 3)
+    .option('--max-upload-mb <mb>', 'largest request body in MB', parsePositiveNumber, 10)
+    .option('--max-pixels <pixels>', 'largest width x height of an image, checked before decoding', parsePositiveInteger, 40_000_000)
+    .option('--timeout-ms <ms>', 'answer 503 when a prediction takes longer', parsePositiveInteger, 30_000)
+    .option('--max-batch <n>', 'most images per onnxruntime run (dynamic batching)', parsePositiveInteger, 32)
+    .option('--batch-window-ms <ms>', 'how long an idle model waits for more images', parseNonNegativeNumber, 3)
     .option('--web <dir>', 'serve this folder at / instead of the built-in upload page')
     .option('--train [data-dir]', 'also serve the training dashboard at /dashboard/, which needs a token (projects and runs kept in data-dir, default ./graft-ui)')
     .option('--cors <origin>', 'let pages of this origin call the prediction API, e.g. https://app.example.com (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--no-watch', 'do not reload a model when its files change')
-    .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseInteger, 0)
+    .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseNonNegativeInteger, 0)
     .option('--json', 'print one JSON object (url and models) on stdout', false);
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {

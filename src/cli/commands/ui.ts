@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startDashboardServer } from '../../serve/dashboard/start-dashboard-server.js';
-import { parseInteger } from '../options.js';
+import { parsePort } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
@@ -19,7 +19,7 @@ export function registerUi(program: Command): void {
   const command = program
     .command('ui')
     .description('the training dashboard: create a project from a folder or uploads, train, watch the curves, inspect mistakes')
-    .option('--port <port>', 'TCP port (0: any free port)', parseInteger, 8080)
+    .option('--port <port>', 'TCP port (0: any free port)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--data-dir <dir>', 'where projects, runs and trained models are kept (SQLite + files)', join(process.cwd(), 'graft-ui'))
     .option('--offline', 'never download a backbone: a run whose default backbone is not cached trains with the bundled one, and says so', false)

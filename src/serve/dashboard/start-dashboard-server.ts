@@ -1,5 +1,5 @@
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
-import { createApp } from '../create-app.js';
+import { createApp, listenOn } from '../create-app.js';
 import { ServerMetrics } from '../server-metrics.js';
 import type { GraftServer } from '../start-server.js';
 import { registerDashboardRoutes, type DashboardHandle, type DashboardOptions } from './dashboard-routes.js';
@@ -44,7 +44,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
     const dashboard = registerDashboardRoutes(app, options);
-    const url = await app.listen({ port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
+    const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');
     let closing: Promise<void> | undefined;
     return { url: url.replace(/\/$/, ''), models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
   } catch (error) {
