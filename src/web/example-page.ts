@@ -48,7 +48,9 @@ ${scripts}
   window.graftClassifier = ready;
   ready.then(function (c) {
     var val = c.info.metrics.val;
-    document.getElementById('about').textContent = 'Classes: ' + c.info.labels.join(', ') + (val ? '. Validation accuracy ' + (val.accuracy * 100).toFixed(1) + '%.' : '.') + ' Runs in this page with ${runtime}.';
+    var cv = c.info.metrics.cv;
+    var score = val ? '. Validation accuracy ' + (val.accuracy * 100).toFixed(1) + '%.' : cv ? '. Cross-validated accuracy on the training images ' + (cv.accuracy * 100).toFixed(1) + '%.' : '.';
+    document.getElementById('about').textContent = 'Classes: ' + c.info.labels.join(', ') + score + ' Runs in this page with ${runtime}.';
     status.textContent = 'Model loaded. Choose images.';
   }, function (e) { status.textContent = 'Could not load the model: ' + e.message; });
 

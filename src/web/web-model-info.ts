@@ -15,7 +15,8 @@ export interface WebModelInfo {
   readonly onnx: { readonly file: 'model.onnx'; readonly input: string; readonly probabilities: string };
   /** Test-time augmentation the model was trained to use: inside model.onnx; applied by classify.js for a TF.js model. */
   readonly testTimeAugmentation?: 'mirror';
-  readonly metrics: { readonly val: ModelManifest['metrics']['val'] };
+  /** `val`: the validation images' scores, if any were given; `cv`: the cross-validated accuracy on the training images. */
+  readonly metrics: { readonly val: ModelManifest['metrics']['val']; readonly cv?: { readonly accuracy: number; readonly folds: number } };
   readonly backbone: string;
   readonly created: string;
 }
@@ -30,8 +31,13 @@ export function webModelInfo(manifest: ModelManifest, name: string): WebModelInf
     onnx: { file: 'model.onnx', input: manifest.onnx.input, probabilities: manifest.onnx.probabilities },
     // Inside model.onnx already; a TF.js model has it applied by classify.js.
     ...(manifest.onnx.tta ? { testTimeAugmentation: manifest.onnx.tta } : {}),
-    metrics: { val: manifest.metrics.val },
+    metrics: { val: manifest.metrics.val, ...cvOf(manifest) },
     backbone: manifest.backbone.name,
     created: manifest.created,
   };
+}
+
+function cvOf(manifest: ModelManifest): { cv: { accuracy: number; folds: number } } | Record<string, never> {
+  const selection = manifest.training?.outcome.selection;
+  return selection ? { cv: { accuracy: selection.chosen.accuracy, folds: selection.folds } } : {};
 }

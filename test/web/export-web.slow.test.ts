@@ -53,10 +53,12 @@ describe('graft export --target web', () => {
     const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8'));
     expect(info.labels).toEqual(manifest.labels);
     expect(info.preprocessing).toEqual(manifest.preprocessing);
+    // The page's accuracy line: validation, else the cross-validated estimate on the training images.
+    expect(info.metrics.cv).toEqual({ accuracy: manifest.training.outcome.selection.chosen.accuracy, folds: manifest.training.outcome.selection.folds });
     expect(result.files.length).toBe(4 + ORT_WEB_FILES.length);
     await expect(exportWeb(model.dir, { out })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
     await exportWeb(model.dir, { out, overwrite: true });
-    // The tiny model is float (nsfwjs backbone): auto picks onnxruntime-web.
+    // auto runs model.onnx itself, in onnxruntime-web (here a float model: nsfwjs backbone).
     expect(result.engine).toBe('onnxruntime-web');
     expect(result.engineReason).toContain('float');
   });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftModel } from '../../src/model/graft-model.js';
@@ -21,6 +21,10 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
     // A second model (same files, another name) so the page shows its model picker.
     secondModelDir = join(model.root, 'shapes-b');
     await cp(model.dir, secondModelDir, { recursive: true });
+    // Trained without validation images (the default): the page then shows the cross-validated accuracy.
+    const manifestPath = join(secondModelDir, 'graft.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { metrics: { val: unknown } };
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, metrics: { ...manifest.metrics, val: null } }));
     // Build the page from the current sources (what `npm run build` puts in dist/web-app).
     webRoot = join(model.root, 'web-app');
     const { build } = await import('vite');
@@ -55,6 +59,11 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       expect(await page.locator('#model-summary').textContent()).toContain('validation accuracy');
       expect(await page.locator('#model option').allTextContents()).toEqual(['model', 'shapes-b']);
       expect(await page.locator('#picker-wrap').isVisible()).toBe(true);
+      await page.selectOption('#model', 'shapes-b');
+      await page.waitForFunction("document.querySelector('#model-summary').textContent.startsWith('shapes-b')");
+      expect(await page.locator('#model-summary').textContent()).toMatch(/cross-validated accuracy \d+\.\d% \(\d folds of the training images\)/);
+      await page.selectOption('#model', 'model');
+      await page.waitForFunction("document.querySelector('#model-summary').textContent.startsWith('model:')");
 
       // Keyboard: Tab from the top reaches the file input (through the skip link and the model picker).
       let reached = false;

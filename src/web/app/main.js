@@ -9,7 +9,7 @@
 /**
  * `GET /v1/models/:name` (the fields the page reads).
  * @typedef {{ name: string, labels: string[], preprocessing: { inputSize: number, resize: string, scale: string, layout: string },
- *   backbone?: { name: string }, metrics?: { val: { accuracy: number, loss: number, top5?: number } | null } }} ModelSummary
+ *   backbone?: { name: string }, metrics?: { val: { accuracy: number, loss: number, top5?: number } | null }, cv?: { accuracy: number, folds: number } }} ModelSummary
  */
 /** @typedef {{ label: string, probability: number }} Prediction */
 /**
@@ -102,7 +102,11 @@ async function selectModel(name) {
   const val = current.metrics?.val;
   const parts = [
   `${current.name}: ${current.labels.length} classes`,
-  val ? `validation accuracy ${formatPercent(val.accuracy)}${val.top5 !== undefined ? `, top-5 ${formatPercent(val.top5)}` : ''}` : 'no validation metrics recorded',
+  val
+    ? `validation accuracy ${formatPercent(val.accuracy)}${val.top5 !== undefined ? `, top-5 ${formatPercent(val.top5)}` : ''}`
+    : current.cv
+      ? `cross-validated accuracy ${formatPercent(current.cv.accuracy)} (${current.cv.folds} folds of the training images)`
+      : 'no accuracy recorded',
   current.backbone ? `backbone ${current.backbone.name}` : '',
   `input ${pre.inputSize} px, ${pre.resize}, scale ${pre.scale}`,
   ].filter(Boolean);
