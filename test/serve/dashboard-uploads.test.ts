@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +174,25 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
     expect((await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).status).toBe(404);
   });
 
+  it('answers a folder reached through a link out of the data roots with 403, whether it exists or not, and does not list the link', async () => {
+    const outside = await tempDir('graft-outside-');
+    await mkdir(join(outside, 'exists'));
+    const inside = join(root, 'roots-with-link');
+    await mkdir(inside);
+    await symlink(outside, join(inside, 'outlink'));
+    const withLink = await startDashboardServer({ dataDir: join(root, 'ui-link'), port: 0, dataRoots: [inside] });
+    try {
+      const h = { authorization: `Bearer ${withLink.token}`, 'content-type': 'application/json' };
+      const statusOf = async (folder: string) => (await fetch(`${withLink.url}/v1/projects`, { method: 'POST', headers: h, body: JSON.stringify({ name: 'p', folder }) })).status;
+      expect([await statusOf(join(inside, 'outlink', 'exists')), await statusOf(join(inside, 'outlink', 'nope')), await statusOf(join(inside, 'nope'))]).toEqual([403, 403, 400]);
+      const roots = (await (await fetch(`${withLink.url}/v1/data-roots`, { headers: h })).json()) as { roots: { folders: string[] }[] };
+      expect(roots.roots[0]!.folders).toEqual([]);
+    } finally {
+      await withLink.close();
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it('never writes into or deletes from a project on a server folder', async () => {
     const withRoot = await startDashboardServer({ dataDir: join(root, 'ui-roots'), port: 0, dataRoots: [root] });
     try {
@@ -185,6 +204,10 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       form.append('files', new Blob([await image('circles')]), 'x.jpg');
       expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/images`, { method: 'POST', headers: h, body: form })).status).toBe(400);
       expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/train`, { method: 'DELETE', headers: h })).status).toBe(400);
+      // Its classes are listed from both parts of its train/ and val/ split, as training reads them.
+      const listed = (await (await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/circles`, { headers: h })).json()) as { images: { name: string; part: string }[] };
+      expect(new Set(listed.images.map((i) => i.part))).toEqual(new Set(['train', 'val']));
+      expect(listed.images.filter((i) => i.part === 'train').map((i) => i.name)).toEqual(before);
       expect((await fetch(`${withRoot.url}/v1/projects/${project.id}`, { method: 'DELETE', headers: h })).status).toBe(204);
       expect(await stored(join(data.trainDir, 'circles'))).toEqual(before);
     } finally {

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import { isClutter } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
@@ -61,11 +61,14 @@ export class DataRoots {
     const candidate = isAbsolute(requested) ? resolve(requested) : resolve(this.roots[0]!, requested);
     // The path as written must lie in a root before the disk is touched at all; then its real path must too.
     if (!this.roots.some((root) => isInside(candidate, root))) throw outside;
+    // A path that does not exist is judged by its nearest existing folder: through a link that leads out of the roots
+    // it is outside, exist or not, so the answer (403) does not tell whether a folder out there exists.
     const real = await realpath(candidate).catch(() => undefined);
+    const reached = real ?? (await realNearestAncestor(candidate));
+    if (!this.roots.some((root) => isInside(reached, root))) throw outside;
     if (real === undefined || !(await stat(real)).isDirectory()) {
       throw new GraftError('INVALID_DATASET', `There is no folder ${JSON.stringify(requested)} in the data roots.`, { hint: 'GET /v1/data-roots lists them' });
     }
-    if (!this.roots.some((root) => isInside(real, root))) throw outside;
     return real;
   }
 
@@ -74,10 +77,21 @@ export class DataRoots {
     return Promise.all(
       this.roots.map(async (root) => {
         const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-        const folders = entries.filter((e) => !isClutter(e.name) && (e.isDirectory() || e.isSymbolicLink())).map((e) => join(root, e.name));
+        const candidates = entries.filter((e) => !isClutter(e.name) && (e.isDirectory() || e.isSymbolicLink())).map((e) => join(root, e.name));
+        // A link that leads out of the roots is not offered: a project could not be made on it.
+        const inside = await Promise.all(candidates.map((folder) => this.contains(folder)));
+        const folders = candidates.filter((_, i) => inside[i]);
         return { root, folders: folders.sort().slice(0, MAX_LISTED) };
       }),
     );
+  }
+}
+
+/** The real path of the deepest folder of `path` that exists (`path` itself does not). */
+async function realNearestAncestor(path: string): Promise<string> {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const real = await realpath(dir).catch(() => undefined);
+    if (real !== undefined || dir === dirname(dir)) return real ?? dir;
   }
 }
 

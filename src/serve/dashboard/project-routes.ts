@@ -1,3 +1,4 @@
+import { findSplitFolders } from '../../data/find-split-folders.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -65,13 +66,23 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
   app.get('/v1/projects/:id/classes/:label', async (request) => {
     const project = ctx.projectOr404(param(request, 'id'));
     if (!(await ctx.mayRead(project))) throw notReadable(project);
-    const dir = classDir(project, param(request, 'label'));
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-    if (!entries) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(param(request, 'label'))}.`);
-    const images = await Promise.all(
-      entries.filter((e) => e.isFile() && hasImageExtension(e.name) && !e.name.startsWith('.')).map(async (e) => ({ name: e.name, bytes: (await stat(join(dir, e.name))).size })),
-    );
-    return { label: param(request, 'label'), images: images.sort((a, b) => a.name.localeCompare(b.name)) };
+    const label = segment(param(request, 'label'), 'class');
+    // A folder split into train/ and val/ (as training reads it) has the class in each part; `part` says which.
+    const split = ctx.isUploadProject(project) ? undefined : await findSplitFolders(project.dataDir);
+    const parts = split ? [{ part: 'train', root: split.train }, ...(split.val ? [{ part: 'val', root: split.val }] : [])] : [{ part: undefined, root: project.dataDir }];
+    const images: { name: string; bytes: number; part?: string }[] = [];
+    let found = false;
+    for (const { part, root } of parts) {
+      const dir = join(root, label);
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+      if (!entries) continue;
+      found = true;
+      for (const e of entries.filter((e) => e.isFile() && hasImageExtension(e.name) && !e.name.startsWith('.'))) {
+        images.push({ name: e.name, bytes: (await stat(join(dir, e.name))).size, ...(part ? { part } : {}) });
+      }
+    }
+    if (!found) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(label)}.`);
+    return { label, images: images.sort((a, b) => (a.part ?? '').localeCompare(b.part ?? '') || a.name.localeCompare(b.name)) };
   });
 
   app.delete('/v1/projects/:id/classes/:label/images/:file', async (request, reply) => {
