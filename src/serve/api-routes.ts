@@ -43,6 +43,14 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     modelSummary(request.params.name, ctx.registry.describe(request.params.name).version),
   );
 
+  // A browser address bar or a mistyped client GETs the predict route: say to POST, rather than "no such file".
+  app.get('/v1/models/:name/predict', async (_request, reply) => {
+    void reply.header('allow', 'POST');
+    throw new ServeError('METHOD_NOT_ALLOWED', 'Predictions are made with POST: send the image in the body.', {
+      hint: 'POST multipart with a file field "image", a raw image body, or JSON { "image": "<base64>" }',
+    });
+  });
+
   app.post<{ Params: { name: string }; Querystring: { top_k?: number } }>(
     '/v1/models/:name/predict',
     { schema: predictSchema },

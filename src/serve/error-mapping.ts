@@ -18,6 +18,7 @@ export interface HttpError {
 /** The one table from an error code to an HTTP status. */
 const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -51,6 +52,7 @@ const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',

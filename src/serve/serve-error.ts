@@ -4,6 +4,7 @@
  */
 export type ServeErrorCode =
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'

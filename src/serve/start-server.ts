@@ -124,7 +124,8 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       bodyLimit: Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024,
       // Time to receive a whole request (slow uploads); the handler has its own deadline.
       requestTimeoutMs,
-      multipartLimits: { fileSize: maxUploadBytes, files: maxImagesPerRequest, fields: 8, parts: maxImagesPerRequest + 8 },
+      // One file more than allowed reaches readMultipart, whose error names the limit (busboy's says "reach files limit").
+      multipartLimits: { fileSize: maxUploadBytes, files: maxImagesPerRequest + 1, fields: 8, parts: maxImagesPerRequest + 9 },
       metrics,
       access: {
         ...(tokenValue === undefined ? {} : { token: new AccessToken(tokenValue) }),

@@ -296,7 +296,9 @@ describe('training dashboard API', () => {
     for (const r of [plain, defaults, run]) expect((await fetch(`${server.url}/v1/runs/${r.id}/cancel`, { method: 'POST' })).status).toBeLessThan(300);
 
     expect(run.options.fineTune).toEqual({ unfreeze: 'last:1', epochs: 2, views: 0, classWeights: 'balanced' });
-    expect(run.maxEpochs).toBe(6);
+    // A linear head is solved, with no epochs: the run's epochs are fine-tuning's alone.
+    expect(run.maxEpochs).toBe(2);
+    expect(plain.maxEpochs).toBe(0);
     expect(defaults.options.fineTune).toEqual({ unfreeze: 'last:3', epochs: 6, views: 2, classWeights: 'balanced' });
     expect(plain.options.fineTune).toBeUndefined();
     const stored = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;

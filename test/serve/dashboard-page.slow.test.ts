@@ -194,7 +194,8 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     // A stored run with both phases (the curves come from the store; no training needed).
     const { store } = server.dashboard;
     const project = store.createProject('phases', data.root);
-    const run = store.createRun(project.id, { epochs: 4, hidden: 0, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
+    // An MLP head (a linear head is solved, with no epochs to draw).
+    const run = store.createRun(project.id, { epochs: 4, hidden: 16, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
     store.markRunning(run.id);
     for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 });
     for (let e = 1; e <= 3; e++) store.addEpoch(run.id, 'fine-tune', e, { loss: 0.5 - e * 0.08, acc: 0.78 + e * 0.05, val_loss: 0.62 - e * 0.06, val_acc: 0.7 + e * 0.06 });

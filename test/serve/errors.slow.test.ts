@@ -103,6 +103,17 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     expect(body.error.message).toMatch(/^Cannot read the uploaded image: corrupt or truncated JPEG/);
     expect(body.error.message).not.toMatch(/Cannot read image the/);
     expect(`${body.error.message} ${body.error.hint ?? ''}`).not.toMatch(/graft |--[a-z]/);
+
+    // One image over the batch limit (64): the message names the limit, and a GET on the predict route says to POST.
+    const form = new FormData();
+    for (let i = 0; i < 65; i++) form.append('image', new Blob([new Uint8Array(jpeg.subarray(0, 200))], { type: 'image/jpeg' }), `${i}.jpg`);
+    const batch = await fetch(predict, { method: 'POST', body: form });
+    expect(batch.status).toBe(413);
+    expect(((await batch.json()) as ErrorJson).error.message).toBe('At most 64 images per request. Received: 65.');
+    const get = await fetch(predict);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect(((await get.json()) as ErrorJson).error.code).toBe('METHOD_NOT_ALLOWED');
   });
 
   it('does not publish the path of the backbone on the machine that trained the model', async () => {

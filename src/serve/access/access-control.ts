@@ -61,7 +61,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       authenticatedBy = token.matches(bearer(request)) ? 'header' : token.matchesCookie(request.cookies[cookieName(request)]) ? 'cookie' : undefined;
       if (!authenticatedBy && isProtected(url.pathname)) {
         throw new ServeError('UNAUTHORIZED', 'This server needs its access token.', {
-          hint: 'open the URL with ?token=... that the server printed, or send the header "Authorization: Bearer <token>"',
+          hint: 'send the header "Authorization: Bearer <token>", or open a page once with ?token=<token> added to its URL (a cookie then keeps it)',
         });
       }
     }

@@ -13,7 +13,7 @@ import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashbo
 /**
  * What the events stream of a run carries (besides the stored epochs it replays first). An epoch's `epoch` counts
  * on across both phases (the index in the model's history); `phase` and `phaseEpoch` say which phase and which
- * epoch of it (fine-tuning restarts at 1). `epochs` is the most the run can take (head epochs + fine-tuning epochs;
+ * epoch of it (fine-tuning restarts at 1). `epochs` is the most the run can take (an MLP head's epochs + fine-tuning epochs;
  * early stopping may end a phase sooner).
  */
 export type RunEvent =
@@ -29,9 +29,9 @@ export type RunEvent =
   | { type: 'phase'; phase: TrainPhase; epochs: number }
   | { type: 'progress'; message: string };
 
-/** The most epochs a run can take: the head phase's, plus fine-tuning's when it fine-tunes. */
+/** The most epochs a run can take: an MLP head's (a linear head is solved, with no epochs), plus fine-tuning's. */
 export function maxEpochs(run: RunRecord): number {
-  return run.options.epochs + (run.options.fineTune?.epochs ?? 0);
+  return (run.options.hidden > 0 ? run.options.epochs : 0) + (run.options.fineTune?.epochs ?? 0);
 }
 
 /** A stored epoch as the stream's event. */

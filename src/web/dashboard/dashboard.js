@@ -72,7 +72,7 @@ const statusText = (status, note) => `Status: ${status}${note ? (status === 'fai
 
 /** @param {RunOptions} o @returns {string[]} */
 function describeOptions(o) {
-  const head = [`head: at most ${o.epochs} epochs`, o.hidden > 0 ? `${o.hidden} hidden units` : 'linear head', `backbone ${o.backbone}`, ...(o.crops ? ['corner crops tried'] : [])];
+  const head = [o.hidden > 0 ? `head: ${o.hidden} hidden units, at most ${o.epochs} epochs` : 'linear head (solved, no epochs)', `backbone ${o.backbone}`, ...(o.crops ? ['corner crops tried'] : [])];
   const ft = o.fineTune;
   if (!ft) return [...head, 'no fine-tuning'];
   return [...head, `fine-tune: unfreeze ${ft.unfreeze}`, `at most ${ft.epochs} fine-tuning epochs`, `${ft.views} augmented views`, `class weights ${ft.classWeights}`];
@@ -123,7 +123,7 @@ async function showProject() {
     return el('tr', { 'data-run': String(run.id) },
       el('td', {}, `#${run.id}`, ...(run.options.fineTune ? [' ', el('span', { class: 'tag', title: `fine-tunes ${run.options.fineTune.unfreeze}` }, 'fine-tune')] : [])),
       el('td', {}, el('span', { class: `status status-${run.status}` }, run.status)),
-      el('td', {}, `${run.epochs.length} / ${run.maxEpochs ?? run.options.epochs}`),
+      el('td', {}, run.maxEpochs === 0 ? '–' : `${run.epochs.length} / ${run.maxEpochs}`),
       el('td', {}, pct(run.metrics?.val?.accuracy)),
       actions);
   });
