@@ -112,6 +112,18 @@ describe('findLabelIssues', () => {
     ]);
     expect(issues[0]!.confidence).toBeCloseTo(0.96, 5);
   });
+
+  it('never lists an image whose most probable class is its given label (as cleanlab drops them last)', () => {
+    // Class a is hard (its images at 0.45 a, so its threshold is low); one b image is 0.53 b, 0.47 a: above a's
+    // threshold and below b's, so off the confident joint's diagonal, yet b is still its most probable class.
+    const labels = Int32Array.from({ length: 20 }, (_, i) => (i < 10 ? 0 : 1));
+    const p = new Float32Array(20 * 2);
+    labels.forEach((l, i) => p.set(l === 0 ? [0.45, 0.55] : [0.1, 0.9], i * 2));
+    p.set([0.47, 0.53], 15 * 2);
+    p.set([0.8, 0.2], 16 * 2);
+    const issues = findLabelIssues(p, labels, ['a', 'b'], Array.from(labels, (_, i) => `f${i}.jpg`));
+    expect(issues.map((i) => i.file)).toEqual(['f16.jpg']);
+  });
 });
 
 /** Plain rows, then stand-in mirror rows (each value shifted by `shift(i)`), in one buffer as the head phase stores them. */

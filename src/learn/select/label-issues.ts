@@ -14,6 +14,8 @@ export type { LabelIssue };
  * 4. A candidate is listed only if it is also off the diagonal of the confident joint itself: its given label is below
  *    that class's threshold and its confident class is another. A weak head (low CV accuracy) would otherwise list
  *    many correct labels; this keeps the list short and right (bench/RESULTS.md: precision 0.99 on flowers12).
+ * 5. As cleanlab does last, an image whose most probable class is its given label is not listed: nothing contradicts
+ *    that label (a bees photo at 0.53 bees would otherwise read "looks like ants (47%)").
  * Out-of-fold probabilities matter: a head never judges an image it was trained on.
  *
  * Sorted most suspicious first (lowest probability of the given label).
@@ -41,7 +43,12 @@ export function findLabelIssues(probabilities: Float32Array, labels: Int32Array,
     confidentClass[i] = confident;
     if (confident >= 0) joint[labels[i]!]![confident]!++;
   }
-  const offDiagonal = (i: number): boolean => confidentClass[i]! >= 0 && confidentClass[i] !== labels[i] && p(i, labels[i]!) < threshold[labels[i]!]!;
+  const argmax = (i: number): number => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (p(i, j) > p(i, best)) best = j;
+    return best;
+  };
+  const offDiagonal = (i: number): boolean => confidentClass[i]! >= 0 && confidentClass[i] !== labels[i] && p(i, labels[i]!) < threshold[labels[i]!]! && argmax(i) !== labels[i];
   const flagged = new Map<number, number>();
   for (let given = 0; given < k; given++) {
     const row = joint[given]!;
