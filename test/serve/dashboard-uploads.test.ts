@@ -87,6 +87,12 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       expect(((await response.json()) as ErrorJson).error.message).toContain(bad.name);
     }
     expect(await stored(join(project.dataDir, 'triangles'))).toEqual([]);
+    // A JPEG cut off half-way has a readable header: it is decoded, refused (400) and nothing is kept.
+    const whole = await image('triangles', 1);
+    const cut = await upload(project.id, 'triangles', [{ name: 'fine.jpg', bytes: await image('triangles') }, { name: 'cut.jpg', bytes: whole.subarray(0, Math.floor(whole.length / 2)) }]);
+    expect(cut.status).toBe(400);
+    expect(((await cut.json()) as ErrorJson).error).toMatchObject({ code: 'UNREADABLE_IMAGE', message: expect.stringMatching(/^cut\.jpg cannot be decoded/) });
+    expect(await stored(join(project.dataDir, 'triangles'))).toEqual([]);
     expect(await stagingEmpty()).toBe(true);
   });
 

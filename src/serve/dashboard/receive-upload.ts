@@ -1,3 +1,5 @@
+import { decodeImage, UnreadableImageError } from '../../data/decode-image.js';
+import { makePreprocessing } from '../../core/preprocessing.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
@@ -81,6 +83,8 @@ export async function receiveUpload(request: FastifyRequest, options: ReceiveUpl
 }
 
 /** Streams one part to `path`, hashing it and keeping its first bytes; then checks that it is a whole image. */
+const CHECK_DECODE = makePreprocessing({ inputSize: 32, scale: '0..1', layout: 'nhwc' });
+
 async function stageFile(stream: NodeJS.ReadableStream & { truncated?: boolean }, name: string, path: string, maxPixels: number): Promise<StagedFile> {
   const hash = createHash('sha256');
   let head = Buffer.alloc(0);
@@ -106,6 +110,13 @@ async function stageFile(stream: NodeJS.ReadableStream & { truncated?: boolean }
   if (width * height === 0) throw new GraftError('UNREADABLE_IMAGE', `${name} is damaged: its header cannot be read; nothing of this upload was kept.`);
   if (width * height > maxPixels) {
     throw new ServeError('IMAGE_TOO_LARGE', `${name} is ${width} x ${height} pixels, over the limit of ${maxPixels}; nothing of this upload was kept.`, { hint: 'resize it first' });
+  }
+  // Decoded once, small, as training will: a truncated or corrupt file is refused now, not skipped at training.
+  try {
+    await decodeImage(path, CHECK_DECODE, { limitInputPixels: maxPixels });
+  } catch (error) {
+    if (!(error instanceof UnreadableImageError)) throw error;
+    throw new GraftError('UNREADABLE_IMAGE', `${name} cannot be decoded (${error.reason}); nothing of this upload was kept.`);
   }
   return { name, path, stored: `${hash.digest('hex').slice(0, 32)}${EXTENSION_BY_FORMAT[format]}` };
 }
