@@ -79,7 +79,8 @@ export class GraftModel {
       batch.forEach((b, i) => out.set(probs.subarray(i * k, (i + 1) * k), b.index * k));
       done += batch.length;
       batch = [];
-      options.onProgress?.({ type: 'extract', done, total: files.length, cached: 0, computed: done, imgPerSec: done / ((performance.now() - started) / 1000) });
+      // Skipped files count as done, so the bar reaches its total.
+      options.onProgress?.({ type: 'extract', done: done + skipped.length, total: files.length, cached: 0, computed: done, imgPerSec: done / ((performance.now() - started) / 1000) });
     };
     const stream = readAndDecode(files, pre, {
       onSkip: ({ file, reason }) => {
