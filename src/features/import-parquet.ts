@@ -52,12 +52,14 @@ export async function importParquet(file: string, storeDir: string, options: { o
   const labels = new Set(exported.dataset.labels);
   const dir = resolve(storeDir);
   await mkdir(dir, { recursive: true });
-  const others = readdirSync(dir).filter((name) => parseShardFileName(name) !== undefined && name !== shardFileName(SINGLE_SHARD));
+  const others = readdirSync(dir).filter((name) => parseShardFileName(name) !== undefined);
   if (others.length > 0) {
-    throw new GraftError('INVALID_CONFIG', `${dir} already holds other feature shards (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); an import writes a store of its own.`, {
+    throw new GraftError('INVALID_CONFIG', `${dir} already holds feature shards (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); an import writes a store of its own.`, {
       hint: 'import into a new, empty folder',
     });
   }
+  const seen = new Map<string, number>();
+  const rowsPerLabel = new Map<string, number>();
   const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'graft-import-'));
   const local = join(workDir, shardFileName(SINGLE_SHARD));
   const store = ShardStore.openForWriting(local);
@@ -86,18 +88,34 @@ export async function importParquet(file: string, storeDir: string, options: { o
             hint: `to add a class, edit the "${PARQUET_META_KEY}" metadata's dataset.labels too`,
           });
         }
+        // A store has a train part and a val part; a test row imported as train would be trained on.
+        if (parts![i] !== 'train' && parts![i] !== 'val') {
+          throw new GraftError('INVALID_DATASET', `${where} has part "${parts![i]}"; a feature store holds "train" and "val" rows only.`, {
+            hint: 'drop the other rows (test rows stay out of training), or set their part to train or val',
+          });
+        }
+        const first = seen.get(paths![i]!);
+        if (first !== undefined) {
+          throw new GraftError('INVALID_DATASET', `${where} repeats the path of row ${first}; each image is one row.`, { hint: 'keep one row per path (with its right label)' });
+        }
+        seen.set(paths![i]!, rows + i + 1);
+        rowsPerLabel.set(labelValues![i]!, (rowsPerLabel.get(labelValues![i]!) ?? 0) + 1);
         batch.push({ path: paths![i]!, part: parts![i] === 'val' ? 1 : 0, label: labelValues![i]!, sha256: hashes![i] ?? null, size: -1, mtimeNs: '', vector: vectors.subarray(i * dim, (i + 1) * dim), reason: null });
       }
       store.putRows(batch, 1);
       rows += table.numRows;
       options.onProgress?.({ type: 'info', message: `imported ${rows} rows` });
     }
+    // Classes whose rows were all filtered out elsewhere are left out: a model must not have a class it never saw.
+    const kept = exported.dataset.labels.filter((label) => rowsPerLabel.has(label));
+    const dropped = exported.dataset.labels.filter((label) => !rowsPerLabel.has(label));
+    if (dropped.length > 0) options.onProgress?.({ type: 'info', message: `no rows of ${dropped.map((l) => `"${l}"`).join(', ')}: ${dropped.length === 1 ? 'that class is' : 'those classes are'} left out of the store` });
     const meta: ShardMeta = {
       ...exported,
       format: 'graft-feature-shard',
       version: SHARD_SCHEMA_VERSION,
       shard: SINGLE_SHARD,
-      dataset: { ...exported.dataset, listed: rows, listingSha256: `parquet:${exported.dataset.listingSha256}:${rows}` },
+      dataset: { ...exported.dataset, labels: kept, listed: rows, listingSha256: `parquet:${exported.dataset.listingSha256}:${rows}` },
       complete: true,
       ...store.counts(),
       updated: new Date().toISOString(),

@@ -76,6 +76,38 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
       set.close();
     }
 
+    // Rewritten elsewhere: a test row, a repeated path, an import over a store, are refused naming the row; a class
+    // filtered out entirely is left out of the store (a model must not have a class it never saw).
+    const rewrite = async (name: string, edit: (rows: Row[]) => Row[]): Promise<string> => {
+      const out = join(root, `${name}.parquet`);
+      await rewriteParquet(file, out, edit);
+      return out;
+    };
+    const refusal = async (parquetFile: string, store: string): Promise<string> => {
+      const run = await runCli(['features', 'import', parquetFile, '--store', store, '--json'], env);
+      expect(run.code).toBe(2);
+      return parseJsonOutput<{ error: { message: string } }>(run).error.message;
+    };
+    expect(await refusal(await rewrite('test-part', (rows) => rows.map((r) => (r.part === 'val' ? { ...r, part: 'test' } : r))), join(root, 'st-test'))).toMatch(/row 25 \(val\/.*\) has part "test"/);
+    expect(await refusal(await rewrite('dup', (rows) => [...rows, { ...rows[0]!, label: 'bees' }]), join(root, 'st-dup'))).toMatch(/row 37 .* repeats the path of row 1/);
+    expect(await refusal(file, join(root, 'imported'))).toMatch(/already holds feature shards/);
+    const antsOnly = await runCli(['features', 'import', await rewrite('ants', (rows) => rows.filter((r) => r.label === 'ants' || r.part === 'val')), '--store', join(root, 'st-ants'), '--json'], env);
+    expect(antsOnly.code, antsOnly.stderr).toBe(0);
+    const trimmed = openShardSet(join(root, 'st-ants'));
+    try {
+      expect(trimmed.meta.dataset.labels).toEqual(['ants', 'bees']);
+    } finally {
+      trimmed.close();
+    }
+    const noBees = await runCli(['features', 'import', await rewrite('no-bees', (rows) => rows.filter((r) => r.label === 'ants')), '--store', join(root, 'st-no-bees'), '--json'], env);
+    expect(noBees.code, noBees.stderr).toBe(0);
+    const beesGone = openShardSet(join(root, 'st-no-bees'));
+    try {
+      expect(beesGone.meta.dataset.labels).toEqual(['ants']);
+    } finally {
+      beesGone.close();
+    }
+
     // Not a Graft export: refused with the reason.
     const foreign = await runCli(['features', 'import', join(root, 'store/shard-00000-of-00002.sqlite'), '--store', join(root, 'x'), '--json'], env);
     expect(foreign.code).toBe(2);
@@ -85,3 +117,33 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     expect(missing.code).toBe(2);
   });
 });
+
+/** Rewrites a Graft Parquet export with `edit` applied to its rows, keeping its metadata (what another tool would do). */
+async function rewriteParquet(from: string, to: string, edit: (rows: Row[]) => Row[]): Promise<void> {
+  const arrow = await import('apache-arrow');
+  const parquet = await import('parquet-wasm/node');
+  const { openAsBlob } = await import('node:fs');
+  const { writeFile } = await import('node:fs/promises');
+  const file = await parquet.ParquetFile.fromFile(await openAsBlob(from));
+  const meta = file.metadata().fileMetadata().keyValueMetadata().get('graft') as string;
+  const table = arrow.tableFromIPC((await file.read()).intoIPCStream());
+  const dim = (JSON.parse(meta) as { model: { featureDim: number } }).model.featureDim;
+  const text = (name: string, i: number): string => table.getChild(name)!.get(i) as string;
+  const read: Row[] = Array.from({ length: table.numRows }, (_, i) => ({
+    path: text('path', i), label: text('label', i), part: text('part', i), sha256: text('sha256', i), model_id: text('model_id', i), preprocessing_id: text('preprocessing_id', i),
+    vector: Array.from((table.getChild('vector')!.get(i) as { toArray(): Float32Array }).toArray()),
+  }));
+  const rows = edit(read);
+  const utf8 = (values: string[]) => arrow.vectorFromArray(values, new arrow.Utf8());
+  const data = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => data.set(r.vector, i * dim));
+  const listType = new arrow.FixedSizeList(dim, new arrow.Field('item', new arrow.Float32(), false));
+  const values = arrow.makeData({ type: new arrow.Float32(), length: rows.length * dim, data });
+  const out = new arrow.Table({
+    path: utf8(rows.map((r) => r.path)), label: utf8(rows.map((r) => r.label)), part: utf8(rows.map((r) => r.part)), sha256: utf8(rows.map((r) => r.sha256)),
+    model_id: utf8(rows.map((r) => r.model_id)), preprocessing_id: utf8(rows.map((r) => r.preprocessing_id)),
+    vector: arrow.makeVector(arrow.makeData({ type: listType, length: rows.length, child: values, nullCount: 0 })),
+  });
+  const properties = new parquet.WriterPropertiesBuilder().setKeyValueMetadata(new Map([['graft', meta]])).build();
+  await writeFile(to, parquet.writeParquet(parquet.Table.fromIPCStream(arrow.tableToIPC(out, 'stream')), properties));
+}
