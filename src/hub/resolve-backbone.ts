@@ -97,6 +97,8 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
       searched.push(candidate);
       const found = await resolveLocalPath(isSingleFile(entry.format) ? candidate : dirname(candidate), candidate);
       if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, entry };
+      // Named, so a user who put a copy there learns why it was not used.
+      searched[searched.length - 1] = `${candidate} (found, but its sha256 ${found.sha256.slice(0, 12)}... is not ${name}'s)`;
     }
     if (!searched.length) searched.push(`${root} (no ${entry.fileName})`);
   }
@@ -104,7 +106,13 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   searched.push(cached);
   if (existsSync(cached)) {
     const found = await resolveLocalPath(isSingleFile(entry.format) ? cached : dirname(cached), name);
-    return { ...found, name, source: entry.url ?? name, entry };
+    if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, source: entry.url ?? name, entry };
+    // A damaged cached copy (a disk error, an interrupted copy by hand) would train silently on wrong weights: it is
+    // removed, and downloaded again where the network allows.
+    await rm(isSingleFile(entry.format) ? cached : dirname(cached), { recursive: true, force: true });
+    const message = `The cached copy of ${name} (${cached}) was damaged: its sha256 is ${found.sha256}, not ${entry.sha256.join(' or ')}. It was removed.`;
+    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message });
+    searched[searched.length - 1] = `${cached} (damaged, removed)`;
   }
   if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
   if (options.offline) {

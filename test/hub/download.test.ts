@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -168,6 +168,21 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const again = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors, offline: true });
     expect(again.sha256).toBe(first.sha256);
     expect(requests.length).toBe(before);
+
+    // A cached copy damaged on disk is not trained on: it is removed (and said), then fetched again where it can be.
+    const cachedPath = join(cacheDir, 'models/mobilenet_v2/mobilenetv2-12-int8.onnx');
+    const bytes = readFileSync(cachedPath);
+    bytes.fill(0, 100_000, 100_400);
+    writeFileSync(cachedPath, bytes);
+    const warnings: string[] = [];
+    const onProgress = (e: { type: string; message?: string }) => e.type === 'warning' && warnings.push(e.message!);
+    const offline = (await resolveBackbone('mobilenet_v2', { cacheDir, mirrors, offline: true, onProgress }).catch((e: unknown) => e)) as GraftError;
+    expect(offline.code).toBe('OFFLINE');
+    expect(offline.message).toContain('(damaged, removed)');
+    expect(warnings.join('\n')).toMatch(/The cached copy of mobilenet_v2 .* was damaged/);
+    expect(existsSync(cachedPath)).toBe(false);
+    const fetched = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors });
+    expect(fetched.sha256).toBe(CATALOGUE.mobilenet_v2.sha256[0]);
   });
 
   it('copies from a local-directory mirror, verifying the hash', async () => {
