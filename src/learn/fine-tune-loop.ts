@@ -105,7 +105,9 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
       schedule,
       progress(onProgress, { phase: 'fine-tune', epochs: config.epochs, trainCount: train.labels.length, valCount: val?.labels.length ?? 0 }),
     ];
-    const run = await fit(model, { epochs: Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs), callbacks, signal: options.signal });
+    const run = await fit(model, { epochs: Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs), callbacks, signal: options.signal }).catch((error: unknown) => {
+      throw outOfMemory(error, config.batchSize) ?? error;
+    });
     return {
       head: toDenseLayers(head, options.head),
       history: run.history,
@@ -119,4 +121,19 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
     bodyOptimizer.dispose();
     headOptimizer.dispose();
   }
+}
+
+/**
+ * tfjs-wasm's heap is one WebAssembly memory of at most 4 GB; a batch of the whole network's activations and their
+ * gradients can pass it (MobileNetV2 at 224 px, `--unfreeze all`, batch 32: ~4.5 GB), and the kernels then fail with
+ * a bare "memory access out of bounds". Said as what to change instead.
+ */
+function outOfMemory(error: unknown, batchSize: number): GraftError | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/memory access out of bounds|out of memory|Cannot allocate Wasm memory|Array buffer allocation failed/i.test(message)) return undefined;
+  const smaller = Math.max(1, Math.floor(batchSize / 4));
+  return new GraftError('INVALID_CONFIG', `Fine-tuning ran out of memory at batch size ${batchSize} (${message}): the unfrozen layers' activations and gradients for one batch do not fit in WebAssembly's 4 GB`, {
+    hint: `lower --batch-size (e.g. --batch-size ${smaller}), or unfreeze fewer layers (--unfreeze last:3), and run again`,
+    cause: error,
+  });
 }

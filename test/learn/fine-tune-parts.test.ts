@@ -31,6 +31,10 @@ describe('fine-tuning config', () => {
     expect(() => fineTuneConfigFrom({ unfreeze: 'top3' })).toThrow(/last:<N>.*top3/);
     expect(() => fineTuneConfigFrom({ views: -1 })).toThrow(/views.*-1/);
     expect(() => fineTuneConfigFrom({ epohcs: 3 } as never)).toThrow(/epohcs/);
+    // The whole network at batch 32 passes tfjs-wasm's 4 GB: it defaults to 8, and a batch size given is kept.
+    expect(fineTuneConfigFrom({}).batchSize).toBe(32);
+    expect(fineTuneConfigFrom({ unfreeze: 'all' }).batchSize).toBe(8);
+    expect(fineTuneConfigFrom({ unfreeze: 'all', batchSize: 16 }).batchSize).toBe(16);
   });
 });
 

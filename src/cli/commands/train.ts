@@ -82,7 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--group-by <regex>', "images whose file names give the same group (first capture group) stay on one side of every internal split, e.g. '^(\\d+_\\d+)_'")
     .option('--hidden <units>', 'an MLP head with these hidden Dense(relu) sizes, e.g. 1024 or 512,256; 0 = the linear head (default)', parseHidden)
     .option('--epochs <n>', 'MLP head: maximum epochs (default 60; early stopping on held-out training images ends sooner)', parseInteger)
-    .option('--batch-size <n>', 'MLP head and fine-tuning: batch size (default 32)', parseInteger)
+    .option('--batch-size <n>', 'MLP head and fine-tuning: batch size (default 32; 8 with --unfreeze all)', parseInteger)
     .option('--lr <rate>', 'MLP head: Adam learning rate (default 0.001)', parseNumber)
     .option('--dropout <rate>', 'MLP head: dropout rate (default 0.5)', parseNumber)
     .option('--patience <epochs>', 'MLP head: early-stopping patience (default 8)', parseInteger)
