@@ -129,7 +129,7 @@ export class ShardStore {
       return new ShardStore(file, db);
     } catch (error) {
       db.close();
-      throw error;
+      throw damagedShard(file, error) ?? error;
     }
   }
 
@@ -147,7 +147,7 @@ export class ShardStore {
       return new ShardStore(file, db);
     } catch (error) {
       db.close();
-      throw error;
+      throw damagedShard(file, error) ?? error;
     }
   }
 
@@ -252,6 +252,16 @@ export class ShardStore {
       });
     }
   }
+}
+
+/** SQLite's "not a database" and "malformed" (read on the first query, not at open) as the damaged shard they mean. */
+function damagedShard(file: string, error: unknown): GraftError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') return undefined;
+  return new GraftError('INVALID_DATASET', `The feature shard ${file} is damaged (${(error as Error).message})`, {
+    hint: 'delete that file and run its graft embed --shard i/n again (i/n as in its name: shard-<i>-of-<n>, counted from 0); the other shards are kept',
+    cause: error,
+  });
 }
 
 function openDatabase(file: string, isReadonly: boolean): Database.Database {

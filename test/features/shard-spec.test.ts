@@ -36,3 +36,27 @@ describe('shard specs and assignment', () => {
     expect(parseShardFileName('.shard-00002-of-00008.sqlite.tmp-1')).toBeUndefined();
   });
 });
+
+describe('a damaged shard file', () => {
+  it('is named as damaged, with how to rebuild it, for reading and for writing', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ShardStore } = await import('../../src/features/shard-store.js');
+    const dir = await mkdtemp(join(tmpdir(), 'graft-damaged-shard-'));
+    const junk = join(dir, shardFileName({ index: 1, count: 3 }));
+    await writeFile(junk, 'junk, not SQLite\n');
+    for (const open of [() => ShardStore.openForReading(junk), () => ShardStore.openForWriting(junk)]) {
+      let error: unknown;
+      try {
+        open().close();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(GraftError);
+      expect((error as GraftError).code).toBe('INVALID_DATASET');
+      expect((error as GraftError).message).toContain(`${junk} is damaged`);
+      expect((error as GraftError).hint).toMatch(/delete that file and run its graft embed --shard/);
+    }
+  });
+});
