@@ -68,6 +68,15 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
     cacheDir: options.cacheDir,
     onProgress: options.onProgress,
   });
+  // The input's layout is the model's own where it declares it: another one cannot run (onnxruntime would fail on
+  // the first image with a channel count error), so it is refused here, naming the model's.
+  const declaredLayout = source.declared.layout;
+  const askedLayout = options.overrides?.layout;
+  if (declaredLayout !== undefined && askedLayout !== undefined && askedLayout !== declaredLayout) {
+    throw new GraftError('INVALID_CONFIG', `--layout ${askedLayout} does not fit ${resolved.name}: its input is ${declaredLayout.toUpperCase()} (${declaredLayout === 'nchw' ? 'channels first' : 'channels last'}), as the model file declares`, {
+      hint: `drop --layout (or pass --layout ${declaredLayout})`,
+    });
+  }
   const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
   const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput, options.featureOutput);
   const handle: BackboneHandle = { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };

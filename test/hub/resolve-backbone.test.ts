@@ -102,5 +102,9 @@ describe.skipIf(!hasShared)('resolveBackbone with real model files', () => {
     expect(error.hint).not.toContain('--input-size');
     const handle = await openBackbone(resolved, { cacheDir: await tempDir(), overrides: { scale: 'imagenet' } });
     expect(handle.info.preprocessing).toMatchObject({ inputSize: 224, layout: 'nchw', scale: 'imagenet' });
+    // A layout against the one the file declares cannot run: refused before any image, naming the model's.
+    const wrong = (await openBackbone(resolved, { cacheDir: await tempDir(), overrides: { scale: 'imagenet', layout: 'nhwc' } }).catch((e: unknown) => e)) as GraftError;
+    expect(wrong.code).toBe('INVALID_CONFIG');
+    expect(wrong.message).toMatch(/--layout nhwc does not fit .*: its input is NCHW/);
   });
 });
