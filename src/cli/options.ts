@@ -62,40 +62,30 @@ export function parseInteger(value: string): number {
   return n;
 }
 
-export function parsePositiveInteger(value: string): number {
-  const n = parseInteger(value);
-  if (n < 1) throw new GraftError('INVALID_CONFIG', `Expected an integer of 1 or more. Received: ${value}`);
-  return n;
-}
-
 export function parseNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new GraftError('INVALID_CONFIG', `Expected a number. Received: ${value}`);
   return n;
 }
 
-export function parsePositiveNumber(value: string): number {
-  const n = parseNumber(value);
-  if (n <= 0) throw new GraftError('INVALID_CONFIG', `Expected a number above 0. Received: ${value}`);
-  return n;
+/** `parse`, then a range check: what the value must be is said with the value received. */
+function bounded(parse: (value: string) => number, isInRange: (n: number) => boolean, expected: string): (value: string) => number {
+  return (value) => {
+    const n = parse(value);
+    if (!isInRange(n)) throw new GraftError('INVALID_CONFIG', `Expected ${expected}. Received: ${value}`);
+    return n;
+  };
 }
+
+export const parsePositiveInteger = bounded(parseInteger, (n) => n >= 1, 'an integer of 1 or more');
+export const parseNonNegativeInteger = bounded(parseInteger, (n) => n >= 0, 'an integer of 0 or more');
+export const parsePositiveNumber = bounded(parseNumber, (n) => n > 0, 'a number above 0');
+export const parseNonNegativeNumber = bounded(parseNumber, (n) => n >= 0, 'a number of 0 or more');
 
 /** A TCP port: 0 (any free one) to 65535. */
 export function parsePort(value: string): number {
   const n = parseInteger(value);
   if (n < 0 || n > 65535) throw new GraftError('INVALID_CONFIG', `A port is 0 to 65535. Received: ${value}`, { hint: '--port 0 takes any free port' });
-  return n;
-}
-
-export function parseNonNegativeInteger(value: string): number {
-  const n = parseInteger(value);
-  if (n < 0) throw new GraftError('INVALID_CONFIG', `Expected an integer of 0 or more. Received: ${value}`);
-  return n;
-}
-
-export function parseNonNegativeNumber(value: string): number {
-  const n = parseNumber(value);
-  if (n < 0) throw new GraftError('INVALID_CONFIG', `Expected a number of 0 or more. Received: ${value}`);
   return n;
 }
 
