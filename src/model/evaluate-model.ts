@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { SkippedFile } from '../data/dataset.js';
+import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
 import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
@@ -46,6 +46,24 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
   if (dataset.items.length === 0) {
     throw new GraftError('INVALID_DATASET', `No images found in ${dataset.root}`, { hint: 'evaluate on a folder with one sub-folder of images per class, or a path,label manifest' });
   }
+  const part = dataset.split?.part;
+  return { ...(await evaluateItems(model, dataset.items, dataset.root, { onProgress: options.onProgress, skipped: dataset.skipped })), ...(part ? { part } : {}) };
+}
+
+/**
+ * Scores a model on labelled images already listed (the held-out part of a `--val-split`, say); `name` is what the
+ * evaluation calls them. Every label must be one of the model's.
+ */
+export async function evaluateItems(
+  model: GraftModel,
+  items: readonly LabelledItem[],
+  name: string,
+  options: { onProgress?: ProgressListener; skipped?: readonly SkippedFile[] } = {},
+): Promise<ModelEvaluation> {
+  const labels = model.labels;
+  const unknown = [...new Set(items.map((i) => i.label).filter((label) => !labels.includes(label)))];
+  if (unknown.length) throw new GraftError('INVALID_DATASET', `${name} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`);
+  const dataset = { root: name, items };
   const files = dataset.items.map((i) => i.file);
   const run = await model.probabilities(files, { onProgress: options.onProgress });
   const k = labels.length;
@@ -62,6 +80,5 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
     probabilities,
     files: kept.map((i) => files[i]!),
   });
-  const part = dataset.split?.part;
-  return { ...report, skipped: [...dataset.skipped, ...run.skipped], dataset: dataset.root, ...(part ? { part } : {}) };
+  return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: dataset.root };
 }

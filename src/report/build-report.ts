@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { evaluateModel } from '../model/evaluate-model.js';
+import { evaluateItems, evaluateModel, type ModelEvaluation } from '../model/evaluate-model.js';
+import { prepareData } from '../learn/prepare-data.js';
 import { GraftModel } from '../model/graft-model.js';
 import type { ProgressListener } from '../core/progress.js';
 import { renderReport, type ReportEvaluation } from './render-report.js';
@@ -48,8 +49,13 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     // Likewise the rows of a split manifest that training validated on.
     const part = options.data === undefined ? manifest.training?.outcome.data?.valPart : undefined;
     let evaluation: ReportEvaluation | null = null;
-    if (dataset) {
-      const report = await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) });
+    // A --val-split's held-out images are drawn again as training drew them (same listing, fraction and seed).
+    const recorded = manifest.training?.outcome.data;
+    const heldOut = !dataset && recorded && recorded.valSplit && existsSync(recorded.train) ? { ...recorded, valSplit: recorded.valSplit } : undefined;
+    if (dataset || heldOut) {
+      const report = dataset
+        ? await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) })
+        : await evaluateHeldOut(model, heldOut!, manifest.training!.config.seed, options.onProgress);
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
       const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
       evaluation = {
@@ -79,6 +85,12 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
   } finally {
     await model.dispose();
   }
+}
+
+/** The images a `--val-split` held out of `data.train`, scored. */
+async function evaluateHeldOut(model: GraftModel, data: { train: string; valSplit: number; labelPattern?: string }, seed: number, onProgress: ProgressListener | undefined): Promise<ModelEvaluation> {
+  const split = await prepareData({ train: data.train, valSplit: data.valSplit, seed, ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}) });
+  return evaluateItems(model, split.val, `${data.train} (the ${split.val.length} images --val-split ${data.valSplit} held out, seed ${seed})`, { onProgress });
 }
 
 /** Maps with at most `limit` calls in flight (sharp uses both cores with 2-4 images in flight, ARCHITECTURE.md). */

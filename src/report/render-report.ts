@@ -32,7 +32,7 @@ export interface ReportData {
   readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
     readonly training?: {
       readonly config?: Partial<Pick<TrainingConfig, 'epochs' | 'learningRate' | 'batchSize' | 'fineTune'>>;
-      readonly outcome?: Partial<Pick<TrainingOutcome, 'bestEpoch' | 'stoppedEarly' | 'images' | 'fineTune' | 'selection'>>;
+      readonly outcome?: Partial<Pick<TrainingOutcome, 'bestEpoch' | 'stoppedEarly' | 'images' | 'fineTune' | 'selection' | 'data'>>;
     };
   };
   /** Training images whose labels look wrong (from the manifest), with thumbnails where the files could be read. */
@@ -73,7 +73,7 @@ ${summaryList(data)}
 ${manifest.training?.outcome?.selection ? selectionSection(manifest.training.outcome.selection) : ''}
 ${manifest.metrics.history.length || !manifest.training?.outcome?.selection ? curvesSection(manifest.metrics.history, manifest.training?.outcome?.fineTune?.firstEpoch) : ''}
 ${data.labelIssues ? labelIssuesSection(data.labelIssues, data.manifest.training?.outcome?.selection?.chosen.accuracy) : ''}
-${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">No labelled data was given and the model's validation folder was not found, so there is no confusion matrix. Run <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
+${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">${manifest.training?.outcome?.data?.val ? "The model's validation data was not found (moved or deleted)" : 'The model was trained without validation images'}, so there is no confusion matrix. Score images it never trained on: <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
 </body>

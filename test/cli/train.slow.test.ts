@@ -369,6 +369,13 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const report = await runCli(['report', join(root, 'model'), '--out', root, '--json'], env);
     expect(report.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(report).error.message).toMatch(/is a folder/);
+    // This model held out a --val-split: the report draws the same images again and scores them as training did.
+    const reported = await runCli(['report', join(root, 'model'), '--out', join(root, 'report.html'), '--json'], env);
+    expect(reported.code, reported.stderr).toBe(0);
+    const summary = parseJsonOutput<{ dataset: string; accuracy: number; misclassified: number }>(reported);
+    const recorded = JSON.parse(await readFile(join(root, 'model', 'graft.json'), 'utf8')) as { metrics: { val: { accuracy: number } } };
+    expect(summary.dataset).toMatch(/--val-split 0\.25 held out, seed 42/);
+    expect(summary.accuracy).toBeCloseTo(recorded.metrics.val.accuracy, 6);
 
     // A label added to graft.json by hand no longer matches the model's outputs: said, not silently misread.
     const edited = join(root, 'edited');

@@ -13,7 +13,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails')
     .argument('<model-dir>', 'a directory written by graft train')
-    .option('--data <dir>', "labelled images to evaluate on (default: the model's recorded validation folder, if it still exists)")
+    .option('--data <dir>', "labelled images to evaluate on (default: the validation images training scored: its folder or manifest rows, or the images its --val-split held out, drawn again)")
     .option('--label-pattern <regex>', `with --data: ${LABEL_PATTERN_HELP}`)
     .option('--out <file>', 'where the HTML file goes', 'report.html')
     .option('--json', 'print one JSON object on stdout', false)
