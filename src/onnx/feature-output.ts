@@ -112,6 +112,12 @@ export async function exposeFeatures(input: ModelProto, options: ExposeFeaturesO
   const existing = (graph.output ?? []).find((o) => is2dFloat(o) && !logits.has(o.name ?? ''));
   if (existing?.name) return done(existing.name, valueShape(existing)?.[1] ?? undefined);
 
+  // A feature model whose one output is still the pooled map, [N, C, 1, 1] (or [N, 1, 1, C]): its vector, flattened.
+  const pooledMap = classifier ? undefined : (graph.output ?? []).find((o) => isPooledMap(o));
+  if (pooledMap?.name) {
+    appendFeatureNodes(graph, pooledMap.name, undefined, source);
+    return done(FEATURE_OUTPUT, undefined);
+  }
   if (!classifier) {
     const outputs = (graph.output ?? []).map((o) => `${o.name} [${valueShape(o)?.map((d) => d ?? 'N').join(', ') ?? '?'}]`);
     throw new GraftError(
@@ -382,6 +388,14 @@ function downstreamTensors(graph: GraphProto, node: NodeProto): Set<string> {
 
 function isGraphOutput(graph: GraphProto, tensor: string): boolean {
   return (graph.output ?? []).some((o) => o.name === tensor);
+}
+
+/** A float [N, C, 1, 1] or [N, 1, 1, C] output (C > 1): a globally pooled map not yet flattened. */
+function isPooledMap(value: Parameters<typeof valueShape>[0]): boolean {
+  const shape = valueShape(value);
+  if (valueElemType(value) !== ONNX_FLOAT || shape?.length !== 4) return false;
+  const [, a, b, c] = shape;
+  return (b === 1 && c === 1 && (a ?? 0) > 1) || (a === 1 && b === 1 && (c ?? 0) > 1);
 }
 
 function is2dFloat(value: Parameters<typeof valueShape>[0]): boolean {

@@ -93,6 +93,13 @@ describe.skipIf(!hasShared)('resolveBackbone with real model files', () => {
     expect(existsSync(dest)).toBe(false);
   });
 
+  it('a feature model whose output is the pooled map [N, C, 1, 1] gives its C values (PyTorch features + avgpool)', async () => {
+    const original = join(sharedDir, 'models/mobilenetv3-small-onnx/mobilenetv3_embed_batch.onnx');
+    const cacheDir = await tempDir();
+    const handle = await openBackbone(await resolveBackbone(original, { cacheDir }), { cacheDir, overrides: { scale: 'imagenet' } });
+    expect(handle.info.featureDim).toBe(576);
+  });
+
   it('an unknown ONNX file needs --scale; its size and layout are read off the model', async () => {
     const resolved = await resolveBackbone(int8FeatModel, { cacheDir: await tempDir() });
     expect(resolved.entry).toBeUndefined();
