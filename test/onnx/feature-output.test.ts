@@ -132,13 +132,26 @@ describe('ONNX model errors', () => {
     expect((error as GraftError).message).toContain('/nonexistent/model.onnx');
   });
 
-  it('asks for --feature-output when the model has no classifier', async () => {
-    // input [N,3,8,8] -> Relu -> GlobalAveragePool [N,3,1,1]: no Gemm/MatMul and no 2-D output.
+  it('takes a pooled map output [N, C, 1, 1] of a model without a classifier as its C features', async () => {
+    // input [N,3,8,8] -> Relu -> GlobalAveragePool [N,3,1,1]: PyTorch's features + avgpool, exported.
     const model = tinyModel({
-      name: 'conv-only',
+      name: 'pooled-only',
       input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
       output: [makeFloatValueInfo('pooled', [null, 3, 1, 1])],
       node: [makeNode('Relu', ['x'], ['r']), makeNode('GlobalAveragePool', ['r'], ['pooled'])],
+    });
+    const exposed = await exposeFeatures(decodeOnnxModel(encodeOnnxModel(model), 'pooled-only.onnx'), { source: 'pooled-only.onnx' });
+    expect(exposed.featureOutput).toBe(FEATURE_OUTPUT);
+    expect(exposed.featureDim).toBe(3);
+  });
+
+  it('asks for --feature-output when the model has no classifier and no pooled output', async () => {
+    // input [N,3,8,8] -> Relu [N,3,8,8]: no Gemm/MatMul, no 2-D output, no pooled map.
+    const model = tinyModel({
+      name: 'conv-only',
+      input: [makeFloatValueInfo('x', [null, 3, 8, 8])],
+      output: [makeFloatValueInfo('r', [null, 3, 8, 8])],
+      node: [makeNode('Relu', ['x'], ['r'])],
     });
     const bytes = encodeOnnxModel(model);
     const decoded = decodeOnnxModel(bytes, 'conv-only.onnx');
