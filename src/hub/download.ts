@@ -118,7 +118,7 @@ async function request(url: string, offset: number, signal: AbortSignal): Promis
   } catch (cause) {
     throw new GraftError('OFFLINE', `Could not download ${url}: ${(cause as Error).message}`, {
       cause,
-      hint: 'check the network (or set GRAFT_HUB_MIRROR), or download the file yourself and pass its local path with --backbone <path>',
+      hint: 'check the network (or set GRAFT_HUB_MIRROR), or download the file yourself and pass its local path with --backbone <path> (or put it in the folder GRAFT_MODELS_DIR names)',
     });
   }
 }

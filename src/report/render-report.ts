@@ -93,7 +93,8 @@ function summaryList(data: ReportData): string {
   const t = manifest.training?.outcome;
   if (t?.images) items.push(['Training images', `${t.images.train} train, ${t.images.val} validation, ${t.images.skipped} skipped`]);
   const headEpochs = t?.fineTune ? t.fineTune.firstEpoch - 1 : manifest.metrics.history.length;
-  if (t?.bestEpoch !== undefined) items.push(['Best epoch', `${t.bestEpoch} of ${headEpochs}${t.stoppedEarly ? ' (stopped early)' : ''}${t.fineTune ? ' (head on frozen features)' : ''}`]);
+  // A linear head is solved, not trained by epochs: there is no best epoch to show.
+  if (t?.bestEpoch !== undefined && headEpochs > 0) items.push(['Best epoch', `${t.bestEpoch} of ${headEpochs}${t.stoppedEarly ? ' (stopped early)' : ''}${t.fineTune ? ' (head on frozen features)' : ''}`]);
   if (t?.fineTune) {
     const f = t.fineTune;
     const settings = manifest.training?.config?.fineTune;
