@@ -1,3 +1,4 @@
+import { teachableMachineScale } from '../formats/teachable-machine.js';
 import { GraftError } from '../core/errors.js';
 import type { RuntimeName } from '../core/model-format.js';
 import { makePreprocessing, type Layout, type Preprocessing, type ResizeMode, type Scale } from '../core/preprocessing.js';
@@ -77,7 +78,9 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
       hint: `drop --layout (or pass --layout ${declaredLayout})`,
     });
   }
-  const preprocessing = preprocessingFor(resolved, { ...source.declared, ...options.overrides });
+  // A Teachable Machine export declares its scaling by what it is (see teachableMachineScale); flags still win.
+  const tmScale = resolved.entry ? undefined : teachableMachineScale(resolved.location);
+  const preprocessing = preprocessingFor(resolved, { ...source.declared, ...(tmScale ? { scale: tmScale } : {}), ...options.overrides });
   const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput, options.featureOutput);
   const handle: BackboneHandle = { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
   return source.onnxModel ? withOnnxModel(handle, source.onnxModel) : handle;

@@ -100,6 +100,23 @@ describe.skipIf(!hasShared)('resolveBackbone with real model files', () => {
     expect(handle.info.featureDim).toBe(576);
   });
 
+  it("a Teachable Machine export declares its [-1, 1] scaling (metadata.json's packageName, or keras_model.h5 beside labels.txt)", async () => {
+    const cacheDir = await tempDir();
+    const tm = join(sharedDir, 'models/tm-mobilenetv2-035/original');
+    const h5 = join(sharedDir, 'models/tm-keras-h5/renoirtan-bbc2021/keras_model.h5');
+    for (const backbone of [tm, h5]) {
+      const handle = await openBackbone(await resolveBackbone(backbone, { cacheDir }), { cacheDir });
+      expect(handle.info.preprocessing, backbone).toMatchObject({ scale: '-1..1', layout: 'nhwc', inputSize: 224 });
+    }
+    // The same model without its metadata.json is an unknown model: the scale is not guessed.
+    const { cp, rm } = await import('node:fs/promises');
+    const bare = join(await tempDir(), 'tm');
+    await cp(tm, bare, { recursive: true });
+    await rm(join(bare, 'metadata.json'));
+    const error = (await openBackbone(await resolveBackbone(bare, { cacheDir }), { cacheDir }).catch((e: unknown) => e)) as GraftError;
+    expect(error.code).toBe('UNKNOWN_PREPROCESSING');
+  });
+
   it('an unknown ONNX file needs --scale; its size and layout are read off the model', async () => {
     const resolved = await resolveBackbone(int8FeatModel, { cacheDir: await tempDir() });
     expect(resolved.entry).toBeUndefined();
