@@ -25,7 +25,8 @@ function formatSummary(s: DatasetSummary): string {
   const lines = [`${s.path} (${s.layout})`];
   for (const part of s.parts) {
     lines.push(`  ${part.name}: ${part.imageCount} image${part.imageCount === 1 ? '' : 's'} in ${part.labels.length} class${part.labels.length === 1 ? '' : 'es'} (${part.root})`);
-    for (const c of part.classes) lines.push(`    ${c.label.padEnd(24)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
+    const width = Math.max(24, ...part.classes.map((c) => c.label.length));
+    for (const c of part.classes) lines.push(`    ${c.label.padEnd(width)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
     for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
