@@ -125,6 +125,13 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       expect(body.error.message).not.toContain(root);
     }
     expect(await stored(project.dataDir)).toEqual([]);
+    // Letters of any script are letters: an accent typed apart (NFD) is the same class as the composed one, and
+    // Devanagari's vowel signs (combining marks) are part of its words.
+    for (const label of ['ünïcode'.normalize('NFD'), 'ünïcode', 'हिन्दी']) {
+      const response = await upload(project.id, label, [{ name: 'a.jpg', bytes: await image('circles') }]);
+      expect(response.status, JSON.stringify(label)).toBe(201);
+    }
+    expect(await stored(project.dataDir)).toEqual(['ünïcode', 'हिन्दी'].sort());
   });
 
   it('takes a 300-character file name (stored by content) and refuses a 300-character label without showing a server path', async () => {

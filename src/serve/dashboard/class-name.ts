@@ -1,8 +1,11 @@
 import { VAL_FOLDER_NAMES } from '../../data/find-split-folders.js';
 import { ServeError } from '../serve-error.js';
 
-/** Letters, digits, space, _ . - ; starting with a letter or digit; at most 64 characters. */
-const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,63}$/u;
+/**
+ * Letters (with their combining marks: Devanagari's vowel signs, an accent typed apart), digits, space, _ . - ;
+ * starting with a letter or digit; at most 64 characters.
+ */
+const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{M}\p{N} _.-]{0,63}$/u;
 
 /**
  * Folder names a class may not take: `train` and the validation names make the dataset scanner read the project
@@ -18,7 +21,8 @@ const DEVICE_NAMES = new Set(['con', 'prn', 'aux', 'nul', ...[1, 2, 3, 4, 5, 6, 
  *   space, or is reserved (compared without case, as case-insensitive file systems do).
  */
 export function checkClassName(raw: string): string {
-  const label = raw.trim();
+  // Composed (NFC): "ü" typed as u + a combining diaeresis names the same folder as "ü".
+  const label = raw.trim().normalize('NFC');
   if (!LABEL_PATTERN.test(label) || /[. ]$/.test(label)) {
     throw new ServeError('BAD_REQUEST', `A class label is 1 to 64 letters, digits, spaces, _ . or -, starting with a letter or digit and not ending in a dot. Received: label=${JSON.stringify(label.slice(0, 80))}${label.length > 80 ? ' (truncated)' : ''}`);
   }
