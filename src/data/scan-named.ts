@@ -48,5 +48,11 @@ export async function scanNamedImages(dir: string, pattern: string, options: Sca
       hint: 'check that the capture group holds the class, not the whole name or a shared prefix',
     });
   }
+  // Every image a class of its own: the pattern read whole names (no capture group, or one around the number).
+  if (labels.length === items.length && items.length > 2 && !options.isLenient) {
+    throw new GraftError('INVALID_DATASET', `--label-pattern ${pattern} reads a different class from every image name in ${root} (${items.length} images, ${labels.length} classes, e.g. "${labels[0]}")`, {
+      hint: "put the class part of the name in a capture group and leave the rest out, e.g. --label-pattern '^(.+)_\\d+\\.jpg$' reads Abyssinian_12.jpg as Abyssinian",
+    });
+  }
   return { root, labels, items, skipped: [...skipped, ...unmatched] };
 }

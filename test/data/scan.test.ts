@@ -194,6 +194,8 @@ describe('labels from file names (--label-pattern)', () => {
     expect(data.val.map((i) => i.label)).toEqual(['dog']); // a validation set of one class is only scored
     await expectDatasetError(scanDataset(val, { labelPattern: PETS }), /reads one class \("dog"\)/);
     await expectDatasetError(scanDataset(train, { labelPattern: '^(\\w+)-\\d+\\.png$' }), /No image name .* matches --label-pattern .*: 4 images \(e.g. "cat_1.jpg"\)/);
+    // No capture group: the whole name is the class, so every image is a class of its own.
+    await expectDatasetError(scanDataset(train, { labelPattern: '.*' }), /reads a different class from every image name .* \(4 images, 4 classes/);
     const bad = await scanDataset(train, { labelPattern: '(' }).catch((e: unknown) => e as GraftError);
     expect(bad).toBeInstanceOf(GraftError);
     expect((bad as GraftError).code).toBe('INVALID_CONFIG');
