@@ -1,4 +1,4 @@
-import { openAsBlob, readdirSync } from 'node:fs';
+import { existsSync, openAsBlob, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +35,7 @@ const REQUIRED_COLUMNS = ['path', 'label', 'part', 'sha256', 'model_id', 'prepro
 export async function importParquet(file: string, storeDir: string, options: { onProgress?: ProgressListener; workDir?: string } = {}): Promise<ParquetImportResult> {
   const started = performance.now();
   const source = resolve(file);
+  if (!existsSync(source)) throw new GraftError('INVALID_DATASET', `File not found: ${source}`, { hint: 'pass the Parquet file graft features export wrote' });
   let reader: parquet.ParquetFile;
   try {
     reader = await parquet.ParquetFile.fromFile(await openAsBlob(source));

@@ -103,6 +103,13 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       featureOutput: options.featureOutput,
       engine: options.engine,
       onProgress,
+    }).catch((error: unknown) => {
+      // The store names the model it was made with; moved since, it is found again by --backbone.
+      if (options.backbone !== undefined || !(error instanceof GraftError) || error.code !== 'MODEL_NOT_FOUND') throw error;
+      throw new GraftError('MODEL_NOT_FOUND', `${error.message} (the backbone ${set.dir} was made with)`, {
+        hint: `pass --backbone <where that model is now> (the same file: sha256 ${meta.model.sha256.slice(0, 12)}...)`,
+        cause: error,
+      });
     });
     // The view of the backbone `graft embed` stored (two scales by default), so the identity check below compares like with like.
     const handle = featureBackbone(source, await onnxModelOf(source), { multiScale: config.multiScale, engine: options.engine, onProgress });

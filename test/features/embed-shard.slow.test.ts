@@ -61,3 +61,26 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     expect(parseJsonOutput<{ error: { message: string } }>(auto).error.message).toMatch(/JOB_COMPLETION_INDEX=5/);
   }, 180_000);
 });
+
+describe.skipIf(!hasShared)('graft train --features when the backbone moved', () => {
+  it('says which model the store was made with and that --backbone finds it again', async () => {
+    const root = await tempDir('graft-shard-moved-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 4);
+    const { copyFile, rename } = await import('node:fs/promises');
+    const backbone = join(root, 'backbone.onnx');
+    await copyFile(int8Model, backbone);
+    const store = join(root, 'store');
+    const embed = await runCli(['embed', data, '--store', store, '--shard', '0/1', '--backbone', backbone, '--json'], env);
+    expect(embed.code, embed.stderr).toBe(0);
+    const moved = join(root, 'models-moved.onnx');
+    await rename(backbone, moved);
+    const lost = await runCli(['train', '--features', store, '--out', join(root, 'm'), '--json'], env);
+    expect(lost.code).toBe(3);
+    const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(lost);
+    expect(error.message).toContain(`the backbone ${store} was made with`);
+    expect(error.hint).toMatch(/pass --backbone <where that model is now>/);
+    const found = await runCli(['train', '--features', store, '--backbone', moved, '--out', join(root, 'm'), '--json'], env);
+    expect(found.code, found.stderr).toBe(0);
+  });
+});
