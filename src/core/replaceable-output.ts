@@ -1,5 +1,6 @@
+import { isWithin } from './is-within.js';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GraftError } from './errors.js';
 
 /** The kind of folder an output replaces: the file that marks one (`graft.json`), and what it is called. */
@@ -22,8 +23,7 @@ export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF
 export async function assertReplaceableOutput(out: string, kind: OutputKind, protect: readonly string[] = []): Promise<void> {
   const dest = resolve(out);
   for (const path of protect) {
-    const inside = resolve(path);
-    if (inside === dest || inside.startsWith(dest.endsWith(sep) ? dest : dest + sep)) {
+    if (isWithin(resolve(path), dest)) {
       throw new GraftError('INVALID_CONFIG', `The output ${out} holds ${path}, which this run reads: writing ${kind.what} there would delete it`, {
         hint: 'choose an --out outside the data',
       });

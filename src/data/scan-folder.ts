@@ -1,5 +1,6 @@
+import { isWithin } from '../core/is-within.js';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 import { isManifestPath } from './manifest.js';
@@ -136,7 +137,7 @@ function tableToPass(tables: readonly string[]): string | undefined {
 function requireSeparateClasses(root: string, classes: readonly { label: string; real: string }[]): void {
   for (const a of classes) {
     for (const b of classes) {
-      if (a !== b && isInside(b.real, a.real)) {
+      if (a !== b && isWithin(b.real, a.real)) {
         throw new GraftError('INVALID_DATASET', `Class folders "${a.label}" and "${b.label}" in ${root} are ${a.real === b.real ? 'the same folder' : `nested ("${b.label}" is inside "${a.label}")`} through a symbolic link, so their images would get both labels.`, {
           hint: 'give each class its own folder of images (copy, or link the image files instead of the folder)',
         });
@@ -187,11 +188,6 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
-function isInside(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
-
 interface Listing {
   /** Real path of the class folder: nothing outside it is listed. */
   readonly classReal: string;
@@ -218,7 +214,7 @@ async function listFiles(dir: string, listing: Listing): Promise<void> {
     if (!real || !info) listing.skipped.push({ file: full, reason: 'broken symbolic link' });
     else if (info.isFile()) listing.files.push(full);
     else if (!info.isDirectory()) listing.skipped.push({ file: full, reason: 'not a regular file' });
-    else if (!isInside(real, listing.classReal)) listing.skipped.push({ file: full, reason: `symbolic link to a folder outside its class folder (${real}); not followed` });
+    else if (!isWithin(real, listing.classReal)) listing.skipped.push({ file: full, reason: `symbolic link to a folder outside its class folder (${real}); not followed` });
     else if (listing.visited.has(real)) listing.skipped.push({ file: full, reason: 'symbolic link to a folder already listed (a loop or a second path); not followed' });
     else {
       listing.visited.add(real);

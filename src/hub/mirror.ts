@@ -1,6 +1,7 @@
+import { isWithin } from '../core/is-within.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraftError } from '../core/errors.js';
 
@@ -53,7 +54,7 @@ export function applyMirror(url: string, mirrors: readonly MirrorRule[]): Mirror
   const dir = target.startsWith('file:') ? fileURLToPath(target) : target;
   const relative = decodeURIComponent(rest.replace(/[?#].*$/, '')).replace(/^\/+/, '');
   const path = resolve(dir, relative);
-  if (path !== resolve(dir) && !path.startsWith(resolve(dir) + sep)) {
+  if (!isWithin(path, dir)) {
     throw new GraftError('INVALID_CONFIG', `Mirror directory ${dir} would serve ${url} from outside itself: ${path}`, {
       hint: 'mirror rules must map a URL prefix to a folder that holds the files below it',
     });

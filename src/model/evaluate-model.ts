@@ -4,7 +4,6 @@ import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.
 import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
-import { unknownLabels } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -36,13 +35,6 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
       hint: 'mark the images the model was not trained on as test in the split column, or pass a manifest of them',
     });
   }
-  const labels = model.labels;
-  const unknown = unknownLabels(dataset, labels);
-  if (unknown.length) {
-    throw new GraftError('INVALID_DATASET', `${dataset.root} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
-      hint: 'evaluate on data with the same class folders the model was trained on',
-    });
-  }
   if (dataset.items.length === 0) {
     throw new GraftError('INVALID_DATASET', `No images found in ${dataset.root}`, { hint: 'evaluate on a folder with one sub-folder of images per class, or a path,label manifest' });
   }
@@ -62,23 +54,26 @@ export async function evaluateItems(
 ): Promise<ModelEvaluation> {
   const labels = model.labels;
   const unknown = [...new Set(items.map((i) => i.label).filter((label) => !labels.includes(label)))];
-  if (unknown.length) throw new GraftError('INVALID_DATASET', `${name} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`);
-  const dataset = { root: name, items };
-  const files = dataset.items.map((i) => i.file);
+  if (unknown.length) {
+    throw new GraftError('INVALID_DATASET', `${name} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
+      hint: 'evaluate on data with the same class folders the model was trained on',
+    });
+  }
+  const files = items.map((i) => i.file);
   const run = await model.probabilities(files, { onProgress: options.onProgress });
   const k = labels.length;
   const kept: number[] = [];
   files.forEach((_, i) => {
     if (!Number.isNaN(run.probabilities[i * k])) kept.push(i);
   });
-  if (!kept.length) throw new GraftError('INVALID_DATASET', `No readable images in ${dataset.root}`);
+  if (!kept.length) throw new GraftError('INVALID_DATASET', `No readable images in ${name}`);
   const probabilities = new Float32Array(kept.length * k);
   kept.forEach((i, row) => probabilities.set(run.probabilities.subarray(i * k, (i + 1) * k), row * k));
   const report = evaluatePredictions({
     labels: [...labels],
-    trueIndex: kept.map((i) => labels.indexOf(dataset.items[i]!.label)),
+    trueIndex: kept.map((i) => labels.indexOf(items[i]!.label)),
     probabilities,
     files: kept.map((i) => files[i]!),
   });
-  return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: dataset.root };
+  return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name };
 }

@@ -5,7 +5,7 @@ import type { SkippedFile } from '../data/dataset.js';
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import { MANIFEST_FILE, readModelDir, type ModelManifest } from './manifest.js';
+import { MANIFEST_FILE, readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
 
 /** One class and its probability. */
 export interface LabelProbability {
@@ -127,11 +127,7 @@ export class GraftModel {
   /** The model's probabilities, checked against the labels: an edited graft.json must not shift classes silently. */
   private async run(input: Float32Array, count: number): Promise<Float32Array> {
     const probs = await runProbabilities(this.requireSession(), input, count, this.manifest.preprocessing);
-    if (probs.length !== count * this.labels.length) {
-      throw new GraftError('INVALID_MODEL_DIR', `${join(this.dir, this.manifest.files.onnx)} outputs ${probs.length / count} probabilities but ${join(this.dir, MANIFEST_FILE)} lists ${this.labels.length} labels`, {
-        hint: 'graft.json and model.onnx come from different trainings; copy the whole model directory again',
-      });
-    }
+    requireProbabilityPerLabel(probs, count, this.labels, { onnxPath: join(this.dir, this.manifest.files.onnx), manifestPath: join(this.dir, MANIFEST_FILE) });
     return probs;
   }
 

@@ -155,3 +155,21 @@ export async function readModelDir(dir: string): Promise<{ root: string; manifes
   }
   return { root, manifest, manifestPath, onnxPath };
 }
+
+/**
+ * Checks that model.onnx answered one probability per label of graft.json, for `count` images: a graft.json edited out
+ * of step with its model (a label added) must not shift or overread classes silently.
+ * @throws GraftError INVALID_MODEL_DIR naming both files.
+ */
+export function requireProbabilityPerLabel(probabilities: Float32Array, count: number, labels: readonly string[], files: { readonly onnxPath: string; readonly manifestPath: string }): void {
+  if (probabilities.length === count * labels.length) return;
+  throw new GraftError('INVALID_MODEL_DIR', `${files.onnxPath} outputs ${probabilities.length / count} probabilities but ${files.manifestPath} lists ${labels.length} labels`, {
+    hint: 'graft.json and model.onnx come from different trainings; copy the whole model directory again',
+  });
+}
+
+/** The estimate made on the training images alone (the cross-validation that chose the head), when there was one. */
+export function cvEstimate(manifest: Pick<ModelManifest, 'training'>): { accuracy: number; logLoss: number; folds: number } | undefined {
+  const selection = manifest.training?.outcome.selection;
+  return selection ? { accuracy: selection.chosen.accuracy, logLoss: selection.chosen.logLoss, folds: selection.folds } : undefined;
+}

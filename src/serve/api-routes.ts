@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
 import { readImageInputs } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
@@ -79,8 +79,7 @@ function modelSummary(name: string, version: ModelVersion): Record<string, unkno
     preprocessing: m.preprocessing,
     backbone: { name: m.backbone.name, source: publicSource(m.backbone.source), format: m.backbone.format, sha256: m.backbone.sha256 },
     metrics: m.metrics,
-    // The estimate made on the training images alone (cross-validation), when the head was chosen that way.
-    cv: m.training?.outcome.selection ? { accuracy: m.training.outcome.selection.chosen.accuracy, logLoss: m.training.outcome.selection.chosen.logLoss, folds: m.training.outcome.selection.folds } : undefined,
+    cv: cvEstimate(m),
     testTimeAugmentation: m.onnx.tta ?? null,
     images: m.training?.outcome.images ? { train: m.training.outcome.images.train, val: m.training.outcome.images.val, skipped: m.training.outcome.images.skipped } : undefined,
     created: m.created,

@@ -1,6 +1,5 @@
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
-import { GraftError } from '../core/errors.js';
-import { readModelDir, type ModelManifest } from '../model/manifest.js';
+import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from '../model/manifest.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 
 export interface ModelVersionOptions {
@@ -50,13 +49,7 @@ export class ModelVersion {
     const pre = manifest.preprocessing;
     try {
       const probe = await runProbabilities(session, new Float32Array(pre.inputSize * pre.inputSize * 3), 1, pre);
-      if (probe.length !== manifest.labels.length) {
-        throw new GraftError(
-          'INVALID_MODEL_DIR',
-          `${onnxPath} outputs ${probe.length} probabilities but ${manifestPath} lists ${manifest.labels.length} labels`,
-          { hint: 'graft.json and model.onnx come from different trainings; copy the whole model directory again' },
-        );
-      }
+      requireProbabilityPerLabel(probe, 1, manifest.labels, { onnxPath, manifestPath });
     } catch (error) {
       await session.release();
       throw error;

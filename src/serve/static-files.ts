@@ -1,6 +1,7 @@
+import { isWithin } from '../core/is-within.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ServeError } from './serve-error.js';
 
@@ -33,7 +34,7 @@ export function registerStaticFiles(app: FastifyInstance, root: string): void {
     // and /%252e%252e into "..".
     const wildcard = (request.params as { '*': string })['*'] ?? '';
     let file = resolve(join(base, wildcard));
-    if (file !== base && !file.startsWith(base + sep)) throw notFound(wildcard);
+    if (!isWithin(file, base)) throw notFound(wildcard);
     let info = await stat(file).catch(() => undefined);
     if (info?.isDirectory()) {
       file = join(file, 'index.html');

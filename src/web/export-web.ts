@@ -1,7 +1,8 @@
+import { isWithin } from '../core/is-within.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
@@ -100,7 +101,7 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   if (!existsSync(onnxPath)) throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
 
   const out = resolve(options.out ?? `${root}-web`);
-  if (root === out || root.startsWith(out + sep)) {
+  if (isWithin(root, out)) {
     throw new GraftError('INVALID_CONFIG', `The output folder ${out} holds the model directory ${root}: writing the export there would delete it`, { hint: 'choose another --out' });
   }
   if (existsSync(out)) {

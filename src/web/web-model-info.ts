@@ -1,5 +1,5 @@
 import type { Preprocessing } from '../core/preprocessing.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 
 /**
  * `model.json` of a web export: what the browser needs to preprocess and run `model.onnx`, taken from the
@@ -38,6 +38,6 @@ export function webModelInfo(manifest: ModelManifest, name: string): WebModelInf
 }
 
 function cvOf(manifest: ModelManifest): { cv: { accuracy: number; folds: number } } | Record<string, never> {
-  const selection = manifest.training?.outcome.selection;
-  return selection ? { cv: { accuracy: selection.chosen.accuracy, folds: selection.folds } } : {};
+  const cv = cvEstimate(manifest);
+  return cv ? { cv: { accuracy: cv.accuracy, folds: cv.folds } } : {};
 }

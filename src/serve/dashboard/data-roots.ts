@@ -1,6 +1,7 @@
+import { isWithin } from '../../core/is-within.js';
 import { realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import { isClutter } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
@@ -41,7 +42,7 @@ export class DataRoots {
   /** Whether `path` (absolute) is one of the roots or inside one, after resolving symbolic links. */
   async contains(path: string): Promise<boolean> {
     const real = await realpath(path).catch(() => undefined);
-    return real !== undefined && this.roots.some((root) => isInside(real, root));
+    return real !== undefined && this.roots.some((root) => isWithin(real, root));
   }
 
   /**
@@ -60,12 +61,12 @@ export class DataRoots {
     });
     const candidate = isAbsolute(requested) ? resolve(requested) : resolve(this.roots[0]!, requested);
     // The path as written must lie in a root before the disk is touched at all; then its real path must too.
-    if (!this.roots.some((root) => isInside(candidate, root))) throw outside;
+    if (!this.roots.some((root) => isWithin(candidate, root))) throw outside;
     // A path that does not exist is judged by its nearest existing folder: through a link that leads out of the roots
     // it is outside, exist or not, so the answer (403) does not tell whether a folder out there exists.
     const real = await realpath(candidate).catch(() => undefined);
     const reached = real ?? (await realNearestAncestor(candidate));
-    if (!this.roots.some((root) => isInside(reached, root))) throw outside;
+    if (!this.roots.some((root) => isWithin(reached, root))) throw outside;
     if (real === undefined || !(await stat(real)).isDirectory()) {
       throw new GraftError('INVALID_DATASET', `There is no folder ${JSON.stringify(requested)} in the data roots.`, { hint: 'GET /v1/data-roots lists them' });
     }
@@ -95,7 +96,3 @@ async function realNearestAncestor(path: string): Promise<string> {
   }
 }
 
-function isInside(path: string, root: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
