@@ -59,7 +59,6 @@ export async function importParquet(file: string, storeDir: string, options: { o
       hint: 'import into a new, empty folder',
     });
   }
-  const seen = new Map<string, number>();
   const rowsPerLabel = new Map<string, number>();
   const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'graft-import-'));
   const local = join(workDir, shardFileName(SINGLE_SHARD));
@@ -77,6 +76,8 @@ export async function importParquet(file: string, storeDir: string, options: { o
       const [paths, labelValues, parts, hashes, models, preprocessings] = ['path', 'label', 'part', 'sha256', 'model_id', 'preprocessing_id'].map(column) as string[][];
       const vectors = vectorsOf(table.getChild('vector')!, table.numRows, dim, source);
       const batch: ShardRow[] = [];
+      // Paths of this row group; earlier groups' are in the store (memory stays that of one group, whatever the rows).
+      const inGroup = new Map<string, number>();
       for (let i = 0; i < table.numRows; i++) {
         const where = `${source}, row ${rows + i + 1} (${paths![i]})`;
         if (models![i] !== exported.model.sha256 || preprocessings![i] !== exported.model.preprocessingHash) {
@@ -95,11 +96,11 @@ export async function importParquet(file: string, storeDir: string, options: { o
             hint: 'drop the other rows (test rows stay out of training), or set their part to train or val',
           });
         }
-        const first = seen.get(paths![i]!);
+        const first = inGroup.get(paths![i]!) ?? store.rowNumber(paths![i]!);
         if (first !== undefined) {
           throw new GraftError('INVALID_DATASET', `${where} repeats the path of row ${first}; each image is one row.`, { hint: 'keep one row per path (with its right label)' });
         }
-        seen.set(paths![i]!, rows + i + 1);
+        inGroup.set(paths![i]!, rows + i + 1);
         rowsPerLabel.set(labelValues![i]!, (rowsPerLabel.get(labelValues![i]!) ?? 0) + 1);
         batch.push({ path: paths![i]!, part: parts![i] === 'val' ? 1 : 0, label: labelValues![i]!, sha256: hashes![i] ?? null, size: -1, mtimeNs: '', vector: vectors.subarray(i * dim, (i + 1) * dim), reason: null });
       }

@@ -98,6 +98,7 @@ export class ShardStore {
   private readonly upsert: Database.Statement<[string, number, string, string | null, number, string, Buffer | null, string | null, number]>;
   private readonly touch: Database.Statement<[number, string, number, string]>;
   private readonly restamp: Database.Statement<[number, string, number, string, number, string]>;
+  private readonly selectRowNumber: Database.Statement<[string], { n: number }>;
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -108,6 +109,7 @@ export class ShardStore {
     );
     this.touch = db.prepare('UPDATE rows SET part = ?, label = ?, seen = ? WHERE path = ?');
     this.restamp = db.prepare('UPDATE rows SET part = ?, label = ?, size = ?, mtime_ns = ?, seen = ? WHERE path = ?');
+    this.selectRowNumber = db.prepare('SELECT rowid AS n FROM rows WHERE path = ?');
   }
 
   /**
@@ -173,6 +175,14 @@ export class ShardStore {
   stamp(path: string): ShardRowStamp | undefined {
     const row = this.selectStamp.get(path);
     return row && { sha256: row.sha256, size: row.size, mtimeNs: row.mtime_ns, hasVector: row.has_vector === 1 };
+  }
+
+  /**
+   * Where a path's row was put, counted from 1 in the order rows were first written (SQLite's rowid). In a new store
+   * written once, row by row, that is the row's number in what was written (an import's source file).
+   */
+  rowNumber(path: string): number | undefined {
+    return this.guard(() => this.selectRowNumber.get(path))?.n;
   }
 
   /** Marks a row as listed by this run, with its current part and label (a relabelled image keeps its vector). */

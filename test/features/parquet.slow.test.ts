@@ -78,9 +78,9 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
 
     // Rewritten elsewhere: a test row, a repeated path, an import over a store, are refused naming the row; a class
     // filtered out entirely is left out of the store (a model must not have a class it never saw).
-    const rewrite = async (name: string, edit: (rows: Row[]) => Row[]): Promise<string> => {
+    const rewrite = async (name: string, edit: (rows: Row[]) => Row[], rowGroupSize?: number): Promise<string> => {
       const out = join(root, `${name}.parquet`);
-      await rewriteParquet(file, out, edit);
+      await rewriteParquet(file, out, edit, rowGroupSize);
       return out;
     };
     const refusal = async (parquetFile: string, store: string): Promise<string> => {
@@ -90,6 +90,8 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     };
     expect(await refusal(await rewrite('test-part', (rows) => rows.map((r) => (r.part === 'val' ? { ...r, part: 'test' } : r))), join(root, 'st-test'))).toMatch(/row 25 \(val\/.*\) has part "test"/);
     expect(await refusal(await rewrite('dup', (rows) => [...rows, { ...rows[0]!, label: 'bees' }]), join(root, 'st-dup'))).toMatch(/row 37 .* repeats the path of row 1/);
+    // The same across row groups of 10 (the first row is in the store by then, not in the group being read).
+    expect(await refusal(await rewrite('dup-groups', (rows) => [...rows, { ...rows[0]!, label: 'bees' }], 10), join(root, 'st-dup-groups'))).toMatch(/row 37 .* repeats the path of row 1/);
     expect(await refusal(file, join(root, 'imported'))).toMatch(/already holds feature shards/);
     const antsOnly = await runCli(['features', 'import', await rewrite('ants', (rows) => rows.filter((r) => r.label === 'ants' || r.part === 'val')), '--store', join(root, 'st-ants'), '--json'], env);
     expect(antsOnly.code, antsOnly.stderr).toBe(0);
@@ -119,7 +121,7 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
 });
 
 /** Rewrites a Graft Parquet export with `edit` applied to its rows, keeping its metadata (what another tool would do). */
-async function rewriteParquet(from: string, to: string, edit: (rows: Row[]) => Row[]): Promise<void> {
+async function rewriteParquet(from: string, to: string, edit: (rows: Row[]) => Row[], rowGroupSize?: number): Promise<void> {
   const arrow = await import('apache-arrow');
   const parquet = await import('parquet-wasm/node');
   const { openAsBlob } = await import('node:fs');
@@ -144,6 +146,7 @@ async function rewriteParquet(from: string, to: string, edit: (rows: Row[]) => R
     model_id: utf8(rows.map((r) => r.model_id)), preprocessing_id: utf8(rows.map((r) => r.preprocessing_id)),
     vector: arrow.makeVector(arrow.makeData({ type: listType, length: rows.length, child: values, nullCount: 0 })),
   });
-  const properties = new parquet.WriterPropertiesBuilder().setKeyValueMetadata(new Map([['graft', meta]])).build();
+  const builder = new parquet.WriterPropertiesBuilder().setKeyValueMetadata(new Map([['graft', meta]]));
+  const properties = (rowGroupSize === undefined ? builder : builder.setMaxRowGroupSize(rowGroupSize)).build();
   await writeFile(to, parquet.writeParquet(parquet.Table.fromIPCStream(arrow.tableToIPC(out, 'stream')), properties));
 }
