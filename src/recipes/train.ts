@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
@@ -160,6 +161,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
       signal: options.signal,
       nativeGemm: options.nativeGemm,
       onProgress: options.onProgress,
+    }).catch((error: unknown) => {
+      throw resumable(error, checkpointPath);
     });
     fineTune = result.summary;
     for (const s of result.skipped) if (!skipped.some((k) => k.file === s.file)) skipped.push(s);
@@ -253,4 +256,10 @@ function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data
 
 function round(seconds: number): number {
   return Math.round(seconds * 1000) / 1000;
+}
+
+/** Fine-tuning cancelled after writing its checkpoint: the error says how to go on from it. */
+function resumable(error: unknown, checkpointPath: string): unknown {
+  if (!(error instanceof GraftError) || error.code !== 'CANCELLED' || !existsSync(checkpointPath)) return error;
+  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: the same command with --resume goes on from its last epoch`, cause: error });
 }

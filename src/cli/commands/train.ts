@@ -1,6 +1,6 @@
 import { cancelOnSignal } from '../until-signal.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
@@ -199,19 +199,11 @@ export function registerTrain(program: Command): void {
       printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result, testDir) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
-      reportFailure(resumable(error, flags), flags.json);
+      reportFailure(error, flags.json);
     } finally {
       cancel?.dispose();
     }
   });
-}
-
-/** A fine-tuning run stopped by Ctrl+C that left its checkpoint: the error says how to go on from it. */
-function resumable(error: unknown, flags: Pick<TrainFlags, 'out' | 'checkpoint'>): unknown {
-  if (!(error instanceof GraftError) || error.code !== 'CANCELLED' || !flags.out) return error;
-  const checkpoint = flags.checkpoint ?? `${resolve(flags.out)}.checkpoint`;
-  if (!existsSync(checkpoint)) return error;
-  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpoint}: the same command with --resume goes on from its last epoch`, cause: error });
 }
 
 /** The store folder to train from: --features, or a data argument that is a store (it holds shard files). */
