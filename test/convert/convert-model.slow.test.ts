@@ -12,6 +12,7 @@ import { backboneFromOptions } from '../../src/engine/open-backbone.js';
 import { saveLayersModelToDir } from '../../src/readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../../src/tfjs-to-onnx/layers-model-to-onnx.js';
+import { cutAtFeatures } from '../../src/readers/feature-cut.js';
 import { hasShared, int8Model, loadImageBatch, parseJsonOutput, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 
 /** A small CNN with the layer kinds of a MobileNet block, saved as a TF.js layers folder. */
@@ -150,6 +151,8 @@ describe('graft convert', () => {
     const nchw = tf.tidy(() => tf.transpose(tf.tensor4d(nhwc, [count, 224, 224, 3]), [0, 3, 1, 2]).dataSync() as Float32Array);
     const written = await loadLayersModelFromDir(out);
     const logits = tf.tidy(() => (written.predict(tf.tensor4d(nhwc, [count, 224, 224, 3])) as tf.Tensor).dataSync());
+    // As a backbone it gives the 1 280 pooled features, as the ONNX file does, not its 1 000 clamped logits.
+    expect(cutAtFeatures(written, out, 'whole').outputs[0]!.shape).toEqual([null, 1280]);
     written.dispose();
     const session = await InferenceSession.create(int8Model);
     const reference = (await session.run({ input: new Tensor('float32', nchw, [count, 3, 224, 224]) }))['output']!.data as Float32Array;

@@ -51,6 +51,23 @@ describe('cutAtFeatures: the features of a layers model given without a feature 
     expect(cut(tf.model({ inputs: input, outputs: embedding }), 'before-last')).toEqual({ dim: 8, layer: 'pool' });
   });
 
+  it('cuts linear logits off where they read a global pool, through the range clamps an ONNX conversion writes', () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const relu = tf.layers.reLU({ maxValue: 4.9, name: 'pool_clamp' }).apply(trunk(input)) as tf.SymbolicTensor;
+    const logits = tf.layers.dense({ units: 5, name: 'logits' }).apply(relu) as tf.SymbolicTensor;
+    const clamp = (x: tf.SymbolicTensor, kind: 'maximum' | 'minimum', bound: number): tf.SymbolicTensor => {
+      const constant = tf.layers.rescaling({ scale: 0, offset: bound }).apply(x) as tf.SymbolicTensor;
+      return tf.layers[kind]({}).apply([x, constant]) as tf.SymbolicTensor;
+    };
+    const affine = tf.layers.batchNormalization({ epsilon: 0 }).apply(clamp(clamp(logits, 'maximum', -12), 'minimum', 28)) as tf.SymbolicTensor;
+    const out = clamp(clamp(affine, 'maximum', -12), 'minimum', 28);
+    expect(cut(tf.model({ inputs: input, outputs: out }))).toEqual({ dim: 8, layer: 'pool_clamp' });
+    // A linear Dense over anything but a pool stays: it may be the features (a projection after a hidden layer).
+    const hidden = tf.layers.dense({ units: 6, activation: 'relu' }).apply(trunk(input)) as tf.SymbolicTensor;
+    const projection = tf.layers.dense({ units: 4, name: 'projection' }).apply(hidden) as tf.SymbolicTensor;
+    expect(cut(tf.model({ inputs: input, outputs: projection }))).toEqual({ dim: 4, layer: 'projection' });
+  });
+
   it("cuts a nested head model off (Teachable Machine's export: a base model, then a head Sequential)", () => {
     const baseInput = tf.input({ shape: [16, 16, 3] });
     const base = tf.model({ inputs: baseInput, outputs: trunk(baseInput), name: 'base' });
