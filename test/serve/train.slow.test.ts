@@ -26,6 +26,12 @@ describe('startServer with the dashboard', () => {
     expect(server!.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await fetch(`${url}/v1/projects`)).status).toBe(401);
     expect((await fetch(`${url}/dashboard/`)).status).toBe(401);
+    // Routing decodes the path: an encoded letter reaches the same handlers, and must need the token too.
+    for (const encoded of ['/v1/%70rojects', '/v1/%64ata-roots', '/v1/%72uns/1/events', '/%64ashboard/', '/v1/projects%2F1']) {
+      expect((await fetch(`${url}${encoded}`)).status, encoded).toBe(401);
+    }
+    const created = await fetch(`${url}/v1/%70rojects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' });
+    expect(created.status).toBe(401);
     const projects = await fetch(`${url}/v1/projects`, { headers: auth });
     expect(projects.status).toBe(200);
     expect(await projects.json()).toEqual({ projects: [] });

@@ -7,7 +7,10 @@ import { isAllowedHost } from './host-check.js';
 export interface AccessOptions {
   /** The token requests to protected paths must carry. Undefined: no path needs one. */
   readonly token?: AccessToken;
-  /** Which paths need the token. Defaults to every path but /healthz and /readyz. */
+  /**
+   * Which paths need the token. Defaults to every path but /healthz and /readyz. A request needs it when any form
+   * of its path does: as sent, percent-decoded, or the pattern of the route it matched.
+   */
   readonly isProtected?: (path: string) => boolean;
   /** Host names accepted besides localhost, *.localhost and IP literals (`--allowed-host`). */
   readonly allowedHosts?: readonly string[];
@@ -59,7 +62,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
         return reply.redirect(`${url.pathname}${url.search}`, 303);
       }
       authenticatedBy = token.matches(bearer(request)) ? 'header' : token.matchesCookie(request.cookies[cookieName(request)]) ? 'cookie' : undefined;
-      if (!authenticatedBy && isProtected(url.pathname)) {
+      if (!authenticatedBy && pathsOf(request, url).some(isProtected)) {
         throw new ServeError('UNAUTHORIZED', 'This server needs its access token.', {
           hint: 'send the header "Authorization: Bearer <token>", or open a page once with ?token=<token> added to its URL (a cookie then keeps it)',
         });
@@ -86,6 +89,23 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
   });
+}
+
+/**
+ * Every form of the request's path that may decide whether it is protected: the route it matched, the path as
+ * routing decodes it, and as sent. Routing decodes `%70rojects` to `projects`, so the raw path alone would let an
+ * encoded letter past a prefix rule; a path that does not decode is kept raw (routing refuses it anyway).
+ */
+function pathsOf(request: FastifyRequest, url: URL): string[] {
+  const paths = [url.pathname];
+  try {
+    paths.push(decodeURIComponent(url.pathname));
+  } catch {
+    // not percent-decodable: the raw path stands
+  }
+  const route = request.routeOptions.url;
+  if (route !== undefined) paths.push(route);
+  return paths;
 }
 
 /** Cookies are not separated by port, so two servers on one host each get their own name. */
