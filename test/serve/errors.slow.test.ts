@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type GraftServer } from '../../src/serve/start-server.js';
@@ -25,6 +25,13 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     const web = join(model.root, 'web');
     await import('node:fs/promises').then((fs) => fs.mkdir(web, { recursive: true }));
     await writeFile(join(web, 'index.html'), '<!doctype html><title>page</title>');
+    // What a folder of pages may also hold: a link out of it, a link within it, and hidden files.
+    await writeFile(join(model.root, 'secret.txt'), 'not for the web');
+    await symlink(join(model.root, 'secret.txt'), join(web, 'leak.txt'));
+    await symlink(join(web, 'index.html'), join(web, 'home.html'));
+    await mkdir(join(web, '.git'));
+    await writeFile(join(web, '.git', 'config'), '[core]');
+    await writeFile(join(web, '.env'), 'TOKEN=x');
     server = await startServer({ models: [model.dir], port: 0, watch: false, webRoot: web, maxUploadBytes: 300_000 });
     predict = `${server.url}/v1/models/${server.models[0]}/predict`;
   });
@@ -37,6 +44,14 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     expect({ what, status: status >= 400 && status < 500, code: (body as ErrorJson)?.error?.code }).toEqual({ what, status: true, code });
     expect((body as ErrorJson).error.message.length, what).toBeGreaterThan(10);
   };
+
+  it('the page folder publishes what is in it: not what a link leads out to, not hidden files', async () => {
+    for (const path of ['/', '/index.html', '/home.html']) expect((await fetch(`${server.url}${path}`)).status, path).toBe(200);
+    for (const path of ['/leak.txt', '/.git/config', '/.env', '/.git/']) {
+      const response = await fetch(`${server.url}${path}`);
+      expectGraftError(path, response.status, await response.json(), 'NOT_FOUND');
+    }
+  });
 
   it("options a user gets wrong are GraftError INVALID_CONFIG (the CLI's exit 2), not internal errors", async () => {
     const port = Number(new URL(server.url).port);
