@@ -8,6 +8,11 @@ export interface SplitOptions {
   readonly valFraction?: number;
   /** Seed for the per-class shuffles. Defaults to 0. */
   readonly seed?: number;
+  /**
+   * A group key per item (as `items`), e.g. a GTSRB frame's track from `--group-by`: a group is held out whole or
+   * not at all, so no validation image has a near-copy in training. Left out, every item is its own group.
+   */
+  readonly groups?: readonly string[];
 }
 
 /**
@@ -38,6 +43,7 @@ export function stratifiedSplit(
     if (list) list.push(item);
     else byLabel.set(item.label, [item]);
   }
+  if (options.groups) return groupedSplit(items, byLabel, options.groups, valFraction, seed);
   const train: LabelledItem[] = [];
   const val: LabelledItem[] = [];
   for (const label of [...byLabel.keys()].sort()) {
@@ -49,6 +55,51 @@ export function stratifiedSplit(
     train.push(...list.slice(nVal).sort((a, b) => compare(a.file, b.file)));
   }
   return { train, val };
+}
+
+/**
+ * {@link stratifiedSplit} by whole groups: each class's groups are sorted by key, shuffled with the class's stream,
+ * and held out in that order: the first, then each that brings the class's held-out count nearer its share; a group
+ * that would leave the class nothing to train on is kept for training. A group that spans classes goes where its first class put it.
+ */
+function groupedSplit(
+  items: readonly LabelledItem[],
+  byLabel: ReadonlyMap<string, LabelledItem[]>,
+  groups: readonly string[],
+  valFraction: number,
+  seed: number,
+): { train: LabelledItem[]; val: LabelledItem[] } {
+  if (groups.length !== items.length) throw new RangeError(`groups has ${groups.length} keys for ${items.length} items`);
+  const groupOf = new Map(items.map((item, i) => [item, groups[i]!]));
+  const isHeldOut = new Map<string, boolean>();
+  for (const label of [...byLabel.keys()].sort()) {
+    const list = byLabel.get(label)!;
+    const sizes = new Map<string, number>();
+    for (const item of list) sizes.set(groupOf.get(item)!, (sizes.get(groupOf.get(item)!) ?? 0) + 1);
+    const n = list.length;
+    const target = n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.round(n * valFraction)));
+    let held = 0;
+    const open: string[] = [];
+    for (const [group, size] of sizes) {
+      const side = isHeldOut.get(group);
+      if (side === undefined) open.push(group);
+      else if (side) held += size;
+    }
+    open.sort(compare);
+    shuffleInPlace(open, mulberry32(deriveSeed(seed, label)));
+    for (const group of open) {
+      const size = sizes.get(group)!;
+      // The first group always (as a class of two images gives one), then each that brings the count nearer its share.
+      const takes = target > 0 && (held === 0 || held + size / 2 <= target) && held + size < n;
+      isHeldOut.set(group, takes);
+      if (takes) held += size;
+    }
+  }
+  const byPath = (a: LabelledItem, b: LabelledItem): number => compare(a.label, b.label) || compare(a.file, b.file);
+  return {
+    train: items.filter((item) => !isHeldOut.get(groupOf.get(item)!)).sort(byPath),
+    val: items.filter((item) => isHeldOut.get(groupOf.get(item)!)).sort(byPath),
+  };
 }
 
 /**

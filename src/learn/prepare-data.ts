@@ -5,6 +5,7 @@ import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { alignLabels, stratifiedSplit } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
+import { groupKeys } from './select/folds.js';
 
 export interface DataSplit {
   readonly labels: string[];
@@ -28,6 +29,17 @@ export interface DataSource {
   readonly valPart?: ManifestPart;
 }
 
+/** What {@link prepareData} reads: the training set, and where validation images come from, if anywhere. */
+export interface PrepareDataOptions {
+  readonly train: string;
+  readonly val?: string;
+  readonly valSplit?: number;
+  readonly seed: number;
+  readonly labelPattern?: string;
+  /** `--group-by`: a `valSplit` holds out whole groups (a GTSRB track), as every internal split does. */
+  readonly groupBy?: string;
+}
+
 /** The parts of a split manifest that validate training, in order of preference (as VAL_FOLDER_NAMES). */
 const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
 
@@ -37,9 +49,10 @@ const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
  * for; else the dataset's own `val/` (or valid/validation/test) folder; else none (every image trains, and
  * cross-validation on them estimates accuracy). A manifest with a split column trains on its train rows and, like a
  * split folder, validates on its val rows (else its test rows). With `labelPattern`, both take their labels from the
- * image names (see scanNamedImages). Validation images are only scored: nothing is chosen on them.
+ * image names (see scanNamedImages); with `groupBy`, a `valSplit` holds out whole groups. Validation images are only
+ * scored: nothing is chosen on them.
  */
-export async function prepareData(options: { train: string; val?: string; valSplit?: number; seed: number; labelPattern?: string }): Promise<DataSplit> {
+export async function prepareData(options: PrepareDataOptions): Promise<DataSplit> {
   if (options.val !== undefined && options.valSplit !== undefined) {
     throw new GraftError('INVALID_CONFIG', 'Pass either --val <dir> or --val-split <fraction>, not both');
   }
@@ -79,7 +92,8 @@ export async function prepareData(options: { train: string; val?: string; valSpl
   if (!(valSplit >= 0 && valSplit < 1)) {
     throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
   }
-  const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed });
+  const groups = valSplit > 0 && options.groupBy !== undefined ? groupKeys(train.items.map((item) => item.file), options.groupBy) : undefined;
+  const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named } };
 }
 

@@ -113,7 +113,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val]);
-  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern });
+  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern, ...(requested.groupBy ? { groupBy: requested.groupBy } : {}) });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });

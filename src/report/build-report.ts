@@ -55,7 +55,7 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     if (dataset || heldOut) {
       const report = dataset
         ? await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) })
-        : await evaluateHeldOut(model, heldOut!, manifest.training!.config.seed, options.onProgress);
+        : await evaluateHeldOut(model, heldOut!, manifest.training!.config, options.onProgress);
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
       const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
       evaluation = {
@@ -87,9 +87,14 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
   }
 }
 
-/** The images a `--val-split` held out of `data.train`, scored. */
-async function evaluateHeldOut(model: GraftModel, data: { train: string; valSplit: number; labelPattern?: string }, seed: number, onProgress: ProgressListener | undefined): Promise<ModelEvaluation> {
-  const split = await prepareData({ train: data.train, valSplit: data.valSplit, seed, ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}) });
+/** The images a `--val-split` held out of `data.train` (drawn again with its seed and `--group-by`), scored. */
+async function evaluateHeldOut(
+  model: GraftModel,
+  data: { train: string; valSplit: number; labelPattern?: string },
+  { seed, groupBy }: { seed: number; groupBy: string | null },
+  onProgress: ProgressListener | undefined,
+): Promise<ModelEvaluation> {
+  const split = await prepareData({ train: data.train, valSplit: data.valSplit, seed, ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}), ...(groupBy ? { groupBy } : {}) });
   return evaluateItems(model, split.val, `${data.train} (the ${split.val.length} images --val-split ${data.valSplit} held out, seed ${seed})`, { onProgress });
 }
 

@@ -227,6 +227,24 @@ describe('findSplitFolders', () => {
     expect(await findSplitFolders(withSample)).toEqual({ train: join(withSample, 'train'), val: join(withSample, 'test') });
   });
 
+  it('--val-split with --group-by holds out whole groups: no held-out frame has a track in training', async () => {
+    // GTSRB-like names: class_track_frame, 4 tracks of 5 frames per class.
+    const files: Record<string, string> = {};
+    for (const c of ['00', '01']) for (let t = 0; t < 4; t++) for (let f = 0; f < 5; f++) files[`${c}/000${c}_0000${t}_0000${f}.png`] = 'x';
+    const root = await tree(files);
+    const track = (file: string): string => /(\d+_\d+)_\d+\.png$/.exec(file)![1]!;
+    for (const seed of [1, 2, 3]) {
+      const data = await prepareData({ train: root, valSplit: 0.25, seed, groupBy: '^(\\d+_\\d+)_' });
+      const trained = new Set(data.train.map((item) => track(item.file)));
+      expect(data.val.length).toBe(10); // one track of 5 per class
+      expect(data.val.filter((item) => trained.has(track(item.file)))).toEqual([]);
+    }
+    // Without it, frames of one track fall on both sides (what the held-out score then flatters).
+    const loose = await prepareData({ train: root, valSplit: 0.25, seed: 1 });
+    const looseTrained = new Set(loose.train.map((item) => track(item.file)));
+    expect(loose.val.some((item) => looseTrained.has(track(item.file)))).toBe(true);
+  });
+
   // A set split three ways, as Roboflow and many Kaggle sets are.
   const threeWay = { 'train/a/1.jpg': 'x', 'train/a/2.jpg': 'x', 'train/b/1.jpg': 'x', 'train/b/2.jpg': 'x', 'valid/a/3.jpg': 'x', 'test/a/4.jpg': 'x', 'test/b/4.jpg': 'x', 'README.roboflow.txt': 'x' };
 

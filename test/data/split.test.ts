@@ -49,6 +49,24 @@ describe('stratifiedSplit', () => {
     expect(after.val.filter((i) => i.label !== 'c')).toEqual(before.val);
   });
 
+  it('with groups, holds out whole groups only, about the share, deterministically; singletons split as without', () => {
+    const all = items({ a: 40, b: 30 });
+    // Tracks of 5 frames: a-0..a-7, b-0..b-5.
+    const groups = all.map((item) => `${item.label}-${Math.floor(Number(/(\d+)\.jpg$/.exec(item.file)![1]) / 5)}`);
+    const { train, val } = stratifiedSplit(all, { valFraction: 0.25, seed: 7, groups });
+    const groupOf = new Map(all.map((item, i) => [item.file, groups[i]!]));
+    const trainGroups = new Set(train.map((item) => groupOf.get(item.file)));
+    expect(val.filter((item) => trainGroups.has(groupOf.get(item.file))).length).toBe(0);
+    expect(val.filter((item) => item.label === 'a').length).toBe(10);
+    expect(val.filter((item) => item.label === 'b').length).toBeGreaterThanOrEqual(5);
+    expect(train.length + val.length).toBe(all.length);
+    expect(stratifiedSplit([...all].reverse(), { valFraction: 0.25, seed: 7, groups: [...groups].reverse() })).toEqual({ train, val });
+    // A class in one group trains whole; every item its own group is the ungrouped split.
+    const one = items({ a: 6, b: 6 });
+    expect(stratifiedSplit(one, { valFraction: 0.3, seed: 1, groups: one.map((item) => item.label) }).val).toEqual([]);
+    expect(stratifiedSplit(all, { valFraction: 0.25, seed: 7, groups: all.map((item) => item.file) })).toEqual(stratifiedSplit(all, { valFraction: 0.25, seed: 7 }));
+  });
+
   it('rejects a fraction outside (0, 1)', () => {
     expect(() => stratifiedSplit(items({ a: 3 }), { valFraction: 1 })).toThrow(RangeError);
     expect(() => stratifiedSplit(items({ a: 3 }), { valFraction: 0 })).toThrow(/Received: 0/);
