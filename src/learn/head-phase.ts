@@ -68,6 +68,23 @@ export interface FeatureSet {
 }
 
 /**
+ * Refuses a class none of whose training images could be read: the model would have an output that no image taught
+ * (and `--c`, which fits without cross-validation, would let it through). Names the class and why its files failed.
+ */
+function requireReadableClasses(classNames: readonly string[], labels: Int32Array, items: readonly LabelledItem[], skipped: readonly SkippedFile[]): void {
+  const rows = new Int32Array(classNames.length);
+  for (const label of labels) rows[label]!++;
+  const empty = classNames.filter((_, c) => rows[c] === 0);
+  if (empty.length === 0) return;
+  const why = new Map(skipped.map((s) => [s.file, s.reason]));
+  const files = items.filter((item) => item.label === empty[0]);
+  const examples = files.slice(0, 3).map((item) => `${item.file}: ${why.get(item.file) ?? 'unreadable'}`);
+  throw new GraftError('INVALID_DATASET', `No training image of class ${empty.map((c) => JSON.stringify(c)).join(', ')} could be read (${files.length} file${files.length === 1 ? '' : 's'} of "${empty[0]}" skipped: ${examples.join('; ')}${files.length > 3 ? '; ...' : ''})`, {
+    hint: `replace those files with readable images (JPEG, PNG, WebP, ...), or remove the class's folder`,
+  });
+}
+
+/**
  * Extracts (or reads cached) features and fits the head on them: the feature-extraction path, and fine-tuning's first
  * phase. Every choice is made on the training images (cross-validation for the linear head, a held-out fifth for
  * the MLP's epochs); the validation set is only scored.
@@ -116,6 +133,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
     };
   };
   const trainSet = setOf(data.train, 0);
+  requireReadableClasses(data.labels, trainSet.labels, data.train, extraction.skipped);
   const valSet = setOf(data.val, data.train.length);
   const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy, onProgress) : undefined;
 

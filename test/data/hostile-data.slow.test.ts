@@ -1,4 +1,5 @@
-import { cp, mkdir, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,20 @@ describe('datasets that cannot lie', () => {
       expect((await scanImageFolder(dir)).items).toHaveLength(8);
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a class none of whose images can be read, with --c too (the model would have an untaught output)', async () => {
+    const dir = await eightImages('unreadable-class');
+    await mkdir(join(dir, 'wasps'));
+    await writeFile(join(dir, 'wasps', 'empty.jpg'), '');
+    await writeFile(join(dir, 'wasps', 'text.jpg'), 'not a picture');
+    for (const config of [{}, { c: 1, mirror: 'on' as const, tta: 'on' as const }]) {
+      const out = join(root, `unreadable-model-${Object.keys(config).length}`);
+      const error = await train({ train: dir, backbone: 'nsfwjs_mobilenet_v2', out, cacheDir: join(tmpdir(), 'graft-web-tests-cache'), offline: true, config }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INVALID_DATASET' });
+      expect((error as Error).message).toMatch(/No training image of class "wasps" could be read \(2 files of "wasps" skipped: .*empty\.jpg: /);
+      expect(existsSync(out)).toBe(false);
     }
   });
 
