@@ -1,6 +1,6 @@
 import { isWithin } from './is-within.js';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from './errors.js';
 
 /** The kind of folder an output replaces: the file that marks one (`graft.json`), and what it is called. */
@@ -47,4 +47,21 @@ export async function assertReplaceableOutput(out: string, kind: OutputKind, pro
   throw new GraftError('INVALID_CONFIG', `The output folder ${out} is not empty and is not ${kind.what} (no ${kind.marker}); writing there would delete what it holds (${shown}${entries.length > 3 ? ', ...' : ''})`, {
     hint: 'choose a new or empty folder for --out, or delete that folder first',
   });
+}
+
+/**
+ * Refuses a file output that cannot be written, before any work: a folder at that path, or a parent that is not an
+ * existing folder (a write would fail only at the end, as an internal error). `what` names the file ("the Parquet
+ * file"), `extension` its usual ending (".parquet"), for the hint.
+ * @throws GraftError INVALID_CONFIG naming the path.
+ */
+export async function assertWritableFile(out: string, what: string, extension: string): Promise<void> {
+  const dest = resolve(out);
+  if ((await stat(dest).catch(() => undefined))?.isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is a folder; ${what} is one file`, { hint: `pass a file name inside it, e.g. --out ${join(out, `${basename(dest)}${extension}`)}` });
+  }
+  const parent = dirname(dest);
+  if (!(await stat(parent).catch(() => undefined))?.isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${parent} does not exist`, { hint: 'create the folder first, or pass an --out in an existing one' });
+  }
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { assertWritableFile } from '../core/replaceable-output.js';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
@@ -38,9 +40,10 @@ export const PARQUET_ROWS_PER_GROUP = 4096;
  */
 export async function exportParquet(storeDir: string, outFile: string, options: { onProgress?: ProgressListener } = {}): Promise<ParquetExportResult> {
   const started = performance.now();
+  await assertWritableFile(outFile, 'the Parquet export', '.parquet');
   const set = openShardSet(storeDir);
   const out = resolve(outFile);
-  const temporary = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  const temporary = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(6).toString('hex')}`);
   try {
     const rows = new ShardRows(set);
     const blocks = rows.blocksWithFiles(PARQUET_ROWS_PER_GROUP);

@@ -90,9 +90,11 @@ export async function importParquet(file: string, storeDir: string, options: { o
             hint: `to add a class, edit the "${PARQUET_META_KEY}" metadata's dataset.labels too`,
           });
         }
-        // A store has a train part and a val part; a test row imported as train would be trained on.
-        if (parts![i] !== 'train' && parts![i] !== 'val') {
-          throw new GraftError('INVALID_DATASET', `${where} has part "${parts![i]}"; a feature store holds "train" and "val" rows only.`, {
+        // A store has a train part and a val part; a test row imported as train would be trained on. A store of a
+        // dataset without a split (layout "single") exports its rows as "all": they are its training rows.
+        const isAll = parts![i] === 'all' && exported.dataset.layout === 'single';
+        if (parts![i] !== 'train' && parts![i] !== 'val' && !isAll) {
+          throw new GraftError('INVALID_DATASET', `${where} has part "${parts![i]}"; a feature store holds "train" and "val" rows only${exported.dataset.layout === 'single' ? ' (or "all", as its export wrote them)' : ''}.`, {
             hint: 'drop the other rows (test rows stay out of training), or set their part to train or val',
           });
         }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { copyFile, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -6,11 +7,12 @@ import { basename, dirname, join } from 'node:path';
  * hidden temporary name in the destination folder, are flushed to the server (fsync), and the temporary file is
  * renamed over the destination. A rename within one folder is atomic on local disks and on NFS, EFS and CephFS, so a
  * reader sees the previous file or the new one, never a half-written one; a process killed mid-copy leaves only a
- * `.tmp-*` file, which the next publish of the same name removes.
+ * hidden `.tmp-*` file, which readers of the folder pass over. The temporary name is random, not the process id: in a
+ * container every process is pid 1, and two pods of one index (Kubernetes may run both) must not write one file.
  */
 export async function publishFile(localFile: string, destination: string): Promise<void> {
   const folder = dirname(destination);
-  const temporary = join(folder, `.${basename(destination)}.tmp-${process.pid}`);
+  const temporary = join(folder, `.${basename(destination)}.tmp-${randomBytes(6).toString('hex')}`);
   try {
     await copyFile(localFile, temporary);
     await fsyncPath(temporary);

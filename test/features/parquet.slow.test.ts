@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { materialiseRows } from '../../src/features/feature-rows.js';
 import { ShardRows } from '../../src/features/shard-rows.js';
 import { openShardSet } from '../../src/features/shard-set.js';
+import { writeSyntheticShards } from '../../src/features/synthetic-shards.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
 
 interface Row {
@@ -117,6 +118,31 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     // An incomplete store is not exported.
     const missing = await runCli(['features', 'export', join(root, 'nowhere'), '--out', join(root, 'y.parquet'), '--json'], env);
     expect(missing.code).toBe(2);
+  });
+
+  it('a store of an unsplit dataset (its rows exported as part "all") imports back; an --out that cannot be written is refused first', async () => {
+    const root = await tempDir('graft-parquet-single-');
+    const store = join(root, 'store');
+    const model = { name: 'synthetic', source: 'synthetic', sha256: 'b'.repeat(64), featureDim: 8, preprocessing: { inputSize: 224, resize: 'center-crop', interpolation: 'bilinear', scale: 'imagenet', mean: [0, 0, 0], std: [1, 1, 1], layout: 'nchw', channels: 'rgb' } as never, preprocessingHash: '0123456789abcdef' };
+    await writeSyntheticShards(store, { rows: 60, shards: 2, classes: 3, valFraction: 0, model });
+    const file = join(root, 'single.parquet');
+    const exported = await runCli(['features', 'export', store, '--out', file, '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const imported = await runCli(['features', 'import', file, '--store', join(root, 'back'), '--json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const back = openShardSet(join(root, 'back'));
+    try {
+      expect(back.meta.dataset.layout).toBe('single');
+      const [before, after] = [openShardSet(store), back].map((set) => materialiseRows(new ShardRows(set)));
+      expect(Buffer.from(after!.data.buffer).equals(Buffer.from(before!.data.buffer))).toBe(true);
+    } finally {
+      back.close();
+    }
+    for (const [out, message] of [[root, /is a folder; the Parquet export is one file/], [join(root, 'no-such-folder', 'x.parquet'), /the folder .*no-such-folder does not exist/]] as const) {
+      const run = await runCli(['features', 'export', store, '--out', out, '--json']);
+      expect(run.code).toBe(2);
+      expect(parseJsonOutput<{ error: { message: string } }>(run).error.message).toMatch(message);
+    }
   });
 });
 
