@@ -120,11 +120,13 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'graft-shard-'));
   const local = join(workDir, shardFileName(spec));
   const resumedFrom = existsSync(finalFile) ? 'complete' : existsSync(partialFile) ? 'partial' : null;
-  if (resumedFrom) await copyFile(resumedFrom === 'complete' ? finalFile : partialFile, local);
-  const store = ShardStore.openForWriting(local);
+  const resumeFile = resumedFrom === 'complete' ? finalFile : partialFile;
+  if (resumedFrom) await copyFile(resumeFile, local);
+  // Errors about the local copy name the store's file, the one to delete (the copy is gone by then).
+  const store = inTermsOf(local, resumeFile, () => ShardStore.openForWriting(local));
   let backbone: Backbone | undefined;
   try {
-    const previous = store.meta();
+    const previous = inTermsOf(local, resumeFile, () => store.meta());
     if (previous) checkCompatible(previous, spec, info, resumedFrom === 'complete' ? finalFile : partialFile);
     const runId = Date.now();
     const model: ShardMeta['model'] = {
@@ -338,3 +340,13 @@ async function makeFolder(dir: string): Promise<void> {
 }
 
 const GRAFT_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** Runs `read` on the local copy of `original`; a GraftError it throws names `original` instead of the copy. */
+function inTermsOf<T>(copy: string, original: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof GraftError) || !error.message.includes(copy)) throw error;
+    throw new GraftError(error.code, error.message.replaceAll(copy, original), { hint: `delete ${original} and run this shard again`, cause: error });
+  }
+}

@@ -7,8 +7,11 @@ import { ShardStore, type ShardMeta } from './shard-store.js';
 /** One shard index of a store, as `graft features status` shows it. */
 export interface ShardStatus {
   readonly index: number;
-  /** complete: published; partial: only a checkpoint (running, or interrupted: rerun it); missing: never started. */
-  readonly state: 'complete' | 'partial' | 'missing';
+  /**
+   * complete: published; partial: only a checkpoint (running, or interrupted: rerun it); missing: never started;
+   * damaged: a file that cannot be read as a shard (delete it, then rerun its index).
+   */
+  readonly state: 'complete' | 'partial' | 'missing' | 'damaged';
   readonly file: string | null;
   /** Vectors, and images that could not be used, in the file (0 when missing). */
   readonly rows: number;
@@ -54,15 +57,37 @@ export function storeStatus(storeDir: string): StoreStatus {
       continue;
     }
     const file = join(dir, state === 'complete' ? finalName : partialName);
-    const store = ShardStore.openForReading(file);
+    let store: ShardStore;
+    let meta: ShardMeta | undefined;
+    let counted: { rows: number; skipped: number };
     try {
-      const meta = store.meta();
-      const { rows, skipped } = store.counts();
+      store = ShardStore.openForReading(file);
+    } catch (error) {
+      // Every shard is looked at: one damaged file does not hide the others' state.
+      if (!(error instanceof GraftError)) throw error;
+      shards.push({ index, state: 'damaged', file, rows: 0, skipped: 0, updated: null });
+      problems.push(`${error.message}; delete it and rerun shard ${index}/${count}`);
+      continue;
+    }
+    try {
+      try {
+        meta = store.meta();
+        counted = store.counts();
+      } catch (error) {
+        if (!(error instanceof GraftError)) throw error;
+        shards.push({ index, state: 'damaged', file, rows: 0, skipped: 0, updated: null });
+        problems.push(`${error.message}; delete it and rerun shard ${index}/${count}`);
+        continue;
+      }
+      const { rows, skipped } = counted;
       shards.push({ index, state, file, rows, skipped, updated: meta?.updated ?? null });
       if (state !== 'complete') continue;
       total += rows + skipped;
       if (!meta || meta.format !== 'graft-feature-shard' || !meta.complete) {
         problems.push(`${file} is not a complete Graft feature shard`);
+      } else if (meta.shard.index !== index || meta.shard.count !== count) {
+        // A copied or renamed file: its rows are another shard's (trained twice), and this index's are missing.
+        problems.push(`${file} holds shard ${meta.shard.index}/${meta.shard.count}, not ${index}/${count} as its name says (copied or renamed?); delete it and rerun shard ${index}/${count}`);
       } else if (!reference) {
         reference = { meta, file };
       } else {
@@ -73,7 +98,7 @@ export function storeStatus(storeDir: string): StoreStatus {
       store.close();
     }
   }
-  const incomplete = shards.filter((s) => s.state !== 'complete');
+  const incomplete = shards.filter((s) => s.state === 'partial' || s.state === 'missing');
   if (incomplete.length > 0) {
     const describe = (s: ShardStatus): string => `${s.index}${s.state === 'partial' ? ' (only a checkpoint: still running or interrupted)' : ''}`;
     problems.push(`shard${incomplete.length > 1 ? 's' : ''} ${incomplete.map(describe).join(', ')} of ${count} ${incomplete.length > 1 ? 'are' : 'is'} not complete in ${dir}`);
@@ -104,7 +129,7 @@ export function openShardSet(storeDir: string): ShardSet {
   const status = storeStatus(storeDir);
   if (!status.isComplete || !status.meta) {
     const data = status.meta?.dataset.root ?? '<data>';
-    const first = status.shards.find((s) => s.state !== 'complete');
+    const first = status.shards.find((s) => s.state !== 'complete' && s.state !== 'damaged');
     throw new GraftError('INVALID_DATASET', `The feature store ${status.dir} cannot be used: ${status.problems.join('; ')}.`, {
       hint: first
         ? `run graft embed ${data} --store ${status.dir} --shard ${first.index}/${status.count} (with the same --backbone) for each shard not complete; graft features status ${status.dir} lists them`

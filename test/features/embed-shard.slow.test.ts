@@ -59,6 +59,15 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const auto = await runCli(['embed', data, '--store', store, '--shard', 'auto', '--json'], { ...env, JOB_COMPLETION_INDEX: '5', GRAFT_SHARD_COUNT: '2' });
     expect(auto.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(auto).error.message).toMatch(/JOB_COMPLETION_INDEX=5/);
+
+    // A published shard damaged on disk: the rerun names that file (not its local copy, gone by then) and what to do.
+    const damaged = join(store, 'shard-00001-of-00002.sqlite');
+    await writeFile(damaged, 'x'.repeat(5000));
+    const rerunDamaged = await runCli(['embed', data, '--store', store, '--shard', '1/2', '--backbone', int8Model, '--json'], env);
+    expect(rerunDamaged.code).toBe(2);
+    const { error } = parseJsonOutput<{ error: { message: string; hint: string } }>(rerunDamaged);
+    expect(error.message).toContain(`${damaged} is damaged`);
+    expect(error.hint).toBe(`delete ${damaged} and run this shard again`);
   }, 180_000);
 });
 

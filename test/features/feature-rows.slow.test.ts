@@ -1,4 +1,4 @@
-import { copyFile, rm } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inMemoryRows, materialiseRows } from '../../src/features/feature-rows.js';
@@ -90,6 +90,20 @@ describe('FeatureRows', () => {
     // Two shard counts in one folder.
     await copyFile(files[0]!, join(dir, 'shard-00000-of-00002.sqlite'));
     expect(storeStatus(dir).problems[0]).toMatch(/2 different counts/);
+  });
+
+  it('refuses a shard copied under another index, and lists every shard when some are damaged', async () => {
+    const dir = await tempDir('graft-rows-copied-');
+    const files = await writeSyntheticShards(dir, { rows: 400, shards: 4, classes: 2, model: model(4) });
+    // Same row count by chance or not: the copy's meta says which shard it is.
+    await copyFile(files[0]!, files[2]!);
+    expect(() => openShardSet(dir)).toThrow(/shard-00002-of-00004\.sqlite holds shard 0\/4, not 2\/4 as its name says/);
+    await writeFile(files[1]!, 'x');
+    await writeFile(files[3]!, '');
+    const status = storeStatus(dir);
+    expect(status.shards.map((s) => s.state)).toEqual(['complete', 'damaged', 'complete', 'damaged']);
+    expect(status.problems.join('\n')).toMatch(/shard-00001-of-00004\.sqlite .*delete it and rerun shard 1\/4/);
+    expect(status.problems.join('\n')).toMatch(/shard-00003-of-00004\.sqlite .*delete it and rerun shard 3\/4/);
   });
 
   it('keeps memory flat while passes read 20k rows of 1280 floats (100 MB) in blocks', async () => {
