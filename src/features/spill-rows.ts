@@ -1,3 +1,4 @@
+import { GraftError } from '../core/errors.js';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,17 @@ export interface SpillOptions {
  * }
  */
 export function spillRows(rows: FeatureRows, options: SpillOptions = {}): SpilledRows {
-  const folder = mkdtempSync(join(options.workDir ?? tmpdir(), 'graft-rows-'));
+  const parent = options.workDir ?? tmpdir();
+  let folder: string;
+  try {
+    folder = mkdtempSync(join(parent, 'graft-rows-'));
+  } catch (cause) {
+    // A read-only root (a container's) or a missing folder: say which, and how to choose another.
+    throw new GraftError('INVALID_CONFIG', `Cannot write the local copy of the rows in ${parent} (${(cause as Error).message})`, {
+      hint: `pass --work-dir <a writable local folder> (it needs ${rows.count} rows x ${rows.dim} x 4 bytes)`,
+      cause,
+    });
+  }
   const file = join(folder, 'rows.f32');
   const pathsFile = join(folder, 'paths.txt');
   const labels = new Int32Array(rows.count);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findKind, readManifest, type Container } from './k8s-manifests.js';
+import { expandArgs, findKind, readManifest, type Container } from './k8s-manifests.js';
 import { repoRoot, runCli } from '../support.js';
 
 const MANIFESTS = ['embed-job.yaml', 'train-job.yaml', 'serve.yaml'];
@@ -56,6 +56,19 @@ describe('deploy/: Dockerfile and Kubernetes manifests', () => {
     expect(pod.volumes.find((v: any) => v.name === 'scratch').emptyDir).toBeDefined();
     expect(env.GRAFT_WORK_DIR).toBe('/scratch');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
+  });
+
+  it('train-job.yaml spills rows to local scratch: the root is read-only, so --work-dir and TMPDIR name a mounted emptyDir', () => {
+    const pod = findKind(readManifest('train-job.yaml'), 'Job').spec.template.spec;
+    const container = pod.containers[0] as Container & { volumeMounts: { name: string; mountPath: string }[]; securityContext: { readOnlyRootFilesystem: boolean } };
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    const args = expandArgs(container, {});
+    const scratch = args[args.indexOf('--work-dir') + 1];
+    expect(scratch).toBe('/scratch');
+    expect(env.TMPDIR).toBe(scratch);
+    const mount = container.volumeMounts.find((m) => m.mountPath === scratch)!;
+    expect(pod.volumes.find((v: any) => v.name === mount.name).emptyDir).toBeDefined();
   });
 
   it('serve.yaml: Deployment with probes, requests and a read-only root, a Service that selects it, an HPA on it', () => {

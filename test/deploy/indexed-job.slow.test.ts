@@ -119,7 +119,7 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
     // graft train over the store dir (the command of k8s/train-job.yaml) equals a single-process graft train on the
     // folder, weight for weight.
     const trainContainer = findKind(readManifest('train-job.yaml'), 'Job').spec.template.spec.containers[0] as Container;
-    const trainArgs = expandArgs(trainContainer, { GRAFT_STORE: store, GRAFT_MODEL: join(root, 'model-shards') });
+    const trainArgs = expandArgs(trainContainer, { GRAFT_STORE: store, GRAFT_MODEL: join(root, 'model-shards'), GRAFT_WORK_DIR: root });
     const fromShards = await runCli(trainArgs, { GRAFT_CACHE_DIR: cacheDir });
     expect(fromShards.code, fromShards.stderr).toBe(0);
     // A store holds one view per image: the folder run without mirror images trains on the same rows.

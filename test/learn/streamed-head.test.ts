@@ -39,6 +39,18 @@ describe('rows spilled to a file', () => {
     expect(() => spilled.read(0, 1)).toThrow(/closed/);
   });
 
+  it('names the folder it cannot write its copy in, and --work-dir', () => {
+    const { rows, labels } = clusters(100, 4, 2, 2, 6);
+    let error: unknown;
+    try {
+      spillRows(inMemoryRows(rows.data, labels, 4, ['a', 'b']), { workDir: '/no/such/folder' }).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^Cannot write the local copy of the rows in \/no\/such\/folder \(ENOENT/) as unknown });
+    expect((error as { hint: string }).hint).toMatch(/--work-dir/);
+  });
+
   it('gives the solver the same objective as the rows in memory, to the bit', async () => {
     const { rows, labels } = clusters(9000, 24, 4, 2, 6);
     const spilled = spillRows(inMemoryRows(rows.data, labels, 24, classNames));
