@@ -26,6 +26,9 @@ type Reply = ({ id: number } & RgbPixels) | { id: number; error: string };
 // resolved path, since an evaluated worker resolves modules from the working directory.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// libheif logs its errors with console.log, and a worker's console is the process's stdout: a damaged HEIC would
+// break --json output. Its errors still come back as the rejection below.
+for (const name of ['log', 'info', 'warn', 'error', 'debug', 'trace']) console[name] = () => {};
 const decode = require(workerData.decoder);
 parentPort.on('message', async ({ id, bytes }) => {
   try {

@@ -92,6 +92,23 @@ describe('HEIC', () => {
     await expect(decodeImageBytes(bytes.subarray(0, 800), pre, { name: 'IMG_0002.HEIC' })).rejects.toThrow(/IMG_0002\.HEIC: corrupt or unsupported HEIC/);
   });
 
+  it("writes nothing to stdout when it cannot decode a file (the decoder's own logging would break --json)", async () => {
+    const bytes = await readFile(join(heicFixtures, 'plasma.heic'));
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      written.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      await expect(decodeImageBytes(bytes.subarray(0, 2000), pre)).rejects.toThrow(/corrupt or unsupported HEIC/);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the worker's output reaches the parent's stream later
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(written.join('')).toBe('');
+  });
+
   it('decodes many at once in its worker, and goes on after a file it cannot decode', async () => {
     const bytes = await readFile(join(heicFixtures, 'plasma.heic'));
     const truncated = bytes.subarray(0, 800);
