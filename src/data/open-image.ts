@@ -2,7 +2,7 @@ import type { Sharp, SharpOptions } from 'sharp';
 import { decodeBmp, type RgbPixels } from './bmp.js';
 import { decodeHeic } from './heic.js';
 import { loadSharp } from './load-sharp.js';
-import { sniffImageFormat } from './sniff-image-format.js';
+import { READABLE_FORMATS, sniffImageFormat } from './sniff-image-format.js';
 
 /** sharp's default pixel limit, which `limitInputPixels: true` (or leaving it out) stands for. */
 const SHARP_DEFAULT_LIMIT = 0x3fff * 0x3fff;
@@ -26,9 +26,12 @@ export function rawInput(pixels: RgbPixels): SharpOptions {
 /**
  * The RGB pixels of a BMP or HEIC, whose decoders the prebuilt libvips lacks (see bmp.ts, heic.ts), within the pixel
  * limit in `inputOptions`; undefined for every format libvips decodes itself.
+ * @throws Error "unsupported image format" for bytes of no format Graft reads: libvips would also render an SVG or a
+ *   PDF (following its references), and the bytes, not the name, decide (as for uploads).
  */
 export async function decodeOutsideLibvips(bytes: Buffer, inputOptions: SharpOptions): Promise<RgbPixels | undefined> {
   const format = sniffImageFormat(bytes);
+  if (format === undefined) throw new Error(`unsupported image format: not ${READABLE_FORMATS}`);
   if (format !== 'bmp' && format !== 'heic') return undefined;
   const limit = inputOptions.limitInputPixels;
   const pixels = limit === false || limit === 0 ? Infinity : typeof limit === 'number' ? limit : SHARP_DEFAULT_LIMIT;

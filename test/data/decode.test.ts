@@ -9,6 +9,7 @@ import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { channelAffine, makePreprocessing, type Preprocessing } from '../../src/core/preprocessing.js';
 import { decodeImage, decodeImageBytes, UnreadableImageError } from '../../src/data/decode-image.js';
+import { decodeViews, IDENTITY_VIEW } from '../../src/data/augment.js';
 import { decodeAll, readAndDecode, sha256File, type SkipEvent } from '../../src/data/decode-stream.js';
 import { inspectDataset } from '../../src/data/inspect.js';
 import { scanImageFolder } from '../../src/data/scan-folder.js';
@@ -197,6 +198,17 @@ describe('decodeImage: unreadable files', () => {
     expect(error.message).toContain(text);
     expect(error.hint).toMatch(/graft inspect/);
     expect(await unreadableReason(join(dir, 'missing.jpg'))).toBe('file not found');
+  });
+
+  it('refuses what libvips would render but is no photo: an SVG named .png, a PDF', async () => {
+    const svg = join(dir, 'vector.png');
+    await writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><rect width="300" height="300" fill="red"/></svg>');
+    expect(await unreadableReason(svg)).toBe('not an image (content is text)');
+    const pdf = join(dir, 'scan.jpg');
+    await writeFile(pdf, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(64, 0)]));
+    expect(await unreadableReason(pdf)).toBe('not an image (unrecognised format)');
+    // The augmented views of fine-tuning read files the same way.
+    await expect(decodeViews(await readFile(svg), pre, [IDENTITY_VIEW])).rejects.toThrow(/not an image/);
   });
 
   it('reports a JPEG truncated at half', async () => {
