@@ -107,6 +107,26 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
     }
   });
 
+  it('ignores an ?api= that would send the photos to another machine, and says so', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const foreign: string[] = [];
+      await page.route('http://evil.example/**', async (route) => {
+        foreign.push(route.request().url());
+        await route.abort();
+      });
+      await page.goto(`${server.url}/?api=${encodeURIComponent('http://evil.example/')}`);
+      await page.waitForSelector('#labels li');
+      expect(await page.locator('#status').textContent()).toContain('?api=http://evil.example/ was ignored');
+      await page.setInputFiles('#files', [model.data.files.find((f) => f.includes('/train/circles/'))!]);
+      await page.waitForSelector('#results li.card[data-top]', { timeout: 30_000 });
+      expect(foreign).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
   it('takes a photo with the camera (Chromium fake device) and classifies it', async () => {
     const chromium = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
     try {

@@ -3,7 +3,9 @@
 /**
  * The upload-and-classify page served by `graft serve`. Everything it shows about a model (labels,
  * preprocessing, metrics) comes from the server's API; the page holds no model constants.
- * `?api=http://host:port` points it at another server (e.g. while running `vite` in development).
+ * `?api=http://host:port` points it at another server (e.g. while running `vite` in development): only from a page
+ * on this machine (localhost) to a server on it too. Otherwise a link could send the user's photos to a server of
+ * the link maker's choosing and show its answers as this server's.
  */
 
 /**
@@ -19,7 +21,29 @@
 /** @typedef {{ error?: { code: string, message: string, hint?: string } }} ErrorReply */
 
 const TOP_K = 5;
-const apiBase = new URL(new URLSearchParams(location.search).get('api') ?? '/', location.href);
+const refusedApi = /** @type {{ api?: string }} */ ({});
+const apiBase = chooseApiBase(new URLSearchParams(location.search).get('api'));
+
+/**
+ * The server the page talks to: its own, or the one `?api=` names where both are on this machine.
+ * @param {string | null} asked
+ * @returns {URL}
+ */
+function chooseApiBase(asked) {
+  const own = new URL('/', location.href);
+  if (asked === null) return own;
+  /** @param {string} host */
+  const isLoopback = (host) => host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]';
+  let url;
+  try {
+    url = new URL(asked, location.href);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.origin === own.origin || (isLoopback(url.hostname) && isLoopback(location.hostname)))) return url;
+  refusedApi.api = asked;
+  return own;
+}
 
 /**
  * @template {HTMLElement} T
@@ -131,7 +155,9 @@ async function loadModels() {
   const wanted = new URLSearchParams(location.search).get('model');
   const first = models.find((m) => m.name === wanted) ?? models[0];
   if (first) await selectModel(first.name);
-  ui.status.textContent = 'Ready: choose images, drop them here, or use the camera.';
+  ui.status.textContent = refusedApi.api === undefined
+    ? 'Ready: choose images, drop them here, or use the camera.'
+    : `Ready. ?api=${refusedApi.api} was ignored: this page sends images only to its own server (or, on localhost, to another local one).`;
 }
 
 /** @param {Prediction[]} predictions */
