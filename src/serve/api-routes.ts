@@ -54,17 +54,25 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Params: { name: string }; Querystring: { top_k?: number } }>(
     '/v1/models/:name/predict',
     { schema: predictSchema },
-    async (request) => {
+    async (request, reply) => {
       // Resolve the model before reading the body, so an unknown name is a 404 whatever was uploaded.
       const version = ctx.registry.acquire(request.params.name);
+      // Aborted once nobody waits for the answer: the deadline answered 503, or the client hung up. The images not
+      // decoded yet then leave the queue instead of delaying every later request.
+      const abandoned = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) abandoned.abort(new ServeError('REQUEST_TIMEOUT', 'The client closed the connection.'));
+      };
+      reply.raw.once('close', onClose);
       try {
-        return await withDeadline(ctx.requestTimeoutMs, async () => {
+        return await withDeadline(ctx.requestTimeoutMs, abandoned, async () => {
           const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
           const topK = inputs.topK ?? request.query.top_k ?? ctx.defaultTopK;
-          const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter });
+          const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter, signal: abandoned.signal });
           return inputs.isBatch ? { model: request.params.name, results } : { model: request.params.name, ...results[0]! };
         });
       } finally {
+        reply.raw.off('close', onClose);
         version.release();
       }
     },
@@ -105,16 +113,18 @@ export function publicSource(source: string): string {
 }
 
 /**
- * Runs `work` but answers 503 TIMEOUT after `timeoutMs`. A raw or JSON body has been received by then
- * (bounded by the server's requestTimeout); a multipart body is read inside `work`, so it counts.
+ * Runs `work` but answers 503 TIMEOUT after `timeoutMs`, and then aborts `abandoned` so the work stops where it can.
+ * A raw or JSON body has been received by then (bounded by the server's requestTimeout); a multipart body is read
+ * inside `work`, so it counts.
  */
-async function withDeadline<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+async function withDeadline<T>(timeoutMs: number, abandoned: AbortController, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ServeError('TIMEOUT', `The request took longer than ${timeoutMs} ms.`, { hint: 'retry later; the server is busy or the image is very large' })),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      const error = new ServeError('TIMEOUT', `The request took longer than ${timeoutMs} ms.`, { hint: 'retry later; the server is busy or the image is very large' });
+      abandoned.abort(error);
+      reject(error);
+    }, timeoutMs);
   });
   const running = work();
   // The work may still fail after the deadline answered; that failure has nobody to report to.

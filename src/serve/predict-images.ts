@@ -17,6 +17,8 @@ export interface PredictImagesOptions {
   readonly maxPixels: number;
   /** Shared by all requests: how many images decode at once. */
   readonly decodeLimiter?: ConcurrencyLimiter;
+  /** Aborted when nobody waits for the answer any more (deadline, client gone): images not yet decoded are not. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -28,25 +30,38 @@ export interface PredictImagesOptions {
  */
 export async function predictImages(version: ModelVersion, images: readonly Buffer[], options: PredictImagesOptions): Promise<ImagePrediction[]> {
   const pre = version.manifest.preprocessing;
+  // One failed image fails the request: the others' decodes, queued or not, are then work for nobody.
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   return Promise.all(
     images.map(async (bytes, i) => {
-      const started = performance.now();
-      const name = images.length > 1 ? `image ${i + 1} of ${images.length}` : 'the uploaded image';
-      if (!sniffImageFormat(bytes)) {
-        throw new ServeError('NOT_AN_IMAGE', `Cannot read ${name}: not an image (${bytes.length} bytes that are not ${READABLE_FORMATS}).`, {
-          hint: 'send the image file itself, not a page or a path',
-        });
+      try {
+        return await predictOne(bytes, i);
+      } catch (error) {
+        stop.abort(error);
+        throw error;
       }
-      const decode = (): Promise<Float32Array> => decodeImageBytes(bytes, pre, { limitInputPixels: options.maxPixels, name });
-      const tensor = await (options.decodeLimiter ? options.decodeLimiter.run(decode) : decode());
-      const decoded = performance.now();
-      const { row, inferenceMs } = await version.batcher.submit(tensor);
-      return {
-        predictions: topLabels(row, version.labels, options.topK),
-        timing_ms: { decode: round(decoded - started), inference: round(inferenceMs), total: round(performance.now() - started) },
-      };
     }),
   );
+
+  async function predictOne(bytes: Buffer, i: number): Promise<ImagePrediction> {
+    const started = performance.now();
+    const name = images.length > 1 ? `image ${i + 1} of ${images.length}` : 'the uploaded image';
+    if (!sniffImageFormat(bytes)) {
+      throw new ServeError('NOT_AN_IMAGE', `Cannot read ${name}: not an image (${bytes.length} bytes that are not ${READABLE_FORMATS}).`, {
+        hint: 'send the image file itself, not a page or a path',
+      });
+    }
+    const decode = (): Promise<Float32Array> => decodeImageBytes(bytes, pre, { limitInputPixels: options.maxPixels, name });
+    const tensor = await (options.decodeLimiter ? options.decodeLimiter.run(decode, signal) : decode());
+    signal.throwIfAborted();
+    const decoded = performance.now();
+    const { row, inferenceMs } = await version.batcher.submit(tensor);
+    return {
+      predictions: topLabels(row, version.labels, options.topK),
+      timing_ms: { decode: round(decoded - started), inference: round(inferenceMs), total: round(performance.now() - started) },
+    };
+  }
 }
 
 function round(ms: number): number {

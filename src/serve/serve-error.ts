@@ -17,6 +17,7 @@ export type ServeErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_AN_IMAGE'
   | 'TIMEOUT'
+  | 'BUSY'
   | 'NOT_READY';
 
 /** A request the server refuses; `code` is part of the API (clients switch on it), the status comes from error-mapping.ts. */

@@ -153,7 +153,8 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       maxImagesPerRequest,
       requestTimeoutMs,
       defaultTopK: 5,
-      decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4)),
+      // Up to four full batches wait to be decoded; past that a request is 503 BUSY at once, not minutes later.
+      decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4), 4 * maxImagesPerRequest),
     });
     if (options.dashboard) registerDashboardRoutes(app, options.dashboard);
     if (options.webRoot) registerStaticFiles(app, options.webRoot);

@@ -213,6 +213,24 @@ describe('graft serve: HTTP API', () => {
     }
   });
 
+  it('stops decoding a batch nobody waits for: after its 503, the next request is not queued behind it', async () => {
+    // One decode at a time; 64 images of 36 megapixels are seconds of decoding, far past the 0.5 s deadline.
+    const big = await (await import('sharp')).default({ create: { width: 6000, height: 6000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const busy = await startServer({ models: [shapesDir], port: 0, requestTimeoutMs: 500, maxConcurrentDecodes: 1, watch: false });
+    try {
+      const url = `${busy.url}/v1/models/shapes/predict`;
+      const batch = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: Array(64).fill(big.toString('base64')) }) });
+      await expectError(batch, 503, 'TIMEOUT');
+      // Before: the images left kept the one decoder busy, and this request timed out behind them.
+      const started = performance.now();
+      const next = await fetch(url, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } });
+      expect(next.status, await next.clone().text()).toBe(200);
+      expect(performance.now() - started).toBeLessThan(500);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('batches 16 concurrent requests into fewer onnxruntime runs, all answered', async () => {
     const replies = await Promise.all(Array.from({ length: 16 }, () => post('/v1/models/shapes/predict', jpeg, 'image/jpeg')));
     expect(replies.map((r) => r.status)).toEqual(Array(16).fill(200));
