@@ -38,3 +38,26 @@ export function imbalancedClusters(): { rows: FeatureMatrix; labels: Int32Array;
   };
   return { rows, labels: Int32Array.from(keep, (i) => all.labels[i]!), recalls };
 }
+
+/**
+ * Classes in `r` latent factors that every one of `dim` columns mixes, the factors' scales falling off as 1/j:
+ * correlated, ill-conditioned features as a backbone's are (iid clusters are solved in a few steps from anywhere).
+ */
+export function correlatedClusters(count: number, dim: number, classes: number, r: number, seed: number): { rows: FeatureMatrix; labels: Int32Array } {
+  const random = mulberry32(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const mix = Float32Array.from({ length: dim * r }, () => gauss());
+  const centres = Array.from({ length: classes }, () => Float32Array.from({ length: r }, () => gauss()));
+  const data = new Float32Array(count * dim);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % classes;
+    const z = Float32Array.from({ length: r }, (_, j) => (centres[i % classes]![j]! + 1.5 * gauss()) / (j + 1));
+    for (let d = 0; d < dim; d++) {
+      let v = 0.05 * gauss();
+      for (let j = 0; j < r; j++) v += mix[d * r + j]! * z[j]!;
+      data[i * dim + d] = v;
+    }
+  }
+  return { rows: { data, count, dim }, labels };
+}

@@ -7,7 +7,7 @@ import { fitLinearHead } from '../../src/learn/select/fit-linear-head.js';
 import { assignFolds, groupKeys, holdoutPart } from '../../src/learn/select/folds.js';
 import { findLabelIssues } from '../../src/learn/select/label-issues.js';
 import { denseForward } from '../../src/core/dense-layer.js';
-import { clusters, imbalancedClusters } from './clusters.js';
+import { clusters, correlatedClusters, imbalancedClusters } from './clusters.js';
 import { DEFAULT_TRAIN } from '../../src/learn/train-config.js';
 
 const names = (k: number): string[] => Array.from({ length: k }, (_, i) => `class${i}`);
@@ -227,6 +227,26 @@ describe('crossValidateHeads and fitLinearHead', () => {
     const fine = await path(Array.from({ length: 60 }, (_, i) => 0.03 * 1.03 ** i));
     expect(fine.every(({ rise }) => rise < 0.005)).toBe(true);
     expect(Math.max(...fine.map(({ past }) => past))).toBe(2);
+  });
+
+  it('solves a C given alone (--c) from its cold start, instead of stopping a fifth of the way down', async () => {
+    const { rows, labels } = correlatedClusters(240, 512, 12, 24, 7);
+    const options = { labels, classNames: names(12), seed: 1, trainViews: ['plain' as const], tta: [false], cGrid: [1] };
+    const alone = (await crossValidateHeads(rows, undefined, options)).table[0]!;
+    const tight = (await crossValidateHeads(rows, undefined, { ...options, cvTolerance: 1e-7 })).table[0]!;
+    // Stopped once the gradient was a fifth of its start, it scored 0.650 and log-loss 1.148 here.
+    expect(alone.logLoss).toBeLessThan(0.9);
+    expect(Math.abs(alone.logLoss - tight.logLoss) / tight.logLoss).toBeLessThan(0.02);
+  });
+
+  it('fits the same final head for a C whatever the seed (the warm start differs, the optimum does not)', async () => {
+    const { rows, labels } = clusters(200, 64, 4, 3, 6);
+    const set = { plain: rows, labels, classNames: names(4), files: Array.from(labels, (_, i) => `f${i}`) };
+    const heads = await Promise.all([1, 2, 3].map((seed) => fitLinearHead(set, { c: 3, trainViews: 'plain', tta: false, classWeights: 'none', maxFolds: 'auto', seed })));
+    const probabilities = heads.map((head) => Array.from(labels, (_, i) => Array.from(denseForward(head.layers, rows.data.subarray(i * 64, (i + 1) * 64)))).flat());
+    for (const other of probabilities.slice(1)) {
+      expect(Math.max(...other.map((p, i) => Math.abs(p - probabilities[0]![i]!)))).toBeLessThan(1e-3);
+    }
   });
 
   it('keeps the candidate found first (the smaller C) when log-losses differ in the 7th digit only', () => {

@@ -266,8 +266,8 @@ export function defaultFolds(images: number): number {
 /**
  * L-BFGS tolerances inside the cross-validation: done when the largest gradient component is below the absolute
  * one, or has fallen to the relative share of where the warm start left it. Choices between candidates need no
- * more (measured in bench/RESULTS.md); the final fit goes to 1e-4 (sklearn's default), where a looser one moves test
- * predictions.
+ * more (measured in bench/RESULTS.md); the final fit goes to FINAL_GRADIENT_TOLERANCE (1e-6), where a looser one
+ * moves test predictions.
  */
 export const DEFAULT_CV_TOLERANCE = 3e-4;
 

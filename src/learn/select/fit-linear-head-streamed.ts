@@ -66,6 +66,8 @@ export async function fitLinearHeadStreamed(rows: StreamedTrainingRows, options:
   try {
     const problem = objective.addProblem({ rowWeights: weights, mean: stats.mean, std: stats.std, c: onSample.c });
     const [minimum] = await minimizeSoftmax(objective, [problem], [standardised(onSample.layers[0]!, stats)], {
+      // Looser than the in-memory final fit's 1e-6: every pass here reads the spilled rows from disk, and the start
+      // is the sample's solution, not a seed-dependent mean of folds.
       gradientTolerance: 1e-4,
       maxIterations: options.maxIterations ?? 500,
       signal: options.signal,
