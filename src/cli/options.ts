@@ -1,8 +1,7 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { RuntimeName } from '../core/model-format.js';
 import { LAYOUTS, SCALES, type Layout, type ResizeMode, type Scale } from '../core/preprocessing.js';
 import type { BackboneOptions, PreprocessingOverrides } from '../engine/open-backbone.js';
-import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import { definedOnly } from '../core/defined-only.js';
 import { backboneSearch, cacheDirFrom } from './environment.js';
@@ -56,15 +55,18 @@ export function parseAutoNumber(value: string): number | 'auto' {
   return value === 'auto' ? 'auto' : parseNumber(value);
 }
 
+// The parsers below throw commander's InvalidArgumentError, so that the message names the flag:
+// "option '--val-split <fraction>' argument 'abc' is invalid. Expected a number." (exit 2, JSON with --json).
+
 export function parseInteger(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new GraftError('INVALID_CONFIG', `Expected an integer. Received: ${value}`);
+  if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError('Expected an integer.');
   return n;
 }
 
 export function parseNumber(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new GraftError('INVALID_CONFIG', `Expected a number. Received: ${value}`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('Expected a number.');
   return n;
 }
 
@@ -72,7 +74,7 @@ export function parseNumber(value: string): number {
 function bounded(parse: (value: string) => number, isInRange: (n: number) => boolean, expected: string): (value: string) => number {
   return (value) => {
     const n = parse(value);
-    if (!isInRange(n)) throw new GraftError('INVALID_CONFIG', `Expected ${expected}. Received: ${value}`);
+    if (!isInRange(n)) throw new InvalidArgumentError(`Expected ${expected}.`);
     return n;
   };
 }
@@ -85,7 +87,7 @@ export const parseNonNegativeNumber = bounded(parseNumber, (n) => n >= 0, 'a num
 /** A TCP port: 0 (any free one) to 65535. */
 export function parsePort(value: string): number {
   const n = parseInteger(value);
-  if (n < 0 || n > 65535) throw new GraftError('INVALID_CONFIG', `A port is 0 to 65535. Received: ${value}`, { hint: '--port 0 takes any free port' });
+  if (n < 0 || n > 65535) throw new InvalidArgumentError('A port is 0 to 65535 (0: any free port).');
   return n;
 }
 
@@ -94,7 +96,7 @@ export function parseHidden(value: string): number[] {
   if (value.trim() === '0') return [];
   const units = value.split(',').map((s) => Number(s.trim()));
   if (units.some((u) => !Number.isInteger(u) || u < 1)) {
-    throw new GraftError('INVALID_CONFIG', `--hidden takes positive integers separated by commas, or 0. Received: ${value}`);
+    throw new InvalidArgumentError('Expected positive integers separated by commas, or 0.');
   }
   return units;
 }

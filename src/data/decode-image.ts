@@ -189,7 +189,9 @@ async function describeFailure(bytes: Buffer, error: unknown, inputOptions: Shar
   if (format === 'bmp' || format === 'heic') return `corrupt or unsupported ${format.toUpperCase()}: ${message}`;
   if (looksLikeText(bytes)) return 'not an image (content is text)';
   if (/unsupported image format/i.test(message)) return 'not an image (unrecognised format)';
-  return `corrupt or unsupported image: ${message}`;
+  // With several decodes at once libvips's own message is sometimes lost ("Unknown error"): the format still says what.
+  const detail = /^unknown error$/i.test(message) ? '' : `: ${message}`;
+  return format ? `corrupt or truncated ${format.toUpperCase()}${detail}` : `corrupt or unsupported image${detail}`;
 }
 
 /** Heuristic on the first 512 bytes: no NUL and almost all printable ASCII, whitespace or UTF-8. */

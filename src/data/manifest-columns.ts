@@ -56,8 +56,9 @@ export function findColumn(keys: readonly string[], names: readonly string[]): n
 }
 
 /**
- * The columns a CSV's first row names, when it is a header: it names a path column and a label column, or a path
- * column and two or more others, which are then one column per class (a one-hot table).
+ * The columns a CSV's first row names, when it is a header: it names a path column and a label column; or a path
+ * column and one other, the label column under a name of its own (`id_code,diagnosis`); or a path column and two or
+ * more others, which are then one column per class (a one-hot table).
  */
 export function headerColumns(fields: readonly string[]): Columns | undefined {
   const keys = fields.map(columnKey);
@@ -68,7 +69,10 @@ export function headerColumns(fields: readonly string[]): Columns | undefined {
   if (label >= 0) return { ...common, label };
   // A bare `id` is too often a row number to read the columns beside it as classes.
   const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index ? [] : [i]));
-  return indices.length >= 2 ? { ...common, label: -1, classes: { indices, names: indices.map((i) => fields[i]!.trim()) } } : undefined;
+  if (indices.length >= 2) return { ...common, label: -1, classes: { indices, names: indices.map((i) => fields[i]!.trim()) } };
+  // A path column under its name and one other (Kaggle's `id_code,diagnosis`): that other holds the class.
+  if (indices.length === 1 && keys[path] !== 'id') return { ...common, label: indices[0]! };
+  return undefined;
 }
 
 /** The values a one-hot table's cell may hold, and whether each marks the row's class. */

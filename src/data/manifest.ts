@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { columnKey, findColumn, headerColumns, jsonlColumns, LABEL_COLUMNS, malformedWhat, oneHotLabel, partOf, PATH_COLUMNS, PLAIN_COLUMNS, splitColumn, unnamedColumns, type Columns, type ManifestPart } from './manifest-columns.js';
@@ -55,6 +55,7 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
       cause,
     });
   }
+  await requireUtf8(file);
   const isJsonl = !file.toLowerCase().endsWith('.csv');
   const records = isJsonl ? jsonlRecords(file) : csvRecords(file);
   let csvColumns: Columns | undefined;
@@ -68,7 +69,15 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
     const columns = csvColumns ?? jsonlColumns(fields);
     const path = fields[columns.path]?.trim() ?? '';
     const label = columns.classes && fields.length === columns.width ? oneHotLabel(fields, columns.classes, file, line) : (fields[columns.label]?.trim() ?? '');
-    if ((columns.width !== undefined && fields.length !== columns.width) || path === '' || label === '') {
+    const hasFields = columns.width === undefined || fields.length === columns.width;
+    if (hasFields && path !== '' && label === '') {
+      throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} has no label for ${path}. Received: ${JSON.stringify(fields)}`, {
+        hint: isJsonl
+          ? `give every object its class under "${LABEL_COLUMNS.slice(0, 2).join('" or "')}" (or leave the line out: unlabelled images cannot train or be scored)`
+          : 'give every image its class, or leave the row out (unlabelled images cannot train or be scored)',
+      });
+    }
+    if (!hasFields || path === '' || label === '') {
       throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} ${malformedWhat(columns)}. Received: ${JSON.stringify(fields)}`, {
         hint: isJsonl
           ? `each line must be a JSON object with a string path ("${PATH_COLUMNS.slice(0, 2).join('" or "')}", ...) and label ("${LABEL_COLUMNS.slice(0, 2).join('" or "')}", ...)`
@@ -77,6 +86,27 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
     }
     const split = columns.split;
     yield { line, path: portablePath(path), label, ...(split ? { part: partOf(fields[split.index] ?? '', split.isFlag, file, line) } : {}) };
+  }
+}
+
+/**
+ * Refuses a UTF-16 file (by its byte-order mark, or the zero bytes UTF-16 puts in ASCII text): what Excel's "Unicode
+ * text" and Windows PowerShell's `>` write. Read as UTF-8 its every other character is a NUL.
+ */
+async function requireUtf8(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const bytes = head.subarray(0, bytesRead);
+    const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+    if (bom || bytes.includes(0)) {
+      throw new GraftError('INVALID_DATASET', `${file} is UTF-16 text${bom ? '' : ' (or binary)'}; a manifest is read as UTF-8`, {
+        hint: 'save it as UTF-8: in Excel "CSV UTF-8"; in PowerShell, Out-File -Encoding utf8 (or Set-Content -Encoding utf8)',
+      });
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -104,7 +134,9 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
     const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
     const values = Object.values(record);
     const names = Object.keys(record).map(columnKey);
-    const fields = [PATH_COLUMNS, LABEL_COLUMNS].map((columns) => values[findColumn(names, columns)]).map((v) => (typeof v === 'string' ? v : ''));
+    // A label may be a number (Hugging Face exports write class ids): it is the class name "0", as in a CSV.
+    const [path, label] = [PATH_COLUMNS, LABEL_COLUMNS].map((columns) => values[findColumn(names, columns)]);
+    const fields = [typeof path === 'string' ? path : '', typeof label === 'string' ? label : typeof label === 'number' && Number.isFinite(label) ? String(label) : ''];
     const split = splitColumn(names);
     // A split value may be a string or, for a flag, a boolean or a number: fields [path, label, split, kind].
     if (split) fields.push(String(values[split.index]), split.isFlag ? 'flag' : 'named');

@@ -34,8 +34,9 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
     const key = entry.part ?? 'all';
     const bucket = buckets.get(key) ?? { items: [], skipped: [] };
     buckets.set(key, bucket);
-    if (await isFile(entry.file)) bucket.items.push({ file: entry.file, label: entry.label });
-    else bucket.skipped.push({ file: entry.file, reason: 'file not found' });
+    const missing = await whyNotAFile(entry.file);
+    if (missing === undefined) bucket.items.push({ file: entry.file, label: entry.label });
+    else bucket.skipped.push({ file: entry.file, reason: missing });
   }
   const isSplit = counts.train + counts.val + counts.test > 0;
   if (isSplit && unsplit) {
@@ -83,12 +84,12 @@ export function describeCounts(counts: Readonly<Record<ManifestPart, number>>): 
 /** {@link scanCsv} under the name that says it also reads JSON Lines. */
 export const scanManifest = scanCsv;
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+/** Why a manifest's path is not an image file to read ('file not found', 'a folder, not a file'), or undefined. */
+async function whyNotAFile(path: string): Promise<string | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) return 'file not found';
+  if (info.isDirectory()) return 'a folder, not an image file';
+  return info.isFile() ? undefined : 'not a regular file';
 }
 
 /** RFC 4180-style parse: quoted fields may hold commas, newlines and doubled quotes. */

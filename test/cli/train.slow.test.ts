@@ -333,6 +333,12 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const usage = await runCli(['train', data, '--out', join(root, 'x'), '--bogus', '--json'], env);
     expect(usage.code).toBe(2);
     expect(parseJsonOutput<{ error: { code: string; message: string } }>(usage).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/unknown option '--bogus'/) });
+    // A value the flag's parser refuses names the flag.
+    for (const [args, flag] of [[['train', data, '--out', join(root, 'x'), '--val-split', 'abc'], '--val-split <fraction>'], [['embed', data, '--concurrency', '0'], '--concurrency <n>']] as const) {
+      const bad = await runCli([...args, '--json'], env);
+      expect(bad.code).toBe(2);
+      expect(parseJsonOutput<{ error: { message: string } }>(bad).error.message).toMatch(new RegExp(`^option '${flag}' argument '(abc|0)' is invalid\\. Expected`));
+    }
 
     // --config takes graft.json's "training" section as --help says, and refuses a key nothing reads.
     const manifest = JSON.parse(await readFile(join(root, 'model', 'graft.json'), 'utf8')) as { training: { config: Record<string, unknown> }; versions: Record<string, string> };

@@ -215,6 +215,14 @@ describe('decodeImage: unreadable files', () => {
     expect(await unreadableReason(photo.subarray(0, photo.length >> 1))).toMatch(/^corrupt or truncated JPEG: .*premature end/i);
   });
 
+  it('names the format of a truncated PNG or WebP, decoded one at a time or several at once', async () => {
+    const noisy = await sharp(Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 64, height: 64, channels: 3 } });
+    const [png, webp] = await Promise.all([noisy.clone().png().toBuffer(), noisy.clone().webp().toBuffer()]);
+    const cut = [png.subarray(0, png.length >> 1), webp.subarray(0, webp.length >> 1)];
+    const reasons = await Promise.all([...cut, ...cut, ...cut].map((bytes) => unreadableReason(bytes)));
+    for (const [i, reason] of reasons.entries()) expect(reason).toMatch(i % 2 === 0 ? /^corrupt or truncated PNG/ : /^corrupt or truncated WEBP/);
+  });
+
   it("accepts libjpeg warnings by default (like PIL) and rejects them with failOn 'warning'", async () => {
     // The middle overwritten with FF D9 (end-of-image markers): libjpeg warns "premature end of data segment",
     // fills the rest with grey and goes on. Garbage without markers is not even a warning for libjpeg.

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -143,6 +143,19 @@ describe('scanCsv', () => {
     await expectDatasetError(scanCsv(csv), /Line 1 .*3 fields.*not a header/, /header: name the image column path, filename/);
   });
 
+  it("reads a header naming its path column and one other, whatever that other's name (Kaggle's id_code,diagnosis)", async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    const csv = join(root, 'train.csv');
+    await writeFile(csv, 'id_code,diagnosis\na.jpg,0\nb.jpg,2\nsub,2\n');
+    await mkdir(join(root, 'sub'));
+    const scanned = await scanCsv(csv);
+    expect(scanned.items).toEqual([
+      { file: join(root, 'a.jpg'), label: '0' },
+      { file: join(root, 'b.jpg'), label: '2' },
+    ]);
+    expect(scanned.skipped).toEqual([{ file: join(root, 'sub'), reason: 'a folder, not an image file' }]);
+  });
+
   it('reads JSON Lines under the same key names', async () => {
     const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
     const jsonl = join(root, 'l.jsonl');
@@ -152,7 +165,23 @@ describe('scanCsv', () => {
       { file: join(root, 'b.jpg'), label: 'dog' },
     ]);
     await writeFile(jsonl, '{"file": "a.jpg"}\n');
+    await expectDatasetError(scanCsv(jsonl), /Line 1 .*has no label for a\.jpg/, /its class under "label" or "class"/);
+    await writeFile(jsonl, '{"label": "cat"}\n');
     await expectDatasetError(scanCsv(jsonl), /Line 1 .*not "path,label"/, /JSON object with a string path/);
+    // Class ids as numbers (as Hugging Face datasets export them) are class names, as in a CSV.
+    await writeFile(jsonl, '{"path": "a.jpg", "label": 0}\n{"path": "b.jpg", "label": 1}\n');
+    expect((await scanCsv(jsonl)).labels).toEqual(['0', '1']);
+  });
+
+  it('says what is wrong with a UTF-16 manifest (Excel "Unicode text", PowerShell >) and with a row without a label', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    const csv = join(root, 'l.csv');
+    await writeFile(csv, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('path,label\r\na.jpg,cat\r\n', 'utf16le')]));
+    await expectDatasetError(scanCsv(csv), /l\.csv is UTF-16 text; a manifest is read as UTF-8/, /CSV UTF-8/);
+    await writeFile(csv, Buffer.from('a.jpg,cat\nb.jpg,dog\n', 'utf16le'));
+    await expectDatasetError(scanCsv(csv), /is UTF-16 text \(or binary\)/);
+    await writeFile(csv, 'path,label\na.jpg,cat\nb.jpg,\n');
+    await expectDatasetError(scanCsv(csv), /Line 3 of .* has no label for b\.jpg/);
   });
 
   it('rejects a missing CSV and a CSV with one class', async () => {

@@ -8,7 +8,7 @@ import { FileHashIndex } from '../../features/file-hash-index.js';
 import { embedShard, type EmbedShardResult } from '../../features/embed-shard.js';
 import { parseShardSpec, SINGLE_SHARD, type ShardSpec } from '../../features/shard-spec.js';
 import { GraftError } from '../../core/errors.js';
-import { addBackboneOptions, backboneOptionsFrom, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
+import { addBackboneOptions, backboneOptionsFrom, parseNumber, parsePositiveInteger, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { onnxModelOf } from '../../engine/onnx-model-of.js';
@@ -60,11 +60,11 @@ export function registerEmbed(program: Command): void {
     .command('embed')
     .description('compute backbone features for a dataset: into the feature cache, or with --store into shard files (one per --shard) for a cluster')
     .argument('<data>', 'images: class sub-folders (optionally under train/ and val/), or a manifest of path,label (.csv, .jsonl)')
-    .option('--batch-size <n>', 'images per backbone call (default 16)', parseInteger)
-    .option('--concurrency <n>', 'images decoded at once (default 4)', parseInteger)
+    .option('--batch-size <n>', 'images per backbone call (default 16)', parsePositiveInteger)
+    .option('--concurrency <n>', 'images decoded at once (default 4)', parsePositiveInteger)
     .option('--store <dir>', 'write features into shard files in this folder (a shared volume on a cluster) instead of the cache')
     .option('--shard <i/n|auto>', 'compute shard i of n (0-based) into --store; auto: i from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)')
-    .option('--shard-count <n>', 'number of shards for --shard auto (default: $GRAFT_SHARD_COUNT)', parseInteger)
+    .option('--shard-count <n>', 'number of shards for --shard auto (default: $GRAFT_SHARD_COUNT)', parsePositiveInteger)
     .option('--checkpoint-seconds <s>', 'least seconds between published checkpoints a restarted shard resumes from (default 5)', parseNumber)
     .option('--work-dir <dir>', 'local folder for the shard being written (default: the OS temp folder; never the store)')
     .option('--no-multi-scale', 'features at one scale (graft train --no-multi-scale reads these); default: two scales, as graft train uses')
