@@ -34,7 +34,7 @@ describe('streamed manifests', () => {
     await writeFile(file, '{"path": "a.jpg", "label": "cat", "extra": 1}\n\n{"path": "b.jpg", "label": "dog"}\n');
     expect(await entries(file)).toEqual([['a.jpg', 'cat', 1], ['b.jpg', 'dog', 3]]);
     await writeFile(file, '{"path": "a.jpg", "label": "cat"}\n{"path": "b.jpg"}\n');
-    await expect(entries(file)).rejects.toThrow(/Line 2 of .*list\.jsonl is not "path,label"/);
+    await expect(entries(file)).rejects.toThrow(/Line 2 of .*list\.jsonl has no label for b\.jpg/);
     await writeFile(file, '{"path": "a.jpg", "label": "cat"}\nnot json\n');
     await expect(entries(file)).rejects.toThrow(GraftError);
     await expect(entries(join(dir, 'none.csv'))).rejects.toThrow(/CSV file not found/);
