@@ -3,7 +3,7 @@ import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-o
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
 import { backboneFromOptions } from '../engine/open-backbone.js';
-import { preprocessingHash } from '../core/preprocessing.js';
+import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { materialiseRows } from '../features/feature-rows.js';
@@ -79,9 +79,12 @@ const IN_MEMORY_BYTES = 256 * 1024 * 1024;
 export async function trainFromFeatures(options: TrainFromFeaturesOptions): Promise<TrainResult> {
   const started = performance.now();
   const onProgress = abortable(options.onProgress, options.signal);
-  const config = trainConfigFrom(options.config ?? {});
-  // A store holds each image's plain view only: no corner crops to train on (nor mirror images, below).
+  let config = trainConfigFrom(options.config ?? {});
+  // A store holds each image's plain view only: no corner crops to train on, no mirror images for rows or TTA.
   if (config.crops === 'on') throw new GraftError('INVALID_CONFIG', 'Crop rows (--crops on) cannot be used with --features: a feature store holds no corner crops', { hint: 'drop --crops on, or train on the image folder' });
+  for (const [flag, value] of [['--mirror', config.mirror], ['--tta', config.tta]] as const) {
+    if (value === 'on') throw new GraftError('INVALID_CONFIG', `${flag} on cannot be used with --features: a feature store holds no mirror images`, { hint: `drop ${flag} on (the store's rows train plain, without test-time augmentation), or train on the image folder` });
+  }
   if (config.crops === 'auto') onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: '--crops auto skipped: a feature store holds no corner crops' });
   for (const [name, value, least] of [['--in-memory-rows', options.inMemoryRows, 0], ['--selection-rows', options.selectionRows, 100]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= least)) {
@@ -112,8 +115,24 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       });
     });
     // The view of the backbone `graft embed` stored (two scales by default), so the identity check below compares like with like.
-    const handle = featureBackbone(source, await onnxModelOf(source), { multiScale: config.multiScale, engine: options.engine, onProgress });
-    if (handle.info.sha256 !== meta.model.sha256 || preprocessingHash(handle.info.preprocessing) !== meta.model.preprocessingHash) {
+    const sourceModel = await onnxModelOf(source);
+    let handle = featureBackbone(source, sourceModel, { multiScale: config.multiScale, engine: options.engine, onProgress });
+    const isStoreView = (h: typeof handle): boolean => h.info.sha256 === meta.model.sha256 && preprocessingHash(h.info.preprocessing) === meta.model.preprocessingHash;
+    // A store embedded with --no-multi-scale (or with it, when this run says --no-multi-scale) is the same model
+    // seen at one scale or two: take the store's, unless the flag was given.
+    if (!isStoreView(handle) && handle.info.sha256 === meta.model.sha256 && options.config?.multiScale === undefined) {
+      const other = featureBackbone(source, sourceModel, { multiScale: !config.multiScale, engine: options.engine, onProgress });
+      if (isStoreView(other)) {
+        handle = other;
+        config = { ...config, multiScale: !config.multiScale };
+      }
+    }
+    if (handle.info.sha256 === meta.model.sha256 && !isStoreView(handle)) {
+      throw new GraftError('INVALID_CONFIG', `The features in ${set.dir} were made with ${meta.model.source} under other preprocessing than this run's (${describeView(meta.model)} against ${describeView(handle.info)}).`, {
+        hint: 'pass the flags the store was embedded with (--no-multi-scale, --scale, --input-size, ...), or leave them out',
+      });
+    }
+    if (!isStoreView(handle)) {
       throw new GraftError(
         'INVALID_CONFIG',
         `The backbone ${handle.info.source} (sha256 ${handle.info.sha256.slice(0, 12)}...) is not the one the features in ${set.dir} were made with: ` +
@@ -305,4 +324,10 @@ function abortable(listener: ProgressListener | undefined, signal: AbortSignal |
 
 function round(seconds: number): number {
   return Math.round(seconds * 1000) / 1000;
+}
+
+/** A backbone view in words, for a preprocessing mismatch: its scales and its preprocessing. */
+function describeView(view: { readonly featureDim: number; readonly preprocessing: Preprocessing }): string {
+  const p = view.preprocessing;
+  return `${view.featureDim} features, ${p.inputSize} px, scale ${p.scale}, ${p.resize}${p.cropFraction === undefined ? '' : ` ${p.cropFraction}`}`;
 }

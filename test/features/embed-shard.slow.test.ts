@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
@@ -68,6 +68,19 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const { error } = parseJsonOutput<{ error: { message: string; hint: string } }>(rerunDamaged);
     expect(error.message).toContain(`${damaged} is damaged`);
     expect(error.hint).toBe(`delete ${damaged} and run this shard again`);
+
+    // A store embedded at one scale trains without repeating --no-multi-scale; mirror rows or TTA, which a store
+    // cannot give, are refused rather than silently left out.
+    const oneScale = join(root, 'one-scale');
+    const embedded = await runCli(['embed', data, '--store', oneScale, '--backbone', int8Model, '--no-multi-scale', '--json'], env);
+    expect(embedded.code, embedded.stderr).toBe(0);
+    const fromOne = await runCli(['train', '--features', oneScale, '--val-split', '0.25', '--out', join(root, 'one-scale-model'), '--json'], env);
+    expect(fromOne.code, fromOne.stderr).toBe(0);
+    const recorded = JSON.parse(await readFile(join(root, 'one-scale-model', 'graft.json'), 'utf8')) as { backbone: { featureDim: number } };
+    expect(recorded.backbone.featureDim).toBe(1280);
+    const mirrored = await runCli(['train', '--features', oneScale, '--mirror', 'on', '--out', join(root, 'mirror-model'), '--json'], env);
+    expect(mirrored.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/--mirror on cannot be used with --features/);
   }, 180_000);
 });
 
