@@ -1,3 +1,4 @@
+import { compareUtf8 } from '../core/compare-utf8.js';
 import { isWithin } from '../core/is-within.js';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -107,7 +108,8 @@ export async function listImageFiles(dir: string): Promise<{ files: string[]; sk
 async function imagesUnder(dir: string, real: string, skipped: SkippedFile[]): Promise<string[]> {
   const files: string[] = [];
   await listFiles(dir, { classReal: real, visited: new Set([real]), files, skipped });
-  files.sort();
+  // In UTF-8 byte order, as a feature store merges its shards: the same rows in the same order either way.
+  files.sort(compareUtf8);
   for (const file of files.filter((f) => !hasImageExtension(f))) skipped.push({ file, reason: NOT_AN_IMAGE });
   return files.filter(hasImageExtension);
 }

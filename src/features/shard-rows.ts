@@ -1,3 +1,4 @@
+import { compareUtf8 } from '../core/compare-utf8.js';
 import { GraftError } from '../core/errors.js';
 import { checkBlockSize, DEFAULT_ROWS_PER_BLOCK, type FeatureBlock, type FeatureRows } from './feature-rows.js';
 import type { ShardSet } from './shard-set.js';
@@ -176,19 +177,4 @@ function compareRows(a: StoredRow, b: StoredRow): number {
   return a.part - b.part || compareUtf8(a.label, b.label) || compareUtf8(a.path, b.path);
 }
 
-/**
- * Compares strings as their UTF-8 bytes, the order SQLite's index gives: the same as comparing UTF-16 code units
- * except where a surrogate pair meets a character above U+DFFF, which only then costs a byte comparison.
- */
-export function compareUtf8(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x < 0xd800 && y < 0xd800) return x - y;
-    return Buffer.compare(Buffer.from(a.slice(i), 'utf8'), Buffer.from(b.slice(i), 'utf8'));
-  }
-  return a.length - b.length;
-}
+export { compareUtf8 };

@@ -52,6 +52,12 @@ describe('scanImageFolder', () => {
     expect(ds.skipped).toHaveLength(2);
   });
 
+  it("sorts a class's files in UTF-8 byte order, as a feature store merges its rows (an emoji after a full-width mark)", async () => {
+    const root = await tree({ 'a/x\u{1F600}1.jpg': 'x', 'a/x\uFF011.jpg': 'x', 'a/xb.jpg': 'x', 'b/1.jpg': 'x' });
+    const names = (await scanImageFolder(root)).items.filter((i) => i.label === 'a').map((i) => i.file.slice(root.length + 3));
+    expect(names).toEqual(['xb.jpg', 'x\uFF011.jpg', 'x\u{1F600}1.jpg']);
+  });
+
   it('rejects a missing folder, naming it', async () => {
     const missing = join(tmpdir(), 'graft-does-not-exist-xyz');
     await expectDatasetError(scanImageFolder(missing), /not found: .*graft-does-not-exist-xyz/);
