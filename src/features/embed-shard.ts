@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import type { ProgressListener } from '../core/progress.js';
 import { embedBatch } from './embed-batch.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 import { publishFile } from './publish-file.js';
-import { SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
+import { parseShardFileName, SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
 
 /** Options for {@link embedShard}. */
@@ -87,7 +87,8 @@ const PUBLISH_COST_FACTOR = 20;
  * content hash does) is not decoded or embedded again. A rerun with nothing new publishes nothing.
  *
  * @throws GraftError `INVALID_DATASET` when the store already holds this shard made with another model or
- *   preprocessing, or for another shard count; `INVALID_DATASET` for the dataset problems `graft train` reports.
+ *   preprocessing; `INVALID_CONFIG` when it holds shards of another count; `INVALID_DATASET` for the dataset problems
+ *   `graft train` reports.
  */
 export async function embedShard(handle: BackboneHandle, options: EmbedShardOptions): Promise<EmbedShardResult> {
   const started = performance.now();
@@ -97,6 +98,13 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const { info } = handle;
   const onProgress = options.onProgress;
   await makeFolder(storeDir);
+  // A store of another shard count is another run's: its shards and this one's could never be trained together.
+  const otherCount = (await readdir(storeDir)).map(parseShardFileName).find((found) => found !== undefined && found.count !== spec.count);
+  if (otherCount) {
+    throw new GraftError('INVALID_CONFIG', `${storeDir} holds shards of ${otherCount.count}, and this is shard ${spec.index}/${spec.count}: one store holds one set of shards`, {
+      hint: `embed into another --store folder, or delete the ${otherCount.count} shards there first (graft features status ${storeDir} lists them)`,
+    });
+  }
 
   // Pass 1: the whole listing, for its size, digest and classes (every shard must record the same).
   const listing = await listDataset(options.data);

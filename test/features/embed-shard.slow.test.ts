@@ -59,6 +59,13 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const auto = await runCli(['embed', data, '--store', store, '--shard', 'auto', '--json'], { ...env, JOB_COMPLETION_INDEX: '5', GRAFT_SHARD_COUNT: '2' });
     expect(auto.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(auto).error.message).toMatch(/JOB_COMPLETION_INDEX=5/);
+    const countWithoutAuto = await runCli(['embed', data, '--store', store, '--shard-count', '4', '--json'], { ...env, JOB_COMPLETION_INDEX: '1' });
+    expect(countWithoutAuto.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(countWithoutAuto).error.message).toMatch(/--shard-count goes with --shard auto/);
+    // The store holds shards of 2: a shard of 3 there could never be trained with them.
+    const otherCount = await runCli(['embed', data, '--store', store, '--shard', '0/3', '--backbone', int8Model, '--json'], env);
+    expect(otherCount.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(otherCount).error.message).toMatch(/holds shards of 2, and this is shard 0\/3/);
 
     // A published shard damaged on disk: the rerun names that file (not its local copy, gone by then) and what to do.
     const damaged = join(store, 'shard-00001-of-00002.sqlite');

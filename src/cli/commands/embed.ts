@@ -79,6 +79,14 @@ export function registerEmbed(program: Command): void {
             hint: 'e.g. graft embed photos/ --store features/ --shard 0/4',
           });
         }
+        if (flags.shardCount !== undefined && flags.shard !== 'auto') {
+          throw new GraftError('INVALID_CONFIG', `--shard-count goes with --shard auto (the index from $JOB_COMPLETION_INDEX); with --shard ${flags.shard ?? '(none)'} it would be ignored.`, {
+            hint: `pass --shard auto --shard-count ${flags.shardCount}, or --shard <i>/${flags.shardCount}`,
+          });
+        }
+        if (flags.shard === undefined && process.env.JOB_COMPLETION_INDEX !== undefined) {
+          progress({ type: 'warning', code: 'SHARD_NOT_AUTO', message: `JOB_COMPLETION_INDEX=${process.env.JOB_COMPLETION_INDEX} is set but --shard is not: this process embeds the whole dataset (pass --shard auto to take its index)` });
+        }
         const shard = flags.shard === undefined
           ? SINGLE_SHARD
           : parseShardSpec(flags.shard, { index: process.env.JOB_COMPLETION_INDEX, count: flags.shardCount?.toString() ?? process.env.GRAFT_SHARD_COUNT });
