@@ -126,13 +126,26 @@ export function alignLabels(
       { hint: `add ${names} to the training set, or remove ${extra.length > 1 ? 'them' : 'it'} from the validation set (check spelling)` },
     );
   }
-  return { train, val: { ...val, labels: train.labels.slice() } };
+  const lookup = labelLookup(train.labels);
+  return { train, val: { ...val, labels: train.labels.slice(), items: val.items.map((item) => ({ ...item, label: lookup(item.label) ?? item.label })) } };
 }
 
 /** The classes of `dataset` that have images and are not among `known` (an empty class folder does not count). */
 export function unknownLabels(dataset: LabelledDataset, known: readonly string[]): string[] {
   const present = new Set(dataset.items.map((item) => item.label));
-  return dataset.labels.filter((label) => present.has(label) && !known.includes(label));
+  const lookup = labelLookup(known);
+  return dataset.labels.filter((label) => present.has(label) && lookup(label) === undefined);
+}
+
+/**
+ * Finds a label among `known`: itself, or the one written with the same characters in another Unicode form. A folder
+ * copied from macOS names "éclair" decomposed (e + a combining accent, NFD) where Linux and Windows keep what was
+ * typed (NFC): the same class, which a comparison of code units would call two.
+ */
+export function labelLookup(known: readonly string[]): (label: string) => string | undefined {
+  const exact = new Set(known);
+  const composed = new Map(known.map((label) => [label.normalize('NFC'), label]));
+  return (label) => (exact.has(label) ? label : composed.get(label.normalize('NFC')));
 }
 
 /** Code-unit order, independent of locale, so splits are the same on every machine. */

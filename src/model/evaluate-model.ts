@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
+import { labelLookup } from '../data/split.js';
 import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
@@ -53,7 +54,8 @@ export async function evaluateItems(
   options: { onProgress?: ProgressListener; skipped?: readonly SkippedFile[] } = {},
 ): Promise<ModelEvaluation> {
   const labels = model.labels;
-  const unknown = [...new Set(items.map((i) => i.label).filter((label) => !labels.includes(label)))];
+  const lookup = labelLookup(labels);
+  const unknown = [...new Set(items.map((i) => i.label).filter((label) => lookup(label) === undefined))];
   if (unknown.length) {
     throw new GraftError('INVALID_DATASET', `${name} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
       hint: 'evaluate on data with the same class folders the model was trained on',
@@ -71,7 +73,7 @@ export async function evaluateItems(
   kept.forEach((i, row) => probabilities.set(run.probabilities.subarray(i * k, (i + 1) * k), row * k));
   const report = evaluatePredictions({
     labels: [...labels],
-    trueIndex: kept.map((i) => labels.indexOf(items[i]!.label)),
+    trueIndex: kept.map((i) => labels.indexOf(lookup(items[i]!.label)!)),
     probabilities,
     files: kept.map((i) => files[i]!),
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import type { LabelledDataset, LabelledItem } from '../../src/data/dataset.js';
 import { deriveSeed, mulberry32, shuffleInPlace } from '../../src/core/random.js';
-import { alignLabels, stratifiedSplit } from '../../src/data/split.js';
+import { alignLabels, labelLookup, stratifiedSplit, unknownLabels } from '../../src/data/split.js';
 
 function items(counts: Record<string, number>): LabelledItem[] {
   return Object.entries(counts).flatMap(([label, n]) =>
@@ -80,6 +80,16 @@ describe('alignLabels', () => {
     labels,
     items: withImages.map((label) => ({ file: `/d/${label}/0.jpg`, label })),
     skipped: [],
+  });
+
+  it('takes a class named in another Unicode form (a folder copied from macOS: NFD) as the same class', () => {
+    const nfc = '\u00e9clair';
+    const nfd = 'e\u0301clair';
+    expect(unknownLabels(ds([nfd, 'apple']), [nfc, 'apple'])).toEqual([]);
+    const { val } = alignLabels(ds([nfc, 'apple']), ds([nfd, 'apple']));
+    expect(val.items.map((item) => item.label)).toEqual([nfc, 'apple']);
+    expect(labelLookup([nfc])(nfd)).toBe(nfc);
+    expect(labelLookup([nfc])('eclair')).toBeUndefined();
   });
 
   it("gives val the train label list when val's classes are a subset", () => {
