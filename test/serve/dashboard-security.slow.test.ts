@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,6 +58,26 @@ describe('training dashboard: who may use it, and from where', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/v1/projects`, { headers: auth })).status).toBe(200);
     expect(server.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('closes the connection of a refused request, whose announced 100 MB body it does not wait for', async () => {
+    const target = new URL(server.url);
+    const socket = connect(Number(target.port), target.hostname);
+    const started = performance.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => reject(new Error('the connection stayed open')), 5000);
+      socket.on('connect', () => socket.write('POST /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{'));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('turns the printed link into an HttpOnly, SameSite=Strict cookie and takes the token out of the address', async () => {

@@ -42,10 +42,16 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
 
   app.addHook('onRequest', async (request, reply) => {
     const host = request.headers.host;
+    // A refused request's connection closes with the answer: its body (up to the upload limit, sent at any pace)
+    // is not read, and the socket is not kept for a client that has no business here.
+    const refuse = (error: ServeError): never => {
+      void reply.header('connection', 'close');
+      throw error;
+    };
     if (!isAllowedHost(host, allowedHosts)) {
-      throw new ServeError('FORBIDDEN', `This server does not answer to the host name ${JSON.stringify(host ?? '')}.`, {
+      refuse(new ServeError('FORBIDDEN', `This server does not answer to the host name ${JSON.stringify(host ?? '')}.`, {
         hint: 'open it as localhost or by its IP address, or start it with --allowed-host <name>',
-      });
+      }));
     }
     if (request.method === 'OPTIONS') return; // a CORS preflight carries no credentials; @fastify/cors answers it
     const url = new URL(request.url, 'http://server');
@@ -55,7 +61,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       const linkToken = url.searchParams.get('token');
       if (linkToken !== null && isSafe) {
         if (!token.matches(linkToken)) {
-          throw new ServeError('UNAUTHORIZED', 'The token in this link is not the server\'s.', { hint: 'open the URL the server printed when it started' });
+          refuse(new ServeError('UNAUTHORIZED', 'The token in this link is not the server\'s.', { hint: 'open the URL the server printed when it started' }));
         }
         url.searchParams.delete('token');
         reply.setCookie(cookieName(request), token.cookieValue, { httpOnly: true, sameSite: 'strict', path: '/' });
@@ -63,9 +69,9 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       }
       authenticatedBy = token.matches(bearer(request)) ? 'header' : token.matchesCookie(request.cookies[cookieName(request)]) ? 'cookie' : undefined;
       if (!authenticatedBy && pathsOf(request, url).some(isProtected)) {
-        throw new ServeError('UNAUTHORIZED', 'This server needs its access token.', {
+        refuse(new ServeError('UNAUTHORIZED', 'This server needs its access token.', {
           hint: 'send the header "Authorization: Bearer <token>", or open a page once with ?token=<token> added to its URL (a cookie then keeps it)',
-        });
+        }));
       }
     }
     if (isSafe) return;
@@ -73,14 +79,14 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     const site = request.headers['sec-fetch-site'];
     const isOwnOrigin = origin === undefined || origin === `http://${host}` || origin === `https://${host}`;
     if ((!isOwnOrigin || site === 'cross-site' || site === 'same-site') && !(origin && corsOrigins.has(origin))) {
-      throw new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
+      refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
         hint: 'call the API from the server\'s own pages, from a script without a browser, or allow the site with --cors <origin>',
-      });
+      }));
     }
     if (authenticatedBy === 'cookie' && request.headers[REQUEST_HEADER] === undefined) {
-      throw new ServeError('FORBIDDEN', `A ${request.method} request authenticated by the page's cookie must carry the header X-Graft-Request.`, {
+      refuse(new ServeError('FORBIDDEN', `A ${request.method} request authenticated by the page's cookie must carry the header X-Graft-Request.`, {
         hint: 'scripts send "Authorization: Bearer <token>" instead; the dashboard page sends the header itself',
-      });
+      }));
     }
   });
 
