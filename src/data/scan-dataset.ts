@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
+import { isWithin } from '../core/is-within.js';
 import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset } from './dataset.js';
@@ -15,6 +16,12 @@ export interface ScanDatasetOptions {
   readonly labelPattern?: string;
   /** Of a manifest with a split column, the rows of the first of these parts that has any (see {@link scanCsv}). */
   readonly parts?: readonly ManifestPart[];
+  /**
+   * Real paths of the folders images may be read from (a server's data roots): an image whose real path, links
+   * followed, lies outside them (a class folder or file linked out, a manifest's absolute path) is skipped, saying
+   * so. Left out, every image listed is read, as the CLI does.
+   */
+  readonly confineTo?: readonly string[];
 }
 
 /**
@@ -26,6 +33,11 @@ export interface ScanDatasetOptions {
  * @throws GraftError `INVALID_CONFIG` for a label pattern with a manifest, which names its labels itself.
  */
 export async function scanDataset(pathOrCsv: string, options: ScanDatasetOptions = {}): Promise<LabelledDataset> {
+  const dataset = await scanAny(pathOrCsv, options);
+  return options.confineTo ? confine(dataset, options.confineTo) : dataset;
+}
+
+async function scanAny(pathOrCsv: string, options: ScanDatasetOptions): Promise<LabelledDataset> {
   if (options.labelPattern !== undefined) {
     if (isManifestPath(pathOrCsv)) {
       throw new GraftError('INVALID_CONFIG', `--label-pattern reads labels from image names in a folder, and ${pathOrCsv} is a manifest, which names them`, {
@@ -53,4 +65,18 @@ export async function folderManifest(dir: string): Promise<string | undefined> {
   if (entries.some((e) => e.isDirectory())) return undefined;
   const manifests = entries.filter((e) => e.isFile() && isManifestPath(e.name));
   return manifests.length === 1 ? join(dir, manifests[0]!.name) : undefined;
+}
+
+/** `dataset` without the images whose real path lies outside `folders` (moved to its skipped files, with why). */
+async function confine(dataset: LabelledDataset, folders: readonly string[]): Promise<LabelledDataset> {
+  const inside = await Promise.all(dataset.items.map(async (item) => {
+    const real = await realpath(item.file).catch(() => undefined);
+    return real !== undefined && folders.some((folder) => isWithin(real, folder));
+  }));
+  if (inside.every(Boolean)) return dataset;
+  return {
+    ...dataset,
+    items: dataset.items.filter((_, i) => inside[i]),
+    skipped: [...dataset.skipped, ...dataset.items.filter((_, i) => !inside[i]).map((item) => ({ file: item.file, reason: 'outside the folders this server may read (a link or path out of its data roots); not read' }))],
+  };
 }

@@ -38,6 +38,8 @@ export interface PrepareDataOptions {
   readonly labelPattern?: string;
   /** `--group-by`: a `valSplit` holds out whole groups (a GTSRB track), as every internal split does. */
   readonly groupBy?: string;
+  /** Folders images may be read from (see ScanDatasetOptions.confineTo); the dashboard's data roots. */
+  readonly confineTo?: readonly string[];
 }
 
 /** The parts of a split manifest that validate training, in order of preference (as VAL_FOLDER_NAMES). */
@@ -64,15 +66,15 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
     trainPath = split.train;
     if (valPath === undefined && options.valSplit === undefined) valPath = split.val;
   }
-  const { labelPattern } = options;
+  const { labelPattern, confineTo } = options;
   const named = labelPattern === undefined ? {} : { labelPattern };
-  const train = await scanDataset(trainPath, { labelPattern, parts: ['train'] });
+  const train = await scanDataset(trainPath, { labelPattern, parts: ['train'], confineTo });
   // A split manifest's own held-out rows, as a split folder's val/ (or test/).
   const ownHeldOut = train.split && (train.split.counts.val > 0 || train.split.counts.test > 0);
   if (ownHeldOut && valPath === undefined && options.valSplit === undefined) valPath = train.root;
   if (valPath !== undefined) {
     // Validation images are only scored: some of the classes, even one, will do (as for graft eval).
-    const val = await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS });
+    const val = await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS, confineTo });
     if (val.split && val.split.part === undefined) {
       throw new GraftError('INVALID_DATASET', `${val.root} has no val or test rows in its split column to validate on (${describeCounts(val.split.counts)})`, {
         hint: 'pass a manifest or folder of held-out images as --val, or mark them as valid in the split column',

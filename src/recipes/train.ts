@@ -43,6 +43,11 @@ export interface TrainOptions {
    * to the validation folder too.
    */
   readonly labelPattern?: string;
+  /**
+   * Folders the images may be read from, real paths: an image linked (or listed) from elsewhere is skipped, saying
+   * so. The dashboard passes its data roots; left out, every image the dataset lists is read.
+   */
+  readonly confineTo?: readonly string[];
   /** Catalogue name, URL or path. Defaults to `mobilenet_v2`. */
   readonly backbone?: string;
   /** Where the model directory is written. */
@@ -113,7 +118,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val]);
-  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern, ...(requested.groupBy ? { groupBy: requested.groupBy } : {}) });
+  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern, ...(requested.groupBy ? { groupBy: requested.groupBy } : {}), ...(options.confineTo ? { confineTo: options.confineTo } : {}) });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });

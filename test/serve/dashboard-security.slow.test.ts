@@ -118,6 +118,20 @@ describe('training dashboard: who may use it, and from where', () => {
       expect(created.status, folder).toBe(201);
       expect(((await created.json()) as { classes: unknown[] }).classes).toHaveLength(3);
     }
+    // A class folder inside the root that links out of it: not counted, not listed, not trained on.
+    const mixed = join(datasets, 'mixed');
+    await mkdir(mixed);
+    await symlink(join(data.trainDir, 'circles'), join(mixed, 'circles'));
+    await symlink(join(data.trainDir, 'squares'), join(mixed, 'squares'));
+    await symlink(join(secret, 'photos', 'train', 'circles'), join(mixed, 'leak'));
+    const withLink = await post('/v1/projects', { name: 'mixed', folder: 'mixed' });
+    expect(withLink.status).toBe(201);
+    const project = (await withLink.json()) as { id: number; classes: { label: string }[]; skipped: number };
+    expect(project.classes.map((c) => c.label)).toEqual(['circles', 'squares']);
+    expect(project.skipped).toBeGreaterThan(0);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/leak`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers: auth })).status).toBe(200);
+
     const roots = (await (await fetch(`${server.url}/v1/data-roots`, { headers: auth })).json()) as { roots: { root: string; folders: string[] }[] };
     expect(roots.roots.map((r) => r.root)).toHaveLength(1);
     expect(roots.roots[0]!.folders.some((f) => f.endsWith('shapes'))).toBe(true);

@@ -35,6 +35,11 @@ export class DashboardContext {
     return this.isUploadProject(project) || (await this.dataRoots.contains(project.dataDir));
   }
 
+  /** The folders a project's images may be read from: the data roots for a folder project, none needed for uploads. */
+  confinementOf(project: ProjectRecord): readonly string[] | undefined {
+    return this.isUploadProject(project) ? undefined : this.dataRoots.roots;
+  }
+
   /** Whether a file (e.g. a stored misclassified image) lies where this project may read. */
   async mayReadFile(project: ProjectRecord, file: string): Promise<boolean> {
     if (!this.isUploadProject(project)) return this.dataRoots.contains(file);
@@ -61,7 +66,7 @@ export class DashboardContext {
       acceptsUploads: this.isUploadProject(project),
       // A folder project from a data root the server no longer has: shown, never read.
       isReadable,
-      ...(isReadable ? await classCounts(project.dataDir) : { classes: [], skipped: 0 }),
+      ...(isReadable ? await classCounts(project.dataDir, this.confinementOf(project)) : { classes: [], skipped: 0 }),
       runs: this.store.runs(project.id).map((r) => this.describeRun(r)),
     };
   }

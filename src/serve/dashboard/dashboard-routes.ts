@@ -11,7 +11,7 @@ import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
 import { DashboardContext } from './dashboard-context.js';
-import { DashboardStore, isTerminalStatus, type RunFineTuneOptions } from './dashboard-store.js';
+import { DashboardStore, isTerminalStatus, type ProjectRecord, type RunFineTuneOptions } from './dashboard-store.js';
 import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
@@ -67,8 +67,16 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const queue = new RunQueue({ store, cacheDir, offline: options.offline ?? false, modelDirs: options.modelDirs ?? [], mirrors: options.mirrors ?? [] });
-  const ctx = new DashboardContext(store, queue, dataDir, dataRoots);
+  const queue: RunQueue = new RunQueue({
+    store,
+    cacheDir,
+    offline: options.offline ?? false,
+    modelDirs: options.modelDirs ?? [],
+    mirrors: options.mirrors ?? [],
+    // A folder project reads nothing a link leads out of the data roots to; an upload project's files are the server's.
+    confineTo: (project: ProjectRecord): readonly string[] | undefined => ctx.confinementOf(project),
+  });
+  const ctx: DashboardContext = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();
   // Event streams never end by themselves: they are ended before the server waits for its connections to close.
   app.addHook('preClose', async () => {
@@ -114,7 +122,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     if (body.backbone !== undefined && !isCatalogueName(body.backbone)) {
       throw new GraftError('INVALID_CONFIG', `Unknown backbone. Received: backbone=${JSON.stringify(body.backbone)}`, { hint: `one of ${CATALOGUE_NAMES.join(', ')}` });
     }
-    const counts = await classCounts(project.dataDir);
+    const counts = await classCounts(project.dataDir, ctx.confinementOf(project));
     if (counts.classes.length < 2) {
       throw new GraftError('INVALID_DATASET', `Project ${project.id} has ${counts.classes.length} class(es) with images; training needs at least 2.`, {
         hint: 'upload images for at least two classes',

@@ -43,7 +43,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
       return reply.code(201).send(await ctx.describeProject({ ...project, dataDir: dir }));
     }
     const folder = await ctx.dataRoots.resolveFolder(body.folder);
-    const counts = await classCounts(folder);
+    const counts = await classCounts(folder, ctx.dataRoots.roots);
     if (counts.classes.length < 2) {
       throw new GraftError('INVALID_DATASET', `The folder ${JSON.stringify(body.folder)} has ${counts.classes.length} class folder(s) with images; training needs at least 2.`, {
         hint: 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
@@ -74,6 +74,8 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     let found = false;
     for (const { part, root } of parts) {
       const dir = join(root, label);
+      // A class folder linked out of the data roots is not there, as far as a client can tell.
+      if (!(await ctx.mayReadFile(project, dir))) continue;
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
       if (!entries) continue;
       found = true;

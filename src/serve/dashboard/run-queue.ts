@@ -8,7 +8,7 @@ import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../recipes/train.js';
 import { checkpointFiles, removeCheckpoint } from '../../learn/checkpoint.js';
 import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
-import type { DashboardStore, EpochRecord, RunRecord, RunStatus } from './dashboard-store.js';
+import type { DashboardStore, EpochRecord, ProjectRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
 /**
  * What the events stream of a run carries (besides the stored epochs it replays first). An epoch's `epoch` counts
@@ -89,6 +89,8 @@ export interface RunQueueOptions {
   /** Folders searched for catalogue backbones before downloading, and hub mirrors (the CLI passes its environment's). */
   readonly modelDirs?: readonly string[];
   readonly mirrors?: readonly MirrorRule[];
+  /** The folders a project's images may be read from (TrainOptions.confineTo); undefined: no confinement. */
+  readonly confineTo?: (project: ProjectRecord) => readonly string[] | undefined;
 }
 
 /**
@@ -188,9 +190,11 @@ export class RunQueue {
       // The run's folder holds the model and, while fine-tuning, its checkpoint (`model.checkpoint`, written beside it).
       await mkdir(dirname(run.modelDir), { recursive: true });
       const warnings: string[] = [];
+      const confineTo = this.options.confineTo?.(project);
       const trainWith = (backbone: string) =>
         train({
           train: project.dataDir,
+          ...(confineTo ? { confineTo } : {}),
           backbone,
           out: run.modelDir,
           cacheDir: this.options.cacheDir,
