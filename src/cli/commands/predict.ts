@@ -15,7 +15,7 @@ export function registerPredict(program: Command): void {
     .argument('<model-dir>', 'a directory written by graft train')
     .argument('<image...>', 'image files, or folders (every image in them, sub-folders included)')
     .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
-    .option('--json', 'print one JSON array on stdout: a row per image, in order; an unreadable image has "error" and no predictions', false)
+    .option('--json', 'print JSON on stdout: an array with a row per image, in order (an unreadable image has "error" and no predictions); when none is readable, an error object and exit 2', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
       const progress = renderProgress({ quiet: true });
       let model: GraftModel | undefined;
