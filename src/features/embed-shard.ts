@@ -39,6 +39,11 @@ export interface EmbedShardOptions {
   /** Local folder for the working copy (never the store folder). Defaults to the OS temp folder. */
   readonly workDir?: string;
   readonly onProgress?: ProgressListener;
+  /**
+   * Stops the run at the next batch (SIGTERM from Kubernetes, Ctrl+C): the vectors computed so far are published as
+   * the shard's checkpoint, the working copy is removed, and the rerun resumes from there. GraftError `CANCELLED`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What {@link embedShard} did (the CLI prints it as `graft embed --store --json`). */
@@ -177,6 +182,13 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
       onProgress?.({ type: 'extract', done: computed + reused + failed, total: assigned, cached: reused, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
     };
     const checkpoint = async (): Promise<void> => {
+      if (options.signal?.aborted) {
+        store.writeMeta(metaOf(false));
+        await publishFile(local, partialFile);
+        throw new GraftError('CANCELLED', `Stopped shard ${spec.index}/${spec.count}: its ${store.counts().rows} vectors so far are published as ${partialFile}`, {
+          hint: 'run the same command again to resume from there',
+        });
+      }
       if (performance.now() - lastPublish < publishIntervalMs) return;
       const t0 = performance.now();
       store.writeMeta(metaOf(false));

@@ -1,7 +1,9 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 interface ShardJson {
   images: number;
@@ -88,6 +90,33 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const mirrored = await runCli(['train', '--features', oneScale, '--mirror', 'on', '--out', join(root, 'mirror-model'), '--json'], env);
     expect(mirrored.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/--mirror on cannot be used with --features/);
+  }, 180_000);
+});
+
+describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod stopped)', () => {
+  it('publishes what it computed as the checkpoint, removes its working copy, exits 130; the rerun resumes', async () => {
+    const root = await tempDir('graft-embed-term-');
+    const env = { ...process.env, GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = join(root, 'data');
+    await copySubset(join(hymenoptera, 'train'), data, 60);
+    const [store, work] = [join(root, 'store'), join(root, 'work')];
+    await mkdir(work);
+    const args = [join(repoRoot, 'bin/graft.js'), 'embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--work-dir', work, '--batch-size', '4'];
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Once some images are embedded (the piped progress prints a line per batch).
+    const deadline = Date.now() + 60_000;
+    while (!/\b([1-9]\d*) computed/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toMatch(/Stopped shard 0\/1: its \d+ vectors so far are published/);
+    expect(existsSync(join(store, 'shard-00000-of-00001.partial.sqlite'))).toBe(true);
+    expect(readdirSync(work)).toEqual([]);
+    const rerun = await runCli(['embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache') });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(parseJsonOutput<{ resumed_from: string; cached: number }>(rerun)).toMatchObject({ resumed_from: 'partial' });
   }, 180_000);
 });
 

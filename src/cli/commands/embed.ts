@@ -8,6 +8,7 @@ import { FileHashIndex } from '../../features/file-hash-index.js';
 import { embedShard, type EmbedShardResult } from '../../features/embed-shard.js';
 import { parseShardSpec, SINGLE_SHARD, type ShardSpec } from '../../features/shard-spec.js';
 import { GraftError } from '../../core/errors.js';
+import { cancelOnSignal } from '../until-signal.js';
 import { addBackboneOptions, backboneOptionsFrom, parseNumber, parsePositiveInteger, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
@@ -91,7 +92,10 @@ export function registerEmbed(program: Command): void {
           ? SINGLE_SHARD
           : parseShardSpec(flags.shard, { index: process.env.JOB_COMPLETION_INDEX, count: flags.shardCount?.toString() ?? process.env.GRAFT_SHARD_COUNT });
         const handle = await featureHandle(options, flags);
+        // SIGTERM (a Kubernetes pod stopped) or Ctrl+C: the shard's progress is published as a checkpoint, then exit 130.
+        const cancel = cancelOnSignal();
         const r = await embedShard(handle, {
+          signal: cancel.signal,
           data: dir,
           storeDir: flags.store,
           shard,
@@ -100,7 +104,7 @@ export function registerEmbed(program: Command): void {
           checkpointSeconds: flags.checkpointSeconds,
           workDir: flags.workDir,
           onProgress: progress,
-        });
+        }).finally(() => cancel.dispose());
         const result: EmbedShardJson = {
           shard: r.shard,
           file: r.file,
