@@ -6,7 +6,7 @@ import { minimizeSoftmax } from '../linear/minimize.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import { columnStats } from './column-stats.js';
 import { classWeightsFor } from '../class-weights.js';
-import { fitLinearHead, type LinearHead, type LinearHeadOptions } from './fit-linear-head.js';
+import { FINAL_GRADIENT_TOLERANCE, fitLinearHead, type LinearHead, type LinearHeadOptions } from './fit-linear-head.js';
 import { groupKeys } from './folds.js';
 
 /** Rows of the cross-validation when the caller does not say: 20k rows of 1280 floats is 100 MB. */
@@ -66,9 +66,7 @@ export async function fitLinearHeadStreamed(rows: StreamedTrainingRows, options:
   try {
     const problem = objective.addProblem({ rowWeights: weights, mean: stats.mean, std: stats.std, c: onSample.c });
     const [minimum] = await minimizeSoftmax(objective, [problem], [standardised(onSample.layers[0]!, stats)], {
-      // Looser than the in-memory final fit's 1e-6: every pass here reads the spilled rows from disk, and the start
-      // is the sample's solution, not a seed-dependent mean of folds.
-      gradientTolerance: 1e-4,
+      gradientTolerance: FINAL_GRADIENT_TOLERANCE,
       maxIterations: options.maxIterations ?? 500,
       signal: options.signal,
       onPass: (passes, [f]) => options.onProgress?.({ type: 'info', message: `full fit on ${rows.count} rows: pass ${passes}, loss ${f!.toFixed(5)}` }),
