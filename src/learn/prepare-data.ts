@@ -40,6 +40,11 @@ export interface PrepareDataOptions {
   readonly groupBy?: string;
   /** Folders images may be read from (see ScanDatasetOptions.confineTo); the dashboard's data roots. */
   readonly confineTo?: readonly string[];
+  /**
+   * sha256 of each file (undefined where unreadable), for a `valSplit`: copies of one image (the same bytes under two
+   * names) are held out together or not at all, else the held-out score counts images the model trained on.
+   */
+  readonly hashFiles?: (files: readonly string[]) => Promise<(string | undefined)[]>;
 }
 
 /** The parts of a split manifest that validate training, in order of preference (as VAL_FOLDER_NAMES). */
@@ -94,9 +99,35 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
   if (!(valSplit >= 0 && valSplit < 1)) {
     throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
   }
-  const groups = valSplit > 0 && options.groupBy !== undefined ? groupKeys(train.items.map((item) => item.file), options.groupBy) : undefined;
+  const groups = valSplit > 0 && (options.groupBy !== undefined || options.hashFiles) ? await splitGroups(train.items, options) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named } };
 }
 
 export type { LabelledDataset };
+
+/** The groups a `valSplit` keeps whole: `--group-by`'s (else each image its own), joined where files are copies. */
+async function splitGroups(items: readonly LabelledItem[], options: PrepareDataOptions): Promise<string[]> {
+  const files = items.map((item) => item.file);
+  const keys = options.groupBy !== undefined ? groupKeys(files, options.groupBy) : files.map((file) => `f:${file}`);
+  if (!options.hashFiles) return keys;
+  const hashes = await options.hashFiles(files);
+  const parent = new Map<string, string>();
+  const root = (key: string): string => {
+    let r = key;
+    while (parent.get(r) !== undefined && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(key, r);
+    return r;
+  };
+  const firstKeyOf = new Map<string, string>();
+  hashes.forEach((hash, i) => {
+    if (hash === undefined) return;
+    const first = firstKeyOf.get(hash);
+    if (first === undefined) firstKeyOf.set(hash, keys[i]!);
+    else {
+      const [a, b] = [root(first), root(keys[i]!)];
+      if (a !== b) parent.set(b, a);
+    }
+  });
+  return keys.map(root);
+}

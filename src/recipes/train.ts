@@ -27,6 +27,7 @@ import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
 import type { TrainingOutcome } from '../model/manifest.js';
 import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../learn/train-config.js';
 import { checkDuplicates } from '../learn/check-duplicates.js';
+import { hashFilesCached } from '../features/hash-files-cached.js';
 import { classBalanceNote } from '../learn/class-weights.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 
@@ -118,11 +119,21 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val]);
-  const data = await prepareData({ train: options.train, val: options.val, valSplit: options.valSplit, seed: requested.seed, labelPattern: options.labelPattern, ...(requested.groupBy ? { groupBy: requested.groupBy } : {}), ...(options.confineTo ? { confineTo: options.confineTo } : {}) });
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const data = await prepareData({
+    train: options.train,
+    val: options.val,
+    valSplit: options.valSplit,
+    seed: requested.seed,
+    labelPattern: options.labelPattern,
+    ...(requested.groupBy ? { groupBy: requested.groupBy } : {}),
+    ...(options.confineTo ? { confineTo: options.confineTo } : {}),
+    // Copies of an image stay on one side of a --val-split (the hashes are cached: extraction reads them again).
+    hashFiles: (files) => hashFilesCached(files, cacheDir),
+  });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
   await checkDuplicates(data, cacheDir, options.onProgress);
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
   const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });

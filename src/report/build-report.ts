@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { evaluateItems, evaluateModel, type ModelEvaluation } from '../model/evaluate-model.js';
+import { hashFiles } from '../data/find-duplicates.js';
 import { prepareData } from '../learn/prepare-data.js';
 import { GraftModel } from '../model/graft-model.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -94,7 +95,15 @@ async function evaluateHeldOut(
   { seed, groupBy }: { seed: number; groupBy: string | null },
   onProgress: ProgressListener | undefined,
 ): Promise<ModelEvaluation> {
-  const split = await prepareData({ train: data.train, valSplit: data.valSplit, seed, ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}), ...(groupBy ? { groupBy } : {}) });
+  const split = await prepareData({
+    train: data.train,
+    valSplit: data.valSplit,
+    seed,
+    ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}),
+    ...(groupBy ? { groupBy } : {}),
+    // As training did: copies of an image on one side of the split (the same hashes, read here without the cache).
+    hashFiles: (files) => hashFiles(files),
+  });
   return evaluateItems(model, split.val, `${data.train} (the ${split.val.length} images --val-split ${data.valSplit} held out, seed ${seed})`, { onProgress });
 }
 

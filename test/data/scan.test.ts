@@ -280,6 +280,25 @@ describe('findSplitFolders', () => {
     expect(loose.val.some((item) => looseTrained.has(track(item.file)))).toBe(true);
   });
 
+  it('--val-split keeps copies of an image (the same bytes under two names) on one side', async () => {
+    const files: Record<string, string> = {};
+    for (const c of ['cats', 'dogs']) for (let i = 0; i < 10; i++) files[`${c}/${i}.jpg`] = `${c} ${i}`;
+    // Each cat also saved again under another name, as a download folder often has them.
+    for (let i = 0; i < 10; i++) files[`cats/${i} (1).jpg`] = `cats ${i}`;
+    const root = await tree(files);
+    const { createHash } = await import('node:crypto');
+    const { readFile } = await import('node:fs/promises');
+    const hashFiles = async (paths: readonly string[]) => Promise.all(paths.map(async (p) => createHash('sha256').update(await readFile(p)).digest('hex')));
+    const content = async (file: string) => (await readFile(file, 'utf8'));
+    for (const seed of [1, 2, 3]) {
+      const data = await prepareData({ train: root, valSplit: 0.3, seed, hashFiles });
+      const trained = new Set(await Promise.all(data.train.map((item) => content(item.file))));
+      const heldOut = await Promise.all(data.val.map((item) => content(item.file)));
+      expect(heldOut.filter((text) => trained.has(text))).toEqual([]);
+      expect(data.val.filter((item) => item.label === 'cats').length).toBe(6); // 3 images, each with its copy
+    }
+  });
+
   // A set split three ways, as Roboflow and many Kaggle sets are.
   const threeWay = { 'train/a/1.jpg': 'x', 'train/a/2.jpg': 'x', 'train/b/1.jpg': 'x', 'train/b/2.jpg': 'x', 'valid/a/3.jpg': 'x', 'test/a/4.jpg': 'x', 'test/b/4.jpg': 'x', 'README.roboflow.txt': 'x' };
 
