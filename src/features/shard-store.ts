@@ -243,8 +243,8 @@ export class ShardStore {
   }
 
   /** Every row's path, part and label, with or without a vector (a training-time split needs the unreadable ones too). */
-  iterateListing(): IterableIterator<{ path: string; part: number; label: string; reason: string | null }> {
-    return this.db.prepare<[], { path: string; part: number; label: string; reason: string | null }>('SELECT path, part, label, reason FROM rows').iterate();
+  iterateListing(): IterableIterator<{ path: string; part: number; label: string; reason: string | null; sha256: string | null }> {
+    return this.db.prepare<[], { path: string; part: number; label: string; reason: string | null; sha256: string | null }>('SELECT path, part, label, reason, sha256 FROM rows').iterate();
   }
 
   close(): void {

@@ -99,35 +99,41 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
   if (!(valSplit >= 0 && valSplit < 1)) {
     throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
   }
-  const groups = valSplit > 0 && (options.groupBy !== undefined || options.hashFiles) ? await splitGroups(train.items, options) : undefined;
+  const files = train.items.map((item) => item.file);
+  const hashes = valSplit > 0 && options.hashFiles ? await options.hashFiles(files) : undefined;
+  const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashes) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named } };
 }
 
 export type { LabelledDataset };
 
-/** The groups a `valSplit` keeps whole: `--group-by`'s (else each image its own), joined where files are copies. */
-async function splitGroups(items: readonly LabelledItem[], options: PrepareDataOptions): Promise<string[]> {
-  const files = items.map((item) => item.file);
-  const keys = options.groupBy !== undefined ? groupKeys(files, options.groupBy) : files.map((file) => `f:${file}`);
-  if (!options.hashFiles) return keys;
-  const hashes = await options.hashFiles(files);
+/**
+ * The groups a `valSplit` keeps whole: `--group-by`'s (else each image its own), joined where files are copies (the
+ * same sha256). A joined group is named by its smallest key, so the groups do not depend on the order of `files`
+ * (a feature store lists its rows shard by shard). Undefined when there is nothing to group by.
+ */
+export function valSplitGroups(files: readonly string[], groupBy: string | undefined, hashes: readonly (string | null | undefined)[] | undefined): string[] | undefined {
+  if (groupBy === undefined && hashes === undefined) return undefined;
+  const keys = groupBy !== undefined ? groupKeys(files, groupBy) : files.map((file) => `f:${file}`);
+  if (hashes === undefined) return keys;
   const parent = new Map<string, string>();
   const root = (key: string): string => {
     let r = key;
     while (parent.get(r) !== undefined && parent.get(r) !== r) r = parent.get(r)!;
-    parent.set(key, r);
+    if (r !== key) parent.set(key, r);
     return r;
   };
   const firstKeyOf = new Map<string, string>();
   hashes.forEach((hash, i) => {
-    if (hash === undefined) return;
+    if (!hash) return;
     const first = firstKeyOf.get(hash);
-    if (first === undefined) firstKeyOf.set(hash, keys[i]!);
-    else {
-      const [a, b] = [root(first), root(keys[i]!)];
-      if (a !== b) parent.set(b, a);
+    if (first === undefined) {
+      firstKeyOf.set(hash, keys[i]!);
+      return;
     }
+    const [a, b] = [root(first), root(keys[i]!)];
+    if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
   });
   return keys.map(root);
 }

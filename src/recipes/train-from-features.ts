@@ -19,6 +19,7 @@ import type { ProgressListener } from '../core/progress.js';
 import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
 import { groupKeys } from '../learn/select/folds.js';
+import { valSplitGroups } from '../learn/prepare-data.js';
 import type { TrainOptions, TrainResult } from './train.js';
 import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
@@ -140,7 +141,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
         { hint: `pass --backbone with that model (the same file, catalogue name or URL), or embed the data again with this one into another --store` },
       );
     }
-    const split = selections(set, options.valSplit, config.seed);
+    const split = selections(set, options.valSplit, config.seed, config.groupBy);
     const trainRows = new ShardRows(set, split.train);
     const valRows = split.val ? new ShardRows(set, split.val) : undefined;
     if (trainRows.count === 0) throw new GraftError('INVALID_DATASET', `No training rows in ${set.dir}: every image was unreadable or held out`);
@@ -263,7 +264,7 @@ function gib(bytes: number): string {
 }
 
 /** Which rows train and which validate: the store's own val part, or a stratified split made here as `train` makes it. */
-function selections(set: ShardSet, valSplit: number | undefined, seed: number): { train: ShardRowSelection; val: ShardRowSelection | undefined; valSource: string | null; valSplit: number | null } {
+function selections(set: ShardSet, valSplit: number | undefined, seed: number, groupBy: string | null): { train: ShardRowSelection; val: ShardRowSelection | undefined; valSource: string | null; valSplit: number | null } {
   if (set.meta.dataset.layout === 'split') {
     if (valSplit !== undefined) {
       throw new GraftError('INVALID_CONFIG', `The store ${set.dir} has the dataset's own validation part (its val/ folder); --val-split applies only to stores of datasets without one. Received: ${valSplit}`, {
@@ -278,11 +279,18 @@ function selections(set: ShardSet, valSplit: number | undefined, seed: number): 
   // The split is made over every listed image, unreadable ones included, as `train` splits before it decodes; paths
   // are relative to one root, so sorting them sorts the absolute paths `train` sorts. Files a manifest lists but that do
   // not exist are left out, as scanning a manifest leaves them out.
+  // Groups as `train` makes them: --group-by's, joined where rows are copies of one image (their sha256).
   const items: LabelledItem[] = [];
+  const hashes: (string | null)[] = [];
   for (const store of set.stores) {
-    for (const row of store.iterateListing()) if (row.reason !== 'file not found') items.push({ file: row.path, label: row.label });
+    for (const row of store.iterateListing()) {
+      if (row.reason === 'file not found') continue;
+      items.push({ file: row.path, label: row.label });
+      hashes.push(row.sha256);
+    }
   }
-  const held = new Set(stratifiedSplit(items, { valFraction: fraction, seed }).val.map((item) => item.file));
+  const groups = valSplitGroups(items.map((item) => item.file), groupBy ?? undefined, hashes);
+  const held = new Set(stratifiedSplit(items, { valFraction: fraction, seed, ...(groups ? { groups } : {}) }).val.map((item) => item.file));
   return { train: { exclude: held }, val: { only: held }, valSource: null, valSplit: fraction };
 }
 

@@ -8,7 +8,7 @@ import { scanDataset } from '../../src/data/scan-dataset.js';
 import { inspectDataset } from '../../src/data/inspect.js';
 import { listImageFiles, scanImageFolder } from '../../src/data/scan-folder.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders, unusedTestFolder } from '../../src/data/find-split-folders.js';
-import { prepareData } from '../../src/learn/prepare-data.js';
+import { prepareData, valSplitGroups } from '../../src/learn/prepare-data.js';
 import { evaluateModel } from '../../src/model/evaluate-model.js';
 import type { GraftModel } from '../../src/model/graft-model.js';
 import { expectDatasetError, tree } from './dataset-trees.js';
@@ -297,6 +297,17 @@ describe('findSplitFolders', () => {
       expect(heldOut.filter((text) => trained.has(text))).toEqual([]);
       expect(data.val.filter((item) => item.label === 'cats').length).toBe(6); // 3 images, each with its copy
     }
+  });
+
+  it('names a group of copies the same whatever the order of the files (a store lists its rows shard by shard)', () => {
+    const files = ['/d/a/1.png', '/d/a/2.png', '/d/a/3.png', '/d/b/4.png'];
+    const hashes = ['x', 'y', 'x', 'y'];
+    const forward = valSplitGroups(files, undefined, hashes)!;
+    const backward = valSplitGroups([...files].reverse(), undefined, [...hashes].reverse())!.reverse();
+    expect(forward).toEqual(backward);
+    expect(forward).toEqual(['f:/d/a/1.png', 'f:/d/a/2.png', 'f:/d/a/1.png', 'f:/d/a/2.png']);
+    expect(valSplitGroups(files, undefined, undefined)).toBeUndefined();
+    expect(valSplitGroups(['00_01_1.png', '00_01_2.png'], '^(\\d+_\\d+)_', undefined)).toEqual(['g:00_01', 'g:00_01']);
   });
 
   // A set split three ways, as Roboflow and many Kaggle sets are.
