@@ -183,7 +183,7 @@ async function crossValidateUnlessTooSmall(set: HeadTrainingSet, options: Linear
  * warm-started along the C path, so at a large C they validate an under-converged, implicitly regularised head. A
  * head converged further is a less regularised model than the one C was chosen for. Tried twice and not kept
  * (bench/RESULTS.md): at 1e-6 the same C gives the same head whatever the seed, but with 5 images per class the ten
- * pairs lost 0.1 point on average (flowers12 int8 fell to 0.6 below the probe), and the head phase took 20-45% longer.
+ * pairs lost 0.1 point on average (flowers12 int8 fell to 0.6 below the probe), and the head phase took 10-30% longer.
  * The cost: at a large C on a small set the head, and a borderline answer, depend slightly on the seed.
  */
 export const FINAL_GRADIENT_TOLERANCE = 1e-4;
