@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 
 /**
@@ -7,4 +8,10 @@ import { isAbsolute, relative, sep } from 'node:path';
 export function isWithin(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** Whether `path`, links resolved, is one of `dirs` (real paths) or inside one; false for a path that does not exist. */
+export async function isReallyWithin(path: string, dirs: readonly string[]): Promise<boolean> {
+  const real = await realpath(path).catch(() => undefined);
+  return real !== undefined && dirs.some((dir) => isWithin(real, dir));
 }

@@ -1,5 +1,5 @@
-import { readdir, realpath } from 'node:fs/promises';
-import { isWithin } from '../core/is-within.js';
+import { readdir } from 'node:fs/promises';
+import { isReallyWithin } from '../core/is-within.js';
 import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset } from './dataset.js';
@@ -69,10 +69,7 @@ export async function folderManifest(dir: string): Promise<string | undefined> {
 
 /** `dataset` without the images whose real path lies outside `folders` (moved to its skipped files, with why). */
 async function confine(dataset: LabelledDataset, folders: readonly string[]): Promise<LabelledDataset> {
-  const inside = await Promise.all(dataset.items.map(async (item) => {
-    const real = await realpath(item.file).catch(() => undefined);
-    return real !== undefined && folders.some((folder) => isWithin(real, folder));
-  }));
+  const inside = await Promise.all(dataset.items.map((item) => isReallyWithin(item.file, folders)));
   if (inside.every(Boolean)) return dataset;
   return {
     ...dataset,

@@ -140,7 +140,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   let backbone: Backbone | undefined;
   try {
     const previous = inTermsOf(local, resumeFile, () => store.meta());
-    if (previous) checkCompatible(previous, spec, info, resumedFrom === 'complete' ? finalFile : partialFile);
+    if (previous) checkCompatible(previous, spec, info, resumeFile);
     const runId = Date.now();
     const model: ShardMeta['model'] = {
       name: info.name,

@@ -57,11 +57,9 @@ export function storeStatus(storeDir: string): StoreStatus {
       continue;
     }
     const file = join(dir, state === 'complete' ? finalName : partialName);
-    let store: ShardStore;
-    let meta: ShardMeta | undefined;
-    let counted: { rows: number; skipped: number };
+    let read: { meta: ShardMeta | undefined; rows: number; skipped: number };
     try {
-      store = ShardStore.openForReading(file);
+      read = readShard(file);
     } catch (error) {
       // Every shard is looked at: one damaged file does not hide the others' state.
       if (!(error instanceof GraftError)) throw error;
@@ -69,33 +67,20 @@ export function storeStatus(storeDir: string): StoreStatus {
       problems.push(`${error.message}; delete it and rerun shard ${index}/${count}`);
       continue;
     }
-    try {
-      try {
-        meta = store.meta();
-        counted = store.counts();
-      } catch (error) {
-        if (!(error instanceof GraftError)) throw error;
-        shards.push({ index, state: 'damaged', file, rows: 0, skipped: 0, updated: null });
-        problems.push(`${error.message}; delete it and rerun shard ${index}/${count}`);
-        continue;
-      }
-      const { rows, skipped } = counted;
-      shards.push({ index, state, file, rows, skipped, updated: meta?.updated ?? null });
-      if (state !== 'complete') continue;
-      total += rows + skipped;
-      if (!meta || meta.format !== 'graft-feature-shard' || !meta.complete) {
-        problems.push(`${file} is not a complete Graft feature shard`);
-      } else if (meta.shard.index !== index || meta.shard.count !== count) {
-        // A copied or renamed file: its rows are another shard's (trained twice), and this index's are missing.
-        problems.push(`${file} holds shard ${meta.shard.index}/${meta.shard.count}, not ${index}/${count} as its name says (copied or renamed?); delete it and rerun shard ${index}/${count}`);
-      } else if (!reference) {
-        reference = { meta, file };
-      } else {
-        const mismatch = differences(reference.meta, meta);
-        if (mismatch) problems.push(`${file} was made with ${mismatch}, unlike ${reference.file}`);
-      }
-    } finally {
-      store.close();
+    const { meta, rows, skipped } = read;
+    shards.push({ index, state, file, rows, skipped, updated: meta?.updated ?? null });
+    if (state !== 'complete') continue;
+    total += rows + skipped;
+    if (!meta || meta.format !== 'graft-feature-shard' || !meta.complete) {
+      problems.push(`${file} is not a complete Graft feature shard`);
+    } else if (meta.shard.index !== index || meta.shard.count !== count) {
+      // A copied or renamed file: its rows are another shard's (trained twice), and this index's are missing.
+      problems.push(`${file} holds shard ${meta.shard.index}/${meta.shard.count}, not ${index}/${count} as its name says (copied or renamed?); delete it and rerun shard ${index}/${count}`);
+    } else if (!reference) {
+      reference = { meta, file };
+    } else {
+      const mismatch = differences(reference.meta, meta);
+      if (mismatch) problems.push(`${file} was made with ${mismatch}, unlike ${reference.file}`);
     }
   }
   const incomplete = shards.filter((s) => s.state === 'partial' || s.state === 'missing');
@@ -108,6 +93,16 @@ export function storeStatus(storeDir: string): StoreStatus {
   }
   if (count === null) problems.push(`no feature shards (shard-NNNNN-of-NNNNN.sqlite) in ${dir}`);
   return { dir, count, shards, isComplete: problems.length === 0, problems, meta: reference?.meta ?? null };
+}
+
+/** A shard file's meta and counts; GraftError `INVALID_DATASET` when it cannot be read as a shard (damaged). */
+function readShard(file: string): { meta: ShardMeta | undefined; rows: number; skipped: number } {
+  const store = ShardStore.openForReading(file);
+  try {
+    return { meta: store.meta(), ...store.counts() };
+  } finally {
+    store.close();
+  }
 }
 
 /** An open, consistent, complete set of shards: what training and export read. */

@@ -128,12 +128,12 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
         config = { ...config, multiScale: !config.multiScale };
       }
     }
-    if (handle.info.sha256 === meta.model.sha256 && !isStoreView(handle)) {
-      throw new GraftError('INVALID_CONFIG', `The features in ${set.dir} were made with ${meta.model.source} under other preprocessing than this run's (${describeView(meta.model)} against ${describeView(handle.info)}).`, {
-        hint: 'pass the flags the store was embedded with (--no-multi-scale, --scale, --input-size, ...), or leave them out',
-      });
-    }
     if (!isStoreView(handle)) {
+      if (handle.info.sha256 === meta.model.sha256) {
+        throw new GraftError('INVALID_CONFIG', `The features in ${set.dir} were made with ${meta.model.source} under other preprocessing than this run's (${describeView(meta.model)} against ${describeView(handle.info)}).`, {
+          hint: 'pass the flags the store was embedded with (--no-multi-scale, --scale, --input-size, ...), or leave them out',
+        });
+      }
       throw new GraftError(
         'INVALID_CONFIG',
         `The backbone ${handle.info.source} (sha256 ${handle.info.sha256.slice(0, 12)}...) is not the one the features in ${set.dir} were made with: ` +

@@ -102,7 +102,7 @@ async function evaluateHeldOut(
     ...(data.labelPattern ? { labelPattern: data.labelPattern } : {}),
     ...(groupBy ? { groupBy } : {}),
     // As training did: copies of an image on one side of the split (the same hashes, read here without the cache).
-    hashFiles: (files) => hashFiles(files),
+    hashFiles,
   });
   return evaluateItems(model, split.val, `${data.train} (the ${split.val.length} images --val-split ${data.valSplit} held out, seed ${seed})`, { onProgress });
 }

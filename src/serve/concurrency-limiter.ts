@@ -9,7 +9,8 @@ import { ServeError } from './serve-error.js';
  */
 export class ConcurrencyLimiter {
   private running = 0;
-  private readonly waiting: { start: () => void; abandon: (reason: unknown) => void }[] = [];
+  /** The waiting tasks' start signals, in arrival order. */
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     readonly limit: number,
@@ -31,12 +32,11 @@ export class ConcurrencyLimiter {
         throw new ServeError('BUSY', `The server is busy: ${this.waiting.length} images are waiting to be decoded.`, { hint: 'retry in a few seconds' });
       }
       await new Promise<void>((resolve, reject) => {
-        const entry = { start: resolve, abandon: reject };
-        this.waiting.push(entry);
+        this.waiting.push(resolve);
         signal?.addEventListener(
           'abort',
           () => {
-            const at = this.waiting.indexOf(entry);
+            const at = this.waiting.indexOf(resolve);
             if (at >= 0) {
               this.waiting.splice(at, 1);
               reject(signal.reason);
@@ -53,7 +53,7 @@ export class ConcurrencyLimiter {
       return await task();
     } finally {
       const next = this.waiting.shift();
-      if (next) next.start();
+      if (next) next();
       else this.running--;
     }
   }

@@ -1,4 +1,4 @@
-import { isWithin } from '../../core/is-within.js';
+import { isReallyWithin, isWithin } from '../../core/is-within.js';
 import { realpathSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -40,9 +40,8 @@ export class DataRoots {
   }
 
   /** Whether `path` (absolute) is one of the roots or inside one, after resolving symbolic links. */
-  async contains(path: string): Promise<boolean> {
-    const real = await realpath(path).catch(() => undefined);
-    return real !== undefined && this.roots.some((root) => isWithin(real, root));
+  contains(path: string): Promise<boolean> {
+    return isReallyWithin(path, this.roots);
   }
 
   /**
