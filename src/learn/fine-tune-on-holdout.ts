@@ -101,6 +101,8 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
     history: first.trial.summary.history,
     bestEpoch: epochs,
     stoppedEarly: first.trial.summary.stoppedEarly,
+    // The run that went on from a checkpoint (a trial, or the refit): the refit's own count is 0 after a resumed trial.
+    resumedAfter: runs.find((run) => run.summary.resumedAfter > 0)?.summary.resumedAfter ?? 0,
     ...workOf(runs),
     headOnly,
     kept: 'fine-tuned',

@@ -144,7 +144,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
-  const fingerprint = fine ? runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing) }) : '';
+  const fingerprint = fine ? await runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing), cacheDir }) : '';
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   if (saved && saved.fingerprint !== fingerprint) {
     throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${checkpointPath} belongs to a different run (other data, backbone or options)`, {
@@ -191,13 +191,16 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const io = { input: modelOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: modelHandle.onnxFeatureOutput };
   // Built by surgery on decoded models and encoded once: an encode and a decode per step took ~0.1 s of a warm run.
   const plainModel = (): ModelProto => (tuned ? decodeOnnxModel(tuned, 'the fine-tuned model') : withDenseHead(modelOnnx, modelHandle.onnxFeatureOutput, layers, {}));
-  const onnxBytes = headPhase.tta
+  // Test-time augmentation was chosen for the head on frozen features. A kept fine-tuned network was judged and
+  // scored without it (on a set where mirror images mean another class, it would average every answer to a tie).
+  const tta = headPhase.tta && tuned === undefined;
+  const onnxBytes = tta
     ? encodeOnnxModel(mirrorTtaModel(plainModel(), { ...io, classes: data.labels.length, featureDim: modelHandle.info.featureDim }, modelHandle.info.preprocessing.layout))
     : (tuned ?? encodeOnnxModel(plainModel()));
 
   const packed = packHeadWeights(layers);
-  const head = headSummary(config, headPhase);
-  const manifest = buildManifest({ data, info: modelHandle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(headPhase.tta ? { tta: 'mirror' as const } : {}) } });
+  const head = { ...headSummary(config, headPhase), tta };
+  const manifest = buildManifest({ data, info: modelHandle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(tta ? { tta: 'mirror' as const } : {}) } });
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   if (fine) await Promise.all(checkpointFiles(checkpointPath).map(removeCheckpoint));
   // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
@@ -262,11 +265,17 @@ function abortable(listener: ProgressListener | undefined, signal: AbortSignal |
   };
 }
 
-/** Hash of everything that decides a fine-tuning run: a checkpoint resumes only a run with the same fingerprint. */
-function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data: DataSplit; backbone: string; preprocessing: string }): string {
+/**
+ * Hash of everything that decides a fine-tuning run: a checkpoint resumes only a run with the same fingerprint. The
+ * images count by their bytes (sha256, cached as extraction's), not their names: an image replaced under the same
+ * name is other data, and the checkpoint's head phase was trained on the old one.
+ */
+async function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data: DataSplit; backbone: string; preprocessing: string; cacheDir: string }): Promise<string> {
   const { config, fine, data } = parts;
-  const files = (items: LabelledItem[]) => items.map((i) => `${i.label}\t${i.file}`);
-  const json = JSON.stringify({ config, fine, labels: data.labels, train: files(data.train), val: files(data.val), backbone: parts.backbone, preprocessing: parts.preprocessing });
+  const items = [...data.train, ...data.val];
+  const hashes = await hashFilesCached(items.map((i) => i.file), parts.cacheDir);
+  const files = (list: LabelledItem[], offset: number) => list.map((i, k) => `${i.label}\t${i.file}\t${hashes[offset + k] ?? 'unreadable'}`);
+  const json = JSON.stringify({ config, fine, labels: data.labels, train: files(data.train, 0), val: files(data.val, data.train.length), backbone: parts.backbone, preprocessing: parts.preprocessing });
   return createHash('sha256').update(json).digest('hex');
 }
 

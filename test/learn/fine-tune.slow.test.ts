@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
@@ -206,5 +206,18 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     const run = await runCli([...base(out).map((a, i, all) => (all[i - 1] === '--fine-tune-epochs' ? '4' : a)), '--resume'], env);
     expect(run.code).toBe(2);
     expect(run.stdout + run.stderr).toContain(`${out}.checkpoint`);
+    // The same options, but one image replaced under its own name (by one from outside the subset, so the split
+    // stays as it was): other data, whose head phase the checkpoint lacks.
+    const ant = (await readdir(join(data, 'ants'))).sort()[0]!;
+    const outside = (await readdir(join(hymenoptera, 'train/ants'))).filter((f) => f.endsWith('.jpg')).sort()[20]!;
+    const original = await readFile(join(data, 'ants', ant));
+    await copyFile(join(hymenoptera, 'train/ants', outside), join(data, 'ants', ant));
+    try {
+      const replaced = await runCli([...base(out), '--resume'], env);
+      expect(replaced.code, replaced.stderr).toBe(2);
+      expect(parseJsonOutput<{ error: { code: string } }>(replaced).error.code).toBe('INVALID_CHECKPOINT');
+    } finally {
+      await writeFile(join(data, 'ants', ant), original);
+    }
   });
 });
