@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
 import type { LabelledDataset, LabelledItem, SkippedFile } from '../data/dataset.js';
 import { findSplitFolders } from '../data/find-split-folders.js';
 import type { ManifestPart } from '../data/manifest.js';
@@ -27,6 +29,11 @@ export interface DataSource {
   readonly valSplit: number | null;
   readonly labelPattern?: string;
   readonly valPart?: ManifestPart;
+  /**
+   * With a `valSplit`: which images it held out ({@link heldOutDigest}), so `graft report` can tell whether drawing
+   * the split again from the folder as it is now gives the same images (it does not once images were added or removed).
+   */
+  readonly heldOutDigest?: string;
 }
 
 /** What {@link prepareData} reads: the training set, and where validation images come from, if anywhere. */
@@ -103,7 +110,14 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
   const hashes = valSplit > 0 && options.hashFiles ? await options.hashFiles(files) : undefined;
   const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashes) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
-  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named } };
+  const digest = valSplit > 0 ? { heldOutDigest: heldOutDigest(train.root, parts.val) } : {};
+  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named, ...digest } };
+}
+
+/** sha256 of the held-out images' names relative to the training root, sorted: the same images, the same digest. */
+export function heldOutDigest(root: string, items: readonly LabelledItem[]): string {
+  const names = items.map((item) => relative(root, item.file)).sort();
+  return createHash('sha256').update(names.join('\n')).digest('hex');
 }
 
 export type { LabelledDataset };

@@ -34,9 +34,10 @@ export type TrainingConfig = TrainConfig & { readonly fineTune?: FineTuneConfig 
 export interface TrainingOutcome {
   /**
    * Where the images came from; `labelPattern` when their labels were read from their file names, `valPart` when the
-   * validation images are the val or test rows of a manifest with a split column.
+   * validation images are the val or test rows of a manifest with a split column, `heldOutDigest` with a `valSplit`
+   * (which images it held out; see DataSource).
    */
-  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string; readonly valPart?: ManifestPart };
+  readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string; readonly valPart?: ManifestPart; readonly heldOutDigest?: string };
   readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;

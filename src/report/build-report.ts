@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { evaluateItems, evaluateModel, type ModelEvaluation } from '../model/evaluate-model.js';
 import { hashFiles } from '../data/find-duplicates.js';
-import { prepareData } from '../learn/prepare-data.js';
+import { heldOutDigest, prepareData } from '../learn/prepare-data.js';
 import { GraftModel } from '../model/graft-model.js';
 import type { ProgressListener } from '../core/progress.js';
 import { renderReport, type ReportEvaluation } from './render-report.js';
@@ -17,7 +17,7 @@ export interface BuildReportOptions {
   readonly data?: string;
   /** Labels of `data` from its image names (see scanNamedImages); the recorded folder uses the recorded pattern. */
   readonly labelPattern?: string;
-  /** At most this many misclassified images get thumbnails (most confident first). Defaults to 60. */
+  /** At most this many misclassified images, and as many label issues, are shown (most confident first). Defaults to 60. */
   readonly maxMistakes?: number;
   /** Thumbnail side in pixels. Defaults to 128. */
   readonly thumbnailPx?: number;
@@ -31,6 +31,8 @@ export interface BuiltReport {
   readonly dataset: string | null;
   readonly accuracy: number | null;
   readonly misclassified: number;
+  /** Why the recorded held-out images were not scored (the training folder changed since), when so. */
+  readonly notScored?: string;
 }
 
 /**
@@ -53,10 +55,14 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     // A --val-split's held-out images are drawn again as training drew them (same listing, fraction and seed).
     const recorded = manifest.training?.outcome.data;
     const heldOut = !dataset && recorded && recorded.valSplit && existsSync(recorded.train) ? { ...recorded, valSplit: recorded.valSplit } : undefined;
-    if (dataset || heldOut) {
-      const report = dataset
-        ? await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) })
-        : await evaluateHeldOut(model, heldOut!, manifest.training!.config, options.onProgress);
+    const scored = dataset
+      ? await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) })
+      : heldOut
+        ? await evaluateHeldOut(model, heldOut, manifest.training!.config, manifest.training!.outcome.images.val, options.onProgress)
+        : null;
+    const notScored = scored && 'notScored' in scored ? scored.notScored : undefined;
+    if (scored && !('notScored' in scored)) {
+      const report = scored;
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);
       const thumbnails = await mapLimit(mistakes, 4, (m) => (m.file ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
       evaluation = {
@@ -81,20 +87,27 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     const issues = (manifest.training?.outcome.labelIssues ?? []).slice(0, options.maxMistakes ?? 60);
     const issueThumbnails = await mapLimit(issues, 4, (m) => (existsSync(m.file) ? thumbnailDataUri(m.file, options.thumbnailPx) : Promise.resolve(undefined)));
     const labelIssues = manifest.training?.outcome.labelIssues ? issues.map((m, i) => ({ ...m, ...(issueThumbnails[i] ? { thumbnail: issueThumbnails[i] } : {}) })) : undefined;
-    const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, labelIssues, generatedAt: new Date().toISOString() });
-    return { html, dataset: evaluation?.dataset ?? null, accuracy: evaluation?.accuracy ?? null, misclassified: evaluation?.misclassifiedTotal ?? 0 };
+    const labelIssuesTotal = manifest.training?.outcome.labelIssues?.length ?? 0;
+    const html = renderReport({ manifest, modelName: basename(model.dir), evaluation, labelIssues, labelIssuesTotal, ...(notScored ? { notScored } : {}), generatedAt: new Date().toISOString() });
+    return { html, dataset: evaluation?.dataset ?? null, accuracy: evaluation?.accuracy ?? null, misclassified: evaluation?.misclassifiedTotal ?? 0, ...(notScored ? { notScored } : {}) };
   } finally {
     await model.dispose();
   }
 }
 
-/** The images a `--val-split` held out of `data.train` (drawn again with its seed and `--group-by`), scored. */
+/**
+ * The images a `--val-split` held out of `data.train` (drawn again with its seed and `--group-by`), scored; or why
+ * not, when the folder has changed since training: the split drawn again would then hold out other images, some of
+ * which the model trained on. Training recorded which images it held out (`heldOutDigest`; models from before
+ * that recorded only how many).
+ */
 async function evaluateHeldOut(
   model: GraftModel,
-  data: { train: string; valSplit: number; labelPattern?: string },
+  data: { train: string; valSplit: number; labelPattern?: string; heldOutDigest?: string },
   { seed, groupBy }: { seed: number; groupBy: string | null },
+  heldOutThen: number,
   onProgress: ProgressListener | undefined,
-): Promise<ModelEvaluation> {
+): Promise<ModelEvaluation | { readonly notScored: string }> {
   const split = await prepareData({
     train: data.train,
     valSplit: data.valSplit,
@@ -104,6 +117,12 @@ async function evaluateHeldOut(
     // As training did: copies of an image on one side of the split (the same hashes, read here without the cache).
     hashFiles,
   });
+  const same = data.heldOutDigest !== undefined ? heldOutDigest(split.source.train, split.val) === data.heldOutDigest : split.val.length === heldOutThen;
+  if (!same) {
+    return {
+      notScored: `${data.train} has changed since training (its --val-split ${data.valSplit} held out ${heldOutThen} images; drawn again now, the split holds out ${split.val.length}, not all the same ones), so the images the model never trained on cannot be told apart`,
+    };
+  }
   return evaluateItems(model, split.val, `${data.train} (the ${split.val.length} images --val-split ${data.valSplit} held out, seed ${seed})`, { onProgress });
 }
 

@@ -37,10 +37,14 @@ export interface ReportData {
   };
   /** Training images whose labels look wrong (from the manifest), with thumbnails where the files could be read. */
   readonly labelIssues?: readonly (LabelIssue & { readonly thumbnail?: string })[];
+  /** How many label issues the manifest lists, when `labelIssues` shows only the most suspicious of them. */
+  readonly labelIssuesTotal?: number;
   /** The model's name as shown in the title (its directory's basename). */
   readonly modelName: string;
   /** Null when no labelled data was available: the report then shows training curves and recorded metrics only. */
   readonly evaluation: ReportEvaluation | null;
+  /** Why there is no evaluation although training held images out (the folder changed since), when so. */
+  readonly notScored?: string;
   /** When the report was made (ISO 8601); shown in the footer. */
   readonly generatedAt: string;
 }
@@ -72,13 +76,18 @@ ${summaryList(data)}
 <main>
 ${manifest.training?.outcome?.selection ? selectionSection(manifest.training.outcome.selection) : ''}
 ${manifest.metrics.history.length || !manifest.training?.outcome?.selection ? curvesSection(manifest.metrics.history, manifest.training?.outcome?.fineTune?.firstEpoch) : ''}
-${data.labelIssues ? labelIssuesSection(data.labelIssues, data.manifest.training?.outcome?.selection?.chosen.accuracy) : ''}
-${evaluation ? evaluationSections(evaluation) : `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">${manifest.training?.outcome?.data?.val ? "The model's validation data was not found (moved or deleted)" : 'The model was trained without validation images'}, so there is no confusion matrix. Score images it never trained on: <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`}
+${data.labelIssues ? labelIssuesSection(data.labelIssues, data.labelIssuesTotal ?? data.labelIssues.length, data.manifest.training?.outcome?.selection?.chosen.accuracy) : ''}
+${evaluation ? evaluationSections(evaluation) : noEvaluationSection(data)}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
 </body>
 </html>
 `;
+}
+
+function noEvaluationSection({ manifest, notScored }: ReportData): string {
+  const why = notScored ?? (manifest.training?.outcome?.data?.val ? "The model's validation data was not found (moved or deleted)" : 'The model was trained without validation images');
+  return `<section aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2><p class="note">${escapeHtml(why)}, so there is no confusion matrix. Score images it never trained on: <code>graft report &lt;model-dir&gt; --data &lt;labelled-dir&gt;</code>.</p></section>`;
 }
 
 function summaryList(data: ReportData): string {
@@ -89,7 +98,9 @@ function summaryList(data: ReportData): string {
     ['Backbone', `${manifest.backbone.name} (${manifest.backbone.format}, ${manifest.backbone.featureDim}-d features)`],
     ['Preprocessing', `${pre.inputSize}px, ${pre.resize}, ${pre.interpolation}, scale ${pre.scale}, ${pre.layout.toUpperCase()}`],
   ];
-  if (manifest.metrics.val) items.push(['Recorded validation', `accuracy ${percent(manifest.metrics.val.accuracy)}, loss ${manifest.metrics.val.loss.toFixed(3)}`]);
+  // Read from graft.json, which a loader checks only for what inference needs: a hand-edited number may be missing.
+  const val = manifest.metrics.val;
+  if (val && typeof val.accuracy === 'number') items.push(['Recorded validation', `accuracy ${percent(val.accuracy)}${typeof val.loss === 'number' ? `, loss ${val.loss.toFixed(3)}` : ''}`]);
   const t = manifest.training?.outcome;
   if (t?.images) items.push(['Training images', `${t.images.train} train, ${t.images.val} validation, ${t.images.skipped} skipped`]);
   const headEpochs = t?.fineTune ? t.fineTune.firstEpoch - 1 : manifest.metrics.history.length;
@@ -128,12 +139,12 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
   const accuracy = lineChartSvg({ title: 'Cross-validated accuracy', series: series('accuracy'), xLabels, xTitle: 'C', highlight });
   const logLoss = lineChartSvg({ title: 'Cross-validated log-loss', series: series('logLoss'), xLabels, xTitle: 'C', highlight });
   return `<section aria-labelledby="cv-h"><h2 id="cv-h">How the head was chosen</h2>
-<p class="note">${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only${selection.sample ? ` (a stratified sample of ${selection.sample.rows} of ${selection.sample.of} rows; the chosen head was refitted on all)` : ''}; the lowest ${selection.criterion} won: ${escapeHtml(kindOf(chosen))}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation and test images were never used to choose.</p>
+<p class="note">${escapeHtml(`${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only${selection.sample ? ` (a stratified sample of ${selection.sample.rows} of ${selection.sample.of} rows; the chosen head was refitted on all)` : ''}; the lowest ${selection.criterion} won: ${kindOf(chosen)}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation and test images were never used to choose.`)}</p>
 <div class="charts"><figure>${accuracy}<figcaption>CV accuracy by C</figcaption></figure><figure>${logLoss}<figcaption>CV log-loss by C</figcaption></figure></div></section>`;
 }
 
 /** Training images whose given label the cross-validated head confidently contradicts. */
-function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, cvAccuracy: number | undefined): string {
+function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, total: number, cvAccuracy: number | undefined): string {
   if (!issues.length) return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">None: no training image's label was confidently contradicted by cross-validation.</p></section>`;
   const items = issues.map((m) => {
     const image = m.thumbnail
@@ -142,7 +153,8 @@ function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, cvAc
     return `<li><figure>${image}<figcaption><span class="true">given: <b>${escapeHtml(m.given)}</b></span><span class="pred">looks like: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
   });
   const caveat = labelIssuesCaveat(cvAccuracy);
-  return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check (${issues.length})</h2>
+  const shown = issues.length < total ? `the ${issues.length} most suspicious of ${total}` : String(issues.length);
+  return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check (${shown})</h2>
 <p class="note">Training images whose given label the head, trained without them, confidently contradicts (confident learning). Most suspicious first: check these files' labels.${caveat ? ` ${escapeHtml(caveat)}` : ''}</p>
 <ul class="mistakes">${items.join('')}</ul></section>`;
 }

@@ -55,6 +55,21 @@ describe('renderReport (pure)', () => {
     expect(withCv(0.95)).toContain('Labels to check (1)');
     expect(withCv(0.95)).not.toContain('its own mistakes');
   });
+
+  // graft.json edited by hand: a loader checks only what inference needs.
+  it('escapes every value it prints, tolerates a missing number, and says why held-out images were not scored', () => {
+    const chosen = { head: 'linear', trainViews: 'plain', tta: false, c: 1, accuracy: 0.9, logLoss: 0.3 };
+    const selection = { criterion: 'log-loss<img src=x onerror=alert(1)>', folds: 5, grouped: false, chosen, table: [chosen], seconds: 0 };
+    const edited = { ...manifest, metrics: { val: { accuracy: 0.5 }, history: [] }, training: { config: {}, outcome: { selection } } } as unknown as ModelManifest;
+    const issue = { file: '/d/a/1.jpg', given: 'a<b', predicted: 'c', confidence: 0.9, givenProbability: 0.05 };
+    const html = renderReport({ manifest: edited, modelName: 'm', evaluation: null, labelIssues: [issue], labelIssuesTotal: 105, notScored: '/d has <changed>', generatedAt: 'now' });
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('the lowest log-loss&lt;img src=x onerror=alert(1)&gt; won');
+    expect(html).toContain('<dd>accuracy 50.0%</dd>');
+    // A list cut to the most suspicious says so, as the mistakes do.
+    expect(html).toContain('Labels to check (the 1 most suspicious of 105)');
+    expect(html).toContain('/d has &lt;changed&gt;, so there is no confusion matrix');
+  });
 });
 
 describe('graft report on a trained model', () => {

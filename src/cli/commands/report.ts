@@ -30,10 +30,13 @@ export function registerReport(program: Command): void {
         await mkdir(dirname(out), { recursive: true });
         await writeFileAtomic(out, report.html);
         const bytes = Buffer.byteLength(report.html);
-        printResult(flags.json, { report: out, bytes, dataset: report.dataset, accuracy: report.accuracy, misclassified: report.dataset ? report.misclassified : null }, () =>
+        const notScored = report.notScored ? { notScored: report.notScored } : {};
+        printResult(flags.json, { report: out, bytes, dataset: report.dataset, accuracy: report.accuracy, misclassified: report.dataset ? report.misclassified : null, ...notScored }, () =>
           [
             `wrote ${out} (${(bytes / 1024).toFixed(0)} kB)`,
-            report.dataset ? `evaluated on ${report.dataset}: accuracy ${((report.accuracy ?? 0) * 100).toFixed(1)}%, ${report.misclassified} misclassified` : 'no labelled data: pass --data <dir> for the confusion matrix and mistakes',
+            report.dataset
+              ? `evaluated on ${report.dataset}: accuracy ${((report.accuracy ?? 0) * 100).toFixed(1)}%, ${report.misclassified} misclassified`
+              : `${report.notScored ? `not evaluated: ${report.notScored}` : 'no labelled data'}; pass --data <dir> for the confusion matrix and mistakes`,
           ].join('\n'),
         );
       } catch (error) {

@@ -310,7 +310,7 @@ export function formatTrainResult(r: TrainResult, testDir?: string): string {
     lines.push(`  val        none (${r.selection ? 'every training image trained; ' : ''}${estimate})`);
   }
   if (r.labelIssues.length) {
-    lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json and the report):`);
+    lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json, up to 60 in the report):`);
     const caveat = labelIssuesCaveat(r.selection?.chosen.accuracy);
     if (caveat) lines.push(`             ${caveat}`);
     for (const issue of r.labelIssues.slice(0, 5)) lines.push(`             ${issue.file}: labelled ${issue.given}, looks like ${issue.predicted} (${(issue.confidence * 100).toFixed(0)}%)`);
