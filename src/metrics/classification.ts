@@ -240,8 +240,8 @@ export function evaluatePredictions(input: PredictionSet): EvaluationReport {
   const matrix = confusionMatrix(trueIndex, predicted, k);
   const scores = perClassScores(matrix);
 
-  const perClass: Record<string, ClassScores> = {};
-  labels.forEach((label, c) => (perClass[label] = scores[c]!));
+  // Defined, not assigned: a class named __proto__ would otherwise set the object's prototype and vanish.
+  const perClass: Record<string, ClassScores> = Object.fromEntries(labels.map((label, c) => [label, scores[c]!]));
   const counted = scores.filter((s, c) => s.support > 0 || matrix.some((row) => row[c]! > 0));
   const macroF1 = counted.reduce((sum, s) => sum + s.f1, 0) / counted.length;
 

@@ -45,8 +45,12 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   );
 
   lines.push('', 'Confusion matrix (rows = true class, columns = predicted)');
+  // Columns are named by class, cut short; where two cut names would read alike, by number, each row saying its class.
   const short = labels.map(truncate);
-  lines.push(...table(['true \\ pred', ...short], report.confusion.matrix.map((row, t) => [short[t]!, ...row.map(String)])));
+  const numbered = new Set(short).size < short.length;
+  const columns = numbered ? labels.map((_, i) => `#${i + 1}`) : short;
+  const rows = numbered ? labels.map((label, i) => `#${i + 1} ${label}`) : short;
+  lines.push(...table(['true \\ pred', ...columns], report.confusion.matrix.map((row, t) => [rows[t]!, ...row.map(String)])));
 
   const wrong = report.misclassified;
   if (wrong.length > 0) {

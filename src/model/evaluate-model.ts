@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
@@ -30,7 +31,7 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
       hint: `pass the folder of images the model was not trained on, e.g. graft eval <model> ${join(datasetPath, 'test')}`,
     });
   }
-  const dataset = await scanDataset(split?.val ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern, parts: options.part ? [options.part] : EVAL_PARTS });
+  const dataset = await scanDataset(split?.val ?? (await heldOutFolderOnly(datasetPath, model.labels)) ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern, parts: options.part ? [options.part] : EVAL_PARTS });
   if (dataset.split && dataset.split.part === undefined) {
     throw new GraftError('INVALID_DATASET', `${dataset.root} has no ${options.part ?? 'test or val'} rows in its split column to evaluate on (${describeCounts(dataset.split.counts)})`, {
       hint: 'mark the images the model was not trained on as test in the split column, or pass a manifest of them',
@@ -78,4 +79,15 @@ export async function evaluateItems(
     files: kept.map((i) => files[i]!),
   });
   return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name };
+}
+
+/**
+ * A split dataset without its train/ (test/ and val/ only, say): its held-out folder by the same preference, when
+ * every sub-folder is named like one and none is a class of the model. Else undefined (the folder is the classes).
+ */
+async function heldOutFolderOnly(dir: string, labels: readonly string[]): Promise<string | undefined> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+  const folders = entries?.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name) ?? [];
+  if (!folders.length || !folders.every((name) => EVAL_FOLDER_NAMES.includes(name)) || folders.some((name) => labels.includes(name))) return undefined;
+  return join(dir, EVAL_FOLDER_NAMES.find((name) => folders.includes(name))!);
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJsonOutput, repoRoot, runCli, sharedDir, skipReason, tempDir } from '../support.js';
@@ -134,6 +134,11 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const all = parseJsonOutput<PredictJson>(folder);
     expect(all).toHaveLength(153);
     expect(all.map((p) => p.file)).toEqual([...all.map((p) => p.file)].sort());
+    // A folder's images are named as the folder was typed, as files are: one image, one name.
+    const typed = relative(process.cwd(), join(hymenoptera, 'val/bees'));
+    const mixed = parseJsonOutput<PredictJson>(await runCli(['predict', moved, join(typed, basename(bee)), typed, '--top', '1', '--json'], isolated));
+    expect(mixed[0]!.file).toBe(join(typed, basename(bee)));
+    expect(mixed.filter((p) => p.file === mixed[0]!.file)).toHaveLength(2);
     expect(existsSync(join(root, 'empty-cache', 'features-v1.sqlite'))).toBe(false);
 
     // Some of the model's classes, even one, are a test set too (a new batch of one kind); an empty class folder is
@@ -144,6 +149,14 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const bees = parseJsonOutput<EvalJson>(await runCli(['eval', moved, oneClass, '--json'], isolated));
     expect(bees.perClass.bees!.support).toBe(report.perClass.bees!.support);
     expect(bees.perClass.bees!.recall).toBe(report.perClass.bees!.recall);
+    // A split set without its train/ (test/ and val/ only) is scored on its test/, as one with train/ is.
+    const heldOutOnly = join(root, 'held-out-only');
+    await mkdir(heldOutOnly);
+    await symlink(oneClass, join(heldOutOnly, 'test'));
+    await symlink(join(hymenoptera, 'val'), join(heldOutOnly, 'val'));
+    const split = await runCli(['eval', moved, heldOutOnly, '--json'], isolated);
+    expect(split.code, split.stderr).toBe(0);
+    expect(parseJsonOutput<EvalJson>(split).perClass.bees).toEqual(bees.perClass.bees);
     const manifest = join(root, 'one-bee.csv');
     await writeFile(manifest, `path,label\n${bee},bees\n`);
     const one = await runCli(['eval', moved, manifest, '--json'], isolated);
@@ -382,6 +395,17 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const recorded = JSON.parse(await readFile(join(root, 'model', 'graft.json'), 'utf8')) as { metrics: { val: { accuracy: number } } };
     expect(summary.dataset).toMatch(/--val-split 0\.25 held out, seed 42/);
     expect(summary.accuracy).toBeCloseTo(recorded.metrics.val.accuracy, 6);
+    // Images added since: the split drawn again holds out others, some of them trained on. Said, not scored.
+    const added = join(data, 'bees', 'added-since.jpg');
+    await cp(bee, added);
+    try {
+      const changed = await runCli(['report', join(root, 'model'), '--out', join(root, 'report-changed.html'), '--json'], env);
+      expect(changed.code, changed.stderr).toBe(0);
+      const result = parseJsonOutput<{ dataset: string | null; accuracy: number | null; notScored?: string }>(changed);
+      expect(result).toMatchObject({ dataset: null, accuracy: null, notScored: expect.stringMatching(/has changed since training .* cannot be told apart/) });
+    } finally {
+      await rm(added);
+    }
 
     // A label added to graft.json by hand no longer matches the model's outputs: said, not silently misread.
     const edited = join(root, 'edited');

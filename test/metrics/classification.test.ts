@@ -225,6 +225,14 @@ describe('evaluatePredictions against a brute-force recomputation', () => {
   });
 });
 
+describe('evaluatePredictions with a class named like an object property', () => {
+  it('keeps __proto__ as a class of perClass (assigned, it would set the prototype and vanish)', () => {
+    const report = evaluatePredictions({ labels: ['__proto__', 'bees'], trueIndex: [0, 1], probabilities: f32([0.9, 0.1, 0.2, 0.8]) });
+    expect(Object.keys(report.perClass)).toEqual(['__proto__', 'bees']);
+    expect(JSON.stringify(report.perClass)).toMatch(/^\{"__proto__":\{"precision":1,"recall":1,"f1":1,"support":1\}/);
+  });
+});
+
 describe('formatReport', () => {
   it('renders aligned tables, truncated matrix labels and at most 10 mistakes', () => {
     const labels = ['ants', 'a-very-long-label', 'bees'];
@@ -256,6 +264,17 @@ describe('formatReport', () => {
     const listed = lines.filter((l) => /^ +\d\.\d{4}\s/.test(l));
     expect(listed).toHaveLength(10);
     expect(listed[0]).toMatch(/^ +0\.8900\s+a-very-long-label\s+ants\s+photos\/1\.jpg$/);
+  });
+
+  it('numbers the confusion matrix columns when two cut names would read alike, each row naming its class', () => {
+    const labels = ['american_bulldog', 'american_pit_bull_terrier', 'beagle'];
+    const text = formatReport(evaluatePredictions({ labels, trueIndex: [0, 1, 2], probabilities: f32([0.9, 0.05, 0.05, 0.8, 0.1, 0.1, 0.1, 0.1, 0.8]) }));
+    const matrix = text.slice(text.indexOf('Confusion matrix'));
+    expect(matrix).toMatch(/true \\ pred\s+#1\s+#2\s+#3\n/);
+    expect(matrix).toMatch(/#2 american_pit_bull_terrier\s+1\s+0\s+0\n/);
+    // Names that stay distinct when cut keep their (cut) names.
+    const distinct = formatReport(evaluatePredictions({ labels: ['a-very-long-label', 'ants'], trueIndex: [0], probabilities: f32([1, 0]) }));
+    expect(distinct).toMatch(/true \\ pred\s+a-very-lo~\s+ants\n/);
   });
 
   it('says when nothing was misclassified, and shows top-5 when present', () => {

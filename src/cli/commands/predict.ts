@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ProgressListener } from '../../core/progress.js';
 import { listImageFiles } from '../../data/scan-folder.js';
@@ -48,7 +49,11 @@ export function registerPredict(program: Command): void {
     });
 }
 
-/** Each folder among `paths` replaced by the images in it (sorted), its other files reported as skipped. */
+/**
+ * Each folder among `paths` replaced by the images in it (sorted), its other files reported as skipped. Images found
+ * in a folder are named as the folder was typed (`photos/a.jpg`, not an absolute path), as files given are, so the
+ * same image has one name in the output.
+ */
 async function expandFolders(paths: readonly string[], progress: ProgressListener): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
@@ -58,8 +63,9 @@ async function expandFolders(paths: readonly string[], progress: ProgressListene
       continue;
     }
     const listed = await listImageFiles(path);
-    for (const { file, reason } of listed.skipped) progress({ type: 'skip', file, reason });
-    files.push(...listed.files);
+    const asTyped = (file: string): string => join(path, relative(resolve(path), file));
+    for (const { file, reason } of listed.skipped) progress({ type: 'skip', file: asTyped(file), reason });
+    files.push(...listed.files.map(asTyped));
   }
   return files;
 }
