@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
@@ -55,12 +55,38 @@ export async function outPath(request: Pick<ConversionRequest, 'path' | 'out'>, 
   }
   if (to === 'tfjs') {
     await assertReplaceableOutput(out, LAYERS_DIR_OUTPUT, [path]);
-  } else if (out === resolve(path)) {
-    throw new GraftError('INVALID_CONFIG', `The output ${out} is the model being converted; it would be overwritten`, { hint: 'pass --out <another path>' });
-  } else if (existsSync(out) && statSync(out).isDirectory()) {
-    throw new GraftError('INVALID_CONFIG', `The output ${out} is a folder; an ONNX model is one file`, { hint: 'pass --out <file>.onnx' });
+  } else {
+    if ((await stat(out).catch(() => undefined))?.isDirectory()) {
+      throw new GraftError('INVALID_CONFIG', `The output ${out} is a folder; an ONNX model is one file`, { hint: 'pass --out <file>.onnx' });
+    }
+    await assertReplaceableOnnxFile(out, path);
   }
   return out;
+}
+
+/**
+ * An existing file at the ONNX output is replaced only when it is an earlier ONNX output: a `.onnx` file that starts
+ * as one does (field 1, ir_version). Never the model being converted (links resolved), and never another kind of
+ * file: a TF.js weight shard, an ONNX model's external data, the user's notes.
+ */
+async function assertReplaceableOnnxFile(out: string, source: string): Promise<void> {
+  const existing = await realpath(out).catch(() => undefined);
+  if (existing === undefined) return;
+  if (existing === (await realpath(source).catch(() => resolve(source)))) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is the model being converted; it would be overwritten`, { hint: 'pass --out <another path>' });
+  }
+  const handle = await open(existing, 'r');
+  const first = Buffer.alloc(1);
+  try {
+    await handle.read(first, 0, 1, 0);
+  } finally {
+    await handle.close();
+  }
+  if (extname(existing).toLowerCase() !== '.onnx' || first[0] !== 0x08) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is a file that is not an ONNX model (${basename(existing)}); it would be replaced`, {
+      hint: 'pass --out <a new file>.onnx; an earlier .onnx output may be replaced',
+    });
+  }
 }
 
 /** Runs an ONNX model's first output on `x` in onnxruntime. */

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -40,6 +41,8 @@ export async function convertGraphToOnnx(request: ConversionRequest): Promise<Co
   }
   const maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
   assertWithin(maxAbsDiff, request.tolerance, path);
+  // A new folder, as a TF.js output makes its own.
+  await mkdir(dirname(out), { recursive: true });
   await writeFileAtomic(out, onnx);
   return {
     read: { path, format: 'tfjs-graph', inputShape, outputShape },

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
@@ -38,6 +40,8 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
       const onnx = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
       maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
       assertWithin(maxAbsDiff, request.tolerance, request.path);
+      // A new folder, as a TF.js output makes its own.
+      await mkdir(dirname(out), { recursive: true });
       await writeFileAtomic(out, onnx);
       bytes = onnx.byteLength;
     } else {

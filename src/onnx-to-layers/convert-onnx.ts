@@ -112,12 +112,15 @@ export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayers
   const needed = neededNodes(nodes, outputNames, state.needed, inputName);
   const consumers = new Map<string, NodeProto[]>();
   for (const node of needed) for (const name of node.input ?? []) if (name) consumers.set(name, [...(consumers.get(name) ?? []), node]);
-  // An input whose every reader transposes it NHWC -> NCHW is NHWC already (TF exports): keep it. Otherwise an
-  // image input is NCHW and the Keras input is NHWC.
+  // An input whose every reader transposes it NHWC -> NCHW is NHWC already (TF exports): keep it. So is one shaped
+  // [N, H, W, C] with C a channel count (1, 3 or 4) where H is not (a TF graph that scales its input first, Mul then
+  // Transpose). Otherwise an image input is NCHW and the Keras input is NHWC.
+  const readers = consumers.get(inputName) ?? [];
+  const isChannels = (n: number | undefined): boolean => n === 1 || n === 3 || n === 4;
   const isNhwcInput =
     onnxInputShape.length === 4 &&
-    (consumers.get(inputName) ?? []).every((n) => n.opType === 'Transpose' && JSON.stringify(n.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number)) === '[0,3,1,2]') &&
-    (consumers.get(inputName) ?? []).length > 0;
+    ((readers.length > 0 && readers.every((n) => n.opType === 'Transpose' && JSON.stringify(n.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number)) === '[0,3,1,2]')) ||
+      (isChannels(onnxInputShape[3]) && !isChannels(onnxInputShape[1])));
   const isConverted = onnxInputShape.length === 4 && !isNhwcInput;
   const inputPerm = isConverted ? [0, 2, 3, 1] : [...onnxInputShape.keys()];
   const kerasInputShape = inputPerm.map((a) => onnxInputShape[a]!);

@@ -72,8 +72,18 @@ describe('graft convert', () => {
     await refused('onnx', project, /is a folder; an ONNX model is one file/);
     await refused('tfjs', join(project, 'notes.txt'), /is a file/);
     await refused('tfjs', small, /holds .*small-tfjs.*, which this run reads/);
+    // An ONNX output replaces an earlier .onnx output only: not the source's weight shard, not the user's notes.
+    const weights = await readFile(join(small, 'weights.bin'));
+    await refused('onnx', join(small, 'weights.bin'), /is a file that is not an ONNX model \(weights\.bin\)/);
+    await refused('onnx', join(project, 'notes.txt'), /is a file that is not an ONNX model/);
+    expect(await readFile(join(small, 'weights.bin'))).toEqual(weights);
+    expect(await readFile(join(project, 'notes.txt'), 'utf8')).toBe('keep');
     expect(readdirSync(project).sort()).toEqual(['notes.txt', 'src']);
     expect(readdirSync(small).sort()).toEqual(['model.json', 'weights.bin']);
+    // A rerun replaces its own earlier output, and a new folder is made for it.
+    const nested = join(root, 'new', 'folder', 'small.onnx');
+    await convertModel(small, { to: 'onnx', out: nested });
+    expect((await convertModel(small, { to: 'onnx', out: nested })).wrote.path).toBe(nested);
     // A model given as a file (Keras .h5) and converted onto itself.
     const h5 = join(root, 'copy.h5');
     await writeFile(h5, await readFile(join(sharedDir, 'models/keras-h5-sequential-cnn/mnist_cnn_keras3.9.0.h5')).catch(() => Buffer.from('')));
@@ -132,6 +142,16 @@ describe('graft convert', () => {
     } finally {
       original.dispose();
     }
+  }, 120_000);
+
+  it.skipIf(!hasShared)('a TF.js graph model -> ONNX -> TF.js keeps its NHWC input, though the graph scales it before transposing', async () => {
+    const onnx = await convertModel(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph'), { to: 'onnx', out: join(root, 'mnv1-graph.onnx') });
+    expect(onnx.wrote).toMatchObject({ format: 'onnx' });
+    const back = await convertModel(onnx.wrote.path, { to: 'tfjs', out: join(root, 'mnv1-graph-tfjs') });
+    // Before: taken for NCHW (its first reader is a Mul, not a Transpose) and given a [224, 3, 224] input.
+    expect(back.read.inputShape).toEqual([224, 224, 3]);
+    expect(back.wrote.inputShape).toEqual([224, 224, 3]);
+    expect(back.notes ?? []).not.toContainEqual(expect.stringMatching(/ONNX was NCHW/));
   }, 120_000);
 
   it.skipIf(!hasShared)('int8 ONNX -> TF.js layers: NHWC input, float layers; top-1 on real images matches onnxruntime', async () => {
