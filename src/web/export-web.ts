@@ -1,9 +1,10 @@
 import { isWithin } from '../core/is-within.js';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { replaceDirectory } from '../core/atomic-write.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
@@ -100,22 +101,40 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   const onnxPath = join(root, manifest.files.onnx);
   if (!existsSync(onnxPath)) throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
 
-  const out = resolve(options.out ?? `${root}-web`);
-  if (isWithin(root, out)) {
-    throw new GraftError('INVALID_CONFIG', `The output folder ${out} holds the model directory ${root}: writing the export there would delete it`, { hint: 'choose another --out' });
+  // Every check before anything is written: a mistyped engine must not cost an earlier export.
+  if (options.engine !== undefined && !['auto', 'onnxruntime-web', 'tfjs'].includes(options.engine)) {
+    throw new GraftError('INVALID_CONFIG', `Unknown web engine "${String(options.engine)}". Must be one of: auto, onnxruntime-web, tfjs`);
   }
-  if (existsSync(out)) {
-    if ((await readdir(out)).length && !options.overwrite) {
-      throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
-    }
-    if (options.overwrite) await rm(out, { recursive: true, force: true });
+  const dest = resolve(options.out ?? `${root}-web`);
+  if (isWithin(root, dest)) {
+    throw new GraftError('INVALID_CONFIG', `The output folder ${dest} holds the model directory ${root}: writing the export there would delete it`, { hint: 'choose another --out' });
   }
-  await mkdir(out, { recursive: true });
+  const existing = await stat(dest).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `The output ${dest} is a file; a web export is a folder`, { hint: 'choose another --out' });
+  }
+  if (existing && (await readdir(dest)).length && !options.overwrite) {
+    throw new GraftError('INVALID_CONFIG', `The output folder ${dest} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
+  }
+  // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
+  await mkdir(dirname(dest), { recursive: true });
+  const out = await mkdtemp(`${dest}.staging-`);
+  try {
+    const written = await writeWebExport(root, manifest, onnxPath, out, options.engine);
+    await replaceDirectory(out, dest);
+    return { ...written, out: dest };
+  } catch (error) {
+    await rm(out, { recursive: true, force: true });
+    throw error;
+  }
+}
 
+/** The export's files, written into the empty folder `out`. */
+async function writeWebExport(root: string, manifest: ModelManifest, onnxPath: string, out: string, requested: ExportWebOptions['engine']): Promise<ExportWebResult> {
   const info = webModelInfo(manifest, basename(root));
   let engine: WebEngine;
   let engineReason: string;
-  if (options.engine === undefined || options.engine === 'auto') {
+  if (requested === undefined || requested === 'auto') {
     // The same answers as the server come first: onnxruntime-web runs model.onnx itself. TF.js runs an int8 model's
     // float conversion, ~30% faster in Chromium, but its probabilities move (up to 0.15 on hymenoptera photos, the
     // top-1 of 3 of 153 changed), so it is only chosen by name.
@@ -125,11 +144,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
       ? `auto: onnxruntime-web runs model.onnx itself (int8: ${quantized.slice(0, 3).join(', ')}), so the page gives the server's probabilities; --engine tfjs is faster but runs it in float, and borderline answers change`
       : "auto: onnxruntime-web runs model.onnx itself (float), so the page gives the server's probabilities, and faster than TF.js";
   } else {
-    engine = options.engine;
+    engine = requested;
     engineReason = 'chosen';
-  }
-  if (engine !== 'onnxruntime-web' && engine !== 'tfjs') {
-    throw new GraftError('INVALID_CONFIG', `Unknown web engine "${String(engine)}". Must be one of: auto, onnxruntime-web, tfjs`);
   }
 
   let names: string[];

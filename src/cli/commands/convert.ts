@@ -75,11 +75,16 @@ function formatReport(report: ConversionReport): string {
   const lines = [
     `read   ${report.read.path} (${report.read.format}, input ${shape(report.read.inputShape)}, output ${shape(report.read.outputShape)})`,
     `wrote  ${report.wrote.path} (${report.wrote.format}, ${(report.wrote.bytes / 1e6).toFixed(2)} MB${wroteShapes})`,
-    `check  max abs diff ${report.check.maxAbsDiff.toExponential(2)} on ${report.check.inputs} (tolerance ${report.check.tolerance})${report.check.reference ? ` vs ${report.check.reference}` : ''}`,
+    ...checkLines(report.check),
   ];
-  const ort = report.check.onnxruntime;
-  if (ort) lines.push(`       vs onnxruntime (integer kernels, not gated): max abs diff ${ort.maxAbsDiff.toExponential(2)}`);
   for (const note of report.notes ?? []) lines.push(`note   ${note}`);
   lines.push(`time   ${report.seconds.toFixed(2)} s`);
   return lines.join('\n');
+}
+
+/** The numerical check, as `graft convert` and `graft export --target tfjs` print it: against what, and onnxruntime's difference where it is not the gate. */
+export function checkLines(check: ConversionReport['check']): string[] {
+  const lines = [`check  max abs diff ${check.maxAbsDiff.toExponential(2)} on ${check.inputs} (tolerance ${check.tolerance})${check.reference ? ` vs ${check.reference}` : ''}`];
+  if (check.onnxruntime) lines.push(`       vs onnxruntime (integer kernels, not gated): max abs diff ${check.onnxruntime.maxAbsDiff.toExponential(2)}`);
+  return lines;
 }

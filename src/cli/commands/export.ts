@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { exportWeb } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
 import { printResult, reportFailure } from '../output.js';
+import { checkLines } from './convert.js';
 
 export function registerExport(program: Command): void {
   program
@@ -11,18 +12,22 @@ export function registerExport(program: Command): void {
     .argument('<model-dir>', 'a directory written by graft train')
     .requiredOption('--target <target>', 'what to export for: web or tfjs')
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
-    .option('--engine <engine>', 'web: the browser runtime: auto (onnxruntime-web, which runs model.onnx itself: the server\'s answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)', 'auto')
+    .addOption(
+      new Option('--engine <engine>', "web: the browser runtime: auto (onnxruntime-web, which runs model.onnx itself: the server's answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)")
+        .choices(['auto', 'onnxruntime-web', 'tfjs'])
+        .default('auto'),
+    )
     .option('--overwrite', 'replace the output folder if it exists', false)
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (modelDir: string, flags: { target: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
       try {
         if (flags.target === 'tfjs') {
-          const result = await exportTfjs(modelDir, { out: flags.out });
+          const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
           const c = result.conversion;
           printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, check: c.check, notes: c.notes ?? [] }, () =>
             [
               `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json)`,
-              `check  max abs diff ${c.check.maxAbsDiff.toExponential(2)} against the model's ONNX (tolerance ${c.check.tolerance})`,
+              ...checkLines(c.check),
               ...(c.notes ?? []).map((n) => `note   ${n}`),
               'load it with tf.loadLayersModel(\'<url>/model.json\'); it takes NHWC images',
             ].join('\n'),
