@@ -3,6 +3,7 @@ import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-o
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
 import { backboneFromOptions } from '../engine/open-backbone.js';
+import { findEntryBySha256 } from '../hub/catalogue.js';
 import { preprocessingHash, type Preprocessing } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
@@ -97,8 +98,10 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   try {
     const { meta } = set;
     const cacheDir = options.cacheDir ?? defaultCacheDir();
+    // A catalogue model is found by its name (the cache, the model folders) before the URL the store recorded: an
+    // air-gapped cluster has it cached under the name, and online it is not downloaded a second time.
     const source = await backboneFromOptions({
-      backbone: options.backbone ?? meta.model.source,
+      backbone: options.backbone ?? findEntryBySha256(meta.model.sha256)?.name ?? meta.model.source,
       cacheDir,
       offline: options.offline,
       modelDirs: options.modelDirs,
@@ -109,8 +112,8 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       onProgress,
     }).catch((error: unknown) => {
       // The store names the model it was made with; moved since, it is found again by --backbone.
-      if (options.backbone !== undefined || !(error instanceof GraftError) || error.code !== 'MODEL_NOT_FOUND') throw error;
-      throw new GraftError('MODEL_NOT_FOUND', `${error.message} (the backbone ${set.dir} was made with)`, {
+      if (options.backbone !== undefined || !(error instanceof GraftError) || (error.code !== 'MODEL_NOT_FOUND' && error.code !== 'OFFLINE')) throw error;
+      throw new GraftError(error.code, `${error.message} (the backbone ${set.dir} was made with)`, {
         hint: `pass --backbone <where that model is now> (the same file: sha256 ${meta.model.sha256.slice(0, 12)}...)`,
         cause: error,
       });

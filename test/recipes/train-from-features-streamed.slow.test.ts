@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { preprocessingHash } from '../../src/core/preprocessing.js';
+import { CATALOGUE } from '../../src/hub/catalogue.js';
 import { backboneFromOptions } from '../../src/engine/open-backbone.js';
 import { writeSyntheticShards } from '../../src/features/synthetic-shards.js';
 import { trainFromFeatures } from '../../src/recipes/train-from-features.js';
@@ -11,9 +12,9 @@ import type { ShardMeta } from '../../src/features/shard-store.js';
 import { hasShared, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 /** Synthetic 1280-d rows that claim to come from the int8 MobileNetV2 (one view: train them with multiScale off). */
-async function syntheticStore(rows: number, cacheDir: string): Promise<string> {
+async function syntheticStore(rows: number, cacheDir: string, source?: string): Promise<string> {
   const { info } = await backboneFromOptions({ backbone: int8Model, cacheDir });
-  const model: ShardMeta['model'] = { name: info.name, source: info.source, sha256: info.sha256, featureDim: info.featureDim, preprocessing: info.preprocessing, preprocessingHash: preprocessingHash(info.preprocessing) };
+  const model: ShardMeta['model'] = { name: info.name, source: source ?? info.source, sha256: info.sha256, featureDim: info.featureDim, preprocessing: info.preprocessing, preprocessingHash: preprocessingHash(info.preprocessing) };
   const dir = join(await tempDir('graft-streamed-store-'), `rows-${rows}`);
   await writeSyntheticShards(dir, { rows, shards: 3, classes: 5, valFraction: 0.1, model, seed: 3 });
   return dir;
@@ -60,6 +61,18 @@ describe.skipIf(!hasShared)('training from a store larger than memory is given (
     // The local copy is removed once the head is fitted.
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(root)).filter((f) => f.startsWith('graft-rows-'))).toEqual([]);
+  });
+
+  it('finds a catalogue backbone by its name, offline, where the store recorded its download address', async () => {
+    const root = await tempDir('graft-store-offline-');
+    const cacheDir = join(root, 'cache');
+    // What `graft embed --backbone mobilenet_v2` leaves: the model cached under its name, the store naming its URL.
+    await mkdir(join(cacheDir, 'models/mobilenet_v2'), { recursive: true });
+    await copyFile(int8Model, join(cacheDir, 'models/mobilenet_v2/mobilenetv2-12-int8.onnx'));
+    const store = await syntheticStore(200, cacheDir, CATALOGUE.mobilenet_v2.url);
+    // Before: "... is not in the cache (.../url-<hash>/...) and offline mode is on".
+    const trained = await trainFromFeatures({ features: store, out: join(root, 'model'), cacheDir, offline: true, config: { multiScale: false, c: 0.01 } });
+    expect(trained.backbone.name).toBe('mobilenet_v2');
   });
 
   it('has no corner crops to train on: --crops on is refused, --crops auto warns and trains without them', async () => {
