@@ -6,7 +6,7 @@
 export { IMAGE_EXTENSIONS, hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 export { EXPECTED_FOLDER_LAYOUT, requireTwoClasses, scanImageFolder, type ScanFolderOptions } from './scan-folder.js';
 export { parseCsv, scanCsv, scanManifest } from './scan-csv.js';
-export { MANIFEST_EXTENSIONS, isManifestPath, streamManifest, type ManifestEntry } from './manifest.js';
+export { MANIFEST_EXTENSIONS, isManifestPath, streamManifest, type ManifestEntry, type ManifestPart } from './manifest.js';
 export { listDataset, relativePath, type DatasetListing, type ListedImage } from './dataset-listing.js';
 export { scanDataset } from './scan-dataset.js';
 export { VAL_FOLDER_NAMES, findSplitFolders } from './find-split-folders.js';

@@ -10,7 +10,8 @@ export { FEATURE_DTYPES, storedValues, type FeatureDtype } from './vector-encodi
 export { defaultCacheDir, type CacheDirEnvironment } from '../core/cache-dir.js';
 export { extractFeatures, type ExtractionResult, type ExtractOptions } from './extract-features.js';
 export { extractViews, type CutPrefix, type ExtractViewsOptions, type ViewExtractionResult } from './extract-views.js';
-export { DEFAULT_ROWS_PER_BLOCK, checkBlockSize, inMemoryRows, materialiseRows, type FeatureBlock, type FeatureRows } from './feature-rows.js';
+export { DEFAULT_ROWS_PER_BLOCK, checkBlockSize, inMemoryRows, materialiseRows, type FeatureBlock, type FeatureRows, type RowSource } from './feature-rows.js';
+export { FileHashIndex } from './file-hash-index.js';
 export { MAX_SHARDS, SINGLE_SHARD, parseShardFileName, parseShardSpec, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
 export { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardPart, type ShardRow, type ShardRowStamp } from './shard-store.js';
 export { isFeatureStore, openShardSet, storeStatus, type ShardSet, type ShardStatus, type StoreStatus } from './shard-set.js';

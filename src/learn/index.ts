@@ -1,6 +1,7 @@
 /**
- * Training heads on cached features (`trainHead`), their configs, and the one training loop (`fit`) with its
- * callbacks. The one-call `train` recipe is in `recipes`; fine-tuning's steps are internal: `train({ fineTune })` is
+ * Heads on cached features: the default linear head, chosen by cross-validation and solved by L-BFGS
+ * (`fitLinearHead`), the MLP head trained by the fit loop (`trainHead`), their configs, and the one training loop
+ * (`fit`) with its callbacks. The one-call `train` recipe is in `recipes`; fine-tuning's steps are internal: `train({ fineTune })` is
  * their public face.
  * @packageDocumentation
  */
@@ -8,7 +9,13 @@ export { denseForward, foldNormalization, softmaxInPlace, type DenseLayerWeights
 export { DEFAULT_HEAD, describeHead, headFromConfig, headToConfig, isLinearHead, type HeadConfig } from './head-config.js';
 export { DEFAULT_TRAIN, trainConfigFrom, type AutoOr, type TrainConfig, type TrainConfigInput } from './train-config.js';
 export { trainHead, type FeatureMatrix, type LabelledFeatures, type TrainedHead } from './train-head.js';
-export { prepareData, type DataSplit, type LabelledDataset } from './prepare-data.js';
+export { fitLinearHead, type HeadTrainingSet, type LinearHead, type LinearHeadOptions, type SelectionReport } from './select/fit-linear-head.js';
+export type { CropRows } from './select/crop-rows.js';
+export type { CvScore, MirrorViews, SelectionCriterion, TrainViews } from './select/cross-validate.js';
+export type { LabelIssue } from '../core/selection-report.js';
+export type { ValScores } from './head-phase.js';
+export type { FineTuneSummary } from './fine-tune-summary.js';
+export { prepareData, type DataSource, type DataSplit, type LabelledDataset } from './prepare-data.js';
 export { DEFAULT_FINE_TUNE, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
 export { classWeightsFor } from './class-weights.js';
 export {

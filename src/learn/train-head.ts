@@ -48,7 +48,9 @@ interface HeadVariables {
 
 /**
  * Trains a Dense head on cached features with Adam and categorical cross-entropy, early stopping on val_loss
- * and keeping the best weights (Keras `EarlyStopping(restore_best_weights=True)`).
+ * and keeping the best weights (Keras `EarlyStopping(restore_best_weights=True)`). This is the MLP head's trainer
+ * (`hidden` layers, dropout, epochs); the default linear head is solved by `fitLinearHead` (select/fit-linear-head.ts), which reads the
+ * config's `c`, `mirror` and `tta` (this function does not).
  *
  * Written as explicit steps over tf.Variables rather than `model.fit` so that every random choice
  * (initial weights, dropout masks, batch order) comes from one seeded generator: the same seed gives the same

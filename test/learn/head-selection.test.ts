@@ -303,3 +303,17 @@ describe('crossValidateHeads and fitLinearHead', () => {
     expect(messages.join('\n')).toMatch(/no cross-validation scores.*mirror rows and test-time augmentation on/);
   });
 });
+
+describe('the public surface', () => {
+  it("learn.fitLinearHead is the default head's solver: README's table points at it, and C changes the head it fits", async () => {
+    const { learn } = await import('../../src/index.js');
+    const { rows, labels } = clusters(60, 6, 3, 4, 1.5);
+    const set: import('../../src/index.js').learn.HeadTrainingSet = { plain: rows, labels, classNames: ['a', 'b', 'c'], files: Array.from(labels, (_, i) => `f${i}`) };
+    const fit = (c: number) => learn.fitLinearHead(set, { c, trainViews: 'plain', tta: false, classWeights: 'none', maxFolds: 'auto', seed: 1 });
+    const [weak, strong] = [await fit(1e-4), await fit(10)];
+    expect([weak.c, strong.c]).toEqual([1e-4, 10]);
+    const norm = (head: typeof weak) => Math.hypot(...head.layers[0]!.weight);
+    expect(norm(strong)).toBeGreaterThan(10 * norm(weak));
+    expect(strong.selection?.chosen.c).toBe(10);
+  });
+});
