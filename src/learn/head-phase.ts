@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { extractFeatures } from '../features/extract-features.js';
@@ -77,9 +78,10 @@ function requireReadableClasses(classNames: readonly string[], labels: Int32Arra
   const empty = classNames.filter((_, c) => rows[c] === 0);
   if (empty.length === 0) return;
   const why = new Map(skipped.map((s) => [s.file, s.reason]));
-  const files = items.filter((item) => item.label === empty[0]);
-  const examples = files.slice(0, 3).map((item) => `${item.file}: ${why.get(item.file) ?? 'unreadable'}`);
-  throw new GraftError('INVALID_DATASET', `No training image of class ${empty.map((c) => JSON.stringify(c)).join(', ')} could be read (${files.length} file${files.length === 1 ? '' : 's'} of "${empty[0]}" skipped: ${examples.join('; ')}${files.length > 3 ? '; ...' : ''})`, {
+  const listed = items.filter((item) => item.label === empty[0]).map((item) => `${item.file}: ${why.get(item.file) ?? 'unreadable'}`);
+  // Files skipped while the data was listed (outside the folders allowed to be read, say) are not items: found by their class folder.
+  const files = listed.length ? listed : skipped.filter((s) => basename(dirname(s.file)) === empty[0]).map((s) => `${s.file}: ${s.reason}`);
+  throw new GraftError('INVALID_DATASET', `No training image of class ${empty.map((c) => JSON.stringify(c)).join(', ')} could be read (${files.length} file${files.length === 1 ? '' : 's'} of "${empty[0]}" skipped: ${files.slice(0, 3).join('; ')}${files.length > 3 ? '; ...' : ''})`, {
     hint: `replace those files with readable images (JPEG, PNG, WebP, ...), or remove the class's folder`,
   });
 }
@@ -133,7 +135,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
     };
   };
   const trainSet = setOf(data.train, 0);
-  requireReadableClasses(data.labels, trainSet.labels, data.train, extraction.skipped);
+  requireReadableClasses(data.labels, trainSet.labels, data.train, [...data.skipped, ...extraction.skipped]);
   const valSet = setOf(data.val, data.train.length);
   const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy, onProgress) : undefined;
 

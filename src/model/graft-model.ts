@@ -49,7 +49,14 @@ export class GraftModel {
   /** @throws GraftError INVALID_MODEL_DIR naming the directory and the missing or damaged file. */
   static async load(dir: string): Promise<GraftModel> {
     const { root, manifest, onnxPath } = await readModelDir(dir);
-    return new GraftModel(root, manifest, await createSession(onnxPath));
+    const session = await createSession(onnxPath).catch((cause: unknown) => {
+      // graft train wrote this file whole (temp file, then rename): a file onnxruntime cannot read was damaged since.
+      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is damaged: onnxruntime cannot load it (${cause instanceof Error ? cause.message : String(cause)})`, {
+        hint: 'copy the model directory again, or train again',
+        cause,
+      });
+    });
+    return new GraftModel(root, manifest, session);
   }
 
   get labels(): readonly string[] {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +91,18 @@ describe('datasets that cannot lie', () => {
       expect(error).toMatchObject({ code: 'INVALID_DATASET' });
       expect((error as Error).message).toMatch(/No training image of class "wasps" could be read \(2 files of "wasps" skipped: .*empty\.jpg: /);
       expect(existsSync(out)).toBe(false);
+    }
+    // A class whose files all lie outside the folders allowed to be read (the dashboard's data roots): named, with why.
+    const elsewhere = await tempDir('graft-outside-');
+    try {
+      await writeFile(join(elsewhere, 'a.jpg'), await readFile(join(dir, 'circles', (await readdir(join(dir, 'circles')))[0]!)));
+      await rm(join(dir, 'wasps'), { recursive: true });
+      await mkdir(join(dir, 'wasps'));
+      await symlink(join(elsewhere, 'a.jpg'), join(dir, 'wasps', 'a.jpg'));
+      const error = await train({ train: dir, backbone: 'nsfwjs_mobilenet_v2', out: join(root, 'confined-model'), cacheDir: join(tmpdir(), 'graft-web-tests-cache'), offline: true, confineTo: [dir] }).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/No training image of class "wasps" could be read \(1 file of "wasps" skipped: .*wasps\/a\.jpg: .*outside/);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
     }
   });
 

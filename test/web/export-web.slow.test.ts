@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -100,6 +100,13 @@ describe('graft export --target web', () => {
 
   it('refuses a folder that is not a model directory', async () => {
     await expect(exportWeb(model.data.root, { out: join(model.root, 'web-x') })).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR' });
+  });
+
+  it('GraftModel.load names a damaged model.onnx as a damaged model directory (it was UNSUPPORTED_MODEL: "report this model")', async () => {
+    const damaged = join(model.root, 'damaged');
+    await cp(model.dir, damaged, { recursive: true });
+    await truncate(join(damaged, 'model.onnx'), 1000);
+    await expect(GraftModel.load(damaged)).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringContaining(`${join(damaged, 'model.onnx')} is damaged`) });
   });
 
   it('`graft export --target coreml` is refused with the known targets', async () => {
