@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -100,6 +101,20 @@ describe('graft export --target web', () => {
 
   it('refuses a folder that is not a model directory', async () => {
     await expect(exportWeb(model.data.root, { out: join(model.root, 'web-x') })).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR' });
+  });
+
+  it.skipIf(!hasChromium)('opened from file://, the page says to serve its folder over HTTP (it said "Failed to fetch")', async () => {
+    const out = join(model.root, 'web-file-url');
+    await exportWeb(model.dir, { out });
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      await page.goto(pathToFileURL(join(out, 'index.html')).href);
+      await page.waitForFunction("document.getElementById('status').textContent.startsWith('Could not load')", undefined, { timeout: 15_000 });
+      expect(await page.textContent('#status')).toContain('serve its folder over HTTP');
+    } finally {
+      await chromium.close();
+    }
   });
 
   it('GraftModel.load names a damaged model.onnx as a damaged model directory (it was UNSUPPORTED_MODEL: "report this model")', async () => {

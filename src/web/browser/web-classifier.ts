@@ -33,6 +33,8 @@ export interface WebClassifier {
 export function makeLoad(openEngine: OpenEngine): (baseUrl?: string) => Promise<WebClassifier> {
   return async (baseUrl) => {
     const base = new URL(baseUrl || './', document.baseURI);
+    // Browsers fetch nothing from file:// (and load no wasm from it): the one thing to do is serve the folder.
+    if (base.protocol === 'file:') throw new Error('this page was opened from a file; serve its folder over HTTP (e.g. python3 -m http.server -d <folder>) and open it from there');
     const response = await fetch(new URL('model.json', base));
     if (!response.ok) throw new Error(`Cannot load model.json: HTTP ${response.status}`);
     const info = (await response.json()) as WebExportInfo;
