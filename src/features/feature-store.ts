@@ -64,7 +64,7 @@ const CREATE_SCHEMA = `
  *
  * @example
  * ```ts
- * const store = FeatureStore.open();            // $GRAFT_CACHE_DIR or the user's cache folder
+ * const store = FeatureStore.open();            // the user's cache folder (the CLI passes $GRAFT_CACHE_DIR)
  * try {
  *   const hits = store.getMany(keys);           // Map<key, Float32Array>; absent keys are misses
  *   store.putMany(computed.map(({ key, vector }) => ({ key, model: backbone.sha256, data: vector })));
@@ -107,7 +107,7 @@ export class FeatureStore {
       mkdirSync(dir, { recursive: true });
     } catch (cause) {
       throw new GraftError('CACHE_ERROR', `Cannot create the feature cache folder ${dir}: ${reason(cause)}`, {
-        hint: 'set GRAFT_CACHE_DIR (or pass cacheDir) to a folder you can write to',
+        hint: 'use a cache folder you can write to (cacheDir; GRAFT_CACHE_DIR for the CLI)',
         cause,
       });
     }
@@ -124,7 +124,7 @@ export class FeatureStore {
       throw new GraftError('CACHE_ERROR', `Cannot open the feature cache ${filePath}: ${reason(cause)}`, {
         hint:
           `check that ${dir} is writable and on a local disk; if the file is damaged, delete it (it is only a cache), ` +
-          'or set GRAFT_CACHE_DIR to another folder',
+          'or use another cache folder (cacheDir; GRAFT_CACHE_DIR for the CLI)',
         cause,
       });
     }
@@ -240,7 +240,7 @@ export class FeatureStore {
     } catch (cause) {
       if (cause instanceof GraftError || cause instanceof TypeError || cause instanceof RangeError) throw cause;
       throw new GraftError('CACHE_ERROR', `Cannot ${action} the feature cache ${this.path}: ${reason(cause)}`, {
-        hint: 'if another Graft process is writing, retry when it is done; otherwise set GRAFT_CACHE_DIR to another folder',
+        hint: 'if another Graft process is writing, retry when it is done; otherwise use another cache folder (cacheDir; GRAFT_CACHE_DIR for the CLI)',
         cause,
       });
     }
@@ -264,7 +264,7 @@ function migrate(db: Database.Database, filePath: string): void {
         'CACHE_ERROR',
         `The feature cache ${filePath} has schema version ${version}; this Graft reads version ${FEATURE_STORE_SCHEMA_VERSION}. ` +
           'It was written by a newer Graft.',
-        { hint: 'upgrade Graft, or set GRAFT_CACHE_DIR to another folder for this version' },
+        { hint: 'upgrade Graft, or use another cache folder for this version (cacheDir; GRAFT_CACHE_DIR for the CLI)' },
       );
     }
     // Version 0 is a new file (or one from before versioning). A cache holds nothing that cannot be recomputed,

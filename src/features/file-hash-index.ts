@@ -42,7 +42,7 @@ export class FileHashIndex {
       return new FileHashIndex(db);
     } catch (cause) {
       throw new GraftError('CACHE_ERROR', `Cannot open the file index ${path}: ${(cause as Error).message}`, {
-        hint: 'set GRAFT_CACHE_DIR to a folder you can write to',
+        hint: 'use a cache folder you can write to (cacheDir; GRAFT_CACHE_DIR for the CLI)',
         cause,
       });
     }
