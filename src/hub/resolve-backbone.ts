@@ -115,9 +115,9 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
     searched[searched.length - 1] = `${cached} (damaged, removed)`;
   }
   if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
-  if (options.offline) {
+  if (options.offline && !isLocalMirror(entry.url, options)) {
     throw new GraftError('OFFLINE', `Backbone ${name} is not available offline. Searched: ${searched.join(', ')}`, {
-      hint: `download ${entry.url} and pass --backbone <path>, set GRAFT_MODELS_DIR to a folder that holds ${entry.fileName}, point GRAFT_HUB_MIRROR at a mirror, or run once with network`,
+      hint: `download ${entry.url} and pass --backbone <path>, set GRAFT_MODELS_DIR to a folder that holds ${entry.fileName}, point GRAFT_HUB_MIRROR at a local folder, or run once with network`,
     });
   }
   // A single-file model has one id; a TF.js model's id covers model.json plus shards and is checked below.
@@ -139,7 +139,7 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
   const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   const dest = join(folder, isSingleFile(format) ? fileName : 'model.json');
   if (!existsSync(dest)) {
-    if (options.offline) {
+    if (options.offline && !isLocalMirror(url, options)) {
       throw new GraftError('OFFLINE', `${url} is not in the cache (${dest}) and offline mode is on`, {
         hint: 'run once with network, or download it yourself and pass --backbone <path>',
       });
@@ -148,6 +148,11 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
   }
   const found = await resolveLocalPath(isSingleFile(format) ? dest : folder, url);
   return { ...found, source: url };
+}
+
+/** Whether a mirror rule serves `url` from a folder: copying from it needs no network, so offline mode allows it. */
+function isLocalMirror(url: string, options: ResolveOptions): boolean {
+  return 'path' in applyMirror(url, options.mirrors ?? []);
 }
 
 /**

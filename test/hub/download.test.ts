@@ -185,9 +185,16 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(fetched.sha256).toBe(CATALOGUE.mobilenet_v2.sha256[0]);
   });
 
-  it('copies from a local-directory mirror, verifying the hash', async () => {
+  it('copies from a local-directory mirror, verifying the hash, offline too (a folder is not the network)', async () => {
     const cacheDir = await tempDir();
-    const resolved = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors: [{ prefix: zooPrefix, target: join(sharedDir, 'models/mobilenetv2-int8-onnx') }] });
+    const mirrors = [{ prefix: zooPrefix, target: join(sharedDir, 'models/mobilenetv2-int8-onnx') }];
+    const resolved = await resolveBackbone('mobilenet_v2', { cacheDir, mirrors, offline: true });
+    // A URL given directly is mirrored from the folder the same way.
+    const byUrl = await resolveBackbone(`${zooPrefix}mobilenetv2-12-int8.onnx`, { cacheDir, mirrors, offline: true });
+    expect(byUrl.sha256).toBe(resolved.sha256);
+    // A mirror on another machine is the network: offline still refuses, and says where to point the mirror.
+    const remote = (await resolveBackbone('mobilenet_v2', { cacheDir: await tempDir(), mirrors: [{ prefix: zooPrefix, target: 'http://127.0.0.1:9/' }], offline: true }).catch((e: unknown) => e)) as GraftError;
+    expect(remote).toMatchObject({ code: 'OFFLINE', hint: expect.stringContaining('GRAFT_HUB_MIRROR at a local folder') });
     expect(resolved.location).toEqual({ kind: 'onnx', path: join(cacheDir, 'models/mobilenet_v2/mobilenetv2-12-int8.onnx') });
     const missing = (await resolveBackbone('resnet50_v1', { cacheDir, mirrors: [{ target: join(sharedDir, 'models') }] }).catch((e: unknown) => e)) as GraftError;
     expect(missing.code).toBe('MODEL_NOT_FOUND');
