@@ -98,10 +98,12 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   try {
     const { meta } = set;
     const cacheDir = options.cacheDir ?? defaultCacheDir();
-    // A catalogue model is found by its name (the cache, the model folders) before the URL the store recorded: an
-    // air-gapped cluster has it cached under the name, and online it is not downloaded a second time.
+    // A catalogue model the store recorded by its download address is found by its name (the cache, the model
+    // folders) first: an air-gapped cluster has it cached under the name, and online it is not downloaded again.
+    const recorded = meta.model.source;
+    const byName = /^https?:\/\//i.test(recorded) ? findEntryBySha256(meta.model.sha256)?.name : undefined;
     const source = await backboneFromOptions({
-      backbone: options.backbone ?? findEntryBySha256(meta.model.sha256)?.name ?? meta.model.source,
+      backbone: options.backbone ?? byName ?? recorded,
       cacheDir,
       offline: options.offline,
       modelDirs: options.modelDirs,
