@@ -8,7 +8,7 @@ import { checkLines } from './convert.js';
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web or TensorFlow.js, whichever measured faster for the model); --target tfjs writes a TF.js layers model with its labels and preprocessing')
+    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --target tfjs writes a TF.js layers model with its labels and preprocessing')
     .argument('<model-dir>', 'a directory written by graft train')
     .requiredOption('--target <target>', 'what to export for: web or tfjs')
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
