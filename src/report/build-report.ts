@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { evaluateItems, evaluateModel, type ModelEvaluation } from '../model/evaluate-model.js';
 import { hashFiles } from '../data/find-duplicates.js';
+import { isFeatureStore } from '../features/shard-set.js';
 import { heldOutDigest, prepareData } from '../learn/prepare-data.js';
 import { GraftModel } from '../model/graft-model.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -55,12 +56,18 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
     // A --val-split's held-out images are drawn again as training drew them (same listing, fraction and seed).
     const recorded = manifest.training?.outcome.data;
     const heldOut = !dataset && recorded && recorded.valSplit && existsSync(recorded.train) ? { ...recorded, valSplit: recorded.valSplit } : undefined;
+    // A model trained from a feature store held out rows of the store, not image files the report could read.
+    const fromStore = heldOut && isFeatureStore(heldOut.train);
     const scored = dataset
       ? await evaluateModel(model, dataset, { onProgress: options.onProgress, labelPattern, ...(part ? { part } : {}) })
-      : heldOut
+      : heldOut && !fromStore
         ? await evaluateHeldOut(model, heldOut, manifest.training!.config, manifest.training!.outcome.images.val, options.onProgress)
         : null;
-    const notScored = scored && 'notScored' in scored ? scored.notScored : undefined;
+    const notScored = fromStore
+      ? `The model was trained from the feature store ${heldOut.train}: the rows its --val-split held out are features, not images the report can score (their accuracy is the recorded validation above)`
+      : scored && 'notScored' in scored
+        ? scored.notScored
+        : undefined;
     if (scored && !('notScored' in scored)) {
       const report = scored;
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);

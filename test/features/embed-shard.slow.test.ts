@@ -53,6 +53,10 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const trained = await runCli(['train', '--features', store, '--val-split', '0.25', '--out', join(root, 'model'), '--json'], env);
     expect(trained.code, trained.stderr).toBe(0);
     expect(parseJsonOutput<{ images: { train: number; val: number } }>(trained).images).toMatchObject({ train: 12, val: 4 });
+    // Its report cannot draw held-out images again from a store (it read the store as a folder of classes: exit 2), and says so.
+    const reported = await runCli(['report', join(root, 'model'), '--out', join(root, 'report.html'), '--json'], env);
+    expect(reported.code, reported.stderr).toBe(0);
+    expect(parseJsonOutput<{ dataset: string | null; notScored?: string }>(reported)).toMatchObject({ dataset: null, notScored: expect.stringContaining(`trained from the feature store ${store}`) });
 
     // Flags that need each other, and a shard index out of range, fail before any work with exit code 2.
     const noStore = await runCli(['embed', data, '--shard', '0/2', '--json'], env);
