@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -129,6 +129,7 @@ describe('training dashboard API', () => {
       labelIssuesNote?: string;
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
+    expect(evaluation).toMatchObject({ onTrainingImages: false });
     expect(evaluation.confusion).toHaveLength(3);
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(data.valCount + 1);
     expect(Object.keys(evaluation.perClass)).toEqual(['circles', 'squares', 'triangles']);
@@ -216,6 +217,20 @@ describe('training dashboard API', () => {
     expect((await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).status).toBe(404);
   });
 
+  it('says when it scored the training images (no val/ folder), and names the images training could not read', async () => {
+    const folder = join(root, 'no-val');
+    await cp(data.trainDir, folder, { recursive: true });
+    await writeFile(join(folder, 'circles', 'bad.jpg'), 'not an image');
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'no-val', folder }))).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as { id: number };
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
+    // Before: counted in metrics.images.skipped, said nowhere the page shows.
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { metrics: { warnings?: string[] } };
+    expect(detail.metrics.warnings).toEqual([expect.stringMatching(/^1 image could not be read and was left out: bad\.jpg \(.*text/)]);
+    // Before: 'Accuracy 100% on 16 images', the training images, as if held out.
+    expect(await (await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).json()).toMatchObject({ onTrainingImages: true });
+  });
+
   it('marks a run left running by a stopped server as interrupted when the store reopens', async () => {
     const dir = join(root, 'restart');
     const before = DashboardStore.open(dir);
@@ -223,6 +238,8 @@ describe('training dashboard API', () => {
     const run = before.createRun(project.id, { epochs: 3, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(dir, String(id)));
     before.markRunning(run.id);
     before.addEpoch(run.id, 'head', 1, { loss: 1, acc: 0.5 });
+    // It was fine-tuning: its checkpoint, which nothing will resume, goes when a dashboard opens the store again.
+    await writeFile(join(dir, `${run.id}.checkpoint`), 'checkpoint');
     const done = before.createRun(project.id, { epochs: 3, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(dir, String(id)));
     before.markFinished(done.id, {});
     before.close();
@@ -230,6 +247,9 @@ describe('training dashboard API', () => {
     const after = DashboardStore.open(dir);
     try {
       expect(after.run(run.id)).toMatchObject({ status: 'interrupted', error: expect.stringMatching(/stopped/) });
+      const restarted = await startDashboardServer({ dataDir: dir, cacheDir, port: 0, offline: true });
+      await restarted.close();
+      expect(existsSync(join(dir, `${run.id}.checkpoint`))).toBe(false);
       expect(after.run(done.id)!.status).toBe('finished');
       expect(after.epochs(run.id)).toEqual([{ epoch: 1, phase: 'head', phaseEpoch: 1, loss: 1, acc: 0.5 }]);
     } finally {

@@ -59,7 +59,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         await page.getByLabel('Class', { exact: true }).fill(label);
         await page.getByLabel('Images of this class').setInputFiles(data.files.filter((f) => f.includes(`/train/${label}/`)).slice(0, 3));
         await page.getByRole('button', { name: 'Upload', exact: true }).click();
-        await page.waitForFunction(`document.getElementById('project-message').textContent === 'Uploaded 3 images of ${label}.'`);
+        await page.waitForFunction(`document.getElementById('upload-message').textContent === 'Uploaded 3 images of ${label}.'`);
       }
       await page.waitForFunction("document.querySelectorAll('#class-list li').length === 2");
       expect(await page.locator('#class-list li').allTextContents()).toEqual(['circles: 3', 'squares: 3']);
@@ -88,6 +88,9 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(Math.max(...points)).toBeGreaterThanOrEqual(2);
 
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
+      expect(await page.locator('#run-title').textContent()).toMatch(/, 8 epochs max\)$/);
+      // The project has val/: those images are what the accuracy is on, and the page says so.
+      expect(await page.locator('#evaluation-summary').textContent()).toMatch(/^Accuracy [\d.]+% on \d+ validation images\./);
       expect(await page.locator('#confusion tbody tr').count()).toBe(3);
       expect(await page.locator('#per-class tbody tr').count()).toBe(3);
       // The runs table is reloaded after the status event; on a busy machine that lands after the evaluation.
@@ -115,6 +118,21 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.locator('#run-charts').isHidden()).toBe(true);
       expect(await page.getByRole('alert').textContent()).toMatch(/mobilenet_v2 could not be had/);
       await page.waitForSelector('#evaluation:not([hidden]) #label-issues li');
+      // A linear head is solved: its title gives no epoch count (it said '30 epochs max').
+      expect(await page.locator('#run-title').textContent()).toMatch(/, linear head\)$/);
+
+      // A refused start is said by the button that started it (it was written in the New project card, out of view).
+      await page.getByLabel('Backbone', { exact: true }).fill('no_such_backbone');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-form-message').textContent.length > 0");
+      expect(await page.locator('#run-form-message').textContent()).toMatch(/no_such_backbone/);
+      await page.getByLabel('Backbone', { exact: true }).fill('');
+
+      // The server gone (its event stream refused): said in the page, not left as the last status seen.
+      await page.route('**/events', (route) => route.abort());
+      await page.getByRole('button', { name: /^Open run #/ }).first().click();
+      await page.waitForFunction("document.getElementById('run-status').textContent.startsWith('Lost contact with the server')");
+      await page.unroute('**/events');
 
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(artifactsDir, 'dashboard-390.png'), fullPage: true });

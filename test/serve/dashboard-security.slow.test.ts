@@ -131,6 +131,16 @@ describe('training dashboard: who may use it, and from where', () => {
     expect(project.skipped).toBeGreaterThan(0);
     expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/leak`, { headers: auth })).status).toBe(404);
     expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers: auth })).status).toBe(200);
+    // A folder whose every class links out: refused, saying the links were left out (it said "0 class folders" and
+    // told the user to make class folders, which the folder has).
+    const linkedOut = join(datasets, 'linked-out');
+    await mkdir(linkedOut);
+    await symlink(join(secret, 'photos', 'train', 'circles'), join(linkedOut, 'circles'));
+    await symlink(join(secret, 'photos', 'train', 'squares'), join(linkedOut, 'squares'));
+    const allOutResponse = await post('/v1/projects', { name: 'linked-out', folder: 'linked-out' });
+    const allOut = (await allOutResponse.json()) as ErrorJson & { error: { hint: string } };
+    expect(allOut.error.message).toMatch(/0 class folder\(s\) with images; training needs at least 2\. \d+ file\(s\) were left out: links that lead outside the data roots/);
+    expect(allOut.error.hint).toMatch(/copy the images into the folder/);
 
     const roots = (await (await fetch(`${server.url}/v1/data-roots`, { headers: auth })).json()) as { roots: { root: string; folders: string[] }[] };
     expect(roots.roots.map((r) => r.root)).toHaveLength(1);

@@ -17,6 +17,7 @@ import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
+import { checkpointFiles } from '../../learn/checkpoint.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
@@ -66,6 +67,11 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const store = DashboardStore.open(dataDir);
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
+  // Runs the last server left interrupted are never resumed: their fine-tuning checkpoints (tens of MB) go, as a
+  // cancelled run's do.
+  for (const run of store.runs().filter((r) => r.status === 'interrupted')) {
+    for (const file of checkpointFiles(`${run.modelDir}.checkpoint`)) rmSync(file, { force: true });
+  }
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const queue: RunQueue = new RunQueue({
     store,
@@ -202,6 +208,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     return {
       run: run.id,
       dataset: evaluation.dataset,
+      onTrainingImages: evaluation.onTrainingImages ?? false,
       count: evaluation.count,
       accuracy: evaluation.accuracy,
       labels: evaluation.labels,

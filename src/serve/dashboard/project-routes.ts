@@ -45,8 +45,10 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     const folder = await ctx.dataRoots.resolveFolder(body.folder);
     const counts = await classCounts(folder, ctx.dataRoots.roots);
     if (counts.classes.length < 2) {
-      throw new GraftError('INVALID_DATASET', `The folder ${JSON.stringify(body.folder)} has ${counts.classes.length} class folder(s) with images; training needs at least 2.`, {
-        hint: 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
+      // Files left out because they are links leading out of the data roots: said, or the count reads as a layout problem.
+      const linkedOut = counts.skipped ? ` ${counts.skipped} file(s) were left out: links that lead outside the data roots, which this server may not read.` : '';
+      throw new GraftError('INVALID_DATASET', `The folder ${JSON.stringify(body.folder)} has ${counts.classes.length} class folder(s) with images; training needs at least 2.${linkedOut}`, {
+        hint: counts.skipped ? 'copy the images into the folder instead of linking them, or serve a data root that holds the files they link to' : 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
       });
     }
     return reply.code(201).send(await ctx.describeProject(store.createProject(body.name, folder)));

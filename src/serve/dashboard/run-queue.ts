@@ -1,6 +1,6 @@
 import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
 import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
@@ -8,6 +8,7 @@ import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../recipes/train.js';
 import { checkpointFiles, removeCheckpoint } from '../../learn/checkpoint.js';
 import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
+import type { SkippedFile } from '../../data/dataset.js';
 import type { DashboardStore, EpochRecord, ProjectRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
 /**
@@ -70,6 +71,8 @@ export interface StoredMisclassification {
 
 export interface StoredEvaluation {
   readonly dataset: string;
+  /** True when the project has no val/ folder and every image was scored, training images included (absent before). */
+  readonly onTrainingImages?: boolean;
   readonly count: number;
   readonly accuracy: number;
   readonly labels: readonly string[];
@@ -240,7 +243,7 @@ export class RunQueue {
           ...(result.selection.classWeighted ? { classWeighted: true } : {}),
         },
         labelIssues: result.labelIssues.length,
-        ...(warnings.length ? { warnings } : {}),
+        ...(warnings.length || result.images.skipped.length ? { warnings: [...warnings, ...skippedWarning(result.images.skipped)] } : {}),
         ...(result.fineTune
           ? {
               fineTune: {
@@ -300,6 +303,13 @@ export class RunQueue {
   }
 }
 
+/** Images training could not read and left out, as `graft train` prints them: said on the page, not only counted. */
+function skippedWarning(skipped: readonly SkippedFile[]): string[] {
+  if (!skipped.length) return [];
+  const named = skipped.slice(0, 3).map((s) => `${basename(s.file)} (${s.reason})`).join('; ');
+  return [`${skipped.length} image${skipped.length === 1 ? '' : 's'} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${named}${skipped.length > 3 ? '; ...' : ''}.`];
+}
+
 /** Errors that mean a backbone cannot be had here and now (rather than a broken model). */
 const UNAVAILABLE: readonly string[] = ['OFFLINE', 'MODEL_NOT_FOUND'];
 
@@ -313,6 +323,8 @@ async function evaluateRun(modelDir: string, dataDir: string): Promise<StoredEva
     const report = await evaluateModel(model, dataDir);
     return {
       dataset: report.dataset,
+      // No val/ folder: every image was scored, the training images among them (not an estimate of accuracy).
+      onTrainingImages: resolve(report.dataset) === resolve(dataDir),
       count: report.count,
       accuracy: report.accuracy,
       labels: report.confusion.labels,

@@ -16,7 +16,7 @@
 /** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -218,7 +218,9 @@ async function openRun(runId) {
   const run = await api(`/v1/runs/${runId}`);
   byId('run-section').hidden = false;
   const ft = run.options.fineTune;
-  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${run.options.epochs} epochs max${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
+  const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
+  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
   byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
@@ -284,6 +286,8 @@ async function openRun(runId) {
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) return;
     source.close();
+    // The stream ends when the run does (a status event first); an error before that is the server gone.
+    if (currentRunId === runId && !ended) say(status, 'Lost contact with the server: this page no longer follows the run. Reload it to see how the run stands.', true);
   };
 }
 
@@ -328,7 +332,7 @@ function showRunResult(run) {
   if (!selection) return;
   const c = selection.chosen;
   const kind = (/** @type {CvScore} */ s) => `${s.trainViews.startsWith('plain+flip') ? 'images + mirror images' : 'images'}${s.trainViews.endsWith('+crops') ? ' + corner crops' : ''}${s.tta ? ', test-time mirror' : ''}`;
-  say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation images were never used to choose.`);
+  say(byId('selection-summary'), `${selection.folds}-fold cross-validation on the training images only (lowest ${selection.criterion} wins): ${kind(c)}, C = ${c.c.toPrecision(2)}, CV accuracy ${pct(c.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Chosen on the training images alone.`);
   const rows = [...selection.table].sort((a, b) => a.logLoss - b.logLoss).slice(0, 12);
   byId('selection-table').replaceChildren(
     el('caption', { class: 'visually-hidden' }, 'Candidates scored by cross-validation, best first'),
@@ -365,7 +369,11 @@ async function showEvaluation(runId) {
   const ev = await api(`/v1/runs/${runId}/evaluation`);
   if (currentRunId !== runId) return;
   byId('evaluation').hidden = false;
-  say(byId('evaluation-summary'), `Accuracy ${pct(ev.accuracy)} on ${ev.count} images. Rows: true class; columns: predicted class.`);
+  // Without a val/ folder every image is scored, training images included: a check of the labels, not an estimate.
+  const scored = ev.onTrainingImages
+    ? `Accuracy ${pct(ev.accuracy)} on the ${ev.count} training images (not held out: the project has no val/ folder, so the cross-validated accuracy is the estimate).`
+    : `Accuracy ${pct(ev.accuracy)} on ${ev.count} validation images.`;
+  say(byId('evaluation-summary'), `${scored} Rows: true class; columns: predicted class.`);
   const max = Math.max(1, ...ev.confusion.flat());
   byId('confusion').replaceChildren(
     el('caption', { class: 'visually-hidden' }, 'Confusion matrix: rows are true classes, columns predicted classes'),
@@ -419,15 +427,20 @@ function openImage(m) {
   dialog.showModal();
 }
 
-/** @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler */
-function onSubmit(id, handler) {
+/**
+ * A form's submit: its failure is said next to it (`messageId`), where the user is looking, not in the New project card.
+ * @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler @param {string} [messageId]
+ */
+function onSubmit(id, handler, messageId) {
   const form = /** @type {HTMLFormElement} */ (byId(id));
+  const message = messageId ? byId(messageId) : projectMessage;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const button = form.querySelector('button');
     if (button) button.disabled = true;
+    say(message, '');
     handler(form)
-      .catch((error) => say(projectMessage, error instanceof Error ? error.message : String(error), true))
+      .catch((error) => say(message, error instanceof Error ? error.message : String(error), true))
       .finally(() => {
         if (button) button.disabled = false;
       });
@@ -464,10 +477,10 @@ onSubmit('upload-form', async (form) => {
     const result = await api(`/v1/projects/${projectSelect.value}/images`, { method: 'POST', body });
     duplicates += result.duplicates;
   }
-  say(projectMessage, `Uploaded ${files.length} images of ${label}${duplicates ? ` (${duplicates} already in the class, kept once)` : ''}.`);
+  say(byId('upload-message'), `Uploaded ${files.length} images of ${label}${duplicates ? ` (${duplicates} already in the class, kept once)` : ''}.`);
   form.reset();
   await showProject();
-});
+}, 'upload-message');
 
 const fineTuneBox = field(/** @type {HTMLFormElement} */ (byId('run-form')), 'fineTune');
 const syncFineTune = () => {
@@ -491,7 +504,7 @@ onSubmit('run-form', async (form) => {
   const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await showProject();
   await openRun(run.id);
-});
+}, 'run-form-message');
 
 /** The folders projects may come from (`--data-root`), offered as choices; without any, only uploads. */
 async function loadDataRoots() {
