@@ -65,3 +65,9 @@ export async function assertWritableFile(out: string, what: string, extension: s
     throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${parent} does not exist`, { hint: 'create the folder first, or pass an --out in an existing one' });
   }
 }
+
+/** Refuses an existing, non-empty folder at `out` unless the caller asked to replace it (`--overwrite`). */
+export async function assertOverwriteAllowed(out: string, overwrite: boolean | undefined): Promise<void> {
+  if (overwrite || !(await readdir(out).catch(() => [])).length) return;
+  throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
+}

@@ -30,7 +30,7 @@ export interface DataSource {
   readonly labelPattern?: string;
   readonly valPart?: ManifestPart;
   /**
-   * With a `valSplit`: which images it held out ({@link heldOutDigest}), so `graft report` can tell whether drawing
+   * With a `valSplit`: which images it held out (sha256 of their sorted names relative to `train`), so `graft report` can tell whether drawing
    * the split again from the folder as it is now gives the same images (it does not once images were added or removed).
    */
   readonly heldOutDigest?: string;
@@ -115,7 +115,7 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
 }
 
 /** sha256 of the held-out images' names relative to the training root, sorted: the same images, the same digest. */
-export function heldOutDigest(root: string, items: readonly LabelledItem[]): string {
+function heldOutDigest(root: string, items: readonly LabelledItem[]): string {
   const names = items.map((item) => relative(root, item.file)).sort();
   return createHash('sha256').update(names.join('\n')).digest('hex');
 }

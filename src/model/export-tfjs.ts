@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
-import { GraftError } from '../core/errors.js';
+import { assertOverwriteAllowed } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';
@@ -27,9 +27,7 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   const { root, manifest, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tfjs`);
   // As the web export: an existing export is replaced only when asked (and then only a TF.js model folder, as convert checks).
-  if (!options.overwrite && (await readdir(out).catch(() => [])).length) {
-    throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
-  }
+  await assertOverwriteAllowed(out, options.overwrite);
   const tta = manifest.onnx.tta === 'mirror';
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { evaluateItems, evaluateModel, type ModelEvaluation } from '../model/evaluate-model.js';
 import { hashFiles } from '../data/find-duplicates.js';
 import { isFeatureStore } from '../features/shard-set.js';
-import { heldOutDigest, prepareData } from '../learn/prepare-data.js';
+import { prepareData } from '../learn/prepare-data.js';
 import { GraftModel } from '../model/graft-model.js';
 import type { ProgressListener } from '../core/progress.js';
 import { renderReport, type ReportEvaluation } from './render-report.js';
@@ -124,7 +124,7 @@ async function evaluateHeldOut(
     // As training did: copies of an image on one side of the split (the same hashes, read here without the cache).
     hashFiles,
   });
-  const same = data.heldOutDigest !== undefined ? heldOutDigest(split.source.train, split.val) === data.heldOutDigest : split.val.length === heldOutThen;
+  const same = data.heldOutDigest !== undefined ? split.source.heldOutDigest === data.heldOutDigest : split.val.length === heldOutThen;
   if (!same) {
     return {
       notScored: `${data.train} has changed since training (its --val-split ${data.valSplit} held out ${heldOutThen} images; drawn again now, the split holds out ${split.val.length}, not all the same ones), so the images the model never trained on cannot be told apart`,

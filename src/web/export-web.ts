@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { replaceDirectory } from '../core/atomic-write.js';
+import { assertOverwriteAllowed } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
@@ -49,6 +50,9 @@ export const TFJS_MODEL_DIR = 'tfjs';
  * model, the one runtime that gives the server's answers; `tfjs` is chosen by name.
  */
 export type WebEngine = 'onnxruntime-web' | 'tfjs';
+
+/** What `engine` may be: a runtime, or 'auto' (onnxruntime-web). The CLI offers these as `--engine`'s choices. */
+export const WEB_ENGINE_CHOICES: readonly (WebEngine | 'auto')[] = ['auto', 'onnxruntime-web', 'tfjs'];
 
 /** Options of {@link exportWeb}. */
 export interface ExportWebOptions {
@@ -102,8 +106,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   if (!existsSync(onnxPath)) throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
 
   // Every check before anything is written: a mistyped engine must not cost an earlier export.
-  if (options.engine !== undefined && !['auto', 'onnxruntime-web', 'tfjs'].includes(options.engine)) {
-    throw new GraftError('INVALID_CONFIG', `Unknown web engine "${String(options.engine)}". Must be one of: auto, onnxruntime-web, tfjs`);
+  if (options.engine !== undefined && !WEB_ENGINE_CHOICES.includes(options.engine)) {
+    throw new GraftError('INVALID_CONFIG', `Unknown web engine "${String(options.engine)}". Must be one of: ${WEB_ENGINE_CHOICES.join(', ')}`);
   }
   const dest = resolve(options.out ?? `${root}-web`);
   if (isWithin(root, dest)) {
@@ -113,9 +117,7 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   if (existing && !existing.isDirectory()) {
     throw new GraftError('INVALID_CONFIG', `The output ${dest} is a file; a web export is a folder`, { hint: 'choose another --out' });
   }
-  if (existing && (await readdir(dest)).length && !options.overwrite) {
-    throw new GraftError('INVALID_CONFIG', `The output folder ${dest} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
-  }
+  await assertOverwriteAllowed(dest, options.overwrite);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
   const out = await mkdtemp(`${dest}.staging-`);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
-import { exportWeb } from '../../web/export-web.js';
+import { exportWeb, WEB_ENGINE_CHOICES } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
 import { printResult, reportFailure } from '../output.js';
 import { checkLines } from './convert.js';
@@ -14,7 +14,7 @@ export function registerExport(program: Command): void {
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
     .addOption(
       new Option('--engine <engine>', "web: the browser runtime: auto (onnxruntime-web, which runs model.onnx itself: the server's answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)")
-        .choices(['auto', 'onnxruntime-web', 'tfjs'])
+        .choices(WEB_ENGINE_CHOICES)
         .default('auto'),
     )
     .option('--overwrite', 'replace the output folder if it exists', false)

@@ -222,6 +222,7 @@ export class RunQueue {
         result = await trainWith(fallback);
       }
       if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
+      warnings.push(...skippedWarning(result.images.skipped));
       this.emit(runId, { type: 'progress', message: 'evaluating' });
       const evaluation = { ...(await evaluateRun(run.modelDir, project.dataDir)), labelIssues: result.labelIssues.slice(0, 200).map((i) => ({ file: i.file, given: i.given, predicted: i.predicted, confidence: i.confidence })) };
       // Cancelled while evaluating: the user asked for no model, so the one just written goes too.
@@ -243,7 +244,7 @@ export class RunQueue {
           ...(result.selection.classWeighted ? { classWeighted: true } : {}),
         },
         labelIssues: result.labelIssues.length,
-        ...(warnings.length || result.images.skipped.length ? { warnings: [...warnings, ...skippedWarning(result.images.skipped)] } : {}),
+        ...(warnings.length ? { warnings } : {}),
         ...(result.fineTune
           ? {
               fineTune: {
