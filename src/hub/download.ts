@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +16,10 @@ export interface DownloadOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Abort after this long without finishing. Defaults to 10 minutes. */
   readonly timeoutMs?: number;
-  /** A `<dest>.lock` older than this is taken to belong to a dead process and is removed. Defaults to 10 minutes. */
+  /**
+   * A `<dest>.lock` older than this is taken to belong to a dead process and is removed. Defaults to 10 minutes. A
+   * lock whose process (on this host) is gone is removed at once.
+   */
   readonly lockStaleMs?: number;
 }
 
@@ -27,8 +31,11 @@ const LOCK_POLL_MS = 100;
  * Downloads `url` to `dest`, resumably and atomically.
  *
  * The bytes go to `<dest>.partial`, a stable name: an interrupted run leaves it behind and the next run asks for the
- * rest with `Range: bytes=<size>-`. A 206 reply is appended; a 200 (the server ignores ranges) starts again from
- * zero. The sha256 covers the whole file (the bytes already on disk are hashed first) and the file is renamed into
+ * rest with `Range: bytes=<size>-` and `If-Range: <the first reply's ETag or Last-Modified>` (kept in
+ * `<dest>.partial.validator`), so a file that changed upstream is sent whole (200) instead of appended to the old
+ * bytes; without a validator the download starts again from zero. A 206 reply is appended; a 200 (the server
+ * ignores ranges) starts again from zero. A reply that is an HTML page (an error or login page served with 200) is
+ * refused. The sha256 covers the whole file (the bytes already on disk are hashed first) and the file is renamed into
  * place only when it matches, so `dest` existing always means a complete, verified download. `<dest>.lock`, created
  * exclusively, keeps two processes from writing the same partial file; the second waits and then finds `dest` done.
  * Redirects are followed (fetch's default).
@@ -39,7 +46,9 @@ const LOCK_POLL_MS = 100;
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
-  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000);
+  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000, () =>
+    options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_WAITING', message: `Waiting for another process that downloads ${url} (lock ${dest}.lock)` }),
+  );
   try {
     // Another process may have finished it while this one waited for the lock.
     if (existsSync(dest)) {
@@ -54,15 +63,18 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
 
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
   const partial = `${dest}.partial`;
+  const validatorFile = `${partial}.validator`;
   const signal = AbortSignal.timeout(options.timeoutMs ?? 600_000);
-  let offset = existsSync(partial) ? (await stat(partial)).size : 0;
-  let response = await request(url, offset, signal);
+  const validator = existsSync(partial) ? await readFile(validatorFile, 'utf8').catch(() => '') : '';
+  // Bytes are resumed only under the validator they came with: without one, a changed file would be glued onto them.
+  let offset = validator && existsSync(partial) ? (await stat(partial)).size : 0;
+  let response = await request(url, offset, validator, signal);
   let start = offset > 0 ? rangeStart(response) : 0;
   if (offset > 0 && (response.status === 416 || (response.status === 206 && start !== offset))) {
     // The partial file is not a prefix the server agrees with (it changed, or the partial is already too long).
     await response.body?.cancel();
     offset = 0;
-    response = await request(url, 0, signal);
+    response = await request(url, 0, '', signal);
     start = 0;
   }
   if (!response.ok || !response.body) {
@@ -70,10 +82,19 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
       hint: 'check the URL (or the mirror that serves it), or pass a local file with --backbone <path>',
     });
   }
+  if (/^text\/html\b/i.test(response.headers.get('content-type') ?? '')) {
+    await response.body.cancel();
+    throw new GraftError('MODEL_NOT_FOUND', `${url} answered with an HTML page, not a model file`, {
+      hint: 'the address is a web page (or an error or sign-in page); use the address of the file itself, e.g. the .onnx file or model.json (TF Hub: add ?tfjs-format=file)',
+    });
+  }
   const isResumed = offset > 0 && response.status === 206;
   const hash = createHash('sha256');
   if (isResumed) await hashFileInto(partial, hash);
-  else offset = 0;
+  else {
+    offset = 0;
+    await writeValidator(validatorFile, response);
+  }
   const total = totalSize(response, offset);
   let loaded = offset;
   let lastTouch = Date.now();
@@ -81,7 +102,13 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   body.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     loaded += chunk.length;
-    options.onProgress?.({ type: 'download', file: url, loaded, total });
+    try {
+      options.onProgress?.({ type: 'download', file: url, loaded, total });
+    } catch (error) {
+      // A listener that throws (a cancelled run's) ends the transfer; thrown from here it would escape every catch.
+      body.destroy(error as Error);
+      return;
+    }
     if (Date.now() - lastTouch > LOCK_REFRESH_MS) {
       lastTouch = Date.now();
       touchLock();
@@ -90,6 +117,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   try {
     await pipeline(body, createWriteStream(partial, { flags: isResumed ? 'a' : 'w' }));
   } catch (cause) {
+    if (cause instanceof GraftError) throw cause;
     throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
       cause,
       hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
@@ -101,6 +129,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
     });
   }
   const sha256 = hash.digest('hex');
+  await rm(validatorFile, { force: true });
   if (options.sha256 && sha256 !== options.sha256) {
     await rm(partial, { force: true });
     throw new GraftError('MODEL_NOT_FOUND', `Downloaded ${url} but its sha256 is ${sha256}, expected ${options.sha256}`, {
@@ -111,16 +140,29 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   return sha256;
 }
 
-/** GET `url`, asking for the bytes from `offset` on when there are some already. */
-async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+/** GET `url`, asking for the bytes from `offset` on (if they are still those `validator` names) when there are some. */
+async function request(url: string, offset: number, validator: string, signal: AbortSignal): Promise<Response> {
   try {
-    return await fetch(url, { signal, headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+    return await fetch(url, { signal, headers: offset > 0 ? { range: `bytes=${offset}-`, 'if-range': validator } : {} });
   } catch (cause) {
-    throw new GraftError('OFFLINE', `Could not download ${url}: ${(cause as Error).message}`, {
+    // fetch says only "fetch failed"; what failed (DNS, a refused connection, a redirect loop) is in its cause.
+    const reason = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
+    const isRedirectLoop = /redirect/i.test(reason);
+    throw new GraftError('OFFLINE', `Could not download ${url}: ${reason}`, {
       cause,
-      hint: 'check the network (or set GRAFT_HUB_MIRROR), or download the file yourself and pass its local path with --backbone <path> (or put it in the folder GRAFT_MODELS_DIR names)',
+      hint: isRedirectLoop
+        ? 'the server sends the request round in redirects; check the URL, or download the file yourself and pass its local path with --backbone <path>'
+        : 'check the network (or set GRAFT_HUB_MIRROR), or download the file yourself and pass its local path with --backbone <path> (or put it in the folder GRAFT_MODELS_DIR names)',
     });
   }
+}
+
+/** Keeps what identifies this version of the file (a strong ETag, else Last-Modified) for a later resume's If-Range. */
+async function writeValidator(file: string, response: Response): Promise<void> {
+  const etag = response.headers.get('etag');
+  const validator = etag && !etag.startsWith('W/') ? etag : response.headers.get('last-modified');
+  if (validator) await writeFile(file, validator);
+  else await rm(file, { force: true });
 }
 
 /** First byte of a 206 reply, from `Content-Range: bytes <start>-<end>/<total>`; -1 when absent or unreadable. */
@@ -177,12 +219,17 @@ interface Lock {
   touch(): void;
 }
 
-/** Creates `path` exclusively, waiting while another live process holds it and removing it once stale. */
-async function acquireLock(path: string, staleMs: number): Promise<Lock> {
+/**
+ * Creates `path` exclusively, waiting while another live process holds it. A lock is taken over when its process
+ * (on this host) is gone, e.g. after a kill, or when it has not been refreshed for `staleMs` (another host's).
+ * `onWait` is called once when the wait begins.
+ */
+async function acquireLock(path: string, staleMs: number, onWait: () => void): Promise<Lock> {
+  let waited = false;
   for (;;) {
     try {
       const handle = await open(path, 'wx');
-      await handle.write(`${process.pid}\n`);
+      await handle.write(`${process.pid}\n${hostname()}\n`);
       await handle.close();
       return {
         release: () => rm(path, { force: true }),
@@ -195,7 +242,24 @@ async function acquireLock(path: string, staleMs: number): Promise<Lock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const held = await stat(path).catch(() => undefined);
-    if (held && Date.now() - held.mtimeMs > staleMs) await rm(path, { force: true });
-    else await sleep(LOCK_POLL_MS);
+    if (held && (Date.now() - held.mtimeMs > staleMs || (await isOrphanLock(path)))) await rm(path, { force: true });
+    else {
+      if (!waited) onWait();
+      waited = true;
+      await sleep(LOCK_POLL_MS);
+    }
+  }
+}
+
+/** Whether the lock names a process on this host that no longer runs. */
+async function isOrphanLock(path: string): Promise<boolean> {
+  const [pidLine, host] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

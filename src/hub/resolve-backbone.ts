@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { ModelFormat } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -94,6 +94,9 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   const searched: string[] = [];
   for (const root of options.modelDirs ?? []) {
     for (const candidate of findByFileName(root, entry.fileName, 3)) {
+      // With no hash to check, a generic file name (every TF.js model is a model.json) says nothing about which model
+      // it is: such an entry is taken only from a folder named after it (<dir>/inception_v3/model.json).
+      if (entry.sha256.length === 0 && entry.fileName === 'model.json' && !relative(root, candidate).split(sep).includes(name)) continue;
       searched.push(candidate);
       const found = await resolveLocalPath(isSingleFile(entry.format) ? candidate : dirname(candidate), candidate);
       if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, entry };
@@ -105,13 +108,13 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   const cached = catalogueCachePath(entry, options.cacheDir);
   searched.push(cached);
   if (existsSync(cached)) {
-    const found = await resolveLocalPath(isSingleFile(entry.format) ? cached : dirname(cached), name);
-    if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, source: entry.url ?? name, entry };
+    const found = await readCachedModel(isSingleFile(entry.format) ? cached : dirname(cached), name, dirname(cached));
+    if ('sha256' in found && (entry.sha256.length === 0 || entry.sha256.includes(found.sha256))) return { ...found, name, source: entry.url ?? name, entry };
     // A damaged cached copy (a disk error, an interrupted copy by hand) would train silently on wrong weights: it is
     // removed, and downloaded again where the network allows.
     await rm(isSingleFile(entry.format) ? cached : dirname(cached), { recursive: true, force: true });
-    const message = `The cached copy of ${name} (${cached}) was damaged: its sha256 is ${found.sha256}, not ${entry.sha256.join(' or ')}. It was removed.`;
-    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message });
+    const why = 'sha256' in found ? `its sha256 is ${found.sha256}, not ${entry.sha256.join(' or ')}` : `it cannot be read (${found.unreadable})`;
+    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message: `The cached copy of ${name} (${cached}) was damaged: ${why}. It was removed.` });
     searched[searched.length - 1] = `${cached} (damaged, removed)`;
   }
   if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
@@ -122,7 +125,13 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   }
   // A single-file model has one id; a TF.js model's id covers model.json plus shards and is checked below.
   await downloadModel(entry.url, cached, entry.format, isSingleFile(entry.format) ? entry.sha256[0] : undefined, options);
-  const found = await resolveLocalPath(isSingleFile(entry.format) ? cached : dirname(cached), name);
+  const found = await readDownloadedModel(isSingleFile(entry.format) ? cached : dirname(cached), name, entry.format, dirname(cached));
+  if (!('sha256' in found)) {
+    await rm(isSingleFile(entry.format) ? cached : dirname(cached), { recursive: true, force: true });
+    throw new GraftError('UNSUPPORTED_MODEL', `${entry.url} was downloaded, but it is not a model Graft can read: ${found.unreadable}. Nothing was kept.`, {
+      hint: 'the server (or the mirror) sent something else; try again later, or use a local copy with --backbone <path>',
+    });
+  }
   if (!isSingleFile(entry.format) && entry.sha256.length > 0 && !entry.sha256.includes(found.sha256)) {
     await rm(dirname(cached), { recursive: true, force: true });
     throw new GraftError('MODEL_NOT_FOUND', `Downloaded ${entry.url} but its model id (sha256) is ${found.sha256}, expected ${entry.sha256.join(' or ')}`, {
@@ -138,16 +147,90 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
   const format = formatOfFileName(fileName);
   const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   const dest = join(folder, isSingleFile(format) ? fileName : 'model.json');
-  if (!existsSync(dest)) {
-    if (options.offline && !isLocalMirror(url, options)) {
-      throw new GraftError('OFFLINE', `${url} is not in the cache (${dest}) and offline mode is on`, {
-        hint: 'run once with network, or download it yourself and pass --backbone <path>',
-      });
-    }
-    await downloadModel(url, dest, format, undefined, options);
+  const where = isSingleFile(format) ? dest : folder;
+  if (existsSync(dest)) {
+    const found = await readCachedModel(where, url, folder);
+    if ('sha256' in found) return { ...found, name: found.entry?.name ?? nameOfUrl(url, found.name), source: url };
+    // A URL has no sha256 to check a cached copy against, but one that no longer reads (a damaged disk, a file
+    // changed by hand) must not stay in the way of a fresh download.
+    await rm(folder, { recursive: true, force: true });
+    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message: `The cached copy of ${url} (${where}) cannot be read (${found.unreadable}). It was removed.` });
   }
-  const found = await resolveLocalPath(isSingleFile(format) ? dest : folder, url);
-  return { ...found, source: url };
+  if (options.offline && !isLocalMirror(url, options)) {
+    throw new GraftError('OFFLINE', `${url} is not in the cache (${dest}) and offline mode is on`, {
+      hint: 'run once with network, or download it yourself and pass --backbone <path>',
+    });
+  }
+  await downloadModel(url, dest, format, undefined, options);
+  const found = await readDownloadedModel(where, url, format, folder);
+  if ('sha256' in found) return { ...found, name: found.entry?.name ?? nameOfUrl(url, found.name), source: url };
+  await rm(folder, { recursive: true, force: true });
+  throw new GraftError('UNSUPPORTED_MODEL', `${url} was downloaded, but it is not a model Graft can read: ${found.unreadable}. Nothing was kept.`, {
+    hint: 'check that the URL names the model file itself (an .onnx file, or a TF.js model.json; TF Hub: add ?tfjs-format=file), not a web page about it',
+  });
+}
+
+/** Where a download's model id is recorded, for models no catalogue hash covers: a later read checks it. */
+const MODEL_ID_FILE = '.graft-model-id';
+
+/**
+ * A cached model, or why it cannot be read: a cache entry that fails to load (a truncated shard, an HTML page saved
+ * as a model) or whose model id is not the one recorded when it was downloaded is the cache's problem to clean up,
+ * not the user's.
+ */
+async function readCachedModel(path: string, source: string, folder: string): Promise<ResolvedBackbone | { readonly unreadable: string }> {
+  let found: ResolvedBackbone;
+  try {
+    found = await resolveLocalPath(path, source);
+  } catch (error) {
+    if (error instanceof GraftError) return { unreadable: error.message };
+    throw error;
+  }
+  const recorded = await readFile(join(folder, MODEL_ID_FILE), 'utf8').catch(() => undefined);
+  if (recorded !== undefined && recorded.trim() !== found.sha256) {
+    return { unreadable: `its model id (sha256) is ${found.sha256}, not the ${recorded.trim()} recorded when it was downloaded` };
+  }
+  return found;
+}
+
+/**
+ * A model just downloaded, checked as far as can be without loading it (a one-file model's first bytes must be its
+ * format's: a text or HTML reply is not), with its model id recorded for later reads.
+ */
+async function readDownloadedModel(path: string, source: string, format: ModelFormat, folder: string): Promise<ResolvedBackbone | { readonly unreadable: string }> {
+  if (isSingleFile(format)) {
+    const problem = await headProblem(path, format);
+    if (problem) return { unreadable: problem };
+  }
+  const found = await readCachedModel(path, source, folder);
+  if ('sha256' in found) await writeFile(join(folder, MODEL_ID_FILE), found.sha256);
+  return found;
+}
+
+/** Why a one-file model's first bytes are not its format's (ONNX: a protobuf whose first field is ir_version; .h5: HDF5's signature). */
+async function headProblem(path: string, format: ModelFormat): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  const head = Buffer.alloc(8);
+  try {
+    await handle.read(head, 0, 8, 0);
+  } finally {
+    await handle.close();
+  }
+  const preview = JSON.stringify(head.toString('latin1').replace(/[^\x20-\x7e]/g, '.'));
+  if (format === 'onnx' && head[0] !== 0x08) return `an ONNX model starts with the protobuf field ir_version (byte 0x08); this file starts ${preview}`;
+  if (format === 'keras-h5' && !head.equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return `a Keras .h5 file starts with HDF5's signature; this file starts ${preview}`;
+  return undefined;
+}
+
+/**
+ * A readable name for a model fetched by URL (its cache folder is a hash): a single file's own name, or the last
+ * parts of a TF.js model's path (`.../imagenet/mobilenet_v2/3/model.json` -> `imagenet/mobilenet_v2/3`).
+ */
+function nameOfUrl(url: string, fallback: string): string {
+  const parts = new URL(url).pathname.split('/').filter(Boolean);
+  if (parts.at(-1)?.toLowerCase() !== 'model.json') return fallback;
+  const named = parts.slice(0, -1).slice(-3).map((p) => decodeURIComponent(p)).join('/');
+  return named || fallback;
 }
 
 /** Whether a mirror rule serves `url` from a folder: copying from it needs no network, so offline mode allows it. */
@@ -171,7 +254,15 @@ export async function downloadModel(url: string, dest: string, format: ModelForm
   const folder = resolve(dirname(dest));
   // TF Hub serves files only with `?tfjs-format=file`; tfjs's loader adds model.json's query to every shard too.
   const query = new URL(url).search;
-  for (const path of weightPaths(await readFile(manifestFile), url)) {
+  let paths: string[];
+  try {
+    paths = weightPaths(await readFile(manifestFile), servedBy(url, mirrors));
+  } catch (error) {
+    // A bad model.json (an HTML page, a cut-off transfer) must not be kept: the next run would trust it.
+    await rm(manifestFile, { force: true });
+    throw error;
+  }
+  for (const path of paths) {
     const target = resolve(folder, path);
     if (!target.startsWith(folder + '/') || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
       await rm(manifestFile, { force: true });
@@ -187,6 +278,13 @@ export async function downloadModel(url: string, dest: string, format: ModelForm
   await rename(manifestFile, dest).catch(async (error: unknown) => {
     if (!existsSync(dest)) throw error;
   });
+}
+
+/** `url`, and where a mirror maps it when one does, for messages about what was actually read. */
+function servedBy(url: string, mirrors: readonly MirrorRule[]): string {
+  const target = applyMirror(url, mirrors);
+  const actual = 'path' in target ? target.path : target.url;
+  return actual === url ? url : `${url} (served by ${actual})`;
 }
 
 /** One file from `url`, or from where a mirror maps it (another URL, or a local file that is copied). */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +22,12 @@ import { hasShared, int8Model, sharedDir, skipReason, tempDir } from '../support
  * - /cut/<path>: the first request sends the full Content-Length, N bytes, then closes the socket; later ones act as /models
  * - /norange/<path>: always 200 with the whole file (a server that ignores Range)
  * - /tfhub/.../model.json and /tfhub/.../group1-shard1of1 (only with ?tfjs-format=file): the MobileNet v1 graph model
+ * - /mutable/<name>: whatever `mutable[name]` holds now (a file that changes upstream); cut like /cut while
+ *   `mutableCut` has the name
+ * - /html/<name>: an HTML page with status 200 (what a sign-in or error page looks like to a downloader)
+ * - /loop/<name>: a redirect to itself
+ * Files carry an ETag (their sha256) and honour If-Range as real servers do: a Range whose If-Range is not the
+ * current ETag gets the whole file.
  */
 const CUT_AFTER = 1_000_000;
 const zooPrefix = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/';
@@ -31,6 +39,8 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
   let base: string;
   const requests: { url: string; range: string | undefined }[] = [];
   const cutDone = new Set<string>();
+  const mutable: Record<string, Buffer> = {};
+  const mutableCut = new Set<string>();
   // Read lazily: describe bodies run even when the suite is skipped (no ../shared).
   const int8Sha = hasShared ? createHash('sha256').update(readFileSync(int8Model)).digest('hex') : '';
 
@@ -40,18 +50,23 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       res.writeHead(404).end();
       return;
     }
-    const bytes = readFileSync(file);
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    sendBytes(req, res, readFileSync(file), allowRange);
+  }
+
+  function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, allowRange: boolean): void {
+    const etag = `"${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}"`;
+    const ifRange = req.headers['if-range'];
+    const range = ifRange === undefined || ifRange === etag ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
     if (allowRange && range) {
       const start = Number(range[1]);
       if (start >= bytes.length) {
         res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
         return;
       }
-      res.writeHead(206, { 'content-length': bytes.length - start, 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }).end(bytes.subarray(start));
+      res.writeHead(206, { etag, 'content-length': bytes.length - start, 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }).end(bytes.subarray(start));
       return;
     }
-    res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    res.writeHead(200, { etag, 'content-length': bytes.length }).end(bytes);
   }
 
   beforeAll(async () => {
@@ -67,9 +82,18 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       else if (route === 'cut' && !cutDone.has(rel)) {
         cutDone.add(rel);
         const bytes = readFileSync(join(sharedDir, 'models', rel));
-        res.writeHead(200, { 'content-length': bytes.length });
+        res.writeHead(200, { etag: `"${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}"`, 'content-length': bytes.length });
         res.write(bytes.subarray(0, CUT_AFTER), () => setTimeout(() => res.socket?.destroy(), 20));
       } else if (route === 'cut') serveFile(req, res, rel, true);
+      else if (route === 'mutable') {
+        const bytes = mutable[rel];
+        if (!bytes) res.writeHead(404).end();
+        else if (mutableCut.delete(rel)) {
+          res.writeHead(200, { etag: `"${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}"`, 'content-length': bytes.length });
+          res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+        } else sendBytes(req, res, bytes, true);
+      } else if (route === 'html') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Sign in</title>');
+      else if (route === 'loop') res.writeHead(302, { location: `/loop/${rel}` }).end();
       else if (route === 'tfhub') {
         const name = rest[rest.length - 1];
         if (url.searchParams.get('tfjs-format') !== 'file' || !name) res.writeHead(404).end();
@@ -100,7 +124,8 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(first.code).toBe('OFFLINE');
     expect(first.hint).toContain('resumes');
     expect(existsSync(dest)).toBe(false);
-    expect(readdirSync(dir)).toEqual(['m.onnx.partial']); // the lock is gone, the bytes are kept
+    // The lock is gone; the bytes are kept, with the ETag they belong to (a resume asks for the rest of that version).
+    expect(readdirSync(dir).sort()).toEqual(['m.onnx.partial', 'm.onnx.partial.validator']);
     const kept = statSync(`${dest}.partial`).size;
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThanOrEqual(CUT_AFTER);
@@ -129,6 +154,125 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(error.message).toContain('f'.repeat(64));
     expect(error.message).toContain(int8Sha);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('resumes only the version it started: a file changed upstream is fetched whole, not glued onto the old bytes', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const url = `${base}/mutable/changing.onnx`;
+    const oldBytes = Buffer.alloc(400_000, 1);
+    const newBytes = Buffer.alloc(400_000, 2);
+    mutable['changing.onnx'] = oldBytes;
+    mutableCut.add('changing.onnx');
+    expect(((await downloadFile(url, dest).catch((e: unknown) => e)) as GraftError).code).toBe('OFFLINE');
+    expect(statSync(`${dest}.partial`).size).toBeGreaterThan(0);
+    mutable['changing.onnx'] = newBytes; // the server now has another file under the same URL
+    const before = requests.length;
+    expect(await downloadFile(url, dest)).toBe(createHash('sha256').update(newBytes).digest('hex'));
+    expect(requests.slice(before)[0]?.range).toMatch(/^bytes=\d+-$/); // it asked to resume, under If-Range
+    expect(readFileSync(dest).equals(newBytes)).toBe(true);
+    expect(readdirSync(dir)).toEqual(['m.onnx']);
+
+    // Bytes kept without a validator (a server that sends no ETag or Last-Modified) are not trusted: it starts over.
+    const dest2 = join(dir, 'n.onnx');
+    await writeFile(`${dest2}.partial`, newBytes.subarray(0, 1000));
+    const before2 = requests.length;
+    expect(await downloadFile(url, dest2)).toBe(createHash('sha256').update(newBytes).digest('hex'));
+    expect(requests.slice(before2)).toEqual([{ url: '/mutable/changing.onnx', range: undefined }]);
+  });
+
+  it('refuses an HTML page served as the model, and a redirect loop is named as one', async () => {
+    const dir = await tempDir();
+    const html = (await downloadFile(`${base}/html/m.onnx`, join(dir, 'm.onnx')).catch((e: unknown) => e)) as GraftError;
+    expect(html).toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringContaining('HTML page') });
+    expect(readdirSync(dir)).toEqual([]);
+    const loop = (await downloadFile(`${base}/loop/m.onnx`, join(dir, 'm.onnx')).catch((e: unknown) => e)) as GraftError;
+    expect(loop.code).toBe('OFFLINE');
+    expect(loop.message).toMatch(/redirect/i);
+    expect(loop.hint).not.toContain('check the network');
+  });
+
+  it('a listener that throws (a cancelled run) ends the download with its error and releases the lock', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const cancelled = new GraftError('CANCELLED', 'Training was cancelled');
+    const error = await downloadFile(`${base}/models/${int8Path}`, dest, { onProgress: () => { throw cancelled; } }).catch((e: unknown) => e);
+    expect(error).toBe(cancelled);
+    expect(existsSync(`${dest}.lock`)).toBe(false);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it("takes over at once a lock whose process is gone, and says when it waits for a live one", async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const url = `${base}/models/${int8Path}`;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid; // exited: its pid names no process now
+    await writeFile(`${dest}.lock`, `${dead}\n${hostname()}\n`); // fresh mtime: not stale by age
+    const started = Date.now();
+    expect(await downloadFile(url, dest, { sha256: int8Sha })).toBe(int8Sha);
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const dest2 = join(dir, 'n.onnx');
+    await writeFile(`${dest2}.lock`, `${process.pid}\n${hostname()}\n`); // alive: this process
+    const warnings: string[] = [];
+    const waiting = downloadFile(url, dest2, { onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(warnings).toEqual([expect.stringMatching(/^DOWNLOAD_WAITING: Waiting for another process that downloads .*n\.onnx\.lock/)]);
+    await rm(`${dest2}.lock`);
+    expect(await waiting).toBe(int8Sha);
+  });
+
+  it('a URL whose download is not a model keeps nothing; a cached URL model that no longer reads is fetched again', async () => {
+    const cacheDir = await tempDir();
+    mutable['garbage.onnx'] = Buffer.from('this is not a model, only text\n');
+    const garbage = (await resolveBackbone(`${base}/mutable/garbage.onnx`, { cacheDir }).catch((e: unknown) => e)) as GraftError;
+    expect(garbage).toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringContaining('Nothing was kept') });
+    expect(readdirSync(join(cacheDir, 'models'))).toEqual([]);
+    mutable['garbage.onnx'] = readFileSync(int8Model); // fixed upstream: the next run downloads it
+    expect((await resolveBackbone(`${base}/mutable/garbage.onnx`, { cacheDir })).sha256).toBe(int8Sha);
+
+    const url = `${base}/models/${int8Path}`;
+    const first = await resolveBackbone(url, { cacheDir });
+    const cached = first.location.kind === 'onnx' ? first.location.path : '';
+    truncateSync(cached, 1000);
+    const warnings: string[] = [];
+    const again = await resolveBackbone(url, { cacheDir, onProgress: (e) => e.type === 'warning' && warnings.push(e.message) });
+    expect(again.sha256).toBe(int8Sha);
+    expect(warnings.join('\n')).toMatch(/cannot be read .* It was removed/);
+
+    // A model.json that is not JSON is not kept as the manifest of the next try.
+    mutable['model.json'] = Buffer.from('{"format": "graph-model", "modelTopology": ');
+    const cut = (await resolveBackbone(`${base}/mutable/model.json`, { cacheDir }).catch((e: unknown) => e)) as GraftError;
+    expect(cut.code).toBe('INVALID_MODEL_DIR');
+    mutable['model.json'] = readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/model.json'));
+    mutable['group1-shard1of1'] = readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1'));
+    const graph = await resolveBackbone(`${base}/mutable/model.json`, { cacheDir });
+    expect(graph.format).toBe('tfjs-graph');
+    expect(graph.name).toBe('mutable'); // named from its URL, not its cache folder's hash
+  });
+
+  it('a cached TF.js catalogue model with a cut shard is removed and fetched again', async () => {
+    const cacheDir = await tempDir();
+    const mirrors = [{ target: `${base}/tfhub` }];
+    await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors });
+    const shard = join(cacheDir, 'models/mobilenet_v3_small_100/group1-shard1of1');
+    truncateSync(shard, 1000);
+    const warnings: string[] = [];
+    const again = await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors, onProgress: (e) => e.type === 'warning' && warnings.push(e.message) });
+    expect(again.format).toBe('tfjs-graph');
+    expect(warnings.join('\n')).toMatch(/The cached copy of mobilenet_v3_small_100 .* was damaged: it cannot be read/);
+    expect(readFileSync(shard).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
+  });
+
+  it('GRAFT_MODELS_DIR: a catalogue model with no sha256 is taken only from a folder named after it', async () => {
+    const modelDirs = [join(sharedDir, 'models')]; // holds TF.js model.json files, none of them inception_v3
+    const refused = (await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs, offline: true }).catch((e: unknown) => e)) as GraftError;
+    expect(refused.code).toBe('OFFLINE');
+    const root = await tempDir();
+    mkdirSync(join(root, 'inception_v3'));
+    cpSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph'), join(root, 'inception_v3'), { recursive: true });
+    const found = await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs: [root], offline: true });
+    expect(found.location).toEqual({ kind: 'tfjs-graph', dir: join(root, 'inception_v3') });
   });
 
   it('waits for another process holding the lock, takes a stale lock, and fetches once for two callers', async () => {
@@ -207,7 +351,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(resolved.format).toBe('tfjs-graph');
     const dir = join(cacheDir, 'models/mobilenet_v3_small_100');
     expect(resolved.location).toEqual({ kind: 'tfjs-graph', dir });
-    expect(readdirSync(dir).sort()).toEqual(['group1-shard1of1', 'model.json']);
+    expect(readdirSync(dir).sort()).toEqual(['.graft-model-id', 'group1-shard1of1', 'model.json']); // the id is checked on later reads
     expect(readFileSync(join(dir, 'group1-shard1of1')).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
   });
 
