@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SkippedFile } from '../data/dataset.js';
 import { listDataset, type ListedImage } from '../data/dataset-listing.js';
@@ -18,6 +17,7 @@ import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
+import { makeWorkDir } from './work-dir.js';
 
 /** Options for {@link embedShard}. */
 export interface EmbedShardOptions {
@@ -130,7 +130,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
 
   const finalFile = join(storeDir, shardFileName(spec));
   const partialFile = join(storeDir, shardFileName(spec, true));
-  const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'graft-shard-'));
+  const workDir = makeWorkDir(options.workDir, 'graft-shard-', 'the local copy of the shard being written');
   const local = join(workDir, shardFileName(spec));
   const resumedFrom = existsSync(finalFile) ? 'complete' : existsSync(partialFile) ? 'partial' : null;
   const resumeFile = resumedFrom === 'complete' ? finalFile : partialFile;

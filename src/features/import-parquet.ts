@@ -1,6 +1,5 @@
 import { existsSync, openAsBlob, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
@@ -10,6 +9,7 @@ import { PARQUET_META_KEY } from './export-parquet.js';
 import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
+import { makeWorkDir } from './work-dir.js';
 
 /** What {@link importParquet} wrote. */
 export interface ParquetImportResult {
@@ -60,7 +60,7 @@ export async function importParquet(file: string, storeDir: string, options: { o
     });
   }
   const rowsPerLabel = new Map<string, number>();
-  const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'graft-import-'));
+  const workDir = makeWorkDir(options.workDir, 'graft-import-', 'the local copy of the store being written');
   const local = join(workDir, shardFileName(SINGLE_SHARD));
   const store = ShardStore.openForWriting(local);
   let rows = 0;

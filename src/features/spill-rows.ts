@@ -1,9 +1,8 @@
-import { GraftError } from '../core/errors.js';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { FeatureRows, RowSource } from './feature-rows.js';
+import { makeWorkDir } from './work-dir.js';
 
 /** Rows copied once into a flat local file, read back by position: see {@link spillRows}. */
 export interface SpilledRows extends RowSource {
@@ -50,17 +49,7 @@ export interface SpillOptions {
  * }
  */
 export function spillRows(rows: FeatureRows, options: SpillOptions = {}): SpilledRows {
-  const parent = options.workDir ?? tmpdir();
-  let folder: string;
-  try {
-    folder = mkdtempSync(join(parent, 'graft-rows-'));
-  } catch (cause) {
-    // A read-only root (a container's) or a missing folder: say which, and how to choose another.
-    throw new GraftError('INVALID_CONFIG', `Cannot write the local copy of the rows in ${parent} (${(cause as Error).message})`, {
-      hint: `pass --work-dir <a writable local folder> (it needs ${rows.count} rows x ${rows.dim} x 4 bytes)`,
-      cause,
-    });
-  }
+  const folder = makeWorkDir(options.workDir, 'graft-rows-', `the local copy of the rows: ${rows.count} rows x ${rows.dim} x 4 bytes`);
   const file = join(folder, 'rows.f32');
   const pathsFile = join(folder, 'paths.txt');
   const labels = new Int32Array(rows.count);

@@ -125,6 +125,16 @@ describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod st
 });
 
 describe.skipIf(!hasShared)('graft train --features when the backbone moved', () => {
+  it('a --work-dir that does not exist is a usage error (exit 2) naming it, not an internal one', async () => {
+    const root = await tempDir('graft-embed-workdir-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 3);
+    const missing = join(root, 'no-such-folder');
+    const run = await runCli(['embed', data, '--store', join(root, 'store'), '--backbone', int8Model, '--work-dir', missing, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache') });
+    expect(run.code, run.stderr).toBe(2);
+    const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(run);
+    expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(missing), hint: expect.stringContaining('--work-dir') });
+  });
+
   it('says which model the store was made with and that --backbone finds it again', async () => {
     const root = await tempDir('graft-shard-moved-');
     const env = { GRAFT_CACHE_DIR: join(root, 'cache') };

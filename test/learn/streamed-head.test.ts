@@ -47,7 +47,7 @@ describe('rows spilled to a file', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^Cannot write the local copy of the rows in \/no\/such\/folder \(ENOENT/) as unknown });
+    expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^Cannot make a scratch folder in \/no\/such\/folder \(ENOENT/) as unknown });
     expect((error as { hint: string }).hint).toMatch(/--work-dir/);
   });
 
