@@ -102,9 +102,17 @@ describe('deploy/: Dockerfile and Kubernetes manifests', () => {
     expect(user).toBeDefined();
     expect(user).not.toMatch(/^USER (root|0)\b/);
     expect(text).toMatch(/ENTRYPOINT \["node", "\/app\/bin\/graft\.js"\]/);
+    const copied: string[] = [];
     for (const line of lines.filter((l) => /^COPY (?!--from)/.test(l))) {
       const sources = line.replace(/^COPY /, '').split(/\s+/).filter(Boolean).slice(0, -1);
       for (const source of sources) expect(existsSync(join(repoRoot, source)), `COPY ${source}`).toBe(true);
+      copied.push(...sources);
     }
+    // npm ci runs `prepare` (the build): every file of the repository its scripts name must be in the image.
+    const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const named = `${scripts['prepare']} ${scripts['build']}`.match(/[\w.-]+(?:\/[\w.-]+)*\.(?:mjs|js|json|ts)\b/g) ?? [];
+    const files = named.filter((f) => existsSync(join(repoRoot, f)) && !f.startsWith('dist/'));
+    expect(files).toEqual(expect.arrayContaining(['scripts/generate.mjs', 'tsconfig.build.json']));
+    for (const file of files) expect(copied.some((source) => file === source || file.startsWith(`${source.replace(/\/$/, '')}/`)), `${file} (used by the build) is not copied`).toBe(true);
   });
 });

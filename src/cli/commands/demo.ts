@@ -32,7 +32,7 @@ export async function bestOfflineBackbone(cacheDir: string): Promise<{ name: str
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the whole workflow offline on images Graft draws itself: train, evaluate, export, predict')
+    .description('the whole workflow offline on images Graft draws itself: train, evaluate, write a report, predict')
     .option('--dir <dir>', 'where to put the demo data, model and report', 'graft-demo')
     .option('--cache-dir <dir>', 'feature and model cache')
     .option('--json', 'print one JSON object on stdout', false)
