@@ -126,14 +126,19 @@ export async function decodeToRgb(
   const margin = Math.floor((scaled - size) / 2);
   try {
     let source: Sharp;
-    // A BMP or HEIC arrives as RGB pixels, alpha already dropped (see open-image.ts). JPEG has no alpha: skip the
-    // header probe. For other formats, an alpha channel must be dropped *before* resizing: sharp resizes
+    // A BMP or HEIC arrives as RGB pixels, alpha already dropped (see open-image.ts). For other formats, an alpha
+    // channel must be dropped *before* resizing: sharp resizes
     // premultiplied and removes alpha afterwards, which would blacken transparent pixels instead of keeping their
     // RGB values (PIL's convert('RGB')).
     const pixels = await decodeOutsideLibvips(bytes, inputOptions);
+    const meta = pixels ? undefined : await sharp(bytes, inputOptions).metadata();
+    // libvips turns an EXIF-oriented image after resizing it: shrinking, that is within half a level of turning it
+    // first, but enlarging (an image smaller than the input) it shifts the result by a pixel, so the same picture
+    // stored upright scores differently. An image that is both turned and enlarged is turned first.
+    const orientFirst = meta !== undefined && (meta.orientation ?? 1) > 1 && Math.min(meta.width, meta.height) < scaled;
     if (pixels) {
       source = sharp(pixels.data, rawInput(pixels));
-    } else if (!isJpeg(bytes) && (await sharp(bytes, inputOptions).metadata()).hasAlpha) {
+    } else if (meta!.hasAlpha || orientFirst) {
       const flat = await sharp(bytes, inputOptions)
         .removeAlpha()
         .toColourspace('srgb')

@@ -184,6 +184,25 @@ describe('decodeImage: pixels', () => {
     expect(meanDiff(await decodeImage(withExif, p))).toBeLessThan(0.03);
     expect(meanDiff(await decodeImage(withoutExif, p))).toBeGreaterThan(0.2);
   });
+
+  it('an EXIF-turned image smaller than the input gives the tensor of the same pixels stored upright', async () => {
+    // A 60 x 40 gradient with detail in both directions, stored losslessly: upright, and turned with orientation 6
+    // (and 8), so both decode to the same pixels. Enlarged to 96 (libvips resizes before it turns) they differed.
+    const [w, h] = [60, 40];
+    const upright = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) upright.set([(x * 37 + y * 11) % 256, (x * x + 3 * y) % 256, (y * 29) % 256], (y * w + x) * 3);
+    const raw = { raw: { width: w, height: h, channels: 3 as const } };
+    const uprightPng = await sharp(upright, raw).png().toBuffer();
+    const p = makePreprocessing({ inputSize: 96, scale: '0..1', layout: 'nchw', resize: 'center-crop' });
+    const reference = await decodeImage(uprightPng, p);
+    for (const [orientation, angle] of [[6, 270], [8, 90]] as const) {
+      const stored = await sharp(upright, raw).rotate(angle).raw().toBuffer();
+      const turned = await sharp(stored, { raw: { width: h, height: w, channels: 3 } }).webp({ lossless: true }).withMetadata({ orientation }).toBuffer();
+      expect((await sharp(turned).metadata()).orientation).toBe(orientation);
+      const decoded = await decodeImage(turned, p);
+      expect(decoded.every((v, i) => v === reference[i]), `orientation ${orientation}`).toBe(true);
+    }
+  });
 });
 
 describe('decodeImage: unreadable files', () => {
