@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
-import { readImageInputs } from './image-input.js';
+import { checkJsonBody, readImageInputs, refuseOversizeBody } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelVersion } from './model-version.js';
 import { predictImages } from './predict-images.js';
@@ -53,7 +53,18 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Params: { name: string }; Querystring: { top_k?: number } }>(
     '/v1/models/:name/predict',
-    { schema: predictSchema },
+    {
+      schema: predictSchema,
+      // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming
+      // the field, not a "file that is not an image".
+      preParsing: async (request, _reply, payload) => {
+        await refuseOversizeBody(request.headers, payload, ctx.maxUploadBytes);
+        return payload;
+      },
+      preValidation: async (request) => {
+        if (/^application\/json\b/i.test(request.headers['content-type'] ?? '')) checkJsonBody(request.body);
+      },
+    },
     async (request, reply) => {
       // Resolve the model before reading the body, so an unknown name is a 404 whatever was uploaded.
       const version = ctx.registry.acquire(request.params.name);

@@ -87,7 +87,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply) => {
     if (isClosing) reply.header('connection', 'close');
   });
-  app.setErrorHandler(async (error, _request, reply) => sendError(reply, httpErrorFor(error)));
+  app.setErrorHandler(async (error, request, reply) =>
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0] })),
+  );
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } satisfies ErrorBody),
   );

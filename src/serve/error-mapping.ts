@@ -1,6 +1,7 @@
 import { UnreadableImageError } from '../data/decode-image.js';
 import { READABLE_FORMATS } from '../data/sniff-image-format.js';
 import { GraftError, type GraftErrorCode } from '../core/errors.js';
+import { ACCEPTED_FORMS_HINT } from './image-input.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
 
 /** What every error reply looks like: `{ error: { code, message, hint? } }`. */
@@ -74,7 +75,14 @@ const CLI_HINT = /`graft |(^|\s)--[a-z]/;
  * Turns anything thrown while handling a request into a status and a JSON body, like hono's
  * `HTTPException.getResponse`. Unknown errors become 500 INTERNAL without their stack.
  */
-export function httpErrorFor(error: unknown): HttpError {
+export function httpErrorFor(error: unknown, request?: { readonly contentType?: string; readonly path?: string }): HttpError {
+  if (frameworkCode(error) === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    // Fastify says only "Unsupported Media Type": name what came, and (on the predict route) what to send.
+    const type = request?.contentType?.trim() || '(none)';
+    const curl = /^application\/x-www-form-urlencoded\b/i.test(type) ? " (curl's default for --data-binary)" : '';
+    const hint = request?.path?.endsWith('/predict') ? ACCEPTED_FORMS_HINT : undefined;
+    return reply('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type}${curl} is not accepted here.`, hint);
+  }
   if (error instanceof UnreadableImageError) {
     // The decoder checks width x height from the header before it decodes (sharp's limitInputPixels), so a
     // decompression bomb arrives here as "image too large" without its pixels ever being allocated.
@@ -107,6 +115,11 @@ export function statusForCode(code: ApiErrorCode): number {
 
 function reply(code: ApiErrorCode, message: string, hint?: string): HttpError {
   return { status: STATUS_BY_CODE[code], body: { error: { code, message, ...(hint ? { hint } : {}) } } };
+}
+
+function frameworkCode(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function frameworkStatus(error: unknown): number | undefined {

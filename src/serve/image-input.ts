@@ -3,8 +3,12 @@ import { ServeError } from './serve-error.js';
 
 export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.js';
 
-/** Content types accepted as a raw image body. */
-export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|gif|webp|tiff|avif|heic|heif|bmp|x-bmp|x-ms-bmp)|application\/octet-stream)$/i;
+/** Content types accepted as a raw image body, with or without parameters (`image/jpeg; name=a.jpg`). */
+export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|x-png|gif|webp|tiff|avif|heic|heif|bmp|x-bmp|x-ms-bmp)|application\/octet-stream)\s*(;.*)?$/i;
+
+/** What to send instead, for a client whose body was refused for its form. */
+export const ACCEPTED_FORMS_HINT =
+  'POST a raw image body with its type (Content-Type: image/jpeg, image/png, image/webp, ... or application/octet-stream; with curl: -H "Content-Type: image/jpeg" --data-binary @photo.jpg), multipart/form-data with a file field "image" (curl -F image=@photo.jpg), or JSON { "image": "<base64>" }';
 
 /** The images of one predict request and how it asked for them. */
 export interface ImageInputs {
@@ -39,12 +43,10 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
   const body = request.body;
   if (Buffer.isBuffer(body)) return { images: [body], isBatch: false, topK: undefined };
   if (typeof body === 'string') {
-    throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(request.headers['content-type'])} is not an image.`, {
-      hint: 'send image/jpeg, image/png, image/webp, image/gif, image/heic or image/bmp, multipart, or JSON with base64',
-    });
+    throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(request.headers['content-type'])} is not an image.`, { hint: ACCEPTED_FORMS_HINT });
   }
   if (body && typeof body === 'object') {
-    const json = body as JsonBody;
+    const json = checkJsonBody(body);
     const isBatch = Array.isArray(json.images);
     const encoded = isBatch ? json.images! : json.image !== undefined ? [json.image] : [];
     if (!encoded.length) throw new ServeError('BAD_REQUEST', 'The JSON body has no image: send { "image": "<base64>" } or { "images": ["<base64>", ...] }.');
@@ -56,6 +58,32 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
   throw new ServeError('BAD_REQUEST', 'No image in the request.', {
     hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif, heic, bmp), or JSON { "image": "<base64>" }',
   });
+}
+
+/**
+ * The JSON form's shape, checked before anything reads it (the route's schema would coerce `{"image": 123}` to the
+ * string "123" and report it as a 2-byte file that is not an image).
+ * @throws ServeError BAD_REQUEST naming the field and the type it got.
+ */
+export function checkJsonBody(body: unknown): JsonBody {
+  const kind = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ServeError('BAD_REQUEST', `The JSON body must be an object { "image": "<base64>" } or { "images": ["<base64>", ...] }, not ${kind(body)}.`);
+  }
+  const json = body as Record<string, unknown>;
+  if (json['image'] !== undefined && typeof json['image'] !== 'string') {
+    throw new ServeError('BAD_REQUEST', `"image" must be a base64 string (or a data: URL), not ${kind(json['image'])}.`);
+  }
+  if (json['images'] !== undefined) {
+    if (!Array.isArray(json['images'])) throw new ServeError('BAD_REQUEST', `"images" must be an array of base64 strings, not ${kind(json['images'])}.`);
+    if (json['images'].length === 0) throw new ServeError('BAD_REQUEST', '"images" is empty: send at least one base64 image.');
+    const bad = json['images'].findIndex((item) => typeof item !== 'string');
+    if (bad >= 0) throw new ServeError('BAD_REQUEST', `"images"[${bad}] must be a base64 string (or a data: URL), not ${kind(json['images'][bad])}.`);
+  }
+  if (json['top_k'] !== undefined && !(Number.isInteger(json['top_k']) && (json['top_k'] as number) >= 1 && (json['top_k'] as number) <= 1000)) {
+    throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to 1000, not ${JSON.stringify(json['top_k'])}.`);
+  }
+  return json as JsonBody;
 }
 
 async function readMultipart(request: FastifyRequest, options: ReadImageOptions): Promise<ImageInputs> {
@@ -98,6 +126,33 @@ function decodeBase64(text: string, where: string): Buffer {
 function checkTotal(images: Buffer[], maxBytes: number): void {
   const total = images.reduce((sum, b) => sum + b.length, 0);
   if (total > maxBytes) throw tooLarge(total, maxBytes);
+}
+
+/** The largest JSON body for an upload limit: base64 is 4/3 of the bytes, plus room for the rest of the object. */
+export function jsonBodyLimit(maxUploadBytes: number): number {
+  return Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024;
+}
+
+/** Past this much of a refused body, it is not read to its end: the connection is closed instead. */
+const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A raw or JSON body whose Content-Length is past its limit, refused before it is parsed. The framework would refuse it
+ * unread and close the connection while the client still sends, so most clients see a broken pipe instead of the 413;
+ * the body is read and dropped first (up to a cap), so the answer can be read.
+ * @throws ServeError PAYLOAD_TOO_LARGE after draining, when the body is too large.
+ */
+export async function refuseOversizeBody(headers: { readonly 'content-type'?: string; readonly 'content-length'?: string }, payload: AsyncIterable<Buffer>, maxUploadBytes: number): Promise<void> {
+  const type = headers['content-type'] ?? '';
+  const limit = RAW_IMAGE_TYPES.test(type) ? maxUploadBytes : /^application\/json\b/i.test(type) ? jsonBodyLimit(maxUploadBytes) : undefined;
+  const length = Number(headers['content-length']);
+  if (limit === undefined || !(length > limit)) return;
+  let seen = 0;
+  for await (const chunk of payload) {
+    seen += chunk.length;
+    if (seen > DRAIN_CAP_BYTES) break;
+  }
+  throw tooLarge(length, maxUploadBytes);
 }
 
 function tooLarge(bytes: number, maxBytes: number): ServeError {

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
@@ -5,7 +6,7 @@ import { registerApiRoutes } from './api-routes.js';
 import { createApp, listenOn } from './create-app.js';
 import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
-import { RAW_IMAGE_TYPES } from './image-input.js';
+import { jsonBodyLimit, RAW_IMAGE_TYPES } from './image-input.js';
 import { ModelRegistry, type ModelRegistryEvent } from './model-registry.js';
 import { ServerMetrics } from './server-metrics.js';
 import { registerStaticFiles } from './static-files.js';
@@ -105,6 +106,11 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       throw new GraftError('INVALID_CONFIG', `A CORS origin is scheme://host[:port], without a path or a trailing slash. Received: ${JSON.stringify(origin)}`, { hint: 'e.g. --cors https://app.example.com' });
     }
   }
+  if (options.webRoot !== undefined && !statSync(options.webRoot, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new GraftError('INVALID_CONFIG', `The web folder ${options.webRoot} does not exist or is not a folder`, {
+      hint: 'pass the folder `graft export <model-dir> --target web` wrote, or leave --web out for the built-in upload page',
+    });
+  }
   const metrics = new ServerMetrics();
   const registry = await ModelRegistry.open({
     models: options.models,
@@ -121,7 +127,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
   try {
     app = await createApp({
       // base64 in JSON is 4/3 of the bytes.
-      bodyLimit: Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024,
+      bodyLimit: jsonBodyLimit(maxUploadBytes),
       // Time to receive a whole request (slow uploads); the handler has its own deadline.
       requestTimeoutMs,
       // One file more than allowed reaches readMultipart, whose error names the limit (busboy's says "reach files limit").
@@ -172,7 +178,14 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
           isDraining = true;
           const delayMs = closeOptions.readinessDelayMs ?? 0;
           if (delayMs > 0) await new Promise((resolveDelay) => setTimeout(resolveDelay, delayMs));
-          await started.close();
+          // Once closing, node no longer times requests out: a client stalled mid-upload would hold the shutdown for
+          // ever. Past the time a whole request may take, the connections still open are cut.
+          const cut = setTimeout(() => started.server.closeAllConnections(), requestTimeoutMs);
+          try {
+            await started.close();
+          } finally {
+            clearTimeout(cut);
+          }
           await registry.close();
         })()),
     };

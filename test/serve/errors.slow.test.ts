@@ -110,6 +110,67 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     expect((await fetch(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg })).status).toBe(200);
   });
 
+  it('a JSON body of the wrong shape names its field; a refused type names itself and what to send; type parameters are fine', async () => {
+    const json = async (body: string) => {
+      const reply = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: reply.status, error: (reply.json() as ErrorJson).error };
+    };
+    // Coerced to the string "123" before, then refused as a 2-byte file that is not an image (415).
+    expect(await json('{"image":123}')).toMatchObject({ status: 400, error: { code: 'BAD_REQUEST', message: '"image" must be a base64 string (or a data: URL), not number.' } });
+    expect(await json('{"images":"abc"}')).toMatchObject({ status: 400, error: { message: '"images" must be an array of base64 strings, not string.' } });
+    expect(await json('{"images":["a", true]}')).toMatchObject({ status: 400, error: { message: '"images"[1] must be a base64 string (or a data: URL), not boolean.' } });
+    expect(await json('"abc"')).toMatchObject({ status: 400, error: { message: expect.stringMatching(/^The JSON body must be an object .* not string\.$/) } });
+    expect(await json('{"images":[]}')).toMatchObject({ status: 400, error: { message: '"images" is empty: send at least one base64 image.' } });
+
+    const form = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: jpeg });
+    expect(form.status).toBe(415);
+    expect((form.json() as ErrorJson).error).toMatchObject({
+      message: "Content-Type application/x-www-form-urlencoded (curl's default for --data-binary) is not accepted here.",
+      hint: expect.stringContaining('-H "Content-Type: image/jpeg"'),
+    });
+    for (const type of ['image/jpeg; charset=binary', 'image/jpeg;name=a.jpg', 'application/octet-stream; charset=binary', 'image/x-png']) {
+      expect((await rawRequest(predict, { method: 'POST', headers: { 'content-type': type }, body: jpeg })).status, type).toBe(200);
+    }
+  });
+
+  it('an upload past the limit gets its 413 in JSON on a connection that stays usable (the body is read, not cut off)', async () => {
+    // Refused unread, the body kept coming while the server closed the connection: most clients then saw a broken
+    // pipe, not the 413. Read and dropped, the answer arrives and the same connection serves the next request.
+    const { host } = new URL(server.url);
+    for (const type of ['image/jpeg', 'application/octet-stream', 'application/json']) {
+      const body = Buffer.alloc(2_000_000, 7); // the server's limit here is 300 000 bytes
+      const head = `POST ${new URL(predict).pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const next = `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+      const text = await rawSocket(server.url, Buffer.concat([Buffer.from(head), body, Buffer.from(next)]));
+      expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), type).toEqual(['413', '200']);
+      expect(text).toContain('"code":"PAYLOAD_TOO_LARGE"');
+    }
+  });
+
+  it('shutdown ends within the request timeout even while a client has stalled mid-upload', async () => {
+    const stalled = await startServer({ models: [model.dir], port: 0, watch: false, requestTimeoutMs: 1_500 });
+    const { connect } = await import('node:net');
+    const target = new URL(stalled.url);
+    const socket = connect(Number(target.port), target.hostname);
+    socket.on('error', () => undefined);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    // 1 000 of the 100 000 bytes announced, then nothing: Node stops timing requests once the server closes.
+    socket.write(`POST /v1/models/${stalled.models[0]}/predict HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n`);
+    socket.write(Buffer.alloc(1000, 1));
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const closed = await Promise.race([stalled.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 10_000))]);
+    expect(closed).toBe('closed');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    socket.destroy();
+  });
+
+  it('a web folder that does not exist is refused at start, not served as 404s', async () => {
+    const missing = join(model.root, 'no-such-web');
+    const error = (await startServer({ models: [model.dir], port: 0, watch: false, webRoot: missing }).catch((e: unknown) => e)) as { code?: string; message: string };
+    expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(missing) });
+  });
+
   it('says what is wrong with an image in HTTP terms, without CLI hints', async () => {
     const truncated = jpeg.subarray(0, 600);
     const reply = await fetch(predict, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: truncated });
