@@ -4,7 +4,7 @@
  * `test/cli/command-summaries.test.ts` checks every entry against the command it summarises.
  */
 export const COMMAND_SUMMARIES = {
-  demo: ['demo [options]', 'the whole workflow offline on images Graft draws itself: train, evaluate, export, predict'],
+  demo: ['demo [options]', 'the whole workflow offline on images Graft draws itself: train, evaluate, write a report, predict'],
   train: ['train [options] [train-dir]', 'train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)'],
   embed: ['embed [options] <data>', 'compute backbone features for a dataset: into the feature cache, or with --store into shard files (one per --shard) for a cluster'],
   features: ['features', 'feature stores written by graft embed --store: status, and Parquet export/import'],

@@ -1,5 +1,6 @@
 import { isWithin } from './is-within.js';
-import { readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from './errors.js';
 
@@ -29,6 +30,7 @@ export async function assertReplaceableOutput(out: string, kind: OutputKind, pro
       });
     }
   }
+  await assertCanCreate(out);
   let isDirectory: boolean;
   try {
     isDirectory = (await stat(dest)).isDirectory();
@@ -61,13 +63,36 @@ export async function assertWritableFile(out: string, what: string, extension: s
     throw new GraftError('INVALID_CONFIG', `The output ${out} is a folder; ${what} is one file`, { hint: `pass a file name inside it, e.g. --out ${join(out, `${basename(dest)}${extension}`)}` });
   }
   const parent = dirname(dest);
-  if (!(await stat(parent).catch(() => undefined))?.isDirectory()) {
+  if (!(await stat(parent).catch(() => undefined))) {
     throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${parent} does not exist`, { hint: 'create the folder first, or pass an --out in an existing one' });
+  }
+  await assertCanCreate(out);
+}
+
+/**
+ * Refuses, before any work, an output that could only fail at the end: under a path that is a file, or in a folder
+ * this process cannot write (a read-only mount, another user's folder). Missing folders on the way are fine (they
+ * are created); the nearest one that exists decides.
+ * @throws GraftError INVALID_CONFIG naming the output and the folder.
+ */
+export async function assertCanCreate(out: string): Promise<void> {
+  for (let dir = dirname(resolve(out)); ; dir = dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info && !info.isDirectory()) {
+      throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: ${dir} is a file, not a folder`, { hint: 'choose an --out whose folders are folders' });
+    }
+    if (info) {
+      const writable = await access(dir, constants.W_OK).then(() => true, () => false);
+      if (!writable) throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${dir} is not writable`, { hint: 'choose an --out in a folder you can write to, or change its permissions' });
+      return;
+    }
+    if (dirname(dir) === dir) return;
   }
 }
 
 /** Refuses an existing, non-empty folder at `out` unless the caller asked to replace it (`--overwrite`). */
 export async function assertOverwriteAllowed(out: string, overwrite: boolean | undefined): Promise<void> {
+  await assertCanCreate(out);
   if (overwrite || !(await readdir(out).catch(() => [])).length) return;
   throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
 }

@@ -134,7 +134,11 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const local = join(workDir, shardFileName(spec));
   const resumedFrom = existsSync(finalFile) ? 'complete' : existsSync(partialFile) ? 'partial' : null;
   const resumeFile = resumedFrom === 'complete' ? finalFile : partialFile;
-  if (resumedFrom) await copyFile(resumeFile, local);
+  // Before the try below removes the work folder on failure: a copy that fails (a full disk) must not leave it.
+  if (resumedFrom) await copyFile(resumeFile, local).catch(async (error: unknown) => {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  });
   // Errors about the local copy name the store's file, the one to delete (the copy is gone by then).
   const store = inTermsOf(local, resumeFile, () => ShardStore.openForWriting(local));
   let backbone: Backbone | undefined;

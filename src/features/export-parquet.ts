@@ -80,7 +80,14 @@ export async function exportParquet(storeDir: string, outFile: string, options: 
       for (;;) {
         const { done, value } = await bytes.read();
         if (done) break;
-        await handle.write(value as Uint8Array);
+        // A write may take fewer bytes than given without failing (a file size limit, a full disk reports only
+        // on the next one): write the rest until it is all written or the write fails.
+        const chunk = value as Uint8Array;
+        for (let offset = 0; offset < chunk.length; ) {
+          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+          if (bytesWritten === 0) throw new Error(`Cannot write ${temporary}: no space left, or the file size limit reached`);
+          offset += bytesWritten;
+        }
       }
       await handle.sync();
     } finally {

@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GraftError } from '../core/errors.js';
 import type { ModelFormat } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -80,6 +81,7 @@ function formatOfFileName(fileName: string): ModelFormat {
 export async function resolveBackbone(spec: string, options: ResolveOptions): Promise<ResolvedBackbone> {
   if (isCatalogueName(spec)) return resolveCatalogueName(spec, options);
   if (/^https?:\/\//i.test(spec)) return resolveUrl(spec, options);
+  if (/^file:\/\//i.test(spec)) return resolveLocalPath(fileURLToPath(spec), fileURLToPath(spec));
   if (spec.includes('/') || spec.includes('\\') || spec.startsWith('.') || existsSync(spec)) return resolveLocalPath(resolve(spec), spec);
   throw new GraftError('MODEL_NOT_FOUND', `Unknown backbone "${spec}": not a catalogue name, a URL or an existing path`, {
     hint: `use one of: ${CATALOGUE_NAMES.join(', ')}; or a local .onnx file / TF.js model folder; or an http(s) URL`,

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
+import { replaceDirectory } from '../core/atomic-write.js';
 import { assertOverwriteAllowed } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
@@ -32,9 +34,15 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).
   const source = tta ? await withoutTta(onnxPath, manifest.onnx) : { path: onnxPath, cleanup: async () => undefined };
+  // The converted model and its metadata are written side by side in a staging folder, then swapped in together:
+  // a failure or a kill between the two never leaves a model.json without the labels and preprocessing beside it.
+  const staging = `${out}.exporting-${process.pid}-${randomBytes(4).toString('hex')}`;
   let conversion: ConversionReport;
   try {
-    conversion = await convertModel(source.path, { to: 'tfjs', out });
+    conversion = await convertModel(source.path, { to: 'tfjs', out: staging });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
   } finally {
     await source.cleanup();
   }
@@ -48,8 +56,14 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
     ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
     source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training.outcome.fineTune !== undefined },
   };
-  await writeFile(join(out, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-  return { out, labels: manifest.labels, conversion };
+  try {
+    await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+    await replaceDirectory(staging, out);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } } };
 }
 
 /** model.onnx without its mirror TTA, in a temporary file removed by `cleanup`. */

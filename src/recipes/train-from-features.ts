@@ -180,6 +180,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       val,
       onnxIO: { input: backboneOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities', features: handle.onnxFeatureOutput },
     });
+    if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
     const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
     return {
       model: modelDir,

@@ -201,6 +201,9 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const packed = packHeadWeights(layers);
   const head = { ...headSummary(config, headPhase), tta };
   const manifest = buildManifest({ data, info: modelHandle.info, config, head, headPhase, fineTune, packed, val, onnxIO: { ...io, ...(tta ? { tta: 'mirror' as const } : {}) } });
+  // The final fit and the model's assembly report no progress: a signal that came during them is honoured here,
+  // before anything is written, as the CLI's "stopping at the next step" promised.
+  if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   if (fine) await Promise.all(checkpointFiles(checkpointPath).map(removeCheckpoint));
   // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its

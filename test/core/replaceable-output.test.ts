@@ -2,7 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
-import { assertReplaceableOutput, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT } from '../../src/core/replaceable-output.js';
+import { assertOverwriteAllowed, assertReplaceableOutput, assertWritableFile, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT } from '../../src/core/replaceable-output.js';
 import { train } from '../../src/recipes/train.js';
 import { tempDir } from '../support.js';
 
@@ -39,6 +39,22 @@ describe('assertReplaceableOutput', () => {
     expect((await refusal(assertReplaceableOutput(join(root, 'model'), LAYERS_DIR_OUTPUT))).message).toMatch(/not a TF\.js model folder/);
     // The data inside the output (the output an ancestor of it, or the data itself) is refused even when empty.
     expect((await refusal(assertReplaceableOutput(root, MODEL_DIR_OUTPUT, [join(root, 'photos', 'cats')]))).message).toMatch(/holds .*cats, which this run reads/);
+  });
+
+  it('refuses, before any work, an output under a path that is a file (it failed at the end as an internal error)', async () => {
+    const root = await tempDir();
+    const file = join(root, 'afile');
+    await writeFile(file, 'x');
+    for (const check of [
+      () => assertReplaceableOutput(join(file, 'm'), MODEL_DIR_OUTPUT),
+      () => assertReplaceableOutput(join(file, 'deeper', 'm'), MODEL_DIR_OUTPUT),
+      () => assertOverwriteAllowed(join(file, 'web'), true),
+      () => assertWritableFile(join(file, 'f.parquet'), 'the Parquet export', '.parquet'),
+    ]) {
+      expect(await refusal(check())).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(`${file} is a file, not a folder`) });
+    }
+    // Folders that do not exist yet on the way are fine: they are created.
+    await expect(assertReplaceableOutput(join(root, 'a', 'b', 'm'), MODEL_DIR_OUTPUT)).resolves.toBeUndefined();
   });
 
   it('stops train() before any work, leaving the folder as it was', async () => {

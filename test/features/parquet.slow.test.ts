@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
@@ -5,7 +7,7 @@ import { materialiseRows } from '../../src/features/feature-rows.js';
 import { ShardRows } from '../../src/features/shard-rows.js';
 import { openShardSet } from '../../src/features/shard-set.js';
 import { writeSyntheticShards } from '../../src/features/synthetic-shards.js';
-import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 interface Row {
   path: string;
@@ -138,6 +140,14 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     } finally {
       back.close();
     }
+    // A write cut short by a file size limit (the disk full) fails the export and leaves the earlier file as it was;
+    // the short write was taken as done, and a cut file was renamed over a good one with exit 0.
+    const good = readFileSync(file);
+    const limited = spawnSync('bash', ['-c', `ulimit -f 1; exec "${process.execPath}" "${join(repoRoot, 'bin/graft.js')}" features export "${store}" --out "${file}" --json`], { encoding: 'utf8' });
+    expect(good.length).toBeGreaterThan(1024);
+    expect(limited.status, limited.stdout + limited.stderr).not.toBe(0);
+    expect(readFileSync(file).equals(good)).toBe(true);
+    expect(readdirSync(root).filter((name) => name.includes('.tmp'))).toEqual([]);
     for (const [out, message] of [[root, /is a folder; the Parquet export is one file/], [join(root, 'no-such-folder', 'x.parquet'), /the folder .*no-such-folder does not exist/]] as const) {
       const run = await runCli(['features', 'export', store, '--out', out, '--json']);
       expect(run.code).toBe(2);

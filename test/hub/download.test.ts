@@ -264,6 +264,11 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(readFileSync(shard).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
   });
 
+  it('a file:// URL is the local file it names', async () => {
+    const found = await resolveBackbone(`file://${int8Model}`, { cacheDir: await tempDir() });
+    expect(found).toMatchObject({ sha256: int8Sha, source: int8Model, location: { kind: 'onnx', path: int8Model } });
+  });
+
   it('GRAFT_MODELS_DIR: a catalogue model with no sha256 is taken only from a folder named after it', async () => {
     const modelDirs = [join(sharedDir, 'models')]; // holds TF.js model.json files, none of them inception_v3
     const refused = (await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs, offline: true }).catch((e: unknown) => e)) as GraftError;

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-write.js';
+import { assertCanCreate } from '../../core/replaceable-output.js';
 import { buildReport } from '../../report/build-report.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -25,6 +26,7 @@ export function registerReport(program: Command): void {
         if (await stat(out).then((info) => info.isDirectory(), () => false)) {
           throw new GraftError('INVALID_CONFIG', `--out ${flags.out} is a folder; the report is one HTML file`, { hint: `e.g. --out ${join(flags.out, 'report.html')}` });
         }
+        await assertCanCreate(flags.out);
         const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
         await mkdir(dirname(out), { recursive: true });
