@@ -46,7 +46,22 @@ async function toBitmap(source: ImageInput): Promise<ImageBitmap> {
     input = source;
   }
   if (input instanceof HTMLImageElement && !input.complete) await input.decode();
-  return createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+  try {
+    return await createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+  } catch (error) {
+    // Node reads TIFF and HEIC; browsers (Chromium) do not, and say only "could not be decoded".
+    const format = input instanceof Blob ? browserUnreadableFormat(new Uint8Array(await input.slice(0, 16).arrayBuffer())) : undefined;
+    if (format) throw new Error(`This browser cannot decode ${format} images: convert the image to JPEG, PNG or WebP first (the server, graft serve, reads it).`);
+    throw error;
+  }
+}
+
+/** TIFF or HEIC/HEIF by their first bytes: formats Graft reads in Node that browsers do not decode. */
+function browserUnreadableFormat(head: Uint8Array): string | undefined {
+  const text = String.fromCharCode(...head);
+  if (text.startsWith('II*\0') || text.startsWith('MM\0*')) return 'TIFF';
+  if (text.slice(4, 8) === 'ftyp' && /^(heic|heix|hevc|heim|heis|mif1|msf1)$/.test(text.slice(8, 12))) return 'HEIC/HEIF';
+  return undefined;
 }
 
 /** RGBA bytes of the S x S image the model sees (center-crop or stretch, as the manifest says). */
