@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await removeOrphanedSiblings(path);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await writeFile(tmp, data);
@@ -31,6 +34,7 @@ function withPath(error: unknown, path: string): unknown {
  * moment with no way around it in Node: no atomic exchange of directories) absent, never half written.
  */
 export async function replaceDirectory(staging: string, dest: string): Promise<void> {
+  await removeOrphanedSiblings(dest);
   const old = `${dest}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   let movedOld = false;
   try {
@@ -49,4 +53,36 @@ export async function replaceDirectory(staging: string, dest: string): Promise<v
     throw withPath(error, dest);
   }
   if (movedOld) await rm(old, { recursive: true, force: true });
+}
+
+/** The working names writers give beside their output: `<name>.<kind>-<pid>-<hex>`. */
+const SIBLING = /^\.(staging|converting|exporting|source|tmp|old)-(\d+)-[0-9a-f]+(\..*)?$/;
+
+/**
+ * Removes what a killed writer left beside `dest` (a staging folder, a temporary file): names of the form
+ * `<name>.<kind>-<pid>-<hex>` whose process is gone. Ctrl+C in a command without a signal handler, or a kill -9,
+ * leaves them; the next write to the same output tidies up. An `.old-` copy is removed only while `dest` exists
+ * (killed between the two renames of a swap, it is the only copy).
+ */
+export async function removeOrphanedSiblings(dest: string): Promise<void> {
+  const folder = dirname(dest);
+  const name = basename(dest);
+  const entries = await readdir(folder).catch(() => [] as string[]);
+  const orphans = entries.filter((entry) => {
+    if (!entry.startsWith(`${name}.`)) return false;
+    const match = SIBLING.exec(entry.slice(name.length));
+    if (!match || !isGone(Number(match[2]))) return false;
+    return match[1] !== 'old' || existsSync(dest);
+  });
+  await Promise.all(orphans.map((entry) => rm(join(folder, entry), { recursive: true, force: true })));
+}
+
+function isGone(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import { replaceDirectory } from '../core/atomic-write.js';
@@ -33,7 +32,7 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   const tta = manifest.onnx.tta === 'mirror';
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).
-  const source = tta ? await withoutTta(onnxPath, manifest.onnx) : { path: onnxPath, cleanup: async () => undefined };
+  const source = tta ? await withoutTta(onnxPath, manifest.onnx, out) : { path: onnxPath, cleanup: async () => undefined };
   // The converted model and its metadata are written side by side in a staging folder, then swapped in together:
   // a failure or a kill between the two never leaves a model.json without the labels and preprocessing beside it.
   const staging = `${out}.exporting-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -67,8 +66,10 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
 }
 
 /** model.onnx without its mirror TTA, in a temporary file removed by `cleanup`. */
-async function withoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'graft-tfjs-export-'));
+async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  // Beside the output, named as writers name their working folders, so one left by a kill is tidied by the next export.
+  const dir = `${out}.source-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(dir, { recursive: true });
   const path = join(dir, 'model.onnx');
   await writeFile(path, encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(onnxPath), onnxPath), io)));
   return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };

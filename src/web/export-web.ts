@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { isWithin } from '../core/is-within.js';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
@@ -120,7 +121,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   await assertOverwriteAllowed(dest, options.overwrite);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
-  const out = await mkdtemp(`${dest}.staging-`);
+  const out = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(out);
   try {
     const written = await writeWebExport(root, manifest, onnxPath, out, options.engine);
     await replaceDirectory(out, dest);

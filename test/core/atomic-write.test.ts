@@ -1,0 +1,43 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { removeOrphanedSiblings, replaceDirectory, writeFileAtomic } from '../../src/core/atomic-write.js';
+import { tempDir } from '../support.js';
+
+describe('what a killed writer left beside its output is tidied by the next write', () => {
+  const dead = spawnSync(process.execPath, ['-e', '']).pid; // exited: its pid names no process now
+
+  it('replaceDirectory removes dead writers\' staging folders and temporaries, keeps live ones', async () => {
+    const root = await tempDir();
+    const dest = join(root, 'model');
+    await mkdir(dest);
+    const leftovers = [`model.staging-${dead}-ab12cd34`, `model.converting-${dead}-00ff00ff`, `model.exporting-${dead}-12345678.converting-${dead}-9abcdef0`, `model.old-${dead}-deadbeef`, `model.tmp-${dead}-cafe0001`];
+    for (const name of leftovers) await mkdir(join(root, name));
+    const live = `model.staging-${process.pid}-11111111`;
+    await mkdir(join(root, live));
+    await mkdir(join(root, 'model.notes')); // not a writer's name: never touched
+    const staging = join(root, 'new-model');
+    await mkdir(staging);
+    await writeFile(join(staging, 'graft.json'), '{}');
+    await replaceDirectory(staging, dest);
+    expect(readdirSync(root).sort()).toEqual(['model', 'model.notes', live].sort());
+    expect(existsSync(join(dest, 'graft.json'))).toBe(true);
+  });
+
+  it('an .old copy is kept while the output is missing (killed between the renames, it is the only copy)', async () => {
+    const root = await tempDir();
+    const old = join(root, `model.old-${dead}-deadbeef`);
+    await mkdir(old);
+    await removeOrphanedSiblings(join(root, 'model'));
+    expect(existsSync(old)).toBe(true);
+  });
+
+  it('writeFileAtomic tidies its own kind too', async () => {
+    const root = await tempDir();
+    await writeFile(join(root, `report.html.tmp-${dead}-0badf00d`), 'half');
+    await writeFileAtomic(join(root, 'report.html'), 'whole');
+    expect(readdirSync(root)).toEqual(['report.html']);
+  });
+});
