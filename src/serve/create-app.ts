@@ -127,6 +127,7 @@ export async function listenOn(app: FastifyInstance, port: number, host: string)
     };
     const reason = code ? why[code] : undefined;
     if (!reason) throw error;
-    throw new GraftError('INVALID_CONFIG', `Cannot listen: ${reason}`, { hint: 'choose another --port (--port 0 takes any free one), or --host 127.0.0.1', cause: error });
+    const otherHost = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || host !== '127.0.0.1' ? ', or --host 127.0.0.1' : '';
+    throw new GraftError('INVALID_CONFIG', `Cannot listen: ${reason}`, { hint: `choose another --port (--port 0 takes any free one)${otherHost}`, cause: error });
   }
 }
