@@ -81,8 +81,9 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'duplicates': {
         const [first, ...rest] = describeDuplicates(event.groups);
         line(`warning: ${first}${rest.length ? `;\n  ${rest.join(';\n  ')}` : ''}`);
-        for (const g of event.groups.slice(0, 10)) line(`  same image: ${g.files.map((f) => `${f.file} (${f.part === 'all' ? '' : `${f.part}, `}${f.label})`).join(', ')}`);
-        if (event.groups.length > 10) line(`  ... and ${event.groups.length - 10} more (graft inspect lists them all)`);
+        for (const g of event.groups.slice(0, 10)) line(`  same image: ${describeCopies(g.files)}`);
+        // inspect hashes folders, not manifests: for a manifest, train's own list is the whole of it.
+        if (event.groups.length > 10) line(`  ... and ${event.groups.length - 10} more`);
         return;
       }
       case 'train-start':
@@ -121,4 +122,18 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
     }
   };
   return Object.assign(listener, { stop: () => bar?.stop() });
+}
+
+/**
+ * The files of one duplicate group, a path a manifest lists many times said once with its count ("a.jpg (ants) listed
+ * 1000 times"), at most eight entries.
+ */
+function describeCopies(files: readonly { readonly file: string; readonly part: string; readonly label: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const f of files) {
+    const key = `${f.file} (${f.part === 'all' ? '' : `${f.part}, `}${f.label})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const shown = [...counts].slice(0, 8).map(([key, n]) => (n > 1 ? `${key} listed ${n} times` : key));
+  return `${shown.join(', ')}${counts.size > 8 ? `, and ${counts.size - 8} more files` : ''}`;
 }

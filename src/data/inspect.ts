@@ -8,7 +8,8 @@ import { findSplitFolders, unusedTestFolder } from './find-split-folders.js';
 import { folderManifest, scanDataset } from './scan-dataset.js';
 import { inspectManifest } from './inspect-manifest.js';
 import { isManifestPath } from './manifest.js';
-import { requireTwoClasses } from './scan-folder.js';
+import { lookAlikeLabels, requireTwoClasses } from './scan-folder.js';
+import { labelLookup } from './split.js';
 
 /** Options for {@link inspectDataset}. */
 export interface InspectOptions {
@@ -128,15 +129,29 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   return { path, layout, parts, warnings, duplicates };
 }
 
-/** Warnings for held-out parts (val, test) whose classes differ from train's. */
+/**
+ * Warnings for held-out parts (val, test) whose classes differ from train's, and for class names in one part that
+ * print alike (Unicode forms: training refuses them; case only: two classes, perhaps by mistake).
+ */
 function heldOutClassWarnings(parts: readonly PartSummary[]): string[] {
-  const train = parts.find((p) => p.name === 'train');
-  if (!train) return [];
   const warnings: string[] = [];
+  for (const part of parts) {
+    const prefix = parts.length > 1 ? `${part.name}: ` : '';
+    for (const [a, b] of lookAlikeLabels(part.labels)) warnings.push(`${prefix}classes ${JSON.stringify(a)} and ${JSON.stringify(b)} are one name in two Unicode forms: training refuses them; merge the folders`);
+    const unicodePairs = new Set(lookAlikeLabels(part.labels).map((pair) => pair.join('\u0000')));
+    for (const [a, b] of lookAlikeLabels(part.labels, true)) {
+      if (!unicodePairs.has(`${a}\u0000${b}`)) warnings.push(`${prefix}classes ${JSON.stringify(a)} and ${JSON.stringify(b)} differ only in case: they are two classes`);
+    }
+  }
+  const train = parts.find((p) => p.name === 'train');
+  if (!train) return warnings;
+  // Matched as training and eval match them: a name in another Unicode form (NFD from macOS) is the same class.
+  const inTrain = labelLookup(train.labels);
   for (const heldOut of parts.filter((p) => p.name === 'val' || p.name === 'test')) {
-    const extra = heldOut.labels.filter((label) => !train.labels.includes(label));
+    const extra = heldOut.labels.filter((label) => inTrain(label) === undefined);
     if (extra.length > 0) warnings.push(`${heldOut.name} has classes that train does not: ${extra.join(', ')} (${heldOut.name === 'val' ? 'training' : 'graft eval'} will refuse this)`);
-    const missing = train.labels.filter((label) => !heldOut.labels.includes(label));
+    const inHeldOut = labelLookup(heldOut.labels);
+    const missing = train.labels.filter((label) => inHeldOut(label) === undefined);
     if (missing.length > 0) warnings.push(`${heldOut.name} has no images of: ${missing.join(', ')}`);
   }
   return warnings;

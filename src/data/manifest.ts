@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readHead } from '../core/read-head.js';
 import { sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { columnKey, findColumn, headerColumns, jsonlColumns, LABEL_COLUMNS, malformedWhat, oneHotLabel, partOf, PATH_COLUMNS, PLAIN_COLUMNS, splitColumn, unnamedColumns, type Columns, type ManifestPart } from './manifest-columns.js';
@@ -94,19 +95,12 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
  * text" and Windows PowerShell's `>` write. Read as UTF-8 its every other character is a NUL.
  */
 async function requireUtf8(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(512);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    const bytes = head.subarray(0, bytesRead);
-    const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
-    if (bom || bytes.includes(0)) {
-      throw new GraftError('INVALID_DATASET', `${file} is UTF-16 text${bom ? '' : ' (or binary)'}; a manifest is read as UTF-8`, {
-        hint: 'save it as UTF-8: in Excel "CSV UTF-8"; in PowerShell, Out-File -Encoding utf8 (or Set-Content -Encoding utf8)',
-      });
-    }
-  } finally {
-    await handle.close();
+  const bytes = readHead(file, 512);
+  const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  if (bom || bytes.includes(0)) {
+    throw new GraftError('INVALID_DATASET', `${file} is UTF-16 text${bom ? '' : ' (or binary)'}; a manifest is read as UTF-8`, {
+      hint: 'save it as UTF-8: in Excel "CSV UTF-8"; in PowerShell, Out-File -Encoding utf8 (or Set-Content -Encoding utf8)',
+    });
   }
 }
 

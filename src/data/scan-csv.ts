@@ -4,7 +4,7 @@ import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
 import { streamManifestFiles } from './manifest-files.js';
 import { manifestPartCounts, type ManifestEntry, type ManifestPart } from './manifest.js';
-import { requireTwoClasses } from './scan-folder.js';
+import { requireDistinctLabels, requireTwoClasses } from './scan-folder.js';
 
 /**
  * Lists a dataset described by a manifest: a CSV of `path,label` lines (or with a header naming its path and label
@@ -62,7 +62,10 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
     });
   }
   const sorted = [...new Set(items.map((item) => item.label))].sort();
-  if (!options.isLenient) requireTwoClasses(root, sorted);
+  if (!options.isLenient) {
+    requireTwoClasses(root, sorted);
+    requireDistinctLabels(root, sorted);
+  }
   return { root, labels: sorted, items, skipped, ...split };
 }
 

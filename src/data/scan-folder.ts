@@ -90,7 +90,10 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
     }
   }
   const labels = classDirs.map((c) => c.label);
-  if (!options.isLenient) requireTwoClasses(root, labels);
+  if (!options.isLenient) {
+    requireTwoClasses(root, labels);
+    requireDistinctLabels(root, labels);
+  }
   return { root, labels, items, skipped };
 }
 
@@ -145,6 +148,35 @@ function requireSeparateClasses(root: string, classes: readonly { label: string;
         });
       }
     }
+  }
+}
+
+/**
+ * Pairs of class names that print the same: equal once in one Unicode form (a folder copied from macOS is named in
+ * NFD, one typed on Linux or Windows in NFC), or, with `ignoreCase`, equal but for case.
+ */
+export function lookAlikeLabels(labels: readonly string[], ignoreCase = false): [string, string][] {
+  const seen = new Map<string, string>();
+  const pairs: [string, string][] = [];
+  for (const label of labels) {
+    const key = ignoreCase ? label.normalize('NFC').toLowerCase() : label.normalize('NFC');
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, label);
+    else pairs.push([first, label]);
+  }
+  return pairs;
+}
+
+/**
+ * @throws GraftError `INVALID_DATASET` when two class names differ only in their Unicode form: two classes that
+ *   look like one in every listing, score and prediction.
+ */
+export function requireDistinctLabels(root: string, labels: readonly string[]): void {
+  const [pair] = lookAlikeLabels(labels);
+  if (pair) {
+    throw new GraftError('INVALID_DATASET', `Classes ${JSON.stringify(pair[0])} and ${JSON.stringify(pair[1])} in ${root} are the same name in two Unicode forms (composed and decomposed accents), so they would be two classes that look like one`, {
+      hint: 'merge the two class folders (or rows) into one; a folder copied from macOS names accents decomposed',
+    });
   }
 }
 

@@ -60,7 +60,8 @@ export function stratifiedSplit(
 /**
  * {@link stratifiedSplit} by whole groups: each class's groups are sorted by key, shuffled with the class's stream,
  * and held out in that order: the first, then each that brings the class's held-out count nearer its share; a group
- * that would leave the class nothing to train on is kept for training. A group that spans classes goes where its first class put it.
+ * that would leave the class nothing to train on is kept for training. A group that spans classes goes where its first class put it,
+ * unless that leaves a later class with no training image: then that class's largest group is trained on.
  */
 function groupedSplit(
   items: readonly LabelledItem[],
@@ -94,6 +95,16 @@ function groupedSplit(
       isHeldOut.set(group, takes);
       if (takes) held += size;
     }
+  }
+  // A group that spans classes, held out for an earlier class, may hold all of a later one: that class would have
+  // nothing to learn from. Its largest group goes back to training (the earlier class keeps a smaller val share).
+  for (const label of [...byLabel.keys()].sort()) {
+    const list = byLabel.get(label)!;
+    if (!list.every((item) => isHeldOut.get(groupOf.get(item)!))) continue;
+    const sizes = new Map<string, number>();
+    for (const item of list) sizes.set(groupOf.get(item)!, (sizes.get(groupOf.get(item)!) ?? 0) + 1);
+    const [largest] = [...sizes].sort(([a, na], [b, nb]) => nb - na || compare(a, b))[0]!;
+    isHeldOut.set(largest, false);
   }
   const byPath = (a: LabelledItem, b: LabelledItem): number => compare(a.label, b.label) || compare(a.file, b.file);
   return {

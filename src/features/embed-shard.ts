@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { SkippedFile } from '../data/dataset.js';
 import { listDataset, type ListedImage } from '../data/dataset-listing.js';
 import { readAndDecode } from '../data/decode-stream.js';
-import { requireTwoClasses } from '../data/scan-folder.js';
+import { requireDistinctLabels, requireTwoClasses } from '../data/scan-folder.js';
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
@@ -126,6 +126,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   if (listed === 0) throw new GraftError('INVALID_DATASET', `No images listed in ${listing.source}`, { hint: 'a manifest needs path,label lines' });
   const labels = [...trainLabels].sort();
   requireTwoClasses(listing.source, labels);
+  requireDistinctLabels(listing.source, labels);
   const dataset: ShardMeta['dataset'] = { root: listing.root, layout: listing.layout, labels, listed, listingSha256: digest.digest('hex') };
 
   const finalFile = join(storeDir, shardFileName(spec));

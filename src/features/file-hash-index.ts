@@ -5,6 +5,9 @@ import Database from 'better-sqlite3';
 import { GraftError } from '../core/errors.js';
 import { applyFeatureStorePragmas } from './sqlite-pragmas.js';
 
+/** How many files are stat'ed at once: enough to keep a network file system busy, few enough to bound memory. */
+const STAT_CONCURRENCY = 64;
+
 export const FILE_INDEX_FILE = 'files-v1.sqlite';
 
 /** What identifies one version of a file without reading it: path, size, and modification and change times. */
@@ -48,18 +51,28 @@ export class FileHashIndex {
     }
   }
 
-  /** Stamps of the files (undefined where a file cannot be stat'ed: the reader will report it). */
+  /**
+   * Stamps of the files (undefined where a file cannot be stat'ed: the reader will report it). A file listed many times
+   * (a manifest that repeats a path) is stat'ed once, and at most STAT_CONCURRENCY at a time: a stat for each of 200 000
+   * rows at once held ~1 GB of pending promises and buffers.
+   */
   static async stamp(files: readonly string[]): Promise<(FileStamp | undefined)[]> {
-    return Promise.all(
-      files.map(async (file) => {
+    const unique = [...new Set(files.map((file) => resolve(file)))];
+    const stamps = new Map<string, FileStamp | undefined>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < unique.length) {
+        const file = unique[next++]!;
         try {
           const s = await stat(file, { bigint: true });
-          return { file: resolve(file), size: Number(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs) };
+          stamps.set(file, { file, size: Number(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs) });
         } catch {
-          return undefined;
+          stamps.set(file, undefined);
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, unique.length) }, worker));
+    return files.map((file) => stamps.get(resolve(file)));
   }
 
   /** The recorded sha256 for a stamp, if the file has not changed since it was hashed. */

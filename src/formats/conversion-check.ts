@@ -1,4 +1,5 @@
-import { open, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { readHead } from '../core/read-head.js';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
@@ -75,13 +76,7 @@ async function assertReplaceableOnnxFile(out: string, source: string): Promise<v
   if (existing === (await realpath(source).catch(() => resolve(source)))) {
     throw new GraftError('INVALID_CONFIG', `The output ${out} is the model being converted; it would be overwritten`, { hint: 'pass --out <another path>' });
   }
-  const handle = await open(existing, 'r');
-  const first = Buffer.alloc(1);
-  try {
-    await handle.read(first, 0, 1, 0);
-  } finally {
-    await handle.close();
-  }
+  const first = readHead(existing, 1);
   if (extname(existing).toLowerCase() !== '.onnx' || first[0] !== 0x08) {
     throw new GraftError('INVALID_CONFIG', `The output ${out} is a file that is not an ONNX model (${basename(existing)}); it would be replaced`, {
       hint: 'pass --out <a new file>.onnx; an earlier .onnx output may be replaced',

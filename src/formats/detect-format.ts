@@ -1,4 +1,5 @@
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readHead } from '../core/read-head.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GraftError } from '../core/errors.js';
@@ -68,13 +69,3 @@ async function readCandidate(path: string): Promise<ModelCandidate> {
   return { path, head, json: isObject ? (parsed as Record<string, unknown>) : {} };
 }
 
-function readHead(file: string, bytes: number): Uint8Array {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const read = readSync(fd, buffer, 0, bytes, 0);
-    return buffer.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
-}

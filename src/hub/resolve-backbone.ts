@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraftError } from '../core/errors.js';
+import { readHead } from '../core/read-head.js';
 import type { ModelFormat } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
 import { detectFormat } from '../formats/detect-format.js';
@@ -201,7 +202,7 @@ async function readCachedModel(path: string, source: string, folder: string): Pr
  */
 async function readDownloadedModel(path: string, source: string, format: ModelFormat, folder: string): Promise<ResolvedBackbone | { readonly unreadable: string }> {
   if (isSingleFile(format)) {
-    const problem = await headProblem(path, format);
+    const problem = headProblem(path, format);
     if (problem) return { unreadable: problem };
   }
   const found = await readCachedModel(path, source, folder);
@@ -210,14 +211,8 @@ async function readDownloadedModel(path: string, source: string, format: ModelFo
 }
 
 /** Why a one-file model's first bytes are not its format's (ONNX: a protobuf whose first field is ir_version; .h5: HDF5's signature). */
-async function headProblem(path: string, format: ModelFormat): Promise<string | undefined> {
-  const handle = await open(path, 'r');
-  const head = Buffer.alloc(8);
-  try {
-    await handle.read(head, 0, 8, 0);
-  } finally {
-    await handle.close();
-  }
+function headProblem(path: string, format: ModelFormat): string | undefined {
+  const head = readHead(path, 8);
   const preview = JSON.stringify(head.toString('latin1').replace(/[^\x20-\x7e]/g, '.'));
   if (format === 'onnx' && head[0] !== 0x08) return `an ONNX model starts with the protobuf field ir_version (byte 0x08); this file starts ${preview}`;
   if (format === 'keras-h5' && !head.equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return `a Keras .h5 file starts with HDF5's signature; this file starts ${preview}`;

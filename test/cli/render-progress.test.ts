@@ -35,6 +35,19 @@ describe('renderProgress', () => {
     expect(out.text()).not.toContain('ETA');
   });
 
+  it('says a path a manifest lists many times once, with its count, and points nowhere it is not listed', () => {
+    const out = capture(false);
+    const render = renderProgress({ stream: out.stream, isTTY: false });
+    const repeated = Array.from({ length: 1000 }, () => ({ file: '/d/a.jpg', part: 'train' as const, label: 'ants' }));
+    const group = (sha: string, files: typeof repeated) => ({ sha256: sha, files, isAcrossSplits: false, hasConflictingLabels: false });
+    render({ type: 'duplicates', groups: [group('1', [...repeated, { file: '/d/b.jpg', part: 'train' as const, label: 'ants' }]), ...Array.from({ length: 11 }, (_, i) => group(`x${i}`, repeated.slice(0, 2)))] });
+    const text = out.text();
+    expect(text).toContain('  same image: /d/a.jpg (train, ants) listed 1000 times, /d/b.jpg (train, ants)\n');
+    expect(text.length).toBeLessThan(3000); // the path was written 1000 times on one line
+    expect(text).toContain('  ... and 2 more\n');
+    expect(text).not.toContain('graft inspect lists them all');
+  });
+
   it('prints the end of an extraction once when piped, though extraction reports it more than once', () => {
     const out = capture(false);
     const render = renderProgress({ stream: out.stream, isTTY: false });

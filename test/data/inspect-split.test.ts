@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectDataset } from '../../src/data/inspect.js';
+import { scanImageFolder } from '../../src/data/scan-folder.js';
 
 /** A set split three ways (train/, valid/, test/), each file's bytes its own path unless `copies` says otherwise. */
 async function threeWaySet(copies: Record<string, string> = {}): Promise<string> {
@@ -26,6 +27,28 @@ describe('inspectDataset on a set split three ways', () => {
     ]);
     expect(summary.warnings).toContain('test has classes that train does not: c (graft eval will refuse this)');
     expect(summary.warnings).toContain('test has no images of: b');
+  });
+
+  it('class names in two Unicode forms: one class across parts, refused within one; case-only names are warned of', async () => {
+    const [nfc, nfd] = ['caf\u00e9', 'cafe\u0301'];
+    const root = await mkdtemp(join(tmpdir(), 'graft-inspect-names-'));
+    for (const file of [`train/${nfc}/1.jpg`, 'train/tea/1.jpg', 'train/Tea/1.jpg', `test/${nfd}/2.jpg`, 'test/tea/2.jpg', 'test/Tea/2.jpg']) {
+      await mkdir(join(root, file, '..'), { recursive: true });
+      await writeFile(join(root, file), file);
+    }
+    const summary = await inspectDataset(root, { checkDecode: false });
+    // Training and eval match NFD "café" in test/ to NFC "café" in train/: inspect no longer says eval will refuse it.
+    expect(summary.warnings.filter((w) => w.includes('caf') && !w.includes('usable image'))).toEqual([]);
+    expect(summary.warnings).toContain('train: classes "Tea" and "tea" differ only in case: they are two classes');
+    expect(summary.warnings.join('\n')).not.toMatch(/has classes that train does not|has no images of/);
+
+    const both = await mkdtemp(join(tmpdir(), 'graft-inspect-names-'));
+    for (const file of [`${nfc}/1.jpg`, `${nfd}/2.jpg`, 'tea/3.jpg']) {
+      await mkdir(join(both, file, '..'), { recursive: true });
+      await writeFile(join(both, file), file);
+    }
+    expect((await inspectDataset(both, { checkDecode: false })).warnings.join('\n')).toMatch(/classes "caf.+" and "caf.+" are one name in two Unicode forms: training refuses them/);
+    await expect(scanImageFolder(both)).rejects.toMatchObject({ code: 'INVALID_DATASET', message: expect.stringContaining('the same name in two Unicode forms') });
   });
 
   it('finds an image in both train and test: a test score that includes training images', async () => {

@@ -49,6 +49,24 @@ describe('stratifiedSplit', () => {
     expect(after.val.filter((i) => i.label !== 'c')).toEqual(before.val);
   });
 
+  it('with groups that span classes, every class keeps a training image, whatever the seed', () => {
+    // gtsrb-like: frame numbers as groups, so frame 15 of class "00" is one group with all of "01" and "02".
+    const items = [
+      ...['10', '15', '20', '25', '30'].map((f) => ({ file: `/d/00/x_${f}.png`, label: '00' })),
+      ...['a', 'b', 'c'].map((t) => ({ file: `/d/01/${t}_15.png`, label: '01' })),
+      ...['a', 'b'].map((t) => ({ file: `/d/02/${t}_15.png`, label: '02' })),
+    ];
+    const groups = items.map((item) => /_(\d+)\.png$/.exec(item.file)![1]!);
+    let heldFrame15 = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const { train, val } = stratifiedSplit(items, { valFraction: 0.2, seed, groups });
+      for (const label of ['00', '01', '02']) expect(train.some((item) => item.label === label), `seed ${seed}, class ${label}`).toBe(true);
+      expect(train.length + val.length).toBe(items.length);
+      if (val.some((item) => item.file.endsWith('_15.png'))) heldFrame15++;
+    }
+    expect(heldFrame15).toBe(0); // frame 15 holds all of "01" and "02": it is always trained on
+  });
+
   it('with groups, holds out whole groups only, about the share, deterministically; singletons split as without', () => {
     const all = items({ a: 40, b: 30 });
     // Tracks of 5 frames: a-0..a-7, b-0..b-5.

@@ -50,6 +50,19 @@ describe('assignFolds', () => {
     expect(error?.message).toContain('"dogs" has 1');
     expect(error?.hint).toContain('--c');
   });
+
+  it('with --group-by keys that put a whole class in one group, names the key and the pattern, not "add images"', () => {
+    const labels = Int32Array.from([0, 0, 0, 1, 1, 1]);
+    const groups = ['', '', '', 'b1', 'b2', 'b3']; // a pattern that captured nothing for the cats
+    let error: GraftError | undefined;
+    try {
+      assignFolds(labels, ['cats', 'dogs'], groups, 1);
+    } catch (e) {
+      error = e as GraftError;
+    }
+    expect(error?.message).toContain('"cats" has 1');
+    expect(error?.hint).toMatch(/^every image of "cats" has the group key "": check --group-by/);
+  });
 });
 
 describe('holdoutPart', () => {

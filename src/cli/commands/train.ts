@@ -307,7 +307,9 @@ export function formatTrainResult(r: TrainResult, testDir?: string): string {
   } else {
     // An MLP's epoch is kept on a held-out fifth; a linear head with C fixed and a one-image class has no CV score.
     const estimate = r.selection ? 'the CV accuracy above is the estimate' : 'no estimate of accuracy: pass --val or --val-split for one';
-    lines.push(`  val        none (${r.selection ? 'every training image trained; ' : ''}${estimate})`);
+    // A split that held out nothing: every class was one --group-by group (a class's only group is trained on).
+    const emptySplit = r.data.valSplit ? `--val-split ${r.data.valSplit} held out nothing: a class of one image, or of one --group-by group, is trained on; ` : '';
+    lines.push(`  val        none (${emptySplit}${r.selection ? 'every training image trained; ' : ''}${estimate})`);
   }
   if (r.labelIssues.length) {
     lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json, up to 60 in the report):`);

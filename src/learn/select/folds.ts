@@ -32,10 +32,17 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
   const tooSmall = classNames.filter((_, c) => groupsPerClass[c]! < 2);
   if (tooSmall.length > 0) {
     const unit = groups ? 'group' : 'image';
+    // With groups, a class of many images in one group is the pattern's doing (it captured nothing, or the class
+    // itself): say which key it gave, rather than ask for more images.
+    const firstOf = (c: string): number => labels.indexOf(classNames.indexOf(c));
+    const oneGroupOfMany = groups ? tooSmall.find((c) => labels.filter((l) => l === classNames.indexOf(c)).length > 1) : undefined;
+    const hint = oneGroupOfMany !== undefined
+      ? `every image of "${oneGroupOfMany}" has the group key ${JSON.stringify(groups![firstOf(oneGroupOfMany)])}: check --group-by (its capture group should name a track or a session, not the class, and match the file names), or pass --c <value> to fit one head without cross-validation`
+      : `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation`;
     throw new GraftError(
       'INVALID_DATASET',
       `Cross-validation needs at least 2 ${unit}s in every class; ${tooSmall.map((c) => `"${c}" has ${groupsPerClass[classNames.indexOf(c)]}`).join(', ')}`,
-      { hint: `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation` },
+      { hint },
     );
   }
   const k = Math.max(2, Math.min(maxFolds, ...groupsPerClass));

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatTrainResult } from '../../src/cli/commands/train.js';
+import { train } from '../../src/recipes/train.js';
+import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
+
+describe.skipIf(!hasShared)('--val-split with --group-by that makes each class one group', () => {
+  skipReason('the grouped --val-split summary test');
+
+  it('says the split held out nothing, and why, instead of telling the user to pass --val-split', async () => {
+    const root = await tempDir('graft-group-split-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 6);
+    // '^(ants|bees)' would be the class itself; '^()' gives every file the same (empty) key: one group per class.
+    const result = await train({ train: data, valSplit: 0.3, backbone: int8Model, out: join(root, 'model'), cacheDir: join(root, 'cache'), config: { groupBy: '^()', c: 1 } });
+    expect(result.images.val).toBe(0);
+    const text = formatTrainResult(result);
+    expect(text).toMatch(/val {8}none \(--val-split 0\.3 held out nothing: a class of one image, or of one --group-by group, is trained on;/);
+  }, 120_000);
+});
