@@ -19,9 +19,9 @@ const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const dist = resolve(process.env.GRAFT_DIST ?? resolve(repoRoot, 'dist'));
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
 const importDist = (p) => import(pathToFileURL(resolve(dist, p)).href);
-const { ensureTfjsBackend } = await importDist('engine/tfjs-backend.js');
+const { ensureTfjsBackend } = await importDist('runtime/tfjs-backend.js');
 const { registerWasmGradKernels } = await importDist('engine/wasm-grad-kernels/index.js');
-const { loadLayersModelFromDir } = await importDist('formats/tfjs-layers.js');
+const { loadLayersModelFromDir } = await importDist('readers/tfjs-layers.js');
 
 if ((await ensureTfjsBackend()) !== 'wasm') throw new Error('bench/grad-kernels.mjs needs the wasm backend');
 const wasmConv2DBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');

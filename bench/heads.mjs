@@ -1,7 +1,7 @@
 // Heads on data Graft was never tuned on: `graft train <train> --out m` then `graft eval m <test>` with the defaults,
-// for every dataset in ../shared/datasets, both reference backbones and seeds 1-3, next to the reference linear probe
-// (../shared/reference: dump_features.mjs + linear_probe.py) run on the same images in the same session.
-// Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm,v3small] [--seeds 1,2,3] [--probe] [--fine-tune] [--crops auto|on]
+// for every dataset in ../shared/datasets, both reference backbones and seeds 1-3. The reference linear probe
+// (../shared/reference: dump_features.mjs + linear_probe.py) on the same images is bench/reference-probe.mjs.
+// Usage: npm run build && node bench/heads.mjs [--datasets a,b] [--backbones int8,tm,v3small] [--seeds 1,2,3] [--fine-tune] [--crops auto|on] [--out file.jsonl]
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

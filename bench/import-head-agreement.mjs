@@ -16,11 +16,11 @@ const dist = (p) => import(pathToFileURL(join(repoRoot, 'dist', p)).href);
 const { train } = await dist('recipes/train.js');
 const { decodeImage } = await dist('data/decode-image.js');
 const { scanImageFolder } = await dist('data/scan-folder.js');
-const { ensureTfjsBackend } = await dist('engine/tfjs-backend.js');
-const { readOnnxModel } = await dist('formats/onnx/onnx-model.js');
-const { importOnnxToTfjs } = await dist('formats/onnx-to-tfjs/index.js');
+const { ensureTfjsBackend } = await dist('runtime/tfjs-backend.js');
+const { readOnnxModel } = await dist('onnx/onnx-model.js');
+const { importOnnxToTfjs } = await dist('onnx-to-tfjs/index.js');
 const { unpackHeadWeights } = await dist('model/save-model.js');
-const { denseForward } = await dist('learn/dense-layer.js');
+const { denseForward } = await dist('core/dense-layer.js');
 
 const modelDir = join(shared, 'models/mobilenetv2-int8-onnx');
 const backbone = join(modelDir, 'mobilenetv2-12-int8.onnx');
@@ -38,7 +38,8 @@ for (const [name, trainDir, evalDir] of sets) {
   const out = mkdtempSync(join(tmpdir(), 'graft-agree-'));
   const cacheDir = mkdtempSync(join(tmpdir(), 'graft-agree-cache-'));
   try {
-    const result = await train({ train: trainDir, val: evalDir, backbone, out: join(out, 'model'), cacheDir });
+    // One scale, no mirror averaging: the head reads the 224-pixel features this comparison feeds both engines.
+    const result = await train({ train: trainDir, val: evalDir, backbone, out: join(out, 'model'), cacheDir, config: { multiScale: false, tta: 'off' } });
     const manifest = JSON.parse(readFileSync(join(result.model, 'graft.json'), 'utf8'));
     const head = unpackHeadWeights(new Uint8Array(readFileSync(join(result.model, 'head.bin'))), manifest);
     const items = (await scanImageFolder(evalDir)).items;

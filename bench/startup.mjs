@@ -3,7 +3,7 @@
 // model directory's model.onnx, resize and normalise one image, run it). Then `graft predict` on the same model and
 // image, and a warm `graft train` (features and export cached) on a TF.js backbone and on the ONNX one: the TF.js
 // run should cost no more than the ONNX run (tfjs is not loaded when nothing needs building).
-// Usage: npm run build && node bench/startup.mjs [--runs 5] [--out out/startup.jsonl]
+// Usage: npm run build && node bench/startup.mjs [--runs 5] [--out file.jsonl]   (default: appends to bench/out/startup.jsonl)
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +75,14 @@ const result = Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, { 
 const ratio = (a, b) => Number((result[a].median / result[b].median).toFixed(2));
 const line = {
   date: new Date().toISOString().slice(0, 10),
-  build: execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim(),
+  // Outside a git checkout (a copy of the build) the results still count: the build is then unknown.
+  build: (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    } catch {
+      return 'unknown';
+    }
+  })(),
   seconds: result,
   ratios: {
     'graft predict / raw predict': ratio('graft predict (onnx model)', 'raw onnxruntime + sharp predict (onnx model)'),
@@ -83,6 +90,7 @@ const line = {
   },
 };
 console.log(JSON.stringify(line, null, 2));
-const out = opt('out');
-if (out) appendFileSync(out, `${JSON.stringify(line)}\n`);
+// RESULTS.md cites bench/out/startup.jsonl: that is where a run goes unless --out says otherwise.
+const out = opt('out') ?? new URL('out/startup.jsonl', import.meta.url).pathname;
+appendFileSync(out, `${JSON.stringify(line)}\n`);
 rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Chooses the head-training defaults by measurement: trains heads with several configs on cached features
 // (the first run per dataset fills the cache) and prints val accuracy per config, mean over seeds.
-// Usage: node bench/sweep-head.mjs [--shared ../shared] [--quick]
+// Usage: node bench/sweep-head.mjs   (GRAFT_SHARED_DIR names the shared folder)
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

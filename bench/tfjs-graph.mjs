@@ -14,8 +14,11 @@ const batches = Number(process.argv[2] ?? 4);
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const dist = resolve(process.env.GRAFT_DIST ?? resolve(repoRoot, 'dist'));
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
-const { ensureTfjsBackend } = await import(pathToFileURL(resolve(dist, 'engine/tfjs-backend.js')).href);
-const graph = await import(pathToFileURL(resolve(dist, 'formats/tfjs-graph/index.js')).href);
+const { ensureTfjsBackend } = await import(pathToFileURL(resolve(dist, 'runtime/tfjs-backend.js')).href);
+const graph = {
+  ...(await import(pathToFileURL(resolve(dist, 'readers/tfjs-graph/index.js')).href)),
+  ...(await import(pathToFileURL(resolve(dist, 'tfjs-to-onnx/graph-model-to-onnx.js')).href)),
+};
 
 async function imgPerSec(runBatch) {
   await runBatch(); // warm-up: kernel compilation, session allocation

@@ -42,12 +42,12 @@ const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const dist = resolve(process.env.GRAFT_DIST ?? resolve(repoRoot, 'dist'));
 const shared = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
 const importDist = (p) => import(pathToFileURL(resolve(dist, p)).href);
-const { ensureTfjsBackend } = await importDist('engine/tfjs-backend.js');
+const { ensureTfjsBackend } = await importDist('runtime/tfjs-backend.js');
 const gradKernels = await importDist('engine/wasm-grad-kernels/index.js');
-const { loadLayersModelFromDir } = await importDist('formats/tfjs-layers.js');
-const { exportLayersModelToOnnx } = await importDist('formats/tfjs-to-onnx.js');
-const { decodeOnnxModel } = await importDist('formats/onnx/onnx-model.js');
-const { importOnnxToTfjs } = await importDist('formats/onnx-to-tfjs/index.js');
+const { loadLayersModelFromDir } = await importDist('readers/tfjs-layers.js');
+const { exportLayersModelToOnnx } = await importDist('tfjs-to-onnx/layers-model-to-onnx.js');
+const { decodeOnnxModel } = await importDist('onnx/onnx-model.js');
+const { importOnnxToTfjs } = await importDist('onnx-to-tfjs/index.js');
 
 const print = (o) => console.log(JSON.stringify(o));
 if ((await ensureTfjsBackend()) !== 'wasm') throw new Error('bench/train-imported.mjs needs the wasm backend');
