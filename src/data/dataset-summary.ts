@@ -28,6 +28,7 @@ export interface PartSummary {
 /** What `graft inspect` prints. */
 export interface DatasetSummary {
   readonly path: string;
+  /** `csv`: a manifest, CSV or JSON Lines (the name is kept for scripts that read it). */
   readonly layout: 'class-folders' | 'train-val-folders' | 'csv' | 'file-names';
   readonly parts: PartSummary[];
   /** Problems worth fixing that do not stop training (e.g. a tiny class, duplicate images). */

@@ -31,7 +31,15 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
       hint: `pass the folder of images the model was not trained on, e.g. graft eval <model> ${join(datasetPath, 'test')}`,
     });
   }
-  const dataset = await scanDataset(split?.val ?? (await heldOutFolderOnly(datasetPath, model.labels)) ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern, parts: options.part ? [options.part] : EVAL_PARTS });
+  const dataset = await scanDataset(split?.val ?? (await heldOutFolderOnly(datasetPath, model.labels)) ?? datasetPath, { isLenient: true, labelPattern: options.labelPattern, parts: options.part ? [options.part] : EVAL_PARTS }).catch((error: unknown) => {
+    // A model trained on file names (--label-pattern) is scored on file names too: the pattern it was trained with is
+    // in its graft.json, so say it, rather than only describe the folder layout.
+    const trainedWith = model.manifest.training?.outcome.data.labelPattern;
+    if (error instanceof GraftError && error.code === 'INVALID_DATASET' && options.labelPattern === undefined && trainedWith) {
+      throw new GraftError(error.code, error.message, { hint: `this model was trained with --label-pattern ${JSON.stringify(trainedWith)}: pass it again to score file names`, cause: error });
+    }
+    throw error;
+  });
   if (dataset.split && dataset.split.part === undefined) {
     throw new GraftError('INVALID_DATASET', `${dataset.root} has no ${options.part ?? 'test or val'} rows in its split column to evaluate on (${describeCounts(dataset.split.counts)})`, {
       hint: 'mark the images the model was not trained on as test in the split column, or pass a manifest of them',

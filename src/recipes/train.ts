@@ -30,6 +30,8 @@ import { checkDuplicates } from '../learn/check-duplicates.js';
 import { hashFilesCached } from '../features/hash-files-cached.js';
 import { classBalanceNote } from '../learn/class-weights.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
+import { isLinearHead } from '../learn/head-config.js';
+import { assignFolds, groupKeys } from '../learn/select/folds.js';
 
 export interface TrainOptions {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
@@ -135,6 +137,13 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });
   await checkDuplicates(data, cacheDir, options.onProgress);
+  // Cross-validation needs two images (or --group-by groups) in every class: said before any feature is computed,
+  // not after (481 classes took 27 s to be told one had a single image).
+  if (requested.c === 'auto' && isLinearHead(requested.head)) {
+    const index = new Map(data.labels.map((label, i) => [label, i]));
+    const labels = Int32Array.from(data.train, (item) => index.get(item.label) ?? -1);
+    assignFolds(labels, data.labels, requested.groupBy ? groupKeys(data.train.map((item) => item.file), requested.groupBy) : undefined, requested.seed);
+  }
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
   const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
   const backboneModel = await onnxModelOf(backbone);

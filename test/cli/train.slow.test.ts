@@ -200,6 +200,8 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const plain = await runCli(['eval', join(root, 'named-model'), test, '--json'], env);
     expect(plain.code).toBe(2);
     expect(plain.stdout).toContain('--label-pattern');
+    // ...and which pattern this model was trained with (graft.json records it).
+    expect(parseJsonOutput<{ error: { hint: string } }>(plain).error.hint).toBe(`this model was trained with --label-pattern ${JSON.stringify(pattern)}: pass it again to score file names`);
     // The report scores the recorded validation folder by the recorded pattern.
     const report = parseJsonOutput<{ dataset: string | null; accuracy: number | null }>(await runCli(['report', join(root, 'named-model'), '--out', join(root, 'named.html'), '--json'], env));
     expect(report.dataset).toBe(test);

@@ -22,7 +22,7 @@ export function registerInspect(program: Command): void {
 }
 
 function formatSummary(s: DatasetSummary): string {
-  const lines = [`${s.path} (${s.layout})`];
+  const lines = [`${s.path} (${s.layout === 'csv' ? 'manifest' : s.layout})`];
   for (const part of s.parts) {
     lines.push(`  ${part.name}: ${part.imageCount} image${part.imageCount === 1 ? '' : 's'} in ${part.labels.length} class${part.labels.length === 1 ? '' : 'es'} (${part.root})`);
     const width = Math.max(24, ...part.classes.map((c) => c.label.length));

@@ -37,7 +37,7 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
     const firstOf = (c: string): number => labels.indexOf(classNames.indexOf(c));
     const oneGroupOfMany = groups ? tooSmall.find((c) => labels.filter((l) => l === classNames.indexOf(c)).length > 1) : undefined;
     const hint = oneGroupOfMany !== undefined
-      ? `every image of "${oneGroupOfMany}" has the group key ${JSON.stringify(groups![firstOf(oneGroupOfMany)])}: check --group-by (its capture group should name a track or a session, not the class, and match the file names), or pass --c <value> to fit one head without cross-validation`
+      ? `every image of "${oneGroupOfMany}" has the group key ${JSON.stringify(groups![firstOf(oneGroupOfMany)]!.replace(/^g:/, ''))}: check --group-by (its capture group should name a track or a session, not the class, and match the file names), or pass --c <value> to fit one head without cross-validation`
       : `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation`;
     throw new GraftError(
       'INVALID_DATASET',

@@ -1,3 +1,4 @@
+import { mkdir, readdir, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatTrainResult } from '../../src/cli/commands/train.js';
@@ -15,5 +16,19 @@ describe.skipIf(!hasShared)('--val-split with --group-by that makes each class o
     expect(result.images.val).toBe(0);
     const text = formatTrainResult(result);
     expect(text).toMatch(/val {8}none \(--val-split 0\.3 held out nothing: a class of one image, or of one --group-by group, is trained on;/);
+  }, 120_000);
+});
+
+describe.skipIf(!hasShared)('a class too small to cross-validate', () => {
+  it('is refused before any feature is computed, naming the class', async () => {
+    const root = await tempDir('graft-small-class-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 6);
+    await mkdir(join(data, 'wasps'));
+    const [one] = await readdir(join(data, 'bees'));
+    await copyFile(join(data, 'bees', one!), join(data, 'wasps', one!));
+    const events: string[] = [];
+    const run = train({ train: data, backbone: int8Model, out: join(root, 'model'), cacheDir: join(root, 'cache'), onProgress: (e) => events.push(e.type) });
+    await expect(run).rejects.toMatchObject({ code: 'INVALID_DATASET', message: expect.stringContaining('"wasps" has 1') });
+    expect(events.filter((type) => type.startsWith('extract'))).toEqual([]);
   }, 120_000);
 });
