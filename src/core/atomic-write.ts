@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isProcessRunning } from './process-alive.js';
 
 /** Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -71,18 +72,8 @@ export async function removeOrphanedSiblings(dest: string): Promise<void> {
   const orphans = entries.filter((entry) => {
     if (!entry.startsWith(`${name}.`)) return false;
     const match = SIBLING.exec(entry.slice(name.length));
-    if (!match || !isGone(Number(match[2]))) return false;
+    if (!match || isProcessRunning(Number(match[2]))) return false;
     return match[1] !== 'old' || existsSync(dest);
   });
   await Promise.all(orphans.map((entry) => rm(join(folder, entry), { recursive: true, force: true })));
-}
-
-function isGone(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GraftError } from '../core/errors.js';
+import { isProcessRunning } from '../core/process-alive.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from '../core/sha256-file.js';
 
@@ -255,11 +256,5 @@ async function acquireLock(path: string, staleMs: number, onWait: () => void): P
 async function isOrphanLock(path: string): Promise<boolean> {
   const [pidLine, host] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
   const pid = Number(pidLine);
-  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return Number.isInteger(pid) && pid > 0 && host === hostname() && !isProcessRunning(pid);
 }

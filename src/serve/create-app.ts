@@ -34,6 +34,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit,
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logger: false,
+    // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and
+    // say nothing. Kept, additionalProperties: false refuses it, and the message names the field.
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) =>
+      new Error(
+        errors
+          .map((e) => (e.keyword === 'additionalProperties' ? `${dataVar}${e.instancePath} has an unknown field ${JSON.stringify((e.params as { additionalProperty?: string }).additionalProperty)}` : `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}`))
+          .join(', '),
+      ),
     // Errors found before routing (an undecodable URL such as /%, a path parameter past maxParamLength).
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const code: ApiErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_REQUEST';

@@ -207,6 +207,65 @@ describe('training dashboard API', () => {
     expect(list.projects.map((p) => p.name).at(-1)).toBe('shapes');
   });
 
+  it('keeps its state honest: unknown fields, empty or one-image classes, changes under a run, a second server, a damaged store', async () => {
+    const upload = async (projectId: number, label: string, files: string[]) => {
+      const form = new FormData();
+      form.append('label', label);
+      for (const file of files) form.append('files', new Blob([await readFile(file)], { type: 'image/jpeg' }), file.split('/').at(-1));
+      return fetch(`${server.url}/v1/projects/${projectId}/images`, { method: 'POST', body: form });
+    };
+    const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string } }).error;
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'state' }))).json()) as { id: number };
+    const circles = data.files.filter((f) => f.includes('/train/circles/'));
+    const squares = data.files.filter((f) => f.includes('/train/squares/'));
+    expect((await upload(project.id, 'circles', circles.slice(0, 4))).status).toBe(201);
+
+    // A typo was dropped and the run trained with the defaults.
+    const typo = await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ hiden: 64 }));
+    expect(typo.status).toBe(400);
+    expect((await errorOf(typo)).message).toContain('unknown field "hiden"');
+    // An upload with no file left an empty class folder that failed every later run.
+    const empty = await upload(project.id, 'ghost', []);
+    expect(empty.status).toBe(400);
+    expect(((await (await fetch(`${server.url}/v1/projects/${project.id}`)).json()) as { classes: { label: string }[] }).classes.map((c) => c.label)).toEqual(['circles']);
+    // A class of one image: refused when the run is asked for, not failed seconds later.
+    expect((await upload(project.id, 'squares', squares.slice(0, 1))).status).toBe(201);
+    const single = await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }));
+    expect(single.status).toBe(400);
+    expect((await errorOf(single)).message).toMatch(/"squares" .* has one image/);
+    // Its last image deleted, the class goes too.
+    const [stored] = ((await (await fetch(`${server.url}/v1/projects/${project.id}/classes/squares`)).json()) as { images: { name: string }[] }).images;
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/squares/images/${stored!.name}`, { method: 'DELETE' })).status).toBe(204);
+    expect(((await (await fetch(`${server.url}/v1/projects/${project.id}`)).json()) as { classes: { label: string }[] }).classes.map((c) => c.label)).toEqual(['circles']);
+    // While a run is queued or training, the images it reads stay as they are.
+    expect((await upload(project.id, 'squares', squares.slice(0, 4))).status).toBe(201);
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2', hidden: 64, epochs: 200 }))).json()) as { id: number };
+    const during = await upload(project.id, 'squares', squares.slice(4, 5));
+    expect(during.status).toBe(409);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { method: 'DELETE' })).status).toBe(409);
+    await fetch(`${server.url}/v1/runs/${run.id}/cancel`, { method: 'POST' });
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)?.data.status).toMatch(/cancelled|finished/);
+    expect((await fetch(`${server.url}/v1/runs/${run.id}/thumbnails/0?size=abc`)).status).toBeGreaterThanOrEqual(400);
+
+    // A second server on the same folder marked the first one's running run as interrupted.
+    const second = (await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, offline: true }).catch((e: unknown) => e)) as { code?: string; message: string };
+    expect(second).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('in use by another graft ui') });
+    // A store that is not a database is named, with what to do (it was 'file is not a database', exit 4).
+    const damaged = join(root, 'damaged-ui');
+    await mkdir(damaged, { recursive: true });
+    await writeFile(join(damaged, 'dashboard.sqlite'), Buffer.alloc(4096, 7));
+    const opened = (await startDashboardServer({ dataDir: damaged, cacheDir, port: 0, offline: true }).catch((e: unknown) => e)) as { code?: string; message: string; hint?: string };
+    expect(opened).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(join(damaged, 'dashboard.sqlite')), hint: expect.stringContaining('move the file aside') });
+    // ...and a folder whose lock's process is gone is taken over.
+    await writeFile(join(damaged, 'dashboard.sqlite'), '');
+    const { spawnSync } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    await writeFile(join(damaged, 'graft.lock'), `${spawnSync(process.execPath, ['-e', '']).pid}\n${hostname()}\n`);
+    const taken = await startDashboardServer({ dataDir: damaged, cacheDir, port: 0, offline: true });
+    await taken.close();
+    expect(existsSync(join(damaged, 'graft.lock'))).toBe(false);
+  });
+
   it('shows a run whose backbone is not available offline as failed, with the reason', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'offline', folder: data.root }) })).json()) as { id: number };
     const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 2, backbone: 'inception_v3' }) })).json()) as { id: number };

@@ -1,5 +1,7 @@
 import type { MirrorRule } from '../../hub/mirror.js';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { removeOrphanedSiblings } from '../../core/atomic-write.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -64,13 +66,23 @@ const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, 
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const dataDir = resolve(options.dataDir);
   const dataRoots = new DataRoots(options.dataRoots ?? []);
-  const store = DashboardStore.open(dataDir);
+  // One server per folder: a second would take the first one's running run for an interrupted one.
+  mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
+  let store: DashboardStore;
+  try {
+    store = DashboardStore.open(dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
   // Runs the last server left interrupted are never resumed: their fine-tuning checkpoints (tens of MB) go, as a
-  // cancelled run's do.
+  // cancelled run's do, and so does a model folder a kill left half staged.
   for (const run of store.runs().filter((r) => r.status === 'interrupted')) {
     for (const file of checkpointFiles(`${run.modelDir}.checkpoint`)) rmSync(file, { force: true });
+    void removeOrphanedSiblings(run.modelDir).catch(() => undefined);
   }
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const queue: RunQueue = new RunQueue({
@@ -91,6 +103,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   app.addHook('onClose', async () => {
     await queue.close();
     store.close();
+    unlock();
   });
   registerDashboardPage(app, options.webRoot);
   registerProjectRoutes(app, ctx);
@@ -132,6 +145,14 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     if (counts.classes.length < 2) {
       throw new GraftError('INVALID_DATASET', `Project ${project.id} has ${counts.classes.length} class(es) with images; training needs at least 2.`, {
         hint: 'upload images for at least two classes',
+      });
+    }
+    // The linear head (the default) picks its regularisation by cross-validation, which needs two images a class:
+    // refused now, not as a failed run a few seconds later.
+    const single = (body.hidden ?? 0) === 0 ? counts.classes.filter((c) => c.count < 2) : [];
+    if (single.length) {
+      throw new GraftError('INVALID_DATASET', `Class${single.length === 1 ? '' : 'es'} ${single.map((c) => JSON.stringify(c.label)).join(', ')} of project ${project.id} ${single.length === 1 ? 'has' : 'have'} one image; cross-validation needs at least 2 in every class.`, {
+        hint: 'upload another image of each, or remove the class',
       });
     }
     // The CLI's default backbone, downloaded if need be; the bundled one only when it cannot be had (the run says so).
@@ -238,7 +259,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const sendThumbnail = async (request: { params: unknown; query: unknown }, reply: FastifyReply, list: 'misclassified' | 'labelIssues'): Promise<FastifyReply> => {
     const params = request.params as { id: string; index: string };
     const sizePx = Number((request.query as { size?: string }).size ?? 160);
-    if (!Number.isInteger(sizePx) || sizePx < 32 || sizePx > 512) throw new ServeError('BAD_REQUEST', `size is a whole number of pixels from 32 to 512. Received: size=${sizePx}`);
+    if (!Number.isInteger(sizePx) || sizePx < 32 || sizePx > 512) throw new ServeError('BAD_REQUEST', `size is a whole number of pixels from 32 to 512. Received: size=${JSON.stringify(String((request.query as Record<string, unknown>)['size'] ?? '').slice(0, 40))}`);
     const run = runOr404(params.id);
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
     const what = list === 'misclassified' ? 'misclassified image' : 'image with a label to check';
@@ -252,7 +273,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       .catch((cause: unknown) => {
         throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} (${basename(item.file)}) can no longer be read as an image.`, { cause, hint: 'the image was moved, deleted or replaced since evaluation' });
       });
-    return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg);
+    // Not cached: a store made before ids were never reused may give a deleted run's id to a new run.
+    return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpeg);
   };
   app.get('/v1/runs/:id/thumbnails/:index', (request, reply) => sendThumbnail(request, reply, 'misclassified'));
   app.get('/v1/runs/:id/label-issues/:index/thumbnail', (request, reply) => sendThumbnail(request, reply, 'labelIssues'));

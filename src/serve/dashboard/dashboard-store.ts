@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EpochLogs, TrainPhase } from '../../core/progress.js';
+import { GraftError } from '../../core/errors.js';
 
 /**
  * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
@@ -100,15 +101,34 @@ export class DashboardStore {
     this.db = db;
   }
 
+  /**
+   * @throws GraftError INVALID_CONFIG naming the file when it cannot be opened or read as a dashboard store (another
+   *   file in its place, a read-only folder or file).
+   */
   static open(dataDir: string): DashboardStore {
+    const file = join(dataDir, 'dashboard.sqlite');
+    try {
+      return DashboardStore.openFile(dataDir, file);
+    } catch (cause) {
+      if (cause instanceof GraftError) throw cause;
+      throw new GraftError('INVALID_CONFIG', `${file} is not a usable dashboard store (${(cause as Error).message})`, {
+        hint: 'move the file aside to start a new store, fix its permissions, or pass another --data-dir',
+        cause,
+      });
+    }
+  }
+
+  private static openFile(dataDir: string, file: string): DashboardStore {
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, 'dashboard.sqlite'));
+    const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    // AUTOINCREMENT: a deleted project's or run's id is never given again (its links and cached thumbnails would
+    // show another's). A store made before keeps its tables; its ids may still be reused.
     db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL, data_dir TEXT NOT NULL, created TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS projects (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, data_dir TEXT NOT NULL, created TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS runs (
-        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id), status TEXT NOT NULL,
+        id INTEGER PRIMARY KEY AUTOINCREMENT, project_id INTEGER NOT NULL REFERENCES projects(id), status TEXT NOT NULL,
         options TEXT NOT NULL, model_dir TEXT NOT NULL, metrics TEXT, evaluation TEXT, error TEXT,
         started TEXT, ended TEXT, created TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS epochs (

@@ -1,6 +1,6 @@
 import { findSplitFolders } from '../../data/find-split-folders.js';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraftError } from '../../core/errors.js';
@@ -59,8 +59,14 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
   app.get('/v1/projects/:id', async (request) => ctx.describeProject(ctx.projectOr404(param(request, 'id'))));
 
   app.post('/v1/projects/:id/images', async (request, reply) => {
-    const project = uploadProject(ctx, param(request, 'id'));
+    const project = idleUploadProject(ctx, param(request, 'id'));
     const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir });
+    if (upload.files.length === 0) {
+      // An empty class folder would make every later run fail ("has no images"), and the project's class list
+      // leaves it out, so the page could not show why.
+      await rmdir(join(project.dataDir, upload.label)).catch(() => undefined);
+      throw new ServeError('BAD_REQUEST', `The upload for class ${JSON.stringify(upload.label)} holds no image file.`, { hint: 'send the label field, then one or more image files' });
+    }
     const saved = upload.files.filter((f) => !f.isDuplicate).length;
     return reply.code(201).send({ label: upload.label, saved, duplicates: upload.files.length - saved, files: upload.files, project: await ctx.describeProject(project) });
   });
@@ -90,17 +96,20 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
   });
 
   app.delete('/v1/projects/:id/classes/:label/images/:file', async (request, reply) => {
-    const project = uploadProject(ctx, param(request, 'id'));
-    const file = join(classDir(project, param(request, 'label')), segment(param(request, 'file'), 'file'));
+    const project = idleUploadProject(ctx, param(request, 'id'));
+    const dir = classDir(project, param(request, 'label'));
+    const file = join(dir, segment(param(request, 'file'), 'file'));
     if (!(await stat(file).catch(() => undefined))?.isFile()) throw new ServeError('NOT_FOUND', `No image ${JSON.stringify(param(request, 'file'))} in class ${JSON.stringify(param(request, 'label'))}.`);
     await rm(file);
+    // The class goes with its last image: an empty class folder fails every run.
+    await rmdir(dir).catch(() => undefined);
     return reply.code(204).send();
   });
 
   // Any existing class folder can go, reserved names included: that is how a project broken before names were
   // checked (a class called `train`) is repaired.
   app.delete('/v1/projects/:id/classes/:label', async (request, reply) => {
-    const project = uploadProject(ctx, param(request, 'id'));
+    const project = idleUploadProject(ctx, param(request, 'id'));
     const dir = classDir(project, param(request, 'label'));
     if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(param(request, 'label'))}.`);
     await removeFolder(ctx, dir);
@@ -109,10 +118,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
 
   app.delete('/v1/projects/:id', async (request, reply) => {
     const project = ctx.projectOr404(param(request, 'id'));
-    const active = store.runs(project.id).filter((r) => !isTerminalStatus(r.status));
-    if (active.length) {
-      throw new ServeError('CONFLICT', `Project ${project.id} has ${active.length} queued or running run(s) (#${active.map((r) => r.id).join(', #')}).`, { hint: 'cancel them first' });
-    }
+    requireIdle(ctx, project, 'cancel them first');
     const runs = store.deleteProject(project.id);
     // The record goes first (one transaction), then the files it owned: the dashboard's run folders and, for an
     // upload project, its images. A project on a server folder never has that folder touched.
@@ -136,6 +142,24 @@ function classDir(project: ProjectRecord, label: string): string {
 }
 
 /** The project, when it is an upload project (the dashboard writes only into its own folders). */
+/**
+ * An upload project whose images may change now: none of its runs is queued or running (a run reads them, and its
+ * evaluation scores them again after training).
+ * @throws ServeError CONFLICT naming the runs.
+ */
+function idleUploadProject(ctx: DashboardContext, id: string): ProjectRecord {
+  const project = uploadProject(ctx, id);
+  requireIdle(ctx, project, 'wait for them to end, or cancel them, before changing the images');
+  return project;
+}
+
+function requireIdle(ctx: DashboardContext, project: ProjectRecord, hint: string): void {
+  const active = ctx.store.runs(project.id).filter((r) => !isTerminalStatus(r.status));
+  if (active.length) {
+    throw new ServeError('CONFLICT', `Project ${project.id} has ${active.length} queued or running run(s) (#${active.map((r) => r.id).join(', #')}).`, { hint });
+  }
+}
+
 function uploadProject(ctx: DashboardContext, id: string): ProjectRecord {
   const project = ctx.projectOr404(id);
   if (!ctx.isUploadProject(project)) {

@@ -169,7 +169,13 @@ export class RunQueue {
       for (let id = this.pending.shift(); id !== undefined && !this.isClosed; id = this.pending.shift()) {
         const current: { id: number; controller: AbortController; done: Promise<void> } = { id, controller: new AbortController(), done: Promise.resolve() };
         this.current = current;
-        current.done = this.execute(id, current.controller.signal);
+        // A failure to record the run itself (a full disk under the store) must not take the server down: the run
+        // stays as the store last had it, the listeners hear it failed, and the queue goes on.
+        current.done = this.execute(id, current.controller.signal).catch((error: unknown) => {
+          const message = `the dashboard could not record this run (${error instanceof Error ? error.message : String(error)}); check the space and permissions of its data folder`;
+          process.stderr.write(`graft ui: run ${id}: ${message}\n`);
+          this.emit(id, { type: 'status', status: 'failed', error: message });
+        });
         try {
           await current.done;
         } finally {
