@@ -128,7 +128,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
  * The files of one duplicate group, a path a manifest lists many times said once with its count ("a.jpg (ants) listed
  * 1000 times"), at most eight entries.
  */
-function describeCopies(files: readonly { readonly file: string; readonly part: string; readonly label: string }[]): string {
+export function describeCopies(files: readonly { readonly file: string; readonly part: string; readonly label: string }[]): string {
   const counts = new Map<string, number>();
   for (const f of files) {
     const key = `${f.file} (${f.part === 'all' ? '' : `${f.part}, `}${f.label})`;

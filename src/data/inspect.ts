@@ -110,6 +110,10 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     });
     const trainable = classes.filter((c) => (c.readable ?? c.count) > 0).length;
     if ((name === 'train' || name === 'all') && trainable < 2) warnings.push(`${name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`);
+    // As training refuses it (scan-named): the pattern read whole names, so every image is a class of its own.
+    if (labelPattern !== undefined && dataset.items.length > 2 && dataset.labels.length === dataset.items.length) {
+      warnings.push(`${name === 'all' ? '' : `${name}: `}--label-pattern reads a different class from every image name (${dataset.items.length} images, ${dataset.labels.length} classes): training refuses this; put only the class part of the name in the capture group`);
+    }
     parts.push({
       name,
       root: dataset.root,

@@ -1,4 +1,5 @@
 import type { EvaluationReport } from './classification.js';
+import { displayWidth, padEndDisplay, padStartDisplay, truncateDisplay } from '../core/display-width.js';
 
 /** Options of {@link formatReport}. */
 export interface FormatReportOptions {
@@ -80,17 +81,17 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
  * left-aligned, number columns right-aligned.
  */
 function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns: readonly number[] = [0]): string[] {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const widths = header.map((h, c) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[c] ?? ''))));
   const render = (cells: readonly string[]): string =>
     cells
-      .map((cell, c) => (textColumns.includes(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .map((cell, c) => (textColumns.includes(c) ? padEndDisplay(cell, widths[c]!) : padStartDisplay(cell, widths[c]!)))
       .join('  ')
       .trimEnd();
   return [render(header), ...rows.map(render)];
 }
 
 function truncate(label: string): string {
-  return label.length <= LABEL_WIDTH ? label : `${label.slice(0, LABEL_WIDTH - 1)}~`;
+  return truncateDisplay(label, LABEL_WIDTH);
 }
 
 function fixed(value: number): string {

@@ -231,6 +231,10 @@ describe('labels from file names (--label-pattern)', () => {
     await expectDatasetError(scanDataset(train, { labelPattern: '^(\\w+)-\\d+\\.png$' }), /No image name .* matches --label-pattern .*: 4 images \(e.g. "cat_1.jpg"\)/);
     // No capture group: the whole name is the class, so every image is a class of its own.
     await expectDatasetError(scanDataset(train, { labelPattern: '.*' }), /reads a different class from every image name .* \(4 images, 4 classes/);
+    // inspect, lenient, lists the four one-image classes; it also says training refuses the pattern.
+    expect((await inspectDataset(train, { checkDecode: false, labelPattern: '.*' })).warnings).toContain(
+      '--label-pattern reads a different class from every image name (4 images, 4 classes): training refuses this; put only the class part of the name in the capture group',
+    );
     const bad = await scanDataset(train, { labelPattern: '(' }).catch((e: unknown) => e as GraftError);
     expect(bad).toBeInstanceOf(GraftError);
     expect((bad as GraftError).code).toBe('INVALID_CONFIG');

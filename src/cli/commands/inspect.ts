@@ -2,6 +2,12 @@ import type { Command } from 'commander';
 import { inspectDataset, type DatasetSummary } from '../../data/inspect.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { describeCopies } from '../render-progress.js';
+import { displayWidth, padEndDisplay } from '../../core/display-width.js';
+
+const MAX_SMALL_CLASS_LINES = 20;
+const MAX_DUPLICATE_LINES = 20;
+const SMALL_CLASS_WARNING = /(^|: )class ".*" has only \d+ usable images?$/;
 
 export function registerInspect(program: Command): void {
   program
@@ -21,18 +27,25 @@ export function registerInspect(program: Command): void {
     });
 }
 
-function formatSummary(s: DatasetSummary): string {
+/** The text `graft inspect` prints (without --json). */
+export function formatSummary(s: DatasetSummary): string {
   const lines = [`${s.path} (${s.layout === 'csv' ? 'manifest' : s.layout})`];
   for (const part of s.parts) {
     lines.push(`  ${part.name}: ${part.imageCount} image${part.imageCount === 1 ? '' : 's'} in ${part.labels.length} class${part.labels.length === 1 ? '' : 'es'} (${part.root})`);
-    const width = Math.max(24, ...part.classes.map((c) => c.label.length));
-    for (const c of part.classes) lines.push(`    ${c.label.padEnd(width)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
+    const width = Math.max(24, ...part.classes.map((c) => displayWidth(c.label)));
+    for (const c of part.classes) lines.push(`    ${padEndDisplay(c.label, width)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
     for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
   }
-  for (const w of s.warnings) lines.push(`  warning: ${w}`);
-  for (const g of s.duplicates) {
+  // Past a screenful, the text says how many more there are; --json holds them all (481 small-class warnings and
+  // 300 duplicate lines of 10 000 characters made 3.2 MB of text).
+  const small = s.warnings.filter((w) => SMALL_CLASS_WARNING.test(w));
+  const shownSmall = new Set(small.slice(0, MAX_SMALL_CLASS_LINES));
+  for (const w of s.warnings) if (!SMALL_CLASS_WARNING.test(w) || shownSmall.has(w)) lines.push(`  warning: ${w}`);
+  if (small.length > shownSmall.size) lines.push(`  warning: ... and ${small.length - shownSmall.size} more classes with few usable images (--json lists them all)`);
+  for (const g of s.duplicates.slice(0, MAX_DUPLICATE_LINES)) {
     const tags = [g.isAcrossSplits ? `train and ${[...new Set(g.files.map((f) => f.part).filter((p) => p !== 'train'))].join(' and ')}` : '', g.hasConflictingLabels ? 'different labels' : ''].filter(Boolean).join(', ');
-    lines.push(`    same image${tags ? ` (${tags})` : ''}: ${g.files.map((f) => `${f.file} [${f.part === 'all' ? '' : `${f.part}/`}${f.label}]`).join(', ')}`);
+    lines.push(`    same image${tags ? ` (${tags})` : ''}: ${describeCopies(g.files)}`);
   }
+  if (s.duplicates.length > MAX_DUPLICATE_LINES) lines.push(`    ... and ${s.duplicates.length - MAX_DUPLICATE_LINES} more groups of the same image (--json lists them all)`);
   return lines.join('\n');
 }
