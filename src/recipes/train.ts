@@ -139,7 +139,9 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   await checkDuplicates(data, cacheDir, options.onProgress);
   // Cross-validation needs two images (or --group-by groups) in every class: said before any feature is computed,
   // not after (481 classes took 27 s to be told one had a single image).
-  if (requested.c === 'auto' && isLinearHead(requested.head)) {
+  // A class with no listed image at all is left to the head phase, whose message names the files it skipped and why.
+  const listed = new Set(data.train.map((item) => item.label));
+  if (requested.c === 'auto' && isLinearHead(requested.head) && data.labels.every((label) => listed.has(label))) {
     const index = new Map(data.labels.map((label, i) => [label, i]));
     const labels = Int32Array.from(data.train, (item) => index.get(item.label) ?? -1);
     assignFolds(labels, data.labels, requested.groupBy ? groupKeys(data.train.map((item) => item.file), requested.groupBy) : undefined, requested.seed);
