@@ -56,8 +56,11 @@ export async function replaceDirectory(staging: string, dest: string): Promise<v
   if (movedOld) await rm(old, { recursive: true, force: true });
 }
 
-/** The working names writers give beside their output: `<name>.<kind>-<pid>-<hex>`. */
-const SIBLING = /^\.(staging|converting|exporting|source|tmp|old)-(\d+)-[0-9a-f]+(\..*)?$/;
+/**
+ * The working names writers give beside their output: `<name>.<kind>-<pid>-<8 hex>`, once nested (a conversion's
+ * staging inside an export's). Exactly that shape: a folder a person named `model.old-2024-dec` is never one.
+ */
+const SIBLING = /^\.(staging|converting|exporting|source|tmp|old)-(\d+)-[0-9a-f]{8}(\.(staging|converting|tmp)-\d+-[0-9a-f]{8})?$/;
 
 /**
  * Removes what a killed writer left beside `dest` (a staging folder, a temporary file): names of the form

@@ -230,10 +230,14 @@ async function acquireLock(path: string, staleMs: number, onWait: () => void): P
   for (;;) {
     try {
       const handle = await open(path, 'wx');
+      HELD_LOCKS.add(path); // before its pid is in the file: an in-process caller must never take it for a dead one's
       await handle.write(`${process.pid}\n${hostname()}\n`);
       await handle.close();
       return {
-        release: () => rm(path, { force: true }),
+        release: () => {
+          HELD_LOCKS.delete(path);
+          return rm(path, { force: true });
+        },
         touch: () => {
           const now = new Date();
           utimes(path, now, now).catch(() => undefined);
@@ -256,5 +260,10 @@ async function acquireLock(path: string, staleMs: number, onWait: () => void): P
 async function isOrphanLock(path: string): Promise<boolean> {
   const [pidLine, host] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
   const pid = Number(pidLine);
-  return Number.isInteger(pid) && pid > 0 && host === hostname() && !isProcessRunning(pid);
+  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return false;
+  // This pid may be this process restarted in a container (pid 1 again): its lock is live only if held here.
+  return pid === process.pid ? !HELD_LOCKS.has(path) : !isProcessRunning(pid);
 }
+
+/** The download locks this process holds (an in-process second caller waits for them, as another process would). */
+const HELD_LOCKS = new Set<string>();

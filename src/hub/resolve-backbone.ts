@@ -219,6 +219,15 @@ function headProblem(path: string, format: ModelFormat): string | undefined {
   return undefined;
 }
 
+/** A URL path segment as text; one with a malformed escape (`%ZZ`) as it is written. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /**
  * A readable name for a model fetched by URL (its cache folder is a hash): a single file's own name, or the last
  * parts of a TF.js model's path (`.../imagenet/mobilenet_v2/3/model.json` -> `imagenet/mobilenet_v2/3`).
@@ -226,7 +235,7 @@ function headProblem(path: string, format: ModelFormat): string | undefined {
 function nameOfUrl(url: string, fallback: string): string {
   const parts = new URL(url).pathname.split('/').filter(Boolean);
   if (parts.at(-1)?.toLowerCase() !== 'model.json') return fallback;
-  const named = parts.slice(0, -1).slice(-3).map((p) => decodeURIComponent(p)).join('/');
+  const named = parts.slice(0, -1).slice(-3).map(decodeSegment).join('/');
   return named || fallback;
 }
 

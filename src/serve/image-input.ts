@@ -80,7 +80,9 @@ export function checkJsonBody(body: unknown): JsonBody {
     const bad = json['images'].findIndex((item) => typeof item !== 'string');
     if (bad >= 0) throw new ServeError('BAD_REQUEST', `"images"[${bad}] must be a base64 string (or a data: URL), not ${kind(json['images'][bad])}.`);
   }
-  if (json['top_k'] !== undefined && !(Number.isInteger(json['top_k']) && (json['top_k'] as number) >= 1 && (json['top_k'] as number) <= 1000)) {
+  // A number, or a string of digits (as the query's top_k is read).
+  const topK = typeof json['top_k'] === 'string' && /^\d+$/.test(json['top_k']) ? Number(json['top_k']) : json['top_k'];
+  if (topK !== undefined && !(Number.isInteger(topK) && (topK as number) >= 1 && (topK as number) <= 1000)) {
     throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to 1000, not ${JSON.stringify(json['top_k'])}.`);
   }
   return json as JsonBody;

@@ -18,11 +18,13 @@ describe('what a killed writer left beside its output is tidied by the next writ
     const live = `model.staging-${process.pid}-11111111`;
     await mkdir(join(root, live));
     await mkdir(join(root, 'model.notes')); // not a writer's name: never touched
+    // A person's backups that look like a writer's name (a year read as a pid): never touched.
+    for (const name of ['model.old-2024-06', 'model.old-2024-dec', 'model.staging-1-abc']) await mkdir(join(root, name));
     const staging = join(root, 'new-model');
     await mkdir(staging);
     await writeFile(join(staging, 'graft.json'), '{}');
     await replaceDirectory(staging, dest);
-    expect(readdirSync(root).sort()).toEqual(['model', 'model.notes', live].sort());
+    expect(readdirSync(root).sort()).toEqual(['model', 'model.notes', 'model.old-2024-06', 'model.old-2024-dec', 'model.staging-1-abc', live].sort());
     expect(existsSync(join(dest, 'graft.json'))).toBe(true);
   });
 

@@ -74,7 +74,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       const url = new URL(req.url ?? '/', 'http://x');
       requests.push({ url: req.url ?? '', range: req.headers.range });
       const [, route, ...rest] = url.pathname.split('/');
-      const rel = decodeURIComponent(rest.join('/'));
+      const rel = ((raw: string) => { try { return decodeURIComponent(raw); } catch { return raw; } })(rest.join('/'));
       if (route === 'models') serveFile(req, res, rel, true);
       else if (route === 'hop1') res.writeHead(302, { location: `/hop2/${rel}` }).end();
       else if (route === 'hop2') res.writeHead(302, { location: `/models/${rel}` }).end();
@@ -213,13 +213,26 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
 
     const dest2 = join(dir, 'n.onnx');
-    await writeFile(`${dest2}.lock`, `${process.pid}\n${hostname()}\n`); // alive: this process
-    const warnings: string[] = [];
-    const waiting = downloadFile(url, dest2, { onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(warnings).toEqual([expect.stringMatching(/^DOWNLOAD_WAITING: Waiting for another process that downloads .*n\.onnx\.lock/)]);
-    await rm(`${dest2}.lock`);
-    expect(await waiting).toBe(int8Sha);
+    const { spawn } = await import('node:child_process');
+    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    try {
+      await writeFile(`${dest2}.lock`, `${alive.pid}\n${hostname()}\n`); // another process, running
+      const warnings: string[] = [];
+      const waiting = downloadFile(url, dest2, { onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(warnings).toEqual([expect.stringMatching(/^DOWNLOAD_WAITING: Waiting for another process that downloads .*n\.onnx\.lock/)]);
+      await rm(`${dest2}.lock`);
+      expect(await waiting).toBe(int8Sha);
+    } finally {
+      alive.kill();
+    }
+
+    // This process's own pid in a lock it does not hold: a restarted container's pid 1 (the lock is the killed one's).
+    const dest3 = join(dir, 'p.onnx');
+    await writeFile(`${dest3}.lock`, `${process.pid}\n${hostname()}\n`);
+    const before = Date.now();
+    expect(await downloadFile(url, dest3, { sha256: int8Sha })).toBe(int8Sha);
+    expect(Date.now() - before).toBeLessThan(5_000);
   });
 
   it('a URL whose download is not a model keeps nothing; a cached URL model that no longer reads is fetched again', async () => {
@@ -249,6 +262,10 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const graph = await resolveBackbone(`${base}/mutable/model.json`, { cacheDir });
     expect(graph.format).toBe('tfjs-graph');
     expect(graph.name).toBe('mutable'); // named from its URL, not its cache folder's hash
+    // A malformed escape in the path is only a name: the model still resolves (decoding it threw 'URI malformed').
+    mutable['pct%ZZ/model.json'] = mutable['model.json']!;
+    mutable['pct%ZZ/group1-shard1of1'] = mutable['group1-shard1of1']!;
+    expect((await resolveBackbone(`${base}/mutable/pct%ZZ/model.json`, { cacheDir })).name).toBe('mutable/pct%ZZ');
   });
 
   it('a cached TF.js catalogue model with a cut shard is removed and fetched again', async () => {

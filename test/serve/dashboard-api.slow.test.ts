@@ -264,6 +264,11 @@ describe('training dashboard API', () => {
     const taken = await startDashboardServer({ dataDir: damaged, cacheDir, port: 0, offline: true });
     await taken.close();
     expect(existsSync(join(damaged, 'graft.lock'))).toBe(false);
+    // A restarted container is pid 1 again on the same host name: a lock naming this pid, not held here, is the
+    // killed server's (it was taken for a live one, and a restart policy looped on the refusal).
+    await writeFile(join(damaged, 'graft.lock'), `${process.pid}\n${hostname()}\n`);
+    const restarted = await startDashboardServer({ dataDir: damaged, cacheDir, port: 0, offline: true });
+    await restarted.close();
   });
 
   it('shows a run whose backbone is not available offline as failed, with the reason', async () => {

@@ -121,6 +121,11 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     expect(await json('{"images":["a", true]}')).toMatchObject({ status: 400, error: { message: '"images"[1] must be a base64 string (or a data: URL), not boolean.' } });
     expect(await json('"abc"')).toMatchObject({ status: 400, error: { message: expect.stringMatching(/^The JSON body must be an object .* not string\.$/) } });
     expect(await json('{"images":[]}')).toMatchObject({ status: 400, error: { message: '"images" is empty: send at least one base64 image.' } });
+    // top_k as a string of digits is read as the query's is (as before the check).
+    const withTopK = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: jpeg.toString('base64'), top_k: '1' }) });
+    expect(withTopK.status).toBe(200);
+    expect((withTopK.json() as { predictions: unknown[] }).predictions).toHaveLength(1);
+    expect(await json('{"image":"aGk=","top_k":"many"}')).toMatchObject({ status: 400, error: { message: expect.stringContaining('"top_k" must be a whole number') } });
 
     const form = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: jpeg });
     expect(form.status).toBe(415);

@@ -11,15 +11,23 @@ import { isProcessRunning } from '../../core/process-alive.js';
  * @returns the release function (removes the lock if it is still this process's).
  * @throws GraftError INVALID_CONFIG when another running process holds the folder.
  */
+/** The data-folder locks this process holds. */
+const HELD = new Set<string>();
+
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'graft.lock');
+  // A restarted container runs as the same pid (often 1) on the same host name: a lock naming this process's pid is
+  // this process's only if it is among the ones it holds.
+  const heldHere = HELD.has(path);
   const mine = `${process.pid}\n${hostname()}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeSync(fd, mine);
       closeSync(fd);
+      HELD.add(path);
       return () => {
+        HELD.delete(path);
         let holder = '';
         try {
           holder = readFileSync(path, 'utf8');
@@ -33,7 +41,8 @@ export function lockDataDir(dataDir: string): () => void {
     }
     const [pidLine, host] = readFileSync(path, 'utf8').split('\n');
     const pid = Number(pidLine);
-    if (host !== hostname() || isProcessRunning(pid)) {
+    const isLive = pid === process.pid ? heldHere : isProcessRunning(pid);
+    if (host !== hostname() || isLive) {
       throw new GraftError('INVALID_CONFIG', `The dashboard folder ${dataDir} is in use by another graft ui (process ${pidLine}${host === hostname() ? '' : ` on ${host}`})`, {
         hint: `stop that one, or pass another --data-dir; if no other is running, delete ${path}`,
       });
