@@ -136,6 +136,8 @@ export interface BackboneOptions {
   readonly modelDirs?: readonly string[];
   /** Hub mirrors. Defaults to none; the CLI passes GRAFT_HUB_MIRROR's and the config file's. */
   readonly mirrors?: readonly MirrorRule[];
+  /** Stops a download (or the wait for another process's) at once; it then fails with CANCELLED. */
+  readonly signal?: AbortSignal;
 }
 
 /** resolveBackbone + openBackbone: from what the user typed to a handle that knows its preprocessing. */
@@ -146,6 +148,7 @@ export async function backboneFromOptions(options: BackboneOptions): Promise<Bac
     ...(options.mirrors === undefined ? {} : { mirrors: options.mirrors }),
     offline: options.offline,
     onProgress: options.onProgress,
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   return openBackbone(resolved, options);
 }

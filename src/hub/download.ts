@@ -22,6 +22,8 @@ export interface DownloadOptions {
    * lock whose process (on this host) is gone is removed at once.
    */
   readonly lockStaleMs?: number;
+  /** Stops the transfer, or the wait for another process's, at once: the download fails with CANCELLED. */
+  readonly signal?: AbortSignal;
 }
 
 /** How often a live download refreshes its lock's mtime, so that a long transfer is never taken for a stale one. */
@@ -47,7 +49,7 @@ const LOCK_POLL_MS = 100;
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
-  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000, () =>
+  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000, options.signal, () =>
     options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_WAITING', message: `Waiting for another process that downloads ${url} (lock ${dest}.lock)` }),
   );
   try {
@@ -65,17 +67,23 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
   const partial = `${dest}.partial`;
   const validatorFile = `${partial}.validator`;
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 600_000);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 600_000);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const validator = existsSync(partial) ? await readFile(validatorFile, 'utf8').catch(() => '') : '';
   // Bytes are resumed only under the validator they came with: without one, a changed file would be glued onto them.
   let offset = validator && existsSync(partial) ? (await stat(partial)).size : 0;
-  let response = await request(url, offset, validator, signal);
+  // A fetch stopped by the caller's signal (Ctrl+C while connecting) is a cancel, not a network failure.
+  const get = (from: number, ifRange: string): Promise<Response> =>
+    request(url, from, ifRange, signal).catch((error: unknown) => {
+      throw options.signal?.aborted ? cancelled(url) : error;
+    });
+  let response = await get(offset, validator);
   let start = offset > 0 ? rangeStart(response) : 0;
   if (offset > 0 && (response.status === 416 || (response.status === 206 && start !== offset))) {
     // The partial file is not a prefix the server agrees with (it changed, or the partial is already too long).
     await response.body?.cancel();
     offset = 0;
-    response = await request(url, 0, '', signal);
+    response = await get(0, '');
     start = 0;
   }
   if (!response.ok || !response.body) {
@@ -119,6 +127,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
     await pipeline(body, createWriteStream(partial, { flags: isResumed ? 'a' : 'w' }));
   } catch (cause) {
     if (cause instanceof GraftError) throw cause;
+    if (options.signal?.aborted) throw cancelled(url);
     throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
       cause,
       hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
@@ -139,6 +148,11 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   }
   await rename(partial, dest);
   return sha256;
+}
+
+/** A download stopped by the caller's signal (Ctrl+C): the partial file is kept for the next run to resume. */
+function cancelled(what: string): GraftError {
+  return new GraftError('CANCELLED', `The download of ${what} was cancelled`, { hint: 'run the command again: it resumes from the bytes kept' });
 }
 
 /** GET `url`, asking for the bytes from `offset` on (if they are still those `validator` names) when there are some. */
@@ -225,9 +239,10 @@ interface Lock {
  * (on this host) is gone, e.g. after a kill, or when it has not been refreshed for `staleMs` (another host's).
  * `onWait` is called once when the wait begins.
  */
-async function acquireLock(path: string, staleMs: number, onWait: () => void): Promise<Lock> {
+async function acquireLock(path: string, staleMs: number, signal: AbortSignal | undefined, onWait: () => void): Promise<Lock> {
   let waited = false;
   for (;;) {
+    if (signal?.aborted) throw cancelled(path.replace(/\.lock$/, ''));
     try {
       const handle = await open(path, 'wx');
       HELD_LOCKS.add(path); // before its pid is in the file: an in-process caller must never take it for a dead one's

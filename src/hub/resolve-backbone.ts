@@ -43,6 +43,8 @@ export interface ResolveOptions {
    * the rules of `mirrorsFromEnvironment` (GRAFT_HUB_MIRROR, then the config file).
    */
   readonly mirrors?: readonly MirrorRule[];
+  /** Stops a download (or the wait for another process's) at once; it then fails with CANCELLED. */
+  readonly signal?: AbortSignal;
 }
 
 /** Where a catalogue model lives in the cache once fetched (for TF.js models, the model.json in its folder). */
@@ -297,7 +299,7 @@ function servedBy(url: string, mirrors: readonly MirrorRule[]): string {
 async function fetchFile(url: string, dest: string, sha256: string | undefined, mirrors: readonly MirrorRule[], options: ResolveOptions): Promise<string> {
   const target = applyMirror(url, mirrors);
   if ('path' in target) return copyFileVerified(target.path, dest, { sha256, onProgress: options.onProgress, url });
-  return downloadFile(target.url, dest, { sha256, onProgress: options.onProgress });
+  return downloadFile(target.url, dest, { sha256, onProgress: options.onProgress, ...(options.signal ? { signal: options.signal } : {}) });
 }
 
 /**

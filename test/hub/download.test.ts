@@ -41,6 +41,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
   const cutDone = new Set<string>();
   const mutable: Record<string, Buffer> = {};
   const mutableCut = new Set<string>();
+  const stalled: ServerResponse[] = [];
   // Read lazily: describe bodies run even when the suite is skipped (no ../shared).
   const int8Sha = hasShared ? createHash('sha256').update(readFileSync(int8Model)).digest('hex') : '';
 
@@ -94,6 +95,12 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
         } else sendBytes(req, res, bytes, true);
       } else if (route === 'html') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Sign in</title>');
       else if (route === 'loop') res.writeHead(302, { location: `/loop/${rel}` }).end();
+      else if (route === 'stall') {
+        // 1 000 of 400 000 bytes, then nothing: a server that stops sending.
+        res.writeHead(200, { etag: '"stall"', 'content-length': 400_000 });
+        res.write(Buffer.alloc(1000, 3));
+        stalled.push(res);
+      }
       else if (route === 'tfhub') {
         const name = rest[rest.length - 1];
         if (url.searchParams.get('tfjs-format') !== 'file' || !name) res.writeHead(404).end();
@@ -103,7 +110,10 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => {
+    for (const res of stalled) res.socket?.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
 
   it('follows a chain of redirects and verifies the sha256', async () => {
     const dest = join(await tempDir(), 'm.onnx');
@@ -200,6 +210,32 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(error).toBe(cancelled);
     expect(existsSync(`${dest}.lock`)).toBe(false);
     expect(existsSync(dest)).toBe(false);
+  });
+
+  it('a cancel (Ctrl+C) stops a stalled transfer and the wait for another process at once, as CANCELLED', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const error = (await downloadFile(`${base}/stall/m.onnx`, dest, { signal: controller.signal }).catch((e: unknown) => e)) as GraftError;
+    expect(error.code).toBe('CANCELLED');
+    expect(Date.now() - started).toBeLessThan(3_000); // it waited for the next byte before: here, for ever
+    expect(existsSync(`${dest}.lock`)).toBe(false);
+
+    const { spawn } = await import('node:child_process');
+    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    try {
+      const dest2 = join(dir, 'n.onnx');
+      await writeFile(`${dest2}.lock`, `${alive.pid}\n${hostname()}\n`); // another running process's download
+      const waiting = new AbortController();
+      setTimeout(() => waiting.abort(), 300);
+      const waited = (await downloadFile(`${base}/models/${int8Path}`, dest2, { signal: waiting.signal }).catch((e: unknown) => e)) as GraftError;
+      expect(waited.code).toBe('CANCELLED');
+      expect(existsSync(`${dest2}.lock`)).toBe(true); // the other process's lock is left to it
+    } finally {
+      alive.kill();
+    }
   });
 
   it("takes over at once a lock whose process is gone, and says when it waits for a live one", async () => {
