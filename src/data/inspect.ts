@@ -141,8 +141,9 @@ function heldOutClassWarnings(parts: readonly PartSummary[]): string[] {
   const warnings: string[] = [];
   for (const part of parts) {
     const prefix = parts.length > 1 ? `${part.name}: ` : '';
-    for (const [a, b] of lookAlikeLabels(part.labels)) warnings.push(`${prefix}classes ${JSON.stringify(a)} and ${JSON.stringify(b)} are one name in two Unicode forms: training refuses them; merge the folders`);
-    const unicodePairs = new Set(lookAlikeLabels(part.labels).map((pair) => pair.join('\u0000')));
+    const unicode = lookAlikeLabels(part.labels);
+    for (const [a, b] of unicode) warnings.push(`${prefix}classes ${JSON.stringify(a)} and ${JSON.stringify(b)} are one name in two Unicode forms: training refuses them; merge the folders`);
+    const unicodePairs = new Set(unicode.map((pair) => pair.join('\u0000')));
     for (const [a, b] of lookAlikeLabels(part.labels, true)) {
       if (!unicodePairs.has(`${a}\u0000${b}`)) warnings.push(`${prefix}classes ${JSON.stringify(a)} and ${JSON.stringify(b)} differ only in case: they are two classes`);
     }

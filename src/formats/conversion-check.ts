@@ -8,6 +8,7 @@ import { mulberry32 } from '../core/random.js';
 import { createSession } from '../runtime/ort-session.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ConvertTarget } from './conversion-report.js';
+import { startsLikeOnnx } from './magic-numbers.js';
 
 /** Every conversion is checked on this many inputs, all drawn from one seed so that reruns compare alike. */
 export const CHECK_SAMPLES = 2;
@@ -77,7 +78,7 @@ async function assertReplaceableOnnxFile(out: string, source: string): Promise<v
     throw new GraftError('INVALID_CONFIG', `The output ${out} is the model being converted; it would be overwritten`, { hint: 'pass --out <another path>' });
   }
   const first = readHead(existing, 1);
-  if (extname(existing).toLowerCase() !== '.onnx' || first[0] !== 0x08) {
+  if (extname(existing).toLowerCase() !== '.onnx' || !startsLikeOnnx(first)) {
     throw new GraftError('INVALID_CONFIG', `The output ${out} is a file that is not an ONNX model (${basename(existing)}); it would be replaced`, {
       hint: 'pass --out <a new file>.onnx; an earlier .onnx output may be replaced',
     });

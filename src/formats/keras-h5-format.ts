@@ -4,9 +4,9 @@ import { GraftError } from '../core/errors.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ModelFormatEntry } from './format-entry.js';
 import { lazyLayersConverters } from './lazy-converters.js';
+import { startsWithHdf5Signature } from './magic-numbers.js';
 import type { BackboneLocation } from './model-location.js';
 
-const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
  * Keras HDF5 files (Keras applications, Teachable Machine's keras_model.h5), read with h5wasm into a tfjs layers
@@ -18,7 +18,7 @@ export const KERAS_H5_FORMAT: ModelFormatEntry = {
   label: 'Keras HDF5 (.h5)',
   storage: 'file',
   extensions: ['.h5', '.hdf5', '.keras'],
-  detect: ({ head }) => HDF5_SIGNATURE.every((byte, i) => head[i] === byte) || 'no HDF5 signature',
+  detect: ({ head }) => startsWithHdf5Signature(head) || 'no HDF5 signature',
   locate: (path) => ({ kind: 'keras-h5', path }),
   modelId: (location) => sha256File(kerasPath(location)),
   // h5wasm and tfjs load only when a Keras file is actually read (see lazy-converters.ts).

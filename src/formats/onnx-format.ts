@@ -11,6 +11,7 @@ import { encodeOnnxModel, readOnnxModel, type ModelProto } from '../onnx/onnx-mo
 import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
 import type { BackboneLocation } from './model-location.js';
 import { lazyConverter } from './lazy-converters.js';
+import { startsLikeOnnx } from './magic-numbers.js';
 import { checkRgbInput } from './rgb-input.js';
 
 /** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
@@ -32,8 +33,7 @@ export const ONNX_FORMAT: ModelFormatEntry = {
   label: 'ONNX (.onnx)',
   storage: 'file',
   extensions: ['.onnx'],
-  // A ModelProto starts with field 1 (ir_version, varint: tag 0x08) in practice; exporters all write it first.
-  detect: ({ path, head }) => head[0] === 0x08 || path.endsWith('.onnx') || 'not a protobuf starting with ir_version, and no .onnx extension',
+  detect: ({ path, head }) => startsLikeOnnx(head) || path.endsWith('.onnx') || 'not a protobuf starting with ir_version, and no .onnx extension',
   locate: (path) => ({ kind: 'onnx', path }),
   modelId: (location) => onnxModelSha256(filePath(location)),
   openFeatures: openOnnxFeatures,

@@ -1,13 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GraftError } from '../core/errors.js';
-import { isProcessRunning } from '../core/process-alive.js';
+import { isAbandonedLock, lockRecord, setLockHeld } from '../core/lock-owner.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from '../core/sha256-file.js';
 
@@ -69,9 +68,10 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   const validatorFile = `${partial}.validator`;
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 600_000);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  const validator = existsSync(partial) ? await readFile(validatorFile, 'utf8').catch(() => '') : '';
+  const hasPartial = existsSync(partial);
+  const validator = hasPartial ? await readFile(validatorFile, 'utf8').catch(() => '') : '';
   // Bytes are resumed only under the validator they came with: without one, a changed file would be glued onto them.
-  let offset = validator && existsSync(partial) ? (await stat(partial)).size : 0;
+  let offset = validator ? (await stat(partial)).size : 0;
   // A fetch stopped by the caller's signal (Ctrl+C while connecting) is a cancel, not a network failure.
   const get = (from: number, ifRange: string): Promise<Response> =>
     request(url, from, ifRange, signal).catch((error: unknown) => {
@@ -245,12 +245,12 @@ async function acquireLock(path: string, staleMs: number, signal: AbortSignal | 
     if (signal?.aborted) throw cancelled(path.replace(/\.lock$/, ''));
     try {
       const handle = await open(path, 'wx');
-      HELD_LOCKS.add(path); // before its pid is in the file: an in-process caller must never take it for a dead one's
-      await handle.write(`${process.pid}\n${hostname()}\n`);
+      setLockHeld(path, true); // before its pid is in the file: an in-process caller must never take it for a dead one's
+      await handle.write(lockRecord());
       await handle.close();
       return {
         release: () => {
-          HELD_LOCKS.delete(path);
+          setLockHeld(path, false);
           return rm(path, { force: true });
         },
         touch: () => {
@@ -262,7 +262,7 @@ async function acquireLock(path: string, staleMs: number, signal: AbortSignal | 
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const held = await stat(path).catch(() => undefined);
-    if (held && (Date.now() - held.mtimeMs > staleMs || (await isOrphanLock(path)))) await rm(path, { force: true });
+    if (held && (Date.now() - held.mtimeMs > staleMs || isAbandonedLock(path, await readFile(path, 'utf8').catch(() => '')))) await rm(path, { force: true });
     else {
       if (!waited) onWait();
       waited = true;
@@ -270,15 +270,3 @@ async function acquireLock(path: string, staleMs: number, signal: AbortSignal | 
     }
   }
 }
-
-/** Whether the lock names a process on this host that no longer runs. */
-async function isOrphanLock(path: string): Promise<boolean> {
-  const [pidLine, host] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
-  const pid = Number(pidLine);
-  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return false;
-  // This pid may be this process restarted in a container (pid 1 again): its lock is live only if held here.
-  return pid === process.pid ? !HELD_LOCKS.has(path) : !isProcessRunning(pid);
-}
-
-/** The download locks this process holds (an in-process second caller waits for them, as another process would). */
-const HELD_LOCKS = new Set<string>();

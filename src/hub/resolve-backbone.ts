@@ -9,6 +9,7 @@ import { readHead } from '../core/read-head.js';
 import type { ModelFormat } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
 import { detectFormat } from '../formats/detect-format.js';
+import { startsLikeOnnx, startsWithHdf5Signature } from '../formats/magic-numbers.js';
 import type { BackboneLocation } from '../formats/model-location.js';
 import { FORMAT_ENTRIES, formatEntry } from '../formats/registry.js';
 import { weightPaths } from '../readers/tfjs-model-dir.js';
@@ -153,9 +154,10 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
   const folder = join(options.cacheDir, 'models', `url-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   const dest = join(folder, isSingleFile(format) ? fileName : 'model.json');
   const where = isSingleFile(format) ? dest : folder;
+  const named = (found: ResolvedBackbone): ResolvedBackbone => ({ ...found, name: found.entry?.name ?? nameOfUrl(url, found.name), source: url });
   if (existsSync(dest)) {
     const found = await readCachedModel(where, url, folder);
-    if ('sha256' in found) return { ...found, name: found.entry?.name ?? nameOfUrl(url, found.name), source: url };
+    if ('sha256' in found) return named(found);
     // A URL has no sha256 to check a cached copy against, but one that no longer reads (a damaged disk, a file
     // changed by hand) must not stay in the way of a fresh download.
     await rm(folder, { recursive: true, force: true });
@@ -168,7 +170,7 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
   }
   await downloadModel(url, dest, format, undefined, options);
   const found = await readDownloadedModel(where, url, format, folder);
-  if ('sha256' in found) return { ...found, name: found.entry?.name ?? nameOfUrl(url, found.name), source: url };
+  if ('sha256' in found) return named(found);
   await rm(folder, { recursive: true, force: true });
   throw new GraftError('UNSUPPORTED_MODEL', `${url} was downloaded, but it is not a model Graft can read: ${found.unreadable}. Nothing was kept.`, {
     hint: 'check that the URL names the model file itself (an .onnx file, or a TF.js model.json; TF Hub: add ?tfjs-format=file), not a web page about it',
@@ -216,8 +218,8 @@ async function readDownloadedModel(path: string, source: string, format: ModelFo
 function headProblem(path: string, format: ModelFormat): string | undefined {
   const head = readHead(path, 8);
   const preview = JSON.stringify(head.toString('latin1').replace(/[^\x20-\x7e]/g, '.'));
-  if (format === 'onnx' && head[0] !== 0x08) return `an ONNX model starts with the protobuf field ir_version (byte 0x08); this file starts ${preview}`;
-  if (format === 'keras-h5' && !head.equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return `a Keras .h5 file starts with HDF5's signature; this file starts ${preview}`;
+  if (format === 'onnx' && !startsLikeOnnx(head)) return `an ONNX model starts with the protobuf field ir_version (byte 0x08); this file starts ${preview}`;
+  if (format === 'keras-h5' && !startsWithHdf5Signature(head)) return `a Keras .h5 file starts with HDF5's signature; this file starts ${preview}`;
   return undefined;
 }
 

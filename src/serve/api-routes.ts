@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
-import { checkJsonBody, readImageInputs, refuseOversizeBody } from './image-input.js';
+import { checkJsonBody, JSON_TYPE, readImageInputs, refuseOversizeBody } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelVersion } from './model-version.js';
 import { predictImages } from './predict-images.js';
@@ -55,14 +55,14 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/models/:name/predict',
     {
       schema: predictSchema,
-      // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming
-      // the field, not a "file that is not an image".
       preParsing: async (request, _reply, payload) => {
         await refuseOversizeBody(request.headers, payload, ctx.maxUploadBytes);
         return payload;
       },
+      // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming
+      // the field, not a "file that is not an image".
       preValidation: async (request) => {
-        if (/^application\/json\b/i.test(request.headers['content-type'] ?? '')) checkJsonBody(request.body);
+        if (JSON_TYPE.test(request.headers['content-type'] ?? '')) checkJsonBody(request.body);
       },
     },
     async (request, reply) => {

@@ -6,6 +6,9 @@ export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.j
 /** Content types accepted as a raw image body, with or without parameters (`image/jpeg; name=a.jpg`). */
 export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|x-png|gif|webp|tiff|avif|heic|heif|bmp|x-bmp|x-ms-bmp)|application\/octet-stream)\s*(;.*)?$/i;
 
+/** The JSON form's content type (Fastify parses it; its parameters, such as charset, may follow). */
+export const JSON_TYPE = /^application\/json\b/i;
+
 /** What to send instead, for a client whose body was refused for its form. */
 export const ACCEPTED_FORMS_HINT =
   'POST a raw image body with its type (Content-Type: image/jpeg, image/png, image/webp, ... or application/octet-stream; with curl: -H "Content-Type: image/jpeg" --data-binary @photo.jpg), multipart/form-data with a file field "image" (curl -F image=@photo.jpg), or JSON { "image": "<base64>" }';
@@ -46,7 +49,8 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
     throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${String(request.headers['content-type'])} is not an image.`, { hint: ACCEPTED_FORMS_HINT });
   }
   if (body && typeof body === 'object') {
-    const json = checkJsonBody(body);
+    // Its shape was checked before the route's schema ran (checkJsonBody, in the route's preValidation).
+    const json = body as JsonBody;
     const isBatch = Array.isArray(json.images);
     const encoded = isBatch ? json.images! : json.image !== undefined ? [json.image] : [];
     if (!encoded.length) throw new ServeError('BAD_REQUEST', 'The JSON body has no image: send { "image": "<base64>" } or { "images": ["<base64>", ...] }.');
@@ -146,7 +150,7 @@ const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
  */
 export async function refuseOversizeBody(headers: { readonly 'content-type'?: string; readonly 'content-length'?: string }, payload: AsyncIterable<Buffer>, maxUploadBytes: number): Promise<void> {
   const type = headers['content-type'] ?? '';
-  const limit = RAW_IMAGE_TYPES.test(type) ? maxUploadBytes : /^application\/json\b/i.test(type) ? jsonBodyLimit(maxUploadBytes) : undefined;
+  const limit = RAW_IMAGE_TYPES.test(type) ? maxUploadBytes : JSON_TYPE.test(type) ? jsonBodyLimit(maxUploadBytes) : undefined;
   const length = Number(headers['content-length']);
   if (limit === undefined || !(length > limit)) return;
   let seen = 0;
