@@ -79,7 +79,9 @@ export async function readImageFile(file: string): Promise<Buffer> {
     return await readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UnreadableImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, error);
+    // A name with U+FFFD came from bytes that are not UTF-8 (a shell passing a Latin-1 name): say so, not "not found".
+    const missing = file.includes('\uFFFD') ? 'file not found: its name is not valid UTF-8 (written in another code page?); rename it' : 'file not found';
+    throw new UnreadableImageError(file, code === 'ENOENT' ? missing : `cannot read file (${code ?? String(error)})`, error);
   }
 }
 

@@ -25,13 +25,28 @@ export const EVAL_FOLDER_NAMES: readonly string[] = ['test', 'val', 'valid', 'va
  */
 export async function findSplitFolders(dir: string, names: readonly string[] = VAL_FOLDER_NAMES): Promise<{ train: string; val: string | undefined } | undefined> {
   const root = resolve(dir);
-  const train = join(root, 'train');
-  if (!(await isTrainSplit(root))) return undefined;
+  const train = await splitFolder(root, 'train');
+  if (train === undefined || !(await isTrainSplit(root, train))) return undefined;
   for (const name of names) {
-    const val = join(root, name);
-    if (await isFolder(val)) return { train, val };
+    const val = await splitFolder(root, name);
+    if (val !== undefined) return { train, val };
   }
   return { train, val: undefined };
+}
+
+/**
+ * Whether a folder name is the split `name`, compared without case: Windows users and many Kaggle sets write `Train/`
+ * and `Test/`, and read as classes those would train a "Train" against "Test" classifier on the test images.
+ */
+export const isSplitName = (folder: string, name: string): boolean => folder.toLowerCase() === name;
+
+/** The folder `root/<name>` of a split, found without regard to case (the exact name first); undefined when none. */
+async function splitFolder(root: string, name: string): Promise<string | undefined> {
+  const entries = (await readdir(root).catch(() => [] as string[])).filter((entry) => isSplitName(entry, name));
+  for (const entry of [...entries.filter((entry) => entry === name), ...entries.filter((entry) => entry !== name)]) {
+    if (await isFolder(join(root, entry))) return join(root, entry);
+  }
+  return undefined;
 }
 
 /**
@@ -41,8 +56,9 @@ export async function findSplitFolders(dir: string, names: readonly string[] = V
  */
 export async function unusedTestFolder(dir: string, val: string | undefined): Promise<string | undefined> {
   const root = resolve(dir);
-  const test = join(root, 'test');
-  if (!(await isTrainSplit(root)) || !(await isFolder(test))) return undefined;
+  const train = await splitFolder(root, 'train');
+  const test = await splitFolder(root, 'test');
+  if (train === undefined || test === undefined || !(await isTrainSplit(root, train))) return undefined;
   return val !== undefined && resolve(val) === test ? undefined : test;
 }
 
@@ -59,16 +75,14 @@ export async function unusedTestData(data: string, source: { readonly val: strin
 }
 
 /**
- * Whether `root/train` is the training part of a split set rather than a class folder named "train": every other
+ * Whether `train` (`root/train`, in any case) is the training part of a split set rather than a class folder named "train": every other
  * folder beside it is a held-out split (val, valid, validation, test), or it holds folders and no loose images (a
  * split set with another folder beside it, such as Kaggle's `sample/`).
  */
-async function isTrainSplit(root: string): Promise<boolean> {
-  const train = join(root, 'train');
-  if (!(await isFolder(train))) return false;
-  const beside = (await readdir(root)).filter((name) => name !== 'train' && !isClutter(name));
+async function isTrainSplit(root: string, train: string): Promise<boolean> {
+  const beside = (await readdir(root)).filter((name) => join(root, name) !== train && !isClutter(name));
   const besideFolders = (await Promise.all(beside.map(async (name) => ((await isFolder(join(root, name))) ? [name] : [])))).flat();
-  if (besideFolders.every((name) => VAL_FOLDER_NAMES.includes(name))) return true;
+  if (besideFolders.every((name) => VAL_FOLDER_NAMES.some((split) => isSplitName(name, split)))) return true;
   const inside = (await readdir(train)).filter((name) => !isClutter(name));
   if (inside.some(hasImageExtension)) return false;
   return (await Promise.all(inside.map((name) => isFolder(join(train, name))))).some(Boolean);

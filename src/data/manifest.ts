@@ -41,7 +41,7 @@ export interface ManifestEntry {
  * - JSON Lines of objects whose path, class and split are under those same keys (`{"path": ..., "label": ...}`; other
  *   keys are ignored).
  *
- * Blank lines are skipped. A relative path written on Windows (`images\cat\1.jpg`) is read with slashes elsewhere.
+ * Blank lines (and CSV rows of empty fields, as Excel leaves them) are skipped. A relative path written on Windows (`images\cat\1.jpg`) is read with slashes elsewhere.
  *
  * @throws GraftError `INVALID_DATASET` naming the file and line when the manifest is missing or a line is malformed.
  * @example
@@ -61,6 +61,8 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
   const records = isJsonl ? jsonlRecords(file) : csvRecords(file);
   let csvColumns: Columns | undefined;
   for await (const { line, fields } of records) {
+    // Excel writes a row it emptied as commas alone (",," for three columns): a blank line, not a malformed row.
+    if (!isJsonl && fields.every((field) => field.trim() === '')) continue;
     if (!isJsonl && csvColumns === undefined) {
       const header = headerColumns(fields);
       csvColumns = header ?? PLAIN_COLUMNS;
@@ -82,7 +84,9 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
       throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} ${malformedWhat(columns)}. Received: ${JSON.stringify(fields)}`, {
         hint: isJsonl
           ? `each line must be a JSON object with a string path ("${PATH_COLUMNS.slice(0, 2).join('" or "')}", ...) and label ("${LABEL_COLUMNS.slice(0, 2).join('" or "')}", ...)`
-          : 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
+          : fields.length === 1 && /[;\t]/.test(fields[0] ?? '')
+            ? 'this looks like a file separated by ";" or tabs (Excel in many regions writes ";"): save it as "CSV UTF-8 (Comma delimited)", or replace the separators with commas'
+            : 'each line must be a file path and a class name separated by a comma; quote fields that contain commas',
       });
     }
     const split = columns.split;
@@ -142,8 +146,8 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
 async function* lines(file: string): AsyncGenerator<string> {
   let rest = '';
   let isStart = true;
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
-    let text = rest + (chunk as string);
+  for await (const chunk of utf8Chunks(file)) {
+    let text = rest + chunk;
     if (isStart) {
       text = text.replace(/^\uFEFF/, '');
       isStart = false;
@@ -158,12 +162,40 @@ async function* lines(file: string): AsyncGenerator<string> {
   if (rest !== '') yield rest.replace(/\r$/, '');
 }
 
+/**
+ * A file's text in chunks, decoded strictly: bytes that are not UTF-8 (Excel's "CSV (Comma delimited)" writes the
+ * Windows code page) are refused with their line, where a lenient decoder would turn "é" into U+FFFD and two labels
+ * that differ in their accents into one class.
+ */
+async function* utf8Chunks(file: string): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let line = 1;
+  const decode = (bytes?: Buffer): string => {
+    try {
+      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    } catch {
+      const lenient = new TextDecoder('utf-8').decode(bytes ?? new Uint8Array());
+      const at = line + (lenient.slice(0, Math.max(0, lenient.indexOf('\uFFFD'))).match(/\n/g)?.length ?? 0);
+      throw new GraftError('INVALID_DATASET', `${file} is not UTF-8 text (line ${at} holds bytes UTF-8 does not have: a Windows code page, e.g. an accented letter saved by Excel's "CSV (Comma delimited)")`, {
+        hint: 'save it as UTF-8: in Excel "CSV UTF-8 (Comma delimited)"; or convert it: iconv -f cp1252 -t utf-8 old.csv > new.csv',
+      });
+    }
+  };
+  for await (const bytes of createReadStream(file, { highWaterMark: 1 << 16 })) {
+    const text = decode(bytes as Buffer);
+    line += text.match(/\n/g)?.length ?? 0;
+    yield text;
+  }
+  const tail = decode();
+  if (tail !== '') yield tail;
+}
+
 /** RFC 4180 records, parsed incrementally: quoted fields may hold commas, line breaks and doubled quotes. */
 async function* csvRecords(file: string): AsyncGenerator<{ line: number; fields: string[] }> {
   const parser = new CsvParser();
   let isStart = true;
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
-    let text = chunk as string;
+  for await (const chunk of utf8Chunks(file)) {
+    let text = chunk;
     if (isStart) {
       text = text.replace(/^\uFEFF/, '');
       isStart = false;

@@ -1,6 +1,6 @@
 import { compareUtf8 } from '../core/compare-utf8.js';
 import { isWithin } from '../core/is-within.js';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
@@ -15,11 +15,26 @@ export const EXPECTED_FOLDER_LAYOUT = [
 
 const NOT_AN_IMAGE = 'not an image file extension';
 
-/** Folders that tools write beside a user's files: macOS's zip metadata, and a Synology NAS's thumbnails. */
-const TOOL_FOLDERS: ReadonlySet<string> = new Set(['__MACOSX', '@eaDir']);
+/**
+ * What systems and tools write beside a user's files, lower-cased (Windows compares names without case): macOS's zip
+ * metadata and folder icon, a Synology NAS's thumbnails, a Windows drive's recycle bin and restore points, Explorer's
+ * thumbnail caches and folder settings, and a Linux file system's lost+found.
+ */
+const TOOL_CLUTTER: ReadonlySet<string> = new Set(['__macosx', 'icon\r', '@eadir', '$recycle.bin', 'system volume information', 'thumbs.db', 'ehthumbs.db', 'desktop.ini', 'lost+found']);
 
-/** Whether an entry is clutter, not data: hidden (a name starting with '.') or a {@link TOOL_FOLDERS} folder. */
-export const isClutter = (name: string): boolean => name.startsWith('.') || TOOL_FOLDERS.has(name);
+/** Whether an entry is clutter, not data: hidden (a name starting with '.') or a {@link TOOL_CLUTTER} name. */
+export const isClutter = (name: string): boolean => name.startsWith('.') || TOOL_CLUTTER.has(name.toLowerCase());
+
+/**
+ * Why an entry cannot be read: its name is not UTF-8 (a zip made on Windows, unpacked here), so Node hands it over
+ * with U+FFFD in place of the bytes it could not decode, and that name opens nothing.
+ */
+const NOT_UTF8 = 'the file name is not valid UTF-8 (written in another code page, e.g. by a Windows zip tool); rename it, e.g. with convmv -f cp1252 -t utf8 --notest -r <folder>';
+
+/** Whether a listed name is one Node could not decode, so the file cannot be opened by it. */
+async function isUndecodableName(path: string, name: string): Promise<boolean> {
+  return name.includes('\uFFFD') && !(await lstat(path).then(() => true, () => false));
+}
 
 /** Options of {@link scanImageFolder}. */
 export interface ScanFolderOptions {
@@ -63,6 +78,12 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   const classDirs: { label: string; real: string }[] = [];
   for (const entry of entries) {
     const full = join(root, entry.name);
+    if (await isUndecodableName(full, entry.name)) {
+      // A class that cannot be read would silently drop out of the model: stop, unless only listing.
+      if (options.isLenient) skipped.push({ file: full, reason: NOT_UTF8 });
+      else throw new GraftError('INVALID_DATASET', `Cannot read the folder ${full}: ${NOT_UTF8.replace('the file name', 'its name')}`);
+      continue;
+    }
     // Follow symlinks: a class folder may be a link into another disk.
     const real = entry.isDirectory() || entry.isSymbolicLink() ? await realFolder(full) : undefined;
     if (real) classDirs.push({ label: entry.name, real });
@@ -126,6 +147,13 @@ const SPLIT_LIKE_FOLDER = /^(?:(?:train|training|test|testing|val|valid|validati
  */
 function requireClassesNotSplits(root: string, classes: readonly { label: string }[], manifests: readonly string[]): void {
   const splitLike = classes.filter((c) => SPLIT_LIKE_FOLDER.test(c.label)).map((c) => c.label);
+  if (manifests.length === 0 && splitLike.length >= 2 && splitLike.length === classes.length) {
+    // `training/` + `testing/` (or `train_images/` + `test_images/`): the parts of a split under names the split
+    // detection does not take, which read as classes would train a "training" against "testing" classifier.
+    throw new GraftError('INVALID_DATASET', `${root} holds ${splitLike.map((l) => `${l}/`).join(', ')}: the parts of a split, not one folder per class`, {
+      hint: `rename them train/ and test/ (or val/), each holding one folder per class, or pass the training part alone: graft train ${join(root, splitLike.find((l) => /^train/i.test(l)) ?? splitLike[0]!)}`,
+    });
+  }
   if (manifests.length === 0 || splitLike.length === 0) return;
   throw new GraftError('INVALID_DATASET', `${root} holds ${manifests.join(', ')} beside image folders named ${splitLike.map((l) => `${l}/`).join(', ')}: a table and the folders of its images, not one folder per class`, {
     hint: `pass the table that labels the training images, e.g. graft train ${join(root, tableToPass(manifests)!)}`,
@@ -235,6 +263,10 @@ async function listFiles(dir: string, listing: Listing): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (isClutter(entry.name)) continue;
     const full = join(dir, entry.name);
+    if (await isUndecodableName(full, entry.name)) {
+      listing.skipped.push({ file: full, reason: NOT_UTF8 });
+      continue;
+    }
     if (entry.isFile()) {
       listing.files.push(full);
       continue;

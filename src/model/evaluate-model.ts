@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
-import { EVAL_FOLDER_NAMES, findSplitFolders } from '../data/find-split-folders.js';
+import { EVAL_FOLDER_NAMES, findSplitFolders, isSplitName } from '../data/find-split-folders.js';
 import { labelLookup } from '../data/split.js';
 import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
@@ -96,6 +96,7 @@ export async function evaluateItems(
 async function heldOutFolderOnly(dir: string, labels: readonly string[]): Promise<string | undefined> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
   const folders = entries?.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name) ?? [];
-  if (!folders.length || !folders.every((name) => EVAL_FOLDER_NAMES.includes(name)) || folders.some((name) => labels.includes(name))) return undefined;
-  return join(dir, EVAL_FOLDER_NAMES.find((name) => folders.includes(name))!);
+  if (!folders.length || !folders.every((name) => EVAL_FOLDER_NAMES.some((split) => isSplitName(name, split))) || folders.some((name) => labels.includes(name))) return undefined;
+  const preferred = EVAL_FOLDER_NAMES.find((split) => folders.some((name) => isSplitName(name, split)))!;
+  return join(dir, folders.find((name) => name === preferred) ?? folders.find((name) => isSplitName(name, preferred))!);
 }

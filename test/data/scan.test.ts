@@ -266,6 +266,17 @@ describe('findSplitFolders', () => {
     expect(await findSplitFolders(withSample)).toEqual({ train: join(withSample, 'train'), val: join(withSample, 'test') });
   });
 
+  it('finds split folders whatever their case (Train/ + Test/, train/ + Val/) and refuses split parts read as classes', async () => {
+    const capital = await tree({ 'Train/ants/1.jpg': 'x', 'Train/bees/1.jpg': 'x', 'Test/ants/2.jpg': 'x', 'Test/bees/2.jpg': 'x' });
+    expect(await findSplitFolders(capital)).toEqual({ train: join(capital, 'Train'), val: join(capital, 'Test') });
+    expect((await prepareData({ train: capital, seed: 1 })).labels).toEqual(['ants', 'bees']);
+    expect(await unusedTestFolder(capital, undefined)).toBe(join(capital, 'Test'));
+    const val = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x', 'Val/a/2.jpg': 'x', 'Val/b/2.jpg': 'x' });
+    expect(await findSplitFolders(val, EVAL_FOLDER_NAMES)).toEqual({ train: join(val, 'train'), val: join(val, 'Val') });
+    const parts = await tree({ 'training/a/1.jpg': 'x', 'testing/a/2.jpg': 'x' });
+    await expectDatasetError(prepareData({ train: parts, seed: 1 }), /testing\/, training\/: the parts of a split/, /graft train .*training/);
+  });
+
   it('--val-split with --group-by holds out whole groups: no held-out frame has a track in training', async () => {
     // GTSRB-like names: class_track_frame, 4 tracks of 5 frames per class.
     const files: Record<string, string> = {};

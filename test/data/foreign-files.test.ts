@@ -1,0 +1,69 @@
+// Datasets as they arrive from other systems: names in a Windows code page, Excel's CSV dialects, drive clutter.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scanCsv } from '../../src/data/scan-csv.js';
+import { scanImageFolder } from '../../src/data/scan-folder.js';
+import { expectDatasetError, tree } from './dataset-trees.js';
+
+/** `root/<name bytes>`: a path whose name is raw bytes, as a Windows zip unpacked here leaves it. */
+const rawPath = (root: string, ...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.flatMap((part, i) => [Buffer.from(i === 0 ? `${root}/` : '/'), Buffer.from(part)]));
+const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
+
+describe('names that are not UTF-8', () => {
+  it('refuses a class folder whose name cannot be read, naming the fix; a listing shows it as skipped', async () => {
+    const root = await tree({ 'ants/1.jpg': 'x', 'bees/1.jpg': 'x' });
+    mkdirSync(rawPath(root, latin1('café')));
+    writeFileSync(rawPath(root, latin1('café'), '1.jpg'), 'x');
+    await expectDatasetError(scanImageFolder(root), /Cannot read the folder .*caf\uFFFD: its name is not valid UTF-8/, undefined);
+    const listed = await scanImageFolder(root, { isLenient: true });
+    expect(listed.labels).toEqual(['ants', 'bees']);
+    expect(listed.skipped).toEqual([{ file: join(root, 'caf\uFFFD'), reason: expect.stringMatching(/not valid UTF-8.*convmv/) }]);
+  });
+
+  it('skips a file whose name cannot be read with that reason, not as "file not found" later', async () => {
+    const root = await tree({ 'ants/1.jpg': 'x', 'bees/1.jpg': 'x' });
+    writeFileSync(rawPath(root, 'bees', latin1('é.jpg')), 'x');
+    const ds = await scanImageFolder(root);
+    expect(ds.items.map((item) => item.file)).toEqual([join(root, 'ants/1.jpg'), join(root, 'bees/1.jpg')]);
+    expect(ds.skipped).toEqual([{ file: join(root, 'bees/\uFFFD.jpg'), reason: expect.stringMatching(/not valid UTF-8/) }]);
+  });
+
+  it('refuses a manifest saved in a Windows code page, naming the line, instead of merging accented labels', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x', 'c.jpg': 'x' });
+    const table = join(root, 'labels.csv');
+    writeFileSync(table, Buffer.concat([Buffer.from('path,label\r\na.jpg,fourmi\r\nb.jpg,'), latin1('abeille à miel'), Buffer.from('\r\nc.jpg,abeille a miel\r\n')]));
+    await expectDatasetError(scanCsv(table), /labels\.csv is not UTF-8 text \(line 3 /, /CSV UTF-8/);
+  });
+});
+
+describe("Excel's CSV dialects", () => {
+  it('passes over the rows of empty fields Excel leaves, and says when a file is separated by ";"', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    const table = join(root, 'labels.csv');
+    writeFileSync(table, 'path,label,,\r\na.jpg,ant,,\r\nb.jpg,bee,,\r\n,,,\r\n,,,\r\n');
+    expect((await scanCsv(table)).items.map((item) => item.label)).toEqual(['ant', 'bee']);
+    const semicolons = join(root, 'semicolons.csv');
+    writeFileSync(semicolons, 'path;label\r\na.jpg;ant\r\nb.jpg;bee\r\n');
+    await expectDatasetError(scanCsv(semicolons), /Line 1 of .*semicolons\.csv/, /separated by ";" or tabs/);
+  });
+});
+
+describe('system clutter', () => {
+  it("passes over a Windows drive's recycle bin and restore points, Explorer's and macOS's files, and lost+found", async () => {
+    const root = await tree({
+      'ants/1.jpg': 'x',
+      'ants/Thumbs.db': 'x',
+      'ants/desktop.ini': 'x',
+      'bees/1.jpg': 'x',
+      'bees/Icon\r': '',
+      '$RECYCLE.BIN/S-1-5-21/$R000.jpg': 'x',
+      'System Volume Information/x.jpg': 'x',
+      'lost+found/#123.jpg': 'x',
+      'ehthumbs.db': 'x',
+    });
+    const ds = await scanImageFolder(root);
+    expect(ds.labels).toEqual(['ants', 'bees']);
+    expect(ds.skipped).toEqual([]);
+  });
+});
