@@ -196,6 +196,17 @@ export function lookAlikeLabels(labels: readonly string[], ignoreCase = false): 
 }
 
 /**
+ * A warning for class names that differ only in case ("Cat" and "cat"), or undefined: two classes here, but one folder
+ * on macOS and Windows, whose file systems do not keep them apart, and most likely one class typed two ways.
+ */
+export function caseOnlyLabelsNote(labels: readonly string[]): string | undefined {
+  const pairs = lookAlikeLabels(labels, true);
+  if (pairs.length === 0) return undefined;
+  const shown = pairs.slice(0, 5).map(([a, b]) => `"${a}" and "${b}"`).join(', ');
+  return `classes ${shown}${pairs.length > 5 ? ` and ${pairs.length - 5} more pairs` : ''} differ only in case: they train as separate classes, but would be one folder on macOS or Windows; merge them if they are one class`;
+}
+
+/**
  * @throws GraftError `INVALID_DATASET` when two class names differ only in their Unicode form: two classes that
  *   look like one in every listing, score and prediction.
  */

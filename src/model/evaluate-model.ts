@@ -66,8 +66,10 @@ export async function evaluateItems(
   const lookup = labelLookup(labels);
   const unknown = [...new Set(items.map((i) => i.label).filter((label) => lookup(label) === undefined))];
   if (unknown.length) {
+    // "Ants/" against a model of "ants": a folder renamed, or copied from a system that does not keep case.
+    const caseTwins = unknown.flatMap((label) => labels.filter((known) => known.toLowerCase() === label.toLowerCase()).map((known) => `"${label}" is "${known}" in the model`));
     throw new GraftError('INVALID_DATASET', `${name} has classes the model does not know: ${unknown.join(', ')}. Model labels: ${labels.join(', ')}`, {
-      hint: 'evaluate on data with the same class folders the model was trained on',
+      hint: `${caseTwins.length ? `class names are compared with their case: ${caseTwins.join(', ')}; rename the folder. Otherwise ` : ''}evaluate on data with the same class folders the model was trained on`,
     });
   }
   const files = items.map((i) => i.file);

@@ -29,6 +29,7 @@ import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../lea
 import { checkDuplicates } from '../learn/check-duplicates.js';
 import { hashFilesCached } from '../features/hash-files-cached.js';
 import { classBalanceNote } from '../learn/class-weights.js';
+import { caseOnlyLabelsNote } from '../data/scan-folder.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 import { isLinearHead } from '../learn/head-config.js';
 import { assignFolds, groupKeys } from '../learn/select/folds.js';
@@ -136,6 +137,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
   const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
   if (balance) options.onProgress?.({ type: 'info', message: balance });
+  const caseTwins = caseOnlyLabelsNote(data.labels);
+  if (caseTwins) options.onProgress?.({ type: 'warning', code: 'CASE_ONLY_LABELS', message: caseTwins });
   await checkDuplicates(data, cacheDir, options.onProgress);
   // Cross-validation needs two images (or --group-by groups) in every class: said before any feature is computed,
   // not after (481 classes took 27 s to be told one had a single image).

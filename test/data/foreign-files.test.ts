@@ -3,7 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanCsv } from '../../src/data/scan-csv.js';
-import { scanImageFolder } from '../../src/data/scan-folder.js';
+import { caseOnlyLabelsNote, scanImageFolder } from '../../src/data/scan-folder.js';
+import { evaluateModel } from '../../src/model/evaluate-model.js';
+import type { GraftModel } from '../../src/model/graft-model.js';
 import { expectDatasetError, tree } from './dataset-trees.js';
 
 /** `root/<name bytes>`: a path whose name is raw bytes, as a Windows zip unpacked here leaves it. */
@@ -65,5 +67,15 @@ describe('system clutter', () => {
     const ds = await scanImageFolder(root);
     expect(ds.labels).toEqual(['ants', 'bees']);
     expect(ds.skipped).toEqual([]);
+  });
+});
+
+describe('class names that differ only in case', () => {
+  it('are warned of at training (one folder on macOS or Windows), and named in eval\'s refusal', async () => {
+    expect(caseOnlyLabelsNote(['Cat', 'bees', 'cat'])).toMatch(/classes "Cat" and "cat" differ only in case: .*merge them/);
+    expect(caseOnlyLabelsNote(['ants', 'bees'])).toBeUndefined();
+    const root = await tree({ 'Ants/1.jpg': 'x', 'bees/1.jpg': 'x' });
+    const model = { labels: ['ants', 'bees'], manifest: {} } as unknown as GraftModel;
+    await expectDatasetError(evaluateModel(model, root), /classes the model does not know: Ants/, /compared with their case: "Ants" is "ants" in the model/);
   });
 });
