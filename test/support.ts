@@ -15,6 +15,12 @@ export const int8FeatModel = join(sharedDir, 'models/mobilenetv2-int8-onnx/mobil
 export const hymenoptera = join(sharedDir, 'datasets/hymenoptera');
 export const hasShared = existsSync(int8Model) && existsSync(join(hymenoptera, 'train'));
 
+/**
+ * Where onnxruntime-node ships its native binding (Linux, macOS and Windows on x64 or arm64): there the native GEMM must
+ * load, so its tests run, and fail, rather than skip themselves when the code under test breaks.
+ */
+export const expectsNativeGemm = ['linux', 'darwin', 'win32'].includes(process.platform) && ['x64', 'arm64'].includes(process.arch);
+
 /** Logs once why a suite is skipped, so a run without ../shared says so instead of passing silently. */
 export function skipReason(what: string): string {
   const reason = `skipping ${what}: ${sharedDir} has no models/datasets (set GRAFT_SHARED_DIR)`;

@@ -6,7 +6,6 @@ import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { sharedDir } from '../support.js';
 import {
-  isNativeGemmAvailable,
   registerWasmGradKernels,
   setWasmGradOverrides,
   setWasmSimdLoops,
@@ -14,7 +13,7 @@ import {
 } from '../../src/engine/wasm-grad-kernels/index.js';
 import { readOnnxModel } from '../../src/onnx/onnx-model.js';
 import { importOnnxToTfjs } from '../../src/onnx-to-tfjs/index.js';
-import { int8Model } from '../support.js';
+import { expectsNativeGemm, int8Model } from '../support.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -243,7 +242,7 @@ async function onCpuAndWasm(compute: () => Float32Array[]): Promise<{ expected: 
   return { expected, actual };
 }
 
-const nativeModes = isNativeGemmAvailable() ? [false, true] : [false];
+const nativeModes = expectsNativeGemm ? [false, true] : [false];
 
 describe('wasm kernels for imported graphs', () => {
   beforeAll(async () => {

@@ -7,7 +7,8 @@ import { extractFeatures } from '../../src/features/extract-features.js';
 import { FeatureStore } from '../../src/features/feature-store.js';
 import { hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
 
-describe.skipIf(!hasShared)(`corner crops in feature extraction (${skipReason('corner extraction')})`, () => {
+skipReason('corner extraction');
+describe.skipIf(!hasShared)('corner crops in feature extraction', () => {
   it('computes the four corners (and of the mirror image) for the files asked, caches them, and serves them back unchanged', async () => {
     const cacheDir = await tempDir('graft-corners-');
     const handle = multiScaleBackbone(await backboneFromOptions({ backbone: int8Model, cacheDir }));

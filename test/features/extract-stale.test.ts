@@ -9,7 +9,8 @@ import { extractFeatures } from '../../src/features/extract-features.js';
 import { FeatureStore } from '../../src/features/feature-store.js';
 import { hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
 
-describe.skipIf(!hasShared)(`stale cache entries (${skipReason('stale feature entries')})`, () => {
+skipReason('stale feature entries');
+describe.skipIf(!hasShared)('stale cache entries', () => {
   it('recomputes a stored vector of another length (a model whose automatic feature choice changed) instead of serving it', async () => {
     const cacheDir = await tempDir('graft-stale-');
     const handle = await backboneFromOptions({ backbone: int8Model, cacheDir });

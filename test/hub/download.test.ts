@@ -401,6 +401,13 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const missing = (await resolveBackbone('resnet50_v1', { cacheDir, mirrors: [{ target: join(sharedDir, 'models') }] }).catch((e: unknown) => e)) as GraftError;
     expect(missing.code).toBe('MODEL_NOT_FOUND');
     expect(missing.message).toContain(CATALOGUE.resnet50_v1.url);
+    // Another model under the catalogue's file name is refused by its hash, and nothing is copied into the cache.
+    const wrongMirror = await tempDir();
+    cpSync(join(sharedDir, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), join(wrongMirror, 'mobilenetv2-12-int8.onnx'));
+    const wrongCache = await tempDir();
+    const wrong = (await resolveBackbone('mobilenet_v2', { cacheDir: wrongCache, mirrors: [{ prefix: zooPrefix, target: wrongMirror }], offline: true }).catch((e: unknown) => e)) as GraftError;
+    expect(wrong).toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringMatching(/has sha256 .*expected cc028fe6/) });
+    expect(existsSync(join(wrongCache, 'models/mobilenet_v2')) ? readdirSync(join(wrongCache, 'models/mobilenet_v2')) : []).toEqual([]);
   });
 
   it('fetches a TF Hub-style graph model (model.json plus shards, ?tfjs-format=file) through a bare mirror', async () => {

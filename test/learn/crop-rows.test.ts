@@ -24,7 +24,7 @@ describe('crop rows', () => {
   it("never train the head of their own image's fold: copies of the centre views with random labels score at chance", async () => {
     const random = mulberry32(3);
     const n = 200;
-    const dim = 16;
+    const dim = 256; // more dimensions than images: a head that saw a crop row of an image could remember its label
     const plain = { data: Float32Array.from({ length: n * dim }, () => random() * 2 - 1), count: n, dim };
     const labels = Int32Array.from({ length: n }, () => (random() < 0.5 ? 0 : 1));
     // Were an image's crop rows (its own features, slightly moved) in the training rows of its fold, a weakly

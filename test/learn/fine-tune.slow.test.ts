@@ -91,10 +91,16 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     // images, so no accuracies were compared: the dashboard test's run compares them).
     expect(html).toContain(`<dd>${f.kept === 'fine-tuned' ? 'the fine-tuned network' : 'the head alone (fine-tuning did not clearly beat it)'}`);
 
-    // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training said.
-    const split = await runCli(['eval', join(root, 'model'), data, '--json'], env);
-    expect(split.code, split.stderr).toBe(0);
-    expect(parseJsonOutput<{ accuracy: number }>(split).accuracy).toBeGreaterThan(0.6);
+    // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training
+    // said: graft report draws the same held-out images again and scores them with the model directory.
+    const report = await runCli(['report', join(root, 'model'), '--out', join(root, 'scored.html'), '--json'], env);
+    expect(report.code, report.stderr).toBe(0);
+    const scored = parseJsonOutput<{ dataset: string | null; accuracy: number }>(report);
+    expect(scored.dataset).not.toBeNull();
+    expect(scored.accuracy).toBeCloseTo(uninterrupted.val!.accuracy, 10);
+    const all = await runCli(['eval', join(root, 'model'), data, '--json'], env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(parseJsonOutput<{ accuracy: number }>(all).accuracy).toBeGreaterThan(0.6);
   });
 
   it('graft export --target tfjs writes the fine-tuned classifier as a TF.js layers model that agrees with its ONNX', async () => {

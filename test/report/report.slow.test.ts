@@ -25,6 +25,13 @@ describe('renderReport (pure)', () => {
     expect(html).toContain('--data');
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).not.toMatch(/<script|https?:\/\//i);
+    // A file name may hold markup (a legal name on Linux): in the mistakes and the labels to check, as text.
+    const file = '/d/x<img src=y onerror=alert(1)>.jpg';
+    const mistake = { file, true: 'a<b', predicted: 'c', confidence: 0.9, thumbnail: 'data:image/jpeg;base64,AA==' };
+    const evaluation = { dataset: '/d', count: 2, accuracy: 0.5, perClass: {}, macroF1: 0.5, confusion: { labels: ['a<b', 'c'], matrix: [[0, 1], [0, 1]] }, misclassified: [mistake], misclassifiedTotal: 1, skipped: 0 };
+    const withFiles = renderReport({ manifest, modelName: 'm', evaluation, labelIssues: [{ file, given: 'c', predicted: 'a<b', confidence: 0.9, givenProbability: 0.05 }], generatedAt: 'now' });
+    expect(withFiles).not.toContain('<img src=y');
+    expect(withFiles.match(/x&lt;img src=y onerror=alert\(1\)&gt;\.jpg/g)?.length).toBeGreaterThanOrEqual(4);
   });
 
   it('says what a fine-tuning run kept, and the held-out comparison that decided it', () => {

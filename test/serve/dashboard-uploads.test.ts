@@ -217,6 +217,10 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       form.append('files', new Blob([await image('circles')]), 'x.jpg');
       expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/images`, { method: 'POST', headers: h, body: form })).status).toBe(400);
       expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/train`, { method: 'DELETE', headers: h })).status).toBe(400);
+      // Neither one of its images nor one of its classes can be deleted through the dashboard.
+      expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/circles/images/${encodeURIComponent(before[0]!)}`, { method: 'DELETE', headers: h })).status).toBe(400);
+      expect((await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/circles`, { method: 'DELETE', headers: h })).status).toBe(400);
+      expect(await stored(join(data.trainDir, 'circles'))).toEqual(before);
       // Its classes are listed from both parts of its train/ and val/ split, as training reads them.
       const listed = (await (await fetch(`${withRoot.url}/v1/projects/${project.id}/classes/circles`, { headers: h })).json()) as { images: { name: string; part: string }[] };
       expect(new Set(listed.images.map((i) => i.part))).toEqual(new Set(['train', 'val']));
