@@ -4,7 +4,7 @@ import type { SkippedFile } from '../data/dataset.js';
 import { decodeImage } from '../data/decode-image.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { createSession } from '../runtime/ort-session.js';
-import { ensureTfjsBackend } from '../runtime/tfjs-backend.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { registerWasmGradKernels } from '../engine/wasm-grad-kernels/index.js';
 import { GraftError } from '../core/errors.js';
 import { extractViews } from '../features/extract-views.js';
@@ -80,7 +80,7 @@ export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTune
   // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
   // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
   registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(onProgress === undefined ? {} : { onProgress }) });
-  await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
+  await ensureTfjsBackend(warnOnFallback(onProgress));
   const featureOutput = handle.onnxFeatureOutput;
   const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));
   onProgress?.({ type: 'info', message: `fine-tuning ${cut.description}` });

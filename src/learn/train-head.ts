@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, shuffleInPlace, type Random } from '../core/random.js';
-import { ensureTfjsBackend } from '../runtime/tfjs-backend.js';
+import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { GraftError } from '../core/errors.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights, FeatureNormalization } from '../core/dense-layer.js';
@@ -66,7 +66,7 @@ export async function trainHead(
 ): Promise<TrainedHead> {
   if (numClasses < 2) throw new GraftError('INVALID_DATASET', `Training needs at least 2 classes. Received: ${numClasses}`);
   if (train.features.count === 0) throw new GraftError('INVALID_DATASET', 'No training images left after skipping unreadable files');
-  const backend = await ensureTfjsBackend((reason) => onProgress?.({ type: 'info', message: reason }));
+  const backend = await ensureTfjsBackend(warnOnFallback(onProgress));
   const random = mulberry32(config.seed);
   const { dim } = train.features;
   // Every row counts (weight 1): the per-dimension mean and deviation, floored at 1e-3 for dimensions that never fire.

@@ -24,7 +24,7 @@ const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
  * others). Every class of the dataset must be one of the model's labels; it may hold some of them only, even one (a
  * new batch of one kind of part, say), and an empty class folder is passed over.
  */
-export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string; part?: ManifestPart } = {}): Promise<ModelEvaluation> {
+export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string; part?: ManifestPart; signal?: AbortSignal } = {}): Promise<ModelEvaluation> {
   const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
   if (split && split.val === undefined) {
     throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {
@@ -49,7 +49,7 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
     throw new GraftError('INVALID_DATASET', `No images found in ${dataset.root}`, { hint: 'evaluate on a folder with one sub-folder of images per class, or a path,label manifest' });
   }
   const part = dataset.split?.part;
-  return { ...(await evaluateItems(model, dataset.items, dataset.root, { onProgress: options.onProgress, skipped: dataset.skipped })), ...(part ? { part } : {}) };
+  return { ...(await evaluateItems(model, dataset.items, dataset.root, { onProgress: options.onProgress, skipped: dataset.skipped, signal: options.signal })), ...(part ? { part } : {}) };
 }
 
 /**
@@ -60,7 +60,7 @@ export async function evaluateItems(
   model: GraftModel,
   items: readonly LabelledItem[],
   name: string,
-  options: { onProgress?: ProgressListener; skipped?: readonly SkippedFile[] } = {},
+  options: { onProgress?: ProgressListener; skipped?: readonly SkippedFile[]; signal?: AbortSignal } = {},
 ): Promise<ModelEvaluation> {
   const labels = model.labels;
   const lookup = labelLookup(labels);
@@ -73,7 +73,7 @@ export async function evaluateItems(
     });
   }
   const files = items.map((i) => i.file);
-  const run = await model.probabilities(files, { onProgress: options.onProgress });
+  const run = await model.probabilities(files, { onProgress: options.onProgress, signal: options.signal });
   const k = labels.length;
   const kept: number[] = [];
   files.forEach((_, i) => {

@@ -66,12 +66,16 @@ export class GraftModel {
   /**
    * Class probabilities for each file, in batches, decoding several files while the model runs.
    * Unreadable files are skipped and reported, never thrown.
+   * @param options.batchSize images per forward pass (an integer of 1 or more; default 16).
+   * @param options.signal stops the run between images: it rejects with GraftError `CANCELLED`.
    */
-  async probabilities(files: readonly string[], options: { batchSize?: number; onProgress?: ProgressListener } = {}): Promise<ProbabilityRun> {
+  async probabilities(files: readonly string[], options: PredictOptions = {}): Promise<ProbabilityRun> {
     this.requireSession();
     const pre = this.manifest.preprocessing;
     const k = this.labels.length;
     const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new GraftError('INVALID_CONFIG', `batchSize must be an integer of 1 or more. Received: ${batchSize}`);
+    requireNotCancelled(options.signal);
     const out = new Float32Array(files.length * k).fill(Number.NaN);
     const skipped: SkippedFile[] = [];
     const imageSize = pre.inputSize ** 2 * 3;
@@ -96,6 +100,7 @@ export class GraftModel {
       },
     });
     for await (const item of stream) {
+      requireNotCancelled(options.signal);
       batch.push({ index: item.index, data: item.data! });
       if (batch.length >= batchSize) await flush();
     }
@@ -104,7 +109,7 @@ export class GraftModel {
   }
 
   /** Top-k labels per file (files that cannot be read are reported in `skipped`). */
-  async predict(files: readonly string[], options: { topK?: number; onProgress?: ProgressListener } = {}): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
+  async predict(files: readonly string[], options: PredictOptions & { topK?: number } = {}): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
     checkTopK(options.topK ?? 5);
     const { probabilities, skipped } = await this.probabilities(files, options);
     const k = this.labels.length;
@@ -117,10 +122,11 @@ export class GraftModel {
     return { results, skipped };
   }
 
-  /** Top-k labels for one image held in memory (the server's path). */
-  async predictBytes(bytes: Buffer, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
+  /** Top-k labels for one image held in memory (the server's path; bytes from `fetch().arrayBuffer()` too). */
+  async predictBytes(bytes: Uint8Array, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
     const pre = this.manifest.preprocessing;
-    const data = await decodeImageBytes(bytes, pre, { name: options.name ?? '<upload>' });
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data = await decodeImageBytes(buffer, pre, { name: options.name ?? '<upload>' });
     const probs = await this.run(data, 1);
     return topLabels(probs, this.labels, options.topK ?? 5);
   }
@@ -142,6 +148,17 @@ export class GraftModel {
     if (!this.session) throw new GraftError('INTERNAL', `The model at ${this.dir} was disposed`);
     return this.session;
   }
+}
+
+/** Options of {@link GraftModel.probabilities} and {@link GraftModel.predict}. */
+export interface PredictOptions {
+  readonly batchSize?: number;
+  readonly onProgress?: ProgressListener;
+  readonly signal?: AbortSignal;
+}
+
+function requireNotCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new GraftError('CANCELLED', 'Prediction was cancelled');
 }
 
 function checkTopK(topK: number): void {

@@ -84,4 +84,11 @@ describe.skipIf(!hasShared)('the packed library in a consumer project', () => {
     expect(last.accuracy).toBeGreaterThan(0.5);
     expect((await readdir(join(project, 'model-ft'))).sort()).toContain('model.onnx');
   }, 15 * 60_000);
+
+  it('lets tools read its version, and its source maps carry their sources (the package ships no src/)', async () => {
+    const { stdout } = await run(process.execPath, ['-p', "require('graft/package.json').version"], { cwd: project });
+    expect(stdout.trim()).toBe((JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
+    const map = JSON.parse(await readFile(join(project, 'node_modules/graft/dist/model/graft-model.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    expect(map.sourcesContent?.[0]).toContain('export class GraftModel');
+  });
 });

@@ -140,6 +140,15 @@ describe('graft serve: HTTP API', () => {
       const expected = await model.predictBytes(jpeg, { topK: 2 });
       expect(reply.predictions.map((p) => p.label)).toEqual(expected.map((p) => p.label));
       reply.predictions.forEach((p, i) => expect(p.probability).toBeCloseTo(expected[i]!.probability, 5));
+      // The library takes bytes as any Uint8Array (fetch's arrayBuffer), not only a Buffer: a view into a larger buffer too.
+      const padded = new Uint8Array(jpeg.length + 8);
+      padded.set(jpeg, 4);
+      expect(await model.predictBytes(padded.subarray(4, 4 + jpeg.length), { topK: 2 })).toEqual(expected);
+      // A file list's run checks its batch size and stops on an aborted signal.
+      const file = join(await tempDir(), 'x.jpg');
+      await writeFile(file, jpeg);
+      await expect(model.probabilities([file], { batchSize: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('batchSize') });
+      await expect(model.predict([file, file], { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'CANCELLED' });
     } finally {
       await model.dispose();
     }
