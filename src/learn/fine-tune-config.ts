@@ -47,11 +47,11 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
   check(SCHEDULE_KINDS.includes(c.schedule), `schedule must be one of ${SCHEDULE_KINDS.join(', ')}`, c.schedule, 'e.g. --schedule one-cycle');
   check(Number.isInteger(c.batchSize) && c.batchSize >= 1, 'batch size must be a positive integer', c.batchSize, 'e.g. --batch-size 32');
   check(Number.isInteger(c.views) && c.views >= 0 && c.views <= 64, 'views must be an integer in [0, 64]', c.views, 'e.g. --views 2');
-  check(Number.isInteger(c.patience) && c.patience >= 0, 'patience must be a non-negative integer', c.patience, 'e.g. --patience 3');
+  check(Number.isInteger(c.patience) && c.patience >= 0, 'fine-tuning patience must be a non-negative integer', c.patience, 'e.g. --fine-tune-patience 3');
   check(c.classWeights === 'none' || c.classWeights === 'balanced', "class weights must be 'none' or 'balanced'", c.classWeights, 'e.g. --class-weights balanced');
   check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, 'label smoothing must be in [0, 1)', c.labelSmoothing, 'e.g. --label-smoothing 0.1');
   check(c.batchNorm === 'frozen' || c.batchNorm === 'train', "batchNorm must be 'frozen' or 'train'", c.batchNorm, 'e.g. --train-batchnorm');
-  check(c.weightDecay >= 0, 'weight decay must be >= 0', c.weightDecay, 'e.g. --weight-decay 0.0001');
+  check(c.weightDecay >= 0, 'fine-tuning weight decay must be >= 0', c.weightDecay, 'set it in the --config file: {"fineTune": {"weightDecay": 0.0001}}');
   return c;
 }
 

@@ -1,3 +1,5 @@
+import { MAX_TOP_K } from './image-input.js';
+
 /** JSON schemas for the API's requests and replies (fastify validates the first and serialises the second). */
 
 const errorReply = {
@@ -74,7 +76,7 @@ const nameParams = { type: 'object', required: ['name'], properties: { name: { t
 
 export const predictSchema = {
   params: nameParams,
-  querystring: { type: 'object', properties: { top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
+  querystring: { type: 'object', properties: { top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K } } },
   // Multipart and raw image bodies are not JSON; only the JSON form is described here (checked in the handler too).
   body: {
     anyOf: [
@@ -83,7 +85,7 @@ export const predictSchema = {
         properties: {
           image: { type: 'string' },
           images: { type: 'array', items: { type: 'string' }, minItems: 1 },
-          top_k: { type: 'integer', minimum: 1, maximum: 1000 },
+          top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K },
         },
       },
       { not: { type: 'object' } },

@@ -167,6 +167,13 @@ describe('graft serve: HTTP API', () => {
     one.append('top_k', '1');
     const single = (await (await post('/v1/models/shapes/predict', one)).json()) as PredictReply;
     expect(single.predictions).toHaveLength(1);
+    // The field's top_k has the query's and the JSON body's bounds.
+    const tooMany = new FormData();
+    tooMany.append('image', new Blob([jpeg], { type: 'image/jpeg' }), 'bee.jpg');
+    tooMany.append('top_k', '5000');
+    const refused = await post('/v1/models/shapes/predict', tooMany);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('from 1 to 1000');
 
     const many = new FormData();
     for (const bytes of [jpeg, png, jpeg]) many.append('image', new Blob([bytes]), 'x');
