@@ -1,3 +1,4 @@
+import { compareUtf8 } from '../core/compare-utf8.js';
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import type { LabelledDataset, LabelledItem, SkippedFile } from '../data/dataset.js';
@@ -80,13 +81,13 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
   }
   const { labelPattern, confineTo } = options;
   const named = labelPattern === undefined ? {} : { labelPattern };
-  const train = await scanDataset(trainPath, { labelPattern, parts: ['train'], confineTo });
+  const train = inCanonicalOrder(await scanDataset(trainPath, { labelPattern, parts: ['train'], confineTo }));
   // A split manifest's own held-out rows, as a split folder's val/ (or test/).
   const ownHeldOut = train.split && (train.split.counts.val > 0 || train.split.counts.test > 0);
   if (ownHeldOut && valPath === undefined && options.valSplit === undefined) valPath = train.root;
   if (valPath !== undefined) {
     // Validation images are only scored: some of the classes, even one, will do (as for graft eval).
-    const val = await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS, confineTo });
+    const val = inCanonicalOrder(await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS, confineTo }));
     if (val.split && val.split.part === undefined) {
       throw new GraftError('INVALID_DATASET', `${val.root} has no val or test rows in its split column to validate on (${describeCounts(val.split.counts)})`, {
         hint: 'pass a manifest or folder of held-out images as --val, or mark them as valid in the split column',
@@ -112,6 +113,17 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   const digest = valSplit > 0 ? { heldOutDigest: heldOutDigest(train.root, parts.val) } : {};
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named, ...digest } };
+}
+
+/**
+ * The dataset's images by class, then path in UTF-8 byte order: the order a class folder lists and a feature store
+ * reads its rows in. The folds are drawn over this order, so a manifest's rows, shuffled, give the same model.
+ */
+function inCanonicalOrder(dataset: LabelledDataset): LabelledDataset {
+  const rank = new Map(dataset.labels.map((label, i) => [label, i]));
+  const at = (label: string): number => rank.get(label) ?? rank.size;
+  const items = [...dataset.items].sort((a, b) => at(a.label) - at(b.label) || compareUtf8(a.file, b.file));
+  return { ...dataset, items };
 }
 
 /** sha256 of the held-out images' names relative to the training root, sorted: the same images, the same digest. */

@@ -107,7 +107,8 @@ describe('where a manifest points', () => {
     const root = await tree({ ...files, ...Object.fromEntries(Object.entries(tables).map(([part, text]) => [`${part}/_classes.csv`, text])), 'README.roboflow.txt': 'x' });
     const data = await prepareData({ train: root, seed: 1 });
     expect(data.labels).toEqual(['cat', 'dog']);
-    expect(data.train.map((item) => item.file)).toEqual([0, 1, 2, 3].map((i) => join(root, 'train', `train-${i}_jpg.rf.abc.jpg`)));
+    // By class (cat: 0 and 2; dog: 1 and 3), then path, as training orders every source.
+    expect(data.train.map((item) => item.file)).toEqual([0, 2, 1, 3].map((i) => join(root, 'train', `train-${i}_jpg.rf.abc.jpg`)));
     expect(data.val.map((item) => item.file.slice(root.length + 1, root.length + 7))).toEqual(['valid/', 'valid/', 'valid/', 'valid/']);
     expect(data.source.val).toBe(join(root, 'valid', '_classes.csv'));
     const summary = await inspectDataset(root, { checkDecode: false });
@@ -126,5 +127,18 @@ describe('where a manifest points', () => {
     const summary = await inspectDataset(root, { checkDecode: false });
     expect([summary.layout, summary.parts.map((part) => [part.name, part.imageCount])]).toEqual(['csv', [['train', 2], ['val', 2], ['test', 2]]]);
     expect(await unusedTestData(root, { val: join(root, 'labels.csv'), valPart: 'test' })).toBeUndefined();
+  });
+});
+
+describe('the order of a manifest\'s rows', () => {
+  it('does not matter: training sees its images by class, then path, as from class folders and feature stores', async () => {
+    const root = await tree({ 'b/2.jpg': 'x', 'a/1.jpg': 'x', 'b/1.jpg': 'x', 'a/3.jpg': 'x', 'a/2.jpg': 'x' });
+    const rows = ['b/2.jpg,bee', 'a/1.jpg,ant', 'b/1.jpg,bee', 'a/3.jpg,ant', 'a/2.jpg,ant'];
+    await writeFile(join(root, 'shuffled.csv'), `path,label\n${rows.join('\n')}\n`);
+    await writeFile(join(root, 'reversed.csv'), `path,label\n${[...rows].reverse().join('\n')}\n`);
+    const order = async (csv: string) => (await prepareData({ train: join(root, csv), seed: 1 })).train.map((item) => `${item.label}:${item.file.slice(root.length + 1)}`);
+    const expected = ['ant:a/1.jpg', 'ant:a/2.jpg', 'ant:a/3.jpg', 'bee:b/1.jpg', 'bee:b/2.jpg'];
+    expect(await order('shuffled.csv')).toEqual(expected);
+    expect(await order('reversed.csv')).toEqual(expected);
   });
 });
