@@ -255,8 +255,10 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(a!.equals(b!)).toBe(true);
     expect(a!.equals(c!)).toBe(false);
     // --config replays a model's recorded training config: same data + same config = same weights.
-    const replay = await runCli(['train', data, '--val-split', '0.25', '--backbone', int8Model, '--config', join(root, 's1a', 'graft.json'), '--out', join(root, 's1c'), '--json'], env);
+    // The --val-split fraction comes with it: the same images held out, the same weights.
+    const replay = await runCli(['train', data, '--backbone', int8Model, '--config', join(root, 's1a', 'graft.json'), '--out', join(root, 's1c'), '--json'], env);
     expect(replay.code, replay.stderr).toBe(0);
+    expect(parseJsonOutput<{ images: { val: number } }>(replay).images.val).toBeGreaterThan(0);
     expect((await readFile(join(root, 's1c', 'head.bin'))).equals(a!)).toBe(true);
   });
 

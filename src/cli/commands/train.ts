@@ -89,7 +89,7 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <l2>', 'MLP head: L2 penalty on weights (default 0.0001)', parseNumber)
     .option('--label-smoothing <eps>', 'MLP head and fine-tuning: label smoothing (default 0)', parseNumber)
     .option('--seed <n>', 'seed for the folds, splits, initial weights, dropout and batch order (default 42)', parseInteger)
-    .option('--config <file>', 'training config JSON (e.g. the "training" section of a graft.json) to replay; flags win')
+    .option('--config <file>', "training config JSON (a graft.json, its \"training\" section, or options) to replay, with the run's --val-split; flags win")
     .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false)
     .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates; kept only when it clearly beats the head on held-out training images (else the model is the head)')
     .option('--unfreeze <what>', 'what --fine-tune trains: last:<N blocks>, from:<tensor or node>, or all (default last:3)')
@@ -107,7 +107,7 @@ export function registerTrain(program: Command): void {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     let cancel: ReturnType<typeof cancelOnSignal> | undefined;
     try {
-      const { config: fromFile, fineTune: fineFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined };
+      const { config: fromFile, fineTune: fineFromFile, valSplit: valSplitFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined, valSplit: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
       // Flags win over the replayed config; a flag left out keeps the file's value (or the default).
       const config = {
@@ -158,7 +158,8 @@ export function registerTrain(program: Command): void {
         signal: cancel.signal,
         train: requireData(dir),
         val: flags.val,
-        valSplit: flags.valSplit,
+        // A replayed run held out the same seeded fraction, unless told otherwise (--val or --val-split).
+        valSplit: flags.valSplit ?? (flags.val === undefined ? valSplitFromFile : undefined),
         labelPattern: flags.labelPattern,
         out: flags.out,
         config,
@@ -237,10 +238,10 @@ function refuseWithFeatures(flag: string): never {
 
 /**
  * Reads a --config file: a TrainConfig, or a whole graft.json whose `training.config` section is one (with its
- * `fineTune` section when the model was fine-tuned; a version 1 graft.json is read as version 2). Values are
- * validated by trainConfigFrom / fineTuneConfigFrom.
+ * `fineTune` section when the model was fine-tuned; a version 1 graft.json is read as version 2), and the
+ * `--val-split` fraction a graft.json's run held out. Values are validated by trainConfigFrom / fineTuneConfigFrom.
  */
-function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined } {
+function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined; valSplit: number | undefined } {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -258,7 +259,11 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   refuseUnknownKeys(file, '', config, [...keys, 'head', 'fineTune']);
   if (isObject(config.head)) refuseUnknownKeys(file, 'head.', config.head, ['hidden', 'dropout']);
   const pick = <K extends string>(from: Record<string, unknown>, keys: readonly K[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+  // The fraction a --val-split run held out is recorded with its outcome (where its data came from), not its config.
+  const outcome = (parsed.format === 'graft-model' ? (training as { outcome?: unknown } | undefined)?.outcome : isSection ? parsed.outcome : undefined) as { data?: { valSplit?: unknown } } | undefined;
+  const valSplit = typeof outcome?.data?.valSplit === 'number' && outcome.data.valSplit > 0 ? outcome.data.valSplit : undefined;
   return {
+    valSplit,
     config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
     fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
   };
