@@ -46,8 +46,39 @@ export function optimizerState(optimizer: tf.Optimizer, prefix: string): Optimiz
     },
     async load(values) {
       await optimizer.setWeights(values.map((v, i) => ({ name: `${prefix}/${i}`, tensor: tf.tensor(v.data, [...v.shape]) })));
+      replayBiasCorrections(optimizer);
     },
   };
+}
+
+/** The running products Adam keeps for its bias corrections, which its setWeights does not restore as they were. */
+interface AdamBiasCorrections {
+  readonly accBeta1: tf.Variable;
+  readonly accBeta2: tf.Variable;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly iterations_: number;
+}
+
+/**
+ * tfjs's Adam restores beta^(t+1) with one `pow`, where a running optimizer multiplied beta in t times, rounding to
+ * float32 at each step; the two differ in the last bit at most steps, so a resumed run drifted from the one never
+ * interrupted (by up to 2e-7 in the weights). The product is rebuilt here as the running optimizer built it.
+ */
+function replayBiasCorrections(optimizer: tf.Optimizer): void {
+  const adam = optimizer as unknown as Partial<AdamBiasCorrections>;
+  if (!adam.accBeta1 || !adam.accBeta2 || adam.beta1 === undefined || adam.beta2 === undefined || adam.iterations_ === undefined) return;
+  // A float32 product of two float32 values is exact in a double, so one Math.fround per step is float32's own rounding.
+  const running = (beta: number): number => {
+    const b = Math.fround(beta);
+    let acc = b;
+    for (let step = 0; step < adam.iterations_!; step++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  tf.tidy(() => {
+    adam.accBeta1!.assign(tf.scalar(running(adam.beta1!)));
+    adam.accBeta2!.assign(tf.scalar(running(adam.beta2!)));
+  });
 }
 
 /** A tfjs optimizer whose rate a schedule sets. */
