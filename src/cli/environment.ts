@@ -3,9 +3,9 @@ import { mirrorsFromEnvironment, type MirrorRule } from '../hub/mirror.js';
 import { modelDirsFromEnv } from '../hub/resolve-backbone.js';
 
 /**
- * The one place Graft reads its environment variables: the library takes every setting as an option, and the CLI
- * turns GRAFT_CACHE_DIR (and the platform's cache variables), GRAFT_MODELS_DIR, GRAFT_HUB_MIRROR and GRAFT_CONFIG
- * into those options here.
+ * Where the CLI reads the environment variables every command shares: the library takes every setting as an option,
+ * and the CLI turns GRAFT_CACHE_DIR (and the platform's cache variables), GRAFT_MODELS_DIR, GRAFT_HUB_MIRROR and
+ * GRAFT_CONFIG into those options here. A variable one command uses is read by that command (ARCHITECTURE.md).
  */
 
 /** `--cache-dir`, else GRAFT_CACHE_DIR, else the platform's user cache folder. */

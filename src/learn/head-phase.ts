@@ -250,11 +250,6 @@ function scoreVal(fitted: FittedHead, set: FeatureSet, labels: readonly string[]
   return { val: scoreProbabilities({ probabilities, labels: set.labels, files: set.files }, labels), valProbabilities };
 }
 
-/** Validation metrics of the folded head on cached features (what the ONNX model gives, to ~1e-6), with its TTA. */
-export function scoreHead(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, labels: readonly string[]): ValScores {
-  return scoreProbabilities({ probabilities: headProbabilities(layers, set, tta, labels.length), labels: set.labels, files: set.files }, labels);
-}
-
 /** Class probabilities of the folded head on each image, [count, K], averaged with the mirror image under TTA. */
 function headProbabilities(layers: readonly DenseLayerWeights[], set: FeatureSet, tta: boolean, k: number): Float32Array {
   const { count, dim, data } = set.plain;

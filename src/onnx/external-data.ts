@@ -30,11 +30,6 @@ function isExternal(tensor: TensorProto): boolean {
   return tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
 }
 
-/** Whether any tensor of the model keeps its values in a separate file. */
-export function hasExternalData(model: ModelProto): boolean {
-  return model.graph ? [...tensorsOf(model.graph)].some(isExternal) : false;
-}
-
 /**
  * The files the model's external data lives in, resolved against the model file's folder (where ONNX says they
  * are, whatever the working directory), each checked to stay inside that folder.

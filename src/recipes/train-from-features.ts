@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { abortable } from './abortable.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -326,14 +327,6 @@ function unreadableRows(set: ShardSet): SkippedFile[] {
     for (const row of store.iterateListing()) if (row.reason !== null) out.push({ file: resolve(set.meta.dataset.root, row.path), reason: row.reason });
   }
   return out;
-}
-
-function abortable(listener: ProgressListener | undefined, signal: AbortSignal | undefined): ProgressListener | undefined {
-  if (!signal) return listener;
-  return (event) => {
-    if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
-    listener?.(event);
-  };
 }
 
 function round(seconds: number): number {

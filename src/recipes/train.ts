@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { abortable } from './abortable.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
@@ -268,18 +269,6 @@ function headPhaseToCheckpoint(phase: HeadPhase): unknown {
 function headPhaseFromCheckpoint(value: unknown): HeadPhase {
   const phase = value as HeadPhase & { layers: (Omit<DenseLayerWeights, 'weight' | 'bias'> & { weight: number[]; bias: number[] | null })[] };
   return { ...phase, layers: phase.layers.map((l) => ({ ...l, weight: Float32Array.from(l.weight), bias: l.bias ? Float32Array.from(l.bias) : null })) };
-}
-
-/**
- * Every loop reports progress at least once per batch, so checking the signal there stops a run within a batch
- * without threading it through each layer of the code.
- */
-function abortable(listener: ProgressListener | undefined, signal: AbortSignal | undefined): ProgressListener | undefined {
-  if (!signal) return listener;
-  return (event) => {
-    if (signal.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
-    listener?.(event);
-  };
 }
 
 /**

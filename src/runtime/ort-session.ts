@@ -50,6 +50,7 @@ export async function createSession(model: Uint8Array | string, options: OrtSess
   };
   const source = typeof model === 'string' ? model : (options.source ?? 'the ONNX model');
   try {
+    // Two calls that read alike: create's overloads take a path or the bytes, not their union.
     return typeof model === 'string'
       ? await ort.InferenceSession.create(model, sessionOptions)
       : await ort.InferenceSession.create(model, sessionOptions);

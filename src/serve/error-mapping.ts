@@ -108,11 +108,6 @@ export function httpErrorFor(error: unknown, request?: { readonly contentType?: 
   return reply('INTERNAL', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-/** The HTTP status for a code (exported for tests and docs). */
-export function statusForCode(code: ApiErrorCode): number {
-  return STATUS_BY_CODE[code];
-}
-
 function reply(code: ApiErrorCode, message: string, hint?: string): HttpError {
   return { status: STATUS_BY_CODE[code], body: { error: { code, message, ...(hint ? { hint } : {}) } } };
 }

@@ -99,11 +99,6 @@ export function attrInts(node: GraphNodeDef, name: string): number[] | undefined
   return list ? (list.i ?? []).map(Number) : undefined;
 }
 
-export function attrInt(node: GraphNodeDef, name: string): number | undefined {
-  const value = node.attr?.[name]?.i;
-  return value === undefined ? undefined : Number(value);
-}
-
 export function attrFloat(node: GraphNodeDef, name: string): number | undefined {
   return node.attr?.[name]?.f;
 }
