@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseJsonOutput, runCli, tempDir } from '../support.js';
@@ -33,6 +33,14 @@ describe('graft demo', () => {
     expect(demo.predictions.length).toBeGreaterThan(0);
     const manifest = JSON.parse(readFileSync(join(demo.model, 'graft.json'), 'utf8'));
     expect(manifest.preprocessing).toMatchObject({ inputSize: 224, scale: '0..1', layout: 'nhwc', resize: 'stretch' });
+  });
+
+  it('refuses a --dir it cannot create before drawing anything, as a user error (exit 2), not an internal one', async () => {
+    const root = await tempDir();
+    writeFileSync(join(root, 'a-file'), 'x');
+    const run = await runCli(['demo', '--dir', join(root, 'a-file', 'demo')]);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(join(root, 'a-file'));
   });
 
   it('--help lists every command', async () => {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { assertCanCreate } from '../../core/replaceable-output.js';
 import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -43,6 +44,8 @@ export function registerDemo(program: Command): void {
         const root = resolve(flags.dir);
         const cacheDir = cacheDirFrom(flags.cacheDir);
         const dataDir = join(root, 'data');
+        // A folder that cannot be written (read-only, or under a file) is said before anything is drawn.
+        await assertCanCreate(join(root, 'model'));
         if (!existsSync(join(dataDir, 'train'))) {
           progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
           await writeSyntheticDataset(dataDir, { perClass: 60, seed: 1 });
