@@ -22,7 +22,9 @@ class PartTally {
 
   constructor(readonly name: PartSummary['name']) {}
 
-  missing(file: string): void {
+  missing(file: string, label: string): void {
+    // The class is listed even when none of its files is there: what a user needs to see is that it lost them all.
+    if (!this.counts.has(label)) this.counts.set(label, { count: 0, readable: 0 });
     this.skippedCount++;
     if (this.skipped.length < MAX_LISTED_PROBLEMS) this.skipped.push({ file, reason: 'file not found' });
   }
@@ -75,7 +77,7 @@ export async function inspectManifest(
     const exists = await Promise.all(chunk.map(async ({ file: f }) => (await stat(f).catch(() => undefined))?.isFile() === true));
     const present = chunk.filter((_, i) => exists[i]);
     chunk.forEach((entry, i) => {
-      if (!exists[i]) entry.tally.missing(entry.file);
+      if (!exists[i]) entry.tally.missing(entry.file, entry.label);
     });
     const bad = new Set<number>();
     if (options.checkDecode && present.length > 0) {

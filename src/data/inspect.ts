@@ -8,7 +8,7 @@ import { findSplitFolders, unusedTestFolder } from './find-split-folders.js';
 import { folderManifest, scanDataset } from './scan-dataset.js';
 import { inspectManifest } from './inspect-manifest.js';
 import { isManifestPath } from './manifest.js';
-import { lookAlikeLabels, requireTwoClasses } from './scan-folder.js';
+import { lookAlikeLabels } from './scan-folder.js';
 import { labelLookup } from './split.js';
 
 /** Options for {@link inspectDataset}. */
@@ -47,8 +47,10 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     const parts = await inspectManifest(table, { checkDecode: options.checkDecode ?? true, concurrency: options.concurrency, onProgress: options.onProgress });
     const trainPart = parts.find((p) => p.name === 'train' || p.name === 'all');
     if (!trainPart) throw new GraftError('INVALID_DATASET', `${parts[0]!.root} has no train rows in its split column`, { hint: 'mark the rows to train on as train in the split column' });
-    requireTwoClasses(trainPart.root, trainPart.labels);
     const warnings: string[] = [];
+    // Reported among the warnings with the rest (the missing files above all), where training stops at the first.
+    const trainable = trainPart.classes.filter((c) => (c.readable ?? c.count) > 0).length;
+    if (trainable < 2) warnings.push(`${trainPart.name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`);
     for (const part of parts) {
       const prefix = part.name === 'all' ? '' : `${part.name}: `;
       warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `${prefix}class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`));

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { inspectDataset } from '../../src/data/inspect.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
 import { caseOnlyLabelsNote, scanImageFolder } from '../../src/data/scan-folder.js';
 import { evaluateModel } from '../../src/model/evaluate-model.js';
@@ -48,6 +49,20 @@ describe("Excel's CSV dialects", () => {
     const semicolons = join(root, 'semicolons.csv');
     writeFileSync(semicolons, 'path;label\r\na.jpg;ant\r\nb.jpg;bee\r\n');
     await expectDatasetError(scanCsv(semicolons), /Line 1 of .*semicolons\.csv/, /separated by ";" or tabs/);
+  });
+});
+
+describe('a manifest whose files moved', () => {
+  it('is inspected, not refused: the class that lost every file is listed with its missing files', async () => {
+    const root = await tree({ 'ants/1.jpg': 'x', 'ants/2.jpg': 'x' });
+    const table = join(root, 'half.csv');
+    writeFileSync(table, 'path,label\r\nants/1.jpg,ants\r\nants/2.jpg,ants\r\nD:/old/bees/1.jpg,bees\r\nD:/old/bees/2.jpg,bees\r\n');
+    const summary = await inspectDataset(table, { checkDecode: false });
+    const part = summary.parts[0]!;
+    expect(part.classes.map((c) => [c.label, c.count])).toEqual([['ants', 2], ['bees', 0]]);
+    expect(part.skippedCount).toBe(2);
+    expect(part.skipped.map((s) => s.reason)).toEqual(['file not found', 'file not found']);
+    expect(summary.warnings).toContain('1 class with images: training needs at least 2');
   });
 });
 
