@@ -37,6 +37,16 @@ export interface BuiltReport {
 }
 
 /**
+ * Why training's held-out images cannot be scored when the data graft.json recorded is gone (moved or renamed since),
+ * or undefined: without it the report would say the model had no validation images.
+ */
+function movedData(recordedVal: string | null, recorded: { readonly train: string; readonly valSplit?: number | null } | undefined): string | undefined {
+  if (recordedVal && !existsSync(recordedVal)) return `The validation data ${recordedVal} recorded in graft.json is not there (moved or renamed?); pass --data <labelled folder> to score one`;
+  if (recorded?.valSplit && !existsSync(recorded.train)) return `The training folder ${recorded.train} recorded in graft.json is not there (moved or renamed?), so the images its --val-split held out cannot be drawn again; pass --data <labelled folder> to score one`;
+  return undefined;
+}
+
+/**
  * Loads a model directory, evaluates it on labelled data, makes thumbnails of the mistakes and renders the
  * self-contained HTML report ({@link renderReport}). `graft report` is this plus writing the file.
  *
@@ -67,7 +77,7 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
       ? `The model was trained from the feature store ${heldOut.train}: the rows its --val-split held out are features, not images the report can score (their accuracy is the recorded validation above)`
       : scored && 'notScored' in scored
         ? scored.notScored
-        : undefined;
+        : movedData(options.data === undefined ? recordedVal : null, recorded);
     if (scored && !('notScored' in scored)) {
       const report = scored;
       const mistakes = report.misclassified.slice(0, options.maxMistakes ?? 60);

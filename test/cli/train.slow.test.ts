@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -409,6 +409,15 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
       expect(result).toMatchObject({ dataset: null, accuracy: null, notScored: expect.stringMatching(/has changed since training .* cannot be told apart/) });
     } finally {
       await rm(added);
+    }
+    // The training folder moved away: said, naming it, not "trained without validation images".
+    await rename(data, `${data}-moved`);
+    try {
+      const moved = await runCli(['report', join(root, 'model'), '--out', join(root, 'report-moved.html'), '--json'], env);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect(parseJsonOutput<{ dataset: string | null; notScored?: string }>(moved)).toMatchObject({ dataset: null, notScored: expect.stringContaining(`The training folder ${data} recorded in graft.json is not there`) });
+    } finally {
+      await rename(`${data}-moved`, data);
     }
 
     // A label added to graft.json by hand no longer matches the model's outputs: said, not silently misread.
