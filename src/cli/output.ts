@@ -5,6 +5,14 @@ export function printResult(isJson: boolean, value: unknown, text: () => string)
   process.stdout.write(isJson ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/**
+ * A file name as text output prints it: control characters (a newline, an escape sequence; legal in Linux names)
+ * written as escapes, so one name cannot fake a line or recolour the terminal. JSON output escapes them already.
+ */
+export function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 /** Set by `--verbose` (see main.ts): internal errors then print their whole message and stack. */
 let isVerbose = Boolean(process.env.GRAFT_DEBUG);
 

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
 import { describeDuplicates } from '../data/find-duplicates.js';
 import type { ProgressEvent, ProgressListener } from '../core/progress.js';
+import { printable } from './output.js';
 
 export interface RenderOptions {
   /** Where progress goes; stderr so that stdout holds only results (and exactly one JSON object with --json). */
@@ -76,7 +77,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       }
       case 'skip':
-        line(`skipped ${event.file}: ${event.reason}`);
+        line(`skipped ${printable(event.file)}: ${event.reason}`);
         return;
       case 'duplicates': {
         const [first, ...rest] = describeDuplicates(event.groups);

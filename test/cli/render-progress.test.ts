@@ -35,6 +35,15 @@ describe('renderProgress', () => {
     expect(out.text()).not.toContain('ETA');
   });
 
+  it('prints a skipped file whose name holds a newline or an escape sequence as one line, the characters escaped', () => {
+    const out = capture(false);
+    const render = renderProgress({ stream: out.stream, isTTY: false });
+    render({ type: 'skip', file: '/d/ants/evil\n    bees   99.jpg', reason: 'not an image' });
+    render({ type: 'skip', file: '/d/ants/\u001b[2Jclear.jpg', reason: 'not an image' });
+    render.stop();
+    expect(out.text().trim().split('\n')).toEqual(['skipped /d/ants/evil\\n    bees   99.jpg: not an image', 'skipped /d/ants/\\x1b[2Jclear.jpg: not an image']);
+  });
+
   it('says a path a manifest lists many times once, with its count, and points nowhere it is not listed', () => {
     const out = capture(false);
     const render = renderProgress({ stream: out.stream, isTTY: false });

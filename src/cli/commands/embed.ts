@@ -10,7 +10,7 @@ import { parseShardSpec, SINGLE_SHARD, type ShardSpec } from '../../features/sha
 import { GraftError } from '../../core/errors.js';
 import { cancelOnSignal } from '../until-signal.js';
 import { addBackboneOptions, backboneOptionsFrom, parseNumber, parsePositiveInteger, type BackboneFlags } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { onnxModelOf } from '../../engine/onnx-model-of.js';
 
@@ -125,7 +125,7 @@ export function registerEmbed(program: Command): void {
         printResult(flags.json, result, () =>
           [
             `shard ${r.shard.index}/${r.shard.count}: ${r.images} of ${r.listed} images, ${r.computed} computed, ${r.reused} kept from the store${r.resumedFrom === 'partial' ? ' (resumed from a checkpoint)' : ''}, ${result.skipped.length} skipped in ${result.seconds.toFixed(2)} s (${result.img_per_s} img/s computed)`,
-            ...result.skipped.map((s) => `  skipped ${s.file}: ${s.reason}`),
+            ...result.skipped.map((s) => `  skipped ${printable(s.file)}: ${s.reason}`),
             `${r.isPublished ? 'published' : 'up to date'}: ${r.file}`,
           ].join('\n'),
         );
@@ -152,7 +152,7 @@ export function registerEmbed(program: Command): void {
         printResult(flags.json, result, () =>
           [
             `${result.images} images: ${result.computed} computed, ${result.cached} cached, ${skipped.length} skipped in ${result.seconds.toFixed(2)} s (${result.img_per_s} img/s computed)`,
-            ...skipped.map((s) => `  skipped ${s.file}: ${s.reason}`),
+            ...skipped.map((s) => `  skipped ${printable(s.file)}: ${s.reason}`),
             `cache: ${result.cache}`,
           ].join('\n'),
         );

@@ -3,7 +3,7 @@ import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
 export function registerEval(program: Command): void {
@@ -22,7 +22,7 @@ export function registerEval(program: Command): void {
         const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern });
         progress.stop();
         printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
-          [`${report.dataset}${report.part ? ` (its ${report.part} rows)` : ''}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${s.file}: ${s.reason}`)].join('\n'),
+          [`${report.dataset}${report.part ? ` (its ${report.part} rows)` : ''}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${printable(s.file)}: ${s.reason}`)].join('\n'),
         );
       } catch (error) {
         progress.stop();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { inspectDataset, type DatasetSummary } from '../../data/inspect.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printable, printResult, reportFailure } from '../output.js';
 import { describeCopies } from '../render-progress.js';
 import { displayWidth, padEndDisplay } from '../../core/display-width.js';
 
@@ -34,7 +34,7 @@ export function formatSummary(s: DatasetSummary): string {
     lines.push(`  ${part.name}: ${part.imageCount} image${part.imageCount === 1 ? '' : 's'} in ${part.labels.length} class${part.labels.length === 1 ? '' : 'es'} (${part.root})`);
     const width = Math.max(24, ...part.classes.map((c) => displayWidth(c.label)));
     for (const c of part.classes) lines.push(`    ${padEndDisplay(c.label, width)} ${String(c.count).padStart(6)}${c.readable === undefined || c.readable === c.count ? '' : `  (${c.count - c.readable} unreadable)`}`);
-    for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${f.file}: ${f.reason}`);
+    for (const f of [...part.skipped, ...part.unreadable]) lines.push(`    skipped ${printable(f.file)}: ${f.reason}`);
   }
   // Past a screenful, the text says how many more there are; --json holds them all (481 small-class warnings and
   // 300 duplicate lines of 10 000 characters made 3.2 MB of text).

@@ -6,7 +6,7 @@ import { listImageFiles } from '../../data/scan-folder.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { parsePositiveInteger } from '../options.js';
 import { GraftError } from '../../core/errors.js';
-import { printResult, reportFailure } from '../output.js';
+import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 
 export function registerPredict(program: Command): void {
@@ -38,7 +38,7 @@ export function registerPredict(program: Command): void {
         // Text lists the classified images; the skipped ones were reported on stderr as they were met.
         printResult(flags.json, rows, () =>
           results
-            .map((r) => [r.file, ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
+            .map((r) => [printable(r.file), ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
             .join('\n'),
         );
       } catch (error) {
