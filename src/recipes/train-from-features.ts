@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
@@ -79,8 +80,15 @@ const IN_MEMORY_BYTES = 256 * 1024 * 1024;
  * @example
  * const result = await trainFromFeatures({ features: '/mnt/features', out: './model' });
  */
+/** Every option {@link trainFromFeatures} reads (the compiler holds it to TrainFromFeaturesOptions). */
+const TRAIN_FROM_FEATURES_OPTIONS: Record<keyof TrainFromFeaturesOptions, true> = {
+  features: true, out: true, backbone: true, valSplit: true, config: true, inMemoryRows: true, selectionRows: true, workDir: true, onProgress: true, signal: true,
+  cacheDir: true, offline: true, modelDirs: true, mirrors: true, overrides: true, featureOutput: true, engine: true,
+};
+
 export async function trainFromFeatures(options: TrainFromFeaturesOptions): Promise<TrainResult> {
   const started = performance.now();
+  refuseUnknownOptions('trainFromFeatures', options, TRAIN_FROM_FEATURES_OPTIONS);
   const onProgress = abortable(options.onProgress, options.signal);
   let config = trainConfigFrom(options.config ?? {});
   // A store holds each image's plain view only: no corner crops to train on, no mirror images for rows or TTA.

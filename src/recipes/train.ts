@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -117,8 +118,15 @@ export interface TrainResult {
  * const result = await train({ train: './photos', out: './model' });
  * result.selection?.chosen.accuracy; // cross-validated accuracy on the training images, e.g. 0.95
  */
+/** Every option {@link train} reads (the compiler holds it to TrainOptions). */
+const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
+  train: true, val: true, valSplit: true, labelPattern: true, confineTo: true, backbone: true, out: true, cacheDir: true, offline: true, modelDirs: true,
+  mirrors: true, overrides: true, featureOutput: true, engine: true, config: true, fineTune: true, checkpoint: true, resume: true, onProgress: true, signal: true, nativeGemm: true,
+};
+
 export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
+  refuseUnknownOptions('train', trainOptions, TRAIN_OPTIONS);
   const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});

@@ -1,0 +1,18 @@
+import { GraftError } from '../core/errors.js';
+import { DEFAULT_TRAIN } from '../learn/train-config.js';
+
+/**
+ * Refuses an option the function does not read, as `config` refuses an unknown key: `train({ seed: 7 })` compiled (a
+ * variable of options escapes TypeScript's check of extra properties) and trained with seed 42, silently. A key that
+ * belongs in `config` (or `config.head`) is named there.
+ * @param known every option `fn` reads: a record, so the compiler checks it against the options type.
+ * @throws GraftError `INVALID_CONFIG` naming the unknown keys.
+ */
+export function refuseUnknownOptions<T extends object>(fn: string, options: T, known: Record<keyof T, true>): void {
+  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !Object.hasOwn(known, key)).map(([key]) => key);
+  if (unknown.length === 0) return;
+  const where = unknown.map((key) => (Object.hasOwn(DEFAULT_TRAIN, key) ? `${key} belongs in config: { ${key}: ... }` : key === 'hidden' || key === 'dropout' ? `${key} belongs in config.head: { head: { ${key}: ... } }` : undefined)).filter(Boolean);
+  throw new GraftError('INVALID_CONFIG', `Unknown option${unknown.length === 1 ? '' : 's'} of ${fn}(): ${unknown.join(', ')}. Known: ${Object.keys(known).join(', ')}`, {
+    ...(where.length ? { hint: where.join('; ') } : {}),
+  });
+}
