@@ -16,10 +16,10 @@ export const hymenoptera = join(sharedDir, 'datasets/hymenoptera');
 export const hasShared = existsSync(int8Model) && existsSync(join(hymenoptera, 'train'));
 
 /**
- * Where onnxruntime-node ships its native binding (Linux, macOS and Windows on x64 or arm64): there the native GEMM must
+ * Where onnxruntime-node ships its native binding (Linux and Windows on x64 and arm64, macOS on arm64: the bin/napi-v6 folders of the package): there the native GEMM must
  * load, so its tests run, and fail, rather than skip themselves when the code under test breaks.
  */
-export const expectsNativeGemm = ['linux', 'darwin', 'win32'].includes(process.platform) && ['x64', 'arm64'].includes(process.arch);
+export const expectsNativeGemm = (process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch)) || (process.platform === 'win32' && ['x64', 'arm64'].includes(process.arch)) || (process.platform === 'darwin' && process.arch === 'arm64');
 
 /** Logs once why a suite is skipped, so a run without ../shared says so instead of passing silently. */
 export function skipReason(what: string): string {

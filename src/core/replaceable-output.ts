@@ -75,15 +75,15 @@ export async function assertWritableFile(out: string, what: string, extension: s
  * are created); the nearest one that exists decides.
  * @throws GraftError INVALID_CONFIG naming the output and the folder.
  */
-export async function assertCanCreate(out: string): Promise<void> {
+export async function assertCanCreate(out: string, flag = '--out'): Promise<void> {
   for (let dir = dirname(resolve(out)); ; dir = dirname(dir)) {
     const info = await stat(dir).catch(() => undefined);
     if (info && !info.isDirectory()) {
-      throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: ${dir} is a file, not a folder`, { hint: 'choose an --out whose folders are folders' });
+      throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: ${dir} is a file, not a folder`, { hint: `choose a ${flag} whose folders are folders` });
     }
     if (info) {
       const writable = await access(dir, constants.W_OK).then(() => true, () => false);
-      if (!writable) throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${dir} is not writable`, { hint: 'choose an --out in a folder you can write to, or change its permissions' });
+      if (!writable) throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${dir} is not writable`, { hint: `choose a ${flag} in a folder you can write to, or change its permissions` });
       return;
     }
     if (dirname(dir) === dir) return;

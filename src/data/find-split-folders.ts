@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { hasImageExtension } from './dataset.js';
 import { isManifestPath, type ManifestPart } from './manifest.js';
 import { hasUnusedTestRows } from './scan-csv.js';
@@ -83,6 +83,9 @@ async function isTrainSplit(root: string, train: string): Promise<boolean> {
   const beside = (await readdir(root)).filter((name) => join(root, name) !== train && !isClutter(name));
   const besideFolders = (await Promise.all(beside.map(async (name) => ((await isFolder(join(root, name))) ? [name] : [])))).flat();
   if (besideFolders.every((name) => VAL_FOLDER_NAMES.some((split) => isSplitName(name, split)))) return true;
+  // Folders beside it that are not split names: only a lower-case train/ holding folders is still a split (Kaggle's
+  // sample/ beside it); a `Train/` among `Bus/` and `Car/` is the class of trains, whatever it holds.
+  if (basename(train) !== 'train') return false;
   const inside = (await readdir(train)).filter((name) => !isClutter(name));
   if (inside.some(hasImageExtension)) return false;
   return (await Promise.all(inside.map((name) => isFolder(join(train, name))))).some(Boolean);

@@ -79,8 +79,9 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
   for (const entry of entries) {
     const full = join(root, entry.name);
     if (await isUndecodableName(full, entry.name)) {
-      // A class that cannot be read would silently drop out of the model: stop, unless only listing.
-      if (options.isLenient) skipped.push({ file: full, reason: NOT_UTF8 });
+      // A class that cannot be read would silently drop out of the model: stop, unless only listing. A loose file
+      // (a note beside the class folders) is no class: it is skipped, as any other would be.
+      if (options.isLenient || !(entry.isDirectory() || entry.isSymbolicLink())) skipped.push({ file: full, reason: NOT_UTF8 });
       else throw new GraftError('INVALID_DATASET', `Cannot read the folder ${full}: ${NOT_UTF8.replace('the file name', 'its name')}`);
       continue;
     }

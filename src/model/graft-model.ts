@@ -95,6 +95,8 @@ export class GraftModel {
     };
     const stream = readAndDecode(files, pre, {
       onSkip: ({ file, reason }) => {
+        // A long run of unreadable files yields nothing to the loop below: the cancel is checked here too.
+        requireNotCancelled(options.signal);
         skipped.push({ file, reason });
         options.onProgress?.({ type: 'skip', file, reason });
       },
@@ -122,10 +124,10 @@ export class GraftModel {
     return { results, skipped };
   }
 
-  /** Top-k labels for one image held in memory (the server's path; bytes from `fetch().arrayBuffer()` too). */
-  async predictBytes(bytes: Uint8Array, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
+  /** Top-k labels for one image held in memory (the server's path): a Buffer, any Uint8Array, or `await response.arrayBuffer()`. */
+  async predictBytes(bytes: Uint8Array | ArrayBuffer, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
     const pre = this.manifest.preprocessing;
-    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buffer = Buffer.isBuffer(bytes) ? bytes : bytes instanceof ArrayBuffer ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const data = await decodeImageBytes(buffer, pre, { name: options.name ?? '<upload>' });
     const probs = await this.run(data, 1);
     return topLabels(probs, this.labels, options.topK ?? 5);

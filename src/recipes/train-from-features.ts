@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { caseOnlyLabelsNote } from '../data/scan-folder.js';
 import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
@@ -160,6 +161,8 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     const valRows = split.val ? new ShardRows(set, split.val) : undefined;
     if (trainRows.count === 0) throw new GraftError('INVALID_DATASET', `No training rows in ${set.dir}: every image was unreadable or held out`);
     onProgress?.({ type: 'info', message: `${set.dir}: ${set.stores.length} shard${set.stores.length === 1 ? '' : 's'}, ${trainRows.count} train and ${valRows?.count ?? 0} val rows of ${trainRows.dim} floats` });
+    const caseTwins = caseOnlyLabelsNote(meta.dataset.labels);
+    if (caseTwins) onProgress?.({ type: 'warning', code: 'CASE_ONLY_LABELS', message: caseTwins });
 
     const fitted = await fitHead(trainRows, config, { ...options, onProgress });
     const val = valRows && valRows.count > 0 ? scoreRows(fitted.layers, valRows) : null;

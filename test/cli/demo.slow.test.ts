@@ -41,6 +41,7 @@ describe('graft demo', () => {
     const run = await runCli(['demo', '--dir', join(root, 'a-file', 'demo')]);
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(join(root, 'a-file'));
+    expect(run.stderr).toContain('choose a --dir');
   });
 
   it('--help lists every command', async () => {

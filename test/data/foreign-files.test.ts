@@ -27,9 +27,14 @@ describe('names that are not UTF-8', () => {
   it('skips a file whose name cannot be read with that reason, not as "file not found" later', async () => {
     const root = await tree({ 'ants/1.jpg': 'x', 'bees/1.jpg': 'x' });
     writeFileSync(rawPath(root, 'bees', latin1('é.jpg')), 'x');
+    // A loose note beside the class folders is no class: skipped too, not a reason to stop.
+    writeFileSync(rawPath(root, latin1('Liste des espèces.txt')), 'x');
     const ds = await scanImageFolder(root);
     expect(ds.items.map((item) => item.file)).toEqual([join(root, 'ants/1.jpg'), join(root, 'bees/1.jpg')]);
-    expect(ds.skipped).toEqual([{ file: join(root, 'bees/\uFFFD.jpg'), reason: expect.stringMatching(/not valid UTF-8/) }]);
+    expect(ds.skipped).toEqual([
+      { file: join(root, 'Liste des esp\uFFFDces.txt'), reason: expect.stringMatching(/not valid UTF-8/) },
+      { file: join(root, 'bees/\uFFFD.jpg'), reason: expect.stringMatching(/not valid UTF-8/) },
+    ]);
   });
 
   it('refuses a manifest saved in a Windows code page, naming the line, instead of merging accented labels', async () => {

@@ -273,6 +273,10 @@ describe('findSplitFolders', () => {
     expect(await unusedTestFolder(capital, undefined)).toBe(join(capital, 'Test'));
     const val = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x', 'Val/a/2.jpg': 'x', 'Val/b/2.jpg': 'x' });
     expect(await findSplitFolders(val, EVAL_FOLDER_NAMES)).toEqual({ train: join(val, 'train'), val: join(val, 'Val') });
+    // A class of trains in capitals, its images one level down, among other vehicles: classes, not a split.
+    const vehicles = await tree({ 'Bus/day/1.jpg': 'x', 'Car/day/1.jpg': 'x', 'Train/day/1.jpg': 'x', 'Train/night/2.jpg': 'x' });
+    expect(await findSplitFolders(vehicles)).toBeUndefined();
+    expect((await prepareData({ train: vehicles, seed: 1 })).labels).toEqual(['Bus', 'Car', 'Train']);
     const parts = await tree({ 'training/a/1.jpg': 'x', 'testing/a/2.jpg': 'x' });
     await expectDatasetError(prepareData({ train: parts, seed: 1 }), /testing\/, training\/: the parts of a split/, /graft train .*training/);
   });

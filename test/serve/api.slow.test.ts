@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset } from '../../src/data/synthetic.js';
@@ -144,11 +144,19 @@ describe('graft serve: HTTP API', () => {
       const padded = new Uint8Array(jpeg.length + 8);
       padded.set(jpeg, 4);
       expect(await model.predictBytes(padded.subarray(4, 4 + jpeg.length), { topK: 2 })).toEqual(expected);
+      expect(await model.predictBytes(padded.slice(4, 4 + jpeg.length).buffer, { topK: 2 })).toEqual(expected);
       // A file list's run checks its batch size and stops on an aborted signal.
       const file = join(await tempDir(), 'x.jpg');
       await writeFile(file, jpeg);
       await expect(model.probabilities([file], { batchSize: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('batchSize') });
       await expect(model.predict([file, file], { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'CANCELLED' });
+      // Cancelled while only unreadable files are left: stopped there, not at the end of the list.
+      const controller = new AbortController();
+      const missing = Array.from({ length: 500 }, (_, i) => join(dirname(file), `missing-${i}.jpg`));
+      let seen = 0;
+      const run = model.predict([file, ...missing], { batchSize: 1, onProgress: (e) => { if (e.type === 'skip' && ++seen === 10) controller.abort(); }, signal: controller.signal });
+      await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
+      expect(seen).toBeLessThan(20);
     } finally {
       await model.dispose();
     }

@@ -45,7 +45,7 @@ export function registerDemo(program: Command): void {
         const cacheDir = cacheDirFrom(flags.cacheDir);
         const dataDir = join(root, 'data');
         // A folder that cannot be written (read-only, or under a file) is said before anything is drawn.
-        await assertCanCreate(join(root, 'model'));
+        await assertCanCreate(join(root, 'model'), '--dir');
         if (!existsSync(join(dataDir, 'train'))) {
           progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
           await writeSyntheticDataset(dataDir, { perClass: 60, seed: 1 });

@@ -139,6 +139,10 @@ export function registerTrain(program: Command): void {
         throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--features).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
       }
       cancel = cancelOnSignal();
+      // A replayed run holds out the same seeded fraction, unless told otherwise (--val or --val-split); said, since
+      // it sets aside a val/ folder (or a manifest's val rows) of the data, as the replayed run did.
+      const valSplit = flags.valSplit ?? (flags.val === undefined ? valSplitFromFile : undefined);
+      if (valSplit !== undefined && flags.valSplit === undefined) progress({ type: 'info', message: `--val-split ${valSplit} replayed from ${flags.config}: those training images are held out and scored (pass --val <dir> to score another set instead)` });
       const result = store
         ? await trainFromFeatures({
             signal: cancel.signal,
@@ -146,7 +150,7 @@ export function registerTrain(program: Command): void {
             // Without --backbone, the model the shards were made with (recorded in them).
             backbone: cmd.getOptionValueSource('backbone') === 'default' ? undefined : flags.backbone,
             features: store,
-            valSplit: flags.valSplit,
+            valSplit,
             out: flags.out,
             config,
             inMemoryRows: flags.inMemoryRows,
@@ -158,8 +162,7 @@ export function registerTrain(program: Command): void {
         signal: cancel.signal,
         train: requireData(dir),
         val: flags.val,
-        // A replayed run held out the same seeded fraction, unless told otherwise (--val or --val-split).
-        valSplit: flags.valSplit ?? (flags.val === undefined ? valSplitFromFile : undefined),
+        valSplit,
         labelPattern: flags.labelPattern,
         out: flags.out,
         config,
