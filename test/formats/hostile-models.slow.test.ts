@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { decodeOnnxModel, encodeOnnxModel, onnx, readOnnxModel, type ModelProto } from '../../src/onnx/onnx-model.js';
 import { resolveBackbone } from '../../src/hub/resolve-backbone.js';
 import { train } from '../../src/recipes/train.js';
 import { GraftModel } from '../../src/model/graft-model.js';
-import { copySubset, hasShared, hymenoptera, int8Model, runCli, sharedDir, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 
 const v3Small = join(sharedDir, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx');
 
@@ -156,15 +157,16 @@ describe('the command line keeps its exit-code contract', () => {
   it('an error from below Graft exits 4 with one line; --verbose adds the details; usage errors exit 2', async () => {
     const run = await runCli(['inspect', join(root, 'garbage.h5', 'x')]);
     expect(run.code).toBe(2); // a missing dataset is the user's input: 2
-    // The demo's folder cannot be created (its parent is a file): node's error, not a GraftError.
-    const internal = await runCli(['demo', '--dir', '/dev/null/demo']);
+    // The disk fails under Graft (every readdir an EIO, preloaded): node's error, not a GraftError.
+    const failingDisk = ['--import', pathToFileURL(join(repoRoot, 'test/fixtures/failing-disk.mjs')).href];
+    const internal = await runCli(['inspect', root], {}, failingDisk);
     expect(internal.code).toBe(4);
-    expect(internal.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: ENOTDIR.*\(internal error; run with --verbose for details\)$/)]);
+    expect(internal.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: EIO.*\(internal error; run with --verbose for details\)$/)]);
     expect(internal.stderr).not.toMatch(/^\s+at /m);
-    const verbose = await runCli(['demo', '--dir', '/dev/null/demo', '--verbose']);
+    const verbose = await runCli(['inspect', root, '--verbose'], {}, failingDisk);
     expect(verbose.code).toBe(4);
     expect(verbose.stderr).toMatch(/^\s+at /m);
-    const json = await runCli(['demo', '--dir', '/dev/null/demo', '--json']);
+    const json = await runCli(['inspect', root, '--json'], {}, failingDisk);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'INTERNAL' } });
     expect((await runCli(['train', '--no-such-flag'])).code).toBe(2);
   });
