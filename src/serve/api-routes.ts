@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
-import { checkJsonBody, JSON_TYPE, readImageInputs, refuseOversizeBody } from './image-input.js';
+import { checkJsonBody, JSON_TYPE, parseTopK, readImageInputs, refuseOversizeBody } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelVersion } from './model-version.js';
 import { predictImages } from './predict-images.js';
@@ -51,7 +51,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  app.post<{ Params: { name: string }; Querystring: { top_k?: number } }>(
+  app.post<{ Params: { name: string }; Querystring: { top_k?: string } }>(
     '/v1/models/:name/predict',
     {
       schema: predictSchema,
@@ -77,8 +77,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       reply.raw.once('close', onClose);
       try {
         return await withDeadline(ctx.requestTimeoutMs, abandoned, async () => {
+          const queryTopK = parseTopK(request.query.top_k === undefined ? undefined : Number(request.query.top_k));
           const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
-          const topK = inputs.topK ?? request.query.top_k ?? ctx.defaultTopK;
+          const topK = inputs.topK ?? queryTopK ?? ctx.defaultTopK;
           const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter, signal: abandoned.signal });
           return inputs.isBatch ? { model: request.params.name, results } : { model: request.params.name, ...results[0]! };
         });

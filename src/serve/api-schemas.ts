@@ -76,7 +76,8 @@ const nameParams = { type: 'object', required: ['name'], properties: { name: { t
 
 export const predictSchema = {
   params: nameParams,
-  querystring: { type: 'object', properties: { top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K } } },
+  // Digits only (Ajv would coerce "0x1" or "1e0" to 1): the bounds are checked with the body forms' (image-input.ts).
+  querystring: { type: 'object', properties: { top_k: { type: 'string', pattern: '^[0-9]+$', description: `labels per image, 1 to ${MAX_TOP_K}` } } },
   // Multipart and raw image bodies are not JSON; only the JSON form is described here (checked in the handler too).
   body: {
     anyOf: [

@@ -93,7 +93,7 @@ export function checkJsonBody(body: unknown): JsonBody {
 export const MAX_TOP_K = 1000;
 
 /** A request's top_k, the same rule in every form (query, JSON, multipart field); undefined when not given. */
-function parseTopK(value: unknown): number | undefined {
+export function parseTopK(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TOP_K) return value;
   throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to ${MAX_TOP_K}, not ${JSON.stringify(value)}.`);

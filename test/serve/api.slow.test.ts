@@ -200,6 +200,8 @@ describe('graft serve: HTTP API', () => {
     expect(batch.results).toHaveLength(2);
     await expectError(await post('/v1/models/shapes/predict', JSON.stringify({ picture: 'x' }), 'application/json'), 400, 'BAD_REQUEST');
     await expectError(await post('/v1/models/shapes/predict?top_k=0', jpeg, 'image/jpeg'), 400, 'BAD_REQUEST');
+    // Digits only, as the body forms read it (a schema's type coercion took "0x1" and "1e0" for 1).
+    for (const odd of ['0x1', '1e0', '1.0', '5000']) await expectError(await post(`/v1/models/shapes/predict?top_k=${odd}`, jpeg, 'image/jpeg'), 400, 'BAD_REQUEST');
   });
 
   it('enforces every limit with a JSON error and keeps serving', async () => {
