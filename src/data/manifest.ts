@@ -169,25 +169,46 @@ async function* lines(file: string): AsyncGenerator<string> {
  */
 async function* utf8Chunks(file: string): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  let line = 1;
-  const decode = (bytes?: Buffer): string => {
+  const decode = async (bytes?: Buffer): Promise<string> => {
     try {
       return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
     } catch {
-      const lenient = new TextDecoder('utf-8').decode(bytes ?? new Uint8Array());
-      const at = line + (lenient.slice(0, Math.max(0, lenient.indexOf('\uFFFD'))).match(/\n/g)?.length ?? 0);
-      throw new GraftError('INVALID_DATASET', `${file} is not UTF-8 text (line ${at} holds bytes UTF-8 does not have: a Windows code page, e.g. an accented letter saved by Excel's "CSV (Comma delimited)")`, {
+      throw new GraftError('INVALID_DATASET', `${file} is not UTF-8 text (line ${await firstNonUtf8Line(file)} holds bytes UTF-8 does not have: a Windows code page, e.g. an accented letter saved by Excel's "CSV (Comma delimited)")`, {
         hint: 'save it as UTF-8: in Excel "CSV UTF-8 (Comma delimited)"; or convert it: iconv -f cp1252 -t utf-8 old.csv > new.csv',
       });
     }
   };
-  for await (const bytes of createReadStream(file, { highWaterMark: 1 << 16 })) {
-    const text = decode(bytes as Buffer);
-    line += text.match(/\n/g)?.length ?? 0;
-    yield text;
-  }
-  const tail = decode();
+  for await (const bytes of createReadStream(file, { highWaterMark: 1 << 16 })) yield await decode(bytes as Buffer);
+  const tail = await decode();
   if (tail !== '') yield tail;
+}
+
+/**
+ * The first line of a file that is not UTF-8, counted from 1: each line decoded on its own (a newline byte is never
+ * part of a longer UTF-8 sequence, so lines split the bytes exactly). Read again only when a file was refused.
+ */
+async function firstNonUtf8Line(file: string): Promise<number> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const isUtf8 = (line: Buffer): boolean => {
+    try {
+      decoder.decode(line);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let line = 1;
+  let rest = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 16 })) {
+    let text = Buffer.concat([rest, chunk as Buffer]);
+    for (let end = text.indexOf(10); end >= 0; end = text.indexOf(10)) {
+      if (!isUtf8(text.subarray(0, end))) return line;
+      line++;
+      text = text.subarray(end + 1);
+    }
+    rest = text;
+  }
+  return line;
 }
 
 /** RFC 4180 records, parsed incrementally: quoted fields may hold commas, line breaks and doubled quotes. */

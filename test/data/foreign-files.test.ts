@@ -42,6 +42,16 @@ describe('names that are not UTF-8', () => {
     const table = join(root, 'labels.csv');
     writeFileSync(table, Buffer.concat([Buffer.from('path,label\r\na.jpg,fourmi\r\nb.jpg,'), latin1('abeille à miel'), Buffer.from('\r\nc.jpg,abeille a miel\r\n')]));
     await expectDatasetError(scanCsv(table), /labels\.csv is not UTF-8 text \(line 3 /, /CSV UTF-8/);
+    // The line is the one with the bad byte: not an earlier real U+FFFD, nor a character split between two reads.
+    const replacement = join(root, 'replacement.csv');
+    writeFileSync(replacement, Buffer.concat([Buffer.from('path,label\na.jpg,\uFFFD mark\nb.jpg,b\nc.jpg,c\nd.jpg,'), latin1('é'), Buffer.from('\n')]));
+    await expectDatasetError(scanCsv(replacement), /replacement\.csv is not UTF-8 text \(line 5 /);
+    // 17-byte rows after a 21-byte start: row 3853's 3-byte "€" starts at byte 65535, across the first 64 KiB read.
+    const rows = ['path,label', 'f.jpg,xyz', ...Array.from({ length: 4000 }, (_, i) => `img${String(i).padStart(5, '0')}.jpg,€`)].join('\n');
+    expect(Buffer.from(rows).subarray(65535, 65538).toString()).toBe('€');
+    const long = join(root, 'long.csv');
+    writeFileSync(long, Buffer.concat([Buffer.from(`${rows}\nlast.jpg,`), latin1('é'), Buffer.from('\n')]));
+    await expectDatasetError(scanCsv(long), /long\.csv is not UTF-8 text \(line 4003 /);
   });
 });
 
