@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { inTfjsTrainingTurn } from './tfjs-training-turn.js';
 import * as ort from 'onnxruntime-node';
 import type { SkippedFile } from '../data/dataset.js';
 import { decodeImage } from '../data/decode-image.js';
@@ -76,10 +77,22 @@ export interface FineTunePhaseResult {
  * every epoch; the result is exported as one ONNX file and checked against the training graph.
  */
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
+  return inTfjsTrainingTurn(async () => {
+    // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
+    // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
+    const kernels = registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }) });
+    try {
+      return await fineTuneInTurn(input);
+    } finally {
+      // For this run only: later tfjs work in the process (an MLP head) runs as in a fresh one, and the run's
+      // listener (with all it holds) is let go.
+      kernels.configure({ nativeGemm: false, onProgress: () => undefined });
+    }
+  });
+}
+
+async function fineTuneInTurn(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
   const { handle, model, config, onProgress } = input;
-  // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
-  // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
-  registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(onProgress === undefined ? {} : { onProgress }) });
   await ensureTfjsBackend(warnOnFallback(onProgress));
   const featureOutput = handle.onnxFeatureOutput;
   const cut = resolveUnfreeze(model, featureOutput, parseUnfreeze(config.unfreeze));

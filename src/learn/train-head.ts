@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { inTfjsTrainingTurn } from './tfjs-training-turn.js';
 import { mulberry32, shuffleInPlace, type Random } from '../core/random.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { GraftError } from '../core/errors.js';
@@ -57,6 +58,17 @@ interface HeadVariables {
  * weights, bit for bit, on the same backend.
  */
 export async function trainHead(
+  train: LabelledFeatures,
+  val: LabelledFeatures | undefined,
+  numClasses: number,
+  config: TrainConfig,
+  onProgress?: ProgressListener,
+  signal?: AbortSignal,
+): Promise<TrainedHead> {
+  return inTfjsTrainingTurn(() => trainHeadInTurn(train, val, numClasses, config, onProgress, signal));
+}
+
+async function trainHeadInTurn(
   train: LabelledFeatures,
   val: LabelledFeatures | undefined,
   numClasses: number,
