@@ -18,14 +18,21 @@ export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF
  * kind. Writers replace their folder whole (staged, then swapped in), so without this `--out photos/` or `--out .`
  * would delete the photos or the working directory. What may be replaced: nothing, an empty folder, or a folder
  * holding `kind.marker` (retraining into the same `--out`, as Keras's `model.save` overwrites). `protect` lists
- * paths (the training data) that must not lie inside the output.
+ * paths (the training data) that must not lie inside the output; with `outsideFolders`, the output must not lie inside
+ * those of them that are folders either.
  * @throws GraftError INVALID_CONFIG naming the path, before any work is done.
  */
-export async function assertReplaceableOutput(out: string, kind: OutputKind, protect: readonly string[] = []): Promise<void> {
+export async function assertReplaceableOutput(out: string, kind: OutputKind, protect: readonly string[] = [], options: { readonly outsideFolders?: boolean } = {}): Promise<void> {
   const dest = resolve(out);
   for (const path of protect) {
     if (isWithin(resolve(path), dest)) {
       throw new GraftError('INVALID_CONFIG', `The output ${out} holds ${path}, which this run reads: writing ${kind.what} there would delete it`, {
+        hint: 'choose an --out outside the data',
+      });
+    }
+    // A dataset folder is read whole, sub-folders included: a model written inside it is a new "class" next time.
+    if (options.outsideFolders && isWithin(dest, resolve(path)) && (await stat(path).catch(() => undefined))?.isDirectory()) {
+      throw new GraftError('INVALID_CONFIG', `The output ${out} is inside ${path}, which this run reads: the next run on it would read ${kind.what} as a class`, {
         hint: 'choose an --out outside the data',
       });
     }

@@ -130,7 +130,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
-  await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val]);
+  await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val], { outsideFolders: true });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const data = await prepareData({
     train: options.train,

@@ -39,6 +39,11 @@ describe('assertReplaceableOutput', () => {
     expect((await refusal(assertReplaceableOutput(join(root, 'model'), LAYERS_DIR_OUTPUT))).message).toMatch(/not a TF\.js model folder/);
     // The data inside the output (the output an ancestor of it, or the data itself) is refused even when empty.
     expect((await refusal(assertReplaceableOutput(root, MODEL_DIR_OUTPUT, [join(root, 'photos', 'cats')]))).message).toMatch(/holds .*cats, which this run reads/);
+    // Training's output inside its dataset folder would be a class of the next run; beside a manifest it is fine.
+    const inside = join(root, 'photos', 'model');
+    expect((await refusal(assertReplaceableOutput(inside, MODEL_DIR_OUTPUT, [join(root, 'photos')], { outsideFolders: true }))).message).toMatch(/is inside .*photos, which this run reads/);
+    await expect(assertReplaceableOutput(inside, MODEL_DIR_OUTPUT, [join(root, 'photos')])).resolves.toBeUndefined();
+    await expect(assertReplaceableOutput(join(root, 'model'), MODEL_DIR_OUTPUT, [join(root, 'notes.txt')], { outsideFolders: true })).resolves.toBeUndefined();
   });
 
   it('refuses, before any work, an output under a path that is a file (it failed at the end as an internal error)', async () => {
