@@ -44,16 +44,28 @@ export async function replaceDirectory(staging: string, dest: string): Promise<v
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  try {
-    await rename(staging, dest);
-  } catch (error) {
-    // Another writer may have put its own directory there meanwhile: then the old one stays aside, and is named.
-    if (movedOld && !(await rename(old, dest).then(() => true, () => false))) {
-      throw new Error(`Cannot put ${dest} in place (${(error as Error).message}); another process wrote it at the same time. The previous version is kept in ${old}.`, { cause: error });
+  const displaced: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await rename(staging, dest);
+      break;
+    } catch (error) {
+      // Another writer put its own directory in place since ours moved the old one aside: the last to finish wins,
+      // as if it had started last (two trainings into one --out, a server saving a model twice).
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt <= 3) {
+        const theirs = `${dest}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+        if (await rename(dest, theirs).then(() => true, () => false)) displaced.push(theirs);
+        continue;
+      }
+      // Else the old one stays aside, and is named.
+      if (movedOld && !(await rename(old, dest).then(() => true, () => false))) {
+        throw new Error(`Cannot put ${dest} in place (${(error as Error).message}); another process wrote it at the same time. The previous version is kept in ${old}.`, { cause: error });
+      }
+      throw withPath(error, dest);
     }
-    throw withPath(error, dest);
   }
-  if (movedOld) await rm(old, { recursive: true, force: true });
+  await Promise.all([...(movedOld ? [old] : []), ...displaced].map((path) => rm(path, { recursive: true, force: true })));
 }
 
 /**

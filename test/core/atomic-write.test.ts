@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,24 @@ describe('what a killed writer left beside its output is tidied by the next writ
     await writeFile(join(root, `report.html.tmp-${dead}-0badf00d`), 'half');
     await writeFileAtomic(join(root, 'report.html'), 'whole');
     expect(readdirSync(root)).toEqual(['report.html']);
+  });
+});
+
+describe('two writers replacing one directory at the same time', () => {
+  it('both succeed, the last to finish wins, and nothing is left beside it', async () => {
+    const root = await tempDir();
+    const dest = join(root, 'model');
+    for (let round = 0; round < 30; round++) {
+      const stagings = await Promise.all(['a', 'b'].map(async (who) => {
+        const staging = join(root, `.staging-${who}-${round}`);
+        await mkdir(staging);
+        await writeFile(join(staging, 'graft.json'), who);
+        return staging;
+      }));
+      const results = await Promise.allSettled(stagings.map((staging) => replaceDirectory(staging, dest)));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      expect(['a', 'b']).toContain(readFileSync(join(dest, 'graft.json'), 'utf8'));
+      expect(readdirSync(root)).toEqual(['model']);
+    }
   });
 });
