@@ -57,15 +57,9 @@ interface HeadVariables {
  * (initial weights, dropout masks, batch order) comes from one seeded generator: the same seed gives the same
  * weights, bit for bit, on the same backend.
  */
-export async function trainHead(
-  train: LabelledFeatures,
-  val: LabelledFeatures | undefined,
-  numClasses: number,
-  config: TrainConfig,
-  onProgress?: ProgressListener,
-  signal?: AbortSignal,
-): Promise<TrainedHead> {
-  return inTfjsTrainingTurn(() => trainHeadInTurn(train, val, numClasses, config, onProgress, signal));
+export async function trainHead(...args: Parameters<typeof trainHeadInTurn>): Promise<TrainedHead> {
+  // In its turn: tfjs's kernels are process-wide (learn/tfjs-training-turn.ts).
+  return inTfjsTrainingTurn(() => trainHeadInTurn(...args));
 }
 
 async function trainHeadInTurn(
