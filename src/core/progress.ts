@@ -1,5 +1,6 @@
 import type { DuplicateGroup } from './duplicate-group.js';
 import type { RuntimeName } from './model-format.js';
+import type { CvScore } from './selection-report.js';
 
 /**
  * Everything long-running work reports, as one typed union. Library code never writes to stdout: the CLI
@@ -20,7 +21,7 @@ export type ProgressEvent =
   | { type: 'epoch-end'; phase?: TrainPhase; epoch: number; epochs: number; logs: EpochLogs; seconds: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
   /** One step of the head selection's regularisation path: every candidate at `c` scored by cross-validation. */
-  | { type: 'select'; step: number; steps: number; c: number; best: { readonly trainViews: string; readonly tta: boolean; readonly c: number; readonly accuracy: number; readonly logLoss: number } }
+  | { type: 'select'; step: number; steps: number; c: number; best: CvScore }
   | { type: 'info'; message: string }
   /**
    * Something fell back to a path the caller did not ask for (e.g. tfjs's pure-JS cpu backend when wasm cannot

@@ -8,7 +8,7 @@ export { EXPECTED_FOLDER_LAYOUT, requireTwoClasses, scanImageFolder, type ScanFo
 export { parseCsv, scanCsv, scanManifest } from './scan-csv.js';
 export { MANIFEST_EXTENSIONS, isManifestPath, streamManifest, type ManifestEntry, type ManifestPart } from './manifest.js';
 export { listDataset, relativePath, type DatasetListing, type ListedImage } from './dataset-listing.js';
-export { scanDataset } from './scan-dataset.js';
+export { scanDataset, type ScanDatasetOptions } from './scan-dataset.js';
 export { VAL_FOLDER_NAMES, findSplitFolders } from './find-split-folders.js';
 export { alignLabels, stratifiedSplit, type SplitOptions } from './split.js';
 export { DEFAULT_LIMIT_INPUT_PIXELS, UnreadableImageError, decodeImage, decodeImageBytes, decodeToRgb, readImageFile, rgbToTensor, type DecodeOptions } from './decode-image.js';
@@ -17,5 +17,5 @@ export { SYNTHETIC_LABELS, writeSyntheticDataset, type SyntheticDataset, type Sy
 export { inspectDataset, type ClassSummary, type DatasetSummary, type InspectOptions, type PartSummary } from './inspect.js';
 export { describeDuplicates, findDuplicates, hashFiles, partItems, type DatasetPart, type DuplicateFile, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
 export { EXTENSION_BY_FORMAT, sniffImageFormat, type ImageFormat } from './sniff-image-format.js';
-export { DEFAULT_AUGMENT, IDENTITY_VIEW, augmentHash, checkAugmentConfig, decodeView, decodeViews, type AugmentConfig, type ViewParams } from './augment.js';
+export { DEFAULT_AUGMENT, IDENTITY_VIEW, augmentHash, checkAugmentConfig, decodeView, decodeViews, viewParams, type AugmentConfig, type ViewParams } from './augment.js';
 export { deriveSeed, mulberry32, randomInt, shuffleInPlace, type Random } from '../core/random.js';

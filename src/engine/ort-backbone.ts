@@ -19,8 +19,9 @@ export interface OrtBackboneOptions {
  * packed in `info.preprocessing.layout` (NCHW or NHWC) at `info.preprocessing.inputSize`.
  *
  * @example
- * const { model, featureOutput, featureDim } = await exposeFeatures(await readOnnxModel(path));
- * const backbone = await OrtBackbone.create(encodeOnnxModel(model), { ...info, featureOutput, featureDim });
+ * // The ONNX bytes and info of an opened backbone: its graph already has the feature vector as an output.
+ * const handle = await backboneFromOptions({ backbone: 'mobilenet_v2', cacheDir });
+ * const backbone = await OrtBackbone.create(await handle.onnxBytes(), { ...handle.info, featureOutput: handle.onnxFeatureOutput });
  * try {
  *   const features = await backbone.embed(batch, 8); // 8 * featureDim floats
  * } finally {

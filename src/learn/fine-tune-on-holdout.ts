@@ -41,7 +41,7 @@ export interface FineTuneOnHoldoutResult {
 }
 
 /**
- * Fine-tuning whose every choice is made on training images (DESIGN.md decision 9). A fifth of the training images
+ * Fine-tuning whose every choice is made on training images (ARCHITECTURE.md decision 9). A fifth of the training images
  * (grouped and stratified) is held out. On the rest, the backbone's top is fine-tuned from a head fitted there, and
  * the holdout picks the epoch; the default head, refitted on the same rest, is scored on the same holdout. Fine-tuning
  * is kept only when its best epoch clearly beats that head there (compareOnHoldout). When a class has fewer than

@@ -71,14 +71,14 @@ export interface FineTunePhaseResult {
 }
 
 /**
- * Fine-tuning after the head phase (DESIGN.md: split at the freeze point). The backbone's ONNX graph is cut
+ * Fine-tuning after the head phase (ARCHITECTURE.md decision 2: split at the freeze point). The backbone's ONNX graph is cut
  * where `--unfreeze` says; the frozen prefix runs once per image (and per augmented view) in onnxruntime and
  * its activations are cached; the suffix is imported into tfjs and trained with the head on those activations
  * every epoch; the result is exported as one ONNX file and checked against the training graph.
  */
 export async function fineTunePhase(input: FineTunePhaseInput): Promise<FineTunePhaseResult> {
   return inTfjsTrainingTurn(async () => {
-    // Convolution gradients the wasm backend lacks (DESIGN.md), and large products in onnxruntime's native GEMM
+    // Convolution gradients the wasm backend lacks (ARCHITECTURE.md decision 2), and large products in onnxruntime's native GEMM
     // (2.3x on MobileNetV2's top blocks, bench/RESULTS.md); a fast path that cannot load is a `warning` event.
     const kernels = registerWasmGradKernels({ nativeGemm: input.nativeGemm ?? true, ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }) });
     try {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { inTfjsTrainingTurn } from './tfjs-training-turn.js';
 import { mulberry32, shuffleInPlace, type Random } from '../core/random.js';
-import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
+import { ensureTfjsBackend, warnOnFallback, type TfjsBackendName } from '../runtime/tfjs-backend.js';
 import { GraftError } from '../core/errors.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights, FeatureNormalization } from '../core/dense-layer.js';
@@ -39,7 +39,7 @@ export interface TrainedHead {
   /** 1-based epoch whose weights were kept (lowest val_loss; lowest training loss without validation). */
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;
-  readonly backend: string;
+  readonly backend: TfjsBackendName;
 }
 
 interface HeadVariables {

@@ -33,7 +33,7 @@ export const wasmGradKernelNames = [
 
 /**
  * Registers the gradient kernels that tfjs-backend-wasm 4.22 lacks, so that conv and depthwise-conv
- * layers can train on wasm (DESIGN.md: without them training throws "Kernel 'Conv2DBackpropFilter'
+ * layers can train on wasm (ARCHITECTURE.md decision 2: without them training throws "Kernel 'Conv2DBackpropFilter'
  * not registered for backend 'wasm'"), and faster versions of the kernels a training step spends its time in.
  *
  * Added: Conv2DBackpropFilter (im2col + one GEMM), DepthwiseConv2dNativeBackpropFilter and

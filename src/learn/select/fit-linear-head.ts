@@ -2,6 +2,7 @@ import { GraftError } from '../../core/errors.js';
 import type { ProgressListener } from '../../core/progress.js';
 import { foldNormalization, type DenseLayerWeights } from '../../core/dense-layer.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
+import type { LbfgsStatus } from '../linear/lbfgs.js';
 import { SoftmaxObjective } from '../linear/softmax-objective.js';
 import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
@@ -64,7 +65,7 @@ export interface LinearHead {
   /** Training images whose label the out-of-fold prediction confidently contradicts. */
   readonly labelIssues: LabelIssue[];
   /** L-BFGS iterations of the final fit, and how it ended. */
-  readonly fit: { readonly iterations: number; readonly status: string; readonly seconds: number };
+  readonly fit: { readonly iterations: number; readonly status: LbfgsStatus; readonly seconds: number };
 }
 
 /**
@@ -194,7 +195,7 @@ async function fitFinal(
   chosen: { c: number; trainViews: TrainViews },
   options: LinearHeadOptions,
   cv: (Pick<CrossValidation, 'warmStart'> & Partial<Pick<CrossValidation, 'warmHistory' | 'rows' | 'rowImages'>>) | undefined,
-): Promise<{ layers: DenseLayerWeights[]; iterations: number; status: string }> {
+): Promise<{ layers: DenseLayerWeights[]; iterations: number; status: LbfgsStatus }> {
   const { plain, labels } = set;
   const k = set.classNames.length;
   const perClass = classWeightsFor(labels, k, options.classWeights);
