@@ -334,27 +334,4 @@ describe.skipIf(!hasImages)('decodeView on real photos', () => {
       }
     }
   });
-
-  it('measures: an augmented view costs about a plain decode (printed, not asserted)', async () => {
-    const bytes = await Promise.all(files.map((f) => readFile(f)));
-    const shas = bytes.map((b) => createHash('sha256').update(b).digest('hex'));
-    const time = async (fn: (b: Buffer, i: number) => Promise<unknown>): Promise<number> => {
-      const t0 = performance.now();
-      for (let round = 0; round < 2; round++) for (const [i, b] of bytes.entries()) await fn(b, i);
-      return (performance.now() - t0) / (2 * bytes.length);
-    };
-    await time((b) => decodeImageBytes(b, pre)); // warm-up
-    const plainMs = await time((b) => decodeImageBytes(b, pre));
-    const viewMs = await time((b, i) => decodeView(b, pre, viewParams(shas[i]!, 1, 1)));
-    const noRotateMs = await time((b, i) => decodeView(b, pre, { ...viewParams(shas[i]!, 1, 1)!, rotateDegrees: 0 }));
-    const noJitterMs = await time((b, i) => decodeView(b, pre, { ...viewParams(shas[i]!, 1, 1)!, brightness: 1, contrast: 1, saturation: 1 }));
-    const threeViewsMs = await time((b, i) => decodeViews(b, pre, [1, 2, 3].map((v) => viewParams(shas[i]!, v, 1))));
-    console.log(
-      `decode, one image at a time, ${bytes.length} hymenoptera JPEGs at 224: plain ${plainMs.toFixed(2)} ms, ` +
-        `augmented view ${viewMs.toFixed(2)} ms (${(viewMs / plainMs).toFixed(2)}x; without rotation ${noRotateMs.toFixed(2)} ms, ` +
-        `without colour jitter ${noJitterMs.toFixed(2)} ms), 3 views with decodeViews ${threeViewsMs.toFixed(2)} ms ` +
-        `(${(threeViewsMs / 3).toFixed(2)} ms a view)`,
-    );
-    expect(viewMs).toBeGreaterThan(0);
-  });
 });
