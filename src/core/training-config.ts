@@ -75,9 +75,12 @@ export interface TrainConfig {
  * Stored in the manifest's `training.config.fineTune` so a run can be replayed; a checkpoint only resumes a run
  * with the same values.
  */
+/** What fine-tuning unfreezes: `last:<N blocks>`, `from:<tensor or node name>` or `all` (text, as `--unfreeze` takes it). */
+export type UnfreezeText = 'all' | `last:${number}` | `from:${string}`;
+
 export interface FineTuneConfig {
   /** What to unfreeze: `last:<N blocks>`, `from:<tensor or node name>` or `all`. */
-  readonly unfreeze: string;
+  readonly unfreeze: UnfreezeText;
   /** Fine-tuning epochs (after the head phase); early stopping may end sooner. */
   readonly epochs: number;
   /** Peak learning rate of the head; the unfrozen backbone layers get `learningRate * bodyLrRatio` (discriminative rates). */

@@ -28,6 +28,7 @@ describe('learning-rate schedules', () => {
 describe('fine-tuning config', () => {
   it('fills defaults and rejects bad values and unknown keys with the value named', () => {
     expect(fineTuneConfigFrom({}).unfreeze).toBe('last:3');
+    // @ts-expect-error -- the type refuses it; a JavaScript caller (or a --config file) is told at run time.
     expect(() => fineTuneConfigFrom({ unfreeze: 'top3' })).toThrow(/last:<N>.*top3/);
     expect(() => fineTuneConfigFrom({ views: -1 })).toThrow(/views.*-1/);
     expect(() => fineTuneConfigFrom({ epohcs: 3 } as never)).toThrow(/epohcs/);

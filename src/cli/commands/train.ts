@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../core/atomic-write.js';
 import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHoldout } from '../../core/fine-tune-holdout.js';
+import type { UnfreezeText } from '../../core/training-config.js';
 import { hasCropRows, hasMirrorRows, labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
@@ -47,7 +48,8 @@ interface TrainFlags extends BackboneFlags {
   config?: string;
   report: boolean;
   fineTune?: boolean;
-  unfreeze?: string;
+  /** Checked by fineTuneConfigFrom, as every fine-tuning value is. */
+  unfreeze?: UnfreezeText;
   fineTuneEpochs?: number;
   fineTuneLr?: number;
   bodyLrRatio?: number;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EpochLogs, TrainPhase } from '../../core/progress.js';
 import { GraftError } from '../../core/errors.js';
+import type { UnfreezeText } from '../../core/training-config.js';
 
 /**
  * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
@@ -42,7 +43,7 @@ export interface RunOptions {
 /** The fine-tuning options the dashboard offers (the rest of FineTuneConfig keeps its defaults). */
 export interface RunFineTuneOptions {
   /** `last:<N>` blocks or `all`. */
-  readonly unfreeze: string;
+  readonly unfreeze: UnfreezeText;
   readonly epochs: number;
   /** Augmented views per training image (0 = none). */
   readonly views: number;
