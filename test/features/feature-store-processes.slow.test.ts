@@ -23,6 +23,16 @@ function rawDb(): Database.Database {
   return new Database(path.join(dir, FEATURE_STORE_FILE), { timeout: 10_000 });
 }
 
+/** SQLite's own check of the whole file. */
+function expectSoundFile(): void {
+  const db = rawDb();
+  try {
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+  } finally {
+    db.close();
+  }
+}
+
 /** Runs the writer fixture to completion. */
 function runWriter(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -58,12 +68,7 @@ describe('FeatureStore written by several processes', () => {
     } finally {
       store.close();
     }
-    const db = rawDb();
-    try {
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    } finally {
-      db.close();
-    }
+    expectSoundFile();
   });
 
   it('a writer killed with SIGKILL mid-write leaves only whole batches and a sound file', async () => {
@@ -101,12 +106,7 @@ describe('FeatureStore written by several processes', () => {
     } finally {
       store.close();
     }
-    const db = rawDb();
-    try {
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    } finally {
-      db.close();
-    }
+    expectSoundFile();
   });
 });
 
