@@ -25,10 +25,11 @@ export const EVAL_FOLDER_NAMES: readonly string[] = ['test', 'val', 'valid', 'va
  */
 export async function findSplitFolders(dir: string, names: readonly string[] = VAL_FOLDER_NAMES): Promise<{ train: string; val: string | undefined } | undefined> {
   const root = resolve(dir);
-  const train = await splitFolder(root, 'train');
-  if (train === undefined || !(await isTrainSplit(root, train))) return undefined;
+  const entries = await readdir(root).catch(() => [] as string[]);
+  const train = await splitFolder(root, entries, 'train');
+  if (train === undefined || !(await isTrainSplit(root, entries, train))) return undefined;
   for (const name of names) {
-    const val = await splitFolder(root, name);
+    const val = await splitFolder(root, entries, name);
     if (val !== undefined) return { train, val };
   }
   return { train, val: undefined };
@@ -40,10 +41,15 @@ export async function findSplitFolders(dir: string, names: readonly string[] = V
  */
 export const isSplitName = (folder: string, name: string): boolean => folder.toLowerCase() === name;
 
-/** The folder `root/<name>` of a split, found without regard to case (the exact name first); undefined when none. */
-async function splitFolder(root: string, name: string): Promise<string | undefined> {
-  const entries = (await readdir(root).catch(() => [] as string[])).filter((entry) => isSplitName(entry, name));
-  for (const entry of [...entries.filter((entry) => entry === name), ...entries.filter((entry) => entry !== name)]) {
+/** The entries that are the split `name`, the exact name first, then those differing only in case. */
+export function splitCandidates(entries: readonly string[], name: string): string[] {
+  const matches = entries.filter((entry) => isSplitName(entry, name));
+  return [...matches.filter((entry) => entry === name), ...matches.filter((entry) => entry !== name)];
+}
+
+/** The folder `root/<name>` of a split among `entries` (root's), found without regard to case; undefined when none. */
+async function splitFolder(root: string, entries: readonly string[], name: string): Promise<string | undefined> {
+  for (const entry of splitCandidates(entries, name)) {
     if (await isFolder(join(root, entry))) return join(root, entry);
   }
   return undefined;
@@ -56,9 +62,10 @@ async function splitFolder(root: string, name: string): Promise<string | undefin
  */
 export async function unusedTestFolder(dir: string, val: string | undefined): Promise<string | undefined> {
   const root = resolve(dir);
-  const train = await splitFolder(root, 'train');
-  const test = await splitFolder(root, 'test');
-  if (train === undefined || test === undefined || !(await isTrainSplit(root, train))) return undefined;
+  const entries = await readdir(root).catch(() => [] as string[]);
+  const train = await splitFolder(root, entries, 'train');
+  const test = await splitFolder(root, entries, 'test');
+  if (train === undefined || test === undefined || !(await isTrainSplit(root, entries, train))) return undefined;
   return val !== undefined && resolve(val) === test ? undefined : test;
 }
 
@@ -75,12 +82,13 @@ export async function unusedTestData(data: string, source: { readonly val: strin
 }
 
 /**
- * Whether `train` (`root/train`, in any case) is the training part of a split set rather than a class folder named "train": every other
+ * Whether `train` (`root/train`, in any case; `entries` are root's) is the training part of a split set rather than a
+ * class folder named "train": every other
  * folder beside it is a held-out split (val, valid, validation, test), or it holds folders and no loose images (a
  * split set with another folder beside it, such as Kaggle's `sample/`).
  */
-async function isTrainSplit(root: string, train: string): Promise<boolean> {
-  const beside = (await readdir(root)).filter((name) => join(root, name) !== train && !isClutter(name));
+async function isTrainSplit(root: string, entries: readonly string[], train: string): Promise<boolean> {
+  const beside = entries.filter((name) => join(root, name) !== train && !isClutter(name));
   const besideFolders = (await Promise.all(beside.map(async (name) => ((await isFolder(join(root, name))) ? [name] : [])))).flat();
   if (besideFolders.every((name) => VAL_FOLDER_NAMES.some((split) => isSplitName(name, split)))) return true;
   // Folders beside it that are not split names: only a lower-case train/ holding folders is still a split (Kaggle's

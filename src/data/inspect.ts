@@ -1,7 +1,7 @@
 import { GraftError } from '../core/errors.js';
 import { makePreprocessing } from '../core/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
-import type { DatasetSummary, PartSummary } from './dataset-summary.js';
+import type { ClassSummary, DatasetSummary, PartSummary } from './dataset-summary.js';
 import { readAndDecode } from './decode-stream.js';
 import { describeDuplicates, findDuplicates, hashFiles, type HashedItem } from './find-duplicates.js';
 import { findSplitFolders, unusedTestFolder } from './find-split-folders.js';
@@ -49,8 +49,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     if (!trainPart) throw new GraftError('INVALID_DATASET', `${parts[0]!.root} has no train rows in its split column`, { hint: 'mark the rows to train on as train in the split column' });
     const warnings: string[] = [];
     // Reported among the warnings with the rest (the missing files above all), where training stops at the first.
-    const trainable = trainPart.classes.filter((c) => (c.readable ?? c.count) > 0).length;
-    if (trainable < 2) warnings.push(`${trainPart.name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`);
+    warnings.push(...tooFewClasses(trainPart.name, trainPart.classes));
     for (const part of parts) {
       const prefix = part.name === 'all' ? '' : `${part.name}: `;
       warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `${prefix}class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`));
@@ -110,8 +109,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
       else if (usable < SMALL_CLASS) warnings.push(`${prefix}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`);
       return { label, count: files.length, readable };
     });
-    const trainable = classes.filter((c) => (c.readable ?? c.count) > 0).length;
-    if ((name === 'train' || name === 'all') && trainable < 2) warnings.push(`${name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`);
+    if (name === 'train' || name === 'all') warnings.push(...tooFewClasses(name, classes));
     // As training refuses it (scan-named): the pattern read whole names, so every image is a class of its own.
     if (labelPattern !== undefined && dataset.items.length > 2 && dataset.labels.length === dataset.items.length) {
       warnings.push(`${name === 'all' ? '' : `${name}: `}--label-pattern reads a different class from every image name (${dataset.items.length} images, ${dataset.labels.length} classes): training refuses this; put only the class part of the name in the capture group`);
@@ -139,6 +137,12 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
  * Warnings for held-out parts (val, test) whose classes differ from train's, and for class names in one part that
  * print alike (Unicode forms: training refuses them; case only: two classes, perhaps by mistake).
  */
+/** The warning that a part training reads has fewer than two classes with usable images, as a list of 0 or 1. */
+function tooFewClasses(name: PartSummary['name'], classes: readonly ClassSummary[]): string[] {
+  const trainable = classes.filter((c) => (c.readable ?? c.count) > 0).length;
+  return trainable < 2 ? [`${name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`] : [];
+}
+
 function heldOutClassWarnings(parts: readonly PartSummary[]): string[] {
   const warnings: string[] = [];
   for (const part of parts) {

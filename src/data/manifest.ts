@@ -145,13 +145,8 @@ async function* jsonlRecords(file: string): AsyncGenerator<{ line: number; field
 /** Lines of a UTF-8 file (without their line breaks), read in chunks; a leading BOM is dropped. */
 async function* lines(file: string): AsyncGenerator<string> {
   let rest = '';
-  let isStart = true;
   for await (const chunk of utf8Chunks(file)) {
-    let text = rest + chunk;
-    if (isStart) {
-      text = text.replace(/^\uFEFF/, '');
-      isStart = false;
-    }
+    const text = rest + chunk;
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
       yield text.slice(start, end).replace(/\r$/, '');
@@ -165,7 +160,7 @@ async function* lines(file: string): AsyncGenerator<string> {
 /**
  * A file's text in chunks, decoded strictly: bytes that are not UTF-8 (Excel's "CSV (Comma delimited)" writes the
  * Windows code page) are refused with their line, where a lenient decoder would turn "é" into U+FFFD and two labels
- * that differ in their accents into one class.
+ * that differ in their accents into one class. A leading byte-order mark is dropped (the decoder's default).
  */
 async function* utf8Chunks(file: string): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -214,15 +209,7 @@ async function firstNonUtf8Line(file: string): Promise<number> {
 /** RFC 4180 records, parsed incrementally: quoted fields may hold commas, line breaks and doubled quotes. */
 async function* csvRecords(file: string): AsyncGenerator<{ line: number; fields: string[] }> {
   const parser = new CsvParser();
-  let isStart = true;
-  for await (const chunk of utf8Chunks(file)) {
-    let text = chunk;
-    if (isStart) {
-      text = text.replace(/^\uFEFF/, '');
-      isStart = false;
-    }
-    yield* parser.push(text);
-  }
+  for await (const chunk of utf8Chunks(file)) yield* parser.push(chunk);
   yield* parser.end();
 }
 

@@ -68,6 +68,12 @@ export interface TrainFromFeaturesOptions extends BackboneSettings {
 /** Bytes of training rows fitted in memory by default (see TrainFromFeaturesOptions.inMemoryRows). */
 const IN_MEMORY_BYTES = 256 * 1024 * 1024;
 
+/** Every option {@link trainFromFeatures} reads (the compiler holds it to TrainFromFeaturesOptions). */
+const TRAIN_FROM_FEATURES_OPTIONS: Record<keyof TrainFromFeaturesOptions, true> = {
+  features: true, out: true, backbone: true, valSplit: true, config: true, inMemoryRows: true, selectionRows: true, workDir: true, onProgress: true, signal: true,
+  cacheDir: true, offline: true, modelDirs: true, mirrors: true, overrides: true, featureOutput: true, engine: true,
+};
+
 /**
  * Trains a head on the features of a shard store (written by `graft embed --store --shard i/n` on one machine or many)
  * and writes a model directory, as {@link train} does from images. No image is read and the backbone never runs; it is
@@ -81,12 +87,6 @@ const IN_MEMORY_BYTES = 256 * 1024 * 1024;
  * @example
  * const result = await trainFromFeatures({ features: '/mnt/features', out: './model' });
  */
-/** Every option {@link trainFromFeatures} reads (the compiler holds it to TrainFromFeaturesOptions). */
-const TRAIN_FROM_FEATURES_OPTIONS: Record<keyof TrainFromFeaturesOptions, true> = {
-  features: true, out: true, backbone: true, valSplit: true, config: true, inMemoryRows: true, selectionRows: true, workDir: true, onProgress: true, signal: true,
-  cacheDir: true, offline: true, modelDirs: true, mirrors: true, overrides: true, featureOutput: true, engine: true,
-};
-
 export async function trainFromFeatures(options: TrainFromFeaturesOptions): Promise<TrainResult> {
   const started = performance.now();
   refuseUnknownOptions('trainFromFeatures', options, TRAIN_FROM_FEATURES_OPTIONS);

@@ -109,6 +109,12 @@ export interface TrainResult {
   readonly fineTune?: FineTuneSummary;
 }
 
+/** Every option {@link train} reads (the compiler holds it to TrainOptions). */
+const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
+  train: true, val: true, valSplit: true, labelPattern: true, confineTo: true, backbone: true, out: true, cacheDir: true, offline: true, modelDirs: true,
+  mirrors: true, overrides: true, featureOutput: true, engine: true, config: true, fineTune: true, checkpoint: true, resume: true, onProgress: true, signal: true, nativeGemm: true,
+};
+
 /**
  * The whole path in one call: scan the data, extract (or fetch cached) features, choose and fit the head on the
  * training images alone, score it on validation images if there are any, optionally fine-tune, and write a model
@@ -118,12 +124,6 @@ export interface TrainResult {
  * const result = await train({ train: './photos', out: './model' });
  * result.selection?.chosen.accuracy; // cross-validated accuracy on the training images, e.g. 0.95
  */
-/** Every option {@link train} reads (the compiler holds it to TrainOptions). */
-const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
-  train: true, val: true, valSplit: true, labelPattern: true, confineTo: true, backbone: true, out: true, cacheDir: true, offline: true, modelDirs: true,
-  mirrors: true, overrides: true, featureOutput: true, engine: true, config: true, fineTune: true, checkpoint: true, resume: true, onProgress: true, signal: true, nativeGemm: true,
-};
-
 export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   refuseUnknownOptions('train', trainOptions, TRAIN_OPTIONS);

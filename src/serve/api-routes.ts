@@ -77,7 +77,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       reply.raw.once('close', onClose);
       try {
         return await withDeadline(ctx.requestTimeoutMs, abandoned, async () => {
-          const queryTopK = parseTopK(request.query.top_k === undefined ? undefined : Number(request.query.top_k));
+          const queryTopK = parseTopK(request.query.top_k);
           const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
           const topK = inputs.topK ?? queryTopK ?? ctx.defaultTopK;
           const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter, signal: abandoned.signal });

@@ -84,18 +84,21 @@ export function checkJsonBody(body: unknown): JsonBody {
     const bad = json['images'].findIndex((item) => typeof item !== 'string');
     if (bad >= 0) throw new ServeError('BAD_REQUEST', `"images"[${bad}] must be a base64 string (or a data: URL), not ${kind(json['images'][bad])}.`);
   }
-  // A number, or a string of digits (as the query's top_k is read).
-  parseTopK(typeof json['top_k'] === 'string' && /^\d+$/.test(json['top_k']) ? Number(json['top_k']) : json['top_k']);
+  parseTopK(json['top_k']);
   return json as JsonBody;
 }
 
 /** The most labels a reply lists: the bound the query's schema holds too (api-schemas.ts). */
 export const MAX_TOP_K = 1000;
 
-/** A request's top_k, the same rule in every form (query, JSON, multipart field); undefined when not given. */
+/**
+ * A request's top_k, the same rule in every form (query, JSON, multipart field): a whole number, or a string of
+ * digits, from 1 to MAX_TOP_K; undefined when not given.
+ */
 export function parseTopK(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TOP_K) return value;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_TOP_K) return n;
   throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to ${MAX_TOP_K}, not ${JSON.stringify(value)}.`);
 }
 
@@ -118,8 +121,7 @@ async function readMultipart(request: FastifyRequest, options: ReadImageOptions)
       if (total > options.maxUploadBytes) throw tooLarge(total, options.maxUploadBytes);
       images.push(bytes);
     } else if (part.fieldname === 'top_k') {
-      const value = String(part.value);
-      topK = parseTopK(/^\d+$/.test(value) ? Number(value) : value);
+      topK = parseTopK(String(part.value));
     }
   }
   if (!images.length) throw new ServeError('BAD_REQUEST', 'The multipart body has no file in the field "image".');
