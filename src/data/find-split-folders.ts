@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { GraftError } from '../core/errors.js';
 import { hasImageExtension } from './dataset.js';
 import { isManifestPath, type ManifestPart } from './manifest.js';
 import { hasUnusedTestRows } from './scan-csv.js';
@@ -47,12 +48,30 @@ export function splitCandidates(entries: readonly string[], name: string): strin
   return [...matches.filter((entry) => entry === name), ...matches.filter((entry) => entry !== name)];
 }
 
-/** The folder `root/<name>` of a split among `entries` (root's), found without regard to case; undefined when none. */
+/**
+ * The folder `root/<name>` of a split among `entries` (root's), found without regard to case; undefined when none.
+ * @throws GraftError INVALID_DATASET for two of them ({@link assertOneSplitFolder}).
+ */
 async function splitFolder(root: string, entries: readonly string[], name: string): Promise<string | undefined> {
+  const folders: string[] = [];
   for (const entry of splitCandidates(entries, name)) {
-    if (await isFolder(join(root, entry))) return join(root, entry);
+    if (await isFolder(join(root, entry))) folders.push(entry);
   }
-  return undefined;
+  assertOneSplitFolder(root, folders, name);
+  return folders.length ? join(root, folders[0]!) : undefined;
+}
+
+/**
+ * Refuses two folders of `root` that are one split (`train/` and `Train/`): reading either would leave the other's
+ * images out without a word, and on macOS or Windows they are one folder.
+ * @param folders the folders of `root` that {@link isSplitName} matches to `name`.
+ * @throws GraftError INVALID_DATASET naming both.
+ */
+export function assertOneSplitFolder(root: string, folders: readonly string[], name: string): void {
+  if (folders.length < 2) return;
+  throw new GraftError('INVALID_DATASET', `${root} holds ${folders.map((f) => `${f}/`).join(' and ')}, folders whose names differ only in case; Graft would read one and leave the other's images out (on macOS and Windows they are one folder).`, {
+    hint: `merge them into one ${name}/ folder, or rename one`,
+  });
 }
 
 /**

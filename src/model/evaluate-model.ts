@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
-import { EVAL_FOLDER_NAMES, findSplitFolders, isSplitName, splitCandidates } from '../data/find-split-folders.js';
+import { assertOneSplitFolder, EVAL_FOLDER_NAMES, findSplitFolders, isSplitName, splitCandidates } from '../data/find-split-folders.js';
 import { labelLookup } from '../data/split.js';
 import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
@@ -100,5 +100,7 @@ async function heldOutFolderOnly(dir: string, labels: readonly string[]): Promis
   const folders = entries?.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name) ?? [];
   if (!folders.length || !folders.every((name) => EVAL_FOLDER_NAMES.some((split) => isSplitName(name, split))) || folders.some((name) => labels.includes(name))) return undefined;
   const preferred = EVAL_FOLDER_NAMES.find((split) => folders.some((name) => isSplitName(name, split)))!;
-  return join(dir, splitCandidates(folders, preferred)[0]!);
+  const candidates = splitCandidates(folders, preferred);
+  assertOneSplitFolder(dir, candidates, preferred);
+  return join(dir, candidates[0]!);
 }

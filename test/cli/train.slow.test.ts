@@ -157,6 +157,11 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const split = await runCli(['eval', moved, heldOutOnly, '--json'], isolated);
     expect(split.code, split.stderr).toBe(0);
     expect(parseJsonOutput<EvalJson>(split).perClass.bees).toEqual(bees.perClass.bees);
+    // A second test folder differing only in case (Test/ beside test/) is refused, not left out unread.
+    await symlink(join(hymenoptera, 'val'), join(heldOutOnly, 'Test'));
+    const twins = await runCli(['eval', moved, heldOutOnly], isolated);
+    expect(twins.code, twins.stderr).toBe(2);
+    expect(twins.stderr).toMatch(/holds test\/ and Test\/, folders whose names differ only in case/);
     const manifest = join(root, 'one-bee.csv');
     await writeFile(manifest, `path,label\n${bee},bees\n`);
     const one = await runCli(['eval', moved, manifest, '--json'], isolated);

@@ -281,6 +281,14 @@ describe('findSplitFolders', () => {
     await expectDatasetError(prepareData({ train: parts, seed: 1 }), /testing\/, training\/: the parts of a split/, /graft train .*training/);
   });
 
+  it('refuses split folders whose names differ only in case (train/ and Train/): one would be left out unread', async () => {
+    const both = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x', 'Train/a/2.jpg': 'x', 'Train/b/2.jpg': 'x', 'test/a/3.jpg': 'x', 'test/b/3.jpg': 'x' });
+    await expectDatasetError(prepareData({ train: both, seed: 1 }), /holds train\/ and Train\/, folders whose names differ only in case/, /merge them into one train\/ folder/);
+    const tests = await tree({ 'train/a/1.jpg': 'x', 'train/b/1.jpg': 'x', 'test/a/3.jpg': 'x', 'Test/b/3.jpg': 'x' });
+    await expectDatasetError(findSplitFolders(tests), /holds test\/ and Test\//);
+    await expectDatasetError(unusedTestFolder(tests, undefined), /holds test\/ and Test\//);
+  });
+
   it('--val-split with --group-by holds out whole groups: no held-out frame has a track in training', async () => {
     // GTSRB-like names: class_track_frame, 4 tracks of 5 frames per class.
     const files: Record<string, string> = {};
