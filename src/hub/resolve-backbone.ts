@@ -113,14 +113,13 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
   }
   const cached = catalogueCachePath(entry, options.cacheDir);
   searched.push(cached);
-  if (existsSync(cached)) {
-    const found = await readCachedModel(isSingleFile(entry.format) ? cached : dirname(cached), name, dirname(cached));
-    if ('sha256' in found && (entry.sha256.length === 0 || entry.sha256.includes(found.sha256))) return { ...found, name, source: entry.url ?? name, entry };
+  const copy = await cachedCopy(entry, options.cacheDir);
+  if ('found' in copy) return { ...copy.found, name, source: entry.url ?? name, entry };
+  if ('damaged' in copy) {
     // A damaged cached copy (a disk error, an interrupted copy by hand) would train silently on wrong weights: it is
     // removed, and downloaded again where the network allows.
     await rm(isSingleFile(entry.format) ? cached : dirname(cached), { recursive: true, force: true });
-    const why = 'sha256' in found ? `its sha256 is ${found.sha256}, not ${entry.sha256.join(' or ')}` : `it cannot be read (${found.unreadable})`;
-    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message: `The cached copy of ${name} (${cached}) was damaged: ${why}. It was removed.` });
+    options.onProgress?.({ type: 'warning', code: 'CACHED_MODEL_DAMAGED', message: `The cached copy of ${name} (${cached}) was damaged: ${copy.damaged}. It was removed.` });
     searched[searched.length - 1] = `${cached} (damaged, removed)`;
   }
   if (!entry.url) throw new GraftError('MODEL_NOT_FOUND', `Backbone ${name} has no download address`);
@@ -198,6 +197,21 @@ async function readCachedModel(path: string, source: string, folder: string): Pr
     return { unreadable: `its model id (sha256) is ${found.sha256}, not the ${recorded.trim()} recorded when it was downloaded` };
   }
   return found;
+}
+
+/** What the cache holds of a catalogue entry: nothing, the model (checked against the entry's sha256), or a copy that fails the check. */
+export type CachedCopy = { readonly absent: true } | { readonly found: ResolvedBackbone } | { readonly damaged: string };
+
+/**
+ * Reads and checks the cached copy of a catalogue entry, changing nothing: `graft models list` shows a damaged copy
+ * as such, and `resolveBackbone` removes it.
+ */
+export async function cachedCopy(entry: CatalogueEntry, cacheDir: string): Promise<CachedCopy> {
+  const cached = catalogueCachePath(entry, cacheDir);
+  if (!existsSync(cached)) return { absent: true };
+  const found = await readCachedModel(isSingleFile(entry.format) ? cached : dirname(cached), entry.name, dirname(cached));
+  if ('sha256' in found && (entry.sha256.length === 0 || entry.sha256.includes(found.sha256))) return { found };
+  return { damaged: 'sha256' in found ? `its sha256 is ${found.sha256}, not ${entry.sha256.join(' or ')}` : `it cannot be read (${found.unreadable})` };
 }
 
 /**

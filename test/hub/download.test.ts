@@ -453,6 +453,15 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       expect(existsSync(pulled.path)).toBe(true);
       expect(((await run('pull', 'mobilenet_v2')) as PullResult).fetched).toBe(false);
       expect(((await run('list')) as ModelListItem[]).find((m) => m.name === 'mobilenet_v2')?.cached).toBe(true);
+      // A cached copy damaged on disk is listed as such, not as cached; pulling replaces it.
+      const bytes = readFileSync(pulled.path);
+      bytes.fill(0, 100_000, 100_400);
+      writeFileSync(pulled.path, bytes);
+      expect(((await run('list')) as ModelListItem[]).find((m) => m.name === 'mobilenet_v2')?.cached).toBe('damaged');
+      expect(await runText('list')).toMatch(/mobilenet_v2 \* +onnx +224 +1280 +damaged/);
+      expect(await runText('info', 'mobilenet_v2')).toMatch(/cached +damaged, .*mobilenetv2-12-int8\.onnx \(graft models pull mobilenet_v2 replaces it\)/);
+      expect(((await run('pull', 'mobilenet_v2')) as PullResult).fetched).toBe(true);
+      expect(((await run('list')) as ModelListItem[]).find((m) => m.name === 'mobilenet_v2')?.cached).toBe(true);
 
       const table = await runText('list');
       expect(table).toMatch(/^name +format +input +features +cached +licence/);

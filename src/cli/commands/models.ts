@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { backboneFromOptions } from '../../engine/open-backbone.js';
 import { describeCutPoints, findCutPoints, formatShape } from '../../onnx/cut-points.js';
@@ -6,7 +6,7 @@ import { addBackboneOptions, backboneOptionsFrom, type BackboneFlags } from '../
 import { GraftError } from '../../core/errors.js';
 import { CATALOGUE, CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName, type CatalogueEntry } from '../../hub/catalogue.js';
 import { applyMirror, type MirrorRule } from '../../hub/mirror.js';
-import { catalogueCachePath, resolveBackbone, type BackboneLocation } from '../../hub/resolve-backbone.js';
+import { cachedCopy, catalogueCachePath, resolveBackbone, type BackboneLocation, type CachedCopy } from '../../hub/resolve-backbone.js';
 import { cacheDirFrom, hubMirrors, modelDirsFromEnvironment } from '../environment.js';
 import type { ProgressListener } from '../../core/progress.js';
 import { printResult, reportFailure } from '../output.js';
@@ -19,8 +19,11 @@ export interface ModelListItem {
   format: CatalogueEntry['format'];
   input_size: number;
   feature_dim: number;
-  /** `true` when the cache holds it, `'bundled'` when an npm dependency ships it. */
-  cached: boolean | 'bundled';
+  /**
+   * `true` when the cache holds it (checked against the catalogue's sha256), `'bundled'` when an npm dependency ships
+   * it, `'damaged'` when the cached copy fails that check (the next use removes it and downloads it again).
+   */
+  cached: boolean | 'bundled' | 'damaged';
   license: string;
   is_default: boolean;
   checksum: 'verified' | 'unverified';
@@ -60,19 +63,19 @@ export interface ModelsCommandOptions {
 }
 
 /** Rows for `graft models list`: every catalogue entry, default first as in the table's order. */
-export function listModels(cacheDir: string): ModelListItem[] {
-  return CATALOGUE_NAMES.map((name) => listItem(CATALOGUE[name], cacheDir));
+export async function listModels(cacheDir: string): Promise<ModelListItem[]> {
+  return Promise.all(CATALOGUE_NAMES.map((name) => listItem(CATALOGUE[name], cacheDir)));
 }
 
 /** `graft models info <name>`. @throws GraftError MODEL_NOT_FOUND for a name not in the catalogue, listing the names. */
-export function modelInfo(name: string, options: ModelsCommandOptions): ModelInfo {
+export async function modelInfo(name: string, options: ModelsCommandOptions): Promise<ModelInfo> {
   if (!isCatalogueName(name)) {
     throw new GraftError('MODEL_NOT_FOUND', `"${name}" is not in the catalogue`, { hint: `use one of: ${CATALOGUE_NAMES.join(', ')}` });
   }
   const entry: CatalogueEntry = CATALOGUE[name];
   const target = entry.url ? applyMirror(entry.url, options.mirrors) : undefined;
   return {
-    ...listItem(entry, options.cacheDir),
+    ...(await listItem(entry, options.cacheDir)),
     url: entry.url ?? null,
     fetch_from: target ? ('url' in target ? target.url : target.path) : null,
     file_name: entry.fileName,
@@ -114,9 +117,9 @@ export function registerModels(program: Command): void {
     .description('every named backbone: format, input size, feature size, whether it is cached, licence')
     .option(...cacheOption)
     .option(...jsonOption)
-    .action((flags: { cacheDir?: string; json: boolean }) => {
+    .action(async (flags: { cacheDir?: string; json: boolean }) => {
       try {
-        const rows = listModels(cacheDirFrom(flags.cacheDir));
+        const rows = await listModels(cacheDirFrom(flags.cacheDir));
         printResult(flags.json, rows, () => formatList(rows));
       } catch (error) {
         reportFailure(error, flags.json);
@@ -129,9 +132,9 @@ export function registerModels(program: Command): void {
     .argument('<name>', `catalogue name (${CATALOGUE_NAMES.join(', ')})`)
     .option(...cacheOption)
     .option(...jsonOption)
-    .action((name: string, flags: { cacheDir?: string; json: boolean }) => {
+    .action(async (name: string, flags: { cacheDir?: string; json: boolean }) => {
       try {
-        const info = modelInfo(name, { cacheDir: cacheDirFrom(flags.cacheDir), mirrors: hubMirrors() });
+        const info = await modelInfo(name, { cacheDir: cacheDirFrom(flags.cacheDir), mirrors: hubMirrors() });
         printResult(flags.json, info, () => formatInfo(info));
       } catch (error) {
         reportFailure(error, flags.json);
@@ -185,19 +188,21 @@ export function registerModels(program: Command): void {
     });
 }
 
-function listItem(entry: CatalogueEntry, cacheDir: string): ModelListItem {
+async function listItem(entry: CatalogueEntry, cacheDir: string): Promise<ModelListItem> {
   return {
     name: entry.name,
     format: entry.format,
     input_size: entry.inputSize,
     feature_dim: entry.featureDim,
-    cached: entry.bundled ? 'bundled' : existsSync(catalogueCachePath(entry, cacheDir)),
+    cached: entry.bundled ? 'bundled' : cachedState(await cachedCopy(entry, cacheDir)),
     license: entry.license,
     is_default: entry.name === DEFAULT_BACKBONE,
     checksum: entry.checksum ?? 'verified',
     description: entry.description,
   };
 }
+
+const cachedState = (copy: CachedCopy): boolean | 'damaged' => ('damaged' in copy ? 'damaged' : 'found' in copy);
 
 function locationPath(location: BackboneLocation): string {
   switch (location.kind) {
@@ -215,7 +220,7 @@ function locationPath(location: BackboneLocation): string {
 function formatList(rows: readonly ModelListItem[]): string {
   const table = [
     ['name', 'format', 'input', 'features', 'cached', 'licence'],
-    ...rows.map((r) => [`${r.name}${r.is_default ? ' *' : ''}`, r.format, String(r.input_size), String(r.feature_dim), r.cached === 'bundled' ? 'bundled' : r.cached ? 'yes' : 'no', r.license]),
+    ...rows.map((r) => [`${r.name}${r.is_default ? ' *' : ''}`, r.format, String(r.input_size), String(r.feature_dim), r.cached === 'bundled' || r.cached === 'damaged' ? r.cached : r.cached ? 'yes' : 'no', r.license]),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   const lines = table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
@@ -236,6 +241,6 @@ function formatInfo(info: ModelInfo): string {
     `  licence       ${info.license}`,
     ...(info.homepage ? [`  homepage      ${info.homepage}`] : []),
     ...(info.notes ? [`  notes         ${info.notes}`] : []),
-    `  cached        ${info.cached === 'bundled' ? 'bundled' : info.cached ? `yes, ${info.cache_path}${size}` : `no (graft models pull ${info.name})`}`,
+    `  cached        ${info.cached === 'bundled' ? 'bundled' : info.cached === 'damaged' ? `damaged, ${info.cache_path} (graft models pull ${info.name} replaces it)` : info.cached ? `yes, ${info.cache_path}${size}` : `no (graft models pull ${info.name})`}`,
   ].join('\n');
 }
