@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, readImageFile, UnreadableImageError, type DecodeOptions } from './decode-image.js';
 
@@ -149,9 +148,4 @@ export async function* decodeAll(
   for await (const { index, file, data } of readAndDecode(files, pre, { ...options, decode: true })) {
     yield { index, file, data: data! };
   }
-}
-
-/** Hex sha256 of a file's bytes (the same key {@link readAndDecode} reports). */
-export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
 }

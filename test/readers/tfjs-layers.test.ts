@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
 import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../../src/readers/tfjs-layers.js';
+import { tfjsModelDirSha256 } from '../../src/readers/tfjs-model-dir.js';
+import { CATALOGUE } from '../../src/hub/catalogue.js';
+import { hasShared, sharedDir } from '../support.js';
 
 let work: string;
 let model: tf.LayersModel;
@@ -92,6 +95,15 @@ describe('loadLayersModelFromDir', () => {
     const first = await layersModelDirSha256(dir);
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     expect(await layersModelDirSha256(dir)).toBe(first);
+    // The hub's streamed id of any TF.js folder (no topology parsed) is the same id, and so is the catalogue's.
+    expect(await tfjsModelDirSha256(dir)).toBe(first);
+    const split = await writeModelDir('hash-split', undefined, true);
+    expect(await tfjsModelDirSha256(split)).toBe(await layersModelDirSha256(split));
+    if (hasShared) {
+      const tm = join(sharedDir, 'models/tm-mobilenetv2-035/base');
+      expect(await tfjsModelDirSha256(tm)).toBe(await layersModelDirSha256(tm));
+      expect(CATALOGUE.mobilenet_v2_035.sha256).toContain(await tfjsModelDirSha256(tm));
+    }
     const weights = await readFile(join(dir, 'weights.bin'));
     weights[0] = weights[0]! ^ 1;
     await writeFile(join(dir, 'weights.bin'), weights);
