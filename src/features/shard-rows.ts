@@ -2,7 +2,8 @@ import { compareUtf8 } from '../core/compare-utf8.js';
 import { GraftError } from '../core/errors.js';
 import { checkBlockSize, DEFAULT_ROWS_PER_BLOCK, type FeatureBlock, type FeatureRows } from './feature-rows.js';
 import type { ShardSet } from './shard-set.js';
-import { decodeF32Into, type ShardPart } from './shard-store.js';
+import type { ShardPart } from './shard-store.js';
+import { decodeF32Into } from './vector-encoding.js';
 
 /** Which rows of a store a {@link ShardRows} reads. */
 export interface ShardRowSelection {

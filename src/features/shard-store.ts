@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import type { ShardSpec } from './shard-spec.js';
+import { encodeF32 } from './vector-encoding.js';
 
 /** Version of a shard file's layout, in its meta row and `PRAGMA user_version`. */
 export const SHARD_SCHEMA_VERSION = 1;
@@ -81,8 +82,6 @@ const CREATE_SCHEMA = `
   );
   CREATE INDEX rows_order ON rows (part, label, path);
 `;
-
-const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * One shard's SQLite file. A writer opens its own local working copy (never a file on a network volume); readers open
@@ -293,19 +292,3 @@ function schemaError(file: string, version: number): GraftError {
   );
 }
 
-/** Vectors are stored as little-endian float32 whatever the host, so a store can move between machines. */
-export function encodeF32(data: Float32Array): Buffer {
-  if (IS_LITTLE_ENDIAN) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const out = Buffer.allocUnsafe(data.byteLength);
-  for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i]!, i * 4);
-  return out;
-}
-
-/** Copies a stored little-endian vector into `target` at `offset` (in floats). */
-export function decodeF32Into(blob: Buffer, target: Float32Array, offset: number): void {
-  if (IS_LITTLE_ENDIAN) {
-    new Uint8Array(target.buffer, target.byteOffset + offset * 4, blob.length).set(blob);
-  } else {
-    for (let i = 0; i < blob.length / 4; i++) target[offset + i] = blob.readFloatLE(i * 4);
-  }
-}

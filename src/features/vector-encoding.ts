@@ -109,3 +109,12 @@ export function decodeF32(bytes: Buffer, dim: number): Float32Array {
   else for (let i = 0; i < dim; i++) vector[i] = bytes.readFloatLE(i * 4);
   return vector;
 }
+
+/** Copies a stored little-endian vector into `target` at `offset` (in floats). */
+export function decodeF32Into(blob: Buffer, target: Float32Array, offset: number): void {
+  if (IS_LITTLE_ENDIAN) {
+    new Uint8Array(target.buffer, target.byteOffset + offset * 4, blob.length).set(blob);
+  } else {
+    for (let i = 0; i < blob.length / 4; i++) target[offset + i] = blob.readFloatLE(i * 4);
+  }
+}

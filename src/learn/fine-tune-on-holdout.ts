@@ -14,6 +14,7 @@ import { assignFolds, groupKeys } from './select/folds.js';
 import type { TrainConfig } from './train-config.js';
 import { againCheckpointPath, refitCheckpointPath } from './checkpoint.js';
 import { compareOnHoldout, FEW_HELD_OUT, thinnestClass, type HoldoutComparison } from './holdout-comparison.js';
+import { roundSeconds } from '../core/round-seconds.js';
 
 export interface FineTuneOnHoldoutInput {
   readonly config: TrainConfig;
@@ -116,7 +117,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
 function workOf(runs: readonly FineTunePhaseResult[]): Pick<FineTuneSummary, 'timings' | 'activations'> {
   const sum = (value: (s: FineTuneSummary) => number): number => runs.reduce((total, run) => total + value(run.summary), 0);
   return {
-    timings: { activations_s: round(sum((s) => s.timings.activations_s)), train_s: round(sum((s) => s.timings.train_s)), export_s: round(sum((s) => s.timings.export_s)) },
+    timings: { activations_s: roundSeconds(sum((s) => s.timings.activations_s)), train_s: roundSeconds(sum((s) => s.timings.train_s)), export_s: roundSeconds(sum((s) => s.timings.export_s)) },
     activations: { computed: sum((s) => s.activations.computed), cached: sum((s) => s.activations.cached), shape: runs.at(-1)!.summary.activations.shape },
   };
 }
@@ -198,9 +199,6 @@ function fixedChoices(config: TrainConfig, phase: HeadPhase): TrainConfig {
   return { ...config, c: phase.linear.c, mirror: hasMirrorRows(views) ? 'on' : 'off', crops: hasCropRows(views) ? 'on' : 'off', tta: 'off' };
 }
 
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}
 
 function round4(value: number): number {
   return Math.round(value * 1e4) / 1e4;

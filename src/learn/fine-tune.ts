@@ -23,6 +23,7 @@ import type { FineTuneConfig } from './fine-tune-config.js';
 import type { FineTuneSummary } from './fine-tune-summary.js';
 import { fineTuneLoop, predictCut, type CutActivations, type TrainableSuffix } from './fine-tune-loop.js';
 import { cutActivationsInMemory } from './fine-tune-step.js';
+import { roundSeconds } from '../core/round-seconds.js';
 
 export type { FineTuneSummary } from './fine-tune-summary.js';
 
@@ -151,7 +152,7 @@ async function trainOnActivations(input: FineTunePhaseInput, cut: ResolvedCut, a
         bestEpoch: loop.bestEpoch,
         stoppedEarly: loop.stoppedEarly,
         resumedAfter: loop.resumedAfter,
-        timings: { activations_s: round(activationsSeconds), train_s: round(trainSeconds), export_s: round(exportSeconds) },
+        timings: { activations_s: roundSeconds(activationsSeconds), train_s: roundSeconds(trainSeconds), export_s: roundSeconds(exportSeconds) },
         activations: { computed, cached, shape },
         trainImgPerSec: Math.round(loop.trainImgPerSec * 10) / 10,
         exportCheck,
@@ -321,6 +322,3 @@ function cachedCutActivations(store: FeatureStore, shape: readonly number[], key
   };
 }
 
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}

@@ -18,6 +18,7 @@ import type { FeatureMatrix } from './train-head.js';
 import { CROPS_PER_IMAGE, type CropRows } from './select/crop-rows.js';
 import { GraftError } from '../core/errors.js';
 import { subsetRowSource, type RowSource } from '../features/feature-rows.js';
+import { roundSeconds } from '../core/round-seconds.js';
 
 /** Scores on a validation set: reported, never used to choose anything. */
 export type ValScores = Pick<EvaluationReport, 'accuracy' | 'top5' | 'perClass' | 'macroF1'> & { loss: number; count: number };
@@ -144,7 +145,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   return {
     ...fitted,
     ...scoreVal(fitted, valSet, data.labels),
-    features: { computed: extraction.computed, cached: extraction.cached, backbone_s: round(extraction.backboneSeconds) },
+    features: { computed: extraction.computed, cached: extraction.cached, backbone_s: roundSeconds(extraction.backboneSeconds) },
     skipped: extraction.skipped,
     counts: { train: trainSet.plain.count, val: valSet.plain.count },
     extractSeconds,
@@ -324,6 +325,3 @@ function cropRowsOf(files: readonly number[], plain: FeatureMatrix, mirrored: Fe
   return { plain: rowsOf(plain, extraction.corners), ...(mirroredCorners ? { mirrored: rowsOf(mirrored, extraction.mirroredCorners) } : {}) };
 }
 
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}

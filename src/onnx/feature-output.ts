@@ -19,6 +19,7 @@ import {
   nodeInputs,
   nodeOutputs,
   nodesOf,
+  renameTensor,
   tensorDims,
   valueElemType,
   valueShape,
@@ -258,7 +259,7 @@ function walkBackToPool(
 function appendFeatureNodes(graph: GraphProto, chosen: string, knownQuant: QuantParams | undefined, source: string): void {
   // A file `graft convert` wrote names its own output `graft_features` (a classifier's logits, say): renamed out of the
   // way, or the graph would define the name twice.
-  const renamed = tensorNames(graph).has(FEATURE_OUTPUT) ? renameTensor(graph, FEATURE_OUTPUT, freeName(graph, `${FEATURE_OUTPUT}_source`)) : undefined;
+  const renamed = tensorNames(graph).has(FEATURE_OUTPUT) ? renameTensorEverywhere(graph, FEATURE_OUTPUT, freeName(graph, `${FEATURE_OUTPUT}_source`)) : undefined;
   const tensor = chosen === FEATURE_OUTPUT && renamed ? renamed : chosen;
   let floatTensor = tensor;
   const quant = knownQuant ?? (isQuantized(graph, tensor) ? findQuantParams(graph, tensor, new Set()) : undefined);
@@ -287,12 +288,9 @@ function freeName(graph: GraphProto, base: string): string {
   return name;
 }
 
-/** Renames tensor `from` to `to` everywhere in the graph (its producer, its consumers, outputs, value infos); returns `to`. */
-function renameTensor(graph: GraphProto, from: string, to: string): string {
-  for (const node of nodesOf(graph)) {
-    node.input = (node.input ?? []).map((name) => (name === from ? to : name));
-    node.output = (node.output ?? []).map((name) => (name === from ? to : name));
-  }
+/** Renames tensor `from` to `to` everywhere in the graph (its producer, its consumers, inputs, outputs, value infos); returns `to`. */
+function renameTensorEverywhere(graph: GraphProto, from: string, to: string): string {
+  renameTensor(graph, from, to);
   for (const value of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) if (value.name === from) value.name = to;
   return to;
 }

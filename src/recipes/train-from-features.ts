@@ -29,6 +29,7 @@ import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type 
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
+import { roundSeconds } from '../core/round-seconds.js';
 
 /** Where models come from and how the backbone runs: as {@link train} takes them. */
 type BackboneSettings = Pick<TrainOptions, 'cacheDir' | 'offline' | 'modelDirs' | 'mirrors' | 'overrides' | 'featureOutput' | 'engine'>;
@@ -198,7 +199,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       model: modelDir,
       labels: [...meta.dataset.labels],
       val,
-      timings: { extract_s: round(fitted.readSeconds), train_s: round(fitted.trainSeconds), total_s: round((performance.now() - started) / 1000) },
+      timings: { extract_s: roundSeconds(fitted.readSeconds), train_s: roundSeconds(fitted.trainSeconds), total_s: roundSeconds((performance.now() - started) / 1000) },
       images: { train: trainRows.count, val: valRows?.count ?? 0, skipped },
       data: dataSource,
       features: headPhase.features,
@@ -340,9 +341,6 @@ function unreadableRows(set: ShardSet): SkippedFile[] {
   return out;
 }
 
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}
 
 /** A backbone view in words, for a preprocessing mismatch: its scales and its preprocessing. */
 function describeView(view: { readonly featureDim: number; readonly preprocessing: Preprocessing }): string {

@@ -35,6 +35,7 @@ import { caseOnlyLabelsNote } from '../data/scan-folder.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 import { isLinearHead } from '../learn/head-config.js';
 import { assignFolds, groupKeys } from '../learn/select/folds.js';
+import { roundSeconds } from '../core/round-seconds.js';
 
 export interface TrainOptions {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
@@ -237,7 +238,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     model: modelDir,
     labels: data.labels,
     val,
-    timings: { extract_s: round(headWork.extractSeconds), train_s: round(trainSeconds), total_s: round((performance.now() - started) / 1000) },
+    timings: { extract_s: roundSeconds(headWork.extractSeconds), train_s: roundSeconds(trainSeconds), total_s: roundSeconds((performance.now() - started) / 1000) },
     images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped },
     data: data.source,
     features: headWork.features,
@@ -293,9 +294,6 @@ async function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig
   return createHash('sha256').update(json).digest('hex');
 }
 
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}
 
 /** Fine-tuning cancelled after writing its checkpoint: the error says how to go on from it. */
 function resumable(error: unknown, checkpointPath: string): unknown {

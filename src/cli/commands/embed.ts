@@ -13,6 +13,7 @@ import { addBackboneOptions, backboneOptionsFrom, parseNumber, parsePositiveInte
 import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { onnxModelOf } from '../../engine/onnx-model-of.js';
+import { roundSeconds } from '../../core/round-seconds.js';
 
 /** `graft embed --json` output (a JSON contract). */
 export interface EmbedResult {
@@ -116,8 +117,8 @@ export function registerEmbed(program: Command): void {
           resumed_from: r.resumedFrom,
           published: r.isPublished,
           checkpoints: r.checkpoints,
-          seconds: Math.round(r.seconds * 1000) / 1000,
-          backbone_seconds: Math.round(r.backboneSeconds * 1000) / 1000,
+          seconds: roundSeconds(r.seconds),
+          backbone_seconds: roundSeconds(r.backboneSeconds),
           img_per_s: Math.round((r.computed / Math.max(r.seconds, 1e-9)) * 10) / 10,
           skipped: [...r.scanSkipped, ...r.skipped],
         };
@@ -142,8 +143,8 @@ export function registerEmbed(program: Command): void {
           images: dataset.items.length,
           computed: r.computed,
           cached: r.cached,
-          seconds: Math.round(r.seconds * 1000) / 1000,
-          backbone_seconds: Math.round(r.backboneSeconds * 1000) / 1000,
+          seconds: roundSeconds(r.seconds),
+          backbone_seconds: roundSeconds(r.backboneSeconds),
           img_per_s: Math.round((r.computed / Math.max(r.seconds, 1e-9)) * 10) / 10,
           skipped,
           cache: store.path,

@@ -4,6 +4,7 @@ import { importParquet } from '../../features/import-parquet.js';
 import { storeStatus } from '../../features/shard-set.js';
 import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { roundSeconds } from '../../core/round-seconds.js';
 
 /** `graft features status|export|import`: look at a shard store, and move it to and from Parquet. */
 export function registerFeatures(program: Command): void {
@@ -42,7 +43,7 @@ export function registerFeatures(program: Command): void {
       try {
         const r = await exportParquet(dir, flags.out, { onProgress: progress });
         progress.stop();
-        const result = { file: r.file, format: flags.format, rows: r.rows, dim: r.dim, row_groups: r.rowGroups, bytes: r.bytes, seconds: Math.round(r.seconds * 1000) / 1000 };
+        const result = { file: r.file, format: flags.format, rows: r.rows, dim: r.dim, row_groups: r.rowGroups, bytes: r.bytes, seconds: roundSeconds(r.seconds) };
         printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats in ${r.rowGroups} row groups written to ${r.file} (${(r.bytes / 1048576).toFixed(1)} MB, ${r.seconds.toFixed(1)} s)`);
       } catch (error) {
         progress.stop();
@@ -61,7 +62,7 @@ export function registerFeatures(program: Command): void {
       try {
         const r = await importParquet(file, flags.store, { onProgress: progress });
         progress.stop();
-        const result = { file: r.file, rows: r.rows, dim: r.dim, seconds: Math.round(r.seconds * 1000) / 1000 };
+        const result = { file: r.file, rows: r.rows, dim: r.dim, seconds: roundSeconds(r.seconds) };
         printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats imported into ${r.file}\nnext: graft train --features ${shellWord(flags.store)} --out <model-dir>`);
       } catch (error) {
         progress.stop();
