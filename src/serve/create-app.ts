@@ -32,7 +32,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { metrics } = options;
   const app = Fastify({
     bodyLimit: options.bodyLimit,
-    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs, http: timeoutChecks(options.requestTimeoutMs) }),
     logger: false,
     // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and
     // say nothing. Kept, additionalProperties: false refuses it, and the message names the field.
@@ -139,4 +139,18 @@ export async function listenOn(app: FastifyInstance, port: number, host: string)
     const otherHost = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || host !== '127.0.0.1' ? ', or --host 127.0.0.1' : '';
     throw new GraftError('INVALID_CONFIG', `Cannot listen: ${reason}`, { hint: `choose another --port (--port 0 takes any free one)${otherHost}`, cause: error });
   }
+}
+
+/**
+ * Node's server times requests out only when it checks its connections, every 30 s by default, and it fixes the
+ * headers' timeout (60 s) when the server is made, before Fastify sets the request timeout: a stalled upload was
+ * answered 408 after ~88 s whatever the timeout. Given to the server as it is made, both follow the timeout, and the
+ * checks run often enough to keep to it within a quarter of it (a second at most).
+ */
+function timeoutChecks(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
+  };
 }

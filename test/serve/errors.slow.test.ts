@@ -170,6 +170,32 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     socket.destroy();
   });
 
+  it('a client stalled mid-upload is answered 408 within about the request timeout, not after Node\'s own ~88 s', async () => {
+    const stalled = await startServer({ models: [model.dir], port: 0, watch: false, requestTimeoutMs: 1_500 });
+    try {
+      const { connect } = await import('node:net');
+      const target = new URL(stalled.url);
+      const socket = connect(Number(target.port), target.hostname);
+      socket.on('error', () => undefined);
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      const started = Date.now();
+      socket.write(`POST /v1/models/${stalled.models[0]}/predict HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n`);
+      socket.write(Buffer.alloc(1000, 1));
+      const reply = await new Promise<string>((r) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('close', () => r(text));
+        setTimeout(() => r(`no reply after 10 s: ${text}`), 10_000);
+      });
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+      expect(Date.now() - started).toBeLessThan(4_000);
+      socket.destroy();
+    } finally {
+      await stalled.close();
+    }
+  });
+
   it('a web folder that does not exist is refused at start, not served as 404s', async () => {
     const missing = join(model.root, 'no-such-web');
     const error = (await startServer({ models: [model.dir], port: 0, watch: false, webRoot: missing }).catch((e: unknown) => e)) as { code?: string; message: string };
