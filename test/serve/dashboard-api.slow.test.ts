@@ -271,14 +271,35 @@ describe('training dashboard API', () => {
     await restarted.close();
   });
 
-  it('shows a run whose backbone is not available offline as failed, with the reason', async () => {
+  it('shows a run whose backbone is not available offline as failed, with the reason, and keeps no files of it', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'offline', folder: data.root }) })).json()) as { id: number };
-    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 2, backbone: 'inception_v3' }) })).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 2, backbone: 'inception_v3' }) })).json()) as RunJson;
     const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
     expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'failed', error: expect.stringContaining('inception') } });
-    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { status: string; error: string };
-    expect(detail.status).toBe('failed');
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
+    expect(detail).toMatchObject({ status: 'failed', error: expect.stringContaining('inception') });
     expect((await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).status).toBe(404);
+    // Before: an empty runs/<id>/ stayed behind for every failed run.
+    expect(detail.modelDir).toBe(join(root, 'ui', 'runs', String(run.id), 'model'));
+    expect(existsSync(join(detail.modelDir, '..')), 'the run folder is removed').toBe(false);
+  });
+
+  it('keeps no files of a run whose images were deleted after it was queued', async () => {
+    const folder = join(root, 'emptied');
+    await cp(data.trainDir, folder, { recursive: true });
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'emptied', folder }))).json()) as { id: number };
+    const url = `${server.url}/v1/projects/${project.id}/runs`;
+    // An MLP run ahead of it holds the queue while the folder is emptied; it is cancelled once the second is queued.
+    const ahead = (await (await fetch(url, json({ epochs: 500, hidden: 256, backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    const run = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect(run.status).toBe('queued');
+    await rm(folder, { recursive: true });
+    await fetch(`${server.url}/v1/runs/${ahead.id}/cancel`, { method: 'POST' });
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ event: 'status', data: { status: 'failed' } });
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
+    expect(detail.error).toBeTruthy();
+    expect(existsSync(join(detail.modelDir, '..')), 'the run folder is removed').toBe(false);
+    expect(existsSync(join(ahead.modelDir, '..')), 'the cancelled run folder is removed').toBe(false);
   });
 
   it('says when it scored the training images (no val/ folder), and names the images training could not read', async () => {
