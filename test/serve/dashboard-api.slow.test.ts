@@ -496,6 +496,57 @@ describe('training dashboard API', () => {
       expect(store.run(run.id)!.status).toBe(end);
     }
   });
+  it('deletes a run that ended with everything it wrote; refuses a queued or running run (409) and an unknown one (404)', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'delete runs', folder: data.root }))).json()) as { id: number };
+    const url = `${server.url}/v1/projects/${project.id}/runs`;
+    const finished = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${server.url}/v1/runs/${finished.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const runFolder = join(finished.modelDir, '..');
+    expect(existsSync(join(finished.modelDir, 'model.onnx'))).toBe(true);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/thumbnails/0`)).status).toBe(200);
+
+    // A running run: refused with a hint to cancel it, and left training.
+    const running = (await (await fetch(url, json({ epochs: 500, hidden: 256, backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    const queued = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    let refused: Response | undefined;
+    await followEvents(`${server.url}/v1/runs/${running.id}/events`, async (e) => {
+      if (e.event !== 'epoch-end' || refused) return;
+      refused = await fetch(`${server.url}/v1/runs/${running.id}`, { method: 'DELETE' });
+      expect(server.dashboard.store.run(running.id)!.status).toBe('running');
+      const queuedRefusal = await fetch(`${server.url}/v1/runs/${queued.id}`, { method: 'DELETE' });
+      expect(queuedRefusal.status).toBe(409);
+      expect(((await queuedRefusal.json()) as { error: { message: string } }).error.message).toContain('is queued');
+      await fetch(`${server.url}/v1/runs/${queued.id}/cancel`, { method: 'POST' });
+      await fetch(`${server.url}/v1/runs/${running.id}/cancel`, { method: 'POST' });
+    });
+    expect(refused?.status).toBe(409);
+    expect(refused!.headers.get('content-type')).toMatch(/application\/json/);
+    expect(((await refused!.json()) as { error: { code: string; message: string; hint: string } }).error).toMatchObject({
+      code: 'CONFLICT',
+      message: `Run ${running.id} is running; a queued or running run cannot be deleted.`,
+      hint: expect.stringContaining('cancel it first'),
+    });
+
+    const deleted = await fetch(`${server.url}/v1/runs/${finished.id}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+    expect(existsSync(runFolder), 'the run folder is removed').toBe(false);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/evaluation`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/thumbnails/0`)).status).toBe(404);
+    expect(server.dashboard.store.epochs(finished.id)).toEqual([]);
+    const listed = (await (await fetch(`${server.url}/v1/projects/${project.id}`)).json()) as { runs: { id: number }[] };
+    expect(listed.runs.map((r) => r.id)).toEqual([queued.id, running.id]);
+    // Again, or an id that never was: 404 in JSON.
+    for (const id of [finished.id, 424242, 'abc']) {
+      const missing = await fetch(`${server.url}/v1/runs/${id}`, { method: 'DELETE' });
+      expect(missing.status, String(id)).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    // Cancelled runs can go too; deleting the project still removes the runs it has left.
+    expect((await fetch(`${server.url}/v1/runs/${queued.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(server.dashboard.store.run(running.id)).toBeUndefined();
+  });
 });
 
 skipReason('dashboard fine-tuning test');
