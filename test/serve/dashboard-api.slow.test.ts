@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelIssuesCaveat, WEAK_HEAD_CV_ACCURACY } from '../../src/core/selection-report.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import { GraftModel } from '../../src/model/graft-model.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
@@ -496,6 +497,49 @@ describe('training dashboard API', () => {
       expect(store.run(run.id)!.status).toBe(end);
     }
   });
+  it("downloads a finished run's model.onnx and graft.json, named after project and run; the two are a model directory", async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'my shapes', folder: data.root }))).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const onnx = await fetch(`${server.url}/v1/runs/${run.id}/model.onnx`);
+    expect(onnx.status).toBe(200);
+    expect(onnx.headers.get('content-type')).toBe('application/octet-stream');
+    expect(onnx.headers.get('content-disposition')).toBe(`attachment; filename="my-shapes-run${run.id}.onnx"; filename*=UTF-8''my-shapes-run${run.id}.onnx`);
+    const onnxBytes = Buffer.from(await onnx.arrayBuffer());
+    expect(onnxBytes.equals(await readFile(join(run.modelDir, 'model.onnx')))).toBe(true);
+    const manifest = await fetch(`${server.url}/v1/runs/${run.id}/graft.json`);
+    expect(manifest.status).toBe(200);
+    expect(manifest.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(manifest.headers.get('content-disposition')).toContain(`filename="my-shapes-run${run.id}.graft.json"`);
+    const manifestText = await manifest.text();
+    expect(JSON.parse(manifestText)).toMatchObject({ labels: ['circles', 'squares', 'triangles'], preprocessing: expect.any(Object) });
+
+    // The two files, saved under their names in the model directory, are what graft predict needs.
+    const dir = join(root, 'downloaded-model');
+    await mkdir(dir);
+    await writeFile(join(dir, 'model.onnx'), onnxBytes);
+    await writeFile(join(dir, 'graft.json'), manifestText);
+    const model = await GraftModel.load(dir);
+    try {
+      const circle = data.files.find((f) => f.includes('/val/circles/'))!;
+      const { results } = await model.predict([circle]);
+      expect(results[0]!.predictions[0]!.label).toBe('circles');
+    } finally {
+      await model.dispose();
+    }
+
+    // A run without a model: 404 in JSON, for each file.
+    const { store } = server.dashboard;
+    const failed = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFailed(failed.id, 'boom');
+    for (const path of [`${failed.id}/model.onnx`, `${failed.id}/graft.json`, '424242/model.onnx']) {
+      const missing = await fetch(`${server.url}/v1/runs/${path}`);
+      expect(missing.status, path).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    expect(((await (await fetch(`${server.url}/v1/runs/${failed.id}/model.onnx`)).json()) as { error: { message: string } }).error.message).toBe(`Run ${failed.id} has no model (status: failed).`);
+  });
+
   it('deletes a run that ended with everything it wrote; refuses a queued or running run (409) and an unknown one (404)', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'delete runs', folder: data.root }))).json()) as { id: number };
     const url = `${server.url}/v1/projects/${project.id}/runs`;
