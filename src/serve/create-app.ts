@@ -21,6 +21,8 @@ export interface AppOptions {
   /** Origins whose pages may call the routes `isCorsPath` accepts (`--cors`). None by default. */
   readonly corsOrigins?: readonly string[];
   readonly isCorsPath?: (path: string) => boolean;
+  /** The folder the server writes into (the dashboard's data folder): a full disk is a 507 that names it. */
+  readonly storageDir?: string;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (isClosing) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
-    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0] })),
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir })),
   );
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } satisfies ErrorBody),

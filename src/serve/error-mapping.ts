@@ -40,6 +40,7 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   BUSY: 503,
   NOT_READY: 503,
   OFFLINE: 503,
+  INSUFFICIENT_STORAGE: 507,
   UNSUPPORTED_MODEL: 500,
   INVALID_MODEL_DIR: 500,
   INVALID_CHECKPOINT: 409,
@@ -71,11 +72,20 @@ const MALFORMED_MULTIPART = /^(Multipart: Boundary not found|Unexpected end of m
 /** A hint that names a CLI command or flag helps a terminal user, not an HTTP client: such hints are not sent. */
 const CLI_HINT = /`graft |(^|\s)--[a-z]/;
 
+/** What the answer to a failed request may say about the request and the server. */
+export interface ErrorContext {
+  readonly contentType?: string;
+  readonly path?: string;
+  /** The folder the server writes into (the dashboard's data folder): a full disk's message names it. */
+  readonly storageDir?: string;
+}
+
 /**
  * Turns anything thrown while handling a request into a status and a JSON body, like hono's
- * `HTTPException.getResponse`. Unknown errors become 500 INTERNAL without their stack.
+ * `HTTPException.getResponse`. A full disk is 507 INSUFFICIENT_STORAGE; other unknown errors become 500 INTERNAL
+ * without their stack.
  */
-export function httpErrorFor(error: unknown, request?: { readonly contentType?: string; readonly path?: string }): HttpError {
+export function httpErrorFor(error: unknown, request?: ErrorContext): HttpError {
   if (frameworkCode(error) === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     // Fastify says only "Unsupported Media Type": name what came, and (on the predict route) what to send.
     const type = request?.contentType?.trim() || '(none)';
@@ -95,6 +105,11 @@ export function httpErrorFor(error: unknown, request?: { readonly contentType?: 
     return reply(code, `Cannot read ${error.file}: ${error.reason}.`, code === 'IMAGE_TOO_LARGE' ? 'send a smaller image' : `send a complete ${READABLE_FORMATS} file`);
   }
   if (error instanceof ServeError) return reply(error.code, error.message, error.hint);
+  const full = diskFullCause(error);
+  if (full) {
+    const where = request?.storageDir ? `The disk holding ${request.storageDir}` : "The server's disk";
+    return reply('INSUFFICIENT_STORAGE', `${where} is full; free space and retry (${full.message}).`, 'free space on that disk, then send the request again');
+  }
   if (error instanceof GraftError) return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);
   if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
     return reply('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, 'send multipart/form-data with a boundary parameter and complete parts (FormData does this)');
@@ -106,6 +121,18 @@ export function httpErrorFor(error: unknown, request?: { readonly contentType?: 
     return { status: STATUS_BY_CODE[code] === status ? status : STATUS_BY_CODE[code], body: { error: { code, message } } };
   }
   return reply('INTERNAL', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** Codes of a full disk or quota: node's errno codes, and SQLite's (better-sqlite3 puts it in `code`). */
+const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/** The error, or one of its causes, that says the disk is full; undefined when none does. */
+function diskFullCause(error: unknown): Error | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = frameworkCode(e);
+    if (code !== undefined && DISK_FULL_CODES.has(code)) return e;
+  }
+  return undefined;
 }
 
 function reply(code: ApiErrorCode, message: string, hint?: string): HttpError {

@@ -18,7 +18,9 @@ export type ServeErrorCode =
   | 'NOT_AN_IMAGE'
   | 'TIMEOUT'
   | 'BUSY'
-  | 'NOT_READY';
+  | 'NOT_READY'
+  /** The disk the server writes to is full (ENOSPC, a quota, SQLite's "database or disk is full"). */
+  | 'INSUFFICIENT_STORAGE';
 
 /** A request the server refuses; `code` is part of the API (clients switch on it), the status comes from error-mapping.ts. */
 export class ServeError extends Error {

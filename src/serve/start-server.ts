@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
@@ -140,6 +141,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       },
       corsOrigins: options.corsOrigins ?? [],
       isCorsPath: (path) => path.startsWith('/v1/models'),
+      ...(options.dashboard ? { storageDir: resolve(options.dashboard.dataDir) } : {}),
     });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
 

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelIssuesCaveat, WEAK_HEAD_CV_ACCURACY } from '../../src/core/selection-report.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import { GraftModel } from '../../src/model/graft-model.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
@@ -271,14 +272,35 @@ describe('training dashboard API', () => {
     await restarted.close();
   });
 
-  it('shows a run whose backbone is not available offline as failed, with the reason', async () => {
+  it('shows a run whose backbone is not available offline as failed, with the reason, and keeps no files of it', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'offline', folder: data.root }) })).json()) as { id: number };
-    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 2, backbone: 'inception_v3' }) })).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 2, backbone: 'inception_v3' }) })).json()) as RunJson;
     const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
     expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'failed', error: expect.stringContaining('inception') } });
-    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { status: string; error: string };
-    expect(detail.status).toBe('failed');
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
+    expect(detail).toMatchObject({ status: 'failed', error: expect.stringContaining('inception') });
     expect((await fetch(`${server.url}/v1/runs/${run.id}/evaluation`)).status).toBe(404);
+    // Before: an empty runs/<id>/ stayed behind for every failed run.
+    expect(detail.modelDir).toBe(join(root, 'ui', 'runs', String(run.id), 'model'));
+    expect(existsSync(join(detail.modelDir, '..')), 'the run folder is removed').toBe(false);
+  });
+
+  it('keeps no files of a run whose images were deleted after it was queued', async () => {
+    const folder = join(root, 'emptied');
+    await cp(data.trainDir, folder, { recursive: true });
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'emptied', folder }))).json()) as { id: number };
+    const url = `${server.url}/v1/projects/${project.id}/runs`;
+    // An MLP run ahead of it holds the queue while the folder is emptied; it is cancelled once the second is queued.
+    const ahead = (await (await fetch(url, json({ epochs: 500, hidden: 256, backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    const run = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect(run.status).toBe('queued');
+    await rm(folder, { recursive: true });
+    await fetch(`${server.url}/v1/runs/${ahead.id}/cancel`, { method: 'POST' });
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ event: 'status', data: { status: 'failed' } });
+    const detail = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as RunJson;
+    expect(detail.error).toBeTruthy();
+    expect(existsSync(join(detail.modelDir, '..')), 'the run folder is removed').toBe(false);
+    expect(existsSync(join(ahead.modelDir, '..')), 'the cancelled run folder is removed').toBe(false);
   });
 
   it('says when it scored the training images (no val/ folder), and names the images training could not read', async () => {
@@ -474,6 +496,100 @@ describe('training dashboard API', () => {
       expect(body.error.message).toContain(`already ${end}`);
       expect(store.run(run.id)!.status).toBe(end);
     }
+  });
+  it("downloads a finished run's model.onnx and graft.json, named after project and run; the two are a model directory", async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'my shapes', folder: data.root }))).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const onnx = await fetch(`${server.url}/v1/runs/${run.id}/model.onnx`);
+    expect(onnx.status).toBe(200);
+    expect(onnx.headers.get('content-type')).toBe('application/octet-stream');
+    expect(onnx.headers.get('content-disposition')).toBe(`attachment; filename="my-shapes-run${run.id}.onnx"; filename*=UTF-8''my-shapes-run${run.id}.onnx`);
+    const onnxBytes = Buffer.from(await onnx.arrayBuffer());
+    expect(onnxBytes.equals(await readFile(join(run.modelDir, 'model.onnx')))).toBe(true);
+    const manifest = await fetch(`${server.url}/v1/runs/${run.id}/graft.json`);
+    expect(manifest.status).toBe(200);
+    expect(manifest.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(manifest.headers.get('content-disposition')).toContain(`filename="my-shapes-run${run.id}.graft.json"`);
+    const manifestText = await manifest.text();
+    expect(JSON.parse(manifestText)).toMatchObject({ labels: ['circles', 'squares', 'triangles'], preprocessing: expect.any(Object) });
+
+    // The two files, saved under their names in the model directory, are what graft predict needs.
+    const dir = join(root, 'downloaded-model');
+    await mkdir(dir);
+    await writeFile(join(dir, 'model.onnx'), onnxBytes);
+    await writeFile(join(dir, 'graft.json'), manifestText);
+    const model = await GraftModel.load(dir);
+    try {
+      const circle = data.files.find((f) => f.includes('/val/circles/'))!;
+      const { results } = await model.predict([circle]);
+      expect(results[0]!.predictions[0]!.label).toBe('circles');
+    } finally {
+      await model.dispose();
+    }
+
+    // A run without a model: 404 in JSON, for each file.
+    const { store } = server.dashboard;
+    const failed = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFailed(failed.id, 'boom');
+    for (const path of [`${failed.id}/model.onnx`, `${failed.id}/graft.json`, '424242/model.onnx']) {
+      const missing = await fetch(`${server.url}/v1/runs/${path}`);
+      expect(missing.status, path).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    expect(((await (await fetch(`${server.url}/v1/runs/${failed.id}/model.onnx`)).json()) as { error: { message: string } }).error.message).toBe(`Run ${failed.id} has no model (status: failed).`);
+  });
+
+  it('deletes a run that ended with everything it wrote; refuses a queued or running run (409) and an unknown one (404)', async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'delete runs', folder: data.root }))).json()) as { id: number };
+    const url = `${server.url}/v1/projects/${project.id}/runs`;
+    const finished = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${server.url}/v1/runs/${finished.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const runFolder = join(finished.modelDir, '..');
+    expect(existsSync(join(finished.modelDir, 'model.onnx'))).toBe(true);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/thumbnails/0`)).status).toBe(200);
+
+    // A running run: refused with a hint to cancel it, and left training.
+    const running = (await (await fetch(url, json({ epochs: 500, hidden: 256, backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    const queued = (await (await fetch(url, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    let refused: Response | undefined;
+    await followEvents(`${server.url}/v1/runs/${running.id}/events`, async (e) => {
+      if (e.event !== 'epoch-end' || refused) return;
+      refused = await fetch(`${server.url}/v1/runs/${running.id}`, { method: 'DELETE' });
+      expect(server.dashboard.store.run(running.id)!.status).toBe('running');
+      const queuedRefusal = await fetch(`${server.url}/v1/runs/${queued.id}`, { method: 'DELETE' });
+      expect(queuedRefusal.status).toBe(409);
+      expect(((await queuedRefusal.json()) as { error: { message: string } }).error.message).toContain('is queued');
+      await fetch(`${server.url}/v1/runs/${queued.id}/cancel`, { method: 'POST' });
+      await fetch(`${server.url}/v1/runs/${running.id}/cancel`, { method: 'POST' });
+    });
+    expect(refused?.status).toBe(409);
+    expect(refused!.headers.get('content-type')).toMatch(/application\/json/);
+    expect(((await refused!.json()) as { error: { code: string; message: string; hint: string } }).error).toMatchObject({
+      code: 'CONFLICT',
+      message: `Run ${running.id} is running; a queued or running run cannot be deleted.`,
+      hint: expect.stringContaining('cancel it first'),
+    });
+
+    const deleted = await fetch(`${server.url}/v1/runs/${finished.id}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+    expect(existsSync(runFolder), 'the run folder is removed').toBe(false);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/evaluation`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${finished.id}/thumbnails/0`)).status).toBe(404);
+    expect(server.dashboard.store.epochs(finished.id)).toEqual([]);
+    const listed = (await (await fetch(`${server.url}/v1/projects/${project.id}`)).json()) as { runs: { id: number }[] };
+    expect(listed.runs.map((r) => r.id)).toEqual([queued.id, running.id]);
+    // Again, or an id that never was: 404 in JSON.
+    for (const id of [finished.id, 424242, 'abc']) {
+      const missing = await fetch(`${server.url}/v1/runs/${id}`, { method: 'DELETE' });
+      expect(missing.status, String(id)).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    // Cancelled runs can go too; deleting the project still removes the runs it has left.
+    expect((await fetch(`${server.url}/v1/runs/${queued.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(server.dashboard.store.run(running.id)).toBeUndefined();
   });
 });
 

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +203,59 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       // After a restart the run is still shown as cancelled (not interrupted).
       const runs = server.dashboard.store.runs(project.id);
       expect(runs.map((r) => r.status)).toEqual(['cancelled']);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it("downloads a finished run's model.onnx and graft.json, and deletes an ended run only once the user confirms", async () => {
+    const auth = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'to download', folder: data.root }) })).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ backbone: 'nsfwjs_mobilenet_v2' }) })).json()) as { id: number; modelDir: string };
+    await (await fetch(`${server.url}/v1/runs/${run.id}/events`, { headers: auth })).text(); // ends with the run
+    expect(server.dashboard.store.run(run.id)!.status).toBe('finished');
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
+      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.getByRole('button', { name: `Open run #${run.id}` }).click();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
+      expect(await page.locator('#run-downloads').isVisible()).toBe(true);
+      expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);
+
+      for (const [link, name, file] of [['model.onnx', `to-download-run${run.id}.onnx`, 'model.onnx'], ['graft.json', `to-download-run${run.id}.graft.json`, 'graft.json']] as const) {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: link, exact: true }).click()]);
+        expect(download.suggestedFilename()).toBe(name);
+        expect((await readFile((await download.path())!)).equals(await readFile(join(run.modelDir, file))), file).toBe(true);
+      }
+
+      const remove = page.locator('#run-section').getByRole('button', { name: `Delete run #${run.id}` });
+      // Dismissed: nothing happens.
+      const asked: string[] = [];
+      page.once('dialog', (dialog) => {
+        asked.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await remove.click();
+      await page.waitForTimeout(300);
+      expect(asked).toEqual([expect.stringMatching(new RegExp(`^Delete run #${run.id}.*cannot be undone`))]);
+      expect(server.dashboard.store.run(run.id)).toBeDefined();
+      expect(existsSync(run.modelDir)).toBe(true);
+      // Confirmed: the run, its row and its folder go, and the run view closes.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await remove.click();
+      await page.waitForSelector('#run-section', { state: 'hidden' });
+      await page.waitForFunction(`!document.querySelector('#runs-table tbody tr[data-run="${run.id}"]')`);
+      expect(await page.locator('#run-form-message').textContent()).toBe(`Deleted run #${run.id}.`);
+      expect(server.dashboard.store.run(run.id)).toBeUndefined();
+      expect(existsSync(join(run.modelDir, '..'))).toBe(false);
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-deleted-run-1280.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();

@@ -46,7 +46,7 @@ describe('training dashboard: who may use it, and from where', () => {
     fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   it('answers no API call and not the page without the token (401 in Graft JSON); /healthz stays open', async () => {
-    const calls: [string, string][] = [['GET', '/v1/projects'], ['GET', '/v1/projects/1'], ['GET', '/v1/runs/1'], ['GET', '/v1/runs/1/events'], ['GET', '/v1/runs/1/thumbnails/0?size=512'], ['GET', '/v1/data-roots'], ['GET', '/dashboard/'], ['GET', '/dashboard/dashboard.js'], ['GET', '/metrics'], ['POST', '/v1/projects'], ['POST', '/v1/runs/1/cancel'], ['DELETE', '/v1/projects/1']];
+    const calls: [string, string][] = [['GET', '/v1/projects'], ['GET', '/v1/projects/1'], ['GET', '/v1/runs/1'], ['GET', '/v1/runs/1/events'], ['GET', '/v1/runs/1/thumbnails/0?size=512'], ['GET', '/v1/data-roots'], ['GET', '/dashboard/'], ['GET', '/dashboard/dashboard.js'], ['GET', '/metrics'], ['POST', '/v1/projects'], ['POST', '/v1/runs/1/cancel'], ['DELETE', '/v1/runs/1'], ['DELETE', '/v1/projects/1']];
     for (const [method, path] of calls) {
       const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-of-the-right-length-xxxxxxxxxxxxxxx' }, { cookie: `graft-token-${new URL(server.url).port}=forged` }];
       for (const headers of attempts) {
@@ -219,6 +219,18 @@ describe('training dashboard: who may use it, and from where', () => {
     expect(store.run(run.id)!.status).toBe('cancelled');
     const second = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
     expect((await rawRequest(`${server.url}/v1/runs/${second.id}/cancel`, { method: 'POST', headers: auth })).status).toBe(200);
+
+    // Deleting a run (it ended: cancelled above) is guarded the same way; its record stays until a request may.
+    const remove = (headers: Record<string, string>) => rawRequest(`${server.url}/v1/runs/${run.id}`, { method: 'DELETE', headers });
+    for (const [what, headers, , status] of attempts.filter(([, , body]) => body === undefined)) {
+      expect({ what, status: (await remove(headers)).status }).toEqual({ what, status });
+      expect(store.run(run.id), what).toBeDefined();
+    }
+    expect((await remove({})).status).toBe(401);
+    expect(store.run(run.id)).toBeDefined();
+    expect((await remove({ cookie, origin: own, 'x-graft-request': '1', 'sec-fetch-site': 'same-origin' })).status).toBe(204);
+    expect(store.run(run.id)).toBeUndefined();
+    expect((await rawRequest(`${server.url}/v1/runs/${second.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
   });
 
   it.skipIf(!hasChromium)('a page on another port of this host cannot cancel a run or upload, even with the dashboard cookie in the browser', async () => {

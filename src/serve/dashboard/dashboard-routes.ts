@@ -17,6 +17,7 @@ import { DashboardStore, isTerminalStatus, type ProjectRecord, type RunFineTuneO
 import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
+import { registerRunFileRoutes } from './run-file-routes.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
@@ -107,6 +108,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   });
   registerDashboardPage(app, options.webRoot);
   registerProjectRoutes(app, ctx);
+  registerRunFileRoutes(app, ctx);
   const runOr404 = (id: string) => ctx.runOr404(id);
 
   app.post('/v1/projects/:id/runs', {

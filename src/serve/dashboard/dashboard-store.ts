@@ -236,6 +236,14 @@ export class DashboardStore {
     })();
   }
 
+  /** Removes one run and its epochs, in one transaction (its folder is the caller's). */
+  deleteRun(id: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM epochs WHERE run_id = ?').run(id);
+      this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+    })();
+  }
+
   /** The stored evaluation (JSON), so thumbnail indexes stay stable across requests and restarts. */
   evaluation(runId: number): unknown {
     const row = this.db.prepare('SELECT evaluation FROM runs WHERE id = ?').get(runId) as { evaluation: string | null } | undefined;

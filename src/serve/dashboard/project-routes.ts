@@ -38,8 +38,19 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     if (body.folder === undefined) {
       const project = store.createProject(body.name, '');
       const dir = ctx.uploadDir(project.id);
-      await mkdir(dir, { recursive: true });
-      store.setProjectDataDir(project.id, dir);
+      try {
+        await mkdir(dir, { recursive: true });
+        store.setProjectDataDir(project.id, dir);
+      } catch (error) {
+        // A full disk: no project without a folder is left behind (it could never take an upload). Should the store
+        // be full too, the first error is the one that says why.
+        try {
+          store.deleteProject(project.id);
+        } catch {
+          // said by `error`
+        }
+        throw error;
+      }
       return reply.code(201).send(await ctx.describeProject({ ...project, dataDir: dir }));
     }
     const folder = await ctx.dataRoots.resolveFolder(body.folder);

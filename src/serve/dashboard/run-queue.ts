@@ -1,14 +1,14 @@
 import type { MirrorRule } from '../../hub/mirror.js';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
 import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { train } from '../../recipes/train.js';
-import { checkpointFiles, removeCheckpoint } from '../../learn/checkpoint.js';
 import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { SkippedFile } from '../../data/dataset.js';
+import { removeRunFiles } from './run-files.js';
 import type { DashboardStore, EpochRecord, ProjectRecord, RunRecord, RunStatus } from './dashboard-store.js';
 
 /**
@@ -268,11 +268,10 @@ export class RunQueue {
       });
       this.emit(runId, { type: 'status', status: 'finished' });
     } catch (error) {
+      // Nothing of a failed or cancelled run stays on disk: no model, no fine-tuning checkpoint, no empty run folder
+      // (the dashboard never resumes a run). Its record keeps the reason.
+      await removeRunFiles(run).catch(() => undefined);
       if (signal.aborted || (error instanceof GraftError && error.code === 'CANCELLED')) {
-        // Nothing of a cancelled run stays on disk: no model, no fine-tuning checkpoint (the dashboard never resumes).
-        await rm(run.modelDir, { recursive: true, force: true }).catch(() => undefined);
-        await Promise.all(checkpointFiles(`${run.modelDir}.checkpoint`).map(removeCheckpoint)).catch(() => undefined);
-        await rmdir(dirname(run.modelDir)).catch(() => undefined); // the run's folder, when nothing else is in it
         const done = store.epochs(runId).length;
         const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;
         store.markCancelled(runId, note);

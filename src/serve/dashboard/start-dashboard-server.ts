@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
 import { createApp, listenOn } from '../create-app.js';
 import { ServerMetrics } from '../server-metrics.js';
@@ -38,6 +39,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     multipartLimits: { fileSize: options.maxUploadBytes ?? 20 * 1024 * 1024, files: 256, fields: 8, parts: 264 },
     metrics,
     access: { token: new AccessToken(token), allowedHosts: options.allowedHosts ?? [] },
+    storageDir: resolve(options.dataDir),
   });
   try {
     app.get('/', async (_request, reply) => reply.redirect('/dashboard/'));

@@ -200,11 +200,21 @@ function drawChart(svg, epochs, key, fineTuneStarted = false) {
 }
 
 const cancelButton = /** @type {HTMLButtonElement} */ (byId('cancel-run'));
-/** Shows or hides the run view's Cancel button for a status. @param {number} runId @param {string} status */
-function showCancel(runId, status) {
+const deleteButton = /** @type {HTMLButtonElement} */ (byId('delete-run'));
+/**
+ * Shows what the run view offers for a status: Cancel while the run is queued or running, Delete once it ended,
+ * and the model's files once it finished. @param {number} runId @param {string} status
+ */
+function showRunActions(runId, status) {
   cancelButton.hidden = !isActive(status);
   cancelButton.disabled = false;
   cancelButton.setAttribute('aria-label', `Cancel run #${runId}`);
+  deleteButton.hidden = !TERMINAL.includes(status);
+  deleteButton.disabled = false;
+  deleteButton.setAttribute('aria-label', `Delete run #${runId}`);
+  byId('run-downloads').hidden = status !== 'finished';
+  byId('download-onnx').setAttribute('href', `/v1/runs/${runId}/model.onnx`);
+  byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
 }
 
 /** Applies a run's new status to the run view (if it shows that run) and the runs table. @type {((runId: number, status: string, note: string | null | undefined) => void) | undefined} */
@@ -240,7 +250,7 @@ async function openRun(runId) {
   const status = byId('run-status');
   say(status, statusText(run.status, run.error), run.status === 'failed');
   byId('run-section').dataset.status = run.status;
-  showCancel(run.id, run.status);
+  showRunActions(run.id, run.status);
   const source = new EventSource(`/v1/runs/${runId}/events`);
   stream = source;
   let ended = false;
@@ -249,7 +259,7 @@ async function openRun(runId) {
     if (ended || currentRunId !== runId) return;
     say(status, statusText(newStatus, note), newStatus === 'failed');
     byId('run-section').dataset.status = newStatus;
-    showCancel(runId, newStatus);
+    showRunActions(runId, newStatus);
     if (!TERMINAL.includes(newStatus)) return;
     ended = true;
     source.close();
@@ -315,6 +325,32 @@ async function cancelRun(runId, button) {
 
 cancelButton.addEventListener('click', () => {
   if (currentRunId !== undefined) void cancelRun(currentRunId, cancelButton);
+});
+
+/**
+ * Deletes a run that ended, with its model, once the user confirms; the run view closes and the runs table
+ * loses the row. @param {number} runId
+ */
+async function deleteRun(runId) {
+  if (!window.confirm(`Delete run #${runId}, its curves, evaluation and model? This cannot be undone.`)) return;
+  deleteButton.disabled = true;
+  try {
+    await api(`/v1/runs/${runId}`, { method: 'DELETE' });
+    if (currentRunId === runId) {
+      stream?.close();
+      currentRunId = undefined;
+      byId('run-section').hidden = true;
+    }
+    say(byId('run-form-message'), `Deleted run #${runId}.`);
+    await showProject();
+  } catch (error) {
+    deleteButton.disabled = false;
+    say(byId('run-status'), `Cannot delete run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+  }
+}
+
+deleteButton.addEventListener('click', () => {
+  if (currentRunId !== undefined) void deleteRun(currentRunId);
 });
 
 /**
