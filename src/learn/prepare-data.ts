@@ -8,6 +8,7 @@ import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { alignLabels, stratifiedSplit } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import { groupKeys } from './select/folds.js';
 
 export interface DataSplit {
@@ -69,7 +70,9 @@ const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
  */
 export async function prepareData(options: PrepareDataOptions): Promise<DataSplit> {
   if (options.val !== undefined && options.valSplit !== undefined) {
-    throw new GraftError('INVALID_CONFIG', 'Pass either --val <dir> or --val-split <fraction>, not both');
+    throw new GraftError('INVALID_CONFIG', `Pass either ${optionName('val')} or ${optionName('valSplit')}, not both. Received: ${JSON.stringify(options.val)} and ${options.valSplit}`, {
+      hint: 'val names a folder (or manifest) of images to score; valSplit holds out a fraction of the training images instead',
+    });
   }
   let trainPath = options.train;
   let valPath = options.val;
@@ -90,7 +93,7 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
     const val = inCanonicalOrder(await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS, confineTo }));
     if (val.split && val.split.part === undefined) {
       throw new GraftError('INVALID_DATASET', `${val.root} has no val or test rows in its split column to validate on (${describeCounts(val.split.counts)})`, {
-        hint: 'pass a manifest or folder of held-out images as --val, or mark them as valid in the split column',
+        hint: `pass a manifest or folder of held-out images as ${optionName('val')}, or mark them as valid in the split column`,
       });
     }
     const aligned = alignLabels(train, val);
@@ -103,16 +106,22 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
       source: { train: train.root, val: aligned.val.root, valSplit: null, ...named, ...(valPart ? { valPart } : {}) },
     };
   }
-  const valSplit = options.valSplit ?? 0;
-  if (!(valSplit >= 0 && valSplit < 1)) {
-    throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
-  }
+  const valSplit = checkValSplit(options.valSplit ?? 0);
   const files = train.items.map((item) => item.file);
   const hashes = valSplit > 0 && options.hashFiles ? await options.hashFiles(files) : undefined;
   const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashes) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   const digest = valSplit > 0 ? { heldOutDigest: heldOutDigest(train.root, parts.val) } : {};
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named, ...digest } };
+}
+
+/**
+ * A held-out fraction, checked: `train` and `trainFromFeatures` refuse one outside [0, 1) alike.
+ * @throws GraftError `INVALID_CONFIG` naming valSplit (--val-split) and the value.
+ */
+export function checkValSplit(valSplit: number): number {
+  if (valSplit >= 0 && valSplit < 1) return valSplit;
+  throw new GraftError('INVALID_CONFIG', `${optionName('valSplit')} must be in [0, 1). Received: ${valSplit}`, { hint: `e.g. ${optionExample('valSplit', 0.2)}` });
 }
 
 /**

@@ -9,6 +9,7 @@ import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
 import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { withDenseHead } from '../onnx/append-head.js';
@@ -171,7 +172,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   if (saved && saved.fingerprint !== fingerprint) {
     throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${checkpointPath} belongs to a different run (other data, backbone or options)`, {
-      hint: 'run without --resume to start over, or resume with the options of the interrupted run',
+      hint: `run without ${optionName('resume')} to start over, or resume with the options of the interrupted run`,
     });
   }
   if (fine && options.resume && !saved) options.onProgress?.({ type: 'info', message: `no checkpoint at ${checkpointPath}: starting from the beginning` });
@@ -300,5 +301,5 @@ function round(seconds: number): number {
 /** Fine-tuning cancelled after writing its checkpoint: the error says how to go on from it. */
 function resumable(error: unknown, checkpointPath: string): unknown {
   if (!(error instanceof GraftError) || error.code !== 'CANCELLED' || !existsSync(checkpointPath)) return error;
-  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: the same command with --resume goes on from its last epoch`, cause: error });
+  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: the same call with ${optionName('resume')} goes on from its last epoch`, cause: error });
 }

@@ -201,7 +201,7 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(plain.code).toBe(2);
     expect(plain.stdout).toContain('--label-pattern');
     // ...and which pattern this model was trained with (graft.json records it).
-    expect(parseJsonOutput<{ error: { hint: string } }>(plain).error.hint).toBe(`this model was trained with --label-pattern ${JSON.stringify(pattern)}: pass it again to score file names`);
+    expect(parseJsonOutput<{ error: { hint: string } }>(plain).error.hint).toBe(`this model was trained with labelPattern: '${pattern}' (--label-pattern ${JSON.stringify(pattern)}): pass it again to score file names`);
     // The report scores the recorded validation folder by the recorded pattern.
     const report = parseJsonOutput<{ dataset: string | null; accuracy: number | null }>(await runCli(['report', join(root, 'named-model'), '--out', join(root, 'named.html'), '--json'], env));
     expect(report.dataset).toBe(test);
