@@ -38,11 +38,31 @@ export interface DataSource {
   readonly heldOutDigest?: string;
 }
 
+/**
+ * Where validation images come from, if anywhere: a folder or manifest scored as it is (`val`), or a fraction of the
+ * training images held out (`valSplit`), never both. The type refuses both; {@link validationSource} refuses them at
+ * run time, for JavaScript callers.
+ */
+export type ValidationSource = { readonly val?: string; readonly valSplit?: never } | { readonly val?: never; readonly valSplit?: number };
+
+/**
+ * `val` and `valSplit` as a {@link ValidationSource}: what the CLI's flags (and an untyped caller's options) become.
+ * @throws GraftError `INVALID_CONFIG` naming both options when both are given.
+ */
+export function validationSource(val: string | undefined, valSplit: number | undefined): ValidationSource {
+  if (val !== undefined && valSplit !== undefined) {
+    throw new GraftError('INVALID_CONFIG', `Pass either ${optionName('val')} or ${optionName('valSplit')}, not both. Received: ${JSON.stringify(val)} and ${valSplit}`, {
+      hint: 'val names a folder (or manifest) of images to score; valSplit holds out a fraction of the training images instead',
+    });
+  }
+  return val !== undefined ? { val } : valSplit !== undefined ? { valSplit } : {};
+}
+
 /** What {@link prepareData} reads: the training set, and where validation images come from, if anywhere. */
-export interface PrepareDataOptions {
+export type PrepareDataOptions = PrepareDataSettings & ValidationSource;
+
+interface PrepareDataSettings {
   readonly train: string;
-  readonly val?: string;
-  readonly valSplit?: number;
   readonly seed: number;
   readonly labelPattern?: string;
   /** `--group-by`: a `valSplit` holds out whole groups (a GTSRB track), as every internal split does. */
@@ -69,11 +89,7 @@ const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
  * scored: nothing is chosen on them.
  */
 export async function prepareData(options: PrepareDataOptions): Promise<DataSplit> {
-  if (options.val !== undefined && options.valSplit !== undefined) {
-    throw new GraftError('INVALID_CONFIG', `Pass either ${optionName('val')} or ${optionName('valSplit')}, not both. Received: ${JSON.stringify(options.val)} and ${options.valSplit}`, {
-      hint: 'val names a folder (or manifest) of images to score; valSplit holds out a fraction of the training images instead',
-    });
-  }
+  validationSource(options.val, options.valSplit);
   let trainPath = options.train;
   let valPath = options.val;
   // A dataset folder with train/ trains on train/, with --val or --val-split too (its class folders are in there).

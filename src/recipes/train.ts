@@ -23,7 +23,7 @@ import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
 import { runHeadPhase, type HeadPhase, type ValScores } from '../learn/head-phase.js';
-import { prepareData, type DataSplit } from '../learn/prepare-data.js';
+import { prepareData, validationSource, type DataSplit, type ValidationSource } from '../learn/prepare-data.js';
 import type { SelectionReport } from '../learn/select/fit-linear-head.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
@@ -37,13 +37,18 @@ import { onnxModelOf } from '../engine/onnx-model-of.js';
 import { isLinearHead } from '../learn/head-config.js';
 import { assignFolds, groupKeys } from '../learn/select/folds.js';
 
-export interface TrainOptions {
+/**
+ * Options of {@link train}. Validation images come from `val` or `valSplit`, never both (the type refuses both):
+ * - `val`: a validation folder or CSV, scored and reported, never used to choose. Default: the dataset's own val/
+ *   folder, else none.
+ * - `valSplit`: the fraction of the training data held out (stratified, seeded) to score when there is no validation
+ *   folder; default 0.
+ */
+export type TrainOptions = TrainSettings & ValidationSource;
+
+interface TrainSettings {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
   readonly train: string;
-  /** Validation folder or CSV, scored and reported, never used to choose. Default: the dataset's own val/ folder, else none. */
-  readonly val?: string;
-  /** Fraction of the training data held out (stratified, seeded) to score when there is no validation folder; default 0. */
-  readonly valSplit?: number;
   /**
    * The class of each image from its file name, not its folder (fastai's `from_name_re`): a regular expression whose
    * first capture group is the label, e.g. `'^(.+)_\d+\.jpg$'` for Oxford-IIIT Pets' `Abyssinian_12.jpg`. Applies
@@ -135,8 +140,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const data = await prepareData({
     train: options.train,
-    val: options.val,
-    valSplit: options.valSplit,
+    ...validationSource(options.val, options.valSplit),
     seed: requested.seed,
     labelPattern: options.labelPattern,
     ...(requested.groupBy ? { groupBy: requested.groupBy } : {}),

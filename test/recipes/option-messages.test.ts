@@ -46,6 +46,13 @@ describe('a refused setting is named as the library caller wrote it and as the C
     expect(error.message).toBe('Pass either val (--val) or valSplit (--val-split), not both. Received: "/elsewhere" and 0.2');
   });
 
+  it('val and valSplit exclude each other in the options type', () => {
+    // @ts-expect-error -- one or the other: `npm run lint` fails here if the type lets both through again.
+    const both: TrainOptions = { train: 'photos', out: 'model', val: 'held-out', valSplit: 0.2 };
+    const either: TrainOptions[] = [{ train: 'photos', out: 'model', val: 'held-out' }, { train: 'photos', out: 'model', valSplit: 0.2 }, { train: 'photos', out: 'model', val: undefined, valSplit: undefined }];
+    expect([both, ...either].length).toBe(4);
+  });
+
   it('trainFromFeatures names its options: config.crops, config.mirror, inMemoryRows', async () => {
     const out = join(await tempDir('graft-option-messages-'), 'model');
     const crops = await failure(() => trainFromFeatures({ features: '/nonexistent', out, config: { crops: 'on' } }));
