@@ -35,7 +35,8 @@ export interface HeadPhase {
   readonly labelIssues: LabelIssue[];
   /** MLP epochs (empty for the linear head, which has no epochs). */
   readonly history: EpochLogs[];
-  readonly bestEpoch: number;
+  /** MLP: the epoch whose weights were kept (1-based). Absent for the linear head, which has no epochs. */
+  readonly bestEpoch?: number;
   readonly stoppedEarly: boolean;
   readonly backend: string;
   readonly val: ValScores | null;
@@ -203,7 +204,6 @@ export function linearFitted(head: LinearHead): FittedHead {
     selection: head.selection,
     labelIssues: head.labelIssues,
     history: [],
-    bestEpoch: 0,
     stoppedEarly: false,
     backend: 'onnxruntime',
   };

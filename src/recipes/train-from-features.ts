@@ -208,7 +208,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       head,
       selection: fitted.selection,
       labelIssues: fitted.labelIssues,
-      bestEpoch: fitted.bestEpoch,
+      ...(fitted.bestEpoch !== undefined ? { bestEpoch: fitted.bestEpoch } : {}),
       history: fitted.history,
     };
   } finally {

@@ -108,8 +108,12 @@ export interface TrainResult {
   readonly selection: SelectionReport | null;
   /** Training images whose label the cross-validated head confidently contradicts (most suspicious first). */
   readonly labelIssues: LabelIssue[];
-  /** MLP only: the epoch kept (on a held-out fifth of the training images), and the epochs run. */
-  readonly bestEpoch: number;
+  /**
+   * MLP head only: the epoch whose weights were kept (1-based, chosen on a held-out fifth of the training images).
+   * Absent for a linear head, which is solved, not trained in epochs (its `history` is empty).
+   */
+  readonly bestEpoch?: number;
+  /** MLP head only: the epochs run; empty for a linear head. */
   readonly history: EpochLogs[];
   /** Present when the run fine-tuned the backbone; `val` above then scores the final model. */
   readonly fineTune?: FineTuneSummary;
@@ -250,7 +254,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     head,
     selection: headPhase.selection,
     labelIssues: headPhase.labelIssues,
-    bestEpoch: headPhase.bestEpoch,
+    ...(headPhase.bestEpoch !== undefined ? { bestEpoch: headPhase.bestEpoch } : {}),
     history: headPhase.history,
     ...(fineTune ? { fineTune } : {}),
   };
