@@ -309,5 +309,5 @@ function round(seconds: number): number {
 /** Fine-tuning cancelled after writing its checkpoint: the error says how to go on from it. */
 function resumable(error: unknown, checkpointPath: string): unknown {
   if (!(error instanceof GraftError) || error.code !== 'CANCELLED' || !existsSync(checkpointPath)) return error;
-  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: the same call with ${optionName('resume')} goes on from its last epoch`, cause: error });
+  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: run again with ${optionName('resume')} to go on from its last epoch`, cause: error });
 }
