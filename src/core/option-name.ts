@@ -52,11 +52,6 @@ const FLAGS = {
 /** A setting messages can name (see {@link optionName}). */
 export type OptionPath = keyof typeof FLAGS;
 
-/** The `graft train` flag that sets `option`, or null where only a `--config` file does. */
-export function flagOf(option: OptionPath): `--${string}` | null {
-  return FLAGS[option];
-}
-
 /**
  * The setting as both readers know it, for a message: the option and, in brackets, its flag.
  * @example
