@@ -1,21 +1,22 @@
 import { GraftError } from './errors.js';
+import { optionName, type OptionPath } from './option-name.js';
 
 /**
- * A regular expression given on the command line (`--group-by`, `--label-pattern`) as a reading of file base names:
+ * A regular expression option (`groupBy`, `labelPattern`) as a reading of file base names:
  * its first capture group, else its whole match; undefined where it does not match.
  *
- * @param flag the option's name, for the error.
+ * @param option the option that holds the pattern, named (with its flag) in the error.
  * @param hint an example of the option in use, for the error.
- * @throws GraftError `INVALID_CONFIG` naming the flag for a pattern that is not a regular expression.
+ * @throws GraftError `INVALID_CONFIG` naming the option and its flag for a pattern that is not a regular expression.
  * @example
- * fileNamePattern('--label-pattern', '^(.+)_\\d+\\.jpg$', '...')('Abyssinian_12.jpg') // 'Abyssinian'
+ * fileNamePattern('labelPattern', '^(.+)_\\d+\\.jpg$', '...')('Abyssinian_12.jpg') // 'Abyssinian'
  */
-export function fileNamePattern(flag: string, pattern: string, hint: string): (name: string) => string | undefined {
+export function fileNamePattern(option: OptionPath, pattern: string, hint: string): (name: string) => string | undefined {
   let regex: RegExp;
   try {
     regex = new RegExp(pattern);
   } catch (cause) {
-    throw new GraftError('INVALID_CONFIG', `${flag} is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, { hint, cause });
+    throw new GraftError('INVALID_CONFIG', `${optionName(option)} is not a valid regular expression: ${(cause as Error).message}. Received: ${pattern}`, { hint, cause });
   }
   return (name) => {
     const match = regex.exec(name);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GraftError } from './errors.js';
+import { optionExample, optionName } from './option-name.js';
 import { cropFractionOf } from './pixel-tensor.js';
 
 // The arithmetic Node and the browser share lives in pixel-tensor.ts (no Node API there); re-exported here as before.
@@ -23,11 +24,11 @@ export function makePreprocessing(options: {
   const { inputSize, scale, layout } = options;
   const cropFraction = options.cropFraction ?? 1;
   if (!(cropFraction > 0.25 && cropFraction <= 1)) {
-    throw new GraftError('INVALID_CONFIG', `Crop fraction must be in (0.25, 1]. Received: ${cropFraction}`, { hint: 'e.g. --crop-fraction 0.875 (ImageNet evaluation), or 1 to keep the whole short side' });
+    throw new GraftError('INVALID_CONFIG', `${optionName('overrides.cropFraction')} must be in (0.25, 1]. Received: ${cropFraction}`, { hint: `e.g. ${optionExample('overrides.cropFraction', 0.875)} (ImageNet evaluation), or 1 to keep the whole short side` });
   }
   if (!Number.isInteger(inputSize) || inputSize < 16 || inputSize > 2048) {
-    throw new GraftError('INVALID_CONFIG', `Input size must be an integer between 16 and 2048. Received: ${inputSize}`, {
-      hint: 'pass --input-size with the side length the model was trained on, e.g. 224',
+    throw new GraftError('INVALID_CONFIG', `${optionName('overrides.inputSize')} must be an integer between 16 and 2048. Received: ${inputSize}`, {
+      hint: `pass the side length the model was trained on, e.g. ${optionExample('overrides.inputSize', 224)}`,
     });
   }
   if (!SCALES.includes(scale)) {

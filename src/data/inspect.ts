@@ -1,4 +1,5 @@
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import { makePreprocessing } from '../core/preprocessing.js';
 import type { LabelledDataset, SkippedFile } from './dataset.js';
 import type { ClassSummary, DatasetSummary, PartSummary } from './dataset-summary.js';
@@ -112,7 +113,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     if (name === 'train' || name === 'all') warnings.push(...tooFewClasses(name, classes));
     // As training refuses it (scan-named): the pattern read whole names, so every image is a class of its own.
     if (labelPattern !== undefined && dataset.items.length > 2 && dataset.labels.length === dataset.items.length) {
-      warnings.push(`${name === 'all' ? '' : `${name}: `}--label-pattern reads a different class from every image name (${dataset.items.length} images, ${dataset.labels.length} classes): training refuses this; put only the class part of the name in the capture group`);
+      warnings.push(`${name === 'all' ? '' : `${name}: `}${optionName('labelPattern')} reads a different class from every image name (${dataset.items.length} images, ${dataset.labels.length} classes): training refuses this; put only the class part of the name in the capture group`);
     }
     parts.push({
       name,

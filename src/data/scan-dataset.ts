@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { isReallyWithin } from '../core/is-within.js';
 import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import type { LabelledDataset } from './dataset.js';
 import { isManifestPath, type ManifestPart } from './manifest.js';
 import { scanCsv } from './scan-csv.js';
@@ -40,8 +41,8 @@ export async function scanDataset(pathOrCsv: string, options: ScanDatasetOptions
 async function scanAny(pathOrCsv: string, options: ScanDatasetOptions): Promise<LabelledDataset> {
   if (options.labelPattern !== undefined) {
     if (isManifestPath(pathOrCsv)) {
-      throw new GraftError('INVALID_CONFIG', `--label-pattern reads labels from image names in a folder, and ${pathOrCsv} is a manifest, which names them`, {
-        hint: 'drop --label-pattern, or pass the folder of images',
+      throw new GraftError('INVALID_CONFIG', `${optionName('labelPattern')} reads labels from image names in a folder, and ${pathOrCsv} is a manifest, which names them`, {
+        hint: `drop ${optionName('labelPattern')}, or pass the folder of images`,
       });
     }
     return scanNamedImages(pathOrCsv, options.labelPattern, options);

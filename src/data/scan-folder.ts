@@ -3,6 +3,7 @@ import { isWithin } from '../core/is-within.js';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { optionExample } from '../core/option-name.js';
 import { hasImageExtension, type LabelledDataset, type LabelledItem, type SkippedFile } from './dataset.js';
 import { isManifestPath } from './manifest.js';
 
@@ -96,7 +97,7 @@ export async function scanImageFolder(dir: string, options: ScanFolderOptions = 
     const table = tableToPass((await readdir(dirname(root)).catch(() => [] as string[])).filter(isManifestPath));
     const tableHint = table ? `\nor, if ${join(dirname(root), table)} labels these images, pass it instead: graft train ${join(dirname(root), table)}` : '';
     throw new GraftError('INVALID_DATASET', `No class subfolders found in ${root}`, {
-      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass --label-pattern '^(.+)_\\d+\\.jpg$'${tableHint}`,
+      hint: `put the images in one subfolder per class, named after the class:\n${EXPECTED_FOLDER_LAYOUT}\nor, where the class is in the file names (Abyssinian_12.jpg), pass ${optionExample('labelPattern', '^(.+)_\\d+\\.jpg$', "'^(.+)_\\d+\\.jpg$'")}${tableHint}`,
     });
   }
   requireSeparateClasses(root, classDirs);

@@ -1,4 +1,5 @@
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import type { LabelledDataset, LabelledItem } from './dataset.js';
 import { deriveSeed, mulberry32, shuffleInPlace } from '../core/random.js';
 
@@ -126,7 +127,7 @@ export function alignLabels(
   val: LabelledDataset,
 ): { train: LabelledDataset; val: LabelledDataset } {
   if (val.items.length === 0) {
-    throw new GraftError('INVALID_DATASET', `No images found in the validation set ${val.root}`, { hint: 'pass a folder with one sub-folder of images per class, or leave --val out' });
+    throw new GraftError('INVALID_DATASET', `No images found in the validation set ${val.root}`, { hint: `pass a folder with one sub-folder of images per class, or leave ${optionName('val')} out` });
   }
   const extra = unknownLabels(val, train.labels);
   if (extra.length > 0) {

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 
 /**
  * A new private folder for local scratch files under `parent` (--work-dir) or the system's temporary folder.
@@ -15,7 +16,7 @@ export function makeWorkDir(parent: string | undefined, prefix: string, needs: s
     return mkdtempSync(join(where, prefix));
   } catch (cause) {
     throw new GraftError('INVALID_CONFIG', `Cannot make a scratch folder in ${where} (${(cause as Error).message})`, {
-      hint: `pass --work-dir <an existing, writable local folder> (it holds ${needs})`,
+      hint: `pass ${optionName('workDir')} an existing, writable local folder (it holds ${needs})`,
       cause,
     });
   }

@@ -1,3 +1,4 @@
+import { optionExample } from '../core/option-name.js';
 /** Per-class weights, the same for every head and for fine-tuning. */
 
 /**
@@ -31,6 +32,6 @@ export function classBalanceNote(labels: readonly string[], mode: 'none' | 'bala
   if (!rarest || !commonest || commonest[1] < 2 * rarest[1]) return undefined;
   const spread = `class sizes differ: "${rarest[0]}" has ${rarest[1]} training image${rarest[1] === 1 ? '' : 's'}, "${commonest[0]}" ${commonest[1]}`;
   return mode === 'balanced'
-    ? `${spread}; rare classes are weighed up (--class-weights none weighs every image alike)`
-    : `${spread}; every image weighs the same (--class-weights balanced weighs rare classes up, which scores better where each class matters alike)`;
+    ? `${spread}; rare classes are weighed up (${optionExample('classWeights', 'none')} weighs every image alike)`
+    : `${spread}; every image weighs the same (${optionExample('classWeights', 'balanced')} weighs rare classes up, which scores better where each class matters alike)`;
 }

@@ -1,4 +1,5 @@
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName, type OptionPath } from '../core/option-name.js';
 import { SCHEDULE_KINDS } from './lr-schedule.js';
 import { definedOnly } from '../core/defined-only.js';
 import type { FineTuneConfig } from '../core/training-config.js';
@@ -37,21 +38,27 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
   // at 8 they take ~1.5 GB and train at the measured ~15 img/s. A batch size given is kept.
   const wholeNetwork = options.unfreeze === 'all' && options.batchSize === undefined ? { batchSize: WHOLE_NETWORK_BATCH_SIZE } : {};
   const c: FineTuneConfig = { ...DEFAULT_FINE_TUNE, ...wholeNetwork, ...definedOnly(options) };
-  const check = (ok: boolean, what: string, value: unknown, hint: string): void => {
-    if (!ok) throw new GraftError('INVALID_CONFIG', `${what}. Received: ${String(value)}`, { hint });
+  // Each message names the option and its flag (`fineTune.epochs (--fine-tune-epochs)`), as trainConfigFrom's do.
+  const check = (ok: boolean, option: OptionPath, rule: string, value: unknown, example: Parameters<typeof optionExample>[1], shellExample?: string): void => {
+    if (!ok) throw new GraftError('INVALID_CONFIG', `${optionName(option)} ${rule}. Received: ${String(value)}`, { hint: `e.g. ${optionExample(option, example, shellExample)}` });
   };
-  check(/^(all|last:\d+|from:.+)$/.test(c.unfreeze), 'unfreeze must be last:<N>, from:<layer> or all', c.unfreeze, 'e.g. --unfreeze last:3');
-  check(Number.isInteger(c.epochs) && c.epochs >= 1, 'fine-tuning epochs must be a positive integer', c.epochs, 'e.g. --fine-tune-epochs 6');
-  check(c.learningRate > 0 && c.learningRate < 1, 'fine-tuning learning rate must be in (0, 1)', c.learningRate, 'e.g. --fine-tune-lr 0.001');
-  check(c.bodyLrRatio > 0 && c.bodyLrRatio <= 1, 'body learning-rate ratio must be in (0, 1]', c.bodyLrRatio, 'e.g. --body-lr-ratio 0.1');
-  check(SCHEDULE_KINDS.includes(c.schedule), `schedule must be one of ${SCHEDULE_KINDS.join(', ')}`, c.schedule, 'e.g. --schedule one-cycle');
-  check(Number.isInteger(c.batchSize) && c.batchSize >= 1, 'batch size must be a positive integer', c.batchSize, 'e.g. --batch-size 32');
-  check(Number.isInteger(c.views) && c.views >= 0 && c.views <= 64, 'views must be an integer in [0, 64]', c.views, 'e.g. --views 2');
-  check(Number.isInteger(c.patience) && c.patience >= 0, 'fine-tuning patience must be a non-negative integer', c.patience, 'e.g. --fine-tune-patience 3');
-  check(c.classWeights === 'none' || c.classWeights === 'balanced', "class weights must be 'none' or 'balanced'", c.classWeights, 'e.g. --class-weights balanced');
-  check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, 'label smoothing must be in [0, 1)', c.labelSmoothing, 'e.g. --label-smoothing 0.1');
-  check(c.batchNorm === 'frozen' || c.batchNorm === 'train', "batchNorm must be 'frozen' or 'train'", c.batchNorm, 'e.g. --train-batchnorm');
-  check(c.weightDecay >= 0, 'fine-tuning weight decay must be >= 0', c.weightDecay, 'set it in the --config file: {"fineTune": {"weightDecay": 0.0001}}');
+  check(/^(all|last:\d+|from:.+)$/.test(c.unfreeze), 'fineTune.unfreeze', 'must be last:<N>, from:<layer> or all', c.unfreeze, 'last:3');
+  check(Number.isInteger(c.epochs) && c.epochs >= 1, 'fineTune.epochs', 'must be a positive integer', c.epochs, 6);
+  check(c.learningRate > 0 && c.learningRate < 1, 'fineTune.learningRate', 'must be in (0, 1)', c.learningRate, 0.001);
+  check(c.bodyLrRatio > 0 && c.bodyLrRatio <= 1, 'fineTune.bodyLrRatio', 'must be in (0, 1]', c.bodyLrRatio, 0.1);
+  check(SCHEDULE_KINDS.includes(c.schedule), 'fineTune.schedule', `must be one of ${SCHEDULE_KINDS.join(', ')}`, c.schedule, 'one-cycle');
+  check(Number.isInteger(c.batchSize) && c.batchSize >= 1, 'fineTune.batchSize', 'must be a positive integer', c.batchSize, 32);
+  check(Number.isInteger(c.views) && c.views >= 0 && c.views <= 64, 'fineTune.views', 'must be an integer in [0, 64]', c.views, 2);
+  check(Number.isInteger(c.patience) && c.patience >= 0, 'fineTune.patience', 'must be a non-negative integer', c.patience, 3);
+  check(c.classWeights === 'none' || c.classWeights === 'balanced', 'fineTune.classWeights', "must be 'none' or 'balanced'", c.classWeights, 'balanced');
+  check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, 'fineTune.labelSmoothing', 'must be in [0, 1)', c.labelSmoothing, 0.1);
+  check(c.batchNorm === 'frozen' || c.batchNorm === 'train', 'fineTune.batchNorm', "must be 'frozen' or 'train'", c.batchNorm, 'train', '');
+  // No flag sets it: the hint says where it goes in a --config file too.
+  if (!(c.weightDecay >= 0)) {
+    throw new GraftError('INVALID_CONFIG', `${optionName('fineTune.weightDecay')} must be >= 0. Received: ${String(c.weightDecay)}`, {
+      hint: `e.g. ${optionExample('fineTune.weightDecay', 0.0001)}, in a --config file {"fineTune": {"weightDecay": 0.0001}}`,
+    });
+  }
   return c;
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
+import { optionExample } from '../core/option-name.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
@@ -133,7 +134,7 @@ function outOfMemory(error: unknown, batchSize: number): GraftError | undefined 
   if (!/memory access out of bounds|out of memory|Cannot allocate Wasm memory|Array buffer allocation failed/i.test(message)) return undefined;
   const smaller = Math.max(1, Math.floor(batchSize / 4));
   return new GraftError('INVALID_CONFIG', `Fine-tuning ran out of memory at batch size ${batchSize} (${message}): the unfrozen layers' activations and gradients for one batch do not fit in WebAssembly's 4 GB`, {
-    hint: `lower --batch-size (e.g. --batch-size ${smaller}), or unfreeze fewer layers (--unfreeze last:3), and run again`,
+    hint: `lower the batch size (e.g. ${optionExample('fineTune.batchSize', smaller)}), or unfreeze fewer layers (${optionExample('fineTune.unfreeze', 'last:3')}), and run again`,
     cause: error,
   });
 }

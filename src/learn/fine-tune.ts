@@ -8,6 +8,7 @@ import { createSession } from '../runtime/ort-session.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { registerWasmGradKernels } from '../engine/wasm-grad-kernels/index.js';
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import { extractViews } from '../features/extract-views.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
@@ -118,7 +119,7 @@ async function trainOnActivations(input: FineTunePhaseInput, cut: ResolvedCut, a
   const graph = importOnnxToTfjs(model, { source: handle.info.source, input: cut.tensor, outputs: [featureOutput] });
   const suffix = { ...bind(graph), stateVariables: () => [...graph.variables.values()].filter((v) => !v.trainable) };
   if (config.batchNorm === 'train' && !model.graph?.node?.some((n, i) => n.opType === 'BatchNormalization' && i > cut.nodeIndex)) {
-    onProgress?.({ type: 'info', message: 'no BatchNormalization after the cut (an int8 model folds it into its convolutions): --train-batchnorm changes nothing' });
+    onProgress?.({ type: 'info', message: `no BatchNormalization after the cut (an int8 model folds it into its convolutions): ${optionExample('fineTune.batchNorm', 'train', '')} changes nothing` });
   }
   try {
     const trainStarted = performance.now();
@@ -291,7 +292,7 @@ async function checkExport(
   for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(expected[i]! - exported[i]!));
   if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
     throw new GraftError('INTERNAL', `The exported fine-tuned ONNX disagrees with the trained graph by ${maxAbsDiff.toExponential(2)} (tolerance ${EXPORT_TOLERANCE}); nothing was written`, {
-      hint: 'please report this with the backbone name; --unfreeze with another cut may avoid it',
+      hint: `please report this with the backbone name; ${optionName('fineTune.unfreeze')} with another cut may avoid it`,
     });
   }
   return { images: n, maxAbsDiff };

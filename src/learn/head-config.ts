@@ -1,4 +1,5 @@
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import type { HeadConfig } from '../core/training-config.js';
 
 // The type is plain data in core/ (the manifest records it); learn/ keeps its public name here.
@@ -14,12 +15,12 @@ export function headFromConfig(config: unknown): HeadConfig {
   if (unknown.length) throw new GraftError('INVALID_CONFIG', `Unknown head config keys: ${unknown.join(', ')}. Known: ${known.join(', ')}`);
   const { hidden = DEFAULT_HEAD.hidden, dropout = DEFAULT_HEAD.dropout } = config as Partial<HeadConfig>;
   if (!Array.isArray(hidden) || hidden.some((u) => !Number.isInteger(u) || u < 1 || u > 65536)) {
-    throw new GraftError('INVALID_CONFIG', `Head hidden sizes must be positive integers. Received: ${JSON.stringify(hidden)}`, {
-      hint: 'e.g. --hidden 1024, or --hidden 0 for a linear head',
+    throw new GraftError('INVALID_CONFIG', `${optionName('head.hidden')} must be positive integers. Received: ${JSON.stringify(hidden)}`, {
+      hint: `e.g. ${optionExample('head.hidden', [1024])}, or ${optionExample('head.hidden', [], '0')} for a linear head`,
     });
   }
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-    throw new GraftError('INVALID_CONFIG', `Dropout must be in [0, 1). Received: ${String(dropout)}`);
+    throw new GraftError('INVALID_CONFIG', `${optionName('head.dropout')} must be in [0, 1). Received: ${String(dropout)}`, { hint: `e.g. ${optionExample('head.dropout', 0.5)}` });
   }
   return { version: 1, hidden: [...hidden], dropout };
 }

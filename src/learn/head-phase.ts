@@ -17,6 +17,7 @@ import type { TrainConfig } from './train-config.js';
 import type { FeatureMatrix } from './train-head.js';
 import { CROPS_PER_IMAGE, type CropRows } from './select/crop-rows.js';
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import { subsetRowSource, type RowSource } from '../features/feature-rows.js';
 import { roundSeconds } from '../core/round-seconds.js';
 
@@ -35,7 +36,8 @@ export interface HeadPhase {
   readonly labelIssues: LabelIssue[];
   /** MLP epochs (empty for the linear head, which has no epochs). */
   readonly history: EpochLogs[];
-  readonly bestEpoch: number;
+  /** MLP: the epoch whose weights were kept (1-based). Absent for the linear head, which has no epochs. */
+  readonly bestEpoch?: number;
   readonly stoppedEarly: boolean;
   readonly backend: string;
   readonly val: ValScores | null;
@@ -203,7 +205,6 @@ export function linearFitted(head: LinearHead): FittedHead {
     selection: head.selection,
     labelIssues: head.labelIssues,
     history: [],
-    bestEpoch: 0,
     stoppedEarly: false,
     backend: 'onnxruntime',
   };
@@ -289,15 +290,15 @@ const CROP_ROWS_MAX_BYTES = 2 ** 30;
 function cropRowsPossible(mode: 'on' | 'auto', linear: boolean, handle: BackboneHandle, images: number, onProgress: ProgressListener | undefined): boolean {
   const bytes = 10 * images * handle.info.featureDim * 4;
   const why = !linear
-    ? 'the head is an MLP (--hidden); crop rows are for the linear head'
+    ? `the head is an MLP (${optionName('head.hidden')}); crop rows are for the linear head`
     : !handle.loadCorners
-      ? 'the features are at one scale (--no-multi-scale, fine-tuning or --engine tfjs), and the corner crops are cut from the two-scale input'
+      ? `the features are at one scale (${optionExample('multiScale', false)}, fine-tuning or ${optionExample('engine', 'tfjs')}), and the corner crops are cut from the two-scale input`
       : bytes > CROP_ROWS_MAX_BYTES
         ? `${images} training images would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of crop rows in memory (at most 1 GiB)`
         : undefined;
   if (!why) return true;
-  if (mode === 'on') throw new GraftError('INVALID_CONFIG', `Crop rows (--crops on) cannot be used here: ${why}`, { hint: 'drop --crops on' });
-  onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: `--crops auto skipped: ${why}` });
+  if (mode === 'on') throw new GraftError('INVALID_CONFIG', `Crop rows (${optionExample('crops', 'on')}) cannot be used here: ${why}`, { hint: `drop ${optionExample('crops', 'on')}` });
+  onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: `${optionExample('crops', 'auto')} skipped: ${why}` });
   return false;
 }
 

@@ -16,7 +16,7 @@ export type { LabelIssue } from '../core/selection-report.js';
 export type { ValScores } from './head-phase.js';
 export type { FineTuneSummary } from './fine-tune-summary.js';
 export type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
-export { prepareData, type DataSource, type DataSplit, type LabelledDataset, type PrepareDataOptions } from './prepare-data.js';
+export { prepareData, validationSource, type DataSource, type DataSplit, type LabelledDataset, type PrepareDataOptions, type ValidationSource } from './prepare-data.js';
 export { DEFAULT_FINE_TUNE, fineTuneConfigFrom, type FineTuneConfig } from './fine-tune-config.js';
 export { classWeightsFor } from './class-weights.js';
 export {

@@ -8,6 +8,7 @@ import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { alignLabels, stratifiedSplit } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import { groupKeys } from './select/folds.js';
 
 export interface DataSplit {
@@ -37,11 +38,31 @@ export interface DataSource {
   readonly heldOutDigest?: string;
 }
 
+/**
+ * Where validation images come from, if anywhere: a folder or manifest scored as it is (`val`), or a fraction of the
+ * training images held out (`valSplit`), never both. The type refuses both; {@link validationSource} refuses them at
+ * run time, for JavaScript callers.
+ */
+export type ValidationSource = { readonly val?: string; readonly valSplit?: never } | { readonly val?: never; readonly valSplit?: number };
+
+/**
+ * `val` and `valSplit` as a {@link ValidationSource}: what the CLI's flags (and an untyped caller's options) become.
+ * @throws GraftError `INVALID_CONFIG` naming both options when both are given.
+ */
+export function validationSource(val: string | undefined, valSplit: number | undefined): ValidationSource {
+  if (val !== undefined && valSplit !== undefined) {
+    throw new GraftError('INVALID_CONFIG', `Pass either ${optionName('val')} or ${optionName('valSplit')}, not both. Received: ${JSON.stringify(val)} and ${valSplit}`, {
+      hint: 'val names a folder (or manifest) of images to score; valSplit holds out a fraction of the training images instead',
+    });
+  }
+  return val !== undefined ? { val } : valSplit !== undefined ? { valSplit } : {};
+}
+
 /** What {@link prepareData} reads: the training set, and where validation images come from, if anywhere. */
-export interface PrepareDataOptions {
+export type PrepareDataOptions = PrepareDataSettings & ValidationSource;
+
+interface PrepareDataSettings {
   readonly train: string;
-  readonly val?: string;
-  readonly valSplit?: number;
   readonly seed: number;
   readonly labelPattern?: string;
   /** `--group-by`: a `valSplit` holds out whole groups (a GTSRB track), as every internal split does. */
@@ -68,9 +89,7 @@ const HELD_OUT_PARTS: readonly ManifestPart[] = ['val', 'test'];
  * scored: nothing is chosen on them.
  */
 export async function prepareData(options: PrepareDataOptions): Promise<DataSplit> {
-  if (options.val !== undefined && options.valSplit !== undefined) {
-    throw new GraftError('INVALID_CONFIG', 'Pass either --val <dir> or --val-split <fraction>, not both');
-  }
+  validationSource(options.val, options.valSplit);
   let trainPath = options.train;
   let valPath = options.val;
   // A dataset folder with train/ trains on train/, with --val or --val-split too (its class folders are in there).
@@ -90,7 +109,7 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
     const val = inCanonicalOrder(await scanDataset(valPath, { isLenient: true, labelPattern, parts: HELD_OUT_PARTS, confineTo }));
     if (val.split && val.split.part === undefined) {
       throw new GraftError('INVALID_DATASET', `${val.root} has no val or test rows in its split column to validate on (${describeCounts(val.split.counts)})`, {
-        hint: 'pass a manifest or folder of held-out images as --val, or mark them as valid in the split column',
+        hint: `pass a manifest or folder of held-out images as ${optionName('val')}, or mark them as valid in the split column`,
       });
     }
     const aligned = alignLabels(train, val);
@@ -103,16 +122,22 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
       source: { train: train.root, val: aligned.val.root, valSplit: null, ...named, ...(valPart ? { valPart } : {}) },
     };
   }
-  const valSplit = options.valSplit ?? 0;
-  if (!(valSplit >= 0 && valSplit < 1)) {
-    throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${valSplit}`, { hint: 'e.g. --val-split 0.2' });
-  }
+  const valSplit = checkValSplit(options.valSplit ?? 0);
   const files = train.items.map((item) => item.file);
   const hashes = valSplit > 0 && options.hashFiles ? await options.hashFiles(files) : undefined;
   const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashes) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   const digest = valSplit > 0 ? { heldOutDigest: heldOutDigest(train.root, parts.val) } : {};
   return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named, ...digest } };
+}
+
+/**
+ * A held-out fraction, checked: `train` and `trainFromFeatures` refuse one outside [0, 1) alike.
+ * @throws GraftError `INVALID_CONFIG` naming valSplit (--val-split) and the value.
+ */
+export function checkValSplit(valSplit: number): number {
+  if (valSplit >= 0 && valSplit < 1) return valSplit;
+  throw new GraftError('INVALID_CONFIG', `${optionName('valSplit')} must be in [0, 1). Received: ${valSplit}`, { hint: `e.g. ${optionExample('valSplit', 0.2)}` });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { GraftError } from '../core/errors.js';
+import { optionExample, optionName, type OptionPath } from '../core/option-name.js';
 import { DEFAULT_HEAD, headFromConfig, type HeadConfig } from './head-config.js';
 import { definedOnly } from '../core/defined-only.js';
 import type { TrainConfig } from '../core/training-config.js';
@@ -47,24 +48,25 @@ export function trainConfigFrom(options: TrainConfigInput = {}): TrainConfig {
     version: 2,
     head: headFromConfig({ ...DEFAULT_TRAIN.head, ...definedOnly(options.head ?? {}) }),
   };
-  const check = (ok: boolean, what: string, value: unknown, hint: string): void => {
-    if (!ok) throw new GraftError('INVALID_CONFIG', `${what}. Received: ${String(value)}`, { hint });
+  // Each message names the option and its flag (`epochs (--epochs)`): a library caller and a CLI user read the same one.
+  const check = (ok: boolean, option: OptionPath, rule: string, value: unknown, example: Parameters<typeof optionExample>[1], shellExample?: string): void => {
+    if (!ok) throw new GraftError('INVALID_CONFIG', `${optionName(option)} ${rule}. Received: ${String(value)}`, { hint: `e.g. ${optionExample(option, example, shellExample)}` });
   };
   const isAutoOr = (value: unknown, allowed: readonly unknown[]): boolean => value === 'auto' || allowed.includes(value);
-  check(typeof merged.multiScale === 'boolean', 'multiScale must be true or false', merged.multiScale, 'e.g. --no-multi-scale');
-  check(merged.c === 'auto' || (typeof merged.c === 'number' && merged.c > 0 && Number.isFinite(merged.c)), 'C must be a positive number or auto', merged.c, 'e.g. --c 0.1, or --c auto');
-  check(isAutoOr(merged.mirror, ['on', 'off']), 'mirror must be on, off or auto', merged.mirror, 'e.g. --mirror off for images whose meaning changes when mirrored (text, signs)');
-  check(isAutoOr(merged.tta, ['on', 'off']), 'tta must be on, off or auto', merged.tta, 'e.g. --tta off');
-  check(isAutoOr(merged.crops, ['on', 'off']), 'crops must be on, off or auto', merged.crops, 'e.g. --crops off');
-  check(merged.folds === 'auto' || (Number.isInteger(merged.folds) && merged.folds >= 2 && merged.folds <= 20), 'folds must be auto or an integer from 2 to 20', merged.folds, 'e.g. --folds 5');
-  check(merged.groupBy === null || (typeof merged.groupBy === 'string' && merged.groupBy.length > 0), 'group-by must be a regular expression', merged.groupBy, "e.g. --group-by '^(\\d+_\\d+)_'");
-  check(['none', 'balanced'].includes(merged.classWeights), 'class weights must be none or balanced', merged.classWeights, 'e.g. --class-weights balanced');
-  check(Number.isInteger(merged.epochs) && merged.epochs >= 1, 'epochs must be a positive integer', merged.epochs, 'e.g. --epochs 30');
-  check(Number.isInteger(merged.batchSize) && merged.batchSize >= 1, 'batch size must be a positive integer', merged.batchSize, 'e.g. --batch-size 32');
-  check(merged.learningRate > 0 && merged.learningRate < 10, 'learning rate must be in (0, 10)', merged.learningRate, 'e.g. --lr 0.001');
-  check(Number.isInteger(merged.patience) && merged.patience >= 0, 'patience must be a non-negative integer', merged.patience, 'e.g. --patience 8');
-  check(merged.weightDecay >= 0, 'weight decay must be >= 0', merged.weightDecay, 'e.g. --weight-decay 0.0001');
-  check(merged.labelSmoothing >= 0 && merged.labelSmoothing < 1, 'label smoothing must be in [0, 1)', merged.labelSmoothing, 'e.g. --label-smoothing 0.1');
-  check(Number.isInteger(merged.seed), 'seed must be an integer', merged.seed, 'e.g. --seed 1');
+  check(typeof merged.multiScale === 'boolean', 'multiScale', 'must be true or false', merged.multiScale, false);
+  check(merged.c === 'auto' || (typeof merged.c === 'number' && merged.c > 0 && Number.isFinite(merged.c)), 'c', 'must be a positive number or auto', merged.c, 0.1);
+  check(isAutoOr(merged.mirror, ['on', 'off']), 'mirror', 'must be on, off or auto', merged.mirror, 'off');
+  check(isAutoOr(merged.tta, ['on', 'off']), 'tta', 'must be on, off or auto', merged.tta, 'off');
+  check(isAutoOr(merged.crops, ['on', 'off']), 'crops', 'must be on, off or auto', merged.crops, 'off');
+  check(merged.folds === 'auto' || (Number.isInteger(merged.folds) && merged.folds >= 2 && merged.folds <= 20), 'folds', 'must be auto or an integer from 2 to 20', merged.folds, 5);
+  check(merged.groupBy === null || (typeof merged.groupBy === 'string' && merged.groupBy.length > 0), 'groupBy', 'must be a regular expression', merged.groupBy, '^(\\d+_\\d+)_', "'^(\\d+_\\d+)_'");
+  check(['none', 'balanced'].includes(merged.classWeights), 'classWeights', 'must be none or balanced', merged.classWeights, 'balanced');
+  check(Number.isInteger(merged.epochs) && merged.epochs >= 1, 'epochs', 'must be a positive integer', merged.epochs, 30);
+  check(Number.isInteger(merged.batchSize) && merged.batchSize >= 1, 'batchSize', 'must be a positive integer', merged.batchSize, 32);
+  check(merged.learningRate > 0 && merged.learningRate < 10, 'learningRate', 'must be in (0, 10)', merged.learningRate, 0.001);
+  check(Number.isInteger(merged.patience) && merged.patience >= 0, 'patience', 'must be a non-negative integer', merged.patience, 8);
+  check(merged.weightDecay >= 0, 'weightDecay', 'must be >= 0', merged.weightDecay, 0.0001);
+  check(merged.labelSmoothing >= 0 && merged.labelSmoothing < 1, 'labelSmoothing', 'must be in [0, 1)', merged.labelSmoothing, 0.1);
+  check(Number.isInteger(merged.seed), 'seed', 'must be an integer', merged.seed, 1);
   return merged;
 }

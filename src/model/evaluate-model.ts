@@ -7,6 +7,7 @@ import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { GraftError } from '../core/errors.js';
+import { optionExample } from '../core/option-name.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { GraftModel } from './graft-model.js';
@@ -36,7 +37,7 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
     // in its graft.json, so say it, rather than only describe the folder layout.
     const trainedWith = model.manifest.training?.outcome.data.labelPattern;
     if (error instanceof GraftError && error.code === 'INVALID_DATASET' && options.labelPattern === undefined && trainedWith) {
-      throw new GraftError(error.code, error.message, { hint: `this model was trained with --label-pattern ${JSON.stringify(trainedWith)}: pass it again to score file names`, cause: error });
+      throw new GraftError(error.code, error.message, { hint: `this model was trained with ${optionExample('labelPattern', trainedWith, JSON.stringify(trainedWith))}: pass it again to score file names`, cause: error });
     }
     throw error;
   });

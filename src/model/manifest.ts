@@ -39,7 +39,11 @@ export interface TrainingOutcome {
    */
   readonly data: { readonly train: string; readonly val: string | null; readonly valSplit: number | null; readonly labelPattern?: string; readonly valPart?: ManifestPart; readonly heldOutDigest?: string };
   readonly images: { readonly train: number; readonly val: number; readonly skipped: number };
-  readonly bestEpoch: number;
+  /**
+   * MLP head: the epoch whose weights were kept (1-based). Absent for a linear head, which has no epochs; manifests
+   * written before Graft said so record 0 there, which means the same.
+   */
+  readonly bestEpoch?: number;
   readonly stoppedEarly: boolean;
   readonly backend: string;
   /** The cross-validation on the training images that chose the head (candidates, CV accuracy and log-loss). */

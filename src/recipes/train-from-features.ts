@@ -23,7 +23,8 @@ import type { ProgressListener } from '../core/progress.js';
 import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
 import { groupKeys } from '../learn/select/folds.js';
-import { valSplitGroups } from '../learn/prepare-data.js';
+import { checkValSplit, valSplitGroups } from '../learn/prepare-data.js';
+import { optionExample, optionName } from '../core/option-name.js';
 import type { TrainOptions, TrainResult } from './train.js';
 import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
@@ -94,14 +95,15 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
   const onProgress = abortable(options.onProgress, options.signal);
   let config = trainConfigFrom(options.config ?? {});
   // A store holds each image's plain view only: no corner crops to train on, no mirror images for rows or TTA.
-  if (config.crops === 'on') throw new GraftError('INVALID_CONFIG', 'Crop rows (--crops on) cannot be used with --features: a feature store holds no corner crops', { hint: 'drop --crops on, or train on the image folder' });
-  for (const [flag, value] of [['--mirror', config.mirror], ['--tta', config.tta]] as const) {
-    if (value === 'on') throw new GraftError('INVALID_CONFIG', `${flag} on cannot be used with --features: a feature store holds no mirror images`, { hint: `drop ${flag} on (the store's rows train plain, without test-time augmentation), or train on the image folder` });
+  const fromStore = `with ${optionName('features')}`;
+  if (config.crops === 'on') throw new GraftError('INVALID_CONFIG', `${optionExample('crops', 'on')} cannot be used ${fromStore}: a feature store holds no corner crops`, { hint: 'leave crops out, or train on the image folder' });
+  for (const option of ['mirror', 'tta'] as const) {
+    if (config[option] === 'on') throw new GraftError('INVALID_CONFIG', `${optionExample(option, 'on')} cannot be used ${fromStore}: a feature store holds no mirror images`, { hint: `leave ${option} out (the store's rows train plain, without test-time augmentation), or train on the image folder` });
   }
-  if (config.crops === 'auto') onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: '--crops auto skipped: a feature store holds no corner crops' });
-  for (const [name, value, least] of [['--in-memory-rows', options.inMemoryRows, 0], ['--selection-rows', options.selectionRows, 100]] as const) {
+  if (config.crops === 'auto') onProgress?.({ type: 'warning', code: 'CROP_ROWS_SKIPPED', message: `${optionExample('crops', 'auto')} skipped: a feature store holds no corner crops` });
+  for (const [option, value, least] of [['inMemoryRows', options.inMemoryRows, 0], ['selectionRows', options.selectionRows, 100]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= least)) {
-      throw new GraftError('INVALID_CONFIG', `${name} must be an integer of at least ${least}. Received: ${value}`, { hint: `e.g. ${name} 20000` });
+      throw new GraftError('INVALID_CONFIG', `${optionName(option)} must be an integer of at least ${least}. Received: ${value}`, { hint: `e.g. ${optionExample(option, 20000)}` });
     }
   }
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, [options.features]);
@@ -127,7 +129,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       // The store names the model it was made with; moved since, it is found again by --backbone.
       if (options.backbone !== undefined || !(error instanceof GraftError) || (error.code !== 'MODEL_NOT_FOUND' && error.code !== 'OFFLINE')) throw error;
       throw new GraftError(error.code, `${error.message} (the backbone ${set.dir} was made with)`, {
-        hint: `pass --backbone <where that model is now> (the same file: sha256 ${meta.model.sha256.slice(0, 12)}...)`,
+        hint: `pass ${optionName('backbone')} with where that model is now (the same file: sha256 ${meta.model.sha256.slice(0, 12)}...)`,
         cause: error,
       });
     });
@@ -147,14 +149,14 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     if (!isStoreView(handle)) {
       if (handle.info.sha256 === meta.model.sha256) {
         throw new GraftError('INVALID_CONFIG', `The features in ${set.dir} were made with ${meta.model.source} under other preprocessing than this run's (${describeView(meta.model)} against ${describeView(handle.info)}).`, {
-          hint: 'pass the flags the store was embedded with (--no-multi-scale, --scale, --input-size, ...), or leave them out',
+          hint: `pass the settings the store was embedded with (${optionName('multiScale')}, overrides such as ${optionName('overrides.inputSize')}), or leave them out`,
         });
       }
       throw new GraftError(
         'INVALID_CONFIG',
         `The backbone ${handle.info.source} (sha256 ${handle.info.sha256.slice(0, 12)}...) is not the one the features in ${set.dir} were made with: ` +
           `${meta.model.source} (sha256 ${meta.model.sha256.slice(0, 12)}..., preprocessing ${meta.model.preprocessingHash}).`,
-        { hint: `pass --backbone with that model (the same file, catalogue name or URL), or embed the data again with this one into another --store` },
+        { hint: `pass ${optionName('backbone')} with that model (the same file, catalogue name or URL), or embed the data again with this one into another store (graft embed --store)` },
       );
     }
     const split = selections(set, options.valSplit, config.seed, config.groupBy);
@@ -207,7 +209,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       head,
       selection: fitted.selection,
       labelIssues: fitted.labelIssues,
-      bestEpoch: fitted.bestEpoch,
+      ...(fitted.bestEpoch !== undefined ? { bestEpoch: fitted.bestEpoch } : {}),
       history: fitted.history,
     };
   } finally {
@@ -286,14 +288,13 @@ function gib(bytes: number): string {
 function selections(set: ShardSet, valSplit: number | undefined, seed: number, groupBy: string | null): { train: ShardRowSelection; val: ShardRowSelection | undefined; valSource: string | null; valSplit: number | null } {
   if (set.meta.dataset.layout === 'split') {
     if (valSplit !== undefined) {
-      throw new GraftError('INVALID_CONFIG', `The store ${set.dir} has the dataset's own validation part (its val/ folder); --val-split applies only to stores of datasets without one. Received: ${valSplit}`, {
-        hint: 'drop --val-split',
+      throw new GraftError('INVALID_CONFIG', `The store ${set.dir} has the dataset's own validation part (its val/ folder); ${optionName('valSplit')} applies only to stores of datasets without one. Received: ${valSplit}`, {
+        hint: `drop ${optionName('valSplit')}`,
       });
     }
     return { train: { part: 0 }, val: { part: 1 }, valSource: `${set.dir} (val part)`, valSplit: null };
   }
-  const fraction = valSplit ?? 0;
-  if (!(fraction >= 0 && fraction < 1)) throw new GraftError('INVALID_CONFIG', `--val-split must be in [0, 1). Received: ${fraction}`, { hint: 'e.g. --val-split 0.2' });
+  const fraction = checkValSplit(valSplit ?? 0);
   if (fraction === 0) return { train: {}, val: undefined, valSource: null, valSplit: 0 };
   // The split is made over every listed image, unreadable ones included, as `train` splits before it decodes; paths
   // are relative to one root, so sorting them sorts the absolute paths `train` sorts. Files a manifest lists but that do

@@ -51,7 +51,7 @@ export function buildManifest(parts: {
       outcome: {
         data: data.source,
         images: { train: headPhase.counts.train, val: headPhase.counts.val, skipped: data.skipped.length + headPhase.skipped.length },
-        bestEpoch: headPhase.bestEpoch,
+        ...(headPhase.bestEpoch !== undefined ? { bestEpoch: headPhase.bestEpoch } : {}),
         stoppedEarly: headPhase.stoppedEarly,
         backend: headPhase.backend,
         selection: headPhase.selection,

@@ -9,6 +9,7 @@ import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
 import { backboneFromOptions, type BackboneOptions, type PreprocessingOverrides } from '../engine/open-backbone.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { withDenseHead } from '../onnx/append-head.js';
@@ -22,7 +23,7 @@ import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
 import { runHeadPhase, type HeadPhase, type ValScores } from '../learn/head-phase.js';
-import { prepareData, type DataSplit } from '../learn/prepare-data.js';
+import { prepareData, validationSource, type DataSplit, type ValidationSource } from '../learn/prepare-data.js';
 import type { SelectionReport } from '../learn/select/fit-linear-head.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
@@ -37,13 +38,18 @@ import { isLinearHead } from '../learn/head-config.js';
 import { assignFolds, groupKeys } from '../learn/select/folds.js';
 import { roundSeconds } from '../core/round-seconds.js';
 
-export interface TrainOptions {
+/**
+ * Options of {@link train}. Validation images come from `val` or `valSplit`, never both (the type refuses both):
+ * - `val`: a validation folder or CSV, scored and reported, never used to choose. Default: the dataset's own val/
+ *   folder, else none.
+ * - `valSplit`: the fraction of the training data held out (stratified, seeded) to score when there is no validation
+ *   folder; default 0.
+ */
+export type TrainOptions = TrainSettings & ValidationSource;
+
+interface TrainSettings {
   /** Folder with one sub-folder per class (or with train/ and val/ inside), or a CSV of path,label. */
   readonly train: string;
-  /** Validation folder or CSV, scored and reported, never used to choose. Default: the dataset's own val/ folder, else none. */
-  readonly val?: string;
-  /** Fraction of the training data held out (stratified, seeded) to score when there is no validation folder; default 0. */
-  readonly valSplit?: number;
   /**
    * The class of each image from its file name, not its folder (fastai's `from_name_re`): a regular expression whose
    * first capture group is the label, e.g. `'^(.+)_\d+\.jpg$'` for Oxford-IIIT Pets' `Abyssinian_12.jpg`. Applies
@@ -103,8 +109,12 @@ export interface TrainResult {
   readonly selection: SelectionReport | null;
   /** Training images whose label the cross-validated head confidently contradicts (most suspicious first). */
   readonly labelIssues: LabelIssue[];
-  /** MLP only: the epoch kept (on a held-out fifth of the training images), and the epochs run. */
-  readonly bestEpoch: number;
+  /**
+   * MLP head only: the epoch whose weights were kept (1-based, chosen on a held-out fifth of the training images).
+   * Absent for a linear head, which is solved, not trained in epochs (its `history` is empty).
+   */
+  readonly bestEpoch?: number;
+  /** MLP head only: the epochs run; empty for a linear head. */
   readonly history: EpochLogs[];
   /** Present when the run fine-tuned the backbone; `val` above then scores the final model. */
   readonly fineTune?: FineTuneSummary;
@@ -135,8 +145,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const data = await prepareData({
     train: options.train,
-    val: options.val,
-    valSplit: options.valSplit,
+    ...validationSource(options.val, options.valSplit),
     seed: requested.seed,
     labelPattern: options.labelPattern,
     ...(requested.groupBy ? { groupBy: requested.groupBy } : {}),
@@ -172,7 +181,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   if (saved && saved.fingerprint !== fingerprint) {
     throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${checkpointPath} belongs to a different run (other data, backbone or options)`, {
-      hint: 'run without --resume to start over, or resume with the options of the interrupted run',
+      hint: `run without ${optionName('resume')} to start over, or resume with the options of the interrupted run`,
     });
   }
   if (fine && options.resume && !saved) options.onProgress?.({ type: 'info', message: `no checkpoint at ${checkpointPath}: starting from the beginning` });
@@ -246,7 +255,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     head,
     selection: headPhase.selection,
     labelIssues: headPhase.labelIssues,
-    bestEpoch: headPhase.bestEpoch,
+    ...(headPhase.bestEpoch !== undefined ? { bestEpoch: headPhase.bestEpoch } : {}),
     history: headPhase.history,
     ...(fineTune ? { fineTune } : {}),
   };
@@ -298,5 +307,5 @@ async function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig
 /** Fine-tuning cancelled after writing its checkpoint: the error says how to go on from it. */
 function resumable(error: unknown, checkpointPath: string): unknown {
   if (!(error instanceof GraftError) || error.code !== 'CANCELLED' || !existsSync(checkpointPath)) return error;
-  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: the same command with --resume goes on from its last epoch`, cause: error });
+  return new GraftError('CANCELLED', error.message, { hint: `the run is saved in ${checkpointPath}: run again with ${optionName('resume')} to go on from its last epoch`, cause: error });
 }

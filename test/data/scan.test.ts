@@ -214,7 +214,7 @@ describe('labels from file names (--label-pattern)', () => {
     ]);
     expect(ds.skipped).toEqual([
       { file: join(root, 'notes.txt'), reason: 'not an image file extension' },
-      { file: join(root, 'odd.jpg'), reason: `the name does not match --label-pattern ${PETS}` },
+      { file: join(root, 'odd.jpg'), reason: `the name does not match labelPattern (--label-pattern) ${PETS}` },
     ]);
     // Loose images without the pattern: no class folders, and the error says the pattern exists.
     await expectDatasetError(scanDataset(await tree({ 'cat_1.jpg': 'x' })), /No class subfolders/, /--label-pattern/);
@@ -228,12 +228,12 @@ describe('labels from file names (--label-pattern)', () => {
     expect(data.labels).toEqual(['cat', 'dog']);
     expect(data.val.map((i) => i.label)).toEqual(['dog']); // a validation set of one class is only scored
     await expectDatasetError(scanDataset(val, { labelPattern: PETS }), /reads one class \("dog"\)/);
-    await expectDatasetError(scanDataset(train, { labelPattern: '^(\\w+)-\\d+\\.png$' }), /No image name .* matches --label-pattern .*: 4 images \(e.g. "cat_1.jpg"\)/);
+    await expectDatasetError(scanDataset(train, { labelPattern: '^(\\w+)-\\d+\\.png$' }), /No image name .* matches labelPattern \(--label-pattern\) .*: 4 images \(e.g. "cat_1.jpg"\)/);
     // No capture group: the whole name is the class, so every image is a class of its own.
     await expectDatasetError(scanDataset(train, { labelPattern: '.*' }), /reads a different class from every image name .* \(4 images, 4 classes/);
     // inspect, lenient, lists the four one-image classes; it also says training refuses the pattern.
     expect((await inspectDataset(train, { checkDecode: false, labelPattern: '.*' })).warnings).toContain(
-      '--label-pattern reads a different class from every image name (4 images, 4 classes): training refuses this; put only the class part of the name in the capture group',
+      'labelPattern (--label-pattern) reads a different class from every image name (4 images, 4 classes): training refuses this; put only the class part of the name in the capture group',
     );
     const bad = await scanDataset(train, { labelPattern: '(' }).catch((e: unknown) => e as GraftError);
     expect(bad).toBeInstanceOf(GraftError);

@@ -93,7 +93,7 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     expect(recorded.backbone.featureDim).toBe(1280);
     const mirrored = await runCli(['train', '--features', oneScale, '--mirror', 'on', '--out', join(root, 'mirror-model'), '--json'], env);
     expect(mirrored.code).toBe(2);
-    expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/--mirror on cannot be used with --features/);
+    expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/^mirror: 'on' \(--mirror on\) cannot be used with features \(--features\)/);
   }, 180_000);
 });
 

@@ -17,8 +17,8 @@ describe('class weights', () => {
 
   it('a note names the rarest and commonest class when sizes differ by 2x, and says how to change the weighting', () => {
     const labels = [...Array(24).fill('ants'), ...Array(12).fill('bees'), ...Array(5).fill('wasps')];
-    expect(classBalanceNote(labels, 'balanced')).toMatch(/"wasps" has 5 training images, "ants" 24; rare classes are weighed up \(--class-weights none/);
-    expect(classBalanceNote(labels, 'none')).toMatch(/every image weighs the same \(--class-weights balanced/);
+    expect(classBalanceNote(labels, 'balanced')).toMatch(/"wasps" has 5 training images, "ants" 24; rare classes are weighed up \(classWeights: 'none' \(--class-weights none\) weighs/);
+    expect(classBalanceNote(labels, 'none')).toMatch(/every image weighs the same \(classWeights: 'balanced' \(--class-weights balanced\) weighs/);
     expect(classBalanceNote([...Array(10).fill('ants'), ...Array(6).fill('bees')], 'balanced')).toBeUndefined();
     expect(classBalanceNote(['wasps', 'ants', 'ants'], 'balanced')).toMatch(/"wasps" has 1 training image, "ants" 2;/);
   });

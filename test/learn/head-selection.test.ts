@@ -61,7 +61,7 @@ describe('assignFolds', () => {
       error = e as GraftError;
     }
     expect(error?.message).toContain('"cats" has 1');
-    expect(error?.hint).toMatch(/^every image of "cats" has the group key "": check --group-by/);
+    expect(error?.hint).toMatch(/^every image of "cats" has the group key "": check groupBy \(--group-by\)/);
   });
 });
 
@@ -90,7 +90,7 @@ describe('groupKeys', () => {
     expect(keys[0]).toBe(keys[1]);
     expect(keys[0]).not.toBe(keys[2]);
     expect(keys[3]).toBe('f:/d/00/odd.png');
-    expect(() => groupKeys(['a'], '(')).toThrow(/--group-by is not a valid regular expression/);
+    expect(() => groupKeys(['a'], '(')).toThrow(/^groupBy \(--group-by\) is not a valid regular expression/);
   });
 
   it('says so when the pattern misses file names (some, or all), and says nothing when it matches every one', () => {
@@ -100,8 +100,8 @@ describe('groupKeys', () => {
       groupKeys(names, pattern, (event) => event.type === 'warning' && event.code === 'GROUP_BY_UNMATCHED' && said.push(event.message));
       return said;
     };
-    expect(warnings(files, '^(\\d+_\\d+)_')).toEqual([`--group-by '^(\\d+_\\d+)_' matched 1 of 3 training file names; the 2 others (e.g. "odd.png") are each their own group`]);
-    expect(warnings(files, '^zzz')).toEqual([`--group-by '^zzz' matched none of the 3 training file names (e.g. "00000_00012_00003.png"): every image is its own group`]);
+    expect(warnings(files, '^(\\d+_\\d+)_')).toEqual([`groupBy: '^(\\d+_\\d+)_' (--group-by '^(\\d+_\\d+)_') matched 1 of 3 training file names; the 2 others (e.g. "odd.png") are each their own group`]);
+    expect(warnings(files, '^zzz')).toEqual([`groupBy: '^zzz' (--group-by '^zzz') matched none of the 3 training file names (e.g. "00000_00012_00003.png"): every image is its own group`]);
     expect(warnings(files.slice(0, 1), '^(\\d+)_')).toEqual([]);
   });
 });

@@ -169,6 +169,6 @@ describe('centre crop fraction in the decoder', () => {
     const expected = new Float32Array(size * size * 3);
     for (let y = 0; y < size; y++) expected.set(big.subarray(((y + margin) * outer + margin) * 3, ((y + margin) * outer + margin + size) * 3), y * size * 3);
     expect(maxDiff(cropped, expected)).toBe(0);
-    expect(() => makePreprocessing({ inputSize: 224, scale: '0..1', layout: 'nhwc', cropFraction: 1.5 })).toThrow(/Crop fraction must be in \(0.25, 1\]. Received: 1.5/);
+    expect(() => makePreprocessing({ inputSize: 224, scale: '0..1', layout: 'nhwc', cropFraction: 1.5 })).toThrow(/overrides.cropFraction \(--crop-fraction\) must be in \(0.25, 1\]. Received: 1.5/);
   });
 });

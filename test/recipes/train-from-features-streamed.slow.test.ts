@@ -82,7 +82,7 @@ describe.skipIf(!hasShared)('training from a store larger than memory is given (
     await expect(trainFromFeatures({ features: store, out: join(root, 'on'), cacheDir, config: { multiScale: false, crops: 'on' } })).rejects.toThrow(/feature store holds no corner crops/);
     const warnings: string[] = [];
     const trained = await trainFromFeatures({ features: store, out: join(root, 'auto'), cacheDir, config: { multiScale: false, crops: 'auto' }, onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
-    expect(warnings).toEqual(['CROP_ROWS_SKIPPED: --crops auto skipped: a feature store holds no corner crops']);
+    expect(warnings).toEqual(["CROP_ROWS_SKIPPED: crops: 'auto' (--crops auto) skipped: a feature store holds no corner crops"]);
     expect(trained.head.trainViews).toBe('plain');
   });
 

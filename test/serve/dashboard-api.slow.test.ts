@@ -422,7 +422,7 @@ describe('training dashboard API', () => {
     // The bundled backbone stretches its input (one scale): the corner crops are cut from the two-scale input, so
     // `--crops auto` is skipped, with a warning in the run's stream, and the run trains on.
     const events = await readEvents(`${server.url}/v1/runs/${run.id}/events`);
-    expect(events.some((e) => e.event === 'progress' && String(e.data.message).includes('--crops auto skipped'))).toBe(true);
+    expect(events.some((e) => e.event === 'progress' && String(e.data.message).includes("crops: 'auto' (--crops auto) skipped"))).toBe(true);
     expect(events.at(-1)).toMatchObject({ event: 'status', data: { status: 'finished' } });
     const stored = (await (await fetch(`${server.url}/v1/runs/${run.id}`)).json()) as { options: { crops?: boolean } };
     expect(stored.options.crops).toBe(true);

@@ -19,6 +19,7 @@ import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
 import { unusedTestData } from '../../data/find-split-folders.js';
+import { validationSource } from '../../learn/prepare-data.js';
 
 interface TrainFlags extends BackboneFlags {
   c?: number | 'auto';
@@ -163,8 +164,7 @@ export function registerTrain(program: Command): void {
         ...backboneOptionsFrom(flags, progress),
         signal: cancel.signal,
         train: requireData(dir),
-        val: flags.val,
-        valSplit,
+        ...validationSource(flags.val, valSplit),
         labelPattern: flags.labelPattern,
         out: flags.out,
         config,

@@ -1,4 +1,5 @@
 import { GraftError } from '../../core/errors.js';
+import { optionName } from '../../core/option-name.js';
 import { loadCheckpoint, saveCheckpoint, type TensorTable } from '../checkpoint.js';
 import type { EarlyStopping } from './early-stopping.js';
 import type { FitCallback, FitContext, FloatValues } from './types.js';
@@ -61,7 +62,7 @@ export function checkpoint(options: CheckpointOptions): FitCallback {
       if (!saved) return save(0, ctx);
       if (saved.fingerprint !== options.fingerprint) {
         throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${options.path} belongs to a different run (other data, backbone or options)`, {
-          hint: 'run without --resume to start over, or with the options of the interrupted run',
+          hint: `run without ${optionName('resume')} to start over, or with the options of the interrupted run`,
         });
       }
       const { weights } = ctx.model;

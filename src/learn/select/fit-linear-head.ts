@@ -1,5 +1,4 @@
 import { GraftError } from '../../core/errors.js';
-import type { ProgressListener } from '../../core/progress.js';
 import { foldNormalization, type DenseLayerWeights } from '../../core/dense-layer.js';
 import { minimizeSoftmax } from '../linear/minimize.js';
 import type { LbfgsStatus } from '../linear/lbfgs.js';
@@ -8,51 +7,15 @@ import type { FeatureMatrix } from '../train-head.js';
 import { columnStats } from './column-stats.js';
 import { classWeightsFor } from '../class-weights.js';
 import { crossValidateHeads, DEFAULT_C_GRID, isBetter, type CrossValidation, type CvScore, type MirrorViews, type SelectionCriterion, type TrainViews } from './cross-validate.js';
-import { CROP_C_FACTORS, cropRowWeights, cropViews, layOutCropRows, scoreCropRows, type CropRows } from './crop-rows.js';
+import { CROP_C_FACTORS, cropRowWeights, cropViews, layOutCropRows, scoreCropRows } from './crop-rows.js';
 import { findLabelIssues, type LabelIssue } from './label-issues.js';
+import { checkLinearHeadCall } from './check-linear-head-call.js';
+import type { HeadTrainingSet, LinearHeadOptions } from './linear-head-options.js';
 import { hasCropRows, hasMirrorRows, type SelectionReport } from '../../core/selection-report.js';
 
 // The report is plain data in core/ (the manifest records it); learn/ keeps its public name here.
 export type { SelectionReport };
-
-/** Training images' features for a head. */
-export interface HeadTrainingSet {
-  /** Plain view of each image, [images, dim]. */
-  readonly plain: FeatureMatrix;
-  /** Mirror image of each image, same order; needed for 'plain+flip' rows and test-time augmentation. */
-  readonly mirrored?: FeatureMatrix;
-  readonly labels: Int32Array;
-  readonly classNames: readonly string[];
-  /** File of each image (for label issues). */
-  readonly files: readonly string[];
-  /** Group key of each image (see groupKeys); undefined: every image its own group. */
-  readonly groups?: readonly string[];
-  /** Each image's corner crops as rows (see CropRows): candidates that train on them too, when `crops` allows. */
-  readonly crops?: CropRows;
-}
-
-/** What may be chosen: a fixed value, or 'auto' for cross-validation to decide. */
-export interface LinearHeadOptions {
-  /** sklearn's C (inverse L2 strength), or 'auto' to search DEFAULT_C_GRID. */
-  readonly c: number | 'auto';
-  /** The rows besides crop rows: the plain views, or those and the mirror images. */
-  readonly trainViews: MirrorViews | 'auto';
-  readonly tta: boolean | 'auto';
-  /**
-   * Train on the set's crop rows too (true), never (false, the default), or when their cross-validated score beats
-   * the best head without them ('auto'). Needs `crops` in the training set.
-   */
-  readonly crops?: boolean | 'auto';
-  readonly classWeights: 'none' | 'balanced';
-  /** Most folds; 'auto' = defaultFolds. */
-  readonly maxFolds: number | 'auto';
-  readonly criterion?: SelectionCriterion;
-  /** Run the cross-validation (needs fixed c, trainViews and tta when false: nothing is chosen then). Defaults to true. */
-  readonly crossValidate?: boolean;
-  readonly seed: number;
-  readonly signal?: AbortSignal;
-  readonly onProgress?: ProgressListener;
-}
+export type { HeadTrainingSet, LinearHeadOptions };
 
 export interface LinearHead {
   /** Dense(K, softmax) on raw features (standardisation folded in). */
@@ -72,21 +35,19 @@ export interface LinearHead {
  * The default head: multinomial logistic regression with L2 on standardised features, the textbook linear probe,
  * with everything that can be chosen (C, whether mirror images are extra training rows, test-time augmentation)
  * chosen by cross-validation on the training images only, then refitted on all of them to convergence.
+ * @throws GraftError `INVALID_DATASET` for fewer than 2 classes or no rows; `INVALID_CONFIG` for options it cannot
+ *   run (`crossValidate: false` with a choice left 'auto', mirror rows or crop rows the set lacks) and for a set whose
+ *   parts disagree in shape (see checkLinearHeadCall).
  */
 export async function fitLinearHead(set: HeadTrainingSet, options: LinearHeadOptions): Promise<LinearHead> {
   const { plain, mirrored, labels, classNames } = set;
   const k = classNames.length;
   if (k < 2) throw new GraftError('INVALID_DATASET', `Training needs at least 2 classes. Received: ${k}`);
   if (plain.count === 0) throw new GraftError('INVALID_DATASET', 'No training images left after skipping unreadable files');
-  const wantsMirror = options.trainViews === 'plain+flip' || options.tta === true;
-  if (options.crops === true && options.trainViews === 'auto' && options.crossValidate === false) throw new RangeError('crops: true without cross-validation needs a fixed trainViews');
-  if (wantsMirror && !mirrored) throw new RangeError('mirrored features are needed for plain+flip rows or test-time augmentation');
+  checkLinearHeadCall(set, options);
   const started = performance.now();
-  const fixed = typeof options.c === 'number' && options.trainViews !== 'auto' && options.tta !== 'auto';
-  if (options.crossValidate === false && !fixed) throw new RangeError('crossValidate: false needs a fixed c, trainViews and tta');
   const criterion = options.criterion ?? 'log-loss';
   const wantsCrops = options.crops === true || options.crops === 'auto';
-  if (wantsCrops && !set.crops) throw new RangeError('crop rows are needed for crops: true or auto');
   const cv = options.crossValidate === false ? undefined : await crossValidateUnlessTooSmall(set, options, criterion);
   const withCrops = cv && wantsCrops ? await chooseCropRows(set, options, cv, criterion) : undefined;
   const table = [...(cv?.table ?? []), ...(withCrops?.table ?? [])];

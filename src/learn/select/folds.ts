@@ -1,4 +1,5 @@
 import { GraftError } from '../../core/errors.js';
+import { optionExample, optionName } from '../../core/option-name.js';
 import { fileNamePattern } from '../../core/file-name-pattern.js';
 import { mulberry32, shuffleInPlace } from '../../core/random.js';
 import type { ProgressListener } from '../../core/progress.js';
@@ -37,8 +38,8 @@ export function assignFolds(labels: Int32Array, classNames: readonly string[], g
     const firstOf = (c: string): number => labels.indexOf(classNames.indexOf(c));
     const oneGroupOfMany = groups ? tooSmall.find((c) => labels.filter((l) => l === classNames.indexOf(c)).length > 1) : undefined;
     const hint = oneGroupOfMany !== undefined
-      ? `every image of "${oneGroupOfMany}" has the group key ${JSON.stringify(groups![firstOf(oneGroupOfMany)]!.replace(/^g:/, ''))}: check --group-by (its capture group should name a track or a session, not the class, and match the file names), or pass --c <value> to fit one head without cross-validation`
-      : `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or pass --c <value> to fit one head without cross-validation`;
+      ? `every image of "${oneGroupOfMany}" has the group key ${JSON.stringify(groups![firstOf(oneGroupOfMany)]!.replace(/^g:/, ''))}: check ${optionName('groupBy')} (its capture group should name a track or a session, not the class, and match the file names), or fix ${optionName('c')} to fit one head without cross-validation`
+      : `add images to ${tooSmall.length === 1 ? 'that class' : 'those classes'}, or fix ${optionName('c')} to fit one head without cross-validation, e.g. ${optionExample('c', 0.1)}`;
     throw new GraftError(
       'INVALID_DATASET',
       `Cross-validation needs at least 2 ${unit}s in every class; ${tooSmall.map((c) => `"${c}" has ${groupsPerClass[classNames.indexOf(c)]}`).join(', ')}`,
@@ -130,7 +131,7 @@ function placeGroups(labels: Int32Array, grouped: GroupedImages, seed: number, k
  * @throws GraftError `INVALID_CONFIG` for a pattern that is not a valid regular expression.
  */
 export function groupKeys(files: readonly string[], pattern: string, onProgress?: ProgressListener): string[] {
-  const groupOf = fileNamePattern('--group-by', pattern, "e.g. --group-by '^(\\d+_\\d+)_' groups GTSRB frames by class and track");
+  const groupOf = fileNamePattern('groupBy', pattern, `e.g. ${optionExample('groupBy', '^(\\d+_\\d+)_', "'^(\\d+_\\d+)_'")} groups GTSRB frames by class and track`);
   const keys = files.map((file) => {
     const group = groupOf(baseName(file));
     return group === undefined ? `f:${file}` : `g:${group}`;
@@ -141,8 +142,8 @@ export function groupKeys(files: readonly string[], pattern: string, onProgress?
     const example = baseName(missed[0]!);
     const message =
       missed.length === files.length
-        ? `--group-by '${pattern}' matched none of the ${files.length} training file names (e.g. "${example}"): every image is its own group`
-        : `--group-by '${pattern}' matched ${files.length - missed.length} of ${files.length} training file names; the ${missed.length} others (e.g. "${example}") are each their own group`;
+        ? `${optionExample('groupBy', pattern, `'${pattern}'`)} matched none of the ${files.length} training file names (e.g. "${example}"): every image is its own group`
+        : `${optionExample('groupBy', pattern, `'${pattern}'`)} matched ${files.length - missed.length} of ${files.length} training file names; the ${missed.length} others (e.g. "${example}") are each their own group`;
     onProgress({ type: 'warning', code: 'GROUP_BY_UNMATCHED', message });
   }
   return keys;
