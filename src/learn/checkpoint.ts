@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import { optionName } from '../core/option-name.js';
 import type { EpochLogs } from '../core/progress.js';
 
 /** Named float32 tensors, as a checkpoint stores them. */
@@ -76,6 +77,18 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint | undefin
   const data = new Float32Array(bytes.slice(dataStart).buffer);
   const tensors = new Map(header.tensors.map((t) => [t.name, { shape: t.shape, data: data.subarray(t.offset, t.offset + t.length) }]));
   return { ...header, bestLoss: header.bestLoss ?? Infinity, tensors };
+}
+
+/**
+ * A checkpoint whose fingerprint is not this run's. The fingerprint hashes the run's whole config, whose keys grow
+ * with Graft, so a checkpoint of an interrupted run also stops matching after an upgrade: the message says both.
+ */
+export function otherRunCheckpoint(path: string): GraftError {
+  return new GraftError(
+    'INVALID_CHECKPOINT',
+    `Checkpoint ${path} belongs to a different run: other data, backbone or options, or a run of an earlier Graft (a checkpoint resumes only with the version that wrote it)`,
+    { hint: `run without ${optionName('resume')} to start over (the checkpoint is then replaced), or with the options of the interrupted run` },
+  );
 }
 
 export async function removeCheckpoint(path: string): Promise<void> {

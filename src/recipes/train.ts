@@ -18,7 +18,7 @@ import { decodeOnnxModel, encodeOnnxModel, type ModelProto } from '../onnx/onnx-
 import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
-import { checkpointFiles, loadCheckpoint, removeCheckpoint } from '../learn/checkpoint.js';
+import { checkpointFiles, loadCheckpoint, otherRunCheckpoint, removeCheckpoint } from '../learn/checkpoint.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
@@ -180,9 +180,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const fingerprint = fine ? await runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing), cacheDir }) : '';
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   if (saved && saved.fingerprint !== fingerprint) {
-    throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${checkpointPath} belongs to a different run (other data, backbone or options)`, {
-      hint: `run without ${optionName('resume')} to start over, or resume with the options of the interrupted run`,
-    });
+    throw otherRunCheckpoint(checkpointPath);
   }
   if (fine && options.resume && !saved) options.onProgress?.({ type: 'info', message: `no checkpoint at ${checkpointPath}: starting from the beginning` });
   const headPhase = saved ? headPhaseFromCheckpoint(saved.extra.headPhase) : await runHeadPhase({ config, data, handle, cacheDir, signal: options.signal, onProgress: options.onProgress });

@@ -115,8 +115,9 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
 /**
  * The images a `--val-split` held out of `data.train` (drawn again with its seed and `--group-by`), scored; or why
  * not, when the folder has changed since training: the split drawn again would then hold out other images, some of
- * which the model trained on. Training recorded which images it held out (`heldOutDigest`; models from before
- * that recorded only how many).
+ * which the model trained on. Training records which images it held out (`heldOutDigest`). Models from before that
+ * recorded only how many, and were split by an older rule (copies of an image and `--group-by` groups were not yet kept
+ * on one side, a manifest's rows were taken in file order): the same count can be other images, so they are not scored.
  */
 async function evaluateHeldOut(
   model: GraftModel,
@@ -125,6 +126,11 @@ async function evaluateHeldOut(
   heldOutThen: number,
   onProgress: ProgressListener | undefined,
 ): Promise<ModelEvaluation | { readonly notScored: string }> {
+  if (data.heldOutDigest === undefined) {
+    return {
+      notScored: `graft.json records how many images the --val-split ${data.valSplit} of ${data.train} held out (${heldOutThen}), not which: it was written by an earlier Graft, whose split this one does not draw again image for image, so the images the model never trained on cannot be told apart; pass --data <labelled folder> to score one, or train again to record them`,
+    };
+  }
   const split = await prepareData({
     train: data.train,
     valSplit: data.valSplit,
@@ -134,8 +140,7 @@ async function evaluateHeldOut(
     // As training did: copies of an image on one side of the split (the same hashes, read here without the cache).
     hashFiles,
   });
-  const same = data.heldOutDigest !== undefined ? split.source.heldOutDigest === data.heldOutDigest : split.val.length === heldOutThen;
-  if (!same) {
+  if (split.source.heldOutDigest !== data.heldOutDigest) {
     return {
       notScored: `${data.train} has changed since training (its --val-split ${data.valSplit} held out ${heldOutThen} images; drawn again now, the split holds out ${split.val.length}, not all the same ones), so the images the model never trained on cannot be told apart`,
     };

@@ -1,6 +1,5 @@
 import { GraftError } from '../../core/errors.js';
-import { optionName } from '../../core/option-name.js';
-import { loadCheckpoint, saveCheckpoint, type TensorTable } from '../checkpoint.js';
+import { loadCheckpoint, otherRunCheckpoint, saveCheckpoint, type TensorTable } from '../checkpoint.js';
 import type { EarlyStopping } from './early-stopping.js';
 import type { FitCallback, FitContext, FloatValues } from './types.js';
 
@@ -61,9 +60,7 @@ export function checkpoint(options: CheckpointOptions): FitCallback {
       const saved = options.resume ? await loadCheckpoint(options.path) : undefined;
       if (!saved) return save(0, ctx);
       if (saved.fingerprint !== options.fingerprint) {
-        throw new GraftError('INVALID_CHECKPOINT', `Checkpoint ${options.path} belongs to a different run (other data, backbone or options)`, {
-          hint: `run without ${optionName('resume')} to start over, or with the options of the interrupted run`,
-        });
+        throw otherRunCheckpoint(options.path);
       }
       const { weights } = ctx.model;
       const current = weights.fromValues(valuesOf(saved.tensors, 'current', weights.shapes));

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { EpochLogs, TrainPhase } from '../../core/progress.js';
 import { GraftError } from '../../core/errors.js';
 import type { UnfreezeText } from '../../core/training-config.js';
+import { CREATE_ID_TABLES, migrateToNeverReusedIds } from './never-reused-ids.js';
 
 /**
  * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
@@ -123,19 +124,15 @@ export class DashboardStore {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
-    // AUTOINCREMENT: a deleted project's or run's id is never given again (its links and cached thumbnails would
-    // show another's). A store made before keeps its tables; its ids may still be reused.
+    // Ids are never given again (never-reused-ids.ts); a store made before gets its tables rebuilt so.
     db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS projects (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, data_dir TEXT NOT NULL, created TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, project_id INTEGER NOT NULL REFERENCES projects(id), status TEXT NOT NULL,
-        options TEXT NOT NULL, model_dir TEXT NOT NULL, metrics TEXT, evaluation TEXT, error TEXT,
-        started TEXT, ended TEXT, created TEXT NOT NULL);
+      ${CREATE_ID_TABLES}
       CREATE TABLE IF NOT EXISTS epochs (
         run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL, loss REAL NOT NULL, acc REAL NOT NULL,
         val_loss REAL, val_acc REAL, phase TEXT NOT NULL DEFAULT 'head', phase_epoch INTEGER, PRIMARY KEY (run_id, epoch));
     `);
+    migrateToNeverReusedIds(db);
     // A version-1 file: add the phase columns; its epochs were all head epochs, numbered within the one phase.
     const epochColumns = (db.prepare('PRAGMA table_info(epochs)').all() as { name: string }[]).map((c) => c.name);
     if (!epochColumns.includes('phase')) db.exec(`ALTER TABLE epochs ADD COLUMN phase TEXT NOT NULL DEFAULT 'head'`);
