@@ -151,7 +151,7 @@ describe.skipIf(!hasShared)('graft train --features when the backbone moved', ()
     expect(lost.code).toBe(3);
     const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(lost);
     expect(error.message).toContain(`the backbone ${store} was made with`);
-    expect(error.hint).toMatch(/pass --backbone <where that model is now>/);
+    expect(error.hint).toMatch(/pass backbone \(--backbone\) with where that model is now/);
     const found = await runCli(['train', '--features', store, '--backbone', moved, '--out', join(root, 'm'), '--json'], env);
     expect(found.code, found.stderr).toBe(0);
   });
