@@ -207,6 +207,17 @@ describe('graft export --target web', () => {
             await writeFile(join(model.root, 'test-images', 'photo.tiff'), await sharp(images[0]!).tiff().toBuffer());
             const message = await page.evaluate<string>(`window.graftClassifier.then((c) => c.classify('/test-images/photo.tiff')).then(() => 'classified', (e) => e.message)`);
             expect(message).toMatch(/^This browser cannot decode TIFF images: convert the image to JPEG, PNG or WebP first/);
+            // A WebP stored sideways with EXIF orientation 6 (as phones save them) is turned upright as sharp turns it:
+            // Chromium applies the tag of a JPEG or PNG, not of a WebP.
+            const dir = join(model.root, 'test-images');
+            await writeFile(join(dir, 'upright.png'), await sharp(images[0]!).png().toBuffer());
+            await writeFile(join(dir, 'sideways-tagged.webp'), await sharp(images[0]!).rotate(270).webp({ lossless: true }).withMetadata({ orientation: 6 }).toBuffer());
+            await writeFile(join(dir, 'sideways.webp'), await sharp(images[0]!).rotate(270).webp({ lossless: true }).toBuffer());
+            const inputOf = (name: string): Promise<number[]> => page.evaluate<number[]>(`window.graftClassifier.then((c) => c.preprocess('/test-images/${name}')).then((x) => Array.from(x))`);
+            const meanDiff = (a: number[], b: number[]): number => a.reduce((sum, v, j) => sum + Math.abs(v - b[j]!), 0) / a.length;
+            const upright = await inputOf('upright.png');
+            expect(meanDiff(await inputOf('sideways-tagged.webp'), upright)).toBeLessThan(1e-3);
+            expect(meanDiff(await inputOf('sideways.webp'), upright)).toBeGreaterThan(0.02); // what an untagged turn costs
           }
           await page.setInputFiles('#files', images.slice(-1));
           await page.waitForSelector('#results li[data-top]');

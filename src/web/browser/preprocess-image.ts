@@ -1,5 +1,7 @@
 import { cropFractionOf, pixelsToTensor } from '../../core/pixel-tensor.js';
 import type { Preprocessing } from '../../core/preprocessing.js';
+import { webpOrientation } from './webp-exif.js';
+import { orientWebp } from './webp-orientation.js';
 
 /**
  * What classify.js accepts as an image: a URL (fetched), a Blob or File, an <img>, or anything
@@ -10,7 +12,8 @@ export type ImageInput = string | ImageBitmapSource;
 /**
  * An image as the model's input tensor data, in the browser: the same steps as the server's decoder
  * (src/data/decode-image.ts, sharp), and the same final arithmetic ({@link pixelsToTensor}, shared with it).
- * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does;
+ * - orientation: createImageBitmap applies EXIF orientation ('from-image'), as sharp's autoOrient does; a WebP file's
+ *   is read from its EXIF chunk and applied here where the browser does not (webp-orientation.ts);
  * - resize: 'stretch' draws the whole image into S x S; 'center-crop' is sharp's fit 'cover' (scale the short
  *   side to S / cropFraction in whole pixels, crop the centre at whole pixels, as libvips rounds);
  * - interpolation: the canvas's own smoothing (imageSmoothingQuality 'medium': mipmapped bilinear in Chromium)
@@ -46,14 +49,21 @@ async function toBitmap(source: ImageInput): Promise<ImageBitmap> {
     input = source;
   }
   if (input instanceof HTMLImageElement && !input.complete) await input.decode();
+  // Chromium does not apply a WebP file's EXIF orientation (it does a JPEG's): read it from the file.
+  const orientation = input instanceof Blob ? webpOrientation(new Uint8Array(await input.arrayBuffer())) : undefined;
+  let bitmap: ImageBitmap;
   try {
-    return await createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
   } catch (error) {
     // Node reads TIFF and HEIC; browsers (Chromium) do not, and say only "could not be decoded".
     const format = input instanceof Blob ? browserUnreadableFormat(new Uint8Array(await input.slice(0, 16).arrayBuffer())) : undefined;
     if (format) throw new Error(`This browser cannot decode ${format} images: convert the image to JPEG, PNG or WebP first (the server, graft serve, reads it).`);
     throw error;
   }
+  if (orientation === undefined) return bitmap;
+  const upright = await orientWebp(bitmap, orientation);
+  if (upright !== bitmap) bitmap.close();
+  return upright;
 }
 
 /** TIFF or HEIC/HEIF by their first bytes: formats Graft reads in Node that browsers do not decode. */
