@@ -12,6 +12,7 @@ export const COMMAND_SUMMARIES = {
   predict: ['predict [options] <model-dir> <image...>', 'classify images with a trained model directory'],
   inspect: ['inspect [options] <dir>', 'summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason'],
   models: ['models', 'the backbone catalogue: list it, describe a model, download one into the cache'],
+  cache: ['cache', 'the cache folder: what it holds (features, downloaded backbones), and emptying it'],
   convert: [
     'convert [options] <input>',
     'convert a model between formats (TF.js layers/graph, Keras .h5 -> ONNX or TF.js; ONNX -> TF.js layers) and check the result numerically; nothing is written when the check fails',

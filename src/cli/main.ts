@@ -21,6 +21,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = {
   predict: async () => (await import('./commands/predict.js')).registerPredict,
   inspect: async () => (await import('./commands/inspect.js')).registerInspect,
   models: async () => (await import('./commands/models.js')).registerModels,
+  cache: async () => (await import('./commands/cache.js')).registerCache,
   convert: async () => (await import('./commands/convert.js')).registerConvert,
   serve: async () => (await import('./commands/serve.js')).registerServe,
   ui: async () => (await import('./commands/ui.js')).registerUi,

@@ -198,7 +198,23 @@ export class FeatureStore {
     return this.guard('write to', () => this.db.prepare('DELETE FROM features WHERE model = ?').run(model).changes);
   }
 
-  /** Sizes and per-model counts, for `graft cache` style reports. */
+  /**
+   * Removes every vector, then gives the space back to the file system (VACUUM, best effort: a reader holding the file
+   * open keeps it at its size until it closes). Other processes may go on using the store: they then miss and compute.
+   * @returns how many vectors were removed.
+   */
+  clear(): number {
+    const removed = this.guard('write to', () => this.db.prepare('DELETE FROM features').run().changes);
+    try {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // busy: the rows are gone; the file shrinks at a later VACUUM
+    }
+    return removed;
+  }
+
+  /** Sizes and per-model counts, for `graft cache info`. */
   stats(): FeatureStoreStats {
     return this.guard('read from', () => {
       const models = this.db

@@ -88,6 +88,11 @@ export class FileHashIndex {
     }).immediate();
   }
 
+  /** Forgets every file's hash (the next run reads and hashes its images again). @returns how many were forgotten. */
+  clear(): number {
+    return this.db.prepare('DELETE FROM files').run().changes;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CATALOGUE, isCatalogueName } from '../hub/catalogue.js';
+import { FEATURE_STORE_FILE, FeatureStore } from './feature-store.js';
+import { FILE_INDEX_FILE, FileHashIndex } from './file-hash-index.js';
+
+/** What a Graft cache folder holds (`graft cache info`). */
+export interface CacheContents {
+  readonly dir: string;
+  /** The feature cache: vectors by backbone (model id), with the catalogue name where the id is a catalogue model's. */
+  readonly features: {
+    readonly path: string;
+    readonly entries: number;
+    readonly fileBytes: number;
+    readonly models: readonly { readonly model: string; readonly name: string | null; readonly dim: number; readonly entries: number }[];
+  } | null;
+  /** Each image file's hash by its size and times, so a warm run reads no image. */
+  readonly fileIndex: { readonly path: string; readonly bytes: number } | null;
+  /** ONNX exports of TF.js and Keras backbones, and the backbones' descriptions: made again on the next run. */
+  readonly exportsBytes: number;
+  /** Downloaded backbones: a catalogue name's folder, or `url-<hash>` for a model given by URL. */
+  readonly models: readonly { readonly folder: string; readonly path: string; readonly bytes: number }[];
+  /** Everything in the folder, in bytes. */
+  readonly totalBytes: number;
+}
+
+/** Folders of the cache that a run makes again when they are missing (formats/: backbone exports and descriptions). */
+const REGENERATED = ['exports', 'backbones'];
+
+/** What `clearCache` removed. */
+export interface ClearedCache {
+  readonly features: number;
+  readonly files: number;
+  readonly models: readonly string[];
+  /** Bytes the folder held before and holds after. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+/** The cache folder's contents, read without changing anything (a missing folder is an empty cache). */
+export async function cacheContents(cacheDir: string): Promise<CacheContents> {
+  const dir = resolve(cacheDir);
+  const featurePath = join(dir, FEATURE_STORE_FILE);
+  let features: CacheContents['features'] = null;
+  if (existsSync(featurePath)) {
+    const store = FeatureStore.open(dir);
+    try {
+      const stats = store.stats();
+      features = {
+        path: stats.path,
+        entries: stats.entries,
+        fileBytes: stats.fileBytes,
+        models: stats.models.map((m) => ({ ...m, name: catalogueNameOf(m.model) })),
+      };
+    } finally {
+      store.close();
+    }
+  }
+  const indexPath = join(dir, FILE_INDEX_FILE);
+  const fileIndex = existsSync(indexPath) ? { path: indexPath, bytes: (await sizeOf(indexPath)) + (await sizeOf(`${indexPath}-wal`)) } : null;
+  const modelsDir = join(dir, 'models');
+  const folders = existsSync(modelsDir) ? (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
+  const models = await Promise.all(folders.map(async (folder) => ({ folder, path: join(modelsDir, folder), bytes: await sizeOf(join(modelsDir, folder)) })));
+  const exportsBytes = (await Promise.all(REGENERATED.map((folder) => sizeOf(join(dir, folder))))).reduce((a, b) => a + b, 0);
+  return { dir, features, fileIndex, exportsBytes, models, totalBytes: await sizeOf(dir) };
+}
+
+/**
+ * Empties the cache of what Graft can compute again: every feature vector and file hash, and the backbones' exports
+ * and descriptions; with `models`, the downloaded backbones too (they must then be downloaded again).
+ * Safe while other Graft processes use the cache: they miss, and compute again.
+ */
+export async function clearCache(cacheDir: string, options: { readonly models?: boolean } = {}): Promise<ClearedCache> {
+  const dir = resolve(cacheDir);
+  const bytesBefore = await sizeOf(dir);
+  let features = 0;
+  let files = 0;
+  if (existsSync(join(dir, FEATURE_STORE_FILE))) {
+    const store = FeatureStore.open(dir);
+    try {
+      features = store.clear();
+    } finally {
+      store.close();
+    }
+  }
+  if (existsSync(join(dir, FILE_INDEX_FILE))) {
+    const index = FileHashIndex.open(dir);
+    try {
+      files = index.clear();
+    } finally {
+      index.close();
+    }
+  }
+  for (const folder of REGENERATED) await rm(join(dir, folder), { recursive: true, force: true });
+  const models = options.models ? (await cacheContents(dir)).models.map((m) => m.folder) : [];
+  for (const folder of models) await rm(join(dir, 'models', folder), { recursive: true, force: true });
+  return { features, files, models, bytesBefore, bytesAfter: await sizeOf(dir) };
+}
+
+/** The catalogue name whose known model id this is; null for any other model. */
+function catalogueNameOf(modelId: string): string | null {
+  const name = Object.keys(CATALOGUE).find((key) => isCatalogueName(key) && (CATALOGUE[key].sha256 as readonly string[]).includes(modelId));
+  return name ?? null;
+}
+
+/** Bytes of a file, or of everything under a folder; 0 for what does not exist. */
+async function sizeOf(path: string): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  const entries = await readdir(path);
+  const sizes = await Promise.all(entries.map((entry) => sizeOf(join(path, entry))));
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
