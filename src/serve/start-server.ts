@@ -164,7 +164,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       // Up to four full batches wait to be decoded; past that a request is 503 BUSY at once, not minutes later.
       decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4), 4 * maxImagesPerRequest),
     });
-    if (options.dashboard) registerDashboardRoutes(app, options.dashboard);
+    if (options.dashboard) registerDashboardRoutes(app, { predictLimits: { maxUploadBytes, maxPixels }, ...options.dashboard });
     if (options.webRoot) registerStaticFiles(app, options.webRoot);
 
     const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');

@@ -540,6 +540,45 @@ describe('training dashboard API', () => {
     expect(((await (await fetch(`${server.url}/v1/runs/${failed.id}/model.onnx`)).json()) as { error: { message: string } }).error.message).toBe(`Run ${failed.id} has no model (status: failed).`);
   });
 
+  it("tries a finished run's model on uploaded images, as the prediction API answers; a run without a model is a 404", async () => {
+    const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'try shapes', folder: data.root }))).json()) as { id: number };
+    const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const circle = data.files.find((f) => f.includes('/val/circles/'))!;
+    const triangle = data.files.find((f) => f.includes('/val/triangles/'))!;
+    const model = await GraftModel.load(run.modelDir);
+    const expected = await model.predict([circle, triangle]);
+    await model.dispose();
+
+    // As the page sends it: one image, multipart; every class comes back, most likely first.
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(await readFile(circle))], { type: 'image/jpeg' }), 'circle.jpg');
+    const one = await fetch(`${server.url}/v1/runs/${run.id}/predict`, { method: 'POST', body: form });
+    expect(one.status).toBe(200);
+    const answer = (await one.json()) as { run: number; predictions: { label: string; probability: number }[]; timing_ms: { total: number } };
+    expect(answer.run).toBe(run.id);
+    expect(answer.predictions.map((p) => p.label)).toEqual(expected.results[0]!.predictions.map((p) => p.label));
+    answer.predictions.forEach((p, i) => expect(p.probability).toBeCloseTo(expected.results[0]!.predictions[i]!.probability, 5));
+    expect(answer.timing_ms.total).toBeGreaterThan(0);
+
+    // A script: JSON, two images, top_k.
+    const images = await Promise.all([circle, triangle].map(async (f) => (await readFile(f)).toString('base64')));
+    const batch = (await (await fetch(`${server.url}/v1/runs/${run.id}/predict?top_k=1`, json({ images }))).json()) as { results: { predictions: { label: string }[] }[] };
+    expect(batch.results.map((r) => r.predictions.map((p) => p.label))).toEqual(expected.results.map((r) => [r.predictions[0]!.label]));
+
+    const bad = await fetch(`${server.url}/v1/runs/${run.id}/predict`, json({ image: Buffer.from('not an image').toString('base64') }));
+    expect(bad.status).toBe(415);
+
+    // A run without a model, an unknown run, and a deleted one: 404.
+    const { store } = server.dashboard;
+    const failed = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFailed(failed.id, 'boom');
+    expect((await fetch(`${server.url}/v1/runs/${failed.id}/predict`, json({ images }))).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/424242/predict`, json({ images }))).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/runs/${run.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${server.url}/v1/runs/${run.id}/predict`, json({ images }))).status).toBe(404);
+  });
+
   it('deletes a run that ended with everything it wrote; refuses a queued or running run (409) and an unknown one (404)', async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'delete runs', folder: data.root }))).json()) as { id: number };
     const url = `${server.url}/v1/projects/${project.id}/runs`;

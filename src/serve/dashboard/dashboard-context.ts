@@ -4,6 +4,7 @@ import { classCounts } from './class-counts.js';
 import type { DataRoots } from './data-roots.js';
 import type { DashboardStore, ProjectRecord, RunRecord } from './dashboard-store.js';
 import { maxEpochs, type RunQueue } from './run-queue.js';
+import { RunModels } from './run-models.js';
 
 /** What the dashboard's route files share: its store, queue and folders, and the lookups every route needs. */
 export class DashboardContext {
@@ -14,6 +15,8 @@ export class DashboardContext {
     readonly dataDir: string,
     /** Where projects from server folders may come from (`--data-root`). */
     readonly dataRoots: DataRoots,
+    /** Finished runs' models loaded to be tried from the page. */
+    readonly runModels: RunModels = new RunModels(),
   ) {}
 
   /** Where an upload project keeps its images: `<dataDir>/projects/<id>`. */

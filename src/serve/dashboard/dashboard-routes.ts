@@ -18,6 +18,7 @@ import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { registerRunFileRoutes } from './run-file-routes.js';
+import { registerRunPredictRoute, type RunPredictLimits } from './run-predict-route.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
@@ -40,6 +41,8 @@ export interface DashboardOptions {
    * one of them and nothing else. None by default: projects then come from uploads only.
    */
   readonly dataRoots?: readonly string[];
+  /** Limits of trying a finished run's model on images (`POST /v1/runs/:id/predict`). Default: 20 MB, 40 megapixels. */
+  readonly predictLimits?: RunPredictLimits;
 }
 
 /** The dashboard's paths: its page and its API. They always need the server's token (see SECURITY.md). */
@@ -102,6 +105,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     for (const reply of streams) reply.raw.end();
   });
   app.addHook('onClose', async () => {
+    ctx.runModels.close();
     await queue.close();
     store.close();
     unlock();
@@ -109,6 +113,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   registerDashboardPage(app, options.webRoot);
   registerProjectRoutes(app, ctx);
   registerRunFileRoutes(app, ctx);
+  registerRunPredictRoute(app, ctx, options.predictLimits ?? { maxUploadBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
   const runOr404 = (id: string) => ctx.runOr404(id);
 
   app.post('/v1/projects/:id/runs', {

@@ -51,6 +51,7 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
     }
     // The record goes first (the run is then gone for every client), then the files it owned.
     ctx.store.deleteRun(run.id);
+    ctx.runModels.forget(run.id);
     await removeRunFiles(run);
     return reply.code(204).send();
   });

@@ -45,7 +45,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     app.get('/', async (_request, reply) => reply.redirect('/dashboard/'));
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
-    const dashboard = registerDashboardRoutes(app, options);
+    const dashboard = registerDashboardRoutes(app, { predictLimits: { maxUploadBytes: options.maxUploadBytes ?? 20 * 1024 * 1024, maxPixels: 40_000_000 }, ...options });
     const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');
     let closing: Promise<void> | undefined;
     return { url: url.replace(/\/$/, ''), models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
