@@ -155,6 +155,40 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
     }
   });
 
+  it('offers a picker when there are two cameras, and switching stops the first one', async () => {
+    const project = await createUploadProject(server, 'two cameras');
+    const chromium = await launchChromium(['--use-fake-device-for-media-stream=device-count=2', '--use-fake-ui-for-media-stream']);
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.addInitScript(RECORD_STREAMS);
+      await openProject(page, server.url, server.token, project.id);
+      await page.getByLabel('Class', { exact: true }).fill('faces');
+      await page.getByRole('button', { name: 'Webcam', exact: true }).click();
+      await page.waitForFunction(cameraReady);
+      const picker = page.getByRole('combobox', { name: /^Camera/ });
+      expect(await picker.isVisible()).toBe(true);
+      const cameras = await picker.locator('option').evaluateAll((options) => options.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+      expect(cameras.map(([, name]) => name)).toEqual(['fake_device_0', 'fake_device_1']);
+      const current = await picker.inputValue();
+      const next = cameras.map(([value]) => value!).find((value) => value !== current)!;
+      expect(next).toBeTruthy();
+      await picker.selectOption(next);
+      await page.waitForFunction('window.__streams.length === 2');
+      await page.waitForFunction(cameraReady);
+      const states = await page.evaluate<string[][]>('window.__streams.map((s) => s.getTracks().map((t) => t.readyState))');
+      expect(states).toEqual([['ended'], ['live']]);
+      expect(await page.evaluate<string | undefined>('window.__streams[1].getVideoTracks()[0].getSettings().deviceId')).toBe(next);
+      expect(await picker.inputValue()).toBe(next);
+      await page.getByRole('button', { name: 'Close webcam' }).click();
+      expect(await page.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended', 'ended']);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
   it('says so when the camera is denied or missing, and the file upload still works', async () => {
     const project = await createUploadProject(server, 'no camera');
     for (const [flags, said] of [
