@@ -155,7 +155,7 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
     }
   });
 
-  it('offers a picker when there are two cameras, and switching stops the first one', async () => {
+  it('offers a picker when there are two cameras; switching, opening again before the camera answered, or choosing another project leaves no camera running', async () => {
     const project = await createUploadProject(server, 'two cameras');
     const chromium = await launchChromium(['--use-fake-device-for-media-stream=device-count=2', '--use-fake-ui-for-media-stream']);
     try {
@@ -169,7 +169,7 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
       await page.waitForFunction(cameraReady);
       const picker = page.getByRole('combobox', { name: /^Camera/ });
       expect(await picker.isVisible()).toBe(true);
-      const cameras = await picker.locator('option').evaluateAll((options) => options.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+      const cameras = await picker.locator('option').evaluateAll((options) => options.map((o) => [o.getAttribute('value'), o.textContent]));
       expect(cameras.map(([, name]) => name)).toEqual(['fake_device_0', 'fake_device_1']);
       const current = await picker.inputValue();
       const next = cameras.map(([value]) => value!).find((value) => value !== current)!;
@@ -183,6 +183,24 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
       expect(await picker.inputValue()).toBe(next);
       await page.getByRole('button', { name: 'Close webcam' }).click();
       expect(await page.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended', 'ended']);
+
+      // Opened, closed and opened again before the camera answered: the first answer is stopped, not left running.
+      await page.evaluate("(() => { const open = document.getElementById('webcam-open'); open.click(); document.getElementById('webcam-close').click(); open.click(); })()");
+      await page.waitForFunction('window.__streams.length === 4');
+      await page.waitForFunction(cameraReady);
+      await page.getByRole('button', { name: 'Close webcam' }).click();
+      expect(await page.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended', 'ended', 'ended', 'ended']);
+
+      // Another project chosen while the camera is on: the panel closes (samples go to the project they were taken in).
+      const other = await createUploadProject(server, 'other uploads');
+      await page.reload();
+      await page.waitForSelector(`#project-select option[value="${other.id}"]`, { state: 'attached' });
+      await page.selectOption('#project-select', String(project.id));
+      await page.getByRole('button', { name: 'Webcam', exact: true }).click();
+      await page.waitForFunction(cameraReady);
+      await page.selectOption('#project-select', String(other.id));
+      await page.waitForSelector('#webcam-panel', { state: 'hidden' });
+      expect(await page.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended']);
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();

@@ -609,6 +609,10 @@ async function loadDataRoots() {
     : 'This server takes no folders from its disk (it was started without --data-root): upload the images instead.');
 }
 
-projectSelect.addEventListener('change', () => void showProject().catch((error) => say(projectMessage, String(error), true)));
+projectSelect.addEventListener('change', () => {
+  // Samples go to the project shown when they were taken: the panel does not carry over to another project.
+  webcam.close();
+  void showProject().catch((error) => say(projectMessage, String(error), true));
+});
 void loadProjects().catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));
 void loadDataRoots().catch((error) => say(projectMessage, String(error), true));

@@ -72,6 +72,8 @@ export function webcamPanel(hooks) {
   const encoding = new Set();
   let taken = 0;
   let isUploading = false;
+  /** Counts camera starts: a start overtaken by a later one (or by closing) stops the stream it was given. */
+  let starts = 0;
   /** What had focus when the camera was asked for: focus moves into the panel only if the user has not moved it. @type {Element | null} */
   let focusAtStart = null;
   const canvas = Object.assign(document.createElement('canvas'), { width: SAMPLE_SIZE, height: SAMPLE_SIZE });
@@ -110,21 +112,25 @@ export function webcamPanel(hooks) {
     }
     say('Starting the camera…');
     focusAtStart = document.activeElement;
+    const attempt = ++starts;
+    /** @type {MediaStream} */
+    let given;
     try {
       // The back camera by default, as the classify page asks for: the samples then look like what it will classify.
       const source = deviceId ? { deviceId: { exact: deviceId } } : { facingMode: 'environment' };
-      stream = await navigator.mediaDevices.getUserMedia({ video: { ...source, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      given = await navigator.mediaDevices.getUserMedia({ video: { ...source, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
     } catch (error) {
-      stream = undefined;
+      if (attempt !== starts || panel.hidden) return;
       sync();
       say(cameraFailure(error), true);
       focusInto(start);
       return;
     }
-    if (panel.hidden) {
-      stopCamera();
+    if (attempt !== starts || panel.hidden) {
+      for (const track of given.getTracks()) track.stop();
       return;
     }
+    stream = given;
     const track = stream.getVideoTracks()[0];
     // A front camera (or a laptop's, which says no facing) is previewed as a mirror, as people expect of it; the
     // samples are not mirrored (see the help text).
@@ -307,7 +313,8 @@ export function webcamPanel(hooks) {
   });
   // A hidden page keeps no camera: the light goes off, and nothing records in a background tab.
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden || !stream) return;
+    if (!document.hidden || panel.hidden) return;
+    starts++;
     stopCamera();
     say('The camera was stopped while the page was hidden. Press Start camera to go on.');
   });
@@ -323,6 +330,7 @@ export function webcamPanel(hooks) {
 
   function close() {
     if (panel.hidden) return;
+    starts++;
     stopCamera();
     for (const item of [...thumbs.children]) removeThumb(/** @type {HTMLLIElement} */ (item));
     pending = { label: '', images: [], thumbs: [] };
