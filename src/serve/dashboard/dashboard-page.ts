@@ -10,6 +10,7 @@ const PAGE_FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
+  'webcam-samples.js': 'text/javascript; charset=utf-8',
 };
 
 /**
@@ -27,7 +28,7 @@ export function dashboardWebRoot(): string | undefined {
   return undefined;
 }
 
-/** Serves the page at /dashboard/ (only its own three files; nothing else under the folder is reachable). */
+/** Serves the page at /dashboard/ (only its own files; nothing else under the folder is reachable). */
 export function registerDashboardPage(app: FastifyInstance, webRoot = dashboardWebRoot()): void {
   app.get('/dashboard', async (_request, reply) => reply.redirect('/dashboard/'));
   app.get('/dashboard/', async (_request, reply) => sendFile(reply, 'index.html'));

@@ -4,6 +4,8 @@
  * Plain JS with JSDoc types, checked by `tsc -p src/web/dashboard/tsconfig.json`; served as is, no build step.
  */
 
+import { webcamPanel } from './webcam-samples.js';
+
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
 /** @typedef {{ unfreeze: string, epochs: number, views: number, classWeights: string }} FineTuneOptions */
@@ -103,14 +105,17 @@ async function showProject() {
   const upload = /** @type {HTMLFormElement} */ (byId('upload-form'));
   if (!id) {
     upload.hidden = true;
+    webcam.close();
     return;
   }
   /** @type {Project} */
   const project = await api(`/v1/projects/${id}`);
+  if (Number(projectSelect.value) !== id) return;
   const total = project.classes.reduce((n, c) => n + c.count, 0);
   say(byId('project-summary'), `${total} images in ${project.classes.length} classes, from ${project.dataDir}${project.skipped ? `; ${project.skipped} files cannot be used` : ''}`);
-  byId('class-list').replaceChildren(...project.classes.map((c) => el('li', {}, `${c.label}: ${c.count}`)));
+  byId('class-list').replaceChildren(...project.classes.map((c) => el('li', {}, `${c.label}: ${c.count}`, ...(project.acceptsUploads ? [webcamClassButton(c.label)] : []))));
   upload.hidden = !project.acceptsUploads;
+  if (upload.hidden) webcam.close();
   const rows = project.runs.map((run) => {
     const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
     open.addEventListener('click', () => void openRun(run.id));
@@ -500,23 +505,73 @@ onSubmit('upload-project-form', async (form) => {
   await loadProjects(project.id);
 });
 
-onSubmit('upload-form', async (form) => {
-  const files = field(form, 'files').files ?? [];
-  const label = field(form, 'label').value.trim();
-  // Batches keep each request under the server's file-count limit.
+/** Images per upload request: under the server's file-count limit (256), and a refusal loses little progress. */
+const UPLOAD_BATCH = 32;
+
+/**
+ * Uploads images of one class into the selected project, in batches, all of a batch or none of it (the server's
+ * rule). A refusal (not an image, too large: 413, disk full: 507, a run in progress: 409) stops there; the outcome
+ * says how many of the first images were stored and why the rest were not. Files and webcam samples both come here.
+ * @param {string} label @param {import('./webcam-samples.js').NamedImage[]} images @param {(sent: number) => void} [onProgress]
+ * @returns {Promise<import('./webcam-samples.js').UploadOutcome>}
+ */
+async function uploadImages(label, images, onProgress = () => undefined) {
+  const url = `/v1/projects/${projectSelect.value}/images`;
+  let sent = 0;
   let duplicates = 0;
-  for (let i = 0; i < files.length; i += 32) {
+  for (let i = 0; i < images.length; i += UPLOAD_BATCH) {
+    const batch = images.slice(i, i + UPLOAD_BATCH);
     const body = new FormData();
     body.append('label', label);
-    for (const file of Array.from(files).slice(i, i + 32)) body.append('files', file, file.name);
-    /** @type {{ duplicates: number }} */
-    const result = await api(`/v1/projects/${projectSelect.value}/images`, { method: 'POST', body });
-    duplicates += result.duplicates;
+    for (const image of batch) body.append('files', image.blob, image.name);
+    try {
+      /** @type {{ duplicates: number }} */
+      const result = await api(url, { method: 'POST', body });
+      duplicates += result.duplicates;
+    } catch (error) {
+      return { sent, duplicates, error: error instanceof Error ? error.message : String(error) };
+    }
+    sent += batch.length;
+    if (sent < images.length) onProgress(sent);
   }
-  say(byId('upload-message'), `Uploaded ${files.length} images of ${label}${duplicates ? ` (${duplicates} already in the class, kept once)` : ''}.`);
+  return { sent, duplicates };
+}
+
+onSubmit('upload-form', async (form) => {
+  const files = Array.from(field(form, 'files').files ?? []);
+  const label = field(form, 'label').value.trim();
+  const message = byId('upload-message');
+  const outcome = await uploadImages(label, files.map((file) => ({ blob: file, name: file.name })), (sent) => say(message, `Uploading ${files.length} images of ${label}: ${sent} sent…`));
+  const duplicates = outcome.duplicates ? ` (${outcome.duplicates} already in the class, kept once)` : '';
+  if (outcome.error) {
+    if (outcome.sent) await showProject();
+    throw new Error(outcome.sent ? `Uploaded ${outcome.sent} of ${files.length} images of ${label}${duplicates}; the rest were refused: ${outcome.error}` : outcome.error);
+  }
+  say(message, `Uploaded ${files.length} images of ${label}${duplicates}.`);
   form.reset();
   await showProject();
 }, 'upload-message');
+
+const webcam = webcamPanel({ classField: field(/** @type {HTMLFormElement} */ (byId('upload-form')), 'label'), upload: uploadImages, onSaved: () => showProject() });
+
+/** A class chip's camera button: records webcam samples into that class. @param {string} label */
+function webcamClassButton(label) {
+  const button = el('button', { type: 'button', class: 'webcam-class', 'aria-label': `Webcam samples for ${label}`, title: `Webcam samples for ${label}` });
+  // An icon, not a word, so the chip still reads "<class>: <count>".
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  path.setAttribute('d', 'M4 7h3l2-2h6l2 2h3v12H4zM12 9a4 4 0 1 0 0 8 4 4 0 0 0 0-8z');
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  button.append(svg);
+  button.addEventListener('click', () => {
+    field(/** @type {HTMLFormElement} */ (byId('upload-form')), 'label').value = label;
+    webcam.open();
+  });
+  return button;
+}
 
 const fineTuneBox = field(/** @type {HTMLFormElement} */ (byId('run-form')), 'fineTune');
 const syncFineTune = () => {
@@ -554,6 +609,10 @@ async function loadDataRoots() {
     : 'This server takes no folders from its disk (it was started without --data-root): upload the images instead.');
 }
 
-projectSelect.addEventListener('change', () => void showProject().catch((error) => say(projectMessage, String(error), true)));
+projectSelect.addEventListener('change', () => {
+  // Samples go to the project shown when they were taken: the panel does not carry over to another project.
+  webcam.close();
+  void showProject().catch((error) => say(projectMessage, String(error), true));
+});
 void loadProjects().catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));
 void loadDataRoots().catch((error) => say(projectMessage, String(error), true));
