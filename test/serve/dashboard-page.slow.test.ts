@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
+import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from '../web/web-support.js';
@@ -234,6 +235,30 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect(download.suggestedFilename()).toBe(name);
         expect((await readFile((await download.path())!)).equals(await readFile(join(run.modelDir, file))), file).toBe(true);
       }
+
+      // Try the model: an image chosen in the page comes back as one bar per class, most likely first, as the model
+      // itself answers in Node.
+      expect(await page.locator('#try-model').isVisible()).toBe(true);
+      const triangle = data.files.find((f) => f.includes('/val/triangles/'))!;
+      const model = await GraftModel.load(run.modelDir);
+      const expected = (await model.predict([triangle])).results[0]!.predictions;
+      await model.dispose();
+      await page.setInputFiles('#try-file', triangle);
+      await page.waitForFunction("document.querySelectorAll('#try-results li').length === 3");
+      expect(await page.locator('#try-results .try-label').allTextContents()).toEqual(expected.map((p) => p.label));
+      expect(await page.locator('#try-results .try-value').allTextContents()).toEqual(expected.map((p) => `${(p.probability * 100).toFixed(1)}%`));
+      expect(await page.locator('#try-message').textContent()).toMatch(new RegExp(`^${basename(triangle).replace('.', '\\.')}: ${expected[0]!.label} \\(\\d+ ms on the server\\)$`));
+      expect(await page.locator('#try-preview').isVisible()).toBe(true);
+      await page.locator('#try-model').screenshot({ path: join(artifactsDir, 'dashboard-try-model-1280.png') });
+      // Not an image: said in the panel, nothing breaks.
+      await page.setInputFiles('#try-file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image') });
+      await page.waitForFunction("document.getElementById('try-message').classList.contains('error')");
+      expect(await page.locator('#try-message').textContent()).toMatch(/^notes\.jpg could not be classified: /);
+      expect(await page.locator('#try-preview').isVisible()).toBe(false);
+      await page.setViewportSize({ width: 390, height: 900 });
+      expect(await page.evaluate('document.documentElement.scrollWidth > document.documentElement.clientWidth')).toBe(false);
+      await page.screenshot({ path: join(artifactsDir, 'dashboard-try-model-390.png'), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 900 });
 
       const remove = page.locator('#run-section').getByRole('button', { name: `Delete run #${run.id}` });
       // Dismissed: nothing happens.

@@ -5,6 +5,7 @@
  */
 
 import { webcamPanel } from './webcam-samples.js';
+import { tryModelPanel } from './try-model.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -204,6 +205,7 @@ function drawChart(svg, epochs, key, fineTuneStarted = false) {
   svg.setAttribute('aria-label', `${key === 'acc' ? 'Accuracy' : 'Loss'} per epoch, ${epochs.length} epochs${phases}${last ? `, last ${key === 'acc' ? pct(last.acc) : last.loss.toFixed(3)}` : ''}`);
 }
 
+const tryModel = tryModelPanel(api);
 const cancelButton = /** @type {HTMLButtonElement} */ (byId('cancel-run'));
 const deleteButton = /** @type {HTMLButtonElement} */ (byId('delete-run'));
 /**
@@ -218,6 +220,7 @@ function showRunActions(runId, status) {
   deleteButton.disabled = false;
   deleteButton.setAttribute('aria-label', `Delete run #${runId}`);
   byId('run-downloads').hidden = status !== 'finished';
+  tryModel.show(runId, status === 'finished');
   byId('download-onnx').setAttribute('href', `/v1/runs/${runId}/model.onnx`);
   byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
 }
