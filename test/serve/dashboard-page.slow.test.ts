@@ -260,6 +260,30 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.screenshot({ path: join(artifactsDir, 'dashboard-try-model-390.png'), fullPage: true });
       await page.setViewportSize({ width: 1280, height: 900 });
 
+      // Live, from a (fake) webcam: the bars follow its frames until the camera is turned off, which stops it.
+      const camera = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+      try {
+        const live = await camera.browser.newPage();
+        live.on('pageerror', (e) => errors.push(e.message));
+        await live.addInitScript(`(() => { window.__streams = []; const d = navigator.mediaDevices; if (!d) return;
+          const original = d.getUserMedia.bind(d); d.getUserMedia = async (c) => { const s = await original(c); window.__streams.push(s); return s; }; })()`);
+        await live.goto(`${server.url}/dashboard/?token=${server.token}`);
+        await live.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
+        await live.selectOption('#project-select', String(project.id));
+        await live.getByRole('button', { name: `Open run #${run.id}` }).click();
+        await live.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
+        await live.getByRole('button', { name: 'Use webcam' }).click();
+        await live.waitForFunction("/^webcam: /.test(document.getElementById('try-message').textContent) && document.querySelectorAll('#try-results li').length === 3", undefined, { timeout: 20_000 });
+        expect(await live.locator('#try-video').isVisible()).toBe(true);
+        expect(await live.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['live']);
+        await live.getByRole('button', { name: 'Stop webcam' }).click();
+        expect(await live.locator('#try-message').textContent()).toBe('Camera off.');
+        expect(await live.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended']);
+        expect(await live.locator('#try-video').isVisible()).toBe(false);
+      } finally {
+        await camera.close();
+      }
+
       const remove = page.locator('#run-section').getByRole('button', { name: `Delete run #${run.id}` });
       // Dismissed: nothing happens.
       const asked: string[] = [];

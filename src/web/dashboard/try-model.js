@@ -2,10 +2,16 @@
 /**
  * "Try the model": a finished run's model on an image the user picks or drops, before it is downloaded or served,
  * as Teachable Machine's preview does. The image goes to `POST /v1/runs/:id/predict` (the server decodes it with the
- * model's own preprocessing, as `graft predict` does), and every class comes back as a bar, most likely first.
+ * model's own preprocessing, as `graft predict` does), and every class comes back as a bar, most likely first. Or
+ * live: the webcam's square centre (as its samples are taken) a few times a second, the bars following it.
  */
 
+import { cameraFailure, drawSquareFrame, insecurePage, SAMPLE_SIZE } from './webcam-samples.js';
+
 /** @typedef {{ label: string, probability: number }} LabelProbability */
+
+/** Time between two webcam frames sent while the live preview runs (one request in flight at most). */
+const LIVE_INTERVAL_MS = 400;
 
 /** @template {HTMLElement} T @param {string} id @param {new () => T} type @returns {T} */
 function element(id, type) {
@@ -25,6 +31,11 @@ export function tryModelPanel(api) {
   const preview = element('try-preview', HTMLImageElement);
   const results = element('try-results', HTMLOListElement);
   const message = element('try-message', HTMLParagraphElement);
+  const webcam = element('try-webcam', HTMLButtonElement);
+  const video = element('try-video', HTMLVideoElement);
+  const canvas = Object.assign(document.createElement('canvas'), { width: SAMPLE_SIZE, height: SAMPLE_SIZE });
+  /** @type {MediaStream | undefined} */ let stream;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ let timer;
   /** @type {number | undefined} */ let runId;
   /** Counts requests: an answer for an image replaced since, or for another run, is dropped. */
   let asked = 0;
@@ -38,28 +49,99 @@ export function tryModelPanel(api) {
   /** @param {File} file */
   async function classify(file) {
     if (runId === undefined) return;
-    const ticket = ++asked;
-    const forRun = runId;
+    stopWebcam();
     if (preview.src) URL.revokeObjectURL(preview.src);
     preview.src = URL.createObjectURL(file);
     preview.alt = `The image tried: ${file.name}`;
     preview.hidden = false;
     results.replaceChildren();
     say(`Classifying ${file.name}...`);
+    const ok = await ask(file, file.name);
+    if (!ok) preview.hidden = true; // a file the server cannot read shows nothing useful either
+  }
+
+  /**
+   * Sends one image and shows its classes; false when it was refused (said in the panel), true when shown or
+   * overtaken by a newer image or another run. @param {Blob} image @param {string} name
+   */
+  async function ask(image, name) {
+    const ticket = ++asked;
+    const forRun = runId;
     const form = new FormData();
-    form.append('image', file, file.name);
+    form.append('image', image, name);
     try {
       /** @type {{ predictions: LabelProbability[], timing_ms: { total: number } }} */
       const answer = await api(`/v1/runs/${forRun}/predict`, { method: 'POST', body: form });
-      if (ticket !== asked || forRun !== runId) return;
+      if (ticket !== asked || forRun !== runId) return true;
       results.replaceChildren(...answer.predictions.map(bar));
-      say(`${file.name}: ${answer.predictions[0]?.label ?? '?'} (${answer.timing_ms.total.toFixed(0)} ms on the server)`);
+      say(`${name}: ${answer.predictions[0]?.label ?? '?'} (${answer.timing_ms.total.toFixed(0)} ms on the server)`);
+      return true;
     } catch (error) {
-      if (ticket !== asked) return;
-      preview.hidden = true; // a file the server cannot read shows nothing useful either
-      say(`${file.name} could not be classified: ${error instanceof Error ? error.message : String(error)}`, true);
+      if (ticket !== asked) return true;
+      say(`${name} could not be classified: ${error instanceof Error ? error.message : String(error)}`, true);
+      return false;
     }
   }
+
+  async function startWebcam() {
+    const insecure = insecurePage();
+    if (insecure) return say(insecure, true);
+    say('Starting the camera...');
+    /** @type {MediaStream} */
+    let given;
+    try {
+      given = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    } catch (error) {
+      return say(cameraFailure(error), true);
+    }
+    if (panel.hidden || webcam.getAttribute('aria-pressed') !== 'true') {
+      for (const track of given.getTracks()) track.stop(); // closed while the camera was being asked for
+      return;
+    }
+    stream = given;
+    video.srcObject = stream;
+    video.hidden = false;
+    preview.hidden = true;
+    results.replaceChildren();
+    say('Camera on: the bars follow what it sees.');
+    const forRun = runId;
+    const next = async () => {
+      if (stream !== given || forRun !== runId) return;
+      if (drawSquareFrame(video, canvas)) {
+        const frame = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+        if (frame instanceof Blob && stream === given) await ask(frame, 'webcam');
+      }
+      if (stream === given) timer = setTimeout(next, LIVE_INTERVAL_MS);
+    };
+    void next();
+  }
+
+  function stopWebcam() {
+    clearTimeout(timer);
+    timer = undefined;
+    for (const track of stream?.getTracks() ?? []) track.stop();
+    stream = undefined;
+    video.srcObject = null;
+    video.hidden = true;
+    webcam.setAttribute('aria-pressed', 'false');
+    webcam.textContent = 'Use webcam';
+  }
+
+  webcam.addEventListener('click', () => {
+    if (webcam.getAttribute('aria-pressed') === 'true') {
+      stopWebcam();
+      say('Camera off.');
+      return;
+    }
+    webcam.setAttribute('aria-pressed', 'true');
+    webcam.textContent = 'Stop webcam';
+    void startWebcam().then(() => {
+      if (!stream) stopWebcam(); // refused: the button says "Use webcam" again, the message says why
+    });
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden && stream) stopWebcam();
+  });
 
   /** One class's bar: its name, its probability as text and as the bar's width. @param {LabelProbability} p */
   function bar(p) {
@@ -94,6 +176,7 @@ export function tryModelPanel(api) {
     /** @param {number} id @param {boolean} isFinished */
     show(id, isFinished) {
       panel.hidden = !isFinished;
+      if (!isFinished || id !== runId) stopWebcam();
       if (id === runId) return;
       runId = id;
       asked++;

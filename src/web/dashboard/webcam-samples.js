@@ -35,7 +35,7 @@ function element(id, type) {
 }
 
 /** Why the camera could not start, said so the user knows what to do. @param {unknown} error */
-function cameraFailure(error) {
+export function cameraFailure(error) {
   const name = error instanceof DOMException ? error.name : '';
   if (name === 'NotAllowedError' || name === 'SecurityError') {
     return 'Camera access was denied. Allow the camera for this site (the camera icon in the address bar, or the browser\'s site settings), then press Start camera.';
@@ -43,6 +43,25 @@ function cameraFailure(error) {
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'No camera was found. Connect one, then press Start camera.';
   if (name === 'NotReadableError' || name === 'AbortError') return 'The camera could not be started: another application may be using it. Close that, then press Start camera.';
   return `The camera could not be started: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** Why this page cannot have a camera (getUserMedia exists only in a secure context), or undefined when it can. */
+export function insecurePage() {
+  if (window.isSecureContext && typeof navigator.mediaDevices?.getUserMedia === 'function') return undefined;
+  return `The webcam needs a secure page: open the dashboard over https, or on this machine as http://localhost or http://127.0.0.1 (browsers offer cameras only there). This page is ${location.origin}.`;
+}
+
+/**
+ * The square centre of the video's current frame, unmirrored, drawn at `canvas`'s size: what a sample keeps, and
+ * what "Try the model" sends. False while the video has no frame yet.
+ * @param {HTMLVideoElement} video @param {HTMLCanvasElement} canvas
+ */
+export function drawSquareFrame(video, canvas) {
+  const { videoWidth: w, videoHeight: h } = video;
+  if (!w || !h) return false;
+  const side = Math.min(w, h);
+  canvas.getContext('2d')?.drawImage(video, (w - side) / 2, (h - side) / 2, side, side, 0, 0, canvas.width, canvas.height);
+  return true;
 }
 
 /**
@@ -106,8 +125,9 @@ export function webcamPanel(hooks) {
   async function startCamera(deviceId) {
     stopCamera();
     // getUserMedia exists only in a secure context: https, or http on localhost / 127.0.0.1.
-    if (!window.isSecureContext || typeof navigator.mediaDevices?.getUserMedia !== 'function') {
-      say(`The webcam needs a secure page: open the dashboard over https, or on this machine as http://localhost or http://127.0.0.1 (browsers offer cameras only there). This page is ${location.origin}.`, true);
+    const insecure = insecurePage();
+    if (insecure) {
+      say(insecure, true);
       return;
     }
     say('Starting the camera…');
@@ -195,10 +215,7 @@ export function webcamPanel(hooks) {
 
   /** Draws the square centre of the current frame, unmirrored, at SAMPLE_SIZE, and encodes it as JPEG. */
   function takeSample() {
-    const { videoWidth: w, videoHeight: h } = video;
-    if (!w || !h) return;
-    const side = Math.min(w, h);
-    canvas.getContext('2d')?.drawImage(video, (w - side) / 2, (h - side) / 2, side, side, 0, 0, SAMPLE_SIZE, SAMPLE_SIZE);
+    if (!drawSquareFrame(video, canvas)) return;
     const batch = pending;
     const job = new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9)).then((/** @type {Blob | null} */ blob) => {
       if (!blob || batch !== pending) return;
