@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
@@ -35,6 +36,14 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     await server?.close();
     await rm(root, { recursive: true, force: true });
   });
+
+  /** The dashboard, logged in by its token link, showing a project (and, given one, a run of it). */
+  const openProject = async (page: Page, projectId: number, runId?: number): Promise<void> => {
+    await page.goto(`${server.url}/dashboard/?token=${server.token}`);
+    await page.waitForSelector(`#project-select option[value="${projectId}"]`, { state: 'attached' });
+    await page.selectOption('#project-select', String(projectId));
+    if (runId !== undefined) await page.getByRole('button', { name: `Open run #${runId}` }).click();
+  };
 
   it('creates a project, trains, updates the curves live, and opens the confusion matrix and a misclassified image', async () => {
     const chromium = await launchChromium();
@@ -157,9 +166,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
-      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
-      await page.selectOption('#project-select', String(project.id));
+      await openProject(page, project.id);
       await page.waitForFunction("document.getElementById('class-list').children.length === 3");
 
       const options = page.locator('#fine-tune-options');
@@ -222,10 +229,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
-      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
-      await page.selectOption('#project-select', String(project.id));
-      await page.getByRole('button', { name: `Open run #${run.id}` }).click();
+      await openProject(page, project.id, run.id);
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
       expect(await page.locator('#run-downloads').isVisible()).toBe(true);
       expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);
@@ -267,10 +271,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         live.on('pageerror', (e) => errors.push(e.message));
         await live.addInitScript(`(() => { window.__streams = []; const d = navigator.mediaDevices; if (!d) return;
           const original = d.getUserMedia.bind(d); d.getUserMedia = async (c) => { const s = await original(c); window.__streams.push(s); return s; }; })()`);
-        await live.goto(`${server.url}/dashboard/?token=${server.token}`);
-        await live.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
-        await live.selectOption('#project-select', String(project.id));
-        await live.getByRole('button', { name: `Open run #${run.id}` }).click();
+        await openProject(live, project.id, run.id);
         await live.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
         await live.getByRole('button', { name: 'Use webcam' }).click();
         await live.waitForFunction("/^webcam: /.test(document.getElementById('try-message').textContent) && document.querySelectorAll('#try-results li').length === 3", undefined, { timeout: 20_000 });
@@ -336,10 +337,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     try {
       const page = await chromium.browser.newPage();
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/dashboard/?token=${server.token}`);
-      await page.waitForSelector(`#project-select option[value="${project.id}"]`, { state: 'attached' });
-      await page.selectOption('#project-select', String(project.id));
-      await page.getByRole('button', { name: `Open run #${run.id}` }).click();
+      await openProject(page, project.id, run.id);
       await page.waitForFunction("document.getElementById('loss-chart').dataset.epochs === '7'");
       for (const chart of ['#loss-chart', '#acc-chart']) {
         expect(await page.locator(`${chart} .ft-marker`).count()).toBe(1);

@@ -6,19 +6,12 @@
  * live: the webcam's square centre (as its samples are taken) a few times a second, the bars following it.
  */
 
-import { cameraFailure, drawSquareFrame, insecurePage, SAMPLE_SIZE } from './webcam-samples.js';
+import { cameraFailure, drawSquareFrame, element, insecurePage, SAMPLE_SIZE } from './webcam-samples.js';
 
 /** @typedef {{ label: string, probability: number }} LabelProbability */
 
 /** Time between two webcam frames sent while the live preview runs (one request in flight at most). */
 const LIVE_INTERVAL_MS = 400;
-
-/** @template {HTMLElement} T @param {string} id @param {new () => T} type @returns {T} */
-function element(id, type) {
-  const node = document.getElementById(id);
-  if (!(node instanceof type)) throw new Error(`#${id} is missing from the page or not a ${type.name}`);
-  return node;
-}
 
 /**
  * Wires `#try-model` to the run the page shows. `show(runId, isFinished)` is called whenever the run view changes.

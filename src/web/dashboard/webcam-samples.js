@@ -27,8 +27,8 @@ export const SAMPLE_INTERVAL_MS = 120;
 /** Thumbnails kept in the strip; older ones leave it (the samples themselves are uploaded). */
 const MAX_THUMBS = 60;
 
-/** @template {HTMLElement} T @param {string} id @param {new () => T} type @returns {T} */
-function element(id, type) {
+/** The page's element `id`, of the type the script expects. @template {HTMLElement} T @param {string} id @param {new () => T} type @returns {T} */
+export function element(id, type) {
   const node = document.getElementById(id);
   if (!(node instanceof type)) throw new Error(`#${id} is missing from the page or not a ${type.name}`);
   return node;
