@@ -4,7 +4,8 @@ import { extractFeatures } from '../features/extract-features.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
 import { refuseUnknownOptions } from './known-options.js';
-import { HEAD_BACKBONE_OPTIONS, openHeadBackbone, type HeadBackboneOptions } from './head-backbone.js';
+import { HEAD_BACKBONE_OPTIONS, type HeadBackboneOptions } from './head-backbone-options.js';
+import { openHeadBackbone } from './open-head-backbone.js';
 
 /** Options of {@link extractHeadFeatures}: the backbone as {@link saveHeadModel} will take it, and what to compute. */
 export type ExtractHeadFeaturesOptions = HeadBackboneOptions & {

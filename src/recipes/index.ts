@@ -9,6 +9,6 @@
 export { train, type TrainOptions, type TrainResult } from './train.js';
 export { trainFromFeatures, type TrainFromFeaturesOptions } from './train-from-features.js';
 export type { TrainedHeadSummary } from './train-manifest.js';
-export type { HeadBackboneOptions } from './head-backbone.js';
+export type { HeadBackboneOptions } from './head-backbone-options.js';
 export { extractHeadFeatures, type ExtractHeadFeaturesOptions, type HeadFeatures } from './extract-head-features.js';
 export { saveHeadModel, type SaveHeadModelOptions, type SavedHeadModel } from './save-head-model.js';

@@ -11,7 +11,8 @@ import { withDenseHead } from '../onnx/append-head.js';
 import { mirrorTtaModel } from '../onnx/mirror-tta.js';
 import { encodeOnnxModel } from '../onnx/onnx-model.js';
 import { checkHeadLabels, checkHeadLayers } from './check-head-layers.js';
-import { HEAD_BACKBONE_OPTIONS, openHeadBackbone, type HeadBackboneOptions } from './head-backbone.js';
+import { HEAD_BACKBONE_OPTIONS, type HeadBackboneOptions } from './head-backbone-options.js';
+import { openHeadBackbone } from './open-head-backbone.js';
 import { refuseUnknownOptions } from './known-options.js';
 import { backboneRecord, versions } from './train-manifest.js';
 
