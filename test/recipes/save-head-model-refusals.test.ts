@@ -59,6 +59,8 @@ describe('recipes.saveHeadModel refuses a head it cannot save, naming the value,
   it('an unknown option, and an out folder that is not a model directory (as train() refuses it)', async () => {
     const unknown = await refusal({ ...base(), head: [layer(1280, 2)], c: 1 } as recipes.SaveHeadModelOptions);
     expect(unknown.message).toMatch(/^Unknown option of saveHeadModel\(\): c\. Known: /);
+    // saveHeadModel has no config: the hint train() gives ("c belongs in config") would send the caller nowhere.
+    expect(unknown.hint).toBeUndefined();
     const photos = join(root, 'photos');
     await mkdir(photos);
     await writeFile(join(photos, 'ant.jpg'), 'not a model');
