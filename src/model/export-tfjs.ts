@@ -53,7 +53,7 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
     input: { layout: 'nhwc', shape: [null, pre.inputSize, pre.inputSize, 3] },
     output: 'the first output holds the class probabilities, in the order of `labels`; a second, when present, the backbone features',
     ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
-    source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training.outcome.fineTune !== undefined },
+    source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training?.outcome.fineTune !== undefined },
   };
   try {
     await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);

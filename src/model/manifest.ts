@@ -69,6 +69,17 @@ export interface FineTuneOutcome {
 }
 
 /**
+ * A head fitted outside Graft on Graft's features and written by `recipes.saveHeadModel`: its layer sizes only.
+ * How it was trained (solver, regularisation, data) Graft never saw, so the manifest has no `training` section, no
+ * selection and no history.
+ */
+export interface ExternalHeadConfig {
+  readonly trainedBy: 'external';
+  /** Units of each hidden layer ([] for one layer), as `HeadConfig.hidden` counts them. */
+  readonly hidden: readonly number[];
+}
+
+/**
  * `graft.json`: everything needed to use a trained model without the data or the backbone's source.
  * The model carries its preprocessing (STYLE.md): predict, eval, serve and export read it from here.
  */
@@ -88,8 +99,11 @@ export interface ModelManifest {
     /** Multi-scale features: each scale's crop of the input square, e.g. [0.875, 1]. Absent: one scale. */
     readonly scales?: readonly number[];
   };
-  readonly head: HeadConfig & {
-    /** 'linear' (softmax regression, the default) or 'mlp'; absent in manifests older than the linear default (read: from `hidden`). */
+  readonly head: (HeadConfig | ExternalHeadConfig) & {
+    /**
+     * 'linear' (softmax regression, the default) or 'mlp'; absent in manifests older than the linear default and for
+     * an external head (read: from `hidden`).
+     */
     readonly kind?: 'linear' | 'mlp';
     /** Linear head: inverse L2 strength (sklearn's C) and training rows, as chosen by cross-validation or fixed. */
     readonly c?: number;
@@ -100,8 +114,11 @@ export interface ModelManifest {
     readonly tensors: readonly StoredTensor[];
     readonly activations: readonly ('relu' | 'softmax' | 'linear')[];
   };
-  /** How the model was trained: what replays the run (`config`), apart from what the run found (`outcome`). */
-  readonly training: { readonly config: TrainingConfig; readonly outcome: TrainingOutcome };
+  /**
+   * How the model was trained: what replays the run (`config`), apart from what the run found (`outcome`). Absent
+   * when Graft did not train the head (`head.trainedBy: 'external'`): there is no run to record or replay.
+   */
+  readonly training?: { readonly config: TrainingConfig; readonly outcome: TrainingOutcome };
   readonly metrics: {
     readonly val: { readonly accuracy: number; readonly loss: number; readonly top5?: number } | null;
     readonly history: readonly EpochLogs[];

@@ -44,7 +44,7 @@ export function buildManifest(parts: {
     version: 2,
     labels: data.labels,
     preprocessing: info.preprocessing,
-    backbone: { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) },
+    backbone: backboneRecord(info),
     head: { ...parts.head, tensors: packed.tensors, activations: headPhase.layers.map((l) => l.activation) },
     training: {
       config: { ...config, ...(fineTune ? { fineTune: fineTune.config } : {}) },
@@ -77,6 +77,11 @@ export function buildManifest(parts: {
     created: new Date().toISOString(),
     versions: versions(),
   };
+}
+
+/** The backbone as graft.json records it: its identity and the features the head takes. */
+export function backboneRecord(info: BackboneInfo): ModelManifest['backbone'] {
+  return { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) };
 }
 
 const require = createRequire(import.meta.url);

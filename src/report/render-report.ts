@@ -30,6 +30,8 @@ export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accu
 /** Input of {@link renderReport}: plain data, no paths are read. */
 export interface ReportData {
   readonly manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'backbone' | 'metrics' | 'created'> & {
+    /** Read for `trainedBy` (a head trained outside Graft). */
+    readonly head?: ModelManifest['head'];
     readonly training?: {
       readonly config?: Partial<Pick<TrainingConfig, 'epochs' | 'learningRate' | 'batchSize' | 'fineTune'>>;
       readonly outcome?: Partial<Pick<TrainingOutcome, 'bestEpoch' | 'stoppedEarly' | 'images' | 'fineTune' | 'selection' | 'data'>>;
@@ -98,6 +100,8 @@ function summaryList(data: ReportData): string {
     ['Backbone', `${manifest.backbone.name} (${manifest.backbone.format}, ${manifest.backbone.featureDim}-d features)`],
     ['Preprocessing', `${pre.inputSize}px, ${pre.resize}, ${pre.interpolation}, scale ${pre.scale}, ${pre.layout.toUpperCase()}`],
   ];
+  // A head saved by recipes.saveHeadModel: Graft never saw its training, so the sections below have nothing of it.
+  if (manifest.head && 'trainedBy' in manifest.head && manifest.head.trainedBy === 'external') items.push(['Head', 'trained outside Graft (saved with recipes.saveHeadModel): no training run, selection or history recorded']);
   // Read from graft.json, which a loader checks only for what inference needs: a hand-edited number may be missing.
   const val = manifest.metrics.val;
   if (val && typeof val.accuracy === 'number') items.push(['Recorded validation', `accuracy ${percent(val.accuracy)}${typeof val.loss === 'number' ? `, loss ${val.loss.toFixed(3)}` : ''}`]);

@@ -8,13 +8,16 @@ import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, te
 
 const run = promisify(execFile);
 
-/** The first ```ts block of README's "The library" section: the example every user starts from. */
-async function readmeExample(): Promise<string> {
+/**
+ * The ```ts blocks of README's "The library" section: the first is the example every user starts from (run here);
+ * the others show the parts that replace its steps (type-checked here, each as its own module).
+ */
+async function readmeExamples(): Promise<string[]> {
   const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## The library'));
-  const match = /```ts\n([\s\S]*?)```/.exec(section);
-  if (!match) throw new Error('README.md has no ```ts block under "## The library"');
-  return match[1]!;
+  const section = readme.slice(readme.indexOf('## The library'), readme.indexOf('\n## ', readme.indexOf('## The library') + 1));
+  const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  if (blocks.length === 0) throw new Error('README.md has no ```ts block under "## The library"');
+  return blocks;
 }
 
 /**
@@ -41,6 +44,7 @@ describe.skipIf(!hasShared)('the packed library in a consumer project', () => {
     // dependency may need a newer Node than the package says it runs on (cookie 2, through @fastify/cookie 11.1.1+ and
     // light-my-request 6.8+, needs Node 22; the repository's own overrides never reach a user's install).
     await run('npm', ['install', '--prefer-offline', '--engine-strict', '--no-audit', '--no-fund', join(root, tarball)], { cwd: project, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+    const examples = await readmeExamples();
     await writeFile(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -55,10 +59,11 @@ describe.skipIf(!hasShared)('the packed library in a consumer project', () => {
           types: ['node'],
           typeRoots: [join(repoRoot, 'node_modules/@types')],
         },
-        files: ['example.ts'],
+        files: examples.map((_, i) => `example${i === 0 ? '' : `-${i + 1}`}.ts`),
       }),
     );
-    await writeFile(join(project, 'example.ts'), `${await readmeExample()}\nconsole.log(JSON.stringify({ results, accuracy: report.accuracy }));\n`);
+    await writeFile(join(project, 'example.ts'), `${examples[0]!}\nconsole.log(JSON.stringify({ results, accuracy: report.accuracy }));\n`);
+    for (const [i, example] of examples.entries()) if (i > 0) await writeFile(join(project, `example-${i + 1}.ts`), example);
     await copySubset(join(hymenoptera, 'train'), join(project, 'photos'), 6);
     await copySubset(join(hymenoptera, 'val'), join(project, 'test-photos'), 3);
     const bees = (await readdir(join(hymenoptera, 'val', 'bees'))).sort();

@@ -24,7 +24,7 @@ describe.skipIf(!hasShared)('a linear head has no epochs', () => {
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
     const model = await GraftModel.load(out);
     try {
-      expect(model.manifest.training.outcome.bestEpoch).toBe(0);
+      expect(model.manifest.training?.outcome.bestEpoch).toBe(0);
       const ant = join(data, 'ants', (await readdir(join(data, 'ants')))[0]!);
       const { results } = await model.predict([ant]);
       expect(results[0]!.predictions[0]!.label).toMatch(/^(ants|bees)$/);

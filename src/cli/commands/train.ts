@@ -255,6 +255,12 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   }
   const manifest = parsed.format === 'graft-model' && parsed.version === 1 ? upgradeV1(parsed) : parsed;
   const training = manifest.training as { config?: unknown } | undefined;
+  // A head saved by recipes.saveHeadModel was fitted outside Graft: its graft.json records no run to replay.
+  if (parsed.format === 'graft-model' && training === undefined && isObject(manifest.head) && manifest.head.trainedBy === 'external') {
+    throw new GraftError('INVALID_CONFIG', `${file} is a model whose head was trained outside Graft (head.trainedBy: "external"): it records no training run to replay`, {
+      hint: 'pass the graft.json of a model `graft train` wrote, or a config of options such as {"c": 1}',
+    });
+  }
   // A whole graft.json, its "training" section ({config, outcome}), or a bare config.
   const isSection = parsed.format !== 'graft-model' && isObject(parsed.config) && Object.keys(parsed).every((k) => k === 'config' || k === 'outcome');
   const config = (parsed.format === 'graft-model' ? training?.config : isSection ? parsed.config : parsed) as Record<string, unknown> & { head?: Partial<HeadConfig>; fineTune?: Record<string, unknown> };
