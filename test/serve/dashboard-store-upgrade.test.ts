@@ -78,3 +78,31 @@ describe('a dashboard store written by an earlier Graft', () => {
     });
   }
 });
+
+describe('a dashboard store written by a newer Graft', () => {
+  it('is refused, naming the file and both schema versions, and left as it was', async () => {
+    const dir = await tempDir('graft-dashboard-newer-');
+    try {
+      DashboardStore.open(dir).close();
+      const file = join(dir, 'dashboard.sqlite');
+      const db = new Database(file);
+      db.prepare(`UPDATE meta SET value = '99' WHERE key = 'schema'`).run();
+      db.close();
+      const error = (() => {
+        try {
+          DashboardStore.open(dir).close();
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })() as { code?: string; message?: string; hint?: string } | undefined;
+      expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: `${file} was written by a newer Graft (dashboard store schema 99; this Graft reads up to 2).` });
+      expect(error?.hint).toMatch(/upgrade Graft/);
+      const after = new Database(file, { readonly: true });
+      expect((after.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string }).value).toBe('99');
+      after.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -105,7 +105,7 @@ export class DashboardStore {
 
   /**
    * @throws GraftError INVALID_CONFIG naming the file when it cannot be opened or read as a dashboard store (another
-   *   file in its place, a read-only folder or file).
+   *   file in its place, a read-only folder or file), or when a newer Graft wrote it.
    */
   static open(dataDir: string): DashboardStore {
     const file = join(dataDir, 'dashboard.sqlite');
@@ -124,9 +124,17 @@ export class DashboardStore {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    // A store a newer Graft wrote is left as it is: this one would rewrite its schema mark and read it by old rules.
+    const written = Number((db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string } | undefined)?.value ?? 0);
+    if (written > SCHEMA_VERSION) {
+      db.close();
+      throw new GraftError('INVALID_CONFIG', `${file} was written by a newer Graft (dashboard store schema ${written}; this Graft reads up to ${SCHEMA_VERSION}).`, {
+        hint: 'upgrade Graft, or pass another --data-dir for this version',
+      });
+    }
     // Ids are never given again (never-reused-ids.ts); a store made before gets its tables rebuilt so.
     db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       ${CREATE_ID_TABLES}
       CREATE TABLE IF NOT EXISTS epochs (
         run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL, loss REAL NOT NULL, acc REAL NOT NULL,
