@@ -7,9 +7,7 @@ import { onnxModelOf } from '../engine/onnx-model-of.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { HEAD_WEIGHTS_FILE, ONNX_FILE } from '../model/manifest.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
-import { withDenseHead } from '../onnx/append-head.js';
-import { mirrorTtaModel } from '../onnx/mirror-tta.js';
-import { encodeOnnxModel } from '../onnx/onnx-model.js';
+import { headModelBytes, modelIo } from './head-model-onnx.js';
 import { checkHeadLabels, checkHeadLayers } from './check-head-layers.js';
 import { HEAD_BACKBONE_OPTIONS, type HeadBackboneOptions } from './head-backbone-options.js';
 import { openHeadBackbone } from './open-head-backbone.js';
@@ -83,9 +81,8 @@ export async function saveHeadModel(options: SaveHeadModelOptions): Promise<Save
   // model.onnx ends in a softmax whatever the last layer's activation; head.bin's record says what it computes.
   const layers = head.map((layer, i) => (i === head.length - 1 ? { ...layer, activation: 'softmax' as const } : layer));
   const modelOnnx = await onnxModelOf(handle);
-  const io = { input: modelOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: handle.onnxFeatureOutput };
-  const plain = withDenseHead(modelOnnx, handle.onnxFeatureOutput, layers, {});
-  const onnxBytes = encodeOnnxModel(tta ? mirrorTtaModel(plain, { ...io, classes: labels.length, featureDim: info.featureDim }, info.preprocessing.layout) : plain);
+  const io = modelIo(modelOnnx, handle);
+  const onnxBytes = headModelBytes(modelOnnx, handle, layers, { classes: labels.length, tta });
   const packed = packHeadWeights(layers);
   const manifest: ModelManifest = {
     format: 'graft-model',

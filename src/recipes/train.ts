@@ -12,9 +12,8 @@ import { GraftError } from '../core/errors.js';
 import { optionName } from '../core/option-name.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
-import { withDenseHead } from '../onnx/append-head.js';
-import { mirrorTtaModel } from '../onnx/mirror-tta.js';
-import { decodeOnnxModel, encodeOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
+import { headModelBytes, modelIo } from './head-model-onnx.js';
+import type { ModelProto } from '../onnx/onnx-model.js';
 import { requireDynamicBatch } from '../onnx/batch-dim.js';
 import { packHeadWeights, saveModelDir } from '../model/save-model.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
@@ -219,15 +218,11 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
     }
   }
   const modelOnnx = modelHandle === backbone ? backboneModel : await onnxModelOf(modelHandle);
-  const io = { input: modelOnnx.graph?.input?.[0]?.name ?? 'input', probabilities: 'probabilities' as const, features: modelHandle.onnxFeatureOutput };
-  // Built by surgery on decoded models and encoded once: an encode and a decode per step took ~0.1 s of a warm run.
-  const plainModel = (): ModelProto => (tuned ? decodeOnnxModel(tuned, 'the fine-tuned model') : withDenseHead(modelOnnx, modelHandle.onnxFeatureOutput, layers, {}));
+  const io = modelIo(modelOnnx, modelHandle);
   // Test-time augmentation was chosen for the head on frozen features. A kept fine-tuned network was judged and
   // scored without it (on a set where mirror images mean another class, it would average every answer to a tie).
   const tta = headPhase.tta && tuned === undefined;
-  const onnxBytes = tta
-    ? encodeOnnxModel(mirrorTtaModel(plainModel(), { ...io, classes: data.labels.length, featureDim: modelHandle.info.featureDim }, modelHandle.info.preprocessing.layout))
-    : (tuned ?? encodeOnnxModel(plainModel()));
+  const onnxBytes = tuned ?? headModelBytes(modelOnnx, modelHandle, layers, { classes: data.labels.length, tta });
 
   const packed = packHeadWeights(layers);
   const head = { ...headSummary(config, headPhase), tta };

@@ -1,6 +1,6 @@
 import { cropFractionOf, pixelsToTensor } from '../../core/pixel-tensor.js';
 import type { Preprocessing } from '../../core/preprocessing.js';
-import { webpOrientation } from './webp-exif.js';
+import { isWebp, webpOrientation } from './webp-exif.js';
 import { orientWebp } from './webp-orientation.js';
 
 /**
@@ -50,7 +50,9 @@ async function toBitmap(source: ImageInput): Promise<ImageBitmap> {
   }
   if (input instanceof HTMLImageElement && !input.complete) await input.decode();
   // Chromium does not apply a WebP file's EXIF orientation (it does a JPEG's): read it from the file.
-  const orientation = input instanceof Blob ? webpOrientation(new Uint8Array(await input.arrayBuffer())) : undefined;
+  // Only a WebP file is read whole for its tag: other images are decoded without a second copy of their bytes.
+  const orientation =
+    input instanceof Blob && isWebp(new Uint8Array(await input.slice(0, 12).arrayBuffer())) ? webpOrientation(new Uint8Array(await input.arrayBuffer())) : undefined;
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(input, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });

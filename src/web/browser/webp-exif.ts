@@ -1,3 +1,8 @@
+/** Whether a file's first 12 bytes are a WebP file's ('RIFF', a size, 'WEBP'). */
+export function isWebp(head: Uint8Array): boolean {
+  return head.length >= 12 && String.fromCharCode(...head.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...head.subarray(8, 12)) === 'WEBP';
+}
+
 /**
  * The EXIF orientation (2-8) of a WebP file, or undefined for another format, no EXIF chunk, no tag, or orientation 1.
  * WebP is RIFF: 'RIFF' size 'WEBP', then chunks (four-letter id, 32-bit little-endian size, data padded to even);
@@ -5,7 +10,7 @@
  */
 export function webpOrientation(bytes: Uint8Array): number | undefined {
   const text = (at: number, length: number): string => String.fromCharCode(...bytes.subarray(at, at + length));
-  if (bytes.length < 20 || text(0, 4) !== 'RIFF' || text(8, 4) !== 'WEBP') return undefined;
+  if (bytes.length < 20 || !isWebp(bytes)) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = 12; at + 8 <= bytes.length; ) {
     const size = view.getUint32(at + 4, true);
