@@ -1,0 +1,76 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
+
+/**
+ * Ctrl+C and SIGTERM in the middle of long work (README "Exit codes", "Interrupting"): the built CLI as a user runs
+ * it, a real signal, and what it leaves behind. Each process starts on an empty cache, so the signal lands mid-work.
+ */
+describe.skipIf(!hasShared)('interrupted work leaves nothing broken', () => {
+  skipReason('the interrupt tests');
+  let root: string;
+  let data: string;
+  beforeAll(async () => {
+    root = await tempDir('graft-interrupt-');
+    data = await copySubset(join(hymenoptera, 'train'), join(root, 'photos'), 10);
+  });
+
+  it('embed into the cache on Ctrl+C: exit 130, says what is kept; the cache opens and holds those vectors', async () => {
+    const cache = join(root, 'embed-cache');
+    const child = graft(['embed', data, '--backbone', int8Model], cache);
+    await featuresStored(child, cache);
+    const stopped = await stop(child, 'SIGINT');
+    expect(stopped.code).toBe(130);
+    expect(stopped.ms).toBeLessThan(3000);
+    const said = /error: Stopped after \d+ of 20 images: the features of (\d+) are in the cache .*features-v1\.sqlite\n {2}hint: run the same command again/.exec(stopped.stderr);
+    expect(said, stopped.stderr).not.toBeNull();
+    expect(storedVectors(cache)).toBeGreaterThan(0);
+  });
+});
+
+function graft(args: string[], cache: string, env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, GRAFT_CACHE_DIR: cache, ...env } });
+}
+
+/** Vectors the feature cache holds (0 before it exists): read as another process would. */
+function storedVectors(cache: string): number {
+  const file = join(cache, 'features-v1.sqlite');
+  if (!existsSync(file)) return 0;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM features').get() as { n: number }).n;
+  } catch {
+    return 0; // the table is not created yet
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until the process has stored its first vectors in the cache: the signal then lands with work both done and left. */
+async function featuresStored(child: ChildProcessWithoutNullStreams, cache: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (storedVectors(cache) === 0) {
+    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before storing a vector`);
+    if (Date.now() > deadline) throw new Error('no vector stored in 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Sends `signal`; resolves with the exit code, the time it took to exit, and everything on stderr since. */
+async function stop(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number; stderr: string }> {
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const sent = Date.now();
+  child.kill(signal);
+  const timeout = new Promise<'still running 20 s later'>((resolve) => setTimeout(() => resolve('still running 20 s later'), 20_000).unref());
+  const code = await Promise.race([exited, timeout]);
+  if (typeof code === 'string') {
+    child.kill('SIGKILL');
+    throw new Error(`${code}: ${stderr}`);
+  }
+  return { code, ms: Date.now() - sent, stderr };
+}
