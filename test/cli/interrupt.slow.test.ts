@@ -1,9 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 /**
  * Ctrl+C and SIGTERM in the middle of long work (README "Exit codes", "Interrupting"): the built CLI as a user runs
@@ -16,6 +17,33 @@ describe.skipIf(!hasShared)('interrupted work leaves nothing broken', () => {
   beforeAll(async () => {
     root = await tempDir('graft-interrupt-');
     data = await copySubset(join(hymenoptera, 'train'), join(root, 'photos'), 10);
+  });
+
+  it('train on SIGTERM mid-extraction: exit 143, one line, --out as it was, the vectors kept; a rerun reads them', async () => {
+    const cache = join(root, 'train-cache');
+    // A model a previous run left at --out (graft.json marks it replaceable): it must come through untouched.
+    const out = join(root, 'model');
+    await mkdir(out);
+    await writeFile(join(out, 'graft.json'), '{"earlier": true}');
+    const child = graft(['train', data, '--backbone', int8Model, '--out', out], cache);
+    await featuresStored(child, cache);
+    const stopped = await stop(child, 'SIGTERM');
+    expect(stopped.code).toBe(143);
+    expect(stopped.ms).toBeLessThan(3000);
+    const said = /error: Training was interrupted: (\S+) is as it was; the features of (\d+) images are in the feature cache\n  hint: run the same command again: it reads those features from the cache/.exec(stopped.stderr);
+    expect(said, stopped.stderr).not.toBeNull();
+    expect(said![1]).toBe(out);
+    expect(await readdir(out)).toEqual(['graft.json']);
+    expect(await readFile(join(out, 'graft.json'), 'utf8')).toBe('{"earlier": true}');
+    // No staging folder or temporary file beside it.
+    expect((await readdir(root)).filter((name) => name.startsWith('model'))).toEqual(['model']);
+
+    const rerun = await runCli(['train', data, '--backbone', int8Model, '--out', out, '--json'], { GRAFT_CACHE_DIR: cache });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const result = JSON.parse(rerun.stdout) as { features: { cached: number; computed: number } };
+    expect(result.features.cached).toBeGreaterThanOrEqual(Number(said![2]));
+    expect(result.features.cached + result.features.computed).toBe(20);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(true);
   });
 
   it('embed into the cache on Ctrl+C: exit 130, says what is kept; the cache opens and holds those vectors', async () => {
