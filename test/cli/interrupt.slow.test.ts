@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, runCli, skipReason, tempDir } from '../support.js';
@@ -57,10 +57,54 @@ describe.skipIf(!hasShared)('interrupted work leaves nothing broken', () => {
     expect(said, stopped.stderr).not.toBeNull();
     expect(storedVectors(cache)).toBeGreaterThan(0);
   });
+
+  it('graft ui on SIGTERM mid-run: exits 0 at once; the run is stored as interrupted, saying why, and its files are gone', async () => {
+    const cache = join(root, 'ui-cache');
+    const ui = join(root, 'ui');
+    const child = graft(['ui', '--port', '0', '--host', '127.0.0.1', '--data-dir', ui, '--data-root', root, '--json'], cache, { GRAFT_MODELS_DIR: dirname(int8Model), GRAFT_TOKEN: 'interrupt-test-token' });
+    const { url } = JSON.parse(await output(child, (text) => text.trim().endsWith('}'))) as { url: string };
+    const call = async (path: string, body?: unknown): Promise<{ id: number; status: string }> => {
+      const response = await fetch(`${url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: 'Bearer interrupt-test-token', 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return (await response.json()) as { id: number; status: string };
+    };
+    const project = await call('/v1/projects', { name: 'photos', folder: data });
+    const run = await call(`/v1/projects/${project.id}/runs`, {});
+    await featuresStored(child, cache);
+    expect((await call(`/v1/runs/${run.id}`)).status).toBe('running');
+    const stopped = await stop(child, 'SIGTERM');
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(5000);
+    // Read as stored, not through DashboardStore.open, which would mark a run left running as interrupted itself.
+    const db = new Database(join(ui, 'dashboard.sqlite'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT status, error FROM runs WHERE id = ?').get(run.id)).toEqual({ status: 'interrupted', error: expect.stringMatching(/^the server was stopped while this run was training: .*no model was written$/) });
+    } finally {
+      db.close();
+    }
+    expect(existsSync(join(ui, 'runs', String(run.id)))).toBe(false);
+  });
 });
 
 function graft(args: string[], cache: string, env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, GRAFT_CACHE_DIR: cache, ...env } });
+}
+
+/** Resolves with stdout once `isDone` says it is complete (stderr in the error if the process ends first). */
+function output(child: ChildProcessWithoutNullStreams, isDone: (stdout: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (isDone(stdout)) resolve(stdout);
+    });
+    child.on('exit', () => reject(new Error(`exited before it was ready:\n${stderr}`)));
+  });
 }
 
 /** Vectors the feature cache holds (0 before it exists): read as another process would. */
