@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { exitCodeFor, GraftError } from '../core/errors.js';
 
 /** Prints a result: pretty text for people, exactly one JSON object (or array) on stdout with --json. */
@@ -24,8 +25,10 @@ export function setVerbose(value: boolean): void {
  * Reports a failure and sets the exit code from the error's code. With --json the error is the one JSON object
  * on stdout, so scripts always get parseable output. An error that is not a GraftError is a bug or an
  * unexpected failure below Graft: exit code 4 and one line (its first), the rest with --verbose.
+ * @param stoppedBy the signal that cancelled the run, if one did: a CANCELLED run then exits as the shell reports a
+ *   process that signal ended (130 for SIGINT, 143 for SIGTERM).
  */
-export function reportFailure(error: unknown, isJson: boolean): void {
+export function reportFailure(error: unknown, isJson: boolean, stoppedBy?: NodeJS.Signals): void {
   const isGraft = error instanceof GraftError;
   const code = isGraft ? error.code : 'INTERNAL';
   const full = error instanceof Error ? error.message : String(error);
@@ -34,7 +37,12 @@ export function reportFailure(error: unknown, isJson: boolean): void {
   if (isJson) process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
   process.stderr.write(`error: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
   if (!isGraft && error instanceof Error && error.stack && isVerbose) process.stderr.write(`${error.stack}\n`);
-  process.exitCode = exitCodeFor(error);
+  process.exitCode = isGraft && error.code === 'CANCELLED' && stoppedBy ? signalExitCode(stoppedBy) : exitCodeFor(error);
+}
+
+/** The exit status of a process ended by `signal`, as a shell reports it: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
 }
 
 function firstLine(text: string): string {

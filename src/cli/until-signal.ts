@@ -1,4 +1,4 @@
-import { reportFailure } from './output.js';
+import { reportFailure, signalExitCode } from './output.js';
 
 /**
  * Resolves after SIGINT or SIGTERM once `server` has closed (in-flight work finishes first). The handlers are
@@ -23,12 +23,14 @@ export function untilSignal(server: { close(options?: { readinessDelayMs?: numbe
 /**
  * An AbortSignal raised by the first SIGINT or SIGTERM, so that a long command (`graft train`) stops at its next
  * step, leaves what it had written as it was, and reports CANCELLED like any failure (one JSON error with --json,
- * exit 130). A second signal exits at once.
+ * exit 130 for SIGINT, 143 for SIGTERM: `received` says which). A second signal exits at once.
  */
-export function cancelOnSignal(): { readonly signal: AbortSignal; dispose(): void } {
+export function cancelOnSignal(): { readonly signal: AbortSignal; readonly received: NodeJS.Signals | undefined; dispose(): void } {
   const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
   const stop = (name: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(signalExitCode(name));
+    received = name;
     process.stderr.write(`\n${name}: stopping at the next step (press Ctrl+C again to quit at once)\n`);
     controller.abort();
   };
@@ -36,6 +38,9 @@ export function cancelOnSignal(): { readonly signal: AbortSignal; dispose(): voi
   process.on('SIGTERM', stop);
   return {
     signal: controller.signal,
+    get received() {
+      return received;
+    },
     dispose: () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

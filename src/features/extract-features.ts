@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Backbone } from '../engine/backbone.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
+import { GraftError } from '../core/errors.js';
 import { preprocessingHash } from '../core/preprocessing.js';
 import { readAndDecode } from '../data/decode-stream.js';
 import { mirrorTensor } from '../data/mirror-tensor.js';
@@ -33,6 +34,11 @@ export interface ExtractOptions {
   /** With `corners` and `mirror`: also the mirror image's corners (defaults to true; false when mirror rows are off). */
   readonly mirrorCorners?: boolean;
   readonly onProgress?: ProgressListener;
+  /**
+   * Checked after every batch stored and every image read: aborting stops with GraftError `CANCELLED`. What was stored
+   * stays in the cache (each batch is its own transaction), so the next run reads it instead of computing it again.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface ExtractionResult {
@@ -102,6 +108,13 @@ export async function extractFeatures(
   let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
+  const stopIfAborted = (): void => {
+    if (!options.signal?.aborted) return;
+    const kept = cached + computed;
+    throw new GraftError('CANCELLED', `Stopped after ${filesDone + skipped.length} of ${files.length} images: the features of ${kept} are in the cache ${store.path}`, {
+      hint: 'run the same command again: it reads those from the cache and computes the rest',
+    });
+  };
   const report = (): void => {
     const elapsed = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'extract', done: filesDone + skipped.length, total: files.length, cached, computed, imgPerSec: computed / Math.max(elapsed, 1e-9) });
@@ -159,6 +172,7 @@ export async function extractFeatures(
     computed = computedFiles.size;
     batches[which] = [];
     report();
+    stopIfAborted();
   };
   const push = async (item: Item): Promise<void> => {
     const which = VIEWS[item.kind].model;
@@ -186,6 +200,7 @@ export async function extractFeatures(
       },
     );
     for await (const item of stream) {
+      stopIfAborted();
       const index = pending[item.index]!;
       filesDone++;
       if (item.data) {
@@ -200,9 +215,10 @@ export async function extractFeatures(
     }
     await flush('features');
     await flush('corners');
-    options.fileIndex?.record(hashed);
     report();
   } finally {
+    // The hashes read are right however the run ends: a rerun after a cancel need not read those files again.
+    options.fileIndex?.record(hashed);
     await backbones.features?.dispose();
     await backbones.corners?.dispose();
   }

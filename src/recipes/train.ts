@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
+import { InterruptedRun } from './interrupted-run.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
@@ -137,7 +138,16 @@ const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
 export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   refuseUnknownOptions('train', trainOptions, TRAIN_OPTIONS);
-  const options: TrainOptions = { ...trainOptions, onProgress: abortable(trainOptions.onProgress, trainOptions.signal) };
+  const interrupted = new InterruptedRun(trainOptions.out);
+  try {
+    return await trainModel(trainOptions, interrupted, started);
+  } catch (error) {
+    throw interrupted.explain(error);
+  }
+}
+
+async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRun, started: number): Promise<TrainResult> {
+  const options: TrainOptions = { ...trainOptions, onProgress: abortable(interrupted.listen(trainOptions.onProgress), trainOptions.signal) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val], { outsideFolders: true });
@@ -192,6 +202,7 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   let tuned: Uint8Array | undefined;
   const skipped = [...data.skipped, ...headPhase.skipped];
   if (fine) {
+    interrupted.stopCounting();
     // tfjs and the ONNX importer load only when fine-tuning.
     const { fineTuneOnHoldout } = await import('../learn/fine-tune-on-holdout.js');
     const result = await fineTuneOnHoldout({

@@ -98,7 +98,7 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
 });
 
 describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod stopped)', () => {
-  it('publishes what it computed as the checkpoint, removes its working copy, exits 130; the rerun resumes', async () => {
+  it('publishes what it computed as the checkpoint, removes its working copy, exits 143 (SIGTERM); the rerun resumes', async () => {
     const root = await tempDir('graft-embed-term-');
     const env = { ...process.env, GRAFT_CACHE_DIR: join(root, 'cache') };
     const data = join(root, 'data');
@@ -114,7 +114,7 @@ describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod st
     const deadline = Date.now() + 60_000;
     while (!/\b([1-9]\d*) computed/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
-    expect(await exited, stderr).toBe(130);
+    expect(await exited, stderr).toBe(143);
     expect(stderr).toMatch(/Stopped shard 0\/1: its \d+ vectors so far are published/);
     expect(existsSync(join(store, 'shard-00000-of-00001.partial.sqlite'))).toBe(true);
     expect(readdirSync(work)).toEqual([]);

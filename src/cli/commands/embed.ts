@@ -73,6 +73,9 @@ export function registerEmbed(program: Command): void {
     .option('--no-mirror', "cache: skip each image's mirror image (graft train uses it unless --mirror off --tta off)");
   addBackboneOptions(command).action(async (dir: string, flags: EmbedFlags) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+    // SIGTERM (a Kubernetes pod stopped) or Ctrl+C: what was computed is kept (a shard's progress published as a
+    // checkpoint, the cache's vectors stored), then exit 130 or 143.
+    const cancel = cancelOnSignal();
     try {
       const options = backboneOptionsFrom(flags, progress);
       if (flags.store !== undefined || flags.shard !== undefined) {
@@ -93,8 +96,6 @@ export function registerEmbed(program: Command): void {
           ? SINGLE_SHARD
           : parseShardSpec(flags.shard, { index: process.env.JOB_COMPLETION_INDEX, count: flags.shardCount?.toString() ?? process.env.GRAFT_SHARD_COUNT });
         const handle = await featureHandle(options, flags);
-        // SIGTERM (a Kubernetes pod stopped) or Ctrl+C: the shard's progress is published as a checkpoint, then exit 130.
-        const cancel = cancelOnSignal();
         const r = await embedShard(handle, {
           signal: cancel.signal,
           data: dir,
@@ -105,7 +106,7 @@ export function registerEmbed(program: Command): void {
           checkpointSeconds: flags.checkpointSeconds,
           workDir: flags.workDir,
           onProgress: progress,
-        }).finally(() => cancel.dispose());
+        });
         const result: EmbedShardJson = {
           shard: r.shard,
           file: r.file,
@@ -137,7 +138,7 @@ export function registerEmbed(program: Command): void {
       const store = FeatureStore.open(options.cacheDir);
       const fileIndex = FileHashIndex.open(options.cacheDir);
       try {
-        const r = await extractFeatures(dataset.items.map((i) => i.file), handle, store, { fileIndex, mirror: flags.mirror, onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency });
+        const r = await extractFeatures(dataset.items.map((i) => i.file), handle, store, { fileIndex, mirror: flags.mirror, onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency, signal: cancel.signal });
         const skipped = [...dataset.skipped, ...r.skipped];
         const result: EmbedResult = {
           images: dataset.items.length,
@@ -163,7 +164,9 @@ export function registerEmbed(program: Command): void {
       }
     } catch (error) {
       progress.stop();
-      reportFailure(error, flags.json);
+      reportFailure(error, flags.json, cancel.received);
+    } finally {
+      cancel.dispose();
     }
   });
 }

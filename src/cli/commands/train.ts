@@ -205,7 +205,7 @@ export function registerTrain(program: Command): void {
       printResult(flags.json, reportPath ? { ...result, report: reportPath } : result, () => formatTrainResult(result, testDir) + (reportPath ? `\nreport: ${reportPath}` : ''));
     } catch (error) {
       progress.stop();
-      reportFailure(error, flags.json);
+      reportFailure(error, flags.json, cancel?.received);
     } finally {
       cancel?.dispose();
     }

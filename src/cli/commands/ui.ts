@@ -47,7 +47,7 @@ export function registerUi(program: Command): void {
             '  (the link holds the access token: opening it logs the browser in; keep it private)',
             `  data: ${flags.dataDir}`,
             `  projects from folders under: ${flags.dataRoot.length ? flags.dataRoot.join(', ') : 'none (uploads only; add --data-root <dir>)'}`,
-            'Ctrl+C stops after the run in progress; press it twice to stop now (that run is then shown as interrupted).',
+            'Ctrl+C or SIGTERM stops the run in progress (it is then shown as interrupted, and no model is kept) and exits.',
           ].join('\n'),
         );
         await untilSignal(server);

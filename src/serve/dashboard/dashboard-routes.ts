@@ -50,7 +50,7 @@ export function isDashboardPath(path: string): boolean {
   return /^\/(dashboard(\/|$)|v1\/(projects|runs|data-roots)(\/|$))/.test(path);
 }
 
-/** What registration hands back: the store (for tests and the CLI) and a close that waits for the current run. */
+/** What registration hands back: the store (for tests and the CLI) and a close that interrupts the current run. */
 export interface DashboardHandle {
   readonly store: DashboardStore;
   readonly queue: RunQueue;
@@ -65,7 +65,7 @@ const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, 
  * The training dashboard's JSON API and page: projects (from a folder or uploads), runs trained in-process one
  * at a time, live progress as server-sent events, and each finished run's evaluation with thumbnails.
  * Needs @fastify/multipart registered on `app` (startServer does) for image uploads. Closing `app` stops the
- * queue (after the current run) and closes the store.
+ * queue (interrupting the current run) and closes the store.
  */
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const dataDir = resolve(options.dataDir);

@@ -211,6 +211,11 @@ export class DashboardStore {
     this.db.prepare(`UPDATE runs SET status = 'cancelled', error = ?, ended = ? WHERE id = ?`).run(note, new Date().toISOString(), id);
   }
 
+  /** The server stopped before the run ended (it is never resumed); `reason` says when. */
+  markInterrupted(id: number, reason: string): void {
+    this.db.prepare(`UPDATE runs SET status = 'interrupted', error = ?, ended = ? WHERE id = ?`).run(reason, new Date().toISOString(), id);
+  }
+
   /**
    * Stores one epoch of a phase and returns its record. Head epochs keep their number; a fine-tuning epoch comes
    * after every epoch already stored for the run (its number restarts at 1 in the phase, not in the store).

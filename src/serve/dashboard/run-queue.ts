@@ -96,6 +96,9 @@ export interface RunQueueOptions {
   readonly confineTo?: (project: ProjectRecord) => readonly string[] | undefined;
 }
 
+/** Why a run queued when the server stopped never ran. */
+const SHUTDOWN_BEFORE_START = 'the server was stopped before this run started';
+
 /**
  * Trains the dashboard's runs in this process, one at a time (training uses every core; two at once would only
  * both be slower), in the order they were queued. Listeners get each run's status changes and epochs as they happen.
@@ -153,10 +156,18 @@ export class RunQueue {
     return stopped ? 'stopped' : 'stopping';
   }
 
-  /** Stops taking queued runs and waits for the current one (its status is then stored truthfully). */
+  /**
+   * Stops for a server shutting down (SIGTERM, Ctrl+C), promptly: the dashboard never resumes a run, so the running
+   * one is aborted at its next step (its files removed, as a cancelled run's) rather than waited for, which could
+   * take minutes an orchestrator does not give. It and the queued runs are stored as `interrupted`, saying why.
+   */
   async close(): Promise<void> {
     this.isClosed = true;
-    this.pending.length = 0;
+    for (const id of this.pending.splice(0)) {
+      this.options.store.markInterrupted(id, SHUTDOWN_BEFORE_START);
+      this.emit(id, { type: 'status', status: 'interrupted', error: SHUTDOWN_BEFORE_START });
+    }
+    this.current?.controller.abort();
     await this.active;
   }
 
@@ -274,6 +285,12 @@ export class RunQueue {
       if (signal.aborted || (error instanceof GraftError && error.code === 'CANCELLED')) {
         const done = store.epochs(runId).length;
         const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;
+        if (this.isClosed) {
+          const reason = `the server was stopped while this run was training: ${note}`;
+          store.markInterrupted(runId, reason);
+          this.emit(runId, { type: 'status', status: 'interrupted', error: reason });
+          return;
+        }
         store.markCancelled(runId, note);
         this.emit(runId, { type: 'status', status: 'cancelled', error: note });
         return;
