@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { repoRoot } from '../support.js';
+import { accessibilityTree, contrastProblems, focusProblems, namingProblems, tabThrough } from './page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from './web-support.js';
 
 const startServerFile = join(repoRoot, 'src/serve/start-server.ts');
@@ -102,6 +103,47 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       // Picking the other model fetches its details from the API.
       await page.selectOption('#model', 'shapes-b');
       await page.waitForFunction("document.getElementById('model-summary').textContent.startsWith('shapes-b')");
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it('is usable with the keyboard alone and a screen reader: names, contrast, focus, results and errors announced', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('#labels li');
+      expect(await namingProblems(page)).toEqual([]);
+      const walk = await tabThrough(page);
+      expect(focusProblems(walk)).toEqual([]);
+      expect(walk.stops.map((s) => s.what)).toEqual(['a "Skip to upload"', 'select#model', 'input#files', 'button#camera-start "Use the camera"']);
+
+      // Keyboard only: Tab to the file control, Enter opens the file chooser, and the top class is said in the live
+      // region (which a screen reader reads out), not only drawn as a bar.
+      await page.mouse.click(1, 1);
+      for (let i = 0; i < 6 && !(await page.evaluate<boolean>("document.activeElement?.id === 'files'")); i++) await page.keyboard.press('Tab');
+      const square = model.data.files.find((f) => f.includes('/train/squares/'))!;
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      await chooser.setFiles(square);
+      await page.waitForSelector('#results li.card[data-top]', { timeout: 30_000 });
+      const top = await page.locator('#results li.card').first().getAttribute('data-top');
+      expect(await page.locator('#status').textContent()).toMatch(new RegExp(`^${basename(square).replace('.', '\\.')}: ${top} \\(\\d+\\.\\d%\\)$`));
+      expect((await accessibilityTree(page)).filter((n) => n.role === 'status')).toEqual([{ role: 'status', name: '', live: 'polite' }]);
+      expect(await page.locator('#results img').first().getAttribute('alt')).toMatch(new RegExp(`^${basename(square).replace('.', '\\.')}, classified as ${top}, \\d+\\.\\d%$`));
+      expect(await namingProblems(page)).toEqual([]);
+      expect(await contrastProblems(page)).toEqual([]);
+      // The bars grow with a transition, unless the user asked for less motion.
+      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#results .fill')).transitionDuration")).toBe('0.3s');
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#results .fill')).transitionDuration")).toBe('0s');
+
+      // A server that cannot be reached is said in the live region, and the model panel is no longer busy.
+      await page.route('**/v1/models', (route) => route.abort());
+      await page.reload();
+      await page.waitForFunction("document.getElementById('status').textContent.startsWith('Could not reach the Graft server')", undefined, { timeout: 10_000 });
+      expect(await page.locator('#model-info').getAttribute('aria-busy')).toBe('false');
     } finally {
       await chromium.close();
     }
