@@ -156,6 +156,32 @@ export async function tabThrough(page: Page, maxStops = 80): Promise<{ stops: Fo
   return { stops, leftThePage: false };
 }
 
+/**
+ * Tabs from the top of the page until `selector` has focus, as a keyboard user gets there; false when it is not
+ * reached in `maxStops`.
+ */
+export async function tabFromTopTo(page: Page, selector: string, maxStops = 80): Promise<boolean> {
+  await page.mouse.click(1, 1);
+  await page.evaluate(`document.activeElement?.blur()`);
+  for (let i = 0; i < maxStops; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate<boolean>(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Presses `key` on the focused file control and picks `files` in the chooser that opens, as a keyboard user does.
+ * Playwright starts intercepting choosers when one is awaited, without waiting for Chromium: a round trip to the
+ * page first makes sure the chooser is caught (without it, a quick key press opened none, now and then).
+ */
+export async function chooseFilesWithKey(page: Page, key: 'Enter' | 'Space', files: string | string[]): Promise<void> {
+  const shown = page.waitForEvent('filechooser', { timeout: 10_000 });
+  await page.evaluate('0');
+  await page.keyboard.press(key);
+  await (await shown).setFiles(files);
+}
+
 /** What a walk found wrong: stops without a visible focus, stops out of document order, a trap. */
 export function focusProblems(walk: { stops: readonly FocusStop[]; leftThePage: boolean }): string[] {
   return [

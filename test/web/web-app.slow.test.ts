@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { repoRoot } from '../support.js';
-import { accessibilityTree, contrastProblems, focusProblems, namingProblems, tabThrough } from './page-accessibility.js';
+import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabFromTopTo, tabThrough } from './page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from './web-support.js';
 
 const startServerFile = join(repoRoot, 'src/serve/start-server.ts');
@@ -39,7 +39,7 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
     await removeTinyModel(model);
   });
 
-  it('uploads images through the file input and shows the right top class, at 1280 and 390 px', async () => {
+  it('uploads images from the keyboard alone and shows and says the right top class, at 1280 and 390 px; names, contrast, focus hold', async () => {
     const chromium = await launchChromium();
     try {
       // Training images: the tiny model fits them, so their true class is the top class.
@@ -66,21 +66,36 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       await page.selectOption('#model', 'model');
       await page.waitForFunction("document.querySelector('#model-summary').textContent.startsWith('model:')");
 
-      // Keyboard: Tab from the top reaches the file input (through the skip link and the model picker).
-      let reached = false;
-      for (let i = 0; i < 6 && !reached; i++) {
-        await page.keyboard.press('Tab');
-        reached = await page.evaluate<boolean>("document.activeElement?.id === 'files'");
-      }
-      expect(reached, 'the file input is reachable with Tab').toBe(true);
+      // Every control named, every stop of a Tab walk in page order and visibly focused, no trap.
+      expect.soft(await namingProblems(page)).toEqual([]);
+      const walk = await tabThrough(page);
+      expect.soft(focusProblems(walk)).toEqual([]);
+      expect(walk.stops.map((s) => s.what)).toEqual(['a "Skip to upload"', 'select#model', 'input#files', 'button#camera-start "Use the camera"']);
 
-      await page.setInputFiles('#files', images);
+      // Keyboard only: Tab from the top reaches the file input (through the skip link and the model picker), and
+      // Enter opens the file chooser.
+      expect(await tabFromTopTo(page, '#files'), 'the file input is reachable with Tab').toBe(true);
+      await chooseFilesWithKey(page, 'Enter', images);
       await page.waitForFunction("document.querySelectorAll('#results li.card[data-top]').length === 3", undefined, { timeout: 30_000 });
       const shown = await page.evaluate<Record<string, string>>(
         "Object.fromEntries([...document.querySelectorAll('#results li.card')].map((c) => [c.querySelector('h3').textContent, c.dataset.top]))",
       );
       images.forEach((file, i) => expect(shown[file.split('/').pop()!], file).toBe(expected[i]));
       expect(await page.locator('#results li.card').first().locator('.bar').count()).toBe(3);
+      // A result is said in the live region (what a screen reader reads out), not only drawn as bars; its image's
+      // alt text gives it too.
+      const said = new RegExp(`^(${images.map((f, i) => `${basename(f).replace('.', '\\.')}: ${expected[i]}`).join('|')}) \\(\\d+\\.\\d%\\)$`);
+      expect(await page.locator('#status').textContent()).toMatch(said);
+      expect((await accessibilityTree(page)).filter((n) => n.role === 'status')).toEqual([{ role: 'status', name: '', live: 'polite' }]);
+      expect(await page.locator('#results li.card img').evaluateAll((imgs) => imgs.map((i) => i.getAttribute('alt')))).toEqual(
+        expect.arrayContaining(images.map((f, i) => expect.stringMatching(new RegExp(`^${basename(f).replace('.', '\\.')}, classified as ${expected[i]}, \\d+\\.\\d%$`)))),
+      );
+      expect.soft(await contrastProblems(page)).toEqual([]);
+      // The bars grow with a transition, unless the user asked for less motion.
+      const transition = "getComputedStyle(document.querySelector('#results .fill')).transitionDuration";
+      expect(await page.evaluate<string>(transition)).toBe('0.3s');
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      expect(await page.evaluate<string>(transition)).toBe('0s');
       // Drag and drop: a file dropped on the drop zone is classified too.
       await page.evaluate(`(async () => {
         const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 48 });
@@ -103,41 +118,6 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       // Picking the other model fetches its details from the API.
       await page.selectOption('#model', 'shapes-b');
       await page.waitForFunction("document.getElementById('model-summary').textContent.startsWith('shapes-b')");
-    } finally {
-      await chromium.close();
-    }
-  });
-
-  it('is usable with the keyboard alone and a screen reader: names, contrast, focus, results and errors announced', async () => {
-    const chromium = await launchChromium();
-    try {
-      const page = await chromium.browser.newPage();
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.url}/`);
-      await page.waitForSelector('#labels li');
-      expect(await namingProblems(page)).toEqual([]);
-      const walk = await tabThrough(page);
-      expect(focusProblems(walk)).toEqual([]);
-      expect(walk.stops.map((s) => s.what)).toEqual(['a "Skip to upload"', 'select#model', 'input#files', 'button#camera-start "Use the camera"']);
-
-      // Keyboard only: Tab to the file control, Enter opens the file chooser, and the top class is said in the live
-      // region (which a screen reader reads out), not only drawn as a bar.
-      await page.mouse.click(1, 1);
-      for (let i = 0; i < 6 && !(await page.evaluate<boolean>("document.activeElement?.id === 'files'")); i++) await page.keyboard.press('Tab');
-      const square = model.data.files.find((f) => f.includes('/train/squares/'))!;
-      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
-      await chooser.setFiles(square);
-      await page.waitForSelector('#results li.card[data-top]', { timeout: 30_000 });
-      const top = await page.locator('#results li.card').first().getAttribute('data-top');
-      expect(await page.locator('#status').textContent()).toMatch(new RegExp(`^${basename(square).replace('.', '\\.')}: ${top} \\(\\d+\\.\\d%\\)$`));
-      expect((await accessibilityTree(page)).filter((n) => n.role === 'status')).toEqual([{ role: 'status', name: '', live: 'polite' }]);
-      expect(await page.locator('#results img').first().getAttribute('alt')).toMatch(new RegExp(`^${basename(square).replace('.', '\\.')}, classified as ${top}, \\d+\\.\\d%$`));
-      expect(await namingProblems(page)).toEqual([]);
-      expect(await contrastProblems(page)).toEqual([]);
-      // The bars grow with a transition, unless the user asked for less motion.
-      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#results .fill')).transitionDuration")).toBe('0.3s');
-      await page.emulateMedia({ reducedMotion: 'reduce' });
-      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#results .fill')).transitionDuration")).toBe('0s');
 
       // A server that cannot be reached is said in the live region, and the model panel is no longer busy.
       await page.route('**/v1/models', (route) => route.abort());
