@@ -29,5 +29,5 @@ export function relativeLuminance(rgb: Rgb): number {
  */
 export function readableTextOn(background: Rgb): '#000' | '#fff' {
   const l = relativeLuminance(background);
-  return (1.05 / (l + 0.05)) >= ((l + 0.05) / 0.05) ? '#fff' : '#000';
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? '#fff' : '#000';
 }
