@@ -122,8 +122,8 @@ export interface FocusStop {
 
 /**
  * Tabs through the page from its top until focus leaves it (or `maxStops`), recording each stop. A walk that never
- * leaves is a keyboard trap. A stop's focus is visible when it or its label (a visually hidden file input's styled
- * label) draws an outline or a box shadow that it does not draw unfocused.
+ * leaves is a keyboard trap. A stop's focus is visible when, focused, it or its label (a visually hidden file input's
+ * styled label) draws an outline or a box shadow. (Whether that indicator itself has 3:1 contrast is not checked.)
  */
 export async function tabThrough(page: Page, maxStops = 80): Promise<{ stops: FocusStop[]; leftThePage: boolean }> {
   await page.evaluate(`(() => { document.activeElement?.blur(); window.__focusWalk = { previous: null }; })()`);
