@@ -5,6 +5,7 @@ import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
 import { lineChartSvg } from './line-chart.js';
+import { hslToRgb, readableTextOn } from './readable-text-color.js';
 import { REPORT_CSS } from './report-css.js';
 
 /** One wrong prediction shown in the report, with its thumbnail as a `data:image/jpeg;base64,...` URI. */
@@ -152,7 +153,7 @@ function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, tota
   if (!issues.length) return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">None: no training image's label was confidently contradicted by cross-validation.</p></section>`;
   const items = issues.map((m) => {
     const image = m.thumbnail
-      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.given}, looks like ${m.predicted}`)}" decoding="async">`
+      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.given}, looks like ${m.predicted}, ${percent(m.confidence)}`)}" decoding="async">`
       : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
     return `<li><figure>${image}<figcaption><span class="true">given: <b>${escapeHtml(m.given)}</b></span><span class="pred">looks like: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
   });
@@ -203,14 +204,15 @@ function confusionSection(e: ReportEvaluation): string {
       const share = total ? count / total : 0;
       const hue = t === p ? 145 : 0;
       const lightness = Math.round(97 - share * 55);
-      const text = lightness < 60 ? '#fff' : '#111';
-      return `<td style="background:hsl(${hue} 65% ${lightness}%);color:${text}" title="${escapeHtml(`${label} predicted as ${labels[p]}: ${count} of ${total}`)}">${count}</td>`;
+      const text = readableTextOn(hslToRgb(hue, 65, lightness));
+      // Bold on the diagonal: right and wrong differ by more than their hue.
+      return `<td${t === p ? ' class="right"' : ''} style="background:hsl(${hue} 65% ${lightness}%);color:${text}" title="${escapeHtml(`${label} predicted as ${labels[p]}: ${count} of ${total}`)}">${count}</td>`;
     });
     return `<tr><th scope="row">${escapeHtml(label)}</th>${cells.join('')}</tr>`;
   });
   return `<section aria-labelledby="cm-h"><h2 id="cm-h">Confusion matrix</h2>
-<p class="note">Rows are the true class, columns the predicted class. Shade is the share of the row: green on the diagonal (right), red off it (wrong).</p>
-<div class="scroll" tabindex="0" role="region" aria-label="Confusion matrix, scrollable"><table class="confusion">${head}${rows.join('')}</table></div></section>`;
+<p class="note">Rows are the true class, columns the predicted class. Shade is the share of the row: green on the diagonal (right, in bold), red off it (wrong).</p>
+<div class="scroll" tabindex="0" role="region" aria-label="Confusion matrix, scrollable"><table class="confusion" aria-labelledby="cm-h">${head}${rows.join('')}</table></div></section>`;
 }
 
 function perClassSection(e: ReportEvaluation): string {
@@ -219,7 +221,7 @@ function perClassSection(e: ReportEvaluation): string {
     if (!s) return '';
     return `<tr><th scope="row">${escapeHtml(label)}</th><td>${s.precision.toFixed(3)}</td><td>${s.recall.toFixed(3)}</td><td>${s.f1.toFixed(3)}</td><td>${s.support}</td></tr>`;
   });
-  return `<section aria-labelledby="pc-h"><h2 id="pc-h">Per-class scores</h2><div class="scroll" tabindex="0" role="region" aria-label="Per-class scores, scrollable"><table class="per-class"><thead><tr><th scope="col">class</th><th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th><th scope="col">support</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+  return `<section aria-labelledby="pc-h"><h2 id="pc-h">Per-class scores</h2><div class="scroll" tabindex="0" role="region" aria-label="Per-class scores, scrollable"><table class="per-class" aria-labelledby="pc-h"><thead><tr><th scope="col">class</th><th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th><th scope="col">support</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
 function mistakesSection(e: ReportEvaluation): string {
@@ -227,7 +229,7 @@ function mistakesSection(e: ReportEvaluation): string {
   const shown = e.misclassified.length < e.misclassifiedTotal ? ` (the ${e.misclassified.length} most confident of ${e.misclassifiedTotal})` : ` (${e.misclassifiedTotal})`;
   const items = e.misclassified.map((m) => {
     const image = m.thumbnail
-      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.true}, predicted ${m.predicted}`)}" decoding="async">`
+      ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.true}, predicted ${m.predicted}, ${percent(m.confidence)}`)}" decoding="async">`
       : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
     return `<li><figure>${image}<figcaption><span class="true">true: <b>${escapeHtml(m.true)}</b></span><span class="pred">predicted: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
   });

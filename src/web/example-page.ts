@@ -75,9 +75,12 @@ ${scripts}
           li.appendChild(row);
         });
         li.dataset.top = r.predictions[0].label;
+        img.alt = file.name + ', classified as ' + r.predictions[0].label + ', ' + (r.predictions[0].probability * 100).toFixed(1) + '%';
         status.textContent = file.name + ': ' + r.predictions[0].label + ' (' + r.timing_ms.toFixed(0) + ' ms)';
       } catch (e) {
         li.appendChild(document.createTextNode('Could not classify: ' + e.message));
+        // Said in the live region too, as a result is: a screen reader hears it.
+        status.textContent = file.name + ': could not classify: ' + e.message;
       }
     }
   }

@@ -7,6 +7,7 @@ import { registerReport } from '../../src/cli/commands/report.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { renderReport } from '../../src/report/render-report.js';
 import type { ModelManifest } from '../../src/model/manifest.js';
+import { contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
 
 describe('renderReport (pure)', () => {
@@ -100,9 +101,9 @@ describe('graft report on a trained model', () => {
     expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);
     expect(html).toContain('>chosen</text>');
     expect(html).toContain('Labels to check');
-    expect(html).toContain('<table class="confusion">');
+    expect(html).toContain('<table class="confusion"');
     for (const label of ['circles', 'squares', 'triangles']) expect(html).toContain(`<th scope="row">${label}</th>`);
-    expect(html).toContain('<table class="per-class">');
+    expect(html).toContain('<table class="per-class"');
     // The tiny model is not perfect on its 6 validation images (recorded val accuracy < 1): mistakes are shown.
     const thumbs = html.match(/<img src="data:image\/jpeg;base64,[A-Za-z0-9+/=]+" alt="[^"]+predicted [^"]+"/g) ?? [];
     expect(thumbs.length).toBeGreaterThan(0);
@@ -126,7 +127,7 @@ describe('graft report on a trained model', () => {
     expect(await readFile(out, 'utf8')).toContain('Confusion matrix');
   });
 
-  it.skipIf(!hasChromium)('opens from file:// and fits 1280 px and 390 px without horizontal overflow', async () => {
+  it.skipIf(!hasChromium)('opens from file://, fits 1280 px and 390 px, and reads with a screen reader and without colour: names, alt text, contrast, focus', async () => {
     const chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
@@ -144,6 +145,34 @@ describe('graft report on a trained model', () => {
         await page.screenshot({ path: join(artifactsDir, `report-${width}.png`), fullPage: true });
       }
       expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
+
+      expect.soft(await namingProblems(page)).toEqual([]);
+      expect.soft(await contrastProblems(page)).toEqual([]);
+      // The scrollable tables are reachable (and scrollable) with the keyboard, and show it.
+      const walk = await tabThrough(page);
+      expect(focusProblems(walk)).toEqual([]);
+      expect(walk.stops.map((s) => s.what)).toEqual(['div "Confusion matrix, scrollable"', 'div "Per-class scores, scrollable"']);
+      const alts = await page.evaluate<string[]>("[...document.querySelectorAll('.mistakes img')].map((i) => i.alt)");
+      expect(alts.length).toBeGreaterThan(0);
+      for (const alt of alts) expect(alt).toMatch(/^.+: labelled \w+, (predicted|looks like) \w+, \d+\.\d%$/);
+
+      // Every shade of the confusion matrix, right and wrong: its counts stay readable, and a right cell differs
+      // from a wrong one by more than its colour.
+      const labels = Array.from({ length: 11 }, (_, i) => `class ${i}`);
+      const matrix = labels.map((_, t) => labels.map((__, p) => (p === t ? t : p === (t + 1) % 11 ? 10 - t : 0)));
+      const confusion = { labels, matrix };
+      const perClass = Object.fromEntries(labels.map((l) => [l, { precision: 0.5, recall: 0.5, f1: 0.5, support: 10 }]));
+      const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
+      const evaluation = { dataset: 'd', count: 110, accuracy: 0.5, perClass, macroF1: 0.5, confusion, misclassified: [], misclassifiedTotal: 0, skipped: 0 };
+      await page.setContent(renderReport({ manifest, modelName: 'shades', evaluation, generatedAt: 'now' }));
+      expect(await contrastProblems(page)).toEqual([]);
+      const weights = await page.evaluate<{ right: string[]; wrong: string[] }>(`(() => {
+        const rows = [...document.querySelectorAll('table.confusion tr')].slice(1).map((r) => [...r.querySelectorAll('td')]);
+        const weight = (td) => getComputedStyle(td).fontWeight;
+        return { right: rows.map((cells, t) => weight(cells[t])), wrong: rows.flatMap((cells, t) => cells.filter((_, p) => p !== t).map(weight)) };
+      })()`);
+      expect(new Set(weights.right)).toEqual(new Set(['700']));
+      expect(new Set(weights.wrong)).toEqual(new Set(['400']));
     } finally {
       await chromium.close();
     }

@@ -9,6 +9,7 @@ import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
+import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
@@ -217,7 +218,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     }
   });
 
-  it("downloads a finished run's model.onnx and graft.json, and deletes an ended run only once the user confirms", async () => {
+  it("downloads a finished run's files, tries it, and deletes it once the user confirms, from the keyboard; names, contrast (light and dark) and focus hold", async () => {
     const auth = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
     const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'to download', folder: data.root }) })).json()) as { id: number };
     const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ backbone: 'nsfwjs_mobilenet_v2' }) })).json()) as { id: number; modelDir: string };
@@ -233,9 +234,22 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
       expect(await page.locator('#run-downloads').isVisible()).toBe(true);
       expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);
+      // The planted circle among the mistakes: the confusion matrix has right and wrong cells.
+      await page.waitForSelector('#evaluation:not([hidden]) #misclassified button');
+      for (const colorScheme of ['dark', 'light'] as const) {
+        await page.emulateMedia({ colorScheme });
+        expect.soft(await contrastProblems(page), colorScheme).toEqual([]);
+      }
+      // Every action of the run view is on a Tab walk in page order, visibly focused; the keyboard operates each below.
+      const walk = await tabThrough(page);
+      expect.soft(focusProblems(walk)).toEqual([]);
+      const actions = ['button "Start training"', `button "Open run #${run.id}"`, `button#delete-run "Delete run #${run.id}"`, 'a#download-onnx "model.onnx"', 'a#download-manifest "graft.json"', 'input#try-file', 'button#try-webcam "Use webcam"'];
+      expect(walk.stops.map((s) => s.what).filter((w) => actions.includes(w))).toEqual(actions);
+      expect(walk.stops.some((s) => /^button "Open .+: true /.test(s.what)), 'a misclassified image on the walk').toBe(true);
 
       for (const [link, name, file] of [['model.onnx', `to-download-run${run.id}.onnx`, 'model.onnx'], ['graft.json', `to-download-run${run.id}.graft.json`, 'graft.json']] as const) {
-        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: link, exact: true }).click()]);
+        await page.getByRole('link', { name: link, exact: true }).focus();
+        const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
         expect(download.suggestedFilename()).toBe(name);
         expect((await readFile((await download.path())!)).equals(await readFile(join(run.modelDir, file))), file).toBe(true);
       }
@@ -247,9 +261,15 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const model = await GraftModel.load(run.modelDir);
       const expected = (await model.predict([triangle])).results[0]!.predictions;
       await model.dispose();
-      await page.setInputFiles('#try-file', triangle);
+      // Space on the file control opens the chooser; the top class is said in the live region, the bars are named meters.
+      await page.focus('#try-file');
+      await chooseFilesWithKey(page, 'Space', triangle);
       await page.waitForFunction("document.querySelectorAll('#try-results li').length === 3");
       expect(await page.locator('#try-results .try-label').allTextContents()).toEqual(expected.map((p) => p.label));
+      const tree = await accessibilityTree(page);
+      expect(tree.filter((n) => n.role === 'meter').map((n) => n.name)).toEqual(expected.map((p) => `${p.label}: ${(p.probability * 100).toFixed(1)}%`));
+      expect(tree.filter((n) => n.role === 'status' && n.live === 'polite').length).toBeGreaterThanOrEqual(4);
+      expect.soft(await namingProblems(page)).toEqual([]);
       expect(await page.locator('#try-results .try-value').allTextContents()).toEqual(expected.map((p) => `${(p.probability * 100).toFixed(1)}%`));
       expect(await page.locator('#try-message').textContent()).toMatch(new RegExp(`^${basename(triangle).replace('.', '\\.')}: ${expected[0]!.label} \\(\\d+ ms on the server\\)$`));
       expect(await page.locator('#try-preview').isVisible()).toBe(true);
@@ -285,6 +305,15 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         await camera.close();
       }
 
+      // A mistake's dialog takes focus in, Escape closes it, and focus is back on the mistake that opened it.
+      const opener = page.locator('#misclassified button').first();
+      await opener.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction("document.getElementById('image-dialog').open");
+      expect(await page.evaluate<boolean>("document.getElementById('image-dialog').contains(document.activeElement)")).toBe(true);
+      await page.keyboard.press('Escape');
+      expect(await page.evaluate<boolean>("document.activeElement === document.querySelector('#misclassified button')")).toBe(true);
+
       const remove = page.locator('#run-section').getByRole('button', { name: `Delete run #${run.id}` });
       // Dismissed: nothing happens.
       const asked: string[] = [];
@@ -297,10 +326,13 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(asked).toEqual([expect.stringMatching(new RegExp(`^Delete run #${run.id}.*cannot be undone`))]);
       expect(server.dashboard.store.run(run.id)).toBeDefined();
       expect(existsSync(run.modelDir)).toBe(true);
-      // Confirmed: the run, its row and its folder go, and the run view closes.
+      // Confirmed (from the keyboard): the run, its row and its folder go, and the run view closes; focus goes to the
+      // runs it was deleted from, not back to the top of the page.
       page.once('dialog', (dialog) => void dialog.accept());
-      await remove.click();
+      await remove.focus();
+      await page.keyboard.press('Enter');
       await page.waitForSelector('#run-section', { state: 'hidden' });
+      expect(await page.evaluate<string>('document.activeElement.id')).toBe('runs-title');
       await page.waitForFunction(`!document.querySelector('#runs-table tbody tr[data-run="${run.id}"]')`);
       expect(await page.locator('#run-form-message').textContent()).toBe(`Deleted run #${run.id}.`);
       expect(server.dashboard.store.run(run.id)).toBeUndefined();

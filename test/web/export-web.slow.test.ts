@@ -12,6 +12,7 @@ import { GraftModel } from '../../src/model/graft-model.js';
 import { exportWeb, ORT_WEB_FILES, TFJS_WEB_FILES } from '../../src/web/export-web.js';
 import type { WebModelInfo } from '../../src/web/web-model-info.js';
 import { repoRoot } from '../support.js';
+import { contrastProblems, namingProblems } from './page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, serveStatic, trainTinyModel, type TinyModel } from './web-support.js';
 
 const startServerFile = join(repoRoot, 'src/serve/start-server.ts');
@@ -221,6 +222,14 @@ describe('graft export --target web', () => {
           }
           await page.setInputFiles('#files', images.slice(-1));
           await page.waitForSelector('#results li[data-top]');
+          if (tag === 'stretch') {
+            // Named controls, readable text, and a result or a failure said in the live region (a screen reader hears it).
+            expect.soft(await namingProblems(page)).toEqual([]);
+            expect.soft(await contrastProblems(page)).toEqual([]);
+            expect.soft(await page.getAttribute('#results li[data-top] img', 'alt')).toMatch(/, classified as \w+, \d+\.\d%$/);
+            await page.setInputFiles('#files', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image') });
+            await page.waitForFunction("document.getElementById('status').textContent.startsWith('notes.jpg: could not classify: ')", undefined, { timeout: 10_000 });
+          }
           for (const width of [1280, 390]) {
             await page.setViewportSize({ width, height: 800 });
             await page.screenshot({ path: join(artifactsDir, `export-web-${tag}-${width}.png`), fullPage: true });

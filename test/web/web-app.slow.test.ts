@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { repoRoot } from '../support.js';
+import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabFromTopTo, tabThrough } from './page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from './web-support.js';
 
 const startServerFile = join(repoRoot, 'src/serve/start-server.ts');
@@ -38,7 +39,7 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
     await removeTinyModel(model);
   });
 
-  it('uploads images through the file input and shows the right top class, at 1280 and 390 px', async () => {
+  it('uploads images from the keyboard alone and shows and says the right top class, at 1280 and 390 px; names, contrast, focus hold', async () => {
     const chromium = await launchChromium();
     try {
       // Training images: the tiny model fits them, so their true class is the top class.
@@ -65,21 +66,36 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       await page.selectOption('#model', 'model');
       await page.waitForFunction("document.querySelector('#model-summary').textContent.startsWith('model:')");
 
-      // Keyboard: Tab from the top reaches the file input (through the skip link and the model picker).
-      let reached = false;
-      for (let i = 0; i < 6 && !reached; i++) {
-        await page.keyboard.press('Tab');
-        reached = await page.evaluate<boolean>("document.activeElement?.id === 'files'");
-      }
-      expect(reached, 'the file input is reachable with Tab').toBe(true);
+      // Every control named, every stop of a Tab walk in page order and visibly focused, no trap.
+      expect.soft(await namingProblems(page)).toEqual([]);
+      const walk = await tabThrough(page);
+      expect.soft(focusProblems(walk)).toEqual([]);
+      expect(walk.stops.map((s) => s.what)).toEqual(['a "Skip to upload"', 'select#model', 'input#files', 'button#camera-start "Use the camera"']);
 
-      await page.setInputFiles('#files', images);
+      // Keyboard only: Tab from the top reaches the file input (through the skip link and the model picker), and
+      // Enter opens the file chooser.
+      expect(await tabFromTopTo(page, '#files'), 'the file input is reachable with Tab').toBe(true);
+      await chooseFilesWithKey(page, 'Enter', images);
       await page.waitForFunction("document.querySelectorAll('#results li.card[data-top]').length === 3", undefined, { timeout: 30_000 });
       const shown = await page.evaluate<Record<string, string>>(
         "Object.fromEntries([...document.querySelectorAll('#results li.card')].map((c) => [c.querySelector('h3').textContent, c.dataset.top]))",
       );
       images.forEach((file, i) => expect(shown[file.split('/').pop()!], file).toBe(expected[i]));
       expect(await page.locator('#results li.card').first().locator('.bar').count()).toBe(3);
+      // A result is said in the live region (what a screen reader reads out), not only drawn as bars; its image's
+      // alt text gives it too.
+      const said = new RegExp(`^(${images.map((f, i) => `${basename(f).replace('.', '\\.')}: ${expected[i]}`).join('|')}) \\(\\d+\\.\\d%\\)$`);
+      expect(await page.locator('#status').textContent()).toMatch(said);
+      expect((await accessibilityTree(page)).filter((n) => n.role === 'status')).toEqual([{ role: 'status', name: '', live: 'polite' }]);
+      expect(await page.locator('#results li.card img').evaluateAll((imgs) => imgs.map((i) => i.getAttribute('alt')))).toEqual(
+        expect.arrayContaining(images.map((f, i) => expect.stringMatching(new RegExp(`^${basename(f).replace('.', '\\.')}, classified as ${expected[i]}, \\d+\\.\\d%$`)))),
+      );
+      expect.soft(await contrastProblems(page)).toEqual([]);
+      // The bars grow with a transition, unless the user asked for less motion.
+      const transition = "getComputedStyle(document.querySelector('#results .fill')).transitionDuration";
+      expect(await page.evaluate<string>(transition)).toBe('0.3s');
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      expect(await page.evaluate<string>(transition)).toBe('0s');
       // Drag and drop: a file dropped on the drop zone is classified too.
       await page.evaluate(`(async () => {
         const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 48 });
@@ -102,6 +118,12 @@ describe.skipIf(!hasServer || !hasChromium)('upload page (src/web/app) against g
       // Picking the other model fetches its details from the API.
       await page.selectOption('#model', 'shapes-b');
       await page.waitForFunction("document.getElementById('model-summary').textContent.startsWith('shapes-b')");
+
+      // A server that cannot be reached is said in the live region, and the model panel is no longer busy.
+      await page.route('**/v1/models', (route) => route.abort());
+      await page.reload();
+      await page.waitForFunction("document.getElementById('status').textContent.startsWith('Could not reach the Graft server')", undefined, { timeout: 10_000 });
+      expect(await page.locator('#model-info').getAttribute('aria-busy')).toBe('false');
     } finally {
       await chromium.close();
     }

@@ -138,16 +138,27 @@ async function selectModel(name) {
   ui.labels.replaceChildren(...current.labels.map((label) => Object.assign(document.createElement('li'), { textContent: label })));
 }
 
+/**
+ * Says why the page has no model, in the model panel and in the live region (a screen reader hears it there),
+ * and ends the panel's busy state, which would have it skipped as still loading.
+ * @param {string} text
+ */
+function say(text) {
+  ui.summary.textContent = text;
+  ui.status.textContent = text;
+  ui.info.setAttribute('aria-busy', 'false');
+}
+
 async function loadModels() {
   try {
   models = (await /** @type {Promise<{ models: ModelSummary[] }>} */ (api('v1/models'))).models;
   }
   catch (error) {
-  ui.summary.textContent = `Could not reach the Graft server: ${messageOf(error)}`;
+  say(`Could not reach the Graft server: ${messageOf(error)}`);
   return;
   }
   if (!models.length) {
-  ui.summary.textContent = 'The server serves no models.';
+  say('The server serves no models.');
   return;
   }
   ui.picker.replaceChildren(...models.map((m) => new Option(m.name, m.name)));
@@ -211,7 +222,7 @@ async function classify(image, name) {
   const top = reply.predictions[0];
   const ms = typeof reply.timing_ms === 'number' ? reply.timing_ms : reply.timing_ms.total;
   card.dataset.top = top?.label ?? '';
-  img.alt = top ? `${name}, classified as ${top.label}` : name;
+  img.alt = top ? `${name}, classified as ${top.label}, ${formatPercent(top.probability)}` : name;
   body.replaceWith(barList(reply.predictions));
   card.append(Object.assign(document.createElement('p'), { className: 'timing', textContent: `${model}, ${ms.toFixed(0)} ms on the server` }));
   ui.status.textContent = top ? `${name}: ${top.label} (${formatPercent(top.probability)})` : `${name}: no prediction`;

@@ -348,6 +348,8 @@ async function deleteRun(runId) {
       stream?.close();
       currentRunId = undefined;
       byId('run-section').hidden = true;
+      // Its Delete button is gone with the run view: focus goes to the runs, not back to the top of the page.
+      byId('runs-title').focus();
     }
     say(byId('run-form-message'), `Deleted run #${runId}.`);
     await showProject();
@@ -417,18 +419,20 @@ async function showEvaluation(runId) {
   const scored = ev.onTrainingImages
     ? `Accuracy ${pct(ev.accuracy)} on the ${ev.count} training images (not held out: the project has no val/ folder, so the cross-validated accuracy is the estimate).`
     : `Accuracy ${pct(ev.accuracy)} on ${ev.count} validation images.`;
-  say(byId('evaluation-summary'), `${scored} Rows: true class; columns: predicted class.`);
+  say(byId('evaluation-summary'), `${scored} Rows: true class; columns: predicted class; right (the diagonal) in bold.`);
   const max = Math.max(1, ...ev.confusion.flat());
   byId('confusion').replaceChildren(
     el('caption', { class: 'visually-hidden' }, 'Confusion matrix: rows are true classes, columns predicted classes'),
     el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'true \\ predicted'), ...ev.labels.map((l) => el('th', { scope: 'col' }, l)))),
     el('tbody', {}, ...ev.confusion.map((row, t) => el('tr', {}, el('th', { scope: 'row' }, ev.labels[t] ?? ''), ...row.map((count, p) => {
-      const share = count / max;
       const hue = t === p ? 140 : 0;
-      return el('td', { style: `background: hsla(${hue}, 70%, 45%, ${(0.08 + 0.8 * share).toFixed(2)}); color: ${share > 0.55 ? '#fff' : 'inherit'}`, title: `${ev.labels[t]} predicted as ${ev.labels[p]}: ${count}` }, String(count));
+      const lightness = Math.round(97 - 55 * (count / max));
+      // Opaque, so the text's contrast does not hang on the light or dark card below; bold on the diagonal (right).
+      return el('td', { ...(t === p ? { class: 'right' } : {}), style: `background: hsl(${hue} 70% ${lightness}%); color: ${readableTextOn(hslToRgb(hue, 70, lightness))}`, title: `${ev.labels[t]} predicted as ${ev.labels[p]}: ${count}` }, String(count));
     })))),
   );
   byId('per-class').replaceChildren(
+    el('caption', { class: 'visually-hidden' }, 'Precision, recall and F1 per class'),
     el('thead', {}, el('tr', {}, ...['Class', 'Precision', 'Recall', 'F1', 'Images'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...Object.entries(ev.perClass).map(([label, s]) => el('tr', {}, el('th', { scope: 'row' }, label), el('td', {}, pct(s.precision)), el('td', {}, pct(s.recall)), el('td', {}, pct(s.f1)), el('td', {}, String(s.support))))),
   );
@@ -458,6 +462,29 @@ async function showEvaluation(runId) {
     button.addEventListener('click', () => openImage(m));
     return el('li', {}, button);
   }));
+}
+
+/** The sRGB colour (0..255) of CSS `hsl(hue saturation% lightness%)`. @param {number} hue @param {number} saturation @param {number} lightness @returns {[number, number, number]} */
+function hslToRgb(hue, saturation, lightness) {
+  const l = lightness / 100;
+  const a = (saturation / 100) * Math.min(l, 1 - l);
+  /** @param {number} n */
+  const channel = (n) => {
+    const k = (n + hue / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [channel(0), channel(8), channel(4)];
+}
+
+/**
+ * Black or white text, whichever contrasts more with the background: one of them is always at least 4.58:1, over
+ * WCAG's 4.5:1 (white on a full green cell, chosen by lightness alone, was 2.9:1). As src/report/readable-text-color.ts.
+ * @param {[number, number, number]} rgb
+ */
+function readableTextOn(rgb) {
+  const [r, g, b] = rgb.map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+  const luminance = 0.2126 * (r ?? 0) + 0.7152 * (g ?? 0) + 0.0722 * (b ?? 0);
+  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#fff' : '#000';
 }
 
 /** @param {Mistake} m */

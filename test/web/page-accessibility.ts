@@ -1,0 +1,192 @@
+import type { Page } from 'playwright-core';
+
+/**
+ * Accessibility checks the page tests share (serve page, dashboard, report), run in the real page in Chromium: its
+ * accessibility tree (CDP), computed styles and the keyboard. Each returns what it found wrong, one line per problem,
+ * so a failure names the element; an empty list is a pass. The in-page parts are strings: the tests' tsconfig has no
+ * DOM types.
+ */
+
+/** Roles a user operates, or reads as one thing: each needs an accessible name (WCAG 4.1.2, 1.1.1). */
+const NAMED_ROLES = new Set(['button', 'link', 'textbox', 'searchbox', 'combobox', 'listbox', 'checkbox', 'radio', 'switch', 'spinbutton', 'slider', 'meter', 'progressbar', 'image', 'img', 'dialog', 'table', 'columnheader', 'rowheader']);
+
+export interface AxNode {
+  readonly role: string;
+  readonly name: string;
+  /** The node's live-region politeness ('polite', 'assertive'), when it is a live region. */
+  readonly live?: string;
+}
+
+interface CdpAxNode {
+  ignored: boolean;
+  role?: { value?: unknown };
+  name?: { value?: unknown };
+  properties?: { name: string; value: { value?: unknown } }[];
+}
+
+/** The page's accessibility tree as Chromium gives it to screen readers, without the nodes it hides from them. */
+export async function accessibilityTree(page: Page): Promise<AxNode[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as unknown as { nodes: CdpAxNode[] };
+    return nodes
+      .filter((n) => !n.ignored)
+      .map((n) => {
+        const live = n.properties?.find((p) => p.name === 'live')?.value.value;
+        return { role: String(n.role?.value ?? ''), name: String(n.name?.value ?? '').trim(), ...(typeof live === 'string' && live !== 'off' ? { live } : {}) };
+      });
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Controls and images without an accessible name, a missing `lang` or `<title>`, and headings that skip a level. */
+export async function namingProblems(page: Page): Promise<string[]> {
+  const problems = (await accessibilityTree(page)).filter((n) => NAMED_ROLES.has(n.role) && !n.name).map((n) => `a ${n.role} without a name`);
+  const page_ = await page.evaluate<{ lang: string; title: string; headings: { level: number; text: string }[] }>(`({
+    lang: document.documentElement.lang,
+    title: document.title.trim(),
+    headings: [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter((h) => h.checkVisibility()).map((h) => ({ level: Number(h.tagName[1]), text: h.textContent.trim() })),
+  })`);
+  if (!page_.lang) problems.push('<html> has no lang');
+  if (!page_.title) problems.push('the page has no <title>');
+  let previous = 0;
+  for (const h of page_.headings) {
+    if (!h.text) problems.push(`an empty h${h.level}`);
+    if (h.level > previous + 1) problems.push(`h${h.level} "${h.text}" follows h${previous || '(none)'}`);
+    previous = h.level;
+  }
+  return problems;
+}
+
+/**
+ * Text whose contrast with what is behind it is under 4.5:1 (3:1 for large text: 24 px, or 18.66 px bold), WCAG
+ * 1.4.3, from computed styles: the text's colour (an SVG text's fill) against its own and its ancestors' background
+ * colours composited. Disabled controls are exempt, as WCAG says.
+ */
+export async function contrastProblems(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    // Computed colours are rgb() or rgba() in Chromium; anything else fails the check rather than passing unread.
+    const rgba = (css) => {
+      const m = /^rgba?\\(([\\d.]+),\\s*([\\d.]+),\\s*([\\d.]+)(?:,\\s*([\\d.]+))?\\)$/.exec(css);
+      if (!m) throw new Error('cannot read the colour ' + css);
+      return [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+    };
+    const over = (top, below) => [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat(1);
+    const luminance = (c) => {
+      const [r, g, b] = c.slice(0, 3).map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const background = (element) => {
+      const layers = [];
+      for (let e = element; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3] > 0) layers.push(c);
+        if (c[3] >= 1) break;
+      }
+      return layers.reduceRight((below, top) => over(top, below), [255, 255, 255, 1]);
+    };
+    const problems = [];
+    const seen = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const element = node.parentElement;
+      if (!node.textContent.trim() || !element || seen.has(element) || !element.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+      seen.add(element);
+      if (element.closest(':disabled, [hidden], .visually-hidden')) continue;
+      const style = getComputedStyle(element);
+      const isSvg = element instanceof SVGElement;
+      const behind = background(isSvg ? element.closest('svg') : element);
+      const text = over(rgba(isSvg ? style.fill : style.color), behind);
+      const [light, dark] = [luminance(text), luminance(behind)].sort((a, b) => b - a);
+      const ratio = (light + 0.05) / (dark + 0.05);
+      const size = parseFloat(style.fontSize);
+      const isLarge = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (isLarge ? 3 : 4.5)) {
+        const where = element.id ? '#' + element.id : element.tagName.toLowerCase() + (element.className && typeof element.className === 'string' ? '.' + element.className.trim().split(/\\s+/).join('.') : '');
+        problems.push(where + ' "' + node.textContent.trim().slice(0, 40) + '": ' + ratio.toFixed(2) + ':1 (' + style.color + ' on rgb(' + behind.slice(0, 3).map(Math.round).join(', ') + '))');
+      }
+    }
+    return problems;
+  })()`);
+}
+
+/** One stop of a keyboard walk: the element Tab focused and whether the user can see where focus is. */
+export interface FocusStop {
+  /** `tag#id "text"`: its id where it has one, its aria-label or text where it is not a form field. */
+  readonly what: string;
+  readonly hasVisibleFocus: boolean;
+  /** Whether it comes after the previous stop in the document (no positive tabindex reorders the walk). */
+  readonly isInDocumentOrder: boolean;
+}
+
+/**
+ * Tabs through the page from its top until focus leaves it (or `maxStops`), recording each stop. A walk that never
+ * leaves is a keyboard trap. A stop's focus is visible when, focused, it or its label (a visually hidden file input's
+ * styled label) draws an outline or a box shadow. (Whether that indicator itself has 3:1 contrast is not checked.)
+ */
+export async function tabThrough(page: Page, maxStops = 80): Promise<{ stops: FocusStop[]; leftThePage: boolean }> {
+  await page.evaluate(`(() => { document.activeElement?.blur(); window.__focusWalk = { previous: null }; })()`);
+  // From the top: a click on the document's start leaves no element focused and puts the Tab start point there.
+  await page.mouse.click(1, 1);
+  await page.evaluate(`document.activeElement?.blur()`);
+  const stops: FocusStop[] = [];
+  for (let i = 0; i < maxStops; i++) {
+    await page.keyboard.press('Tab');
+    const stop = await page.evaluate<FocusStop | null>(`(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body || e === document.documentElement) return null;
+      const walk = window.__focusWalk;
+      const isInDocumentOrder = !walk.previous || Boolean(walk.previous.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING);
+      walk.previous = e;
+      const drawsFocus = (el) => {
+        const s = getComputedStyle(el);
+        return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+      };
+      const label = [...(e.labels ?? [])].find((l) => l.checkVisibility());
+      const isField = e.matches('input, select, textarea');
+      const text = (e.getAttribute('aria-label') || (isField ? '' : e.textContent) || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+      return { what: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (text ? ' "' + text + '"' : ''), hasVisibleFocus: (e.checkVisibility() && e.getBoundingClientRect().width > 1 && drawsFocus(e)) || Boolean(label && drawsFocus(label)), isInDocumentOrder };
+    })()`);
+    if (!stop) return { stops, leftThePage: true };
+    // Back at the first stop without passing the end of the page: Tab went round inside the page.
+    if (stops.length && stop.what === stops[0]!.what && !stop.isInDocumentOrder) return { stops, leftThePage: true };
+    stops.push(stop);
+  }
+  return { stops, leftThePage: false };
+}
+
+/**
+ * Tabs from the top of the page until `selector` has focus, as a keyboard user gets there; false when it is not
+ * reached in `maxStops`.
+ */
+export async function tabFromTopTo(page: Page, selector: string, maxStops = 80): Promise<boolean> {
+  await page.mouse.click(1, 1);
+  await page.evaluate(`document.activeElement?.blur()`);
+  for (let i = 0; i < maxStops; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate<boolean>(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Presses `key` on the focused file control and picks `files` in the chooser that opens, as a keyboard user does.
+ * Playwright starts intercepting choosers when one is awaited, without waiting for Chromium: a round trip to the
+ * page first makes sure the chooser is caught (without it, a quick key press opened none, now and then).
+ */
+export async function chooseFilesWithKey(page: Page, key: 'Enter' | 'Space', files: string | string[]): Promise<void> {
+  const shown = page.waitForEvent('filechooser', { timeout: 10_000 });
+  await page.evaluate('0');
+  await page.keyboard.press(key);
+  await (await shown).setFiles(files);
+}
+
+/** What a walk found wrong: stops without a visible focus, stops out of document order, a trap. */
+export function focusProblems(walk: { stops: readonly FocusStop[]; leftThePage: boolean }): string[] {
+  return [
+    ...walk.stops.filter((s) => !s.hasVisibleFocus).map((s) => `${s.what}: no visible focus indicator`),
+    ...walk.stops.filter((s) => !s.isInDocumentOrder).map((s) => `${s.what}: reached out of document order`),
+    ...(walk.leftThePage ? [] : [`Tab never left the page after ${walk.stops.length} stops (a keyboard trap?)`]),
+  ];
+}
