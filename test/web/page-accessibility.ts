@@ -60,13 +60,11 @@ export async function namingProblems(page: Page): Promise<string[]> {
 }
 
 /**
- * Text whose contrast with what is behind it is under 4.5:1 (3:1 for large text: 24 px, or 18.66 px bold), WCAG
- * 1.4.3, from computed styles: the text's colour (an SVG text's fill) against its own and its ancestors' background
- * colours composited. Disabled controls are exempt, as WCAG says.
+ * In-page colour functions (a script's text: the tests' tsconfig has no DOM types). Computed colours are rgb() or
+ * rgba() in Chromium; anything else fails the check rather than passing unread. `background` composites an element's
+ * and its ancestors' background colours over white; `contrast` is WCAG's ratio of two opaque colours.
  */
-export async function contrastProblems(page: Page): Promise<string[]> {
-  return page.evaluate<string[]>(`(() => {
-    // Computed colours are rgb() or rgba() in Chromium; anything else fails the check rather than passing unread.
+const COLOUR_FUNCTIONS = `
     const rgba = (css) => {
       const m = /^rgba?\\(([\\d.]+),\\s*([\\d.]+),\\s*([\\d.]+)(?:,\\s*([\\d.]+))?\\)$/.exec(css);
       if (!m) throw new Error('cannot read the colour ' + css);
@@ -86,6 +84,19 @@ export async function contrastProblems(page: Page): Promise<string[]> {
       }
       return layers.reduceRight((below, top) => over(top, below), [255, 255, 255, 1]);
     };
+    const contrast = (a, b) => {
+      const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (light + 0.05) / (dark + 0.05);
+    };`;
+
+/**
+ * Text whose contrast with what is behind it is under 4.5:1 (3:1 for large text: 24 px, or 18.66 px bold), WCAG
+ * 1.4.3, from computed styles: the text's colour (an SVG text's fill) against its own and its ancestors' background
+ * colours composited. Disabled controls are exempt, as WCAG says.
+ */
+export async function contrastProblems(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    ${COLOUR_FUNCTIONS}
     const problems = [];
     const seen = new Set();
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -98,8 +109,7 @@ export async function contrastProblems(page: Page): Promise<string[]> {
       const isSvg = element instanceof SVGElement;
       const behind = background(isSvg ? element.closest('svg') : element);
       const text = over(rgba(isSvg ? style.fill : style.color), behind);
-      const [light, dark] = [luminance(text), luminance(behind)].sort((a, b) => b - a);
-      const ratio = (light + 0.05) / (dark + 0.05);
+      const ratio = contrast(text, behind);
       const size = parseFloat(style.fontSize);
       const isLarge = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
       if (ratio < (isLarge ? 3 : 4.5)) {
@@ -118,12 +128,17 @@ export interface FocusStop {
   readonly hasVisibleFocus: boolean;
   /** Whether it comes after the previous stop in the document (no positive tabindex reorders the walk). */
   readonly isInDocumentOrder: boolean;
+  /**
+   * Contrast of its focus outline with the background around it (outside the element, so its parent's), WCAG 1.4.11
+   * asks 3:1; absent when the indicator is a box shadow or there is none.
+   */
+  readonly outlineContrast?: number;
 }
 
 /**
  * Tabs through the page from its top until focus leaves it (or `maxStops`), recording each stop. A walk that never
  * leaves is a keyboard trap. A stop's focus is visible when, focused, it or its label (a visually hidden file input's
- * styled label) draws an outline or a box shadow. (Whether that indicator itself has 3:1 contrast is not checked.)
+ * styled label) draws an outline or a box shadow; an outline's contrast with what is around it is measured too.
  */
 export async function tabThrough(page: Page, maxStops = 80): Promise<{ stops: FocusStop[]; leftThePage: boolean }> {
   await page.evaluate(`(() => { document.activeElement?.blur(); window.__focusWalk = { previous: null }; })()`);
@@ -139,14 +154,15 @@ export async function tabThrough(page: Page, maxStops = 80): Promise<{ stops: Fo
       const walk = window.__focusWalk;
       const isInDocumentOrder = !walk.previous || Boolean(walk.previous.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING);
       walk.previous = e;
-      const drawsFocus = (el) => {
-        const s = getComputedStyle(el);
-        return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
-      };
+      const hasOutline = (el) => { const s = getComputedStyle(el); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; };
+      const drawsFocus = (el) => hasOutline(el) || getComputedStyle(el).boxShadow !== 'none';
       const label = [...(e.labels ?? [])].find((l) => l.checkVisibility());
+      ${COLOUR_FUNCTIONS}
+      const drawn = hasOutline(e) ? e : label && hasOutline(label) ? label : undefined;
+      const outlineContrast = drawn ? contrast(over(rgba(getComputedStyle(drawn).outlineColor), background(drawn.parentElement)), background(drawn.parentElement)) : undefined;
       const isField = e.matches('input, select, textarea');
       const text = (e.getAttribute('aria-label') || (isField ? '' : e.textContent) || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
-      return { what: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (text ? ' "' + text + '"' : ''), hasVisibleFocus: (e.checkVisibility() && e.getBoundingClientRect().width > 1 && drawsFocus(e)) || Boolean(label && drawsFocus(label)), isInDocumentOrder };
+      return { what: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (text ? ' "' + text + '"' : ''), hasVisibleFocus: (e.checkVisibility() && e.getBoundingClientRect().width > 1 && drawsFocus(e)) || Boolean(label && drawsFocus(label)), isInDocumentOrder, ...(outlineContrast === undefined ? {} : { outlineContrast }) };
     })()`);
     if (!stop) return { stops, leftThePage: true };
     // Back at the first stop without passing the end of the page: Tab went round inside the page.
@@ -187,6 +203,7 @@ export function focusProblems(walk: { stops: readonly FocusStop[]; leftThePage: 
   return [
     ...walk.stops.filter((s) => !s.hasVisibleFocus).map((s) => `${s.what}: no visible focus indicator`),
     ...walk.stops.filter((s) => !s.isInDocumentOrder).map((s) => `${s.what}: reached out of document order`),
+    ...walk.stops.filter((s) => s.outlineContrast !== undefined && s.outlineContrast < 3).map((s) => `${s.what}: focus outline ${s.outlineContrast!.toFixed(2)}:1 against what is around it (3:1 needed)`),
     ...(walk.leftThePage ? [] : [`Tab never left the page after ${walk.stops.length} stops (a keyboard trap?)`]),
   ];
 }
