@@ -5,9 +5,19 @@ export interface ChartSeries {
   readonly name: string;
   readonly values: readonly (number | undefined)[];
   readonly color: string;
-  /** Dashed stroke, used for validation series. */
-  readonly isDashed?: boolean;
+  /**
+   * The line's pattern (default solid): validation series are dashed, and series told apart by colour are told apart
+   * by pattern too, for readers who do not see the colours (WCAG 1.4.1).
+   */
+  readonly stroke?: LineStroke;
 }
+
+export type LineStroke = 'solid' | 'dashed' | 'dotted' | 'dash-dot';
+
+/** In this order, one per series where a chart has several of one kind. */
+export const LINE_STROKES: readonly LineStroke[] = ['solid', 'dashed', 'dotted', 'dash-dot'];
+
+const DASH_ARRAYS: Readonly<Record<LineStroke, string>> = { solid: '', dashed: ' stroke-dasharray="6 4"', dotted: ' stroke-dasharray="2 3"', 'dash-dot': ' stroke-dasharray="8 3 2 3"' };
 
 /** Options of {@link lineChartSvg}. */
 export interface LineChartOptions {
@@ -69,13 +79,13 @@ export function lineChartSvg(options: LineChartOptions): string {
       else if (segments[segments.length - 1]!.length) segments.push([]);
     });
     for (const points of segments.filter((p) => p.length)) {
-      const dash = s.isDashed ? ' stroke-dasharray="6 4"' : '';
+      const dash = DASH_ARRAYS[s.stroke ?? 'solid'];
       parts.push(points.length === 1
         ? `<circle cx="${points[0]!.split(',')[0]}" cy="${points[0]!.split(',')[1]}" r="3" fill="${escapeHtml(s.color)}"/>`
         : `<polyline points="${points.join(' ')}" fill="none" stroke="${escapeHtml(s.color)}" stroke-width="2"${dash}/>`);
     }
     const lx = PAD.left + k * 110;
-    const dash = s.isDashed ? ' stroke-dasharray="6 4"' : '';
+    const dash = DASH_ARRAYS[s.stroke ?? 'solid'];
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="12" y2="12" stroke="${escapeHtml(s.color)}" stroke-width="2"${dash}/>`);
     parts.push(`<text x="${lx + 22}" y="12" class="legend" dominant-baseline="middle">${escapeHtml(s.name)}</text>`);
   });

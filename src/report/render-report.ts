@@ -4,7 +4,7 @@ import type { EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
-import { lineChartSvg } from './line-chart.js';
+import { LINE_STROKES, lineChartSvg } from './line-chart.js';
 import { hslToRgb, readableTextOn } from './readable-text-color.js';
 import { REPORT_CSS } from './report-css.js';
 
@@ -135,7 +135,7 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
     kinds.map((kind, i) => ({
       name: kind,
       color: colors[i % colors.length]!,
-      isDashed: kind.endsWith('TTA'),
+      stroke: LINE_STROKES[i % LINE_STROKES.length],
       values: cs.map((c) => selection.table.find((r) => r.c === c && kindOf(r) === kind)?.[metric]),
     }));
   const chosen = selection.chosen;
@@ -172,7 +172,7 @@ function curvesSection(history: ReportData['manifest']['metrics']['history'], fi
     marker,
     series: [
       { name: 'train loss', values: history.map((h) => h.loss), color: '#2563eb' },
-      { name: 'val loss', values: history.map((h) => h.val_loss), color: '#dc2626', isDashed: true },
+      { name: 'val loss', values: history.map((h) => h.val_loss), color: '#dc2626', stroke: 'dashed' },
     ],
   });
   const acc = lineChartSvg({
@@ -182,7 +182,7 @@ function curvesSection(history: ReportData['manifest']['metrics']['history'], fi
     yMax: 1,
     series: [
       { name: 'train acc', values: history.map((h) => h.acc), color: '#2563eb' },
-      { name: 'val acc', values: history.map((h) => h.val_acc), color: '#dc2626', isDashed: true },
+      { name: 'val acc', values: history.map((h) => h.val_acc), color: '#dc2626', stroke: 'dashed' },
     ],
   });
   return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><div class="charts"><figure>${loss}<figcaption>Loss per epoch</figcaption></figure><figure>${acc}<figcaption>Accuracy per epoch</figcaption></figure></div></section>`;

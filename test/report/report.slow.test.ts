@@ -100,6 +100,11 @@ describe('graft report on a trained model', () => {
     expect(html).toContain('How the head was chosen');
     expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);
     expect(html).toContain('>chosen</text>');
+    // Each candidate's line has a pattern of its own (legend included), not only a colour of its own.
+    const chart = html.slice(html.indexOf('<svg class="chart"'), html.indexOf('</svg>') + 6);
+    const legend = [...chart.matchAll(/<line x1="[\d.]+" x2="[\d.]+" y1="12" y2="12" stroke="([^"]+)" stroke-width="2"( stroke-dasharray="[^"]+")?\/>/g)].map((m) => m[2] ?? 'solid');
+    expect(legend.length).toBeGreaterThan(1);
+    expect(new Set(legend).size).toBe(legend.length);
     expect(html).toContain('Labels to check');
     expect(html).toContain('<table class="confusion"');
     for (const label of ['circles', 'squares', 'triangles']) expect(html).toContain(`<th scope="row">${label}</th>`);
