@@ -26,10 +26,11 @@ export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
     (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
       const { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } = await import('../readers/tfjs-layers.js');
       const { cutAtFeatures } = await import('../readers/feature-cut.js');
+      const { cutOwningWeights } = await import('../readers/dispose-layers-model.js');
       const { location } = request;
       const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(layersDir(location, request.source));
       // Without --feature-output: a classifier's input (the TF.js MobileNet of the tutorials), else the whole model.
-      return featureLayer ? truncateAt(full, featureLayer) : cutAtFeatures(full, request.source, 'whole');
+      return cutOwningWeights(full, (model) => (featureLayer ? truncateAt(model, featureLayer) : cutAtFeatures(model, request.source, 'whole')));
     }),
   convertTo: lazyLayersConverters('tfjs-layers', async () => {
     const { loadLayersModelFromDir } = await import('../readers/tfjs-layers.js');
