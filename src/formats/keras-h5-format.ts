@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { sha256File } from '../core/sha256-file.js';
 import { GraftError } from '../core/errors.js';
-import { disposeLayersModel } from '../readers/dispose-layers-model.js';
+import { cutOwningWeights, disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ModelFormatEntry } from './format-entry.js';
 import { lazyLayersConverters } from './lazy-converters.js';
@@ -28,7 +28,6 @@ export const KERAS_H5_FORMAT: ModelFormatEntry = {
       const { loadKerasH5 } = await import('../readers/keras-h5/load-keras-h5.js');
       const { truncateAt } = await import('../readers/tfjs-layers.js');
       const { cutAtFeatures } = await import('../readers/feature-cut.js');
-      const { cutOwningWeights } = await import('../readers/dispose-layers-model.js');
       const path = kerasPath(request.location, request.source);
       // A Keras file is usually a whole classifier: without --feature-output, features are what its classifier reads,
       // else what feeds its last top-level layer (Teachable Machine: the backbone Sequential's 1280-d output).

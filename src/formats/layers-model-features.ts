@@ -38,6 +38,12 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const exportPath = `${stem}.onnx`;
   const descPath = `${stem}.json`;
   const cached = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
+  // tfjs (and the exporter, which imports it) load only when the model must be built: not on a warm run.
+  const buildModel = async (): Promise<tf.LayersModel> => {
+    const { ensureTfjsBackend, warnOnFallback } = await import('../runtime/tfjs-backend.js');
+    await ensureTfjsBackend(warnOnFallback(request.onProgress));
+    return build(featureLayer);
+  };
   // The model built to describe it (a cold cache), kept for its first user, which then owns it: tfjs frees no weights
   // by itself, so each model is freed by whoever holds it last (the export below, or the tfjs runtime's backbone).
   let model: tf.LayersModel | undefined;
@@ -45,12 +51,6 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     const taken = model ?? (await buildModel());
     model = undefined;
     return taken;
-  };
-  // tfjs (and the exporter, which imports it) load only when the model must be built: not on a warm run.
-  const buildModel = async (): Promise<tf.LayersModel> => {
-    const { ensureTfjsBackend, warnOnFallback } = await import('../runtime/tfjs-backend.js');
-    await ensureTfjsBackend(warnOnFallback(request.onProgress));
-    return build(featureLayer);
   };
   let description: LayersDescription;
   try {

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { cutOwningWeights } from '../readers/dispose-layers-model.js';
 import type { ModelFormatEntry } from './format-entry.js';
 import { lazyLayersConverters } from './lazy-converters.js';
 import { modelTopology } from './model-json.js';
@@ -26,7 +27,6 @@ export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
     (await import('./layers-model-features.js')).openLayersModelFeatures(request, async (featureLayer) => {
       const { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } = await import('../readers/tfjs-layers.js');
       const { cutAtFeatures } = await import('../readers/feature-cut.js');
-      const { cutOwningWeights } = await import('../readers/dispose-layers-model.js');
       const { location } = request;
       const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(layersDir(location, request.source));
       // Without --feature-output: a classifier's input (the TF.js MobileNet of the tutorials), else the whole model.

@@ -2,9 +2,9 @@ import type * as tf from '@tensorflow/tfjs';
 
 /**
  * Frees every weight of a layers model Graft loaded. `model.dispose()` alone counts how often each layer was used and
- * frees a layer's weights only at zero: a model loaded from a Keras .h5 kept all of them (Teachable Machine's, 263
- * tensors), a Teachable Machine TF.js folder kept 3, and a feature cut that reaches a nested model kept that model's.
- * Each call leaked them into tfjs's memory for the life of the process.
+ * frees a layer's weights only at zero, which a nested model never reaches: it kept every weight of Teachable
+ * Machine's Keras file (263 tensors), 3 of its TF.js folder, and all of a nested model a feature cut reaches, in tfjs's
+ * memory for the life of the process.
  */
 export function disposeLayersModel(model: tf.LayersModel): void {
   // Read first: once the model is disposed its weights can no longer be read.
