@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
+import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { Backbone, BackboneInfo } from './backbone.js';
 
 /**
@@ -64,7 +65,7 @@ export class TfjsBackbone implements Backbone {
   }
 
   async dispose(): Promise<void> {
-    this.model?.dispose();
+    if (this.model) disposeLayersModel(this.model);
     this.model = undefined;
   }
 }

@@ -54,7 +54,10 @@ export interface FeatureSource {
    * parses the model anyway (ONNX); the others are decoded from their bytes on first use (see onnxModelOf).
    */
   readonly onnxModel?: () => Promise<ModelProto>;
-  /** The features as a tfjs layers model, for the `tfjs` runtime (TF.js layers and Keras models only). */
+  /**
+   * The features as a tfjs layers model, for the `tfjs` runtime (TF.js layers and Keras models only): a model of the
+   * caller's own, each call, which the caller frees (`disposeLayersModel`).
+   */
   readonly layersModel?: () => Promise<tf.LayersModel>;
   /** Said when the backbone loads in onnxruntime although it is not ONNX (why: speed). */
   readonly ortMessage?: string;

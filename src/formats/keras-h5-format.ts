@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { sha256File } from '../core/sha256-file.js';
 import { GraftError } from '../core/errors.js';
+import { cutOwningWeights, disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ModelFormatEntry } from './format-entry.js';
 import { lazyLayersConverters } from './lazy-converters.js';
@@ -31,7 +32,7 @@ export const KERAS_H5_FORMAT: ModelFormatEntry = {
       // A Keras file is usually a whole classifier: without --feature-output, features are what its classifier reads,
       // else what feeds its last top-level layer (Teachable Machine: the backbone Sequential's 1280-d output).
       const full = (await loadKerasH5(path)).model;
-      return featureLayer ? truncateAt(full, featureLayer) : cutAtFeatures(full, path, 'before-last');
+      return cutOwningWeights(full, (model) => (featureLayer ? truncateAt(model, featureLayer) : cutAtFeatures(model, path, 'before-last')));
     }),
   convertTo: lazyLayersConverters('keras-h5', async () => loadKerasSource),
   takesArchitecture: true,
@@ -58,7 +59,7 @@ async function loadKerasSource(request: ConversionRequest, notes: string[]): Pro
     );
     return model;
   } catch (error) {
-    model.dispose();
+    disposeLayersModel(model);
     throw error;
   }
 }

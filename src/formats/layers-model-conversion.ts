@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
@@ -48,7 +49,7 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
       const staged = await saveLayersModelToDir(model, out);
       const reloaded = await loadLayersModelFromDir(out);
       const actual = tf.tidy(() => (reloaded.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
-      reloaded.dispose();
+      disposeLayersModel(reloaded);
       maxAbsDiff = maxDiff(expected, actual);
       bytes = staged.bytes;
     }
@@ -60,6 +61,6 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
       seconds: (performance.now() - request.started) / 1000,
     };
   } finally {
-    model.dispose();
+    disposeLayersModel(model);
   }
 }

@@ -5,6 +5,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
+import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { checkRgbInput } from './rgb-input.js';
 
@@ -36,41 +37,42 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const stem = join(request.cacheDir, 'exports', `${request.sha256}-${(featureLayer ?? AUTO_CHOICE).replace(/[^\w.-]/g, '_')}`);
   const exportPath = `${stem}.onnx`;
   const descPath = `${stem}.json`;
-  let description = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
-  let model: tf.LayersModel | undefined;
+  const cached = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
   // tfjs (and the exporter, which imports it) load only when the model must be built: not on a warm run.
   const buildModel = async (): Promise<tf.LayersModel> => {
     const { ensureTfjsBackend, warnOnFallback } = await import('../runtime/tfjs-backend.js');
     await ensureTfjsBackend(warnOnFallback(request.onProgress));
     return build(featureLayer);
   };
-  if (!description) {
-    model = await buildModel();
-    const outShape = model.outputs[0]?.shape ?? [];
-    const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
-    if (!Number.isFinite(featureDim)) {
-      throw new GraftError('UNSUPPORTED_MODEL', `${request.source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
-        hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
-      });
-    }
-    const [, h, , c] = model.inputs[0]?.shape ?? [];
-    description = { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null, channels: typeof c === 'number' ? c : null };
-  }
-  const { featureDim, featureOutput, inputSize, channels } = description;
+  // The model built to describe it (a cold cache), kept for its first user, which then owns it: tfjs frees no weights
+  // by itself, so each model is freed by whoever holds it last (the export below, or the tfjs runtime's backbone).
+  let model: tf.LayersModel | undefined;
+  const takeModel = async (): Promise<tf.LayersModel> => {
+    const taken = model ?? (await buildModel());
+    model = undefined;
+    return taken;
+  };
+  let description: LayersDescription;
   try {
-    checkRgbInput(channels, [null, inputSize, inputSize, channels], request.source);
+    description = cached ?? describeLayersModel((model = await buildModel()), request.source, featureLayer);
+    checkRgbInput(description.channels, [null, description.inputSize, description.inputSize, description.channels], request.source);
   } catch (error) {
-    model?.dispose();
+    if (model) disposeLayersModel(model);
     throw error;
   }
+  const { featureDim, featureOutput, inputSize } = description;
   let bytes: Uint8Array | undefined;
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;
     if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
     else {
-      model ??= await buildModel();
-      const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
-      bytes = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+      const built = await takeModel();
+      try {
+        const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
+        bytes = exportLayersModelToOnnx(built, { featureOutputName: FEATURE_OUTPUT });
+      } finally {
+        disposeLayersModel(built);
+      }
       await mkdir(dirname(exportPath), { recursive: true });
       await writeFileAtomic(exportPath, bytes);
       await writeFileAtomic(descPath, JSON.stringify(description));
@@ -83,7 +85,20 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     declared: { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }) },
     onnxFeatureOutput: FEATURE_OUTPUT,
     onnxBytes,
-    layersModel: async () => model ?? (await buildModel()),
+    layersModel: takeModel,
     ortMessage: 'TF.js model exported to ONNX for speed',
   };
+}
+
+/** What the features of a built model are: its output's size and name, and its input's size and channels. */
+function describeLayersModel(model: tf.LayersModel, source: string, featureLayer: string | undefined): LayersDescription {
+  const outShape = model.outputs[0]?.shape ?? [];
+  const featureDim = outShape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+  if (!Number.isFinite(featureDim)) {
+    throw new GraftError('UNSUPPORTED_MODEL', `${source} outputs ${JSON.stringify(outShape)}: Graft needs a fixed-size feature vector`, {
+      hint: 'pass --feature-output <layer name> naming a pooled or flattened layer',
+    });
+  }
+  const [, h, , c] = model.inputs[0]?.shape ?? [];
+  return { featureDim, featureOutput: featureLayer ?? model.outputs[0]?.name ?? 'output', inputSize: typeof h === 'number' ? h : null, channels: typeof c === 'number' ? c : null };
 }

@@ -6,6 +6,7 @@ import { GraftError } from '../core/errors.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../onnx-to-tfjs/index.js';
+import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
@@ -66,7 +67,7 @@ export async function convertOnnxToTfjs(request: ConversionRequest): Promise<Con
       try {
         reloadDiff = maxDiff(actual, predict(reloaded));
       } finally {
-        reloaded.dispose();
+        disposeLayersModel(reloaded);
       }
       if (reloadDiff !== 0) throw new GraftError('INTERNAL', `The TF.js model written for ${path} does not reproduce the converted model (max abs diff ${reloadDiff}); nothing was written`);
       await replaceDirectory(staging, out);
@@ -95,7 +96,7 @@ export async function convertOnnxToTfjs(request: ConversionRequest): Promise<Con
       seconds: (performance.now() - request.started) / 1000,
     };
   } finally {
-    conversion.model.dispose();
+    disposeLayersModel(conversion.model);
   }
 }
 

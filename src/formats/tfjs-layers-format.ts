@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { cutOwningWeights } from '../readers/dispose-layers-model.js';
 import type { ModelFormatEntry } from './format-entry.js';
 import { lazyLayersConverters } from './lazy-converters.js';
 import { modelTopology } from './model-json.js';
@@ -29,7 +30,7 @@ export const TFJS_LAYERS_FORMAT: ModelFormatEntry = {
       const { location } = request;
       const full = location.kind === 'bundled' ? (await loadNsfwjsMobileNetV2()).model : await loadLayersModelFromDir(layersDir(location, request.source));
       // Without --feature-output: a classifier's input (the TF.js MobileNet of the tutorials), else the whole model.
-      return featureLayer ? truncateAt(full, featureLayer) : cutAtFeatures(full, request.source, 'whole');
+      return cutOwningWeights(full, (model) => (featureLayer ? truncateAt(model, featureLayer) : cutAtFeatures(model, request.source, 'whole')));
     }),
   convertTo: lazyLayersConverters('tfjs-layers', async () => {
     const { loadLayersModelFromDir } = await import('../readers/tfjs-layers.js');

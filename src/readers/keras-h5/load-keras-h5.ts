@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
+import { disposeLayersModel } from '../dispose-layers-model.js';
 import { attrString, attrStringList, openHdf5, type Hdf5Group } from './hdf5-file.js';
 import { toTfjsModelConfig } from './keras-config.js';
 import { assignKerasH5Weights, readKerasH5Weights } from './keras-weights.js';
@@ -67,7 +68,7 @@ export async function loadKerasH5(path: string): Promise<KerasH5Model> {
     const labels = await readLabelsBeside(file.path, model);
     return labels === undefined ? { model, kerasVersion } : { model, kerasVersion, labels };
   } catch (error) {
-    model?.dispose();
+    if (model) disposeLayersModel(model);
     throw error;
   } finally {
     file.close();
