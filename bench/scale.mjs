@@ -1,9 +1,9 @@
 // Scale benchmark (issue 10): bounded memory past one machine's worth of data.
 //   images: N small JPEGs drawn by Graft (3 classes, 64 px; src/data/synthetic.ts) -> `graft embed --store` with the int8
-//           MobileNetV2 -> `graft train --features`; each command's peak RSS sampled from /proc every 250 ms, wall time, img/s.
+//           MobileNetV2 -> `graft train --store`; each command's peak RSS sampled from /proc every 250 ms, wall time, img/s.
 //   rows:   R synthetic 1280-d feature rows written to shard stores (no images), then read back through FeatureRows in
 //           blocks as a solver's pass does (streamed per-class sums), with RSS sampled every 10k rows (the curve);
-//           with --train, also `graft train --features` on them, sampled the same way. Until the streaming head solver
+//           with --train, also `graft train --store` on them, sampled the same way. Until the streaming head solver
 //           replaces the in-memory seam (src/recipes/train-from-features.ts, fitHead), that training materialises
 //           R x 1280 floats, so --train at 1M rows is the check to run after that integration.
 // Usage: npm run build && node bench/scale.mjs images [--count 100000] [--work /tmp/graft-scale]
@@ -85,7 +85,7 @@ if (part === 'images') {
   rmSync(join(work, `model-${count}`), { recursive: true, force: true });
   const embed = await graft(['embed', data, '--store', store, '--backbone', model]);
   results.embed = { wall_s: embed.wall_s, peak_rss_mb: embed.peak_rss_mb, images: embed.json.images, computed: embed.json.computed, img_per_s: Math.round((embed.json.computed / embed.wall_s) * 10) / 10, rss_curve: embed.rss_curve };
-  const train = await graft(['train', '--features', store, '--out', join(work, `model-${count}`)]);
+  const train = await graft(['train', '--store', store, '--out', join(work, `model-${count}`)]);
   results.train = { wall_s: train.wall_s, peak_rss_mb: train.peak_rss_mb, train_rows: train.json.images.train, val_rows: train.json.images.val, val_accuracy: train.json.val?.accuracy, rss_curve: train.rss_curve };
   results.ok = embed.peak_rss_mb * MB < LIMIT_BYTES && train.peak_rss_mb * MB < LIMIT_BYTES;
   // The size in the name: a small trial run must not replace the 100 000-image result RESULTS.md cites.
@@ -119,7 +119,7 @@ if (part === 'images') {
     // The synthetic rows are one 1280-d view per image, as the single-scale backbone gives (--no-multi-scale).
     // --mlp: the MLP head (Dense(256), 2 epochs) instead of the default linear head, batches gathered from the local copy.
     const head = args.includes('--mlp') ? ['--hidden', '256', '--epochs', '2'] : [];
-    const run = await graft(['train', '--features', store, '--no-multi-scale', ...head, '--out', join(work, `rows-model-${rows}`)]);
+    const run = await graft(['train', '--store', store, '--no-multi-scale', ...head, '--out', join(work, `rows-model-${rows}`)]);
     results.head = head.length ? 'mlp 256, 2 epochs' : 'linear';
     results.train = { wall_s: run.wall_s, peak_rss_mb: run.peak_rss_mb, val_accuracy: run.json.val?.accuracy, selection: run.json.selection && { ...run.json.selection, table: undefined }, timings: run.json.timings, rss_curve: run.rss_curve };
   }

@@ -1,5 +1,5 @@
 // Browser inference speed of a Graft model's two web forms in headless Chromium (issue 5, item 5): which engine
-// `graft export --target web` should ship by default.
+// `graft export --to web` should ship by default.
 // Usage: npx tsc -p tsconfig.build.json && node bench/web-engines.mjs [runs=25] [--only=int8,tm] [--webgl]
 //   (GRAFT_DIST=<dir> runs against another build folder; GRAFT_SHARED_DIR points at ../shared;
 //    GRAFT_CHROMIUM at the browser, default /usr/bin/chromium.)

@@ -22,6 +22,25 @@ export function addBackboneOptions(command: Command): Command {
     .option('--json', 'print one JSON object on stdout', false);
 }
 
+/**
+ * Accepts a flag's old spelling for its current one, hidden from --help, so that scripts written for the old name
+ * keep working: the value lands where the current flag's does, and stderr says the new name once (even with --json,
+ * whose output is stdout). One idea has one flag name across commands (`--store` is the feature store folder in
+ * embed, train and features import).
+ * @example
+ * addOldSpelling(command, '--features <store-dir>', '--store') // graft train --features x = graft train --store x
+ */
+export function addOldSpelling(command: Command, oldFlags: string, current: `--${string}`): Command {
+  const old = new Option(oldFlags, `old spelling of ${current}`).hideHelp();
+  const target = current.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  command.addOption(old);
+  command.on(`option:${old.name()}`, (value: unknown) => {
+    process.stderr.write(`warning: ${old.long} is now ${current} (the old name still works)\n`);
+    command.setOptionValueWithSource(target, value, 'cli');
+  });
+  return command;
+}
+
 export interface BackboneFlags {
   backbone: string;
   inputSize?: number;

@@ -10,7 +10,7 @@ const FLAGS = {
   labelPattern: '--label-pattern',
   out: '--out',
   resume: '--resume',
-  features: '--features',
+  features: '--store',
   backbone: '--backbone',
   engine: '--engine',
   inMemoryRows: '--in-memory-rows',

@@ -24,7 +24,7 @@ const REQUIRED_COLUMNS = ['path', 'label', 'part', 'sha256', 'model_id', 'prepro
 
 /**
  * Reads a Parquet file written by {@link exportParquet} back into a store folder, as one shard (`shard-00000-of-00001`),
- * so `graft train --features` can use it: e.g. after filtering or relabelling the export in DuckDB or Spark (keep the
+ * so `graft train --store` can use it: e.g. after filtering or relabelling the export in DuckDB or Spark (keep the
  * columns and the `graft` key-value metadata; rows whose label is not one of the metadata's classes are refused).
  * Row groups are read one at a time, and the store is written locally and published atomically like any shard.
  *

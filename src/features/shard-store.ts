@@ -17,7 +17,7 @@ export interface ShardMeta {
   readonly shard: ShardSpec;
   readonly model: {
     readonly name: string;
-    /** Where the backbone came from (catalogue name, path or URL): `graft train --features` uses it by default. */
+    /** Where the backbone came from (catalogue name, path or URL): `graft train --store` uses it by default. */
     readonly source: string;
     readonly sha256: string;
     readonly featureDim: number;

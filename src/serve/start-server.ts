@@ -109,7 +109,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
   }
   if (options.webRoot !== undefined && !statSync(options.webRoot, { throwIfNoEntry: false })?.isDirectory()) {
     throw new GraftError('INVALID_CONFIG', `The web folder ${options.webRoot} does not exist or is not a folder`, {
-      hint: 'pass the folder `graft export <model-dir> --target web` wrote, or leave --web out for the built-in upload page',
+      hint: 'pass the folder `graft export <model-dir> --to web` wrote, or leave --web out for the built-in upload page',
     });
   }
   const metrics = new ServerMetrics();

@@ -386,10 +386,10 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect((await runCli(['predict', join(root, 'model'), bee, '--top', '0'], env)).code).toBe(2);
 
     // The web export of this int8 model runs model.onnx itself by default (the server's answers), and never over its model.
-    const web = await runCli(['export', join(root, 'model'), '--target', 'web', '--out', join(root, 'model-web'), '--json'], env);
+    const web = await runCli(['export', join(root, 'model'), '--to', 'web', '--out', join(root, 'model-web'), '--json'], env);
     expect(web.code, web.stderr).toBe(0);
     expect(parseJsonOutput<{ engine: string }>(web).engine).toBe('onnxruntime-web');
-    const overModel = await runCli(['export', join(root, 'model'), '--target', 'web', '--out', root, '--overwrite', '--json'], env);
+    const overModel = await runCli(['export', join(root, 'model'), '--to', 'web', '--out', root, '--overwrite', '--json'], env);
     expect(overModel.code).toBe(2);
     expect(existsSync(join(root, 'model', 'model.onnx'))).toBe(true);
 

@@ -140,7 +140,7 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
 
     // A missing shard stops training with the command that makes it.
     await rm(join(store, 'shard-00003-of-00004.sqlite'));
-    const incomplete = await runCli(['train', '--features', store, '--out', join(root, 'model-x'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
+    const incomplete = await runCli(['train', '--store', store, '--out', join(root, 'model-x'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
     expect(incomplete.code).toBe(2);
     const error = parseJsonOutput<{ error: { message: string; hint: string } }>(incomplete).error;
     expect(error.message).toMatch(/shard 3 of 4 is not complete/);
@@ -156,7 +156,7 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
       const run = await runCli(['embed', data, '--store', store, '--shard', shard, '--backbone', int8Model, '--json'], env);
       expect(run.code, run.stderr).toBe(0);
     }
-    const a = await runCli(['train', '--features', store, '--val-split', '0.2', '--out', join(root, 'a'), '--seed', '7', '--json'], env);
+    const a = await runCli(['train', '--store', store, '--val-split', '0.2', '--out', join(root, 'a'), '--seed', '7', '--json'], env);
     const b = await runCli(['train', data, '--backbone', int8Model, '--mirror', 'off', '--tta', 'off', '--val-split', '0.2', '--out', join(root, 'b'), '--seed', '7', '--json'], env);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);

@@ -45,12 +45,12 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     await rm(join(data, 'ants', 'broken.jpg'));
     const rerun = await embed(first.indexOf(broken) === 0 ? '0/2' : '1/2');
     expect(rerun).toMatchObject({ computed: 0, removed: 1, published: true });
-    const refused = await runCli(['train', '--features', store, '--out', join(root, 'model'), '--json'], env);
+    const refused = await runCli(['train', '--store', store, '--out', join(root, 'model'), '--json'], env);
     expect(refused.code).toBe(2);
     expect(parseJsonOutput<{ error: { message: string } }>(refused).error.message).toMatch(/another listing of the dataset/);
     const other = await embed(first.indexOf(broken) === 0 ? '1/2' : '0/2');
     expect(other).toMatchObject({ computed: 0, published: true });
-    const trained = await runCli(['train', '--features', store, '--val-split', '0.25', '--out', join(root, 'model'), '--json'], env);
+    const trained = await runCli(['train', '--store', store, '--val-split', '0.25', '--out', join(root, 'model'), '--json'], env);
     expect(trained.code, trained.stderr).toBe(0);
     expect(parseJsonOutput<{ images: { train: number; val: number } }>(trained).images).toMatchObject({ train: 12, val: 4 });
     // Its report cannot draw held-out images again from a store (it read the store as a folder of classes: exit 2), and says so.
@@ -87,13 +87,15 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
     const oneScale = join(root, 'one-scale');
     const embedded = await runCli(['embed', data, '--store', oneScale, '--backbone', int8Model, '--no-multi-scale', '--json'], env);
     expect(embedded.code, embedded.stderr).toBe(0);
+    // Through --features, the old spelling of --store: scripts written for it still train, and are told the new name.
     const fromOne = await runCli(['train', '--features', oneScale, '--val-split', '0.25', '--out', join(root, 'one-scale-model'), '--json'], env);
     expect(fromOne.code, fromOne.stderr).toBe(0);
+    expect(fromOne.stderr).toContain('warning: --features is now --store (the old name still works)');
     const recorded = JSON.parse(await readFile(join(root, 'one-scale-model', 'graft.json'), 'utf8')) as { backbone: { featureDim: number } };
     expect(recorded.backbone.featureDim).toBe(1280);
-    const mirrored = await runCli(['train', '--features', oneScale, '--mirror', 'on', '--out', join(root, 'mirror-model'), '--json'], env);
+    const mirrored = await runCli(['train', '--store', oneScale, '--mirror', 'on', '--out', join(root, 'mirror-model'), '--json'], env);
     expect(mirrored.code).toBe(2);
-    expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/^mirror: 'on' \(--mirror on\) cannot be used with features \(--features\)/);
+    expect(parseJsonOutput<{ error: { message: string } }>(mirrored).error.message).toMatch(/^mirror: 'on' \(--mirror on\) cannot be used with features \(--store\)/);
   }, 180_000);
 });
 
@@ -124,7 +126,7 @@ describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod st
   }, 180_000);
 });
 
-describe.skipIf(!hasShared)('graft train --features when the backbone moved', () => {
+describe.skipIf(!hasShared)('graft train --store when the backbone moved', () => {
   it('a --work-dir that does not exist is a usage error (exit 2) naming it, not an internal one', async () => {
     const root = await tempDir('graft-embed-workdir-');
     const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 3);
@@ -147,12 +149,12 @@ describe.skipIf(!hasShared)('graft train --features when the backbone moved', ()
     expect(embed.code, embed.stderr).toBe(0);
     const moved = join(root, 'models-moved.onnx');
     await rename(backbone, moved);
-    const lost = await runCli(['train', '--features', store, '--out', join(root, 'm'), '--json'], env);
+    const lost = await runCli(['train', '--store', store, '--out', join(root, 'm'), '--json'], env);
     expect(lost.code).toBe(3);
     const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(lost);
     expect(error.message).toContain(`the backbone ${store} was made with`);
     expect(error.hint).toMatch(/pass backbone \(--backbone\) with where that model is now/);
-    const found = await runCli(['train', '--features', store, '--backbone', moved, '--out', join(root, 'm'), '--json'], env);
+    const found = await runCli(['train', '--store', store, '--backbone', moved, '--out', join(root, 'm'), '--json'], env);
     expect(found.code, found.stderr).toBe(0);
   });
 });

@@ -62,7 +62,7 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
         expect(Float32Array.from(row.vector)).toEqual(expected.data.subarray(i * 2560, (i + 1) * 2560));
       });
 
-      // Import: a store whose rows are the same rows, bit for bit, ready for graft train --features.
+      // Import: a store whose rows are the same rows, bit for bit, ready for graft train --store.
       const back = join(root, 'imported');
       const imported = parseJsonOutput<{ rows: number }>(await runCli(['features', 'import', file, '--store', back, '--json'], env));
       expect(imported.rows).toBe(36);

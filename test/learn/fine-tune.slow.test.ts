@@ -103,8 +103,8 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     expect(parseJsonOutput<{ accuracy: number }>(all).accuracy).toBeGreaterThan(0.6);
   });
 
-  it('graft export --target tfjs writes the fine-tuned classifier as a TF.js layers model that agrees with its ONNX', async () => {
-    const run = await runCli(['export', join(root, 'model'), '--target', 'tfjs', '--json'], env);
+  it('graft export --to tfjs writes the fine-tuned classifier as a TF.js layers model that agrees with its ONNX', async () => {
+    const run = await runCli(['export', join(root, 'model'), '--to', 'tfjs', '--json'], env);
     expect(run.code, run.stderr).toBe(0);
     const out = parseJsonOutput<{ out: string; labels: string[]; check: { maxAbsDiff: number } }>(run);
     expect(out.labels).toEqual(['ants', 'bees']);

@@ -15,7 +15,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...fs, default: { ...fs, writeFile }, writeFile };
 });
 
-describe('graft export --target tfjs writes the model and its metadata together', () => {
+describe('graft export --to tfjs writes the model and its metadata together', () => {
   let model: TinyModel;
   beforeAll(async () => {
     model = await trainTinyModel();

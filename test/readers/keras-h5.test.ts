@@ -1,66 +1,29 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
 import { loadKerasH5, parseLabelsText } from '../../src/readers/keras-h5/index.js';
 import { toTfjsModelConfig } from '../../src/readers/keras-h5/keras-config.js';
-import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
-import { exportLayersModelToOnnx } from '../../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { tempDir } from '../support.js';
+import { layersExportVsTfjs } from '../tfjs-to-onnx/layers-export-vs-tfjs.js';
 
+// The Teachable Machine files (full MobileNetV2 backbones, about 3 s) are checked in keras-h5.slow.test.ts.
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 const sharedDir = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
-const tmDir = join(sharedDir, 'models/tm-keras-h5');
-const renoir = join(tmDir, 'renoirtan-bbc2021/keras_model.h5');
-const emir = join(tmDir, 'emir-guven-fixoria/keras_Model.h5');
-const tmBase = join(sharedDir, 'models/tm-mobilenetv2-035/base');
 const mnistDir = join(sharedDir, 'models/keras-h5-sequential-cnn');
 const mnist2 = join(mnistDir, 'mnist_cnn_keras2.2.4-tf.h5');
 const mnist3 = join(mnistDir, 'mnist_cnn_keras3.9.0.h5');
-const imageDir = join(sharedDir, 'datasets/hymenoptera/val');
-const hasTm = existsSync(renoir) && existsSync(emir) && existsSync(tmBase) && existsSync(imageDir);
 const hasMnist = existsSync(mnist2) && existsSync(mnist3);
-if (!hasTm || !hasMnist) console.warn(`skipping Keras .h5 tests on real files: ${sharedDir} lacks models/tm-keras-h5, keras-h5-sequential-cnn or hymenoptera (set GRAFT_SHARED_DIR)`);
+if (!hasMnist) console.warn(`skipping Keras .h5 tests on real files: ${sharedDir} lacks models/keras-h5-sequential-cnn (set GRAFT_SHARED_DIR)`);
 
 beforeAll(async () => {
   await ensureTfjsBackend();
 });
-
-/** ORT output of the ONNX export vs tfjs output, same NHWC batch: max abs diff. */
-async function onnxVsTfjs(model: tf.LayersModel, input: tf.Tensor4D): Promise<number> {
-  const expected = tf.tidy(() => (model.predict(input) as tf.Tensor).reshape([input.shape[0], -1]).dataSync());
-  const session = await InferenceSession.create(exportLayersModelToOnnx(model), { graphOptimizationLevel: 'all' });
-  try {
-    const result = await session.run({ input: new Tensor('float32', input.dataSync() as Float32Array, input.shape) });
-    const actual = result['graft_features']!.data as Float32Array;
-    expect(actual.length).toBe(expected.length);
-    return actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Four hymenoptera photos, 224 cover-resized, scaled to [-1, 1], NHWC. */
-async function photoBatch(): Promise<tf.Tensor4D> {
-  const files = readdirSync(imageDir)
-    .flatMap((cls) => readdirSync(join(imageDir, cls)).map((f) => join(imageDir, cls, f)))
-    .filter((f) => /\.jpe?g$/i.test(f))
-    .sort()
-    .filter((_f, i, all) => i % Math.floor(all.length / 4) === 0)
-    .slice(0, 4);
-  const out = new Float32Array(4 * 224 * 224 * 3);
-  for (const [n, file] of files.entries()) {
-    const rgb = await sharp(file).resize(224, 224, { fit: 'cover' }).removeAlpha().raw().toBuffer();
-    for (let i = 0; i < rgb.length; i++) out[n * rgb.length + i] = rgb[i]! / 127.5 - 1;
-  }
-  return tf.tensor4d(out, [4, 224, 224, 3]);
-}
 
 /** Digits 0-9 in three fonts, white on black, 28x28 grayscale, x/255 (MNIST-like). */
 async function renderDigits(): Promise<{ x: tf.Tensor4D; y: number[] }> {
@@ -151,7 +114,7 @@ describe.skipIf(!hasMnist)('loadKerasH5: Sequential MNIST CNNs (Keras 2.2.4-tf a
         expect(model.weights.length).toBe(weights);
         const predicted = tf.tidy(() => (model.predict(x) as tf.Tensor).argMax(-1).dataSync());
         const accuracy = y.filter((d, i) => predicted[i] === d).length / y.length;
-        const diff = await onnxVsTfjs(model, x);
+        const diff = (await layersExportVsTfjs(model, x.dataSync() as Float32Array, y.length)).maxAbsDiff;
         console.log(`${version}: rendered-digit accuracy ${accuracy.toFixed(3)} (${y.length}), ONNX vs tfjs max abs diff ${diff.toExponential(2)}`);
         expect(accuracy).toBeGreaterThanOrEqual(0.8);
         expect(diff).toBeLessThanOrEqual(1e-4);
@@ -181,42 +144,4 @@ describe.skipIf(!hasMnist)('loadKerasH5: Sequential MNIST CNNs (Keras 2.2.4-tf a
     await expect(loadKerasH5(weightsOnly)).rejects.toThrow(/holds only weights/);
     await expect(loadKerasH5(noConfig)).rejects.toThrow(/without a model_config/);
   });
-});
-
-describe.skipIf(!hasTm)('loadKerasH5: Teachable Machine keras_model.h5', () => {
-  it('backbone matches the shared TF.js base exactly; heads are softmax rows; exports to ONNX', async () => {
-    const base = await loadLayersModelFromDir(tmBase);
-    const x = await photoBatch();
-    try {
-      const reference = tf.tidy(() => (base.predict(x) as tf.Tensor).dataSync());
-      for (const [file, labelsWanted] of [
-        [renoir, ['thumb', 'index']],
-        [emir, ['Arızalı', 'Normal', 'Belirsiz']],
-      ] as const) {
-        const { model, kerasVersion, labels } = await loadKerasH5(file);
-        try {
-          expect(kerasVersion).toBe('2.4.0');
-          expect(labels).toEqual(labelsWanted);
-          const backbone = model.layers[1] as tf.LayersModel; // the nested backbone Sequential
-          const features = tf.tidy(() => (backbone.predict(x) as tf.Tensor).dataSync());
-          expect(features.length).toBe(4 * 1280);
-          const backboneDiff = Array.from(features).reduce((m: number, v: number, i: number) => Math.max(m, Math.abs(v - reference[i]!)), 0);
-          const probs = tf.tidy(() => model.predict(x) as tf.Tensor);
-          expect(probs.shape).toEqual([4, labelsWanted.length]);
-          const rows = tf.tidy(() => probs.sum(-1).dataSync());
-          probs.dispose();
-          rows.forEach((s) => expect(s).toBeCloseTo(1, 5));
-          const onnxDiff = await onnxVsTfjs(model, x);
-          console.log(`${file}: backbone vs TF.js base max abs diff ${backboneDiff}, ONNX vs tfjs (softmax) ${onnxDiff.toExponential(2)}`);
-          expect(backboneDiff).toBeLessThanOrEqual(1e-6);
-          expect(onnxDiff).toBeLessThanOrEqual(1e-4);
-        } finally {
-          model.dispose();
-        }
-      }
-    } finally {
-      x.dispose();
-      base.dispose();
-    }
-  }, 120_000);
 });

@@ -56,9 +56,9 @@ describe('a refused setting is named as the library caller wrote it and as the C
   it('trainFromFeatures names its options: config.crops, config.mirror, inMemoryRows', async () => {
     const out = join(await tempDir('graft-option-messages-'), 'model');
     const crops = await failure(() => trainFromFeatures({ features: '/nonexistent', out, config: { crops: 'on' } }));
-    expect(crops.message).toBe("crops: 'on' (--crops on) cannot be used with features (--features): a feature store holds no corner crops");
+    expect(crops.message).toBe("crops: 'on' (--crops on) cannot be used with features (--store): a feature store holds no corner crops");
     const mirror = await failure(() => trainFromFeatures({ features: '/nonexistent', out, config: { mirror: 'on' } }));
-    expect(mirror.message).toMatch(/^mirror: 'on' \(--mirror on\) cannot be used with features \(--features\)/);
+    expect(mirror.message).toMatch(/^mirror: 'on' \(--mirror on\) cannot be used with features \(--store\)/);
     const rows = await failure(() => trainFromFeatures({ features: '/nonexistent', out, inMemoryRows: -1 }));
     expect(rows.message).toBe('inMemoryRows (--in-memory-rows) must be an integer of at least 0. Received: -1');
     expect(rows.hint).toBe('e.g. inMemoryRows: 20000 (--in-memory-rows 20000)');

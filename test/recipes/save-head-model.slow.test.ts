@@ -149,7 +149,7 @@ describe.skipIf(!hasShared)('recipes.saveHeadModel: a head fitted outside Graft,
     expect(report.html).toContain('trained outside Graft');
   }, 300_000);
 
-  it('the built CLI takes the directory: graft eval and graft export --target web; graft train --config refuses its graft.json', async () => {
+  it('the built CLI takes the directory: graft eval and graft export --to web; graft train --config refuses its graft.json', async () => {
     const out = join(root, 'linear-model');
     const env = { GRAFT_CACHE_DIR: cacheDir };
     const evaluated = await runCli(['eval', out, heldOutDir, '--json'], env);
@@ -159,7 +159,7 @@ describe.skipIf(!hasShared)('recipes.saveHeadModel: a head fitted outside Graft,
     expect(report.accuracy).toBeGreaterThan(0.5);
 
     const web = join(root, 'web');
-    const exported = await runCli(['export', out, '--target', 'web', '--out', web, '--json'], env);
+    const exported = await runCli(['export', out, '--to', 'web', '--out', web, '--json'], env);
     expect(exported.code, exported.stderr).toBe(0);
     const info = JSON.parse(await readFile(join(web, 'model.json'), 'utf8')) as { labels: string[]; metrics: { val: unknown; cv?: unknown } };
     expect(info.labels).toEqual(train.classNames);

@@ -90,7 +90,7 @@ describe.skipIf(!hasShared)('training from a store larger than memory is given (
     const root = await tempDir('graft-streamed-cli-');
     const cacheDir = join(root, 'cache');
     const store = await syntheticStore(6000, cacheDir);
-    const run = await runCli(['train', '--features', store, '--no-multi-scale', '--in-memory-rows', '2000', '--selection-rows', '2000', '--work-dir', root, '--out', join(root, 'm'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
+    const run = await runCli(['train', '--store', store, '--no-multi-scale', '--in-memory-rows', '2000', '--selection-rows', '2000', '--work-dir', root, '--out', join(root, 'm'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
     expect(run.code).toBe(0);
     const json = parseJsonOutput<{ selection: { sample?: { rows: number; of: number }; table: unknown[] } }>(run);
     expect(json.selection.sample?.rows).toBe(2000);
@@ -99,7 +99,7 @@ describe.skipIf(!hasShared)('training from a store larger than memory is given (
     const manifest = JSON.parse(await readFile(join(root, 'm/graft.json'), 'utf8')) as { training: { outcome: { selection: { sample?: unknown } } } };
     expect(manifest.training.outcome.selection.sample).toEqual(json.selection.sample);
     // The MLP head trains streamed too: batches gathered from the local copy, its held-out fifth scored in blocks.
-    const mlp = await runCli(['train', '--features', store, '--no-multi-scale', '--in-memory-rows', '2000', '--hidden', '64', '--epochs', '4', '--out', join(root, 'mlp'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
+    const mlp = await runCli(['train', '--store', store, '--no-multi-scale', '--in-memory-rows', '2000', '--hidden', '64', '--epochs', '4', '--out', join(root, 'mlp'), '--json'], { GRAFT_CACHE_DIR: cacheDir });
     expect(mlp.code).toBe(0);
     const mlpJson = parseJsonOutput<{ head: { kind: string }; history: unknown[]; val: { accuracy: number } }>(mlp);
     expect(mlpJson.head.kind).toBe('mlp');

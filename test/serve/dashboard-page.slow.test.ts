@@ -10,7 +10,7 @@ import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
 import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
-import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from '../web/web-support.js';
+import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
 
@@ -289,8 +289,10 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       try {
         const live = await camera.browser.newPage();
         live.on('pageerror', (e) => errors.push(e.message));
-        await live.addInitScript(`(() => { window.__streams = []; const d = navigator.mediaDevices; if (!d) return;
-          const original = d.getUserMedia.bind(d); d.getUserMedia = async (c) => { const s = await original(c); window.__streams.push(s); return s; }; })()`);
+        // Every stream the page is given, kept; window.__cameraDelayMs makes the camera answer that much later.
+        await live.addInitScript(`(() => { window.__streams = []; window.__cameraDelayMs = 0; const d = navigator.mediaDevices; if (!d) return;
+          const original = d.getUserMedia.bind(d); d.getUserMedia = async (c) => { await new Promise((r) => setTimeout(r, window.__cameraDelayMs));
+            const s = await original(c); window.__streams.push(s); return s; }; })()`);
         await openProject(live, project.id, run.id);
         await live.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
         await live.getByRole('button', { name: 'Use webcam' }).click();
@@ -301,6 +303,43 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect(await live.locator('#try-message').textContent()).toBe('Camera off.');
         expect(await live.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))')).toEqual(['ended']);
         expect(await live.locator('#try-video').isVisible()).toBe(false);
+
+        // Hidden (another tab) with a frame on its way: the camera stops, no frame is sent, and the late answer is
+        // dropped, so the panel says why the camera stopped. Visible again, it starts only when asked.
+        const states = (): Promise<string[]> => live.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))');
+        const frames: string[] = [];
+        live.on('request', (request) => void (request.url().endsWith('/predict') && frames.push(request.url())));
+        await live.route('**/predict', async (route) => {
+          await new Promise((resolve) => setTimeout(resolve, 500)); // each answer in flight for half a second
+          await route.continue();
+        });
+        const stoppedWhileHidden = 'The camera was stopped while the page was hidden. Press Use webcam to go on.';
+        await live.getByRole('button', { name: 'Use webcam' }).click();
+        await live.waitForFunction("/^webcam: /.test(document.getElementById('try-message').textContent)", undefined, { timeout: 20_000 });
+        await live.waitForEvent('request', (request) => request.url().endsWith('/predict'));
+        await setPageHidden(live, true);
+        const sentBeforeHidden = frames.length;
+        expect(await states()).toEqual(['ended', 'ended']);
+        expect(await live.locator('#try-webcam').textContent()).toBe('Use webcam');
+        await live.waitForTimeout(1_200); // the answer lands; 2 more frames would have gone, 400 ms apart
+        expect(frames.length).toBe(sentBeforeHidden);
+        expect(await live.locator('#try-message').textContent()).toBe(stoppedWhileHidden);
+        await setPageHidden(live, false);
+        expect(await states()).toEqual(['ended', 'ended']);
+        // Hidden while the camera is being asked for: the camera it gives is stopped, never left running.
+        await live.evaluate('window.__cameraDelayMs = 600');
+        await live.getByRole('button', { name: 'Use webcam' }).click();
+        await setPageHidden(live, true);
+        await live.waitForFunction('window.__streams.length === 3');
+        await setPageHidden(live, false);
+        expect(await states()).toEqual(['ended', 'ended', 'ended']);
+        expect(await live.locator('#try-message').textContent()).toBe(stoppedWhileHidden);
+        await live.evaluate('window.__cameraDelayMs = 0');
+        await live.getByRole('button', { name: 'Use webcam' }).click();
+        await live.waitForFunction("/^webcam: /.test(document.getElementById('try-message').textContent) && document.querySelectorAll('#try-results li').length === 3", undefined, { timeout: 20_000 });
+        expect(await states()).toEqual(['ended', 'ended', 'ended', 'live']);
+        await live.getByRole('button', { name: 'Stop webcam' }).click();
+        expect(await states()).toEqual(['ended', 'ended', 'ended', 'ended']);
       } finally {
         await camera.close();
       }

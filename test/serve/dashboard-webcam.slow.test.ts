@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
-import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium } from '../web/web-support.js';
+import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('dashboard webcam browser test');
 
@@ -61,7 +61,7 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
   const samplesTaken = async (page: Page): Promise<number> => Number(/^(\d+) samples? taken$/.exec((await page.locator('#webcam-count').textContent()) ?? '')?.[1] ?? 0);
   const jpegsIn = async (dir: string): Promise<string[]> => (existsSync(dir) ? (await readdir(dir)).filter((f) => f.endsWith('.jpg')) : []);
 
-  it('records while the button is held (mouse, then Space), uploads the square samples into the class, and stops the camera on close', async () => {
+  it('records while the button is held (mouse, then Space), uploads the square samples into the class, stops recording and the camera while the page is hidden, and on close', async () => {
     const project = await createUploadProject(server, 'webcam');
     const chromium = await launchChromium(FAKE_CAMERA);
     try {
@@ -126,6 +126,46 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
       const second = await samplesTaken(page);
       expect(second).toBeGreaterThanOrEqual(2);
       expect(await jpegsIn(facesDir)).toHaveLength(first + second);
+
+      // Hidden (another tab) while the button is held: the recording ends and the camera is released at once.
+      const trackStates = (): Promise<string[]> => page.evaluate<string[]>('window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))');
+      await record.focus();
+      await page.keyboard.down('Space');
+      await page.waitForTimeout(5 * INTERVAL_MS);
+      expect(await record.getAttribute('aria-pressed')).toBe('true');
+      await setPageHidden(page, true);
+      expect(await trackStates()).toEqual(['ended']);
+      expect(await page.evaluate<boolean>("document.getElementById('webcam-video').srcObject === null")).toBe(true);
+      expect(await page.locator('#webcam-record').getAttribute('aria-pressed')).toBe('false'); // hidden with the camera
+      // A sample drawn just before may still be encoding; after that, five intervals go by without one.
+      await page.waitForTimeout(2 * INTERVAL_MS);
+      const beforeHidden = await samplesTaken(page);
+      expect(beforeHidden).toBeGreaterThanOrEqual(2);
+      await page.waitForTimeout(5 * INTERVAL_MS);
+      expect(await samplesTaken(page)).toBe(beforeHidden);
+      await page.keyboard.up('Space');
+      // What was taken before is stored, no more (a busy machine's camera may repeat a frame: stored once).
+      await page.waitForFunction("document.getElementById('webcam-message').textContent.startsWith('Saved ')", undefined, { timeout: 30_000 });
+      expect(await page.locator('#webcam-message').textContent()).toMatch(new RegExp(`^Saved ${beforeHidden} samples of “faces”( \\(\\d+ already in the class, kept once\\))?\\.$`));
+      const storedBefore = (await jpegsIn(facesDir)).length;
+      expect(storedBefore).toBeGreaterThan(first + second);
+      expect(storedBefore).toBeLessThanOrEqual(first + second + beforeHidden);
+      // Visible again: the camera stays off until asked for (the panel offers Start camera), then records as before.
+      await setPageHidden(page, false);
+      await page.waitForTimeout(2 * INTERVAL_MS);
+      expect(await trackStates()).toEqual(['ended']);
+      expect(await page.locator('#webcam-live').isHidden()).toBe(true);
+      await page.getByRole('button', { name: 'Start camera' }).click();
+      await page.waitForFunction(cameraReady);
+      expect(await trackStates()).toEqual(['ended', 'live']);
+      await record.focus();
+      await page.keyboard.down('Space');
+      await page.waitForTimeout(4 * INTERVAL_MS);
+      await page.keyboard.up('Space');
+      await page.waitForFunction("document.getElementById('webcam-message').textContent.startsWith('Saved ') && document.getElementById('webcam-record').getAttribute('aria-pressed') === 'false' && !document.getElementById('webcam-record').disabled", undefined, { timeout: 30_000 });
+      const afterHidden = await samplesTaken(page);
+      expect(afterHidden).toBeGreaterThanOrEqual(1);
+      expect((await jpegsIn(facesDir)).length).toBeGreaterThan(storedBefore);
 
       // At phone width, with the preview and the strip of thumbnails: nothing wider than the screen.
       await page.setViewportSize({ width: 390, height: 844 });

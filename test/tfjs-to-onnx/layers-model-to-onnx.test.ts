@@ -2,43 +2,18 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
-import { loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../../src/readers/tfjs-layers.js';
+import { loadLayersModelFromDir, truncateAt } from '../../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { loadImageBatch } from '../support.js';
+import { layersExportVsTfjs } from './layers-export-vs-tfjs.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 const sharedDir = process.env.GRAFT_SHARED_DIR ?? resolve(repoRoot, '../shared');
 const tmBaseDir = join(sharedDir, 'models/tm-mobilenetv2-035/base');
 const TOLERANCE = 1e-4;
-
-
-/** tfjs output and ORT output of the exported graph on the same NHWC batch. */
-async function compare(model: tf.LayersModel, input: Float32Array, count: number): Promise<{ maxAbsDiff: number; dim: number; maxAbs: number }> {
-  const [, h, w, c] = model.inputs[0]!.shape as number[];
-  const expected = tf.tidy(() => (model.predict(tf.tensor4d(input, [count, h!, w!, c!])) as tf.Tensor).reshape([count, -1]).dataSync());
-  const session = await InferenceSession.create(exportLayersModelToOnnx(model), { graphOptimizationLevel: 'all' });
-  try {
-    expect(session.inputNames).toEqual(['input']);
-    expect(session.outputNames).toEqual(['graft_features']);
-    const result = await session.run({ input: new Tensor('float32', input, [count, h!, w!, c!]) });
-    const actual = result['graft_features']!;
-    expect(actual.dims).toEqual([count, expected.length / count]);
-    const data = actual.data as Float32Array;
-    let maxAbsDiff = 0;
-    let maxAbs = 0;
-    for (let i = 0; i < data.length; i++) {
-      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(data[i]! - expected[i]!));
-      maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
-    }
-    return { maxAbsDiff, dim: expected.length / count, maxAbs };
-  } finally {
-    await session.release();
-  }
-}
 
 beforeAll(async () => {
   await ensureTfjsBackend();
@@ -75,7 +50,7 @@ describe('exportLayersModelToOnnx: synthetic model', () => {
       tf.randomUniform([8], 0.005, 0.05, 'float32', 4),
     ]);
     const x = tf.randomUniform([2, 15, 14, 3], -1, 1, 'float32', 7).dataSync() as Float32Array;
-    const { maxAbsDiff, dim } = await compare(model, x, 2);
+    const { maxAbsDiff, dim } = await layersExportVsTfjs(model, x, 2);
     expect(dim).toBe(10);
     expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
     model.dispose();
@@ -89,7 +64,7 @@ describe('exportLayersModelToOnnx: synthetic model', () => {
     const innerFunctional = tf.model({ inputs: inner.inputs, outputs: inner.outputs, name: 'inner_fn' });
     const outer = tf.sequential({ layers: [innerFunctional, tf.layers.reshape({ targetShape: [9, 3] }), tf.layers.flatten()] });
     const x = tf.randomUniform([3, 6, 6, 2], -2, 2, 'float32', 11).dataSync() as Float32Array;
-    const { maxAbsDiff, dim } = await compare(outer, x, 3);
+    const { maxAbsDiff, dim } = await layersExportVsTfjs(outer, x, 3);
     expect(dim).toBe(27);
     expect(maxAbsDiff).toBeLessThanOrEqual(1e-6);
     outer.dispose();
@@ -139,7 +114,7 @@ describe('exportLayersModelToOnnx: the layers Keras applications add', () => {
     x = tf.layers.leakyReLU({ alpha: 0.2, name: 'leaky' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.elu({ name: 'elu_layer' }).apply(x) as tf.SymbolicTensor; // tfjs only implements alpha 1
     const model = tf.model({ inputs: input, outputs: x });
-    const { maxAbsDiff } = await compare(model, tf.randomUniform([2, 6, 5, 3], -4, 4, 'float32', 21).dataSync() as Float32Array, 2);
+    const { maxAbsDiff } = await layersExportVsTfjs(model, tf.randomUniform([2, 6, 5, 3], -4, 4, 'float32', 21).dataSync() as Float32Array, 2);
     console.log(`activations: max abs diff ${maxAbsDiff.toExponential(2)}`);
     expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
     model.dispose();
@@ -163,26 +138,12 @@ describe('exportLayersModelToOnnx: the layers Keras applications add', () => {
     const pooled2 = tf.layers.globalMaxPooling2d({ name: 'gmp' }).apply(upBilinear) as tf.SymbolicTensor;
     const cat2d = tf.layers.concatenate({ name: 'cat_2d' }).apply([pooled, pooled2]) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: cat2d });
-    const { maxAbsDiff, dim } = await compare(model, tf.randomUniform([2, 8, 7, 3], 0, 255, 'float32', 22).dataSync() as Float32Array, 2);
+    const { maxAbsDiff, dim } = await layersExportVsTfjs(model, tf.randomUniform([2, 8, 7, 3], 0, 255, 'float32', 22).dataSync() as Float32Array, 2);
     console.log(`merge/separable/rescaling/permute/upsampling: max abs diff ${maxAbsDiff.toExponential(2)}`);
     expect(dim).toBe(10);
     expect(maxAbsDiff).toBeLessThanOrEqual(1e-5);
     model.dispose();
   });
-});
-
-describe('exportLayersModelToOnnx: nsfwjs MobileNetV2 truncated at flatten_1', () => {
-  let model: tf.LayersModel;
-  afterAll(() => model?.dispose());
-
-  it('matches tfjs-wasm within 1e-4 on 4 images', async () => {
-    model = (await loadNsfwjsMobileNetV2()).model;
-    const features = truncateAt(model, 'flatten_1');
-    const { maxAbsDiff, dim, maxAbs } = await compare(features, await loadImageBatch('0..1'), 4);
-    console.log(`nsfwjs flatten_1: max abs diff ${maxAbsDiff.toExponential(2)} (max |feature| ${maxAbs.toFixed(2)})`);
-    expect(dim).toBe(1280);
-    expect(maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);
-  }, 60_000);
 });
 
 describe.skipIf(!existsSync(tmBaseDir))('exportLayersModelToOnnx: Teachable Machine MobileNetV2 0.35 base', () => {
@@ -191,7 +152,7 @@ describe.skipIf(!existsSync(tmBaseDir))('exportLayersModelToOnnx: Teachable Mach
     try {
       // A Sequential wrapping a Functional model: layers inside the inner model can be cut at too.
       expect(truncateAt(model, 'out_relu').outputs[0]!.shape).toEqual([null, 7, 7, 1280]);
-      const { maxAbsDiff, dim, maxAbs } = await compare(model, await loadImageBatch('-1..1'), 4);
+      const { maxAbsDiff, dim, maxAbs } = await layersExportVsTfjs(model, await loadImageBatch('-1..1'), 4);
       console.log(`tm-mobilenetv2-035 base: max abs diff ${maxAbsDiff.toExponential(2)} (max |feature| ${maxAbs.toFixed(2)})`);
       expect(dim).toBe(1280);
       expect(maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);

@@ -17,7 +17,7 @@ import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTi
 
 const startServerFile = join(repoRoot, 'src/serve/start-server.ts');
 
-describe('graft export --target web', () => {
+describe('graft export --to web', () => {
   let model: TinyModel;
   let cropModelDir: string;
   let images: string[];
@@ -93,7 +93,7 @@ describe('graft export --target web', () => {
     expect(html).not.toContain('ort.wasm.min.js');
   });
 
-  it('--target tfjs replaces an earlier export only with --overwrite, as --target web does', async () => {
+  it('--to tfjs replaces an earlier export only with --overwrite, as --to web does', async () => {
     const out = join(model.root, 'tfjs-export');
     await exportTfjs(model.dir, { out });
     await expect(exportTfjs(model.dir, { out })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('exists and is not empty') });
@@ -125,7 +125,7 @@ describe('graft export --target web', () => {
     await expect(GraftModel.load(damaged)).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringContaining(`${join(damaged, 'model.onnx')} is damaged`) });
   });
 
-  it('`graft export --target coreml` is refused with the known targets', async () => {
+  it('`graft export --target coreml` (--to by its first name) is refused with the known targets', async () => {
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
@@ -247,7 +247,7 @@ describe('graft export --target web', () => {
   });
 });
 
-describe('graft export --target web, engine tfjs, in Chromium', () => {
+describe('graft export --to web, engine tfjs, in Chromium', () => {
   let model: TinyModel;
   beforeAll(async () => {
     model = await trainTinyModel();

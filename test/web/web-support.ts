@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { train } from '../../src/recipes/train.js';
 import { repoRoot, tempDir } from '../support.js';
@@ -115,4 +115,18 @@ export async function serveStatic(mounts: Record<string, string>): Promise<{ url
     url: `http://127.0.0.1:${address.port}`,
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
+}
+
+/**
+ * The page as a tab switched away from sees itself (hidden), or switched back to (visible): headless Chromium's pages
+ * are always visible, so `document.hidden` and `document.visibilityState` are set on the document and
+ * `visibilitychange` is dispatched, as the browser does. Timers keep running, so whatever the page does not stop
+ * itself keeps going, and shows.
+ */
+export async function setPageHidden(page: Page, isHidden: boolean): Promise<void> {
+  await page.evaluate(`(() => {
+    Object.defineProperty(document, 'hidden', { value: ${isHidden}, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: '${isHidden ? 'hidden' : 'visible'}', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  })()`);
 }

@@ -82,7 +82,7 @@ function formatReport(report: ConversionReport): string {
   return lines.join('\n');
 }
 
-/** The numerical check, as `graft convert` and `graft export --target tfjs` print it: against what, and onnxruntime's difference where it is not the gate. */
+/** The numerical check, as `graft convert` and `graft export --to tfjs` print it: against what, and onnxruntime's difference where it is not the gate. */
 export function checkLines(check: ConversionReport['check']): string[] {
   const lines = [`check  max abs diff ${check.maxAbsDiff.toExponential(2)} on ${check.inputs} (tolerance ${check.tolerance})${check.reference ? ` vs ${check.reference}` : ''}`];
   if (check.onnxruntime) lines.push(`       vs onnxruntime (integer kernels, not gated): max abs diff ${check.onnxruntime.maxAbsDiff.toExponential(2)}`);

@@ -2,56 +2,59 @@ import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { exportWeb, WEB_ENGINE_CHOICES } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
+import { addOldSpelling } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { checkLines } from './convert.js';
 
 export function registerExport(program: Command): void {
-  program
+  const command = program
     .command('export')
-    .description('export a trained model for another runtime: --target web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --target tfjs writes a TF.js layers model with its labels and preprocessing')
+    .description('export a trained model for another runtime: --to web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --to tfjs writes a TF.js layers model with its labels and preprocessing')
     .argument('<model-dir>', 'a directory written by graft train')
-    .requiredOption('--target <target>', 'what to export for: web or tfjs')
+    // --to, as graft convert names what it writes; --target was its first name here.
+    .requiredOption('--to <target>', 'what to export for: web or tfjs')
     .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
     .addOption(
-      new Option('--engine <engine>', "web: the browser runtime: auto (onnxruntime-web, which runs model.onnx itself: the server's answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)")
+      new Option('--engine <engine>', "web: the engine that runs the model in the page: auto (onnxruntime-web, which runs model.onnx itself: the server's answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)")
         .choices(WEB_ENGINE_CHOICES)
         .default('auto'),
     )
     .option('--overwrite', 'replace the output folder if it exists', false)
-    .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, flags: { target: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
-      try {
-        if (flags.target === 'tfjs') {
-          const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
-          const c = result.conversion;
-          printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, check: c.check, notes: c.notes ?? [] }, () =>
-            [
-              `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json)`,
-              ...checkLines(c.check),
-              ...(c.notes ?? []).map((n) => `note   ${n}`),
-              'load it with tf.loadLayersModel(\'<url>/model.json\'); it takes NHWC images',
-            ].join('\n'),
-          );
-          return;
-        }
-        if (flags.target !== 'web') {
-          throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.target}". Must be one of: web, tfjs`, {
-            hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
-          });
-        }
-        const result = await exportWeb(modelDir, { out: flags.out, overwrite: flags.overwrite, engine: flags.engine as NonNullable<Parameters<typeof exportWeb>[1]>['engine'] });
-        const total = result.files.reduce((a, f) => a + f.bytes, 0);
-        printResult(flags.json, { out: result.out, engine: result.engine, engineReason: result.engineReason, files: result.files, bytes: total, labels: result.model.labels }, () =>
+    .option('--json', 'print one JSON object on stdout', false);
+  addOldSpelling(command, '--target <target>', '--to');
+  command.action(async (modelDir: string, flags: { to: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
+    try {
+      if (flags.to === 'tfjs') {
+        const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
+        const c = result.conversion;
+        printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, check: c.check, notes: c.notes ?? [] }, () =>
           [
-            `wrote ${result.out} (${(total / 1e6).toFixed(1)} MB, runs with ${result.engine}: ${result.engineReason}):`,
-            ...result.files.map((f) => `  ${f.name.padEnd(30)} ${(f.bytes / 1024).toFixed(0).padStart(7)} kB`),
-            'serve it with any static server, e.g. `npx vite preview --outDir <dir>` or `python3 -m http.server -d <dir>`, and open index.html',
-            '(browsers do not load the wasm runtime from file://)',
+            `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json)`,
+            ...checkLines(c.check),
+            ...(c.notes ?? []).map((n) => `note   ${n}`),
+            'load it with tf.loadLayersModel(\'<url>/model.json\'); it takes NHWC images',
           ].join('\n'),
         );
-      } catch (error) {
-        reportFailure(error, flags.json);
+        return;
       }
-    });
+      if (flags.to !== 'web') {
+        throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.to}". Must be one of: web, tfjs`, {
+          hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
+        });
+      }
+      const result = await exportWeb(modelDir, { out: flags.out, overwrite: flags.overwrite, engine: flags.engine as NonNullable<Parameters<typeof exportWeb>[1]>['engine'] });
+      const total = result.files.reduce((a, f) => a + f.bytes, 0);
+      printResult(flags.json, { out: result.out, engine: result.engine, engineReason: result.engineReason, files: result.files, bytes: total, labels: result.model.labels }, () =>
+        [
+          `wrote ${result.out} (${(total / 1e6).toFixed(1)} MB, runs with ${result.engine}: ${result.engineReason}):`,
+          ...result.files.map((f) => `  ${f.name.padEnd(30)} ${(f.bytes / 1024).toFixed(0).padStart(7)} kB`),
+          'serve it with any static server, e.g. `npx vite preview --outDir <dir>` or `python3 -m http.server -d <dir>`, and open index.html',
+          '(browsers do not load the wasm runtime from file://)',
+        ].join('\n'),
+      );
+    } catch (error) {
+      reportFailure(error, flags.json);
+    }
+  });
 }
 

@@ -53,7 +53,7 @@ export function registerFeatures(program: Command): void {
 
   features
     .command('import')
-    .description('read a Parquet file written by graft features export into a store folder (one shard), for graft train --features')
+    .description('read a Parquet file written by graft features export into a store folder (one shard), for graft train --store')
     .argument('<file>', 'the .parquet file')
     .requiredOption('--store <dir>', 'the store folder to write (new or empty)')
     .option('--json', 'print one JSON object on stdout', false)
@@ -63,7 +63,7 @@ export function registerFeatures(program: Command): void {
         const r = await importParquet(file, flags.store, { onProgress: progress });
         progress.stop();
         const result = { file: r.file, rows: r.rows, dim: r.dim, seconds: roundSeconds(r.seconds) };
-        printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats imported into ${r.file}\nnext: graft train --features ${shellWord(flags.store)} --out <model-dir>`);
+        printResult(flags.json, result, () => `${r.rows} rows of ${r.dim} floats imported into ${r.file}\nnext: graft train --store ${shellWord(flags.store)} --out <model-dir>`);
       } catch (error) {
         progress.stop();
         reportFailure(error, flags.json);

@@ -12,7 +12,7 @@ import { train, type TrainOptions, type TrainResult } from '../../recipes/train.
 import type { TrainConfig } from '../../learn/train-config.js';
 import { DEFAULT_FINE_TUNE, type FineTuneConfig } from '../../learn/fine-tune-config.js';
 import { definedOnly } from '../../core/defined-only.js';
-import { LABEL_PATTERN_HELP, addBackboneOptions, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
+import { LABEL_PATTERN_HELP, addBackboneOptions, addOldSpelling, backboneOptionsFrom, parseAutoNumber, parseHidden, parseInteger, parseNumber, type BackboneFlags } from '../options.js';
 import { printResult, reportFailure, shellWord } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
@@ -30,7 +30,7 @@ interface TrainFlags extends BackboneFlags {
   groupBy?: string;
   labelPattern?: string;
   multiScale?: boolean;
-  features?: string;
+  store?: string;
   inMemoryRows?: number;
   selectionRows?: number;
   workDir?: string;
@@ -68,10 +68,10 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)')
     .argument('[train-dir]', 'training images: class sub-folders, a folder with train/ and val/, a manifest (.csv, .jsonl), or a feature store folder')
-    .option('--features <store-dir>', 'train from the feature shards graft embed --store wrote (no images read; the backbone defaults to theirs)')
-    .option('--in-memory-rows <n>', 'with --features: most training rows fitted in memory; more are copied to a local file and the head is fitted streamed, C chosen on a 20k-row sample (default: 256 MiB of rows)', parseInteger)
-    .option('--selection-rows <n>', 'with --features, when the head is fitted streamed: rows the cross-validation samples (default 20000)', parseInteger)
-    .option('--work-dir <dir>', 'with --features: local folder for that file (rows x dim x 4 bytes; default: the OS temp folder)')
+    .option('--store <store-dir>', 'train from the feature store graft embed --store wrote (no images read; the backbone defaults to theirs)')
+    .option('--in-memory-rows <n>', 'with --store: most training rows fitted in memory; more are copied to a local file and the head is fitted streamed, C chosen on a 20k-row sample (default: 256 MiB of rows)', parseInteger)
+    .option('--selection-rows <n>', 'with --store, when the head is fitted streamed: rows the cross-validation samples (default 20000)', parseInteger)
+    .option('--work-dir <dir>', 'with --store: local folder for that file (rows x dim x 4 bytes; default: the OS temp folder)')
     .option('--val <dir>', "validation folder or CSV, scored only, never used to choose (default: the dataset's val/ folder, else none)")
     .option('--val-split <fraction>', 'hold out this stratified, seeded fraction of the training images to score (default 0)', parseNumber)
     .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
@@ -106,6 +106,7 @@ export function registerTrain(program: Command): void {
     .option('--fine-tune-patience <epochs>', 'stop fine-tuning after this many epochs without a lower loss on the held-out training images (default 0: run the whole schedule)', parseInteger)
     .option('--checkpoint <file>', 'fine-tuning checkpoint written after every epoch (default <model-dir>.checkpoint)')
     .option('--resume', 'continue an interrupted --fine-tune run from its checkpoint');
+  addOldSpelling(command, '--features <store-dir>', '--store');
   addBackboneOptions(command).action(async (dir: string | undefined, flags: TrainFlags, cmd: Command) => {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     let cancel: ReturnType<typeof cancelOnSignal> | undefined;
@@ -135,11 +136,11 @@ export function registerTrain(program: Command): void {
         }),
         head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
       };
-      const store = featureStoreFrom(dir, flags.features);
-      if (store && (fineTuning || flags.val !== undefined || flags.labelPattern !== undefined)) refuseWithFeatures(fineTuning ? '--fine-tune' : flags.val !== undefined ? '--val' : '--label-pattern');
+      const store = featureStoreFrom(dir, flags.store);
+      if (store && (fineTuning || flags.val !== undefined || flags.labelPattern !== undefined)) refuseWithStore(fineTuning ? '--fine-tune' : flags.val !== undefined ? '--val' : '--label-pattern');
       const storeOnly = flags.inMemoryRows !== undefined ? '--in-memory-rows' : flags.selectionRows !== undefined ? '--selection-rows' : flags.workDir !== undefined ? '--work-dir' : undefined;
       if (!store && storeOnly) {
-        throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--features).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
+        throw new GraftError('INVALID_CONFIG', `${storeOnly} applies only to training from a feature store (--store).`, { hint: 'drop it, or train from the store graft embed --store wrote' });
       }
       cancel = cancelOnSignal();
       // A replayed run holds out the same seeded fraction, unless told otherwise (--val or --val-split); said, since
@@ -212,25 +213,25 @@ export function registerTrain(program: Command): void {
   });
 }
 
-/** The store folder to train from: --features, or a data argument that is a store (it holds shard files). */
-function featureStoreFrom(dir: string | undefined, features: string | undefined): string | undefined {
-  if (features !== undefined) {
-    if (dir !== undefined) throw new GraftError('INVALID_CONFIG', `Pass either a data folder or --features <store-dir>, not both. Received: ${dir} and --features ${features}`);
-    return features;
+/** The store folder to train from: --store, or a data argument that is a store (it holds shard files). */
+function featureStoreFrom(dir: string | undefined, store: string | undefined): string | undefined {
+  if (store !== undefined) {
+    if (dir !== undefined) throw new GraftError('INVALID_CONFIG', `Pass either a data folder or --store <store-dir>, not both. Received: ${dir} and --store ${store}`);
+    return store;
   }
   return dir !== undefined && isFeatureStore(dir) ? dir : undefined;
 }
 
 function requireData(dir: string | undefined): string {
   if (dir === undefined) {
-    throw new GraftError('INVALID_CONFIG', 'graft train needs the training data: a folder, a manifest, or --features <store-dir>.', {
-      hint: 'e.g. graft train photos/ --out model, or graft train --features features/ --out model',
+    throw new GraftError('INVALID_CONFIG', 'graft train needs the training data: a folder, a manifest, or --store <store-dir>.', {
+      hint: 'e.g. graft train photos/ --out model, or graft train --store features/ --out model',
     });
   }
   return dir;
 }
 
-function refuseWithFeatures(flag: string): never {
+function refuseWithStore(flag: string): never {
   throw new GraftError('INVALID_CONFIG', `${flag} cannot be used when training from a feature store: the store holds features, not images.`, {
     hint:
       flag === '--val'

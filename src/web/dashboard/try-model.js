@@ -110,6 +110,9 @@ export function tryModelPanel(api) {
   }
 
   function stopWebcam() {
+    // An answer still on its way is for a frame of the camera being stopped: dropped, so the bars stay put and the
+    // panel keeps saying why the camera stopped.
+    if (stream) asked++;
     clearTimeout(timer);
     timer = undefined;
     for (const track of stream?.getTracks() ?? []) track.stop();
@@ -132,8 +135,11 @@ export function tryModelPanel(api) {
       if (!stream) stopWebcam(); // refused: the button says "Use webcam" again, the message says why
     });
   });
+  // A hidden page keeps no camera and sends no frames: stopped (or its start called off), and started again by hand.
   document.addEventListener('visibilitychange', () => {
-    if (document.hidden && stream) stopWebcam();
+    if (!document.hidden || webcam.getAttribute('aria-pressed') !== 'true') return;
+    stopWebcam();
+    say('The camera was stopped while the page was hidden. Press Use webcam to go on.');
   });
 
   /** One class's bar: its name, its probability as text and as the bar's width. @param {LabelProbability} p */
