@@ -17,7 +17,7 @@ export const COMMAND_SUMMARIES = {
     'convert [options] <input>',
     'convert a model between formats (TF.js layers/graph, Keras .h5 -> ONNX or TF.js; ONNX -> TF.js layers) and check the result numerically; nothing is written when the check fails',
   ],
-  serve: ['serve [options] <model-dir...>', 'serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics'],
+  serve: ['serve [options] <model-dir...>', 'serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics, /openapi.json'],
   ui: ['ui [options]', 'the training dashboard: create a project from a folder or uploads, train, watch the curves, inspect mistakes'],
   report: ['report [options] <model-dir>', 'write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails'],
   export: [

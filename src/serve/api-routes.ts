@@ -6,6 +6,7 @@ import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from '.
 import { checkJsonBody, JSON_TYPE, parseTopK, readImageInputs, refuseOversizeBody } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelVersion } from './model-version.js';
+import { openApiDocument, OPENAPI_PATH } from './openapi-document.js';
 import { predictImages } from './predict-images.js';
 import { ServeError } from './serve-error.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -20,6 +21,8 @@ export interface ApiContext {
   readonly requestTimeoutMs: number;
   readonly defaultTopK: number;
   readonly decodeLimiter: ConcurrencyLimiter;
+  /** Started with a token: the OpenAPI document then declares the bearer scheme. */
+  readonly isTokenRequired: boolean;
 }
 
 /** Registers the JSON API. Routes stay thin: parse, call the library, shape the reply. */
@@ -34,6 +37,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/metrics', async (_request, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render(ctx.registry.size)),
   );
+
+  // Protected like /v1/models (with a token, it needs the token): it lists the same model names.
+  app.get(OPENAPI_PATH, async () => openApiDocument({ modelNames: ctx.registry.names, isTokenRequired: ctx.isTokenRequired }));
 
   app.get('/v1/models', { schema: listModelsSchema }, async () => ({
     models: ctx.registry.names.map((name) => modelSummary(name, ctx.registry.describe(name).version)),

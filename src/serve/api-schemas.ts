@@ -1,8 +1,12 @@
 import { MAX_TOP_K } from './image-input.js';
 
-/** JSON schemas for the API's requests and replies (fastify validates the first and serialises the second). */
+/**
+ * JSON schemas for the API's requests and replies (fastify validates the first and serialises the second). The
+ * OpenAPI document (openapi-document.ts) is built from these same objects.
+ */
 
-const errorReply = {
+/** `{ error: { code, message, hint? } }`, every error reply. */
+export const errorReply = {
   type: 'object',
   required: ['error'],
   properties: {
@@ -46,7 +50,7 @@ const epochLogs = {
   properties: { loss: { type: 'number' }, acc: { type: 'number' }, val_loss: { type: 'number' }, val_acc: { type: 'number' } },
 } as const;
 
-const modelSummary = {
+export const modelSummary = {
   type: 'object',
   required: ['name', 'labels', 'preprocessing'],
   properties: {
@@ -72,50 +76,61 @@ const modelSummary = {
   },
 } as const;
 
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
+export const modelName = { type: 'string', minLength: 1 } as const;
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: modelName } } as const;
+
+// Digits only (Ajv would coerce "0x1" or "1e0" to 1): the bounds are checked with the body forms' (image-input.ts).
+export const topKQuery = { type: 'string', pattern: '^[0-9]+$', description: `labels per image, 1 to ${MAX_TOP_K}` } as const;
+
+/** The JSON form of a predict request; multipart and raw image bodies are not JSON (the handler checks this too). */
+export const jsonPredictBody = {
+  type: 'object',
+  properties: {
+    image: { type: 'string', description: 'one image in base64 (a data: URL prefix is accepted)' },
+    images: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'a batch: the reply has `results`, one per image, in order' },
+    top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K },
+  },
+} as const;
+
+const imagePrediction = { type: 'object', required: ['predictions', 'timing_ms'], properties: { predictions, timing_ms: timing } } as const;
+
+/** The reply to one image (a JSON `image`, a raw body, one multipart file). */
+export const singlePredictionReply = {
+  type: 'object',
+  required: ['model', 'predictions', 'timing_ms'],
+  properties: { model: { type: 'string' }, ...imagePrediction.properties },
+} as const;
+
+/** The reply to a batch (JSON `images`, several multipart files). */
+export const batchPredictionReply = {
+  type: 'object',
+  required: ['model', 'results'],
+  properties: { model: { type: 'string' }, results: { type: 'array', items: imagePrediction } },
+} as const;
 
 export const predictSchema = {
   params: nameParams,
-  // Digits only (Ajv would coerce "0x1" or "1e0" to 1): the bounds are checked with the body forms' (image-input.ts).
-  querystring: { type: 'object', properties: { top_k: { type: 'string', pattern: '^[0-9]+$', description: `labels per image, 1 to ${MAX_TOP_K}` } } },
-  // Multipart and raw image bodies are not JSON; only the JSON form is described here (checked in the handler too).
-  body: {
-    anyOf: [
-      {
-        type: 'object',
-        properties: {
-          image: { type: 'string' },
-          images: { type: 'array', items: { type: 'string' }, minItems: 1 },
-          top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K },
-        },
-      },
-      { not: { type: 'object' } },
-    ],
-  },
+  querystring: { type: 'object', properties: { top_k: topKQuery } },
+  body: { anyOf: [jsonPredictBody, { not: { type: 'object' } }] },
+  // Either reply: one object with both forms' fields keeps fastify's serialiser fast (an anyOf would validate each).
   response: {
-    200: {
-      type: 'object',
-      required: ['model'],
-      properties: {
-        model: { type: 'string' },
-        predictions,
-        timing_ms: timing,
-        results: { type: 'array', items: { type: 'object', required: ['predictions', 'timing_ms'], properties: { predictions, timing_ms: timing } } },
-      },
-    },
+    200: { type: 'object', required: ['model'], properties: { ...singlePredictionReply.properties, ...batchPredictionReply.properties } },
     ...errorReplies,
   },
 } as const;
 
-export const listModelsSchema = {
-  response: { 200: { type: 'object', required: ['models'], properties: { models: { type: 'array', items: modelSummary } } }, ...errorReplies },
-} as const;
+export const modelList = { type: 'object', required: ['models'], properties: { models: { type: 'array', items: modelSummary } } } as const;
+
+export const listModelsSchema = { response: { 200: modelList, ...errorReplies } } as const;
 
 export const getModelSchema = { params: nameParams, response: { 200: modelSummary, ...errorReplies } } as const;
 
-export const healthSchema = {
-  response: {
-    200: { type: 'object', properties: { status: { type: 'string' }, models: { type: 'array', items: { type: 'string' } } } },
-    503: { type: 'object', properties: { status: { type: 'string' }, models: { type: 'array', items: { type: 'string' } } } },
-  },
+/** /healthz (`status` only) and /readyz (with the model names), also when /readyz answers 503. */
+export const healthReply = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, models: { type: 'array', items: { type: 'string' } } },
 } as const;
+
+export const healthSchema = { response: { 200: healthReply, 503: healthReply } } as const;

@@ -49,6 +49,11 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   INTERNAL: 500,
 };
 
+/** The codes an error reply with this status may carry (the OpenAPI document lists them). */
+export function errorCodesFor(status: number): ApiErrorCode[] {
+  return (Object.keys(STATUS_BY_CODE) as ApiErrorCode[]).filter((code) => STATUS_BY_CODE[code] === status);
+}
+
 /** Fastify's own 4xx errors (body limits, parsers, validation) by their status. */
 const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
   400: 'BAD_REQUEST',

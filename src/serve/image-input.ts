@@ -3,8 +3,13 @@ import { ServeError } from './serve-error.js';
 
 export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.js';
 
-/** Content types accepted as a raw image body, with or without parameters (`image/jpeg; name=a.jpg`). */
-export const RAW_IMAGE_TYPES = /^(image\/(jpeg|jpg|pjpeg|png|x-png|gif|webp|tiff|avif|heic|heif|bmp|x-bmp|x-ms-bmp)|application\/octet-stream)\s*(;.*)?$/i;
+/** Content types accepted as a raw image body (the common aliases included). */
+export const RAW_IMAGE_MEDIA_TYPES: readonly string[] = ['jpeg', 'jpg', 'pjpeg', 'png', 'x-png', 'gif', 'webp', 'tiff', 'avif', 'heic', 'heif', 'bmp', 'x-bmp', 'x-ms-bmp']
+  .map((subtype) => `image/${subtype}`)
+  .concat('application/octet-stream');
+
+/** {@link RAW_IMAGE_MEDIA_TYPES}, with or without parameters (`image/jpeg; name=a.jpg`). */
+export const RAW_IMAGE_TYPES = new RegExp(`^(${RAW_IMAGE_MEDIA_TYPES.map((type) => type.replace(/[/.+-]/g, '\\$&')).join('|')})\\s*(;.*)?$`, 'i');
 
 /** The JSON form's content type (Fastify parses it; its parameters, such as charset, may follow). */
 export const JSON_TYPE = /^application\/json\b/i;

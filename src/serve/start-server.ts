@@ -9,6 +9,7 @@ import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from 
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { jsonBodyLimit, RAW_IMAGE_TYPES } from './image-input.js';
 import { ModelRegistry, type ModelRegistryEvent } from './model-registry.js';
+import { OPENAPI_PATH } from './openapi-document.js';
 import { ServerMetrics } from './server-metrics.js';
 import { registerStaticFiles } from './static-files.js';
 
@@ -85,7 +86,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Loads the models and serves them over HTTP: `POST /v1/models/:name/predict`, `GET /v1/models[/:name]`,
- * `/healthz`, `/readyz`, `/metrics`, and the web page when `webRoot` is given.
+ * `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (the API's OpenAPI 3.1 description), and the web page when
+ * `webRoot` is given.
  *
  * @throws GraftError INVALID_CONFIG / INVALID_MODEL_DIR before listening when a directory or name is bad.
  * @example
@@ -140,7 +142,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
         allowedHosts: options.allowedHosts ?? [],
       },
       corsOrigins: options.corsOrigins ?? [],
-      isCorsPath: (path) => path.startsWith('/v1/models'),
+      isCorsPath: (path) => path.startsWith('/v1/models') || path === OPENAPI_PATH,
       ...(options.dashboard ? { storageDir: resolve(options.dashboard.dataDir) } : {}),
     });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
@@ -163,6 +165,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       defaultTopK: 5,
       // Up to four full batches wait to be decoded; past that a request is 503 BUSY at once, not minutes later.
       decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4), 4 * maxImagesPerRequest),
+      isTokenRequired: !isOpenApi,
     });
     if (options.dashboard) registerDashboardRoutes(app, { predictLimits: { maxUploadBytes, maxPixels }, ...options.dashboard });
     if (options.webRoot) registerStaticFiles(app, options.webRoot);

@@ -11,6 +11,8 @@ import { removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-supp
 interface ServeProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly url: string;
+  /** Where the start-up output says the API's OpenAPI document is. */
+  readonly openapi: string;
   readonly exited: Promise<number | null>;
   stderr(): string;
 }
@@ -22,14 +24,14 @@ async function startServe(modelDir: string, extra: string[] = []): Promise<Serve
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, openapi } = await new Promise<{ url: string; openapi: string }>((resolve, reject) => {
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (stdout.trim().endsWith('}')) resolve((JSON.parse(stdout) as { url: string }).url);
+      if (stdout.trim().endsWith('}')) resolve(JSON.parse(stdout) as { url: string; openapi: string });
     });
     void exited.then((code) => reject(new Error(`graft serve exited with ${code}: ${stderr}`)));
   });
-  return { child, url, exited, stderr: () => stderr };
+  return { child, url, openapi, exited, stderr: () => stderr };
 }
 
 /** Resident memory of a process in bytes (Linux /proc). */
@@ -51,6 +53,7 @@ describe('graft serve under load and at shutdown', () => {
   it('32 clients for 8 s with bad uploads mixed in: no 5xx, no dropped connection, RSS bounded, /healthz ok throughout', async () => {
     const serve = await startServe(model.dir, ['--max-upload-mb', '1']);
     try {
+      expect(((await (await fetch(serve.openapi)).json()) as { openapi: string }).openapi).toBe('3.1.0');
       const predict = `/v1/models/${basename(model.dir)}/predict`;
       const unterminated = multipartBody('b0undary', [{ name: 'image', filename: 'a.jpg', type: 'image/jpeg', data: jpeg }]).subarray(0, 200);
       // Good and bad requests in turn on every connection.

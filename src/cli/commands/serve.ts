@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../core/errors.js';
+import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -28,7 +29,7 @@ interface ServeFlags extends AccessFlags {
 export function registerServe(program: Command): void {
   const command = program
     .command('serve')
-    .description('serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics')
+    .description('serve trained models over HTTP: POST /v1/models/<name>/predict, GET /v1/models, /healthz, /readyz, /metrics, /openapi.json')
     .argument('<model-dir...>', 'directories written by graft train (served under their basename, or --name)')
     .option('--port <port>', 'TCP port (0: any free port)', parsePort, 8080)
     .option('--host <host>', 'interface to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
@@ -79,12 +80,14 @@ export function registerServe(program: Command): void {
             ),
         });
         const models = server.models.map((name) => ({ name, predict: `${server.url}/v1/models/${name}/predict` }));
+        const openapi = `${server.url}${OPENAPI_PATH}`;
         const dashboard = flags.train && server.token ? dashboardLink(server.url, server.token) : undefined;
         for (const warning of exposureWarnings(flags.host, { hasDashboard: Boolean(flags.train), isApiOpen: token === undefined })) process.stderr.write(`${warning}\n`);
-        printResult(flags.json, { url: server.url, models, ...(dashboard ? { dashboard } : {}), tokenRequired: token !== undefined }, () =>
+        printResult(flags.json, { url: server.url, models, openapi, ...(dashboard ? { dashboard } : {}), tokenRequired: token !== undefined }, () =>
           [
             `Serving on ${server.url}${token === undefined ? '' : ' (the API needs the token: Authorization: Bearer <token>)'}`,
             ...models.map((m) => `  ${m.name}: POST ${m.predict}`),
+            `  API description (OpenAPI 3.1, e.g. for openapi-generator): ${openapi}`,
             ...(dashboard ? [`Training dashboard: ${dashboard}`] : []),
             'Ctrl+C to stop.',
           ].join('\n'),
