@@ -81,13 +81,25 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.selectOption('#project-select', shapesId);
       await page.waitForSelector('#upload-form[hidden]', { state: 'attached' });
 
-      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams.
+      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams; and every text the
+      // run view's live regions take (what a screen reader announces) beside the visible status line's.
       await page.evaluate(`(() => {
         window.__points = [];
         new MutationObserver(() => {
           const path = document.querySelector('#loss-chart path.train');
           if (path) window.__points.push(Number(path.getAttribute('data-points')));
         }).observe(document.getElementById('loss-chart'), { childList: true });
+        window.__announced = [];
+        window.__shown = [];
+        const follow = (node, into) => {
+          let last = node.textContent;
+          new MutationObserver(() => {
+            if (node.textContent !== last && node.textContent) into.push({ text: node.textContent, ms: performance.now() });
+            last = node.textContent;
+          }).observe(node, { childList: true, characterData: true, subtree: true });
+        };
+        for (const region of document.querySelectorAll('#run-section :is([aria-live], [role=status], [role=alert])')) follow(region, window.__announced);
+        follow(document.getElementById('run-status'), window.__shown);
       })()`);
       // An MLP head (the linear default has no epochs to draw).
       await page.getByLabel('Epochs', { exact: true }).fill('8');
@@ -98,6 +110,17 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const points = await page.evaluate<number[]>('window.__points');
       expect(new Set(points.filter((n) => n > 0)).size, `the loss curve redrew per epoch: ${points.join(',')}`).toBeGreaterThanOrEqual(2);
       expect(Math.max(...points)).toBeGreaterThanOrEqual(2);
+      // The status line showed every event; a screen reader heard each new step (a stage, the end) at once and, within
+      // one step, at most one text every 5 s.
+      const announced = await page.evaluate<{ text: string; ms: number }[]>('window.__announced');
+      const shown = await page.evaluate<{ text: string; ms: number }[]>('window.__shown');
+      const said = announced.map((a) => `${Math.round(a.ms)} ms: ${a.text}`).join('\n');
+      expect(shown.length, said).toBeGreaterThan(announced.length);
+      expect(shown.filter((s) => /epoch \d+: loss/.test(s.text)).length).toBe(8);
+      expect(announced.at(-1)?.text, said).toMatch(/^Status: finished/);
+      const stage = (text: string): string => /^(?:Status: (?:running, )?)?([^\d:]*)/.exec(text)![1]!.trim();
+      const tooSoon = announced.slice(1).filter((a, i) => stage(a.text) === stage(announced[i]!.text) && a.ms - announced[i]!.ms < 4_500);
+      expect(tooSoon.map((a) => a.text), said).toEqual([]);
 
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
       expect(await page.locator('#run-title').textContent()).toMatch(/, 8 epochs max\)$/);

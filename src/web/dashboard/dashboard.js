@@ -6,6 +6,7 @@
 
 import { webcamPanel } from './webcam-samples.js';
 import { tryModelPanel } from './try-model.js';
+import { pacedAnnouncer } from './paced-announcer.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -225,6 +226,18 @@ function showRunActions(runId, status) {
   byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
 }
 
+const runStatus = byId('run-status');
+const runAnnouncer = pacedAnnouncer(byId('run-announcer'));
+/**
+ * The run view's status line: shown as each event comes, announced at a pace a screen reader can follow (the visible
+ * line is not live). `step` names what the text reports ("features", "epoch", a status): a new one is said at once,
+ * as is an error. @param {string} text @param {{ step: string, isError?: boolean, isUrgent?: boolean }} how
+ */
+function showRunStatus(text, { step, isError = false, isUrgent = isError }) {
+  say(runStatus, text, isError);
+  runAnnouncer.announce(text, { step, isUrgent });
+}
+
 /** Applies a run's new status to the run view (if it shows that run) and the runs table. @type {((runId: number, status: string, note: string | null | undefined) => void) | undefined} */
 let onRunStatus;
 
@@ -255,8 +268,8 @@ async function openRun(runId) {
     drawChart(svgById('acc-chart'), epochs, 'acc', fineTuneStarted);
   };
   redraw();
-  const status = byId('run-status');
-  say(status, statusText(run.status, run.error), run.status === 'failed');
+  runAnnouncer.clear();
+  showRunStatus(statusText(run.status, run.error), { step: run.status, isError: run.status === 'failed' });
   byId('run-section').dataset.status = run.status;
   showRunActions(run.id, run.status);
   const source = new EventSource(`/v1/runs/${runId}/events`);
@@ -265,7 +278,7 @@ async function openRun(runId) {
   /** @param {string} newStatus @param {string | null | undefined} note */
   const applyStatus = (newStatus, note) => {
     if (ended || currentRunId !== runId) return;
-    say(status, statusText(newStatus, note), newStatus === 'failed');
+    showRunStatus(statusText(newStatus, note), { step: newStatus, isError: newStatus === 'failed', isUrgent: TERMINAL.includes(newStatus) });
     byId('run-section').dataset.status = newStatus;
     showRunActions(runId, newStatus);
     if (!TERMINAL.includes(newStatus)) return;
@@ -287,16 +300,21 @@ async function openRun(runId) {
     redraw();
     byId('run-section').dataset.epochs = String(epochs.length);
     const where = event.phase === 'fine-tune' ? `epoch ${event.epoch} (fine-tuning ${event.phaseEpoch}/${ft?.epochs ?? '?'})` : `epoch ${event.epoch}`;
-    say(status, `Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`);
+    showRunStatus(`Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`, { step: `${event.phase ?? 'head'} epochs` });
   });
   source.addEventListener('phase', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
     if (event.phase !== 'fine-tune') return;
     fineTuneStarted = true;
     redraw();
-    say(status, `Status: running, fine-tuning the backbone (${ft?.unfreeze ?? ''}, ${event.epochs} epochs at most)`);
+    showRunStatus(`Status: running, fine-tuning the backbone (${ft?.unfreeze ?? ''}, ${event.epochs} epochs at most)`, { step: 'fine-tuning starts', isUrgent: true });
   });
-  source.addEventListener('progress', (message) => say(status, `Status: running, ${JSON.parse(/** @type {MessageEvent} */ (message).data).message}`));
+  source.addEventListener('progress', (message) => {
+    /** @type {string} */
+    const text = JSON.parse(/** @type {MessageEvent} */ (message).data).message;
+    // Its stage is the words before a count or a colon: "features 12/40", "choosing the head: C 0.1 (3/9)…".
+    showRunStatus(`Status: running, ${text}`, { step: /^[^\d:]*/.exec(text)?.[0].trim() ?? text, isUrgent: text.startsWith('warning:') });
+  });
   source.addEventListener('status', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
     applyStatus(event.status, event.error);
@@ -305,7 +323,7 @@ async function openRun(runId) {
     if (source.readyState === EventSource.CLOSED) return;
     source.close();
     // The stream ends when the run does (a status event first); an error before that is the server gone.
-    if (currentRunId === runId && !ended) say(status, 'Lost contact with the server: this page no longer follows the run. Reload it to see how the run stands.', true);
+    if (currentRunId === runId && !ended) showRunStatus('Lost contact with the server: this page no longer follows the run. Reload it to see how the run stands.', { step: 'lost contact', isError: true });
   };
 }
 
@@ -320,14 +338,16 @@ async function cancelRun(runId, button) {
     const body = await response.json();
     if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     if (response.status === 202) {
-      if (currentRunId === runId) say(byId('run-status'), 'Status: stopping at the next batch…');
+      if (currentRunId === runId) showRunStatus('Status: stopping at the next batch…', { step: 'stopping', isUrgent: true });
     } else {
       onRunStatus?.(runId, body.status, body.error);
     }
     await showProject();
   } catch (error) {
     button.disabled = false;
-    say(currentRunId === runId ? byId('run-status') : projectMessage, `Cannot cancel run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+    const text = `Cannot cancel run #${runId}: ${error instanceof Error ? error.message : String(error)}`;
+    if (currentRunId === runId) showRunStatus(text, { step: 'cannot cancel', isError: true });
+    else say(projectMessage, text, true);
   }
 }
 
@@ -355,7 +375,7 @@ async function deleteRun(runId) {
     await showProject();
   } catch (error) {
     deleteButton.disabled = false;
-    say(byId('run-status'), `Cannot delete run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+    showRunStatus(`Cannot delete run #${runId}: ${error instanceof Error ? error.message : String(error)}`, { step: 'cannot delete', isError: true });
   }
 }
 
