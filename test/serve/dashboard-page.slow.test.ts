@@ -254,6 +254,9 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
       await openProject(page, project.id, run.id);
+      // Open run takes focus to the run view it opened (a keyboard or screen-reader user was left on the button).
+      await page.waitForFunction("document.activeElement?.id === 'run-title'");
+      expect(await page.locator('#run-title').textContent()).toMatch(new RegExp(`^Run #${run.id} `));
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
       expect(await page.locator('#run-downloads').isVisible()).toBe(true);
       expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);

@@ -120,7 +120,7 @@ async function showProject() {
   if (upload.hidden) webcam.close();
   const rows = project.runs.map((run) => {
     const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
-    open.addEventListener('click', () => void openRun(run.id));
+    open.addEventListener('click', () => void openRun(run.id, { isFocused: true }));
     const actions = el('td', { class: 'actions' }, open);
     if (isActive(run.status)) {
       const cancel = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'link danger-link', 'aria-label': `Cancel run #${run.id}` }, 'Cancel'));
@@ -241,8 +241,12 @@ function showRunStatus(text, { step, isError = false, isUrgent = isError }) {
 /** Applies a run's new status to the run view (if it shows that run) and the runs table. @type {((runId: number, status: string, note: string | null | undefined) => void) | undefined} */
 let onRunStatus;
 
-/** @param {number} runId */
-async function openRun(runId) {
+/**
+ * Shows a run in the run view and follows it live. `isFocused` (the user opened it) moves focus to the view's heading,
+ * so the keyboard and a screen reader go on from there, not from the button left behind.
+ * @param {number} runId @param {{ isFocused?: boolean }} [how]
+ */
+async function openRun(runId, { isFocused = false } = {}) {
   stream?.close();
   currentRunId = runId;
   /** @type {Run} */
@@ -252,6 +256,7 @@ async function openRun(runId) {
   // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
   const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
   byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  if (isFocused) byId('run-title').focus();
   byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
