@@ -9,7 +9,7 @@ import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
-import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
+import { accessibilityTree, chooseFilesWithKey, contrastProblems, failureTie, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
@@ -57,8 +57,14 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#runs-table tbody tr');
       expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
 
+      // A folder outside --data-root: refused, said in a live region, and tied to the folder field until it is edited.
       await page.getByLabel('Name', { exact: true }).fill('shapes');
+      await page.getByLabel(/Folder on the server/).fill('/etc');
+      await page.getByRole('button', { name: 'Create from folder' }).click();
+      await page.waitForFunction("document.getElementById('project-message').classList.contains('error')");
+      expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ invalid: 'true', description: expect.stringContaining('"/etc" is not inside a data root'), saidIn: ['project-message'] });
       await page.getByLabel(/Folder on the server/).fill(data.root);
+      expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ saidIn: [] });
       await page.getByRole('button', { name: 'Create from folder' }).click();
       await page.waitForFunction("document.getElementById('project-message').textContent.startsWith('Created project shapes')");
       expect((await page.locator('#class-list li').allTextContents()).map((t) => t.split(':')[0])).toEqual(['circles', 'squares', 'triangles']);
@@ -67,6 +73,16 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.getByLabel('Name for an upload project').fill('uploaded');
       await page.getByRole('button', { name: 'Create empty project for uploads' }).click();
       await page.waitForSelector('#upload-form:not([hidden])');
+      // Trained before it has images: refused, said by the button that was pressed, and tied to it.
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-form-message').classList.contains('error')");
+      expect(await failureTie(page, 'Start training', '#run-form button[type=submit]')).toEqual({ description: expect.stringMatching(/has 0 class\(es\) with images/), saidIn: ['run-form-message'] });
+      // Not an image: refused, tied to the file field.
+      await page.getByLabel('Class', { exact: true }).fill('circles');
+      await page.getByLabel('Images of this class').setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image') });
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await page.waitForFunction("document.getElementById('upload-message').classList.contains('error')");
+      expect(await failureTie(page, 'Images of this class', '#upload-form [name=files]')).toEqual({ invalid: 'true', description: expect.stringContaining('notes.jpg'), saidIn: ['upload-message'] });
       for (const label of ['circles', 'squares']) {
         await page.getByLabel('Class', { exact: true }).fill(label);
         await page.getByLabel('Images of this class').setInputFiles(data.files.filter((f) => f.includes(`/train/${label}/`)).slice(0, 3));

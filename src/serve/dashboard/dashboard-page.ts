@@ -13,6 +13,7 @@ const PAGE_FILES: Readonly<Record<string, string>> = {
   'webcam-samples.js': 'text/javascript; charset=utf-8',
   'try-model.js': 'text/javascript; charset=utf-8',
   'paced-announcer.js': 'text/javascript; charset=utf-8',
+  'failure-ties.js': 'text/javascript; charset=utf-8',
 };
 
 /**

@@ -7,6 +7,7 @@
 import { webcamPanel } from './webcam-samples.js';
 import { tryModelPanel } from './try-model.js';
 import { pacedAnnouncer } from './paced-announcer.js';
+import { tieFailure, untieFailure } from './failure-ties.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -524,10 +525,13 @@ function openImage(m) {
 }
 
 /**
- * A form's submit: its failure is said next to it (`messageId`), where the user is looking, not in the New project card.
+ * A form's submit: its failure is said next to it (`messageId`, a live region), where the user is looking, not in the
+ * New project card, and tied to the field it is about (`faultyField` names it from the message; without one, the
+ * form's button).
  * @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler @param {string} [messageId]
+ * @param {(text: string) => string | undefined} [faultyField]
  */
-function onSubmit(id, handler, messageId) {
+function onSubmit(id, handler, messageId, faultyField = () => undefined) {
   const form = /** @type {HTMLFormElement} */ (byId(id));
   const message = messageId ? byId(messageId) : projectMessage;
   form.addEventListener('submit', (event) => {
@@ -535,8 +539,15 @@ function onSubmit(id, handler, messageId) {
     const button = form.querySelector('button');
     if (button) button.disabled = true;
     say(message, '');
+    for (const control of form.querySelectorAll('[aria-invalid], button')) untieFailure(/** @type {HTMLElement} */ (control), message);
     handler(form)
-      .catch((error) => say(message, error instanceof Error ? error.message : String(error), true))
+      .catch((/** @type {unknown} */ error) => {
+        const text = error instanceof Error ? error.message : String(error);
+        say(message, text, true);
+        const name = faultyField(text);
+        const control = name ? field(form, name) : form.querySelector('button[type="submit"]');
+        if (control instanceof HTMLElement) tieFailure(control, message);
+      })
       .finally(() => {
         if (button) button.disabled = false;
       });
@@ -551,14 +562,14 @@ onSubmit('folder-form', async (form) => {
   say(projectMessage, `Created project ${project.name} with ${project.classes.length} classes.`);
   form.reset();
   await loadProjects(project.id);
-});
+}, undefined, (text) => (/\bname\b/.test(text) && !/folder/i.test(text) ? 'name' : 'folder'));
 
 onSubmit('upload-project-form', async (form) => {
   const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value }) });
   say(projectMessage, `Created project ${project.name}. Now upload images for each class below.`);
   form.reset();
   await loadProjects(project.id);
-});
+}, undefined, () => 'name');
 
 /** Images per upload request: under the server's file-count limit (256), and a refusal loses little progress. */
 const UPLOAD_BATCH = 32;
@@ -605,7 +616,7 @@ onSubmit('upload-form', async (form) => {
   say(message, `Uploaded ${files.length} images of ${label}${duplicates}.`);
   form.reset();
   await showProject();
-}, 'upload-message');
+}, 'upload-message', (text) => (/class name|body\/label/.test(text) ? 'label' : 'files'));
 
 const webcam = webcamPanel({ classField: field(/** @type {HTMLFormElement} */ (byId('upload-form')), 'label'), upload: uploadImages, onSaved: () => showProject() });
 
@@ -650,7 +661,7 @@ onSubmit('run-form', async (form) => {
   const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await showProject();
   await openRun(run.id);
-}, 'run-form-message');
+}, 'run-form-message', (text) => (/backbone/i.test(text) ? 'backbone' : undefined));
 
 /** The folders projects may come from (`--data-root`), offered as choices; without any, only uploads. */
 async function loadDataRoots() {
