@@ -87,7 +87,54 @@ describe.skipIf(!hasShared)('interrupted work leaves nothing broken', () => {
     }
     expect(existsSync(join(ui, 'runs', String(run.id)))).toBe(false);
   });
+
+  it('graft ui after kill -9 mid-run: the restart lists the run as interrupted and removes its folder, keeping every other', async () => {
+    const cache = join(root, 'ui-kill-cache');
+    const ui = join(root, 'ui-killed');
+    const env = { GRAFT_MODELS_DIR: dirname(int8Model), GRAFT_TOKEN: 'interrupt-test-token' };
+    const args = ['ui', '--port', '0', '--host', '127.0.0.1', '--data-dir', ui, '--data-root', root, '--json'];
+    const child = graft(args, cache, env);
+    const first = dashboardClient(JSON.parse(await output(child, (text) => text.trim().endsWith('}'))) as { url: string });
+    const project = await first.call('/v1/projects', { name: 'photos', folder: data });
+    const run = await first.call(`/v1/projects/${project.id}/runs`, {});
+    await featuresStored(child, cache);
+    expect((await first.call(`/v1/runs/${run.id}`)).status).toBe('running');
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const folder = join(ui, 'runs', String(run.id));
+    expect(existsSync(folder), 'the killed server left its run folder').toBe(true);
+    // Not the restart's to remove: a finished run's model, and a folder of the data folder no run recorded.
+    await mkdir(join(ui, 'runs', '999', 'model'), { recursive: true });
+    await writeFile(join(ui, 'runs', '999', 'model', 'graft.json'), '{}');
+
+    const restarted = graft(args, cache, env);
+    try {
+      const second = dashboardClient(JSON.parse(await output(restarted, (text) => text.trim().endsWith('}'))) as { url: string });
+      expect(await second.call(`/v1/runs/${run.id}`)).toMatchObject({ status: 'interrupted' });
+      expect((await second.call(`/v1/projects/${project.id}`)).runs?.map((r) => [r.id, r.status])).toEqual([[run.id, 'interrupted']]);
+      expect(existsSync(folder)).toBe(false);
+      expect(existsSync(join(ui, 'runs', '999', 'model', 'graft.json'))).toBe(true);
+      expect(existsSync(join(ui, 'dashboard.sqlite'))).toBe(true);
+    } finally {
+      await stop(restarted, 'SIGTERM');
+    }
+  });
 });
+
+/** The dashboard's API as a script calls it, with the test's token. */
+function dashboardClient({ url }: { url: string }): { call: (path: string, body?: unknown) => Promise<{ id: number; status: string; runs?: { id: number; status: string }[] }> } {
+  return {
+    call: async (path, body) => {
+      const response = await fetch(`${url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: 'Bearer interrupt-test-token', 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return (await response.json()) as { id: number; status: string; runs?: { id: number; status: string }[] };
+    },
+  };
+}
 
 function graft(args: string[], cache: string, env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, GRAFT_CACHE_DIR: cache, ...env } });

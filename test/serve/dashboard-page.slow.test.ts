@@ -9,7 +9,7 @@ import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
-import { accessibilityTree, chooseFilesWithKey, contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
+import { accessibilityTree, chooseFilesWithKey, contrastProblems, failureTie, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
@@ -57,8 +57,14 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#runs-table tbody tr');
       expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
 
+      // A folder outside --data-root: refused, said in a live region, and tied to the folder field until it is edited.
       await page.getByLabel('Name', { exact: true }).fill('shapes');
+      await page.getByLabel(/Folder on the server/).fill('/etc');
+      await page.getByRole('button', { name: 'Create from folder' }).click();
+      await page.waitForFunction("document.getElementById('project-message').classList.contains('error')");
+      expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ invalid: 'true', description: expect.stringContaining('"/etc" is not inside a data root'), saidIn: ['project-message'] });
       await page.getByLabel(/Folder on the server/).fill(data.root);
+      expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ saidIn: [] });
       await page.getByRole('button', { name: 'Create from folder' }).click();
       await page.waitForFunction("document.getElementById('project-message').textContent.startsWith('Created project shapes')");
       expect((await page.locator('#class-list li').allTextContents()).map((t) => t.split(':')[0])).toEqual(['circles', 'squares', 'triangles']);
@@ -67,6 +73,16 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.getByLabel('Name for an upload project').fill('uploaded');
       await page.getByRole('button', { name: 'Create empty project for uploads' }).click();
       await page.waitForSelector('#upload-form:not([hidden])');
+      // Trained before it has images: refused, said by the button that was pressed, and tied to it.
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.waitForFunction("document.getElementById('run-form-message').classList.contains('error')");
+      expect(await failureTie(page, 'Start training', '#run-form button[type=submit]')).toEqual({ description: expect.stringMatching(/has 0 class\(es\) with images/), saidIn: ['run-form-message'] });
+      // Not an image: refused, tied to the file field.
+      await page.getByLabel('Class', { exact: true }).fill('circles');
+      await page.getByLabel('Images of this class').setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image') });
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await page.waitForFunction("document.getElementById('upload-message').classList.contains('error')");
+      expect(await failureTie(page, 'Images of this class', '#upload-form [name=files]')).toEqual({ invalid: 'true', description: expect.stringContaining('notes.jpg'), saidIn: ['upload-message'] });
       for (const label of ['circles', 'squares']) {
         await page.getByLabel('Class', { exact: true }).fill(label);
         await page.getByLabel('Images of this class').setInputFiles(data.files.filter((f) => f.includes(`/train/${label}/`)).slice(0, 3));
@@ -81,13 +97,25 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.selectOption('#project-select', shapesId);
       await page.waitForSelector('#upload-form[hidden]', { state: 'attached' });
 
-      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams.
+      // Record every redraw of the loss curve, to see it grow epoch by epoch while the run streams; and every text the
+      // run view's live regions take (what a screen reader announces) beside the visible status line's.
       await page.evaluate(`(() => {
         window.__points = [];
         new MutationObserver(() => {
           const path = document.querySelector('#loss-chart path.train');
           if (path) window.__points.push(Number(path.getAttribute('data-points')));
         }).observe(document.getElementById('loss-chart'), { childList: true });
+        window.__announced = [];
+        window.__shown = [];
+        const follow = (node, into) => {
+          let last = node.textContent;
+          new MutationObserver(() => {
+            if (node.textContent !== last && node.textContent) into.push({ text: node.textContent, ms: performance.now() });
+            last = node.textContent;
+          }).observe(node, { childList: true, characterData: true, subtree: true });
+        };
+        for (const region of document.querySelectorAll('#run-section :is([aria-live], [role=status], [role=alert])')) follow(region, window.__announced);
+        follow(document.getElementById('run-status'), window.__shown);
       })()`);
       // An MLP head (the linear default has no epochs to draw).
       await page.getByLabel('Epochs', { exact: true }).fill('8');
@@ -98,6 +126,17 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const points = await page.evaluate<number[]>('window.__points');
       expect(new Set(points.filter((n) => n > 0)).size, `the loss curve redrew per epoch: ${points.join(',')}`).toBeGreaterThanOrEqual(2);
       expect(Math.max(...points)).toBeGreaterThanOrEqual(2);
+      // The status line showed every event; a screen reader heard each new step (a stage, the end) at once and, within
+      // one step, at most one text every 5 s.
+      const announced = await page.evaluate<{ text: string; ms: number }[]>('window.__announced');
+      const shown = await page.evaluate<{ text: string; ms: number }[]>('window.__shown');
+      const said = announced.map((a) => `${Math.round(a.ms)} ms: ${a.text}`).join('\n');
+      expect(shown.length, said).toBeGreaterThan(announced.length);
+      expect(shown.filter((s) => /epoch \d+: loss/.test(s.text)).length).toBe(8);
+      expect(announced.at(-1)?.text, said).toMatch(/^Status: finished/);
+      const stage = (text: string): string => /^(?:Status: (?:running, )?)?([^\d:]*)/.exec(text)![1]!.trim();
+      const tooSoon = announced.slice(1).filter((a, i) => stage(a.text) === stage(announced[i]!.text) && a.ms - announced[i]!.ms < 4_500);
+      expect(tooSoon.map((a) => a.text), said).toEqual([]);
 
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
       expect(await page.locator('#run-title').textContent()).toMatch(/, 8 epochs max\)$/);
@@ -231,6 +270,9 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
       await openProject(page, project.id, run.id);
+      // Open run takes focus to the run view it opened (a keyboard or screen-reader user was left on the button).
+      await page.waitForFunction("document.activeElement?.id === 'run-title'");
+      expect(await page.locator('#run-title').textContent()).toMatch(new RegExp(`^Run #${run.id} `));
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
       expect(await page.locator('#run-downloads').isVisible()).toBe(true);
       expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
+import { failureTie, namingProblems } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('dashboard webcam browser test');
@@ -312,6 +313,11 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
       expect(taken).toBeGreaterThanOrEqual(1);
       expect(await page.locator('#webcam-message').textContent()).toMatch(/^The samples of “faces” were refused: webcam-\d+-1\.jpg is larger than the upload limit; nothing of this upload was kept\. \(send smaller images\)$/);
       expect(await page.locator('#webcam-thumbs li.unsaved').count()).toBe(taken);
+      // Said by their text alternative too, not only by a dashed border; the refusal is tied to Upload again, which
+      // acts on it; every control of the panel has a name.
+      expect(await page.locator('#webcam-thumbs img').first().getAttribute('alt')).toBe('Sample 1 of faces, not saved');
+      expect(await failureTie(page, 'Upload again', '#webcam-retry')).toEqual({ description: expect.stringContaining('were refused'), saidIn: ['webcam-message'] });
+      expect.soft(await namingProblems(page)).toEqual([]);
       expect(await record.isDisabled()).toBe(true);
       expect(await jpegsIn(join(project.dataDir, 'faces'))).toEqual([]);
       await page.locator('#webcam-panel').screenshot({ path: join(artifactsDir, 'dashboard-webcam-refused.png') });
@@ -322,6 +328,16 @@ describe.skipIf(!hasChromium)('webcam samples on the training dashboard (src/web
       expect(await page.locator('#webcam-message').textContent()).toBe(`Discarded ${taken} unsaved samples of “faces”.`);
       expect(await page.locator('#webcam-thumbs li').count()).toBe(0);
       expect(await record.isDisabled()).toBe(false);
+      // Held with no class named: said, and tied to the Class field (which gets focus) until it is edited.
+      const nameFirst = 'Name the class first (the Class field above), then hold to record.';
+      await page.getByLabel('Class', { exact: true }).fill('');
+      await record.focus();
+      await page.keyboard.press('Enter');
+      expect(await page.locator('#webcam-message').textContent()).toBe(nameFirst);
+      expect(await page.evaluate<string>("document.activeElement.getAttribute('name')")).toBe('label');
+      expect(await failureTie(page, 'Class', '#upload-form [name=label]')).toEqual({ invalid: 'true', description: nameFirst, saidIn: ['webcam-message'] });
+      await page.keyboard.type('faces');
+      expect(await failureTie(page, 'Class', '#upload-form [name=label]')).toEqual({ saidIn: [] });
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();

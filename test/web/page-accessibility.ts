@@ -15,12 +15,17 @@ export interface AxNode {
   readonly name: string;
   /** The node's live-region politeness ('polite', 'assertive'), when it is a live region. */
   readonly live?: string;
+  /** Its accessible description (`aria-describedby`'s text), when it has one. */
+  readonly description?: string;
+  /** Its `aria-invalid` state ('true', 'grammar', 'spelling'), when it is marked invalid. */
+  readonly invalid?: string;
 }
 
 interface CdpAxNode {
   ignored: boolean;
   role?: { value?: unknown };
   name?: { value?: unknown };
+  description?: { value?: unknown };
   properties?: { name: string; value: { value?: unknown } }[];
 }
 
@@ -33,7 +38,15 @@ export async function accessibilityTree(page: Page): Promise<AxNode[]> {
       .filter((n) => !n.ignored)
       .map((n) => {
         const live = n.properties?.find((p) => p.name === 'live')?.value.value;
-        return { role: String(n.role?.value ?? ''), name: String(n.name?.value ?? '').trim(), ...(typeof live === 'string' && live !== 'off' ? { live } : {}) };
+        const invalid = n.properties?.find((p) => p.name === 'invalid')?.value.value;
+        const description = String(n.description?.value ?? '').trim();
+        return {
+          role: String(n.role?.value ?? ''),
+          name: String(n.name?.value ?? '').trim(),
+          ...(typeof live === 'string' && live !== 'off' ? { live } : {}),
+          ...(description ? { description } : {}),
+          ...(typeof invalid === 'string' && invalid !== 'false' ? { invalid } : {}),
+        };
       });
   } finally {
     await cdp.detach();
@@ -206,4 +219,18 @@ export function focusProblems(walk: { stops: readonly FocusStop[]; leftThePage: 
     ...walk.stops.filter((s) => s.outlineContrast !== undefined && s.outlineContrast < 3).map((s) => `${s.what}: focus outline ${s.outlineContrast!.toFixed(2)}:1 against what is around it (3:1 needed)`),
     ...(walk.leftThePage ? [] : [`Tab never left the page after ${walk.stops.length} stops (a keyboard trap?)`]),
   ];
+}
+
+/**
+ * How a failure reaches a control (`selector`, accessible name `name`), as the accessibility tree gives it to a screen
+ * reader: its `invalid` state and description (absent when none), and which of the elements describing it are live
+ * regions with text (`saidIn`: the failure was announced as it came). The in-page part is a string: the tests'
+ * tsconfig has no DOM types.
+ */
+export async function failureTie(page: Page, name: string, selector: string): Promise<{ invalid?: string; description?: string; saidIn: string[] }> {
+  const node = (await accessibilityTree(page)).find((n) => n.name === name && !['StaticText', 'LabelText', 'InlineTextBox'].includes(n.role));
+  if (!node) throw new Error(`no control named ${JSON.stringify(name)} in the accessibility tree`);
+  const saidIn = await page.evaluate<string[]>(`(document.querySelector(${JSON.stringify(selector)}).getAttribute('aria-describedby') ?? '').split(/\\s+/)
+    .map((id) => document.getElementById(id)).filter((d) => d?.matches('[aria-live]:not([aria-live=off]), [role=status], [role=alert]') && d.textContent.trim()).map((d) => d.id)`);
+  return { ...(node.invalid ? { invalid: node.invalid } : {}), ...(node.description ? { description: node.description } : {}), saidIn };
 }

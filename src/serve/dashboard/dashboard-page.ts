@@ -12,6 +12,8 @@ const PAGE_FILES: Readonly<Record<string, string>> = {
   'dashboard.css': 'text/css; charset=utf-8',
   'webcam-samples.js': 'text/javascript; charset=utf-8',
   'try-model.js': 'text/javascript; charset=utf-8',
+  'paced-announcer.js': 'text/javascript; charset=utf-8',
+  'failure-ties.js': 'text/javascript; charset=utf-8',
 };
 
 /**

@@ -19,6 +19,7 @@ import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { registerRunFileRoutes } from './run-file-routes.js';
 import { registerRunPredictRoute, type RunPredictLimits } from './run-predict-route.js';
+import { removeLeftoverRunFolders } from './run-files.js';
 import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
@@ -82,8 +83,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   }
   // Files of uploads cut off by a crash or a kill: never part of any project.
   rmSync(join(dataDir, 'staging'), { recursive: true, force: true });
-  // Runs the last server left interrupted are never resumed: their fine-tuning checkpoints (tens of MB) go, as a
-  // cancelled run's do, and so does a model folder a kill left half staged.
+  // Runs the last server left interrupted are never resumed: the folder of one without a model goes whole (a kill -9
+  // left it); otherwise its fine-tuning checkpoints (tens of MB) go, as a cancelled run's do, and so does a model
+  // folder a kill left half staged.
+  removeLeftoverRunFolders(store.runs(), dataDir);
   for (const run of store.runs().filter((r) => r.status === 'interrupted')) {
     for (const file of checkpointFiles(`${run.modelDir}.checkpoint`)) rmSync(file, { force: true });
     void removeOrphanedSiblings(run.modelDir).catch(() => undefined);

@@ -6,6 +6,8 @@
 
 import { webcamPanel } from './webcam-samples.js';
 import { tryModelPanel } from './try-model.js';
+import { pacedAnnouncer } from './paced-announcer.js';
+import { tieFailure, untieFailure } from './failure-ties.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -119,7 +121,7 @@ async function showProject() {
   if (upload.hidden) webcam.close();
   const rows = project.runs.map((run) => {
     const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
-    open.addEventListener('click', () => void openRun(run.id));
+    open.addEventListener('click', () => void openRun(run.id, { isFocused: true }));
     const actions = el('td', { class: 'actions' }, open);
     if (isActive(run.status)) {
       const cancel = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'link danger-link', 'aria-label': `Cancel run #${run.id}` }, 'Cancel'));
@@ -225,11 +227,27 @@ function showRunActions(runId, status) {
   byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
 }
 
+const runStatus = byId('run-status');
+const runAnnouncer = pacedAnnouncer(byId('run-announcer'));
+/**
+ * The run view's status line: shown as each event comes, announced at a pace a screen reader can follow (the visible
+ * line is not live). `step` names what the text reports ("features", "epoch", a status): a new one is said at once,
+ * as is an error. @param {string} text @param {{ step: string, isError?: boolean, isUrgent?: boolean }} how
+ */
+function showRunStatus(text, { step, isError = false, isUrgent = isError }) {
+  say(runStatus, text, isError);
+  runAnnouncer.announce(text, { step, isUrgent });
+}
+
 /** Applies a run's new status to the run view (if it shows that run) and the runs table. @type {((runId: number, status: string, note: string | null | undefined) => void) | undefined} */
 let onRunStatus;
 
-/** @param {number} runId */
-async function openRun(runId) {
+/**
+ * Shows a run in the run view and follows it live. `isFocused` (the user opened it) moves focus to the view's heading,
+ * so the keyboard and a screen reader go on from there, not from the button left behind.
+ * @param {number} runId @param {{ isFocused?: boolean }} [how]
+ */
+async function openRun(runId, { isFocused = false } = {}) {
   stream?.close();
   currentRunId = runId;
   /** @type {Run} */
@@ -239,6 +257,7 @@ async function openRun(runId) {
   // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
   const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
   byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  if (isFocused) byId('run-title').focus();
   byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
@@ -255,8 +274,8 @@ async function openRun(runId) {
     drawChart(svgById('acc-chart'), epochs, 'acc', fineTuneStarted);
   };
   redraw();
-  const status = byId('run-status');
-  say(status, statusText(run.status, run.error), run.status === 'failed');
+  runAnnouncer.clear();
+  showRunStatus(statusText(run.status, run.error), { step: run.status, isError: run.status === 'failed' });
   byId('run-section').dataset.status = run.status;
   showRunActions(run.id, run.status);
   const source = new EventSource(`/v1/runs/${runId}/events`);
@@ -265,7 +284,7 @@ async function openRun(runId) {
   /** @param {string} newStatus @param {string | null | undefined} note */
   const applyStatus = (newStatus, note) => {
     if (ended || currentRunId !== runId) return;
-    say(status, statusText(newStatus, note), newStatus === 'failed');
+    showRunStatus(statusText(newStatus, note), { step: newStatus, isError: newStatus === 'failed', isUrgent: TERMINAL.includes(newStatus) });
     byId('run-section').dataset.status = newStatus;
     showRunActions(runId, newStatus);
     if (!TERMINAL.includes(newStatus)) return;
@@ -287,16 +306,21 @@ async function openRun(runId) {
     redraw();
     byId('run-section').dataset.epochs = String(epochs.length);
     const where = event.phase === 'fine-tune' ? `epoch ${event.epoch} (fine-tuning ${event.phaseEpoch}/${ft?.epochs ?? '?'})` : `epoch ${event.epoch}`;
-    say(status, `Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`);
+    showRunStatus(`Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`, { step: `${event.phase ?? 'head'} epochs` });
   });
   source.addEventListener('phase', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
     if (event.phase !== 'fine-tune') return;
     fineTuneStarted = true;
     redraw();
-    say(status, `Status: running, fine-tuning the backbone (${ft?.unfreeze ?? ''}, ${event.epochs} epochs at most)`);
+    showRunStatus(`Status: running, fine-tuning the backbone (${ft?.unfreeze ?? ''}, ${event.epochs} epochs at most)`, { step: 'fine-tuning starts', isUrgent: true });
   });
-  source.addEventListener('progress', (message) => say(status, `Status: running, ${JSON.parse(/** @type {MessageEvent} */ (message).data).message}`));
+  source.addEventListener('progress', (message) => {
+    /** @type {string} */
+    const text = JSON.parse(/** @type {MessageEvent} */ (message).data).message;
+    // Its stage is the words before a count or a colon: "features 12/40", "choosing the head: C 0.1 (3/9)…".
+    showRunStatus(`Status: running, ${text}`, { step: /^[^\d:]*/.exec(text)?.[0].trim() ?? text, isUrgent: text.startsWith('warning:') });
+  });
   source.addEventListener('status', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
     applyStatus(event.status, event.error);
@@ -305,7 +329,7 @@ async function openRun(runId) {
     if (source.readyState === EventSource.CLOSED) return;
     source.close();
     // The stream ends when the run does (a status event first); an error before that is the server gone.
-    if (currentRunId === runId && !ended) say(status, 'Lost contact with the server: this page no longer follows the run. Reload it to see how the run stands.', true);
+    if (currentRunId === runId && !ended) showRunStatus('Lost contact with the server: this page no longer follows the run. Reload it to see how the run stands.', { step: 'lost contact', isError: true });
   };
 }
 
@@ -320,14 +344,16 @@ async function cancelRun(runId, button) {
     const body = await response.json();
     if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     if (response.status === 202) {
-      if (currentRunId === runId) say(byId('run-status'), 'Status: stopping at the next batch…');
+      if (currentRunId === runId) showRunStatus('Status: stopping at the next batch…', { step: 'stopping', isUrgent: true });
     } else {
       onRunStatus?.(runId, body.status, body.error);
     }
     await showProject();
   } catch (error) {
     button.disabled = false;
-    say(currentRunId === runId ? byId('run-status') : projectMessage, `Cannot cancel run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+    const text = `Cannot cancel run #${runId}: ${error instanceof Error ? error.message : String(error)}`;
+    if (currentRunId === runId) showRunStatus(text, { step: 'cannot cancel', isError: true });
+    else say(projectMessage, text, true);
   }
 }
 
@@ -355,7 +381,7 @@ async function deleteRun(runId) {
     await showProject();
   } catch (error) {
     deleteButton.disabled = false;
-    say(byId('run-status'), `Cannot delete run #${runId}: ${error instanceof Error ? error.message : String(error)}`, true);
+    showRunStatus(`Cannot delete run #${runId}: ${error instanceof Error ? error.message : String(error)}`, { step: 'cannot delete', isError: true });
   }
 }
 
@@ -499,10 +525,13 @@ function openImage(m) {
 }
 
 /**
- * A form's submit: its failure is said next to it (`messageId`), where the user is looking, not in the New project card.
+ * A form's submit: its failure is said next to it (`messageId`, a live region), where the user is looking, not in the
+ * New project card, and tied to the field it is about (`faultyField` names it from the message; without one, the
+ * form's button).
  * @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler @param {string} [messageId]
+ * @param {(text: string) => string | undefined} [faultyField]
  */
-function onSubmit(id, handler, messageId) {
+function onSubmit(id, handler, messageId, faultyField = () => undefined) {
   const form = /** @type {HTMLFormElement} */ (byId(id));
   const message = messageId ? byId(messageId) : projectMessage;
   form.addEventListener('submit', (event) => {
@@ -510,8 +539,15 @@ function onSubmit(id, handler, messageId) {
     const button = form.querySelector('button');
     if (button) button.disabled = true;
     say(message, '');
+    for (const control of form.querySelectorAll('[aria-invalid], button')) untieFailure(/** @type {HTMLElement} */ (control), message);
     handler(form)
-      .catch((error) => say(message, error instanceof Error ? error.message : String(error), true))
+      .catch((/** @type {unknown} */ error) => {
+        const text = error instanceof Error ? error.message : String(error);
+        say(message, text, true);
+        const name = faultyField(text);
+        const control = name ? field(form, name) : form.querySelector('button[type="submit"]');
+        if (control instanceof HTMLElement) tieFailure(control, message);
+      })
       .finally(() => {
         if (button) button.disabled = false;
       });
@@ -526,14 +562,14 @@ onSubmit('folder-form', async (form) => {
   say(projectMessage, `Created project ${project.name} with ${project.classes.length} classes.`);
   form.reset();
   await loadProjects(project.id);
-});
+}, undefined, (text) => (/\bname\b/.test(text) && !/folder/i.test(text) ? 'name' : 'folder'));
 
 onSubmit('upload-project-form', async (form) => {
   const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value }) });
   say(projectMessage, `Created project ${project.name}. Now upload images for each class below.`);
   form.reset();
   await loadProjects(project.id);
-});
+}, undefined, () => 'name');
 
 /** Images per upload request: under the server's file-count limit (256), and a refusal loses little progress. */
 const UPLOAD_BATCH = 32;
@@ -580,7 +616,7 @@ onSubmit('upload-form', async (form) => {
   say(message, `Uploaded ${files.length} images of ${label}${duplicates}.`);
   form.reset();
   await showProject();
-}, 'upload-message');
+}, 'upload-message', (text) => (/class name|body\/label/.test(text) ? 'label' : 'files'));
 
 const webcam = webcamPanel({ classField: field(/** @type {HTMLFormElement} */ (byId('upload-form')), 'label'), upload: uploadImages, onSaved: () => showProject() });
 
@@ -625,7 +661,7 @@ onSubmit('run-form', async (form) => {
   const run = await api(`/v1/projects/${projectSelect.value}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await showProject();
   await openRun(run.id);
-}, 'run-form-message');
+}, 'run-form-message', (text) => (/backbone/i.test(text) ? 'backbone' : undefined));
 
 /** The folders projects may come from (`--data-root`), offered as choices; without any, only uploads. */
 async function loadDataRoots() {

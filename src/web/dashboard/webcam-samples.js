@@ -5,6 +5,8 @@
  * class when the button is let go (through the page's one upload path, so refusals read as a file upload's do).
  */
 
+import { tieFailure, untieFailure } from './failure-ties.js';
+
 /** @typedef {{ blob: Blob, name: string }} NamedImage */
 /** One hold of the button: its class, the samples not yet stored and their thumbnails. @typedef {{ label: string, images: NamedImage[], thumbs: HTMLLIElement[] }} Recording */
 /** What an upload did: `sent` images stored (the first ones), then `error` if a request was refused. @typedef {{ sent: number, duplicates: number, error?: string }} UploadOutcome */
@@ -97,10 +99,16 @@ export function webcamPanel(hooks) {
   let focusAtStart = null;
   const canvas = Object.assign(document.createElement('canvas'), { width: SAMPLE_SIZE, height: SAMPLE_SIZE });
 
-  /** @param {string} text @param {boolean} [isError] */
-  const say = (text, isError = false) => {
+  /**
+   * Says `text` in the panel's live region; a failure is tied to the control it concerns (`control`: the Class field,
+   * Start camera, Upload again), and the next message unties it.
+   * @param {string} text @param {boolean} [isError] @param {HTMLElement} [control]
+   */
+  const say = (text, isError = false, control = undefined) => {
+    for (const tied of [hooks.classField, start, element('webcam-retry', HTMLButtonElement)]) untieFailure(tied, message);
     message.textContent = text;
     message.classList.toggle('error', isError);
+    if (control) tieFailure(control, message);
   };
   const isLive = () => stream?.getVideoTracks().some((t) => t.readyState === 'live') ?? false;
   const sync = () => {
@@ -142,7 +150,7 @@ export function webcamPanel(hooks) {
     } catch (error) {
       if (attempt !== starts || panel.hidden) return;
       sync();
-      say(cameraFailure(error), true);
+      say(cameraFailure(error), true, start);
       focusInto(start);
       return;
     }
@@ -184,7 +192,7 @@ export function webcamPanel(hooks) {
   function chosenLabel() {
     const label = hooks.classField.value.trim();
     if (label && hooks.classField.checkValidity()) return label;
-    say(label ? `“${label}” cannot be a class name: use letters, digits, spaces, _ . or -, starting with a letter or digit.` : 'Name the class first (the Class field above), then hold to record.', true);
+    say(label ? `“${label}” cannot be a class name: use letters, digits, spaces, _ . or -, starting with a letter or digit.` : 'Name the class first (the Class field above), then hold to record.', true, hooks.classField);
     hooks.classField.focus();
     return undefined;
   }
@@ -241,6 +249,13 @@ export function webcamPanel(hooks) {
     return item;
   }
 
+  /** Shows, and says in its text alternative (not by its border alone), that a sample is not stored. @param {HTMLLIElement} item @param {boolean} isUnsaved */
+  function markUnsaved(item, isUnsaved) {
+    item.classList.toggle('unsaved', isUnsaved);
+    const img = item.querySelector('img');
+    if (img) img.alt = `${img.alt.replace(/, not saved$/, '')}${isUnsaved ? ', not saved' : ''}`;
+  }
+
   /** @param {HTMLLIElement} item */
   function removeThumb(item) {
     if (item.dataset.url) URL.revokeObjectURL(item.dataset.url);
@@ -268,8 +283,8 @@ export function webcamPanel(hooks) {
     });
     isUploading = false;
     batch.images.splice(0, outcome.sent);
-    for (const item of batch.thumbs.splice(0, outcome.sent)) item.classList.remove('unsaved');
-    for (const item of batch.thumbs) item.classList.add('unsaved');
+    for (const item of batch.thumbs.splice(0, outcome.sent)) markUnsaved(item, false);
+    for (const item of batch.thumbs) markUnsaved(item, true);
     if (outcome.sent) await hooks.onSaved().catch(() => undefined);
     if (batch !== pending) {
       sync();
@@ -277,7 +292,7 @@ export function webcamPanel(hooks) {
     }
     const duplicates = outcome.duplicates ? ` (${outcome.duplicates} already in the class, kept once)` : '';
     if (outcome.error) {
-      say(`${outcome.sent ? `Saved ${outcome.sent} of ${images.length} samples of “${label}”${duplicates}; the rest were refused` : `The samples of “${label}” were refused`}: ${outcome.error}`, true);
+      say(`${outcome.sent ? `Saved ${outcome.sent} of ${images.length} samples of “${label}”${duplicates}; the rest were refused` : `The samples of “${label}” were refused`}: ${outcome.error}`, true, element('webcam-retry', HTMLButtonElement));
     } else {
       say(`Saved ${outcome.sent} samples of “${label}”${duplicates}.`);
     }
