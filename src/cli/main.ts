@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Help } from 'commander';
+import { turnOffOnnxruntimeTelemetry } from './onnxruntime-telemetry.js';
 import { reportFailure, setVerbose } from './output.js';
 import { COMMAND_SUMMARIES, type CommandName } from './command-summaries.js';
 
@@ -85,6 +86,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
 const defaultTerm = (command: Command): string => new Help().subcommandTerm(command);
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  turnOffOnnxruntimeTelemetry();
   try {
     await (await buildProgram(argv)).parseAsync(argv);
   } catch (error) {

@@ -49,7 +49,6 @@ export async function createSession(model: Uint8Array | string, options: OrtSess
     ...(options.allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   };
   const source = typeof model === 'string' ? model : (options.source ?? 'the ONNX model');
-  turnOffTelemetry();
   try {
     // Two calls that read alike: create's overloads take a path or the bytes, not their union.
     return typeof model === 'string'
@@ -62,16 +61,6 @@ export async function createSession(model: Uint8Array | string, options: OrtSess
       { hint: 'check that the file is a complete ONNX model with opset <= 21 and standard or com.microsoft ops', cause },
     );
   }
-}
-
-/**
- * onnxruntime-node records telemetry unless ORT_DISABLE_TELEMETRY is set when its first session creates its
- * environment: a growing database under ~/.cache/Microsoft/DeveloperTools and an empty /tmp/mat-debug-<pid>.log for
- * every process (measured: 1.30 on Linux). Graft works offline and writes only where it is told, so it sets the
- * variable unless the user has set it either way.
- */
-function turnOffTelemetry(): void {
-  process.env.ORT_DISABLE_TELEMETRY ??= '1';
 }
 
 /**
