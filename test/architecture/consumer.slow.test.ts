@@ -21,6 +21,26 @@ async function readmeExamples(): Promise<string[]> {
 }
 
 /**
+ * better-sqlite3's install script runs prebuild-install, which downloads the addon built for this Node from GitHub,
+ * as a user's install does; where it cannot (CI reaches only the registry), it compiles SQLite from source, about
+ * 100 s on 2 cores. The repository's own install built that addon from the same package for this same Node: packed
+ * as the prebuild file prebuild-install looks for, it is offered through a .prebuild-installrc in `root`, above the
+ * project (prebuild-install reads it from the folders above the package; the project itself stays as a user's).
+ * A consumer install that resolves another version finds no file of its name and compiles, as before.
+ */
+async function offerSqlitePrebuild(root: string): Promise<void> {
+  const installed = join(repoRoot, 'node_modules/better-sqlite3');
+  const { version } = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { version: string };
+  const prebuilds = join(root, 'prebuilds');
+  const stage = join(prebuilds, 'stage');
+  await mkdir(join(stage, 'build/Release'), { recursive: true });
+  await copyFile(join(installed, 'build/Release/better_sqlite3.node'), join(stage, 'build/Release/better_sqlite3.node'));
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  await run('tar', ['-czf', join(prebuilds, name), '-C', stage, 'build']);
+  await writeFile(join(root, '.prebuild-installrc'), JSON.stringify({ 'local-prebuilds': prebuilds }));
+}
+
+/**
  * The library as a user gets it: `npm pack`, installed with npm into a new project, which type-checks README's
  * example with `strict` and `skipLibCheck: false` (so no declaration Graft's public types reach may fail) and
  * runs it. The example runs verbatim: its photos are real ones in the project folder, and `mobilenet_v2` is the
@@ -43,6 +63,7 @@ describe.skipIf(!hasShared)('the packed library in a consumer project', () => {
     // Packages come from npm's cache when it has them (the repository's own `npm ci` filled it). --engine-strict: no
     // dependency may need a newer Node than the package says it runs on (cookie 2, through @fastify/cookie 11.1.1+ and
     // light-my-request 6.8+, needs Node 22; the repository's own overrides never reach a user's install).
+    await offerSqlitePrebuild(root);
     await run('npm', ['install', '--prefer-offline', '--engine-strict', '--no-audit', '--no-fund', join(root, tarball)], { cwd: project, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
     const examples = await readmeExamples();
     await writeFile(
