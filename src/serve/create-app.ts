@@ -4,6 +4,7 @@ import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerAccessControl, type AccessOptions } from './access/access-control.js';
+import { accessLogEntry, noteAccess, unparsedAccessEntry, type AccessLogEntry } from './access-log.js';
 import { httpErrorFor, type ApiErrorCode, type ErrorBody, type HttpError } from './error-mapping.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -24,6 +25,8 @@ export interface AppOptions {
   readonly isCorsPath?: (path: string) => boolean;
   /** The folder the server writes into (the dashboard's data folder): a full disk is a 507 that names it. */
   readonly storageDir?: string;
+  /** Called once per answered request (`graft serve --log`); see access-log.ts for what an entry holds. */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
 /**
@@ -54,6 +57,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       const message = code === 'URI_TOO_LONG' ? 'A part of the URL is too long.' : `The URL cannot be decoded: ${error.message}.`;
       void sendError(reply, httpErrorFor(new FrameworkError(code === 'URI_TOO_LONG' ? 414 : 400, message)));
       metrics.observeRequest('unmatched', request.method, reply.statusCode, 0);
+      // No hook runs for these: the log line is written here.
+      options.accessLog?.(accessLogEntry(request, reply));
     },
     // Errors node's HTTP parser finds before fastify sees a request (a request line or headers over 16 KB, bytes
     // that are not HTTP, a body that never finishes); fastify's default answers in its own format.
@@ -72,6 +77,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         const body = JSON.stringify({ error: { code, message, requestId } } satisfies ErrorBody);
         socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
+      options.accessLog?.(unparsedAccessEntry(status, code, requestId));
       socket.destroy(error);
     },
   });
@@ -97,6 +103,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    options.accessLog?.(accessLogEntry(request, reply));
   });
   // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
   // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
@@ -108,7 +115,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (isClosing) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
-    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir })),
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir }), error),
   );
   app.setNotFoundHandler(async (request, reply) =>
     sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } }),
@@ -116,8 +123,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** Answers with an error body that names the request's id, so a user can quote it. */
-function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+/**
+ * Answers with an error body that names the request's id (a user can quote it; the log line has it too), and notes
+ * the error for the access log: its code, and for a server error (5xx) the message, and the stack of an INTERNAL one.
+ */
+function sendError(reply: FastifyReply, error: HttpError, cause?: unknown): FastifyReply {
+  const { code, message } = error.body.error;
+  const isServerError = error.status >= 500;
+  const stack = code === 'INTERNAL' && cause instanceof Error ? cause.stack : undefined;
+  noteAccess(reply.request, { error: { code, ...(isServerError ? { message } : {}), ...(stack === undefined ? {} : { stack }) } });
   const body: ErrorBody = { error: { ...error.body.error, requestId: reply.request.id } };
   return reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id).type('application/json; charset=utf-8').send(body);
 }
