@@ -184,7 +184,7 @@ describe('graft serve under load and at shutdown', () => {
     }
   }, 60_000);
 
-  it('--log text (the default): a line per predict, 404 and 415 with status, ms and id; --log-probes adds the probes', async () => {
+  it('--log text (the default): a line per predict, 404, 415 and 503 with status, ms, id and the error; --log-probes adds the probes', async () => {
     const serve = await startServe(model.dir, ['--log-probes']);
     try {
       const name = basename(model.dir);
@@ -202,6 +202,21 @@ describe('graft serve under load and at shutdown', () => {
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;
+    }
+    // A server error's line says what went wrong. A 1 ms deadline is always missed (the batcher alone waits 3 ms).
+    const late = await startServe(model.dir, ['--timeout-ms', '1', '--verbose']);
+    try {
+      const response = await fetch(`${late.url}/v1/models/${basename(model.dir)}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-request-id': 'text-503' }, body: jpeg });
+      expect(response.status).toBe(503);
+      await waitFor(() => late.stderr().includes('id=text-503'));
+      const lines = late.stderr().split('\n');
+      const at = lines.findIndex((l) => l.includes(' id=text-503'));
+      expect(lines[at]).toMatch(/ 503 [\d.]+ms id=text-503 model=\S+ images=1 error=TIMEOUT "The request took longer than 1 ms\."$/);
+      // --verbose adds a stack only to an INTERNAL error, an unexpected one: a timeout is not.
+      expect(lines[at + 1] ?? '').not.toMatch(/^\s+at /);
+    } finally {
+      late.child.kill('SIGTERM');
+      await late.exited;
     }
   }, 60_000);
 });
