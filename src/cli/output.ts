@@ -21,6 +21,11 @@ export function setVerbose(value: boolean): void {
   isVerbose = value || Boolean(process.env.GRAFT_DEBUG);
 }
 
+/** Whether `--verbose` (or $GRAFT_DEBUG) asked for details such as stacks. */
+export function isVerboseOn(): boolean {
+  return isVerbose;
+}
+
 /**
  * Reports a failure and sets the exit code from the error's code. With --json the error is the one JSON object
  * on stdout, so scripts always get parseable output. An error that is not a GraftError is a bug or an

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { noteAccess } from './access-log.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { cvEstimate, type ModelManifest } from '../model/manifest.js';
 import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from './api-schemas.js';
@@ -74,6 +75,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       // Resolve the model before reading the body, so an unknown name is a 404 whatever was uploaded.
       const version = ctx.registry.acquire(request.params.name);
+      noteAccess(request, { model: request.params.name });
       // Aborted once nobody waits for the answer: the deadline answered 503, or the client hung up. The images not
       // decoded yet then leave the queue instead of delaying every later request.
       const abandoned = new AbortController();
@@ -85,6 +87,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return await withDeadline(ctx.requestTimeoutMs, abandoned, async () => {
           const queryTopK = parseTopK(request.query.top_k);
           const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
+          noteAccess(request, { images: inputs.images.length });
           const topK = inputs.topK ?? queryTopK ?? ctx.defaultTopK;
           const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter, signal: abandoned.signal });
           return inputs.isBatch ? { model: request.params.name, results } : { model: request.params.name, ...results[0]! };

@@ -5,7 +5,7 @@ import { MAX_TOP_K } from './image-input.js';
  * OpenAPI document (openapi-document.ts) is built from these same objects.
  */
 
-/** `{ error: { code, message, hint? } }`, every error reply. */
+/** `{ error: { code, message, hint?, requestId? } }`, every error reply. */
 export const errorReply = {
   type: 'object',
   required: ['error'],
@@ -13,7 +13,12 @@ export const errorReply = {
     error: {
       type: 'object',
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        hint: { type: 'string' },
+        requestId: { type: 'string', description: "the request's X-Request-Id (the client's own, or one the server made): quote it to match a failure with the server's log line" },
+      },
     },
   },
 } as const;

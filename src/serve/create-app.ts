@@ -4,7 +4,9 @@ import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerAccessControl, type AccessOptions } from './access/access-control.js';
-import { httpErrorFor, type ApiErrorCode, type ErrorBody } from './error-mapping.js';
+import { accessLogEntry, noteAccess, unparsedAccessEntry, type AccessLogEntry } from './access-log.js';
+import { httpErrorFor, type ApiErrorCode, type ErrorBody, type HttpError } from './error-mapping.js';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import type { ServerMetrics } from './server-metrics.js';
 import { GraftError } from '../core/errors.js';
 
@@ -23,12 +25,15 @@ export interface AppOptions {
   readonly isCorsPath?: (path: string) => boolean;
   /** The folder the server writes into (the dashboard's data folder): a full disk is a 507 that names it. */
   readonly storageDir?: string;
+  /** Called once per answered request (`graft serve --log`); see access-log.ts for what an entry holds. */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
 /**
  * A fastify instance where every client error, the framework's own included (a bad URL, an over-long URL or
- * header, a malformed body), is answered in Graft's JSON format (`{ error: { code, message, hint? } }`) with a
- * 4xx status, and counted in /metrics. Routes are added by the caller.
+ * header, a malformed body), is answered in Graft's JSON format (`{ error: { code, message, hint?, requestId } }`)
+ * with a 4xx status, and counted in /metrics. Every answer carries the request's id in X-Request-Id (the client's
+ * own when it is safe to repeat). Routes are added by the caller.
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { metrics } = options;
@@ -36,6 +41,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit,
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs, http: timeoutChecks(options.requestTimeoutMs) }),
     logger: false,
+    genReqId: (request) => requestIdFor(request.headers[REQUEST_ID_HEADER]),
     // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and
     // say nothing. Kept, additionalProperties: false refuses it, and the message names the field.
     ajv: { customOptions: { removeAdditional: false } },
@@ -51,6 +57,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       const message = code === 'URI_TOO_LONG' ? 'A part of the URL is too long.' : `The URL cannot be decoded: ${error.message}.`;
       void sendError(reply, httpErrorFor(new FrameworkError(code === 'URI_TOO_LONG' ? 414 : 400, message)));
       metrics.observeRequest('unmatched', request.method, reply.statusCode, 0);
+      // No hook runs for these: the log line is written here.
+      options.accessLog?.(accessLogEntry(request, reply));
     },
     // Errors node's HTTP parser finds before fastify sees a request (a request line or headers over 16 KB, bytes
     // that are not HTTP, a body that never finishes); fastify's default answers in its own format.
@@ -63,12 +71,19 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
             ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
             : [400, 'BAD_REQUEST', 'The request is not valid HTTP.'];
       metrics.observeRequest('unparsed', 'unknown', status, 0);
+      // Its headers were not read, so a client's X-Request-Id is unknown: the id is a new one.
+      const requestId = requestIdFor(undefined);
       if (socket.writable) {
-        const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
-        socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        const body = JSON.stringify({ error: { code, message, requestId } } satisfies ErrorBody);
+        socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
+      options.accessLog?.(unparsedAccessEntry(status, code, requestId));
       socket.destroy(error);
     },
+  });
+  // First, so that an answer given by a later hook (a refused token) carries it too.
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
   });
   await app.register(multipart, { limits: options.multipartLimits });
   await app.register(cookie);
@@ -81,13 +96,14 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(cors, {
       delegator: (request, callback) => {
         const path = request.url.split('?')[0] ?? '';
-        callback(null, isCorsPath(path) ? { origin: [...allowed], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization', 'x-graft-request'], maxAge: 600 } : { origin: false });
+        callback(null, isCorsPath(path) ? { origin: [...allowed], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization', 'x-graft-request', REQUEST_ID_HEADER], exposedHeaders: [REQUEST_ID_HEADER], maxAge: 600 } : { origin: false });
       },
     });
   }
   registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    options.accessLog?.(accessLogEntry(request, reply));
   });
   // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
   // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
@@ -99,16 +115,25 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (isClosing) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
-    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir })),
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir }), error),
   );
   app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } satisfies ErrorBody),
+    sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } }),
   );
   return app;
 }
 
-function sendError(reply: FastifyReply, error: { status: number; body: ErrorBody }): FastifyReply {
-  return reply.code(error.status).type('application/json; charset=utf-8').send(error.body);
+/**
+ * Answers with an error body that names the request's id (a user can quote it; the log line has it too), and notes
+ * the error for the access log: its code, and for a server error (5xx) the message, and the stack of an INTERNAL one.
+ */
+function sendError(reply: FastifyReply, error: HttpError, cause?: unknown): FastifyReply {
+  const { code, message } = error.body.error;
+  const isServerError = error.status >= 500;
+  const stack = code === 'INTERNAL' && cause instanceof Error ? cause.stack : undefined;
+  noteAccess(reply.request, { error: { code, ...(isServerError ? { message } : {}), ...(stack === undefined ? {} : { stack }) } });
+  const body: ErrorBody = { error: { ...error.body.error, requestId: reply.request.id } };
+  return reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id).type('application/json; charset=utf-8').send(body);
 }
 
 /** A framework-level client error with its status, mapped like fastify's own (see error-mapping.ts). */

@@ -4,9 +4,10 @@ import { GraftError, type GraftErrorCode } from '../core/errors.js';
 import { ACCEPTED_FORMS_HINT } from './image-input.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
 
-/** What every error reply looks like: `{ error: { code, message, hint? } }`. */
+/** What every error reply looks like: `{ error: { code, message, hint?, requestId? } }`. */
 export interface ErrorBody {
-  readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly hint?: string };
+  /** `requestId` is the request's X-Request-Id (absent only when the request could not be parsed as HTTP). */
+  readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly hint?: string; readonly requestId?: string };
 }
 
 export type ApiErrorCode = GraftErrorCode | ServeErrorCode;

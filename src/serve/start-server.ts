@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { AccessLogEntry } from './access-log.js';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
 import { registerApiRoutes } from './api-routes.js';
@@ -58,6 +59,11 @@ export interface ServeOptions {
   readonly watch?: boolean;
   /** How often model files are polled for changes. Defaults to 1000 ms. */
   readonly reloadPollMs?: number;
+  /**
+   * Called once per answered request, probes included, with what an access log line says (the CLI prints it, see
+   * `--log`). Never given a header, the query string or a body.
+   */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
   /** Reloads and failed reloads (the CLI prints them). */
   readonly onEvent?: (event: ModelRegistryEvent) => void;
 }
@@ -144,6 +150,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       corsOrigins: options.corsOrigins ?? [],
       isCorsPath: (path) => path.startsWith('/v1/models') || path === OPENAPI_PATH,
       ...(options.dashboard ? { storageDir: resolve(options.dashboard.dataDir) } : {}),
+      ...(options.accessLog ? { accessLog: options.accessLog } : {}),
     });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
 

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { multipartBody, requestCounts } from '../http-support.js';
+import { multipartBody, parseRawResponse, rawSocket, requestCounts } from '../http-support.js';
 import { repoRoot } from '../support.js';
 import { removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
 
@@ -103,9 +103,9 @@ describe('graft serve under load and at shutdown', () => {
     }
   }, 60_000);
 
-  it('SIGTERM with requests in flight: every one is answered, then the process exits 0', async () => {
+  it('SIGTERM with requests in flight: every one is answered, then the process exits 0 (and --log off prints no lines)', async () => {
     // A long batching window keeps the requests waiting inside the server when the signal arrives.
-    const serve = await startServe(model.dir, ['--batch-window-ms', '1500']);
+    const serve = await startServe(model.dir, ['--batch-window-ms', '1500', '--log', 'off']);
     const name = (await (await fetch(`${serve.url}/v1/models`)).json()) as { models: { name: string }[] };
     const predict = `${serve.url}/v1/models/${name.models[0]!.name}/predict`;
     // In flight = sent whole before the signal (a request that reaches a closing server is refused, rightly).
@@ -127,6 +127,129 @@ describe('graft serve under load and at shutdown', () => {
     expect(await Promise.all(statuses)).toEqual(Array.from({ length: 16 }, () => 200));
     expect(await serve.exited).toBe(0);
     expect(serve.stderr()).toMatch(/SIGTERM: shutting down/);
+    expect(serve.stderr()).not.toMatch(/ POST \/v1\/models|"requestId"/);
     await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();
   }, 60_000);
+
+  // Access logs: a line per request on stderr (stdout keeps the one --json object), with the request's id, which the
+  // reply's X-Request-Id header and every error body also carry.
+  it('--log json: an object per line naming the request id, model and images; hostile ids replaced; no token, no probes', async () => {
+    const token = 'serve-log-secret-token-0123456789';
+    const serve = await startServe(model.dir, ['--log', 'json', '--token', token]);
+    try {
+      const name = basename(model.dir);
+      const auth = { authorization: `Bearer ${token}` };
+      const predicted = await fetch(`${serve.url}/v1/models/${name}/predict?top_k=2`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg', 'x-request-id': 'client-42' }, body: jpeg });
+      expect([predicted.status, predicted.headers.get('x-request-id')]).toEqual([200, 'client-42']);
+      const missing = await fetch(`${serve.url}/no/such/page?key=${token}`, { headers: { ...auth, 'x-request-id': 'trace-404' } });
+      expect([missing.status, ((await missing.json()) as ErrorJson).error.requestId]).toEqual([404, 'trace-404']);
+      const text = await fetch(`${serve.url}/v1/models/${name}/predict`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hi' });
+      const textId = text.headers.get('x-request-id');
+      expect([text.status, ((await text.json()) as ErrorJson).error.requestId]).toEqual([415, textId]);
+      const unauthorized = await fetch(`${serve.url}/v1/models`, { headers: { 'x-request-id': 'no-token' } });
+      expect([unauthorized.status, ((await unauthorized.json()) as ErrorJson).error.requestId]).toEqual([401, 'no-token']);
+      // Ids that would forge or flood a line: too long, with spaces and quotes, with a bare CR (only a raw socket sends it).
+      const hostile = ['h'.repeat(300), 'x" 200 0ms id=forged'];
+      for (const id of hostile) {
+        const response = await fetch(`${serve.url}/v1/models/${name}`, { headers: { ...auth, 'x-request-id': id } });
+        expect(response.headers.get('x-request-id')).toMatch(UUID);
+      }
+      const raw = await rawSocket(serve.url, `GET /v1/models/${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nX-Request-Id: cr\rforged\r\nConnection: close\r\n\r\n`);
+      // node's parser refuses a bare CR: the answer and the line are a 400 with an id of the server's.
+      const rawReply = parseRawResponse(raw) as { status: number; body: ErrorJson };
+      expect([rawReply.status, rawReply.body.error.requestId]).toEqual([400, expect.stringMatching(UUID)]);
+      expect(raw).not.toMatch(/forged/);
+      for (const probe of ['/healthz', '/readyz']) expect((await fetch(`${serve.url}${probe}`, { headers: { 'x-request-id': 'probe' } })).status).toBe(200);
+
+      const entries = await logEntries(serve, 7);
+      const byId = (id: string | null) => entries.filter((e) => e.requestId === id);
+      expect(byId('client-42')).toEqual([expect.objectContaining({ method: 'POST', path: `/v1/models/${name}/predict`, status: 200, model: name, images: 1 })]);
+      expect(byId('client-42')[0]!.error).toBeUndefined();
+      expect(byId('trace-404')).toEqual([expect.objectContaining({ method: 'GET', path: '/no/such/page', status: 404, error: { code: 'NOT_FOUND' } })]);
+      expect(byId(textId)).toEqual([expect.objectContaining({ path: `/v1/models/${name}/predict`, status: 415, error: { code: 'UNSUPPORTED_MEDIA_TYPE' } })]);
+      expect(byId('no-token')).toEqual([expect.objectContaining({ status: 401, error: { code: 'UNAUTHORIZED' } })]);
+      for (const e of entries) {
+        expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+        expect(e.durationMs).toBeGreaterThanOrEqual(0);
+      }
+      expect(entries.filter((e) => e.path === `/v1/models/${name}` && UUID.test(e.requestId))).toHaveLength(2);
+      expect(byId(rawReply.body.error.requestId!)).toEqual([expect.objectContaining({ method: '-', path: '-', status: 400, error: { code: 'BAD_REQUEST' } })]);
+      expect(entries.map((e) => e.path)).not.toContain('/healthz');
+      expect(entries.map((e) => e.path)).not.toContain('/readyz');
+      expect(serve.stderr()).not.toContain(token);
+      expect(serve.stderr()).not.toMatch(/forged|hhhhhhhhhh|probe/);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  }, 60_000);
+
+  it('--log text (the default): a line per predict, 404, 415 and 503 with status, ms, id and the error; --log-probes adds the probes', async () => {
+    const serve = await startServe(model.dir, ['--log-probes']);
+    try {
+      const name = basename(model.dir);
+      await fetch(`${serve.url}/v1/models/${name}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-request-id': 'text-200' }, body: jpeg });
+      await fetch(`${serve.url}/v1/models/nope`, { headers: { 'x-request-id': 'text-404' } });
+      await fetch(`${serve.url}/v1/models/${name}/predict`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-request-id': 'text-415' }, body: 'hi' });
+      await fetch(`${serve.url}/healthz`, { headers: { 'x-request-id': 'text-probe' } });
+      await waitFor(() => serve.stderr().includes('id=text-probe'));
+      const line = (id: string) => serve.stderr().split('\n').filter((l) => l.includes(` id=${id}`));
+      const prefix = String.raw`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
+      expect(line('text-200')).toEqual([expect.stringMatching(new RegExp(`${prefix} POST /v1/models/${name}/predict 200 [\\d.]+ms id=text-200 model=${name} images=1$`))]);
+      expect(line('text-404')).toEqual([expect.stringMatching(new RegExp(`${prefix} GET /v1/models/nope 404 [\\d.]+ms id=text-404 error=MODEL_NOT_FOUND$`))]);
+      expect(line('text-415')).toEqual([expect.stringMatching(new RegExp(`${prefix} POST /v1/models/${name}/predict 415 [\\d.]+ms id=text-415 error=UNSUPPORTED_MEDIA_TYPE$`))]);
+      expect(line('text-probe')).toEqual([expect.stringMatching(/ GET \/healthz 200 /)]);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+    // A server error's line says what went wrong. A 1 ms deadline is always missed (the batcher alone waits 3 ms).
+    const late = await startServe(model.dir, ['--timeout-ms', '1', '--verbose']);
+    try {
+      const response = await fetch(`${late.url}/v1/models/${basename(model.dir)}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-request-id': 'text-503' }, body: jpeg });
+      expect(response.status).toBe(503);
+      await waitFor(() => late.stderr().includes('id=text-503'));
+      const lines = late.stderr().split('\n');
+      const at = lines.findIndex((l) => l.includes(' id=text-503'));
+      expect(lines[at]).toMatch(/ 503 [\d.]+ms id=text-503 model=\S+ images=1 error=TIMEOUT "The request took longer than 1 ms\."$/);
+      // --verbose adds a stack only to an INTERNAL error, an unexpected one: a timeout is not.
+      expect(lines[at + 1] ?? '').not.toMatch(/^\s+at /);
+    } finally {
+      late.child.kill('SIGTERM');
+      await late.exited;
+    }
+  }, 60_000);
 });
+
+interface ErrorJson {
+  error: { code: string; message: string; requestId?: string };
+}
+
+interface LogEntry {
+  time: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+  model?: string;
+  images?: number;
+  error?: { code: string; message?: string };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little. */
+async function waitFor(isDone: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const started = Date.now(); !isDone(); ) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the access log');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The access log's JSON lines on stderr, once there are at least `count`; every one must parse on its own. */
+async function logEntries(serve: ServeProcess, count: number): Promise<LogEntry[]> {
+  const lines = () => serve.stderr().split('\n').filter((line) => line.startsWith('{'));
+  await waitFor(() => lines().length >= count);
+  return lines().map((line) => JSON.parse(line) as LogEntry);
+}

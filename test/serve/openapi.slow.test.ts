@@ -166,8 +166,11 @@ describe.skipIf(!hasShared)('GET /openapi.json describes the API the server serv
     await expectDescribed(document, '/metrics', 'get', await fetch(`${server.url}/metrics`), 200);
     await expectDescribed(document, '/openapi.json', 'get', await fetch(`${server.url}/openapi.json`), 200);
 
-    const notFound = (await expectDescribed(document, predictPath, 'post', await fetch(`${server.url}/v1/models/wasps/predict`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } }), 404)) as { error: { code: string } };
+    const notFound = (await expectDescribed(document, predictPath, 'post', await fetch(`${server.url}/v1/models/wasps/predict`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } }), 404)) as { error: { code: string; requestId?: string } };
     expect(notFound.error.code).toBe('MODEL_NOT_FOUND');
+    // Every error body names its request (X-Request-Id), and the document describes that field.
+    expect(notFound.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(document.components.schemas['Error'])).toContain('"requestId"');
     await expectDescribed(document, '/v1/models/{name}', 'get', await fetch(`${server.url}/v1/models/wasps`), 404);
     await expectDescribed(document, predictPath, 'post', await fetch(predict, { method: 'POST', body: 'a photo of a bee', headers: { 'content-type': 'text/plain' } }), 415);
     await expectDescribed(document, predictPath, 'post', await fetch(predict, { method: 'POST', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), headers: { 'content-type': 'image/png' } }), 415);

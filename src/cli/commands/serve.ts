@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../core/errors.js';
+import { ACCESS_LOG_FORMATS, formatAccessLine, isProbePath, type AccessLogEntry, type AccessLogFormat } from '../../serve/access-log.js';
 import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { isVerboseOn, printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
@@ -23,6 +24,8 @@ interface ServeFlags extends AccessFlags {
   watch: boolean;
   shutdownDelayMs: number;
   json: boolean;
+  log: AccessLogFormat;
+  logProbes: boolean;
 }
 
 /** `graft serve <model-dir...>`: the HTTP API (and the web page with --web) until SIGINT/SIGTERM. */
@@ -44,7 +47,13 @@ export function registerServe(program: Command): void {
     .option('--cors <origin>', 'let pages of this origin call the prediction API, e.g. https://app.example.com (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--no-watch', 'do not reload a model when its files change')
     .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseNonNegativeInteger, 0)
-    .option('--json', 'print one JSON object (url and models) on stdout', false);
+    .option('--json', 'print one JSON object (url and models) on stdout', false)
+    .addOption(
+      new Option('--log <format>', 'access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line) or off. /healthz and /readyz are not logged')
+        .choices([...ACCESS_LOG_FORMATS])
+        .default('text'),
+    )
+    .option('--log-probes', 'also log /healthz and /readyz (Kubernetes probes them every few seconds)', false);
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       try {
@@ -72,6 +81,7 @@ export function registerServe(program: Command): void {
           webRoot: flags.web ?? webAppRoot(),
           ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot, cacheDir: cacheDirFrom(undefined), ...backboneSearch() } } : {}),
           watch: flags.watch,
+          ...(flags.log === 'off' ? {} : { accessLog: accessLogWriter(flags.log, flags.logProbes) }),
           onEvent: (event) =>
             process.stderr.write(
               event.type === 'reload'
@@ -97,4 +107,16 @@ export function registerServe(program: Command): void {
         reportFailure(error, flags.json);
       }
     });
+}
+
+/**
+ * Access log lines go to stderr with the server's other running notes (reloads, warnings): stdout keeps the start-up
+ * result alone, so `--json` still prints exactly one JSON object there.
+ */
+function accessLogWriter(format: Exclude<AccessLogFormat, 'off'>, isLoggingProbes: boolean): (entry: AccessLogEntry) => void {
+  const withStack = isVerboseOn();
+  return (entry) => {
+    if (!isLoggingProbes && isProbePath(entry.path)) return;
+    process.stderr.write(`${formatAccessLine(entry, format, { withStack })}\n`);
+  };
 }
