@@ -64,7 +64,7 @@ describe('graft ui on a full disk', () => {
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     const body = (await response.json()) as ErrorJson;
     expect(Object.keys(body), what).toEqual(['error']);
-    expect(body.error, what).toEqual({ code: 'INSUFFICIENT_STORAGE', message: expect.stringContaining(`The disk holding ${dataDir} is full; free space and retry (`), hint: expect.any(String) });
+    expect(body.error, what).toEqual({ code: 'INSUFFICIENT_STORAGE', message: expect.stringContaining(`The disk holding ${dataDir} is full; free space and retry (`), hint: expect.any(String), requestId: response.headers.get('x-request-id') });
   };
 
   it('answers an upload, a run request and a new project with 507 naming the data folder, keeps nothing of them, and works again once there is space', async () => {
