@@ -41,11 +41,6 @@ export function noteAccess(request: FastifyRequest, note: AccessNote): void {
   notes.set(request, { ...notes.get(request), ...note });
 }
 
-/** Kubernetes probes these every few seconds: their lines would drown the others, so they are left out by default. */
-export function isProbePath(path: string): boolean {
-  return path === '/healthz' || path === '/readyz';
-}
-
 /** The entry for a request whose answer has just been sent. */
 export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): AccessLogEntry {
   return {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessLogEntry } from './access-log.js';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
+import { isProbePath } from './access/access-control.js';
 import { registerApiRoutes } from './api-routes.js';
 import { createApp, listenOn } from './create-app.js';
 import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
@@ -144,7 +145,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       metrics,
       access: {
         ...(tokenValue === undefined ? {} : { token: new AccessToken(tokenValue) }),
-        isProtected: (path) => (isOpenApi ? isDashboardPath(path) : path !== '/healthz' && path !== '/readyz'),
+        isProtected: (path) => (isOpenApi ? isDashboardPath(path) : !isProbePath(path)),
         allowedHosts: options.allowedHosts ?? [],
       },
       corsOrigins: options.corsOrigins ?? [],

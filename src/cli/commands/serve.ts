@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../core/errors.js';
-import { ACCESS_LOG_FORMATS, formatAccessLine, isProbePath, type AccessLogEntry, type AccessLogFormat } from '../../serve/access-log.js';
+import { isProbePath } from '../../serve/access/access-control.js';
+import { ACCESS_LOG_FORMATS, formatAccessLine, type AccessLogEntry, type AccessLogFormat } from '../../serve/access-log.js';
 import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';

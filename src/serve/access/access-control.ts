@@ -21,7 +21,15 @@ export interface AccessOptions {
 /** Header a page sends with every state-changing request; a cross-site form or "simple" request cannot set it. */
 export const REQUEST_HEADER = 'x-graft-request';
 
-const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+
+/**
+ * Liveness and readiness: open whatever the token (a load balancer has none), and left out of the access log by default
+ * (Kubernetes probes them every few seconds).
+ */
+export function isProbePath(path: string): boolean {
+  return PROBE_PATHS.has(path);
+}
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -37,7 +45,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): void {
   const allowedHosts = options.allowedHosts ?? [];
   const corsOrigins = new Set(options.corsOrigins ?? []);
-  const isProtected = options.isProtected ?? ((path: string) => !PUBLIC_PATHS.has(path));
+  const isProtected = options.isProtected ?? ((path: string) => !isProbePath(path));
   const token = options.token;
 
   app.addHook('onRequest', async (request, reply) => {

@@ -163,12 +163,15 @@ export class RunQueue {
    */
   async close(): Promise<void> {
     this.isClosed = true;
-    for (const id of this.pending.splice(0)) {
-      this.options.store.markInterrupted(id, SHUTDOWN_BEFORE_START);
-      this.emit(id, { type: 'status', status: 'interrupted', error: SHUTDOWN_BEFORE_START });
-    }
+    for (const id of this.pending.splice(0)) this.markInterrupted(id, SHUTDOWN_BEFORE_START);
     this.current?.controller.abort();
     await this.active;
+  }
+
+  /** Stores a run as interrupted, saying why, and tells its listeners. */
+  private markInterrupted(runId: number, reason: string): void {
+    this.options.store.markInterrupted(runId, reason);
+    this.emit(runId, { type: 'status', status: 'interrupted', error: reason });
   }
 
   private emit(runId: number, event: RunEvent): void {
@@ -286,9 +289,7 @@ export class RunQueue {
         const done = store.epochs(runId).length;
         const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;
         if (this.isClosed) {
-          const reason = `the server was stopped while this run was training: ${note}`;
-          store.markInterrupted(runId, reason);
-          this.emit(runId, { type: 'status', status: 'interrupted', error: reason });
+          this.markInterrupted(runId, `the server was stopped while this run was training: ${note}`);
           return;
         }
         store.markCancelled(runId, note);
