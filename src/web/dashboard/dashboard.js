@@ -8,6 +8,7 @@ import { webcamPanel } from './webcam-samples.js';
 import { tryModelPanel } from './try-model.js';
 import { pacedAnnouncer } from './paced-announcer.js';
 import { tieFailure, untieFailure } from './failure-ties.js';
+import { fillChartTable } from './chart-table.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -272,6 +273,8 @@ async function openRun(runId, { isFocused = false } = {}) {
   const redraw = () => {
     drawChart(svgById('loss-chart'), epochs, 'loss', fineTuneStarted);
     drawChart(svgById('acc-chart'), epochs, 'acc', fineTuneStarted);
+    fillChartTable(/** @type {HTMLTableElement} */ (byId('loss-table')), epochs, 'loss');
+    fillChartTable(/** @type {HTMLTableElement} */ (byId('acc-table')), epochs, 'acc');
   };
   redraw();
   runAnnouncer.clear();
