@@ -428,7 +428,8 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
   it('draws the fine-tuning epochs after a "fine-tuning starts" marker', async () => {
     // A stored run with both phases (the curves come from the store; no training needed).
     const { store } = server.dashboard;
-    const project = store.createProject('phases', data.root);
+    // A name with "folder" in it: a refusal of the name is still tied to the name field.
+    const project = store.createProject('Phases folder', data.root);
     // An MLP head (a linear head is solved, with no epochs to draw).
     const run = store.createRun(project.id, { epochs: 4, hidden: 16, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
     store.markRunning(run.id);
@@ -489,6 +490,18 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect.soft(await contrastProblems(page), colorScheme).toEqual([]);
       }
       expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('7 / 7');
+      // A second project of its name (case and spaces aside) is refused, said in the live region, and tied to the
+      // name field, not to the folder, in either form.
+      for (const [form, field, button] of [['folder-form', 'Name', 'Create from folder'], ['upload-project-form', 'Name for an upload project', 'Create empty project for uploads']] as const) {
+        await page.evaluate("document.getElementById('project-message').textContent = ''");
+        await page.getByLabel(field, { exact: true }).fill('  PHASES folder ');
+        if (form === 'folder-form') await page.getByLabel(/Folder on the server/).fill(data.root);
+        await page.getByRole('button', { name: button }).click();
+        await page.waitForFunction("document.getElementById('project-message').classList.contains('error')");
+        expect(await failureTie(page, field, `#${form} [name=name]`), form).toEqual({ invalid: 'true', description: `The name "PHASES folder" is taken by project #${project.id} ("Phases folder"); project names differ by more than case and spaces. (choose another name, or use project #${project.id})`, saidIn: ['project-message'] });
+        if (form === 'folder-form') expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ saidIn: [] });
+      }
+      expect(store.projects().filter((p) => p.name.toLowerCase() === 'phases folder')).toHaveLength(1);
       expect(await page.locator('#fine-tune-legend').textContent()).toContain('fine-tuning starts');
       // What the model holds, and the held-out comparison that decided it; the class-weighted scores are said.
       const outcome = page.locator('#fine-tune-outcome');
