@@ -173,8 +173,8 @@ describe('graft report on a trained model', () => {
         'div "Per-class scores, scrollable"',
       ]);
       // Each chart's table, opened from the keyboard and read through the accessibility tree, holds the run's numbers.
-      const manifestJson = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
-      const selection = manifestJson.training!.outcome.selection!;
+      const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
+      const selection = manifest.training!.outcome.selection!;
       expect(await accessibleTables(page).then((tables) => tables.map((t) => t.name))).toEqual(['Confusion matrix', 'Per-class scores']);
       for (const summary of await page.locator('summary').all()) {
         await summary.focus();
@@ -220,7 +220,6 @@ describe('graft report on a trained model', () => {
       const matrix = labels.map((_, t) => labels.map((__, p) => (p === t ? t : p === (t + 1) % 11 ? 10 - t : 0)));
       const confusion = { labels, matrix };
       const perClass = Object.fromEntries(labels.map((l) => [l, { precision: 0.5, recall: 0.5, f1: 0.5, support: 10 }]));
-      const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
       const evaluation = { dataset: 'd', count: 110, accuracy: 0.5, perClass, macroF1: 0.5, confusion, misclassified: [], misclassifiedTotal: 0, skipped: 0 };
       // Training curves (an MLP head, then fine-tuning from epoch 3): their tables hold the history's numbers, the
       // fine-tuning epochs said, a missing validation score said as 'n/a'.
