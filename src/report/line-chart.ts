@@ -108,7 +108,8 @@ export function lineChartSvg(options: LineChartOptions): string {
   );
 }
 
-function formatTick(value: number): string {
+/** A value as the chart's axis labels and summary write it (its data table too): 3 decimals under 1, 2 up to 100. */
+export function formatTick(value: number): string {
   if (value === 0) return '0';
   const abs = Math.abs(value);
   return abs >= 100 ? value.toFixed(0) : abs >= 1 ? value.toFixed(2) : value.toFixed(3);

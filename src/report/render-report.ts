@@ -4,7 +4,8 @@ import type { EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
-import { LINE_STROKES, lineChartSvg } from './line-chart.js';
+import { chartFigure } from './chart-figure.js';
+import { LINE_STROKES } from './line-chart.js';
 import { hslToRgb, readableTextOn } from './readable-text-color.js';
 import { REPORT_CSS } from './report-css.js';
 
@@ -141,11 +142,11 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
   const chosen = selection.chosen;
   const highlight = { series: kinds.indexOf(kindOf(chosen)), index: cs.indexOf(chosen.c), label: 'chosen' };
   const xLabels = cs.map((c) => (c >= 1 ? String(Number(c.toPrecision(1))) : c.toExponential(0)));
-  const accuracy = lineChartSvg({ title: 'Cross-validated accuracy', series: series('accuracy'), xLabels, xTitle: 'C', highlight });
-  const logLoss = lineChartSvg({ title: 'Cross-validated log-loss', series: series('logLoss'), xLabels, xTitle: 'C', highlight });
+  const accuracy = chartFigure({ title: 'Cross-validated accuracy', series: series('accuracy'), xLabels, xTitle: 'C', highlight }, 'CV accuracy by C');
+  const logLoss = chartFigure({ title: 'Cross-validated log-loss', series: series('logLoss'), xLabels, xTitle: 'C', highlight }, 'CV log-loss by C');
   return `<section aria-labelledby="cv-h"><h2 id="cv-h">How the head was chosen</h2>
 <p class="note">${escapeHtml(`${selection.folds}-fold cross-validation${selection.grouped ? ' (grouped)' : ''} on the training images only${selection.sample ? ` (a stratified sample of ${selection.sample.rows} of ${selection.sample.of} rows; the chosen head was refitted on all)` : ''}; the lowest ${selection.criterion} won: ${kindOf(chosen)}, C = ${chosen.c.toPrecision(2)}, CV accuracy ${percent(chosen.accuracy)}.${selection.classWeighted ? ' Scores weigh every class alike (balanced class weights): accuracy is the mean recall over classes.' : ''} Validation and test images were never used to choose.`)}</p>
-<div class="charts"><figure>${accuracy}<figcaption>CV accuracy by C</figcaption></figure><figure>${logLoss}<figcaption>CV log-loss by C</figcaption></figure></div></section>`;
+<div class="charts">${accuracy}${logLoss}</div></section>`;
 }
 
 /** Training images whose given label the cross-validated head confidently contradicts. */
@@ -167,15 +168,15 @@ function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, tota
 function curvesSection(history: ReportData['manifest']['metrics']['history'], fineTuneFrom: number | undefined): string {
   const marker = fineTuneFrom === undefined ? undefined : { epoch: fineTuneFrom, label: 'fine-tuning' };
   if (!history.length) return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><p class="note">The manifest records no training history.</p></section>`;
-  const loss = lineChartSvg({
+  const loss = chartFigure({
     title: 'Loss',
     marker,
     series: [
       { name: 'train loss', values: history.map((h) => h.loss), color: '#2563eb' },
       { name: 'val loss', values: history.map((h) => h.val_loss), color: '#dc2626', stroke: 'dashed' },
     ],
-  });
-  const acc = lineChartSvg({
+  }, 'Loss per epoch');
+  const acc = chartFigure({
     title: 'Accuracy',
     marker,
     yMin: 0,
@@ -184,8 +185,8 @@ function curvesSection(history: ReportData['manifest']['metrics']['history'], fi
       { name: 'train acc', values: history.map((h) => h.acc), color: '#2563eb' },
       { name: 'val acc', values: history.map((h) => h.val_acc), color: '#dc2626', stroke: 'dashed' },
     ],
-  });
-  return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><div class="charts"><figure>${loss}<figcaption>Loss per epoch</figcaption></figure><figure>${acc}<figcaption>Accuracy per epoch</figcaption></figure></div></section>`;
+  }, 'Accuracy per epoch');
+  return `<section aria-labelledby="curves-h"><h2 id="curves-h">Training curves</h2><div class="charts">${loss}${acc}</div></section>`;
 }
 
 function evaluationSections(e: ReportEvaluation): string {

@@ -14,6 +14,12 @@ code{background:var(--panel);padding:1px 4px;border-radius:4px;overflow-wrap:any
 .summary dd{margin:0;overflow-wrap:anywhere}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,360px),1fr));gap:16px}
 figure{margin:0;min-width:0}
+.chart-block{min-width:0}
+.chart-data{margin-top:4px}
+.chart-data summary{cursor:pointer;width:max-content;max-width:100%;color:var(--fg)}
+.chart-data summary:focus-visible{outline:3px solid #2563eb;outline-offset:2px}
+.chart-data table{margin-top:4px}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 figcaption{font-size:.85rem;color:var(--muted)}
 svg.chart{width:100%;height:auto;display:block;background:var(--panel);border:1px solid var(--line);border-radius:8px}
 svg .grid{stroke:#e5e7eb;stroke-width:1}

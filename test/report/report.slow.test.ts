@@ -5,9 +5,10 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerReport } from '../../src/cli/commands/report.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { formatTick } from '../../src/report/line-chart.js';
 import { renderReport } from '../../src/report/render-report.js';
 import type { ModelManifest } from '../../src/model/manifest.js';
-import { contrastProblems, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
+import { accessibleTables, contrastProblems, focusProblems, namingProblems, tabThrough, type AxTable } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
 
 describe('renderReport (pure)', () => {
@@ -33,6 +34,15 @@ describe('renderReport (pure)', () => {
     const withFiles = renderReport({ manifest, modelName: 'm', evaluation, labelIssues: [{ file, given: 'c', predicted: 'a<b', confidence: 0.9, givenProbability: 0.05 }], generatedAt: 'now' });
     expect(withFiles).not.toContain('<img src=y');
     expect(withFiles.match(/x&lt;img src=y onerror=alert\(1\)&gt;\.jpg/g)?.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("gives each chart's points as a table: caption, headers with scope, values as the chart writes them, gaps said", () => {
+    const html = renderReport({ manifest, modelName: 'm', evaluation: null, generatedAt: 'now' });
+    expect(html.match(/<details class="chart-data"><summary>Data table/g)).toHaveLength(2);
+    expect(html).toContain('<caption class="visually-hidden">Loss</caption><thead><tr><th scope="col">epoch</th><th scope="col">train loss</th><th scope="col">val loss</th></tr></thead>');
+    // The second epoch has no validation scores: a gap in the line, 'n/a' in the table.
+    expect(html).toContain('<tr><th scope="row">2</th><td>0.500</td><td>n/a</td></tr>');
+    expect(html).toContain('<tr><th scope="row">1</th><td>0.500</td><td>0.400</td></tr>');
   });
 
   it('says what a fine-tuning run kept, and the held-out comparison that decided it', () => {
@@ -156,7 +166,50 @@ describe('graft report on a trained model', () => {
       // The scrollable tables are reachable (and scrollable) with the keyboard, and show it.
       const walk = await tabThrough(page);
       expect(focusProblems(walk)).toEqual([]);
-      expect(walk.stops.map((s) => s.what)).toEqual(['div "Confusion matrix, scrollable"', 'div "Per-class scores, scrollable"']);
+      expect(walk.stops.map((s) => s.what)).toEqual([
+        'summary "Data table of Cross-validated accuracy"',
+        'summary "Data table of Cross-validated log-loss"',
+        'div "Confusion matrix, scrollable"',
+        'div "Per-class scores, scrollable"',
+      ]);
+      // Each chart's table, opened from the keyboard and read through the accessibility tree, holds the run's numbers.
+      const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
+      const selection = manifest.training!.outcome.selection!;
+      expect(await accessibleTables(page).then((tables) => tables.map((t) => t.name))).toEqual(['Confusion matrix', 'Per-class scores']);
+      for (const summary of await page.locator('summary').all()) {
+        await summary.focus();
+        await page.keyboard.press('Enter');
+      }
+      const tables = await accessibleTables(page);
+      const kindOf = (r: { trainViews: string; tta: boolean }): string => `${r.trainViews}${r.tta ? ' + TTA' : ''}`;
+      const kinds = [...new Set(selection.table.map(kindOf))];
+      const cs = [...new Set(selection.table.map((r) => r.c))].sort((a, b) => a - b);
+      for (const [title, metric] of [['Cross-validated accuracy', 'accuracy'], ['Cross-validated log-loss', 'logLoss']] as const) {
+        const table = tables.find((t) => t.name === title);
+        expect(table, title).toBeDefined();
+        expect(table!.rows[0]).toEqual(['C', ...kinds].map((name) => ({ role: 'columnheader', name })));
+        expect(table!.rows.length - 1).toBe(cs.length);
+        table!.rows.slice(1).forEach((row, i) => {
+          const c = cs[i]!;
+          // The C label is the axis's: one significant digit.
+          expect(row[0]!.role).toBe('rowheader');
+          expect(Math.abs(Number(row[0]!.name) - c) / c, `${row[0]!.name} for C ${c}`).toBeLessThan(0.5);
+          kinds.forEach((kind, k) => {
+            const score = selection.table.find((r) => r.c === c && kindOf(r) === kind);
+            const isChosen = score !== undefined && score.c === selection.chosen.c && kindOf(score) === kindOf(selection.chosen);
+            const expected = score ? `${formatTick(score[metric])}${isChosen ? ' (chosen)' : ''}` : 'n/a';
+            expect(row[k + 1], `${title}, C ${c}, ${kind}`).toEqual({ role: 'cell', name: expected });
+            if (score) expect(Math.abs(parseFloat(row[k + 1]!.name) - score[metric])).toBeLessThanOrEqual(0.005 * Math.max(1, score[metric]));
+          });
+        });
+      }
+      expect.soft(await namingProblems(page)).toEqual([]);
+      expect.soft(await contrastProblems(page)).toEqual([]);
+      expect(focusProblems(await tabThrough(page))).toEqual([]);
+      await page.setViewportSize({ width: 390, height: 900 });
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth'), 'horizontal overflow at 390px, tables open').toBe(false);
+      await page.screenshot({ path: join(artifactsDir, 'report-tables-390.png'), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 900 });
       const alts = await page.evaluate<string[]>("[...document.querySelectorAll('.mistakes img')].map((i) => i.alt)");
       expect(alts.length).toBeGreaterThan(0);
       for (const alt of alts) expect(alt).toMatch(/^.+: labelled \w+, (predicted|looks like) \w+, \d+\.\d%$/);
@@ -167,8 +220,24 @@ describe('graft report on a trained model', () => {
       const matrix = labels.map((_, t) => labels.map((__, p) => (p === t ? t : p === (t + 1) % 11 ? 10 - t : 0)));
       const confusion = { labels, matrix };
       const perClass = Object.fromEntries(labels.map((l) => [l, { precision: 0.5, recall: 0.5, f1: 0.5, support: 10 }]));
-      const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
       const evaluation = { dataset: 'd', count: 110, accuracy: 0.5, perClass, macroF1: 0.5, confusion, misclassified: [], misclassifiedTotal: 0, skipped: 0 };
+      // Training curves (an MLP head, then fine-tuning from epoch 3): their tables hold the history's numbers, the
+      // fine-tuning epochs said, a missing validation score said as 'n/a'.
+      const history = [{ loss: 1.25, acc: 0.5, val_loss: 1.3, val_acc: 0.45 }, { loss: 0.8, acc: 0.75, val_loss: 0.9, val_acc: 0.6 }, { loss: 0.45, acc: 0.875 }, { loss: 0.2, acc: 0.9583, val_loss: 0.35, val_acc: 0.9 }];
+      const curves = { ...manifest, metrics: { ...manifest.metrics, history }, training: { ...manifest.training!, outcome: { ...manifest.training!.outcome, fineTune: { cut: { tensor: 't', description: 'last 1 block' }, firstEpoch: 3, bestEpoch: 2, stoppedEarly: false, exportCheck: { images: 1, maxAbsDiff: 0 }, kept: 'fine-tuned' } } } } as unknown as ModelManifest;
+      await page.setContent(renderReport({ manifest: curves, modelName: 'curves', evaluation: null, generatedAt: 'now' }));
+      for (const summary of await page.locator('summary').all()) await summary.click();
+      const curveTables = new Map((await accessibleTables(page)).map((t): [string, AxTable] => [t.name, t]));
+      for (const [title, train, val] of [['Loss', 'loss', 'val_loss'], ['Accuracy', 'acc', 'val_acc']] as const) {
+        const table = curveTables.get(title);
+        expect(table?.rows.map((row) => row.map((cell) => cell.name)), title).toEqual([
+          ['epoch', `train ${train === 'loss' ? 'loss' : 'acc'}`, `val ${train === 'loss' ? 'loss' : 'acc'}`],
+          ...history.map((h, i) => [`${i + 1}${i + 1 >= 3 ? ' (fine-tuning)' : ''}`, formatTick(h[train]), val in h ? formatTick((h as Record<string, number>)[val]!) : 'n/a']),
+        ]);
+        expect(table!.rows.slice(1).every((row) => row[0]!.role === 'rowheader')).toBe(true);
+      }
+      expect(curveTables.get('Accuracy')!.rows[3]).toEqual([{ role: 'rowheader', name: '3 (fine-tuning)' }, { role: 'cell', name: '0.875' }, { role: 'cell', name: 'n/a' }]);
+
       await page.setContent(renderReport({ manifest, modelName: 'shades', evaluation, generatedAt: 'now' }));
       expect(await contrastProblems(page)).toEqual([]);
       const weights = await page.evaluate<{ right: string[]; wrong: string[] }>(`(() => {

@@ -208,6 +208,41 @@ describe('training dashboard API', () => {
     expect(list.projects.map((p) => p.name).at(-1)).toBe('shapes');
   });
 
+  it('refuses a second project of one name, case and spaces aside (409, before its folder is looked at), and stores names tidy', async () => {
+    const url = `${server.url}/v1/projects`;
+    const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string; hint?: string } }).error;
+    const first = await fetch(url, json({ name: '  Bees   and wasps ', folder: data.root }));
+    expect(first.status).toBe(201);
+    const bees = (await first.json()) as { id: number; name: string };
+    expect(bees.name).toBe('Bees and wasps');
+    // Another case, other spaces, full-width letters, an upload project, a folder outside the data roots: the same name.
+    for (const [body, said] of [
+      [{ name: 'bees and wasps' }, 'bees and wasps'],
+      [{ name: ' BEES AND\tWASPS', folder: data.root }, 'BEES AND WASPS'],
+      [{ name: 'ＢＥＥＳ and wasps', folder: '/etc' }, 'ＢＥＥＳ and wasps'],
+    ] as const) {
+      const response = await fetch(url, json(body));
+      expect(response.status, JSON.stringify(body)).toBe(409);
+      expect(await errorOf(response)).toMatchObject({
+        code: 'CONFLICT',
+        message: `The name "${said}" is taken by project #${bees.id} ("Bees and wasps"); project names differ by more than case and spaces.`,
+        hint: `choose another name, or use project #${bees.id}`,
+      });
+    }
+    const blank = await fetch(url, json({ name: ' \t ' }));
+    expect(blank.status).toBe(400);
+    expect((await errorOf(blank)).message).toMatch(/^A project needs a name; this one is only white space\. Received: name=/);
+    // Two requests for one name at once (one reads its folder first): one project, the other refused.
+    const race = await Promise.all([fetch(url, json({ name: 'race', folder: data.root })), fetch(url, json({ name: 'RACE' }))]);
+    expect(race.map((r) => r.status).sort()).toEqual([201, 409]);
+    const names = ((await (await fetch(url)).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
+    expect(names.filter((n) => n.toLowerCase() === 'race')).toHaveLength(1);
+    expect(names.filter((n) => n.toLowerCase() === 'bees and wasps')).toEqual(['Bees and wasps']);
+    // A deleted project's name is free again.
+    expect((await fetch(`${url}/${bees.id}`, { method: 'DELETE', headers: { 'x-graft-request': '1' } })).status).toBe(204);
+    expect((await fetch(url, json({ name: 'bees and wasps' }))).status).toBe(201);
+  });
+
   it('keeps its state honest: unknown fields, empty or one-image classes, changes under a run, a second server, a damaged store', async () => {
     const upload = async (projectId: number, label: string, files: string[]) => {
       const form = new FormData();

@@ -9,7 +9,7 @@ import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
-import { accessibilityTree, chooseFilesWithKey, contrastProblems, failureTie, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
+import { accessibilityTree, accessibleTables, chooseFilesWithKey, contrastProblems, failureTie, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
@@ -428,11 +428,13 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
   it('draws the fine-tuning epochs after a "fine-tuning starts" marker', async () => {
     // A stored run with both phases (the curves come from the store; no training needed).
     const { store } = server.dashboard;
-    const project = store.createProject('phases', data.root);
+    // A name with "folder" in it: a refusal of the name is still tied to the name field.
+    const project = store.createProject('Phases folder', data.root);
     // An MLP head (a linear head is solved, with no epochs to draw).
     const run = store.createRun(project.id, { epochs: 4, hidden: 16, backbone: 'nsfwjs_mobilenet_v2', fineTune: { unfreeze: 'last:3', epochs: 3, views: 2, classWeights: 'none' } }, (id) => join(root, 'ui', 'runs', String(id)));
     store.markRunning(run.id);
-    for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 });
+    // Epoch 2 has no validation scores: a gap in the curves, 'n/a' in their tables.
+    for (let e = 1; e <= 4; e++) store.addEpoch(run.id, 'head', e, { loss: 1.2 - e * 0.15, acc: 0.4 + e * 0.08, ...(e === 2 ? {} : { val_loss: 1.25 - e * 0.12, val_acc: 0.38 + e * 0.07 }) });
     for (let e = 1; e <= 3; e++) store.addEpoch(run.id, 'fine-tune', e, { loss: 0.5 - e * 0.08, acc: 0.78 + e * 0.05, val_loss: 0.62 - e * 0.06, val_acc: 0.7 + e * 0.06 });
     const chosen = { head: 'linear', trainViews: 'plain+flip', tta: true, c: 0.1, accuracy: 0.9, logLoss: 0.3 };
     store.markFinished(run.id, {
@@ -459,7 +461,47 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect(await page.locator(`${chart} path.train:not(.ft)`).getAttribute('data-points')).toBe('4');
         expect(await page.locator(chart).getAttribute('aria-label')).toContain('fine-tuning from epoch 5');
       }
+      // Each chart's points as a table, opened from the keyboard and read through the accessibility tree: the run's
+      // numbers as the chart writes them, the fine-tuning epochs said.
+      type Epoch = { epoch: number; phase: string; loss: number; acc: number; val_loss?: number | null; val_acc?: number | null };
+      const stored = (await (await fetch(`${server.url}/v1/runs/${run.id}`, { headers: { authorization: `Bearer ${server.token}` } })).json()) as { epochs: Epoch[] };
+      expect(stored.epochs).toHaveLength(7);
+      for (const summary of await page.locator('#run-charts summary').all()) {
+        await summary.focus();
+        await page.keyboard.press('Enter');
+      }
+      const tables = new Map((await accessibleTables(page)).map((t) => [t.name, t.rows]));
+      const written = (value: number | null | undefined, isPercent: boolean): string => (typeof value !== 'number' ? 'n/a' : isPercent ? `${(value * 100).toFixed(1)}%` : value.toFixed(3));
+      for (const [caption, metric, train, val] of [['Loss per epoch', 'loss', 'loss', 'val_loss'], ['Accuracy per epoch', 'accuracy', 'acc', 'val_acc']] as const) {
+        expect(tables.get(caption), caption).toEqual([
+          ['Epoch', `Train ${metric}`, `Validation ${metric}`].map((name) => ({ role: 'columnheader', name })),
+          ...stored.epochs.map((e) => [
+            { role: 'rowheader', name: `${e.epoch}${e.phase === 'fine-tune' ? ' (fine-tuning)' : ''}` },
+            { role: 'cell', name: written(e[train], train === 'acc') },
+            { role: 'cell', name: written(e[val], train === 'acc') },
+          ]),
+        ]);
+      }
+      expect(tables.get('Loss per epoch')![2]![2]).toEqual({ role: 'cell', name: 'n/a' });
+      expect(tables.get('Accuracy per epoch')![5]![0]).toEqual({ role: 'rowheader', name: '5 (fine-tuning)' });
+      expect.soft(await namingProblems(page)).toEqual([]);
+      for (const colorScheme of ['dark', 'light'] as const) {
+        await page.emulateMedia({ colorScheme });
+        expect.soft(await contrastProblems(page), colorScheme).toEqual([]);
+      }
       expect(await page.locator('#runs-table tbody tr').first().textContent()).toContain('7 / 7');
+      // A second project of its name (case and spaces aside) is refused, said in the live region, and tied to the
+      // name field, not to the folder, in either form.
+      for (const [form, field, button] of [['folder-form', 'Name', 'Create from folder'], ['upload-project-form', 'Name for an upload project', 'Create empty project for uploads']] as const) {
+        await page.evaluate("document.getElementById('project-message').textContent = ''");
+        await page.getByLabel(field, { exact: true }).fill('  PHASES folder ');
+        if (form === 'folder-form') await page.getByLabel(/Folder on the server/).fill(data.root);
+        await page.getByRole('button', { name: button }).click();
+        await page.waitForFunction("document.getElementById('project-message').classList.contains('error')");
+        expect(await failureTie(page, field, `#${form} [name=name]`), form).toEqual({ invalid: 'true', description: `The name "PHASES folder" is taken by project #${project.id} ("Phases folder"); project names differ by more than case and spaces. (choose another name, or use project #${project.id})`, saidIn: ['project-message'] });
+        if (form === 'folder-form') expect(await failureTie(page, 'Folder on the server (one sub-folder per class)', '#folder-form [name=folder]')).toEqual({ saidIn: [] });
+      }
+      expect(store.projects().filter((p) => p.name.toLowerCase() === 'phases folder')).toHaveLength(1);
       expect(await page.locator('#fine-tune-legend').textContent()).toContain('fine-tuning starts');
       // What the model holds, and the held-out comparison that decided it; the class-weighted scores are said.
       const outcome = page.locator('#fine-tune-outcome');

@@ -114,7 +114,8 @@ describe('training dashboard: who may use it, and from where', () => {
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as ErrorJson).error.code).toBe('INVALID_DATASET');
     for (const folder of ['shapes', data.root]) {
-      const created = await post('/v1/projects', { name: 'shapes', folder });
+      // Two projects of one folder: two names (a name is taken once).
+      const created = await post('/v1/projects', { name: `shapes from ${folder}`, folder });
       expect(created.status, folder).toBe(201);
       expect(((await created.json()) as { classes: unknown[] }).classes).toHaveLength(3);
     }

@@ -22,6 +22,8 @@ export interface AxNode {
 }
 
 interface CdpAxNode {
+  nodeId: string;
+  childIds?: string[];
   ignored: boolean;
   role?: { value?: unknown };
   name?: { value?: unknown };
@@ -48,6 +50,41 @@ export async function accessibilityTree(page: Page): Promise<AxNode[]> {
           ...(typeof invalid === 'string' && invalid !== 'false' ? { invalid } : {}),
         };
       });
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** A table as a screen reader reads it: its name (the caption) and, row by row, each cell's role and name. */
+export interface AxTable {
+  readonly name: string;
+  /** Each cell's `role` is `columnheader`, `rowheader` or `cell`: a header marked as such, or a plain cell. */
+  readonly rows: readonly (readonly { readonly role: string; readonly name: string }[])[];
+}
+
+const CELL_ROLES = new Set(['columnheader', 'rowheader', 'cell', 'gridcell']);
+
+/**
+ * The tables in the page's accessibility tree (the ones shown: a table in a closed `<details>` is not there), read
+ * through the tree's structure as a screen reader walks it, not from the DOM.
+ */
+export async function accessibleTables(page: Page): Promise<AxTable[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as unknown as { nodes: CdpAxNode[] };
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    const role = (n: CdpAxNode): string => (n.ignored ? '' : String(n.role?.value ?? ''));
+    const name = (n: CdpAxNode): string => String(n.name?.value ?? '').trim();
+    // The nodes of `roles` under `node`, in document order, not looking inside one (ignored nodes are walked through).
+    const under = (node: CdpAxNode, roles: ReadonlySet<string>): CdpAxNode[] =>
+      (node.childIds ?? []).flatMap((id) => {
+        const child = byId.get(id);
+        if (!child) return [];
+        return roles.has(role(child)) ? [child] : under(child, roles);
+      });
+    return nodes
+      .filter((n) => role(n) === 'table')
+      .map((table) => ({ name: name(table), rows: under(table, new Set(['row'])).map((row) => under(row, CELL_ROLES).map((cell) => ({ role: role(cell), name: name(cell) }))) }));
   } finally {
     await cdp.detach();
   }

@@ -14,6 +14,7 @@ const PAGE_FILES: Readonly<Record<string, string>> = {
   'try-model.js': 'text/javascript; charset=utf-8',
   'paced-announcer.js': 'text/javascript; charset=utf-8',
   'failure-ties.js': 'text/javascript; charset=utf-8',
+  'chart-table.js': 'text/javascript; charset=utf-8',
 };
 
 /**

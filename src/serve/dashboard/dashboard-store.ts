@@ -5,6 +5,7 @@ import type { EpochLogs, TrainPhase } from '../../core/progress.js';
 import { GraftError } from '../../core/errors.js';
 import type { UnfreezeText } from '../../core/training-config.js';
 import { CREATE_ID_TABLES, migrateToNeverReusedIds } from './never-reused-ids.js';
+import { projectNameKey, projectNameTaken, tidyProjectName } from './project-name.js';
 
 /**
  * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
@@ -151,10 +152,25 @@ export class DashboardStore {
     return new DashboardStore(db);
   }
 
+  /**
+   * Stores a new project under its tidy name (project-name.ts). The check and the insert are one synchronous step, and
+   * one server holds a store (graft.lock), so two requests for one name cannot both pass. Projects stored before names
+   * were unique keep theirs; a new one may not repeat any of them.
+   * @throws ServeError `CONFLICT` when another project has the name (case and spaces aside), `BAD_REQUEST` for a blank one.
+   */
   createProject(name: string, dataDir: string): ProjectRecord {
+    const tidy = tidyProjectName(name);
+    const taken = this.projectNamed(tidy);
+    if (taken) throw projectNameTaken(tidy, taken);
     const created = new Date().toISOString();
-    const info = this.db.prepare('INSERT INTO projects (name, data_dir, created) VALUES (?, ?, ?)').run(name, dataDir, created);
-    return { id: Number(info.lastInsertRowid), name, dataDir, created };
+    const info = this.db.prepare('INSERT INTO projects (name, data_dir, created) VALUES (?, ?, ?)').run(tidy, dataDir, created);
+    return { id: Number(info.lastInsertRowid), name: tidy, dataDir, created };
+  }
+
+  /** A project whose name is `name`'s, case and spaces aside (projectNameKey). */
+  projectNamed(name: string): ProjectRecord | undefined {
+    const key = projectNameKey(name);
+    return this.projects().find((p) => projectNameKey(p.name) === key);
   }
 
   /** Points a project at its data folder (an upload project's folder is only known once its id is). */

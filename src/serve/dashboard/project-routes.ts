@@ -9,6 +9,7 @@ import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
 import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
+import { projectNameTaken, tidyProjectName } from './project-name.js';
 import { receiveUpload } from './receive-upload.js';
 
 /** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
@@ -35,8 +36,12 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     },
   }, async (request, reply) => {
     const body = request.body as { name: string; folder?: string };
+    // Said before the folder is looked at (a name is the first field, and cheap); createProject checks it again.
+    const name = tidyProjectName(body.name);
+    const taken = store.projectNamed(name);
+    if (taken) throw projectNameTaken(name, taken);
     if (body.folder === undefined) {
-      const project = store.createProject(body.name, '');
+      const project = store.createProject(name, '');
       const dir = ctx.uploadDir(project.id);
       try {
         await mkdir(dir, { recursive: true });
@@ -62,7 +67,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
         hint: counts.skipped ? 'copy the images into the folder instead of linking them, or serve a data root that holds the files they link to' : 'put each class in its own sub-folder: folder/<class>/<image>.jpg',
       });
     }
-    return reply.code(201).send(await ctx.describeProject(store.createProject(body.name, folder)));
+    return reply.code(201).send(await ctx.describeProject(store.createProject(name, folder)));
   });
 
   app.get('/v1/projects', async () => ({ projects: store.projects().map((p) => ({ ...p, runs: store.runs(p.id).length })) }));

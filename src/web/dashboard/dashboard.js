@@ -8,6 +8,7 @@ import { webcamPanel } from './webcam-samples.js';
 import { tryModelPanel } from './try-model.js';
 import { pacedAnnouncer } from './paced-announcer.js';
 import { tieFailure, untieFailure } from './failure-ties.js';
+import { fillChartTable } from './chart-table.js';
 
 /** @typedef {{ loss: number, acc: number, val_loss?: number, val_acc?: number }} EpochLogs */
 /** `epoch` counts on across both phases; `phaseEpoch` restarts at 1 when fine-tuning starts. @typedef {EpochLogs & { epoch: number, phase?: 'head' | 'fine-tune', phaseEpoch?: number }} EpochRow */
@@ -47,6 +48,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A refusal of the API: its message (and hint), and its stable code, which says which field is at fault better than words. */
+class ApiError extends Error {
+  /** @param {string} message @param {string | undefined} code */
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /**
  * Every request to the API. The page is authenticated by its cookie (set when the token link was opened); a
  * request that changes something also carries X-Graft-Request, which the server requires with the cookie
@@ -60,7 +70,7 @@ async function api(url, init = {}) {
   const response = await fetch(url, { ...init, headers, credentials: 'same-origin' });
   if (response.status === 204) return undefined;
   const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
-  if (!response.ok) throw new Error(body?.error ? `${body.error.message}${body.error.hint ? ` (${body.error.hint})` : ''}` : `HTTP ${response.status}`);
+  if (!response.ok) throw new ApiError(body?.error ? `${body.error.message}${body.error.hint ? ` (${body.error.hint})` : ''}` : `HTTP ${response.status}`, body?.error?.code);
   return body;
 }
 
@@ -272,6 +282,8 @@ async function openRun(runId, { isFocused = false } = {}) {
   const redraw = () => {
     drawChart(svgById('loss-chart'), epochs, 'loss', fineTuneStarted);
     drawChart(svgById('acc-chart'), epochs, 'acc', fineTuneStarted);
+    fillChartTable(/** @type {HTMLTableElement} */ (byId('loss-table')), epochs, 'loss');
+    fillChartTable(/** @type {HTMLTableElement} */ (byId('acc-table')), epochs, 'acc');
   };
   redraw();
   runAnnouncer.clear();
@@ -526,10 +538,10 @@ function openImage(m) {
 
 /**
  * A form's submit: its failure is said next to it (`messageId`, a live region), where the user is looking, not in the
- * New project card, and tied to the field it is about (`faultyField` names it from the message; without one, the
- * form's button).
+ * New project card, and tied to the field it is about (`faultyField` names it from the message or the API's error
+ * code; without one, the form's button).
  * @param {string} id @param {(form: HTMLFormElement) => Promise<void>} handler @param {string} [messageId]
- * @param {(text: string) => string | undefined} [faultyField]
+ * @param {(text: string, code: string | undefined) => string | undefined} [faultyField]
  */
 function onSubmit(id, handler, messageId, faultyField = () => undefined) {
   const form = /** @type {HTMLFormElement} */ (byId(id));
@@ -544,7 +556,7 @@ function onSubmit(id, handler, messageId, faultyField = () => undefined) {
       .catch((/** @type {unknown} */ error) => {
         const text = error instanceof Error ? error.message : String(error);
         say(message, text, true);
-        const name = faultyField(text);
+        const name = faultyField(text, error instanceof ApiError ? error.code : undefined);
         const control = name ? field(form, name) : form.querySelector('button[type="submit"]');
         if (control instanceof HTMLElement) tieFailure(control, message);
       })
@@ -557,12 +569,13 @@ function onSubmit(id, handler, messageId, faultyField = () => undefined) {
 /** @param {HTMLFormElement} form @param {string} name */
 const field = (form, name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
 
+// A name another project has (CONFLICT) is the name field's fault, whatever words the name itself holds.
 onSubmit('folder-form', async (form) => {
   const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value, folder: field(form, 'folder').value }) });
   say(projectMessage, `Created project ${project.name} with ${project.classes.length} classes.`);
   form.reset();
   await loadProjects(project.id);
-}, undefined, (text) => (/\bname\b/.test(text) && !/folder/i.test(text) ? 'name' : 'folder'));
+}, undefined, (text, code) => (code === 'CONFLICT' || (/\bname\b/.test(text) && !/folder/i.test(text)) ? 'name' : 'folder'));
 
 onSubmit('upload-project-form', async (form) => {
   const project = await api('/v1/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: field(form, 'name').value }) });
