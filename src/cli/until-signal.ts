@@ -1,3 +1,5 @@
+import { GraftError } from '../core/errors.js';
+import { removeUnfinishedWrites } from '../core/unfinished-writes.js';
 import { reportFailure, signalExitCode } from './output.js';
 
 /**
@@ -23,13 +25,17 @@ export function untilSignal(server: { close(options?: { readinessDelayMs?: numbe
 /**
  * An AbortSignal raised by the first SIGINT or SIGTERM, so that a long command (`graft train`) stops at its next
  * step, leaves what it had written as it was, and reports CANCELLED like any failure (one JSON error with --json,
- * exit 130 for SIGINT, 143 for SIGTERM: `received` says which). A second signal exits at once.
+ * exit 130 for SIGINT, 143 for SIGTERM: `received` says which). A second signal exits at once, removing what was
+ * being written (see {@link stopWritingOnSignal}).
  */
 export function cancelOnSignal(): { readonly signal: AbortSignal; readonly received: NodeJS.Signals | undefined; dispose(): void } {
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
   const stop = (name: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(signalExitCode(name));
+    if (controller.signal.aborted) {
+      removeUnfinishedWrites(() => process.exit(signalExitCode(name)));
+      return;
+    }
     received = name;
     process.stderr.write(`\n${name}: stopping at the next step (press Ctrl+C again to quit at once)\n`);
     controller.abort();
@@ -46,4 +52,30 @@ export function cancelOnSignal(): { readonly signal: AbortSignal; readonly recei
       process.off('SIGTERM', stop);
     },
   };
+}
+
+/**
+ * For a command that writes its output through working folders and has no step to stop at (`graft export`, `graft
+ * convert`): the first SIGINT or SIGTERM removes what this process was writing and exits at once, with one line
+ * (CANCELLED, exit 130 or 143). A swap into place already started is let finish first (milliseconds), so the output
+ * is the earlier one or the new one, never half replaced. Without this, Node exits on the signal and the working
+ * folder stays beside the output until the next write to it. A second signal exits without waiting.
+ * @returns removes the handlers (when the command is done).
+ */
+export function stopWritingOnSignal(command: string, isJson: boolean): () => void {
+  const stop = (name: NodeJS.Signals): void => {
+    dispose();
+    removeUnfinishedWrites(() => {
+      const stopped = new GraftError('CANCELLED', `${command} was stopped (${name}): nothing half-written is left beside its output`, { hint: 'run the same command again' });
+      reportFailure(stopped, isJson, name);
+      process.exit(signalExitCode(name));
+    });
+  };
+  const dispose = (): void => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return dispose;
 }

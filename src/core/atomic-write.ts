@@ -1,19 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isProcessRunning } from './process-alive.js';
+import { beginSwap, forgetWorkingPath, workingPathFor, type WorkingKind } from './unfinished-writes.js';
 
 /** Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await removeOrphanedSiblings(path);
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = workingPathFor(path, 'tmp');
   try {
     await writeFile(tmp, data);
-    await rename(tmp, path);
+    const endSwap = beginSwap(tmp);
+    try {
+      await rename(tmp, path);
+    } finally {
+      endSwap();
+    }
   } catch (error) {
     await rm(tmp, { force: true });
     throw withPath(error, path);
+  } finally {
+    forgetWorkingPath(tmp);
   }
 }
 
@@ -36,6 +44,15 @@ function withPath(error: unknown, path: string): unknown {
  */
 export async function replaceDirectory(staging: string, dest: string): Promise<void> {
   await removeOrphanedSiblings(dest);
+  const endSwap = beginSwap(staging);
+  try {
+    await swapDirectory(staging, dest);
+  } finally {
+    endSwap();
+  }
+}
+
+async function swapDirectory(staging: string, dest: string): Promise<void> {
   const old = `${dest}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
   let movedOld = false;
   try {
@@ -66,6 +83,27 @@ export async function replaceDirectory(staging: string, dest: string): Promise<v
     }
   }
   await Promise.all([...(movedOld ? [old] : []), ...displaced].map((path) => rm(path, { recursive: true, force: true })));
+}
+
+/**
+ * Writes directory `dest` whole: `write` fills a new working folder beside it (`<dest>.<kind>-<pid>-<hex>`, created
+ * first unless `create` is false, for a writer that makes it itself), which then replaces `dest` ({@link
+ * replaceDirectory}). On a failure the working folder is removed and `dest` is as it was; on Ctrl+C the CLI removes it
+ * (removeUnfinishedWrites), and one a kill left is removed by the next write to `dest`.
+ */
+export async function writeDirectoryStaged<T>(dest: string, kind: WorkingKind, write: (staging: string) => Promise<T>, options: { readonly create?: boolean } = {}): Promise<T> {
+  const staging = workingPathFor(dest, kind);
+  try {
+    if (options.create !== false) await mkdir(staging, { recursive: true });
+    const result = await write(staging);
+    await replaceDirectory(staging, dest);
+    return result;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  } finally {
+    forgetWorkingPath(staging);
+  }
 }
 
 /**

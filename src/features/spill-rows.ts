@@ -1,6 +1,8 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { GraftError } from '../core/errors.js';
+import { optionName } from '../core/option-name.js';
 import type { FeatureRows, RowSource } from './feature-rows.js';
 import { makeWorkDir } from './work-dir.js';
 
@@ -54,9 +56,13 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
   const pathsFile = join(folder, 'paths.txt');
   const labels = new Int32Array(rows.count);
   const dim = rows.dim;
-  let fd = openSync(file, 'w+');
-  const pathsFd = openSync(pathsFile, 'w');
+  // Both files are closed, and the folder removed, whatever fails: a failed open or write (a full disk, no file
+  // descriptor left) must not keep a descriptor open for the life of the process.
+  let fd = -1;
+  let pathsFd = -1;
   try {
+    fd = openSync(file, 'w+');
+    pathsFd = openSync(pathsFile, 'w');
     let position = 0;
     rows.forEachBlock((block) => {
       writeAll(fd, new Uint8Array(block.data.buffer, block.data.byteOffset, block.count * dim * 4), position);
@@ -68,11 +74,11 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
       options.onRows?.(block.start + block.count);
     }, options.rowsPerBlock);
   } catch (error) {
-    closeSync(fd);
+    if (fd >= 0) closeSync(fd);
     rmSync(folder, { recursive: true, force: true });
-    throw error;
+    throw namedFileError(error, folder, rows.count * dim * 4);
   } finally {
-    closeSync(pathsFd);
+    if (pathsFd >= 0) closeSync(pathsFd);
   }
   let buffer = new Float32Array(0);
   const close = (): void => {
@@ -115,6 +121,15 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
     },
     close,
   };
+}
+
+/** A file system failure (a full disk) as the error a user can act on: which folder, and the option that moves it. */
+function namedFileError(error: unknown, folder: string, bytes: number): unknown {
+  if (error instanceof GraftError || typeof (error as NodeJS.ErrnoException).code !== 'string') return error;
+  return new GraftError('INVALID_CONFIG', `Cannot write the local copy of the rows in ${folder} (${(error as Error).message})`, {
+    hint: `pass ${optionName('workDir')} a local folder with ${bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.ceil(bytes / 1e6)} MB`} free`,
+    cause: error,
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position?: number): void {

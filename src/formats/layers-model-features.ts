@@ -30,7 +30,8 @@ export type FeatureModelBuilder = (featureLayer: string | undefined) => Promise<
 /**
  * The features of a model that loads as a tfjs layers model (TF.js layers, Keras .h5), exported to ONNX for
  * onnxruntime. The export and its description are keyed by the source's hash and the feature layer: made once per
- * model, so a warm run neither builds the tfjs model nor exports it.
+ * model, together (the model built to describe it is exported and freed before this returns), so a warm run neither
+ * builds the tfjs model nor exports it, and no built model outlives the call that built it.
  */
 export async function openLayersModelFeatures(request: FeatureRequest, build: FeatureModelBuilder): Promise<FeatureSource> {
   const featureLayer = request.featureOutput ?? request.catalogue?.featureLayer;
@@ -44,40 +45,42 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     await ensureTfjsBackend(warnOnFallback(request.onProgress));
     return build(featureLayer);
   };
-  // The model built to describe it (a cold cache), kept for its first user, which then owns it: tfjs frees no weights
-  // by itself, so each model is freed by whoever holds it last (the export below, or the tfjs runtime's backbone).
-  let model: tf.LayersModel | undefined;
-  const takeModel = async (): Promise<tf.LayersModel> => {
-    const taken = model ?? (await buildModel());
-    model = undefined;
-    return taken;
-  };
-  let description: LayersDescription;
-  try {
-    description = cached ?? describeLayersModel((model = await buildModel()), request.source, featureLayer);
+  const check = (description: LayersDescription): void =>
     checkRgbInput(description.channels, [null, description.inputSize, description.inputSize, description.channels], request.source);
-  } catch (error) {
-    if (model) disposeLayersModel(model);
-    throw error;
+  // The export and its description, stored together: the next open of this model reads them and builds nothing.
+  const exportModel = async (model: tf.LayersModel, description: LayersDescription): Promise<Uint8Array> => {
+    const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
+    const exported = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+    await mkdir(dirname(exportPath), { recursive: true });
+    await writeFileAtomic(exportPath, exported);
+    await writeFileAtomic(descPath, JSON.stringify(description));
+    return exported;
+  };
+  let bytes: Uint8Array | undefined;
+  let description: LayersDescription;
+  if (cached) check((description = cached));
+  else {
+    // A cold cache: the model built to describe it is exported at once (nearly every caller wants the export next)
+    // and freed. Kept for a first user instead, it stayed in tfjs's memory for the life of the process when none came.
+    const built = await buildModel();
+    try {
+      check((description = describeLayersModel(built, request.source, featureLayer)));
+      bytes = await exportModel(built, description);
+    } finally {
+      disposeLayersModel(built);
+    }
   }
   const { featureDim, featureOutput, inputSize } = description;
-  let bytes: Uint8Array | undefined;
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;
-    if (existsSync(exportPath)) bytes = new Uint8Array(await readFile(exportPath));
-    else {
-      const built = await takeModel();
-      try {
-        const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
-        bytes = exportLayersModelToOnnx(built, { featureOutputName: FEATURE_OUTPUT });
-      } finally {
-        disposeLayersModel(built);
-      }
-      await mkdir(dirname(exportPath), { recursive: true });
-      await writeFileAtomic(exportPath, bytes);
-      await writeFileAtomic(descPath, JSON.stringify(description));
+    if (existsSync(exportPath)) return (bytes = new Uint8Array(await readFile(exportPath)));
+    // The export was removed since (graft cache clear): made again.
+    const built = await buildModel();
+    try {
+      return (bytes = await exportModel(built, description));
+    } finally {
+      disposeLayersModel(built);
     }
-    return bytes;
   };
   return {
     featureDim,
@@ -85,7 +88,8 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     declared: { layout: 'nhwc', ...(inputSize === null ? {} : { inputSize }) },
     onnxFeatureOutput: FEATURE_OUTPUT,
     onnxBytes,
-    layersModel: takeModel,
+    // A model of the caller's own, each call: tfjs frees no weights by itself, so whoever holds a model frees it.
+    layersModel: buildModel,
     ortMessage: 'TF.js model exported to ONNX for speed',
   };
 }

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { replaceDirectory } from '../core/atomic-write.js';
+import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../onnx-to-layers/index.js';
@@ -58,23 +56,24 @@ export async function convertOnnxToTfjs(request: ConversionRequest): Promise<Con
       onnxruntime = { maxAbsDiff: ortDiff };
     }
     assertWithin(maxAbsDiff, tolerance, path);
-    const staging = `${out}.converting-${process.pid}-${randomBytes(4).toString('hex')}`;
-    let written: number;
-    try {
-      written = (await saveLayersModelToDir(conversion.model, staging)).bytes;
-      const reloaded = await loadLayersModelFromDir(staging);
-      let reloadDiff: number;
-      try {
-        reloadDiff = maxDiff(actual, predict(reloaded));
-      } finally {
-        disposeLayersModel(reloaded);
-      }
-      if (reloadDiff !== 0) throw new GraftError('INTERNAL', `The TF.js model written for ${path} does not reproduce the converted model (max abs diff ${reloadDiff}); nothing was written`);
-      await replaceDirectory(staging, out);
-    } catch (error) {
-      await rm(staging, { recursive: true, force: true });
-      throw error;
-    }
+    // Made by saveLayersModelToDir, reloaded and checked there before it is swapped in.
+    const written = await writeDirectoryStaged(
+      out,
+      'converting',
+      async (staging) => {
+        const { bytes } = await saveLayersModelToDir(conversion.model, staging);
+        const reloaded = await loadLayersModelFromDir(staging);
+        let reloadDiff: number;
+        try {
+          reloadDiff = maxDiff(actual, predict(reloaded));
+        } finally {
+          disposeLayersModel(reloaded);
+        }
+        if (reloadDiff !== 0) throw new GraftError('INTERNAL', `The TF.js model written for ${path} does not reproduce the converted model (max abs diff ${reloadDiff}); nothing was written`);
+        return bytes;
+      },
+      { create: false },
+    );
     const notes: string[] = [];
     const shape = (dims: readonly (number | null)[]) => `[${dims.map((d) => d ?? 1).join(',')}]`;
     if (conversion.inputPerm.some((a, i) => a !== i)) notes.push(`input is NHWC ${shape(conversion.inputShape)}; ONNX was NCHW ${shape(conversion.onnxInputShape)}`);

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -128,6 +128,13 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   } catch (cause) {
     if (cause instanceof GraftError) throw cause;
     if (options.signal?.aborted) throw cancelled(url);
+    // The file could not be written (a full disk, a file size limit): running again would fail the same way.
+    if ((cause as NodeJS.ErrnoException).syscall === 'write' || (cause as NodeJS.ErrnoException).syscall === 'open') {
+      throw new GraftError('CACHE_ERROR', `Cannot write ${partial} (${(cause as Error).message})`, {
+        cause,
+        hint: 'free space on its disk (the bytes written are kept: the next run resumes from them), or point GRAFT_CACHE_DIR (--cache-dir) at another disk',
+      });
+    }
     throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
       cause,
       hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
@@ -246,8 +253,7 @@ async function acquireLock(path: string, staleMs: number, signal: AbortSignal | 
     try {
       const handle = await open(path, 'wx');
       setLockHeld(path, true); // before its pid is in the file: an in-process caller must never take it for a dead one's
-      await handle.write(lockRecord());
-      await handle.close();
+      await writeLockRecord(handle, path);
       return {
         release: () => {
           setLockHeld(path, false);
@@ -268,5 +274,27 @@ async function acquireLock(path: string, staleMs: number, signal: AbortSignal | 
       waited = true;
       await sleep(LOCK_POLL_MS);
     }
+  }
+}
+
+/**
+ * Writes this process's record into the lock it just created, and closes it. A lock left without its record (a full
+ * disk) would make every later download of the file wait `staleMs` for an owner that never was: it is removed.
+ * @throws GraftError CACHE_ERROR naming the lock when it cannot be written.
+ */
+async function writeLockRecord(handle: FileHandle, path: string): Promise<void> {
+  try {
+    try {
+      await handle.writeFile(lockRecord());
+    } finally {
+      await handle.close();
+    }
+  } catch (cause) {
+    setLockHeld(path, false);
+    await rm(path, { force: true });
+    throw new GraftError('CACHE_ERROR', `Cannot write the download lock ${path} (${(cause as Error).message})`, {
+      hint: 'free space on the disk that holds the cache folder, or point GRAFT_CACHE_DIR (--cache-dir) at another one',
+      cause,
+    });
   }
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
-import { replaceDirectory } from '../core/atomic-write.js';
+import { writeDirectoryStaged } from '../core/atomic-write.js';
+import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { assertOverwriteAllowed } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
@@ -33,18 +33,6 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).
   const source = tta ? await withoutTta(onnxPath, manifest.onnx, out) : { path: onnxPath, cleanup: async () => undefined };
-  // The converted model and its metadata are written side by side in a staging folder, then swapped in together:
-  // a failure or a kill between the two never leaves a model.json without the labels and preprocessing beside it.
-  const staging = `${out}.exporting-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let conversion: ConversionReport;
-  try {
-    conversion = await convertModel(source.path, { to: 'tfjs', out: staging });
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  } finally {
-    await source.cleanup();
-  }
   const pre: Preprocessing = { ...manifest.preprocessing, layout: 'nhwc' };
   const metadata = {
     format: 'graft-tfjs-model',
@@ -55,12 +43,23 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
     ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
     source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training?.outcome.fineTune !== undefined },
   };
+  // The converted model and its metadata are written side by side in a staging folder (convertModel makes it), then
+  // swapped in together: a failure or a kill between the two never leaves a model.json without the labels and
+  // preprocessing beside it.
+  let conversion: ConversionReport;
   try {
-    await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-    await replaceDirectory(staging, out);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
+    conversion = await writeDirectoryStaged(
+      out,
+      'exporting',
+      async (staging) => {
+        const written = await convertModel(source.path, { to: 'tfjs', out: staging });
+        await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+        return written;
+      },
+      { create: false },
+    );
+  } finally {
+    await source.cleanup();
   }
   return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } } };
 }
@@ -68,9 +67,18 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
 /** model.onnx without its mirror TTA, in a temporary file removed by `cleanup`. */
 async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
   // Beside the output, named as writers name their working folders, so one left by a kill is tidied by the next export.
-  const dir = `${out}.source-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, 'model.onnx');
-  await writeFile(path, encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(onnxPath), onnxPath), io)));
-  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const dir = workingPathFor(out, 'source');
+  const cleanup = async (): Promise<void> => {
+    await rm(dir, { recursive: true, force: true });
+    forgetWorkingPath(dir);
+  };
+  try {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, 'model.onnx');
+    await writeFile(path, encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(onnxPath), onnxPath), io)));
+    return { path, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }

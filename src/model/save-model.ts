@@ -1,8 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
-import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
+import { writeDirectoryStaged, writeFileAtomic } from '../core/atomic-write.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { HEAD_WEIGHTS_FILE, MANIFEST_FILE, ONNX_FILE, type ModelManifest, type StoredTensor } from './manifest.js';
 
@@ -54,17 +53,11 @@ export async function saveModelDir(outDir: string, manifest: ModelManifest, head
   const dest = resolve(outDir);
   await assertReplaceableOutput(dest, MODEL_DIR_OUTPUT);
   await mkdir(dirname(dest), { recursive: true });
-  const staging = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(staging);
-  try {
+  await writeDirectoryStaged(dest, 'staging', async (staging) => {
     await writeFileAtomic(join(staging, HEAD_WEIGHTS_FILE), headBytes);
     await writeFileAtomic(join(staging, ONNX_FILE), onnxBytes);
     // The manifest last: a folder with graft.json is a complete model.
     await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    await replaceDirectory(staging, dest);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  });
   return dest;
 }

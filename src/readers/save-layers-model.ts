@@ -1,8 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { replaceDirectory, writeFileAtomic } from '../core/atomic-write.js';
+import { writeDirectoryStaged, writeFileAtomic } from '../core/atomic-write.js';
 import { assertReplaceableOutput, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 
 /**
@@ -13,10 +11,8 @@ import { assertReplaceableOutput, LAYERS_DIR_OUTPUT } from '../core/replaceable-
 export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<{ modelJson: string; weights: string; bytes: number }> {
   const dest = resolve(dir);
   await assertReplaceableOutput(dest, LAYERS_DIR_OUTPUT);
-  const staging = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(staging, { recursive: true });
   let bytes = 0;
-  try {
+  await writeDirectoryStaged(dest, 'staging', async (staging) => {
     await model.save(
       tf.io.withSaveHandler(async (artifacts) => {
         const weightData = artifacts.weightData as ArrayBuffer;
@@ -33,10 +29,6 @@ export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): 
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
-    await replaceDirectory(staging, dest);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  });
   return { modelJson: join(dest, 'model.json'), weights: join(dest, 'weights.bin'), bytes };
 }

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { isWithin } from '../core/is-within.js';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
-import { replaceDirectory } from '../core/atomic-write.js';
+import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { assertOverwriteAllowed } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
@@ -121,16 +120,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   await assertOverwriteAllowed(dest, options.overwrite);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
-  const out = `${dest}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(out);
-  try {
-    const written = await writeWebExport(root, manifest, onnxPath, out, options.engine);
-    await replaceDirectory(out, dest);
-    return { ...written, out: dest };
-  } catch (error) {
-    await rm(out, { recursive: true, force: true });
-    throw error;
-  }
+  const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnxPath, out, options.engine));
+  return { ...written, out: dest };
 }
 
 /** The export's files, written into the empty folder `out`. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, runCli, skipReason, tempDir } from '../support.js';
@@ -56,6 +56,24 @@ describe.skipIf(!hasShared)('interrupted work leaves nothing broken', () => {
     const said = /error: Stopped after \d+ of 20 images: the features of (\d+) are in the cache .*features-v1\.sqlite\n {2}hint: run the same command again/.exec(stopped.stderr);
     expect(said, stopped.stderr).not.toBeNull();
     expect(storedVectors(cache)).toBeGreaterThan(0);
+  });
+
+  it('convert on Ctrl+C while writing its output: exit 130, one line, the earlier output as it was, no working folder beside it', async () => {
+    // An earlier TF.js folder at --out (model.json marks it replaceable): it must come through untouched.
+    const out = join(root, 'converted');
+    await mkdir(out);
+    await writeFile(join(out, 'model.json'), '{"earlier": true}');
+    const child = graft(['convert', int8Model, '--to', 'tfjs', '--out', out], join(root, 'convert-cache'));
+    const working = await workingFolderBeside(child, out);
+    const stopped = await stop(child, 'SIGINT');
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.ms).toBeLessThan(3000);
+    expect(stopped.stderr).toMatch(/error: graft convert was stopped \(SIGINT\): nothing half-written is left beside its output\n {2}hint: run the same command again\n$/);
+    expect(existsSync(working)).toBe(false);
+    // Before: the staging folder stayed until the next write to the same output.
+    expect((await readdir(root)).filter((name) => name.startsWith('converted'))).toEqual(['converted']);
+    expect(await readdir(out)).toEqual(['model.json']);
+    expect(await readFile(join(out, 'model.json'), 'utf8')).toBe('{"earlier": true}');
   });
 
   it('graft ui on SIGTERM mid-run: exits 0 at once; the run is stored as interrupted, saying why, and its files are gone', async () => {
@@ -175,6 +193,19 @@ async function featuresStored(child: ChildProcessWithoutNullStreams, cache: stri
     if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before storing a vector`);
     if (Date.now() > deadline) throw new Error('no vector stored in 60 s');
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Waits until a working folder of the process's (`<out>.<kind>-<pid>-<hex>`) is beside `out`; returns its path. */
+async function workingFolderBeside(child: ChildProcessWithoutNullStreams, out: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  const mine = `${basename(out)}.`;
+  for (;;) {
+    const found = (await readdir(dirname(out))).find((name) => name.startsWith(mine) && name.includes(`-${child.pid}-`));
+    if (found) return join(dirname(out), found);
+    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before writing its output`);
+    if (Date.now() > deadline) throw new Error(`no working folder beside ${out} in 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

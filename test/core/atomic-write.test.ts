@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeOrphanedSiblings, replaceDirectory, writeFileAtomic } from '../../src/core/atomic-write.js';
+import { removeOrphanedSiblings, replaceDirectory, writeDirectoryStaged, writeFileAtomic } from '../../src/core/atomic-write.js';
+import { beginSwap, removeUnfinishedWrites, workingPathFor } from '../../src/core/unfinished-writes.js';
 import { tempDir } from '../support.js';
 
 describe('what a killed writer left beside its output is tidied by the next write', () => {
@@ -60,5 +61,38 @@ describe('two writers replacing one directory at the same time', () => {
       expect(['a', 'b']).toContain(readFileSync(join(dest, 'graft.json'), 'utf8'));
       expect(readdirSync(root)).toEqual(['model']);
     }
+  });
+});
+
+describe('what this process is writing is removed on Ctrl+C (removeUnfinishedWrites), never what is being swapped in', () => {
+  it('removes a staging folder not yet swapped in; the writer then fails and the output is as it was', async () => {
+    const root = await tempDir();
+    const dest = join(root, 'model');
+    await mkdir(dest);
+    await writeFile(join(dest, 'graft.json'), '{"earlier": true}');
+    let removed: readonly string[] = [];
+    const writing = writeDirectoryStaged(dest, 'staging', async (staging) => {
+      await writeFile(join(staging, 'graft.json'), '{}');
+      removeUnfinishedWrites((paths) => (removed = paths)); // as the CLI's signal handler does, then exits
+    });
+    await expect(writing).rejects.toThrow(/ENOENT/);
+    expect(removed).toEqual([expect.stringMatching(/[/\\]model\.staging-\d+-[0-9a-f]{8}$/)]);
+    expect(readdirSync(root)).toEqual(['model']);
+    expect(readFileSync(join(dest, 'graft.json'), 'utf8')).toBe('{"earlier": true}');
+  });
+
+  it('waits for a swap in progress to end, then removes the rest in the same step', async () => {
+    const root = await tempDir();
+    const swapping = join(root, 'a.staging-1-00000000');
+    const unfinished = workingPathFor(join(root, 'b'), 'staging');
+    await mkdir(unfinished);
+    const endSwap = beginSwap(swapping);
+    let removed: readonly string[] | undefined;
+    removeUnfinishedWrites((paths) => (removed = paths));
+    expect(removed).toBeUndefined();
+    expect(existsSync(unfinished)).toBe(true);
+    endSwap();
+    expect(removed).toEqual([unfinished]);
+    expect(existsSync(unfinished)).toBe(false);
   });
 });

@@ -29,6 +29,14 @@ describe.skipIf(!hasShared)('TF.js and Keras models Graft loads', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a TF.js backbone opened on a cold cache and neither exported nor loaded keeps no tfjs model', async () => {
+    const before = tf.memory().numTensors;
+    const handle = await open('cold-unused');
+    expect(handle.info.featureDim).toBe(256);
+    // Before: the model built to describe it waited for a first user, and kept its weights when none came.
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('in the tfjs runtime each load is a model of its own, freed whole by its dispose', async () => {
     const before = tf.memory().numTensors;
     const handle = await open('cold-tfjs', 'tfjs');

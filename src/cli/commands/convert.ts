@@ -4,6 +4,7 @@ import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { parseNonNegativeNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { stopWritingOnSignal } from '../until-signal.js';
 
 interface ConvertFlags {
   to: ConvertTarget;
@@ -49,6 +50,7 @@ Examples:
     .action(async (input: string, flags: ConvertFlags) => {
       // Only warnings (a tfjs cpu fallback) reach the terminal: a conversion has no progress to draw.
       const progress = renderProgress({ quiet: true });
+      const stopOnSignal = stopWritingOnSignal('graft convert', flags.json);
       try {
         const report = await convertModel(input, {
           to: flags.to,
@@ -65,6 +67,8 @@ Examples:
       } catch (error) {
         progress.stop();
         reportFailure(error, flags.json);
+      } finally {
+        stopOnSignal();
       }
     });
 }

@@ -4,6 +4,7 @@ import { exportWeb, WEB_ENGINE_CHOICES } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
 import { addOldSpelling } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
+import { stopWritingOnSignal } from '../until-signal.js';
 import { checkLines } from './convert.js';
 
 export function registerExport(program: Command): void {
@@ -23,6 +24,7 @@ export function registerExport(program: Command): void {
     .option('--json', 'print one JSON object on stdout', false);
   addOldSpelling(command, '--target <target>', '--to');
   command.action(async (modelDir: string, flags: { to: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
+    const stopOnSignal = stopWritingOnSignal('graft export', flags.json);
     try {
       if (flags.to === 'tfjs') {
         const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
@@ -54,6 +56,8 @@ export function registerExport(program: Command): void {
       );
     } catch (error) {
       reportFailure(error, flags.json);
+    } finally {
+      stopOnSignal();
     }
   });
 }

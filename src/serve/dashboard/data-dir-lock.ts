@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GraftError } from '../../core/errors.js';
@@ -16,9 +16,7 @@ export function lockDataDir(dataDir: string): () => void {
   const mine = lockRecord();
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, mine);
-      closeSync(fd);
+      writeLockRecord(openSync(path, 'wx'), path, mine, dataDir);
       setLockHeld(path, true);
       return () => {
         setLockHeld(path, false);
@@ -43,4 +41,25 @@ export function lockDataDir(dataDir: string): () => void {
     rmSync(path, { force: true }); // its process is gone
   }
   throw new GraftError('INVALID_CONFIG', `Cannot claim the dashboard folder ${dataDir}`, { hint: `delete ${path} and start again` });
+}
+
+/**
+ * Writes `record` into the lock just created and closes it. A lock left without its record (a full disk) would
+ * refuse every later `graft ui` on the folder as held by a process without a number: it is removed.
+ * @throws GraftError INVALID_CONFIG naming the folder when the record cannot be written.
+ */
+function writeLockRecord(fd: number, path: string, record: string, dataDir: string): void {
+  try {
+    try {
+      writeFileSync(fd, record);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (cause) {
+    rmSync(path, { force: true });
+    throw new GraftError('INVALID_CONFIG', `Cannot claim the dashboard folder ${dataDir}: writing ${path} failed (${(cause as Error).message})`, {
+      hint: 'free space on its disk, or pass another --data-dir',
+      cause,
+    });
+  }
 }
