@@ -65,7 +65,9 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
     const built = await buildModel();
     try {
       check((description = describeLayersModel(built, request.source, featureLayer)));
-      bytes = await exportModel(built, description);
+      // A layer the exporter cannot write fails at first use of the export, not here: the tfjs runtime
+      // (--engine tfjs) still runs such a model.
+      bytes = await exportModel(built, description).catch(() => undefined);
     } finally {
       disposeLayersModel(built);
     }
@@ -74,7 +76,8 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const onnxBytes = async (): Promise<Uint8Array> => {
     if (bytes) return bytes;
     if (existsSync(exportPath)) return (bytes = new Uint8Array(await readFile(exportPath)));
-    // The export was removed since (graft cache clear): made again.
+    // Not made at open (a layer the exporter cannot write: this throws its message), or removed since (graft cache
+    // clear): made again.
     const built = await buildModel();
     try {
       return (bytes = await exportModel(built, description));
