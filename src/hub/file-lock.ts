@@ -1,0 +1,60 @@
+import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isAbandonedLock, lockRecord, setLockHeld } from '../core/lock-owner.js';
+
+const LOCK_POLL_MS = 100;
+
+/** A lock file this process holds. */
+export interface FileLock {
+  release(): Promise<void>;
+  /** Marks the lock as alive (its mtime is what staleness is judged by). */
+  touch(): void;
+}
+
+/** How to wait for a lock another process holds. */
+export interface FileLockOptions {
+  /** A lock not refreshed for this long is taken to belong to a dead process (another host's) and is removed. */
+  readonly staleMs: number;
+  /** Stops the wait: `onCancel`'s error is thrown. */
+  readonly signal?: AbortSignal;
+  readonly onCancel: () => Error;
+  /** Called once when the wait begins, with the holder's pid (empty while it has not written it yet). */
+  readonly onWait: (holderPid: string) => void;
+}
+
+/**
+ * Creates `path` exclusively, waiting while another live process holds it. A lock is taken over when its process
+ * (on this host) is gone, e.g. after a kill, or when it has not been refreshed for `staleMs` (another host's).
+ */
+export async function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock> {
+  let waited = false;
+  for (;;) {
+    if (options.signal?.aborted) throw options.onCancel();
+    try {
+      const handle = await open(path, 'wx');
+      setLockHeld(path, true); // before its pid is in the file: an in-process caller must never take it for a dead one's
+      await handle.write(lockRecord());
+      await handle.close();
+      return {
+        release: () => {
+          setLockHeld(path, false);
+          return rm(path, { force: true });
+        },
+        touch: () => {
+          const now = new Date();
+          utimes(path, now, now).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const held = await stat(path).catch(() => undefined);
+    const record = held ? await readFile(path, 'utf8').catch(() => '') : '';
+    if (held && (Date.now() - held.mtimeMs > options.staleMs || isAbandonedLock(path, record))) await rm(path, { force: true });
+    else {
+      if (!waited) options.onWait(record.split('\n')[0] ?? '');
+      waited = true;
+      await sleep(LOCK_POLL_MS);
+    }
+  }
+}
