@@ -1,14 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GraftError } from '../core/errors.js';
-import { isAbandonedLock, lockRecord, setLockHeld } from '../core/lock-owner.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from '../core/sha256-file.js';
+import { acquireFileLock } from './file-lock.js';
 
 export interface DownloadOptions {
   /** Expected sha256; a mismatch deletes the partial file and throws. */
@@ -27,7 +26,6 @@ export interface DownloadOptions {
 
 /** How often a live download refreshes its lock's mtime, so that a long transfer is never taken for a stale one. */
 const LOCK_REFRESH_MS = 30_000;
-const LOCK_POLL_MS = 100;
 
 /**
  * Downloads `url` to `dest`, resumably and atomically.
@@ -48,9 +46,12 @@ const LOCK_POLL_MS = 100;
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
-  const release = await acquireLock(`${dest}.lock`, options.lockStaleMs ?? 600_000, options.signal, () =>
-    options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_WAITING', message: `Waiting for another process that downloads ${url} (lock ${dest}.lock)` }),
-  );
+  const release = await acquireFileLock(`${dest}.lock`, {
+    staleMs: options.lockStaleMs ?? 600_000,
+    signal: options.signal,
+    onCancel: () => downloadCancelled(dest),
+    onWait: (pid) => options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_WAITING', message: `Waiting for another graft process${pid ? ` (pid ${pid})` : ''} that downloads ${url} (lock ${dest}.lock)` }),
+  });
   try {
     // Another process may have finished it while this one waited for the lock.
     if (existsSync(dest)) {
@@ -75,7 +76,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   // A fetch stopped by the caller's signal (Ctrl+C while connecting) is a cancel, not a network failure.
   const get = (from: number, ifRange: string): Promise<Response> =>
     request(url, from, ifRange, signal).catch((error: unknown) => {
-      throw options.signal?.aborted ? cancelled(url) : error;
+      throw options.signal?.aborted ? downloadCancelled(url) : error;
     });
   let response = await get(offset, validator);
   let start = offset > 0 ? rangeStart(response) : 0;
@@ -127,7 +128,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
     await pipeline(body, createWriteStream(partial, { flags: isResumed ? 'a' : 'w' }));
   } catch (cause) {
     if (cause instanceof GraftError) throw cause;
-    if (options.signal?.aborted) throw cancelled(url);
+    if (options.signal?.aborted) throw downloadCancelled(url);
     // The file could not be written (a full disk, a file size limit): running again would fail the same way.
     if ((cause as NodeJS.ErrnoException).syscall === 'write' || (cause as NodeJS.ErrnoException).syscall === 'open') {
       throw new GraftError('CACHE_ERROR', `Cannot write ${partial} (${(cause as Error).message})`, {
@@ -158,7 +159,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
 }
 
 /** A download stopped by the caller's signal (Ctrl+C): the partial file is kept for the next run to resume. */
-function cancelled(what: string): GraftError {
+export function downloadCancelled(what: string): GraftError {
   return new GraftError('CANCELLED', `The download of ${what} was cancelled`, { hint: 'run the command again: it resumes from the bytes kept' });
 }
 
@@ -233,68 +234,4 @@ export async function copyFileVerified(source: string, dest: string, options: Pi
   const size = (await stat(dest)).size;
   options.onProgress?.({ type: 'download', file: options.url ?? source, loaded: size, total: size });
   return sha256;
-}
-
-interface Lock {
-  release(): Promise<void>;
-  /** Marks the lock as alive (its mtime is what staleness is judged by). */
-  touch(): void;
-}
-
-/**
- * Creates `path` exclusively, waiting while another live process holds it. A lock is taken over when its process
- * (on this host) is gone, e.g. after a kill, or when it has not been refreshed for `staleMs` (another host's).
- * `onWait` is called once when the wait begins.
- */
-async function acquireLock(path: string, staleMs: number, signal: AbortSignal | undefined, onWait: () => void): Promise<Lock> {
-  let waited = false;
-  for (;;) {
-    if (signal?.aborted) throw cancelled(path.replace(/\.lock$/, ''));
-    try {
-      const handle = await open(path, 'wx');
-      setLockHeld(path, true); // before its pid is in the file: an in-process caller must never take it for a dead one's
-      await writeLockRecord(handle, path);
-      return {
-        release: () => {
-          setLockHeld(path, false);
-          return rm(path, { force: true });
-        },
-        touch: () => {
-          const now = new Date();
-          utimes(path, now, now).catch(() => undefined);
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const held = await stat(path).catch(() => undefined);
-    if (held && (Date.now() - held.mtimeMs > staleMs || isAbandonedLock(path, await readFile(path, 'utf8').catch(() => '')))) await rm(path, { force: true });
-    else {
-      if (!waited) onWait();
-      waited = true;
-      await sleep(LOCK_POLL_MS);
-    }
-  }
-}
-
-/**
- * Writes this process's record into the lock it just created, and closes it. A lock left without its record (a full
- * disk) would make every later download of the file wait `staleMs` for an owner that never was: it is removed.
- * @throws GraftError CACHE_ERROR naming the lock when it cannot be written.
- */
-async function writeLockRecord(handle: FileHandle, path: string): Promise<void> {
-  try {
-    try {
-      await handle.writeFile(lockRecord());
-    } finally {
-      await handle.close();
-    }
-  } catch (cause) {
-    setLockHeld(path, false);
-    await rm(path, { force: true });
-    throw new GraftError('CACHE_ERROR', `Cannot write the download lock ${path} (${(cause as Error).message})`, {
-      hint: 'free space on the disk that holds the cache folder, or point GRAFT_CACHE_DIR (--cache-dir) at another one',
-      cause,
-    });
-  }
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { readHead } from '../core/read-head.js';
 import type { ModelFormat } from '../core/model-format.js';
@@ -14,7 +15,8 @@ import type { BackboneLocation } from '../formats/model-location.js';
 import { FORMAT_ENTRIES, formatEntry } from '../formats/registry.js';
 import { weightPaths } from '../readers/tfjs-model-dir.js';
 import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type CatalogueEntry } from './catalogue.js';
-import { copyFileVerified, downloadFile } from './download.js';
+import { copyFileVerified, downloadCancelled, downloadFile } from './download.js';
+import { acquireFileLock } from './file-lock.js';
 import { applyMirror, type MirrorRule } from './mirror.js';
 
 export type { BackboneLocation };
@@ -224,7 +226,8 @@ async function readDownloadedModel(path: string, source: string, format: ModelFo
     if (problem) return { unreadable: problem };
   }
   const found = await readCachedModel(path, source, folder);
-  if ('sha256' in found) await writeFile(join(folder, MODEL_ID_FILE), found.sha256);
+  // Atomic: another process reading the cache meanwhile must never see an empty record (and delete the folder as damaged).
+  if ('sha256' in found) await writeFileAtomic(join(folder, MODEL_ID_FILE), found.sha256);
   return found;
 }
 
@@ -272,7 +275,27 @@ export async function downloadModel(url: string, dest: string, format: ModelForm
     await fetchFile(url, dest, sha256, mirrors, options);
     return;
   }
-  // Shards first, model.json last: model.json present means the download completed.
+  await mkdir(dirname(dest), { recursive: true });
+  // One process fills the folder at a time: another one's rename of model.json.download would pull it from under
+  // this one's read of it. The second waits, then finds model.json in place.
+  const lock = await acquireFileLock(`${dest}.lock`, {
+    staleMs: 600_000,
+    signal: options.signal,
+    onCancel: () => downloadCancelled(url),
+    onWait: (pid) => options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_WAITING', message: `Waiting for another graft process${pid ? ` (pid ${pid})` : ''} that downloads ${url} into ${dirname(dest)}` }),
+  });
+  // A long download keeps the lock fresh, so that a waiter never takes it for a dead process's.
+  const refresh = setInterval(lock.touch, 30_000).unref();
+  try {
+    if (!existsSync(dest)) await downloadModelFolder(url, dest, mirrors, options);
+  } finally {
+    clearInterval(refresh);
+    await lock.release();
+  }
+}
+
+/** model.json's weight shards, then model.json itself: model.json present means the download completed. */
+async function downloadModelFolder(url: string, dest: string, mirrors: readonly MirrorRule[], options: ResolveOptions): Promise<void> {
   const manifestFile = `${dest}.download`;
   await fetchFile(url, manifestFile, undefined, mirrors, options);
   const folder = resolve(dirname(dest));
@@ -298,10 +321,7 @@ export async function downloadModel(url: string, dest: string, format: ModelForm
     if (!shardUrl.search) shardUrl.search = query;
     if (!existsSync(target)) await fetchFile(shardUrl.toString(), target, undefined, mirrors, options);
   }
-  // Another process may have completed the same folder meanwhile; its model.json is as good as this one.
-  await rename(manifestFile, dest).catch(async (error: unknown) => {
-    if (!existsSync(dest)) throw error;
-  });
+  await rename(manifestFile, dest);
 }
 
 /** `url`, and where a mirror maps it when one does, for messages about what was actually read. */

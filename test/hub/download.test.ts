@@ -256,7 +256,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       const warnings: string[] = [];
       const waiting = downloadFile(url, dest2, { onProgress: (e) => e.type === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
       await new Promise((r) => setTimeout(r, 300));
-      expect(warnings).toEqual([expect.stringMatching(/^DOWNLOAD_WAITING: Waiting for another process that downloads .*n\.onnx\.lock/)]);
+      expect(warnings).toEqual([expect.stringMatching(new RegExp(`^DOWNLOAD_WAITING: Waiting for another graft process \\(pid ${alive.pid}\\) that downloads .*n\\.onnx\\.lock`))]);
       await rm(`${dest2}.lock`);
       expect(await waiting).toBe(int8Sha);
     } finally {
