@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TOKEN_ENV } from '../serve/access/access-token.js';
+import { checkToken, TOKEN_ENV } from '../serve/access/access-token.js';
 import { isLoopbackAddress } from '../serve/access/host-check.js';
 
 /** Flags `graft serve` and `graft ui` share about who may use the server. */
@@ -20,9 +20,15 @@ export function addAccessOptions(command: Command, what: { dashboard: 'always' |
     .option('--data-root <dir>', `a folder the dashboard may create projects from${what.dashboard === 'always' ? '' : ' (with --train)'}; repeat for several. Without it, projects come from uploads only`, collect, [] as string[]);
 }
 
-/** The token from --token, else from the environment, else undefined. */
+/**
+ * The token from --token, else from the environment, else undefined; checked here, so that a weak one is blamed on
+ * where it came from.
+ * @throws GraftError INVALID_CONFIG naming --token or the variable for a token too short or with other characters.
+ */
 export function tokenFrom(flags: AccessFlags): string | undefined {
-  return flags.token ?? (process.env[TOKEN_ENV] || undefined);
+  if (flags.token !== undefined) return checkToken(flags.token, '--token');
+  const fromEnv = process.env[TOKEN_ENV] || undefined;
+  return fromEnv === undefined ? undefined : checkToken(fromEnv, `$${TOKEN_ENV}`);
 }
 
 /** The dashboard's link with its token: opening it sets the page's cookie (the token then leaves the URL). */

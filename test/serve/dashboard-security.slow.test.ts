@@ -295,6 +295,11 @@ describe('training dashboard: who may use it, and from where', () => {
     const short = await runCli(['ui', '--port', '0', '--token', 'abc', '--data-dir', join(root, 'ui-short'), '--json']);
     expect(short.code).toBe(2);
     expect(JSON.parse(short.stdout)).toMatchObject({ error: { code: 'INVALID_CONFIG' } });
+    expect(JSON.parse(short.stdout).error.message).toMatch(/^The token from --token must be at least 16 characters/);
+    // A weak token from the variable is blamed on the variable (before: on "the token option").
+    const shortEnv = await runCli(['ui', '--port', '0', '--data-dir', join(root, 'ui-short'), '--json'], { GRAFT_TOKEN: 'abc' });
+    expect(shortEnv.code).toBe(2);
+    expect(JSON.parse(shortEnv.stdout).error.message).toMatch(/^The token from \$GRAFT_TOKEN must be at least 16 characters/);
   });
 });
 
