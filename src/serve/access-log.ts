@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** `graft serve --log`: a line of text per request, a JSON object per line (for log shippers), or nothing. */
+/** `--log` of `graft serve` and `graft ui`: a line of text per request, a JSON object per line (for log shippers), or nothing. */
 export type AccessLogFormat = 'text' | 'json' | 'off';
 export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['text', 'json', 'off'];
 
@@ -41,13 +41,16 @@ export function noteAccess(request: FastifyRequest, note: AccessNote): void {
   notes.set(request, { ...notes.get(request), ...note });
 }
 
-/** The entry for a request whose answer has just been sent. */
-export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): AccessLogEntry {
+/**
+ * The entry for a request whose answer has just been sent, or whose connection closed first (`status` then says
+ * what the client got: 499 when the answer had not begun).
+ */
+export function accessLogEntry(request: FastifyRequest, reply: FastifyReply, status = reply.statusCode): AccessLogEntry {
   return {
     time: new Date().toISOString(),
     method: request.method,
     path: loggablePath(request.url),
-    status: reply.statusCode,
+    status,
     durationMs: Math.round(reply.elapsedTime * 10) / 10,
     requestId: request.id,
     ...notes.get(request),

@@ -25,7 +25,7 @@ export interface AppOptions {
   readonly isCorsPath?: (path: string) => boolean;
   /** The folder the server writes into (the dashboard's data folder): a full disk is a 507 that names it. */
   readonly storageDir?: string;
-  /** Called once per answered request (`graft serve --log`); see access-log.ts for what an entry holds. */
+  /** Called once per answered request (`--log` of graft serve and ui); see access-log.ts for what an entry holds. */
   readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
@@ -81,9 +81,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       socket.destroy(error);
     },
   });
-  // First, so that an answer given by a later hook (a refused token) carries it too.
+  // Counted and logged once: when the answer has been sent (onResponse, below), or when its connection closed first.
+  // Fastify runs onResponse only for an answer that finished: an event stream the client left, or a request whose
+  // client hung up, would go unlogged. One whose answer had not begun is logged as nginx does, 499.
+  const answered = new WeakSet<FastifyRequest>();
+  const observeAnswer = (request: FastifyRequest, reply: FastifyReply, status = reply.statusCode): void => {
+    if (answered.has(request)) return;
+    answered.add(request);
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, status, reply.elapsedTime / 1000);
+    options.accessLog?.(accessLogEntry(request, reply, status));
+  };
+  // First, so that an answer given by a later hook (a refused token) carries the id too.
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) observeAnswer(request, reply, reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED_REQUEST);
+    });
   });
   await app.register(multipart, { limits: options.multipartLimits });
   await app.register(cookie);
@@ -101,10 +114,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
   registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
-    options.accessLog?.(accessLogEntry(request, reply));
-  });
+  app.addHook('onResponse', async (request, reply) => observeAnswer(request, reply));
   // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
   // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
   let isClosing = false;
@@ -122,6 +132,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   );
   return app;
 }
+
+/** nginx's status for a request whose client closed the connection before the answer began. */
+const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * Answers with an error body that names the request's id (a user can quote it; the log line has it too), and notes

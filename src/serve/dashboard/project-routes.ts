@@ -10,6 +10,7 @@ import { classCounts } from './class-counts.js';
 import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
 import { receiveUpload } from './receive-upload.js';
+import { noteAccess } from '../access-log.js';
 
 /** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
 const SEGMENT = /^(?!\.)[^/\\\0]{1,255}$/;
@@ -72,6 +73,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
   app.post('/v1/projects/:id/images', async (request, reply) => {
     const project = idleUploadProject(ctx, param(request, 'id'));
     const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir });
+    noteAccess(request, { images: upload.files.length });
     if (upload.files.length === 0) {
       // An empty class folder would make every later run fail ("has no images"), and the project's class list
       // leaves it out, so the page could not show why.
