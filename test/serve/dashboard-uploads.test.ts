@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -189,6 +189,27 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
     expect((await del('')).status).toBe(204);
     expect(existsSync(project.dataDir)).toBe(false);
     expect((await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).status).toBe(404);
+  });
+
+  // A name that is not UTF-8 is legal on Linux (a zip made on Windows, unpacked here); node lists it with U+FFFD in
+  // place of its bytes, a name that opens nothing. The class listing answered 500 INTERNAL (ENOENT from stat).
+  it('lists a file whose name is not UTF-8 as skipped, with the reason, and still deletes its class', async () => {
+    const project = await newProject('latin1 names');
+    await upload(project.id, 'circles', [{ name: 'a.jpg', bytes: await image('circles', 0) }]);
+    const latin1 = Buffer.concat([Buffer.from(join(project.dataDir, 'circles', 'caf')), Buffer.from([0xe9]), Buffer.from('.jpg')]);
+    await writeFile(latin1, await image('circles', 1));
+    const listing = await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers });
+    expect(listing.status).toBe(200);
+    const listed = (await listing.json()) as { images: { name: string }[]; skipped: { name: string; reason: string }[] };
+    expect(listed.images.map((i) => i.name)).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.jpg$/)]);
+    expect(listed.skipped).toEqual([{ name: 'caf\uFFFD.jpg', reason: expect.stringMatching(/^the file name is not valid UTF-8/) }]);
+    // The project counts it as training will: one image, one file it cannot use.
+    const described = (await (await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).json()) as { classes: unknown[]; skipped: number };
+    expect(described).toMatchObject({ classes: [{ label: 'circles', count: 1 }], skipped: 1 });
+    // Its name as listed is no file (404, not 500); the class goes whole, that file included.
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles/images/${encodeURIComponent('caf\uFFFD.jpg')}`, { method: 'DELETE', headers })).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { method: 'DELETE', headers })).status).toBe(204);
+    expect(existsSync(join(project.dataDir, 'circles'))).toBe(false);
   });
 
   it('answers a folder reached through a link out of the data roots with 403, whether it exists or not, and does not list the link', async () => {
