@@ -21,7 +21,7 @@ export interface AccessLogEntry {
   /** Predictions: the model asked for and the number of images read. */
   readonly model?: string;
   readonly images?: number;
-  /** An error reply's code; for a server error (5xx) its message too, and for an INTERNAL one its stack. */
+  /** An error reply's code; for a server error (5xx) its message too (a 500's own, which its body leaves out), and for a 500 its stack. */
   readonly error?: AccessLogError;
 }
 

@@ -125,7 +125,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (isClosing) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
-    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir }), error),
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir, requestId: request.id }), error),
   );
   app.setNotFoundHandler(async (request, reply) =>
     sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } }),
@@ -138,12 +138,14 @@ const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * Answers with an error body that names the request's id (a user can quote it; the log line has it too), and notes
- * the error for the access log: its code, and for a server error (5xx) the message, and the stack of an INTERNAL one.
+ * the error for the access log: its code, and for a server error (5xx) the message (a 500's own, which its body
+ * does not carry) and, for a 500, the stack.
  */
 function sendError(reply: FastifyReply, error: HttpError, cause?: unknown): FastifyReply {
-  const { code, message } = error.body.error;
+  const { code } = error.body.error;
+  const message = error.logMessage ?? error.body.error.message;
   const isServerError = error.status >= 500;
-  const stack = code === 'INTERNAL' && cause instanceof Error ? cause.stack : undefined;
+  const stack = error.status === 500 && cause instanceof Error ? cause.stack : undefined;
   noteAccess(reply.request, { error: { code, ...(isServerError ? { message } : {}), ...(stack === undefined ? {} : { stack }) } });
   const body: ErrorBody = { error: { ...error.body.error, requestId: reply.request.id } };
   return reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id).type('application/json; charset=utf-8').send(body);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cp, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { cp, open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -256,36 +256,29 @@ describe('graft serve under load and at shutdown', () => {
     }
   }, 60_000);
 
-  // A genuine INTERNAL 500, no stub: a file name that is not UTF-8 (legal on Linux, common in old zips) in a class
-  // folder under --data-root. The scan counts it as skipped, but listing the class stats the name as node decoded it
-  // (U+FFFD), which is not on disk: ENOENT, thrown as it is. The server answers 500 and goes on serving.
-  it('graft ui --log json/text: a real INTERNAL 500 names its request id; its line has the message, and the stack only with --verbose', async () => {
-    const dataRoot = join(model.root, 'ui-root');
-    for (const label of ['circles', 'squares']) {
-      await mkdir(join(dataRoot, 'set', label), { recursive: true });
-      for (const file of model.data.files.filter((f) => f.includes(`/${label}/`)).slice(0, 2)) await cp(file, join(dataRoot, 'set', label, basename(file)));
-    }
-    const latin1 = Buffer.concat([Buffer.from(join(dataRoot, 'set', 'circles', 'caf')), Buffer.from([0xe9]), Buffer.from('.png')]);
-    await writeFile(latin1, await readFile(model.data.files.find((f) => f.includes('/circles/'))!));
+  // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
+  // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
+  // Every request that reads the store fails (SQLITE_NOTADB); what does not need it goes on.
+  it('graft ui --log json/text: a real INTERNAL 500 (a damaged store) names only its request id; its line has the message, and the stack only with --verbose', async () => {
     const token = 'ui-log-secret-token-0123456789';
-    const args = ['ui', '--port', '0', '--data-dir', join(model.root, 'ui-data'), '--data-root', dataRoot, '--json'];
     const auth = { authorization: `Bearer ${token}` };
-    const ui = await startGraft([...args, '--log', 'json', '--verbose'], { GRAFT_TOKEN: token });
-    let projectId = 0;
+    const args = (dataDir: string) => ['ui', '--port', '0', '--data-dir', dataDir, '--json'];
+    const dataDir = join(model.root, 'ui-data');
+    const ui = await startGraft([...args(dataDir), '--log', 'json', '--verbose'], { GRAFT_TOKEN: token });
     try {
-      const created = await fetch(`${ui.url}/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'latin1', folder: join(dataRoot, 'set') }) });
+      const created = await fetch(`${ui.url}/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'before' }) });
       expect(created.status).toBe(201);
-      projectId = ((await created.json()) as { id: number }).id;
-      const failed = await fetch(`${ui.url}/v1/projects/${projectId}/classes/circles`, { headers: { ...auth, 'x-request-id': 'ui-500' } });
-      expect([failed.status, ((await failed.json()) as ErrorJson).error]).toEqual([500, expect.objectContaining({ code: 'INTERNAL', requestId: 'ui-500' })]);
-      // It keeps serving: the project, the other class, the probe.
-      expect((await fetch(`${ui.url}/v1/projects/${projectId}`, { headers: auth })).status).toBe(200);
-      expect((await fetch(`${ui.url}/v1/projects/${projectId}/classes/squares`, { headers: { ...auth, 'x-request-id': 'ui-200' } })).status).toBe(200);
+      await damageStore(dataDir);
+      const failed = await fetch(`${ui.url}/v1/projects`, { headers: { ...auth, 'x-request-id': 'ui-500' } });
+      // Nothing of the fault (SQLite's words, the data folder's path): only where the server's log has it.
+      expect([failed.status, await failed.json()]).toEqual([500, { error: { code: 'INTERNAL', message: "Internal error; the server's log has the details under request id ui-500.", requestId: 'ui-500' } }]);
+      // It keeps serving what does not need the store: the probe, the data roots.
       expect((await fetch(`${ui.url}/healthz`)).status).toBe(200);
-      const entries = await logEntries(ui, 4);
+      expect((await fetch(`${ui.url}/v1/data-roots`, { headers: { ...auth, 'x-request-id': 'ui-200' } })).status).toBe(200);
+      const entries = await logEntries(ui, 3);
       const line = entries.find((e) => e.requestId === 'ui-500')!;
-      expect(line).toMatchObject({ method: 'GET', path: `/v1/projects/${projectId}/classes/circles`, status: 500, error: { code: 'INTERNAL', message: expect.stringMatching(/^Internal error: ENOENT/) } });
-      expect(line.error!.stack).toMatch(/\n\s+at /);
+      expect(line).toMatchObject({ method: 'GET', path: '/v1/projects', status: 500, error: { code: 'INTERNAL', message: 'SQLITE_NOTADB: file is not a database' } });
+      expect(line.error!.stack).toMatch(/\n\s+at .*dashboard-store/);
       expect(entries.find((e) => e.requestId === 'ui-200')).toMatchObject({ status: 200 });
       expect(entries.map((e) => e.path)).not.toContain('/healthz');
       ui.child.kill('SIGTERM');
@@ -299,13 +292,15 @@ describe('graft serve under load and at shutdown', () => {
       await ui.exited;
     }
     // The default text log, without --verbose: the line and the message, no stack.
-    const text = await startGraft(args, { GRAFT_TOKEN: token });
+    const textDir = join(model.root, 'ui-data-text');
+    const text = await startGraft(args(textDir), { GRAFT_TOKEN: token });
     try {
-      expect((await fetch(`${text.url}/v1/projects/${projectId}/classes/circles`, { headers: { ...auth, 'x-request-id': 'ui-text-500' } })).status).toBe(500);
+      await damageStore(textDir);
+      expect((await fetch(`${text.url}/v1/projects`, { headers: { ...auth, 'x-request-id': 'ui-text-500' } })).status).toBe(500);
       await waitFor(() => text.stderr().includes('id=ui-text-500'));
       const lines = text.stderr().split('\n');
       const at = lines.findIndex((l) => l.includes(' id=ui-text-500'));
-      expect(lines[at]).toMatch(new RegExp(`^\\S+ GET /v1/projects/${projectId}/classes/circles 500 [\\d.]+ms id=ui-text-500 error=INTERNAL "Internal error: ENOENT`));
+      expect(lines[at]).toMatch(/^\S+ GET \/v1\/projects 500 [\d.]+ms id=ui-text-500 error=INTERNAL "SQLITE_NOTADB: file is not a database"$/);
       expect(lines[at + 1] ?? '').not.toMatch(/^\s+at /);
     } finally {
       text.child.kill('SIGTERM');
@@ -338,6 +333,22 @@ interface LogEntry {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Overwrites the dashboard store's SQLite files (the database, its write-ahead log and shared index) in place with
+ * bytes that are no database, keeping their sizes and inodes: the server's open connection then reads garbage.
+ */
+async function damageStore(dataDir: string): Promise<void> {
+  for (const name of ['dashboard.sqlite', 'dashboard.sqlite-wal', 'dashboard.sqlite-shm']) {
+    const file = await open(join(dataDir, name), 'r+');
+    try {
+      const { size } = await file.stat();
+      await file.write(Buffer.alloc(size, 0x5a), 0, size, 0);
+    } finally {
+      await file.close();
+    }
+  }
+}
 
 /** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little. */
 async function waitFor(isDone: () => boolean, timeoutMs = 5000): Promise<void> {
