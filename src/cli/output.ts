@@ -34,15 +34,23 @@ export function isVerboseOn(): boolean {
  *   process that signal ended (130 for SIGINT, 143 for SIGTERM).
  */
 export function reportFailure(error: unknown, isJson: boolean, stoppedBy?: NodeJS.Signals): void {
-  const isGraft = error instanceof GraftError;
-  const code = isGraft ? error.code : 'INTERNAL';
-  const full = error instanceof Error ? error.message : String(error);
-  const message = isGraft || isVerbose ? full : `${firstLine(full)} (internal error; run with --verbose for details)`;
-  const hint = isGraft ? error.hint : undefined;
+  const { code, message, hint, stack } = describeFailure(error);
   if (isJson) process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
   process.stderr.write(`error: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
-  if (!isGraft && error instanceof Error && error.stack && isVerbose) process.stderr.write(`${error.stack}\n`);
-  process.exitCode = isGraft && error.code === 'CANCELLED' && stoppedBy ? signalExitCode(stoppedBy) : exitCodeFor(error);
+  if (stack) process.stderr.write(`${stack}\n`);
+  process.exitCode = error instanceof GraftError && error.code === 'CANCELLED' && stoppedBy ? signalExitCode(stoppedBy) : exitCodeFor(error);
+}
+
+/**
+ * A failure as the CLI reports it: a GraftError's code, message and hint; anything else is INTERNAL, with its first
+ * line only, unless --verbose, which gives the whole message and the stack.
+ */
+export function describeFailure(error: unknown): { code: string; message: string; hint?: string; stack?: string } {
+  const isGraft = error instanceof GraftError;
+  const full = error instanceof Error ? error.message : String(error);
+  const message = isGraft || isVerbose ? full : `${firstLine(full)} (internal error; run with --verbose for details)`;
+  const stack = !isGraft && error instanceof Error && error.stack && isVerbose ? error.stack : undefined;
+  return { code: isGraft ? error.code : 'INTERNAL', message, ...(isGraft && error.hint ? { hint: error.hint } : {}), ...(stack ? { stack } : {}) };
 }
 
 /** The exit status of a process ended by `signal`, as a shell reports it: 128 + its number (SIGINT 130, SIGTERM 143). */

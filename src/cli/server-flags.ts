@@ -36,15 +36,15 @@ export function dashboardLink(url: string, token: string): string {
   return `${url}/dashboard/?token=${encodeURIComponent(token)}`;
 }
 
-/** What to tell the user before a server is reachable from other machines. */
+/** What to warn the user of before a server is reachable from other machines (each printed after "warning: "). */
 export function exposureWarnings(host: string, parts: { hasDashboard: boolean; isApiOpen: boolean; corsOrigins?: readonly string[] }): string[] {
   if (isLoopbackAddress(host)) return [];
   const warnings: string[] = [];
   if (parts.hasDashboard) {
-    warnings.push(`warning: the dashboard listens on ${host}, reachable from other machines. Anyone with its token can read the folders under --data-root and train on this machine, and plain HTTP lets the network see the token: put it behind HTTPS (SECURITY.md).`);
+    warnings.push(`the dashboard listens on ${host}, reachable from other machines. Anyone with its token can read the folders under --data-root and train on this machine, and plain HTTP lets the network see the token: put it behind HTTPS (SECURITY.md).`);
   }
   if (parts.isApiOpen) {
-    warnings.push(`warning: the prediction API on ${host} is open to anyone who can reach this machine; set --token or $${TOKEN_ENV} to require a token.`);
+    warnings.push(`the prediction API on ${host} is open to anyone who can reach this machine; set --token or $${TOKEN_ENV} to require a token.`);
   }
   return warnings;
 }

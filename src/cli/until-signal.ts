@@ -1,19 +1,21 @@
 import { GraftError } from '../core/errors.js';
 import { removeUnfinishedWrites } from '../core/unfinished-writes.js';
 import { reportFailure, signalExitCode } from './output.js';
+import type { ServerLog } from './server-log.js';
 
 /**
  * Resolves after SIGINT or SIGTERM once `server` has closed (in-flight work finishes first). The handlers are
- * removed on the first signal, so a second Ctrl+C exits at once.
+ * removed on the first signal, so a second Ctrl+C exits at once. The shutdown, and a failure to close, are told
+ * through the server's log (one JSON object each with --log json).
  */
-export function untilSignal(server: { close(options?: { readinessDelayMs?: number }): Promise<void> }, options: { readinessDelayMs?: number } = {}): Promise<void> {
+export function untilSignal(server: { close(options?: { readinessDelayMs?: number }): Promise<void> }, log: Pick<ServerLog, 'notice' | 'failure'>, options: { readinessDelayMs?: number } = {}): Promise<void> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      process.stderr.write(`${signal}: shutting down (readiness off${options.readinessDelayMs ? `, serving ${options.readinessDelayMs} ms more` : ''}, then finishing requests in flight)\n`);
+      log.notice({ event: 'shutdown', level: 'info', message: `${signal}: shutting down (readiness off${options.readinessDelayMs ? `, serving ${options.readinessDelayMs} ms more` : ''}, then finishing requests in flight)` });
       void server.close(options).then(resolve, (error: unknown) => {
-        reportFailure(error, false);
+        log.failure(error);
         resolve();
       });
     };

@@ -30,10 +30,10 @@ export const isClutter = (name: string): boolean => name.startsWith('.') || TOOL
  * Why an entry cannot be read: its name is not UTF-8 (a zip made on Windows, unpacked here), so Node hands it over
  * with U+FFFD in place of the bytes it could not decode, and that name opens nothing.
  */
-const NOT_UTF8 = 'the file name is not valid UTF-8 (written in another code page, e.g. by a Windows zip tool); rename it, e.g. with convmv -f cp1252 -t utf8 --notest -r <folder>';
+export const NOT_UTF8 = 'the file name is not valid UTF-8 (written in another code page, e.g. by a Windows zip tool); rename it, e.g. with convmv -f cp1252 -t utf8 --notest -r <folder>';
 
 /** Whether a listed name is one Node could not decode, so the file cannot be opened by it. */
-async function isUndecodableName(path: string, name: string): Promise<boolean> {
+export async function isUndecodableName(path: string, name: string): Promise<boolean> {
   return name.includes('\uFFFD') && !(await lstat(path).then(() => true, () => false));
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** `graft serve --log`: a line of text per request, a JSON object per line (for log shippers), or nothing. */
+/** `--log` of `graft serve` and `graft ui`: a line of text per request, a JSON object per line (for log shippers), or nothing. */
 export type AccessLogFormat = 'text' | 'json' | 'off';
 export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['text', 'json', 'off'];
 
@@ -21,7 +21,7 @@ export interface AccessLogEntry {
   /** Predictions: the model asked for and the number of images read. */
   readonly model?: string;
   readonly images?: number;
-  /** An error reply's code; for a server error (5xx) its message too, and for an INTERNAL one its stack. */
+  /** An error reply's code; for a server error (5xx) its message too (a 500's own, which its body leaves out), and for a 500 its stack. */
   readonly error?: AccessLogError;
 }
 
@@ -41,13 +41,16 @@ export function noteAccess(request: FastifyRequest, note: AccessNote): void {
   notes.set(request, { ...notes.get(request), ...note });
 }
 
-/** The entry for a request whose answer has just been sent. */
-export function accessLogEntry(request: FastifyRequest, reply: FastifyReply): AccessLogEntry {
+/**
+ * The entry for a request whose answer has just been sent, or whose connection closed first (`status` then says
+ * what the client got: 499 when the answer had not begun).
+ */
+export function accessLogEntry(request: FastifyRequest, reply: FastifyReply, status = reply.statusCode): AccessLogEntry {
   return {
     time: new Date().toISOString(),
     method: request.method,
     path: loggablePath(request.url),
-    status: reply.statusCode,
+    status,
     durationMs: Math.round(reply.elapsedTime * 10) / 10,
     requestId: request.id,
     ...notes.get(request),

@@ -25,7 +25,7 @@ export interface AppOptions {
   readonly isCorsPath?: (path: string) => boolean;
   /** The folder the server writes into (the dashboard's data folder): a full disk is a 507 that names it. */
   readonly storageDir?: string;
-  /** Called once per answered request (`graft serve --log`); see access-log.ts for what an entry holds. */
+  /** Called once per answered request (`--log` of graft serve and ui); see access-log.ts for what an entry holds. */
   readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
@@ -81,9 +81,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       socket.destroy(error);
     },
   });
-  // First, so that an answer given by a later hook (a refused token) carries it too.
+  // Counted and logged once: when the answer has been sent (onResponse, below), or when its connection closed first.
+  // Fastify runs onResponse only for an answer that finished: an event stream the client left, or a request whose
+  // client hung up, would go unlogged. One whose answer had not begun is logged as nginx does, 499.
+  const answered = new WeakSet<FastifyRequest>();
+  const observeAnswer = (request: FastifyRequest, reply: FastifyReply, status = reply.statusCode): void => {
+    if (answered.has(request)) return;
+    answered.add(request);
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, status, reply.elapsedTime / 1000);
+    options.accessLog?.(accessLogEntry(request, reply, status));
+  };
+  // First, so that an answer given by a later hook (a refused token) carries the id too.
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) observeAnswer(request, reply, reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED_REQUEST);
+    });
   });
   await app.register(multipart, { limits: options.multipartLimits });
   await app.register(cookie);
@@ -101,10 +114,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
   registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
-    options.accessLog?.(accessLogEntry(request, reply));
-  });
+  app.addHook('onResponse', async (request, reply) => observeAnswer(request, reply));
   // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
   // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
   let isClosing = false;
@@ -115,7 +125,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (isClosing) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
-    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir }), error),
+    sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir, requestId: request.id }), error),
   );
   app.setNotFoundHandler(async (request, reply) =>
     sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } }),
@@ -123,14 +133,19 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** nginx's status for a request whose client closed the connection before the answer began. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * Answers with an error body that names the request's id (a user can quote it; the log line has it too), and notes
- * the error for the access log: its code, and for a server error (5xx) the message, and the stack of an INTERNAL one.
+ * the error for the access log: its code, and for a server error (5xx) the message (a 500's own, which its body
+ * does not carry) and, for a 500, the stack.
  */
 function sendError(reply: FastifyReply, error: HttpError, cause?: unknown): FastifyReply {
-  const { code, message } = error.body.error;
+  const { code } = error.body.error;
+  const message = error.logMessage ?? error.body.error.message;
   const isServerError = error.status >= 500;
-  const stack = code === 'INTERNAL' && cause instanceof Error ? cause.stack : undefined;
+  const stack = error.status === 500 && cause instanceof Error ? cause.stack : undefined;
   noteAccess(reply.request, { error: { code, ...(isServerError ? { message } : {}), ...(stack === undefined ? {} : { stack }) } });
   const body: ErrorBody = { error: { ...error.body.error, requestId: reply.request.id } };
   return reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id).type('application/json; charset=utf-8').send(body);

@@ -15,6 +15,8 @@ export type ApiErrorCode = GraftErrorCode | ServeErrorCode;
 export interface HttpError {
   readonly status: number;
   readonly body: ErrorBody;
+  /** What only the server's log says: a server fault's own message (the body says only where to find it). */
+  readonly logMessage?: string;
 }
 
 /** The one table from an error code to an HTTP status. */
@@ -84,12 +86,15 @@ export interface ErrorContext {
   readonly path?: string;
   /** The folder the server writes into (the dashboard's data folder): a full disk's message names it. */
   readonly storageDir?: string;
+  /** The request's id: a server fault's answer names it, so that its details can be found in the log. */
+  readonly requestId?: string;
 }
 
 /**
  * Turns anything thrown while handling a request into a status and a JSON body, like hono's
- * `HTTPException.getResponse`. A full disk is 507 INSUFFICIENT_STORAGE; other unknown errors become 500 INTERNAL
- * without their stack.
+ * `HTTPException.getResponse`. A full disk is 507 INSUFFICIENT_STORAGE; other unknown errors become 500 INTERNAL.
+ * A 500's body says only that, and the request id under which the log has its message (`logMessage`): the message
+ * of a fault can show server paths and internals to any client.
  */
 export function httpErrorFor(error: unknown, request?: ErrorContext): HttpError {
   if (frameworkCode(error) === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -116,7 +121,10 @@ export function httpErrorFor(error: unknown, request?: ErrorContext): HttpError 
     const where = request?.storageDir ? `The disk holding ${request.storageDir}` : "The server's disk";
     return reply('INSUFFICIENT_STORAGE', `${where} is full; free space and retry (${full.message}).`, 'free space on that disk, then send the request again');
   }
-  if (error instanceof GraftError) return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);
+  if (error instanceof GraftError) {
+    if (STATUS_BY_CODE[error.code] === 500) return serverFault(error.code, error.message, request?.requestId);
+    return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);
+  }
   if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
     return reply('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, 'send multipart/form-data with a boundary parameter and complete parts (FormData does this)');
   }
@@ -126,7 +134,20 @@ export function httpErrorFor(error: unknown, request?: ErrorContext): HttpError 
     const code = CODE_BY_FRAMEWORK_STATUS[status] ?? 'BAD_REQUEST';
     return { status: STATUS_BY_CODE[code] === status ? status : STATUS_BY_CODE[code], body: { error: { code, message } } };
   }
-  return reply('INTERNAL', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+  return serverFault('INTERNAL', faultMessage(error), request?.requestId);
+}
+
+/** A 500: the body names the request id and nothing of the fault; its message goes to the log. */
+function serverFault(code: ApiErrorCode, logMessage: string, requestId: string | undefined): HttpError {
+  const where = requestId === undefined ? '' : ` under request id ${requestId}`;
+  return { status: 500, body: { error: { code, message: `Internal error; the server's log has the details${where}.` } }, logMessage };
+}
+
+/** An unknown error's message for the log, led by its code when it has one the message lacks (SQLite's: "SQLITE_NOTADB: file is not a database"). */
+function faultMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = frameworkCode(error);
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /** Codes of a full disk or quota: node's errno codes, and SQLite's (better-sqlite3 puts it in `code`). */

@@ -81,7 +81,7 @@ const ERROR_STATUSES = {
   414: 'A part of the URL (the model name) is too long.',
   415: 'Not an image (by its bytes), or a body of another content type.',
   431: 'The request line or headers are larger than 16 KB.',
-  500: 'Internal error.',
+  500: "A fault of the server: the message says only that and names the request id, under which the server's log has the details.",
   503: '`TIMEOUT`: the request took longer than the server allows; `BUSY`: too many images already wait to be decoded. Retry later.',
 } as const;
 

@@ -451,9 +451,15 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     const chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
       await page.setViewportSize({ width: 1280, height: 900 });
       await openProject(page, project.id, run.id);
       await page.waitForFunction("document.getElementById('loss-chart').dataset.epochs === '7'");
+      // Stored without an evaluation: the run view says there is none, throws nothing, and shows the rest.
+      await page.waitForSelector('#evaluation-missing:not([hidden])');
+      expect(await page.locator('#evaluation-missing').textContent()).toMatch(new RegExp(`^No evaluation to show: Run ${run.id} has no evaluation`));
+      expect(await page.locator('#evaluation').isVisible()).toBe(false);
       for (const chart of ['#loss-chart', '#acc-chart']) {
         expect(await page.locator(`${chart} .ft-marker`).count()).toBe(1);
         expect(await page.locator(`${chart} text.ft-label`).textContent()).toBe('fine-tuning starts');
@@ -513,6 +519,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-1280.png') });
       await page.setViewportSize({ width: 390, height: 844 });
       await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-390.png') });
+      expect(errors).toEqual([]);
     } finally {
       await chromium.close();
     }

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import type { AccessLogEntry } from '../../src/serve/access-log.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
-import { multipartBody, rawRequest } from '../http-support.js';
+import { multipartBody, rawRequest, requestCounts } from '../http-support.js';
 import { repoRoot, tempDir } from '../support.js';
 
 interface UploadJson {
@@ -26,11 +28,13 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
   let server: Awaited<ReturnType<typeof startDashboardServer>>;
   let headers: Record<string, string>;
   const MAX_UPLOAD = 200_000;
+  // `graft ui --log` prints these; test/serve/load.slow.test.ts checks the lines the CLI prints.
+  const logged: AccessLogEntry[] = [];
 
   beforeAll(async () => {
     root = await tempDir('graft-uploads-');
     data = await writeSyntheticDataset(join(root, 'shapes'), { perClass: 4 });
-    server = await startDashboardServer({ dataDir: join(root, 'ui'), port: 0, maxUploadBytes: MAX_UPLOAD });
+    server = await startDashboardServer({ dataDir: join(root, 'ui'), port: 0, maxUploadBytes: MAX_UPLOAD, accessLog: (entry) => logged.push(entry) });
     headers = { authorization: `Bearer ${server.token}` };
   });
   afterAll(async () => {
@@ -187,6 +191,27 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
     expect((await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).status).toBe(404);
   });
 
+  // A name that is not UTF-8 is legal on Linux (a zip made on Windows, unpacked here); node lists it with U+FFFD in
+  // place of its bytes, a name that opens nothing. The class listing answered 500 INTERNAL (ENOENT from stat).
+  it('lists a file whose name is not UTF-8 as skipped, with the reason, and still deletes its class', async () => {
+    const project = await newProject('latin1 names');
+    await upload(project.id, 'circles', [{ name: 'a.jpg', bytes: await image('circles', 0) }]);
+    const latin1 = Buffer.concat([Buffer.from(join(project.dataDir, 'circles', 'caf')), Buffer.from([0xe9]), Buffer.from('.jpg')]);
+    await writeFile(latin1, await image('circles', 1));
+    const listing = await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers });
+    expect(listing.status).toBe(200);
+    const listed = (await listing.json()) as { images: { name: string }[]; skipped: { name: string; reason: string }[] };
+    expect(listed.images.map((i) => i.name)).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.jpg$/)]);
+    expect(listed.skipped).toEqual([{ name: 'caf\uFFFD.jpg', reason: expect.stringMatching(/^the file name is not valid UTF-8/) }]);
+    // The project counts it as training will: one image, one file it cannot use.
+    const described = (await (await fetch(`${server.url}/v1/projects/${project.id}`, { headers })).json()) as { classes: unknown[]; skipped: number };
+    expect(described).toMatchObject({ classes: [{ label: 'circles', count: 1 }], skipped: 1 });
+    // Its name as listed is no file (404, not 500); the class goes whole, that file included.
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles/images/${encodeURIComponent('caf\uFFFD.jpg')}`, { method: 'DELETE', headers })).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { method: 'DELETE', headers })).status).toBe(204);
+    expect(existsSync(join(project.dataDir, 'circles'))).toBe(false);
+  });
+
   it('answers a folder reached through a link out of the data roots with 403, whether it exists or not, and does not list the link', async () => {
     const outside = await tempDir('graft-outside-');
     await mkdir(join(outside, 'exists'));
@@ -204,6 +229,40 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
       await withLink.close();
       await rm(outside, { recursive: true, force: true });
     }
+  });
+
+  it('logs each request once: an upload with its images, an event stream when it ends (the client leaving included), a client gone before the answer as 499', async () => {
+    const project = await newProject('logged');
+    const uploaded = await upload(project.id, 'circles', [{ name: 'a.jpg', bytes: await image('circles', 0) }, { name: 'b.jpg', bytes: await image('circles', 1) }]);
+    expect(uploaded.status).toBe(201);
+    // Headers and half the announced body, then the connection closes: nothing was answered.
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.on('connect', resolve));
+    socket.write(`POST /v1/projects/${project.id}/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${server.token}\r\nX-Request-Id: gone-early\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: 100000\r\n\r\n--b0undary\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    // Runs made in the store and never queued: one still "queued" (its stream stays open), one that ended.
+    const modelDir = (id: number) => join(root, 'ui', 'runs', String(id), 'model');
+    const open = server.dashboard.store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, modelDir);
+    const ended = server.dashboard.store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, modelDir);
+    server.dashboard.store.markCancelled(ended.id, 'for the test');
+    const endedStream = await fetch(`${server.url}/v1/runs/${ended.id}/events`, { headers: { ...headers, 'x-request-id': 'sse-ended' } });
+    expect(await endedStream.text()).toContain('"status":"cancelled"');
+    const leaving = new AbortController();
+    const openStream = await fetch(`${server.url}/v1/runs/${open.id}/events`, { headers: { ...headers, 'x-request-id': 'sse-left' }, signal: leaving.signal });
+    const reader = openStream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"status":"queued"');
+    leaving.abort();
+    const deadline = Date.now() + 5000;
+    while (!['sse-left', 'gone-early'].every((id) => logged.some((e) => e.requestId === id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const byId = (id: string) => logged.filter((e) => e.requestId === id);
+    const uploadId = uploaded.headers.get('x-request-id')!;
+    expect(byId(uploadId)).toEqual([expect.objectContaining({ method: 'POST', path: `/v1/projects/${project.id}/images`, status: 201, images: 2 })]);
+    expect(byId('sse-ended')).toEqual([expect.objectContaining({ method: 'GET', path: `/v1/runs/${ended.id}/events`, status: 200 })]);
+    expect(byId('sse-left')).toEqual([expect.objectContaining({ method: 'GET', path: `/v1/runs/${open.id}/events`, status: 200 })]);
+    expect(byId('gone-early')).toEqual([expect.objectContaining({ method: 'POST', path: `/v1/projects/${project.id}/images`, status: 499 })]);
+    // /metrics counts what the log says.
+    expect(requestCounts(await (await fetch(`${server.url}/metrics`, { headers })).text()).get('/v1/projects/:id/images POST 499')).toBe(1);
   });
 
   it('never writes into or deletes from a project on a server folder', async () => {

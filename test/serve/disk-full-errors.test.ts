@@ -52,4 +52,17 @@ describe('a full disk is 507 Insufficient Storage, in the API\'s JSON error shap
     expect(httpErrorFor(eio, { storageDir: '/srv/graft-ui' })).toMatchObject({ status: 500, body: { error: { code: 'INTERNAL' } } });
     expect(httpErrorFor(new GraftError('INVALID_DATASET', 'no images'))).toMatchObject({ status: 400, body: { error: { code: 'INVALID_DATASET' } } });
   });
+
+  it("a 500's body names the request id and nothing of the fault (no server path); the message is for the log only", () => {
+    const eio = Object.assign(new Error('EIO: i/o error, write /srv/graft-ui/dashboard.sqlite'), { code: 'EIO' });
+    expect(httpErrorFor(eio, { requestId: 'req-7' })).toEqual({
+      status: 500,
+      body: { error: { code: 'INTERNAL', message: "Internal error; the server's log has the details under request id req-7." } },
+      logMessage: 'EIO: i/o error, write /srv/graft-ui/dashboard.sqlite',
+    });
+    // Graft's own server faults alike (their messages name the server's folders); a 4xx keeps its message.
+    const broken = httpErrorFor(new GraftError('INVALID_MODEL_DIR', '/srv/models/bees has no graft.json', { hint: 'retrain it' }), { requestId: 'req-8' });
+    expect(broken).toEqual({ status: 500, body: { error: { code: 'INVALID_MODEL_DIR', message: "Internal error; the server's log has the details under request id req-8." } }, logMessage: '/srv/models/bees has no graft.json' });
+    expect(httpErrorFor(new GraftError('INVALID_DATASET', 'no images in /data/x'), { requestId: 'req-9' }).body.error.message).toBe('no images in /data/x');
+  });
 });

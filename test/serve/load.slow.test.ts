@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { cp, open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -18,8 +18,13 @@ interface ServeProcess {
 }
 
 /** `graft serve` as a user starts it, in its own process (so its RSS and its signal handling are its own). */
-async function startServe(modelDir: string, extra: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), 'serve', modelDir, '--port', '0', '--no-watch', '--json', ...extra]);
+function startServe(modelDir: string, extra: string[] = [], options: { watch?: boolean } = {}): Promise<ServeProcess> {
+  return startGraft(['serve', modelDir, '--port', '0', ...(options.watch ? [] : ['--no-watch']), '--json', ...extra]);
+}
+
+/** A `graft serve` or `graft ui` started with --json, once it has printed its start-up object. */
+async function startGraft(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -29,7 +34,7 @@ async function startServe(modelDir: string, extra: string[] = []): Promise<Serve
       stdout += c.toString();
       if (stdout.trim().endsWith('}')) resolve(JSON.parse(stdout) as { url: string; openapi: string });
     });
-    void exited.then((code) => reject(new Error(`graft serve exited with ${code}: ${stderr}`)));
+    void exited.then((code) => reject(new Error(`graft ${args[0]} exited with ${code}: ${stderr}`)));
   });
   return { child, url, openapi, exited, stderr: () => stderr };
 }
@@ -219,7 +224,97 @@ describe('graft serve under load and at shutdown', () => {
       await late.exited;
     }
   }, 60_000);
+
+  // With --log json a log shipper meets no other line: reloads, failed reloads, warnings and the shutdown are objects too.
+  it('--log json: a reload, a failed reload, a warning and the shutdown are JSON objects, like every other line on stderr', async () => {
+    const copy = join(model.root, 'reloading');
+    await cp(model.dir, copy, { recursive: true });
+    const token = 'serve-notice-secret-token-0123456789';
+    // 0.0.0.0 with a token: the dashboard-less API is not open, but --train makes the exposure warning.
+    const serve = await startServe(copy, ['--log', 'json', '--token', token, '--host', '0.0.0.0', '--train', join(model.root, 'reloading-ui')], { watch: true });
+    try {
+      const notices = () => serve.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Notice).filter((n) => n.event);
+      const now = new Date();
+      await utimes(join(copy, 'graft.json'), now, now);
+      await waitFor(() => notices().some((n) => n.event === 'reload'), 10_000);
+      await writeFile(join(copy, 'model.onnx'), 'not a model');
+      await waitFor(() => notices().some((n) => n.event === 'reload-failed'), 10_000);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      expect(notices()).toEqual([
+        expect.objectContaining({ event: 'warning', level: 'warning', message: expect.stringMatching(/^the dashboard listens on 0\.0\.0\.0/) }),
+        expect.objectContaining({ event: 'reload', level: 'info', model: 'reloading', labels: 3, message: 'reloaded reloading: 3 labels' }),
+        expect.objectContaining({ event: 'reload-failed', level: 'error', model: 'reloading', message: expect.stringMatching(/^reload of reloading failed \(still serving the previous version\): /) }),
+        expect.objectContaining({ event: 'shutdown', level: 'info', message: expect.stringMatching(/^SIGTERM: shutting down/) }),
+      ]);
+      for (const n of notices()) expect(n.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+      const lines = serve.stderr().split('\n').filter((l) => l !== '');
+      for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  }, 60_000);
+
+  // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
+  // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
+  // Every request that reads the store fails (SQLITE_NOTADB); what does not need it goes on.
+  it('graft ui --log json/text: a real INTERNAL 500 (a damaged store) names only its request id; its line has the message, and the stack only with --verbose', async () => {
+    const token = 'ui-log-secret-token-0123456789';
+    const auth = { authorization: `Bearer ${token}` };
+    const args = (dataDir: string) => ['ui', '--port', '0', '--data-dir', dataDir, '--json'];
+    const dataDir = join(model.root, 'ui-data');
+    const ui = await startGraft([...args(dataDir), '--log', 'json', '--verbose'], { GRAFT_TOKEN: token });
+    try {
+      const created = await fetch(`${ui.url}/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'before' }) });
+      expect(created.status).toBe(201);
+      await damageStore(dataDir);
+      const failed = await fetch(`${ui.url}/v1/projects`, { headers: { ...auth, 'x-request-id': 'ui-500' } });
+      // Nothing of the fault (SQLite's words, the data folder's path): only where the server's log has it.
+      expect([failed.status, await failed.json()]).toEqual([500, { error: { code: 'INTERNAL', message: "Internal error; the server's log has the details under request id ui-500.", requestId: 'ui-500' } }]);
+      // It keeps serving what does not need the store: the probe, the data roots.
+      expect((await fetch(`${ui.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${ui.url}/v1/data-roots`, { headers: { ...auth, 'x-request-id': 'ui-200' } })).status).toBe(200);
+      const entries = await logEntries(ui, 3);
+      const line = entries.find((e) => e.requestId === 'ui-500')!;
+      expect(line).toMatchObject({ method: 'GET', path: '/v1/projects', status: 500, error: { code: 'INTERNAL', message: 'SQLITE_NOTADB: file is not a database' } });
+      expect(line.error!.stack).toMatch(/\n\s+at .*dashboard-store/);
+      expect(entries.find((e) => e.requestId === 'ui-200')).toMatchObject({ status: 200 });
+      expect(entries.map((e) => e.path)).not.toContain('/healthz');
+      ui.child.kill('SIGTERM');
+      expect(await ui.exited).toBe(0);
+      const lines = ui.stderr().split('\n').filter((l) => l !== '');
+      for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+      expect(lines.map((l) => (JSON.parse(l) as Notice).event).filter(Boolean)).toEqual(['shutdown']);
+      expect(ui.stderr()).not.toContain(token);
+    } finally {
+      ui.child.kill('SIGTERM');
+      await ui.exited;
+    }
+    // The default text log, without --verbose: the line and the message, no stack.
+    const textDir = join(model.root, 'ui-data-text');
+    const text = await startGraft(args(textDir), { GRAFT_TOKEN: token });
+    try {
+      await damageStore(textDir);
+      expect((await fetch(`${text.url}/v1/projects`, { headers: { ...auth, 'x-request-id': 'ui-text-500' } })).status).toBe(500);
+      await waitFor(() => text.stderr().includes('id=ui-text-500'));
+      const lines = text.stderr().split('\n');
+      const at = lines.findIndex((l) => l.includes(' id=ui-text-500'));
+      expect(lines[at]).toMatch(/^\S+ GET \/v1\/projects 500 [\d.]+ms id=ui-text-500 error=INTERNAL "SQLITE_NOTADB: file is not a database"$/);
+      expect(lines[at + 1] ?? '').not.toMatch(/^\s+at /);
+    } finally {
+      text.child.kill('SIGTERM');
+      await text.exited;
+    }
+  }, 60_000);
 });
+
+interface Notice {
+  time: string;
+  event?: string;
+  level?: string;
+  message?: string;
+}
 
 interface ErrorJson {
   error: { code: string; message: string; requestId?: string };
@@ -234,10 +329,26 @@ interface LogEntry {
   requestId: string;
   model?: string;
   images?: number;
-  error?: { code: string; message?: string };
+  error?: { code: string; message?: string; stack?: string };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Overwrites the dashboard store's SQLite files (the database, its write-ahead log and shared index) in place with
+ * bytes that are no database, keeping their sizes and inodes: the server's open connection then reads garbage.
+ */
+async function damageStore(dataDir: string): Promise<void> {
+  for (const name of ['dashboard.sqlite', 'dashboard.sqlite-wal', 'dashboard.sqlite-shm']) {
+    const file = await open(join(dataDir, name), 'r+');
+    try {
+      const { size } = await file.stat();
+      await file.write(Buffer.alloc(size, 0x5a), 0, size, 0);
+    } finally {
+      await file.close();
+    }
+  }
+}
 
 /** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little. */
 async function waitFor(isDone: () => boolean, timeoutMs = 5000): Promise<void> {

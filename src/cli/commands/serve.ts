@@ -1,17 +1,16 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { webAppRoot } from '../../web/web-app-root.js';
 import { GraftError } from '../../core/errors.js';
-import { isProbePath } from '../../serve/access/access-control.js';
-import { ACCESS_LOG_FORMATS, formatAccessLine, type AccessLogEntry, type AccessLogFormat } from '../../serve/access-log.js';
 import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
-import { isVerboseOn, printResult, reportFailure } from '../output.js';
+import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
 
-interface ServeFlags extends AccessFlags {
+interface ServeFlags extends AccessFlags, LogFlags {
   port: number;
   name: string[];
   cors: string[];
@@ -25,8 +24,6 @@ interface ServeFlags extends AccessFlags {
   watch: boolean;
   shutdownDelayMs: number;
   json: boolean;
-  log: AccessLogFormat;
-  logProbes: boolean;
 }
 
 /** `graft serve <model-dir...>`: the HTTP API (and the web page with --web) until SIGINT/SIGTERM. */
@@ -48,13 +45,8 @@ export function registerServe(program: Command): void {
     .option('--cors <origin>', 'let pages of this origin call the prediction API, e.g. https://app.example.com (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--no-watch', 'do not reload a model when its files change')
     .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseNonNegativeInteger, 0)
-    .option('--json', 'print one JSON object (url and models) on stdout', false)
-    .addOption(
-      new Option('--log <format>', 'access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line) or off. /healthz and /readyz are not logged')
-        .choices([...ACCESS_LOG_FORMATS])
-        .default('text'),
-    )
-    .option('--log-probes', 'also log /healthz and /readyz (Kubernetes probes them every few seconds)', false);
+    .option('--json', 'print one JSON object (url and models) on stdout', false);
+  addLogOptions(command, '/healthz and /readyz are');
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       try {
@@ -65,6 +57,7 @@ export function registerServe(program: Command): void {
         }
         const names = Object.fromEntries(flags.name.map((name, i) => [modelDirs[i]!, name]));
         const token = tokenFrom(flags);
+        const log = serverLog(flags);
         const server = await startServer({
           models: modelDirs,
           names,
@@ -80,20 +73,20 @@ export function registerServe(program: Command): void {
           batchWindowMs: flags.batchWindowMs,
           // The upload page built by `npm run build` is served at / unless another folder is given.
           webRoot: flags.web ?? webAppRoot(),
-          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot, cacheDir: cacheDirFrom(undefined), ...backboneSearch() } } : {}),
+          ...(flags.train ? { dashboard: { dataDir: typeof flags.train === 'string' ? flags.train : 'graft-ui', dataRoots: flags.dataRoot, cacheDir: cacheDirFrom(undefined), ...backboneSearch(), onEvent: (event) => log.notice(dashboardNotice(event)) } } : {}),
           watch: flags.watch,
-          ...(flags.log === 'off' ? {} : { accessLog: accessLogWriter(flags.log, flags.logProbes) }),
+          ...(log.accessLog ? { accessLog: log.accessLog } : {}),
           onEvent: (event) =>
-            process.stderr.write(
+            log.notice(
               event.type === 'reload'
-                ? `reloaded ${event.model}: ${event.labels.length} labels\n`
-                : `reload of ${event.model} failed (still serving the previous version): ${event.message}\n`,
+                ? { event: 'reload', level: 'info', model: event.model, labels: event.labels.length, message: `reloaded ${event.model}: ${event.labels.length} labels` }
+                : { event: 'reload-failed', level: 'error', model: event.model, message: `reload of ${event.model} failed (still serving the previous version): ${event.message}` },
             ),
         });
         const models = server.models.map((name) => ({ name, predict: `${server.url}/v1/models/${name}/predict` }));
         const openapi = `${server.url}${OPENAPI_PATH}`;
         const dashboard = flags.train && server.token ? dashboardLink(server.url, server.token) : undefined;
-        for (const warning of exposureWarnings(flags.host, { hasDashboard: Boolean(flags.train), isApiOpen: token === undefined })) process.stderr.write(`${warning}\n`);
+        for (const message of exposureWarnings(flags.host, { hasDashboard: Boolean(flags.train), isApiOpen: token === undefined })) log.notice({ event: 'warning', level: 'warning', message });
         printResult(flags.json, { url: server.url, models, openapi, ...(dashboard ? { dashboard } : {}), tokenRequired: token !== undefined }, () =>
           [
             `Serving on ${server.url}${token === undefined ? '' : ' (the API needs the token: Authorization: Bearer <token>)'}`,
@@ -103,21 +96,10 @@ export function registerServe(program: Command): void {
             'Ctrl+C to stop.',
           ].join('\n'),
         );
-        await untilSignal(server, { readinessDelayMs: flags.shutdownDelayMs });
+        await untilSignal(server, log, { readinessDelayMs: flags.shutdownDelayMs });
       } catch (error) {
         reportFailure(error, flags.json);
       }
     });
 }
 
-/**
- * Access log lines go to stderr with the server's other running notes (reloads, warnings): stdout keeps the start-up
- * result alone, so `--json` still prints exactly one JSON object there.
- */
-function accessLogWriter(format: Exclude<AccessLogFormat, 'off'>, isLoggingProbes: boolean): (entry: AccessLogEntry) => void {
-  const withStack = isVerboseOn();
-  return (entry) => {
-    if (!isLoggingProbes && isProbePath(entry.path)) return;
-    process.stderr.write(`${formatAccessLine(entry, format, { withStack })}\n`);
-  };
-}

@@ -4,10 +4,11 @@ import { startDashboardServer } from '../../serve/dashboard/start-dashboard-serv
 import { parsePort } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
 
-interface UiFlags extends AccessFlags {
+interface UiFlags extends AccessFlags, LogFlags {
   port: number;
   dataDir: string;
   offline: boolean;
@@ -24,10 +25,12 @@ export function registerUi(program: Command): void {
     .option('--data-dir <dir>', 'where projects, runs and trained models are kept (SQLite + files)', join(process.cwd(), 'graft-ui'))
     .option('--offline', 'never download a backbone: a run whose default backbone is not cached trains with the bundled one, and says so', false)
     .option('--json', 'print one JSON object (url, dashboard) on stdout', false);
+  addLogOptions(command, '/healthz is');
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {
       try {
         const token = tokenFrom(flags);
+        const log = serverLog(flags);
         const server = await startDashboardServer({
           dataDir: flags.dataDir,
           dataRoots: flags.dataRoot,
@@ -38,9 +41,11 @@ export function registerUi(program: Command): void {
           ...backboneSearch(),
           allowedHosts: flags.allowedHost,
           ...(token === undefined ? {} : { token }),
+          ...(log.accessLog ? { accessLog: log.accessLog } : {}),
+          onEvent: (event) => log.notice(dashboardNotice(event)),
         });
         const dashboard = dashboardLink(server.url, server.token);
-        for (const warning of exposureWarnings(flags.host, { hasDashboard: true, isApiOpen: false })) process.stderr.write(`${warning}\n`);
+        for (const message of exposureWarnings(flags.host, { hasDashboard: true, isApiOpen: false })) log.notice({ event: 'warning', level: 'warning', message });
         printResult(flags.json, { url: server.url, dashboard, dataDir: flags.dataDir, dataRoots: flags.dataRoot }, () =>
           [
             `Training dashboard on ${dashboard}`,
@@ -50,7 +55,7 @@ export function registerUi(program: Command): void {
             'Ctrl+C or SIGTERM stops the run in progress (it is then shown as interrupted, and no model is kept) and exits.',
           ].join('\n'),
         );
-        await untilSignal(server);
+        await untilSignal(server, log);
       } catch (error) {
         reportFailure(error, flags.json);
       }

@@ -20,7 +20,7 @@ import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { registerRunFileRoutes } from './run-file-routes.js';
 import { registerRunPredictRoute, type RunPredictLimits } from './run-predict-route.js';
 import { removeLeftoverRunFolders } from './run-files.js';
-import { epochEvent, RunQueue, type RunEvent, type StoredEvaluation } from './run-queue.js';
+import { epochEvent, RunQueue, type DashboardEvent, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
 
@@ -44,6 +44,8 @@ export interface DashboardOptions {
   readonly dataRoots?: readonly string[];
   /** Limits of trying a finished run's model on images (`POST /v1/runs/:id/predict`). Default: 20 MB, 40 megapixels. */
   readonly predictLimits?: RunPredictLimits;
+  /** A run the store could not record (the CLI prints it). Defaults to a line on stderr. */
+  readonly onEvent?: (event: DashboardEvent) => void;
 }
 
 /** The dashboard's paths: its page and its API. They always need the server's token (see SECURITY.md). */
@@ -100,6 +102,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     mirrors: options.mirrors ?? [],
     // A folder project reads nothing a link leads out of the data roots to; an upload project's files are the server's.
     confineTo: (project: ProjectRecord): readonly string[] | undefined => ctx.confinementOf(project),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const ctx: DashboardContext = new DashboardContext(store, queue, dataDir, dataRoots);
   const streams = new Set<FastifyReply>();

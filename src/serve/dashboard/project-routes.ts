@@ -5,12 +5,14 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraftError } from '../../core/errors.js';
 import { hasImageExtension } from '../../data/dataset.js';
+import { isUndecodableName, NOT_UTF8 } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
 import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
 import { projectNameTaken, tidyProjectName } from './project-name.js';
 import { receiveUpload } from './receive-upload.js';
+import { noteAccess } from '../access-log.js';
 
 /** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
 const SEGMENT = /^(?!\.)[^/\\\0]{1,255}$/;
@@ -77,6 +79,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
   app.post('/v1/projects/:id/images', async (request, reply) => {
     const project = idleUploadProject(ctx, param(request, 'id'));
     const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir });
+    noteAccess(request, { images: upload.files.length });
     if (upload.files.length === 0) {
       // An empty class folder would make every later run fail ("has no images"), and the project's class list
       // leaves it out, so the page could not show why.
@@ -95,6 +98,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     const split = ctx.isUploadProject(project) ? undefined : await findSplitFolders(project.dataDir);
     const parts = split ? [{ part: 'train', root: split.train }, ...(split.val ? [{ part: 'val', root: split.val }] : [])] : [{ part: undefined, root: project.dataDir }];
     const images: { name: string; bytes: number; part?: string }[] = [];
+    const skipped: { name: string; reason: string; part?: string }[] = [];
     let found = false;
     for (const { part, root } of parts) {
       const dir = join(root, label);
@@ -104,11 +108,21 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
       if (!entries) continue;
       found = true;
       for (const e of entries.filter((e) => e.isFile() && hasImageExtension(e.name) && !e.name.startsWith('.'))) {
-        images.push({ name: e.name, bytes: (await stat(join(dir, e.name))).size, ...(part ? { part } : {}) });
+        const file = join(dir, e.name);
+        // A name that is not UTF-8 reaches node with U+FFFD in it and opens nothing: skipped with the reason, as the
+        // dataset scan (and so training) skips it.
+        if (await isUndecodableName(file, e.name)) {
+          skipped.push({ name: e.name, reason: NOT_UTF8, ...(part ? { part } : {}) });
+          continue;
+        }
+        // A file deleted since the folder was read is not there any more.
+        const info = await stat(file).catch(() => undefined);
+        if (info) images.push({ name: e.name, bytes: info.size, ...(part ? { part } : {}) });
       }
     }
     if (!found) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(label)}.`);
-    return { label, images: images.sort((a, b) => (a.part ?? '').localeCompare(b.part ?? '') || a.name.localeCompare(b.name)) };
+    const byPartAndName = (a: { name: string; part?: string }, b: { name: string; part?: string }) => (a.part ?? '').localeCompare(b.part ?? '') || a.name.localeCompare(b.name);
+    return { label, images: images.sort(byPartAndName), skipped: skipped.sort(byPartAndName) };
   });
 
   app.delete('/v1/projects/:id/classes/:label/images/:file', async (request, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { noteAccess } from '../access-log.js';
 import { ConcurrencyLimiter } from '../concurrency-limiter.js';
 import { parseTopK, readImageInputs } from '../image-input.js';
 import { predictImages } from '../predict-images.js';
@@ -27,6 +28,7 @@ export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardCont
     if (run.status !== 'finished') throw new ServeError('NOT_FOUND', `Run ${run.id} has no model (status: ${run.status}).`, { hint: 'a run has a model once it finishes' });
     const queryTopK = parseTopK(request.query.top_k);
     const inputs = await readImageInputs(request, { maxUploadBytes: limits.maxUploadBytes, maxImages: MAX_IMAGES });
+    noteAccess(request, { images: inputs.images.length });
     const version = await ctx.runModels.acquire(run);
     try {
       const topK = inputs.topK ?? queryTopK ?? version.labels.length;

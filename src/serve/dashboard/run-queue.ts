@@ -94,7 +94,12 @@ export interface RunQueueOptions {
   readonly mirrors?: readonly MirrorRule[];
   /** The folders a project's images may be read from (TrainOptions.confineTo); undefined: no confinement. */
   readonly confineTo?: (project: ProjectRecord) => readonly string[] | undefined;
+  /** Told of a run the store could not record (the CLI prints it). Defaults to a line on stderr. */
+  readonly onEvent?: (event: DashboardEvent) => void;
 }
+
+/** What the dashboard tells the server's operator, besides what the run's own events stream says. */
+export type DashboardEvent = { type: 'run-not-recorded'; run: number; message: string };
 
 /** Why a run queued when the server stopped never ran. */
 const SHUTDOWN_BEFORE_START = 'the server was stopped before this run started';
@@ -187,7 +192,9 @@ export class RunQueue {
         // stays as the store last had it, the listeners hear it failed, and the queue goes on.
         current.done = this.execute(id, current.controller.signal).catch((error: unknown) => {
           const message = `the dashboard could not record this run (${error instanceof Error ? error.message : String(error)}); check the space and permissions of its data folder`;
-          process.stderr.write(`graft ui: run ${id}: ${message}\n`);
+          const event: DashboardEvent = { type: 'run-not-recorded', run: id, message };
+          if (this.options.onEvent) this.options.onEvent(event);
+          else process.stderr.write(`graft ui: run ${id}: ${message}\n`);
           this.emit(id, { type: 'status', status: 'failed', error: message });
         });
         try {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { AccessLogEntry } from '../access-log.js';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
 import { createApp, listenOn } from '../create-app.js';
 import { ServerMetrics } from '../server-metrics.js';
@@ -20,6 +21,11 @@ export interface DashboardServerOptions extends DashboardOptions {
   readonly token?: string;
   /** Host names the server answers to besides localhost and IP addresses (DNS-rebinding defence). */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Called once per answered request, /healthz included, as `startServer`'s is (`graft ui --log`); an event stream
+   * once it ends. Never given a header, the query string or a body.
+   */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
 /**
@@ -40,6 +46,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     metrics,
     access: { token: new AccessToken(token), allowedHosts: options.allowedHosts ?? [] },
     storageDir: resolve(options.dataDir),
+    ...(options.accessLog ? { accessLog: options.accessLog } : {}),
   });
   try {
     app.get('/', async (_request, reply) => reply.redirect('/dashboard/'));

@@ -271,6 +271,7 @@ async function openRun(runId, { isFocused = false } = {}) {
   byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
+  byId('evaluation-missing').hidden = true;
   // The linear head has no epochs: its choice is shown as a cross-validation table instead of curves.
   const hasEpochs = run.options.hidden > 0 || Boolean(ft);
   byId('run-charts').hidden = !hasEpochs;
@@ -450,7 +451,18 @@ function showFineTuneOutcome(ft) {
 /** @param {number} runId */
 async function showEvaluation(runId) {
   /** @type {Evaluation} */
-  const ev = await api(`/v1/runs/${runId}/evaluation`);
+  let ev;
+  try {
+    ev = await api(`/v1/runs/${runId}/evaluation`);
+  } catch (error) {
+    // A finished run may have none (a store restored or written by other means), or the server may be gone: the run
+    // view says so and shows the rest; nothing is thrown into the page.
+    if (currentRunId !== runId) return;
+    const missing = byId('evaluation-missing');
+    missing.hidden = false;
+    say(missing, `No evaluation to show: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
   if (currentRunId !== runId) return;
   byId('evaluation').hidden = false;
   // Without a val/ folder every image is scored, training images included: a check of the labels, not an estimate.
