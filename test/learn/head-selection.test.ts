@@ -243,12 +243,12 @@ describe('crossValidateHeads and fitLinearHead', () => {
   });
 
   it('solves a C given alone (--c) from its cold start, instead of stopping a fifth of the way down', async () => {
-    const { rows, labels } = correlatedClusters(240, 512, 12, 24, 7);
+    const { rows, labels } = correlatedClusters(240, 256, 12, 24, 7);
     const options = { labels, classNames: names(12), seed: 1, trainViews: ['plain' as const], tta: [false], cGrid: [1] };
     const alone = (await crossValidateHeads(rows, undefined, options)).table[0]!;
     const tight = (await crossValidateHeads(rows, undefined, { ...options, cvTolerance: 1e-7 })).table[0]!;
-    // Stopped once the gradient was a fifth of its start, it scored 0.650 and log-loss 1.148 here.
-    expect(alone.logLoss).toBeLessThan(0.9);
+    // Stopped once the gradient was a fifth of its start, it scored 0.683 and log-loss 0.920 here (solved: 0.673).
+    expect(alone.logLoss).toBeLessThan(0.8);
     expect(Math.abs(alone.logLoss - tight.logLoss) / tight.logLoss).toBeLessThan(0.02);
   });
 

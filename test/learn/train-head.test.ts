@@ -18,7 +18,8 @@ describe('trainHead', () => {
     const train = clusters(150, 16, 3, 1);
     const val = clusters(60, 16, 3, 2);
     for (const hidden of [[], [32]]) {
-      const head = await trainHead(train, val, 3, trainConfigFrom({ epochs: 40, learningRate: 0.01, head: { hidden } }));
+      // 20 epochs: the linear head is at its final accuracy from epoch 12, the hidden layer's from epoch 3.
+      const head = await trainHead(train, val, 3, trainConfigFrom({ epochs: 20, learningRate: 0.01, head: { hidden } }));
       expect(head.history.at(-1)!.val_acc).toBeGreaterThan(0.9);
       expect(head.layers.map((l) => l.activation)).toEqual(hidden.length ? ['relu', 'softmax'] : ['softmax']);
     }
@@ -27,7 +28,8 @@ describe('trainHead', () => {
   it("weighs rare classes up as the config says: on 10:1 rows the rare class's recall on even held-out rows rises", async () => {
     const { rows, labels, recalls: heldOutRecalls } = imbalancedClusters();
     const recalls = async (classWeights: 'none' | 'balanced'): Promise<number[]> => {
-      const head = await trainHead({ features: rows, labels }, undefined, 2, trainConfigFrom({ classWeights, epochs: 30, learningRate: 0.01, head: { hidden: [16], dropout: 0 } }));
+      // 15 epochs of 64 rows (a quarter of the steps of 30 of 32): the rare recall still rises by about 0.5.
+      const head = await trainHead({ features: rows, labels }, undefined, 2, trainConfigFrom({ classWeights, epochs: 15, batchSize: 64, learningRate: 0.01, head: { hidden: [16], dropout: 0 } }));
       return heldOutRecalls(foldNormalization(head.layers, head.normalization));
     };
     const [unweighted, balanced] = [await recalls('none'), await recalls('balanced')];
