@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { MANIFEST_FILE, ONNX_FILE } from '../model/manifest.js';
 import { ModelVersion, type ModelVersionOptions } from './model-version.js';
+import { loadSettledVersion } from './settled-model-load.js';
 
 /** What the registry reports while serving: reloads and failed reloads (the old version keeps serving). */
 export type ModelRegistryEvent =
@@ -156,7 +157,8 @@ export class ModelRegistry {
 
   private async reloadNow(served: ServedModel): Promise<void> {
     try {
-      const next = await ModelVersion.load(served.dir, versionOptions(this.options, served.name));
+      // The folder may be between the two renames of its replacement: wait for it to stand still.
+      const next = await loadSettledVersion(served.dir, versionOptions(this.options, served.name), () => this.isClosed);
       if (this.isClosed) {
         await next.dispose();
         return;
@@ -167,6 +169,7 @@ export class ModelRegistry {
       this.options.onReload?.(served.name, true);
       this.options.onEvent?.({ type: 'reload', model: served.name, labels: next.labels });
     } catch (error) {
+      if (this.isClosed) return;
       this.options.onReload?.(served.name, false);
       this.options.onEvent?.({ type: 'reload-failed', model: served.name, message: error instanceof Error ? error.message : String(error) });
     }

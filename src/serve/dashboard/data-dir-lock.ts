@@ -1,46 +1,92 @@
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import { isAbandonedLock, lockRecord, setLockHeld } from '../../core/lock-owner.js';
 
+/** Tries before giving up: each one that fails races another graft ui creating, taking over or releasing the lock. */
+const MAX_ATTEMPTS = 50;
+const RETRY_MS = 20;
+/** A takeover lives a few milliseconds; one this old was left by a process killed during it (as in hub/file-lock.ts). */
+const TAKEOVER_STALE_MS = 1_000;
+
 /**
  * Claims a dashboard data folder for this process: `graft.lock` holds its pid and host. A second `graft ui` on the
  * same folder would mark the first one's running run as interrupted and delete its uploads in progress. A lock
- * whose process is gone (a kill, a restarted container) is taken over.
+ * whose process is gone (a kill, a restarted container) is taken over, by one graft ui at a time.
  * @returns the release function (removes the lock if it is still this process's).
  * @throws GraftError INVALID_CONFIG when another running process holds the folder.
  */
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'graft.lock');
   const mine = lockRecord();
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     try {
       writeLockRecord(openSync(path, 'wx'), path, mine, dataDir);
       setLockHeld(path, true);
       return () => {
         setLockHeld(path, false);
-        let holder = '';
-        try {
-          holder = readFileSync(path, 'utf8');
-        } catch {
-          return; // already gone
-        }
-        if (holder === mine) rmSync(path, { force: true });
+        if (readLock(path) === mine) rmSync(path, { force: true });
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const record = readFileSync(path, 'utf8');
+    const record = readLock(path);
+    // Gone since (its holder exited), or created and not yet written: look again.
+    if (record === undefined || record === '') {
+      if (record === '') sleepSync(RETRY_MS);
+      continue;
+    }
     if (!isAbandonedLock(path, record)) {
       const [pid, host] = record.split('\n');
       throw new GraftError('INVALID_CONFIG', `The dashboard folder ${dataDir} is in use by another graft ui (process ${pid}${host === hostname() ? '' : ` on ${host}`})`, {
         hint: `stop that one, or pass another --data-dir; if no other is running, delete ${path}`,
       });
     }
-    rmSync(path, { force: true }); // its process is gone
+    if (!removeAbandoned(path)) sleepSync(RETRY_MS); // another graft ui is taking it over: see who won
   }
   throw new GraftError('INVALID_CONFIG', `Cannot claim the dashboard folder ${dataDir}`, { hint: `delete ${path} and start again` });
+}
+
+/**
+ * Removes an abandoned lock, one process at a time: without `<path>.takeover`, two graft ui that both found it
+ * abandoned could each remove it, the second removing the lock the first had just taken, and both would hold the
+ * folder. The one that takes over checks again that the lock is still the abandoned one. A takeover left by a process
+ * killed in those few milliseconds is old after a second and removed.
+ * @returns whether this process did the takeover (the lock is then gone, or is a live process's).
+ */
+function removeAbandoned(path: string): boolean {
+  const takeover = `${path}.takeover`;
+  try {
+    closeSync(openSync(takeover, 'wx'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const since = statSync(takeover, { throwIfNoEntry: false });
+    if (since && Date.now() - since.mtimeMs > TAKEOVER_STALE_MS) rmSync(takeover, { force: true });
+    return false;
+  }
+  try {
+    const record = readLock(path);
+    if (record !== undefined && isAbandonedLock(path, record)) rmSync(path, { force: true });
+    return true;
+  } finally {
+    rmSync(takeover, { force: true });
+  }
+}
+
+/** The lock's record, or undefined when there is none (its holder removed it a moment ago). */
+function readLock(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Blocks for `ms`: claiming the folder is synchronous, done once as graft ui starts. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
