@@ -76,13 +76,15 @@ describe('graft serve under load and at shutdown', () => {
       await autocannon({ url: serve.url, connections: 4, duration: 1, requests }); // warm-up: sessions, sharp, JIT
       const baseline = await rssBytes(serve.child.pid!);
       let peak = baseline;
-      const health: number[] = [];
+      // Each check: when it was sent, and how long its 200 took (-1: no 200 within 5 s).
+      const health: { at: number; ms: number }[] = [];
       let polling = true;
+      const loadStarted = performance.now();
       const poll = (async () => {
         while (polling) {
           const started = performance.now();
           const response = await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-          health.push(response?.status === 200 ? performance.now() - started : -1);
+          health.push({ at: started - loadStarted, ms: response?.status === 200 ? performance.now() - started : -1 });
           peak = Math.max(peak, await rssBytes(serve.child.pid!));
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -92,15 +94,17 @@ describe('graft serve under load and at shutdown', () => {
       await poll;
       const metrics = requestCounts(await (await fetch(`${serve.url}/metrics`)).text());
       const fiveHundreds = [...metrics].filter(([key]) => / 5\d\d$/.test(key));
-      const summary = { requests: result.requests.total, '2xx': result['2xx'], '4xx': result['4xx'], '5xx': result['5xx'], errors: result.errors, timeouts: result.timeouts, rssBaselineMb: Math.round(baseline / 2 ** 20), rssPeakMb: Math.round(peak / 2 ** 20), healthMaxMs: Math.round(Math.max(...health)), healthChecks: health.length };
+      const summary = { requests: result.requests.total, '2xx': result['2xx'], '4xx': result['4xx'], '5xx': result['5xx'], errors: result.errors, timeouts: result.timeouts, rssBaselineMb: Math.round(baseline / 2 ** 20), rssPeakMb: Math.round(peak / 2 ** 20), healthMaxMs: Math.round(Math.max(...health.map((h) => h.ms))), healthChecks: health.length };
       console.log(`load: ${JSON.stringify(summary)}`);
       expect(result['5xx']).toBe(0);
       expect(fiveHundreds).toEqual([]);
       expect(result.errors + result.timeouts).toBe(0);
       expect(result['2xx']).toBeGreaterThan(0);
       expect(result['4xx']).toBeGreaterThan(result['2xx']); // most requests were bad ones, and each got its 4xx
-      expect(health.length).toBeGreaterThanOrEqual(20);
-      expect(health.every((ms) => ms >= 0)).toBe(true);
+      // Throughout: a check was sent in every 2 s of the 8, whatever the machine's load (a count of checks is not: it
+      // fell to 18 of the 20 once asked for when two busy loops shared the cores), and every one was answered 200.
+      for (let second = 0; second < 8; second += 2) expect(health.some((h) => h.at >= second * 1000 && h.at < (second + 2) * 1000), `a /healthz check sent in seconds ${second}-${second + 2}`).toBe(true);
+      expect(health.filter((h) => h.ms < 0)).toEqual([]);
       expect(peak - baseline).toBeLessThan(300 * 2 ** 20);
     } finally {
       serve.child.kill('SIGTERM');
@@ -127,7 +131,10 @@ describe('graft serve under load and at shutdown', () => {
       }),
     );
     await Promise.all(sent);
-    await new Promise((r) => setTimeout(r, 300)); // parsed and waiting in the batcher (its window is 1.5 s)
+    // Parsed and waiting in the batcher (its window is 1.5 s): a request on a connection opened after theirs is
+    // accepted and read after them, so once it is answered theirs are inside the server. A fixed 300 ms was not
+    // enough on a busy machine: the signal came first and their connections, still unread, were reset.
+    await new Promise<void>((answered, failed) => httpRequest(`${serve.url}/healthz`, { agent: false }, (res) => res.resume().on('end', answered)).on('error', failed).end());
     serve.child.kill('SIGTERM');
     expect(await Promise.all(statuses)).toEqual(Array.from({ length: 16 }, () => 200));
     expect(await serve.exited).toBe(0);
