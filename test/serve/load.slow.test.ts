@@ -110,7 +110,7 @@ describe('graft serve under load and at shutdown', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   it('SIGTERM with requests in flight: every one is answered, then the process exits 0 (and --log off prints no lines)', async () => {
     // A long batching window keeps the requests waiting inside the server when the signal arrives.
@@ -141,7 +141,7 @@ describe('graft serve under load and at shutdown', () => {
     expect(serve.stderr()).toMatch(/SIGTERM: shutting down/);
     expect(serve.stderr()).not.toMatch(/ POST \/v1\/models|"requestId"/);
     await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();
-  }, 60_000);
+  });
 
   // Access logs: a line per request on stderr (stdout keeps the one --json object), with the request's id, which the
   // reply's X-Request-Id header and every error body also carry.
@@ -194,7 +194,7 @@ describe('graft serve under load and at shutdown', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   it('--log text (the default): a line per predict, 404, 415 and 503 with status, ms, id and the error; --log-probes adds the probes', async () => {
     const serve = await startServe(model.dir, ['--log-probes']);
@@ -230,7 +230,7 @@ describe('graft serve under load and at shutdown', () => {
       late.child.kill('SIGTERM');
       await late.exited;
     }
-  }, 60_000);
+  });
 
   // With --log json a log shipper meets no other line: reloads, failed reloads, warnings and the shutdown are objects too.
   it('--log json: a reload, a failed reload, a warning and the shutdown are JSON objects, like every other line on stderr', async () => {
@@ -261,7 +261,7 @@ describe('graft serve under load and at shutdown', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
   // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
@@ -313,7 +313,7 @@ describe('graft serve under load and at shutdown', () => {
       text.child.kill('SIGTERM');
       await text.exited;
     }
-  }, 60_000);
+  });
 });
 
 interface Notice {
@@ -357,8 +357,8 @@ async function damageStore(dataDir: string): Promise<void> {
   }
 }
 
-/** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little. */
-async function waitFor(isDone: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little (seconds on a busy machine: the bound is generous, and costs nothing when it holds). */
+async function waitFor(isDone: () => boolean, timeoutMs = 30_000): Promise<void> {
   for (const started = Date.now(); !isDone(); ) {
     if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the access log');
     await new Promise((r) => setTimeout(r, 20));
