@@ -438,14 +438,18 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
   it('Ctrl+C stops training at its next step: a CANCELLED error in JSON saying what was kept, exit 130, nothing written', async () => {
     const { spawn } = await import('node:child_process');
     const out = join(root, 'interrupted');
+    const cache = join(root, 'interrupted-cache');
     const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), 'train', join(sharedDir, 'datasets/flowers12/train'), '--backbone', int8Model, '--out', out, '--json'], {
-      env: { ...process.env, GRAFT_CACHE_DIR: join(root, 'interrupted-cache') },
+      env: { ...process.env, GRAFT_CACHE_DIR: cache },
     });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    // Extracting 720 photos into an empty cache takes far longer than this.
-    setTimeout(() => child.kill('SIGINT'), 3000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Signalled once extraction has begun (its feature store is in the cache), not after a fixed 3 s: a busy machine
+    // may still be loading the CLI then. Extracting 720 photos into an empty cache takes far longer than that.
+    for (const deadline = Date.now() + 60_000; !existsSync(join(cache, 'features-v1.sqlite')) && child.exitCode === null && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGINT');
+    const code = await closed;
     expect(code).toBe(130);
     expect(JSON.parse(stdout)).toEqual({ error: { code: 'CANCELLED', message: expect.stringMatching(new RegExp(`^Training was interrupted: nothing was written to ${out}(; the features of \\d+ images are in the feature cache)?$`)), hint: expect.stringMatching(/^run the same command again/) } });
     expect(existsSync(out)).toBe(false);

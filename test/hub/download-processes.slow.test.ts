@@ -44,7 +44,7 @@ describe.skipIf(!hasShared)('a TF.js backbone fetched by several processes at on
       expect(readFileSync(join(folder, '.graft-model-id'), 'utf8')).toBe(id);
     }
     expect(runs.map((run) => run.code)).toEqual(new Array<number>(CHILDREN).fill(0));
-  }, 60_000);
+  });
 
   it('a lock left by a killed process is taken over by exactly one of the processes waiting for it', async () => {
     const locks = await tempDir();
@@ -62,7 +62,7 @@ describe.skipIf(!hasShared)('a TF.js backbone fetched by several processes at on
     const overlapping = holds.filter((a) => holds.some((b) => a !== b && a.round === b.round && a.from < b.to && b.from < a.to));
     expect(overlapping).toEqual([]);
     expect(readdirSync(locks)).toEqual([]); // no lock or takeover left
-  }, 60_000);
+  });
 });
 
 function pull(caches: string, mirror: string, startAt: number): Promise<{ code: number; stdout: string }> {

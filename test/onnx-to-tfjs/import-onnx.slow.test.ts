@@ -170,7 +170,7 @@ describe('importOnnxToTfjs: nsfwjs MobileNetV2 exported to ONNX', () => {
     const diff = await compareFloat(bytes, await loadBatch(pre, 4), [4, 224, 224, 3]);
     console.log(`nsfwjs MobileNetV2 ONNX -> tfjs: max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThanOrEqual(TOLERANCE);
-  }, 60_000);
+  });
 });
 
 describe.skipIf(!existsSync(tmBaseDir))('importOnnxToTfjs: Teachable Machine MobileNetV2 0.35 base exported to ONNX', () => {
@@ -182,7 +182,7 @@ describe.skipIf(!existsSync(tmBaseDir))('importOnnxToTfjs: Teachable Machine Mob
     const diff = await compareFloat(bytes, await loadBatch(pre, 4), [4, 224, 224, 3]);
     console.log(`tm-mobilenetv2-035 ONNX -> tfjs: max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThanOrEqual(TOLERANCE);
-  }, 60_000);
+  });
 });
 
 describe.skipIf(!hasInt8)('importOnnxToTfjs: int8 MobileNetV2 (QLinear ops)', () => {
@@ -213,7 +213,7 @@ describe.skipIf(!hasInt8)('importOnnxToTfjs: int8 MobileNetV2 (QLinear ops)', ()
     // (bench/onnx-import.mjs has the full-set numbers). So the bound is loose; per-layer exactness is below.
     expect(agreement).toBeGreaterThanOrEqual(0.8);
     expect(featureDiff).toBeLessThan(2);
-  }, 60_000);
+  }, 300_000); // 83 s once with two busy loops on the two cores (the 60 s it had was not enough)
 
   it("with quantizedActivations 'round', matches onnxruntime's integer kernels layer by layer", async () => {
     // The first QLinearConv's output, dequantized by ORT, against the rounded import: the same grid values
@@ -235,7 +235,7 @@ describe.skipIf(!hasInt8)('importOnnxToTfjs: int8 MobileNetV2 (QLinear ops)', ()
     } finally {
       rounded.dispose();
     }
-  }, 60_000);
+  });
 
   it('trains the last Conv and the classifier on a fixed batch', async () => {
     const pre = makePreprocessing({ inputSize: 224, scale: 'imagenet', layout: 'nchw' });
@@ -251,7 +251,7 @@ describe.skipIf(!hasInt8)('importOnnxToTfjs: int8 MobileNetV2 (QLinear ops)', ()
     trained.forEach((v, i) => expect(tf.tidy(() => tf.max(tf.abs(tf.sub(v, before[i]!))).dataSync()[0]!)).toBeGreaterThan(0));
     tf.dispose([x, labels, ...before]);
     optimizer.dispose();
-  }, 60_000);
+  });
 });
 
 /** Seeded values in [-scale, scale] (a tiny LCG: the graph must be the same on every run). */

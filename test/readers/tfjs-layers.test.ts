@@ -173,5 +173,5 @@ describe('loadNsfwjsMobileNetV2', () => {
     } finally {
       nsfw.dispose();
     }
-  }, 30_000);
+  });
 });

@@ -253,7 +253,7 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
     const reader = openStream.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toContain('"status":"queued"');
     leaving.abort();
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000; // generous: the loop ends as soon as both are logged
     while (!['sse-left', 'gone-early'].every((id) => logged.some((e) => e.requestId === id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const byId = (id: string) => logged.filter((e) => e.requestId === id);
     const uploadId = uploaded.headers.get('x-request-id')!;

@@ -76,13 +76,15 @@ describe('graft serve under load and at shutdown', () => {
       await autocannon({ url: serve.url, connections: 4, duration: 1, requests }); // warm-up: sessions, sharp, JIT
       const baseline = await rssBytes(serve.child.pid!);
       let peak = baseline;
-      const health: number[] = [];
+      // Each check: when it was sent, and how long its 200 took (-1: no 200 within 5 s).
+      const health: { at: number; ms: number }[] = [];
       let polling = true;
+      const loadStarted = performance.now();
       const poll = (async () => {
         while (polling) {
           const started = performance.now();
           const response = await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-          health.push(response?.status === 200 ? performance.now() - started : -1);
+          health.push({ at: started - loadStarted, ms: response?.status === 200 ? performance.now() - started : -1 });
           peak = Math.max(peak, await rssBytes(serve.child.pid!));
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -92,21 +94,23 @@ describe('graft serve under load and at shutdown', () => {
       await poll;
       const metrics = requestCounts(await (await fetch(`${serve.url}/metrics`)).text());
       const fiveHundreds = [...metrics].filter(([key]) => / 5\d\d$/.test(key));
-      const summary = { requests: result.requests.total, '2xx': result['2xx'], '4xx': result['4xx'], '5xx': result['5xx'], errors: result.errors, timeouts: result.timeouts, rssBaselineMb: Math.round(baseline / 2 ** 20), rssPeakMb: Math.round(peak / 2 ** 20), healthMaxMs: Math.round(Math.max(...health)), healthChecks: health.length };
+      const summary = { requests: result.requests.total, '2xx': result['2xx'], '4xx': result['4xx'], '5xx': result['5xx'], errors: result.errors, timeouts: result.timeouts, rssBaselineMb: Math.round(baseline / 2 ** 20), rssPeakMb: Math.round(peak / 2 ** 20), healthMaxMs: Math.round(Math.max(...health.map((h) => h.ms))), healthChecks: health.length };
       console.log(`load: ${JSON.stringify(summary)}`);
       expect(result['5xx']).toBe(0);
       expect(fiveHundreds).toEqual([]);
       expect(result.errors + result.timeouts).toBe(0);
       expect(result['2xx']).toBeGreaterThan(0);
       expect(result['4xx']).toBeGreaterThan(result['2xx']); // most requests were bad ones, and each got its 4xx
-      expect(health.length).toBeGreaterThanOrEqual(20);
-      expect(health.every((ms) => ms >= 0)).toBe(true);
+      // Throughout: a check was sent in every 2 s of the 8, whatever the machine's load (a count of checks is not: it
+      // fell to 18 of the 20 once asked for when two busy loops shared the cores), and every one was answered 200.
+      for (let second = 0; second < 8; second += 2) expect(health.some((h) => h.at >= second * 1000 && h.at < (second + 2) * 1000), `a /healthz check sent in seconds ${second}-${second + 2}`).toBe(true);
+      expect(health.filter((h) => h.ms < 0)).toEqual([]);
       expect(peak - baseline).toBeLessThan(300 * 2 ** 20);
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   it('SIGTERM with requests in flight: every one is answered, then the process exits 0 (and --log off prints no lines)', async () => {
     // A long batching window keeps the requests waiting inside the server when the signal arrives.
@@ -127,14 +131,17 @@ describe('graft serve under load and at shutdown', () => {
       }),
     );
     await Promise.all(sent);
-    await new Promise((r) => setTimeout(r, 300)); // parsed and waiting in the batcher (its window is 1.5 s)
+    // Parsed and waiting in the batcher (its window is 1.5 s): a request on a connection opened after theirs is
+    // accepted and read after them, so once it is answered theirs are inside the server. A fixed 300 ms was not
+    // enough on a busy machine: the signal came first and their connections, still unread, were reset.
+    await new Promise<void>((answered, failed) => httpRequest(`${serve.url}/healthz`, { agent: false }, (res) => res.resume().on('end', answered)).on('error', failed).end());
     serve.child.kill('SIGTERM');
     expect(await Promise.all(statuses)).toEqual(Array.from({ length: 16 }, () => 200));
     expect(await serve.exited).toBe(0);
     expect(serve.stderr()).toMatch(/SIGTERM: shutting down/);
     expect(serve.stderr()).not.toMatch(/ POST \/v1\/models|"requestId"/);
     await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();
-  }, 60_000);
+  });
 
   // Access logs: a line per request on stderr (stdout keeps the one --json object), with the request's id, which the
   // reply's X-Request-Id header and every error body also carry.
@@ -187,7 +194,7 @@ describe('graft serve under load and at shutdown', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   it('--log text (the default): a line per predict, 404, 415 and 503 with status, ms, id and the error; --log-probes adds the probes', async () => {
     const serve = await startServe(model.dir, ['--log-probes']);
@@ -223,7 +230,7 @@ describe('graft serve under load and at shutdown', () => {
       late.child.kill('SIGTERM');
       await late.exited;
     }
-  }, 60_000);
+  });
 
   // With --log json a log shipper meets no other line: reloads, failed reloads, warnings and the shutdown are objects too.
   it('--log json: a reload, a failed reload, a warning and the shutdown are JSON objects, like every other line on stderr', async () => {
@@ -254,7 +261,7 @@ describe('graft serve under load and at shutdown', () => {
       serve.child.kill('SIGTERM');
       await serve.exited;
     }
-  }, 60_000);
+  });
 
   // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
   // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
@@ -306,7 +313,7 @@ describe('graft serve under load and at shutdown', () => {
       text.child.kill('SIGTERM');
       await text.exited;
     }
-  }, 60_000);
+  });
 });
 
 interface Notice {
@@ -350,8 +357,8 @@ async function damageStore(dataDir: string): Promise<void> {
   }
 }
 
-/** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little. */
-async function waitFor(isDone: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Resolves once `isDone` holds; a line is written just after its reply is sent, so it may trail the reply a little (seconds on a busy machine: the bound is generous, and costs nothing when it holds). */
+async function waitFor(isDone: () => boolean, timeoutMs = 30_000): Promise<void> {
   for (const started = Date.now(); !isDone(); ) {
     if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the access log');
     await new Promise((r) => setTimeout(r, 20));

@@ -159,5 +159,5 @@ describe.skipIf(!existsSync(tmBaseDir))('exportLayersModelToOnnx: Teachable Mach
     } finally {
       model.dispose();
     }
-  }, 60_000);
+  });
 });
