@@ -460,6 +460,9 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#evaluation-missing:not([hidden])');
       expect(await page.locator('#evaluation-missing').textContent()).toMatch(new RegExp(`^No evaluation to show: Run ${run.id} has no evaluation`));
       expect(await page.locator('#evaluation').isVisible()).toBe(false);
+      // Its API answer says waiting will not bring one (before: "a run is evaluated when it finishes", for a finished run).
+      const answer = (await page.evaluate(async (id) => (await fetch(`/v1/runs/${id}/evaluation`)).json(), run.id)) as { error: { code: string; hint?: string } };
+      expect(answer.error).toMatchObject({ code: 'NOT_FOUND', hint: 'this run was stored without one: start the run again to have one' });
       for (const chart of ['#loss-chart', '#acc-chart']) {
         expect(await page.locator(`${chart} .ft-marker`).count()).toBe(1);
         expect(await page.locator(`${chart} text.ft-label`).textContent()).toBe('fine-tuning starts');

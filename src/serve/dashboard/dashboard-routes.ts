@@ -236,7 +236,12 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   app.get('/v1/runs/:id/evaluation', async (request) => {
     const run = runOr404((request.params as { id: string }).id);
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
-    if (!evaluation) throw new ServeError('NOT_FOUND', `Run ${run.id} has no evaluation (status: ${run.status}).`, { hint: 'a run is evaluated when it finishes' });
+    if (!evaluation) {
+      // A run is evaluated as it finishes; a finished one without an evaluation was stored some other way (an
+      // earlier Graft's store, a copy of one): waiting will not bring one.
+      const hint = run.status === 'finished' ? 'this run was stored without one: start the run again to have one' : 'a run is evaluated when it finishes';
+      throw new ServeError('NOT_FOUND', `Run ${run.id} has no evaluation (status: ${run.status}).`, { hint });
+    }
     const selection = run.metrics?.selection as { chosen?: { accuracy?: number } } | null | undefined;
     const labelIssuesNote = evaluation.labelIssues?.length ? labelIssuesCaveat(selection?.chosen?.accuracy) : undefined;
     return {
