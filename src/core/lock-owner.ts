@@ -1,3 +1,4 @@
+import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isProcessRunning } from './process-alive.js';
 
@@ -25,4 +26,43 @@ export function isAbandonedLock(path: string, record: string): boolean {
   const pid = Number(pidLine);
   if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return false;
   return pid === process.pid ? !HELD.has(path) : !isProcessRunning(pid);
+}
+
+/** A takeover lives a few milliseconds; one this old was left by a process killed during it. */
+const TAKEOVER_STALE_MS = 1_000;
+
+/**
+ * Removes the lock at `path`, found abandoned, one process at a time: without `<path>.takeover`, two waiters that
+ * both found it abandoned could each remove it, the second removing the lock the first had just taken, and both would
+ * hold it. The one that takes over checks again (`isAbandoned`, given the record and the lock's mtime) that the lock
+ * is still an abandoned one. A takeover left by a process killed in those few milliseconds is removed after a second.
+ * Synchronous: a few file operations, on a rare path.
+ * @returns whether the lock is gone now (this process removed it, or it was gone): the caller tries to take it at once.
+ */
+export function removeAbandonedLock(path: string, isAbandoned: (record: string, mtimeMs: number) => boolean): boolean {
+  const takeover = `${path}.takeover`;
+  try {
+    closeSync(openSync(takeover, 'wx'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const since = statSync(takeover, { throwIfNoEntry: false });
+    if (since && Date.now() - since.mtimeMs > TAKEOVER_STALE_MS) rmSync(takeover, { force: true });
+    return false;
+  }
+  try {
+    const held = statSync(path, { throwIfNoEntry: false });
+    if (!held) return true;
+    let record = '';
+    try {
+      record = readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw error;
+    }
+    if (!isAbandoned(record, held.mtimeMs)) return false;
+    rmSync(path, { force: true });
+    return true;
+  } finally {
+    rmSync(takeover, { force: true });
+  }
 }

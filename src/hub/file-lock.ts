@@ -1,11 +1,9 @@
 import { open, readFile, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GraftError } from '../core/errors.js';
-import { isAbandonedLock, lockRecord, setLockHeld } from '../core/lock-owner.js';
+import { isAbandonedLock, lockRecord, removeAbandonedLock, setLockHeld } from '../core/lock-owner.js';
 
 const LOCK_POLL_MS = 100;
-/** A takeover lives a few milliseconds; one this old was left by a process killed during it. */
-const TAKEOVER_STALE_MS = 1_000;
 
 /** A lock file this process holds. */
 export interface FileLock {
@@ -52,43 +50,14 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
     }
     const held = await stat(path).catch(() => undefined);
     const record = held ? await readFile(path, 'utf8').catch(() => '') : '';
-    if (held && (Date.now() - held.mtimeMs > options.staleMs || isAbandonedLock(path, record))) {
-      if (await removeAbandoned(path, options.staleMs)) continue;
+    const isAbandoned = (lock: string, mtimeMs: number): boolean => Date.now() - mtimeMs > options.staleMs || isAbandonedLock(path, lock);
+    if (held && isAbandoned(record, held.mtimeMs)) {
+      if (removeAbandonedLock(path, isAbandoned)) continue;
     } else if (!waited) {
       options.onWait(record.split('\n')[0] ?? '');
       waited = true;
     }
     await sleep(LOCK_POLL_MS);
-  }
-}
-
-/**
- * Removes an abandoned lock, one process at a time: without `<path>.takeover`, two waiters that both found it
- * abandoned could each remove it, the second removing the lock the first had just taken, and both would hold it.
- * The one that takes over checks again that the lock is still the abandoned one. A takeover left by a process
- * killed in those few milliseconds is old after a second and removed.
- * @returns whether this process removed it (it then tries to take the lock at once).
- */
-async function removeAbandoned(path: string, staleMs: number): Promise<boolean> {
-  const takeover = `${path}.takeover`;
-  let handle;
-  try {
-    handle = await open(takeover, 'wx');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const since = await stat(takeover).catch(() => undefined);
-    if (since && Date.now() - since.mtimeMs > TAKEOVER_STALE_MS) await rm(takeover, { force: true });
-    return false;
-  }
-  try {
-    await handle.close();
-    const held = await stat(path).catch(() => undefined);
-    if (!held) return true;
-    const isAbandoned = Date.now() - held.mtimeMs > staleMs || isAbandonedLock(path, await readFile(path, 'utf8').catch(() => ''));
-    if (isAbandoned) await rm(path, { force: true });
-    return isAbandoned;
-  } finally {
-    await rm(takeover, { force: true });
   }
 }
 

@@ -1,14 +1,12 @@
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GraftError } from '../../core/errors.js';
-import { isAbandonedLock, lockRecord, setLockHeld } from '../../core/lock-owner.js';
+import { isAbandonedLock, lockRecord, removeAbandonedLock, setLockHeld } from '../../core/lock-owner.js';
 
 /** Tries before giving up: each one that fails races another graft ui creating, taking over or releasing the lock. */
 const MAX_ATTEMPTS = 50;
 const RETRY_MS = 20;
-/** A takeover lives a few milliseconds; one this old was left by a process killed during it (as in hub/file-lock.ts). */
-const TAKEOVER_STALE_MS = 1_000;
 
 /**
  * Claims a dashboard data folder for this process: `graft.lock` holds its pid and host. A second `graft ui` on the
@@ -43,35 +41,10 @@ export function lockDataDir(dataDir: string): () => void {
         hint: `stop that one, or pass another --data-dir; if no other is running, delete ${path}`,
       });
     }
-    if (!removeAbandoned(path)) sleepSync(RETRY_MS); // another graft ui is taking it over: see who won
+    // Another graft ui may be taking it over: see who won.
+    if (!removeAbandonedLock(path, (lock) => isAbandonedLock(path, lock))) sleepSync(RETRY_MS);
   }
   throw new GraftError('INVALID_CONFIG', `Cannot claim the dashboard folder ${dataDir}`, { hint: `delete ${path} and start again` });
-}
-
-/**
- * Removes an abandoned lock, one process at a time: without `<path>.takeover`, two graft ui that both found it
- * abandoned could each remove it, the second removing the lock the first had just taken, and both would hold the
- * folder. The one that takes over checks again that the lock is still the abandoned one. A takeover left by a process
- * killed in those few milliseconds is old after a second and removed.
- * @returns whether this process did the takeover (the lock is then gone, or is a live process's).
- */
-function removeAbandoned(path: string): boolean {
-  const takeover = `${path}.takeover`;
-  try {
-    closeSync(openSync(takeover, 'wx'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const since = statSync(takeover, { throwIfNoEntry: false });
-    if (since && Date.now() - since.mtimeMs > TAKEOVER_STALE_MS) rmSync(takeover, { force: true });
-    return false;
-  }
-  try {
-    const record = readLock(path);
-    if (record !== undefined && isAbandonedLock(path, record)) rmSync(path, { force: true });
-    return true;
-  } finally {
-    rmSync(takeover, { force: true });
-  }
 }
 
 /** The lock's record, or undefined when there is none (its holder removed it a moment ago). */
