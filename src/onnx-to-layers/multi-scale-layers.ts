@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MultiScaleParts } from '../onnx/multi-scale.js';
 import type { OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
+import { resampleLayers, retrace } from './view-layers.js';
 
 /** Layers the views add around the backbone: crop, three permutes and two Dense for the resize, concatenate. */
 const VIEW_LAYERS = 7;
@@ -20,7 +21,7 @@ export function composeMultiScaleLayers(parts: MultiScaleParts, options: OnnxToL
   const { outer, inputSize: s, margin } = parts;
   const image = tf.input({ shape: [outer, outer, 3], name: 'graft_image' });
   const crop = tf.layers.cropping2D({ cropping: [[margin, outer - s - margin], [margin, outer - s - margin]], name: 'graft_scale_crop' }).apply(image) as tf.SymbolicTensor;
-  const whole = resizeLayers(image, outer, s);
+  const whole = resampleLayers(image, { from: outer, to: s, name: 'graft_scale' });
   const views = [crop, whole].map((view) => retrace(backbone.model, view)[0]!);
   const pairs = tf.layers.concatenate({ axis: -1, name: 'graft_scale_pairs' }).apply(views) as tf.SymbolicTensor;
   const outputs = retrace(head.model, pairs);
@@ -39,47 +40,4 @@ export function composeMultiScaleLayers(parts: MultiScaleParts, options: OnnxToL
     isQuantized: backbone.isQuantized || head.isQuantized,
     layerCount: backbone.layerCount + head.layerCount + VIEW_LAYERS,
   };
-}
-
-/** Applies a functional model's layers again, to a new input: the same layer objects, so the weights are shared. */
-function retrace(model: tf.LayersModel, input: tf.SymbolicTensor): tf.SymbolicTensor[] {
-  const done = new Map<number, tf.SymbolicTensor>([[model.inputs[0]!.id, input]]);
-  const visit = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
-    const known = done.get(t.id);
-    if (known) return known;
-    const inputs = t.inputs.map(visit);
-    const out = t.sourceLayer.apply(inputs.length === 1 ? inputs[0]! : inputs, t.callArgs);
-    const result = (Array.isArray(out) ? out[t.outputTensorIndex ?? 0] : out) as tf.SymbolicTensor;
-    done.set(t.id, result);
-    return result;
-  };
-  return model.outputs.map(visit);
-}
-
-/** NHWC [outer, outer, C] -> [s, s, C], bilinear with half-pixel centres: x_out = Rᵀ applied on W, then on H. */
-function resizeLayers(image: tf.SymbolicTensor, outer: number, s: number): tf.SymbolicTensor {
-  const matrix = tf.tensor2d(resizeMatrix(outer, s), [outer, s]);
-  // Building the layer copies the initial weights into its variables.
-  const dense = (x: tf.SymbolicTensor, name: string) => tf.layers.dense({ units: s, useBias: false, name, weights: [matrix] }).apply(x) as tf.SymbolicTensor;
-  let x = tf.layers.permute({ dims: [3, 1, 2], name: 'graft_scale_chw' }).apply(image) as tf.SymbolicTensor; // [C, H, W]
-  x = dense(x, 'graft_scale_resize_w'); // [C, H, s]
-  x = tf.layers.permute({ dims: [1, 3, 2], name: 'graft_scale_chw_t' }).apply(x) as tf.SymbolicTensor; // [C, s, H]
-  x = dense(x, 'graft_scale_resize_h'); // [C, s(w), s(h)]
-  matrix.dispose();
-  return tf.layers.permute({ dims: [3, 2, 1], name: 'graft_scale_hwc' }).apply(x) as tf.SymbolicTensor; // [s(h), s(w), C]
-}
-
-/** Column j holds the weights of input pixels for output pixel j: ONNX Resize, mode linear, half_pixel, no antialias. */
-export function resizeMatrix(from: number, to: number): Float32Array {
-  const m = new Float32Array(from * to);
-  const scale = to / from;
-  for (let j = 0; j < to; j++) {
-    const x = Math.min(Math.max((j + 0.5) / scale - 0.5, 0), from - 1);
-    const x0 = Math.floor(x);
-    const x1 = Math.min(x0 + 1, from - 1);
-    const f = x - x0;
-    m[x0 * to + j]! += 1 - f;
-    m[x1 * to + j]! += f;
-  }
-  return m;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resizeMatrix } from '../../src/onnx-to-layers/multi-scale-layers.js';
+import { resizeMatrix } from '../../src/onnx-to-layers/view-layers.js';
 
 // A real two-scale classifier converted both ways (about 3 s) is checked in multi-scale-layers.slow.test.ts.
 
