@@ -22,7 +22,7 @@ export const COMMAND_SUMMARIES = {
   report: ['report [options] <model-dir>', 'write one self-contained HTML report: training curves, confusion matrix, per-class scores, misclassified thumbnails'],
   export: [
     'export [options] <model-dir>',
-    'export a trained model for another runtime: --to web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --to tfjs writes a TF.js layers model with its labels and preprocessing',
+    'export a trained model for another runtime: --to web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --to tfjs writes a TF.js layers model with its labels and preprocessing; --to teachable-machine writes a folder that the Teachable Machine and ml5 libraries load as one of their own models',
   ],
 } as const satisfies Record<string, readonly [term: string, description: string]>;
 

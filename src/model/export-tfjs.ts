@@ -75,10 +75,16 @@ async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: stri
   try {
     await mkdir(dir, { recursive: true });
     const path = join(dir, 'model.onnx');
-    await writeFile(path, encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(onnxPath), onnxPath), io)));
+    await writeFile(path, await onnxWithoutTta(onnxPath, io));
     return { path, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
   }
+}
+
+/** model.onnx's bytes without its mirror TTA (as they are when it has none): the classifier a layers model can hold. */
+export async function onnxWithoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<Uint8Array> {
+  const bytes = await readFile(onnxPath);
+  return io.tta === 'mirror' ? encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(bytes, onnxPath), io)) : bytes;
 }

@@ -69,12 +69,12 @@ describe('one flag name for one idea', () => {
   it('what a model becomes is --to in graft convert and graft export; --target, export\'s first name for it, still works', async () => {
     expect(await helpOf('convert')).toMatch(/^ {2}--to <format>/m);
     const help = await helpOf('export');
-    expect(help).toMatch(/^ {2}--to <target> +what to export for: web or tfjs/m);
+    expect(help).toMatch(/^ {2}--to <target> +what to export for: web, tfjs or teachable-machine/m);
     expect(help).not.toContain('--target');
     expect((await buildProgram(['node', 'graft', 'export'])).commands[0]!.description()).toMatch(/--to web writes .*; --to tfjs writes/);
     // An unknown one is refused by name before the model is read; a missing one is a usage error naming --to.
     const dir = await tempDir('graft-flag-names-');
-    const refusal = { code: 'INVALID_CONFIG', message: 'Unknown export target "coreml". Must be one of: web, tfjs', hint: 'for TF.js or ONNX files of a backbone, see `graft convert`' };
+    const refusal = { code: 'INVALID_CONFIG', message: 'Unknown export target "coreml". Must be one of: web, tfjs, teachable-machine', hint: 'for TF.js or ONNX files of a backbone, see `graft convert`' };
     const byTo = await graft('export', dir, '--to', 'coreml', '--json');
     expect([byTo.code, JSON.parse(byTo.stdout), byTo.stderr.includes('warning')]).toEqual([2, { error: refusal }, false]);
     const byTarget = await graft('export', dir, '--target', 'coreml', '--json');

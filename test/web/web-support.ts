@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
+import type { TrainConfigInput } from '../../src/learn/index.js';
 import { train } from '../../src/recipes/train.js';
 import { repoRoot, tempDir } from '../support.js';
 
@@ -30,13 +31,13 @@ export interface TinyModel {
  * Trains the smallest useful model on the synthetic shapes with the bundled nsfwjs backbone (offline).
  * The feature cache lives in one folder under the OS temp dir, so the second suite to train costs no backbone time.
  */
-export async function trainTinyModel(perClass = 8): Promise<TinyModel> {
+export async function trainTinyModel(perClass = 8, config?: TrainConfigInput): Promise<TinyModel> {
   const root = await tempDir('graft-web-');
   const data = await writeSyntheticDataset(join(root, 'shapes'), { perClass });
   const cacheDir = join(tmpdir(), 'graft-web-tests-cache');
   await mkdir(cacheDir, { recursive: true });
   const dir = join(root, 'model');
-  await train({ train: data.root, backbone: 'nsfwjs_mobilenet_v2', out: dir, cacheDir, offline: true });
+  await train({ train: data.root, backbone: 'nsfwjs_mobilenet_v2', out: dir, cacheDir, offline: true, ...(config ? { config } : {}) });
   return { dir, data, root };
 }
 

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { exportWeb, WEB_ENGINE_CHOICES } from '../../web/export-web.js';
 import { exportTfjs } from '../../model/export-tfjs.js';
+import { exportTeachableMachine, type TeachableMachineExport } from '../../model/export-teachable-machine.js';
 import { addOldSpelling } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { stopWritingOnSignal } from '../until-signal.js';
@@ -10,11 +11,11 @@ import { checkLines } from './convert.js';
 export function registerExport(program: Command): void {
   const command = program
     .command('export')
-    .description('export a trained model for another runtime: --to web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --to tfjs writes a TF.js layers model with its labels and preprocessing')
+    .description('export a trained model for another runtime: --to web writes a static folder that classifies in the browser (onnxruntime-web running model.onnx itself, or TensorFlow.js on request); --to tfjs writes a TF.js layers model with its labels and preprocessing; --to teachable-machine writes a folder that the Teachable Machine and ml5 libraries load as one of their own models')
     .argument('<model-dir>', 'a directory written by graft train')
     // --to, as graft convert names what it writes; --target was its first name here.
-    .requiredOption('--to <target>', 'what to export for: web or tfjs')
-    .option('--out <dir>', 'output folder (default: <model-dir>-web or <model-dir>-tfjs)')
+    .requiredOption('--to <target>', 'what to export for: web, tfjs or teachable-machine')
+    .option('--out <dir>', 'output folder (default: <model-dir>-web, <model-dir>-tfjs or <model-dir>-tm)')
     .addOption(
       new Option('--engine <engine>', "web: the engine that runs the model in the page: auto (onnxruntime-web, which runs model.onnx itself: the server's answers), onnxruntime-web, or tfjs (faster for int8 models, but in float: borderline answers change)")
         .choices(WEB_ENGINE_CHOICES)
@@ -39,8 +40,13 @@ export function registerExport(program: Command): void {
         );
         return;
       }
+      if (flags.to === 'teachable-machine') {
+        const result = await exportTeachableMachine(modelDir, { out: flags.out, overwrite: flags.overwrite });
+        printResult(flags.json, result, () => teachableMachineLines(result));
+        return;
+      }
       if (flags.to !== 'web') {
-        throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.to}". Must be one of: web, tfjs`, {
+        throw new GraftError('INVALID_CONFIG', `Unknown export target "${flags.to}". Must be one of: web, tfjs, teachable-machine`, {
           hint: 'for TF.js or ONNX files of a backbone, see `graft convert`',
         });
       }
@@ -62,3 +68,13 @@ export function registerExport(program: Command): void {
   });
 }
 
+function teachableMachineLines(r: TeachableMachineExport): string {
+  const mirror = r.testTimeAugmentation ? '; the mirror test-time augmentation inside' : '';
+  return [
+    `wrote ${r.out} (a Teachable Machine image model: model.json, weights.bin, metadata.json; ${(r.bytes / 1e6).toFixed(1)} MB${mirror})`,
+    `check  max abs diff ${r.check.maxAbsDiff.toExponential(2)} on ${r.check.inputs} (tolerance ${r.check.tolerance}) vs the converted classifier, fed by tf.image's resize`,
+    `       vs model.onnx in onnxruntime (not gated): max abs diff ${r.check.onnxruntime.maxAbsDiff.toExponential(2)}`,
+    ...r.notes.map((n) => `note   ${n}`),
+    `load it as Teachable Machine's own: tmImage.load(URL + 'model.json', URL + 'metadata.json'), or ml5.imageClassifier(URL + 'model.json'), URL being where the folder is served; it takes ${r.imageSize} x ${r.imageSize} images scaled v / 127 - 1, as they feed`,
+  ].join('\n');
+}

@@ -1,0 +1,184 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportTeachableMachine, TEACHABLE_MACHINE_METADATA_FILE, type TeachableMachineExport } from '../../src/model/export-teachable-machine.js';
+import { GraftModel } from '../../src/model/graft-model.js';
+import { readModelDir } from '../../src/model/manifest.js';
+import { train } from '../../src/recipes/train.js';
+import { disposeLayersModel } from '../../src/readers/dispose-layers-model.js';
+import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
+import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
+import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
+import { chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, serveStatic, trainTinyModel } from './web-support.js';
+
+// The int8 MobileNetV2 with Graft's defaults is the path with every adapter layer: its model takes 256 x 256 squares
+// (two scales inside), scaled with ImageNet's statistics, and mirror test-time augmentation is forced on.
+describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
+  let root: string;
+  let modelDir: string;
+  let exported: TeachableMachineExport;
+  /** 224 x 224 PNGs of real photos: what Teachable Machine's library draws them to, pixel for pixel. */
+  let squares: string[];
+
+  beforeAll(async () => {
+    root = await tempDir('graft-tm-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'train'), 4);
+    modelDir = join(root, 'model');
+    await train({ train: data, backbone: int8Model, out: modelDir, cacheDir: join(root, 'cache'), offline: true, config: { tta: 'on' } });
+    exported = await exportTeachableMachine(modelDir);
+    squares = [];
+    await mkdir(join(root, 'squares'));
+    for (const label of ['ants', 'bees']) {
+      const dir = join(hymenoptera, 'val', label);
+      for (const file of (await readdir(dir)).sort().slice(0, 3)) {
+        const out = join(root, 'squares', `${label}-${basename(file, '.jpg')}.png`);
+        await sharp(join(dir, file)).resize(224, 224, { fit: 'cover' }).removeAlpha().png().toFile(out);
+        squares.push(out);
+      }
+    }
+  }, 300_000);
+  afterAll(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it("writes Teachable Machine's three files, the labels in metadata.json and no path of this machine", async () => {
+    expect(exported.out).toBe(`${modelDir}-tm`);
+    expect((await readdir(exported.out)).sort()).toEqual(['metadata.json', 'model.json', 'weights.bin']);
+    const text = await readFile(join(exported.out, TEACHABLE_MACHINE_METADATA_FILE), 'utf8');
+    const metadata = JSON.parse(text) as Record<string, unknown>;
+    const { manifest } = await readModelDir(modelDir);
+    expect(metadata).toMatchObject({ labels: manifest.labels, packageName: '@teachablemachine/image', imageSize: 224, modelName: 'model' });
+    expect(text).not.toContain(root);
+    expect(exported.testTimeAugmentation).toBe(true);
+    expect(exported.check.maxAbsDiff).toBeLessThanOrEqual(exported.check.tolerance);
+  });
+
+  it("gives Graft's own answers on real photos fed as those libraries feed them (224 squares, v / 127 - 1)", async () => {
+    await ensureTfjsBackend();
+    const tm = await loadLayersModelFromDir(exported.out);
+    const graft = await GraftModel.load(modelDir);
+    try {
+      expect(tm.inputs[0]!.shape).toEqual([null, 224, 224, 3]);
+      const ours = (await graft.probabilities(squares)).probabilities;
+      const theirs = await predictSquares(tm, squares);
+      // The export runs int8 MobileNetV2 in float (onnxruntime runs integer kernels) and upsamples each square to 256
+      // with its own bilinear layers (Graft with sharp): near, not equal, most on near ties. A wrong scale, crop or
+      // mirror moves answers by tenths and flips confident ones.
+      const labels = graft.labels.length;
+      for (let i = 0; i < squares.length; i++) {
+        const row = (p: Float32Array) => Array.from(p.subarray(i * labels, (i + 1) * labels));
+        if (Math.max(...row(ours)) > 0.75) expect(argmax(row(theirs))).toBe(argmax(row(ours)));
+        for (let c = 0; c < labels; c++) expect(Math.abs(row(theirs)[c]! - row(ours)[c]!)).toBeLessThan(0.1);
+      }
+    } finally {
+      disposeLayersModel(tm);
+      await graft.dispose();
+    }
+  });
+
+  it("a float model gives Graft's own answers to 1e-4: the scale and the mirror image are exact", async () => {
+    // The bundled nsfwjs backbone: float, 224 x 224 stretched, scaled v / 255, so no resize stands between the two.
+    const tiny = await trainTinyModel(8, { tta: 'on' });
+    try {
+      const result = await exportTeachableMachine(tiny.dir);
+      expect(result.testTimeAugmentation).toBe(true);
+      expect(result.notes).toEqual([expect.stringContaining('stretch')]);
+      const files: string[] = [];
+      for (const file of tiny.data.files.slice(0, 4)) {
+        const out = join(tiny.root, `${files.length}.png`);
+        await sharp(file).resize(224, 224, { fit: 'fill' }).removeAlpha().png().toFile(out);
+        files.push(out);
+      }
+      await ensureTfjsBackend();
+      const tm = await loadLayersModelFromDir(result.out);
+      const graft = await GraftModel.load(tiny.dir);
+      try {
+        const ours = (await graft.probabilities(files)).probabilities;
+        const theirs = await predictSquares(tm, files);
+        expect(theirs.length).toBe(ours.length);
+        for (let i = 0; i < ours.length; i++) expect(Math.abs(theirs[i]! - ours[i]!)).toBeLessThan(1e-4);
+      } finally {
+        disposeLayersModel(tm);
+        await graft.dispose();
+      }
+    } finally {
+      await removeTinyModel(tiny);
+    }
+  });
+
+  it.skipIf(!hasChromium)("loads in Chromium with Teachable Machine's own library (tmImage.load, predict) and answers as in Node", async () => {
+    // The page of Teachable Machine's export snippet (TensorFlow.js, then its library, as script tags), with tfjs's
+    // wasm backend: headless Chromium's WebGL is a software renderer, ~30 s for these photos.
+    const libraries = await tempDir('graft-tm-page-');
+    const scripts = ['/tfjs/tf.min.js', '/wasm/tf-backend-wasm.min.js', '/tm/teachablemachine-image.min.js'];
+    await writeFile(join(libraries, 'index.html'), `<!doctype html>${scripts.map((src) => `<script src="${src}"></script>`).join('')}`);
+    const server = await serveStatic({
+      '/model/': exported.out,
+      '/images/': join(root, 'squares'),
+      '/tfjs/': join(repoRoot, 'node_modules/@tensorflow/tfjs/dist'),
+      '/tm/': join(repoRoot, 'node_modules/@teachablemachine/image/dist'),
+      '/wasm/': join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
+      '/': libraries,
+    });
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${server.url}/`);
+      const names = squares.map((file) => basename(file));
+      // As Teachable Machine's export snippet does: load by URL, predict on an image element.
+      const answers = (await page.evaluate(`(async () => {
+        tf.wasm.setWasmPaths('/wasm/');
+        await tf.setBackend('wasm');
+        const model = await tmImage.load('/model/model.json', '/model/metadata.json');
+        const out = [];
+        for (const name of ${JSON.stringify(names)}) {
+          const img = new Image();
+          img.src = '/images/' + name;
+          await img.decode();
+          out.push(await model.predict(img));
+        }
+        return { classes: model.getTotalClasses(), labels: model.getClassLabels(), backend: tf.getBackend(), out };
+      })()`)) as { classes: number; labels: string[]; backend: string; out: { className: string; probability: number }[][] };
+      expect(errors).toEqual([]);
+      const { manifest } = await readModelDir(modelDir);
+      expect(answers.labels).toEqual(manifest.labels);
+      expect(answers.classes).toBe(manifest.labels.length);
+      await ensureTfjsBackend();
+      const tm = await loadLayersModelFromDir(exported.out);
+      try {
+        const node = await predictSquares(tm, squares);
+        answers.out.forEach((classes, i) => {
+          expect(classes.map((c) => c.className)).toEqual(manifest.labels);
+          classes.forEach((c, k) => expect(Math.abs(c.probability - node[i * manifest.labels.length + k]!)).toBeLessThan(1e-3));
+        });
+      } finally {
+        disposeLayersModel(tm);
+      }
+    } finally {
+      await chromium.close();
+      await server.close();
+      await rm(libraries, { recursive: true, force: true });
+    }
+  });
+});
+if (!hasChromium) chromiumSkipReason('the Teachable Machine library test');
+skipReason('graft export --to teachable-machine');
+
+/** The model's probabilities on 224 x 224 PNGs, each byte v as v / 127 - 1: Teachable Machine's `capture`. */
+async function predictSquares(model: tf.LayersModel, files: readonly string[]): Promise<Float32Array> {
+  const pixels: number[] = [];
+  for (const file of files) {
+    const { data } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    for (const v of data) pixels.push(v / 127 - 1);
+  }
+  return tf.tidy(() => (model.predict(tf.tensor4d(pixels, [files.length, 224, 224, 3])) as tf.Tensor).dataSync().slice() as Float32Array);
+}
+
+function argmax(values: readonly number[]): number {
+  return values.indexOf(Math.max(...values));
+}
+
