@@ -1,11 +1,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { multipartBody, parseRawResponse, rawSocket, requestCounts } from '../http-support.js';
-import { repoRoot } from '../support.js';
+import { parseJsonOutput, repoRoot, runCli, type CliRun } from '../support.js';
 import { removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
 
 interface ServeProcess {
@@ -263,6 +264,57 @@ describe('graft serve under load and at shutdown', () => {
     }
   });
 
+  // --log json from the first line to the last: a failure to start is one object too (with --json also the error
+  // object on stdout). Every line on stderr is parsed. The servers hold the port and the data folder others then
+  // fail to take.
+  describe('--log json from the first line to the last', () => {
+    const token = 'engine-log-secret-token-0123456789';
+    const env = { GRAFT_TOKEN: token, GRAFT_CACHE_DIR: join(tmpdir(), 'graft-web-tests-cache') };
+    let uiData: string;
+    let serve: ServeProcess;
+    let ui: ServeProcess;
+    beforeAll(async () => {
+      uiData = join(model.root, 'engine-ui');
+      [serve, ui] = await Promise.all([
+        startServe(model.dir, ['--log', 'json']),
+        startGraft(['ui', '--port', '0', '--data-dir', uiData, '--json', '--log', 'json'], env),
+      ]);
+    });
+    afterAll(async () => {
+      for (const server of [serve, ui]) {
+        server?.child.kill('SIGTERM');
+        await server?.exited;
+      }
+    });
+
+    it('a failure to start (port in use, not a model, weak token, locked data folder, usage error) is one JSON line', async () => {
+      const port = new URL(serve.url).port;
+      const [inUse, inUseJson, notModel, weakToken, locked, usage] = await Promise.all([
+        runCli(['serve', model.dir, '--port', port, '--log', 'json'], env),
+        runCli(['serve', model.dir, '--port', port, '--log', 'json', '--json'], env),
+        runCli(['serve', model.data.root, '--port', '0', '--log=json'], env),
+        runCli(['ui', '--port', '0', '--data-dir', join(model.root, 'weak-ui'), '--log', 'json'], { ...env, GRAFT_TOKEN: 'short' }),
+        runCli(['ui', '--port', '0', '--data-dir', uiData, '--log', 'json'], env),
+        runCli(['serve', model.dir, '--port', 'abc', '--log', 'json'], env),
+      ]);
+      const failure = (run: CliRun): Notice => {
+        const lines = jsonLines(run.stderr);
+        expect(lines, run.stderr).toHaveLength(1);
+        expect(lines[0]).toEqual({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), event: 'error', level: 'error', code: expect.any(String), message: expect.any(String), hint: expect.any(String) });
+        return lines[0]!;
+      };
+      const portTaken = failure(inUse);
+      expect([inUse.code, inUse.stdout, portTaken]).toEqual([2, '', expect.objectContaining({ code: 'INVALID_CONFIG', message: `Cannot listen: port ${port} on 127.0.0.1 is already in use` })]);
+      // --json keeps its stdout object; stderr has the same failure as one JSON line.
+      const { code, message, hint } = portTaken;
+      expect([inUseJson.code, parseJsonOutput(inUseJson), failure(inUseJson)]).toEqual([2, { error: { code, message, hint } }, expect.objectContaining({ code, message, hint })]);
+      expect([notModel.code, failure(notModel)]).toEqual([3, expect.objectContaining({ code: 'INVALID_MODEL_DIR' })]);
+      expect([weakToken.code, failure(weakToken)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^The token from \$GRAFT_TOKEN must be/) })]);
+      expect([locked.code, failure(locked)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/is in use by another graft ui/) })]);
+      expect([usage.code, failure(usage)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/'--port <port>' argument 'abc' is invalid/), hint: 'see graft serve --help' })]);
+    });
+  });
+
   // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
   // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
   // Every request that reads the store fails (SQLITE_NOTADB); what does not need it goes on.
@@ -319,8 +371,11 @@ describe('graft serve under load and at shutdown', () => {
 interface Notice {
   time: string;
   event?: string;
+  path?: string;
   level?: string;
   message?: string;
+  code?: string;
+  hint?: string;
 }
 
 interface ErrorJson {
@@ -363,6 +418,17 @@ async function waitFor(isDone: () => boolean, timeoutMs = 30_000): Promise<void>
     if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the access log');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Every line of `stderr` as JSON: a line that is not one fails the test, naming it. */
+function jsonLines(stderr: string): Notice[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      expect(() => JSON.parse(line), line).not.toThrow();
+      return JSON.parse(line) as Notice;
+    });
 }
 
 /** The access log's JSON lines on stderr, once there are at least `count`; every one must parse on its own. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startDashboardServer } from '../../serve/dashboard/start-dashboard-server.js';
 import { parsePort } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
@@ -28,9 +28,9 @@ export function registerUi(program: Command): void {
   addLogOptions(command, '/healthz is');
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {
+      const log = serverLog(flags);
       try {
         const token = tokenFrom(flags);
-        const log = serverLog(flags);
         const server = await startDashboardServer({
           dataDir: flags.dataDir,
           dataRoots: flags.dataRoot,
@@ -57,7 +57,7 @@ export function registerUi(program: Command): void {
         );
         await untilSignal(server, log);
       } catch (error) {
-        reportFailure(error, flags.json);
+        log.startFailure(error, flags.json);
       }
     });
 }
