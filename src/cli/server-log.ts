@@ -15,7 +15,7 @@ export interface LogFlags {
 export function addLogOptions(command: Command, probes: string): Command {
   return command
     .addOption(
-      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: a failure to start, reloads, warnings, shutdown) or off. ${probes} not logged`)
+      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: a failure to start, reloads, warnings, shutdown, what tfjs and Node print) or off. ${probes} not logged`)
         .choices([...ACCESS_LOG_FORMATS])
         .default('text'),
     )
@@ -27,8 +27,11 @@ export function addLogOptions(command: Command, probes: string): Command {
  * prints (a warning's after "warning: "); `--log json` prints the whole notice as one object.
  */
 export interface ServerNotice {
-  /** What happened: a model reloaded or failed to, a warning, the shutdown, a dashboard run it could not record, a failure (to start, too). */
-  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error';
+  /**
+   * What happened: a model reloaded or failed to, a warning, the shutdown, a dashboard run it could not record, a
+   * failure (to start, too), a line an engine or Node printed (`console`, see route-engine-output.ts).
+   */
+  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error' | 'console';
   readonly level: 'info' | 'warning' | 'error';
   readonly message: string;
   readonly model?: string;
@@ -37,6 +40,9 @@ export interface ServerNotice {
   readonly code?: string;
   readonly hint?: string;
   readonly stack?: string;
+  /** Of a `console` notice: what printed it (`console.warn`, `process.warning`) and, when known, the npm package that called. */
+  readonly source?: string;
+  readonly package?: string;
 }
 
 /** Where a server's lines go: the access log (none with --log off) and its notices, in the format --log chose. */
@@ -54,8 +60,9 @@ export interface ServerLog {
 
 /**
  * Every line on stderr, access lines and notices alike, is one JSON object with --log json, so that a log shipper
- * never meets a line it cannot parse: a failure to start too ({@link ServerLog.startFailure}). Text and off print
- * notices as they always were. Stdout keeps the start-up result (with --json, or the failure's object) alone, so `--json` still prints exactly
+ * never meets a line it cannot parse: a failure to start too ({@link ServerLog.startFailure}), and what the engines
+ * print once `routeEngineOutput` (route-engine-output.ts) sends it here. Text and off print notices as they always
+ * were. Stdout keeps the start-up result (with --json, or the failure's object) alone, so `--json` still prints exactly
  * one JSON object there.
  */
 export function serverLog(flags: LogFlags): ServerLog {

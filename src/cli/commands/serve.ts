@@ -9,6 +9,7 @@ import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type Acce
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
+import { routeEngineOutput } from '../route-engine-output.js';
 
 interface ServeFlags extends AccessFlags, LogFlags {
   port: number;
@@ -50,6 +51,7 @@ export function registerServe(program: Command): void {
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       const log = serverLog(flags);
+      if (flags.log === 'json') routeEngineOutput((notice) => log.notice(notice));
       try {
         if (flags.name.length > modelDirs.length) {
           throw new GraftError('INVALID_CONFIG', `${flags.name.length} --name values for ${modelDirs.length} model directories.`, {

@@ -7,6 +7,7 @@ import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type Acce
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
+import { routeEngineOutput } from '../route-engine-output.js';
 
 interface UiFlags extends AccessFlags, LogFlags {
   port: number;
@@ -29,6 +30,7 @@ export function registerUi(program: Command): void {
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {
       const log = serverLog(flags);
+      if (flags.log === 'json') routeEngineOutput((notice) => log.notice(notice));
       try {
         const token = tokenFrom(flags);
         const server = await startDashboardServer({
