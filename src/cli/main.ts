@@ -41,6 +41,16 @@ function commandOf(argv: readonly string[]): string | undefined {
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
 
+/**
+ * Whether argv runs `graft serve` or `graft ui` with `--log json`, read before commander parses it, so that a usage
+ * error (a missing model folder, `--port abc`) is one JSON line on stderr too, not commander's text and help.
+ */
+function asksJsonLog(argv: readonly string[]): boolean {
+  const args = argv.slice(2);
+  const command = commandOf(argv);
+  return (command === 'serve' || command === 'ui') && args.some((arg, i) => arg === '--log=json' || (arg === '--log' && args[i + 1] === 'json'));
+}
+
 /** The overview's entry for a command that is not loaded: its summary, and help if it is run after all. */
 function registerSummary(program: Command, name: CommandName): void {
   const [term, description] = COMMAND_SUMMARIES[name];
@@ -62,6 +72,8 @@ declare module 'commander' {
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('graft')
+    // `graft serve|ui --log json` promises JSON lines only on stderr: main() reports a usage error as one.
+    .configureOutput(argv && asksJsonLog(argv) ? { outputError: () => {}, writeErr: () => {} } : {})
     .description('Transfer learning on images: pretrained backbone + new head, trained on your labelled photos')
     .version(version)
     .option('--verbose', 'print the details (stack) of an internal error')
@@ -96,6 +108,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       if (error.exitCode !== 0 && argv.includes('--json')) {
         const message = error.message.replace(/^error: /, '');
         process.stdout.write(`${JSON.stringify({ error: { code: 'INVALID_CONFIG', message, hint: 'see --help' } }, null, 2)}\n`);
+      }
+      if (error.exitCode !== 0 && asksJsonLog(argv)) {
+        // Shaped as the server's JSON notices (server-log.ts), which this module does not load.
+        const failure = { time: new Date().toISOString(), event: 'error', level: 'error', message: error.message.replace(/^error: /, ''), code: 'INVALID_CONFIG', hint: `see graft ${commandOf(argv)} --help` };
+        process.stderr.write(`${JSON.stringify(failure)}\n`);
       }
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;

@@ -34,11 +34,17 @@ export function isVerboseOn(): boolean {
  *   process that signal ended (130 for SIGINT, 143 for SIGTERM).
  */
 export function reportFailure(error: unknown, isJson: boolean, stoppedBy?: NodeJS.Signals): void {
-  const { code, message, hint, stack } = describeFailure(error);
-  if (isJson) process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
+  const described = describeFailure(error);
+  const { message, hint, stack } = described;
+  if (isJson) printFailureJson(described);
   process.stderr.write(`error: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
   if (stack) process.stderr.write(`${stack}\n`);
   process.exitCode = error instanceof GraftError && error.code === 'CANCELLED' && stoppedBy ? signalExitCode(stoppedBy) : exitCodeFor(error);
+}
+
+/** A failure as --json prints it: the one JSON object on stdout, `{ error: { code, message, hint } }` (never its stack). */
+export function printFailureJson({ code, message, hint }: { code: string; message: string; hint?: string }): void {
+  process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
 }
 
 /**

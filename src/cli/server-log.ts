@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { isProbePath } from '../serve/access/access-control.js';
 import { ACCESS_LOG_FORMATS, formatAccessLine, type AccessLogEntry, type AccessLogFormat } from '../serve/access-log.js';
 import type { DashboardEvent } from '../serve/dashboard/run-queue.js';
-import { describeFailure, isVerboseOn, reportFailure } from './output.js';
+import { describeFailure, isVerboseOn, printFailureJson, reportFailure } from './output.js';
 import { exitCodeFor } from '../core/errors.js';
 
 /** `--log` and `--log-probes`, which `graft serve` and `graft ui` share. */
@@ -15,7 +15,7 @@ export interface LogFlags {
 export function addLogOptions(command: Command, probes: string): Command {
   return command
     .addOption(
-      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: reloads, warnings, shutdown) or off. ${probes} not logged`)
+      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: a failure to start, reloads, warnings, shutdown, what tfjs and Node print) or off. ${probes} not logged`)
         .choices([...ACCESS_LOG_FORMATS])
         .default('text'),
     )
@@ -27,8 +27,11 @@ export function addLogOptions(command: Command, probes: string): Command {
  * prints (a warning's after "warning: "); `--log json` prints the whole notice as one object.
  */
 export interface ServerNotice {
-  /** What happened: a model reloaded or failed to, a warning, the shutdown, a dashboard run it could not record, a failure. */
-  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error';
+  /**
+   * What happened: a model reloaded or failed to, a warning, the shutdown, a dashboard run it could not record, a
+   * failure (to start, too), a line an engine or Node printed (`console`, see route-engine-output.ts).
+   */
+  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error' | 'console';
   readonly level: 'info' | 'warning' | 'error';
   readonly message: string;
   readonly model?: string;
@@ -37,6 +40,9 @@ export interface ServerNotice {
   readonly code?: string;
   readonly hint?: string;
   readonly stack?: string;
+  /** Of a `console` notice: what printed it (`console.warn`, `process.warning`) and, when known, the npm package that called. */
+  readonly source?: string;
+  readonly package?: string;
 }
 
 /** Where a server's lines go: the access log (none with --log off) and its notices, in the format --log chose. */
@@ -45,12 +51,19 @@ export interface ServerLog {
   notice(notice: ServerNotice): void;
   /** A failure after start-up (closing failed): one object with --log json, else as every command reports one. */
   failure(error: unknown): void;
+  /**
+   * A failure to start (a port in use, no model, a weak token, a locked data folder): with --log json one object on
+   * stderr, and with --json also the error object on stdout that --json promises; else as every command reports one.
+   */
+  startFailure(error: unknown, isJson: boolean): void;
 }
 
 /**
- * Every line on stderr after start-up, access lines and notices alike, is one JSON object with --log json, so that a
- * log shipper never meets a line it cannot parse. Text and off print notices as they always were. Stdout keeps the
- * start-up result alone, so `--json` still prints exactly one JSON object there.
+ * Every line on stderr, access lines and notices alike, is one JSON object with --log json, so that a log shipper
+ * never meets a line it cannot parse: a failure to start too ({@link ServerLog.startFailure}), and what the engines
+ * print once `routeEngineOutput` (route-engine-output.ts) sends it here. Text and off print notices as they always
+ * were. Stdout keeps the start-up result (with --json, or the failure's object) alone, so `--json` still prints exactly
+ * one JSON object there.
  */
 export function serverLog(flags: LogFlags): ServerLog {
   const isJson = flags.log === 'json';
@@ -59,6 +72,15 @@ export function serverLog(flags: LogFlags): ServerLog {
   const notice = (n: ServerNotice): void => {
     if (isJson) write(JSON.stringify({ time: new Date().toISOString(), ...n }));
     else write(`${n.level === 'warning' ? 'warning: ' : ''}${n.message}`);
+  };
+  // isJsonResult: --json, whose stdout object a failure to start is; one after start-up leaves stdout alone.
+  const failure = (error: unknown, isJsonResult: boolean): void => {
+    if (!isJson) return reportFailure(error, isJsonResult);
+    const described = describeFailure(error);
+    if (isJsonResult) printFailureJson(described);
+    const { code, message, hint, stack } = described;
+    notice({ event: 'error', level: 'error', message, code, ...(hint ? { hint } : {}), ...(stack ? { stack } : {}) });
+    process.exitCode = exitCodeFor(error);
   };
   const format = flags.log;
   return {
@@ -70,12 +92,8 @@ export function serverLog(flags: LogFlags): ServerLog {
             write(formatAccessLine(entry, format, { withStack }));
           },
     notice,
-    failure: (error) => {
-      if (!isJson) return reportFailure(error, false);
-      const { code, message, hint, stack } = describeFailure(error);
-      notice({ event: 'error', level: 'error', message, code, ...(hint ? { hint } : {}), ...(stack ? { stack } : {}) });
-      process.exitCode = exitCodeFor(error);
-    },
+    failure: (error) => failure(error, false),
+    startFailure: failure,
   };
 }
 

@@ -63,6 +63,20 @@ export async function createSession(model: Uint8Array | string, options: OrtSess
   }
 }
 
+/** The severities of onnxruntime's native logger, from the most to the least it prints. */
+export type OnnxruntimeLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
+/**
+ * Sets what onnxruntime's native logger prints, for the whole process: it writes to stderr (fd 2) itself, where no
+ * JavaScript can catch a line, e.g. "[W:onnxruntime:, graph.cc:5607 CleanUnusedInitializersAndNodeArgs] Removing
+ * initializer ..." for every session of a model with an unused weight. onnxruntime reads it once, when the first
+ * session makes its environment, so a later call changes nothing. Its default is 'warning'. Every failure it logs at
+ * 'error' also rejects the call that met it, with the same message.
+ */
+export function setOnnxruntimeLogLevel(level: OnnxruntimeLogLevel): void {
+  ort.env.logLevel = level;
+}
+
 /**
  * Dims of a batch of `count` images for the session's first input: from `geometry` when given,
  * otherwise from the model's declared shape with the batch dim set to `count`.

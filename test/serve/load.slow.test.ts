@@ -1,11 +1,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cp, open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { multipartBody, parseRawResponse, rawSocket, requestCounts } from '../http-support.js';
-import { repoRoot } from '../support.js';
+import { decodeOnnxModel, encodeOnnxModel, graphOf, makeFloatInitializer } from '../../src/onnx/onnx-model.js';
+import { parseJsonOutput, repoRoot, runCli, type CliRun } from '../support.js';
 import { removeTinyModel, trainTinyModel, type TinyModel } from '../web/web-support.js';
 
 interface ServeProcess {
@@ -22,9 +24,9 @@ function startServe(modelDir: string, extra: string[] = [], options: { watch?: b
   return startGraft(['serve', modelDir, '--port', '0', ...(options.watch ? [] : ['--no-watch']), '--json', ...extra]);
 }
 
-/** A `graft serve` or `graft ui` started with --json, once it has printed its start-up object. */
-async function startGraft(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env } });
+/** A `graft serve` or `graft ui` started with --json, once it has printed its start-up object; `nodeArgs` go to Node. */
+async function startGraft(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -263,6 +265,97 @@ describe('graft serve under load and at shutdown', () => {
     }
   });
 
+  // --log json from the first line to the last: a failure to start is one object too (with --json also the error
+  // object on stdout), and so is what the engines print: onnxruntime's native warning for a model with an unused
+  // weight (at load and at reload), and tfjs's console lines when WebAssembly is off (the cpu backend then trains
+  // graft ui's MLP head). Every line on stderr is parsed. Both servers run for both tests: the first fails to start
+  // others on the port and the data folder they hold.
+  describe('--log json from the first line to the last', () => {
+    const token = 'engine-log-secret-token-0123456789';
+    const auth = { authorization: `Bearer ${token}` };
+    const env = { GRAFT_TOKEN: token, GRAFT_CACHE_DIR: join(tmpdir(), 'graft-web-tests-cache') };
+    let unused: string;
+    let uiData: string;
+    let serve: ServeProcess;
+    let ui: ServeProcess;
+    beforeAll(async () => {
+      // A model whose ONNX file holds an initializer no node uses: onnxruntime warns "Removing initializer ..." on
+      // fd 2 for every session it makes of it.
+      unused = join(model.root, 'unused-weight');
+      await cp(model.dir, unused, { recursive: true });
+      const onnx = decodeOnnxModel(await readFile(join(unused, 'model.onnx')), 'model.onnx');
+      graphOf(onnx).initializer!.push(makeFloatInitializer('unused_weight', [2], new Float32Array([1, 2])));
+      await writeFile(join(unused, 'model.onnx'), encodeOnnxModel(onnx));
+      uiData = join(model.root, 'engine-ui');
+      [serve, ui] = await Promise.all([
+        startServe(unused, ['--log', 'json'], { watch: true }),
+        startGraft(['ui', '--port', '0', '--data-dir', uiData, '--data-root', model.data.root, '--json', '--log', 'json'], env, ['--no-expose-wasm']),
+      ]);
+    });
+    afterAll(async () => {
+      for (const server of [serve, ui]) {
+        server?.child.kill('SIGTERM');
+        await server?.exited;
+      }
+    });
+
+    it('a failure to start (port in use, not a model, weak token, locked data folder, usage error) is one JSON line', async () => {
+      const port = new URL(serve.url).port;
+      const [inUse, inUseJson, notModel, weakToken, locked, usage] = await Promise.all([
+        runCli(['serve', model.dir, '--port', port, '--log', 'json'], env),
+        runCli(['serve', model.dir, '--port', port, '--log', 'json', '--json'], env),
+        runCli(['serve', model.data.root, '--port', '0', '--log=json'], env),
+        runCli(['ui', '--port', '0', '--data-dir', join(model.root, 'weak-ui'), '--log', 'json'], { ...env, GRAFT_TOKEN: 'short' }),
+        runCli(['ui', '--port', '0', '--data-dir', uiData, '--log', 'json'], env),
+        runCli(['serve', model.dir, '--port', 'abc', '--log', 'json'], env),
+      ]);
+      const failure = (run: CliRun): Notice => {
+        const lines = jsonLines(run.stderr);
+        expect(lines, run.stderr).toHaveLength(1);
+        expect(lines[0]).toEqual({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), event: 'error', level: 'error', code: expect.any(String), message: expect.any(String), hint: expect.any(String) });
+        return lines[0]!;
+      };
+      const portTaken = failure(inUse);
+      expect([inUse.code, inUse.stdout, portTaken]).toEqual([2, '', expect.objectContaining({ code: 'INVALID_CONFIG', message: `Cannot listen: port ${port} on 127.0.0.1 is already in use` })]);
+      // --json keeps its stdout object; stderr has the same failure as one JSON line.
+      const { code, message, hint } = portTaken;
+      expect([inUseJson.code, parseJsonOutput(inUseJson), failure(inUseJson)]).toEqual([2, { error: { code, message, hint } }, expect.objectContaining({ code, message, hint })]);
+      expect([notModel.code, failure(notModel)]).toEqual([3, expect.objectContaining({ code: 'INVALID_MODEL_DIR' })]);
+      expect([weakToken.code, failure(weakToken)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^The token from \$GRAFT_TOKEN must be/) })]);
+      expect([locked.code, failure(locked)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/is in use by another graft ui/) })]);
+      expect([usage.code, failure(usage)]).toEqual([2, expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/'--port <port>' argument 'abc' is invalid/), hint: 'see graft serve --help' })]);
+    });
+
+    it("what onnxruntime (natively) and tfjs (through console) print never makes a line that is not JSON", async () => {
+      // serve: a prediction, and a reload, which makes a new session of the model.
+      const predicted = await fetch(`${serve.url}/v1/models/unused-weight/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg });
+      expect(predicted.status).toBe(200);
+      const now = new Date();
+      await utimes(join(unused, 'graft.json'), now, now);
+      await waitFor(() => serve.stderr().includes('"event":"reload"'), 10_000);
+
+      // graft ui without WebAssembly: a run with an MLP head trains in tfjs on its cpu backend, then predicts.
+      const json = (body: unknown) => ({ method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const project = (await (await fetch(`${ui.url}/v1/projects`, json({ name: 'shapes', folder: model.data.root }))).json()) as { id: number };
+      const run = (await (await fetch(`${ui.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2', hidden: 8, epochs: 2 }))).json()) as { id: number };
+      expect(await (await fetch(`${ui.url}/v1/runs/${run.id}/events`, { headers: auth })).text()).toMatch(/"status":"finished"/);
+      expect((await fetch(`${ui.url}/v1/runs/${run.id}/predict`, json({ image: jpeg.toString('base64') }))).status).toBe(200);
+
+      for (const server of [serve, ui]) {
+        server.child.kill('SIGTERM');
+        expect(await server.exited).toBe(0);
+      }
+      expect(serve.stderr()).not.toMatch(/onnxruntime|Removing initializer/);
+      expect(jsonLines(serve.stderr()).map((l) => l.event ?? l.path)).toEqual(['/v1/models/unused-weight/predict', 'reload', 'shutdown']);
+      const uiLines = jsonLines(ui.stderr());
+      expect(uiLines.filter((l) => l.event === 'console')).toEqual(expect.arrayContaining([
+        { time: expect.any(String), event: 'console', level: 'warning', source: 'console.warn', package: '@tensorflow/tfjs-core', message: 'Initialization of backend wasm failed' },
+        expect.objectContaining({ level: 'warning', source: 'console.warn', package: '@tensorflow/tfjs-core', message: expect.stringMatching(/Hi, looks like you are running TensorFlow\.js in Node\.js/) }),
+      ]));
+      expect(uiLines.filter((l) => l.event !== 'console').map((l) => l.event ?? l.path)).toEqual(['/v1/projects', `/v1/projects/${project.id}/runs`, `/v1/runs/${run.id}/events`, `/v1/runs/${run.id}/predict`, 'shutdown']);
+    });
+  });
+
   // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
   // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
   // Every request that reads the store fails (SQLITE_NOTADB); what does not need it goes on.
@@ -319,8 +412,11 @@ describe('graft serve under load and at shutdown', () => {
 interface Notice {
   time: string;
   event?: string;
+  path?: string;
   level?: string;
   message?: string;
+  code?: string;
+  hint?: string;
 }
 
 interface ErrorJson {
@@ -363,6 +459,17 @@ async function waitFor(isDone: () => boolean, timeoutMs = 30_000): Promise<void>
     if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the access log');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Every line of `stderr` as JSON: a line that is not one fails the test, naming it. */
+function jsonLines(stderr: string): Notice[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      expect(() => JSON.parse(line), line).not.toThrow();
+      return JSON.parse(line) as Notice;
+    });
 }
 
 /** The access log's JSON lines on stderr, once there are at least `count`; every one must parse on its own. */

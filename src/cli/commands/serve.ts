@@ -4,11 +4,12 @@ import { GraftError } from '../../core/errors.js';
 import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
+import { routeEngineOutput } from '../route-engine-output.js';
 
 interface ServeFlags extends AccessFlags, LogFlags {
   port: number;
@@ -49,6 +50,8 @@ export function registerServe(program: Command): void {
   addLogOptions(command, '/healthz and /readyz are');
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
+      const log = serverLog(flags);
+      if (flags.log === 'json') routeEngineOutput((notice) => log.notice(notice));
       try {
         if (flags.name.length > modelDirs.length) {
           throw new GraftError('INVALID_CONFIG', `${flags.name.length} --name values for ${modelDirs.length} model directories.`, {
@@ -57,7 +60,6 @@ export function registerServe(program: Command): void {
         }
         const names = Object.fromEntries(flags.name.map((name, i) => [modelDirs[i]!, name]));
         const token = tokenFrom(flags);
-        const log = serverLog(flags);
         const server = await startServer({
           models: modelDirs,
           names,
@@ -98,7 +100,7 @@ export function registerServe(program: Command): void {
         );
         await untilSignal(server, log, { readinessDelayMs: flags.shutdownDelayMs });
       } catch (error) {
-        reportFailure(error, flags.json);
+        log.startFailure(error, flags.json);
       }
     });
 }

@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startDashboardServer } from '../../serve/dashboard/start-dashboard-server.js';
 import { parsePort } from '../options.js';
-import { printResult, reportFailure } from '../output.js';
+import { printResult } from '../output.js';
 import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
+import { routeEngineOutput } from '../route-engine-output.js';
 
 interface UiFlags extends AccessFlags, LogFlags {
   port: number;
@@ -28,9 +29,10 @@ export function registerUi(program: Command): void {
   addLogOptions(command, '/healthz is');
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {
+      const log = serverLog(flags);
+      if (flags.log === 'json') routeEngineOutput((notice) => log.notice(notice));
       try {
         const token = tokenFrom(flags);
-        const log = serverLog(flags);
         const server = await startDashboardServer({
           dataDir: flags.dataDir,
           dataRoots: flags.dataRoot,
@@ -57,7 +59,7 @@ export function registerUi(program: Command): void {
         );
         await untilSignal(server, log);
       } catch (error) {
-        reportFailure(error, flags.json);
+        log.startFailure(error, flags.json);
       }
     });
 }
