@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
+import sharp from 'sharp';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelIssuesCaveat, WEAK_HEAD_CV_ACCURACY } from '../../src/core/selection-report.js';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { GraftModel } from '../../src/model/graft-model.js';
+import { disposeLayersModel } from '../../src/readers/dispose-layers-model.js';
+import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
+import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
@@ -532,7 +538,7 @@ describe('training dashboard API', () => {
       expect(store.run(run.id)!.status).toBe(end);
     }
   });
-  it("downloads a finished run's model.onnx and graft.json, named after project and run; the two are a model directory", async () => {
+  it("downloads a finished run's model.onnx and graft.json, named after project and run (the two are a model directory), and the model as a Teachable Machine zip", async () => {
     const project = (await (await fetch(`${server.url}/v1/projects`, json({ name: 'my shapes', folder: data.root }))).json()) as { id: number };
     const run = (await (await fetch(`${server.url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
     expect((await readEvents(`${server.url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
@@ -563,11 +569,43 @@ describe('training dashboard API', () => {
       await model.dispose();
     }
 
+    // As Teachable Machine's "Download my model" gives it: a zip of its three files, made once (two requests at once
+    // share the work) and kept in the run's folder.
+    const zipUrl = `${server.url}/v1/runs/${run.id}/teachable-machine.zip`;
+    const [first, second] = await Promise.all([fetch(zipUrl), fetch(zipUrl)]);
+    for (const response of [first, second]) {
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/zip');
+      expect(response.headers.get('content-disposition')).toContain(`filename="my-shapes-run${run.id}-teachable-machine.zip"`);
+    }
+    const zip = Buffer.from(await first.arrayBuffer());
+    expect(Buffer.from(await second.arrayBuffer()).equals(zip)).toBe(true);
+    expect(zip.equals(await readFile(join(dirname(run.modelDir), 'teachable-machine.zip')))).toBe(true);
+    const unzipped = unzipSync(zip);
+    expect(Object.keys(unzipped).sort()).toEqual(['metadata.json', 'model.json', 'weights.bin']);
+    expect(JSON.parse(Buffer.from(unzipped['metadata.json']!).toString('utf8'))).toMatchObject({ labels: ['circles', 'squares', 'triangles'], packageName: '@teachablemachine/image' });
+    // Unzipped, it answers the circle as the run's model does, fed as Teachable Machine's library feeds it.
+    const tmDir = join(root, 'downloaded-tm');
+    await mkdir(tmDir);
+    for (const [name, bytes] of Object.entries(unzipped)) await writeFile(join(tmDir, name), bytes);
+    await ensureTfjsBackend();
+    const tm = await loadLayersModelFromDir(tmDir);
+    try {
+      const circle = data.files.find((f) => f.includes('/val/circles/'))!;
+      const square = await sharp(circle).resize(224, 224, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      const x = tf.tensor4d(Float32Array.from(square, (v) => v / 127 - 1), [1, 224, 224, 3]);
+      const top = tf.tidy(() => (tm.predict(x) as tf.Tensor).argMax(-1).dataSync()[0]!);
+      x.dispose();
+      expect(['circles', 'squares', 'triangles'][top]).toBe('circles');
+    } finally {
+      disposeLayersModel(tm);
+    }
+
     // A run without a model: 404 in JSON, for each file.
     const { store } = server.dashboard;
     const failed = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
     store.markFailed(failed.id, 'boom');
-    for (const path of [`${failed.id}/model.onnx`, `${failed.id}/graft.json`, '424242/model.onnx']) {
+    for (const path of [`${failed.id}/model.onnx`, `${failed.id}/graft.json`, `${failed.id}/teachable-machine.zip`, '424242/model.onnx']) {
       const missing = await fetch(`${server.url}/v1/runs/${path}`);
       expect(missing.status, path).toBe(404);
       expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');

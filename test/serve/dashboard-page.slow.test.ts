@@ -285,7 +285,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       // Every action of the run view is on a Tab walk in page order, visibly focused; the keyboard operates each below.
       const walk = await tabThrough(page);
       expect.soft(focusProblems(walk)).toEqual([]);
-      const actions = ['button "Start training"', `button "Open run #${run.id}"`, `button#delete-run "Delete run #${run.id}"`, 'a#download-onnx "model.onnx"', 'a#download-manifest "graft.json"', 'input#try-file', 'button#try-webcam "Use webcam"'];
+      const actions = ['button "Start training"', `button "Open run #${run.id}"`, `button#delete-run "Delete run #${run.id}"`, 'a#download-onnx "model.onnx"', 'a#download-manifest "graft.json"', 'a#download-teachable-machine "Teachable Machine model (.zip)"', 'input#try-file', 'button#try-webcam "Use webcam"'];
       expect(walk.stops.map((s) => s.what).filter((w) => actions.includes(w))).toEqual(actions);
       expect(walk.stops.some((s) => /^button "Open .+: true /.test(s.what)), 'a misclassified image on the walk').toBe(true);
 
@@ -295,6 +295,8 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect(download.suggestedFilename()).toBe(name);
         expect((await readFile((await download.path())!)).equals(await readFile(join(run.modelDir, file))), file).toBe(true);
       }
+      // Made on the first download (seconds; its content is tested in dashboard-api.slow.test.ts).
+      expect(await page.getByRole('link', { name: 'Teachable Machine model (.zip)' }).getAttribute('href')).toBe(`/v1/runs/${run.id}/teachable-machine.zip`);
 
       // Try the model: an image chosen in the page comes back as one bar per class, most likely first, as the model
       // itself answers in Node.

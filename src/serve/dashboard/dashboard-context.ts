@@ -5,9 +5,13 @@ import type { DataRoots } from './data-roots.js';
 import type { DashboardStore, ProjectRecord, RunRecord } from './dashboard-store.js';
 import { maxEpochs, type RunQueue } from './run-queue.js';
 import { RunModels } from './run-models.js';
+import { TeachableMachineZips } from './teachable-machine-zips.js';
 
 /** What the dashboard's route files share: its store, queue and folders, and the lookups every route needs. */
 export class DashboardContext {
+  /** Finished runs' models as Teachable Machine zips, made on the first download. */
+  readonly teachableMachineZips = new TeachableMachineZips();
+
   constructor(
     readonly store: DashboardStore,
     readonly queue: RunQueue,

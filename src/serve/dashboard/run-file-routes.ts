@@ -1,11 +1,12 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { MANIFEST_FILE, ONNX_FILE } from '../../model/manifest.js';
 import { ServeError } from '../serve-error.js';
 import type { DashboardContext } from './dashboard-context.js';
-import { isTerminalStatus } from './dashboard-store.js';
+import { isTerminalStatus, type RunRecord } from './dashboard-store.js';
+import { TEACHABLE_MACHINE_ZIP } from './teachable-machine-zips.js';
 import { removeRunFiles } from './run-files.js';
 
 /** The files of a finished run a user can download, with their type and the ending of the name they are saved under. */
@@ -22,21 +23,29 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
    */
   for (const { file, type, ending } of DOWNLOADS) {
     app.get(`/v1/runs/:id/${file}`, async (request, reply) => {
-      const run = ctx.runOr404((request.params as { id: string }).id);
-      if (run.status !== 'finished') throw new ServeError('NOT_FOUND', `Run ${run.id} has no model (status: ${run.status}).`, { hint: 'a run has a model once it finishes' });
+      const run = finishedRunOr404(ctx, (request.params as { id: string }).id);
       const path = join(run.modelDir, file);
       const info = await stat(path).catch(() => undefined);
       if (!info?.isFile()) throw new ServeError('NOT_FOUND', `Run ${run.id}'s ${file} is no longer on the server.`, { hint: 'its folder was changed by hand; train the run again' });
-      const name = `${fileStem(ctx.store.project(run.projectId)?.name ?? '')}-run${run.id}${ending}`;
-      return reply
-        .type(type)
-        .header('content-disposition', attachment(name))
-        .header('content-length', info.size)
-        // Not cached: a store made before ids were never reused may give a deleted run's id to a new run.
-        .header('cache-control', 'no-cache')
-        .send(createReadStream(path));
+      return download(reply, downloadName(ctx, run, ending), type, info.size).send(createReadStream(path));
     });
   }
+
+  /**
+   * `GET /v1/runs/:id/teachable-machine.zip`: the finished run's model as Teachable Machine's "Download my model"
+   * gives one (model.json, weights.bin, metadata.json), for pages written for `tmImage.load` or ml5. Made on the
+   * first request (the model converted and checked: seconds), then kept in the run's folder.
+   */
+  app.get(`/v1/runs/:id/${TEACHABLE_MACHINE_ZIP}`, async (request, reply) => {
+    const run = finishedRunOr404(ctx, (request.params as { id: string }).id);
+    if (!existsSync(join(run.modelDir, MANIFEST_FILE))) {
+      throw new ServeError('NOT_FOUND', `Run ${run.id}'s model is no longer on the server.`, { hint: 'its folder was changed by hand; train the run again' });
+    }
+    const zip = await ctx.teachableMachineZips.zipOf(run);
+    const name = downloadName(ctx, run, '-teachable-machine.zip');
+    if (typeof zip !== 'string') return download(reply, name, 'application/zip', zip.byteLength).send(Buffer.from(zip));
+    return download(reply, name, 'application/zip', (await stat(zip)).size).send(createReadStream(zip));
+  });
 
   /**
    * Deletes a run that ended (finished, failed, cancelled or interrupted): its record and epochs, then its folder
@@ -55,6 +64,28 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
     await removeRunFiles(run);
     return reply.code(204).send();
   });
+}
+
+function finishedRunOr404(ctx: DashboardContext, id: string): RunRecord {
+  const run = ctx.runOr404(id);
+  if (run.status !== 'finished') throw new ServeError('NOT_FOUND', `Run ${run.id} has no model (status: ${run.status}).`, { hint: 'a run has a model once it finishes' });
+  return run;
+}
+
+/** The name a run's file is saved under: project and run, e.g. `shapes-run12.onnx`. */
+function downloadName(ctx: DashboardContext, run: RunRecord, ending: string): string {
+  return `${fileStem(ctx.store.project(run.projectId)?.name ?? '')}-run${run.id}${ending}`;
+}
+
+function download(reply: FastifyReply, name: string, type: string, size: number): FastifyReply {
+  return (
+    reply
+      .type(type)
+      .header('content-disposition', attachment(name))
+      .header('content-length', size)
+      // Not cached: a store made before ids were never reused may give a deleted run's id to a new run.
+      .header('cache-control', 'no-cache')
+  );
 }
 
 /** A project name as the start of a file name: letters, digits, `.`, `_` and `-`, at most 60 characters. */

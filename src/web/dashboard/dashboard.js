@@ -235,6 +235,7 @@ function showRunActions(runId, status) {
   tryModel.show(runId, status === 'finished');
   byId('download-onnx').setAttribute('href', `/v1/runs/${runId}/model.onnx`);
   byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
+  byId('download-teachable-machine').setAttribute('href', `/v1/runs/${runId}/teachable-machine.zip`);
 }
 
 const runStatus = byId('run-status');
