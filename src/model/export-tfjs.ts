@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
@@ -41,7 +41,8 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
     input: { layout: 'nhwc', shape: [null, pre.inputSize, pre.inputSize, 3] },
     output: 'the first output holds the class probabilities, in the order of `labels`; a second, when present, the backbone features',
     ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
-    source: { model: root, backbone: manifest.backbone.name, fineTuned: manifest.training?.outcome.fineTune !== undefined },
+    // The folder's name, not its path: the export is made to be published.
+    source: { model: basename(root), backbone: manifest.backbone.name, fineTuned: manifest.training?.outcome.fineTune !== undefined },
   };
   // The converted model and its metadata are written side by side in a staging folder (convertModel makes it), then
   // swapped in together: a failure or a kill between the two never leaves a model.json without the labels and

@@ -91,6 +91,8 @@ describe('graft export --to web', () => {
     const html = await readFile(join(out, 'index.html'), 'utf8');
     expect(html).toContain('<script src="tf-backend-wasm.min.js"></script>');
     expect(html).not.toContain('ort.wasm.min.js');
+    // A folder made to be published names no folder of this machine (graft-model.json named the model directory's).
+    for (const name of ['model.json', 'tfjs/graft-model.json']) expect(await readFile(join(out, name), 'utf8'), name).not.toContain(model.root);
   });
 
   it('--to tfjs replaces an earlier export only with --overwrite, as --to web does', async () => {
