@@ -12,6 +12,8 @@ export interface OutputKind {
 
 export const MODEL_DIR_OUTPUT: OutputKind = { marker: 'graft.json', what: 'a Graft model directory' };
 export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF.js model folder' };
+export const WEB_EXPORT_OUTPUT: OutputKind = { marker: 'model.json', what: 'a web export' };
+export const TEACHABLE_MACHINE_OUTPUT: OutputKind = { marker: 'metadata.json', what: 'a Teachable Machine model folder' };
 
 /**
  * Refuses an output folder whose replacement would destroy something that is not an earlier output of the same
@@ -97,9 +99,15 @@ export async function assertCanCreate(out: string, flag = '--out'): Promise<void
   }
 }
 
-/** Refuses an existing, non-empty folder at `out` unless the caller asked to replace it (`--overwrite`). */
-export async function assertOverwriteAllowed(out: string, overwrite: boolean | undefined): Promise<void> {
+/**
+ * Refuses an existing, non-empty folder at `out` unless the caller asked to replace it (`--overwrite`), and even then
+ * one that is not an earlier output of `kind` (no `kind.marker`): exports replace their folder whole, so
+ * `--out . --overwrite` would delete the working directory. `protect` (the model directory) must not lie inside it.
+ * @throws GraftError INVALID_CONFIG naming the path, before any work is done.
+ */
+export async function assertOverwriteAllowed(out: string, overwrite: boolean | undefined, kind: OutputKind, protect: readonly string[] = []): Promise<void> {
   await assertCanCreate(out);
-  if (overwrite || !(await readdir(out).catch(() => [])).length) return;
-  throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
+  if (!(await readdir(out).catch(() => [])).length) return;
+  if (!overwrite) throw new GraftError('INVALID_CONFIG', `The output folder ${out} exists and is not empty`, { hint: 'pass --overwrite, or choose another --out' });
+  await assertReplaceableOutput(out, kind, protect);
 }

@@ -5,7 +5,7 @@ import { convertModel } from '../convert/convert-model.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { channelAffine, cropFractionOf } from '../core/preprocessing.js';
-import { assertOverwriteAllowed } from '../core/replaceable-output.js';
+import { assertOverwriteAllowed, TEACHABLE_MACHINE_OUTPUT } from '../core/replaceable-output.js';
 import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, runOnnxOutput } from '../formats/conversion-check.js';
 import { TEACHABLE_MACHINE_INPUT, teachableMachineModel, type ClassifierInput } from '../onnx-to-layers/teachable-machine-model.js';
@@ -49,12 +49,13 @@ export interface TeachableMachineExport {
  * 'model.json')` load in place of one Teachable Machine made. Their libraries feed a 224 x 224 square scaled v / 127 - 1
  * and read the first output as the class probabilities; the exported model turns that square into what the model
  * directory's backbone expects (scale, centre crop, size) and keeps its mirror test-time augmentation, all as layers.
- * Checked numerically before anything is written; a non-empty `out` is refused unless `overwrite`.
+ * Checked numerically before anything is written; a non-empty `out` is refused unless `overwrite` (and even then,
+ * anything but an earlier Teachable Machine model folder).
  */
 export async function exportTeachableMachine(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TeachableMachineExport> {
   const { root, manifest, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tm`);
-  await assertOverwriteAllowed(out, options.overwrite);
+  await assertOverwriteAllowed(out, options.overwrite, TEACHABLE_MACHINE_OUTPUT, [root]);
   const pre = manifest.preprocessing;
   const mirror = manifest.onnx.tta === 'mirror';
   const { mul, add } = channelAffine(pre);

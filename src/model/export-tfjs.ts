@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
-import { assertOverwriteAllowed } from '../core/replaceable-output.js';
+import { assertOverwriteAllowed, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';
@@ -28,7 +28,7 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   const { root, manifest, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tfjs`);
   // As the web export: an existing export is replaced only when asked (and then only a TF.js model folder, as convert checks).
-  await assertOverwriteAllowed(out, options.overwrite);
+  await assertOverwriteAllowed(out, options.overwrite, LAYERS_DIR_OUTPUT, [root]);
   const tta = manifest.onnx.tta === 'mirror';
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).

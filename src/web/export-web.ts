@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
-import { assertOverwriteAllowed } from '../core/replaceable-output.js';
+import { assertOverwriteAllowed, WEB_EXPORT_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
@@ -117,7 +117,7 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   if (existing && !existing.isDirectory()) {
     throw new GraftError('INVALID_CONFIG', `The output ${dest} is a file; a web export is a folder`, { hint: 'choose another --out' });
   }
-  await assertOverwriteAllowed(dest, options.overwrite);
+  await assertOverwriteAllowed(dest, options.overwrite, WEB_EXPORT_OUTPUT);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
   const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnxPath, out, options.engine));

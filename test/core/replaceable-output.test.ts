@@ -2,7 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
-import { assertOverwriteAllowed, assertReplaceableOutput, assertWritableFile, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT } from '../../src/core/replaceable-output.js';
+import { assertOverwriteAllowed, assertReplaceableOutput, assertWritableFile, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT, TEACHABLE_MACHINE_OUTPUT, WEB_EXPORT_OUTPUT } from '../../src/core/replaceable-output.js';
 import { train } from '../../src/recipes/train.js';
 import { tempDir } from '../support.js';
 
@@ -53,13 +53,33 @@ describe('assertReplaceableOutput', () => {
     for (const check of [
       () => assertReplaceableOutput(join(file, 'm'), MODEL_DIR_OUTPUT),
       () => assertReplaceableOutput(join(file, 'deeper', 'm'), MODEL_DIR_OUTPUT),
-      () => assertOverwriteAllowed(join(file, 'web'), true),
+      () => assertOverwriteAllowed(join(file, 'web'), true, WEB_EXPORT_OUTPUT),
       () => assertWritableFile(join(file, 'f.parquet'), 'the Parquet export', '.parquet'),
     ]) {
       expect(await refusal(check())).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(`${file} is a file, not a folder`) });
     }
     // Folders that do not exist yet on the way are fine: they are created.
     await expect(assertReplaceableOutput(join(root, 'a', 'b', 'm'), MODEL_DIR_OUTPUT)).resolves.toBeUndefined();
+  });
+
+  it("an export's --overwrite replaces only an earlier export: not the working directory, nor a folder holding the model", async () => {
+    const root = await tempDir();
+    await writeFile(join(root, 'notes.txt'), 'keep');
+    await mkdir(join(root, 'model'));
+    await writeFile(join(root, 'model', 'graft.json'), '{}');
+    // Before, --overwrite let any folder go: `graft export m --to web --out . --overwrite` emptied the working directory.
+    const notExport = await refusal(assertOverwriteAllowed(root, true, WEB_EXPORT_OUTPUT));
+    expect(notExport).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('is not empty and is not a web export (no model.json)') });
+    expect((await refusal(assertOverwriteAllowed(root, false, WEB_EXPORT_OUTPUT))).message).toContain('exists and is not empty');
+    await writeFile(join(root, 'model.json'), '{}');
+    expect((await refusal(assertOverwriteAllowed(root, true, LAYERS_DIR_OUTPUT, [join(root, 'model')]))).message).toMatch(/holds .*model, which this run reads/);
+    // An earlier export of the kind, an empty folder and a new one may be written.
+    const earlier = join(root, 'earlier-tm');
+    await mkdir(earlier);
+    await writeFile(join(earlier, 'metadata.json'), '{}');
+    await expect(assertOverwriteAllowed(earlier, true, TEACHABLE_MACHINE_OUTPUT, [join(root, 'model')])).resolves.toBeUndefined();
+    await expect(assertOverwriteAllowed(join(root, 'new'), false, TEACHABLE_MACHINE_OUTPUT)).resolves.toBeUndefined();
+    expect((await readdir(root)).sort()).toEqual(['earlier-tm', 'model', 'model.json', 'notes.txt']);
   });
 
   it('stops train() before any work, leaving the folder as it was', async () => {

@@ -21,7 +21,7 @@ export function registerExport(program: Command): void {
         .choices(WEB_ENGINE_CHOICES)
         .default('auto'),
     )
-    .option('--overwrite', 'replace the output folder if it exists', false)
+    .option('--overwrite', 'replace an earlier export at --out (a folder holding other files is never replaced)', false)
     .option('--json', 'print one JSON object on stdout', false);
   addOldSpelling(command, '--target <target>', '--to');
   command.action(async (modelDir: string, flags: { to: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
