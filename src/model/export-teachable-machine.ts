@@ -12,8 +12,10 @@ import { TEACHABLE_MACHINE_INPUT, teachableMachineModel, type ClassifierInput } 
 import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
-import { readModelDir, type ModelManifest } from './manifest.js';
-import { onnxWithoutTta } from './export-tfjs.js';
+import { encodeOnnxModel } from '../onnx/onnx-model.js';
+import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
+import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
+import { readModelDirOnnx } from './model-dir-onnx.js';
 
 /** The file Teachable Machine's and ml5's libraries read the labels from, beside model.json. */
 export const TEACHABLE_MACHINE_METADATA_FILE = 'metadata.json';
@@ -52,9 +54,11 @@ export interface TeachableMachineExport {
  * Checked numerically before anything is written; a non-empty `out` is refused unless `overwrite`.
  */
 export async function exportTeachableMachine(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TeachableMachineExport> {
-  const { root, manifest, onnxPath } = await readModelDir(modelDir);
+  const { root, manifest, manifestPath, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tm`);
   await assertOverwriteAllowed(out, options.overwrite);
+  // A directory edited by hand fails here, naming its files, rather than in the conversion of a working copy.
+  const onnx = await readModelDirOnnx(manifest, { manifestPath, onnxPath });
   const pre = manifest.preprocessing;
   const mirror = manifest.onnx.tta === 'mirror';
   const { mul, add } = channelAffine(pre);
@@ -64,8 +68,10 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
   try {
     await mkdir(work, { recursive: true });
     const source = join(work, 'model.onnx');
-    await writeFile(source, await onnxWithoutTta(onnxPath, manifest.onnx));
-    await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') });
+    await writeFile(source, mirror ? encodeOnnxModel(unwrapMirrorTta(onnx.model, manifest.onnx)) : onnx.bytes);
+    await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') }).catch((error: unknown) => {
+      throw namingModelOnnx(error, source, onnxPath);
+    });
     const classifier = await loadLayersModelFromDir(join(work, 'tfjs'));
     // The exported model shares the classifier's weights; freeing both frees each weight once.
     const weights = classifier.weights.map((weight) => weight.read());
@@ -79,6 +85,8 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
       }
       model = teachableMachineModel(classifier, input);
       const actual = predictData(model, x);
+      // Teachable Machine's library names output i by labels[i]: a label more or less would shift or drop classes.
+      requireProbabilityPerLabel(actual, CHECK_SAMPLES, manifest.labels, { onnxPath, manifestPath });
       const scaled = classifierInput(x, input);
       let maxAbsDiff: number;
       let ort: Float32Array;
@@ -129,6 +137,12 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
     await rm(work, { recursive: true, force: true });
     forgetWorkingPath(work);
   }
+}
+
+/** A conversion failure names the working copy it read; the user knows the file as the model directory's model.onnx. */
+function namingModelOnnx(error: unknown, workingCopy: string, onnxPath: string): unknown {
+  if (!(error instanceof GraftError) || !error.message.includes(workingCopy)) return error;
+  return new GraftError(error.code, error.message.replaceAll(workingCopy, onnxPath), { hint: error.hint, cause: error });
 }
 
 const STRETCH_NOTE =
