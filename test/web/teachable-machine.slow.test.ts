@@ -56,6 +56,8 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
     expect(text).not.toContain(root);
     expect(exported.testTimeAugmentation).toBe(true);
     expect(exported.check.maxAbsDiff).toBeLessThanOrEqual(exported.check.tolerance);
+    // The features of both views are checked too (the image's and its mirror image's 2 x 1280, two scales).
+    expect(exported.check.features!.maxAbsDiff).toBeLessThanOrEqual(exported.check.features!.tolerance);
   });
 
   it("gives Graft's own answers on real photos fed as those libraries feed them (224 squares, v / 127 - 1)", async () => {
@@ -88,6 +90,10 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
       const result = await exportTeachableMachine(tiny.dir);
       expect(result.testTimeAugmentation).toBe(true);
       expect(result.notes).toEqual([expect.stringContaining('stretch')]);
+      // On the check's random inputs a float model's probabilities saturate, so that a wrong scale or a missing mirror
+      // can move them by less than their tolerance; its features, checked too, cannot hide it.
+      expect(result.check.features!.maxAbsDiff).toBeGreaterThan(0);
+      expect(result.check.features!.maxAbsDiff).toBeLessThanOrEqual(result.check.features!.tolerance);
       const files: string[] = [];
       for (const file of tiny.data.files.slice(0, 4)) {
         const out = join(tiny.root, `${files.length}.png`);
