@@ -8,18 +8,22 @@ import { channelAffine, cropFractionOf } from '../core/preprocessing.js';
 import { assertOverwriteAllowed, TEACHABLE_MACHINE_OUTPUT } from '../core/replaceable-output.js';
 import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, runOnnxOutput } from '../formats/conversion-check.js';
-import { TEACHABLE_MACHINE_INPUT, teachableMachineModel, type ClassifierInput } from '../onnx-to-layers/teachable-machine-model.js';
+import { TEACHABLE_MACHINE_INPUT, teachableMachineModels, type ClassifierInput } from '../onnx-to-layers/teachable-machine-model.js';
 import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
-import { readModelDir, type ModelManifest } from './manifest.js';
-import { onnxWithoutTta } from './export-tfjs.js';
+import { encodeOnnxModel } from '../onnx/onnx-model.js';
+import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
+import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
+import { readModelDirOnnx } from './model-dir-onnx.js';
 
 /** The file Teachable Machine's and ml5's libraries read the labels from, beside model.json. */
 export const TEACHABLE_MACHINE_METADATA_FILE = 'metadata.json';
 
 /** The wrapped model against the converted classifier fed by tf.image's resize: only float rounding may differ. */
 const WRAP_TOLERANCE = 1e-4;
+/** The same for the backbone features of each view, which the probabilities' saturation on random inputs cannot hide. */
+const FEATURES_TOLERANCE = 1e-3;
 
 export interface TeachableMachineExport {
   readonly out: string;
@@ -36,6 +40,11 @@ export interface TeachableMachineExport {
     /** Against the converted classifier fed the same square, cropped and resized by tf.image, scaled as it expects. */
     readonly maxAbsDiff: number;
     readonly tolerance: number;
+    /**
+     * The same for the classifier's features, of the image and of its mirror image: a float model's probabilities on
+     * random inputs are 0.99997 whatever its scale or mirror, its features are not.
+     */
+    readonly features?: { readonly maxAbsDiff: number; readonly tolerance: number };
     /** The same inputs through model.onnx in onnxruntime (informative: a quantized model's integer kernels differ). */
     readonly onnxruntime: { readonly maxAbsDiff: number };
   };
@@ -53,9 +62,11 @@ export interface TeachableMachineExport {
  * anything but an earlier Teachable Machine model folder).
  */
 export async function exportTeachableMachine(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TeachableMachineExport> {
-  const { root, manifest, onnxPath } = await readModelDir(modelDir);
+  const { root, manifest, manifestPath, onnxPath } = await readModelDir(modelDir);
   const out = resolve(options.out ?? `${root}-tm`);
   await assertOverwriteAllowed(out, options.overwrite, TEACHABLE_MACHINE_OUTPUT, [root]);
+  // A directory edited by hand fails here, naming its files, rather than in the conversion of a working copy.
+  const onnx = await readModelDirOnnx(manifest, { manifestPath, onnxPath });
   const pre = manifest.preprocessing;
   const mirror = manifest.onnx.tta === 'mirror';
   const { mul, add } = channelAffine(pre);
@@ -65,8 +76,10 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
   try {
     await mkdir(work, { recursive: true });
     const source = join(work, 'model.onnx');
-    await writeFile(source, await onnxWithoutTta(onnxPath, manifest.onnx));
-    await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') });
+    await writeFile(source, mirror ? encodeOnnxModel(unwrapMirrorTta(onnx.model, manifest.onnx)) : onnx.bytes);
+    await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') }).catch((error: unknown) => {
+      throw namingModelOnnx(error, source, onnxPath);
+    });
     const classifier = await loadLayersModelFromDir(join(work, 'tfjs'));
     // The exported model shares the classifier's weights; freeing both frees each weight once.
     const weights = classifier.weights.map((weight) => weight.read());
@@ -78,19 +91,27 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
       if (side !== pre.inputSize) {
         throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} takes ${side} x ${side} images but graft.json says ${pre.inputSize}`, { hint: 'retrain the model directory with graft train' });
       }
-      model = teachableMachineModel(classifier, input);
-      const actual = predictData(model, x);
+      const models = teachableMachineModels(classifier, input);
+      model = models.model;
+      const [actual, ...features] = predictOutputs(models.checkModel, x);
+      // Teachable Machine's library names output i by labels[i]: a label more or less would shift or drop classes.
+      requireProbabilityPerLabel(actual!, CHECK_SAMPLES, manifest.labels, { onnxPath, manifestPath });
       const scaled = classifierInput(x, input);
-      let maxAbsDiff: number;
+      let reference: Float32Array[];
       let ort: Float32Array;
       try {
-        maxAbsDiff = maxDiff(actual, predictData(classifier, scaled, mirror));
+        reference = referenceOutputs(classifier, scaled, mirror);
         ort = await onnxruntimeProbabilities(onnxPath, manifest.onnx, scaled, pre.layout);
       } finally {
         scaled.dispose();
       }
-      if (!(maxAbsDiff <= WRAP_TOLERANCE)) {
-        throw new GraftError('INTERNAL', `The Teachable Machine model made of ${onnxPath} does not match it: max abs diff ${maxAbsDiff} > ${WRAP_TOLERANCE}; nothing was written`);
+      const maxAbsDiff = maxDiff(actual!, reference[0]!);
+      const featuresMaxAbsDiff = features.length === 0 ? undefined : Math.max(...features.map((f, i) => maxDiff(f, reference[i + 1] ?? [])));
+      if (!(maxAbsDiff <= WRAP_TOLERANCE) || !(featuresMaxAbsDiff === undefined || featuresMaxAbsDiff <= FEATURES_TOLERANCE)) {
+        throw new GraftError(
+          'INTERNAL',
+          `The Teachable Machine model made of ${onnxPath} does not match it: max abs diff ${maxAbsDiff} (tolerance ${WRAP_TOLERANCE}), of its features ${featuresMaxAbsDiff ?? 'none'} (tolerance ${FEATURES_TOLERANCE}); nothing was written`,
+        );
       }
       const metadata = `${JSON.stringify(teachableMachineMetadata(root, manifest, mirror), null, 2)}\n`;
       const built = model;
@@ -102,7 +123,7 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
           const reloaded = await loadLayersModelFromDir(staging);
           let reloadDiff: number;
           try {
-            reloadDiff = maxDiff(actual, predictData(reloaded, x));
+            reloadDiff = maxDiff(actual!, predictOutputs(reloaded, x)[0]!);
           } finally {
             disposeLayersModel(reloaded);
           }
@@ -118,7 +139,14 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
         bytes,
         imageSize: TEACHABLE_MACHINE_INPUT.size,
         testTimeAugmentation: mirror,
-        check: { inputs: CHECK_INPUTS, samples: CHECK_SAMPLES, maxAbsDiff, tolerance: WRAP_TOLERANCE, onnxruntime: { maxAbsDiff: maxDiff(actual, ort) } },
+        check: {
+          inputs: CHECK_INPUTS,
+          samples: CHECK_SAMPLES,
+          maxAbsDiff,
+          tolerance: WRAP_TOLERANCE,
+          ...(featuresMaxAbsDiff === undefined ? {} : { features: { maxAbsDiff: featuresMaxAbsDiff, tolerance: FEATURES_TOLERANCE } }),
+          onnxruntime: { maxAbsDiff: maxDiff(actual!, ort) },
+        },
         notes: pre.resize === 'stretch' ? [STRETCH_NOTE] : [],
       };
     } finally {
@@ -130,6 +158,12 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
     await rm(work, { recursive: true, force: true });
     forgetWorkingPath(work);
   }
+}
+
+/** A conversion failure names the working copy it read; the user knows the file as the model directory's model.onnx. */
+function namingModelOnnx(error: unknown, workingCopy: string, onnxPath: string): unknown {
+  if (!(error instanceof GraftError) || !error.message.includes(workingCopy)) return error;
+  return new GraftError(error.code, error.message.replaceAll(workingCopy, onnxPath), { hint: error.hint, cause: error });
 }
 
 const STRETCH_NOTE =
@@ -180,14 +214,24 @@ async function onnxruntimeProbabilities(onnxPath: string, io: { input: string; p
   }
 }
 
-/** The first output's values; with `mirror`, averaged with those of the mirror images (NHWC: width is axis 2). */
-function predictData(model: tf.LayersModel, x: tf.Tensor4D, mirror = false): Float32Array {
+/** Every output's values. */
+function predictOutputs(model: tf.LayersModel, x: tf.Tensor4D): Float32Array[] {
+  return tf.tidy(() => outputsOf(model.predict(x)).map((y) => y.dataSync().slice() as Float32Array));
+}
+
+/**
+ * What the check model should answer: the classifier's probabilities (with `mirror`, averaged with those of the mirror
+ * images; NHWC: width is axis 2), then its other outputs for the images and, with `mirror`, for their mirror images.
+ */
+function referenceOutputs(classifier: tf.LayersModel, x: tf.Tensor4D, mirror: boolean): Float32Array[] {
   return tf.tidy(() => {
-    const p = firstOutput(model.predict(x));
-    return (mirror ? p.add(firstOutput(model.predict(tf.reverse(x, 2)))).div(2) : p).dataSync().slice() as Float32Array;
+    const plain = outputsOf(classifier.predict(x));
+    const mirrored = mirror ? outputsOf(classifier.predict(tf.reverse(x, 2))) : undefined;
+    const probabilities = mirrored ? plain[0]!.add(mirrored[0]!).div(2) : plain[0]!;
+    return [probabilities, ...plain.slice(1), ...(mirrored?.slice(1) ?? [])].map((y) => y.dataSync().slice() as Float32Array);
   });
 }
 
-function firstOutput(y: tf.Tensor | tf.Tensor[]): tf.Tensor {
-  return Array.isArray(y) ? y[0]! : y;
+function outputsOf(y: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+  return Array.isArray(y) ? y : [y];
 }

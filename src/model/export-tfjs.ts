@@ -85,7 +85,7 @@ async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: stri
 }
 
 /** model.onnx's bytes without its mirror TTA (as they are when it has none): the classifier a layers model can hold. */
-export async function onnxWithoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<Uint8Array> {
+async function onnxWithoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<Uint8Array> {
   const bytes = await readFile(onnxPath);
   return io.tta === 'mirror' ? encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(bytes, onnxPath), io)) : bytes;
 }

@@ -20,14 +20,27 @@ export interface ClassifierInput {
   readonly mirror: boolean;
 }
 
+/** The model {@link teachableMachineModel} builds, and a second view of the same layers for checking it. */
+export interface TeachableMachineModels {
+  /** One output, the class probabilities: what Teachable Machine's and ml5's libraries load. */
+  readonly model: tf.LayersModel;
+  /**
+   * The same layers (no weight of its own) with more outputs: the probabilities, then the classifier's other outputs
+   * (its features) for the plain view and, with `mirror`, for the mirror view. Probabilities saturate on the random
+   * inputs a check uses (a float model gives 0.99997 whatever the scale), features do not.
+   */
+  readonly checkModel: tf.LayersModel;
+}
+
 /**
  * `classifier` (NHWC, its first output the class probabilities) behind the input Teachable Machine and ml5 feed: the
  * scale turned into the classifier's (one Dense on the channels, diagonal), the centre crop, the resize to its side,
  * and, with `mirror`, the mirror image through the same layers, the two probabilities averaged. Plain layers only,
  * the classifier's shared (applied again, not copied), so `tf.loadLayersModel` of any version that reads the
- * classifier reads this. Dispose the result with `disposeLayersModel`: it owns the classifier's weights too.
+ * classifier reads this. Dispose the model with `disposeLayersModel`: it owns the classifier's weights too (the check
+ * model owns none of its own).
  */
-export function teachableMachineModel(classifier: tf.LayersModel, input: ClassifierInput): tf.LayersModel {
+export function teachableMachineModels(classifier: tf.LayersModel, input: ClassifierInput): TeachableMachineModels {
   const side = TEACHABLE_MACHINE_INPUT.size;
   const image = tf.input({ shape: [side, side, 3], name: 'tm_image' });
   // Building a layer copies its initial weights into its variables.
@@ -43,10 +56,12 @@ export function teachableMachineModel(classifier: tf.LayersModel, input: Classif
   const cropped = side - 2 * margin;
   const view = (mirror: boolean, name: string): tf.SymbolicTensor =>
     cropped === input.inputSize && !mirror ? x : resampleLayers(x, { from: cropped, to: input.inputSize, mirror, name });
-  const probabilities = (v: tf.SymbolicTensor): tf.SymbolicTensor => retrace(classifier, v)[0]!;
-  const plain = probabilities(view(false, 'tm_resize'));
-  const output = input.mirror ? (tf.layers.average({ name: 'tm_mirror_average' }).apply([plain, probabilities(view(true, 'tm_mirror'))]) as tf.SymbolicTensor) : plain;
-  return tf.model({ inputs: image, outputs: output, name: 'graft_teachable_machine' });
+  const plain = retrace(classifier, view(false, 'tm_resize'));
+  const mirrored = input.mirror ? retrace(classifier, view(true, 'tm_mirror')) : undefined;
+  const output = mirrored ? (tf.layers.average({ name: 'tm_mirror_average' }).apply([plain[0]!, mirrored[0]!]) as tf.SymbolicTensor) : plain[0]!;
+  const model = tf.model({ inputs: image, outputs: output, name: 'graft_teachable_machine' });
+  const checkModel = tf.model({ inputs: image, outputs: [output, ...plain.slice(1), ...(mirrored?.slice(1) ?? [])], name: 'graft_teachable_machine_check' });
+  return { model, checkModel };
 }
 
 /** Dense(3) weights taking t = v / 127 - 1 to the classifier's v * mul + add: v = 127 (t + 1). */

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -6,10 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTeachableMachine, TEACHABLE_MACHINE_METADATA_FILE, type TeachableMachineExport } from '../../src/model/export-teachable-machine.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { readModelDir } from '../../src/model/manifest.js';
+import { unwrapMirrorTta } from '../../src/onnx/mirror-tta.js';
+import { decodeOnnxModel, encodeOnnxModel, makeNode } from '../../src/onnx/onnx-model.js';
 import { train } from '../../src/recipes/train.js';
 import { disposeLayersModel } from '../../src/readers/dispose-layers-model.js';
 import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
+import { GraftError } from '../../src/core/errors.js';
 import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
 import { chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, serveStatic, trainTinyModel } from './web-support.js';
 
@@ -53,6 +56,8 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
     expect(text).not.toContain(root);
     expect(exported.testTimeAugmentation).toBe(true);
     expect(exported.check.maxAbsDiff).toBeLessThanOrEqual(exported.check.tolerance);
+    // The features of both views are checked too (the image's and its mirror image's 2 x 1280, two scales).
+    expect(exported.check.features!.maxAbsDiff).toBeLessThanOrEqual(exported.check.features!.tolerance);
   });
 
   it("gives Graft's own answers on real photos fed as those libraries feed them (224 squares, v / 127 - 1)", async () => {
@@ -85,6 +90,10 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
       const result = await exportTeachableMachine(tiny.dir);
       expect(result.testTimeAugmentation).toBe(true);
       expect(result.notes).toEqual([expect.stringContaining('stretch')]);
+      // On the check's random inputs a float model's probabilities saturate, so that a wrong scale or a missing mirror
+      // can move them by less than their tolerance; its features, checked too, cannot hide it.
+      expect(result.check.features!.maxAbsDiff).toBeGreaterThan(0);
+      expect(result.check.features!.maxAbsDiff).toBeLessThanOrEqual(result.check.features!.tolerance);
       const files: string[] = [];
       for (const file of tiny.data.files.slice(0, 4)) {
         const out = join(tiny.root, `${files.length}.png`);
@@ -106,6 +115,67 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
     } finally {
       await removeTinyModel(tiny);
     }
+  });
+
+  it('refuses a model directory edited out of step with its model.onnx, naming its files, and writes nothing', async () => {
+    // Each a copy of the trained directory with one edit a user might make (or a copy cut short); all but the last are
+    // found before the conversion, so they cost a read of model.onnx.
+    const edited = join(root, 'edited');
+    /** graft.json as a user edits it. */
+    type Manifest = { labels: string[]; onnx: { input: string; probabilities: string; features: string; tta?: 'mirror' }; preprocessing: { layout: string } };
+    const copy = async (name: string, edit: (dir: string, manifest: Manifest) => Promise<void> | void): Promise<string> => {
+      const dir = join(edited, name);
+      await cp(modelDir, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'graft.json'), 'utf8')) as Manifest;
+      await edit(dir, manifest);
+      await writeFile(join(dir, 'graft.json'), JSON.stringify(manifest));
+      return dir;
+    };
+    const cases: { dir: string; says: RegExp; code?: string }[] = [
+      // A model without the mirror, cut short: its first conversion step read a working copy and named that.
+      {
+        dir: await copy('truncated', async (dir, manifest) => {
+          const plain = encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(join(dir, 'model.onnx')), 'model.onnx'), manifest.onnx));
+          await writeFile(join(dir, 'model.onnx'), plain.subarray(0, plain.length >> 1));
+          delete manifest.onnx.tta;
+        }),
+        says: /model\.onnx" is not a readable ONNX model/,
+      },
+      // A label added: the export wrote metadata.json with three labels for two probabilities.
+      { dir: await copy('label-added', (_, manifest) => void manifest.labels.push('wasps')), says: /outputs 2 probabilities but graft\.json lists 3 labels/ },
+      // The mirror left out of graft.json: the conversion failed on the mirror's Slice, naming the working copy.
+      { dir: await copy('tta-removed', (_, manifest) => void delete manifest.onnx.tta), says: /averages each image with its mirror image, which graft\.json does not record/ },
+      // The layout changed: onnxruntime's own "invalid dimensions", an internal error.
+      { dir: await copy('layout', (_, manifest) => void (manifest.preprocessing.layout = 'nhwc')), says: /input is \[\?, 3, 256, 256\], which is not NHWC RGB/ },
+      // The output renamed: onnxruntime's "invalid output name", an internal error, after the whole conversion.
+      { dir: await copy('output-renamed', (_, manifest) => void (manifest.onnx.probabilities = 'probs')), says: /graft\.json names the output "probs"/ },
+    ];
+    const unmirrored = await copy('tta-added', async (dir, manifest) => {
+      const plain = encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(await readFile(join(dir, 'model.onnx')), 'model.onnx'), manifest.onnx));
+      await writeFile(join(dir, 'model.onnx'), plain);
+    });
+    // model.onnx without its mirror, graft.json still saying mirror: the export added a mirror Graft's model does not run.
+    cases.push({ dir: unmirrored, says: /graft\.json records a mirror test-time augmentation \(onnx\.tta\) that model\.onnx does not have/ });
+    // An operator the layers converter lacks (after the probabilities): a conversion error, naming model.onnx, not the working copy.
+    const unsupported = await copy('unsupported-op', async (dir, manifest) => {
+      const model = unwrapMirrorTta(decodeOnnxModel(await readFile(join(dir, 'model.onnx')), 'model.onnx'), manifest.onnx);
+      const nodes = model.graph!.node!;
+      nodes.find((n) => n.output?.includes(manifest.onnx.probabilities))!.output = ['before_sin'];
+      nodes.push(makeNode('Sin', ['before_sin'], [manifest.onnx.probabilities], { name: 'a_sin' }));
+      await writeFile(join(dir, 'model.onnx'), encodeOnnxModel(model));
+      delete manifest.onnx.tta;
+    });
+    cases.push({ dir: unsupported, code: 'UNSUPPORTED_MODEL', says: /Cannot convert Sin node "a_sin" of "[^"]*unsupported-op\/model\.onnx"/ });
+    for (const { dir, says, code = 'INVALID_MODEL_DIR' } of cases) {
+      // Soft: each edit's own answer is reported, not only the first one that differs.
+      const error = (await exportTeachableMachine(dir).catch((e: unknown) => e)) as Partial<GraftError>;
+      expect.soft(error, basename(dir)).toBeInstanceOf(GraftError);
+      expect.soft({ code: error.code, message: error.message }, basename(dir)).toMatchObject({ code, message: expect.stringMatching(says) });
+      expect.soft(error.message, basename(dir)).toContain(join(dir, 'model.onnx'));
+      expect.soft(error.hint, basename(dir)).toBeTruthy();
+    }
+    // Nothing written, no working folder left beside the copies.
+    expect((await readdir(edited)).sort()).toEqual(cases.map((c) => basename(c.dir)).sort());
   });
 
   it.skipIf(!hasChromium)("loads in Chromium with Teachable Machine's own library (tmImage.load, predict) and answers as in Node", async () => {

@@ -73,6 +73,7 @@ function teachableMachineLines(r: TeachableMachineExport): string {
   return [
     `wrote ${r.out} (a Teachable Machine image model: model.json, weights.bin, metadata.json; ${(r.bytes / 1e6).toFixed(1)} MB${mirror})`,
     `check  max abs diff ${r.check.maxAbsDiff.toExponential(2)} on ${r.check.inputs} (tolerance ${r.check.tolerance}) vs the converted classifier, fed by tf.image's resize`,
+    ...(r.check.features ? [`       its features (of each view): max abs diff ${r.check.features.maxAbsDiff.toExponential(2)} (tolerance ${r.check.features.tolerance})`] : []),
     `       vs model.onnx in onnxruntime (not gated): max abs diff ${r.check.onnxruntime.maxAbsDiff.toExponential(2)}`,
     ...r.notes.map((n) => `note   ${n}`),
     `load it as Teachable Machine's own: tmImage.load(URL + 'model.json', URL + 'metadata.json'), or ml5.imageClassifier(URL + 'model.json'), URL being where the folder is served; it takes ${r.imageSize} x ${r.imageSize} images scaled v / 127 - 1, as they feed`,
