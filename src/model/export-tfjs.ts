@@ -6,6 +6,7 @@ import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js'
 import { assertOverwriteAllowed, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir, type ModelManifest } from './manifest.js';
+import { readModelDirOnnx } from './model-dir-onnx.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';
 import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
 
@@ -25,7 +26,9 @@ export interface TfjsExport {
  * non-empty `out` is refused unless `overwrite` (and even then, anything but an earlier TF.js model folder).
  */
 export async function exportTfjs(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TfjsExport> {
-  const { root, manifest, onnxPath } = await readModelDir(modelDir);
+  const { root, manifest, manifestPath, onnxPath } = await readModelDir(modelDir);
+  // A directory edited by hand fails here, naming its files, not in the conversion of a working copy.
+  await readModelDirOnnx(manifest, { manifestPath, onnxPath });
   const out = resolve(options.out ?? `${root}-tfjs`);
   // As the web export: an existing export is replaced only when asked (and then only a TF.js model folder, as convert checks).
   await assertOverwriteAllowed(out, options.overwrite, LAYERS_DIR_OUTPUT, [root]);

@@ -10,6 +10,7 @@ import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
 import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
+import { readModelDirOnnx } from '../model/model-dir-onnx.js';
 import { CLASSIFY_JS, CLASSIFY_TFJS_JS } from './classify-script.js';
 import { exampleIndexHtml } from './example-page.js';
 import { webModelInfo, type WebModelInfo } from './web-model-info.js';
@@ -104,6 +105,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   const manifest: ModelManifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
   const onnxPath = join(root, manifest.files.onnx);
   if (!existsSync(onnxPath)) throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
+  // A directory edited by hand (a label more, another layout) would export a page that answers with the wrong names.
+  await readModelDirOnnx(manifest, { manifestPath, onnxPath });
 
   // Every check before anything is written: a mistyped engine must not cost an earlier export.
   if (options.engine !== undefined && !WEB_ENGINE_CHOICES.includes(options.engine)) {

@@ -102,6 +102,21 @@ describe('graft export --to web', () => {
     expect((await exportTfjs(model.dir, { out, overwrite: true })).out).toBe(out);
   });
 
+  it('refuses a model directory whose graft.json no longer matches its model.onnx (a label added by hand), writing nothing', async () => {
+    const edited = join(model.root, 'edited');
+    await cp(model.dir, edited, { recursive: true });
+    const manifestPath = join(edited, 'graft.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.labels = [...manifest.labels, 'hexagons'];
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    // Before, both exports wrote a model whose answers the page or the caller named by labels shifted one class over.
+    const refusal = { code: 'INVALID_MODEL_DIR', message: expect.stringContaining(`does not match ${manifestPath}`) };
+    await expect(exportWeb(edited, { out: join(model.root, 'edited-web') })).rejects.toMatchObject(refusal);
+    await expect(exportTfjs(edited, { out: join(model.root, 'edited-tfjs') })).rejects.toMatchObject(refusal);
+    expect(existsSync(join(model.root, 'edited-web'))).toBe(false);
+    expect(existsSync(join(model.root, 'edited-tfjs'))).toBe(false);
+  });
+
   it('refuses a folder that is not a model directory', async () => {
     await expect(exportWeb(model.data.root, { out: join(model.root, 'web-x') })).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR' });
   });
