@@ -2,6 +2,7 @@ import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { removeOrphanedSiblings } from '../../core/atomic-write.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { assertDashboardFolder } from './dashboard-folder.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -26,7 +27,7 @@ import { checkpointFiles } from '../../learn/checkpoint.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
-  /** Where the SQLite store, uploaded images and trained models live. Created when missing. */
+  /** Where the SQLite store, uploaded images and trained models live. Created when missing; an existing folder must be empty or one the dashboard made. */
   readonly dataDir: string;
   /** Feature and backbone cache for training. Defaults to the user's cache folder (~/.cache/graft; the CLI passes GRAFT_CACHE_DIR). */
   readonly cacheDir?: string;
@@ -73,6 +74,7 @@ const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, 
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const dataDir = resolve(options.dataDir);
   const dataRoots = new DataRoots(options.dataRoots ?? []);
+  assertDashboardFolder(dataDir);
   // One server per folder: a second would take the first one's running run for an interrupted one.
   mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
