@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { tempDir } from '../support.js';
 
@@ -48,5 +49,46 @@ describe('graft ui deletes only its own files', () => {
       await server.close();
       expect(existsSync(join(volume, 'dashboard.sqlite')), `start ${attempt}`).toBe(true);
     }
+  });
+
+  it('deleting a project or a run removes only run folders of its own data folder: not those a copied store names, nor a model elsewhere', async () => {
+    // A dashboard folder with two finished runs, each in its own project; a third run whose model lies elsewhere.
+    const first = join(root, 'ui');
+    const elsewhere = join(root, 'models', 'cats');
+    const store = DashboardStore.open(first);
+    const options = { epochs: 1, hidden: 0, backbone: 'mobilenet_v2' };
+    const projects = ['one', 'two', 'three'].map((name) => store.createProject(name, join(first, 'projects', name)));
+    const runs = projects.map((project, i) => store.createRun(project.id, options, (id) => (i === 2 ? elsewhere : join(first, 'runs', String(id), 'model'))));
+    for (const run of runs) {
+      store.markRunning(run.id);
+      store.markFinished(run.id, {});
+    }
+    store.close();
+    const models = [join(first, 'runs', String(runs[0]!.id), 'model', 'graft.json'), join(first, 'runs', String(runs[1]!.id), 'model', 'graft.json'), join(elsewhere, 'graft.json'), join(root, 'models', 'dogs', 'graft.json')];
+    await write(...models);
+    // A copy of the folder (a backup, a second machine), opened by a dashboard: its store names the first folder's runs.
+    const copy = join(root, 'ui-copy');
+    await cp(first, copy, { recursive: true });
+
+    const server = await startDashboardServer({ dataDir: copy, port: 0 });
+    try {
+      const auth = { authorization: `Bearer ${server.token}` };
+      expect((await fetch(`${server.url}/v1/projects/${projects[0]!.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+      expect((await fetch(`${server.url}/v1/runs/${runs[1]!.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+      expect((await fetch(`${server.url}/v1/projects/${projects[2]!.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+    } finally {
+      await server.close();
+    }
+    expect(models.filter((file) => !existsSync(file))).toEqual([]);
+
+    // In its own folder, a deleted run's folder goes.
+    const own = await startDashboardServer({ dataDir: first, port: 0 });
+    try {
+      expect((await fetch(`${own.url}/v1/runs/${runs[1]!.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${own.token}` } })).status).toBe(204);
+    } finally {
+      await own.close();
+    }
+    expect(existsSync(join(first, 'runs', String(runs[1]!.id)))).toBe(false);
+    expect(existsSync(models[0]!)).toBe(true);
   });
 });

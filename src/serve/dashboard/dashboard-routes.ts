@@ -1,6 +1,7 @@
 import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { removeOrphanedSiblings } from '../../core/atomic-write.js';
+import { isWithin } from '../../core/is-within.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { assertDashboardFolder } from './dashboard-folder.js';
 import { readFile } from 'node:fs/promises';
@@ -91,13 +92,15 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // left it); otherwise its fine-tuning checkpoints (tens of MB) go, as a cancelled run's do, and so does a model
   // folder a kill left half staged.
   removeLeftoverRunFolders(store.runs(), dataDir);
-  for (const run of store.runs().filter((r) => r.status === 'interrupted')) {
+  // Only in this folder: a store copied from another data folder names that folder's runs.
+  for (const run of store.runs().filter((r) => r.status === 'interrupted' && isWithin(r.modelDir, dataDir))) {
     for (const file of checkpointFiles(`${run.modelDir}.checkpoint`)) rmSync(file, { force: true });
     void removeOrphanedSiblings(run.modelDir).catch(() => undefined);
   }
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const queue: RunQueue = new RunQueue({
     store,
+    dataDir,
     cacheDir,
     offline: options.offline ?? false,
     modelDirs: options.modelDirs ?? [],
