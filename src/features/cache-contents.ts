@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CATALOGUE, isCatalogueName } from '../hub/catalogue.js';
 import { FEATURE_STORE_FILE, FeatureStore } from './feature-store.js';
@@ -19,7 +19,7 @@ export interface CacheContents {
   readonly fileIndex: { readonly path: string; readonly bytes: number } | null;
   /** ONNX exports of TF.js and Keras backbones, and the backbones' descriptions: made again on the next run. */
   readonly exportsBytes: number;
-  /** Downloaded backbones: a catalogue name's folder, or `url-<hash>` for a model given by URL. */
+  /** Downloaded backbones: a catalogue name's folder, or `url-<hash>` for a model given by URL (other folders there are not Graft's, and not listed). */
   readonly models: readonly { readonly folder: string; readonly path: string; readonly bytes: number }[];
   /** Everything in the folder, in bytes. */
   readonly totalBytes: number;
@@ -27,6 +27,20 @@ export interface CacheContents {
 
 /** Folders of the cache that a run makes again when they are missing (formats/: backbone exports and descriptions). */
 const REGENERATED = ['exports', 'backbones'];
+
+/**
+ * The names Graft gives what it writes in the cache, and only those are ever removed: the cache may be a folder that
+ * holds other things (GRAFT_CACHE_DIR=~, or a project folder with its own models/ or exports/).
+ * Exports and descriptions start with the model id (a sha256 in hex) and a dash (`<sha256>-auto-2.onnx`, and the
+ * `.tmp-` files a killed write left); downloads are a catalogue name's folder or `url-<16 hex>`.
+ */
+const OWN_REGENERATED_FILE = /^[0-9a-f]{64}-/;
+const URL_MODEL_FOLDER = /^url-[0-9a-f]{16}$/;
+
+/** Whether a folder under `<cache>/models` is a download of Graft's (a catalogue name, or a model given by URL). */
+function isDownloadFolder(name: string): boolean {
+  return isCatalogueName(name) || URL_MODEL_FOLDER.test(name);
+}
 
 /** What `clearCache` removed. */
 export interface ClearedCache {
@@ -60,7 +74,7 @@ export async function cacheContents(cacheDir: string): Promise<CacheContents> {
   const indexPath = join(dir, FILE_INDEX_FILE);
   const fileIndex = existsSync(indexPath) ? { path: indexPath, bytes: (await sizeOf(indexPath)) + (await sizeOf(`${indexPath}-wal`)) } : null;
   const modelsDir = join(dir, 'models');
-  const folders = existsSync(modelsDir) ? (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
+  const folders = existsSync(modelsDir) ? (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory() && isDownloadFolder(e.name)).map((e) => e.name).sort() : [];
   const models = await Promise.all(folders.map(async (folder) => ({ folder, path: join(modelsDir, folder), bytes: await sizeOf(join(modelsDir, folder)) })));
   const exportsBytes = (await Promise.all(REGENERATED.map((folder) => sizeOf(join(dir, folder))))).reduce((a, b) => a + b, 0);
   return { dir, features, fileIndex, exportsBytes, models, totalBytes: await sizeOf(dir) };
@@ -68,7 +82,8 @@ export async function cacheContents(cacheDir: string): Promise<CacheContents> {
 
 /**
  * Empties the cache of what Graft can compute again: every feature vector and file hash, and the backbones' exports
- * and descriptions; with `models`, the downloaded backbones too (they must then be downloaded again).
+ * and descriptions; with `models`, the downloaded backbones too (they must then be downloaded again). Only files and
+ * folders named as Graft names them are removed, never a folder whole: whatever else the folder holds stays.
  * Safe while other Graft processes use the cache: they miss, and compute again.
  */
 export async function clearCache(cacheDir: string, options: { readonly models?: boolean } = {}): Promise<ClearedCache> {
@@ -92,10 +107,17 @@ export async function clearCache(cacheDir: string, options: { readonly models?: 
       index.close();
     }
   }
-  for (const folder of REGENERATED) await rm(join(dir, folder), { recursive: true, force: true });
+  for (const folder of REGENERATED) await removeOwnFiles(join(dir, folder));
   const models = options.models ? (await cacheContents(dir)).models.map((m) => m.folder) : [];
   for (const folder of models) await rm(join(dir, 'models', folder), { recursive: true, force: true });
   return { features, files, models, bytesBefore, bytesAfter: await sizeOf(dir) };
+}
+
+/** Removes the exports (or descriptions) in `folder`, then the folder itself if nothing else is in it. */
+async function removeOwnFiles(folder: string): Promise<void> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  await Promise.all(names.filter((name) => OWN_REGENERATED_FILE.test(name)).map((name) => rm(join(folder, name), { recursive: true, force: true })));
+  await rmdir(folder).catch(() => undefined);
 }
 
 /** The catalogue name whose known model id this is; null for any other model. */

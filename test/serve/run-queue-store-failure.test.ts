@@ -19,7 +19,7 @@ describe('the dashboard run queue when its store cannot be written', () => {
       store.markFailed = () => {
         throw full;
       };
-      const queue = new RunQueue({ store, cacheDir: join(dir, 'cache'), offline: true });
+      const queue = new RunQueue({ store, dataDir: dir, cacheDir: join(dir, 'cache'), offline: true });
       const heard = new Map<number, RunEvent[]>();
       for (const run of runs) queue.listen(run.id, (event) => heard.set(run.id, [...(heard.get(run.id) ?? []), event]));
       const second = new Promise<void>((resolve) => queue.listen(runs[1]!.id, () => resolve()));

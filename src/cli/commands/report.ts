@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-write.js';
+import { readHead } from '../../core/read-head.js';
 import { assertCanCreate } from '../../core/replaceable-output.js';
 import { buildReport } from '../../report/build-report.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
@@ -18,7 +19,7 @@ export function registerReport(program: Command): void {
     .option('--label-pattern <regex>', `with --data: ${LABEL_PATTERN_HELP}`)
     .option('--out <file>', 'where the HTML file goes', 'report.html')
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, flags: { data?: string; labelPattern?: string; out: string; json: boolean }) => {
+    .action(async (modelDir: string, flags: { data?: string; labelPattern?: string; out: string; json: boolean }, command: Command) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       try {
         const out = resolve(flags.out);
@@ -27,6 +28,7 @@ export function registerReport(program: Command): void {
           throw new GraftError('INVALID_CONFIG', `--out ${flags.out} is a folder; the report is one HTML file`, { hint: `e.g. --out ${join(flags.out, 'report.html')}` });
         }
         await assertCanCreate(flags.out);
+        if (command.getOptionValueSource('out') === 'default') assertDefaultOutFree(flags.out);
         const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
         await mkdir(dirname(out), { recursive: true });
@@ -46,4 +48,22 @@ export function registerReport(program: Command): void {
         reportFailure(error, flags.json);
       }
     });
+}
+
+/**
+ * The default --out (report.html in the working directory) replaces only an earlier Graft report: a file of that
+ * common name the user did not name is theirs. A named --out is replaced, as `-o` is in other tools.
+ * @throws GraftError INVALID_CONFIG naming the file.
+ */
+function assertDefaultOutFree(out: string): void {
+  let head = '';
+  try {
+    head = readHead(out, 1024).toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+  }
+  if (head.includes('<title>Graft report')) return;
+  throw new GraftError('INVALID_CONFIG', `${out} exists and is not a Graft report; the report would replace it`, {
+    hint: `pass --out ${out} to replace it, or --out <another file>`,
+  });
 }

@@ -1,7 +1,9 @@
 import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { removeOrphanedSiblings } from '../../core/atomic-write.js';
+import { isWithin } from '../../core/is-within.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { assertDashboardFolder } from './dashboard-folder.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -26,7 +28,7 @@ import { checkpointFiles } from '../../learn/checkpoint.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
-  /** Where the SQLite store, uploaded images and trained models live. Created when missing. */
+  /** Where the SQLite store, uploaded images and trained models live. Created when missing; an existing folder must be empty or one the dashboard made. */
   readonly dataDir: string;
   /** Feature and backbone cache for training. Defaults to the user's cache folder (~/.cache/graft; the CLI passes GRAFT_CACHE_DIR). */
   readonly cacheDir?: string;
@@ -73,6 +75,7 @@ const FINE_TUNE_DEFAULTS: RunFineTuneOptions = { unfreeze: 'last:3', epochs: 6, 
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const dataDir = resolve(options.dataDir);
   const dataRoots = new DataRoots(options.dataRoots ?? []);
+  assertDashboardFolder(dataDir);
   // One server per folder: a second would take the first one's running run for an interrupted one.
   mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
@@ -89,13 +92,15 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   // left it); otherwise its fine-tuning checkpoints (tens of MB) go, as a cancelled run's do, and so does a model
   // folder a kill left half staged.
   removeLeftoverRunFolders(store.runs(), dataDir);
-  for (const run of store.runs().filter((r) => r.status === 'interrupted')) {
+  // Only in this folder: a store copied from another data folder names that folder's runs.
+  for (const run of store.runs().filter((r) => r.status === 'interrupted' && isWithin(r.modelDir, dataDir))) {
     for (const file of checkpointFiles(`${run.modelDir}.checkpoint`)) rmSync(file, { force: true });
     void removeOrphanedSiblings(run.modelDir).catch(() => undefined);
   }
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const queue: RunQueue = new RunQueue({
     store,
+    dataDir,
     cacheDir,
     offline: options.offline ?? false,
     modelDirs: options.modelDirs ?? [],

@@ -92,6 +92,9 @@ interface RunRow {
 /** 1: first version. 2: epochs gain `phase` and `phase_epoch` (runs of version 1 were head-only); status `cancelled`. */
 const SCHEMA_VERSION = 2;
 
+/** The store's file in the dashboard's folder: it also marks a folder as one `graft ui` made. */
+export const DASHBOARD_STORE_FILE = 'dashboard.sqlite';
+
 /**
  * The dashboard's projects, runs and per-epoch metrics in one SQLite file (`<dataDir>/dashboard.sqlite`).
  * Opening the store marks runs left `running` or `queued` by a previous process as `interrupted`: nothing is
@@ -109,7 +112,7 @@ export class DashboardStore {
    *   file in its place, a read-only folder or file), or when a newer Graft wrote it.
    */
   static open(dataDir: string): DashboardStore {
-    const file = join(dataDir, 'dashboard.sqlite');
+    const file = join(dataDir, DASHBOARD_STORE_FILE);
     try {
       return DashboardStore.openFile(dataDir, file);
     } catch (cause) {

@@ -1,7 +1,7 @@
 import { findSplitFolders } from '../../data/find-split-folders.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraftError } from '../../core/errors.js';
 import { hasImageExtension } from '../../data/dataset.js';
@@ -12,6 +12,7 @@ import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
 import { projectNameTaken, tidyProjectName } from './project-name.js';
 import { receiveUpload } from './receive-upload.js';
+import { removeRunFiles } from './run-files.js';
 import { noteAccess } from '../access-log.js';
 
 /** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
@@ -151,8 +152,9 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     requireIdle(ctx, project, 'cancel them first');
     const runs = store.deleteProject(project.id);
     // The record goes first (one transaction), then the files it owned: the dashboard's run folders and, for an
-    // upload project, its images. A project on a server folder never has that folder touched.
-    for (const run of runs) await removeFolder(ctx, dirname(run.modelDir));
+    // upload project, its images. A project on a server folder never has that folder touched, nor does a run whose
+    // model lies outside this dashboard's folder (a store copied from another one names that one's runs).
+    for (const run of runs) await removeRunFiles(run, ctx.dataDir);
     if (ctx.isUploadProject(project)) await removeFolder(ctx, project.dataDir);
     return reply.code(204).send();
   });

@@ -41,7 +41,7 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
     if (!existsSync(join(run.modelDir, MANIFEST_FILE))) {
       throw new ServeError('NOT_FOUND', `Run ${run.id}'s model is no longer on the server.`, { hint: 'its folder was changed by hand; train the run again' });
     }
-    const zip = await ctx.teachableMachineZips.zipOf(run);
+    const zip = await ctx.teachableMachineZips.zipOf(run, ctx.dataDir);
     const name = downloadName(ctx, run, '-teachable-machine.zip');
     if (typeof zip !== 'string') return download(reply, name, 'application/zip', zip.byteLength).send(Buffer.from(zip));
     return download(reply, name, 'application/zip', (await stat(zip)).size).send(createReadStream(zip));
@@ -61,7 +61,7 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
     // The record goes first (the run is then gone for every client), then the files it owned.
     ctx.store.deleteRun(run.id);
     ctx.runModels.forget(run.id);
-    await removeRunFiles(run);
+    await removeRunFiles(run, ctx.dataDir);
     return reply.code(204).send();
   });
 }

@@ -1,30 +1,28 @@
 import { existsSync, lstatSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { isWithin } from '../../core/is-within.js';
-import { checkpointFiles, removeCheckpoint } from '../../learn/checkpoint.js';
 import type { RunRecord } from './dashboard-store.js';
 
 /**
  * The folder that holds everything a dashboard run writes, `<dataDir>/runs/<id>/`: its model, the fine-tuning
- * checkpoint beside it, a writer's staging folder. Undefined for a record whose model lies elsewhere (a store
- * written by other means): a folder the dashboard did not lay out is never removed whole.
+ * checkpoint beside it, a writer's staging folder. Undefined for a record whose model lies elsewhere: a store written
+ * by other means, or copied from another data folder (`cp -r graft-ui backup`), whose paths name the first folder's
+ * runs. A folder this dashboard did not lay out in its own data folder is never removed, nor written into.
  */
-export function runFolder(run: RunRecord): string | undefined {
-  const folder = dirname(run.modelDir);
-  return basename(run.modelDir) === 'model' && basename(folder) === String(run.id) && basename(dirname(folder)) === 'runs' ? folder : undefined;
+export function runFolder(run: RunRecord, dataDir: string): string | undefined {
+  const folder = join(resolve(dataDir), 'runs', String(run.id));
+  return resolve(run.modelDir) === join(folder, 'model') ? folder : undefined;
 }
 
 /**
- * Removes everything a run wrote. A failed or cancelled run keeps nothing on disk (the dashboard never resumes a
- * run), and a deleted one neither; its record in the store says what happened.
+ * Removes everything a run wrote: its folder in this dashboard's data folder. A failed or cancelled run keeps nothing
+ * on disk (the dashboard never resumes a run), and a deleted one neither; its record in the store says what
+ * happened. A record whose model lies elsewhere ({@link runFolder}) has its files left where they are.
  */
-export async function removeRunFiles(run: RunRecord): Promise<void> {
-  const folder = runFolder(run);
-  if (folder) return rm(folder, { recursive: true, force: true });
-  await rm(run.modelDir, { recursive: true, force: true });
-  await Promise.all(checkpointFiles(`${run.modelDir}.checkpoint`).map(removeCheckpoint));
-  await rmdir(dirname(run.modelDir)).catch(() => undefined); // the folder the queue made for it, when nothing else is in it
+export async function removeRunFiles(run: RunRecord, dataDir: string): Promise<void> {
+  const folder = runFolder(run, dataDir);
+  if (folder) await rm(folder, { recursive: true, force: true });
 }
 
 /**
@@ -40,7 +38,7 @@ export function removeLeftoverRunFolders(runs: readonly RunRecord[], dataDir: st
   const removed: string[] = [];
   for (const run of runs) {
     if (run.status !== 'interrupted' && run.status !== 'failed') continue;
-    const folder = runFolder(run);
+    const folder = runFolder(run, dataDir);
     if (!folder || folder === runsDir || !isWithin(folder, runsDir)) continue;
     const stats = lstatSync(folder, { throwIfNoEntry: false });
     if (!stats?.isDirectory() || !isWithin(realpathSync(folder), realRunsDir)) continue;

@@ -85,6 +85,8 @@ export interface StoredEvaluation {
 
 export interface RunQueueOptions {
   readonly store: DashboardStore;
+  /** The dashboard's folder: a failed or cancelled run's files are removed only from its `runs/<id>/`. */
+  readonly dataDir: string;
   /** Feature cache shared by every run (a re-run on the same images costs no backbone time). */
   readonly cacheDir: string;
   /** Never download a backbone. Defaults to false: a backbone not cached is downloaded, as `graft train` does. */
@@ -291,7 +293,7 @@ export class RunQueue {
     } catch (error) {
       // Nothing of a failed or cancelled run stays on disk: no model, no fine-tuning checkpoint, no empty run folder
       // (the dashboard never resumes a run). Its record keeps the reason.
-      await removeRunFiles(run).catch(() => undefined);
+      await removeRunFiles(run, this.options.dataDir).catch(() => undefined);
       if (signal.aborted || (error instanceof GraftError && error.code === 'CANCELLED')) {
         const done = store.epochs(runId).length;
         const note = `${done ? `stopped after ${done} epoch${done === 1 ? '' : 's'}` : 'stopped before the first epoch ended'}; no model was written`;

@@ -20,8 +20,8 @@ export class TeachableMachineZips {
   private readonly making = new Map<number, Promise<string>>();
 
   /** The zip's path in the run's folder; its bytes for a record whose model lies elsewhere (made anew each time). */
-  async zipOf(run: RunRecord): Promise<string | Uint8Array> {
-    const folder = runFolder(run);
+  async zipOf(run: RunRecord, dataDir: string): Promise<string | Uint8Array> {
+    const folder = runFolder(run, dataDir);
     if (!folder) return zipBytes(run.modelDir);
     const path = join(folder, TEACHABLE_MACHINE_ZIP);
     if (existsSync(path)) return path;
