@@ -12,6 +12,7 @@ import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-e
 import type { BackboneLocation } from './model-location.js';
 import { lazyConverter } from './lazy-converters.js';
 import { startsLikeOnnx } from './magic-numbers.js';
+import { withInputSide } from '../onnx/input-side.js';
 import { checkRgbInput } from './rgb-input.js';
 
 /** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
@@ -53,7 +54,8 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
       description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
       await mkdir(dirname(descPath), { recursive: true });
       await writeFileAtomic(descPath, JSON.stringify(description));
-      return exposed.model;
+      // --input-size other than the side the file declares: declared as asked (the two-scale wrapper does the same).
+      return request.inputSize === undefined ? exposed.model : withInputSide(exposed.model, request.inputSize);
     })());
   // Encoded only for an inference session: a run whose features are all cached never needs the bytes.
   const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= encodeOnnxModel(await onnxModel()));

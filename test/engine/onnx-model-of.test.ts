@@ -38,4 +38,18 @@ describe.skipIf(!hasShared)('a backbone handle as a decoded model (built once, e
     expect(await onnxModelOf(own)).toBe(model);
     expect(same(encodeOnnxModel(model), bytes)).toBe(true);
   });
+
+  it('runs at another --input-size than the file declares (224): its input declared as asked, as two scales already do', async () => {
+    const handle = await backboneFromOptions({ backbone: int8Model, cacheDir: await tempDir('graft-handle-side-'), overrides: { inputSize: 288 } });
+    expect(handle.info.preprocessing.inputSize).toBe(288);
+    const backbone = await handle.load();
+    try {
+      // Before, onnxruntime refused the first image: "Got invalid dimensions for input: input" (an internal error).
+      const features = await backbone.embed(new Float32Array(3 * 288 * 288).fill(0.5), 1);
+      expect(features.length).toBe(handle.info.featureDim);
+      expect(features.every(Number.isFinite)).toBe(true);
+    } finally {
+      await backbone.dispose();
+    }
+  });
 });
