@@ -121,7 +121,8 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
       offline: options.offline,
       modelDirs: options.modelDirs,
       mirrors: options.mirrors,
-      overrides: options.overrides,
+      // The pixel scaling cannot be read off a model file; the store recorded the one its features were made with.
+      overrides: { scale: meta.model.preprocessing.scale, ...options.overrides },
       featureOutput: options.featureOutput,
       engine: options.engine,
       onProgress,

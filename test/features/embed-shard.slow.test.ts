@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 
 interface ShardJson {
   images: number;
@@ -156,5 +156,19 @@ describe.skipIf(!hasShared)('graft train --store when the backbone moved', () =>
     expect(error.hint).toMatch(/pass backbone \(--backbone\) with where that model is now/);
     const found = await runCli(['train', '--store', store, '--backbone', moved, '--out', join(root, 'm'), '--json'], env);
     expect(found.code, found.stderr).toBe(0);
+  });
+
+  it('trains from a store of a backbone Graft does not know without --scale again: the store recorded it', async () => {
+    const root = await tempDir('graft-shard-scale-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 4);
+    const v3small = join(sharedDir, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx');
+    const store = join(root, 'store');
+    const embed = await runCli(['embed', data, '--store', store, '--backbone', v3small, '--scale', 'imagenet', '--json'], env);
+    expect(embed.code, embed.stderr).toBe(0);
+    // Before: UNKNOWN_PREPROCESSING, "pass --scale", though --help says the backbone defaults to the store's.
+    const trained = await runCli(['train', '--store', store, '--out', join(root, 'm'), '--json'], env);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(root, 'm', 'graft.json'), 'utf8')).preprocessing.scale).toBe('imagenet');
   });
 });
