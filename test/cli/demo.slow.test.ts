@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseJsonOutput, runCli, tempDir } from '../support.js';
@@ -42,6 +42,19 @@ describe('graft demo', () => {
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(join(root, 'a-file'));
     expect(run.stderr).toContain('choose a --dir');
+  });
+
+  it('refuses a --dir holding other files before drawing anything: a project folder kept its data/ and report.txt', async () => {
+    const root = await tempDir();
+    const project = join(root, 'project');
+    mkdirSync(join(project, 'data', 'photos'), { recursive: true });
+    writeFileSync(join(project, 'report.txt'), 'my report');
+    const run = await runCli(['demo', '--dir', project], { GRAFT_CACHE_DIR: join(root, 'cache') });
+    // Before: 180 images drawn into data/ beside the user's, and report.txt replaced once training was refused or not.
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(join(project, 'data', 'photos'));
+    expect(readdirSync(join(project, 'data'))).toEqual(['photos']);
+    expect(readFileSync(join(project, 'report.txt'), 'utf8')).toBe('my report');
   });
 
   it('--help lists every command', async () => {

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { GraftError } from '../../core/errors.js';
 import { assertCanCreate } from '../../core/replaceable-output.js';
 import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -46,6 +47,7 @@ export function registerDemo(program: Command): void {
         const dataDir = join(root, 'data');
         // A folder that cannot be written (read-only, or under a file) is said before anything is drawn.
         await assertCanCreate(join(root, 'model'), '--dir');
+        assertDemoFolder(root);
         if (!existsSync(join(dataDir, 'train'))) {
           progress({ type: 'info', message: `drawing a demo dataset (circles, squares, triangles) in ${dataDir}` });
           await writeSyntheticDataset(dataDir, { perClass: 60, seed: 1 });
@@ -99,4 +101,24 @@ export function registerDemo(program: Command): void {
         await model?.dispose();
       }
     });
+}
+
+/** What the demo writes in its folder; a killed run's working copies of the model start with `model.`. */
+const DEMO_ENTRIES = new Set(['data', 'model', 'report.txt', 'eval.json']);
+const DEMO_DATA_ENTRIES = new Set(['train', 'val']);
+
+/**
+ * Refuses, before anything is drawn, a --dir that holds other things than an earlier demo's: the demo draws its images
+ * into `data/`, trains on whatever `data/train` holds, and replaces `report.txt` and `eval.json`, so an existing
+ * project folder would get 180 drawn images among its own and lose files of those names.
+ * @throws GraftError INVALID_CONFIG naming the folder and what it holds.
+ */
+function assertDemoFolder(root: string): void {
+  const others = (dir: string, known: ReadonlySet<string>): string[] =>
+    existsSync(dir) ? readdirSync(dir).filter((name) => !known.has(name) && !name.startsWith('.') && !(known === DEMO_ENTRIES && name.startsWith('model.'))) : [];
+  const found = [...others(root, DEMO_ENTRIES).map((name) => join(root, name)), ...others(join(root, 'data'), DEMO_DATA_ENTRIES).map((name) => join(root, 'data', name))];
+  if (found.length === 0) return;
+  throw new GraftError('INVALID_CONFIG', `--dir ${root} holds files that are not the demo's (${found.slice(0, 3).join(', ')}${found.length > 3 ? ', ...' : ''}); the demo draws images into its data/ and replaces its report.txt and eval.json`, {
+    hint: 'choose a --dir that is new, empty, or an earlier demo folder (default ./graft-demo)',
+  });
 }
