@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { withoutRescaling } from './legacy-layers.js';
 import { resampleLayers, retrace } from './view-layers.js';
 
 /**
@@ -59,8 +60,9 @@ export function teachableMachineModels(classifier: tf.LayersModel, input: Classi
   const plain = retrace(classifier, view(false, 'tm_resize'));
   const mirrored = input.mirror ? retrace(classifier, view(true, 'tm_mirror')) : undefined;
   const output = mirrored ? (tf.layers.average({ name: 'tm_mirror_average' }).apply([plain[0]!, mirrored[0]!]) as tf.SymbolicTensor) : plain[0]!;
-  const model = tf.model({ inputs: image, outputs: output, name: 'graft_teachable_machine' });
-  const checkModel = tf.model({ inputs: image, outputs: [output, ...plain.slice(1), ...(mirrored?.slice(1) ?? [])], name: 'graft_teachable_machine_check' });
+  // Teachable Machine's export snippet pins TensorFlow.js 1.3.1, which has no Rescaling layer (the conversion's).
+  const checkModel = withoutRescaling(tf.model({ inputs: image, outputs: [output, ...plain.slice(1), ...(mirrored?.slice(1) ?? [])], name: 'graft_teachable_machine_check' }));
+  const model = tf.model({ inputs: checkModel.inputs, outputs: checkModel.outputs[0]!, name: 'graft_teachable_machine' });
   return { model, checkModel };
 }
 

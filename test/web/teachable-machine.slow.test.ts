@@ -178,60 +178,72 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
     expect((await readdir(edited)).sort()).toEqual(cases.map((c) => basename(c.dir)).sort());
   });
 
-  it.skipIf(!hasChromium)("loads in Chromium with Teachable Machine's own library (tmImage.load, predict) and answers as in Node", async () => {
-    // The page of Teachable Machine's export snippet (TensorFlow.js, then its library, as script tags), with tfjs's
-    // wasm backend: headless Chromium's WebGL is a software renderer, ~30 s for these photos.
-    const libraries = await tempDir('graft-tm-page-');
-    const scripts = ['/tfjs/tf.min.js', '/wasm/tf-backend-wasm.min.js', '/tm/teachablemachine-image.min.js'];
-    await writeFile(join(libraries, 'index.html'), `<!doctype html>${scripts.map((src) => `<script src="${src}"></script>`).join('')}`);
+  it.skipIf(!hasChromium)("loads in Chromium with Teachable Machine's own library (tmImage.load, predict), on TensorFlow.js 4 and on the 1.3.1 its snippet pins, and answers as in Node", async () => {
+    // The page of Teachable Machine's export snippet: TensorFlow.js, then its library, as script tags. Today's tfjs runs
+    // its wasm backend (headless Chromium's WebGL is a software renderer, ~30 s for these photos); 1.3.1, which has no
+    // Rescaling layer (the reason the export has none), its cpu backend, on one photo.
+    const pages = await tempDir('graft-tm-page-');
+    const tag = (src: string): string => `<script src="${src}"></script>`;
+    await writeFile(join(pages, 'index.html'), `<!doctype html>${['/tfjs/tf.min.js', '/wasm/tf-backend-wasm.min.js', '/tm/teachablemachine-image.min.js'].map(tag).join('')}`);
+    await writeFile(join(pages, 'legacy.html'), `<!doctype html>${['/tfjs1/tf.min.js', '/tm/teachablemachine-image.min.js'].map(tag).join('')}`);
     const server = await serveStatic({
       '/model/': exported.out,
       '/images/': join(root, 'squares'),
       '/tfjs/': join(repoRoot, 'node_modules/@tensorflow/tfjs/dist'),
+      '/tfjs1/': join(repoRoot, 'node_modules/tfjs-1.3.1/dist'),
       '/tm/': join(repoRoot, 'node_modules/@teachablemachine/image/dist'),
       '/wasm/': join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
-      '/': libraries,
+      '/': pages,
     });
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${server.url}/`);
-      const names = squares.map((file) => basename(file));
-      // As Teachable Machine's export snippet does: load by URL, predict on an image element.
-      const answers = (await page.evaluate(`(async () => {
-        tf.wasm.setWasmPaths('/wasm/');
-        await tf.setBackend('wasm');
-        const model = await tmImage.load('/model/model.json', '/model/metadata.json');
-        const out = [];
-        for (const name of ${JSON.stringify(names)}) {
-          const img = new Image();
-          img.src = '/images/' + name;
-          await img.decode();
-          out.push(await model.predict(img));
-        }
-        return { classes: model.getTotalClasses(), labels: model.getClassLabels(), backend: tf.getBackend(), out };
-      })()`)) as { classes: number; labels: string[]; backend: string; out: { className: string; probability: number }[][] };
-      expect(errors).toEqual([]);
       const { manifest } = await readModelDir(modelDir);
-      expect(answers.labels).toEqual(manifest.labels);
-      expect(answers.classes).toBe(manifest.labels.length);
       await ensureTfjsBackend();
       const tm = await loadLayersModelFromDir(exported.out);
+      let node: Float32Array;
       try {
-        const node = await predictSquares(tm, squares);
-        answers.out.forEach((classes, i) => {
-          expect(classes.map((c) => c.className)).toEqual(manifest.labels);
-          classes.forEach((c, k) => expect(Math.abs(c.probability - node[i * manifest.labels.length + k]!)).toBeLessThan(1e-3));
-        });
+        node = await predictSquares(tm, squares);
       } finally {
         disposeLayersModel(tm);
+      }
+      for (const { page: path, backend, photos, version } of [
+        { page: '/', backend: 'wasm', photos: squares.length, version: /^4\./ },
+        { page: '/legacy.html', backend: 'cpu', photos: 1, version: /^1\.3\.1$/ },
+      ]) {
+        const page = await chromium.browser.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        await page.goto(`${server.url}${path}`);
+        const names = squares.slice(0, photos).map((file) => basename(file));
+        // As Teachable Machine's export snippet does: load by URL, predict on an image element.
+        const answers = (await page.evaluate(`(async () => {
+          if (${JSON.stringify(backend)} === 'wasm') tf.wasm.setWasmPaths('/wasm/');
+          await tf.setBackend(${JSON.stringify(backend)});
+          const model = await tmImage.load('/model/model.json', '/model/metadata.json');
+          const out = [];
+          for (const name of ${JSON.stringify(names)}) {
+            const img = new Image();
+            img.src = '/images/' + name;
+            await img.decode();
+            out.push(await model.predict(img));
+          }
+          return { version: tf.version.tfjs, classes: model.getTotalClasses(), labels: model.getClassLabels(), out };
+        })()`)) as { version: string; classes: number; labels: string[]; out: { className: string; probability: number }[][] };
+        await page.close();
+        expect(errors, path).toEqual([]);
+        expect(answers.version).toMatch(version);
+        expect(answers.labels).toEqual(manifest.labels);
+        expect(answers.classes).toBe(manifest.labels.length);
+        expect(answers.out.length).toBe(photos);
+        answers.out.forEach((classes, i) => {
+          expect(classes.map((c) => c.className)).toEqual(manifest.labels);
+          classes.forEach((c, k) => expect(Math.abs(c.probability - node[i * manifest.labels.length + k]!), `${path} photo ${i}`).toBeLessThan(1e-3));
+        });
       }
     } finally {
       await chromium.close();
       await server.close();
-      await rm(libraries, { recursive: true, force: true });
+      await rm(pages, { recursive: true, force: true });
     }
   });
 });
