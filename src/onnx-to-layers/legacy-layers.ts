@@ -1,12 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The TensorFlow.js version from which {@link withoutRescaling}'s models load: the layer classes they use (Conv2D,
- * DepthwiseConv2D, ReLU with a max value, Maximum, Permute, Cropping2D, Average, Softmax, ...) are all in 1.x.
- */
-export const LEGACY_TFJS = '1.3.1';
-
-/**
  * `model` with each Rescaling layer (x * scale + offset, scalars; a TensorFlow.js layer only since 3.21) replaced by a
  * 1 x 1 DepthwiseConv2D whose every weight is `scale` and every bias `offset`: the same multiply and add per element,
  * so the same floats. Teachable Machine's own export snippet pins TensorFlow.js 1.3.1, which reads the result and not
