@@ -12,10 +12,8 @@ import { TEACHABLE_MACHINE_INPUT, teachableMachineModels, type ClassifierInput }
 import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
-import { encodeOnnxModel } from '../onnx/onnx-model.js';
-import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
 import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
-import { readModelDirOnnx } from './model-dir-onnx.js';
+import { classifierOnnxBytes, readModelDirOnnx } from './model-dir-onnx.js';
 
 /** The file Teachable Machine's and ml5's libraries read the labels from, beside model.json. */
 export const TEACHABLE_MACHINE_METADATA_FILE = 'metadata.json';
@@ -76,7 +74,7 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
   try {
     await mkdir(work, { recursive: true });
     const source = join(work, 'model.onnx');
-    await writeFile(source, mirror ? encodeOnnxModel(unwrapMirrorTta(onnx.model, manifest.onnx)) : onnx.bytes);
+    await writeFile(source, classifierOnnxBytes(onnx, manifest.onnx));
     await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') }).catch((error: unknown) => {
       throw namingModelOnnx(error, source, onnxPath);
     });

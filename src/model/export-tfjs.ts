@@ -1,14 +1,12 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { assertOverwriteAllowed, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
-import { readModelDir, type ModelManifest } from './manifest.js';
-import { readModelDirOnnx } from './model-dir-onnx.js';
-import { decodeOnnxModel, encodeOnnxModel } from '../onnx/onnx-model.js';
-import { unwrapMirrorTta } from '../onnx/mirror-tta.js';
+import { readModelDir } from './manifest.js';
+import { classifierOnnxBytes, readModelDirOnnx } from './model-dir-onnx.js';
 
 /** Written beside model.json: what a TF.js user needs to feed the model and read its output. */
 export const TFJS_METADATA_FILE = 'graft-model.json';
@@ -28,14 +26,14 @@ export interface TfjsExport {
 export async function exportTfjs(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TfjsExport> {
   const { root, manifest, manifestPath, onnxPath } = await readModelDir(modelDir);
   // A directory edited by hand fails here, naming its files, not in the conversion of a working copy.
-  await readModelDirOnnx(manifest, { manifestPath, onnxPath });
+  const onnx = await readModelDirOnnx(manifest, { manifestPath, onnxPath });
   const out = resolve(options.out ?? `${root}-tfjs`);
   // As the web export: an existing export is replaced only when asked (and then only a TF.js model folder, as convert checks).
   await assertOverwriteAllowed(out, options.overwrite, LAYERS_DIR_OUTPUT, [root]);
   const tta = manifest.onnx.tta === 'mirror';
   // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
   // to average the image and its mirror image (the web page's script does).
-  const source = tta ? await withoutTta(onnxPath, manifest.onnx, out) : { path: onnxPath, cleanup: async () => undefined };
+  const source = tta ? await withoutTta(classifierOnnxBytes(onnx, manifest.onnx), out) : { path: onnxPath, cleanup: async () => undefined };
   const pre: Preprocessing = { ...manifest.preprocessing, layout: 'nhwc' };
   const metadata = {
     format: 'graft-tfjs-model',
@@ -68,8 +66,8 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
   return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } } };
 }
 
-/** model.onnx without its mirror TTA, in a temporary file removed by `cleanup`. */
-async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+/** model.onnx without its mirror TTA (`bytes`), in a temporary file removed by `cleanup`. */
+async function withoutTta(bytes: Uint8Array, out: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
   // Beside the output, named as writers name their working folders, so one left by a kill is tidied by the next export.
   const dir = workingPathFor(out, 'source');
   const cleanup = async (): Promise<void> => {
@@ -79,16 +77,10 @@ async function withoutTta(onnxPath: string, io: ModelManifest['onnx'], out: stri
   try {
     await mkdir(dir, { recursive: true });
     const path = join(dir, 'model.onnx');
-    await writeFile(path, await onnxWithoutTta(onnxPath, io));
+    await writeFile(path, bytes);
     return { path, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
   }
-}
-
-/** model.onnx's bytes without its mirror TTA (as they are when it has none): the classifier a layers model can hold. */
-async function onnxWithoutTta(onnxPath: string, io: ModelManifest['onnx']): Promise<Uint8Array> {
-  const bytes = await readFile(onnxPath);
-  return io.tta === 'mirror' ? encodeOnnxModel(unwrapMirrorTta(decodeOnnxModel(bytes, onnxPath), io)) : bytes;
 }

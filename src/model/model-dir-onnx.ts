@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { GraftError } from '../core/errors.js';
-import { hasMirrorTta } from '../onnx/mirror-tta.js';
-import { decodeOnnxModel, graphInputs, graphOf, valueShape, type ModelProto } from '../onnx/onnx-model.js';
+import { hasMirrorTta, unwrapMirrorTta } from '../onnx/mirror-tta.js';
+import { decodeOnnxModel, encodeOnnxModel, graphInputs, graphOf, valueShape, type ModelProto } from '../onnx/onnx-model.js';
 import type { ModelManifest } from './manifest.js';
 
 /** What a model directory's files are called, for the messages. */
@@ -56,6 +56,15 @@ export async function readModelDirOnnx(manifest: ModelManifest, files: ModelDirF
     throw disagree(mirrored ? 'model.onnx averages each image with its mirror image, which graft.json does not record (onnx.tta)' : 'graft.json records a mirror test-time augmentation (onnx.tta) that model.onnx does not have');
   }
   return { bytes, model };
+}
+
+/**
+ * The classifier a layers model can hold: model.onnx's bytes without its mirror test-time augmentation (as they are
+ * when it has none), for the exports that convert it (layers have no mirror; the TF.js export leaves it to the caller,
+ * the Teachable Machine export rebuilds it as layers).
+ */
+export function classifierOnnxBytes(onnx: { readonly bytes: Uint8Array; readonly model: ModelProto }, io: ModelManifest['onnx']): Uint8Array {
+  return io.tta === 'mirror' ? encodeOnnxModel(unwrapMirrorTta(onnx.model, io)) : onnx.bytes;
 }
 
 function names(values: readonly { name?: string | null }[]): string {

@@ -7,7 +7,7 @@ import { GraftError } from '../core/errors.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { assertOverwriteAllowed, WEB_EXPORT_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
-import { decodeOnnxModel } from '../onnx/onnx-model.js';
+import type { ModelProto } from '../onnx/onnx-model.js';
 import { exportTfjs, TFJS_METADATA_FILE } from '../model/export-tfjs.js';
 import { MANIFEST_FILE, parseManifest, type ModelManifest } from '../model/manifest.js';
 import { readModelDirOnnx } from '../model/model-dir-onnx.js';
@@ -106,7 +106,7 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   const onnxPath = join(root, manifest.files.onnx);
   if (!existsSync(onnxPath)) throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
   // A directory edited by hand (a label more, another layout) would export a page that answers with the wrong names.
-  await readModelDirOnnx(manifest, { manifestPath, onnxPath });
+  const onnx = await readModelDirOnnx(manifest, { manifestPath, onnxPath });
 
   // Every check before anything is written: a mistyped engine must not cost an earlier export.
   if (options.engine !== undefined && !WEB_ENGINE_CHOICES.includes(options.engine)) {
@@ -123,12 +123,12 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   await assertOverwriteAllowed(dest, options.overwrite, WEB_EXPORT_OUTPUT);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
-  const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnxPath, out, options.engine));
+  const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnx, out, options.engine));
   return { ...written, out: dest };
 }
 
 /** The export's files, written into the empty folder `out`. */
-async function writeWebExport(root: string, manifest: ModelManifest, onnxPath: string, out: string, requested: ExportWebOptions['engine']): Promise<ExportWebResult> {
+async function writeWebExport(root: string, manifest: ModelManifest, onnx: { readonly bytes: Uint8Array; readonly model: ModelProto }, out: string, requested: ExportWebOptions['engine']): Promise<ExportWebResult> {
   const info = webModelInfo(manifest, basename(root));
   let engine: WebEngine;
   let engineReason: string;
@@ -136,7 +136,7 @@ async function writeWebExport(root: string, manifest: ModelManifest, onnxPath: s
     // The same answers as the server come first: onnxruntime-web runs model.onnx itself. TF.js runs an int8 model's
     // float conversion, ~30% faster in Chromium, but its probabilities move (up to 0.15 on hymenoptera photos, the
     // top-1 of 3 of 153 changed), so it is only chosen by name.
-    const quantized = quantizedOps(await readFile(onnxPath), onnxPath);
+    const quantized = quantizedOps(onnx.model);
     engine = 'onnxruntime-web';
     engineReason = quantized.length
       ? `auto: onnxruntime-web runs model.onnx itself (int8: ${quantized.slice(0, 3).join(', ')}), so the page gives the server's probabilities; --engine tfjs is faster but runs it in float, and borderline answers change`
@@ -162,7 +162,7 @@ async function writeWebExport(root: string, manifest: ModelManifest, onnxPath: s
   } else {
     const ortDir = onnxruntimeWebDist();
     model = { ...info, engine };
-    await copyFile(onnxPath, join(out, 'model.onnx'));
+    await writeFile(join(out, 'model.onnx'), onnx.bytes);
     for (const file of ORT_WEB_FILES) await copyFile(join(ortDir, file), join(out, file));
     await writeFile(join(out, 'classify.js'), CLASSIFY_JS);
     await writeFile(join(out, 'index.html'), exampleIndexHtml(model.name));
@@ -175,9 +175,9 @@ async function writeWebExport(root: string, manifest: ModelManifest, onnxPath: s
 }
 
 /** Operator types of model.onnx that run quantized (QLinearConv, DequantizeLinear, MatMulInteger, ...). */
-function quantizedOps(bytes: Uint8Array, source: string): string[] {
+function quantizedOps(model: ModelProto): string[] {
   const ops = new Set<string>();
-  for (const node of decodeOnnxModel(bytes, source).graph?.node ?? []) {
+  for (const node of model.graph?.node ?? []) {
     const op = node.opType ?? '';
     if (/^QLinear|QuantizeLinear$|Integer$/.test(op)) ops.add(op);
   }
