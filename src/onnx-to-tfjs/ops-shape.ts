@@ -268,7 +268,7 @@ export function hostBinary(a: HostValue, b: HostValue, op: (x: number, y: number
 }
 
 
-/** Slice with step 1 (opset 10+: starts, ends, axes as inputs; opset 1-9: attributes), on shapes and on image data. */
+/** Slice (opset 10+: starts, ends, axes, steps as inputs; opset 1-9: attributes), on shapes and on image data. */
 export const importSlice: OpImporter = (ctx) => (inputs) => {
   const x = input(inputs, 0, ctx);
   const shape = onnxShape(x);
@@ -276,20 +276,41 @@ export const importSlice: OpImporter = (ctx) => (inputs) => {
   const starts = fromInputs ? hostNumbers(hostInput(inputs, 1, ctx, 'starts')) : (intsAttr(ctx.node, 'starts') ?? []);
   const ends = fromInputs ? hostNumbers(hostInput(inputs, 2, ctx, 'ends')) : (intsAttr(ctx.node, 'ends') ?? []);
   const axes = fromInputs ? axesOf(ctx, inputs, 3, shape.length) : intsAttr(ctx.node, 'axes')?.map((a) => normaliseAxis(a, shape.length, ctx.label));
-  if (fromInputs && ctx.hasInput(4) && hostNumbers(hostInput(inputs, 4, ctx, 'steps')).some((s) => s !== 1)) ctx.fail('steps other than 1 are not supported');
-  const begin = shape.map(() => 0);
-  const size = [...shape];
+  const steps = fromInputs && ctx.hasInput(4) ? hostNumbers(hostInput(inputs, 4, ctx, 'steps')) : starts.map(() => 1);
+  // Per axis, the indices kept, in order (ONNX's clamping: a negative step starts at most at dim - 1, ends at least at -1).
+  const kept = shape.map((dim) => Array.from({ length: dim }, (_v, i) => i));
+  const stepped = new Set<number>();
   (axes ?? starts.map((_s, i) => i)).forEach((axis, i) => {
     const dim = shape[axis]!;
-    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-    begin[axis] = clamp(starts[i]!);
-    size[axis] = Math.max(clamp(ends[i]!) - begin[axis]!, 0);
+    const step = steps[i] ?? 1;
+    if (step === 0) ctx.fail('a step of 0 is not valid');
+    const wrap = (v: number) => (v < 0 ? v + dim : v);
+    const clamp = (v: number, low: number, high: number) => Math.min(Math.max(v, low), high);
+    const [start, end] = step > 0 ? [clamp(wrap(starts[i]!), 0, dim), clamp(wrap(ends[i]!), 0, dim)] : [clamp(wrap(starts[i]!), 0, dim - 1), clamp(wrap(ends[i]!), -1, dim - 1)];
+    const indices: number[] = [];
+    for (let j = start; step > 0 ? j < end : j > end; j += step) indices.push(j);
+    kept[axis] = indices;
+    if (step !== 1) stepped.add(axis);
   });
-  if (x.kind === 'device') return [device(tf.slice(asOnnx(x), begin, size))];
+  const size = kept.map((k) => k.length);
+  if (x.kind === 'device') {
+    return [
+      device(
+        tf.tidy(() => {
+          // Contiguous axes in one slice; each stepped axis then gathers its indices.
+          const begin = kept.map((k, axis) => (stepped.has(axis) || k.length === 0 ? 0 : k[0]!));
+          const extent = kept.map((k, axis) => (stepped.has(axis) ? shape[axis]! : k.length));
+          let y = tf.slice(asOnnx(x), begin, extent);
+          for (const axis of stepped) y = tf.gather(y, tf.tensor1d(kept[axis]!, 'int32'), axis);
+          return y;
+        }),
+      ),
+    ];
+  }
   const result: number[] = [];
   const stride = strides(shape);
   const walk = (axis: number, offset: number): void => {
-    for (let i = begin[axis]!; i < begin[axis]! + size[axis]!; i++) {
+    for (const i of kept[axis]!) {
       if (axis === shape.length - 1) result.push(Number(x.data[offset + i]));
       else walk(axis + 1, offset + i * stride[axis]!);
     }
