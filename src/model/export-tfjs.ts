@@ -1,12 +1,11 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { convertModel, type ConversionReport } from '../convert/convert-model.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
-import { forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { assertOverwriteAllowed, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { readModelDir } from './manifest.js';
-import { classifierOnnxBytes, readModelDirOnnx } from './model-dir-onnx.js';
+import { readModelDirOnnx } from './model-dir-onnx.js';
 
 /** Written beside model.json: what a TF.js user needs to feed the model and read its output. */
 export const TFJS_METADATA_FILE = 'graft-model.json';
@@ -15,25 +14,25 @@ export interface TfjsExport {
   readonly out: string;
   readonly labels: readonly string[];
   readonly conversion: ConversionReport;
+  /** The model averages each image's probabilities with its mirror image's itself (model.onnx's test-time augmentation). */
+  readonly testTimeAugmentation: boolean;
 }
 
 /**
  * Exports a model directory's classifier (backbone, fine-tuned layers and head: its model.onnx) as a TF.js layers
- * model for `tf.loadLayersModel`, plus `graft-model.json` with the labels and the preprocessing. The conversion is
- * checked numerically before anything is written (see `convertModel`). The TF.js model takes NHWC images. A
+ * model for `tf.loadLayersModel`, plus `graft-model.json` with the labels and the preprocessing. A model that chose
+ * the mirror test-time augmentation keeps it inside the layers model, so `model.predict` answers as `graft eval`
+ * does. The conversion is checked numerically before anything is written (see `convertModel`). The TF.js model takes NHWC images. A
  * non-empty `out` is refused unless `overwrite` (and even then, anything but an earlier TF.js model folder).
  */
 export async function exportTfjs(modelDir: string, options: { out?: string; overwrite?: boolean } = {}): Promise<TfjsExport> {
   const { root, manifest, manifestPath, onnxPath } = await readModelDir(modelDir);
   // A directory edited by hand fails here, naming its files, not in the conversion of a working copy.
-  const onnx = await readModelDirOnnx(manifest, { manifestPath, onnxPath });
+  await readModelDirOnnx(manifest, { manifestPath, onnxPath });
   const out = resolve(options.out ?? `${root}-tfjs`);
   // As the web export: an existing export is replaced only when asked (and then only a TF.js model folder, as convert checks).
   await assertOverwriteAllowed(out, options.overwrite, LAYERS_DIR_OUTPUT, [root]);
   const tta = manifest.onnx.tta === 'mirror';
-  // Layers have no mirror: the converted model is the graph without its test-time augmentation, and the metadata says
-  // to average the image and its mirror image (the web page's script does).
-  const source = tta ? await withoutTta(classifierOnnxBytes(onnx, manifest.onnx), out) : { path: onnxPath, cleanup: async () => undefined };
   const pre: Preprocessing = { ...manifest.preprocessing, layout: 'nhwc' };
   const metadata = {
     format: 'graft-tfjs-model',
@@ -41,46 +40,23 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
     preprocessing: pre,
     input: { layout: 'nhwc', shape: [null, pre.inputSize, pre.inputSize, 3] },
     output: 'the first output holds the class probabilities, in the order of `labels`; a second, when present, the backbone features',
-    ...(tta ? { testTimeAugmentation: { kind: 'mirror', how: 'average the probabilities of the image and of its left-right mirror image (tf.reverse(x, 2) on NHWC input)' } } : {}),
+    // Inside the model, as in model.onnx (a reader that still averages the mirror itself gets the same answer, twice as slowly).
+    ...(tta ? { testTimeAugmentation: { kind: 'mirror', inModel: true, what: 'the model averages the probabilities of the image and of its left-right mirror image itself' } } : {}),
     // The folder's name, not its path: the export is made to be published.
     source: { model: basename(root), backbone: manifest.backbone.name, fineTuned: manifest.training?.outcome.fineTune !== undefined },
   };
   // The converted model and its metadata are written side by side in a staging folder (convertModel makes it), then
   // swapped in together: a failure or a kill between the two never leaves a model.json without the labels and
   // preprocessing beside it.
-  let conversion: ConversionReport;
-  try {
-    conversion = await writeDirectoryStaged(
-      out,
-      'exporting',
-      async (staging) => {
-        const written = await convertModel(source.path, { to: 'tfjs', out: staging });
-        await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-        return written;
-      },
-      { create: false },
-    );
-  } finally {
-    await source.cleanup();
-  }
-  return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } } };
-}
-
-/** model.onnx without its mirror TTA (`bytes`), in a temporary file removed by `cleanup`. */
-async function withoutTta(bytes: Uint8Array, out: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  // Beside the output, named as writers name their working folders, so one left by a kill is tidied by the next export.
-  const dir = workingPathFor(out, 'source');
-  const cleanup = async (): Promise<void> => {
-    await rm(dir, { recursive: true, force: true });
-    forgetWorkingPath(dir);
-  };
-  try {
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, 'model.onnx');
-    await writeFile(path, bytes);
-    return { path, cleanup };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
+  const conversion = await writeDirectoryStaged(
+    out,
+    'exporting',
+    async (staging) => {
+      const written = await convertModel(onnxPath, { to: 'tfjs', out: staging });
+      await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+      return written;
+    },
+    { create: false },
+  );
+  return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } }, testTimeAugmentation: tta };
 }

@@ -60,8 +60,8 @@ export async function readModelDirOnnx(manifest: ModelManifest, files: ModelDirF
 
 /**
  * The classifier a layers model can hold: model.onnx's bytes without its mirror test-time augmentation (as they are
- * when it has none), for the exports that convert it (layers have no mirror; the TF.js export leaves it to the caller,
- * the Teachable Machine export rebuilds it as layers).
+ * when it has none), for an export that rebuilds the mirror itself (the Teachable Machine export builds it behind its
+ * own input layers).
  */
 export function classifierOnnxBytes(onnx: { readonly bytes: Uint8Array; readonly model: ModelProto }, io: ModelManifest['onnx']): Uint8Array {
   return io.tta === 'mirror' ? encodeOnnxModel(unwrapMirrorTta(onnx.model, io)) : onnx.bytes;

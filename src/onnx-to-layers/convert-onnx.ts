@@ -14,6 +14,7 @@ import {
 import { neededNodes } from '../onnx/needed-nodes.js';
 import { splitMultiScale } from '../onnx/multi-scale.js';
 import { composeMultiScaleLayers } from './multi-scale-layers.js';
+import { composeMirrorTtaLayers } from './mirror-tta-layers.js';
 import type { OnnxLayersModel, OnnxToLayersOptions } from './layers-model.js';
 import { ImportContext, ImportState } from '../onnx-to-tfjs/import-context.js';
 import { findOperator } from '../onnx-to-tfjs/operators.js';
@@ -97,6 +98,9 @@ export type { LayersOutputInfo, OnnxLayersModel, OnnxToLayersOptions } from './l
  * // inputShape [null, 224, 224, 3]; await saveLayersModelToDir(model, 'mobilenetv2-tfjs');
  */
 export function convertOnnxToLayers(onnxModel: ModelProto, options: OnnxToLayersOptions = {}): OnnxLayersModel {
+  // Graft's mirror test-time augmentation doubles the batch (a Slice of step -1), which layers cannot: see composeMirrorTtaLayers.
+  const mirrored = composeMirrorTtaLayers(onnxModel, options, convertOnnxToLayers);
+  if (mirrored) return mirrored;
   // Graft's two-scale features batch two views of each image together, which Keras layers cannot: see composeMultiScaleLayers.
   const parts = options.inputShape ? undefined : splitMultiScale(onnxModel);
   if (parts) return composeMultiScaleLayers(parts, options, convertOnnxToLayers);

@@ -104,7 +104,8 @@ export function hasMirrorTta(model: ModelProto): boolean {
 
 /**
  * The model without its test-time augmentation: what {@link wrapMirrorTta} was given (up to value_info), for
- * converters that cannot express the mirror (the TF.js layers export applies it in the page's script instead).
+ * converters that rebuild the mirror in their own terms (Keras layers: composeMirrorTtaLayers, the Teachable Machine
+ * export).
  */
 export function unwrapMirrorTta(model: ModelProto, names: Pick<MirrorTtaNames, 'input' | 'probabilities' | 'features'>): ModelProto {
   const plain = cloneOnnxModel(model);
@@ -115,4 +116,17 @@ export function unwrapMirrorTta(model: ModelProto, names: Pick<MirrorTtaNames, '
   renameTensor(graph, `${PREFIX}_probabilities`, names.probabilities);
   renameTensor(graph, `${PREFIX}_features`, names.features);
   return plain;
+}
+
+/**
+ * The names {@link wrapMirrorTta} was given, read back from a wrapped model (the image input, the averaged
+ * probabilities, the plain image's features), or undefined when the model has no mirror TTA.
+ */
+export function mirrorTtaNames(model: ModelProto): Pick<MirrorTtaNames, 'input' | 'probabilities' | 'features'> | undefined {
+  const nodes = nodesOf(graphOf(model));
+  const named = (suffix: string) => nodes.find((n) => n.name === `${PREFIX}_${suffix}`);
+  const input = named('mirror')?.input?.[0];
+  const probabilities = named('p_mean')?.output?.[0];
+  const features = named('features_plain')?.output?.[0];
+  return input && probabilities && features ? { input, probabilities, features } : undefined;
 }

@@ -16,6 +16,6 @@ export const CLASSIFY_JS: string = CLASSIFY_ONNXRUNTIME_WEB_JS;
 
 /**
  * classify.js for the TF.js export (tf.min.js and tf-backend-wasm.min.js loaded first): runs tfjs/model.json in
- * TensorFlow.js's wasm backend, with the mirror test-time augmentation model.onnx holds in its graph.
+ * TensorFlow.js's wasm backend (a mirror test-time augmentation is inside that model, as in model.onnx).
  */
 export const CLASSIFY_TFJS_JS: string = TFJS_BUNDLE;

@@ -13,7 +13,7 @@ export interface WebModelInfo {
   readonly preprocessing: Preprocessing;
   /** ONNX input and probability output names. */
   readonly onnx: { readonly file: 'model.onnx'; readonly input: string; readonly probabilities: string };
-  /** Test-time augmentation the model was trained to use: inside model.onnx; applied by classify.js for a TF.js model. */
+  /** Test-time augmentation the model was trained to use: inside model.onnx, and inside the TF.js model of a tfjs export. */
   readonly testTimeAugmentation?: 'mirror';
   /** `val`: the validation images' scores, if any were given; `cv`: the cross-validated accuracy on the training images. */
   readonly metrics: { readonly val: ModelManifest['metrics']['val']; readonly cv?: { readonly accuracy: number; readonly folds: number } };
@@ -29,7 +29,7 @@ export function webModelInfo(manifest: ModelManifest, name: string): WebModelInf
     labels: manifest.labels,
     preprocessing: manifest.preprocessing,
     onnx: { file: 'model.onnx', input: manifest.onnx.input, probabilities: manifest.onnx.probabilities },
-    // Inside model.onnx already; a TF.js model has it applied by classify.js.
+    // Inside model.onnx and the TF.js model already: for the reader's information.
     ...(manifest.onnx.tta ? { testTimeAugmentation: manifest.onnx.tta } : {}),
     metrics: { val: manifest.metrics.val, ...cvOf(manifest) },
     backbone: manifest.backbone.name,

@@ -8,8 +8,9 @@ import { makePreprocessing } from '../../src/core/preprocessing.js';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { appendDenseHead } from '../../src/onnx/append-head.js';
 import { exposeFeatures } from '../../src/onnx/feature-output.js';
+import { mirrorTtaModel } from '../../src/onnx/mirror-tta.js';
 import { multiScaleInputSize, splitMultiScale, wrapMultiScale } from '../../src/onnx/multi-scale.js';
-import { decodeOnnxModel, encodeOnnxModel, readOnnxModel } from '../../src/onnx/onnx-model.js';
+import { decodeOnnxModel, encodeOnnxModel, readOnnxModel, type ModelProto } from '../../src/onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../../src/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../../src/onnx-to-tfjs/index.js';
 import { hymenoptera, sharedDir } from '../support.js';
@@ -27,7 +28,10 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float MobileNetV3-Small)', () => {
-  it('Keras layers (crop, resize, one shared backbone, head) and the tfjs import both equal onnxruntime on real images', async () => {
+  let built: { model: ModelProto; x: Float32Array; dims: number[]; probabilities: Float32Array; features: Float32Array; outer: number; d: number; k: number; backboneWeights: number } | undefined;
+  // The classifier Graft writes (two scales, a head) and onnxruntime's answers on two real images, built once.
+  async function classifier(): Promise<NonNullable<typeof built>> {
+    if (built) return built;
     await ensureTfjsBackend();
     const exposed = await exposeFeatures(await readOnnxModel(floatModel));
     const d = exposed.featureDim;
@@ -53,18 +57,22 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
     await session.release();
     const probabilities = reference.probabilities!.data as Float32Array;
     const features = reference.graft_features!.data as Float32Array;
+    built = { model, x, dims, probabilities, features, outer, d, k, backboneWeights: exposed.model.graph!.initializer!.length };
+    return built;
+  }
 
+  it('Keras layers (crop, resize, one shared backbone, head) and the tfjs import both equal onnxruntime on real images', async () => {
+    const { model, x, dims, probabilities, features, outer, backboneWeights } = await classifier();
     const layers = convertOnnxToLayers(model, { outputs: ['probabilities', 'graft_features'] });
     try {
       expect(layers.inputShape).toEqual([null, outer, outer, 3]);
       const [p, f] = tf.tidy(() => {
-        const out = layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), [files.length, outer, outer, 3])) as tf.Tensor[];
+        const out = layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), [dims[0]!, outer, outer, 3])) as tf.Tensor[];
         return out.map((t) => t.dataSync().slice());
       });
       expect(maxDiff(f!, features)).toBeLessThan(1e-4);
       expect(maxDiff(p!, probabilities)).toBeLessThan(1e-5);
       // One set of backbone weights serves both views.
-      const backboneWeights = exposed.model.graph!.initializer!.length;
       expect(layers.model.weights.length).toBeLessThan(2 * backboneWeights);
     } finally {
       layers.model.dispose();
@@ -74,6 +82,41 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
     try {
       const p = tf.tidy(() => graph.predict(tf.tensor(x, dims)).dataSync().slice());
       expect(maxDiff(p, probabilities)).toBeLessThan(1e-5);
+    } finally {
+      graph.dispose();
+    }
+  });
+
+  it("with Graft's mirror test-time augmentation: the mirror image through the same layers, averaged, equal to onnxruntime", async () => {
+    const { model, x, dims, probabilities, features, outer, d, k } = await classifier();
+    const tta = mirrorTtaModel(model, { input: model.graph!.input![0]!.name!, probabilities: 'probabilities', features: 'graft_features', classes: k, featureDim: 2 * d }, 'nchw');
+    const session = await ort.InferenceSession.create(encodeOnnxModel(tta));
+    const reference = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, dims) });
+    await session.release();
+    const averaged = reference.probabilities!.data as Float32Array;
+    // The mirror moves the answer (else this test could not tell a missing mirror), and the features stay the plain image's.
+    expect(maxDiff(averaged, probabilities)).toBeGreaterThan(1e-3);
+    expect(maxDiff(reference.graft_features!.data as Float32Array, features)).toBe(0);
+
+    const layers = convertOnnxToLayers(tta, { outputs: ['probabilities', 'graft_features'] });
+    try {
+      expect(layers.inputShape).toEqual([null, outer, outer, 3]);
+      const [p, f] = tf.tidy(() => {
+        const out = layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), [dims[0]!, outer, outer, 3])) as tf.Tensor[];
+        return out.map((t) => t.dataSync().slice());
+      });
+      expect(maxDiff(p!, averaged)).toBeLessThan(1e-5);
+      expect(maxDiff(f!, features)).toBeLessThan(1e-4);
+      // The mirror view applies the same layers again: no second copy of the backbone.
+      expect(layers.model.layers.filter((l) => l.name.startsWith('graft_tta_')).map((l) => l.getClassName()).sort()).toEqual(['Average', 'Dense', 'InputLayer', 'Permute', 'Permute']);
+    } finally {
+      layers.model.dispose();
+    }
+    // A quantized model's conversion is checked against this import of the whole graph: it must run the wrapper too.
+    const graph = importOnnxToTfjs(tta, { outputs: ['probabilities'] });
+    try {
+      const p = tf.tidy(() => graph.predict(tf.tensor(x, dims)).dataSync().slice());
+      expect(maxDiff(p, averaged)).toBeLessThan(1e-5);
     } finally {
       graph.dispose();
     }

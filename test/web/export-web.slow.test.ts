@@ -11,6 +11,7 @@ import { exportTfjs } from '../../src/model/export-tfjs.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { exportWeb, ORT_WEB_FILES, TFJS_WEB_FILES } from '../../src/web/export-web.js';
 import type { WebModelInfo } from '../../src/web/web-model-info.js';
+import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { repoRoot } from '../support.js';
 import { contrastProblems, namingProblems } from './page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, serveStatic, trainTinyModel, type TinyModel } from './web-support.js';
@@ -100,6 +101,33 @@ describe('graft export --to web', () => {
     await exportTfjs(model.dir, { out });
     await expect(exportTfjs(model.dir, { out })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('exists and is not empty') });
     expect((await exportTfjs(model.dir, { out, overwrite: true })).out).toBe(out);
+  });
+
+  it('--to tfjs keeps the mirror test-time augmentation inside the layers model: model.predict gives GraftModel.predict’s probabilities', async () => {
+    const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8'));
+    expect(manifest.onnx.tta).toBe('mirror');
+    const out = join(model.root, 'tfjs-mirror');
+    await exportTfjs(model.dir, { out });
+    const metadata = JSON.parse(await readFile(join(out, 'graft-model.json'), 'utf8'));
+    expect(metadata.testTimeAugmentation).toMatchObject({ kind: 'mirror', inModel: true });
+    const node = await GraftModel.load(model.dir);
+    const files = images.slice(0, 4);
+    const expected = (await node.predict(files, { topK: node.labels.length })).results;
+    await node.dispose();
+    const tf = await import('@tensorflow/tfjs');
+    const layers = await loadLayersModelFromDir(out);
+    try {
+      for (const [i, file] of files.entries()) {
+        const x = await decodeImage(file, metadata.preprocessing);
+        const p = tf.tidy(() => {
+          const y = layers.predict(tf.tensor(x, [1, metadata.preprocessing.inputSize, metadata.preprocessing.inputSize, 3]));
+          return Array.from((Array.isArray(y) ? y[0]! : y).dataSync());
+        });
+        for (const { label, probability } of expected[i]!.predictions) expect(Math.abs(p[node.labels.indexOf(label)]! - probability), `${file} ${label}`).toBeLessThan(1e-4);
+      }
+    } finally {
+      layers.dispose();
+    }
   });
 
   it('refuses a model directory whose graft.json no longer matches its model.onnx (a label added by hand), writing nothing', async () => {

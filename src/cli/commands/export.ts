@@ -30,9 +30,10 @@ export function registerExport(program: Command): void {
       if (flags.to === 'tfjs') {
         const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
         const c = result.conversion;
-        printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, check: c.check, notes: c.notes ?? [] }, () =>
+        const mirror = result.testTimeAugmentation ? '; the mirror test-time augmentation inside' : '';
+        printResult(flags.json, { out: result.out, labels: result.labels, bytes: c.wrote.bytes, testTimeAugmentation: result.testTimeAugmentation, check: c.check, notes: c.notes ?? [] }, () =>
           [
-            `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json)`,
+            `wrote ${result.out} (TF.js layers model, ${(c.wrote.bytes / 1e6).toFixed(1)} MB, labels and preprocessing in graft-model.json${mirror})`,
             ...checkLines(c.check),
             ...(c.notes ?? []).map((n) => `note   ${n}`),
             'load it with tf.loadLayersModel(\'<url>/model.json\'); it takes NHWC images',

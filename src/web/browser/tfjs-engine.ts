@@ -16,16 +16,14 @@ export const openTfjsEngine: OpenEngine = async (info, base, pre): Promise<Brows
   if (!(await runtime.setBackend('wasm'))) throw new Error('TensorFlow.js could not start its wasm backend');
   const model = await runtime.loadLayersModel(new URL(info.tfjs.file, base).href);
   const shape: [number, number, number, number] = [1, pre.inputSize, pre.inputSize, 3];
-  // Test-time augmentation (model.onnx does it in its graph; a layers model cannot): the image and its mirror, averaged.
-  const isMirrored = info.testTimeAugmentation === 'mirror';
+  // The mirror test-time augmentation, when the model has one, is inside the layers model, as it is inside model.onnx.
   return {
     async run(data) {
       const p = runtime.tidy(() => {
         const x = runtime.tensor4d(data, shape, 'float32');
-        const y = model.predict(isMirrored ? runtime.concat([x, runtime.reverse(x, 2)], 0) : x);
+        const y = model.predict(x);
         // The first output holds the probabilities; a second, when present, the backbone features.
-        const probs = Array.isArray(y) ? y[0]! : y;
-        return isMirrored ? probs.mean(0, true) : probs;
+        return Array.isArray(y) ? y[0]! : y;
       });
       try {
         return Array.from(await p.data());
