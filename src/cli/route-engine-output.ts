@@ -14,7 +14,8 @@ type ConsoleMethod = keyof typeof CONSOLE_LEVELS;
  * like you are running TensorFlow.js in Node.js..."), as does any other library, and Node its own warnings: each is
  * then `{ event: 'console', level, source: 'console.warn', package, message }`, `package` being the one whose code
  * called, when the stack shows it. onnxruntime's native logger writes to fd 2 itself: it is set to print only what
- * precedes a crash ('fatal'); every error it would log also rejects the call, which the log reports.
+ * precedes a crash ('fatal'); every error it would log also rejects the call, which the log reports. An uncaught
+ * exception is a `crash` notice.
  * Process-wide, for good: call it before the server loads any model (onnxruntime reads its level once).
  */
 export function routeEngineOutput(notice: (notice: ServerNotice) => void): void {
@@ -25,6 +26,14 @@ export function routeEngineOutput(notice: (notice: ServerNotice) => void): void 
       notice({ event: 'console', level: CONSOLE_LEVELS[method], source: `console.${method}`, ...(from ? { package: from } : {}), message: format(...args) });
     };
   }
+  // An exception nothing caught (a bug, Graft's or a library's) still ends the process at once, as Node would (exit
+  // code 1, nothing tidied), but as one object with its stack instead of Node's text; so does a promise rejected with
+  // no handler (Node raises it as one, origin 'unhandledRejection').
+  process.on('uncaughtException', (error, origin) => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : format(error);
+    notice({ event: 'crash', level: 'error', source: origin, message, ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
+    process.exit(1);
+  });
   // Node prints a process warning (a deprecation, MaxListenersExceeded) as "(node:<pid>) ..." text from its own
   // listener, the only one at start-up (none with --no-warnings): this one takes its place, and heeds
   // --no-deprecation as it did.

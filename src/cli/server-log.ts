@@ -29,9 +29,10 @@ export function addLogOptions(command: Command, probes: string): Command {
 export interface ServerNotice {
   /**
    * What happened: a model reloaded or failed to, a warning, the shutdown, a dashboard run it could not record, a
-   * failure (to start, too), a line an engine or Node printed (`console`, see route-engine-output.ts).
+   * failure (to start, too), a line an engine or Node printed (`console`, see route-engine-output.ts), an exception
+   * nothing caught, which ends the process (`crash`, with --log json only: text leaves Node's own report).
    */
-  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error' | 'console';
+  readonly event: 'reload' | 'reload-failed' | 'warning' | 'shutdown' | 'run-not-recorded' | 'error' | 'console' | 'crash';
   readonly level: 'info' | 'warning' | 'error';
   readonly message: string;
   readonly model?: string;
@@ -40,7 +41,10 @@ export interface ServerNotice {
   readonly code?: string;
   readonly hint?: string;
   readonly stack?: string;
-  /** Of a `console` notice: what printed it (`console.warn`, `process.warning`) and, when known, the npm package that called. */
+  /**
+   * Of a `console` notice: what printed it (`console.warn`, `process.warning`) and, when known, the npm package that
+   * called; of a `crash`: `uncaughtException` or `unhandledRejection`.
+   */
   readonly source?: string;
   readonly package?: string;
 }

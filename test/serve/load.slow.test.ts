@@ -359,6 +359,27 @@ describe('graft serve under load and at shutdown', () => {
   // A genuine INTERNAL 500, no stub: the dashboard's store damaged under the running server, its SQLite files
   // overwritten in place (same inodes), as a bad restore or another program writing into the data folder would.
   // Every request that reads the store fails (SQLITE_NOTADB); what does not need it goes on.
+  it('--log json: an exception nothing caught, thrown or a rejected promise, ends the process with exit 1 as one crash object', async () => {
+    // Preloaded into the real process (Node's --import): each throws once the server has printed its start-up object.
+    const preload = (code: string) =>
+      `const write = process.stdout.write.bind(process.stdout); process.stdout.write = (chunk, ...rest) => { if (String(chunk).includes('"url"')) setTimeout(() => { ${code} }, 50); return write(chunk, ...rest); };`;
+    const crash = (code: string) => ['--import', `data:text/javascript,${encodeURIComponent(preload(code))}`];
+    const [thrown, rejected] = await Promise.all([
+      startGraft(['serve', model.dir, '--port', '0', '--no-watch', '--json', '--log', 'json'], {}, crash("throw new RangeError('thrown by a test')")),
+      startGraft(['serve', model.dir, '--port', '0', '--no-watch', '--json', '--log', 'json'], {}, crash("Promise.reject(new Error('rejected by a test'))")),
+    ]);
+    for (const [server, origin, message] of [
+      [thrown, 'uncaughtException', 'RangeError: thrown by a test'],
+      [rejected, 'unhandledRejection', 'Error: rejected by a test'],
+    ] as const) {
+      expect(await server.exited).toBe(1);
+      const lines = server.stderr().split('\n').filter((l) => l !== '');
+      // Every line parses (Node's own report would be text: the stack, then "Node.js v20...").
+      const objects = lines.map((l) => JSON.parse(l) as Notice & { source?: string; stack?: string });
+      expect(objects.at(-1)).toMatchObject({ event: 'crash', level: 'error', source: origin, message, stack: expect.stringContaining('data:text/javascript') });
+    }
+  });
+
   it('graft ui --log json/text: a real INTERNAL 500 (a damaged store) names only its request id; its line has the message, and the stack only with --verbose', async () => {
     const token = 'ui-log-secret-token-0123456789';
     const auth = { authorization: `Bearer ${token}` };
