@@ -11,7 +11,7 @@ import { exposeFeatures } from '../../src/onnx/feature-output.js';
 import { mirrorTtaModel } from '../../src/onnx/mirror-tta.js';
 import { multiScaleInputSize, splitMultiScale, wrapMultiScale } from '../../src/onnx/multi-scale.js';
 import { decodeOnnxModel, encodeOnnxModel, readOnnxModel, type ModelProto } from '../../src/onnx/onnx-model.js';
-import { convertOnnxToLayers, toKerasLayout } from '../../src/onnx-to-layers/index.js';
+import { convertOnnxToLayers, toKerasLayout, type OnnxLayersModel } from '../../src/onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../../src/onnx-to-tfjs/index.js';
 import { hymenoptera, sharedDir } from '../support.js';
 
@@ -25,6 +25,22 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** The converted model's outputs on ONNX-layout images (transposed to its NHWC input). */
+function predictLayers(layers: OnnxLayersModel, x: Float32Array, dims: number[]): Float32Array[] {
+  const kerasDims = layers.inputPerm.map((a) => dims[a]!);
+  return tf.tidy(() => (layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), kerasDims)) as tf.Tensor[]).map((t) => t.dataSync().slice() as Float32Array));
+}
+
+/** The probabilities of the tfjs import of the whole graph (what a quantized model's conversion is checked against). */
+function importedProbabilities(model: ModelProto, x: Float32Array, dims: number[]): Float32Array {
+  const graph = importOnnxToTfjs(model, { outputs: ['probabilities'] });
+  try {
+    return tf.tidy(() => graph.predict(tf.tensor(x, dims)).dataSync().slice() as Float32Array);
+  } finally {
+    graph.dispose();
+  }
 }
 
 describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float MobileNetV3-Small)', () => {
@@ -66,10 +82,7 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
     const layers = convertOnnxToLayers(model, { outputs: ['probabilities', 'graft_features'] });
     try {
       expect(layers.inputShape).toEqual([null, outer, outer, 3]);
-      const [p, f] = tf.tidy(() => {
-        const out = layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), [dims[0]!, outer, outer, 3])) as tf.Tensor[];
-        return out.map((t) => t.dataSync().slice());
-      });
+      const [p, f] = predictLayers(layers, x, dims);
       expect(maxDiff(f!, features)).toBeLessThan(1e-4);
       expect(maxDiff(p!, probabilities)).toBeLessThan(1e-5);
       // One set of backbone weights serves both views.
@@ -78,13 +91,7 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
       layers.model.dispose();
     }
 
-    const graph = importOnnxToTfjs(model, { outputs: ['probabilities'] });
-    try {
-      const p = tf.tidy(() => graph.predict(tf.tensor(x, dims)).dataSync().slice());
-      expect(maxDiff(p, probabilities)).toBeLessThan(1e-5);
-    } finally {
-      graph.dispose();
-    }
+    expect(maxDiff(importedProbabilities(model, x, dims), probabilities)).toBeLessThan(1e-5);
   });
 
   it("with Graft's mirror test-time augmentation: the mirror image through the same layers, averaged, equal to onnxruntime", async () => {
@@ -101,10 +108,7 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
     const layers = convertOnnxToLayers(tta, { outputs: ['probabilities', 'graft_features'] });
     try {
       expect(layers.inputShape).toEqual([null, outer, outer, 3]);
-      const [p, f] = tf.tidy(() => {
-        const out = layers.model.predict(tf.tensor(toKerasLayout(x, dims, layers.inputPerm), [dims[0]!, outer, outer, 3])) as tf.Tensor[];
-        return out.map((t) => t.dataSync().slice());
-      });
+      const [p, f] = predictLayers(layers, x, dims);
       expect(maxDiff(p!, averaged)).toBeLessThan(1e-5);
       expect(maxDiff(f!, features)).toBeLessThan(1e-4);
       // The mirror view applies the same layers again: no second copy of the backbone.
@@ -112,13 +116,7 @@ describe.skipIf(!has)('a two-scale classifier as a TF.js layers model (float Mob
     } finally {
       layers.model.dispose();
     }
-    // A quantized model's conversion is checked against this import of the whole graph: it must run the wrapper too.
-    const graph = importOnnxToTfjs(tta, { outputs: ['probabilities'] });
-    try {
-      const p = tf.tidy(() => graph.predict(tf.tensor(x, dims)).dataSync().slice());
-      expect(maxDiff(p, averaged)).toBeLessThan(1e-5);
-    } finally {
-      graph.dispose();
-    }
+    // A quantized model's conversion is checked against the import of the whole graph: it must run the wrapper too.
+    expect(maxDiff(importedProbabilities(tta, x, dims), averaged)).toBeLessThan(1e-5);
   });
 });
