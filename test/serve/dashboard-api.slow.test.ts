@@ -642,8 +642,24 @@ describe('training dashboard API', () => {
     const bad = await fetch(`${server.url}/v1/runs/${run.id}/predict`, json({ image: Buffer.from('not an image').toString('base64') }));
     expect(bad.status).toBe(415);
 
-    // A run without a model, an unknown run, and a deleted one: 404.
+    // A finished run whose folder was changed by hand (its model.onnx deleted): a 409 naming the run and what is
+    // wrong, without the server's paths; it was a generic 500.
     const { store } = server.dashboard;
+    const damagedDir = join(root, 'damaged-run', 'model');
+    await cp(run.modelDir, damagedDir, { recursive: true });
+    await rm(join(damagedDir, 'model.onnx'));
+    const damaged = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, () => damagedDir);
+    store.markFinished(damaged.id, {});
+    const conflict = await fetch(`${server.url}/v1/runs/${damaged.id}/predict`, json({ images }));
+    const body = (await conflict.json()) as { error: { code: string; message: string; hint: string } };
+    expect([conflict.status, body.error.code]).toEqual([409, 'CONFLICT']);
+    expect(body.error.message).toMatch(new RegExp(`^Run ${damaged.id}'s model no longer loads; it was changed outside the dashboard: .*model\\.onnx`));
+    expect(body.error.message).not.toContain(root);
+    // The Teachable Machine zip, made from the same folder, says the same.
+    const zipConflict = await fetch(`${server.url}/v1/runs/${damaged.id}/teachable-machine.zip`);
+    expect([zipConflict.status, ((await zipConflict.json()) as { error: { message: string } }).error.message]).toEqual([409, body.error.message]);
+
+    // A run without a model, an unknown run, and a deleted one: 404.
     const failed = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
     store.markFailed(failed.id, 'boom');
     expect((await fetch(`${server.url}/v1/runs/${failed.id}/predict`, json({ images }))).status).toBe(404);

@@ -8,6 +8,7 @@ import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type RunRecord } from './dashboard-store.js';
 import { TEACHABLE_MACHINE_ZIP } from './teachable-machine-zips.js';
 import { removeRunFiles } from './run-files.js';
+import { withRunModel } from './run-model-changed.js';
 
 /** The files of a finished run a user can download, with their type and the ending of the name they are saved under. */
 const DOWNLOADS: readonly { readonly file: string; readonly type: string; readonly ending: string }[] = [
@@ -41,7 +42,7 @@ export function registerRunFileRoutes(app: FastifyInstance, ctx: DashboardContex
     if (!existsSync(join(run.modelDir, MANIFEST_FILE))) {
       throw new ServeError('NOT_FOUND', `Run ${run.id}'s model is no longer on the server.`, { hint: 'its folder was changed by hand; train the run again' });
     }
-    const zip = await ctx.teachableMachineZips.zipOf(run, ctx.dataDir);
+    const zip = await withRunModel(run, () => ctx.teachableMachineZips.zipOf(run, ctx.dataDir));
     const name = downloadName(ctx, run, '-teachable-machine.zip');
     if (typeof zip !== 'string') return download(reply, name, 'application/zip', zip.byteLength).send(Buffer.from(zip));
     return download(reply, name, 'application/zip', (await stat(zip)).size).send(createReadStream(zip));

@@ -5,6 +5,7 @@ import { parseTopK, readImageInputs } from '../image-input.js';
 import { predictImages } from '../predict-images.js';
 import { ServeError } from '../serve-error.js';
 import type { DashboardContext } from './dashboard-context.js';
+import { withRunModel } from './run-model-changed.js';
 
 /** What trying a run's model may take: the dashboard's upload size, and the server API's pixel limit. */
 export interface RunPredictLimits {
@@ -19,7 +20,7 @@ const MAX_IMAGES = 16;
  * `POST /v1/runs/:id/predict`: a finished run's model tried on images, before it is downloaded or served, as Teachable
  * Machine's preview does. Multipart (field `image`) or JSON `{ image | images: base64 }`, `top_k` in the query or the
  * body; the answer is the prediction API's (`predictions`, `timing_ms`; `results` for several images). 404 for a run
- * without a model.
+ * without a model, 409 for one whose model folder was changed outside the dashboard.
  */
 export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardContext, limits: RunPredictLimits): void {
   const decodeLimiter = new ConcurrencyLimiter(2);
@@ -29,7 +30,7 @@ export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardCont
     const queryTopK = parseTopK(request.query.top_k);
     const inputs = await readImageInputs(request, { maxUploadBytes: limits.maxUploadBytes, maxImages: MAX_IMAGES });
     noteAccess(request, { images: inputs.images.length });
-    const version = await ctx.runModels.acquire(run);
+    const version = await withRunModel(run, () => ctx.runModels.acquire(run));
     try {
       const topK = inputs.topK ?? queryTopK ?? version.labels.length;
       const results = await predictImages(version, inputs.images, { topK, maxPixels: limits.maxPixels, decodeLimiter });
@@ -39,3 +40,4 @@ export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardCont
     }
   });
 }
+
