@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
+import { registerLayersTfjsLacks } from './subtract-layer.js';
 import { groupByteLength, readLayersModelDir, validateModelJson, type LayersModelJson } from './tfjs-layers-files.js';
 
 // The folder's files are read and hashed in tfjs-layers-files.ts (no tfjs); re-exported for existing callers.
@@ -43,6 +44,7 @@ export async function loadLayersModelFromArtifacts(modelJson: LayersModelJson, w
       convertedBy: modelJson.convertedBy ?? null,
     }),
   };
+  registerLayersTfjsLacks();
   try {
     return await tf.loadLayersModel(handler);
   } catch (error) {

@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
+import { saveLayersModelToDir } from '../../src/readers/save-layers-model.js';
+import { Subtract } from '../../src/readers/subtract-layer.js';
 import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../../src/readers/tfjs-layers.js';
 import { tfjsModelDirSha256 } from '../../src/readers/tfjs-model-dir.js';
 import { CATALOGUE } from '../../src/hub/catalogue.js';
@@ -148,6 +150,27 @@ describe('loadLayersModelFromDir', () => {
     await mkdir(dir);
     await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] } }));
     await expectGraftError(loadLayersModelFromDir(dir), 'INVALID_MODEL_DIR', /weightsManifest/);
+  });
+});
+
+describe('Keras layers TensorFlow.js lacks', () => {
+  it("loads a model.json with Keras's Subtract layer (tfjs alone: 'Unknown layer: Subtract')", async () => {
+    const a = tf.input({ shape: [3] });
+    const b = tf.layers.dense({ units: 3, name: 'b' }).apply(a) as tf.SymbolicTensor;
+    const source = tf.model({ inputs: a, outputs: new Subtract({ name: 'diff' }).apply([a, b]) as tf.SymbolicTensor });
+    const dir = join(work, 'subtract');
+    await saveLayersModelToDir(source, dir);
+    const loaded = await loadLayersModelFromDir(dir);
+    try {
+      expect(loaded.layers.map((layer) => layer.getClassName())).toContain('Subtract');
+      const x = tf.tensor2d([[1, -2, 3]]);
+      const [expected, actual] = [source, loaded].map((m) => Array.from((m.predict(x) as tf.Tensor).dataSync()));
+      expect(actual).toEqual(expected);
+      x.dispose();
+    } finally {
+      loaded.dispose();
+      source.dispose();
+    }
   });
 });
 
