@@ -26,6 +26,7 @@ export class OnnxGraphBuilder {
   readonly initializers: TensorProto[] = [];
   private readonly usedNames = new Set<string>();
   private readonly layoutCache = new Map<string, OnnxValue>();
+  private readonly ownedConsts = new Map<object, Map<string, string>>();
 
   /**
    * Ends the graph: flattens each output (back in Keras/TF NHWC order) to [N, D] under its name and encodes the
@@ -70,6 +71,20 @@ export class OnnxGraphBuilder {
   floatConst(base: string, dims: readonly number[], data: Float32Array): string {
     const name = this.uniqueName(base);
     this.initializers.push(makeFloatInitializer(name, dims, data));
+    return name;
+  }
+
+  /**
+   * A constant made once per `owner` (a layer) and `base`: a layer called on several tensors (one classifier on an
+   * image and on its mirror image, one backbone on two scales) keeps one copy of its weights in the file.
+   */
+  ownedFloatConst(owner: object, base: string, dims: readonly number[], data: Float32Array): string {
+    let byBase = this.ownedConsts.get(owner);
+    if (!byBase) this.ownedConsts.set(owner, (byBase = new Map()));
+    const known = byBase.get(base);
+    if (known !== undefined) return known;
+    const name = this.floatConst(base, dims, data);
+    byBase.set(base, name);
     return name;
   }
 

@@ -6,6 +6,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
+import { decodeOnnxModel } from '../../src/onnx/onnx-model.js';
 import { resampleLayers, retrace } from '../../src/onnx-to-layers/view-layers.js';
 import { Subtract } from '../../src/readers/subtract-layer.js';
 import { loadLayersModelFromDir, truncateAt } from '../../src/readers/tfjs-layers.js';
@@ -202,6 +203,9 @@ describe("exportLayersModelToOnnx: the layers Graft's Teachable Machine and TF.j
     const features = tf.model({ inputs: image, outputs: [average, plainFeatures!] });
     // Several outputs, named: the probabilities, then the features (Graft's TF.js export).
     const onnx = exportLayersModelToOnnx(features, { outputNames: ['probabilities', 'features'] });
+    // The classifier runs on both views from one copy of its weights.
+    const initializers = decodeOnnxModel(onnx, 'the export').graph!.initializer!.map((t) => t.name);
+    expect(initializers.filter((name) => /^(conv|logits)\//.test(name!))).toEqual(['conv/kernel', 'conv/bias', 'logits/kernel', 'logits/bias']);
     const session = await InferenceSession.create(onnx);
     try {
       const result = await session.run({ input: new Tensor('float32', x, [2, 11, 10, 3]) });
