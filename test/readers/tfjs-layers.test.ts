@@ -180,6 +180,18 @@ describe('truncateAt', () => {
     expect(cut.outputs[0]!.shape).toEqual([null, 4]);
     expect(() => truncateAt(model, 'nope')).toThrow(/no layer named "nope". Layers: conv, gap, head/);
   });
+
+  it("cuts a layer called on two views at its first call (Graft's Teachable Machine export with its mirror)", () => {
+    const input = tf.input({ shape: [4, 4, 2] });
+    const mirrored = tf.layers.permute({ dims: [2, 1, 3] }).apply(input) as tf.SymbolicTensor;
+    const shared = tf.layers.conv2d({ filters: 3, kernelSize: 2, name: 'shared_conv' });
+    const [plain, other] = [input, mirrored].map((view) => tf.layers.flatten().apply(shared.apply(view)) as tf.SymbolicTensor);
+    const both = tf.model({ inputs: input, outputs: tf.layers.average().apply([plain!, other!]) as tf.SymbolicTensor });
+    const cut = truncateAt(both, 'shared_conv');
+    expect(cut.outputs[0]).toBe(shared.getOutputAt(0));
+    expect(cut.outputs[0]!.shape).toEqual([null, 3, 3, 3]);
+    both.dispose();
+  });
 });
 
 describe('loadNsfwjsMobileNetV2', () => {
