@@ -8,6 +8,7 @@ import { CATALOGUE, CATALOGUE_NAMES, isCatalogueName, type CatalogueEntry } from
 import type { MirrorRule } from '../hub/mirror.js';
 import { resolveBackbone, type ResolvedBackbone } from '../hub/resolve-backbone.js';
 import { loadKerasH5 } from '../readers/keras-h5/load-keras-h5.js';
+import { registerLayersTfjsLacks } from '../readers/subtract-layer.js';
 import { loadNsfwjsMobileNetV2 } from '../readers/tfjs-layers.js';
 
 /** Where a catalogue architecture is found: the cache, the model folders, the mirrors, and whether to download. */
@@ -71,6 +72,7 @@ async function architectureFromModelJson(path: string): Promise<tf.LayersModel> 
   if (typeof topology !== 'object' || topology === null) {
     throw new GraftError('INVALID_MODEL_DIR', `${path} has no "modelTopology" object, so it is not a TF.js layers model`);
   }
+  registerLayersTfjsLacks();
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON as {});
   } catch (cause) {

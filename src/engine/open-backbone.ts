@@ -1,3 +1,4 @@
+import { graftTfjsExportPreprocessing } from '../formats/graft-tfjs-export.js';
 import { teachableMachineScale } from '../formats/teachable-machine.js';
 import { GraftError } from '../core/errors.js';
 import type { RuntimeName } from '../core/model-format.js';
@@ -78,9 +79,11 @@ export async function openBackbone(resolved: ResolvedBackbone, options: OpenBack
       hint: `drop --layout (or pass --layout ${declaredLayout})`,
     });
   }
-  // A Teachable Machine export declares its scaling by what it is (see teachableMachineScale); flags still win.
+  // A Teachable Machine export declares its scaling by what it is (see teachableMachineScale), Graft's TF.js export its
+  // preprocessing in graft-model.json; flags still win.
   const tmScale = resolved.entry ? undefined : teachableMachineScale(resolved.location);
-  const preprocessing = preprocessingFor(resolved, { ...source.declared, ...(tmScale ? { scale: tmScale } : {}), ...options.overrides });
+  const declared = resolved.entry ? undefined : (graftTfjsExportPreprocessing(resolved.location) ?? (tmScale ? { scale: tmScale } : undefined));
+  const preprocessing = preprocessingFor(resolved, { ...source.declared, ...declared, ...options.overrides });
   const info = describe(resolved, preprocessing, source.featureDim, source.featureOutput, options.featureOutput);
   const handle: BackboneHandle = { info, onnxBytes: source.onnxBytes, onnxFeatureOutput: source.onnxFeatureOutput, load: () => loadBackbone(source, info, options) };
   return source.onnxModel ? withOnnxModel(handle, source.onnxModel) : handle;

@@ -85,15 +85,26 @@ async function assertReplaceableOnnxFile(out: string, source: string): Promise<v
   }
 }
 
-/** Runs an ONNX model's first output on `x` in onnxruntime. */
+/** Runs an ONNX model on `x` in onnxruntime: every output, laid end to end in the graph's output order. */
 export async function runOnnx(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const session = await createSession(bytes, { source: 'the converted model' });
   try {
     const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, dims) });
-    return new Float32Array(result[session.outputNames[0]!]!.data as Float32Array);
+    return concatenated(session.outputNames.map((name) => result[name]!.data as Float32Array));
   } finally {
     await session.release();
   }
+}
+
+/** The arrays laid end to end, in order. */
+export function concatenated(parts: readonly ArrayLike<number>[]): Float32Array {
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
 }
 
 /** Runs one named output of an ONNX model in onnxruntime, with its dims. */

@@ -9,7 +9,7 @@ import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { ensureTfjsBackend, warnOnFallback } from '../runtime/tfjs-backend.js';
 import { exportLayersModelToOnnx } from '../tfjs-to-onnx/layers-model-to-onnx.js';
 import type { ModelFormat } from '../core/model-format.js';
-import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnx } from './conversion-check.js';
+import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, concatenated, maxDiff, outPath, runOnnx } from './conversion-check.js';
 import type { ConversionRequest, Converter } from './conversion.js';
 import type { ConversionReport, ConvertTarget } from './conversion-report.js';
 
@@ -34,11 +34,14 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
     const outputShape = model.outputs[0]!.shape.slice(1).map((d) => d ?? -1);
     const dims = [CHECK_SAMPLES, ...inputShape];
     const x = checkInput(dims);
-    const expected = tf.tidy(() => (model.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
+    const expected = predictAll(model, x, dims);
     let bytes: number;
     let maxAbsDiff: number;
     if (request.to === 'onnx') {
-      const onnx = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
+      // One output keeps Graft's feature name; several (Graft's TF.js export: probabilities, features) keep their own.
+      const outputNames = model.outputs.length === 1 ? [FEATURE_OUTPUT] : uniqueNames(model.outputs.map((t) => t.sourceLayer.name));
+      const onnx = exportLayersModelToOnnx(model, { outputNames });
+      if (outputNames.length > 1) notes.push(`${outputNames.length} outputs, each flattened: ${outputNames.map((name, i) => `${name} [${model.outputs[i]!.shape.slice(1).join(', ')}]`).join(', ')}`);
       maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
       assertWithin(maxAbsDiff, request.tolerance, request.path);
       // A new folder, as a TF.js output makes its own.
@@ -48,7 +51,7 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
     } else {
       const staged = await saveLayersModelToDir(model, out);
       const reloaded = await loadLayersModelFromDir(out);
-      const actual = tf.tidy(() => (reloaded.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync().slice());
+      const actual = predictAll(reloaded, x, dims);
       disposeLayersModel(reloaded);
       maxAbsDiff = maxDiff(expected, actual);
       bytes = staged.bytes;
@@ -63,4 +66,23 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
   } finally {
     disposeLayersModel(model);
   }
+}
+
+/** Every output of `model` on `x`, flattened and laid end to end in output order (as runOnnx gives the ONNX model's). */
+function predictAll(model: tf.LayersModel, x: Float32Array, dims: number[]): Float32Array {
+  return tf.tidy(() => {
+    const y = model.predict(tf.tensor(x, dims));
+    return concatenated((Array.isArray(y) ? y : [y]).map((t) => t.dataSync()));
+  });
+}
+
+/** `names`, a repeated one suffixed _1, _2... (a layer can be an output twice, once per call). */
+function uniqueNames(names: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return names.map((base) => {
+    let name = base;
+    for (let i = 1; seen.has(name); i++) name = `${base}_${i}`;
+    seen.add(name);
+    return name;
+  });
 }

@@ -20,9 +20,10 @@ interface LayersDescription {
 
 /**
  * The automatic feature layer's name in the export's file name. Bump it when the rules change (2: a classifier at the
- * end is cut off, readers/feature-cut.ts), so an export of the old choice is not read.
+ * end is cut off, readers/feature-cut.ts; 3: through a mirror Average, and at the first of several outputs), so an
+ * export of the old choice is not read.
  */
-const AUTO_CHOICE = 'auto-2';
+const AUTO_CHOICE = 'auto-3';
 
 /** Builds a format's model in tfjs, cut at `featureLayer` (the format's own choice when undefined). */
 export type FeatureModelBuilder = (featureLayer: string | undefined) => Promise<tf.LayersModel>;

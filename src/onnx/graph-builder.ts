@@ -26,15 +26,19 @@ export class OnnxGraphBuilder {
   readonly initializers: TensorProto[] = [];
   private readonly usedNames = new Set<string>();
   private readonly layoutCache = new Map<string, OnnxValue>();
+  private readonly ownedConsts = new Map<object, Map<string, string>>();
 
   /**
-   * Ends the graph: flattens `output` (back in Keras/TF NHWC order) to [N, D] as `outputName` and encodes the
+   * Ends the graph: flattens each output (back in Keras/TF NHWC order) to [N, D] under its name and encodes the
    * model at opset 13. Both exporters (layers and graph models) finish this way.
    */
-  encode(output: OnnxValue, io: { graphName: string; inputName: string; inputDims: readonly (number | null)[]; outputName: string }): Uint8Array {
-    const keras = this.toKeras(output);
-    this.nodes.push(makeNode('Flatten', [keras.name], [io.outputName], { attributes: { axis: { int: 1 } } }));
-    const featureDim = keras.shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+  encode(outputs: readonly { readonly value: OnnxValue; readonly name: string }[], io: { graphName: string; inputName: string; inputDims: readonly (number | null)[] }): Uint8Array {
+    const outputInfos = outputs.map(({ value, name }) => {
+      const keras = this.toKeras(value);
+      this.nodes.push(makeNode('Flatten', [keras.name], [name], { attributes: { axis: { int: 1 } } }));
+      const featureDim = keras.shape.slice(1).reduce<number>((a, b) => a * (b ?? Number.NaN), 1);
+      return makeFloatValueInfo(name, [null, Number.isFinite(featureDim) ? featureDim : null]);
+    });
     return encodeOnnxModel({
       irVersion: 8,
       opsetImport: [{ domain: '', version: 13 }],
@@ -45,7 +49,7 @@ export class OnnxGraphBuilder {
         node: this.nodes,
         initializer: this.initializers,
         input: [makeFloatValueInfo(io.inputName, io.inputDims)],
-        output: [makeFloatValueInfo(io.outputName, [null, Number.isFinite(featureDim) ? featureDim : null])],
+        output: outputInfos,
       },
     });
   }
@@ -67,6 +71,20 @@ export class OnnxGraphBuilder {
   floatConst(base: string, dims: readonly number[], data: Float32Array): string {
     const name = this.uniqueName(base);
     this.initializers.push(makeFloatInitializer(name, dims, data));
+    return name;
+  }
+
+  /**
+   * A constant made once per `owner` (a layer) and `base`: a layer called on several tensors (one classifier on an
+   * image and on its mirror image, one backbone on two scales) keeps one copy of its weights in the file.
+   */
+  ownedFloatConst(owner: object, base: string, dims: readonly number[], data: Float32Array): string {
+    let byBase = this.ownedConsts.get(owner);
+    if (!byBase) this.ownedConsts.set(owner, (byBase = new Map()));
+    const known = byBase.get(base);
+    if (known !== undefined) return known;
+    const name = this.floatConst(base, dims, data);
+    byBase.set(base, name);
     return name;
   }
 

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
-import { truncateAt } from './tfjs-layers.js';
 
 /**
  * What a layers model may do to its classifier's scores on the way out: reshape them, drop out, activate, shift and
@@ -19,43 +18,54 @@ const GLOBAL_POOLS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
  *   not its 1 000 probabilities);
  * - so is a linear one that reads a global pooling (logits, as an ONNX classifier converted by `graft convert` ends),
  *   the rule ONNX models follow: its scores may pass range clamps (Maximum/Minimum against constants) on the way out;
+ * - the probabilities may be an Average of one classifier applied to several views (Graft's Teachable Machine export
+ *   with mirror test-time augmentation): the features are those of the first view, the image as given;
+ * - a model with several outputs is read by its first (Graft's TF.js export: the probabilities, then the features);
  * - a nested model as its last layer (Teachable Machine's head Sequential) is cut off;
  * - otherwise `otherwise` says: the whole model (a TF.js layers model: a feature model, as Teachable Machine's base),
  *   or what feeds its last layer (a Keras file).
+ * The cut is at a tensor, not a layer: a layer applied to several views has one output per view.
+ * @throws GraftError `UNSUPPORTED_MODEL` for a model with several outputs whose first is no classifier (which one holds
+ *   the features is not known), and for a single-layer model that must be cut before its last layer.
  */
 export function cutAtFeatures(model: tf.LayersModel, source: string, otherwise: 'whole' | 'before-last'): tf.LayersModel {
-  const features = classifierInput(model);
-  if (features) return truncateAt(model, features.name);
+  const features = classifierInput(model.outputs[0]!);
+  if (features) return tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_features` });
+  if (model.outputs.length > 1) {
+    const names = model.outputs.map((t) => t.sourceLayer.name);
+    throw new GraftError('UNSUPPORTED_MODEL', `${source} has ${names.length} outputs (${names.join(', ')}) and the first is no classifier, so which holds the features is not known`, {
+      hint: `pass --feature-output <layer name> naming the features (one of: ${names.join(', ')}, or any other layer)`,
+    });
+  }
   const last = model.layers.at(-1);
   if (otherwise === 'whole' && !(last instanceof tf.LayersModel)) return model;
   return cutBeforeLastLayer(model, source);
 }
 
-/** The layer a probability classifier at the end of `model` reads, or undefined where the model ends otherwise. */
-function classifierInput(model: tf.LayersModel): tf.layers.Layer | undefined {
-  const outputs = model.outputs;
-  if (outputs.length !== 1) return undefined;
-  let layer: tf.layers.Layer | undefined = outputs[0]!.sourceLayer as tf.layers.Layer;
+/** The tensor a probability classifier producing `scores` reads, or undefined where `scores` come otherwise. */
+function classifierInput(scores: tf.SymbolicTensor): tf.SymbolicTensor | undefined {
+  let tensor: tf.SymbolicTensor | undefined = scores;
   let probabilities = false;
-  for (let steps = 0; layer && steps < 16; steps++) {
+  for (let steps = 0; tensor && steps < 16; steps++) {
+    const layer = tensor.sourceLayer;
     const kind = layer.getClassName();
     const activation = activationOf(layer);
     if (kind === 'Dense' || (kind === 'Conv2D' && isOneByOne(layer))) {
-      let input = inboundLayer(layer);
-      while (input && FEATURE_TAIL.has(input.getClassName())) input = inboundLayer(input);
-      if (!input || input.getClassName() === 'InputLayer') return undefined;
-      const scores = probabilities || PROBABILITY_ACTIVATIONS.has(activation ?? '');
-      return scores || ((activation ?? 'linear') === 'linear' && readsGlobalPool(input)) ? input : undefined;
+      let input = onlyInput(tensor);
+      while (input && FEATURE_TAIL.has(input.sourceLayer.getClassName())) input = onlyInput(input);
+      if (!input || input.sourceLayer.getClassName() === 'InputLayer') return undefined;
+      const isScores = probabilities || PROBABILITY_ACTIVATIONS.has(activation ?? '');
+      return isScores || ((activation ?? 'linear') === 'linear' && readsGlobalPool(input)) ? input : undefined;
     }
-    const clamped = clampedInput(layer);
-    if (clamped) {
-      layer = clamped;
+    const next: tf.SymbolicTensor | undefined = clampedInput(tensor) ?? firstView(tensor);
+    if (next) {
+      tensor = next;
       continue;
     }
     if (!SCORE_TAIL.has(kind)) return undefined;
     if (kind === 'Softmax' || PROBABILITY_ACTIVATIONS.has(activation ?? '')) probabilities = true;
     else if (kind === 'Activation' && activation !== 'linear') return undefined;
-    layer = inboundLayer(layer);
+    tensor = onlyInput(tensor);
   }
   return undefined;
 }
@@ -74,41 +84,50 @@ function cutBeforeLastLayer(model: tf.LayersModel, source: string): tf.LayersMod
 }
 
 /**
- * The layer a range clamp reads: `layer` is a Maximum or Minimum of it and of a constant (a Rescaling with scale 0,
+ * The tensor a range clamp reads: `tensor` is a Maximum or Minimum of it and of a constant (a Rescaling with scale 0,
  * which is how the ONNX-to-layers converter writes Clip and quantization ranges).
  */
-function clampedInput(layer: tf.layers.Layer): tf.layers.Layer | undefined {
-  const kind = layer.getClassName();
+function clampedInput(tensor: tf.SymbolicTensor): tf.SymbolicTensor | undefined {
+  const kind = tensor.sourceLayer.getClassName();
   if (kind !== 'Maximum' && kind !== 'Minimum') return undefined;
-  const inbound = (layer.inboundNodes.at(-1)?.inboundLayers ?? []) as tf.layers.Layer[];
-  if (inbound.length !== 2) return undefined;
-  const [a, b] = inbound as [tf.layers.Layer, tf.layers.Layer];
+  if (tensor.inputs.length !== 2) return undefined;
+  const [a, b] = tensor.inputs as [tf.SymbolicTensor, tf.SymbolicTensor];
   if (isConstant(b) && !isConstant(a)) return a;
   if (isConstant(a) && !isConstant(b)) return b;
   return undefined;
 }
 
 /** A Rescaling with scale 0 is a constant whatever it reads (the converter makes it from a tensor of the right shape). */
-function isConstant(layer: tf.layers.Layer): boolean {
+function isConstant(tensor: tf.SymbolicTensor): boolean {
+  const layer = tensor.sourceLayer;
   return layer.getClassName() === 'Rescaling' && layer.getConfig()['scale'] === 0;
 }
 
-/** Whether `layer` is a global pooling, or a flatten or (clamped) ReLU of one: the pooled features a head reads. */
-function readsGlobalPool(layer: tf.layers.Layer): boolean {
-  let current: tf.layers.Layer | undefined = layer;
+/**
+ * The first input of an Average of one layer's outputs (test-time augmentation: the same classifier on the image and
+ * on other views of it), or undefined for any other tensor.
+ */
+function firstView(tensor: tf.SymbolicTensor): tf.SymbolicTensor | undefined {
+  if (tensor.sourceLayer.getClassName() !== 'Average' || tensor.inputs.length < 2) return undefined;
+  const [first, ...rest] = tensor.inputs as [tf.SymbolicTensor, ...tf.SymbolicTensor[]];
+  return rest.every((view) => view.sourceLayer === first.sourceLayer) ? first : undefined;
+}
+
+/** Whether `tensor` is a global pooling, or a flatten or (clamped) ReLU of one: the pooled features a head reads. */
+function readsGlobalPool(tensor: tf.SymbolicTensor): boolean {
+  let current: tf.SymbolicTensor | undefined = tensor;
   for (let steps = 0; current && steps < 4; steps++) {
-    const kind = current.getClassName();
+    const kind = current.sourceLayer.getClassName();
     if (GLOBAL_POOLS.has(kind)) return true;
     if (kind !== 'Flatten' && kind !== 'ReLU' && !FEATURE_TAIL.has(kind)) return false;
-    current = inboundLayer(current);
+    current = onlyInput(current);
   }
   return false;
 }
 
-/** The one layer feeding `layer` (through its last call), or undefined where there are none or several. */
-function inboundLayer(layer: tf.layers.Layer): tf.layers.Layer | undefined {
-  const inbound = layer.inboundNodes.at(-1)?.inboundLayers ?? [];
-  return inbound.length === 1 ? (inbound[0] as tf.layers.Layer) : undefined;
+/** The one tensor the layer call that made `tensor` read, or undefined where it read none or several. */
+function onlyInput(tensor: tf.SymbolicTensor): tf.SymbolicTensor | undefined {
+  return tensor.inputs.length === 1 ? tensor.inputs[0] : undefined;
 }
 
 function activationOf(layer: tf.layers.Layer): string | undefined {

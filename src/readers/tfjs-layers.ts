@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../core/errors.js';
+import { registerLayersTfjsLacks } from './subtract-layer.js';
 import { groupByteLength, readLayersModelDir, validateModelJson, type LayersModelJson } from './tfjs-layers-files.js';
 
 // The folder's files are read and hashed in tfjs-layers-files.ts (no tfjs); re-exported for existing callers.
@@ -43,6 +44,7 @@ export async function loadLayersModelFromArtifacts(modelJson: LayersModelJson, w
       convertedBy: modelJson.convertedBy ?? null,
     }),
   };
+  registerLayersTfjsLacks();
   try {
     return await tf.loadLayersModel(handler);
   } catch (error) {
@@ -97,7 +99,8 @@ export async function loadNsfwjsMobileNetV2(): Promise<{ model: tf.LayersModel; 
 /**
  * Returns a model that shares `model`'s layers and weights and outputs `layerName`'s output.
  * Layers inside nested models (a Sequential wrapping a Functional model, as Teachable Machine exports)
- * are found too. Disposing the result disposes the shared weights, so dispose only one of the two.
+ * are found too; a layer called more than once is cut at its first call. Disposing the result disposes the shared
+ * weights, so dispose only one of the two.
  *
  * @throws GraftError `INVALID_CONFIG` when no layer has that name (the message lists the names).
  */
@@ -109,7 +112,9 @@ export function truncateAt(model: tf.LayersModel, layerName: string): tf.LayersM
       hint: 'pass one of the layer names above as the feature layer',
     });
   }
-  const output = layer.output;
+  // A layer applied to several views (Graft's Teachable Machine export with its mirror) has an output per call: the
+  // first, the image as given (tfjs's `layer.output` refuses such a layer).
+  const output = layer.inboundNodes.length > 1 && !(layer instanceof tf.LayersModel) ? layer.getOutputAt(0) : layer.output;
   if (Array.isArray(output)) {
     throw new GraftError('UNSUPPORTED_MODEL', `Layer "${layerName}" has ${output.length} outputs; a feature layer must have one.`);
   }

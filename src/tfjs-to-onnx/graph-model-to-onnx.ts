@@ -99,7 +99,7 @@ export function exportGraphModelToOnnx(modelJson: GraphModelJson, weights: Uint8
   const output = resolveNode(outputNode);
   if (output.kind !== 'value') throw unsupported(nodes.get(outputNode)!, 'it is a constant, not computed from the input');
   if (placeholder === undefined) throw unsupported(nodes.get(outputNode)!, 'it does not depend on the graph input');
-  return builder.encode(output.value, { graphName: 'tfjs_graph_model', inputName, inputDims: [null, ...options.inputShape], outputName });
+  return builder.encode([{ value: output.value, name: outputName }], { graphName: 'tfjs_graph_model', inputName, inputDims: [null, ...options.inputShape] });
 }
 
 /** Every weight as float32/int32 data, dequantized by tfjs itself so values match what tfjs runs. */

@@ -1,18 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraftError } from '../core/errors.js';
 import type { OnnxGraphBuilder, OnnxValue } from '../onnx/graph-builder.js';
+import { pair, requireChannelsLast, single, str, unsupported, weight, weightData, type Emitter, type Shape } from './layer-emitter-support.js';
+import { MERGE_EMITTERS } from './merge-emitters.js';
 
 /**
- * ONNX emitters for the Keras layers MobileNetV2-style backbones use (one function per layer class).
- * Each takes the layer's input values and returns its output value; `outShape` is the Keras output
+ * ONNX emitters for the standard Keras layers image models use (one function per layer class; the merge layers in
+ * merge-emitters.ts). Each takes the layer's input values and returns its output value; `outShape` is the Keras output
  * shape tfjs inferred, used to check our arithmetic and to carry static shapes forward.
  */
-type Shape = readonly (number | null)[];
-type Emitter = (b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape) => OnnxValue;
-
-/** A layer's config as tfjs serialises it (camelCase keys). */
-type Config = Readonly<Record<string, unknown>>;
-
 const EMITTERS: Readonly<Record<string, Emitter>> = {
   InputLayer: (_b, _layer, inputs) => single(inputs),
   Dropout: (_b, _layer, inputs) => single(inputs), // inference: identity
@@ -21,8 +16,9 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
   BatchNormalization: emitBatchNorm,
   ReLU: emitRelu,
   Activation: (b, layer, inputs) => emitActivation(b, layer, single(inputs), str(layer, 'activation')),
-  Add: emitAdd,
+  Softmax: emitSoftmaxLayer,
   ZeroPadding2D: emitZeroPadding,
+  Cropping2D: emitCropping,
   AveragePooling2D: emitPool,
   MaxPooling2D: emitPool,
   GlobalAveragePooling2D: emitGlobalPool,
@@ -42,14 +38,11 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
     const x = single(inputs);
     return { ...x, name: b.node('Elu', [x.name], layer.name, { alpha: { float: Number(layer.getConfig()['alpha'] ?? 1) } }) };
   },
-  Multiply: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Mul'),
-  Maximum: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Max'),
-  Minimum: (b, layer, inputs, outShape) => emitElementwise(b, layer, inputs, outShape, 'Min'),
-  Concatenate: emitConcatenate,
   SeparableConv2D: emitSeparableConv,
   Rescaling: emitRescaling,
   Permute: emitPermute,
   UpSampling2D: emitUpSampling,
+  ...MERGE_EMITTERS,
 };
 
 /** Names of the Keras layer classes the exporter supports (for messages and docs). */
@@ -73,14 +66,15 @@ function emitConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly 
   const [kh, kw, inChannels, outPerGroup] = kernel.shape as [number, number, number, number];
   const dilations = pair(layer, 'dilationRate');
   const strides = pair(layer, 'strides');
-  const kernelName = b.floatConst(
+  const kernelName = b.ownedFloatConst(
+    layer,
     `${layer.name}/kernel`,
     // ONNX wants [out, in/group, kh, kw]; a depthwise output channel is c * multiplier + m, as in TF.
     isDepthwise ? [inChannels * outPerGroup, 1, kh, kw] : [outPerGroup, inChannels, kh, kw],
     tf.tidy(() => tf.transpose(kernel, isDepthwise ? [2, 3, 0, 1] : [3, 2, 0, 1]).dataSync() as Float32Array),
   );
   const convInputs = [x.name, kernelName];
-  if (layer.getConfig()['useBias'] === true) convInputs.push(b.floatConst(`${layer.name}/bias`, [outChannels(kernel, isDepthwise)], weightData(layer, 'bias')));
+  if (layer.getConfig()['useBias'] === true) convInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [outChannels(kernel, isDepthwise)], weightData(layer, 'bias')));
   const name = b.node('Conv', convInputs, layer.name, {
     kernel_shape: { ints: [kh, kw] },
     strides: { ints: strides },
@@ -138,10 +132,10 @@ function emitBatchNorm(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: read
     'BatchNormalization',
     [
       x.name,
-      b.floatConst(`${layer.name}/gamma`, [channels], gamma),
-      b.floatConst(`${layer.name}/beta`, [channels], beta),
-      b.floatConst(`${layer.name}/moving_mean`, [channels], mean),
-      b.floatConst(`${layer.name}/moving_variance`, [channels], weightData(layer, 'moving_variance')),
+      b.ownedFloatConst(layer, `${layer.name}/gamma`, [channels], gamma),
+      b.ownedFloatConst(layer, `${layer.name}/beta`, [channels], beta),
+      b.ownedFloatConst(layer, `${layer.name}/moving_mean`, [channels], mean),
+      b.ownedFloatConst(layer, `${layer.name}/moving_variance`, [channels], weightData(layer, 'moving_variance')),
     ],
     layer.name,
     { epsilon: { float: Number(config['epsilon'] ?? 1e-3) } },
@@ -213,33 +207,15 @@ function clip(b: OnnxGraphBuilder, base: string, x: OnnxValue, min: number, max:
   return { ...x, name: b.node('Clip', [x.name, lo, hi], base) };
 }
 
-function emitAdd(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
-  return emitElementwise(b, layer, inputs, outShape, 'Add');
-}
-
-/** Add / Multiply / Maximum / Minimum of same-shaped inputs (Keras merge layers do not broadcast). */
-function emitElementwise(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape, op: 'Add' | 'Mul' | 'Max' | 'Min'): OnnxValue {
-  if (inputs.length < 2) throw unsupported(layer, `${layer.getClassName()} needs at least 2 inputs, got ${inputs.length}`);
-  // Operands must share a layout: rank-4 ones go NCHW, the rest are already in Keras order.
-  const aligned = inputs.map((v) => (v.shape.length === 4 ? b.toNchw(v) : b.toKeras(v)));
-  let acc = aligned[0]!;
-  for (let i = 1; i < aligned.length; i++) {
-    acc = { name: b.node(op, [acc.name, aligned[i]!.name], layer.name), shape: outShape, isNchw: acc.isNchw };
-  }
-  return acc;
-}
-
-/** Concatenate along a Keras (NHWC) axis; on NCHW values the channel axis -1/3 becomes 1, H 2, W 3. */
-function emitConcatenate(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
-  if (inputs.length < 2) throw unsupported(layer, `Concatenate needs at least 2 inputs, got ${inputs.length}`);
-  const rank = outShape.length;
-  const configured = Number(layer.getConfig()['axis'] ?? -1);
-  const axis = configured < 0 ? rank + configured : configured;
-  if (!Number.isInteger(axis) || axis < 1 || axis >= rank) throw unsupported(layer, `Concatenate axis ${configured} of a rank-${rank} tensor is not supported`);
-  const isNchw = rank === 4;
-  const aligned = inputs.map((v) => (isNchw ? b.toNchw(v) : b.toKeras(v)));
-  const onnxAxis = isNchw ? [0, 2, 3, 1][axis]! : axis;
-  return { name: b.node('Concat', aligned.map((v) => v.name), layer.name, { axis: { int: onnxAxis } }), shape: outShape, isNchw };
+/** The Softmax layer: over its Keras axis (default the last), which is axis 1, 2 or 3 while a rank-4 value is NCHW. */
+function emitSoftmaxLayer(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  const x = single(inputs);
+  const rank = x.shape.length;
+  const configured = layer.getConfig()['axis'] ?? -1;
+  const axis = typeof configured === 'number' && configured < 0 ? rank + configured : configured;
+  if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < 1 || axis >= rank) throw unsupported(layer, `Softmax axis ${JSON.stringify(configured)} of a rank-${rank} tensor is not supported (one axis, not the batch)`);
+  const onnxAxis = x.isNchw && rank === 4 ? [0, 2, 3, 1][axis]! : axis;
+  return { name: b.node('Softmax', [x.name], layer.name, { axis: { int: onnxAxis } }), shape: outShape, isNchw: x.isNchw };
 }
 
 /** SeparableConv2D = depthwise conv (strides, padding, dilation, depth multiplier) then a 1x1 pointwise conv with the bias. */
@@ -254,7 +230,7 @@ function emitSeparableConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: 
   const strides = pair(layer, 'strides');
   const depthwiseName = b.node(
     'Conv',
-    [x.name, b.floatConst(`${layer.name}/depthwise_kernel`, [inChannels * multiplier, 1, kh, kw], tf.tidy(() => tf.transpose(depthwise, [2, 3, 0, 1]).dataSync() as Float32Array))],
+    [x.name, b.ownedFloatConst(layer, `${layer.name}/depthwise_kernel`, [inChannels * multiplier, 1, kh, kw], tf.tidy(() => tf.transpose(depthwise, [2, 3, 0, 1]).dataSync() as Float32Array))],
     `${layer.name}/depthwise`,
     {
       kernel_shape: { ints: [kh, kw] },
@@ -264,8 +240,8 @@ function emitSeparableConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: 
       group: { int: inChannels },
     },
   );
-  const pointwiseInputs = [depthwiseName, b.floatConst(`${layer.name}/pointwise_kernel`, [filters, midChannels, 1, 1], tf.tidy(() => tf.transpose(pointwise, [3, 2, 0, 1]).dataSync() as Float32Array))];
-  if (layer.getConfig()['useBias'] === true) pointwiseInputs.push(b.floatConst(`${layer.name}/bias`, [filters], weightData(layer, 'bias')));
+  const pointwiseInputs = [depthwiseName, b.ownedFloatConst(layer, `${layer.name}/pointwise_kernel`, [filters, midChannels, 1, 1], tf.tidy(() => tf.transpose(pointwise, [3, 2, 0, 1]).dataSync() as Float32Array))];
+  if (layer.getConfig()['useBias'] === true) pointwiseInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [filters], weightData(layer, 'bias')));
   const name = b.node('Conv', pointwiseInputs, layer.name, { kernel_shape: { ints: [1, 1] } });
   return emitActivation(b, layer, { name, shape: outShape, isNchw: true }, str(layer, 'activation'));
 }
@@ -313,20 +289,36 @@ function emitUpSampling(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: rea
 function emitZeroPadding(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
   requireChannelsLast(layer);
   const x = b.toNchw(single(inputs));
-  const padding = layer.getConfig()['padding'];
-  const [[top, bottom], [left, right]] = normalisePadding(layer, padding);
+  const [[top, bottom], [left, right]] = normalisePadding(layer, 'padding');
   const pads = b.int64Const(`${layer.name}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
   return { name: b.node('Pad', [x.name, pads], layer.name, { mode: { string: 'constant' } }), shape: outShape, isNchw: true };
 }
 
-function normalisePadding(layer: tf.layers.Layer, padding: unknown): [[number, number], [number, number]] {
-  if (typeof padding === 'number') return [[padding, padding], [padding, padding]];
-  if (Array.isArray(padding) && padding.length === 2) {
-    const [h, w] = padding as unknown[];
+/**
+ * Cropping2D: a Slice of H and W on the NCHW value. Ends count from the far edge (-bottom, -right), so no static size
+ * is needed; a side cropped by 0 ends at the edge.
+ */
+function emitCropping(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
+  requireChannelsLast(layer);
+  const x = b.toNchw(single(inputs));
+  const [[top, bottom], [left, right]] = normalisePadding(layer, 'cropping');
+  const toEdge = Number.MAX_SAFE_INTEGER; // ONNX Slice clamps ends past the edge
+  const starts = b.int64Const(`${layer.name}/starts`, [top, left]);
+  const ends = b.int64Const(`${layer.name}/ends`, [bottom > 0 ? -bottom : toEdge, right > 0 ? -right : toEdge]);
+  const axes = b.int64Const(`${layer.name}/axes`, [2, 3]);
+  return { name: b.node('Slice', [x.name, starts, ends, axes], layer.name), shape: outShape, isNchw: true };
+}
+
+/** ZeroPadding2D's `padding` and Cropping2D's `cropping`: n, [h, w] or [[top, bottom], [left, right]]. */
+function normalisePadding(layer: tf.layers.Layer, key: 'padding' | 'cropping'): [[number, number], [number, number]] {
+  const value: unknown = layer.getConfig()[key];
+  if (typeof value === 'number') return [[value, value], [value, value]];
+  if (Array.isArray(value) && value.length === 2) {
+    const [h, w] = value as unknown[];
     if (typeof h === 'number' && typeof w === 'number') return [[h, h], [w, w]];
     if (Array.isArray(h) && Array.isArray(w)) return [[Number(h[0]), Number(h[1])], [Number(w[0]), Number(w[1])]];
   }
-  throw unsupported(layer, `ZeroPadding2D padding ${JSON.stringify(padding)} is not understood`);
+  throw unsupported(layer, `${key} ${JSON.stringify(value)} is not understood`);
 }
 
 function emitPool(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly OnnxValue[], outShape: Shape): OnnxValue {
@@ -370,47 +362,8 @@ function emitDense(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly
   const x = b.toKeras(single(inputs));
   const kernel = weight(layer, 'kernel');
   const [inUnits, units] = kernel.shape as [number, number];
-  const w = b.floatConst(`${layer.name}/kernel`, [inUnits, units], kernel.dataSync() as Float32Array);
+  const w = b.ownedFloatConst(layer, `${layer.name}/kernel`, [inUnits, units], kernel.dataSync() as Float32Array);
   let name = b.node('MatMul', [x.name, w], `${layer.name}/matmul`);
-  if (layer.getConfig()['useBias'] === true) name = b.node('Add', [name, b.floatConst(`${layer.name}/bias`, [units], weightData(layer, 'bias'))], layer.name);
+  if (layer.getConfig()['useBias'] === true) name = b.node('Add', [name, b.ownedFloatConst(layer, `${layer.name}/bias`, [units], weightData(layer, 'bias'))], layer.name);
   return emitActivation(b, layer, { name, shape: outShape, isNchw: false }, str(layer, 'activation'));
-}
-
-/** A layer's weight by its Keras role (`kernel`, `bias`, `gamma`, ...), matched on the variable name. */
-function weight(layer: tf.layers.Layer, role: string): tf.Tensor {
-  const variable = layer.weights.find((w) => w.originalName === role || w.originalName.endsWith(`/${role}`));
-  if (!variable) throw unsupported(layer, `weight "${role}" not found (weights: ${layer.weights.map((w) => w.originalName).join(', ')})`);
-  return variable.read();
-}
-
-function weightData(layer: tf.layers.Layer, role: string): Float32Array {
-  return Float32Array.from(weight(layer, role).dataSync());
-}
-
-function single(inputs: readonly OnnxValue[]): OnnxValue {
-  if (inputs.length !== 1) throw new GraftError('UNSUPPORTED_MODEL', `Expected one input, got ${inputs.length}.`);
-  return inputs[0]!;
-}
-
-function str(layer: tf.layers.Layer, key: string): string {
-  const value = layer.getConfig()[key];
-  return typeof value === 'string' ? value : String(value ?? 'linear');
-}
-
-function pair(layer: tf.layers.Layer, key: string): number[] {
-  const value: unknown = layer.getConfig()[key];
-  const list = typeof value === 'number' ? [value, value] : Array.isArray(value) ? value.map(Number) : [];
-  if (list.length !== 2 || list.some((n) => !Number.isInteger(n) || n < 1)) throw unsupported(layer, `${key} ${JSON.stringify(value)} is not a pair of positive integers`);
-  return list;
-}
-
-function requireChannelsLast(layer: tf.layers.Layer): void {
-  const format = (layer.getConfig() as Config)['dataFormat'];
-  if (format !== undefined && format !== 'channelsLast') throw unsupported(layer, `dataFormat "${String(format)}" is not supported (only channelsLast)`);
-}
-
-function unsupported(layer: tf.layers.Layer, why: string): GraftError {
-  return new GraftError('UNSUPPORTED_MODEL', `Cannot export ${layer.getClassName()} layer "${layer.name}" to ONNX: ${why}.`, {
-    hint: 'export a model truncated before this layer (truncateAt), or convert the model with tf2onnx in Python',
-  });
 }

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GraftError } from '../../src/core/errors.js';
+import { retrace } from '../../src/onnx-to-layers/view-layers.js';
 import { cutAtFeatures } from '../../src/readers/feature-cut.js';
 import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
@@ -74,6 +76,45 @@ describe('cutAtFeatures: the features of a layers model given without a feature 
     const head = tf.sequential({ name: 'head', layers: [tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu' }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     const whole = tf.sequential({ layers: [base, head] });
     expect(cut(whole).dim).toBe(8);
+  });
+
+  it("reads Graft's exports: a mirror Average of one classifier gives the image's own features; two outputs, the first's", () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const mirror = tf.layers.permute({ dims: [2, 1, 3], name: 'mirror_view' }).apply(input) as tf.SymbolicTensor;
+    const classifierInput = tf.input({ shape: [16, 16, 3] });
+    const features = trunk(classifierInput);
+    const probs = tf.layers.dense({ units: 5, name: 'logits' }).apply(features) as tf.SymbolicTensor;
+    const classifier = tf.model({ inputs: classifierInput, outputs: [tf.layers.softmax({ name: 'probabilities' }).apply(probs) as tf.SymbolicTensor, features] });
+    const [plain, plainFeatures] = retrace(classifier, input);
+    const [mirrored] = retrace(classifier, mirror);
+    const tta = tf.layers.average({ name: 'tta' }).apply([plain!, mirrored!]) as tf.SymbolicTensor;
+    // Teachable Machine's: one output, the views' probabilities averaged. The cut is the plain view's pool, not the mirror's.
+    const tm = cutAtFeatures(tf.model({ inputs: input, outputs: tta }), 'tm', 'whole');
+    expect(tm.outputs[0]).toBe(plainFeatures);
+    expect(tm.layers.map((layer) => layer.name)).not.toContain('mirror_view');
+    // TF.js export's: the probabilities, then the features.
+    expect(cutAtFeatures(tf.model({ inputs: input, outputs: [plain!, plainFeatures!] }), 'tfjs', 'whole').outputs).toEqual([plainFeatures]);
+    // An Average of two different classifiers is no mirror: the model stays whole.
+    const other = tf.layers.dense({ units: 5, activation: 'softmax' }).apply(plainFeatures!) as tf.SymbolicTensor;
+    const ensemble = tf.model({ inputs: input, outputs: tf.layers.average().apply([plain!, other]) as tf.SymbolicTensor });
+    expect(cutAtFeatures(ensemble, 'ensemble', 'whole')).toBe(ensemble);
+  });
+
+  it('refuses several outputs when the first is no classifier, naming them and the flag that picks one', () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const pooled = trunk(input);
+    const embedding = tf.layers.dense({ units: 4, activation: 'relu', name: 'embedding' }).apply(pooled) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [embedding, pooled] });
+    const error = (() => {
+      try {
+        cutAtFeatures(model, 'two.json', 'whole');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(GraftError);
+    expect((error as GraftError).message).toMatch(/two\.json has 2 outputs \(embedding, pool\)/);
+    expect((error as GraftError).hint).toMatch(/--feature-output <layer name>/);
   });
 
   const v1Layers = join(sharedDir, 'models/mobilenet-v1-025-tfjs/layers');

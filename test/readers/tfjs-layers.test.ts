@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend, ensureTfjsBackendChoice } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
+import { saveLayersModelToDir } from '../../src/readers/save-layers-model.js';
+import { Subtract } from '../../src/readers/subtract-layer.js';
 import { layersModelDirSha256, loadLayersModelFromDir, loadNsfwjsMobileNetV2, truncateAt } from '../../src/readers/tfjs-layers.js';
 import { tfjsModelDirSha256 } from '../../src/readers/tfjs-model-dir.js';
 import { CATALOGUE } from '../../src/hub/catalogue.js';
@@ -151,11 +153,44 @@ describe('loadLayersModelFromDir', () => {
   });
 });
 
+describe('Keras layers TensorFlow.js lacks', () => {
+  it("loads a model.json with Keras's Subtract layer (tfjs alone: 'Unknown layer: Subtract')", async () => {
+    const a = tf.input({ shape: [3] });
+    const b = tf.layers.dense({ units: 3, name: 'b' }).apply(a) as tf.SymbolicTensor;
+    const source = tf.model({ inputs: a, outputs: new Subtract({ name: 'diff' }).apply([a, b]) as tf.SymbolicTensor });
+    const dir = join(work, 'subtract');
+    await saveLayersModelToDir(source, dir);
+    const loaded = await loadLayersModelFromDir(dir);
+    try {
+      expect(loaded.layers.map((layer) => layer.getClassName())).toContain('Subtract');
+      const x = tf.tensor2d([[1, -2, 3]]);
+      const [expected, actual] = [source, loaded].map((m) => Array.from((m.predict(x) as tf.Tensor).dataSync()));
+      expect(actual).toEqual(expected);
+      x.dispose();
+    } finally {
+      loaded.dispose();
+      source.dispose();
+    }
+  });
+});
+
 describe('truncateAt', () => {
   it('outputs an inner layer and lists the layer names when the name is wrong', () => {
     const cut = truncateAt(model, 'gap');
     expect(cut.outputs[0]!.shape).toEqual([null, 4]);
     expect(() => truncateAt(model, 'nope')).toThrow(/no layer named "nope". Layers: conv, gap, head/);
+  });
+
+  it("cuts a layer called on two views at its first call (Graft's Teachable Machine export with its mirror)", () => {
+    const input = tf.input({ shape: [4, 4, 2] });
+    const mirrored = tf.layers.permute({ dims: [2, 1, 3] }).apply(input) as tf.SymbolicTensor;
+    const shared = tf.layers.conv2d({ filters: 3, kernelSize: 2, name: 'shared_conv' });
+    const [plain, other] = [input, mirrored].map((view) => tf.layers.flatten().apply(shared.apply(view)) as tf.SymbolicTensor);
+    const both = tf.model({ inputs: input, outputs: tf.layers.average().apply([plain!, other!]) as tf.SymbolicTensor });
+    const cut = truncateAt(both, 'shared_conv');
+    expect(cut.outputs[0]).toBe(shared.getOutputAt(0));
+    expect(cut.outputs[0]!.shape).toEqual([null, 3, 3, 3]);
+    both.dispose();
   });
 });
 

@@ -2,9 +2,13 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { GraftError } from '../../src/core/errors.js';
+import { decodeOnnxModel } from '../../src/onnx/onnx-model.js';
+import { resampleLayers, retrace } from '../../src/onnx-to-layers/view-layers.js';
+import { Subtract } from '../../src/readers/subtract-layer.js';
 import { loadLayersModelFromDir, truncateAt } from '../../src/readers/tfjs-layers.js';
 import { exportLayersModelToOnnx } from '../../src/tfjs-to-onnx/layers-model-to-onnx.js';
 import { loadImageBatch } from '../support.js';
@@ -159,5 +163,63 @@ describe.skipIf(!existsSync(tmBaseDir))('exportLayersModelToOnnx: Teachable Mach
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe("exportLayersModelToOnnx: the layers Graft's Teachable Machine and TF.js exports are made of", () => {
+  it('matches tfjs for Dense on rank 3 and 4, Cropping2D, Permute, a shared classifier on a mirror view, Softmax, Average, Subtract', async () => {
+    // As teachableMachineModels builds it: Dense(3) on the channels, a centre crop, the resize and mirror as Permute +
+    // Dense on rank-4 tensors, one classifier applied to both views, the probabilities averaged.
+    const image = tf.input({ shape: [11, 10, 3] });
+    const scaled = tf.layers.dense({ units: 3, name: 'scale' }).apply(image) as tf.SymbolicTensor; // mixes channels
+    const cropped = tf.layers.cropping2D({ cropping: [[1, 2], [0, 3]], name: 'crop' }).apply(scaled) as tf.SymbolicTensor; // 8 x 7
+    const square = tf.layers.cropping2D({ cropping: [0, 1], name: 'crop_w' }).apply(cropped) as tf.SymbolicTensor; // 8 x 5
+    const padded = tf.layers.zeroPadding2d({ padding: [[0, 0], [2, 1]], name: 'pad' }).apply(square) as tf.SymbolicTensor; // 8 x 8
+    const plain = resampleLayers(padded, { from: 8, to: 6, name: 'plain' });
+    const mirror = resampleLayers(padded, { from: 8, to: 6, mirror: true, name: 'mirror' });
+    const classifierInput = tf.input({ shape: [6, 6, 3] });
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(classifierInput) as tf.SymbolicTensor;
+    const attention = tf.layers.softmax({ axis: -1, name: 'attention' }).apply(conv) as tf.SymbolicTensor; // over channels: NCHW's axis 1 inside
+    const conv2 = tf.layers.conv2d({ filters: 4, kernelSize: 1, name: 'conv2' }).apply(conv) as tf.SymbolicTensor;
+    const diff = new Subtract({ name: 'diff' }).apply([conv2, attention]) as tf.SymbolicTensor;
+    const rows = tf.layers.reshape({ targetShape: [16, 4], name: 'rows' }).apply(diff) as tf.SymbolicTensor;
+    const mixed = tf.layers.dense({ units: 2, activation: 'relu', name: 'mixed' }).apply(rows) as tf.SymbolicTensor; // rank 3
+    const pooled = tf.layers.flatten({ name: 'flat' }).apply(mixed) as tf.SymbolicTensor;
+    const probabilities = tf.layers.dense({ units: 3, name: 'logits' }).apply(pooled) as tf.SymbolicTensor;
+    const softmax = tf.layers.softmax({ name: 'probabilities' }).apply(probabilities) as tf.SymbolicTensor; // tfjs's default axis, 1
+    const classifier = tf.model({ inputs: classifierInput, outputs: [softmax, pooled] }); // as Graft's: probabilities, features
+    const [p, plainFeatures] = retrace(classifier, plain);
+    const [m] = retrace(classifier, mirror);
+    const average = tf.layers.average({ name: 'tta' }).apply([p!, m!, p!]) as tf.SymbolicTensor; // three inputs: 1/3 each
+    const model = tf.model({ inputs: image, outputs: average });
+    const x = tf.randomUniform([2, 11, 10, 3], -1, 1, 'float32', 23).dataSync() as Float32Array;
+    const { maxAbsDiff, dim } = await layersExportVsTfjs(model, x, 2);
+    console.log(`Graft export layers: max abs diff ${maxAbsDiff.toExponential(2)}`);
+    expect(dim).toBe(3);
+    expect(maxAbsDiff).toBeLessThanOrEqual(1e-6);
+    // The views answer apart, so a mirror or an average computed wrong would show.
+    const views = tf.tidy(() => (tf.model({ inputs: image, outputs: [p!, m!] }).predict(tf.tensor4d(x, [2, 11, 10, 3])) as tf.Tensor[]).map((t) => t.dataSync().slice()));
+    expect(Math.max(...views[0]!.map((v, i) => Math.abs(v - views[1]![i]!)))).toBeGreaterThan(1e-3);
+    const features = tf.model({ inputs: image, outputs: [average, plainFeatures!] });
+    // Several outputs, named: the probabilities, then the features (Graft's TF.js export).
+    const onnx = exportLayersModelToOnnx(features, { outputNames: ['probabilities', 'features'] });
+    // The classifier runs on both views from one copy of its weights.
+    const initializers = decodeOnnxModel(onnx, 'the export').graph!.initializer!.map((t) => t.name);
+    expect(initializers.filter((name) => /^(conv|logits)\//.test(name!))).toEqual(['conv/kernel', 'conv/bias', 'logits/kernel', 'logits/bias']);
+    const session = await InferenceSession.create(onnx);
+    try {
+      const result = await session.run({ input: new Tensor('float32', x, [2, 11, 10, 3]) });
+      const expected = tf.tidy(() => (features.predict(tf.tensor4d(x, [2, 11, 10, 3])) as tf.Tensor[]).map((t) => t.dataSync().slice()));
+      expect(session.outputNames).toEqual(['probabilities', 'features']);
+      expect(result['features']!.dims).toEqual([2, 32]);
+      for (const [i, name] of ['probabilities', 'features'].entries()) {
+        const actual = result[name]!.data as Float32Array;
+        expect(Math.max(...actual.map((v, j) => Math.abs(v - expected[i]![j]!)))).toBeLessThanOrEqual(1e-5);
+      }
+    } finally {
+      await session.release();
+    }
+    expect(() => exportLayersModelToOnnx(features)).toThrow(/2 outputs \(tta, flat\)/);
+    model.dispose();
   });
 });

@@ -1,9 +1,11 @@
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convertModel } from '../../src/convert/convert-model.js';
 import { exportTeachableMachine, TEACHABLE_MACHINE_METADATA_FILE, type TeachableMachineExport } from '../../src/model/export-teachable-machine.js';
+import { exportTfjs } from '../../src/model/export-tfjs.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { readModelDir } from '../../src/model/manifest.js';
 import { unwrapMirrorTta } from '../../src/onnx/mirror-tta.js';
@@ -81,6 +83,30 @@ describe.skipIf(!hasShared)('graft export --to teachable-machine', () => {
       disposeLayersModel(tm);
       await graft.dispose();
     }
+  });
+
+  it('the Teachable Machine and TF.js exports read back: graft convert --to onnx checks them, and they train as backbones', async () => {
+    const started = performance.now();
+    const tfjs = await exportTfjs(modelDir, { out: join(root, 'model-tfjs') });
+    // Converted whole: the Teachable Machine model's mirror views and the TF.js model's two outputs.
+    const tmOnnx = await convertModel(join(exported.out, 'model.json'), { to: 'onnx', out: join(root, 'tm.onnx') });
+    const tfjsOnnx = await convertModel(join(tfjs.out, 'model.json'), { to: 'onnx', out: join(root, 'tfjs.onnx') });
+    for (const report of [tmOnnx, tfjsOnnx]) expect(report.check.maxAbsDiff).toBeLessThanOrEqual(report.check.tolerance);
+    expect(tfjsOnnx.notes).toContainEqual(expect.stringMatching(/^2 outputs, each flattened: \S+ \[2\], graft_scale_pairs \[2560\]$/));
+    // Each of the classifier's layers is called on 2 scales x 2 views, its weights stored once (10.3 MB of weights.bin).
+    expect(tmOnnx.wrote.bytes).toBeLessThan(1.2 * (await stat(join(exported.out, 'weights.bin'))).size);
+    // As backbones, no flag needed: the features the classifier reads (the two scales' 2 x 1280), not its probabilities,
+    // with the scale each folder declares (metadata.json's Teachable Machine input; graft-model.json's preprocessing).
+    const data = join(root, 'train');
+    for (const [name, backbone, scale] of [
+      ['from-tm', join(exported.out, 'model.json'), '-1..1'],
+      ['from-tfjs', join(tfjs.out, 'model.json'), 'imagenet'],
+    ] as const) {
+      const result = await train({ train: data, backbone, out: join(root, name), cacheDir: join(root, 'cache'), offline: true, config: { multiScale: false, mirror: 'off', tta: 'off' } });
+      expect({ name, dim: result.backbone.featureDim, scale: result.backbone.preprocessing.scale }).toEqual({ name, dim: 2560, scale });
+      expect(result.images.train).toBe(8);
+    }
+    console.log(`exports as backbones: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 
   it("a float model gives Graft's own answers to 1e-4: the scale and the mirror image are exact", async () => {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
 import { disposeLayersModel } from '../dispose-layers-model.js';
+import { registerLayersTfjsLacks } from '../subtract-layer.js';
 import { attrString, attrStringList, openHdf5, type Hdf5Group } from './hdf5-file.js';
 import { toTfjsModelConfig } from './keras-config.js';
 import { assignKerasH5Weights, readKerasH5Weights } from './keras-weights.js';
@@ -49,6 +50,7 @@ export async function loadKerasH5(path: string): Promise<KerasH5Model> {
       throw new GraftError('INVALID_MODEL_DIR', `The model_config attribute of ${file.path} is not valid JSON.`, { cause: error, hint: 'save the model again' });
     }
     const config = toTfjsModelConfig(parsed, kerasVersion);
+    registerLayersTfjsLacks();
     try {
       model = await tf.models.modelFromJSON(config as tf.io.ModelJSON['modelTopology'] as {});
     } catch (error) {
