@@ -1,20 +1,24 @@
 // `graft export --to teachable-machine`: how the exported model scores when fed as Teachable Machine's and ml5's
 // libraries feed it, against `graft eval` of the same model directory on the same test folder, and its cost.
 // Usage: npm run build && node bench/teachable-machine.mjs [--datasets hymenoptera,flowers12] [--backbones int8,tm]
-//          [--seeds 1,2,3] [--out bench/out/teachable-machine.jsonl]
+//          [--seeds 1,2,3] [--tfjs] [--out bench/out/teachable-machine.jsonl]
+// --tfjs also scores `graft export --to tfjs` (its model.predict on Graft's own preprocessing, in tfjs-wasm): field
+// `tfjsExport`.
 //
 // The libraries' preprocessing, emulated in Node on the decoded photo (EXIF orientation applied, as browsers do):
 // - Teachable Machine (`tmImage`'s cropTo + capture): the centre square scaled to 224 x 224 (a canvas draw; here
 //   sharp's bilinear), then v / 127 - 1;
 // - ml5 1.x (`imgToTensor`): the whole photo stretched to 224 x 224 by tf.image.resizeBilinear, then v / 127 - 1.
 // Both run the exported model in TensorFlow.js (wasm backend, the one Graft uses in Node).
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { exportTeachableMachine } from '../dist/model/export-teachable-machine.js';
+import { exportTfjs } from '../dist/model/export-tfjs.js';
+import { decodeImage } from '../dist/data/decode-image.js';
 import { loadLayersModelFromDir } from '../dist/readers/tfjs-layers.js';
 import { disposeLayersModel } from '../dist/readers/dispose-layers-model.js';
 import { ensureTfjsBackend } from '../dist/runtime/tfjs-backend.js';
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     datasets: { type: 'string', default: 'hymenoptera,flowers12' },
     backbones: { type: 'string', default: 'int8,tm' },
     seeds: { type: 'string', default: '1,2,3' },
+    tfjs: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/out/teachable-machine.jsonl' },
   },
 });
@@ -63,6 +68,29 @@ async function accuracy(model, images, library) {
   return { accuracy: right / images.length, msPerImage: (performance.now() - started) / images.length };
 }
 
+/** Accuracy of a `--to tfjs` export's model.predict, each image preprocessed as its graft-model.json says. */
+async function tfjsExportAccuracy(modelDir, testDir) {
+  const exported = await exportTfjs(modelDir, { out: join(work, 'tfjs-export') });
+  const model = await loadLayersModelFromDir(exported.out);
+  try {
+    const { preprocessing: pre } = JSON.parse(readFileSync(join(exported.out, 'graft-model.json'), 'utf8'));
+    let right = 0;
+    const images = testImages(testDir, exported.labels);
+    for (const [file, k] of images) {
+      const x = await decodeImage(file, pre);
+      const predicted = tf.tidy(() => {
+        const y = model.predict(tf.tensor4d(x, [1, pre.inputSize, pre.inputSize, 3]));
+        return (Array.isArray(y) ? y[0] : y).argMax(-1).dataSync()[0];
+      });
+      right += predicted === k ? 1 : 0;
+    }
+    return right / images.length;
+  } finally {
+    disposeLayersModel(model);
+    rmSync(exported.out, { recursive: true, force: true });
+  }
+}
+
 for (const dataset of values.datasets.split(',')) {
   for (const bb of values.backbones.split(',')) {
     const b = graftBackbones[bb];
@@ -87,6 +115,7 @@ for (const dataset of values.datasets.split(',')) {
           graftEval: Number(scored.accuracy.toFixed(4)),
           teachableMachine: Number(tm.accuracy.toFixed(4)),
           ml5: Number(ml5.accuracy.toFixed(4)),
+          ...(values.tfjs ? { tfjsExport: Number((await tfjsExportAccuracy(dir, testDirOf(dataset))).toFixed(4)) } : {}),
           images: images.length,
           tta: exported.testTimeAugmentation,
           exportSeconds: Number(exportSeconds.toFixed(1)),
