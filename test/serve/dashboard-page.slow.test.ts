@@ -501,6 +501,10 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#label-issues-own:not([hidden])');
       expect(await page.locator('#label-issues li').textContent()).toContain(`in your folder: train/squares/${basename(own)}`);
       expect(await page.locator('#label-issues').getByRole('button', { name: /^(Relabel|Remove)/ }).count()).toBe(0);
+      // A file name is one long word: it wraps in its item rather than run past it (and off a phone's screen).
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await page.evaluate<string[]>("[...document.querySelectorAll('#label-issues li > :is(p, span)')].filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.textContent)")).toEqual([]);
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth'), 'horizontal overflow at 390px').toBe(false);
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();
