@@ -30,28 +30,29 @@ export function registerLabelIssueRoutes(app: FastifyInstance, ctx: DashboardCon
       body: { type: 'object', required: ['label'], additionalProperties: false, properties: { label: { type: 'string', maxLength: 200 } } },
     },
   }, async (request) => {
-    const { project, issue, index, runId } = issueOf(ctx, request);
+    const { project, file, what } = issueOf(ctx, request);
     const label = checkClassName((request.body as { label: string }).label);
-    const image = await changeableImage(ctx, project, issue.file, `Run ${runId}'s image ${index} (${basename(issue.file)})`);
+    const image = await changeableImage(ctx, project, file, what);
     if (label === image.label) {
-      throw new ServeError('BAD_REQUEST', `${basename(issue.file)} is in class ${JSON.stringify(label)} already. Received: label=${JSON.stringify(label)}`, { hint: 'name another class' });
+      throw new ServeError('BAD_REQUEST', `${basename(file)} is in class ${JSON.stringify(label)} already. Received: label=${JSON.stringify(label)}`, { hint: 'name another class' });
     }
-    return moveImageToClass(image.file, project.dataDir, label);
+    return moveImageToClass(image.file, project.dataDir, label).catch(goneMeanwhile(image, what));
   });
 
   app.post('/v1/runs/:id/label-issues/:index/remove', async (request, reply) => {
-    const { project, issue, index, runId } = issueOf(ctx, request);
-    const image = await changeableImage(ctx, project, issue.file, `Run ${runId}'s image ${index} (${basename(issue.file)})`);
-    await removeClassImage(image.file);
+    const { project, file, what } = issueOf(ctx, request);
+    const image = await changeableImage(ctx, project, file, what);
+    await removeClassImage(image.file).catch(goneMeanwhile(image, what));
     return reply.code(204).send();
   });
 }
 
 /**
- * The run's label issue named by the request, in a project whose images the dashboard may change now.
+ * The image of the run's label issue named by the request (where the evaluation saw it, and how messages name it), in
+ * a project whose images the dashboard may change now.
  * @throws ServeError NOT_FOUND (no such run or issue), CONFLICT (a folder project; a run queued or running).
  */
-function issueOf(ctx: DashboardContext, request: FastifyRequest): { project: ProjectRecord; issue: NonNullable<StoredEvaluation['labelIssues']>[number]; index: string; runId: number } {
+function issueOf(ctx: DashboardContext, request: FastifyRequest): { project: ProjectRecord; file: string; what: string } {
   const { id, index } = request.params as { id: string; index: string };
   const run = ctx.runOr404(id);
   const evaluation = ctx.store.evaluation(run.id) as StoredEvaluation | undefined;
@@ -67,7 +68,7 @@ function issueOf(ctx: DashboardContext, request: FastifyRequest): { project: Pro
     });
   }
   requireIdle(ctx, project, 'wait for them to end, or cancel them, before changing the images');
-  return { project, issue, index, runId: run.id };
+  return { project, file: issue.file, what: `Run ${run.id}'s image ${index} (${basename(issue.file)})` };
 }
 
 /**
@@ -79,13 +80,22 @@ async function changeableImage(ctx: DashboardContext, project: ProjectRecord, fi
   const outside = new ServeError('FORBIDDEN', `${what} is not an image of project ${project.id}'s own folder; the dashboard changes only the images it holds.`);
   if (parts.length !== 2 || !(await ctx.mayReadFile(project, file))) throw outside;
   const info = await lstat(file).catch(() => undefined);
-  if (!info) {
-    throw new ServeError('NOT_FOUND', `${what} is no longer in class ${JSON.stringify(parts[0])}: it was moved or deleted since the run was evaluated.`, {
-      hint: 'the class lists show where the images are now; train again for an evaluation of them',
-    });
-  }
+  if (!info) throw movedSince(what, parts[0]!);
   // A link (or a class folder that is one) may lead out of the project: never moved or deleted through.
-  const real = await realpath(file).catch(() => '');
-  if (!info.isFile() || !isWithin(real, await realpath(project.dataDir))) throw outside;
+  const real = await realpath(file).catch(() => undefined);
+  if (!info.isFile() || real === undefined || !isWithin(real, await realpath(project.dataDir))) throw outside;
   return { file, label: parts[0]! };
+}
+
+function movedSince(what: string, label: string): ServeError {
+  return new ServeError('NOT_FOUND', `${what} is no longer in class ${JSON.stringify(label)}: it was moved or deleted since the run was evaluated.`, {
+    hint: 'the class lists show where the images are now; train again for an evaluation of them',
+  });
+}
+
+/** A second request for the same image, answered while the first moved it: the file is gone, as a later request finds. */
+function goneMeanwhile(image: ChangeableImage, what: string): (error: unknown) => never {
+  return (error) => {
+    throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? movedSince(what, image.label) : error;
+  };
 }
