@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import sharp from 'sharp';
@@ -15,6 +16,8 @@ import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { ensureTfjsBackend } from '../../src/runtime/tfjs-backend.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
+import { storedName } from '../../src/serve/dashboard/receive-upload.js';
+import { sniffImageFormat } from '../../src/data/sniff-image-format.js';
 import { copySubset, hasShared, hymenoptera, int8Model, skipReason, tempDir } from '../support.js';
 
 /** Reads a run's server-sent events until the stream ends; returns them parsed. */
@@ -718,6 +721,135 @@ describe('training dashboard API', () => {
     expect((await fetch(`${server.url}/v1/runs/${queued.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${server.url}/v1/projects/${project.id}`, { method: 'DELETE' })).status).toBe(204);
     expect(server.dashboard.store.run(running.id)).toBeUndefined();
+  });
+
+  it("relabels and removes an upload project's label issues (as fastai's cleaner does); never a folder project's, nor while a run is active", async () => {
+    const url = server.url;
+    const { store } = server.dashboard;
+    const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string; hint?: string } }).error;
+    const upload = async (projectId: number, label: string, files: string[]) => {
+      const form = new FormData();
+      form.append('label', label);
+      for (const file of files) form.append('files', new Blob([await readFile(file)], { type: 'image/jpeg' }), basename(file));
+      expect((await fetch(`${url}/v1/projects/${projectId}/images`, { method: 'POST', body: form })).status).toBe(201);
+    };
+    // The name an upload stores a file under.
+    const stored = async (file: string) => {
+      const bytes = await readFile(file);
+      return storedName(createHash('sha256').update(bytes).digest('hex'), sniffImageFormat(bytes)!);
+    };
+    const project = (await (await fetch(`${url}/v1/projects`, json({ name: 'to clean' }))).json()) as { id: number; dataDir: string };
+    const dir = (label: string) => join(project.dataDir, label);
+    const of = (shape: string) => data.files.filter((f) => f.includes(`/${shape}/`) && !f.includes('planted'));
+    const [circles, squares, triangles] = [of('circles'), of('squares'), of('triangles')];
+    // Circles uploaded among the squares and triangles: cross-validation says so.
+    await upload(project.id, 'circles', circles.slice(0, 4));
+    await upload(project.id, 'squares', [...squares.slice(0, 4), circles[4]!, circles[5]!]);
+    await upload(project.id, 'triangles', [...triangles.slice(0, 4), circles[6]!]);
+    const run = (await (await fetch(`${url}/v1/projects/${project.id}/runs`, json({ backbone: 'nsfwjs_mobilenet_v2' }))).json()) as RunJson;
+    expect((await readEvents(`${url}/v1/runs/${run.id}/events`)).at(-1)).toMatchObject({ data: { status: 'finished' } });
+    const evaluation = (await (await fetch(`${url}/v1/runs/${run.id}/evaluation`)).json()) as { acceptsLabelFixes: boolean; labelIssues: { file: string; path: string; given: string; predicted: string }[] };
+    expect(evaluation.acceptsLabelFixes).toBe(true);
+    const first = evaluation.labelIssues[0]!;
+    expect(first.path).toBe(`${first.given}/${first.file}`);
+    const issue = `${url}/v1/runs/${run.id}/label-issues/0`;
+
+    // Bad labels, the label it has, a path out of the project: 400, and nothing moved.
+    for (const [body, said] of [[{ label: '../x' }, /A class label is/], [{ label: 'a/../../x' }, /A class label is/], [{ label: 'train' }, /reserved folder name/], [{ label: ` ${first.given} ` }, /in class ".+" already/], [{}, /label/], [{ label: 'circles', extra: 1 }, /extra/]] as const) {
+      const refused = await fetch(`${issue}/relabel`, json(body));
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect((await errorOf(refused)).message).toMatch(said);
+    }
+    expect(existsSync(join(dir(first.given), first.file))).toBe(true);
+    expect([existsSync(join(project.dataDir, '..', 'x')), existsSync(join(project.dataDir, 'x'))]).toEqual([false, false]);
+    // Unknown run or issue: 404.
+    for (const path of ['/v1/runs/424242/label-issues/0/relabel', `/v1/runs/${run.id}/label-issues/999/relabel`, `/v1/runs/${run.id}/label-issues/x/remove`]) {
+      expect((await fetch(`${url}${path}`, json({ label: 'circles' }))).status, path).toBe(404);
+    }
+    // A run queued: the images stay as they are (409), as for an upload.
+    const queued = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    for (const action of [fetch(`${issue}/relabel`, json({ label: first.predicted })), fetch(`${issue}/remove`, { method: 'POST' })]) {
+      const busy = await action;
+      expect(busy.status).toBe(409);
+      expect((await errorOf(busy)).message).toContain(`queued or running run(s) (#${queued.id})`);
+    }
+    store.markCancelled(queued.id, 'never started');
+    expect(existsSync(join(dir(first.given), first.file))).toBe(true);
+
+    // Moved to the class it looks like, keeping its name; listed there, gone from where it was; again: 404.
+    const bytes = await readFile(join(dir(first.given), first.file));
+    const moved = await fetch(`${issue}/relabel`, json({ label: first.predicted }));
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toEqual({ label: first.predicted, file: first.file, isDuplicate: false });
+    expect((await readFile(join(dir(first.predicted), first.file))).equals(bytes)).toBe(true);
+    expect(existsSync(join(dir(first.given), first.file))).toBe(false);
+    const listed = (await (await fetch(`${url}/v1/projects/${project.id}/classes/${first.predicted}`)).json()) as { images: { name: string }[] };
+    expect(listed.images.map((i) => i.name)).toContain(first.file);
+    for (const again of [fetch(`${issue}/relabel`, json({ label: first.given })), fetch(`${issue}/remove`, { method: 'POST' })]) {
+      const gone = await again;
+      expect(gone.status).toBe(404);
+      expect((await errorOf(gone)).message).toBe(`Run ${run.id}'s image 0 (${first.file}) is no longer in class ${JSON.stringify(first.given)}: it was moved or deleted since the run was evaluated.`);
+    }
+
+    // Issues of each other kind, stored on a run of the same project (the routes read the store, as for a trained one).
+    // A name the class has (a file an earlier Graft stored under the client's name): the name an upload gives it, the
+    // other file untouched. An image the class holds already: kept once, as an upload does. A removal. A new class (its
+    // folder made; the old class goes with its last image). A link in the project's folder leading out of it: 403.
+    await copyFile(triangles[4]!, join(dir('squares'), 'photo.jpg'));
+    await copyFile(triangles[5]!, join(dir('triangles'), 'photo.jpg'));
+    await upload(project.id, 'squares', [squares[4]!]);
+    await upload(project.id, 'triangles', [squares[4]!]);
+    await upload(project.id, 'circles', [triangles[6]!]);
+    await mkdir(dir('ovals'));
+    await copyFile(squares[5]!, join(dir('ovals'), 'lone.jpg'));
+    const outside = join(root, 'outside.jpg');
+    await copyFile(squares[6]!, outside);
+    await symlink(outside, join(dir('squares'), 'link.jpg'));
+    const stub = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFinished(stub.id, {});
+    const labelIssue = (given: string, file: string) => ({ file: join(dir(given), file), given, predicted: 'circles', confidence: 0.9 });
+    store.saveEvaluation(stub.id, {
+      labelIssues: [labelIssue('squares', 'photo.jpg'), labelIssue('triangles', await stored(squares[4]!)), labelIssue('circles', await stored(triangles[6]!)), labelIssue('ovals', 'lone.jpg'), labelIssue('squares', 'link.jpg')],
+    });
+    const stubIssue = (i: number, action: string, label?: string) => fetch(`${url}/v1/runs/${stub.id}/label-issues/${i}/${action}`, json(label === undefined ? {} : { label }));
+    // Sent twice at once (a double click): moved once, the other told it is gone.
+    const twice = await Promise.all([stubIssue(0, 'relabel', 'triangles'), stubIssue(0, 'relabel', 'triangles')]);
+    expect(twice.map((r) => r.status).sort()).toEqual([200, 404]);
+    expect(await twice.find((r) => r.status === 200)!.json()).toEqual({ label: 'triangles', file: await stored(triangles[4]!), isDuplicate: false });
+    expect((await readFile(join(dir('triangles'), await stored(triangles[4]!)))).equals(await readFile(triangles[4]!))).toBe(true);
+    expect((await readFile(join(dir('triangles'), 'photo.jpg'))).equals(await readFile(triangles[5]!))).toBe(true);
+    expect(existsSync(join(dir('squares'), 'photo.jpg'))).toBe(false);
+    expect(await (await stubIssue(1, 'relabel', 'squares')).json()).toEqual({ label: 'squares', file: await stored(squares[4]!), isDuplicate: true });
+    expect([existsSync(join(dir('triangles'), await stored(squares[4]!))), existsSync(join(dir('squares'), await stored(squares[4]!)))]).toEqual([false, true]);
+    expect((await fetch(`${url}/v1/runs/${stub.id}/label-issues/2/remove`, { method: 'POST' })).status).toBe(204);
+    expect(existsSync(join(dir('circles'), await stored(triangles[6]!)))).toBe(false);
+    expect(await (await stubIssue(3, 'relabel', 'discs')).json()).toEqual({ label: 'discs', file: 'lone.jpg', isDuplicate: false });
+    expect([existsSync(join(dir('discs'), 'lone.jpg')), existsSync(dir('ovals'))]).toEqual([true, false]);
+    for (const action of ['relabel', 'remove']) {
+      const linked = await stubIssue(4, action, 'circles');
+      expect(linked.status, action).toBe(403);
+      expect((await errorOf(linked)).message).not.toContain(root);
+    }
+    expect([existsSync(join(dir('squares'), 'link.jpg')), existsSync(outside), existsSync(join(dir('circles'), 'link.jpg'))]).toEqual([true, true, false]);
+
+    // A folder project: the user's own images, never changed (409 saying where to fix it, without the server's paths).
+    const own = join(root, 'own');
+    await cp(data.trainDir, own, { recursive: true });
+    const folderProject = (await (await fetch(`${url}/v1/projects`, json({ name: 'own folder', folder: own }))).json()) as { id: number };
+    const ownRun = store.createRun(folderProject.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFinished(ownRun.id, {});
+    const ownFile = join(own, 'squares', (await readdir(join(own, 'squares')))[0]!);
+    store.saveEvaluation(ownRun.id, { dataset: own, count: 0, accuracy: 0, labels: [], confusion: [], perClass: {}, misclassified: [], labelIssues: [{ file: ownFile, given: 'squares', predicted: 'circles', confidence: 0.9 }] });
+    const before = await readdir(own, { recursive: true });
+    for (const action of ['relabel', 'remove']) {
+      const refused = await fetch(`${url}/v1/runs/${ownRun.id}/label-issues/0/${action}`, json({ label: 'circles' }));
+      expect(refused.status, action).toBe(409);
+      const error = await errorOf(refused);
+      expect(error.message).toBe(`Project ${folderProject.id} reads a folder on the server, which the dashboard never changes; fix it in your folder: squares/${basename(ownFile)}`);
+      expect(error.message).not.toContain(root);
+    }
+    expect(await readdir(own, { recursive: true })).toEqual(before);
+    expect(((await (await fetch(`${url}/v1/runs/${ownRun.id}/evaluation`)).json()) as { acceptsLabelFixes: boolean }).acceptsLabelFixes).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -8,11 +9,19 @@ import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/syn
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
+import { storedName } from '../../src/serve/dashboard/receive-upload.js';
+import { sniffImageFormat } from '../../src/data/sniff-image-format.js';
 import { tempDir } from '../support.js';
 import { accessibilityTree, accessibleTables, chooseFilesWithKey, contrastProblems, failureTie, focusProblems, namingProblems, tabThrough } from '../web/page-accessibility.js';
 import { artifactsDir, chromiumSkipReason, hasChromium, launchChromium, setPageHidden } from '../web/web-support.js';
 
 if (!hasChromium) chromiumSkipReason('training dashboard browser test');
+
+/** The name an upload stores a file under. */
+async function storedNameOf(file: string): Promise<string> {
+  const bytes = await readFile(file);
+  return storedName(createHash('sha256').update(bytes).digest('hex'), sniffImageFormat(bytes)!);
+}
 
 describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in headless Chromium', () => {
   let root: string;
@@ -421,6 +430,81 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(server.dashboard.store.run(run.id)).toBeUndefined();
       expect(existsSync(join(run.modelDir, '..'))).toBe(false);
       await page.screenshot({ path: join(artifactsDir, 'dashboard-deleted-run-1280.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+
+  it("relabels a label issue of an upload project from the keyboard: the item says so, the file moves; a folder project's are left to the user", async () => {
+    const auth = { authorization: `Bearer ${server.token}` };
+    const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'to fix' }) })).json()) as { id: number; dataDir: string };
+    const circles = data.files.filter((f) => f.includes('/train/circles/'));
+    const squares = data.files.filter((f) => f.includes('/train/squares/'));
+    // A circle uploaded among the squares, twice (the second copy deleted behind the page's back).
+    for (const [label, files] of [['circles', circles.slice(0, 3)], ['squares', [...squares.slice(0, 3), circles[3]!, circles[4]!]]] as const) {
+      const form = new FormData();
+      form.append('label', label);
+      for (const file of files) form.append('files', new Blob([await readFile(file)], { type: 'image/jpeg' }), basename(file));
+      expect((await fetch(`${server.url}/v1/projects/${project.id}/images`, { method: 'POST', headers: auth, body: form })).status).toBe(201);
+    }
+    const [planted, deleted] = await Promise.all([circles[3]!, circles[4]!].map(storedNameOf));
+    // A finished run's stored evaluation, as a run of this project leaves it (the API test trains one for real).
+    const { store } = server.dashboard;
+    const evaluationWith = (labelIssues: { file: string; given: string; predicted: string; confidence: number }[]) => ({
+      dataset: project.dataDir, onTrainingImages: true, count: 8, accuracy: 0.75, labels: ['circles', 'squares'], confusion: [[3, 0], [2, 3]],
+      perClass: { circles: { precision: 0.6, recall: 1, f1: 0.75, support: 3 }, squares: { precision: 1, recall: 0.6, f1: 0.75, support: 5 } }, misclassified: [], labelIssues,
+    });
+    const run = store.createRun(project.id, { epochs: 30, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    store.markFinished(run.id, {});
+    store.saveEvaluation(run.id, evaluationWith([planted!, deleted!].map((name) => ({ file: join(project.dataDir, 'squares', name), given: 'squares', predicted: 'circles', confidence: 0.9 }))));
+    await rm(join(project.dataDir, 'squares', deleted!));
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await openProject(page, project.id, run.id);
+      const relabel = page.getByRole('button', { name: `Relabel as circles: ${planted}` });
+      await relabel.waitFor();
+      expect(await page.locator('#label-issues-own').isVisible()).toBe(false);
+      expect(await page.locator('#label-fixes-note').isVisible()).toBe(false);
+      expect.soft(await namingProblems(page)).toEqual([]);
+      expect.soft(await contrastProblems(page)).toEqual([]);
+
+      // A refusal (the image went since the evaluation) is said in its item, tied to the button; the buttons stay.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: `Remove image: ${deleted}` }).click();
+      await page.waitForFunction("document.getElementById('label-fix-1').classList.contains('error')");
+      expect(await failureTie(page, `Remove image: ${deleted}`, '#label-issues li:nth-child(2) button.danger')).toEqual({ description: expect.stringMatching(/is no longer in class "squares": it was moved or deleted since the run was evaluated/), saidIn: ['label-fix-1'] });
+
+      await relabel.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction("document.getElementById('label-fix-0').textContent === 'Moved to circles.'");
+      // Its buttons gone, focus on what was done; the note says the results are of the images before, with a way to train again.
+      expect(await page.locator('#label-issues li').first().getByRole('button', { name: /^(Relabel|Remove)/ }).count()).toBe(0);
+      expect(await page.evaluate<string>('document.activeElement.id')).toBe('label-fix-0');
+      expect(await page.locator('#label-fixes-note').textContent()).toMatch(/describe the images before your changes: train again/);
+      expect(await page.getByRole('button', { name: 'Train again' }).isVisible()).toBe(true);
+      expect([existsSync(join(project.dataDir, 'circles', planted!)), existsSync(join(project.dataDir, 'squares', planted!))]).toEqual([true, false]);
+      await page.waitForFunction("[...document.querySelectorAll('#class-list li')].map((li) => li.textContent).join() === 'circles: 4,squares: 3'");
+      await page.locator('#label-issues').screenshot({ path: join(artifactsDir, 'dashboard-label-fixed-1280.png') });
+
+      // A folder project: no buttons; the images are the user's own, and each says where it is in their folder.
+      const folderProject = store.createProject('own labels', data.root);
+      const own = data.files.find((f) => f.includes('/train/squares/'))!;
+      const ownRun = store.createRun(folderProject.id, { epochs: 30, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+      store.markFinished(ownRun.id, {});
+      store.saveEvaluation(ownRun.id, evaluationWith([{ file: own, given: 'squares', predicted: 'circles', confidence: 0.9 }]));
+      await openProject(page, folderProject.id, ownRun.id);
+      await page.waitForSelector('#label-issues-own:not([hidden])');
+      expect(await page.locator('#label-issues li').textContent()).toContain(`in your folder: train/squares/${basename(own)}`);
+      expect(await page.locator('#label-issues').getByRole('button', { name: /^(Relabel|Remove)/ }).count()).toBe(0);
+      // A file name is one long word: it wraps in its item rather than run past it (and off a phone's screen).
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await page.evaluate<string[]>("[...document.querySelectorAll('#label-issues li > :is(p, span)')].filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.textContent)")).toEqual([]);
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth'), 'horizontal overflow at 390px').toBe(false);
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();

@@ -46,7 +46,7 @@ describe('training dashboard: who may use it, and from where', () => {
     fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   it('answers no API call and not the page without the token (401 in Graft JSON); /healthz stays open', async () => {
-    const calls: [string, string][] = [['GET', '/v1/projects'], ['GET', '/v1/projects/1'], ['GET', '/v1/runs/1'], ['GET', '/v1/runs/1/events'], ['GET', '/v1/runs/1/thumbnails/0?size=512'], ['GET', '/v1/data-roots'], ['GET', '/dashboard/'], ['GET', '/dashboard/dashboard.js'], ['GET', '/metrics'], ['POST', '/v1/projects'], ['POST', '/v1/runs/1/cancel'], ['DELETE', '/v1/runs/1'], ['DELETE', '/v1/projects/1']];
+    const calls: [string, string][] = [['GET', '/v1/projects'], ['GET', '/v1/projects/1'], ['GET', '/v1/runs/1'], ['GET', '/v1/runs/1/events'], ['GET', '/v1/runs/1/thumbnails/0?size=512'], ['GET', '/v1/data-roots'], ['GET', '/dashboard/'], ['GET', '/dashboard/dashboard.js'], ['GET', '/metrics'], ['POST', '/v1/projects'], ['POST', '/v1/runs/1/cancel'], ['POST', '/v1/runs/1/label-issues/0/relabel'], ['POST', '/v1/runs/1/label-issues/0/remove'], ['DELETE', '/v1/runs/1'], ['DELETE', '/v1/projects/1']];
     for (const [method, path] of calls) {
       const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-of-the-right-length-xxxxxxxxxxxxxxx' }, { cookie: `graft-token-${new URL(server.url).port}=forged` }];
       for (const headers of attempts) {

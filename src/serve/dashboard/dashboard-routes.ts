@@ -5,7 +5,7 @@ import { isWithin } from '../../core/is-within.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { assertDashboardFolder } from './dashboard-folder.js';
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GraftError } from '../../core/errors.js';
 import { defaultCacheDir } from '../../core/cache-dir.js';
@@ -20,6 +20,7 @@ import { registerDashboardPage } from './dashboard-page.js';
 import { DataRoots } from './data-roots.js';
 import { notReadable, registerProjectRoutes } from './project-routes.js';
 import { registerRunFileRoutes } from './run-file-routes.js';
+import { registerLabelIssueRoutes } from './label-issue-routes.js';
 import { registerRunPredictRoute, type RunPredictLimits } from './run-predict-route.js';
 import { removeLeftoverRunFolders } from './run-files.js';
 import { epochEvent, RunQueue, type DashboardEvent, type RunEvent, type StoredEvaluation } from './run-queue.js';
@@ -124,6 +125,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   registerDashboardPage(app, options.webRoot);
   registerProjectRoutes(app, ctx);
   registerRunFileRoutes(app, ctx);
+  registerLabelIssueRoutes(app, ctx);
   registerRunPredictRoute(app, ctx, options.predictLimits ?? { maxUploadBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
   const runOr404 = (id: string) => ctx.runOr404(id);
 
@@ -249,6 +251,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     }
     const selection = run.metrics?.selection as { chosen?: { accuracy?: number } } | null | undefined;
     const labelIssuesNote = evaluation.labelIssues?.length ? labelIssuesCaveat(selection?.chosen?.accuracy) : undefined;
+    const project = store.project(run.projectId);
     return {
       run: run.id,
       dataset: evaluation.dataset,
@@ -266,8 +269,12 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         thumbnail: `/v1/runs/${run.id}/thumbnails/${i}`,
       })),
       // Found by cross-validation on the training images: each judged by a head that never saw it.
+      // Whether the page may relabel or remove them (an upload project's images); a folder project's are the user's own.
+      acceptsLabelFixes: project !== undefined && ctx.isUploadProject(project),
       labelIssues: (evaluation.labelIssues ?? []).map((m, i) => ({
         file: basename(m.file),
+        // Where it is within the project's folder (`squares/x.jpg`), to be found there; never the server's own path.
+        path: project && isWithin(m.file, project.dataDir) ? relative(project.dataDir, m.file) : basename(m.file),
         given: m.given,
         predicted: m.predicted,
         confidence: m.confidence,

@@ -8,6 +8,7 @@ import { hasImageExtension } from '../../data/dataset.js';
 import { isUndecodableName, NOT_UTF8 } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
+import { removeClassImage } from './class-images.js';
 import type { DashboardContext } from './dashboard-context.js';
 import { isTerminalStatus, type ProjectRecord } from './dashboard-store.js';
 import { projectNameTaken, tidyProjectName } from './project-name.js';
@@ -131,9 +132,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
     const dir = classDir(project, param(request, 'label'));
     const file = join(dir, segment(param(request, 'file'), 'file'));
     if (!(await stat(file).catch(() => undefined))?.isFile()) throw new ServeError('NOT_FOUND', `No image ${JSON.stringify(param(request, 'file'))} in class ${JSON.stringify(param(request, 'label'))}.`);
-    await rm(file);
-    // The class goes with its last image: an empty class folder fails every run.
-    await rmdir(dir).catch(() => undefined);
+    await removeClassImage(file);
     return reply.code(204).send();
   });
 
@@ -185,7 +184,11 @@ function idleUploadProject(ctx: DashboardContext, id: string): ProjectRecord {
   return project;
 }
 
-function requireIdle(ctx: DashboardContext, project: ProjectRecord, hint: string): void {
+/**
+ * Refuses while any run of the project is queued or running (a run reads its images).
+ * @throws ServeError CONFLICT naming the runs, with `hint`.
+ */
+export function requireIdle(ctx: DashboardContext, project: ProjectRecord, hint: string): void {
   const active = ctx.store.runs(project.id).filter((r) => !isTerminalStatus(r.status));
   if (active.length) {
     throw new ServeError('CONFLICT', `Project ${project.id} has ${active.length} queued or running run(s) (#${active.map((r) => r.id).join(', #')}).`, { hint });

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from '../../data/decode-image.js';
-import { EXTENSION_BY_FORMAT, READABLE_FORMATS, sniffImageFormat } from '../../data/sniff-image-format.js';
+import { EXTENSION_BY_FORMAT, READABLE_FORMATS, sniffImageFormat, type ImageFormat } from '../../data/sniff-image-format.js';
 import { bmpSize } from '../../data/bmp.js';
 import { GraftError } from '../../core/errors.js';
 import { ServeError } from '../serve-error.js';
@@ -118,7 +118,12 @@ async function stageFile(stream: NodeJS.ReadableStream & { truncated?: boolean }
     if (!(error instanceof UnreadableImageError)) throw error;
     throw new GraftError('UNREADABLE_IMAGE', `${name} cannot be decoded (${error.reason}); nothing of this upload was kept.`);
   }
-  return { name, path, stored: `${hash.digest('hex').slice(0, 32)}${EXTENSION_BY_FORMAT[format]}` };
+  return { name, path, stored: storedName(hash.digest('hex'), format) };
+}
+
+/** The name an upload stores a file under: the first 32 hex digits of its sha256, then its format's extension. */
+export function storedName(sha256Hex: string, format: ImageFormat): string {
+  return `${sha256Hex.slice(0, 32)}${EXTENSION_BY_FORMAT[format]}`;
 }
 
 /** Moves the staged files into the class folder; a file whose content is already there is a duplicate. */

@@ -19,10 +19,10 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, again?: HeldOut }} HeldOut */
 /** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
 /** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
-/** @typedef {{ file: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
+/** `path` is where it lies within the project's folder. @typedef {{ file: string, path: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -96,6 +96,7 @@ function describeOptions(o) {
 const projectSelect = /** @type {HTMLSelectElement} */ (byId('project-select'));
 const projectMessage = byId('project-message');
 /** @type {number | undefined} */ let currentRunId;
+/** The project of the run shown, which "Train again" trains. @type {number | undefined} */ let currentRunProjectId;
 /** @type {EventSource | undefined} */ let stream;
 
 /** @param {HTMLElement} target @param {string} text @param {boolean} [isError] */
@@ -263,6 +264,7 @@ async function openRun(runId, { isFocused = false } = {}) {
   currentRunId = runId;
   /** @type {Run} */
   const run = await api(`/v1/runs/${runId}`);
+  currentRunProjectId = run.projectId;
   byId('run-section').hidden = false;
   const ft = run.options.fineTune;
   // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
@@ -492,13 +494,16 @@ async function showEvaluation(runId) {
   note.textContent = ev.labelIssuesNote ?? '';
   const issues = byId('label-issues');
   const labelIssues = ev.labelIssues ?? [];
-  issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m) => {
+  byId('label-issues-own').hidden = ev.acceptsLabelFixes !== false || !labelIssues.length;
+  byId('label-fixes-note').hidden = true;
+  issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m, index) => {
     const caption = `${m.file}: labelled ${m.given}, looks like ${m.predicted} (${pct(m.confidence, 0)})`;
     const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
       el('img', { src: m.thumbnail, alt: `${m.file}, labelled ${m.given}, looks like ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
       el('span', {}, `labelled: ${m.given}`), el('span', {}, `looks like: ${m.predicted} (${pct(m.confidence, 0)})`));
     button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }));
-    return el('li', {}, button);
+    // The dashboard's own images (an upload project) can be fixed here; a folder project's are the user's to fix.
+    return el('li', {}, button, ...(ev.acceptsLabelFixes ? labelFixControls(runId, index, m) : [el('span', { class: 'small muted' }, `in your folder: ${m.path}`)]));
   }) : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
   const list = byId('misclassified');
   if (!ev.misclassified.length) {
@@ -514,6 +519,67 @@ async function showEvaluation(runId) {
     return el('li', {}, button);
   }));
 }
+
+/**
+ * "Relabel as <predicted>" and "Remove image" for a label issue of an upload project, as fastai's
+ * ImageClassifierCleaner offers: the item then says what was done and its buttons go, and a note under the list says
+ * the results describe the images as they were. A refusal is said in the item, tied to the button pressed.
+ * @param {number} runId @param {number} index @param {LabelIssue} issue @returns {HTMLElement[]}
+ */
+function labelFixControls(runId, index, issue) {
+  const outcome = el('p', { id: `label-fix-${index}`, class: 'small', role: 'status', tabindex: '-1' });
+  const relabel = el('button', { type: 'button', class: 'secondary', 'aria-label': `Relabel as ${issue.predicted}: ${issue.file}` }, `Relabel as ${issue.predicted}`);
+  const remove = el('button', { type: 'button', class: 'danger', 'aria-label': `Remove image: ${issue.file}` }, 'Remove image');
+  const actions = el('div', { class: 'fix-actions' }, relabel, remove);
+  let isBusy = false;
+  /** @param {HTMLElement} button @param {() => Promise<string>} change */
+  const act = async (button, change) => {
+    if (isBusy) return;
+    isBusy = true;
+    for (const b of [relabel, remove]) untieFailure(b, outcome);
+    say(outcome, '');
+    try {
+      const done = await change();
+      actions.remove();
+      say(outcome, done);
+      // Its buttons are gone: focus stays in the item, on what was done.
+      outcome.focus();
+      byId('label-fixes-note').hidden = false;
+    } catch (error) {
+      say(outcome, error instanceof Error ? error.message : String(error), true);
+      tieFailure(button, outcome);
+      return;
+    } finally {
+      isBusy = false;
+    }
+    await showProject().catch((error) => say(projectMessage, String(error), true));
+  };
+  const url = `/v1/runs/${runId}/label-issues/${index}`;
+  relabel.addEventListener('click', () => void act(relabel, async () => {
+    /** @type {{ label: string, isDuplicate: boolean }} */
+    const moved = await api(`${url}/relabel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: issue.predicted }) });
+    return `Moved to ${moved.label}${moved.isDuplicate ? ' (the class had this image already: kept once)' : ''}.`;
+  }));
+  remove.addEventListener('click', () => {
+    if (!window.confirm(`Remove ${issue.file} from the project? This cannot be undone.`)) return;
+    void act(remove, async () => {
+      await api(`${url}/remove`, { method: 'POST' });
+      return 'Removed from the project.';
+    });
+  });
+  return [actions, outcome];
+}
+
+/** Trains the shown run's project again, with the options of the run form, once its images were fixed. */
+byId('train-again').addEventListener('click', () => {
+  void (async () => {
+    if (currentRunProjectId !== undefined && Number(projectSelect.value) !== currentRunProjectId) {
+      projectSelect.value = String(currentRunProjectId);
+      await showProject();
+    }
+    /** @type {HTMLFormElement} */ (byId('run-form')).requestSubmit();
+  })().catch((error) => say(projectMessage, String(error), true));
+});
 
 /** The sRGB colour (0..255) of CSS `hsl(hue saturation% lightness%)`. @param {number} hue @param {number} saturation @param {number} lightness @returns {[number, number, number]} */
 function hslToRgb(hue, saturation, lightness) {
