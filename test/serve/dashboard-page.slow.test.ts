@@ -23,6 +23,15 @@ async function storedNameOf(file: string): Promise<string> {
   return storedName(createHash('sha256').update(bytes).digest('hex'), sniffImageFormat(bytes)!);
 }
 
+
+/** A new 1280 x 900 page of `chromium`, and the errors its scripts throw. */
+async function desktopPage(chromium: Awaited<ReturnType<typeof launchChromium>>): Promise<{ page: Page; errors: string[] }> {
+  const page = await chromium.browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  return { page, errors };
+}
 describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in headless Chromium', () => {
   let root: string;
   let data: SyntheticDataset;
@@ -58,10 +67,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
   it('creates a project, trains, updates the curves live, and opens the confusion matrix and a misclassified image', async () => {
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.setViewportSize({ width: 1280, height: 900 });
+      const { page, errors } = await desktopPage(chromium);
       await page.goto(`${server.url}/dashboard/?token=${server.token}`);
       await page.waitForSelector('#runs-table tbody tr');
       expect(await page.locator('#runs-table tbody .status').first().textContent()).toBe('interrupted');
@@ -211,10 +217,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     const project = (await (await fetch(`${server.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` }, body: JSON.stringify({ name: 'to cancel', folder: fresh.root }) })).json()) as { id: number };
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.setViewportSize({ width: 1280, height: 900 });
+      const { page, errors } = await desktopPage(chromium);
       await openProject(page, project.id);
       await page.waitForFunction("document.getElementById('class-list').children.length === 3");
 
@@ -274,10 +277,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     expect(server.dashboard.store.run(run.id)!.status).toBe('finished');
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.setViewportSize({ width: 1280, height: 900 });
+      const { page, errors } = await desktopPage(chromium);
       await openProject(page, project.id, run.id);
       // Open run takes focus to the run view it opened (a keyboard or screen-reader user was left on the button).
       await page.waitForFunction("document.activeElement?.id === 'run-title'");
@@ -461,10 +461,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     await rm(join(project.dataDir, 'squares', deleted!));
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.setViewportSize({ width: 1280, height: 900 });
+      const { page, errors } = await desktopPage(chromium);
       await openProject(page, project.id, run.id);
       const relabel = page.getByRole('button', { name: `Relabel as circles: ${planted}` });
       await relabel.waitFor();
@@ -472,6 +469,10 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.locator('#label-fixes-note').isVisible()).toBe(false);
       expect.soft(await namingProblems(page)).toEqual([]);
       expect.soft(await contrastProblems(page)).toEqual([]);
+      // The image's dialog points at those buttons, not at the folder the dashboard keeps.
+      await page.locator('#label-issues li').first().locator('button').first().click();
+      expect(await page.locator('#image-dialog-text').textContent()).toContain('relabel the image or remove it with the buttons under it');
+      await page.keyboard.press('Escape');
 
       // A refusal (the image went since the evaluation) is said in its item, tied to the button; the buttons stay.
       page.once('dialog', (dialog) => void dialog.accept());
@@ -536,10 +537,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
     });
     const chromium = await launchChromium();
     try {
-      const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.setViewportSize({ width: 1280, height: 900 });
+      const { page, errors } = await desktopPage(chromium);
       await openProject(page, project.id, run.id);
       await page.waitForFunction("document.getElementById('loss-chart').dataset.epochs === '7'");
       // Stored without an evaluation: the run view says there is none, throws nothing, and shows the rest.

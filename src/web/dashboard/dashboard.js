@@ -501,7 +501,8 @@ async function showEvaluation(runId) {
     const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
       el('img', { src: m.thumbnail, alt: `${m.file}, labelled ${m.given}, looks like ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
       el('span', {}, `labelled: ${m.given}`), el('span', {}, `looks like: ${m.predicted} (${pct(m.confidence, 0)})`));
-    button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }));
+    const fix = ev.acceptsLabelFixes ? 'If the label is wrong, relabel the image or remove it with the buttons under it, then train again.' : undefined;
+    button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }, fix));
     // The dashboard's own images (an upload project) can be fixed here; a folder project's are the user's to fix.
     return el('li', {}, button, ...(ev.acceptsLabelFixes ? labelFixControls(runId, index, m) : [el('span', { class: 'small muted' }, `in your folder: ${m.path}`)]));
   }) : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
@@ -604,14 +605,17 @@ function readableTextOn(rgb) {
   return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#fff' : '#000';
 }
 
-/** @param {Mistake} m */
-function openImage(m) {
+/**
+ * @param {Mistake} m
+ * @param {string} [fix] how to put a wrong label right, when not by moving the file (an upload project's label issue)
+ */
+function openImage(m, fix = "If the label is wrong, fix the file's folder and train again.") {
   const dialog = /** @type {HTMLDialogElement} */ (byId('image-dialog'));
   byId('image-dialog-title').textContent = m.file;
   const img = /** @type {HTMLImageElement} */ (byId('image-dialog-img'));
   img.src = `${m.thumbnail}?size=320`;
   img.alt = `${m.file}, labelled ${m.true}`;
-  byId('image-dialog-text').textContent = `Labelled ${m.true}; the model says ${m.predicted} with ${pct(m.confidence)} confidence. If the label is wrong, fix the file's folder and train again.`;
+  byId('image-dialog-text').textContent = `Labelled ${m.true}; the model says ${m.predicted} with ${pct(m.confidence)} confidence. ${fix}`;
   dialog.showModal();
 }
 
