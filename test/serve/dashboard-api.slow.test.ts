@@ -788,8 +788,14 @@ describe('training dashboard API', () => {
     for (const again of [fetch(`${issue}/relabel`, json({ label: first.given })), fetch(`${issue}/remove`, { method: 'POST' })]) {
       const gone = await again;
       expect(gone.status).toBe(404);
-      expect((await errorOf(gone)).message).toBe(`Run ${run.id}'s image 0 (${first.file}) is no longer in class ${JSON.stringify(first.given)}: it was moved or deleted since the run was evaluated.`);
+      expect((await errorOf(gone)).message).toBe(`Run ${run.id}'s image 0 (${first.file}) was relabelled as ${JSON.stringify(first.predicted)} already.`);
     }
+    // The evaluation remembers it (a reload of the page shows it done), and its thumbnail follows the image.
+    const after = (await (await fetch(`${url}/v1/runs/${run.id}/evaluation`)).json()) as { labelIssues: { fixed?: unknown }[] };
+    expect(after.labelIssues[0]!.fixed).toEqual({ action: 'relabelled', label: first.predicted, file: first.file });
+    expect(after.labelIssues.slice(1).every((i) => i.fixed === undefined)).toBe(true);
+    const thumbnail = await fetch(`${url}/v1/runs/${run.id}/label-issues/0/thumbnail`);
+    expect([thumbnail.status, thumbnail.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
 
     // Issues of each other kind, stored on a run of the same project (the routes read the store, as for a trained one).
     // A name the class has (a file an earlier Graft stored under the client's name): the name an upload gives it, the
@@ -822,6 +828,7 @@ describe('training dashboard API', () => {
     expect(await (await stubIssue(1, 'relabel', 'squares')).json()).toEqual({ label: 'squares', file: await stored(squares[4]!), isDuplicate: true });
     expect([existsSync(join(dir('triangles'), await stored(squares[4]!))), existsSync(join(dir('squares'), await stored(squares[4]!)))]).toEqual([false, true]);
     expect((await fetch(`${url}/v1/runs/${stub.id}/label-issues/2/remove`, { method: 'POST' })).status).toBe(204);
+    expect((await errorOf(await fetch(`${url}/v1/runs/${stub.id}/label-issues/2/remove`, { method: 'POST' }))).message).toMatch(/\(.+\) was removed already\.$/);
     expect(existsSync(join(dir('circles'), await stored(triangles[6]!)))).toBe(false);
     expect(await (await stubIssue(3, 'relabel', 'discs')).json()).toEqual({ label: 'discs', file: 'lone.jpg', isDuplicate: false });
     expect([existsSync(join(dir('discs'), 'lone.jpg')), existsSync(dir('ovals'))]).toEqual([true, false]);

@@ -491,6 +491,12 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect([existsSync(join(project.dataDir, 'circles', planted!)), existsSync(join(project.dataDir, 'squares', planted!))]).toEqual([true, false]);
       await page.waitForFunction("[...document.querySelectorAll('#class-list li')].map((li) => li.textContent).join() === 'circles: 4,squares: 3'");
       await page.locator('#label-issues').screenshot({ path: join(artifactsDir, 'dashboard-label-fixed-1280.png') });
+      // Opened again (a reload, another tab): the item says what was done, without its buttons, and the note stays.
+      await openProject(page, project.id, run.id);
+      await page.waitForFunction("document.getElementById('label-fix-0')?.textContent === 'Moved to circles.'");
+      expect(await page.locator('#label-issues li').first().getByRole('button', { name: /^(Relabel|Remove)/ }).count()).toBe(0);
+      expect(await page.locator('#label-fixes-note').isVisible()).toBe(true);
+      expect(await page.getByRole('button', { name: `Relabel as circles: ${deleted}` }).isVisible()).toBe(true);
 
       // A folder project: no buttons; the images are the user's own, and each says where it is in their folder.
       const folderProject = store.createProject('own labels', data.root);

@@ -23,7 +23,7 @@ import { registerRunFileRoutes } from './run-file-routes.js';
 import { registerLabelIssueRoutes } from './label-issue-routes.js';
 import { registerRunPredictRoute, type RunPredictLimits } from './run-predict-route.js';
 import { removeLeftoverRunFolders } from './run-files.js';
-import { epochEvent, RunQueue, type DashboardEvent, type RunEvent, type StoredEvaluation } from './run-queue.js';
+import { epochEvent, RunQueue, type DashboardEvent, type LabelFix, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
 
@@ -279,6 +279,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
         predicted: m.predicted,
         confidence: m.confidence,
         thumbnail: `/v1/runs/${run.id}/label-issues/${i}/thumbnail`,
+        // What the user did about it here (label-issue-routes.ts): the class and name it was moved to, or its removal.
+        ...(m.fixed ? { fixed: m.fixed } : {}),
       })),
       // Present when the head that found them is weak: many are then its own mistakes.
       ...(labelIssuesNote ? { labelIssuesNote } : {}),
@@ -293,9 +295,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const run = runOr404(params.id);
     const evaluation = store.evaluation(run.id) as StoredEvaluation | undefined;
     const what = list === 'misclassified' ? 'misclassified image' : 'image with a label to check';
-    const item = /^\d+$/.test(params.index) ? evaluation?.[list]?.[Number(params.index)] : undefined;
-    if (!item) throw new ServeError('NOT_FOUND', `Run ${run.id} has no ${what} ${params.index}.`);
+    const stored = /^\d+$/.test(params.index) ? evaluation?.[list]?.[Number(params.index)] : undefined;
+    if (!stored) throw new ServeError('NOT_FOUND', `Run ${run.id} has no ${what} ${params.index}.`);
     const project = store.project(run.projectId);
+    const item = { file: movedTo(stored, project) ?? stored.file };
     if (!project || !(await ctx.mayReadFile(project, item.file))) throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} is not in a folder this server may read.`);
     // From the file's bytes, raster formats only (as the report does): an SVG named .png is never rendered.
     const jpeg = await readFile(item.file)
@@ -314,3 +317,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
 
 /** Always available offline: the backbone inside the nsfwjs package. */
 const BUNDLED_BACKBONE = 'nsfwjs_mobilenet_v2';
+
+/** Where a label issue's image is now, when the dashboard moved it (relabelled); undefined otherwise. */
+function movedTo(item: { readonly file: string; readonly fixed?: LabelFix }, project: ProjectRecord | undefined): string | undefined {
+  return item.fixed?.action === 'relabelled' && project ? join(project.dataDir, item.fixed.label, item.fixed.file) : undefined;
+}

@@ -6,9 +6,9 @@ import { ServeError } from '../serve-error.js';
 import { checkClassName } from './class-name.js';
 import { moveImageToClass, removeClassImage } from './class-images.js';
 import type { DashboardContext } from './dashboard-context.js';
-import type { ProjectRecord } from './dashboard-store.js';
+import type { ProjectRecord, RunRecord } from './dashboard-store.js';
 import { requireIdle } from './project-routes.js';
-import type { StoredEvaluation } from './run-queue.js';
+import type { LabelFix, StoredEvaluation } from './run-queue.js';
 
 /** A label issue whose image may be changed now: where it is, and the class folder it is in. */
 interface ChangeableImage {
@@ -21,8 +21,8 @@ interface ChangeableImage {
  * `POST /v1/runs/:id/label-issues/:index/relabel` with `{ "label": "<class>" }` moves the image into that class (an
  * existing one or a new one; 200 `{ label, file, isDuplicate }`), and `.../remove` deletes it (204). Only an upload
  * project's images change: a folder project's are the user's own (409 saying where to fix it), and none change while
- * a run of the project is queued or running (409). The stored evaluation is left as it was: it describes the images
- * it scored, and a second change of one image is a 404.
+ * a run of the project is queued or running (409). The stored evaluation keeps its scores (they describe the images
+ * it scored) and notes on the issue what was done (`fixed`); a second change of one image is a 404.
  */
 export function registerLabelIssueRoutes(app: FastifyInstance, ctx: DashboardContext): void {
   app.post('/v1/runs/:id/label-issues/:index/relabel', {
@@ -30,21 +30,34 @@ export function registerLabelIssueRoutes(app: FastifyInstance, ctx: DashboardCon
       body: { type: 'object', required: ['label'], additionalProperties: false, properties: { label: { type: 'string', maxLength: 200 } } },
     },
   }, async (request) => {
-    const { project, file, what } = issueOf(ctx, request);
+    const { run, index, project, file, what } = issueOf(ctx, request);
     const label = checkClassName((request.body as { label: string }).label);
     const image = await changeableImage(ctx, project, file, what);
     if (label === image.label) {
       throw new ServeError('BAD_REQUEST', `${basename(file)} is in class ${JSON.stringify(label)} already. Received: label=${JSON.stringify(label)}`, { hint: 'name another class' });
     }
-    return moveImageToClass(image.file, project.dataDir, label).catch(goneMeanwhile(image, what));
+    const moved = await moveImageToClass(image.file, project.dataDir, label).catch(goneMeanwhile(image, what));
+    recordFix(ctx, run, index, { action: 'relabelled', label: moved.label, file: moved.file });
+    return moved;
   });
 
   app.post('/v1/runs/:id/label-issues/:index/remove', async (request, reply) => {
-    const { project, file, what } = issueOf(ctx, request);
+    const { run, index, project, file, what } = issueOf(ctx, request);
     const image = await changeableImage(ctx, project, file, what);
     await removeClassImage(image.file).catch(goneMeanwhile(image, what));
+    recordFix(ctx, run, index, { action: 'removed' });
     return reply.code(204).send();
   });
+}
+
+/**
+ * Notes on the stored evaluation what was done to a label issue, so the page shows it done after a reload and its
+ * thumbnail follows a moved image. Read and written with no await between: two fixes of one run never lose either.
+ */
+function recordFix(ctx: DashboardContext, run: RunRecord, index: number, fixed: LabelFix): void {
+  const evaluation = ctx.store.evaluation(run.id) as StoredEvaluation | undefined;
+  if (!evaluation?.labelIssues?.[index]) return;
+  ctx.store.saveEvaluation(run.id, { ...evaluation, labelIssues: evaluation.labelIssues.map((issue, i) => (i === index ? { ...issue, fixed } : issue)) });
 }
 
 /**
@@ -52,12 +65,17 @@ export function registerLabelIssueRoutes(app: FastifyInstance, ctx: DashboardCon
  * a project whose images the dashboard may change now.
  * @throws ServeError NOT_FOUND (no such run or issue), CONFLICT (a folder project; a run queued or running).
  */
-function issueOf(ctx: DashboardContext, request: FastifyRequest): { project: ProjectRecord; file: string; what: string } {
+function issueOf(ctx: DashboardContext, request: FastifyRequest): { run: RunRecord; index: number; project: ProjectRecord; file: string; what: string } {
   const { id, index } = request.params as { id: string; index: string };
   const run = ctx.runOr404(id);
   const evaluation = ctx.store.evaluation(run.id) as StoredEvaluation | undefined;
   const issue = /^\d{1,9}$/.test(index) ? evaluation?.labelIssues?.[Number(index)] : undefined;
   if (!issue) throw new ServeError('NOT_FOUND', `Run ${run.id} has no image with a label to check ${index.slice(0, 20)}.`, { hint: `GET /v1/runs/${run.id}/evaluation lists them as labelIssues` });
+  const what = `Run ${run.id}'s image ${index} (${basename(issue.file)})`;
+  if (issue.fixed) {
+    const done = issue.fixed.action === 'removed' ? 'was removed' : `was relabelled as ${JSON.stringify(issue.fixed.label)}`;
+    throw new ServeError('NOT_FOUND', `${what} ${done} already.`, { hint: 'the class lists show where the images are now; train again for an evaluation of them' });
+  }
   const project = ctx.store.project(run.projectId);
   if (!project) throw new ServeError('NOT_FOUND', `Run ${run.id}'s project is gone.`);
   if (!ctx.isUploadProject(project)) {
@@ -68,7 +86,7 @@ function issueOf(ctx: DashboardContext, request: FastifyRequest): { project: Pro
     });
   }
   requireIdle(ctx, project, 'wait for them to end, or cancel them, before changing the images');
-  return { project, file: issue.file, what: `Run ${run.id}'s image ${index} (${basename(issue.file)})` };
+  return { run, index: Number(index), project, file: issue.file, what };
 }
 
 /**

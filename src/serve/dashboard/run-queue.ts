@@ -80,8 +80,20 @@ export interface StoredEvaluation {
   readonly perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   readonly misclassified: readonly StoredMisclassification[];
   /** Training images whose label the cross-validated head contradicts (absent in runs stored before it existed). */
-  readonly labelIssues?: readonly { readonly file: string; readonly given: string; readonly predicted: string; readonly confidence: number }[];
+  readonly labelIssues?: readonly StoredLabelIssue[];
 }
+
+/** A label issue as stored, and what the user did about it in the dashboard (label-issue-routes.ts), if anything. */
+export interface StoredLabelIssue {
+  readonly file: string;
+  readonly given: string;
+  readonly predicted: string;
+  readonly confidence: number;
+  readonly fixed?: LabelFix;
+}
+
+/** An image moved into class `label` under the name `file`, or removed from the project. */
+export type LabelFix = { readonly action: 'relabelled'; readonly label: string; readonly file: string } | { readonly action: 'removed' };
 
 export interface RunQueueOptions {
   readonly store: DashboardStore;

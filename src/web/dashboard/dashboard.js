@@ -19,7 +19,8 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, again?: HeldOut }} HeldOut */
 /** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
 /** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
-/** `path` is where it lies within the project's folder. @typedef {{ file: string, path: string, given: string, predicted: string, confidence: number, thumbnail: string }} LabelIssue */
+/** `path` is where it lies within the project's folder; `fixed`, what was done about it here. @typedef {{ file: string, path: string, given: string, predicted: string, confidence: number, thumbnail: string, fixed?: LabelFix }} LabelIssue */
+/** @typedef {{ action: 'relabelled', label: string, file: string } | { action: 'removed' }} LabelFix */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
 /** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean }} Evaluation */
@@ -495,7 +496,8 @@ async function showEvaluation(runId) {
   const issues = byId('label-issues');
   const labelIssues = ev.labelIssues ?? [];
   byId('label-issues-own').hidden = ev.acceptsLabelFixes !== false || !labelIssues.length;
-  byId('label-fixes-note').hidden = true;
+  // Fixed in an earlier visit: the results still describe the images before.
+  byId('label-fixes-note').hidden = !labelIssues.some((m) => m.fixed);
   issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m, index) => {
     const caption = `${m.file}: labelled ${m.given}, looks like ${m.predicted} (${pct(m.confidence, 0)})`;
     const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
@@ -504,7 +506,8 @@ async function showEvaluation(runId) {
     const fix = ev.acceptsLabelFixes ? 'If the label is wrong, relabel the image or remove it with the buttons under it, then train again.' : undefined;
     button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }, fix));
     // The dashboard's own images (an upload project) can be fixed here; a folder project's are the user's to fix.
-    return el('li', {}, button, ...(ev.acceptsLabelFixes ? labelFixControls(runId, index, m) : [el('span', { class: 'small muted' }, `in your folder: ${m.path}`)]));
+    const fixes = m.fixed ? [el('p', { id: `label-fix-${index}`, class: 'small' }, fixedText(m.fixed))] : labelFixControls(runId, index, m);
+    return el('li', {}, button, ...(ev.acceptsLabelFixes ? fixes : [el('span', { class: 'small muted' }, `in your folder: ${m.path}`)]));
   }) : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
   const list = byId('misclassified');
   if (!ev.misclassified.length) {
@@ -565,10 +568,15 @@ function labelFixControls(runId, index, issue) {
     if (!window.confirm(`Remove ${issue.file} from the project? This cannot be undone.`)) return;
     void act(remove, async () => {
       await api(`${url}/remove`, { method: 'POST' });
-      return 'Removed from the project.';
+      return fixedText({ action: 'removed' });
     });
   });
   return [actions, outcome];
+}
+
+/** What was done about a label issue, as its item says it. @param {LabelFix} fixed */
+function fixedText(fixed) {
+  return fixed.action === 'removed' ? 'Removed from the project.' : `Moved to ${fixed.label}.`;
 }
 
 /** Trains the shown run's project again, with the options of the run form, once its images were fixed. */
