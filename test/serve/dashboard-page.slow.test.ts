@@ -497,6 +497,16 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.locator('#label-issues li').first().getByRole('button', { name: /^(Relabel|Remove)/ }).count()).toBe(0);
       expect(await page.locator('#label-fixes-note').isVisible()).toBe(true);
       expect(await page.getByRole('button', { name: `Relabel as circles: ${deleted}` }).isVisible()).toBe(true);
+      // Train again starts the shown run's options, whatever the form was left holding (then cancelled: not this test's).
+      await page.fill('#run-form input[name="epochs"]', '7');
+      await page.fill('#run-form input[name="hidden"]', '5');
+      const before = store.runs(project.id).length;
+      await page.getByRole('button', { name: 'Train again' }).click();
+      await expect.poll(() => store.runs(project.id).length).toBe(before + 1);
+      const again = store.runs(project.id).find((r) => r.id !== run.id && !['finished', 'failed', 'cancelled', 'interrupted'].includes(r.status)) ?? store.runs(project.id)[0]!;
+      expect(again.options).toMatchObject({ epochs: 30, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' });
+      await fetch(`${server.url}/v1/runs/${again.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'x-graft-request': '1' } });
+      await expect.poll(() => ['finished', 'failed', 'cancelled'].includes(store.run(again.id)!.status), { timeout: 30_000 }).toBe(true);
 
       // A folder project: no buttons; the images are the user's own, and each says where it is in their folder.
       const folderProject = store.createProject('own labels', data.root);

@@ -98,6 +98,7 @@ const projectSelect = /** @type {HTMLSelectElement} */ (byId('project-select'));
 const projectMessage = byId('project-message');
 /** @type {number | undefined} */ let currentRunId;
 /** The project of the run shown, which "Train again" trains. @type {number | undefined} */ let currentRunProjectId;
+/** The options of the run shown, which "Train again" trains with. @type {RunOptions | undefined} */ let currentRunOptions;
 /** @type {EventSource | undefined} */ let stream;
 
 /** @param {HTMLElement} target @param {string} text @param {boolean} [isError] */
@@ -266,6 +267,7 @@ async function openRun(runId, { isFocused = false } = {}) {
   /** @type {Run} */
   const run = await api(`/v1/runs/${runId}`);
   currentRunProjectId = run.projectId;
+  currentRunOptions = run.options;
   byId('run-section').hidden = false;
   const ft = run.options.fineTune;
   // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
@@ -579,16 +581,35 @@ function fixedText(fixed) {
   return fixed.action === 'removed' ? 'Removed from the project.' : `Moved to ${fixed.label}.`;
 }
 
-/** Trains the shown run's project again, with the options of the run form, once its images were fixed. */
+/** Trains the shown run's project again, with that run's options, once its images were fixed. */
 byId('train-again').addEventListener('click', () => {
   void (async () => {
     if (currentRunProjectId !== undefined && Number(projectSelect.value) !== currentRunProjectId) {
       projectSelect.value = String(currentRunProjectId);
       await showProject();
     }
-    /** @type {HTMLFormElement} */ (byId('run-form')).requestSubmit();
+    const form = /** @type {HTMLFormElement} */ (byId('run-form'));
+    // The run shown, again, on the fixed images: its options, not whatever the form was left holding.
+    if (currentRunOptions) fillRunForm(form, currentRunOptions);
+    form.requestSubmit();
   })().catch((error) => say(projectMessage, String(error), true));
 });
+
+/** Sets the run form to a run's options, so that it starts that run again (and shows which). @param {HTMLFormElement} form @param {RunOptions} options */
+function fillRunForm(form, options) {
+  field(form, 'epochs').value = String(options.epochs);
+  field(form, 'hidden').value = String(options.hidden);
+  field(form, 'backbone').value = options.backbone;
+  field(form, 'crops').checked = options.crops === true;
+  field(form, 'fineTune').checked = options.fineTune !== undefined;
+  if (options.fineTune) {
+    field(form, 'unfreeze').value = options.fineTune.unfreeze;
+    field(form, 'fineTuneEpochs').value = String(options.fineTune.epochs);
+    field(form, 'views').value = String(options.fineTune.views);
+    field(form, 'classWeights').value = options.fineTune.classWeights;
+  }
+  field(form, 'fineTune').dispatchEvent(new Event('change'));
+}
 
 /** The sRGB colour (0..255) of CSS `hsl(hue saturation% lightness%)`. @param {number} hue @param {number} saturation @param {number} lightness @returns {[number, number, number]} */
 function hslToRgb(hue, saturation, lightness) {
