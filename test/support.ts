@@ -50,14 +50,16 @@ export interface CliRun {
 
 /**
  * Runs the built CLI (dist/, made by `npm test`'s build step) as a user would, with its own cache folder.
- * `nodeArgs` go to Node before the script (e.g. `--import` of a test preload).
+ * `nodeArgs` go to Node before the script (e.g. `--import` of a test preload); `stdin` is piped in.
  */
-export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = [], stdin?: Uint8Array): Promise<CliRun> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [...nodeArgs, join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [...nodeArgs, join(repoRoot, 'bin/graft.js'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolvePromise({ code, stdout, stderr });
     });
+    // `stdin`: what is piped in (`curl ... | graft predict model -`); else standard input is closed at once.
+    child.stdin?.end(stdin);
   });
 }
 

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -384,6 +386,34 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(none.code).toBe(2);
     expect(parseJsonOutput<{ error: { code: string } }>(none).error.code).toBe('UNREADABLE_IMAGE');
     expect((await runCli(['predict', join(root, 'model'), bee, '--top', '0'], env)).code).toBe(2);
+    // URLs (a loopback server) and standard input, in the order given, next to a file; a 404, text and an image too
+    // large are rows with their reasons, as unreadable files are.
+    const beeBytes = await readFile(bee);
+    const images = createServer((request, response) => {
+      if (request.url === '/bee.jpg') return void response.end(beeBytes);
+      if (request.url === '/big.jpg') return void response.end(Buffer.alloc(51 * 1024 * 1024));
+      if (request.url === '/page.html') return void response.end('<html>not an image</html>');
+      response.statusCode = 404;
+      response.end();
+    });
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+    try {
+      const urls = [`${base}/bee.jpg`, `${base}/gone.jpg`, `${base}/page.html`, `${base}/big.jpg`];
+      const remote = await runCli(['predict', join(root, 'model'), urls[0]!, missing, '-', ...urls.slice(1), '--top', '1', '--json'], env, [], beeBytes);
+      const fromFile = parseJsonOutput<{ predictions: { label: string; probability: number }[] }[]>(await runCli(['predict', join(root, 'model'), bee, '--top', '1', '--json'], env))[0]!;
+      expect(parseJsonOutput<{ file: string; predictions: unknown[]; error?: string }[]>(remote)).toEqual([
+        { file: urls[0], predictions: fromFile.predictions },
+        { file: missing, predictions: [], error: 'file not found' },
+        { file: '-', predictions: fromFile.predictions },
+        { file: urls[1], predictions: [], error: 'HTTP 404 Not Found' },
+        { file: urls[2], predictions: [], error: expect.stringMatching(/^not an image/) },
+        { file: urls[3], predictions: [], error: 'larger than 50 MB' },
+      ]);
+      expect((await runCli(['predict', join(root, 'model'), '-', '-'], env)).code).toBe(2);
+    } finally {
+      images.close();
+    }
 
     // The web export of this int8 model runs model.onnx itself by default (the server's answers), and never over its model.
     const web = await runCli(['export', join(root, 'model'), '--to', 'web', '--out', join(root, 'model-web'), '--json'], env);

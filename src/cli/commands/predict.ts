@@ -2,19 +2,22 @@ import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ProgressListener } from '../../core/progress.js';
+import { UnreadableImageError } from '../../data/decode-image.js';
 import { listImageFiles } from '../../data/scan-folder.js';
-import { GraftModel } from '../../model/graft-model.js';
+import type { SkippedFile } from '../../data/dataset.js';
+import { GraftModel, type FilePrediction } from '../../model/graft-model.js';
 import { parsePositiveInteger } from '../options.js';
 import { GraftError } from '../../core/errors.js';
 import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { fetchImageBytes, isImageUrl, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
     .description('classify images with a trained model directory')
     .argument('<model-dir>', 'a directory written by graft train')
-    .argument('<image...>', 'image files, or folders (every image in them, sub-folders included)')
+    .argument('<image...>', 'image files, folders (every image in them, sub-folders included), http(s) URLs, or - for an image on standard input')
     .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
     .option('--json', 'print JSON on stdout: an array with a row per image, in order (an unreadable image has "error" and no predictions); when none is readable, an error object and exit 2', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
@@ -22,12 +25,15 @@ export function registerPredict(program: Command): void {
       let model: GraftModel | undefined;
       try {
         model = await GraftModel.load(modelDir);
+        if (images.filter((i) => i === STDIN_ARGUMENT).length > 1) {
+          throw new GraftError('INVALID_CONFIG', 'Standard input (-) holds one image; it was named more than once.', { hint: 'pass - once' });
+        }
         const files = await expandFolders(images, progress);
-        const { results, skipped } = await model.predict(files, { topK: flags.top, onProgress: progress });
+        const { results, skipped } = await predictAll(model, files, flags.top, progress);
         if (results.length === 0) {
           const first = skipped[0];
           throw new GraftError('UNREADABLE_IMAGE', first ? `No image could be classified: ${first.file}: ${first.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}` : `No images found in ${images.join(', ')}`, {
-            hint: 'pass image files (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC) or folders holding them',
+            hint: 'pass image files (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC), folders holding them, http(s) URLs of images, or - with an image on standard input',
           });
         }
         // One row per image, in the order given: a file that could not be read has its reason and no predictions, so a
@@ -37,7 +43,8 @@ export function registerPredict(program: Command): void {
         const rows = files.map((file) => byFile.get(file) ?? { file, predictions: [], error: reasons.get(file) ?? 'not classified' });
         // Text lists the classified images; the skipped ones were reported on stderr as they were met.
         printResult(flags.json, rows, () =>
-          results
+          rows
+            .filter((r): r is FilePrediction => r.predictions.length > 0)
             .map((r) => [printable(r.file), ...r.predictions.map((p) => `  ${(p.probability * 100).toFixed(1).padStart(5)}%  ${p.label}`)].join('\n'))
             .join('\n'),
         );
@@ -57,7 +64,7 @@ export function registerPredict(program: Command): void {
 async function expandFolders(paths: readonly string[], progress: ProgressListener): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
-    const isFolder = await stat(path).then((info) => info.isDirectory(), () => false);
+    const isFolder = !isImageUrl(path) && path !== STDIN_ARGUMENT && await stat(path).then((info) => info.isDirectory(), () => false);
     if (!isFolder) {
       files.push(path);
       continue;
@@ -68,4 +75,31 @@ async function expandFolders(paths: readonly string[], progress: ProgressListene
     files.push(...listed.files.map(asTyped));
   }
   return files;
+}
+
+/**
+ * `model.predict` for the files, and each URL or standard input (`-`) read into memory and classified as the server
+ * classifies an upload; one that cannot be read or classified is skipped with its reason, as an unreadable file is.
+ */
+async function predictAll(model: GraftModel, inputs: readonly string[], topK: number, progress: ProgressListener): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
+  const isFile = (input: string) => !isImageUrl(input) && input !== STDIN_ARGUMENT;
+  const { results, skipped } = await model.predict(inputs.filter(isFile), { topK, onProgress: progress });
+  for (const input of inputs.filter((i) => !isFile(i))) {
+    const bytes = input === STDIN_ARGUMENT ? await readStdinImage() : await fetchImageBytes(input);
+    const skip = (reason: string): void => {
+      skipped.push({ file: input, reason });
+      progress({ type: 'skip', file: input, reason });
+    };
+    if (!(bytes instanceof Uint8Array)) {
+      skip(bytes.reason);
+      continue;
+    }
+    try {
+      results.push({ file: input, predictions: await model.predictBytes(bytes, { topK, name: input === STDIN_ARGUMENT ? 'standard input' : input }) });
+    } catch (error) {
+      if (!(error instanceof UnreadableImageError)) throw error;
+      skip(error.reason);
+    }
+  }
+  return { results, skipped };
 }
