@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 /** The most an image read from a URL or from standard input may hold: the dashboard's upload limit is 20 MB. */
 export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
 
@@ -11,6 +13,11 @@ export function isImageUrl(argument: string): boolean {
 
 /** The argument that reads the image from standard input (`curl … | graft predict model -`). */
 export const STDIN_ARGUMENT = '-';
+
+/** An argument naming a file or folder on this machine: neither a URL nor standard input. */
+export function isLocalPath(argument: string): boolean {
+  return !isImageUrl(argument) && argument !== STDIN_ARGUMENT;
+}
 
 /**
  * The bytes of the image at `url`, or why there are none (a reason for the row of that image, as an unreadable file
@@ -38,18 +45,9 @@ export async function fetchImageBytes(url: string, maxBytes = MAX_IMAGE_BYTES): 
 /** Standard input's bytes (the image piped in), or why there are none: empty, a terminal, or over `maxBytes`. */
 export async function readStdinImage(maxBytes = MAX_IMAGE_BYTES): Promise<Uint8Array | { reason: string }> {
   if (process.stdin.isTTY) return { reason: 'standard input is a terminal: pipe an image in (e.g. curl -s <url> | graft predict <model> -)' };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      process.stdin.destroy();
-      return { reason: `larger than ${maxBytes / 1024 / 1024} MB` };
-    }
-    chunks.push(buffer);
-  }
-  return size === 0 ? { reason: 'nothing on standard input' } : Buffer.concat(chunks);
+  const bytes = await readLimited(Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>, maxBytes);
+  if (!bytes) return { reason: `larger than ${maxBytes / 1024 / 1024} MB` };
+  return bytes.byteLength === 0 ? { reason: 'nothing on standard input' } : bytes;
 }
 
 /** A stream's bytes, or undefined once they pass `maxBytes` (the rest is not read). */

@@ -76,14 +76,15 @@ export class OnnxGraphBuilder {
 
   /**
    * A constant made once per `owner` (a layer) and `base`: a layer called on several tensors (one classifier on an
-   * image and on its mirror image, one backbone on two scales) keeps one copy of its weights in the file.
+   * image and on its mirror image, one backbone on two scales) keeps one copy of its weights in the file. `data` is
+   * computed on the first call only (a kernel's transpose, once per layer).
    */
-  ownedFloatConst(owner: object, base: string, dims: readonly number[], data: Float32Array): string {
+  ownedFloatConst(owner: object, base: string, dims: readonly number[], data: () => Float32Array): string {
     let byBase = this.ownedConsts.get(owner);
     if (!byBase) this.ownedConsts.set(owner, (byBase = new Map()));
     const known = byBase.get(base);
     if (known !== undefined) return known;
-    const name = this.floatConst(base, dims, data);
+    const name = this.floatConst(base, dims, data());
     byBase.set(base, name);
     return name;
   }

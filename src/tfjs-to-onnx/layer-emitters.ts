@@ -71,10 +71,10 @@ function emitConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly 
     `${layer.name}/kernel`,
     // ONNX wants [out, in/group, kh, kw]; a depthwise output channel is c * multiplier + m, as in TF.
     isDepthwise ? [inChannels * outPerGroup, 1, kh, kw] : [outPerGroup, inChannels, kh, kw],
-    tf.tidy(() => tf.transpose(kernel, isDepthwise ? [2, 3, 0, 1] : [3, 2, 0, 1]).dataSync() as Float32Array),
+    () => tf.tidy(() => tf.transpose(kernel, isDepthwise ? [2, 3, 0, 1] : [3, 2, 0, 1]).dataSync() as Float32Array),
   );
   const convInputs = [x.name, kernelName];
-  if (layer.getConfig()['useBias'] === true) convInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [outChannels(kernel, isDepthwise)], weightData(layer, 'bias')));
+  if (layer.getConfig()['useBias'] === true) convInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [outChannels(kernel, isDepthwise)], () => weightData(layer, 'bias')));
   const name = b.node('Conv', convInputs, layer.name, {
     kernel_shape: { ints: [kh, kw] },
     strides: { ints: strides },
@@ -124,8 +124,8 @@ function emitBatchNorm(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: read
   const x = b.toNchw(input);
   const mean = weightData(layer, 'moving_mean');
   const channels = mean.length;
-  const gamma = config['scale'] === false ? new Float32Array(channels).fill(1) : weightData(layer, 'gamma');
-  const beta = config['center'] === false ? new Float32Array(channels) : weightData(layer, 'beta');
+  const gamma = () => (config['scale'] === false ? new Float32Array(channels).fill(1) : weightData(layer, 'gamma'));
+  const beta = () => (config['center'] === false ? new Float32Array(channels) : weightData(layer, 'beta'));
   // The inference-mode op rather than folding by hand: ORT fuses it into the preceding Conv ('all'
   // optimisation), and keeping tfjs's (x - mean) * rsqrt(var + eps) * gamma + beta order keeps diffs ~1e-6.
   const name = b.node(
@@ -134,8 +134,8 @@ function emitBatchNorm(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: read
       x.name,
       b.ownedFloatConst(layer, `${layer.name}/gamma`, [channels], gamma),
       b.ownedFloatConst(layer, `${layer.name}/beta`, [channels], beta),
-      b.ownedFloatConst(layer, `${layer.name}/moving_mean`, [channels], mean),
-      b.ownedFloatConst(layer, `${layer.name}/moving_variance`, [channels], weightData(layer, 'moving_variance')),
+      b.ownedFloatConst(layer, `${layer.name}/moving_mean`, [channels], () => mean),
+      b.ownedFloatConst(layer, `${layer.name}/moving_variance`, [channels], () => weightData(layer, 'moving_variance')),
     ],
     layer.name,
     { epsilon: { float: Number(config['epsilon'] ?? 1e-3) } },
@@ -230,7 +230,7 @@ function emitSeparableConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: 
   const strides = pair(layer, 'strides');
   const depthwiseName = b.node(
     'Conv',
-    [x.name, b.ownedFloatConst(layer, `${layer.name}/depthwise_kernel`, [inChannels * multiplier, 1, kh, kw], tf.tidy(() => tf.transpose(depthwise, [2, 3, 0, 1]).dataSync() as Float32Array))],
+    [x.name, b.ownedFloatConst(layer, `${layer.name}/depthwise_kernel`, [inChannels * multiplier, 1, kh, kw], () => tf.tidy(() => tf.transpose(depthwise, [2, 3, 0, 1]).dataSync() as Float32Array))],
     `${layer.name}/depthwise`,
     {
       kernel_shape: { ints: [kh, kw] },
@@ -240,8 +240,8 @@ function emitSeparableConv(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: 
       group: { int: inChannels },
     },
   );
-  const pointwiseInputs = [depthwiseName, b.ownedFloatConst(layer, `${layer.name}/pointwise_kernel`, [filters, midChannels, 1, 1], tf.tidy(() => tf.transpose(pointwise, [3, 2, 0, 1]).dataSync() as Float32Array))];
-  if (layer.getConfig()['useBias'] === true) pointwiseInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [filters], weightData(layer, 'bias')));
+  const pointwiseInputs = [depthwiseName, b.ownedFloatConst(layer, `${layer.name}/pointwise_kernel`, [filters, midChannels, 1, 1], () => tf.tidy(() => tf.transpose(pointwise, [3, 2, 0, 1]).dataSync() as Float32Array))];
+  if (layer.getConfig()['useBias'] === true) pointwiseInputs.push(b.ownedFloatConst(layer, `${layer.name}/bias`, [filters], () => weightData(layer, 'bias')));
   const name = b.node('Conv', pointwiseInputs, layer.name, { kernel_shape: { ints: [1, 1] } });
   return emitActivation(b, layer, { name, shape: outShape, isNchw: true }, str(layer, 'activation'));
 }
@@ -362,8 +362,8 @@ function emitDense(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: readonly
   const x = b.toKeras(single(inputs));
   const kernel = weight(layer, 'kernel');
   const [inUnits, units] = kernel.shape as [number, number];
-  const w = b.ownedFloatConst(layer, `${layer.name}/kernel`, [inUnits, units], kernel.dataSync() as Float32Array);
+  const w = b.ownedFloatConst(layer, `${layer.name}/kernel`, [inUnits, units], () => kernel.dataSync() as Float32Array);
   let name = b.node('MatMul', [x.name, w], `${layer.name}/matmul`);
-  if (layer.getConfig()['useBias'] === true) name = b.node('Add', [name, b.ownedFloatConst(layer, `${layer.name}/bias`, [units], weightData(layer, 'bias'))], layer.name);
+  if (layer.getConfig()['useBias'] === true) name = b.node('Add', [name, b.ownedFloatConst(layer, `${layer.name}/bias`, [units], () => weightData(layer, 'bias'))], layer.name);
   return emitActivation(b, layer, { name, shape: outShape, isNchw: false }, str(layer, 'activation'));
 }

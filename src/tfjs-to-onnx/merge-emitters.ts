@@ -51,7 +51,7 @@ function emitConcatenate(b: OnnxGraphBuilder, layer: tf.layers.Layer, inputs: re
   const axis = configured < 0 ? rank + configured : configured;
   if (!Number.isInteger(axis) || axis < 1 || axis >= rank) throw unsupported(layer, `Concatenate axis ${configured} of a rank-${rank} tensor is not supported`);
   const isNchw = rank === 4;
-  const aligned = inputs.map((v) => (isNchw ? b.toNchw(v) : b.toKeras(v)));
+  const aligned = alignLayouts(b, inputs);
   const onnxAxis = isNchw ? [0, 2, 3, 1][axis]! : axis;
   return { name: b.node('Concat', aligned.map((v) => v.name), layer.name, { axis: { int: onnxAxis } }), shape: outShape, isNchw };
 }

@@ -10,7 +10,7 @@ import { parsePositiveInteger } from '../options.js';
 import { GraftError } from '../../core/errors.js';
 import { printable, printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
-import { fetchImageBytes, isImageUrl, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
+import { fetchImageBytes, isLocalPath, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
 
 export function registerPredict(program: Command): void {
   program
@@ -64,7 +64,7 @@ export function registerPredict(program: Command): void {
 async function expandFolders(paths: readonly string[], progress: ProgressListener): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
-    const isFolder = !isImageUrl(path) && path !== STDIN_ARGUMENT && await stat(path).then((info) => info.isDirectory(), () => false);
+    const isFolder = isLocalPath(path) && await stat(path).then((info) => info.isDirectory(), () => false);
     if (!isFolder) {
       files.push(path);
       continue;
@@ -82,9 +82,8 @@ async function expandFolders(paths: readonly string[], progress: ProgressListene
  * classifies an upload; one that cannot be read or classified is skipped with its reason, as an unreadable file is.
  */
 async function predictAll(model: GraftModel, inputs: readonly string[], topK: number, progress: ProgressListener): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
-  const isFile = (input: string) => !isImageUrl(input) && input !== STDIN_ARGUMENT;
-  const { results, skipped } = await model.predict(inputs.filter(isFile), { topK, onProgress: progress });
-  for (const input of inputs.filter((i) => !isFile(i))) {
+  const { results, skipped } = await model.predict(inputs.filter(isLocalPath), { topK, onProgress: progress });
+  for (const input of inputs.filter((i) => !isLocalPath(i))) {
     const bytes = input === STDIN_ARGUMENT ? await readStdinImage() : await fetchImageBytes(input);
     const skip = (reason: string): void => {
       skipped.push({ file: input, reason });

@@ -298,13 +298,13 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const stored = /^\d+$/.test(params.index) ? evaluation?.[list]?.[Number(params.index)] : undefined;
     if (!stored) throw new ServeError('NOT_FOUND', `Run ${run.id} has no ${what} ${params.index}.`);
     const project = store.project(run.projectId);
-    const item = { file: movedTo(stored, project) ?? stored.file };
-    if (!project || !(await ctx.mayReadFile(project, item.file))) throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} is not in a folder this server may read.`);
+    const file = movedTo(stored, project) ?? stored.file;
+    if (!project || !(await ctx.mayReadFile(project, file))) throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} is not in a folder this server may read.`);
     // From the file's bytes, raster formats only (as the report does): an SVG named .png is never rendered.
-    const jpeg = await readFile(item.file)
+    const jpeg = await readFile(file)
       .then((bytes) => thumbnailJpeg(bytes, sizePx, 78))
       .catch((cause: unknown) => {
-        throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} (${basename(item.file)}) can no longer be read as an image.`, { cause, hint: 'the image was moved, deleted or replaced since evaluation' });
+        throw new ServeError('NOT_FOUND', `Run ${run.id}'s image ${params.index} (${basename(file)}) can no longer be read as an image.`, { cause, hint: 'the image was moved, deleted or replaced since evaluation' });
       });
     // Not cached: a store made before ids were never reused may give a deleted run's id to a new run.
     return reply.type('image/jpeg').header('cache-control', 'no-cache').send(jpeg);
