@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { carryForeignEntries } from './carry-foreign-entries.js';
 import { isProcessRunning } from './process-alive.js';
 import { beginSwap, forgetWorkingPath, workingPathFor, type WorkingKind } from './unfinished-writes.js';
 
@@ -89,13 +90,21 @@ async function swapDirectory(staging: string, dest: string): Promise<void> {
  * Writes directory `dest` whole: `write` fills a new working folder beside it (`<dest>.<kind>-<pid>-<hex>`, created
  * first unless `create` is false, for a writer that makes it itself), which then replaces `dest` ({@link
  * replaceDirectory}). On a failure the working folder is removed and `dest` is as it was; on Ctrl+C the CLI removes it
- * (removeUnfinishedWrites), and one a kill left is removed by the next write to `dest`.
+ * (removeUnfinishedWrites), and one a kill left is removed by the next write to `dest`. With `owns` (the names this
+ * kind of output writes), what else the old `dest` holds (the user's own files) is carried into the new one
+ * ({@link carryForeignEntries}); without it `dest` is replaced whole.
  */
-export async function writeDirectoryStaged<T>(dest: string, kind: WorkingKind, write: (staging: string) => Promise<T>, options: { readonly create?: boolean } = {}): Promise<T> {
+export async function writeDirectoryStaged<T>(
+  dest: string,
+  kind: WorkingKind,
+  write: (staging: string) => Promise<T>,
+  options: { readonly create?: boolean; readonly owns?: (name: string) => boolean } = {},
+): Promise<T> {
   const staging = workingPathFor(dest, kind);
   try {
     if (options.create !== false) await mkdir(staging, { recursive: true });
     const result = await write(staging);
+    if (options.owns) await carryForeignEntries(dest, staging, options.owns);
     await replaceDirectory(staging, dest);
     return result;
   } catch (error) {

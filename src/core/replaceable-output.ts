@@ -8,12 +8,25 @@ import { GraftError } from './errors.js';
 export interface OutputKind {
   readonly marker: string;
   readonly what: string;
+  /**
+   * The names (at the folder's top) this kind of output writes, in this build or an earlier one: a new version
+   * replaces them, and carries anything else the old one held, the user's own files (writeDirectoryStaged's `owns`).
+   */
+  readonly owns: (name: string) => boolean;
 }
 
-export const MODEL_DIR_OUTPUT: OutputKind = { marker: 'graft.json', what: 'a Graft model directory' };
-export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF.js model folder' };
-export const WEB_EXPORT_OUTPUT: OutputKind = { marker: 'model.json', what: 'a web export' };
-export const TEACHABLE_MACHINE_OUTPUT: OutputKind = { marker: 'metadata.json', what: 'a Teachable Machine model folder' };
+/** A TF.js layers model: model.json, its weight shards, and the labels and preprocessing Graft writes beside them. */
+const LAYERS_FILES = /^(?:model\.json|graft-model\.json|.+\.bin)$/;
+
+export const MODEL_DIR_OUTPUT: OutputKind = { marker: 'graft.json', what: 'a Graft model directory', owns: (name) => ['graft.json', 'head.bin', 'model.onnx'].includes(name) };
+export const LAYERS_DIR_OUTPUT: OutputKind = { marker: 'model.json', what: 'a TF.js model folder', owns: (name) => LAYERS_FILES.test(name) };
+/** The page, its script, the model (ONNX, or a `tfjs/` folder) and the runtime's files, whose names follow its version. */
+export const WEB_EXPORT_OUTPUT: OutputKind = {
+  marker: 'model.json',
+  what: 'a web export',
+  owns: (name) => /^(?:index\.html|classify\.js|model\.json|model\.onnx|tfjs)$|^(?:ort|tf)[\w.-]*\.(?:m?js|wasm)$/.test(name),
+};
+export const TEACHABLE_MACHINE_OUTPUT: OutputKind = { marker: 'metadata.json', what: 'a Teachable Machine model folder', owns: (name) => name === 'metadata.json' || LAYERS_FILES.test(name) };
 
 /**
  * Refuses an output folder whose replacement would destroy something that is not an earlier output of the same

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
+import { LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { encodeOnnxModel, readOnnxModel } from '../onnx/onnx-model.js';
 import { convertOnnxToLayers, toKerasLayout } from '../onnx-to-layers/index.js';
 import { importOnnxToTfjs } from '../onnx-to-tfjs/index.js';
@@ -72,7 +73,7 @@ export async function convertOnnxToTfjs(request: ConversionRequest): Promise<Con
         if (reloadDiff !== 0) throw new GraftError('INTERNAL', `The TF.js model written for ${path} does not reproduce the converted model (max abs diff ${reloadDiff}); nothing was written`);
         return bytes;
       },
-      { create: false },
+      { create: false, owns: LAYERS_DIR_OUTPUT.owns },
     );
     const notes: string[] = [];
     const shape = (dims: readonly (number | null)[]) => `[${dims.map((d) => d ?? 1).join(',')}]`;

@@ -129,7 +129,7 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
           await writeFile(join(staging, TEACHABLE_MACHINE_METADATA_FILE), metadata);
           return saved.bytes + Buffer.byteLength(metadata);
         },
-        { create: false },
+        { create: false, owns: TEACHABLE_MACHINE_OUTPUT.owns },
       );
       return {
         out,

@@ -56,7 +56,7 @@ export async function exportTfjs(modelDir: string, options: { out?: string; over
       await writeFile(join(staging, TFJS_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
       return written;
     },
-    { create: false },
+    { create: false, owns: LAYERS_DIR_OUTPUT.owns },
   );
   return { out, labels: manifest.labels, conversion: { ...conversion, wrote: { ...conversion.wrote, path: out } }, testTimeAugmentation: tta };
 }

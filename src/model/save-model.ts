@@ -47,7 +47,8 @@ export function unpackHeadWeights(bytes: Uint8Array, manifest: Pick<ModelManifes
 /**
  * Writes a model directory: graft.json, head.bin and model.onnx. Everything is written into a staging folder
  * beside `outDir` and swapped in at the end, so an interrupted save leaves the previous model intact. Only an
- * earlier model directory or an empty folder is replaced (`assertReplaceableOutput`).
+ * earlier model directory or an empty folder is replaced (`assertReplaceableOutput`), and files of the user's in
+ * it (a README, `.git/`) are kept.
  */
 export async function saveModelDir(outDir: string, manifest: ModelManifest, headBytes: Uint8Array, onnxBytes: Uint8Array): Promise<string> {
   const dest = resolve(outDir);
@@ -58,6 +59,6 @@ export async function saveModelDir(outDir: string, manifest: ModelManifest, head
     await writeFileAtomic(join(staging, ONNX_FILE), onnxBytes);
     // The manifest last: a folder with graft.json is a complete model.
     await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  });
+  }, { owns: MODEL_DIR_OUTPUT.owns });
   return dest;
 }

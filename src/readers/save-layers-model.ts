@@ -29,6 +29,6 @@ export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): 
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
-  });
+  }, { owns: LAYERS_DIR_OUTPUT.owns });
   return { modelJson: join(dest, 'model.json'), weights: join(dest, 'weights.bin'), bytes };
 }

@@ -123,7 +123,8 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   await assertOverwriteAllowed(dest, options.overwrite, WEB_EXPORT_OUTPUT);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
   await mkdir(dirname(dest), { recursive: true });
-  const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnx, out, options.engine));
+  // Files the user added beside the page (a stylesheet, a logo) are kept; Graft's own are replaced.
+  const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnx, out, options.engine), { owns: WEB_EXPORT_OUTPUT.owns });
   return { ...written, out: dest };
 }
 

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GraftModel, learn, recipes, type model } from '../../src/index.js';
@@ -109,6 +109,15 @@ describe.skipIf(!hasShared)('recipes.saveHeadModel: a head fitted outside Graft,
     } finally {
       await loaded.dispose();
     }
+
+    // Saved again over it, a model folder the user keeps in git with a model card: both stay, Graft's files are new.
+    await mkdir(join(out, '.git'));
+    await writeFile(join(out, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    await writeFile(join(out, 'README.md'), '# Ants and bees\n');
+    await recipes.saveHeadModel({ ...backbone, head: fitted.layers, labels: train.classNames, out, tta: true });
+    expect((await readdir(out)).sort()).toEqual(['.git', 'README.md', 'graft.json', 'head.bin', 'model.onnx']);
+    expect(await readFile(join(out, '.git', 'HEAD'), 'utf8')).toBe('ref: refs/heads/main\n');
+    expect(JSON.parse(await readFile(join(out, 'graft.json'), 'utf8'))).toMatchObject({ head: { tta: true } });
   }, 300_000);
 
   it('at one scale with mirror TTA: a hand-made nearest-mean head (hidden relu, linear logits) averages each image and its mirror', async () => {
