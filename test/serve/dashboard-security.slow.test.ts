@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticDataset, type SyntheticDataset } from '../../src/data/synthetic.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
@@ -155,6 +155,30 @@ describe('training dashboard: who may use it, and from where', () => {
     } finally {
       await uploadsOnly.close();
     }
+  });
+
+  it('lists a class as training reads it: its sub-folders, and what it passes over (a text file, a link out of the roots) with the reason', async () => {
+    const folder = join(datasets, 'nested');
+    const circles = join(folder, 'circles');
+    await mkdir(join(circles, 'more'), { recursive: true });
+    const images = data.files.filter((f) => f.includes('/train/circles/'));
+    await copyFile(images[0]!, join(circles, 'a.png'));
+    await copyFile(images[1]!, join(circles, 'more', 'b.png'));
+    await writeFile(join(circles, 'notes.txt'), 'taken on a cloudy day');
+    await symlink(join(secret, 'photos', 'train', 'circles', basename(images[2]!)), join(circles, 'leak.png'));
+    await symlink(join(data.trainDir, 'squares'), join(folder, 'squares'));
+    const created = await post('/v1/projects', { name: 'nested', folder: 'nested' });
+    expect(created.status).toBe(201);
+    const project = (await created.json()) as { id: number; classes: { label: string; count: number }[] };
+    const listed = (await (await fetch(`${server.url}/v1/projects/${project.id}/classes/circles`, { headers: auth })).json()) as { images: { name: string }[]; skipped: { name: string; reason: string }[] };
+    expect(listed.images.map((i) => i.name)).toEqual(['a.png', 'more/b.png']);
+    // The project's counts (what training reads) and the listing agree.
+    expect(project.classes.find((c) => c.label === 'circles')!.count).toBe(listed.images.length);
+    expect(listed.skipped.map((s) => [s.name, s.reason])).toEqual([
+      ['leak.png', expect.stringMatching(/outside the data roots/)],
+      ['notes.txt', expect.stringMatching(/not an image/)],
+    ]);
+    expect(JSON.stringify(listed)).not.toContain(secret);
   });
 
   it('never reads a stored project folder or image that is outside the data roots (no training, no thumbnails)', async () => {

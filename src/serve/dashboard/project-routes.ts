@@ -1,11 +1,10 @@
 import { findSplitFolders } from '../../data/find-split-folders.js';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraftError } from '../../core/errors.js';
-import { hasImageExtension } from '../../data/dataset.js';
-import { isUndecodableName, NOT_UTF8 } from '../../data/scan-folder.js';
+import { listImageFiles } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
 import { classCounts } from './class-counts.js';
 import { removeClassImage } from './class-images.js';
@@ -15,6 +14,8 @@ import { projectNameTaken, tidyProjectName } from './project-name.js';
 import { receiveUpload } from './receive-upload.js';
 import { removeRunFiles } from './run-files.js';
 import { noteAccess } from '../access-log.js';
+
+const LINKED_OUT = 'a link that leads outside the data roots, which this server may not read';
 
 /** A class folder or file name as a path segment: no separators, not hidden, not `.` or `..`. */
 const SEGMENT = /^(?!\.)[^/\\\0]{1,255}$/;
@@ -106,20 +107,21 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
       const dir = join(root, label);
       // A class folder linked out of the data roots is not there, as far as a client can tell.
       if (!(await ctx.mayReadFile(project, dir))) continue;
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-      if (!entries) continue;
+      // The class's images as training reads them: its sub-folders too (links followed inside the class folder).
+      const listed = await listImageFiles(dir).catch(() => undefined);
+      if (!listed) continue;
       found = true;
-      for (const e of entries.filter((e) => e.isFile() && hasImageExtension(e.name) && !e.name.startsWith('.'))) {
-        const file = join(dir, e.name);
-        // A name that is not UTF-8 reaches node with U+FFFD in it and opens nothing: skipped with the reason, as the
-        // dataset scan (and so training) skips it.
-        if (await isUndecodableName(file, e.name)) {
-          skipped.push({ name: e.name, reason: NOT_UTF8, ...(part ? { part } : {}) });
+      const name = (file: string) => relative(dir, file).split(sep).join('/');
+      // What training would pass over, with its reason: a file that is no image, a name that is not UTF-8.
+      for (const { file, reason } of listed.skipped) skipped.push({ name: name(file), reason, ...(part ? { part } : {}) });
+      for (const file of listed.files) {
+        // A file linked out of the data roots is left out, as training leaves it out; one deleted since is gone.
+        if (!(await ctx.mayReadFile(project, file))) {
+          skipped.push({ name: name(file), reason: LINKED_OUT, ...(part ? { part } : {}) });
           continue;
         }
-        // A file deleted since the folder was read is not there any more.
         const info = await stat(file).catch(() => undefined);
-        if (info) images.push({ name: e.name, bytes: info.size, ...(part ? { part } : {}) });
+        if (info) images.push({ name: name(file), bytes: info.size, ...(part ? { part } : {}) });
       }
     }
     if (!found) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(label)}.`);
