@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Help } from 'commander';
 import { turnOffOnnxruntimeTelemetry } from './onnxruntime-telemetry.js';
+import { useProxyFromEnvironment } from './proxy-from-env.js';
 import { reportFailure, setVerbose } from './output.js';
 import { COMMAND_SUMMARIES, type CommandName } from './command-summaries.js';
 
@@ -99,7 +100,9 @@ const defaultTerm = (command: Command): string => new Help().subcommandTerm(comm
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   turnOffOnnxruntimeTelemetry();
+  let endProxy: (() => Promise<void>) | undefined;
   try {
+    endProxy = await useProxyFromEnvironment(process.env);
     await (await buildProgram(argv)).parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -119,5 +122,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
     setVerbose(argv.includes('--verbose'));
     reportFailure(error, argv.includes('--json'));
+  } finally {
+    // Every command is done here (servers return once they have stopped).
+    await endProxy?.();
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -411,6 +411,38 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
         { file: urls[3], predictions: [], error: 'larger than 50 MB' },
       ]);
       expect((await runCli(['predict', join(root, 'model'), '-', '-'], env)).code).toBe(2);
+
+      // Behind a proxy (HTTP_PROXY, as curl and pip read it) the request goes through it, tunnelled as proxies carry
+      // https; NO_PROXY hosts do not.
+      const proxied: string[] = [];
+      const proxy = createServer((_request, response) => void response.writeHead(405).end());
+      proxy.on('connect', (request: IncomingMessage, client: Socket, head: Buffer) => {
+        proxied.push(request.url ?? '');
+        const [host, port] = (request.url ?? '').split(':');
+        const upstream = connect(Number(port), host, () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      try {
+        const viaProxy = { ...env, HTTP_PROXY: `127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+        const through = await runCli(['predict', join(root, 'model'), urls[0]!, '--top', '1', '--json'], viaProxy);
+        expect(through.stderr).toBe('');
+        expect(parseJsonOutput<PredictJson>(through)).toEqual([{ file: urls[0], predictions: fromFile.predictions }]);
+        expect(proxied).toEqual([new URL(base).host]);
+        expect((await runCli(['predict', join(root, 'model'), urls[0]!, '--json'], { ...viaProxy, NO_PROXY: '127.0.0.1' })).code).toBe(0);
+        expect(proxied).toHaveLength(1);
+        const wrong = await runCli(['predict', join(root, 'model'), urls[0]!, '--json'], { ...env, HTTP_PROXY: 'socks5://127.0.0.1:1080' });
+        expect(wrong.code).toBe(2);
+        expect(parseJsonOutput<{ error: { code: string; message: string } }>(wrong).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('HTTP_PROXY') });
+      } finally {
+        proxy.close();
+      }
     } finally {
       images.close();
     }
