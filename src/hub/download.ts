@@ -22,6 +22,24 @@ export interface DownloadOptions {
   readonly lockStaleMs?: number;
   /** Stops the transfer, or the wait for another process's, at once: the download fails with CANCELLED. */
   readonly signal?: AbortSignal;
+  /**
+   * Tries again after a failure that may pass (the network, a transfer cut off, HTTP 408, 429 and 5xx) this many
+   * times, resuming from the bytes kept. Defaults to 3.
+   */
+  readonly retries?: number;
+  /** The wait before the first retry, doubled before each next one, unless the server says (Retry-After). Defaults to 1 s. */
+  readonly retryDelayMs?: number;
+}
+
+/** The longest Retry-After a download waits for before trying again; a longer one is a failure now. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** A failure the same request may not meet again: what to report if it does, and how long the server asked to wait. */
+class TransientFailure {
+  constructor(
+    readonly error: GraftError,
+    readonly retryAfterMs?: number,
+  ) {}
 }
 
 /** How often a live download refreshes its lock's mtime, so that a long transfer is never taken for a stale one. */
@@ -38,7 +56,9 @@ const LOCK_REFRESH_MS = 30_000;
  * refused. The sha256 covers the whole file (the bytes already on disk are hashed first) and the file is renamed into
  * place only when it matches, so `dest` existing always means a complete, verified download. `<dest>.lock`, created
  * exclusively, keeps two processes from writing the same partial file; the second waits and then finds `dest` done.
- * Redirects are followed (fetch's default).
+ * Redirects are followed (fetch's default). A failure that may pass (the network, a transfer cut off, HTTP 408, 429,
+ * 5xx) is tried again up to `retries` times, after 1, 2, 4 s (or the server's Retry-After), resuming from the bytes
+ * kept, each retry said by a `DOWNLOAD_RETRY` warning, as pip and the Hugging Face hub do.
  *
  * @returns the sha256 of the file.
  * @throws GraftError OFFLINE when the network fails or the transfer breaks off (the partial file is kept; run again
@@ -58,10 +78,53 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       const sha256 = await sha256File(dest);
       if (!options.sha256 || sha256 === options.sha256) return sha256;
     }
-    return await transfer(url, dest, options, release.touch);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transfer(url, dest, options, release.touch);
+      } catch (failure) {
+        if (!(failure instanceof TransientFailure)) throw failure;
+        const retries = options.retries ?? 3;
+        const wait = failure.retryAfterMs ?? (options.retryDelayMs ?? 1000) * 2 ** (attempt - 1);
+        if (attempt > retries || wait > MAX_RETRY_AFTER_MS) throw attempt > 1 ? triedTimes(failure.error, attempt) : failure.error;
+        options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_RETRY', message: `${failure.error.message}; trying again in ${(wait / 1000).toFixed(wait < 1000 ? 1 : 0)} s (retry ${attempt} of ${retries})` });
+        await sleepUnlessCancelled(wait, options.signal, url);
+      }
+    }
   } finally {
     await release.release();
   }
+}
+
+/** The last failure, saying how often the download was tried. */
+function triedTimes(error: GraftError, attempts: number): GraftError {
+  return new GraftError(error.code, `${error.message} (tried ${attempts} times)`, { cause: error.cause, ...(error.hint ? { hint: error.hint } : {}) });
+}
+
+async function sleepUnlessCancelled(ms: number, signal: AbortSignal | undefined, url: string): Promise<void> {
+  if (signal?.aborted) throw downloadCancelled(url);
+  await new Promise<void>((resolve, reject) => {
+    const cancel = () => {
+      clearTimeout(timer);
+      reject(downloadCancelled(url));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', cancel);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', cancel, { once: true });
+  });
+}
+
+/** HTTP statuses that say "not now" rather than "not here": the same request may succeed later. */
+const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Retry-After in ms: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+function retryAfterMs(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
@@ -76,7 +139,11 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   // A fetch stopped by the caller's signal (Ctrl+C while connecting) is a cancel, not a network failure.
   const get = (from: number, ifRange: string): Promise<Response> =>
     request(url, from, ifRange, signal).catch((error: unknown) => {
-      throw options.signal?.aborted ? downloadCancelled(url) : error;
+      if (options.signal?.aborted) throw downloadCancelled(url);
+      // The network (a refused connection, a reset) may come back; a redirect loop or our own timeout will not.
+      // A host name that does not exist (ENOTFOUND) is not the network's passing trouble either.
+      const mayPass = error instanceof GraftError && error.code === 'OFFLINE' && !timeout.aborted && !/redirect|ENOTFOUND/i.test(error.message);
+      throw mayPass ? new TransientFailure(error) : error;
     });
   let response = await get(offset, validator);
   let start = offset > 0 ? rangeStart(response) : 0;
@@ -86,6 +153,15 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
     offset = 0;
     response = await get(0, '');
     start = 0;
+  }
+  if (TRANSIENT_STATUSES.has(response.status)) {
+    await response.body?.cancel();
+    throw new TransientFailure(
+      new GraftError('OFFLINE', `Download of ${url} failed: HTTP ${response.status} ${response.statusText} (the server's trouble, which may pass)`, {
+        hint: 'run the command again later, or set GRAFT_HUB_MIRROR to another server, or pass a local file with --backbone <path>',
+      }),
+      retryAfterMs(response),
+    );
   }
   if (!response.ok || !response.body) {
     throw new GraftError('MODEL_NOT_FOUND', `Download of ${url} failed: HTTP ${response.status} ${response.statusText}`, {
@@ -136,15 +212,19 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
         hint: 'free space on its disk (the bytes written are kept: the next run resumes from them), or point GRAFT_CACHE_DIR (--cache-dir) at another disk',
       });
     }
-    throw new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
+    const interrupted = new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
       cause,
       hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
     });
+    // A transfer that ran out of its own time (a server that stopped sending) is not waited for again.
+    throw timeout.aborted ? interrupted : new TransientFailure(interrupted);
   }
   if (total !== undefined && loaded !== total) {
-    throw new GraftError('OFFLINE', `Download of ${url} ended after ${loaded} of ${total} bytes`, {
-      hint: `run the command again: it resumes from the bytes kept in ${partial}`,
-    });
+    throw new TransientFailure(
+      new GraftError('OFFLINE', `Download of ${url} ended after ${loaded} of ${total} bytes`, {
+        hint: `run the command again: it resumes from the bytes kept in ${partial}`,
+      }),
+    );
   }
   const sha256 = hash.digest('hex');
   await rm(validatorFile, { force: true });

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerModels, type ModelInfo, type ModelListItem, type PullResult } from '../../src/cli/commands/models.js';
 import { GraftError } from '../../src/core/errors.js';
+import type { ProgressEvent } from '../../src/core/progress.js';
 import { CATALOGUE } from '../../src/hub/catalogue.js';
 import { downloadFile } from '../../src/hub/download.js';
 import { resolveBackbone } from '../../src/hub/resolve-backbone.js';
@@ -42,6 +43,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
   const mutable: Record<string, Buffer> = {};
   const mutableCut = new Set<string>();
   const stalled: ServerResponse[] = [];
+  const flakyCounts = new Map<string, number>();
   // Read lazily: describe bodies run even when the suite is skipped (no ../shared).
   const int8Sha = hasShared ? createHash('sha256').update(readFileSync(int8Model)).digest('hex') : '';
 
@@ -80,8 +82,8 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
       else if (route === 'hop1') res.writeHead(302, { location: `/hop2/${rel}` }).end();
       else if (route === 'hop2') res.writeHead(302, { location: `/models/${rel}` }).end();
       else if (route === 'norange') serveFile(req, res, rel, false);
-      else if (route === 'cut' && !cutDone.has(rel)) {
-        cutDone.add(rel);
+      else if (route === 'cut' && !cutDone.has(req.url ?? '')) {
+        cutDone.add(req.url ?? '');
         const bytes = readFileSync(join(sharedDir, 'models', rel));
         res.writeHead(200, { etag: `"${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}"`, 'content-length': bytes.length });
         res.write(bytes.subarray(0, CUT_AFTER), () => setTimeout(() => res.socket?.destroy(), 20));
@@ -93,6 +95,13 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
           res.writeHead(200, { etag: `"${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}"`, 'content-length': bytes.length });
           res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
         } else sendBytes(req, res, bytes, true);
+      } else if (route === 'flaky') {
+        // /flaky/<failures>/<retry-after>/<file>: HTTP 503 that many times for this URL, then the file.
+        const [failures, retryAfter, ...file] = rest;
+        const seen = (flakyCounts.get(req.url ?? '') ?? 0) + 1;
+        flakyCounts.set(req.url ?? '', seen);
+        if (seen <= Number(failures)) res.writeHead(503, retryAfter === '-' ? {} : { 'retry-after': retryAfter }).end('busy');
+        else serveFile(req, res, file.join('/'), true);
       } else if (route === 'html') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Sign in</title>');
       else if (route === 'loop') res.writeHead(302, { location: `/loop/${rel}` }).end();
       else if (route === 'stall') {
@@ -129,7 +138,8 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const dir = await tempDir();
     const dest = join(dir, 'm.onnx');
     const url = `${base}/cut/${int8Path}`;
-    const first = (await downloadFile(url, dest, { sha256: int8Sha }).catch((e: unknown) => e)) as GraftError;
+    // Not tried again here (retries: 0), so that the next call's resume can be seen; by default it resumes at once (below).
+    const first = (await downloadFile(url, dest, { sha256: int8Sha, retries: 0 }).catch((e: unknown) => e)) as GraftError;
     expect(first).toBeInstanceOf(GraftError);
     expect(first.code).toBe('OFFLINE');
     expect(first.hint).toContain('resumes');
@@ -145,6 +155,43 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(requests.slice(before)).toEqual([{ url: `/cut/${int8Path}`, range: `bytes=${kept}-` }]);
     expect(createHash('sha256').update(readFileSync(dest)).digest('hex')).toBe(int8Sha);
     expect(readdirSync(dir)).toEqual(['m.onnx']);
+  });
+
+  it('tries again what may pass: a transfer cut off resumes in the same call, a busy server is asked again after Retry-After', async () => {
+    const dir = await tempDir();
+    const retries: string[] = [];
+    const onProgress = (e: ProgressEvent) => void (e.type === 'warning' && retries.push(`${e.code}: ${e.message}`));
+    const cut = `${base}/cut/${int8Path}?second`;
+    let before = requests.length;
+    expect(await downloadFile(cut, join(dir, 'a.onnx'), { sha256: int8Sha, onProgress, retryDelayMs: 1 })).toBe(int8Sha);
+    expect(requests.slice(before).map((r) => r.range)).toEqual([undefined, expect.stringMatching(/^bytes=\d+-$/)]);
+    expect(retries).toEqual([expect.stringMatching(/^DOWNLOAD_RETRY: Download of .* was interrupted after \d+ bytes of \d+; trying again in 0\.0 s \(retry 1 of 3\)$/)]);
+
+    retries.length = 0;
+    before = requests.length;
+    expect(await downloadFile(`${base}/flaky/2/0/${int8Path}`, join(dir, 'b.onnx'), { sha256: int8Sha, onProgress })).toBe(int8Sha);
+    expect(requests.length - before).toBe(3);
+    expect(retries).toEqual([1, 2].map((n) => expect.stringMatching(new RegExp(`HTTP 503 Service Unavailable .*; trying again in 0\\.0 s \\(retry ${n} of 3\\)$`))));
+
+    // Never better: the last failure, saying how often; a 404 is not asked again; nor is a server that asks for an hour.
+    before = requests.length;
+    const busy = (await downloadFile(`${base}/flaky/99/-/${int8Path}`, join(dir, 'c.onnx'), { retries: 2, retryDelayMs: 1 }).catch((e: unknown) => e)) as GraftError;
+    expect(busy).toMatchObject({ code: 'OFFLINE', message: expect.stringMatching(/HTTP 503 .*\(tried 3 times\)$/) });
+    expect(requests.length - before).toBe(3);
+    before = requests.length;
+    expect(await downloadFile(`${base}/missing/m.onnx`, join(dir, 'd.onnx'), { retryDelayMs: 1 }).catch((e: GraftError) => e.code)).toBe('MODEL_NOT_FOUND');
+    expect(await downloadFile(`${base}/flaky/1/3600/${int8Path}`, join(dir, 'e.onnx')).catch((e: GraftError) => e.message)).toMatch(/HTTP 503 .*may pass\)$/);
+    expect(requests.length - before).toBe(2);
+    expect(readdirSync(dir).sort()).toEqual(['a.onnx', 'b.onnx']);
+
+    // Ctrl+C while it waits to try again: CANCELLED at once.
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    const waiting = (await downloadFile(`${base}/flaky/1/30/${int8Path}`, join(dir, 'f.onnx'), { signal: controller.signal }).catch((e: unknown) => e)) as GraftError;
+    expect(waiting.code).toBe('CANCELLED');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(existsSync(join(dir, 'f.onnx.lock'))).toBe(false);
   });
 
   it('starts again from zero when the server ignores Range', async () => {
@@ -174,7 +221,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const newBytes = Buffer.alloc(400_000, 2);
     mutable['changing.onnx'] = oldBytes;
     mutableCut.add('changing.onnx');
-    expect(((await downloadFile(url, dest).catch((e: unknown) => e)) as GraftError).code).toBe('OFFLINE');
+    expect(((await downloadFile(url, dest, { retries: 0 }).catch((e: unknown) => e)) as GraftError).code).toBe('OFFLINE');
     expect(statSync(`${dest}.partial`).size).toBeGreaterThan(0);
     mutable['changing.onnx'] = newBytes; // the server now has another file under the same URL
     const before = requests.length;
