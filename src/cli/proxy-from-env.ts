@@ -7,6 +7,9 @@ const PROXY_VARIABLES = [
   ['no_proxy', 'NO_PROXY'],
 ] as const;
 
+/** Host names of this machine, as URLs spell them, that are reached directly whatever NO_PROXY says. */
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
 export interface ProxySettings {
   readonly httpsProxy?: string;
   readonly httpProxy?: string;
@@ -42,7 +45,8 @@ export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings {
 
 /**
  * Sends the command's HTTP requests (backbone downloads, `graft predict <url>`) through the proxy that
- * HTTPS_PROXY / HTTP_PROXY name, except to the hosts NO_PROXY lists, as curl, pip and Keras's `get_file` do: Node's
+ * HTTPS_PROXY / HTTP_PROXY name, except to the hosts NO_PROXY lists and this machine's own (localhost, 127.0.0.1,
+ * [::1]), as curl, pip and Keras's `get_file` do: Node's
  * own fetch ignores these variables, so behind a company proxy every download failed. undici (the library Node's
  * fetch is built on) loads only when a proxy is set. A library user sets a dispatcher of their own instead
  * (README, "Behind a proxy").
@@ -59,8 +63,10 @@ export async function useProxyFromEnvironment(env: NodeJS.ProcessEnv): Promise<(
   const emitWarning = process.emitWarning;
   process.emitWarning = () => {};
   let agent: InstanceType<typeof EnvHttpProxyAgent>;
+  // This machine's own addresses never go through the proxy (as in Go's net/http): a proxy cannot reach them.
+  const noProxy = [settings.noProxy, ...LOOPBACK].filter(Boolean).join(',');
   try {
-    agent = new EnvHttpProxyAgent({ httpProxy: settings.httpProxy, httpsProxy: settings.httpsProxy ?? settings.httpProxy, noProxy: settings.noProxy ?? '' });
+    agent = new EnvHttpProxyAgent({ httpProxy: settings.httpProxy, httpsProxy: settings.httpsProxy ?? settings.httpProxy, noProxy });
   } finally {
     process.emitWarning = emitWarning;
   }

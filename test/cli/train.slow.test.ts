@@ -412,14 +412,15 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
       ]);
       expect((await runCli(['predict', join(root, 'model'), '-', '-'], env)).code).toBe(2);
 
-      // Behind a proxy (HTTP_PROXY, as curl and pip read it) the request goes through it, tunnelled as proxies carry
-      // https; NO_PROXY hosts do not.
+      // Behind a proxy (HTTP_PROXY, as curl and pip read it) a request goes through it, tunnelled as proxies carry
+      // https: here to a host name only the proxy knows, as on a company network. NO_PROXY hosts and this machine's
+      // own addresses do not.
       const proxied: string[] = [];
       const proxy = createServer((_request, response) => void response.writeHead(405).end());
       proxy.on('connect', (request: IncomingMessage, client: Socket, head: Buffer) => {
         proxied.push(request.url ?? '');
-        const [host, port] = (request.url ?? '').split(':');
-        const upstream = connect(Number(port), host, () => {
+        const port = Number((request.url ?? '').split(':')[1]);
+        const upstream = connect(request.url?.startsWith('images.corp.test:') ? Number(new URL(base).port) : port, '127.0.0.1', () => {
           client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
           upstream.write(head);
           upstream.pipe(client);
@@ -431,11 +432,15 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
       await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
       try {
         const viaProxy = { ...env, HTTP_PROXY: `127.0.0.1:${(proxy.address() as AddressInfo).port}` };
-        const through = await runCli(['predict', join(root, 'model'), urls[0]!, '--top', '1', '--json'], viaProxy);
+        const corpUrl = 'http://images.corp.test/bee.jpg';
+        const through = await runCli(['predict', join(root, 'model'), corpUrl, urls[0]!, '--top', '1', '--json'], viaProxy);
         expect(through.stderr).toBe('');
-        expect(parseJsonOutput<PredictJson>(through)).toEqual([{ file: urls[0], predictions: fromFile.predictions }]);
-        expect(proxied).toEqual([new URL(base).host]);
-        expect((await runCli(['predict', join(root, 'model'), urls[0]!, '--json'], { ...viaProxy, NO_PROXY: '127.0.0.1' })).code).toBe(0);
+        expect(parseJsonOutput<PredictJson>(through)).toEqual([corpUrl, urls[0]].map((file) => ({ file, predictions: fromFile.predictions })));
+        expect(proxied).toEqual(['images.corp.test:80']);
+        const direct = await runCli(['predict', join(root, 'model'), corpUrl, '--json'], { ...viaProxy, NO_PROXY: '.corp.test' });
+        // Straight to a host no resolver knows: a row with its reason (which depends on this machine's DNS).
+        expect(direct.code).toBe(2);
+        expect(direct.stdout).toContain('No image could be classified: http://images.corp.test/bee.jpg');
         expect(proxied).toHaveLength(1);
         const wrong = await runCli(['predict', join(root, 'model'), urls[0]!, '--json'], { ...env, HTTP_PROXY: 'socks5://127.0.0.1:1080' });
         expect(wrong.code).toBe(2);
