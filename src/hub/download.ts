@@ -85,7 +85,11 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         if (!(failure instanceof TransientFailure)) throw failure;
         const retries = options.retries ?? 3;
         const wait = failure.retryAfterMs ?? (options.retryDelayMs ?? 1000) * 2 ** (attempt - 1);
-        if (attempt > retries || wait > MAX_RETRY_AFTER_MS) throw attempt > 1 ? triedTimes(failure.error, attempt) : failure.error;
+        if (wait > MAX_RETRY_AFTER_MS) {
+          const minutes = Math.ceil(wait / 60_000);
+          throw amended(failure.error, `; the server asks to wait ${minutes} minute${minutes === 1 ? '' : 's'} before trying again`);
+        }
+        if (attempt > retries) throw attempt > 1 ? amended(failure.error, ` (tried ${attempt} times)`) : failure.error;
         options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_RETRY', message: `${failure.error.message}; trying again in ${(wait / 1000).toFixed(wait < 1000 ? 1 : 0)} s (retry ${attempt} of ${retries})` });
         await sleepUnlessCancelled(wait, options.signal, url);
       }
@@ -95,9 +99,9 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   }
 }
 
-/** The last failure, saying how often the download was tried. */
-function triedTimes(error: GraftError, attempts: number): GraftError {
-  return new GraftError(error.code, `${error.message} (tried ${attempts} times)`, { cause: error.cause, ...(error.hint ? { hint: error.hint } : {}) });
+/** The error with more said at the end of its message (how often it was tried, how long the server asks to wait). */
+function amended(error: GraftError, addition: string): GraftError {
+  return new GraftError(error.code, `${error.message}${addition}`, { cause: error.cause, ...(error.hint ? { hint: error.hint } : {}) });
 }
 
 async function sleepUnlessCancelled(ms: number, signal: AbortSignal | undefined, url: string): Promise<void> {
