@@ -112,16 +112,17 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
       if (!listed) continue;
       found = true;
       const name = (file: string) => relative(dir, file).split(sep).join('/');
+      const inPart = part ? { part } : {};
       // What training would pass over, with its reason: a file that is no image, a name that is not UTF-8.
-      for (const { file, reason } of listed.skipped) skipped.push({ name: name(file), reason, ...(part ? { part } : {}) });
+      for (const { file, reason } of listed.skipped) skipped.push({ name: name(file), reason, ...inPart });
       for (const file of listed.files) {
         // A file linked out of the data roots is left out, as training leaves it out; one deleted since is gone.
         if (!(await ctx.mayReadFile(project, file))) {
-          skipped.push({ name: name(file), reason: LINKED_OUT, ...(part ? { part } : {}) });
+          skipped.push({ name: name(file), reason: LINKED_OUT, ...inPart });
           continue;
         }
         const info = await stat(file).catch(() => undefined);
-        if (info) images.push({ name: name(file), bytes: info.size, ...(part ? { part } : {}) });
+        if (info) images.push({ name: name(file), bytes: info.size, ...inPart });
       }
     }
     if (!found) throw new ServeError('NOT_FOUND', `Project ${project.id} has no class ${JSON.stringify(label)}.`);
