@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GraftError } from '../core/errors.js';
+import { retryAfterMs, retryNotice, TRANSIENT_STATUSES } from '../core/http-retry.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from '../core/sha256-file.js';
 import { acquireFileLock } from './file-lock.js';
@@ -90,7 +91,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
           throw amended(failure.error, `; the server asks to wait ${minutes} minute${minutes === 1 ? '' : 's'} before trying again`);
         }
         if (attempt > retries) throw attempt > 1 ? amended(failure.error, ` (tried ${attempt} times)`) : failure.error;
-        options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_RETRY', message: `${failure.error.message}; trying again in ${(wait / 1000).toFixed(wait < 1000 ? 1 : 0)} s (retry ${attempt} of ${retries})` });
+        options.onProgress?.({ type: 'warning', code: 'DOWNLOAD_RETRY', message: retryNotice(failure.error.message, wait, attempt, retries) });
         await sleepUnlessCancelled(wait, options.signal, url);
       }
     }
@@ -117,18 +118,6 @@ async function sleepUnlessCancelled(ms: number, signal: AbortSignal | undefined,
     }, ms);
     signal?.addEventListener('abort', cancel, { once: true });
   });
-}
-
-/** HTTP statuses that say "not now" rather than "not here": the same request may succeed later. */
-const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
-
-/** Retry-After in ms: delay-seconds or an HTTP date; undefined when absent or unreadable. */
-function retryAfterMs(response: Response): number | undefined {
-  const value = response.headers.get('retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {

@@ -84,7 +84,7 @@ async function expandFolders(paths: readonly string[], progress: ProgressListene
 async function predictAll(model: GraftModel, inputs: readonly string[], topK: number, progress: ProgressListener): Promise<{ results: FilePrediction[]; skipped: SkippedFile[] }> {
   const { results, skipped } = await model.predict(inputs.filter(isLocalPath), { topK, onProgress: progress });
   for (const input of inputs.filter((i) => !isLocalPath(i))) {
-    const bytes = input === STDIN_ARGUMENT ? await readStdinImage() : await fetchImageBytes(input);
+    const bytes = input === STDIN_ARGUMENT ? await readStdinImage() : await fetchImageBytes(input, { onRetry: (message) => progress({ type: 'warning', code: 'DOWNLOAD_RETRY', message }) });
     const skip = (reason: string): void => {
       skipped.push({ file: input, reason });
       progress({ type: 'skip', file: input, reason });
