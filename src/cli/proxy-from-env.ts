@@ -65,8 +65,17 @@ export async function useProxyFromEnvironment(env: NodeJS.ProcessEnv): Promise<(
   let agent: InstanceType<typeof EnvHttpProxyAgent>;
   // This machine's own addresses never go through the proxy (as in Go's net/http): a proxy cannot reach them.
   const noProxy = [settings.noProxy, ...LOOPBACK].filter(Boolean).join(',');
+  // An http:// URL goes to an http:// proxy as a plain request naming the whole URL, as curl and pip send it, not through
+  // a CONNECT tunnel: squid's default configuration refuses CONNECT to any port but 443. (undici's option; its types
+  // name it on ProxyAgent only, to which EnvHttpProxyAgent passes its options.)
+  const options: ConstructorParameters<typeof EnvHttpProxyAgent>[0] & { proxyTunnel: boolean } = {
+    httpProxy: settings.httpProxy,
+    httpsProxy: settings.httpsProxy ?? settings.httpProxy,
+    noProxy,
+    proxyTunnel: false,
+  };
   try {
-    agent = new EnvHttpProxyAgent({ httpProxy: settings.httpProxy, httpsProxy: settings.httpsProxy ?? settings.httpProxy, noProxy });
+    agent = new EnvHttpProxyAgent(options);
   } finally {
     process.emitWarning = emitWarning;
   }
