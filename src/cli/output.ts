@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { diskFullCause } from '../core/disk-full.js';
 import { exitCodeFor, GraftError } from '../core/errors.js';
 
 /** Prints a result: pretty text for people, exactly one JSON object (or array) on stdout with --json. */
@@ -47,11 +48,19 @@ export function printFailureJson({ code, message, hint }: { code: string; messag
   process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
 }
 
+/** What to do about a full disk; what was being written is not left half done (outputs are written aside, then renamed). */
+const DISK_FULL_HINT = 'free space on that disk, or write elsewhere (--out; GRAFT_CACHE_DIR for the cache), then run the command again: nothing already written was changed';
+
 /**
- * A failure as the CLI reports it: a GraftError's code, message and hint; anything else is INTERNAL, with its first
+ * A failure as the CLI reports it: a full disk as DISK_FULL; a GraftError's code, message and hint; anything else is INTERNAL, with its first
  * line only, unless --verbose, which gives the whole message and the stack.
  */
 export function describeFailure(error: unknown): { code: string; message: string; hint?: string; stack?: string } {
+  // A full disk is the machine's state, not a bug: said as such, with what to do, whatever layer met it.
+  if (diskFullCause(error)) {
+    const full = error instanceof Error ? error.message : String(error);
+    return { code: 'DISK_FULL', message: `The disk is full: ${firstLine(full)}`, hint: DISK_FULL_HINT };
+  }
   const isGraft = error instanceof GraftError;
   const full = error instanceof Error ? error.message : String(error);
   const message = isGraft || isVerbose ? full : `${firstLine(full)} (internal error; run with --verbose for details)`;

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { carryForeignEntries } from './carry-foreign-entries.js';
+import { diskFullCause } from './disk-full.js';
 import { isProcessRunning } from './process-alive.js';
 import { beginSwap, forgetWorkingPath, workingPathFor, type WorkingKind } from './unfinished-writes.js';
 
@@ -109,10 +110,23 @@ export async function writeDirectoryStaged<T>(
     return result;
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw error;
+    throw atOutput(error, staging, dest);
   } finally {
     forgetWorkingPath(staging);
   }
+}
+
+/**
+ * A full disk met while writing the working folder, told as the output it was for (`m/model.onnx`, not
+ * `m.staging-81-3fa2c9d0/model.onnx`): the working folder is gone by then, and the user never named it. The errno
+ * `code` and the cause are kept.
+ */
+function atOutput(error: unknown, staging: string, dest: string): unknown {
+  if (!(error instanceof Error) || !diskFullCause(error) || !error.message.includes(staging)) return error;
+  const renamed = new Error(error.message.replaceAll(staging, dest), { cause: error });
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined) (renamed as NodeJS.ErrnoException).code = code;
+  return renamed;
 }
 
 /**

@@ -9,6 +9,7 @@ import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
 import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
+import { cacheWritesUntilFull } from './cache-writes.js';
 import { embedBatch } from './embed-batch.js';
 import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
@@ -108,6 +109,7 @@ export async function extractFeatures(
   let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
+  const remember = cacheWritesUntilFull(store.path, options.onProgress);
   const stopIfAborted = (): void => {
     if (!options.signal?.aborted) return;
     const kept = cached + computed;
@@ -161,13 +163,12 @@ export async function extractFeatures(
     const backbone = (backbones[which] ??= await (which === 'features' ? handle.load() : handle.loadCorners!()));
     const { vectors, seconds } = await embedBatch(backbone, batch.map((item) => item.data), backbone.info.featureDim);
     backboneSeconds += seconds;
-    store.putMany(
-      batch.map((item, i) => {
-        const vector = vectors[i]!;
-        results[item.kind][item.index] = vector;
-        return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
-      }),
-    );
+    const entries = batch.map((item, i) => {
+      const vector = vectors[i]!;
+      results[item.kind][item.index] = vector;
+      return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
+    });
+    remember(() => store.putMany(entries));
     for (const item of batch) computedFiles.add(item.index);
     computed = computedFiles.size;
     batches[which] = [];
@@ -218,7 +219,7 @@ export async function extractFeatures(
     report();
   } finally {
     // The hashes read are right however the run ends: a rerun after a cancel need not read those files again.
-    options.fileIndex?.record(hashed);
+    remember(() => options.fileIndex?.record(hashed));
     await backbones.features?.dispose();
     await backbones.corners?.dispose();
   }

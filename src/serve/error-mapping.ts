@@ -1,5 +1,6 @@
 import { UnreadableImageError } from '../data/decode-image.js';
 import { READABLE_FORMATS } from '../data/sniff-image-format.js';
+import { diskFullCause } from '../core/disk-full.js';
 import { GraftError, type GraftErrorCode } from '../core/errors.js';
 import { ACCEPTED_FORMS_HINT } from './image-input.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
@@ -148,18 +149,6 @@ function faultMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = frameworkCode(error);
   return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
-}
-
-/** Codes of a full disk or quota: node's errno codes, and SQLite's (better-sqlite3 puts it in `code`). */
-const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
-
-/** The error, or one of its causes, that says the disk is full; undefined when none does. */
-function diskFullCause(error: unknown): Error | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = frameworkCode(e);
-    if (code !== undefined && DISK_FULL_CODES.has(code)) return e;
-  }
-  return undefined;
 }
 
 function reply(code: ApiErrorCode, message: string, hint?: string): HttpError {

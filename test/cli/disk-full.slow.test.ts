@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
+
+/** Mounts a RAM disk of `size` on `dir` (root on Linux can; elsewhere the suite is skipped, saying why). */
+function mountSmallDisk(dir: string, size: string): void {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+}
+
+/** Whether this process may mount a small disk, tried once on a scratch folder. */
+const canMount = ((): boolean => {
+  if (process.platform !== 'linux') return false;
+  const probe = mkdtempSync(join(tmpdir(), 'graft-mount-probe-'));
+  try {
+    mountSmallDisk(probe, '64k');
+    execFileSync('umount', [probe]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+})();
+if (!canMount) console.warn('skipping the full-disk tests: this process cannot mount a tmpfs (root on Linux can)');
+
+skipReason('full-disk tests');
+describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an output fails clearly and leaves nothing behind', () => {
+  let root: string;
+  let data: string;
+  const mounted: string[] = [];
+
+  beforeAll(async () => {
+    root = await tempDir();
+    data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
+    for (const [name, size] of [['cache-disk', '128k'], ['out-disk', '1m']] as const) {
+      const dir = join(root, name);
+      await (await import('node:fs/promises')).mkdir(dir);
+      mountSmallDisk(dir, size);
+      mounted.push(dir);
+    }
+  });
+  afterAll(() => {
+    for (const dir of mounted) execFileSync('umount', [dir]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a feature cache on a full disk: one CACHE_FULL warning, and training goes on to write the model', async () => {
+    const run = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'model'), '--json'], { GRAFT_CACHE_DIR: join(root, 'cache-disk', 'cache') });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr.match(/CACHE_FULL|feature cache .* is full/g)).toHaveLength(1);
+    expect(run.stderr).toContain(`The disk holding the feature cache ${join(root, 'cache-disk', 'cache', 'features-v1.sqlite')} is full`);
+    expect(parseJsonOutput<{ images: { train: number } }>(run).images.train).toBe(16);
+    expect(existsSync(join(root, 'model', 'model.onnx'))).toBe(true);
+  });
+
+  it('a model folder on a full disk: DISK_FULL naming the file as the user named the folder, exit 4, nothing left there', async () => {
+    await writeFile(join(root, 'out-disk', 'notes.txt'), 'mine\n');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const run = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'out-disk', 'model'), '--json'], env);
+    expect(run.code, run.stderr).toBe(4);
+    const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(run);
+    expect(error.code).toBe('DISK_FULL');
+    expect(error.message).toBe(`The disk is full: Cannot write ${join(root, 'out-disk', 'model', 'model.onnx')}: ENOSPC: no space left on device, write`);
+    expect(error.hint).toMatch(/^free space on that disk, or write elsewhere/);
+    expect(run.stderr).not.toContain('internal error');
+    expect(await readdir(join(root, 'out-disk'))).toEqual(['notes.txt']);
+  });
+});
