@@ -4,6 +4,8 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
+import { RunQueue, type RunEvent } from '../../src/serve/dashboard/run-queue.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
 
 /** Mounts a RAM disk of `size` on `dir` (root on Linux can; elsewhere the suite is skipped, saying why). */
@@ -28,7 +30,7 @@ const canMount = ((): boolean => {
 if (!canMount) console.warn('skipping the full-disk tests: this process cannot mount a tmpfs (root on Linux can)');
 
 skipReason('full-disk tests');
-describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an output fails clearly and leaves nothing behind', () => {
+describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an output (CLI or dashboard run) fails clearly and leaves nothing behind', () => {
   let root: string;
   let data: string;
   const mounted: string[] = [];
@@ -36,7 +38,7 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
   beforeAll(async () => {
     root = await tempDir();
     data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
-    for (const [name, size] of [['cache-disk', '128k'], ['out-disk', '1m']] as const) {
+    for (const [name, size] of [['cache-disk', '128k'], ['out-disk', '1m'], ['runs-disk', '1m']] as const) {
       const dir = join(root, name);
       await (await import('node:fs/promises')).mkdir(dir);
       mountSmallDisk(dir, size);
@@ -68,5 +70,23 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
     expect(error.hint).toMatch(/^free space on that disk, or write elsewhere/);
     expect(run.stderr).not.toContain('internal error');
     expect(await readdir(join(root, 'out-disk'))).toEqual(['notes.txt']);
+  });
+
+  it('a dashboard run whose model folder is on a full disk fails saying so, and the queue records why', async () => {
+    const store = DashboardStore.open(join(root, 'dashboard'));
+    try {
+      const project = store.createProject('p', data);
+      const run = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: int8Model }, (id) => join(root, 'runs-disk', String(id), 'model'));
+      const queue = new RunQueue({ store, dataDir: join(root, 'dashboard'), cacheDir: join(root, 'cache'), offline: true });
+      const ended = new Promise<RunEvent>((resolve) => queue.listen(run.id, (event) => event.type === 'status' && event.status !== 'running' && resolve(event)));
+      queue.enqueue(run.id);
+      const event = await ended;
+      await queue.close();
+      const said = `The disk is full: Cannot write ${join(root, 'runs-disk', String(run.id), 'model', 'model.onnx')}: ENOSPC: no space left on device, write. Free space on it, then train again.`;
+      expect(event).toEqual({ type: 'status', status: 'failed', error: said });
+      expect(store.run(run.id)).toMatchObject({ status: 'failed', error: said });
+    } finally {
+      store.close();
+    }
   });
 });

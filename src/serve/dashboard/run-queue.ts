@@ -2,6 +2,7 @@ import type { MirrorRule } from '../../hub/mirror.js';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
+import { diskFullCause } from '../../core/disk-full.js';
 import { GraftError } from '../../core/errors.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
@@ -317,7 +318,9 @@ export class RunQueue {
         this.emit(runId, { type: 'status', status: 'cancelled', error: note });
         return;
       }
-      const message = error instanceof Error ? error.message : String(error);
+      const said = error instanceof Error ? error.message : String(error);
+      // A full disk is the machine's state, said as such (as the CLI's DISK_FULL): the run can go again once there is room.
+      const message = diskFullCause(error) ? `The disk is full: ${said}. Free space on it, then train again.` : said;
       store.markFailed(runId, message);
       this.emit(runId, { type: 'status', status: 'failed', error: message });
     }
