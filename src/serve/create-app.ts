@@ -78,7 +78,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
       options.accessLog?.(unparsedAccessEntry(status, code, requestId));
-      socket.destroy(error);
+      // A client that stalled is gone; one that sent too much or not HTTP may still be sending (the rest of a 70 KB
+      // URL). Closing with its bytes unread makes the kernel reset the connection, and a reset can reach the client
+      // before it reads the answer (Node 24's parser stops reading at the error: curl then says "Connection reset").
+      if (status === 408) socket.destroy(error);
+      else closeAfterReading(socket);
     },
   });
   // Counted and logged once: when the answer has been sent (onResponse, below), or when its connection closed first.
@@ -195,4 +199,19 @@ function timeoutChecks(requestTimeoutMs: number): { requestTimeout: number; head
     headersTimeout: Math.min(60_000, requestTimeoutMs),
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
   };
+}
+
+/** How long a connection refused at the parser may go on sending before it is cut off, as nginx's lingering close. */
+const LINGER_MS = 1000;
+
+/**
+ * Ends a connection whose answer is written, reading and dropping what the client still sends until it closes its
+ * side or {@link LINGER_MS} pass, so the answer is not lost to a reset.
+ */
+function closeAfterReading(socket: Socket): void {
+  socket.removeAllListeners('data');
+  socket.on('data', () => {});
+  socket.end();
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
