@@ -9,6 +9,7 @@ import { backboneFromOptions } from '../../src/engine/open-backbone.js';
 import { writeSyntheticShards } from '../../src/features/synthetic-shards.js';
 import { trainFromFeatures } from '../../src/recipes/train-from-features.js';
 import type { ShardMeta } from '../../src/features/shard-store.js';
+import { SAME_YOUNG_GENERATION } from '../peak-rss.js';
 import { hasShared, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 /** Synthetic 1280-d rows that claim to come from the int8 MobileNetV2 (one view: train them with multiScale off). */
@@ -27,7 +28,7 @@ async function peakRssOfStreamedTrain(store: string, out: string, cacheDir: stri
     await trainFromFeatures({ features: ${JSON.stringify(store)}, out: ${JSON.stringify(out)}, cacheDir: ${JSON.stringify(cacheDir)},
       config: { multiScale: false, c: 0.01, epochs: 2, head: ${JSON.stringify(head)} }, inMemoryRows: 1000, selectionRows: 1000 });
     console.log(JSON.stringify({ peakMb: process.resourceUsage().maxRSS / 1024 }));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, [...SAME_YOUNG_GENERATION, '--input-type=module', '-e', script], { maxBuffer: 1 << 20 });
   return (JSON.parse(stdout.trim().split('\n').pop()!) as { peakMb: number }).peakMb;
 }
 
