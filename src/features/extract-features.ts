@@ -36,6 +36,12 @@ export interface ExtractOptions {
   readonly mirrorCorners?: boolean;
   readonly onProgress?: ProgressListener;
   /**
+   * Whether the run may go on when the disk holding the cache fills up: the vectors are returned all the same, those
+   * computed from then on are not cached, and one `CACHE_FULL` warning says so (training, whose cache is a saving).
+   * Defaults to false: the failure is thrown (GraftError CACHE_ERROR), as `graft embed` needs, whose output the cache is.
+   */
+  readonly cacheIsOptional?: boolean;
+  /**
    * Checked after every batch stored and every image read: aborting stops with GraftError `CANCELLED`. What was stored
    * stays in the cache (each batch is its own transaction), so the next run reads it instead of computing it again.
    */
@@ -109,7 +115,7 @@ export async function extractFeatures(
   let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
-  const remember = cacheWritesUntilFull(store.path, options.onProgress);
+  const remember = options.cacheIsOptional ? cacheWritesUntilFull(store.path, options.onProgress) : (write: () => void) => write();
   const stopIfAborted = (): void => {
     if (!options.signal?.aborted) return;
     const kept = cached + computed;

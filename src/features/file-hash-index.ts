@@ -26,11 +26,13 @@ export interface FileStamp {
  */
 export class FileHashIndex {
   private readonly db: Database.Database;
+  private readonly path: string;
   private readonly select: Database.Statement<[string, number, string, string], { sha256: string }>;
   private readonly insert: Database.Statement<[string, number, string, string, string]>;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, path: string) {
     this.db = db;
+    this.path = path;
     this.select = db.prepare('SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ?');
     this.insert = db.prepare('INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, sha256) VALUES (?, ?, ?, ?, ?)');
   }
@@ -42,7 +44,7 @@ export class FileHashIndex {
       const db = new Database(path);
       applyFeatureStorePragmas(db);
       db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, sha256 TEXT NOT NULL)');
-      return new FileHashIndex(db);
+      return new FileHashIndex(db, path);
     } catch (cause) {
       throw new GraftError('CACHE_ERROR', `Cannot open the file index ${path}: ${(cause as Error).message}`, {
         hint: 'use a cache folder you can write to (cacheDir; GRAFT_CACHE_DIR for the CLI)',
@@ -83,9 +85,17 @@ export class FileHashIndex {
   /** Records hashes; the stamps must be taken before the files were read, so a file edited meanwhile is re-read next time. */
   record(entries: readonly { stamp: FileStamp; sha256: string }[]): void {
     if (!entries.length) return;
-    this.db.transaction(() => {
-      for (const { stamp, sha256 } of entries) this.insert.run(stamp.file, stamp.size, stamp.mtimeNs, stamp.ctimeNs, sha256);
-    }).immediate();
+    try {
+      this.db.transaction(() => {
+        for (const { stamp, sha256 } of entries) this.insert.run(stamp.file, stamp.size, stamp.mtimeNs, stamp.ctimeNs, sha256);
+      }).immediate();
+    } catch (cause) {
+      // Named, as the feature store's failures are: SQLite's own message ("database or disk is full") names no file.
+      throw new GraftError('CACHE_ERROR', `Cannot write to the file index ${this.path}: ${(cause as Error).message}`, {
+        hint: 'if another Graft process is writing, retry when it is done; otherwise use another cache folder (cacheDir; GRAFT_CACHE_DIR for the CLI)',
+        cause,
+      });
+    }
   }
 
   /** Forgets every file's hash (the next run reads and hashes its images again). @returns how many were forgotten. */

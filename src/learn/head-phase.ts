@@ -109,7 +109,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
     const trainCount = data.train.length;
     // The mirror images' corners train only beside mirror rows.
     const corners = crops ? { corners: (i: number) => i < trainCount, mirrorCorners: config.mirror !== 'off' } : {};
-    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...corners, onProgress });
+    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...corners, onProgress, cacheIsOptional: true });
   } finally {
     store.close();
     fileIndex.close();

@@ -46,7 +46,7 @@ export async function extractHeadFeatures(files: readonly string[], options: Ext
   const store = FeatureStore.open(cacheDir);
   const fileIndex = FileHashIndex.open(cacheDir);
   try {
-    const r = await extractFeatures(files, handle, store, { fileIndex, mirror: options.mirror === true, onProgress: options.onProgress });
+    const r = await extractFeatures(files, handle, store, { fileIndex, mirror: options.mirror === true, onProgress: options.onProgress, cacheIsOptional: true });
     return { vectors: r.vectors, mirrored: r.mirrored, skipped: r.skipped, backbone: handle.info, computed: r.computed, cached: r.cached };
   } finally {
     store.close();

@@ -50,13 +50,23 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('a feature cache on a full disk: one CACHE_FULL warning, and training goes on to write the model', async () => {
+  it('a feature cache on a full disk: one CACHE_FULL warning, and training goes on to write the model; graft embed fails', async () => {
     const run = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'model'), '--json'], { GRAFT_CACHE_DIR: join(root, 'cache-disk', 'cache') });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr.match(/CACHE_FULL|feature cache .* is full/g)).toHaveLength(1);
     expect(run.stderr).toContain(`The disk holding the feature cache ${join(root, 'cache-disk', 'cache', 'features-v1.sqlite')} is full`);
     expect(parseJsonOutput<{ images: { train: number } }>(run).images.train).toBe(16);
     expect(existsSync(join(root, 'model', 'model.onnx'))).toBe(true);
+    // graft embed, whose output the cache is, fails instead, saying the disk is full.
+    const embed = await runCli(['embed', data, '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache-disk', 'cache') });
+    expect(embed.code, embed.stderr).toBe(4);
+    // The features' database or the file index beside it, whichever SQLite found no room for; named either way.
+    const cacheFile = (name: string) => join(root, 'cache-disk', 'cache', name).replace(/[.]/g, '\\.');
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(embed).error).toEqual({
+      code: 'DISK_FULL',
+      message: expect.stringMatching(new RegExp(`^The disk is full: Cannot write to the (feature cache ${cacheFile('features-v1.sqlite')}|file index ${cacheFile('files-v1.sqlite')}): database or disk is full$`)),
+      hint: expect.stringMatching(/^free space on that disk/),
+    });
   });
 
   it('a model folder on a full disk: DISK_FULL naming the file as the user named the folder, exit 4, nothing left there', async () => {
