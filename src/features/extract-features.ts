@@ -9,7 +9,7 @@ import { scalesVariant } from '../engine/multi-scale-backbone.js';
 import type { SkippedFile } from '../data/dataset.js';
 import type { ProgressListener } from '../core/progress.js';
 import { featureKey } from './cache-key.js';
-import { cacheWritesUntilFull } from './cache-writes.js';
+import type { CacheSpace } from './cache-space.js';
 import { embedBatch } from './embed-batch.js';
 import type { FeatureStore } from './feature-store.js';
 import { FileHashIndex, type FileStamp } from './file-hash-index.js';
@@ -36,11 +36,11 @@ export interface ExtractOptions {
   readonly mirrorCorners?: boolean;
   readonly onProgress?: ProgressListener;
   /**
-   * Whether the run may go on when the disk holding the cache fills up: the vectors are returned all the same, those
-   * computed from then on are not cached, and one `CACHE_FULL` warning says so (training, whose cache is a saving).
-   * Defaults to false: the failure is thrown (GraftError CACHE_ERROR), as `graft embed` needs, whose output the cache is.
+   * With it, a full disk under the cache is let go (training, whose cache is a saving): the vectors are returned all
+   * the same, those computed from then on are not cached, and the space says so once. Without it the failure is thrown
+   * (GraftError CACHE_ERROR), as `graft embed` needs, whose output the cache is.
    */
-  readonly cacheIsOptional?: boolean;
+  readonly cacheSpace?: CacheSpace;
   /**
    * Checked after every batch stored and every image read: aborting stops with GraftError `CANCELLED`. What was stored
    * stays in the cache (each batch is its own transaction), so the next run reads it instead of computing it again.
@@ -115,7 +115,7 @@ export async function extractFeatures(
   let filesDone = 0;
   let backboneSeconds = 0;
   options.onProgress?.({ type: 'extract-start', total: files.length });
-  const remember = options.cacheIsOptional ? cacheWritesUntilFull(store.path, options.onProgress) : (write: () => void) => write();
+  const remember = (write: () => void): void => (options.cacheSpace ? options.cacheSpace.write(write) : write());
   const stopIfAborted = (): void => {
     if (!options.signal?.aborted) return;
     const kept = cached + computed;

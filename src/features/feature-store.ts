@@ -131,6 +131,16 @@ export class FeatureStore {
   }
 
   /**
+   * A store held in memory, gone when closed: what a run uses when the cache's disk is too full to open the file
+   * (`CacheSpace`).
+   */
+  static inMemory(): FeatureStore {
+    const db = new Database(':memory:');
+    migrate(db, ':memory:');
+    return new FeatureStore(':memory:', db);
+  }
+
+  /**
    * Looks up many keys at once (in queries of at most 500 keys).
    *
    * @returns the hits, keyed by the requested key; a key that is absent, stale or damaged is simply not in the map.

@@ -10,6 +10,8 @@ const STAT_CONCURRENCY = 64;
 
 export const FILE_INDEX_FILE = 'files-v1.sqlite';
 
+const CREATE_FILES = 'CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, sha256 TEXT NOT NULL)';
+
 /** What identifies one version of a file without reading it: path, size, and modification and change times. */
 export interface FileStamp {
   readonly file: string;
@@ -43,7 +45,7 @@ export class FileHashIndex {
       mkdirSync(resolve(cacheDir), { recursive: true });
       const db = new Database(path);
       applyFeatureStorePragmas(db);
-      db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, sha256 TEXT NOT NULL)');
+      db.exec(CREATE_FILES);
       return new FileHashIndex(db, path);
     } catch (cause) {
       throw new GraftError('CACHE_ERROR', `Cannot open the file index ${path}: ${(cause as Error).message}`, {
@@ -51,6 +53,13 @@ export class FileHashIndex {
         cause,
       });
     }
+  }
+
+  /** An index held in memory, gone when closed: a run's stand-in when the cache's disk is too full to open the file. */
+  static inMemory(): FileHashIndex {
+    const db = new Database(':memory:');
+    db.exec(CREATE_FILES);
+    return new FileHashIndex(db, ':memory:');
   }
 
   /**

@@ -1,3 +1,4 @@
+import { diskFullCause } from '../core/disk-full.js';
 import { hashFiles } from '../data/find-duplicates.js';
 import { FileHashIndex } from './file-hash-index.js';
 
@@ -7,7 +8,8 @@ import { FileHashIndex } from './file-hash-index.js';
  * cannot be read. The hashes are the ones feature extraction keys the cache by, so extraction then finds them too.
  */
 export async function hashFilesCached(files: readonly string[], cacheDir: string): Promise<(string | undefined)[]> {
-  const index = FileHashIndex.open(cacheDir);
+  // A full disk under the cache costs only the saving: the hashes are computed all the same (training's CacheSpace says so).
+  const index = whenDiskFull(() => FileHashIndex.open(cacheDir), () => FileHashIndex.inMemory());
   try {
     const stamps = await FileHashIndex.stamp(files);
     const hashes = stamps.map((stamp) => stamp && index.lookup(stamp));
@@ -17,9 +19,19 @@ export async function hashFilesCached(files: readonly string[], cacheDir: string
       hashes[i] = computed[k];
       return computed[k] ? [{ stamp: stamps[i]!, sha256: computed[k] }] : [];
     });
-    index.record(recorded);
+    whenDiskFull(() => index.record(recorded), () => undefined);
     return hashes;
   } finally {
     index.close();
+  }
+}
+
+/** `run()`, or `instead()` when it fails for want of disk space. */
+function whenDiskFull<T>(run: () => T, instead: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!diskFullCause(error)) throw error;
+    return instead();
   }
 }

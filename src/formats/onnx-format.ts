@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import { diskFullCause } from '../core/disk-full.js';
 import { GraftError } from '../core/errors.js';
 import type { Layout } from '../core/preprocessing.js';
 import { exposeFeatures } from '../onnx/feature-output.js';
@@ -52,8 +53,12 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
     (model ??= (async () => {
       const exposed = await exposeFeatures(await readOnnxModel(path), { output: request.featureOutput, source: path });
       description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
-      await mkdir(dirname(descPath), { recursive: true });
-      await writeFileAtomic(descPath, JSON.stringify(description));
+      // Only a saving for the next run: a cache disk too full for it is no reason to stop this one.
+      await mkdir(dirname(descPath), { recursive: true })
+        .then(() => writeFileAtomic(descPath, JSON.stringify(description)))
+        .catch((error: unknown) => {
+          if (!diskFullCause(error)) throw error;
+        });
       // --input-size other than the side the file declares: declared as asked (the two-scale wrapper does the same).
       return request.inputSize === undefined ? exposed.model : withInputSide(exposed.model, request.inputSize);
     })());

@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
+import { CacheSpace } from '../features/cache-space.js';
 import { extractFeatures } from '../features/extract-features.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
@@ -101,15 +102,17 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   // Mirror images: extra training rows and the other half of test-time augmentation, when either may be used.
   const mirror = linear ? config.mirror !== 'off' || config.tta !== 'off' : config.tta === 'on';
   const crops = config.crops !== 'off' && cropRowsPossible(config.crops, linear, handle, data.train.length, onProgress);
-  const store = FeatureStore.open(input.cacheDir);
-  const fileIndex = FileHashIndex.open(input.cacheDir);
+  // The cache saves the next run's time; on a full disk this one goes on without it (said once).
+  const space = new CacheSpace(input.cacheDir, onProgress);
+  const store = space.open(() => FeatureStore.open(input.cacheDir), () => FeatureStore.inMemory());
+  const fileIndex = space.open(() => FileHashIndex.open(input.cacheDir), () => FileHashIndex.inMemory());
   let extraction;
   try {
     const files = [...data.train, ...data.val].map((item) => item.file);
     const trainCount = data.train.length;
     // The mirror images' corners train only beside mirror rows.
     const corners = crops ? { corners: (i: number) => i < trainCount, mirrorCorners: config.mirror !== 'off' } : {};
-    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...corners, onProgress, cacheIsOptional: true });
+    extraction = await extractFeatures(files, handle, store, { fileIndex, mirror, ...corners, onProgress, cacheSpace: space });
   } finally {
     store.close();
     fileIndex.close();

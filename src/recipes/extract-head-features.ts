@@ -1,5 +1,6 @@
 import type { SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
+import { CacheSpace } from '../features/cache-space.js';
 import { extractFeatures } from '../features/extract-features.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { FileHashIndex } from '../features/file-hash-index.js';
@@ -43,10 +44,11 @@ const OPTIONS: Record<keyof ExtractHeadFeaturesOptions, true> = { ...HEAD_BACKBO
 export async function extractHeadFeatures(files: readonly string[], options: ExtractHeadFeaturesOptions = {}): Promise<HeadFeatures> {
   refuseUnknownOptions('extractHeadFeatures', options, OPTIONS);
   const { handle, cacheDir } = await openHeadBackbone(options);
-  const store = FeatureStore.open(cacheDir);
-  const fileIndex = FileHashIndex.open(cacheDir);
+  const space = new CacheSpace(cacheDir, options.onProgress);
+  const store = space.open(() => FeatureStore.open(cacheDir), () => FeatureStore.inMemory());
+  const fileIndex = space.open(() => FileHashIndex.open(cacheDir), () => FileHashIndex.inMemory());
   try {
-    const r = await extractFeatures(files, handle, store, { fileIndex, mirror: options.mirror === true, onProgress: options.onProgress, cacheIsOptional: true });
+    const r = await extractFeatures(files, handle, store, { fileIndex, mirror: options.mirror === true, onProgress: options.onProgress, cacheSpace: space });
     return { vectors: r.vectors, mirrored: r.mirrored, skipped: r.skipped, backbone: handle.info, computed: r.computed, cached: r.cached };
   } finally {
     store.close();

@@ -1,0 +1,49 @@
+import { diskFullCause } from '../core/disk-full.js';
+import type { ProgressListener } from '../core/progress.js';
+
+/**
+ * One run's use of the cache folder, which gives way to a full disk: a cache file that cannot be opened for want of
+ * space is replaced by an in-memory stand-in, and a write that fails for it is skipped, each said once for the run (a
+ * `CACHE_FULL` warning), so training goes on with what it holds in memory, as pip goes on without its cache. The cache
+ * is only a saving; the model a run writes is what it is for. Any other failure is thrown.
+ */
+export class CacheSpace {
+  private isFull = false;
+
+  constructor(
+    private readonly cacheDir: string,
+    private readonly onProgress?: ProgressListener,
+  ) {}
+
+  /** `open()`, or `inMemory()` where the disk is too full to open (create) the file. */
+  open<T>(open: () => T, inMemory: () => T): T {
+    try {
+      return open();
+    } catch (error) {
+      if (!diskFullCause(error)) throw error;
+      this.full();
+      return inMemory();
+    }
+  }
+
+  /** Runs `write`, unless the disk was found full; a write that finds it full is dropped. */
+  write(write: () => void): void {
+    if (this.isFull) return;
+    try {
+      write();
+    } catch (error) {
+      if (!diskFullCause(error)) throw error;
+      this.full();
+    }
+  }
+
+  private full(): void {
+    if (this.isFull) return;
+    this.isFull = true;
+    this.onProgress?.({
+      type: 'warning',
+      code: 'CACHE_FULL',
+      message: `The disk holding the cache ${this.cacheDir} is full: this run goes on without caching the features it computes (the next computes them again). Free space there, or move the cache (cacheDir; GRAFT_CACHE_DIR for the CLI).`,
+    });
+  }
+}
