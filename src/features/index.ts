@@ -8,6 +8,7 @@ export { featureKey, type FeatureKeyParts } from './cache-key.js';
 export { FEATURE_STORE_FILE, FEATURE_STORE_SCHEMA_VERSION, FeatureStore, type FeatureEntry, type FeatureStoreStats } from './feature-store.js';
 export { FEATURE_DTYPES, storedValues, type FeatureDtype } from './vector-encoding.js';
 export { defaultCacheDir, type CacheDirEnvironment } from '../core/cache-dir.js';
+export { CacheSpace } from './cache-space.js';
 export { extractFeatures, type ExtractionResult, type ExtractOptions } from './extract-features.js';
 export { extractViews, type CutPrefix, type ExtractViewsOptions, type ViewExtractionResult } from './extract-views.js';
 export { DEFAULT_ROWS_PER_BLOCK, checkBlockSize, inMemoryRows, materialiseRows, type FeatureBlock, type FeatureRows, type RowSource } from './feature-rows.js';
