@@ -56,13 +56,10 @@ const DISK_FULL_HINT = 'free space on that disk, or write elsewhere (another --o
  * line only, unless --verbose, which gives the whole message and the stack.
  */
 export function describeFailure(error: unknown): { code: string; message: string; hint?: string; stack?: string } {
-  // A full disk is the machine's state, not a bug: said as such, with what to do, whatever layer met it.
-  if (diskFullCause(error)) {
-    const full = error instanceof Error ? error.message : String(error);
-    return { code: 'DISK_FULL', message: `The disk is full: ${firstLine(full)}`, hint: DISK_FULL_HINT };
-  }
-  const isGraft = error instanceof GraftError;
   const full = error instanceof Error ? error.message : String(error);
+  // A full disk is the machine's state, not a bug: said as such, with what to do, whatever layer met it.
+  if (diskFullCause(error)) return { code: 'DISK_FULL', message: `The disk is full: ${firstLine(full)}`, hint: DISK_FULL_HINT };
+  const isGraft = error instanceof GraftError;
   const message = isGraft || isVerbose ? full : `${firstLine(full)} (internal error; run with --verbose for details)`;
   const stack = !isGraft && error instanceof Error && error.stack && isVerbose ? error.stack : undefined;
   return { code: isGraft ? error.code : 'INTERNAL', message, ...(isGraft && error.hint ? { hint: error.hint } : {}), ...(stack ? { stack } : {}) };

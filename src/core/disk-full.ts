@@ -9,3 +9,13 @@ export function diskFullCause(error: unknown): Error | undefined {
   }
   return undefined;
 }
+
+/** `run()`, or `instead()` when it fails for want of disk space; any other failure is thrown. */
+export function unlessDiskFull<T>(run: () => T, instead: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!diskFullCause(error)) throw error;
+    return instead();
+  }
+}

@@ -1,4 +1,4 @@
-import { diskFullCause } from '../core/disk-full.js';
+import { unlessDiskFull } from '../core/disk-full.js';
 import type { ProgressListener } from '../core/progress.js';
 
 /**
@@ -17,24 +17,15 @@ export class CacheSpace {
 
   /** `open()`, or `inMemory()` where the disk is too full to open (create) the file. */
   open<T>(open: () => T, inMemory: () => T): T {
-    try {
-      return open();
-    } catch (error) {
-      if (!diskFullCause(error)) throw error;
+    return unlessDiskFull(open, () => {
       this.full();
       return inMemory();
-    }
+    });
   }
 
   /** Runs `write`, unless the disk was found full; a write that finds it full is dropped. */
   write(write: () => void): void {
-    if (this.isFull) return;
-    try {
-      write();
-    } catch (error) {
-      if (!diskFullCause(error)) throw error;
-      this.full();
-    }
+    if (!this.isFull) unlessDiskFull(write, () => this.full());
   }
 
   private full(): void {

@@ -1,4 +1,4 @@
-import { diskFullCause } from '../core/disk-full.js';
+import { unlessDiskFull } from '../core/disk-full.js';
 import { hashFiles } from '../data/find-duplicates.js';
 import { FileHashIndex } from './file-hash-index.js';
 
@@ -9,7 +9,7 @@ import { FileHashIndex } from './file-hash-index.js';
  */
 export async function hashFilesCached(files: readonly string[], cacheDir: string): Promise<(string | undefined)[]> {
   // A full disk under the cache costs only the saving: the hashes are computed all the same (training's CacheSpace says so).
-  const index = whenDiskFull(() => FileHashIndex.open(cacheDir), () => FileHashIndex.inMemory());
+  const index = unlessDiskFull(() => FileHashIndex.open(cacheDir), () => FileHashIndex.inMemory());
   try {
     const stamps = await FileHashIndex.stamp(files);
     const hashes = stamps.map((stamp) => stamp && index.lookup(stamp));
@@ -19,19 +19,10 @@ export async function hashFilesCached(files: readonly string[], cacheDir: string
       hashes[i] = computed[k];
       return computed[k] ? [{ stamp: stamps[i]!, sha256: computed[k] }] : [];
     });
-    whenDiskFull(() => index.record(recorded), () => undefined);
+    unlessDiskFull(() => index.record(recorded), () => undefined);
     return hashes;
   } finally {
     index.close();
   }
 }
 
-/** `run()`, or `instead()` when it fails for want of disk space. */
-function whenDiskFull<T>(run: () => T, instead: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if (!diskFullCause(error)) throw error;
-    return instead();
-  }
-}
