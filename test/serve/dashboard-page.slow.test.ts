@@ -305,7 +305,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         expect((await readFile((await download.path())!)).equals(await readFile(join(run.modelDir, file))), file).toBe(true);
       }
       // Made on the first download (seconds; its content is tested in dashboard-api.slow.test.ts).
-      expect(await page.getByRole('link', { name: 'Teachable Machine model (.zip)' }).getAttribute('href')).toBe(`/v1/runs/${run.id}/teachable-machine.zip`);
+      expect(await page.getByRole('link', { name: 'Teachable Machine model (.zip)' }).getAttribute('href')).toBe(`${server.url}/v1/runs/${run.id}/teachable-machine.zip`);
 
       // Try the model: an image chosen in the page comes back as one bar per class, most likely first, as the model
       // itself answers in Node.

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServeError } from '../serve-error.js';
 import type { AccessToken } from './access-token.js';
 import { isAllowedHost } from './host-check.js';
+import { relativeLocation } from '../relative-location.js';
 
 /** Who may use a server, and from where (see SECURITY.md). */
 export interface AccessOptions {
@@ -73,7 +74,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
         }
         url.searchParams.delete('token');
         reply.setCookie(cookieName(request), token.cookieValue, { httpOnly: true, sameSite: 'strict', path: '/' });
-        return reply.redirect(`${url.pathname}${url.search}`, 303);
+        // Relative, so that behind a proxy that publishes the server under a path the browser stays under it.
+        return reply.redirect(`${relativeLocation(url.pathname, url.pathname)}${url.search}`, 303);
       }
       authenticatedBy = token.matches(bearer(request)) ? 'header' : token.matchesCookie(request.cookies[cookieName(request)]) ? 'cookie' : undefined;
       if (!authenticatedBy && pathsOf(request, url).some(isProtected)) {

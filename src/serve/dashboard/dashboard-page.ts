@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { relativeLocation } from '../relative-location.js';
 import { ServeError } from '../serve-error.js';
 
 /** The page's files: plain HTML, CSS and `// @ts-check` JS, served as they are (no build step). */
@@ -34,7 +35,7 @@ export function dashboardWebRoot(): string | undefined {
 
 /** Serves the page at /dashboard/ (only its own files; nothing else under the folder is reachable). */
 export function registerDashboardPage(app: FastifyInstance, webRoot = dashboardWebRoot()): void {
-  app.get('/dashboard', async (_request, reply) => reply.redirect('/dashboard/'));
+  app.get('/dashboard', async (_request, reply) => reply.redirect(relativeLocation('/dashboard', '/dashboard/')));
   app.get('/dashboard/', async (_request, reply) => sendFile(reply, 'index.html'));
   app.get('/dashboard/:file', async (request, reply) => sendFile(reply, (request.params as { file: string }).file));
 

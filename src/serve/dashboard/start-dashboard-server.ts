@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { AccessLogEntry } from '../access-log.js';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
 import { createApp, listenOn } from '../create-app.js';
+import { relativeLocation } from '../relative-location.js';
 import { ServerMetrics } from '../server-metrics.js';
 import type { GraftServer } from '../start-server.js';
 import { registerDashboardRoutes, type DashboardHandle, type DashboardOptions } from './dashboard-routes.js';
@@ -49,7 +50,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     ...(options.accessLog ? { accessLog: options.accessLog } : {}),
   });
   try {
-    app.get('/', async (_request, reply) => reply.redirect('/dashboard/'));
+    app.get('/', async (_request, reply) => reply.redirect(relativeLocation('/', '/dashboard/')));
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
     const dashboard = registerDashboardRoutes(app, { predictLimits: { maxUploadBytes: options.maxUploadBytes ?? 20 * 1024 * 1024, maxPixels: 40_000_000 }, ...options });

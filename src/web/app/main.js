@@ -25,18 +25,21 @@ const refusedApi = /** @type {{ api?: string }} */ ({});
 const apiBase = chooseApiBase(new URLSearchParams(location.search).get('api'));
 
 /**
- * The server the page talks to: its own, or the one `?api=` names where both are on this machine.
+ * The server the page talks to: its own, or the one `?api=` names where both are on this machine. Its own is the
+ * folder the page was loaded from (the server's root, or the path a reverse proxy publishes that root under).
  * @param {string | null} asked
  * @returns {URL}
  */
 function chooseApiBase(asked) {
-  const own = new URL('/', location.href);
+  const own = new URL('./', location.href);
   if (asked === null) return own;
   /** @param {string} host */
   const isLoopback = (host) => host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]';
   let url;
   try {
     url = new URL(asked, location.href);
+    // A server under a path (?api=http://localhost:8080/graft) is that folder: paths below resolve inside it.
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
   } catch {
     url = undefined;
   }

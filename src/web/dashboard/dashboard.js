@@ -58,17 +58,27 @@ class ApiError extends Error {
   }
 }
 
+/** The server's root: this page lies at <root>/dashboard/, and a reverse proxy may publish <root> under a path. */
+const serverRoot = new URL('../', location.href);
+
 /**
- * Every request to the API. The page is authenticated by its cookie (set when the token link was opened); a
- * request that changes something also carries X-Graft-Request, which the server requires with the cookie
- * because a cross-site form cannot send it.
- * @param {string} url @param {RequestInit} [init]
+ * A server path as the API writes it ("/v1/runs/3/thumbnails/0"), as a URL under the root this page was loaded
+ * from: behind a proxy at https://host/graft/ that is https://host/graft/v1/..., which "/v1/..." alone would leave.
+ * @param {string} path
  */
-async function api(url, init = {}) {
+const onServer = (path) => new URL(path.replace(/^\/+/, ''), serverRoot).href;
+
+/**
+ * Every request to the API (`path` as the API writes it, see onServer). The page is authenticated by its cookie
+ * (set when the token link was opened); a request that changes something also carries X-Graft-Request, which the
+ * server requires with the cookie because a cross-site form cannot send it.
+ * @param {string} path @param {RequestInit} [init]
+ */
+async function api(path, init = {}) {
   const method = (init.method ?? 'GET').toUpperCase();
   const headers = new Headers(init.headers);
   if (method !== 'GET' && method !== 'HEAD') headers.set('x-graft-request', '1');
-  const response = await fetch(url, { ...init, headers, credentials: 'same-origin' });
+  const response = await fetch(onServer(path), { ...init, headers, credentials: 'same-origin' });
   if (response.status === 204) return undefined;
   const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
   if (!response.ok) throw new ApiError(body?.error ? `${body.error.message}${body.error.hint ? ` (${body.error.hint})` : ''}` : `HTTP ${response.status}`, body?.error?.code);
@@ -236,9 +246,9 @@ function showRunActions(runId, status) {
   deleteButton.setAttribute('aria-label', `Delete run #${runId}`);
   byId('run-downloads').hidden = status !== 'finished';
   tryModel.show(runId, status === 'finished');
-  byId('download-onnx').setAttribute('href', `/v1/runs/${runId}/model.onnx`);
-  byId('download-manifest').setAttribute('href', `/v1/runs/${runId}/graft.json`);
-  byId('download-teachable-machine').setAttribute('href', `/v1/runs/${runId}/teachable-machine.zip`);
+  byId('download-onnx').setAttribute('href', onServer(`/v1/runs/${runId}/model.onnx`));
+  byId('download-manifest').setAttribute('href', onServer(`/v1/runs/${runId}/graft.json`));
+  byId('download-teachable-machine').setAttribute('href', onServer(`/v1/runs/${runId}/teachable-machine.zip`));
 }
 
 const runStatus = byId('run-status');
@@ -297,7 +307,7 @@ async function openRun(runId, { isFocused = false } = {}) {
   showRunStatus(statusText(run.status, run.error), { step: run.status, isError: run.status === 'failed' });
   byId('run-section').dataset.status = run.status;
   showRunActions(run.id, run.status);
-  const source = new EventSource(`/v1/runs/${runId}/events`);
+  const source = new EventSource(onServer(`/v1/runs/${runId}/events`));
   stream = source;
   let ended = false;
   /** @param {string} newStatus @param {string | null | undefined} note */
@@ -359,7 +369,7 @@ async function openRun(runId, { isFocused = false } = {}) {
 async function cancelRun(runId, button) {
   button.disabled = true;
   try {
-    const response = await fetch(`/v1/runs/${runId}/cancel`, { method: 'POST', headers: { 'x-graft-request': '1' }, credentials: 'same-origin' });
+    const response = await fetch(onServer(`/v1/runs/${runId}/cancel`), { method: 'POST', headers: { 'x-graft-request': '1' }, credentials: 'same-origin' });
     const body = await response.json();
     if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     if (response.status === 202) {
@@ -503,7 +513,7 @@ async function showEvaluation(runId) {
   issues.replaceChildren(...(labelIssues.length ? labelIssues.map((m, index) => {
     const caption = `${m.file}: labelled ${m.given}, looks like ${m.predicted} (${pct(m.confidence, 0)})`;
     const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
-      el('img', { src: m.thumbnail, alt: `${m.file}, labelled ${m.given}, looks like ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
+      el('img', { src: onServer(m.thumbnail), alt: `${m.file}, labelled ${m.given}, looks like ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
       el('span', {}, `labelled: ${m.given}`), el('span', {}, `looks like: ${m.predicted} (${pct(m.confidence, 0)})`));
     const fix = ev.acceptsLabelFixes ? 'If the label is wrong, relabel the image or remove it with the buttons under it, then train again.' : undefined;
     button.addEventListener('click', () => openImage({ file: m.file, true: m.given, predicted: m.predicted, confidence: m.confidence, thumbnail: m.thumbnail }, fix));
@@ -519,7 +529,7 @@ async function showEvaluation(runId) {
   list.replaceChildren(...ev.misclassified.map((m) => {
     const caption = `${m.file}: true ${m.true}, predicted ${m.predicted} (${pct(m.confidence, 0)})`;
     const button = el('button', { type: 'button', 'aria-label': `Open ${caption}` },
-      el('img', { src: m.thumbnail, alt: `${m.file}, a ${m.true} image predicted as ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
+      el('img', { src: onServer(m.thumbnail), alt: `${m.file}, a ${m.true} image predicted as ${m.predicted}`, width: '160', height: '160', loading: 'lazy' }),
       el('span', {}, `true: ${m.true}`), el('span', {}, `predicted: ${m.predicted} (${pct(m.confidence, 0)})`));
     button.addEventListener('click', () => openImage(m));
     return el('li', {}, button);
@@ -642,7 +652,7 @@ function openImage(m, fix = "If the label is wrong, fix the file's folder and tr
   const dialog = /** @type {HTMLDialogElement} */ (byId('image-dialog'));
   byId('image-dialog-title').textContent = m.file;
   const img = /** @type {HTMLImageElement} */ (byId('image-dialog-img'));
-  img.src = `${m.thumbnail}?size=320`;
+  img.src = onServer(`${m.thumbnail}?size=320`);
   img.alt = `${m.file}, labelled ${m.true}`;
   byId('image-dialog-text').textContent = `Labelled ${m.true}; the model says ${m.predicted} with ${pct(m.confidence)} confidence. ${fix}`;
   dialog.showModal();
