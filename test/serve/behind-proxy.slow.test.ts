@@ -15,12 +15,13 @@ import { chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, train
 if (!hasChromium) chromiumSkipReason('pages behind a reverse proxy');
 
 /**
- * A reverse proxy that publishes a server under a path, as nginx's `location /graft/ { proxy_pass http://upstream/;
- * proxy_set_header Host $http_host; }` does: the prefix is cut off, the rest goes upstream as it came, both ways
- * streamed (an event stream included). A request outside the prefix is the proxy's own 404, and is recorded: a page
- * that sends one has left the path it was published under.
+ * A reverse proxy that publishes a server under a path, as nginx's `location /graft/ { proxy_pass http://upstream/; }`
+ * does: the prefix is cut off, the rest goes upstream as it came, both ways streamed (an event stream included). The
+ * browser's Host is passed on (`proxy_set_header Host $http_host`) or, as nginx does by default, replaced by the
+ * upstream's. A request outside the prefix is the proxy's own 404, and is recorded: a page that sends one has left
+ * the path it was published under.
  */
-async function prefixProxy(upstream: string, prefix: string): Promise<{ url: string; outside: string[]; close(): Promise<void> }> {
+async function prefixProxy(upstream: string, prefix: string, passHost: boolean): Promise<{ url: string; outside: string[]; close(): Promise<void> }> {
   const target = new URL(upstream);
   const outside: string[] = [];
   const server = createServer((request, response) => {
@@ -33,7 +34,13 @@ async function prefixProxy(upstream: string, prefix: string): Promise<{ url: str
       return;
     }
     const forward = forwardRequest(
-      { host: target.hostname, port: target.port, method: request.method, path: `/${path.slice(prefix.length)}`, headers: request.headers },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: request.method,
+        path: `/${path.slice(prefix.length)}`,
+        headers: passHost ? request.headers : { ...request.headers, host: target.host },
+      },
       (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(response);
@@ -58,8 +65,8 @@ async function prefixProxy(upstream: string, prefix: string): Promise<{ url: str
  * Publishes `server` under /graft/ and runs `use` with a fresh Chromium page and the proxy's address; then checks that
  * the page threw nothing and sent nothing outside /graft/, and closes all three.
  */
-async function throughProxy(server: { url: string; close(): Promise<void> }, use: (page: Page, published: string) => Promise<void>): Promise<void> {
-  const proxy = await prefixProxy(server.url, '/graft/');
+async function throughProxy(server: { url: string; close(): Promise<void> }, passHost: boolean, use: (page: Page, published: string) => Promise<void>): Promise<void> {
+  const proxy = await prefixProxy(server.url, '/graft/', passHost);
   const chromium = await launchChromium();
   try {
     const page = await chromium.browser.newPage();
@@ -92,10 +99,10 @@ describe.skipIf(!hasChromium)('graft serve and graft ui published under a path b
     await rm(root, { recursive: true, force: true });
   });
 
-  it('the upload page: its token link, its labels and a prediction all go through /graft/', async () => {
+  it('the upload page: its token link, its labels and a prediction all go through /graft/ (the Host passed on)', async () => {
     const token = generateToken();
     const server = await startServer({ models: [model!.dir], port: 0, webRoot: join(repoRoot, 'dist', 'web-app'), token, watch: false });
-    await throughProxy(server, async (page, published) => {
+    await throughProxy(server, true, async (page, published) => {
       // The token link sets the cookie and sends the browser back to the page without the token, under the prefix.
       await page.goto(`${published}?token=${token}`);
       expect(page.url()).toBe(published);
@@ -107,11 +114,13 @@ describe.skipIf(!hasChromium)('graft serve and graft ui published under a path b
     });
   });
 
-  it('the dashboard: login, a project, a run followed live, its thumbnails, downloads and a try of the model all go through /graft/', async () => {
+  it("the dashboard: login, a project, a run followed live, its thumbnails, downloads and a try of the model all go through /graft/ (the proxy's own Host)", async () => {
     const cacheDir = join(tmpdir(), 'graft-web-tests-cache');
     await mkdir(cacheDir, { recursive: true });
     const server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root], offline: true });
-    await throughProxy(server, async (page, published) => {
+    // nginx's default: the Host the server sees is its own address, not the one the browser used; the browser's
+    // Sec-Fetch-Site still says each POST is from the page's own site.
+    await throughProxy(server, false, async (page, published) => {
       // The server's root redirects to its dashboard: under the prefix, not at the proxy's root.
       await page.goto(`${published}?token=${server.token}`);
       expect(page.url()).toBe(`${published}dashboard/`);

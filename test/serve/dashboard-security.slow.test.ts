@@ -231,6 +231,7 @@ describe('training dashboard: who may use it, and from where', () => {
       ['foreign Origin, Bearer token', { ...auth, origin: 'http://evil.example' }, undefined, 403],
       ['another port of this host', { cookie, origin: 'http://127.0.0.1:1', 'x-graft-request': '1' }, undefined, 403],
       ['Sec-Fetch-Site cross-site', { cookie, 'sec-fetch-site': 'cross-site', 'x-graft-request': '1' }, undefined, 403],
+      ['Sec-Fetch-Site same-site, this Origin', { cookie, origin: own, 'sec-fetch-site': 'same-site', 'x-graft-request': '1' }, undefined, 403],
       ['cookie without X-Graft-Request', { cookie, origin: own }, undefined, 403],
       ['text/plain form body', { cookie, origin: own, 'x-graft-request': '1', 'content-type': 'text/plain' }, 'x=1', 415],
     ];
@@ -246,6 +247,15 @@ describe('training dashboard: who may use it, and from where', () => {
     expect(store.run(run.id)!.status).toBe('cancelled');
     const second = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
     expect((await rawRequest(`${server.url}/v1/runs/${second.id}/cancel`, { method: 'POST', headers: auth })).status).toBe(200);
+    // The browser's own word that the page is this server's (Sec-Fetch-Site, which no page can set) stands where the
+    // Origin is not the Host the server was sent: a reverse proxy in front that passes on a Host of its own.
+    const third = store.createRun(project.id, { epochs: 1, hidden: 0, backbone: 'nsfwjs_mobilenet_v2' }, (id) => join(root, 'ui', 'runs', String(id), 'model'));
+    const proxied = { cookie, origin: 'https://lab.example.com', 'x-graft-request': '1' };
+    const refused = await rawRequest(`${server.url}/v1/runs/${third.id}/cancel`, { method: 'POST', headers: proxied });
+    expect(refused.status).toBe(403);
+    expect(refused.json().error.hint).toContain('proxy_set_header Host $http_host');
+    expect((await rawRequest(`${server.url}/v1/runs/${third.id}/cancel`, { method: 'POST', headers: { ...proxied, 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
+    expect((await rawRequest(`${server.url}/v1/runs/${third.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
 
     // Deleting a run (it ended: cancelled above) is guarded the same way; its record stays until a request may.
     const remove = (headers: Record<string, string>) => rawRequest(`${server.url}/v1/runs/${run.id}`, { method: 'DELETE', headers });

@@ -39,8 +39,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * 2. A page link's `?token=`: a right one sets an HttpOnly, SameSite=Strict cookie and redirects to the same
  *    URL without it (so the token leaves the address bar and history); a wrong one is 401.
  * 3. The token, on protected paths: `Authorization: Bearer <token>` or the cookie; else 401.
- * 4. For state-changing methods: an `Origin` (or `Sec-Fetch-Site`) of another site is 403 unless allowed with
- *    --cors; a request authenticated by the cookie must also carry the `X-Graft-Request` header.
+ * 4. For state-changing methods: a request from another site's page (by its `Sec-Fetch-Site`, else its `Origin`,
+ *    see isFromOwnPage) is 403 unless allowed with --cors; a request authenticated by the cookie must also carry
+ *    the `X-Graft-Request` header.
  * Every response also gets headers that keep the pages out of frames and the token out of Referer.
  */
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): void {
@@ -87,10 +88,12 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     if (isSafe) return;
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
-    const isOwnOrigin = origin === undefined || origin === `http://${host}` || origin === `https://${host}`;
-    if ((!isOwnOrigin || site === 'cross-site' || site === 'same-site') && !(origin && corsOrigins.has(origin))) {
+    if (!isFromOwnPage(origin, site, host) && !(origin && corsOrigins.has(origin))) {
+      const proxied = site === undefined && origin !== undefined;
       refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
-        hint: 'call the API from the server\'s own pages, from a script without a browser, or allow the site with --cors <origin>',
+        hint: `call the API from the server's own pages, from a script without a browser, or allow the site with --cors <origin>${
+          proxied ? `; if a reverse proxy serves this page, it must pass the browser's Host on (nginx: proxy_set_header Host $http_host), which this request's (${host ?? ''}) is not` : ''
+        }`,
       }));
     }
     if (authenticatedBy === 'cookie' && request.headers[REQUEST_HEADER] === undefined) {
@@ -105,6 +108,18 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
   });
+}
+
+/**
+ * Whether a state-changing request comes from a page of this server or from no page at all, the rule Go's
+ * `http.CrossOriginProtection` applies. A browser's Sec-Fetch-Site is its own finding, which no page can set:
+ * `same-origin` (or `none`, the user's own action) stands even where the Origin is not the Host this server was sent,
+ * as behind a reverse proxy that passes on a Host of its own (nginx's default). Without it (a browser before 2023,
+ * a script) the Origin, when sent, must be this Host.
+ */
+function isFromOwnPage(origin: string | undefined, site: string | string[] | undefined, host: string | undefined): boolean {
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  return origin === undefined || origin === `http://${host}` || origin === `https://${host}`;
 }
 
 /**
