@@ -11,6 +11,9 @@ export class InterruptedRun {
   private readonly hadOutput: boolean;
   private cachedImages = 0;
   private isCounting = true;
+  /** Images computed when the cache's disk was found full (a CACHE_FULL warning): none computed after is kept. */
+  private computedWhenFull: number | undefined;
+  private computed = 0;
 
   constructor(out: string) {
     this.out = out;
@@ -20,7 +23,11 @@ export class InterruptedRun {
   /** `listener`, counting the images whose features the head phase's extraction has in the cache so far. */
   listen(listener: ProgressListener | undefined): ProgressListener {
     return (event) => {
-      if (event.type === 'extract' && this.isCounting) this.cachedImages = event.cached + event.computed;
+      if (event.type === 'warning' && event.code === 'CACHE_FULL') this.computedWhenFull ??= this.computed;
+      if (event.type === 'extract' && this.isCounting) {
+        this.computed = event.computed;
+        this.cachedImages = event.cached + Math.min(event.computed, this.computedWhenFull ?? Infinity);
+      }
       listener?.(event);
     };
   }
@@ -34,7 +41,13 @@ export class InterruptedRun {
   explain(error: unknown): unknown {
     if (!(error instanceof GraftError) || error.code !== 'CANCELLED') return error;
     const output = this.hadOutput ? `${this.out} is as it was` : `nothing was written to ${this.out}`;
-    const features = this.cachedImages > 0 ? `; the features of ${this.cachedImages} image${this.cachedImages === 1 ? '' : 's'} are in the feature cache` : '';
+    const isFull = this.computedWhenFull !== undefined;
+    const features =
+      this.cachedImages > 0
+        ? `; the features of ${this.cachedImages} image${this.cachedImages === 1 ? '' : 's'} are in the feature cache${isFull ? ' (then its disk was full: those computed after were not kept)' : ''}`
+        : isFull
+          ? "; the feature cache's disk is full: none of the features computed were kept"
+          : '';
     const rerun = this.cachedImages > 0 ? 'run the same command again: it reads those features from the cache and computes the rest' : 'run the same command again';
     return new GraftError('CANCELLED', `Training was interrupted: ${output}${features}`, { hint: error.hint ?? rerun, cause: error });
   }
