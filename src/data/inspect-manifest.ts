@@ -1,10 +1,9 @@
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { makePreprocessing } from '../core/preprocessing.js';
 import type { SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
 import type { ClassSummary, PartSummary } from './dataset-summary.js';
-import { streamManifestFiles } from './manifest-files.js';
+import { streamManifestFiles, whyNotAFile } from './manifest-files.js';
 
 /** Problem files kept as examples in a summary; the totals count all of them. */
 export const MAX_LISTED_PROBLEMS = 100;
@@ -22,11 +21,11 @@ class PartTally {
 
   constructor(readonly name: PartSummary['name']) {}
 
-  missing(file: string, label: string): void {
+  missing(file: string, label: string, reason: string): void {
     // The class is listed even when none of its files is there: what a user needs to see is that it lost them all.
     if (!this.counts.has(label)) this.counts.set(label, { count: 0, readable: 0 });
     this.skippedCount++;
-    if (this.skipped.length < MAX_LISTED_PROBLEMS) this.skipped.push({ file, reason: 'file not found' });
+    if (this.skipped.length < MAX_LISTED_PROBLEMS) this.skipped.push({ file, reason });
   }
 
   undecodable(file: string, reason: string): void {
@@ -74,10 +73,11 @@ export async function inspectManifest(
   const pre = makePreprocessing({ inputSize: 32, scale: '0..1', layout: 'nhwc' });
 
   const check = async (chunk: Entry[]): Promise<void> => {
-    const exists = await Promise.all(chunk.map(async ({ file: f }) => (await stat(f).catch(() => undefined))?.isFile() === true));
-    const present = chunk.filter((_, i) => exists[i]);
+    const problems = await Promise.all(chunk.map(({ file: f }) => whyNotAFile(f)));
+    const present = chunk.filter((_, i) => problems[i] === undefined);
     chunk.forEach((entry, i) => {
-      if (!exists[i]) entry.tally.missing(entry.file, entry.label);
+      const problem = problems[i];
+      if (problem !== undefined) entry.tally.missing(entry.file, entry.label, problem);
     });
     const bad = new Set<number>();
     if (options.checkDecode && present.length > 0) {

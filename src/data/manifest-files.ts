@@ -48,8 +48,23 @@ export async function* streamManifestFiles(manifest: string): AsyncGenerator<Man
   if (rule === undefined) for (const e of waiting) yield { ...e, file: fileOf(asWritten, e.path) };
 }
 
-/** The file a manifest path names under `rule`. */
+/** Whether a manifest path is a URL (`https://...`, `s3://...`) rather than a path on this machine. */
+export function isUrl(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]+:\/\//i.test(path);
+}
+
+/** Why a manifest's file is not an image file to read (not found, a folder, a URL), or undefined. */
+export async function whyNotAFile(file: string): Promise<string | undefined> {
+  if (isUrl(file)) return "a URL: a manifest's images are read from disk; download them and list their paths";
+  const info = await stat(file).catch(() => undefined);
+  if (info === undefined) return 'file not found';
+  if (info.isDirectory()) return 'a folder, not an image file';
+  return info.isFile() ? undefined : 'not a regular file';
+}
+
+/** The file a manifest path names under `rule` (a URL as written: it names no file here). */
 export function fileOf(rule: ManifestPathRule, path: string): string {
+  if (isUrl(path)) return path;
   const named = hasImageExtension(path) ? path : path + rule.suffix;
   return isAbsolute(named) ? named : resolve(rule.base, named);
 }

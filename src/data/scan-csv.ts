@@ -1,8 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
-import { streamManifestFiles } from './manifest-files.js';
+import { streamManifestFiles, whyNotAFile } from './manifest-files.js';
 import { manifestPartCounts, type ManifestEntry, type ManifestPart } from './manifest.js';
 import { requireDistinctLabels, requireTwoClasses } from './scan-folder.js';
 
@@ -56,8 +55,8 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
         hint: 'mark the rows to use as such in the split column, or drop the column to use every row',
       });
     }
-    const first = skipped[0] ? `, such as ${skipped[0].file}` : '';
-    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files not found${first})`, {
+    const first = skipped[0] ? `, such as ${skipped[0].file}: ${skipped[0].reason}` : '';
+    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files cannot be read${first})`, {
       hint: "write one line per image: path,label. Paths are read relative to the manifest's folder, or to the one sub-folder of it (train_images/, say) that holds the first row's image; a name without an extension is looked up with .jpg, .png and the other image extensions",
     });
   }
@@ -86,14 +85,6 @@ export function describeCounts(counts: Readonly<Record<ManifestPart, number>>): 
 
 /** {@link scanCsv} under the name that says it also reads JSON Lines. */
 export const scanManifest = scanCsv;
-
-/** Why a manifest's path is not an image file to read ('file not found', 'a folder, not a file'), or undefined. */
-async function whyNotAFile(path: string): Promise<string | undefined> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) return 'file not found';
-  if (info.isDirectory()) return 'a folder, not an image file';
-  return info.isFile() ? undefined : 'not a regular file';
-}
 
 /** RFC 4180-style parse: quoted fields may hold commas, newlines and doubled quotes. */
 export function parseCsv(text: string): { line: number; fields: string[] }[] {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { listDataset, type ListedImage } from '../../src/data/dataset-listing.js';
 import { unusedTestData } from '../../src/data/find-split-folders.js';
 import { inspectDataset } from '../../src/data/inspect.js';
+import { inspectManifest } from '../../src/data/inspect-manifest.js';
 import { manifestPathRule } from '../../src/data/manifest-files.js';
 import { scanCsv } from '../../src/data/scan-csv.js';
 import { scanDataset } from '../../src/data/scan-dataset.js';
@@ -63,7 +64,19 @@ describe('where a manifest points', () => {
     expect(await manifestPathRule(join(root, 'x.csv'), 'b.jpg')).toBeUndefined();
     const table = join(root, 'ambiguous.csv');
     await writeFile(table, 'path,label\nb.jpg,x\nb.jpg,y\n');
-    await expectDatasetError(scanCsv(table), new RegExp(`2 listed files not found, such as ${join(root, 'b.jpg')}`), /one sub-folder of it/);
+    await expectDatasetError(scanCsv(table), new RegExp(`2 listed files cannot be read, such as ${join(root, 'b.jpg')}: file not found`), /one sub-folder of it/);
+  });
+
+  it('lists a URL as written, skipped as a URL (not as a file under the manifest), in scanCsv and inspectManifest alike', async () => {
+    const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
+    const table = join(root, 'list.csv');
+    await writeFile(table, 'path,label\na.jpg,ants\nhttps://example.com/c.jpg,ants\nb.jpg,bees\nS3://bucket/d.jpg,bees\n');
+    const url = "a URL: a manifest's images are read from disk; download them and list their paths";
+    const skipped = [{ file: 'https://example.com/c.jpg', reason: url }, { file: 'S3://bucket/d.jpg', reason: url }];
+    expect((await scanCsv(table)).skipped).toEqual(skipped);
+    expect((await inspectManifest(table, { checkDecode: false }))[0]!.skipped).toEqual(skipped);
+    await writeFile(table, 'path,label\nhttps://example.com/c.jpg,ants\nhttps://example.com/d.jpg,bees\n');
+    await expectDatasetError(scanCsv(table), /2 listed files cannot be read, such as https:\/\/example\.com\/c\.jpg: a URL: .* download them/, /one line per image/);
   });
 
   it("reads a one-hot table, one column per class (Kaggle's Plant Pathology, Roboflow's _classes.csv)", async () => {
