@@ -26,8 +26,6 @@ async function prefixProxy(upstream: string, prefix: string, passHost: boolean):
   const outside: string[] = [];
   const server = createServer((request, response) => {
     const path = request.url ?? '/';
-    // Chromium asks the host's root for a favicon whatever page it shows: the proxy's own question, not the page's.
-    if (path === '/favicon.ico') return void response.writeHead(404).end();
     if (!path.startsWith(prefix)) {
       outside.push(`${request.method} ${path}`);
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not published here');
