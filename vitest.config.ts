@@ -13,7 +13,8 @@ export default defineConfig({
   test: {
     // Assembles the WAT kernels and bundles the browser's classify.js into src/**/*.generated.ts (gitignored), so
     // a run from the sources never sees stale or missing generated modules.
-    globalSetup: ['scripts/generate.mjs'],
+    // test/run-temp-dir.ts gives the run a temporary folder of its own, removed when it ends.
+    globalSetup: ['scripts/generate.mjs', 'test/run-temp-dir.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Engines (ORT, tfjs-wasm) use both cores; running files in parallel only adds contention.
