@@ -4,6 +4,7 @@ import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerAccessControl, type AccessOptions } from './access/access-control.js';
+import { registerBasePathRedirect, stripBasePath } from './base-path.js';
 import { accessLogEntry, noteAccess, unparsedAccessEntry, type AccessLogEntry } from './access-log.js';
 import { httpErrorFor, type ApiErrorCode, type ErrorBody, type HttpError } from './error-mapping.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly storageDir?: string;
   /** Called once per answered request (`--log` of graft serve and ui); see access-log.ts for what an entry holds. */
   readonly accessLog?: (entry: AccessLogEntry) => void;
+  /** The path a reverse proxy passes on in front of every route (`/graft`, checked by checkBasePath); see base-path.ts. */
+  readonly basePath?: string;
 }
 
 /**
@@ -41,6 +44,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit,
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs, http: timeoutChecks(options.requestTimeoutMs) }),
     logger: false,
+    ...(options.basePath === undefined ? {} : { rewriteUrl: stripBasePath(options.basePath) }),
     genReqId: (request) => requestIdFor(request.headers[REQUEST_ID_HEADER]),
     // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and
     // say nothing. Kept, additionalProperties: false refuses it, and the message names the field.
@@ -102,6 +106,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       if (!reply.raw.writableFinished) observeAnswer(request, reply, reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED_REQUEST);
     });
   });
+  if (options.basePath !== undefined) registerBasePathRedirect(app, options.basePath);
   await app.register(multipart, { limits: options.multipartLimits });
   await app.register(cookie);
   // Bodies are JSON, multipart or images: text is refused as 415 rather than read and ignored, so no state-changing

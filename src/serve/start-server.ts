@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessLogEntry } from './access-log.js';
 import { GraftError } from '../core/errors.js';
 import { AccessToken, checkToken, generateToken } from './access/access-token.js';
+import { checkBasePath } from './base-path.js';
 import { isProbePath } from './access/access-control.js';
 import { registerApiRoutes } from './api-routes.js';
 import { createApp, listenOn } from './create-app.js';
@@ -54,6 +55,11 @@ export interface ServeOptions {
   readonly maxConcurrentDecodes?: number;
   /** Serve the files of this folder at / (the web page). */
   readonly webRoot?: string;
+  /**
+   * The path a reverse proxy publishes the server under and passes on (`/graft`): a request under it is routed without
+   * it (one without it still answers), `/graft` itself redirects to `/graft/`, and `url` ends with it.
+   */
+  readonly basePath?: string;
   /** Also serve the training dashboard (`graft serve --train`) at /dashboard/, with its data in this folder. */
   readonly dashboard?: DashboardOptions;
   /** Reload a model when its graft.json or model.onnx changes. Defaults to true. */
@@ -110,6 +116,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
   // The dashboard hands out the server's files and trains on them: it never runs without a token.
   const tokenValue = options.token !== undefined ? checkToken(options.token, 'the token option') : options.dashboard ? generateToken() : undefined;
   const isOpenApi = options.token === undefined;
+  const basePath = checkBasePath(options.basePath, 'the basePath option');
   for (const origin of options.corsOrigins ?? []) {
     // Browsers send Origin as scheme://host[:port], nothing more: anything else would never match.
     if (!/^https?:\/\/[^/\s?#]+$/.test(origin)) {
@@ -152,6 +159,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       isCorsPath: (path) => path.startsWith('/v1/models') || path === OPENAPI_PATH,
       ...(options.dashboard ? { storageDir: resolve(options.dashboard.dataDir) } : {}),
       ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+      ...(basePath === undefined ? {} : { basePath }),
     });
     app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
 
@@ -182,7 +190,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     let closing: Promise<void> | undefined;
     const started = app;
     return {
-      url: normaliseUrl(url),
+      url: `${normaliseUrl(url)}${basePath ?? ''}`,
       models: registry.names,
       app,
       token: tokenValue,

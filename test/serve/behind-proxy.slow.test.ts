@@ -14,19 +14,28 @@ import { chromiumSkipReason, hasChromium, launchChromium, removeTinyModel, train
 
 if (!hasChromium) chromiumSkipReason('pages behind a reverse proxy');
 
+/** How the proxy passes a request on: with the browser's Host or its own, the prefix cut off or kept. */
+interface ProxyRule {
+  readonly passHost: boolean;
+  readonly stripPrefix: boolean;
+}
+
 /**
  * A reverse proxy that publishes a server under a path, as nginx's `location /graft/ { proxy_pass http://upstream/; }`
- * does: the prefix is cut off, the rest goes upstream as it came, both ways streamed (an event stream included). The
- * browser's Host is passed on (`proxy_set_header Host $http_host`) or, as nginx does by default, replaced by the
- * upstream's. A request outside the prefix is the proxy's own 404, and is recorded: a page that sends one has left
- * the path it was published under.
+ * does: the prefix is cut off (or, `proxy_pass http://upstream;`, kept), the rest goes upstream as it came, both ways
+ * streamed (an event stream included). The browser's Host is passed on (`proxy_set_header Host $http_host`) or, as
+ * nginx does by default, replaced by the upstream's. A request outside the prefix is the proxy's own 404, and is
+ * recorded: a page that sends one has left the path it was published under.
  */
-async function prefixProxy(upstream: string, prefix: string, passHost: boolean): Promise<{ url: string; outside: string[]; close(): Promise<void> }> {
+async function prefixProxy(upstream: string, prefix: string, rule: ProxyRule): Promise<{ url: string; outside: string[]; close(): Promise<void> }> {
   const target = new URL(upstream);
   const outside: string[] = [];
   const server = createServer((request, response) => {
     const path = request.url ?? '/';
-    if (!path.startsWith(prefix)) {
+    // Kept, the prefix is matched as a Kubernetes ingress's Prefix path is: the bare `/graft` goes upstream too.
+    const bare = prefix.slice(0, -1);
+    const isInside = path.startsWith(prefix) || (!rule.stripPrefix && (path === bare || path.startsWith(`${bare}?`)));
+    if (!isInside) {
       outside.push(`${request.method} ${path}`);
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not published here');
       return;
@@ -36,8 +45,8 @@ async function prefixProxy(upstream: string, prefix: string, passHost: boolean):
         host: target.hostname,
         port: target.port,
         method: request.method,
-        path: `/${path.slice(prefix.length)}`,
-        headers: passHost ? request.headers : { ...request.headers, host: target.host },
+        path: rule.stripPrefix ? `/${path.slice(prefix.length)}` : path,
+        headers: rule.passHost ? request.headers : { ...request.headers, host: target.host },
       },
       (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -63,8 +72,8 @@ async function prefixProxy(upstream: string, prefix: string, passHost: boolean):
  * Publishes `server` under /graft/ and runs `use` with a fresh Chromium page and the proxy's address; then checks that
  * the page threw nothing and sent nothing outside /graft/, and closes all three.
  */
-async function throughProxy(server: { url: string; close(): Promise<void> }, passHost: boolean, use: (page: Page, published: string) => Promise<void>): Promise<void> {
-  const proxy = await prefixProxy(server.url, '/graft/', passHost);
+async function throughProxy(server: { url: string; close(): Promise<void> }, rule: ProxyRule, use: (page: Page, published: string) => Promise<void>): Promise<void> {
+  const proxy = await prefixProxy(new URL(server.url).origin, '/graft/', rule);
   const chromium = await launchChromium();
   try {
     const page = await chromium.browser.newPage();
@@ -100,7 +109,7 @@ describe.skipIf(!hasChromium)('graft serve and graft ui published under a path b
   it('the upload page: its token link, its labels and a prediction all go through /graft/ (the Host passed on)', async () => {
     const token = generateToken();
     const server = await startServer({ models: [model!.dir], port: 0, webRoot: join(repoRoot, 'dist', 'web-app'), token, watch: false });
-    await throughProxy(server, true, async (page, published) => {
+    await throughProxy(server, { passHost: true, stripPrefix: true }, async (page, published) => {
       // The token link sets the cookie and sends the browser back to the page without the token, under the prefix.
       await page.goto(`${published}?token=${token}`);
       expect(page.url()).toBe(published);
@@ -112,13 +121,26 @@ describe.skipIf(!hasChromium)('graft serve and graft ui published under a path b
     });
   });
 
+  it('the upload page where the proxy keeps the path (graft serve --base-path /graft): the same, and /graft alone redirects', async () => {
+    const server = await startServer({ models: [model!.dir], port: 0, webRoot: join(repoRoot, 'dist', 'web-app'), watch: false, basePath: '/graft' });
+    expect(server.url).toMatch(/\/graft$/);
+    await throughProxy(server, { passHost: true, stripPrefix: false }, async (page, published) => {
+      await page.goto(published.replace(/\/$/, ''));
+      expect(page.url()).toBe(published);
+      await page.waitForSelector('#labels li');
+      await page.setInputFiles('#files', [model!.data.files.find((f) => f.includes('/train/triangles/'))!]);
+      await page.waitForSelector('#results li.card[data-top]', { timeout: 30_000 });
+      expect(await page.locator('#results li.card').first().getAttribute('data-top')).toBe('triangles');
+    });
+  });
+
   it("the dashboard: login, a project, a run followed live, its thumbnails, downloads and a try of the model all go through /graft/ (the proxy's own Host)", async () => {
     const cacheDir = join(tmpdir(), 'graft-web-tests-cache');
     await mkdir(cacheDir, { recursive: true });
     const server = await startDashboardServer({ dataDir: join(root, 'ui'), cacheDir, port: 0, dataRoots: [root], offline: true });
     // nginx's default: the Host the server sees is its own address, not the one the browser used; the browser's
     // Sec-Fetch-Site still says each POST is from the page's own site.
-    await throughProxy(server, false, async (page, published) => {
+    await throughProxy(server, { passHost: false, stripPrefix: true }, async (page, published) => {
       // The server's root redirects to its dashboard: under the prefix, not at the proxy's root.
       await page.goto(`${published}?token=${server.token}`);
       expect(page.url()).toBe(`${published}dashboard/`);

@@ -5,7 +5,7 @@ import { OPENAPI_PATH } from '../../serve/openapi-document.js';
 import { startServer } from '../../serve/start-server.js';
 import { parseNonNegativeInteger, parseNonNegativeNumber, parsePort, parsePositiveInteger, parsePositiveNumber } from '../options.js';
 import { printResult } from '../output.js';
-import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { addAccessOptions, basePathFrom, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
@@ -68,6 +68,7 @@ export function registerServe(program: Command): void {
           ...(token === undefined ? {} : { token }),
           allowedHosts: flags.allowedHost,
           corsOrigins: flags.cors,
+          ...basePathFrom(flags),
           maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024),
           maxPixels: flags.maxPixels,
           requestTimeoutMs: flags.timeoutMs,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { startDashboardServer } from '../../serve/dashboard/start-dashboard-server.js';
 import { parsePort } from '../options.js';
 import { printResult } from '../output.js';
-import { addAccessOptions, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
+import { addAccessOptions, basePathFrom, dashboardLink, exposureWarnings, tokenFrom, type AccessFlags } from '../server-flags.js';
 import { addLogOptions, dashboardNotice, serverLog, type LogFlags } from '../server-log.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { untilSignal } from '../until-signal.js';
@@ -42,6 +42,7 @@ export function registerUi(program: Command): void {
           cacheDir: cacheDirFrom(undefined),
           ...backboneSearch(),
           allowedHosts: flags.allowedHost,
+          ...basePathFrom(flags),
           ...(token === undefined ? {} : { token }),
           ...(log.accessLog ? { accessLog: log.accessLog } : {}),
           onEvent: (event) => log.notice(dashboardNotice(event)),

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { AccessLogEntry } from '../access-log.js';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
+import { checkBasePath } from '../base-path.js';
 import { createApp, listenOn } from '../create-app.js';
 import { relativeLocation } from '../relative-location.js';
 import { ServerMetrics } from '../server-metrics.js';
@@ -27,6 +28,8 @@ export interface DashboardServerOptions extends DashboardOptions {
    * once it ends. Never given a header, the query string or a body.
    */
   readonly accessLog?: (entry: AccessLogEntry) => void;
+  /** The path a reverse proxy publishes the server under and passes on (`/graft`), as `startServer`'s. */
+  readonly basePath?: string;
 }
 
 /**
@@ -40,6 +43,7 @@ export interface DashboardServerOptions extends DashboardOptions {
  */
 export async function startDashboardServer(options: DashboardServerOptions): Promise<GraftServer & { readonly dashboard: DashboardHandle; readonly token: string }> {
   const token = options.token !== undefined ? checkToken(options.token, 'the token option') : generateToken();
+  const basePath = checkBasePath(options.basePath, 'the basePath option');
   const metrics = new ServerMetrics();
   const app = await createApp({
     bodyLimit: 1024 * 1024,
@@ -48,6 +52,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     access: { token: new AccessToken(token), allowedHosts: options.allowedHosts ?? [] },
     storageDir: resolve(options.dataDir),
     ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+    ...(basePath === undefined ? {} : { basePath }),
   });
   try {
     app.get('/', async (_request, reply) => reply.redirect(relativeLocation('/', '/dashboard/')));
@@ -56,7 +61,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const dashboard = registerDashboardRoutes(app, { predictLimits: { maxUploadBytes: options.maxUploadBytes ?? 20 * 1024 * 1024, maxPixels: 40_000_000 }, ...options });
     const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');
     let closing: Promise<void> | undefined;
-    return { url: url.replace(/\/$/, ''), models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
+    return { url: `${url.replace(/\/$/, '')}${basePath ?? ''}`, models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
   } catch (error) {
     await app.close().catch(() => undefined);
     throw error;
