@@ -24,6 +24,8 @@ export interface ApiContext {
   readonly decodeLimiter: ConcurrencyLimiter;
   /** Started with a token: the OpenAPI document then declares the bearer scheme. */
   readonly isTokenRequired: boolean;
+  /** `--base-path`: the OpenAPI document names it as its server. */
+  readonly basePath?: string;
 }
 
 /** Registers the JSON API. Routes stay thin: parse, call the library, shape the reply. */
@@ -40,7 +42,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   );
 
   // Protected like /v1/models (with a token, it needs the token): it lists the same model names.
-  app.get(OPENAPI_PATH, async () => openApiDocument({ modelNames: ctx.registry.names, isTokenRequired: ctx.isTokenRequired }));
+  app.get(OPENAPI_PATH, async () =>
+    openApiDocument({ modelNames: ctx.registry.names, isTokenRequired: ctx.isTokenRequired, ...(ctx.basePath === undefined ? {} : { basePath: ctx.basePath }) }),
+  );
 
   app.get('/v1/models', { schema: listModelsSchema }, async () => ({
     models: ctx.registry.names.map((name) => modelSummary(name, ctx.registry.describe(name).version)),

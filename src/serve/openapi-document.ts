@@ -53,6 +53,7 @@ export type PathItem = Partial<Readonly<Record<HttpMethod, OperationObject>>>;
 export interface OpenApiDocument {
   readonly openapi: '3.1.0';
   readonly info: { readonly title: string; readonly version: string; readonly description: string };
+  readonly servers?: readonly { readonly url: string; readonly description: string }[];
   readonly paths: Readonly<Record<string, PathItem>>;
   readonly components: {
     readonly schemas: Readonly<Record<string, JsonSchema>>;
@@ -67,6 +68,8 @@ export interface OpenApiOptions {
   readonly modelNames: readonly string[];
   /** Started with a token: every path but /healthz and /readyz needs `Authorization: Bearer <token>`. */
   readonly isTokenRequired: boolean;
+  /** `--base-path`: the API's server is that path on the document's host (a proxy passes it on). */
+  readonly basePath?: string;
 }
 
 /** The error statuses the API answers with, and when (README's error table). */
@@ -132,6 +135,8 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
         'Image classification with the models `graft serve` was started with. Every error is JSON `{"error": {"code", "message", "hint"?}}`.' +
         (options.isTokenRequired ? ' Every path but /healthz and /readyz needs `Authorization: Bearer <token>`.' : ''),
     },
+    // Relative to the document's address, as OpenAPI allows: a client generated from it through the proxy calls there.
+    ...(options.basePath === undefined ? {} : { servers: [{ url: options.basePath, description: 'the path the server is published under (--base-path)' }] }),
     paths: {
       '/v1/models/{name}/predict': {
         post: {

@@ -182,6 +182,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       // Up to four full batches wait to be decoded; past that a request is 503 BUSY at once, not minutes later.
       decodeLimiter: new ConcurrencyLimiter(positive('maxConcurrentDecodes', options.maxConcurrentDecodes ?? 4), 4 * maxImagesPerRequest),
       isTokenRequired: !isOpenApi,
+      ...(basePath === undefined ? {} : { basePath }),
     });
     if (options.dashboard) registerDashboardRoutes(app, { predictLimits: { maxUploadBytes, maxPixels }, ...options.dashboard });
     if (options.webRoot) registerStaticFiles(app, options.webRoot);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { checkBasePath } from '../../src/serve/base-path.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
+import { openApiDocument } from '../../src/serve/openapi-document.js';
 import { tempDir } from '../support.js';
 
 describe('--base-path: a server that a reverse proxy publishes under a path it passes on', () => {
@@ -16,6 +17,11 @@ describe('--base-path: a server that a reverse proxy publishes under a path it p
       expect(() => checkBasePath(bad, '--base-path'), bad).toThrow(GraftError);
     }
     expect(() => checkBasePath('graft', '--base-path')).toThrow(/--base-path "graft" is not a URL path such as \/graft/);
+  });
+
+  it("is the OpenAPI document's server, relative to the document's address (none without it)", () => {
+    expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false, basePath: '/graft' }).servers).toEqual([{ url: '/graft', description: expect.stringContaining('--base-path') }]);
+    expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false })).not.toHaveProperty('servers');
   });
 
   let root: string;
