@@ -1,5 +1,7 @@
 import { unlessDiskFull } from '../core/disk-full.js';
 import type { ProgressListener } from '../core/progress.js';
+import { FeatureStore } from './feature-store.js';
+import { FileHashIndex } from './file-hash-index.js';
 
 /**
  * One run's use of the cache folder, which gives way to a full disk: a cache file that cannot be opened for want of
@@ -21,6 +23,13 @@ export class CacheSpace {
       this.full();
       return inMemory();
     });
+  }
+
+  /** The feature store and the file index of the cache folder, each in memory where the disk is too full to open it. */
+  openStores(): { readonly store: FeatureStore; readonly fileIndex: FileHashIndex } {
+    const store = this.open(() => FeatureStore.open(this.cacheDir), () => FeatureStore.inMemory());
+    const fileIndex = this.open(() => FileHashIndex.open(this.cacheDir), () => FileHashIndex.inMemory());
+    return { store, fileIndex };
   }
 
   /** Runs `write`, unless the disk was found full; a write that finds it full is dropped. */

@@ -25,4 +25,3 @@ export async function hashFilesCached(files: readonly string[], cacheDir: string
     index.close();
   }
 }
-

@@ -3,8 +3,6 @@ import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
 import { CacheSpace } from '../features/cache-space.js';
 import { extractFeatures } from '../features/extract-features.js';
-import { FeatureStore } from '../features/feature-store.js';
-import { FileHashIndex } from '../features/file-hash-index.js';
 import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { denseForward, foldNormalization, type DenseLayerWeights } from '../core/dense-layer.js';
@@ -104,8 +102,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const crops = config.crops !== 'off' && cropRowsPossible(config.crops, linear, handle, data.train.length, onProgress);
   // The cache saves the next run's time; on a full disk this one goes on without it (said once).
   const space = new CacheSpace(input.cacheDir, onProgress);
-  const store = space.open(() => FeatureStore.open(input.cacheDir), () => FeatureStore.inMemory());
-  const fileIndex = space.open(() => FileHashIndex.open(input.cacheDir), () => FileHashIndex.inMemory());
+  const { store, fileIndex } = space.openStores();
   let extraction;
   try {
     const files = [...data.train, ...data.val].map((item) => item.file);

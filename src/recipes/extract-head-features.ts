@@ -2,8 +2,6 @@ import type { SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { CacheSpace } from '../features/cache-space.js';
 import { extractFeatures } from '../features/extract-features.js';
-import { FeatureStore } from '../features/feature-store.js';
-import { FileHashIndex } from '../features/file-hash-index.js';
 import { refuseUnknownOptions } from './known-options.js';
 import { HEAD_BACKBONE_OPTIONS, type HeadBackboneOptions } from './head-backbone-options.js';
 import { openHeadBackbone } from './open-head-backbone.js';
@@ -45,8 +43,7 @@ export async function extractHeadFeatures(files: readonly string[], options: Ext
   refuseUnknownOptions('extractHeadFeatures', options, OPTIONS);
   const { handle, cacheDir } = await openHeadBackbone(options);
   const space = new CacheSpace(cacheDir, options.onProgress);
-  const store = space.open(() => FeatureStore.open(cacheDir), () => FeatureStore.inMemory());
-  const fileIndex = space.open(() => FileHashIndex.open(cacheDir), () => FileHashIndex.inMemory());
+  const { store, fileIndex } = space.openStores();
   try {
     const r = await extractFeatures(files, handle, store, { fileIndex, mirror: options.mirror === true, onProgress: options.onProgress, cacheSpace: space });
     return { vectors: r.vectors, mirrored: r.mirrored, skipped: r.skipped, backbone: handle.info, computed: r.computed, cached: r.cached };

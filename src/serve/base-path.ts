@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { GraftError } from '../core/errors.js';
+import { relativeLocation } from './relative-location.js';
 
 /**
  * The path a reverse proxy publishes the server under when it passes that path on rather than cutting it off (nginx's
@@ -38,10 +39,10 @@ export function stripBasePath(basePath: string): (request: { url?: string }) => 
  * resolve against the folder, which `/graft` alone is not. Registered before every other hook of the request.
  */
 export function registerBasePathRedirect(app: FastifyInstance, basePath: string): void {
-  const name = basePath.slice(basePath.lastIndexOf('/') + 1);
+  const into = relativeLocation(basePath, `${basePath}/`);
   app.addHook('onRequest', async (request, reply) => {
     const [path, query] = splitQuery(request.originalUrl);
-    if (path === basePath) return reply.redirect(`${name}/${query}`, 308);
+    if (path === basePath) return reply.redirect(`${into}${query}`, 308);
     return undefined;
   });
 }

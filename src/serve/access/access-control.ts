@@ -89,7 +89,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
     if (!isFromOwnPage(origin, site, host) && !(origin && corsOrigins.has(origin))) {
-      const proxied = site === undefined && origin !== undefined;
+      // Refused without Sec-Fetch-Site, the Origin was not this Host: the Host may be a proxy's own.
+      const proxied = site === undefined;
       refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
         hint: `call the API from the server's own pages, from a script without a browser, or allow the site with --cors <origin>${
           proxied ? `; if a reverse proxy serves this page, it must pass the browser's Host on (nginx: proxy_set_header Host $http_host), which this request's (${host ?? ''}) is not` : ''
