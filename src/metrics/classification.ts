@@ -3,6 +3,8 @@
  * `evaluatePredictions` composes the small building blocks below into one report; each block is usable alone.
  */
 
+import { calibration, isProbabilityMatrix, logLoss, type Calibration } from './calibration.js';
+
 /** Scores of one class. */
 export interface ClassScores {
   /** Of the samples predicted as this class, the fraction that are it. 0 when the class was never predicted. */
@@ -27,11 +29,20 @@ export interface Misclassification {
   readonly confidence: number;
 }
 
+/** Samples of one class predicted as another, as counted in a confusion matrix cell off its diagonal. */
+export interface ConfusedPair {
+  readonly true: string;
+  readonly predicted: string;
+  readonly count: number;
+}
+
 /** Everything `evaluatePredictions` measures. Plain data: serialises to JSON as is. */
 export interface EvaluationReport {
   /** Number of samples. */
   readonly count: number;
   readonly accuracy: number;
+  /** Mean recall over the classes that occur (scikit-learn's `balanced_accuracy_score`): each class counts alike. */
+  readonly balancedAccuracy: number;
   /** Fraction whose true class is among the 5 most probable; present only when there are more than 5 classes. */
   readonly top5?: number;
   readonly perClass: Record<string, ClassScores>;
@@ -44,6 +55,12 @@ export interface EvaluationReport {
   readonly confusion: { readonly labels: readonly string[]; readonly matrix: number[][] };
   /** Every wrong prediction, most confident first (ties: input order). */
   readonly misclassified: readonly Misclassification[];
+  /** Every (true, predicted) pair of classes confused at least once, most often first: the confusion matrix read for its mistakes. */
+  readonly mostConfused: readonly ConfusedPair[];
+  /** Mean cross-entropy of the true class; present when every row of scores is a probability distribution. */
+  readonly logLoss?: number;
+  /** The calibration of the top-1 confidence (10 bins); present when every row of scores is a probability distribution. */
+  readonly calibration?: Calibration;
 }
 
 /** Input of {@link evaluatePredictions}. */
@@ -204,8 +221,30 @@ export function perClassScores(matrix: readonly (readonly number[])[]): ClassSco
 }
 
 /**
- * Scores a classifier's outputs on a labelled set: accuracy, top-5 (when there are more than 5 classes),
- * per-class precision/recall/F1, macro F1, the confusion matrix and the misclassified samples.
+ * Every off-diagonal cell of a confusion matrix that is not 0, as (true, predicted, count), the largest count first
+ * (ties: by true class, then predicted class, in label order). fastai's `most_confused`.
+ *
+ * @example
+ * ```ts
+ * mostConfused([[5, 2, 0], [1, 4, 0], [0, 2, 3]], ['a', 'b', 'c']);
+ * // [{ true: 'a', predicted: 'b', count: 2 }, { true: 'c', predicted: 'b', count: 2 }, { true: 'b', predicted: 'a', count: 1 }]
+ * ```
+ */
+export function mostConfused(matrix: readonly (readonly number[])[], labels: readonly string[]): ConfusedPair[] {
+  if (matrix.length !== labels.length) throw new RangeError(`mostConfused: ${matrix.length} matrix rows for ${labels.length} labels`);
+  const pairs: ConfusedPair[] = [];
+  matrix.forEach((row, t) =>
+    row.forEach((count, p) => {
+      if (t !== p && count > 0) pairs.push({ true: labels[t]!, predicted: labels[p]!, count });
+    }),
+  );
+  return pairs.sort((a, b) => b.count - a.count); // stable: ties keep row-major (label) order
+}
+
+/**
+ * Scores a classifier's outputs on a labelled set: accuracy, balanced accuracy, top-5 (when there are more than 5
+ * classes), per-class precision/recall/F1, macro F1, the confusion matrix, the pairs of classes most confused, the
+ * misclassified samples, and, for probabilities, log-loss and calibration.
  *
  * @throws RangeError when sizes disagree (probabilities not n x labels.length, files not n long), a true index is
  *   out of range, or there are no samples; TypeError when labels repeat.
@@ -254,14 +293,19 @@ export function evaluatePredictions(input: PredictionSet): EvaluationReport {
   }
   misclassified.sort((a, b) => b.confidence - a.confidence || a.index - b.index);
 
+  const present = scores.filter((s) => s.support > 0);
+  const probabilistic = isProbabilityMatrix(probabilities, k);
   return {
     count: predicted.length,
     accuracy: accuracy(trueIndex, predicted),
+    balancedAccuracy: present.reduce((sum, s) => sum + s.recall, 0) / present.length,
     ...(k > 5 ? { top5: topKAccuracy(trueIndex, probabilities, k, 5) } : {}),
     perClass,
     macroF1,
     confusion: { labels: [...labels], matrix },
     misclassified,
+    mostConfused: mostConfused(matrix, labels),
+    ...(probabilistic ? { logLoss: logLoss(trueIndex, probabilities, k), calibration: calibration(trueIndex, probabilities, k) } : {}),
   };
 }
 

@@ -8,11 +8,14 @@ export interface FormatReportOptions {
 }
 
 const LABEL_WIDTH = 10;
+/** Past this many classes the text report lists the most confused pairs instead of printing the matrix. */
+const MAX_MATRIX_CLASSES = 12;
+const MAX_CONFUSED_PAIRS = 10;
 
 /**
  * Renders an evaluation report as a plain-text table for terminals: the summary lines, a per-class table,
- * the confusion matrix (labels cut to 10 characters) and the most confident mistakes. Pure: returns the text,
- * prints nothing.
+ * the confusion matrix (labels cut to 10 characters; up to 12 classes, wider ones would wrap), the most confused
+ * pairs of classes and the most confident mistakes. Pure: returns the text, prints nothing.
  *
  * @example
  * ```ts
@@ -29,9 +32,15 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   const maxMisclassified = options.maxMisclassified ?? 10;
   const lines: string[] = [];
   const correct = report.count - report.misclassified.length;
-  lines.push(`Accuracy  ${fixed(report.accuracy)}  (${correct} of ${report.count})`);
-  if (report.top5 !== undefined) lines.push(`Top-5     ${fixed(report.top5)}`);
-  lines.push(`Macro F1  ${fixed(report.macroF1)}`);
+  const summary: [string, string][] = [['Accuracy', `${fixed(report.accuracy)}  (${correct} of ${report.count})`]];
+  if (fixed(report.balancedAccuracy) !== fixed(report.accuracy)) summary.push(['Balanced accuracy', `${fixed(report.balancedAccuracy)}  (mean recall over classes)`]);
+  if (report.top5 !== undefined) summary.push(['Top-5', fixed(report.top5)]);
+  summary.push(['Macro F1', fixed(report.macroF1)]);
+  if (report.logLoss !== undefined) summary.push(['Log-loss', fixed(report.logLoss)]);
+  const cal = report.calibration;
+  if (cal) summary.push(['Calibration error', `${fixed(cal.ece)}  (ECE over 10 bins; mean confidence ${fixed(cal.confidence)} against accuracy ${fixed(report.accuracy)})`]);
+  const nameWidth = Math.max(...summary.map(([name]) => name.length));
+  lines.push(...summary.map(([name, value]) => `${name.padEnd(nameWidth)}  ${value}`));
 
   lines.push('');
   const labels = report.confusion.labels;
@@ -45,13 +54,25 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
     ),
   );
 
-  lines.push('', 'Confusion matrix (rows = true class, columns = predicted)');
-  // Columns are named by class, cut short; where two cut names would read alike, by number, each row saying its class.
-  const short = labels.map(truncate);
-  const numbered = new Set(short).size < short.length;
-  const columns = numbered ? labels.map((_, i) => `#${i + 1}`) : short;
-  const rows = numbered ? labels.map((label, i) => `#${i + 1} ${label}`) : short;
-  lines.push(...table(['true \\ pred', ...columns], report.confusion.matrix.map((row, t) => [rows[t]!, ...row.map(String)])));
+  if (labels.length <= MAX_MATRIX_CLASSES) {
+    lines.push('', 'Confusion matrix (rows = true class, columns = predicted)');
+    // Columns are named by class, cut short; where two cut names would read alike, by number, each row saying its class.
+    const short = labels.map(truncate);
+    const numbered = new Set(short).size < short.length;
+    const columns = numbered ? labels.map((_, i) => `#${i + 1}`) : short;
+    const rows = numbered ? labels.map((label, i) => `#${i + 1} ${label}`) : short;
+    lines.push(...table(['true \\ pred', ...columns], report.confusion.matrix.map((row, t) => [rows[t]!, ...row.map(String)])));
+  } else {
+    // A matrix of more columns than a terminal is wide wraps into noise; the pairs below are what it is read for.
+    lines.push('', `Confusion matrix: ${labels.length} x ${labels.length}, too wide to print (in --json as confusion, and in graft report)`);
+  }
+
+  const pairs = report.mostConfused;
+  if (pairs.length > 0 && labels.length > 2) {
+    const shown = pairs.slice(0, MAX_CONFUSED_PAIRS);
+    lines.push('', shown.length < pairs.length ? `Most confused (the ${shown.length} largest of ${pairs.length} pairs)` : 'Most confused');
+    lines.push(...table(['count', 'true', 'predicted'], shown.map((pair) => [String(pair.count), pair.true, pair.predicted]), [1, 2]).map((line) => `  ${line}`));
+  }
 
   const wrong = report.misclassified;
   if (wrong.length > 0) {

@@ -1,3 +1,4 @@
 /** Scoring predictions: pure functions, no I/O (`evaluatePredictions`), and their text report. @packageDocumentation */
-export { accuracy, argmax, confusionMatrix, evaluatePredictions, perClassScores, predictedIndices, topKAccuracy, type ClassScores, type EvaluationReport, type Misclassification, type PredictionSet } from './classification.js';
+export { accuracy, argmax, confusionMatrix, evaluatePredictions, mostConfused, perClassScores, predictedIndices, topKAccuracy, type ClassScores, type ConfusedPair, type EvaluationReport, type Misclassification, type PredictionSet } from './classification.js';
+export { calibration, isProbabilityMatrix, logLoss, type Calibration, type CalibrationBin } from './calibration.js';
 export { formatReport, type FormatReportOptions } from './format-report.js';

@@ -89,7 +89,10 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
         top5: report.top5,
         perClass: report.perClass,
         macroF1: report.macroF1,
+        balancedAccuracy: report.balancedAccuracy,
         confusion: report.confusion,
+        mostConfused: report.mostConfused,
+        ...(report.logLoss !== undefined && report.calibration ? { logLoss: report.logLoss, calibration: report.calibration } : {}),
         misclassifiedTotal: report.misclassified.length,
         skipped: report.skipped.length,
         misclassified: mistakes.map((m, i) => ({

@@ -20,7 +20,9 @@ export interface ReportMistake {
 }
 
 /** The evaluation part of a report: what `evaluateModel` returns, with thumbnails for the mistakes shown. */
-export interface ReportEvaluation extends Pick<EvaluationReport, 'count' | 'accuracy' | 'top5' | 'perClass' | 'macroF1' | 'confusion'> {
+export interface ReportEvaluation
+  extends Pick<EvaluationReport, 'count' | 'accuracy' | 'top5' | 'perClass' | 'macroF1' | 'confusion'>,
+    Partial<Pick<EvaluationReport, 'balancedAccuracy' | 'mostConfused' | 'logLoss' | 'calibration'>> {
   /** The folder or CSV that was scored. */
   readonly dataset: string;
   /** The mistakes shown (may be fewer than all; see `misclassifiedTotal`). */
@@ -121,7 +123,11 @@ function summaryList(data: ReportData): string {
   }
   if (evaluation) {
     items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);
-    items.push(['Accuracy', `${percent(evaluation.accuracy)}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
+    const balanced = evaluation.balancedAccuracy !== undefined && percent(evaluation.balancedAccuracy) !== percent(evaluation.accuracy) ? `, balanced ${percent(evaluation.balancedAccuracy)}` : '';
+    items.push(['Accuracy', `${percent(evaluation.accuracy)}${balanced}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
+    if (evaluation.logLoss !== undefined && evaluation.calibration) {
+      items.push(['Probabilities', `log-loss ${evaluation.logLoss.toFixed(3)}, calibration error ${percent(evaluation.calibration.ece)} (mean confidence ${percent(evaluation.calibration.confidence)})`]);
+    }
   }
   return `<dl class="summary">${items.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`;
 }
@@ -190,7 +196,7 @@ function curvesSection(history: ReportData['manifest']['metrics']['history'], fi
 }
 
 function evaluationSections(e: ReportEvaluation): string {
-  return [confusionSection(e), perClassSection(e), mistakesSection(e)].join('\n');
+  return [confusionSection(e), mostConfusedSection(e), perClassSection(e), calibrationSection(e), mistakesSection(e)].join('\n');
 }
 
 /** The confusion matrix as a table whose cells are shaded by their share of the row (recall per true class). */
@@ -216,6 +222,53 @@ function confusionSection(e: ReportEvaluation): string {
 <div class="scroll" tabindex="0" role="region" aria-label="Confusion matrix, scrollable"><table class="confusion" aria-labelledby="cm-h">${head}${rows.join('')}</table></div></section>`;
 }
 
+/** The pairs of classes most often confused: the confusion matrix read for its mistakes, which a wide matrix hides. */
+function mostConfusedSection(e: ReportEvaluation): string {
+  const pairs = e.mostConfused;
+  if (!pairs?.length || e.confusion.labels.length < 3) return '';
+  const shown = pairs.slice(0, MAX_CONFUSED_PAIRS);
+  const rows = shown.map((p) => `<tr><td>${p.count}</td><th scope="row">${escapeHtml(p.true)}</th><td class="text">${escapeHtml(p.predicted)}</td></tr>`);
+  const heading = shown.length < pairs.length ? `Most confused classes (the ${shown.length} largest of ${pairs.length} pairs)` : 'Most confused classes';
+  return `<section aria-labelledby="mc-h"><h2 id="mc-h">${escapeHtml(heading)}</h2>
+<div class="scroll" tabindex="0" role="region" aria-label="Most confused classes, scrollable"><table class="per-class" aria-labelledby="mc-h"><thead><tr><th scope="col">images</th><th scope="col">true class</th><th scope="col">predicted as</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+}
+
+/**
+ * The reliability diagram: in each confidence bin, how often the model was right against how sure it was. Bins from
+ * the lowest that holds an image to the top, empty ones left as gaps.
+ */
+function calibrationSection(e: ReportEvaluation): string {
+  const c = e.calibration;
+  if (!c?.bins.length || e.logLoss === undefined) return '';
+  const width = c.bins[0]!.to - c.bins[0]!.from;
+  const first = Math.round(c.bins[0]!.from / width);
+  const count = Math.round(1 / width) - first;
+  const slots = Array.from({ length: count }, (_, i) => c.bins.find((b) => Math.round(b.from / width) === first + i));
+  // Each bin is named by its middle (0.95 for 0.9-1.0): the axis' end labels fit, and it reads as a confidence.
+  const xLabels = slots.map((_, i) => ((first + i + 0.5) * width).toFixed(2));
+  const axis = { xLabels, xTitle: 'confidence' };
+  const reliability = chartFigure(
+    {
+      title: 'Reliability',
+      yMin: 0,
+      yMax: 1,
+      ...axis,
+      series: [
+        { name: 'accuracy', values: slots.map((b) => b?.accuracy), color: '#2563eb' },
+        { name: 'confidence', values: slots.map((b) => b?.confidence), color: '#6b7280', stroke: 'dashed' },
+      ],
+    },
+    'Accuracy and mean confidence in each confidence bin',
+  );
+  const images = chartFigure({ title: 'Images per bin', yMin: 0, ...axis, series: [{ name: 'images', values: slots.map((b) => b?.count ?? 0), color: '#059669' }] }, 'How many images each confidence bin holds');
+  const direction = c.confidence > e.accuracy + 0.005 ? 'overconfident' : c.confidence < e.accuracy - 0.005 ? 'underconfident' : 'as sure as it is right';
+  return `<section aria-labelledby="cal-h"><h2 id="cal-h">Calibration</h2>
+<p class="note">${escapeHtml(
+    `Where the accuracy line lies under the confidence line, the model is surer than it is right (overconfident); over it, less sure. Calibration error (ECE, the gap weighted by each bin's images): ${percent(c.ece)}. Mean confidence ${percent(c.confidence)} against accuracy ${percent(e.accuracy)}: ${direction}. Log-loss ${e.logLoss.toFixed(3)}. A bin of few images says little.`,
+  )}</p>
+<div class="charts">${reliability}${images}</div></section>`;
+}
+
 function perClassSection(e: ReportEvaluation): string {
   const rows = e.confusion.labels.map((label) => {
     const s = e.perClass[label];
@@ -238,6 +291,8 @@ function mistakesSection(e: ReportEvaluation): string {
 <p class="note">Most confident mistakes first: these are the likeliest mislabelled files.</p>
 <ul class="mistakes">${items.join('')}</ul></section>`;
 }
+
+const MAX_CONFUSED_PAIRS = 20;
 
 function percent(x: number): string {
   return `${(x * 100).toFixed(1)}%`;

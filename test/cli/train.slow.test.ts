@@ -31,6 +31,10 @@ interface EvalJson {
   perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   confusion: { labels: string[]; matrix: number[][] };
   misclassified: { file: string; true: string; predicted: string; confidence: number }[];
+  balancedAccuracy: number;
+  mostConfused: { true: string; predicted: string; count: number }[];
+  logLoss: number;
+  calibration: { ece: number; confidence: number; bins: { from: number; to: number; count: number; confidence: number; accuracy: number }[] };
 }
 type PredictJson = { file: string; predictions: { label: string; probability: number }[] }[];
 
@@ -117,6 +121,15 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(report.perClass.ants!.support + report.perClass.bees!.support).toBe(153);
     expect(report.confusion.labels).toEqual(['ants', 'bees']);
     expect(report.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(153);
+    // The model's outputs are probabilities: how far they can be taken at their word.
+    const { matrix } = report.confusion;
+    expect(report.balancedAccuracy).toBeCloseTo((matrix[0]![0]! / report.perClass.ants!.support + matrix[1]![1]! / report.perClass.bees!.support) / 2, 10);
+    expect(report.mostConfused.reduce((sum, p) => sum + p.count, 0)).toBe(report.misclassified.length);
+    expect(report.logLoss).toBeGreaterThan(0);
+    expect(report.logLoss).toBeLessThan(0.5);
+    expect(report.calibration.bins.reduce((sum, b) => sum + b.count, 0)).toBe(153);
+    expect(report.calibration.bins[0]!.from).toBeGreaterThanOrEqual(0.5); // two classes: the top one is at least 0.5
+    expect(report.calibration.ece).toBeLessThan(0.1);
     for (const m of report.misclassified) {
       expect(m.true).not.toBe(m.predicted);
       expect(existsSync(m.file)).toBe(true);

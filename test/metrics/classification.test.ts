@@ -4,6 +4,7 @@ import {
   argmax,
   confusionMatrix,
   evaluatePredictions,
+  mostConfused,
   perClassScores,
   predictedIndices,
   topKAccuracy,
@@ -212,6 +213,12 @@ describe('evaluatePredictions against a brute-force recomputation', () => {
         }
       });
       expect(report.macroF1).toBeCloseTo(f1Sum / f1Count, 12);
+      const occurring = labels.map((_, c) => c).filter((c) => trueIndex.includes(c));
+      const recallOf = (c: number): number => trueIndex.filter((t, i) => t === c && predicted[i] === c).length / trueIndex.filter((t) => t === c).length;
+      expect(report.balancedAccuracy).toBeCloseTo(occurring.reduce((sum, c) => sum + recallOf(c), 0) / occurring.length, 12);
+      const pairs = report.mostConfused;
+      expect(pairs.reduce((sum, p) => sum + p.count, 0)).toBe(wrongCount(trueIndex, predicted));
+      for (let j = 1; j < pairs.length; j++) expect(pairs[j - 1]!.count).toBeGreaterThanOrEqual(pairs[j]!.count);
       const wrong = trueIndex.flatMap((t, i) => (t === predicted[i] ? [] : [i]));
       expect(report.misclassified.map((m) => m.index).sort((a, b) => a - b)).toEqual(wrong);
       for (let j = 1; j < report.misclassified.length; j++) {
@@ -225,6 +232,31 @@ describe('evaluatePredictions against a brute-force recomputation', () => {
   });
 });
 
+describe('mostConfused and balancedAccuracy', () => {
+  it('the TSDoc example: off-diagonal cells, most first, ties in label order', () => {
+    expect(mostConfused([[5, 2, 0], [1, 4, 0], [0, 2, 3]], ['a', 'b', 'c'])).toEqual([
+      { true: 'a', predicted: 'b', count: 2 },
+      { true: 'c', predicted: 'b', count: 2 },
+      { true: 'b', predicted: 'a', count: 1 },
+    ]);
+    expect(mostConfused([[3, 0], [0, 1]], ['a', 'b'])).toEqual([]);
+    expect(() => mostConfused([[1]], ['a', 'b'])).toThrow(/1 matrix rows for 2 labels/);
+  });
+
+  it('balanced accuracy is the mean recall over the classes that occur', () => {
+    // a: 3 of 4 right; b: 1 of 1; c never occurs (predicted once): (0.75 + 1) / 2, where accuracy is 4/5.
+    const report = evaluatePredictions({
+      labels: ['a', 'b', 'c'],
+      trueIndex: [0, 0, 0, 0, 1],
+      probabilities: f32([0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.1, 0.8, 0.1]),
+    });
+    expect(report.accuracy).toBeCloseTo(0.8, 12);
+    expect(report.balancedAccuracy).toBeCloseTo(0.875, 12);
+    expect(report.mostConfused).toEqual([{ true: 'a', predicted: 'c', count: 1 }]);
+    expect(formatReport(report)).toContain('Balanced accuracy  0.8750  (mean recall over classes)');
+  });
+});
+
 describe('evaluatePredictions with a class named like an object property', () => {
   it('keeps __proto__ as a class of perClass (assigned, it would set the prototype and vanish)', () => {
     const report = evaluatePredictions({ labels: ['__proto__', 'bees'], trueIndex: [0, 1], probabilities: f32([0.9, 0.1, 0.2, 0.8]) });
@@ -233,6 +265,10 @@ describe('evaluatePredictions with a class named like an object property', () =>
   });
 });
 
+function wrongCount(trueIndex: readonly number[], predicted: readonly number[]): number {
+  return trueIndex.filter((t, i) => t !== predicted[i]).length;
+}
+
 describe('formatReport', () => {
   it('renders aligned tables, truncated matrix labels and at most 10 mistakes', () => {
     const labels = ['ants', 'a-very-long-label', 'bees'];
@@ -240,13 +276,17 @@ describe('formatReport', () => {
     const trueIndex = Array.from({ length: n }, (_, i) => i % 3);
     // every sample predicted as class 0, with decreasing confidence
     const probabilities = new Float32Array(n * 3);
-    for (let i = 0; i < n; i++) probabilities.set([0.9 - i * 0.01, 0.05, 0.05], i * 3);
+    for (let i = 0; i < n; i++) probabilities.set([0.9 - i * 0.01, 0.05 + i * 0.005, 0.05 + i * 0.005], i * 3);
     const text = formatReport(
       evaluatePredictions({ labels, trueIndex, probabilities, files: trueIndex.map((_, i) => `photos/${i}.jpg`) }),
     );
     const lines = text.split('\n');
-    expect(lines[0]).toBe('Accuracy  0.3333  (10 of 30)');
-    expect(text).toContain('Macro F1  ');
+    // Every sample is called "ants": ants' recall is 1, the others' 0, so balanced accuracy is 1/3 as well.
+    expect(lines[0]).toBe('Accuracy           0.3333  (10 of 30)');
+    expect(text).not.toContain('Balanced accuracy');
+    expect(lines[1]).toBe('Macro F1           0.1667');
+    expect(lines[2]).toMatch(/^Log-loss {11}\d\.\d{4}$/);
+    expect(lines[3]).toMatch(/^Calibration error  0\.\d{4}  \(ECE over 10 bins; mean confidence 0\.7550 against accuracy 0\.3333\)$/);
     expect(text).not.toContain('Top-5');
 
     const header = lines.findIndex((l) => l.startsWith('class'));
@@ -280,8 +320,30 @@ describe('formatReport', () => {
   it('says when nothing was misclassified, and shows top-5 when present', () => {
     const labels = ['a', 'b', 'c', 'd', 'e', 'f'];
     const text = formatReport(evaluatePredictions({ labels, trueIndex: [2], probabilities: f32([0, 0, 1, 0, 0, 0]) }));
-    expect(text).toContain('Top-5     1.0000');
+    expect(text).toContain('Top-5              1.0000');
+    expect(text).not.toContain('Most confused');
     expect(text).toContain('Misclassified: none');
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('past 12 classes lists the most confused pairs instead of a matrix too wide for a terminal', () => {
+    const k = 13;
+    const labels = Array.from({ length: k }, (_, c) => `species-${c}`);
+    // Each class c is predicted as c, except: 3 of class 4 as class 5, 2 of class 7 as class 1, 1 of class 0 as 12.
+    const truth: number[] = [];
+    const predicted: number[] = [];
+    for (let c = 0; c < k; c++) for (let j = 0; j < 4; j++) (truth.push(c), predicted.push(c));
+    for (const [t, p, times] of [[4, 5, 3], [7, 1, 2], [0, 12, 1]] as const) for (let j = 0; j < times; j++) (truth.push(t), predicted.push(p));
+    const probabilities = new Float32Array(truth.length * k);
+    predicted.forEach((p, i) => probabilities.fill(0.2 / (k - 1), i * k, (i + 1) * k).set([0.8], i * k + p));
+    const text = formatReport(evaluatePredictions({ labels, trueIndex: truth, probabilities }));
+    expect(text).not.toContain('true \\ pred');
+    expect(text).toContain('Confusion matrix: 13 x 13, too wide to print (in --json as confusion, and in graft report)');
+    const list = text.slice(text.indexOf('Most confused'), text.indexOf('Misclassified'));
+    expect(list.split('\n').filter((l) => /^ +\d/.test(l))).toEqual([
+      expect.stringMatching(/^ +3 +species-4 +species-5$/),
+      expect.stringMatching(/^ +2 +species-7 +species-1$/),
+      expect.stringMatching(/^ +1 +species-0 +species-12$/),
+    ]);
   });
 });

@@ -105,8 +105,12 @@ describe('graft report on a trained model', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     // Nothing external: no scripts, stylesheets or images fetched from anywhere.
     expect(html).not.toMatch(/<script|<link |src="(?!data:)|url\(/i);
-    // The linear head has no epochs: its two charts are CV accuracy and log-loss against C, the chosen one marked.
-    expect(html.match(/<svg class="chart"/g)).toHaveLength(2);
+    // The linear head has no epochs: its two charts are CV accuracy and log-loss against C, the chosen one marked; the
+    // evaluation's two are the reliability diagram and the images in each confidence bin.
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(4);
+    expect(html).toMatch(/aria-label="Reliability over \d+ values of confidence/);
+    expect(html).toMatch(/Calibration error \(ECE, the gap weighted by each bin&#39;s images\): \d+\.\d%\. Mean confidence \d+\.\d% against accuracy \d+\.\d%/);
+    expect(html).toMatch(/<dt>Probabilities<\/dt><dd>log-loss \d\.\d{3}, calibration error \d+\.\d% \(mean confidence \d+\.\d%\)<\/dd>/);
     expect(html).toContain('How the head was chosen');
     expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);
     expect(html).toContain('>chosen</text>');
@@ -119,6 +123,8 @@ describe('graft report on a trained model', () => {
     expect(html).toContain('<table class="confusion"');
     for (const label of ['circles', 'squares', 'triangles']) expect(html).toContain(`<th scope="row">${label}</th>`);
     expect(html).toContain('<table class="per-class"');
+    // Three classes and at least one mistake: the pairs most confused, each a row naming its true class.
+    expect(html).toMatch(/<h2 id="mc-h">Most confused classes<\/h2>[^]*?<tr><td>\d+<\/td><th scope="row">(circles|squares|triangles)<\/th>/);
     // The tiny model is not perfect on its 6 validation images (recorded val accuracy < 1): mistakes are shown.
     const thumbs = html.match(/<img src="data:image\/jpeg;base64,[A-Za-z0-9+/=]+" alt="[^"]+predicted [^"]+"/g) ?? [];
     expect(thumbs.length).toBeGreaterThan(0);
@@ -170,12 +176,15 @@ describe('graft report on a trained model', () => {
         'summary "Data table of Cross-validated accuracy"',
         'summary "Data table of Cross-validated log-loss"',
         'div "Confusion matrix, scrollable"',
+        'div "Most confused classes, scrollable"',
         'div "Per-class scores, scrollable"',
+        'summary "Data table of Reliability"',
+        'summary "Data table of Images per bin"',
       ]);
       // Each chart's table, opened from the keyboard and read through the accessibility tree, holds the run's numbers.
       const manifest = JSON.parse(await readFile(join(model.dir, 'graft.json'), 'utf8')) as ModelManifest;
       const selection = manifest.training!.outcome.selection!;
-      expect(await accessibleTables(page).then((tables) => tables.map((t) => t.name))).toEqual(['Confusion matrix', 'Per-class scores']);
+      expect(await accessibleTables(page).then((tables) => tables.map((t) => t.name))).toEqual(['Confusion matrix', 'Most confused classes', 'Per-class scores']);
       for (const summary of await page.locator('summary').all()) {
         await summary.focus();
         await page.keyboard.press('Enter');

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { binOf, calibration, isProbabilityMatrix, logLoss } from '../../src/metrics/calibration.js';
+import { evaluatePredictions } from '../../src/metrics/classification.js';
+
+const f32 = (...rows: number[][]): Float32Array => new Float32Array(rows.flat());
+
+const SEVEN = f32([0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [1, 0, 0], [0, 0, 1]);
+
+describe('logLoss', () => {
+  it("agrees with scikit-learn's log_loss", () => {
+    // sklearn.metrics.log_loss([0, 1, 2, 2, 1, 0, 2], SEVEN, labels=[0, 1, 2]) = 0.6416916429544414
+    expect(logLoss([0, 1, 2, 2, 1, 0, 2], SEVEN, 3)).toBeCloseTo(0.6416916429544414, 6);
+  });
+
+  it('clips a zero probability of the true class at 1e-15 (a confident mistake costs ~34.5, not infinity)', () => {
+    const expected = (-Math.log(0.7) - Math.log(0.8) - Math.log(0.5) - Math.log(0.1) - Math.log(0.4) - Math.log(1) - Math.log(1e-15)) / 7;
+    expect(logLoss([0, 1, 2, 2, 1, 0, 0], SEVEN, 3)).toBeCloseTo(expected, 6);
+  });
+
+  it('rejects sizes that disagree and class indices out of range', () => {
+    expect(() => logLoss([0, 1], f32([0.5, 0.5]), 2)).toThrow(/2 probabilities for 2 samples x 2 classes/);
+    expect(() => logLoss([2], f32([0.5, 0.5]), 2)).toThrow(/trueIndex\[0\]/);
+    expect(() => logLoss([], f32(), 2)).toThrow(/no samples/);
+  });
+});
+
+describe('calibration', () => {
+  it('the TSDoc example: bins, their confidence and accuracy, ECE by hand', () => {
+    const c = calibration([0, 0, 1], f32([0.9, 0.1], [0.1, 0.9], [0.4, 0.6]), 2);
+    expect(c.bins).toHaveLength(2);
+    expect(c.bins[0]).toMatchObject({ from: 0.6, to: 0.7, count: 1, accuracy: 1 });
+    expect(c.bins[0]!.confidence).toBeCloseTo(0.6, 6);
+    expect(c.bins[1]).toMatchObject({ from: 0.9, to: 1, count: 2, accuracy: 0.5 });
+    expect(c.bins[1]!.confidence).toBeCloseTo(0.9, 6);
+    expect(c.ece).toBeCloseTo((2 / 3) * 0.4 + (1 / 3) * 0.4, 6);
+    expect(c.confidence).toBeCloseTo(0.8, 6);
+  });
+
+  it('counts a float32 round number in the bin it stands for', () => {
+    expect(Math.fround(0.9) < 0.9).toBe(true);
+    expect(binOf(Math.fround(0.9), 10)).toBe(9);
+    expect(binOf(Math.fround(0.7), 10)).toBe(7);
+    expect(binOf(0.6999, 10)).toBe(6);
+    expect(binOf(1, 10)).toBe(9);
+    expect(binOf(0, 10)).toBe(0);
+  });
+
+  it('is 0 where confidence comes true as often as it says, and puts a confidence of 1 in the last bin', () => {
+    // Four samples at 0.75: three right. Two at exactly 1: both right.
+    const probabilities = f32([0.75, 0.25], [0.75, 0.25], [0.75, 0.25], [0.75, 0.25], [1, 0], [0, 1]);
+    const c = calibration([0, 0, 0, 1, 0, 1], probabilities, 2);
+    expect(c.ece).toBeCloseTo(0, 6);
+    expect(c.bins.map((b) => [b.from, b.count])).toEqual([[0.7, 4], [0.9, 2]]);
+  });
+
+  it('agrees with a direct recomputation on random softmax outputs, for several bin counts', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const n = 400;
+    const k = 5;
+    const trueIndex = Array.from({ length: n }, () => Math.floor(random() * k));
+    const probabilities = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const logits = Array.from({ length: k }, (_, c) => random() * 4 + (c === trueIndex[i] ? 1.5 : 0));
+      const total = logits.reduce((s, v) => s + Math.exp(v), 0);
+      logits.forEach((v, c) => (probabilities[i * k + c] = Math.exp(v) / total));
+    }
+    for (const bins of [1, 10, 15]) {
+      const c = calibration(trueIndex, probabilities, k, bins);
+      // Direct: sum over samples of |acc(bin) − conf(bin)| / n, each bin recomputed from its members.
+      const rows = trueIndex.map((t, i) => {
+        const row = Array.from(probabilities.subarray(i * k, (i + 1) * k));
+        const top = row.indexOf(Math.max(...row));
+        return { confidence: row[top]!, right: top === t };
+      });
+      let ece = 0;
+      for (let b = 0; b < bins; b++) {
+        const members = rows.filter((r) => binOf(r.confidence, bins) === b);
+        if (!members.length) continue;
+        const acc = members.filter((r) => r.right).length / members.length;
+        const conf = members.reduce((s, r) => s + r.confidence, 0) / members.length;
+        ece += (members.length / n) * Math.abs(acc - conf);
+      }
+      expect(c.ece).toBeCloseTo(ece, 9);
+      expect(c.bins.reduce((s, b) => s + b.count, 0)).toBe(n);
+    }
+    expect(() => calibration(trueIndex, probabilities, k, 0)).toThrow(/bins must be an integer >= 1/);
+  });
+});
+
+describe('isProbabilityMatrix', () => {
+  it('accepts rows that sum to 1 within float32 rounding, and refuses logits, NaN and negatives', () => {
+    expect(isProbabilityMatrix(SEVEN, 3)).toBe(true);
+    expect(isProbabilityMatrix(f32([0.3333333, 0.3333333, 0.3333333]), 3)).toBe(true);
+    expect(isProbabilityMatrix(f32([2.5, -1, 0.3]), 3)).toBe(false);
+    expect(isProbabilityMatrix(f32([0.6, 0.6]), 2)).toBe(false);
+    expect(isProbabilityMatrix(f32([Number.NaN, 1]), 2)).toBe(false);
+    expect(isProbabilityMatrix(f32([0.5, 0.5, 1]), 2)).toBe(false);
+  });
+});
+
+describe('evaluatePredictions: log-loss and calibration only for probabilities', () => {
+  it('reports them for softmax outputs and leaves them out for logits', () => {
+    const probabilities = evaluatePredictions({ labels: ['a', 'b', 'c'], trueIndex: [0, 1, 2, 2, 1, 0, 2], probabilities: SEVEN });
+    expect(probabilities.logLoss).toBeCloseTo(0.6416916429544414, 6);
+    expect(probabilities.calibration?.bins.reduce((s, b) => s + b.count, 0)).toBe(7);
+    const logits = evaluatePredictions({ labels: ['a', 'b'], trueIndex: [0, 1], probabilities: f32([2.1, -0.3], [0.2, 1.7]) });
+    expect(logits.accuracy).toBe(1);
+    expect(logits).not.toHaveProperty('logLoss');
+    expect(logits).not.toHaveProperty('calibration');
+  });
+});
