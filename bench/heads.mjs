@@ -47,6 +47,10 @@ for (const name of datasets) {
       accs.push(report.accuracy);
       const row = {
         dataset: name, backbone: bb, seed, test: Number(report.accuracy.toFixed(4)), testImages: report.total ?? undefined,
+        // How far the test set's probabilities can be taken at their word.
+        logLoss: report.logLoss === undefined ? null : Number(report.logLoss.toFixed(4)),
+        ece: report.calibration ? Number(report.calibration.ece.toFixed(4)) : null,
+        confidence: report.calibration ? Number(report.calibration.confidence.toFixed(4)) : null,
         cv: r.selection ? Number(r.selection.chosen.accuracy.toFixed(4)) : null, head: r.head, scales: r.backbone.scales ?? null,
         fineTune: r.fineTune ? { kept: r.fineTune.kept, bestEpoch: r.fineTune.bestEpoch, holdout: r.fineTune.holdout } : undefined,
         labelIssues: r.labelIssues.length, trainSeconds: Number(trainSeconds.toFixed(1)), timings: r.timings, features: r.features, evalSeconds: Number(evalSeconds.toFixed(1)),
