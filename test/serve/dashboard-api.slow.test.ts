@@ -137,6 +137,7 @@ describe('training dashboard API', () => {
       labels: string[]; confusion: number[][]; perClass: Record<string, { recall: number }>; misclassified: { file: string; true: string; predicted: string; thumbnail: string }[];
       labelIssues: { file: string; given: string; predicted: string; thumbnail: string }[];
       labelIssuesNote?: string;
+      balancedAccuracy: number; mostConfused: { true: string; predicted: string; count: number }[]; calibration: { confidence: number; ece: number }; logLoss: number;
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
     expect(evaluation).toMatchObject({ onTrainingImages: false });
@@ -145,6 +146,13 @@ describe('training dashboard API', () => {
     expect(Object.keys(evaluation.perClass)).toEqual(['circles', 'squares', 'triangles']);
     const planted = evaluation.misclassified.find((m) => m.file === 'planted-circle.jpg');
     expect(planted).toMatchObject({ true: 'squares', predicted: 'circles' });
+    // The planted mistake is among the pairs most confused; the scores a held-out set gives are kept with the run.
+    expect(evaluation.mostConfused).toContainEqual(expect.objectContaining({ true: 'squares', predicted: 'circles' }));
+    expect(evaluation.mostConfused.reduce((sum, p) => sum + p.count, 0)).toBeLessThanOrEqual(evaluation.misclassified.length);
+    expect(evaluation.balancedAccuracy).toBeGreaterThan(0);
+    expect(evaluation.calibration.confidence).toBeGreaterThan(1 / 3);
+    expect(evaluation.calibration.ece).toBeGreaterThanOrEqual(0);
+    expect(evaluation.logLoss).toBeGreaterThan(0);
     expect(Array.isArray(evaluation.labelIssues)).toBe(true);
     for (const issue of evaluation.labelIssues) expect((await fetch(`${server.url}${issue.thumbnail}`)).status).toBe(200);
     // The note on a weak head's list comes with the list, as the CLI and the report say it.

@@ -261,6 +261,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       labels: evaluation.labels,
       confusion: evaluation.confusion,
       perClass: evaluation.perClass,
+      ...(evaluation.balancedAccuracy !== undefined ? { balancedAccuracy: evaluation.balancedAccuracy } : {}),
+      ...(evaluation.mostConfused ? { mostConfused: evaluation.mostConfused } : {}),
+      ...(evaluation.calibration ? { calibration: evaluation.calibration } : {}),
+      ...(evaluation.logLoss !== undefined ? { logLoss: evaluation.logLoss } : {}),
       misclassified: evaluation.misclassified.map((m, i) => ({
         file: basename(m.file),
         true: m.true,

@@ -80,6 +80,13 @@ export interface StoredEvaluation {
   readonly confusion: number[][];
   readonly perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   readonly misclassified: readonly StoredMisclassification[];
+  /** Mean recall over classes (absent in runs stored before it was kept, as are the next three). */
+  readonly balancedAccuracy?: number;
+  /** The pairs of classes most often confused, most first (up to 20). */
+  readonly mostConfused?: readonly { readonly true: string; readonly predicted: string; readonly count: number }[];
+  /** Mean top-1 confidence and the calibration error (ECE), when the model's outputs are probabilities. */
+  readonly calibration?: { readonly confidence: number; readonly ece: number };
+  readonly logLoss?: number;
   /** Training images whose label the cross-validated head contradicts (absent in runs stored before it existed). */
   readonly labelIssues?: readonly StoredLabelIssue[];
 }
@@ -379,6 +386,9 @@ async function evaluateRun(modelDir: string, dataDir: string): Promise<StoredEva
       confusion: report.confusion.matrix,
       perClass: report.perClass,
       misclassified: report.misclassified.slice(0, 200).map((m) => ({ index: m.index, file: m.file ?? '', true: m.true, predicted: m.predicted, confidence: m.confidence })),
+      balancedAccuracy: report.balancedAccuracy,
+      mostConfused: report.mostConfused.slice(0, 20),
+      ...(report.calibration && report.logLoss !== undefined ? { calibration: { confidence: report.calibration.confidence, ece: report.calibration.ece }, logLoss: report.logLoss } : {}),
     };
   } finally {
     await model.dispose();

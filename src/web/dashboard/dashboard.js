@@ -23,7 +23,7 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ action: 'relabelled', label: string, file: string } | { action: 'removed' }} LabelFix */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean, balancedAccuracy?: number, mostConfused?: { true: string, predicted: string, count: number }[], calibration?: { confidence: number, ece: number }, logLoss?: number }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -485,7 +485,11 @@ async function showEvaluation(runId) {
   const scored = ev.onTrainingImages
     ? `Accuracy ${pct(ev.accuracy)} on the ${ev.count} training images (not held out: the project has no val/ folder, so the cross-validated accuracy is the estimate).`
     : `Accuracy ${pct(ev.accuracy)} on ${ev.count} validation images.`;
-  say(byId('evaluation-summary'), `${scored} Rows: true class; columns: predicted class; right (the diagonal) in bold.`);
+  say(byId('evaluation-summary'), `${scored}${heldOutScores(ev)} Rows: true class; columns: predicted class; right (the diagonal) in bold.`);
+  const pairs = ev.labels.length > 2 ? (ev.mostConfused ?? []).slice(0, 5) : [];
+  const confused = byId('most-confused');
+  confused.hidden = !pairs.length;
+  confused.textContent = pairs.length ? `Most often confused: ${pairs.map((p) => `${p.true} taken for ${p.predicted} (${p.count})`).join(', ')}.` : '';
   const max = Math.max(1, ...ev.confusion.flat());
   byId('confusion').replaceChildren(
     el('caption', { class: 'visually-hidden' }, 'Confusion matrix: rows are true classes, columns predicted classes'),
@@ -534,6 +538,19 @@ async function showEvaluation(runId) {
     button.addEventListener('click', () => openImage(m));
     return el('li', {}, button);
   }));
+}
+
+/**
+ * What only held-out images can say: balanced accuracy where the classes are uneven, and whether the model's
+ * confidence can be taken at its word. On the training images (no val/ folder) neither would mean anything.
+ * @param {Evaluation} ev
+ */
+function heldOutScores(ev) {
+  if (ev.onTrainingImages) return '';
+  const balanced = ev.balancedAccuracy !== undefined && pct(ev.balancedAccuracy) !== pct(ev.accuracy) ? ` Balanced accuracy (the mean over classes) ${pct(ev.balancedAccuracy)}.` : '';
+  const c = ev.calibration;
+  const sure = c ? ` Mean confidence ${pct(c.confidence)} (${c.confidence > ev.accuracy + 0.005 ? 'surer than it is right' : c.confidence < ev.accuracy - 0.005 ? 'less sure than it is right' : 'as sure as it is right'}; calibration error ${pct(c.ece)}).` : '';
+  return balanced + sure;
 }
 
 /**
