@@ -7,6 +7,7 @@ import { getModelSchema, healthSchema, listModelsSchema, predictSchema } from '.
 import { checkJsonBody, JSON_TYPE, parseTopK, readImageInputs, refuseOversizeBody } from './image-input.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelVersion } from './model-version.js';
+import { forwardedPrefixOf } from './base-path.js';
 import { openApiDocument, OPENAPI_PATH } from './openapi-document.js';
 import { predictImages } from './predict-images.js';
 import { ServeError } from './serve-error.js';
@@ -42,9 +43,13 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   );
 
   // Protected like /v1/models (with a token, it needs the token): it lists the same model names.
-  app.get(OPENAPI_PATH, async () =>
-    openApiDocument({ modelNames: ctx.registry.names, isTokenRequired: ctx.isTokenRequired, ...(ctx.basePath === undefined ? {} : { basePath: ctx.basePath }) }),
-  );
+  app.get(OPENAPI_PATH, async (request, reply) => {
+    // A proxy that cuts its path off may say what it was (Traefik's StripPrefix does, nginx when told to). Only a path
+    // is taken, never a host, and it reaches only this answer: a client that sends its own gets its own document.
+    const forwardedPrefix = ctx.basePath === undefined ? forwardedPrefixOf(request.headers['x-forwarded-prefix']) : undefined;
+    void reply.header('vary', 'X-Forwarded-Prefix');
+    return openApiDocument({ modelNames: ctx.registry.names, isTokenRequired: ctx.isTokenRequired, ...(ctx.basePath === undefined ? {} : { basePath: ctx.basePath }), ...(forwardedPrefix === undefined ? {} : { forwardedPrefix }) });
+  });
 
   app.get('/v1/models', { schema: listModelsSchema }, async () => ({
     models: ctx.registry.names.map((name) => modelSummary(name, ctx.registry.describe(name).version)),

@@ -24,6 +24,19 @@ export function checkBasePath(value: string | undefined, where: string): string 
 }
 
 /**
+ * The path an `X-Forwarded-Prefix` header names, when it is one `checkBasePath` takes (the first, where a proxy chain
+ * sent several); undefined otherwise, never an error: the header is the client's to send.
+ */
+export function forwardedPrefixOf(header: string | string[] | undefined): string | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
+  try {
+    return checkBasePath(value, 'X-Forwarded-Prefix');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * fastify's `rewriteUrl` for a base path: `/graft/v1/models` is routed as `/v1/models`. A URL without the base path
  * is routed as it is, so probes and scripts that reach the server directly (Kubernetes' /healthz) still answer.
  */

@@ -70,6 +70,11 @@ export interface OpenApiOptions {
   readonly isTokenRequired: boolean;
   /** `--base-path`: the API's server is that path on the document's host (a proxy passes it on). */
   readonly basePath?: string;
+  /**
+   * The path a proxy that cuts it off says it publishes the server under (its `X-Forwarded-Prefix` header, checked as
+   * a path): the server, where there is no `basePath`.
+   */
+  readonly forwardedPrefix?: string;
 }
 
 /** The error statuses the API answers with, and when (README's error table). */
@@ -136,7 +141,11 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
         (options.isTokenRequired ? ' Every path but /healthz and /readyz needs `Authorization: Bearer <token>`.' : ''),
     },
     // Relative to the document's address, as OpenAPI allows: a client generated from it through the proxy calls there.
-    ...(options.basePath === undefined ? {} : { servers: [{ url: options.basePath, description: 'the path the server is published under (--base-path)' }] }),
+    ...(options.basePath !== undefined
+      ? { servers: [{ url: options.basePath, description: 'the path the server is published under (--base-path)' }] }
+      : options.forwardedPrefix !== undefined
+        ? { servers: [{ url: options.forwardedPrefix, description: 'the path the proxy in front publishes the server under (its X-Forwarded-Prefix)' }] }
+        : {}),
     paths: {
       '/v1/models/{name}/predict': {
         post: {

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
-import { checkBasePath } from '../../src/serve/base-path.js';
+import { checkBasePath, forwardedPrefixOf } from '../../src/serve/base-path.js';
 import { startDashboardServer } from '../../src/serve/dashboard/start-dashboard-server.js';
 import { openApiDocument } from '../../src/serve/openapi-document.js';
 import { tempDir } from '../support.js';
@@ -22,6 +22,15 @@ describe('--base-path: a server that a reverse proxy publishes under a path it p
   it("is the OpenAPI document's server, relative to the document's address (none without it)", () => {
     expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false, basePath: '/graft' }).servers).toEqual([{ url: '/graft', description: expect.stringContaining('--base-path') }]);
     expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false })).not.toHaveProperty('servers');
+  });
+
+  it("takes a proxy's X-Forwarded-Prefix as the document's server when it is a path, and --base-path before it", () => {
+    expect(forwardedPrefixOf('/graft')).toBe('/graft');
+    expect(forwardedPrefixOf('/ml/graft/, /outer')).toBe('/ml/graft');
+    expect(forwardedPrefixOf(['/a', '/b'])).toBe('/a');
+    for (const bad of [undefined, '', '/', 'graft', '//evil.example', 'https://evil.example/x', '/a/../b', '/a b']) expect(forwardedPrefixOf(bad), String(bad)).toBeUndefined();
+    expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false, forwardedPrefix: '/graft' }).servers).toEqual([{ url: '/graft', description: expect.stringContaining('X-Forwarded-Prefix') }]);
+    expect(openApiDocument({ modelNames: ['bees'], isTokenRequired: false, basePath: '/kept', forwardedPrefix: '/graft' }).servers).toEqual([{ url: '/kept', description: expect.stringContaining('--base-path') }]);
   });
 
   let root: string;

@@ -165,6 +165,13 @@ describe.skipIf(!hasShared)('GET /openapi.json describes the API the server serv
     await expectDescribed(document, '/readyz', 'get', await fetch(`${server.url}/readyz`), 200);
     await expectDescribed(document, '/metrics', 'get', await fetch(`${server.url}/metrics`), 200);
     await expectDescribed(document, '/openapi.json', 'get', await fetch(`${server.url}/openapi.json`), 200);
+    // Behind a proxy that cuts its path off and says which (X-Forwarded-Prefix), the document names it as its server;
+    // a header that is not a path is passed over.
+    const proxied = await fetch(`${server.url}/openapi.json`, { headers: { 'x-forwarded-prefix': '/graft' } });
+    expect(proxied.headers.get('vary')).toMatch(/X-Forwarded-Prefix/i);
+    expect(((await proxied.json()) as OpenApiDocument).servers).toEqual([{ url: '/graft', description: expect.stringContaining('X-Forwarded-Prefix') }]);
+    const foreign = (await (await fetch(`${server.url}/openapi.json`, { headers: { 'x-forwarded-prefix': '//evil.example/x' } })).json()) as OpenApiDocument;
+    expect(foreign).not.toHaveProperty('servers');
 
     const notFound = (await expectDescribed(document, predictPath, 'post', await fetch(`${server.url}/v1/models/wasps/predict`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } }), 404)) as { error: { code: string; requestId?: string } };
     expect(notFound.error.code).toBe('MODEL_NOT_FOUND');
