@@ -258,6 +258,10 @@ export function mostConfused(matrix: readonly (readonly number[])[], labels: rea
  * });
  * report.accuracy;         // 2/3
  * report.misclassified[0]; // { index: 2, file: 'c.jpg', true: 'bees', predicted: 'ants', confidence: 0.8 }
+ * report.balancedAccuracy; // 0.75 (ants 1 of 1, bees 1 of 2)
+ * report.mostConfused;     // [{ true: 'bees', predicted: 'ants', count: 1 }]
+ * report.logLoss;          // (−ln 0.9 − ln 0.7 − ln 0.2) / 3 ≈ 0.6905
+ * report.calibration?.ece; // (|1 − 0.9| + |1 − 0.7| + |0 − 0.8|) / 3 = 0.4
  * ```
  */
 export function evaluatePredictions(input: PredictionSet): EvaluationReport {

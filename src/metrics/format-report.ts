@@ -19,12 +19,20 @@ const MAX_CONFUSED_PAIRS = 10;
  *
  * @example
  * ```ts
- * console.log(formatReport(evaluatePredictions({ labels, trueIndex, probabilities, files })));
- * // Accuracy  0.6667  (2 of 3)
- * // Macro F1  0.6667
+ * console.log(formatReport(evaluatePredictions({
+ *   labels: ['ants', 'bees'],
+ *   trueIndex: [0, 1, 1],
+ *   probabilities: new Float32Array([0.9, 0.1, 0.3, 0.7, 0.8, 0.2]),
+ *   files: ['a.jpg', 'b.jpg', 'c.jpg'],
+ * })));
+ * // Accuracy           0.6667  (2 of 3)
+ * // Balanced accuracy  0.7500  (mean recall over classes)
+ * // Macro F1           0.6667
+ * // Log-loss           0.6905
+ * // Calibration error  0.4000  (ECE over 10 bins; mean confidence 0.8000 against accuracy 0.6667)
  * //
  * // class  precision  recall      f1  support
- * // ants       0.5000  1.0000  0.6667        1
+ * // ants      0.5000  1.0000  0.6667        1
  * // ...
  * ```
  */

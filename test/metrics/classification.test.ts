@@ -70,6 +70,11 @@ describe('building blocks (the TSDoc examples)', () => {
     expect(report.misclassified).toEqual([
       { index: 2, file: 'c.jpg', true: 'bees', predicted: 'ants', confidence: Math.fround(0.8) },
     ]);
+    expect(report.balancedAccuracy).toBe(0.75);
+    expect(report.mostConfused).toEqual([{ true: 'bees', predicted: 'ants', count: 1 }]);
+    expect(report.logLoss).toBeCloseTo(-(Math.log(0.9) + Math.log(0.7) + Math.log(0.2)) / 3, 6);
+    expect(report.logLoss!.toFixed(4)).toBe('0.6905');
+    expect(report.calibration?.ece).toBeCloseTo(0.4, 6);
   });
 });
 
