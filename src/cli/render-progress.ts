@@ -30,7 +30,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
     bar = undefined;
     stream.write(`${text}\n`);
   };
-  const startBar = (total: number, unit: string): void => {
+  const startBar = (total: number, unit: string, from = 0): void => {
     bar?.stop();
     // Loaded on the first bar: a piped or --json run (most scripted ones) never draws one.
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
@@ -46,7 +46,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { rate: '' });
+    bar.start(total, from, { rate: '' });
   };
 
   const listener = (event: ProgressEvent): void => {
@@ -68,7 +68,10 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'extract': {
         if (isTTY) {
-          bar?.update(event.done, { rate: `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached` });
+          // Drawn again where it is gone: a skipped file's line ends it, and a model scoring images (eval, predict)
+          // sends no extract-start.
+          if (!bar) startBar(event.total, 'img', event.done);
+          bar!.update(event.done, { rate: `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached` });
         } else if (event.done === event.total ? !endPrinted : Date.now() - lastLineAt > 5000) {
           lastLineAt = Date.now();
           endPrinted = event.done === event.total;

@@ -96,4 +96,17 @@ describe('renderProgress', () => {
     expect(out.text()).toContain('250 img/s');
     expect(out.text()).toMatch(/ETA \d+s/);
   });
+
+  it('draws the bar without an extract-start (a model scoring images), and again after a skipped file ended it', () => {
+    const out = capture(true);
+    const render = renderProgress({ stream: out.stream, isTTY: true });
+    render({ type: 'extract', done: 16, total: 100, cached: 0, computed: 16, imgPerSec: 20 });
+    expect(out.text()).toMatch(/16\/100 img/);
+    render({ type: 'skip', file: 'broken.jpg', reason: 'not an image' });
+    expect(out.text()).toContain('skipped broken.jpg: not an image');
+    const before = out.text().length;
+    render({ type: 'extract', done: 33, total: 100, cached: 0, computed: 32, imgPerSec: 21 });
+    render.stop();
+    expect(out.text().slice(before)).toMatch(/33\/100 img/);
+  });
 });
