@@ -143,12 +143,16 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(predictions[0]!.predictions.map((p) => p.label)).toContain('bees');
     const sum = predictions[0]!.predictions.reduce((a, p) => a + p.probability, 0);
     expect(sum).toBeCloseTo(1, 4);
+    // One image is done in a moment: no progress lines a script did not ask for.
+    expect(pr.stderr).toBe('');
     // A folder stands for every image in it, sub-folders included, in file order.
     const folder = await runCli(['predict', moved, join(hymenoptera, 'val'), '--top', '1', '--json'], isolated);
     expect(folder.code, folder.stderr).toBe(0);
     const all = parseJsonOutput<PredictJson>(folder);
     expect(all).toHaveLength(153);
     expect(all.map((p) => p.file)).toEqual([...all.map((p) => p.file)].sort());
+    // A folder takes a while: its progress goes to stderr (lines when piped, a bar on a terminal), as eval's does.
+    expect(folder.stderr).toContain('features 153/153');
     // A folder's images are named as the folder was typed, as files are: one image, one name.
     const typed = relative(process.cwd(), join(hymenoptera, 'val/bees'));
     const mixed = parseJsonOutput<PredictJson>(await runCli(['predict', moved, join(typed, basename(bee)), typed, '--top', '1', '--json'], isolated));

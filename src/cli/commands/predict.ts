@@ -21,15 +21,19 @@ export function registerPredict(program: Command): void {
     .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
     .option('--json', 'print JSON on stdout: an array with a row per image, in order (an unreadable image has "error" and no predictions); when none is readable, an error object and exit 2', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
-      const progress = renderProgress({ quiet: true });
+      // Skipped files are always said; the work's progress only where there is enough of it to wait for.
+      const warnings = renderProgress({ quiet: true });
+      let progress: ProgressListener & { stop(): void } = warnings;
       let model: GraftModel | undefined;
       try {
         model = await GraftModel.load(modelDir);
         if (images.filter((i) => i === STDIN_ARGUMENT).length > 1) {
           throw new GraftError('INVALID_CONFIG', 'Standard input (-) holds one image; it was named more than once.', { hint: 'pass - once' });
         }
-        const files = await expandFolders(images, progress);
+        const files = await expandFolders(images, warnings);
+        if (files.length >= PROGRESS_FROM_IMAGES) progress = renderProgress();
         const { results, skipped } = await predictAll(model, files, flags.top, progress);
+        progress.stop();
         if (results.length === 0) {
           const first = skipped[0];
           throw new GraftError('UNREADABLE_IMAGE', first ? `No image could be classified: ${first.file}: ${first.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}` : `No images found in ${images.join(', ')}`, {
@@ -49,12 +53,20 @@ export function registerPredict(program: Command): void {
             .join('\n'),
         );
       } catch (error) {
+        progress.stop();
         reportFailure(error, flags.json);
       } finally {
         await model?.dispose();
       }
     });
 }
+
+/**
+ * From this many images `graft predict` shows its progress on stderr (a bar on a terminal, a few lines when piped), as
+ * `graft eval` does: a folder of thousands takes minutes. Fewer are done in about a second, and a script that asks
+ * about one image gets no lines it did not ask for.
+ */
+const PROGRESS_FROM_IMAGES = 32;
 
 /**
  * Each folder among `paths` replaced by the images in it (sorted), its other files reported as skipped. Images found
