@@ -82,6 +82,15 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'skip':
         line(`skipped ${printable(event.file)}: ${event.reason}`);
         return;
+      case 'check':
+        if (isTTY) {
+          if (!bar) startBar(event.total, 'files checked', event.done);
+          bar!.update(event.done, { rate: `${event.filesPerSec.toFixed(0)} files/s` });
+        } else if (event.done === event.total || Date.now() - lastLineAt > 5000) {
+          lastLineAt = Date.now();
+          line(`  checked ${event.done}/${event.total} files (${event.filesPerSec.toFixed(0)} files/s)`);
+        }
+        return;
       case 'duplicates': {
         const [first, ...rest] = describeDuplicates(event.groups);
         line(`warning: ${first}${rest.length ? `;\n  ${rest.join(';\n  ')}` : ''}`);

@@ -13,6 +13,8 @@ export type ProgressEvent =
   /** `done` counts every file handled (cached, computed or skipped); `imgPerSec` counts backbone work only. */
   | { type: 'extract'; done: number; total: number; cached: number; computed: number; imgPerSec: number }
   | { type: 'skip'; file: string; reason: string }
+  /** Files read and decoded to check them (`graft inspect`), skipped ones counted in `done`. */
+  | { type: 'check'; done: number; total: number; filesPerSec: number }
   /** Images whose bytes appear more than once in the data (training goes on; val accuracy is inflated while they stay). */
   | { type: 'duplicates'; groups: readonly DuplicateGroup[] }
   /** `phase` is 'head' (training on frozen features, the default) or 'fine-tune' (backbone layers unfrozen). */

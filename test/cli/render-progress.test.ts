@@ -109,4 +109,18 @@ describe('renderProgress', () => {
     render.stop();
     expect(out.text().slice(before)).toMatch(/33\/100 img/);
   });
+
+  it("shows a dataset check's progress: a bar on a terminal, a line at the end (and every 5 s) when piped", () => {
+    const tty = capture(true);
+    const bar = renderProgress({ stream: tty.stream, isTTY: true });
+    bar({ type: 'check', done: 10, total: 40, filesPerSec: 300 });
+    bar.stop();
+    expect(tty.text()).toMatch(/10\/40 files checked \| 300 files\/s/);
+    const piped = capture(false);
+    const lines = renderProgress({ stream: piped.stream, isTTY: false });
+    for (let done = 1; done <= 40; done++) lines({ type: 'check', done, total: 40, filesPerSec: 300 });
+    // The first call prints (no line yet), then nothing within 5 s but the end.
+    expect(piped.text().trimEnd().split('\n')).toEqual(['  checked 1/40 files (300 files/s)', '  checked 40/40 files (300 files/s)']);
+  });
 });
+

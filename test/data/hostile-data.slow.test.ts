@@ -129,5 +129,8 @@ describe('datasets that cannot lie', () => {
     expect(parseJsonOutput<{ duplicates: unknown[] }>(cli).duplicates).toHaveLength(1);
     const text = await runCli(['inspect', dir]);
     expect(text.stdout).toMatch(/same image \(train and val, different labels\)/);
+    // Every file is decoded to check it: the progress goes to stderr (lines when piped), and not with --json piped.
+    expect(text.stderr).toMatch(/^ {2}checked (\d+)\/\1 files \(\d+ files\/s\)$/m);
+    expect(cli.stderr).not.toContain('checked');
   });
 });

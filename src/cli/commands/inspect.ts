@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { inspectDataset, type DatasetSummary } from '../../data/inspect.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printable, printResult, reportFailure } from '../output.js';
-import { describeCopies } from '../render-progress.js';
+import { describeCopies, renderProgress } from '../render-progress.js';
 import { displayWidth, padEndDisplay } from '../../core/display-width.js';
 
 const MAX_SMALL_CLASS_LINES = 20;
@@ -18,10 +18,19 @@ export function registerInspect(program: Command): void {
     .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (dir: string, flags: { decode: boolean; json: boolean; labelPattern?: string }) => {
+      // Every file is read and decoded: thousands take a while, so the check shows its progress on stderr.
+      const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
+      const started = performance.now();
       try {
-        const summary = await inspectDataset(dir, { checkDecode: flags.decode, labelPattern: flags.labelPattern });
+        const summary = await inspectDataset(dir, {
+          checkDecode: flags.decode,
+          labelPattern: flags.labelPattern,
+          onProgress: (done, total) => progress({ type: 'check', done, total, filesPerSec: done / Math.max((performance.now() - started) / 1000, 1e-9) }),
+        });
+        progress.stop();
         printResult(flags.json, summary, () => formatSummary(summary));
       } catch (error) {
+        progress.stop();
         reportFailure(error, flags.json);
       }
     });
