@@ -31,6 +31,7 @@ table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:right}
 th{background:var(--panel);text-align:left;font-weight:600}
 table.confusion td{min-width:2.5rem;text-align:center}
+td.text{text-align:left}
 table.confusion td.right{font-weight:700}
 table.confusion th span{display:inline-block;max-width:10rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
 .corner{font-weight:400;color:var(--muted);font-size:.8rem}
