@@ -5,6 +5,7 @@ import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/pro
 import { basename, join, relative } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../src/data/scan-csv.js';
 import { copySubset, hasShared, hymenoptera, int8FeatModel, int8Model, parseJsonOutput, repoRoot, runCli, sharedDir, skipReason, tempDir } from '../support.js';
 
 interface TrainJson {
@@ -153,6 +154,19 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(all.map((p) => p.file)).toEqual([...all.map((p) => p.file)].sort());
     // A folder takes a while: its progress goes to stderr (lines when piped, a bar on a terminal), as eval's does.
     expect(folder.stderr).toContain('features 153/153');
+    // As CSV: the same rows, and, written where predict ran, a manifest that inspect (and train) read.
+    const csv = await runCli(['predict', moved, join(hymenoptera, 'val'), '--top', '2', '--csv'], isolated);
+    expect(csv.code, csv.stderr).toBe(0);
+    const csvRows = parseCsv(csv.stdout).map((r) => r.fields);
+    expect(csvRows[0]).toEqual(['path', 'label', 'probability', 'label_2', 'probability_2', 'error']);
+    expect(csvRows.slice(1).map((r) => [r[0], r[1]])).toEqual(all.map((p) => [p.file, p.predictions[0]!.label]));
+    const predicted = join(root, 'predictions.csv');
+    await writeFile(predicted, csv.stdout);
+    const inspected = parseJsonOutput<{ parts: { imageCount: number; labels: string[] }[] }>(await runCli(['inspect', predicted, '--no-decode', '--json'], isolated));
+    expect(inspected.parts[0]).toMatchObject({ imageCount: 153, labels: ['ants', 'bees'] });
+    const both = await runCli(['predict', moved, bee, '--csv', '--json'], isolated);
+    expect(both.code).toBe(2);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(both).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('--json and --csv') });
     // A folder's images are named as the folder was typed, as files are: one image, one name.
     const typed = relative(process.cwd(), join(hymenoptera, 'val/bees'));
     const mixed = parseJsonOutput<PredictJson>(await runCli(['predict', moved, join(typed, basename(bee)), typed, '--top', '1', '--json'], isolated));

@@ -9,6 +9,7 @@ import { GraftModel, type FilePrediction } from '../../model/graft-model.js';
 import { parsePositiveInteger } from '../options.js';
 import { GraftError } from '../../core/errors.js';
 import { printable, printResult, reportFailure } from '../output.js';
+import { predictionCsv } from '../prediction-csv.js';
 import { renderProgress } from '../render-progress.js';
 import { fetchImageBytes, isLocalPath, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
 
@@ -20,12 +21,14 @@ export function registerPredict(program: Command): void {
     .argument('<image...>', 'image files, folders (every image in them, sub-folders included), http(s) URLs, or - for an image on standard input')
     .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
     .option('--json', 'print JSON on stdout: an array with a row per image, in order (an unreadable image has "error" and no predictions); when none is readable, an error object and exit 2', false)
-    .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean }) => {
+    .option('--csv', 'print CSV on stdout: path,label,probability (then label_2,probability_2 ... up to --top), error; a row per image, in order. Written where predict runs, it is also a manifest graft train reads', false)
+    .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean; csv: boolean }) => {
       // Skipped files are always said; the work's progress only where there is enough of it to wait for.
       const warnings = renderProgress({ quiet: true });
       let progress: ProgressListener & { stop(): void } = warnings;
       let model: GraftModel | undefined;
       try {
+        if (flags.json && flags.csv) throw new GraftError('INVALID_CONFIG', '--json and --csv both ask for stdout.', { hint: 'pass one of them' });
         model = await GraftModel.load(modelDir);
         if (images.filter((i) => i === STDIN_ARGUMENT).length > 1) {
           throw new GraftError('INVALID_CONFIG', 'Standard input (-) holds one image; it was named more than once.', { hint: 'pass - once' });
@@ -45,6 +48,10 @@ export function registerPredict(program: Command): void {
         const reasons = new Map(skipped.map((s) => [s.file, s.reason]));
         const byFile = new Map(results.map((r) => [r.file, r]));
         const rows = files.map((file) => byFile.get(file) ?? { file, predictions: [], error: reasons.get(file) ?? 'not classified' });
+        if (flags.csv) {
+          process.stdout.write(predictionCsv(rows, Math.min(flags.top, model.labels.length)));
+          return;
+        }
         // Text lists the classified images; the skipped ones were reported on stderr as they were met.
         printResult(flags.json, rows, () =>
           rows
