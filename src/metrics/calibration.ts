@@ -33,8 +33,9 @@ export interface Calibration {
 const MIN_PROBABILITY = 1e-15;
 
 /**
- * True when every row of the n x k matrix is a probability distribution: values in [0, 1] summing to 1 (to 1e-3,
- * for float32 rounding). Scores that are not (logits, a model's raw outputs) have no log-loss or calibration.
+ * True when every row of the n x k matrix is a probability distribution: values in [0, 1] summing to 1 (to 1e-6 and
+ * 1e-3, for float32 rounding: a softmax may round a sure answer to 1.0000001). Scores that are not (logits, a model's
+ * raw outputs) have no log-loss or calibration.
  */
 export function isProbabilityMatrix(values: ArrayLike<number>, numClasses: number): boolean {
   if (!Number.isInteger(numClasses) || numClasses < 1 || values.length % numClasses !== 0) return false;
@@ -42,7 +43,7 @@ export function isProbabilityMatrix(values: ArrayLike<number>, numClasses: numbe
     let sum = 0;
     for (let c = 0; c < numClasses; c++) {
       const v = values[row + c]!;
-      if (!(v >= 0 && v <= 1)) return false; // NaN fails too
+      if (!(v >= -1e-6 && v <= 1 + 1e-6)) return false; // NaN fails too
       sum += v;
     }
     if (Math.abs(sum - 1) > 1e-3) return false;

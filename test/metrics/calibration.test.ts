@@ -95,6 +95,9 @@ describe('isProbabilityMatrix', () => {
   it('accepts rows that sum to 1 within float32 rounding, and refuses logits, NaN and negatives', () => {
     expect(isProbabilityMatrix(SEVEN, 3)).toBe(true);
     expect(isProbabilityMatrix(f32([0.3333333, 0.3333333, 0.3333333]), 3)).toBe(true);
+    // A float32 softmax can round a sure answer just past 1.
+    expect(isProbabilityMatrix(new Float32Array([1.0000001, 0]), 2)).toBe(true);
+    expect(isProbabilityMatrix(f32([1.01, -0.01]), 2)).toBe(false);
     expect(isProbabilityMatrix(f32([2.5, -1, 0.3]), 3)).toBe(false);
     expect(isProbabilityMatrix(f32([0.6, 0.6]), 2)).toBe(false);
     expect(isProbabilityMatrix(f32([Number.NaN, 1]), 2)).toBe(false);
