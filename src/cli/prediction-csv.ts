@@ -1,7 +1,7 @@
 /**
- * `graft predict --csv`: one row per image, in the order given. The first two columns are named as a manifest's
- * (`path`, `label`), so the file, written where predict ran, is also a manifest that `graft train` and `graft inspect`
- * read: predictions checked in a spreadsheet, corrected, and trained on.
+ * The CSV that `graft predict --csv` and `graft eval --csv` print: a row per image. The first two columns are named as
+ * a manifest's (`path`, `label`), so a file written where the command ran is also a manifest that `graft train` and
+ * `graft inspect` read: predictions checked in a spreadsheet, corrected, and trained on.
  */
 
 /** A row of predict's output: its predictions, most probable first, or why the image could not be classified. */
@@ -19,8 +19,40 @@ export function predictionCsv(rows: readonly PredictionRow[], top: number): stri
   const header = ['path', 'label', 'probability'];
   for (let rank = 2; rank <= top; rank++) header.push(`label_${rank}`, `probability_${rank}`);
   header.push('error');
-  const lines = [header, ...rows.map((row) => [row.file, ...Array.from({ length: top }, (_, i) => row.predictions[i]).flatMap((p) => (p ? [p.label, p.probability.toFixed(6)] : ['', ''])), row.error ?? ''])];
-  return lines.map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
+  return csvText([header, ...rows.map((row) => [row.file, ...Array.from({ length: top }, (_, i) => row.predictions[i]).flatMap((p) => (p ? [p.label, p.probability.toFixed(6)] : ['', ''])), row.error ?? ''])]);
+}
+
+/** An image as `graft eval --csv` writes it (a `ScoredImage` of evaluate-model). */
+export interface EvaluatedRow {
+  readonly file: string;
+  readonly label: string;
+  readonly predicted?: string;
+  readonly probability?: number;
+  readonly labelProbability?: number;
+  readonly error?: string;
+}
+
+/**
+ * `graft eval --csv`: `path,label,predicted,probability,label_probability,correct,error`, a row per image in the
+ * dataset's order, for sorting and filtering mistakes in a spreadsheet. `path,label` are the dataset's own, so the
+ * file is a manifest of the same images (written where eval ran).
+ */
+export function evaluationCsv(rows: readonly EvaluatedRow[]): string {
+  const header = ['path', 'label', 'predicted', 'probability', 'label_probability', 'correct', 'error'];
+  const lines = [
+    header,
+    ...rows.map((r) =>
+      r.predicted === undefined
+        ? [r.file, r.label, '', '', '', '', r.error ?? '']
+        : [r.file, r.label, r.predicted, r.probability!.toFixed(6), r.labelProbability!.toFixed(6), String(r.predicted === r.label), ''],
+    ),
+  ];
+  return csvText(lines);
+}
+
+/** Rows of fields as CSV text, each line ended by `\r\n`. */
+function csvText(rows: readonly (readonly string[])[]): string {
+  return rows.map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
 }
 
 /** A field as CSV writes it: quoted, quotes doubled, where it holds a comma, a quote, a line end or edge spaces. */

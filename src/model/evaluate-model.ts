@@ -8,12 +8,33 @@ import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { GraftError } from '../core/errors.js';
 import { optionExample } from '../core/option-name.js';
-import { evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
+import { argmax, evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { GraftModel } from './graft-model.js';
 
-/** `part`: which rows of a manifest with a split column were scored. */
-export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string; readonly part?: ManifestPart };
+/** `part`: which rows of a manifest with a split column were scored; `images` only when asked for (`perImage`). */
+export type ModelEvaluation = EvaluationReport & { readonly skipped: SkippedFile[]; readonly dataset: string; readonly part?: ManifestPart; readonly images?: readonly ScoredImage[] };
+
+/** One image of an evaluation, in the dataset's order: what the model said of it, or why it could not be read. */
+export interface ScoredImage {
+  readonly file: string;
+  /** The class the dataset gives it. */
+  readonly label: string;
+  /** The model's class and its probability; absent for an unreadable image (see `error`). */
+  readonly predicted?: string;
+  readonly probability?: number;
+  /** The probability the model gave the dataset's class. */
+  readonly labelProbability?: number;
+  readonly error?: string;
+}
+
+/** Options of {@link evaluateModel} and {@link evaluateItems}. */
+export interface EvaluateOptions {
+  readonly onProgress?: ProgressListener;
+  readonly signal?: AbortSignal;
+  /** Also return every image's prediction (`images`), for a table of them (`graft eval --csv`). */
+  readonly perImage?: boolean;
+}
 
 /** The rows of a split manifest evaluation scores, in order of preference (as EVAL_FOLDER_NAMES). */
 const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
@@ -25,7 +46,7 @@ const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
  * others). Every class of the dataset must be one of the model's labels; it may hold some of them only, even one (a
  * new batch of one kind of part, say), and an empty class folder is passed over.
  */
-export async function evaluateModel(model: GraftModel, datasetPath: string, options: { onProgress?: ProgressListener; labelPattern?: string; part?: ManifestPart; signal?: AbortSignal } = {}): Promise<ModelEvaluation> {
+export async function evaluateModel(model: GraftModel, datasetPath: string, options: EvaluateOptions & { labelPattern?: string; part?: ManifestPart } = {}): Promise<ModelEvaluation> {
   const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
   if (split && split.val === undefined) {
     throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {
@@ -50,7 +71,7 @@ export async function evaluateModel(model: GraftModel, datasetPath: string, opti
     throw new GraftError('INVALID_DATASET', `No images found in ${dataset.root}`, { hint: 'evaluate on a folder with one sub-folder of images per class, or a path,label manifest' });
   }
   const part = dataset.split?.part;
-  return { ...(await evaluateItems(model, dataset.items, dataset.root, { onProgress: options.onProgress, skipped: dataset.skipped, signal: options.signal })), ...(part ? { part } : {}) };
+  return { ...(await evaluateItems(model, dataset.items, dataset.root, { onProgress: options.onProgress, skipped: dataset.skipped, signal: options.signal, perImage: options.perImage })), ...(part ? { part } : {}) };
 }
 
 /**
@@ -61,7 +82,7 @@ export async function evaluateItems(
   model: GraftModel,
   items: readonly LabelledItem[],
   name: string,
-  options: { onProgress?: ProgressListener; skipped?: readonly SkippedFile[]; signal?: AbortSignal } = {},
+  options: EvaluateOptions & { skipped?: readonly SkippedFile[] } = {},
 ): Promise<ModelEvaluation> {
   const labels = model.labels;
   const lookup = labelLookup(labels);
@@ -83,13 +104,23 @@ export async function evaluateItems(
   if (!kept.length) throw new GraftError('INVALID_DATASET', `No readable images in ${name}`);
   const probabilities = new Float32Array(kept.length * k);
   kept.forEach((i, row) => probabilities.set(run.probabilities.subarray(i * k, (i + 1) * k), row * k));
-  const report = evaluatePredictions({
-    labels: [...labels],
-    trueIndex: kept.map((i) => labels.indexOf(lookup(items[i]!.label)!)),
-    probabilities,
-    files: kept.map((i) => files[i]!),
+  const trueIndex = kept.map((i) => labels.indexOf(lookup(items[i]!.label)!));
+  const report = evaluatePredictions({ labels: [...labels], trueIndex, probabilities, files: kept.map((i) => files[i]!) });
+  const images = options.perImage ? scoredImages(items, run, labels, lookup) : undefined;
+  return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name, ...(images ? { images } : {}) };
+}
+
+/** Every item's prediction in the items' order, from the run's [items, K] probabilities (NaN rows: unreadable). */
+function scoredImages(items: readonly LabelledItem[], run: { probabilities: Float32Array; skipped: readonly SkippedFile[] }, labels: readonly string[], lookup: (label: string) => string | undefined): ScoredImage[] {
+  const k = labels.length;
+  const reasons = new Map(run.skipped.map((s) => [s.file, s.reason]));
+  return items.map((item, i) => {
+    const label = lookup(item.label)!;
+    const row = run.probabilities.subarray(i * k, (i + 1) * k);
+    if (Number.isNaN(row[0])) return { file: item.file, label, error: reasons.get(item.file) ?? 'not scored' };
+    const best = argmax(row);
+    return { file: item.file, label, predicted: labels[best]!, probability: row[best]!, labelProbability: row[labels.indexOf(label)]! };
   });
-  return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvField, predictionCsv } from '../../src/cli/prediction-csv.js';
+import { csvField, evaluationCsv, predictionCsv } from '../../src/cli/prediction-csv.js';
 import { parseCsv } from '../../src/data/scan-csv.js';
 
 describe('predict --csv', () => {
@@ -31,5 +31,19 @@ describe('predict --csv', () => {
     expect(csvField('a\r\nb')).toBe('"a\r\nb"');
     expect(csvField(' lead')).toBe('" lead"');
     expect(csvField('')).toBe('');
+  });
+
+  it("eval's: the dataset's label, the model's class and both probabilities, whether it is right, or why it was not scored", () => {
+    const text = evaluationCsv([
+      { file: 'val/ants/a.jpg', label: 'ants', predicted: 'ants', probability: 0.91, labelProbability: 0.91 },
+      { file: 'val/bees/b,1.jpg', label: 'bees', predicted: 'ants', probability: 0.7, labelProbability: 0.3 },
+      { file: 'val/bees/broken.jpg', label: 'bees', error: 'not an image' },
+    ]);
+    expect(parseCsv(text).map((r) => r.fields)).toEqual([
+      ['path', 'label', 'predicted', 'probability', 'label_probability', 'correct', 'error'],
+      ['val/ants/a.jpg', 'ants', 'ants', '0.910000', '0.910000', 'true', ''],
+      ['val/bees/b,1.jpg', 'bees', 'ants', '0.700000', '0.300000', 'false', ''],
+      ['val/bees/broken.jpg', 'bees', '', '', '', '', 'not an image'],
+    ]);
   });
 });

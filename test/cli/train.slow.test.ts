@@ -135,6 +135,16 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
       expect(m.true).not.toBe(m.predicted);
       expect(existsSync(m.file)).toBe(true);
     }
+    // Every image as CSV, in the dataset's order: the same mistakes as the JSON's, the scores on stderr.
+    const evCsv = await runCli(['eval', moved, join(hymenoptera, 'val'), '--csv'], isolated);
+    expect(evCsv.code, evCsv.stderr).toBe(0);
+    const scored = parseCsv(evCsv.stdout).map((r) => r.fields);
+    expect(scored[0]).toEqual(['path', 'label', 'predicted', 'probability', 'label_probability', 'correct', 'error']);
+    expect(scored).toHaveLength(154);
+    const wrong = scored.slice(1).filter((r) => r[5] === 'false');
+    expect(wrong.map((r) => r[0]).sort()).toEqual(report.misclassified.map((m) => m.file).sort());
+    for (const r of scored.slice(1)) expect(r[5] === 'true').toBe(r[1] === r[2]);
+    expect(evCsv.stderr).toMatch(new RegExp(`153 images, accuracy ${report.accuracy.toFixed(4)}, ${report.misclassified.length} misclassified`));
     const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
     const pr = await runCli(['predict', moved, bee, '--top', '2', '--json'], isolated);
     expect(pr.code, pr.stderr).toBe(0);

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { GraftError } from '../../core/errors.js';
 import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printable, printResult, reportFailure } from '../output.js';
+import { evaluationCsv } from '../prediction-csv.js';
 import { renderProgress } from '../render-progress.js';
 
 export function registerEval(program: Command): void {
@@ -14,13 +16,20 @@ export function registerEval(program: Command): void {
     .argument('<dir>', 'labelled images: class sub-folders (or a split set: scored on its test/, else val/ or valid/) or a CSV')
     .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (modelDir: string, dir: string, flags: { json: boolean; labelPattern?: string }) => {
+    .option('--csv', 'print every image on stdout as CSV instead: path,label,predicted,probability,label_probability,correct,error (the scores go to stderr)', false)
+    .action(async (modelDir: string, dir: string, flags: { json: boolean; csv: boolean; labelPattern?: string }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       let model: GraftModel | undefined;
       try {
+        if (flags.json && flags.csv) throw new GraftError('INVALID_CONFIG', '--json and --csv both ask for stdout.', { hint: 'pass one of them' });
         model = await GraftModel.load(modelDir);
-        const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern });
+        const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern, perImage: flags.csv });
         progress.stop();
+        if (flags.csv) {
+          process.stdout.write(evaluationCsv(report.images ?? []));
+          process.stderr.write(`${report.dataset}: ${report.count} images, accuracy ${report.accuracy.toFixed(4)}, ${report.misclassified.length} misclassified\n`);
+          return;
+        }
         printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
           [`${report.dataset}${report.part ? ` (its ${report.part} rows)` : ''}: ${report.count} images`, formatReport(report), ...report.skipped.map((s) => `skipped ${printable(s.file)}: ${s.reason}`)].join('\n'),
         );
