@@ -4,6 +4,8 @@
  * `graft inspect` read: predictions checked in a spreadsheet, corrected, and trained on.
  */
 
+import type { ScoredImage } from '../model/evaluate-model.js';
+
 /** A row of predict's output: its predictions, most probable first, or why the image could not be classified. */
 export interface PredictionRow {
   readonly file: string;
@@ -22,22 +24,12 @@ export function predictionCsv(rows: readonly PredictionRow[], top: number): stri
   return csvText([header, ...rows.map((row) => [row.file, ...Array.from({ length: top }, (_, i) => row.predictions[i]).flatMap((p) => (p ? [p.label, p.probability.toFixed(6)] : ['', ''])), row.error ?? ''])]);
 }
 
-/** An image as `graft eval --csv` writes it (a `ScoredImage` of evaluate-model). */
-export interface EvaluatedRow {
-  readonly file: string;
-  readonly label: string;
-  readonly predicted?: string;
-  readonly probability?: number;
-  readonly labelProbability?: number;
-  readonly error?: string;
-}
-
 /**
  * `graft eval --csv`: `path,label,predicted,probability,label_probability,correct,error`, a row per image in the
  * dataset's order, for sorting and filtering mistakes in a spreadsheet. `path,label` are the dataset's own, so the
  * file is a manifest of the same images (written where eval ran).
  */
-export function evaluationCsv(rows: readonly EvaluatedRow[]): string {
+export function evaluationCsv(rows: readonly ScoredImage[]): string {
   const header = ['path', 'label', 'predicted', 'probability', 'label_probability', 'correct', 'error'];
   const lines = [
     header,
