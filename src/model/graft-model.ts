@@ -82,6 +82,8 @@ export class GraftModel {
     let batch: { index: number; data: Float32Array }[] = [];
     let done = 0;
     const started = performance.now();
+    // As extraction does: listeners (the CLI's bar, a caller's own) see the total before the first batch.
+    options.onProgress?.({ type: 'extract-start', total: files.length });
     const flush = async (): Promise<void> => {
       if (!batch.length) return;
       const input = new Float32Array(batch.length * imageSize);

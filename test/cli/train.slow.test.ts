@@ -163,6 +163,7 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(all).toHaveLength(153);
     expect(all.map((p) => p.file)).toEqual([...all.map((p) => p.file)].sort());
     // A folder takes a while: its progress goes to stderr (lines when piped, a bar on a terminal), as eval's does.
+    expect(folder.stderr).toMatch(/^features: 153 images\n/m);
     expect(folder.stderr).toContain('features 153/153');
     // As CSV: the same rows, and, written where predict ran, a manifest that inspect (and train) read.
     const csv = await runCli(['predict', moved, join(hymenoptera, 'val'), '--top', '2', '--csv'], isolated);
