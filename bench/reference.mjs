@@ -117,7 +117,7 @@ export async function probeAndGraft({ dataset, trainDir, testDir, work, backbone
       const trained = JSON.parse(graft(['train', trainDir, '--backbone', b.graft, ...(b.graftFlags ?? []), ...trainFlags, '--seed', String(seed), '--out', out, '--json']));
       const scored = JSON.parse(graft(['eval', out, testDir, '--json']));
       const { c, trainViews, tta } = trained.head;
-      runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta } });
+      runs.push({ seed, test: scored.accuracy, head: { c, trainViews, tta }, ...(scored.calibration ? { logLoss: scored.logLoss, ece: scored.calibration.ece, confidence: scored.calibration.confidence } : {}) });
     }
     const line = { date: new Date().toISOString(), dataset, backbone: bb, ...(trainFlags.length ? { trainFlags } : {}), train: probe.train, test: probe.test, probe: probe.test_accuracy, graft: mean(runs.map((r) => r.test)), runs };
     appendFileSync(outFile, `${JSON.stringify(line)}\n`);
