@@ -26,8 +26,12 @@ export function registerEval(program: Command): void {
         const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern, perImage: flags.csv });
         progress.stop();
         if (flags.csv) {
-          process.stdout.write(evaluationCsv(report.images ?? []));
-          process.stderr.write(`${report.dataset}: ${report.count} images, accuracy ${report.accuracy.toFixed(4)}, ${report.misclassified.length} misclassified\n`);
+          const images = report.images ?? [];
+          process.stdout.write(evaluationCsv(images));
+          // Files that are not images of the set (no row of their own) are said here; unreadable images have their row.
+          const inRows = new Set(images.map((i) => i.file));
+          const notImages = report.skipped.filter((s) => !inRows.has(s.file)).map((s) => `skipped ${printable(s.file)}: ${s.reason}\n`);
+          process.stderr.write(`${notImages.join('')}${report.dataset}: ${report.count} images, accuracy ${report.accuracy.toFixed(4)}, ${report.misclassified.length} misclassified\n`);
           return;
         }
         printResult(flags.json, { ...report, misclassified: report.misclassified.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })) }, () =>
