@@ -7,6 +7,11 @@ export function printResult(isJson: boolean, value: unknown, text: () => string)
   process.stdout.write(isJson ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
+/** `--json` and `--csv` both ask for stdout: refused (INVALID_CONFIG, exit 2) before any work. */
+export function refuseJsonWithCsv(flags: { readonly json: boolean; readonly csv: boolean }): void {
+  if (flags.json && flags.csv) throw new GraftError('INVALID_CONFIG', '--json and --csv both ask for stdout.', { hint: 'pass one of them' });
+}
+
 /**
  * A file name as text output prints it: control characters (a newline, an escape sequence; legal in Linux names)
  * written as escapes, so one name cannot fake a line or recolour the terminal. JSON output escapes them already.

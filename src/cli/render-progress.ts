@@ -48,6 +48,11 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
     );
     bar.start(total, from, { rate: '' });
   };
+  /** A count on the bar, drawn again where it is gone: a skipped file's line ends it, and not every count has a start event. */
+  const countOnBar = (done: number, total: number, unit: string, rate: string): void => {
+    if (!bar) startBar(total, unit, done);
+    bar!.update(done, { rate });
+  };
 
   const listener = (event: ProgressEvent): void => {
     if (quiet && event.type !== 'skip' && event.type !== 'duplicates' && event.type !== 'warning') return;
@@ -68,10 +73,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'extract': {
         if (isTTY) {
-          // Drawn again where it is gone: a skipped file's line ends it, and a model scoring images (eval, predict)
-          // sends no extract-start.
-          if (!bar) startBar(event.total, 'img', event.done);
-          bar!.update(event.done, { rate: `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached` });
+          countOnBar(event.done, event.total, 'img', `${event.imgPerSec.toFixed(0)} img/s, ${event.cached} cached`);
         } else if (event.done === event.total ? !endPrinted : Date.now() - lastLineAt > 5000) {
           lastLineAt = Date.now();
           endPrinted = event.done === event.total;
@@ -84,8 +86,7 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
         return;
       case 'check':
         if (isTTY) {
-          if (!bar) startBar(event.total, 'files checked', event.done);
-          bar!.update(event.done, { rate: `${event.filesPerSec.toFixed(0)} files/s` });
+          countOnBar(event.done, event.total, 'files checked', `${event.filesPerSec.toFixed(0)} files/s`);
         } else if (event.done === event.total || Date.now() - lastLineAt > 5000) {
           lastLineAt = Date.now();
           line(`  checked ${event.done}/${event.total} files (${event.filesPerSec.toFixed(0)} files/s)`);

@@ -3,6 +3,8 @@
  * confidence. Pure functions over n x k row-major probability matrices, like the rest of `metrics/`.
  */
 
+import { argmax } from './argmax.js';
+
 /** One confidence bin of a reliability diagram. */
 export interface CalibrationBin {
   /** The bin's confidence range, `[from, to)` (the last bin includes 1). */
@@ -88,8 +90,7 @@ export function calibration(trueIndex: ArrayLike<number>, probabilities: ArrayLi
   let confidenceTotal = 0;
   for (let i = 0; i < n; i++) {
     const row = i * numClasses;
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (probabilities[row + c]! > probabilities[row + best]!) best = c;
+    const best = argmax(probabilities, row, numClasses);
     const confidence = probabilities[row + best]!;
     const b = binOf(confidence, bins);
     counts[b]! += 1;

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { GraftError } from '../../core/errors.js';
 import { formatReport } from '../../metrics/format-report.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
-import { printable, printResult, reportFailure } from '../output.js';
+import { printable, printResult, refuseJsonWithCsv, reportFailure } from '../output.js';
 import { evaluationCsv } from '../prediction-csv.js';
 import { renderProgress } from '../render-progress.js';
 
@@ -21,7 +20,7 @@ export function registerEval(program: Command): void {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       let model: GraftModel | undefined;
       try {
-        if (flags.json && flags.csv) throw new GraftError('INVALID_CONFIG', '--json and --csv both ask for stdout.', { hint: 'pass one of them' });
+        refuseJsonWithCsv(flags);
         model = await GraftModel.load(modelDir);
         const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern, perImage: flags.csv });
         progress.stop();

@@ -8,7 +8,7 @@ import type { SkippedFile } from '../../data/dataset.js';
 import { GraftModel, type FilePrediction } from '../../model/graft-model.js';
 import { parsePositiveInteger } from '../options.js';
 import { GraftError } from '../../core/errors.js';
-import { printable, printResult, reportFailure } from '../output.js';
+import { printable, printResult, refuseJsonWithCsv, reportFailure } from '../output.js';
 import { predictionCsv } from '../prediction-csv.js';
 import { renderProgress } from '../render-progress.js';
 import { fetchImageBytes, isLocalPath, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
@@ -28,7 +28,7 @@ export function registerPredict(program: Command): void {
       let progress: ProgressListener & { stop(): void } = warnings;
       let model: GraftModel | undefined;
       try {
-        if (flags.json && flags.csv) throw new GraftError('INVALID_CONFIG', '--json and --csv both ask for stdout.', { hint: 'pass one of them' });
+        refuseJsonWithCsv(flags);
         model = await GraftModel.load(modelDir);
         if (images.filter((i) => i === STDIN_ARGUMENT).length > 1) {
           throw new GraftError('INVALID_CONFIG', 'Standard input (-) holds one image; it was named more than once.', { hint: 'pass - once' });
