@@ -25,7 +25,7 @@ const MAX_CONFUSED_PAIRS = 10;
  *   probabilities: new Float32Array([0.9, 0.1, 0.3, 0.7, 0.8, 0.2]),
  *   files: ['a.jpg', 'b.jpg', 'c.jpg'],
  * })));
- * // Accuracy           0.6667  (2 of 3)
+ * // Accuracy           0.6667  (2 of 3; 95% interval 0.2077-0.9385)
  * // Balanced accuracy  0.7500  (mean recall over classes)
  * // Macro F1           0.6667
  * // Log-loss           0.6905
@@ -40,7 +40,8 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   const maxMisclassified = options.maxMisclassified ?? 10;
   const lines: string[] = [];
   const correct = report.count - report.misclassified.length;
-  const summary: [string, string][] = [['Accuracy', `${fixed(report.accuracy)}  (${correct} of ${report.count})`]];
+  const interval = report.accuracyInterval;
+  const summary: [string, string][] = [['Accuracy', `${fixed(report.accuracy)}  (${correct} of ${report.count}; ${percentOf(interval.level)} interval ${fixed(interval.low)}-${fixed(interval.high)})`]];
   if (fixed(report.balancedAccuracy) !== fixed(report.accuracy)) summary.push(['Balanced accuracy', `${fixed(report.balancedAccuracy)}  (mean recall over classes)`]);
   if (report.top5 !== undefined) summary.push(['Top-5', fixed(report.top5)]);
   summary.push(['Macro F1', fixed(report.macroF1)]);
@@ -125,4 +126,8 @@ function truncate(label: string): string {
 
 function fixed(value: number): string {
   return value.toFixed(4);
+}
+
+function percentOf(level: number): string {
+  return `${Math.round(level * 100)}%`;
 }

@@ -86,6 +86,7 @@ export async function buildReport(modelDir: string, options: BuildReportOptions 
         dataset: report.part ? `${report.dataset} (its ${report.part} rows)` : report.dataset,
         count: report.count,
         accuracy: report.accuracy,
+        accuracyInterval: report.accuracyInterval,
         top5: report.top5,
         perClass: report.perClass,
         macroF1: report.macroF1,

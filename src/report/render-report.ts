@@ -22,7 +22,7 @@ export interface ReportMistake {
 /** The evaluation part of a report: what `evaluateModel` returns, with thumbnails for the mistakes shown. */
 export interface ReportEvaluation
   extends Pick<EvaluationReport, 'count' | 'accuracy' | 'top5' | 'perClass' | 'macroF1' | 'confusion'>,
-    Partial<Pick<EvaluationReport, 'balancedAccuracy' | 'mostConfused' | 'logLoss' | 'calibration'>> {
+    Partial<Pick<EvaluationReport, 'accuracyInterval' | 'balancedAccuracy' | 'mostConfused' | 'logLoss' | 'calibration'>> {
   /** The folder or CSV that was scored. */
   readonly dataset: string;
   /** The mistakes shown (may be fewer than all; see `misclassifiedTotal`). */
@@ -124,7 +124,9 @@ function summaryList(data: ReportData): string {
   if (evaluation) {
     items.push(['Evaluated on', `${evaluation.dataset} (${evaluation.count} images${evaluation.skipped ? `, ${evaluation.skipped} unreadable` : ''})`]);
     const balanced = evaluation.balancedAccuracy !== undefined && percent(evaluation.balancedAccuracy) !== percent(evaluation.accuracy) ? `, balanced ${percent(evaluation.balancedAccuracy)}` : '';
-    items.push(['Accuracy', `${percent(evaluation.accuracy)}${balanced}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
+    const interval = evaluation.accuracyInterval;
+    const range = interval ? ` (${Math.round(interval.level * 100)}% interval ${percent(interval.low)}-${percent(interval.high)})` : '';
+    items.push(['Accuracy', `${percent(evaluation.accuracy)}${range}${balanced}${evaluation.top5 !== undefined ? `, top-5 ${percent(evaluation.top5)}` : ''}, macro F1 ${evaluation.macroF1.toFixed(3)}`]);
     if (evaluation.logLoss !== undefined && evaluation.calibration) {
       items.push(['Probabilities', `log-loss ${evaluation.logLoss.toFixed(3)}, calibration error ${percent(evaluation.calibration.ece)} (mean confidence ${percent(evaluation.calibration.confidence)})`]);
     }

@@ -28,6 +28,7 @@ interface EmbedJson {
 }
 interface EvalJson {
   accuracy: number;
+  accuracyInterval: { level: number; low: number; high: number };
   top5?: number;
   perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   confusion: { labels: string[]; matrix: number[][] };
@@ -124,6 +125,12 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(report.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(153);
     // The model's outputs are probabilities: how far they can be taken at their word.
     const { matrix } = report.confusion;
+    // 153 images pin the accuracy to within about ±4 points, no closer.
+    expect(report.accuracyInterval.level).toBe(0.95);
+    expect(report.accuracyInterval.low).toBeLessThan(report.accuracy);
+    expect(report.accuracyInterval.high).toBeGreaterThan(report.accuracy);
+    expect(report.accuracyInterval.high - report.accuracyInterval.low).toBeGreaterThan(0.05);
+    expect(report.accuracyInterval.high - report.accuracyInterval.low).toBeLessThan(0.12);
     expect(report.balancedAccuracy).toBeCloseTo((matrix[0]![0]! / report.perClass.ants!.support + matrix[1]![1]! / report.perClass.bees!.support) / 2, 10);
     expect(report.mostConfused.reduce((sum, p) => sum + p.count, 0)).toBe(report.misclassified.length);
     expect(report.logLoss).toBeGreaterThan(0);

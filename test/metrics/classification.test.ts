@@ -287,7 +287,7 @@ describe('formatReport', () => {
     );
     const lines = text.split('\n');
     // Every sample is called "ants": ants' recall is 1, the others' 0, so balanced accuracy is 1/3 as well.
-    expect(lines[0]).toBe('Accuracy           0.3333  (10 of 30)');
+    expect(lines[0]).toBe('Accuracy           0.3333  (10 of 30; 95% interval 0.1923-0.5122)');
     expect(text).not.toContain('Balanced accuracy');
     expect(lines[1]).toBe('Macro F1           0.1667');
     expect(lines[2]).toMatch(/^Log-loss {11}\d\.\d{4}$/);

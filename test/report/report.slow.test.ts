@@ -110,6 +110,7 @@ describe('graft report on a trained model', () => {
     expect(html.match(/<svg class="chart"/g)).toHaveLength(4);
     expect(html).toMatch(/aria-label="Reliability over \d+ values of confidence/);
     expect(html).toMatch(/Calibration error \(ECE, the gap weighted by each bin&#39;s images\): \d+\.\d%\. Mean confidence \d+\.\d% against accuracy \d+\.\d%/);
+    expect(html).toMatch(/<dt>Accuracy<\/dt><dd>\d+\.\d% \(95% interval \d+\.\d%-\d+\.\d%\), macro F1 /);
     expect(html).toMatch(/<dt>Probabilities<\/dt><dd>log-loss \d\.\d{3}, calibration error \d+\.\d% \(mean confidence \d+\.\d%\)<\/dd>/);
     expect(html).toContain('How the head was chosen');
     expect(html).toMatch(/aria-label="Cross-validated accuracy over \d+ values of C/);

@@ -137,6 +137,7 @@ describe('training dashboard API', () => {
       labels: string[]; confusion: number[][]; perClass: Record<string, { recall: number }>; misclassified: { file: string; true: string; predicted: string; thumbnail: string }[];
       labelIssues: { file: string; given: string; predicted: string; thumbnail: string }[];
       labelIssuesNote?: string;
+      accuracy: number; accuracyInterval: { level: number; low: number; high: number };
       balancedAccuracy: number; mostConfused: { true: string; predicted: string; count: number }[]; calibration: { confidence: number; ece: number }; logLoss: number;
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
@@ -149,6 +150,9 @@ describe('training dashboard API', () => {
     // The planted mistake is among the pairs most confused; the scores a held-out set gives are kept with the run.
     expect(evaluation.mostConfused).toContainEqual(expect.objectContaining({ true: 'squares', predicted: 'circles' }));
     expect(evaluation.mostConfused.reduce((sum, p) => sum + p.count, 0)).toBeLessThanOrEqual(evaluation.misclassified.length);
+    expect(evaluation.accuracyInterval.level).toBe(0.95);
+    expect(evaluation.accuracyInterval.low).toBeLessThanOrEqual(evaluation.accuracy);
+    expect(evaluation.accuracyInterval.high).toBeGreaterThanOrEqual(evaluation.accuracy);
     expect(evaluation.balancedAccuracy).toBeGreaterThan(0);
     expect(evaluation.calibration.confidence).toBeGreaterThan(1 / 3);
     expect(evaluation.calibration.ece).toBeGreaterThanOrEqual(0);

@@ -156,7 +156,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForSelector('#evaluation:not([hidden]) #confusion tbody tr');
       expect(await page.locator('#run-title').textContent()).toMatch(/, 8 epochs max\)$/);
       // The project has val/: those images are what the accuracy is on, and the page says so.
-      expect(await page.locator('#evaluation-summary').textContent()).toMatch(/^Accuracy [\d.]+% on \d+ validation images\./);
+      expect(await page.locator('#evaluation-summary').textContent()).toMatch(/^Accuracy [\d.]+% on \d+ validation images \(95% interval [\d.]+% to [\d.]+%\)\./);
       // Held-out images say how far the model's confidence can be taken at its word, and the planted mistake is among
       // the classes most often confused.
       expect(await page.locator('#evaluation-summary').textContent()).toMatch(/ Mean confidence [\d.]+% \((surer than|less sure than|as sure as) it is right; calibration error [\d.]+%\)\./);

@@ -258,6 +258,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       onTrainingImages: evaluation.onTrainingImages ?? false,
       count: evaluation.count,
       accuracy: evaluation.accuracy,
+      ...(evaluation.accuracyInterval ? { accuracyInterval: evaluation.accuracyInterval } : {}),
       labels: evaluation.labels,
       confusion: evaluation.confusion,
       perClass: evaluation.perClass,

@@ -76,6 +76,8 @@ export interface StoredEvaluation {
   readonly onTrainingImages?: boolean;
   readonly count: number;
   readonly accuracy: number;
+  /** Its 95% interval (absent in runs stored before it was kept). */
+  readonly accuracyInterval?: { readonly level: number; readonly low: number; readonly high: number };
   readonly labels: readonly string[];
   readonly confusion: number[][];
   readonly perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
@@ -382,6 +384,7 @@ async function evaluateRun(modelDir: string, dataDir: string): Promise<StoredEva
       onTrainingImages: resolve(report.dataset) === resolve(dataDir),
       count: report.count,
       accuracy: report.accuracy,
+      accuracyInterval: report.accuracyInterval,
       labels: report.confusion.labels,
       confusion: report.confusion.matrix,
       perClass: report.perClass,

@@ -23,7 +23,7 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ action: 'relabelled', label: string, file: string } | { action: 'removed' }} LabelFix */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean, balancedAccuracy?: number, mostConfused?: { true: string, predicted: string, count: number }[], calibration?: { confidence: number, ece: number }, logLoss?: number }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, accuracyInterval?: { level: number, low: number, high: number }, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean, balancedAccuracy?: number, mostConfused?: { true: string, predicted: string, count: number }[], calibration?: { confidence: number, ece: number }, logLoss?: number }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -484,7 +484,7 @@ async function showEvaluation(runId) {
   // Without a val/ folder every image is scored, training images included: a check of the labels, not an estimate.
   const scored = ev.onTrainingImages
     ? `Accuracy ${pct(ev.accuracy)} on the ${ev.count} training images (not held out: the project has no val/ folder, so the cross-validated accuracy is the estimate).`
-    : `Accuracy ${pct(ev.accuracy)} on ${ev.count} validation images.`;
+    : `Accuracy ${pct(ev.accuracy)} on ${ev.count} validation images${intervalOf(ev)}.`;
   say(byId('evaluation-summary'), `${scored}${heldOutScores(ev)} Rows: true class; columns: predicted class; right (the diagonal) in bold.`);
   const pairs = ev.labels.length > 2 ? (ev.mostConfused ?? []).slice(0, 5) : [];
   const confused = byId('most-confused');
@@ -538,6 +538,15 @@ async function showEvaluation(runId) {
     button.addEventListener('click', () => openImage(m));
     return el('li', {}, button);
   }));
+}
+
+/**
+ * Where the accuracy on images like these probably lies: a score on a few dozen images is a few points either way.
+ * @param {Evaluation} ev
+ */
+function intervalOf(ev) {
+  const i = ev.accuracyInterval;
+  return i ? ` (${Math.round(i.level * 100)}% interval ${pct(i.low)} to ${pct(i.high)})` : '';
 }
 
 /**
