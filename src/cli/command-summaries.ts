@@ -11,6 +11,10 @@ export const COMMAND_SUMMARIES = {
   eval: ['eval [options] <model-dir> <dir>', 'score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, classes most confused, calibration, mistakes'],
   predict: ['predict [options] <model-dir> <image...>', 'classify images with a trained model directory'],
   inspect: ['inspect [options] <dir>', 'summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason'],
+  download: [
+    'download [options] <manifest>',
+    'fetch the images a CSV or JSONL manifest names by URL into a folder (a sub-folder per class) and write a manifest.csv there that graft train reads; run again, it fetches only what is missing',
+  ],
   models: ['models', 'the backbone catalogue: list it, describe a model, download one into the cache'],
   cache: ['cache', 'the cache folder: what it holds (features, downloaded backbones), and emptying it'],
   convert: [

@@ -22,6 +22,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = {
   eval: async () => (await import('./commands/eval.js')).registerEval,
   predict: async () => (await import('./commands/predict.js')).registerPredict,
   inspect: async () => (await import('./commands/inspect.js')).registerInspect,
+  download: async () => (await import('./commands/download.js')).registerDownload,
   models: async () => (await import('./commands/models.js')).registerModels,
   cache: async () => (await import('./commands/cache.js')).registerCache,
   convert: async () => (await import('./commands/convert.js')).registerConvert,

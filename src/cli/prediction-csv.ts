@@ -4,6 +4,7 @@
  * `graft inspect` read: predictions checked in a spreadsheet, corrected, and trained on.
  */
 
+import { csvText } from '../core/csv-text.js';
 import type { ScoredImage } from '../model/evaluate-model.js';
 
 /** A row of predict's output: its predictions, most probable first, or why the image could not be classified. */
@@ -40,14 +41,4 @@ export function evaluationCsv(rows: readonly ScoredImage[]): string {
     ),
   ];
   return csvText(lines);
-}
-
-/** Rows of fields as CSV text, each line ended by `\r\n`. */
-function csvText(rows: readonly (readonly string[])[]): string {
-  return rows.map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
-}
-
-/** A field as CSV writes it: quoted, quotes doubled, where it holds a comma, a quote, a line end or edge spaces. */
-export function csvField(value: string): string {
-  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }

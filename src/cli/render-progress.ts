@@ -92,6 +92,14 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
           line(`  checked ${event.done}/${event.total} files (${event.filesPerSec.toFixed(0)} files/s)`);
         }
         return;
+      case 'fetch':
+        if (isTTY) {
+          countOnBar(event.done, event.total, 'images fetched', `${event.imagesPerSec.toFixed(1)} img/s${event.failed ? `, ${event.failed} failed` : ''}`);
+        } else if (event.done === event.total || Date.now() - lastLineAt > 5000) {
+          lastLineAt = Date.now();
+          line(`  fetched ${event.done}/${event.total} images (${event.imagesPerSec.toFixed(1)} img/s${event.failed ? `, ${event.failed} failed` : ''})`);
+        }
+        return;
       case 'duplicates': {
         const [first, ...rest] = describeDuplicates(event.groups);
         line(`warning: ${first}${rest.length ? `;\n  ${rest.join(';\n  ')}` : ''}`);

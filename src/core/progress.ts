@@ -15,6 +15,8 @@ export type ProgressEvent =
   | { type: 'skip'; file: string; reason: string }
   /** Files read and decoded to check them (`graft inspect`), skipped ones counted in `done`. */
   | { type: 'check'; done: number; total: number; filesPerSec: number }
+  /** `graft download`: images fetched (`done`, of which `failed` could not be had), of `total` to fetch. */
+  | { type: 'fetch'; done: number; total: number; failed: number; imagesPerSec: number }
   /** Images whose bytes appear more than once in the data (training goes on; val accuracy is inflated while they stay). */
   | { type: 'duplicates'; groups: readonly DuplicateGroup[] }
   /** `phase` is 'head' (training on frozen features, the default) or 'fine-tune' (backbone layers unfrozen). */

@@ -16,6 +16,8 @@ export { decodeAll, readAndDecode, type DecodedItem, type ReadAndDecodeOptions, 
 export { SYNTHETIC_LABELS, writeSyntheticDataset, type SyntheticDataset, type SyntheticLabel, type SyntheticOptions } from './synthetic.js';
 export { inspectDataset, type ClassSummary, type DatasetSummary, type InspectOptions, type PartSummary } from './inspect.js';
 export { describeDuplicates, findDuplicates, hashFiles, partItems, type DatasetPart, type DuplicateFile, type DuplicateGroup, type HashedItem } from './find-duplicates.js';
+export { DOWNLOADED_MANIFEST, downloadImages, folderName, type DownloadFailure, type DownloadImagesOptions, type DownloadReport } from './download-images.js';
+export { MAX_IMAGE_BYTES, fetchImageBytes, isImageUrl, type FetchImageOptions } from './fetch-image.js';
 export { EXTENSION_BY_FORMAT, sniffImageFormat, type ImageFormat } from './sniff-image-format.js';
 export { DEFAULT_AUGMENT, IDENTITY_VIEW, augmentHash, checkAugmentConfig, decodeView, decodeViews, viewParams, type AugmentConfig, type ViewParams } from './augment.js';
 export { deriveSeed, mulberry32, randomInt, shuffleInPlace, type Random } from '../core/random.js';

@@ -55,7 +55,11 @@ export function isUrl(path: string): boolean {
 
 /** Why a manifest's file is not an image file to read (not found, a folder, a URL), or undefined. */
 export async function whyNotAFile(file: string): Promise<string | undefined> {
-  if (isUrl(file)) return "a URL: a manifest's images are read from disk; download them and list their paths";
+  if (isUrl(file)) {
+    return /^https?:/i.test(file)
+      ? "a URL: fetch a manifest's images with graft download <manifest> --out <folder>, then train on the manifest it writes"
+      : "a URL: a manifest's images are read from disk; copy them with that service's own tool and list their paths";
+  }
   const info = await stat(file).catch(() => undefined);
   if (info === undefined) return 'file not found';
   if (info.isDirectory()) return 'a folder, not an image file';

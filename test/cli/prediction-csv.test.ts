@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csvField, evaluationCsv, predictionCsv } from '../../src/cli/prediction-csv.js';
+import { csvField } from '../../src/core/csv-text.js';
+import { evaluationCsv, predictionCsv } from '../../src/cli/prediction-csv.js';
 import { parseCsv } from '../../src/data/scan-csv.js';
 
 describe('predict --csv', () => {

@@ -71,12 +71,13 @@ describe('where a manifest points', () => {
     const root = await tree({ 'a.jpg': 'x', 'b.jpg': 'x' });
     const table = join(root, 'list.csv');
     await writeFile(table, 'path,label\na.jpg,ants\nhttps://example.com/c.jpg,ants\nb.jpg,bees\nS3://bucket/d.jpg,bees\n');
-    const url = "a URL: a manifest's images are read from disk; download them and list their paths";
-    const skipped = [{ file: 'https://example.com/c.jpg', reason: url }, { file: 'S3://bucket/d.jpg', reason: url }];
+    const web = "a URL: fetch a manifest's images with graft download <manifest> --out <folder>, then train on the manifest it writes";
+    const other = "a URL: a manifest's images are read from disk; copy them with that service's own tool and list their paths";
+    const skipped = [{ file: 'https://example.com/c.jpg', reason: web }, { file: 'S3://bucket/d.jpg', reason: other }];
     expect((await scanCsv(table)).skipped).toEqual(skipped);
     expect((await inspectManifest(table, { checkDecode: false }))[0]!.skipped).toEqual(skipped);
     await writeFile(table, 'path,label\nhttps://example.com/c.jpg,ants\nhttps://example.com/d.jpg,bees\n');
-    await expectDatasetError(scanCsv(table), /2 listed files cannot be read, such as https:\/\/example\.com\/c\.jpg: a URL: .* download them/, /one line per image/);
+    await expectDatasetError(scanCsv(table), /2 listed files cannot be read, such as https:\/\/example\.com\/c\.jpg: a URL: fetch .* with graft download/, /one line per image/);
   });
 
   it("reads a one-hot table, one column per class (Kaggle's Plant Pathology, Roboflow's _classes.csv)", async () => {

@@ -11,7 +11,8 @@ import { GraftError } from '../../core/errors.js';
 import { printable, printResult, refuseJsonWithCsv, reportFailure } from '../output.js';
 import { predictionCsv } from '../prediction-csv.js';
 import { renderProgress } from '../render-progress.js';
-import { fetchImageBytes, isLocalPath, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
+import { fetchImageBytes } from '../../data/fetch-image.js';
+import { isLocalPath, readStdinImage, STDIN_ARGUMENT } from '../remote-image.js';
 
 export function registerPredict(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchImageBytes } from '../../src/cli/remote-image.js';
+import { fetchImageBytes } from '../../src/data/fetch-image.js';
 
 /** The bytes a healthy answer carries (any bytes: fetchImageBytes does not decode them). */
 const IMAGE = Buffer.from('not decoded here, only fetched');
