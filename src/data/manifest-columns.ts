@@ -10,8 +10,8 @@ export type ManifestPart = 'train' | 'val' | 'test';
  * labelling tools and Kaggle use the others (Kaggle's ids often without an extension: see manifest-files.ts).
  */
 export const PATH_COLUMNS: readonly string[] = ['path', 'filename', 'file_name', 'fname', 'file', 'filepath', 'file_path', 'image', 'image_path', 'image_name', 'img', 'img_path', 'name', 'image_id', 'img_id', 'id_code', 'id', 'url', 'image_url', 'img_url'];
-/** Header names a manifest's column of class names may have, in order of preference (Keras reads `class`). */
-export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name', 'category', 'target', 'species'];
+/** Header names a manifest's column of class names may have, in order of preference (Keras reads `class`; Label Studio's classification template names it `choice`). */
+export const LABEL_COLUMNS: readonly string[] = ['label', 'class', 'class_name', 'category', 'target', 'species', 'choice'];
 
 /**
  * Header names of a column that says which part of a split set each row is in, by name: train, valid, test (see

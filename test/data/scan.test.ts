@@ -132,6 +132,13 @@ describe('scanCsv', () => {
     const ds = await scanCsv(wide);
     expect(ds.labels).toEqual(['cat', 'dog, big']);
     expect(ds.items.map((item) => item.file)).toEqual([join(root, 'img/a.jpg'), join(root, 'img/b.jpg')]);
+    // Label Studio's CSV export of its image classification template: the class under "choice", among its own columns.
+    const labelStudio = join(root, 'label-studio.csv');
+    await writeFile(labelStudio, 'annotation_id,annotator,choice,created_at,id,image,lead_time,updated_at\n1,1,cat,2026-12-01T10:00:00Z,11,img/a.jpg,3.2,2026-12-01T10:00:03Z\n2,1,dog,2026-12-01T10:00:05Z,12,img/b.jpg,1.9,2026-12-01T10:00:07Z\n');
+    expect((await scanCsv(labelStudio)).items).toEqual([
+      { file: join(root, 'img/a.jpg'), label: 'cat' },
+      { file: join(root, 'img/b.jpg'), label: 'dog' },
+    ]);
     // A manifest written on Windows: its relative paths use backslashes.
     const windows = join(root, 'windows.csv');
     await writeFile(windows, 'filename,class\r\nimg\\a.jpg,cat\r\nimg\\b.jpg,dog\r\n');
