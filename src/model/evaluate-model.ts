@@ -9,6 +9,7 @@ import { scanDataset } from '../data/scan-dataset.js';
 import { GraftError } from '../core/errors.js';
 import { optionExample } from '../core/option-name.js';
 import { argmax, evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
+import { comparePaired, type PairedComparison } from '../metrics/paired.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { GraftModel } from './graft-model.js';
 
@@ -108,6 +109,22 @@ export async function evaluateItems(
   const report = evaluatePredictions({ labels: [...labels], trueIndex, probabilities, files: kept.map((i) => files[i]!) });
   const images = options.perImage ? scoredImages(items, run, labels, lookup) : undefined;
   return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name, ...(images ? { images } : {}) };
+}
+
+/**
+ * Two evaluations of the same images (`perImage`, by two models) set side by side, image by image: how often each
+ * model was right where the other was wrong, and McNemar's exact p-value. An image either could not read is left out.
+ *
+ * @throws RangeError when either evaluation lacks `images` or they share no scored image.
+ */
+export function compareEvaluations(first: ModelEvaluation, second: ModelEvaluation): PairedComparison {
+  if (!first.images || !second.images) throw new RangeError('compareEvaluations: evaluate both models with perImage: true');
+  const secondRight = new Map(second.images.filter((i) => i.predicted !== undefined).map((i) => [i.file, i.predicted === i.label]));
+  const pairs = first.images.filter((i) => i.predicted !== undefined && secondRight.has(i.file));
+  return comparePaired(
+    pairs.map((i) => i.predicted === i.label),
+    pairs.map((i) => secondRight.get(i.file)!),
+  );
 }
 
 /** Every item's prediction in the items' order, from the run's [items, K] probabilities (NaN rows: unreadable). */

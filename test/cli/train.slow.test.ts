@@ -152,6 +152,25 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(wrong.map((r) => r[0]).sort()).toEqual(report.misclassified.map((m) => m.file).sort());
     for (const r of scored.slice(1)) expect(r[5] === 'true').toBe(r[1] === r[2]);
     expect(evCsv.stderr).toMatch(new RegExp(`153 images, accuracy ${report.accuracy.toFixed(4)}, ${report.misclassified.length} misclassified`));
+    // Against the MLP head trained beside it, on the same images: the disagreements counted image by image.
+    const compared = await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', join(root, 'model2'), '--json'], isolated);
+    expect(compared.code, compared.stderr).toBe(0);
+    const c = parseJsonOutput<{ models: { model: string; accuracy: number; accuracyInterval: { low: number; high: number } }[]; paired: { count: number; bothRight: number; onlyFirst: number; onlySecond: number; bothWrong: number; pValue: number } }>(compared);
+    expect(c.models.map((m) => m.model)).toEqual([moved, join(root, 'model2')]);
+    expect(c.models[0]!.accuracy).toBe(report.accuracy);
+    expect(c.paired.count).toBe(153);
+    expect(c.paired.bothRight + c.paired.onlyFirst).toBe(153 - report.misclassified.length);
+    expect(c.paired.bothRight + c.paired.onlySecond).toBe(Math.round(c.models[1]!.accuracy * 153));
+    expect(c.paired.bothRight + c.paired.onlyFirst + c.paired.onlySecond + c.paired.bothWrong).toBe(153);
+    expect(c.paired.pValue).toBeGreaterThan(0);
+    expect(c.paired.pValue).toBeLessThanOrEqual(1);
+    const comparedText = await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', moved], isolated);
+    expect(comparedText.code, comparedText.stderr).toBe(0);
+    // The same model twice: the two folders' names are alike, so each is named by its path; nothing tells them apart.
+    expect(comparedText.stdout).toContain(`${moved}  ${report.accuracy.toFixed(4)}`);
+    expect(comparedText.stdout.trim().split('\n').at(-1)).toBe('They are right and wrong on the same images: nothing tells them apart here.');
+    expect(comparedText.stderr).toContain(`scoring model 2 of 2: ${moved}`);
+    expect((await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', moved, '--csv'], isolated)).code).toBe(2);
     const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
     const pr = await runCli(['predict', moved, bee, '--top', '2', '--json'], isolated);
     expect(pr.code, pr.stderr).toBe(0);

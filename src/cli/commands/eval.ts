@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { formatReport } from '../../metrics/format-report.js';
+import { GraftError } from '../../core/errors.js';
+import { compareModels, formatComparison } from '../compare-models.js';
 import { evaluateModel } from '../../model/evaluate-model.js';
 import { GraftModel } from '../../model/graft-model.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
@@ -16,11 +18,19 @@ export function registerEval(program: Command): void {
     .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
     .option('--json', 'print one JSON object on stdout', false)
     .option('--csv', 'print every image on stdout as CSV instead: path,label,predicted,probability,label_probability,correct,error (the scores go to stderr)', false)
-    .action(async (modelDir: string, dir: string, flags: { json: boolean; csv: boolean; labelPattern?: string }) => {
+    .option('--compare <model-dir>', 'score a second model on the same images and say whether the two differ by more than chance (McNemar\'s exact test on the images one gets right and the other wrong)')
+    .action(async (modelDir: string, dir: string, flags: { json: boolean; csv: boolean; labelPattern?: string; compare?: string }) => {
       const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
       let model: GraftModel | undefined;
       try {
         refuseJsonWithCsv(flags);
+        if (flags.compare !== undefined) {
+          if (flags.csv) throw new GraftError('INVALID_CONFIG', '--csv and --compare cannot be combined.', { hint: 'run graft eval --csv on each model for its rows' });
+          const comparison = await compareModels([modelDir, flags.compare], dir, { onProgress: progress, labelPattern: flags.labelPattern });
+          progress.stop();
+          printResult(flags.json, comparison, () => formatComparison(comparison));
+          return;
+        }
         model = await GraftModel.load(modelDir);
         const report = await evaluateModel(model, dir, { onProgress: progress, labelPattern: flags.labelPattern, perImage: flags.csv });
         progress.stop();
