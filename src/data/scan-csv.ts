@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
+import { isImageUrl } from './fetch-image.js';
 import { streamManifestFiles, whyNotAFile } from './manifest-files.js';
 import { manifestPartCounts, type ManifestEntry, type ManifestPart } from './manifest.js';
 import { requireDistinctLabels, requireTwoClasses } from './scan-folder.js';
@@ -56,8 +57,12 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
       });
     }
     const first = skipped[0] ? `, such as ${skipped[0].file}: ${skipped[0].reason}` : '';
-    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed files cannot be read${first})`, {
-      hint: "write one line per image: path,label. Paths are read relative to the manifest's folder, or to the one sub-folder of it (train_images/, say) that holds the first row's image; a name without an extension is looked up with .jpg, .png and the other image extensions",
+    // A list of web addresses (a labelling tool's export): the next step is a command, said with this manifest's path.
+    const urls = skipped.length > 0 && skipped.every((s) => isImageUrl(s.file));
+    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed ${urls ? 'images are URLs' : 'files cannot be read'}${urls ? `, such as ${skipped[0]!.file}` : first})`, {
+      hint: urls
+        ? `fetch them first: graft download ${root} --out <folder>, then train on <folder>/manifest.csv`
+        : "write one line per image: path,label. Paths are read relative to the manifest's folder, or to the one sub-folder of it (train_images/, say) that holds the first row's image; a name without an extension is looked up with .jpg, .png and the other image extensions",
     });
   }
   const sorted = [...new Set(items.map((item) => item.label))].sort();

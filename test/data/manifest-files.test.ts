@@ -77,7 +77,7 @@ describe('where a manifest points', () => {
     expect((await scanCsv(table)).skipped).toEqual(skipped);
     expect((await inspectManifest(table, { checkDecode: false }))[0]!.skipped).toEqual(skipped);
     await writeFile(table, 'path,label\nhttps://example.com/c.jpg,ants\nhttps://example.com/d.jpg,bees\n');
-    await expectDatasetError(scanCsv(table), /2 listed files cannot be read, such as https:\/\/example\.com\/c\.jpg: a URL: fetch .* with graft download/, /one line per image/);
+    await expectDatasetError(scanCsv(table), /2 listed images are URLs, such as https:\/\/example\.com\/c\.jpg\)$/, new RegExp(`^fetch them first: graft download ${table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --out <folder>, then train on <folder>/manifest\.csv$`));
   });
 
   it("reads a one-hot table, one column per class (Kaggle's Plant Pathology, Roboflow's _classes.csv)", async () => {
