@@ -23,6 +23,8 @@ export interface PartSummary {
   /** How many files were skipped and unreadable: for a manifest, `skipped` and `unreadable` keep only the first 100. */
   readonly skippedCount: number;
   readonly unreadableCount: number;
+  /** Of `skippedCount`, the manifest rows whose path is an http(s) URL (`graft download` fetches them); absent for folders. */
+  readonly urlCount?: number;
 }
 
 /** What `graft inspect` prints. */

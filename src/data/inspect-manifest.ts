@@ -3,6 +3,7 @@ import { makePreprocessing } from '../core/preprocessing.js';
 import type { SkippedFile } from './dataset.js';
 import { readAndDecode } from './decode-stream.js';
 import type { ClassSummary, PartSummary } from './dataset-summary.js';
+import { isImageUrl } from './fetch-image.js';
 import { streamManifestFiles, whyNotAFile } from './manifest-files.js';
 
 /** Problem files kept as examples in a summary; the totals count all of them. */
@@ -17,6 +18,7 @@ class PartTally {
   readonly unreadable: SkippedFile[] = [];
   skippedCount = 0;
   unreadableCount = 0;
+  urlCount = 0;
   imageCount = 0;
 
   constructor(readonly name: PartSummary['name']) {}
@@ -25,6 +27,7 @@ class PartTally {
     // The class is listed even when none of its files is there: what a user needs to see is that it lost them all.
     if (!this.counts.has(label)) this.counts.set(label, { count: 0, readable: 0 });
     this.skippedCount++;
+    if (isImageUrl(file)) this.urlCount++;
     if (this.skipped.length < MAX_LISTED_PROBLEMS) this.skipped.push({ file, reason });
   }
 
@@ -44,8 +47,8 @@ class PartTally {
   summary(root: string, checkDecode: boolean): PartSummary {
     const labels = [...this.counts.keys()].sort();
     const classes: ClassSummary[] = labels.map((label) => ({ label, count: this.counts.get(label)!.count, readable: checkDecode ? this.counts.get(label)!.readable : undefined }));
-    const { name, imageCount, skipped, unreadable, skippedCount, unreadableCount } = this;
-    return { name, root, labels, classes, imageCount, skipped, unreadable, skippedCount, unreadableCount };
+    const { name, imageCount, skipped, unreadable, skippedCount, unreadableCount, urlCount } = this;
+    return { name, root, labels, classes, imageCount, skipped, unreadable, skippedCount, unreadableCount, urlCount };
   }
 }
 

@@ -54,7 +54,8 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     for (const part of parts) {
       const prefix = part.name === 'all' ? '' : `${part.name}: `;
       warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `${prefix}class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`));
-      if (part.skippedCount > part.skipped.length) warnings.push(`${prefix}${part.skippedCount} listed files do not exist; the first ${part.skipped.length} are shown`);
+      if (part.urlCount) warnings.push(`${prefix}${part.urlCount} listed images are URLs: fetch them with graft download ${parts[0]!.root} --out <folder>, then inspect or train on <folder>/manifest.csv`);
+      if (part.skippedCount > part.skipped.length) warnings.push(`${prefix}${part.skippedCount} listed files cannot be read; the first ${part.skipped.length} are shown`);
       if (part.unreadableCount > part.unreadable.length) warnings.push(`${prefix}${part.unreadableCount} files do not decode; the first ${part.unreadable.length} are shown`);
     }
     warnings.push(...heldOutClassWarnings(parts));

@@ -75,7 +75,11 @@ describe('where a manifest points', () => {
     const other = "a URL: a manifest's images are read from disk; copy them with that service's own tool and list their paths";
     const skipped = [{ file: 'https://example.com/c.jpg', reason: web }, { file: 'S3://bucket/d.jpg', reason: other }];
     expect((await scanCsv(table)).skipped).toEqual(skipped);
-    expect((await inspectManifest(table, { checkDecode: false }))[0]!.skipped).toEqual(skipped);
+    const [part] = await inspectManifest(table, { checkDecode: false });
+    expect(part!.skipped).toEqual(skipped);
+    // graft inspect says what to run for the web addresses (s3:// is not one graft download fetches).
+    expect(part!.urlCount).toBe(1);
+    expect((await inspectDataset(table, { checkDecode: false })).warnings).toContain(`1 listed images are URLs: fetch them with graft download ${table} --out <folder>, then inspect or train on <folder>/manifest.csv`);
     await writeFile(table, 'path,label\nhttps://example.com/c.jpg,ants\nhttps://example.com/d.jpg,bees\n');
     await expectDatasetError(scanCsv(table), /2 listed images are URLs, such as https:\/\/example\.com\/c\.jpg\)$/, new RegExp(`^fetch them first: graft download ${table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --out <folder>, then train on <folder>/manifest\.csv$`));
   });
