@@ -29,7 +29,7 @@ const MAX_CONFUSED_PAIRS = 10;
  * // Balanced accuracy  0.7500  (mean recall over classes)
  * // Macro F1           0.6667
  * // Log-loss           0.6905
- * // Calibration error  0.4000  (ECE over 10 bins; mean confidence 0.8000 against accuracy 0.6667)
+ * // Calibration error  0.4000  (ECE over 10 bins, within chance: a calibrated model reaches 0.6000 here 1 time in 20; mean confidence 0.8000 against accuracy 0.6667)
  * //
  * // class  precision  recall      f1  support
  * // ants      0.5000  1.0000  0.6667        1
@@ -47,7 +47,11 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   summary.push(['Macro F1', fixed(report.macroF1)]);
   if (report.logLoss !== undefined) summary.push(['Log-loss', fixed(report.logLoss)]);
   const cal = report.calibration;
-  if (cal) summary.push(['Calibration error', `${fixed(cal.ece)}  (ECE over 10 bins; mean confidence ${fixed(cal.confidence)} against accuracy ${fixed(report.accuracy)})`]);
+  if (cal) {
+    // A small test set cannot show a small miscalibration: said against what a calibrated model reaches on these images.
+    const chance = cal.ece > cal.eceByChance ? `beyond chance: a calibrated model stays under ${fixed(cal.eceByChance)} here 19 times in 20` : `within chance: a calibrated model reaches ${fixed(cal.eceByChance)} here 1 time in 20`;
+    summary.push(['Calibration error', `${fixed(cal.ece)}  (ECE over 10 bins, ${chance}; mean confidence ${fixed(cal.confidence)} against accuracy ${fixed(report.accuracy)})`]);
+  }
   const nameWidth = Math.max(...summary.map(([name]) => name.length));
   lines.push(...summary.map(([name, value]) => `${name.padEnd(nameWidth)}  ${value}`));
 

@@ -266,9 +266,17 @@ function calibrationSection(e: ReportEvaluation): string {
   const direction = c.confidence > e.accuracy + 0.005 ? 'overconfident' : c.confidence < e.accuracy - 0.005 ? 'underconfident' : 'as sure as it is right';
   return `<section aria-labelledby="cal-h"><h2 id="cal-h">Calibration</h2>
 <p class="note">${escapeHtml(
-    `Where the accuracy line lies under the confidence line, the model is surer than it is right (overconfident); over it, less sure. Calibration error (ECE, the gap weighted by each bin's images): ${percent(c.ece)}. Mean confidence ${percent(c.confidence)} against accuracy ${percent(e.accuracy)}: ${direction}. Log-loss ${e.logLoss.toFixed(3)}. A bin of few images says little.`,
+    `Where the accuracy line lies under the confidence line, the model is surer than it is right (overconfident); over it, less sure. Calibration error (ECE, the gap weighted by each bin's images): ${percent(c.ece)}${chanceOf(c)}. Mean confidence ${percent(c.confidence)} against accuracy ${percent(e.accuracy)}: ${direction}. Log-loss ${e.logLoss.toFixed(3)}. A bin of few images says little.`,
   )}</p>
 <div class="charts">${reliability}${images}</div></section>`;
+}
+
+/** Whether the calibration error is more than a calibrated model shows on this many images (absent in reports of older evaluations). */
+function chanceOf(c: { readonly ece: number; readonly eceByChance?: number }): string {
+  if (c.eceByChance === undefined) return '';
+  return c.ece > c.eceByChance
+    ? `, beyond chance (a calibrated model stays under ${percent(c.eceByChance)} on these images 19 times in 20)`
+    : `, within chance (a calibrated model reaches ${percent(c.eceByChance)} on these images 1 time in 20)`;
 }
 
 function perClassSection(e: ReportEvaluation): string {

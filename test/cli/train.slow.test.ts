@@ -36,7 +36,7 @@ interface EvalJson {
   balancedAccuracy: number;
   mostConfused: { true: string; predicted: string; count: number }[];
   logLoss: number;
-  calibration: { ece: number; confidence: number; bins: { from: number; to: number; count: number; confidence: number; accuracy: number }[] };
+  calibration: { ece: number; eceByChance: number; confidence: number; bins: { from: number; to: number; count: number; confidence: number; accuracy: number }[] };
 }
 type PredictJson = { file: string; predictions: { label: string; probability: number }[] }[];
 
@@ -138,6 +138,9 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(report.calibration.bins.reduce((sum, b) => sum + b.count, 0)).toBe(153);
     expect(report.calibration.bins[0]!.from).toBeGreaterThanOrEqual(0.5); // two classes: the top one is at least 0.5
     expect(report.calibration.ece).toBeLessThan(0.1);
+    // What a calibrated model reaches by chance on 153 images at these confidences: a few points, not zero.
+    expect(report.calibration.eceByChance).toBeGreaterThan(0.01);
+    expect(report.calibration.eceByChance).toBeLessThan(0.1);
     for (const m of report.misclassified) {
       expect(m.true).not.toBe(m.predicted);
       expect(existsSync(m.file)).toBe(true);

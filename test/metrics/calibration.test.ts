@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { binOf, calibration, isProbabilityMatrix, logLoss } from '../../src/metrics/calibration.js';
 import { evaluatePredictions } from '../../src/metrics/classification.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const f32 = (...rows: number[][]): Float32Array => new Float32Array(rows.flat());
 
@@ -114,5 +115,53 @@ describe('evaluatePredictions: log-loss and calibration only for probabilities',
     expect(logits.accuracy).toBe(1);
     expect(logits).not.toHaveProperty('logLoss');
     expect(logits).not.toHaveProperty('calibration');
+  });
+});
+
+describe('calibration: the error a calibrated model shows by chance', () => {
+  /** n two-class predictions at confidences spread over [0.5, 1), each right with the probability it gives. */
+  const calibratedDraw = (random: () => number, n: number): { trueIndex: number[]; probabilities: Float32Array } => {
+    const probabilities = new Float32Array(n * 2);
+    const trueIndex: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = 0.5 + 0.5 * random();
+      probabilities.set([c, 1 - c], i * 2);
+      trueIndex.push(random() < c ? 0 : 1);
+    }
+    return { trueIndex, probabilities };
+  };
+
+  it('is exceeded by a calibrated model about 1 time in 20, is the same for the same predictions, and shrinks with more samples', () => {
+    const random = mulberry32(11);
+    let over = 0;
+    const trials = 200;
+    for (let t = 0; t < trials; t++) {
+      const { trueIndex, probabilities } = calibratedDraw(random, 150);
+      const c = calibration(trueIndex, probabilities, 2);
+      if (c.ece > c.eceByChance) over++;
+    }
+    // 5% expected; 200 trials put 1-19 exceedances within reach and leave out a bound that is not the 95th percentile.
+    expect(over / trials).toBeGreaterThan(0.005);
+    expect(over / trials).toBeLessThan(0.1);
+    const small = calibratedDraw(mulberry32(5), 150);
+    const large = calibratedDraw(mulberry32(5), 5000);
+    expect(calibration(small.trueIndex, small.probabilities, 2).eceByChance).toBe(calibration(small.trueIndex, small.probabilities, 2).eceByChance);
+    const [a, b] = [calibration(small.trueIndex, small.probabilities, 2).eceByChance, calibration(large.trueIndex, large.probabilities, 2).eceByChance];
+    expect(a).toBeGreaterThan(0.05);
+    expect(b).toBeLessThan(a / 4); // ~1/√n: √(5000/150) ≈ 5.8
+  });
+
+  it('sees a model that is too sure as beyond chance', () => {
+    // Says 0.95, right 70% of the time, on 300 samples.
+    const random = mulberry32(3);
+    const probabilities = new Float32Array(600);
+    const trueIndex: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      probabilities.set([0.95, 0.05], i * 2);
+      trueIndex.push(random() < 0.7 ? 0 : 1);
+    }
+    const c = calibration(trueIndex, probabilities, 2);
+    expect(c.ece).toBeGreaterThan(0.2);
+    expect(c.eceByChance).toBeLessThan(0.05);
   });
 });

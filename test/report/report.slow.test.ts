@@ -109,7 +109,7 @@ describe('graft report on a trained model', () => {
     // evaluation's two are the reliability diagram and the images in each confidence bin.
     expect(html.match(/<svg class="chart"/g)).toHaveLength(4);
     expect(html).toMatch(/aria-label="Reliability over \d+ values of confidence/);
-    expect(html).toMatch(/Calibration error \(ECE, the gap weighted by each bin&#39;s images\): \d+\.\d%\. Mean confidence \d+\.\d% against accuracy \d+\.\d%/);
+    expect(html).toMatch(/Calibration error \(ECE, the gap weighted by each bin&#39;s images\): \d+\.\d%, (within|beyond) chance \(a calibrated model (reaches|stays under) \d+\.\d% on these images (1 time|19 times) in 20\)\. Mean confidence \d+\.\d% against accuracy \d+\.\d%/);
     expect(html).toMatch(/<dt>Accuracy<\/dt><dd>\d+\.\d% \(95% interval \d+\.\d%-\d+\.\d%\), macro F1 /);
     expect(html).toMatch(/<dt>Probabilities<\/dt><dd>log-loss \d\.\d{3}, calibration error \d+\.\d% \(mean confidence \d+\.\d%\)<\/dd>/);
     expect(html).toContain('How the head was chosen');
