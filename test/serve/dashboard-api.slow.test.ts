@@ -138,7 +138,7 @@ describe('training dashboard API', () => {
       labelIssues: { file: string; given: string; predicted: string; thumbnail: string }[];
       labelIssuesNote?: string;
       accuracy: number; accuracyInterval: { level: number; low: number; high: number };
-      balancedAccuracy: number; mostConfused: { true: string; predicted: string; count: number }[]; calibration: { confidence: number; ece: number }; logLoss: number;
+      balancedAccuracy: number; mostConfused: { true: string; predicted: string; count: number }[]; calibration: { confidence: number; ece: number; eceByChance: number }; logLoss: number;
     };
     expect(evaluation.labels).toEqual(['circles', 'squares', 'triangles']);
     expect(evaluation).toMatchObject({ onTrainingImages: false });
@@ -156,6 +156,7 @@ describe('training dashboard API', () => {
     expect(evaluation.balancedAccuracy).toBeGreaterThan(0);
     expect(evaluation.calibration.confidence).toBeGreaterThan(1 / 3);
     expect(evaluation.calibration.ece).toBeGreaterThanOrEqual(0);
+    expect(evaluation.calibration.eceByChance).toBeGreaterThan(0);
     expect(evaluation.logLoss).toBeGreaterThan(0);
     expect(Array.isArray(evaluation.labelIssues)).toBe(true);
     for (const issue of evaluation.labelIssues) expect((await fetch(`${server.url}${issue.thumbnail}`)).status).toBe(200);

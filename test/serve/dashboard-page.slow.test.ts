@@ -159,7 +159,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       expect(await page.locator('#evaluation-summary').textContent()).toMatch(/^Accuracy [\d.]+% on \d+ validation images \(95% interval [\d.]+% to [\d.]+%\)\./);
       // Held-out images say how far the model's confidence can be taken at its word, and the planted mistake is among
       // the classes most often confused.
-      expect(await page.locator('#evaluation-summary').textContent()).toMatch(/ Mean confidence [\d.]+% \((surer than|less sure than|as sure as) it is right; calibration error [\d.]+%\)\./);
+      expect(await page.locator('#evaluation-summary').textContent()).toMatch(/ Mean confidence [\d.]+% \((surer than|less sure than|as sure as) it is right; calibration error [\d.]+%, (within|beyond) chance\)\./);
       expect(await page.locator('#most-confused').textContent()).toMatch(/^Most often confused: .*squares taken for circles \(\d+\)/);
       expect(await page.locator('#confusion tbody tr').count()).toBe(3);
       expect(await page.locator('#per-class tbody tr').count()).toBe(3);

@@ -86,8 +86,11 @@ export interface StoredEvaluation {
   readonly balancedAccuracy?: number;
   /** The pairs of classes most often confused, most first (up to 20). */
   readonly mostConfused?: readonly { readonly true: string; readonly predicted: string; readonly count: number }[];
-  /** Mean top-1 confidence and the calibration error (ECE), when the model's outputs are probabilities. */
-  readonly calibration?: { readonly confidence: number; readonly ece: number };
+  /**
+   * Mean top-1 confidence and the calibration error (ECE), when the model's outputs are probabilities, with what a
+   * calibrated model reaches by chance on these images (absent in runs stored before it was kept).
+   */
+  readonly calibration?: { readonly confidence: number; readonly ece: number; readonly eceByChance?: number };
   readonly logLoss?: number;
   /** Training images whose label the cross-validated head contradicts (absent in runs stored before it existed). */
   readonly labelIssues?: readonly StoredLabelIssue[];
@@ -391,7 +394,7 @@ async function evaluateRun(modelDir: string, dataDir: string): Promise<StoredEva
       misclassified: report.misclassified.slice(0, 200).map((m) => ({ index: m.index, file: m.file ?? '', true: m.true, predicted: m.predicted, confidence: m.confidence })),
       balancedAccuracy: report.balancedAccuracy,
       mostConfused: report.mostConfused.slice(0, 20),
-      ...(report.calibration && report.logLoss !== undefined ? { calibration: { confidence: report.calibration.confidence, ece: report.calibration.ece }, logLoss: report.logLoss } : {}),
+      ...(report.calibration && report.logLoss !== undefined ? { calibration: { confidence: report.calibration.confidence, ece: report.calibration.ece, eceByChance: report.calibration.eceByChance }, logLoss: report.logLoss } : {}),
     };
   } finally {
     await model.dispose();

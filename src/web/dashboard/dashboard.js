@@ -23,7 +23,7 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ action: 'relabelled', label: string, file: string } | { action: 'removed' }} LabelFix */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
 /** @typedef {{ file: string, true: string, predicted: string, confidence: number, thumbnail: string }} Mistake */
-/** @typedef {{ labels: string[], accuracy: number, accuracyInterval?: { level: number, low: number, high: number }, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean, balancedAccuracy?: number, mostConfused?: { true: string, predicted: string, count: number }[], calibration?: { confidence: number, ece: number }, logLoss?: number }} Evaluation */
+/** @typedef {{ labels: string[], accuracy: number, accuracyInterval?: { level: number, low: number, high: number }, count: number, onTrainingImages?: boolean, confusion: number[][], perClass: Record<string, { precision: number, recall: number, f1: number, support: number }>, misclassified: Mistake[], labelIssues?: LabelIssue[], labelIssuesNote?: string, acceptsLabelFixes?: boolean, balancedAccuracy?: number, mostConfused?: { true: string, predicted: string, count: number }[], calibration?: { confidence: number, ece: number, eceByChance?: number }, logLoss?: number }} Evaluation */
 
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -558,7 +558,7 @@ function heldOutScores(ev) {
   if (ev.onTrainingImages) return '';
   const balanced = ev.balancedAccuracy !== undefined && pct(ev.balancedAccuracy) !== pct(ev.accuracy) ? ` Balanced accuracy (the mean over classes) ${pct(ev.balancedAccuracy)}.` : '';
   const c = ev.calibration;
-  const sure = c ? ` Mean confidence ${pct(c.confidence)} (${c.confidence > ev.accuracy + 0.005 ? 'surer than it is right' : c.confidence < ev.accuracy - 0.005 ? 'less sure than it is right' : 'as sure as it is right'}; calibration error ${pct(c.ece)}).` : '';
+  const sure = c ? ` Mean confidence ${pct(c.confidence)} (${c.confidence > ev.accuracy + 0.005 ? 'surer than it is right' : c.confidence < ev.accuracy - 0.005 ? 'less sure than it is right' : 'as sure as it is right'}; calibration error ${pct(c.ece)}${c.eceByChance === undefined ? '' : c.ece > c.eceByChance ? ', beyond chance' : ', within chance'}).` : '';
   return balanced + sure;
 }
 
