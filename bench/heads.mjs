@@ -50,6 +50,7 @@ for (const name of datasets) {
         // How far the test set's probabilities can be taken at their word.
         logLoss: report.logLoss === undefined ? null : Number(report.logLoss.toFixed(4)),
         ece: report.calibration ? Number(report.calibration.ece.toFixed(4)) : null,
+        eceByChance: report.calibration ? Number(report.calibration.eceByChance.toFixed(4)) : null,
         confidence: report.calibration ? Number(report.calibration.confidence.toFixed(4)) : null,
         cv: r.selection ? Number(r.selection.chosen.accuracy.toFixed(4)) : null, head: r.head, scales: r.backbone.scales ?? null,
         fineTune: r.fineTune ? { kept: r.fineTune.kept, bestEpoch: r.fineTune.bestEpoch, holdout: r.fineTune.holdout } : undefined,
