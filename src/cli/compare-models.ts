@@ -3,6 +3,7 @@
  * them is more than the images' luck (a point on 150 test images is one or two images).
  */
 import { basename, resolve } from 'node:path';
+import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { ProportionInterval } from '../metrics/interval.js';
 import type { PairedComparison } from '../metrics/paired.js';
@@ -30,17 +31,18 @@ export interface ModelComparison {
   readonly paired: PairedComparison;
 }
 
-/** Scores both models on `dataset` (one loaded at a time), then compares them image by image. */
+/** Scores both models on `dataset`, then compares them image by image. Both are loaded first: a wrong path fails at once. */
 export async function compareModels(modelDirs: readonly [string, string], dataset: string, options: { onProgress?: ProgressListener; labelPattern?: string }): Promise<ModelComparison> {
+  const models: GraftModel[] = [];
   const evaluations = [];
-  for (const [i, dir] of modelDirs.entries()) {
-    options.onProgress?.({ type: 'info', message: `scoring model ${i + 1} of 2: ${dir}` });
-    const model = await GraftModel.load(dir);
-    try {
-      evaluations.push(await evaluateModel(model, dataset, { ...options, perImage: true }));
-    } finally {
-      await model.dispose();
+  try {
+    for (const [i, dir] of modelDirs.entries()) models.push(await naming(i, dir, () => GraftModel.load(dir)));
+    for (const [i, dir] of modelDirs.entries()) {
+      options.onProgress?.({ type: 'info', message: `scoring model ${i + 1} of 2: ${dir}` });
+      evaluations.push(await naming(i, dir, () => evaluateModel(models[i]!, dataset, { ...options, perImage: true })));
     }
+  } finally {
+    await Promise.all(models.map((m) => m.dispose()));
   }
   const [first, second] = evaluations as [(typeof evaluations)[number], (typeof evaluations)[number]];
   const scores = (model: string, e: typeof first): ComparedModel => ({
@@ -86,6 +88,16 @@ export function formatComparison(c: ModelComparison): string {
     `${b} is right where ${a} is wrong on ${p.onlySecond} image${p.onlySecond === 1 ? '' : 's'}, and the reverse on ${p.onlyFirst}; both are right on ${p.bothRight}, both wrong on ${p.bothWrong}.`,
     verdict,
   ].join('\n');
+}
+
+/** `work()`, its failure saying which of the two models it is about (where its message does not name the folder). */
+async function naming<T>(index: number, dir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof GraftError && !error.message.includes(dir)) throw new GraftError(error.code, `Model ${index + 1} (${dir}): ${error.message}`, { hint: error.hint, cause: error });
+    throw error;
+  }
 }
 
 /** Each model by its folder's name, or by the path given where the two folders share a name (`a/model`, `b/model`). */

@@ -174,6 +174,11 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(comparedText.stdout.trim().split('\n').at(-1)).toBe('They are right and wrong on the same images: nothing tells them apart here.');
     expect(comparedText.stderr).toContain(`scoring model 2 of 2: ${moved}`);
     expect((await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', moved, '--csv'], isolated)).code).toBe(2);
+    // A second model that is not there fails before the first is scored (minutes, on a large set).
+    const noSecond = await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', join(root, 'no-such-model')], isolated);
+    expect(noSecond.code).toBe(3);
+    expect(noSecond.stderr).toContain(`${join(root, 'no-such-model')} is not a Graft model directory`);
+    expect(noSecond.stderr).not.toContain('scoring model');
     const bee = join(hymenoptera, 'val/bees/10870992_eebeeb3a12.jpg');
     const pr = await runCli(['predict', moved, bee, '--top', '2', '--json'], isolated);
     expect(pr.code, pr.stderr).toBe(0);
