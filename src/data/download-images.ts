@@ -89,7 +89,7 @@ interface Target {
  *   the manifest written would replace the one read; `CANCELLED` when `signal` is raised (what was fetched is kept).
  * @example
  * const report = await downloadImages('birds.csv', 'birds');
- * await train('birds/manifest.csv', { out: 'model' });
+ * await train({ train: report.manifest, out: 'model' });
  */
 export async function downloadImages(manifest: string, outDir: string, options: DownloadImagesOptions = {}): Promise<DownloadReport> {
   const started = performance.now();
