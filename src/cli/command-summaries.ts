@@ -8,7 +8,7 @@ export const COMMAND_SUMMARIES = {
   train: ['train [options] [train-dir]', 'train a classifier on a folder of labelled images (one sub-folder per class, or a CSV path,label)'],
   embed: ['embed [options] <data>', 'compute backbone features for a dataset: into the feature cache, or with --store into shard files (one per --shard) for a cluster'],
   features: ['features', 'feature stores written by graft embed --store: status, and Parquet export/import'],
-  eval: ['eval [options] <model-dir> <dir>', 'score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, classes most confused, calibration, mistakes'],
+  eval: ['eval [options] <model-dir> <dir>', 'score a trained model directory on labelled images: accuracy with its interval, per-class scores, confusion matrix, classes most confused, calibration, mistakes; --compare tells two models apart'],
   predict: ['predict [options] <model-dir> <image...>', 'classify images with a trained model directory'],
   inspect: ['inspect [options] <dir>', 'summarise a dataset before training: classes, counts, and every file that cannot be used, with the reason'],
   download: [

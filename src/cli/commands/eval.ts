@@ -12,7 +12,7 @@ import { renderProgress } from '../render-progress.js';
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('score a trained model directory on labelled images: accuracy, per-class scores, confusion matrix, classes most confused, calibration, mistakes')
+    .description('score a trained model directory on labelled images: accuracy with its interval, per-class scores, confusion matrix, classes most confused, calibration, mistakes; --compare tells two models apart')
     .argument('<model-dir>', 'a directory written by graft train')
     .argument('<dir>', 'labelled images: class sub-folders (or a split set: scored on its test/, else val/ or valid/) or a CSV')
     .option('--label-pattern <regex>', LABEL_PATTERN_HELP)
