@@ -7,8 +7,9 @@ import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { ProportionInterval } from '../metrics/interval.js';
 import type { PairedComparison } from '../metrics/paired.js';
-import { compareEvaluations, evaluateModel } from '../model/evaluate-model.js';
+import { compareEvaluations, evaluateModel, type ScoredImage } from '../model/evaluate-model.js';
 import { GraftModel } from '../model/graft-model.js';
+import { printable } from './output.js';
 
 /** One model's scores in a comparison. */
 export interface ComparedModel {
@@ -29,6 +30,17 @@ export interface ModelComparison {
   readonly models: readonly [ComparedModel, ComparedModel];
   /** Image by image, over the images both models could read. */
   readonly paired: PairedComparison;
+  /** The images only one of them got right, in the dataset's order: where to look to see what one does better. */
+  readonly disagreements: readonly Disagreement[];
+}
+
+/** An image one model got right and the other wrong. */
+export interface Disagreement {
+  readonly file: string;
+  /** The class the dataset gives it. */
+  readonly label: string;
+  /** Each model's class for it, in the order the models were given. */
+  readonly predicted: readonly [string, string];
 }
 
 /** Scores both models on `dataset`, then compares them image by image. Both are loaded first: a wrong path fails at once. */
@@ -58,7 +70,18 @@ export async function compareModels(modelDirs: readonly [string, string], datase
     ...(first.part ? { part: first.part } : {}),
     models: [scores(modelDirs[0], first), scores(modelDirs[1], second)],
     paired: compareEvaluations(first, second),
+    disagreements: disagreementsOf(first.images ?? [], second.images ?? []),
   };
+}
+
+/** The images both scored where exactly one is right. */
+function disagreementsOf(first: readonly ScoredImage[], second: readonly ScoredImage[]): Disagreement[] {
+  const other = new Map(second.map((i) => [i.file, i.predicted]));
+  return first.flatMap((image) => {
+    const theirs = other.get(image.file);
+    if (image.predicted === undefined || theirs === undefined || (image.predicted === image.label) === (theirs === image.label)) return [];
+    return [{ file: image.file, label: image.label, predicted: [image.predicted, theirs] as const }];
+  });
 }
 
 /** The comparison as text: a row per model, then the images they disagree on and what the test makes of them. */
@@ -80,6 +103,13 @@ export function formatComparison(c: ModelComparison): string {
       : p.pValue < 0.05
         ? `McNemar's exact test: p = ${formatP(p.pValue)}. ${p.onlyFirst > p.onlySecond ? a : b} is better on images like these; chance alone would rarely split the disagreements so unevenly.`
         : `McNemar's exact test: p = ${formatP(p.pValue)}. The difference may be chance (p ≥ 0.05): more test images would tell.`;
+  // The images each gets right alone, a few of each: what to open to see the difference (--json lists them all).
+  const onlyRight = (model: 0 | 1): string[] => {
+    const right = c.disagreements.filter((d) => d.predicted[model] === d.label);
+    const shown = right.slice(0, MAX_DISAGREEMENT_LINES).map((d) => `  ${printable(d.file)}: ${printable(d.label)}, ${names[1 - model]} said ${printable(d.predicted[1 - model]!)}`);
+    if (right.length > shown.length) shown.push(`  ... and ${right.length - shown.length} more (--json lists them all)`);
+    return shown.length ? [`Right only by ${names[model]}:`, ...shown] : [];
+  };
   return [
     `${c.dataset}${c.part ? ` (its ${c.part} rows)` : ''}: ${p.count} images scored by both`,
     header,
@@ -87,8 +117,13 @@ export function formatComparison(c: ModelComparison): string {
     '',
     `${b} is right where ${a} is wrong on ${p.onlySecond} image${p.onlySecond === 1 ? '' : 's'}, and the reverse on ${p.onlyFirst}; both are right on ${p.bothRight}, both wrong on ${p.bothWrong}.`,
     verdict,
+    ...onlyRight(0),
+    ...onlyRight(1),
   ].join('\n');
 }
+
+/** Images listed under each "Right only by" heading of the text; `--json` holds them all. */
+const MAX_DISAGREEMENT_LINES = 10;
 
 /** `work()`, its failure saying which of the two models it is about (where its message does not name the folder). */
 async function naming<T>(index: number, dir: string, work: () => Promise<T>): Promise<T> {

@@ -158,7 +158,7 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     // Against the MLP head trained beside it, on the same images: the disagreements counted image by image.
     const compared = await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', join(root, 'model2'), '--json'], isolated);
     expect(compared.code, compared.stderr).toBe(0);
-    const c = parseJsonOutput<{ models: { model: string; accuracy: number; accuracyInterval: { low: number; high: number } }[]; paired: { count: number; bothRight: number; onlyFirst: number; onlySecond: number; bothWrong: number; pValue: number } }>(compared);
+    const c = parseJsonOutput<{ models: { model: string; accuracy: number; accuracyInterval: { low: number; high: number } }[]; paired: { count: number; bothRight: number; onlyFirst: number; onlySecond: number; bothWrong: number; pValue: number }; disagreements: { file: string; label: string; predicted: [string, string] }[] }>(compared);
     expect(c.models.map((m) => m.model)).toEqual([moved, join(root, 'model2')]);
     expect(c.models[0]!.accuracy).toBe(report.accuracy);
     expect(c.paired.count).toBe(153);
@@ -167,11 +167,17 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(c.paired.bothRight + c.paired.onlyFirst + c.paired.onlySecond + c.paired.bothWrong).toBe(153);
     expect(c.paired.pValue).toBeGreaterThan(0);
     expect(c.paired.pValue).toBeLessThanOrEqual(1);
+    // The images behind the counts: each right by exactly one of the two, the first's wrong ones among its mistakes.
+    expect(c.disagreements).toHaveLength(c.paired.onlyFirst + c.paired.onlySecond);
+    for (const d of c.disagreements) expect((d.predicted[0] === d.label) !== (d.predicted[1] === d.label)).toBe(true);
+    const firstWrong = new Set(report.misclassified.map((m) => m.file));
+    expect(c.disagreements.filter((d) => d.predicted[0] !== d.label).every((d) => firstWrong.has(d.file))).toBe(true);
     const comparedText = await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', moved], isolated);
     expect(comparedText.code, comparedText.stderr).toBe(0);
     // The same model twice: the two folders' names are alike, so each is named by its path; nothing tells them apart.
     expect(comparedText.stdout).toContain(`${moved}  ${report.accuracy.toFixed(4)}`);
     expect(comparedText.stdout.trim().split('\n').at(-1)).toBe('They are right and wrong on the same images: nothing tells them apart here.');
+    expect(comparedText.stdout).not.toContain('Right only by');
     expect(comparedText.stderr).toContain(`scoring model 2 of 2: ${moved}`);
     expect((await runCli(['eval', moved, join(hymenoptera, 'val'), '--compare', moved, '--csv'], isolated)).code).toBe(2);
     // A second model that is not there fails before the first is scored (minutes, on a large set).
