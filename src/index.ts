@@ -18,7 +18,7 @@ export { train, type TrainOptions, type TrainResult } from './recipes/train.js';
 export { trainFromFeatures, type TrainFromFeaturesOptions } from './recipes/train-from-features.js';
 export { DEFAULT_FINE_TUNE, type FineTuneConfig } from './learn/fine-tune-config.js';
 export { GraftModel, type FilePrediction, type LabelProbability } from './model/graft-model.js';
-export { compareEvaluations, evaluateModel, type EvaluateOptions, type ModelEvaluation, type ScoredImage } from './model/evaluate-model.js';
+export { compareEvaluations, evaluateModel, type Disagreement, type EvaluateOptions, type EvaluationComparison, type ModelEvaluation, type ScoredImage } from './model/evaluate-model.js';
 export { convertModel, type ConversionReport, type ConvertOptions, type ConvertTarget } from './convert/convert-model.js';
 export { GraftError, type GraftErrorCode } from './core/errors.js';
 export type { EpochLogs, ProgressEvent, ProgressListener, TrainPhase, WarningCode } from './core/progress.js';

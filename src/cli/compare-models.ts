@@ -6,8 +6,7 @@ import { basename, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { ProportionInterval } from '../metrics/interval.js';
-import type { PairedComparison } from '../metrics/paired.js';
-import { compareEvaluations, evaluateModel, type ScoredImage } from '../model/evaluate-model.js';
+import { compareEvaluations, evaluateModel, type EvaluationComparison } from '../model/evaluate-model.js';
 import { GraftModel } from '../model/graft-model.js';
 import { printable } from './output.js';
 
@@ -22,25 +21,12 @@ export interface ComparedModel {
   readonly logLoss?: number;
 }
 
-/** What `graft eval --compare` prints (`--json`: as is). */
-export interface ModelComparison {
+/** What `graft eval --compare` prints (`--json`: as is): both models' scores, then the image-by-image comparison. */
+export interface ModelComparison extends EvaluationComparison {
   /** The folder or manifest scored, and which part of a split manifest. */
   readonly dataset: string;
   readonly part?: string;
   readonly models: readonly [ComparedModel, ComparedModel];
-  /** Image by image, over the images both models could read. */
-  readonly paired: PairedComparison;
-  /** The images only one of them got right, in the dataset's order: where to look to see what one does better. */
-  readonly disagreements: readonly Disagreement[];
-}
-
-/** An image one model got right and the other wrong. */
-export interface Disagreement {
-  readonly file: string;
-  /** The class the dataset gives it. */
-  readonly label: string;
-  /** Each model's class for it, in the order the models were given. */
-  readonly predicted: readonly [string, string];
 }
 
 /** Scores both models on `dataset`, then compares them image by image. Both are loaded first: a wrong path fails at once. */
@@ -69,19 +55,8 @@ export async function compareModels(modelDirs: readonly [string, string], datase
     dataset: first.dataset,
     ...(first.part ? { part: first.part } : {}),
     models: [scores(modelDirs[0], first), scores(modelDirs[1], second)],
-    paired: compareEvaluations(first, second),
-    disagreements: disagreementsOf(first.images ?? [], second.images ?? []),
+    ...compareEvaluations(first, second),
   };
-}
-
-/** The images both scored where exactly one is right. */
-function disagreementsOf(first: readonly ScoredImage[], second: readonly ScoredImage[]): Disagreement[] {
-  const other = new Map(second.map((i) => [i.file, i.predicted]));
-  return first.flatMap((image) => {
-    const theirs = other.get(image.file);
-    if (image.predicted === undefined || theirs === undefined || (image.predicted === image.label) === (theirs === image.label)) return [];
-    return [{ file: image.file, label: image.label, predicted: [image.predicted, theirs] as const }];
-  });
 }
 
 /** The comparison as text: a row per model, then the images they disagree on and what the test makes of them. */

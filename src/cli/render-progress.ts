@@ -53,6 +53,12 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
     if (!bar) startBar(total, unit, done);
     bar!.update(done, { rate });
   };
+  /** The same count piped: a line every 5 s, and the last one. */
+  const countLine = (done: number, total: number, text: string): void => {
+    if (done !== total && Date.now() - lastLineAt <= 5000) return;
+    lastLineAt = Date.now();
+    line(text);
+  };
 
   const listener = (event: ProgressEvent): void => {
     if (quiet && event.type !== 'skip' && event.type !== 'duplicates' && event.type !== 'warning') return;
@@ -84,22 +90,18 @@ export function renderProgress(options: RenderOptions = {}): ProgressListener & 
       case 'skip':
         line(`skipped ${printable(event.file)}: ${event.reason}`);
         return;
-      case 'check':
-        if (isTTY) {
-          countOnBar(event.done, event.total, 'files checked', `${event.filesPerSec.toFixed(0)} files/s`);
-        } else if (event.done === event.total || Date.now() - lastLineAt > 5000) {
-          lastLineAt = Date.now();
-          line(`  checked ${event.done}/${event.total} files (${event.filesPerSec.toFixed(0)} files/s)`);
-        }
+      case 'check': {
+        const rate = `${event.filesPerSec.toFixed(0)} files/s`;
+        if (isTTY) countOnBar(event.done, event.total, 'files checked', rate);
+        else countLine(event.done, event.total, `  checked ${event.done}/${event.total} files (${rate})`);
         return;
-      case 'fetch':
-        if (isTTY) {
-          countOnBar(event.done, event.total, 'images fetched', `${event.imagesPerSec.toFixed(1)} img/s${event.failed ? `, ${event.failed} failed` : ''}`);
-        } else if (event.done === event.total || Date.now() - lastLineAt > 5000) {
-          lastLineAt = Date.now();
-          line(`  fetched ${event.done}/${event.total} images (${event.imagesPerSec.toFixed(1)} img/s${event.failed ? `, ${event.failed} failed` : ''})`);
-        }
+      }
+      case 'fetch': {
+        const rate = `${event.imagesPerSec.toFixed(1)} img/s${event.failed ? `, ${event.failed} failed` : ''}`;
+        if (isTTY) countOnBar(event.done, event.total, 'images fetched', rate);
+        else countLine(event.done, event.total, `  fetched ${event.done}/${event.total} images (${rate})`);
         return;
+      }
       case 'duplicates': {
         const [first, ...rest] = describeDuplicates(event.groups);
         line(`warning: ${first}${rest.length ? `;\n  ${rest.join(';\n  ')}` : ''}`);

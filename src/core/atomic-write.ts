@@ -7,9 +7,13 @@ import { diskFullCause } from './disk-full.js';
 import { isProcessRunning } from './process-alive.js';
 import { beginSwap, forgetWorkingPath, workingPathFor, type WorkingKind } from './unfinished-writes.js';
 
-/** Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await removeOrphanedSiblings(path);
+/**
+ * Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. First it removes
+ * what a killed writer left beside `path`, unless `removeLeftovers` is false: a caller writing thousands of files into
+ * one folder sweeps it once instead of reading it at every write.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { readonly removeLeftovers?: boolean } = {}): Promise<void> {
+  if (options.removeLeftovers ?? true) await removeOrphanedSiblings(path);
   const tmp = workingPathFor(path, 'tmp');
   try {
     await writeFile(tmp, data);

@@ -3,7 +3,7 @@
  * beside them, which `graft train` reads (fastai's `download_images`, for the CSV a labelling tool or a scrape leaves).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { csvText } from '../core/csv-text.js';
@@ -12,7 +12,6 @@ import { GraftError } from '../core/errors.js';
 import { isWithin } from '../core/is-within.js';
 import { isProcessRunning } from '../core/process-alive.js';
 import type { ProgressListener } from '../core/progress.js';
-import { beginSwap, forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import { IMAGE_EXTENSIONS } from './dataset.js';
 import { fetchImageBytes, isImageUrl } from './fetch-image.js';
 import { isUrl, streamManifestFiles, type ManifestFile } from './manifest-files.js';
@@ -132,7 +131,7 @@ export async function downloadImages(manifest: string, outDir: string, options: 
   for (const row of rows) {
     const target = targetOf.get(row);
     if (target === undefined ? isUrl(row.file) : target.file === undefined) {
-      failed.push({ line: row.line, url: row.file, label: row.label, reason: target?.reason ?? unsupportedScheme(row.file) });
+      failed.push({ line: row.line, url: row.file, label: row.label, reason: target ? (target.reason ?? 'not fetched') : unsupportedScheme(row.file) });
       continue;
     }
     const file = target?.file ?? row.file;
@@ -169,7 +168,8 @@ async function prepareFolder(out: string): Promise<void> {
 
 /** A write that failed, naming the file: a full disk stays one (its cause keeps the code); anything else says what to check. */
 function cannotWrite(path: string, error: unknown): Error {
-  const message = `Cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`;
+  const said = error instanceof Error ? error.message : String(error);
+  const message = said.includes(path) ? said : `Cannot write ${path}: ${said}`;
   if (diskFullCause(error)) return new Error(message, { cause: error });
   return new GraftError('INVALID_CONFIG', message, { hint: 'download into a folder you can write to (--out)', cause: error });
 }
@@ -187,13 +187,18 @@ export function folderName(label: string): string {
 /** Marks the targets an earlier run fetched (a file `<stem>.<image extension>`), removing what a killed run left half written; returns how many. */
 async function findPresent(targets: Target[]): Promise<number> {
   const byFolder = new Map<string, Target[]>();
-  for (const t of targets) byFolder.set(t.folder, [...(byFolder.get(t.folder) ?? []), t]);
+  for (const t of targets) {
+    const inFolder = byFolder.get(t.folder);
+    if (inFolder) inFolder.push(t);
+    else byFolder.set(t.folder, [t]);
+  }
   let present = 0;
   for (const [folder, inFolder] of byFolder) {
     const entries = await readdir(folder).catch(() => [] as string[]);
     const files = new Map<string, string>();
     for (const entry of entries) {
-      const left = /^[0-9a-f]{16}\.tmp-(\d+)-[0-9a-f]{8}$/.exec(entry);
+      // writeFileAtomic's working name: `<stem>.<ext>.tmp-<pid>-<8 hex>`.
+      const left = /^[0-9a-f]{16}\.\w+\.tmp-(\d+)-[0-9a-f]{8}$/.exec(entry);
       if (left && !isProcessRunning(Number(left[1]))) await rm(join(folder, entry), { force: true });
       const dot = entry.indexOf('.');
       if (dot === 16 && IMAGE_EXTENSIONS.includes(entry.slice(dot).toLowerCase())) files.set(entry.slice(0, dot), entry);
@@ -235,7 +240,7 @@ async function fetchAll(targets: readonly Target[], options: DownloadImagesOptio
   await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
 }
 
-/** Fetches one image into its folder: written under a working name, renamed into place once whole. */
+/** Fetches one image into its folder, written whole or not at all. */
 async function fetchOne(target: Target, options: DownloadImagesOptions): Promise<void> {
   const bytes = await fetchImageBytes(target.url, {
     maxBytes: options.maxBytes,
@@ -258,21 +263,10 @@ async function fetchOne(target: Target, options: DownloadImagesOptions): Promise
     throw cannotWrite(target.folder, error);
   });
   const file = join(target.folder, target.stem + EXTENSION_BY_FORMAT[format]);
-  const working = workingPathFor(join(target.folder, target.stem), 'tmp');
-  try {
-    await writeFile(working, bytes);
-    const endSwap = beginSwap(working);
-    try {
-      await rename(working, file);
-    } finally {
-      endSwap();
-    }
-  } catch (error) {
-    await rm(working, { force: true });
+  // The folder's leftovers were swept once, before the first fetch (findPresent).
+  await writeFileAtomic(file, bytes, { removeLeftovers: false }).catch((error: unknown) => {
     throw cannotWrite(file, error);
-  } finally {
-    forgetWorkingPath(working);
-  }
+  });
   target.file = file;
 }
 
@@ -285,8 +279,9 @@ function describeBytes(bytes: Uint8Array): string {
   return `the server sent ${bytes.byteLength} bytes of something else`;
 }
 
+/** Why a URL of another scheme (`s3://`, `gs://`) is not fetched. */
 function unsupportedScheme(url: string): string {
-  return isImageUrl(url) ? 'not fetched' : `only http(s) URLs are fetched; copy ${url.slice(0, url.indexOf(':'))}:// files with that service's own tool and list their paths`;
+  return `only http(s) URLs are fetched; copy ${url.slice(0, url.indexOf(':'))}:// files with that service's own tool and list their paths`;
 }
 
 /** The manifest written: a split column only when the manifest read had one. */

@@ -1,6 +1,6 @@
 /**
  * Images read from the web: one for `graft predict <url>`, many for `graft download` (a manifest's URLs). Bounded in
- * size and time, retried where a failure may pass, and told apart from a web page sent in an image's place.
+ * size and time, and retried where a failure may pass.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { retryAfterMs, retryNotice, TRANSIENT_STATUSES } from '../core/http-retry.js';
@@ -87,8 +87,8 @@ async function fetchOnce(url: string, maxBytes: number, signal: AbortSignal, hea
   }
 }
 
-export /** A stream's bytes, or undefined once they pass `maxBytes` (the rest is not read). */
-async function readLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
+/** A stream's bytes, or undefined once they pass `maxBytes` (the rest is not read). */
+export async function readLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];

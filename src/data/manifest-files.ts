@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasImageExtension, IMAGE_EXTENSIONS } from './dataset.js';
+import { isImageUrl } from './fetch-image.js';
 import { streamManifest, type ManifestEntry } from './manifest.js';
 import { isClutter } from './scan-folder.js';
 
@@ -56,7 +57,7 @@ export function isUrl(path: string): boolean {
 /** Why a manifest's file is not an image file to read (not found, a folder, a URL), or undefined. */
 export async function whyNotAFile(file: string): Promise<string | undefined> {
   if (isUrl(file)) {
-    return /^https?:/i.test(file)
+    return isImageUrl(file)
       ? "a URL: fetch a manifest's images with graft download <manifest> --out <folder>, then train on the manifest it writes"
       : "a URL: a manifest's images are read from disk; copy them with that service's own tool and list their paths";
   }

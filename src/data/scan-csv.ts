@@ -56,10 +56,10 @@ export async function scanCsv(csvPath: string, options: { readonly isLenient?: b
         hint: 'mark the rows to use as such in the split column, or drop the column to use every row',
       });
     }
-    const first = skipped[0] ? `, such as ${skipped[0].file}: ${skipped[0].reason}` : '';
     // A list of web addresses (a labelling tool's export): the next step is a command, said with this manifest's path.
     const urls = skipped.length > 0 && skipped.every((s) => isImageUrl(s.file));
-    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed ${urls ? 'images are URLs' : 'files cannot be read'}${urls ? `, such as ${skipped[0]!.file}` : first})`, {
+    const what = urls ? `images are URLs, such as ${skipped[0]!.file}` : `files cannot be read${skipped[0] ? `, such as ${skipped[0].file}: ${skipped[0].reason}` : ''}`;
+    throw new GraftError('INVALID_DATASET', `No usable ${part ? `${part} ` : ''}rows in ${root} (${skipped.length} listed ${what})`, {
       hint: urls
         ? `fetch them first: graft download ${root} --out <folder>, then train on <folder>/manifest.csv`
         : "write one line per image: path,label. Paths are read relative to the manifest's folder, or to the one sub-folder of it (train_images/, say) that holds the first row's image; a name without an extension is looked up with .jpg, .png and the other image extensions",

@@ -111,20 +111,44 @@ export async function evaluateItems(
   return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name, ...(images ? { images } : {}) };
 }
 
+/** An image one model got right and the other wrong. */
+export interface Disagreement {
+  readonly file: string;
+  /** The class the dataset gives it. */
+  readonly label: string;
+  /** Each model's class for it, in the order the evaluations were given. */
+  readonly predicted: readonly [string, string];
+}
+
+/** {@link compareEvaluations}' answer. */
+export interface EvaluationComparison {
+  /** The four counts and McNemar's exact p, over the images both models could read. */
+  readonly paired: PairedComparison;
+  /** The images only one of them got right, in the first evaluation's order: where to look to see what one does better. */
+  readonly disagreements: readonly Disagreement[];
+}
+
 /**
  * Two evaluations of the same images (`perImage`, by two models) set side by side, image by image: how often each
- * model was right where the other was wrong, and McNemar's exact p-value. An image either could not read is left out.
+ * model was right where the other was wrong, McNemar's exact p-value, and those images. An image either could not
+ * read is left out.
  *
  * @throws RangeError when either evaluation lacks `images` or they share no scored image.
  */
-export function compareEvaluations(first: ModelEvaluation, second: ModelEvaluation): PairedComparison {
+export function compareEvaluations(first: ModelEvaluation, second: ModelEvaluation): EvaluationComparison {
   if (!first.images || !second.images) throw new RangeError('compareEvaluations: evaluate both models with perImage: true');
-  const secondRight = new Map(second.images.filter((i) => i.predicted !== undefined).map((i) => [i.file, i.predicted === i.label]));
-  const pairs = first.images.filter((i) => i.predicted !== undefined && secondRight.has(i.file));
-  return comparePaired(
-    pairs.map((i) => i.predicted === i.label),
-    pairs.map((i) => secondRight.get(i.file)!),
-  );
+  const theirs = new Map(second.images.flatMap((i) => (i.predicted === undefined ? [] : [[i.file, i.predicted] as const])));
+  const pairs = first.images.flatMap((i) => {
+    const other = theirs.get(i.file);
+    return i.predicted === undefined || other === undefined ? [] : [{ file: i.file, label: i.label, predicted: [i.predicted, other] as const }];
+  });
+  return {
+    paired: comparePaired(
+      pairs.map((p) => p.predicted[0] === p.label),
+      pairs.map((p) => p.predicted[1] === p.label),
+    ),
+    disagreements: pairs.filter((p) => (p.predicted[0] === p.label) !== (p.predicted[1] === p.label)),
+  };
 }
 
 /** Every item's prediction in the items' order, from the run's [items, K] probabilities (NaN rows: unreadable). */

@@ -129,7 +129,7 @@ describe('downloadImages: a manifest of URLs fetched into a folder, with a manif
     // A killed run's half-written file (pid 2^22 + 1 runs nowhere) and one image lost since.
     const ants = join(out, 'ants');
     const [lost] = (await readdir(ants)).sort();
-    await writeFile(join(ants, '0123456789abcdef.tmp-4194305-00000000'), 'half');
+    await writeFile(join(ants, '0123456789abcdef.jpg.tmp-4194305-00000000'), 'half');
     const { rm } = await import('node:fs/promises');
     await rm(join(ants, lost!));
     requests.length = 0;
