@@ -12,14 +12,15 @@ export interface LogFlags {
 }
 
 /** Adds --log and --log-probes; `probes` names the paths left out unless --log-probes (/healthz, and /readyz for serve). */
-export function addLogOptions(command: Command, probes: string): Command {
+export function addLogOptions(command: Command, probes: readonly string[]): Command {
+  const paths = probes.join(' and ');
   return command
     .addOption(
-      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: a failure to start, reloads, warnings, shutdown, what tfjs and Node print) or off. ${probes} not logged`)
+      new Option('--log <format>', `access log on stderr, a line per request (time, method, path, status, ms, request id, model, images): text, json (an object per line, and so are the server's other notes: a failure to start, reloads, warnings, shutdown, what tfjs and Node print) or off. ${paths} ${probes.length > 1 ? 'are' : 'is'} not logged`)
         .choices([...ACCESS_LOG_FORMATS])
         .default('text'),
     )
-    .option('--log-probes', `also log ${probes} (Kubernetes probes them every few seconds)`, false);
+    .option('--log-probes', `also log ${paths} (Kubernetes probes ${probes.length > 1 ? 'them' : 'it'} every few seconds)`, false);
 }
 
 /**

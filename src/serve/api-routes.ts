@@ -59,20 +59,21 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     modelSummary(request.params.name, ctx.registry.describe(request.params.name).version),
   );
 
-  // A browser address bar or a mistyped client GETs the predict route: say to POST, rather than "no such file".
-  app.get('/v1/models/:name/predict', async (_request, reply) => {
+  // A browser address bar or a mistyped client GETs the predict route: say to POST, rather than "no such file". (Other
+  // methods get createApp's 405.)
+  app.get('/v1/models/:name/predict', { config: { onlyRefusesMethod: true } }, async (_request, reply) => {
     void reply.header('allow', 'POST');
     throw new ServeError('METHOD_NOT_ALLOWED', 'Predictions are made with POST: send the image in the body.', {
       hint: 'POST multipart with a file field "image", a raw image body, or JSON { "image": "<base64>" }',
     });
   });
 
-  app.post<{ Params: { name: string }; Querystring: { top_k?: string } }>(
+  app.post<{ Params: { name: string }; Querystring: { top_k?: unknown } }>(
     '/v1/models/:name/predict',
     {
       schema: predictSchema,
       preParsing: async (request, _reply, payload) => {
-        await refuseOversizeBody(request.headers, payload, ctx.maxUploadBytes);
+        await refuseOversizeBody(request.headers, payload, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
         return payload;
       },
       // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming

@@ -85,7 +85,7 @@ export const modelName = { type: 'string', minLength: 1 } as const;
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: modelName } } as const;
 
-// Digits only (Ajv would coerce "0x1" or "1e0" to 1): the bounds are checked with the body forms' (image-input.ts).
+// Digits only (Ajv would coerce "0x1" or "1e0" to 1), 1 to MAX_TOP_K: what parseTopK (image-input.ts) takes, in every form.
 export const topKQuery = { type: 'string', pattern: '^[0-9]+$', description: `labels per image, 1 to ${MAX_TOP_K}` } as const;
 
 /** The JSON form of a predict request; multipart and raw image bodies are not JSON (the handler checks this too). */
@@ -94,7 +94,8 @@ export const jsonPredictBody = {
   properties: {
     image: { type: 'string', description: 'one image in base64 (a data: URL prefix is accepted)' },
     images: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'a batch: the reply has `results`, one per image, in order' },
-    top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K },
+    // A number or a string of digits, as in the query and a multipart field (parseTopK).
+    top_k: { anyOf: [{ type: 'integer', minimum: 1, maximum: MAX_TOP_K }, { type: 'string', pattern: '^[0-9]+$' }] },
   },
 } as const;
 
@@ -116,7 +117,9 @@ export const batchPredictionReply = {
 
 export const predictSchema = {
   params: nameParams,
-  querystring: { type: 'object', properties: { top_k: topKQuery } },
+  // top_k is checked by parseTopK, whose message says what it takes (the schema's would say "must match pattern");
+  // the OpenAPI document describes it with topKQuery.
+  querystring: { type: 'object' },
   body: { anyOf: [jsonPredictBody, { not: { type: 'object' } }] },
   // Either reply: one object with both forms' fields keeps fastify's serialiser fast (an anyOf would validate each).
   response: {

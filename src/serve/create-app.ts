@@ -1,3 +1,4 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
@@ -6,6 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { registerAccessControl, type AccessOptions } from './access/access-control.js';
 import { registerBasePathRedirect, stripBasePath } from './base-path.js';
 import { accessLogEntry, noteAccess, unparsedAccessEntry, type AccessLogEntry } from './access-log.js';
+import { parseJsonBody } from './json-body.js';
 import { httpErrorFor, type ApiErrorCode, type ErrorBody, type HttpError } from './error-mapping.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -42,13 +44,17 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { metrics } = options;
   const app = Fastify({
     bodyLimit: options.bodyLimit,
-    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs, http: timeoutChecks(options.requestTimeoutMs) }),
+    // Node answers a request without Host itself, with an empty 400: the access checks answer it in Graft's format.
+    http: { requireHostHeader: false, ...(options.requestTimeoutMs === undefined ? {} : timeoutChecks(options.requestTimeoutMs)) },
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logger: false,
     ...(options.basePath === undefined ? {} : { rewriteUrl: stripBasePath(options.basePath) }),
     genReqId: (request) => requestIdFor(request.headers[REQUEST_ID_HEADER]),
     // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and
-    // say nothing. Kept, additionalProperties: false refuses it, and the message names the field.
-    ajv: { customOptions: { removeAdditional: false } },
+    // say nothing. Kept, additionalProperties: false refuses it, and the message names the field. And it coerces: a
+    // project named 5 would be "5", `"crops": 1` true; a field of the wrong type is a 400 naming it instead (paths and
+    // query strings are strings, and their schemas say so).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     schemaErrorFormatter: (errors, dataVar) =>
       new Error(
         errors
@@ -79,7 +85,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       const requestId = requestIdFor(undefined);
       if (socket.writable) {
         const body = JSON.stringify({ error: { code, message, requestId } } satisfies ErrorBody);
-        socket.write(`HTTP/1.1 ${status} ${code}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? code}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
       options.accessLog?.(unparsedAccessEntry(status, code, requestId));
       // A client that stalled is gone; one that sent too much or not HTTP may still be sending (the rest of a 70 KB
@@ -88,6 +94,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       if (status === 408) socket.destroy(error);
       else closeAfterReading(socket);
     },
+  });
+  // Node answers an Expect other than 100-continue with an empty 417 of its own.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = requestIdFor(request.headers[REQUEST_ID_HEADER]);
+    const expect = String(request.headers.expect ?? '').slice(0, 100);
+    const error = { code: 'EXPECTATION_FAILED', message: `This server does not meet "Expect: ${expect}"; the only expectation it takes is 100-continue.`, requestId } as const;
+    const body = JSON.stringify({ error } satisfies ErrorBody);
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), [REQUEST_ID_HEADER]: requestId, connection: 'close' }).end(body);
+    metrics.observeRequest('unmatched', request.method ?? 'unknown', 417, 0);
+    options.accessLog?.(unparsedAccessEntry(417, error.code, requestId));
   });
   // Counted and logged once: when the answer has been sent (onResponse, below), or when its connection closed first.
   // Fastify runs onResponse only for an answer that finished: an event stream the client left, or a request whose
@@ -112,6 +128,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // Bodies are JSON, multipart or images: text is refused as 415 rather than read and ignored, so no state-changing
   // request can come as a cross-site "simple" text/plain POST.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser reads any body under the limit: one of nested brackets held the event loop for seconds.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
   if (options.corsOrigins?.length) {
     const allowed = new Set(options.corsOrigins);
     const isCorsPath = options.isCorsPath ?? (() => true);
@@ -122,7 +147,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       },
     });
   }
-  registerAccessControl(app, { ...options.access, corsOrigins: options.corsOrigins ?? [] });
+  registerAccessControl(app, { ...options.access, ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}), ...(options.isCorsPath ? { isCorsPath: options.isCorsPath } : {}) });
   app.addHook('onResponse', async (request, reply) => observeAnswer(request, reply));
   // On close, node waits for every connection to end; a keep-alive one would idle for fastify's 72 s. Requests in
   // flight still get their answers, each followed by closing its connection, so shutdown takes as long as they do.
@@ -136,10 +161,31 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler(async (error, request, reply) =>
     sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir, requestId: request.id }), error),
   );
-  app.setNotFoundHandler(async (request, reply) =>
-    sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } }),
-  );
+  // A path that a route has, asked with another method, is 405 naming the methods it takes (as RFC 9110 asks), not 404.
+  const routes: { readonly pattern: RegExp; readonly methods: readonly string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    // A folder of files answers GET anywhere: other methods stay "no route". A route that only says 405 allows nothing.
+    if (route.url.includes('*') || route.config?.onlyRefusesMethod) return;
+    const pattern = new RegExp(`^${route.url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`);
+    routes.push({ pattern, methods: [route.method].flat() });
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))];
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '));
+      return sendError(reply, { status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED', message: `${path.slice(0, 200)} takes ${allowed.join(', ')}, not ${request.method}.` } } });
+    }
+    return sendError(reply, { status: 404, body: { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.slice(0, 200)}.` } } });
+  });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route answers only 405 (a GET of a POST route, to say so): its method is not among those a 405 names. */
+    onlyRefusesMethod?: boolean;
+  }
 }
 
 /** nginx's status for a request whose client closed the connection before the answer began. */

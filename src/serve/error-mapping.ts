@@ -38,6 +38,7 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   UNREADABLE_IMAGE: 400,
   PAYLOAD_TOO_LARGE: 413,
   IMAGE_TOO_LARGE: 413,
+  EXPECTATION_FAILED: 417,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_AN_IMAGE: 415,
   TIMEOUT: 503,
@@ -77,6 +78,20 @@ const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
  * arrive as plain Errors without a status; they are the client's fault, so 400.
  */
 const MALFORMED_MULTIPART = /^(Multipart: Boundary not found|Unexpected end of multipart data|\w+ terminated early due to unexpected end of multipart data|The needle cannot (be an empty|have a length bigger))/;
+
+/** What to do about a body past a limit, told to an HTTP client (who cannot change the server's flags). */
+const SMALLER_HINT = "send a smaller image, or ask the server's operator for a larger upload limit";
+
+/** The framework's and @fastify/multipart's own 4xx errors, which say little ("reach fields limit"), in Graft's words. */
+const FRAMEWORK_ERRORS: Readonly<Record<string, readonly [ApiErrorCode, string, string?]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'The request body is larger than this server takes.', SMALLER_HINT],
+  FST_REQ_FILE_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'An uploaded file is larger than this server takes.', SMALLER_HINT],
+  FST_PARTS_LIMIT: ['PAYLOAD_TOO_LARGE', 'The multipart body has more parts than this server takes.', 'send fewer files per request'],
+  FST_FILES_LIMIT: ['PAYLOAD_TOO_LARGE', 'The multipart body has more files than this server takes.', 'send fewer files per request'],
+  FST_FIELDS_LIMIT: ['PAYLOAD_TOO_LARGE', 'The multipart body has more text fields than this server takes.', 'send the files, and only the fields the API names'],
+  FST_PROTO_VIOLATION: ['BAD_REQUEST', 'A multipart field is named __proto__, which this server refuses (prototype pollution).'],
+  FST_MP_PREMATURE_CLOSE: ['BAD_REQUEST', 'The request ended before its multipart body did.'],
+};
 
 /** A hint that names a CLI command or flag helps a terminal user, not an HTTP client: such hints are not sent. */
 const CLI_HINT = /`graft |(^|\s)--[a-z]/;
@@ -127,8 +142,12 @@ export function httpErrorFor(error: unknown, request?: ErrorContext): HttpError 
     return reply(error.code, error.message, error.hint && !CLI_HINT.test(error.hint) ? error.hint : undefined);
   }
   if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
-    return reply('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, 'send multipart/form-data with a boundary parameter and complete parts (FormData does this)');
+    // busboy's words for a boundary past its 256 bytes speak of a "needle"; RFC 2046 allows 70 characters.
+    const what = /needle cannot have a length bigger/.test(error.message) ? 'its boundary is longer than 70 characters' : error.message.replace(/\.+$/, '');
+    return reply('BAD_REQUEST', `The multipart body is malformed: ${what}.`, 'send multipart/form-data with a boundary parameter and complete parts (FormData does this)');
   }
+  const known = FRAMEWORK_ERRORS[frameworkCode(error) ?? ''];
+  if (known) return reply(known[0], known[1], known[2]);
   const status = frameworkStatus(error);
   if (status !== undefined && status >= 400 && status < 500) {
     const message = error instanceof Error ? error.message : String(error);

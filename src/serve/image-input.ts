@@ -36,7 +36,8 @@ export interface ReadImageOptions {
 interface JsonBody {
   image?: string;
   images?: string[];
-  top_k?: number;
+  /** A whole number, or a string of digits (parseTopK). */
+  top_k?: number | string;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function readImageInputs(request: FastifyRequest, options: ReadImag
     if (encoded.length > options.maxImages) throw tooManyImages(encoded.length, options.maxImages);
     const images = encoded.map((text, i) => decodeBase64(text, isBatch ? `images[${i}]` : 'image'));
     checkTotal(images, options.maxUploadBytes);
-    return { images, isBatch, topK: json.top_k };
+    return { images, isBatch, topK: parseTopK(json.top_k) };
   }
   throw new ServeError('BAD_REQUEST', 'No image in the request.', {
     hint: 'send multipart with a file field "image", a raw body with Content-Type image/jpeg (png, webp, gif, heic, bmp), or JSON { "image": "<base64>" }',
@@ -82,6 +83,9 @@ export function checkJsonBody(body: unknown): JsonBody {
   const json = body as Record<string, unknown>;
   if (json['image'] !== undefined && typeof json['image'] !== 'string') {
     throw new ServeError('BAD_REQUEST', `"image" must be a base64 string (or a data: URL), not ${kind(json['image'])}.`);
+  }
+  if (json['image'] !== undefined && json['images'] !== undefined) {
+    throw new ServeError('BAD_REQUEST', 'The JSON body has both "image" and "images": send one image as "image", or a batch as "images".');
   }
   if (json['images'] !== undefined) {
     if (!Array.isArray(json['images'])) throw new ServeError('BAD_REQUEST', `"images" must be an array of base64 strings, not ${kind(json['images'])}.`);
@@ -104,7 +108,8 @@ export function parseTopK(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_TOP_K) return n;
-  throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to ${MAX_TOP_K}, not ${JSON.stringify(value)}.`);
+  const said = JSON.stringify(value) ?? String(value);
+  throw new ServeError('BAD_REQUEST', `"top_k" must be a whole number from 1 to ${MAX_TOP_K}, not ${said.length > 40 ? `${said.slice(0, 40)}… (${said.length} characters)` : said}.`);
 }
 
 async function readMultipart(request: FastifyRequest, options: ReadImageOptions): Promise<ImageInputs> {
@@ -156,15 +161,35 @@ export function jsonBodyLimit(maxUploadBytes: number): number {
 /** Past this much of a refused body, it is not read to its end: the connection is closed instead. */
 const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
 
+/** A multipart body's own bytes besides its files: a boundary and headers per part (a file name up to 255 bytes). */
+function multipartBodyLimit(maxUploadBytes: number, maxImages: number): number {
+  return maxUploadBytes + (maxImages + 9) * 1024 + 64 * 1024;
+}
+
+/** The multipart form's content type. */
+const MULTIPART_TYPE = /^multipart\/form-data\b/i;
+
 /**
- * A raw or JSON body whose Content-Length is past its limit, refused before it is parsed. The framework would refuse it
- * unread and close the connection while the client still sends, so most clients see a broken pipe instead of the 413;
- * the body is read and dropped first (up to a cap), so the answer can be read.
+ * A raw, JSON or multipart body whose Content-Length is past its limit, refused before it is parsed. The framework
+ * would refuse it unread and close the connection while the client still sends, so most clients see a broken pipe
+ * instead of the 413 (and a multipart body was read to its end, a gigabyte at any pace, before its file was found too
+ * large); the body is read and dropped first (up to a cap), so the answer can be read.
  * @throws ServeError PAYLOAD_TOO_LARGE after draining, when the body is too large.
  */
-export async function refuseOversizeBody(headers: { readonly 'content-type'?: string; readonly 'content-length'?: string }, payload: AsyncIterable<Buffer>, maxUploadBytes: number): Promise<void> {
+export async function refuseOversizeBody(
+  headers: { readonly 'content-type'?: string; readonly 'content-length'?: string },
+  payload: AsyncIterable<Buffer>,
+  limits: ReadImageOptions,
+): Promise<void> {
   const type = headers['content-type'] ?? '';
-  const limit = RAW_IMAGE_TYPES.test(type) ? maxUploadBytes : JSON_TYPE.test(type) ? jsonBodyLimit(maxUploadBytes) : undefined;
+  const { maxUploadBytes } = limits;
+  const limit = RAW_IMAGE_TYPES.test(type)
+    ? maxUploadBytes
+    : JSON_TYPE.test(type)
+      ? jsonBodyLimit(maxUploadBytes)
+      : MULTIPART_TYPE.test(type)
+        ? multipartBodyLimit(maxUploadBytes, limits.maxImages)
+        : undefined;
   const length = Number(headers['content-length']);
   if (limit === undefined || !(length > limit)) return;
   let seen = 0;
@@ -177,7 +202,7 @@ export async function refuseOversizeBody(headers: { readonly 'content-type'?: st
 
 function tooLarge(bytes: number, maxBytes: number): ServeError {
   return new ServeError('PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${maxBytes} bytes. Received: at least ${bytes} bytes.`, {
-    hint: 'send a smaller image, or start the server with a larger maxUploadBytes',
+    hint: "send a smaller image, or ask the server's operator for a larger upload limit",
   });
 }
 

@@ -1,5 +1,5 @@
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
-import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from '../model/manifest.js';
+import { readModelDir, requireManifestInputOutput, requireProbabilityPerLabel, type ModelManifest } from '../model/manifest.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 
 export interface ModelVersionOptions {
@@ -48,6 +48,7 @@ export class ModelVersion {
     const session = await createSession(onnxPath);
     const pre = manifest.preprocessing;
     try {
+      requireManifestInputOutput(session, manifest, { onnxPath, manifestPath });
       const probe = await runProbabilities(session, new Float32Array(pre.inputSize * pre.inputSize * 3), 1, pre);
       requireProbabilityPerLabel(probe, 1, manifest.labels, { onnxPath, manifestPath });
     } catch (error) {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { decodeImageBytes } from '../data/decode-image.js';
 import { topLabels, type LabelProbability } from '../model/graft-model.js';
 import { READABLE_FORMATS, sniffImageFormat } from '../data/sniff-image-format.js';
@@ -33,6 +34,8 @@ export async function predictImages(version: ModelVersion, images: readonly Buff
   // One failed image fails the request: the others' decodes, queued or not, are then work for nobody.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  // Each image waiting for a decode slot listens on it: a batch of 64 is not the leak Node warns of past 10.
+  setMaxListeners(images.length + 10, signal);
   return Promise.all(
     images.map(async (bytes, i) => {
       try {

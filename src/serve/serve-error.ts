@@ -13,6 +13,8 @@ export type ServeErrorCode =
   | 'URI_TOO_LONG'
   | 'HEADERS_TOO_LARGE'
   | 'PAYLOAD_TOO_LARGE'
+  /** An `Expect` header other than `100-continue`. */
+  | 'EXPECTATION_FAILED'
   | 'IMAGE_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_AN_IMAGE'

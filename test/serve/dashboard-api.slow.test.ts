@@ -655,6 +655,11 @@ describe('training dashboard API', () => {
     const batch = (await (await fetch(`${server.url}/v1/runs/${run.id}/predict?top_k=1`, json({ images }))).json()) as { results: { predictions: { label: string }[] }[] };
     expect(batch.results.map((r) => r.predictions.map((p) => p.label))).toEqual(expected.results.map((r) => [r.predictions[0]!.label]));
 
+    // The prediction API's third form, a raw image body: refused as 415 before, by a message whose hint offered it.
+    const raw = await fetch(`${server.url}/v1/runs/${run.id}/predict?top_k=1`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await readFile(circle)) });
+    expect(raw.status).toBe(200);
+    expect(((await raw.json()) as { predictions: { label: string }[] }).predictions.map((p) => p.label)).toEqual([expected.results[0]!.predictions[0]!.label]);
+
     const bad = await fetch(`${server.url}/v1/runs/${run.id}/predict`, json({ image: Buffer.from('not an image').toString('base64') }));
     expect(bad.status).toBe(415);
 
@@ -682,6 +687,16 @@ describe('training dashboard API', () => {
     expect((await fetch(`${server.url}/v1/runs/424242/predict`, json({ images }))).status).toBe(404);
     expect((await fetch(`${server.url}/v1/runs/${run.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${server.url}/v1/runs/${run.id}/predict`, json({ images }))).status).toBe(404);
+  });
+
+  it('a field of the wrong type is a 400 naming it, not coerced; a run asked for with no body is one with the defaults', async () => {
+    const named = await fetch(`${server.url}/v1/projects`, json({ name: 5 }));
+    expect([named.status, ((await named.json()) as { error: { message: string } }).error.message]).toEqual([400, 'body/name must be string']);
+    const crops = await fetch(`${server.url}/v1/projects/424242/runs`, json({ crops: 1 }));
+    expect([crops.status, ((await crops.json()) as { error: { message: string } }).error.message]).toEqual([400, 'body/crops must be boolean']);
+    // Validated as {} (it was "body must be object"): the unknown project is what is wrong.
+    const noBody = await fetch(`${server.url}/v1/projects/424242/runs`, { method: 'POST' });
+    expect([noBody.status, ((await noBody.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NOT_FOUND']);
   });
 
   it('deletes a run that ended with everything it wrote; refuses a queued or running run (409) and an unknown one (404)', async () => {

@@ -102,7 +102,11 @@ describe('training dashboard: who may use it, and from where', () => {
 
   it('creates projects only from folders inside --data-root, and its refusals do not tell what exists outside', async () => {
     const refused: string[] = [];
-    for (const folder of ['/etc', '/no/such/folder/anywhere', secret, join(secret, 'photos'), '../secret/photos', 'escape/photos', `${datasets}/../secret/photos`]) {
+    // Links inside the root to a folder outside that exists and to one that does not: both outside, in the same words
+    // (the dangling one was "There is no folder", telling the two apart).
+    await symlink('/etc', join(datasets, 'etc-link'));
+    await symlink('/no/such/place/anywhere', join(datasets, 'dead-link'));
+    for (const folder of ['/etc', '/no/such/folder/anywhere', secret, join(secret, 'photos'), '../secret/photos', 'escape/photos', `${datasets}/../secret/photos`, 'etc-link', 'dead-link', 'dead-link/sub']) {
       const response = await post('/v1/projects', { name: 'probe', folder });
       const body = (await response.json()) as ErrorJson;
       expect({ folder, status: response.status, code: body.error.code }).toEqual({ folder, status: 403, code: 'FORBIDDEN' });
@@ -240,6 +244,10 @@ describe('training dashboard: who may use it, and from where', () => {
       expect({ what, status: reply.status }).toEqual({ what, status });
       expect(store.run(run.id)!.status, what).toBe('queued');
     }
+    // graft ui takes no --cors: its refusal does not offer it.
+    const foreign = (await cancel({ ...auth, origin: 'http://evil.example' })).json() as ErrorJson & { error: { hint: string } };
+    expect(foreign.error.message).toBe('A POST request from another site (Origin http://evil.example, Sec-Fetch-Site not sent) is refused.');
+    expect(foreign.error.hint).not.toContain('--cors');
     const textProject = await rawRequest(`${server.url}/v1/projects`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
     expect(textProject.status).toBe(415);
     // The page's own request, and a script's: accepted.

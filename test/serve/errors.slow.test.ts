@@ -152,6 +152,78 @@ describe('the prediction server answers every bad request with a 4xx in its own 
     }
   });
 
+  // Found by a QA pass over the HTTP API (thirty-third session): each of these was a 5xx, a stall, an empty body, a
+  // warning in the log or a message in the framework's words.
+  it('JSON that would hold the event loop, and bodies the framework worded, are 400s in Graft\'s words', async () => {
+    const json = async (body: string) => {
+      const reply = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: reply.status, error: (reply.json() as ErrorJson).error };
+    };
+    // 200 KB of nested brackets (parsing 10 MB of them took 5 s): refused unparsed, fast, and /healthz is not held.
+    const started = performance.now();
+    expect(await json(`{"image":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)).toMatchObject({ status: 400, error: { code: 'BAD_REQUEST', message: expect.stringContaining('more than 10000 arrays, objects and list items') } });
+    expect(await json(`{"image":[${'0,'.repeat(20_000)}0]}`)).toMatchObject({ status: 400, error: { code: 'BAD_REQUEST' } });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(await json('{"__proto__":{"image":"x"}}')).toMatchObject({ status: 400, error: { message: 'The JSON body has a key "__proto__", which this server refuses (prototype pollution).' } });
+    expect(await json('{"image": nope}')).toMatchObject({ status: 400, error: { message: expect.stringMatching(/^The body is not valid JSON: .*(position|nope)/) } });
+    expect(await json('   ')).toMatchObject({ status: 400, error: { message: 'The JSON body is empty.' } });
+    expect(await json(`{"image":"${jpeg.toString('base64')}","images":["${jpeg.toString('base64')}"]}`)).toMatchObject({ status: 400, error: { message: expect.stringContaining('both "image" and "images"') } });
+    // top_k's message is parseTopK's in the query too (the schema's said "must match pattern"), and echoes a long value cut.
+    for (const query of ['-1', 'abc', '1e9', '0', '1&top_k=2']) {
+      const reply = await rawRequest(`${predict}?top_k=${query}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: jpeg });
+      expect({ query, status: reply.status, message: (reply.json() as ErrorJson).error.message }).toMatchObject({ query, status: 400, message: expect.stringContaining('"top_k" must be a whole number from 1 to 1000') });
+    }
+    const long = await json(JSON.stringify({ image: 'QUJD', top_k: '1'.repeat(100_000) }));
+    expect(long.status).toBe(400);
+    expect(long.error.message.length).toBeLessThan(200);
+    // busboy's own words for a boundary past 256 bytes spoke of a "needle".
+    const needle = await rawRequest(predict, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(300)}` }, body: '--x\r\n' });
+    expect((needle.json() as ErrorJson).error.message).toBe('The multipart body is malformed: its boundary is longer than 70 characters.');
+    // Past busboy's field limit: "reach fields limit" before.
+    const fields = Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, data: 'x' }));
+    const many = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b0undary' }, body: multipartBody('b0undary', fields) });
+    expect({ status: many.status, error: (many.json() as ErrorJson).error }).toMatchObject({ status: 413, error: { code: 'PAYLOAD_TOO_LARGE', message: 'The multipart body has more text fields than this server takes.' } });
+  });
+
+  it('methods, Host and Expect: 405 for every other method on predict, JSON for what Node answered with an empty body', async () => {
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'GET']) {
+      const reply = await rawRequest(predict, { method });
+      expect({ method, status: reply.status, allow: reply.headers['allow'], code: (reply.json() as ErrorJson).error.code }).toEqual({ method, status: 405, allow: 'POST', code: 'METHOD_NOT_ALLOWED' });
+    }
+    const { port } = new URL(server.url);
+    const noHost = parseRawResponse(await rawSocket(server.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'));
+    expectGraftError('no Host header', noHost.status, noHost.body, 'BAD_REQUEST');
+    const expectation = await rawSocket(server.url, `POST ${new URL(predict).pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nExpect: foo\r\nContent-Type: image/jpeg\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`);
+    expect(expectation).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n/);
+    expect(parseRawResponse(expectation).body).toMatchObject({ error: { code: 'EXPECTATION_FAILED', message: expect.stringContaining('"Expect: foo"') } });
+    // The status line's reason is HTTP's ("Bad Request"), not the error code.
+    expect(await rawSocket(server.url, 'HELLO THERE\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
+  it('a multipart upload past the limit is refused from its Content-Length, not read to its end; 16 images raise no listener warning', async () => {
+    const { host } = new URL(server.url);
+    // Refused by its Content-Length, the message names the limit; busboy's "request file too large" came after it had
+    // read the whole body (a gigabyte at any pace).
+    const body = Buffer.alloc(2_000_000, 7);
+    const head = `POST ${new URL(predict).pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const next = `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    const text = await rawSocket(server.url, Buffer.concat([Buffer.from(head), body, Buffer.from(next)]));
+    expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['413', '200']);
+    expect(text).toContain('The upload is larger than the limit of 300000 bytes. Received: at least 2000000 bytes.');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const batch = multipartBody('b0undary', Array.from({ length: 16 }, (_, i) => ({ name: 'image', filename: `${i}.jpg`, type: 'image/jpeg', data: jpeg })));
+      const reply = await rawRequest(predict, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b0undary' }, body: batch });
+      expect(reply.status).toBe(200);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('shutdown ends within the request timeout even while a client has stalled mid-upload', async () => {
     const stalled = await startServer({ models: [model.dir], port: 0, watch: false, requestTimeoutMs: 1_500 });
     const { connect } = await import('node:net');
@@ -282,6 +354,21 @@ describe('the prediction API: open by default, a token and CORS when asked for',
       expect(foreignPost.status).toBe(403);
     } finally {
       await server.close();
+    }
+    // With the dashboard (`graft serve --train`), --cors opens the prediction API only: a dashboard POST or DELETE from
+    // the allowed origin's page is refused as from any other site (SECURITY.md); it was let through.
+    const withDashboard = await startServer({ models: [model.dir], port: 0, watch: false, token, corsOrigins: ['https://app.example.com'], dashboard: { dataDir: join(model.root, 'ui-cors') } });
+    try {
+      const fromApp = { origin: 'https://app.example.com', 'sec-fetch-site': 'cross-site', authorization: `Bearer ${token}` };
+      const project = await rawRequest(`${withDashboard.url}/v1/projects`, { method: 'POST', headers: { ...fromApp, 'content-type': 'application/json' }, body: '{"name":"x"}' });
+      expect(project.status).toBe(403);
+      expect((project.json() as ErrorJson).error.hint).not.toContain('--cors');
+      expect((await rawRequest(`${withDashboard.url}/v1/projects/1`, { method: 'DELETE', headers: fromApp })).status).toBe(403);
+      const jpegBytes = await readFile(model.data.files.find((f) => f.endsWith('.jpg'))!);
+      const predicted = await rawRequest(`${withDashboard.url}/v1/models/${withDashboard.models[0]}/predict`, { method: 'POST', headers: { ...fromApp, 'content-type': 'image/jpeg' }, body: jpegBytes });
+      expect(predicted.status).toBe(200);
+    } finally {
+      await withDashboard.close();
     }
     await expect(startServer({ models: [model.dir], port: 0, watch: false, token: 'short' })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
     await expect(startServer({ models: [model.dir], port: 0, watch: false, corsOrigins: ['https://app.example.com/'] })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });

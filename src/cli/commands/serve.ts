@@ -47,7 +47,7 @@ export function registerServe(program: Command): void {
     .option('--no-watch', 'do not reload a model when its files change')
     .option('--shutdown-delay-ms <ms>', 'on SIGTERM, answer /readyz 503 and keep serving this long before draining (let the load balancer notice)', parseNonNegativeInteger, 0)
     .option('--json', 'print one JSON object (url and models) on stdout', false);
-  addLogOptions(command, '/healthz and /readyz are');
+  addLogOptions(command, ['/healthz', '/readyz']);
   addAccessOptions(command, { dashboard: 'with --train' })
     .action(async (modelDirs: string[], flags: ServeFlags) => {
       const log = serverLog(flags);

@@ -26,7 +26,7 @@ export function registerUi(program: Command): void {
     .option('--data-dir <dir>', 'where projects, runs and trained models are kept (SQLite + files)', join(process.cwd(), 'graft-ui'))
     .option('--offline', 'never download a backbone: a run whose default backbone is not cached trains with the bundled one, and says so', false)
     .option('--json', 'print one JSON object (url, dashboard) on stdout', false);
-  addLogOptions(command, '/healthz is');
+  addLogOptions(command, ['/healthz']);
   addAccessOptions(command, { dashboard: 'always' })
     .action(async (flags: UiFlags) => {
       const log = serverLog(flags);

@@ -15,8 +15,13 @@ export interface AccessOptions {
   readonly isProtected?: (path: string) => boolean;
   /** Host names accepted besides localhost, *.localhost and IP literals (`--allowed-host`). */
   readonly allowedHosts?: readonly string[];
-  /** Other origins allowed to send state-changing requests (`--cors`); the server's own is always allowed. */
+  /**
+   * Other origins allowed to send state-changing requests to the paths `isCorsPath` accepts (`--cors`); the server's own
+   * is always allowed. Undefined for a server that takes no `--cors` (`graft ui`).
+   */
   readonly corsOrigins?: readonly string[];
+  /** The paths other origins may be allowed on: the prediction API's, never the dashboard's. Defaults to every path. */
+  readonly isCorsPath?: (path: string) => boolean;
 }
 
 /** Header a page sends with every state-changing request; a cross-site form or "simple" request cannot set it. */
@@ -40,13 +45,14 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  *    URL without it (so the token leaves the address bar and history); a wrong one is 401.
  * 3. The token, on protected paths: `Authorization: Bearer <token>` or the cookie; else 401.
  * 4. For state-changing methods: a request from another site's page (by its `Sec-Fetch-Site`, else its `Origin`,
- *    see isFromOwnPage) is 403 unless allowed with --cors; a request authenticated by the cookie must also carry
+ *    see isFromOwnPage) is 403 unless allowed with --cors (on the prediction API's paths only); a request authenticated by the cookie must also carry
  *    the `X-Graft-Request` header.
  * Every response also gets headers that keep the pages out of frames and the token out of Referer.
  */
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): void {
   const allowedHosts = options.allowedHosts ?? [];
   const corsOrigins = new Set(options.corsOrigins ?? []);
+  const isCorsPath = options.isCorsPath ?? (() => true);
   const isProtected = options.isProtected ?? ((path: string) => !isProbePath(path));
   const token = options.token;
 
@@ -58,6 +64,9 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       void reply.header('connection', 'close');
       throw error;
     };
+    if (host === undefined) {
+      refuse(new ServeError('BAD_REQUEST', 'The request has no Host header, which HTTP/1.1 requires.', { hint: 'send the Host header (every HTTP client does)' }));
+    }
     if (!isAllowedHost(host, allowedHosts)) {
       refuse(new ServeError('FORBIDDEN', `This server does not answer to the host name ${JSON.stringify(host ?? '')}.`, {
         hint: 'open it as localhost or by its IP address, or start it with --allowed-host <name>',
@@ -88,11 +97,13 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     if (isSafe) return;
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
-    if (!isFromOwnPage(origin, site, host) && !(origin && corsOrigins.has(origin))) {
+    // Every form of the path must be one --cors opens (an encoded letter must not turn a dashboard path into one).
+    const mayAllow = options.corsOrigins !== undefined && pathsOf(request, url).every(isCorsPath);
+    if (!isFromOwnPage(origin, site, host) && !(mayAllow && origin && corsOrigins.has(origin))) {
       // Refused without Sec-Fetch-Site, the Origin was not this Host: the Host may be a proxy's own.
       const proxied = site === undefined;
-      refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${String(site)}) is refused.`, {
-        hint: `call the API from the server's own pages, from a script without a browser, or allow the site with --cors <origin>${
+      refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${site === undefined ? 'not sent' : String(site)}) is refused.`, {
+        hint: `call the API from the server's own pages${mayAllow ? ', from a script without a browser, or allow the site with --cors <origin>' : ' or from a script without a browser'}${
           proxied ? `; if a reverse proxy serves this page, it must pass the browser's Host on (nginx: proxy_set_header Host $http_host), which this request's (${host ?? ''}) is not` : ''
         }`,
       }));

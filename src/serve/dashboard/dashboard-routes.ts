@@ -130,6 +130,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const runOr404 = (id: string) => ctx.runOr404(id);
 
   app.post('/v1/projects/:id/runs', {
+    // No body is a run with the defaults, as {} is.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     schema: {
       body: {
         type: 'object',

@@ -1,7 +1,7 @@
 import { isReallyWithin, isWithin } from '../../core/is-within.js';
 import { realpathSync } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import { isClutter } from '../../data/scan-folder.js';
 import { ServeError } from '../serve-error.js';
@@ -87,11 +87,20 @@ export class DataRoots {
   }
 }
 
-/** The real path of the deepest folder of `path` that exists (`path` itself does not). */
-async function realNearestAncestor(path: string): Promise<string> {
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
-    const real = await realpath(dir).catch(() => undefined);
-    if (real !== undefined || dir === dirname(dir)) return real ?? dir;
+/**
+ * Where `path` leads as far as it exists: the real path of its nearest existing ancestor, a link that leads nowhere
+ * followed by what it says (a dangling link to /nonexistent is outside the roots, as one to /etc is, so the answer
+ * does not tell which exists). At most 40 links are followed, as the kernel's ELOOP limit.
+ */
+async function realNearestAncestor(path: string, links = 0): Promise<string> {
+  for (let at = path; ; at = dirname(at)) {
+    const target = links < 40 ? await readlink(at).catch(() => undefined) : undefined;
+    if (target !== undefined) {
+      const parent = await realpath(dirname(at)).catch(() => dirname(at));
+      return realNearestAncestor(join(resolve(parent, target), relative(at, path)), links + 1);
+    }
+    const real = await realpath(at).catch(() => undefined);
+    if (real !== undefined || at === dirname(at)) return real ?? at;
   }
 }
 

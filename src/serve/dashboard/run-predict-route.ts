@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { noteAccess } from '../access-log.js';
 import { ConcurrencyLimiter } from '../concurrency-limiter.js';
-import { parseTopK, readImageInputs } from '../image-input.js';
+import { parseTopK, readImageInputs, refuseOversizeBody } from '../image-input.js';
 import { predictImages } from '../predict-images.js';
 import { ServeError } from '../serve-error.js';
 import type { DashboardContext } from './dashboard-context.js';
@@ -18,13 +18,21 @@ const MAX_IMAGES = 16;
 
 /**
  * `POST /v1/runs/:id/predict`: a finished run's model tried on images, before it is downloaded or served, as Teachable
- * Machine's preview does. Multipart (field `image`) or JSON `{ image | images: base64 }`, `top_k` in the query or the
- * body; the answer is the prediction API's (`predictions`, `timing_ms`; `results` for several images). 404 for a run
+ * Machine's preview does. The prediction API's forms (multipart, field `image`; a raw image body; JSON `{ image | images:
+ * base64 }`), `top_k` in the query or the body; the answer is the prediction API's (`predictions`, `timing_ms`; `results` for several images). 404 for a run
  * without a model, 409 for one whose model folder was changed outside the dashboard.
  */
 export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardContext, limits: RunPredictLimits): void {
   const decodeLimiter = new ConcurrencyLimiter(2);
-  app.post<{ Params: { id: string }; Querystring: { top_k?: string } }>('/v1/runs/:id/predict', async (request) => {
+  app.post<{ Params: { id: string }; Querystring: { top_k?: unknown } }>(
+    '/v1/runs/:id/predict',
+    {
+      preParsing: async (request, _reply, payload) => {
+        await refuseOversizeBody(request.headers, payload, { maxUploadBytes: limits.maxUploadBytes, maxImages: MAX_IMAGES });
+        return payload;
+      },
+    },
+    async (request) => {
     const run = ctx.runOr404(request.params.id);
     if (run.status !== 'finished') throw new ServeError('NOT_FOUND', `Run ${run.id} has no model (status: ${run.status}).`, { hint: 'a run has a model once it finishes' });
     const queryTopK = parseTopK(request.query.top_k);
@@ -38,6 +46,7 @@ export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardCont
     } finally {
       version.release();
     }
-  });
+  },
+  );
 }
 

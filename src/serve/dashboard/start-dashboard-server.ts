@@ -3,6 +3,7 @@ import type { AccessLogEntry } from '../access-log.js';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
 import { checkBasePath } from '../base-path.js';
 import { createApp, listenOn } from '../create-app.js';
+import { RAW_IMAGE_TYPES } from '../image-input.js';
 import { relativeLocation } from '../relative-location.js';
 import { ServerMetrics } from '../server-metrics.js';
 import type { GraftServer } from '../start-server.js';
@@ -45,9 +46,10 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const token = options.token !== undefined ? checkToken(options.token, 'the token option') : generateToken();
   const basePath = checkBasePath(options.basePath, 'the basePath option');
   const metrics = new ServerMetrics();
+  const maxUploadBytes = options.maxUploadBytes ?? 20 * 1024 * 1024;
   const app = await createApp({
     bodyLimit: 1024 * 1024,
-    multipartLimits: { fileSize: options.maxUploadBytes ?? 20 * 1024 * 1024, files: 256, fields: 8, parts: 264 },
+    multipartLimits: { fileSize: maxUploadBytes, files: 256, fields: 8, parts: 264 },
     metrics,
     access: { token: new AccessToken(token), allowedHosts: options.allowedHosts ?? [] },
     storageDir: resolve(options.dataDir),
@@ -55,10 +57,12 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     ...(basePath === undefined ? {} : { basePath }),
   });
   try {
+    // A run's model is tried with the prediction API's forms, a raw image body among them.
+    app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
     app.get('/', async (_request, reply) => reply.redirect(relativeLocation('/', '/dashboard/')));
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
-    const dashboard = registerDashboardRoutes(app, { predictLimits: { maxUploadBytes: options.maxUploadBytes ?? 20 * 1024 * 1024, maxPixels: 40_000_000 }, ...options });
+    const dashboard = registerDashboardRoutes(app, { predictLimits: { maxUploadBytes, maxPixels: 40_000_000 }, ...options });
     const url = await listenOn(app, options.port ?? 8080, options.host ?? '127.0.0.1');
     let closing: Promise<void> | undefined;
     return { url: `${url.replace(/\/$/, '')}${basePath ?? ''}`, models: [], app, dashboard, token, close: () => (closing ??= app.close()) };
