@@ -1,6 +1,6 @@
 import { isWithin } from './is-within.js';
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from './errors.js';
 
@@ -89,6 +89,32 @@ export async function assertWritableFile(out: string, what: string, extension: s
     throw new GraftError('INVALID_CONFIG', `Cannot write ${out}: the folder ${parent} does not exist`, { hint: 'create the folder first, or pass an --out in an existing one' });
   }
   await assertCanCreate(out);
+}
+
+/**
+ * Refuses a one-file output that would land in what this run reads: a file inside one of `inputs` (a model directory, a
+ * dataset, a feature store; the input file itself) that exists and that `mayReplace` does not accept (an earlier
+ * report may be replaced; a model's graft.json or a store's shard may not). A new file there is fine, and outside the
+ * inputs a named file is replaced, as `-o` is.
+ * @throws GraftError INVALID_CONFIG naming the output and the input.
+ */
+export async function assertOutsideInputs(
+  out: string,
+  inputs: readonly string[],
+  what: string,
+  options: { readonly mayReplace?: (path: string) => boolean } = {},
+): Promise<void> {
+  // Links resolved on both sides: a link to the model directory is the model directory.
+  const dest = await realpath(out).catch(async () => join(await realpath(dirname(resolve(out))).catch(() => dirname(resolve(out))), basename(out)));
+  const exists = await stat(dest).then(() => true, () => false);
+  for (const input of inputs) {
+    const real = await realpath(input).catch(() => resolve(input));
+    if (!isWithin(dest, real)) continue;
+    if (!exists || options.mayReplace?.(dest)) continue;
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is ${dest === real ? '' : 'a file of '}${input}, which this run reads: writing ${what} there would replace it`, {
+      hint: `choose an --out outside ${input}`,
+    });
+  }
 }
 
 /**

@@ -40,6 +40,8 @@ export interface Columns {
   readonly classes?: { readonly indices: readonly number[]; readonly names: readonly string[] };
   /** The split column and whether it is a true/false validation flag rather than a part's name. */
   readonly split?: { readonly index: number; readonly isFlag: boolean };
+  /** An `error` column, as `graft predict --csv` and `graft eval --csv` write: a row with one names an unreadable image. */
+  readonly error?: number;
 }
 export const PLAIN_COLUMNS: Columns = { path: 0, label: 1, width: 2 };
 
@@ -65,10 +67,11 @@ export function headerColumns(fields: readonly string[]): Columns | undefined {
   const [path, label] = [findColumn(keys, PATH_COLUMNS), findColumn(keys, LABEL_COLUMNS)];
   if (path < 0) return undefined;
   const split = splitColumn(keys);
-  const common = { path, width: fields.length, ...(split ? { split } : {}) };
+  const error = keys.indexOf('error');
+  const common = { path, width: fields.length, ...(split ? { split } : {}), ...(error >= 0 ? { error } : {}) };
   if (label >= 0) return { ...common, label };
   // A bare `id` is too often a row number to read the columns beside it as classes.
-  const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index ? [] : [i]));
+  const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index || i === error ? [] : [i]));
   if (indices.length >= 2) return { ...common, label: -1, classes: { indices, names: indices.map((i) => fields[i]!.trim()) } };
   // A path column under its name and one other (Kaggle's `id_code,diagnosis`): that other holds the class.
   if (indices.length === 1 && keys[path] !== 'id') return { ...common, label: indices[0]! };

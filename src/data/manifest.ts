@@ -1,8 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { readHead } from '../core/read-head.js';
-import { sep } from 'node:path';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { CsvParser, UnclosedQuoteError } from './csv-parser.js';
 import { columnKey, findColumn, headerColumns, jsonlColumns, LABEL_COLUMNS, malformedWhat, oneHotLabel, partOf, PATH_COLUMNS, PLAIN_COLUMNS, splitColumn, unnamedColumns, type Columns, type ManifestPart } from './manifest-columns.js';
 
 /** File extensions read as manifests of `path,label` (anything else is a folder). */
@@ -72,7 +73,15 @@ export async function* streamManifest(file: string): AsyncGenerator<ManifestEntr
     const columns = csvColumns ?? jsonlColumns(fields);
     const path = fields[columns.path]?.trim() ?? '';
     const label = columns.classes && fields.length === columns.width ? oneHotLabel(fields, columns.classes, file, line) : (fields[columns.label]?.trim() ?? '');
+    if (!isJsonl && /[\r\n]/.test(path) && !existsSync(isAbsolute(path) ? path : join(dirname(file), path))) {
+      // A path across lines that names no file: a stray quote opened a field that a quote lines later closed.
+      throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} opens a quoted field (") that runs over the next line(s): its path reads ${JSON.stringify(path.slice(0, 120))}`, {
+        hint: 'remove the stray quote, or close it on the same line; a quote inside a quoted field is written twice ("")',
+      });
+    }
     const hasFields = columns.width === undefined || fields.length === columns.width;
+    // `graft predict --csv`'s row for an image it could not read (no label, the reason in `error`): it said so then.
+    if (hasFields && label === '' && columns.error !== undefined && (fields[columns.error] ?? '').trim() !== '') continue;
     if (hasFields && path !== '' && label === '') {
       throw new GraftError('INVALID_DATASET', `Line ${line} of ${file} has no label for ${path}. Received: ${JSON.stringify(fields)}`, {
         hint: isJsonl
@@ -210,78 +219,13 @@ async function firstNonUtf8Line(file: string): Promise<number> {
 async function* csvRecords(file: string): AsyncGenerator<{ line: number; fields: string[] }> {
   const parser = new CsvParser();
   for await (const chunk of utf8Chunks(file)) yield* parser.push(chunk);
-  yield* parser.end();
-}
-
-/** The state machine of `parseCsv` (scan-csv.ts), fed chunk by chunk. */
-class CsvParser {
-  private fields: string[] = [];
-  private field = '';
-  private isInQuotes = false;
-  private isQuoteSeen = false; // a quote inside quotes: either the closing one or the first of a doubled pair
-  private isCarriageReturn = false;
-  private line = 1;
-  private rowLine = 1;
-  private rowHasContent = false;
-
-  *push(text: string): Generator<{ line: number; fields: string[] }> {
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i]!;
-      if (this.isCarriageReturn) {
-        this.isCarriageReturn = false;
-        if (ch === '\n') continue; // \r\n is one break, already counted
-      }
-      if (this.isQuoteSeen) {
-        this.isQuoteSeen = false;
-        if (ch === '"') {
-          this.field += '"';
-          continue;
-        }
-        this.isInQuotes = false;
-      }
-      if (this.isInQuotes) {
-        if (ch === '"') this.isQuoteSeen = true;
-        else {
-          if (ch === '\n') this.line++;
-          this.field += ch;
-        }
-      } else if (ch === '"') {
-        this.isInQuotes = true;
-        this.rowHasContent = true;
-      } else if (ch === ',') {
-        this.fields.push(this.field);
-        this.field = '';
-      } else if (ch === '\n' || ch === '\r') {
-        this.isCarriageReturn = ch === '\r';
-        const row = this.endRow();
-        if (row) yield row;
-        this.line++;
-        this.rowLine = this.line;
-      } else {
-        this.field += ch;
-      }
-    }
-  }
-
-  *end(): Generator<{ line: number; fields: string[] }> {
-    if (this.isQuoteSeen) {
-      this.isQuoteSeen = false;
-      this.isInQuotes = false;
-    }
-    if (this.field !== '' || this.fields.length > 0 || this.rowHasContent) {
-      const row = this.endRow();
-      if (row) yield row;
-    }
-  }
-
-  private endRow(): { line: number; fields: string[] } | undefined {
-    this.fields.push(this.field);
-    const fields = this.fields;
-    const isRow = this.rowHasContent || fields.length > 1 || this.field.trim() !== '';
-    this.fields = [];
-    this.field = '';
-    this.rowHasContent = false;
-    return isRow ? { line: this.rowLine, fields } : undefined;
+  try {
+    yield* parser.end();
+  } catch (error) {
+    if (!(error instanceof UnclosedQuoteError)) throw error;
+    throw new GraftError('INVALID_DATASET', `Line ${error.line} of ${file} opens a quoted field (") that is never closed: every line after it was read as part of that field`, {
+      hint: 'remove the stray quote, or close it; a quote inside a quoted field is written twice ("")',
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { CsvParser } from './csv-parser.js';
 import type { LabelledDataset, LabelledItem, SkippedFile } from './dataset.js';
 import { isImageUrl } from './fetch-image.js';
 import { streamManifestFiles, whyNotAFile } from './manifest-files.js';
@@ -91,49 +92,11 @@ export function describeCounts(counts: Readonly<Record<ManifestPart, number>>): 
 /** {@link scanCsv} under the name that says it also reads JSON Lines. */
 export const scanManifest = scanCsv;
 
-/** RFC 4180-style parse: quoted fields may hold commas, newlines and doubled quotes. */
+/**
+ * RFC 4180-style parse of a whole text: quoted fields may hold commas, newlines and doubled quotes.
+ * @throws UnclosedQuoteError when a quoted field is never closed.
+ */
 export function parseCsv(text: string): { line: number; fields: string[] }[] {
-  const rows: { line: number; fields: string[] }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let line = 1;
-  let rowLine = 1;
-  let rowHasContent = false;
-  const endRow = (): void => {
-    fields.push(field);
-    if (rowHasContent || fields.length > 1 || field.trim() !== '') rows.push({ line: rowLine, fields });
-    fields = [];
-    field = '';
-    rowHasContent = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else inQuotes = false;
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-    } else if (ch === '"') {
-      inQuotes = true;
-      rowHasContent = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-      line++;
-      rowLine = line;
-    } else {
-      field += ch;
-    }
-  }
-  if (field !== '' || fields.length > 0 || rowHasContent) endRow();
-  return rows;
+  const parser = new CsvParser();
+  return [...parser.push(text), ...parser.end()];
 }

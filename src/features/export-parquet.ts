@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertWritableFile } from '../core/replaceable-output.js';
+import { assertOutsideInputs, assertWritableFile } from '../core/replaceable-output.js';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
@@ -7,6 +7,7 @@ import * as parquet from 'parquet-wasm/node';
 import type { ProgressListener } from '../core/progress.js';
 import { ShardRows, type FeatureBlockWithFiles } from './shard-rows.js';
 import { openShardSet } from './shard-set.js';
+import { parseShardFileName } from './shard-spec.js';
 import type { ShardMeta } from './shard-store.js';
 
 /** Key of the Parquet key-value metadata entry holding the store's meta (backbone, preprocessing, classes). */
@@ -41,6 +42,8 @@ export const PARQUET_ROWS_PER_GROUP = 4096;
 export async function exportParquet(storeDir: string, outFile: string, options: { onProgress?: ProgressListener } = {}): Promise<ParquetExportResult> {
   const started = performance.now();
   await assertWritableFile(outFile, 'the Parquet export', '.parquet');
+  // Never over a shard of the store being read (an earlier export kept in the folder may be replaced).
+  await assertOutsideInputs(outFile, [storeDir], 'the Parquet export', { mayReplace: (path) => parseShardFileName(basename(path)) === undefined });
   const set = openShardSet(storeDir);
   const out = resolve(outFile);
   const temporary = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(6).toString('hex')}`);

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { readHead } from '../core/read-head.js';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraftError } from '../core/errors.js';
-import { assertReplaceableOutput, LAYERS_DIR_OUTPUT } from '../core/replaceable-output.js';
+import { assertReplaceableOutput, LAYERS_DIR_OUTPUT, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { mulberry32 } from '../core/random.js';
 import { createSession } from '../runtime/ort-session.js';
 import type { ConversionRequest } from './conversion.js';
@@ -72,6 +73,12 @@ export async function outPath(request: Pick<ConversionRequest, 'path' | 'out'>, 
  * file: a TF.js weight shard, an ONNX model's external data, the user's notes.
  */
 async function assertReplaceableOnnxFile(out: string, source: string): Promise<void> {
+  // A model directory's model.onnx is graft train's, out of step with its graft.json once replaced.
+  if (MODEL_DIR_OUTPUT.owns(basename(out)) && existsSync(join(dirname(out), MODEL_DIR_OUTPUT.marker))) {
+    throw new GraftError('INVALID_CONFIG', `The output ${out} is a file of the Graft model directory ${dirname(out)}; replacing it would break that model`, {
+      hint: 'pass --out <file>.onnx outside the model directory',
+    });
+  }
   const existing = await realpath(out).catch(() => undefined);
   if (existing === undefined) return;
   if (existing === (await realpath(source).catch(() => resolve(source)))) {

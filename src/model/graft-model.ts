@@ -5,7 +5,7 @@ import type { SkippedFile } from '../data/dataset.js';
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
 import { GraftError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import { MANIFEST_FILE, readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
+import { MANIFEST_FILE, readModelDir, requireManifestInputOutput, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
 
 /** One class and its probability. */
 export interface LabelProbability {
@@ -48,7 +48,7 @@ export class GraftModel {
 
   /** @throws GraftError INVALID_MODEL_DIR naming the directory and the missing or damaged file. */
   static async load(dir: string): Promise<GraftModel> {
-    const { root, manifest, onnxPath } = await readModelDir(dir);
+    const { root, manifest, manifestPath, onnxPath } = await readModelDir(dir);
     const session = await createSession(onnxPath).catch((cause: unknown) => {
       // graft train wrote this file whole (temp file, then rename): a file onnxruntime cannot read was damaged since.
       throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is damaged: onnxruntime cannot load it (${cause instanceof Error ? cause.message : String(cause)})`, {
@@ -56,6 +56,12 @@ export class GraftModel {
         cause,
       });
     });
+    try {
+      requireManifestInputOutput(session, manifest, { onnxPath, manifestPath });
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
     return new GraftModel(root, manifest, session);
   }
 

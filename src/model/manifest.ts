@@ -179,6 +179,29 @@ export async function readModelDir(dir: string): Promise<{ root: string; manifes
 }
 
 /**
+ * Checks that model.onnx has the input and the probabilities output graft.json names, before anything runs: a model.onnx
+ * replaced by another model (`graft convert … --out <model-dir>/model.onnx`) failed as "no output probabilities", with a
+ * hint to pass a flag these commands do not take.
+ * @throws GraftError INVALID_MODEL_DIR naming both files.
+ */
+export function requireManifestInputOutput(
+  session: { readonly inputNames: readonly string[]; readonly outputNames: readonly string[] },
+  manifest: Pick<ModelManifest, 'onnx'>,
+  files: { readonly onnxPath: string; readonly manifestPath: string },
+): void {
+  const { input, probabilities } = manifest.onnx;
+  const missing = !session.inputNames.includes(input)
+    ? `graft.json names the input "${input}"; model.onnx's inputs are ${session.inputNames.join(', ')}`
+    : !session.outputNames.includes(probabilities)
+      ? `graft.json names the output "${probabilities}"; model.onnx's outputs are ${session.outputNames.join(', ')}`
+      : undefined;
+  if (missing === undefined) return;
+  throw new GraftError('INVALID_MODEL_DIR', `${files.onnxPath} does not match ${files.manifestPath}: ${missing}`, {
+    hint: 'model.onnx was replaced or graft.json edited; copy the whole model directory again, or train again',
+  });
+}
+
+/**
  * Checks that model.onnx answered one probability per label of graft.json, for `count` images: a graft.json edited out
  * of step with its model (a label added) must not shift or overread classes silently.
  * @throws GraftError INVALID_MODEL_DIR naming both files.

@@ -44,4 +44,17 @@ describe.skipIf(!hasShared)('graft report without --out', () => {
     const again = await graftIn(root, ['report', 'model'], env);
     expect(again.code, again.stderr).toBe(0);
   }, 60_000);
+
+  it("never replaces a file of the model it reports on (its graft.json was replaced by the report, and the model lost)", async () => {
+    const manifest = await readFile(join(root, 'model', 'graft.json'), 'utf8');
+    const refused = await graftIn(root, ['report', 'model', '--out', 'model/graft.json'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('The output model/graft.json is a file of model, which this run reads');
+    expect(await readFile(join(root, 'model', 'graft.json'), 'utf8')).toBe(manifest);
+    // A new file in the model directory (train --report writes one there), and again over it: fine.
+    for (let i = 0; i < 2; i++) {
+      const inside = await graftIn(root, ['report', 'model', '--out', 'model/report.html'], env);
+      expect(inside.code, inside.stderr).toBe(0);
+    }
+  }, 60_000);
 });

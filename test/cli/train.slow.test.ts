@@ -583,6 +583,17 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const mismatch = await runCli(['predict', edited, bee, '--json'], env);
     expect(mismatch.code).toBe(3);
     expect(parseJsonOutput<{ error: { code: string; message: string } }>(mismatch).error).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/outputs 2 probabilities .* lists 3 labels/) });
+
+    // model.onnx replaced by another model (the backbone alone): named as out of step with graft.json; the message
+    // said "no output probabilities" and offered --feature-output, a flag predict does not take.
+    const replaced = join(root, 'replaced');
+    await cp(join(root, 'model'), replaced, { recursive: true });
+    await cp(int8Model, join(replaced, 'model.onnx'));
+    const other = await runCli(['predict', replaced, bee, '--json'], env);
+    expect(other.code).toBe(3);
+    const otherError = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(other).error;
+    expect(otherError).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/model\.onnx does not match .*graft\.json: graft\.json names the output "probabilities"; model\.onnx's outputs are /) });
+    expect(otherError.hint).not.toContain('--feature-output');
   });
 
   it('Ctrl+C stops training at its next step: a CANCELLED error in JSON saying what was kept, exit 130, nothing written', async () => {

@@ -91,6 +91,14 @@ describe('graft convert', () => {
       const error = (await convertModel(h5, { to: 'onnx', out: h5 }).catch((e: unknown) => e)) as GraftError;
       expect(error.message).toMatch(/is the model being converted/);
     }
+    // Nor a Graft model directory's own model.onnx: that model would then answer with another model's outputs.
+    const modelDir = join(root, 'graft-model');
+    await mkdir(modelDir, { recursive: true });
+    await writeFile(join(modelDir, 'graft.json'), '{}');
+    await writeFile(join(modelDir, 'model.onnx'), 'the model graft train wrote');
+    const intoModel = (await convertModel(small, { to: 'onnx', out: join(modelDir, 'model.onnx') }).catch((e: unknown) => e)) as GraftError;
+    expect(intoModel).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('is a file of the Graft model directory') });
+    expect(await readFile(join(modelDir, 'model.onnx'), 'utf8')).toBe('the model graft train wrote');
   });
 
   it('fails clearly and writes nothing on a truncated model.json or a missing shard', async () => {

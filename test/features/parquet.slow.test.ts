@@ -148,11 +148,15 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     expect(limited.status, limited.stdout + limited.stderr).not.toBe(0);
     expect(readFileSync(file).equals(good)).toBe(true);
     expect(readdirSync(root).filter((name) => name.includes('.tmp'))).toEqual([]);
-    for (const [out, message] of [[root, /is a folder; the Parquet export is one file/], [join(root, 'no-such-folder', 'x.parquet'), /the folder .*no-such-folder does not exist/]] as const) {
+    // Over a shard of the store it reads: refused (the export replaced it, and the store lost a shard).
+    const shard = join(store, readdirSync(store).find((name) => name.startsWith('shard-'))!);
+    const shardBytes = readFileSync(shard);
+    for (const [out, message] of [[root, /is a folder; the Parquet export is one file/], [join(root, 'no-such-folder', 'x.parquet'), /the folder .*no-such-folder does not exist/], [shard, /is a file of .*store, which this run reads/]] as const) {
       const run = await runCli(['features', 'export', store, '--out', out, '--json']);
       expect(run.code).toBe(2);
       expect(parseJsonOutput<{ error: { message: string } }>(run).error.message).toMatch(message);
     }
+    expect(readFileSync(shard).equals(shardBytes)).toBe(true);
   });
 });
 

@@ -22,7 +22,7 @@ export function registerPredict(program: Command): void {
     .argument('<image...>', 'image files, folders (every image in them, sub-folders included), http(s) URLs, or - for an image on standard input')
     .option('--top <k>', 'how many classes to show per image (1 or more)', parsePositiveInteger, 5)
     .option('--json', 'print JSON on stdout: an array with a row per image, in order (an unreadable image has "error" and no predictions); when none is readable, an error object and exit 2', false)
-    .option('--csv', 'print CSV on stdout: path,label,probability (then label_2,probability_2 ... up to --top), error; a row per image, in order. Written where predict runs, it is also a manifest graft train reads', false)
+    .option('--csv', 'print CSV on stdout: path,label,probability (then label_2,probability_2 ... up to --top), error; a row per image, in order. Written where predict runs, it is also a manifest graft train reads (the rows of images it could not read passed over)', false)
     .action(async (modelDir: string, images: string[], flags: { top: number; json: boolean; csv: boolean }) => {
       // Skipped files are always said; the work's progress only where there is enough of it to wait for.
       const warnings = renderProgress({ quiet: true });

@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { readHead } from '../../core/read-head.js';
-import { assertCanCreate } from '../../core/replaceable-output.js';
+import { assertCanCreate, assertOutsideInputs } from '../../core/replaceable-output.js';
 import { buildReport } from '../../report/build-report.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -28,6 +29,8 @@ export function registerReport(program: Command): void {
           throw new GraftError('INVALID_CONFIG', `--out ${flags.out} is a folder; the report is one HTML file`, { hint: `e.g. --out ${join(flags.out, 'report.html')}` });
         }
         await assertCanCreate(flags.out);
+        // An earlier report may be replaced; the model's graft.json or an image of --data may not.
+        await assertOutsideInputs(flags.out, [modelDir, ...(flags.data === undefined ? [] : [flags.data])], 'the report', { mayReplace: isGraftReport });
         if (command.getOptionValueSource('out') === 'default') assertDefaultOutFree(flags.out);
         const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
@@ -56,14 +59,17 @@ export function registerReport(program: Command): void {
  * @throws GraftError INVALID_CONFIG naming the file.
  */
 function assertDefaultOutFree(out: string): void {
-  let head = '';
-  try {
-    head = readHead(out, 1024).toString('utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-  }
-  if (head.includes('<title>Graft report')) return;
+  if (!existsSync(out) || isGraftReport(out)) return;
   throw new GraftError('INVALID_CONFIG', `${out} exists and is not a Graft report; the report would replace it`, {
     hint: `pass --out ${out} to replace it, or --out <another file>`,
   });
+}
+
+/** Whether `path` is a report `graft report` wrote (its title says so in the first kB). */
+function isGraftReport(path: string): boolean {
+  try {
+    return readHead(path, 1024).toString('utf8').includes('<title>Graft report');
+  } catch {
+    return false;
+  }
 }
