@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { mirrorsFromEnvironment, type MirrorRule } from '../hub/mirror.js';
 import { modelDirsFromEnv } from '../hub/resolve-backbone.js';
@@ -8,9 +10,17 @@ import { modelDirsFromEnv } from '../hub/resolve-backbone.js';
  * GRAFT_CONFIG into those options here. A variable one command uses is read by that command (ARCHITECTURE.md).
  */
 
-/** `--cache-dir`, else GRAFT_CACHE_DIR, else the platform's user cache folder. */
+/**
+ * `--cache-dir`, else GRAFT_CACHE_DIR, else the platform's user cache folder.
+ * @throws GraftError INVALID_CONFIG when it names a file (it failed later as a cache error, "EEXIST … mkdir").
+ */
 export function cacheDirFrom(flag: string | undefined): string {
-  return flag ?? defaultCacheDir({ env: process.env });
+  const dir = flag ?? defaultCacheDir({ env: process.env });
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) {
+    const named = flag !== undefined ? '--cache-dir' : process.env['GRAFT_CACHE_DIR'] !== undefined ? 'GRAFT_CACHE_DIR' : 'The cache folder';
+    throw new GraftError('INVALID_CONFIG', `${named} ${dir} is a file; the cache is a folder`, { hint: 'name a folder (new or an earlier cache) with --cache-dir or GRAFT_CACHE_DIR' });
+  }
+  return dir;
 }
 
 /** GRAFT_MODELS_DIR's folders, searched for catalogue files before downloading. */

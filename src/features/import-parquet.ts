@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
 import { GraftError } from '../core/errors.js';
+import { assertCanCreate } from '../core/replaceable-output.js';
 import type { ProgressListener } from '../core/progress.js';
 import { PARQUET_META_KEY } from './export-parquet.js';
 import { publishFile } from './publish-file.js';
@@ -52,6 +53,8 @@ export async function importParquet(file: string, storeDir: string, options: { o
   const dim = exported.model.featureDim;
   const labels = new Set(exported.dataset.labels);
   const dir = resolve(storeDir);
+  // A file named as the store (or on its way) is said before mkdir fails with EEXIST.
+  await assertCanCreate(join(dir, 'shard'), '--store');
   await mkdir(dir, { recursive: true });
   const others = readdirSync(dir).filter((name) => parseShardFileName(name) !== undefined);
   if (others.length > 0) {

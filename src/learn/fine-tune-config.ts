@@ -1,3 +1,4 @@
+import { parseUnfreeze } from '../onnx/unfreeze-spec.js';
 import { GraftError } from '../core/errors.js';
 import { optionExample, optionName, type OptionPath } from '../core/option-name.js';
 import { SCHEDULE_KINDS } from './lr-schedule.js';
@@ -43,6 +44,8 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
     if (!ok) throw new GraftError('INVALID_CONFIG', `${optionName(option)} ${rule}. Received: ${String(value)}`, { hint: `e.g. ${optionExample(option, example, shellExample)}` });
   };
   check(/^(all|last:\d+|from:.+)$/.test(c.unfreeze), 'fineTune.unfreeze', 'must be last:<N>, from:<layer> or all', c.unfreeze, 'last:3');
+  // All of parseUnfreeze's rules (last:0 among them) before the head phase, not after it.
+  parseUnfreeze(c.unfreeze);
   check(Number.isInteger(c.epochs) && c.epochs >= 1, 'fineTune.epochs', 'must be a positive integer', c.epochs, 6);
   check(c.learningRate > 0 && c.learningRate < 1, 'fineTune.learningRate', 'must be in (0, 1)', c.learningRate, 0.001);
   check(c.bodyLrRatio > 0 && c.bodyLrRatio <= 1, 'fineTune.bodyLrRatio', 'must be in (0, 1]', c.bodyLrRatio, 0.1);

@@ -174,3 +174,22 @@ function checkSizes(trueIndex: ArrayLike<number>, probabilities: ArrayLike<numbe
   }
   return n;
 }
+
+/**
+ * The fewest decimals, from `least` (at most `least + 4`), that print `a` and `b` apart: a calibration error and its
+ * chance line printed alike ("0.0004 … stays under 0.0004") read as a verdict that contradicts itself.
+ */
+export function decimalsApart(a: number, b: number, least: number): number {
+  if (Math.abs(a - b) <= 1e-9) return least; // equal but for rounding (isBeyondChance): printed alike, and read so
+  for (let digits = least; digits < least + 4; digits++) if (a.toFixed(digits) !== b.toFixed(digits)) return digits;
+  return least + 4;
+}
+
+/**
+ * Whether a calibration error is more than a calibrated model shows by chance on the same images. Past rounding only:
+ * where every simulated model scores what this one does (every image right at one confidence), the two differ in the
+ * last bits of their sums, and that is no verdict.
+ */
+export function isBeyondChance(c: { readonly ece: number; readonly eceByChance: number }): boolean {
+  return c.ece > c.eceByChance + 1e-9;
+}

@@ -201,6 +201,14 @@ export function perClassScores(matrix: readonly (readonly number[])[]): ClassSco
 }
 
 /**
+ * Whether class `c` has no image in the confusion matrix and none predicted as it: its precision and recall are 0/0,
+ * undefined rather than 0, so it is left out of macro F1 and printed as a dash.
+ */
+export function isAbsentClass(matrix: readonly (readonly number[])[], c: number): boolean {
+  return matrix.every((row, t) => row[c] === 0 && (t !== c || row.every((v) => v === 0)));
+}
+
+/**
  * Every off-diagonal cell of a confusion matrix that is not 0, as (true, predicted, count), the largest count first
  * (ties: by true class, then predicted class, in label order). fastai's `most_confused`.
  *
@@ -266,7 +274,7 @@ export function evaluatePredictions(input: PredictionSet): EvaluationReport {
 
   // Defined, not assigned: a class named __proto__ would otherwise set the object's prototype and vanish.
   const perClass: Record<string, ClassScores> = Object.fromEntries(labels.map((label, c) => [label, scores[c]!]));
-  const counted = scores.filter((s, c) => s.support > 0 || matrix.some((row) => row[c]! > 0));
+  const counted = scores.filter((_, c) => !isAbsentClass(matrix, c));
   const macroF1 = counted.reduce((sum, s) => sum + s.f1, 0) / counted.length;
 
   const misclassified: Misclassification[] = [];

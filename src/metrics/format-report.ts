@@ -1,4 +1,5 @@
-import type { EvaluationReport } from './classification.js';
+import { decimalsApart, isBeyondChance } from './calibration.js';
+import { isAbsentClass, type EvaluationReport } from './classification.js';
 import { displayWidth, padEndDisplay, padStartDisplay, truncateDisplay } from '../core/display-width.js';
 
 /** Options of {@link formatReport}. */
@@ -49,8 +50,10 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   const cal = report.calibration;
   if (cal) {
     // A small test set cannot show a small miscalibration: said against what a calibrated model reaches on these images.
-    const chance = cal.ece > cal.eceByChance ? `beyond chance: a calibrated model stays under ${fixed(cal.eceByChance)} here 19 times in 20` : `within chance: a calibrated model reaches ${fixed(cal.eceByChance)} here 1 time in 20`;
-    summary.push(['Calibration error', `${fixed(cal.ece)}  (ECE over 10 bins, ${chance}; mean confidence ${fixed(cal.confidence)} against accuracy ${fixed(report.accuracy)})`]);
+    const digits = decimalsApart(cal.ece, cal.eceByChance, 4);
+    const [ece, byChance] = [cal.ece.toFixed(digits), cal.eceByChance.toFixed(digits)];
+    const chance = isBeyondChance(cal) ? `beyond chance: a calibrated model stays under ${byChance} here 19 times in 20` : `within chance: a calibrated model reaches ${byChance} here 1 time in 20`;
+    summary.push(['Calibration error', `${ece}  (ECE over 10 bins, ${chance}; mean confidence ${fixed(cal.confidence)} against accuracy ${fixed(report.accuracy)})`]);
   }
   const nameWidth = Math.max(...summary.map(([name]) => name.length));
   lines.push(...summary.map(([name, value]) => `${name.padEnd(nameWidth)}  ${value}`));
@@ -60,12 +63,15 @@ export function formatReport(report: EvaluationReport, options: FormatReportOpti
   lines.push(
     ...table(
       ['class', 'precision', 'recall', 'f1', 'support'],
-      labels.map((label) => {
+      labels.map((label, c) => {
         const s = report.perClass[label];
+        if (s && isAbsentClass(report.confusion.matrix, c)) return [label, '-', '-', '-', '0'];
         return s ? [label, fixed(s.precision), fixed(s.recall), fixed(s.f1), String(s.support)] : [label, '', '', '', ''];
       }),
     ),
   );
+  const absent = labels.filter((_, c) => isAbsentClass(report.confusion.matrix, c)).length;
+  if (absent > 0) lines.push(`(-: no image of ${absent === 1 ? 'this class' : 'these classes'} here, and none predicted as ${absent === 1 ? 'it' : 'them'}; left out of macro F1)`);
 
   if (labels.length <= MAX_MATRIX_CLASSES) {
     lines.push('', 'Confusion matrix (rows = true class, columns = predicted)');

@@ -1,6 +1,7 @@
 import { describeHoldout } from '../core/fine-tune-holdout.js';
 import { labelIssuesCaveat } from '../core/selection-report.js';
-import type { EvaluationReport } from '../metrics/classification.js';
+import { decimalsApart, isBeyondChance } from '../metrics/calibration.js';
+import { isAbsentClass, type EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import type { ModelManifest, TrainingConfig, TrainingOutcome } from '../model/manifest.js';
 import { escapeHtml } from './escape-html.js';
@@ -266,7 +267,7 @@ function calibrationSection(e: ReportEvaluation): string {
   const direction = c.confidence > e.accuracy + 0.005 ? 'overconfident' : c.confidence < e.accuracy - 0.005 ? 'underconfident' : 'as sure as it is right';
   return `<section aria-labelledby="cal-h"><h2 id="cal-h">Calibration</h2>
 <p class="note">${escapeHtml(
-    `Where the accuracy line lies under the confidence line, the model is surer than it is right (overconfident); over it, less sure. Calibration error (ECE, the gap weighted by each bin's images): ${percent(c.ece)}${chanceOf(c)}. Mean confidence ${percent(c.confidence)} against accuracy ${percent(e.accuracy)}: ${direction}. Log-loss ${e.logLoss.toFixed(3)}. A bin of few images says little.`,
+    `Where the accuracy line lies under the confidence line, the model is surer than it is right (overconfident); over it, less sure. Calibration error (ECE, the gap weighted by each bin's images): ${percent(c.ece, c.eceByChance === undefined ? 1 : decimalsApart(c.ece * 100, c.eceByChance * 100, 1))}${chanceOf(c)}. Mean confidence ${percent(c.confidence)} against accuracy ${percent(e.accuracy)}: ${direction}. Log-loss ${e.logLoss.toFixed(3)}. A bin of few images says little.`,
   )}</p>
 <div class="charts">${reliability}${images}</div></section>`;
 }
@@ -274,15 +275,17 @@ function calibrationSection(e: ReportEvaluation): string {
 /** Whether the calibration error is more than a calibrated model shows on this many images (absent in reports of older evaluations). */
 function chanceOf(c: { readonly ece: number; readonly eceByChance?: number }): string {
   if (c.eceByChance === undefined) return '';
-  return c.ece > c.eceByChance
-    ? `, beyond chance (a calibrated model stays under ${percent(c.eceByChance)} on these images 19 times in 20)`
-    : `, within chance (a calibrated model reaches ${percent(c.eceByChance)} on these images 1 time in 20)`;
+  const byChance = percent(c.eceByChance, decimalsApart(c.ece * 100, c.eceByChance * 100, 1));
+  return isBeyondChance({ ece: c.ece, eceByChance: c.eceByChance })
+    ? `, beyond chance (a calibrated model stays under ${byChance} on these images 19 times in 20)`
+    : `, within chance (a calibrated model reaches ${byChance} on these images 1 time in 20)`;
 }
 
 function perClassSection(e: ReportEvaluation): string {
-  const rows = e.confusion.labels.map((label) => {
+  const rows = e.confusion.labels.map((label, c) => {
     const s = e.perClass[label];
     if (!s) return '';
+    if (isAbsentClass(e.confusion.matrix, c)) return `<tr><th scope="row">${escapeHtml(label)}</th><td colspan="3" class="note">no image of this class here, none predicted as it (left out of macro F1)</td><td>0</td></tr>`;
     return `<tr><th scope="row">${escapeHtml(label)}</th><td>${s.precision.toFixed(3)}</td><td>${s.recall.toFixed(3)}</td><td>${s.f1.toFixed(3)}</td><td>${s.support}</td></tr>`;
   });
   return `<section aria-labelledby="pc-h"><h2 id="pc-h">Per-class scores</h2><div class="scroll" tabindex="0" role="region" aria-label="Per-class scores, scrollable"><table class="per-class" aria-labelledby="pc-h"><thead><tr><th scope="col">class</th><th scope="col">precision</th><th scope="col">recall</th><th scope="col">F1</th><th scope="col">support</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
@@ -304,8 +307,8 @@ function mistakesSection(e: ReportEvaluation): string {
 
 const MAX_CONFUSED_PAIRS = 20;
 
-function percent(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+function percent(x: number, decimals = 1): string {
+  return `${(x * 100).toFixed(decimals)}%`;
 }
 
 function baseName(file: string): string {

@@ -108,6 +108,14 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const other = await runCli(['embed', data, '--backbone', int8FeatModel, '--scale', 'imagenet', '--json'], env);
     expect(other.code, other.stderr).toBe(0);
     expect(parseJsonOutput<EmbedJson>(other)).toMatchObject({ computed: 33, cached: 0 });
+    // A split folder (train/ and val/), as --help says: both parts embedded. It was refused as "the parts of a split",
+    // with a hint to rename train/ to train/.
+    const split = join(root, 'embed-split');
+    await cp(data, join(split, 'train'), { recursive: true });
+    await cp(data, join(split, 'val'), { recursive: true });
+    const both = await runCli(['embed', split, '--backbone', int8Model, '--json'], env);
+    expect(both.code, both.stderr).toBe(0);
+    expect(parseJsonOutput<EmbedJson>(both)).toMatchObject({ images: 72, computed: 0 });
   });
 
   it('eval and predict use the model directory alone, with the JSON contracts', async () => {
@@ -434,6 +442,29 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect(overProject.code).toBe(2);
     expect(overProject.stderr).toMatch(/not a Graft model directory/);
     expect(await readFile(join(project, 'notes.txt'), 'utf8')).toBe('keep');
+    // A cache folder that is a file: a usage error naming it (it was a cache error, exit 4, "EEXIST … mkdir").
+    const cacheFile = join(root, 'cache-file');
+    await writeFile(cacheFile, 'x');
+    for (const [args, extraEnv, named] of [[['--cache-dir', cacheFile], {}, '--cache-dir'], [[], { GRAFT_CACHE_DIR: cacheFile }, 'GRAFT_CACHE_DIR']] as const) {
+      const run = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'x'), ...args, '--json'], { ...env, ...extraEnv });
+      expect(run.code).toBe(2);
+      expect(parseJsonOutput<{ error: { message: string } }>(run).error.message).toBe(`${named} ${cacheFile} is a file; the cache is a folder`);
+    }
+
+    // A flag of another mode: the MLP head's with the linear head is said (and the run goes on as it would); --unfreeze
+    // last:0 is refused before the head is trained, not after; --engine on an export with no page is refused.
+    const mlpFlags = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'linear-epochs'), '--epochs', '5', '--dropout', '0.2'], env);
+    expect(mlpFlags.code, mlpFlags.stderr).toBe(0);
+    expect(mlpFlags.stderr).toContain('--epochs, --dropout shape the MLP head (--hidden <units>); the linear head, the default, has no epochs or dropout and ignores them');
+    const started = Date.now();
+    const lastZero = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'last-zero'), '--fine-tune', '--unfreeze', 'last:0', '--json'], env);
+    expect(lastZero.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(lastZero).error.message).toBe('--unfreeze last:<N> needs a whole number of blocks >= 1. Received: "last:0"');
+    expect(parseJsonOutput<{ error: { message: string } }>(lastZero)).not.toHaveProperty('model');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const engine = await runCli(['export', join(root, 'model'), '--to', 'tfjs', '--engine', 'tfjs', '--out', join(root, 'engine-tfjs'), '--json'], env);
+    expect(engine.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(engine).error.message).toBe("--engine chooses what runs a web export's page; --to tfjs writes a model without one");
 
     // A usage error that commander catches is still one JSON value on stdout.
     const usage = await runCli(['train', data, '--out', join(root, 'x'), '--bogus', '--json'], env);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
@@ -157,6 +157,12 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
       expect(parseJsonOutput<{ error: { message: string } }>(run).error.message).toMatch(message);
     }
     expect(readFileSync(shard).equals(shardBytes)).toBe(true);
+    // An import into a --store that is a file: a usage error (it was exit 4, "EEXIST … mkdir").
+    const notFolder = join(root, 'not-a-folder');
+    writeFileSync(notFolder, 'x');
+    const intoFile = await runCli(['features', 'import', file, '--store', notFolder, '--json']);
+    expect(intoFile.code).toBe(2);
+    expect(parseJsonOutput<{ error: { message: string } }>(intoFile).error.message).toBe(`Cannot write ${join(notFolder, 'shard')}: ${notFolder} is a file, not a folder`);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binOf, calibration, isProbabilityMatrix, logLoss } from '../../src/metrics/calibration.js';
+import { binOf, calibration, decimalsApart, isProbabilityMatrix, logLoss } from '../../src/metrics/calibration.js';
+import { formatReport } from '../../src/metrics/format-report.js';
 import { evaluatePredictions } from '../../src/metrics/classification.js';
 import { mulberry32 } from '../../src/core/random.js';
 
@@ -163,5 +164,28 @@ describe('calibration: the error a calibrated model shows by chance', () => {
     const c = calibration(trueIndex, probabilities, 2);
     expect(c.ece).toBeGreaterThan(0.2);
     expect(c.eceByChance).toBeLessThan(0.05);
+  });
+});
+
+describe('the calibration line', () => {
+  it('prints the error and its chance line with the decimals that tell them apart', () => {
+    expect(decimalsApart(0.00042, 0.00038, 4)).toBe(5);
+    expect(decimalsApart(0.1234, 0.5, 4)).toBe(4);
+    expect(decimalsApart(0.1, 0.1, 4)).toBe(4);
+    expect(decimalsApart(0.1, 0.1 + 1e-7, 4)).toBe(7);
+    // A near-perfect model (every image right at 0.9996): "0.0004, beyond chance: … stays under 0.0004" read as a
+    // verdict that contradicts itself; the digits that decide it are printed.
+    const n = 40;
+    const trueIndex = Array.from({ length: n }, (_, i) => i % 2);
+    const probabilities = new Float32Array(trueIndex.flatMap((t) => (t === 0 ? [0.9996, 0.0004] : [0.0004, 0.9996])));
+    const report = evaluatePredictions({ labels: ['a', 'b'], trueIndex, probabilities, files: trueIndex.map((_, i) => `${i}.jpg`) });
+    const line = formatReport(report).split('\n').find((l) => l.startsWith('Calibration error'))!;
+    const [ece, byChance] = [/^Calibration error\s+([\d.]+)/.exec(line)![1]!, /(?:reaches|under) ([\d.]+) here/.exec(line)![1]!];
+    // Every simulated calibrated model scores what this one does: equal, within chance (it said "beyond" on float noise).
+    expect([ece, byChance]).toEqual(['0.0004', '0.0004']);
+    expect(line).toContain('within chance');
+    // Apart in the fifth decimal: printed to it, and the verdict follows the printed numbers.
+    const near = { ...report, calibration: { ...report.calibration!, ece: 0.00042, eceByChance: 0.00038 } };
+    expect(formatReport(near)).toContain('Calibration error  0.00042  (ECE over 10 bins, beyond chance: a calibrated model stays under 0.00038 here');
   });
 });

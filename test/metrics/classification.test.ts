@@ -139,6 +139,12 @@ describe('evaluatePredictions, hand-computed', () => {
     expect(absentAndNeverPredicted.perClass['c']).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
     expect(absentAndNeverPredicted.macroF1).toBe(1);
     expect(absentAndNeverPredicted.accuracy).toBe(1);
+    // Printed as a dash, not as scores of 0 beside a macro F1 of 1 (which read as a contradiction); a class predicted
+    // but absent keeps its 0s, which macro F1 counts.
+    const text = formatReport(absentAndNeverPredicted);
+    expect(text).toMatch(/^c +- +- +- +0$/m);
+    expect(text).toContain('(-: no image of this class here, and none predicted as it; left out of macro F1)');
+    expect(formatReport(predictedButAbsent)).toMatch(/^c +0\.0000 +0\.0000 +0\.0000 +0$/m);
   });
 
   it('top5 only with more than 5 classes; ties ranked by index', () => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { scanDataset } from '../../data/scan-dataset.js';
+import { listDataset } from '../../data/dataset-listing.js';
+import type { SkippedFile } from '../../data/dataset.js';
 import { backboneFromOptions, type BackboneHandle } from '../../engine/open-backbone.js';
 import { featureBackbone } from '../../engine/feature-backbone.js';
 import { extractFeatures } from '../../features/extract-features.js';
@@ -133,7 +134,10 @@ export function registerEmbed(program: Command): void {
         );
         return;
       }
-      const dataset = await scanDataset(dir);
+      // Listed as --store lists it: a split folder's parts (train/ and val/), or a manifest's rows, all embedded.
+      const listing = await listDataset(dir);
+      const dataset: { items: { file: string }[]; skipped: readonly SkippedFile[] } = { items: [], skipped: listing.scanSkipped };
+      for await (const image of listing.images()) dataset.items.push({ file: image.file });
       const handle = await featureHandle(options, flags);
       const store = FeatureStore.open(options.cacheDir);
       const fileIndex = FileHashIndex.open(options.cacheDir);

@@ -24,9 +24,13 @@ export function registerExport(program: Command): void {
     .option('--overwrite', 'replace an earlier export at --out (a folder holding other files is never replaced)', false)
     .option('--json', 'print one JSON object on stdout', false);
   addOldSpelling(command, '--target <target>', '--to');
-  command.action(async (modelDir: string, flags: { to: string; out?: string; engine: string; overwrite: boolean; json: boolean }) => {
+  command.action(async (modelDir: string, flags: { to: string; out?: string; engine: string; overwrite: boolean; json: boolean }, cmd: Command) => {
     const stopOnSignal = stopWritingOnSignal('graft export', flags.json);
     try {
+      // The page's engine: another target has none to choose (it was accepted and dropped).
+      if (flags.to !== 'web' && cmd.getOptionValueSource('engine') === 'cli') {
+        throw new GraftError('INVALID_CONFIG', `--engine chooses what runs a web export's page; --to ${flags.to} writes a model without one`, { hint: `drop --engine, or export with --to web --engine ${flags.engine}` });
+      }
       if (flags.to === 'tfjs') {
         const result = await exportTfjs(modelDir, { out: flags.out, overwrite: flags.overwrite });
         const c = result.conversion;

@@ -136,6 +136,12 @@ export function registerTrain(program: Command): void {
         }),
         head: { ...fromFile.head, ...(flags.hidden ? { hidden: flags.hidden } : {}), ...(flags.dropout !== undefined ? { dropout: flags.dropout } : {}) },
       };
+      // The MLP head's own settings with the linear head: said, not silently dropped (the run is what it would be).
+      const mlpOnly = ['epochs', 'lr', 'dropout', 'patience', 'weightDecay'].filter((name) => cmd.getOptionValueSource(name) === 'cli');
+      if (mlpOnly.length > 0 && (config.head.hidden ?? []).length === 0) {
+        const named = mlpOnly.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+        progress({ type: 'warning', code: 'FLAG_IGNORED', message: `${named} shape${mlpOnly.length === 1 ? 's' : ''} the MLP head (--hidden <units>); the linear head, the default, has no epochs or dropout and ignores ${mlpOnly.length === 1 ? 'it' : 'them'}` });
+      }
       const store = featureStoreFrom(dir, flags.store);
       if (store && (fineTuning || flags.val !== undefined || flags.labelPattern !== undefined)) refuseWithStore(fineTuning ? '--fine-tune' : flags.val !== undefined ? '--val' : '--label-pattern');
       const storeOnly = flags.inMemoryRows !== undefined ? '--in-memory-rows' : flags.selectionRows !== undefined ? '--selection-rows' : flags.workDir !== undefined ? '--work-dir' : undefined;

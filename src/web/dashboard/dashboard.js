@@ -558,7 +558,7 @@ function heldOutScores(ev) {
   if (ev.onTrainingImages) return '';
   const balanced = ev.balancedAccuracy !== undefined && pct(ev.balancedAccuracy) !== pct(ev.accuracy) ? ` Balanced accuracy (the mean over classes) ${pct(ev.balancedAccuracy)}.` : '';
   const c = ev.calibration;
-  const sure = c ? ` Mean confidence ${pct(c.confidence)} (${c.confidence > ev.accuracy + 0.005 ? 'surer than it is right' : c.confidence < ev.accuracy - 0.005 ? 'less sure than it is right' : 'as sure as it is right'}; calibration error ${pct(c.ece)}${c.eceByChance === undefined ? '' : c.ece > c.eceByChance ? ', beyond chance' : ', within chance'}).` : '';
+  const sure = c ? ` Mean confidence ${pct(c.confidence)} (${c.confidence > ev.accuracy + 0.005 ? 'surer than it is right' : c.confidence < ev.accuracy - 0.005 ? 'less sure than it is right' : 'as sure as it is right'}; calibration error ${pct(c.ece)}${c.eceByChance === undefined ? '' : c.ece > c.eceByChance + 1e-9 ? ', beyond chance' : ', within chance'}).` : '';
   return balanced + sure;
 }
 
