@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { carryForeignEntries } from './carry-foreign-entries.js';
 import { diskFullCause } from './disk-full.js';
 import { isProcessRunning } from './process-alive.js';
 import { beginSwap, forgetWorkingPath, workingPathFor, type WorkingKind } from './unfinished-writes.js';
+import { makeDirectory } from './make-directory.js';
 
 /**
  * Writes a file via a temp file and rename, so a crash never leaves a half-written file under `path`. First it removes
@@ -107,7 +108,7 @@ export async function writeDirectoryStaged<T>(
 ): Promise<T> {
   const staging = workingPathFor(dest, kind);
   try {
-    if (options.create !== false) await mkdir(staging, { recursive: true });
+    if (options.create !== false) await makeDirectory(staging);
     const result = await write(staging);
     if (options.owns) await carryForeignEntries(dest, staging, options.owns);
     await replaceDirectory(staging, dest);

@@ -3,7 +3,7 @@
  * beside them, which `graft train` reads (fastai's `download_images`, for the CSV a labelling tool or a scrape leaves).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { csvText } from '../core/csv-text.js';
@@ -16,6 +16,7 @@ import { IMAGE_EXTENSIONS } from './dataset.js';
 import { fetchImageBytes, isImageUrl } from './fetch-image.js';
 import { isUrl, streamManifestFiles, type ManifestFile } from './manifest-files.js';
 import { EXTENSION_BY_FORMAT, READABLE_FORMATS, sniffImageFormat } from './sniff-image-format.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** The manifest `downloadImages` writes in its folder. */
 export const DOWNLOADED_MANIFEST = 'manifest.csv';
@@ -161,7 +162,7 @@ async function prepareFolder(out: string): Promise<void> {
   if (info !== undefined && !info.isDirectory()) {
     throw new GraftError('INVALID_CONFIG', `${out} is a file; the images go into a folder of that name.`, { hint: 'pass a folder (new or one an earlier download filled) as --out' });
   }
-  await mkdir(out, { recursive: true }).catch((error: unknown) => {
+  await makeDirectory(out).catch((error: unknown) => {
     throw cannotWrite(out, error);
   });
 }
@@ -259,7 +260,7 @@ async function fetchOne(target: Target, options: DownloadImagesOptions): Promise
     target.reason = `not an image Graft reads (${READABLE_FORMATS}): ${describeBytes(bytes)}`;
     return;
   }
-  await mkdir(target.folder, { recursive: true }).catch((error: unknown) => {
+  await makeDirectory(target.folder).catch((error: unknown) => {
     throw cannotWrite(target.folder, error);
   });
   const file = join(target.folder, target.stem + EXTENSION_BY_FORMAT[format]);

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { mulberry32, type Random } from '../core/random.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** The demo dataset's classes. */
 export const SYNTHETIC_LABELS = ['circles', 'squares', 'triangles'] as const;
@@ -57,8 +58,8 @@ export async function writeSyntheticDataset(dir: string, options: SyntheticOptio
   const trainFiles: string[] = [];
   const valFiles: string[] = [];
   for (const label of SYNTHETIC_LABELS) {
-    await mkdir(join(trainDir, label), { recursive: true });
-    await mkdir(join(valDir, label), { recursive: true });
+    await makeDirectory(join(trainDir, label));
+    await makeDirectory(join(valDir, label));
   }
   // Classes are interleaved so that the random stream, and therefore each class's variety, does not depend on class order.
   for (let i = 0; i < perClass; i++) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { copyFile, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { SkippedFile } from '../data/dataset.js';
@@ -18,6 +18,7 @@ import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
 import { makeWorkDir } from './work-dir.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** Options for {@link embedShard}. */
 export interface EmbedShardOptions {
@@ -355,7 +356,7 @@ function checkCompatible(previous: ShardMeta, spec: ShardSpec, info: BackboneHan
 
 async function makeFolder(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
   } catch (cause) {
     throw new GraftError('INVALID_CONFIG', `Cannot create the store folder ${dir}: ${cause instanceof Error ? cause.message : String(cause)}`, {
       hint: 'pass --store a folder this process can write to (on a cluster, the shared volume\'s mount path)',

@@ -1,10 +1,11 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GraftError } from '../core/errors.js';
 import { defaultCacheDir } from '../core/cache-dir.js';
 import { applyFeatureStorePragmas, FEATURE_STORE_BUSY_TIMEOUT_MS } from './sqlite-pragmas.js';
 import { decodeF16, decodeF32, encodeF16, encodeF32, FEATURE_DTYPES, type FeatureDtype } from './vector-encoding.js';
+import { makeDirectorySync } from '../core/make-directory.js';
 
 /** File name of the store inside the cache folder. */
 export const FEATURE_STORE_FILE = 'features-v1.sqlite';
@@ -104,7 +105,7 @@ export class FeatureStore {
   static open(cacheDir: string = defaultCacheDir()): FeatureStore {
     const dir = path.resolve(cacheDir);
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectorySync(dir);
     } catch (cause) {
       throw new GraftError('CACHE_ERROR', `Cannot create the feature cache folder ${dir}: ${reason(cause)}`, {
         hint: 'use a cache folder you can write to (cacheDir; GRAFT_CACHE_DIR for the CLI)',

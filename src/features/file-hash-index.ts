@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GraftError } from '../core/errors.js';
 import { applyFeatureStorePragmas } from './sqlite-pragmas.js';
+import { makeDirectorySync } from '../core/make-directory.js';
 
 /** How many files are stat'ed at once: enough to keep a network file system busy, few enough to bound memory. */
 const STAT_CONCURRENCY = 64;
@@ -42,7 +42,7 @@ export class FileHashIndex {
   static open(cacheDir: string): FileHashIndex {
     const path = join(resolve(cacheDir), FILE_INDEX_FILE);
     try {
-      mkdirSync(resolve(cacheDir), { recursive: true });
+      makeDirectorySync(resolve(cacheDir));
       const db = new Database(path);
       applyFeatureStorePragmas(db);
       db.exec(CREATE_FILES);

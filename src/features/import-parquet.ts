@@ -1,5 +1,5 @@
 import { existsSync, openAsBlob, readdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
@@ -11,6 +11,7 @@ import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
 import { makeWorkDir } from './work-dir.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** What {@link importParquet} wrote. */
 export interface ParquetImportResult {
@@ -55,7 +56,7 @@ export async function importParquet(file: string, storeDir: string, options: { o
   const dir = resolve(storeDir);
   // A file named as the store (or on its way) is said before mkdir fails with EEXIST.
   await assertCanCreate(join(dir, 'shard'), '--store');
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const others = readdirSync(dir).filter((name) => parseShardFileName(name) !== undefined);
   if (others.length > 0) {
     throw new GraftError('INVALID_CONFIG', `${dir} already holds feature shards (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); an import writes a store of its own.`, {

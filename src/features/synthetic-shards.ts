@@ -1,9 +1,10 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { mulberry32 } from '../core/random.js';
 import { shardFileName, shardOf } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** Options for {@link writeSyntheticShards}. */
 export interface SyntheticShardsOptions {
@@ -32,7 +33,7 @@ export interface SyntheticShardsOptions {
  */
 export async function writeSyntheticShards(storeDir: string, options: SyntheticShardsOptions): Promise<string[]> {
   const dir = resolve(storeDir);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const count = options.shards ?? 4;
   const classes = options.classes ?? 10;
   const valFraction = options.valFraction ?? 0.1;

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -10,6 +9,7 @@ import { exportGraphModelToOnnx } from '../tfjs-to-onnx/graph-model-to-onnx.js';
 import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, maxDiff, outPath, runOnnx } from './conversion-check.js';
 import type { ConversionRequest } from './conversion.js';
 import type { ConversionReport } from './conversion-report.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** TF.js graph model -> ONNX: the graph's final output, checked against tfjs's own execution of the graph. */
 export async function convertGraphToOnnx(request: ConversionRequest): Promise<ConversionReport> {
@@ -42,7 +42,7 @@ export async function convertGraphToOnnx(request: ConversionRequest): Promise<Co
   const maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
   assertWithin(maxAbsDiff, request.tolerance, path);
   // A new folder, as a TF.js output makes its own.
-  await mkdir(dirname(out), { recursive: true });
+  await makeDirectory(dirname(out));
   await writeFileAtomic(out, onnx);
   return {
     read: { path, format: 'tfjs-graph', inputShape, outputShape },

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -12,6 +11,7 @@ import type { ModelFormat } from '../core/model-format.js';
 import { assertWithin, CHECK_INPUTS, CHECK_SAMPLES, checkInput, concatenated, maxDiff, outPath, runOnnx } from './conversion-check.js';
 import type { ConversionRequest, Converter } from './conversion.js';
 import type { ConversionReport, ConvertTarget } from './conversion-report.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** Loads a format's model as a tfjs layers model; `notes` collects what the report should say about it. */
 export type LayersModelLoader = (request: ConversionRequest, notes: string[]) => Promise<tf.LayersModel>;
@@ -45,7 +45,7 @@ async function convertLayersModel(format: ModelFormat, load: LayersModelLoader, 
       maxAbsDiff = maxDiff(expected, await runOnnx(onnx, x, dims));
       assertWithin(maxAbsDiff, request.tolerance, request.path);
       // A new folder, as a TF.js output makes its own.
-      await mkdir(dirname(out), { recursive: true });
+      await makeDirectory(dirname(out));
       await writeFileAtomic(out, onnx);
       bytes = onnx.byteLength;
     } else {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -8,6 +8,7 @@ import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { checkRgbInput } from './rgb-input.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** What building a TF.js backbone found; cached beside its ONNX export. */
 interface LayersDescription {
@@ -52,7 +53,7 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const exportModel = async (model: tf.LayersModel, description: LayersDescription): Promise<Uint8Array> => {
     const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
     const exported = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
-    await mkdir(dirname(exportPath), { recursive: true });
+    await makeDirectory(dirname(exportPath));
     await writeFileAtomic(exportPath, exported);
     await writeFileAtomic(descPath, JSON.stringify(description));
     return exported;

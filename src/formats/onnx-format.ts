@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { diskFullCause } from '../core/disk-full.js';
@@ -15,6 +15,7 @@ import { lazyConverter } from './lazy-converters.js';
 import { startsLikeOnnx } from './magic-numbers.js';
 import { withInputSide } from '../onnx/input-side.js';
 import { checkRgbInput } from './rgb-input.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** What exposing the features found in an ONNX backbone; cached per model so a warm run need not parse it. */
 interface OnnxDescription {
@@ -54,7 +55,7 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
       const exposed = await exposeFeatures(await readOnnxModel(path), { output: request.featureOutput, source: path });
       description = { featureDim: exposed.featureDim, featureOutput: exposed.featureOutput, inputShape: exposed.inputShape };
       // Only a saving for the next run: a cache disk too full for it is no reason to stop this one.
-      await mkdir(dirname(descPath), { recursive: true })
+      await makeDirectory(dirname(descPath))
         .then(() => writeFileAtomic(descPath, JSON.stringify(description)))
         .catch((error: unknown) => {
           if (!diskFullCause(error)) throw error;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../core/atomic-write.js';
@@ -9,6 +9,7 @@ import { attrShape } from '../readers/tfjs-graph/graph-model-json.js';
 import { createSession } from '../runtime/ort-session.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { graphDir } from './model-location.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /* A TF.js graph model's features: its ONNX export (cached by model hash and feature node) and their size. */
 
@@ -46,7 +47,7 @@ export async function openGraphFeatures(request: FeatureRequest): Promise<Featur
     }
     bytes = exportGraphModelToOnnx(modelJson, weightBytes, { outputNode: featureNode, inputShape: [inputSize, inputSize, 3], featureOutputName: FEATURE_OUTPUT });
     description = { featureDim: await featureDimOf(bytes, inputSize), featureNode, inputSize };
-    await mkdir(dirname(exportPath), { recursive: true });
+    await makeDirectory(dirname(exportPath));
     await writeFileAtomic(exportPath, bytes);
     await writeFileAtomic(descPath, JSON.stringify(description));
   }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import { retryAfterMs, retryNotice, TRANSIENT_STATUSES } from '../core/http-retr
 import type { ProgressEvent } from '../core/progress.js';
 import { sha256File } from '../core/sha256-file.js';
 import { acquireFileLock } from './file-lock.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 export interface DownloadOptions {
   /** Expected sha256; a mismatch deletes the partial file and throws. */
@@ -66,7 +67,7 @@ const LOCK_REFRESH_MS = 30_000;
  *   to resume), MODEL_NOT_FOUND for an HTTP error or a wrong sha256 (the partial file is deleted).
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<string> {
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
   const release = await acquireFileLock(`${dest}.lock`, {
     staleMs: options.lockStaleMs ?? 600_000,
     signal: options.signal,
@@ -300,7 +301,7 @@ export async function copyFileVerified(source: string, dest: string, options: Pi
       hint: 'the mirror holds another version of the file; nothing was copied',
     });
   }
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
   const partial = `${dest}.partial-copy-${process.pid}`;
   await copyFile(source, partial);
   await rename(partial, dest);

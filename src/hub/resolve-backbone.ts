@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { CATALOGUE, CATALOGUE_NAMES, findEntryBySha256, isCatalogueName, type Ca
 import { copyFileVerified, downloadCancelled, downloadFile } from './download.js';
 import { acquireFileLock } from './file-lock.js';
 import { applyMirror, type MirrorRule } from './mirror.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 export type { BackboneLocation };
 
@@ -275,7 +276,7 @@ export async function downloadModel(url: string, dest: string, format: ModelForm
     await fetchFile(url, dest, sha256, mirrors, options);
     return;
   }
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
   // One process fills the folder at a time: another one's rename of model.json.download would pull it from under
   // this one's read of it. The second waits, then finds model.json in place.
   const lock = await acquireFileLock(`${dest}.lock`, {

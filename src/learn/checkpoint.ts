@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { optionName } from '../core/option-name.js';
 import type { EpochLogs } from '../core/progress.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** Named float32 tensors, as a checkpoint stores them. */
 export type TensorTable = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
@@ -31,7 +32,7 @@ const MAGIC = 'GRAFTCK1';
  * file and renamed, so a process killed mid-write (kill -9) leaves the previous checkpoint intact.
  */
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path));
   await removeStaleTemporaries(path);
   let offset = 0;
   const entries = [...checkpoint.tensors].map(([name, t]) => {

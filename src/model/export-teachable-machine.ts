@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { convertModel } from '../convert/convert-model.js';
@@ -14,6 +14,7 @@ import { saveLayersModelToDir } from '../readers/save-layers-model.js';
 import { loadLayersModelFromDir } from '../readers/tfjs-layers.js';
 import { readModelDir, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
 import { classifierOnnxBytes, readModelDirOnnx } from './model-dir-onnx.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** The file Teachable Machine's and ml5's libraries read the labels from, beside model.json. */
 export const TEACHABLE_MACHINE_METADATA_FILE = 'metadata.json';
@@ -72,7 +73,7 @@ export async function exportTeachableMachine(modelDir: string, options: { out?: 
   // The classifier without its mirror (layers have none) is converted and checked by `graft convert`'s own path.
   const work = workingPathFor(out, 'source');
   try {
-    await mkdir(work, { recursive: true });
+    await makeDirectory(work);
     const source = join(work, 'model.onnx');
     await writeFile(source, classifierOnnxBytes(onnx, manifest.onnx));
     await convertModel(source, { to: 'tfjs', out: join(work, 'tfjs') }).catch((error: unknown) => {

@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { writeDirectoryStaged, writeFileAtomic } from '../core/atomic-write.js';
 import { assertReplaceableOutput, MODEL_DIR_OUTPUT } from '../core/replaceable-output.js';
 import { HEAD_WEIGHTS_FILE, MANIFEST_FILE, ONNX_FILE, type ModelManifest, type StoredTensor } from './manifest.js';
+import { makeDirectory } from '../core/make-directory.js';
 
 /** Packs the head's layers into one float32 buffer plus the tensor table stored in the manifest. */
 export function packHeadWeights(layers: readonly DenseLayerWeights[]): { bytes: Uint8Array; tensors: StoredTensor[] } {
@@ -53,7 +53,7 @@ export function unpackHeadWeights(bytes: Uint8Array, manifest: Pick<ModelManifes
 export async function saveModelDir(outDir: string, manifest: ModelManifest, headBytes: Uint8Array, onnxBytes: Uint8Array): Promise<string> {
   const dest = resolve(outDir);
   await assertReplaceableOutput(dest, MODEL_DIR_OUTPUT);
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
   await writeDirectoryStaged(dest, 'staging', async (staging) => {
     await writeFileAtomic(join(staging, HEAD_WEIGHTS_FILE), headBytes);
     await writeFileAtomic(join(staging, ONNX_FILE), onnxBytes);

@@ -1,9 +1,10 @@
 import { isWithin } from '../core/is-within.js';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { writeDirectoryStaged } from '../core/atomic-write.js';
 import { assertOverwriteAllowed, WEB_EXPORT_OUTPUT } from '../core/replaceable-output.js';
 import type { Preprocessing } from '../core/preprocessing.js';
@@ -122,7 +123,7 @@ export async function exportWeb(modelDir: string, options: ExportWebOptions = {}
   }
   await assertOverwriteAllowed(dest, options.overwrite, WEB_EXPORT_OUTPUT);
   // Written beside it, then swapped in whole: a failure leaves the earlier export as it was.
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
   // Files the user added beside the page (a stylesheet, a logo) are kept; Graft's own are replaced.
   const written = await writeDirectoryStaged(dest, 'staging', (out) => writeWebExport(root, manifest, onnx, out, options.engine), { owns: WEB_EXPORT_OUTPUT.owns });
   return { ...written, out: dest };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../../core/errors.js';
 import type { Command } from 'commander';
@@ -10,6 +10,7 @@ import { buildReport } from '../../report/build-report.js';
 import { LABEL_PATTERN_HELP } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
+import { makeDirectory } from '../../core/make-directory.js';
 
 export function registerReport(program: Command): void {
   program
@@ -34,7 +35,7 @@ export function registerReport(program: Command): void {
         if (command.getOptionValueSource('out') === 'default') assertDefaultOutFree(flags.out);
         const report = await buildReport(modelDir, { data: flags.data, labelPattern: flags.labelPattern, onProgress: progress });
         progress.stop();
-        await mkdir(dirname(out), { recursive: true });
+        await makeDirectory(dirname(out));
         await writeFileAtomic(out, report.html);
         const bytes = Buffer.byteLength(report.html);
         const notScored = report.notScored ? { notScored: report.notScored } : {};

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { sniffImageFormat } from '../../data/sniff-image-format.js';
 import { ServeError } from '../serve-error.js';
 import { storedName } from './receive-upload.js';
+import { makeDirectory } from '../../core/make-directory.js';
 
 /** Where an image went: its class and its name there. */
 export interface MovedImage {
@@ -28,7 +29,7 @@ export async function moveImageToClass(file: string, projectDir: string, label: 
   if (existing && !existing.isDirectory()) {
     throw new ServeError('CONFLICT', `The project's class ${JSON.stringify(label)} is not a folder the dashboard made.`, { hint: 'choose another class name' });
   }
-  await mkdir(classDir, { recursive: true });
+  await makeDirectory(classDir);
   try {
     const moved = await targetName(file, classDir, label);
     if (moved.isDuplicate) await rm(file);

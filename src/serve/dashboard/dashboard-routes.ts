@@ -1,5 +1,5 @@
 import type { MirrorRule } from '../../hub/mirror.js';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { removeOrphanedSiblings } from '../../core/atomic-write.js';
 import { isWithin } from '../../core/is-within.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -26,6 +26,7 @@ import { removeLeftoverRunFolders } from './run-files.js';
 import { epochEvent, RunQueue, type DashboardEvent, type LabelFix, type RunEvent, type StoredEvaluation } from './run-queue.js';
 import { definedOnly } from '../../core/defined-only.js';
 import { checkpointFiles } from '../../learn/checkpoint.js';
+import { makeDirectorySync } from '../../core/make-directory.js';
 
 /** Options of {@link registerDashboardRoutes}. */
 export interface DashboardOptions {
@@ -78,7 +79,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const dataRoots = new DataRoots(options.dataRoots ?? []);
   assertDashboardFolder(dataDir);
   // One server per folder: a second would take the first one's running run for an interrupted one.
-  mkdirSync(dataDir, { recursive: true });
+  makeDirectorySync(dataDir);
   const unlock = lockDataDir(dataDir);
   let store: DashboardStore;
   try {

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EpochLogs, TrainPhase } from '../../core/progress.js';
@@ -6,6 +5,7 @@ import { GraftError } from '../../core/errors.js';
 import type { UnfreezeText } from '../../core/training-config.js';
 import { CREATE_ID_TABLES, migrateToNeverReusedIds } from './never-reused-ids.js';
 import { projectNameKey, projectNameTaken, tidyProjectName } from './project-name.js';
+import { makeDirectorySync } from '../../core/make-directory.js';
 
 /**
  * A run's life: queued -> running -> finished | failed | cancelled (a user cancelled it, queued or running);
@@ -125,7 +125,7 @@ export class DashboardStore {
   }
 
   private static openFile(dataDir: string, file: string): DashboardStore {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectorySync(dataDir);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');

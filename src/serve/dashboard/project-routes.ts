@@ -1,6 +1,6 @@
 import { findSplitFolders } from '../../data/find-split-folders.js';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraftError } from '../../core/errors.js';
@@ -14,6 +14,7 @@ import { projectNameTaken, tidyProjectName } from './project-name.js';
 import { receiveUpload } from './receive-upload.js';
 import { removeRunFiles } from './run-files.js';
 import { noteAccess } from '../access-log.js';
+import { makeDirectory } from '../../core/make-directory.js';
 
 const LINKED_OUT = 'a link that leads outside the data roots, which this server may not read';
 
@@ -49,7 +50,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
       const project = store.createProject(name, '');
       const dir = ctx.uploadDir(project.id);
       try {
-        await mkdir(dir, { recursive: true });
+        await makeDirectory(dir);
         store.setProjectDataDir(project.id, dir);
       } catch (error) {
         // A full disk: no project without a folder is left behind (it could never take an upload). Should the store
@@ -216,7 +217,7 @@ export function notReadable(project: ProjectRecord): ServeError {
 /** Moves a folder aside (one rename, so it vanishes at once) and then deletes it. */
 async function removeFolder(ctx: DashboardContext, dir: string): Promise<void> {
   const trash = join(ctx.stagingDir, `deleted-${randomUUID()}`);
-  await mkdir(ctx.stagingDir, { recursive: true });
+  await makeDirectory(ctx.stagingDir);
   const moved = await rename(dir, trash).then(() => true, () => false);
   await rm(moved ? trash : dir, { recursive: true, force: true });
 }

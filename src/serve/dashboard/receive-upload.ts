@@ -2,7 +2,7 @@ import { decodeImage, UnreadableImageError } from '../../data/decode-image.js';
 import { makePreprocessing } from '../../core/preprocessing.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,7 @@ import { bmpSize } from '../../data/bmp.js';
 import { GraftError } from '../../core/errors.js';
 import { ServeError } from '../serve-error.js';
 import { checkClassName } from './class-name.js';
+import { makeDirectory } from '../../core/make-directory.js';
 
 /** One uploaded file: the name the client gave (shortened for display) and the name it is stored under. */
 export interface UploadedFile {
@@ -57,7 +58,7 @@ interface StagedFile {
 export async function receiveUpload(request: FastifyRequest, options: ReceiveUploadOptions): Promise<UploadResult> {
   if (!request.isMultipart()) throw new ServeError('UNSUPPORTED_MEDIA_TYPE', 'Send multipart/form-data: a `label` field, then image files.');
   const staging = join(options.stagingDir, randomUUID());
-  await mkdir(staging, { recursive: true });
+  await makeDirectory(staging);
   try {
     let label: string | undefined;
     const staged: StagedFile[] = [];
@@ -128,7 +129,7 @@ export function storedName(sha256Hex: string, format: ImageFormat): string {
 
 /** Moves the staged files into the class folder; a file whose content is already there is a duplicate. */
 async function commit(staged: readonly StagedFile[], classDir: string): Promise<UploadedFile[]> {
-  await mkdir(classDir, { recursive: true });
+  await makeDirectory(classDir);
   const files: UploadedFile[] = [];
   for (const file of staged) {
     const target = join(classDir, file.stored);

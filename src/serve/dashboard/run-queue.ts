@@ -1,5 +1,4 @@
 import type { MirrorRule } from '../../hub/mirror.js';
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { describeDuplicates } from '../../data/find-duplicates.js';
 import { diskFullCause } from '../../core/disk-full.js';
@@ -11,6 +10,7 @@ import type { ProgressEvent, TrainPhase } from '../../core/progress.js';
 import type { SkippedFile } from '../../data/dataset.js';
 import { removeRunFiles } from './run-files.js';
 import type { DashboardStore, EpochRecord, ProjectRecord, RunRecord, RunStatus } from './dashboard-store.js';
+import { makeDirectory } from '../../core/make-directory.js';
 
 /**
  * What the events stream of a run carries (besides the stored epochs it replays first). An epoch's `epoch` counts
@@ -245,7 +245,7 @@ export class RunQueue {
     const fineTune = run.options.fineTune;
     try {
       // The run's folder holds the model and, while fine-tuning, its checkpoint (`model.checkpoint`, written beside it).
-      await mkdir(dirname(run.modelDir), { recursive: true });
+      await makeDirectory(dirname(run.modelDir));
       const warnings: string[] = [];
       const confineTo = this.options.confineTo?.(project);
       const trainWith = (backbone: string) =>
