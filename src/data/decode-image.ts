@@ -181,7 +181,8 @@ function isJpeg(bytes: Buffer): boolean {
 
 /** Turns sharp's failure into a sentence a user can act on. */
 async function describeFailure(bytes: Buffer, error: unknown, inputOptions: SharpOptions): Promise<string> {
-  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  // libvips sometimes ends with an empty reason ("Input buffer has corrupt header: "): the colon goes with it.
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim().replace(/\s*:\s*$/, '');
   if (/exceeds pixel limit/i.test(message)) {
     try {
       const sharp = await loadSharp();
@@ -195,7 +196,8 @@ async function describeFailure(bytes: Buffer, error: unknown, inputOptions: Shar
   const format = sniffImageFormat(bytes);
   if (format === 'bmp' || format === 'heic') return `corrupt or unsupported ${format.toUpperCase()}: ${message}`;
   if (looksLikeText(bytes)) return 'not an image (content is text)';
-  if (/unsupported image format/i.test(message)) return 'not an image (unrecognised format)';
+  // A file that starts as a format Graft reads (a TIFF header without its strips) is that format, damaged.
+  if (/unsupported image format/i.test(message) && !format) return 'not an image (unrecognised format)';
   // With several decodes at once libvips's own message is sometimes lost ("Unknown error"): the format still says what.
   const detail = /^unknown error$/i.test(message) ? '' : `: ${message}`;
   return format ? `corrupt or truncated ${format.toUpperCase()}${detail}` : `corrupt or unsupported image${detail}`;

@@ -227,6 +227,14 @@ describe('decodeImage: unreadable files', () => {
     const pdf = join(dir, 'scan.jpg');
     await writeFile(pdf, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(64, 0)]));
     expect(await unreadableReason(pdf)).toBe('not an image (unrecognised format)');
+    // A TIFF header without its strips is a damaged TIFF, not "not an image"; libvips's empty reason leaves no ": ".
+    const tiff = join(dir, 'header-only.tif');
+    await writeFile(tiff, Buffer.from([0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 0, 0]));
+    expect(await unreadableReason(tiff)).toMatch(/^corrupt or truncated TIFF: /);
+    const png = join(dir, 'header-only.png');
+    const ihdr = Buffer.from('0000000d49484452000000100000001008020000009091683600000000', 'hex');
+    await writeFile(png, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), ihdr.subarray(0, 25), Buffer.from('0000000049454e44ae426082', 'hex')]));
+    expect(await unreadableReason(png)).toMatch(/^corrupt or truncated PNG(: .*[^:\s])?$/);
     // The augmented views of fine-tuning read files the same way.
     await expect(decodeViews(await readFile(svg), pre, [IDENTITY_VIEW])).rejects.toThrow(/not an image/);
   });
