@@ -2,7 +2,7 @@ import { UnreadableImageError } from '../data/decode-image.js';
 import { READABLE_FORMATS } from '../data/sniff-image-format.js';
 import { diskFullCause } from '../core/disk-full.js';
 import { GraftError, type GraftErrorCode } from '../core/errors.js';
-import { ACCEPTED_FORMS_HINT } from './image-input.js';
+import { ACCEPTED_FORMS_HINT, SMALLER_HINT } from './image-input.js';
 import { ServeError, type ServeErrorCode } from './serve-error.js';
 
 /** What every error reply looks like: `{ error: { code, message, hint?, requestId? } }`. */
@@ -78,9 +78,6 @@ const CODE_BY_FRAMEWORK_STATUS: Readonly<Record<number, ServeErrorCode>> = {
  * arrive as plain Errors without a status; they are the client's fault, so 400.
  */
 const MALFORMED_MULTIPART = /^(Multipart: Boundary not found|Unexpected end of multipart data|\w+ terminated early due to unexpected end of multipart data|The needle cannot (be an empty|have a length bigger))/;
-
-/** What to do about a body past a limit, told to an HTTP client (who cannot change the server's flags). */
-const SMALLER_HINT = "send a smaller image, or ask the server's operator for a larger upload limit";
 
 /** The framework's and @fastify/multipart's own 4xx errors, which say little ("reach fields limit"), in Graft's words. */
 const FRAMEWORK_ERRORS: Readonly<Record<string, readonly [ApiErrorCode, string, string?]>> = {

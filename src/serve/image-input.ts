@@ -18,6 +18,9 @@ export const JSON_TYPE = /^application\/json\b/i;
 export const ACCEPTED_FORMS_HINT =
   'POST a raw image body with its type (Content-Type: image/jpeg, image/png, image/webp, ... or application/octet-stream; with curl: -H "Content-Type: image/jpeg" --data-binary @photo.jpg), multipart/form-data with a file field "image" (curl -F image=@photo.jpg), or JSON { "image": "<base64>" }';
 
+/** What to do about a body past a limit, told to an HTTP client (who cannot change the server's flags). */
+export const SMALLER_HINT = "send a smaller image, or ask the server's operator for a larger upload limit";
+
 /** The images of one predict request and how it asked for them. */
 export interface ImageInputs {
   readonly images: Buffer[];
@@ -202,7 +205,7 @@ export async function refuseOversizeBody(
 
 function tooLarge(bytes: number, maxBytes: number): ServeError {
   return new ServeError('PAYLOAD_TOO_LARGE', `The upload is larger than the limit of ${maxBytes} bytes. Received: at least ${bytes} bytes.`, {
-    hint: "send a smaller image, or ask the server's operator for a larger upload limit",
+    hint: SMALLER_HINT,
   });
 }
 

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { listDataset } from '../../data/dataset-listing.js';
-import type { SkippedFile } from '../../data/dataset.js';
 import { backboneFromOptions, type BackboneHandle } from '../../engine/open-backbone.js';
 import { featureBackbone } from '../../engine/feature-backbone.js';
 import { extractFeatures } from '../../features/extract-features.js';
@@ -136,16 +135,16 @@ export function registerEmbed(program: Command): void {
       }
       // Listed as --store lists it: a split folder's parts (train/ and val/), or a manifest's rows, all embedded.
       const listing = await listDataset(dir);
-      const dataset: { items: { file: string }[]; skipped: readonly SkippedFile[] } = { items: [], skipped: listing.scanSkipped };
-      for await (const image of listing.images()) dataset.items.push({ file: image.file });
+      const files: string[] = [];
+      for await (const image of listing.images()) files.push(image.file);
       const handle = await featureHandle(options, flags);
       const store = FeatureStore.open(options.cacheDir);
       const fileIndex = FileHashIndex.open(options.cacheDir);
       try {
-        const r = await extractFeatures(dataset.items.map((i) => i.file), handle, store, { fileIndex, mirror: flags.mirror, onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency, signal: cancel.signal });
-        const skipped = [...dataset.skipped, ...r.skipped];
+        const r = await extractFeatures(files, handle, store, { fileIndex, mirror: flags.mirror, onProgress: progress, batchSize: flags.batchSize, concurrency: flags.concurrency, signal: cancel.signal });
+        const skipped = [...listing.scanSkipped, ...r.skipped];
         const result: EmbedResult = {
-          images: dataset.items.length,
+          images: files.length,
           computed: r.computed,
           cached: r.cached,
           seconds: roundSeconds(r.seconds),

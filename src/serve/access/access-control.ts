@@ -45,8 +45,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  *    URL without it (so the token leaves the address bar and history); a wrong one is 401.
  * 3. The token, on protected paths: `Authorization: Bearer <token>` or the cookie; else 401.
  * 4. For state-changing methods: a request from another site's page (by its `Sec-Fetch-Site`, else its `Origin`,
- *    see isFromOwnPage) is 403 unless allowed with --cors (on the prediction API's paths only); a request authenticated by the cookie must also carry
- *    the `X-Graft-Request` header.
+ *    see isFromOwnPage) is 403 unless allowed with --cors (on the prediction API's paths only); a request
+ *    authenticated by the cookie must also carry the `X-Graft-Request` header.
  * Every response also gets headers that keep the pages out of frames and the token out of Referer.
  */
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): void {
