@@ -67,11 +67,12 @@ export function headerColumns(fields: readonly string[]): Columns | undefined {
   const [path, label] = [findColumn(keys, PATH_COLUMNS), findColumn(keys, LABEL_COLUMNS)];
   if (path < 0) return undefined;
   const split = splitColumn(keys);
-  const error = keys.indexOf('error');
+  // Only beside a label column: in a one-hot table an `error` column is a class (a defect inspection's "error").
+  const error = label >= 0 ? keys.indexOf('error') : -1;
   const common = { path, width: fields.length, ...(split ? { split } : {}), ...(error >= 0 ? { error } : {}) };
   if (label >= 0) return { ...common, label };
   // A bare `id` is too often a row number to read the columns beside it as classes.
-  const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index || i === error ? [] : [i]));
+  const indices = keys[path] === 'id' ? [] : keys.flatMap((_, i) => (i === path || i === split?.index ? [] : [i]));
   if (indices.length >= 2) return { ...common, label: -1, classes: { indices, names: indices.map((i) => fields[i]!.trim()) } };
   // A path column under its name and one other (Kaggle's `id_code,diagnosis`): that other holds the class.
   if (indices.length === 1 && keys[path] !== 'id') return { ...common, label: indices[0]! };

@@ -46,6 +46,9 @@ describe('streamed manifests', () => {
     const file = join(dir, 'predictions.csv');
     await writeFile(file, 'path,label,probability,label_2,probability_2,error\na.jpg,ants,0.9,bees,0.1,\nbad.jpg,,,,,not an image (5 bytes)\nc.jpg,bees,0.8,ants,0.2,\n');
     expect(await entries(file)).toEqual([['a.jpg', 'ants', 2], ['c.jpg', 'bees', 4]]);
+    // In a one-hot table (no label column) an `error` column is a class, as in a defect inspection's.
+    await writeFile(file, 'path,ok,error\na.jpg,1,0\nb.jpg,0,1\n');
+    expect(await entries(file)).toEqual([['a.jpg', 'ok', 2], ['b.jpg', 'error', 3]]);
     // Without a reason the row is still a mistake to say.
     await writeFile(file, 'path,label,probability,error\na.jpg,ants,0.9,\nb.jpg,,,\n');
     await expect(entries(file)).rejects.toThrow(/Line 3 of .*predictions\.csv has no label for b\.jpg/);
