@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/unknown-options.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { ConversionReport, ConvertTarget } from '../formats/conversion-report.js';
 import { detectFormat } from '../formats/detect-format.js';
@@ -47,8 +48,20 @@ export interface ConvertOptions {
  * await convertModel('mobilenetv2-12-int8.onnx', { to: 'tfjs', out: 'mobilenetv2-tfjs' });
  * await convertModel('weights.h5', { to: 'onnx', architecture: 'model.json' });
  */
+/** Every option convertModel reads (a record, so the compiler checks it against ConvertOptions). */
+const CONVERT_OPTIONS: Record<keyof ConvertOptions, true> = { to: true, out: true, tolerance: true, architecture: true, cacheDir: true, modelDirs: true, mirrors: true, offline: true, onProgress: true };
+
 export async function convertModel(input: string, options: ConvertOptions): Promise<ConversionReport> {
   const started = performance.now();
+  // Checked before the model is read: a caller's value, not the model's fault (a tolerance of NaN "did not match").
+  if (typeof input !== 'string' || input === '') throw new GraftError('INVALID_CONFIG', `convertModel needs the model's path. Received: ${JSON.stringify(input)}`);
+  if (options === undefined || !['onnx', 'tfjs'].includes(options.to)) {
+    throw new GraftError('INVALID_CONFIG', `convertModel's to must be 'onnx' or 'tfjs'. Received: ${JSON.stringify(options?.to)}`, { hint: "e.g. convertModel('model.h5', { to: 'onnx' })" });
+  }
+  refuseUnknownKeys('convertModel', options, CONVERT_OPTIONS);
+  if (options.tolerance !== undefined && !(options.tolerance > 0 && Number.isFinite(options.tolerance))) {
+    throw new GraftError('INVALID_CONFIG', `tolerance must be a positive number (the largest difference from the source model accepted). Received: ${options.tolerance}`, { hint: 'e.g. tolerance: 1e-4 (the default)' });
+  }
   const detected = await detectFormat(resolve(input));
   const entry = formatEntry(detected.format);
   if (options.architecture !== undefined && !entry.takesArchitecture) {

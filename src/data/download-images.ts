@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { csvText } from '../core/csv-text.js';
 import { diskFullCause } from '../core/disk-full.js';
 import { GraftError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/unknown-options.js';
 import { isWithin } from '../core/is-within.js';
 import { isProcessRunning } from '../core/process-alive.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -93,6 +94,7 @@ interface Target {
  */
 export async function downloadImages(manifest: string, outDir: string, options: DownloadImagesOptions = {}): Promise<DownloadReport> {
   const started = performance.now();
+  checkDownloadOptions(options);
   const out = resolve(outDir);
   const written = join(out, DOWNLOADED_MANIFEST);
   if (written === resolve(manifest)) {
@@ -156,6 +158,27 @@ export async function downloadImages(manifest: string, outDir: string, options: 
   };
 }
 
+/** Every option downloadImages reads. */
+const DOWNLOAD_OPTIONS: Record<keyof DownloadImagesOptions, true> = { concurrency: true, maxBytes: true, retries: true, retryDelayMs: true, userAgent: true, signal: true, onProgress: true };
+
+/**
+ * The caller's values, before anything is fetched: a maxBytes of -5 failed every URL as "larger than -0.0000048 MB" with a
+ * hint about proxies, and NaN switched the limit off.
+ * @throws GraftError `INVALID_CONFIG` naming the option and the value.
+ */
+function checkDownloadOptions(options: DownloadImagesOptions): void {
+  refuseUnknownKeys('downloadImages', options, DOWNLOAD_OPTIONS);
+  const rules: [keyof DownloadImagesOptions, number | undefined, boolean, string][] = [
+    ['concurrency', options.concurrency, Number.isInteger(options.concurrency) && options.concurrency! >= 1, 'a whole number >= 1'],
+    ['maxBytes', options.maxBytes, Number.isFinite(options.maxBytes) && options.maxBytes! > 0, 'a number of bytes > 0'],
+    ['retries', options.retries, Number.isInteger(options.retries) && options.retries! >= 0, 'a whole number >= 0'],
+    ['retryDelayMs', options.retryDelayMs, Number.isFinite(options.retryDelayMs) && options.retryDelayMs! >= 0, 'a number of milliseconds >= 0'],
+  ];
+  for (const [name, value, isValid, rule] of rules) {
+    if (value !== undefined && !isValid) throw new GraftError('INVALID_CONFIG', `downloadImages: ${name} must be ${rule}. Received: ${value}`);
+  }
+}
+
 /** The folder (created) must be one: a file of that name is refused before anything is fetched. */
 async function prepareFolder(out: string): Promise<void> {
   const info = await stat(out).catch(() => undefined);
@@ -216,7 +239,6 @@ async function findPresent(targets: Target[]): Promise<number> {
 
 async function fetchAll(targets: readonly Target[], options: DownloadImagesOptions): Promise<void> {
   const concurrency = options.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`downloadImages: concurrency must be an integer >= 1. Received: ${concurrency}`);
   const started = performance.now();
   let next = 0;
   let done = 0;

@@ -44,8 +44,13 @@ export function fineTuneConfigFrom(options: Partial<FineTuneConfig> = {}): FineT
     if (!ok) throw new GraftError('INVALID_CONFIG', `${optionName(option)} ${rule}. Received: ${String(value)}`, { hint: `e.g. ${optionExample(option, example, shellExample)}` });
   };
   check(/^(all|last:\d+|from:.+)$/.test(c.unfreeze), 'fineTune.unfreeze', 'must be last:<N>, from:<layer> or all', c.unfreeze, 'last:3');
-  // All of parseUnfreeze's rules (last:0 among them) before the head phase, not after it.
-  parseUnfreeze(c.unfreeze);
+  // All of parseUnfreeze's rules (last:0 among them) before the head phase, not after it; named as the others are.
+  try {
+    parseUnfreeze(c.unfreeze);
+  } catch (error) {
+    if (!(error instanceof GraftError)) throw error;
+    throw new GraftError(error.code, error.message.replace(/^--unfreeze\b/, optionName('fineTune.unfreeze')), error.hint ? { hint: error.hint } : {});
+  }
   check(Number.isInteger(c.epochs) && c.epochs >= 1, 'fineTune.epochs', 'must be a positive integer', c.epochs, 6);
   check(c.learningRate > 0 && c.learningRate < 1, 'fineTune.learningRate', 'must be in (0, 1)', c.learningRate, 0.001);
   check(c.bodyLrRatio > 0 && c.bodyLrRatio <= 1, 'fineTune.bodyLrRatio', 'must be in (0, 1]', c.bodyLrRatio, 0.1);

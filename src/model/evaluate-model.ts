@@ -7,6 +7,7 @@ import type { ManifestPart } from '../data/manifest.js';
 import { describeCounts } from '../data/scan-csv.js';
 import { scanDataset } from '../data/scan-dataset.js';
 import { GraftError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/unknown-options.js';
 import { optionExample } from '../core/option-name.js';
 import { argmax, evaluatePredictions, type EvaluationReport } from '../metrics/classification.js';
 import { comparePaired, type PairedComparison } from '../metrics/paired.js';
@@ -40,6 +41,9 @@ export interface EvaluateOptions {
 /** The rows of a split manifest evaluation scores, in order of preference (as EVAL_FOLDER_NAMES). */
 const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
 
+/** Every option evaluateModel reads (`{ perimage: true }` ran without the per-image list, silently). */
+const EVALUATE_OPTIONS: Record<keyof (EvaluateOptions & { labelPattern?: string; part?: ManifestPart }), true> = { onProgress: true, signal: true, perImage: true, labelPattern: true, part: true };
+
 /**
  * Scores a model directory on a labelled dataset (class sub-folders, a CSV, or with `labelPattern` images whose names
  * hold their class). A dataset with train/ and test/ (or val/, valid/, validation/) folders is scored on that
@@ -48,6 +52,7 @@ const EVAL_PARTS: readonly ManifestPart[] = ['test', 'val'];
  * new batch of one kind of part, say), and an empty class folder is passed over.
  */
 export async function evaluateModel(model: GraftModel, datasetPath: string, options: EvaluateOptions & { labelPattern?: string; part?: ManifestPart } = {}): Promise<ModelEvaluation> {
+  refuseUnknownKeys('evaluateModel', options, EVALUATE_OPTIONS);
   const split = await findSplitFolders(datasetPath, EVAL_FOLDER_NAMES);
   if (split && split.val === undefined) {
     throw new GraftError('INVALID_DATASET', `${datasetPath} holds train/ and no held-out folder (test/, val/, valid/ or validation/) to evaluate on`, {

@@ -4,6 +4,7 @@ import { decodeImageBytes } from '../data/decode-image.js';
 import type { SkippedFile } from '../data/dataset.js';
 import { createSession, runProbabilities, type OrtSession } from '../runtime/ort-session.js';
 import { GraftError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/unknown-options.js';
 import type { ProgressListener } from '../core/progress.js';
 import { MANIFEST_FILE, readModelDir, requireManifestInputOutput, requireProbabilityPerLabel, type ModelManifest } from './manifest.js';
 
@@ -77,6 +78,11 @@ export class GraftModel {
    */
   async probabilities(files: readonly string[], options: PredictOptions = {}): Promise<ProbabilityRun> {
     this.requireSession();
+    // A caller's slips, said as such (a string is not a list: its letters were read as files).
+    if (!Array.isArray(files) || files.some((file) => typeof file !== 'string')) {
+      throw new GraftError('INVALID_CONFIG', `The files to predict must be an array of paths. Received: ${Array.isArray(files) ? `an array holding ${typeof files.find((file) => typeof file !== 'string')}` : JSON.stringify(files)}`, { hint: "e.g. model.predict(['bee.jpg'])" });
+    }
+    refuseUnknownKeys('predict', options as PredictOptions & { topK?: number }, PREDICT_OPTIONS);
     const pre = this.manifest.preprocessing;
     const k = this.labels.length;
     const batchSize = options.batchSize ?? 16;
@@ -134,6 +140,9 @@ export class GraftModel {
 
   /** Top-k labels for one image held in memory (the server's path): a Buffer, any Uint8Array, or `await response.arrayBuffer()`. */
   async predictBytes(bytes: Uint8Array | ArrayBuffer, options: { topK?: number; name?: string } = {}): Promise<LabelProbability[]> {
+    if (!(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer)) {
+      throw new GraftError('INVALID_CONFIG', `predictBytes takes the image's bytes (a Buffer, Uint8Array or ArrayBuffer). Received: ${typeof bytes}`, { hint: 'for a file, use predict([path]); or pass await readFile(path)' });
+    }
     const pre = this.manifest.preprocessing;
     const buffer = Buffer.isBuffer(bytes) ? bytes : bytes instanceof ArrayBuffer ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const data = await decodeImageBytes(buffer, pre, { name: options.name ?? '<upload>' });
@@ -155,10 +164,13 @@ export class GraftModel {
   }
 
   private requireSession(): OrtSession {
-    if (!this.session) throw new GraftError('INTERNAL', `The model at ${this.dir} was disposed`);
+    if (!this.session) throw new GraftError('INVALID_CONFIG', `The model at ${this.dir} was disposed`, { hint: 'load it again with GraftModel.load; dispose() a model once nothing uses it' });
     return this.session;
   }
 }
+
+/** Every option predict and probabilities read. */
+const PREDICT_OPTIONS: Record<keyof (PredictOptions & { topK?: number }), true> = { batchSize: true, onProgress: true, signal: true, topK: true };
 
 /** Options of {@link GraftModel.probabilities} and {@link GraftModel.predict}. */
 export interface PredictOptions {

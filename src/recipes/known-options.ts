@@ -1,4 +1,4 @@
-import { GraftError } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/unknown-options.js';
 import { DEFAULT_TRAIN } from '../learn/train-config.js';
 
 /**
@@ -9,12 +9,10 @@ import { DEFAULT_TRAIN } from '../learn/train-config.js';
  * @throws GraftError `INVALID_CONFIG` naming the unknown keys.
  */
 export function refuseUnknownOptions<T extends object>(fn: string, options: T, known: Record<keyof T, true>): void {
-  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !Object.hasOwn(known, key)).map(([key]) => key);
-  if (unknown.length === 0) return;
   // Only a function with a `config` has a place for a training option (saveHeadModel has none).
   const hasConfig = Object.hasOwn(known, 'config');
-  const where = unknown.map((key) => (!hasConfig ? undefined : Object.hasOwn(DEFAULT_TRAIN, key) ? `${key} belongs in config: { ${key}: ... }` : key === 'hidden' || key === 'dropout' ? `${key} belongs in config.head: { head: { ${key}: ... } }` : undefined)).filter(Boolean);
-  throw new GraftError('INVALID_CONFIG', `Unknown option${unknown.length === 1 ? '' : 's'} of ${fn}(): ${unknown.join(', ')}. Known: ${Object.keys(known).join(', ')}`, {
-    ...(where.length ? { hint: where.join('; ') } : {}),
+  refuseUnknownKeys(fn, options, known, (unknown) => {
+    const where = unknown.map((key) => (!hasConfig ? undefined : Object.hasOwn(DEFAULT_TRAIN, key) ? `${key} belongs in config: { ${key}: ... }` : key === 'hidden' || key === 'dropout' ? `${key} belongs in config.head: { head: { ${key}: ... } }` : undefined)).filter(Boolean);
+    return where.length ? where.join('; ') : undefined;
   });
 }

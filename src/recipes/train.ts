@@ -127,6 +127,30 @@ const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
 };
 
 /**
+ * What a JavaScript caller (no compiler to check the types) can get wrong, said before any work: `train()` failed as
+ * "Cannot convert undefined or null to object", a missing `out` as a Node TypeError about `paths[0]`, and
+ * `engine: 'torch'`, `fineTune: true` or `valSplit: '0.2'` were taken as something else.
+ * @throws GraftError `INVALID_CONFIG` naming the option and the value.
+ */
+function checkTrainCall(options: TrainOptions | undefined): asserts options is TrainOptions {
+  const refuse = (message: string, hint?: string): never => {
+    throw new GraftError('INVALID_CONFIG', message, hint ? { hint } : {});
+  };
+  if (options === null || typeof options !== 'object') refuse(`train() takes an options object. Received: ${String(options)}`, "e.g. train({ train: 'photos/', out: 'model' })");
+  for (const name of ['train', 'out'] as const) {
+    const value: unknown = options![name];
+    if (typeof value !== 'string' || value.trim() === '') refuse(`train() needs ${name} (--${name === 'train' ? '<train-dir>' : 'out'}): ${name === 'train' ? 'the training images' : 'the model directory to write'}. Received: ${JSON.stringify(value)}`, "e.g. train({ train: 'photos/', out: 'model' })");
+  }
+  const { engine, signal, onProgress, valSplit, fineTune, resume } = options as unknown as Record<string, unknown>;
+  if (engine !== undefined && engine !== 'onnxruntime' && engine !== 'tfjs') refuse(`engine must be 'onnxruntime' or 'tfjs'. Received: ${JSON.stringify(engine)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) refuse(`signal must be an AbortSignal. Received: ${typeof signal}`, 'e.g. signal: AbortSignal.timeout(60_000), or an AbortController\'s signal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') refuse(`onProgress must be a function of each event. Received: ${typeof onProgress}`);
+  if (valSplit !== undefined && typeof valSplit !== 'number') refuse(`valSplit must be a number (a fraction of the training images). Received: ${JSON.stringify(valSplit)}`, 'e.g. valSplit: 0.2');
+  if (fineTune !== undefined && (fineTune === null || typeof fineTune !== 'object')) refuse(`fineTune must be an object of fine-tuning options ({} for the defaults). Received: ${JSON.stringify(fineTune)}`, "e.g. fineTune: {} or fineTune: { unfreeze: 'last:3' }");
+  if (resume !== undefined && typeof resume !== 'boolean') refuse(`resume must be true or false. Received: ${JSON.stringify(resume)}`);
+}
+
+/**
  * The whole path in one call: scan the data, extract (or fetch cached) features, choose and fit the head on the
  * training images alone, score it on validation images if there are any, optionally fine-tune, and write a model
  * directory with one ONNX file (backbone + head).
@@ -137,7 +161,8 @@ const TRAIN_OPTIONS: Record<keyof TrainOptions, true> = {
  */
 export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
-  refuseUnknownOptions('train', trainOptions, TRAIN_OPTIONS);
+  refuseUnknownOptions('train', trainOptions ?? {}, TRAIN_OPTIONS);
+  checkTrainCall(trainOptions);
   const interrupted = new InterruptedRun(trainOptions.out);
   try {
     return await trainModel(trainOptions, interrupted, started);

@@ -459,7 +459,7 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const started = Date.now();
     const lastZero = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'last-zero'), '--fine-tune', '--unfreeze', 'last:0', '--json'], env);
     expect(lastZero.code).toBe(2);
-    expect(parseJsonOutput<{ error: { message: string } }>(lastZero).error.message).toBe('--unfreeze last:<N> needs a whole number of blocks >= 1. Received: "last:0"');
+    expect(parseJsonOutput<{ error: { message: string } }>(lastZero).error.message).toBe('fineTune.unfreeze (--unfreeze) last:<N> needs a whole number of blocks >= 1. Received: "last:0"');
     expect(parseJsonOutput<{ error: { message: string } }>(lastZero)).not.toHaveProperty('model');
     expect(Date.now() - started).toBeLessThan(10_000);
     const engine = await runCli(['export', join(root, 'model'), '--to', 'tfjs', '--engine', 'tfjs', '--out', join(root, 'engine-tfjs'), '--json'], env);

@@ -40,6 +40,22 @@ describe('learn.fitLinearHead refuses what a caller can pass and it cannot run a
     expect((await refusal({ ...set, groups: ['g'] }, options)).message).toBe('set.groups has 1 entries for 60 rows of set.plain');
   });
 
+  // Found by a QA pass: a short data array was tfjs's "Tensor's size(40) does not match data length(7)", c: -1 the
+  // solver's RangeError, and a NaN among the features a head of zeros that said nothing.
+  it('values a caller gets wrong: the data, c, maxFolds, seed, and features that are not finite (naming the row and file)', async () => {
+    expect((await refusal({ ...set, plain: { data: rows.data.slice(0, 7), count: 60, dim: 8 } }, options)).message).toBe('set.plain must hold 60 rows of 8 features. Received: 60 rows of 8 in 7 values');
+    expect((await refusal({ ...set, plain: { data: rows.data, count: 60, dim: 0 } }, options)).message).toBe('set.plain.dim must be a whole number of features >= 1. Received: 0');
+    for (const c of [-1, 0, Number.NaN, Number.POSITIVE_INFINITY]) expect((await refusal(set, { ...options, c })).message).toBe(`c must be a positive number, or 'auto'. Received: ${c}`);
+    expect((await refusal(set, { ...options, maxFolds: 1 })).message).toBe("maxFolds must be a whole number >= 2, or 'auto'. Received: 1");
+    expect((await refusal(set, { ...options, seed: Number.NaN })).message).toBe('seed must be a whole number. Received: NaN');
+    const poisoned = { data: rows.data.slice(), count: 60, dim: 8 };
+    poisoned.data[5 * 8 + 3] = Number.NaN;
+    expect((await refusal({ ...set, plain: poisoned }, options)).message).toBe('set.plain holds NaN at row 5 (f5.png), feature 3: features must be finite numbers');
+    const mirrored = { data: rows.data.slice(), count: 60, dim: 8 };
+    mirrored.data[2] = Number.POSITIVE_INFINITY;
+    expect((await refusal({ ...set, mirrored }, options)).message).toBe('set.mirrored holds Infinity at row 0 (f0.png), feature 2: features must be finite numbers');
+  });
+
   it('a valid call still fits', async () => {
     const head = await learn.fitLinearHead(set, { ...options, crossValidate: false, c: 1, trainViews: 'plain', tta: false });
     expect(head.selection).toBeNull();

@@ -106,9 +106,24 @@ describe.skipIf(!hasShared)('recipes.saveHeadModel: a head fitted outside Graft,
       expect(manifest.head).toMatchObject({ trainedBy: 'external', hidden: [], tta: false, activations: ['softmax'] });
       expect(manifest.metrics).toEqual({ val: null, history: [] });
       expect(manifest.backbone).toMatchObject({ featureDim: dim, scales: extracted.backbone.scales });
+      // A JavaScript caller's slips (found by a QA pass): a path for a list, a string for bytes, a misspelt option.
+      const refused = async (call: () => Promise<unknown>): Promise<string> => {
+        const error = (await call().then(() => undefined, (e: unknown) => e)) as { code?: string; message: string };
+        expect(error.code).toBe('INVALID_CONFIG');
+        return error.message;
+      };
+      expect(await refused(() => loaded.predict(heldOut.files[0] as unknown as string[]))).toMatch(/^The files to predict must be an array of paths\. Received: ".*"$/);
+      expect(await refused(() => loaded.predict([123] as unknown as string[]))).toBe('The files to predict must be an array of paths. Received: an array holding number');
+      expect(await refused(() => loaded.predictBytes('hello' as unknown as Uint8Array))).toMatch(/^predictBytes takes the image's bytes/);
+      expect(await refused(() => loaded.predict(heldOut.files, { top_k: 2 } as never))).toMatch(/^Unknown option of predict\(\): top_k\. Known: batchSize, onProgress, signal, topK$/);
+      const { evaluateModel } = await import('../../src/model/evaluate-model.js');
+      expect(await refused(() => evaluateModel(loaded, heldOut.files[0]!, { perimage: true } as never))).toMatch(/^Unknown option of evaluateModel\(\): perimage\./);
     } finally {
       await loaded.dispose();
     }
+    // After dispose: the caller's mistake (INVALID_CONFIG, with what to do), not Graft's (INTERNAL).
+    const disposed = (await loaded.predict(heldOut.files).catch((e: unknown) => e)) as { code?: string; hint?: string };
+    expect(disposed).toMatchObject({ code: 'INVALID_CONFIG', hint: expect.stringContaining('load it again') });
 
     // Saved again over it, a model folder the user keeps in git with a model card: both stay, Graft's files are new.
     await mkdir(join(out, '.git'));
