@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { describeHoldout } from '../core/fine-tune-holdout.js';
 import { labelIssuesCaveat } from '../core/selection-report.js';
 import { decimalsApart, isBeyondChance } from '../metrics/calibration.js';
@@ -311,6 +312,7 @@ function percent(x: number, decimals = 1): string {
   return `${(x * 100).toFixed(decimals)}%`;
 }
 
+/** The file's name, as this platform splits paths: a backslash is a letter of a Linux file name, not a separator. */
 function baseName(file: string): string {
-  return file.split(/[\\/]/).pop() ?? file;
+  return basename(file);
 }

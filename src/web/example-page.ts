@@ -13,6 +13,7 @@ export function exampleIndexHtml(modelName: string, engine: 'onnxruntime-web' | 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(modelName)}: classify images in the browser</title>
 <style>
 *{box-sizing:border-box}

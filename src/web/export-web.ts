@@ -141,8 +141,8 @@ async function writeWebExport(root: string, manifest: ModelManifest, onnx: { rea
     const quantized = quantizedOps(onnx.model);
     engine = 'onnxruntime-web';
     engineReason = quantized.length
-      ? `auto: onnxruntime-web runs model.onnx itself (int8: ${quantized.slice(0, 3).join(', ')}), so the page gives the server's probabilities; --engine tfjs is faster but runs it in float, and borderline answers change`
-      : "auto: onnxruntime-web runs model.onnx itself (float), so the page gives the server's probabilities, and faster than TF.js";
+      ? `auto: onnxruntime-web runs model.onnx itself (int8: ${quantized.slice(0, 3).join(', ')}), so the page gives the server's probabilities for the same pixels (its canvas resizes a photo a little differently from the server's libvips, which can move a probability by a few points); --engine tfjs is faster but runs it in float, and borderline answers change`
+      : "auto: onnxruntime-web runs model.onnx itself (float), so the page gives the server's probabilities for the same pixels (its canvas resizes a photo a little differently from the server's libvips, which can move a probability by a few points), and faster than TF.js";
   } else {
     engine = requested;
     engineReason = 'chosen';

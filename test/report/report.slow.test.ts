@@ -34,6 +34,10 @@ describe('renderReport (pure)', () => {
     const withFiles = renderReport({ manifest, modelName: 'm', evaluation, labelIssues: [{ file, given: 'c', predicted: 'a<b', confidence: 0.9, givenProbability: 0.05 }], generatedAt: 'now' });
     expect(withFiles).not.toContain('<img src=y');
     expect(withFiles.match(/x&lt;img src=y onerror=alert\(1\)&gt;\.jpg/g)?.length).toBeGreaterThanOrEqual(4);
+    // A backslash is a letter of a Linux file name: the caption named "script>.jpg" for "<script<\script>.jpg".
+    const slashed = { ...mistake, file: '/d/a\\b.jpg' };
+    const named = renderReport({ manifest, modelName: 'm', evaluation: { ...evaluation, misclassified: [slashed] }, generatedAt: 'now' });
+    expect(named).toContain(process.platform === 'win32' ? '>b.jpg<' : '>a\\b.jpg<');
   });
 
   it("gives each chart's points as a table: caption, headers with scope, values as the chart writes them, gaps said", () => {

@@ -64,6 +64,9 @@ describe('graft export --to web', () => {
     // The page's accuracy line: validation, else the cross-validated estimate on the training images.
     expect(info.metrics.cv).toEqual({ accuracy: manifest.training.outcome.selection.chosen.accuracy, folds: manifest.training.outcome.selection.folds });
     expect(result.files.length).toBe(4 + ORT_WEB_FILES.length);
+    // No /favicon.ico request (a 404 in the console on every load), as the server's page.
+    expect(await readFile(join(out, 'index.html'), 'utf8')).toContain('<link rel="icon" href="data:,">');
+    expect(result.engineReason).toContain("the server's probabilities for the same pixels (its canvas resizes a photo a little differently");
     await expect(exportWeb(model.dir, { out })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
     // A mistyped engine is refused before anything is touched: the earlier export stays whole (it was deleted first).
     const before = readdirSync(out).sort();

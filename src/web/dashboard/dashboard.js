@@ -18,7 +18,7 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
 /** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, again?: HeldOut }} HeldOut */
 /** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
-/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[] } | null, error: string | null, epochs: EpochRow[] }} Run */
+/** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[], backbone?: string } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** `path` is where it lies within the project's folder; `fixed`, what was done about it here. @typedef {{ file: string, path: string, given: string, predicted: string, confidence: number, thumbnail: string, fixed?: LabelFix }} LabelIssue */
 /** @typedef {{ action: 'relabelled', label: string, file: string } | { action: 'removed' }} LabelFix */
 /** @typedef {{ id: number, name: string, dataDir: string, acceptsUploads: boolean, classes: { label: string, count: number }[], skipped: number, runs: Run[] }} Project */
@@ -96,9 +96,9 @@ const isActive = (status) => status === 'queued' || status === 'running';
 /** A run's status line: a failure's reason after a colon, any other note in parentheses. @param {string} status @param {string | null | undefined} note */
 const statusText = (status, note) => `Status: ${status}${note ? (status === 'failed' ? `: ${note}` : ` (${note})`) : ''}`;
 
-/** @param {RunOptions} o @returns {string[]} */
-function describeOptions(o) {
-  const head = [o.hidden > 0 ? `head: ${o.hidden} hidden units, at most ${o.epochs} epochs` : 'linear head (solved, no epochs)', `backbone ${o.backbone}`, ...(o.crops ? ['corner crops tried'] : [])];
+/** @param {RunOptions} o @param {string} backbone the backbone the run used (another, where the asked one could not be had) @returns {string[]} */
+function describeOptions(o, backbone) {
+  const head = [o.hidden > 0 ? `head: ${o.hidden} hidden units, at most ${o.epochs} epochs` : 'linear head (solved, no epochs)', `backbone ${backbone}`, ...(o.crops ? ['corner crops tried'] : [])];
   const ft = o.fineTune;
   if (!ft) return [...head, 'no fine-tuning'];
   return [...head, `fine-tune: unfreeze ${ft.unfreeze}`, `at most ${ft.epochs} fine-tuning epochs`, `${ft.views} augmented views`, `class weights ${ft.classWeights}`];
@@ -282,9 +282,11 @@ async function openRun(runId, { isFocused = false } = {}) {
   const ft = run.options.fineTune;
   // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
   const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
-  byId('run-title').textContent = `Run #${run.id} (${run.options.backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  // The backbone used, once the run says (a fallback from an uncached default is another one), else the one asked for.
+  const backbone = run.metrics?.backbone ?? run.options.backbone;
+  byId('run-title').textContent = `Run #${run.id} (${backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
   if (isFocused) byId('run-title').focus();
-  byId('run-options').replaceChildren(...describeOptions(run.options).map((text) => el('li', {}, text)));
+  byId('run-options').replaceChildren(...describeOptions(run.options, backbone).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
   byId('evaluation-missing').hidden = true;
