@@ -12,6 +12,11 @@ export interface FineTuneHoldout {
   readonly headAccuracy?: number;
   readonly bestAccuracy?: number;
   readonly t?: number;
+  /**
+   * True where the classes' weights differed (`classWeights: 'balanced'` on unbalanced classes): the accuracies are
+   * then class-weighted, not a share of the images (13/17 on 4 images read as impossible). Absent in older records.
+   */
+  readonly classWeighted?: boolean;
   /** The same comparison with another fifth held out, made when a class had too few images in the first. */
   readonly again?: FineTuneHoldout;
 }
@@ -29,5 +34,6 @@ export function describeHoldout(h: FineTuneHoldout | undefined): string {
 function comparison(h: FineTuneHoldout, images: string): string | undefined {
   if (h.bestLoss === null || h.headLoss === null || h.bestAccuracy === undefined || h.headAccuracy === undefined) return undefined;
   const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
-  return `on ${h.images} ${images}: log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, accuracy ${percent(h.bestAccuracy)} against ${percent(h.headAccuracy)}`;
+  const weighted = h.classWeighted ? 'class-weighted ' : '';
+  return `on ${h.images} ${images}: ${weighted}log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, ${weighted}accuracy ${percent(h.bestAccuracy)} against ${percent(h.headAccuracy)}`;
 }

@@ -161,7 +161,7 @@ async function judgeOnFold(
   const verdict = trial.summary.bestEpoch > 0 ? compareOnHoldout(trial.holdout, baseline.valProbabilities, weights) : undefined;
   // With a comparison, both losses are its own (class-weighted like the verdict); without one, the head's plain loss.
   const judged: FineTuneHoldout = verdict
-    ? { images: holdout.files.length, headLoss: verdict.headLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t) }
+    ? { images: holdout.files.length, headLoss: verdict.headLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t), ...(weights ? { classWeighted: true } : {}) }
     : { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss ?? null };
   return { holdout, trial, verdict, judged };
 }

@@ -8,6 +8,12 @@ describe('describeHoldout', () => {
     expect(describeHoldout(compared)).toBe("on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%");
   });
 
+  it('says "class-weighted" where the classes weighed differently: 76.5% on 4 images read as impossible', () => {
+    expect(describeHoldout({ ...compared, images: 4, headAccuracy: 0.7647, bestAccuracy: 0.7647, classWeighted: true })).toBe(
+      "on 4 held-out training images: class-weighted log-loss 0.007 against the head's 0.183, class-weighted accuracy 76.5% against 76.5%",
+    );
+  });
+
   it('adds the second trial, or that no epoch beat the head there', () => {
     expect(describeHoldout({ ...compared, again: { ...compared, images: 26, bestLoss: 0.4, bestAccuracy: 0.9 } })).toBe(
       "on 27 held-out training images: log-loss 0.007 against the head's 0.183, accuracy 100.0% against 97.7%; again on 26 others: log-loss 0.400 against the head's 0.183, accuracy 90.0% against 97.7%",
