@@ -12,6 +12,7 @@ import { httpErrorFor, type ApiErrorCode, type ErrorBody, type HttpError } from 
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import type { ServerMetrics } from './server-metrics.js';
 import { GraftError } from '../core/errors.js';
+import { escapeHtml } from '../report/escape-html.js';
 
 /** What both servers (`graft serve`, `graft ui`) share: limits, error format, metrics and access control. */
 export interface AppOptions {
@@ -203,7 +204,21 @@ function sendError(reply: FastifyReply, error: HttpError, cause?: unknown): Fast
   const stack = error.status === 500 && cause instanceof Error ? cause.stack : undefined;
   noteAccess(reply.request, { error: { code, ...(isServerError ? { message } : {}), ...(stack === undefined ? {} : { stack }) } });
   const body: ErrorBody = { error: { ...error.body.error, requestId: reply.request.id } };
-  return reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id).type('application/json; charset=utf-8').send(body);
+  reply.code(error.status).header(REQUEST_ID_HEADER, reply.request.id);
+  // A browser's address bar (a navigation asks for text/html first) gets a page that reads; scripts get the JSON.
+  if (isNavigation(reply.request)) return reply.type('text/html; charset=utf-8').send(errorPage(error.status, body.error));
+  return reply.type('application/json; charset=utf-8').send(body);
+}
+
+/** A GET whose Accept puts text/html first: a browser opening the URL (fetch sends *\/*; curl too). */
+function isNavigation(request: FastifyRequest): boolean {
+  return (request.method === 'GET' || request.method === 'HEAD') && /^text\/html\b/i.test(request.headers.accept ?? '');
+}
+
+/** The error as a small page: its status, message, hint and request id, escaped. */
+function errorPage(status: number, error: ErrorBody['error']): string {
+  const hint = error.hint ? `<p>${escapeHtml(error.hint.charAt(0).toUpperCase() + error.hint.slice(1))}.</p>` : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${status} ${escapeHtml(STATUS_CODES[status] ?? error.code)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#111827}code{font-size:.9em}</style></head><body><h1>${escapeHtml(STATUS_CODES[status] ?? error.code)}</h1><p>${escapeHtml(error.message)}</p>${hint}<p><small>${escapeHtml(error.code)}, request id <code>${escapeHtml(error.requestId ?? '')}</code></small></p></body></html>`;
 }
 
 /** A framework-level client error with its status, mapped like fastify's own (see error-mapping.ts). */

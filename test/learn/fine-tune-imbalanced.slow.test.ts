@@ -53,7 +53,7 @@ describe.skipIf(!hasShared)('graft train --fine-tune with a class of 12 images a
     // The second trial's epochs are messages, not epochs: the history is the first trial's.
     expect(history).toHaveLength(6);
     // The summary a person reads says both comparisons and what the model is.
-    expect(formatTrainResult(result as unknown as TrainResult)).toMatch(/did not clearly beat the head alone on \d+ held-out training images: log-loss .*; again on \d+ others: .*, so the model is the head/);
+    expect(formatTrainResult(result as unknown as TrainResult)).toMatch(/did not clearly beat the head alone on \d+ held-out training images: class-weighted log-loss .*; again on \d+ others: .*, so the model is the head/);
     expect(existsSync(join(root, 'model.checkpoint.again'))).toBe(false);
     expect(await readdir(root)).not.toContain('model.checkpoint');
   });

@@ -58,6 +58,13 @@ describe('training dashboard: who may use it, and from where', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/v1/projects`, { headers: auth })).status).toBe(200);
     expect(server.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // A browser opening the page without the token (it asks for text/html first) reads a page, not the JSON body.
+    const navigation = await fetch(`${server.url}/dashboard/`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect([navigation.status, navigation.headers.get('content-type')]).toEqual([401, 'text/html; charset=utf-8']);
+    const page = await navigation.text();
+    expect(page).toContain('<h1>Unauthorized</h1><p>This server needs its access token.</p>');
+    expect(page).toContain('Send the header &quot;Authorization: Bearer &lt;token&gt;&quot;');
+    expect(page).toMatch(/UNAUTHORIZED, request id <code>[\w-]+<\/code>/);
   });
 
   it('closes the connection of a refused request, whose announced 100 MB body it does not wait for', async () => {

@@ -144,7 +144,11 @@ async function showProject() {
   if (upload.hidden) webcam.close();
   const rows = project.runs.map((run) => {
     const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
-    open.addEventListener('click', () => void openRun(run.id, { isFocused: true }));
+    // A run another tab deleted: said where the user looks, and the list read again (it was an uncaught error).
+    open.addEventListener('click', () => void openRun(run.id, { isFocused: true }).catch((/** @type {unknown} */ error) => {
+      say(projectMessage, error instanceof Error ? error.message : String(error), true);
+      void showProject();
+    }));
     const actions = el('td', { class: 'actions' }, open);
     if (isActive(run.status)) {
       const cancel = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'link danger-link', 'aria-label': `Cancel run #${run.id}` }, 'Cancel'));
