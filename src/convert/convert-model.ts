@@ -2,13 +2,14 @@ import { resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { refuseUnknownKeys } from '../core/unknown-options.js';
 import type { ProgressListener } from '../core/progress.js';
-import type { ConversionReport, ConvertTarget } from '../formats/conversion-report.js';
+import { CONVERT_TARGETS, type ConversionReport, type ConvertTarget } from '../formats/conversion-report.js';
 import { detectFormat } from '../formats/detect-format.js';
 import { formatEntry } from '../formats/registry.js';
 import type { MirrorRule } from '../hub/mirror.js';
 import { layersCatalogueNames, loadArchitecture } from './load-architecture.js';
 
 export type { ConversionReport, ConvertTarget };
+export { CONVERT_TARGETS };
 
 export interface ConvertOptions {
   readonly to: ConvertTarget;
@@ -55,7 +56,7 @@ export async function convertModel(input: string, options: ConvertOptions): Prom
   const started = performance.now();
   // Checked before the model is read: a caller's value, not the model's fault (a tolerance of NaN "did not match").
   if (typeof input !== 'string' || input === '') throw new GraftError('INVALID_CONFIG', `convertModel needs the model's path. Received: ${JSON.stringify(input)}`);
-  if (options === undefined || !['onnx', 'tfjs'].includes(options.to)) {
+  if (options === undefined || !CONVERT_TARGETS.includes(options.to)) {
     throw new GraftError('INVALID_CONFIG', `convertModel's to must be 'onnx' or 'tfjs'. Received: ${JSON.stringify(options?.to)}`, { hint: "e.g. convertModel('model.h5', { to: 'onnx' })" });
   }
   refuseUnknownKeys('convertModel', options, CONVERT_OPTIONS);

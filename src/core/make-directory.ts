@@ -17,13 +17,17 @@ export async function makeDirectory(path: string): Promise<void> {
     () => undefined,
     (error: NodeJS.ErrnoException) => error,
   );
-  if (failed === undefined) return;
-  if (failed.code === 'EEXIST' && (await stat(path).catch(() => undefined))?.isDirectory()) return;
+  if (failed === undefined || (await isFolderThere(path, failed))) return;
   if (failed.code !== 'ENOENT' || dirname(path) === path) throw failed;
   await makeDirectory(dirname(path));
   await mkdir(path).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST' || !(await stat(path).catch(() => undefined))?.isDirectory()) throw refused(path, error);
+    if (!(await isFolderThere(path, error))) throw refused(path, error);
   });
+}
+
+/** Whether mkdir failed only because a folder (made by another process meanwhile, or before) is there. */
+async function isFolderThere(path: string, error: NodeJS.ErrnoException): Promise<boolean> {
+  return error.code === 'EEXIST' && (await stat(path).catch(() => undefined))?.isDirectory() === true;
 }
 
 /** The second ENOENT, its parent made or there: a folder this file system takes no new folders in (/proc). */

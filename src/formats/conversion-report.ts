@@ -1,7 +1,9 @@
 import type { ModelFormat } from '../core/model-format.js';
 
 /** What `graft convert` writes: an ONNX file, or a TF.js layers model folder. */
-export type ConvertTarget = 'onnx' | 'tfjs';
+/** What `graft convert` writes. */
+export const CONVERT_TARGETS = ['onnx', 'tfjs'] as const;
+export type ConvertTarget = (typeof CONVERT_TARGETS)[number];
 
 /** What `graft convert` prints: what it read, what it wrote, and the numerical check it ran. */
 export interface ConversionReport {

@@ -68,12 +68,13 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
+  const bodyLimits = { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest };
   app.post<{ Params: { name: string }; Querystring: { top_k?: unknown } }>(
     '/v1/models/:name/predict',
     {
       schema: predictSchema,
       preParsing: async (request, _reply, payload) => {
-        await refuseOversizeBody(request.headers, payload, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
+        await refuseOversizeBody(request.headers, payload, bodyLimits);
         return payload;
       },
       // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming
@@ -96,7 +97,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       try {
         return await withDeadline(ctx.requestTimeoutMs, abandoned, async () => {
           const queryTopK = parseTopK(request.query.top_k);
-          const inputs = await readImageInputs(request, { maxUploadBytes: ctx.maxUploadBytes, maxImages: ctx.maxImagesPerRequest });
+          const inputs = await readImageInputs(request, bodyLimits);
           noteAccess(request, { images: inputs.images.length });
           const topK = inputs.topK ?? queryTopK ?? ctx.defaultTopK;
           const results = await predictImages(version, inputs.images, { topK, maxPixels: ctx.maxPixels, decodeLimiter: ctx.decodeLimiter, signal: abandoned.signal });

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServeError } from './serve-error.js';
 
 export { sniffImageFormat, type ImageFormat } from '../data/sniff-image-format.js';
@@ -10,6 +10,11 @@ export const RAW_IMAGE_MEDIA_TYPES: readonly string[] = ['jpeg', 'jpg', 'pjpeg',
 
 /** {@link RAW_IMAGE_MEDIA_TYPES}, with or without parameters (`image/jpeg; name=a.jpg`). */
 export const RAW_IMAGE_TYPES = new RegExp(`^(${RAW_IMAGE_MEDIA_TYPES.map((type) => type.replace(/[/.+-]/g, '\\$&')).join('|')})\\s*(;.*)?$`, 'i');
+
+/** Takes a raw image body (RAW_IMAGE_TYPES) as a Buffer of at most `maxUploadBytes`: the prediction API's third form. */
+export function acceptRawImages(app: FastifyInstance, maxUploadBytes: number): void {
+  app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
+}
 
 /** The JSON form's content type (Fastify parses it; its parameters, such as charset, may follow). */
 export const JSON_TYPE = /^application\/json\b/i;

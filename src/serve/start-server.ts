@@ -10,7 +10,7 @@ import { registerApiRoutes } from './api-routes.js';
 import { createApp, listenOn } from './create-app.js';
 import { isDashboardPath, registerDashboardRoutes, type DashboardOptions } from './dashboard/dashboard-routes.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
-import { jsonBodyLimit, RAW_IMAGE_TYPES } from './image-input.js';
+import { acceptRawImages, jsonBodyLimit } from './image-input.js';
 import { ModelRegistry, type ModelRegistryEvent } from './model-registry.js';
 import { OPENAPI_PATH } from './openapi-document.js';
 import { ServerMetrics } from './server-metrics.js';
@@ -161,7 +161,7 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
       ...(options.accessLog ? { accessLog: options.accessLog } : {}),
       ...(basePath === undefined ? {} : { basePath }),
     });
-    app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
+    acceptRawImages(app, maxUploadBytes);
 
     // Shutting down: readiness fails first, while everything else is still served (see GraftServer.close).
     let isDraining = false;

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { convertModel, type ConversionReport, type ConvertTarget } from '../../convert/convert-model.js';
+import { CONVERT_TARGETS, convertModel, type ConversionReport, type ConvertTarget } from '../../convert/convert-model.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
 import { parseNonNegativeNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
@@ -23,7 +23,7 @@ export function registerConvert(program: Command): void {
       'convert a model between formats (TF.js layers/graph, Keras .h5 -> ONNX or TF.js; ONNX -> TF.js layers) and check the result numerically; nothing is written when the check fails',
     )
     .argument('<input>', 'model file or folder: .onnx, .h5 (full model, or weights-only with --architecture), or a TF.js folder with model.json')
-    .addOption(new Option('--to <format>', 'output format').choices(['onnx', 'tfjs']).makeOptionMandatory())
+    .addOption(new Option('--to <format>', 'output format').choices([...CONVERT_TARGETS]).makeOptionMandatory())
     .option('--out <path>', 'output .onnx file or TF.js folder (default: beside the input)')
     .option('--tolerance <maxAbsDiff>', 'largest accepted difference between source and converted outputs (0 or more)', parseNonNegativeNumber, 1e-4)
     .option(

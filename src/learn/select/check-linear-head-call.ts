@@ -31,9 +31,10 @@ export function checkLinearHeadCall(set: HeadTrainingSet, options: LinearHeadOpt
   for (const [name, m] of [['set.plain', plain], ['set.mirrored', mirrored], ['set.crops.plain', set.crops?.plain], ['set.crops.mirrored', set.crops?.mirrored]] as const) {
     if (!m) continue;
     const at = firstNonFinite(m.data, m.count * m.dim);
+    if (at < 0) continue;
     const row = Math.floor(at / m.dim);
     const file = name === 'set.plain' || name === 'set.mirrored' ? ` (${set.files[row]})` : '';
-    refuse(at >= 0, `${name} holds ${m.data[at]} at row ${row}${file}, feature ${at % m.dim}: features must be finite numbers`, 'compute the features again; a backbone that outputs NaN or infinity for an image is broken for it');
+    refuse(true, `${name} holds ${m.data[at]} at row ${row}${file}, feature ${at % m.dim}: features must be finite numbers`, 'compute the features again; a backbone that outputs NaN or infinity for an image is broken for it');
   }
 
   const wantsMirror = options.trainViews === 'plain+flip' || options.tta === true;

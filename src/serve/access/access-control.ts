@@ -97,13 +97,14 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     if (isSafe) return;
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
-    // Every form of the path must be one --cors opens (an encoded letter must not turn a dashboard path into one).
-    const mayAllow = options.corsOrigins !== undefined && pathsOf(request, url).every(isCorsPath);
-    if (!isFromOwnPage(origin, site, host) && !(mayAllow && origin && corsOrigins.has(origin))) {
+    // Every form of the path must be one --cors opens (an encoded letter must not turn a dashboard path into one);
+    // worked out only for a request from another site.
+    const mayAllow = (): boolean => options.corsOrigins !== undefined && pathsOf(request, url).every(isCorsPath);
+    if (!isFromOwnPage(origin, site, host) && !(origin && corsOrigins.has(origin) && mayAllow())) {
       // Refused without Sec-Fetch-Site, the Origin was not this Host: the Host may be a proxy's own.
       const proxied = site === undefined;
       refuse(new ServeError('FORBIDDEN', `A ${request.method} request from another site (Origin ${origin ?? 'not sent'}, Sec-Fetch-Site ${site === undefined ? 'not sent' : String(site)}) is refused.`, {
-        hint: `call the API from the server's own pages${mayAllow ? ', from a script without a browser, or allow the site with --cors <origin>' : ' or from a script without a browser'}${
+        hint: `call the API from the server's own pages${mayAllow() ? ', from a script without a browser, or allow the site with --cors <origin>' : ' or from a script without a browser'}${
           proxied ? `; if a reverse proxy serves this page, it must pass the browser's Host on (nginx: proxy_set_header Host $http_host), which this request's (${host ?? ''}) is not` : ''
         }`,
       }));

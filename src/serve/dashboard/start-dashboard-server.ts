@@ -3,7 +3,7 @@ import type { AccessLogEntry } from '../access-log.js';
 import { AccessToken, checkToken, generateToken } from '../access/access-token.js';
 import { checkBasePath } from '../base-path.js';
 import { createApp, listenOn } from '../create-app.js';
-import { RAW_IMAGE_TYPES } from '../image-input.js';
+import { acceptRawImages } from '../image-input.js';
 import { relativeLocation } from '../relative-location.js';
 import { ServerMetrics } from '../server-metrics.js';
 import type { GraftServer } from '../start-server.js';
@@ -58,7 +58,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   });
   try {
     // A run's model is tried with the prediction API's forms, a raw image body among them.
-    app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
+    acceptRawImages(app, maxUploadBytes);
     app.get('/', async (_request, reply) => reply.redirect(relativeLocation('/', '/dashboard/')));
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(0)));
