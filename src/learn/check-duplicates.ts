@@ -13,7 +13,8 @@ export async function checkDuplicates(data: DataSplit, cacheDir: string, onProgr
     { part: 'train', items: data.train },
     { part: 'val', items: data.val },
   ]);
-  const hashes = await hashFilesCached(items.map((item) => item.file), cacheDir);
+  const known = data.sha256;
+  const hashes = known ? items.map((item) => known.get(item.file)) : await hashFilesCached(items.map((item) => item.file), cacheDir);
   const groups = findDuplicates(items.map((item, i) => ({ ...item, sha256: hashes[i] })));
   if (groups.length) onProgress?.({ type: 'duplicates', groups });
   return groups;

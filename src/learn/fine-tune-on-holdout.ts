@@ -9,8 +9,8 @@ import type { FineTuneConfig } from './fine-tune-config.js';
 import { fineTunePhase, type FineTunePhaseInput, type FineTunePhaseResult, type FineTuneSummary, type ImageSet } from './fine-tune.js';
 import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
 import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from './head-phase.js';
-import type { DataSplit } from './prepare-data.js';
-import { assignFolds, groupKeys } from './select/folds.js';
+import { foldGroups, type DataSplit } from './prepare-data.js';
+import { assignFolds } from './select/folds.js';
 import type { TrainConfig } from './train-config.js';
 import { againCheckpointPath, refitCheckpointPath } from './checkpoint.js';
 import { compareOnHoldout, FEW_HELD_OUT, thinnestClass, type HoldoutComparison } from './holdout-comparison.js';
@@ -55,7 +55,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
   const { config, fine, data, headPhase, onProgress } = input;
   const index = (items: readonly LabelledItem[]): ImageSet => ({ files: items.map((i) => i.file), labels: Int32Array.from(items, (i) => data.labels.indexOf(i.label)) });
   const all = index(data.train);
-  const groups = config.groupBy ? groupKeys(all.files, config.groupBy) : undefined;
+  const groups = foldGroups(all.files, config.groupBy ?? undefined, data.sha256);
   const { fold } = assignFolds(all.labels, data.labels, groups, config.seed, 5);
   const common = { handle: input.tuneHandle, model: input.tuneModel, cacheDir: input.cacheDir, numClasses: data.labels.length, headDropout: config.head.dropout, config: fine, seed: config.seed, nativeGemm: input.nativeGemm, signal: input.signal };
   const judge = (holdoutFold: number, checkpointPath: string, progress: ProgressListener | undefined) =>

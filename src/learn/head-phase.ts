@@ -7,8 +7,8 @@ import { evaluatePredictions, type EvaluationReport } from '../metrics/classific
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { denseForward, foldNormalization, type DenseLayerWeights } from '../core/dense-layer.js';
 import { isLinearHead } from './head-config.js';
-import type { DataSplit } from './prepare-data.js';
-import { groupKeys, holdoutPart } from './select/folds.js';
+import { foldGroups, type DataSplit } from './prepare-data.js';
+import { holdoutPart } from './select/folds.js';
 import { fitLinearHead, type LinearHead, type SelectionReport } from './select/fit-linear-head.js';
 import type { LabelIssue } from './select/label-issues.js';
 import type { TrainViews } from './select/cross-validate.js';
@@ -140,7 +140,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const trainSet = setOf(data.train, 0);
   requireReadableClasses(data.labels, trainSet.labels, data.train, [...data.skipped, ...extraction.skipped]);
   const valSet = setOf(data.val, data.train.length);
-  const groups = config.groupBy ? groupKeys(trainSet.files, config.groupBy, onProgress) : undefined;
+  const groups = foldGroups(trainSet.files, config.groupBy ?? undefined, data.sha256, onProgress);
 
   const trainStarted = performance.now();
   const fitted = await fitHeadOn(trainSet, groups, { ...input, classNames: data.labels });

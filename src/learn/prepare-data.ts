@@ -10,6 +10,7 @@ import { alignLabels, stratifiedSplit } from '../data/split.js';
 import { GraftError } from '../core/errors.js';
 import { optionExample, optionName } from '../core/option-name.js';
 import { groupKeys } from './select/folds.js';
+import type { ProgressListener } from '../core/progress.js';
 
 export interface DataSplit {
   readonly labels: string[];
@@ -18,6 +19,11 @@ export interface DataSplit {
   readonly skipped: SkippedFile[];
   /** Where each part came from, for the manifest; `labelPattern` when the labels came from the file names. */
   readonly source: DataSource;
+  /**
+   * sha256 of each readable image by file (train and val), when the caller gave `hashFiles`: copies of one image are
+   * kept on one side of every internal split (see foldGroups).
+   */
+  readonly sha256?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -70,8 +76,9 @@ interface PrepareDataSettings {
   /** Folders images may be read from (see ScanDatasetOptions.confineTo); the dashboard's data roots. */
   readonly confineTo?: readonly string[];
   /**
-   * sha256 of each file (undefined where unreadable), for a `valSplit`: copies of one image (the same bytes under two
-   * names) are held out together or not at all, else the held-out score counts images the model trained on.
+   * sha256 of each file (undefined where unreadable): copies of one image (the same bytes under two names) are held
+   * out together or not at all, by a `valSplit` and by cross-validation, else the held-out score counts images the
+   * model trained on.
    */
   readonly hashFiles?: (files: readonly string[]) => Promise<(string | undefined)[]>;
 }
@@ -114,21 +121,38 @@ export async function prepareData(options: PrepareDataOptions): Promise<DataSpli
     }
     const aligned = alignLabels(train, val);
     const valPart = val.split?.part;
+    const valFiles = aligned.val.items.map((item) => item.file);
+    const hashed = await hashesOf([...train.items.map((item) => item.file), ...valFiles], options.hashFiles);
     return {
       labels: aligned.train.labels,
       train: aligned.train.items,
       val: aligned.val.items,
       skipped: [...train.skipped, ...aligned.val.skipped],
       source: { train: train.root, val: aligned.val.root, valSplit: null, ...named, ...(valPart ? { valPart } : {}) },
+      ...(hashed ? { sha256: hashed.byFile } : {}),
     };
   }
   const valSplit = checkValSplit(options.valSplit ?? 0);
   const files = train.items.map((item) => item.file);
-  const hashes = valSplit > 0 && options.hashFiles ? await options.hashFiles(files) : undefined;
-  const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashes) : undefined;
+  const hashed = await hashesOf(files, options.hashFiles);
+  const groups = valSplit > 0 ? valSplitGroups(files, options.groupBy, hashed?.hashes) : undefined;
   const parts = valSplit === 0 ? { train: train.items, val: [] } : stratifiedSplit(train.items, { valFraction: valSplit, seed: options.seed, ...(groups ? { groups } : {}) });
   const digest = valSplit > 0 ? { heldOutDigest: heldOutDigest(train.root, parts.val) } : {};
-  return { labels: train.labels, ...parts, skipped: train.skipped, source: { train: train.root, val: null, valSplit, ...named, ...digest } };
+  return {
+    labels: train.labels,
+    ...parts,
+    skipped: train.skipped,
+    source: { train: train.root, val: null, valSplit, ...named, ...digest },
+    ...(hashed ? { sha256: hashed.byFile } : {}),
+  };
+}
+
+async function hashesOf(files: readonly string[], hashFiles: PrepareDataSettings['hashFiles']): Promise<{ hashes: (string | undefined)[]; byFile: Map<string, string> } | undefined> {
+  if (!hashFiles) return undefined;
+  const hashes = await hashFiles(files);
+  const byFile = new Map<string, string>();
+  hashes.forEach((hash, i) => hash && byFile.set(files[i]!, hash));
+  return { hashes, byFile };
 }
 
 /**
@@ -164,9 +188,9 @@ export type { LabelledDataset };
  * same sha256). A joined group is named by its smallest key, so the groups do not depend on the order of `files`
  * (a feature store lists its rows shard by shard). Undefined when there is nothing to group by.
  */
-export function valSplitGroups(files: readonly string[], groupBy: string | undefined, hashes: readonly (string | null | undefined)[] | undefined): string[] | undefined {
+export function valSplitGroups(files: readonly string[], groupBy: string | undefined, hashes: readonly (string | null | undefined)[] | undefined, onProgress?: ProgressListener): string[] | undefined {
   if (groupBy === undefined && hashes === undefined) return undefined;
-  const keys = groupBy !== undefined ? groupKeys(files, groupBy) : files.map((file) => `f:${file}`);
+  const keys = groupBy !== undefined ? groupKeys(files, groupBy, onProgress) : files.map((file) => `f:${file}`);
   if (hashes === undefined) return keys;
   const parent = new Map<string, string>();
   const root = (key: string): string => {
@@ -187,4 +211,19 @@ export function valSplitGroups(files: readonly string[], groupBy: string | undef
     if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
   });
   return keys.map(root);
+}
+
+/**
+ * The groups every internal split of the training images keeps whole (cross-validation's folds, the MLP's and
+ * fine-tuning's holdouts), as {@link valSplitGroups} makes them: `--group-by`'s, joined where files are copies of one
+ * image, else an estimate counts images the head trained on (a folder of copies scored 1.000 out of fold, and its
+ * wrong labels went unlisted). Undefined when there is neither, so that such data is split image by image, as before.
+ * With `onProgress`, file names `--group-by` misses are reported.
+ */
+export function foldGroups(files: readonly string[], groupBy: string | undefined, sha256: ReadonlyMap<string, string> | undefined, onProgress?: ProgressListener): string[] | undefined {
+  const hashes = sha256 ? files.map((file) => sha256.get(file)) : undefined;
+  const seen = new Set<string>();
+  const hasCopies = hashes?.some((hash) => hash !== undefined && (seen.has(hash) || !seen.add(hash))) ?? false;
+  if (groupBy === undefined && !hasCopies) return undefined;
+  return valSplitGroups(files, groupBy, hasCopies ? hashes : undefined, onProgress);
 }

@@ -23,7 +23,7 @@ import type { ProgressListener } from '../core/progress.js';
 import { denseForward, type DenseLayerWeights } from '../core/dense-layer.js';
 import { trainConfigFrom, type TrainConfig } from '../learn/train-config.js';
 import { groupKeys } from '../learn/select/folds.js';
-import { checkValSplit, valSplitGroups } from '../learn/prepare-data.js';
+import { checkValSplit, foldGroups, valSplitGroups } from '../learn/prepare-data.js';
 import { optionExample, optionName } from '../core/option-name.js';
 import type { TrainOptions, TrainResult } from './train.js';
 import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
@@ -235,12 +235,16 @@ async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<Trai
   const readStarted = performance.now();
   const trainMatrix = materialiseRows(train);
   const files: string[] = [];
-  train.forEachFile((file) => files.push(file.path));
+  const sha256 = new Map<string, string>();
+  train.forEachFile((file) => {
+    files.push(file.path);
+    sha256.set(file.path, file.sha256);
+  });
   const readSeconds = (performance.now() - readStarted) / 1000;
   const trainStarted = performance.now();
   const set = { plain: { data: trainMatrix.data, count: train.count, dim: train.dim }, mirrored: undefined, labels: trainMatrix.labels, files };
   // A store holds one view per image: no mirror rows, no test-time augmentation.
-  const fitted = await fitHeadOn(set, config.groupBy ? groupKeys(files, config.groupBy, options.onProgress) : undefined, { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress: options.onProgress });
+  const fitted = await fitHeadOn(set, foldGroups(files, config.groupBy ?? undefined, sha256, options.onProgress), { config: { ...config, mirror: 'off', tta: 'off' }, classNames: train.labels, onProgress: options.onProgress });
   return { ...fitted, readSeconds, trainSeconds: (performance.now() - trainStarted) / 1000 };
 }
 

@@ -23,7 +23,7 @@ import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { fineTuneConfigFrom, type FineTuneConfig } from '../learn/fine-tune-config.js';
 import type { FineTuneSummary } from '../learn/fine-tune-summary.js';
 import { runHeadPhase, type HeadPhase, type ValScores } from '../learn/head-phase.js';
-import { prepareData, validationSource, type DataSplit, type ValidationSource } from '../learn/prepare-data.js';
+import { foldGroups, prepareData, validationSource, type DataSplit, type ValidationSource } from '../learn/prepare-data.js';
 import type { SelectionReport } from '../learn/select/fit-linear-head.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
@@ -35,7 +35,7 @@ import { classBalanceNote } from '../learn/class-weights.js';
 import { caseOnlyLabelsNote } from '../data/scan-folder.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 import { isLinearHead } from '../learn/head-config.js';
-import { assignFolds, groupKeys } from '../learn/select/folds.js';
+import { assignFolds } from '../learn/select/folds.js';
 import { roundSeconds } from '../core/round-seconds.js';
 
 /**
@@ -200,7 +200,7 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   if (requested.c === 'auto' && isLinearHead(requested.head) && data.labels.every((label) => listed.has(label))) {
     const index = new Map(data.labels.map((label, i) => [label, i]));
     const labels = Int32Array.from(data.train, (item) => index.get(item.label) ?? -1);
-    assignFolds(labels, data.labels, requested.groupBy ? groupKeys(data.train.map((item) => item.file), requested.groupBy) : undefined, requested.seed);
+    assignFolds(labels, data.labels, foldGroups(data.train.map((item) => item.file), requested.groupBy ?? undefined, data.sha256), requested.seed);
   }
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
   const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });
