@@ -85,9 +85,18 @@ export const WEAK_HEAD_CV_ACCURACY = 0.85;
 
 /**
  * What to tell a user next to the label issues when the head that found them is weak, or undefined when it is not
- * (or there is no CV accuracy).
+ * (or there is no CV accuracy). A class-weighted selection's accuracy is the mean recall over classes, said as such.
  */
-export function labelIssuesCaveat(cvAccuracy: number | undefined): string | undefined {
-  if (cvAccuracy === undefined || !(cvAccuracy < WEAK_HEAD_CV_ACCURACY)) return undefined;
-  return `The head is right on ${(cvAccuracy * 100).toFixed(0)}% of the training images out of fold, so some of these are its own mistakes, not wrong labels: check from the top.`;
+export function labelIssuesCaveat(selection: { readonly chosen: { readonly accuracy: number }; readonly classWeighted?: boolean } | null | undefined): string | undefined {
+  const accuracy = selection?.chosen.accuracy;
+  if (accuracy === undefined || !(accuracy < WEAK_HEAD_CV_ACCURACY)) return undefined;
+  const share = `${(accuracy * 100).toFixed(0)}%`;
+  const right = selection?.classWeighted ? `${share} of each class's training images out of fold (the mean over classes)` : `${share} of the training images out of fold`;
+  return `The head is right on ${right}, so some of these are its own mistakes, not wrong labels: check from the top.`;
 }
+
+/**
+ * Said where a head was fitted without cross-validation (the MLP of `--hidden`; a class too small for two folds), so
+ * its empty label-issue list is not read as "checked, none found".
+ */
+export const LABELS_NOT_CHECKED = 'not checked: no cross-validation ran for this head (the MLP of --hidden has none; nor has a class too small for two folds), so no training image was predicted by a head trained without it';

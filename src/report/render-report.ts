@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { describeHoldout } from '../core/fine-tune-holdout.js';
-import { labelIssuesCaveat } from '../core/selection-report.js';
+import { LABELS_NOT_CHECKED, labelIssuesCaveat, type SelectionReport } from '../core/selection-report.js';
 import { decimalsApart, isBeyondChance } from '../metrics/calibration.js';
 import { isAbsentClass, type EvaluationReport } from '../metrics/classification.js';
 import type { LabelIssue } from '../learn/select/label-issues.js';
@@ -84,7 +84,7 @@ ${summaryList(data)}
 <main>
 ${manifest.training?.outcome?.selection ? selectionSection(manifest.training.outcome.selection) : ''}
 ${manifest.metrics.history.length || !manifest.training?.outcome?.selection ? curvesSection(manifest.metrics.history, manifest.training?.outcome?.fineTune?.firstEpoch) : ''}
-${data.labelIssues ? labelIssuesSection(data.labelIssues, data.labelIssuesTotal ?? data.labelIssues.length, data.manifest.training?.outcome?.selection?.chosen.accuracy) : ''}
+${data.labelIssues ? labelIssuesSection(data.labelIssues, data.labelIssuesTotal ?? data.labelIssues.length, data.manifest.training?.outcome?.selection) : ''}
 ${evaluation ? evaluationSections(evaluation) : noEvaluationSection(data)}
 </main>
 <footer><p>Made by Graft on ${escapeHtml(data.generatedAt)}. Model created ${escapeHtml(manifest.created)}.</p></footer>
@@ -160,15 +160,18 @@ function selectionSection(selection: NonNullable<TrainingOutcome['selection']>):
 }
 
 /** Training images whose given label the cross-validated head confidently contradicts. */
-function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, total: number, cvAccuracy: number | undefined): string {
-  if (!issues.length) return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">None: no training image's label was confidently contradicted by cross-validation.</p></section>`;
+function labelIssuesSection(issues: NonNullable<ReportData['labelIssues']>, total: number, selection: SelectionReport | null | undefined): string {
+  if (!issues.length) {
+    const none = selection ? "None: no training image's label was confidently contradicted by cross-validation." : `Labels ${LABELS_NOT_CHECKED}.`;
+    return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check</h2><p class="note">${escapeHtml(none)}</p></section>`;
+  }
   const items = issues.map((m) => {
     const image = m.thumbnail
       ? `<img src="${m.thumbnail}" alt="${escapeHtml(`${baseName(m.file)}: labelled ${m.given}, looks like ${m.predicted}, ${percent(m.confidence)}`)}" decoding="async">`
       : `<div class="missing" role="img" aria-label="thumbnail unavailable">?</div>`;
     return `<li><figure>${image}<figcaption><span class="true">given: <b>${escapeHtml(m.given)}</b></span><span class="pred">looks like: <b>${escapeHtml(m.predicted)}</b> ${percent(m.confidence)}</span><span class="file" title="${escapeHtml(m.file)}">${escapeHtml(baseName(m.file))}</span></figcaption></figure></li>`;
   });
-  const caveat = labelIssuesCaveat(cvAccuracy);
+  const caveat = labelIssuesCaveat(selection);
   const shown = issues.length < total ? `the ${issues.length} most suspicious of ${total}` : String(issues.length);
   return `<section aria-labelledby="li-h"><h2 id="li-h">Labels to check (${shown})</h2>
 <p class="note">Training images whose given label the head, trained without them, confidently contradicts (confident learning). Most suspicious first: check these files' labels.${caveat ? ` ${escapeHtml(caveat)}` : ''}</p>

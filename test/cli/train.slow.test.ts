@@ -456,6 +456,11 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const mlpFlags = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'linear-epochs'), '--epochs', '5', '--dropout', '0.2'], env);
     expect(mlpFlags.code, mlpFlags.stderr).toBe(0);
     expect(mlpFlags.stderr).toContain('--epochs, --dropout shape the MLP head (--hidden <units>); the linear head, the default, has no epochs or dropout and ignores them');
+    expect(mlpFlags.stdout).not.toContain('not checked');
+    // The MLP has no cross-validation: its empty list of labels to check is said to be unchecked, not clean.
+    const mlp = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'mlp-text'), '--hidden', '16', '--epochs', '2'], env);
+    expect(mlp.code, mlp.stderr).toBe(0);
+    expect(mlp.stdout).toContain('labels     not checked: no cross-validation ran for this head');
     const started = Date.now();
     const lastZero = await runCli(['train', data, '--backbone', int8Model, '--out', join(root, 'last-zero'), '--fine-tune', '--unfreeze', 'last:0', '--json'], env);
     expect(lastZero.code).toBe(2);

@@ -78,6 +78,16 @@ describe('renderReport (pure)', () => {
     expect(withCv(0.95)).not.toContain('its own mistakes');
   });
 
+  it('says the labels were not checked when no cross-validation ran (an MLP head), not that none was contradicted', () => {
+    const render = (selection: unknown) =>
+      renderReport({ manifest: { ...manifest, training: { config: {}, outcome: { selection, labelIssues: [] } } } as unknown as ModelManifest, modelName: 'm', evaluation: null, labelIssues: [], generatedAt: 'now' });
+    const mlp = render(null);
+    expect(mlp).toContain('Labels not checked: no cross-validation ran for this head');
+    expect(mlp).not.toContain('None: no training image');
+    const linear = render({ criterion: 'log-loss', folds: 5, grouped: false, chosen: { head: 'linear', trainViews: 'plain', tta: false, c: 1, accuracy: 0.9, logLoss: 0.3 }, table: [], seconds: 0 });
+    expect(linear).toContain('None: no training image&#39;s label was confidently contradicted by cross-validation.');
+  });
+
   // graft.json edited by hand: a loader checks only what inference needs.
   it('escapes every value it prints, tolerates a missing number, and says why held-out images were not scored', () => {
     const chosen = { head: 'linear', trainViews: 'plain', tta: false, c: 1, accuracy: 0.9, logLoss: 0.3 };

@@ -162,7 +162,7 @@ describe('training dashboard API', () => {
     for (const issue of evaluation.labelIssues) expect((await fetch(`${server.url}${issue.thumbnail}`)).status).toBe(200);
     // The note on a weak head's list comes with the list, as the CLI and the report say it.
     const weak = evaluation.labelIssues.length > 0 && detail.metrics.selection.chosen.accuracy < WEAK_HEAD_CV_ACCURACY;
-    expect(evaluation.labelIssuesNote).toBe(weak ? labelIssuesCaveat(detail.metrics.selection.chosen.accuracy) : undefined);
+    expect(evaluation.labelIssuesNote).toBe(weak ? labelIssuesCaveat(detail.metrics.selection) : undefined);
 
     const thumbnail = await fetch(`${server.url}${planted!.thumbnail}`);
     expect(thumbnail.status).toBe(200);

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { GraftError } from '../../core/errors.js';
 import { describeHoldout } from '../../core/fine-tune-holdout.js';
 import type { UnfreezeText } from '../../core/training-config.js';
-import { hasCropRows, hasMirrorRows, labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
+import { hasCropRows, hasMirrorRows, LABELS_NOT_CHECKED, labelIssuesCaveat, type TrainViews } from '../../core/selection-report.js';
 import { describeHead, type HeadConfig } from '../../learn/head-config.js';
 import { train, type TrainOptions, type TrainResult } from '../../recipes/train.js';
 import type { TrainConfig } from '../../learn/train-config.js';
@@ -334,9 +334,10 @@ export function formatTrainResult(r: TrainResult, testDir?: string): string {
     const emptySplit = r.data.valSplit ? `--val-split ${r.data.valSplit} held out nothing: a class of one image, or of one --group-by group, is trained on; ` : '';
     lines.push(`  val        none (${emptySplit}${r.selection ? 'every training image trained; ' : ''}${estimate})`);
   }
+  if (!r.selection) lines.push(`  labels     ${LABELS_NOT_CHECKED}`);
   if (r.labelIssues.length) {
     lines.push(`  labels     ${r.labelIssues.length} training image${r.labelIssues.length === 1 ? '' : 's'} may be mislabelled (most suspicious first; all in --json, up to 60 in the report):`);
-    const caveat = labelIssuesCaveat(r.selection?.chosen.accuracy);
+    const caveat = labelIssuesCaveat(r.selection);
     if (caveat) lines.push(`             ${caveat}`);
     for (const issue of r.labelIssues.slice(0, 5)) lines.push(`             ${issue.file}: labelled ${issue.given}, looks like ${issue.predicted} (${(issue.confidence * 100).toFixed(0)}%)`);
   }

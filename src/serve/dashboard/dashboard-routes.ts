@@ -9,7 +9,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GraftError } from '../../core/errors.js';
 import { defaultCacheDir } from '../../core/cache-dir.js';
-import { labelIssuesCaveat } from '../../core/selection-report.js';
+import { LABELS_NOT_CHECKED, labelIssuesCaveat } from '../../core/selection-report.js';
 import { CATALOGUE_NAMES, DEFAULT_BACKBONE, isCatalogueName } from '../../hub/catalogue.js';
 import { thumbnailJpeg } from '../../report/thumbnail.js';
 import { ServeError } from '../serve-error.js';
@@ -254,8 +254,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       const hint = run.status === 'finished' ? 'this run was stored without one: start the run again to have one' : 'a run is evaluated when it finishes';
       throw new ServeError('NOT_FOUND', `Run ${run.id} has no evaluation (status: ${run.status}).`, { hint });
     }
-    const selection = run.metrics?.selection as { chosen?: { accuracy?: number } } | null | undefined;
-    const labelIssuesNote = evaluation.labelIssues?.length ? labelIssuesCaveat(selection?.chosen?.accuracy) : undefined;
+    const selection = run.metrics?.selection as { chosen: { accuracy: number }; classWeighted?: boolean } | null | undefined;
+    const labelIssuesNote = evaluation.labelIssues?.length ? labelIssuesCaveat(selection) : selection === null ? `Labels ${LABELS_NOT_CHECKED}.` : undefined;
     const project = store.project(run.projectId);
     return {
       run: run.id,

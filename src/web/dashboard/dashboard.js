@@ -530,7 +530,8 @@ async function showEvaluation(runId) {
     // The dashboard's own images (an upload project) can be fixed here; a folder project's are the user's to fix.
     const fixes = m.fixed ? [el('p', { id: `label-fix-${index}`, class: 'small' }, fixedText(m.fixed))] : labelFixControls(runId, index, m);
     return el('li', {}, button, ...(ev.acceptsLabelFixes ? fixes : [el('span', { class: 'small muted' }, `in your folder: ${m.path}`)]));
-  }) : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
+    // With no cross-validation (an MLP head) nothing was checked: the note above says so, not "None".
+  }) : ev.labelIssuesNote ? [] : [el('li', {}, 'None: cross-validation contradicted no label confidently.')]));
   const list = byId('misclassified');
   if (!ev.misclassified.length) {
     list.replaceChildren(el('li', {}, 'No mistakes on these images.'));
