@@ -13,7 +13,7 @@ import { foldGroups, type DataSplit } from './prepare-data.js';
 import { assignFolds } from './select/folds.js';
 import type { TrainConfig } from './train-config.js';
 import { againCheckpointPath, refitCheckpointPath } from './checkpoint.js';
-import { compareOnHoldout, FEW_HELD_OUT, thinnestClass, type HoldoutComparison } from './holdout-comparison.js';
+import { compareOnHoldout, FEW_HELD_OUT, holdoutLogLoss, thinnestClass, type HoldoutComparison } from './holdout-comparison.js';
 import { roundSeconds } from '../core/round-seconds.js';
 
 export interface FineTuneOnHoldoutInput {
@@ -154,10 +154,12 @@ async function judgeOnFold(
   // What fine-tuning must beat: the default head, fitted on the rest, on the holdout (plain images, as the trial scores).
   const baseline = await refitHeadOn(input, input.headHandle, rest, holdout);
   const init = input.tuneHandle === input.headHandle ? baseline : await refitHeadOn(input, input.tuneHandle, rest, { files: [], labels: new Int32Array(0) });
-  onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch and to compare with the head alone (log-loss ${baseline.val?.loss.toFixed(4) ?? 'n/a'})` });
-  const trial = await fineTunePhase({ ...parts.common, onProgress, train: rest, holdout, val: { files: [], labels: new Int32Array(0) }, head: init.layers, checkpoint: parts.checkpoint });
-  // Judged on the objective fine-tuning trains for: each held-out image counts as its class's weight.
+  // Judged on the objective fine-tuning trains for: each held-out image counts as its class's weight (the epochs'
+  // val_loss too, so the head's loss said here is weighted alike).
   const weights = unlessAllOne(classWeightsFor(rest.labels, data.labels.length, fine.classWeights));
+  const headLoss = holdoutLogLoss(baseline.valProbabilities, holdout, weights);
+  onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch and to compare with the head alone (its ${weights ? 'class-weighted ' : ''}log-loss there ${headLoss?.toFixed(4) ?? 'n/a'})` });
+  const trial = await fineTunePhase({ ...parts.common, onProgress, train: rest, holdout, val: { files: [], labels: new Int32Array(0) }, head: init.layers, checkpoint: parts.checkpoint });
   const verdict = trial.summary.bestEpoch > 0 ? compareOnHoldout(trial.holdout, baseline.valProbabilities, weights) : undefined;
   // With a comparison, both losses are its own (class-weighted like the verdict); without one, the head's plain loss.
   const judged: FineTuneHoldout = verdict

@@ -78,3 +78,21 @@ export function thinnestClass(labels: Int32Array, names: readonly string[]): { l
   const i = counts.indexOf(Math.min(...counts));
   return { label: names[i]!, count: counts[i]! };
 }
+
+/**
+ * The head's log-loss on the held-out images, each counted as its class's weight as {@link compareOnHoldout} counts
+ * it: the figure the epochs' `val_loss` and the verdict are compared with. Undefined without images.
+ */
+export function holdoutLogLoss(head: ReadonlyMap<string, ArrayLike<number>> | undefined, held: { readonly files: readonly string[]; readonly labels: Int32Array }, classWeights?: Float32Array): number | undefined {
+  let loss = 0;
+  let total = 0;
+  held.files.forEach((file, i) => {
+    const p = head?.get(file);
+    if (p === undefined) return;
+    const label = held.labels[i]!;
+    const w = classWeights ? classWeights[label]! : 1;
+    loss += w * -Math.log(Math.max(p[label]!, 1e-12));
+    total += w;
+  });
+  return total > 0 ? loss / total : undefined;
+}

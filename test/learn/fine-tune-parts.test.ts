@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/learn/checkpoint.js';
 import { fineTuneConfigFrom } from '../../src/learn/fine-tune-config.js';
-import { compareOnHoldout } from '../../src/learn/holdout-comparison.js';
+import { compareOnHoldout, holdoutLogLoss } from '../../src/learn/holdout-comparison.js';
 import { learningRateAt } from '../../src/learn/lr-schedule.js';
 import { tempDir } from '../support.js';
 
@@ -83,6 +83,14 @@ describe('fine-tuning against the head on held-out images', () => {
     expect(weighted.tunedLoss).toBeCloseTo(0.5 * 1.2 + (0.5 / 20) * Array.from({ length: 20 }, (_, i) => -Math.log(0.9 + 0.01 * (i % 5))).reduce((a, b) => a + b, 0), 5);
     expect(weighted.tunedLoss - weighted.headLoss).toBeCloseTo(weighted.mean, 12);
     expect(weighted.isClear).toBe(false);
+  });
+
+  it("the head's held-out loss said before the epochs is the verdict's, weighted alike (it was the plain mean)", () => {
+    const run = tuned((i) => 0.9 + 0.01 * (i % 5), Math.exp(-1.2));
+    const balanced = new Float32Array([22 / (2 * 20), 22 / (2 * 2)]);
+    expect(holdoutLogLoss(head, run, balanced)).toBeCloseTo(compareOnHoldout(run, head, balanced)!.headLoss, 12);
+    expect(holdoutLogLoss(head, run)).toBeCloseTo(compareOnHoldout(run, head)!.headLoss, 12);
+    expect(holdoutLogLoss(head, { files: [], labels: new Int32Array(0) })).toBeUndefined();
   });
 
   it('a clearly lower log-loss does not win when fewer images come out right', () => {
