@@ -175,7 +175,8 @@ export async function extractFeatures(
       return { key: keyOf(shas.get(item.index)!, item.kind), model: info.sha256, data: vector };
     });
     remember(() => store.putMany(entries));
-    for (const item of batch) computedFiles.add(item.index);
+    // A file counts once all its views are stored: one whose mirror view waits in the next batch is not kept yet.
+    for (const item of batch) if (isDone(item.index)) computedFiles.add(item.index);
     computed = computedFiles.size;
     batches[which] = [];
     report();

@@ -172,7 +172,8 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
 }
 
 async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRun, started: number): Promise<TrainResult> {
-  const options: TrainOptions = { ...trainOptions, onProgress: abortable(interrupted.listen(trainOptions.onProgress), trainOptions.signal) };
+  // The count of what was kept sees every event, the last one before the cancel too (a batch's features were missed).
+  const options: TrainOptions = { ...trainOptions, onProgress: interrupted.listen(abortable(trainOptions.onProgress, trainOptions.signal)) };
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val], { outsideFolders: true });
