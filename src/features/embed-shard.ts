@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { copyFile, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -134,7 +134,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const partialFile = join(storeDir, shardFileName(spec, true));
   const workDir = makeWorkDir(options.workDir, 'graft-shard-', 'the local copy of the shard being written');
   const local = join(workDir, shardFileName(spec));
-  const resumedFrom = existsSync(finalFile) ? 'complete' : existsSync(partialFile) ? 'partial' : null;
+  const resumedFrom = resumePoint(finalFile, partialFile);
   const resumeFile = resumedFrom === 'complete' ? finalFile : partialFile;
   // Before the try below removes the work folder on failure: a copy that fails (a full disk) must not leave it.
   if (resumedFrom) await copyFile(resumeFile, local).catch(async (error: unknown) => {
@@ -375,4 +375,22 @@ function inTermsOf<T>(copy: string, original: string, read: () => T): T {
     if (!(error instanceof GraftError) || !error.message.includes(copy)) throw error;
     throw new GraftError(error.code, error.message.replaceAll(copy, original), { hint: `delete ${original} and run this shard again`, cause: error });
   }
+}
+
+/**
+ * Where a rerun of a shard starts: its checkpoint when that is newer than the published shard (a rerun over a grown
+ * dataset, interrupted, began from the published rows and went on: redoing its work from the published shard wasted
+ * it), else the published shard, else its checkpoint, else nothing. A completed run removes the checkpoint.
+ */
+function resumePoint(finalFile: string, partialFile: string): 'complete' | 'partial' | null {
+  const modified = (file: string): number | undefined => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  };
+  const [published, checkpoint] = [modified(finalFile), modified(partialFile)];
+  if (checkpoint !== undefined && (published === undefined || checkpoint >= published)) return 'partial';
+  return published !== undefined ? 'complete' : null;
 }

@@ -104,8 +104,12 @@ describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod st
     const root = await tempDir('graft-embed-term-');
     const env = { ...process.env, GRAFT_CACHE_DIR: join(root, 'cache') };
     const data = join(root, 'data');
-    await copySubset(join(hymenoptera, 'train'), data, 60);
     const [store, work] = [join(root, 'store'), join(root, 'work')];
+    // A store published once, then the dataset grew: the interrupted rerun's checkpoint holds more than the shard.
+    await copySubset(join(hymenoptera, 'train'), data, 5);
+    const first = await runCli(['embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache-first') });
+    expect(first.code, first.stderr).toBe(0);
+    await copySubset(join(hymenoptera, 'train'), data, 60);
     await mkdir(work);
     const args = [join(repoRoot, 'bin/graft.js'), 'embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--work-dir', work, '--batch-size', '4'];
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,12 +121,17 @@ describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod st
     while (!/\b([1-9]\d*) computed/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
     expect(await exited, stderr).toBe(143);
-    expect(stderr).toMatch(/Stopped shard 0\/1: its \d+ vectors so far are published/);
+    const kept = /Stopped shard 0\/1: its (\d+) vectors so far are published/.exec(stderr);
+    expect(kept, stderr).not.toBeNull();
+    expect(Number(kept![1])).toBeGreaterThan(10);
     expect(existsSync(join(store, 'shard-00000-of-00001.partial.sqlite'))).toBe(true);
     expect(readdirSync(work)).toEqual([]);
-    const rerun = await runCli(['embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache') });
+    // A fresh cache: every vector the rerun does not compute comes from the checkpoint (it started again from the
+    // published shard's 10, though the checkpoint was newer).
+    const rerun = await runCli(['embed', data, '--store', store, '--shard', '0/1', '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache-rerun') });
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(parseJsonOutput<{ resumed_from: string; cached: number }>(rerun)).toMatchObject({ resumed_from: 'partial' });
+    expect(parseJsonOutput<{ resumed_from: string; cached: number }>(rerun)).toMatchObject({ resumed_from: 'partial', cached: Number(kept![1]) });
+    expect(existsSync(join(store, 'shard-00000-of-00001.partial.sqlite'))).toBe(false);
   }, 180_000);
 });
 
