@@ -168,7 +168,7 @@ export async function trainFromFeatures(options: TrainFromFeaturesOptions): Prom
     const caseTwins = caseOnlyLabelsNote(meta.dataset.labels);
     if (caseTwins) onProgress?.({ type: 'warning', code: 'CASE_ONLY_LABELS', message: caseTwins });
 
-    const fitted = await fitHead(trainRows, config, { ...options, onProgress });
+    const fitted = await fitHead(trainRows, config, { ...options, onProgress, storeDir: set.dir });
     const val = valRows && valRows.count > 0 ? scoreRows(fitted.layers, valRows) : null;
     const skipped = unreadableRows(set);
     const headPhase: HeadPhase = {
@@ -229,11 +229,12 @@ interface FittedHead extends FittedOnRows {
  * per image, so no mirror rows or test-time augmentation) or the MLP. Up to `inMemoryRows` rows are read into memory
  * once, so the solver's passes cost no store reads; more are fitted streamed (see fitStreamed).
  */
-async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'inMemoryRows' | 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
+async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'inMemoryRows' | 'selectionRows' | 'workDir' | 'onProgress' | 'signal'> & { readonly storeDir: string }): Promise<FittedHead> {
   const inMemoryRows = options.inMemoryRows ?? Math.floor(IN_MEMORY_BYTES / (4 * train.dim));
   if (train.count > inMemoryRows) return fitStreamed(train, config, options);
   const readStarted = performance.now();
   const trainMatrix = materialiseRows(train);
+  requireRowsOfEveryClass(trainMatrix.labels, train.labels, options.storeDir);
   const files: string[] = [];
   const sha256 = new Map<string, string>();
   train.forEachFile((file) => {
@@ -254,13 +255,14 @@ async function fitHead(train: ShardRows, config: TrainConfig, options: Pick<Trai
  * batches gathered from the file. Process memory stays flat as rows grow: a block or batch of rows, plus a few numbers
  * per row (labels, weights, the last pass's probabilities).
  */
-async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'selectionRows' | 'workDir' | 'onProgress' | 'signal'>): Promise<FittedHead> {
+async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<TrainFromFeaturesOptions, 'selectionRows' | 'workDir' | 'onProgress' | 'signal'> & { readonly storeDir: string }): Promise<FittedHead> {
   const { onProgress } = options;
   const readStarted = performance.now();
   const step = Math.max(1, Math.ceil(train.count / 10));
   onProgress?.({ type: 'info', message: `${train.count} training rows (${gib(train.count * train.dim * 4)}) are more than memory is given: copying them to a local file to fit the head streamed` });
   const spilled = spillRows(train, { workDir: options.workDir, onRows: (n) => n % step < 1024 && onProgress?.({ type: 'info', message: `read ${n} of ${train.count} rows` }) });
   try {
+    requireRowsOfEveryClass(spilled.labels, train.labels, options.storeDir);
     const readSeconds = (performance.now() - readStarted) / 1000;
     onProgress?.({ type: 'info', message: `copied ${train.count} rows to ${spilled.file} in ${readSeconds.toFixed(1)} s` });
     const trainStarted = performance.now();
@@ -283,6 +285,20 @@ async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<
   } finally {
     spilled.close();
   }
+}
+
+/**
+ * Refuses a class with no training row: the model would have an output no image taught (`graft train` on the folder
+ * refuses it alike). Its images were all unreadable, or a Parquet file imported had none of its train rows.
+ */
+function requireRowsOfEveryClass(labels: Int32Array, classNames: readonly string[], storeDir: string): void {
+  const rows = new Int32Array(classNames.length);
+  for (const label of labels) rows[label]!++;
+  const empty = classNames.filter((_, c) => rows[c] === 0);
+  if (empty.length === 0) return;
+  throw new GraftError('INVALID_DATASET', `No training row of class ${empty.map((c) => JSON.stringify(c)).join(', ')} in the store ${storeDir}: its images could not be read, or none is in the training part`, {
+    hint: `graft features status ${storeDir} lists the files skipped; add readable images to the class and embed again, or remove the class's folder and embed again`,
+  });
 }
 
 function gib(bytes: number): string {

@@ -181,3 +181,22 @@ describe.skipIf(!hasShared)('graft train --store when the backbone moved', () =>
     expect(JSON.parse(await readFile(join(root, 'm', 'graft.json'), 'utf8')).preprocessing.scale).toBe('imagenet');
   });
 });
+
+describe.skipIf(!hasShared)('graft train --store with a class none of whose images could be read', () => {
+  it('refuses it as training from the folder does, in memory and streamed, instead of a model with an untaught class', async () => {
+    const root = await tempDir('graft-store-empty-class-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 4);
+    await mkdir(join(data, 'wasps'));
+    for (const name of ['1.jpg', '2.jpg']) await writeFile(join(data, 'wasps', name), '');
+    const store = join(root, 'store');
+    const embedded = await runCli(['embed', data, '--store', store, '--backbone', int8Model, '--json'], { GRAFT_CACHE_DIR: join(root, 'cache') });
+    expect(embedded.code, embedded.stderr).toBe(0);
+    const { trainFromFeatures } = await import('../../src/recipes/train-from-features.js');
+    for (const inMemoryRows of [undefined, 2]) {
+      const out = join(root, `model-${inMemoryRows ?? 'all'}`);
+      const training = trainFromFeatures({ features: store, out, cacheDir: join(root, 'cache'), config: { c: 0.1 }, workDir: root, ...(inMemoryRows ? { inMemoryRows } : {}) });
+      await expect(training).rejects.toMatchObject({ code: 'INVALID_DATASET', message: `No training row of class "wasps" in the store ${store}: its images could not be read, or none is in the training part` });
+      expect(existsSync(out)).toBe(false);
+    }
+  }, 120_000);
+});
