@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { assertOutsideInputs, assertWritableFile } from '../core/replaceable-output.js';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { removeOrphanedSiblings } from '../core/atomic-write.js';
+import { beginSwap, forgetWorkingPath, workingPathFor } from '../core/unfinished-writes.js';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
 import type { ProgressListener } from '../core/progress.js';
@@ -46,15 +47,18 @@ export async function exportParquet(storeDir: string, outFile: string, options: 
   await assertOutsideInputs(outFile, [storeDir], 'the Parquet export', { mayReplace: (path) => parseShardFileName(basename(path)) === undefined });
   const set = openShardSet(storeDir);
   const out = resolve(outFile);
-  const temporary = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(6).toString('hex')}`);
+  // What a killed export left beside the output goes first; this one's working file is removed by Ctrl+C's exit.
+  await removeOrphanedSiblings(out);
+  const temporary = workingPathFor(out, 'tmp');
+  let blocks: ReturnType<ShardRows['blocksWithFiles']> | undefined;
   try {
     const rows = new ShardRows(set);
-    const blocks = rows.blocksWithFiles(PARQUET_ROWS_PER_GROUP);
+    const opened = (blocks = rows.blocksWithFiles(PARQUET_ROWS_PER_GROUP));
     let groups = 0;
     let written = 0;
     const source = new ReadableStream<parquet.RecordBatch>({
       pull(controller) {
-        const next = blocks.next();
+        const next = opened.next();
         if (next.done) {
           controller.close();
           return;
@@ -68,7 +72,7 @@ export async function exportParquet(storeDir: string, outFile: string, options: 
         options.onProgress?.({ type: 'info', message: `exported ${written} of ${rows.count} rows` });
       },
       cancel() {
-        blocks.return();
+        opened.return();
       },
     });
     const properties = new parquet.WriterPropertiesBuilder()
@@ -96,12 +100,21 @@ export async function exportParquet(storeDir: string, outFile: string, options: 
     } finally {
       await handle.close();
     }
-    await rename(temporary, out);
+    const endSwap = beginSwap(temporary);
+    try {
+      await rename(temporary, out);
+    } finally {
+      endSwap();
+    }
     return { file: out, rows: rows.count, dim: rows.dim, rowGroups: groups, bytes: (await stat(out)).size, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
     await rm(temporary, { force: true });
     throw error;
   } finally {
+    forgetWorkingPath(temporary);
+    // A write that failed mid-way left the shards' cursors open: closed first, else closing the store fails ("busy")
+    // and hides the write's error (a full disk read as an internal error).
+    blocks?.return();
     set.close();
   }
 }

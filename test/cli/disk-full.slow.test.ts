@@ -4,6 +4,10 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preprocessingHash } from '../../src/core/preprocessing.js';
+import { backboneFromOptions } from '../../src/engine/open-backbone.js';
+import { PARQUET_ROWS_PER_GROUP } from '../../src/features/export-parquet.js';
+import { writeSyntheticShards } from '../../src/features/synthetic-shards.js';
 import { DashboardStore } from '../../src/serve/dashboard/dashboard-store.js';
 import { RunQueue, type RunEvent } from '../../src/serve/dashboard/run-queue.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, runCli, skipReason, tempDir } from '../support.js';
@@ -38,7 +42,7 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
   beforeAll(async () => {
     root = await tempDir();
     data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
-    for (const [name, size] of [['cache-disk', '128k'], ['full-disk', '64k'], ['out-disk', '1m'], ['runs-disk', '1m']] as const) {
+    for (const [name, size] of [['cache-disk', '128k'], ['full-disk', '64k'], ['out-disk', '1m'], ['runs-disk', '1m'], ['export-disk', '32k']] as const) {
       const dir = join(root, name);
       await (await import('node:fs/promises')).mkdir(dir);
       mountSmallDisk(dir, size);
@@ -90,6 +94,19 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
     expect(error.hint).toMatch(/^free space on that disk, or write elsewhere/);
     expect(run.stderr).not.toContain('internal error');
     expect(await readdir(join(root, 'out-disk'))).toEqual(['notes.txt']);
+  });
+
+  it('a Parquet export on a full disk: DISK_FULL, exit 4, no temporary file left (it was an internal error about a busy database)', async () => {
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    // Rows for several row groups: the disk fills while the shards are still being read.
+    const { info } = await backboneFromOptions({ backbone: int8Model, cacheDir: join(root, 'cache') });
+    const model = { name: info.name, source: info.source, sha256: info.sha256, featureDim: 64, preprocessing: info.preprocessing, preprocessingHash: preprocessingHash(info.preprocessing) };
+    const store = join(root, 'store');
+    await writeSyntheticShards(store, { rows: 12 * PARQUET_ROWS_PER_GROUP, shards: 2, classes: 3, model, seed: 1 });
+    const run = await runCli(['features', 'export', store, '--out', join(root, 'export-disk', 'rows.parquet'), '--json'], env);
+    expect(run.code, run.stderr).toBe(4);
+    expect(parseJsonOutput<{ error: { code: string; message: string } }>(run).error).toMatchObject({ code: 'DISK_FULL', message: expect.stringContaining('no space left') });
+    expect(await readdir(join(root, 'export-disk'))).toEqual([]);
   });
 
   it('a dashboard run whose model folder is on a full disk fails saying so, and the queue records why', async () => {

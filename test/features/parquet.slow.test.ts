@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
@@ -128,8 +128,12 @@ describe.skipIf(!hasShared)('graft features export/import (Parquet)', () => {
     const model = { name: 'synthetic', source: 'synthetic', sha256: 'b'.repeat(64), featureDim: 8, preprocessing: { inputSize: 224, resize: 'center-crop', interpolation: 'bilinear', scale: 'imagenet', mean: [0, 0, 0], std: [1, 1, 1], layout: 'nchw', channels: 'rgb' } as never, preprocessingHash: '0123456789abcdef' };
     await writeSyntheticShards(store, { rows: 60, shards: 2, classes: 3, valFraction: 0, model });
     const file = join(root, 'single.parquet');
+    // What an export killed with -9 left (its process gone): the next export to the same --out removes it.
+    const leftover = `${file}.tmp-4194000-0badf00d`;
+    writeFileSync(leftover, 'cut');
     const exported = await runCli(['features', 'export', store, '--out', file, '--json']);
     expect(exported.code, exported.stderr).toBe(0);
+    expect(existsSync(leftover)).toBe(false);
     const imported = await runCli(['features', 'import', file, '--store', join(root, 'back'), '--json']);
     expect(imported.code, imported.stderr).toBe(0);
     const back = openShardSet(join(root, 'back'));
