@@ -54,7 +54,7 @@ export function printFailureJson({ code, message, hint }: { code: string; messag
 }
 
 /** What to do about a full disk; what was being written is not left half done (outputs are written aside, then renamed). */
-const DISK_FULL_HINT = 'free space on that disk, or write elsewhere (another --out or --store; GRAFT_CACHE_DIR for the cache), then run the command again: nothing already written was changed';
+const DISK_FULL_HINT = 'free space on that disk, or write elsewhere (another --out, --store or --work-dir; GRAFT_CACHE_DIR for the cache), then run the command again: nothing already written was changed';
 
 /**
  * A failure as the CLI reports it: a full disk as DISK_FULL; a GraftError's code, message and hint; anything else is INTERNAL, with its first

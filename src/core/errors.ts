@@ -1,3 +1,5 @@
+import { diskFullCause } from './disk-full.js';
+
 /**
  * One error class for everything a user can cause or fix. `code` is stable (scripts and the CLI's exit
  * codes depend on it), `hint` says what to do, `cause` keeps the underlying error.
@@ -38,7 +40,8 @@ export class GraftError extends Error {
  * includes every error that is not a GraftError (the README's contract: never 1).
  */
 export function exitCodeFor(error: unknown): number {
-  if (!(error instanceof GraftError)) return 4;
+  // A full disk is 4 whatever wraps it (README: DISK_FULL), as the CLI reports it whatever wraps it.
+  if (!(error instanceof GraftError) || diskFullCause(error)) return 4;
   switch (error.code) {
     case 'INVALID_CONFIG':
     case 'INVALID_DATASET':

@@ -20,6 +20,11 @@ export function workingPathFor(dest: string, kind: WorkingKind): string {
   return path;
 }
 
+/** Counts `path` (a working file or folder named some other way, e.g. a scratch folder) as unfinished until {@link forgetWorkingPath}. */
+export function markUnfinished(path: string): void {
+  UNFINISHED.add(path);
+}
+
 /** The writer is done with `path` (put in place, or removed on a failure). */
 export function forgetWorkingPath(path: string): void {
   UNFINISHED.delete(path);

@@ -17,7 +17,7 @@ import { FileHashIndex, type FileStamp } from './file-hash-index.js';
 import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName, shardOf, type ShardSpec } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
-import { makeWorkDir } from './work-dir.js';
+import { makeWorkDir, removeWorkDir } from './work-dir.js';
 import { makeDirectory } from '../core/make-directory.js';
 
 /** Options for {@link embedShard}. */
@@ -138,7 +138,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const resumeFile = resumedFrom === 'complete' ? finalFile : partialFile;
   // Before the try below removes the work folder on failure: a copy that fails (a full disk) must not leave it.
   if (resumedFrom) await copyFile(resumeFile, local).catch(async (error: unknown) => {
-    await rm(workDir, { recursive: true, force: true });
+    removeWorkDir(workDir);
     throw error;
   });
   // Errors about the local copy name the store's file, the one to delete (the copy is gone by then).
@@ -308,7 +308,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   } finally {
     store.close();
     await backbone?.dispose();
-    await rm(workDir, { recursive: true, force: true });
+    removeWorkDir(workDir);
   }
 }
 

@@ -1,5 +1,4 @@
 import { existsSync, openAsBlob, readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm/node';
@@ -10,7 +9,7 @@ import { PARQUET_META_KEY } from './export-parquet.js';
 import { publishFile } from './publish-file.js';
 import { parseShardFileName, SINGLE_SHARD, shardFileName } from './shard-spec.js';
 import { SHARD_SCHEMA_VERSION, ShardStore, type ShardMeta, type ShardRow } from './shard-store.js';
-import { makeWorkDir } from './work-dir.js';
+import { makeWorkDir, removeWorkDir } from './work-dir.js';
 import { makeDirectory } from '../core/make-directory.js';
 
 /** What {@link importParquet} wrote. */
@@ -136,7 +135,7 @@ export async function importParquet(file: string, storeDir: string, options: { o
   } finally {
     store.close();
     reader.free();
-    await rm(workDir, { recursive: true, force: true });
+    removeWorkDir(workDir);
   }
 }
 

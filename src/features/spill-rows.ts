@@ -1,10 +1,10 @@
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { GraftError } from '../core/errors.js';
 import { optionName } from '../core/option-name.js';
 import type { FeatureRows, RowSource } from './feature-rows.js';
-import { makeWorkDir } from './work-dir.js';
+import { makeWorkDir, removeWorkDir } from './work-dir.js';
 
 /** Rows copied once into a flat local file, read back by position: see {@link spillRows}. */
 export interface SpilledRows extends RowSource {
@@ -75,7 +75,7 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
     }, options.rowsPerBlock);
   } catch (error) {
     if (fd >= 0) closeSync(fd);
-    rmSync(folder, { recursive: true, force: true });
+    removeWorkDir(folder);
     throw namedFileError(error, folder, rows.count * dim * 4);
   } finally {
     if (pathsFd >= 0) closeSync(pathsFd);
@@ -85,7 +85,7 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
     if (fd < 0) return;
     closeSync(fd);
     fd = -1;
-    rmSync(folder, { recursive: true, force: true });
+    removeWorkDir(folder);
   };
   return {
     count: rows.count,
@@ -126,8 +126,10 @@ export function spillRows(rows: FeatureRows, options: SpillOptions = {}): Spille
 /** A file system failure (a full disk) as the error a user can act on: which folder, and the option that moves it. */
 function namedFileError(error: unknown, folder: string, bytes: number): unknown {
   if (error instanceof GraftError || typeof (error as NodeJS.ErrnoException).code !== 'string') return error;
-  return new GraftError('INVALID_CONFIG', `Cannot write the local copy of the rows in ${folder} (${(error as Error).message})`, {
-    hint: `pass ${optionName('workDir')} a local folder with ${bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.ceil(bytes / 1e6)} MB`} free`,
+  const size = bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.ceil(bytes / 1e6)} MB`;
+  // A full disk stays one (DISK_FULL, exit 4) however it is wrapped; the message says how much room the copy needs.
+  return new GraftError('INVALID_CONFIG', `Cannot write the local copy of the rows in ${folder} (${(error as Error).message}; it needs ${size})`, {
+    hint: `pass ${optionName('workDir')} a local folder with ${size} free`,
     cause: error,
   });
 }

@@ -42,7 +42,7 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
   beforeAll(async () => {
     root = await tempDir();
     data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 8);
-    for (const [name, size] of [['cache-disk', '128k'], ['full-disk', '64k'], ['out-disk', '1m'], ['runs-disk', '1m'], ['export-disk', '32k']] as const) {
+    for (const [name, size] of [['cache-disk', '128k'], ['full-disk', '64k'], ['out-disk', '1m'], ['runs-disk', '1m'], ['export-disk', '32k'], ['work-disk', '32k']] as const) {
       const dir = join(root, name);
       await (await import('node:fs/promises')).mkdir(dir);
       mountSmallDisk(dir, size);
@@ -107,6 +107,21 @@ describe.skipIf(!hasShared || !canMount)('a full disk: the cache gives way, an o
     expect(run.code, run.stderr).toBe(4);
     expect(parseJsonOutput<{ error: { code: string; message: string } }>(run).error).toMatchObject({ code: 'DISK_FULL', message: expect.stringContaining('no space left') });
     expect(await readdir(join(root, 'export-disk'))).toEqual([]);
+  });
+
+  it('train --store with a full --work-dir: DISK_FULL, exit 4, saying how much room the scratch copy needs (it was exit 2)', async () => {
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const { info } = await backboneFromOptions({ backbone: int8Model, cacheDir: join(root, 'cache') });
+    const model = { name: info.name, source: info.source, sha256: info.sha256, featureDim: info.featureDim, preprocessing: info.preprocessing, preprocessingHash: preprocessingHash(info.preprocessing) };
+    const store = join(root, 'work-store');
+    await writeSyntheticShards(store, { rows: 300, shards: 1, classes: 3, model, seed: 1 });
+    const run = await runCli(['train', '--store', store, '--out', join(root, 'work-model'), '--no-multi-scale', '--in-memory-rows', '100', '--work-dir', join(root, 'work-disk'), '--json'], env);
+    expect(run.code, run.stderr).toBe(4);
+    const { error } = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(run);
+    expect(error.code).toBe('DISK_FULL');
+    expect(error.message).toMatch(new RegExp(`^The disk is full: Cannot write the local copy of the rows in ${join(root, 'work-disk')}/graft-rows-[\\w-]+ \\(ENOSPC: no space left on device, write; it needs 2 MB\\)$`));
+    expect(error.hint).toMatch(/^free space on that disk, or write elsewhere \(another --out, --store or --work-dir;/);
+    expect(await readdir(join(root, 'work-disk'))).toEqual([]);
   });
 
   it('a dashboard run whose model folder is on a full disk fails saying so, and the queue records why', async () => {

@@ -88,7 +88,7 @@ describe.skipIf(!canLimit || !hasShared)('a write that fails releases its files'
     const failed = await underLimit('nofile', () => lowestFreeDescriptors(2)[1]!, async () => spillRows(rows, { workDir })).catch((error: unknown) => error);
     expect(openFiles()).toEqual(before);
     expect(failed).toBeInstanceOf(GraftError);
-    expect((failed as GraftError).message).toMatch(/^Cannot write the local copy of the rows in .*graft-rows-\w+ \(EMFILE: too many open files, open '.*paths\.txt'\)$/);
+    expect((failed as GraftError).message).toMatch(/^Cannot write the local copy of the rows in .*graft-rows-[\w-]+ \(EMFILE: too many open files, open '.*paths\.txt'; it needs \d+ MB\)$/);
     expect(readdirSync(workDir)).toEqual([]);
     // And the same rows spill once descriptors are free.
     const spilled = spillRows(rows, { workDir });
