@@ -92,11 +92,16 @@ export function trainStep(ctx: StepContext, batch: { x: tf.Tensor; labels: Int32
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), ctx.numClasses);
       const weights = tf.tensor1d(Array.from(labels, (l) => ctx.classWeights[l]!));
       let logitsOut: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
+      let lossOut: tf.Tensor | undefined;
+      const { grads } = tf.variableGrads(() => {
         const logits = logitsOf(ctx.suffix, ctx.head, x, true, ctx.dropout, ctx.dropoutSeed, ctx.batchNormMomentum);
         logitsOut = tf.keep(logits);
         // Weighted mean over the batch: class weights rescale each example's term (Keras's class_weight).
         const ce = tf.losses.softmaxCrossEntropy(y, logits, weights, ctx.config.labelSmoothing, tf.Reduction.SUM).div(weights.sum());
+        // The loss reported is the cross-entropy alone, what val_loss measures: the decay is on the head's weights as
+        // they act on raw features (standardisation folded in), which an MLP on low-variance features (the nsfwjs
+        // fallback) makes huge, and the curve read ~500 beside a val_loss of 1-3.
+        lossOut = tf.keep(ce);
         const l2 = ctx.head.kernels.reduce((acc: tf.Scalar, w) => acc.add(w.square().sum()), tf.scalar(0));
         return ce.add(l2.mul(ctx.config.weightDecay / 2)) as tf.Scalar;
       }, [...ctx.bodyVars, ...ctx.headVars]);
@@ -104,7 +109,9 @@ export function trainStep(ctx: StepContext, batch: { x: tf.Tensor; labels: Int32
       ctx.headOptimizer.applyGradients(ctx.headVars.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
       const hits = logitsOut!.argMax(1).equal(y.argMax(1)).sum().dataSync()[0]!;
       logitsOut!.dispose();
-      return { loss: value.dataSync()[0]!, hits };
+      const loss = lossOut!.dataSync()[0]!;
+      lossOut!.dispose();
+      return { loss, hits };
     });
   } finally {
     x.dispose();
