@@ -11,6 +11,7 @@ import { forwardedPrefixOf } from './base-path.js';
 import { openApiDocument, OPENAPI_PATH } from './openapi-document.js';
 import { predictImages } from './predict-images.js';
 import { ServeError } from './serve-error.js';
+import { closeWhenAnswered } from './close-after-reading.js';
 import type { ServerMetrics } from './server-metrics.js';
 
 /** What the routes need from the server; all limits already resolved to numbers. */
@@ -73,8 +74,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/v1/models/:name/predict',
     {
       schema: predictSchema,
-      preParsing: async (request, _reply, payload) => {
-        await refuseOversizeBody(request.headers, payload, bodyLimits);
+      preParsing: async (request, reply, payload) => {
+        await refuseOversizeBody(request.headers, payload, bodyLimits, () => closeWhenAnswered(reply));
         return payload;
       },
       // Before the schema, which would coerce a number to a string: a JSON body of the wrong shape is a 400 naming

@@ -13,6 +13,7 @@ import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 import type { ServerMetrics } from './server-metrics.js';
 import { GraftError } from '../core/errors.js';
 import { escapeHtml } from '../report/escape-html.js';
+import { closeAfterReading } from './close-after-reading.js';
 
 /** What both servers (`graft serve`, `graft ui`) share: limits, error format, metrics and access control. */
 export interface AppOptions {
@@ -265,19 +266,4 @@ function timeoutChecks(requestTimeoutMs: number): { requestTimeout: number; head
     headersTimeout: Math.min(60_000, requestTimeoutMs),
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
   };
-}
-
-/** How long a connection refused at the parser may go on sending before it is cut off, as nginx's lingering close. */
-const LINGER_MS = 1000;
-
-/**
- * Ends a connection whose answer is written, reading and dropping what the client still sends until it closes its
- * side or {@link LINGER_MS} pass, so the answer is not lost to a reset.
- */
-function closeAfterReading(socket: Socket): void {
-  socket.removeAllListeners('data');
-  socket.on('data', () => {});
-  socket.end();
-  socket.resume();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }

@@ -188,6 +188,8 @@ export async function refuseOversizeBody(
   headers: { readonly 'content-type'?: string; readonly 'content-length'?: string },
   payload: AsyncIterable<Buffer>,
   limits: ReadImageOptions,
+  /** Called when the body is left unread past the drain cap: the connection must then close with the answer. */
+  onLeftUnread?: () => void,
 ): Promise<void> {
   const type = headers['content-type'] ?? '';
   const { maxUploadBytes } = limits;
@@ -203,7 +205,10 @@ export async function refuseOversizeBody(
   let seen = 0;
   for await (const chunk of payload) {
     seen += chunk.length;
-    if (seen > DRAIN_CAP_BYTES) break;
+    if (seen > DRAIN_CAP_BYTES) {
+      onLeftUnread?.();
+      break;
+    }
   }
   throw tooLarge(length, maxUploadBytes);
 }

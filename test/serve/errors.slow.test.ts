@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +151,31 @@ describe('the prediction server answers every bad request with a 4xx in its own 
       expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), type).toEqual(['413', '200']);
       expect(text).toContain('"code":"PAYLOAD_TOO_LARGE"');
     }
+  });
+
+  it('an upload past what the server reads of a refused body (64 MB) closes with its 413, so a browser sees it at once', async () => {
+    // A browser reads the answer only once its upload is sent; kept open, the connection stalled the upload against a
+    // server no longer reading, and the 413 came at the request timeout (30 s here, never on the dashboard).
+    const { host, port, hostname } = new URL(server.url);
+    const body = Buffer.alloc(70 * 1024 * 1024, 7);
+    const head = `POST ${new URL(predict).pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: image/jpeg\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const started = performance.now();
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), hostname);
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => socket.destroy(), 10_000);
+      socket.on('connect', () => socket.end(Buffer.concat([Buffer.from(head), body])));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      // Cut off while still sending (past the server's linger) is how such an upload ends: the answer came first.
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   // Found by a QA pass over the HTTP API (thirty-third session): each of these was a 5xx, a stall, an empty body, a

@@ -6,6 +6,7 @@ import { predictImages } from '../predict-images.js';
 import { ServeError } from '../serve-error.js';
 import type { DashboardContext } from './dashboard-context.js';
 import { withRunModel } from './run-model-changed.js';
+import { closeWhenAnswered } from '../close-after-reading.js';
 
 /** What trying a run's model may take: the dashboard's upload size, and the server API's pixel limit. */
 export interface RunPredictLimits {
@@ -29,8 +30,8 @@ export function registerRunPredictRoute(app: FastifyInstance, ctx: DashboardCont
   app.post<{ Params: { id: string }; Querystring: { top_k?: unknown } }>(
     '/v1/runs/:id/predict',
     {
-      preParsing: async (request, _reply, payload) => {
-        await refuseOversizeBody(request.headers, payload, bodyLimits);
+      preParsing: async (request, reply, payload) => {
+        await refuseOversizeBody(request.headers, payload, bodyLimits, () => closeWhenAnswered(reply));
         return payload;
       },
     },
