@@ -587,7 +587,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const written = (value: number | null | undefined, isPercent: boolean): string => (typeof value !== 'number' ? 'n/a' : isPercent ? `${(value * 100).toFixed(1)}%` : value.toFixed(3));
       for (const [caption, metric, train, val] of [['Loss per epoch', 'loss', 'loss', 'val_loss'], ['Accuracy per epoch', 'accuracy', 'acc', 'val_acc']] as const) {
         expect(tables.get(caption), caption).toEqual([
-          ['Epoch', `Train ${metric}`, `Validation ${metric}`].map((name) => ({ role: 'columnheader', name })),
+          ['Epoch', `Train ${metric}`, `Held-out ${metric}`].map((name) => ({ role: 'columnheader', name })),
           ...stored.epochs.map((e) => [
             { role: 'rowheader', name: `${e.epoch}${e.phase === 'fine-tune' ? ' (fine-tuning)' : ''}` },
             { role: 'cell', name: written(e[train], train === 'acc') },

@@ -2,7 +2,7 @@
 /**
  * A run chart's points as a table (under the chart, in its "Data table" disclosure): a screen reader reads the SVG as
  * one image, so the table gives it every epoch's values, written as the chart's labels write them (loss to 3
- * decimals, accuracy as a percentage), a missing validation score as n/a, and the fine-tuning epochs said.
+ * decimals, accuracy as a percentage), a missing held-out score as n/a, and the fine-tuning epochs said.
  * The report's charts have their own (src/report/chart-figure.ts): it renders HTML text from other series, in Node.
  */
 
@@ -31,7 +31,7 @@ export function fillChartTable(table, epochs, key) {
     return tr;
   };
   const head = document.createElement('thead');
-  head.append(row(['Epoch', `Train ${metric}`, `Validation ${metric}`].map((h) => cell('th', h, { scope: 'col' }))));
+  head.append(row(['Epoch', `Train ${metric}`, `Held-out ${metric}`].map((h) => cell('th', h, { scope: 'col' }))));
   const body = document.createElement('tbody');
   body.append(...epochs.map((e) => row([
     cell('th', `${e.epoch}${e.phase === 'fine-tune' ? ' (fine-tuning)' : ''}`, { scope: 'row' }),

@@ -122,7 +122,8 @@ async function loadProjects(selectId = Number(projectSelect.value) || undefined)
   const { projects } = await api('/v1/projects');
   projectSelect.replaceChildren(...projects.map((p) => el('option', { value: String(p.id) }, `${p.name} (#${p.id})`)));
   if (!projects.length) projectSelect.append(el('option', { value: '' }, 'No projects yet'));
-  if (selectId !== undefined) projectSelect.value = String(selectId);
+  // A project deleted meanwhile (another tab) is not kept selected: the first one shows instead.
+  if (selectId !== undefined && projects.some((p) => p.id === selectId)) projectSelect.value = String(selectId);
   await showProject();
 }
 
@@ -146,8 +147,10 @@ async function showProject() {
     const open = el('button', { type: 'button', class: 'link', 'aria-label': `Open run #${run.id}` }, 'Open');
     // A run another tab deleted: said where the user looks, and the list read again (it was an uncaught error).
     open.addEventListener('click', () => void openRun(run.id, { isFocused: true }).catch((/** @type {unknown} */ error) => {
-      say(projectMessage, error instanceof Error ? error.message : String(error), true);
-      void showProject();
+      const message = error instanceof Error ? error.message : String(error);
+      say(projectMessage, message, true);
+      // The list read again, projects too: the project itself may be gone (its rejection was uncaught).
+      void loadProjects().catch(() => say(projectMessage, message, true));
     }));
     const actions = el('td', { class: 'actions' }, open);
     if (isActive(run.status)) {
@@ -166,7 +169,7 @@ async function showProject() {
 }
 
 /**
- * Draws train (solid) and validation (dashed) series of one metric over every epoch of both phases. When the run
+ * Draws train (solid) and held-out (dashed) series of one metric over every epoch of both phases. When the run
  * fine-tunes, a vertical marker says "fine-tuning starts", the fine-tuning epochs lie on a shaded band and their
  * lines are drawn thicker (classes `ft`). `fineTuneStarted` draws the marker before the first fine-tuning epoch ends.
  * @param {SVGSVGElement} svg @param {EpochRow[]} epochs @param {'loss' | 'acc'} key @param {boolean} [fineTuneStarted]
@@ -271,6 +274,20 @@ function showRunStatus(text, { step, isError = false, isUrgent = isError }) {
 let onRunStatus;
 
 /**
+ * The run view's title and option chips. The backbone is the one the run used once it says (a fallback from an
+ * uncached default is another one), else the one asked for: so they are set again when a live run finishes.
+ * @param {Run} run
+ */
+function showRunTitle(run) {
+  const ft = run.options.fineTune;
+  // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
+  const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
+  const backbone = run.metrics?.backbone ?? run.options.backbone;
+  byId('run-title').textContent = `Run #${run.id} (${backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  byId('run-options').replaceChildren(...describeOptions(run.options, backbone).map((text) => el('li', {}, text)));
+}
+
+/**
  * Shows a run in the run view and follows it live. `isFocused` (the user opened it) moves focus to the view's heading,
  * so the keyboard and a screen reader go on from there, not from the button left behind.
  * @param {number} runId @param {{ isFocused?: boolean }} [how]
@@ -284,13 +301,8 @@ async function openRun(runId, { isFocused = false } = {}) {
   currentRunOptions = run.options;
   byId('run-section').hidden = false;
   const ft = run.options.fineTune;
-  // A linear head is solved, not trained by epochs: its title says so instead of an epoch count it never used.
-  const head = run.options.hidden > 0 ? `${run.options.epochs} epochs max` : 'linear head';
-  // The backbone used, once the run says (a fallback from an uncached default is another one), else the one asked for.
-  const backbone = run.metrics?.backbone ?? run.options.backbone;
-  byId('run-title').textContent = `Run #${run.id} (${backbone}, ${head}${ft ? `, then fine-tuning ${ft.unfreeze} for ${ft.epochs}` : ''})`;
+  showRunTitle(run);
   if (isFocused) byId('run-title').focus();
-  byId('run-options').replaceChildren(...describeOptions(run.options, backbone).map((text) => el('li', {}, text)));
   byId('fine-tune-legend').hidden = !ft;
   byId('evaluation').hidden = true;
   byId('evaluation-missing').hidden = true;
@@ -328,7 +340,11 @@ async function openRun(runId, { isFocused = false } = {}) {
     void showProject();
     if (newStatus === 'finished') {
       void showEvaluation(runId);
-      void api(`/v1/runs/${runId}`).then((finished) => currentRunId === runId && showRunResult(finished));
+      void api(`/v1/runs/${runId}`).then((finished) => {
+        if (currentRunId !== runId) return;
+        showRunTitle(finished);
+        showRunResult(finished);
+      });
     }
   };
   onRunStatus = (id, newStatus, note) => {
@@ -341,7 +357,7 @@ async function openRun(runId, { isFocused = false } = {}) {
     redraw();
     byId('run-section').dataset.epochs = String(epochs.length);
     const where = event.phase === 'fine-tune' ? `epoch ${event.epoch} (fine-tuning ${event.phaseEpoch}/${ft?.epochs ?? '?'})` : `epoch ${event.epoch}`;
-    showRunStatus(`Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, val accuracy ${pct(event.logs.val_acc)}`, { step: `${event.phase ?? 'head'} epochs` });
+    showRunStatus(`Status: running, ${where}: loss ${event.logs.loss.toFixed(3)}, held-out accuracy ${pct(event.logs.val_acc)}`, { step: `${event.phase ?? 'head'} epochs` });
   });
   source.addEventListener('phase', (message) => {
     const event = JSON.parse(/** @type {MessageEvent} */ (message).data);
