@@ -115,6 +115,11 @@ describe('dashboard uploads lose nothing and pollute nothing', () => {
     const refused = await upload(project.id, 'squares', [{ name: 'huge.bmp', bytes: huge }]);
     expect(refused.status).toBe(413);
     expect(((await refused.json()) as ErrorJson).error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('huge.bmp is 20000 x 20000 pixels') });
+    // Past what "Try the model" takes (40 megapixels) is past what an upload takes: it was trained on, then refused there.
+    huge.writeInt32LE(7_000, 18);
+    huge.writeInt32LE(6_000, 22);
+    const large = await upload(project.id, 'squares', [{ name: 'large.bmp', bytes: huge }]);
+    expect({ status: large.status, error: ((await large.json()) as ErrorJson).error }).toMatchObject({ status: 413, error: { code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('large.bmp is 7000 x 6000 pixels, over the limit of 40000000') } });
     expect(await stored(join(project.dataDir, 'squares'))).toEqual([]);
     expect(await stagingEmpty()).toBe(true);
   });

@@ -124,10 +124,11 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     unlock();
   });
   registerDashboardPage(app, options.webRoot);
-  registerProjectRoutes(app, ctx);
+  const predictLimits = options.predictLimits ?? { maxUploadBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 };
+  registerProjectRoutes(app, ctx, predictLimits.maxPixels);
   registerRunFileRoutes(app, ctx);
   registerLabelIssueRoutes(app, ctx);
-  registerRunPredictRoute(app, ctx, options.predictLimits ?? { maxUploadBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 });
+  registerRunPredictRoute(app, ctx, predictLimits);
   const runOr404 = (id: string) => ctx.runOr404(id);
 
   app.post('/v1/projects/:id/runs', {

@@ -26,7 +26,11 @@ const SEGMENT = /^(?!\.)[^/\\\0]{1,255}$/;
  * class, list a class, and delete an image, a class or a whole project. Upload projects live in the dashboard's
  * own folder; a project on a server folder is only ever read.
  */
-export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+/**
+ * The project routes. `maxPixels` bounds an uploaded image as "Try the model" bounds one (an upload it then refused
+ * trained the run without a word).
+ */
+export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContext, maxPixels: number): void {
   const { store } = ctx;
 
   app.get('/v1/data-roots', async () => ({ roots: await ctx.dataRoots.list() }));
@@ -82,7 +86,7 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: DashboardContex
 
   app.post('/v1/projects/:id/images', async (request, reply) => {
     const project = idleUploadProject(ctx, param(request, 'id'));
-    const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir });
+    const upload = await receiveUpload(request, { projectDir: project.dataDir, stagingDir: ctx.stagingDir, maxPixels });
     noteAccess(request, { images: upload.files.length });
     if (upload.files.length === 0) {
       // An empty class folder would make every later run fail ("has no images"), and the project's class list
