@@ -128,7 +128,7 @@ export async function embedShard(handle: BackboneHandle, options: EmbedShardOpti
   const labels = [...trainLabels].sort();
   requireTwoClasses(listing.source, labels);
   requireDistinctLabels(listing.source, labels);
-  const dataset: ShardMeta['dataset'] = { root: listing.root, layout: listing.layout, labels, listed, listingSha256: digest.digest('hex') };
+  const dataset: ShardMeta['dataset'] = { root: listing.root, ...(listing.source !== listing.root ? { source: listing.source } : {}), layout: listing.layout, labels, listed, listingSha256: digest.digest('hex') };
 
   const finalFile = join(storeDir, shardFileName(spec));
   const partialFile = join(storeDir, shardFileName(spec, true));

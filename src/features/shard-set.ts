@@ -123,7 +123,8 @@ export interface ShardSet {
 export function openShardSet(storeDir: string): ShardSet {
   const status = storeStatus(storeDir);
   if (!status.isComplete || !status.meta) {
-    const data = status.meta?.dataset.root ?? '<data>';
+    // The manifest a store was embedded from, not its folder: embedding the folder lists other images (val rows too).
+    const data = status.meta?.dataset.source ?? status.meta?.dataset.root ?? '<data>';
     const first = status.shards.find((s) => s.state !== 'complete' && s.state !== 'damaged');
     throw new GraftError('INVALID_DATASET', `The feature store ${status.dir} cannot be used: ${status.problems.join('; ')}.`, {
       hint: first

@@ -25,8 +25,10 @@ export interface ShardMeta {
     readonly preprocessingHash: string;
   };
   readonly dataset: {
-    /** The folder or manifest the shard was listed from, as the extracting process saw it. */
+    /** The folder the shard's paths are relative to (a manifest's folder), as the extracting process saw it. */
     readonly root: string;
+    /** What `graft embed` was given, where that is not `root`: the manifest file. Absent in shards of earlier Graft. */
+    readonly source?: string;
     /** 'split': rows are train (part 0) or val (part 1) from the dataset's folders; 'single': one part, split at training. */
     readonly layout: 'split' | 'single';
     /** Class names (sorted; the training part's), the same in every shard of a store. */

@@ -200,3 +200,22 @@ describe.skipIf(!hasShared)('graft train --store with a class none of whose imag
     }
   }, 120_000);
 });
+
+describe.skipIf(!hasShared)('a store embedded from a manifest, one shard missing', () => {
+  it("names the manifest in the command that finishes it, not the manifest's folder (which lists other images)", async () => {
+    const root = await tempDir('graft-store-manifest-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 3);
+    const manifest = join(data, 'list.csv');
+    const rows = ['path,label', ...['ants', 'bees'].flatMap((label) => readdirSync(join(data, label)).map((file) => `${label}/${file},${label}`))];
+    await writeFile(manifest, `${rows.join('\n')}\n`);
+    const store = join(root, 'store');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const first = await runCli(['embed', manifest, '--store', store, '--shard', '0/2', '--backbone', int8Model, '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const training = await runCli(['train', '--store', store, '--out', join(root, 'model'), '--json'], env);
+    expect(training.code).toBe(2);
+    expect(parseJsonOutput<{ error: { hint: string } }>(training).error.hint).toContain(`run graft embed ${manifest} --store ${store} --shard 1/2`);
+    const status = await runCli(['features', 'status', store, '--json'], env);
+    expect(parseJsonOutput<{ dataset: string }>(status).dataset).toBe(manifest);
+  }, 120_000);
+});

@@ -18,7 +18,7 @@ export function registerFeatures(program: Command): void {
     .action((dir: string, flags: { json: boolean }) => {
       try {
         const status = storeStatus(dir);
-        printResult(flags.json, { dir: status.dir, count: status.count, complete: status.isComplete, problems: status.problems, shards: status.shards, backbone: status.meta?.model.source ?? null, dataset: status.meta?.dataset.root ?? null }, () =>
+        printResult(flags.json, { dir: status.dir, count: status.count, complete: status.isComplete, problems: status.problems, shards: status.shards, backbone: status.meta?.model.source ?? null, dataset: status.meta?.dataset.source ?? status.meta?.dataset.root ?? null }, () =>
           [
             `${status.dir}: ${status.count ?? 0} shards, ${status.isComplete ? 'complete' : 'NOT complete'}`,
             ...status.shards.map((s) => `  ${String(s.index).padStart(5)}  ${s.state.padEnd(8)} ${String(s.rows).padStart(8)} rows ${s.skipped ? `(${s.skipped} unreadable)` : ''}${s.updated ? `  ${s.updated}` : ''}`),
