@@ -20,12 +20,14 @@ export function chartDataTable(options: LineChartOptions): string {
   const n = Math.max(0, ...options.series.map((s) => s.values.length));
   const xTitle = options.xTitle ?? 'epoch';
   const head = `<tr><th scope="col">${escapeHtml(xTitle)}</th>${options.series.map((s) => `<th scope="col">${escapeHtml(s.name)}</th>`).join('')}</tr>`;
+  // A series of counts (images per bin) is written as counts, not as the axis writes ticks ("30.00").
+  const isCounts = options.series.map((s) => s.values.every((v) => v === null || v === undefined || Number.isInteger(v)));
   const rows = Array.from({ length: n }, (_, i) => {
     const x = options.xLabels?.[i] ?? String(i + 1);
     const phase = options.marker && i + 1 >= options.marker.epoch ? ` (${options.marker.label})` : '';
     const cells = options.series.map((s, k) => {
       const v = s.values[i];
-      const value = typeof v === 'number' && Number.isFinite(v) ? formatTick(v) : 'n/a';
+      const value = typeof v === 'number' && Number.isFinite(v) ? (isCounts[k] ? String(v) : formatTick(v)) : 'n/a';
       const marked = options.highlight && options.highlight.series === k && options.highlight.index === i ? ` (${options.highlight.label})` : '';
       return `<td>${escapeHtml(value + marked)}</td>`;
     });
