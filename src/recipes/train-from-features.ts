@@ -305,18 +305,16 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-/** Which rows train and which validate: the store's own val part, or a stratified split made here as `train` makes it. */
+/**
+ * Which rows train and which validate: the store's own val part; else a stratified split made here as `train` makes
+ * it, from the training part alone on a store with a val part (as `graft train <folder> --val-split` leaves val/ aside).
+ */
 function selections(set: ShardSet, valSplit: number | undefined, seed: number, groupBy: string | null): { train: ShardRowSelection; val: ShardRowSelection | undefined; valSource: string | null; valSplit: number | null } {
-  if (set.meta.dataset.layout === 'split') {
-    if (valSplit !== undefined) {
-      throw new GraftError('INVALID_CONFIG', `The store ${set.dir} has the dataset's own validation part (its val/ folder); ${optionName('valSplit')} applies only to stores of datasets without one. Received: ${valSplit}`, {
-        hint: `drop ${optionName('valSplit')}`,
-      });
-    }
-    return { train: { part: 0 }, val: { part: 1 }, valSource: `${set.dir} (val part)`, valSplit: null };
-  }
+  const isSplit = set.meta.dataset.layout === 'split';
+  if (isSplit && valSplit === undefined) return { train: { part: 0 }, val: { part: 1 }, valSource: `${set.dir} (val part)`, valSplit: null };
+  const part: ShardRowSelection = isSplit ? { part: 0 } : {};
   const fraction = checkValSplit(valSplit ?? 0);
-  if (fraction === 0) return { train: {}, val: undefined, valSource: null, valSplit: 0 };
+  if (fraction === 0) return { train: part, val: undefined, valSource: null, valSplit: 0 };
   // The split is made over every listed image, unreadable ones included, as `train` splits before it decodes; paths
   // are relative to one root, so sorting them sorts the absolute paths `train` sorts. Files a manifest lists but that do
   // not exist are left out, as scanning a manifest leaves them out.
@@ -325,14 +323,14 @@ function selections(set: ShardSet, valSplit: number | undefined, seed: number, g
   const hashes: (string | null)[] = [];
   for (const store of set.stores) {
     for (const row of store.iterateListing()) {
-      if (row.reason === 'file not found') continue;
+      if (row.reason === 'file not found' || (isSplit && row.part !== 0)) continue;
       items.push({ file: row.path, label: row.label });
       hashes.push(row.sha256);
     }
   }
   const groups = valSplitGroups(items.map((item) => item.file), groupBy ?? undefined, hashes);
   const held = new Set(stratifiedSplit(items, { valFraction: fraction, seed, ...(groups ? { groups } : {}) }).val.map((item) => item.file));
-  return { train: { exclude: held }, val: { only: held }, valSource: null, valSplit: fraction };
+  return { train: { ...part, exclude: held }, val: { ...part, only: held }, valSource: null, valSplit: fraction };
 }
 
 /** Validation metrics of the folded head, streamed block by block (memory: the probabilities, n x classes). */

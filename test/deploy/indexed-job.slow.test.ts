@@ -165,4 +165,24 @@ describe.skipIf(!hasShared)('the embed Indexed Job, simulated on one machine (is
     const [w1, w2] = await Promise.all([readFile(join(root, 'a/head.bin')), readFile(join(root, 'b/head.bin'))]);
     expect(w1.equals(w2)).toBe(true);
   }, 300_000);
+
+  it('a dataset with a val folder and --val-split: the split is drawn from train/ alone, as graft train does (the store refused it)', async () => {
+    const root = await tempDir('graft-job-split-val-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = join(root, 'data');
+    await copySubset(join(sharedDir, 'datasets/hymenoptera/train'), join(data, 'train'), 15);
+    await copySubset(join(sharedDir, 'datasets/hymenoptera/val'), join(data, 'val'), 4);
+    const store = join(root, 'features');
+    const embedded = await runCli(['embed', data, '--store', store, '--backbone', int8Model, '--json'], env);
+    expect(embedded.code, embedded.stderr).toBe(0);
+    const a = await runCli(['train', '--store', store, '--val-split', '0.2', '--out', join(root, 'a'), '--json'], env);
+    const b = await runCli(['train', data, '--backbone', int8Model, '--mirror', 'off', '--tta', 'off', '--val-split', '0.2', '--out', join(root, 'b'), '--json'], env);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const images = (run: typeof a) => parseJsonOutput<{ images: { train: number; val: number } }>(run).images;
+    expect(images(a)).toMatchObject({ train: 24, val: 6 });
+    expect(images(a)).toMatchObject(images(b));
+    const [w1, w2] = await Promise.all([readFile(join(root, 'a/head.bin')), readFile(join(root, 'b/head.bin'))]);
+    expect(w1.equals(w2)).toBe(true);
+  }, 300_000);
 });
