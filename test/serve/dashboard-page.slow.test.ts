@@ -287,6 +287,12 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       await page.waitForFunction("document.activeElement?.id === 'run-title'");
       expect(await page.locator('#run-title').textContent()).toMatch(new RegExp(`^Run #${run.id} `));
       await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
+      // A reload comes back to the project and the run (it showed the newest project, no run open).
+      expect(new URL(page.url()).hash).toBe(`#project=${project.id}&run=${run.id}`);
+      await page.reload();
+      await page.waitForFunction("document.getElementById('run-section').dataset.status === 'finished'");
+      expect(await page.locator('#run-title').textContent()).toMatch(new RegExp(`^Run #${run.id} `));
+      expect(await page.locator('#project-select').inputValue()).toBe(String(project.id));
       expect(await page.locator('#run-downloads').isVisible()).toBe(true);
       expect(await page.locator('#run-section').getByRole('button', { name: /^Cancel run/ }).isVisible()).toBe(false);
       // The planted circle among the mistakes: the confusion matrix has right and wrong cells.

@@ -299,6 +299,7 @@ async function openRun(runId, { isFocused = false } = {}) {
   const run = await api(`/v1/runs/${runId}`);
   currentRunProjectId = run.projectId;
   currentRunOptions = run.options;
+  rememberPlace();
   byId('run-section').hidden = false;
   const ft = run.options.fineTune;
   showRunTitle(run);
@@ -424,6 +425,7 @@ async function deleteRun(runId) {
     if (currentRunId === runId) {
       stream?.close();
       currentRunId = undefined;
+      rememberPlace();
       byId('run-section').hidden = true;
       // Its Delete button is gone with the run view: focus goes to the runs, not back to the top of the page.
       byId('runs-title').focus();
@@ -859,10 +861,30 @@ async function loadDataRoots() {
     : 'This server takes no folders from its disk (it was started without --data-root): upload the images instead.');
 }
 
+/**
+ * Writes the project shown and the run open into the address's fragment (#project=3&run=5), so that a reload, or the
+ * address copied to another tab, comes back to them instead of the newest project with no run open.
+ */
+function rememberPlace() {
+  const project = Number(projectSelect.value);
+  const place = project ? `#project=${project}${currentRunId !== undefined ? `&run=${currentRunId}` : ''}` : '';
+  history.replaceState(null, '', `${location.pathname}${location.search}${place}`);
+}
+
 projectSelect.addEventListener('change', () => {
   // Samples go to the project shown when they were taken: the panel does not carry over to another project.
   webcam.close();
+  rememberPlace();
   void showProject().catch((error) => say(projectMessage, String(error), true));
 });
-void loadProjects().catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));
+const place = new URLSearchParams(location.hash.slice(1));
+void loadProjects(Number(place.get('project')) || undefined)
+  .then(() => {
+    const run = Number(place.get('run'));
+    // A run deleted since is not an error to show: the page stays on its project.
+    if (run && Number(projectSelect.value) === Number(place.get('project'))) return openRun(run).catch(() => undefined);
+    return undefined;
+  })
+  .then(rememberPlace)
+  .catch((error) => say(projectMessage, `Cannot reach the server: ${error}`, true));
 void loadDataRoots().catch((error) => say(projectMessage, String(error), true));
