@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { disposeLayersModel } from '../readers/dispose-layers-model.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { checkRgbInput } from './rgb-input.js';
-import { makeDirectory } from '../core/make-directory.js';
+import { readCachedExport, writeCachedExport } from './cached-export.js';
 
 /** What building a TF.js backbone found; cached beside its ONNX export. */
 interface LayersDescription {
@@ -40,7 +39,7 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const stem = join(request.cacheDir, 'exports', `${request.sha256}-${(featureLayer ?? AUTO_CHOICE).replace(/[^\w.-]/g, '_')}`);
   const exportPath = `${stem}.onnx`;
   const descPath = `${stem}.json`;
-  const cached = existsSync(descPath) && existsSync(exportPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as LayersDescription) : undefined;
+  const cached = await readCachedExport<LayersDescription>(exportPath, descPath, request.source, request.onProgress);
   // tfjs (and the exporter, which imports it) load only when the model must be built: not on a warm run.
   const buildModel = async (): Promise<tf.LayersModel> => {
     const { ensureTfjsBackend, warnOnFallback } = await import('../runtime/tfjs-backend.js');
@@ -53,15 +52,15 @@ export async function openLayersModelFeatures(request: FeatureRequest, build: Fe
   const exportModel = async (model: tf.LayersModel, description: LayersDescription): Promise<Uint8Array> => {
     const { exportLayersModelToOnnx } = await import('../tfjs-to-onnx/layers-model-to-onnx.js');
     const exported = exportLayersModelToOnnx(model, { featureOutputName: FEATURE_OUTPUT });
-    await makeDirectory(dirname(exportPath));
-    await writeFileAtomic(exportPath, exported);
-    await writeFileAtomic(descPath, JSON.stringify(description));
+    await writeCachedExport(exportPath, descPath, exported, description);
     return exported;
   };
   let bytes: Uint8Array | undefined;
   let description: LayersDescription;
-  if (cached) check((description = cached));
-  else {
+  if (cached) {
+    check((description = cached.description));
+    bytes = cached.bytes;
+  } else {
     // A cold cache: the model built to describe it is exported at once (nearly every caller wants the export next)
     // and freed. Kept for a first user instead, it stayed in tfjs's memory for the life of the process when none came.
     const built = await buildModel();

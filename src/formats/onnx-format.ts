@@ -66,7 +66,8 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
   // Encoded only for an inference session: a run whose features are all cached never needs the bytes.
   const onnxBytes = async (): Promise<Uint8Array> => (bytes ??= encodeOnnxModel(await onnxModel()));
   // Parsing a large model and finding its features takes a while; a warm run reads the description instead.
-  let description = existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as OnnxDescription) : undefined;
+  // A description that does not parse (a disk that lost its end) is a miss: the model is described again.
+  let description = existsSync(descPath) ? await readFile(descPath, 'utf8').then((text) => JSON.parse(text) as OnnxDescription).catch(() => undefined) : undefined;
   if (!description) await onnxModel();
   const { featureDim, featureOutput, inputShape } = description!;
   const { channels, ...declared } = declaredInput(inputShape);

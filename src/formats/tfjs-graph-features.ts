@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { FEATURE_OUTPUT } from '../onnx/feature-output.js';
 import { attrShape } from '../readers/tfjs-graph/graph-model-json.js';
 import { createSession } from '../runtime/ort-session.js';
 import type { FeatureRequest, FeatureSource } from './format-entry.js';
 import { graphDir } from './model-location.js';
-import { makeDirectory } from '../core/make-directory.js';
+import { readCachedExport, writeCachedExport } from './cached-export.js';
 
 /* A TF.js graph model's features: its ONNX export (cached by model hash and feature node) and their size. */
 
@@ -25,8 +23,9 @@ export async function openGraphFeatures(request: FeatureRequest): Promise<Featur
   const stem = join(request.cacheDir, 'exports', `${request.sha256}-${(request.featureOutput ?? 'auto').replace(/[^\w.-]/g, '_')}`);
   const exportPath = `${stem}.onnx`;
   const descPath = `${stem}.json`;
-  let bytes: Uint8Array | undefined;
-  let description = existsSync(exportPath) && existsSync(descPath) ? (JSON.parse(await readFile(descPath, 'utf8')) as GraphDescription) : undefined;
+  const cached = await readCachedExport<GraphDescription>(exportPath, descPath, request.source, request.onProgress);
+  let bytes = cached?.bytes;
+  let description = cached?.description;
   if (!description) {
     // tfjs (which the readers and the exporter import) loads only here, to build the export: not on a warm run.
     const [{ graphFeatureNode }, { readGraphModelDir }, { ensureTfjsBackend, warnOnFallback }, { exportGraphModelToOnnx }] = await Promise.all([
@@ -47,9 +46,7 @@ export async function openGraphFeatures(request: FeatureRequest): Promise<Featur
     }
     bytes = exportGraphModelToOnnx(modelJson, weightBytes, { outputNode: featureNode, inputShape: [inputSize, inputSize, 3], featureOutputName: FEATURE_OUTPUT });
     description = { featureDim: await featureDimOf(bytes, inputSize), featureNode, inputSize };
-    await makeDirectory(dirname(exportPath));
-    await writeFileAtomic(exportPath, bytes);
-    await writeFileAtomic(descPath, JSON.stringify(description));
+    await writeCachedExport(exportPath, descPath, bytes, description);
   }
   return {
     featureDim: description.featureDim,
