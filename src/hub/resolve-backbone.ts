@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { GraftError } from '../core/errors.js';
 import { readHead } from '../core/read-head.js';
+import { decodeOnnxModel } from '../onnx/onnx-model.js';
 import type { ModelFormat } from '../core/model-format.js';
 import type { ProgressListener } from '../core/progress.js';
 import { detectFormat } from '../formats/detect-format.js';
@@ -225,6 +226,16 @@ async function readDownloadedModel(path: string, source: string, format: ModelFo
   if (isSingleFile(format)) {
     const problem = headProblem(path, format);
     if (problem) return { unreadable: problem };
+  }
+  // Decoded once, here: a download cut short with a matching Content-Length starts like a model, was recorded as one,
+  // and every later run failed to read it, with no way to fetch it again short of clearing every download.
+  if (format === 'onnx') {
+    try {
+      decodeOnnxModel(await readFile(path), source);
+    } catch (error) {
+      if (error instanceof GraftError) return { unreadable: error.message };
+      throw error;
+    }
   }
   const found = await readCachedModel(path, source, folder);
   // Atomic: another process reading the cache meanwhile must never see an empty record (and delete the folder as damaged).

@@ -327,6 +327,12 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(readdirSync(join(cacheDir, 'models'))).toEqual([]);
     mutable['garbage.onnx'] = readFileSync(int8Model); // fixed upstream: the next run downloads it
     expect((await resolveBackbone(`${base}/mutable/garbage.onnx`, { cacheDir })).sha256).toBe(int8Sha);
+    // Cut in half with a Content-Length to match: it starts like a model, and was kept as one (every later run failed).
+    mutable['half.onnx'] = readFileSync(int8Model).subarray(0, 1_800_000);
+    const half = (await resolveBackbone(`${base}/mutable/half.onnx`, { cacheDir }).catch((e: unknown) => e)) as GraftError;
+    expect(half).toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/not a readable ONNX model.*Nothing was kept/s) });
+    mutable['half.onnx'] = readFileSync(int8Model);
+    expect((await resolveBackbone(`${base}/mutable/half.onnx`, { cacheDir })).sha256).toBe(int8Sha);
 
     const url = `${base}/models/${int8Path}`;
     const first = await resolveBackbone(url, { cacheDir });
