@@ -3,6 +3,7 @@ import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
 import type { TrainViews } from '../core/selection-report.js';
 import type { BackboneFormat } from '../engine/backbone.js';
 import type { Preprocessing } from '../core/preprocessing.js';
+import { sha256File } from '../core/sha256-file.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -123,7 +124,8 @@ export interface ModelManifest {
     readonly val: { readonly accuracy: number; readonly loss: number; readonly top5?: number } | null;
     readonly history: readonly EpochLogs[];
   };
-  readonly files: { readonly onnx: string; readonly headWeights: string };
+  /** `onnxSha256`: the ONNX file's sha256 as it was written (absent in model directories of earlier Graft). */
+  readonly files: { readonly onnx: string; readonly headWeights: string; readonly onnxSha256?: string };
   /** ONNX graph I/O: input name and layout, output names, and test-time augmentation built into the graph. */
   readonly onnx: { readonly input: string; readonly probabilities: string; readonly features: string; readonly tta?: 'mirror' };
   readonly created: string;
@@ -174,6 +176,16 @@ export async function readModelDir(dir: string): Promise<{ root: string; manifes
   const onnxPath = join(root, manifest.files.onnx);
   if (!existsSync(onnxPath)) {
     throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} is missing`, { hint: 'the model directory is incomplete; train again' });
+  }
+  // A file onnxruntime still reads can be damaged (a flipped byte in a weight): it predicted 50/50 without a word.
+  const recorded = manifest.files.onnxSha256;
+  if (recorded !== undefined) {
+    const actual = await sha256File(onnxPath);
+    if (actual !== recorded) {
+      throw new GraftError('INVALID_MODEL_DIR', `${onnxPath} has changed since ${manifestPath} was written (its sha256 is ${actual}, not ${recorded}): it was damaged or replaced`, {
+        hint: 'copy the whole model directory again, or train again',
+      });
+    }
   }
   return { root, manifest, manifestPath, onnxPath };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import { writeDirectoryStaged, writeFileAtomic } from '../core/atomic-write.js';
@@ -57,8 +58,9 @@ export async function saveModelDir(outDir: string, manifest: ModelManifest, head
   await writeDirectoryStaged(dest, 'staging', async (staging) => {
     await writeFileAtomic(join(staging, HEAD_WEIGHTS_FILE), headBytes);
     await writeFileAtomic(join(staging, ONNX_FILE), onnxBytes);
-    // The manifest last: a folder with graft.json is a complete model.
-    await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    // The manifest last: a folder with graft.json is a complete model. It records model.onnx's hash, which loaders check.
+    const recorded: ModelManifest = { ...manifest, files: { ...manifest.files, onnxSha256: createHash('sha256').update(onnxBytes).digest('hex') } };
+    await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(recorded, null, 2)}\n`);
   }, { owns: MODEL_DIR_OUTPUT.owns });
   return dest;
 }

@@ -628,8 +628,16 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     const other = await runCli(['predict', replaced, bee, '--json'], env);
     expect(other.code).toBe(3);
     const otherError = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(other).error;
-    expect(otherError).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/model\.onnx does not match .*graft\.json: graft\.json names the output "probabilities"; model\.onnx's outputs are /) });
-    expect(otherError.hint).not.toContain('--feature-output');
+    // graft.json holds model.onnx's hash: the replacement is named as such before anything reads it.
+    expect(otherError).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/model\.onnx has changed since .*graft\.json was written \(its sha256 is [0-9a-f]{64}, not [0-9a-f]{64}\): it was damaged or replaced$/) });
+    expect(otherError.hint).toBe('copy the whole model directory again, or train again');
+    // Without the hash (an earlier Graft's directory), the check behind it names what is out of step.
+    const hashed = JSON.parse(await readFile(join(replaced, 'graft.json'), 'utf8')) as { files: { onnxSha256?: string } };
+    delete hashed.files.onnxSha256;
+    await writeFile(join(replaced, 'graft.json'), JSON.stringify(hashed));
+    const unhashed = parseJsonOutput<{ error: { code: string; message: string; hint: string } }>(await runCli(['predict', replaced, bee, '--json'], env)).error;
+    expect(unhashed).toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(/model\.onnx does not match .*graft\.json: graft\.json names the output "probabilities"; model\.onnx's outputs are /) });
+    expect(unhashed.hint).not.toContain('--feature-output');
   });
 
   it('Ctrl+C stops training at its next step: a CANCELLED error in JSON saying what was kept, exit 130, nothing written', async () => {

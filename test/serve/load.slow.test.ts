@@ -288,6 +288,10 @@ describe('graft serve under load and at shutdown', () => {
       const onnx = decodeOnnxModel(await readFile(join(unused, 'model.onnx')), 'model.onnx');
       graphOf(onnx).initializer!.push(makeFloatInitializer('unused_weight', [2], new Float32Array([1, 2])));
       await writeFile(join(unused, 'model.onnx'), encodeOnnxModel(onnx));
+      // Edited after training: graft.json no longer holds its hash (as a directory of an earlier Graft).
+      const manifest = JSON.parse(await readFile(join(unused, 'graft.json'), 'utf8')) as { files: { onnxSha256?: string } };
+      delete manifest.files.onnxSha256;
+      await writeFile(join(unused, 'graft.json'), JSON.stringify(manifest));
       uiData = join(model.root, 'engine-ui');
       [serve, ui] = await Promise.all([
         startServe(unused, ['--log', 'json'], { watch: true }),

@@ -170,6 +170,11 @@ describe('graft export --to web', () => {
     const damaged = join(model.root, 'damaged');
     await cp(model.dir, damaged, { recursive: true });
     await truncate(join(damaged, 'model.onnx'), 1000);
+    await expect(GraftModel.load(damaged)).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringMatching(new RegExp(`^${join(damaged, 'model.onnx')} has changed since ${join(damaged, 'graft.json')} was written \\(its sha256 is [0-9a-f]{64}, not [0-9a-f]{64}\\): it was damaged or replaced$`)) });
+    // A directory of an earlier Graft (no hash recorded): what onnxruntime cannot load is still named as damaged.
+    const manifest = JSON.parse(await readFile(join(damaged, 'graft.json'), 'utf8')) as { files: { onnxSha256?: string } };
+    delete manifest.files.onnxSha256;
+    await writeFile(join(damaged, 'graft.json'), JSON.stringify(manifest));
     await expect(GraftModel.load(damaged)).rejects.toMatchObject({ code: 'INVALID_MODEL_DIR', message: expect.stringContaining(`${join(damaged, 'model.onnx')} is damaged`) });
   });
 

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CONVERT_TARGETS, convertModel, type ConversionReport, type ConvertTarget } from '../../convert/convert-model.js';
 import { backboneSearch, cacheDirFrom } from '../environment.js';
-import { parseNonNegativeNumber } from '../options.js';
+import { parsePositiveNumber } from '../options.js';
 import { printResult, reportFailure } from '../output.js';
 import { renderProgress } from '../render-progress.js';
 import { stopWritingOnSignal } from '../until-signal.js';
@@ -25,7 +25,7 @@ export function registerConvert(program: Command): void {
     .argument('<input>', 'model file or folder: .onnx, .h5 (full model, or weights-only with --architecture), or a TF.js folder with model.json')
     .addOption(new Option('--to <format>', 'output format').choices([...CONVERT_TARGETS]).makeOptionMandatory())
     .option('--out <path>', 'output .onnx file or TF.js folder (default: beside the input)')
-    .option('--tolerance <maxAbsDiff>', 'largest accepted difference between source and converted outputs (0 or more)', parseNonNegativeNumber, 1e-4)
+    .option('--tolerance <maxAbsDiff>', 'largest accepted difference between source and converted outputs (above 0)', parsePositiveNumber, 1e-4)
     .option(
       '--architecture <model>',
       'for a weights-only .h5 (model.save_weights): the architecture it was saved from, as a TF.js model.json or folder, a full Keras .h5, or a catalogue name (mobilenet_v2_035, nsfwjs_mobilenet_v2)',
