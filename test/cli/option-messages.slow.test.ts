@@ -19,5 +19,10 @@ describe.skipIf(!hasShared)('graft train: a refused setting still names the flag
     expect(both.stderr).toMatch(/^error: Pass either val \(--val\) or valSplit \(--val-split\), not both\./m);
     const epochs = await runCli(['train', join(hymenoptera, 'train'), '--hidden', '64', '--epochs', '0', '--out', join(root, 'c'), '--json'], env);
     expect(parseJsonOutput<ErrorJson>(epochs).error).toMatchObject({ message: 'epochs (--epochs) must be a positive integer. Received: 0', hint: 'e.g. epochs: 30 (--epochs 30)' });
+    // --help said "0 or more"; the conversion refuses 0: both say "above 0", and the flag refuses it first.
+    const tolerance = await runCli(['convert', join(root, 'none'), '--to', 'onnx', '--tolerance', '0', '--json'], env);
+    expect(tolerance.code).toBe(2);
+    expect(parseJsonOutput<ErrorJson>(tolerance).error.message).toContain('a number above 0');
+    expect((await runCli(['convert', '--help'], env)).stdout).toMatch(/--tolerance <maxAbsDiff>\s+largest accepted difference between source and\s+converted outputs \(above 0\)/);
   }, 120_000);
 });
