@@ -15,8 +15,12 @@ export interface DownloadOptions {
   /** Expected sha256; a mismatch deletes the partial file and throws. */
   readonly sha256?: string;
   readonly onProgress?: (event: ProgressEvent) => void;
-  /** Abort after this long without finishing. Defaults to 10 minutes. */
-  readonly timeoutMs?: number;
+  /**
+   * Gives up on an attempt when no byte has come for this long (connecting, or between two chunks): a server that
+   * stopped sending. The attempt is then retried, resuming. Defaults to 30 s. A slow transfer that keeps sending is
+   * never cut off (a cap on the whole transfer cut healthy ones past 10 minutes, and each stall waited 5 minutes).
+   */
+  readonly idleTimeoutMs?: number;
   /**
    * A `<dest>.lock` older than this is taken to belong to a dead process and is removed. Defaults to 10 minutes. A
    * lock whose process (on this host) is gone is removed at once.
@@ -42,6 +46,16 @@ class TransientFailure {
     readonly error: GraftError,
     readonly retryAfterMs?: number,
   ) {}
+}
+
+/** How long an attempt waits for the next byte before it is given up and retried. */
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** An attempt given up because the server sent nothing for `idleMs`. */
+function stalled(url: string, loaded: number, total: number | undefined, idleMs: number, partial: string): GraftError {
+  return new GraftError('OFFLINE', `Download of ${url} stalled: no byte came for ${idleMs / 1000} s (after ${loaded} bytes${total ? ` of ${total}` : ''})`, {
+    hint: `run the command again later: it resumes from the bytes kept in ${partial}`,
+  });
 }
 
 /** How often a live download refreshes its lock's mtime, so that a long transfer is never taken for a stale one. */
@@ -122,10 +136,31 @@ async function sleepUnlessCancelled(ms: number, signal: AbortSignal | undefined,
 }
 
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const idle = new AbortController();
+  let idleTimer = setTimeout(() => idle.abort(), idleMs);
+  const stillSending = (): void => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => idle.abort(), idleMs);
+  };
+  const signal = options.signal ? AbortSignal.any([idle.signal, options.signal]) : idle.signal;
+  try {
+    return await transferWithin(url, dest, options, touchLock, { signal, idle: idle.signal, idleMs, stillSending });
+  } finally {
+    clearTimeout(idleTimer);
+  }
+}
+
+/** {@link transfer} under its signals: the caller's and the idle timer's, which `stillSending` pushes back. */
+async function transferWithin(
+  url: string,
+  dest: string,
+  options: DownloadOptions,
+  touchLock: () => void,
+  { signal, idle, idleMs, stillSending }: { signal: AbortSignal; idle: AbortSignal; idleMs: number; stillSending: () => void },
+): Promise<string> {
   const partial = `${dest}.partial`;
   const validatorFile = `${partial}.validator`;
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 600_000);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const hasPartial = existsSync(partial);
   const validator = hasPartial ? await readFile(validatorFile, 'utf8').catch(() => '') : '';
   // Bytes are resumed only under the validator they came with: without one, a changed file would be glued onto them.
@@ -136,7 +171,8 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
       if (options.signal?.aborted) throw downloadCancelled(url);
       // The network (a refused connection, a reset) may come back; a redirect loop or our own timeout will not.
       // A host name that does not exist (ENOTFOUND) is not the network's passing trouble either.
-      const mayPass = error instanceof GraftError && error.code === 'OFFLINE' && !timeout.aborted && !/redirect|ENOTFOUND/i.test(error.message);
+      if (idle.aborted) throw new TransientFailure(stalled(url, 0, undefined, idleMs, partial));
+      const mayPass = error instanceof GraftError && error.code === 'OFFLINE' && !/redirect|ENOTFOUND/i.test(error.message);
       throw mayPass ? new TransientFailure(error) : error;
     });
   let response = await get(offset, validator);
@@ -180,6 +216,7 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
   let lastTouch = Date.now();
   const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   body.on('data', (chunk: Buffer) => {
+    stillSending();
     hash.update(chunk);
     loaded += chunk.length;
     try {
@@ -206,12 +243,15 @@ async function transfer(url: string, dest: string, options: DownloadOptions, tou
         hint: 'free space on its disk (the bytes written are kept: the next run resumes from them), or point GRAFT_CACHE_DIR (--cache-dir) at another disk',
       });
     }
-    const interrupted = new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
-      cause,
-      hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
-    });
-    // A transfer that ran out of its own time (a server that stopped sending) is not waited for again.
-    throw timeout.aborted ? interrupted : new TransientFailure(interrupted);
+    // Cut off, or stalled (no byte for idleMs): either may pass, and the next attempt resumes from the bytes kept.
+    throw new TransientFailure(
+      idle.aborted
+        ? stalled(url, loaded, total, idleMs, partial)
+        : new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
+            cause,
+            hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,
+          }),
+    );
   }
   if (total !== undefined && loaded !== total) {
     throw new TransientFailure(

@@ -285,6 +285,18 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     }
   });
 
+  it('a server that stops sending is given up after the idle timeout and retried, resuming; it waited 5 minutes an attempt', async () => {
+    const dir = await tempDir();
+    const dest = join(dir, 'm.onnx');
+    const warnings: string[] = [];
+    const started = Date.now();
+    const error = (await downloadFile(`${base}/stall/m.onnx`, dest, { idleTimeoutMs: 300, retries: 1, retryDelayMs: 10, onProgress: (e) => e.type === 'warning' && warnings.push(e.message) }).catch((e: unknown) => e)) as GraftError;
+    expect(error).toMatchObject({ code: 'OFFLINE', message: expect.stringMatching(/stalled: no byte came for 0\.3 s \(after \d+ bytes of 400000\)/) });
+    expect(warnings).toEqual([expect.stringContaining('stalled')]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(existsSync(`${dest}.lock`)).toBe(false);
+  });
+
   it("takes over at once a lock whose process is gone, and says when it waits for a live one", async () => {
     const dir = await tempDir();
     const dest = join(dir, 'm.onnx');
