@@ -14,6 +14,8 @@ export interface CacheContents {
     readonly entries: number;
     readonly fileBytes: number;
     readonly models: readonly { readonly model: string; readonly name: string | null; readonly dim: number; readonly entries: number }[];
+    /** Why the database cannot be read, when it cannot (then it holds nothing usable: `graft cache clear` removes it). */
+    readonly damaged?: string;
   } | null;
   /** Each image file's hash by its size and times, so a warm run reads no image. */
   readonly fileIndex: { readonly path: string; readonly bytes: number } | null;
@@ -58,17 +60,22 @@ export async function cacheContents(cacheDir: string): Promise<CacheContents> {
   const featurePath = join(dir, FEATURE_STORE_FILE);
   let features: CacheContents['features'] = null;
   if (existsSync(featurePath)) {
-    const store = FeatureStore.open(dir);
     try {
-      const stats = store.stats();
-      features = {
-        path: stats.path,
-        entries: stats.entries,
-        fileBytes: stats.fileBytes,
-        models: stats.models.map((m) => ({ ...m, name: catalogueNameOf(m.model) })),
-      };
-    } finally {
-      store.close();
+      const store = FeatureStore.open(dir);
+      try {
+        const stats = store.stats();
+        features = {
+          path: stats.path,
+          entries: stats.entries,
+          fileBytes: stats.fileBytes,
+          models: stats.models.map((m) => ({ ...m, name: catalogueNameOf(m.model) })),
+        };
+      } finally {
+        store.close();
+      }
+    } catch (error) {
+      if (!isDamagedDatabase(error)) throw error;
+      features = { path: featurePath, entries: 0, fileBytes: await sizeOf(featurePath), models: [], damaged: (error as Error).message };
     }
   }
   const indexPath = join(dir, FILE_INDEX_FILE);
@@ -91,26 +98,52 @@ export async function clearCache(cacheDir: string, options: { readonly models?: 
   const bytesBefore = await sizeOf(dir);
   let features = 0;
   let files = 0;
+  // A database that cannot be read is removed whole (with its journal): the command that empties the cache must not
+  // stop at the one thing the user wants gone.
   if (existsSync(join(dir, FEATURE_STORE_FILE))) {
-    const store = FeatureStore.open(dir);
-    try {
-      features = store.clear();
-    } finally {
-      store.close();
-    }
+    features = await clearOrRemove(join(dir, FEATURE_STORE_FILE), () => {
+      const store = FeatureStore.open(dir);
+      try {
+        return store.clear();
+      } finally {
+        store.close();
+      }
+    });
   }
   if (existsSync(join(dir, FILE_INDEX_FILE))) {
-    const index = FileHashIndex.open(dir);
-    try {
-      files = index.clear();
-    } finally {
-      index.close();
-    }
+    files = await clearOrRemove(join(dir, FILE_INDEX_FILE), () => {
+      const index = FileHashIndex.open(dir);
+      try {
+        return index.clear();
+      } finally {
+        index.close();
+      }
+    });
   }
   for (const folder of REGENERATED) await removeOwnFiles(join(dir, folder));
   const models = options.models ? (await cacheContents(dir)).models.map((m) => m.folder) : [];
   for (const folder of models) await rm(join(dir, 'models', folder), { recursive: true, force: true });
   return { features, files, models, bytesBefore, bytesAfter: await sizeOf(dir) };
+}
+
+/** `clear()`'s count of rows removed; for a damaged database, its files removed instead (0 rows counted). */
+async function clearOrRemove(path: string, clear: () => number): Promise<number> {
+  try {
+    return clear();
+  } catch (error) {
+    if (!isDamagedDatabase(error)) throw error;
+    await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(`${path}${suffix}`, { force: true })));
+    return 0;
+  }
+}
+
+/** Whether SQLite (or a cause of the error) says the file is not a readable database. */
+function isDamagedDatabase(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return true;
+  }
+  return false;
 }
 
 /** Removes the exports (or descriptions) in `folder`, then the folder itself if nothing else is in it. */

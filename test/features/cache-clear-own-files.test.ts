@@ -56,3 +56,26 @@ describe('clearCache on a folder that is not only the cache', () => {
     expect(existsSync(join(alone, 'exports'))).toBe(false);
   });
 });
+
+describe('clearCache and cacheContents on a damaged feature database', () => {
+  it('info says it is damaged and clear removes it (both stopped at it, so the cache could not be emptied)', async () => {
+    const { FeatureStore, FEATURE_STORE_FILE } = await import('../../src/features/feature-store.js');
+    const cache = await tempDir('graft-cache-damaged-');
+    FeatureStore.open(cache).close();
+    const { openSync, writeSync, closeSync, statSync, readFileSync } = await import('node:fs');
+    const file = join(cache, FEATURE_STORE_FILE);
+    // A disk that lost the file's body: SQLite's header kept, the rest garbage.
+    const header = readFileSync(file).subarray(0, 100);
+    const fd = openSync(file, 'w');
+    writeSync(fd, header);
+    writeSync(fd, Buffer.alloc(8192, 0xab));
+    closeSync(fd);
+    expect(statSync(file).size).toBe(8292);
+    const info = await cacheContents(cache);
+    expect(info.features).toMatchObject({ entries: 0, damaged: expect.stringMatching(/malformed|not a database/) });
+    const cleared = await clearCache(cache);
+    expect(cleared.features).toBe(0);
+    expect(existsSync(file)).toBe(false);
+    expect((await cacheContents(cache)).features).toBeNull();
+  });
+});

@@ -7,7 +7,7 @@ import { printResult, reportFailure } from '../output.js';
 export interface CacheInfoJson {
   dir: string;
   total_bytes: number;
-  features: { path: string; entries: number; file_bytes: number; models: { model: string; name: string | null; dim: number; entries: number }[] } | null;
+  features: { path: string; entries: number; file_bytes: number; models: { model: string; name: string | null; dim: number; entries: number }[]; damaged?: string } | null;
   file_index: { path: string; bytes: number } | null;
   exports_bytes: number;
   models: { folder: string; path: string; bytes: number }[];
@@ -64,7 +64,7 @@ function infoJson(c: CacheContents): CacheInfoJson {
   return {
     dir: c.dir,
     total_bytes: c.totalBytes,
-    features: c.features && { path: c.features.path, entries: c.features.entries, file_bytes: c.features.fileBytes, models: c.features.models.map((m) => ({ ...m })) },
+    features: c.features && { path: c.features.path, entries: c.features.entries, file_bytes: c.features.fileBytes, models: c.features.models.map((m) => ({ ...m })), ...(c.features.damaged ? { damaged: c.features.damaged } : {}) },
     file_index: c.fileIndex && { ...c.fileIndex },
     exports_bytes: c.exportsBytes,
     models: c.models.map((m) => ({ ...m })),
@@ -80,7 +80,8 @@ const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MB`;
 function formatInfo(c: CacheContents): string {
   const lines = [`${c.dir}: ${mb(c.totalBytes)}`];
   if (c.features) {
-    lines.push(`  features     ${c.features.entries} vectors, ${mb(c.features.fileBytes)} (${c.features.path})`);
+    if (c.features.damaged) lines.push(`  features     damaged, ${mb(c.features.fileBytes)} (${c.features.damaged}): graft cache clear removes it`);
+    else lines.push(`  features     ${c.features.entries} vectors, ${mb(c.features.fileBytes)} (${c.features.path})`);
     for (const m of c.features.models) lines.push(`               ${String(m.entries).padStart(8)} x ${m.dim}-d  ${m.name ?? `model ${m.model.slice(0, 12)}...`}`);
   } else {
     lines.push('  features     none');
