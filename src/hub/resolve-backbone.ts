@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,7 +171,12 @@ async function resolveUrl(url: string, options: ResolveOptions): Promise<Resolve
       hint: 'run once with network, or download it yourself and pass --backbone <path>',
     });
   }
-  await downloadModel(url, dest, format, undefined, options);
+  // A failure that kept nothing (a 404, an HTML page) leaves no empty folder that `graft cache info` lists as a
+  // backbone; one that kept bytes to resume from keeps them.
+  await downloadModel(url, dest, format, undefined, options).catch(async (error: unknown) => {
+    await rmdir(folder).catch(() => undefined);
+    throw error;
+  });
   const found = await readDownloadedModel(where, url, format, folder);
   if ('sha256' in found) return named(found);
   await rm(folder, { recursive: true, force: true });

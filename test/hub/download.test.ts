@@ -337,6 +337,9 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const garbage = (await resolveBackbone(`${base}/mutable/garbage.onnx`, { cacheDir }).catch((e: unknown) => e)) as GraftError;
     expect(garbage).toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringContaining('Nothing was kept') });
     expect(readdirSync(join(cacheDir, 'models'))).toEqual([]);
+    // A 404 and a sign-in page leave no empty folder that graft cache info lists as a backbone.
+    for (const url of [`${base}/missing/m.onnx`, `${base}/html/m.onnx`]) expect(await resolveBackbone(url, { cacheDir }).catch((e: GraftError) => e.code)).toBe('MODEL_NOT_FOUND');
+    expect(readdirSync(join(cacheDir, 'models'))).toEqual([]);
     mutable['garbage.onnx'] = readFileSync(int8Model); // fixed upstream: the next run downloads it
     expect((await resolveBackbone(`${base}/mutable/garbage.onnx`, { cacheDir })).sha256).toBe(int8Sha);
     // Cut in half with a Content-Length to match: it starts like a model, and was kept as one (every later run failed).
