@@ -1,3 +1,4 @@
+import { redactUrlCredentials } from '../core/redact-url.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -79,9 +80,9 @@ export function buildManifest(parts: {
   };
 }
 
-/** The backbone as graft.json records it: its identity and the features the head takes. */
+/** The backbone as graft.json records it: its identity and the features the head takes (a signed URL's credentials redacted). */
 export function backboneRecord(info: BackboneInfo): ModelManifest['backbone'] {
-  return { name: info.name, source: info.source, format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) };
+  return { name: info.name, source: redactUrlCredentials(info.source), format: info.format, sha256: info.sha256, featureDim: info.featureDim, featureOutput: info.featureOutput, ...(info.scales ? { scales: info.scales } : {}) };
 }
 
 const require = createRequire(import.meta.url);

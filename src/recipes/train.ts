@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
+import { redactUrlCredentials } from '../core/redact-url.js';
 import { InterruptedRun } from './interrupted-run.js';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -209,7 +210,7 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   if (fine) requireDynamicBatch(backboneModel, backbone.info.name);
   const config = withinModelLimits(requested, backboneModel, options.onProgress);
   const handle = featureBackbone(backbone, backboneModel, { multiScale: config.multiScale, engine: options.engine, onProgress: options.onProgress });
-  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${handle.info.source}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
+  options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${redactUrlCredentials(handle.info.source)}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
   const fingerprint = fine ? await runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing), cacheDir }) : '';
