@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { causeWithCode } from '../core/disk-full.js';
 import { CATALOGUE, isCatalogueName } from '../hub/catalogue.js';
 import { FEATURE_STORE_FILE, FeatureStore } from './feature-store.js';
 import { FILE_INDEX_FILE, FileHashIndex } from './file-hash-index.js';
@@ -100,36 +101,23 @@ export async function clearCache(cacheDir: string, options: { readonly models?: 
   let files = 0;
   // A database that cannot be read is removed whole (with its journal): the command that empties the cache must not
   // stop at the one thing the user wants gone.
-  if (existsSync(join(dir, FEATURE_STORE_FILE))) {
-    features = await clearOrRemove(join(dir, FEATURE_STORE_FILE), () => {
-      const store = FeatureStore.open(dir);
-      try {
-        return store.clear();
-      } finally {
-        store.close();
-      }
-    });
-  }
-  if (existsSync(join(dir, FILE_INDEX_FILE))) {
-    files = await clearOrRemove(join(dir, FILE_INDEX_FILE), () => {
-      const index = FileHashIndex.open(dir);
-      try {
-        return index.clear();
-      } finally {
-        index.close();
-      }
-    });
-  }
+  if (existsSync(join(dir, FEATURE_STORE_FILE))) features = await clearOrRemove(join(dir, FEATURE_STORE_FILE), () => FeatureStore.open(dir));
+  if (existsSync(join(dir, FILE_INDEX_FILE))) files = await clearOrRemove(join(dir, FILE_INDEX_FILE), () => FileHashIndex.open(dir));
   for (const folder of REGENERATED) await removeOwnFiles(join(dir, folder));
   const models = options.models ? (await cacheContents(dir)).models.map((m) => m.folder) : [];
   for (const folder of models) await rm(join(dir, 'models', folder), { recursive: true, force: true });
   return { features, files, models, bytesBefore, bytesAfter: await sizeOf(dir) };
 }
 
-/** `clear()`'s count of rows removed; for a damaged database, its files removed instead (0 rows counted). */
-async function clearOrRemove(path: string, clear: () => number): Promise<number> {
+/** The rows the opened database's `clear()` removed; for a damaged database, its files removed instead (0 rows counted). */
+async function clearOrRemove(path: string, open: () => { clear(): number; close(): void }): Promise<number> {
   try {
-    return clear();
+    const db = open();
+    try {
+      return db.clear();
+    } finally {
+      db.close();
+    }
   } catch (error) {
     if (!isDamagedDatabase(error)) throw error;
     await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => rm(`${path}${suffix}`, { force: true })));
@@ -139,11 +127,7 @@ async function clearOrRemove(path: string, clear: () => number): Promise<number>
 
 /** Whether SQLite (or a cause of the error) says the file is not a readable database. */
 function isDamagedDatabase(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return true;
-  }
-  return false;
+  return causeWithCode(error, (code) => /^SQLITE_(CORRUPT|NOTADB)/.test(code)) !== undefined;
 }
 
 /** Removes the exports (or descriptions) in `folder`, then the folder itself if nothing else is in it. */

@@ -136,29 +136,39 @@ async function sleepUnlessCancelled(ms: number, signal: AbortSignal | undefined,
 }
 
 async function transfer(url: string, dest: string, options: DownloadOptions, touchLock: () => void): Promise<string> {
-  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const idle = new AbortController();
-  let idleTimer = setTimeout(() => idle.abort(), idleMs);
-  const stillSending = (): void => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => idle.abort(), idleMs);
-  };
-  const signal = options.signal ? AbortSignal.any([idle.signal, options.signal]) : idle.signal;
+  const idle = new IdleTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   try {
-    return await transferWithin(url, dest, options, touchLock, { signal, idle: idle.signal, idleMs, stillSending });
+    return await transferWithin(url, dest, options, touchLock, idle);
   } finally {
-    clearTimeout(idleTimer);
+    idle.stop();
   }
 }
 
-/** {@link transfer} under its signals: the caller's and the idle timer's, which `stillSending` pushes back. */
-async function transferWithin(
-  url: string,
-  dest: string,
-  options: DownloadOptions,
-  touchLock: () => void,
-  { signal, idle, idleMs, stillSending }: { signal: AbortSignal; idle: AbortSignal; idleMs: number; stillSending: () => void },
-): Promise<string> {
+/** An abort signal that fires when `ms` pass without {@link IdleTimeout.touch}: a server that stopped sending. */
+class IdleTimeout {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout;
+
+  constructor(readonly ms: number) {
+    this.signal = this.controller.signal;
+    this.timer = setTimeout(() => this.controller.abort(), ms);
+  }
+
+  /** Bytes came: the wait starts again. */
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.controller.abort(), this.ms);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** {@link transfer} under the caller's signal and the idle timeout's. */
+async function transferWithin(url: string, dest: string, options: DownloadOptions, touchLock: () => void, idle: IdleTimeout): Promise<string> {
+  const signal = options.signal ? AbortSignal.any([idle.signal, options.signal]) : idle.signal;
   const partial = `${dest}.partial`;
   const validatorFile = `${partial}.validator`;
   const hasPartial = existsSync(partial);
@@ -171,7 +181,7 @@ async function transferWithin(
       if (options.signal?.aborted) throw downloadCancelled(url);
       // The network (a refused connection, a reset) may come back; a redirect loop or our own timeout will not.
       // A host name that does not exist (ENOTFOUND) is not the network's passing trouble either.
-      if (idle.aborted) throw new TransientFailure(stalled(url, 0, undefined, idleMs, partial));
+      if (idle.signal.aborted) throw new TransientFailure(stalled(url, offset, undefined, idle.ms, partial));
       const mayPass = error instanceof GraftError && error.code === 'OFFLINE' && !/redirect|ENOTFOUND/i.test(error.message);
       throw mayPass ? new TransientFailure(error) : error;
     });
@@ -216,7 +226,7 @@ async function transferWithin(
   let lastTouch = Date.now();
   const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   body.on('data', (chunk: Buffer) => {
-    stillSending();
+    idle.touch();
     hash.update(chunk);
     loaded += chunk.length;
     try {
@@ -245,8 +255,8 @@ async function transferWithin(
     }
     // Cut off, or stalled (no byte for idleMs): either may pass, and the next attempt resumes from the bytes kept.
     throw new TransientFailure(
-      idle.aborted
-        ? stalled(url, loaded, total, idleMs, partial)
+      idle.signal.aborted
+        ? stalled(url, loaded, total, idle.ms, partial)
         : new GraftError('OFFLINE', `Download of ${url} was interrupted after ${loaded} bytes${total ? ` of ${total}` : ''}`, {
             cause,
             hint: `run the command again: it resumes from the ${loaded} bytes kept in ${partial}`,

@@ -70,14 +70,19 @@ export interface FeatureSet {
   readonly files: string[];
 }
 
+/** The classes no row of `labels` belongs to (a class none of whose images could be read), in class order. */
+export function classesWithoutRows(classNames: readonly string[], labels: Int32Array): string[] {
+  const rows = new Int32Array(classNames.length);
+  for (const label of labels) rows[label]!++;
+  return classNames.filter((_, c) => rows[c] === 0);
+}
+
 /**
  * Refuses a class none of whose training images could be read: the model would have an output that no image taught
  * (and `--c`, which fits without cross-validation, would let it through). Names the class and why its files failed.
  */
 function requireReadableClasses(classNames: readonly string[], labels: Int32Array, items: readonly LabelledItem[], skipped: readonly SkippedFile[]): void {
-  const rows = new Int32Array(classNames.length);
-  for (const label of labels) rows[label]!++;
-  const empty = classNames.filter((_, c) => rows[c] === 0);
+  const empty = classesWithoutRows(classNames, labels);
   if (empty.length === 0) return;
   const why = new Map(skipped.map((s) => [s.file, s.reason]));
   const listed = items.filter((item) => item.label === empty[0]).map((item) => `${item.file}: ${why.get(item.file) ?? 'unreadable'}`);

@@ -26,7 +26,7 @@ import { groupKeys } from '../learn/select/folds.js';
 import { checkValSplit, foldGroups, valSplitGroups } from '../learn/prepare-data.js';
 import { optionExample, optionName } from '../core/option-name.js';
 import type { TrainOptions, TrainResult } from './train.js';
-import { fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
+import { classesWithoutRows, fitHeadOn, fitMlp, linearFitted, type FittedHead as FittedOnRows, type HeadPhase } from '../learn/head-phase.js';
 import { buildManifest } from './train-manifest.js';
 import { featureBackbone } from '../engine/feature-backbone.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
@@ -292,9 +292,7 @@ async function fitStreamed(train: ShardRows, config: TrainConfig, options: Pick<
  * refuses it alike). Its images were all unreadable, or a Parquet file imported had none of its train rows.
  */
 function requireRowsOfEveryClass(labels: Int32Array, classNames: readonly string[], storeDir: string): void {
-  const rows = new Int32Array(classNames.length);
-  for (const label of labels) rows[label]!++;
-  const empty = classNames.filter((_, c) => rows[c] === 0);
+  const empty = classesWithoutRows(classNames, labels);
   if (empty.length === 0) return;
   throw new GraftError('INVALID_DATASET', `No training row of class ${empty.map((c) => JSON.stringify(c)).join(', ')} in the store ${storeDir}: its images could not be read, or none is in the training part`, {
     hint: `graft features status ${storeDir} lists the files skipped; add readable images to the class and embed again, or remove the class's folder and embed again`,

@@ -194,7 +194,10 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   if (balance) options.onProgress?.({ type: 'info', message: balance });
   const caseTwins = caseOnlyLabelsNote(data.labels);
   if (caseTwins) options.onProgress?.({ type: 'warning', code: 'CASE_ONLY_LABELS', message: caseTwins });
-  await checkDuplicates(data, cacheDir, options.onProgress);
+  // prepareData hashed every listed image (hashFiles above): the duplicate check and a fine-tuning run's fingerprint
+  // read those hashes, not the files again.
+  const sha256 = data.sha256 ?? new Map<string, string>();
+  checkDuplicates(data, sha256, options.onProgress);
   // Cross-validation needs two images (or --group-by groups) in every class: said before any feature is computed,
   // not after (481 classes took 27 s to be told one had a single image).
   // A class with no listed image at all is left to the head phase, whose message names the files it skipped and why.
@@ -213,7 +216,7 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   options.onProgress?.({ type: 'backbone', name: handle.info.name, engine: options.engine ?? 'onnxruntime', message: `${handle.info.featureDim}-d features from ${redactUrlCredentials(handle.info.source)}${handle.info.scales ? ` at ${handle.info.scales.length} scales` : ''}` });
 
   const checkpointPath = options.checkpoint ?? `${resolve(options.out)}.checkpoint`;
-  const fingerprint = fine ? await runFingerprint({ config, fine, data, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing), cacheDir }) : '';
+  const fingerprint = fine ? runFingerprint({ config, fine, data, sha256, backbone: handle.info.sha256, preprocessing: preprocessingHash(handle.info.preprocessing) }) : '';
   const saved = fine && options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   if (saved && saved.fingerprint !== fingerprint) {
     throw otherRunCheckpoint(checkpointPath);
@@ -325,12 +328,10 @@ function headPhaseFromCheckpoint(value: unknown): HeadPhase {
  * images count by their bytes (sha256, cached as extraction's), not their names: an image replaced under the same
  * name is other data, and the checkpoint's head phase was trained on the old one.
  */
-async function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data: DataSplit; backbone: string; preprocessing: string; cacheDir: string }): Promise<string> {
+function runFingerprint(parts: { config: TrainConfig; fine: FineTuneConfig; data: DataSplit; sha256: ReadonlyMap<string, string>; backbone: string; preprocessing: string }): string {
   const { config, fine, data } = parts;
-  const items = [...data.train, ...data.val];
-  const hashes = await hashFilesCached(items.map((i) => i.file), parts.cacheDir);
-  const files = (list: LabelledItem[], offset: number) => list.map((i, k) => `${i.label}\t${i.file}\t${hashes[offset + k] ?? 'unreadable'}`);
-  const json = JSON.stringify({ config, fine, labels: data.labels, train: files(data.train, 0), val: files(data.val, data.train.length), backbone: parts.backbone, preprocessing: parts.preprocessing });
+  const files = (list: LabelledItem[]) => list.map((i) => `${i.label}\t${i.file}\t${parts.sha256.get(i.file) ?? 'unreadable'}`);
+  const json = JSON.stringify({ config, fine, labels: data.labels, train: files(data.train), val: files(data.val), backbone: parts.backbone, preprocessing: parts.preprocessing });
   return createHash('sha256').update(json).digest('hex');
 }
 
