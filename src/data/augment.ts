@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
-import { decodeOutsideLibvips, rawInput } from './open-image.js';
+import { decodeOutsideLibvips, libvipsPipeline, rawInput } from './open-image.js';
 import { GraftError } from '../core/errors.js';
 import type { Preprocessing } from '../core/preprocessing.js';
 import { decodeImageBytes, DEFAULT_LIMIT_INPUT_PIXELS, rgbToTensor, UnreadableImageError, type DecodeOptions } from './decode-image.js';
@@ -329,7 +329,7 @@ async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<Vi
   const mustDecodeFirst = format !== 'jpeg' && meta.hasAlpha === true;
   let decoded: Promise<{ data: Buffer; info: OutputInfo }> | undefined;
   const decodeOnce = async (): Promise<Sharp> => {
-    decoded ??= sharp(bytes, inputOptions).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    decoded ??= libvipsPipeline(sharp, bytes, inputOptions, meta).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const { data, info } = await decoded;
     return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
   };
@@ -342,7 +342,7 @@ async function openSource(bytes: Buffer, inputOptions: SharpOptions): Promise<Vi
       const shrink = Math.min(width / plan.width, height / plan.height);
       const isShrunkOnLoad = SHRINK_ON_LOAD_FORMATS.has(format) && (format === 'jpeg' ? shrink >= 3 : shrink > 1);
       if (mustDecodeFirst || !isShrunkOnLoad) return decodeOnce();
-      return sharp(bytes, inputOptions);
+      return libvipsPipeline(sharp, bytes, inputOptions, meta);
     },
   };
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ResizeOptions, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
 import { bmpSize, isBmp } from './bmp.js';
-import { decodeOutsideLibvips, rawInput } from './open-image.js';
+import { decodeOutsideLibvips, libvipsPipeline, rawInput } from './open-image.js';
 import { sniffImageFormat } from './sniff-image-format.js';
 import { GraftError } from '../core/errors.js';
 import { cropFractionOf, type Preprocessing } from '../core/preprocessing.js';
@@ -141,14 +141,14 @@ export async function decodeToRgb(
     if (pixels) {
       source = sharp(pixels.data, rawInput(pixels));
     } else if (meta!.hasAlpha || orientFirst) {
-      const flat = await sharp(bytes, inputOptions)
+      const flat = await libvipsPipeline(sharp, bytes, inputOptions, meta!)
         .removeAlpha()
         .toColourspace('srgb')
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
       source = sharp(flat.data, { raw: { width: flat.info.width, height: flat.info.height, channels: flat.info.channels } });
     } else {
-      source = sharp(bytes, inputOptions);
+      source = libvipsPipeline(sharp, bytes, inputOptions, meta!);
     }
     const resized = source.resize(scaled, scaled, resizeOptions);
     const { data, info } = await (scaled === size ? resized : resized.extract({ left: margin, top: margin, width: size, height: size }))

@@ -1,4 +1,5 @@
-import type { Sharp, SharpOptions } from 'sharp';
+import type { default as SharpModule, Metadata, Sharp, SharpOptions } from 'sharp';
+import { pixelsToSrgb } from './apply-profile.js';
 import { decodeBmp, type RgbPixels } from './bmp.js';
 import { decodeHeic } from './heic.js';
 import { loadSharp } from './load-sharp.js';
@@ -15,7 +16,19 @@ const SHARP_DEFAULT_LIMIT = 0x3fff * 0x3fff;
 export async function openImage(bytes: Buffer, inputOptions: SharpOptions): Promise<Sharp> {
   const sharp = await loadSharp();
   const pixels = await decodeOutsideLibvips(bytes, inputOptions);
-  return pixels ? sharp(pixels.data, rawInput(pixels)) : sharp(bytes, inputOptions);
+  if (pixels) return sharp(pixels.data, rawInput(pixels));
+  return libvipsPipeline(sharp, bytes, inputOptions, await sharp(bytes, inputOptions).metadata());
+}
+
+/**
+ * sharp over bytes libvips decodes itself, given their metadata. An image of more than 8 bits a channel is turned to
+ * 8-bit sRGB as it loads: left to the output, libvips applied a 16-bit image's embedded colour profile wrongly (up to
+ * 70 levels from its 8-bit twin, enough to change a prediction) and rounded a 16-bit image without one by up to 2.
+ * An 8-bit image keeps libvips's usual path, so features cached from it stay valid.
+ */
+export function libvipsPipeline(sharp: typeof SharpModule, bytes: Buffer, inputOptions: SharpOptions, meta: Metadata): Sharp {
+  const pipeline = sharp(bytes, inputOptions);
+  return meta.depth === undefined || meta.depth === 'uchar' || meta.depth === 'char' ? pipeline : pipeline.pipelineColourspace('srgb');
 }
 
 /** sharp's input options for decoded RGB pixels. */
@@ -35,12 +48,15 @@ export async function decodeOutsideLibvips(bytes: Buffer, inputOptions: SharpOpt
   if (format !== 'bmp' && format !== 'heic') return undefined;
   const limit = inputOptions.limitInputPixels;
   const pixels = limit === false || limit === 0 ? Infinity : typeof limit === 'number' ? limit : SHARP_DEFAULT_LIMIT;
-  return format === 'bmp' ? decodeBmp(bytes, pixels) : decodeHeic(bytes, await heifSize(bytes), pixels);
+  if (format === 'bmp') return decodeBmp(bytes, pixels);
+  const container = await heifContainer(bytes);
+  const decoded = await decodeHeic(bytes, container, pixels);
+  return container.icc ? pixelsToSrgb(decoded, container.icc) : decoded;
 }
 
-/** The primary image's size from the HEIF container, which libvips reads even where it cannot decode the pixels. */
-async function heifSize(bytes: Buffer): Promise<{ width: number; height: number }> {
+/** The primary image's size and colour profile from the HEIF container, which libvips reads even where it cannot decode the pixels. */
+async function heifContainer(bytes: Buffer): Promise<{ width: number; height: number; icc?: Buffer }> {
   const sharp = await loadSharp();
-  const { width = 0, height = 0 } = await sharp(bytes, { limitInputPixels: false }).metadata();
-  return { width, height };
+  const { width = 0, height = 0, icc } = await sharp(bytes, { limitInputPixels: false }).metadata();
+  return icc ? { width, height, icc } : { width, height };
 }

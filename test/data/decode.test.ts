@@ -75,7 +75,7 @@ async function unreadableReason(input: string | Buffer, options = {}): Promise<s
 }
 
 /** A real 16-bit RGB PNG, written by hand: sharp 0.35 reads raw `depth: 'ushort'` input as bytes, so it cannot make one. */
-function png16(width: number, height: number, rgb16: readonly number[]): Buffer {
+function png16(width: number, height: number, rgb16: readonly number[], iccp?: Buffer): Buffer {
   const chunk = (type: string, data: Buffer): Buffer => {
     const head = Buffer.alloc(8);
     head.writeUInt32BE(data.length, 0);
@@ -92,7 +92,19 @@ function png16(width: number, height: number, rgb16: readonly number[]): Buffer 
   const raw = Buffer.alloc(row * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) raw.writeUInt16BE(rgb16[c]!, y * row + 1 + x * 6 + c * 2);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  const profile = iccp ? [chunk('iCCP', iccp)] : [];
+  return Buffer.concat([signature, chunk('IHDR', ihdr), ...profile, chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** The data of the iCCP chunk (name, method, compressed profile) of a PNG that sharp writes with its sRGB profile. */
+async function srgbIccpChunk(): Promise<Buffer> {
+  const png = await solid(4, 4).withIccProfile('srgb').png().toBuffer();
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    if (png.toString('latin1', at + 4, at + 8) === 'iCCP') return png.subarray(at + 8, at + 8 + length);
+    at += 12 + length;
+  }
+  throw new Error('sharp wrote no iCCP chunk');
 }
 
 describe('decodeImage: pixels', () => {
@@ -153,6 +165,19 @@ describe('decodeImage: pixels', () => {
     expect((await sharp(png).metadata()).depth).toBe('ushort');
     const bytes = channelBytes(await decodeImage(png, pre), pre);
     bytes.forEach((v, c) => expect(Math.abs(v - COLOUR[c]!)).toBeLessThanOrEqual(1));
+  });
+
+  it('reduces a 16-bit PNG with an embedded sRGB profile to the same 8-bit colour as one without', async () => {
+    // libvips applied a 16-bit image's profile wrongly when left to the output (tens of levels off).
+    const png = png16(40, 30, [0xc812, 0x6434, 0x3256], await srgbIccpChunk());
+    const meta = await sharp(png).metadata();
+    expect([meta.depth, meta.hasProfile]).toEqual(['ushort', true]);
+    for (const p of [pre, preNhwc]) {
+      const bytes = channelBytes(await decodeImage(png, p), p);
+      bytes.forEach((v, c) => expect(Math.abs(v - COLOUR[c]!)).toBeLessThanOrEqual(1));
+    }
+    const [view] = await decodeViews(png, pre, [IDENTITY_VIEW]);
+    channelBytes(view!, pre).forEach((v, c) => expect(Math.abs(v - COLOUR[c]!)).toBeLessThanOrEqual(1));
   });
 
   it('decodes lossless WebP exactly', async () => {
