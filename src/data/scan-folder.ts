@@ -133,7 +133,11 @@ export async function listImageFiles(dir: string): Promise<{ files: string[]; sk
 /** The image files under `dir` (whose real path is `real`), sorted; the other files go to `skipped`. */
 async function imagesUnder(dir: string, real: string, skipped: SkippedFile[]): Promise<string[]> {
   const files: string[] = [];
-  await listFiles(dir, { classReal: real, visited: new Set([real]), files, skipped });
+  const listing: Listing = { classReal: real, visited: new Set([real]), files, skipped, linkedFolders: [] };
+  await listFiles(dir, listing);
+  // Links to folders are followed only once every real folder is listed, so that a folder reached both ways is listed
+  // under its own path and the link is what is skipped, whichever readdir gives first.
+  for (let link = listing.linkedFolders.shift(); link !== undefined; link = listing.linkedFolders.shift()) await followLink(link, listing);
   // In UTF-8 byte order, as a feature store merges its shards: the same rows in the same order either way.
   files.sort(compareUtf8);
   for (const file of files.filter((f) => !hasImageExtension(f))) skipped.push({ file, reason: NOT_AN_IMAGE });
@@ -270,6 +274,8 @@ interface Listing {
   readonly visited: Set<string>;
   readonly files: string[];
   readonly skipped: SkippedFile[];
+  /** Symbolic links to folders met so far, followed after the real folders (see imagesUnder). */
+  readonly linkedFolders: { path: string; real: string }[];
 }
 
 async function listFiles(dir: string, listing: Listing): Promise<void> {
@@ -294,10 +300,20 @@ async function listFiles(dir: string, listing: Listing): Promise<void> {
     else if (info.isFile()) listing.files.push(full);
     else if (!info.isDirectory()) listing.skipped.push({ file: full, reason: 'not a regular file' });
     else if (!isWithin(real, listing.classReal)) listing.skipped.push({ file: full, reason: `symbolic link to a folder outside its class folder (${real}); not followed` });
-    else if (listing.visited.has(real)) listing.skipped.push({ file: full, reason: 'symbolic link to a folder already listed (a loop or a second path); not followed' });
+    else if (entry.isSymbolicLink()) listing.linkedFolders.push({ path: full, real });
     else {
       listing.visited.add(real);
       await listFiles(full, listing);
     }
   }
+}
+
+/** Lists the folder a symbolic link leads to, unless that folder is listed already (a loop, or a second path to it). */
+async function followLink(link: { path: string; real: string }, listing: Listing): Promise<void> {
+  if (listing.visited.has(link.real)) {
+    listing.skipped.push({ file: link.path, reason: 'symbolic link to a folder already listed (a loop or a second path); not followed' });
+    return;
+  }
+  listing.visited.add(link.real);
+  await listFiles(link.path, listing);
 }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -90,6 +90,17 @@ describe('listImageFiles (graft predict <folder>)', () => {
     const { files, skipped } = await listImageFiles(root);
     expect(files.map((f) => f.slice(root.length + 1))).toEqual(['a.PNG', 'b.jpg', 'sub/c.webp']);
     expect(skipped).toEqual([{ file: join(root, 'notes.txt'), reason: 'not an image file extension' }]);
+  });
+
+  it('lists a folder reached by a link too under its own path, and skips the link, whichever readdir gives first', async () => {
+    // Eight pairs, so that in any directory order some link comes before the folder it leads to.
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const root = await tree(Object.fromEntries(names.map((n) => [`real-${n}/${n}.jpg`, 'x'])));
+    for (const n of names) await symlink(`real-${n}`, join(root, `${n}-link`));
+    const { files, skipped } = await listImageFiles(root);
+    expect(files.map((f) => f.slice(root.length + 1))).toEqual(names.map((n) => `real-${n}/${n}.jpg`));
+    expect(skipped.map((s) => s.file.slice(root.length + 1)).sort()).toEqual(names.map((n) => `${n}-link`));
+    expect(new Set(skipped.map((s) => s.reason))).toEqual(new Set(['symbolic link to a folder already listed (a loop or a second path); not followed']));
   });
 });
 
