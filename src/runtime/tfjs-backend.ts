@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -58,10 +59,7 @@ async function selectBackend(): Promise<TfjsBackendChoice> {
     const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
     // setWasmPaths wants a prefix ending in '/', to which it appends the .wasm file names.
     setWasmPaths(`${wasmDir}/`);
-    if (await tf.setBackend('wasm')) {
-      await tf.ready();
-      return { backend: 'wasm' };
-    }
+    if (await withoutAddedCrashHandlers(async () => (await tf.setBackend('wasm')) && (await tf.ready(), true))) return { backend: 'wasm' };
     reason = 'tf.setBackend("wasm") returned false';
   } catch (error) {
     reason = error instanceof Error ? error.message : String(error);
@@ -69,6 +67,25 @@ async function selectBackend(): Promise<TfjsBackendChoice> {
   await tf.setBackend('cpu');
   await tf.ready();
   return { backend: 'cpu', fallbackReason: `tfjs wasm backend unavailable (${reason}); using the pure-JS cpu backend, ~20x slower` };
+}
+
+/**
+ * Runs `start`, then removes the `uncaughtException` and `unhandledRejection` listeners it added. The wasm backend's
+ * Emscripten module adds two that rethrow, which would end the whole process (exit 7, a stack in tfjs) at the first
+ * stray error anywhere in it, even where the program has handlers of its own: a server stays up through its errors.
+ */
+async function withoutAddedCrashHandlers<T>(start: () => Promise<T>): Promise<T> {
+  // As a plain emitter: Process's overloads take one event name at a time.
+  const emitter: EventEmitter = process;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = events.map((event) => new Set(emitter.listeners(event)));
+  try {
+    return await start();
+  } finally {
+    events.forEach((event, i) => {
+      for (const listener of emitter.listeners(event)) if (!before[i]!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    });
+  }
 }
 
 /**

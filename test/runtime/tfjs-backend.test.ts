@@ -3,10 +3,14 @@ import type { ProgressEvent } from '../../src/core/progress.js';
 import { ensureTfjsBackendChoice, warnOnFallback } from '../../src/runtime/tfjs-backend.js';
 
 describe('the tfjs backend', () => {
-  it('is wasm here, chosen once with no fallback to report', async () => {
+  it('is wasm here, chosen once with no fallback to report, and leaves the process\'s crash handlers as they were', async () => {
+    // The wasm module's own two rethrow: a stray error anywhere would end the process (exit 7) despite its handlers.
+    const handlers = (): number[] => [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
+    const before = handlers();
     const first = await ensureTfjsBackendChoice();
     expect(first).toEqual({ backend: 'wasm' });
     expect(await ensureTfjsBackendChoice()).toEqual(first);
+    expect(handlers()).toEqual(before);
   });
 
   it('reports a fallback as a typed warning event, never silently', () => {
