@@ -50,6 +50,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     http: { requireHostHeader: false, ...(options.requestTimeoutMs === undefined ? {} : timeoutChecks(options.requestTimeoutMs)) },
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logger: false,
+    // A request read while closing is answered (its connection then closed), not given fastify's own 503 in a
+    // format no other answer has: connections are accepted only until close, and each carries one request more.
+    return503OnClosing: false,
     ...(options.basePath === undefined ? {} : { rewriteUrl: stripBasePath(options.basePath) }),
     genReqId: (request) => requestIdFor(request.headers[REQUEST_ID_HEADER]),
     // Fastify's Ajv removes a field its schema does not list: a typo ({"hiden": 64}) would train with the default and

@@ -4,6 +4,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train } from '../../src/recipes/train.js';
+import { startServer } from '../../src/serve/start-server.js';
 import { findKind, readManifest, type Container } from '../deploy/k8s-manifests.js';
 import { copySubset, hasShared, hymenoptera, int8Model, repoRoot, skipReason, tempDir } from '../support.js';
 
@@ -99,4 +100,40 @@ describe.skipIf(!hasShared)('graft serve on SIGTERM (rolling updates, scale-in)'
     // Gone: nothing listens any more.
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   }, 180_000);
+
+  it('answers the requests of connections the kernel completed but a busy server had not taken yet when it closes', async () => {
+    const root = await tempDir('graft-shutdown-backlog-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 4);
+    const model = join(root, 'classifier');
+    await train({ train: data, backbone: int8Model, out: model, cacheDir: join(root, 'cache'), valSplit: 0, config: { epochs: 3 } });
+    const server = await startServer({ models: [model], port: 0 });
+    const { port } = new URL(server.url);
+    // A client process opens 30 connections and sends a request on each while this process is busy (its event loop
+    // blocked, as a server's is between batches): the kernel completes them, node has taken none.
+    const client = spawn(process.execPath, ['-e', CLIENT, port], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    client.stdout.on('data', (d) => (out += d));
+    const done = new Promise((r) => client.on('close', r));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2_000);
+    // Closing from here: the listener closed before a turn of the loop reset every one of them (ECONNRESET).
+    const closed = server.close();
+    await done;
+    await closed;
+    const statuses = JSON.parse(out) as string[];
+    expect(statuses).toHaveLength(30);
+    expect(statuses.filter((s) => s !== '200'), out).toEqual([]);
+  }, 180_000);
 });
+
+/** Opens 30 connections to 127.0.0.1:<port>, sends GET /healthz on each, prints each status (or error code) as JSON. */
+const CLIENT = `
+const net = require('node:net');
+const port = Number(process.argv[1]);
+Promise.all(Array.from({ length: 30 }, () => new Promise((resolve) => {
+  const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n'));
+  let text = '';
+  socket.on('data', (chunk) => { text += chunk; const m = /^HTTP\\/1\\.1 (\\d+)/.exec(text); if (m) { resolve(m[1]); socket.destroy(); } });
+  socket.on('error', (error) => resolve(error.code));
+  socket.on('close', () => resolve('closed without an answer'));
+}))).then((statuses) => process.stdout.write(JSON.stringify(statuses)));
+`;
