@@ -22,6 +22,26 @@ export interface PreprocessingOverrides {
   readonly cropFraction?: number;
 }
 
+const OVERRIDE_KEYS: Record<keyof PreprocessingOverrides, true> = { inputSize: true, scale: true, layout: true, resize: true, cropFraction: true };
+
+/**
+ * Refuses overrides that are not an object of known keys: spread over the model's own, a misspelt key
+ * (`{ inputsize: 160 }`) or a string would train with the model's preprocessing and say nothing.
+ */
+function checkOverrides(overrides: unknown): void {
+  if (overrides === undefined) return;
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+    throw new GraftError('INVALID_CONFIG', `overrides must be an object such as { inputSize: 160, scale: '-1..1' }. Received: ${JSON.stringify(overrides)}`);
+  }
+  const unknown = Object.entries(overrides).filter(([key, value]) => value !== undefined && !Object.hasOwn(OVERRIDE_KEYS, key)).map(([key]) => key);
+  if (unknown.length === 0) return;
+  const known = Object.keys(OVERRIDE_KEYS);
+  const meant = unknown.map((key) => known.find((k) => k.toLowerCase() === key.replace(/[_-]/g, '').toLowerCase())).filter(Boolean);
+  throw new GraftError('INVALID_CONFIG', `Unknown preprocessing override${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')}. Known: ${known.join(', ')}`, {
+    ...(meant.length ? { hint: `did you mean ${meant.join(', ')}?` } : {}),
+  });
+}
+
 /**
  * A backbone found and described, not yet loaded: its ONNX form (with the `graft_features` output) is built on
  * first use, so a run whose features are all cached never starts an inference session.
@@ -60,6 +80,7 @@ export interface OpenBackboneOptions {
  * declares.
  */
 export async function openBackbone(resolved: ResolvedBackbone, options: OpenBackboneOptions): Promise<BackboneHandle> {
+  checkOverrides(options.overrides);
   const source = await formatEntry(resolved.format).openFeatures({
     location: resolved.location,
     source: resolved.source,
