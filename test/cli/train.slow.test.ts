@@ -359,6 +359,18 @@ describe.skipIf(!hasShared)('CLI on real images and the real int8 MobileNetV2', 
     expect((await readFile(join(root, 's1c', 'head.bin'))).equals(a!)).toBe(true);
   });
 
+  it('--config with a graft.json and no --backbone replays the backbone and its preprocessing, not the default', async () => {
+    const args = ['--val-split', '0.25', '--hidden', '32', '--epochs', '3', '--seed', '1', '--json'];
+    expect((await runCli(['train', data, '--backbone', int8Model, '--crop-fraction', '1', ...args, '--out', join(root, 'crop1')], env)).code).toBe(0);
+    const replay = await runCli(['train', data, '--config', join(root, 'crop1', 'graft.json'), '--out', join(root, 'crop1-replayed'), '--json'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    const [original, replayed] = await Promise.all(['crop1', 'crop1-replayed'].map(async (d) => JSON.parse(await readFile(join(root, d, 'graft.json'), 'utf8')) as { backbone: { source: string }; preprocessing: unknown }));
+    expect(replayed!.backbone.source).toBe(int8Model);
+    expect(replayed!.preprocessing).toEqual(original!.preprocessing);
+    const [a, b] = await Promise.all(['crop1', 'crop1-replayed'].map((d) => readFile(join(root, d, 'head.bin'))));
+    expect(b!.equals(a!)).toBe(true);
+  });
+
   it('a model written before the config/outcome split (graft.json version 1) still predicts, replays and reports', async () => {
     // s1a as the previous Graft wrote it: one flat `training` section mixing the config with the outcome.
     const old = join(root, 's1-v1');

@@ -18,6 +18,8 @@ import { renderProgress } from '../render-progress.js';
 import { trainFromFeatures } from '../../recipes/train-from-features.js';
 import { isFeatureStore } from '../../features/shard-set.js';
 import { upgradeV1 } from '../../model/manifest-v1.js';
+import type { Preprocessing } from '../../core/preprocessing.js';
+import { replayBackbone, type RecordedBackbone } from '../replay-backbone.js';
 import { unusedTestData } from '../../data/find-split-folders.js';
 import { validationSource } from '../../learn/prepare-data.js';
 
@@ -92,7 +94,7 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <l2>', 'MLP head: L2 penalty on weights (default 0.0001)', parseNumber)
     .option('--label-smoothing <eps>', 'MLP head and fine-tuning: label smoothing (default 0)', parseNumber)
     .option('--seed <n>', 'seed for the folds, splits, initial weights, dropout and batch order (default 42)', parseInteger)
-    .option('--config <file>', "training config JSON (a graft.json, its \"training\" section, or options) to replay, with the run's --val-split; flags win")
+    .option('--config <file>', "training config JSON (a graft.json, its \"training\" section, or options) to replay, with the run's --val-split (and a graft.json's backbone and preprocessing, unless --backbone names another); flags win")
     .option('--report', 'also write <model-dir>/report.html (curves, confusion heat map, mistakes as thumbnails)', false)
     .option('--fine-tune', 'after training the head, unfreeze the top of the backbone and train on at lower rates; kept only when it clearly beats the head on held-out training images (else the model is the head)')
     .option('--unfreeze <what>', 'what --fine-tune trains: last:<N blocks>, from:<tensor or node>, or all (default last:3)')
@@ -111,7 +113,7 @@ export function registerTrain(program: Command): void {
     const progress = renderProgress({ quiet: flags.json && !process.stderr.isTTY });
     let cancel: ReturnType<typeof cancelOnSignal> | undefined;
     try {
-      const { config: fromFile, fineTune: fineFromFile, valSplit: valSplitFromFile } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined, valSplit: undefined };
+      const { config: fromFile, fineTune: fineFromFile, valSplit: valSplitFromFile, backbone: recorded } = flags.config ? readConfig(flags.config) : { config: {}, fineTune: undefined, valSplit: undefined, backbone: undefined };
       const fineTuning = flags.fineTune || flags.resume || fineFromFile !== undefined || flags.unfreeze !== undefined;
       // Flags win over the replayed config; a flag left out keeps the file's value (or the default).
       const config = {
@@ -168,7 +170,7 @@ export function registerTrain(program: Command): void {
             workDir: flags.workDir,
           })
         : await train({
-        ...backboneOptionsFrom(flags, progress),
+        ...backboneOptionsFrom(replayBackbone(flags, cmd.getOptionValueSource('backbone') !== 'default', recorded, flags.config ?? '', progress), progress),
         signal: cancel.signal,
         train: requireData(dir),
         ...validationSource(flags.val, valSplit),
@@ -253,7 +255,7 @@ function refuseWithStore(flag: string): never {
  * `fineTune` section when the model was fine-tuned; a version 1 graft.json is read as version 2), and the
  * `--val-split` fraction a graft.json's run held out. Values are validated by trainConfigFrom / fineTuneConfigFrom.
  */
-function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined; valSplit: number | undefined } {
+function readConfig(file: string): { config: NonNullable<TrainOptions['config']>; fineTune: Partial<FineTuneConfig> | undefined; valSplit: number | undefined; backbone: RecordedBackbone | undefined } {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -280,8 +282,12 @@ function readConfig(file: string): { config: NonNullable<TrainOptions['config']>
   // The fraction a --val-split run held out is recorded with its outcome (where its data came from), not its config.
   const outcome = (parsed.format === 'graft-model' ? (training as { outcome?: unknown } | undefined)?.outcome : isSection ? parsed.outcome : undefined) as { data?: { valSplit?: unknown } } | undefined;
   const valSplit = typeof outcome?.data?.valSplit === 'number' && outcome.data.valSplit > 0 ? outcome.data.valSplit : undefined;
+  const backbone = parsed.format === 'graft-model' && isObject(manifest.backbone) && typeof manifest.backbone.source === 'string' && isObject(manifest.preprocessing)
+    ? { source: manifest.backbone.source, preprocessing: manifest.preprocessing as unknown as Preprocessing, ...(Array.isArray(manifest.backbone.scales) ? { scales: manifest.backbone.scales as number[] } : {}) }
+    : undefined;
   return {
     valSplit,
+    backbone,
     config: { ...pick(config, keys), ...(config.head ? { head: { hidden: config.head.hidden, dropout: config.head.dropout } } : {}) },
     fineTune: config.fineTune ? (pick(config.fineTune, Object.keys(DEFAULT_FINE_TUNE) as (keyof FineTuneConfig)[]) as Partial<FineTuneConfig>) : undefined,
   };
