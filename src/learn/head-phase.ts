@@ -1,3 +1,5 @@
+import { checkDuplicates } from './check-duplicates.js';
+import { classBalanceNote } from './class-weights.js';
 import { basename, dirname } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
@@ -145,6 +147,11 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const trainSet = setOf(data.train, 0);
   requireReadableClasses(data.labels, trainSet.labels, data.train, [...data.skipped, ...extraction.skipped]);
   const valSet = setOf(data.val, data.train.length);
+  // Said of the images that could be read: nine truncated copies of one file are no duplicate, nor a class's size.
+  const isRead = (offset: number) => (_item: LabelledItem, i: number): boolean => extraction.vectors[offset + i] !== undefined;
+  const balance = classBalanceNote(trainSet.files.map((_, r) => data.labels[trainSet.labels[r]!]!), config.classWeights);
+  if (balance) onProgress?.({ type: 'info', message: balance });
+  checkDuplicates({ ...data, train: data.train.filter(isRead(0)), val: data.val.filter(isRead(data.train.length)) }, data.sha256 ?? new Map(), onProgress);
   const groups = foldGroups(trainSet.files, config.groupBy ?? undefined, data.sha256, onProgress);
 
   const trainStarted = performance.now();

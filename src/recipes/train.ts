@@ -30,9 +30,7 @@ import type { LabelIssue } from '../learn/select/label-issues.js';
 import { buildManifest, type TrainedHeadSummary } from './train-manifest.js';
 import type { TrainingOutcome } from '../model/manifest.js';
 import { trainConfigFrom, type TrainConfig, type TrainConfigInput } from '../learn/train-config.js';
-import { checkDuplicates } from '../learn/check-duplicates.js';
 import { hashFilesCached } from '../features/hash-files-cached.js';
-import { classBalanceNote } from '../learn/class-weights.js';
 import { caseOnlyLabelsNote } from '../data/scan-folder.js';
 import { onnxModelOf } from '../engine/onnx-model-of.js';
 import { isLinearHead } from '../learn/head-config.js';
@@ -190,14 +188,11 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
     hashFiles: (files) => hashFilesCached(files, cacheDir),
   });
   for (const s of data.skipped) options.onProgress?.({ type: 'skip', file: s.file, reason: s.reason });
-  const balance = classBalanceNote(data.train.map((item) => item.label), requested.classWeights);
-  if (balance) options.onProgress?.({ type: 'info', message: balance });
   const caseTwins = caseOnlyLabelsNote(data.labels);
   if (caseTwins) options.onProgress?.({ type: 'warning', code: 'CASE_ONLY_LABELS', message: caseTwins });
-  // prepareData hashed every listed image (hashFiles above): the duplicate check and a fine-tuning run's fingerprint
-  // read those hashes, not the files again.
+  // prepareData hashed every listed image (hashFiles above): the duplicate check (in the head phase, over the images
+  // that could be read) and a fine-tuning run's fingerprint read those hashes, not the files again.
   const sha256 = data.sha256 ?? new Map<string, string>();
-  checkDuplicates(data, sha256, options.onProgress);
   // Cross-validation needs two images (or --group-by groups) in every class: said before any feature is computed,
   // not after (481 classes took 27 s to be told one had a single image).
   // A class with no listed image at all is left to the head phase, whose message names the files it skipped and why.

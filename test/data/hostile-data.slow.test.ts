@@ -106,6 +106,20 @@ describe('datasets that cannot lie', () => {
     }
   });
 
+  it('says nothing of duplicates or class sizes about files that cannot be read (copies of a truncated JPEG, empty files)', async () => {
+    const dir = await eightImages('unreadable-copies');
+    const first = (await readdir(join(dir, 'squares'))).find((f) => f.endsWith('.jpg'))!;
+    const truncated = (await readFile(join(dir, 'squares', first))).subarray(0, 300);
+    for (let i = 0; i < 5; i++) await writeFile(join(dir, 'squares', `failed-download-${i}.jpg`), truncated);
+    for (let i = 0; i < 2; i++) await writeFile(join(dir, 'squares', `empty-${i}.jpg`), '');
+    const events: ProgressEvent[] = [];
+    await train({ train: dir, backbone: 'nsfwjs_mobilenet_v2', out: join(root, 'unreadable-model'), cacheDir: join(tmpdir(), 'graft-web-tests-cache'), offline: true, valSplit: 0, onProgress: (e) => events.push(e) });
+    expect(events.filter((e) => e.type === 'skip')).toHaveLength(7);
+    // 4 circles against 4 readable squares (11 listed): no duplicates, no "class sizes differ".
+    expect(events.filter((e) => e.type === 'duplicates')).toEqual([]);
+    expect(events.filter((e) => e.type === 'info' && /class sizes differ/.test(e.message))).toEqual([]);
+  });
+
   it('finds exact duplicates across train and val: train warns (an event the CLI prints), inspect lists them', async () => {
     const dir = join(root, 'dupes');
     await cp(data.root, dir, { recursive: true });
