@@ -63,6 +63,16 @@ export interface FeatureSource {
   readonly ortMessage?: string;
 }
 
+/** What a model's files state about its sizes, read without running it; a size they do not state is absent. */
+export interface DeclaredSizes {
+  /** Side of the square input image, where the model fixes it. */
+  readonly inputSize?: number;
+  /** Length of the feature vector Graft takes from the model. */
+  readonly featureDim?: number;
+  /** Length of the model's own output vector, where it is not the features (a feature-vector model's output is). */
+  readonly outputDim?: number;
+}
+
 /**
  * @internal Everything Graft knows about one model format, in one place: how to recognise it, where its files
  * are, its model id, how to get features out of it (engine/) and what it converts to (convert/). The hub, the
@@ -84,6 +94,11 @@ export interface ModelFormatEntry {
   modelId(location: BackboneLocation): Promise<string>;
   /** The backbone's features, described (cached per model id) and exported to ONNX on first use. */
   openFeatures(request: FeatureRequest): Promise<FeatureSource>;
+  /**
+   * The sizes the model's files state (its graph and weight shapes), for the hub to tell a download from the catalogue
+   * model it is named after. Absent: the format states none Graft reads.
+   */
+  declaredSizes?(location: BackboneLocation, source: string): Promise<DeclaredSizes>;
   /** What `graft convert` turns this format into. */
   readonly convertTo: Readonly<Partial<Record<ConvertTarget, Converter>>>;
   /** Whether `graft convert --architecture` applies (weights-only Keras files). */

@@ -8,8 +8,8 @@ import { GraftError } from '../core/errors.js';
 import type { Layout } from '../core/preprocessing.js';
 import { exposeFeatures } from '../onnx/feature-output.js';
 import { onnxModelSha256 } from '../onnx/model-id.js';
-import { encodeOnnxModel, readOnnxModel, type ModelProto } from '../onnx/onnx-model.js';
-import type { FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
+import { encodeOnnxModel, graphInputs, graphOf, readOnnxModel, valueShape, type ModelProto } from '../onnx/onnx-model.js';
+import type { DeclaredSizes, FeatureRequest, FeatureSource, ModelFormatEntry } from './format-entry.js';
 import type { BackboneLocation } from './model-location.js';
 import { lazyConverter } from './lazy-converters.js';
 import { startsLikeOnnx } from './magic-numbers.js';
@@ -39,6 +39,7 @@ export const ONNX_FORMAT: ModelFormatEntry = {
   detect: ({ path, head }) => startsLikeOnnx(head) || path.endsWith('.onnx') || 'not a protobuf starting with ir_version, and no .onnx extension',
   locate: (path) => ({ kind: 'onnx', path }),
   modelId: (location) => onnxModelSha256(filePath(location)),
+  declaredSizes: onnxSizes,
   openFeatures: openOnnxFeatures,
   convertTo: { tfjs: lazyConverter(async () => (await import('./onnx-conversion.js')).convertOnnxToTfjs) },
 };
@@ -73,6 +74,23 @@ async function openOnnxFeatures(request: FeatureRequest): Promise<FeatureSource>
   const { channels, ...declared } = declaredInput(inputShape);
   checkRgbInput(channels, inputShape, path);
   return { featureDim, featureOutput, declared, onnxFeatureOutput: featureOutput, onnxBytes, onnxModel };
+}
+
+/**
+ * The input side the model declares and the feature size exposeFeatures finds (from the classifier's weights or the
+ * output's shape; a blank image is run only where neither says it).
+ */
+async function onnxSizes(location: BackboneLocation, source: string): Promise<DeclaredSizes> {
+  const path = filePath(location, source);
+  const model = await readOnnxModel(path);
+  const exposed = await exposeFeatures(model, { source: path }).catch((error: unknown) => {
+    // A model without a findable classifier still has an input side to check; --feature-output is for training.
+    if (error instanceof GraftError) return undefined;
+    throw error;
+  });
+  const inputShape = exposed?.inputShape ?? valueShape(graphInputs(graphOf(model))[0]) ?? [];
+  const { inputSize } = declaredInput(inputShape);
+  return { ...(inputSize ? { inputSize } : {}), ...(exposed ? { featureDim: exposed.featureDim } : {}) };
 }
 
 /**

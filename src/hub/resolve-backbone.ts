@@ -109,9 +109,10 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
       if (entry.sha256.length === 0 && entry.fileName === 'model.json' && !relative(root, candidate).split(sep).includes(name)) continue;
       searched.push(candidate);
       const found = await resolveLocalPath(isSingleFile(entry.format) ? candidate : dirname(candidate), candidate);
-      if (entry.sha256.length === 0 || entry.sha256.includes(found.sha256)) return { ...found, name, entry };
+      const problem = entry.sha256.length === 0 ? await sizeMismatch(entry, found) : entry.sha256.includes(found.sha256) ? undefined : `its sha256 ${found.sha256.slice(0, 12)}... is not ${name}'s`;
+      if (!problem) return { ...found, name, entry };
       // Named, so a user who put a copy there learns why it was not used.
-      searched[searched.length - 1] = `${candidate} (found, but its sha256 ${found.sha256.slice(0, 12)}... is not ${name}'s)`;
+      searched[searched.length - 1] = `${candidate} (found, but ${problem})`;
     }
     if (!searched.length) searched.push(`${root} (no ${entry.fileName})`);
   }
@@ -147,7 +148,30 @@ async function resolveCatalogueName(name: keyof typeof CATALOGUE, options: Resol
       hint: 'the model changed upstream or the mirror serves another one; nothing was kept. Use a local copy with --backbone <path>.',
     });
   }
+  const mismatch = entry.sha256.length === 0 ? await sizeMismatch(entry, found) : undefined;
+  if (mismatch) {
+    await rm(dirname(cached), { recursive: true, force: true });
+    throw new GraftError('MODEL_NOT_FOUND', `Downloaded ${name} from ${servedBy(entry.url, options.mirrors ?? [])}, but it is another model: ${mismatch}. Nothing was kept.`, {
+      hint: 'the mirror (GRAFT_HUB_MIRROR or the config file) serves another model under this address: check where it points, or pass the model you mean with --backbone <path>',
+    });
+  }
   return { ...found, name, source: entry.url, entry };
+}
+
+/**
+ * Why a model fetched or found under a catalogue name is not that entry's, by the sizes its files state: an entry
+ * with no sha256 has only these to tell its own model from another a mirror serves at its address.
+ */
+async function sizeMismatch(entry: CatalogueEntry, found: ResolvedBackbone): Promise<string | undefined> {
+  const sizes = await formatEntry(found.format).declaredSizes?.(found.location, found.source);
+  if (sizes?.inputSize !== undefined && sizes.inputSize !== entry.inputSize) {
+    return `its input is ${sizes.inputSize} px, where ${entry.name}'s catalogue entry records ${entry.inputSize} px`;
+  }
+  const given = [sizes?.featureDim, sizes?.outputDim].filter((dim): dim is number => dim !== undefined);
+  // A feature-vector model's features are its output; a classifier's are its classifier's input: either may be the entry's.
+  if (given.length === 0 || given.includes(entry.featureDim)) return undefined;
+  const output = sizes?.outputDim !== undefined && sizes.featureDim !== undefined ? ` (its output: ${sizes.outputDim} values)` : '';
+  return `it gives ${given[0]} features${output}, where ${entry.name}'s catalogue entry records ${entry.featureDim}`;
 }
 
 async function resolveUrl(url: string, options: ResolveOptions): Promise<ResolvedBackbone> {

@@ -11,8 +11,8 @@ import { hasShared, sharedDir, skipReason, tempDir } from '../support.js';
 
 const PULLER = fileURLToPath(new URL('../fixtures/backbone-puller.mjs', import.meta.url));
 const LOCK_HOLDER = fileURLToPath(new URL('../fixtures/lock-holder.mjs', import.meta.url));
-/** Where a bare local-folder mirror finds mobilenet_v3_small_100's files (the catalogue URL's path). */
-const HUB_PATH = 'google/tfjs-model/imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1';
+/** Where a bare local-folder mirror finds the puller's model (its TF Hub URL's path). */
+const HUB_PATH = 'google/tfjs-model/imagenet/mobilenet_v1_025_224/classification/1/default/1';
 const CHILDREN = 3;
 const ROUNDS = 20;
 
@@ -38,7 +38,9 @@ describe.skipIf(!hasShared)('a TF.js backbone fetched by several processes at on
     expect(ids.size).toBe(1);
     const [id] = ids;
     for (let round = 0; round < ROUNDS; round++) {
-      const folder = join(caches, String(round), 'models/mobilenet_v3_small_100');
+      const models = join(caches, String(round), 'models');
+      expect(readdirSync(models)).toEqual([expect.stringMatching(/^url-[0-9a-f]{16}$/)]);
+      const folder = join(models, readdirSync(models)[0]!);
       // No lock, partial or model.json.download left behind.
       expect(readdirSync(folder).sort()).toEqual(['.graft-model-id', 'group1-shard1of1', 'model.json']);
       expect(readFileSync(join(folder, '.graft-model-id'), 'utf8')).toBe(id);

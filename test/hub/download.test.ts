@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, normalize } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerModels, type ModelInfo, type ModelListItem, type PullResult } from '../../src/cli/commands/models.js';
@@ -33,6 +33,8 @@ import { hasShared, int8Model, sharedDir, skipReason, tempDir } from '../support
 const CUT_AFTER = 1_000_000;
 const zooPrefix = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/';
 const int8Path = 'mobilenetv2-int8-onnx/mobilenetv2-12-int8.onnx';
+/** Where TF Hub published the MobileNet V1 graph model in ../shared (its PROVENANCE.md), as Graft fetches it. */
+const mobilenetV1HubUrl = 'https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v1_025_224/classification/1/default/1/model.json?tfjs-format=file';
 
 skipReason('hub download tests over loopback');
 describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
@@ -375,15 +377,15 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
 
   it('a cached TF.js catalogue model with a cut shard is removed and fetched again', async () => {
     const cacheDir = await tempDir();
-    const mirrors = [{ target: `${base}/tfhub` }];
-    await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors });
-    const shard = join(cacheDir, 'models/mobilenet_v3_small_100/group1-shard1of1');
+    const mirrors = [{ prefix: dirname(CATALOGUE.mobilenet_v2_035.url) + '/', target: `${base}/models/tm-mobilenetv2-035/base/` }];
+    await resolveBackbone('mobilenet_v2_035', { cacheDir, mirrors });
+    const shard = join(cacheDir, 'models/mobilenet_v2_035/weights.bin');
     truncateSync(shard, 1000);
     const warnings: string[] = [];
-    const again = await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors, onProgress: (e) => e.type === 'warning' && warnings.push(e.message) });
-    expect(again.format).toBe('tfjs-graph');
-    expect(warnings.join('\n')).toMatch(/The cached copy of mobilenet_v3_small_100 .* was damaged: it cannot be read/);
-    expect(readFileSync(shard).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
+    const again = await resolveBackbone('mobilenet_v2_035', { cacheDir, mirrors, onProgress: (e) => e.type === 'warning' && warnings.push(e.message) });
+    expect(again.sha256).toBe(CATALOGUE.mobilenet_v2_035.sha256[0]);
+    expect(warnings.join('\n')).toMatch(/The cached copy of mobilenet_v2_035 .* was damaged: it cannot be read/);
+    expect(readFileSync(shard).equals(readFileSync(join(sharedDir, 'models/tm-mobilenetv2-035/base/weights.bin')))).toBe(true);
   });
 
   it('a file:// URL is the local file it names', async () => {
@@ -391,15 +393,16 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     expect(found).toMatchObject({ sha256: int8Sha, source: int8Model, location: { kind: 'onnx', path: int8Model } });
   });
 
-  it('GRAFT_MODELS_DIR: a catalogue model with no sha256 is taken only from a folder named after it', async () => {
+  it('GRAFT_MODELS_DIR: a catalogue model with no sha256 is taken only from a folder named after it, and only with its sizes', async () => {
     const modelDirs = [join(sharedDir, 'models')]; // holds TF.js model.json files, none of them inception_v3
     const refused = (await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs, offline: true }).catch((e: unknown) => e)) as GraftError;
     expect(refused.code).toBe('OFFLINE');
+    // MobileNet V1 in a folder named inception_v3 is still not inception_v3: its input is 224 px, not 299.
     const root = await tempDir();
     mkdirSync(join(root, 'inception_v3'));
     cpSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph'), join(root, 'inception_v3'), { recursive: true });
-    const found = await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs: [root], offline: true });
-    expect(found.location).toEqual({ kind: 'tfjs-graph', dir: join(root, 'inception_v3') });
+    const other = (await resolveBackbone('inception_v3', { cacheDir: await tempDir(), modelDirs: [root], offline: true }).catch((e: unknown) => e)) as GraftError;
+    expect(other).toMatchObject({ code: 'OFFLINE', message: expect.stringContaining("inception_v3/model.json (found, but its input is 224 px, where inception_v3's catalogue entry records 299 px)") });
   });
 
   it('waits for another process holding the lock, takes a stale lock, and fetches once for two callers', async () => {
@@ -481,12 +484,30 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
 
   it('fetches a TF Hub-style graph model (model.json plus shards, ?tfjs-format=file) through a bare mirror', async () => {
     const cacheDir = await tempDir();
-    const resolved = await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors: [{ target: `${base}/tfhub` }] });
+    const resolved = await resolveBackbone(mobilenetV1HubUrl, { cacheDir, mirrors: [{ target: `${base}/tfhub` }] });
     expect(resolved.format).toBe('tfjs-graph');
-    const dir = join(cacheDir, 'models/mobilenet_v3_small_100');
-    expect(resolved.location).toEqual({ kind: 'tfjs-graph', dir });
+    const dir = resolved.location.kind === 'tfjs-graph' ? resolved.location.dir : '';
     expect(readdirSync(dir).sort()).toEqual(['.graft-model-id', 'group1-shard1of1', 'model.json']); // the id is checked on later reads
     expect(readFileSync(join(dir, 'group1-shard1of1')).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);
+  });
+
+  it('refuses another model a mirror serves under a catalogue name without a sha256, by its sizes, and keeps nothing', async () => {
+    const cacheDir = await tempDir();
+    // MobileNet V1 0.25 (256 features, 1001 logits) where mobilenet_v3_small_100 (1024 features) is asked for.
+    const error = (await resolveBackbone('mobilenet_v3_small_100', { cacheDir, mirrors: [{ target: `${base}/tfhub` }] }).catch((e: unknown) => e)) as GraftError;
+    expect(error).toBeInstanceOf(GraftError);
+    expect(error.code).toBe('MODEL_NOT_FOUND');
+    expect(error.message).toContain(`Downloaded mobilenet_v3_small_100 from ${CATALOGUE.mobilenet_v3_small_100.url} (served by ${base}/tfhub/`);
+    expect(error.message).toContain("it gives 256 features (its output: 1001 values), where mobilenet_v3_small_100's catalogue entry records 1024");
+    expect(error.hint).toContain('mirror');
+    expect(existsSync(join(cacheDir, 'models/mobilenet_v3_small_100'))).toBe(false);
+    // Nor an ONNX one: MobileNetV3-Small's 576 features copied from a folder mirror as resnet50_v1 (2048).
+    const folder = await tempDir();
+    cpSync(join(sharedDir, 'models/mobilenetv3-small-onnx/mobilenetv3-small-feat.onnx'), join(folder, 'resnet50-v1-12.onnx'));
+    const mirrors = [{ prefix: dirname(CATALOGUE.resnet50_v1.url) + '/', target: folder }];
+    const onnx = (await resolveBackbone('resnet50_v1', { cacheDir, mirrors, offline: true }).catch((e: unknown) => e)) as GraftError;
+    expect(onnx).toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringContaining("it gives 576 features, where resnet50_v1's catalogue entry records 2048") });
+    expect(existsSync(join(cacheDir, 'models/resnet50_v1'))).toBe(false);
   });
 
   it('graft models list / info / pull, with --json, against the loopback mirror', async () => {

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
-import { dataInputs, parseNodeInput, type GraphModelJson, type GraphNodeDef } from './graph-model-json.js';
-
-const MATMUL_OPS = new Set(['MatMul', '_FusedMatMul']);
-const POOL_OPS = new Set(['Mean', 'AvgPool', 'Max', 'MaxPool']);
+import { featureNodeOf } from './graph-feature-node.js';
+import type { GraphModelJson, GraphNodeDef } from './graph-model-json.js';
 
 /**
  * The node whose output is the model's pooled feature vector: the input of the classifier MatMul
@@ -17,36 +15,7 @@ const POOL_OPS = new Set(['Mean', 'AvgPool', 'Max', 'MaxPool']);
  *   classifier can be found (pass `nodeName`).
  */
 export function graphFeatureNode(model: GraphModelJson | tf.GraphModel, nodeName?: string): string {
-  const nodeList = graphNodes(model);
-  const nodes = new Map(nodeList.map((n) => [n.name, n]));
-  if (nodeName !== undefined) {
-    const name = parseNodeInput(nodeName)?.node ?? nodeName;
-    if (!nodes.has(name)) {
-      throw new GraftError('INVALID_CONFIG', `The graph has no node named "${nodeName}".`, { hint: 'pass a node name from model.json (modelTopology.node[].name)' });
-    }
-    return name;
-  }
-  const consumed = new Set(nodeList.flatMap((n) => dataInputs(n).map((i) => i.node)));
-  const outputs = nodeList.filter((n) => n.op !== 'Const' && !consumed.has(n.name));
-  // Breadth first from the outputs: the first classifier met is the final one.
-  const queue = [...outputs];
-  const seen = new Set(queue.map((n) => n.name));
-  for (let node = queue.shift(); node; node = queue.shift()) {
-    const source = dataInputs(node)[0];
-    const producer = source ? nodes.get(source.node) : undefined;
-    if (MATMUL_OPS.has(node.op) && producer) return producer.name;
-    if (node.op === 'Conv2D' && producer && POOL_OPS.has(producer.op)) return producer.name;
-    for (const input of dataInputs(node)) {
-      const next = nodes.get(input.node);
-      if (next && next.op !== 'Const' && !seen.has(next.name)) {
-        seen.add(next.name);
-        queue.push(next);
-      }
-    }
-  }
-  throw new GraftError('UNSUPPORTED_MODEL', 'Could not find a classifier (MatMul, or a 1x1 Conv2D after a global pool) to take features from in this graph model.', {
-    hint: 'pass the feature node name explicitly (a pooled [N, D] or [N, 1, 1, D] node from model.json)',
-  });
+  return featureNodeOf(graphNodes(model), nodeName);
 }
 
 /**
