@@ -290,15 +290,24 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** Path segments that say which version or variant of a hub model is served, not which model: TF Hub's `3/default/1`. */
+const VERSION_SEGMENT = /^(v?\d+|default|latest)$/i;
+
 /**
- * A readable name for a model fetched by URL (its cache folder is a hash): a single file's own name, or the last
- * parts of a TF.js model's path (`.../imagenet/mobilenet_v2/3/model.json` -> `imagenet/mobilenet_v2/3`).
+ * A readable name for a model fetched by URL (its cache folder is a hash), which tells hub models apart: a single
+ * file's own name (`.../mobilenetv2-12-int8.onnx` -> `mobilenetv2-12-int8`), else the last three parts of the path
+ * before a model.json and the version segments after the model's name
+ * (`.../imagenet/mobilenet_v2_100_224/feature_vector/3/default/1/model.json` -> `imagenet/mobilenet_v2_100_224/feature_vector`,
+ * Kaggle's `.../mobilenet-v2/tfJs/100-224-feature-vector/3` -> `mobilenet-v2/tfJs/100-224-feature-vector`).
+ * @internal Exported for tests.
  */
-function nameOfUrl(url: string, fallback: string): string {
-  const parts = new URL(url).pathname.split('/').filter(Boolean);
-  if (parts.at(-1)?.toLowerCase() !== 'model.json') return fallback;
-  const named = parts.slice(0, -1).slice(-3).map(decodeSegment).join('/');
-  return named || fallback;
+export function nameOfUrl(url: string, fallback: string): string {
+  const parts = new URL(url).pathname.split('/').filter(Boolean).map(decodeSegment);
+  const last = parts.at(-1) ?? '';
+  if (last.toLowerCase() !== 'model.json' && /\.[a-z][\w]*$/i.test(last)) return last.slice(0, last.lastIndexOf('.')) || fallback;
+  if (last.toLowerCase() === 'model.json') parts.pop();
+  while (parts.length > 0 && VERSION_SEGMENT.test(parts.at(-1)!)) parts.pop();
+  return parts.slice(-3).join('/') || fallback;
 }
 
 /** Whether a mirror rule serves `url` from a folder: copying from it needs no network, so offline mode allows it. */

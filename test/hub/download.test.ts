@@ -486,6 +486,7 @@ describe.skipIf(!hasShared)('hub downloads over loopback HTTP', () => {
     const cacheDir = await tempDir();
     const resolved = await resolveBackbone(mobilenetV1HubUrl, { cacheDir, mirrors: [{ target: `${base}/tfhub` }] });
     expect(resolved.format).toBe('tfjs-graph');
+    expect(resolved.name).toBe('imagenet/mobilenet_v1_025_224/classification'); // was '1/default/1', as every TF Hub model's
     const dir = resolved.location.kind === 'tfjs-graph' ? resolved.location.dir : '';
     expect(readdirSync(dir).sort()).toEqual(['.graft-model-id', 'group1-shard1of1', 'model.json']); // the id is checked on later reads
     expect(readFileSync(join(dir, 'group1-shard1of1')).equals(readFileSync(join(sharedDir, 'models/mobilenet-v1-025-tfjs/graph/group1-shard1of1')))).toBe(true);

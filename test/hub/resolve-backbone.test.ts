@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraftError } from '../../src/core/errors.js';
 import { CATALOGUE, findEntryBySha256 } from '../../src/hub/catalogue.js';
 import { downloadFile } from '../../src/hub/download.js';
-import { resolveBackbone } from '../../src/hub/resolve-backbone.js';
+import { nameOfUrl, resolveBackbone } from '../../src/hub/resolve-backbone.js';
 import { openBackbone } from '../../src/engine/open-backbone.js';
 import { hasShared, int8FeatModel, int8Model, sharedDir, skipReason, tempDir } from '../support.js';
 
@@ -33,6 +33,25 @@ describe('resolveBackbone without the network', () => {
     const error = (await resolveBackbone('resnet9000', { cacheDir: await tempDir() }).catch((e: unknown) => e)) as GraftError;
     expect(error.code).toBe('MODEL_NOT_FOUND');
     expect(error.hint).toContain('mobilenet_v2');
+  });
+});
+
+describe('the name of a model fetched by URL', () => {
+  it('names a hub model by its path without the version segments, so that two TF Hub models are not both "3/default/1"', () => {
+    const hub = (path: string) => `https://tfhub.dev/google/tfjs-model/${path}/model.json?tfjs-format=file`;
+    expect(nameOfUrl(hub('imagenet/mobilenet_v2_100_224/feature_vector/3/default/1'), 'model')).toBe('imagenet/mobilenet_v2_100_224/feature_vector');
+    expect(nameOfUrl(hub('imagenet/mobilenet_v3_small_100_224/feature_vector/5/default/1'), 'model')).toBe('imagenet/mobilenet_v3_small_100_224/feature_vector');
+    expect(nameOfUrl(CATALOGUE.inception_v3.url, 'model')).toBe('imagenet/inception_v3/feature_vector');
+    expect(nameOfUrl('https://www.kaggle.com/models/google/mobilenet-v2/tfJs/100-224-feature-vector/3', '3')).toBe('mobilenet-v2/tfJs/100-224-feature-vector');
+    expect(nameOfUrl('https://storage.googleapis.com/tfjs-models/savedmodel/mobilenet_v2_1.0_224/model.json', 'model')).toBe('tfjs-models/savedmodel/mobilenet_v2_1.0_224');
+  });
+
+  it("names a single file by its own name, query dropped, and falls back to the model's where the path says nothing", () => {
+    expect(nameOfUrl(`${CATALOGUE.mobilenet_v2.url}?raw=true`, 'x')).toBe('mobilenetv2-12-int8');
+    expect(nameOfUrl('https://host/path/mobilenetv2-12-int8.onnx', 'x')).toBe('mobilenetv2-12-int8');
+    expect(nameOfUrl('https://host/keras/weights.v2.h5', 'x')).toBe('weights.v2');
+    expect(nameOfUrl('https://host/model.json', 'fallback')).toBe('fallback');
+    expect(nameOfUrl('https://host/2/default/1/model.json', 'fallback')).toBe('fallback');
   });
 });
 
