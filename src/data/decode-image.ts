@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { ResizeOptions, Sharp, SharpOptions } from 'sharp';
 import { loadSharp } from './load-sharp.js';
 import { bmpSize, isBmp } from './bmp.js';
@@ -76,8 +76,11 @@ export async function decodeImage(
 /** Reads an image file's bytes; a missing or unreadable file is an {@link UnreadableImageError}, not a crash. */
 export async function readImageFile(file: string): Promise<Buffer> {
   try {
+    // Opening a named pipe waits for a writer, for ever and past any cancel: only files are read (as training lists).
+    if (!(await stat(file)).isFile()) throw new UnreadableImageError(file, 'not a regular file (a named pipe, socket or device)');
     return await readFile(file);
   } catch (error) {
+    if (error instanceof UnreadableImageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     // A name with U+FFFD came from bytes that are not UTF-8 (a shell passing a Latin-1 name): say so, not "not found".
     const missing = file.includes('\uFFFD') ? 'file not found: its name is not valid UTF-8 (written in another code page?); rename it' : 'file not found';

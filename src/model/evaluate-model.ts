@@ -111,7 +111,9 @@ export async function evaluateItems(
   const probabilities = new Float32Array(kept.length * k);
   kept.forEach((i, row) => probabilities.set(run.probabilities.subarray(i * k, (i + 1) * k), row * k));
   const trueIndex = kept.map((i) => labels.indexOf(lookup(items[i]!.label)!));
-  const report = evaluatePredictions({ labels: [...labels], trueIndex, probabilities, files: kept.map((i) => files[i]!) });
+  const scored = evaluatePredictions({ labels: [...labels], trueIndex, probabilities, files: kept.map((i) => files[i]!) });
+  // A mistake's index is its image's place among the items (as in `images`), not among the readable ones alone.
+  const report = { ...scored, misclassified: scored.misclassified.map((m) => ({ ...m, index: kept[m.index]! })) };
   const images = options.perImage ? scoredImages(items, run, labels, lookup) : undefined;
   return { ...report, skipped: [...(options.skipped ?? []), ...run.skipped], dataset: name, ...(images ? { images } : {}) };
 }

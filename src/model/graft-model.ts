@@ -96,6 +96,12 @@ export class GraftModel {
     const started = performance.now();
     // As extraction does: listeners (the CLI's bar, a caller's own) see the total before the first batch.
     options.onProgress?.({ type: 'extract-start', total: files.length });
+    let lastReported = 0;
+    // Skipped files count as done, so the bar reaches its total.
+    const report = (): void => {
+      lastReported = done + skipped.length;
+      options.onProgress?.({ type: 'extract', done: lastReported, total: files.length, cached: 0, computed: done, imgPerSec: done / ((performance.now() - started) / 1000) });
+    };
     const flush = async (): Promise<void> => {
       if (!batch.length) return;
       const input = new Float32Array(batch.length * imageSize);
@@ -104,8 +110,7 @@ export class GraftModel {
       batch.forEach((b, i) => out.set(probs.subarray(i * k, (i + 1) * k), b.index * k));
       done += batch.length;
       batch = [];
-      // Skipped files count as done, so the bar reaches its total.
-      options.onProgress?.({ type: 'extract', done: done + skipped.length, total: files.length, cached: 0, computed: done, imgPerSec: done / ((performance.now() - started) / 1000) });
+      report();
     };
     const stream = readAndDecode(files, pre, {
       onSkip: ({ file, reason }) => {
@@ -121,6 +126,8 @@ export class GraftModel {
       if (batch.length >= batchSize) await flush();
     }
     await flush();
+    // Files skipped after the last batch count too: the bar ends at its total, not one short.
+    if (done + skipped.length > lastReported) report();
     return { probabilities: out, skipped };
   }
 
