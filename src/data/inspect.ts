@@ -53,7 +53,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
     warnings.push(...tooFewClasses(trainPart.name, trainPart.classes));
     for (const part of parts) {
       const prefix = part.name === 'all' ? '' : `${part.name}: `;
-      warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => `${prefix}class "${c.label}" has only ${c.readable ?? c.count} usable image${(c.readable ?? c.count) === 1 ? '' : 's'}`));
+      warnings.push(...part.classes.filter((c) => (c.readable ?? c.count) < SMALL_CLASS).map((c) => smallClassWarning(prefix, c.label, c.readable ?? c.count)));
       if (part.urlCount) warnings.push(`${prefix}${part.urlCount} listed images are URLs: fetch them with graft download ${parts[0]!.root} --out <folder>, then inspect or train on <folder>/manifest.csv`);
       if (part.skippedCount > part.skipped.length) warnings.push(`${prefix}${part.skippedCount} listed files cannot be read; the first ${part.skipped.length} are shown`);
       if (part.unreadableCount > part.unreadable.length) warnings.push(`${prefix}${part.unreadableCount} files do not decode; the first ${part.unreadable.length} are shown`);
@@ -108,7 +108,7 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
       const usable = readable ?? files.length;
       const prefix = name === 'all' ? '' : `${name}: `;
       if (files.length === 0) warnings.push(`${prefix}class folder "${label}" has no images: training refuses it; add images or remove the folder`);
-      else if (usable < SMALL_CLASS) warnings.push(`${prefix}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`);
+      else if (usable < SMALL_CLASS) warnings.push(smallClassWarning(prefix, label, usable));
       return { label, count: files.length, readable };
     });
     if (name === 'train' || name === 'all') warnings.push(...tooFewClasses(name, classes));
@@ -139,6 +139,12 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
  * Warnings for held-out parts (val, test) whose classes differ from train's, and for class names in one part that
  * print alike (Unicode forms: training refuses them; case only: two classes, perhaps by mistake).
  */
+/** The warning for a class with few usable images; with none, that training refuses it (its files are listed as unreadable). */
+function smallClassWarning(prefix: string, label: string, usable: number): string {
+  if (usable === 0) return `${prefix}class "${label}" has no usable image: training refuses it; replace its unreadable files or remove the class`;
+  return `${prefix}class "${label}" has only ${usable} usable image${usable === 1 ? '' : 's'}`;
+}
+
 /** The warning that a part training reads has fewer than two classes with usable images, as a list of 0 or 1. */
 function tooFewClasses(name: PartSummary['name'], classes: readonly ClassSummary[]): string[] {
   const trainable = classes.filter((c) => (c.readable ?? c.count) > 0).length;

@@ -78,6 +78,9 @@ describe('a manifest whose files moved', () => {
     expect(part.skippedCount).toBe(2);
     expect(part.skipped.map((s) => s.reason)).toEqual(['file not found', 'file not found']);
     expect(summary.warnings).toContain('1 class with images: training needs at least 2');
+    // Not "has only 0 usable images", which read as a small class training would take.
+    expect(summary.warnings).toContain('class "bees" has no usable image: training refuses it; replace its unreadable files or remove the class');
+    expect(summary.warnings.join('\n')).not.toMatch(/only 0 usable/);
   });
 });
 
