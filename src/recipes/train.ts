@@ -170,6 +170,20 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/**
+ * A class too small for cross-validation after a --val-split took some of its images: the hint says so (a class of 2
+ * images trained without the split, and "add images" alone did not say why it failed with it).
+ */
+function withValSplitHint(error: unknown, data: DataSplit): unknown {
+  if (!(error instanceof GraftError) || error.code !== 'INVALID_DATASET') return error;
+  const heldOut = [...new Set(data.val.map((item) => item.label))].filter((label) => error.message.includes(`"${label}" has`));
+  if (heldOut.length === 0) return error;
+  return new GraftError(error.code, error.message, {
+    hint: `${optionName('valSplit')} held out images of ${heldOut.map((l) => `"${l}"`).join(', ')}: pass a held-out folder with ${optionName('val')} or a smaller split, or ${error.hint ?? 'add images to that class'}`,
+    cause: error,
+  });
+}
+
 async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRun, started: number): Promise<TrainResult> {
   // The count of what was kept sees every event, the last one before the cancel too (a batch's features were missed).
   const options: TrainOptions = { ...trainOptions, onProgress: interrupted.listen(abortable(trainOptions.onProgress, trainOptions.signal)) };
@@ -200,7 +214,11 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   if (requested.c === 'auto' && isLinearHead(requested.head) && data.labels.every((label) => listed.has(label))) {
     const index = new Map(data.labels.map((label, i) => [label, i]));
     const labels = Int32Array.from(data.train, (item) => index.get(item.label) ?? -1);
-    assignFolds(labels, data.labels, foldGroups(data.train.map((item) => item.file), requested.groupBy ?? undefined, data.sha256), requested.seed);
+    try {
+      assignFolds(labels, data.labels, foldGroups(data.train.map((item) => item.file), requested.groupBy ?? undefined, data.sha256), requested.seed);
+    } catch (error) {
+      throw options.valSplit ? withValSplitHint(error, data) : error;
+    }
   }
   const fine = options.fineTune ? fineTuneConfigFrom(options.fineTune) : undefined;
   const backbone = await backboneFromOptions({ ...options, backbone: options.backbone ?? 'mobilenet_v2', cacheDir });

@@ -31,4 +31,13 @@ describe.skipIf(!hasShared)('a class too small to cross-validate', () => {
     await expect(run).rejects.toMatchObject({ code: 'INVALID_DATASET', message: expect.stringContaining('"wasps" has 1') });
     expect(events.filter((type) => type.startsWith('extract'))).toEqual([]);
   }, 120_000);
+
+  it('says so when --val-split held out images of the class, not only to add images', async () => {
+    const root = await tempDir('graft-small-class-split-');
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 6);
+    await mkdir(join(data, 'wasps'));
+    for (const file of (await readdir(join(hymenoptera, 'val', 'bees'))).slice(0, 2)) await copyFile(join(hymenoptera, 'val', 'bees', file), join(data, 'wasps', file));
+    const run = train({ train: data, valSplit: 0.3, backbone: int8Model, out: join(root, 'model'), cacheDir: join(root, 'cache') });
+    await expect(run).rejects.toMatchObject({ code: 'INVALID_DATASET', message: expect.stringContaining('"wasps" has 1'), hint: expect.stringMatching(/^valSplit \(--val-split\) held out images of "wasps": pass a held-out folder with val \(--val\) or a smaller split, or add images/) });
+  }, 120_000);
 });
