@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GraftError } from '../core/errors.js';
 import { parseShardFileName, shardFileName } from './shard-spec.js';
 import { ShardStore, type ShardMeta } from './shard-store.js';
@@ -29,8 +29,20 @@ export interface StoreStatus {
   readonly isComplete: boolean;
   /** Problems that stop training from this store, each a sentence naming the file. */
   readonly problems: string[];
-  /** The first complete shard's meta (backbone, preprocessing, dataset), if any. */
+  /** The meta (backbone, preprocessing, dataset) most complete shards agree on, if any (the first shard's in a tie). */
   readonly meta: ShardMeta | null;
+  /** Complete shards made unlike others (another dataset listing, backbone or preprocessing), when there are any. */
+  readonly mismatch: ShardMismatch | null;
+}
+
+/** Complete shards of one store that were not all made alike: which to recompute. */
+export interface ShardMismatch {
+  /** The shards made unlike most (the odd ones out); in a tie, every shard of the tied groups and the rest. */
+  readonly shards: number[];
+  /** No way of making them has the most shards, so which is current cannot be told. */
+  readonly isTie: boolean;
+  /** They differ in backbone or preprocessing, which graft embed does not overwrite (delete them first). */
+  readonly isOtherModel: boolean;
 }
 
 /**
@@ -46,7 +58,7 @@ export function storeStatus(storeDir: string): StoreStatus {
   if (counts.length > 1) problems.push(`${dir} holds shards of ${counts.length} different counts (${counts.map((c) => `of-${String(c).padStart(5, '0')}`).join(', ')}); keep one set`);
   const count = counts.length > 0 ? counts[counts.length - 1]! : null;
   const shards: ShardStatus[] = [];
-  let reference: { meta: ShardMeta; file: string } | undefined;
+  const made: MadeShard[] = [];
   let total = 0;
   for (let index = 0; count !== null && index < count; index++) {
     const finalName = shardFileName({ index, count });
@@ -76,13 +88,11 @@ export function storeStatus(storeDir: string): StoreStatus {
     } else if (meta.shard.index !== index || meta.shard.count !== count) {
       // A copied or renamed file: its rows are another shard's (trained twice), and this index's are missing.
       problems.push(`${file} holds shard ${meta.shard.index}/${meta.shard.count}, not ${index}/${count} as its name says (copied or renamed?); delete it and rerun shard ${index}/${count}`);
-    } else if (!reference) {
-      reference = { meta, file };
     } else {
-      const mismatch = differences(reference.meta, meta);
-      if (mismatch) problems.push(`${file} was made with ${mismatch}, unlike ${reference.file}`);
+      made.push({ index, file, meta });
     }
   }
+  const { reference, mismatch } = compareOrigins(made, problems);
   const incomplete = shards.filter((s) => s.state === 'partial' || s.state === 'missing');
   if (incomplete.length > 0) {
     const describe = (s: ShardStatus): string => `${s.index}${s.state === 'partial' ? ' (only a checkpoint: still running or interrupted)' : ''}`;
@@ -92,7 +102,55 @@ export function storeStatus(storeDir: string): StoreStatus {
     problems.push(`the shards hold ${total} images but their dataset listed ${reference.meta.dataset.listed}; rerun the shards`);
   }
   if (count === null) problems.push(`no feature shards (shard-NNNNN-of-NNNNN.sqlite) in ${dir}`);
-  return { dir, count, shards, isComplete: problems.length === 0, problems, meta: reference?.meta ?? null };
+  return { dir, count, shards, isComplete: problems.length === 0, problems, meta: reference?.meta ?? null, mismatch };
+}
+
+interface MadeShard {
+  readonly index: number;
+  readonly file: string;
+  readonly meta: ShardMeta;
+}
+
+/**
+ * Groups the complete shards by how they were made and says which differ. The group with the most shards is the
+ * reference and the others are named: when the dataset changed between shards, the odd ones out are the stale ones to
+ * recompute (comparing each with the first shard named the current ones when the first was stale). In a tie, which
+ * is current cannot be told, and every group is named.
+ */
+function compareOrigins(made: readonly MadeShard[], problems: string[]): { reference: MadeShard | undefined; mismatch: ShardMismatch | null } {
+  const groups: MadeShard[][] = [];
+  for (const shard of made) {
+    const group = groups.find((g) => differences(g[0]!.meta, shard.meta) === undefined);
+    if (group) group.push(shard);
+    else groups.push([shard]);
+  }
+  // Largest first; a stable sort keeps the group of the lowest shard first among equals.
+  groups.sort((a, b) => b.length - a.length);
+  const [largest, next] = groups;
+  if (!largest || !next) return { reference: largest?.[0], mismatch: null };
+  const isTie = largest.length === next.length;
+  const odd = groups.slice(1);
+  if (isTie) {
+    const described = odd.map((g) => `${describeGroup(g)} ${g.length > 1 ? 'were' : 'was'} made with ${differences(largest[0]!.meta, g[0]!.meta)!}, unlike ${describeGroup(largest)}`);
+    problems.push(`as many shards were made one way as another, so which is current cannot be told: ${described.join('; ')}`);
+  } else {
+    for (const shard of odd.flat()) problems.push(`${shard.file} was made with ${differences(largest[0]!.meta, shard.meta)!}, unlike ${describeGroup(largest)}`);
+  }
+  const shards = (isTie ? groups : odd).flat().map((s) => s.index).sort((a, b) => a - b);
+  const isOtherModel = odd.some((g) => g[0]!.meta.model.sha256 !== largest[0]!.meta.model.sha256 || g[0]!.meta.model.preprocessingHash !== largest[0]!.meta.model.preprocessingHash);
+  return { reference: largest[0], mismatch: { shards, isTie, isOtherModel } };
+}
+
+/** One shard's file, or "shards 1, 2, 3 in <store>" (a long list cut short). */
+function describeGroup(group: readonly MadeShard[]): string {
+  if (group.length === 1) return group[0]!.file;
+  return `shards ${indexList(group.map((s) => s.index))} in ${dirname(group[0]!.file)}`;
+}
+
+/** "1, 2, 3", or the first ten and how many more. */
+function indexList(indexes: readonly number[]): string {
+  const shown = indexes.slice(0, 10).join(', ');
+  return indexes.length > 10 ? `${shown} and ${indexes.length - 10} more` : shown;
 }
 
 /** A shard file's meta and counts; GraftError `INVALID_DATASET` when it cannot be read as a shard (damaged). */
@@ -129,7 +187,9 @@ export function openShardSet(storeDir: string): ShardSet {
     throw new GraftError('INVALID_DATASET', `The feature store ${status.dir} cannot be used: ${status.problems.join('; ')}.`, {
       hint: first
         ? `run graft embed ${data} --store ${status.dir} --shard ${first.index}/${status.count} (with the same --backbone) for each shard not complete; graft features status ${status.dir} lists them`
-        : `recompute the listed shards with graft embed ${data} --store ${status.dir} --shard <i>/<n>, or use another --store folder`,
+        : status.mismatch
+          ? recomputeHint(status.mismatch, data, status.dir, status.count!)
+          : `recompute the listed shards with graft embed ${data} --store ${status.dir} --shard <i>/<n>, or use another --store folder`,
     });
   }
   const stores: ShardStore[] = [];
@@ -140,6 +200,22 @@ export function openShardSet(storeDir: string): ShardSet {
     throw error;
   }
   return { dir: status.dir, meta: status.meta, stores, close: () => stores.forEach((s) => s.close()) };
+}
+
+/**
+ * The commands that make mismatched shards agree. graft embed recomputes a shard made from another listing against the
+ * dataset as it is now (and leaves one already made from it as it is), but refuses one of another backbone.
+ */
+function recomputeHint(mismatch: ShardMismatch, data: string, dir: string, count: number): string {
+  const [only] = mismatch.shards;
+  const shard = mismatch.shards.length === 1 ? `${only}/${count}` : `<i>/${count}`;
+  const each = mismatch.shards.length === 1 ? '' : ` for each of shards ${indexList(mismatch.shards)}`;
+  const embed = `graft embed ${data} --store ${dir} --shard ${shard}${each}`;
+  if (mismatch.isOtherModel) {
+    return `delete the shard files made unlike the others${mismatch.isTie ? ' (those of the backbone and preprocessing you do not want)' : ''}, then run ${embed} with the --backbone and options the others were made with`;
+  }
+  if (mismatch.isTie) return `run ${embed} (with the same --backbone): a shard already made from the dataset as it is now stays as it is, the others are recomputed from it`;
+  return `run ${embed} (with the same --backbone) to recompute ${mismatch.shards.length === 1 ? 'it' : 'them'} from the dataset as it is now`;
 }
 
 /** What differs between two shards' origins, in words, or undefined when they can be read together. */

@@ -99,6 +99,55 @@ describe.skipIf(!hasShared)('graft embed --store: reruns after the dataset chang
   }, 180_000);
 });
 
+describe.skipIf(!hasShared)('graft train --store when the dataset changed between shards', () => {
+  it('names the odd shards out (both groups in a tie) and a hint that, followed, makes the store whole', async () => {
+    const root = await tempDir('graft-shard-listings-');
+    const env = { GRAFT_CACHE_DIR: join(root, 'cache') };
+    const data = await copySubset(join(hymenoptera, 'train'), join(root, 'data'), 6);
+    const [three, four] = [join(root, 'three'), join(root, 'four')];
+    const embed = async (store: string, shard: string): Promise<ShardJson> => {
+      const run = await runCli(['embed', data, '--store', store, '--shard', shard, '--backbone', int8Model, '--json'], env);
+      expect(run.code, run.stderr).toBe(0);
+      return parseJsonOutput<ShardJson>(run);
+    };
+    const refusal = async (store: string): Promise<{ message: string; hint: string }> => {
+      const run = await runCli(['train', '--store', store, '--out', join(root, 'model'), '--json'], env);
+      expect(run.code, run.stderr).toBe(2);
+      return parseJsonOutput<{ error: { message: string; hint: string } }>(run).error;
+    };
+    const isComplete = async (store: string): Promise<boolean> => parseJsonOutput<{ complete: boolean }>(await runCli(['features', 'status', store, '--json'], env)).complete;
+    // Shard 0 of 3, and shards 0 and 1 of 4, are embedded before images are added; the rest after.
+    await embed(three, '0/3');
+    await embed(four, '0/4');
+    await embed(four, '1/4');
+    await copySubset(join(hymenoptera, 'train'), data, 7);
+    for (const shard of ['1/3', '2/3']) await embed(three, shard);
+    for (const shard of ['2/4', '3/4']) await embed(four, shard);
+
+    // Two shards of three agree: the stale one is named (not the two made from the dataset as it is now), and its
+    // rerun, as the hint says, recomputes it.
+    const odd = await refusal(three);
+    expect(odd.message).toContain(`${join(three, 'shard-00000-of-00003.sqlite')} was made with another listing of the dataset (12 images instead of 14`);
+    expect(odd.message).toContain(`unlike shards 1, 2 in ${three}`);
+    expect(odd.message).not.toContain('shard-00001-of-00003.sqlite');
+    expect(odd.hint).toBe(`run graft embed ${data} --store ${three} --shard 0/3 (with the same --backbone) to recompute it from the dataset as it is now`);
+    expect(await embed(three, '0/3')).toMatchObject({ published: true });
+    expect(await isComplete(three)).toBe(true);
+
+    // Two shards each way: which listing is current cannot be told; both groups are named, and rerunning every shard
+    // recomputes the stale ones and leaves the current ones as they are.
+    const tie = await refusal(four);
+    expect(tie.message).toContain('which is current cannot be told');
+    expect(tie.message).toContain(`shards 2, 3 in ${four} were made with another listing of the dataset (14 images instead of 12`);
+    expect(tie.message).toContain(`unlike shards 0, 1 in ${four}`);
+    expect(tie.hint).toContain(`run graft embed ${data} --store ${four} --shard <i>/4 for each of shards 0, 1, 2, 3`);
+    const reruns = [];
+    for (const shard of ['0/4', '1/4', '2/4', '3/4']) reruns.push(await embed(four, shard));
+    expect(reruns.map((r) => r.published)).toEqual([true, true, false, false]);
+    expect(await isComplete(four)).toBe(true);
+  }, 180_000);
+});
+
 describe.skipIf(!hasShared)('graft embed stopped by SIGTERM (a Kubernetes pod stopped)', () => {
   it('publishes what it computed as the checkpoint, removes its working copy, exits 143 (SIGTERM); the rerun resumes', async () => {
     const root = await tempDir('graft-embed-term-');
