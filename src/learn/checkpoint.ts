@@ -19,6 +19,8 @@ export interface Checkpoint {
   readonly history: readonly EpochLogs[];
   readonly bestEpoch: number;
   readonly bestLoss: number;
+  /** The starting weights' loss (epoch 0), which an epoch must beat; null or absent where it was not scored. */
+  readonly initialLoss?: number | null;
   /** Current weights (`current/<name>`), the best epoch's (`best/<name>`) and the optimizers' state (`opt/<i>`). */
   readonly tensors: TensorTable;
   /** Anything else the trainer needs back (e.g. the head phase's summary), JSON-serialisable. */

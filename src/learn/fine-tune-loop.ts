@@ -50,6 +50,8 @@ export interface FineTuneLoopResult {
   readonly history: EpochLogs[];
   /** 1-based fine-tuning epoch whose weights were kept (0: none beat the head phase's starting point). */
   readonly bestEpoch: number;
+  /** val_loss of the starting point (epoch 0: the head alone), which an epoch must beat; null without `val`. */
+  readonly initialValLoss: number | null;
   readonly stoppedEarly: boolean;
   /** Fine-tuning epochs already done by an interrupted run this one resumed (0 when it started fresh). */
   readonly resumedAfter: number;
@@ -113,6 +115,7 @@ export async function fineTuneLoop(options: FineTuneLoopOptions): Promise<FineTu
       head: toDenseLayers(head, options.head),
       history: run.history,
       bestEpoch: stopping ? stopping.best().epoch : run.history.length,
+      initialValLoss: stopping?.initial() ?? null,
       stoppedEarly: run.stopped?.reason === 'early-stopping',
       resumedAfter: run.initialEpoch,
       trainImgPerSec: model.imagesPerSecond(),

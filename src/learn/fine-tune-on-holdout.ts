@@ -7,7 +7,7 @@ import type { ProgressListener } from '../core/progress.js';
 import type { DenseLayerWeights } from '../core/dense-layer.js';
 import type { FineTuneConfig } from './fine-tune-config.js';
 import { fineTunePhase, type FineTunePhaseInput, type FineTunePhaseResult, type FineTuneSummary, type ImageSet } from './fine-tune.js';
-import type { FineTuneHoldout } from '../core/fine-tune-holdout.js';
+import { noEpochBeat, type FineTuneHoldout } from '../core/fine-tune-holdout.js';
 import { runHeadPhase, scoreProbabilities, type HeadPhase, type ValScores } from './head-phase.js';
 import { foldGroups, type DataSplit } from './prepare-data.js';
 import { assignFolds } from './select/folds.js';
@@ -70,7 +70,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
 
   const first = await judge(0, input.checkpoint.path, onProgress);
   runs.push(first.trial);
-  if (!first.verdict?.isClear) return keepHead(first.judged, `fine-tuning did not clearly beat the head alone on the held-out training images${detail(first.verdict)}`);
+  if (!first.verdict?.isClear) return keepHead(first.judged, `fine-tuning did not clearly beat the head alone on the held-out training images${detail(first.verdict, first.judged)}`);
   let epochs = first.trial.summary.bestEpoch;
   let judged = first.judged;
   const thin = thinnestClass(first.holdout.labels, data.labels);
@@ -80,7 +80,7 @@ export async function fineTuneOnHoldout(input: FineTuneOnHoldoutInput): Promise<
     const second = await judge(1, againCheckpointPath(input.checkpoint.path), onProgress && asMessages('second trial', onProgress));
     runs.push(second.trial);
     judged = { ...first.judged, again: second.judged };
-    if (!second.verdict?.isClear) return keepHead(judged, `fine-tuning did not clearly beat the head alone with the second fifth held out${detail(second.verdict)}`);
+    if (!second.verdict?.isClear) return keepHead(judged, `fine-tuning did not clearly beat the head alone with the second fifth held out${detail(second.verdict, second.judged)}`);
     epochs = Math.min(epochs, second.trial.summary.bestEpoch);
   }
   onProgress?.({ type: 'info', message: `refitting on all ${all.files.length} training images for ${epochs} epoch${epochs === 1 ? '' : 's'}` });
@@ -161,10 +161,13 @@ async function judgeOnFold(
   onProgress?.({ type: 'info', message: `fine-tuning on ${rest.files.length} training images; ${holdout.files.length} held out to choose the epoch and to compare with the head alone (its ${weights ? 'class-weighted ' : ''}log-loss there ${headLoss?.toFixed(4) ?? 'n/a'})` });
   const trial = await fineTunePhase({ ...parts.common, onProgress, train: rest, holdout, val: { files: [], labels: new Int32Array(0) }, head: init.layers, checkpoint: parts.checkpoint });
   const verdict = trial.summary.bestEpoch > 0 ? compareOnHoldout(trial.holdout, baseline.valProbabilities, weights) : undefined;
-  // With a comparison, both losses are its own (class-weighted like the verdict); without one, the head's plain loss.
+  // The first bar, the head the trial started from (epoch 0), is reported too: an epoch that does not beat it is never
+  // compared with the head alone, whose loss differs (it may read two scales).
+  const startingHeadLoss = trial.initialHoldoutLoss;
+  // Every loss weighted alike (as the epochs' val_loss): with a comparison, its own; without one, the head's said above.
   const judged: FineTuneHoldout = verdict
-    ? { images: holdout.files.length, headLoss: verdict.headLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t), ...(weights ? { classWeighted: true } : {}) }
-    : { images: holdout.files.length, headLoss: baseline.val?.loss ?? null, bestLoss: trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss ?? null };
+    ? { images: holdout.files.length, headLoss: verdict.headLoss, startingHeadLoss, bestLoss: verdict.tunedLoss, headAccuracy: round4(verdict.headAccuracy), bestAccuracy: round4(verdict.tunedAccuracy), t: round4(verdict.t), ...(weights ? { classWeighted: true } : {}) }
+    : { images: holdout.files.length, headLoss: headLoss ?? null, startingHeadLoss, bestLoss: trial.summary.history[trial.summary.bestEpoch - 1]?.val_loss ?? null, ...(weights ? { classWeighted: true } : {}) };
   return { holdout, trial, verdict, judged };
 }
 
@@ -186,11 +189,13 @@ function asMessages(what: string, onProgress: ProgressListener, epochs?: number)
   };
 }
 
-/** " (log-loss ... per image, ... standard errors; accuracy ... against the head's ...)", or '' without a comparison. */
-function detail(verdict: HoldoutComparison | undefined): string {
-  return verdict
-    ? ` (log-loss ${verdict.mean.toFixed(4)} per image, ${verdict.t.toFixed(1)} standard errors; accuracy ${verdict.tunedAccuracy.toFixed(3)} against the head's ${verdict.headAccuracy.toFixed(3)})`
-    : '';
+/**
+ * " (log-loss ... per image, ... standard errors; accuracy ... against the head's ...)", or without a comparison
+ * "; no fine-tuning epoch beat the log-loss ... of epoch 0, the one-scale head it started from ...", or ''.
+ */
+function detail(verdict: HoldoutComparison | undefined, judged: FineTuneHoldout): string {
+  if (verdict) return ` (log-loss ${verdict.mean.toFixed(4)} per image, ${verdict.t.toFixed(1)} standard errors; accuracy ${verdict.tunedAccuracy.toFixed(3)} against the head's ${verdict.headAccuracy.toFixed(3)})`;
+  return judged.bestLoss === null && typeof judged.startingHeadLoss === 'number' ? `; ${noEpochBeat(judged)}` : '';
 }
 
 

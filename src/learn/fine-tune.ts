@@ -69,6 +69,8 @@ export interface FineTunePhaseResult {
   readonly val: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
   /** The same for the held-out images that chose the epoch (null without a holdout). */
   readonly holdout: { readonly probabilities: Float32Array; readonly labels: Int32Array; readonly files: string[] } | null;
+  /** The starting head's loss on those held-out images (epoch 0, as the history's val_loss), which an epoch must beat. */
+  readonly initialHoldoutLoss: number | null;
   readonly skipped: SkippedFile[];
 }
 
@@ -162,6 +164,7 @@ async function trainOnActivations(input: FineTunePhaseInput, cut: ResolvedCut, a
       onnxBytes,
       val: valProbabilities ? { probabilities: valProbabilities, labels: val.labels, files: [...val.files] } : null,
       holdout: holdoutProbabilities ? { probabilities: holdoutProbabilities, labels: holdout.labels, files: [...holdout.files] } : null,
+      initialHoldoutLoss: loop.initialValLoss,
       skipped,
     };
   } finally {

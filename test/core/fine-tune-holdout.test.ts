@@ -21,6 +21,16 @@ describe('describeHoldout', () => {
     expect(describeHoldout({ ...compared, again: { images: 26, headLoss: 0.2, bestLoss: null } })).toMatch(/; again on 26 others: no fine-tuning epoch beat the head$/);
   });
 
+  it('where no epoch beat the head fine-tuning started from, says that head’s log-loss (the bar) and the head alone’s', () => {
+    // QA: epochs at 0.2703, below the head alone's 0.2786, yet none kept: the bar was epoch 0's 0.2535.
+    const notBeaten = { images: 6, headLoss: 0.278648, startingHeadLoss: 0.253531, bestLoss: null };
+    expect(describeHoldout(notBeaten)).toBe(
+      "on 6 held-out training images: no fine-tuning epoch beat the log-loss 0.2535 of epoch 0, the one-scale head it started from (the head alone's: 0.2786)",
+    );
+    expect(describeHoldout({ ...notBeaten, classWeighted: true })).toMatch(/beat the class-weighted log-loss 0\.2535 of epoch 0/);
+    expect(describeHoldout({ ...compared, again: { ...notBeaten, images: 26 } })).toMatch(/; again on 26 others: no fine-tuning epoch beat the log-loss 0\.2535 of epoch 0/);
+  });
+
   it('is empty when nothing was compared (no epoch trained, or an older record)', () => {
     expect(describeHoldout(undefined)).toBe('');
     expect(describeHoldout({ images: 4, headLoss: 0.25, bestLoss: null })).toBe('');

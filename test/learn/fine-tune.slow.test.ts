@@ -12,7 +12,8 @@ import { loadLayersModelFromDir } from '../../src/readers/tfjs-layers.js';
 import { loadCheckpoint } from '../../src/learn/checkpoint.js';
 import { GraftModel } from '../../src/model/graft-model.js';
 import { GraftError } from '../../src/core/errors.js';
-import { train } from '../../src/recipes/train.js';
+import { train, type TrainResult } from '../../src/recipes/train.js';
+import { formatTrainResult } from '../../src/cli/commands/train.js';
 import { copySubset, hasShared, hymenoptera, int8Model, parseJsonOutput, repoRoot, runCli, skipReason, tempDir } from '../support.js';
 
 interface FineTuneJson {
@@ -25,7 +26,7 @@ interface FineTuneJson {
     history: { loss: number; acc: number; val_loss?: number; val_acc?: number }[];
     bestEpoch: number;
     kept: 'fine-tuned' | 'head';
-    holdout: { images: number; headLoss: number; bestLoss: number | null; headAccuracy?: number; bestAccuracy?: number; t?: number };
+    holdout: { images: number; headLoss: number; startingHeadLoss: number | null; bestLoss: number | null; headAccuracy?: number; bestAccuracy?: number; t?: number };
     resumedAfter: number;
     activations: { computed: number; cached: number; shape: number[] };
     exportCheck: { images: number; maxAbsDiff: number };
@@ -90,6 +91,14 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     // It says what the model holds (here no fine-tuning epoch beat the head's starting point on the 4 held-out
     // images, so no accuracies were compared: the dashboard test's run compares them).
     expect(html).toContain(`<dd>${f.kept === 'fine-tuned' ? 'the fine-tuned network' : 'the head alone (fine-tuning did not clearly beat it)'}`);
+    // The first bar, the head fine-tuning started from (epoch 0, one scale), is reported: an epoch is the best one
+    // exactly when its val_loss beat it, and where none did, the summary says that bar (not only the head alone's).
+    const start = f.holdout.startingHeadLoss!;
+    expect(start).toBeGreaterThan(0);
+    const beaten = f.history.some((h) => h.val_loss! < start - 1e-6);
+    expect(f.bestEpoch > 0).toBe(beaten);
+    expect(f.holdout.bestLoss === null).toBe(!beaten);
+    if (!beaten) expect(formatTrainResult(uninterrupted as unknown as TrainResult)).toMatch(new RegExp(`no fine-tuning epoch beat the (class-weighted )?log-loss ${start.toFixed(4)} of epoch 0, the one-scale head it started from \\(the head alone's: ${f.holdout.headLoss.toFixed(4)}\\)`));
 
     // The written ONNX (prefix + trained suffix + head), run by onnxruntime on the decoded images, scores as training
     // said: graft report draws the same held-out images again and scores them with the model directory.
@@ -170,6 +179,8 @@ describe.skipIf(!hasShared)('graft train --fine-tune on real images and the int8
     expect(r.fineTune.history).toHaveLength(3);
     r.fineTune.history.forEach((h, i) => expect(h.loss).toBeCloseTo(uninterrupted.fineTune.history[i]!.loss, 5));
     expect(r.val!.accuracy).toBeCloseTo(uninterrupted.val!.accuracy, 6);
+    // Epoch 0's held-out loss, scored before the kill, comes back from the checkpoint.
+    expect(r.fineTune.holdout.startingHeadLoss).toBeCloseTo(uninterrupted.fineTune.holdout.startingHeadLoss!, 6);
     // The same steps to the bit: Adam's bias corrections are rebuilt as the running optimizer had them.
     expect((await readFile(join(out, 'model.onnx'))).equals(await readFile(join(root, 'model', 'model.onnx')))).toBe(true);
     expect(existsSync(checkpoint)).toBe(false);

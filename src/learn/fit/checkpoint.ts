@@ -50,6 +50,8 @@ export function checkpoint(options: CheckpointOptions): FitCallback {
       // Without early stopping the last epoch is the one kept.
       bestEpoch: best?.epoch ?? epoch,
       bestLoss: best?.value ?? Infinity,
+      // So that a resumed run still reports what epoch 0 scored (it does not score it again).
+      initialLoss: options.earlyStopping?.initial() ?? null,
       tensors: table,
       extra: options.extra ?? {},
     });
@@ -70,7 +72,7 @@ export function checkpoint(options: CheckpointOptions): FitCallback {
         current.dispose();
       }
       if (options.earlyStopping) {
-        options.earlyStopping.resumeFrom({ epoch: saved.bestEpoch, value: saved.bestLoss, weights: weights.fromValues(valuesOf(saved.tensors, 'best', weights.shapes)) });
+        options.earlyStopping.resumeFrom({ epoch: saved.bestEpoch, value: saved.bestLoss, weights: weights.fromValues(valuesOf(saved.tensors, 'best', weights.shapes)) }, saved.initialLoss ?? undefined);
       }
       for (const [name, optimizer] of optimizers) await optimizer.load(optimizerValues(saved.tensors, name));
       ctx.resume(saved.epoch, saved.history);

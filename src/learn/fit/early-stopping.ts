@@ -31,10 +31,15 @@ export interface EarlyStopping extends FitCallback {
   /** The best epoch's weights, while the run lasts (they are freed when it ends). */
   bestWeights(): WeightsSnapshot;
   /**
-   * Takes over a best epoch saved by an interrupted run (a checkpoint being resumed), `value` in the metric's own
-   * units; owns `best.weights` from here.
+   * The starting weights' monitored value (epoch 0), once scored: what an epoch must beat to be kept. Undefined
+   * without `includeInitial`, before the run, or after resuming from a checkpoint that did not keep it.
    */
-  resumeFrom(best: BestEpoch): void;
+  initial(): number | undefined;
+  /**
+   * Takes over a best epoch saved by an interrupted run (a checkpoint being resumed), `value` and `initial` (epoch 0's,
+   * where kept) in the metric's own units; owns `best.weights` from here.
+   */
+  resumeFrom(best: BestEpoch, initial?: number): void;
 }
 
 /**
@@ -50,6 +55,7 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
   const sign = options.monitor.endsWith('acc') ? -1 : 1;
   let context: FitContext | undefined;
   let best: { epoch: number; value: number | undefined; weights: WeightsSnapshot | undefined } | undefined;
+  let startValue: number | undefined;
 
   const current = (): Omit<BestEpoch, 'weights'> => {
     if (!best || !context) throw new GraftError('INTERNAL', 'earlyStopping: the run has not started');
@@ -57,6 +63,7 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
     if (best.value === undefined) {
       const initial: Partial<EpochLogs> | undefined = options.includeInitial ? context.model.validate?.() : undefined;
       const value = initial?.[options.monitor];
+      startValue = value;
       best.value = value === undefined ? Infinity : sign * value;
     }
     return { epoch: best.epoch, value: sign * best.value };
@@ -71,6 +78,7 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
     onTrainBegin(ctx) {
       context = ctx;
       best = { epoch: 0, value: undefined, weights: ctx.model.weights.snapshot() };
+      startValue = undefined;
     },
     onEpochBegin(epoch, ctx) {
       // current() scores the starting weights here at the latest, before any step changes them.
@@ -95,9 +103,11 @@ export function earlyStopping(options: EarlyStoppingOptions): EarlyStopping {
     },
     best: current,
     bestWeights: weights,
-    resumeFrom(saved) {
+    initial: () => startValue,
+    resumeFrom(saved, savedInitial) {
       best?.weights?.dispose();
       best = { epoch: saved.epoch, value: sign * saved.value, weights: saved.weights };
+      startValue = savedInitial;
     },
   };
 }
