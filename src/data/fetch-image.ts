@@ -69,9 +69,10 @@ async function fetchOnce(url: string, maxBytes: number, signal: AbortSignal, hea
   try {
     response = await fetch(url, { signal, redirect: 'follow', headers });
   } catch (error) {
-    // A refused or reset connection may come back; a host no resolver knows, a redirect loop or the time limit will not.
+    // A refused or reset connection may come back; a host no resolver knows, a redirect loop, a redirect to another
+    // scheme (file:, ftp:) or the time limit will not.
     const reason = fetchFailure(error);
-    return { reason, mayPass: !signal.aborted && !/ENOTFOUND|redirect/i.test(reason) };
+    return { reason, mayPass: !signal.aborted && !/ENOTFOUND|redirect|URL scheme/i.test(reason) };
   }
   if (!response.ok) {
     await response.body?.cancel();

@@ -21,6 +21,7 @@ describe('graft predict <url>: an image fetched from the web, tried again when t
       if (path === '/always-busy.jpg') return void response.writeHead(502).end();
       if (path === '/back-in-an-hour.jpg') return void response.writeHead(503, { 'retry-after': '3600' }).end();
       if (path === '/gone.jpg') return void response.writeHead(404).end();
+      if (path === '/to-a-file.jpg') return void response.writeHead(302, { location: 'file:///etc/passwd' }).end();
       // The first transfer breaks off half way (a reset connection); the second is whole.
       if (path === '/cut-once.jpg') {
         if (count > 1) return void response.end(IMAGE);
@@ -62,6 +63,9 @@ describe('graft predict <url>: an image fetched from the web, tried again when t
     expect((await fetchCounting('/always-busy.jpg', { retries: 0 })).bytes).toEqual({ reason: 'HTTP 502 Bad Gateway' });
     const gone = await fetchCounting('/gone.jpg');
     expect(gone).toMatchObject({ bytes: { reason: 'HTTP 404 Not Found' }, said: [], requests: 1 });
+    // A redirect out of http(s) is refused, and not asked again as if it might pass.
+    const toFile = await fetchCounting('/to-a-file.jpg');
+    expect(toFile).toMatchObject({ bytes: { reason: expect.stringMatching(/^cannot fetch: .*URL scheme must be a HTTP\(S\) scheme$/) }, said: [], requests: 1 });
     // A wait beyond the image's 30 s is not waited for: the row says what the server asked.
     const later = await fetchCounting('/back-in-an-hour.jpg');
     expect(later).toMatchObject({ bytes: { reason: 'HTTP 503 Service Unavailable; the server asks to wait 3600 s' }, said: [], requests: 1 });
