@@ -41,12 +41,31 @@ export async function* streamManifestFiles(manifest: string): AsyncGenerator<Man
       waiting.push(entry);
       rule = (await manifestPathRule(root, entry.path)) ?? (waiting.length < RULE_ROWS ? undefined : asWritten);
       if (rule === undefined) continue;
-      for (const e of waiting) yield { ...e, file: fileOf(rule, e.path) };
+      for (const e of waiting) yield { ...e, file: await inFormOnDisk(fileOf(rule, e.path)) };
       continue;
     }
-    yield { ...entry, file: fileOf(rule, entry.path) };
+    yield { ...entry, file: await inFormOnDisk(fileOf(rule, entry.path)) };
   }
-  if (rule === undefined) for (const e of waiting) yield { ...e, file: fileOf(asWritten, e.path) };
+  if (rule === undefined) for (const e of waiting) yield { ...e, file: await inFormOnDisk(fileOf(asWritten, e.path)) };
+}
+
+/**
+ * The file as its name is written on disk when the manifest writes it in the other Unicode form: a name typed on
+ * Linux or Windows is composed (NFC, `café`), one unzipped from macOS decomposed (NFD), and the two print alike but
+ * are different names to the file system ("file not found" beside the very name `ls` shows). Only a name that is not
+ * ASCII and not found as written is looked for again.
+ */
+async function inFormOnDisk(file: string): Promise<string> {
+  if (isUrl(file) || /^[\x00-\x7f]*$/.test(file) || (await exists(file))) return file;
+  for (const form of ['NFC', 'NFD'] as const) {
+    const twin = file.normalize(form);
+    if (twin !== file && (await exists(twin))) return twin;
+  }
+  return file;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }
 
 /** Whether a manifest path is a URL (`https://...`, `s3://...`) rather than a path on this machine. */

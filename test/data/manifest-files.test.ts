@@ -57,6 +57,18 @@ describe('where a manifest points', () => {
     expect(ds.skipped).toEqual([{ file: join(root, 'train/Id.png'), reason: 'file not found' }]);
   });
 
+  it('finds a file the manifest names in the other Unicode form (café typed on Linux, unzipped from macOS decomposed)', async () => {
+    const decomposed = 'cafe\u0301.jpg';
+    const root = await tree({ [`imgs/${decomposed}`]: 'x', 'imgs/plain.jpg': 'x', 'imgs/other.jpg': 'x' });
+    const table = join(root, 'labels.csv');
+    await writeFile(table, `path,label\nimgs/plain.jpg,a\nimgs/${decomposed.normalize('NFC')},a\nimgs/other.jpg,b\n`);
+    const ds = await scanCsv(table);
+    expect(ds.skipped).toEqual([]);
+    expect(ds.items.map((i) => i.file)).toContain(join(root, 'imgs', decomposed));
+    const parts = await inspectManifest(table, { checkDecode: false });
+    expect(parts.flatMap((p) => p.skipped)).toEqual([]);
+  });
+
   it('keeps paths beside the manifest as written, and adopts no sub-folder when several hold the first image', async () => {
     const root = await tree({ 'a.jpg': 'x', 'train/a.jpg': 'x', 'train/b.jpg': 'x', 'test/b.jpg': 'x' });
     expect(await manifestPathRule(join(root, 'x.csv'), 'a.jpg')).toEqual({ base: root, suffix: '' });
