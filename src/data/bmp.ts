@@ -2,8 +2,9 @@
  * BMP, which sharp's libvips cannot read (its prebuilt binaries have no ImageMagick), but which scanners, microscopes
  * and the industrial cameras behind many defect datasets write. The bytes go to NetSurf's libnsbmp, built to
  * WebAssembly (@cwasm/nsbmp): every bit depth (1, 4, 8, 16, 24, 32), palettes, bit-field masks, top-down rows and
- * the OS/2 header. Its RGBA pixels are handed on as RGB: like PIL's convert('RGB'), alpha is dropped keeping the
- * stored colour, and a 32-bit BMP's fourth byte is often unused padding anyway.
+ * the OS/2 header, but not run-length compressed ones (RLE8, RLE4), which this build refuses (named as such). Its
+ * RGBA pixels are handed on as RGB: like PIL's convert('RGB'), alpha is dropped keeping the stored colour, and a
+ * 32-bit BMP's fourth byte is often unused padding anyway.
  */
 
 /** DIB header sizes of the BMP versions: OS/2 1.x (12), Windows 3 (40), the bit-field extensions, OS/2 2.x (64), v4, v5. */
@@ -14,6 +15,12 @@ export function isBmp(bytes: Uint8Array): boolean {
   if (bytes.length < 26 || bytes[0] !== 0x42 || bytes[1] !== 0x4d) return false;
   return DIB_HEADER_SIZES.has(readUint32(bytes, 14));
 }
+
+/** The run-length compressions of a Windows BMP header's compression field (BI_RLE8, BI_RLE4), rare outside old software. */
+const RLE_COMPRESSIONS = new Map([
+  [1, 'RLE8'],
+  [2, 'RLE4'],
+]);
 
 /** Width and height from a BMP's header (the first 26 bytes), before any pixel is decoded; a top-down BMP's height is stored negative. */
 export function bmpSize(bytes: Uint8Array): { width: number; height: number } {
@@ -43,7 +50,8 @@ export async function decodeBmp(bytes: Uint8Array, limitInputPixels: number): Pr
   try {
     rgba = decode(bytes);
   } catch {
-    throw new Error('libnsbmp cannot decode it (truncated, or a compression it does not read)');
+    const compression = readUint32(bytes, 14) >= 40 && bytes.length >= 34 ? RLE_COMPRESSIONS.get(readUint32(bytes, 30)) : undefined;
+    throw new Error(compression ? `${compression}-compressed BMP, which libnsbmp as built here does not read: save it uncompressed or as PNG` : 'libnsbmp cannot decode it (truncated, or a compression it does not read)');
   }
   return rgbaToRgb(rgba);
 }

@@ -82,7 +82,9 @@ const TRAIN_FROM_FEATURES_OPTIONS: Record<keyof TrainFromFeaturesOptions, true> 
  * only loaded to build the model's ONNX file.
  *
  * Rows are read in the order `train` reads a class-folder dataset and split the same way, so with the same options the
- * head's weights equal those of a single-process `graft train` on that folder.
+ * head's weights equal those of a single-process `graft train` on that folder run with mirror rows and test-time
+ * augmentation off (`config: { mirror: 'off', tta: 'off' }`): shards hold one vector per image, so those choices,
+ * which a folder run may make, are not among this one's candidates.
  *
  * @throws GraftError `INVALID_DATASET` when the store is incomplete or inconsistent (see openShardSet);
  *   `INVALID_CONFIG` when --backbone is not the model the features were made with, or for a bad --val-split.

@@ -58,6 +58,13 @@ describe('BMP', async () => {
     await expect(decodeImageBytes(huge, pre, { name: 'huge.bmp' })).rejects.toThrow('huge.bmp: image too large: 30000 x 30000 pixels');
   });
 
+  it('names a run-length compressed BMP (RLE8), which this build of libnsbmp does not read, with what to do', async () => {
+    // 4 x 2 pixels, two colours, BI_RLE8: a valid file (ImageMagick's identify reads it).
+    const rle8 = Buffer.from('Qk1IAAAAAAAAAD4AAAAoAAAABAAAAAIAAAABAAgAAQAAAAoAAAATCwAAEwsAAAIAAAACAAAAAAD/AAD/AAAEAAAABAEAAAAB', 'base64');
+    expect(isBmp(rle8)).toBe(true);
+    await expect(decodeImageBytes(rle8, pre, { name: 'scan.bmp' })).rejects.toThrow('scan.bmp: corrupt or unsupported BMP: RLE8-compressed BMP, which libnsbmp as built here does not read: save it uncompressed or as PNG');
+  });
+
   it('is told from text that starts with "BM"', () => {
     expect(isBmp(Buffer.from('BMW owners club: meeting notes for the spring'))).toBe(false);
     expect(sniffImageFormat(Buffer.from('BM'))).toBeUndefined();
