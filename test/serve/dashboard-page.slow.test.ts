@@ -558,7 +558,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
         bestEpoch: 2,
         kept: 'head',
         // Clearly better on the first fifth, with too few images of a class there; no epoch beat the head on a second.
-        holdout: { images: 12, headLoss: 0.25, bestLoss: 0.18, headAccuracy: 11 / 12, bestAccuracy: 1, t: -2.5, again: { images: 11, headLoss: 0.3, bestLoss: null } },
+        holdout: { images: 12, headLoss: 0.25, bestLoss: 0.18, headAccuracy: 11 / 12, bestAccuracy: 1, t: -2.5, again: { images: 11, headLoss: 0.3, bestLoss: null, startingHeadLoss: 0.2535 } },
       },
     });
     const chromium = await launchChromium();
@@ -626,7 +626,7 @@ describe.skipIf(!hasChromium)('training dashboard page (src/web/dashboard) in he
       const outcome = page.locator('#fine-tune-outcome');
       expect(await outcome.isVisible()).toBe(true);
       expect(await outcome.textContent()).toBe(
-        "The model is the head alone: fine-tuning did not clearly beat it (lower log-loss by two standard errors, and no fewer images right). On 12 held-out training images: log-loss 0.180 against the head's 0.250, accuracy 100.0% against 91.7%; again on 11 others: no fine-tuning epoch beat the head.",
+        "The model is the head alone: fine-tuning did not clearly beat it (lower log-loss by two standard errors, and no fewer images right). On 12 held-out training images: log-loss 0.180 against the head's 0.250, accuracy 100.0% against 91.7%; again on 11 others: no fine-tuning epoch beat the log-loss 0.2535 of epoch 0, the one-scale head it started from (the head alone's: 0.3000).",
       );
       expect(await page.locator('#selection-summary').textContent()).toContain('Scores weigh every class alike');
       await page.locator('#run-section').screenshot({ path: join(artifactsDir, 'dashboard-fine-tune-curves-1280.png') });

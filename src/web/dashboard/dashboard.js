@@ -16,7 +16,7 @@ import { fillChartTable } from './chart-table.js';
 /** @typedef {{ epochs: number, hidden: number, backbone: string, fineTune?: FineTuneOptions, crops?: boolean }} RunOptions */
 /** @typedef {{ trainViews: string, tta: boolean, c: number, accuracy: number, logLoss: number }} CvScore */
 /** @typedef {{ folds: number, criterion: string, chosen: CvScore, table: CvScore[], classWeighted?: boolean }} HeadSelection */
-/** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, headAccuracy?: number, bestAccuracy?: number, classWeighted?: boolean, again?: HeldOut }} HeldOut */
+/** @typedef {{ images: number, headLoss: number | null, bestLoss: number | null, startingHeadLoss?: number | null, headAccuracy?: number, bestAccuracy?: number, classWeighted?: boolean, again?: HeldOut }} HeldOut */
 /** @typedef {{ firstEpoch: number, bestEpoch: number, kept?: 'fine-tuned' | 'head', holdout?: HeldOut }} FineTuneOutcome */
 /** @typedef {{ id: number, projectId: number, status: string, options: RunOptions, maxEpochs: number, metrics: { val?: { accuracy: number } | null, selection?: HeadSelection | null, fineTune?: FineTuneOutcome, warnings?: string[], backbone?: string } | null, error: string | null, epochs: EpochRow[] }} Run */
 /** `path` is where it lies within the project's folder; `fixed`, what was done about it here. @typedef {{ file: string, path: string, given: string, predicted: string, confidence: number, thumbnail: string, fixed?: LabelFix }} LabelIssue */
@@ -475,10 +475,17 @@ function showFineTuneOutcome(ft) {
   const outcome = byId('fine-tune-outcome');
   outcome.hidden = !ft?.kept;
   if (!ft?.kept) return;
-  /** @param {HeldOut | undefined} h @param {string} images */
-  const comparison = (h, images) => h && h.bestLoss !== null && h.headLoss !== null && h.bestAccuracy !== undefined && h.headAccuracy !== undefined
-    ? `on ${h.images} ${images}: ${h.classWeighted ? 'class-weighted ' : ''}log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, ${h.classWeighted ? 'class-weighted ' : ''}accuracy ${pct(h.bestAccuracy)} against ${pct(h.headAccuracy)}`
-    : '';
+  /** As core/fine-tune-holdout.ts's describeHoldout, which this page cannot import. @param {HeldOut | undefined} h @param {string} images */
+  const comparison = (h, images) => {
+    const weighted = h?.classWeighted ? 'class-weighted ' : '';
+    if (h && h.bestLoss === null && typeof h.startingHeadLoss === 'number') {
+      const head = h.headLoss === null ? '' : ` (the head alone's: ${h.headLoss.toFixed(4)})`;
+      return `on ${h.images} ${images}: no fine-tuning epoch beat the ${weighted}log-loss ${h.startingHeadLoss.toFixed(4)} of epoch 0, the one-scale head it started from${head}`;
+    }
+    return h && h.bestLoss !== null && h.headLoss !== null && h.bestAccuracy !== undefined && h.headAccuracy !== undefined
+      ? `on ${h.images} ${images}: ${weighted}log-loss ${h.bestLoss.toFixed(3)} against the head's ${h.headLoss.toFixed(3)}, ${weighted}accuracy ${pct(h.bestAccuracy)} against ${pct(h.headAccuracy)}`
+      : '';
+  };
   const h = ft.holdout;
   const first = comparison(h, 'held-out training images');
   const again = h?.again ? `; again ${comparison(h.again, 'others') || `on ${h.again.images} others: no fine-tuning epoch beat the head`}` : '';
