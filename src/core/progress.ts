@@ -35,7 +35,7 @@ export type ProgressEvent =
   | { type: 'warning'; code: WarningCode; message: string };
 
 /** Stable names of the fallbacks a `warning` event reports. */
-export type WarningCode = 'TFJS_CPU_FALLBACK' | 'SIMD_UNAVAILABLE' | 'NATIVE_GEMM_UNAVAILABLE' | 'CROP_ROWS_SKIPPED' | 'GROUP_BY_UNMATCHED' | 'CACHED_MODEL_DAMAGED' | 'SHARD_NOT_AUTO' | 'DOWNLOAD_WAITING' | 'DOWNLOAD_RETRY' | 'CASE_ONLY_LABELS' | 'CACHE_FULL' | 'FLAG_IGNORED';
+export type WarningCode = 'TFJS_CPU_FALLBACK' | 'SIMD_UNAVAILABLE' | 'NATIVE_GEMM_UNAVAILABLE' | 'CROP_ROWS_SKIPPED' | 'GROUP_BY_UNMATCHED' | 'CACHED_MODEL_DAMAGED' | 'SHARD_NOT_AUTO' | 'DOWNLOAD_WAITING' | 'DOWNLOAD_RETRY' | 'CASE_ONLY_LABELS' | 'CACHE_FULL' | 'FLAG_IGNORED' | 'OUTPUT_CHANGED';
 
 export type TrainPhase = 'head' | 'fine-tune';
 

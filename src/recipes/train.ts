@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { refuseUnknownOptions } from './known-options.js';
 import { abortable } from './abortable.js';
 import { redactUrlCredentials } from '../core/redact-url.js';
 import { InterruptedRun } from './interrupted-run.js';
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneInfo } from '../engine/backbone.js';
 import { featureBackbone, viewLimits } from '../engine/feature-backbone.js';
@@ -170,6 +171,12 @@ export async function train(trainOptions: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** Which write of a model folder is there now (its graft.json's inode and time), or 'none'. */
+async function modelDirStamp(dir: string): Promise<string> {
+  const info = await stat(join(dir, 'graft.json')).catch(() => undefined);
+  return info ? `${info.ino}:${info.mtimeMs}` : 'none';
+}
+
 /**
  * A class too small for cross-validation after a --val-split took some of its images: the hint says so (a class of 2
  * images trained without the split, and "add images" alone did not say why it failed with it).
@@ -190,6 +197,7 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
   const requested = trainConfigFrom(options.config ?? {});
   await assertReplaceableOutput(options.out, MODEL_DIR_OUTPUT, options.val === undefined ? [options.train] : [options.train, options.val], { outsideFolders: true });
+  const outputAtStart = await modelDirStamp(options.out);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const data = await prepareData({
     train: options.train,
@@ -284,6 +292,10 @@ async function trainModel(trainOptions: TrainOptions, interrupted: InterruptedRu
   // The final fit and the model's assembly report no progress: a signal that came during them is honoured here,
   // before anything is written, as the CLI's "stopping at the next step" promised.
   if (options.signal?.aborted) throw new GraftError('CANCELLED', 'Training was cancelled');
+  if ((await modelDirStamp(options.out)) !== outputAtStart) {
+    // The last run to finish keeps its model, as if it had started last; the one whose model is replaced is told.
+    options.onProgress?.({ type: 'warning', code: 'OUTPUT_CHANGED', message: `${options.out} was written by another run while this one trained; this run's model replaces it` });
+  }
   const modelDir = await saveModelDir(options.out, manifest, packed.bytes, onnxBytes);
   if (fine) await Promise.all(checkpointFiles(checkpointPath).map(removeCheckpoint));
   // Counts and times say what this run did: a resumed run restored the head phase from the checkpoint, so its
