@@ -135,10 +135,6 @@ export async function inspectDataset(path: string, options: InspectOptions = {})
   return { path, layout, parts, warnings, duplicates };
 }
 
-/**
- * Warnings for held-out parts (val, test) whose classes differ from train's, and for class names in one part that
- * print alike (Unicode forms: training refuses them; case only: two classes, perhaps by mistake).
- */
 /** The warning for a class with few usable images; with none, that training refuses it (its files are listed as unreadable). */
 function smallClassWarning(prefix: string, label: string, usable: number): string {
   if (usable === 0) return `${prefix}class "${label}" has no usable image: training refuses it; replace its unreadable files or remove the class`;
@@ -151,6 +147,10 @@ function tooFewClasses(name: PartSummary['name'], classes: readonly ClassSummary
   return trainable < 2 ? [`${name === 'all' ? '' : 'train: '}${trainable} class${trainable === 1 ? '' : 'es'} with images: training needs at least 2`] : [];
 }
 
+/**
+ * Warnings for held-out parts (val, test) whose classes differ from train's, and for class names in one part that
+ * print alike (Unicode forms: training refuses them; case only: two classes, perhaps by mistake).
+ */
 function heldOutClassWarnings(parts: readonly PartSummary[]): string[] {
   const warnings: string[] = [];
   for (const part of parts) {

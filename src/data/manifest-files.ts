@@ -56,17 +56,14 @@ export async function* streamManifestFiles(manifest: string): AsyncGenerator<Man
  * ASCII and not found as written is looked for again.
  */
 async function inFormOnDisk(file: string): Promise<string> {
-  if (isUrl(file) || /^[\x00-\x7f]*$/.test(file) || (await exists(file))) return file;
+  if (isUrl(file) || /^[\x00-\x7f]*$/.test(file) || (await isFile(file))) return file;
   for (const form of ['NFC', 'NFD'] as const) {
     const twin = file.normalize(form);
-    if (twin !== file && (await exists(twin))) return twin;
+    if (twin !== file && (await isFile(twin))) return twin;
   }
   return file;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}
 
 /** Whether a manifest path is a URL (`https://...`, `s3://...`) rather than a path on this machine. */
 export function isUrl(path: string): boolean {

@@ -1,5 +1,3 @@
-import { checkDuplicates } from './check-duplicates.js';
-import { classBalanceNote } from './class-weights.js';
 import { basename, dirname } from 'node:path';
 import type { LabelledItem, SkippedFile } from '../data/dataset.js';
 import type { BackboneHandle } from '../engine/open-backbone.js';
@@ -9,6 +7,8 @@ import { evaluatePredictions, type EvaluationReport } from '../metrics/classific
 import type { EpochLogs, ProgressListener } from '../core/progress.js';
 import { denseForward, foldNormalization, type DenseLayerWeights } from '../core/dense-layer.js';
 import { isLinearHead } from './head-config.js';
+import { checkDuplicates } from './check-duplicates.js';
+import { classBalanceNote } from './class-weights.js';
 import { foldGroups, type DataSplit } from './prepare-data.js';
 import { holdoutPart } from './select/folds.js';
 import { fitLinearHead, type LinearHead, type SelectionReport } from './select/fit-linear-head.js';
@@ -149,7 +149,7 @@ export async function runHeadPhase(input: HeadPhaseInput): Promise<HeadPhase> {
   const valSet = setOf(data.val, data.train.length);
   // Said of the images that could be read: nine truncated copies of one file are no duplicate, nor a class's size.
   const isRead = (offset: number) => (_item: LabelledItem, i: number): boolean => extraction.vectors[offset + i] !== undefined;
-  const balance = classBalanceNote(trainSet.files.map((_, r) => data.labels[trainSet.labels[r]!]!), config.classWeights);
+  const balance = classBalanceNote(Array.from(trainSet.labels, (c) => data.labels[c]!), config.classWeights);
   if (balance) onProgress?.({ type: 'info', message: balance });
   checkDuplicates({ ...data, train: data.train.filter(isRead(0)), val: data.val.filter(isRead(data.train.length)) }, data.sha256 ?? new Map(), onProgress);
   const groups = foldGroups(trainSet.files, config.groupBy ?? undefined, data.sha256, onProgress);

@@ -59,7 +59,12 @@ async function selectBackend(): Promise<TfjsBackendChoice> {
     const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
     // setWasmPaths wants a prefix ending in '/', to which it appends the .wasm file names.
     setWasmPaths(`${wasmDir}/`);
-    if (await withoutAddedCrashHandlers(async () => (await tf.setBackend('wasm')) && (await tf.ready(), true))) return { backend: 'wasm' };
+    const isStarted = await withoutAddedCrashHandlers(async () => {
+      if (!(await tf.setBackend('wasm'))) return false;
+      await tf.ready();
+      return true;
+    });
+    if (isStarted) return { backend: 'wasm' };
     reason = 'tf.setBackend("wasm") returned false';
   } catch (error) {
     reason = error instanceof Error ? error.message : String(error);

@@ -23,6 +23,8 @@ export interface AppOptions {
   readonly multipartLimits: { readonly fileSize: number; readonly files: number; readonly fields: number; readonly parts: number };
   /** Time to receive a whole request; slower clients get 408. Defaults to node's 300 s. */
   readonly requestTimeoutMs?: number;
+  /** Whether the server is shutting down before fastify's close begins (a readiness delay): answers close their connection. */
+  readonly isDraining?: () => boolean;
   readonly metrics: ServerMetrics;
   readonly access: AccessOptions;
   /** Origins whose pages may call the routes `isCorsPath` accepts (`--cors`). None by default. */
@@ -161,7 +163,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     isClosing = true;
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (isClosing) reply.header('connection', 'close');
+    if (isClosing || options.isDraining?.()) reply.header('connection', 'close');
   });
   app.setErrorHandler(async (error, request, reply) =>
     sendError(reply, httpErrorFor(error, { contentType: request.headers['content-type'], path: request.url.split('?')[0], storageDir: options.storageDir, requestId: request.id }), error),

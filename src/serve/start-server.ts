@@ -141,8 +141,13 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     onReload: (model, isOk) => metrics.observeReload(model, isOk),
   });
   let app: FastifyInstance | undefined;
+  // Shutting down: readiness fails first, while everything else is still served (see GraftServer.close), and every
+  // answer from then on closes its connection, so a kept-alive client does not send its next request on a
+  // connection about to be closed under it.
+  let isDraining = false;
   try {
     app = await createApp({
+      isDraining: () => isDraining,
       // base64 in JSON is 4/3 of the bytes.
       bodyLimit: jsonBodyLimit(maxUploadBytes),
       // Time to receive a whole request (slow uploads); the handler has its own deadline.
@@ -163,17 +168,10 @@ export async function startServer(options: ServeOptions): Promise<GraftServer> {
     });
     acceptRawImages(app, maxUploadBytes);
 
-    // Shutting down: readiness fails first, while everything else is still served (see GraftServer.close), and every
-    // answer from then on closes its connection, so a kept-alive client does not send its next request on a
-    // connection about to be closed under it.
-    let isDraining = false;
     app.addHook('onRequest', async (request, reply) => {
       if (isDraining && request.url.split('?')[0] === '/readyz') {
         return reply.code(503).send({ status: 'shutting down', models: registry.names });
       }
-    });
-    app.addHook('onSend', async (_request, reply) => {
-      if (isDraining) reply.header('connection', 'close');
     });
 
     registerApiRoutes(app, {
